@@ -1,0 +1,245 @@
+"""The command line: generate, fit, select. Exit 0 on success, 2 for a user's mistake (one line on
+stderr, no traceback), 1 for an internal error."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from . import data as data_mod
+from .config import ALGORITHMS, COVARIANCE_TYPES, FitConfig
+from .errors import UserError
+from .export import atomic_write, params_from_snapshot, read_params, write_labels, write_params
+from .fit import fit
+from .select import run_selection
+
+USAGE = """GMM Studio: fit Gaussian mixture models and watch the fit happen.
+
+  python3 main.py test [pytest args]          run the test suite
+  python3 main.py generate --preset forum --n 1000 --seed 0 -o data.csv
+  python3 main.py fit DATA -k 3 [--algorithm em|gradient-em|marginal] [-o params.json]
+  python3 main.py select DATA -k 1-9 [-o selection.json]
+
+Run any subcommand with --help for all options. The window is not built yet (issue 3).
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse's own errors are user mistakes too: exit 2, one line
+        raise UserError(f"{self.prog}: {message}")
+
+
+def _columns(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) != 2 or not all(parts):
+        raise UserError(f"--columns takes two columns separated by a comma (indices or names), got {text!r}")
+    return parts
+
+
+def _k_range(text: str) -> list[int]:
+    try:
+        if "-" in text:
+            lo, hi = (int(v) for v in text.split("-", 1))
+            ks = list(range(lo, hi + 1))
+        else:
+            ks = [int(v) for v in text.split(",")]
+    except ValueError:
+        raise UserError(f"-k takes a number, a range like 1-9 or a list like 2,3,5; got {text!r}") from None
+    if not ks or min(ks) < 1:
+        raise UserError(f"-k must name component counts >= 1, got {text!r}")
+    return ks
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="main.py", description="GMM Studio command line")
+    sub = p.add_subparsers(dest="command", parser_class=_Parser)
+
+    g = sub.add_parser("generate", help="sample data from a mixture")
+    src = g.add_mutually_exclusive_group(required=True)
+    src.add_argument("--preset", choices=["forum"])
+    src.add_argument("--params", help="parameters JSON (as `fit -o` writes)")
+    g.add_argument("--n", type=int, default=1000)
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("-o", "--output", required=True, help="CSV file to write")
+
+    f = sub.add_parser("fit", help="fit a mixture to data")
+    _data_args(f)
+    f.add_argument("-k", "--components", type=int, default=3)
+    f.add_argument("--covariance", choices=COVARIANCE_TYPES, default="full")
+    f.add_argument("--algorithm", choices=ALGORITHMS, default="em")
+    f.add_argument("--init", default=None, help="kmeans++, kmeans, random-data, forum or a parameters file")
+    f.add_argument("--restarts", type=int, default=1)
+    f.add_argument("--select-by", choices=["final", "initial"], default=None)
+    f.add_argument("--seed", type=int, default=0)
+    f.add_argument("--tol", type=float, default=None)
+    f.add_argument("--max-iter", type=int, default=None)
+    f.add_argument("--reg-covar", type=float, default=1e-6)
+    f.add_argument("--device", default="cpu")
+    f.add_argument("--dtype", choices=["float64", "float32"], default="float64")
+    f.add_argument("-o", "--output", help="parameters file to write (.json, .csv or .npz)")
+    f.add_argument("--labels", help="CSV of per-point labels and responsibilities")
+    f.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    s = sub.add_parser("select", help="model selection over K and covariance types (BIC, AIC)")
+    _data_args(s)
+    s.add_argument("-k", "--components", default="1-9")
+    s.add_argument("--covariance", default=",".join(COVARIANCE_TYPES))
+    s.add_argument("--restarts", type=int, default=5)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--reg-covar", type=float, default=1e-6)
+    s.add_argument("--max-iter", type=int, default=None)
+    s.add_argument("-o", "--output", help="selection JSON to write")
+    return p
+
+
+def _data_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("data", help="CSV/TSV/text, .npy or .npz file")
+    p.add_argument("--columns", help="two columns by 0-based index or header name, e.g. 1,2")
+
+
+def _load(args) -> data_mod.Dataset:
+    ds = data_mod.load(args.data, _columns(args.columns))
+    if args.columns is None:
+        picked = ", ".join(f"{i} ({n!r})" for i, n in zip(ds.column_indices, ds.columns, strict=True))
+        print(f"using columns {picked} of {args.data} (choose others with --columns)", file=sys.stderr)
+    return ds
+
+
+def cmd_generate(args) -> int:
+    if args.preset:
+        spec = data_mod.FORUM_PRESET
+        w, m, c = spec["weights"], spec["means"], spec["covariances"]
+    else:
+        p = read_params(args.params)
+        w, m, c = p.weights, p.means, p.covariances
+    points, labels = data_mod.sample_mixture(w, m, c, args.n, args.seed)
+    d = points.shape[1]
+    lines = [",".join([*(f"x{i}" for i in range(d)), "component"])]
+    lines += [",".join([*(repr(float(v)) for v in row), str(int(lab))])
+              for row, lab in zip(points, labels, strict=True)]
+    atomic_write(args.output, ("\n".join(lines) + "\n").encode())
+    print(f"wrote {args.n} points to {args.output}")
+    return 0
+
+
+def _fit_config(args) -> FitConfig:
+    init, init_params = args.init, None
+    if init is not None and (Path(init).suffix.lower() in (".json", ".csv", ".npz") or Path(init).exists()):
+        init_params, init = read_params(init).as_init(), None
+    return FitConfig(n_components=args.components, algorithm=args.algorithm, covariance_type=args.covariance,
+                     init=init, init_params=init_params, restarts=args.restarts, select_by=args.select_by,
+                     seed=args.seed, tol=args.tol, max_iter=args.max_iter, reg_covar=args.reg_covar,
+                     device=args.device, dtype=args.dtype)
+
+
+class _Progress:
+    """A one-line terminal progress bar on stderr, drawn at most 10 times a second, only on a terminal."""
+
+    def __init__(self, total: int, enabled: bool) -> None:
+        self.total, self.enabled, self.last = max(total, 1), enabled and sys.stderr.isatty(), 0.0
+
+    def update(self, snap) -> None:
+        now = time.perf_counter()
+        if not self.enabled or now - self.last < 0.1:
+            return
+        self.last = now
+        frac = min(snap.iteration / self.total, 1.0)
+        bar = "#" * int(30 * frac)
+        sys.stderr.write(f"\r[{bar:<30}] iter {snap.iteration}/{self.total}  "
+                         f"mean log-lik {snap.mean_log_likelihood:.6f}  {snap.elapsed:.1f}s")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled and self.last:
+            sys.stderr.write("\n")
+
+
+def cmd_fit(args) -> int:
+    ds = _load(args)
+    cfg = _fit_config(args).resolved()
+    progress = _Progress(cfg.max_iter, not args.quiet)
+    last = None
+    try:
+        for last in fit(ds.points, cfg):
+            progress.update(last)
+    finally:
+        progress.close()
+    params = params_from_snapshot(last, ds.columns, ds.sha256)
+    m = params.meta
+    print(f"{cfg.algorithm} k={cfg.n_components} {cfg.covariance_type}: {last.status} after {last.iteration} "
+          f"iterations in {last.elapsed:.2f}s; log-likelihood {m['log_likelihood']:.6f} "
+          f"(mean {m['mean_log_likelihood']:.6f}), BIC {m['bic']:.3f}, AIC {m['aic']:.3f}"
+          f"{'; restart ' + str(last.restart) + ' of ' + str(cfg.restarts) if cfg.restarts > 1 else ''}")
+    for w in last.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    if args.output:
+        write_params(args.output, params)
+        print(f"wrote parameters to {args.output}")
+    if args.labels:
+        write_labels(args.labels, ds.points, params)
+        print(f"wrote labels and responsibilities to {args.labels}")
+    return 0
+
+
+def cmd_select(args) -> int:
+    ds = _load(args)
+    ks = _k_range(args.components)
+    types = [t.strip() for t in args.covariance.split(",")]
+    for t in types:
+        if t not in COVARIANCE_TYPES:
+            raise UserError(f"unknown covariance type {t!r}: choose from {', '.join(COVARIANCE_TYPES)}")
+    base = FitConfig(restarts=args.restarts, seed=args.seed, reg_covar=args.reg_covar, max_iter=args.max_iter)
+    print(f"{'k':>3} {'covariance':<10} {'log-lik':>14} {'BIC':>12} {'AIC':>12}  note")
+
+    def show(e) -> None:
+        note = ("spurious: " + e.reason) if e.spurious else ("" if e.converged else "not converged")
+        print(f"{e.k:>3} {e.covariance_type:<10} {e.log_likelihood:>14.4f} {e.bic:>12.3f} {e.aic:>12.3f}  {note}",
+              flush=True)
+
+    entries, best = run_selection(ds.points, ks, types, base, show)
+    if best is None:
+        print("no fit qualifies as best: every fit is spurious (try a larger reg_covar or fewer components)")
+    else:
+        print(f"best by BIC: k={best.k} {best.covariance_type} (BIC {best.bic:.3f})")
+    if args.output:
+        doc = {"fits": [e.as_dict() for e in entries],
+               "best": None if best is None else best.as_dict(),
+               "n_samples": int(ds.points.shape[0]), "columns": list(ds.columns), "data_sha256": ds.sha256}
+        atomic_write(args.output, (json.dumps(doc, indent=2, allow_nan=False) + "\n").encode())
+        print(f"wrote {args.output}")
+    return 0
+
+
+COMMANDS = {"generate": cmd_generate, "fit": cmd_fit, "select": cmd_select}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv:
+        print(USAGE)
+        return 0
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command is None:
+            print(USAGE)
+            return 0
+        return COMMANDS[args.command](args)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except SystemExit as exc:  # --help
+        return int(exc.code or 0)
+    except Exception as exc:  # an internal error: say so, with the traceback for a bug report
+        import traceback
+
+        traceback.print_exc()
+        print(f"internal error: {exc!r} (please report this with the command you ran)", file=sys.stderr)
+        return 1

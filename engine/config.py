@@ -1,0 +1,101 @@
+"""The immutable settings of one fit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from .errors import UserError
+
+COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+ALGORITHMS = ("em", "gradient-em", "marginal")
+INIT_METHODS = ("kmeans++", "kmeans", "random-data", "forum", "params")
+SELECT_BY = ("final", "initial")
+DTYPES = ("float64", "float32")
+
+# Per-algorithm defaults where the user leaves a setting at None.
+# gradient-em follows the forum recipe: 10,000 Adam steps, lr 0.001, betas (0.8, 0.99), no early stop,
+# its own initialisation, selection by initial loss, and no internal standardisation.
+_ALGORITHM_DEFAULTS: dict[str, dict[str, Any]] = {
+    "em": dict(tol=1e-6, max_iter=1000, init="kmeans++", select_by="final", standardize=True,
+               lr=None, betas=None),
+    "gradient-em": dict(tol=0.0, max_iter=10_000, init="forum", select_by="initial", standardize=False,
+                        lr=1e-3, betas=(0.8, 0.99)),
+    "marginal": dict(tol=1e-8, max_iter=3000, init="kmeans++", select_by="final", standardize=True,
+                     lr=0.02, betas=(0.9, 0.999)),
+}
+
+
+@dataclass(frozen=True)
+class InitParams:
+    """Explicit initial parameters in data units: weights (K,), means (K, D), covariances (K, D, D)."""
+
+    weights: tuple
+    means: tuple
+    covariances: tuple
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    """Everything that decides a fit. None means "the algorithm's default" (see `resolved`)."""
+
+    n_components: int = 3
+    algorithm: str = "em"
+    covariance_type: str = "full"
+    init: str | None = None
+    init_params: InitParams | None = None
+    restarts: int = 1
+    select_by: str | None = None
+    seed: int = 0
+    tol: float | None = None
+    max_iter: int | None = None
+    reg_covar: float = 1e-6
+    device: str = "cpu"
+    dtype: str = "float64"
+    standardize: bool | None = None
+    lr: float | None = None
+    betas: tuple[float, float] | None = None
+    empty_policy: str = "reseed"
+    extra: dict = field(default_factory=dict, compare=False, hash=False)
+
+    def resolved(self) -> FitConfig:
+        """This config with every None replaced by the algorithm's default, validated."""
+        if self.algorithm not in ALGORITHMS:
+            raise UserError(f"unknown algorithm {self.algorithm!r}: choose one of {', '.join(ALGORITHMS)}")
+        defaults = _ALGORITHM_DEFAULTS[self.algorithm]
+        filled = {k: (getattr(self, k) if getattr(self, k) is not None else v) for k, v in defaults.items()}
+        if self.init_params is not None:
+            filled["init"] = "params"
+        cfg = replace(self, **filled)
+        cfg.validate()
+        return cfg
+
+    def validate(self) -> None:
+        """Raise UserError naming the first setting that is out of range."""
+        checks = [
+            (isinstance(self.n_components, int) and self.n_components >= 1,
+             f"number of components must be a whole number >= 1, got {self.n_components!r}"),
+            (self.covariance_type in COVARIANCE_TYPES,
+             f"unknown covariance type {self.covariance_type!r}: choose one of {', '.join(COVARIANCE_TYPES)}"),
+            (self.init in INIT_METHODS,
+             f"unknown initialisation {self.init!r}: choose one of {', '.join(INIT_METHODS[:-1])} "
+             "or a parameters JSON file"),
+            (self.init != "params" or self.init_params is not None,
+             "init 'params' needs explicit initial parameters (a parameters JSON file)"),
+            (isinstance(self.restarts, int) and self.restarts >= 1,
+             f"restarts must be a whole number >= 1, got {self.restarts!r}"),
+            (self.select_by in SELECT_BY, f"select-by must be one of {', '.join(SELECT_BY)}, got {self.select_by!r}"),
+            (self.tol >= 0, f"tol must be >= 0, got {self.tol}"),
+            (isinstance(self.max_iter, int) and self.max_iter >= 0, f"max-iter must be >= 0, got {self.max_iter!r}"),
+            (self.reg_covar >= 0, f"reg-covar must be >= 0, got {self.reg_covar}"),
+            (self.dtype in DTYPES, f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}"),
+            (self.device == "cpu" or self.device.startswith("cuda"),
+             f"device must be 'cpu' or 'cuda' (or 'cuda:N'), got {self.device!r}"),
+            (self.empty_policy in ("reseed", "report"),
+             f"empty-policy must be 'reseed' or 'report', got {self.empty_policy!r}"),
+            (self.algorithm != "gradient-em" or self.covariance_type == "full",
+             "gradient-em (the forum recipe) fits full covariances only: use --covariance full"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise UserError(message)

@@ -1,0 +1,298 @@
+"""Data in: the mixture sampler (with the forum preset) and loaders for text tables, .npy and .npz.
+
+Every malformed input raises DataError (or ParamsError) with the file, line, column, value and what to do.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import DataError, ParamsError
+
+# The forum recipe's data with its second covariance made symmetric (the recipe's [[3, -0.3], [-2, 9]] is
+# not a covariance; NumPy only warns and samples anyway).
+FORUM_PRESET = {
+    "description": "The Pyro forum recipe's data: weights (2/8, 5/8, 1/8), means (1, 2), (5, 6), (3, 1); "
+    "the second covariance is the symmetric [[3, -0.3], [-0.3, 9]] in place of the recipe's "
+    "non-symmetric [[3, -0.3], [-2, 9]].",
+    "weights": [2 / 8, 5 / 8, 1 / 8],
+    "means": [[1.0, 2.0], [5.0, 6.0], [3.0, 1.0]],
+    "covariances": [[[1.0, 0.2], [0.2, 1.5]], [[3.0, -0.3], [-0.3, 9.0]], [[1.2, 0.4], [0.4, 1.3]]],
+}
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Points (N, D) float64 with the names and 0-based file columns they came from."""
+
+    points: np.ndarray
+    columns: tuple[str, ...]
+    column_indices: tuple[int, ...]
+    source: str
+
+    @property
+    def sha256(self) -> str:
+        return points_sha256(self.points)
+
+
+def points_sha256(points: np.ndarray) -> str:
+    """SHA-256 of the points as little-endian float64, C order: identifies the data a fit was made on."""
+    return hashlib.sha256(np.ascontiguousarray(points, dtype="<f8").tobytes()).hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------- generator
+def check_mixture(weights, means, covariances, where: str = "") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Validate mixture parameters; return them as float64 arrays (K,), (K, D), (K, D, D).
+
+    Refuses a non-symmetric or non-positive-definite covariance, naming the component and entries.
+    """
+    prefix = f"{where}: " if where else ""
+    try:
+        w = np.asarray(weights, dtype=np.float64)
+        m = np.asarray(means, dtype=np.float64)
+        c = np.asarray(covariances, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ParamsError(f"{prefix}weights, means and covariances must be numbers ({exc})") from None
+    if w.ndim != 1 or m.ndim != 2 or c.ndim != 3 or not (w.shape[0] == m.shape[0] == c.shape[0]):
+        raise ParamsError(
+            f"{prefix}expected weights (K,), means (K, D) and covariances (K, D, D) with the same K; got "
+            f"shapes {w.shape}, {m.shape}, {c.shape}")
+    k, d = m.shape
+    if c.shape[1:] != (d, d):
+        raise ParamsError(f"{prefix}covariances must be {d}x{d} matrices for {d}-D means, got {c.shape[1:]}")
+    for name, arr in (("weights", w), ("means", m), ("covariances", c)):
+        if not np.all(np.isfinite(arr)):
+            raise ParamsError(f"{prefix}{name} contain a value that is not a finite number: fix the file")
+    if np.any(w < 0) or not np.isclose(w.sum(), 1.0, rtol=0, atol=1e-6):
+        raise ParamsError(f"{prefix}weights must be >= 0 and sum to 1, got {w.tolist()} (sum {w.sum():.6g})")
+    for j in range(k):
+        _check_covariance(c[j], j, prefix)
+    return w, m, c
+
+
+def _check_covariance(cov: np.ndarray, j: int, prefix: str) -> None:
+    d = cov.shape[0]
+    for a in range(d):
+        for b in range(a + 1, d):
+            if not np.isclose(cov[a, b], cov[b, a], rtol=1e-9, atol=1e-12):
+                raise ParamsError(
+                    f"{prefix}covariance of component {j} is not symmetric: entry [{a}][{b}] = {cov[a, b]:g} "
+                    f"but [{b}][{a}] = {cov[b, a]:g}; a covariance matrix must equal its transpose")
+    eig = np.linalg.eigvalsh(cov)
+    if eig[0] <= 0:
+        raise ParamsError(
+            f"{prefix}covariance of component {j} ({cov.tolist()}) is not positive definite (smallest "
+            f"eigenvalue {eig[0]:.4g}): make the diagonal larger than the off-diagonal entries allow")
+
+
+def sample_mixture(weights, means, covariances, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Draw n points: each point's component from the weights, then the point from its Gaussian.
+
+    Returns points (n, D) and their true components (n,).
+    """
+    if not isinstance(n, int) or n < 1:
+        raise ParamsError(f"the number of points must be a whole number >= 1, got {n!r}")
+    w, m, c = check_mixture(weights, means, covariances)
+    rng = np.random.default_rng(seed)
+    labels = rng.choice(len(w), size=n, p=w / w.sum())
+    chol = np.linalg.cholesky(c)
+    z = rng.standard_normal((n, m.shape[1]))
+    points = m[labels] + np.einsum("nij,nj->ni", chol[labels], z)
+    return points, labels
+
+
+# ------------------------------------------------------------------------------------------------ loaders
+def load(path: str | Path, columns: list[str | int] | None = None) -> Dataset:
+    """Load a data file (CSV/TSV/whitespace text, .npy, .npz) and pick two (or the chosen) columns."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: no such file: check the path")
+    if path.is_dir():
+        raise DataError(f"{path}: is a folder, not a data file")
+    raw = path.read_bytes()
+    suffix = path.suffix.lower()
+    if suffix in (".npy", ".npz"):
+        array, names = _load_numpy(path, raw, suffix)
+        return _pick_array_columns(path, array, names, columns)
+    return _load_text(path, raw, columns)
+
+
+def _load_numpy(path: Path, raw: bytes, suffix: str) -> tuple[np.ndarray, list[str]]:
+    try:
+        loaded = np.load(io.BytesIO(raw), allow_pickle=False)
+    except ValueError as exc:
+        if "pickle" in str(exc).lower():
+            raise DataError(f"{path}: holds pickled Python objects, which GMM Studio never loads (unsafe): "
+                            "save a plain numeric array with numpy.save") from None
+        raise DataError(f"{path}: is not a valid {suffix} file ({exc})") from None
+    except (OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise DataError(f"{path}: is not a valid {suffix} file ({exc}): save it with numpy.save/savez") from None
+    if suffix == ".npz":
+        keys = list(loaded.keys())
+        if not keys:
+            raise DataError(f"{path}: the .npz archive holds no arrays")
+        preferred = [k for k in ("data", "X", "x", "points") if k in keys]
+        two_d = [k for k in keys if loaded[k].ndim == 2]
+        key = preferred[0] if preferred else (two_d[0] if len(two_d) == 1 else None)
+        if key is None:
+            raise DataError(f"{path}: holds arrays {keys}; name the points array 'data' (N x 2) and save again")
+        array = loaded[key]
+        return array, [f"{key}[:, {j}]" for j in range(array.shape[1] if array.ndim == 2 else 0)]
+    array = loaded
+    return array, [f"column {j}" for j in range(array.shape[1] if array.ndim == 2 else 0)]
+
+
+def _pick_array_columns(path: Path, array: np.ndarray, names: list[str], columns) -> Dataset:
+    if array.dtype.kind not in "biuf":
+        raise DataError(f"{path}: array has dtype {array.dtype}, not numbers: save a float array")
+    if array.ndim != 2:
+        raise DataError(f"{path}: array has shape {array.shape}; GMM Studio needs a table of points (N x 2)")
+    if array.shape[0] == 0:
+        raise DataError(f"{path}: array has no rows")
+    if array.shape[1] < 2:
+        raise DataError(f"{path}: array has {array.shape[1]} column; GMM Studio needs two numeric columns")
+    idx = _resolve_columns(path, columns, names, list(range(array.shape[1])))
+    points = array[:, idx].astype(np.float64)
+    bad = np.argwhere(~np.isfinite(points))
+    if bad.size:
+        row, j = bad[0]
+        raise DataError(f"{path}: row {row}, column {idx[j]}: value {points[row, j]} is not a finite number: "
+                        "remove or fill that row")
+    return Dataset(points, tuple(names[i] for i in idx), tuple(idx), str(path))
+
+
+def _resolve_columns(path: Path, columns, names: list[str], numeric: list[int]) -> list[int]:
+    """0-based column indices for the choice (indices or header names), else the first two numeric."""
+    if columns is None:
+        if len(numeric) < 2:
+            raise DataError(f"{path}: found {len(numeric)} numeric column(s) ({', '.join(names)}); GMM Studio "
+                            "needs two: choose them with --columns")
+        return numeric[:2]
+    if len(columns) != 2:
+        raise DataError(f"choose exactly two columns, got {len(columns)}: {columns}")
+    out = []
+    for c in columns:
+        if isinstance(c, int) or (isinstance(c, str) and c.strip().lstrip("-").isdigit()):
+            i = int(c)
+            if not 0 <= i < len(names):
+                raise DataError(f"{path}: column index {i} is out of range: the file has columns 0..{len(names) - 1}"
+                                f" ({', '.join(names)})")
+        else:
+            matches = [j for j, name in enumerate(names) if name == c.strip()]
+            if not matches:
+                raise DataError(f"{path}: no column named {c!r}; the columns are {', '.join(map(repr, names))}")
+            i = matches[0]
+        out.append(i)
+    if out[0] == out[1]:
+        raise DataError(f"{path}: the two chosen columns are the same ({names[out[0]]!r}): choose two different ones")
+    return out
+
+
+def _decode(path: Path, raw: bytes) -> str:
+    if not raw.strip():
+        raise DataError(f"{path}: the file is empty: it needs a table of at least two numeric columns")
+    if b"\x00" in raw[:4096]:
+        raise DataError(f"{path}: looks like a binary file, not a text table: export it as CSV")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        try:
+            return raw.decode("latin-1") if _mostly_printable(raw) else _raise_binary(path, exc)
+        except UnicodeDecodeError:
+            _raise_binary(path, exc)
+
+
+def _mostly_printable(raw: bytes) -> bool:
+    sample = raw[:4096]
+    printable = sum(32 <= b < 127 or b in (9, 10, 13) for b in sample)
+    return printable / max(len(sample), 1) > 0.95
+
+
+def _raise_binary(path: Path, exc: Exception):
+    raise DataError(f"{path}: looks like a binary file, not a text table ({exc}): export it as CSV") from None
+
+
+def _delimiter(lines: list[str]) -> str | None:
+    sample = lines[: min(len(lines), 5)]
+    for delim in ("\t", ",", ";"):
+        if all(delim in line for line in sample):
+            return delim
+    return None  # whitespace
+
+
+def _split(lines: list[tuple[int, str]], delim: str | None) -> list[tuple[int, list[str]]]:
+    if delim is None:
+        return [(no, [f.strip('"').strip("'") for f in line.split()]) for no, line in lines]
+    reader = csv.reader([line for _, line in lines], delimiter=delim, skipinitialspace=True)
+    return [(no, [f.strip() for f in fields]) for (no, _), fields in zip(lines, reader, strict=True)]
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _load_text(path: Path, raw: bytes, columns) -> Dataset:
+    text = _decode(path, raw)
+    lines = [(no, line) for no, line in enumerate(text.splitlines(), start=1)
+             if line.strip() and not line.lstrip().startswith("#")]
+    if not lines:
+        raise DataError(f"{path}: the file holds no data (only blank or comment lines)")
+    rows = _split(lines, _delimiter([line for _, line in lines]))
+    has_header = not all(_is_number(f) for f in rows[0][1] if f != "")
+    header = rows[0][1] if has_header else [f"column {j}" for j in range(len(rows[0][1]))]
+    data_rows = rows[1:] if has_header else rows
+    if not data_rows:
+        raise DataError(f"{path}: has a header ({', '.join(header)}) but no data rows")
+    width = len(header)
+    for no, fields in data_rows:
+        if len(fields) != width:
+            first = "the header" if has_header else f"line {rows[0][0]}"
+            raise DataError(f"{path}: line {no} has {len(fields)} fields but {first} has {width}: every row "
+                            "needs the same number of columns")
+    if width < 2:
+        raise DataError(f"{path}: has only one column ({header[0]!r}); GMM Studio needs two numeric columns")
+    names = [h if h else f"column {j}" for j, h in enumerate(header)]
+    numeric = [j for j in range(width) if _is_number(data_rows[0][1][j])]
+    if columns is None:
+        numeric = [j for j in numeric if not _is_index_column(names[j], [r[1][j] for r in data_rows])]
+    idx = _resolve_columns(path, columns, names, numeric)
+    points = np.empty((len(data_rows), 2), dtype=np.float64)
+    for i, (no, fields) in enumerate(data_rows):
+        for out_j, j in enumerate(idx):
+            points[i, out_j] = _parse_value(path, no, j, names[j], fields[j])
+    return Dataset(points, tuple(names[j] for j in idx), tuple(idx), str(path))
+
+
+def _parse_value(path: Path, line: int, col: int, name: str, text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise DataError(f"{path}: line {line}, column {col} ({name!r}): value {text!r} is not a number: fix or "
+                        "remove that row, or choose other columns") from None
+    if not np.isfinite(value):
+        raise DataError(f"{path}: line {line}, column {col} ({name!r}): value {text!r} is not a finite number: "
+                        "remove or fill that row")
+    return value
+
+
+def _is_index_column(name: str, values: list[str]) -> bool:
+    """A row-number column: named like an index, or holding 0..N-1 or 1..N in order."""
+    if name.strip().lower() in ("index", "idx", "id", "row", "unnamed: 0", ""):
+        return True
+    try:
+        ints = [int(v) for v in values[:1000]]
+    except ValueError:
+        return False
+    start = ints[0]
+    return start in (0, 1) and ints == list(range(start, start + len(ints))) and len(ints) > 2

@@ -1,0 +1,15 @@
+"""Errors the user can fix. The CLI prints their message on one line and exits with status 2."""
+
+from __future__ import annotations
+
+
+class UserError(ValueError):
+    """A mistake in the user's input (file, parameters, settings); the message says what to do."""
+
+
+class DataError(UserError):
+    """A data file or array that cannot be used as it is."""
+
+
+class ParamsError(UserError):
+    """Mixture parameters (weights, means, covariances) that are invalid."""

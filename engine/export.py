@@ -1,0 +1,244 @@
+"""Parameters out and back in: JSON (self-describing, versioned), CSV and NPZ; labels and responsibilities
+as CSV; an equivalent fitted scikit-learn GaussianMixture. Every file is written atomically (a temporary
+file in the same folder, then a rename) and parameters round-trip bit for bit.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .config import InitParams
+from .data import check_mixture
+from .errors import ParamsError, UserError
+from .gaussian import n_parameters
+from .predict import responsibilities
+from .snapshot import Snapshot
+
+FORMAT = "gmm-studio-params"
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class MixtureParams:
+    """Weights (K,), means (K, D), full covariances (K, D, D) and what is known of the fit."""
+
+    weights: np.ndarray
+    means: np.ndarray
+    covariances: np.ndarray
+    covariance_type: str = "full"
+    meta: dict = field(default_factory=dict)
+
+    def as_init(self) -> InitParams:
+        return InitParams(tuple(self.weights.tolist()), tuple(map(tuple, self.means.tolist())),
+                          tuple(tuple(map(tuple, c)) for c in self.covariances.tolist()))
+
+
+def versions() -> dict:
+    import pyro
+    import torch
+
+    return {"gmm_studio": "0.1.0", "python": sys.version.split()[0], "numpy": np.__version__,
+            "torch": torch.__version__, "pyro": pyro.__version__}
+
+
+def information_criteria(log_likelihood: float, n_samples: int, k: int, d: int, cov_type: str) -> tuple[float, float]:
+    """(BIC, AIC) with scikit-learn's sign: lower is better."""
+    p = n_parameters(k, d, cov_type)
+    return -2.0 * log_likelihood + p * math.log(n_samples), -2.0 * log_likelihood + 2.0 * p
+
+
+def params_from_snapshot(snap: Snapshot, columns: tuple[str, ...] = (), data_sha256: str = "") -> MixtureParams:
+    """The snapshot's parameters with the metadata the JSON export carries."""
+    cfg = snap.config
+    k, d = snap.means.shape
+    bic, aic = information_criteria(snap.log_likelihood, snap.n_samples, k, d, cfg.covariance_type)
+    meta = {
+        "log_likelihood": snap.log_likelihood, "mean_log_likelihood": snap.mean_log_likelihood,
+        "bic": bic, "aic": aic, "n_iter": snap.iteration, "converged": snap.converged, "status": snap.status,
+        "algorithm": cfg.algorithm, "init": cfg.init, "seed": cfg.seed, "restarts": cfg.restarts,
+        "chosen_restart": snap.restart, "select_by": cfg.select_by, "tol": cfg.tol, "max_iter": cfg.max_iter,
+        "reg_covar": cfg.reg_covar, "dtype": cfg.dtype, "n_samples": snap.n_samples,
+        "data_sha256": data_sha256, "columns": list(columns), "warnings": list(snap.warnings),
+    }
+    return MixtureParams(snap.weights.copy(), snap.means.copy(), snap.covariances.copy(), cfg.covariance_type, meta)
+
+
+# ------------------------------------------------------------------------------------------------ writing
+def atomic_write(path: str | Path, data: bytes) -> None:
+    """Write data to path via a temporary file in the same folder and a rename: never a half-written file."""
+    path = Path(path)
+    if path.parent and not path.parent.exists():
+        raise UserError(f"{path}: the folder {path.parent} does not exist: create it or choose another path")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _check_finite(params: MixtureParams) -> None:
+    for name in ("weights", "means", "covariances"):
+        if not np.all(np.isfinite(getattr(params, name))):
+            raise UserError(f"refusing to export: the {name} contain a non-finite value (the fit failed)")
+
+
+def to_json_dict(params: MixtureParams) -> dict:
+    meta = {k: v for k, v in params.meta.items()
+            if not (isinstance(v, float) and not math.isfinite(v))}  # no NaN/inf in an exported file
+    return {"format": FORMAT, "format_version": FORMAT_VERSION, "weights": params.weights.tolist(),
+            "means": params.means.tolist(), "covariances": params.covariances.tolist(),
+            "covariance_type": params.covariance_type, **meta, "versions": versions()}
+
+
+def write_params(path: str | Path, params: MixtureParams) -> None:
+    """Export by suffix: .json, .csv or .npz."""
+    _check_finite(params)
+    suffix = Path(path).suffix.lower()
+    if suffix == ".json":
+        data = (json.dumps(to_json_dict(params), indent=2, allow_nan=False) + "\n").encode()
+    elif suffix == ".csv":
+        data = _params_csv(params).encode()
+    elif suffix == ".npz":
+        buf = io.BytesIO()
+        np.savez(buf, weights=params.weights, means=params.means, covariances=params.covariances,
+                 covariance_type=np.array(params.covariance_type),
+                 meta=np.array(json.dumps(to_json_dict(params))))
+        data = buf.getvalue()
+    else:
+        raise UserError(f"{path}: unknown export format {suffix!r}: use .json, .csv or .npz")
+    atomic_write(path, data)
+
+
+def _params_csv(params: MixtureParams) -> str:
+    k, d = params.means.shape
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["component", "weight", *[f"mean_{i}" for i in range(d)],
+                     *[f"cov_{i}{j}" for i in range(d) for j in range(d)]])
+    for j in range(k):
+        row = [params.weights[j], *params.means[j], *params.covariances[j].ravel()]
+        writer.writerow([j, *(repr(float(v)) for v in row)])
+    return out.getvalue()
+
+
+def write_labels(path: str | Path, points: np.ndarray, params: MixtureParams) -> None:
+    """Per-point CSV: x, y, most likely component and the responsibilities of every component."""
+    resp = responsibilities(points, params.weights, params.means, params.covariances)
+    k = resp.shape[1]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    d = points.shape[1]
+    writer.writerow([*[f"x{i}" for i in range(d)], "label", *[f"resp_{j}" for j in range(k)]])
+    for p, r in zip(points, resp, strict=True):
+        writer.writerow([*(repr(float(v)) for v in p), int(np.argmax(r)), *(f"{v:.17g}" for v in r)])
+    atomic_write(path, out.getvalue().encode())
+
+
+# ------------------------------------------------------------------------------------------------ reading
+def read_params(path: str | Path) -> MixtureParams:
+    """Import parameters from a .json (ours, or hand-written with weights, means, covariances), .csv or .npz."""
+    path = Path(path)
+    if not path.is_file():
+        raise ParamsError(f"{path}: no such parameters file")
+    suffix = path.suffix.lower()
+    if suffix == ".json":
+        return _read_json(path)
+    if suffix == ".csv":
+        return _read_csv(path)
+    if suffix == ".npz":
+        return _read_npz(path)
+    raise ParamsError(f"{path}: unknown parameters format {suffix!r}: use .json, .csv or .npz")
+
+
+def _read_json(path: Path) -> MixtureParams:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        line = getattr(exc, "lineno", "?")
+        raise ParamsError(f"{path}: line {line}: not valid JSON ({exc}): fix the file") from None
+    if not isinstance(doc, dict):
+        raise ParamsError(f"{path}: expected a JSON object with weights, means and covariances")
+    missing = [k for k in ("weights", "means", "covariances") if k not in doc]
+    if missing:
+        raise ParamsError(f"{path}: missing {', '.join(missing)}: a parameters file needs weights (K), "
+                          "means (K x D) and covariances (K x D x D)")
+    if doc.get("format", FORMAT) != FORMAT or doc.get("format_version", 1) > FORMAT_VERSION:
+        raise ParamsError(f"{path}: format {doc.get('format')!r} version {doc.get('format_version')} is not "
+                          f"one this version reads ({FORMAT} {FORMAT_VERSION})")
+    w, m, c = check_mixture(doc["weights"], doc["means"], doc["covariances"], where=str(path))
+    meta = {k: v for k, v in doc.items() if k not in ("weights", "means", "covariances", "covariance_type")}
+    return MixtureParams(w, m, c, doc.get("covariance_type", "full"), meta)
+
+
+def _read_csv(path: Path) -> MixtureParams:
+    rows = list(csv.reader(path.read_text(encoding="utf-8").splitlines()))
+    if len(rows) < 2:
+        raise ParamsError(f"{path}: no component rows")
+    header, body = rows[0], rows[1:]
+    d = sum(h.startswith("mean_") for h in header)
+    try:
+        values = np.array([[float(v) for v in row[1:]] for row in body])
+    except ValueError as exc:
+        raise ParamsError(f"{path}: {exc}: every field after the component number must be a number") from None
+    if d == 0 or values.shape[1] != 1 + d + d * d:
+        raise ParamsError(f"{path}: expected columns component, weight, mean_*, cov_* as GMM Studio writes them")
+    w, m, c = check_mixture(values[:, 0], values[:, 1 : 1 + d], values[:, 1 + d :].reshape(-1, d, d), str(path))
+    return MixtureParams(w, m, c, "full", {})
+
+
+def _read_npz(path: Path) -> MixtureParams:
+    try:
+        z = np.load(path, allow_pickle=False)
+        w, m, c = z["weights"], z["means"], z["covariances"]
+        cov_type = str(z["covariance_type"]) if "covariance_type" in z else "full"
+        meta = json.loads(str(z["meta"])) if "meta" in z else {}
+    except (ValueError, KeyError, OSError) as exc:
+        raise ParamsError(f"{path}: not a GMM Studio parameters archive ({exc})") from None
+    check_mixture(w, m, c, str(path))
+    return MixtureParams(w.astype(np.float64), m.astype(np.float64), c.astype(np.float64), cov_type, meta)
+
+
+# ------------------------------------------------------------------------------------------- scikit-learn
+def to_sklearn(params: MixtureParams):
+    """An equivalent fitted sklearn.mixture.GaussianMixture (scikit-learn must be installed)."""
+    try:
+        from sklearn.mixture import GaussianMixture
+    except ImportError:
+        raise UserError("to_sklearn needs scikit-learn: pip install scikit-learn") from None
+    k, d = params.means.shape
+    ct = params.covariance_type
+    full = params.covariances
+    cov = {"full": full, "tied": full[0], "diag": np.diagonal(full, axis1=1, axis2=2).copy(),
+           "spherical": full[:, 0, 0].copy()}[ct]
+    gm = GaussianMixture(n_components=k, covariance_type=ct)
+    gm.weights_ = params.weights.copy()
+    gm.means_ = params.means.copy()
+    gm.covariances_ = cov
+    if ct == "full":
+        gm.precisions_cholesky_ = np.stack([np.linalg.inv(np.linalg.cholesky(c)).T for c in full])
+    elif ct == "tied":
+        gm.precisions_cholesky_ = np.linalg.inv(np.linalg.cholesky(cov)).T
+    else:
+        gm.precisions_cholesky_ = 1.0 / np.sqrt(cov)
+    gm.precisions_ = {"full": lambda: np.linalg.inv(full), "tied": lambda: np.linalg.inv(cov)}.get(
+        ct, lambda: 1.0 / cov)()
+    gm.converged_ = bool(params.meta.get("converged", True))
+    gm.n_iter_ = int(params.meta.get("n_iter", 0))
+    gm.lower_bound_ = float(params.meta.get("mean_log_likelihood", float("nan")))
+    gm.n_features_in_ = d
+    return gm

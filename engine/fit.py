@@ -1,0 +1,181 @@
+"""The fit: a generator of immutable snapshots, one per iteration, shared by the CLI, tests and window."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+
+from .config import FitConfig
+from .em import ExactEM
+from .errors import DataError, UserError
+from .gradient_em import ForumGradientEM
+from .init import Params, generators, initial_parameters
+from .marginal import MarginalSVI
+from .scaling import Scaling
+from .snapshot import CancelToken, RestartTable, Snapshot
+
+# A covariance eigenvalue within this factor of reg_covar sits at the floor: the component collapsed.
+COLLAPSE_FACTOR = 1.01
+
+
+def check_data(data: np.ndarray) -> np.ndarray:
+    """The data as a finite float64 array (N, D), or a DataError saying what is wrong."""
+    x = np.asarray(data, dtype=np.float64)
+    if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] == 0:
+        raise DataError(f"data must be a non-empty table of points (N, D), got shape {x.shape}")
+    bad = np.argwhere(~np.isfinite(x))
+    if bad.size:
+        row, col = bad[0]
+        raise DataError(f"data row {row}, column {col} is {x[row, col]}: remove or fill non-finite values")
+    return x
+
+
+def _device(cfg: FitConfig) -> torch.device:
+    if cfg.device.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError("device 'cuda' was asked for but torch sees no CUDA GPU here: use --device cpu")
+    return torch.device(cfg.device)
+
+
+def _procedure(cfg: FitConfig, x: torch.Tensor, params: Params, reg: torch.Tensor, rng: torch.Generator):
+    if cfg.algorithm == "em":
+        return ExactEM(x, params, cfg.covariance_type, reg, cfg.empty_policy)
+    cls = ForumGradientEM if cfg.algorithm == "gradient-em" else MarginalSVI
+    return cls(x, params, rng, cfg.lr, cfg.betas)
+
+
+def _select(params: Params, index: int) -> Params:
+    return tuple(p[index : index + 1].clone() for p in params)
+
+
+def fit(data: np.ndarray, config: FitConfig, cancel: CancelToken | None = None) -> Iterator[Snapshot]:
+    """Fit a mixture to data (N, D); yield a Snapshot after the initial evaluation and after every update.
+
+    Stops when every restart's mean log-likelihood changes by less than tol, at max_iter, or when cancel is
+    set (then a last snapshot with status "cancelled" is yielded). Errors the user can fix raise UserError.
+    """
+    cfg = config.resolved()
+    x_data = check_data(data)
+    n, d = x_data.shape
+    dtype = torch.float64 if cfg.dtype == "float64" else torch.float32
+    device = _device(cfg)
+    if cfg.standardize:
+        scaling = Scaling.fit(x_data, isotropic=cfg.covariance_type == "spherical")
+    else:
+        scaling = Scaling.identity(d)
+    x = torch.as_tensor(scaling.data_to_std(x_data), dtype=dtype, device=device)
+    reg = scaling.reg_to_std(cfg.reg_covar, x)
+    start = time.perf_counter()
+    init = tuple(p.to(dtype) for p in initial_parameters(x, cfg, scaling, reg))
+    seeds = np.arange(cfg.seed, cfg.seed + cfg.restarts)
+    rngs = generators(cfg.seed + 1_000_003, cfg.restarts)  # sampling streams, apart from the init streams
+    proc = _procedure(cfg, x, init, reg, rngs[0])
+    mean_ll = proc.evaluate()
+    initial_loss = proc.initial_loss().detach().cpu().numpy().astype(np.float64)
+    ran = np.arange(cfg.restarts)
+    if cfg.select_by == "initial" and cfg.restarts > 1:
+        # the forum's way: keep the restart with the lowest initial loss, re-initialise with it, train it
+        chosen = int(np.argmin(initial_loss))
+        ran = np.array([chosen])
+        proc = _procedure(cfg, x, _select(init, chosen), reg, rngs[chosen])
+        mean_ll = proc.evaluate()
+    table = _Table(cfg, seeds, initial_loss, ran, scaling)
+    active = torch.ones(len(ran), dtype=torch.bool, device=device)
+    converged = torch.zeros_like(active)
+    previous: torch.Tensor | None = None
+    iteration = 0
+    while True:
+        if previous is not None and cfg.tol > 0:
+            newly = active & ((mean_ll - previous).abs() < cfg.tol)
+            converged |= newly
+            active &= ~newly
+        table.record(proc.params(), mean_ll, converged, active, iteration)
+        cancelled = cancel is not None and cancel.cancelled
+        if iteration >= cfg.max_iter or cancelled:
+            active[:] = False
+        status = "running" if bool(active.any()) else _final_status(cancelled, converged)
+        yield table.snapshot(iteration, status, time.perf_counter() - start, proc, n)
+        if status != "running":
+            return
+        proc.step(active)
+        previous = mean_ll
+        mean_ll = proc.evaluate()
+        iteration += 1
+
+
+def _final_status(cancelled: bool, converged: torch.Tensor) -> str:
+    if cancelled:
+        return "cancelled"
+    return "converged" if bool(converged.all()) else "max_iter"
+
+
+class _Table:
+    """Per-restart bookkeeping in data units; builds the snapshots."""
+
+    def __init__(self, cfg: FitConfig, seeds: np.ndarray, initial_loss: np.ndarray, ran: np.ndarray,
+                 scaling: Scaling) -> None:
+        self.cfg = cfg
+        self.seeds = seeds
+        self.initial_loss = initial_loss
+        self.ran = ran
+        self.scaling = scaling
+        r = len(seeds)
+        self.mean_ll = np.full(r, np.nan)
+        self.n_iter = np.full(r, -1)
+        self.converged = np.zeros(r, dtype=bool)
+        self.params: tuple[np.ndarray, ...] = ()
+
+    def record(self, params: Params, mean_ll: torch.Tensor, converged: torch.Tensor, active: torch.Tensor,
+               iteration: int) -> None:
+        weights, means, cov = params
+        means = self.scaling.means_to_data(means.double())
+        cov = self.scaling.cov_to_data(cov.double())
+        self.params = tuple(p.detach().cpu().numpy().astype(np.float64) for p in (weights, means, cov))
+        ll = mean_ll.detach().cpu().double().numpy() - self.scaling.log_det
+        self.mean_ll[self.ran] = ll
+        self.converged[self.ran] = converged.cpu().numpy()
+        self.n_iter[self.ran] = np.where(active.cpu().numpy() | (self.n_iter[self.ran] < 0), iteration,
+                                         self.n_iter[self.ran])
+
+    def snapshot(self, iteration: int, status: str, elapsed: float, proc, n_samples: int) -> Snapshot:
+        local = int(np.nanargmax(self.mean_ll[self.ran]))
+        shown = int(self.ran[local])
+        weights, means, cov = (p[local] for p in self.params)
+        r, (k, d) = len(self.seeds), means.shape
+        full = [np.full((r, *shape), np.nan) for shape in ((k,), (k, d), (k, d, d))]
+        for arr, p in zip(full, self.params, strict=True):
+            arr[self.ran] = p
+        table = RestartTable(self.seeds.copy(), self.initial_loss.copy(), self.mean_ll.copy(),
+                             self.n_iter.copy(), self.converged.copy(), *full)
+        return Snapshot(
+            iteration=iteration, weights=weights.copy(), means=means.copy(), covariances=cov.copy(),
+            mean_log_likelihood=float(self.mean_ll[shown]), n_samples=n_samples, status=status,
+            elapsed=elapsed, restart=shown, restarts=table, reseeded=tuple(proc.reseeded[local]),
+            empty=tuple(proc.empty[local]), warnings=self._warnings(cov, proc.reseeded[local], proc.empty[local]),
+            config=self.cfg,
+        )
+
+    def _warnings(self, cov: np.ndarray, reseeded: list[int], empty: list[int]) -> tuple[str, ...]:
+        out = [f"component {k} lost all its points and was re-seeded" for k in reseeded]
+        out += [f"component {k} has lost all its points" for k in empty if k not in reseeded]
+        for k in collapsed_components(cov, self.cfg.reg_covar):
+            out.append(f"component {k} collapsed: its variance sits at the reg_covar floor along some axis")
+        return tuple(out)
+
+
+def collapsed_components(cov: np.ndarray, reg_covar: float) -> list[int]:
+    """Components (K, D, D) whose smallest covariance eigenvalue sits at the reg_covar floor."""
+    floor = max(reg_covar, 0.0) * COLLAPSE_FACTOR
+    scale = np.abs(np.trace(cov, axis1=-2, axis2=-1)).max() if cov.size else 1.0
+    smallest = np.linalg.eigvalsh(cov)[:, 0]
+    return [int(k) for k in np.nonzero(smallest <= max(floor, 1e-12 * scale))[0]]
+
+
+def run_to_end(data: np.ndarray, config: FitConfig, cancel: CancelToken | None = None) -> Snapshot:
+    """Drain the fit generator and return its last snapshot."""
+    last = None
+    for last in fit(data, config, cancel):  # noqa: B007
+        pass
+    return last

@@ -1,0 +1,124 @@
+"""Initialisation strategies, batched over R restarts. Restart r draws from its own generator seeded
+seed + r, so any restart can be reproduced alone with the same seed.
+
+All functions take points x (N, D) in working units and return weights (R, K), means (R, K, D) and full
+covariances (R, K, D, D) in those units.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from . import gaussian
+from .config import FitConfig
+from .errors import UserError
+from .scaling import Scaling
+
+Params = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+LLOYD_STEPS = 10
+
+
+def generators(seed: int, restarts: int) -> list[torch.Generator]:
+    """One CPU generator per restart, seeded seed + r."""
+    return [torch.Generator().manual_seed(seed + r) for r in range(restarts)]
+
+
+def initial_parameters(x: torch.Tensor, cfg: FitConfig, scaling: Scaling, reg: torch.Tensor) -> Params:
+    """Dispatch on cfg.init. reg (D,) is reg_covar in working units."""
+    k, n = cfg.n_components, x.shape[0]
+    if cfg.init != "params" and n < k:
+        raise UserError(f"{n} points cannot fit {k} components: use at most {n} components or more data")
+    gens = generators(cfg.seed, cfg.restarts)
+    if cfg.init == "params":
+        return _explicit(x, cfg, scaling)
+    if cfg.init == "forum":
+        return _forum(x, k, gens, scaling)
+    if cfg.init == "random-data":
+        return _random_data(x, k, gens, cfg.covariance_type)
+    centers = kmeans_plus_plus(x, k, gens)
+    if cfg.init == "kmeans":
+        centers = lloyd(x, centers, LLOYD_STEPS)
+    return _from_hard_assignment(x, centers, cfg.covariance_type, reg)
+
+
+def kmeans_plus_plus(x: torch.Tensor, k: int, gens: list[torch.Generator]) -> torch.Tensor:
+    """k-means++ seeding (D^2 sampling), batched: centres (R, K, D).
+
+    Each restart draws its K uniforms up front from its own generator; the sampling itself is batched.
+    """
+    u = torch.stack([torch.rand(k, generator=g, dtype=torch.float64) for g in gens]).to(x.device)  # (R, K)
+    first = (u[:, 0] * x.shape[0]).long().clamp_max(x.shape[0] - 1)
+    centers = [x[first]]  # list of (R, D)
+    d2 = ((x.unsqueeze(0) - centers[0].unsqueeze(1)) ** 2).sum(-1)  # (R, N)
+    for j in range(1, k):
+        cdf = torch.cumsum(d2.double(), dim=-1)
+        target = u[:, j : j + 1] * cdf[:, -1:]
+        idx = torch.searchsorted(cdf, target).squeeze(-1).clamp_max(x.shape[0] - 1)
+        centers.append(x[idx])
+        d2 = torch.minimum(d2, ((x.unsqueeze(0) - centers[-1].unsqueeze(1)) ** 2).sum(-1))
+    return torch.stack(centers, dim=1)
+
+
+def nearest(x: torch.Tensor, centers: torch.Tensor) -> torch.Tensor:
+    """Index of the nearest centre (R, N) for points x (N, D) and centres (R, K, D)."""
+    d2 = (x * x).sum(-1)[None, :, None] - 2.0 * x @ centers.transpose(-1, -2) + (centers**2).sum(-1)[:, None, :]
+    return d2.argmin(-1)
+
+
+def lloyd(x: torch.Tensor, centers: torch.Tensor, steps: int) -> torch.Tensor:
+    """A few Lloyd iterations from centres (R, K, D); a centre that loses its points stays where it is."""
+    k = centers.shape[1]
+    for _ in range(steps):
+        onehot = torch.nn.functional.one_hot(nearest(x, centers), k).to(x.dtype)  # (R, N, K)
+        counts = onehot.sum(1)  # (R, K)
+        sums = onehot.transpose(-1, -2) @ x
+        centers = torch.where(counts.unsqueeze(-1) > 0, sums / counts.clamp_min(1).unsqueeze(-1), centers)
+    return centers
+
+
+def _from_hard_assignment(x: torch.Tensor, centers: torch.Tensor, cov_type: str, reg: torch.Tensor) -> Params:
+    """scikit-learn's way: assign each point to its nearest centre, then one M-step."""
+    k = centers.shape[1]
+    onehot = torch.nn.functional.one_hot(nearest(x, centers), k).to(x.dtype)
+    stats = gaussian.sufficient_statistics(gaussian.quadratic_features(x), onehot)
+    return gaussian.m_step(stats, x.shape[0], cov_type, reg)
+
+
+def _random_data(x: torch.Tensor, k: int, gens: list[torch.Generator], cov_type: str) -> Params:
+    """K distinct data points as means, uniform weights, the data's covariance for every component."""
+    idx = torch.stack([torch.randperm(x.shape[0], generator=g)[:k] for g in gens]).to(x.device)
+    means = x[idx]
+    r, d = len(gens), x.shape[1]
+    cov = torch.cov(x.T).reshape(d, d).expand(r, k, d, d)
+    cov = gaussian.project_covariances(cov.clone(), cov_type)
+    return torch.full((r, k), 1.0 / k, dtype=x.dtype, device=x.device), means, cov
+
+
+def _forum(x: torch.Tensor, k: int, gens: list[torch.Generator], scaling: Scaling) -> Params:
+    """The forum recipe: uniform weights, standard-normal means and identity scales, in DATA units."""
+    r, d = len(gens), x.shape[1]
+    means = torch.stack([torch.randn(k, d, generator=g, dtype=torch.float64) for g in gens]).to(x)
+    cov = torch.eye(d, dtype=x.dtype, device=x.device).expand(r, k, d, d)
+    weights = torch.full((r, k), 1.0 / k, dtype=x.dtype, device=x.device)
+    return weights, scaling.means_to_std(means), scaling.cov_to_std(cov)
+
+
+def _explicit(x: torch.Tensor, cfg: FitConfig, scaling: Scaling) -> Params:
+    """Given parameters (data units), projected onto the covariance type, the same for every restart."""
+    p = cfg.init_params
+    weights = torch.as_tensor(p.weights, dtype=x.dtype, device=x.device)
+    means = torch.as_tensor(p.means, dtype=x.dtype, device=x.device)
+    cov = torch.as_tensor(p.covariances, dtype=x.dtype, device=x.device)
+    k, d = cfg.n_components, x.shape[1]
+    if weights.shape != (k,) or means.shape != (k, d) or cov.shape != (k, d, d):
+        raise UserError(
+            f"initial parameters have {weights.shape[0]} components in {means.shape[-1]} dimensions "
+            f"but the fit asks for {k} components of {d}-D data: set -k {weights.shape[0]} or edit the file"
+        )
+    cov = gaussian.project_covariances(cov, cfg.covariance_type, weights)
+    r = cfg.restarts
+    return (
+        (weights / weights.sum()).expand(r, k).clone(),
+        scaling.means_to_std(means).expand(r, k, d).clone(),
+        scaling.cov_to_std(cov).expand(r, k, d, d).clone(),
+    )

@@ -1,0 +1,84 @@
+"""Model selection: fit a range of K and covariance types, report log-likelihood, BIC and AIC.
+
+A fit with a component collapsed onto repeated values (its variance at the reg_covar floor along some
+axis: rounded real data does this) or an empty component is spurious: it stays in the table, marked with
+the reason, and is never picked as the best.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from .config import FitConfig
+from .export import information_criteria
+from .fit import collapsed_components, run_to_end
+from .snapshot import CancelToken, Snapshot
+
+
+@dataclass(frozen=True)
+class SelectionEntry:
+    """One (K, covariance type) fit of the grid."""
+
+    k: int
+    covariance_type: str
+    log_likelihood: float
+    bic: float
+    aic: float
+    converged: bool
+    n_iter: int
+    spurious: bool
+    reason: str
+    snapshot: Snapshot
+
+    def as_dict(self) -> dict:
+        return {"k": self.k, "covariance_type": self.covariance_type, "log_likelihood": self.log_likelihood,
+                "bic": self.bic, "aic": self.aic, "converged": self.converged, "n_iter": self.n_iter,
+                "spurious": self.spurious, "reason": self.reason}
+
+
+def spurious_reason(snap: Snapshot) -> str:
+    """Why a fit is spurious, or '' when it is not."""
+    reasons = []
+    collapsed = collapsed_components(snap.covariances, snap.config.reg_covar)
+    if collapsed:
+        reasons.append(f"component(s) {', '.join(map(str, collapsed))} collapsed onto repeated values "
+                       "(variance at the reg_covar floor)")
+    if snap.empty:
+        reasons.append(f"component(s) {', '.join(map(str, snap.empty))} empty")
+    return "; ".join(reasons)
+
+
+def select_models(data: np.ndarray, ks: list[int], covariance_types: list[str], base: FitConfig,
+                  cancel: CancelToken | None = None) -> Iterator[SelectionEntry]:
+    """Yield one entry per (k, covariance type), in order, as each fit finishes."""
+    n, d = np.asarray(data).shape
+    for k in ks:
+        for ct in covariance_types:
+            if cancel is not None and cancel.cancelled:
+                return
+            snap = run_to_end(data, replace(base, n_components=k, covariance_type=ct), cancel)
+            bic, aic = information_criteria(snap.log_likelihood, n, k, d, ct)
+            reason = spurious_reason(snap)
+            yield SelectionEntry(k, ct, snap.log_likelihood, bic, aic, snap.converged, snap.iteration,
+                                 bool(reason), reason, snap)
+
+
+def best_entry(entries: list[SelectionEntry]) -> SelectionEntry | None:
+    """The lowest-BIC entry that is not spurious (None when every fit is)."""
+    ok = [e for e in entries if not e.spurious]
+    return min(ok, key=lambda e: e.bic) if ok else None
+
+
+def run_selection(data: np.ndarray, ks: list[int], covariance_types: list[str], base: FitConfig,
+                  progress: Callable[[SelectionEntry], None] | None = None,
+                  ) -> tuple[list[SelectionEntry], SelectionEntry | None]:
+    """Fit the whole grid; call progress(entry) after each fit; return all entries and the best."""
+    entries = []
+    for entry in select_models(data, ks, covariance_types, base):
+        entries.append(entry)
+        if progress is not None:
+            progress(entry)
+    return entries, best_entry(entries)

@@ -1,0 +1,80 @@
+"""Immutable per-iteration snapshots of a fit: NumPy copies in data units, never live tensors."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from .config import FitConfig
+
+
+class CancelToken:
+    """Set from any thread; the fit checks it once per iteration and stops."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+
+@dataclass(frozen=True)
+class RestartTable:
+    """One entry per restart (R,). n_iter is -1 and log-likelihoods NaN for restarts never run
+    (select-by initial trains only the chosen one). Parameters are in data units."""
+
+    seeds: np.ndarray
+    initial_loss: np.ndarray
+    mean_log_likelihood: np.ndarray
+    n_iter: np.ndarray
+    converged: np.ndarray
+    weights: np.ndarray  # (R, K)
+    means: np.ndarray  # (R, K, D)
+    covariances: np.ndarray  # (R, K, D, D)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The state of a fit after `iteration` updates, for the shown restart `restart`.
+
+    weights (K,), means (K, D), covariances (K, D, D): the shown restart, data units.
+    status: "running", "converged", "max_iter" or "cancelled".
+    """
+
+    iteration: int
+    weights: np.ndarray
+    means: np.ndarray
+    covariances: np.ndarray
+    mean_log_likelihood: float
+    n_samples: int
+    status: str
+    elapsed: float
+    restart: int
+    restarts: RestartTable
+    reseeded: tuple[int, ...]
+    empty: tuple[int, ...]
+    warnings: tuple[str, ...]
+    config: FitConfig
+
+    @property
+    def log_likelihood(self) -> float:
+        """Total log-likelihood of the data."""
+        return self.mean_log_likelihood * self.n_samples
+
+    @property
+    def done(self) -> bool:
+        return self.status != "running"
+
+    @property
+    def converged(self) -> bool:
+        return self.status == "converged"
+
+    @property
+    def n_components(self) -> int:
+        return self.weights.shape[0]
