@@ -127,6 +127,8 @@ def load(path: str | Path, columns: list[str | int] | None = None) -> Dataset:
 def _load_numpy(path: Path, raw: bytes, suffix: str) -> tuple[np.ndarray, list[str]]:
     try:
         loaded = np.load(io.BytesIO(raw), allow_pickle=False)
+        if suffix == ".npz":  # members load lazily: read them here, where a pickled one is caught
+            loaded = {key: loaded[key] for key in loaded.files}
     except ValueError as exc:
         if "pickle" in str(exc).lower():
             raise DataError(f"{path}: holds pickled Python objects, which GMM Studio never loads (unsafe): "

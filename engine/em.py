@@ -67,7 +67,8 @@ class ExactEM:
         """Re-seed (or only record) components with fewer than EMPTY_NK points of responsibility.
 
         A re-seeded component moves to the worst-explained point, takes the average covariance of the
-        others and the weight of one point; the weights are renormalised.
+        others and an equal share 1/K of the weight (the others shrink in proportion), so that it can
+        win points at the next E-step.
         """
         empty = nk < EMPTY_NK
         self.empty = [torch.nonzero(row).flatten().tolist() for row in empty]
@@ -76,17 +77,17 @@ class ExactEM:
             return weights, means, cov
         weights, means, cov = weights.clone(), means.clone(), cov.clone()
         worst = self._log_norm.argsort(dim=-1)  # (R, N): worst-explained points first
-        n = self.x.shape[0]
+        k_total = means.shape[1]
         for r, comps in enumerate(self.empty):
-            if not comps or len(comps) == means.shape[1]:
+            if not comps or len(comps) == k_total:
                 continue
-            full = [k for k in range(means.shape[1]) if k not in comps]
+            full = [k for k in range(k_total) if k not in comps]
             avg_cov = cov[r, full].mean(0)
             for i, k in enumerate(comps):
                 means[r, k] = self.x[worst[r, i]]
                 cov[r, k] = avg_cov
-                weights[r, k] = 1.0 / n
-            weights[r] = weights[r] / weights[r].sum()
+            weights[r, full] *= (1.0 - len(comps) / k_total) / weights[r, full].sum()
+            weights[r, comps] = 1.0 / k_total
             self.reseeded[r] = comps
         return weights, means, cov
 

@@ -87,11 +87,12 @@ def fit(data: np.ndarray, config: FitConfig, cancel: CancelToken | None = None) 
     previous: torch.Tensor | None = None
     iteration = 0
     while True:
+        running = active.clone()  # restarts that took part in this iteration
         if previous is not None and cfg.tol > 0:
             newly = active & ((mean_ll - previous).abs() < cfg.tol)
             converged |= newly
             active &= ~newly
-        table.record(proc.params(), mean_ll, converged, active, iteration)
+        table.record(proc.params(), mean_ll, converged, running, iteration)
         cancelled = cancel is not None and cancel.cancelled
         if iteration >= cfg.max_iter or cancelled:
             active[:] = False
@@ -127,8 +128,9 @@ class _Table:
         self.converged = np.zeros(r, dtype=bool)
         self.params: tuple[np.ndarray, ...] = ()
 
-    def record(self, params: Params, mean_ll: torch.Tensor, converged: torch.Tensor, active: torch.Tensor,
+    def record(self, params: Params, mean_ll: torch.Tensor, converged: torch.Tensor, running: torch.Tensor,
                iteration: int) -> None:
+        """Store the current parameters (data units); restarts that ran this iteration get n_iter = iteration."""
         weights, means, cov = params
         means = self.scaling.means_to_data(means.double())
         cov = self.scaling.cov_to_data(cov.double())
@@ -136,8 +138,7 @@ class _Table:
         ll = mean_ll.detach().cpu().double().numpy() - self.scaling.log_det
         self.mean_ll[self.ran] = ll
         self.converged[self.ran] = converged.cpu().numpy()
-        self.n_iter[self.ran] = np.where(active.cpu().numpy() | (self.n_iter[self.ran] < 0), iteration,
-                                         self.n_iter[self.ran])
+        self.n_iter[self.ran] = np.where(running.cpu().numpy(), iteration, self.n_iter[self.ran])
 
     def snapshot(self, iteration: int, status: str, elapsed: float, proc, n_samples: int) -> Snapshot:
         local = int(np.nanargmax(self.mean_ll[self.ran]))

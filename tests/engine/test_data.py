@@ -1,0 +1,120 @@
+"""Generator and loaders: the good files load as they are; every malformed one gets a specific error."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+from conftest import OLD_FAITHFUL
+
+from engine.data import FORUM_PRESET, check_mixture, load, sample_mixture
+from engine.errors import DataError, ParamsError
+
+
+def test_old_faithful_loads_as_it_is() -> None:
+    ds = load(OLD_FAITHFUL)  # quoted header, index column, leading spaces
+    assert ds.points.shape == (272, 2)
+    assert ds.columns == ("Eruption length (mins)", "Eruption wait (mins)")
+    assert ds.column_indices == (1, 2)
+    assert ds.points[0].tolist() == [3.6, 79.0]
+    assert load(OLD_FAITHFUL, ["1", "2"]).points.tolist() == ds.points.tolist()
+    by_name = load(OLD_FAITHFUL, ["Eruption wait (mins)", "Eruption length (mins)"])
+    assert by_name.points[0].tolist() == [79.0, 3.6]
+
+
+@pytest.mark.parametrize("sep", [",", "\t", " ", ";"])
+def test_delimiters_and_headerless(tmp_path, sep: str) -> None:
+    p = tmp_path / "d.txt"
+    p.write_text(f"1.5{sep}2{sep}7\n3{sep}4e-1{sep}8\n-5{sep}6{sep}9\n")
+    ds = load(p)
+    assert ds.points.tolist() == [[1.5, 2.0], [3.0, 0.4], [-5.0, 6.0]]
+    assert load(p, ["0", "2"]).points[:, 1].tolist() == [7.0, 8.0, 9.0]
+
+
+def test_npy_and_npz(tmp_path) -> None:
+    x = np.random.default_rng(0).normal(size=(10, 3))
+    np.save(tmp_path / "a.npy", x)
+    np.savez(tmp_path / "b.npz", data=x)
+    assert np.array_equal(load(tmp_path / "a.npy").points, x[:, :2])
+    assert np.array_equal(load(tmp_path / "b.npz", ["1", "2"]).points, x[:, 1:])
+
+
+BAD_TEXT = {
+    "empty.csv": (b"", "the file is empty"),
+    "blank.csv": (b"\n\n  \n", "the file is empty"),
+    "header_only.csv": (b'"a","b"\n', "has a header (a, b) but no data rows"),
+    "text_in_numeric.csv": (b"a,b\n1,2\n3,x7\n", "line 3, column 1 ('b'): value 'x7' is not a number"),
+    "nan.csv": (b"a,b\n1,2\nnan,3\n", "line 3, column 0 ('a'): value 'nan' is not a finite number"),
+    "inf.csv": (b"a,b\n1,2\n3,inf\n", "line 3, column 1 ('b'): value 'inf' is not a finite number"),
+    "one_column.csv": (b"a\n1\n2\n", "has only one column ('a')"),
+    "ragged.csv": (b"a,b\n1,2\n3,4,5\n", "line 3 has 3 fields but the header has 2"),
+    "binary.csv": (bytes(range(256)) * 4, "looks like a binary file"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_TEXT))
+def test_malformed_text_files(tmp_path, name: str) -> None:
+    content, message = BAD_TEXT[name]
+    p = tmp_path / name
+    p.write_bytes(content)
+    with pytest.raises(DataError) as err:
+        load(p)
+    assert message in str(err.value) and str(p) in str(err.value)
+
+
+def test_pickled_arrays_are_never_loaded(tmp_path) -> None:
+    obj = np.array([{"a": 1}, None], dtype=object)
+    np.save(tmp_path / "p.npy", obj, allow_pickle=True)
+    np.savez(tmp_path / "p.npz", data=obj)
+    (tmp_path / "raw.npy").write_bytes(pickle.dumps([1, 2, 3]))
+    for name in ("p.npy", "p.npz", "raw.npy"):  # raw.npy: a bare pickle under an .npy name
+        with pytest.raises(DataError, match="pickled Python objects, which GMM Studio never loads"):
+            load(tmp_path / name)
+    (tmp_path / "junk.npy").write_bytes(b"\x93NUMPY garbage")
+    with pytest.raises(DataError, match="not a valid .npy file"):
+        load(tmp_path / "junk.npy")
+
+
+def test_bad_arrays(tmp_path) -> None:
+    np.save(tmp_path / "one.npy", np.zeros((5, 1)))
+    np.save(tmp_path / "flat.npy", np.zeros(5))
+    x = np.ones((4, 2))
+    x[2, 1] = np.nan
+    np.save(tmp_path / "nan.npy", x)
+    with pytest.raises(DataError, match="1 column"):
+        load(tmp_path / "one.npy")
+    with pytest.raises(DataError, match=r"shape \(5,\)"):
+        load(tmp_path / "flat.npy")
+    with pytest.raises(DataError, match="row 2, column 1: value nan is not a finite number"):
+        load(tmp_path / "nan.npy")
+
+
+def test_bad_column_choices() -> None:
+    with pytest.raises(DataError, match="column index 7 is out of range"):
+        load(OLD_FAITHFUL, ["1", "7"])
+    with pytest.raises(DataError, match="no column named 'Wait'"):
+        load(OLD_FAITHFUL, ["1", "Wait"])
+    with pytest.raises(DataError, match="the same"):
+        load(OLD_FAITHFUL, ["1", "1"])
+
+
+def test_generator_refuses_the_recipes_asymmetric_covariance() -> None:
+    cov = [c for c in FORUM_PRESET["covariances"]]
+    cov[1] = [[3, -0.3], [-2, 9]]
+    with pytest.raises(ParamsError, match=r"component 1 is not symmetric: entry \[0\]\[1\] = -0.3 but \[1\]\[0\] = -2"):
+        sample_mixture(FORUM_PRESET["weights"], FORUM_PRESET["means"], cov, 10)
+    with pytest.raises(ParamsError, match="component 0 .* not positive definite"):
+        check_mixture([1.0], [[0, 0]], [[[1, 2], [2, 1]]])
+
+
+def test_generator_matches_its_parameters() -> None:
+    x, labels = sample_mixture(FORUM_PRESET["weights"], FORUM_PRESET["means"], FORUM_PRESET["covariances"],
+                               200_000, seed=3)
+    assert np.bincount(labels) / len(labels) == pytest.approx(FORUM_PRESET["weights"], abs=5e-3)
+    for j in range(3):
+        assert x[labels == j].mean(0) == pytest.approx(FORUM_PRESET["means"][j], abs=0.05)
+        np.testing.assert_allclose(np.cov(x[labels == j].T), FORUM_PRESET["covariances"][j], atol=0.1)
+    again, _ = sample_mixture(FORUM_PRESET["weights"], FORUM_PRESET["means"], FORUM_PRESET["covariances"],
+                              200_000, seed=3)
+    assert np.array_equal(x, again)

@@ -1,0 +1,151 @@
+"""Properties of the fit generator: monotone EM, restarts, seeds, scaling, empty components, threads."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+from conftest import blobs
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from engine import COVARIANCE_TYPES, CancelToken, FitConfig, UserError, fit, run_to_end
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), k=st.integers(1, 6), cov_type=st.sampled_from(COVARIANCE_TYPES),
+       n=st.integers(20, 300), init=st.sampled_from(["kmeans++", "kmeans", "random-data"]))
+def test_em_log_likelihood_never_decreases(seed: int, k: int, cov_type: str, n: int, init: str) -> None:
+    x = np.random.default_rng(seed).normal(size=(n, 2)) * [1.0, 3.0]
+    # empty_policy "report": pure EM (re-seeding an empty component is a jump EM's guarantee does not cover)
+    cfg = FitConfig(n_components=k, covariance_type=cov_type, seed=seed, init=init, max_iter=60, tol=0.0,
+                    empty_policy="report")
+    steps = np.diff([s.mean_log_likelihood for s in fit(x, cfg)])
+    # EM's guarantee; float64 rounding of a converged fit may wobble by ~1e-13 per point
+    assert steps.min() >= -1e-10, (steps.min(), int(np.argmin(steps)))
+
+
+def test_snapshots_are_immutable_copies() -> None:
+    snaps = list(fit(blobs(0), FitConfig(n_components=3, max_iter=5, tol=0.0)))
+    assert not np.array_equal(snaps[0].means, snaps[-1].means)
+    with pytest.raises(AttributeError):
+        snaps[0].iteration = 3  # frozen dataclass
+    assert all(isinstance(s.means, np.ndarray) for s in snaps)
+
+
+def test_convergence_and_max_iter_zero() -> None:
+    x = blobs(1)
+    done = run_to_end(x, FitConfig(n_components=3, tol=1e-6))
+    assert done.status == "converged" and done.converged
+    zero = list(fit(x, FitConfig(n_components=3, max_iter=0)))
+    assert len(zero) == 1 and zero[0].iteration == 0 and zero[0].status == "max_iter"
+
+
+def test_cancel_token_stops_within_one_iteration() -> None:
+    token = CancelToken()
+    seen = []
+    for snap in fit(blobs(2), FitConfig(n_components=3, max_iter=500, tol=0.0), token):
+        seen.append(snap)
+        if snap.iteration == 3:
+            token.cancel()
+    assert seen[-1].status == "cancelled" and seen[-1].iteration == 4
+
+
+def test_restart_r_equals_single_run_with_seed_plus_r() -> None:
+    x = blobs(3)
+    many = run_to_end(x, FitConfig(n_components=3, restarts=6, seed=10))
+    table = many.restarts
+    assert list(table.seeds) == list(range(10, 16))
+    for r in (0, 3, 5):
+        alone = run_to_end(x, FitConfig(n_components=3, seed=10 + r))
+        assert table.mean_log_likelihood[r] == pytest.approx(alone.mean_log_likelihood, rel=1e-10)
+        assert table.n_iter[r] == alone.iteration
+    assert many.mean_log_likelihood == pytest.approx(np.max(table.mean_log_likelihood))
+
+
+def test_select_by_initial_trains_only_the_lowest_initial_loss() -> None:
+    x = blobs(4)
+    snap = run_to_end(x, FitConfig(n_components=3, restarts=8, select_by="initial", init="random-data"))
+    chosen = int(np.argmin(snap.restarts.initial_loss))
+    assert snap.restart == chosen
+    assert np.isnan(snap.restarts.mean_log_likelihood).sum() == 7
+
+
+@pytest.mark.parametrize("cov_type", COVARIANCE_TYPES)
+def test_far_from_origin_and_mixed_units_fit_as_well_as_centred(cov_type: str) -> None:
+    x = blobs(5)
+    base = run_to_end(x, FitConfig(n_components=3, covariance_type=cov_type, seed=1))
+    if cov_type == "spherical":
+        scale, shift = np.array([1e-2, 1e-2]), np.array([1e8, -3e7])  # spherical needs one unit for both axes
+    else:
+        scale, shift = np.array([1e-2, 1e3]), np.array([1e8, -3e7])  # metres vs millimetres, far away
+    y = x * scale + shift
+    # reg_covar is in data units: carry it along so the two problems are the same problem
+    moved = run_to_end(y, FitConfig(n_components=3, covariance_type=cov_type, seed=1,
+                                    reg_covar=1e-6 * float(scale.min() ** 2)))
+    log_det = float(np.log(scale).sum())
+    assert moved.mean_log_likelihood == pytest.approx(base.mean_log_likelihood - log_det, abs=1e-6)
+    np.testing.assert_allclose((moved.means - shift) / scale, base.means, rtol=1e-5, atol=1e-6)
+
+
+def test_far_from_origin_float32() -> None:
+    x = blobs(6)
+    base = run_to_end(x, FitConfig(n_components=3, seed=2))
+    moved = run_to_end(x + 1e8, FitConfig(n_components=3, seed=2, dtype="float32"))
+    assert moved.mean_log_likelihood == pytest.approx(base.mean_log_likelihood, abs=1e-3)
+    np.testing.assert_allclose(moved.means - 1e8, base.means, atol=1e-2)
+
+
+def test_empty_component_is_reseeded_never_nan() -> None:
+    x = blobs(7, 300)
+    # a component placed far away from all data loses every point at the first E-step
+    init = (tuple([0.3, 0.3, 0.4]), ((0.0, 0.0), (4.0, 3.0), (500.0, 500.0)),
+            (((1.0, 0.0), (0.0, 1.0)),) * 3)
+    from engine import InitParams
+
+    snaps = list(fit(x, FitConfig(n_components=3, init_params=InitParams(*init), max_iter=50, tol=0.0)))
+    assert snaps[1].reseeded == (2,)
+    assert any("re-seeded" in w for w in snaps[1].warnings)
+    for s in snaps:
+        assert np.all(np.isfinite(s.means)) and np.all(np.isfinite(s.covariances)) and np.isfinite(s.log_likelihood)
+    assert snaps[-1].weights[2] > 0.05  # it found points again
+
+    report = list(fit(x, FitConfig(n_components=3, init_params=InitParams(*init), max_iter=3, tol=0.0,
+                                   empty_policy="report")))
+    assert report[1].empty == (2,) and report[1].reseeded == ()
+    assert all(np.isfinite(s.log_likelihood) for s in report)
+
+
+def test_fewer_points_than_components_is_a_user_error() -> None:
+    with pytest.raises(UserError, match="3 points cannot fit 5 components"):
+        run_to_end(np.random.default_rng(0).normal(size=(3, 2)), FitConfig(n_components=5))
+
+
+@pytest.mark.parametrize("algorithm", ["em", "gradient-em", "marginal"])
+def test_two_threads_give_the_same_results_as_alone(algorithm: str) -> None:
+    xa, xb = blobs(8, 300), blobs(9, 300)
+    cfg_a = FitConfig(n_components=3, algorithm=algorithm, seed=1, max_iter=40, restarts=2)
+    cfg_b = FitConfig(n_components=2, algorithm=algorithm, seed=2, max_iter=40, restarts=3)
+    alone_a, alone_b = run_to_end(xa, cfg_a), run_to_end(xb, cfg_b)
+    results: dict[str, object] = {}
+
+    def work(name, x, cfg):
+        results[name] = run_to_end(x, cfg)
+
+    threads = [threading.Thread(target=work, args=("a", xa, cfg_a)), threading.Thread(target=work, args=("b", xb, cfg_b))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for alone, name in ((alone_a, "a"), (alone_b, "b")):
+        np.testing.assert_array_equal(results[name].means, alone.means)
+        assert results[name].mean_log_likelihood == alone.mean_log_likelihood
+
+
+def test_marginal_reaches_the_em_optimum() -> None:
+    x = blobs(10, 400)
+    em = run_to_end(x, FitConfig(n_components=3, seed=0))
+    marg = run_to_end(x, FitConfig(n_components=3, algorithm="marginal", seed=0, max_iter=3000))
+    # Adam on the exact marginal likelihood reaches EM's optimum to within its step noise
+    assert marg.mean_log_likelihood == pytest.approx(em.mean_log_likelihood, abs=2e-4)

@@ -1,0 +1,70 @@
+"""The one Pyro model: the fast E-step, enumeration and the forum loss all evaluate the same mixture."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyro
+import pytest
+import torch
+from conftest import blobs
+from pyro.infer import TraceEnum_ELBO, config_enumerate
+from scipy.stats import multivariate_normal
+
+from engine import gaussian
+from engine.model import MixtureModel, forum_loss, pyro_section
+
+
+def _random_params(r: int, k: int, d: int, seed: int):
+    g = torch.Generator().manual_seed(seed)
+    weights = torch.softmax(torch.randn(r, k, generator=g, dtype=torch.float64), -1)
+    means = torch.randn(r, k, d, generator=g, dtype=torch.float64) * 2
+    a = torch.randn(r, k, d, d, generator=g, dtype=torch.float64)
+    cov = a @ a.transpose(-1, -2) + 0.5 * torch.eye(d, dtype=torch.float64)
+    return weights, means, cov
+
+
+@pytest.mark.parametrize("d", [1, 2, 3])
+def test_fast_log_joint_equals_the_pyro_model_and_scipy(d: int) -> None:
+    weights, means, cov = _random_params(4, 3, d, seed=d)
+    x = torch.as_tensor(np.random.default_rng(d).normal(size=(50, d)) * 2)
+    fast = gaussian.quadratic_features(x) @ gaussian.log_joint_coefficients(
+        torch.log(weights), means, torch.linalg.cholesky(cov))
+    model = MixtureModel(weights, means, torch.linalg.cholesky(cov))
+    torch.testing.assert_close(fast, model.log_joint(x).detach(), rtol=1e-10, atol=1e-10)
+    ref = np.log(weights[1, 2].item()) + multivariate_normal(means[1, 2].numpy(), cov[1, 2].numpy()).logpdf(x.numpy())
+    np.testing.assert_allclose(fast[1, :, 2].numpy(), ref, rtol=1e-10)
+
+
+def test_enumerated_model_loss_is_minus_the_log_likelihood() -> None:
+    weights, means, cov = _random_params(3, 4, 2, seed=5)
+    x = torch.as_tensor(blobs(0, 90))
+    model = MixtureModel(weights, means, torch.linalg.cholesky(cov))
+    loss = TraceEnum_ELBO(max_plate_nesting=2).differentiable_loss(
+        config_enumerate(model.model, default="parallel"), lambda data: None, x)
+    log_lik = torch.logsumexp(model.log_joint(x), -1).sum()
+    assert loss.item() == pytest.approx(-log_lik.item(), rel=1e-12)
+
+
+def test_forum_loss_is_the_complete_data_log_probability_at_the_sampled_z() -> None:
+    weights, means, cov = _random_params(2, 3, 2, seed=6)
+    x = torch.as_tensor(blobs(1, 60))
+    model = MixtureModel(weights, means, torch.linalg.cholesky(cov))
+    rng = torch.Generator().manual_seed(0)
+    with pyro_section(rng):
+        trace = pyro.poutine.trace(model.posterior_guide).get_trace(x)
+    z = trace.nodes["z"]["value"]  # (R, N)
+    rng = torch.Generator().manual_seed(0)  # same stream: same z
+    with pyro_section(rng):
+        loss, _ = forum_loss(model, x)
+    lj = model.log_joint(x)  # (R, N, K)
+    expected = -lj.gather(-1, z.unsqueeze(-1)).squeeze(-1).sum(-1)
+    torch.testing.assert_close(loss, expected, rtol=1e-10, atol=1e-8)
+
+
+def test_fits_never_touch_the_global_param_store() -> None:
+    from engine import FitConfig, run_to_end
+
+    pyro.clear_param_store()
+    run_to_end(blobs(2, 90), FitConfig(n_components=2, algorithm="gradient-em", max_iter=3))
+    run_to_end(blobs(2, 90), FitConfig(n_components=2, algorithm="marginal", max_iter=3))
+    assert len(pyro.get_param_store()) == 0
