@@ -57,7 +57,8 @@ def test_json_is_self_describing(tmp_path, fitted) -> None:
 
 def test_hand_written_json_and_errors(tmp_path) -> None:
     p = tmp_path / "hand.json"
-    p.write_text('{"weights": [0.5, 0.5], "means": [[0, 0], [3, 3]], "covariances": [[[1, 0], [0, 1]], [[2, 0.5], [0.5, 1]]]}')
+    head = '{"weights": [0.5, 0.5], "means": [[0, 0], [3, 3]], "covariances": [[[1, 0], [0, 1]], '
+    p.write_text(head + '[[2, 0.5], [0.5, 1]]]}')
     assert read_params(p).means.tolist() == [[0, 0], [3, 3]]
     p.write_text('{"weights": [0.5, 0.5], "means": [[0, 0], [3, 3]]}')
     with pytest.raises(UserError, match="missing covariances"):
@@ -65,7 +66,7 @@ def test_hand_written_json_and_errors(tmp_path) -> None:
     p.write_text('{"weights": [0.5, 0.5],\n "means": [[0, 0], [3, 3]')
     with pytest.raises(UserError, match="line 2: not valid JSON"):
         read_params(p)
-    p.write_text('{"weights": [0.5, 0.5], "means": [[0, 0], [3, 3]], "covariances": [[[1, 0], [0, 1]], [[2, 0.5], [0.1, 1]]]}')
+    p.write_text(head + '[[2, 0.5], [0.1, 1]]]}')
     with pytest.raises(UserError, match="component 1 is not symmetric"):
         read_params(p)
 

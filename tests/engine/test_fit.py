@@ -133,7 +133,8 @@ def test_two_threads_give_the_same_results_as_alone(algorithm: str) -> None:
     def work(name, x, cfg):
         results[name] = run_to_end(x, cfg)
 
-    threads = [threading.Thread(target=work, args=("a", xa, cfg_a)), threading.Thread(target=work, args=("b", xb, cfg_b))]
+    threads = [threading.Thread(target=work, args=("a", xa, cfg_a)),
+               threading.Thread(target=work, args=("b", xb, cfg_b))]
     for t in threads:
         t.start()
     for t in threads:
