@@ -1,0 +1,100 @@
+"""The command line end to end: generate -> fit -> generate --params; select; every bad input exits 2
+with one clear line on stderr and no traceback."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from bad_inputs import BAD_TEXT
+from conftest import OLD_FAITHFUL, ROOT
+
+from engine.cli import main as cli
+
+
+def run_main(*args: str, cwd) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "main.py"), *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_generate_fit_and_sample_the_fit(tmp_path) -> None:
+    r = run_main("generate", "--preset", "forum", "--n", "1000", "--seed", "0", "-o", "data.csv", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    r = run_main("fit", "data.csv", "-k", "3", "--restarts", "5", "-o", "params.json", "--labels", "labels.csv",
+                 cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "using columns 0 ('x0'), 1 ('x1')" in r.stderr
+    assert "converged" in r.stdout and "BIC" in r.stdout
+    doc = json.loads((tmp_path / "params.json").read_text())
+    assert doc["n_samples"] == 1000 and doc["restarts"] == 5 and len(doc["weights"]) == 3
+    r = run_main("generate", "--params", "params.json", "--n", "50", "-o", "again.csv", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert len((tmp_path / "again.csv").read_text().splitlines()) == 51
+    # a user's mistake through the real entry point: exit 2, the message last on stderr, no traceback
+    r = run_main("fit", "data.csv", "--init", "params.json", "-k", "4", cwd=tmp_path)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.stderr.strip().splitlines()[-1].startswith("error: initial parameters have 3 components")
+
+
+def test_max_iter_zero_evaluates_the_initial_parameters(tmp_path, capsys) -> None:
+    p = tmp_path / "init.json"
+    p.write_text(json.dumps({"weights": [0.5, 0.5], "means": [[2, 55], [4.3, 80]],
+                             "covariances": [[[0.1, 0], [0, 30]], [[0.2, 0], [0, 35]]]}))
+    assert cli(["fit", str(OLD_FAITHFUL), "-k", "2", "--init", str(p), "--max-iter", "0",
+                "-o", str(tmp_path / "out.json")]) == 0
+    out = json.loads((tmp_path / "out.json").read_text())
+    assert out["n_iter"] == 0 and out["converged"] is False
+    assert out["means"] == [[2, 55], [4.3, 80]]
+
+
+def test_select_writes_fits_and_best(tmp_path, capsys) -> None:
+    out = tmp_path / "sel.json"
+    assert cli(["select", str(OLD_FAITHFUL), "--columns", "1,2", "-k", "1-3", "--covariance", "full,tied",
+                "--reg-covar", "0", "-o", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    assert len(doc["fits"]) == 6
+    keys = {"k", "covariance_type", "log_likelihood", "bic", "aic", "converged", "spurious", "reason"}
+    assert keys <= set(doc["fits"][0])
+    assert doc["best"]["k"] == 3 and doc["best"]["covariance_type"] == "tied"
+
+
+def _bad(capsys, argv: list[str], message: str) -> None:
+    assert cli(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err, err
+    assert "Traceback" not in err
+    assert [line for line in err.splitlines() if line.startswith("error:")] == [err.strip().splitlines()[-1]]
+
+
+@pytest.mark.parametrize("name", sorted(BAD_TEXT))
+def test_every_bad_file_exits_2_with_its_message(tmp_path, capsys, name: str) -> None:
+    content, message = BAD_TEXT[name]
+    p = tmp_path / name
+    p.write_bytes(content)
+    _bad(capsys, ["fit", str(p)], message)
+
+
+def test_bad_arrays_and_settings(tmp_path, capsys) -> None:
+    np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    _bad(capsys, ["fit", str(tmp_path / "obj.npy")], "pickled Python objects")
+    tiny = tmp_path / "tiny.csv"
+    tiny.write_text("a,b\n1,2\n3,4\n")
+    _bad(capsys, ["fit", str(tiny), "-k", "3"], "2 points cannot fit 3 components")
+    _bad(capsys, ["fit", str(tmp_path / "missing.csv")], "no such file")
+    _bad(capsys, ["fit", str(OLD_FAITHFUL), "--columns", "1"], "--columns takes two columns")
+    _bad(capsys, ["fit", str(OLD_FAITHFUL), "--covariance", "banana"], "invalid choice: 'banana'")
+    _bad(capsys, ["fit", str(OLD_FAITHFUL), "--restarts", "0"], "restarts must be a whole number >= 1")
+    _bad(capsys, ["fit", str(OLD_FAITHFUL), "--device", "cuda"] if not __import__("torch").cuda.is_available()
+         else ["fit", str(OLD_FAITHFUL), "--device", "tpu"], "device")
+    _bad(capsys, ["fit", str(OLD_FAITHFUL), "-o", str(tmp_path / "nofolder" / "p.json")], "does not exist")
+    _bad(capsys, ["select", str(OLD_FAITHFUL), "-k", "0-3"], "-k must name component counts >= 1")
+    asym = tmp_path / "asym.json"
+    recipe_cov = [[[1, 0.2], [0.2, 1.5]], [[3, -0.3], [-2, 9]], [[1.2, 0.4], [0.4, 1.3]]]  # as the forum wrote it
+    asym.write_text(json.dumps({"weights": [0.25, 0.625, 0.125], "means": [[1, 2], [5, 6], [3, 1]],
+                                "covariances": recipe_cov}))
+    _bad(capsys, ["generate", "--params", str(asym), "-o", str(tmp_path / "g.csv")],
+         "covariance of component 1 is not symmetric: entry [0][1] = -0.3 but [1][0] = -2")
+    assert not (tmp_path / "g.csv").exists()
