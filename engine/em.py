@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 
 from . import gaussian
+from .errors import UserError
 from .init import Params
 
 # A component with less than one point's worth of responsibility has "lost all its points".
@@ -18,7 +19,11 @@ EMPTY_NK = 1.0
 
 
 class ExactEM:
-    """State and steps of exact EM. x (N, D) in working units; params batched over R restarts."""
+    """State and steps of exact EM. x (N, D) in working units; params batched over R restarts.
+
+    Only restarts still running are computed: a converged restart drops out of the batch, so one slow
+    restart does not keep the finished ones busy.
+    """
 
     def __init__(self, x: torch.Tensor, params: Params, covariance_type: str, reg: torch.Tensor,
                  empty_policy: str = "reseed") -> None:
@@ -29,10 +34,13 @@ class ExactEM:
         self.reg = reg
         self.empty_policy = empty_policy
         self.chol = self._checked_cholesky(self.cov)
-        self._resp: torch.Tensor | None = None
-        self._log_norm: torch.Tensor | None = None
-        self.reseeded: list[list[int]] = [[] for _ in range(self.n_restarts)]
-        self.empty: list[list[int]] = [[] for _ in range(self.n_restarts)]
+        r = self.n_restarts
+        self._rows = torch.arange(r, device=x.device)  # restarts computed at the next evaluate()
+        self._mean_ll = torch.full((r,), float("nan"), dtype=torch.float64, device=x.device)
+        self._stats: torch.Tensor | None = None  # (len(rows), K, P) float64
+        self._log_norm: torch.Tensor | None = None  # (len(rows), N)
+        self.reseeded: list[list[int]] = [[] for _ in range(r)]
+        self.empty: list[list[int]] = [[] for _ in range(r)]
 
     @property
     def n_restarts(self) -> int:
@@ -42,60 +50,66 @@ class ExactEM:
         return self.weights, self.means, self.cov
 
     def evaluate(self) -> torch.Tensor:
-        """E-step at the current parameters; returns the mean per-point log-likelihood (R,)."""
-        coef = gaussian.log_joint_coefficients(torch.log(self.weights), self.means, self.chol)
-        self._resp, self._log_norm = gaussian.e_step(self.features, coef)
-        return self._log_norm.mean(-1)
+        """E-step at the current parameters of the running restarts; mean per-point log-likelihood (R,)."""
+        rows = self._rows
+        coef = gaussian.log_joint_coefficients(torch.log(self.weights[rows]), self.means[rows], self.chol[rows])
+        self._stats, self._log_norm = gaussian.e_step_statistics(self.features, coef)
+        self._mean_ll[rows] = self._log_norm.double().mean(-1)
+        return self._mean_ll.clone()
 
     def initial_loss(self) -> torch.Tensor:
-        """EM's loss at the current parameters: minus the total log-likelihood (R,). Call after evaluate."""
+        """EM's loss at the initial parameters: minus the total log-likelihood (R,). Call after evaluate."""
         return -self._log_norm.sum(-1)
 
     def step(self, active: torch.Tensor) -> None:
-        """M-step from the last E-step; restarts where active (R,) is False keep their parameters."""
-        stats = gaussian.sufficient_statistics(self.features, self._resp)
-        weights, means, cov = gaussian.m_step(stats, self.x.shape[0], self.covariance_type, self.reg)
-        weights, means, cov = self._handle_empty(stats[..., 0], weights, means, cov)
-        keep = ~active
-        self.weights = torch.where(keep[:, None], self.weights, weights)
-        self.means = torch.where(keep[:, None, None], self.means, means)
-        self.cov = torch.where(keep[:, None, None, None], self.cov, cov)
-        self.chol = self._checked_cholesky(self.cov)
+        """M-step from the last E-step for the restarts where active (R,) is True; the others keep theirs."""
+        keep = active[self._rows]  # of the rows evaluated, those still running
+        rows = self._rows[keep]
+        stats = self._stats[keep]
+        # the M-step in float64 (the statistics are float64), the parameters back in the working dtype
+        params = gaussian.m_step(stats, self.x.shape[0], self.covariance_type, self.reg.double())
+        weights, means, cov = (p.to(self.x.dtype) for p in params)
+        weights, means, cov = self._handle_empty(rows, self._log_norm[keep], stats[..., 0], weights, means, cov)
+        self.weights, self.means, self.cov = self.weights.clone(), self.means.clone(), self.cov.clone()
+        self.weights[rows], self.means[rows], self.cov[rows] = weights, means, cov
+        self.chol = self.chol.clone()
+        self.chol[rows] = self._checked_cholesky(cov)
+        self._rows = rows
 
-    def _handle_empty(self, nk: torch.Tensor, weights: torch.Tensor, means: torch.Tensor,
-                      cov: torch.Tensor) -> Params:
+    def _handle_empty(self, rows: torch.Tensor, log_norm: torch.Tensor, nk: torch.Tensor, weights: torch.Tensor,
+                      means: torch.Tensor, cov: torch.Tensor) -> Params:
         """Re-seed (or only record) components with fewer than EMPTY_NK points of responsibility.
 
         A re-seeded component moves to the worst-explained point, takes the average covariance of the
         others and an equal share 1/K of the weight (the others shrink in proportion), so that it can
-        win points at the next E-step.
+        win points at the next E-step. rows (M,) are the restarts the other arguments (M, ...) belong to.
         """
         empty = nk < EMPTY_NK
-        self.empty = [torch.nonzero(row).flatten().tolist() for row in empty]
-        self.reseeded = [[] for _ in range(self.n_restarts)]
-        if not bool(empty.any()) or self.empty_policy != "reseed":
+        for r in rows.tolist():
+            self.empty[r], self.reseeded[r] = [], []
+        if not bool(empty.any()):
             return weights, means, cov
         weights, means, cov = weights.clone(), means.clone(), cov.clone()
-        worst = self._log_norm.argsort(dim=-1)  # (R, N): worst-explained points first
         k_total = means.shape[1]
-        for r, comps in enumerate(self.empty):
-            if not comps or len(comps) == k_total:
+        for i, r in enumerate(rows.tolist()):
+            comps = torch.nonzero(empty[i]).flatten().tolist()
+            self.empty[r] = comps
+            if not comps or len(comps) == k_total or self.empty_policy != "reseed":
                 continue
+            worst = log_norm[i].argsort()[: len(comps)]  # the worst-explained points
             full = [k for k in range(k_total) if k not in comps]
-            avg_cov = cov[r, full].mean(0)
-            for i, k in enumerate(comps):
-                means[r, k] = self.x[worst[r, i]]
-                cov[r, k] = avg_cov
-            weights[r, full] *= (1.0 - len(comps) / k_total) / weights[r, full].sum()
-            weights[r, comps] = 1.0 / k_total
+            avg_cov = cov[i, full].mean(0)
+            for point, k in zip(worst.tolist(), comps, strict=True):
+                means[i, k] = self.x[point]
+                cov[i, k] = avg_cov
+            weights[i, full] *= (1.0 - len(comps) / k_total) / weights[i, full].sum()
+            weights[i, comps] = 1.0 / k_total
             self.reseeded[r] = comps
         return weights, means, cov
 
     def _checked_cholesky(self, cov: torch.Tensor) -> torch.Tensor:
         chol, failed = gaussian.cholesky(cov)
         if bool(failed.any()):
-            from .errors import UserError
-
             r, k = (int(v) for v in torch.nonzero(failed)[0])
             raise UserError(
                 f"component {k} (restart {r}) has a covariance that is not positive definite (it collapsed "

@@ -18,6 +18,8 @@ import torch
 Tensor = torch.Tensor
 # scikit-learn adds 10 * eps to every N_k so that an empty component divides by a tiny number, not zero.
 NK_EPS_FACTOR = 10.0
+# Points per chunk of the fused E-step: (chunk, P) features and (chunk, K) intermediates fit in cache.
+CHUNK_ROWS = 32_768
 
 
 def pair_indices(d: int, device: torch.device | str = "cpu") -> tuple[Tensor, Tensor]:
@@ -61,9 +63,30 @@ def log_joint_coefficients(log_weights: Tensor, means: Tensor, chol: Tensor) -> 
 def e_step(features: Tensor, coef: Tensor) -> tuple[Tensor, Tensor]:
     """Responsibilities (R, N, K) and per-point log-likelihoods log p(x_n) (R, N)."""
     log_joint = features @ coef  # (N, P) @ (R, P, K) -> (R, N, K)
-    log_norm = torch.logsumexp(log_joint, dim=-1)
-    resp = torch.exp(log_joint - log_norm.unsqueeze(-1))
-    return resp, log_norm
+    # log-sum-exp by hand: one exp pass serves both outputs, and the sum over the short K axis is a
+    # matrix product with ones (torch's reductions over a short last axis are several times slower)
+    top = log_joint.amax(dim=-1, keepdim=True)
+    weights = torch.exp(log_joint - top)
+    total = weights @ torch.ones(weights.shape[-1], 1, dtype=weights.dtype, device=weights.device)
+    return weights / total, (top + torch.log(total)).squeeze(-1)
+
+
+def e_step_statistics(features: Tensor, coef: Tensor, chunk: int = CHUNK_ROWS) -> tuple[Tensor, Tensor]:
+    """The E-step fused with the M-step's statistics, over chunks of points.
+
+    Returns S (R, K, P) = resp^T @ F accumulated in float64, and log p(x_n) (R, N) in the working dtype.
+    Working chunk by chunk keeps the (chunk, K) intermediates in cache (about twice as fast at N=1e6) and
+    never stores the (R, N, K) responsibilities; the float64 accumulation keeps float32 fits accurate.
+    """
+    n = features.shape[0]
+    stats = torch.zeros(*coef.shape[:-2], coef.shape[-1], features.shape[1], dtype=torch.float64,
+                        device=features.device)
+    log_norm = features.new_empty(*coef.shape[:-2], n)
+    for lo in range(0, n, chunk):
+        block = features[lo : lo + chunk]
+        resp, log_norm[..., lo : lo + chunk] = e_step(block, coef)
+        stats += sufficient_statistics(block, resp).double()
+    return stats, log_norm
 
 
 def sufficient_statistics(features: Tensor, resp: Tensor) -> Tensor:

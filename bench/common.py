@@ -1,0 +1,39 @@
+"""Helpers for the benchmarks: timing, tables, the forum data."""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+from engine.data import FORUM_PRESET, sample_mixture  # noqa: E402
+
+
+def forum_data(n: int = 1000, seed: int = 0) -> np.ndarray:
+    """The forum preset (symmetric second covariance), n points."""
+    return sample_mixture(FORUM_PRESET["weights"], FORUM_PRESET["means"], FORUM_PRESET["covariances"], n, seed)[0]
+
+
+def median_time(fn, repeat: int) -> float:
+    """Median wall time of fn() in seconds over `repeat` runs (after one warm-up run)."""
+    fn()
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def table(headers: list[str], rows: list[list]) -> str:
+    cells = [[str(h) for h in headers]] + [[c if isinstance(c, str) else f"{c:.4g}" for c in r] for r in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |" for row in cells]
+    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(lines)
