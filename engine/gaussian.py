@@ -78,15 +78,23 @@ def e_step_statistics(features: Tensor, coef: Tensor, chunk: int = CHUNK_ROWS) -
     Working chunk by chunk keeps the (chunk, K) intermediates in cache (about twice as fast at N=1e6) and
     never stores the (R, N, K) responsibilities; the float64 accumulation keeps float32 fits accurate.
     """
-    n = features.shape[0]
-    stats = torch.zeros(*coef.shape[:-2], coef.shape[-1], features.shape[1], dtype=torch.float64,
-                        device=features.device)
-    log_norm = features.new_empty(*coef.shape[:-2], n)
+    n, p = features.shape
+    r, _, k = coef.shape
+    # all restarts in one GEMM: (chunk, P) @ (P, R*K), viewed as (chunk, R, K)
+    flat_coef = coef.permute(1, 0, 2).reshape(p, r * k)
+    ones = torch.ones(k, 1, dtype=features.dtype, device=features.device)
+    stats = torch.zeros(r * k, p, dtype=torch.float64, device=features.device)
+    log_norm = features.new_empty(n, r)
     for lo in range(0, n, chunk):
         block = features[lo : lo + chunk]
-        resp, log_norm[..., lo : lo + chunk] = e_step(block, coef)
-        stats += sufficient_statistics(block, resp).double()
-    return stats, log_norm
+        log_joint = (block @ flat_coef).view(-1, r, k)
+        top = log_joint.amax(dim=-1, keepdim=True)
+        weights = torch.exp(log_joint - top)
+        total = weights @ ones  # the sum over K as a product (see e_step)
+        log_norm[lo : lo + chunk] = (top + torch.log(total)).squeeze(-1)
+        resp = (weights / total).view(-1, r * k)
+        stats += (resp.T @ block).double()
+    return stats.view(r, k, p), log_norm.T
 
 
 def sufficient_statistics(features: Tensor, resp: Tensor) -> Tensor:
