@@ -72,7 +72,7 @@ def run_recipe(data: np.ndarray, k: int = 3, steps: int = 10_000, n_seeds: int =
     def initialise(seed: int) -> float:
         pyro.set_rng_seed(seed)
         pyro.clear_param_store()
-        return svi.loss(model, guide, x)
+        return float(svi.loss(model, guide, x).detach())
 
     losses = [initialise(seed) for seed in range(n_seeds)]
     best_seed = int(np.argmin(losses))

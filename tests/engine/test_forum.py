@@ -1,0 +1,23 @@
+"""The forum recipe, faithfully and better: gradient-em against the plain re-implementation."""
+
+from __future__ import annotations
+
+import forum_recipe
+import numpy as np
+import pytest
+from common import forum_data
+
+from engine import FitConfig, run_to_end
+
+
+@pytest.mark.slow
+def test_gradient_em_ends_at_least_as_high_as_the_plain_recipe() -> None:
+    """Recipe settings on both sides: seeds 0..99, best by initial loss, 10,000 Adam steps, float32."""
+    x = forum_data(1000, seed=0)
+    ours = run_to_end(x, FitConfig(n_components=3, algorithm="gradient-em", restarts=100, dtype="float32"))
+    cfg = ours.config
+    assert (cfg.max_iter, cfg.lr, cfg.betas, cfg.init, cfg.select_by) == (10_000, 1e-3, (0.8, 0.99), "forum", "initial")
+    assert ours.iteration == 10_000 and ours.restart == int(np.argmin(ours.restarts.initial_loss))
+    recipe = forum_recipe.run_recipe(x, k=3, steps=10_000, n_seeds=100)
+    # measured: ours -4.5678, the recipe -4.5715 (both chose seed 39); exact EM's best of 100 is -4.5677
+    assert ours.mean_log_likelihood >= recipe["mean_log_likelihood"]
