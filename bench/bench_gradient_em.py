@@ -51,7 +51,8 @@ def main() -> None:
     rows = [["plain recipe (loop over K, global store, SVI)", 1, ref * 1e3, ref * 1e3, "1.0"]]
     for r in (1, 10, 100):
         t = ours_step_time(x, args.steps, r)
-        rows.append([f"gmm-studio gradient-em, {r} restart(s) batched", r, t * 1e3, t / r * 1e3, f"{ref / (t / r):.1f}"])
+        rows.append([f"gmm-studio gradient-em, {r} restart(s) batched", r, t * 1e3, t / r * 1e3,
+                     f"{ref / (t / r):.1f}"])
     print(f"gradient-em step time, forum data N=1000, K=3, float32, {args.steps} steps (snapshots included)")
     print(table(["implementation", "chains", "ms / step", "ms / chain-step", "speed-up per chain-step"], rows))
 
