@@ -90,7 +90,7 @@ def e_step_statistics(features: Tensor, coef: Tensor, chunk: int = CHUNK_ROWS) -
         log_joint = (block @ flat_coef).view(-1, r, k)
         top = log_joint.amax(dim=-1, keepdim=True)
         weights = torch.exp(log_joint - top)
-        total = weights @ ones  # the sum over K as a product (see e_step)
+        total = (weights.view(-1, k) @ ones).view(-1, r, 1)  # the sum over K as one 2-D product (see e_step)
         log_norm[lo : lo + chunk] = (top + torch.log(total)).squeeze(-1)
         resp = (weights / total).view(-1, r * k)
         stats += (resp.T @ block).double()
