@@ -198,6 +198,9 @@ def cmd_select(args) -> int:
 
     def show(e) -> None:
         note = ("spurious: " + e.reason) if e.spurious else ("" if e.converged else "not converged")
+        if e.log_likelihood is None:
+            print(f"{e.k:>3} {e.covariance_type:<10} {'-':>14} {'-':>12} {'-':>12}  {note}", flush=True)
+            return
         print(f"{e.k:>3} {e.covariance_type:<10} {e.log_likelihood:>14.4f} {e.bic:>12.3f} {e.aic:>12.3f}  {note}",
               flush=True)
 

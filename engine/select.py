@@ -2,7 +2,8 @@
 
 A fit with a component collapsed onto repeated values (its variance at the reg_covar floor along some
 axis: rounded real data does this) or an empty component is spurious: it stays in the table, marked with
-the reason, and is never picked as the best.
+the reason, and is never picked as the best. A fit that fails outright (with reg_covar 0 a collapsed
+component has no Cholesky factor) stays in the table too, without figures, and the grid goes on.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .config import FitConfig
+from .errors import UserError
 from .export import information_criteria
 from .fit import collapsed_components, run_to_end
 from .snapshot import CancelToken, Snapshot
@@ -24,14 +26,14 @@ class SelectionEntry:
 
     k: int
     covariance_type: str
-    log_likelihood: float
-    bic: float
-    aic: float
+    log_likelihood: float | None  # None: the fit failed (see reason)
+    bic: float | None
+    aic: float | None
     converged: bool
     n_iter: int
     spurious: bool
     reason: str
-    snapshot: Snapshot
+    snapshot: Snapshot | None
 
     def as_dict(self) -> dict:
         return {"k": self.k, "covariance_type": self.covariance_type, "log_likelihood": self.log_likelihood,
@@ -59,7 +61,11 @@ def select_models(data: np.ndarray, ks: list[int], covariance_types: list[str], 
         for ct in covariance_types:
             if cancel is not None and cancel.cancelled:
                 return
-            snap = run_to_end(data, replace(base, n_components=k, covariance_type=ct), cancel)
+            try:
+                snap = run_to_end(data, replace(base, n_components=k, covariance_type=ct), cancel)
+            except UserError as exc:
+                yield SelectionEntry(k, ct, None, None, None, False, 0, True, f"fit failed: {exc}", None)
+                continue
             bic, aic = information_criteria(snap.log_likelihood, n, k, d, ct)
             reason = spurious_reason(snap)
             yield SelectionEntry(k, ct, snap.log_likelihood, bic, aic, snap.converged, snap.iteration,

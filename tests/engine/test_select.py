@@ -31,3 +31,13 @@ def test_collapsed_fit_is_spurious_and_never_best() -> None:
     assert not best.spurious
     ok_bics = [e.bic for e in entries if not e.spurious]
     assert best.bic == min(ok_bics) and best.bic > min(e.bic for e in entries)
+
+
+def test_a_failing_fit_stays_in_the_table_and_the_grid_goes_on(faithful) -> None:
+    """reg_covar 0 on rounded data: K=9 full collapses a component onto repeated values (no Cholesky)."""
+    entries, best = run_selection(faithful, [2, 9], ["full"], FitConfig(reg_covar=0.0, restarts=5))
+    failed = [e for e in entries if e.log_likelihood is None]
+    assert [(e.k, e.covariance_type) for e in failed] == [(9, "full")]
+    assert failed[0].spurious and "fit failed: component" in failed[0].reason
+    assert failed[0].as_dict()["bic"] is None
+    assert (best.k, best.covariance_type) == (2, "full")
