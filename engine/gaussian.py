@@ -60,23 +60,13 @@ def log_joint_coefficients(log_weights: Tensor, means: Tensor, chol: Tensor) -> 
     return coef.transpose(-1, -2).contiguous()
 
 
-def e_step(features: Tensor, coef: Tensor) -> tuple[Tensor, Tensor]:
-    """Responsibilities (R, N, K) and per-point log-likelihoods log p(x_n) (R, N)."""
-    log_joint = features @ coef  # (N, P) @ (R, P, K) -> (R, N, K)
-    # log-sum-exp by hand: one exp pass serves both outputs, and the sum over the short K axis is a
-    # matrix product with ones (torch's reductions over a short last axis are several times slower)
-    top = log_joint.amax(dim=-1, keepdim=True)
-    weights = torch.exp(log_joint - top)
-    total = weights @ torch.ones(weights.shape[-1], 1, dtype=weights.dtype, device=weights.device)
-    return weights / total, (top + torch.log(total)).squeeze(-1)
-
-
 def e_step_statistics(features: Tensor, coef: Tensor, chunk: int = CHUNK_ROWS) -> tuple[Tensor, Tensor]:
     """The E-step fused with the M-step's statistics, over chunks of points.
 
     Returns S (R, K, P) = resp^T @ F accumulated in float64, and log p(x_n) (R, N) in the working dtype.
     Working chunk by chunk keeps the (chunk, K) intermediates in cache (about twice as fast at N=1e6) and
     never stores the (R, N, K) responsibilities; the float64 accumulation keeps float32 fits accurate.
+    The log-sum-exp is by hand so that one exp pass serves both the responsibilities and log p(x_n).
     """
     n, p = features.shape
     r, _, k = coef.shape
@@ -90,7 +80,8 @@ def e_step_statistics(features: Tensor, coef: Tensor, chunk: int = CHUNK_ROWS) -
         log_joint = (block @ flat_coef).view(-1, r, k)
         top = log_joint.amax(dim=-1, keepdim=True)
         weights = torch.exp(log_joint - top)
-        total = (weights.view(-1, k) @ ones).view(-1, r, 1)  # the sum over K as one 2-D product (see e_step)
+        # the sum over K as one 2-D product: torch's reductions over a short last axis are several times slower
+        total = (weights.view(-1, k) @ ones).view(-1, r, 1)
         log_norm[lo : lo + chunk] = (top + torch.log(total)).squeeze(-1)
         resp = (weights / total).view(-1, r * k)
         stats += (resp.T @ block).double()

@@ -103,7 +103,3 @@ def forum_loss(module: MixtureModel, data: torch.Tensor) -> tuple[torch.Tensor, 
     complete = sum(model_trace.nodes[site]["fn"].log_prob(model_trace.nodes[site]["value"]) for site in "zx")
     return -complete.sum(-1), log_lik
 
-
-def scale_tril_of(cov: torch.Tensor) -> torch.Tensor:
-    """Lower Cholesky factor of covariances (..., D, D)."""
-    return torch.linalg.cholesky(cov)
