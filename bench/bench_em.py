@@ -14,7 +14,7 @@ import time
 import warnings
 
 import numpy as np
-from common import forum_data, table
+from common import forum_data, snapshot_intervals, table
 from sklearn.mixture import GaussianMixture
 
 from engine import FitConfig, fit, run_to_end
@@ -23,10 +23,8 @@ from engine.export import MixtureParams
 
 def ours(x: np.ndarray, init, dtype: str, iters: int) -> tuple[float, float]:
     cfg = FitConfig(n_components=3, init_params=init, max_iter=iters, tol=0.0, dtype=dtype)
-    stamps, last = [], None
-    for last in fit(x, cfg):  # noqa: B007 (the last snapshot is the result)
-        stamps.append(time.perf_counter())
-    return statistics.median(np.diff(stamps)), last.mean_log_likelihood
+    intervals, last = snapshot_intervals(fit(x, cfg))
+    return statistics.median(intervals), last.mean_log_likelihood
 
 
 def sklearn_iter(x: np.ndarray, start, iters: int) -> tuple[float, float]:

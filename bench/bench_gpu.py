@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 
 import numpy as np
 import torch
-from common import table
+from common import snapshot_intervals, table
 
 from engine import FitConfig, fit
 
@@ -24,11 +23,8 @@ def per_iteration(n: int, k: int, iters: int) -> tuple[float, float]:
     x = rng.normal(size=(n, 2)) + rng.integers(0, 4, size=(n, 1)) * 3.0
     cfg = FitConfig(n_components=k, max_iter=iters, tol=0.0, dtype="float32", device="cuda", init="random-data")
     torch.cuda.reset_peak_memory_stats()
-    stamps = []
-    for _ in fit(x, cfg):
-        torch.cuda.synchronize()
-        stamps.append(time.perf_counter())
-    return statistics.median(np.diff(stamps)) * 1e3, torch.cuda.max_memory_allocated() / 2**30
+    intervals, _ = snapshot_intervals(fit(x, cfg), before_stamp=torch.cuda.synchronize)
+    return statistics.median(intervals) * 1e3, torch.cuda.max_memory_allocated() / 2**30
 
 
 def main() -> None:

@@ -15,7 +15,7 @@ import time
 import forum_recipe
 import pyro
 import torch
-from common import forum_data, table
+from common import forum_data, snapshot_intervals, table
 
 from engine import FitConfig, fit
 
@@ -38,8 +38,8 @@ def recipe_step_time(x, steps: int) -> float:
 def ours_step_time(x, steps: int, restarts: int) -> float:
     cfg = FitConfig(n_components=3, algorithm="gradient-em", restarts=restarts, select_by="final",
                     max_iter=steps + 20, dtype="float32")
-    stamps = [time.perf_counter() for s in fit(x, cfg) if s.iteration >= 20]
-    return (stamps[-1] - stamps[0]) / (len(stamps) - 1)
+    intervals, _ = snapshot_intervals(fit(x, cfg), skip=20)
+    return sum(intervals) / len(intervals)
 
 
 def main() -> None:

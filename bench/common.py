@@ -31,6 +31,19 @@ def median_time(fn, repeat: int) -> float:
     return statistics.median(times)
 
 
+def snapshot_intervals(snapshots, skip: int = 0, before_stamp=None):
+    """Seconds between consecutive snapshots of a fit generator (the whole loop, snapshots included),
+    ignoring the first `skip` iterations; returns (intervals, last snapshot). before_stamp() runs before
+    each time stamp (e.g. torch.cuda.synchronize)."""
+    stamps, last = [], None
+    for last in snapshots:
+        if before_stamp is not None:
+            before_stamp()
+        if last.iteration >= skip:
+            stamps.append(time.perf_counter())
+    return list(np.diff(stamps)), last
+
+
 def table(headers: list[str], rows: list[list]) -> str:
     cells = [[str(h) for h in headers]] + [[c if isinstance(c, str) else f"{c:.4g}" for c in r] for r in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
