@@ -70,10 +70,11 @@ class ExactEM:
         params = gaussian.m_step(stats, self.x.shape[0], self.covariance_type, self.reg.double())
         weights, means, cov = (p.to(self.x.dtype) for p in params)
         weights, means, cov = self._handle_empty(rows, self._log_norm[keep], stats[..., 0], weights, means, cov)
-        self.weights, self.means, self.cov = self.weights.clone(), self.means.clone(), self.cov.clone()
-        self.weights[rows], self.means[rows], self.cov[rows] = weights, means, cov
-        self.chol = self.chol.clone()
-        self.chol[rows] = self._checked_cholesky(cov)
+        # new tensors, never in-place: the previous ones may still be read (params() is handed out)
+        self.weights = self.weights.index_copy(0, rows, weights)
+        self.means = self.means.index_copy(0, rows, means)
+        self.cov = self.cov.index_copy(0, rows, cov)
+        self.chol = self.chol.index_copy(0, rows, self._checked_cholesky(cov))
         self._rows = rows
 
     def _handle_empty(self, rows: torch.Tensor, log_norm: torch.Tensor, nk: torch.Tensor, weights: torch.Tensor,
