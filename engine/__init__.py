@@ -1,11 +1,42 @@
-"""GMM Studio's engine: numpy + torch + pyro only (never Qt). The GUI and CLI use what is exported here."""
+"""GMM Studio's engine: numpy + torch + pyro only (never Qt). The GUI and CLI use what is exported here.
 
-from .config import ALGORITHMS, COVARIANCE_TYPES, INIT_METHODS, FitConfig, InitParams
-from .errors import DataError, ParamsError, UserError
-from .fit import check_data, fit, run_to_end
-from .snapshot import CancelToken, RestartTable, Snapshot
+Exports load on first use (PEP 562): the data and config parts need only NumPy, so the window can validate
+and generate data at once, while the fit (torch, pyro: about 2 s to import) loads in a worker thread.
+"""
 
-__all__ = [
-    "ALGORITHMS", "COVARIANCE_TYPES", "INIT_METHODS", "CancelToken", "DataError", "FitConfig", "InitParams",
-    "ParamsError", "RestartTable", "Snapshot", "UserError", "check_data", "fit", "run_to_end",
-]
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "config": ("ALGORITHMS", "COVARIANCE_TYPES", "DTYPES", "INIT_METHODS", "FitConfig", "InitParams"),
+    "errors": ("DataError", "ParamsError", "UserError"),
+    "snapshot": ("CancelToken", "RestartTable", "Snapshot"),
+    "data": ("FORUM_PRESET", "Dataset", "check_mixture", "column_names", "load", "points_sha256",
+             "sample_mixture"),
+    # these import torch
+    "fitting": ("check_data", "collapsed_components", "fit", "run_to_end"),
+    "predict": ("log_joint", "point_log_likelihood", "responsibilities"),
+    "export": ("MixtureParams", "information_criteria", "params_from_snapshot", "read_params", "versions",
+               "write_labels", "write_params"),
+}
+_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module 'engine' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+def load_compute() -> None:
+    """Import the torch/pyro part of the engine (about 2 s): call it off the GUI thread."""
+    for module in ("fitting", "predict", "export"):
+        importlib.import_module(f".{module}", __name__)

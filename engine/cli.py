@@ -13,17 +13,21 @@ from . import data as data_mod
 from .config import ALGORITHMS, COVARIANCE_TYPES, FitConfig
 from .errors import UserError
 from .export import atomic_write, params_from_snapshot, read_params, write_labels, write_params
-from .fit import fit
+from .fitting import fit
 from .select import run_selection
 
 USAGE = """GMM Studio: fit Gaussian mixture models and watch the fit happen.
 
+  python3 main.py                             open the window on the demo data
   python3 main.py test [pytest args]          run the test suite
   python3 main.py generate --preset forum --n 1000 --seed 0 -o data.csv
   python3 main.py fit DATA -k 3 [--algorithm em|gradient-em|marginal] [-o params.json]
   python3 main.py select DATA -k 1-9 [-o selection.json]
 
-Run any subcommand with --help for all options. The window is not built yet (issue 3).
+  python3 main.py screenshot OUT.png [--data FILE] [--columns 1,2] [-k 3] [--fit]
+  python3 main.py install-launcher [--uninstall]
+
+Run any subcommand with --help for all options.
 """
 
 

@@ -124,6 +124,22 @@ def load(path: str | Path, columns: list[str | int] | None = None) -> Dataset:
     return _load_text(path, raw, columns)
 
 
+def column_names(path: str | Path) -> list[str]:
+    """The names of all the columns of a data file, as `load` names them (for a column picker)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such file: check the path")
+    raw = path.read_bytes()
+    suffix = path.suffix.lower()
+    if suffix in (".npy", ".npz"):
+        return _load_numpy(path, raw, suffix)[1]
+    rows = _text_rows(path, raw)
+    first = rows[0][1]
+    if all(_is_number(f) for f in first if f != ""):
+        return [f"column {j}" for j in range(len(first))]
+    return [h if h else f"column {j}" for j, h in enumerate(first)]
+
+
 def _load_numpy(path: Path, raw: bytes, suffix: str) -> tuple[np.ndarray, list[str]]:
     try:
         loaded = np.load(io.BytesIO(raw), allow_pickle=False)
@@ -244,13 +260,18 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def _load_text(path: Path, raw: bytes, columns) -> Dataset:
+def _text_rows(path: Path, raw: bytes) -> list[tuple[int, list[str]]]:
+    """(line number, fields) of every non-blank, non-comment line."""
     text = _decode(path, raw)
     lines = [(no, line) for no, line in enumerate(text.splitlines(), start=1)
              if line.strip() and not line.lstrip().startswith("#")]
     if not lines:
         raise DataError(f"{path}: the file holds no data (only blank or comment lines)")
-    rows = _split(lines, _delimiter([line for _, line in lines]))
+    return _split(lines, _delimiter([line for _, line in lines]))
+
+
+def _load_text(path: Path, raw: bytes, columns) -> Dataset:
+    rows = _text_rows(path, raw)
     has_header = not all(_is_number(f) for f in rows[0][1] if f != "")
     header = rows[0][1] if has_header else [f"column {j}" for j in range(len(rows[0][1]))]
     data_rows = rows[1:] if has_header else rows

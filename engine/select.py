@@ -16,7 +16,7 @@ import numpy as np
 from .config import FitConfig
 from .errors import UserError
 from .export import information_criteria
-from .fit import collapsed_components, run_to_end
+from .fitting import collapsed_components, run_to_end
 from .snapshot import CancelToken, Snapshot
 
 
