@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """GMM Studio entry point.
 
-    python3 main.py            open the window (for now: print how to use the subcommands)
+    python3 main.py            open the window on the demo data
     python3 main.py test       run the whole test suite headless (extra arguments go to pytest)
+    python3 main.py screenshot OUT.png [--data FILE] [--columns 1,2] [-k 3] [--fit]
+    python3 main.py install-launcher [--uninstall]   a desktop-menu entry (Linux) / Start-menu shortcut
     python3 main.py fit|generate|select ...   the command line (see --help)
 
 The first lines use the standard library only: when the pinned dependencies are not importable, this
@@ -95,10 +97,22 @@ def _redirect_missing_streams() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Dispatch to the test runner or the command line."""
+    """Dispatch: no argument opens the window; test, screenshot, install-launcher; else the command line."""
     argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] == "test":
+    if not argv:
+        from gui.app import main as window_main
+
+        return window_main([])
+    if argv[0] == "test":
         return _run_tests(argv[1:])
+    if argv[0] == "screenshot":
+        from gui.screenshot import main as screenshot_main
+
+        return screenshot_main(argv[1:])
+    if argv[0] == "install-launcher":
+        from gui.launcher import main as launcher_main
+
+        return launcher_main(argv[1:])
     from engine.cli import main as cli_main
 
     return cli_main(argv)

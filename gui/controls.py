@@ -1,0 +1,237 @@
+"""The control panel: data buttons, the model's settings, and the run buttons.
+
+`config()` turns the widgets into the engine's FitConfig (or raises UserError naming the field);
+`settings_changed` fires on any edit, so the window can stop a running fit before it goes stale.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSettings, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+# Shown as the placeholder of an empty field: the engine fills in its per-algorithm default.
+_DEFAULT_HINT = {
+    "em": {"tol": "1e-06", "max_iter": "1000", "init": "kmeans++"},
+    "gradient-em": {"tol": "0 (run all steps)", "max_iter": "10000", "init": "forum"},
+    "marginal": {"tol": "1e-08", "max_iter": "3000", "init": "kmeans++"},
+}
+DEFAULT_INIT = "(algorithm's default)"
+IMPORTED_INIT = "imported parameters"
+
+
+class ControlPanel(QWidget):
+    """Data, model and run controls. Holds no state beyond its widgets (plus imported init parameters)."""
+
+    settings_changed = Signal()
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        import engine  # the torch-free part: config constants
+
+        self.init_params = None  # engine.InitParams imported from a file, used when init is IMPORTED_INIT
+        layout = QVBoxLayout(self)
+        layout.addWidget(self._data_box())
+        layout.addWidget(self._model_box(engine))
+        layout.addWidget(self._run_box())
+        layout.addStretch(1)
+        for w in (self.k, self.restarts, self.seed):
+            w.valueChanged.connect(self.settings_changed)
+        for w in (self.algorithm, self.covariance, self.init, self.device, self.precision):
+            w.currentIndexChanged.connect(self.settings_changed)
+        for w in (self.tol, self.max_iter, self.reg_covar):
+            w.textEdited.connect(self.settings_changed)
+        self.algorithm.currentTextChanged.connect(self._show_defaults)
+        self._show_defaults(self.algorithm.currentText())
+
+    # ------------------------------------------------------------------ layout
+    def _data_box(self) -> QGroupBox:
+        box = QGroupBox("Data")
+        grid = QGridLayout(box)
+        self.data_label = QLabel("no data")
+        self.data_label.setWordWrap(True)
+        self.generate_button = QPushButton("Generate…")
+        self.open_button = QPushButton("Open…")
+        self.draw_button = QPushButton("Draw points")
+        self.draw_button.setCheckable(True)
+        self.draw_button.setToolTip("Click on the plot to add a point, drag to spray a few")
+        self.clear_button = QPushButton("Clear")
+        self.clear_button.setToolTip("Remove every point (then draw your own)")
+        grid.addWidget(self.data_label, 0, 0, 1, 2)
+        grid.addWidget(self.generate_button, 1, 0)
+        grid.addWidget(self.open_button, 1, 1)
+        grid.addWidget(self.draw_button, 2, 0)
+        grid.addWidget(self.clear_button, 2, 1)
+        return box
+
+    def _model_box(self, engine) -> QGroupBox:
+        box = QGroupBox("Model")
+        form = QFormLayout(box)
+        self.k = _spin(1, 50, 3)
+        self.algorithm = _combo(engine.ALGORITHMS)
+        self.covariance = _combo(engine.COVARIANCE_TYPES)
+        self.init = _combo([DEFAULT_INIT, *[m for m in engine.INIT_METHODS if m != "params"]])
+        self.restarts = _spin(1, 10_000, 1)
+        self.seed = _spin(0, 2**31 - 1, 0)
+        self.tol = QLineEdit()
+        self.max_iter = QLineEdit()
+        self.reg_covar = QLineEdit("1e-6")
+        self.device = _combo(["cpu"])
+        self.precision = _combo(engine.DTYPES)
+        self.auto_view = QCheckBox("follow the fit live")
+        self.auto_view.setChecked(True)
+        for label, widget in (("Components K", self.k), ("Algorithm", self.algorithm),
+                              ("Covariance", self.covariance), ("Initialisation", self.init),
+                              ("Restarts", self.restarts), ("Seed", self.seed), ("Tolerance", self.tol),
+                              ("Max iterations", self.max_iter), ("reg_covar", self.reg_covar),
+                              ("Device", self.device), ("Precision", self.precision)):
+            form.addRow(label, widget)
+        self.tol.setToolTip("Stop when the mean log-likelihood per point changes by less than this")
+        self.reg_covar.setToolTip("Added to every covariance's diagonal (data units), as in scikit-learn")
+        return box
+
+    def _run_box(self) -> QGroupBox:
+        box = QGroupBox("Run")
+        grid = QGridLayout(box)
+        self.run_button = QPushButton("Run (F5)")
+        self.step_button = QPushButton("Step (F6)")
+        self.pause_button = QPushButton("Pause (Space)")
+        self.stop_button = QPushButton("Stop (Esc)")
+        self.reset_button = QPushButton("Reset (Ctrl+R)")
+        self.engine_label = QLabel("loading the engine (torch, pyro)…")
+        self.engine_label.setWordWrap(True)
+        grid.addWidget(self.run_button, 0, 0)
+        grid.addWidget(self.step_button, 0, 1)
+        grid.addWidget(self.pause_button, 1, 0)
+        grid.addWidget(self.stop_button, 1, 1)
+        grid.addWidget(self.reset_button, 2, 0, 1, 2)
+        grid.addWidget(self.engine_label, 3, 0, 1, 2)
+        return box
+
+    # ------------------------------------------------------------------ behaviour
+    def _show_defaults(self, algorithm: str) -> None:
+        hints = _DEFAULT_HINT.get(algorithm, {})
+        self.tol.setPlaceholderText(f"default: {hints.get('tol', '')}")
+        self.max_iter.setPlaceholderText(f"default: {hints.get('max_iter', '')}")
+        self.init.setItemText(0, f"default ({hints.get('init', '')})")
+        self.covariance.setEnabled(algorithm != "gradient-em")
+        if algorithm == "gradient-em":
+            self.covariance.setCurrentText("full")
+
+    def set_devices(self, devices: list[str]) -> None:
+        current = self.device.currentText()
+        self.device.blockSignals(True)
+        self.device.clear()
+        self.device.addItems(devices)
+        self.device.setCurrentText(current if current in devices else "cpu")
+        self.device.blockSignals(False)
+
+    def set_imported(self, init_params, description: str) -> None:
+        """Use imported parameters as the initialisation (K follows them)."""
+        self.init_params = init_params
+        if self.init.findText(IMPORTED_INIT) < 0:
+            self.init.addItem(IMPORTED_INIT)
+        self.init.setItemData(self.init.findText(IMPORTED_INIT), description)
+        self.k.setValue(len(init_params.weights))
+        self.init.setCurrentText(IMPORTED_INIT)
+
+    def config(self):
+        """The engine's FitConfig for the current widgets; UserError naming the field that is wrong."""
+        import engine
+
+        init = self.init.currentText()
+        imported = init == IMPORTED_INIT
+        if imported and self.init_params is not None and len(self.init_params.weights) != self.k.value():
+            raise engine.UserError(f"the imported parameters have {len(self.init_params.weights)} components but "
+                                   f"K is {self.k.value()}: set K to match or choose another initialisation")
+        cfg = engine.FitConfig(
+            n_components=self.k.value(), algorithm=self.algorithm.currentText(),
+            covariance_type=self.covariance.currentText(),
+            init=None if self.init.currentIndex() == 0 or imported else init,
+            init_params=self.init_params if imported else None,
+            restarts=self.restarts.value(), seed=self.seed.value(),
+            tol=_number(self.tol, "Tolerance", float), max_iter=_number(self.max_iter, "Max iterations", int),
+            reg_covar=_number(self.reg_covar, "reg_covar", float, required=True),
+            device=self.device.currentText(), dtype=self.precision.currentText(),
+        )
+        cfg.resolved()  # validates: raises UserError naming the setting
+        return cfg
+
+    # ------------------------------------------------------------------ settings
+    def save(self, settings: QSettings) -> None:
+        settings.beginGroup("model")
+        for key, w in self._combos().items():
+            settings.setValue(key, w.currentText())
+        for key, w in self._spins().items():
+            settings.setValue(key, w.value())
+        for key, w in self._edits().items():
+            settings.setValue(key, w.text())
+        settings.endGroup()
+
+    def restore(self, settings: QSettings) -> None:
+        settings.beginGroup("model")
+        self.blockSignals(True)
+        for key, w in self._combos().items():
+            value = settings.value(key)
+            if value is not None and w.findText(str(value)) >= 0:
+                w.setCurrentText(str(value))
+        for key, w in self._spins().items():
+            value = settings.value(key)
+            if value is not None:
+                w.setValue(int(value))
+        for key, w in self._edits().items():
+            value = settings.value(key)
+            if value is not None:
+                w.setText(str(value))
+        self.blockSignals(False)
+        settings.endGroup()
+
+    def _combos(self) -> dict[str, QComboBox]:
+        return {"algorithm": self.algorithm, "covariance": self.covariance, "init": self.init,
+                "precision": self.precision}
+
+    def _spins(self) -> dict[str, QSpinBox]:
+        return {"k": self.k, "restarts": self.restarts, "seed": self.seed}
+
+    def _edits(self) -> dict[str, QLineEdit]:
+        return {"tol": self.tol, "max_iter": self.max_iter, "reg_covar": self.reg_covar}
+
+
+def _spin(lo: int, hi: int, value: int) -> QSpinBox:
+    s = QSpinBox()
+    s.setRange(lo, hi)
+    s.setValue(value)
+    return s
+
+
+def _combo(items) -> QComboBox:
+    c = QComboBox()
+    c.addItems(list(items))
+    return c
+
+
+def _number(edit: QLineEdit, name: str, kind, required: bool = False):
+    """The field's number, None when empty (the default), or UserError naming the field and text."""
+    import engine
+
+    text = edit.text().strip()
+    if not text:
+        if required:
+            raise engine.UserError(f"{name} is empty: type a number (for example 1e-6)")
+        return None
+    try:
+        return kind(float(text)) if kind is int and float(text).is_integer() else kind(text)
+    except ValueError:
+        what = "a whole number" if kind is int else "a number"
+        raise engine.UserError(f"{name}: {text!r} is not {what}") from None

@@ -1,0 +1,75 @@
+"""Small dialogs: errors that never block the event loop, the column picker and About."""
+
+from __future__ import annotations
+
+import platform
+
+from PySide6 import __version__ as pyside_version
+from PySide6.QtCore import qVersion
+from PySide6.QtWidgets import QComboBox, QDialog, QDialogButtonBox, QFormLayout, QLabel, QMessageBox, QWidget
+
+
+def show_error(parent: QWidget, title: str, message: str, details: str = "") -> QMessageBox:
+    """A non-modal message box: the window (and a test driving it) keeps running while it is open."""
+    box = QMessageBox(QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Close, parent)
+    box.setModal(False)
+    if details:
+        box.setDetailedText(details)
+    box.show()
+    return box
+
+
+class ColumnPicker(QDialog):
+    """Choose the x and y columns of a file with more than two; preselects the loader's own choice."""
+
+    def __init__(self, parent: QWidget, path: str, names: list[str], default: tuple[int, int]) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Choose two columns")
+        self.x = QComboBox()
+        self.y = QComboBox()
+        for combo, index in ((self.x, default[0]), (self.y, default[1])):
+            combo.addItems([f"{j}: {name}" for j, name in enumerate(names)])
+            combo.setCurrentIndex(index)
+        self.message = QLabel()
+        self.message.setStyleSheet("color: #b00020")
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        form = QFormLayout(self)
+        form.addRow(QLabel(f"{path} has {len(names)} columns. Plot and fit:"))
+        form.addRow("x column", self.x)
+        form.addRow("y column", self.y)
+        form.addRow(self.message)
+        form.addRow(self.buttons)
+        self.x.currentIndexChanged.connect(self._check)
+        self.y.currentIndexChanged.connect(self._check)
+
+    def columns(self) -> tuple[int, int]:
+        return self.x.currentIndex(), self.y.currentIndex()
+
+    def _check(self) -> None:
+        same = self.x.currentIndex() == self.y.currentIndex()
+        self.message.setText("choose two different columns" if same else "")
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(not same)
+
+
+def versions_text(engine_info: dict | None) -> str:
+    """Python, torch, pyro, Qt, PySide6, pyqtgraph and NumPy versions (torch and pyro once loaded)."""
+    import numpy
+    import pyqtgraph
+
+    info = engine_info or {}
+    rows = [("GMM Studio", info.get("gmm_studio", "0.1.0")), ("Python", platform.python_version()),
+            ("torch", info.get("torch", "loading…")), ("pyro", info.get("pyro", "loading…")),
+            ("Qt", qVersion()), ("PySide6", pyside_version), ("pyqtgraph", pyqtgraph.__version__),
+            ("NumPy", numpy.__version__), ("devices", ", ".join(info.get("devices", ["…"])))]
+    return "\n".join(f"{name}: {value}" for name, value in rows)
+
+
+def show_about(parent: QWidget, engine_info: dict | None) -> QMessageBox:
+    box = QMessageBox(QMessageBox.Icon.Information, "About GMM Studio",
+                      "GMM Studio: fit Gaussian mixture models with a Pyro EM engine and watch the fit happen.\n\n"
+                      + versions_text(engine_info), QMessageBox.StandardButton.Close, parent)
+    box.setModal(False)
+    box.show()
+    return box

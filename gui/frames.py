@@ -1,0 +1,159 @@
+"""What the plot draws, computed off the GUI thread (no Qt here): the data scene and one frame per snapshot.
+
+A `DataScene` is built once per data set: the points shown as a scatter (all of them up to SCATTER_LIMIT,
+else a random sample drawn over a density image), the plot's bounds and the density image. A `Frame` is
+built per emitted snapshot: each shown point's most likely component, each component's 1/2/3-sigma
+ellipses and the mixture density's contour lines, as NaN-separated polylines ready for one setData each.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+SCATTER_LIMIT = 50_000  # up to this many points are drawn one by one
+SAMPLE_SIZE = 20_000  # beyond it: a density image and this many sampled points on top
+IMAGE_BINS = 400  # density image resolution (per axis)
+GRID = 160  # contour grid resolution (per axis)
+RING_POINTS = 72  # points per ellipse ring
+SIGMAS = (1.0, 2.0, 3.0)
+# Contours enclose these shares of the fitted mixture's probability mass (highest-density regions):
+# a level is the density that the given share of the shown points lies above.
+CONTOUR_MASS = (0.25, 0.5, 0.75, 0.9, 0.99)
+
+
+@dataclass(frozen=True)
+class DataScene:
+    """One data set as the plot shows it.
+
+    points (N, 2) all the data; shown (S,) indices of the points drawn one by one; bounds (xmin, xmax,
+    ymin, ymax) padded; image (IMAGE_BINS, IMAGE_BINS) float32 log-density of the data in [0, 1], or None
+    when every point is drawn.
+    """
+
+    points: np.ndarray
+    shown: np.ndarray
+    bounds: tuple[float, float, float, float]
+    image: np.ndarray | None
+
+    @property
+    def shown_points(self) -> np.ndarray:
+        return self.points[self.shown]
+
+    @property
+    def sampled(self) -> bool:
+        return self.image is not None
+
+
+def build_scene(points: np.ndarray, seed: int = 0) -> DataScene:
+    """The scene for points (N, 2): O(N) work, so large data is built in a background thread."""
+    points = np.ascontiguousarray(points, dtype=np.float64)
+    n = len(points)
+    bounds = padded_bounds(points)
+    if n <= SCATTER_LIMIT:
+        return DataScene(points, np.arange(n), bounds, None)
+    shown = np.sort(np.random.default_rng(seed).choice(n, SAMPLE_SIZE, replace=False))
+    return DataScene(points, shown, bounds, density_image(points, bounds))
+
+
+def padded_bounds(points: np.ndarray, pad: float = 0.08) -> tuple[float, float, float, float]:
+    """(xmin, xmax, ymin, ymax) of the points with a margin; never of zero width."""
+    if len(points) == 0:
+        return (-1.0, 1.0, -1.0, 1.0)
+    lo, hi = points.min(axis=0), points.max(axis=0)
+    span = np.maximum(hi - lo, 1e-9 * np.maximum(np.abs(lo), 1.0))
+    span = np.where(span > 0, span, 1.0)
+    lo, hi = lo - pad * span, hi + pad * span
+    return (float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1]))
+
+
+def density_image(points: np.ndarray, bounds: tuple[float, float, float, float]) -> np.ndarray:
+    """Log point counts on an IMAGE_BINS² grid over bounds, scaled to [0, 1] (x along axis 0)."""
+    counts, _, _ = np.histogram2d(points[:, 0], points[:, 1], bins=IMAGE_BINS,
+                                  range=[bounds[:2], bounds[2:]])
+    img = np.log1p(counts)
+    top = img.max()
+    return (img / top if top > 0 else img).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class Frame:
+    """What one snapshot looks like.
+
+    labels (S,) most likely component of each shown point; ellipses: K arrays (M, 2) holding the 1, 2
+    and 3-sigma rings separated by NaN rows; contours (L, 2) every contour line, NaN-separated; levels:
+    the contour densities; history (T, 2): iteration and mean log-likelihood of every iteration so far.
+    """
+
+    snapshot: object
+    labels: np.ndarray
+    ellipses: tuple[np.ndarray, ...]
+    contours: np.ndarray
+    levels: np.ndarray
+    history: np.ndarray
+
+
+def ellipse_rings(mean: np.ndarray, cov: np.ndarray, sigmas=SIGMAS, n: int = RING_POINTS) -> np.ndarray:
+    """Rings {mean + s L u : |u| = 1} for each s in sigmas (Mahalanobis radius s), L L^T = cov.
+
+    mean (2,), cov (2, 2) -> (len(sigmas) * (n + 1), 2) with a NaN row after each ring.
+    """
+    values, vectors = np.linalg.eigh(cov)
+    axes = vectors * np.sqrt(np.clip(values, 0.0, None))  # columns: principal semi-axes at 1 sigma
+    t = np.linspace(0.0, 2.0 * np.pi, n)
+    unit = np.stack([np.cos(t), np.sin(t)])  # (2, n)
+    rings = []
+    for s in sigmas:
+        rings.append((mean[:, None] + s * axes @ unit).T)
+        rings.append(np.full((1, 2), np.nan))
+    return np.concatenate(rings)
+
+
+def mixture_log_density(points: np.ndarray, weights: np.ndarray, means: np.ndarray,
+                        covariances: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(log p(x) (N,), log w_k + log N(x | mu_k, Sigma_k) (N, K)) for points (N, 2), by the engine."""
+    import engine
+
+    joint = engine.log_joint(points, weights, means, covariances)
+    top = joint.max(axis=1, keepdims=True)
+    return top[:, 0] + np.log(np.exp(joint - top).sum(axis=1)), joint
+
+
+def contour_levels(log_density_at_points: np.ndarray, mass=CONTOUR_MASS) -> np.ndarray:
+    """Densities that enclose the given shares of the points (increasing, distinct)."""
+    if len(log_density_at_points) == 0:
+        return np.empty(0)
+    q = np.quantile(log_density_at_points, 1.0 - np.asarray(mass, dtype=np.float64))
+    return np.unique(np.exp(q))
+
+
+def contour_lines(bounds: tuple[float, float, float, float], weights: np.ndarray, means: np.ndarray,
+                  covariances: np.ndarray, levels: np.ndarray, grid: int = GRID) -> np.ndarray:
+    """Every contour line of the mixture density at levels over bounds, as one NaN-separated (L, 2) array."""
+    from contourpy import LineType, contour_generator
+
+    xs = np.linspace(bounds[0], bounds[1], grid)
+    ys = np.linspace(bounds[2], bounds[3], grid)
+    gx, gy = np.meshgrid(xs, ys)
+    log_p, _ = mixture_log_density(np.column_stack([gx.ravel(), gy.ravel()]), weights, means, covariances)
+    z = np.exp(log_p).reshape(grid, grid)
+    gen = contour_generator(xs, ys, z, line_type=LineType.ChunkCombinedNan)
+    pieces = []
+    for level in levels:
+        for chunk in gen.lines(level)[0]:
+            if chunk is not None and len(chunk):
+                pieces += [chunk, np.full((1, 2), np.nan)]
+    return np.concatenate(pieces) if pieces else np.empty((0, 2))
+
+
+def build_frame(scene: DataScene, snapshot, history: np.ndarray) -> Frame:
+    """The frame of a snapshot (weights (K,), means (K, 2), covariances (K, 2, 2) in data units)."""
+    w, m, c = snapshot.weights, snapshot.means, snapshot.covariances
+    shown = scene.shown_points
+    log_p, joint = mixture_log_density(shown, w, m, c)
+    labels = joint.argmax(axis=1) if len(shown) else np.empty(0, dtype=np.int64)
+    levels = contour_levels(log_p[np.isfinite(log_p)])
+    contours = contour_lines(scene.bounds, w, m, c, levels)
+    ellipses = tuple(ellipse_rings(m[k], c[k]) for k in range(len(w)))
+    return Frame(snapshot, labels, ellipses, contours, levels, history)

@@ -1,0 +1,596 @@
+"""The main window: plot, controls, log-likelihood chart, parameter table, menus and status bar.
+
+It owns every widget and plot item (GUI thread only). Work that can take longer than ~50 ms runs
+elsewhere: the fit and its frames in the FitThread, loading/generating/scanning data and writing large
+exports in the TaskRunner's pool. Results come back as queued signals.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections import deque
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QScrollArea, QSplitter
+
+from . import dialogs
+from .controls import ControlPanel
+from .frames import SCATTER_LIMIT, DataScene, Frame, build_scene
+from .generate_dialog import GenerateDialog
+from .param_table import ParamTable
+from .plot_view import PlotView
+from .tasks import TaskRunner
+from .worker import FitJob, FitThread, RunGate
+
+DEMO_N = 1000
+MAX_RECENT = 8
+DATA_FILTER = "Data (*.csv *.tsv *.txt *.dat *.npy *.npz);;All files (*)"
+
+
+class MainWindow(QMainWindow):
+    """GMM Studio's window. `settings` is where geometry, model settings and recent files persist."""
+
+    data_shown = Signal()  # a new data set is on the plot
+    fit_ended = Signal(str)  # the current fit ended: its status ("converged", "cancelled", "error", ...)
+    engine_loaded = Signal()
+
+    def __init__(self, settings: QSettings | None = None) -> None:
+        super().__init__()
+        self.setWindowTitle("GMM Studio")
+        self.settings = settings if settings is not None else QSettings()
+        self.engine_info: dict | None = None
+        self.dataset = None  # engine.Dataset on the plot
+        self.scene: DataScene | None = None
+        self.frame: Frame | None = None
+        self.job: FitJob | None = None
+        self.job_active = False
+        self.last_error = ""
+        self.redraw_ms: deque[float] = deque(maxlen=1000)
+        self._job_ids = 0
+        self._data_token = 0
+        self._boxes: list = []  # open non-modal message boxes (kept alive)
+        self._build()
+        self._restore_settings()
+        self.fit_thread = FitThread(self)
+        w = self.fit_thread.worker
+        w.engine_ready.connect(self._engine_ready)
+        w.engine_failed.connect(lambda tb: self._error("The engine could not be loaded", tb.splitlines()[-1], tb))
+        w.frame_ready.connect(self._frame_ready)
+        w.failed.connect(self._fit_failed)
+        w.crashed.connect(self._fit_crashed)
+        w.finished.connect(self._fit_finished)
+        self.tasks = TaskRunner(self)
+        self.fit_thread.load_engine()
+        self.show_demo_data()
+        self._update_buttons()
+
+    # ================================================================== layout
+    def _build(self) -> None:
+        self.plot = PlotView()
+        self.ll_plot = pg.PlotWidget(background="w")
+        self.ll_plot.setLabel("bottom", "iteration")
+        self.ll_plot.setLabel("left", "mean log-likelihood")
+        self.ll_plot.showGrid(x=True, y=True, alpha=0.2)
+        self.ll_curve = self.ll_plot.plot([], [], pen=pg.mkPen("#1f4e79", width=2))
+        self.table = ParamTable()
+        bottom = QSplitter(Qt.Orientation.Horizontal)
+        bottom.addWidget(self.ll_plot)
+        bottom.addWidget(self.table)
+        bottom.setSizes([450, 550])
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.addWidget(self.plot)
+        self.splitter.addWidget(bottom)
+        self.splitter.setSizes([620, 230])
+        self.setCentralWidget(self.splitter)
+        self.controls = ControlPanel()
+        scroll = QScrollArea()
+        scroll.setWidget(self.controls)
+        scroll.setWidgetResizable(True)
+        dock = QDockWidget("Controls", self)
+        dock.setObjectName("controls")
+        dock.setWidget(scroll)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
+        self._build_status()
+        self._build_menus()
+        c = self.controls
+        c.generate_button.clicked.connect(self.generate_dialog)
+        c.open_button.clicked.connect(self.open_dialog)
+        c.draw_button.toggled.connect(self.plot.set_draw_mode)
+        c.clear_button.clicked.connect(self.clear_points)
+        c.run_button.clicked.connect(self.run)
+        c.step_button.clicked.connect(self.step)
+        c.pause_button.clicked.connect(self.pause_resume)
+        c.stop_button.clicked.connect(self.stop)
+        c.reset_button.clicked.connect(self.reset)
+        c.settings_changed.connect(self._settings_changed)
+        self.plot.view_box.points_drawn.connect(self.add_points)
+        self.setAcceptDrops(True)
+        self.resize(1280, 860)
+
+    def _build_status(self) -> None:
+        self.state_label = QLabel("idle")
+        self.iter_label = QLabel("iteration –")
+        self.ll_label = QLabel("log-likelihood –")
+        self.speed_label = QLabel("– it/s")
+        for w in (self.state_label, self.iter_label, self.ll_label, self.speed_label):
+            w.setMinimumWidth(120)
+            self.statusBar().addPermanentWidget(w)
+
+    def _action(self, menu, text: str, slot, shortcut=None) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        f = bar.addMenu("&File")
+        self._action(f, "&Open data…", self.open_dialog, QKeySequence.StandardKey.Open)
+        self.recent_menu = f.addMenu("Open &recent")
+        self._action(f, "&Generate data…", self.generate_dialog, "Ctrl+G")
+        f.addSeparator()
+        self._action(f, "&Import parameters as initialisation…", self.import_params_dialog, "Ctrl+I")
+        self._action(f, "&Export parameters…", self.export_params_dialog, "Ctrl+E")
+        self._action(f, "Export &labels and responsibilities…", self.export_labels_dialog)
+        self._action(f, "Export &plot (PNG, SVG)…", self.export_plot_dialog)
+        f.addSeparator()
+        self._action(f, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        r = bar.addMenu("F&it")
+        self.run_action = self._action(r, "&Run", self.run, "F5")
+        self.step_action = self._action(r, "&Step one iteration", self.step, "F6")
+        self.pause_action = self._action(r, "&Pause / resume", self.pause_resume, "Space")
+        self.stop_action = self._action(r, "S&top", self.stop, "Esc")
+        self.reset_action = self._action(r, "Reset to the &initialisation", self.reset, "Ctrl+R")
+        h = bar.addMenu("&Help")
+        self._action(h, "&About GMM Studio", lambda: self._keep(dialogs.show_about(self, self.engine_info)))
+        self._rebuild_recent()
+
+    # ================================================================== engine and buttons
+    def _engine_ready(self, info: dict) -> None:
+        self.engine_info = info
+        self.controls.set_devices(info.get("devices", ["cpu"]))
+        self.controls.engine_label.setText(f"engine ready: torch {info['torch']}, pyro {info['pyro']}")
+        self._update_buttons()
+        self.engine_loaded.emit()
+
+    @property
+    def ready(self) -> bool:
+        return self.engine_info is not None
+
+    def _update_buttons(self) -> None:
+        c = self.controls
+        can_fit = self.ready and self.scene is not None
+        for w in (c.run_button, c.step_button, c.reset_button, self.run_action, self.step_action,
+                  self.reset_action):
+            w.setEnabled(can_fit)
+        for w in (c.pause_button, c.stop_button, self.pause_action, self.stop_action):
+            w.setEnabled(self.job_active)
+        paused = self.job_active and self.job.gate.paused
+        c.pause_button.setText("Resume (Space)" if paused else "Pause (Space)")
+
+    # ================================================================== running
+    def run(self) -> None:
+        """Run (F5): resume a paused fit, else start a new one."""
+        if self.job_active and self.job.gate.paused:
+            self.job.gate.resume()
+            self._set_state("running")
+        else:
+            self.start_fit(paused=False)
+        self._update_buttons()
+
+    def step(self) -> None:
+        """Step (F6): one more iteration of the current fit, or start a fit and take its first step."""
+        if self.job_active:
+            self.job.gate.step()
+            self._set_state("paused")
+        else:
+            self.start_fit(paused=True, steps=1)
+        self._update_buttons()
+
+    def pause_resume(self) -> None:
+        if not self.job_active:
+            return
+        if self.job.gate.paused:
+            self.job.gate.resume()
+            self._set_state("running")
+        else:
+            self.job.gate.pause()
+            self._set_state("paused")
+        self._update_buttons()
+
+    def stop(self) -> None:
+        """Stop (Esc): the worker ends the fit after the current iteration."""
+        if self.job_active:
+            self.job.gate.cancel()
+            self._set_state("stopping")
+
+    def reset(self) -> None:
+        """Show the initialisation (iteration 0), paused: Step or Run from there."""
+        self.start_fit(paused=True)
+        self._update_buttons()
+
+    def start_fit(self, paused: bool = False, steps: int = 0) -> bool:
+        """Start a fit of the current data with the panel's settings (stopping any fit first)."""
+        import engine
+
+        if not self.ready or self.scene is None:
+            return False
+        try:
+            config = self.controls.config()
+        except engine.UserError as exc:
+            self._error("Check the settings", str(exc))
+            return False
+        if self.job_active:
+            self.job.gate.cancel()
+        self._job_ids += 1
+        gate = RunGate(engine.CancelToken(), paused=paused)
+        for _ in range(steps):
+            gate.step()
+        self.job = FitJob(self._job_ids, self.scene, config, gate)
+        self.job_active = True
+        self.ll_curve.setData([], [])
+        self.fit_thread.submit(self.job)
+        self._set_state("paused" if paused else "running")
+        self._update_buttons()
+        return True
+
+    def stop_for_change(self, why: str) -> None:
+        """Data or settings changed during a run: stop it cleanly first (it would be stale)."""
+        if self.job_active:
+            self.job.gate.cancel()
+            self.statusBar().showMessage(f"{why}: the running fit was stopped", 5000)
+
+    def _settings_changed(self) -> None:
+        self.stop_for_change("settings changed")
+
+    def _frame_ready(self, job_id: int, frame: Frame) -> None:
+        if self.job is None or job_id != self.job.job_id:
+            return  # a frame of a fit that was replaced
+        t0 = time.perf_counter()
+        self.show_frame(frame)
+        self.redraw_ms.append((time.perf_counter() - t0) * 1e3)
+        self.job.drawn.set()
+
+    def show_frame(self, frame: Frame) -> None:
+        """Draw a frame: plot items, parameter table, log-likelihood chart, status bar."""
+        self.frame = frame
+        snap = frame.snapshot
+        self.plot.show_frame(frame)
+        self.table.set_params(snap.weights, snap.means, snap.covariances, snap.reseeded + snap.empty)
+        if len(frame.history):
+            self.ll_curve.setData(frame.history[:, 0], frame.history[:, 1])
+        self.iter_label.setText(f"iteration {snap.iteration}")
+        self.ll_label.setText(f"log-lik {snap.log_likelihood:.6g} ({snap.mean_log_likelihood:.6g}/pt)")
+        rate = snap.iteration / snap.elapsed if snap.elapsed > 0 else 0.0
+        self.speed_label.setText(f"{rate:.1f} it/s")
+        if snap.warnings:
+            self.statusBar().showMessage("; ".join(snap.warnings), 8000)
+        if snap.done:
+            self._set_state(snap.status.replace("_", " "))
+        elif self.job is not None and self.job.gate.paused:
+            self._set_state("paused")
+
+    def _fit_finished(self, job_id: int) -> None:
+        if self.job is None or job_id != self.job.job_id:
+            return
+        self.job_active = False
+        self._update_buttons()
+        status = self.frame.snapshot.status if self.frame is not None else "error"
+        if self.state_label.text() in ("running", "stopping", "paused"):
+            self._set_state(status.replace("_", " ") if self.frame is not None else "idle")
+        self.fit_ended.emit(status)
+
+    def _fit_failed(self, job_id: int, message: str) -> None:
+        if self.job is not None and job_id == self.job.job_id:
+            self._set_state("failed")
+            self.frame = None
+            self._error("The fit stopped", message)
+
+    def _fit_crashed(self, job_id: int, details: str) -> None:
+        if self.job is not None and job_id == self.job.job_id:
+            self._set_state("failed")
+            self.frame = None
+            self._error("The fit failed (an internal error)", details.strip().splitlines()[-1], details)
+
+    def _set_state(self, text: str) -> None:
+        self.state_label.setText(text)
+
+    # ================================================================== data
+    def show_demo_data(self) -> None:
+        """The forum preset (N=1000, seed 0): the data the Pyro forum recipe was written for."""
+        import engine
+
+        p = engine.FORUM_PRESET
+        points, _ = engine.sample_mixture(p["weights"], p["means"], p["covariances"], DEMO_N, seed=0)
+        self.set_dataset(engine.Dataset(points, ("x", "y"), (0, 1), f"demo: forum preset, N={DEMO_N}, seed 0"))
+
+    def set_dataset(self, dataset) -> None:
+        """Show a new data set (engine.Dataset); a running fit is stopped first."""
+        self.stop_for_change("the data changed")
+        self.dataset = dataset
+        self._data_token += 1
+        token = self._data_token
+        n = len(dataset.points)
+        self.controls.data_label.setText(f"{dataset.source}\nN = {n:,}, columns: {', '.join(dataset.columns)}")
+        if n <= SCATTER_LIMIT:  # O(N) NumPy on at most 50k points: a few ms
+            self._show_scene(token, build_scene(dataset.points))
+        else:
+            self.statusBar().showMessage(f"preparing {n:,} points…")
+            self.tasks.run(lambda: build_scene(dataset.points), lambda scene: self._show_scene(token, scene),
+                           lambda msg, internal: self._error("Could not show the data", msg))
+
+    def _show_scene(self, token: int, scene: DataScene) -> None:
+        if token != self._data_token:
+            return  # superseded by newer data
+        self.scene = scene
+        self.frame = None
+        self.plot.show_scene(scene)
+        self.table.clear_params()
+        self.ll_curve.setData([], [])
+        for label, text in ((self.iter_label, "iteration –"), (self.ll_label, "log-likelihood –"),
+                            (self.speed_label, "– it/s")):
+            label.setText(text)
+        if scene.sampled:
+            self.statusBar().showMessage(
+                f"{len(scene.points):,} points: the density image shows all, {len(scene.shown):,} sampled are drawn",
+                8000)
+        self._update_buttons()
+        self.data_shown.emit()
+
+    def add_points(self, new: np.ndarray) -> None:
+        """Points drawn by hand are added to the data (as in the classic interactive EM demos)."""
+        import engine
+
+        old = self.dataset.points if self.dataset is not None else np.empty((0, 2))
+        source = self.dataset.source if self.dataset is not None else ""
+        source = source if source.endswith("(edited by hand)") else f"{source} (edited by hand)".strip()
+        columns = self.dataset.columns if self.dataset is not None else ("x", "y")
+        self.set_dataset(engine.Dataset(np.vstack([old, new]), columns, (0, 1), source))
+
+    def clear_points(self) -> None:
+        import engine
+
+        self.set_dataset(engine.Dataset(np.empty((0, 2)), ("x", "y"), (0, 1), "drawn by hand"))
+        self.controls.draw_button.setChecked(True)
+
+    def generate_dialog(self) -> None:
+        dialog = GenerateDialog(self)
+        dialog.accepted.connect(lambda: self.generate(*dialog.mixture(), dialog.n.value(), dialog.seed.value()))
+        dialog.open()
+        self._keep(dialog)
+
+    def generate(self, weights, means, covariances, n: int, seed: int) -> None:
+        """Sample n points from the mixture (in the background: 1e6 points take ~0.3 s)."""
+        import engine
+
+        source = f"generated: K={len(weights)}, N={n:,}, seed {seed}"
+
+        def work():
+            points, _ = engine.sample_mixture(weights, means, covariances, n, seed)
+            return engine.Dataset(points, ("x", "y"), (0, 1), source)
+
+        self.tasks.run(work, self.set_dataset, lambda msg, internal: self._error("Could not generate", msg))
+
+    def open_dialog(self) -> None:
+        start = self.settings.value("last_folder", str(Path.home()))
+        path, _ = QFileDialog.getOpenFileName(self, "Open data", start, DATA_FILTER)
+        if path:
+            self.open_path(path)
+
+    def open_path(self, path: str, columns: list | None = None) -> None:
+        """Load a data file in the background; a file with more than two columns asks which two."""
+        import engine
+
+        path = str(path)
+        self.statusBar().showMessage(f"loading {path}…")
+
+        def work():
+            if columns is not None:
+                return None, engine.load(path, columns)
+            names = engine.column_names(path)
+            return names, engine.load(path)
+
+        def done(result) -> None:
+            names, dataset = result
+            self._remember(path)
+            if names is not None and len(names) > 2:
+                self._pick_columns(path, names, dataset)
+            else:
+                self.set_dataset(dataset)
+                self.statusBar().showMessage(f"loaded {path}", 5000)
+
+        self.tasks.run(work, done, lambda msg, internal: self._error("Could not open the data", msg))
+
+    def _pick_columns(self, path: str, names: list[str], dataset) -> None:
+        picker = dialogs.ColumnPicker(self, path, names, tuple(dataset.column_indices))
+        self.column_picker = picker
+
+        def chosen() -> None:
+            if picker.columns() == tuple(dataset.column_indices):
+                self.set_dataset(dataset)
+            else:
+                self.open_path(path, list(picker.columns()))
+
+        picker.accepted.connect(chosen)
+        picker.open()
+
+    # ---------------------------------------------------------------- drag and drop, recent files
+    def dragEnterEvent(self, event) -> None:
+        if any(url.isLocalFile() for url in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        files = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
+        if files:
+            event.acceptProposedAction()
+            self.open_path(files[0])
+
+    def recent_files(self) -> list[str]:
+        value = self.settings.value("recent", [])
+        return [value] if isinstance(value, str) else list(value or [])
+
+    def _remember(self, path: str) -> None:
+        path = str(Path(path).resolve())
+        recent = [path] + [p for p in self.recent_files() if p != path]
+        self.settings.setValue("recent", recent[:MAX_RECENT])
+        self.settings.setValue("last_folder", str(Path(path).parent))
+        self._rebuild_recent()
+
+    def _rebuild_recent(self) -> None:
+        self.recent_menu.clear()
+        for path in self.recent_files():
+            self.recent_menu.addAction(path, lambda p=path: self.open_path(p))
+        self.recent_menu.setEnabled(bool(self.recent_files()))
+
+    # ================================================================== out
+    def current_params(self):
+        """The shown snapshot's parameters with the export metadata, and a note when the fit still runs."""
+        import engine
+
+        if self.frame is None:
+            raise engine.UserError("there is no fit to export yet: press Run (F5) first")
+        snap = self.frame.snapshot
+        params = engine.params_from_snapshot(snap, tuple(self.dataset.columns),
+                                             engine.points_sha256(self.dataset.points))
+        note = f" (the current snapshot: iteration {snap.iteration}, the fit is still running)" \
+            if self.job_active else ""
+        return params, note
+
+    def export_params(self, path: str) -> None:
+        import engine
+
+        try:
+            params, note = self.current_params()
+            engine.write_params(path, params)
+        except engine.UserError as exc:
+            self._error("Could not export the parameters", str(exc))
+            return
+        self.statusBar().showMessage(f"exported the parameters to {path}{note}", 8000)
+
+    def export_labels(self, path: str, on_done=None) -> None:
+        """Labels and responsibilities of every point (CSV), written in the background."""
+        import engine
+
+        try:
+            params, note = self.current_params()
+        except engine.UserError as exc:
+            self._error("Could not export the labels", str(exc))
+            return
+        points = self.dataset.points
+
+        def done(_result) -> None:
+            self.statusBar().showMessage(f"exported labels and responsibilities to {path}{note}", 8000)
+            if on_done is not None:
+                on_done()
+
+        self.tasks.run(lambda: engine.write_labels(path, points, params), done,
+                       lambda msg, internal: self._error("Could not export the labels", msg))
+
+    def export_plot(self, path: str) -> None:
+        """The plot as PNG or SVG, via a temporary file and a rename (never half-written)."""
+        import pyqtgraph.exporters as exporters
+
+        suffix = Path(path).suffix.lower()
+        if suffix not in (".png", ".svg"):
+            self._error("Could not export the plot", f"{path}: use a .png or .svg file name")
+            return
+        folder = Path(path).parent
+        if not folder.is_dir():
+            self._error("Could not export the plot", f"{path}: the folder {folder} does not exist")
+            return
+        fd, tmp = tempfile.mkstemp(prefix=f".{Path(path).name}.", suffix=suffix, dir=folder)
+        os.close(fd)
+        try:
+            exporter = (exporters.ImageExporter if suffix == ".png" else exporters.SVGExporter)(self.plot.plotItem)
+            if suffix == ".png":
+                exporter.parameters()["width"] = max(1200, int(self.plot.width() * 2))
+            exporter.export(tmp)
+            os.replace(tmp, path)
+        except Exception as exc:  # noqa: BLE001 - a failed export is reported; nothing half-written remains
+            Path(tmp).unlink(missing_ok=True)
+            self._error("Could not export the plot", f"{path}: {exc}")
+            return
+        self.statusBar().showMessage(f"exported the plot to {path}", 8000)
+
+    def import_params(self, path: str) -> bool:
+        """Use a parameters file (JSON/CSV/NPZ) as the initialisation, and show it (iteration 0)."""
+        import engine
+
+        try:
+            params = engine.read_params(path)
+            if params.means.shape[1] != 2:
+                raise engine.ParamsError(f"{path}: the parameters are {params.means.shape[1]}-D; the window "
+                                         "fits 2-D data")
+        except engine.UserError as exc:
+            self._error("Could not import the parameters", str(exc))
+            return False
+        self.controls.set_imported(params.as_init(), str(path))
+        self.statusBar().showMessage(f"initialisation: {len(params.weights)} components from {path}", 8000)
+        self.reset()
+        return True
+
+    def export_params_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export parameters", "params.json",
+                                              "JSON (*.json);;CSV (*.csv);;NumPy (*.npz)")
+        if path:
+            self.export_params(path)
+
+    def export_labels_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export labels", "labels.csv", "CSV (*.csv)")
+        if path:
+            self.export_labels(path)
+
+    def export_plot_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export plot", "plot.png", "PNG (*.png);;SVG (*.svg)")
+        if path:
+            self.export_plot(path)
+
+    def import_params_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Import parameters", "",
+                                              "Parameters (*.json *.csv *.npz);;All files (*)")
+        if path:
+            self.import_params(path)
+
+    # ================================================================== errors, settings, closing
+    def _error(self, title: str, message: str, details: str = "") -> None:
+        self.last_error = message
+        self.statusBar().showMessage(message, 10000)
+        self._keep(dialogs.show_error(self, title, message, details))
+
+    def _keep(self, widget) -> None:
+        self._boxes = [b for b in self._boxes if b.isVisible()] + [widget]
+
+    def _restore_settings(self) -> None:
+        geometry = self.settings.value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        state = self.settings.value("window/state")
+        if state is not None:
+            self.restoreState(state)
+        splitter = self.settings.value("window/splitter")
+        if splitter is not None:
+            self.splitter.restoreState(splitter)
+        self.controls.restore(self.settings)
+
+    def save_settings(self) -> None:
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState())
+        self.settings.setValue("window/splitter", self.splitter.saveState())
+        self.controls.save(self.settings)
+        self.settings.sync()
+
+    def closeEvent(self, event) -> None:
+        """Save settings, stop the fit and end its thread before the window goes."""
+        self.save_settings()
+        self.fit_thread.shutdown(self.job if self.job_active else None)
+        self.tasks.wait(10_000)
+        event.accept()

@@ -1,0 +1,17 @@
+"""One stable colour per component index (tab10, then evenly spaced hues)."""
+
+from __future__ import annotations
+
+from PySide6.QtGui import QColor
+
+_BASE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+         "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f")
+UNFITTED = QColor("#6b7a8f")  # points before any fit
+
+
+def component_color(k: int) -> QColor:
+    """Colour of component k: the same in the plot, the table and every export."""
+    if k < len(_BASE):
+        return QColor(_BASE[k])
+    golden = 0.618033988749895
+    return QColor.fromHsvF(((k - len(_BASE)) * golden) % 1.0, 0.75, 0.85)

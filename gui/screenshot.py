@@ -1,0 +1,132 @@
+"""`python3 main.py screenshot OUT.png [--data FILE] [--columns 1,2] [-k 3] [--fit]`: the real window, saved.
+
+Opens the window (headless when there is no display), waits for the engine, loads the data (the demo
+data by default), runs the fit to its end when asked, and saves a screenshot of the whole window.
+Settings are kept in a temporary folder so that a screenshot never changes the user's own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+TIMEOUT_S = 600
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="main.py screenshot", description=__doc__.splitlines()[0])
+    p.add_argument("out", help="the PNG file to write")
+    p.add_argument("--data", help="a data file (CSV/TSV/NPY/NPZ); default: the demo data")
+    p.add_argument("--columns", help="two columns of the data file, by 0-based index or name: 1,2")
+    p.add_argument("-k", "--components", type=int, help="number of components K")
+    p.add_argument("--algorithm", help="em, gradient-em or marginal")
+    p.add_argument("--restarts", type=int, help="number of restarts")
+    p.add_argument("--fit", action="store_true", help="run the fit to its end before the screenshot")
+    p.add_argument("--size", default="1280x860", help="window size WIDTHxHEIGHT (default 1280x860)")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str]) -> int:
+    args = parse(argv)
+    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    out = Path(args.out)
+    if out.suffix.lower() != ".png":
+        print(f"error: {out}: the screenshot is a PNG: name it .png", file=sys.stderr)
+        return 2
+    if not out.parent.is_dir():
+        print(f"error: {out}: the folder {out.parent} does not exist", file=sys.stderr)
+        return 2
+    try:
+        width, height = (int(v) for v in args.size.lower().split("x"))
+    except ValueError:
+        print(f"error: --size takes WIDTHxHEIGHT, got {args.size!r}", file=sys.stderr)
+        return 2
+    from PySide6.QtCore import QSettings, QTimer
+
+    from .app import make_app
+    from .main_window import MainWindow
+
+    app = make_app()
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = QSettings(str(Path(tmp) / "screenshot.ini"), QSettings.Format.IniFormat)
+        window = MainWindow(settings)
+        window.resize(width, height)
+        window.show()
+        shot = _Shot(app, window, args, out)
+        window.engine_loaded.connect(shot.engine_ready)
+        QTimer.singleShot(TIMEOUT_S * 1000, lambda: shot.fail(f"timed out after {TIMEOUT_S} s"))
+        app.exec()
+        window.close()
+    if shot.error:
+        print(f"error: {shot.error}", file=sys.stderr)
+        return 2
+    print(f"saved {out}")
+    return 0
+
+
+class _Shot:
+    """Engine ready -> data shown -> (fit ended) -> grab the window."""
+
+    def __init__(self, app, window, args, out: Path) -> None:
+        self.app, self.window, self.args, self.out = app, window, args, out
+        self.error = ""
+
+    def engine_ready(self) -> None:
+        c = self.window.controls
+        if self.args.components:
+            c.k.setValue(self.args.components)
+        if self.args.algorithm:
+            c.algorithm.setCurrentText(self.args.algorithm)
+        if self.args.restarts:
+            c.restarts.setValue(self.args.restarts)
+        if self.args.data:
+            columns = self.args.columns.split(",") if self.args.columns else None
+            self.window.data_shown.connect(self.data_shown)
+            self.window.open_path(self.args.data, columns)
+            self._watch_errors()
+        else:
+            self.data_shown()
+
+    def _watch_errors(self) -> None:
+        """A data error shows a dialog in the window; here it ends the command with the message."""
+        from PySide6.QtCore import QTimer
+
+        def check() -> None:
+            if self.window.last_error:
+                self.fail(self.window.last_error)
+            elif self.window.scene is None or self.window.tasks.busy:
+                QTimer.singleShot(100, check)
+
+        QTimer.singleShot(100, check)
+
+    def data_shown(self) -> None:
+        if self.args.fit:
+            self.window.fit_ended.connect(self.fit_ended)
+            if not self.window.start_fit():
+                self.fail(self.window.last_error or "the fit could not start")
+        else:
+            self.grab()
+
+    def fit_ended(self, status: str) -> None:
+        if status == "error" or self.window.frame is None:
+            self.fail(self.window.last_error or "the fit failed")
+        else:
+            self.grab()
+
+    def grab(self) -> None:
+        from PySide6.QtCore import QTimer
+
+        def save() -> None:
+            if not self.window.grab().save(str(self.out), "PNG"):
+                self.error = f"{self.out}: could not be written"
+            self.app.quit()
+
+        QTimer.singleShot(300, save)  # let the last frame and the status bar paint
+
+    def fail(self, message: str) -> None:
+        self.error = message
+        self.app.quit()

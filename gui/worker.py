@@ -1,0 +1,172 @@
+"""The fit in a QThread: a worker QObject that imports the engine, then pulls its snapshot generator.
+
+The worker never touches a widget. It keeps only the latest snapshot and emits a Frame (computed here,
+off the GUI thread) at most FRAME_RATE times a second, and only once the GUI has drawn the previous
+one, so frames never queue up behind a slow redraw. Pause, Step and Stop act between iterations through
+a RunGate, which uses plain threading primitives shared with the GUI thread.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+
+import numpy as np
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from .frames import DataScene, build_frame
+
+FRAME_RATE = 30.0
+
+
+class RunGate:
+    """Between iterations the worker asks `wait()`; the GUI pauses, steps, resumes or cancels."""
+
+    def __init__(self, cancel_token, paused: bool = False) -> None:
+        self.token = cancel_token
+        self._cond = threading.Condition()
+        self._paused = paused
+        self._steps = 0
+
+    @property
+    def paused(self) -> bool:
+        with self._cond:
+            return self._paused
+
+    def pause(self) -> None:
+        with self._cond:
+            self._paused = True
+
+    def resume(self) -> None:
+        with self._cond:
+            self._paused = False
+            self._cond.notify_all()
+
+    def step(self) -> None:
+        """Allow one more iteration, then stay paused."""
+        with self._cond:
+            self._paused = True
+            self._steps += 1
+            self._cond.notify_all()
+
+    def cancel(self) -> None:
+        self.token.cancel()
+        with self._cond:
+            self._cond.notify_all()
+
+    def will_wait(self) -> bool:
+        """True when the next `wait()` will block (paused with no step allowed)."""
+        with self._cond:
+            return self._paused and self._steps == 0 and not self.token.cancelled
+
+    def wait(self) -> None:
+        """Block while paused with no step allowed; a step allowed is used up; cancel wakes it."""
+        with self._cond:
+            while self._paused and self._steps == 0 and not self.token.cancelled:
+                self._cond.wait(0.5)
+            if self._steps:
+                self._steps -= 1
+
+
+@dataclass
+class FitJob:
+    """One fit the worker runs: data scene, engine config, gate; `drawn` is set by the GUI after each frame."""
+
+    job_id: int
+    scene: DataScene
+    config: object
+    gate: RunGate
+    drawn: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        self.drawn.set()
+
+
+class FitWorker(QObject):
+    """Lives in the fit thread. Slots run there; signals cross to the GUI thread queued."""
+
+    engine_ready = Signal(dict)  # versions and devices
+    engine_failed = Signal(str)
+    frame_ready = Signal(int, object)  # job id, Frame
+    failed = Signal(int, str)  # job id, a user's mistake (message)
+    crashed = Signal(int, str)  # job id, an internal error (traceback)
+    finished = Signal(int)  # job id
+
+    @Slot()
+    def load_engine(self) -> None:
+        """Import torch, pyro and the engine's fit (seconds): the window is already on screen."""
+        try:
+            import engine
+
+            engine.load_compute()
+            import torch
+
+            info = dict(engine.versions())
+            info["devices"] = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+            self.engine_ready.emit(info)
+        except Exception:  # noqa: BLE001 - reported to the user, the window stays usable
+            self.engine_failed.emit(traceback.format_exc())
+
+    @Slot(object)
+    def run(self, job: FitJob) -> None:
+        """Pull the fit generator to its end (or until cancelled), emitting frames."""
+        import engine
+
+        history: list[tuple[int, float]] = []
+        last_emit = -1.0
+        try:
+            if job.gate.token.cancelled:
+                return
+            for snap in engine.fit(job.scene.points, job.config, job.gate.token):
+                history.append((snap.iteration, snap.mean_log_likelihood))
+                now = time.monotonic()
+                due = now - last_emit >= 1.0 / FRAME_RATE and job.drawn.is_set()
+                if snap.done or due or job.gate.will_wait():
+                    self._emit(job, snap, history)
+                    last_emit = now
+                if not snap.done:
+                    job.gate.wait()
+        except engine.UserError as exc:
+            self.failed.emit(job.job_id, str(exc))
+        except Exception:  # noqa: BLE001 - shown in a dialog; the window keeps working
+            self.crashed.emit(job.job_id, traceback.format_exc())
+        finally:
+            self.finished.emit(job.job_id)
+
+    def _emit(self, job: FitJob, snap, history: list[tuple[int, float]]) -> None:
+        job.drawn.clear()
+        frame = build_frame(job.scene, snap, np.asarray(history, dtype=np.float64))
+        self.frame_ready.emit(job.job_id, frame)
+
+
+class FitThread(QObject):
+    """Owns the worker's QThread: start it, hand it jobs, end it cleanly."""
+
+    _start_job = Signal(object)
+    _load = Signal()
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.thread = QThread()
+        self.thread.setObjectName("gmm-studio-fit")
+        self.worker = FitWorker()
+        self.worker.moveToThread(self.thread)
+        self._start_job.connect(self.worker.run)
+        self._load.connect(self.worker.load_engine)
+        self.thread.start()
+
+    def load_engine(self) -> None:
+        self._load.emit()
+
+    def submit(self, job: FitJob) -> None:
+        """Queue a job: it starts once the one before it (if any) has ended."""
+        self._start_job.emit(job)
+
+    def shutdown(self, job: FitJob | None) -> None:
+        """Cancel the running job and end the thread (waits for the current iteration to finish)."""
+        if job is not None:
+            job.gate.cancel()
+        self.thread.quit()
+        self.thread.wait()
