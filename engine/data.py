@@ -133,7 +133,7 @@ def column_names(path: str | Path) -> list[str]:
     suffix = path.suffix.lower()
     if suffix in (".npy", ".npz"):
         return _load_numpy(path, raw, suffix)[1]
-    rows = _text_rows(path, raw)
+    rows = _text_rows(path, raw, limit=1)
     first = rows[0][1]
     if all(_is_number(f) for f in first if f != ""):
         return [f"column {j}" for j in range(len(first))]
@@ -260,11 +260,15 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def _text_rows(path: Path, raw: bytes) -> list[tuple[int, list[str]]]:
-    """(line number, fields) of every non-blank, non-comment line."""
+def _text_rows(path: Path, raw: bytes, limit: int | None = None) -> list[tuple[int, list[str]]]:
+    """(line number, fields) of every non-blank, non-comment line (of the first `limit` such lines)."""
     text = _decode(path, raw)
-    lines = [(no, line) for no, line in enumerate(text.splitlines(), start=1)
-             if line.strip() and not line.lstrip().startswith("#")]
+    lines = []
+    for no, line in enumerate(text.splitlines(), start=1):
+        if line.strip() and not line.lstrip().startswith("#"):
+            lines.append((no, line))
+            if limit is not None and len(lines) >= max(limit, 5):  # 5 lines decide the delimiter
+                break
     if not lines:
         raise DataError(f"{path}: the file holds no data (only blank or comment lines)")
     return _split(lines, _delimiter([line for _, line in lines]))

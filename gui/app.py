@@ -19,11 +19,15 @@ from PySide6.QtWidgets import QApplication
 
 APP_NAME = "gmm-studio"
 ORGANIZATION = "GMM Studio"
+SWITCH_INTERVAL_S = 0.001
 ICON = Path(__file__).resolve().parent / "resources" / "gmm-studio.svg"
 
 
 def make_app(argv: list[str] | None = None) -> QApplication:
     """The QApplication (or the one that exists), named for QSettings and the desktop's .desktop file."""
+    # The fit thread's Python code holds the GIL for up to the switch interval (5 ms by default) each time
+    # the GUI thread asks for it, and a repaint asks hundreds of times: 1 ms keeps the event loop smooth.
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     app = QApplication.instance()
     if app is None:
         app = QApplication([sys.argv[0], *(argv or [])])

@@ -29,17 +29,14 @@ class DataScene:
 
     points (N, 2) all the data; shown (S,) indices of the points drawn one by one; bounds (xmin, xmax,
     ymin, ymax) padded; image (IMAGE_BINS, IMAGE_BINS) float32 log-density of the data in [0, 1], or None
-    when every point is drawn.
+    when every point is drawn; shown_points (S, 2).
     """
 
     points: np.ndarray
     shown: np.ndarray
     bounds: tuple[float, float, float, float]
     image: np.ndarray | None
-
-    @property
-    def shown_points(self) -> np.ndarray:
-        return self.points[self.shown]
+    shown_points: np.ndarray  # points[shown] (S, 2), gathered once
 
     @property
     def sampled(self) -> bool:
@@ -52,9 +49,9 @@ def build_scene(points: np.ndarray, seed: int = 0) -> DataScene:
     n = len(points)
     bounds = padded_bounds(points)
     if n <= SCATTER_LIMIT:
-        return DataScene(points, np.arange(n), bounds, None)
+        return DataScene(points, np.arange(n), bounds, None, points)
     shown = np.sort(np.random.default_rng(seed).choice(n, SAMPLE_SIZE, replace=False))
-    return DataScene(points, shown, bounds, density_image(points, bounds))
+    return DataScene(points, shown, bounds, density_image(points, bounds), points[shown])
 
 
 def padded_bounds(points: np.ndarray, pad: float = 0.08) -> tuple[float, float, float, float]:

@@ -17,14 +17,14 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QScrollArea, QSplitter
+from PySide6.QtWidgets import QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow, QScrollArea, QSplitter
 
 from . import dialogs
 from .controls import ControlPanel
 from .frames import SCATTER_LIMIT, DataScene, Frame, build_scene
 from .generate_dialog import GenerateDialog
 from .param_table import ParamTable
-from .plot_view import PlotView
+from .plot_view import PlotView, add_light_grid
 from .tasks import TaskRunner
 from .worker import FitJob, FitThread, RunGate
 
@@ -66,6 +66,8 @@ class MainWindow(QMainWindow):
         w.crashed.connect(self._fit_crashed)
         w.finished.connect(self._fit_finished)
         self.tasks = TaskRunner(self)
+        self._closed = False
+        QApplication.instance().aboutToQuit.connect(self.shutdown)
         self.fit_thread.load_engine()
         self.show_demo_data()
         self._update_buttons()
@@ -76,7 +78,7 @@ class MainWindow(QMainWindow):
         self.ll_plot = pg.PlotWidget(background="w")
         self.ll_plot.setLabel("bottom", "iteration")
         self.ll_plot.setLabel("left", "mean log-likelihood")
-        self.ll_plot.showGrid(x=True, y=True, alpha=0.2)
+        add_light_grid(self.ll_plot)
         self.ll_curve = self.ll_plot.plot([], [], pen=pg.mkPen("#1f4e79", width=2))
         self.table = ParamTable()
         bottom = QSplitter(Qt.Orientation.Horizontal)
@@ -333,7 +335,7 @@ class MainWindow(QMainWindow):
             return  # superseded by newer data
         self.scene = scene
         self.frame = None
-        self.plot.show_scene(scene)
+        self.plot.show_scene(scene, tuple(self.dataset.columns))
         self.table.clear_params()
         self.ll_curve.setData([], [])
         for label, text in ((self.iter_label, "iteration –"), (self.ll_label, "log-likelihood –"),
@@ -386,8 +388,9 @@ class MainWindow(QMainWindow):
         if path:
             self.open_path(path)
 
-    def open_path(self, path: str, columns: list | None = None) -> None:
-        """Load a data file in the background; a file with more than two columns asks which two."""
+    def open_path(self, path: str, columns: list | None = None, ask_columns: bool = True) -> None:
+        """Load a data file in the background; a file with more than two columns asks which two
+        (unless columns are given, or ask_columns is False: then the loader's own choice is taken)."""
         import engine
 
         path = str(path)
@@ -402,7 +405,7 @@ class MainWindow(QMainWindow):
         def done(result) -> None:
             names, dataset = result
             self._remember(path)
-            if names is not None and len(names) > 2:
+            if names is not None and len(names) > 2 and ask_columns:
                 self._pick_columns(path, names, dataset)
             else:
                 self.set_dataset(dataset)
@@ -510,10 +513,12 @@ class MainWindow(QMainWindow):
         fd, tmp = tempfile.mkstemp(prefix=f".{Path(path).name}.", suffix=suffix, dir=folder)
         os.close(fd)
         try:
-            exporter = (exporters.ImageExporter if suffix == ".png" else exporters.SVGExporter)(self.plot.plotItem)
             if suffix == ".png":
+                exporter = exporters.ImageExporter(self.plot.plotItem)
                 exporter.parameters()["width"] = max(1200, int(self.plot.width() * 2))
-            exporter.export(tmp)
+                exporter.export(tmp)
+            else:
+                Path(tmp).write_text(self.plot.svg_text(), encoding="utf-8")
             os.replace(tmp, path)
         except Exception as exc:  # noqa: BLE001 - a failed export is reported; nothing half-written remains
             Path(tmp).unlink(missing_ok=True)
@@ -591,6 +596,13 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:
         """Save settings, stop the fit and end its thread before the window goes."""
         self.save_settings()
+        self.shutdown()
+        event.accept()
+
+    def shutdown(self) -> None:
+        """Cancel the fit and end the threads (also when the application quits without closing us)."""
+        if self._closed:
+            return
+        self._closed = True
         self.fit_thread.shutdown(self.job if self.job_active else None)
         self.tasks.wait(10_000)
-        event.accept()

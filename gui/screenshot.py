@@ -86,7 +86,7 @@ class _Shot:
         if self.args.data:
             columns = self.args.columns.split(",") if self.args.columns else None
             self.window.data_shown.connect(self.data_shown)
-            self.window.open_path(self.args.data, columns)
+            self.window.open_path(self.args.data, columns, ask_columns=False)
             self._watch_errors()
         else:
             self.data_shown()

@@ -1,0 +1,122 @@
+"""Event-loop stalls and redraw time while the window runs a fit, at several data sizes.
+
+    .venv/bin/python bench/bench_gui_stall.py [--sizes 10000,100000,1000000] [--max-iter 200]
+
+For each N: forum-preset data of N points is put in the real window (offscreen Qt), an EM fit (K=3, full,
+the window's defaults) runs to convergence or --max-iter, and a 1 ms QTimer records the event loop's
+ticks. The longest gap between ticks is the longest stall the user would feel; the redraw time is the
+GUI-thread time to hand one frame to the items (setData on plot items, table, chart, status bar), from
+the window's own record, and, replayed after the fit, that plus a synchronous paint of the whole window.
+The scene (density image, sample) build is timed too: it runs in the background, not on the GUI thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np  # noqa: E402
+from common import forum_data, table  # noqa: E402
+from PySide6.QtCore import QElapsedTimer, QSettings, QTimer  # noqa: E402
+
+from gui.app import make_app  # noqa: E402
+from gui.frames import build_scene  # noqa: E402
+from gui.main_window import MainWindow  # noqa: E402
+
+
+class TickRecorder:
+    """Records the event loop's ticks with a 1 ms timer; gaps are stalls."""
+
+    def __init__(self) -> None:
+        self.clock = QElapsedTimer()
+        self.ticks: list[float] = []
+        self.timer = QTimer()
+        self.timer.setInterval(1)
+        self.timer.timeout.connect(lambda: self.ticks.append(self.clock.nsecsElapsed() / 1e6))
+
+    def start(self) -> None:
+        self.ticks.clear()
+        self.clock.start()
+        self.timer.start()
+
+    def stop(self) -> np.ndarray:
+        self.timer.stop()
+        return np.diff(self.ticks)
+
+
+def wait_for(app, condition, timeout_s: float = 600.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        app.processEvents()
+        time.sleep(0.001)
+        if time.monotonic() > deadline:
+            raise TimeoutError("timed out")
+
+
+def measure(app, window: MainWindow, n: int, max_iter: int) -> list:
+    import engine
+
+    points = forum_data(n, seed=1)
+    t = time.perf_counter()
+    build_scene(points)
+    scene_ms = (time.perf_counter() - t) * 1e3
+    window.set_dataset(engine.Dataset(points, ("x", "y"), (0, 1), f"bench N={n}"))
+    wait_for(app, lambda: window.scene is not None and len(window.scene.points) == n)
+    window.controls.max_iter.setText(str(max_iter))
+    window.redraw_ms.clear()
+    ended: list[str] = []
+    window.fit_ended.connect(ended.append)
+    frames: list = []
+    collect = lambda _job, frame: frames.append(frame)  # noqa: E731
+    window.fit_thread.worker.frame_ready.connect(collect)
+    recorder = TickRecorder()
+    recorder.start()
+    t = time.perf_counter()
+    window.start_fit()
+    wait_for(app, lambda: bool(ended))
+    fit_s = time.perf_counter() - t
+    gaps = recorder.stop()
+    window.fit_ended.disconnect(ended.append)
+    window.fit_thread.worker.frame_ready.disconnect(collect)
+    snap = window.frame.snapshot
+    redraw = list(window.redraw_ms)
+    painted = replay(app, window, frames[:40])
+    return [f"{n:,}", snap.iteration, f"{fit_s:.2f}", len(redraw), f"{statistics.median(redraw):.1f}",
+            f"{max(redraw):.1f}", f"{statistics.median(painted):.1f}", f"{max(painted):.1f}",
+            f"{np.percentile(gaps, 99):.1f}", f"{gaps.max():.1f}", f"{scene_ms:.0f}"]
+
+
+def replay(app, window: MainWindow, frames: list) -> list[float]:
+    """GUI-thread ms to draw each frame: setData, then the event loop's pass that paints the window."""
+    out = []
+    for frame in frames:
+        app.processEvents()
+        t = time.perf_counter()
+        window.show_frame(frame)
+        app.processEvents()
+        out.append((time.perf_counter() - t) * 1e3)
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--sizes", default="10000,100000,1000000")
+    p.add_argument("--max-iter", type=int, default=200)
+    args = p.parse_args()
+    app = make_app()
+    window = MainWindow(QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, "gmm-studio-bench"))
+    window.show()
+    wait_for(app, lambda: window.ready)
+    rows = [measure(app, window, int(n), args.max_iter) for n in args.sizes.split(",")]
+    window.close()
+    print(table(["N", "iterations", "fit s", "frames", "setData median ms", "setData max ms",
+                 "redraw+paint median ms", "redraw+paint max ms", "loop gap p99 ms", "longest stall ms",
+                 "scene build ms (bg)"], rows))
+
+
+if __name__ == "__main__":
+    main()

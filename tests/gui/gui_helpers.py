@@ -1,0 +1,36 @@
+"""Helpers for driving the window in tests."""
+
+from __future__ import annotations
+
+import numpy as np
+
+FIT_TIMEOUT_MS = 120_000
+
+
+def two_clusters(seed: int, n: int) -> np.ndarray:
+    """Two well separated 2-D clusters (n, 2)."""
+    rng = np.random.default_rng(seed)
+    return np.concatenate([rng.normal([0, 0], 1.0, (n // 2, 2)), rng.normal([6, 3], 0.7, (n - n // 2, 2))])
+
+
+def run_fit(qtbot, window, **settings) -> str:
+    """Set controls (k=..., tol='...', max_iter='...', algorithm=...), run the fit to its end; its status."""
+    set_controls(window, **settings)
+    ended: list[str] = []
+    window.fit_ended.connect(ended.append)
+    assert window.start_fit(), window.last_error
+    qtbot.waitUntil(lambda: bool(ended), timeout=FIT_TIMEOUT_MS)
+    window.fit_ended.disconnect(ended.append)
+    return ended[0]
+
+
+def set_controls(window, **settings) -> None:
+    c = window.controls
+    for name, value in settings.items():
+        widget = getattr(c, name)
+        if hasattr(widget, "setValue"):
+            widget.setValue(value)
+        elif hasattr(widget, "setCurrentText"):
+            widget.setCurrentText(value)
+        else:
+            widget.setText(str(value))
