@@ -238,9 +238,11 @@ def _raise_binary(path: Path, exc: Exception):
 
 
 def _delimiter(lines: list[str]) -> str | None:
+    """The delimiter of the first line that most of the first five lines share (so that one short line is
+    reported as a row with too few fields, not as a file of one column); None: whitespace."""
     sample = lines[: min(len(lines), 5)]
     for delim in ("\t", ",", ";"):
-        if all(delim in line for line in sample):
+        if delim in sample[0] and 2 * sum(delim in line for line in sample) > len(sample):
             return delim
     return None  # whitespace
 

@@ -47,7 +47,7 @@ def desktop_entry(python: Path, main: Path, icon: Path) -> str:
     return "\n".join([
         "[Desktop Entry]",
         "Type=Application",
-        "Version=1.5",
+        "Version=1.4",  # the newest that Debian 12's desktop-file-validate knows
         "Name=GMM Studio",
         "GenericName=Gaussian mixture fitting",
         "Comment=Fit Gaussian mixture models with a Pyro EM engine and watch the fit happen",
@@ -55,7 +55,7 @@ def desktop_entry(python: Path, main: Path, icon: Path) -> str:
         f"Path={_escape_value(str(main.parent))}",
         f"Icon={_escape_value(str(icon))}",
         "Terminal=false",
-        "Categories=Science;Math;DataVisualization;Education;",
+        "Categories=Science;Math;DataVisualization;",  # one main category (Science), or menus list it twice
         "Keywords=Gaussian;mixture;EM;clustering;Pyro;",
         f"StartupWMClass={APP_ID}",
         "StartupNotify=true",
@@ -132,7 +132,7 @@ def main(argv: list[str]) -> int:
             link.unlink(missing_ok=True)
             print(f"removed {link}")
             return 0
-        script = windows_shortcut_script(link, venv_python(windowed=True), ROOT / "main.py", venv_python(True))
+        script = windows_shortcut_script(link, venv_python(windowed=True), ROOT / "main.py", ICON_SOURCE.with_suffix(".ico"))
         subprocess.run(["powershell", "-NoProfile", "-Command", script], check=True)
         print(f"installed {link}")
         return 0

@@ -1,4 +1,4 @@
-"""Shared fixtures: data sets and paths. Qt tests run headless."""
+"""Shared fixtures. Qt tests run headless. The tests import the project, bench/ and tests/ by name."""
 
 from __future__ import annotations
 
@@ -10,21 +10,11 @@ import numpy as np
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
+TESTS = Path(__file__).resolve().parent
+for path in (TESTS.parent, TESTS.parent / "bench", TESTS):
+    sys.path.insert(0, str(path))
 
-SHARED = ROOT.parent / "shared"
-OLD_FAITHFUL = SHARED / "data" / "old_faithful.csv"
-
-
-def blobs(seed: int, n: int = 600) -> np.ndarray:
-    """Three overlapping, differently shaped 2-D clusters (N, 2)."""
-    rng = np.random.default_rng(seed)
-    a = rng.multivariate_normal([0, 0], [[1.0, 0.6], [0.6, 1.5]], n // 3)
-    b = rng.multivariate_normal([4, 3], [[0.5, -0.2], [-0.2, 0.3]], n // 3)
-    c = rng.multivariate_normal([0, 5], [[2.0, 0.0], [0.0, 0.4]], n - 2 * (n // 3))
-    return np.concatenate([a, b, c])
+from data_sets import OLD_FAITHFUL  # noqa: E402
 
 
 @pytest.fixture

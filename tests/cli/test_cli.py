@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 from bad_inputs import BAD_TEXT
-from conftest import OLD_FAITHFUL, ROOT
+from data_sets import OLD_FAITHFUL, ROOT
 
 from engine.cli import main as cli
 

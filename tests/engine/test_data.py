@@ -7,7 +7,7 @@ import pickle
 import numpy as np
 import pytest
 from bad_inputs import BAD_TEXT
-from conftest import OLD_FAITHFUL
+from data_sets import OLD_FAITHFUL
 
 from engine.data import FORUM_PRESET, check_mixture, load, sample_mixture
 from engine.errors import DataError, ParamsError

@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import OLD_FAITHFUL, blobs
+from data_sets import OLD_FAITHFUL, blobs
 from sklearn.mixture import GaussianMixture
 
 from engine import COVARIANCE_TYPES, FitConfig, fit, run_to_end

@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import blobs
+from data_sets import blobs
 
 from engine import COVARIANCE_TYPES, FitConfig, UserError, run_to_end
 from engine.data import points_sha256

@@ -6,7 +6,7 @@ import threading
 
 import numpy as np
 import pytest
-from conftest import blobs
+from data_sets import blobs
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

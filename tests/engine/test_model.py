@@ -6,7 +6,7 @@ import numpy as np
 import pyro
 import pytest
 import torch
-from conftest import blobs
+from data_sets import blobs
 from pyro.infer import TraceEnum_ELBO, config_enumerate
 from scipy.stats import multivariate_normal
 

@@ -1,0 +1,20 @@
+"""Paths and data sets shared by the tests (imported by name: `from data_sets import blobs`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+OLD_FAITHFUL = SHARED / "data" / "old_faithful.csv"
+
+
+def blobs(seed: int, n: int = 600) -> np.ndarray:
+    """Three overlapping, differently shaped 2-D clusters (N, 2)."""
+    rng = np.random.default_rng(seed)
+    a = rng.multivariate_normal([0, 0], [[1.0, 0.6], [0.6, 1.5]], n // 3)
+    b = rng.multivariate_normal([4, 3], [[0.5, -0.2], [-0.2, 0.3]], n // 3)
+    c = rng.multivariate_normal([0, 5], [[2.0, 0.0], [0.0, 0.4]], n - 2 * (n // 3))
+    return np.concatenate([a, b, c])

@@ -1,0 +1,114 @@
+"""The fit worker without the window: frames at most ~30 a second, Step and Stop between iterations."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+from gui_helpers import two_clusters
+
+import engine
+from gui.frames import build_scene
+from gui.worker import FRAME_RATE, FitJob, FitThread, RunGate
+
+
+def _job(job_id: int, config, paused: bool = False) -> FitJob:
+    scene = build_scene(two_clusters(0, 400))
+    return FitJob(job_id, scene, config, RunGate(engine.CancelToken(), paused=paused))
+
+
+def _collect(qtbot, thread: FitThread, job: FitJob, auto_draw: bool = True):
+    frames, ended = [], []
+
+    def on_frame(job_id, frame):
+        frames.append((time.monotonic(), frame))
+        if auto_draw:
+            job.drawn.set()
+
+    thread.worker.frame_ready.connect(on_frame)
+    thread.worker.finished.connect(ended.append)
+    return frames, ended
+
+
+def test_frames_are_throttled_and_the_last_one_is_always_sent(qtbot) -> None:
+    thread = FitThread()
+    try:
+        cfg = engine.FitConfig(n_components=2, algorithm="gradient-em", max_iter=3000)
+        job = _job(1, cfg)
+        frames, ended = _collect(qtbot, thread, job)
+        start = time.monotonic()
+        thread.submit(job)
+        qtbot.waitUntil(lambda: bool(ended), timeout=120_000)
+        wall = time.monotonic() - start
+        assert frames[-1][1].snapshot.iteration == 3000 and frames[-1][1].snapshot.status == "max_iter"
+        # at most FRAME_RATE a second, plus the first and the last
+        assert len(frames) <= FRAME_RATE * wall + 2
+        # gaps as received on the GUI thread (the first frame waits for the event loop, so skip it): the
+        # worker spaces frames 1/30 s apart; receipt jitter here measured under 2 ms, allow half a period
+        gaps = np.diff([t for t, _ in frames[1:-1]])
+        assert gaps.min() >= 0.5 / FRAME_RATE
+        # the history in the last frame has every iteration, not only the emitted ones
+        np.testing.assert_array_equal(frames[-1][1].history[:, 0], np.arange(3001))
+    finally:
+        thread.shutdown(None)
+
+
+def test_no_frame_is_sent_until_the_gui_has_drawn_the_last(qtbot) -> None:
+    thread = FitThread()
+    try:
+        cfg = engine.FitConfig(n_components=2, algorithm="gradient-em", max_iter=2000)
+        job = _job(2, cfg)
+        frames, ended = _collect(qtbot, thread, job, auto_draw=False)
+        thread.submit(job)
+        qtbot.waitUntil(lambda: bool(ended), timeout=120_000)
+        assert len(frames) == 2  # the first frame, never acknowledged, then only the final one
+        assert frames[-1][1].snapshot.done
+    finally:
+        thread.shutdown(None)
+
+
+def test_step_and_stop_act_between_iterations(qtbot) -> None:
+    thread = FitThread()
+    try:
+        job = _job(3, engine.FitConfig(n_components=2, tol=0.0, max_iter=10_000), paused=True)
+        frames, ended = _collect(qtbot, thread, job)
+        thread.submit(job)
+        qtbot.waitUntil(lambda: len(frames) == 1, timeout=60_000)
+        assert frames[0][1].snapshot.iteration == 0
+        for i in range(1, 4):
+            job.gate.step()
+            qtbot.waitUntil(lambda i=i: frames[-1][1].snapshot.iteration == i, timeout=60_000)
+        qtbot.wait(100)
+        assert frames[-1][1].snapshot.iteration == 3  # paused: no more iterations
+        job.gate.cancel()
+        qtbot.waitUntil(lambda: bool(ended), timeout=60_000)
+        last = frames[-1][1].snapshot
+        assert last.status == "cancelled" and last.iteration <= 4  # within one iteration
+    finally:
+        thread.shutdown(None)
+
+
+def test_a_user_error_is_reported_not_raised(qtbot) -> None:
+    thread = FitThread()
+    try:
+        failed, ended = [], []
+        thread.worker.failed.connect(lambda job_id, msg: failed.append(msg))
+        thread.worker.finished.connect(ended.append)
+        job = FitJob(4, build_scene(np.zeros((2, 2))), engine.FitConfig(n_components=3), RunGate(engine.CancelToken()))
+        thread.submit(job)
+        qtbot.waitUntil(lambda: bool(ended), timeout=60_000)
+        assert failed and "3" in failed[0]
+    finally:
+        thread.shutdown(None)
+
+
+def test_run_gate_wakes_a_paused_wait_on_cancel() -> None:
+    gate = RunGate(engine.CancelToken(), paused=True)
+    woke = threading.Event()
+    t = threading.Thread(target=lambda: (gate.wait(), woke.set()))
+    t.start()
+    assert not woke.wait(0.1)
+    gate.cancel()
+    assert woke.wait(5.0)
+    t.join()
