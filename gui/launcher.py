@@ -132,7 +132,8 @@ def main(argv: list[str]) -> int:
             link.unlink(missing_ok=True)
             print(f"removed {link}")
             return 0
-        script = windows_shortcut_script(link, venv_python(windowed=True), ROOT / "main.py", ICON_SOURCE.with_suffix(".ico"))
+        icon = ICON_SOURCE.with_suffix(".ico")
+        script = windows_shortcut_script(link, venv_python(windowed=True), ROOT / "main.py", icon)
         subprocess.run(["powershell", "-NoProfile", "-Command", script], check=True)
         print(f"installed {link}")
         return 0
