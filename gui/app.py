@@ -28,6 +28,9 @@ def make_app(argv: list[str] | None = None) -> QApplication:
     # The fit thread's Python code holds the GIL for up to the switch interval (5 ms by default) each time
     # the GUI thread asks for it, and a repaint asks hundreds of times: 1 ms keeps the event loop smooth.
     sys.setswitchinterval(SWITCH_INTERVAL_S)
+    import pyqtgraph as pg
+
+    pg.setConfigOptions(antialias=True)
     app = QApplication.instance()
     if app is None:
         app = QApplication([sys.argv[0], *(argv or [])])
@@ -39,11 +42,26 @@ def make_app(argv: list[str] | None = None) -> QApplication:
     return app
 
 
+def missing_system_library() -> str:
+    """On X11, Qt 6.5+ cannot start without libxcb-cursor and aborts with a terse message: say what to
+    install instead. Empty when nothing is missing (or the platform is not X11)."""
+    import ctypes.util
+
+    platform = os.environ.get("QT_QPA_PLATFORM", "")
+    x11 = sys.platform.startswith("linux") and os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY")
+    if platform not in ("", "xcb") or not x11 or ctypes.util.find_library("xcb-cursor"):
+        return ""
+    return ("the X11 library libxcb-cursor is missing, and Qt needs it to open a window: install it "
+            "(Debian/Ubuntu: sudo apt install libxcb-cursor0; Fedora: sudo dnf install xcb-util-cursor) and start "
+            "GMM Studio again")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Open the window on the demo data and run the event loop."""
-    import pyqtgraph as pg
-
-    pg.setConfigOptions(antialias=True)
+    missing = missing_system_library()
+    if missing:
+        print(f"error: {missing}", file=sys.stderr)
+        return 2
     app = make_app(argv)
     from .main_window import MainWindow
 
