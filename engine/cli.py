@@ -7,14 +7,21 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
+
 from . import data as data_mod
+from . import session as session_mod
 from .config import ALGORITHMS, COVARIANCE_TYPES, FitConfig
 from .errors import UserError
 from .export import atomic_write, params_from_snapshot, read_params, write_labels, write_params
 from .fitting import fit
+from .gallery import build_gallery, write_gallery
+from .history import History
 from .select import run_selection
+from .session import read_session, write_session
 
 USAGE = """GMM Studio: fit Gaussian mixture models and watch the fit happen.
 
@@ -23,6 +30,8 @@ USAGE = """GMM Studio: fit Gaussian mixture models and watch the fit happen.
   python3 main.py generate --preset forum --n 1000 --seed 0 -o data.csv
   python3 main.py fit DATA -k 3 [--algorithm em|gradient-em|marginal] [-o params.json]
   python3 main.py select DATA -k 1-9 [-o selection.json]
+  python3 main.py fit DATA --restarts 100 --gallery gallery.csv --session fit.gmmsession
+  python3 main.py replay fit.gmmsession        re-run a saved session and compare
 
   python3 main.py screenshot OUT.png [--data FILE] [--columns 1,2] [-k 3] [--fit]
   python3 main.py install-launcher [--uninstall]
@@ -87,7 +96,14 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--dtype", choices=["float64", "float32"], default="float64")
     f.add_argument("-o", "--output", help="parameters file to write (.json, .csv or .npz)")
     f.add_argument("--labels", help="CSV of per-point labels and responsibilities")
+    f.add_argument("--session", help="write a session file (.gmmsession) that `replay` reproduces")
+    f.add_argument("--gallery", help="the restarts table (.csv or .json): one row per restart with the solution "
+                   "it reached; restarts all run to the end (select-by final)")
     f.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    r = sub.add_parser("replay", help="re-run a session file's fit and compare with its saved numbers")
+    r.add_argument("session", help="a .gmmsession file")
+    r.add_argument("--quiet", action="store_true", help="no progress bar")
 
     s = sub.add_parser("select", help="model selection over K and covariance types (BIC, AIC)")
     _data_args(s)
@@ -165,20 +181,16 @@ class _Progress:
 
 def cmd_fit(args) -> int:
     ds = _load(args)
-    cfg = _fit_config(args).resolved()
-    progress = _Progress(cfg.max_iter, not args.quiet)
-    last = None
-    try:
-        for last in fit(ds.points, cfg):
-            progress.update(last)
-    finally:
-        progress.close()
+    cfg = _fit_config(args)
+    if args.gallery:
+        if args.select_by == "initial":
+            raise UserError("--gallery shows every restart's final solution, so every restart must run: "
+                            "drop --select-by initial (the gallery still says what the forum's choice would be)")
+        cfg = replace(cfg, select_by="final")
+    cfg = cfg.resolved()
+    last, history = _run(ds.points, cfg, not args.quiet)
     params = params_from_snapshot(last, ds.columns, ds.sha256)
-    m = params.meta
-    print(f"{cfg.algorithm} k={cfg.n_components} {cfg.covariance_type}: {last.status} after {last.iteration} "
-          f"iterations in {last.elapsed:.2f}s; log-likelihood {m['log_likelihood']:.6f} "
-          f"(mean {m['mean_log_likelihood']:.6f}), BIC {m['bic']:.3f}, AIC {m['aic']:.3f}"
-          f"{'; restart ' + str(last.restart) + ' of ' + str(cfg.restarts) if cfg.restarts > 1 else ''}")
+    print(_fit_line(cfg, last, params))
     for w in last.warnings:
         print(f"warning: {w}", file=sys.stderr)
     if args.output:
@@ -187,7 +199,59 @@ def cmd_fit(args) -> int:
     if args.labels:
         write_labels(args.labels, ds.points, params)
         print(f"wrote labels and responsibilities to {args.labels}")
+    if args.session:
+        write_session(args.session, session_mod.file_ref(ds), cfg, last, history)
+        print(f"wrote the session to {args.session} (reproduce it with: python3 main.py replay {args.session})")
+    if args.gallery:
+        gallery = build_gallery(last)
+        write_gallery(args.gallery, gallery)
+        print(gallery.summary)
+        if gallery.forum_choice:
+            print(gallery.forum_choice)
+        print(f"wrote the gallery of {cfg.restarts} restarts to {args.gallery}")
     return 0
+
+
+def _run(points, cfg: FitConfig, show_progress: bool):
+    """Run the fit with a progress bar; (last snapshot, its bounded history)."""
+    progress = _Progress(cfg.max_iter, show_progress)
+    history = History()
+    last = None
+    try:
+        for last in fit(points, cfg):
+            history.append(last)
+            progress.update(last)
+    finally:
+        progress.close()
+    return last, history
+
+
+def _fit_line(cfg: FitConfig, last, params) -> str:
+    m = params.meta
+    return (f"{cfg.algorithm} k={cfg.n_components} {cfg.covariance_type}: {last.status} after {last.iteration} "
+            f"iterations in {last.elapsed:.2f}s; log-likelihood {m['log_likelihood']:.6f} "
+            f"(mean {m['mean_log_likelihood']:.6f}), BIC {m['bic']:.3f}, AIC {m['aic']:.3f}"
+            f"{'; restart ' + str(last.restart) + ' of ' + str(cfg.restarts) if cfg.restarts > 1 else ''}")
+
+
+def cmd_replay(args) -> int:
+    """Re-run a saved session's fit on its data and compare with the saved numbers."""
+    session = read_session(args.session)
+    points = session.data.load()
+    cfg = session.config.resolved()
+    last, _ = _run(points, cfg, not args.quiet)
+    params = params_from_snapshot(last, tuple(map(str, session.data.columns)), session.data.sha256)
+    print(_fit_line(cfg, last, params))
+    saved = session.fit
+    diffs = [np.max(np.abs(np.asarray(saved[name]) - getattr(last, name)))
+             for name in ("weights", "means", "covariances")]
+    same = (last.iteration == saved["iteration"] and last.restart == saved["restart"] and max(diffs) <= 1e-9
+            and abs(last.mean_log_likelihood - saved["mean_log_likelihood"]) <= 1e-12 * max(1.0, abs(
+                saved["mean_log_likelihood"])))
+    print(f"session: {saved['status']} after {saved['iteration']} iterations; log-likelihood "
+          f"{saved['log_likelihood']:.6f} (mean {saved['mean_log_likelihood']:.6f}); restart {saved['restart']}")
+    print(("reproduced" if same else "NOT reproduced") + f": largest parameter difference {max(diffs):.3g}")
+    return 0 if same else 1
 
 
 def cmd_select(args) -> int:
@@ -222,7 +286,7 @@ def cmd_select(args) -> int:
     return 0
 
 
-COMMANDS = {"generate": cmd_generate, "fit": cmd_fit, "select": cmd_select}
+COMMANDS = {"generate": cmd_generate, "fit": cmd_fit, "select": cmd_select, "replay": cmd_replay}
 
 
 def main(argv: list[str] | None = None) -> int:

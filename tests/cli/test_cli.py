@@ -98,3 +98,40 @@ def test_bad_arrays_and_settings(tmp_path, capsys) -> None:
     _bad(capsys, ["generate", "--params", str(asym), "-o", str(tmp_path / "g.csv")],
          "covariance of component 1 is not symmetric: entry [0][1] = -0.3 but [1][0] = -2")
     assert not (tmp_path / "g.csv").exists()
+
+
+def test_gallery_session_and_replay(tmp_path) -> None:
+    r = run_main("generate", "--preset", "forum", "--n", "500", "--seed", "1", "-o", "data.csv", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    r = run_main("fit", "data.csv", "-k", "3", "--restarts", "20", "--gallery", "gallery.csv", "--session",
+                 "fit.gmmsession", "--quiet", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "solution A (log-likelihood" in r.stdout and "reached by" in r.stdout
+    assert "the forum's selection (lowest initial loss) picks restart" in r.stdout
+    rows = (tmp_path / "gallery.csv").read_text().splitlines()
+    assert len(rows) == 21 and rows[0].split(",")[9:11] == ["solution", "solution_share"]
+    shares = {}
+    for row in rows[1:]:
+        cells = row.split(",")
+        shares.setdefault(cells[9], []).append(float(cells[10]))
+    for label, values in shares.items():  # each solution's share is the fraction of restarts labelled so
+        assert values == [len(values) / 20] * len(values), label
+    fit_line = r.stdout.splitlines()[0]
+    r = run_main("replay", "fit.gmmsession", "--quiet", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    replayed = r.stdout.splitlines()[0]
+    assert replayed.split(" in ")[0] == fit_line.split(" in ")[0]  # same status and iterations
+    assert replayed.split("s; ", 1)[1] == fit_line.split("s; ", 1)[1]  # same log-likelihood, BIC, AIC, restart
+    assert "reproduced: largest parameter difference 0" in r.stdout
+    lines = (tmp_path / "data.csv").read_text().splitlines()
+    lines[1] = "0.5,0.5,0"  # one point moved
+    (tmp_path / "data.csv").write_text("\n".join(lines) + "\n")
+    r = run_main("replay", "fit.gmmsession", cwd=tmp_path)
+    assert r.returncode == 2 and "has changed since the session was saved" in r.stderr
+
+
+def test_gallery_refuses_select_by_initial(tmp_path) -> None:
+    np.savetxt(tmp_path / "d.csv", np.random.default_rng(0).normal(size=(50, 2)), delimiter=",")
+    r = run_main("fit", "d.csv", "-k", "2", "--restarts", "3", "--select-by", "initial", "--gallery", "g.csv",
+                 cwd=tmp_path)
+    assert r.returncode == 2 and "drop --select-by initial" in r.stderr

@@ -1,0 +1,93 @@
+"""The restart gallery as a table: one row per restart with the solution it reached (CSV or JSON)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import UserError
+from .export import atomic_write
+from .fitting import collapsed_components
+from .snapshot import Snapshot
+from .solutions import Solution, forum_choice, group_restarts, restart_solution_labels, summary
+
+COLUMNS = ("restart", "seed", "initial_loss", "log_likelihood", "mean_log_likelihood", "n_iter", "converged",
+           "collapsed", "empty", "solution", "solution_share", "shown")
+
+
+@dataclass(frozen=True)
+class Gallery:
+    """Every restart of a fit, grouped into solutions. rows: one dict per restart (COLUMNS)."""
+
+    rows: list[dict]
+    solutions: list[Solution]
+    summary: str
+    forum_choice: str
+
+
+def build_gallery(snap: Snapshot) -> Gallery:
+    """The gallery of the fit whose last snapshot is snap (any status)."""
+    table = snap.restarts
+    n_restarts = len(table.seeds)
+    solutions = group_restarts(table, snap.n_samples)
+    labels = restart_solution_labels(solutions, n_restarts)
+    share = {s.label: len(s.restarts) / n_restarts for s in solutions}
+    rows = []
+    for r in range(n_restarts):
+        ran = math.isfinite(table.mean_log_likelihood[r])
+        cov = table.covariances[r]
+        rows.append({
+            "restart": r, "seed": int(table.seeds[r]),
+            "initial_loss": _finite(table.initial_loss[r]),
+            "log_likelihood": _finite(table.mean_log_likelihood[r] * snap.n_samples),
+            "mean_log_likelihood": _finite(table.mean_log_likelihood[r]),
+            "n_iter": int(table.n_iter[r]), "converged": bool(table.converged[r]),
+            "collapsed": collapsed_components(cov, snap.config.reg_covar) if ran else [],
+            "empty": [int(k) for k in np.nonzero(table.weights[r] * snap.n_samples < 1.0)[0]] if ran else [],
+            "solution": labels[r], "solution_share": share.get(labels[r], 0.0), "shown": r == snap.restart,
+        })
+    return Gallery(rows, solutions, summary(solutions, n_restarts), forum_choice(table, solutions))
+
+
+def _finite(value) -> float | None:
+    value = float(value)
+    return value if math.isfinite(value) else None  # no NaN in an exported file
+
+
+def write_gallery(path: str | Path, gallery: Gallery) -> None:
+    """CSV (one row per restart) or JSON (rows, solutions and the summary), by suffix; written atomically."""
+    suffix = Path(path).suffix.lower()
+    if suffix == ".csv":
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(COLUMNS)
+        for row in gallery.rows:
+            writer.writerow([_cell(row[c]) for c in COLUMNS])
+        data = out.getvalue()
+    elif suffix == ".json":
+        data = json.dumps({
+            "format": "gmm-studio-gallery", "format_version": 1, "summary": gallery.summary,
+            "forum_choice": gallery.forum_choice, "rows": gallery.rows,
+            "solutions": [{"label": s.label, "restarts": list(s.restarts), "log_likelihood": s.log_likelihood,
+                           "relation": s.relation, "weights": s.weights.tolist(), "means": s.means.tolist(),
+                           "covariances": s.covariances.tolist()} for s in gallery.solutions],
+        }, indent=2, allow_nan=False) + "\n"
+    else:
+        raise UserError(f"{path}: unknown gallery format {suffix!r}: use .csv or .json")
+    atomic_write(path, data.encode())
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return ";".join(map(str, value))
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)

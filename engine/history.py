@@ -1,0 +1,86 @@
+"""A fit's history in bounded memory: the parameters of every kept iteration, for replay and trajectories.
+
+It keeps every iteration until it holds `capacity` entries; then it drops every other entry (never the first)
+and from then on keeps every 2nd, then 4th, ... iteration: memory stays under capacity entries whatever the
+number of iterations, the kept iterations stay evenly spread, and the first and the latest are always kept.
+An entry is the shown restart's weights (K,), means (K, D), covariances (K, D, D) and mean log-likelihood,
+plus every restart's means (R, K, D) for the restarts' trajectories.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+DEFAULT_BUDGET_BYTES = 64 * 2**20
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    iteration: int
+    mean_log_likelihood: float
+    weights: np.ndarray  # (K,)
+    means: np.ndarray  # (K, D)
+    covariances: np.ndarray  # (K, D, D)
+    restart_means: np.ndarray  # (R, K, D)
+    restart: int  # which restart is shown
+
+
+class History:
+    """Bounded history of a fit's snapshots (see the module docstring)."""
+
+    def __init__(self, capacity: int | None = None, budget_bytes: int = DEFAULT_BUDGET_BYTES) -> None:
+        self.capacity = capacity
+        self.budget_bytes = budget_bytes
+        self.stride = 1
+        self.entries: list[HistoryEntry] = []
+        self._latest: HistoryEntry | None = None  # the newest snapshot, kept even between strides
+
+    @staticmethod
+    def entry_bytes(k: int, d: int, r: int) -> int:
+        return 8 * (k + k * d + k * d * d + r * k * d) + 64
+
+    def append(self, snap) -> None:
+        """Record a snapshot (engine Snapshot)."""
+        entry = HistoryEntry(snap.iteration, snap.mean_log_likelihood, snap.weights, snap.means,
+                             snap.covariances, np.nan_to_num(snap.restarts.means), snap.restart)
+        if self.capacity is None:
+            k, d = snap.means.shape
+            self.capacity = max(16, self.budget_bytes // self.entry_bytes(k, d, len(snap.restarts.seeds)))
+        self._latest = entry
+        if self.entries and entry.iteration % self.stride:
+            return
+        self.entries.append(entry)
+        if len(self.entries) >= self.capacity:
+            self.stride *= 2
+            self.entries = [e for e in self.entries if e.iteration % self.stride == 0]
+
+    def kept(self) -> list[HistoryEntry]:
+        """The kept entries in order, the latest snapshot last (even when it falls between strides)."""
+        if self._latest is not None and (not self.entries or self.entries[-1] is not self._latest):
+            return [*self.entries, self._latest]
+        return list(self.entries)
+
+    def at(self, iteration: int) -> HistoryEntry:
+        """The kept entry nearest to iteration (at or before it when possible)."""
+        kept = self.kept()
+        iterations = np.array([e.iteration for e in kept])
+        i = int(np.searchsorted(iterations, iteration, side="right")) - 1
+        return kept[max(i, 0)]
+
+    def trajectory(self, restart: int | None = None) -> np.ndarray:
+        """Means over the kept iterations (T, K, D): of the shown restart, or of the given restart."""
+        kept = self.kept()
+        if restart is None:
+            return np.stack([e.means for e in kept])
+        return np.stack([e.restart_means[restart] for e in kept])
+
+    def log_likelihoods(self) -> np.ndarray:
+        """(T, 2): iteration and mean log-likelihood of the kept entries."""
+        return np.array([(e.iteration, e.mean_log_likelihood) for e in self.kept()], dtype=np.float64)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(sum(a.nbytes for a in (e.weights, e.means, e.covariances, e.restart_means)) + 64
+                   for e in self.kept())
