@@ -17,6 +17,11 @@ _EXPORTS = {
     # these import torch
     "fitting": ("check_data", "collapsed_components", "fit", "run_to_end"),
     "predict": ("log_joint", "point_log_likelihood", "responsibilities"),
+    "solutions": ("group_restarts", "match_components", "summary"),
+    "gallery": ("Gallery", "build_gallery", "write_gallery"),
+    "history": ("History", "HistoryEntry"),
+    "session": ("DataRef", "Session", "file_ref", "generated_ref", "inline_ref", "read_session", "write_session"),
+    "select": ("SelectionEntry", "best_entry", "select_models"),
     "export": ("MixtureParams", "information_criteria", "params_from_snapshot", "read_params", "versions",
                "write_labels", "write_params"),
 }

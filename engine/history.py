@@ -4,7 +4,7 @@ It keeps every iteration until it holds `capacity` entries; then it drops every 
 and from then on keeps every 2nd, then 4th, ... iteration: memory stays under capacity entries whatever the
 number of iterations, the kept iterations stay evenly spread, and the first and the latest are always kept.
 An entry is the shown restart's weights (K,), means (K, D), covariances (K, D, D) and mean log-likelihood,
-plus every restart's means (R, K, D) for the restarts' trajectories.
+plus every restart's parameters (R, K, ...) and mean log-likelihoods (R,), to replay any restart.
 """
 
 from __future__ import annotations
@@ -25,6 +25,9 @@ class HistoryEntry:
     covariances: np.ndarray  # (K, D, D)
     restart_means: np.ndarray  # (R, K, D)
     restart: int  # which restart is shown
+    restart_weights: np.ndarray  # (R, K)
+    restart_covariances: np.ndarray  # (R, K, D, D)
+    restart_mean_log_likelihood: np.ndarray  # (R,) NaN for restarts that did not run
 
 
 class History:
@@ -39,12 +42,14 @@ class History:
 
     @staticmethod
     def entry_bytes(k: int, d: int, r: int) -> int:
-        return 8 * (k + k * d + k * d * d + r * k * d) + 64
+        return 8 * (k + k * d + k * d * d + r * (1 + k + k * d + k * d * d)) + 64
 
     def append(self, snap) -> None:
         """Record a snapshot (engine Snapshot)."""
+        t = snap.restarts
         entry = HistoryEntry(snap.iteration, snap.mean_log_likelihood, snap.weights, snap.means,
-                             snap.covariances, np.nan_to_num(snap.restarts.means), snap.restart)
+                             snap.covariances, t.means, snap.restart, t.weights, t.covariances,
+                             t.mean_log_likelihood)
         if self.capacity is None:
             k, d = snap.means.shape
             self.capacity = max(16, self.budget_bytes // self.entry_bytes(k, d, len(snap.restarts.seeds)))
@@ -82,5 +87,6 @@ class History:
 
     @property
     def nbytes(self) -> int:
-        return sum(sum(a.nbytes for a in (e.weights, e.means, e.covariances, e.restart_means)) + 64
-                   for e in self.kept())
+        arrays = ("weights", "means", "covariances", "restart_means", "restart_weights", "restart_covariances",
+                  "restart_mean_log_likelihood")
+        return sum(sum(getattr(e, a).nbytes for a in arrays) + 64 for e in self.kept())

@@ -37,6 +37,7 @@ class DataScene:
     bounds: tuple[float, float, float, float]
     image: np.ndarray | None
     shown_points: np.ndarray  # points[shown] (S, 2), gathered once
+    variance: float = 1.0  # the data's smallest per-axis variance (the scale for "collapsing")
 
     @property
     def sampled(self) -> bool:
@@ -48,10 +49,12 @@ def build_scene(points: np.ndarray, seed: int = 0) -> DataScene:
     points = np.ascontiguousarray(points, dtype=np.float64)
     n = len(points)
     bounds = padded_bounds(points)
+    variance = float(points.var(axis=0).min()) if n > 1 else 1.0
+    variance = variance if variance > 0 else 1.0
     if n <= SCATTER_LIMIT:
-        return DataScene(points, np.arange(n), bounds, None, points)
+        return DataScene(points, np.arange(n), bounds, None, points, variance)
     shown = np.sort(np.random.default_rng(seed).choice(n, SAMPLE_SIZE, replace=False))
-    return DataScene(points, shown, bounds, density_image(points, bounds), points[shown])
+    return DataScene(points, shown, bounds, density_image(points, bounds), points[shown], variance)
 
 
 def padded_bounds(points: np.ndarray, pad: float = 0.08) -> tuple[float, float, float, float]:
@@ -75,12 +78,59 @@ def density_image(points: np.ndarray, bounds: tuple[float, float, float, float])
 
 
 @dataclass(frozen=True)
+class ComponentState:
+    """One component's health: weight, effective number of points, covariance eigenvalues, and a verdict."""
+
+    weight: float
+    n_effective: float
+    min_eigenvalue: float
+    condition: float
+    state: str  # "ok", "few points", "collapsing", "re-seeded" or "empty"
+
+    @property
+    def warning(self) -> bool:
+        return self.state != "ok"
+
+
+# A component is "collapsing" when its covariance's smallest eigenvalue falls below this share of the data's
+# smallest per-axis variance, or its condition number passes CONDITION_LIMIT; it has "few points" below
+# MIN_POINTS effective points (a 2-D Gaussian needs 3 to have a full covariance).
+COLLAPSE_SHARE = 1e-3
+CONDITION_LIMIT = 1e4
+MIN_POINTS = 3.0
+
+
+def component_states(snapshot, data_variance: float) -> tuple[ComponentState, ...]:
+    """Each component's ComponentState; data_variance: the data's smallest per-axis variance."""
+    eig = np.linalg.eigvalsh(snapshot.covariances)  # (K, 2) ascending
+    out = []
+    for k, w in enumerate(snapshot.weights):
+        lo, hi = float(eig[k, 0]), float(eig[k, -1])
+        cond = hi / lo if lo > 0 else float("inf")
+        n_eff = float(w) * snapshot.n_samples
+        if k in snapshot.empty:
+            state = "empty"
+        elif k in snapshot.reseeded:
+            state = "re-seeded"
+        elif lo < COLLAPSE_SHARE * data_variance or cond > CONDITION_LIMIT:
+            state = "collapsing"
+        elif n_eff < MIN_POINTS:
+            state = "few points"
+        else:
+            state = "ok"
+        out.append(ComponentState(float(w), n_eff, lo, cond, state))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
 class Frame:
     """What one snapshot looks like.
 
     labels (S,) most likely component of each shown point; ellipses: K arrays (M, 2) holding the 1, 2
     and 3-sigma rings separated by NaN rows; contours (L, 2) every contour line, NaN-separated; levels:
-    the contour densities; history (T, 2): iteration and mean log-likelihood of every iteration so far.
+    the contour densities; history (T, 2): iteration and mean log-likelihood of every iteration so far;
+    entries: the fit's bounded history (engine HistoryEntry, for replay); trajectory (T', K, 2): the shown
+    restart's means over the kept iterations up to this one; states: each component's ComponentState.
     """
 
     snapshot: object
@@ -89,6 +139,9 @@ class Frame:
     contours: np.ndarray
     levels: np.ndarray
     history: np.ndarray
+    entries: tuple = ()
+    trajectory: np.ndarray | None = None
+    states: tuple[ComponentState, ...] = ()
 
 
 def ellipse_rings(mean: np.ndarray, cov: np.ndarray, sigmas=SIGMAS, n: int = RING_POINTS) -> np.ndarray:
@@ -144,7 +197,8 @@ def contour_lines(bounds: tuple[float, float, float, float], weights: np.ndarray
     return np.concatenate(pieces) if pieces else np.empty((0, 2))
 
 
-def build_frame(scene: DataScene, snapshot, history: np.ndarray) -> Frame:
+def build_frame(scene: DataScene, snapshot, history: np.ndarray, entries: tuple = (),
+                trajectory: np.ndarray | None = None) -> Frame:
     """The frame of a snapshot (weights (K,), means (K, 2), covariances (K, 2, 2) in data units)."""
     w, m, c = snapshot.weights, snapshot.means, snapshot.covariances
     shown = scene.shown_points
@@ -153,4 +207,39 @@ def build_frame(scene: DataScene, snapshot, history: np.ndarray) -> Frame:
     levels = contour_levels(log_p[np.isfinite(log_p)])
     contours = contour_lines(scene.bounds, w, m, c, levels)
     ellipses = tuple(ellipse_rings(m[k], c[k]) for k in range(len(w)))
-    return Frame(snapshot, labels, ellipses, contours, levels, history)
+    states = component_states(snapshot, scene.variance)
+    return Frame(snapshot, labels, ellipses, contours, levels, history, entries, trajectory, states)
+
+
+def restart_permutation(final, table, restart: int) -> np.ndarray:
+    """perm (K,) putting restart's components in the order of the final fit's (stable colours)."""
+    import engine
+
+    if restart == final.restart:
+        return np.arange(len(final.weights))
+    return engine.match_components(final.means, final.covariances, table.means[restart], table.covariances[restart])
+
+
+def snapshot_at(base, entry, restart: int | None = None, perm: np.ndarray | None = None):
+    """The snapshot `base` (the fit's latest) as it was at a history entry, for the shown restart or any
+    restart (its components reordered by perm). Status "replay" unless it is the latest iteration."""
+    from dataclasses import replace
+
+    if restart is None or restart == entry.restart and perm is None:
+        w, m, c, ll, r = entry.weights, entry.means, entry.covariances, entry.mean_log_likelihood, entry.restart
+    else:
+        perm = np.arange(entry.restart_weights.shape[1]) if perm is None else perm
+        w, m, c = (a[restart][perm] for a in (entry.restart_weights, entry.restart_means, entry.restart_covariances))
+        ll, r = float(entry.restart_mean_log_likelihood[restart]), restart
+    status = base.status if entry.iteration == base.iteration and r == base.restart else "replay"
+    return replace(base, iteration=entry.iteration, weights=w, means=m, covariances=c, mean_log_likelihood=ll,
+                   restart=r, status=status, reseeded=(), empty=(), warnings=())
+
+
+def trajectory_of(entries: tuple, upto: int, restart: int | None = None, perm: np.ndarray | None = None) -> np.ndarray:
+    """Means (T, K, 2) over the kept entries with iteration <= upto, of the shown or the given restart."""
+    kept = [e for e in entries if e.iteration <= upto]
+    if restart is None:
+        return np.stack([e.means for e in kept]) if kept else np.empty((0, 0, 2))
+    perm = np.arange(kept[0].restart_means.shape[1]) if perm is None else perm
+    return np.stack([e.restart_means[restart][perm] for e in kept])

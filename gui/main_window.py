@@ -17,15 +17,37 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow, QScrollArea, QSplitter
+from PySide6.QtWidgets import (
+    QApplication,
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QScrollArea,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from . import dialogs
 from .controls import ControlPanel
-from .frames import SCATTER_LIMIT, DataScene, Frame, build_scene
+from .frames import (
+    SCATTER_LIMIT,
+    DataScene,
+    Frame,
+    build_frame,
+    build_scene,
+    restart_permutation,
+    snapshot_at,
+    trajectory_of,
+)
+from .gallery import GalleryPanel
 from .generate_dialog import GenerateDialog
 from .param_table import ParamTable
 from .plot_view import PlotView, add_light_grid
 from .tasks import TaskRunner
+from .timeline import Timeline
 from .worker import FitJob, FitThread, RunGate
 
 DEMO_N = 1000
@@ -50,6 +72,11 @@ class MainWindow(QMainWindow):
         self.frame: Frame | None = None
         self.job: FitJob | None = None
         self.job_active = False
+        self.latest: Frame | None = None  # the newest frame of the current fit
+        self.view_restart: int | None = None  # a restart chosen in the gallery (None: the fit's own)
+        self._restart_perm = None
+        self.replaying = False
+        self._replay_token = 0
         self.last_error = ""
         self.redraw_ms: deque[float] = deque(maxlen=1000)
         self._job_ids = 0
@@ -80,15 +107,35 @@ class MainWindow(QMainWindow):
         self.ll_plot.setLabel("left", "mean log-likelihood")
         add_light_grid(self.ll_plot)
         self.ll_curve = self.ll_plot.plot([], [], pen=pg.mkPen("#1f4e79", width=2))
+        self.ll_marker = pg.InfiniteLine(angle=90, pen=pg.mkPen("#888", style=Qt.PenStyle.DashLine))
+        self.ll_plot.addItem(self.ll_marker)
         self.table = ParamTable()
-        bottom = QSplitter(Qt.Orientation.Horizontal)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.table, "Parameters")
+        self.gallery_panel = GalleryPanel()
+        self.tabs.addTab(self.gallery_panel, "Restarts")
+        self.gallery_panel.show_restart.connect(self.show_restart)
+        self.gallery_panel.make_current.connect(self.make_restart_current)
+        self.gallery_panel.export_requested.connect(self.export_gallery_dialog)
+        self.bottom = bottom = QSplitter(Qt.Orientation.Horizontal)
         bottom.addWidget(self.ll_plot)
-        bottom.addWidget(self.table)
-        bottom.setSizes([450, 550])
+        bottom.addWidget(self.tabs)
+        bottom.setSizes([400, 600])
+        self.timeline = Timeline()
+        top = QWidget()
+        top_layout = QVBoxLayout(top)
+        top_layout.setContentsMargins(0, 0, 0, 0)
+        top_layout.addWidget(self.plot, 1)
+        top_layout.addWidget(self.timeline)
         self.splitter = QSplitter(Qt.Orientation.Vertical)
-        self.splitter.addWidget(self.plot)
+        self.splitter.addWidget(top)
         self.splitter.addWidget(bottom)
-        self.splitter.setSizes([620, 230])
+        self.splitter.setSizes([620, 250])
+        self.tabs.currentChanged.connect(self._tab_changed)
+        self.timeline.moved.connect(self._timeline_moved)
+        self.timeline.live.connect(self.go_live)
+        self.timeline.continue_here.connect(self.continue_from_here)
+        self.timeline.trajectories_toggled.connect(self._toggle_paths)
         self.setCentralWidget(self.splitter)
         self.controls = ControlPanel()
         scroll = QScrollArea()
@@ -115,6 +162,15 @@ class MainWindow(QMainWindow):
         self.plot.view_box.points_drawn.connect(self.add_points)
         self.setAcceptDrops(True)
         self.resize(1280, 860)
+
+    def _tab_changed(self, index: int) -> None:
+        """The gallery, comparison and selection views need room: give the bottom half of the height."""
+        total = sum(self.splitter.sizes())
+        share = 0.3 if index == 0 else 0.5
+        self.splitter.setSizes([int(total * (1 - share)), int(total * share)])
+        width = sum(self.bottom.sizes())
+        chart = 0.4 if index == 0 else 0.22
+        self.bottom.setSizes([int(width * chart), int(width * (1 - chart))])
 
     def _build_status(self) -> None:
         self.state_label = QLabel("idle")
@@ -239,11 +295,22 @@ class MainWindow(QMainWindow):
             gate.step()
         self.job = FitJob(self._job_ids, self.scene, config, gate)
         self.job_active = True
+        self._reset_view()
         self.ll_curve.setData([], [])
         self.fit_thread.submit(self.job)
         self._set_state("paused" if paused else "running")
         self._update_buttons()
         return True
+
+    def _reset_view(self) -> None:
+        """A new fit or new data: live view, no chosen restart, empty timeline and gallery."""
+        self.latest = None
+        self.view_restart = None
+        self._restart_perm = None
+        self.replaying = False
+        self._replay_token += 1
+        self.timeline.clear()
+        self.gallery_panel.clear()
 
     def stop_for_change(self, why: str) -> None:
         """Data or settings changed during a run: stop it cleanly first (it would be stale)."""
@@ -258,18 +325,32 @@ class MainWindow(QMainWindow):
         if self.job is None or job_id != self.job.job_id:
             return  # a frame of a fit that was replaced
         t0 = time.perf_counter()
-        self.show_frame(frame)
+        self.latest = frame
+        following = self.following
+        if following:
+            self.show_frame(frame)
+        self.timeline.set_entries([e.iteration for e in frame.entries], follow=following)
+        if following:
+            self.timeline.show_position(frame.snapshot.iteration, None, live=True)
         self.redraw_ms.append((time.perf_counter() - t0) * 1e3)
         self.job.drawn.set()
+        if frame.snapshot.done and frame.snapshot.config.restarts > 1:
+            self._compute_gallery(frame)
+
+    @property
+    def following(self) -> bool:
+        """True when the plot follows the fit live (not replaying an iteration, not showing another restart)."""
+        return not self.replaying and self.view_restart is None
 
     def show_frame(self, frame: Frame) -> None:
         """Draw a frame: plot items, parameter table, log-likelihood chart, status bar."""
         self.frame = frame
         snap = frame.snapshot
         self.plot.show_frame(frame)
-        self.table.set_params(snap.weights, snap.means, snap.covariances, snap.reseeded + snap.empty)
+        self.table.set_params(snap.weights, snap.means, snap.covariances, frame.states)
         if len(frame.history):
             self.ll_curve.setData(frame.history[:, 0], frame.history[:, 1])
+        self.ll_marker.setValue(snap.iteration)
         self.iter_label.setText(f"iteration {snap.iteration}")
         self.ll_label.setText(f"log-lik {snap.log_likelihood:.6g} ({snap.mean_log_likelihood:.6g}/pt)")
         rate = snap.iteration / snap.elapsed if snap.elapsed > 0 else 0.0
@@ -280,6 +361,125 @@ class MainWindow(QMainWindow):
             self._set_state(snap.status.replace("_", " "))
         elif self.job is not None and self.job.gate.paused:
             self._set_state("paused")
+
+    # ================================================================== replay and restarts
+    def _timeline_moved(self, index: int) -> None:
+        """The user moved the slider: replay that kept iteration (the end of the slider is live)."""
+        if self.latest is None or not self.latest.entries:
+            return
+        entries = self.latest.entries
+        index = min(index, len(entries) - 1)
+        self.replaying = index < len(entries) - 1
+        if not self.replaying and self.view_restart is None:
+            self.show_frame(self.latest)
+            self.timeline.show_position(self.latest.snapshot.iteration, None, live=True)
+            return
+        self._show_entry(entries[index])
+
+    def _show_entry(self, entry) -> None:
+        """Build the frame of a kept iteration (of the shown restart or view_restart) in the background."""
+        latest, scene, restart, perm = self.latest, self.scene, self.view_restart, self._restart_perm
+        self._replay_token += 1
+        token = self._replay_token
+
+        def work() -> Frame:
+            snap = snapshot_at(latest.snapshot, entry, restart, perm)
+            if restart is None:
+                history = latest.history[latest.history[:, 0] <= entry.iteration]
+            else:
+                history = np.array([(e.iteration, e.restart_mean_log_likelihood[restart]) for e in latest.entries
+                                    if e.iteration <= entry.iteration])
+            return build_frame(scene, snap, history, latest.entries,
+                               trajectory_of(latest.entries, entry.iteration, restart, perm))
+
+        def done(frame: Frame) -> None:
+            if token == self._replay_token and self.scene is scene:
+                self.show_frame(frame)
+                self.timeline.show_position(entry.iteration, restart, live=False)
+
+        self.tasks.run(work, done, lambda msg, internal: self._error("Could not replay that iteration", msg))
+
+    def show_restart(self, restart: int) -> None:
+        """Show a restart's final fit (its components ordered like the main fit's); the slider replays it."""
+        if self.latest is None:
+            return
+        snap = self.latest.snapshot
+        self.view_restart = restart
+        self._restart_perm = restart_permutation(snap, snap.restarts, restart)
+        self.replaying = False
+        self.timeline.set_entries([e.iteration for e in self.latest.entries], follow=True)
+        self._show_entry(self.latest.entries[-1])
+
+    def _compute_gallery(self, frame: Frame) -> None:
+        """Group the restarts into solutions and paint their pictures, in the background."""
+        import engine
+
+        from .gallery import gallery_pictures
+
+        scene = self.scene
+
+        def work():
+            return engine.build_gallery(frame.snapshot), gallery_pictures(scene, frame.snapshot)
+
+        def done(result) -> None:
+            if self.latest is frame:  # still the same fit
+                self.gallery_panel.set_gallery(*result)
+                self.statusBar().showMessage(result[0].summary, 15000)
+
+        self.tasks.run(work, done, lambda msg, internal: self._error("Could not build the restart gallery", msg))
+
+    def make_restart_current(self, restart: int) -> None:
+        """The chosen restart becomes the fit that is shown, exported and continued from."""
+        self.show_restart(restart)
+        self.statusBar().showMessage(f"restart {restart} is the current fit: exports and 'Continue from here' "
+                                     "use it", 10000)
+
+    def export_gallery(self, path: str) -> None:
+        import engine
+
+        if self.gallery_panel.gallery is None:
+            self._error("Could not export the gallery", "there is no gallery yet: run a fit with restarts > 1")
+            return
+        try:
+            engine.write_gallery(path, self.gallery_panel.gallery)
+        except engine.UserError as exc:
+            self._error("Could not export the gallery", str(exc))
+            return
+        self.statusBar().showMessage(f"exported the gallery to {path}", 8000)
+
+    def export_gallery_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export gallery", "gallery.csv", "CSV (*.csv);;JSON (*.json)")
+        if path:
+            self.export_gallery(path)
+
+    def go_live(self) -> None:
+        """Back to the fit itself (its shown restart, latest iteration)."""
+        self.view_restart = None
+        self.replaying = False
+        if self.latest is not None:
+            self.timeline.set_entries([e.iteration for e in self.latest.entries], follow=True)
+            self.show_frame(self.latest)
+            self.timeline.show_position(self.latest.snapshot.iteration, None, live=True)
+
+    def continue_from_here(self) -> None:
+        """A new fit from the shown parameters (any iteration, any restart), with the panel's settings."""
+        import engine
+
+        if self.frame is None:
+            return
+        snap = self.frame.snapshot
+        init = engine.InitParams(tuple(snap.weights.tolist()), tuple(map(tuple, snap.means.tolist())),
+                                 tuple(tuple(map(tuple, c)) for c in snap.covariances.tolist()))
+        where = f"iteration {snap.iteration}" + (f" of restart {snap.restart}" if self.view_restart is not None
+                                                 else "")
+        self.controls.set_imported(init, f"the fit at {where}")
+        self.statusBar().showMessage(f"initialisation: the fit at {where}; change any setting, then Run", 10000)
+        self.reset()
+
+    def _toggle_paths(self, on: bool) -> None:
+        self.plot.show_trajectories = on
+        if self.frame is not None:
+            self.plot.show_frame(self.frame)
 
     def _fit_finished(self, job_id: int) -> None:
         if self.job is None or job_id != self.job.job_id:
@@ -335,6 +535,7 @@ class MainWindow(QMainWindow):
             return  # superseded by newer data
         self.scene = scene
         self.frame = None
+        self._reset_view()
         self.plot.show_scene(scene, tuple(self.dataset.columns))
         self.table.clear_params()
         self.ll_curve.setData([], [])

@@ -148,6 +148,11 @@ class PlotView(pg.PlotWidget):
         self.points = PointCloudItem()
         self.contours = pg.PlotCurveItem(connect="finite", pen=pg.mkPen("#303030", width=1, alpha=0.6))
         self.ellipses: list[pg.PlotCurveItem] = []
+        self.trajectories: list[pg.PlotCurveItem] = []  # each mean's path from its start, one item per component
+        self.starts = pg.ScatterPlotItem(symbol="o", size=9, brush=None)  # where each mean started
+        self.starts.setZValue(15)
+        self.addItem(self.starts)
+        self.show_trajectories = True
         self.means = pg.ScatterPlotItem(symbol="+", size=18, pen=pg.mkPen("k", width=1.5))
         self.hover_marker = pg.ScatterPlotItem(symbol="o", size=12, brush=None, pen=pg.mkPen("k", width=2))
         self.hover_text = pg.TextItem(anchor=(0, 1), color=(20, 20, 20), fill=pg.mkBrush(255, 255, 255, 235),
@@ -195,13 +200,15 @@ class PlotView(pg.PlotWidget):
             item.setZValue(10)
             self.addItem(item)
             self.ellipses.append(item)
+        states = frame.states or ()
         for j, item in enumerate(self.ellipses):
             if j < k:
                 rings = frame.ellipses[j]
-                item.setPen(pg.mkPen(component_color(j), width=2))
+                item.setPen(_ellipse_pen(j, states[j].state if j < len(states) else "ok"))
                 item.setData(rings[:, 0], rings[:, 1])
             else:
                 item.setData([], [])
+        self._show_trajectories(frame.trajectory, k)
         if len(frame.contours):
             self.contours.setData(frame.contours[:, 0], frame.contours[:, 1])
         else:
@@ -210,6 +217,26 @@ class PlotView(pg.PlotWidget):
                            pen=[pg.mkPen(component_color(j).darker(160), width=3) for j in range(k)])
         if self.hovered_index is not None:
             self._describe(self.hovered_index)
+
+    def _show_trajectories(self, trajectory: np.ndarray | None, k: int) -> None:
+        """Each mean's path (T, K, 2) from its initial position (a hollow circle) to where it is now."""
+        while len(self.trajectories) < k:
+            item = pg.PlotCurveItem()
+            item.setZValue(12)
+            self.addItem(item)
+            self.trajectories.append(item)
+        show = self.show_trajectories and trajectory is not None and len(trajectory) > 0
+        for j, item in enumerate(self.trajectories):
+            if show and j < k:
+                item.setPen(pg.mkPen(component_color(j).darker(140), width=1.5))
+                item.setData(trajectory[:, j, 0], trajectory[:, j, 1])
+            else:
+                item.setData([], [])
+        if show:
+            self.starts.setData(pos=trajectory[0], pen=[pg.mkPen(component_color(j).darker(140), width=2)
+                                                        for j in range(k)])
+        else:
+            self.starts.setData([], [])
 
     def svg_text(self) -> str:
         """The plot as it is now (view range, points, fit) as standalone SVG (see svg_export)."""
@@ -285,6 +312,15 @@ class PlotView(pg.PlotWidget):
         self.hover_marker.setData([], [])
         self.hover_text.hide()
         self.hovered.emit(None)
+
+
+def _ellipse_pen(k: int, state: str):
+    """Solid for a healthy component; dashed when it is collapsing or has few points; dotted when re-seeded."""
+    if state in ("collapsing", "few points", "empty"):
+        return pg.mkPen(component_color(k), width=3, style=Qt.PenStyle.DashLine)
+    if state == "re-seeded":
+        return pg.mkPen(component_color(k), width=2.5, style=Qt.PenStyle.DotLine)
+    return pg.mkPen(component_color(k), width=2)
 
 
 def add_light_grid(plot: pg.PlotWidget) -> None:

@@ -13,6 +13,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 TIMEOUT_S = 600
 
 
@@ -26,6 +28,10 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--restarts", type=int, help="number of restarts")
     p.add_argument("--fit", action="store_true", help="run the fit to its end before the screenshot")
     p.add_argument("--size", default="1280x860", help="window size WIDTHxHEIGHT (default 1280x860)")
+    p.add_argument("--tab", choices=["parameters", "restarts", "compare", "selection"],
+                   help="the bottom tab to show")
+    p.add_argument("--replay", type=int, help="after the fit, replay this iteration (the timeline slider)")
+    p.add_argument("--restart", type=int, help="after the fit, show this restart (as a gallery click does)")
     return p.parse_args(argv)
 
 
@@ -114,8 +120,30 @@ class _Shot:
     def fit_ended(self, status: str) -> None:
         if status == "error" or self.window.frame is None:
             self.fail(self.window.last_error or "the fit failed")
-        else:
-            self.grab()
+            return
+        if self.args.restart is not None:
+            self.window.show_restart(self.args.restart)
+        if self.args.replay is not None:
+            iterations = [e.iteration for e in self.window.latest.entries]
+            index = int(np.searchsorted(iterations, self.args.replay, side="right")) - 1
+            self.window.timeline.slider.setValue(max(index, 0))
+        self.wait_then_grab()
+
+    def wait_then_grab(self) -> None:
+        """Grab once the background work (gallery pictures, a replayed frame) has reached the window."""
+        from PySide6.QtCore import QTimer
+
+        if self.window.tasks.busy:
+            QTimer.singleShot(100, self.wait_then_grab)
+            return
+        if self.args.tab:
+            names = {"parameters": "Parameters", "restarts": "Restarts", "compare": "Compare algorithms",
+                     "selection": "Model selection"}
+            tabs = self.window.tabs
+            for i in range(tabs.count()):
+                if tabs.tabText(i) == names[self.args.tab]:
+                    tabs.setCurrentIndex(i)
+        self.grab()
 
     def grab(self) -> None:
         from PySide6.QtCore import QTimer

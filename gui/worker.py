@@ -115,16 +115,18 @@ class FitWorker(QObject):
         import engine
 
         history: list[tuple[int, float]] = []
+        kept = engine.History()
         last_emit = -1.0
         try:
             if job.gate.token.cancelled:
                 return
             for snap in engine.fit(job.scene.points, job.config, job.gate.token):
                 history.append((snap.iteration, snap.mean_log_likelihood))
+                kept.append(snap)
                 now = time.monotonic()
                 due = now - last_emit >= 1.0 / FRAME_RATE and job.drawn.is_set()
                 if snap.done or due or job.gate.will_wait():
-                    self._emit(job, snap, history)
+                    self._emit(job, snap, history, kept)
                     last_emit = now
                 if not snap.done:
                     job.gate.wait()
@@ -135,9 +137,11 @@ class FitWorker(QObject):
         finally:
             self.finished.emit(job.job_id)
 
-    def _emit(self, job: FitJob, snap, history: list[tuple[int, float]]) -> None:
+    def _emit(self, job: FitJob, snap, history: list[tuple[int, float]], kept) -> None:
         job.drawn.clear()
-        frame = build_frame(job.scene, snap, np.asarray(history, dtype=np.float64))
+        entries = tuple(kept.kept())  # immutable entries: the GUI never sees the history being appended to
+        trajectory = np.stack([e.means for e in entries])
+        frame = build_frame(job.scene, snap, np.asarray(history, dtype=np.float64), entries, trajectory)
         self.frame_ready.emit(job.job_id, frame)
 
 

@@ -41,6 +41,7 @@ def test_history_keeps_everything_until_full_then_thins_evenly() -> None:
         np.testing.assert_array_equal(e.covariances, s.covariances)
         assert e.mean_log_likelihood == s.mean_log_likelihood
         np.testing.assert_array_equal(e.restart_means, s.restarts.means)
+        np.testing.assert_array_equal(e.restart_covariances, s.restarts.covariances)
     assert h.at(37).iteration <= 37 and h.at(37).iteration > 37 - h.stride
     np.testing.assert_array_equal(h.trajectory()[-1], snaps[-1].means)
     np.testing.assert_array_equal(h.trajectory(restart=1)[0], snaps[0].restarts.means[1])
@@ -53,8 +54,11 @@ def test_history_memory_is_bounded_by_its_budget() -> None:
     for s in snaps:
         h.append(s)
     assert h.nbytes <= budget + History.entry_bytes(3, 2, 4)
-    unbounded = sum(s.weights.nbytes + s.means.nbytes + s.covariances.nbytes + s.restarts.means.nbytes + 64
-                    for s in snaps)
+    t = snaps[0].restarts
+    per_entry = sum(a.nbytes for a in (snaps[0].weights, snaps[0].means, snaps[0].covariances, t.means, t.weights,
+                                       t.covariances, t.mean_log_likelihood)) + 64
+    assert per_entry == History.entry_bytes(3, 2, 4)
+    unbounded = per_entry * len(snaps)
     assert unbounded > 3 * budget  # the bound did something
 
 

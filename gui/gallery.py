@@ -1,0 +1,208 @@
+"""The restart gallery: every restart as a small picture and as a sortable table, grouped into solutions.
+
+The pictures are painted into QImages in a background thread (QPainter on a QImage is thread-safe in Qt;
+pixmaps and widgets are not), so a gallery of hundreds of restarts costs the GUI thread only the icons.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QPointF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPainterPath, QPen, QPixmap
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFrame,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QListView,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .frames import ellipse_rings
+from .palette import component_color
+
+THUMB = QSize(120, 96)
+THUMB_POINTS = 1500  # points drawn in each picture (a sample of the data)
+COLUMNS = ("restart", "seed", "initial loss", "log-likelihood", "iterations", "converged", "collapsed", "empty",
+           "solution", "share")
+
+
+def render_thumbnail(points: np.ndarray, bounds, weights: np.ndarray, means: np.ndarray, covariances: np.ndarray,
+                     size: QSize = THUMB) -> QImage:
+    """A small picture of one fit: grey points, each component's 2-sigma ellipse and mean, in its colour.
+
+    points (S, 2) in data units; bounds (x0, x1, y0, y1); the components already in display order.
+    """
+    image = QImage(size, QImage.Format.Format_ARGB32_Premultiplied)
+    image.fill(QColor("white"))
+    x0, x1, y0, y1 = bounds
+    sx, sy = size.width() / (x1 - x0), size.height() / (y1 - y0)
+
+    def px(x, y):
+        return (x - x0) * sx, (y1 - y) * sy
+
+    p = QPainter(image)
+    p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+    p.setPen(QPen(QColor(150, 158, 170), 1.5))
+    for x, y in points:
+        p.drawPoint(QPointF(*px(x, y)))
+    for k in range(len(weights)):
+        if not np.all(np.isfinite(covariances[k])):
+            continue
+        ring = ellipse_rings(means[k], covariances[k], sigmas=(2.0,), n=48)[:-1]
+        path = QPainterPath(QPointF(*px(*ring[0])))
+        for x, y in ring[1:]:
+            path.lineTo(QPointF(*px(x, y)))
+        p.setPen(QPen(component_color(k), 2))
+        p.drawPath(path)
+        cx, cy = px(*means[k])
+        p.drawLine(QPointF(cx - 4, cy), QPointF(cx + 4, cy))
+        p.drawLine(QPointF(cx, cy - 4), QPointF(cx, cy + 4))
+    p.end()
+    return image
+
+
+def gallery_pictures(scene, snapshot) -> list[QImage]:
+    """One picture per restart (R), components matched to the shown fit's so colours agree."""
+    from .frames import restart_permutation
+
+    table = snapshot.restarts
+    rng = np.random.default_rng(0)
+    pts = scene.shown_points
+    if len(pts) > THUMB_POINTS:
+        pts = pts[rng.choice(len(pts), THUMB_POINTS, replace=False)]
+    out = []
+    for r in range(len(table.seeds)):
+        if not np.all(np.isfinite(table.means[r])):
+            out.append(render_thumbnail(pts, scene.bounds, np.empty(0), np.empty((0, 2)), np.empty((0, 2, 2))))
+            continue
+        perm = restart_permutation(snapshot, table, r)
+        out.append(render_thumbnail(pts, scene.bounds, table.weights[r][perm], table.means[r][perm],
+                                    table.covariances[r][perm]))
+    return out
+
+
+class _Number(QTableWidgetItem):
+    """A cell that sorts by its number, not its text."""
+
+    def __init__(self, value, text: str | None = None) -> None:
+        super().__init__(text if text is not None else ("" if value is None else f"{value:.6g}"))
+        self.value = -np.inf if value is None else float(value)
+
+    def __lt__(self, other) -> bool:
+        return self.value < getattr(other, "value", -np.inf)
+
+
+class GalleryPanel(QWidget):
+    """Summary in words, a picture grid and a sortable table of the restarts."""
+
+    show_restart = Signal(int)
+    make_current = Signal(int)
+    export_requested = Signal()
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.gallery = None
+        self.summary = QLabel("Run a fit with several restarts (Restarts > 1) to see where each one ends.")
+        self.summary.setWordWrap(True)
+        self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.pictures = QListWidget()
+        self.pictures.setViewMode(QListView.ViewMode.IconMode)
+        self.pictures.setIconSize(THUMB)
+        self.pictures.setResizeMode(QListView.ResizeMode.Adjust)
+        self.pictures.setMovement(QListView.Movement.Static)
+        self.pictures.setSpacing(4)
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(list(COLUMNS))
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.setSortingEnabled(True)
+        self.show_button = QPushButton("Show")
+        self.current_button = QPushButton("Make current fit")
+        self.export_button = QPushButton("Export gallery…")
+        for b in (self.show_button, self.current_button, self.export_button):
+            b.setEnabled(False)
+        buttons = QHBoxLayout()
+        for b in (self.show_button, self.current_button, self.export_button):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(self.pictures)
+        split.addWidget(self.table)
+        split.setSizes([600, 400])
+        summary_box = QScrollArea()
+        summary_box.setWidget(self.summary)
+        summary_box.setWidgetResizable(True)
+        summary_box.setMaximumHeight(86)
+        summary_box.setFrameShape(QFrame.Shape.NoFrame)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(summary_box)
+        layout.addWidget(split, 1)
+        layout.addLayout(buttons)
+        self.pictures.itemClicked.connect(lambda item: self.show_restart.emit(item.data(Qt.ItemDataRole.UserRole)))
+        self.table.cellDoubleClicked.connect(lambda row, _col: self.show_restart.emit(self._row_restart(row)))
+        self.show_button.clicked.connect(lambda: self._emit_selected(self.show_restart))
+        self.current_button.clicked.connect(lambda: self._emit_selected(self.make_current))
+        self.export_button.clicked.connect(self.export_requested)
+
+    def clear(self) -> None:
+        self.gallery = None
+        self.pictures.clear()
+        self.table.setRowCount(0)
+        self.summary.setText("Run a fit with several restarts (Restarts > 1) to see where each one ends.")
+        for b in (self.show_button, self.current_button, self.export_button):
+            b.setEnabled(False)
+
+    def set_gallery(self, gallery, pictures: list[QImage]) -> None:
+        """Show an engine Gallery and its pictures (one per restart)."""
+        self.gallery = gallery
+        text = gallery.summary + (f".\nThe {gallery.forum_choice}." if gallery.forum_choice else ".")
+        self.summary.setText(text[0].upper() + text[1:])
+        self.pictures.clear()
+        order = sorted(gallery.rows, key=lambda row: -(row["log_likelihood"] or -np.inf))
+        for row in order:
+            r = row["restart"]
+            ll = "–" if row["log_likelihood"] is None else f"{row['log_likelihood']:.1f}"
+            item = QListWidgetItem(QIcon(QPixmap.fromImage(pictures[r])), f"r{r} · {row['solution'] or '–'} · {ll}")
+            item.setData(Qt.ItemDataRole.UserRole, r)
+            item.setToolTip(f"restart {r} (seed {row['seed']}): solution {row['solution']}, log-likelihood {ll}, "
+                            f"{row['n_iter']} iterations")
+            self.pictures.addItem(item)
+        self.table.setSortingEnabled(False)
+        self.table.setRowCount(len(gallery.rows))
+        for i, row in enumerate(gallery.rows):
+            cells = [_Number(row["restart"], str(row["restart"])), _Number(row["seed"], str(row["seed"])),
+                     _Number(row["initial_loss"]), _Number(row["log_likelihood"]),
+                     _Number(row["n_iter"], str(row["n_iter"])), QTableWidgetItem("yes" if row["converged"] else "no"),
+                     QTableWidgetItem(", ".join(map(str, row["collapsed"]))),
+                     QTableWidgetItem(", ".join(map(str, row["empty"]))), QTableWidgetItem(row["solution"]),
+                     _Number(row["solution_share"], f"{row['solution_share']:.0%}")]
+            for col, cell in enumerate(cells):
+                self.table.setItem(i, col, cell)
+        self.table.setSortingEnabled(True)
+        self.table.sortItems(3, Qt.SortOrder.DescendingOrder)  # best log-likelihood first
+        for b in (self.show_button, self.current_button, self.export_button):
+            b.setEnabled(True)
+
+    def _row_restart(self, row: int) -> int:
+        return int(self.table.item(row, 0).text())
+
+    def _emit_selected(self, signal) -> None:
+        rows = self.table.selectionModel().selectedRows()
+        if rows:
+            signal.emit(self._row_restart(rows[0].row()))
+        elif self.pictures.currentItem() is not None:
+            signal.emit(self.pictures.currentItem().data(Qt.ItemDataRole.UserRole))
