@@ -198,9 +198,14 @@ def contour_lines(bounds: tuple[float, float, float, float], weights: np.ndarray
 
 
 def build_frame(scene: DataScene, snapshot, history: np.ndarray, entries: tuple = (),
-                trajectory: np.ndarray | None = None) -> Frame:
-    """The frame of a snapshot (weights (K,), means (K, 2), covariances (K, 2, 2) in data units)."""
+                trajectory: np.ndarray | None = None, light: bool = False) -> Frame:
+    """The frame of a snapshot (weights (K,), means (K, 2), covariances (K, 2, 2) in data units).
+    light: ellipses only (no point labels, no contours)."""
     w, m, c = snapshot.weights, snapshot.means, snapshot.covariances
+    if light:
+        ellipses = tuple(ellipse_rings(m[k], c[k]) for k in range(len(w)))
+        return Frame(snapshot, np.empty(0, dtype=np.int64), ellipses, np.empty((0, 2)), np.empty(0), history,
+                     entries, trajectory, component_states(snapshot, scene.variance))
     shown = scene.shown_points
     log_p, joint = mixture_log_density(shown, w, m, c)
     labels = joint.argmax(axis=1) if len(shown) else np.empty(0, dtype=np.int64)

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from . import dialogs
+from .compare import CompareView
 from .controls import ControlPanel
 from .frames import (
     SCATTER_LIMIT,
@@ -87,7 +88,7 @@ class MainWindow(QMainWindow):
         self.fit_thread = FitThread(self)
         w = self.fit_thread.worker
         w.engine_ready.connect(self._engine_ready)
-        w.engine_failed.connect(lambda tb: self._error("The engine could not be loaded", tb.splitlines()[-1], tb))
+        w.engine_failed.connect(self._engine_failed)  # a bound method: queued to this (the GUI) thread
         w.frame_ready.connect(self._frame_ready)
         w.failed.connect(self._fit_failed)
         w.crashed.connect(self._fit_crashed)
@@ -117,6 +118,10 @@ class MainWindow(QMainWindow):
         self.gallery_panel.show_restart.connect(self.show_restart)
         self.gallery_panel.make_current.connect(self.make_restart_current)
         self.gallery_panel.export_requested.connect(self.export_gallery_dialog)
+        self.compare = CompareView()
+        self.tabs.addTab(self.compare, "Compare algorithms")
+        self.compare.run_button.clicked.connect(self.run_comparison)
+        self.compare.error.connect(lambda msg: self._error("The comparison stopped", msg))
         self.bottom = bottom = QSplitter(Qt.Orientation.Horizontal)
         bottom.addWidget(self.ll_plot)
         bottom.addWidget(self.tabs)
@@ -219,6 +224,10 @@ class MainWindow(QMainWindow):
         self.controls.engine_label.setText(f"engine ready: torch {info['torch']}, pyro {info['pyro']}")
         self._update_buttons()
         self.engine_loaded.emit()
+
+    def _engine_failed(self, details: str) -> None:
+        self.controls.engine_label.setText("the engine could not be loaded (see the message)")
+        self._error("The engine could not be loaded", details.strip().splitlines()[-1], details)
 
     @property
     def ready(self) -> bool:
@@ -410,6 +419,26 @@ class MainWindow(QMainWindow):
         self.timeline.set_entries([e.iteration for e in self.latest.entries], follow=True)
         self._show_entry(self.latest.entries[-1])
 
+    def run_comparison(self) -> None:
+        """em, gradient-em and marginal from the same start (the panel's initialisation), side by side."""
+        import engine
+
+        from .compare import comparison_configs, initial_params
+
+        if not self.ready or self.scene is None:
+            return
+        try:
+            config = self.controls.config()
+        except engine.UserError as exc:
+            self._error("Check the settings", str(exc))
+            return
+        scene = self.scene
+        self.tabs.setCurrentWidget(self.compare)
+        self.statusBar().showMessage("comparing em, gradient-em and marginal from the same start…", 5000)
+        self.tasks.run(lambda: comparison_configs(config, initial_params(scene.points, config)),
+                       lambda configs: self.compare.start(scene, configs) if self.scene is scene else None,
+                       lambda msg, internal: self._error("Could not start the comparison", msg))
+
     def _compute_gallery(self, frame: Frame) -> None:
         """Group the restarts into solutions and paint their pictures, in the background."""
         import engine
@@ -537,6 +566,7 @@ class MainWindow(QMainWindow):
         self.frame = None
         self._reset_view()
         self.plot.show_scene(scene, tuple(self.dataset.columns))
+        self.compare.show_scene(scene)
         self.table.clear_params()
         self.ll_curve.setData([], [])
         for label, text in ((self.iter_label, "iteration –"), (self.ll_label, "log-likelihood –"),
@@ -806,4 +836,5 @@ class MainWindow(QMainWindow):
             return
         self._closed = True
         self.fit_thread.shutdown(self.job if self.job_active else None)
+        self.compare.shutdown()
         self.tasks.wait(10_000)

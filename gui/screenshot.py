@@ -32,6 +32,11 @@ def parse(argv: list[str]) -> argparse.Namespace:
                    help="the bottom tab to show")
     p.add_argument("--replay", type=int, help="after the fit, replay this iteration (the timeline slider)")
     p.add_argument("--restart", type=int, help="after the fit, show this restart (as a gallery click does)")
+    p.add_argument("--compare", action="store_true",
+                   help="run em, gradient-em and marginal side by side to their end (the Compare tab)")
+    p.add_argument("--init", help="initialisation method (kmeans++, kmeans, random-data, forum)")
+    p.add_argument("--seed", type=int, help="seed")
+    p.add_argument("--max-iter", type=int, help="max iterations")
     return p.parse_args(argv)
 
 
@@ -89,6 +94,12 @@ class _Shot:
             c.algorithm.setCurrentText(self.args.algorithm)
         if self.args.restarts:
             c.restarts.setValue(self.args.restarts)
+        if self.args.init:
+            c.init.setCurrentText(self.args.init)
+        if self.args.seed is not None:
+            c.seed.setValue(self.args.seed)
+        if self.args.max_iter is not None:
+            c.max_iter.setText(str(self.args.max_iter))
         if self.args.data:
             columns = self.args.columns.split(",") if self.args.columns else None
             self.window.data_shown.connect(self.data_shown)
@@ -110,12 +121,19 @@ class _Shot:
         QTimer.singleShot(100, check)
 
     def data_shown(self) -> None:
-        if self.args.fit:
+        if self.args.compare:
+            self.window.compare.finished.connect(self.compared)
+            self.window.run_comparison()
+        elif self.args.fit:
             self.window.fit_ended.connect(self.fit_ended)
             if not self.window.start_fit():
                 self.fail(self.window.last_error or "the fit could not start")
         else:
             self.grab()
+
+    def compared(self) -> None:
+        self.args.tab = self.args.tab or "compare"
+        self.wait_then_grab()
 
     def fit_ended(self, status: str) -> None:
         if status == "error" or self.window.frame is None:

@@ -78,6 +78,7 @@ class FitJob:
     scene: DataScene
     config: object
     gate: RunGate
+    light: bool = False  # frames without point labels and contours (the small side-by-side plots)
     drawn: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
@@ -141,7 +142,8 @@ class FitWorker(QObject):
         job.drawn.clear()
         entries = tuple(kept.kept())  # immutable entries: the GUI never sees the history being appended to
         trajectory = np.stack([e.means for e in entries])
-        frame = build_frame(job.scene, snap, np.asarray(history, dtype=np.float64), entries, trajectory)
+        frame = build_frame(job.scene, snap, np.asarray(history, dtype=np.float64), entries, trajectory,
+                            light=job.light)
         self.frame_ready.emit(job.job_id, frame)
 
 

@@ -1,0 +1,277 @@
+"""Algorithms side by side: em, gradient-em (the forum recipe) and marginal from the same initialisation, at
+the same time, each in its own fit thread; small plots of each fit and the log-likelihood of all three
+against wall-clock time and against iteration."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from .frames import Frame, ellipse_rings
+from .palette import component_color
+from .plot_view import PointCloudItem, add_light_grid
+from .worker import FitJob, FitThread, RunGate
+
+ALGORITHMS = ("em", "gradient-em", "marginal")
+REDRAW_MS = 100  # the side-by-side view redraws at most 10 times a second
+CURVE_COLOURS = {"em": "#1f4e79", "gradient-em": "#c0392b", "marginal": "#27ae60"}
+
+
+def initial_params(points: np.ndarray, config):
+    """The parameters a config starts from (its iteration 0), as engine InitParams: the shared start."""
+    import engine
+
+    first = next(iter(engine.fit(points, replace(config, max_iter=0))))
+    return engine.InitParams(tuple(first.weights.tolist()), tuple(map(tuple, first.means.tolist())),
+                             tuple(tuple(map(tuple, c)) for c in first.covariances.tolist()))
+
+
+def comparison_configs(config, init) -> dict[str, object]:
+    """The three algorithms' configs: the panel's settings, the shared start, full covariances (the forum
+    recipe fits only those), one restart, each algorithm's own tol and optimiser defaults, and the panel's
+    max iterations when it is set (else each algorithm's own)."""
+    base = replace(config, covariance_type="full", restarts=1, init=None, init_params=init, select_by=None,
+                   tol=None, lr=None, betas=None, standardize=None)
+    return {a: replace(base, algorithm=a) for a in ALGORITHMS}
+
+
+def explain(frames: dict[str, Frame]) -> str:
+    """Where each algorithm ended, and, from the recorded paths, why the slow ones are where they are: how far
+    their means moved per step at most, and how far they had to travel to exact EM's answer."""
+    done = [a for a in ALGORITHMS if a in frames]
+    if not done:
+        return ""
+    parts = [f"{a}: {frames[a].snapshot.mean_log_likelihood:.5f} after {frames[a].snapshot.iteration} iterations "
+             f"({frames[a].snapshot.elapsed:.1f} s)" for a in done]
+    text = "Mean log-likelihood per point — " + "; ".join(parts) + "."
+    if "em" not in frames:
+        return text
+    target = frames["em"].snapshot
+    import engine
+
+    for a in ("gradient-em", "marginal"):
+        f = frames.get(a)
+        if f is None or f.trajectory is None or len(f.trajectory) < 2:
+            continue
+        path = f.trajectory  # (T, K, 2) means over the kept iterations
+        iterations = np.array([e.iteration for e in f.entries], dtype=float)
+        per_step = np.linalg.norm(np.diff(path, axis=0), axis=-1) / np.maximum(np.diff(iterations), 1)[:, None]
+        perm = engine.match_components(target.means, target.covariances, f.snapshot.means, f.snapshot.covariances)
+        start = path[0][perm]
+        need = np.linalg.norm(target.means - start, axis=-1)  # each (matched) mean's distance to em's answer
+        left = np.linalg.norm(target.means - f.snapshot.means[perm], axis=-1)
+        fastest = float(per_step.max())
+        k = int(np.argmax(need))
+        text += (f" {a}: its means moved at most {fastest:.4f} per iteration; to reach em's answer, component "
+                 f"{k}'s mean had to travel {need[k]:.2f} from its start (at least {need[k] / fastest:.0f} "
+                 f"iterations at that speed) and is still {left[k]:.2f} away.")
+    return text
+
+
+class _FitPanel(QWidget):
+    """One algorithm's small plot: data in grey, each component's 1/2/3-sigma ellipses, the means.
+    It receives its fit thread's signals (queued to the GUI thread) and passes them to the view."""
+
+    def __init__(self, algorithm: str, view: CompareView) -> None:
+        super().__init__()
+        self.algorithm = algorithm
+        self.view = view
+        self.title = QLabel(f"<b>{algorithm}</b>")
+        self.title.setWordWrap(True)
+        self.title.setMinimumWidth(100)
+        self.plot = pg.PlotWidget(background="w")
+        add_light_grid(self.plot)
+        self.plot.setMinimumSize(160, 120)
+        self.points = PointCloudItem()
+        self.plot.addItem(self.points)
+        self.ellipses = pg.PlotCurveItem(connect="finite")
+        self.plot.addItem(self.ellipses)
+        self.curves: list[pg.PlotCurveItem] = []
+        self.means = pg.ScatterPlotItem(symbol="+", size=14)
+        self.plot.addItem(self.means)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.title)
+        layout.addWidget(self.plot, 1)
+
+    def on_frame(self, job_id: int, frame: Frame) -> None:
+        self.view._frame(self.algorithm, job_id, frame)
+
+    def on_finished(self, job_id: int) -> None:
+        self.view._finished(self.algorithm, job_id)
+
+    def on_failed(self, job_id: int, message: str) -> None:
+        self.view.error.emit(f"{self.algorithm}: {message}")
+
+    def show_scene(self, scene) -> None:
+        self.points.set_points(scene.shown_points, None)
+        x0, x1, y0, y1 = scene.bounds
+        self.plot.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
+        for c in self.curves:
+            c.setData([], [])
+        self.means.setData([], [])
+
+    def show_frame(self, algorithm: str, frame: Frame) -> None:
+        snap = frame.snapshot
+        k = len(snap.weights)
+        while len(self.curves) < k:
+            curve = pg.PlotCurveItem(connect="finite")
+            self.plot.addItem(curve)
+            self.curves.append(curve)
+        for j, curve in enumerate(self.curves):
+            if j < k:
+                rings = ellipse_rings(snap.means[j], snap.covariances[j])
+                curve.setPen(pg.mkPen(component_color(j), width=2))
+                curve.setData(rings[:, 0], rings[:, 1])
+            else:
+                curve.setData([], [])
+        self.means.setData(pos=snap.means, brush=[component_color(j) for j in range(k)],
+                           pen=[pg.mkPen(component_color(j).darker(160), width=2) for j in range(k)])
+        self.title.setText(f"<b>{algorithm}</b>: {snap.mean_log_likelihood:.5f} at iteration {snap.iteration} "
+                           f"({snap.status.replace('_', ' ')}, {snap.elapsed:.1f} s)")
+
+
+class CompareView(QWidget):
+    """The 'Compare algorithms' tab. The window hands it the data scene and the panel's config."""
+
+    error = Signal(str)
+    finished = Signal()
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.threads: dict[str, FitThread] = {}
+        self.jobs: dict[str, FitJob] = {}
+        self.last: dict[str, Frame] = {}
+        self.timeline: dict[str, list[tuple[float, float]]] = {}
+        self._ids = 0
+        self._dirty: set[str] = set()
+        self._redraw = QTimer(self)
+        self._redraw.setSingleShot(True)
+        self._redraw.setInterval(REDRAW_MS)
+        self._redraw.timeout.connect(self._draw)
+        self.run_button = QPushButton("Run em, gradient-em and marginal from the same start")
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setEnabled(False)
+        self.note = QLabel("Same start: the panel's initialisation. Full covariances, each algorithm's defaults.")
+        self.verdict = QLabel("")
+        self.verdict.setWordWrap(True)
+        self.verdict.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.panels = {a: _FitPanel(a, self) for a in ALGORITHMS}
+        self.by_time = pg.PlotWidget(background="w")
+        self.by_iter = pg.PlotWidget(background="w")
+        for chart, label in ((self.by_time, "seconds"), (self.by_iter, "iteration")):
+            add_light_grid(chart)
+            chart.setLabel("bottom", label)
+            chart.setLabel("left", "mean log-likelihood")
+            chart.addLegend(offset=(-10, 10))
+        self.by_iter.setLogMode(x=True, y=False)
+        self.by_iter.getAxis("bottom").setStyle(maxTextLevel=0)  # label the decades only
+        self.time_curves = {a: self.by_time.plot([], [], name=a, pen=pg.mkPen(CURVE_COLOURS[a], width=2))
+                            for a in ALGORITHMS}
+        self.iter_curves = {a: self.by_iter.plot([], [], name=a, pen=pg.mkPen(CURVE_COLOURS[a], width=2))
+                            for a in ALGORITHMS}
+        top = QHBoxLayout()
+        top.addWidget(self.run_button)
+        top.addWidget(self.stop_button)
+        top.addWidget(self.note)
+        top.addStretch(1)
+        grid = QGridLayout()
+        for col, a in enumerate(ALGORITHMS):
+            grid.addWidget(self.panels[a], 0, col)
+        grid.addWidget(self.by_time, 1, 0, 1, 1)
+        grid.addWidget(self.by_iter, 1, 1, 1, 2)
+        grid.setRowStretch(0, 3)
+        grid.setRowStretch(1, 2)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(top)
+        layout.addLayout(grid, 1)
+        layout.addWidget(self.verdict)
+        self.stop_button.clicked.connect(self.stop)
+
+    @property
+    def running(self) -> bool:
+        return bool(self.jobs)
+
+    def show_scene(self, scene) -> None:
+        self.stop()
+        self.scene = scene
+        for panel in self.panels.values():
+            panel.show_scene(scene)
+        for curves in (self.time_curves, self.iter_curves):
+            for c in curves.values():
+                c.setData([], [])
+
+    def start(self, scene, configs: dict) -> None:
+        """Run the three configs at once, one fit thread each."""
+        self.stop()
+        self.show_scene(scene)
+        self.last.clear()
+        self.verdict.setText("")
+        for algorithm, config in configs.items():
+            thread = self.threads.get(algorithm)
+            if thread is None:
+                # The worker lives in its own thread: its signals must reach bound methods of an object that
+                # lives in the GUI thread (the panel), so that Qt queues them here. A lambda would run in the
+                # worker's thread and touch plot items from there.
+                thread = self.threads[algorithm] = FitThread(self)
+                panel = self.panels[algorithm]
+                thread.worker.frame_ready.connect(panel.on_frame)
+                thread.worker.finished.connect(panel.on_finished)
+                thread.worker.failed.connect(panel.on_failed)
+                thread.worker.crashed.connect(panel.on_failed)
+            import engine
+
+            self._ids += 1
+            job = FitJob(self._ids, scene, config, RunGate(engine.CancelToken()), light=True)
+            self.jobs[algorithm] = job
+            self.timeline[algorithm] = []
+            thread.submit(job)
+        self.stop_button.setEnabled(True)
+
+    def stop(self) -> None:
+        for job in self.jobs.values():
+            job.gate.cancel()
+
+    def shutdown(self) -> None:
+        for algorithm, thread in self.threads.items():
+            thread.shutdown(self.jobs.get(algorithm))
+
+    def _frame(self, algorithm: str, job_id: int, frame: Frame) -> None:
+        """Keep the frame; the redraw timer draws the latest of each algorithm REDRAW_MS apart. Three fits
+        redrawn at 30 frames a second each would keep the GUI thread (and through the GIL, the fits) busy."""
+        job = self.jobs.get(algorithm)
+        if job is None or job.job_id != job_id:
+            return
+        snap = frame.snapshot
+        self.last[algorithm] = frame
+        self.timeline[algorithm].append((snap.elapsed, snap.mean_log_likelihood))
+        self._dirty.add(algorithm)
+        if not self._redraw.isActive():
+            self._redraw.start()
+        job.drawn.set()
+
+    def _draw(self) -> None:
+        for algorithm in self._dirty:
+            frame = self.last[algorithm]
+            t = np.array(self.timeline[algorithm])
+            self.time_curves[algorithm].setData(t[:, 0], t[:, 1])
+            h = frame.history
+            self.iter_curves[algorithm].setData(np.maximum(h[:, 0], 1.0), h[:, 1])  # log axis: iteration 0 at 1
+            self.panels[algorithm].show_frame(algorithm, frame)
+        self._dirty.clear()
+
+    def _finished(self, algorithm: str, job_id: int) -> None:
+        job = self.jobs.get(algorithm)
+        if job is not None and job.job_id == job_id:
+            del self.jobs[algorithm]
+            if not self.jobs:
+                self._redraw.stop()
+                self._draw()
+                self.verdict.setText(explain(self.last))
+                self.stop_button.setEnabled(False)
+                self.finished.emit()
