@@ -47,6 +47,7 @@ from .gallery import GalleryPanel
 from .generate_dialog import GenerateDialog
 from .param_table import ParamTable
 from .plot_view import PlotView, add_light_grid
+from .selection_view import SelectionView
 from .tasks import TaskRunner
 from .timeline import Timeline
 from .worker import FitJob, FitThread, RunGate
@@ -122,6 +123,11 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.compare, "Compare algorithms")
         self.compare.run_button.clicked.connect(self.run_comparison)
         self.compare.error.connect(lambda msg: self._error("The comparison stopped", msg))
+        self.selection = SelectionView()
+        self.tabs.addTab(self.selection, "Model selection")
+        self.selection.run_button.clicked.connect(self.run_selection)
+        self.selection.load_fit.connect(self.load_snapshot)
+        self.selection.worker.failed.connect(self._selection_failed)
         self.bottom = bottom = QSplitter(Qt.Orientation.Horizontal)
         bottom.addWidget(self.ll_plot)
         bottom.addWidget(self.tabs)
@@ -439,6 +445,42 @@ class MainWindow(QMainWindow):
                        lambda configs: self.compare.start(scene, configs) if self.scene is scene else None,
                        lambda msg, internal: self._error("Could not start the comparison", msg))
 
+    def run_selection(self) -> None:
+        """BIC/AIC over K and covariance types in the background (the panel's other settings)."""
+        import engine
+
+        if not self.ready or self.scene is None:
+            return
+        try:
+            config = self.controls.config()
+        except engine.UserError as exc:
+            self._error("Check the settings", str(exc))
+            return
+        self.tabs.setCurrentWidget(self.selection)
+        self.selection.start(self.scene.points, config)
+
+    def _selection_failed(self, run_id: int, message: str) -> None:
+        self._error("Model selection stopped", message.strip().splitlines()[-1], message)
+
+    def load_snapshot(self, snap) -> None:
+        """Show a finished fit (from model selection) as the current fit: plot, table, exports."""
+        if self.job_active:
+            self.job.gate.cancel()
+        scene = self.scene
+        self._reset_view()
+        history = np.array([(snap.iteration, snap.mean_log_likelihood)])
+
+        def done(frame: Frame) -> None:
+            if self.scene is scene:
+                self.latest = frame
+                self.show_frame(frame)
+                self.timeline.show_position(snap.iteration, None, live=False)
+                self.statusBar().showMessage(f"loaded the K={snap.n_components} {snap.config.covariance_type} fit "
+                                             "from model selection", 8000)
+
+        self.tasks.run(lambda: build_frame(scene, snap, history, (), None), done,
+                       lambda msg, internal: self._error("Could not show that fit", msg))
+
     def _compute_gallery(self, frame: Frame) -> None:
         """Group the restarts into solutions and paint their pictures, in the background."""
         import engine
@@ -567,6 +609,7 @@ class MainWindow(QMainWindow):
         self._reset_view()
         self.plot.show_scene(scene, tuple(self.dataset.columns))
         self.compare.show_scene(scene)
+        self.selection.clear()
         self.table.clear_params()
         self.ll_curve.setData([], [])
         for label, text in ((self.iter_label, "iteration –"), (self.ll_label, "log-likelihood –"),
@@ -837,4 +880,5 @@ class MainWindow(QMainWindow):
         self._closed = True
         self.fit_thread.shutdown(self.job if self.job_active else None)
         self.compare.shutdown()
+        self.selection.shutdown()
         self.tasks.wait(10_000)

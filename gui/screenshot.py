@@ -34,6 +34,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--restart", type=int, help="after the fit, show this restart (as a gallery click does)")
     p.add_argument("--compare", action="store_true",
                    help="run em, gradient-em and marginal side by side to their end (the Compare tab)")
+    p.add_argument("--select", type=int, metavar="KMAX",
+                   help="run model selection for K = 1..KMAX (the Model selection tab)")
     p.add_argument("--init", help="initialisation method (kmeans++, kmeans, random-data, forum)")
     p.add_argument("--seed", type=int, help="seed")
     p.add_argument("--max-iter", type=int, help="max iterations")
@@ -121,7 +123,12 @@ class _Shot:
         QTimer.singleShot(100, check)
 
     def data_shown(self) -> None:
-        if self.args.compare:
+        if self.args.select:
+            self.window.selection.k_to.setValue(self.args.select)
+            self.window.selection.done.connect(self.wait_then_grab)
+            self.args.tab = self.args.tab or "selection"
+            self.window.run_selection()
+        elif self.args.compare:
             self.window.compare.finished.connect(self.compared)
             self.window.run_comparison()
         elif self.args.fit:

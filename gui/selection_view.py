@@ -1,0 +1,190 @@
+"""Model selection, seen: BIC and AIC against K for each covariance type, computed in the background with
+progress; spurious fits are marked and never best; click a point to load that fit into the main view."""
+
+from __future__ import annotations
+
+import traceback
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
+
+from .plot_view import add_light_grid
+
+TYPE_COLOURS = {"full": "#1f77b4", "tied": "#ff7f0e", "diag": "#2ca02c", "spherical": "#d62728"}
+
+
+class SelectionWorker(QObject):
+    """Lives in its own thread; runs the engine's select_models generator and reports each entry."""
+
+    entry = Signal(int, object)  # run id, engine SelectionEntry
+    failed = Signal(int, str)
+    finished = Signal(int)
+
+    @Slot(int, object, object, object, object, object)
+    def run(self, run_id: int, points, ks, types, base, cancel) -> None:
+        import engine
+
+        try:
+            for entry in engine.select_models(points, ks, types, base, cancel):
+                self.entry.emit(run_id, entry)
+        except engine.UserError as exc:
+            self.failed.emit(run_id, str(exc))
+        except Exception:  # noqa: BLE001 - shown to the user; the window keeps working
+            self.failed.emit(run_id, traceback.format_exc())
+        finally:
+            self.finished.emit(run_id)
+
+
+class SelectionView(QWidget):
+    """The 'Model selection' tab."""
+
+    load_fit = Signal(object)  # an engine Snapshot to show in the main view
+    done = Signal()  # a selection run ended (emitted in the GUI thread)
+    _run = Signal(int, object, object, object, object, object)
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.entries: list = []
+        self._run_id = 0
+        self._cancel = None
+        self._total = 0
+        self.k_from, self.k_to = QSpinBox(), QSpinBox()
+        for spin, value in ((self.k_from, 1), (self.k_to, 8)):
+            spin.setRange(1, 50)
+            spin.setValue(value)
+        self.types = {t: QCheckBox(t) for t in TYPE_COLOURS}
+        for box in self.types.values():
+            box.setChecked(True)
+        self.restarts = QSpinBox()
+        self.restarts.setRange(1, 1000)
+        self.restarts.setValue(5)
+        self.criterion = QComboBox()
+        self.criterion.addItems(["BIC", "AIC"])
+        self.run_button = QPushButton("Run selection")
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setEnabled(False)
+        self.progress = QLabel("")
+        self.best = QLabel("")
+        self.best.setWordWrap(True)
+        self.chart = pg.PlotWidget(background="w")
+        add_light_grid(self.chart)
+        self.chart.setLabel("bottom", "K (components)")
+        self.chart.setLabel("left", "BIC (lower is better)")
+        self.chart.addLegend(offset=(-10, 10))
+        self.curves = {t: pg.PlotDataItem([], [], name=t, pen=pg.mkPen(c, width=2), symbol="o", symbolSize=9,
+                                          symbolBrush=c, symbolPen=None) for t, c in TYPE_COLOURS.items()}
+        for curve in self.curves.values():
+            self.chart.addItem(curve)
+            curve.sigPointsClicked.connect(self._clicked)
+        self.spurious = pg.ScatterPlotItem(symbol="x", size=14, pen=pg.mkPen("k", width=2), brush=None)
+        self.spurious.sigClicked.connect(self._clicked)
+        self.chart.addItem(self.spurious)
+        self.best_marker = pg.ScatterPlotItem(symbol="star", size=22, pen=pg.mkPen("k"), brush=pg.mkBrush("#ffd700"))
+        self.chart.addItem(self.best_marker)
+        row = QHBoxLayout()
+        for w in (QLabel("K from"), self.k_from, QLabel("to"), self.k_to, *self.types.values(), QLabel("restarts"),
+                  self.restarts, self.criterion, self.run_button, self.stop_button, self.progress):
+            row.addWidget(w)
+        row.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(row)
+        layout.addWidget(self.chart, 1)
+        layout.addWidget(self.best)
+        self.thread = QThread()
+        self.thread.setObjectName("gmm-studio-selection")
+        self.worker = SelectionWorker()
+        self.worker.moveToThread(self.thread)
+        self._run.connect(self.worker.run)
+        self.worker.entry.connect(self._entry)  # bound methods of a GUI-thread object: queued here
+        self.worker.finished.connect(self._finished)
+        self.thread.start()
+        self.stop_button.clicked.connect(self.stop)
+        self.criterion.currentTextChanged.connect(lambda _t: self._redraw())
+
+    @property
+    def running(self) -> bool:
+        return self._cancel is not None
+
+    def start(self, points: np.ndarray, base) -> None:
+        """Fit the grid K x covariance types with the panel's other settings (restarts from this tab)."""
+        import engine
+
+        self.stop()
+        ks = list(range(self.k_from.value(), max(self.k_from.value(), self.k_to.value()) + 1))
+        types = [t for t, box in self.types.items() if box.isChecked()] or ["full"]
+        from dataclasses import replace
+
+        base = replace(base, restarts=self.restarts.value(), init_params=None, init=None
+                       if base.init == "params" else base.init)
+        self._run_id += 1
+        self._cancel = engine.CancelToken()
+        self._total = len(ks) * len(types)
+        self.entries = []
+        self._redraw()
+        self.progress.setText(f"0 / {self._total} fits")
+        self.stop_button.setEnabled(True)
+        self.run_button.setEnabled(False)
+        self._run.emit(self._run_id, points, ks, types, base, self._cancel)
+
+    def stop(self) -> None:
+        if self._cancel is not None:
+            self._cancel.cancel()
+
+    def shutdown(self) -> None:
+        self.stop()
+        self.thread.quit()
+        self.thread.wait()
+
+    def clear(self) -> None:
+        self.stop()
+        self.entries = []
+        self._redraw()
+        self.progress.setText("")
+
+    def _entry(self, run_id: int, entry) -> None:
+        if run_id != self._run_id:
+            return
+        self.entries.append(entry)
+        self.progress.setText(f"{len(self.entries)} / {self._total} fits")
+        self._redraw()
+
+    def _finished(self, run_id: int) -> None:
+        if run_id == self._run_id:
+            self._cancel = None
+            self.stop_button.setEnabled(False)
+            self.run_button.setEnabled(True)
+            self.done.emit()
+
+    def value(self, entry) -> float | None:
+        return entry.bic if self.criterion.currentText() == "BIC" else entry.aic
+
+    def _redraw(self) -> None:
+        import engine
+
+        name = self.criterion.currentText()
+        self.chart.setLabel("left", f"{name} (lower is better)")
+        for t, curve in self.curves.items():
+            pts = [(e.k, self.value(e)) for e in self.entries if e.covariance_type == t and self.value(e) is not None]
+            curve.setData([p[0] for p in pts], [p[1] for p in pts], data=[
+                e for e in self.entries if e.covariance_type == t and self.value(e) is not None])
+        bad = [e for e in self.entries if e.spurious and self.value(e) is not None]
+        self.spurious.setData([e.k for e in bad], [self.value(e) for e in bad], data=bad)
+        ok = [e for e in self.entries if not e.spurious and self.value(e) is not None]
+        best = min(ok, key=self.value) if ok else None
+        self.best_marker.setData([best.k] if best else [], [self.value(best)] if best else [])
+        failed = [e for e in self.entries if e.spurious]
+        text = ""
+        if best is not None:
+            by_bic = engine.best_entry(self.entries)
+            text = (f"Best by {name}: K={best.k}, {best.covariance_type} ({name} {self.value(best):.3f}). "
+                    f"By BIC: K={by_bic.k}, {by_bic.covariance_type}. ")
+        if failed:
+            text += "Spurious (never best): " + "; ".join(f"K={e.k} {e.covariance_type}: {e.reason}" for e in failed)
+        self.best.setText(text + ("  Click a point to load that fit." if self.entries else ""))
+
+    def _clicked(self, item, points, *args) -> None:
+        if len(points) and points[0].data() is not None and points[0].data().snapshot is not None:
+            self.load_fit.emit(points[0].data().snapshot)
