@@ -61,6 +61,13 @@ class History:
             self.stride *= 2
             self.entries = [e for e in self.entries if e.iteration % self.stride == 0]
 
+    @classmethod
+    def of_entries(cls, entries) -> History:
+        """A history holding the given (already kept) entries, e.g. the ones a window received."""
+        h = cls(capacity=max(len(entries) + 1, 16))
+        h.entries = list(entries)
+        return h
+
     def kept(self) -> list[HistoryEntry]:
         """The kept entries in order, the latest snapshot last (even when it falls between strides)."""
         if self._latest is not None and (not self.entries or self.entries[-1] is not self._latest):

@@ -99,7 +99,8 @@ def _finite(x: float) -> float | None:
     return float(x) if math.isfinite(x) else None
 
 
-def session_dict(data: DataRef, config: FitConfig, snap: Snapshot, history: History | None) -> dict:
+def session_dict(data: DataRef, config: FitConfig, snap: Snapshot, history: History | None,
+                 log_likelihood_trace: np.ndarray | None = None) -> dict:
     """The session as JSON-ready data."""
     fit = {"status": snap.status, "iteration": snap.iteration, "restart": snap.restart,
            "mean_log_likelihood": snap.mean_log_likelihood, "log_likelihood": snap.log_likelihood,
@@ -110,7 +111,8 @@ def session_dict(data: DataRef, config: FitConfig, snap: Snapshot, history: Hist
         kept = history.kept()
         step = max(1, math.ceil(len(kept) / HISTORY_ENTRIES))
         chosen = kept[::step] + ([kept[-1]] if (len(kept) - 1) % step else [])
-        hist = {"log_likelihood": history.log_likelihoods().tolist(),
+        trace = history.log_likelihoods() if log_likelihood_trace is None else log_likelihood_trace
+        hist = {"log_likelihood": np.asarray(trace).tolist(),
                 "params": [{"iteration": e.iteration, "weights": e.weights.tolist(), "means": e.means.tolist(),
                             "covariances": e.covariances.tolist()} for e in chosen]}
     return {"format": FORMAT, "format_version": FORMAT_VERSION, "data": asdict(data),
@@ -118,10 +120,12 @@ def session_dict(data: DataRef, config: FitConfig, snap: Snapshot, history: Hist
 
 
 def write_session(path: str | Path, data: DataRef, config: FitConfig, snap: Snapshot,
-                  history: History | None = None) -> None:
+                  history: History | None = None, log_likelihood_trace: np.ndarray | None = None) -> None:
+    """Write the session atomically. log_likelihood_trace (T, 2): every iteration's mean log-likelihood when
+    the history holds only some of them."""
     if Path(path).suffix.lower() != ".gmmsession":
         raise UserError(f"{path}: name the session file *.gmmsession")
-    text = json.dumps(session_dict(data, config, snap, history), allow_nan=False) + "\n"
+    text = json.dumps(session_dict(data, config, snap, history, log_likelihood_trace), allow_nan=False) + "\n"
     atomic_write(path, text.encode())
 
 

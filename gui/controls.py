@@ -146,6 +146,24 @@ class ControlPanel(QWidget):
         self.k.setValue(len(init_params.weights))
         self.init.setCurrentText(IMPORTED_INIT)
 
+    def apply_config(self, cfg) -> None:
+        """Show an engine FitConfig in the widgets (a session's settings)."""
+        self.k.setValue(cfg.n_components)
+        self.algorithm.setCurrentText(cfg.algorithm)
+        self.covariance.setCurrentText(cfg.covariance_type)
+        if cfg.init_params is not None:
+            self.set_imported(cfg.init_params, "from the session")
+        elif cfg.init is None:
+            self.init.setCurrentIndex(0)
+        else:
+            self.init.setCurrentText(cfg.init)
+        self.restarts.setValue(cfg.restarts)
+        self.seed.setValue(cfg.seed)
+        self.tol.setText("" if cfg.tol is None else repr(cfg.tol))
+        self.max_iter.setText("" if cfg.max_iter is None else str(cfg.max_iter))
+        self.reg_covar.setText(repr(cfg.reg_covar))
+        self.precision.setCurrentText(cfg.dtype)
+
     def config(self):
         """The engine's FitConfig for the current widgets; UserError naming the field that is wrong."""
         import engine

@@ -80,6 +80,8 @@ class MainWindow(QMainWindow):
         self.replaying = False
         self._replay_token = 0
         self.last_error = ""
+        self.data_origin: tuple = ("inline",)
+        self._session_check: dict | None = None
         self.redraw_ms: deque[float] = deque(maxlen=1000)
         self._job_ids = 0
         self._data_token = 0
@@ -147,6 +149,10 @@ class MainWindow(QMainWindow):
         self.timeline.live.connect(self.go_live)
         self.timeline.continue_here.connect(self.continue_from_here)
         self.timeline.trajectories_toggled.connect(self._toggle_paths)
+        self.timeline.edit_start.toggled.connect(self._toggle_edit)
+        self.plot.start_edited.connect(self.set_start)
+        self.table.params_typed.connect(self.set_start)
+        self.table.typing_error.connect(self._typing_error)
         self.setCentralWidget(self.splitter)
         self.controls = ControlPanel()
         scroll = QScrollArea()
@@ -211,6 +217,10 @@ class MainWindow(QMainWindow):
         self._action(f, "&Export parameters…", self.export_params_dialog, "Ctrl+E")
         self._action(f, "Export &labels and responsibilities…", self.export_labels_dialog)
         self._action(f, "Export &plot (PNG, SVG)…", self.export_plot_dialog)
+        self._action(f, "Export restart &gallery…", self.export_gallery_dialog)
+        f.addSeparator()
+        self._action(f, "&Save session…", self.save_session_dialog, QKeySequence.StandardKey.Save)
+        self._action(f, "Open sessio&n…", self.open_session_dialog, "Ctrl+Shift+O")
         f.addSeparator()
         self._action(f, "&Quit", self.close, QKeySequence.StandardKey.Quit)
         r = bar.addMenu("F&it")
@@ -547,6 +557,33 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"initialisation: the fit at {where}; change any setting, then Run", 10000)
         self.reset()
 
+    def _toggle_edit(self, on: bool) -> None:
+        self.plot.set_edit_mode(on)
+        self.table.set_editable(on)
+
+    def set_start(self, weights, means, covariances) -> None:
+        """Parameters set by hand (dragged on the plot or typed in the table) become the initialisation,
+        checked by the engine; the fit is reset to show them (Run or Step from there)."""
+        import engine
+
+        try:
+            w, m, c = engine.check_mixture(weights, means, covariances, where="the start you set")
+        except engine.UserError as exc:
+            self._error("That start is not a valid mixture", str(exc))
+            if self.frame is not None:
+                self.show_frame(self.frame)  # put the drawing back
+            return
+        init = engine.InitParams(tuple(w.tolist()), tuple(map(tuple, m.tolist())),
+                                 tuple(tuple(map(tuple, x)) for x in c.tolist()))
+        self.controls.set_imported(init, "set by hand")
+        self.statusBar().showMessage("initialisation set by hand: Run (F5) or Step (F6) from it", 8000)
+        self.reset()
+
+    def _typing_error(self, message: str) -> None:
+        self._error("That start is not a valid mixture", message)
+        if self.frame is not None:
+            self.show_frame(self.frame)
+
     def _toggle_paths(self, on: bool) -> None:
         self.plot.show_trajectories = on
         if self.frame is not None:
@@ -560,6 +597,7 @@ class MainWindow(QMainWindow):
         status = self.frame.snapshot.status if self.frame is not None else "error"
         if self.state_label.text() in ("running", "stopping", "paused"):
             self._set_state(status.replace("_", " ") if self.frame is not None else "idle")
+        self._check_session(status)
         self.fit_ended.emit(status)
 
     def _fit_failed(self, job_id: int, message: str) -> None:
@@ -584,12 +622,15 @@ class MainWindow(QMainWindow):
 
         p = engine.FORUM_PRESET
         points, _ = engine.sample_mixture(p["weights"], p["means"], p["covariances"], DEMO_N, seed=0)
-        self.set_dataset(engine.Dataset(points, ("x", "y"), (0, 1), f"demo: forum preset, N={DEMO_N}, seed 0"))
+        self.set_dataset(engine.Dataset(points, ("x", "y"), (0, 1), f"demo: forum preset, N={DEMO_N}, seed 0"),
+                         ("generated", p, DEMO_N, 0))
 
-    def set_dataset(self, dataset) -> None:
-        """Show a new data set (engine.Dataset); a running fit is stopped first."""
+    def set_dataset(self, dataset, origin: tuple = ("inline",)) -> None:
+        """Show a new data set (engine.Dataset); a running fit is stopped first. origin: ("file",),
+        ("generated", mixture, n, seed) or ("inline",): how a session finds the data again."""
         self.stop_for_change("the data changed")
         self.dataset = dataset
+        self.data_origin = origin
         self._data_token += 1
         token = self._data_token
         n = len(dataset.points)
@@ -654,7 +695,9 @@ class MainWindow(QMainWindow):
             points, _ = engine.sample_mixture(weights, means, covariances, n, seed)
             return engine.Dataset(points, ("x", "y"), (0, 1), source)
 
-        self.tasks.run(work, self.set_dataset, lambda msg, internal: self._error("Could not generate", msg))
+        mixture = {"weights": weights, "means": means, "covariances": covariances}
+        self.tasks.run(work, lambda ds: self.set_dataset(ds, ("generated", mixture, n, seed)),
+                       lambda msg, internal: self._error("Could not generate", msg))
 
     def open_dialog(self) -> None:
         start = self.settings.value("last_folder", str(Path.home()))
@@ -682,7 +725,7 @@ class MainWindow(QMainWindow):
             if names is not None and len(names) > 2 and ask_columns:
                 self._pick_columns(path, names, dataset)
             else:
-                self.set_dataset(dataset)
+                self.set_dataset(dataset, ("file",))
                 self.statusBar().showMessage(f"loaded {path}", 5000)
 
         self.tasks.run(work, done, lambda msg, internal: self._error("Could not open the data", msg))
@@ -693,7 +736,7 @@ class MainWindow(QMainWindow):
 
         def chosen() -> None:
             if picker.columns() == tuple(dataset.column_indices):
-                self.set_dataset(dataset)
+                self.set_dataset(dataset, ("file",))
             else:
                 self.open_path(path, list(picker.columns()))
 
@@ -816,6 +859,90 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"initialisation: {len(params.weights)} components from {path}", 8000)
         self.reset()
         return True
+
+    # ---------------------------------------------------------------- sessions
+    def data_ref(self):
+        """How the shown data can be found again: its file, its generator recipe, or the points themselves."""
+        import engine
+
+        kind = self.data_origin[0]
+        if kind == "file":
+            return engine.file_ref(self.dataset)
+        if kind == "generated":
+            _, mixture, n, seed = self.data_origin
+            return engine.generated_ref(mixture, n, seed, self.dataset.points)
+        return engine.inline_ref(self.dataset.points)
+
+    def save_session(self, path: str) -> bool:
+        """Data reference and hash, settings, the current fit and its history, in one file."""
+        import engine
+
+        if self.frame is None or self.job is None:
+            self._error("Could not save the session", "there is no fit to save yet: press Run (F5) first")
+            return False
+        source = self.latest if self.latest is not None else self.frame
+        history = engine.History.of_entries(source.entries) if source.entries else None
+        try:
+            engine.write_session(path, self.data_ref(), self.job.config, self.frame.snapshot, history,
+                                 source.history)
+        except engine.UserError as exc:
+            self._error("Could not save the session", str(exc))
+            return False
+        self.statusBar().showMessage(f"saved the session to {path}", 8000)
+        return True
+
+    def open_session(self, path: str) -> None:
+        """Load the session's data (checked against its hash), its settings, and run its fit again: the
+        status bar says whether the result is the saved one."""
+        import engine
+
+        try:
+            session = engine.read_session(path)
+        except engine.UserError as exc:
+            self._error("Could not open the session", str(exc))
+            return
+        self.statusBar().showMessage(f"opening {path}: loading its data…")
+
+        def done(points) -> None:
+            ref = session.data
+            if ref.kind == "file":
+                columns = tuple(engine.column_names(ref.path)[j] for j in ref.columns) if ref.columns else ("x", "y")
+                dataset = engine.Dataset(points, columns, tuple(ref.columns) or (0, 1), ref.path)
+                origin = ("file",)
+            elif ref.kind == "generated":
+                dataset = engine.Dataset(points, ("x", "y"), (0, 1),
+                                         f"generated: K={len(ref.mixture['weights'])}, N={ref.n:,}, seed {ref.seed}")
+                origin = ("generated", ref.mixture, ref.n, ref.seed)
+            else:
+                dataset = engine.Dataset(points, ("x", "y"), (0, 1), f"from the session {Path(path).name}")
+                origin = ("inline",)
+            self.set_dataset(dataset, origin)
+            self.controls.apply_config(session.config)
+            self._session_check = session.fit
+            self.start_fit()
+
+        self.tasks.run(session.data.load, done, lambda msg, internal: self._error("Could not open the session", msg))
+
+    def _check_session(self, status: str) -> None:
+        saved, self._session_check = self._session_check, None
+        if saved is None or self.frame is None:
+            return
+        snap = self.frame.snapshot
+        same = snap.mean_log_likelihood == saved["mean_log_likelihood"] and snap.iteration == saved["iteration"]
+        verdict = "reproduced the saved fit" if same else "did NOT reproduce the saved fit"
+        self.statusBar().showMessage(f"session: {verdict}: log-likelihood {snap.log_likelihood:.6f} after "
+                                     f"{snap.iteration} iterations (saved {saved['log_likelihood']:.6f} after "
+                                     f"{saved['iteration']})", 20000)
+
+    def save_session_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save session", "fit.gmmsession", "Sessions (*.gmmsession)")
+        if path:
+            self.save_session(path)
+
+    def open_session_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open session", "", "Sessions (*.gmmsession)")
+        if path:
+            self.open_session(path)
 
     def export_params_dialog(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Export parameters", "params.json",

@@ -14,7 +14,7 @@ from pyqtgraph.Qt.internals import PrimitiveArray
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPixmap
 
-from .frames import DataScene, Frame
+from .frames import DataScene, Frame, ellipse_rings
 from .palette import UNFITTED, component_color
 
 POINT_PX = 3  # point size in pixels
@@ -135,6 +135,7 @@ class PlotView(pg.PlotWidget):
     """The main plot. `show_scene` when the data changes, `show_frame` for every snapshot frame."""
 
     hovered = Signal(object)  # index into the scene's points, or None
+    start_edited = Signal(object, object, object)  # weights (K,), means (K, 2), covariances (K, 2, 2)
 
     def __init__(self, parent=None) -> None:
         self.view_box = DrawingViewBox()
@@ -163,6 +164,8 @@ class PlotView(pg.PlotWidget):
             self.addItem(item)
         self.hover_text.hide()
         self.hovered_index: int | None = None
+        self.handles: list = []
+        self.edit_mode = False
         self.scene().sigMouseMoved.connect(self._mouse_moved)
 
     # ------------------------------------------------------------------ data and frames
@@ -217,6 +220,58 @@ class PlotView(pg.PlotWidget):
                            pen=[pg.mkPen(component_color(j).darker(160), width=3) for j in range(k)])
         if self.hovered_index is not None:
             self._describe(self.hovered_index)
+        if getattr(self, "edit_mode", False):
+            self._show_handles()
+
+    # ------------------------------------------------------------------ setting the start by hand
+    def set_edit_mode(self, on: bool) -> None:
+        """Handles on each mean (drag to move it) and on each 2-sigma ellipse's major axis tip (drag to turn
+        and stretch it); releasing a handle sets the start (start_edited)."""
+        self.edit_mode = on
+        self._show_handles()
+
+    def _show_handles(self) -> None:
+        for handle in self.handles:
+            self.removeItem(handle)
+        self.handles = []
+        if not getattr(self, "edit_mode", False) or self.frame is None:
+            return
+        snap = self.frame.snapshot
+        self._edit = [snap.weights.copy(), snap.means.copy(), snap.covariances.copy()]
+        for k in range(len(snap.weights)):
+            colour = component_color(k)
+            mean = pg.TargetItem(pos=tuple(snap.means[k]), size=16, symbol="o", movable=True,
+                                 pen=pg.mkPen(colour.darker(150), width=2), brush=pg.mkBrush(255, 255, 255, 160))
+            tip = pg.TargetItem(pos=tuple(axis_tip(snap.means[k], snap.covariances[k])), size=11, symbol="s",
+                                movable=True, pen=pg.mkPen(colour.darker(150), width=2), brush=pg.mkBrush(colour))
+            mean.setToolTip(f"component {k}: drag to move its mean")
+            tip.setToolTip(f"component {k}: drag to turn and stretch its ellipse")
+            for handle, kind in ((mean, "mean"), (tip, "axis")):
+                handle.setZValue(50)
+                handle.sigPositionChanged.connect(lambda h, k=k, kind=kind: self._handle_moved(k, kind, h))
+                handle.sigPositionChangeFinished.connect(lambda _h: self._emit_start())
+                self.addItem(handle)
+                self.handles.append(handle)
+
+    def _handle_moved(self, k: int, kind: str, handle) -> None:
+        """Preview: move or reshape component k's ellipse as its handle moves."""
+        w, m, c = self._edit
+        p = np.array([handle.pos().x(), handle.pos().y()])
+        tip_handle = self.handles[2 * k + 1]
+        if kind == "mean":
+            offset = axis_tip(m[k], c[k]) - m[k]
+            m[k] = p
+            tip_handle.blockSignals(True)
+            tip_handle.setPos(*(p + offset))
+            tip_handle.blockSignals(False)
+        else:
+            c[k] = covariance_from_axis(m[k], c[k], p)
+        rings = ellipse_rings(m[k], c[k])
+        self.ellipses[k].setData(rings[:, 0], rings[:, 1])
+
+    def _emit_start(self) -> None:
+        w, m, c = (a.copy() for a in self._edit)
+        self.start_edited.emit(w, m, c)
 
     def _show_trajectories(self, trajectory: np.ndarray | None, k: int) -> None:
         """Each mean's path (T, K, 2) from its initial position (a hollow circle) to where it is now."""
@@ -312,6 +367,26 @@ class PlotView(pg.PlotWidget):
         self.hover_marker.setData([], [])
         self.hover_text.hide()
         self.hovered.emit(None)
+
+
+def axis_tip(mean: np.ndarray, cov: np.ndarray, sigma: float = 2.0) -> np.ndarray:
+    """The end of the ellipse's major semi-axis at `sigma` standard deviations (2,)."""
+    values, vectors = np.linalg.eigh(cov)
+    return mean + sigma * np.sqrt(max(values[-1], 0.0)) * vectors[:, -1]
+
+
+def covariance_from_axis(mean: np.ndarray, cov: np.ndarray, tip: np.ndarray, sigma: float = 2.0) -> np.ndarray:
+    """The covariance whose major semi-axis at `sigma` ends at tip; the minor axis keeps its length (2, 2)."""
+    values, _ = np.linalg.eigh(cov)
+    u = tip - mean
+    length = float(np.linalg.norm(u))
+    if length == 0.0:
+        return cov
+    u /= length
+    v = np.array([-u[1], u[0]])
+    major = (length / sigma) ** 2
+    minor = min(max(values[0], 1e-12), major)  # the dragged axis stays the major one
+    return major * np.outer(u, u) + minor * np.outer(v, v)
 
 
 def _ellipse_pen(k: int, state: str):

@@ -83,14 +83,16 @@ class SelectionView(QWidget):
         self.chart.addItem(self.spurious)
         self.best_marker = pg.ScatterPlotItem(symbol="star", size=22, pen=pg.mkPen("k"), brush=pg.mkBrush("#ffd700"))
         self.chart.addItem(self.best_marker)
-        row = QHBoxLayout()
-        for w in (QLabel("K from"), self.k_from, QLabel("to"), self.k_to, *self.types.values(), QLabel("restarts"),
-                  self.restarts, self.criterion, self.run_button, self.stop_button, self.progress):
-            row.addWidget(w)
-        row.addStretch(1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addLayout(row)
+        for widgets in ((QLabel("K from"), self.k_from, QLabel("to"), self.k_to, *self.types.values()),
+                        (QLabel("restarts"), self.restarts, self.criterion, self.run_button, self.stop_button,
+                         self.progress)):
+            row = QHBoxLayout()
+            for w in widgets:
+                row.addWidget(w)
+            row.addStretch(1)
+            layout.addLayout(row)
         layout.addWidget(self.chart, 1)
         layout.addWidget(self.best)
         self.thread = QThread()
