@@ -16,7 +16,9 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import tempfile
 import time
+from pathlib import Path
 
 if not os.environ.get("DISPLAY"):  # headless unless run under an X server (xvfb-run)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -110,7 +112,8 @@ def main() -> None:
     p.add_argument("--max-iter", type=int, default=200)
     args = p.parse_args()
     app = make_app()
-    window = MainWindow(QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, "gmm-studio-bench"))
+    settings_dir = tempfile.TemporaryDirectory()  # fresh settings: nothing carried over from other runs
+    window = MainWindow(QSettings(str(Path(settings_dir.name) / "bench.ini"), QSettings.Format.IniFormat))
     window.show()
     wait_for(app, lambda: window.ready)
     rows = [measure(app, window, int(n), args.max_iter) for n in args.sizes.split(",")]

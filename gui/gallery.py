@@ -7,7 +7,7 @@ pixmaps and widgets are not), so a gallery of hundreds of restarts costs the GUI
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QPointF, QSize, Qt, Signal
+from PySide6.QtCore import QPointF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPainterPath, QPen, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -32,6 +32,7 @@ from .palette import component_color
 
 THUMB = QSize(120, 96)
 THUMB_POINTS = 1500  # points drawn in each picture (a sample of the data)
+PICTURES_PER_TURN = 16
 COLUMNS = ("restart", "seed", "initial loss", "log-likelihood", "iterations", "converged", "collapsed", "empty",
            "solution", "share")
 
@@ -173,14 +174,7 @@ class GalleryPanel(QWidget):
         self.summary.setText(text[0].upper() + text[1:])
         self.pictures.clear()
         order = sorted(gallery.rows, key=lambda row: -(row["log_likelihood"] or -np.inf))
-        for row in order:
-            r = row["restart"]
-            ll = "–" if row["log_likelihood"] is None else f"{row['log_likelihood']:.1f}"
-            item = QListWidgetItem(QIcon(QPixmap.fromImage(pictures[r])), f"r{r} · {row['solution'] or '–'} · {ll}")
-            item.setData(Qt.ItemDataRole.UserRole, r)
-            item.setToolTip(f"restart {r} (seed {row['seed']}): solution {row['solution']}, log-likelihood {ll}, "
-                            f"{row['n_iter']} iterations")
-            self.pictures.addItem(item)
+        self._add_pictures(gallery, order, pictures)
         self.table.setSortingEnabled(False)
         self.table.setRowCount(len(gallery.rows))
         for i, row in enumerate(gallery.rows):
@@ -196,6 +190,21 @@ class GalleryPanel(QWidget):
         self.table.sortItems(3, Qt.SortOrder.DescendingOrder)  # best log-likelihood first
         for b in (self.show_button, self.current_button, self.export_button):
             b.setEnabled(True)
+
+    def _add_pictures(self, gallery, rows: list[dict], pictures: list[QImage]) -> None:
+        """Add PICTURES_PER_TURN pictures, then let the event loop run before the next ones (no long stall)."""
+        if gallery is not self.gallery:
+            return  # replaced meanwhile
+        for row in rows[:PICTURES_PER_TURN]:
+            r = row["restart"]
+            ll = "–" if row["log_likelihood"] is None else f"{row['log_likelihood']:.1f}"
+            item = QListWidgetItem(QIcon(QPixmap.fromImage(pictures[r])), f"r{r} · {row['solution'] or '–'} · {ll}")
+            item.setData(Qt.ItemDataRole.UserRole, r)
+            item.setToolTip(f"restart {r} (seed {row['seed']}): solution {row['solution']}, log-likelihood {ll}, "
+                            f"{row['n_iter']} iterations")
+            self.pictures.addItem(item)
+        if rows[PICTURES_PER_TURN:]:
+            QTimer.singleShot(0, lambda: self._add_pictures(gallery, rows[PICTURES_PER_TURN:], pictures))
 
     def _row_restart(self, row: int) -> int:
         return int(self.table.item(row, 0).text())

@@ -1,9 +1,10 @@
 """The fit in a QThread: a worker QObject that imports the engine, then pulls its snapshot generator.
 
 The worker never touches a widget. It keeps only the latest snapshot and emits a Frame (computed here,
-off the GUI thread) at most FRAME_RATE times a second, and only once the GUI has drawn the previous
-one, so frames never queue up behind a slow redraw. Pause, Step and Stop act between iterations through
-a RunGate, which uses plain threading primitives shared with the GUI thread.
+off the GUI thread) at most FRAME_RATE times a second, only once the GUI has drawn the previous one (so
+frames never queue up behind a slow redraw), and at least twice the GUI's drawing time apart. Pause,
+Step and Stop act between iterations through a RunGate, which uses plain threading primitives shared with
+the GUI thread.
 """
 
 from __future__ import annotations
@@ -80,6 +81,7 @@ class FitJob:
     gate: RunGate
     light: bool = False  # frames without point labels and contours (the small side-by-side plots)
     drawn: threading.Event = field(default_factory=threading.Event)
+    gui_cost: float = 0.0  # seconds the GUI thread spent on the last frame (set there, read here)
 
     def __post_init__(self) -> None:
         self.drawn.set()
@@ -125,7 +127,10 @@ class FitWorker(QObject):
                 history.append((snap.iteration, snap.mean_log_likelihood))
                 kept.append(snap)
                 now = time.monotonic()
-                due = now - last_emit >= 1.0 / FRAME_RATE and job.drawn.is_set()
+                # at most FRAME_RATE frames a second, and the GUI busy drawing at most half the time: it
+                # shares the GIL (and a 2-core machine) with the fit
+                gap = max(1.0 / FRAME_RATE, 2.0 * job.gui_cost)
+                due = now - last_emit >= gap and job.drawn.is_set()
                 if snap.done or due or job.gate.will_wait():
                     self._emit(job, snap, history, kept)
                     last_emit = now
