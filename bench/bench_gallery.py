@@ -13,20 +13,15 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import tempfile
 import time
-from pathlib import Path
 
 if not os.environ.get("DISPLAY"):
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from bench_gui_stall import TickRecorder, wait_for  # noqa: E402
+from bench_gui_stall import TickRecorder, open_window, wait_for  # noqa: E402
 from common import forum_data, table  # noqa: E402
-from PySide6.QtCore import QSettings  # noqa: E402
 
 import engine  # noqa: E402
-from gui.app import make_app  # noqa: E402
-from gui.main_window import MainWindow  # noqa: E402
 
 
 def main() -> None:
@@ -34,11 +29,7 @@ def main() -> None:
     p.add_argument("--restarts", type=int, default=100)
     p.add_argument("--repeat", type=int, default=3)
     args = p.parse_args()
-    app = make_app()
-    settings_dir = tempfile.TemporaryDirectory()  # fresh settings: nothing carried over from other runs
-    window = MainWindow(QSettings(str(Path(settings_dir.name) / "bench.ini"), QSettings.Format.IniFormat))
-    window.show()
-    wait_for(app, lambda: window.ready)
+    app, window, settings_dir = open_window()
     x = forum_data(1000, seed=0)
     window.set_dataset(engine.Dataset(x, ("x", "y"), (0, 1), "forum preset"))
     wait_for(app, lambda: window.scene is not None and len(window.scene.points) == 1000)

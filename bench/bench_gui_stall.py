@@ -52,6 +52,17 @@ class TickRecorder:
         return np.diff(self.ticks)
 
 
+def open_window():
+    """(app, a shown MainWindow with the engine loaded, its temporary settings folder): fresh settings, so
+    nothing carries over from other runs."""
+    app = make_app()
+    settings_dir = tempfile.TemporaryDirectory()
+    window = MainWindow(QSettings(str(Path(settings_dir.name) / "bench.ini"), QSettings.Format.IniFormat))
+    window.show()
+    wait_for(app, lambda: window.ready)
+    return app, window, settings_dir
+
+
 def wait_for(app, condition, timeout_s: float = 600.0) -> None:
     deadline = time.monotonic() + timeout_s
     while not condition():
@@ -111,11 +122,7 @@ def main() -> None:
     p.add_argument("--sizes", default="10000,50000,100000,1000000")
     p.add_argument("--max-iter", type=int, default=200)
     args = p.parse_args()
-    app = make_app()
-    settings_dir = tempfile.TemporaryDirectory()  # fresh settings: nothing carried over from other runs
-    window = MainWindow(QSettings(str(Path(settings_dir.name) / "bench.ini"), QSettings.Format.IniFormat))
-    window.show()
-    wait_for(app, lambda: window.ready)
+    app, window, settings_dir = open_window()
     rows = [measure(app, window, int(n), args.max_iter) for n in args.sizes.split(",")]
     window.close()
     print(f"Qt platform: {app.platformName()}")

@@ -167,6 +167,7 @@ class CompareView(QWidget):
         self.by_time = pg.PlotWidget(background="w")
         self.by_iter = pg.PlotWidget(background="w")
         for chart, label in ((self.by_time, "seconds"), (self.by_iter, "iteration")):
+            chart.setMinimumHeight(130)
             add_light_grid(chart)
             chart.setLabel("bottom", label)
             chart.setLabel("left", "mean log-likelihood")
@@ -186,8 +187,8 @@ class CompareView(QWidget):
             grid.addWidget(self.panels[a], 0, col)
         grid.addWidget(self.by_time, 1, 0, 1, 1)
         grid.addWidget(self.by_iter, 1, 1, 1, 2)
-        grid.setRowStretch(0, 3)
-        grid.setRowStretch(1, 2)
+        grid.setRowStretch(0, 1)
+        grid.setRowStretch(1, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(top)

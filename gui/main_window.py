@@ -184,7 +184,7 @@ class MainWindow(QMainWindow):
     def _tab_changed(self, index: int) -> None:
         """The gallery, comparison and selection views need room: give the bottom half of the height."""
         total = sum(self.splitter.sizes())
-        share = 0.3 if index == 0 else 0.5
+        share = {0: 0.3, 2: 0.62}.get(index, 0.5)  # the side-by-side view needs the most height
         self.splitter.setSizes([int(total * (1 - share)), int(total * share)])
         width = sum(self.bottom.sizes())
         chart = 0.4 if index == 0 else 0.22
@@ -310,12 +310,8 @@ class MainWindow(QMainWindow):
         """Start a fit of the current data with the panel's settings (stopping any fit first)."""
         import engine
 
-        if not self.ready or self.scene is None:
-            return False
-        try:
-            config = self.controls.config()
-        except engine.UserError as exc:
-            self._error("Check the settings", str(exc))
+        config = self._checked_config()
+        if config is None:
             return False
         if self.job_active:
             self.job.gate.cancel()
@@ -341,6 +337,19 @@ class MainWindow(QMainWindow):
         self._replay_token += 1
         self.timeline.clear()
         self.gallery_panel.clear()
+
+    def _checked_config(self):
+        """The panel's FitConfig when the engine and the data are ready and the settings are valid; else None
+        (a wrong setting is shown, by name)."""
+        import engine
+
+        if not self.ready or self.scene is None:
+            return None
+        try:
+            return self.controls.config()
+        except engine.UserError as exc:
+            self._error("Check the settings", str(exc))
+            return None
 
     def stop_for_change(self, why: str) -> None:
         """Data or settings changed during a run: stop it cleanly first (it would be stale)."""
@@ -391,8 +400,11 @@ class MainWindow(QMainWindow):
         self.ll_marker.setValue(snap.iteration)
         self.iter_label.setText(f"iteration {snap.iteration}")
         self.ll_label.setText(f"log-lik {snap.log_likelihood:.6g} ({snap.mean_log_likelihood:.6g}/pt)")
-        rate = snap.iteration / snap.elapsed if snap.elapsed > 0 else 0.0
-        self.speed_label.setText(f"{rate:.1f} it/s")
+        if snap.status == "replay":
+            self.speed_label.setText("– it/s")
+        else:
+            rate = snap.iteration / snap.elapsed if snap.elapsed > 0 else 0.0
+            self.speed_label.setText(f"{rate:.1f} it/s")
         if snap.warnings:
             self.statusBar().showMessage("; ".join(snap.warnings), 8000)
         if snap.done:
@@ -450,16 +462,10 @@ class MainWindow(QMainWindow):
 
     def run_comparison(self) -> None:
         """em, gradient-em and marginal from the same start (the panel's initialisation), side by side."""
-        import engine
-
         from .compare import comparison_configs, initial_params
 
-        if not self.ready or self.scene is None:
-            return
-        try:
-            config = self.controls.config()
-        except engine.UserError as exc:
-            self._error("Check the settings", str(exc))
+        config = self._checked_config()
+        if config is None:
             return
         scene = self.scene
         self.tabs.setCurrentWidget(self.compare)
@@ -470,14 +476,8 @@ class MainWindow(QMainWindow):
 
     def run_selection(self) -> None:
         """BIC/AIC over K and covariance types in the background (the panel's other settings)."""
-        import engine
-
-        if not self.ready or self.scene is None:
-            return
-        try:
-            config = self.controls.config()
-        except engine.UserError as exc:
-            self._error("Check the settings", str(exc))
+        config = self._checked_config()
+        if config is None:
             return
         self.tabs.setCurrentWidget(self.selection)
         self.selection.start(self.scene.points, config)

@@ -29,7 +29,8 @@ class ParamTable(QTableWidget):
         self.setHorizontalHeaderLabels(list(COLUMNS))
         self.verticalHeader().setVisible(False)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.horizontalHeader().setStretchLastSection(True)
 
     def set_params(self, weights: np.ndarray, means: np.ndarray, covariances: np.ndarray, states=()) -> None:
         """weights (K,), means (K, 2), covariances (K, 2, 2); states: each component's ComponentState
