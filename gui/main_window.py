@@ -83,6 +83,7 @@ class MainWindow(QMainWindow):
         self.last_error = ""
         self.data_origin: tuple = ("inline",)
         self._session_check: dict | None = None
+        self.session_verdict = ""
         self.redraw_ms: deque[float] = deque(maxlen=1000)
         self._job_ids = 0
         self._data_token = 0
@@ -337,6 +338,7 @@ class MainWindow(QMainWindow):
         self._replay_token += 1
         self.timeline.clear()
         self.gallery_panel.clear()
+        self.tabs.setTabText(self.tabs.indexOf(self.gallery_panel), "Restarts")
 
     def _checked_config(self):
         """The panel's FitConfig when the engine and the data are ready and the settings are valid; else None
@@ -518,7 +520,9 @@ class MainWindow(QMainWindow):
         def done(result) -> None:
             if self.latest is frame:  # still the same fit
                 self.gallery_panel.set_gallery(*result)
-                self.statusBar().showMessage(result[0].summary, 15000)
+                n = len(result[0].solutions)
+                self.tabs.setTabText(self.tabs.indexOf(self.gallery_panel),
+                                     f"Restarts ({n} solution{'s' if n != 1 else ''})")
 
         self.tasks.run(work, done, lambda msg, internal: self._error("Could not build the restart gallery", msg))
 
@@ -890,14 +894,16 @@ class MainWindow(QMainWindow):
         """Data reference and hash, settings, the current fit and its history, in one file."""
         import engine
 
-        if self.frame is None or self.job is None:
+        source = self.latest if self.latest is not None else self.frame
+        if source is None:
             self._error("Could not save the session", "there is no fit to save yet: press Run (F5) first")
             return False
-        source = self.latest if self.latest is not None else self.frame
+        # the fit's own result (what re-running its settings reproduces), whatever iteration or restart is on
+        # screen; its config is the resolved one the engine ran
+        snap = source.snapshot
         history = engine.History.of_entries(source.entries) if source.entries else None
         try:
-            engine.write_session(path, self.data_ref(), self.job.config, self.frame.snapshot, history,
-                                 source.history)
+            engine.write_session(path, self.data_ref(), snap.config, snap, history, source.history)
         except engine.UserError as exc:
             self._error("Could not save the session", str(exc))
             return False
@@ -943,9 +949,10 @@ class MainWindow(QMainWindow):
         snap = self.frame.snapshot
         same = snap.mean_log_likelihood == saved["mean_log_likelihood"] and snap.iteration == saved["iteration"]
         verdict = "reproduced the saved fit" if same else "did NOT reproduce the saved fit"
-        self.statusBar().showMessage(f"session: {verdict}: log-likelihood {snap.log_likelihood:.6f} after "
-                                     f"{snap.iteration} iterations (saved {saved['log_likelihood']:.6f} after "
-                                     f"{saved['iteration']})", 20000)
+        self.session_verdict = (f"session: {verdict}: log-likelihood {snap.log_likelihood:.6f} after "
+                                f"{snap.iteration} iterations (saved {saved['log_likelihood']:.6f} after "
+                                f"{saved['iteration']})")
+        self.statusBar().showMessage(self.session_verdict, 20000)
 
     def save_session_dialog(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Save session", "fit.gmmsession", "Sessions (*.gmmsession)")
