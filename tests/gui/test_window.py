@@ -191,3 +191,18 @@ def test_invalid_setting_is_named(qtbot, window) -> None:
     set_controls(window, tol="fast")
     assert not window.start_fit()
     assert "Tolerance" in window.last_error and "'fast'" in window.last_error
+
+
+def test_dropping_a_file_opens_it(qtbot, window, tmp_path) -> None:
+    from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    path = tmp_path / "dropped.csv"
+    np.savetxt(path, two_clusters(4, 120), delimiter=",", header="a,b", comments="")
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                       Qt.KeyboardModifier.NoModifier)
+    window.dropEvent(event)
+    qtbot.waitUntil(lambda: window.dataset.source.endswith("dropped.csv"), timeout=30_000)
+    assert len(window.scene.points) == 120 and event.isAccepted()
