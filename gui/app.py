@@ -43,12 +43,17 @@ def make_app(argv: list[str] | None = None) -> QApplication:
 
 
 def missing_system_library() -> str:
-    """On X11, Qt 6.5+ cannot start without libxcb-cursor and aborts with a terse message: say what to
-    install instead. Empty when nothing is missing (or the platform is not X11)."""
+    """What stops Qt from opening a window here, in words (Qt itself aborts with a terse message): no display
+    at all, or on X11 the missing libxcb-cursor that Qt 6.5+ needs. Empty when nothing is missing."""
     import ctypes.util
 
     platform = os.environ.get("QT_QPA_PLATFORM", "")
-    x11 = sys.platform.startswith("linux") and os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY")
+    linux = sys.platform.startswith("linux")
+    if linux and not platform and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+        return ("there is no display to open the window on (DISPLAY and WAYLAND_DISPLAY are unset): run it in a "
+                "desktop session, or use `python3 main.py screenshot OUT.png` or the command line "
+                "(`python3 main.py fit --help`)")
+    x11 = linux and os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY")
     if platform not in ("", "xcb") or not x11 or ctypes.util.find_library("xcb-cursor"):
         return ""
     return ("the X11 library libxcb-cursor is missing, and Qt needs it to open a window: install it "

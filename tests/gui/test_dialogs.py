@@ -89,3 +89,14 @@ def test_screenshot_of_a_bad_file_fails_with_the_message(tmp_path) -> None:
     assert result.returncode == 2
     assert "bad.csv: line 3 has 1 fields" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "s.png").exists()
+
+
+def test_no_display_is_said_plainly(monkeypatch) -> None:
+    import gui.app
+
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(sys, "platform", "linux")
+    assert "there is no display" in gui.app.missing_system_library()
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    assert gui.app.missing_system_library() == ""
