@@ -33,9 +33,14 @@ class ExactEM:
         self.covariance_type = covariance_type
         self.reg = reg
         self.empty_policy = empty_policy
-        self.chol = self._checked_cholesky(self.cov)
         r = self.n_restarts
-        self._rows = torch.arange(r, device=x.device)  # restarts computed at the next evaluate()
+        # restarts stopped because a covariance lost positive definiteness (reg_covar 0 and a component
+        # collapsed onto repeated values): they drop out of the batch, the others go on
+        self.failed = torch.zeros(r, dtype=torch.bool, device=x.device)
+        self.failures: dict[int, str] = {}
+        all_rows = torch.arange(r, device=x.device)
+        self.chol = self._factor(all_rows, self.cov, torch.eye(x.shape[1], dtype=x.dtype, device=x.device))
+        self._rows = all_rows[~self.failed]  # restarts computed at the next evaluate()
         self._mean_ll = torch.full((r,), float("nan"), dtype=torch.float64, device=x.device)
         self._stats: torch.Tensor | None = None  # (len(rows), K, P) float64
         self._log_norm: torch.Tensor | None = None  # (len(rows), N)
@@ -52,6 +57,8 @@ class ExactEM:
     def evaluate(self) -> torch.Tensor:
         """E-step at the current parameters of the running restarts; mean per-point log-likelihood (R,)."""
         rows = self._rows
+        if len(rows) == 0:  # the last running restart has just failed: nothing to evaluate
+            return self._mean_ll.clone()
         coef = gaussian.log_joint_coefficients(torch.log(self.weights[rows]), self.means[rows], self.chol[rows])
         self._stats, self._log_norm = gaussian.e_step_statistics(self.features, coef)
         self._mean_ll[rows] = self._log_norm.double().mean(-1)
@@ -70,11 +77,14 @@ class ExactEM:
         params = gaussian.m_step(stats, self.x.shape[0], self.covariance_type, self.reg.double())
         weights, means, cov = (p.to(self.x.dtype) for p in params)
         weights, means, cov = self._handle_empty(rows, self._log_norm[keep], stats[..., 0], weights, means, cov)
+        chol = self._factor(rows, cov, self.chol[rows])
+        ok = ~self.failed[rows]  # a restart that failed here keeps its last valid parameters
+        rows, weights, means, cov, chol = rows[ok], weights[ok], means[ok], cov[ok], chol[ok]
         # new tensors, never in-place: the previous ones may still be read (params() is handed out)
         self.weights = self.weights.index_copy(0, rows, weights)
         self.means = self.means.index_copy(0, rows, means)
         self.cov = self.cov.index_copy(0, rows, cov)
-        self.chol = self.chol.index_copy(0, rows, self._checked_cholesky(cov))
+        self.chol = self.chol.index_copy(0, rows, chol)
         self._rows = rows
 
     def _handle_empty(self, rows: torch.Tensor, log_norm: torch.Tensor, nk: torch.Tensor, weights: torch.Tensor,
@@ -108,13 +118,25 @@ class ExactEM:
             self.reseeded[r] = comps
         return weights, means, cov
 
-    def _checked_cholesky(self, cov: torch.Tensor) -> torch.Tensor:
-        chol, failed = gaussian.cholesky(cov)
-        if bool(failed.any()):
-            r, k = (int(v) for v in torch.nonzero(failed)[0])
+    def _factor(self, rows: torch.Tensor, cov: torch.Tensor, fallback: torch.Tensor) -> torch.Tensor:
+        """Cholesky factors of cov (M, K, D, D) for restarts rows (M,). A restart with a factor that fails is
+        marked failed (with the reason) and gets `fallback` (its last factors); when every restart has failed
+        the fit cannot go on: UserError."""
+        chol, bad = gaussian.cholesky(cov)
+        bad_rows = bad.any(-1)
+        if not bool(bad_rows.any()):
+            return chol
+        for i in torch.nonzero(bad_rows).flatten().tolist():
+            r, k = int(rows[i]), int(torch.nonzero(bad[i])[0])
+            self.failed[r] = True
+            self.failures[r] = (f"restart {r} stopped: component {k} has a covariance that is not positive "
+                                "definite (it collapsed onto too few distinct points)")
+        if bool(self.failed.all()):
+            r = int(rows[torch.nonzero(bad_rows)[0, 0]])
+            k = int(torch.nonzero(bad[torch.nonzero(bad_rows)[0, 0]])[0])
             raise UserError(
                 f"component {k} (restart {r}) has a covariance that is not positive definite (it collapsed "
-                "onto too few distinct points): decrease the number of components, increase reg_covar, "
-                "or check the data for repeated values"
+                "onto too few distinct points), and so did every other restart: decrease the number of "
+                "components, increase reg_covar, or check the data for repeated values"
             )
-        return chol
+        return torch.where(bad_rows[:, None, None, None], fallback.expand_as(chol), chol)

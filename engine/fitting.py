@@ -82,7 +82,10 @@ def fit(data: np.ndarray, config: FitConfig, cancel: CancelToken | None = None) 
         proc = _procedure(cfg, x, _select(init, chosen), reg, rngs[chosen])
         mean_ll = proc.evaluate()
     table = _Table(cfg, seeds, initial_loss, ran, scaling)
+    failed = getattr(proc, "failed", None)  # exact EM: restarts stopped by a collapsed covariance
     active = torch.ones(len(ran), dtype=torch.bool, device=device)
+    if failed is not None:
+        active &= ~failed
     converged = torch.zeros_like(active)
     previous: torch.Tensor | None = None
     iteration = 0
@@ -96,11 +99,14 @@ def fit(data: np.ndarray, config: FitConfig, cancel: CancelToken | None = None) 
         cancelled = cancel is not None and cancel.cancelled
         if iteration >= cfg.max_iter or cancelled:
             active[:] = False
-        status = "running" if bool(active.any()) else _final_status(cancelled, converged)
+        done = converged if failed is None else converged | failed  # a failed restart is finished too
+        status = "running" if bool(active.any()) else _final_status(cancelled, done)
         yield table.snapshot(iteration, status, time.perf_counter() - start, proc, n)
         if status != "running":
             return
         proc.step(active)
+        if failed is not None:
+            active &= ~failed
         previous = mean_ll
         mean_ll = proc.evaluate()
         iteration += 1
@@ -141,7 +147,13 @@ class _Table:
         self.n_iter[self.ran] = np.where(running.cpu().numpy(), iteration, self.n_iter[self.ran])
 
     def snapshot(self, iteration: int, status: str, elapsed: float, proc, n_samples: int) -> Snapshot:
-        local = int(np.nanargmax(self.mean_ll[self.ran]))
+        # the best restart by log-likelihood, among those that did not fail (a collapsing component sends the
+        # log-likelihood of a failed restart towards infinity: it is never the answer while another exists)
+        ll = self.mean_ll[self.ran].copy()
+        failed = getattr(proc, "failed", None)
+        if failed is not None and not bool(failed.all()):
+            ll[failed.cpu().numpy()] = np.nan
+        local = int(np.nanargmax(ll))
         shown = int(self.ran[local])
         weights, means, cov = (p[local] for p in self.params)
         r, (k, d) = len(self.seeds), means.shape
@@ -154,12 +166,15 @@ class _Table:
             iteration=iteration, weights=weights.copy(), means=means.copy(), covariances=cov.copy(),
             mean_log_likelihood=float(self.mean_ll[shown]), n_samples=n_samples, status=status,
             elapsed=elapsed, restart=shown, restarts=table, reseeded=tuple(proc.reseeded[local]),
-            empty=tuple(proc.empty[local]), warnings=self._warnings(cov, proc.reseeded[local], proc.empty[local]),
+            empty=tuple(proc.empty[local]),
+            warnings=self._warnings(cov, proc.reseeded[local], proc.empty[local], getattr(proc, "failures", {})),
             config=self.cfg,
         )
 
-    def _warnings(self, cov: np.ndarray, reseeded: list[int], empty: list[int]) -> tuple[str, ...]:
-        out = [f"component {k} lost all its points and was re-seeded" for k in reseeded]
+    def _warnings(self, cov: np.ndarray, reseeded: list[int], empty: list[int],
+                  failures: dict[int, str]) -> tuple[str, ...]:
+        out = [failures[r] for r in sorted(failures)]  # restarts that stopped (the others went on)
+        out += [f"component {k} lost all its points and was re-seeded" for k in reseeded]
         out += [f"component {k} has lost all its points" for k in empty if k not in reseeded]
         for k in collapsed_components(cov, self.cfg.reg_covar):
             out.append(f"component {k} collapsed: its variance sits at the reg_covar floor along some axis")

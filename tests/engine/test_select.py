@@ -33,11 +33,33 @@ def test_collapsed_fit_is_spurious_and_never_best() -> None:
     assert best.bic == min(ok_bics) and best.bic > min(e.bic for e in entries)
 
 
-def test_a_failing_fit_stays_in_the_table_and_the_grid_goes_on(faithful) -> None:
-    """reg_covar 0 on rounded data: K=9 full collapses a component onto repeated values (no Cholesky)."""
-    entries, best = run_selection(faithful, [2, 9], ["full"], FitConfig(reg_covar=0.0, restarts=5))
+def test_a_failing_fit_stays_in_the_table_and_the_grid_goes_on() -> None:
+    """reg_covar 0 on five distinct points repeated 30 times: with K=3 every restart puts a component on a
+    single repeated point (covariance 0, no Cholesky factor), so that fit fails outright; K=1 does not."""
+    x = np.repeat(np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 0.0], [5.0, 5.0], [3.0, 1.0]]), 30, axis=0)
+    entries, best = run_selection(x, [1, 3], ["full"], FitConfig(reg_covar=0.0, restarts=5))
     failed = [e for e in entries if e.log_likelihood is None]
-    assert [(e.k, e.covariance_type) for e in failed] == [(9, "full")]
+    assert [(e.k, e.covariance_type) for e in failed] == [(3, "full")]
     assert failed[0].spurious and "fit failed: component" in failed[0].reason
+    assert "so did every other restart" in failed[0].reason
     assert failed[0].as_dict()["bic"] is None
-    assert (best.k, best.covariance_type) == (2, "full")
+    assert (best.k, best.covariance_type) == (1, "full")
+
+
+def test_a_restart_that_fails_drops_out_and_the_others_go_on() -> None:
+    """reg_covar 0, K=4, blobs plus 40 copies of one point: the restarts that put a component on the copies
+    lose its Cholesky factor and stop; the batch goes on without them and the answer is restart 1, the one
+    that did not fail, exactly as it is alone."""
+    from data_sets import blobs
+
+    from engine import run_to_end
+
+    x = np.vstack([blobs(0, 600), np.repeat([[12.0, -6.0]], 40, axis=0)])
+    snap = run_to_end(x, FitConfig(n_components=4, reg_covar=0.0, restarts=10))
+    assert snap.status == "converged" and snap.restart == 1
+    stopped = [w for w in snap.warnings if " stopped: component " in w]
+    assert len(stopped) == 9 and stopped[0].startswith("restart 0 stopped")
+    np.testing.assert_array_equal(snap.restarts.converged, np.arange(10) == 1)
+    alone = run_to_end(x, FitConfig(n_components=4, reg_covar=0.0, restarts=1, seed=1))
+    np.testing.assert_allclose(snap.means, alone.means, rtol=1e-10, atol=1e-12)
+    assert snap.iteration >= alone.iteration
