@@ -8,8 +8,6 @@ exports in the TaskRunner's pool. Results come back as queued signals.
 from __future__ import annotations
 
 import gc
-import os
-import tempfile
 import time
 from collections import deque
 from pathlib import Path
@@ -38,11 +36,7 @@ from .frames import (
     SCATTER_LIMIT,
     DataScene,
     Frame,
-    build_frame,
     build_scene,
-    restart_permutation,
-    snapshot_at,
-    trajectory_of,
 )
 from .gallery import GalleryPanel
 from .generate_dialog import GenerateDialog
@@ -51,6 +45,8 @@ from .plot_view import PlotView, add_light_grid
 from .selection_view import SelectionView
 from .tasks import TaskRunner
 from .timeline import Timeline
+from .window_debugging import DebuggingActions
+from .window_files import FileActions
 from .worker import FitJob, FitThread, RunGate
 
 DEMO_N = 1000
@@ -58,7 +54,7 @@ MAX_RECENT = 8
 DATA_FILTER = "Data (*.csv *.tsv *.txt *.dat *.npy *.npz);;All files (*)"
 
 
-class MainWindow(QMainWindow):
+class MainWindow(DebuggingActions, FileActions, QMainWindow):
     """GMM Studio's window. `settings` is where geometry, model settings and recent files persist."""
 
     data_shown = Signal()  # a new data set is on the plot
@@ -414,198 +410,6 @@ class MainWindow(QMainWindow):
         elif self.job is not None and self.job.gate.paused:
             self._set_state("paused")
 
-    # ================================================================== replay and restarts
-    def _timeline_moved(self, index: int) -> None:
-        """The user moved the slider: replay that kept iteration (the end of the slider is live)."""
-        if self.latest is None or not self.latest.entries:
-            return
-        entries = self.latest.entries
-        index = min(index, len(entries) - 1)
-        self.replaying = index < len(entries) - 1
-        if not self.replaying and self.view_restart is None:
-            self.show_frame(self.latest)
-            self.timeline.show_position(self.latest.snapshot.iteration, None, live=True)
-            return
-        self._show_entry(entries[index])
-
-    def _show_entry(self, entry) -> None:
-        """Build the frame of a kept iteration (of the shown restart or view_restart) in the background."""
-        latest, scene, restart, perm = self.latest, self.scene, self.view_restart, self._restart_perm
-        self._replay_token += 1
-        token = self._replay_token
-
-        def work() -> Frame:
-            snap = snapshot_at(latest.snapshot, entry, restart, perm)
-            if restart is None:
-                history = latest.history[latest.history[:, 0] <= entry.iteration]
-            else:
-                history = np.array([(e.iteration, e.restart_mean_log_likelihood[restart]) for e in latest.entries
-                                    if e.iteration <= entry.iteration])
-            return build_frame(scene, snap, history, latest.entries,
-                               trajectory_of(latest.entries, entry.iteration, restart, perm))
-
-        def done(frame: Frame) -> None:
-            if token == self._replay_token and self.scene is scene:
-                self.show_frame(frame)
-                self.timeline.show_position(entry.iteration, restart, live=False)
-
-        self.tasks.run(work, done, lambda msg, internal: self._error("Could not replay that iteration", msg))
-
-    def show_restart(self, restart: int) -> None:
-        """Show a restart's final fit (its components ordered like the main fit's); the slider replays it."""
-        if self.latest is None:
-            return
-        snap = self.latest.snapshot
-        self.view_restart = restart
-        self._restart_perm = restart_permutation(snap, snap.restarts, restart)
-        self.replaying = False
-        self.timeline.set_entries([e.iteration for e in self.latest.entries], follow=True)
-        self._show_entry(self.latest.entries[-1])
-
-    def run_comparison(self) -> None:
-        """em, gradient-em and marginal from the same start (the panel's initialisation), side by side."""
-        from .compare import comparison_configs, initial_params
-
-        config = self._checked_config()
-        if config is None:
-            return
-        scene = self.scene
-        self.tabs.setCurrentWidget(self.compare)
-        self.statusBar().showMessage("comparing em, gradient-em and marginal from the same start…", 5000)
-        self.tasks.run(lambda: comparison_configs(config, initial_params(scene.points, config)),
-                       lambda configs: self.compare.start(scene, configs) if self.scene is scene else None,
-                       lambda msg, internal: self._error("Could not start the comparison", msg))
-
-    def run_selection(self) -> None:
-        """BIC/AIC over K and covariance types in the background (the panel's other settings)."""
-        config = self._checked_config()
-        if config is None:
-            return
-        self.tabs.setCurrentWidget(self.selection)
-        self.selection.start(self.scene.points, config)
-
-    def _selection_failed(self, run_id: int, message: str) -> None:
-        self._error("Model selection stopped", message.strip().splitlines()[-1], message)
-
-    def load_snapshot(self, snap) -> None:
-        """Show a finished fit (from model selection) as the current fit: plot, table, exports."""
-        if self.job_active:
-            self.job.gate.cancel()
-        scene = self.scene
-        self._reset_view()
-        history = np.array([(snap.iteration, snap.mean_log_likelihood)])
-
-        def done(frame: Frame) -> None:
-            if self.scene is scene:
-                self.latest = frame
-                self.show_frame(frame)
-                self.timeline.show_position(snap.iteration, None, live=False)
-                self.statusBar().showMessage(f"loaded the K={snap.n_components} {snap.config.covariance_type} fit "
-                                             "from model selection", 8000)
-
-        self.tasks.run(lambda: build_frame(scene, snap, history, (), None), done,
-                       lambda msg, internal: self._error("Could not show that fit", msg))
-
-    def _compute_gallery(self, frame: Frame) -> None:
-        """Group the restarts into solutions and paint their pictures, in the background."""
-        import engine
-
-        from .gallery import gallery_pictures
-
-        scene = self.scene
-
-        def work():
-            return engine.build_gallery(frame.snapshot), gallery_pictures(scene, frame.snapshot)
-
-        def done(result) -> None:
-            if self.latest is frame:  # still the same fit
-                self.gallery_panel.set_gallery(*result)
-                n = len(result[0].solutions)
-                self.tabs.setTabText(self.tabs.indexOf(self.gallery_panel),
-                                     f"Restarts ({n} solution{'s' if n != 1 else ''})")
-
-        self.tasks.run(work, done, lambda msg, internal: self._error("Could not build the restart gallery", msg))
-
-    def make_restart_current(self, restart: int) -> None:
-        """The chosen restart becomes the fit that is shown, exported and continued from."""
-        self.show_restart(restart)
-        self.statusBar().showMessage(f"restart {restart} is the current fit: exports and 'Continue from here' "
-                                     "use it", 10000)
-
-    def export_gallery(self, path: str) -> None:
-        import engine
-
-        if self.gallery_panel.gallery is None:
-            self._error("Could not export the gallery", "there is no gallery yet: run a fit with restarts > 1")
-            return
-        try:
-            engine.write_gallery(path, self.gallery_panel.gallery)
-        except engine.UserError as exc:
-            self._error("Could not export the gallery", str(exc))
-            return
-        self.statusBar().showMessage(f"exported the gallery to {path}", 8000)
-
-    def export_gallery_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export gallery", "gallery.csv", "CSV (*.csv);;JSON (*.json)")
-        if path:
-            self.export_gallery(path)
-
-    def go_live(self) -> None:
-        """Back to the fit itself (its shown restart, latest iteration)."""
-        self.view_restart = None
-        self.replaying = False
-        if self.latest is not None:
-            self.timeline.set_entries([e.iteration for e in self.latest.entries], follow=True)
-            self.show_frame(self.latest)
-            self.timeline.show_position(self.latest.snapshot.iteration, None, live=True)
-
-    def continue_from_here(self) -> None:
-        """A new fit from the shown parameters (any iteration, any restart), with the panel's settings."""
-        import engine
-
-        if self.frame is None:
-            return
-        snap = self.frame.snapshot
-        init = engine.InitParams(tuple(snap.weights.tolist()), tuple(map(tuple, snap.means.tolist())),
-                                 tuple(tuple(map(tuple, c)) for c in snap.covariances.tolist()))
-        where = f"iteration {snap.iteration}" + (f" of restart {snap.restart}" if self.view_restart is not None
-                                                 else "")
-        self.controls.set_imported(init, f"the fit at {where}")
-        self.statusBar().showMessage(f"initialisation: the fit at {where}; change any setting, then Run", 10000)
-        self.reset()
-
-    def _toggle_edit(self, on: bool) -> None:
-        self.plot.set_edit_mode(on)
-        self.table.set_editable(on)
-
-    def set_start(self, weights, means, covariances) -> None:
-        """Parameters set by hand (dragged on the plot or typed in the table) become the initialisation,
-        checked by the engine; the fit is reset to show them (Run or Step from there)."""
-        import engine
-
-        try:
-            w, m, c = engine.check_mixture(weights, means, covariances, where="the start you set")
-        except engine.UserError as exc:
-            self._error("That start is not a valid mixture", str(exc))
-            if self.frame is not None:
-                self.show_frame(self.frame)  # put the drawing back
-            return
-        init = engine.InitParams(tuple(w.tolist()), tuple(map(tuple, m.tolist())),
-                                 tuple(tuple(map(tuple, x)) for x in c.tolist()))
-        self.controls.set_imported(init, "set by hand")
-        self.statusBar().showMessage("initialisation set by hand: Run (F5) or Step (F6) from it", 8000)
-        self.reset()
-
-    def _typing_error(self, message: str) -> None:
-        self._error("That start is not a valid mixture", message)
-        if self.frame is not None:
-            self.show_frame(self.frame)
-
-    def _toggle_paths(self, on: bool) -> None:
-        self.plot.show_trajectories = on
-        if self.frame is not None:
-            self.plot.show_frame(self.frame)
-
     def _fit_finished(self, job_id: int) -> None:
         if self.job is None or job_id != self.job.job_id:
             return
@@ -787,204 +591,6 @@ class MainWindow(QMainWindow):
         for path in self.recent_files():
             self.recent_menu.addAction(path, lambda p=path: self.open_path(p))
         self.recent_menu.setEnabled(bool(self.recent_files()))
-
-    # ================================================================== out
-    def current_params(self):
-        """The shown snapshot's parameters with the export metadata, and a note when the fit still runs."""
-        import engine
-
-        if self.frame is None:
-            raise engine.UserError("there is no fit to export yet: press Run (F5) first")
-        snap = self.frame.snapshot
-        params = engine.params_from_snapshot(snap, tuple(self.dataset.columns),
-                                             engine.points_sha256(self.dataset.points))
-        note = f" (the current snapshot: iteration {snap.iteration}, the fit is still running)" \
-            if self.job_active else ""
-        return params, note
-
-    def export_params(self, path: str) -> None:
-        import engine
-
-        try:
-            params, note = self.current_params()
-            engine.write_params(path, params)
-        except engine.UserError as exc:
-            self._error("Could not export the parameters", str(exc))
-            return
-        self.statusBar().showMessage(f"exported the parameters to {path}{note}", 8000)
-
-    def export_labels(self, path: str, on_done=None) -> None:
-        """Labels and responsibilities of every point (CSV), written in the background."""
-        import engine
-
-        try:
-            params, note = self.current_params()
-        except engine.UserError as exc:
-            self._error("Could not export the labels", str(exc))
-            return
-        points = self.dataset.points
-
-        def done(_result) -> None:
-            self.statusBar().showMessage(f"exported labels and responsibilities to {path}{note}", 8000)
-            if on_done is not None:
-                on_done()
-
-        self.tasks.run(lambda: engine.write_labels(path, points, params), done,
-                       lambda msg, internal: self._error("Could not export the labels", msg))
-
-    def export_plot(self, path: str) -> None:
-        """The plot as PNG or SVG, via a temporary file and a rename (never half-written)."""
-        import pyqtgraph.exporters as exporters
-
-        suffix = Path(path).suffix.lower()
-        if suffix not in (".png", ".svg"):
-            self._error("Could not export the plot", f"{path}: use a .png or .svg file name")
-            return
-        folder = Path(path).parent
-        if not folder.is_dir():
-            self._error("Could not export the plot", f"{path}: the folder {folder} does not exist")
-            return
-        fd, tmp = tempfile.mkstemp(prefix=f".{Path(path).name}.", suffix=suffix, dir=folder)
-        os.close(fd)
-        try:
-            if suffix == ".png":
-                exporter = exporters.ImageExporter(self.plot.plotItem)
-                exporter.parameters()["width"] = max(1200, int(self.plot.width() * 2))
-                exporter.export(tmp)
-            else:
-                Path(tmp).write_text(self.plot.svg_text(), encoding="utf-8")
-            os.replace(tmp, path)
-        except Exception as exc:  # noqa: BLE001 - a failed export is reported; nothing half-written remains
-            Path(tmp).unlink(missing_ok=True)
-            self._error("Could not export the plot", f"{path}: {exc}")
-            return
-        self.statusBar().showMessage(f"exported the plot to {path}", 8000)
-
-    def import_params(self, path: str) -> bool:
-        """Use a parameters file (JSON/CSV/NPZ) as the initialisation, and show it (iteration 0)."""
-        import engine
-
-        try:
-            params = engine.read_params(path)
-            if params.means.shape[1] != 2:
-                raise engine.ParamsError(f"{path}: the parameters are {params.means.shape[1]}-D; the window "
-                                         "fits 2-D data")
-        except engine.UserError as exc:
-            self._error("Could not import the parameters", str(exc))
-            return False
-        self.controls.set_imported(params.as_init(), str(path))
-        self.statusBar().showMessage(f"initialisation: {len(params.weights)} components from {path}", 8000)
-        self.reset()
-        return True
-
-    # ---------------------------------------------------------------- sessions
-    def data_ref(self):
-        """How the shown data can be found again: its file, its generator recipe, or the points themselves."""
-        import engine
-
-        kind = self.data_origin[0]
-        if kind == "file":
-            return engine.file_ref(self.dataset)
-        if kind == "generated":
-            _, mixture, n, seed = self.data_origin
-            return engine.generated_ref(mixture, n, seed, self.dataset.points)
-        return engine.inline_ref(self.dataset.points)
-
-    def save_session(self, path: str) -> bool:
-        """Data reference and hash, settings, the current fit and its history, in one file."""
-        import engine
-
-        source = self.latest if self.latest is not None else self.frame
-        if source is None:
-            self._error("Could not save the session", "there is no fit to save yet: press Run (F5) first")
-            return False
-        # the fit's own result (what re-running its settings reproduces), whatever iteration or restart is on
-        # screen; its config is the resolved one the engine ran
-        snap = source.snapshot
-        history = engine.History.of_entries(source.entries) if source.entries else None
-        try:
-            engine.write_session(path, self.data_ref(), snap.config, snap, history, source.history)
-        except engine.UserError as exc:
-            self._error("Could not save the session", str(exc))
-            return False
-        self.statusBar().showMessage(f"saved the session to {path}", 8000)
-        return True
-
-    def open_session(self, path: str) -> None:
-        """Load the session's data (checked against its hash), its settings, and run its fit again: the
-        status bar says whether the result is the saved one."""
-        import engine
-
-        try:
-            session = engine.read_session(path)
-        except engine.UserError as exc:
-            self._error("Could not open the session", str(exc))
-            return
-        self.statusBar().showMessage(f"opening {path}: loading its data…")
-
-        def done(points) -> None:
-            ref = session.data
-            if ref.kind == "file":
-                columns = tuple(engine.column_names(ref.path)[j] for j in ref.columns) if ref.columns else ("x", "y")
-                dataset = engine.Dataset(points, columns, tuple(ref.columns) or (0, 1), ref.path)
-                origin = ("file",)
-            elif ref.kind == "generated":
-                dataset = engine.Dataset(points, ("x", "y"), (0, 1),
-                                         f"generated: K={len(ref.mixture['weights'])}, N={ref.n:,}, seed {ref.seed}")
-                origin = ("generated", ref.mixture, ref.n, ref.seed)
-            else:
-                dataset = engine.Dataset(points, ("x", "y"), (0, 1), f"from the session {Path(path).name}")
-                origin = ("inline",)
-            self.set_dataset(dataset, origin)
-            self.controls.apply_config(session.config)
-            self._session_check = session.fit
-            self.start_fit()
-
-        self.tasks.run(session.data.load, done, lambda msg, internal: self._error("Could not open the session", msg))
-
-    def _check_session(self, status: str) -> None:
-        saved, self._session_check = self._session_check, None
-        if saved is None or self.frame is None:
-            return
-        snap = self.frame.snapshot
-        same = snap.mean_log_likelihood == saved["mean_log_likelihood"] and snap.iteration == saved["iteration"]
-        verdict = "reproduced the saved fit" if same else "did NOT reproduce the saved fit"
-        self.session_verdict = (f"session: {verdict}: log-likelihood {snap.log_likelihood:.6f} after "
-                                f"{snap.iteration} iterations (saved {saved['log_likelihood']:.6f} after "
-                                f"{saved['iteration']})")
-        self.statusBar().showMessage(self.session_verdict, 20000)
-
-    def save_session_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save session", "fit.gmmsession", "Sessions (*.gmmsession)")
-        if path:
-            self.save_session(path)
-
-    def open_session_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open session", "", "Sessions (*.gmmsession)")
-        if path:
-            self.open_session(path)
-
-    def export_params_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export parameters", "params.json",
-                                              "JSON (*.json);;CSV (*.csv);;NumPy (*.npz)")
-        if path:
-            self.export_params(path)
-
-    def export_labels_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export labels", "labels.csv", "CSV (*.csv)")
-        if path:
-            self.export_labels(path)
-
-    def export_plot_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export plot", "plot.png", "PNG (*.png);;SVG (*.svg)")
-        if path:
-            self.export_plot(path)
-
-    def import_params_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Import parameters", "",
-                                              "Parameters (*.json *.csv *.npz);;All files (*)")
-        if path:
-            self.import_params(path)
 
     # ================================================================== errors, settings, closing
     def _error(self, title: str, message: str, details: str = "") -> None:
