@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import numpy as np
+
 from .errors import UserError
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
@@ -33,6 +35,12 @@ class InitParams:
     weights: tuple
     means: tuple
     covariances: tuple
+
+    @classmethod
+    def from_arrays(cls, weights, means, covariances) -> InitParams:
+        """From array-likes (K,), (K, D), (K, D, D): nested tuples, so the config stays hashable."""
+        w, m, c = (np.asarray(a, dtype=np.float64) for a in (weights, means, covariances))
+        return cls(tuple(w.tolist()), tuple(map(tuple, m.tolist())), tuple(tuple(map(tuple, x)) for x in c.tolist()))
 
 
 @dataclass(frozen=True)

@@ -39,8 +39,7 @@ class MixtureParams:
     meta: dict = field(default_factory=dict)
 
     def as_init(self) -> InitParams:
-        return InitParams(tuple(self.weights.tolist()), tuple(map(tuple, self.means.tolist())),
-                          tuple(tuple(map(tuple, c)) for c in self.covariances.tolist()))
+        return InitParams.from_arrays(self.weights, self.means, self.covariances)
 
 
 def versions() -> dict:
@@ -89,6 +88,12 @@ def atomic_write(path: str | Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def finite_or_none(value) -> float | None:
+    """The value as a float, or None when it is NaN or infinite: no NaN ever reaches an exported file."""
+    value = float(value)
+    return value if math.isfinite(value) else None
 
 
 def _check_finite(params: MixtureParams) -> None:

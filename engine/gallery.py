@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import UserError
-from .export import atomic_write
+from .export import atomic_write, finite_or_none
 from .fitting import collapsed_components
 from .snapshot import Snapshot
 from .solutions import Solution, forum_choice, group_restarts, restart_solution_labels, summary
@@ -44,20 +44,15 @@ def build_gallery(snap: Snapshot) -> Gallery:
         cov = table.covariances[r]
         rows.append({
             "restart": r, "seed": int(table.seeds[r]),
-            "initial_loss": _finite(table.initial_loss[r]),
-            "log_likelihood": _finite(table.mean_log_likelihood[r] * snap.n_samples),
-            "mean_log_likelihood": _finite(table.mean_log_likelihood[r]),
+            "initial_loss": finite_or_none(table.initial_loss[r]),
+            "log_likelihood": finite_or_none(table.mean_log_likelihood[r] * snap.n_samples),
+            "mean_log_likelihood": finite_or_none(table.mean_log_likelihood[r]),
             "n_iter": int(table.n_iter[r]), "converged": bool(table.converged[r]),
             "collapsed": collapsed_components(cov, snap.config.reg_covar) if ran else [],
             "empty": [int(k) for k in np.nonzero(table.weights[r] * snap.n_samples < 1.0)[0]] if ran else [],
             "solution": labels[r], "solution_share": share.get(labels[r], 0.0), "shown": r == snap.restart,
         })
     return Gallery(rows, solutions, summary(solutions, n_restarts), forum_choice(table, solutions))
-
-
-def _finite(value) -> float | None:
-    value = float(value)
-    return value if math.isfinite(value) else None  # no NaN in an exported file
 
 
 def write_gallery(path: str | Path, gallery: Gallery) -> None:

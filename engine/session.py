@@ -17,7 +17,7 @@ import numpy as np
 from .config import FitConfig, InitParams
 from .data import Dataset, load, points_sha256, sample_mixture
 from .errors import UserError
-from .export import atomic_write, versions
+from .export import atomic_write, finite_or_none, versions
 from .history import History
 from .snapshot import Snapshot
 
@@ -88,15 +88,10 @@ def config_from_dict(d: dict) -> FitConfig:
     d = dict(d)
     if d.get("init_params") is not None:
         p = d["init_params"]
-        d["init_params"] = InitParams(tuple(p["weights"]), tuple(map(tuple, p["means"])),
-                                      tuple(tuple(map(tuple, c)) for c in p["covariances"]))
+        d["init_params"] = InitParams.from_arrays(p["weights"], p["means"], p["covariances"])
     if d.get("betas") is not None:
         d["betas"] = tuple(d["betas"])
     return FitConfig(**d)
-
-
-def _finite(x: float) -> float | None:
-    return float(x) if math.isfinite(x) else None
 
 
 def session_dict(data: DataRef, config: FitConfig, snap: Snapshot, history: History | None,
@@ -105,7 +100,7 @@ def session_dict(data: DataRef, config: FitConfig, snap: Snapshot, history: Hist
     fit = {"status": snap.status, "iteration": snap.iteration, "restart": snap.restart,
            "mean_log_likelihood": snap.mean_log_likelihood, "log_likelihood": snap.log_likelihood,
            "weights": snap.weights.tolist(), "means": snap.means.tolist(), "covariances": snap.covariances.tolist(),
-           "restart_mean_log_likelihood": [_finite(v) for v in snap.restarts.mean_log_likelihood]}
+           "restart_mean_log_likelihood": [finite_or_none(v) for v in snap.restarts.mean_log_likelihood]}
     hist = {}
     if history is not None:
         kept = history.kept()

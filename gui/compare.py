@@ -26,8 +26,7 @@ def initial_params(points: np.ndarray, config):
     import engine
 
     first = next(iter(engine.fit(points, replace(config, max_iter=0))))
-    return engine.InitParams(tuple(first.weights.tolist()), tuple(map(tuple, first.means.tolist())),
-                             tuple(tuple(map(tuple, c)) for c in first.covariances.tolist()))
+    return engine.InitParams.from_arrays(first.weights, first.means, first.covariances)
 
 
 def comparison_configs(config, init) -> dict[str, object]:
