@@ -19,7 +19,6 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
-    QFileDialog,
     QLabel,
     QMainWindow,
     QScrollArea,
@@ -521,10 +520,8 @@ class MainWindow(DebuggingActions, FileActions, QMainWindow):
                        lambda msg, internal: self._error("Could not generate", msg))
 
     def open_dialog(self) -> None:
-        start = self.settings.value("last_folder", str(Path.home()))
-        path, _ = QFileDialog.getOpenFileName(self, "Open data", start, DATA_FILTER)
-        if path:
-            self.open_path(path)
+        self.ask_path(self.open_path, "Open data", DATA_FILTER, self.settings.value("last_folder", str(Path.home())),
+                      save=False)
 
     def open_path(self, path: str, columns: list | None = None, ask_columns: bool = True) -> None:
         """Load a data file in the background; a file with more than two columns asks which two

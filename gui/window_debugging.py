@@ -5,7 +5,6 @@ state); kept apart so that each file holds one concern."""
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtWidgets import QFileDialog
 
 from .frames import Frame, build_frame, restart_permutation, snapshot_at, trajectory_of
 
@@ -144,9 +143,7 @@ class DebuggingActions:
         self.statusBar().showMessage(f"exported the gallery to {path}", 8000)
 
     def export_gallery_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export gallery", "gallery.csv", "CSV (*.csv);;JSON (*.json)")
-        if path:
-            self.export_gallery(path)
+        self.ask_path(self.export_gallery, "Export gallery", "CSV (*.csv);;JSON (*.json)", "gallery.csv")
 
     def go_live(self) -> None:
         """Back to the fit itself (its shown restart, latest iteration)."""
@@ -164,8 +161,7 @@ class DebuggingActions:
         if self.frame is None:
             return
         snap = self.frame.snapshot
-        init = engine.InitParams(tuple(snap.weights.tolist()), tuple(map(tuple, snap.means.tolist())),
-                                 tuple(tuple(map(tuple, c)) for c in snap.covariances.tolist()))
+        init = engine.InitParams.from_arrays(snap.weights, snap.means, snap.covariances)
         where = f"iteration {snap.iteration}" + (f" of restart {snap.restart}" if self.view_restart is not None
                                                  else "")
         self.controls.set_imported(init, f"the fit at {where}")
@@ -188,8 +184,7 @@ class DebuggingActions:
             if self.frame is not None:
                 self.show_frame(self.frame)  # put the drawing back
             return
-        init = engine.InitParams(tuple(w.tolist()), tuple(map(tuple, m.tolist())),
-                                 tuple(tuple(map(tuple, x)) for x in c.tolist()))
+        init = engine.InitParams.from_arrays(w, m, c)
         self.controls.set_imported(init, "set by hand")
         self.statusBar().showMessage("initialisation set by hand: Run (F5) or Step (F6) from it", 8000)
         self.reset()

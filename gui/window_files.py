@@ -178,34 +178,29 @@ class FileActions:
                                 f"{saved['iteration']})")
         self.statusBar().showMessage(self.session_verdict, 20000)
 
-    def save_session_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save session", "fit.gmmsession", "Sessions (*.gmmsession)")
+    def ask_path(self, action, title: str, filters: str, default: str = "", save: bool = True) -> None:
+        """A save (or open) file dialog; unless it is cancelled, action(path)."""
+        ask = QFileDialog.getSaveFileName if save else QFileDialog.getOpenFileName
+        path, _ = ask(self, title, default, filters)
         if path:
-            self.save_session(path)
+            action(path)
+
+    def save_session_dialog(self) -> None:
+        self.ask_path(self.save_session, "Save session", "Sessions (*.gmmsession)", "fit.gmmsession")
 
     def open_session_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open session", "", "Sessions (*.gmmsession)")
-        if path:
-            self.open_session(path)
+        self.ask_path(self.open_session, "Open session", "Sessions (*.gmmsession)", save=False)
 
     def export_params_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export parameters", "params.json",
-                                              "JSON (*.json);;CSV (*.csv);;NumPy (*.npz)")
-        if path:
-            self.export_params(path)
+        self.ask_path(self.export_params, "Export parameters", "JSON (*.json);;CSV (*.csv);;NumPy (*.npz)",
+                      "params.json")
 
     def export_labels_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export labels", "labels.csv", "CSV (*.csv)")
-        if path:
-            self.export_labels(path)
+        self.ask_path(self.export_labels, "Export labels", "CSV (*.csv)", "labels.csv")
 
     def export_plot_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export plot", "plot.png", "PNG (*.png);;SVG (*.svg)")
-        if path:
-            self.export_plot(path)
+        self.ask_path(self.export_plot, "Export plot", "PNG (*.png);;SVG (*.svg)", "plot.png")
 
     def import_params_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Import parameters", "",
-                                              "Parameters (*.json *.csv *.npz);;All files (*)")
-        if path:
-            self.import_params(path)
+        self.ask_path(self.import_params, "Import parameters", "Parameters (*.json *.csv *.npz);;All files (*)",
+                      save=False)
