@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from .frames import DataScene, build_frame
+from .frames import DataScene, build_frame, trajectory_of
 
 FRAME_RATE = 30.0
 
@@ -146,9 +146,8 @@ class FitWorker(QObject):
     def _emit(self, job: FitJob, snap, history: list[tuple[int, float]], kept) -> None:
         job.drawn.clear()
         entries = tuple(kept.kept())  # immutable entries: the GUI never sees the history being appended to
-        trajectory = np.stack([e.means for e in entries])
-        frame = build_frame(job.scene, snap, np.asarray(history, dtype=np.float64), entries, trajectory,
-                            light=job.light)
+        frame = build_frame(job.scene, snap, np.asarray(history, dtype=np.float64), entries,
+                            trajectory_of(entries, snap.iteration), light=job.light)
         self.frame_ready.emit(job.job_id, frame)
 
 
