@@ -39,8 +39,11 @@ class ExactEM:
         self.failed = torch.zeros(r, dtype=torch.bool, device=x.device)
         self.failures: dict[int, str] = {}
         all_rows = torch.arange(r, device=x.device)
-        self.chol = self._factor(all_rows, self.cov, torch.eye(x.shape[1], dtype=x.dtype, device=x.device))
-        self._rows = all_rows[~self.failed]  # restarts computed at the next evaluate()
+        chol, ok = self._factor(all_rows, self.cov)
+        # a restart that failed at once is never evaluated; identity factors keep the tensor finite
+        eye = torch.eye(x.shape[1], dtype=x.dtype, device=x.device)
+        self.chol = torch.where(ok[:, None, None, None], chol, eye.expand_as(chol))
+        self._rows = all_rows[ok]  # restarts computed at the next evaluate()
         self._mean_ll = torch.full((r,), float("nan"), dtype=torch.float64, device=x.device)
         self._stats: torch.Tensor | None = None  # (len(rows), K, P) float64
         self._log_norm: torch.Tensor | None = None  # (len(rows), N)
@@ -77,8 +80,7 @@ class ExactEM:
         params = gaussian.m_step(stats, self.x.shape[0], self.covariance_type, self.reg.double())
         weights, means, cov = (p.to(self.x.dtype) for p in params)
         weights, means, cov = self._handle_empty(rows, self._log_norm[keep], stats[..., 0], weights, means, cov)
-        chol = self._factor(rows, cov, self.chol[rows])
-        ok = ~self.failed[rows]  # a restart that failed here keeps its last valid parameters
+        chol, ok = self._factor(rows, cov)  # a restart that failed here keeps its last valid parameters
         rows, weights, means, cov, chol = rows[ok], weights[ok], means[ok], cov[ok], chol[ok]
         # new tensors, never in-place: the previous ones may still be read (params() is handed out)
         self.weights = self.weights.index_copy(0, rows, weights)
@@ -118,25 +120,21 @@ class ExactEM:
             self.reseeded[r] = comps
         return weights, means, cov
 
-    def _factor(self, rows: torch.Tensor, cov: torch.Tensor, fallback: torch.Tensor) -> torch.Tensor:
-        """Cholesky factors of cov (M, K, D, D) for restarts rows (M,). A restart with a factor that fails is
-        marked failed (with the reason) and gets `fallback` (its last factors); when every restart has failed
-        the fit cannot go on: UserError."""
+    def _factor(self, rows: torch.Tensor, cov: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Cholesky factors of cov (M, K, D, D) for restarts rows (M,), and which rows succeeded (M,). A
+        restart whose factor fails is marked failed, with the reason; when every restart has failed the fit
+        cannot go on: UserError."""
         chol, bad = gaussian.cholesky(cov)
         bad_rows = bad.any(-1)
-        if not bool(bad_rows.any()):
-            return chol
         for i in torch.nonzero(bad_rows).flatten().tolist():
             r, k = int(rows[i]), int(torch.nonzero(bad[i])[0])
             self.failed[r] = True
             self.failures[r] = (f"restart {r} stopped: component {k} has a covariance that is not positive "
                                 "definite (it collapsed onto too few distinct points)")
-        if bool(self.failed.all()):
-            r = int(rows[torch.nonzero(bad_rows)[0, 0]])
-            k = int(torch.nonzero(bad[torch.nonzero(bad_rows)[0, 0]])[0])
-            raise UserError(
-                f"component {k} (restart {r}) has a covariance that is not positive definite (it collapsed "
-                "onto too few distinct points), and so did every other restart: decrease the number of "
-                "components, increase reg_covar, or check the data for repeated values"
-            )
-        return torch.where(bad_rows[:, None, None, None], fallback.expand_as(chol), chol)
+            if bool(self.failed.all()):
+                raise UserError(
+                    f"component {k} (restart {r}) has a covariance that is not positive definite (it collapsed "
+                    "onto too few distinct points), and so did every other restart: decrease the number of "
+                    "components, increase reg_covar, or check the data for repeated values"
+                )
+        return chol, ~bad_rows
