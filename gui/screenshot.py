@@ -166,7 +166,7 @@ class _Shot:
                      "selection": "Model selection"}
             tabs = self.window.tabs
             for i in range(tabs.count()):
-                if tabs.tabText(i) == names[self.args.tab]:
+                if tabs.tabText(i).startswith(names[self.args.tab]):  # "Restarts (3 solutions)"
                     tabs.setCurrentIndex(i)
         self.grab()
 
