@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from .init import Params
-from .model import MixtureModel
+from .model import MixtureModel, device_generator
 
 
 class AdamProcedure:
@@ -20,6 +20,7 @@ class AdamProcedure:
         weights, means, cov = params
         self.x = x
         self.rng = rng
+        self.device_rng = device_generator(rng, x.device)  # Pyro's draws on a GPU come from its generator
         self.module = MixtureModel(weights, means, torch.linalg.cholesky(cov))
         self.optim = torch.optim.Adam(self.module.parameters(), lr=lr, betas=betas)
         self._loss: torch.Tensor | None = None
@@ -41,4 +42,4 @@ class AdamProcedure:
         if before is not None:
             with torch.no_grad():
                 for p, old in zip(self.module.parameters(), before, strict=True):
-                    p.copy_(torch.where(active.reshape(-1, *([1] * (p.dim() - 1))), p, old))
+                    p.copy_(torch.where(active.to(p.device).reshape(-1, *([1] * (p.dim() - 1))), p, old))

@@ -72,7 +72,7 @@ def fit(data: np.ndarray, config: FitConfig, cancel: CancelToken | None = None) 
     seeds = np.arange(cfg.seed, cfg.seed + cfg.restarts)
     rngs = generators(cfg.seed + 1_000_003, cfg.restarts)  # sampling streams, apart from the init streams
     proc = _procedure(cfg, x, init, reg, rngs[0])
-    mean_ll = proc.evaluate()
+    mean_ll = proc.evaluate().cpu()
     initial_loss = proc.initial_loss().detach().cpu().numpy().astype(np.float64)
     ran = np.arange(cfg.restarts)
     if cfg.select_by == "initial" and cfg.restarts > 1:
@@ -80,10 +80,11 @@ def fit(data: np.ndarray, config: FitConfig, cancel: CancelToken | None = None) 
         chosen = int(np.argmin(initial_loss))
         ran = np.array([chosen])
         proc = _procedure(cfg, x, _select(init, chosen), reg, rngs[chosen])
-        mean_ll = proc.evaluate()
+        mean_ll = proc.evaluate().cpu()
     table = _Table(cfg, seeds, initial_loss, ran, scaling)
     failed = getattr(proc, "failed", None)  # exact EM: restarts stopped by a collapsed covariance
-    active = torch.ones(len(ran), dtype=torch.bool, device=device)
+    # the per-restart bookkeeping lives on the CPU whatever the device: it is read every iteration
+    active = torch.ones(len(ran), dtype=torch.bool)
     if failed is not None:
         active &= ~failed
     converged = torch.zeros_like(active)
@@ -108,7 +109,7 @@ def fit(data: np.ndarray, config: FitConfig, cancel: CancelToken | None = None) 
         if failed is not None:
             active &= ~failed
         previous = mean_ll
-        mean_ll = proc.evaluate()
+        mean_ll = proc.evaluate().cpu()
         iteration += 1
 
 

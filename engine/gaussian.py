@@ -18,8 +18,23 @@ import torch
 Tensor = torch.Tensor
 # scikit-learn adds 10 * eps to every N_k so that an empty component divides by a tiny number, not zero.
 NK_EPS_FACTOR = 10.0
-# Points per chunk of the fused E-step: (chunk, P) features and (chunk, K) intermediates fit in cache.
-CHUNK_ROWS = 32_768
+# The fused E-step works on chunks of points; its intermediates are (R*K, chunk) arrays. On the CPU a chunk
+# of 2^19 elements (4 MiB in float64) keeps them in cache; on a GPU 2^25 elements amortise the ~8 kernel
+# launches per chunk, while N=1e8 never holds an (R*K, N) array (128 MiB per float32 intermediate).
+CHUNK_ELEMENTS = {"cpu": 2**19, "cuda": 2**25}
+MIN_CHUNK_ROWS = 4096
+# The statistics' long, thin product (R*K, chunk) @ (chunk, P) is cut into segments of this many points,
+# multiplied as one batch and the partial sums added in float64. One product runs the whole reduction on a
+# few blocks of a GPU (measured 0.3 ms for R*K=8 and a 4M-point chunk on an H200, ~8x its memory-bound
+# time) and on the CPU was both slower and, in float32, less accurate (N=1e6, K=3: 12.8 vs 15.9 ms per
+# iteration in float64; float32's log-likelihood after 15 iterations 9e-8 from float64's instead of 7e-6).
+SEGMENT_ROWS = 4096
+
+
+def chunk_rows(device: torch.device, n_columns: int) -> int:
+    """Points per E-step chunk on this device, for (n_columns = R*K, chunk) intermediates."""
+    elements = CHUNK_ELEMENTS.get(device.type, CHUNK_ELEMENTS["cuda"])
+    return max(MIN_CHUNK_ROWS, elements // max(n_columns, 1))
 
 
 def pair_indices(d: int, device: torch.device | str = "cpu") -> tuple[Tensor, Tensor]:
@@ -60,32 +75,50 @@ def log_joint_coefficients(log_weights: Tensor, means: Tensor, chol: Tensor) -> 
     return coef.transpose(-1, -2).contiguous()
 
 
-def e_step_statistics(features: Tensor, coef: Tensor, chunk: int = CHUNK_ROWS) -> tuple[Tensor, Tensor]:
+def e_step_statistics(features: Tensor, coef: Tensor, chunk: int | None = None,
+                      segment: int | None = None) -> tuple[Tensor, Tensor]:
     """The E-step fused with the M-step's statistics, over chunks of points.
 
     Returns S (R, K, P) = resp^T @ F accumulated in float64, and log p(x_n) (R, N) in the working dtype.
-    Working chunk by chunk keeps the (chunk, K) intermediates in cache (about twice as fast at N=1e6) and
-    never stores the (R, N, K) responsibilities; the float64 accumulation keeps float32 fits accurate.
-    The log-sum-exp is by hand so that one exp pass serves both the responsibilities and log p(x_n).
+    Working chunk by chunk keeps the intermediates in cache (about twice as fast at N=1e6) and never stores
+    the (R, N, K) responsibilities; the float64 accumulation keeps float32 fits accurate.
+
+    The intermediates are laid out (R, K, chunk), points last: the log-sum-exp's max and sum over K then
+    run along the outer axis, which vectorises on a CPU and coalesces on a GPU (measured 1.4-1.8 times
+    faster than points first on the CPU). One (R*K, chunk) buffer holds the log-joint, then the
+    responsibilities, updated in place. chunk defaults by device, segment as in weighted_sums.
     """
     n, p = features.shape
     r, _, k = coef.shape
-    # all restarts in one GEMM: (chunk, P) @ (P, R*K), viewed as (chunk, R, K)
-    flat_coef = coef.permute(1, 0, 2).reshape(p, r * k)
-    ones = torch.ones(k, 1, dtype=features.dtype, device=features.device)
+    chunk = chunk or chunk_rows(features.device, r * k)
+    coef_rows = coef.transpose(-1, -2).reshape(r * k, p)  # (R*K, P): row r*K + k is W[r, :, k]
     stats = torch.zeros(r * k, p, dtype=torch.float64, device=features.device)
-    log_norm = features.new_empty(n, r)
+    log_norm = features.new_empty(r, n)
     for lo in range(0, n, chunk):
         block = features[lo : lo + chunk]
-        log_joint = (block @ flat_coef).view(-1, r, k)
-        top = log_joint.amax(dim=-1, keepdim=True)
-        weights = torch.exp(log_joint - top)
-        # the sum over K as one 2-D product: torch's reductions over a short last axis are several times slower
-        total = (weights.view(-1, k) @ ones).view(-1, r, 1)
-        log_norm[lo : lo + chunk] = (top + torch.log(total)).squeeze(-1)
-        resp = (weights / total).view(-1, r * k)
-        stats += (resp.T @ block).double()
-    return stats.view(r, k, p), log_norm.T
+        resp = coef_rows @ block.T  # (R*K, c): the log-joint now, the responsibilities below
+        log_joint = resp.view(r, k, -1)
+        top = log_joint.amax(dim=1, keepdim=True)
+        log_joint.sub_(top).exp_()
+        total = log_joint.sum(dim=1, keepdim=True)
+        log_norm[:, lo : lo + chunk] = top.add_(torch.log(total)).squeeze(1)
+        log_joint.mul_(total.reciprocal_())
+        stats.add_(weighted_sums(resp, block, segment))
+    return stats.view(r, k, p), log_norm
+
+
+def weighted_sums(resp: Tensor, block: Tensor, segment: int | None = None) -> Tensor:
+    """resp (M, c) @ block (c, P) -> (M, P) float64, the c points cut into segments of `segment` rows
+    (default SEGMENT_ROWS) multiplied as one batch, their sums added in float64."""
+    segment = segment or SEGMENT_ROWS
+    c = block.shape[0]
+    n_seg = c // segment
+    if n_seg < 2:
+        return (resp @ block).double()
+    head = n_seg * segment
+    parts = torch.bmm(resp[:, :head].view(resp.shape[0], n_seg, segment).transpose(0, 1),
+                      block[:head].view(n_seg, segment, block.shape[1]))  # (n_seg, M, P)
+    return parts.sum(0, dtype=torch.float64) + (resp[:, head:] @ block[head:]).double()
 
 
 def sufficient_statistics(features: Tensor, resp: Tensor) -> Tensor:

@@ -18,7 +18,7 @@ class ForumGradientEM(AdamProcedure):
 
     def evaluate(self) -> torch.Tensor:
         """Trace the guide and replay the model: keeps the loss (R,), returns the mean log-likelihood (R,)."""
-        with pyro_section(self.rng):
+        with pyro_section(self.rng, self.device_rng):
             self._loss, log_lik = forum_loss(self.module, self.x)
         return log_lik.mean(-1)
 

@@ -27,7 +27,7 @@ class MarginalSVI(AdamProcedure):
 
     def evaluate(self) -> torch.Tensor:
         """The enumerated ELBO (here exactly minus the log-likelihood); returns mean log-likelihood (R,)."""
-        with pyro_section(self.rng):
+        with pyro_section(self.rng, self.device_rng):
             self._loss = self.elbo.differentiable_loss(self.model, _empty_guide, self.x)
             with torch.no_grad(), pyro.poutine.block():
                 # per-restart values for selection and display, from the same model's distributions

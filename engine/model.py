@@ -27,16 +27,31 @@ PYRO_LOCK = threading.RLock()
 
 
 @contextmanager
-def pyro_section(rng: torch.Generator) -> Iterator[None]:
-    """Hold the Pyro lock and run with the fit's own RNG state (Pyro samples from torch's global RNG)."""
+def pyro_section(rng: torch.Generator, device_rng: torch.Generator | None = None) -> Iterator[None]:
+    """Hold the Pyro lock and run with the fit's own random-number state: Pyro samples from torch's global
+    generators, the CPU one, and on a GPU that device's one (device_rng, a generator on that device)."""
     with PYRO_LOCK:
         saved = torch.get_rng_state()
         torch.set_rng_state(rng.get_state())
+        if device_rng is not None:
+            device = device_rng.device
+            saved_device = torch.cuda.get_rng_state(device)
+            torch.cuda.set_rng_state(device_rng.get_state(), device)
         try:
             yield
         finally:
             rng.set_state(torch.get_rng_state())
             torch.set_rng_state(saved)
+            if device_rng is not None:
+                device_rng.set_state(torch.cuda.get_rng_state(device))
+                torch.cuda.set_rng_state(saved_device, device)
+
+
+def device_generator(rng: torch.Generator, device: torch.device) -> torch.Generator | None:
+    """A generator on a GPU device seeded like rng (the fit's CPU stream), or None on the CPU."""
+    if device.type != "cuda":
+        return None
+    return torch.Generator(device=device).manual_seed(rng.initial_seed())
 
 
 class MixtureModel(PyroModule):

@@ -7,6 +7,7 @@ import threading
 import numpy as np
 import pytest
 from data_sets import blobs
+from devices import needs_cuda
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -123,11 +124,12 @@ def test_fewer_points_than_components_is_a_user_error() -> None:
         run_to_end(np.random.default_rng(0).normal(size=(3, 2)), FitConfig(n_components=5))
 
 
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=needs_cuda)])
 @pytest.mark.parametrize("algorithm", ["em", "gradient-em", "marginal"])
-def test_two_threads_give_the_same_results_as_alone(algorithm: str) -> None:
+def test_two_threads_give_the_same_results_as_alone(algorithm: str, device: str) -> None:
     xa, xb = blobs(8, 300), blobs(9, 300)
-    cfg_a = FitConfig(n_components=3, algorithm=algorithm, seed=1, max_iter=40, restarts=2)
-    cfg_b = FitConfig(n_components=2, algorithm=algorithm, seed=2, max_iter=40, restarts=3)
+    cfg_a = FitConfig(n_components=3, algorithm=algorithm, seed=1, max_iter=40, restarts=2, device=device)
+    cfg_b = FitConfig(n_components=2, algorithm=algorithm, seed=2, max_iter=40, restarts=3, device=device)
     alone_a, alone_b = run_to_end(xa, cfg_a), run_to_end(xb, cfg_b)
     results: dict[str, object] = {}
 

@@ -35,6 +35,21 @@ def test_fast_log_joint_equals_the_pyro_model_and_scipy(d: int) -> None:
     np.testing.assert_allclose(fast[1, :, 2].numpy(), ref, rtol=1e-10)
 
 
+@pytest.mark.parametrize(("chunk", "segment"), [(None, None), (37, None), (4096, 512), (1000, 300), (None, 10_000)])
+def test_fused_e_step_equals_the_model_responsibilities(chunk, segment) -> None:
+    # the fused, chunked, in-place E-step against responsibilities from the Pyro model's log-joint, with
+    # its statistics' product cut into segments (with a remainder) or not
+    weights, means, cov = _random_params(5, 3, 2, seed=7)
+    x = torch.as_tensor(blobs(3, 2500))
+    features = gaussian.quadratic_features(x)
+    coef = gaussian.log_joint_coefficients(torch.log(weights), means, torch.linalg.cholesky(cov))
+    stats, log_norm = gaussian.e_step_statistics(features, coef, chunk=chunk, segment=segment)
+    lj = MixtureModel(weights, means, torch.linalg.cholesky(cov)).log_joint(x).detach()  # (R, N, K)
+    resp = torch.softmax(lj, -1)
+    torch.testing.assert_close(log_norm, torch.logsumexp(lj, -1), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(stats, resp.transpose(-1, -2) @ features, rtol=1e-10, atol=1e-10)
+
+
 def test_enumerated_model_loss_is_minus_the_log_likelihood() -> None:
     weights, means, cov = _random_params(3, 4, 2, seed=5)
     x = torch.as_tensor(blobs(0, 90))
