@@ -134,37 +134,41 @@ class _Table:
         self.n_iter = np.full(r, -1)
         self.converged = np.zeros(r, dtype=bool)
         self.params: tuple[np.ndarray, ...] = ()
+        self.log_det = scaling.log_det
 
     def record(self, params: Params, mean_ll: torch.Tensor, converged: torch.Tensor, running: torch.Tensor,
                iteration: int) -> None:
-        """Store the current parameters (data units); restarts that ran this iteration get n_iter = iteration."""
-        weights, means, cov = params
-        means = self.scaling.means_to_data(means.double())
-        cov = self.scaling.cov_to_data(cov.double())
-        self.params = tuple(p.detach().cpu().numpy().astype(np.float64) for p in (weights, means, cov))
-        ll = mean_ll.detach().cpu().double().numpy() - self.scaling.log_det
-        self.mean_ll[self.ran] = ll
-        self.converged[self.ran] = converged.cpu().numpy()
-        self.n_iter[self.ran] = np.where(running.cpu().numpy(), iteration, self.n_iter[self.ran])
+        """Store the current parameters (data units); restarts that ran this iteration get n_iter = iteration.
+
+        In NumPy: these are arrays of R*K*D*D numbers, where each torch call costs more than its arithmetic.
+        """
+        weights, means, cov = (p.detach().cpu().numpy().astype(np.float64) for p in params)  # fresh copies
+        self.params = (weights, self.scaling.means_to_data(means), self.scaling.cov_to_data(cov))
+        self.mean_ll[self.ran] = mean_ll.numpy() - self.log_det
+        self.converged[self.ran] = converged.numpy()
+        self.n_iter[self.ran] = np.where(running.numpy(), iteration, self.n_iter[self.ran])
 
     def snapshot(self, iteration: int, status: str, elapsed: float, proc, n_samples: int) -> Snapshot:
         # the best restart by log-likelihood, among those that did not fail (a collapsing component sends the
         # log-likelihood of a failed restart towards infinity: it is never the answer while another exists)
-        ll = self.mean_ll[self.ran].copy()
+        ll = self.mean_ll[self.ran]
         failed = getattr(proc, "failed", None)
-        if failed is not None and not bool(failed.all()):
-            ll[failed.cpu().numpy()] = np.nan
-        local = int(np.nanargmax(ll))
+        if failed is not None and bool(failed.any()) and not bool(failed.all()):
+            ll = np.where(failed.numpy(), np.nan, ll)
+        local = int(np.argmax(np.where(np.isnan(ll), -np.inf, ll)))
         shown = int(self.ran[local])
-        weights, means, cov = (p[local] for p in self.params)
-        r, (k, d) = len(self.seeds), means.shape
-        full = [np.full((r, *shape), np.nan) for shape in ((k,), (k, d), (k, d, d))]
-        for arr, p in zip(full, self.params, strict=True):
-            arr[self.ran] = p
+        weights, means, cov = (p[local].copy() for p in self.params)
+        r = len(self.seeds)
+        if len(self.ran) == r:  # every restart ran: the recorded arrays are the table's (never written again)
+            full = self.params
+        else:
+            full = [np.full((r, *p.shape[1:]), np.nan) for p in self.params]
+            for arr, p in zip(full, self.params, strict=True):
+                arr[self.ran] = p
         table = RestartTable(self.seeds.copy(), self.initial_loss.copy(), self.mean_ll.copy(),
                              self.n_iter.copy(), self.converged.copy(), *full)
         return Snapshot(
-            iteration=iteration, weights=weights.copy(), means=means.copy(), covariances=cov.copy(),
+            iteration=iteration, weights=weights, means=means, covariances=cov,
             mean_log_likelihood=float(self.mean_ll[shown]), n_samples=n_samples, status=status,
             elapsed=elapsed, restart=shown, restarts=table, reseeded=tuple(proc.reseeded[local]),
             empty=tuple(proc.empty[local]),
@@ -186,8 +190,15 @@ def collapsed_components(cov: np.ndarray, reg_covar: float) -> list[int]:
     """Components (K, D, D) whose smallest covariance eigenvalue sits at the reg_covar floor."""
     floor = max(reg_covar, 0.0) * COLLAPSE_FACTOR
     scale = np.abs(np.trace(cov, axis1=-2, axis2=-1)).max() if cov.size else 1.0
+    threshold = max(floor, 1e-12 * scale)
+    # Gershgorin: every eigenvalue is at least min_i (a_ii - sum_j!=i |a_ij|); when that bound clears the
+    # floor for every component, none collapsed and the eigenvalues (the costly part, every iteration) can wait
+    diag = np.diagonal(cov, axis1=-2, axis2=-1)
+    lower = (2.0 * diag - np.abs(cov).sum(-1)).min(-1)
+    if np.all(lower > threshold):
+        return []
     smallest = np.linalg.eigvalsh(cov)[:, 0]
-    return [int(k) for k in np.nonzero(smallest <= max(floor, 1e-12 * scale))[0]]
+    return [int(k) for k in np.nonzero(smallest <= threshold)[0]]
 
 
 def run_to_end(data: np.ndarray, config: FitConfig, cancel: CancelToken | None = None) -> Snapshot:

@@ -12,6 +12,7 @@ rounding of raw moments, which internal standardisation (see scaling.py) keeps s
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import torch
 
@@ -39,8 +40,23 @@ def chunk_rows(device: torch.device, n_columns: int) -> int:
 
 def pair_indices(d: int, device: torch.device | str = "cpu") -> tuple[Tensor, Tensor]:
     """Row and column indices (i <= j) of the upper triangle, in the order the features use."""
-    iu = torch.triu_indices(d, d, device=device)
-    return iu[0], iu[1]
+    i, j = _pair_tables(d)[:2]
+    return i.to(device), j.to(device)
+
+
+@lru_cache(maxsize=16)
+def _pair_tables(d: int) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """For D: the pair indices i, j (P2,); their places i*D + j in a flattened D x D matrix (P2,); the
+    quadratic coefficients' factors (-1/2 on the diagonal, -1 off it) (P2,) float64; and for each entry
+    of a D x D matrix the pair that holds it (D*D,). Built once: the parameter algebra runs every iteration
+    on arrays so small that each avoided torch call counts."""
+    iu = torch.triu_indices(d, d)
+    i, j = iu[0], iu[1]
+    factors = torch.where(i == j, -0.5, -1.0).double()
+    pair_of = torch.empty(d, d, dtype=torch.long)
+    pair_of[i, j] = torch.arange(len(i))
+    pair_of[j, i] = torch.arange(len(i))
+    return i, j, i * d + j, factors, pair_of.flatten()
 
 
 def quadratic_features(x: Tensor) -> Tensor:
@@ -57,11 +73,12 @@ def cholesky(cov: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def log_joint_coefficients(log_weights: Tensor, means: Tensor, chol: Tensor) -> Tensor:
-    """W (R, P, K) such that F @ W = log w_k + log N(x | mu_k, L_k L_k^T) for every point and k.
+    """W (R, K, P) such that F @ W[r].T = log w_k + log N(x | mu_k, L_k L_k^T) for every point and k.
 
     log_weights (R, K); means (R, K, D); chol (R, K, D, D) lower Cholesky factors of the covariances.
     """
     d = means.shape[-1]
+    _, _, flat, factors, _ = _pair_tables(d)
     eye = torch.eye(d, dtype=chol.dtype, device=chol.device).expand_as(chol)
     chol_inv = torch.linalg.solve_triangular(chol, eye, upper=False)  # (R, K, D, D): D x D solves only
     precision = chol_inv.transpose(-1, -2) @ chol_inv
@@ -69,10 +86,8 @@ def log_joint_coefficients(log_weights: Tensor, means: Tensor, chol: Tensor) -> 
     c = (b * means).sum(-1)  # mu^T A mu
     log_det = 2.0 * torch.log(torch.diagonal(chol, dim1=-2, dim2=-1)).sum(-1)
     const = log_weights - 0.5 * (c + log_det + d * math.log(2.0 * math.pi))
-    i, j = pair_indices(d, means.device)
-    quad = torch.where(i == j, -0.5, -1.0).to(precision.dtype) * precision[..., i, j]  # (R, K, P2)
-    coef = torch.cat([const.unsqueeze(-1), b, quad], dim=-1)  # (R, K, P)
-    return coef.transpose(-1, -2).contiguous()
+    quad = precision.flatten(-2)[..., flat.to(means.device)] * factors.to(precision)  # (R, K, P2)
+    return torch.cat([const.unsqueeze(-1), b, quad], dim=-1)
 
 
 def e_step_statistics(features: Tensor, coef: Tensor, chunk: int | None = None,
@@ -89,9 +104,9 @@ def e_step_statistics(features: Tensor, coef: Tensor, chunk: int | None = None,
     responsibilities, updated in place. chunk defaults by device, segment as in weighted_sums.
     """
     n, p = features.shape
-    r, _, k = coef.shape
+    r, k, _ = coef.shape
     chunk = chunk or chunk_rows(features.device, r * k)
-    coef_rows = coef.transpose(-1, -2).reshape(r * k, p)  # (R*K, P): row r*K + k is W[r, :, k]
+    coef_rows = coef.reshape(r * k, p)  # (R*K, P): row r*K + k is W[r, k]
     stats = torch.zeros(r * k, p, dtype=torch.float64, device=features.device)
     log_norm = features.new_empty(r, n)
     for lo in range(0, n, chunk):
@@ -128,11 +143,8 @@ def sufficient_statistics(features: Tensor, resp: Tensor) -> Tensor:
 
 def symmetric_from_pairs(pairs: Tensor, d: int) -> Tensor:
     """Symmetric (..., D, D) matrices from their upper-triangle entries (..., D(D+1)/2)."""
-    i, j = pair_indices(d, pairs.device)
-    out = pairs.new_zeros(*pairs.shape[:-1], d, d)
-    out[..., i, j] = pairs
-    out[..., j, i] = pairs
-    return out
+    pair_of = _pair_tables(d)[4].to(pairs.device)
+    return pairs[..., pair_of].unflatten(-1, (d, d))
 
 
 def m_step(stats: Tensor, n_samples: int, covariance_type: str, reg: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -148,7 +160,7 @@ def m_step(stats: Tensor, n_samples: int, covariance_type: str, reg: Tensor) -> 
     second = symmetric_from_pairs(stats[..., 1 + d :], d)  # sum_n r x x^T  (R, K, D, D)
     outer = means.unsqueeze(-1) * means.unsqueeze(-2)
     cov = _COVARIANCE_UPDATES[covariance_type](second, nk, outer)
-    cov = cov + torch.diag_embed(reg.to(cov.dtype).expand(cov.shape[:-1]))
+    cov = cov + torch.diag(reg.to(cov.dtype))
     weights = nk / nk.sum(-1, keepdim=True)
     return weights, means, cov
 

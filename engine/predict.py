@@ -22,7 +22,7 @@ def log_joint(points: np.ndarray, weights: np.ndarray, means: np.ndarray, covari
     chol = torch.linalg.cholesky(c)
     coef = gaussian.log_joint_coefficients(torch.log(torch.as_tensor(weights, dtype=torch.float64))[None],
                                            m[None], chol[None])
-    return (gaussian.quadratic_features(xs) @ coef)[0].numpy() - scaling.log_det
+    return (gaussian.quadratic_features(xs) @ coef[0].T).numpy() - scaling.log_det
 
 
 def responsibilities(points: np.ndarray, weights, means, covariances) -> np.ndarray:

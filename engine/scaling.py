@@ -45,17 +45,17 @@ class Scaling:
     def data_to_std(self, x: np.ndarray) -> np.ndarray:
         return (x - self.center) / self.scale
 
-    def means_to_data(self, means: torch.Tensor) -> torch.Tensor:
-        """means (..., D) in standardised units -> data units."""
+    def means_to_data(self, means: torch.Tensor | np.ndarray) -> torch.Tensor | np.ndarray:
+        """means (..., D) in standardised units -> data units (a tensor or a NumPy array)."""
         return means * _t(self.scale, means) + _t(self.center, means)
 
     def means_to_std(self, means: torch.Tensor) -> torch.Tensor:
         return (means - _t(self.center, means)) / _t(self.scale, means)
 
-    def cov_to_data(self, cov: torch.Tensor) -> torch.Tensor:
-        """covariances (..., D, D) in standardised units -> data units."""
+    def cov_to_data(self, cov: torch.Tensor | np.ndarray) -> torch.Tensor | np.ndarray:
+        """covariances (..., D, D) in standardised units -> data units (a tensor or a NumPy array)."""
         s = _t(self.scale, cov)
-        return cov * s.unsqueeze(-1) * s.unsqueeze(-2)
+        return cov * s[..., :, None] * s[..., None, :]
 
     def cov_to_std(self, cov: torch.Tensor) -> torch.Tensor:
         s = _t(self.scale, cov)
@@ -66,5 +66,8 @@ class Scaling:
         return reg_covar / _t(self.scale, like) ** 2
 
 
-def _t(a: np.ndarray, like: torch.Tensor) -> torch.Tensor:
+def _t(a: np.ndarray, like: torch.Tensor | np.ndarray) -> torch.Tensor | np.ndarray:
+    """a as an operand for `like`: itself for a NumPy array (the maps work on both), else a tensor."""
+    if isinstance(like, np.ndarray):
+        return a
     return torch.as_tensor(a, dtype=like.dtype, device=like.device)

@@ -28,7 +28,7 @@ def test_fast_log_joint_equals_the_pyro_model_and_scipy(d: int) -> None:
     weights, means, cov = _random_params(4, 3, d, seed=d)
     x = torch.as_tensor(np.random.default_rng(d).normal(size=(50, d)) * 2)
     fast = gaussian.quadratic_features(x) @ gaussian.log_joint_coefficients(
-        torch.log(weights), means, torch.linalg.cholesky(cov))
+        torch.log(weights), means, torch.linalg.cholesky(cov)).transpose(-1, -2)
     model = MixtureModel(weights, means, torch.linalg.cholesky(cov))
     torch.testing.assert_close(fast, model.log_joint(x).detach(), rtol=1e-10, atol=1e-10)
     ref = np.log(weights[1, 2].item()) + multivariate_normal(means[1, 2].numpy(), cov[1, 2].numpy()).logpdf(x.numpy())
