@@ -56,6 +56,7 @@ class ExactEM:
         self._log_norm: torch.Tensor | None = None  # (len(rows), N), on x's device
         self.reseeded: list[list[int]] = [[] for _ in range(r)]
         self.empty: list[list[int]] = [[] for _ in range(r)]
+        self._flagged: set[int] = set()  # restarts whose empty/reseeded lists are not empty
 
     @property
     def n_restarts(self) -> int:
@@ -70,11 +71,12 @@ class ExactEM:
         rows = self._rows
         if len(rows) == 0:  # the last running restart has just failed: nothing to evaluate
             return self._mean_ll.clone()
-        coef = gaussian.log_joint_coefficients(torch.log(self.weights[rows]), self.means[rows], self.chol[rows])
+        weights, means, chol = (self._take(p, rows) for p in (self.weights, self.means, self.chol))
+        coef = gaussian.log_joint_coefficients(torch.log(weights), means, chol)
         stats, self._log_norm = gaussian.e_step_statistics(self.features, coef.to(self.x.device))
         self._stats = stats.to(HOST)
-        self._mean_ll[rows] = self._log_norm.mean(-1, dtype=torch.float64).to(HOST)
-        return self._mean_ll.clone()
+        self._mean_ll = self._mean_ll.index_copy(0, rows, self._log_norm.mean(-1, dtype=torch.float64).to(HOST))
+        return self._mean_ll
 
     def initial_loss(self) -> torch.Tensor:
         """EM's loss at the initial parameters: minus the total log-likelihood (R,). Call after evaluate."""
@@ -83,20 +85,29 @@ class ExactEM:
     def step(self, active: torch.Tensor) -> None:
         """M-step from the last E-step for the restarts where active (R,) is True; the others keep theirs."""
         keep = torch.nonzero(active.to(HOST)[self._rows]).flatten()  # of the rows evaluated, those still running
-        rows = self._rows[keep]
-        stats = self._stats[keep]
+        rows = self._take(self._rows, keep, len(self._rows))
+        stats = self._take(self._stats, keep, len(self._rows))
         # the M-step in float64 (the statistics are float64), the parameters back in the working dtype
         params = gaussian.m_step(stats, self.x.shape[0], self.covariance_type, self.reg.double())
         weights, means, cov = (p.to(self.x.dtype) for p in params)
         weights, means, cov = self._handle_empty(rows, keep, stats[..., 0], weights, means, cov)
         chol, ok = self._factor(rows, cov)  # a restart that failed here keeps its last valid parameters
-        rows, weights, means, cov, chol = rows[ok], weights[ok], means[ok], cov[ok], chol[ok]
+        if not bool(ok.all()):
+            rows, weights, means, cov, chol = rows[ok], weights[ok], means[ok], cov[ok], chol[ok]
         # new tensors, never in-place: the previous ones may still be read (params() is handed out)
-        self.weights = self.weights.index_copy(0, rows, weights)
-        self.means = self.means.index_copy(0, rows, means)
-        self.cov = self.cov.index_copy(0, rows, cov)
-        self.chol = self.chol.index_copy(0, rows, chol)
+        self.weights, self.means, self.cov, self.chol = (
+            self._put(old, rows, new) for old, new in
+            ((self.weights, weights), (self.means, means), (self.cov, cov), (self.chol, chol)))
         self._rows = rows
+
+    def _take(self, t: torch.Tensor, rows: torch.Tensor, n: int | None = None) -> torch.Tensor:
+        """t[rows] for rows (M,), a sorted subset of range(n) (default: every restart); t itself when the
+        subset is everything. Most iterations run every restart, and each avoided copy counts here."""
+        return t if len(rows) == (self.n_restarts if n is None else n) else t[rows]
+
+    def _put(self, old: torch.Tensor, rows: torch.Tensor, new: torch.Tensor) -> torch.Tensor:
+        """A copy of old (R, ...) with rows (M,) replaced by new (M, ...); new itself when rows are all R."""
+        return new if len(rows) == self.n_restarts else old.index_copy(0, rows, new)
 
     def _handle_empty(self, rows: torch.Tensor, evaluated: torch.Tensor, nk: torch.Tensor, weights: torch.Tensor,
                       means: torch.Tensor, cov: torch.Tensor) -> Params:
@@ -108,8 +119,10 @@ class ExactEM:
         evaluated (M,) their places in the last E-step's log p(x_n).
         """
         empty = nk < EMPTY_NK
-        for r in rows.tolist():
+        stepped = self._flagged.intersection(rows.tolist()) if self._flagged else ()
+        for r in stepped:  # the last step's verdicts, for the restarts stepped now
             self.empty[r], self.reseeded[r] = [], []
+            self._flagged.discard(r)
         if not bool(empty.any()):
             return weights, means, cov
         weights, means, cov = weights.clone(), means.clone(), cov.clone()
@@ -117,6 +130,8 @@ class ExactEM:
         for i, r in enumerate(rows.tolist()):
             comps = torch.nonzero(empty[i]).flatten().tolist()
             self.empty[r] = comps
+            if comps:
+                self._flagged.add(r)
             if not comps or len(comps) == k_total or self.empty_policy != "reseed":
                 continue
             worst = self._log_norm[evaluated[i]].argsort()[: len(comps)].to(HOST)  # the worst-explained points
@@ -136,6 +151,8 @@ class ExactEM:
         cannot go on: UserError."""
         chol, bad = gaussian.cholesky(cov)
         bad_rows = bad.any(-1)
+        if not bool(bad_rows.any()):
+            return chol, ~bad_rows
         for i in torch.nonzero(bad_rows).flatten().tolist():
             r, k = int(rows[i]), int(torch.nonzero(bad[i])[0])
             self.failed[r] = True
