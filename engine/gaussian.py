@@ -107,8 +107,7 @@ def e_step_statistics(features: Tensor, coef: Tensor, chunk: int | None = None,
     r, k, _ = coef.shape
     chunk = chunk or chunk_rows(features.device, r * k)
     coef_rows = coef.reshape(r * k, p)  # (R*K, P): row r*K + k is W[r, k]
-    stats = torch.zeros(r * k, p, dtype=torch.float64, device=features.device)
-    log_norm = features.new_empty(r, n)
+    stats, log_norm = None, []
     for lo in range(0, n, chunk):
         block = features[lo : lo + chunk]
         resp = coef_rows @ block.T  # (R*K, c): the log-joint now, the responsibilities below
@@ -116,10 +115,11 @@ def e_step_statistics(features: Tensor, coef: Tensor, chunk: int | None = None,
         top = log_joint.amax(dim=1, keepdim=True)
         log_joint.sub_(top).exp_()
         total = log_joint.sum(dim=1, keepdim=True)
-        log_norm[:, lo : lo + chunk] = top.add_(torch.log(total)).squeeze(1)
+        log_norm.append(top.add_(torch.log(total)).squeeze(1))  # (R, c)
         log_joint.mul_(total.reciprocal_())
-        stats.add_(weighted_sums(resp, block, segment))
-    return stats.view(r, k, p), log_norm
+        sums = weighted_sums(resp, block, segment)  # a fresh float64 (R*K, P)
+        stats = sums if stats is None else stats.add_(sums)
+    return stats.view(r, k, p), log_norm[0] if len(log_norm) == 1 else torch.cat(log_norm, dim=1)
 
 
 def weighted_sums(resp: Tensor, block: Tensor, segment: int | None = None) -> Tensor:
