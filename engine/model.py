@@ -17,6 +17,7 @@ from contextlib import contextmanager
 import pyro
 import pyro.distributions as dist
 import torch
+from pyro.distributions.torch_distribution import TorchDistribution
 from pyro.nn import PyroModule, PyroParam
 from pyro.ops.indexing import Vindex
 from torch.distributions import constraints
@@ -72,25 +73,22 @@ class MixtureModel(PyroModule):
     def n_restarts(self) -> int:
         return self.means.shape[0]
 
+    def components(self) -> dist.MultivariateNormal:
+        """The K component distributions of every restart: batch shape (R, 1, K), event (D,)."""
+        return dist.MultivariateNormal(self.means.unsqueeze(-3), scale_tril=self.scale_tril.unsqueeze(-4),
+                                       validate_args=False)
+
     def log_joint(self, data: torch.Tensor) -> torch.Tensor:
         """log p(z = k, x_n) for every point and component: (R, N, K). The exact E-step's input."""
-        weights, means, scale_tril = self.weights, self.means, self.scale_tril
-        components = dist.MultivariateNormal(means.unsqueeze(-3), scale_tril=scale_tril.unsqueeze(-4),
-                                             validate_args=False)  # batch (R, 1, K)
-        return torch.log(weights).unsqueeze(-2) + components.log_prob(data.unsqueeze(-2))
+        return torch.log(self.weights).unsqueeze(-2) + self.components().log_prob(data.unsqueeze(-2))
 
     def forward(self, data: torch.Tensor) -> None:
         """The generative model (the Pyro model). data (N, D)."""
         r, n = self.n_restarts, data.shape[0]
-        weights, means, scale_tril = self.weights, self.means, self.scale_tril  # one read per parameter
+        weights = self.weights  # one read per parameter
         with pyro.plate("restarts", r, dim=-2), pyro.plate("data", n, dim=-1):
             z = pyro.sample("z", dist.Categorical(weights.unsqueeze(-2), validate_args=False))
-            # component parameters of each point's assignment: (R, N, D) and (R, N, D, D); the index
-            # broadcasts over Pyro's enumeration dimensions too (z then has shape (K, 1, 1))
-            restart = torch.arange(r, device=data.device).unsqueeze(-1)  # (R, 1)
-            loc = Vindex(means)[restart, z]
-            tril = Vindex(scale_tril)[restart, z]
-            pyro.sample("x", dist.MultivariateNormal(loc, scale_tril=tril, validate_args=False), obs=data)
+            pyro.sample("x", AssignedNormal(self.components(), z, n), obs=data)
 
     model = forward
 
@@ -102,8 +100,57 @@ class MixtureModel(PyroModule):
         with torch.no_grad():
             log_joint = self.log_joint(data)
         with pyro.plate("restarts", self.n_restarts, dim=-2), pyro.plate("data", data.shape[0], dim=-1):
-            pyro.sample("z", dist.Categorical(logits=log_joint, validate_args=False))
+            pyro.sample("z", InverseCdfCategorical(logits=log_joint, validate_args=False))
         return torch.logsumexp(log_joint, dim=-1)
+
+
+class InverseCdfCategorical(dist.Categorical):
+    """A Categorical that samples by inverse CDF: one uniform per draw, against torch.multinomial's one
+    exponential per category plus a softmax. Exact, like it; about 5 times faster for (100, 1000, 3)
+    (measured 7.9 ms of a 26 ms gradient-em step at R=100 before). Used for the guide's posterior draws."""
+
+    def sample(self, sample_shape: tuple[int, ...] = ()) -> torch.Tensor:
+        shape = torch.Size(sample_shape) + self.batch_shape
+        cdf = torch.cumsum(torch.exp(self.logits), dim=-1).expand(shape + self.logits.shape[-1:])
+        # scaled by the total so that rounding in the sum can never leave u past the last category
+        u = torch.rand(shape, dtype=cdf.dtype, device=cdf.device) * cdf[..., -1]
+        # the first k with u < cdf_k: the number of cdf_k <= u among the first K-1
+        return (cdf[..., :-1] <= u.unsqueeze(-1)).sum(-1)
+
+
+class AssignedNormal(TorchDistribution):
+    """x_n ~ MultivariateNormal(mean_{z_n}, scale_tril_{z_n}): each point from the component it is assigned.
+
+    The recipe writes this as an MVN over the gathered per-point parameters, whose log_prob then solves a
+    D x D triangular system for every point (design.md: keep the hot path off per-point solves). Here the
+    log-density is every component's MVN log-density at x (one triangular solve per component, all points
+    as right-hand sides), picked at z_n: the same numbers and gradients, about 3 times faster per
+    gradient-em step at R=100. z may carry Pyro's enumeration dimensions: z (K, 1, 1) gives (K, R, N).
+    """
+
+    arg_constraints: dict = {}
+    support = constraints.real_vector
+
+    def __init__(self, components: dist.MultivariateNormal, z: torch.Tensor, n_points: int) -> None:
+        self.components = components  # batch (R, 1, K)
+        self.z = z  # (..., R, N) component indices, or (K, 1, 1) when enumerated
+        batch_shape = torch.broadcast_shapes(z.shape, (components.batch_shape[0], n_points))
+        super().__init__(batch_shape, components.event_shape, validate_args=False)
+
+    def log_prob(self, value: torch.Tensor) -> torch.Tensor:
+        """value (N, D) -> (..., R, N)."""
+        per_component = self.components.log_prob(value.unsqueeze(-2))  # (R, N, K)
+        r, n = per_component.shape[-3:-1]
+        restart = torch.arange(r, device=value.device).unsqueeze(-1)  # (R, 1)
+        point = torch.arange(n, device=value.device)  # (N,)
+        return Vindex(per_component)[restart, point, self.z]
+
+    def sample(self, sample_shape: tuple[int, ...] = ()) -> torch.Tensor:
+        r = self.components.batch_shape[0]
+        restart = torch.arange(r, device=self.z.device).unsqueeze(-1)
+        loc = Vindex(self.components.loc.squeeze(-3))[restart, self.z]
+        tril = Vindex(self.components.scale_tril.squeeze(-4))[restart, self.z]
+        return dist.MultivariateNormal(loc, scale_tril=tril, validate_args=False).sample(torch.Size(sample_shape))
 
 
 def forum_loss(module: MixtureModel, data: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -11,7 +11,7 @@ from pyro.infer import TraceEnum_ELBO, config_enumerate
 from scipy.stats import multivariate_normal
 
 from engine import gaussian
-from engine.model import MixtureModel, forum_loss, pyro_section
+from engine.model import AssignedNormal, InverseCdfCategorical, MixtureModel, forum_loss, pyro_section
 
 
 def _random_params(r: int, k: int, d: int, seed: int):
@@ -48,6 +48,44 @@ def test_fused_e_step_equals_the_model_responsibilities(chunk, segment) -> None:
     resp = torch.softmax(lj, -1)
     torch.testing.assert_close(log_norm, torch.logsumexp(lj, -1), rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(stats, resp.transpose(-1, -2) @ features, rtol=1e-10, atol=1e-10)
+
+
+def test_assigned_normal_equals_the_mvn_of_the_gathered_parameters() -> None:
+    # the recipe's formulation: MultivariateNormal(means[z], scale_tril[z]) per point; values and gradients
+    weights, means, cov = _random_params(3, 4, 2, seed=8)
+    x = torch.as_tensor(blobs(4, 120))
+    z = torch.randint(0, 4, (3, 120), generator=torch.Generator().manual_seed(1))
+    restart = torch.arange(3).unsqueeze(-1)
+    results = []
+    for assigned in (True, False):
+        m = means.clone().requires_grad_()
+        tril = torch.linalg.cholesky(cov).requires_grad_()
+        if assigned:
+            d = AssignedNormal(pyro.distributions.MultivariateNormal(m.unsqueeze(-3), scale_tril=tril.unsqueeze(-4)), z,
+                               120)
+        else:
+            d = pyro.distributions.MultivariateNormal(m[restart, z], scale_tril=tril[restart, z])
+        lp = d.log_prob(x)
+        lp.sum().backward()
+        results.append((lp.detach(), m.grad, tril.grad))
+        assert d.batch_shape == (3, 120)
+    for a, b in zip(*results, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_inverse_cdf_categorical_draws_the_categorical_distribution(dtype) -> None:
+    # frequencies of 400,000 draws per row against the probabilities, within 5 standard errors; a category
+    # of probability 0 (logit -inf) or far below float resolution is never drawn
+    probs = torch.tensor([[0.2, 0.5, 0.3], [0.0, 0.999, 0.001], [1e-30, 0.5, 0.5]], dtype=torch.float64)
+    d = InverseCdfCategorical(logits=torch.log(probs).to(dtype))
+    torch.manual_seed(0)
+    draws = d.sample((400_000,))  # (400000, 3)
+    assert draws.shape == (400_000, 3) and draws.dtype == torch.int64
+    freq = torch.nn.functional.one_hot(draws, 3).double().mean(0)  # (3 rows, 3 categories)
+    stderr = torch.sqrt(probs * (1 - probs) / 400_000)
+    assert torch.all((freq - probs).abs() <= 5 * stderr + 1e-12), (freq, probs)
+    assert freq[1, 0] == 0 and freq[2, 0] == 0
 
 
 def test_enumerated_model_loss_is_minus_the_log_likelihood() -> None:
