@@ -1,4 +1,4 @@
-"""EM on a CUDA GPU, against the same engine on the same machine's CPU (run on the device machine).
+"""EM on a CUDA GPU, against the same engine on the same machine's CPU (the device machine; see the README).
 
     python bench/bench_gpu.py [--n 10000000] [--k 8] [--iters 20] [--big 100000000] [--device cuda]
 
