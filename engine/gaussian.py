@@ -25,10 +25,10 @@ NK_EPS_FACTOR = 10.0
 CHUNK_ELEMENTS = {"cpu": 2**19, "cuda": 2**25}
 MIN_CHUNK_ROWS = 4096
 # The statistics' long, thin product (R*K, chunk) @ (chunk, P) is cut into segments of this many points,
-# multiplied as one batch and the partial sums added in float64. One product runs the whole reduction on a
-# few blocks of a GPU (measured 0.3 ms for R*K=8 and a 4M-point chunk on an H200, ~8x its memory-bound
-# time) and on the CPU was both slower and, in float32, less accurate (N=1e6, K=3: 12.8 vs 15.9 ms per
-# iteration in float64; float32's log-likelihood after 15 iterations 9e-8 from float64's instead of 7e-6).
+# multiplied as one batch and the partial sums added in float64. On the CPU one long product was both
+# slower and, in float32, less accurate (N=1e6, K=3: 15.9 against 12.8 ms per iteration in float64;
+# float32's log-likelihood after 15 iterations 7e-6 from float64's against 9e-8). On an H200 it is the
+# largest kernel either way (about 0.3 ms for R*K=8 and a 4M-point chunk, several times its memory time).
 SEGMENT_ROWS = 4096
 
 
