@@ -16,7 +16,7 @@ from . import data as data_mod
 from . import session as session_mod
 from .config import ALGORITHMS, COVARIANCE_TYPES, FitConfig
 from .errors import UserError
-from .export import atomic_write, params_from_snapshot, read_params, write_labels, write_params
+from .export import atomic_write, params_from_snapshot, read_params, versions, write_labels, write_params
 from .fitting import fit
 from .gallery import build_gallery, write_gallery
 from .history import History
@@ -251,7 +251,17 @@ def cmd_replay(args) -> int:
     print(f"session: {saved['status']} after {saved['iteration']} iterations; log-likelihood "
           f"{saved['log_likelihood']:.6f} (mean {saved['mean_log_likelihood']:.6f}); restart {saved['restart']}")
     print(("reproduced" if same else "NOT reproduced") + f": largest parameter difference {max(diffs):.3g}")
+    if not same and (changed := _version_changes(session.versions)):
+        print(f"the session was saved by another version ({changed}): it may round or draw random numbers "
+              "differently; the fit above is this version's")
     return 0 if same else 1
+
+
+def _version_changes(saved: dict) -> str:
+    """'gmm_studio 0.1.0 -> 0.2.0, torch ...' for the versions that differ from this one's ('' if none)."""
+    now = versions()
+    keys = ("gmm_studio", "torch", "pyro", "numpy")
+    return ", ".join(f"{k} {saved[k]} -> {now[k]}" for k in keys if k in saved and saved[k] != now.get(k))
 
 
 def cmd_select(args) -> int:

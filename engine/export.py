@@ -46,7 +46,9 @@ def versions() -> dict:
     import pyro
     import torch
 
-    return {"gmm_studio": "0.1.0", "python": sys.version.split()[0], "numpy": np.__version__,
+    from . import __version__
+
+    return {"gmm_studio": __version__, "python": sys.version.split()[0], "numpy": np.__version__,
             "torch": torch.__version__, "pyro": pyro.__version__}
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -130,6 +130,7 @@ class Session:
     config: FitConfig
     fit: dict
     history: dict
+    versions: dict = field(default_factory=dict)  # what wrote the file: gmm_studio, python, torch, ...
 
 
 def read_session(path: str | Path) -> Session:
@@ -147,6 +148,6 @@ def read_session(path: str | Path) -> Session:
                         f"({FORMAT_VERSION}): update GMM Studio")
     try:
         data = DataRef(**{**d["data"], "columns": tuple(d["data"].get("columns", ()))})
-        return Session(data, config_from_dict(d["config"]), d["fit"], d.get("history", {}))
+        return Session(data, config_from_dict(d["config"]), d["fit"], d.get("history", {}), d.get("versions", {}))
     except (KeyError, TypeError) as exc:
         raise UserError(f"{path}: the session file is incomplete ({exc}): save it again") from None

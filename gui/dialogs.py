@@ -8,6 +8,8 @@ from PySide6 import __version__ as pyside_version
 from PySide6.QtCore import qVersion
 from PySide6.QtWidgets import QComboBox, QDialog, QDialogButtonBox, QFormLayout, QLabel, QMessageBox, QWidget
 
+import engine
+
 
 def show_error(parent: QWidget, title: str, message: str, details: str = "") -> QMessageBox:
     """A non-modal message box: the window (and a test driving it) keeps running while it is open."""
@@ -59,7 +61,7 @@ def versions_text(engine_info: dict | None) -> str:
     import pyqtgraph
 
     info = engine_info or {}
-    rows = [("GMM Studio", info.get("gmm_studio", "0.1.0")), ("Python", platform.python_version()),
+    rows = [("GMM Studio", info.get("gmm_studio", engine.__version__)), ("Python", platform.python_version()),
             ("torch", info.get("torch", "loading…")), ("pyro", info.get("pyro", "loading…")),
             ("Qt", qVersion()), ("PySide6", pyside_version), ("pyqtgraph", pyqtgraph.__version__),
             ("NumPy", numpy.__version__), ("devices", ", ".join(info.get("devices", ["…"])))]

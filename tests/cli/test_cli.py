@@ -12,6 +12,7 @@ import pytest
 from bad_inputs import BAD_TEXT
 from data_sets import OLD_FAITHFUL, ROOT
 
+import engine
 from engine.cli import main as cli
 
 
@@ -123,6 +124,14 @@ def test_gallery_session_and_replay(tmp_path) -> None:
     assert replayed.split(" in ")[0] == fit_line.split(" in ")[0]  # same status and iterations
     assert replayed.split("s; ", 1)[1] == fit_line.split("s; ", 1)[1]  # same log-likelihood, BIC, AIC, restart
     assert "reproduced: largest parameter difference 0" in r.stdout
+    # a session written by another version with other numbers: the replay says which versions differ
+    doc = json.loads((tmp_path / "fit.gmmsession").read_text())
+    doc["versions"]["gmm_studio"] = "0.1.0"
+    doc["fit"]["means"][0][0] += 1e-3
+    (tmp_path / "old.gmmsession").write_text(json.dumps(doc))
+    r = run_main("replay", "old.gmmsession", "--quiet", cwd=tmp_path)
+    assert r.returncode == 1 and "NOT reproduced: largest parameter difference 0.001" in r.stdout
+    assert f"saved by another version (gmm_studio 0.1.0 -> {engine.__version__})" in r.stdout
     lines = (tmp_path / "data.csv").read_text().splitlines()
     lines[1] = "0.5,0.5,0"  # one point moved
     (tmp_path / "data.csv").write_text("\n".join(lines) + "\n")
@@ -135,3 +144,10 @@ def test_gallery_refuses_select_by_initial(tmp_path) -> None:
     r = run_main("fit", "d.csv", "-k", "2", "--restarts", "3", "--select-by", "initial", "--gallery", "g.csv",
                  cwd=tmp_path)
     assert r.returncode == 2 and "drop --select-by initial" in r.stderr
+
+
+def test_the_package_version_is_the_engine_version() -> None:
+    # pyproject.toml cannot import the engine: this keeps the two in step
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    meta = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert meta["project"]["version"] == engine.__version__
