@@ -109,7 +109,7 @@ def procedures(device: str) -> list[list]:
     configs = [
         ("em, 100 k-means++ restarts, tol 1e-6", FitConfig(n_components=3, restarts=100, seed=0)),
         ("gradient-em, 100 chains, 300 steps", FitConfig(n_components=3, algorithm="gradient-em", restarts=100,
-                                                         init="forum", max_iter=300, dtype="float32")),
+                                                         select_by="final", max_iter=300, dtype="float32")),
         ("marginal, 1 restart, 300 steps", FitConfig(n_components=3, algorithm="marginal", max_iter=300, tol=0.0)),
     ]
     rows = []
