@@ -33,6 +33,53 @@ def test_delimiters_and_headerless(tmp_path, sep: str) -> None:
     assert load(p, ["0", "2"]).points[:, 1].tolist() == [7.0, 8.0, 9.0]
 
 
+FAST_PATH_TABLES = {
+    # name: (text, whether NumPy's reader takes it; otherwise the field-by-field parser does)
+    "csv with header": ("x,y,z\n{rows}", True),
+    "tsv, comments, blank lines": ("# made by hand\nx\ty\tz\n\n{rows}# end\n", True),
+    "whitespace, no header": ("{rows}", True),
+    "quoted header and values": ('"a","b","c"\n{rows}', True),
+    "quoted values after spaces": ('"a", "b", "c"\n{rows}', False),  # NumPy wants the quote first
+    "index column": ("idx,x,y\n{rows}", True),
+    "a text column": ("x,label,y\n{rows}", False),
+    "a NaN in an unchosen column": ("x,y,z\n{rows}", False),
+}
+
+
+def _table(name: str, rng: np.random.Generator) -> str:
+    x = rng.normal(size=(300, 3)) * np.array([1.0, 1e-7, 3e5])
+    sep = {"tsv, comments, blank lines": "\t", "whitespace, no header": "   "}.get(name, ",")
+    cells = [[repr(float(v)) for v in row] for row in x]  # 17 significant digits: every bit matters
+    for i, row in enumerate(cells):
+        if name.startswith("quoted"):
+            row[1] = f'{" " if "spaces" in name else ""}"{row[1]}"'
+        if name == "index column":
+            row[0] = str(i)
+        if name == "a text column":
+            row[1] = "ab"[i % 2]
+        if name == "a NaN in an unchosen column" and i == 7:
+            row[2] = "nan"
+    return "".join(sep.join(row) + "\n" for row in cells)
+
+
+@pytest.mark.parametrize("name", sorted(FAST_PATH_TABLES))
+def test_numpys_reader_and_the_careful_parser_read_the_same_bits(tmp_path, name: str, monkeypatch) -> None:
+    import engine.data as data_mod
+
+    text, fast = FAST_PATH_TABLES[name]
+    p = tmp_path / "t.csv"
+    p.write_text(text.format(rows=_table(name, np.random.default_rng(1))))
+    calls = []
+    reader = data_mod._parse_all_numeric
+    monkeypatch.setattr(data_mod, "_parse_all_numeric", lambda *a: calls.append(reader(*a)) or calls[-1])
+    quick = load(p)
+    assert (calls[0] is not None) == fast  # which reader read it
+    careful = data_mod._load_rows(p, data_mod._text_rows(p, p.read_bytes()), None)
+    assert quick.points.tobytes() == careful.points.tobytes()
+    assert (quick.columns, quick.column_indices) == (careful.columns, careful.column_indices)
+    assert quick.points.flags.c_contiguous
+
+
 def test_npy_and_npz(tmp_path) -> None:
     x = np.random.default_rng(0).normal(size=(10, 3))
     np.save(tmp_path / "a.npy", x)
