@@ -133,11 +133,14 @@ def column_names(path: str | Path) -> list[str]:
     suffix = path.suffix.lower()
     if suffix in (".npy", ".npz"):
         return _load_numpy(path, raw, suffix)[1]
-    rows = _text_rows(path, raw, limit=1)
-    first = rows[0][1]
-    if all(_is_number(f) for f in first if f != ""):
-        return [f"column {j}" for j in range(len(first))]
-    return [h if h else f"column {j}" for j, h in enumerate(first)]
+    return _header(_text_rows(path, raw, limit=1)[0][1])[1]
+
+
+def _header(first: list[str]) -> tuple[bool, list[str]]:
+    """Whether a table's first row is a header (not all numbers), and the column names it gives (a blank or
+    absent name is 'column j')."""
+    has_header = not all(_is_number(f) for f in first if f != "")
+    return has_header, [h if has_header and h else f"column {j}" for j, h in enumerate(first)]
 
 
 def _load_numpy(path: Path, raw: bytes, suffix: str) -> tuple[np.ndarray, list[str]]:
@@ -298,20 +301,19 @@ def _load_text(path: Path, raw: bytes, columns) -> Dataset:
 
 def _structure(path: Path, rows: list[tuple[int, list[str]]], columns) -> tuple[bool, list[str], list[int]]:
     """From the first rows: whether the first is a header, the column names, and the chosen columns."""
-    has_header = not all(_is_number(f) for f in rows[0][1] if f != "")
-    header = rows[0][1] if has_header else [f"column {j}" for j in range(len(rows[0][1]))]
+    has_header, names = _header(rows[0][1])
     data_rows = rows[1:] if has_header else rows
     if not data_rows:
-        raise DataError(f"{path}: has a header ({', '.join(header)}) but no data rows")
-    width = len(header)
+        raise DataError(f"{path}: has a header ({', '.join(rows[0][1])}) but no data rows")
+    width = len(names)
     for no, fields in data_rows:
         if len(fields) != width:
             first = "the header" if has_header else f"line {rows[0][0]}"
             raise DataError(f"{path}: line {no} has {len(fields)} fields but {first} has {width}: every row "
                             "needs the same number of columns")
     if width < 2:
-        raise DataError(f"{path}: has only one column ({header[0]!r}); GMM Studio needs two numeric columns")
-    names = [h if h else f"column {j}" for j, h in enumerate(header)]
+        only = rows[0][1][0] if has_header else names[0]
+        raise DataError(f"{path}: has only one column ({only!r}); GMM Studio needs two numeric columns")
     numeric = [j for j in range(width) if _is_number(data_rows[0][1][j])]
     if columns is None:
         numeric = [j for j in numeric if not _is_index_column(names[j], [r[1][j] for r in data_rows])]
