@@ -97,8 +97,16 @@ def _redirect_missing_streams() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Dispatch: no argument opens the window; test, screenshot, install-launcher; else the command line."""
-    argv = sys.argv[1:] if argv is None else argv
+    """Dispatch: no argument opens the window; test, screenshot, install-launcher; else the command line.
+    Ctrl-C while the libraries import (torch takes seconds) ends quietly, as it does later."""
+    try:
+        return _dispatch(sys.argv[1:] if argv is None else argv)
+    except KeyboardInterrupt:
+        _say("interrupted")
+        return 130
+
+
+def _dispatch(argv: list[str]) -> int:
     if not argv:
         from gui.app import main as window_main
 

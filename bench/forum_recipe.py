@@ -1,4 +1,4 @@
-"""A plain re-implementation of the forum recipe as written (see ../shared/docs/forum-algorithm.md).
+"""A plain re-implementation of the forum recipe as written (see docs/forum-algorithm.md).
 
 The reference that gradient-em is measured against: parameters in Pyro's GLOBAL parameter store, a Python
 loop over components, factor @ diag(scale) as the "Cholesky" scale, a custom EM loss (trace the guide,

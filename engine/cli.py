@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import sys
+import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -16,10 +19,12 @@ from . import data as data_mod
 from . import session as session_mod
 from .config import ALGORITHMS, COVARIANCE_TYPES, FitConfig
 from .errors import UserError
-from .export import atomic_write, params_from_snapshot, read_params, versions, write_labels, write_params
-from .fitting import fit
+from .export import params_from_snapshot, read_params, versions, write_labels, write_params
+from .fitting import check_data, fit
 from .gallery import build_gallery, write_gallery
 from .history import History
+from .limits import check_fit_memory, check_generate_memory, check_seed
+from .outputs import atomic_write, check_outputs, staged_writes
 from .select import run_selection
 from .session import read_session, write_session
 
@@ -27,7 +32,7 @@ USAGE = """GMM Studio: fit Gaussian mixture models and watch the fit happen.
 
   python3 main.py                             open the window on the demo data
   python3 main.py test [pytest args]          run the test suite
-  python3 main.py generate --preset forum --n 1000 --seed 0 -o data.csv
+  python3 main.py generate --preset forum --n 1000 --seed 0 -o data.csv   (.csv, .tsv, .npy or .npz)
   python3 main.py fit DATA -k 3 [--algorithm em|gradient-em|marginal] [-o params.json]
   python3 main.py select DATA -k 1-9 [-o selection.json]
   python3 main.py fit DATA --restarts 100 --gallery gallery.csv --session fit.gmmsession
@@ -54,10 +59,16 @@ def _columns(text: str | None) -> list[str] | None:
     return parts
 
 
+MAX_GRID = 1000  # fits in one selection grid
+
+
 def _k_range(text: str) -> list[int]:
     try:
         if "-" in text:
             lo, hi = (int(v) for v in text.split("-", 1))
+            if hi - lo >= MAX_GRID:
+                raise UserError(f"-k {text} asks for {hi - lo + 1:,} values of K; a selection grid takes at most "
+                                f"{MAX_GRID}: narrow the range")
             ks = list(range(lo, hi + 1))
         else:
             ks = [int(v) for v in text.split(",")]
@@ -65,12 +76,26 @@ def _k_range(text: str) -> list[int]:
         raise UserError(f"-k takes a number, a range like 1-9 or a list like 2,3,5; got {text!r}") from None
     if not ks or min(ks) < 1:
         raise UserError(f"-k must name component counts >= 1, got {text!r}")
+    if len(ks) > MAX_GRID:
+        raise UserError(f"-k names {len(ks):,} values of K; a selection grid takes at most {MAX_GRID}")
     return ks
 
 
+# Commands that main.py runs itself (they need Qt or pytest); listed here so that --help shows every command.
+OTHER_COMMANDS = {
+    "test": "run the test suite headless (extra arguments go to pytest)",
+    "screenshot": "save a picture of the window: screenshot OUT.png [--data FILE] [-k K] [--fit]",
+    "install-launcher": "add GMM Studio to the desktop's menu (--uninstall removes it)",
+}
+GENERATE_FORMATS = (".csv", ".tsv", ".npy", ".npz")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="main.py", description="GMM Studio command line")
-    sub = p.add_subparsers(dest="command", parser_class=_Parser)
+    p = _Parser(prog="main.py", description="GMM Studio. With no command: open the window on the demo data.",
+                epilog="Run any command with --help for its options.",
+                formatter_class=lambda prog: argparse.HelpFormatter(prog, max_help_position=30, width=110))
+    sub = p.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND",
+                           title="commands (none: open the window)")
 
     g = sub.add_parser("generate", help="sample data from a mixture")
     src = g.add_mutually_exclusive_group(required=True)
@@ -78,7 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--params", help="parameters JSON (as `fit -o` writes)")
     g.add_argument("--n", type=int, default=1000)
     g.add_argument("--seed", type=int, default=0)
-    g.add_argument("-o", "--output", required=True, help="CSV file to write")
+    g.add_argument("-o", "--output", required=True,
+                   help="file to write, in the format its extension names: " + ", ".join(GENERATE_FORMATS))
 
     f = sub.add_parser("fit", help="fit a mixture to data")
     _data_args(f)
@@ -101,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "it reached; restarts all run to the end (select-by final)")
     f.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    r = sub.add_parser("replay", help="re-run a session file's fit and compare with its saved numbers")
+    r = sub.add_parser("replay", help="re-run a saved session's fit and say whether it reproduced")
     r.add_argument("session", help="a .gmmsession file")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -114,6 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--reg-covar", type=float, default=1e-6)
     s.add_argument("--max-iter", type=int, default=None)
     s.add_argument("-o", "--output", help="selection JSON to write")
+    for name, text in OTHER_COMMANDS.items():
+        sub.add_parser(name, help=text, add_help=False)
     return p
 
 
@@ -127,22 +155,31 @@ def _load(args) -> data_mod.Dataset:
     if args.columns is None:
         picked = ", ".join(f"{i} ({n!r})" for i, n in zip(ds.column_indices, ds.columns, strict=True))
         print(f"using columns {picked} of {args.data} (choose others with --columns)", file=sys.stderr)
+    for note in ds.notes:
+        print(f"{args.data}: {note}", file=sys.stderr)
+    check_data(ds.points, ds.columns)
     return ds
 
 
 def cmd_generate(args) -> int:
+    suffix = Path(args.output).suffix.lower()
+    if suffix not in GENERATE_FORMATS:
+        raise UserError(f"{args.output}: unknown data format {suffix or '(no extension)'!r}: name the file "
+                        f"{' or '.join(GENERATE_FORMATS)}")
+    check_seed(args.seed, "--seed")
+    if args.n < 1:
+        raise UserError(f"--n must be a whole number >= 1, got {args.n}")
+    inputs = [args.params] if args.params else []
+    check_outputs([args.output], inputs)
     if args.preset:
         spec = data_mod.FORUM_PRESET
         w, m, c = spec["weights"], spec["means"], spec["covariances"]
     else:
         p = read_params(args.params)
         w, m, c = p.weights, p.means, p.covariances
+    check_generate_memory(args.n, len(m[0]))
     points, labels = data_mod.sample_mixture(w, m, c, args.n, args.seed)
-    d = points.shape[1]
-    lines = [",".join([*(f"x{i}" for i in range(d)), "component"])]
-    lines += [",".join([*(repr(float(v)) for v in row), str(int(lab))])
-              for row, lab in zip(points, labels, strict=True)]
-    atomic_write(args.output, ("\n".join(lines) + "\n").encode())
+    atomic_write(args.output, data_mod.table_bytes(points, labels, suffix))
     print(f"wrote {args.n} points to {args.output}")
     return 0
 
@@ -180,6 +217,9 @@ class _Progress:
 
 
 def cmd_fit(args) -> int:
+    outputs = [args.output, args.labels, args.session, args.gallery]
+    _check_suffixes(args)
+    check_outputs(outputs, [args.data] + ([args.init] if args.init and Path(args.init).exists() else []))
     ds = _load(args)
     cfg = _fit_config(args)
     if args.gallery:
@@ -188,11 +228,28 @@ def cmd_fit(args) -> int:
                             "drop --select-by initial (the gallery still says what the forum's choice would be)")
         cfg = replace(cfg, select_by="final")
     cfg = cfg.resolved()
+    check_fit_memory(*ds.points.shape, cfg.n_components, cfg.restarts)
     last, history = _run(ds.points, cfg, not args.quiet)
     params = params_from_snapshot(last, ds.columns, ds.sha256)
     print(_fit_line(cfg, last, params))
     for w in last.warnings:
         print(f"warning: {w}", file=sys.stderr)
+    with staged_writes():  # every output of the run, or none
+        _write_fit_outputs(args, ds, cfg, last, history, params)
+    return 0
+
+
+def _check_suffixes(args) -> None:
+    """Refuse an output whose format is unknown before the fit runs, not after."""
+    known = {"output": (".json", ".csv", ".npz"), "labels": (".csv",), "session": (".gmmsession",),
+             "gallery": (".csv", ".json")}
+    for name, suffixes in known.items():
+        path = getattr(args, name)
+        if path and Path(path).suffix.lower() not in suffixes:
+            raise UserError(f"{path}: --{name} writes {' or '.join(suffixes)}: name the file so")
+
+
+def _write_fit_outputs(args, ds, cfg: FitConfig, last, history: History, params) -> None:
     if args.output:
         write_params(args.output, params)
         print(f"wrote parameters to {args.output}")
@@ -209,7 +266,6 @@ def cmd_fit(args) -> int:
         if gallery.forum_choice:
             print(gallery.forum_choice)
         print(f"wrote the gallery of {cfg.restarts} restarts to {args.gallery}")
-    return 0
 
 
 def _run(points, cfg: FitConfig, show_progress: bool):
@@ -243,18 +299,33 @@ def cmd_replay(args) -> int:
     params = params_from_snapshot(last, tuple(map(str, session.data.columns)), session.data.sha256)
     print(_fit_line(cfg, last, params))
     saved = session.fit
-    diffs = [np.max(np.abs(np.asarray(saved[name]) - getattr(last, name)))
-             for name in ("weights", "means", "covariances")]
-    same = (last.iteration == saved["iteration"] and last.restart == saved["restart"] and max(diffs) <= 1e-9
-            and abs(last.mean_log_likelihood - saved["mean_log_likelihood"]) <= 1e-12 * max(1.0, abs(
-                saved["mean_log_likelihood"])))
+    differences = replay_differences(saved, last)
     print(f"session: {saved['status']} after {saved['iteration']} iterations; log-likelihood "
           f"{saved['log_likelihood']:.6f} (mean {saved['mean_log_likelihood']:.6f}); restart {saved['restart']}")
-    print(("reproduced" if same else "NOT reproduced") + f": largest parameter difference {max(diffs):.3g}")
+    same = not differences
+    print("reproduced: the same iterations, restart, log-likelihood and parameters" if same
+          else "NOT reproduced: " + "; ".join(differences))
     if not same and (changed := _version_changes(session.versions)):
         print(f"the session was saved by another version ({changed}): it may round or draw random numbers "
               "differently; the fit above is this version's")
     return 0 if same else 1
+
+
+def replay_differences(saved: dict, last) -> list[str]:
+    """What differs between a session's saved fit and the replayed snapshot ([] when it was reproduced)."""
+    out = []
+    if last.iteration != saved["iteration"]:
+        out.append(f"iterations {last.iteration} (saved {saved['iteration']})")
+    if last.restart != saved["restart"]:
+        out.append(f"chosen restart {last.restart} (saved {saved['restart']})")
+    ll, saved_ll = last.mean_log_likelihood, saved["mean_log_likelihood"]
+    if abs(ll - saved_ll) > 1e-12 * max(1.0, abs(saved_ll)):
+        out.append(f"mean log-likelihood {ll:.17g} (saved {saved_ll:.17g})")
+    for name in ("weights", "means", "covariances"):
+        diff = float(np.max(np.abs(np.asarray(saved[name]) - getattr(last, name))))
+        if diff > 1e-9:
+            out.append(f"{name} differ by up to {diff:.3g}")
+    return out
 
 
 def _version_changes(saved: dict) -> str:
@@ -265,13 +336,22 @@ def _version_changes(saved: dict) -> str:
 
 
 def cmd_select(args) -> int:
-    ds = _load(args)
+    if args.output and Path(args.output).suffix.lower() != ".json":
+        raise UserError(f"{args.output}: select writes JSON: name the file *.json")
+    check_outputs([args.output], [args.data])
     ks = _k_range(args.components)
     types = [t.strip() for t in args.covariance.split(",")]
     for t in types:
         if t not in COVARIANCE_TYPES:
             raise UserError(f"unknown covariance type {t!r}: choose from {', '.join(COVARIANCE_TYPES)}")
     base = FitConfig(restarts=args.restarts, seed=args.seed, reg_covar=args.reg_covar, max_iter=args.max_iter)
+    base.resolved()  # the settings are checked as fit checks them, before any work
+    ds = _load(args)
+    n, d = ds.points.shape
+    if max(ks) > n:
+        raise UserError(f"-k asks for up to {max(ks):,} components but {args.data} has {n:,} points: "
+                        f"use -k up to {n:,}")
+    check_fit_memory(n, d, max(ks), args.restarts)
     print(f"{'k':>3} {'covariance':<10} {'log-lik':>14} {'BIC':>12} {'AIC':>12}  note")
 
     def show(e) -> None:
@@ -299,28 +379,94 @@ def cmd_select(args) -> int:
 COMMANDS = {"generate": cmd_generate, "fit": cmd_fit, "select": cmd_select, "replay": cmd_replay}
 
 
+class Terminated(BaseException):
+    """SIGTERM: unwinds like Ctrl-C, so that temporary files are removed on the way out."""
+
+
+def _on_sigterm(signum, frame) -> None:
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one command. Exit 0 on success, 2 for a user's mistake (one `error:` line), 1 for an internal error
+    (one line naming the log that holds the details); never a traceback on the terminal."""
     argv = sys.argv[1:] if argv is None else argv
     if not argv:
         print(USAGE)
         return 0
+    previous = signal.getsignal(signal.SIGTERM)
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    if in_main_thread:
+        signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        return _dispatch(argv)
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _dispatch(argv: list[str]) -> int:
     try:
         args = build_parser().parse_args(argv)
         if args.command is None:
             print(USAGE)
             return 0
+        if args.command in OTHER_COMMANDS:
+            raise UserError(f"{args.command} is run by main.py itself: python3 main.py {args.command} ...")
         return COMMANDS[args.command](args)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print("interrupted: nothing was written", file=sys.stderr)
         return 130
+    except Terminated:
+        print("terminated: nothing was written", file=sys.stderr)
+        return 143
     except SystemExit as exc:  # --help
-        return int(exc.code or 0)
-    except Exception as exc:  # an internal error: say so, with the traceback for a bug report
-        import traceback
-
-        traceback.print_exc()
-        print(f"internal error: {exc!r} (please report this with the command you ran)", file=sys.stderr)
+        return int(exc.code or 0) if isinstance(exc.code, int) or exc.code is None else 2
+    except BrokenPipeError:
+        # the reader of our output stopped early (`select ... | head -1`): not an error of ours or the user's
+        _silence_stdout()
+        print("note: the output pipe was closed before everything was printed", file=sys.stderr)
+        return 141
+    except MemoryError:
+        print("error: out of memory: use fewer points, restarts or components", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a full disk, permissions, a folder where a file was meant
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc}: free some space, fix the permissions or choose another path",
+              file=sys.stderr)
+        return 2
+    except Exception as exc:  # an internal error: one line here, the traceback in a log for a bug report
+        log = _crash_log()
+        print(f"internal error: {type(exc).__name__}: {str(exc)[:200]} (details in {log}; please report it with "
+              "the command you ran)", file=sys.stderr)
         return 1
+
+
+def _silence_stdout() -> None:
+    """After a closed pipe, point stdout at /dev/null so that the interpreter's final flush stays quiet."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def _crash_log() -> str:
+    """Write the current exception's traceback to a log file; its path (or 'stderr' if none can be written)."""
+    import tempfile
+    import traceback
+
+    text = traceback.format_exc()
+    try:
+        folder = Path.home() / ".cache" / "gmm-studio"
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, path = tempfile.mkstemp(prefix="crash-", suffix=".log", dir=folder)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        return path
+    except OSError:
+        sys.stderr.write(text)
+        return "the lines above"

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from .errors import UserError
+from .limits import MAX_SEED
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 ALGORITHMS = ("em", "gradient-em", "marginal")
@@ -79,9 +81,15 @@ class FitConfig:
         return cfg
 
     def validate(self) -> None:
-        """Raise UserError naming the first setting that is out of range."""
+        """Raise UserError naming the first setting that is out of range (or of the wrong type)."""
+        for name in ("tol", "reg_covar"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise UserError(f"{name.replace('_', '-')} must be a finite number, got {value!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed <= MAX_SEED:
+            raise UserError(f"seed must be a whole number from 0 to {MAX_SEED} (2**62), got {self.seed!r}")
         checks = [
-            (isinstance(self.n_components, int) and self.n_components >= 1,
+            (_whole(self.n_components) and self.n_components >= 1,
              f"number of components must be a whole number >= 1, got {self.n_components!r}"),
             (self.covariance_type in COVARIANCE_TYPES,
              f"unknown covariance type {self.covariance_type!r}: choose one of {', '.join(COVARIANCE_TYPES)}"),
@@ -90,14 +98,17 @@ class FitConfig:
              "or a parameters JSON file"),
             (self.init != "params" or self.init_params is not None,
              "init 'params' needs explicit initial parameters (a parameters JSON file)"),
-            (isinstance(self.restarts, int) and self.restarts >= 1,
+            (_whole(self.restarts) and self.restarts >= 1,
              f"restarts must be a whole number >= 1, got {self.restarts!r}"),
             (self.select_by in SELECT_BY, f"select-by must be one of {', '.join(SELECT_BY)}, got {self.select_by!r}"),
             (self.tol >= 0, f"tol must be >= 0, got {self.tol}"),
-            (isinstance(self.max_iter, int) and self.max_iter >= 0, f"max-iter must be >= 0, got {self.max_iter!r}"),
+            (_whole(self.max_iter) and self.max_iter >= 0, f"max-iter must be >= 0, got {self.max_iter!r}"),
             (self.reg_covar >= 0, f"reg-covar must be >= 0, got {self.reg_covar}"),
+            (self.lr is None or (_real(self.lr) and self.lr > 0), f"lr must be a number > 0, got {self.lr!r}"),
+            (self.betas is None or (len(self.betas) == 2 and all(_real(b) and 0 <= b < 1 for b in self.betas)),
+             f"betas must be two numbers in [0, 1), got {self.betas!r}"),
             (self.dtype in DTYPES, f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}"),
-            (self.device == "cpu" or self.device.startswith("cuda"),
+            (isinstance(self.device, str) and (self.device == "cpu" or self.device.startswith("cuda")),
              f"device must be 'cpu' or 'cuda' (or 'cuda:N'), got {self.device!r}"),
             (self.empty_policy in ("reseed", "report"),
              f"empty-policy must be 'reseed' or 'report', got {self.empty_policy!r}"),
@@ -107,3 +118,11 @@ class FitConfig:
         for ok, message in checks:
             if not ok:
                 raise UserError(message)
+
+
+def _whole(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _real(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

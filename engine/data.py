@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,7 @@ class Dataset:
     columns: tuple[str, ...]
     column_indices: tuple[int, ...]
     source: str
+    notes: tuple[str, ...] = ()  # how the file was read, where a user should know (decimal commas)
 
     @property
     def sha256(self) -> str:
@@ -108,15 +110,32 @@ def sample_mixture(weights, means, covariances, n: int, seed: int = 0) -> tuple[
     return points, labels
 
 
+def table_bytes(points: np.ndarray, labels: np.ndarray, suffix: str) -> bytes:
+    """Generated points (N, D) and their components (N,) as the file format `suffix` names: .csv/.tsv (columns
+    x0..x{D-1}, component; shortest round-trip decimals), .npy (the points, N x D float64) or .npz (arrays
+    'data' and 'component')."""
+    d = points.shape[1]
+    if suffix in (".csv", ".tsv"):
+        sep = "," if suffix == ".csv" else "\t"
+        lines = [sep.join([*(f"x{i}" for i in range(d)), "component"])]
+        lines += [sep.join([*(repr(float(v)) for v in row), str(int(lab))])
+                  for row, lab in zip(points, labels, strict=True)]
+        return ("\n".join(lines) + "\n").encode()
+    buf = io.BytesIO()
+    if suffix == ".npy":
+        np.save(buf, np.ascontiguousarray(points, dtype=np.float64), allow_pickle=False)
+    elif suffix == ".npz":
+        np.savez(buf, data=np.ascontiguousarray(points, dtype=np.float64), component=labels.astype(np.int64))
+    else:
+        raise DataError(f"unknown data format {suffix!r}: use .csv, .tsv, .npy or .npz")
+    return buf.getvalue()
+
+
 # ------------------------------------------------------------------------------------------------ loaders
 def load(path: str | Path, columns: list[str | int] | None = None) -> Dataset:
     """Load a data file (CSV/TSV/whitespace text, .npy, .npz) and pick two (or the chosen) columns."""
     path = Path(path)
-    if not path.exists():
-        raise DataError(f"{path}: no such file: check the path")
-    if path.is_dir():
-        raise DataError(f"{path}: is a folder, not a data file")
-    raw = path.read_bytes()
+    raw = read_regular_file(path)
     suffix = path.suffix.lower()
     if suffix in (".npy", ".npz"):
         array, names = _load_numpy(path, raw, suffix)
@@ -124,12 +143,41 @@ def load(path: str | Path, columns: list[str | int] | None = None) -> Dataset:
     return _load_text(path, raw, columns)
 
 
+# A text table takes ~20x its file size in memory while it is parsed (lines, fields, the float table).
+TEXT_MEMORY_FACTOR = 20
+
+
+def read_regular_file(path: Path) -> bytes:
+    """The bytes of a regular file, refusing a folder, a device or FIFO (which could hang or never end) and a
+    file whose parsing would not fit in the available memory."""
+    import stat
+
+    from .limits import available_memory, human
+
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file: check the path") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot be read ({exc.strerror}): check the path and its permissions") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise DataError(f"{path}: is a folder, not a data file")
+    if not stat.S_ISREG(st.st_mode):
+        raise DataError(f"{path}: is not a regular file (a device, FIFO or socket): save the data to a file first")
+    need = st.st_size * (1 if path.suffix.lower() in (".npy", ".npz") else TEXT_MEMORY_FACTOR)
+    if need > available_memory():
+        raise DataError(f"{path}: {human(st.st_size)} would need about {human(need)} of memory to load but "
+                        f"{human(available_memory())} is available: use a sample of the file")
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"{path}: cannot be read ({exc.strerror}): check its permissions") from None
+
+
 def column_names(path: str | Path) -> list[str]:
     """The names of all the columns of a data file, as `load` names them (for a column picker)."""
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: no such file: check the path")
-    raw = path.read_bytes()
+    raw = read_regular_file(path)
     suffix = path.suffix.lower()
     if suffix in (".npy", ".npz"):
         return _load_numpy(path, raw, suffix)[1]
@@ -143,7 +191,17 @@ def _header(first: list[str]) -> tuple[bool, list[str]]:
     return has_header, [h if has_header and h else f"column {j}" for j, h in enumerate(first)]
 
 
+NPY_MAGIC = b"\x93NUMPY"
+ZIP_MAGIC = b"PK"
+
+
 def _load_numpy(path: Path, raw: bytes, suffix: str) -> tuple[np.ndarray, list[str]]:
+    if suffix == ".npy" and not raw.startswith(NPY_MAGIC):
+        raise DataError(f"{path}: not a NumPy .npy file: bad magic (it starts with {raw[:6]!r}, not "
+                        f"{NPY_MAGIC!r}): save it with numpy.save, or give a text table a .csv name")
+    if suffix == ".npz" and not raw.startswith(ZIP_MAGIC):
+        raise DataError(f"{path}: not a NumPy .npz file: bad magic (it starts with {raw[:4]!r}, not a zip "
+                        "archive): save it with numpy.savez")
     try:
         loaded = np.load(io.BytesIO(raw), allow_pickle=False)
         if suffix == ".npz":  # members load lazily: read them here, where a pickled one is caught
@@ -244,31 +302,66 @@ def _delimiter(lines: list[str]) -> str | None:
     """The delimiter of the first line that most of the first five lines share (so that one short line is
     reported as a row with too few fields, not as a file of one column); None: whitespace."""
     sample = lines[: min(len(lines), 5)]
+    if all(";" in line for line in sample) and any("," in line for line in sample):
+        return ";"  # European CSV: ';' between fields, ',' the decimal mark
     for delim in ("\t", ",", ";"):
         if delim in sample[0] and 2 * sum(delim in line for line in sample) > len(sample):
             return delim
     return None  # whitespace
 
 
-def _split(lines: list[tuple[int, str]], delim: str | None) -> list[tuple[int, list[str]]]:
+def _split(path: Path, lines: list[tuple[int, str]], delim: str | None) -> list[tuple[int, list[str]]]:
     if delim is None:
         return [(no, [f.strip('"').strip("'") for f in line.split()]) for no, line in lines]
-    reader = csv.reader([line for _, line in lines], delimiter=delim, skipinitialspace=True)
-    return [(no, [f.strip() for f in fields]) for (no, _), fields in zip(lines, reader, strict=True)]
+    rows = []
+    for no, line in lines:  # one line at a time: an unbalanced quote must not swallow the lines after it
+        try:
+            fields = next(csv.reader([line], delimiter=delim, skipinitialspace=True, strict=True))
+        except csv.Error:
+            raise DataError(f"{path}: line {no}: a quote (\") is opened but not closed: every quoted field needs "
+                            "its closing quote on the same line") from None
+        rows.append((no, [f.strip() for f in fields]))
+    return rows
+
+
+# What a CSV reader takes as a number: ASCII digits with an optional sign, point and exponent. Python's float()
+# also takes '1_000', full-width digits and surrounding spaces, which a data file should not silently mean.
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
+_NON_FINITE = re.compile(r"[+-]?(?:nan|inf|infinity)", re.ASCII | re.IGNORECASE)
+# A decimal comma: digits, one comma, digits (European CSV files, with ';' between the fields).
+_DECIMAL_COMMA = re.compile(r"[+-]?\d*,\d+(?:[eE][+-]?\d+)?", re.ASCII)
 
 
 def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
+    """A number as a CSV reader writes it (non-finite words included: they are reported as such later)."""
+    return bool(_NUMBER.fullmatch(text) or _NON_FINITE.fullmatch(text))
 
 
 def _text_rows(path: Path, raw: bytes, limit: int | None = None) -> list[tuple[int, list[str]]]:
     """(line number, fields) of every non-blank, non-comment line (of the first `limit` such lines)."""
     lines = _data_lines(path, _decode(path, raw), limit)
-    return _split(lines, _delimiter([line for _, line in lines]))
+    delim = _delimiter([line for _, line in lines])
+    return _decimal_commas(_split(path, lines, delim), delim)[0]
+
+
+DECIMAL_COMMA_NOTE = "read ',' as the decimal mark (the fields are separated by ';')"
+
+
+def _decimal_commas(rows: list[tuple[int, list[str]]], delim: str | None) -> tuple[list[tuple[int, list[str]]], bool]:
+    """With ';' between fields, a field such as '1,5' is unambiguous: 1.5. The rows with such fields read with
+    a decimal point, and whether any was found."""
+    if delim != ";":
+        return rows, False
+    found = False
+    out = []
+    for no, fields in rows:
+        fixed = []
+        for f in fields:
+            if _DECIMAL_COMMA.fullmatch(f):
+                f, found = f.replace(",", "."), True
+            fixed.append(f)
+        out.append((no, fixed))
+    return out, found
 
 
 def _data_lines(path: Path, text: str, limit: int | None = None) -> list[tuple[int, str]]:
@@ -291,12 +384,16 @@ STRUCTURE_ROWS = 1001
 def _load_text(path: Path, raw: bytes, columns) -> Dataset:
     lines = _data_lines(path, _decode(path, raw))
     delim = _delimiter([line for _, line in lines])
-    head = _split(lines[:STRUCTURE_ROWS], delim)
+    head, commas = _decimal_commas(_split(path, lines[:STRUCTURE_ROWS], delim), delim)
     has_header, names, idx = _structure(path, head, columns)
-    points = _parse_all_numeric(lines[1:] if has_header else lines, delim, len(names))
+    body = lines[1:] if has_header else lines
+    if commas:  # ';' separates the fields, so every ',' left is a decimal mark (else the careful parser says)
+        body = [(no, line.replace(",", ".")) for no, line in body]
+    points = _parse_all_numeric(body, delim, len(names))
     if points is None:  # not a plain numeric table: the careful parser finds and names what is wrong
-        return _load_rows(path, _split(lines, delim), columns)
-    return Dataset(np.ascontiguousarray(points[:, idx]), tuple(names[j] for j in idx), tuple(idx), str(path))
+        return _load_rows(path, _decimal_commas(_split(path, lines, delim), delim)[0], columns, commas)
+    notes = (DECIMAL_COMMA_NOTE,) if commas else ()
+    return Dataset(np.ascontiguousarray(points[:, idx]), tuple(names[j] for j in idx), tuple(idx), str(path), notes)
 
 
 def _structure(path: Path, rows: list[tuple[int, list[str]]], columns) -> tuple[bool, list[str], list[int]]:
@@ -305,6 +402,12 @@ def _structure(path: Path, rows: list[tuple[int, list[str]]], columns) -> tuple[
     data_rows = rows[1:] if has_header else rows
     if not data_rows:
         raise DataError(f"{path}: has a header ({', '.join(rows[0][1])}) but no data rows")
+    for no, fields in data_rows[:5]:  # prose, a log, a report: say so, rather than count its fields
+        if 2 * sum(_is_number(f) for f in fields) < len(fields):  # most fields are words
+            j, text = next(((j, f) for j, f in enumerate(fields) if f), (0, ""))
+            raise DataError(f"{path}: is not a numeric table: line {no}, column {j}: value {text!r} is not a "
+                            "number; a data file holds one point per line, numbers separated by commas, tabs, "
+                            "semicolons or spaces")
     width = len(names)
     for no, fields in data_rows:
         if len(fields) != width:
@@ -336,7 +439,7 @@ def _parse_all_numeric(lines: list[tuple[int, str]], delim: str | None, width: i
     return table
 
 
-def _load_rows(path: Path, rows: list[tuple[int, list[str]]], columns) -> Dataset:
+def _load_rows(path: Path, rows: list[tuple[int, list[str]]], columns, commas: bool = False) -> Dataset:
     """The careful parser: every row's fields checked, every value parsed alone, errors name line and column."""
     has_header, names, idx = _structure(path, rows, columns)
     data_rows = rows[1:] if has_header else rows
@@ -344,11 +447,14 @@ def _load_rows(path: Path, rows: list[tuple[int, list[str]]], columns) -> Datase
     for i, (no, fields) in enumerate(data_rows):
         for out_j, j in enumerate(idx):
             points[i, out_j] = _parse_value(path, no, j, names[j], fields[j])
-    return Dataset(points, tuple(names[j] for j in idx), tuple(idx), str(path))
+    notes = (DECIMAL_COMMA_NOTE,) if commas else ()
+    return Dataset(points, tuple(names[j] for j in idx), tuple(idx), str(path), notes)
 
 
 def _parse_value(path: Path, line: int, col: int, name: str, text: str) -> float:
     try:
+        if not _is_number(text):
+            raise ValueError(text)
         value = float(text)
     except ValueError:
         raise DataError(f"{path}: line {line}, column {col} ({name!r}): value {text!r} is not a number: fix or "

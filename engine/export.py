@@ -9,9 +9,7 @@ import csv
 import io
 import json
 import math
-import os
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +19,7 @@ from .config import InitParams
 from .data import check_mixture
 from .errors import ParamsError, UserError
 from .gaussian import n_parameters
+from .outputs import atomic_write
 from .predict import responsibilities
 from .snapshot import Snapshot
 
@@ -75,23 +74,6 @@ def params_from_snapshot(snap: Snapshot, columns: tuple[str, ...] = (), data_sha
 
 
 # ------------------------------------------------------------------------------------------------ writing
-def atomic_write(path: str | Path, data: bytes) -> None:
-    """Write data to path via a temporary file in the same folder and a rename: never a half-written file."""
-    path = Path(path)
-    if path.parent and not path.parent.exists():
-        raise UserError(f"{path}: the folder {path.parent} does not exist: create it or choose another path")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def finite_or_none(value) -> float | None:
     """The value as a float, or None when it is NaN or infinite: no NaN ever reaches an exported file."""
     value = float(value)

@@ -4,7 +4,7 @@ Shapes: R restarts, N points, K components, D dimensions, P = 1 + D + D(D+1)/2 q
 
 The log-joint log w_k + log N(x | mu_k, Sigma_k) is a quadratic polynomial in x, so with the features
 F(x) = [1, x_i, x_i x_j (i <= j)] it is F @ W for a (P, K) coefficient matrix W. That keeps the hot path
-on one GEMM and off per-point triangular solves (see design.md). The sufficient statistics of the M-step
+on one GEMM and off per-point triangular solves (see docs/design.md). The sufficient statistics of the M-step
 (N_k, sum r x, sum r x x^T) are likewise resp^T @ F. Both are exact algebra; the only cost is the usual
 rounding of raw moments, which internal standardisation (see scaling.py) keeps small.
 """

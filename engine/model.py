@@ -60,7 +60,7 @@ class MixtureModel(PyroModule):
 
     weights (R, K) on the simplex; means (R, K, D); scale_tril (R, K, D, D) constrained lower-Cholesky,
     so the covariance scale_tril @ scale_tril^T is always valid (the forum recipe's factor @ diag(scale)
-    is not: see forum-algorithm.md).
+    is not: see docs/forum-algorithm.md).
     """
 
     def __init__(self, weights: torch.Tensor, means: torch.Tensor, scale_tril: torch.Tensor) -> None:
@@ -122,7 +122,7 @@ class AssignedNormal(TorchDistribution):
     """x_n ~ MultivariateNormal(mean_{z_n}, scale_tril_{z_n}): each point from the component it is assigned.
 
     The recipe writes this as an MVN over the gathered per-point parameters, whose log_prob then solves a
-    D x D triangular system for every point (design.md: keep the hot path off per-point solves). Here the
+    D x D triangular system for every point (docs/design.md: keep the hot path off per-point solves). Here the
     log-density is every component's MVN log-density at x (one triangular solve per component, all points
     as right-hand sides), picked at z_n: the same numbers and gradients, log_prob and its backward about
     twice as fast (7 against 15 ms at R=100, N=1000, K=3). z may carry Pyro's enumeration dimensions:

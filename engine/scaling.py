@@ -30,8 +30,7 @@ class Scaling:
         isotropic: one common scale for all columns (their RMS standard deviation). Spherical covariances
         need it: a spherical Gaussian stays spherical only under the same scale on every axis.
         """
-        center = x.mean(axis=0)
-        scale = x.std(axis=0)
+        center, scale = column_moments(x)
         if isotropic:
             scale = np.full_like(scale, np.sqrt(np.mean(scale**2)))
         scale = np.where(scale > 0, scale, 1.0)
@@ -55,7 +54,7 @@ class Scaling:
     def cov_to_data(self, cov: torch.Tensor | np.ndarray) -> torch.Tensor | np.ndarray:
         """covariances (..., D, D) in standardised units -> data units (a tensor or a NumPy array)."""
         s = _t(self.scale, cov)
-        return cov * s[..., :, None] * s[..., None, :]
+        return cov * (s[..., :, None] * s[..., None, :])  # one product per entry: stays exactly symmetric
 
     def cov_to_std(self, cov: torch.Tensor) -> torch.Tensor:
         s = _t(self.scale, cov)
@@ -64,6 +63,16 @@ class Scaling:
     def reg_to_std(self, reg_covar: float, like: torch.Tensor) -> torch.Tensor:
         """reg_covar (data units) as a per-axis diagonal term (D,) in standardised units."""
         return reg_covar / _t(self.scale, like) ** 2
+
+
+def column_moments(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Column means and standard deviations (D,) of x (N, D) over the whole double range: each column is
+    first divided by a power of two near its largest magnitude (exact), so 1e307 does not overflow in the
+    squares and 1e-320 keeps its bits."""
+    peak = np.abs(x).max(axis=0)
+    exponent = np.frexp(np.where(peak > 0, peak, 1.0))[1]
+    y = np.ldexp(x, -exponent)
+    return np.ldexp(y.mean(axis=0), exponent), np.ldexp(y.std(axis=0), exponent)
 
 
 def _t(a: np.ndarray, like: torch.Tensor | np.ndarray) -> torch.Tensor | np.ndarray:

@@ -10,4 +10,18 @@ BAD_TEXT = {
     "one_column.csv": (b"a\n1\n2\n", "has only one column ('a')"),
     "ragged.csv": (b"a,b\n1,2\n3,4,5\n", "line 3 has 3 fields but the header has 2"),
     "binary.csv": (bytes(range(256)) * 4, "looks like a binary file"),
+    # prose, a log, a report: not a numeric table, naming the first value that is not a number
+    "prose.txt": (b"The geyser erupts often.\nIt waits about an hour, sometimes two.\nThen it erupts again.\n",
+                  "is not a numeric table: line 2, column 0: value 'It' is not a number"),
+    "prose_commas.csv": (b"Dear reader,\nhere are the numbers, as promised, in a table\n1,2\n",
+                         "is not a numeric table: line 2, column 0: value 'here are the numbers'"),
+    "log.txt": (b"INFO start\nINFO loaded 3 files\nWARN slow\n",
+                "is not a numeric table: line 2, column 0: value 'INFO'"),
+    # what Python's float() takes but a CSV reader must not
+    "underscore.csv": (b"a,b\n1,2\n1_000,3\n", "line 3, column 0 ('a'): value '1_000' is not a number"),
+    "fullwidth.csv": ("a,b\n1,2\n\uff11\uff12,3\n".encode(), "line 3, column 0 ('a'): value '\uff11\uff12' is not"),
+    "hex.csv": (b"a,b\n1,2\n0x1f,3\n", "line 3, column 0 ('a'): value '0x1f' is not a number"),
+    # an unbalanced quote names its line (it once swallowed the rest of the file and raised)
+    "open_quote.csv": (b'a,b\n1,2\n"3,4\n5,6\n', 'line 3: a quote (") is opened but not closed'),
+    "open_quote_header.csv": (b'"a,b\n1,2\n', 'line 1: a quote (") is opened but not closed'),
 }

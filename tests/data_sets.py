@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
-OLD_FAITHFUL = SHARED / "data" / "old_faithful.csv"
+# what keeps main.py in a subprocess from creating a venv or installing anything
+NO_BOOTSTRAP = {"GMM_STUDIO_NO_BOOTSTRAP": "1"}
+OLD_FAITHFUL = ROOT / "tests" / "data" / "old_faithful.csv"  # with its source and reference numbers
 
 
 def blobs(seed: int, n: int = 600) -> np.ndarray:

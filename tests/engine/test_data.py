@@ -105,8 +105,13 @@ def test_pickled_arrays_are_never_loaded(tmp_path) -> None:
     np.save(tmp_path / "p.npy", obj, allow_pickle=True)
     np.savez(tmp_path / "p.npz", data=obj)
     (tmp_path / "raw.npy").write_bytes(pickle.dumps([1, 2, 3]))
-    for name in ("p.npy", "p.npz", "raw.npy"):  # raw.npy: a bare pickle under an .npy name
+    for name in ("p.npy", "p.npz"):
         with pytest.raises(DataError, match="pickled Python objects, which GMM Studio never loads"):
+            load(tmp_path / name)
+    # a bare pickle, or CSV text, under an .npy name is not an .npy file: said so, never "pickled"
+    (tmp_path / "text.npy").write_text("x0,x1\n1,2\n")
+    for name in ("raw.npy", "text.npy"):
+        with pytest.raises(DataError, match="not a NumPy .npy file: bad magic"):
             load(tmp_path / name)
     (tmp_path / "junk.npy").write_bytes(b"\x93NUMPY garbage")
     with pytest.raises(DataError, match="not a valid .npy file"):
