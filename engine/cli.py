@@ -62,23 +62,24 @@ def _columns(text: str | None) -> list[str] | None:
 MAX_GRID = 1000  # fits in one selection grid
 
 
+MAX_GRID = 1000  # fits in one selection grid
+
+
 def _k_range(text: str) -> list[int]:
     try:
         if "-" in text:
             lo, hi = (int(v) for v in text.split("-", 1))
-            if hi - lo >= MAX_GRID:
-                raise UserError(f"-k {text} asks for {hi - lo + 1:,} values of K; a selection grid takes at most "
-                                f"{MAX_GRID}: narrow the range")
-            ks = list(range(lo, hi + 1))
+            ks = range(lo, hi + 1)
         else:
             ks = [int(v) for v in text.split(",")]
     except ValueError:
         raise UserError(f"-k takes a number, a range like 1-9 or a list like 2,3,5; got {text!r}") from None
+    if len(ks) > MAX_GRID:  # a range object: its length costs nothing, a list of 1e12 values would not fit
+        raise UserError(f"-k {text} asks for {len(ks):,} values of K; a selection grid takes at most {MAX_GRID}: "
+                        "narrow the range")
     if not ks or min(ks) < 1:
         raise UserError(f"-k must name component counts >= 1, got {text!r}")
-    if len(ks) > MAX_GRID:
-        raise UserError(f"-k names {len(ks):,} values of K; a selection grid takes at most {MAX_GRID}")
-    return ks
+    return list(ks)
 
 
 # Commands that main.py runs itself (they need Qt or pytest); listed here so that --help shows every command.
@@ -163,14 +164,13 @@ def _load(args) -> data_mod.Dataset:
 
 def cmd_generate(args) -> int:
     suffix = Path(args.output).suffix.lower()
+    check_outputs([args.output], [args.params] if args.params else [])
     if suffix not in GENERATE_FORMATS:
         raise UserError(f"{args.output}: unknown data format {suffix or '(no extension)'!r}: name the file "
                         f"{' or '.join(GENERATE_FORMATS)}")
     check_seed(args.seed, "--seed")
     if args.n < 1:
         raise UserError(f"--n must be a whole number >= 1, got {args.n}")
-    inputs = [args.params] if args.params else []
-    check_outputs([args.output], inputs)
     if args.preset:
         spec = data_mod.FORUM_PRESET
         w, m, c = spec["weights"], spec["means"], spec["covariances"]
@@ -218,8 +218,8 @@ class _Progress:
 
 def cmd_fit(args) -> int:
     outputs = [args.output, args.labels, args.session, args.gallery]
-    _check_suffixes(args)
     check_outputs(outputs, [args.data] + ([args.init] if args.init and Path(args.init).exists() else []))
+    _check_suffixes(args)
     ds = _load(args)
     cfg = _fit_config(args)
     if args.gallery:
@@ -336,9 +336,9 @@ def _version_changes(saved: dict) -> str:
 
 
 def cmd_select(args) -> int:
+    check_outputs([args.output], [args.data])
     if args.output and Path(args.output).suffix.lower() != ".json":
         raise UserError(f"{args.output}: select writes JSON: name the file *.json")
-    check_outputs([args.output], [args.data])
     ks = _k_range(args.components)
     types = [t.strip() for t in args.covariance.split(",")]
     for t in types:

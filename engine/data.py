@@ -56,12 +56,17 @@ def check_mixture(weights, means, covariances, where: str = "") -> tuple[np.ndar
     Refuses a non-symmetric or non-positive-definite covariance, naming the component and entries.
     """
     prefix = f"{where}: " if where else ""
+    for name, value in (("weights", weights), ("means", means), ("covariances", covariances)):
+        bad = first_non_number(value)
+        if bad is not None:
+            raise ParamsError(f"{prefix}{name} must hold numbers only, found {bad!r}: fix the file")
     try:
         w = np.asarray(weights, dtype=np.float64)
         m = np.asarray(means, dtype=np.float64)
         c = np.asarray(covariances, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ParamsError(f"{prefix}weights, means and covariances must be numbers ({exc})") from None
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise ParamsError(f"{prefix}weights, means and covariances must be numbers in nested lists of equal "
+                          f"lengths ({exc})") from None
     if w.ndim != 1 or m.ndim != 2 or c.ndim != 3 or not (w.shape[0] == m.shape[0] == c.shape[0]):
         raise ParamsError(
             f"{prefix}expected weights (K,), means (K, D) and covariances (K, D, D) with the same K; got "
@@ -77,6 +82,21 @@ def check_mixture(weights, means, covariances, where: str = "") -> tuple[np.ndar
     for j in range(k):
         _check_covariance(c[j], j, prefix)
     return w, m, c
+
+
+def first_non_number(value) -> object | None:
+    """The first leaf of nested lists (or an array) that is not a real number (a string, a bool, None), else None."""
+    if isinstance(value, np.ndarray):
+        return None if value.dtype.kind in "iuf" else (value.dtype if value.dtype.kind != "O" else
+                                                      first_non_number(value.tolist()))
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, (list, tuple)):
+            stack.extend(reversed(item))
+        elif isinstance(item, bool) or not isinstance(item, (int, float, np.integer, np.floating)):
+            return item
+    return None
 
 
 def _check_covariance(cov: np.ndarray, j: int, prefix: str) -> None:

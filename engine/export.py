@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import InitParams
+from .config import COVARIANCE_TYPES, InitParams
 from .data import check_mixture
 from .errors import ParamsError, UserError
 from .gaussian import n_parameters
@@ -154,24 +154,38 @@ def read_params(path: str | Path) -> MixtureParams:
     raise ParamsError(f"{path}: unknown parameters format {suffix!r}: use .json, .csv or .npz")
 
 
-def _read_json(path: Path) -> MixtureParams:
+def read_json_file(path: Path, what: str) -> object:
+    """A JSON document, or a ParamsError naming the line: bad JSON, too deeply nested, or numbers too long."""
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         line = getattr(exc, "lineno", "?")
-        raise ParamsError(f"{path}: line {line}: not valid JSON ({exc}): fix the file") from None
+        raise ParamsError(f"{path}: line {line}: not valid JSON ({exc}): fix the {what}") from None
+    except RecursionError:
+        raise ParamsError(f"{path}: the JSON is nested too deeply to be a {what}") from None
+    except ValueError as exc:  # e.g. an integer of thousands of digits
+        raise ParamsError(f"{path}: {exc}: not a {what}") from None
+
+
+def _read_json(path: Path) -> MixtureParams:
+    doc = read_json_file(path, "parameters file")
     if not isinstance(doc, dict):
         raise ParamsError(f"{path}: expected a JSON object with weights, means and covariances")
     missing = [k for k in ("weights", "means", "covariances") if k not in doc]
     if missing:
         raise ParamsError(f"{path}: missing {', '.join(missing)}: a parameters file needs weights (K), "
                           "means (K x D) and covariances (K x D x D)")
-    if doc.get("format", FORMAT) != FORMAT or doc.get("format_version", 1) > FORMAT_VERSION:
-        raise ParamsError(f"{path}: format {doc.get('format')!r} version {doc.get('format_version')} is not "
-                          f"one this version reads ({FORMAT} {FORMAT_VERSION})")
+    version = doc.get("format_version", 1)
+    if doc.get("format", FORMAT) != FORMAT or isinstance(version, bool) or not isinstance(version, int) \
+            or version > FORMAT_VERSION:
+        raise ParamsError(f"{path}: format {doc.get('format')!r} version {version!r} is not one this version "
+                          f"reads ({FORMAT} {FORMAT_VERSION})")
+    cov_type = doc.get("covariance_type", "full")
+    if cov_type not in COVARIANCE_TYPES:
+        raise ParamsError(f"{path}: covariance_type {cov_type!r} is not one of {', '.join(COVARIANCE_TYPES)}")
     w, m, c = check_mixture(doc["weights"], doc["means"], doc["covariances"], where=str(path))
     meta = {k: v for k, v in doc.items() if k not in ("weights", "means", "covariances", "covariance_type")}
-    return MixtureParams(w, m, c, doc.get("covariance_type", "full"), meta)
+    return MixtureParams(w, m, c, cov_type, meta)
 
 
 def _read_csv(path: Path) -> MixtureParams:

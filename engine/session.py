@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
 
 from .config import FitConfig, InitParams
-from .data import Dataset, load, points_sha256, sample_mixture
+from .data import Dataset, check_mixture, first_non_number, load, points_sha256, sample_mixture
 from .errors import UserError
-from .export import atomic_write, finite_or_none, versions
+from .export import finite_or_none, read_json_file, versions
 from .history import History
+from .limits import check_fit_memory, check_generate_memory, check_seed
+from .outputs import atomic_write
 from .snapshot import Snapshot
 
 FORMAT = "gmm-studio-session"
@@ -88,8 +90,13 @@ def config_from_dict(d: dict) -> FitConfig:
     d = dict(d)
     if d.get("init_params") is not None:
         p = d["init_params"]
-        d["init_params"] = InitParams.from_arrays(p["weights"], p["means"], p["covariances"])
+        if not isinstance(p, dict):
+            raise UserError("config: init_params must be an object with weights, means and covariances")
+        w, m, c = check_mixture(p.get("weights"), p.get("means"), p.get("covariances"), "config: init_params")
+        d["init_params"] = InitParams.from_arrays(w, m, c)
     if d.get("betas") is not None:
+        if not isinstance(d["betas"], list):
+            raise UserError(f"config: betas must be a list of two numbers, got {d['betas']!r:.60}")
         d["betas"] = tuple(d["betas"])
     return FitConfig(**d)
 
@@ -134,20 +141,105 @@ class Session:
 
 
 def read_session(path: str | Path) -> Session:
+    """Read and validate a session file: every field's type, shape and range, and what it would cost, before
+    any work (UserError naming the field)."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: no such session file")
-    try:
-        d = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UserError(f"{path}: is not a session file ({exc})") from None
+    d = read_json_file(path, "session file")
     if not isinstance(d, dict) or d.get("format") != FORMAT:
         raise UserError(f"{path}: is not a GMM Studio session file (no 'format': '{FORMAT}')")
-    if d.get("format_version", 0) > FORMAT_VERSION:
-        raise UserError(f"{path}: session format {d['format_version']} is newer than this GMM Studio reads "
+    version = d.get("format_version", 0)
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise UserError(f"{path}: format_version must be a whole number, got {version!r}")
+    if version > FORMAT_VERSION:
+        raise UserError(f"{path}: session format {version} is newer than this GMM Studio reads "
                         f"({FORMAT_VERSION}): update GMM Studio")
     try:
-        data = DataRef(**{**d["data"], "columns": tuple(d["data"].get("columns", ()))})
-        return Session(data, config_from_dict(d["config"]), d["fit"], d.get("history", {}), d.get("versions", {}))
-    except (KeyError, TypeError) as exc:
-        raise UserError(f"{path}: the session file is incomplete ({exc}): save it again") from None
+        data = _data_ref(_field(d, "data", dict))
+        config = config_from_dict(_field(d, "config", dict))
+        resolved = config.resolved()  # every setting checked, as a fit would
+        fit = _field(d, "fit", dict)
+        _check_fit(fit, resolved, data)
+        history = d.get("history", {})
+        versions_ = d.get("versions", {})
+        if not isinstance(history, dict) or not isinstance(versions_, dict):
+            raise UserError("'history' and 'versions' must be JSON objects")
+        check_fit_memory(data.n_samples, 2, resolved.n_components, resolved.restarts)
+    except UserError as exc:
+        raise UserError(f"{path}: {exc}") from None
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
+        raise UserError(f"{path}: the session file is damaged ({type(exc).__name__}: {exc}): save it again") from None
+    return Session(data, config, fit, history, versions_)
+
+
+def _field(d: dict, name: str, kind: type, where: str = ""):
+    """d[name] if it is of the kind (bool is not a number), else UserError naming it."""
+    if name not in d:
+        raise UserError(f"{where}'{name}' is missing")
+    value = d[name]
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind in (int, float, (int, float))):
+        raise UserError(f"{where}'{name}' must be {_KIND_NAMES.get(kind, kind)}, got {value!r:.60}")
+    return value
+
+
+_KIND_NAMES = {dict: "an object", list: "a list", str: "a string", int: "a whole number",
+               (int, float): "a number"}
+
+
+def _data_ref(d: dict) -> DataRef:
+    """The 'data' part, checked: kind, hash, sizes, and the recipe or points of that kind."""
+    kind = _field(d, "kind", str, "data: ")
+    if kind not in ("file", "generated", "inline"):
+        raise UserError(f"data: kind {kind!r} is unknown: the file is damaged or from a newer version")
+    sha = _field(d, "sha256", str, "data: ")
+    n_samples = _field(d, "n_samples", int, "data: ")
+    if n_samples < 1:
+        raise UserError(f"data: n_samples must be >= 1, got {n_samples}")
+    columns = tuple(d.get("columns") or ())
+    if any(isinstance(c, bool) or not isinstance(c, (int, str)) for c in columns):
+        raise UserError(f"data: columns must be indices or names, got {list(columns)!r:.60}")
+    ref = DataRef(kind, sha, n_samples, columns=columns)
+    if kind == "file":
+        return replace(ref, path=_field(d, "path", str, "data: "))
+    if kind == "generated":
+        mixture = _field(d, "mixture", dict, "data: ")
+        n = _field(d, "n", int, "data: ")
+        if n != n_samples:
+            raise UserError(f"data: n ({n}) and n_samples ({n_samples}) differ")
+        seed = check_seed(_field(d, "seed", int, "data: "), "data: seed")
+        w, m, c = check_mixture(mixture.get("weights"), mixture.get("means"), mixture.get("covariances"),
+                                "data: mixture")
+        if m.shape[1] != 2:
+            raise UserError(f"data: the mixture is {m.shape[1]}-D; sessions hold 2-D data")
+        check_generate_memory(n, 2)
+        return replace(ref, mixture={"weights": w.tolist(), "means": m.tolist(), "covariances": c.tolist()},
+                       n=n, seed=seed)
+    points = _field(d, "points", list, "data: ")
+    if len(points) != n_samples:
+        raise UserError(f"data: holds {len(points)} points but n_samples is {n_samples}")
+    bad = next((p for p in points if not (isinstance(p, list) and len(p) == 2 and all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in p))), None)
+    if bad is not None:
+        raise UserError(f"data: every point must be two finite numbers [x, y], found {bad!r:.60}")
+    return replace(ref, points=points)
+
+
+def _check_fit(fit: dict, config: FitConfig, data: DataRef) -> None:
+    """The 'fit' part: its status, counters and parameters of the config's K (2-D), all finite."""
+    _field(fit, "status", str, "fit: ")
+    for name in ("iteration", "restart"):
+        if _field(fit, name, int, "fit: ") < 0:
+            raise UserError(f"fit: '{name}' must be >= 0")
+    if fit["restart"] >= config.restarts:
+        raise UserError(f"fit: restart {fit['restart']} but the settings ask for {config.restarts} restarts")
+    for name in ("mean_log_likelihood", "log_likelihood"):
+        if not math.isfinite(_field(fit, name, (int, float), "fit: ")):
+            raise UserError(f"fit: '{name}' must be finite")
+    k = config.n_components
+    for name, shape in (("weights", (k,)), ("means", (k, 2)), ("covariances", (k, 2, 2))):
+        value = _field(fit, name, list, "fit: ")
+        bad = first_non_number(value)
+        arr = np.asarray(value, dtype=np.float64) if bad is None else None
+        if arr is None or arr.shape != shape or not np.isfinite(arr).all():
+            raise UserError(f"fit: '{name}' must be {' x '.join(map(str, shape))} finite numbers (K = {k})")

@@ -121,7 +121,7 @@ def test_bad_session_files(tmp_path) -> None:
     with pytest.raises(UserError, match="not a GMM Studio session file"):
         read_session(p)
     p.write_text("not json")
-    with pytest.raises(UserError, match="is not a session file"):
+    with pytest.raises(UserError, match="line 1: not valid JSON"):
         read_session(p)
     with pytest.raises(UserError, match="name the session file"):
         write_session(tmp_path / "x.json", inline_ref(np.zeros((1, 2))), FitConfig(), None)

@@ -1,0 +1,318 @@
+"""The command line's contract under hostile but realistic input: exit 0 on success, 2 for a user's mistake with
+one `error:` line, never a traceback, and nothing lost (inputs never clobbered, outputs all written or none)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+import warnings
+
+import numpy as np
+import pytest
+from data_sets import NO_BOOTSTRAP, OLD_FAITHFUL, ROOT
+
+import engine.cli
+from engine.cli import main as cli
+
+
+def _bad(capsys, argv: list[str], message: str) -> str:
+    """argv exits 2 with exactly one `error:` line, the last on stderr, holding message; no traceback."""
+    assert cli(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err, err
+    assert "Traceback" not in err
+    assert [line for line in err.splitlines() if line.startswith("error:")] == [err.strip().splitlines()[-1]]
+    return err
+
+
+@pytest.fixture
+def small(tmp_path):
+    """A 60-point, 2-column CSV."""
+    p = tmp_path / "small.csv"
+    x = np.random.default_rng(0).normal(size=(60, 2))
+    p.write_text("a,b\n" + "".join(f"{float(u)!r},{float(v)!r}\n" for u, v in x))
+    return p
+
+
+# ------------------------------------------------------------------------------------------ data never lost
+def test_an_output_that_is_an_input_is_refused_before_work(capsys, tmp_path, small) -> None:
+    before = small.read_bytes()
+    _bad(capsys, ["fit", str(small), "-o", str(small)], "is an input of this run")
+    link = tmp_path / "link.csv"
+    link.symlink_to(small)
+    _bad(capsys, ["fit", str(small), "--labels", str(link)], "is an input of this run")
+    _bad(capsys, ["select", str(small), "-k", "1-2", "-o", str(small)], "is an input of this run")
+    params = tmp_path / "p.json"
+    assert cli(["fit", str(small), "-k", "2", "-o", str(params), "--quiet"]) == 0
+    _bad(capsys, ["fit", str(small), "-k", "2", "--init", str(params), "-o", str(params)], "is an input of this run")
+    _bad(capsys, ["generate", "--params", str(params), "-o", str(params)], "is an input of this run")
+    assert small.read_bytes() == before
+
+
+def test_a_symlinked_output_writes_the_file_it_points_to(tmp_path, small) -> None:
+    real = tmp_path / "real.json"
+    real.write_text("{}")
+    link = tmp_path / "link.json"
+    link.symlink_to(real)
+    assert cli(["fit", str(small), "-k", "2", "-o", str(link), "--quiet"]) == 0
+    assert link.is_symlink() and json.loads(real.read_text())["weights"]
+
+
+@pytest.mark.parametrize("kind", ["folder", "fifo", "device"])
+def test_outputs_that_are_not_files_are_refused(capsys, tmp_path, small, kind: str) -> None:
+    if kind == "folder":
+        target, message = tmp_path / "out.json", "is a folder"
+        target.mkdir()
+    elif kind == "fifo":
+        target, message = tmp_path / "out.json", "is not a regular file"
+        os.mkfifo(target)
+    else:
+        target, message = "/dev/null", "is not a regular file"
+    _bad(capsys, ["fit", str(small), "-k", "2", "-o", str(target)], message)
+
+
+def test_every_output_folder_is_checked_before_the_fit(capsys, tmp_path, small, monkeypatch) -> None:
+    ran = []
+    monkeypatch.setattr(engine.cli, "_run", lambda *a: ran.append(1))
+    _bad(capsys, ["fit", str(small), "-o", str(tmp_path / "p.json"), "--labels", str(tmp_path / "no" / "l.csv")],
+         "the folder")
+    _bad(capsys, ["fit", str(small), "--session", str(tmp_path / "s.json")], "--session writes .gmmsession")
+    _bad(capsys, ["fit", str(small), "-o", str(tmp_path / "p.txt")], "--output writes .json or .csv or .npz")
+    _bad(capsys, ["fit", str(small), "-o", str(tmp_path / "same.csv"), "--labels", str(tmp_path / "same.csv")],
+         "is also the output")
+    assert not ran and sorted(p.name for p in tmp_path.iterdir()) == ["small.csv"]
+
+
+def test_outputs_of_one_run_are_all_written_or_none(capsys, tmp_path, small, monkeypatch) -> None:
+    def fail(*a, **k):
+        raise OSError(28, "No space left on device", str(tmp_path / "l.csv"))
+
+    monkeypatch.setattr(engine.cli, "write_labels", fail)
+    err = _bad(capsys, ["fit", str(small), "-k", "2", "-o", str(tmp_path / "p.json"), "--labels",
+                        str(tmp_path / "l.csv"), "--quiet"], "No space left on device")
+    assert "l.csv" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["small.csv"]  # no p.json, no temporary file
+
+
+def test_outputs_get_the_umask_permissions_and_keep_an_existing_mode(tmp_path, small) -> None:
+    old = os.umask(0o022)
+    try:
+        assert cli(["fit", str(small), "-k", "2", "-o", str(tmp_path / "p.json"), "--quiet"]) == 0
+        assert stat.S_IMODE((tmp_path / "p.json").stat().st_mode) == 0o644
+        private = tmp_path / "private.json"
+        private.write_text("{}")
+        private.chmod(0o600)
+        assert cli(["fit", str(small), "-k", "2", "-o", str(private), "--quiet"]) == 0
+        assert stat.S_IMODE(private.stat().st_mode) == 0o600
+        os.umask(0o077)
+        assert cli(["generate", "--preset", "forum", "--n", "10", "-o", str(tmp_path / "g.csv")]) == 0
+        assert stat.S_IMODE((tmp_path / "g.csv").stat().st_mode) == 0o600
+    finally:
+        os.umask(old)
+
+
+def test_permission_errors_are_one_line(capsys, tmp_path, small) -> None:
+    if os.geteuid() == 0:
+        # root writes anywhere; a read-only file system path stands in
+        _bad(capsys, ["fit", str(small), "-o", "/proc/p.json"], "")
+        return
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o500)
+    _bad(capsys, ["fit", str(small), "-o", str(folder / "p.json")], "permission denied")
+
+
+def _main(*args: str, cwd, **kw) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, str(ROOT / "main.py"), *args], cwd=cwd, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, **NO_BOOTSTRAP}, **kw)
+
+
+def test_a_closed_pipe_is_no_traceback(tmp_path) -> None:
+    r, w = os.pipe()
+    os.close(r)  # stdout is a pipe whose reader is gone (`select ... | head -1` after head has exited)
+    try:
+        p = subprocess.run([sys.executable, str(ROOT / "main.py"), "select", str(OLD_FAITHFUL), "--columns", "1,2",
+                            "-k", "1-2", "--covariance", "full", "--restarts", "1"], cwd=tmp_path, stdout=w,
+                           stderr=subprocess.PIPE, text=True, env={**os.environ, **NO_BOOTSTRAP}, timeout=300)
+    finally:
+        os.close(w)
+    assert "Traceback" not in p.stderr and "Exception ignored" not in p.stderr, p.stderr
+    assert p.returncode == 141 and p.stderr.strip().splitlines()[-1].startswith("note: the output pipe was closed")
+
+
+def test_sigterm_leaves_no_temporary_files(tmp_path) -> None:
+    x = np.random.default_rng(1).normal(size=(20000, 2))
+    np.save(tmp_path / "d.npy", x)
+    proc = _main("fit", "d.npy", "-k", "8", "--restarts", "64", "--tol", "0", "--max-iter", "100000", "-o", "p.json",
+                 "--labels", "l.csv", "--quiet", cwd=tmp_path)
+    time.sleep(6)  # past the imports, inside the fit
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert "Traceback" not in err and err.strip().splitlines()[-1] == "terminated: nothing was written"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.npy"]
+
+
+# ------------------------------------------------------------------------------------------ silent wrong answers
+def test_decimal_commas_with_semicolons_are_read_and_said(capsys, tmp_path) -> None:
+    p = tmp_path / "eu.csv"
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(50, 2)) * [1, 3] + [2.5, -1]
+    p.write_text("x;y\n" + "".join(f"{a:.6f};{b:.6f}\n".replace(".", ",") for a, b in x))
+    from engine import load
+
+    ds = load(p)
+    np.testing.assert_allclose(ds.points, np.round(x, 6), rtol=0, atol=5e-7)
+    assert ds.notes == ("read ',' as the decimal mark (the fields are separated by ';')",)
+    assert cli(["fit", str(p), "-k", "1", "--quiet"]) == 0
+    assert "eu.csv: read ',' as the decimal mark" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("scale", [1e-320, 1e-200, 1e160, 1e300])
+def test_columns_outside_the_covariance_range_are_refused_by_name(capsys, tmp_path, scale: float) -> None:
+    x = np.random.default_rng(0).normal(size=(100, 2)) + 3
+    x[:, 1] *= scale
+    np.save(tmp_path / "x.npy", x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow or underflow warnings on the way
+        err = _bad(capsys, ["fit", str(tmp_path / "x.npy")], "column 1 ('column 1') spreads over")
+    assert "rescale that column" in err
+
+
+def test_a_column_near_the_largest_double_fits_after_centring(tmp_path) -> None:
+    # values near 1e307 with a moderate spread: the moments no longer overflow
+    x = np.random.default_rng(0).normal(size=(200, 2))
+    x[:, 0] = 1e140 * (1 + 0.1 * x[:, 0])
+    np.save(tmp_path / "x.npy", x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert cli(["fit", str(tmp_path / "x.npy"), "-k", "1", "--reg-covar", "0", "-o", str(tmp_path / "p.json"),
+                    "--quiet"]) == 0
+    doc = json.loads((tmp_path / "p.json").read_text())
+    np.testing.assert_allclose(doc["means"][0], x.mean(0), rtol=1e-12)
+    np.testing.assert_allclose(doc["covariances"][0], np.cov(x.T, bias=True), rtol=1e-9)
+
+
+# ------------------------------------------------------------------------------------------ tracebacks
+def test_hostile_parameter_files_exit_2(capsys, tmp_path, small) -> None:
+    cases = {
+        "deep.json": ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        "digits.json": ('{"weights": [' + "1" * 5000 + "]}", "not a parameters file"),
+        "version.json": ('{"format_version": "1", "weights": [1], "means": [[0, 0]], '
+                         '"covariances": [[[1, 0], [0, 1]]]}', "version '1' is not one this version reads"),
+        "strings.json": ('{"weights": ["1"], "means": [[0, 0]], "covariances": [[[1, 0], [0, 1]]]}',
+                         "weights must hold numbers only, found '1'"),
+        "ragged.json": ('{"weights": [1], "means": [[0, 0, 1], [0]], "covariances": [[[1, 0], [0, 1]]]}',
+                        "nested lists of equal lengths"),
+        "cov_type.json": ('{"weights": [1], "means": [[0, 0]], "covariances": [[[1, 0], [0, 1]]], '
+                          '"covariance_type": 7}', "covariance_type 7 is not one of"),
+    }
+    for name, (text, message) in cases.items():
+        (tmp_path / name).write_text(text)
+        _bad(capsys, ["fit", str(small), "-k", "1", "--init", str(tmp_path / name)], message)
+        _bad(capsys, ["generate", "--params", str(tmp_path / name), "-o", str(tmp_path / "g.csv")], message)
+    assert not (tmp_path / "g.csv").exists()
+
+
+def test_hostile_numbers_on_the_command_line_exit_2(capsys, tmp_path, small) -> None:
+    out = str(tmp_path / "g.csv")
+    _bad(capsys, ["generate", "--preset", "forum", "--seed", str(2**80), "-o", out], "--seed must be a whole number")
+    _bad(capsys, ["generate", "--preset", "forum", "--seed", "-1", "-o", out], "--seed must be a whole number")
+    _bad(capsys, ["fit", str(small), "--seed", "-5"], "seed must be a whole number from 0")
+    _bad(capsys, ["select", str(small), "-k", "1-1000000000000"], "a selection grid takes at most 1000")
+    _bad(capsys, ["select", str(small), "-k", "1-100"], "-k asks for up to 100 components but")
+    _bad(capsys, ["generate", "--preset", "forum", "--n", "0", "-o", out], "--n must be a whole number >= 1")
+    _bad(capsys, ["generate", "--preset", "forum", "-o", str(tmp_path / "g.parquet")], "unknown data format")
+    assert not list(tmp_path.glob("g.*"))
+
+
+def test_select_validates_its_settings_as_fit_does(capsys, small) -> None:
+    _bad(capsys, ["select", str(small), "--restarts", "0"], "restarts must be a whole number >= 1")
+    _bad(capsys, ["select", str(small), "--reg-covar", "-1"], "reg-covar must be >= 0")
+    _bad(capsys, ["select", str(small), "--max-iter", "-3"], "max-iter must be >= 0")
+    _bad(capsys, ["fit", str(small), "--tol", "nan"], "tol must be a finite number")
+
+
+def _session(tmp_path, small) -> dict:
+    s = tmp_path / "ok.gmmsession"
+    assert cli(["fit", str(small), "-k", "2", "--session", str(s), "--quiet"]) == 0
+    return json.loads(s.read_text())
+
+
+def _set(doc: dict, path: str, value) -> dict:
+    doc = json.loads(json.dumps(doc))
+    *parents, last = path.split(".")
+    node = doc
+    for key in parents:
+        node = node[key]
+    if value is KeyError:
+        del node[last]
+    else:
+        node[last] = value
+    return doc
+
+
+SESSION_DAMAGE = [
+    ("format_version", "x", "format_version must be a whole number"),
+    ("data", [], "'data' must be an object"),
+    ("data.kind", "cloud", "kind 'cloud' is unknown"),
+    ("data.n_samples", "60", "'n_samples' must be a whole number"),
+    ("data.sha256", KeyError, "'sha256' is missing"),
+    ("config.n_components", 2.5, "number of components must be a whole number"),
+    ("config.restarts", 10**9, "restarts of K=2 on 60 points need about"),
+    ("config.tol", "1e-6", "tol must be a finite number"),
+    ("config.seed", -1, "seed must be a whole number from 0"),
+    ("config.betas", 3, "betas must be a list of two numbers"),
+    ("config.algorithm", ["em"], "unknown algorithm"),
+    ("config.colour", "red", "session settings ['colour'] are unknown"),
+    ("fit.means", [[0, 0]], "'means' must be 2 x 2 finite numbers"),
+    ("fit.weights", ["a", "b"], "'weights' must be 2 finite numbers"),
+    ("fit.iteration", -1, "'iteration' must be >= 0"),
+    ("fit.restart", 5, "restart 5 but the settings ask for 1 restarts"),
+    ("fit.log_likelihood", None, "'log_likelihood' must be a number"),
+    ("history", "none", "'history' and 'versions' must be JSON objects"),
+]
+
+
+@pytest.mark.parametrize(("field", "value", "message"), SESSION_DAMAGE, ids=[d[0] for d in SESSION_DAMAGE])
+def test_damaged_session_files_are_refused_before_any_work(capsys, tmp_path, small, field, value, message) -> None:
+    doc = _set(_session(tmp_path, small), field, value)
+    p = tmp_path / "bad.gmmsession"
+    p.write_text(json.dumps(doc))
+    capsys.readouterr()
+    _bad(capsys, ["replay", str(p)], message)
+
+
+def test_generated_session_data_is_bounded(capsys, tmp_path, small) -> None:
+    doc = _session(tmp_path, small)
+    doc["data"] = {"kind": "generated", "sha256": "0" * 64, "n_samples": 10**9, "n": 10**9, "seed": 0,
+                   "mixture": {"weights": [1.0], "means": [[0, 0]], "covariances": [[[1, 0], [0, 1]]]}}
+    p = tmp_path / "big.gmmsession"
+    p.write_text(json.dumps(doc))
+    _bad(capsys, ["replay", str(p)], "points need about")
+
+
+# ------------------------------------------------------------------------------------------ unbounded input
+def test_only_regular_files_are_read(capsys, tmp_path) -> None:
+    _bad(capsys, ["fit", "/dev/zero"], "is not a regular file (a device, FIFO or socket)")
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    _bad(capsys, ["fit", str(fifo)], "is not a regular file")  # would hang on open
+    _bad(capsys, ["fit", str(tmp_path)], "is a folder")
+
+
+def test_requests_beyond_memory_are_refused_with_the_largest_that_fits(capsys, tmp_path, small, monkeypatch) -> None:
+    import engine.limits
+
+    monkeypatch.setattr(engine.limits, "available_memory", lambda: 2 * 10**9)
+    err = _bad(capsys, ["fit", str(small), "--restarts", "100000000"], "need about")
+    most = int(err.split("use at most --restarts ")[1].split()[0].replace(",", ""))
+    assert engine.limits.fit_bytes(60, 2, 3, most) <= 2e9 < engine.limits.fit_bytes(60, 2, 3, most + 1)
+    err = _bad(capsys, ["generate", "--preset", "forum", "--n", "1000000000", "-o", str(tmp_path / "g.csv")],
+               "use at most --n ")
+    _bad(capsys, ["select", str(small), "-k", "1-3", "--restarts", "100000000"], "use at most --restarts")
