@@ -13,8 +13,11 @@ import importlib
 __version__ = "0.2.0"
 
 _EXPORTS = {
-    "config": ("ALGORITHMS", "COVARIANCE_TYPES", "DTYPES", "INIT_METHODS", "FitConfig", "InitParams"),
+    "config": ("ALGORITHMS", "COVARIANCE_TYPES", "DTYPES", "INIT_METHODS", "FitConfig", "InitParams",
+               "algorithm_defaults"),
     "errors": ("DataError", "ParamsError", "UserError"),
+    "outputs": ("atomic_write", "check_output"),
+    "limits": ("available_memory", "check_fit_memory", "fit_bytes"),
     "snapshot": ("CancelToken", "RestartTable", "Snapshot"),
     "data": ("FORUM_PRESET", "Dataset", "check_mixture", "column_names", "load", "points_sha256",
              "sample_mixture"),

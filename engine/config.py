@@ -30,6 +30,11 @@ _ALGORITHM_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
+def algorithm_defaults(algorithm: str) -> dict[str, Any]:
+    """The settings an algorithm uses where the user leaves them at None (tol, max_iter, init, ...)."""
+    return dict(_ALGORITHM_DEFAULTS[algorithm])
+
+
 @dataclass(frozen=True)
 class InitParams:
     """Explicit initial parameters in data units: weights (K,), means (K, D), covariances (K, D, D)."""

@@ -126,13 +126,16 @@ def _params_csv(params: MixtureParams) -> str:
 
 
 def write_labels(path: str | Path, points: np.ndarray, params: MixtureParams) -> None:
-    """Per-point CSV: x, y, most likely component and the responsibilities of every component."""
+    """Per-point CSV: the point's coordinates (named as the data's columns, as the window names them; x0, x1, ...
+    when unknown), most likely component and the responsibilities of every component."""
     resp = responsibilities(points, params.weights, params.means, params.covariances)
     k = resp.shape[1]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     d = points.shape[1]
-    writer.writerow([*[f"x{i}" for i in range(d)], "label", *[f"resp_{j}" for j in range(k)]])
+    names = [str(c) for c in params.meta.get("columns") or ()]
+    names = names if len(names) == d else [f"x{i}" for i in range(d)]
+    writer.writerow([*names, "label", *[f"resp_{j}" for j in range(k)]])
     for p, r in zip(points, resp, strict=True):
         writer.writerow([*(repr(float(v)) for v in p), int(np.argmax(r)), *(f"{v:.17g}" for v in r)])
     atomic_write(path, out.getvalue().encode())

@@ -16,7 +16,7 @@ import numpy as np
 from .config import FitConfig
 from .errors import UserError
 from .export import information_criteria
-from .fitting import collapsed_components, run_to_end
+from .fitting import collapsed_components, fit
 from .snapshot import CancelToken, Snapshot
 
 
@@ -34,6 +34,7 @@ class SelectionEntry:
     spurious: bool
     reason: str
     snapshot: Snapshot | None
+    trace: np.ndarray | None = None  # (T, 2) iteration and mean log-likelihood of the chosen restart's run
 
     def as_dict(self) -> dict:
         return {"k": self.k, "covariance_type": self.covariance_type, "log_likelihood": self.log_likelihood,
@@ -62,14 +63,17 @@ def select_models(data: np.ndarray, ks: list[int], covariance_types: list[str], 
             if cancel is not None and cancel.cancelled:
                 return
             try:
-                snap = run_to_end(data, replace(base, n_components=k, covariance_type=ct), cancel)
+                trace = []
+                snap = None
+                for snap in fit(data, replace(base, n_components=k, covariance_type=ct), cancel):
+                    trace.append((snap.iteration, snap.mean_log_likelihood))
             except UserError as exc:
                 yield SelectionEntry(k, ct, None, None, None, False, 0, True, f"fit failed: {exc}", None)
                 continue
             bic, aic = information_criteria(snap.log_likelihood, n, k, d, ct)
             reason = spurious_reason(snap)
             yield SelectionEntry(k, ct, snap.log_likelihood, bic, aic, snap.converged, snap.iteration,
-                                 bool(reason), reason, snap)
+                                 bool(reason), reason, snap, np.asarray(trace, dtype=np.float64))
 
 
 def best_entry(entries: list[SelectionEntry]) -> SelectionEntry | None:

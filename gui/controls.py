@@ -41,6 +41,7 @@ class ControlPanel(QWidget):
         import engine  # the torch-free part: config constants
 
         self.init_params = None  # engine.InitParams imported from a file, used when init is IMPORTED_INIT
+        self._chosen_covariance = ""  # the covariance type chosen before an algorithm forced "full"
         layout = QVBoxLayout(self)
         layout.addWidget(self._data_box())
         layout.addWidget(self._model_box(engine))
@@ -125,8 +126,13 @@ class ControlPanel(QWidget):
         self.tol.setPlaceholderText(f"default: {hints.get('tol', '')}")
         self.max_iter.setPlaceholderText(f"default: {hints.get('max_iter', '')}")
         self.init.setItemText(0, f"default ({hints.get('init', '')})")
-        self.covariance.setEnabled(algorithm != "gradient-em")
-        if algorithm == "gradient-em":
+        full_only = algorithm == "gradient-em"
+        if full_only and self.covariance.isEnabled():  # remember the user's choice, to give it back after
+            self._chosen_covariance = self.covariance.currentText()
+        elif not full_only and not self.covariance.isEnabled() and self._chosen_covariance:
+            self.covariance.setCurrentText(self._chosen_covariance)
+        self.covariance.setEnabled(not full_only)
+        if full_only:
             self.covariance.setCurrentText("full")
 
     def set_devices(self, devices: list[str]) -> None:
@@ -146,8 +152,31 @@ class ControlPanel(QWidget):
         self.k.setValue(len(init_params.weights))
         self.init.setCurrentText(IMPORTED_INIT)
 
+    def show_fit_settings(self, cfg) -> None:
+        """K and covariance type of a fit loaded for display (its other settings are the panel's already)."""
+        self.blockSignals(True)  # showing a finished fit is no settings change that should stop anything
+        self.k.setValue(cfg.n_components)
+        self.covariance.setCurrentText(cfg.covariance_type)
+        self.blockSignals(False)
+
+    def forget_imported(self) -> bool:
+        """Back to the panel's initialisation when the start was imported (or set by hand); True if it was."""
+        index = self.init.findText(IMPORTED_INIT)
+        if index < 0:
+            return False
+        was_current = self.init.currentIndex() == index
+        self.init.blockSignals(True)
+        self.init.removeItem(index)
+        if was_current:
+            self.init.setCurrentIndex(0)
+        self.init.blockSignals(False)
+        self.init_params = None
+        return was_current
+
     def apply_config(self, cfg) -> None:
         """Show an engine FitConfig in the widgets (a session's settings)."""
+        import engine
+
         self.k.setValue(cfg.n_components)
         self.algorithm.setCurrentText(cfg.algorithm)
         self.covariance.setCurrentText(cfg.covariance_type)
@@ -159,8 +188,12 @@ class ControlPanel(QWidget):
             self.init.setCurrentText(cfg.init)
         self.restarts.setValue(cfg.restarts)
         self.seed.setValue(cfg.seed)
-        self.tol.setText("" if cfg.tol is None else repr(cfg.tol))
-        self.max_iter.setText("" if cfg.max_iter is None else str(cfg.max_iter))
+        # a session stores the resolved settings: a value equal to the algorithm's default stays an empty field
+        # (the default), so that choosing another algorithm later takes that algorithm's own default
+        defaults = engine.algorithm_defaults(cfg.algorithm)
+        self.tol.setText("" if cfg.tol is None or cfg.tol == defaults["tol"] else repr(cfg.tol))
+        self.max_iter.setText("" if cfg.max_iter is None or cfg.max_iter == defaults["max_iter"]
+                              else str(cfg.max_iter))
         self.reg_covar.setText(repr(cfg.reg_covar))
         self.precision.setCurrentText(cfg.dtype)
 

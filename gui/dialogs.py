@@ -5,14 +5,24 @@ from __future__ import annotations
 import platform
 
 from PySide6 import __version__ as pyside_version
-from PySide6.QtCore import qVersion
+from PySide6.QtCore import Qt, qVersion
 from PySide6.QtWidgets import QComboBox, QDialog, QDialogButtonBox, QFormLayout, QLabel, QMessageBox, QWidget
 
 import engine
 
 
+def plain_message(message: str, details: str = "") -> tuple[str, str]:
+    """(one readable message, details): a traceback in the message moves to the details."""
+    if "Traceback (most recent call last)" not in message:
+        return message, details
+    lines = [line for line in message.strip().splitlines() if line.strip()]
+    return lines[-1].strip(), "\n".join(filter(None, [message.strip(), details]))
+
+
 def show_error(parent: QWidget, title: str, message: str, details: str = "") -> QMessageBox:
-    """A non-modal message box: the window (and a test driving it) keeps running while it is open."""
+    """A non-modal message box: the window (and a test driving it) keeps running while it is open. A message
+    that carries a traceback shows its last line; the traceback goes under "Show Details"."""
+    message, details = plain_message(message, details)
     box = QMessageBox(QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Close, parent)
     box.setModal(False)
     if details:
@@ -72,6 +82,21 @@ def show_about(parent: QWidget, engine_info: dict | None) -> QMessageBox:
     box = QMessageBox(QMessageBox.Icon.Information, "About GMM Studio",
                       "GMM Studio: fit Gaussian mixture models with a Pyro EM engine and watch the fit happen.\n\n"
                       + versions_text(engine_info), QMessageBox.StandardButton.Close, parent)
+    box.setModal(False)
+    box.show()
+    return box
+
+
+def show_shortcuts(parent: QWidget, shortcuts: list[tuple[str, str]]):
+    """Help > Keyboard shortcuts: every menu shortcut, plus the plot's mouse gestures (non-modal)."""
+    rows = "".join(f"<tr><td><b>{key}</b></td><td>{what}</td></tr>" for key, what in shortcuts)
+    mouse = ("<tr><td><b>wheel / drag</b></td><td>zoom / pan the plot</td></tr>"
+             "<tr><td><b>click, drag</b></td><td>add points (Draw points on)</td></tr>"
+             "<tr><td><b>right click</b></td><td>the plot's menu (view all, export)</td></tr>")
+    box = QMessageBox(parent)
+    box.setWindowTitle("Keyboard shortcuts")
+    box.setTextFormat(Qt.TextFormat.RichText)
+    box.setText(f"<table cellspacing=6>{rows}{mouse}</table>")
     box.setModal(False)
     box.show()
     return box

@@ -142,6 +142,7 @@ class Frame:
     entries: tuple = ()
     trajectory: np.ndarray | None = None
     states: tuple[ComponentState, ...] = ()
+    running_seconds: float | None = None  # the fit's time less the time it sat paused (None: not a live fit)
 
 
 def ellipse_rings(mean: np.ndarray, cov: np.ndarray, sigmas=SIGMAS, n: int = RING_POINTS) -> np.ndarray:

@@ -14,12 +14,14 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
+    QAbstractSpinBox,
     QApplication,
     QDockWidget,
     QLabel,
+    QLineEdit,
     QMainWindow,
     QScrollArea,
     QSplitter,
@@ -51,6 +53,24 @@ from .worker import FitJob, FitThread, RunGate
 DEMO_N = 1000
 MAX_RECENT = 8
 DATA_FILTER = "Data (*.csv *.tsv *.txt *.dat *.npy *.npz);;All files (*)"
+
+
+class ShortcutsFirst(QObject):
+    """On a text field, the window's shortcuts win over the field's own key bindings (Qt's line edit takes
+    Ctrl+E, 'end of line', on X11: Export parameters did nothing while a field had focus)."""
+
+    def __init__(self, window: QMainWindow) -> None:
+        super().__init__(window)
+        self.window = window
+
+    def eventFilter(self, obj, event) -> bool:
+        if event.type() == QEvent.Type.ShortcutOverride and event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            pressed = QKeySequence(event.keyCombination())
+            for action in self.window.findChildren(QAction):
+                if action.isEnabled() and action.shortcut() == pressed:
+                    event.ignore()  # not overridden: the shortcut goes to the window's action
+                    return True
+        return False
 
 
 class MainWindow(DebuggingActions, FileActions, QMainWindow):
@@ -162,6 +182,9 @@ class MainWindow(DebuggingActions, FileActions, QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
         self._build_status()
         self._build_menus()
+        self._shortcuts_first = ShortcutsFirst(self)
+        for field in self.findChildren(QLineEdit) + self.findChildren(QAbstractSpinBox):
+            field.installEventFilter(self._shortcuts_first)
         c = self.controls
         c.generate_button.clicked.connect(self.generate_dialog)
         c.open_button.clicked.connect(self.open_dialog)
@@ -227,7 +250,19 @@ class MainWindow(DebuggingActions, FileActions, QMainWindow):
         self.stop_action = self._action(r, "S&top", self.stop, "Esc")
         self.reset_action = self._action(r, "Reset to the &initialisation", self.reset, "Ctrl+R")
         h = bar.addMenu("&Help")
+        self._action(h, "&Keyboard shortcuts", lambda: self._keep(dialogs.show_shortcuts(self, self.shortcuts())),
+                     "F1")
         self._action(h, "&About GMM Studio", lambda: self._keep(dialogs.show_about(self, self.engine_info)))
+
+    def shortcuts(self) -> list[tuple[str, str]]:
+        """(key, what it does) for every menu action that has a shortcut, in menu order."""
+        out = []
+        for menu_action in self.menuBar().actions():
+            for action in menu_action.menu().actions():
+                if not action.shortcut().isEmpty():
+                    key = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+                    out.append((key, action.text().replace("&", "").rstrip("…")))
+        return out
         self._rebuild_recent()
 
     # ================================================================== engine and buttons
@@ -250,12 +285,17 @@ class MainWindow(DebuggingActions, FileActions, QMainWindow):
     def ready(self) -> bool:
         return self.engine_info is not None
 
+    NO_DATA = "no data: draw points or open a file"
+
     def _update_buttons(self) -> None:
         c = self.controls
-        can_fit = self.ready and self.scene is not None
+        has_data = self.scene is not None and len(self.scene.points) > 0
+        can_fit = self.ready and has_data
+        why = "" if can_fit else (self.NO_DATA if self.ready else "the engine (torch, pyro) is still loading")
         for w in (c.run_button, c.step_button, c.reset_button, self.run_action, self.step_action,
                   self.reset_action):
             w.setEnabled(can_fit)
+            w.setToolTip(why)
         for w in (c.pause_button, c.stop_button, self.pause_action, self.stop_action):
             w.setEnabled(self.job_active)
         paused = self.job_active and self.job.gate.paused
@@ -289,6 +329,7 @@ class MainWindow(DebuggingActions, FileActions, QMainWindow):
         else:
             self.job.gate.pause()
             self._set_state("paused")
+            self.speed_label.setText("paused")
         self._update_buttons()
 
     def stop(self) -> None:
@@ -341,6 +382,9 @@ class MainWindow(DebuggingActions, FileActions, QMainWindow):
         import engine
 
         if not self.ready or self.scene is None:
+            return None
+        if len(self.scene.points) == 0:
+            self.statusBar().showMessage(self.NO_DATA, 8000)
             return None
         try:
             return self.controls.config()
@@ -397,11 +441,13 @@ class MainWindow(DebuggingActions, FileActions, QMainWindow):
         self.ll_marker.setValue(snap.iteration)
         self.iter_label.setText(f"iteration {snap.iteration}")
         self.ll_label.setText(f"log-lik {snap.log_likelihood:.6g} ({snap.mean_log_likelihood:.6g}/pt)")
-        if snap.status == "replay":
+        if frame.running_seconds is None or snap.status == "replay":
             self.speed_label.setText("– it/s")
-        else:
-            rate = snap.iteration / snap.elapsed if snap.elapsed > 0 else 0.0
-            self.speed_label.setText(f"{rate:.1f} it/s")
+        elif self.job is not None and self.job.gate.paused and not snap.done:
+            self.speed_label.setText("paused")
+        else:  # iterations over the time the fit ran, its paused time left out
+            seconds = frame.running_seconds
+            self.speed_label.setText(f"{snap.iteration / seconds:.1f} it/s" if seconds > 0 else "– it/s")
         if snap.warnings:
             self.statusBar().showMessage("; ".join(snap.warnings), 8000)
         if snap.done:
@@ -445,10 +491,16 @@ class MainWindow(DebuggingActions, FileActions, QMainWindow):
         self.set_dataset(engine.Dataset(points, ("x", "y"), (0, 1), f"demo: forum preset, N={DEMO_N}, seed 0"),
                          ("generated", p, DEMO_N, 0))
 
-    def set_dataset(self, dataset, origin: tuple = ("inline",)) -> None:
+    def set_dataset(self, dataset, origin: tuple = ("inline",), keep_range: bool = False) -> None:
         """Show a new data set (engine.Dataset); a running fit is stopped first. origin: ("file",),
-        ("generated", mixture, n, seed) or ("inline",): how a session finds the data again."""
+        ("generated", mixture, n, seed) or ("inline",): how a session finds the data again. keep_range: the
+        view stays put (points drawn by hand).
+
+        Nothing of the previous data's fit survives: paths, start circles, status, chart and iteration go back
+        to "no fit yet", and a start imported or set for the old data goes back to the panel's initialisation.
+        """
         self.stop_for_change("the data changed")
+        self._forget_start()
         self.dataset = dataset
         self.data_origin = origin
         self._data_token += 1
@@ -456,26 +508,38 @@ class MainWindow(DebuggingActions, FileActions, QMainWindow):
         n = len(dataset.points)
         self.controls.data_label.setText(f"{dataset.source}\nN = {n:,}, columns: {', '.join(dataset.columns)}")
         if n <= SCATTER_LIMIT:  # O(N) NumPy on at most 50k points: a few ms
-            self._show_scene(token, build_scene(dataset.points))
+            self._show_scene(token, build_scene(dataset.points), keep_range)
         else:
             self.statusBar().showMessage(f"preparing {n:,} points…")
             self.tasks.run(lambda: build_scene(dataset.points), lambda scene: self._show_scene(token, scene),
                            lambda msg, internal: self._error("Could not show the data", msg))
 
-    def _show_scene(self, token: int, scene: DataScene) -> None:
+    def _forget_start(self) -> None:
+        """A start imported, set by hand or continued from belongs to the data it was made on: drop it."""
+        if self.controls.forget_imported():
+            self.statusBar().showMessage("new data: the start made for the previous data was dropped; the fit "
+                                         f"starts from the panel's initialisation ({self.controls.init.currentText()})",
+                                         10000)
+
+    def _show_scene(self, token: int, scene: DataScene, keep_range: bool = False) -> None:
         if token != self._data_token:
             return  # superseded by newer data
         self.scene = scene
         self.frame = None
+        self.job = None  # the old fit's frames and end are ignored from now on
+        self.job_active = False
         self._reset_view()
-        self.plot.show_scene(scene, tuple(self.dataset.columns))
+        self.plot.show_scene(scene, tuple(self.dataset.columns), keep_range)
         self.compare.show_scene(scene)
         self.selection.clear()
         self.table.clear_params()
         self.ll_curve.setData([], [])
+        self.ll_marker.setValue(0)
+        self.ll_plot.enableAutoRange()
         for label, text in ((self.iter_label, "iteration –"), (self.ll_label, "log-likelihood –"),
                             (self.speed_label, "– it/s")):
             label.setText(text)
+        self._set_state("no fit yet" if len(scene.points) else "no data")
         if scene.sampled:
             self.statusBar().showMessage(
                 f"{len(scene.points):,} points: the density image shows all, {len(scene.shown):,} sampled are drawn",
@@ -491,12 +555,12 @@ class MainWindow(DebuggingActions, FileActions, QMainWindow):
         source = self.dataset.source if self.dataset is not None else ""
         source = source if source.endswith("(edited by hand)") else f"{source} (edited by hand)".strip()
         columns = self.dataset.columns if self.dataset is not None else ("x", "y")
-        self.set_dataset(engine.Dataset(np.vstack([old, new]), columns, (0, 1), source))
+        self.set_dataset(engine.Dataset(np.vstack([old, new]), columns, (0, 1), source), keep_range=True)
 
     def clear_points(self) -> None:
         import engine
 
-        self.set_dataset(engine.Dataset(np.empty((0, 2)), ("x", "y"), (0, 1), "drawn by hand"))
+        self.set_dataset(engine.Dataset(np.empty((0, 2)), ("x", "y"), (0, 1), "drawn by hand"), keep_range=True)
         self.controls.draw_button.setChecked(True)
 
     def generate_dialog(self) -> None:
@@ -520,8 +584,12 @@ class MainWindow(DebuggingActions, FileActions, QMainWindow):
                        lambda msg, internal: self._error("Could not generate", msg))
 
     def open_dialog(self) -> None:
-        self.ask_path(self.open_path, "Open data", DATA_FILTER, self.settings.value("last_folder", str(Path.home())),
-                      save=False)
+        """Open data: the dialog starts in the last folder data came from, else the working directory."""
+        self.ask_path(self.open_path, "Open data", DATA_FILTER, self.last_folder(), save=False)
+
+    def last_folder(self) -> str:
+        folder = self.settings.value("last_folder")
+        return str(folder) if folder and Path(str(folder)).is_dir() else str(Path.cwd())
 
     def open_path(self, path: str, columns: list | None = None, ask_columns: bool = True) -> None:
         """Load a data file in the background; a file with more than two columns asks which two
@@ -551,14 +619,20 @@ class MainWindow(DebuggingActions, FileActions, QMainWindow):
     def _pick_columns(self, path: str, names: list[str], dataset) -> None:
         picker = dialogs.ColumnPicker(self, path, names, tuple(dataset.column_indices))
         self.column_picker = picker
+        self.statusBar().showMessage(f"{path}: choose the two columns to plot and fit")
 
         def chosen() -> None:
             if picker.columns() == tuple(dataset.column_indices):
                 self.set_dataset(dataset, ("file",))
+                self.statusBar().showMessage(f"loaded {path}", 5000)
             else:
                 self.open_path(path, list(picker.columns()))
 
+        def cancelled() -> None:
+            self.statusBar().showMessage(f"opening {path} was cancelled: the data on screen stays", 5000)
+
         picker.accepted.connect(chosen)
+        picker.rejected.connect(cancelled)
         picker.open()
 
     # ---------------------------------------------------------------- drag and drop, recent files
@@ -591,6 +665,7 @@ class MainWindow(DebuggingActions, FileActions, QMainWindow):
 
     # ================================================================== errors, settings, closing
     def _error(self, title: str, message: str, details: str = "") -> None:
+        message, details = dialogs.plain_message(message, details)
         self.last_error = message
         self.statusBar().showMessage(message, 10000)
         self._keep(dialogs.show_error(self, title, message, details))

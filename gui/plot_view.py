@@ -169,8 +169,13 @@ class PlotView(pg.PlotWidget):
         self.scene().sigMouseMoved.connect(self._mouse_moved)
 
     # ------------------------------------------------------------------ data and frames
-    def show_scene(self, scene: DataScene, axis_names: tuple[str, ...] = ("x", "y")) -> None:
-        """New data: draw its points (uncoloured), its density image when sampled, and frame it."""
+    def show_scene(self, scene: DataScene, axis_names: tuple[str, ...] = ("x", "y"), keep_range: bool = False) -> None:
+        """New data: draw its points (uncoloured), its density image when sampled, no fit, and frame it.
+
+        keep_range (points drawn by hand): the view stays where it is and only grows to show every point, so
+        that the next click lands where the user aims. A data set of fewer than two distinct positions never
+        zooms in on itself (its bounds would be ~1e-9 wide).
+        """
         self.scene_data = scene
         self.setLabel("bottom", axis_names[0])
         self.setLabel("left", axis_names[1])
@@ -187,7 +192,31 @@ class PlotView(pg.PlotWidget):
         for item in self.ellipses:
             item.setData([], [])
         self.means.setData([], [])
+        self.starts.setData([], [])
+        for item in self.trajectories:
+            item.setData([], [])
         self._hide_hover()
+        self._frame_scene(scene, keep_range)
+
+    def _frame_scene(self, scene: DataScene, keep_range: bool) -> None:
+        (vx0, vx1), (vy0, vy1) = self.view_box.viewRange()
+        pts = scene.points
+        if len(pts) == 0:
+            return  # nothing to frame: the view stays (the range before Clear)
+        lo, hi = pts.min(axis=0), pts.max(axis=0)
+        degenerate = np.any(hi - lo <= 1e-6 * np.maximum(np.abs(hi), 1.0))
+        if keep_range or degenerate:
+            inside = vx0 <= lo[0] and hi[0] <= vx1 and vy0 <= lo[1] and hi[1] <= vy1
+            sensible = (vx1 - vx0) > 1e-6 * max(abs(vx0), 1.0) and (vy1 - vy0) > 1e-6 * max(abs(vy0), 1.0)
+            if inside and sensible:
+                return
+            if degenerate and not sensible:  # a first point on a fresh view: a unit window around it
+                cx, cy = (lo + hi) / 2
+                self.setRange(xRange=(cx - 5, cx + 5), yRange=(cy - 5, cy + 5), padding=0)
+                return
+            x0, x1, y0, y1 = scene.bounds
+            self.setRange(xRange=(min(x0, vx0), max(x1, vx1)), yRange=(min(y0, vy0), max(y1, vy1)), padding=0)
+            return
         x0, x1, y0, y1 = scene.bounds
         self.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
 

@@ -40,7 +40,7 @@ class SelectionWorker(QObject):
 class SelectionView(QWidget):
     """The 'Model selection' tab."""
 
-    load_fit = Signal(object)  # an engine Snapshot to show in the main view
+    load_fit = Signal(object)  # an engine SelectionEntry whose fit the main view shows
     done = Signal()  # a selection run ended (emitted in the GUI thread)
     _run = Signal(int, object, object, object, object, object)
 
@@ -82,6 +82,7 @@ class SelectionView(QWidget):
         self.spurious.sigClicked.connect(self._clicked)
         self.chart.addItem(self.spurious)
         self.best_marker = pg.ScatterPlotItem(symbol="star", size=22, pen=pg.mkPen("k"), brush=pg.mkBrush("#ffd700"))
+        self.best_marker.sigClicked.connect(self._clicked)  # it lies on top of the best fit's point: it loads it
         self.chart.addItem(self.best_marker)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -176,7 +177,8 @@ class SelectionView(QWidget):
         self.spurious.setData([e.k for e in bad], [self.value(e) for e in bad], data=bad)
         ok = [e for e in self.entries if not e.spurious and self.value(e) is not None]
         best = min(ok, key=self.value) if ok else None
-        self.best_marker.setData([best.k] if best else [], [self.value(best)] if best else [])
+        self.best_marker.setData([best.k] if best else [], [self.value(best)] if best else [],
+                                 data=[best] if best else [])
         failed = [e for e in self.entries if e.spurious]
         text = ""
         if best is not None:
@@ -189,4 +191,4 @@ class SelectionView(QWidget):
 
     def _clicked(self, item, points, *args) -> None:
         if len(points) and points[0].data() is not None and points[0].data().snapshot is not None:
-            self.load_fit.emit(points[0].data().snapshot)
+            self.load_fit.emit(points[0].data())

@@ -84,17 +84,22 @@ class DebuggingActions:
     def _selection_failed(self, run_id: int, message: str) -> None:
         self._error("Model selection stopped", message.strip().splitlines()[-1], message)
 
-    def load_snapshot(self, snap) -> None:
-        """Show a finished fit (from model selection) as the current fit: plot, table, exports."""
+    def load_snapshot(self, entry) -> None:
+        """Show a finished fit (a model selection entry) as the current fit: plot, table, its log-likelihood
+        curve, exports; the panel takes that fit's settings (K, covariance type), so Run fits what is shown."""
+        snap = entry.snapshot
         if self.job_active:
             self.job.gate.cancel()
+        self.controls.show_fit_settings(snap.config)
         scene = self.scene
         self._reset_view()
-        history = np.array([(snap.iteration, snap.mean_log_likelihood)])
+        history = entry.trace if entry.trace is not None and len(entry.trace) else np.array(
+            [(snap.iteration, snap.mean_log_likelihood)])
 
         def done(frame: Frame) -> None:
             if self.scene is scene:
                 self.latest = frame
+                self.ll_plot.enableAutoRange()
                 self.show_frame(frame)
                 self.timeline.show_position(snap.iteration, None, live=False)
                 self.statusBar().showMessage(f"loaded the K={snap.n_components} {snap.config.covariance_type} fit "

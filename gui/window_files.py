@@ -57,8 +57,11 @@ class FileActions:
                        lambda msg, internal: self._error("Could not export the labels", msg))
 
     def export_plot(self, path: str) -> None:
-        """The plot as PNG or SVG, via a temporary file and a rename (never half-written)."""
+        """The plot as PNG or SVG, via a temporary file and a rename (never half-written), with the
+        permissions any new file gets (0644 under the usual umask)."""
         import pyqtgraph.exporters as exporters
+
+        import engine
 
         suffix = Path(path).suffix.lower()
         if suffix not in (".png", ".svg"):
@@ -75,13 +78,15 @@ class FileActions:
                 exporter = exporters.ImageExporter(self.plot.plotItem)
                 exporter.parameters()["width"] = max(1200, int(self.plot.width() * 2))
                 exporter.export(tmp)
+                data = Path(tmp).read_bytes()
             else:
-                Path(tmp).write_text(self.plot.svg_text(), encoding="utf-8")
-            os.replace(tmp, path)
+                data = self.plot.svg_text().encode("utf-8")
+            engine.atomic_write(path, data)
         except Exception as exc:  # noqa: BLE001 - a failed export is reported; nothing half-written remains
-            Path(tmp).unlink(missing_ok=True)
             self._error("Could not export the plot", f"{path}: {exc}")
             return
+        finally:
+            Path(tmp).unlink(missing_ok=True)
         self.statusBar().showMessage(f"exported the plot to {path}", 8000)
 
     def import_params(self, path: str) -> bool:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
@@ -30,6 +30,7 @@ class RunGate:
         self._cond = threading.Condition()
         self._paused = paused
         self._steps = 0
+        self.waited = 0.0  # seconds wait() has blocked: paused time, which a speed must not count
 
     @property
     def paused(self) -> bool:
@@ -65,8 +66,10 @@ class RunGate:
     def wait(self) -> None:
         """Block while paused with no step allowed; a step allowed is used up; cancel wakes it."""
         with self._cond:
+            start = time.perf_counter()
             while self._paused and self._steps == 0 and not self.token.cancelled:
                 self._cond.wait(0.5)
+            self.waited += time.perf_counter() - start
             if self._steps:
                 self._steps -= 1
 
@@ -148,6 +151,7 @@ class FitWorker(QObject):
         entries = tuple(kept.kept())  # immutable entries: the GUI never sees the history being appended to
         frame = build_frame(job.scene, snap, np.asarray(history, dtype=np.float64), entries,
                             trajectory_of(entries, snap.iteration), light=job.light)
+        frame = replace(frame, running_seconds=max(snap.elapsed - job.gate.waited, 0.0))
         self.frame_ready.emit(job.job_id, frame)
 
 

@@ -155,8 +155,18 @@ def test_model_selection_view(qtbot, window) -> None:
     assert "Best by BIC: K=3, tied" in view.best.text()
     x, y = view.curves["tied"].getData()
     assert list(x) == [1, 2, 3]
-    window.load_snapshot(best.snapshot)
+    # the star marks the best fit and lies over its point: clicking it loads that fit, with its settings and curve
+    window.controls.k.setValue(1)
+    window.controls.covariance.setCurrentText("full")
+    view.chart.plotItem.vb.autoRange()
+    qtbot.wait(50)
+    spot = view.chart.plotItem.vb.mapViewToScene(QPointF(best.k, best.bic))
+    qtbot.mouseClick(view.chart.viewport(), Qt.MouseButton.LeftButton, pos=view.chart.mapFromScene(spot))
     qtbot.waitUntil(lambda: window.frame is not None and window.frame.snapshot is best.snapshot, timeout=30_000)
+    assert (window.controls.k.value(), window.controls.covariance.currentText()) == (3, "tied")
+    x, y = window.ll_curve.getData()
+    np.testing.assert_array_equal(np.c_[x, y], best.trace)
+    assert len(x) == best.n_iter + 1 and y[-1] == best.snapshot.mean_log_likelihood
 
 
 def test_session_save_and_open_reproduces_the_fit(qtbot, make_window, tmp_path) -> None:

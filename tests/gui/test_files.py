@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import os
+import stat
 import json
 
 import numpy as np
@@ -57,7 +59,9 @@ def test_export_labels(qtbot, window, tmp_path) -> None:
     window.export_labels(str(path), on_done=lambda: done.append(True))
     qtbot.waitUntil(lambda: bool(done), timeout=30_000)
     rows = list(csv.reader(path.open()))
-    assert rows[0] == ["x0", "x1", "label", "resp_0", "resp_1", "resp_2"]
+    # the coordinates are named as the window names the data's columns (the demo data: x, y)
+    assert rows[0] == [*window.dataset.columns, "label", "resp_0", "resp_1", "resp_2"] == [
+        "x", "y", "label", "resp_0", "resp_1", "resp_2"]
     table = np.array(rows[1:], dtype=float)
     assert len(table) == len(window.scene.points)
     np.testing.assert_array_equal(table[:, :2], window.scene.points)
@@ -73,6 +77,12 @@ def test_export_plot(qtbot, window, tmp_path, suffix) -> None:
     window.export_plot(str(path))
     assert path.stat().st_size > 1000, window.last_error
     assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temporary file left behind
+    old = os.umask(0o022)
+    try:
+        window.export_plot(str(path))
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644  # as any new file (it was 0600)
     head = path.read_bytes()[:200]
     assert head.startswith(b"\x89PNG") if suffix == ".png" else b"<svg" in path.read_bytes()[:2000] or b"<?xml" in head
 

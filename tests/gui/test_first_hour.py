@@ -1,0 +1,204 @@
+"""What a new user meets in the first hour: no stale fit over new data, starts that do not follow the user to
+other data, buttons that say why they are off, a drawing view that stays put, honest speeds, working shortcuts."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from gui_helpers import run_fit, set_controls, two_clusters
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
+
+import engine
+
+
+def _points(item) -> int:
+    x = item.getData()[0]
+    return 0 if x is None else len(x)
+
+
+def _no_fit_on_screen(window) -> None:
+    """Everything a fit draws is gone: the window says 'no fit yet'."""
+    assert window.frame is None and window.latest is None
+    assert window.state_label.text() == "no fit yet"
+    assert window.iter_label.text() == "iteration –" and window.speed_label.text() == "– it/s"
+    assert _points(window.ll_curve) == 0
+    assert len(window.plot.starts.data) == 0 and len(window.plot.means.data) == 0
+    assert all(_points(item) == 0 for item in window.plot.trajectories + window.plot.ellipses)
+    assert _points(window.plot.contours) == 0
+    assert window.table.rowCount() == 0 or window.table.item(0, 1) is None or not window.table.item(0, 1).text()
+
+
+@pytest.mark.parametrize("change", ["generate", "open", "clear", "draw"])
+def test_new_data_leaves_no_trace_of_the_old_fit(qtbot, window, tmp_path, change: str) -> None:
+    assert run_fit(qtbot, window, k=3, restarts=2) == "converged"
+    assert len(window.plot.starts.data) == 3 and window.state_label.text() == "converged"
+    shown = []
+    window.data_shown.connect(lambda: shown.append(1))
+    if change == "generate":
+        p = engine.FORUM_PRESET
+        window.generate(p["weights"], p["means"], p["covariances"], 300, 7)
+    elif change == "open":
+        path = tmp_path / "other.csv"
+        np.savetxt(path, two_clusters(1, 200), delimiter=",")
+        window.open_path(str(path))
+    elif change == "clear":
+        window.clear_points()
+    else:
+        window.add_points(np.array([[0.5, 0.5]]))
+    qtbot.waitUntil(lambda: bool(shown), timeout=30_000)
+    if change == "clear":
+        assert window.state_label.text() == "no data"
+        return
+    _no_fit_on_screen(window)
+
+
+def test_a_start_made_for_other_data_is_dropped_and_said(qtbot, window) -> None:
+    run_fit(qtbot, window, k=3)
+    window.continue_from_here()  # the start is now this data's fit
+    assert window.controls.init.currentText() == "imported parameters"
+    shown = []
+    window.data_shown.connect(lambda: shown.append(1))
+    p = engine.FORUM_PRESET
+    window.generate(p["weights"], [[m[0] + 20, m[1]] for m in p["means"]], p["covariances"], 400, 3)
+    qtbot.waitUntil(lambda: bool(shown), timeout=30_000)
+    assert window.controls.init.currentIndex() == 0 and window.controls.init_params is None
+    assert window.controls.init.findText("imported parameters") < 0
+    assert "the start made for the previous data was dropped" in window.statusBar().currentMessage()
+    config = window.controls.config()
+    assert config.init is None and config.init_params is None
+
+
+def test_run_is_off_without_data_and_says_why(qtbot, window) -> None:
+    window.clear_points()
+    c = window.controls
+    assert not c.run_button.isEnabled() and not window.run_action.isEnabled()
+    assert c.run_button.toolTip() == "no data: draw points or open a file"
+    assert window.start_fit() is False
+    window.add_points(np.array([[1.0, 2.0], [2.0, 1.0], [3.0, 3.0]]))
+    assert c.run_button.isEnabled() and c.run_button.toolTip() == ""
+
+
+def test_drawing_on_an_empty_plot_keeps_a_sensible_view(qtbot, window) -> None:
+    window.clear_points()
+    before = window.plot.view_box.viewRange()
+    window.add_points(np.array([[3.0, 4.0]]))
+    (x0, x1), (y0, y1) = window.plot.view_box.viewRange()
+    assert (x0, x1, y0, y1) == (*before[0], *before[1])  # the range before Clear: the next click lands apart
+    window.add_points(np.array([[3.1, 4.2]]))
+    assert window.plot.view_box.viewRange() == before
+    # a point drawn outside the view grows it; nothing ever zooms in to a sliver
+    window.add_points(np.array([[before[0][1] + 5.0, 4.0]]))
+    (x0, x1), (y0, y1) = window.plot.view_box.viewRange()
+    assert x1 >= before[0][1] + 5.0 and (x1 - x0) > 1 and (y1 - y0) > 1
+
+
+def test_a_first_point_on_a_collapsed_view_gets_a_unit_window(qtbot, window) -> None:
+    window.plot.setRange(xRange=(2.0, 2.0 + 1e-12), yRange=(1.0, 1.0 + 1e-12), padding=0)
+    window.clear_points()
+    window.add_points(np.array([[2.0, 1.0]]))
+    (x0, x1), (y0, y1) = window.plot.view_box.viewRange()
+    assert x1 - x0 == pytest.approx(10) and y1 - y0 == pytest.approx(10)
+
+
+def test_the_column_picker_never_leaves_loading_on_the_status_bar(qtbot, window, tmp_path) -> None:
+    path = tmp_path / "three.csv"
+    x = two_clusters(0, 100)
+    np.savetxt(path, np.c_[x, x[:, 0] * 2], delimiter=",", header="a,b,c", comments="")
+    window.open_path(str(path))
+    qtbot.waitUntil(lambda: getattr(window, "column_picker", None) is not None
+                    and window.column_picker.isVisible(), timeout=30_000)
+    assert window.statusBar().currentMessage().endswith("choose the two columns to plot and fit")
+    window.column_picker.reject()
+    assert "was cancelled" in window.statusBar().currentMessage()
+    window.open_path(str(path))
+    qtbot.waitUntil(lambda: window.column_picker.isVisible(), timeout=30_000)
+    shown = []
+    window.data_shown.connect(lambda: shown.append(1))
+    window.column_picker.accept()
+    qtbot.waitUntil(lambda: bool(shown), timeout=30_000)
+    assert window.statusBar().currentMessage() == f"loaded {path}"
+
+
+def test_speed_leaves_out_paused_time(qtbot, window) -> None:
+    set_controls(window, k=3, tol="0", max_iter="40")
+    ended = []
+    window.fit_ended.connect(ended.append)
+    window.reset()  # the start, paused
+    qtbot.waitUntil(lambda: window.frame is not None, timeout=60_000)
+    assert window.speed_label.text() == "paused"
+    time.sleep(1.5)  # the user looks at the start for a while
+    window.run()
+    qtbot.waitUntil(lambda: bool(ended), timeout=60_000)
+    frame = window.frame
+    assert frame.snapshot.elapsed > 1.5 > frame.running_seconds  # the pause is not counted
+    rate = frame.snapshot.iteration / frame.running_seconds
+    assert window.speed_label.text() == f"{rate:.1f} it/s"
+
+
+def test_window_shortcuts_win_over_a_focused_field(qtbot, window, tmp_path, monkeypatch) -> None:
+    asked = []
+    monkeypatch.setattr(window, "export_params_dialog", lambda: asked.append(1))
+    action = next(a for a in window.findChildren(type(window.run_action)) if a.text() == "&Export parameters…")
+    action.triggered.disconnect()
+    action.triggered.connect(window.export_params_dialog)
+    window.activateWindow()
+    field = window.controls.tol
+    field.setFocus()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is field, timeout=5_000)
+    qtbot.keyClick(field, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: bool(asked), timeout=5_000)
+    assert field.text() == ""  # the field did not take the key
+
+
+def test_help_lists_the_shortcuts(window) -> None:
+    keys = dict(window.shortcuts())
+    assert keys["F5"] == "Run" and keys["Ctrl+E"] == "Export parameters" and keys["F1"] == "Keyboard shortcuts"
+
+
+def test_a_session_leaves_default_settings_empty_and_gradient_em_gives_the_covariance_back(window) -> None:
+    c = window.controls
+    cfg = engine.FitConfig(n_components=2, covariance_type="tied").resolved()  # as a session stores it
+    c.apply_config(cfg)
+    assert c.tol.text() == "" and c.max_iter.text() == ""  # the algorithm's defaults, not pinned values
+    c.algorithm.setCurrentText("gradient-em")
+    assert c.config().resolved().max_iter == 10_000 and c.covariance.currentText() == "full"
+    c.algorithm.setCurrentText("em")
+    assert c.covariance.currentText() == "tied"
+
+
+def test_a_traceback_never_reaches_the_message_itself(window) -> None:
+    window._error("Boom", "Traceback (most recent call last):\n  File \"x.py\", line 1\nValueError: bad value")
+    assert window.last_error == "ValueError: bad value"
+    box = window._boxes[-1]
+    assert box.text() == "ValueError: bad value" and "Traceback" in box.detailedText()
+    box.close()
+
+
+def test_the_open_dialog_starts_in_the_working_folder_or_the_last_one(window, tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    window.settings.remove("last_folder")
+    assert window.last_folder() == str(tmp_path)
+    sub = tmp_path / "data"
+    sub.mkdir()
+    window.settings.setValue("last_folder", str(sub))
+    assert window.last_folder() == str(sub)
+
+
+def test_a_field_never_overrides_a_window_shortcut(window) -> None:
+    # On X11, Qt's line edit claims Ctrl+E ("end of line") through a ShortcutOverride event, which the offscreen
+    # platform does not send the same way: the window's filter must decline the override for its own shortcuts.
+    from PySide6.QtCore import QEvent
+    from PySide6.QtGui import QKeyEvent
+
+    field = window.controls.tol
+
+    def override(key) -> tuple[bool, bool]:
+        event = QKeyEvent(QEvent.Type.ShortcutOverride, key, Qt.KeyboardModifier.ControlModifier)
+        event.accept()  # what the line edit would do
+        return window._shortcuts_first.eventFilter(field, event), event.isAccepted()
+
+    assert override(Qt.Key.Key_E) == (True, False)  # Export parameters: the window's
+    assert override(Qt.Key.Key_A)[0] is False  # select all: the field's own
