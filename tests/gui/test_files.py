@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import stat
-import json
 
 import numpy as np
 import pytest
