@@ -72,9 +72,15 @@ def _reexec_in_venv() -> None:
     os.execv(python, args)
 
 
+def _is_checkout() -> bool:
+    """A source checkout (main.py beside requirements.lock), not a copy pip/pipx/uv installed: only a checkout
+    sets up its own .venv; an installed copy already runs in the environment its installer made."""
+    return LOCK.exists() and (ROOT / "pyproject.toml").exists()
+
+
 def _bootstrap() -> None:
     """Make sure we run inside the project's own environment with the pinned packages."""
-    if os.environ.get("GMM_STUDIO_NO_BOOTSTRAP") == "1":
+    if os.environ.get("GMM_STUDIO_NO_BOOTSTRAP") == "1" or not _is_checkout():
         return
     if _in_our_venv() and _venv_ready():
         return
@@ -128,6 +134,9 @@ def _dispatch(argv: list[str]) -> int:
 
 def _run_tests(extra: list[str]) -> int:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    if not (ROOT / "tests").is_dir():
+        _say("the tests are not part of an installed copy: run them from a checkout (python3 main.py test)")
+        return 2
     import pytest
 
     return int(pytest.main(["-q", str(ROOT / "tests"), *extra]))

@@ -44,8 +44,8 @@ def make_app(argv: list[str] | None = None) -> QApplication:
 
 def missing_system_library() -> str:
     """What stops Qt from opening a window here, in words (Qt itself aborts with a terse message): no display
-    at all, or on X11 the missing libxcb-cursor that Qt 6.5+ needs. Empty when nothing is missing."""
-    import ctypes.util
+    at all, or on X11 the system libraries Qt's xcb plugin needs. Empty when nothing is missing."""
+    from .system_libraries import missing_libraries, missing_message
 
     platform = os.environ.get("QT_QPA_PLATFORM", "")
     linux = sys.platform.startswith("linux")
@@ -54,11 +54,9 @@ def missing_system_library() -> str:
                 "desktop session, or use `python3 main.py screenshot OUT.png` or the command line "
                 "(`python3 main.py fit --help`)")
     x11 = linux and os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY")
-    if platform not in ("", "xcb") or not x11 or ctypes.util.find_library("xcb-cursor"):
+    if platform not in ("", "xcb") or not x11:
         return ""
-    return ("the X11 library libxcb-cursor is missing, and Qt needs it to open a window: install it "
-            "(Debian/Ubuntu: sudo apt install libxcb-cursor0; Fedora: sudo dnf install xcb-util-cursor) and start "
-            "GMM Studio again")
+    return missing_message(missing_libraries())
 
 
 def main(argv: list[str] | None = None) -> int:

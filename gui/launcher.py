@@ -1,8 +1,9 @@
 """`python3 main.py install-launcher [--uninstall]`: a desktop-menu entry that opens the window.
 
 On Linux (freedesktop): `gmm-studio.desktop` in $XDG_DATA_HOME/applications (default ~/.local/share)
-and the icon in $XDG_DATA_HOME/icons/hicolor/scalable/apps; Exec runs this project's own .venv Python
-on main.py. On Windows: a Start-menu shortcut running pythonw.exe (no console window); main.py sends
+and the icon in $XDG_DATA_HOME/icons/hicolor/scalable/apps; Exec runs the Python that runs this command on
+main.py: a checkout's own .venv (main.py re-runs itself there), or the environment pip, pipx or uv installed
+GMM Studio into. On Windows: a Start-menu shortcut running pythonw.exe (no console window); main.py sends
 the missing standard streams to a log file there. No Qt is needed (this runs before any window).
 """
 
@@ -12,6 +13,7 @@ import argparse
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 APP_ID = "gmm-studio"
@@ -25,11 +27,12 @@ def data_home() -> Path:
     return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
 
 
-def venv_python(windowed: bool = False) -> Path:
-    venv = ROOT / ".venv"
-    if os.name == "nt":
-        return venv / "Scripts" / ("pythonw.exe" if windowed else "python.exe")
-    return venv / "bin" / "python"
+def launcher_python(windowed: bool = False) -> Path:
+    """The interpreter of this installation (pythonw.exe beside it on Windows: no console window)."""
+    python = Path(sys.executable)
+    if os.name == "nt" and windowed and (python.parent / "pythonw.exe").exists():
+        return python.parent / "pythonw.exe"
+    return python
 
 
 def quote_exec_arg(arg: str) -> str:
@@ -78,7 +81,7 @@ def install(home: Path | None = None) -> Path:
     shutil.copyfile(ICON_SOURCE, icon)
     entry = apps / f"{APP_ID}.desktop"
     tmp = entry.with_suffix(".desktop.tmp")
-    tmp.write_text(desktop_entry(venv_python(), ROOT / "main.py", icon), encoding="utf-8")
+    tmp.write_text(desktop_entry(launcher_python(), ROOT / "main.py", icon), encoding="utf-8")
     tmp.chmod(0o755)
     os.replace(tmp, entry)
     if shutil.which("update-desktop-database"):
@@ -133,7 +136,7 @@ def main(argv: list[str]) -> int:
             print(f"removed {link}")
             return 0
         icon = ICON_SOURCE.with_suffix(".ico")
-        script = windows_shortcut_script(link, venv_python(windowed=True), ROOT / "main.py", icon)
+        script = windows_shortcut_script(link, launcher_python(windowed=True), ROOT / "main.py", icon)
         subprocess.run(["powershell", "-NoProfile", "-Command", script], check=True)
         print(f"installed {link}")
         return 0

@@ -33,7 +33,7 @@ def test_install_writes_a_valid_entry_and_uninstall_removes_it(tmp_path) -> None
     assert fields["Terminal"] == "false"
     assert fields["Categories"].endswith(";")
     exec_args = shlex.split(fields["Exec"])
-    assert exec_args == [str(launcher.venv_python()), str(ROOT / "main.py")]
+    assert exec_args == [sys.executable, str(ROOT / "main.py")]
     icon = Path(fields["Icon"])
     assert icon.is_file() and icon.read_bytes() == (ROOT / "gui" / "resources" / "gmm-studio.svg").read_bytes()
     assert os.access(entry, os.X_OK)
