@@ -24,7 +24,7 @@ import json, sys, time
 sys.path.insert(0, {root!r})
 import numpy as np
 rng = np.random.default_rng(0)
-x = np.concatenate([rng.normal(c, 1.0, (33_334, 2)) for c in ([0, 0], [5, 5], [0, 6])])
+x = np.concatenate([rng.normal(c, 1.0, (33_334, 2)) for c in ([0, 0], [2, 2], [0, 3])])  # overlapping
 if {sklearn}:
     from sklearn.mixture import GaussianMixture
     t = time.perf_counter()
@@ -38,8 +38,15 @@ print(json.dumps(time.perf_counter() - t))
 """
 
 
-def spin(stop_at: float) -> None:
-    """Keep one core busy (pure Python, as another user's program would)."""
+def spin(stop_at: float, kind: str) -> None:
+    """Keep a core busy as another user's program would: pure Python, or torch's own multi-threaded kernels
+    (another numerical program with its OpenMP threads: the case where spinning threads fight)."""
+    if kind == "torch":
+        import torch
+
+        a = torch.randn(300, 300)
+        while time.time() < stop_at:
+            (a @ a).sum()
     while time.time() < stop_at:
         sum(i * i for i in range(10_000))
 
@@ -57,6 +64,7 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--busy", type=int, default=2, help="competing busy processes")
+    p.add_argument("--load", choices=["python", "torch"], default="torch", help="what the busy processes run")
     args = p.parse_args()
     kinds = ["gmm-studio", "torch defaults", "scikit-learn"]
     rows = []
@@ -65,7 +73,8 @@ def main() -> None:
         busy_times = []
         for _ in range(args.repeat):
             stop_at = time.time() + 600
-            procs = [multiprocessing.Process(target=spin, args=(stop_at,), daemon=True) for _ in range(args.busy)]
+            procs = [multiprocessing.Process(target=spin, args=(stop_at, args.load), daemon=True)
+                     for _ in range(args.busy)]
             for proc in procs:
                 proc.start()
             try:
@@ -78,7 +87,7 @@ def main() -> None:
         busy = statistics.median(busy_times)
         rows.append([kind, alone, busy, max(busy_times), busy / alone])
         print(f"{kind}: alone {alone:.3f} s, busy {busy_times}", file=sys.stderr)
-    print(f"N=1e5, K=3, 4 restarts, tol 1e-6; {os.cpu_count()} cores; {args.busy} busy processes; "
+    print(f"N=1e5, K=3, 4 restarts, tol 1e-6; {os.cpu_count()} cores; {args.busy} busy {args.load} processes; "
           f"medians of {args.repeat}")
     print(table(["fit", "alone (s)", "busy (s)", "worst busy (s)", "busy / alone"], rows))
 

@@ -76,7 +76,6 @@ def _norm(name: str) -> str:
 
 def _closure(roots: list[str]) -> set[str]:
     """The installed distributions that roots need, transitively (markers evaluated for this machine)."""
-    from packaging.markers import Marker
     from packaging.requirements import Requirement
 
     seen: set[str] = set()
