@@ -69,7 +69,7 @@ def check_fit_memory(n: int, d: int, k: int, restarts: int, available: int | Non
     most_restarts = _largest(lambda r: fit_bytes(n, d, k, r) <= available, restarts)
     if most_restarts >= 1:
         raise UserError(f"{restarts:,} restarts of K={k} on {n:,} points need about {human(need)} of memory but "
-                        f"{human(available)} is available: use at most --restarts {most_restarts:,}")
+                        f"{human(available)} is available: use at most {most_restarts:,} restarts")
     most_k = _largest(lambda kk: fit_bytes(n, d, kk, 1) <= available, k)
     if most_k >= 1:
         raise UserError(f"K={k:,} components on {n:,} points need about {human(need)} of memory but "

@@ -28,6 +28,9 @@ _DEFAULT_HINT = {
     "marginal": {"tol": "1e-08", "max_iter": "3000", "init": "kmeans++"},
 }
 DEFAULT_INIT = "(algorithm's default)"
+K_RANGE = (1, 50)
+RESTARTS_RANGE = (1, 10_000)
+SEED_RANGE = (0, 2**31 - 1)
 IMPORTED_INIT = "imported parameters"
 
 
@@ -79,12 +82,12 @@ class ControlPanel(QWidget):
     def _model_box(self, engine) -> QGroupBox:
         box = QGroupBox("Model")
         form = QFormLayout(box)
-        self.k = _spin(1, 50, 3)
+        self.k = _spin(*K_RANGE, 3)
         self.algorithm = _combo(engine.ALGORITHMS)
         self.covariance = _combo(engine.COVARIANCE_TYPES)
         self.init = _combo([DEFAULT_INIT, *[m for m in engine.INIT_METHODS if m != "params"]])
-        self.restarts = _spin(1, 10_000, 1)
-        self.seed = _spin(0, 2**31 - 1, 0)
+        self.restarts = _spin(*RESTARTS_RANGE, 1)
+        self.seed = _spin(*SEED_RANGE, 0)
         self.tol = QLineEdit()
         self.max_iter = QLineEdit()
         self.reg_covar = QLineEdit("1e-6")

@@ -387,7 +387,10 @@ class MainWindow(DebuggingActions, FileActions, QMainWindow):
             self.statusBar().showMessage(self.NO_DATA, 8000)
             return None
         try:
-            return self.controls.config()
+            config = self.controls.config()
+            n, d = self.scene.points.shape
+            engine.check_fit_memory(n, d, config.n_components, config.restarts)
+            return config
         except engine.UserError as exc:
             self._error("Check the settings", str(exc))
             return None

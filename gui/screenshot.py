@@ -42,6 +42,31 @@ def parse(argv: list[str]) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+MAX_SIDE = 8192  # pixels: a larger window's image (and Qt's backing store) takes gigabytes
+
+
+def check_settings(args, width: int, height: int) -> str:
+    """What is wrong with the settings, before any window opens ('' if nothing): each value must be one the
+    window's own controls take (they would silently clamp it), and the picture must fit in memory."""
+    import engine
+
+    from .controls import K_RANGE, RESTARTS_RANGE, SEED_RANGE
+
+    if not (200 <= width <= MAX_SIDE and 200 <= height <= MAX_SIDE):
+        return f"--size {width}x{height}: each side must be from 200 to {MAX_SIDE} pixels"
+    ranges = {"-k": (args.components, K_RANGE), "--restarts": (args.restarts, RESTARTS_RANGE),
+              "--seed": (args.seed, SEED_RANGE), "--max-iter": (args.max_iter, (0, 10**9))}
+    for flag, (value, (lo, hi)) in ranges.items():
+        if value is not None and not lo <= value <= hi:
+            return f"{flag} must be from {lo} to {hi}, got {value}"
+    if args.algorithm is not None and args.algorithm not in engine.ALGORITHMS:
+        return f"--algorithm {args.algorithm!r}: choose one of {', '.join(engine.ALGORITHMS)}"
+    inits = [m for m in engine.INIT_METHODS if m != "params"]
+    if args.init is not None and args.init not in inits:
+        return f"--init {args.init!r}: choose one of {', '.join(inits)}"
+    return ""
+
+
 def main(argv: list[str]) -> int:
     args = parse(argv)
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
@@ -57,6 +82,10 @@ def main(argv: list[str]) -> int:
         width, height = (int(v) for v in args.size.lower().split("x"))
     except ValueError:
         print(f"error: --size takes WIDTHxHEIGHT, got {args.size!r}", file=sys.stderr)
+        return 2
+    problem = check_settings(args, width, height)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
         return 2
     from PySide6.QtCore import QSettings, QTimer
 
@@ -90,7 +119,7 @@ class _Shot:
 
     def engine_ready(self) -> None:
         c = self.window.controls
-        if self.args.components:
+        if self.args.components is not None:
             c.k.setValue(self.args.components)
         if self.args.algorithm:
             c.algorithm.setCurrentText(self.args.algorithm)

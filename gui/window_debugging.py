@@ -75,8 +75,20 @@ class DebuggingActions:
 
     def run_selection(self) -> None:
         """BIC/AIC over K and covariance types in the background (the panel's other settings)."""
+        import engine
+
         config = self._checked_config()
         if config is None:
+            return
+        n, d = self.scene.points.shape
+        k_max = max(self.selection.k_from.value(), self.selection.k_to.value())
+        try:
+            if k_max > n:
+                raise engine.UserError(f"the grid asks for up to {k_max} components but the data has {n} points: "
+                                       f"set 'K to' at most {n}")
+            engine.check_fit_memory(n, d, k_max, self.selection.restarts.value())
+        except engine.UserError as exc:
+            self._error("Check the selection's settings", str(exc))
             return
         self.tabs.setCurrentWidget(self.selection)
         self.selection.start(self.scene.points, config)

@@ -311,8 +311,8 @@ def test_requests_beyond_memory_are_refused_with_the_largest_that_fits(capsys, t
 
     monkeypatch.setattr(engine.limits, "available_memory", lambda: 2 * 10**9)
     err = _bad(capsys, ["fit", str(small), "--restarts", "100000000"], "need about")
-    most = int(err.split("use at most --restarts ")[1].split()[0].replace(",", ""))
+    most = int(err.split("use at most ")[1].split()[0].replace(",", ""))
     assert engine.limits.fit_bytes(60, 2, 3, most) <= 2e9 < engine.limits.fit_bytes(60, 2, 3, most + 1)
     err = _bad(capsys, ["generate", "--preset", "forum", "--n", "1000000000", "-o", str(tmp_path / "g.csv")],
                "use at most --n ")
-    _bad(capsys, ["select", str(small), "-k", "1-3", "--restarts", "100000000"], "use at most --restarts")
+    _bad(capsys, ["select", str(small), "-k", "1-3", "--restarts", "100000000"], "restarts need about")

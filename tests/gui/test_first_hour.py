@@ -202,3 +202,29 @@ def test_a_field_never_overrides_a_window_shortcut(window) -> None:
 
     assert override(Qt.Key.Key_E) == (True, False)  # Export parameters: the window's
     assert override(Qt.Key.Key_A)[0] is False  # select all: the field's own
+
+
+def test_a_fit_beyond_memory_is_refused_in_the_window_with_the_largest_that_fits(window, monkeypatch) -> None:
+    import engine.limits
+
+    monkeypatch.setattr(engine.limits, "available_memory", lambda: 50 * 10**6)
+    set_controls(window, restarts=5000)
+    assert window.start_fit() is False
+    assert " restarts" in window.last_error.split("use at most ")[1] and "need about" in window.last_error
+    window.selection.restarts.setValue(1000)
+    window.selection.k_to.setValue(9)
+    window.last_error = ""
+    window.run_selection()
+    assert "need about" in window.last_error and not window.selection.running
+
+
+def test_screenshot_settings_are_checked_before_a_window_opens(tmp_path, capsys) -> None:
+    from gui.screenshot import main as screenshot
+
+    for argv, message in ((["-k", "0"], "-k must be from 1 to 50, got 0"),
+                          (["--size", "100000x100000"], "each side must be from 200 to 8192 pixels"),
+                          (["--restarts", "0"], "--restarts must be from 1 to 10000"),
+                          (["--algorithm", "sgd"], "--algorithm 'sgd': choose one of")):
+        assert screenshot([str(tmp_path / "s.png"), *argv]) == 2
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "s.png").exists()
