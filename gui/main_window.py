@@ -35,6 +35,7 @@ from .compare import CompareView
 from .controls import ControlPanel
 from .frames import (
     SCATTER_LIMIT,
+    SIGMAS,
     DataScene,
     Frame,
     build_scene,
@@ -51,6 +52,7 @@ from .window_files import FileActions
 from .worker import FitJob, FitThread, RunGate
 
 DEMO_N = 1000
+PLOT_MIN_HEIGHT = 200  # pixels: at any window size the plot stays a plot
 MAX_RECENT = 8
 DATA_FILTER = "Data (*.csv *.tsv *.txt *.dat *.npy *.npz);;All files (*)"
 
@@ -157,11 +159,20 @@ class MainWindow(DebuggingActions, FileActions, QMainWindow):
         top_layout.setContentsMargins(0, 0, 0, 0)
         top_layout.addWidget(self.plot, 1)
         top_layout.addWidget(self.timeline)
+        # The lower panel scrolls inside its share: its tabs' minimum sizes never squeeze the plot, and
+        # switching tabs never moves the splitter (the plot keeps the share the user gave it).
+        self.lower = QScrollArea()
+        self.lower.setWidget(bottom)
+        self.lower.setWidgetResizable(True)
+        self.lower.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.plot.setMinimumHeight(PLOT_MIN_HEIGHT)
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.addWidget(top)
-        self.splitter.addWidget(bottom)
+        self.splitter.addWidget(self.lower)
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 1)
         self.splitter.setSizes([620, 250])
-        self.tabs.currentChanged.connect(self._tab_changed)
         self.timeline.moved.connect(self._timeline_moved)
         self.timeline.live.connect(self.go_live)
         self.timeline.continue_here.connect(self.continue_from_here)
@@ -199,15 +210,6 @@ class MainWindow(DebuggingActions, FileActions, QMainWindow):
         self.plot.view_box.points_drawn.connect(self.add_points)
         self.setAcceptDrops(True)
         self.resize(1280, 860)
-
-    def _tab_changed(self, index: int) -> None:
-        """The gallery, comparison and selection views need room: give the bottom half of the height."""
-        total = sum(self.splitter.sizes())
-        share = {0: 0.3, 2: 0.62}.get(index, 0.5)  # the side-by-side view needs the most height
-        self.splitter.setSizes([int(total * (1 - share)), int(total * share)])
-        width = sum(self.bottom.sizes())
-        chart = 0.4 if index == 0 else 0.22
-        self.bottom.setSizes([int(width * chart), int(width * (1 - chart))])
 
     def _build_status(self) -> None:
         self.state_label = QLabel("idle")
@@ -249,10 +251,32 @@ class MainWindow(DebuggingActions, FileActions, QMainWindow):
         self.pause_action = self._action(r, "&Pause / resume", self.pause_resume, "Space")
         self.stop_action = self._action(r, "S&top", self.stop, "Esc")
         self.reset_action = self._action(r, "Reset to the &initialisation", self.reset, "Ctrl+R")
+        self._build_view_menu(bar.addMenu("&View"))
         h = bar.addMenu("&Help")
         self._action(h, "&Keyboard shortcuts", lambda: self._keep(dialogs.show_shortcuts(self, self.shortcuts())),
                      "F1")
         self._action(h, "&About GMM Studio", lambda: self._keep(dialogs.show_about(self, self.engine_info)))
+
+    def _build_view_menu(self, menu) -> None:
+        """Checkable overlays: each sigma's ellipses, the density contours, the means' paths."""
+        self.sigma_actions = {sigma: self._check_action(menu, f"{sigma:g}-sigma ellipses", key, self._overlays_changed)
+                              for sigma, key in zip(SIGMAS, ("Ctrl+1", "Ctrl+2", "Ctrl+3"), strict=True)}
+        self.contours_action = self._check_action(menu, "Density &contours", "Ctrl+4", self._overlays_changed)
+        self.paths_action = self._check_action(menu, "Means' &paths", "Ctrl+5", self.timeline.show_paths.setChecked)
+        self.timeline.show_paths.toggled.connect(self.paths_action.setChecked)
+
+    def _check_action(self, menu, text: str, shortcut: str, on_toggled) -> QAction:
+        action = QAction(text, self)
+        action.setShortcut(QKeySequence(shortcut))
+        action.setCheckable(True)
+        action.setChecked(True)
+        action.toggled.connect(on_toggled)
+        menu.addAction(action)
+        return action
+
+    def _overlays_changed(self, _on: bool = True) -> None:
+        self.plot.set_overlays(sigmas={s for s, a in self.sigma_actions.items() if a.isChecked()},
+                               contours=self.contours_action.isChecked())
 
     def shortcuts(self) -> list[tuple[str, str]]:
         """(key, what it does) for every menu action that has a shortcut, in menu order."""

@@ -14,7 +14,7 @@ from pyqtgraph.Qt.internals import PrimitiveArray
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPixmap
 
-from .frames import DataScene, Frame, ellipse_rings
+from .frames import SIGMAS, DataScene, Frame, ellipse_rings
 from .palette import UNFITTED, component_color
 
 POINT_PX = 3  # point size in pixels
@@ -154,6 +154,8 @@ class PlotView(pg.PlotWidget):
         self.starts.setZValue(15)
         self.addItem(self.starts)
         self.show_trajectories = True
+        self.shown_sigmas: set[float] = set(SIGMAS)  # which of the 1, 2, 3-sigma rings are drawn
+        self.show_contours = True
         self.means = pg.ScatterPlotItem(symbol="+", size=18, pen=pg.mkPen("k", width=1.5))
         self.hover_marker = pg.ScatterPlotItem(symbol="o", size=12, brush=None, pen=pg.mkPen("k", width=2))
         self.hover_text = pg.TextItem(anchor=(0, 1), color=(20, 20, 20), fill=pg.mkBrush(255, 255, 255, 235),
@@ -235,13 +237,13 @@ class PlotView(pg.PlotWidget):
         states = frame.states or ()
         for j, item in enumerate(self.ellipses):
             if j < k:
-                rings = frame.ellipses[j]
+                rings = self.visible_rings(frame.ellipses[j])
                 item.setPen(_ellipse_pen(j, states[j].state if j < len(states) else "ok"))
                 item.setData(rings[:, 0], rings[:, 1])
             else:
                 item.setData([], [])
         self._show_trajectories(frame.trajectory, k)
-        if len(frame.contours):
+        if len(frame.contours) and self.show_contours:
             self.contours.setData(frame.contours[:, 0], frame.contours[:, 1])
         else:
             self.contours.setData([], [])
@@ -251,6 +253,28 @@ class PlotView(pg.PlotWidget):
             self._describe(self.hovered_index)
         if getattr(self, "edit_mode", False):
             self._show_handles()
+
+    def visible_rings(self, rings: np.ndarray) -> np.ndarray:
+        """The rings (len(SIGMAS) * (n + 1), 2) of one component, keeping the sigmas that are switched on."""
+        per_ring = len(rings) // len(SIGMAS)
+        keep = [rings[i * per_ring:(i + 1) * per_ring] for i, s in enumerate(SIGMAS) if s in self.shown_sigmas]
+        return np.concatenate(keep) if keep else np.empty((0, 2))
+
+    def set_overlays(self, sigmas: set[float] | None = None, contours: bool | None = None,
+                     paths: bool | None = None) -> None:
+        """Switch the 1/2/3-sigma ellipses, the density contours and the means' paths on or off; redraw."""
+        if sigmas is not None:
+            self.shown_sigmas = set(sigmas)
+        if contours is not None:
+            self.show_contours = contours
+        if paths is not None:
+            self.show_trajectories = paths
+        if self.frame is not None:
+            self.show_frame(self.frame)
+
+    def leaveEvent(self, event) -> None:  # the mouse left the plot: no tooltip stays behind
+        self._hide_hover()
+        super().leaveEvent(event)
 
     # ------------------------------------------------------------------ setting the start by hand
     def set_edit_mode(self, on: bool) -> None:
@@ -385,6 +409,9 @@ class PlotView(pg.PlotWidget):
         x, y = self.scene_data.points[index]
         self.hover_marker.setData([x], [y])
         self.hover_text.setHtml(self.describe_point(index))
+        # open the box towards the middle of the view, so that it is never cut at the plot's edge
+        (x0, x1), (y0, y1) = self.view_box.viewRange()
+        self.hover_text.setAnchor((1.0 if x > (x0 + x1) / 2 else 0.0, 0.0 if y > (y0 + y1) / 2 else 1.0))
         self.hover_text.setPos(x, y)
         self.hover_text.show()
         self.hovered.emit(index)

@@ -197,6 +197,10 @@ class _Shot:
             for i in range(tabs.count()):
                 if tabs.tabText(i).startswith(names[self.args.tab]):  # "Restarts (3 solutions)"
                     tabs.setCurrentIndex(i)
+            if self.args.tab != "parameters":  # as a user would drag the splitter to see that tab well
+                total = sum(self.window.splitter.sizes())
+                share = 0.62 if self.args.tab == "compare" else 0.5
+                self.window.splitter.setSizes([int(total * (1 - share)), int(total * share)])
         self.grab()
 
     def grab(self) -> None:

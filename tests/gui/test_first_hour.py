@@ -228,3 +228,46 @@ def test_screenshot_settings_are_checked_before_a_window_opens(tmp_path, capsys)
         assert screenshot([str(tmp_path / "s.png"), *argv]) == 2
         assert message in capsys.readouterr().err
     assert not (tmp_path / "s.png").exists()
+
+
+def test_switching_tabs_never_squeezes_the_plot(qtbot, window) -> None:
+    window.resize(640, 490)
+    qtbot.wait(100)
+    heights = []
+    for i in [*range(window.tabs.count()), 0]:
+        window.tabs.setCurrentIndex(i)
+        qtbot.wait(50)
+        heights.append(window.plot.height())
+    assert len(set(heights)) == 1 and heights[0] >= 200, heights  # the plot keeps its share
+
+
+def test_overlays_can_be_switched_off_and_on(qtbot, window) -> None:
+    run_fit(qtbot, window, k=2)
+    rings = window.plot.ellipses[0].getData()[0]
+    full = len(rings)
+    window.sigma_actions[1.0].trigger()
+    window.sigma_actions[3.0].trigger()
+    assert len(window.plot.ellipses[0].getData()[0]) == full // 3  # the 2-sigma ring alone
+    window.contours_action.trigger()
+    assert _points(window.plot.contours) == 0
+    window.paths_action.trigger()
+    assert not window.timeline.show_paths.isChecked() and len(window.plot.starts.data) == 0
+    for action in (window.sigma_actions[1.0], window.sigma_actions[3.0], window.contours_action, window.paths_action):
+        action.trigger()
+    assert len(window.plot.ellipses[0].getData()[0]) == full and _points(window.plot.contours) > 0
+
+
+def test_the_hover_box_opens_inwards_and_goes_when_the_mouse_leaves(qtbot, window) -> None:
+    from PySide6.QtCore import QEvent
+
+    plot = window.plot
+    (x0, x1), (y0, y1) = plot.view_box.viewRange()
+    pts = window.scene.points
+    right = int(np.argmax(pts[:, 0]))
+    plot._describe(right)
+    assert plot.hover_text.isVisible() and plot.hover_text.anchor.x() == 1.0  # opens to the left of the point
+    left = int(np.argmin(pts[:, 0]))
+    plot._describe(left)
+    assert plot.hover_text.anchor.x() == 0.0
+    QApplication.sendEvent(plot, QEvent(QEvent.Type.Leave))
+    assert not plot.hover_text.isVisible()
