@@ -315,4 +315,5 @@ def test_requests_beyond_memory_are_refused_with_the_largest_that_fits(capsys, t
     assert engine.limits.fit_bytes(60, 2, 3, most) <= 2e9 < engine.limits.fit_bytes(60, 2, 3, most + 1)
     err = _bad(capsys, ["generate", "--preset", "forum", "--n", "1000000000", "-o", str(tmp_path / "g.csv")],
                "use at most --n ")
-    _bad(capsys, ["select", str(small), "-k", "1-3", "--restarts", "100000000"], "restarts of K=3 on 60 points need about")
+    _bad(capsys, ["select", str(small), "-k", "1-3", "--restarts", "100000000"],
+         "restarts of K=3 on 60 points need about")
