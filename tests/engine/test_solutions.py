@@ -138,3 +138,36 @@ def test_gallery_of_a_real_fit(tmp_path) -> None:
     assert lines[0].split(",")[:3] == ["restart", "seed", "initial_loss"] and len(lines) == 13
     write_gallery(tmp_path / "g.json", gallery)
     assert "NaN" not in (tmp_path / "g.json").read_text()
+
+
+def test_restarts_stopped_along_one_ridge_are_one_solution() -> None:
+    # a chain: each restart's third component a little further along than the last (neighbours 0.02 apart in
+    # Bhattacharyya distance), the ends 0.5 apart: one optimum reached up to the tolerance, not eight
+    params, lls = [], []
+    for i in range(8):
+        m = M.copy()
+        m[2, 1] += 0.2 * i  # 0.2 sd of a unit-variance axis per step
+        params.append((W, m, C))
+        lls.append(-2.0 - 1e-4 * i)
+    t = _table(params, lls)
+    step = S.bhattacharyya(params[0][1], params[0][2], params[1][1], params[1][2]).max()
+    ends = S.bhattacharyya(params[0][1], params[0][2], params[-1][1], params[-1][2]).max()
+    assert step < S.SAME_SOLUTION < ends
+    sols = S.group_restarts(t, n_samples=100)
+    assert len(sols) == 1 and sols[0].restarts == tuple(range(8))
+    # the chain is joined whatever the order the restarts come in (a late restart can link two chains)
+    t2 = _table([params[i] for i in (0, 7, 2, 5, 4, 3, 6, 1)], [-2.0, -2.0001, -2.0002, -2.0003, -2.0004,
+                                                               -2.0005, -2.0006, -2.0007])
+    assert len(S.group_restarts(t2, n_samples=100)) == 1
+
+
+def test_fifty_forum_restarts_at_the_default_tolerance_are_a_few_solutions() -> None:
+    from engine.data import FORUM_PRESET, sample_mixture
+
+    x = sample_mixture(FORUM_PRESET["weights"], FORUM_PRESET["means"], FORUM_PRESET["covariances"], 1000, 0)[0]
+    snap = run_to_end(x, FitConfig(n_components=3, restarts=50))
+    sols = build_gallery(snap).solutions
+    # measured: A (-4567.75, 7 restarts), B (-4567.85, 25), and two slow ridges near -4576 and -4577; grouping
+    # only restarts within 0.01 of the solution's best gave 14 "solutions", most of them near-duplicates
+    assert len(sols) == 4 and sum(len(s.restarts) for s in sols) == 50
+    assert sols[0].log_likelihood == pytest.approx(-4567.748, abs=0.01)
