@@ -17,6 +17,7 @@ from .init import Params, generators, initial_parameters
 from .marginal import MarginalSVI
 from .scaling import Scaling, column_moments
 from .snapshot import CancelToken, RestartTable, Snapshot
+from .threads import use_threads_for
 
 # A covariance eigenvalue within this factor of reg_covar sits at the floor: the component collapsed.
 COLLAPSE_FACTOR = 1.01
@@ -70,9 +71,12 @@ def _select(params: Params, index: int) -> Params:
     return tuple(p[index : index + 1].clone() for p in params)
 
 
-def fit(data: np.ndarray, config: FitConfig, cancel: CancelToken | None = None) -> Iterator[Snapshot]:
-    """Fit a mixture to data (N, D); yield a Snapshot after the initial evaluation and after every update.
+def fit(data: np.ndarray, config: FitConfig, cancel: CancelToken | None = None, every: bool = True,
+        trace: list | None = None) -> Iterator[Snapshot]:
+    """Fit a mixture to data (N, D); yield a Snapshot after the initial evaluation and after every update
+    (every=False: the last snapshot only, which spares building the others: model selection's many small fits).
 
+    trace: a list that receives (iteration, mean log-likelihood of each restart (R,)) after every update.
     Stops when every restart's mean log-likelihood changes by less than tol, at max_iter, or when cancel is
     set (then a last snapshot with status "cancelled" is yielded). Errors the user can fix raise UserError.
     """
@@ -81,6 +85,8 @@ def fit(data: np.ndarray, config: FitConfig, cancel: CancelToken | None = None) 
     n, d = x_data.shape
     dtype = torch.float64 if cfg.dtype == "float64" else torch.float32
     device = _device(cfg)
+    if device.type == "cpu":
+        use_threads_for(n * cfg.n_components * cfg.restarts)
     if cfg.standardize:
         scaling = Scaling.fit(x_data, isotropic=cfg.covariance_type == "spherical")
     else:
@@ -116,13 +122,17 @@ def fit(data: np.ndarray, config: FitConfig, cancel: CancelToken | None = None) 
             newly = active & ((mean_ll - previous).abs() < cfg.tol)
             converged |= newly
             active &= ~newly
-        table.record(proc.params(), mean_ll, converged, running, iteration)
+        table.record_progress(mean_ll, converged, running, iteration)
+        if trace is not None:
+            trace.append((iteration, table.mean_ll.copy()))
         cancelled = cancel is not None and cancel.cancelled
         if iteration >= cfg.max_iter or cancelled:
             active[:] = False
         done = converged if failed is None else converged | failed  # a failed restart is finished too
         status = "running" if bool(active.any()) else _final_status(cancelled, done)
-        yield table.snapshot(iteration, status, time.perf_counter() - start, proc, n)
+        if every or status != "running":
+            table.record_params(proc.params(), iteration)
+            yield table.snapshot(iteration, status, time.perf_counter() - start, proc, n)
         if status != "running":
             return
         proc.step(active)
@@ -177,9 +187,15 @@ class _Table:
         self.params: tuple[np.ndarray, ...] = ()
         self.log_det = scaling.log_det
 
-    def record(self, params: Params, mean_ll: torch.Tensor, converged: torch.Tensor, running: torch.Tensor,
-               iteration: int) -> None:
-        """Store the current parameters (data units); restarts that ran this iteration get n_iter = iteration.
+    def record_progress(self, mean_ll: torch.Tensor, converged: torch.Tensor, running: torch.Tensor,
+                        iteration: int) -> None:
+        """Each restart's log-likelihood and state; restarts that ran this iteration get n_iter = iteration."""
+        self.mean_ll[self.ran] = mean_ll.numpy() - self.log_det
+        self.converged[self.ran] = converged.numpy()
+        self.n_iter[self.ran] = np.where(running.numpy(), iteration, self.n_iter[self.ran])
+
+    def record_params(self, params: Params, iteration: int) -> None:
+        """Store the current parameters (data units) for the next snapshot.
 
         In NumPy: these are arrays of R*K*D*D numbers, where each torch call costs more than its arithmetic.
         """
@@ -188,9 +204,6 @@ class _Table:
         if iteration == 0 and self.exact_start is not None:  # the given start, bit for bit
             self.params = tuple(np.broadcast_to(a, p.shape).copy()
                                 for a, p in zip(self.exact_start, self.params, strict=True))
-        self.mean_ll[self.ran] = mean_ll.numpy() - self.log_det
-        self.converged[self.ran] = converged.numpy()
-        self.n_iter[self.ran] = np.where(running.numpy(), iteration, self.n_iter[self.ran])
 
     def snapshot(self, iteration: int, status: str, elapsed: float, proc, n_samples: int) -> Snapshot:
         # the best restart by log-likelihood, among those that did not fail (a collapsing component sends the

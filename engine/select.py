@@ -63,13 +63,15 @@ def select_models(data: np.ndarray, ks: list[int], covariance_types: list[str], 
             if cancel is not None and cancel.cancelled:
                 return
             try:
-                trace = []
-                snap = None
-                for snap in fit(data, replace(base, n_components=k, covariance_type=ct), cancel):
-                    trace.append((snap.iteration, snap.mean_log_likelihood))
+                progress: list = []
+                # every=False: only the last snapshot is built (the grid's fits are many and small)
+                *_, snap = fit(data, replace(base, n_components=k, covariance_type=ct), cancel, every=False,
+                               trace=progress)
             except UserError as exc:
                 yield SelectionEntry(k, ct, None, None, None, False, 0, True, f"fit failed: {exc}", None)
                 continue
+            # the chosen restart's curve, up to the iteration it stopped at
+            trace = [(i, lls[snap.restart]) for i, lls in progress if i <= snap.restarts.n_iter[snap.restart]]
             bic, aic = information_criteria(snap.log_likelihood, n, k, d, ct)
             reason = spurious_reason(snap)
             yield SelectionEntry(k, ct, snap.log_likelihood, bic, aic, snap.converged, snap.iteration,

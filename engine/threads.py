@@ -1,23 +1,47 @@
-"""How the engine's compute threads wait, set before torch loads.
+"""How many threads torch's CPU kernels use for a fit.
 
-torch's CPU kernels run on OpenMP threads that, by default, spin for a while after each parallel region
-waiting for more work. On an idle machine that saves microseconds; on a machine whose cores other processes
-keep busy, the spinning threads fight those processes and each other for the cores, and a fit that takes
-0.7 s alone took 46 s. Passive waiting (threads sleep when out of work) keeps the alone-time and degrades
-gracefully when the cores are shared (bench/bench_busy.py measures both).
+Measured on the 2-core machine (1e5..3e3 points, K=3, 4 restarts): two threads are never slower than one, and
+one thread is as fast below ~1e5 point x component x restart products per iteration, where every parallel region
+is too short to share. A small fit therefore runs on one thread (on a busy machine it then competes for one
+core, not two). OpenMP's passive waiting (threads sleep between regions) was tried: it doubled the time of a
+model-selection grid on Old Faithful (7.2 s against 3.8 s; thousands of tiny regions) and did not help a large
+fit beside busy processes (bench/bench_busy.py), so torch's own wait policy stays.
 
-GMM_STUDIO_THREADS=torch-defaults leaves torch's own settings (for that benchmark's comparison).
+GMM_STUDIO_THREADS=N fixes the count; GMM_STUDIO_THREADS=torch-defaults leaves torch's choice alone.
 """
 
 from __future__ import annotations
 
 import os
 
+SMALL_WORK = 100_000  # points x components x restarts per iteration below which one thread is as fast
+_DEFAULT: int | None = None  # torch's own thread count, taken before the first change
 
-def before_torch() -> None:
-    """Ask OpenMP (GNU and Intel runtimes) to sleep rather than spin when out of work; a user's own setting
-    of these variables wins."""
-    if os.environ.get("GMM_STUDIO_THREADS") == "torch-defaults":
-        return
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    os.environ.setdefault("KMP_BLOCKTIME", "0")
+
+def threads_for(work: int) -> int | None:
+    """The thread count for a fit of `work` point-component-restart products (None: leave torch's)."""
+    setting = os.environ.get("GMM_STUDIO_THREADS", "")
+    if setting == "torch-defaults":
+        return None
+    if setting.isdigit() and int(setting) > 0:
+        return int(setting)
+    return 1 if work < SMALL_WORK else _default_threads()
+
+
+def _default_threads() -> int:
+    global _DEFAULT
+    if _DEFAULT is None:
+        import torch
+
+        _DEFAULT = torch.get_num_threads()
+    return _DEFAULT
+
+
+def use_threads_for(work: int) -> None:
+    """Set torch's intra-op thread count for a fit of this size (process-wide; only when it changes)."""
+    import torch
+
+    want = threads_for(work)
+    _default_threads()
+    if want is not None and torch.get_num_threads() != want:
+        torch.set_num_threads(want)

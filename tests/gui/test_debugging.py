@@ -166,7 +166,8 @@ def test_model_selection_view(qtbot, window) -> None:
     assert (window.controls.k.value(), window.controls.covariance.currentText()) == (3, "tied")
     x, y = window.ll_curve.getData()
     np.testing.assert_array_equal(np.c_[x, y], best.trace)
-    assert len(x) == best.n_iter + 1 and y[-1] == best.snapshot.mean_log_likelihood
+    snap = best.snapshot  # the chosen restart's curve, to the iteration it stopped at
+    assert len(x) == snap.restarts.n_iter[snap.restart] + 1 and y[-1] == snap.mean_log_likelihood
 
 
 def test_session_save_and_open_reproduces_the_fit(qtbot, make_window, tmp_path) -> None:
