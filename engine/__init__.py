@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import importlib
 
+from . import threads as _threads
+
+_threads.before_torch()  # before any engine module imports torch
+
 # The engine's version: in exports and sessions, so that a replay can say when another version made a file.
 # 0.2.0: the E-step sums in another order and gradient-em draws z by inverse CDF (same model, other numbers).
 __version__ = "0.2.0"

@@ -1,18 +1,29 @@
-"""How many threads torch's CPU kernels use for a fit.
+"""How torch's CPU threads wait, and how many a fit uses.
 
-Measured on the 2-core machine (1e5..3e3 points, K=3, 4 restarts): two threads are never slower than one, and
-one thread is as fast below ~1e5 point x component x restart products per iteration, where every parallel region
-is too short to share. A small fit therefore runs on one thread (on a busy machine it then competes for one
-core, not two). OpenMP's passive waiting (threads sleep between regions) was tried: it doubled the time of a
-model-selection grid on Old Faithful (7.2 s against 3.8 s; thousands of tiny regions) and did not help a large
-fit beside busy processes (bench/bench_busy.py), so torch's own wait policy stays.
+torch's OpenMP threads spin for a while after each parallel region, waiting for more work. When other
+processes keep the cores busy, the spinning threads fight them for the cores: a fit of 1e5 points (K=3, 4
+restarts) that takes 1.1 s alone took 15-24 s beside two busy processes (bench/bench_busy.py). Passive waiting
+(threads sleep when out of work) removes that, but makes thousands of tiny parallel regions slower (a
+model-selection grid on Old Faithful: 7.2 s against 3.8 s). So both: OpenMP waits passively, and a fit below
+~1e5 point x component x restart products per iteration runs on one thread (no parallel regions to wait in;
+measured as fast as two threads there), a larger one on torch's count.
 
-GMM_STUDIO_THREADS=N fixes the count; GMM_STUDIO_THREADS=torch-defaults leaves torch's choice alone.
+GMM_STUDIO_THREADS=N fixes the count; GMM_STUDIO_THREADS=torch-defaults leaves torch's settings alone (for the
+benchmark's comparison).
 """
 
 from __future__ import annotations
 
 import os
+
+def before_torch() -> None:
+    """Ask OpenMP (GNU and Intel runtimes) to sleep rather than spin when out of work; must run before torch
+    loads (the runtime reads it once). A user's own setting of these variables wins."""
+    if os.environ.get("GMM_STUDIO_THREADS") == "torch-defaults":
+        return
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    os.environ.setdefault("KMP_BLOCKTIME", "0")
+
 
 SMALL_WORK = 100_000  # points x components x restarts per iteration below which one thread is as fast
 _DEFAULT: int | None = None  # torch's own thread count, taken before the first change
