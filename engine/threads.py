@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 
+
 def before_torch() -> None:
     """Ask OpenMP (GNU and Intel runtimes) to sleep rather than spin when out of work; must run before torch
     loads (the runtime reads it once). A user's own setting of these variables wins."""
