@@ -53,6 +53,7 @@ from .worker import FitJob, FitThread, RunGate
 
 DEMO_N = 1000
 PLOT_MIN_HEIGHT = 200  # pixels: at any window size the plot stays a plot
+LOWER_MIN_HEIGHT = 140  # pixels: the chart and tabs below it scroll only when the window is smaller still
 MAX_RECENT = 8
 DATA_FILTER = "Data (*.csv *.tsv *.txt *.dat *.npy *.npz);;All files (*)"
 
@@ -161,6 +162,7 @@ class MainWindow(DebuggingActions, FileActions, QMainWindow):
         top_layout.addWidget(self.timeline)
         # The lower panel scrolls inside its share: its tabs' minimum sizes never squeeze the plot, and
         # switching tabs never moves the splitter (the plot keeps the share the user gave it).
+        bottom.setMinimumHeight(LOWER_MIN_HEIGHT)  # below its tabs' own minimum: they shrink before it scrolls
         self.lower = QScrollArea()
         self.lower.setWidget(bottom)
         self.lower.setWidgetResizable(True)
@@ -465,6 +467,9 @@ class MainWindow(DebuggingActions, FileActions, QMainWindow):
         self.table.set_params(snap.weights, snap.means, snap.covariances, frame.states)
         if len(frame.history):
             self.ll_curve.setData(frame.history[:, 0], frame.history[:, 1])
+        if not self.ll_marker.isVisible():
+            self.ll_marker.show()
+            self.ll_plot.enableAutoRange()
         self.ll_marker.setValue(snap.iteration)
         self.iter_label.setText(f"iteration {snap.iteration}")
         self.ll_label.setText(f"log-lik {snap.log_likelihood:.6g} ({snap.mean_log_likelihood:.6g}/pt)")
@@ -561,8 +566,9 @@ class MainWindow(DebuggingActions, FileActions, QMainWindow):
         self.selection.clear()
         self.table.clear_params()
         self.ll_curve.setData([], [])
-        self.ll_marker.setValue(0)
-        self.ll_plot.enableAutoRange()
+        self.ll_marker.hide()
+        # no old fit's range on an empty chart; the next fit's first frame turns auto-range back on
+        self.ll_plot.setRange(xRange=(0, 10), yRange=(0, 1), padding=0)
         for label, text in ((self.iter_label, "iteration –"), (self.ll_label, "log-likelihood –"),
                             (self.speed_label, "– it/s")):
             label.setText(text)
@@ -580,7 +586,8 @@ class MainWindow(DebuggingActions, FileActions, QMainWindow):
 
         old = self.dataset.points if self.dataset is not None else np.empty((0, 2))
         source = self.dataset.source if self.dataset is not None else ""
-        source = source if source.endswith("(edited by hand)") else f"{source} (edited by hand)".strip()
+        if not source.endswith("(edited by hand)") and source != "drawn by hand":
+            source = f"{source} (edited by hand)".strip()
         columns = self.dataset.columns if self.dataset is not None else ("x", "y")
         self.set_dataset(engine.Dataset(np.vstack([old, new]), columns, (0, 1), source), keep_range=True)
 
