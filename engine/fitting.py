@@ -107,7 +107,7 @@ def fit(data: np.ndarray, config: FitConfig, cancel: CancelToken | None = None, 
         ran = np.array([chosen])
         proc = _procedure(cfg, x, _select(init, chosen), reg, rngs[chosen])
         mean_ll = proc.evaluate().cpu()
-    table = _Table(cfg, seeds, initial_loss, ran, scaling, _exact_start(cfg, d) if dtype == torch.float64 else None)
+    table = _Table(cfg, seeds, initial_loss, ran, scaling, _exact_start(cfg) if dtype == torch.float64 else None)
     failed = getattr(proc, "failed", None)  # exact EM: restarts stopped by a collapsed covariance
     # the per-restart bookkeeping lives on the CPU whatever the device: it is read every iteration
     active = torch.ones(len(ran), dtype=torch.bool)
@@ -143,16 +143,19 @@ def fit(data: np.ndarray, config: FitConfig, cancel: CancelToken | None = None, 
         iteration += 1
 
 
-def _exact_start(cfg: FitConfig, d: int) -> tuple[np.ndarray, ...] | None:
+def _exact_start(cfg: FitConfig) -> tuple[np.ndarray, ...] | None:
     """Given initial parameters as the fit starts from them, in data units, computed without the round trip
-    through the standardised units (which changes the last bits): what iteration 0 reports."""
+    through the standardised units (which changes the last bits): what iteration 0 reports, so that exporting
+    an imported start after zero iterations gives it back bit for bit."""
     if cfg.init != "params" or cfg.init_params is None:
         return None
     p = cfg.init_params
     weights = np.asarray(p.weights, dtype=np.float64)
+    if abs(weights.sum() - 1.0) > 1e-12:  # more than rounding off: the fit starts from the normalised weights
+        weights = weights / weights.sum()
     cov = torch.as_tensor(p.covariances, dtype=torch.float64)
     cov = gaussian.project_covariances(cov, cfg.covariance_type, torch.as_tensor(weights)).numpy()
-    return weights / weights.sum(), np.asarray(p.means, dtype=np.float64), symmetric(cov)
+    return weights, np.asarray(p.means, dtype=np.float64), symmetric(cov)
 
 
 def symmetric(cov: np.ndarray) -> np.ndarray:

@@ -153,3 +153,19 @@ def test_the_package_version_is_the_engine_version() -> None:
     tomllib = pytest.importorskip("tomllib")  # Python 3.11+
     meta = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert meta["project"]["version"] == engine.__version__
+
+
+def test_an_imported_start_exports_bit_for_bit_and_covariances_are_exactly_symmetric(tmp_path) -> None:
+    # a start with full-precision values (a fit's own export), on data in other units than the start's scale
+    a, b, c = tmp_path / "a.json", tmp_path / "b.json", tmp_path / "c.json"
+    assert cli(["fit", str(OLD_FAITHFUL), "-k", "3", "--max-iter", "7", "-o", str(a), "--quiet"]) == 0
+    assert cli(["fit", str(OLD_FAITHFUL), "-k", "3", "--init", str(a), "--max-iter", "0", "-o", str(b),
+                "--quiet"]) == 0
+    start, again = json.loads(a.read_text()), json.loads(b.read_text())
+    for name in ("weights", "means", "covariances"):
+        assert again[name] == start[name], name  # the same floats, to the last bit
+    assert cli(["fit", str(OLD_FAITHFUL), "-k", "3", "--init", str(a), "--max-iter", "5", "-o", str(c),
+                "--quiet"]) == 0
+    for doc in (start, json.loads(c.read_text())):
+        for cov in doc["covariances"]:
+            assert cov[0][1] == cov[1][0]  # exactly symmetric after the map back to data units
