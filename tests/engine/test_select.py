@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine import FitConfig
+from engine import COVARIANCE_TYPES, FitConfig, collapsed_components, run_to_end
 from engine.select import run_selection
 
 
@@ -63,3 +63,30 @@ def test_a_restart_that_fails_drops_out_and_the_others_go_on() -> None:
     alone = run_to_end(x, FitConfig(n_components=4, reg_covar=0.0, restarts=1, seed=1))
     np.testing.assert_allclose(snap.means, alone.means, rtol=1e-10, atol=1e-12)
     assert snap.iteration >= alone.iteration
+
+
+def test_the_choice_and_the_verdicts_do_not_depend_on_units() -> None:
+    # one column in other units (x 1e6), or rescaled and moved: the same model is best and no fit is called
+    # collapsed for it (with the old, trace-relative test every full, tied and diag fit of the x 1e6 data was
+    # flagged, K=1 too, and spherical K=3 won)
+    from data_sets import OLD_FAITHFUL
+
+    from engine import load
+
+    x = load(OLD_FAITHFUL, ["1", "2"]).points
+    choices = {}
+    for name, y in (("as is", x), ("x 1e6", x * [1.0, 1e6]), ("x 1e-3 + 1e4", x * [1e-3, 1.0] + [1e4, 0.0])):
+        entries, best = run_selection(y, [1, 2, 3], list(COVARIANCE_TYPES), FitConfig(restarts=5, reg_covar=0.0))
+        assert not any(e.spurious for e in entries), (name, [(e.k, e.covariance_type, e.reason) for e in entries])
+        choices[name] = (best.k, best.covariance_type)
+    assert set(choices.values()) == {(3, "tied")}, choices  # mclust's EEE with 3 components
+
+
+def test_points_on_a_line_with_tiny_noise_are_not_collapsed() -> None:
+    rng = np.random.default_rng(0)
+    t = rng.uniform(0, 10, 500)
+    line = np.c_[t, 2 * t + 1 + 1e-6 * rng.standard_normal(500)]
+    for k in (1, 2):
+        for ct in ("full", "tied"):
+            snap = run_to_end(line, FitConfig(n_components=k, covariance_type=ct, reg_covar=0.0))
+            assert collapsed_components(snap.covariances, 0.0) == [], (k, ct)
