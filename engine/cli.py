@@ -140,6 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--reg-covar", type=float, default=1e-6)
     s.add_argument("--max-iter", type=int, default=None)
+    s.add_argument("--tol", type=float, default=None,
+                   help="stop each fit when its mean log-likelihood per point changes by less (default 1e-6)")
     s.add_argument("-o", "--output", help="selection JSON to write")
     for name, text in OTHER_COMMANDS.items():
         sub.add_parser(name, help=text, add_help=False)
@@ -344,7 +346,8 @@ def cmd_select(args) -> int:
     for t in types:
         if t not in COVARIANCE_TYPES:
             raise UserError(f"unknown covariance type {t!r}: choose from {', '.join(COVARIANCE_TYPES)}")
-    base = FitConfig(restarts=args.restarts, seed=args.seed, reg_covar=args.reg_covar, max_iter=args.max_iter)
+    base = FitConfig(restarts=args.restarts, seed=args.seed, reg_covar=args.reg_covar, max_iter=args.max_iter,
+                     tol=args.tol)
     base.resolved()  # the settings are checked as fit checks them, before any work
     ds = _load(args)
     n, d = ds.points.shape
