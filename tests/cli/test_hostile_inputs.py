@@ -317,3 +317,15 @@ def test_requests_beyond_memory_are_refused_with_the_largest_that_fits(capsys, t
                "use at most --n ")
     _bad(capsys, ["select", str(small), "-k", "1-3", "--restarts", "100000000"],
          "restarts of K=3 on 60 points need about")
+
+
+@pytest.mark.parametrize("after", [0.3, 4.0])  # while torch imports, and inside the fit
+def test_ctrl_c_at_any_moment_is_one_line(tmp_path, small, after: float) -> None:
+    proc = _main("fit", str(small), "-k", "3", "--restarts", "500", "--tol", "0", "--max-iter", "100000", "--quiet",
+                 "-o", "p.json", cwd=tmp_path, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    time.sleep(after)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "Traceback" not in err, err
+    assert err.strip().splitlines()[-1] in ("gmm-studio: interrupted", "interrupted: nothing was written")
+    assert not (tmp_path / "p.json").exists()
