@@ -1,4 +1,21 @@
-"""Malformed text files and the message each must produce: file name -> (content, message)."""
+"""The command line's bad input: malformed text files and the message each must produce (file name ->
+(content, message)), and the check that a user's mistake exits 2 with one `error:` line and no traceback."""
+
+from __future__ import annotations
+
+
+def expect_user_error(capsys, argv: list[str], message: str) -> str:
+    """The command line on argv exits 2 with exactly one `error:` line, the last on stderr, holding message, and
+    no traceback; returns stderr."""
+    from engine.cli import main as cli
+
+    assert cli(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err, err
+    assert "Traceback" not in err
+    assert [line for line in err.splitlines() if line.startswith("error:")] == [err.strip().splitlines()[-1]]
+    return err
+
 
 BAD_TEXT = {
     "empty.csv": (b"", "the file is empty"),

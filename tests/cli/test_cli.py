@@ -11,6 +11,7 @@ import sys
 import numpy as np
 import pytest
 from bad_inputs import BAD_TEXT
+from bad_inputs import expect_user_error as _bad
 from data_sets import NO_BOOTSTRAP, OLD_FAITHFUL, ROOT
 
 import engine
@@ -62,14 +63,6 @@ def test_select_writes_fits_and_best(tmp_path, capsys) -> None:
     keys = {"k", "covariance_type", "log_likelihood", "bic", "aic", "converged", "spurious", "reason"}
     assert keys <= set(doc["fits"][0])
     assert doc["best"]["k"] == 3 and doc["best"]["covariance_type"] == "tied"
-
-
-def _bad(capsys, argv: list[str], message: str) -> None:
-    assert cli(argv) == 2
-    err = capsys.readouterr().err
-    assert message in err, err
-    assert "Traceback" not in err
-    assert [line for line in err.splitlines() if line.startswith("error:")] == [err.strip().splitlines()[-1]]
 
 
 @pytest.mark.parametrize("name", sorted(BAD_TEXT))

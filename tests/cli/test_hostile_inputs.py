@@ -14,20 +14,11 @@ import warnings
 
 import numpy as np
 import pytest
+from bad_inputs import expect_user_error as _bad
 from data_sets import NO_BOOTSTRAP, OLD_FAITHFUL, ROOT
 
 import engine.cli
 from engine.cli import main as cli
-
-
-def _bad(capsys, argv: list[str], message: str) -> str:
-    """argv exits 2 with exactly one `error:` line, the last on stderr, holding message; no traceback."""
-    assert cli(argv) == 2
-    err = capsys.readouterr().err
-    assert message in err, err
-    assert "Traceback" not in err
-    assert [line for line in err.splitlines() if line.startswith("error:")] == [err.strip().splitlines()[-1]]
-    return err
 
 
 @pytest.fixture
