@@ -19,9 +19,9 @@ from . import data as data_mod
 from . import session as session_mod
 from .config import ALGORITHMS, COVARIANCE_TYPES, FitConfig
 from .errors import UserError
-from .export import params_from_snapshot, read_params, versions, write_labels, write_params
+from .export import PARAMS_FORMATS, params_from_snapshot, read_params, versions, write_labels, write_params
 from .fitting import check_data, fit
-from .gallery import build_gallery, write_gallery
+from .gallery import GALLERY_FORMATS, build_gallery, write_gallery
 from .history import History
 from .limits import check_fit_memory, check_generate_memory, check_seed
 from .outputs import atomic_write, check_outputs, staged_writes
@@ -88,7 +88,6 @@ OTHER_COMMANDS = {
     "screenshot": "save a picture of the window: screenshot OUT.png [--data FILE] [-k K] [--fit]",
     "install-launcher": "add GMM Studio to the desktop's menu (--uninstall removes it)",
 }
-GENERATE_FORMATS = (".csv", ".tsv", ".npy", ".npz")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -105,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--n", type=int, default=1000)
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("-o", "--output", required=True,
-                   help="file to write, in the format its extension names: " + ", ".join(GENERATE_FORMATS))
+                   help="file to write, in the format its extension names: " + ", ".join(data_mod.TABLE_FORMATS))
 
     f = sub.add_parser("fit", help="fit a mixture to data")
     _data_args(f)
@@ -167,9 +166,9 @@ def _load(args) -> data_mod.Dataset:
 def cmd_generate(args) -> int:
     suffix = Path(args.output).suffix.lower()
     check_outputs([args.output], [args.params] if args.params else [])
-    if suffix not in GENERATE_FORMATS:
+    if suffix not in data_mod.TABLE_FORMATS:
         raise UserError(f"{args.output}: unknown data format {suffix or '(no extension)'!r}: name the file "
-                        f"{' or '.join(GENERATE_FORMATS)}")
+                        f"{' or '.join(data_mod.TABLE_FORMATS)}")
     check_seed(args.seed, "--seed")
     if args.n < 1:
         raise UserError(f"--n must be a whole number >= 1, got {args.n}")
@@ -188,7 +187,7 @@ def cmd_generate(args) -> int:
 
 def _fit_config(args) -> FitConfig:
     init, init_params = args.init, None
-    if init is not None and (Path(init).suffix.lower() in (".json", ".csv", ".npz") or Path(init).exists()):
+    if init is not None and (Path(init).suffix.lower() in PARAMS_FORMATS or Path(init).exists()):
         init_params, init = read_params(init).as_init(), None
     return FitConfig(n_components=args.components, algorithm=args.algorithm, covariance_type=args.covariance,
                      init=init, init_params=init_params, restarts=args.restarts, select_by=args.select_by,
@@ -243,8 +242,7 @@ def cmd_fit(args) -> int:
 
 def _check_suffixes(args) -> None:
     """Refuse an output whose format is unknown before the fit runs, not after."""
-    known = {"output": (".json", ".csv", ".npz"), "labels": (".csv",), "session": (".gmmsession",),
-             "gallery": (".csv", ".json")}
+    known = {"output": PARAMS_FORMATS, "labels": (".csv",), "session": (".gmmsession",), "gallery": GALLERY_FORMATS}
     for name, suffixes in known.items():
         path = getattr(args, name)
         if path and Path(path).suffix.lower() not in suffixes:

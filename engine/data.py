@@ -130,6 +130,9 @@ def sample_mixture(weights, means, covariances, n: int, seed: int = 0) -> tuple[
     return points, labels
 
 
+TABLE_FORMATS = (".csv", ".tsv", ".npy", ".npz")  # what table_bytes writes
+
+
 def table_bytes(points: np.ndarray, labels: np.ndarray, suffix: str) -> bytes:
     """Generated points (N, D) and their components (N,) as the file format `suffix` names: .csv/.tsv (columns
     x0..x{D-1}, component; shortest round-trip decimals), .npy (the points, N x D float64) or .npz (arrays
@@ -147,7 +150,7 @@ def table_bytes(points: np.ndarray, labels: np.ndarray, suffix: str) -> bytes:
     elif suffix == ".npz":
         np.savez(buf, data=np.ascontiguousarray(points, dtype=np.float64), component=labels.astype(np.int64))
     else:
-        raise DataError(f"unknown data format {suffix!r}: use .csv, .tsv, .npy or .npz")
+        raise DataError(f"unknown data format {suffix!r}: use {', '.join(TABLE_FORMATS)}")
     return buf.getvalue()
 
 

@@ -24,6 +24,7 @@ from .predict import responsibilities
 from .snapshot import Snapshot
 
 FORMAT = "gmm-studio-params"
+PARAMS_FORMATS = (".json", ".csv", ".npz")  # what write_params writes and read_params reads
 FORMAT_VERSION = 1
 
 
@@ -109,7 +110,7 @@ def write_params(path: str | Path, params: MixtureParams) -> None:
                  meta=np.array(json.dumps(to_json_dict(params))))
         data = buf.getvalue()
     else:
-        raise UserError(f"{path}: unknown export format {suffix!r}: use .json, .csv or .npz")
+        raise UserError(f"{path}: unknown export format {suffix!r}: use {', '.join(PARAMS_FORMATS)}")
     atomic_write(path, data)
 
 
@@ -154,7 +155,7 @@ def read_params(path: str | Path) -> MixtureParams:
         return _read_csv(path)
     if suffix == ".npz":
         return _read_npz(path)
-    raise ParamsError(f"{path}: unknown parameters format {suffix!r}: use .json, .csv or .npz")
+    raise ParamsError(f"{path}: unknown parameters format {suffix!r}: use {', '.join(PARAMS_FORMATS)}")
 
 
 def read_json_file(path: Path, what: str) -> object:

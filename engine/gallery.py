@@ -17,6 +17,8 @@ from .fitting import collapsed_components
 from .snapshot import Snapshot
 from .solutions import Solution, forum_choice, group_restarts, restart_solution_labels, summary
 
+GALLERY_FORMATS = (".csv", ".json")  # what write_gallery writes
+
 COLUMNS = ("restart", "seed", "initial_loss", "log_likelihood", "mean_log_likelihood", "n_iter", "converged",
            "collapsed", "empty", "solution", "solution_share", "shown")
 
@@ -74,7 +76,7 @@ def write_gallery(path: str | Path, gallery: Gallery) -> None:
                            "covariances": s.covariances.tolist()} for s in gallery.solutions],
         }, indent=2, allow_nan=False) + "\n"
     else:
-        raise UserError(f"{path}: unknown gallery format {suffix!r}: use .csv or .json")
+        raise UserError(f"{path}: unknown gallery format {suffix!r}: use {' or '.join(GALLERY_FORMATS)}")
     atomic_write(path, data.encode())
 
 

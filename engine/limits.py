@@ -20,7 +20,8 @@ MAX_SEED = 2**62
 
 
 def available_memory() -> int:
-    """Bytes of memory available to a new allocation now (MemAvailable on Linux), or None unknown."""
+    """Bytes of memory available to a new allocation now (MemAvailable on Linux; 2**62, no limit, where the
+    system does not say)."""
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
             if line.startswith("MemAvailable:"):
