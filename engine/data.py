@@ -9,6 +9,7 @@ import csv
 import hashlib
 import io
 import re
+import stat
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DataError, ParamsError
+from .limits import available_memory, human
 
 # The forum recipe's data with its second covariance made symmetric (the recipe's [[3, -0.3], [-2, 9]] is
 # not a covariance; NumPy only warns and samples anyway).
@@ -173,10 +175,6 @@ TEXT_MEMORY_FACTOR = 20
 def read_regular_file(path: Path) -> bytes:
     """The bytes of a regular file, refusing a folder, a device or FIFO (which could hang or never end) and a
     file whose parsing would not fit in the available memory."""
-    import stat
-
-    from .limits import available_memory, human
-
     try:
         st = path.stat()
     except FileNotFoundError:
@@ -188,9 +186,10 @@ def read_regular_file(path: Path) -> bytes:
     if not stat.S_ISREG(st.st_mode):
         raise DataError(f"{path}: is not a regular file (a device, FIFO or socket): save the data to a file first")
     need = st.st_size * (1 if path.suffix.lower() in (".npy", ".npz") else TEXT_MEMORY_FACTOR)
-    if need > available_memory():
+    available = available_memory()
+    if need > available:
         raise DataError(f"{path}: {human(st.st_size)} would need about {human(need)} of memory to load but "
-                        f"{human(available_memory())} is available: use a sample of the file")
+                        f"{human(available)} is available: use a sample of the file")
     try:
         return path.read_bytes()
     except OSError as exc:
