@@ -212,6 +212,4 @@ class DebuggingActions:
             self.show_frame(self.frame)
 
     def _toggle_paths(self, on: bool) -> None:
-        self.plot.show_trajectories = on
-        if self.frame is not None:
-            self.plot.show_frame(self.frame)
+        self.plot.set_overlays(paths=on)
