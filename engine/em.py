@@ -8,6 +8,8 @@ likelihood update with reg_covar on the diagonal.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 
 from . import gaussian
@@ -31,19 +33,25 @@ class ExactEM:
     kernel launches and several synchronisations per iteration into one copy each way.
     """
 
-    def __init__(self, x: torch.Tensor, params: Params, covariance_type: str, reg: torch.Tensor,
-                 empty_policy: str = "reseed") -> None:
+    def __init__(self, x: torch.Tensor, params: Params, covariance_type: str | Sequence[str], reg: torch.Tensor,
+                 empty_policy: str = "reseed", n_components: Sequence[int] | None = None) -> None:
+        """covariance_type: one for every restart, or one per restart (R,); n_components (R,): how many of
+        the K components each restart really has (model selection batches a grid of K padded to the largest:
+        a padded component has weight 0, so it takes no responsibility and stays out of every update)."""
         self.x = x
         self.features = gaussian.quadratic_features(x)  # (N, P), computed once per fit, on x's device
         self.weights, self.means, self.cov = (p.to(HOST) for p in params)
-        self.covariance_type = covariance_type
+        r, k = self.weights.shape
+        types = [covariance_type] * r if isinstance(covariance_type, str) else list(covariance_type)
+        self.type_names = sorted(set(types))
+        self.type_of = torch.tensor([self.type_names.index(t) for t in types])  # (R,) index into type_names
+        self.real = None if n_components is None else torch.arange(k) < torch.tensor(n_components)[:, None]
         self.reg = reg.to(HOST)
         self.empty_policy = empty_policy
-        r = self.n_restarts
         # restarts stopped because a covariance lost positive definiteness (reg_covar 0 and a component
         # collapsed onto repeated values): they drop out of the batch, the others go on
         self.failed = torch.zeros(r, dtype=torch.bool)
-        self.failures: dict[int, str] = {}
+        self.failures: dict[int, int] = {}  # restart -> the component whose covariance failed
         all_rows = torch.arange(r)
         chol, ok = self._factor(all_rows, self.cov)
         # a restart that failed at once is never evaluated; identity factors keep the tensor finite
@@ -87,8 +95,7 @@ class ExactEM:
         rows = self._take(self._rows, keep, len(self._rows))
         stats = self._take(self._stats, keep, len(self._rows))
         # the M-step in float64 (the statistics are float64), the parameters back in the working dtype
-        params = gaussian.m_step(stats, self.x.shape[0], self.covariance_type, self.reg.double())
-        weights, means, cov = (p.to(self.x.dtype) for p in params)
+        weights, means, cov = (p.to(self.x.dtype) for p in self._m_step(rows, stats))
         weights, means, cov = self._handle_empty(rows, keep, stats[..., 0], weights, means, cov)
         chol, ok = self._factor(rows, cov)  # a restart that failed here keeps its last valid parameters
         if not bool(ok.all()):
@@ -98,6 +105,30 @@ class ExactEM:
             self._put(old, rows, new) for old, new in
             ((self.weights, weights), (self.means, means), (self.cov, cov), (self.chol, chol)))
         self._rows = rows
+
+    def _m_step(self, rows: torch.Tensor, stats: torch.Tensor) -> Params:
+        """The M-step (float64) for restarts rows (M,) from their statistics (M, K, P), each restart with its
+        covariance type; padded components get weight 0, mean 0 and an identity covariance."""
+        n, reg = self.x.shape[0], self.reg.double()
+        if len(self.type_names) == 1:
+            weights, means, cov = gaussian.m_step(stats, n, self.type_names[0], reg)
+        else:
+            kinds = self.type_of[rows]
+            weights = stats.new_empty(stats.shape[:2])
+            means = stats.new_empty((*stats.shape[:2], self.x.shape[1]))
+            cov = stats.new_empty((*means.shape, self.x.shape[1]))
+            for kind, name in enumerate(self.type_names):
+                at = torch.nonzero(kinds == kind).flatten()
+                if len(at):
+                    for out, part in zip((weights, means, cov), gaussian.m_step(stats[at], n, name, reg),
+                                         strict=True):
+                        out[at] = part
+        if self.real is None:
+            return weights, means, cov
+        real = self.real[rows]  # (M, K)
+        eye = torch.eye(self.x.shape[1], dtype=cov.dtype)
+        return (torch.where(real, weights, 0.0), torch.where(real[..., None], means, 0.0),
+                torch.where(real[..., None, None], cov, eye))
 
     def _take(self, t: torch.Tensor, rows: torch.Tensor, n: int | None = None) -> torch.Tensor:
         """t[rows] for rows (M,), a sorted subset of range(n) (default: every restart); t itself when the
@@ -118,6 +149,8 @@ class ExactEM:
         evaluated (M,) their places in the last E-step's log p(x_n).
         """
         empty = nk < EMPTY_NK
+        if self.real is not None:
+            empty &= self.real[rows]
         stepped = self._flagged.intersection(rows.tolist()) if self._flagged else ()
         for r in stepped:  # the last step's verdicts, for the restarts stepped now
             self.empty[r], self.reseeded[r] = [], []
@@ -125,8 +158,8 @@ class ExactEM:
         if not bool(empty.any()):
             return weights, means, cov
         weights, means, cov = weights.clone(), means.clone(), cov.clone()
-        k_total = means.shape[1]
         for i, r in enumerate(rows.tolist()):
+            k_total = means.shape[1] if self.real is None else int(self.real[r].sum())
             comps = torch.nonzero(empty[i]).flatten().tolist()
             self.empty[r] = comps
             if comps:
@@ -146,21 +179,28 @@ class ExactEM:
 
     def _factor(self, rows: torch.Tensor, cov: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Cholesky factors of cov (M, K, D, D) for restarts rows (M,), and which rows succeeded (M,). A
-        restart whose factor fails is marked failed, with the reason; when every restart has failed the fit
-        cannot go on: UserError."""
+        restart whose factor fails is marked failed, with the component that failed."""
         chol, bad = gaussian.cholesky(cov)
         bad_rows = bad.any(-1)
         if not bool(bad_rows.any()):
             return chol, ~bad_rows
         for i in torch.nonzero(bad_rows).flatten().tolist():
-            r, k = int(rows[i]), int(torch.nonzero(bad[i])[0])
+            r = int(rows[i])
             self.failed[r] = True
-            self.failures[r] = (f"restart {r} stopped: component {k} has a covariance that is not positive "
-                                "definite (it collapsed onto too few distinct points)")
-            if bool(self.failed.all()):
-                raise UserError(
-                    f"component {k} (restart {r}) has a covariance that is not positive definite (it collapsed "
-                    "onto too few distinct points), and so did every other restart: decrease the number of "
-                    "components, increase reg_covar, or check the data for repeated values"
-                )
+            self.failures[r] = int(torch.nonzero(bad[i])[0])
         return chol, ~bad_rows
+
+
+def failure_warning(restart: int, component: int) -> str:
+    """What a snapshot says about a restart that stopped on a covariance that is not positive definite."""
+    return (f"restart {restart} stopped: component {component} has a covariance that is not positive definite "
+            "(it collapsed onto too few distinct points)")
+
+
+def all_failed_error(restart: int, component: int) -> UserError:
+    """The error when every restart of a fit stopped so (restart, component: the last one to fail)."""
+    return UserError(
+        f"component {component} (restart {restart}) has a covariance that is not positive definite (it collapsed "
+        "onto too few distinct points), and so did every other restart: decrease the number of components, "
+        "increase reg_covar, or check the data for repeated values"
+    )

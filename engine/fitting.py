@@ -10,7 +10,7 @@ import torch
 
 from . import gaussian
 from .config import FitConfig
-from .em import ExactEM
+from .em import ExactEM, all_failed_error, failure_warning
 from .errors import DataError, UserError
 from .gradient_em import ForumGradientEM
 from .init import Params, generators, initial_parameters
@@ -54,7 +54,7 @@ def check_data(data: np.ndarray, columns: tuple[str, ...] = ()) -> np.ndarray:
     return x
 
 
-def _device(cfg: FitConfig) -> torch.device:
+def resolve_device(cfg: FitConfig) -> torch.device:
     if cfg.device.startswith("cuda") and not torch.cuda.is_available():
         raise UserError("device 'cuda' was asked for but torch sees no CUDA GPU here: use --device cpu")
     return torch.device(cfg.device)
@@ -84,7 +84,7 @@ def fit(data: np.ndarray, config: FitConfig, cancel: CancelToken | None = None, 
     x_data = check_data(data)
     n, d = x_data.shape
     dtype = torch.float64 if cfg.dtype == "float64" else torch.float32
-    device = _device(cfg)
+    device = resolve_device(cfg)
     if device.type == "cpu":
         use_threads_for(n * cfg.n_components * cfg.restarts)
     if cfg.standardize:
@@ -98,6 +98,7 @@ def fit(data: np.ndarray, config: FitConfig, cancel: CancelToken | None = None, 
     seeds = np.arange(cfg.seed, cfg.seed + cfg.restarts)
     rngs = generators(cfg.seed + 1_000_003, cfg.restarts)  # sampling streams, apart from the init streams
     proc = _procedure(cfg, x, init, reg, rngs[0])
+    _check_running(proc)
     mean_ll = proc.evaluate().cpu()
     initial_loss = proc.initial_loss().detach().cpu().numpy().astype(np.float64)
     ran = np.arange(cfg.restarts)
@@ -106,41 +107,78 @@ def fit(data: np.ndarray, config: FitConfig, cancel: CancelToken | None = None, 
         chosen = int(np.argmin(initial_loss))
         ran = np.array([chosen])
         proc = _procedure(cfg, x, _select(init, chosen), reg, rngs[chosen])
+        _check_running(proc)
         mean_ll = proc.evaluate().cpu()
-    table = _Table(cfg, seeds, initial_loss, ran, scaling, _exact_start(cfg) if dtype == torch.float64 else None)
-    failed = getattr(proc, "failed", None)  # exact EM: restarts stopped by a collapsed covariance
-    # the per-restart bookkeeping lives on the CPU whatever the device: it is read every iteration
-    active = torch.ones(len(ran), dtype=torch.bool)
-    if failed is not None:
-        active &= ~failed
-    converged = torch.zeros_like(active)
-    previous: torch.Tensor | None = None
+    table = Bookkeeping(cfg, seeds, initial_loss, ran, scaling, _exact_start(cfg) if dtype == torch.float64 else None)
+    stopping = Stopping(len(ran), cfg.tol, getattr(proc, "failed", None))
     iteration = 0
     while True:
-        running = active.clone()  # restarts that took part in this iteration
-        if previous is not None and cfg.tol > 0:
-            newly = active & ((mean_ll - previous).abs() < cfg.tol)
-            converged |= newly
-            active &= ~newly
-        table.record_progress(mean_ll, converged, running, iteration)
+        running = stopping.observe(mean_ll)
+        table.record_progress(mean_ll, stopping.converged, running, iteration)
         if trace is not None:
             trace.append((iteration, table.mean_ll.copy()))
         cancelled = cancel is not None and cancel.cancelled
         if iteration >= cfg.max_iter or cancelled:
-            active[:] = False
-        done = converged if failed is None else converged | failed  # a failed restart is finished too
-        status = "running" if bool(active.any()) else _final_status(cancelled, done)
+            stopping.stop_all()
+        status = "running" if stopping.running else _final_status(cancelled, stopping.done)
         if every or status != "running":
             table.record_params(proc.params(), iteration)
             yield table.snapshot(iteration, status, time.perf_counter() - start, proc, n)
         if status != "running":
             return
-        proc.step(active)
-        if failed is not None:
-            active &= ~failed
-        previous = mean_ll
+        proc.step(stopping.active)
+        _check_running(proc)
+        stopping.drop_failed()
         mean_ll = proc.evaluate().cpu()
         iteration += 1
+
+
+class Stopping:
+    """Which restarts still run (R,): a restart stops when its mean log-likelihood changes by less than tol
+    between two iterations, or when it fails (exact EM: failed (R,), updated by the procedure); all stop at
+    max_iter or on cancel. The bookkeeping lives on the CPU whatever the device: it is read every iteration."""
+
+    def __init__(self, n_restarts: int, tol: float, failed: torch.Tensor | None) -> None:
+        self.tol = tol
+        self.failed = failed
+        self.active = torch.ones(n_restarts, dtype=torch.bool)
+        self.converged = torch.zeros_like(self.active)
+        self._previous: torch.Tensor | None = None
+        self.drop_failed()
+
+    def observe(self, mean_ll: torch.Tensor) -> torch.Tensor:
+        """Take this iteration's mean log-likelihoods (R,); return the restarts that took part in it (R,)."""
+        running = self.active.clone()
+        if self._previous is not None and self.tol > 0:
+            newly = self.active & ((mean_ll - self._previous).abs() < self.tol)
+            self.converged |= newly
+            self.active &= ~newly
+        self._previous = mean_ll
+        return running
+
+    def stop_all(self) -> None:
+        self.active[:] = False
+
+    def drop_failed(self) -> None:
+        if self.failed is not None:
+            self.active &= ~self.failed
+
+    @property
+    def running(self) -> bool:
+        return bool(self.active.any())
+
+    @property
+    def done(self) -> torch.Tensor:
+        """Restarts that finished (R,): converged, or failed (a failed restart is finished too)."""
+        return self.converged if self.failed is None else self.converged | self.failed
+
+
+def _check_running(proc) -> None:
+    """UserError when every restart of exact EM has stopped on a covariance that is not positive definite."""
+    failed = getattr(proc, "failed", None)
+    if failed is not None and bool(failed.all()):
+        restart = next(reversed(proc.failures))  # the last to fail
+        raise all_failed_error(restart, proc.failures[restart])
 
 
 def _exact_start(cfg: FitConfig) -> tuple[np.ndarray, ...] | None:
@@ -172,7 +210,7 @@ def _final_status(cancelled: bool, converged: torch.Tensor) -> str:
     return "converged" if bool(converged.all()) else "max_iter"
 
 
-class _Table:
+class Bookkeeping:
     """Per-restart bookkeeping in data units; builds the snapshots."""
 
     def __init__(self, cfg: FitConfig, seeds: np.ndarray, initial_loss: np.ndarray, ran: np.ndarray,
@@ -208,6 +246,14 @@ class _Table:
             self.params = tuple(np.broadcast_to(a, p.shape).copy()
                                 for a, p in zip(self.exact_start, self.params, strict=True))
 
+    def part(self, cfg: FitConfig, rows: np.ndarray, k: int) -> Bookkeeping:
+        """Rows (M,) of this book, every one of which ran, as the book of a fit of their own with k components
+        (the padded components of a batched grid dropped): a cell of model selection's grid."""
+        book = Bookkeeping(cfg, self.seeds[rows], self.initial_loss[rows], np.arange(len(rows)), self.scaling)
+        book.mean_ll, book.n_iter, book.converged = self.mean_ll[rows], self.n_iter[rows], self.converged[rows]
+        book.params = tuple(p[rows][:, :k] for p in self.params)
+        return book
+
     def snapshot(self, iteration: int, status: str, elapsed: float, proc, n_samples: int) -> Snapshot:
         # the best restart by log-likelihood, among those that did not fail (a collapsing component sends the
         # log-likelihood of a failed restart towards infinity: it is never the answer while another exists)
@@ -237,8 +283,8 @@ class _Table:
         )
 
     def _warnings(self, cov: np.ndarray, reseeded: list[int], empty: list[int],
-                  failures: dict[int, str]) -> tuple[str, ...]:
-        out = [failures[r] for r in sorted(failures)]  # restarts that stopped (the others went on)
+                  failures: dict[int, int]) -> tuple[str, ...]:
+        out = [failure_warning(r, failures[r]) for r in sorted(failures)]  # restarts that stopped (the others went on)
         out += [f"component {k} lost all its points and was re-seeded" for k in reseeded]
         out += [f"component {k} has lost all its points" for k in empty if k not in reseeded]
         for k in collapsed_components(cov, self.cfg.reg_covar):

@@ -14,9 +14,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .config import FitConfig
-from .errors import UserError
 from .export import information_criteria
-from .fitting import collapsed_components, fit
+from .fitting import collapsed_components
+from .grid import CellResult, fit_cells
 from .snapshot import CancelToken, Snapshot
 
 
@@ -56,26 +56,24 @@ def spurious_reason(snap: Snapshot) -> str:
 
 def select_models(data: np.ndarray, ks: list[int], covariance_types: list[str], base: FitConfig,
                   cancel: CancelToken | None = None) -> Iterator[SelectionEntry]:
-    """Yield one entry per (k, covariance type), in order, as each fit finishes."""
+    """Yield one entry per (k, covariance type), in order (k first), as the fits finish (on small data the
+    grid runs as one batch, see grid.py: the entries then come together)."""
     n, d = np.asarray(data).shape
-    for k in ks:
-        for ct in covariance_types:
-            if cancel is not None and cancel.cancelled:
-                return
-            try:
-                progress: list = []
-                # every=False: only the last snapshot is built (the grid's fits are many and small)
-                *_, snap = fit(data, replace(base, n_components=k, covariance_type=ct), cancel, every=False,
-                               trace=progress)
-            except UserError as exc:
-                yield SelectionEntry(k, ct, None, None, None, False, 0, True, f"fit failed: {exc}", None)
-                continue
-            # the chosen restart's curve, up to the iteration it stopped at
-            trace = [(i, lls[snap.restart]) for i, lls in progress if i <= snap.restarts.n_iter[snap.restart]]
-            bic, aic = information_criteria(snap.log_likelihood, n, k, d, ct)
-            reason = spurious_reason(snap)
-            yield SelectionEntry(k, ct, snap.log_likelihood, bic, aic, snap.converged, snap.iteration,
-                                 bool(reason), reason, snap, np.asarray(trace, dtype=np.float64))
+    cells = [replace(base, n_components=k, covariance_type=ct) for k in ks for ct in covariance_types]
+    for cell in fit_cells(data, cells, cancel):
+        yield _entry(cell, n, d)
+
+
+def _entry(cell: CellResult, n: int, d: int) -> SelectionEntry:
+    k, ct, snap = cell.config.n_components, cell.config.covariance_type, cell.snapshot
+    if snap is None:
+        return SelectionEntry(k, ct, None, None, None, False, 0, True, f"fit failed: {cell.error}", None)
+    # the chosen restart's curve, up to the iteration it stopped at
+    trace = [(i, lls[snap.restart]) for i, lls in cell.trace if i <= snap.restarts.n_iter[snap.restart]]
+    bic, aic = information_criteria(snap.log_likelihood, n, k, d, ct)
+    reason = spurious_reason(snap)
+    return SelectionEntry(k, ct, snap.log_likelihood, bic, aic, snap.converged, snap.iteration, bool(reason),
+                          reason, snap, np.asarray(trace, dtype=np.float64))
 
 
 def best_entry(entries: list[SelectionEntry]) -> SelectionEntry | None:

@@ -1,0 +1,197 @@
+"""Model selection's grid of fits, in as few batched EM runs as the engine allows.
+
+Every (K, covariance type) cell of a selection runs exact EM on the same points. On small data an iteration
+costs the fixed overhead of its torch calls (about 0.4 ms at N=272), not arithmetic, so a grid of 36 cells
+one by one pays that overhead some 2000 times. Batched, the cells' restarts are the rows of one ExactEM: the
+components padded to the largest K (a padded component has weight 0, so it takes no responsibility and no
+update), each row with its own covariance type, each row stopping by the same rule as `fit`. Spherical cells
+run as a batch of their own when the data is standardised: they need one common scale on every axis. Each
+cell's snapshot is the one `fit` gives for that cell alone, to rounding (tests compare them).
+
+On large data the arithmetic dominates and the padding adds work (K = 1..9 padded to 9 is 1.8 times the
+components), so the cells then run one by one.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .config import FitConfig
+from .em import ExactEM, all_failed_error
+from .errors import UserError
+from .fitting import Bookkeeping, Stopping, check_data, fit, resolve_device
+from .init import initial_parameters
+from .scaling import Scaling
+from .snapshot import CancelToken, Snapshot
+from .threads import use_threads_for
+
+# The grid runs batched while points x rows x padded components (the E-step's elements per iteration) stay at
+# or below this. Measured on the 2-core CPU, K = 1..9 x 4 types, three blobs (bench/bench_select.py --sizes):
+# batched against one by one 1.8 / 3.1 s at 3e5 elements, 3.9 / 6.1 s at 1e7, 16 / 18 s at 3.9e7, 41 / 32 s at
+# 1.3e8. At the bound the batch's (rows, N) log-likelihoods take at most 160 MB.
+BATCH_MAX_ELEMENTS = 20_000_000
+
+
+@dataclass(frozen=True)
+class CellResult:
+    """One cell's fit: its last snapshot and its trace [(iteration, mean log-likelihood per restart (R,))],
+    or the error that stopped it."""
+
+    config: FitConfig
+    snapshot: Snapshot | None
+    trace: list
+    error: UserError | None = None
+
+
+def fit_cells(data: np.ndarray, cells: list[FitConfig], cancel: CancelToken | None = None
+              ) -> Iterator[CellResult]:
+    """Fit every cell (configs that differ only in K and covariance type) on data (N, D); yield the results in
+    the order of cells, batched where that pays. Stops yielding when cancel is set."""
+    x = check_data(data)
+    if not batchable(x.shape[0], cells):
+        for cfg in cells:
+            if cancel is not None and cancel.cancelled:
+                return
+            yield _alone(x, cfg, cancel)
+        return
+    results: dict[int, CellResult] = {}
+    for group in _scaling_groups(cells):
+        done = _batch(x, [(i, cells[i]) for i in group], cancel)
+        if done is None:  # cancelled
+            return
+        results.update(done)
+    for i in range(len(cells)):
+        yield results[i]
+
+
+def batchable(n_points: int, cells: list[FitConfig]) -> bool:
+    """Whether the cells can and should run batched: exact EM from a generated start (an explicit start has
+    one K), the restarts' final log-likelihood choosing the answer, and little arithmetic per iteration."""
+    try:
+        cfgs = [c.resolved() for c in cells]
+    except UserError:  # each cell then reports its own error
+        return False
+    if not cfgs or any(c.algorithm != "em" or c.init == "params" or c.select_by != "final" for c in cfgs):
+        return False
+    rows = sum(c.restarts for c in cfgs)
+    return n_points * rows * max(c.n_components for c in cfgs) <= BATCH_MAX_ELEMENTS
+
+
+def _scaling_groups(cells: list[FitConfig]) -> list[list[int]]:
+    """Indices of the cells that share working units: spherical ones apart when the data is standardised."""
+    isotropic = [c.covariance_type == "spherical" and c.resolved().standardize for c in cells]
+    return [g for g in ([i for i, s in enumerate(isotropic) if not s], [i for i, s in enumerate(isotropic) if s])
+            if g]
+
+
+def _alone(x: np.ndarray, cfg: FitConfig, cancel: CancelToken | None) -> CellResult:
+    trace: list = []
+    try:
+        # every=False: only the last snapshot is built
+        *_, snap = fit(x, cfg, cancel, every=False, trace=trace)
+    except UserError as exc:
+        return CellResult(cfg, None, [], exc)
+    return CellResult(cfg, snap, trace)
+
+
+@dataclass(frozen=True)
+class _CellProcedure:
+    """What a snapshot reads from the procedure, for one cell's rows (in the cell's own restart numbers)."""
+
+    failed: torch.Tensor
+    failures: dict[int, int]
+    reseeded: list[list[int]]
+    empty: list[list[int]]
+
+
+def _batch(x_data: np.ndarray, cells: list[tuple[int, FitConfig]], cancel: CancelToken | None
+           ) -> dict[int, CellResult] | None:
+    """Fit cells [(index, config)] that share their working units as one ExactEM; None when cancelled."""
+    given = dict(cells)
+    cells = [(i, cfg.resolved()) for i, cfg in cells]
+    base = cells[0][1]
+    n, d = x_data.shape
+    dtype = torch.float64 if base.dtype == "float64" else torch.float32
+    device = resolve_device(base)
+    isotropic = base.covariance_type == "spherical"
+    scaling = Scaling.fit(x_data, isotropic=isotropic) if base.standardize else Scaling.identity(d)
+    x = torch.as_tensor(scaling.data_to_std(x_data), dtype=dtype, device=device)
+    reg = scaling.reg_to_std(base.reg_covar, x)
+    start = time.perf_counter()
+    results: dict[int, CellResult] = {}
+    inits = []
+    for i, cfg in cells:
+        try:
+            inits.append((i, cfg, tuple(p.to(dtype) for p in initial_parameters(x, cfg, scaling, reg))))
+        except UserError as exc:  # more components than points
+            results[i] = CellResult(given[i], None, [], exc)
+    if not inits:
+        return results
+    k_max = max(cfg.n_components for _, cfg, _ in inits)
+    params = tuple(torch.cat([_pad(p[j], k_max, j) for _, _, p in inits]) for j in range(3))
+    restarts = [cfg.restarts for _, cfg, _ in inits]
+    offsets = np.cumsum([0, *restarts])
+    rows = [np.arange(offsets[c], offsets[c + 1]) for c in range(len(inits))]
+    types = [cfg.covariance_type for _, cfg, _ in inits for _ in range(cfg.restarts)]
+    ks = [cfg.n_components for _, cfg, _ in inits for _ in range(cfg.restarts)]
+    if device.type == "cpu":
+        use_threads_for(n * k_max * len(types))
+    proc = ExactEM(x, params, types, reg, base.empty_policy, n_components=ks)
+    mean_ll = proc.evaluate().cpu()
+    seeds = np.concatenate([np.arange(cfg.seed, cfg.seed + cfg.restarts) for _, cfg, _ in inits])
+    initial_loss = proc.initial_loss().cpu().numpy().astype(np.float64)
+    book = Bookkeeping(base, seeds, initial_loss, np.arange(len(types)), scaling)
+    stopping = Stopping(len(types), base.tol, proc.failed)
+    finished: dict[int, tuple[int, float]] = {}  # cell -> (its last iteration, seconds)
+    trace = []
+    iteration = 0
+    while True:
+        running = stopping.observe(mean_ll)
+        book.record_progress(mean_ll, stopping.converged, running, iteration)
+        trace.append((iteration, book.mean_ll.copy()))
+        if cancel is not None and cancel.cancelled:
+            return None
+        if iteration >= base.max_iter:
+            stopping.stop_all()
+        for c, r in enumerate(rows):
+            if c not in finished and not bool(stopping.active[r].any()):
+                finished[c] = (iteration, time.perf_counter() - start)
+        if not stopping.running:
+            break
+        proc.step(stopping.active)
+        stopping.drop_failed()
+        mean_ll = proc.evaluate().cpu()
+        iteration += 1
+    book.record_params(proc.params(), iteration)
+    done = stopping.done.numpy()
+    for c, (i, cfg, _) in enumerate(inits):
+        r = rows[c]
+        failures = {j - int(r[0]): comp for j, comp in proc.failures.items() if j in r}  # in the order they failed
+        part = _CellProcedure(proc.failed[r], failures, [proc.reseeded[j] for j in r], [proc.empty[j] for j in r])
+        if bool(part.failed.all()):
+            last = next(reversed(part.failures))
+            results[i] = CellResult(given[i], None, [], all_failed_error(last, part.failures[last]))
+            continue
+        last_iteration, seconds = finished[c]
+        status = "converged" if bool(done[r].all()) else "max_iter"
+        snap = book.part(cfg, r, cfg.n_components).snapshot(last_iteration, status, seconds, part, n)
+        results[i] = CellResult(given[i], snap, [(it, lls[r]) for it, lls in trace if it <= last_iteration])
+    return results
+
+
+def _pad(p: torch.Tensor, k: int, which: int) -> torch.Tensor:
+    """Parameters (R, K_c, ...) padded to k components: weight 0, mean 0, identity covariance (which: 0 the
+    weights, 1 the means, 2 the covariances)."""
+    missing = k - p.shape[1]
+    if missing == 0:
+        return p
+    if which == 2:
+        fill = torch.eye(p.shape[-1], dtype=p.dtype, device=p.device).expand(p.shape[0], missing, *p.shape[2:])
+    else:
+        fill = p.new_zeros((p.shape[0], missing, *p.shape[2:]))
+    return torch.cat([p, fill], dim=1)
