@@ -21,7 +21,7 @@ _EXPORTS = {
                "algorithm_defaults"),
     "errors": ("DataError", "ParamsError", "UserError"),
     "outputs": ("atomic_write", "check_output"),
-    "limits": ("available_memory", "check_fit_memory", "fit_bytes"),
+    "limits": ("available_memory", "check_fit_memory", "check_selection", "fit_bytes"),
     "snapshot": ("CancelToken", "RestartTable", "Snapshot"),
     "data": ("FORUM_PRESET", "Dataset", "check_mixture", "column_names", "load", "points_sha256",
              "sample_mixture"),

@@ -23,7 +23,7 @@ from .export import PARAMS_FORMATS, params_from_snapshot, read_params, versions,
 from .fitting import check_data, fit
 from .gallery import GALLERY_FORMATS, build_gallery, write_gallery
 from .history import History
-from .limits import check_fit_memory, check_generate_memory, check_seed
+from .limits import check_fit_memory, check_generate_memory, check_seed, check_selection
 from .outputs import atomic_write, check_outputs, staged_writes
 from .select import run_selection
 from .session import read_session, write_session
@@ -349,10 +349,7 @@ def cmd_select(args) -> int:
     base.resolved()  # the settings are checked as fit checks them, before any work
     ds = _load(args)
     n, d = ds.points.shape
-    if max(ks) > n:
-        raise UserError(f"-k asks for up to {max(ks):,} components but {args.data} has {n:,} points: "
-                        f"use -k up to {n:,}")
-    check_fit_memory(n, d, max(ks), args.restarts)
+    check_selection(n, d, max(ks), args.restarts, str(args.data), "-k")
     print(f"{'k':>3} {'covariance':<10} {'log-lik':>14} {'BIC':>12} {'AIC':>12}  note")
 
     def show(e) -> None:

@@ -79,6 +79,15 @@ def check_fit_memory(n: int, d: int, k: int, restarts: int, available: int | Non
                     " use a sample of the data")
 
 
+def check_selection(n: int, d: int, k_max: int, restarts: int, data_name: str, k_setting: str) -> None:
+    """Refuse a model-selection grid before any fit: more components than points (k_setting names the setting
+    to change, as the user sees it), or more memory than there is for its largest fit."""
+    if k_max > n:
+        raise UserError(f"{k_setting} asks for up to {k_max:,} components but {data_name} has {n:,} points: "
+                        f"set {k_setting} at most {n:,}")
+    check_fit_memory(n, d, k_max, restarts)
+
+
 def generate_bytes(n: int, d: int) -> int:
     return BYTES_PER_GENERATED_VALUE * n * (d + 1)
 

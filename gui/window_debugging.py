@@ -83,10 +83,7 @@ class DebuggingActions:
         n, d = self.scene.points.shape
         k_max = max(self.selection.k_from.value(), self.selection.k_to.value())
         try:
-            if k_max > n:
-                raise engine.UserError(f"the grid asks for up to {k_max} components but the data has {n} points: "
-                                       f"set 'K to' at most {n}")
-            engine.check_fit_memory(n, d, k_max, self.selection.restarts.value())
+            engine.check_selection(n, d, k_max, self.selection.restarts.value(), "the data", "'K to'")
         except engine.UserError as exc:
             self._error("Check the selection's settings", str(exc))
             return

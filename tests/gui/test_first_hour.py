@@ -218,6 +218,19 @@ def test_a_fit_beyond_memory_is_refused_in_the_window_with_the_largest_that_fits
     assert "need about" in window.last_error and not window.selection.running
 
 
+def test_a_selection_with_more_components_than_points_is_refused_in_the_window(window, qtbot) -> None:
+    points = np.array([[0.0, 0.0], [1.0, 0.5], [2.0, 2.0], [0.5, 3.0], [4.0, 1.0]])
+    window.set_dataset(engine.Dataset(points, ("x", "y"), (0, 1), "five points"))
+    qtbot.waitUntil(lambda: window.scene is not None and len(window.scene.points) == 5, timeout=5000)
+    n = 5
+    window.selection.k_to.setValue(n + 1)
+    window.last_error = ""
+    window.run_selection()
+    assert window.last_error == (f"'K to' asks for up to {n + 1:,} components but the data has {n:,} points: "
+                                 f"set 'K to' at most {n:,}")
+    assert not window.selection.running
+
+
 def test_screenshot_settings_are_checked_before_a_window_opens(tmp_path, capsys) -> None:
     from gui.screenshot import main as screenshot
 
