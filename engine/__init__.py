@@ -17,8 +17,9 @@ _threads.before_torch()  # before any engine module imports torch
 __version__ = "0.2.0"
 
 _EXPORTS = {
-    "config": ("ALGORITHMS", "COVARIANCE_TYPES", "DTYPES", "INIT_METHODS", "FitConfig", "InitParams",
-               "algorithm_defaults"),
+    "algorithms": ("ALGORITHMS", "Algorithm"),
+    "covariances": ("COVARIANCE_TYPES", "CovarianceType"),
+    "config": ("DTYPES", "INIT_METHODS", "FitConfig", "InitParams", "algorithm_defaults"),
     "errors": ("DataError", "ParamsError", "UserError"),
     "outputs": ("atomic_write", "check_output"),
     "limits": ("available_memory", "check_fit_memory", "check_selection", "fit_bytes"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from .config import FitConfig
 from .init import Params
 from .model import MixtureModel, device_generator
 
@@ -26,6 +27,15 @@ class AdamProcedure:
         self._loss: torch.Tensor | None = None
         self.reseeded: list[list[int]] = [[] for _ in range(weights.shape[0])]
         self.empty: list[list[int]] = [[] for _ in range(weights.shape[0])]
+        # a free Cholesky factor cannot fail: no restart ever stops early
+        self.failed = torch.zeros(weights.shape[0], dtype=torch.bool)
+        self.failures: dict[int, int] = {}
+
+    @classmethod
+    def create(cls, x: torch.Tensor, params: Params, cfg: FitConfig, reg: torch.Tensor,
+               rng: torch.Generator) -> AdamProcedure:
+        """The Procedure protocol's constructor (reg_covar has no role in a gradient procedure)."""
+        return cls(x, params, rng, cfg.lr, cfg.betas)
 
     def params(self) -> Params:
         """weights (R, K), means (R, K, D), covariances (R, K, D, D), detached."""

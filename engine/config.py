@@ -8,31 +8,19 @@ from typing import Any
 
 import numpy as np
 
+from .algorithms import ALGORITHMS
+from .covariances import COVARIANCE_TYPES
 from .errors import UserError
 from .limits import MAX_SEED
 
-COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
-ALGORITHMS = ("em", "gradient-em", "marginal")
 INIT_METHODS = ("kmeans++", "kmeans", "random-data", "forum", "params")
 SELECT_BY = ("final", "initial")
 DTYPES = ("float64", "float32")
 
-# Per-algorithm defaults where the user leaves a setting at None.
-# gradient-em follows the forum recipe: 10,000 Adam steps, lr 0.001, betas (0.8, 0.99), no early stop,
-# its own initialisation, selection by initial loss, and no internal standardisation.
-_ALGORITHM_DEFAULTS: dict[str, dict[str, Any]] = {
-    "em": dict(tol=1e-6, max_iter=1000, init="kmeans++", select_by="final", standardize=True,
-               lr=None, betas=None),
-    "gradient-em": dict(tol=0.0, max_iter=10_000, init="forum", select_by="initial", standardize=False,
-                        lr=1e-3, betas=(0.8, 0.99)),
-    "marginal": dict(tol=1e-8, max_iter=3000, init="kmeans++", select_by="final", standardize=True,
-                     lr=0.02, betas=(0.9, 0.999)),
-}
-
 
 def algorithm_defaults(algorithm: str) -> dict[str, Any]:
     """The settings an algorithm uses where the user leaves them at None (tol, max_iter, init, ...)."""
-    return dict(_ALGORITHM_DEFAULTS[algorithm])
+    return dict(ALGORITHMS[algorithm].defaults)
 
 
 @dataclass(frozen=True)
@@ -75,9 +63,9 @@ class FitConfig:
 
     def resolved(self) -> FitConfig:
         """This config with every None replaced by the algorithm's default, validated."""
-        if self.algorithm not in ALGORITHMS:
+        if not _known(self.algorithm, ALGORITHMS):
             raise UserError(f"unknown algorithm {self.algorithm!r}: choose one of {', '.join(ALGORITHMS)}")
-        defaults = _ALGORITHM_DEFAULTS[self.algorithm]
+        defaults = ALGORITHMS[self.algorithm].defaults
         filled = {k: (getattr(self, k) if getattr(self, k) is not None else v) for k, v in defaults.items()}
         if self.init_params is not None:
             filled["init"] = "params"
@@ -87,6 +75,8 @@ class FitConfig:
 
     def validate(self) -> None:
         """Raise UserError naming the first setting that is out of range (or of the wrong type)."""
+        if not _known(self.algorithm, ALGORITHMS):
+            raise UserError(f"unknown algorithm {self.algorithm!r}: choose one of {', '.join(ALGORITHMS)}")
         for name in ("tol", "reg_covar"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
@@ -96,7 +86,7 @@ class FitConfig:
         checks = [
             (_whole(self.n_components) and self.n_components >= 1,
              f"number of components must be a whole number >= 1, got {self.n_components!r}"),
-            (self.covariance_type in COVARIANCE_TYPES,
+            (_known(self.covariance_type, COVARIANCE_TYPES),
              f"unknown covariance type {self.covariance_type!r}: choose one of {', '.join(COVARIANCE_TYPES)}"),
             (self.init in INIT_METHODS,
              f"unknown initialisation {self.init!r}: choose one of {', '.join(INIT_METHODS[:-1])} "
@@ -117,12 +107,22 @@ class FitConfig:
              f"device must be 'cpu' or 'cuda' (or 'cuda:N'), got {self.device!r}"),
             (self.empty_policy in ("reseed", "report"),
              f"empty-policy must be 'reseed' or 'report', got {self.empty_policy!r}"),
-            (self.algorithm != "gradient-em" or self.covariance_type == "full",
-             "gradient-em (the forum recipe) fits full covariances only: use --covariance full"),
         ]
+        algorithm = ALGORITHMS[self.algorithm]
+        supported = algorithm.supported_covariance_types()
+        checks.append((self.covariance_type in supported,
+                       f"{self.algorithm} ({algorithm.description}) fits {' or '.join(supported)} covariances only: "
+                       f"use --covariance {supported[0]}"))
+        checks.append((not isinstance(self.device, str) or self.device.split(":")[0] in algorithm.devices,
+                       f"{self.algorithm} runs on {' or '.join(algorithm.devices)} only, not {self.device!r}"))
         for ok, message in checks:
             if not ok:
                 raise UserError(message)
+
+
+def _known(name, registry: dict) -> bool:
+    """Whether name is a string registered there (a session file may hold anything, a list even)."""
+    return isinstance(name, str) and name in registry
 
 
 def _whole(value) -> bool:

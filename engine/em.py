@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import torch
 
 from . import gaussian
+from .config import FitConfig
 from .errors import UserError
 from .init import Params
 
@@ -64,6 +65,12 @@ class ExactEM:
         self.reseeded: list[list[int]] = [[] for _ in range(r)]
         self.empty: list[list[int]] = [[] for _ in range(r)]
         self._flagged: set[int] = set()  # restarts whose empty/reseeded lists are not empty
+
+    @classmethod
+    def create(cls, x: torch.Tensor, params: Params, cfg: FitConfig, reg: torch.Tensor,
+               rng: torch.Generator) -> ExactEM:
+        """The Procedure protocol's constructor (exact EM draws nothing: rng is unused)."""
+        return cls(x, params, cfg.covariance_type, reg, cfg.empty_policy)
 
     @property
     def n_restarts(self) -> int:

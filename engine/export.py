@@ -18,7 +18,6 @@ import numpy as np
 from .config import COVARIANCE_TYPES, InitParams
 from .data import check_mixture
 from .errors import ParamsError, UserError
-from .gaussian import n_parameters
 from .outputs import atomic_write
 from .predict import responsibilities
 from .snapshot import Snapshot
@@ -54,7 +53,7 @@ def versions() -> dict:
 
 def information_criteria(log_likelihood: float, n_samples: int, k: int, d: int, cov_type: str) -> tuple[float, float]:
     """(BIC, AIC) with scikit-learn's sign: lower is better."""
-    p = n_parameters(k, d, cov_type)
+    p = COVARIANCE_TYPES[cov_type].n_parameters(k, d)
     return -2.0 * log_likelihood + p * math.log(n_samples), -2.0 * log_likelihood + 2.0 * p
 
 
@@ -230,8 +229,7 @@ def to_sklearn(params: MixtureParams):
     k, d = params.means.shape
     ct = params.covariance_type
     full = params.covariances
-    cov = {"full": full, "tied": full[0], "diag": np.diagonal(full, axis1=1, axis2=2).copy(),
-           "spherical": full[:, 0, 0].copy()}[ct]
+    cov = COVARIANCE_TYPES[ct].export(full)
     gm = GaussianMixture(n_components=k, covariance_type=ct)
     gm.weights_ = params.weights.copy()
     gm.means_ = params.means.copy()

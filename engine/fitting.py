@@ -8,13 +8,13 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
-from . import gaussian
+from .algorithms import ALGORITHMS
 from .config import FitConfig
-from .em import ExactEM, all_failed_error, failure_warning
+from .covariances import COVARIANCE_TYPES
+from .em import all_failed_error, failure_warning
 from .errors import DataError, UserError
-from .gradient_em import ForumGradientEM
 from .init import Params, generators, initial_parameters
-from .marginal import MarginalSVI
+from .procedure import Procedure
 from .scaling import Scaling, column_moments
 from .snapshot import CancelToken, RestartTable, Snapshot
 from .threads import use_threads_for
@@ -60,11 +60,9 @@ def resolve_device(cfg: FitConfig) -> torch.device:
     return torch.device(cfg.device)
 
 
-def _procedure(cfg: FitConfig, x: torch.Tensor, params: Params, reg: torch.Tensor, rng: torch.Generator):
-    if cfg.algorithm == "em":
-        return ExactEM(x, params, cfg.covariance_type, reg, cfg.empty_policy)
-    cls = ForumGradientEM if cfg.algorithm == "gradient-em" else MarginalSVI
-    return cls(x, params, rng, cfg.lr, cfg.betas)
+def _procedure(cfg: FitConfig, x: torch.Tensor, params: Params, reg: torch.Tensor,
+               rng: torch.Generator) -> Procedure:
+    return ALGORITHMS[cfg.algorithm].procedure_class().create(x, params, cfg, reg, rng)
 
 
 def _select(params: Params, index: int) -> Params:
@@ -88,7 +86,7 @@ def fit(data: np.ndarray, config: FitConfig, cancel: CancelToken | None = None, 
     if device.type == "cpu":
         use_threads_for(n * cfg.n_components * cfg.restarts)
     if cfg.standardize:
-        scaling = Scaling.fit(x_data, isotropic=cfg.covariance_type == "spherical")
+        scaling = Scaling.fit(x_data, isotropic=COVARIANCE_TYPES[cfg.covariance_type].isotropic)
     else:
         scaling = Scaling.identity(d)
     x = torch.as_tensor(scaling.data_to_std(x_data), dtype=dtype, device=device)
@@ -110,7 +108,7 @@ def fit(data: np.ndarray, config: FitConfig, cancel: CancelToken | None = None, 
         _check_running(proc)
         mean_ll = proc.evaluate().cpu()
     table = Bookkeeping(cfg, seeds, initial_loss, ran, scaling, _exact_start(cfg) if dtype == torch.float64 else None)
-    stopping = Stopping(len(ran), cfg.tol, getattr(proc, "failed", None))
+    stopping = Stopping(len(ran), cfg.tol, proc.failed)
     iteration = 0
     while True:
         running = stopping.observe(mean_ll)
@@ -135,10 +133,10 @@ def fit(data: np.ndarray, config: FitConfig, cancel: CancelToken | None = None, 
 
 class Stopping:
     """Which restarts still run (R,): a restart stops when its mean log-likelihood changes by less than tol
-    between two iterations, or when it fails (exact EM: failed (R,), updated by the procedure); all stop at
+    between two iterations, or when it fails (failed (R,), updated by the procedure); all stop at
     max_iter or on cancel. The bookkeeping lives on the CPU whatever the device: it is read every iteration."""
 
-    def __init__(self, n_restarts: int, tol: float, failed: torch.Tensor | None) -> None:
+    def __init__(self, n_restarts: int, tol: float, failed: torch.Tensor) -> None:
         self.tol = tol
         self.failed = failed
         self.active = torch.ones(n_restarts, dtype=torch.bool)
@@ -160,8 +158,7 @@ class Stopping:
         self.active[:] = False
 
     def drop_failed(self) -> None:
-        if self.failed is not None:
-            self.active &= ~self.failed
+        self.active &= ~self.failed
 
     @property
     def running(self) -> bool:
@@ -170,13 +167,12 @@ class Stopping:
     @property
     def done(self) -> torch.Tensor:
         """Restarts that finished (R,): converged, or failed (a failed restart is finished too)."""
-        return self.converged if self.failed is None else self.converged | self.failed
+        return self.converged | self.failed
 
 
-def _check_running(proc) -> None:
-    """UserError when every restart of exact EM has stopped on a covariance that is not positive definite."""
-    failed = getattr(proc, "failed", None)
-    if failed is not None and bool(failed.all()):
+def _check_running(proc: Procedure) -> None:
+    """UserError when every restart has stopped on a covariance that is not positive definite."""
+    if bool(proc.failed.all()):
         restart = next(reversed(proc.failures))  # the last to fail
         raise all_failed_error(restart, proc.failures[restart])
 
@@ -192,7 +188,7 @@ def _exact_start(cfg: FitConfig) -> tuple[np.ndarray, ...] | None:
     if abs(weights.sum() - 1.0) > 1e-12:  # more than rounding off: the fit starts from the normalised weights
         weights = weights / weights.sum()
     cov = torch.as_tensor(p.covariances, dtype=torch.float64)
-    cov = gaussian.project_covariances(cov, cfg.covariance_type, torch.as_tensor(weights)).numpy()
+    cov = COVARIANCE_TYPES[cfg.covariance_type].project(cov, torch.as_tensor(weights)).numpy()
     return weights, np.asarray(p.means, dtype=np.float64), symmetric(cov)
 
 
@@ -254,12 +250,12 @@ class Bookkeeping:
         book.params = tuple(p[rows][:, :k] for p in self.params)
         return book
 
-    def snapshot(self, iteration: int, status: str, elapsed: float, proc, n_samples: int) -> Snapshot:
+    def snapshot(self, iteration: int, status: str, elapsed: float, proc: Procedure, n_samples: int) -> Snapshot:
         # the best restart by log-likelihood, among those that did not fail (a collapsing component sends the
         # log-likelihood of a failed restart towards infinity: it is never the answer while another exists)
         ll = self.mean_ll[self.ran]
-        failed = getattr(proc, "failed", None)
-        if failed is not None and bool(failed.any()) and not bool(failed.all()):
+        failed = proc.failed
+        if bool(failed.any()) and not bool(failed.all()):
             ll = np.where(failed.numpy(), np.nan, ll)
         local = int(np.argmax(np.where(np.isnan(ll), -np.inf, ll)))
         shown = int(self.ran[local])
@@ -278,7 +274,7 @@ class Bookkeeping:
             mean_log_likelihood=float(self.mean_ll[shown]), n_samples=n_samples, status=status,
             elapsed=elapsed, restart=shown, restarts=table, reseeded=tuple(proc.reseeded[local]),
             empty=tuple(proc.empty[local]),
-            warnings=self._warnings(cov, proc.reseeded[local], proc.empty[local], getattr(proc, "failures", {})),
+            warnings=self._warnings(cov, proc.reseeded[local], proc.empty[local], proc.failures),
             config=self.cfg,
         )
 

@@ -16,6 +16,8 @@ from functools import lru_cache
 
 import torch
 
+from .covariances import COVARIANCE_TYPES
+
 Tensor = torch.Tensor
 # scikit-learn adds 10 * eps to every N_k so that an empty component divides by a tiny number, not zero.
 NK_EPS_FACTOR = 10.0
@@ -159,57 +161,7 @@ def m_step(stats: Tensor, n_samples: int, covariance_type: str, reg: Tensor) -> 
     means = stats[..., 1 : 1 + d] / nk.unsqueeze(-1)
     second = symmetric_from_pairs(stats[..., 1 + d :], d)  # sum_n r x x^T  (R, K, D, D)
     outer = means.unsqueeze(-1) * means.unsqueeze(-2)
-    cov = _COVARIANCE_UPDATES[covariance_type](second, nk, outer)
+    cov = COVARIANCE_TYPES[covariance_type].update(second, nk, outer)
     cov = cov + torch.diag(reg.to(cov.dtype))
     weights = nk / nk.sum(-1, keepdim=True)
     return weights, means, cov
-
-
-def _full(second: Tensor, nk: Tensor, outer: Tensor) -> Tensor:
-    return second / nk[..., None, None] - outer
-
-
-def _tied(second: Tensor, nk: Tensor, outer: Tensor) -> Tensor:
-    shared = (second - nk[..., None, None] * outer).sum(-3) / nk.sum(-1)[..., None, None]
-    return shared.unsqueeze(-3).expand_as(second).clone()
-
-
-def _diag(second: Tensor, nk: Tensor, outer: Tensor) -> Tensor:
-    return torch.diag_embed(torch.diagonal(_full(second, nk, outer), dim1=-2, dim2=-1))
-
-
-def _spherical(second: Tensor, nk: Tensor, outer: Tensor) -> Tensor:
-    var = torch.diagonal(_full(second, nk, outer), dim1=-2, dim2=-1).mean(-1)
-    d = second.shape[-1]
-    return var[..., None, None] * torch.eye(d, dtype=second.dtype, device=second.device)
-
-
-_COVARIANCE_UPDATES = {"full": _full, "tied": _tied, "diag": _diag, "spherical": _spherical}
-
-
-def project_covariances(cov: Tensor, covariance_type: str, weights: Tensor | None = None) -> Tensor:
-    """Project full covariances (..., K, D, D) onto a covariance type (tied: weighted average)."""
-    if covariance_type == "full":
-        return cov
-    if covariance_type == "diag":
-        return torch.diag_embed(torch.diagonal(cov, dim1=-2, dim2=-1))
-    if covariance_type == "spherical":
-        var = torch.diagonal(cov, dim1=-2, dim2=-1).mean(-1)
-        return var[..., None, None] * torch.eye(cov.shape[-1], dtype=cov.dtype, device=cov.device)
-    if covariance_type == "tied":
-        w = torch.full(cov.shape[:-2], 1.0 / cov.shape[-3], dtype=cov.dtype) if weights is None else weights
-        shared = (w[..., None, None] * cov).sum(-3) / w.sum(-1)[..., None, None]
-        return shared.unsqueeze(-3).expand_as(cov).clone()
-    raise ValueError(covariance_type)
-
-
-def n_parameters(n_components: int, n_features: int, covariance_type: str) -> int:
-    """Free parameters of the mixture (as scikit-learn counts them, for BIC and AIC)."""
-    k, d = n_components, n_features
-    cov_params = {
-        "full": k * d * (d + 1) // 2,
-        "tied": d * (d + 1) // 2,
-        "diag": k * d,
-        "spherical": k,
-    }[covariance_type]
-    return cov_params + k * d + k - 1

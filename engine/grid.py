@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from .config import FitConfig
+from .covariances import COVARIANCE_TYPES
 from .em import ExactEM, all_failed_error
 from .errors import UserError
 from .fitting import Bookkeeping, Stopping, check_data, fit, resolve_device
@@ -84,7 +85,7 @@ def batchable(n_points: int, cells: list[FitConfig]) -> bool:
 
 def _scaling_groups(cells: list[FitConfig]) -> list[list[int]]:
     """Indices of the cells that share working units: spherical ones apart when the data is standardised."""
-    isotropic = [c.covariance_type == "spherical" and c.resolved().standardize for c in cells]
+    isotropic = [COVARIANCE_TYPES[c.covariance_type].isotropic and c.resolved().standardize for c in cells]
     return [g for g in ([i for i, s in enumerate(isotropic) if not s], [i for i, s in enumerate(isotropic) if s])
             if g]
 
@@ -118,7 +119,7 @@ def _batch(x_data: np.ndarray, cells: list[tuple[int, FitConfig]], cancel: Cance
     n, d = x_data.shape
     dtype = torch.float64 if base.dtype == "float64" else torch.float32
     device = resolve_device(base)
-    isotropic = base.covariance_type == "spherical"
+    isotropic = COVARIANCE_TYPES[base.covariance_type].isotropic
     scaling = Scaling.fit(x_data, isotropic=isotropic) if base.standardize else Scaling.identity(d)
     x = torch.as_tensor(scaling.data_to_std(x_data), dtype=dtype, device=device)
     reg = scaling.reg_to_std(base.reg_covar, x)

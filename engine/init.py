@@ -11,6 +11,7 @@ import torch
 
 from . import gaussian
 from .config import FitConfig
+from .covariances import COVARIANCE_TYPES
 from .errors import UserError
 from .scaling import Scaling
 
@@ -90,7 +91,7 @@ def _random_data(x: torch.Tensor, k: int, gens: list[torch.Generator], cov_type:
     means = x[idx]
     r, d = len(gens), x.shape[1]
     cov = torch.cov(x.T).reshape(d, d).expand(r, k, d, d)
-    cov = gaussian.project_covariances(cov.clone(), cov_type)
+    cov = COVARIANCE_TYPES[cov_type].project(cov.clone(), None)
     return torch.full((r, k), 1.0 / k, dtype=x.dtype, device=x.device), means, cov
 
 
@@ -115,7 +116,7 @@ def _explicit(x: torch.Tensor, cfg: FitConfig, scaling: Scaling) -> Params:
             f"initial parameters have {weights.shape[0]} components in {means.shape[-1]} dimensions "
             f"but the fit asks for {k} components of {d}-D data: set -k {weights.shape[0]} or edit the file"
         )
-    cov = gaussian.project_covariances(cov, cfg.covariance_type, weights)
+    cov = COVARIANCE_TYPES[cfg.covariance_type].project(cov, weights)
     r = cfg.restarts
     return (
         (weights / weights.sum()).expand(r, k).clone(),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -22,6 +23,11 @@ class CancelToken:
     @property
     def cancelled(self) -> bool:
         return self._event.is_set()
+
+
+# Where a fit stands: still iterating, or why it stopped. The engine's own; the window keeps its own states
+# (a replayed iteration, a failed run) apart.
+Status = Literal["running", "converged", "max_iter", "cancelled"]
 
 
 @dataclass(frozen=True)
@@ -53,7 +59,7 @@ class Snapshot:
     covariances: np.ndarray
     mean_log_likelihood: float
     n_samples: int
-    status: str
+    status: Status
     elapsed: float
     restart: int
     restarts: RestartTable

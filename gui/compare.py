@@ -1,6 +1,6 @@
-"""Algorithms side by side: em, gradient-em (the forum recipe) and marginal from the same initialisation, at
-the same time, each in its own fit thread; small plots of each fit and the log-likelihood of all three
-against wall-clock time and against iteration."""
+"""Algorithms side by side: every registered algorithm (exact EM, the forum recipe, ...) from the same
+initialisation, at the same time, each in its own fit thread; small plots of each fit and the log-likelihood
+of all of them against wall-clock time and against iteration."""
 
 from __future__ import annotations
 
@@ -12,13 +12,25 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from .frames import Frame, ellipse_rings
-from .palette import component_color
+from .palette import component_color, series_color
 from .plot_view import PointCloudItem, add_light_grid
 from .worker import FitJob, FitThread, RunGate
 
-ALGORITHMS = ("em", "gradient-em", "marginal")
 REDRAW_MS = 100  # the side-by-side view redraws at most 10 times a second
-CURVE_COLOURS = {"em": "#1f4e79", "gradient-em": "#c0392b", "marginal": "#27ae60"}
+
+
+def algorithms() -> list[str]:
+    """The registered algorithms, in registry order."""
+    import engine
+
+    return list(engine.ALGORITHMS)
+
+
+def reference_algorithm() -> str | None:
+    """The exact algorithm the others are measured against (None if none is registered)."""
+    import engine
+
+    return next((a.name for a in engine.ALGORITHMS.values() if a.exact), None)
 
 
 def initial_params(points: np.ndarray, config):
@@ -30,29 +42,32 @@ def initial_params(points: np.ndarray, config):
 
 
 def comparison_configs(config, init) -> dict[str, object]:
-    """The three algorithms' configs: the panel's settings, the shared start, full covariances (the forum
-    recipe fits only those), one restart, each algorithm's own tol and optimiser defaults, and the panel's
-    max iterations when it is set (else each algorithm's own)."""
+    """Every algorithm's config: the panel's settings, the shared start, full covariances (the forum recipe
+    fits only those), one restart, each algorithm's own tol and optimiser defaults, and the panel's max
+    iterations when it is set (else each algorithm's own)."""
     base = replace(config, covariance_type="full", restarts=1, init=None, init_params=init, select_by=None,
                    tol=None, lr=None, betas=None, standardize=None)
-    return {a: replace(base, algorithm=a) for a in ALGORITHMS}
+    return {a: replace(base, algorithm=a) for a in algorithms()}
 
 
 def explain(frames: dict[str, Frame]) -> str:
     """Where each algorithm ended, and, from the recorded paths, why the slow ones are where they are: how far
     their means moved per step at most, and how far they had to travel to exact EM's answer."""
-    done = [a for a in ALGORITHMS if a in frames]
+    done = [a for a in algorithms() if a in frames]
     if not done:
         return ""
     parts = [f"{a}: {frames[a].snapshot.mean_log_likelihood:.5f} after {frames[a].snapshot.iteration} iterations "
              f"({frames[a].snapshot.elapsed:.1f} s)" for a in done]
     text = "Mean log-likelihood per point — " + "; ".join(parts) + "."
-    if "em" not in frames:
+    reference = reference_algorithm()
+    if reference not in frames:
         return text
-    target = frames["em"].snapshot
+    target = frames[reference].snapshot
     import engine
 
-    for a in ("gradient-em", "marginal"):
+    for a in done:
+        if a == reference:
+            continue
         f = frames.get(a)
         if f is None or f.trajectory is None or len(f.trajectory) < 2:
             continue
@@ -65,7 +80,7 @@ def explain(frames: dict[str, Frame]) -> str:
         left = np.linalg.norm(target.means - f.snapshot.means[perm], axis=-1)
         fastest = float(per_step.max())
         k = int(np.argmax(need))
-        text += (f" {a}: its means moved at most {fastest:.4f} per iteration; to reach em's answer, component "
+        text += (f" {a}: its means moved at most {fastest:.4f} per iteration; to reach {reference}'s answer, component "
                  f"{k}'s mean had to travel {need[k]:.2f} from its start (at least {need[k] / fastest:.0f} "
                  f"iterations at that speed) and is still {left[k]:.2f} away.")
     return text
@@ -152,17 +167,18 @@ class CompareView(QWidget):
         self._redraw.setSingleShot(True)
         self._redraw.setInterval(REDRAW_MS)
         self._redraw.timeout.connect(self._draw)
-        self.run_button = QPushButton("Run all three")
-        self.run_button.setToolTip("Run em, gradient-em and marginal at the same time from the same start")
+        names = ", ".join(algorithms())
+        self.run_button = QPushButton("Run all")
+        self.run_button.setToolTip(f"Run {names} at the same time from the same start")
         self.stop_button = QPushButton("Stop")
         self.stop_button.setEnabled(False)
-        self.note = QLabel("em, gradient-em and marginal from one start (the panel's initialisation), full "
-                           "covariances, each algorithm's defaults.")
+        self.note = QLabel(f"{names} from one start (the panel's initialisation), full covariances, each "
+                           "algorithm's defaults.")
         self.note.setWordWrap(True)
         self.verdict = QLabel("")
         self.verdict.setWordWrap(True)
         self.verdict.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.panels = {a: _FitPanel(a, self) for a in ALGORITHMS}
+        self.panels = {a: _FitPanel(a, self) for a in algorithms()}
         self.by_time = pg.PlotWidget(background="w")
         self.by_iter = pg.PlotWidget(background="w")
         for chart, label in ((self.by_time, "seconds"), (self.by_iter, "iteration")):
@@ -173,19 +189,20 @@ class CompareView(QWidget):
             chart.addLegend(offset=(-10, 10))
         self.by_iter.setLogMode(x=True, y=False)
         self.by_iter.getAxis("bottom").setStyle(maxTextLevel=0)  # label the decades only
-        self.time_curves = {a: self.by_time.plot([], [], name=a, pen=pg.mkPen(CURVE_COLOURS[a], width=2))
-                            for a in ALGORITHMS}
-        self.iter_curves = {a: self.by_iter.plot([], [], name=a, pen=pg.mkPen(CURVE_COLOURS[a], width=2))
-                            for a in ALGORITHMS}
+        self.time_curves = {a: self.by_time.plot([], [], name=a, pen=pg.mkPen(series_color(i), width=2))
+                            for i, a in enumerate(self.panels)}
+        self.iter_curves = {a: self.by_iter.plot([], [], name=a, pen=pg.mkPen(series_color(i), width=2))
+                            for i, a in enumerate(self.panels)}
         top = QHBoxLayout()
         top.addWidget(self.run_button)
         top.addWidget(self.stop_button)
         top.addWidget(self.note, 1)
         grid = QGridLayout()
-        for col, a in enumerate(ALGORITHMS):
+        for col, a in enumerate(self.panels):
             grid.addWidget(self.panels[a], 0, col)
-        grid.addWidget(self.by_time, 1, 0, 1, 1)
-        grid.addWidget(self.by_iter, 1, 1, 1, 2)
+        columns = max(len(self.panels), 2)
+        grid.addWidget(self.by_time, 1, 0, 1, columns // 2)
+        grid.addWidget(self.by_iter, 1, columns // 2, 1, columns - columns // 2)
         grid.setRowStretch(0, 1)
         grid.setRowStretch(1, 1)
         layout = QVBoxLayout(self)
@@ -209,7 +226,7 @@ class CompareView(QWidget):
                 c.setData([], [])
 
     def start(self, scene, configs: dict) -> None:
-        """Run the three configs at once, one fit thread each."""
+        """Run the configs (one per algorithm) at once, one fit thread each."""
         self.stop()
         self.show_scene(scene)
         self.last.clear()
@@ -244,7 +261,7 @@ class CompareView(QWidget):
             thread.shutdown(self.jobs.get(algorithm))
 
     def _frame(self, algorithm: str, job_id: int, frame: Frame) -> None:
-        """Keep the frame; the redraw timer draws the latest of each algorithm REDRAW_MS apart. Three fits
+        """Keep the frame; the redraw timer draws the latest of each algorithm REDRAW_MS apart. Several fits
         redrawn at 30 frames a second each would keep the GUI thread (and through the GIL, the fits) busy."""
         job = self.jobs.get(algorithm)
         if job is None or job.job_id != job_id:

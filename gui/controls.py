@@ -21,12 +21,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-# Shown as the placeholder of an empty field: the engine fills in its per-algorithm default.
-_DEFAULT_HINT = {
-    "em": {"tol": "1e-06", "max_iter": "1000", "init": "kmeans++"},
-    "gradient-em": {"tol": "0 (run all steps)", "max_iter": "10000", "init": "forum"},
-    "marginal": {"tol": "1e-08", "max_iter": "3000", "init": "kmeans++"},
-}
 DEFAULT_INIT = "(algorithm's default)"
 K_RANGE = (1, 50)
 RESTARTS_RANGE = (1, 10_000)
@@ -44,7 +38,7 @@ class ControlPanel(QWidget):
         import engine  # the torch-free part: config constants
 
         self.init_params = None  # engine.InitParams imported from a file, used when init is IMPORTED_INIT
-        self._chosen_covariance = ""  # the covariance type chosen before an algorithm forced "full"
+        self._chosen_covariance = ""  # the covariance type chosen before an algorithm restricted the choice
         layout = QVBoxLayout(self)
         layout.addWidget(self._data_box())
         layout.addWidget(self._model_box(engine))
@@ -125,18 +119,26 @@ class ControlPanel(QWidget):
 
     # ------------------------------------------------------------------ behaviour
     def _show_defaults(self, algorithm: str) -> None:
-        hints = _DEFAULT_HINT.get(algorithm, {})
-        self.tol.setPlaceholderText(f"default: {hints.get('tol', '')}")
-        self.max_iter.setPlaceholderText(f"default: {hints.get('max_iter', '')}")
-        self.init.setItemText(0, f"default ({hints.get('init', '')})")
-        full_only = algorithm == "gradient-em"
-        if full_only and self.covariance.isEnabled():  # remember the user's choice, to give it back after
+        """The algorithm's defaults as the empty fields' placeholders, and only the covariance types it fits
+        (the user's own choice comes back with an algorithm that fits it)."""
+        import engine
+
+        entry = engine.ALGORITHMS[algorithm]
+        defaults = entry.defaults
+        tol = "0 (run all steps)" if defaults["tol"] == 0 else f"{defaults['tol']:g}"
+        self.tol.setPlaceholderText(f"default: {tol}")
+        self.max_iter.setPlaceholderText(f"default: {defaults['max_iter']}")
+        self.init.setItemText(0, f"default ({defaults['init']})")
+        self.algorithm.setToolTip(entry.description)
+        supported = entry.supported_covariance_types()
+        restricted = len(supported) < len(engine.COVARIANCE_TYPES)
+        if restricted and self.covariance.isEnabled():  # remember the user's choice, to give it back after
             self._chosen_covariance = self.covariance.currentText()
-        elif not full_only and not self.covariance.isEnabled() and self._chosen_covariance:
+        elif not restricted and not self.covariance.isEnabled() and self._chosen_covariance:
             self.covariance.setCurrentText(self._chosen_covariance)
-        self.covariance.setEnabled(not full_only)
-        if full_only:
-            self.covariance.setCurrentText("full")
+        self.covariance.setEnabled(not restricted)
+        if restricted and self.covariance.currentText() not in supported:
+            self.covariance.setCurrentText(supported[0])
 
     def set_devices(self, devices: list[str]) -> None:
         current = self.device.currentText()

@@ -143,6 +143,7 @@ class Frame:
     trajectory: np.ndarray | None = None
     states: tuple[ComponentState, ...] = ()
     running_seconds: float | None = None  # the fit's time less the time it sat paused (None: not a live fit)
+    replay: bool = False  # a kept iteration shown again (the slider, a restart), not the fit's latest
 
 
 def ellipse_rings(mean: np.ndarray, cov: np.ndarray, sigmas=SIGMAS, n: int = RING_POINTS) -> np.ndarray:
@@ -228,7 +229,7 @@ def restart_permutation(final, table, restart: int) -> np.ndarray:
 
 def snapshot_at(base, entry, restart: int | None = None, perm: np.ndarray | None = None):
     """The snapshot `base` (the fit's latest) as it was at a history entry, for the shown restart or any
-    restart (its components reordered by perm). Status "replay" unless it is the latest iteration."""
+    restart (its components reordered by perm). An earlier iteration's status is "running": the fit was, then."""
     from dataclasses import replace
 
     if restart is None or restart == entry.restart and perm is None:
@@ -237,9 +238,14 @@ def snapshot_at(base, entry, restart: int | None = None, perm: np.ndarray | None
         perm = np.arange(entry.restart_weights.shape[1]) if perm is None else perm
         w, m, c = (a[restart][perm] for a in (entry.restart_weights, entry.restart_means, entry.restart_covariances))
         ll, r = float(entry.restart_mean_log_likelihood[restart]), restart
-    status = base.status if entry.iteration == base.iteration and r == base.restart else "replay"
+    status = base.status if is_latest(base, entry, r) else "running"
     return replace(base, iteration=entry.iteration, weights=w, means=m, covariances=c, mean_log_likelihood=ll,
                    restart=r, status=status, reseeded=(), empty=(), warnings=())
+
+
+def is_latest(base, entry, restart: int) -> bool:
+    """Whether a history entry of restart is the snapshot base (the fit's latest) itself."""
+    return entry.iteration == base.iteration and restart == base.restart
 
 
 def trajectory_of(entries: tuple, upto: int, restart: int | None = None, perm: np.ndarray | None = None) -> np.ndarray:

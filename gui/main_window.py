@@ -473,7 +473,7 @@ class MainWindow(DebuggingActions, FileActions, QMainWindow):
         self.ll_marker.setValue(snap.iteration)
         self.iter_label.setText(f"iteration {snap.iteration}")
         self.ll_label.setText(f"log-lik {snap.log_likelihood:.6g} ({snap.mean_log_likelihood:.6g}/pt)")
-        if frame.running_seconds is None or snap.status == "replay":
+        if frame.running_seconds is None or frame.replay:
             self.speed_label.setText("– it/s")
         elif self.job is not None and self.job.gate.paused and not snap.done:
             self.speed_label.setText("paused")
@@ -482,7 +482,9 @@ class MainWindow(DebuggingActions, FileActions, QMainWindow):
             self.speed_label.setText(f"{snap.iteration / seconds:.1f} it/s" if seconds > 0 else "– it/s")
         if snap.warnings:
             self.statusBar().showMessage("; ".join(snap.warnings), 8000)
-        if snap.done:
+        if frame.replay:
+            self._set_state("replay")
+        elif snap.done:
             self._set_state(snap.status.replace("_", " "))
         elif self.job is not None and self.job.gate.paused:
             self._set_state("paused")

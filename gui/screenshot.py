@@ -24,7 +24,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--data", help="a data file (CSV/TSV/NPY/NPZ); default: the demo data")
     p.add_argument("--columns", help="two columns of the data file, by 0-based index or name: 1,2")
     p.add_argument("-k", "--components", type=int, help="number of components K")
-    p.add_argument("--algorithm", help="em, gradient-em or marginal")
+    p.add_argument("--algorithm", help="a registered algorithm (see `main.py fit --help`)")
     p.add_argument("--restarts", type=int, help="number of restarts")
     p.add_argument("--fit", action="store_true", help="run the fit to its end before the screenshot")
     p.add_argument("--size", default="1280x860", help="window size WIDTHxHEIGHT (default 1280x860)")
@@ -33,7 +33,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--replay", type=int, help="after the fit, replay this iteration (the timeline slider)")
     p.add_argument("--restart", type=int, help="after the fit, show this restart (as a gallery click does)")
     p.add_argument("--compare", action="store_true",
-                   help="run em, gradient-em and marginal side by side to their end (the Compare tab)")
+                   help="run every algorithm side by side to its end (the Compare tab)")
     p.add_argument("--select", type=int, metavar="KMAX",
                    help="run model selection for K = 1..KMAX (the Model selection tab)")
     p.add_argument("--init", help="initialisation method (kmeans++, kmeans, random-data, forum)")

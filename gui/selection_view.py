@@ -10,9 +10,15 @@ import pyqtgraph as pg
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
 
+from .palette import component_color
 from .plot_view import add_light_grid
 
-TYPE_COLOURS = {"full": "#1f77b4", "tied": "#ff7f0e", "diag": "#2ca02c", "spherical": "#d62728"}
+
+def type_colours() -> dict[str, str]:
+    """Each registered covariance type's colour (in registry order)."""
+    import engine
+
+    return {t: component_color(i).name() for i, t in enumerate(engine.COVARIANCE_TYPES)}
 
 
 class SelectionWorker(QObject):
@@ -54,7 +60,7 @@ class SelectionView(QWidget):
         for spin, value in ((self.k_from, 1), (self.k_to, 8)):
             spin.setRange(1, 50)
             spin.setValue(value)
-        self.types = {t: QCheckBox(t) for t in TYPE_COLOURS}
+        self.types = {t: QCheckBox(t) for t in type_colours()}
         for box in self.types.values():
             box.setChecked(True)
         self.restarts = QSpinBox()
@@ -74,7 +80,7 @@ class SelectionView(QWidget):
         self.chart.setLabel("left", "BIC (lower is better)")
         self.chart.addLegend(offset=(-10, 10))
         self.curves = {t: pg.PlotDataItem([], [], name=t, pen=pg.mkPen(c, width=2), symbol="o", symbolSize=9,
-                                          symbolBrush=c, symbolPen=None) for t, c in TYPE_COLOURS.items()}
+                                          symbolBrush=c, symbolPen=None) for t, c in type_colours().items()}
         for curve in self.curves.values():
             self.chart.addItem(curve)
             curve.sigPointsClicked.connect(self._clicked)

@@ -4,9 +4,11 @@ state); kept apart so that each file holds one concern."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
-from .frames import Frame, build_frame, restart_permutation, snapshot_at, trajectory_of
+from .frames import Frame, build_frame, is_latest, restart_permutation, snapshot_at, trajectory_of
 
 
 class DebuggingActions:
@@ -38,8 +40,9 @@ class DebuggingActions:
             else:
                 history = np.array([(e.iteration, e.restart_mean_log_likelihood[restart]) for e in latest.entries
                                     if e.iteration <= entry.iteration])
-            return build_frame(scene, snap, history, latest.entries,
-                               trajectory_of(latest.entries, entry.iteration, restart, perm))
+            frame = build_frame(scene, snap, history, latest.entries,
+                                trajectory_of(latest.entries, entry.iteration, restart, perm))
+            return replace(frame, replay=not is_latest(latest.snapshot, entry, snap.restart))
 
         def done(frame: Frame) -> None:
             if token == self._replay_token and self.scene is scene:
@@ -60,7 +63,7 @@ class DebuggingActions:
         self._show_entry(self.latest.entries[-1])
 
     def run_comparison(self) -> None:
-        """em, gradient-em and marginal from the same start (the panel's initialisation), side by side."""
+        """Every registered algorithm from the same start (the panel's initialisation), side by side."""
         from .compare import comparison_configs, initial_params
 
         config = self._checked_config()
@@ -68,7 +71,7 @@ class DebuggingActions:
             return
         scene = self.scene
         self.tabs.setCurrentWidget(self.compare)
-        self.statusBar().showMessage("comparing em, gradient-em and marginal from the same start…", 5000)
+        self.statusBar().showMessage(f"comparing {', '.join(self.compare.panels)} from the same start…", 5000)
         self.tasks.run(lambda: comparison_configs(config, initial_params(scene.points, config)),
                        lambda configs: self.compare.start(scene, configs) if self.scene is scene else None,
                        lambda msg, internal: self._error("Could not start the comparison", msg))

@@ -15,7 +15,7 @@ from engine import COVARIANCE_TYPES, CancelToken, FitConfig, UserError, fit, run
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(seed=st.integers(0, 10_000), k=st.integers(1, 6), cov_type=st.sampled_from(COVARIANCE_TYPES),
+@given(seed=st.integers(0, 10_000), k=st.integers(1, 6), cov_type=st.sampled_from(tuple(COVARIANCE_TYPES)),
        n=st.integers(20, 300), init=st.sampled_from(["kmeans++", "kmeans", "random-data"]))
 def test_em_log_likelihood_never_decreases(seed: int, k: int, cov_type: str, n: int, init: str) -> None:
     x = np.random.default_rng(seed).normal(size=(n, 2)) * [1.0, 3.0]
