@@ -73,8 +73,9 @@ def main() -> None:
         busy_times = []
         for _ in range(args.repeat):
             stop_at = time.time() + 600
-            procs = [multiprocessing.Process(target=spin, args=(stop_at, args.load), daemon=True)
-                     for _ in range(args.busy)]
+            procs = [
+                multiprocessing.Process(target=spin, args=(stop_at, args.load), daemon=True) for _ in range(args.busy)
+            ]
             for proc in procs:
                 proc.start()
             try:
@@ -87,8 +88,10 @@ def main() -> None:
         busy = statistics.median(busy_times)
         rows.append([kind, alone, busy, max(busy_times), busy / alone])
         print(f"{kind}: alone {alone:.3f} s, busy {busy_times}", file=sys.stderr)
-    print(f"N=1e5, K=3, 4 restarts, tol 1e-6; {os.cpu_count()} cores; {args.busy} busy {args.load} processes; "
-          f"medians of {args.repeat}")
+    print(
+        f"N=1e5, K=3, 4 restarts, tol 1e-6; {os.cpu_count()} cores; {args.busy} busy {args.load} processes; "
+        f"medians of {args.repeat}"
+    )
     print(table(["fit", "alone (s)", "busy (s)", "worst busy (s)", "busy / alone"], rows))
 
 

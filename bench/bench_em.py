@@ -28,8 +28,14 @@ def ours(x: np.ndarray, init, dtype: str, iters: int) -> tuple[float, float]:
 
 
 def sklearn_iter(x: np.ndarray, start, iters: int) -> tuple[float, float]:
-    gm = GaussianMixture(3, weights_init=start.weights, means_init=start.means,
-                         precisions_init=np.linalg.inv(start.covariances), max_iter=1, reg_covar=1e-6)
+    gm = GaussianMixture(
+        3,
+        weights_init=start.weights,
+        means_init=start.means,
+        precisions_init=np.linalg.inv(start.covariances),
+        max_iter=1,
+        reg_covar=1e-6,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         gm.fit(x[:1000])  # initialise the estimator's parameters from the *_init arrays
@@ -54,8 +60,10 @@ def main() -> None:
     init = MixtureParams(start.weights, start.means, start.covariances).as_init()
     sk64, sk_ll64 = sklearn_iter(x, start, args.iters)
     sk32, sk_ll32 = sklearn_iter(x.astype(np.float32), start, args.iters)
-    rows = [["scikit-learn float64", sk64 * 1e3, "1.0", f"{sk_ll64:.10f}"],
-            ["scikit-learn float32", sk32 * 1e3, f"{sk64 / sk32:.2f}", f"{sk_ll32:.10f}"]]
+    rows = [
+        ["scikit-learn float64", sk64 * 1e3, "1.0", f"{sk_ll64:.10f}"],
+        ["scikit-learn float32", sk32 * 1e3, f"{sk64 / sk32:.2f}", f"{sk_ll32:.10f}"],
+    ]
     for dtype in ("float64", "float32"):
         t, ll = ours(x, init, dtype, args.iters)
         rows.append([f"gmm-studio em {dtype}", t * 1e3, f"{sk64 / t:.1f}", f"{ll:.10f}"])

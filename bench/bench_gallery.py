@@ -53,13 +53,18 @@ def main() -> None:
         stalls.append(float(recorder.stop().max()))
     window.close()
     print(f"forum preset, N=1000, K=3, {args.restarts} restarts, median of {args.repeat}; Qt {app.platformName()}")
-    print(table(["measure", "seconds"], [
-        ["engine alone: fit (run_to_end)", f"{statistics.median(engine_s):.3f}"],
-        ["engine alone: grouping into solutions", f"{statistics.median(group_s):.3f}"],
-        ["window: Run -> gallery on screen", f"{statistics.median(window_s):.3f}"],
-        ["window / engine", f"{statistics.median(window_s) / statistics.median(engine_s):.2f}"],
-        ["longest event-loop stall (ms)", f"{max(stalls):.1f}"],
-    ]))
+    print(
+        table(
+            ["measure", "seconds"],
+            [
+                ["engine alone: fit (run_to_end)", f"{statistics.median(engine_s):.3f}"],
+                ["engine alone: grouping into solutions", f"{statistics.median(group_s):.3f}"],
+                ["window: Run -> gallery on screen", f"{statistics.median(window_s):.3f}"],
+                ["window / engine", f"{statistics.median(window_s) / statistics.median(engine_s):.2f}"],
+                ["longest event-loop stall (ms)", f"{max(stalls):.1f}"],
+            ],
+        )
+    )
 
 
 if __name__ == "__main__":

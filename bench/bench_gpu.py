@@ -57,8 +57,10 @@ def agreement(device: str, iters: int = 30) -> list[list]:
         for dtype in ("float64", "float32"):
             ll_dev, end_dev = trace(x, dataclasses.replace(base, device=device, dtype=dtype))
             rel = float(np.max(np.abs(ll_dev - ll_cpu) / np.abs(ll_cpu)))
-            dparam = max(float(np.max(np.abs(getattr(end_dev, a) - getattr(end_cpu, a))))
-                         for a in ("weights", "means", "covariances"))
+            dparam = max(
+                float(np.max(np.abs(getattr(end_dev, a) - getattr(end_cpu, a))))
+                for a in ("weights", "means", "covariances")
+            )
             rows.append([cov_type, f"{dtype} on {device} vs float64 cpu", f"{rel:.2e}", f"{dparam:.2e}"])
     return rows
 
@@ -108,8 +110,12 @@ def procedures(device: str) -> list[list]:
     x = forum_data(1000, seed=0)
     configs = [
         ("em, 100 k-means++ restarts, tol 1e-6", FitConfig(n_components=3, restarts=100, seed=0)),
-        ("gradient-em, 100 chains, 300 steps", FitConfig(n_components=3, algorithm="gradient-em", restarts=100,
-                                                         select_by="final", max_iter=300, dtype="float32")),
+        (
+            "gradient-em, 100 chains, 300 steps",
+            FitConfig(
+                n_components=3, algorithm="gradient-em", restarts=100, select_by="final", max_iter=300, dtype="float32"
+            ),
+        ),
         ("marginal, 1 restart, 300 steps", FitConfig(n_components=3, algorithm="marginal", max_iter=300, tol=0.0)),
     ]
     rows = []
@@ -121,8 +127,16 @@ def procedures(device: str) -> list[list]:
             timed_fit(x, dataclasses.replace(c, max_iter=min(c.resolved().max_iter, 20)))
             results[dev] = timed_fit(x, c)
         (t_cpu, s_cpu), (t_dev, s_dev) = results["cpu"], results[device]
-        rows.append([name, t_cpu, t_dev, f"{t_cpu / t_dev:.2f}", f"{s_cpu.mean_log_likelihood:.6f}",
-                     f"{s_dev.mean_log_likelihood:.6f}"])
+        rows.append(
+            [
+                name,
+                t_cpu,
+                t_dev,
+                f"{t_cpu / t_dev:.2f}",
+                f"{s_cpu.mean_log_likelihood:.6f}",
+                f"{s_dev.mean_log_likelihood:.6f}",
+            ]
+        )
     return rows
 
 
@@ -141,8 +155,12 @@ def main() -> None:
     print(f"device: {name}; torch {torch.__version__}; CPU threads {torch.get_num_threads()}", flush=True)
 
     print("\n1. em agreement, forum data N=1e5, K=3, 30 iterations from one start", flush=True)
-    print(table(["covariance", "run", "max rel. diff of mean LL per iteration", "max abs. parameter diff"],
-                agreement(dev)), flush=True)
+    print(
+        table(
+            ["covariance", "run", "max rel. diff of mean LL per iteration", "max abs. parameter diff"], agreement(dev)
+        ),
+        flush=True,
+    )
 
     print(f"\n2. em per iteration, N={args.n:.0e}, K={args.k}, D=2, full (median; whole loop)", flush=True)
     rows = []
@@ -151,17 +169,32 @@ def main() -> None:
     for dtype in ("float32", "float64"):
         t, gib, ll = em_per_iteration(args.n, args.k, args.iters, dev, dtype)
         rows.append([dev, dtype, t * 1e3, f"{t_ref / t:.1f}", f"{gib:.2f}", f"{ll:.8f}"])
-    print(table(["device", "dtype", "ms / iteration", "speed-up vs cpu float32", "peak GPU GiB",
-                 f"mean LL after {args.cpu_iters} (cpu) / {args.iters} its"], rows), flush=True)
+    print(
+        table(
+            [
+                "device",
+                "dtype",
+                "ms / iteration",
+                "speed-up vs cpu float32",
+                "peak GPU GiB",
+                f"mean LL after {args.cpu_iters} (cpu) / {args.iters} its",
+            ],
+            rows,
+        ),
+        flush=True,
+    )
 
     print(f"\n3. N={args.big:.0e}, K={args.k}, float32 on {dev}: 3 iterations", flush=True)
     t, gib, ll = em_per_iteration(args.big, args.k, 3, dev, "float32")
-    print(table(["N", "ms / iteration", "peak GPU GiB", "mean LL"], [[f"{args.big:.0e}", t * 1e3, gib, ll]]),
-          flush=True)
+    print(
+        table(["N", "ms / iteration", "peak GPU GiB", "mean LL"], [[f"{args.big:.0e}", t * 1e3, gib, ll]]), flush=True
+    )
 
     print("\n4. procedures on the forum data (N=1000), cpu vs device, seconds per fit", flush=True)
-    print(table(["fit", "cpu s", f"{dev} s", "cpu / device", "cpu mean LL", "device mean LL"], procedures(dev)),
-          flush=True)
+    print(
+        table(["fit", "cpu s", f"{dev} s", "cpu / device", "cpu mean LL", "device mean LL"], procedures(dev)),
+        flush=True,
+    )
 
     if args.profile:
         print(f"\n5. profile of 5 em iterations (plus the initial evaluation), N={args.n:.0e}, K={args.k}, float32")

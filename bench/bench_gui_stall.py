@@ -100,9 +100,19 @@ def measure(app, window: MainWindow, n: int, max_iter: int) -> list:
     snap = window.frame.snapshot
     redraw = list(window.redraw_ms)
     painted = replay(app, window, frames[:40])
-    return [f"{n:,}", snap.iteration, f"{fit_s:.2f}", len(redraw), f"{statistics.median(redraw):.1f}",
-            f"{max(redraw):.1f}", f"{statistics.median(painted):.1f}", f"{max(painted):.1f}",
-            f"{np.percentile(gaps, 99):.1f}", f"{gaps.max():.1f}", f"{scene_ms:.0f}"]
+    return [
+        f"{n:,}",
+        snap.iteration,
+        f"{fit_s:.2f}",
+        len(redraw),
+        f"{statistics.median(redraw):.1f}",
+        f"{max(redraw):.1f}",
+        f"{statistics.median(painted):.1f}",
+        f"{max(painted):.1f}",
+        f"{np.percentile(gaps, 99):.1f}",
+        f"{gaps.max():.1f}",
+        f"{scene_ms:.0f}",
+    ]
 
 
 def replay(app, window: MainWindow, frames: list) -> list[float]:
@@ -126,9 +136,24 @@ def main() -> None:
     rows = [measure(app, window, int(n), args.max_iter) for n in args.sizes.split(",")]
     window.close()
     print(f"Qt platform: {app.platformName()}")
-    print(table(["N", "iterations", "fit s", "frames", "setData median ms", "setData max ms",
-                 "redraw+paint median ms", "redraw+paint max ms", "loop gap p99 ms", "longest stall ms",
-                 "scene build ms (bg)"], rows))
+    print(
+        table(
+            [
+                "N",
+                "iterations",
+                "fit s",
+                "frames",
+                "setData median ms",
+                "setData max ms",
+                "redraw+paint median ms",
+                "redraw+paint max ms",
+                "loop gap p99 ms",
+                "longest stall ms",
+                "scene build ms (bg)",
+            ],
+            rows,
+        )
+    )
 
 
 if __name__ == "__main__":

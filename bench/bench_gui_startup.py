@@ -28,8 +28,14 @@ def one_start(env: dict) -> tuple[float, float]:
         report = Path(tmp) / "startup.json"
         env = dict(env, GMM_STUDIO_STARTUP_REPORT=str(report), XDG_CONFIG_HOME=tmp)
         t0 = time.time()
-        subprocess.run(["python3", str(ROOT / "main.py")], env=env, check=True, timeout=120,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            ["python3", str(ROOT / "main.py")],
+            env=env,
+            check=True,
+            timeout=120,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         times = json.loads(report.read_text())
     return times["shown"] - t0, times["ready"] - t0
 
@@ -53,13 +59,20 @@ def main() -> None:
     shown = statistics.median(s for s, _ in starts)
     ready = statistics.median(r for _, r in starts)
     torch_median = statistics.median(torch_s)
-    print(f"platform: {'X server ' + env['DISPLAY'] if env.get('DISPLAY') else 'offscreen'}; "
-          f"median of {args.repeat} starts")
-    print(table(["measure", "seconds"], [
-        ["python3 main.py -> window on screen", f"{shown:.3f}"],
-        ["python3 main.py -> engine ready (Run enabled)", f"{ready:.3f}"],
-        ["reference: python -c 'import torch'", f"{torch_median:.3f}"],
-    ]))
+    print(
+        f"platform: {'X server ' + env['DISPLAY'] if env.get('DISPLAY') else 'offscreen'}; "
+        f"median of {args.repeat} starts"
+    )
+    print(
+        table(
+            ["measure", "seconds"],
+            [
+                ["python3 main.py -> window on screen", f"{shown:.3f}"],
+                ["python3 main.py -> engine ready (Run enabled)", f"{ready:.3f}"],
+                ["reference: python -c 'import torch'", f"{torch_median:.3f}"],
+            ],
+        )
+    )
 
 
 if __name__ == "__main__":

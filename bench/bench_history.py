@@ -29,8 +29,15 @@ def measure(x, restarts: int, iters: int) -> list:
         del snap
     grown = tracemalloc.get_traced_memory()[0] - base
     tracemalloc.stop()
-    return [restarts, iters + 1, len(h.kept()), f"{h.nbytes / 1e6:.3f}", f"{grown / 1e6:.3f}",
-            f"{unbounded / 1e6:.3f}", f"{h.capacity:,}"]
+    return [
+        restarts,
+        iters + 1,
+        len(h.kept()),
+        f"{h.nbytes / 1e6:.3f}",
+        f"{grown / 1e6:.3f}",
+        f"{unbounded / 1e6:.3f}",
+        f"{h.capacity:,}",
+    ]
 
 
 def main() -> None:
@@ -41,8 +48,12 @@ def main() -> None:
     x = forum_data(args.n, seed=0)
     rows = [measure(x, r, args.iters) for r in (1, 10)]
     print(f"N={args.n:,}, K=3, {args.iters} iterations (tol 0)")
-    print(table(["restarts", "snapshots", "entries kept", "history MB", "heap growth MB", "every snapshot MB",
-                 "capacity"], rows))
+    print(
+        table(
+            ["restarts", "snapshots", "entries kept", "history MB", "heap growth MB", "every snapshot MB", "capacity"],
+            rows,
+        )
+    )
 
 
 if __name__ == "__main__":

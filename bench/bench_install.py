@@ -46,23 +46,57 @@ def main() -> int:
     entry = work / "xdg" / "applications" / "gmm-studio.desktop"
     results = [
         step("python3 -m venv", [sys.executable, "-m", "venv", str(venv)], work, env),
-        step("pip install . -c requirements.lock", [str(bin_dir / "python"), "-m", "pip", "install", "-q", str(ROOT),
-                                                    "-c", str(ROOT / "requirements.lock")], work, env),
-        step("gmm-studio --help lists every command", [app, "--help"], work, env,
-             lambda r: all(c in r.stdout for c in ("generate", "fit", "select", "replay", "test", "screenshot",
-                                                    "install-launcher"))),
+        step(
+            "pip install . -c requirements.lock",
+            [str(bin_dir / "python"), "-m", "pip", "install", "-q", str(ROOT), "-c", str(ROOT / "requirements.lock")],
+            work,
+            env,
+        ),
+        step(
+            "gmm-studio --help lists every command",
+            [app, "--help"],
+            work,
+            env,
+            lambda r: all(
+                c in r.stdout for c in ("generate", "fit", "select", "replay", "test", "screenshot", "install-launcher")
+            ),
+        ),
         step("gmm-studio generate", [app, "generate", "--preset", "forum", "--n", "500", "-o", "d.csv"], work, env),
-        step("gmm-studio fit", [app, "fit", "d.csv", "-k", "3", "-o", "p.json", "--quiet"], work, env,
-             lambda r: (work / "p.json").exists()),
-        step("gmm-studio screenshot (offscreen)", [app, "screenshot", "s.png", "-k", "3", "--fit"], work, env,
-             lambda r: (work / "s.png").stat().st_size > 10_000),
-        step("gmm-studio install-launcher", [app, "install-launcher"], work, env,
-             lambda r: f"Exec={bin_dir / 'python'}" in entry.read_text().replace("python3", "python")
-             and ("valid" in r.stdout or "not installed" in r.stdout)),
+        step(
+            "gmm-studio fit",
+            [app, "fit", "d.csv", "-k", "3", "-o", "p.json", "--quiet"],
+            work,
+            env,
+            lambda r: (work / "p.json").exists(),
+        ),
+        step(
+            "gmm-studio screenshot (offscreen)",
+            [app, "screenshot", "s.png", "-k", "3", "--fit"],
+            work,
+            env,
+            lambda r: (work / "s.png").stat().st_size > 10_000,
+        ),
+        step(
+            "gmm-studio install-launcher",
+            [app, "install-launcher"],
+            work,
+            env,
+            lambda r: (
+                f"Exec={bin_dir / 'python'}" in entry.read_text().replace("python3", "python")
+                and ("valid" in r.stdout or "not installed" in r.stdout)
+            ),
+        ),
     ]
     if shutil.which("desktop-file-validate"):
-        results.append(step("desktop-file-validate", ["desktop-file-validate", str(entry)], work, env,
-                            lambda r: not r.stdout.strip()))
+        results.append(
+            step(
+                "desktop-file-validate",
+                ["desktop-file-validate", str(entry)],
+                work,
+                env,
+                lambda r: not r.stdout.strip(),
+            )
+        )
     print(f"{sum(results)} passed, {len(results) - sum(results)} failed  (in {work})")
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)

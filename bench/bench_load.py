@@ -23,14 +23,22 @@ def main() -> None:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "points.csv"
-        np.savetxt(path, np.random.default_rng(0).normal(size=(args.n, 2)), delimiter=",", header="x,y",
-                   comments="", fmt="%.17g")
+        np.savetxt(
+            path,
+            np.random.default_rng(0).normal(size=(args.n, 2)),
+            delimiter=",",
+            header="x,y",
+            comments="",
+            fmt="%.17g",
+        )
         t_load = median_time(lambda: load(path), args.repeat)
         t_careful = median_time(lambda: _load_rows(path, _text_rows(path, path.read_bytes()), None), args.repeat)
         t_numpy = median_time(lambda: np.loadtxt(path, delimiter=",", skiprows=1), args.repeat)
-    rows = [["numpy.loadtxt alone (no checks)", t_numpy, f"{t_careful / t_numpy:.1f}"],
-            ["gmm-studio load (NumPy's reader, checks)", t_load, f"{t_careful / t_load:.1f}"],
-            ["gmm-studio field-by-field parser", t_careful, "1.0"]]
+    rows = [
+        ["numpy.loadtxt alone (no checks)", t_numpy, f"{t_careful / t_numpy:.1f}"],
+        ["gmm-studio load (NumPy's reader, checks)", t_load, f"{t_careful / t_load:.1f}"],
+        ["gmm-studio field-by-field parser", t_careful, "1.0"],
+    ]
     print(f"Loading a CSV of {args.n} points (median of {args.repeat})")
     print(table(["reader", "seconds", "speed-up vs field by field"], rows))
 

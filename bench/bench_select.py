@@ -75,8 +75,9 @@ def sizes(repeat: int) -> None:
         alone, _ = timed_grid(x, restarts, 1e-6, False, repeat)
         elements = len(x) * 36 * restarts * 9
         rows.append([len(x), restarts, f"{elements:.2g}", batched, alone, alone / batched])
-    print(f"three blobs, K = 1..9 x 4 types, tol 1e-6, bound {grid.BATCH_MAX_ELEMENTS:.2g} elements; medians of "
-          f"{repeat}")
+    print(
+        f"three blobs, K = 1..9 x 4 types, tol 1e-6, bound {grid.BATCH_MAX_ELEMENTS:.2g} elements; medians of {repeat}"
+    )
     print(table(["N", "restarts", "elements", "batched s", "one by one s", "ratio"], rows))
 
 

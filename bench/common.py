@@ -12,12 +12,12 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from engine.data import FORUM_PRESET, sample_mixture  # noqa: E402
+from engine.data import forum_sample  # noqa: E402
 
 
 def forum_data(n: int = 1000, seed: int = 0) -> np.ndarray:
     """The forum preset (symmetric second covariance), n points."""
-    return sample_mixture(FORUM_PRESET["weights"], FORUM_PRESET["means"], FORUM_PRESET["covariances"], n, seed)[0]
+    return forum_sample(n, seed)
 
 
 def median_time(fn, repeat: int) -> float:

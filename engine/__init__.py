@@ -24,8 +24,7 @@ _EXPORTS = {
     "outputs": ("atomic_write", "check_output"),
     "limits": ("available_memory", "check_fit_memory", "check_selection", "fit_bytes"),
     "snapshot": ("CancelToken", "RestartTable", "Snapshot"),
-    "data": ("FORUM_PRESET", "Dataset", "check_mixture", "column_names", "load", "points_sha256",
-             "sample_mixture"),
+    "data": ("FORUM_PRESET", "Dataset", "check_mixture", "column_names", "load", "points_sha256", "sample_mixture"),
     # these import torch
     "fitting": ("check_data", "collapsed_components", "fit", "run_to_end"),
     "predict": ("log_joint", "point_log_likelihood", "responsibilities"),
@@ -34,8 +33,15 @@ _EXPORTS = {
     "history": ("History", "HistoryEntry"),
     "session": ("DataRef", "Session", "file_ref", "generated_ref", "inline_ref", "read_session", "write_session"),
     "select": ("SelectionEntry", "best_entry", "select_models"),
-    "export": ("MixtureParams", "information_criteria", "params_from_snapshot", "read_params", "versions",
-               "write_labels", "write_params"),
+    "export": (
+        "MixtureParams",
+        "information_criteria",
+        "params_from_snapshot",
+        "read_params",
+        "versions",
+        "write_labels",
+        "write_params",
+    ),
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_WHERE)

@@ -16,8 +16,9 @@ class AdamProcedure:
     initial_loss().
     """
 
-    def __init__(self, x: torch.Tensor, params: Params, rng: torch.Generator, lr: float,
-                 betas: tuple[float, float]) -> None:
+    def __init__(
+        self, x: torch.Tensor, params: Params, rng: torch.Generator, lr: float, betas: tuple[float, float]
+    ) -> None:
         weights, means, cov = params
         self.x = x
         self.rng = rng
@@ -32,8 +33,9 @@ class AdamProcedure:
         self.failures: dict[int, int] = {}
 
     @classmethod
-    def create(cls, x: torch.Tensor, params: Params, cfg: FitConfig, reg: torch.Tensor,
-               rng: torch.Generator) -> AdamProcedure:
+    def create(
+        cls, x: torch.Tensor, params: Params, cfg: FitConfig, reg: torch.Tensor, rng: torch.Generator
+    ) -> AdamProcedure:
         """The Procedure protocol's constructor (reg_covar has no role in a gradient procedure)."""
         return cls(x, params, rng, cfg.lr, cfg.betas)
 

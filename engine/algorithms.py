@@ -61,21 +61,37 @@ def register(algorithm: Algorithm) -> Algorithm:
     return algorithm
 
 
-register(Algorithm(
-    "em", "engine.em:ExactEM", "exact EM: closed-form E and M steps, restarts batched",
-    dict(tol=1e-6, max_iter=1000, init="kmeans++", select_by="final", standardize=True, lr=None, betas=None),
-    exact=True))
+register(
+    Algorithm(
+        "em",
+        "engine.em:ExactEM",
+        "exact EM: closed-form E and M steps, restarts batched",
+        dict(tol=1e-6, max_iter=1000, init="kmeans++", select_by="final", standardize=True, lr=None, betas=None),
+        exact=True,
+    )
+)
 # The forum recipe as published: 10,000 Adam steps, lr 0.001, betas (0.8, 0.99), no early stop, its own
 # initialisation, the restart with the lowest initial loss trained alone, no standardisation. Its covariance is
 # a free lower-Cholesky factor: full covariances only (so is marginal's).
-register(Algorithm(
-    "gradient-em", "engine.gradient_em:ForumGradientEM",
-    "the forum recipe: Adam on the complete-data loss at posterior draws of z",
-    dict(tol=0.0, max_iter=10_000, init="forum", select_by="initial", standardize=False, lr=1e-3,
-         betas=(0.8, 0.99)),
-    covariance_types=("full",)))
-register(Algorithm(
-    "marginal", "engine.marginal:MarginalSVI", "Adam on the marginal likelihood (Pyro's TraceEnum_ELBO, z summed out)",
-    dict(tol=1e-8, max_iter=3000, init="kmeans++", select_by="final", standardize=True, lr=0.02,
-         betas=(0.9, 0.999)),
-    covariance_types=("full",)))
+register(
+    Algorithm(
+        "gradient-em",
+        "engine.gradient_em:ForumGradientEM",
+        "the forum recipe: Adam on the complete-data loss at posterior draws of z",
+        dict(
+            tol=0.0, max_iter=10_000, init="forum", select_by="initial", standardize=False, lr=1e-3, betas=(0.8, 0.99)
+        ),
+        covariance_types=("full",),
+    )
+)
+register(
+    Algorithm(
+        "marginal",
+        "engine.marginal:MarginalSVI",
+        "Adam on the marginal likelihood (Pyro's TraceEnum_ELBO, z summed out)",
+        dict(
+            tol=1e-8, max_iter=3000, init="kmeans++", select_by="final", standardize=True, lr=0.02, betas=(0.9, 0.999)
+        ),
+        covariance_types=("full",),
+    )
+)

@@ -75,8 +75,9 @@ def _k_range(text: str) -> list[int]:
     except ValueError:
         raise UserError(f"-k takes a number, a range like 1-9 or a list like 2,3,5; got {text!r}") from None
     if len(ks) > MAX_GRID:  # a range object: its length costs nothing, a list of 1e12 values would not fit
-        raise UserError(f"-k {text} asks for {len(ks):,} values of K; a selection grid takes at most {MAX_GRID}: "
-                        "narrow the range")
+        raise UserError(
+            f"-k {text} asks for {len(ks):,} values of K; a selection grid takes at most {MAX_GRID}: narrow the range"
+        )
     if not ks or min(ks) < 1:
         raise UserError(f"-k must name component counts >= 1, got {text!r}")
     return list(ks)
@@ -91,11 +92,15 @@ OTHER_COMMANDS = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="main.py", description="GMM Studio. With no command: open the window on the demo data.",
-                epilog="Run any command with --help for its options.",
-                formatter_class=lambda prog: argparse.HelpFormatter(prog, max_help_position=30, width=110))
-    sub = p.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND",
-                           title="commands (none: open the window)")
+    p = _Parser(
+        prog="main.py",
+        description="GMM Studio. With no command: open the window on the demo data.",
+        epilog="Run any command with --help for its options.",
+        formatter_class=lambda prog: argparse.HelpFormatter(prog, max_help_position=30, width=110),
+    )
+    sub = p.add_subparsers(
+        dest="command", parser_class=_Parser, metavar="COMMAND", title="commands (none: open the window)"
+    )
 
     g = sub.add_parser("generate", help="sample data from a mixture")
     src = g.add_mutually_exclusive_group(required=True)
@@ -103,8 +108,12 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--params", help="parameters JSON (as `fit -o` writes)")
     g.add_argument("--n", type=int, default=1000)
     g.add_argument("--seed", type=int, default=0)
-    g.add_argument("-o", "--output", required=True,
-                   help="file to write, in the format its extension names: " + ", ".join(data_mod.TABLE_FORMATS))
+    g.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help="file to write, in the format its extension names: " + ", ".join(data_mod.TABLE_FORMATS),
+    )
 
     f = sub.add_parser("fit", help="fit a mixture to data")
     _data_args(f)
@@ -123,8 +132,11 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("-o", "--output", help="parameters file to write (.json, .csv or .npz)")
     f.add_argument("--labels", help="CSV of per-point labels and responsibilities")
     f.add_argument("--session", help="write a session file (.gmmsession) that `replay` reproduces")
-    f.add_argument("--gallery", help="the restarts table (.csv or .json): one row per restart with the solution "
-                   "it reached; restarts all run to the end (select-by final)")
+    f.add_argument(
+        "--gallery",
+        help="the restarts table (.csv or .json): one row per restart with the solution "
+        "it reached; restarts all run to the end (select-by final)",
+    )
     f.add_argument("--quiet", action="store_true", help="no progress bar")
 
     r = sub.add_parser("replay", help="re-run a saved session's fit and say whether it reproduced")
@@ -139,8 +151,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--reg-covar", type=float, default=1e-6)
     s.add_argument("--max-iter", type=int, default=None)
-    s.add_argument("--tol", type=float, default=None,
-                   help="stop each fit when its mean log-likelihood per point changes by less (default 1e-6)")
+    s.add_argument(
+        "--tol",
+        type=float,
+        default=None,
+        help="stop each fit when its mean log-likelihood per point changes by less (default 1e-6)",
+    )
     s.add_argument("-o", "--output", help="selection JSON to write")
     for name, text in OTHER_COMMANDS.items():
         sub.add_parser(name, help=text, add_help=False)
@@ -167,8 +183,10 @@ def cmd_generate(args) -> int:
     suffix = Path(args.output).suffix.lower()
     check_outputs([args.output], [args.params] if args.params else [])
     if suffix not in data_mod.TABLE_FORMATS:
-        raise UserError(f"{args.output}: unknown data format {suffix or '(no extension)'!r}: name the file "
-                        f"{' or '.join(data_mod.TABLE_FORMATS)}")
+        raise UserError(
+            f"{args.output}: unknown data format {suffix or '(no extension)'!r}: name the file "
+            f"{' or '.join(data_mod.TABLE_FORMATS)}"
+        )
     check_seed(args.seed, "--seed")
     if args.n < 1:
         raise UserError(f"--n must be a whole number >= 1, got {args.n}")
@@ -189,10 +207,21 @@ def _fit_config(args) -> FitConfig:
     init, init_params = args.init, None
     if init is not None and (Path(init).suffix.lower() in PARAMS_FORMATS or Path(init).exists()):
         init_params, init = read_params(init).as_init(), None
-    return FitConfig(n_components=args.components, algorithm=args.algorithm, covariance_type=args.covariance,
-                     init=init, init_params=init_params, restarts=args.restarts, select_by=args.select_by,
-                     seed=args.seed, tol=args.tol, max_iter=args.max_iter, reg_covar=args.reg_covar,
-                     device=args.device, dtype=args.dtype)
+    return FitConfig(
+        n_components=args.components,
+        algorithm=args.algorithm,
+        covariance_type=args.covariance,
+        init=init,
+        init_params=init_params,
+        restarts=args.restarts,
+        select_by=args.select_by,
+        seed=args.seed,
+        tol=args.tol,
+        max_iter=args.max_iter,
+        reg_covar=args.reg_covar,
+        device=args.device,
+        dtype=args.dtype,
+    )
 
 
 class _Progress:
@@ -208,8 +237,10 @@ class _Progress:
         self.last = now
         frac = min(snap.iteration / self.total, 1.0)
         bar = "#" * int(30 * frac)
-        sys.stderr.write(f"\r[{bar:<30}] iter {snap.iteration}/{self.total}  "
-                         f"mean log-lik {snap.mean_log_likelihood:.6f}  {snap.elapsed:.1f}s")
+        sys.stderr.write(
+            f"\r[{bar:<30}] iter {snap.iteration}/{self.total}  "
+            f"mean log-lik {snap.mean_log_likelihood:.6f}  {snap.elapsed:.1f}s"
+        )
         sys.stderr.flush()
 
     def close(self) -> None:
@@ -225,8 +256,10 @@ def cmd_fit(args) -> int:
     cfg = _fit_config(args)
     if args.gallery:
         if args.select_by == "initial":
-            raise UserError("--gallery shows every restart's final solution, so every restart must run: "
-                            "drop --select-by initial (the gallery still says what the forum's choice would be)")
+            raise UserError(
+                "--gallery shows every restart's final solution, so every restart must run: "
+                "drop --select-by initial (the gallery still says what the forum's choice would be)"
+            )
         cfg = replace(cfg, select_by="final")
     cfg = cfg.resolved()
     check_fit_memory(*ds.points.shape, cfg.n_components, cfg.restarts)
@@ -284,10 +317,12 @@ def _run(points, cfg: FitConfig, show_progress: bool):
 
 def _fit_line(cfg: FitConfig, last, params) -> str:
     m = params.meta
-    return (f"{cfg.algorithm} k={cfg.n_components} {cfg.covariance_type}: {last.status} after {last.iteration} "
-            f"iterations in {last.elapsed:.2f}s; log-likelihood {m['log_likelihood']:.6f} "
-            f"(mean {m['mean_log_likelihood']:.6f}), BIC {m['bic']:.3f}, AIC {m['aic']:.3f}"
-            f"{'; restart ' + str(last.restart) + ' of ' + str(cfg.restarts) if cfg.restarts > 1 else ''}")
+    return (
+        f"{cfg.algorithm} k={cfg.n_components} {cfg.covariance_type}: {last.status} after {last.iteration} "
+        f"iterations in {last.elapsed:.2f}s; log-likelihood {m['log_likelihood']:.6f} "
+        f"(mean {m['mean_log_likelihood']:.6f}), BIC {m['bic']:.3f}, AIC {m['aic']:.3f}"
+        f"{'; restart ' + str(last.restart) + ' of ' + str(cfg.restarts) if cfg.restarts > 1 else ''}"
+    )
 
 
 def cmd_replay(args) -> int:
@@ -300,14 +335,21 @@ def cmd_replay(args) -> int:
     print(_fit_line(cfg, last, params))
     saved = session.fit
     differences = replay_differences(saved, last)
-    print(f"session: {saved['status']} after {saved['iteration']} iterations; log-likelihood "
-          f"{saved['log_likelihood']:.6f} (mean {saved['mean_log_likelihood']:.6f}); restart {saved['restart']}")
+    print(
+        f"session: {saved['status']} after {saved['iteration']} iterations; log-likelihood "
+        f"{saved['log_likelihood']:.6f} (mean {saved['mean_log_likelihood']:.6f}); restart {saved['restart']}"
+    )
     same = not differences
-    print("reproduced: the same iterations, restart, log-likelihood and parameters" if same
-          else "NOT reproduced: " + "; ".join(differences))
+    print(
+        "reproduced: the same iterations, restart, log-likelihood and parameters"
+        if same
+        else "NOT reproduced: " + "; ".join(differences)
+    )
     if not same and (changed := _version_changes(session.versions)):
-        print(f"the session was saved by another version ({changed}): it may round or draw random numbers "
-              "differently; the fit above is this version's")
+        print(
+            f"the session was saved by another version ({changed}): it may round or draw random numbers "
+            "differently; the fit above is this version's"
+        )
     return 0 if same else 1
 
 
@@ -344,8 +386,9 @@ def cmd_select(args) -> int:
     for t in types:
         if t not in COVARIANCE_TYPES:
             raise UserError(f"unknown covariance type {t!r}: choose from {', '.join(COVARIANCE_TYPES)}")
-    base = FitConfig(restarts=args.restarts, seed=args.seed, reg_covar=args.reg_covar, max_iter=args.max_iter,
-                     tol=args.tol)
+    base = FitConfig(
+        restarts=args.restarts, seed=args.seed, reg_covar=args.reg_covar, max_iter=args.max_iter, tol=args.tol
+    )
     base.resolved()  # the settings are checked as fit checks them, before any work
     ds = _load(args)
     n, d = ds.points.shape
@@ -357,8 +400,10 @@ def cmd_select(args) -> int:
         if e.log_likelihood is None:
             print(f"{e.k:>3} {e.covariance_type:<10} {'-':>14} {'-':>12} {'-':>12}  {note}", flush=True)
             return
-        print(f"{e.k:>3} {e.covariance_type:<10} {e.log_likelihood:>14.4f} {e.bic:>12.3f} {e.aic:>12.3f}  {note}",
-              flush=True)
+        print(
+            f"{e.k:>3} {e.covariance_type:<10} {e.log_likelihood:>14.4f} {e.bic:>12.3f} {e.aic:>12.3f}  {note}",
+            flush=True,
+        )
 
     entries, best = run_selection(ds.points, ks, types, base, show)
     if best is None:
@@ -366,9 +411,13 @@ def cmd_select(args) -> int:
     else:
         print(f"best by BIC: k={best.k} {best.covariance_type} (BIC {best.bic:.3f})")
     if args.output:
-        doc = {"fits": [e.as_dict() for e in entries],
-               "best": None if best is None else best.as_dict(),
-               "n_samples": int(ds.points.shape[0]), "columns": list(ds.columns), "data_sha256": ds.sha256}
+        doc = {
+            "fits": [e.as_dict() for e in entries],
+            "best": None if best is None else best.as_dict(),
+            "n_samples": int(ds.points.shape[0]),
+            "columns": list(ds.columns),
+            "data_sha256": ds.sha256,
+        }
         atomic_write(args.output, (json.dumps(doc, indent=2, allow_nan=False) + "\n").encode())
         print(f"wrote {args.output}")
     return 0
@@ -433,13 +482,18 @@ def _dispatch(argv: list[str]) -> int:
         return 2
     except OSError as exc:  # a full disk, permissions, a folder where a file was meant
         where = f"{exc.filename}: " if exc.filename else ""
-        print(f"error: {where}{exc.strerror or exc}: free some space, fix the permissions or choose another path",
-              file=sys.stderr)
+        print(
+            f"error: {where}{exc.strerror or exc}: free some space, fix the permissions or choose another path",
+            file=sys.stderr,
+        )
         return 2
     except Exception as exc:  # an internal error: one line here, the traceback in a log for a bug report
         log = _crash_log()
-        print(f"internal error: {type(exc).__name__}: {str(exc)[:200]} (details in {log}; please report it with "
-              "the command you ran)", file=sys.stderr)
+        print(
+            f"internal error: {type(exc).__name__}: {str(exc)[:200]} (details in {log}; please report it with "
+            "the command you ran)",
+            file=sys.stderr,
+        )
         return 1
 
 

@@ -84,37 +84,61 @@ class FitConfig:
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed <= MAX_SEED:
             raise UserError(f"seed must be a whole number from 0 to {MAX_SEED} (2**62), got {self.seed!r}")
         checks = [
-            (_whole(self.n_components) and self.n_components >= 1,
-             f"number of components must be a whole number >= 1, got {self.n_components!r}"),
-            (_known(self.covariance_type, COVARIANCE_TYPES),
-             f"unknown covariance type {self.covariance_type!r}: choose one of {', '.join(COVARIANCE_TYPES)}"),
-            (self.init in INIT_METHODS,
-             f"unknown initialisation {self.init!r}: choose one of {', '.join(INIT_METHODS[:-1])} "
-             "or a parameters JSON file"),
-            (self.init != "params" or self.init_params is not None,
-             "init 'params' needs explicit initial parameters (a parameters JSON file)"),
-            (_whole(self.restarts) and self.restarts >= 1,
-             f"restarts must be a whole number >= 1, got {self.restarts!r}"),
+            (
+                _whole(self.n_components) and self.n_components >= 1,
+                f"number of components must be a whole number >= 1, got {self.n_components!r}",
+            ),
+            (
+                _known(self.covariance_type, COVARIANCE_TYPES),
+                f"unknown covariance type {self.covariance_type!r}: choose one of {', '.join(COVARIANCE_TYPES)}",
+            ),
+            (
+                self.init in INIT_METHODS,
+                f"unknown initialisation {self.init!r}: choose one of {', '.join(INIT_METHODS[:-1])} "
+                "or a parameters JSON file",
+            ),
+            (
+                self.init != "params" or self.init_params is not None,
+                "init 'params' needs explicit initial parameters (a parameters JSON file)",
+            ),
+            (
+                _whole(self.restarts) and self.restarts >= 1,
+                f"restarts must be a whole number >= 1, got {self.restarts!r}",
+            ),
             (self.select_by in SELECT_BY, f"select-by must be one of {', '.join(SELECT_BY)}, got {self.select_by!r}"),
             (self.tol >= 0, f"tol must be >= 0, got {self.tol}"),
             (_whole(self.max_iter) and self.max_iter >= 0, f"max-iter must be >= 0, got {self.max_iter!r}"),
             (self.reg_covar >= 0, f"reg-covar must be >= 0, got {self.reg_covar}"),
             (self.lr is None or (_real(self.lr) and self.lr > 0), f"lr must be a number > 0, got {self.lr!r}"),
-            (self.betas is None or (len(self.betas) == 2 and all(_real(b) and 0 <= b < 1 for b in self.betas)),
-             f"betas must be two numbers in [0, 1), got {self.betas!r}"),
+            (
+                self.betas is None or (len(self.betas) == 2 and all(_real(b) and 0 <= b < 1 for b in self.betas)),
+                f"betas must be two numbers in [0, 1), got {self.betas!r}",
+            ),
             (self.dtype in DTYPES, f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}"),
-            (isinstance(self.device, str) and (self.device == "cpu" or self.device.startswith("cuda")),
-             f"device must be 'cpu' or 'cuda' (or 'cuda:N'), got {self.device!r}"),
-            (self.empty_policy in ("reseed", "report"),
-             f"empty-policy must be 'reseed' or 'report', got {self.empty_policy!r}"),
+            (
+                isinstance(self.device, str) and (self.device == "cpu" or self.device.startswith("cuda")),
+                f"device must be 'cpu' or 'cuda' (or 'cuda:N'), got {self.device!r}",
+            ),
+            (
+                self.empty_policy in ("reseed", "report"),
+                f"empty-policy must be 'reseed' or 'report', got {self.empty_policy!r}",
+            ),
         ]
         algorithm = ALGORITHMS[self.algorithm]
         supported = algorithm.supported_covariance_types()
-        checks.append((self.covariance_type in supported,
-                       f"{self.algorithm} ({algorithm.description}) fits {' or '.join(supported)} covariances only: "
-                       f"use --covariance {supported[0]}"))
-        checks.append((not isinstance(self.device, str) or self.device.split(":")[0] in algorithm.devices,
-                       f"{self.algorithm} runs on {' or '.join(algorithm.devices)} only, not {self.device!r}"))
+        checks.append(
+            (
+                self.covariance_type in supported,
+                f"{self.algorithm} ({algorithm.description}) fits {' or '.join(supported)} covariances only: "
+                f"use --covariance {supported[0]}",
+            )
+        )
+        checks.append(
+            (
+                not isinstance(self.device, str) or self.device.split(":")[0] in algorithm.devices,
+                f"{self.algorithm} runs on {' or '.join(algorithm.devices)} only, not {self.device!r}",
+            )
+        )
         for ok, message in checks:
             if not ok:
                 raise UserError(message)

@@ -103,12 +103,44 @@ def register(cov_type: CovarianceType) -> CovarianceType:
     return cov_type
 
 
-register(CovarianceType("full", "each component its own covariance matrix", _full_update, _full_project,
-                        lambda k, d: k * d * (d + 1) // 2, lambda full: full.copy()))
-register(CovarianceType("tied", "one covariance matrix shared by every component", _tied_update, _tied_project,
-                        lambda k, d: d * (d + 1) // 2, lambda full: full[0].copy()))
-register(CovarianceType("diag", "each component its own axis-aligned (diagonal) covariance", _diag_update,
-                        _diag_project, lambda k, d: k * d,
-                        lambda full: np.diagonal(full, axis1=1, axis2=2).copy()))
-register(CovarianceType("spherical", "each component one variance, the same along every axis", _spherical_update,
-                        _spherical_project, lambda k, d: k, lambda full: full[:, 0, 0].copy(), isotropic=True))
+register(
+    CovarianceType(
+        "full",
+        "each component its own covariance matrix",
+        _full_update,
+        _full_project,
+        lambda k, d: k * d * (d + 1) // 2,
+        lambda full: full.copy(),
+    )
+)
+register(
+    CovarianceType(
+        "tied",
+        "one covariance matrix shared by every component",
+        _tied_update,
+        _tied_project,
+        lambda k, d: d * (d + 1) // 2,
+        lambda full: full[0].copy(),
+    )
+)
+register(
+    CovarianceType(
+        "diag",
+        "each component its own axis-aligned (diagonal) covariance",
+        _diag_update,
+        _diag_project,
+        lambda k, d: k * d,
+        lambda full: np.diagonal(full, axis1=1, axis2=2).copy(),
+    )
+)
+register(
+    CovarianceType(
+        "spherical",
+        "each component one variance, the same along every axis",
+        _spherical_update,
+        _spherical_project,
+        lambda k, d: k,
+        lambda full: full[:, 0, 0].copy(),
+        isotropic=True,
+    )
+)

@@ -67,12 +67,14 @@ def check_mixture(weights, means, covariances, where: str = "") -> tuple[np.ndar
         m = np.asarray(means, dtype=np.float64)
         c = np.asarray(covariances, dtype=np.float64)
     except (TypeError, ValueError, OverflowError) as exc:
-        raise ParamsError(f"{prefix}weights, means and covariances must be numbers in nested lists of equal "
-                          f"lengths ({exc})") from None
+        raise ParamsError(
+            f"{prefix}weights, means and covariances must be numbers in nested lists of equal lengths ({exc})"
+        ) from None
     if w.ndim != 1 or m.ndim != 2 or c.ndim != 3 or not (w.shape[0] == m.shape[0] == c.shape[0]):
         raise ParamsError(
             f"{prefix}expected weights (K,), means (K, D) and covariances (K, D, D) with the same K; got "
-            f"shapes {w.shape}, {m.shape}, {c.shape}")
+            f"shapes {w.shape}, {m.shape}, {c.shape}"
+        )
     k, d = m.shape
     if c.shape[1:] != (d, d):
         raise ParamsError(f"{prefix}covariances must be {d}x{d} matrices for {d}-D means, got {c.shape[1:]}")
@@ -89,8 +91,11 @@ def check_mixture(weights, means, covariances, where: str = "") -> tuple[np.ndar
 def first_non_number(value) -> object | None:
     """The first leaf of nested lists (or an array) that is not a real number (a string, a bool, None), else None."""
     if isinstance(value, np.ndarray):
-        return None if value.dtype.kind in "iuf" else (value.dtype if value.dtype.kind != "O" else
-                                                      first_non_number(value.tolist()))
+        return (
+            None
+            if value.dtype.kind in "iuf"
+            else (value.dtype if value.dtype.kind != "O" else first_non_number(value.tolist()))
+        )
     stack = [value]
     while stack:
         item = stack.pop()
@@ -108,12 +113,14 @@ def _check_covariance(cov: np.ndarray, j: int, prefix: str) -> None:
             if not np.isclose(cov[a, b], cov[b, a], rtol=1e-9, atol=1e-12):
                 raise ParamsError(
                     f"{prefix}covariance of component {j} is not symmetric: entry [{a}][{b}] = {cov[a, b]:g} "
-                    f"but [{b}][{a}] = {cov[b, a]:g}; a covariance matrix must equal its transpose")
+                    f"but [{b}][{a}] = {cov[b, a]:g}; a covariance matrix must equal its transpose"
+                )
     eig = np.linalg.eigvalsh(cov)
     if eig[0] <= 0:
         raise ParamsError(
             f"{prefix}covariance of component {j} ({cov.tolist()}) is not positive definite (smallest "
-            f"eigenvalue {eig[0]:.4g}): make the diagonal larger than the off-diagonal entries allow")
+            f"eigenvalue {eig[0]:.4g}): make the diagonal larger than the off-diagonal entries allow"
+        )
 
 
 def sample_mixture(weights, means, covariances, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -135,6 +142,12 @@ def sample_mixture(weights, means, covariances, n: int, seed: int = 0) -> tuple[
 TABLE_FORMATS = (".csv", ".tsv", ".npy", ".npz")  # what table_bytes writes
 
 
+def forum_sample(n: int = 1000, seed: int = 0) -> np.ndarray:
+    """n points (n, 2) of the forum preset: the demo data, and what the benchmarks and tests fit."""
+    p = FORUM_PRESET
+    return sample_mixture(p["weights"], p["means"], p["covariances"], n, seed)[0]
+
+
 def table_bytes(points: np.ndarray, labels: np.ndarray, suffix: str) -> bytes:
     """Generated points (N, D) and their components (N,) as the file format `suffix` names: .csv/.tsv (columns
     x0..x{D-1}, component; shortest round-trip decimals), .npy (the points, N x D float64) or .npz (arrays
@@ -143,8 +156,9 @@ def table_bytes(points: np.ndarray, labels: np.ndarray, suffix: str) -> bytes:
     if suffix in (".csv", ".tsv"):
         sep = "," if suffix == ".csv" else "\t"
         lines = [sep.join([*(f"x{i}" for i in range(d)), "component"])]
-        lines += [sep.join([*(repr(float(v)) for v in row), str(int(lab))])
-                  for row, lab in zip(points, labels, strict=True)]
+        lines += [
+            sep.join([*(repr(float(v)) for v in row), str(int(lab))]) for row, lab in zip(points, labels, strict=True)
+        ]
         return ("\n".join(lines) + "\n").encode()
     buf = io.BytesIO()
     if suffix == ".npy":
@@ -188,8 +202,10 @@ def read_regular_file(path: Path) -> bytes:
     need = st.st_size * (1 if path.suffix.lower() in (".npy", ".npz") else TEXT_MEMORY_FACTOR)
     available = available_memory()
     if need > available:
-        raise DataError(f"{path}: {human(st.st_size)} would need about {human(need)} of memory to load but "
-                        f"{human(available)} is available: use a sample of the file")
+        raise DataError(
+            f"{path}: {human(st.st_size)} would need about {human(need)} of memory to load but "
+            f"{human(available)} is available: use a sample of the file"
+        )
     try:
         return path.read_bytes()
     except OSError as exc:
@@ -219,19 +235,25 @@ ZIP_MAGIC = b"PK"
 
 def _load_numpy(path: Path, raw: bytes, suffix: str) -> tuple[np.ndarray, list[str]]:
     if suffix == ".npy" and not raw.startswith(NPY_MAGIC):
-        raise DataError(f"{path}: not a NumPy .npy file: bad magic (it starts with {raw[:6]!r}, not "
-                        f"{NPY_MAGIC!r}): save it with numpy.save, or give a text table a .csv name")
+        raise DataError(
+            f"{path}: not a NumPy .npy file: bad magic (it starts with {raw[:6]!r}, not "
+            f"{NPY_MAGIC!r}): save it with numpy.save, or give a text table a .csv name"
+        )
     if suffix == ".npz" and not raw.startswith(ZIP_MAGIC):
-        raise DataError(f"{path}: not a NumPy .npz file: bad magic (it starts with {raw[:4]!r}, not a zip "
-                        "archive): save it with numpy.savez")
+        raise DataError(
+            f"{path}: not a NumPy .npz file: bad magic (it starts with {raw[:4]!r}, not a zip "
+            "archive): save it with numpy.savez"
+        )
     try:
         loaded = np.load(io.BytesIO(raw), allow_pickle=False)
         if suffix == ".npz":  # members load lazily: read them here, where a pickled one is caught
             loaded = {key: loaded[key] for key in loaded.files}
     except ValueError as exc:
         if "pickle" in str(exc).lower():
-            raise DataError(f"{path}: holds pickled Python objects, which GMM Studio never loads (unsafe): "
-                            "save a plain numeric array with numpy.save") from None
+            raise DataError(
+                f"{path}: holds pickled Python objects, which GMM Studio never loads (unsafe): "
+                "save a plain numeric array with numpy.save"
+            ) from None
         raise DataError(f"{path}: is not a valid {suffix} file ({exc})") from None
     except (OSError, EOFError, zipfile.BadZipFile) as exc:
         raise DataError(f"{path}: is not a valid {suffix} file ({exc}): save it with numpy.save/savez") from None
@@ -264,8 +286,10 @@ def _pick_array_columns(path: Path, array: np.ndarray, names: list[str], columns
     bad = np.argwhere(~np.isfinite(points))
     if bad.size:
         row, j = bad[0]
-        raise DataError(f"{path}: row {row}, column {idx[j]}: value {points[row, j]} is not a finite number: "
-                        "remove or fill that row")
+        raise DataError(
+            f"{path}: row {row}, column {idx[j]}: value {points[row, j]} is not a finite number: "
+            "remove or fill that row"
+        )
     return Dataset(points, tuple(names[i] for i in idx), tuple(idx), str(path))
 
 
@@ -273,8 +297,10 @@ def _resolve_columns(path: Path, columns, names: list[str], numeric: list[int]) 
     """0-based column indices for the choice (indices or header names), else the first two numeric."""
     if columns is None:
         if len(numeric) < 2:
-            raise DataError(f"{path}: found {len(numeric)} numeric column(s) ({', '.join(names)}); GMM Studio "
-                            "needs two: choose them with --columns")
+            raise DataError(
+                f"{path}: found {len(numeric)} numeric column(s) ({', '.join(names)}); GMM Studio "
+                "needs two: choose them with --columns"
+            )
         return numeric[:2]
     if len(columns) != 2:
         raise DataError(f"choose exactly two columns, got {len(columns)}: {columns}")
@@ -283,8 +309,10 @@ def _resolve_columns(path: Path, columns, names: list[str], numeric: list[int]) 
         if isinstance(c, int) or (isinstance(c, str) and c.strip().lstrip("-").isdigit()):
             i = int(c)
             if not 0 <= i < len(names):
-                raise DataError(f"{path}: column index {i} is out of range: the file has columns 0..{len(names) - 1}"
-                                f" ({', '.join(names)})")
+                raise DataError(
+                    f"{path}: column index {i} is out of range: the file has columns 0..{len(names) - 1}"
+                    f" ({', '.join(names)})"
+                )
         else:
             matches = [j for j, name in enumerate(names) if name == c.strip()]
             if not matches:
@@ -340,8 +368,10 @@ def _split(path: Path, lines: list[tuple[int, str]], delim: str | None) -> list[
         try:
             fields = next(csv.reader([line], delimiter=delim, skipinitialspace=True, strict=True))
         except csv.Error:
-            raise DataError(f"{path}: line {no}: a quote (\") is opened but not closed: every quoted field needs "
-                            "its closing quote on the same line") from None
+            raise DataError(
+                f'{path}: line {no}: a quote (") is opened but not closed: every quoted field needs '
+                "its closing quote on the same line"
+            ) from None
         rows.append((no, [f.strip() for f in fields]))
     return rows
 
@@ -427,15 +457,19 @@ def _structure(path: Path, rows: list[tuple[int, list[str]]], columns) -> tuple[
     for no, fields in data_rows[:5]:  # prose, a log, a report: say so, rather than count its fields
         if 2 * sum(_is_number(f) for f in fields) < len(fields):  # most fields are words
             j, text = next(((j, f) for j, f in enumerate(fields) if f), (0, ""))
-            raise DataError(f"{path}: is not a numeric table: line {no}, column {j}: value {text!r} is not a "
-                            "number; a data file holds one point per line, numbers separated by commas, tabs, "
-                            "semicolons or spaces")
+            raise DataError(
+                f"{path}: is not a numeric table: line {no}, column {j}: value {text!r} is not a "
+                "number; a data file holds one point per line, numbers separated by commas, tabs, "
+                "semicolons or spaces"
+            )
     width = len(names)
     for no, fields in data_rows:
         if len(fields) != width:
             first = "the header" if has_header else f"line {rows[0][0]}"
-            raise DataError(f"{path}: line {no} has {len(fields)} fields but {first} has {width}: every row "
-                            "needs the same number of columns")
+            raise DataError(
+                f"{path}: line {no} has {len(fields)} fields but {first} has {width}: every row "
+                "needs the same number of columns"
+            )
     if width < 2:
         only = rows[0][1][0] if has_header else names[0]
         raise DataError(f"{path}: has only one column ({only!r}); GMM Studio needs two numeric columns")
@@ -452,8 +486,9 @@ def _parse_all_numeric(lines: list[tuple[int, str]], delim: str | None, width: i
     NumPy and Python's float() both round decimal text correctly, so the values are the same bits.
     """
     try:
-        table = np.loadtxt([line for _, line in lines], delimiter=delim, comments=None, dtype=np.float64,
-                           ndmin=2, quotechar='"')
+        table = np.loadtxt(
+            [line for _, line in lines], delimiter=delim, comments=None, dtype=np.float64, ndmin=2, quotechar='"'
+        )
     except ValueError:
         return None
     if table.shape != (len(lines), width) or not np.isfinite(table).all():
@@ -479,11 +514,15 @@ def _parse_value(path: Path, line: int, col: int, name: str, text: str) -> float
             raise ValueError(text)
         value = float(text)
     except ValueError:
-        raise DataError(f"{path}: line {line}, column {col} ({name!r}): value {text!r} is not a number: fix or "
-                        "remove that row, or choose other columns") from None
+        raise DataError(
+            f"{path}: line {line}, column {col} ({name!r}): value {text!r} is not a number: fix or "
+            "remove that row, or choose other columns"
+        ) from None
     if not np.isfinite(value):
-        raise DataError(f"{path}: line {line}, column {col} ({name!r}): value {text!r} is not a finite number: "
-                        "remove or fill that row")
+        raise DataError(
+            f"{path}: line {line}, column {col} ({name!r}): value {text!r} is not a finite number: "
+            "remove or fill that row"
+        )
     return value
 
 

@@ -34,8 +34,15 @@ class ExactEM:
     kernel launches and several synchronisations per iteration into one copy each way.
     """
 
-    def __init__(self, x: torch.Tensor, params: Params, covariance_type: str | Sequence[str], reg: torch.Tensor,
-                 empty_policy: str = "reseed", n_components: Sequence[int] | None = None) -> None:
+    def __init__(
+        self,
+        x: torch.Tensor,
+        params: Params,
+        covariance_type: str | Sequence[str],
+        reg: torch.Tensor,
+        empty_policy: str = "reseed",
+        n_components: Sequence[int] | None = None,
+    ) -> None:
         """covariance_type: one for every restart, or one per restart (R,); n_components (R,): how many of
         the K components each restart really has (model selection batches a grid of K padded to the largest:
         a padded component has weight 0, so it takes no responsibility and stays out of every update)."""
@@ -67,8 +74,9 @@ class ExactEM:
         self._flagged: set[int] = set()  # restarts whose empty/reseeded lists are not empty
 
     @classmethod
-    def create(cls, x: torch.Tensor, params: Params, cfg: FitConfig, reg: torch.Tensor,
-               rng: torch.Generator) -> ExactEM:
+    def create(
+        cls, x: torch.Tensor, params: Params, cfg: FitConfig, reg: torch.Tensor, rng: torch.Generator
+    ) -> ExactEM:
         """The Procedure protocol's constructor (exact EM draws nothing: rng is unused)."""
         return cls(x, params, cfg.covariance_type, reg, cfg.empty_policy)
 
@@ -109,8 +117,9 @@ class ExactEM:
             rows, weights, means, cov, chol = rows[ok], weights[ok], means[ok], cov[ok], chol[ok]
         # new tensors, never in-place: the previous ones may still be read (params() is handed out)
         self.weights, self.means, self.cov, self.chol = (
-            self._put(old, rows, new) for old, new in
-            ((self.weights, weights), (self.means, means), (self.cov, cov), (self.chol, chol)))
+            self._put(old, rows, new)
+            for old, new in ((self.weights, weights), (self.means, means), (self.cov, cov), (self.chol, chol))
+        )
         self._rows = rows
 
     def _m_step(self, rows: torch.Tensor, stats: torch.Tensor) -> Params:
@@ -127,15 +136,17 @@ class ExactEM:
             for kind, name in enumerate(self.type_names):
                 at = torch.nonzero(kinds == kind).flatten()
                 if len(at):
-                    for out, part in zip((weights, means, cov), gaussian.m_step(stats[at], n, name, reg),
-                                         strict=True):
+                    for out, part in zip((weights, means, cov), gaussian.m_step(stats[at], n, name, reg), strict=True):
                         out[at] = part
         if self.real is None:
             return weights, means, cov
         real = self.real[rows]  # (M, K)
         eye = torch.eye(self.x.shape[1], dtype=cov.dtype)
-        return (torch.where(real, weights, 0.0), torch.where(real[..., None], means, 0.0),
-                torch.where(real[..., None, None], cov, eye))
+        return (
+            torch.where(real, weights, 0.0),
+            torch.where(real[..., None], means, 0.0),
+            torch.where(real[..., None, None], cov, eye),
+        )
 
     def _take(self, t: torch.Tensor, rows: torch.Tensor, n: int | None = None) -> torch.Tensor:
         """t[rows] for rows (M,), a sorted subset of range(n) (default: every restart); t itself when the
@@ -146,8 +157,15 @@ class ExactEM:
         """A copy of old (R, ...) with rows (M,) replaced by new (M, ...); new itself when rows are all R."""
         return new if len(rows) == self.n_restarts else old.index_copy(0, rows, new)
 
-    def _handle_empty(self, rows: torch.Tensor, evaluated: torch.Tensor, nk: torch.Tensor, weights: torch.Tensor,
-                      means: torch.Tensor, cov: torch.Tensor) -> Params:
+    def _handle_empty(
+        self,
+        rows: torch.Tensor,
+        evaluated: torch.Tensor,
+        nk: torch.Tensor,
+        weights: torch.Tensor,
+        means: torch.Tensor,
+        cov: torch.Tensor,
+    ) -> Params:
         """Re-seed (or only record) components with fewer than EMPTY_NK points of responsibility.
 
         A re-seeded component moves to the worst-explained point, takes the average covariance of the
@@ -200,8 +218,10 @@ class ExactEM:
 
 def failure_warning(restart: int, component: int) -> str:
     """What a snapshot says about a restart that stopped on a covariance that is not positive definite."""
-    return (f"restart {restart} stopped: component {component} has a covariance that is not positive definite "
-            "(it collapsed onto too few distinct points)")
+    return (
+        f"restart {restart} stopped: component {component} has a covariance that is not positive definite "
+        "(it collapsed onto too few distinct points)"
+    )
 
 
 def all_failed_error(restart: int, component: int) -> UserError:

@@ -47,8 +47,13 @@ def versions() -> dict:
 
     from . import __version__
 
-    return {"gmm_studio": __version__, "python": sys.version.split()[0], "numpy": np.__version__,
-            "torch": torch.__version__, "pyro": pyro.__version__}
+    return {
+        "gmm_studio": __version__,
+        "python": sys.version.split()[0],
+        "numpy": np.__version__,
+        "torch": torch.__version__,
+        "pyro": pyro.__version__,
+    }
 
 
 def information_criteria(log_likelihood: float, n_samples: int, k: int, d: int, cov_type: str) -> tuple[float, float]:
@@ -63,12 +68,27 @@ def params_from_snapshot(snap: Snapshot, columns: tuple[str, ...] = (), data_sha
     k, d = snap.means.shape
     bic, aic = information_criteria(snap.log_likelihood, snap.n_samples, k, d, cfg.covariance_type)
     meta = {
-        "log_likelihood": snap.log_likelihood, "mean_log_likelihood": snap.mean_log_likelihood,
-        "bic": bic, "aic": aic, "n_iter": snap.iteration, "converged": snap.converged, "status": snap.status,
-        "algorithm": cfg.algorithm, "init": cfg.init, "seed": cfg.seed, "restarts": cfg.restarts,
-        "chosen_restart": snap.restart, "select_by": cfg.select_by, "tol": cfg.tol, "max_iter": cfg.max_iter,
-        "reg_covar": cfg.reg_covar, "dtype": cfg.dtype, "n_samples": snap.n_samples,
-        "data_sha256": data_sha256, "columns": list(columns), "warnings": list(snap.warnings),
+        "log_likelihood": snap.log_likelihood,
+        "mean_log_likelihood": snap.mean_log_likelihood,
+        "bic": bic,
+        "aic": aic,
+        "n_iter": snap.iteration,
+        "converged": snap.converged,
+        "status": snap.status,
+        "algorithm": cfg.algorithm,
+        "init": cfg.init,
+        "seed": cfg.seed,
+        "restarts": cfg.restarts,
+        "chosen_restart": snap.restart,
+        "select_by": cfg.select_by,
+        "tol": cfg.tol,
+        "max_iter": cfg.max_iter,
+        "reg_covar": cfg.reg_covar,
+        "dtype": cfg.dtype,
+        "n_samples": snap.n_samples,
+        "data_sha256": data_sha256,
+        "columns": list(columns),
+        "warnings": list(snap.warnings),
     }
     return MixtureParams(snap.weights.copy(), snap.means.copy(), snap.covariances.copy(), cfg.covariance_type, meta)
 
@@ -87,11 +107,19 @@ def _check_finite(params: MixtureParams) -> None:
 
 
 def to_json_dict(params: MixtureParams) -> dict:
-    meta = {k: v for k, v in params.meta.items()
-            if not (isinstance(v, float) and not math.isfinite(v))}  # no NaN/inf in an exported file
-    return {"format": FORMAT, "format_version": FORMAT_VERSION, "weights": params.weights.tolist(),
-            "means": params.means.tolist(), "covariances": params.covariances.tolist(),
-            "covariance_type": params.covariance_type, **meta, "versions": versions()}
+    meta = {
+        k: v for k, v in params.meta.items() if not (isinstance(v, float) and not math.isfinite(v))
+    }  # no NaN/inf in an exported file
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "weights": params.weights.tolist(),
+        "means": params.means.tolist(),
+        "covariances": params.covariances.tolist(),
+        "covariance_type": params.covariance_type,
+        **meta,
+        "versions": versions(),
+    }
 
 
 def write_params(path: str | Path, params: MixtureParams) -> None:
@@ -104,9 +132,14 @@ def write_params(path: str | Path, params: MixtureParams) -> None:
         data = _params_csv(params).encode()
     elif suffix == ".npz":
         buf = io.BytesIO()
-        np.savez(buf, weights=params.weights, means=params.means, covariances=params.covariances,
-                 covariance_type=np.array(params.covariance_type),
-                 meta=np.array(json.dumps(to_json_dict(params))))
+        np.savez(
+            buf,
+            weights=params.weights,
+            means=params.means,
+            covariances=params.covariances,
+            covariance_type=np.array(params.covariance_type),
+            meta=np.array(json.dumps(to_json_dict(params))),
+        )
         data = buf.getvalue()
     else:
         raise UserError(f"{path}: unknown export format {suffix!r}: use {', '.join(PARAMS_FORMATS)}")
@@ -117,8 +150,9 @@ def _params_csv(params: MixtureParams) -> str:
     k, d = params.means.shape
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["component", "weight", *[f"mean_{i}" for i in range(d)],
-                     *[f"cov_{i}{j}" for i in range(d) for j in range(d)]])
+    writer.writerow(
+        ["component", "weight", *[f"mean_{i}" for i in range(d)], *[f"cov_{i}{j}" for i in range(d) for j in range(d)]]
+    )
     for j in range(k):
         row = [params.weights[j], *params.means[j], *params.covariances[j].ravel()]
         writer.writerow([j, *(repr(float(v)) for v in row)])
@@ -176,13 +210,21 @@ def _read_json(path: Path) -> MixtureParams:
         raise ParamsError(f"{path}: expected a JSON object with weights, means and covariances")
     missing = [k for k in ("weights", "means", "covariances") if k not in doc]
     if missing:
-        raise ParamsError(f"{path}: missing {', '.join(missing)}: a parameters file needs weights (K), "
-                          "means (K x D) and covariances (K x D x D)")
+        raise ParamsError(
+            f"{path}: missing {', '.join(missing)}: a parameters file needs weights (K), "
+            "means (K x D) and covariances (K x D x D)"
+        )
     version = doc.get("format_version", 1)
-    if doc.get("format", FORMAT) != FORMAT or isinstance(version, bool) or not isinstance(version, int) \
-            or version > FORMAT_VERSION:
-        raise ParamsError(f"{path}: format {doc.get('format')!r} version {version!r} is not one this version "
-                          f"reads ({FORMAT} {FORMAT_VERSION})")
+    if (
+        doc.get("format", FORMAT) != FORMAT
+        or isinstance(version, bool)
+        or not isinstance(version, int)
+        or version > FORMAT_VERSION
+    ):
+        raise ParamsError(
+            f"{path}: format {doc.get('format')!r} version {version!r} is not one this version "
+            f"reads ({FORMAT} {FORMAT_VERSION})"
+        )
     cov_type = doc.get("covariance_type", "full")
     if cov_type not in COVARIANCE_TYPES:
         raise ParamsError(f"{path}: covariance_type {cov_type!r} is not one of {', '.join(COVARIANCE_TYPES)}")
@@ -241,7 +283,8 @@ def to_sklearn(params: MixtureParams):
     else:
         gm.precisions_cholesky_ = 1.0 / np.sqrt(cov)
     gm.precisions_ = {"full": lambda: np.linalg.inv(full), "tied": lambda: np.linalg.inv(cov)}.get(
-        ct, lambda: 1.0 / cov)()
+        ct, lambda: 1.0 / cov
+    )()
     gm.converged_ = bool(params.meta.get("converged", True))
     gm.n_iter_ = int(params.meta.get("n_iter", 0))
     gm.lower_bound_ = float(params.meta.get("mean_log_likelihood", float("nan")))

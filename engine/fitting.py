@@ -48,9 +48,11 @@ def check_data(data: np.ndarray, columns: tuple[str, ...] = ()) -> np.ndarray:
         name = f" ({columns[j]!r})" if j < len(columns) else ""
         value = x[np.argmax(np.abs(x[:, j])), j]
         factor = "1e-150" if spread[j] > hi else "1e150"
-        raise DataError(f"column {j}{name} spreads over {spread[j]:.3g} (a value: {value:.6g}), outside what a "
-                        f"covariance can hold in float64 ({lo:g} to {hi:g}): rescale that column (multiply it by "
-                        f"{factor}, say) and fit again")
+        raise DataError(
+            f"column {j}{name} spreads over {spread[j]:.3g} (a value: {value:.6g}), outside what a "
+            f"covariance can hold in float64 ({lo:g} to {hi:g}): rescale that column (multiply it by "
+            f"{factor}, say) and fit again"
+        )
     return x
 
 
@@ -60,8 +62,7 @@ def resolve_device(cfg: FitConfig) -> torch.device:
     return torch.device(cfg.device)
 
 
-def _procedure(cfg: FitConfig, x: torch.Tensor, params: Params, reg: torch.Tensor,
-               rng: torch.Generator) -> Procedure:
+def _procedure(cfg: FitConfig, x: torch.Tensor, params: Params, reg: torch.Tensor, rng: torch.Generator) -> Procedure:
     return ALGORITHMS[cfg.algorithm].procedure_class().create(x, params, cfg, reg, rng)
 
 
@@ -69,8 +70,13 @@ def _select(params: Params, index: int) -> Params:
     return tuple(p[index : index + 1].clone() for p in params)
 
 
-def fit(data: np.ndarray, config: FitConfig, cancel: CancelToken | None = None, every: bool = True,
-        trace: list | None = None) -> Iterator[Snapshot]:
+def fit(
+    data: np.ndarray,
+    config: FitConfig,
+    cancel: CancelToken | None = None,
+    every: bool = True,
+    trace: list | None = None,
+) -> Iterator[Snapshot]:
     """Fit a mixture to data (N, D); yield a Snapshot after the initial evaluation and after every update
     (every=False: the last snapshot only, which spares building the others: model selection's many small fits).
 
@@ -209,8 +215,15 @@ def _final_status(cancelled: bool, converged: torch.Tensor) -> str:
 class Bookkeeping:
     """Per-restart bookkeeping in data units; builds the snapshots."""
 
-    def __init__(self, cfg: FitConfig, seeds: np.ndarray, initial_loss: np.ndarray, ran: np.ndarray,
-                 scaling: Scaling, exact_start: tuple[np.ndarray, ...] | None = None) -> None:
+    def __init__(
+        self,
+        cfg: FitConfig,
+        seeds: np.ndarray,
+        initial_loss: np.ndarray,
+        ran: np.ndarray,
+        scaling: Scaling,
+        exact_start: tuple[np.ndarray, ...] | None = None,
+    ) -> None:
         self.cfg = cfg
         self.exact_start = exact_start
         self.seeds = seeds
@@ -224,8 +237,9 @@ class Bookkeeping:
         self.params: tuple[np.ndarray, ...] = ()
         self.log_det = scaling.log_det
 
-    def record_progress(self, mean_ll: torch.Tensor, converged: torch.Tensor, running: torch.Tensor,
-                        iteration: int) -> None:
+    def record_progress(
+        self, mean_ll: torch.Tensor, converged: torch.Tensor, running: torch.Tensor, iteration: int
+    ) -> None:
         """Each restart's log-likelihood and state; restarts that ran this iteration get n_iter = iteration."""
         self.mean_ll[self.ran] = mean_ll.numpy() - self.log_det
         self.converged[self.ran] = converged.numpy()
@@ -239,8 +253,9 @@ class Bookkeeping:
         weights, means, cov = (p.detach().cpu().numpy().astype(np.float64) for p in params)  # fresh copies
         self.params = (weights, self.scaling.means_to_data(means), symmetric(self.scaling.cov_to_data(cov)))
         if iteration == 0 and self.exact_start is not None:  # the given start, bit for bit
-            self.params = tuple(np.broadcast_to(a, p.shape).copy()
-                                for a, p in zip(self.exact_start, self.params, strict=True))
+            self.params = tuple(
+                np.broadcast_to(a, p.shape).copy() for a, p in zip(self.exact_start, self.params, strict=True)
+            )
 
     def part(self, cfg: FitConfig, rows: np.ndarray, k: int) -> Bookkeeping:
         """Rows (M,) of this book, every one of which ran, as the book of a fit of their own with k components
@@ -267,19 +282,34 @@ class Bookkeeping:
             full = [np.full((r, *p.shape[1:]), np.nan) for p in self.params]
             for arr, p in zip(full, self.params, strict=True):
                 arr[self.ran] = p
-        table = RestartTable(self.seeds.copy(), self.initial_loss.copy(), self.mean_ll.copy(),
-                             self.n_iter.copy(), self.converged.copy(), *full)
+        table = RestartTable(
+            self.seeds.copy(),
+            self.initial_loss.copy(),
+            self.mean_ll.copy(),
+            self.n_iter.copy(),
+            self.converged.copy(),
+            *full,
+        )
         return Snapshot(
-            iteration=iteration, weights=weights, means=means, covariances=cov,
-            mean_log_likelihood=float(self.mean_ll[shown]), n_samples=n_samples, status=status,
-            elapsed=elapsed, restart=shown, restarts=table, reseeded=tuple(proc.reseeded[local]),
+            iteration=iteration,
+            weights=weights,
+            means=means,
+            covariances=cov,
+            mean_log_likelihood=float(self.mean_ll[shown]),
+            n_samples=n_samples,
+            status=status,
+            elapsed=elapsed,
+            restart=shown,
+            restarts=table,
+            reseeded=tuple(proc.reseeded[local]),
             empty=tuple(proc.empty[local]),
             warnings=self._warnings(cov, proc.reseeded[local], proc.empty[local], proc.failures),
             config=self.cfg,
         )
 
-    def _warnings(self, cov: np.ndarray, reseeded: list[int], empty: list[int],
-                  failures: dict[int, int]) -> tuple[str, ...]:
+    def _warnings(
+        self, cov: np.ndarray, reseeded: list[int], empty: list[int], failures: dict[int, int]
+    ) -> tuple[str, ...]:
         out = [failure_warning(r, failures[r]) for r in sorted(failures)]  # restarts that stopped (the others went on)
         out += [f"component {k} lost all its points and was re-seeded" for k in reseeded]
         out += [f"component {k} has lost all its points" for k in empty if k not in reseeded]

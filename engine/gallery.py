@@ -19,8 +19,20 @@ from .solutions import Solution, forum_choice, group_restarts, restart_solution_
 
 GALLERY_FORMATS = (".csv", ".json")  # what write_gallery writes
 
-COLUMNS = ("restart", "seed", "initial_loss", "log_likelihood", "mean_log_likelihood", "n_iter", "converged",
-           "collapsed", "empty", "solution", "solution_share", "shown")
+COLUMNS = (
+    "restart",
+    "seed",
+    "initial_loss",
+    "log_likelihood",
+    "mean_log_likelihood",
+    "n_iter",
+    "converged",
+    "collapsed",
+    "empty",
+    "solution",
+    "solution_share",
+    "shown",
+)
 
 
 @dataclass(frozen=True)
@@ -44,16 +56,22 @@ def build_gallery(snap: Snapshot) -> Gallery:
     for r in range(n_restarts):
         ran = math.isfinite(table.mean_log_likelihood[r])
         cov = table.covariances[r]
-        rows.append({
-            "restart": r, "seed": int(table.seeds[r]),
-            "initial_loss": finite_or_none(table.initial_loss[r]),
-            "log_likelihood": finite_or_none(table.mean_log_likelihood[r] * snap.n_samples),
-            "mean_log_likelihood": finite_or_none(table.mean_log_likelihood[r]),
-            "n_iter": int(table.n_iter[r]), "converged": bool(table.converged[r]),
-            "collapsed": collapsed_components(cov, snap.config.reg_covar) if ran else [],
-            "empty": [int(k) for k in np.nonzero(table.weights[r] * snap.n_samples < 1.0)[0]] if ran else [],
-            "solution": labels[r], "solution_share": share.get(labels[r], 0.0), "shown": r == snap.restart,
-        })
+        rows.append(
+            {
+                "restart": r,
+                "seed": int(table.seeds[r]),
+                "initial_loss": finite_or_none(table.initial_loss[r]),
+                "log_likelihood": finite_or_none(table.mean_log_likelihood[r] * snap.n_samples),
+                "mean_log_likelihood": finite_or_none(table.mean_log_likelihood[r]),
+                "n_iter": int(table.n_iter[r]),
+                "converged": bool(table.converged[r]),
+                "collapsed": collapsed_components(cov, snap.config.reg_covar) if ran else [],
+                "empty": [int(k) for k in np.nonzero(table.weights[r] * snap.n_samples < 1.0)[0]] if ran else [],
+                "solution": labels[r],
+                "solution_share": share.get(labels[r], 0.0),
+                "shown": r == snap.restart,
+            }
+        )
     return Gallery(rows, solutions, summary(solutions, n_restarts), forum_choice(table, solutions))
 
 
@@ -68,13 +86,32 @@ def write_gallery(path: str | Path, gallery: Gallery) -> None:
             writer.writerow([_cell(row[c]) for c in COLUMNS])
         data = out.getvalue()
     elif suffix == ".json":
-        data = json.dumps({
-            "format": "gmm-studio-gallery", "format_version": 1, "summary": gallery.summary,
-            "forum_choice": gallery.forum_choice, "rows": gallery.rows,
-            "solutions": [{"label": s.label, "restarts": list(s.restarts), "log_likelihood": s.log_likelihood,
-                           "relation": s.relation, "weights": s.weights.tolist(), "means": s.means.tolist(),
-                           "covariances": s.covariances.tolist()} for s in gallery.solutions],
-        }, indent=2, allow_nan=False) + "\n"
+        data = (
+            json.dumps(
+                {
+                    "format": "gmm-studio-gallery",
+                    "format_version": 1,
+                    "summary": gallery.summary,
+                    "forum_choice": gallery.forum_choice,
+                    "rows": gallery.rows,
+                    "solutions": [
+                        {
+                            "label": s.label,
+                            "restarts": list(s.restarts),
+                            "log_likelihood": s.log_likelihood,
+                            "relation": s.relation,
+                            "weights": s.weights.tolist(),
+                            "means": s.means.tolist(),
+                            "covariances": s.covariances.tolist(),
+                        }
+                        for s in gallery.solutions
+                    ],
+                },
+                indent=2,
+                allow_nan=False,
+            )
+            + "\n"
+        )
     else:
         raise UserError(f"{path}: unknown gallery format {suffix!r}: use {' or '.join(GALLERY_FORMATS)}")
     atomic_write(path, data.encode())

@@ -92,8 +92,9 @@ def log_joint_coefficients(log_weights: Tensor, means: Tensor, chol: Tensor) -> 
     return torch.cat([const.unsqueeze(-1), b, quad], dim=-1)
 
 
-def e_step_statistics(features: Tensor, coef: Tensor, chunk: int | None = None,
-                      segment: int | None = None) -> tuple[Tensor, Tensor]:
+def e_step_statistics(
+    features: Tensor, coef: Tensor, chunk: int | None = None, segment: int | None = None
+) -> tuple[Tensor, Tensor]:
     """The E-step fused with the M-step's statistics, over chunks of points.
 
     Returns S (R, K, P) = resp^T @ F accumulated in float64, and log p(x_n) (R, N) in the working dtype.
@@ -133,8 +134,10 @@ def weighted_sums(resp: Tensor, block: Tensor, segment: int | None = None) -> Te
     if n_seg < 2:
         return (resp @ block).double()
     head = n_seg * segment
-    parts = torch.bmm(resp[:, :head].view(resp.shape[0], n_seg, segment).transpose(0, 1),
-                      block[:head].view(n_seg, segment, block.shape[1]))  # (n_seg, M, P)
+    parts = torch.bmm(
+        resp[:, :head].view(resp.shape[0], n_seg, segment).transpose(0, 1),
+        block[:head].view(n_seg, segment, block.shape[1]),
+    )  # (n_seg, M, P)
     return parts.sum(0, dtype=torch.float64) + (resp[:, head:] @ block[head:]).double()
 
 

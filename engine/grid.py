@@ -49,8 +49,7 @@ class CellResult:
     error: UserError | None = None
 
 
-def fit_cells(data: np.ndarray, cells: list[FitConfig], cancel: CancelToken | None = None
-              ) -> Iterator[CellResult]:
+def fit_cells(data: np.ndarray, cells: list[FitConfig], cancel: CancelToken | None = None) -> Iterator[CellResult]:
     """Fit every cell (configs that differ only in K and covariance type) on data (N, D); yield the results in
     the order of cells, batched where that pays. Stops yielding when cancel is set."""
     x = check_data(data)
@@ -86,8 +85,7 @@ def batchable(n_points: int, cells: list[FitConfig]) -> bool:
 def _scaling_groups(cells: list[FitConfig]) -> list[list[int]]:
     """Indices of the cells that share working units: spherical ones apart when the data is standardised."""
     isotropic = [COVARIANCE_TYPES[c.covariance_type].isotropic and c.resolved().standardize for c in cells]
-    return [g for g in ([i for i, s in enumerate(isotropic) if not s], [i for i, s in enumerate(isotropic) if s])
-            if g]
+    return [g for g in ([i for i, s in enumerate(isotropic) if not s], [i for i, s in enumerate(isotropic) if s]) if g]
 
 
 def _alone(x: np.ndarray, cfg: FitConfig, cancel: CancelToken | None) -> CellResult:
@@ -110,8 +108,9 @@ class _CellProcedure:
     empty: list[list[int]]
 
 
-def _batch(x_data: np.ndarray, cells: list[tuple[int, FitConfig]], cancel: CancelToken | None
-           ) -> dict[int, CellResult] | None:
+def _batch(
+    x_data: np.ndarray, cells: list[tuple[int, FitConfig]], cancel: CancelToken | None
+) -> dict[int, CellResult] | None:
     """Fit cells [(index, config)] that share their working units as one ExactEM; None when cancelled."""
     given = dict(cells)
     cells = [(i, cfg.resolved()) for i, cfg in cells]

@@ -47,9 +47,18 @@ class History:
     def append(self, snap) -> None:
         """Record a snapshot (engine Snapshot)."""
         t = snap.restarts
-        entry = HistoryEntry(snap.iteration, snap.mean_log_likelihood, snap.weights, snap.means,
-                             snap.covariances, t.means, snap.restart, t.weights, t.covariances,
-                             t.mean_log_likelihood)
+        entry = HistoryEntry(
+            snap.iteration,
+            snap.mean_log_likelihood,
+            snap.weights,
+            snap.means,
+            snap.covariances,
+            t.means,
+            snap.restart,
+            t.weights,
+            t.covariances,
+            t.mean_log_likelihood,
+        )
         if self.capacity is None:
             k, d = snap.means.shape
             self.capacity = max(16, self.budget_bytes // self.entry_bytes(k, d, len(snap.restarts.seeds)))
@@ -94,6 +103,13 @@ class History:
 
     @property
     def nbytes(self) -> int:
-        arrays = ("weights", "means", "covariances", "restart_means", "restart_weights", "restart_covariances",
-                  "restart_mean_log_likelihood")
+        arrays = (
+            "weights",
+            "means",
+            "covariances",
+            "restart_means",
+            "restart_weights",
+            "restart_covariances",
+            "restart_mean_log_likelihood",
+        )
         return sum(sum(getattr(e, a).nbytes for a in arrays) + 64 for e in self.kept())

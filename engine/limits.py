@@ -69,22 +69,30 @@ def check_fit_memory(n: int, d: int, k: int, restarts: int, available: int | Non
         return
     most_restarts = _largest(lambda r: fit_bytes(n, d, k, r) <= available, restarts)
     if most_restarts >= 1:
-        raise UserError(f"{restarts:,} restarts of K={k} on {n:,} points need about {human(need)} of memory but "
-                        f"{human(available)} is available: use at most {most_restarts:,} restarts")
+        raise UserError(
+            f"{restarts:,} restarts of K={k} on {n:,} points need about {human(need)} of memory but "
+            f"{human(available)} is available: use at most {most_restarts:,} restarts"
+        )
     most_k = _largest(lambda kk: fit_bytes(n, d, kk, 1) <= available, k)
     if most_k >= 1:
-        raise UserError(f"K={k:,} components on {n:,} points need about {human(need)} of memory but "
-                        f"{human(available)} is available: use at most {most_k:,} components")
-    raise UserError(f"a fit of {n:,} points needs about {human(need)} of memory but {human(available)} is available:"
-                    " use a sample of the data")
+        raise UserError(
+            f"K={k:,} components on {n:,} points need about {human(need)} of memory but "
+            f"{human(available)} is available: use at most {most_k:,} components"
+        )
+    raise UserError(
+        f"a fit of {n:,} points needs about {human(need)} of memory but {human(available)} is available:"
+        " use a sample of the data"
+    )
 
 
 def check_selection(n: int, d: int, k_max: int, restarts: int, data_name: str, k_setting: str) -> None:
     """Refuse a model-selection grid before any fit: more components than points (k_setting names the setting
     to change, as the user sees it), or more memory than there is for its largest fit."""
     if k_max > n:
-        raise UserError(f"{k_setting} asks for up to {k_max:,} components but {data_name} has {n:,} points: "
-                        f"set {k_setting} at most {n:,}")
+        raise UserError(
+            f"{k_setting} asks for up to {k_max:,} components but {data_name} has {n:,} points: "
+            f"set {k_setting} at most {n:,}"
+        )
     check_fit_memory(n, d, k_max, restarts)
 
 
@@ -98,8 +106,10 @@ def check_generate_memory(n: int, d: int, available: int | None = None) -> None:
     need = generate_bytes(n, d)
     if need > available:
         most = _largest(lambda m: generate_bytes(m, d) <= available, n)
-        raise UserError(f"{n:,} points need about {human(need)} of memory but {human(available)} is available: "
-                        f"use at most --n {most:,}")
+        raise UserError(
+            f"{n:,} points need about {human(need)} of memory but {human(available)} is available: "
+            f"use at most --n {most:,}"
+        )
 
 
 def check_seed(seed, what: str = "seed") -> int:

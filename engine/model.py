@@ -75,8 +75,9 @@ class MixtureModel(PyroModule):
 
     def components(self) -> dist.MultivariateNormal:
         """The K component distributions of every restart: batch shape (R, 1, K), event (D,)."""
-        return dist.MultivariateNormal(self.means.unsqueeze(-3), scale_tril=self.scale_tril.unsqueeze(-4),
-                                       validate_args=False)
+        return dist.MultivariateNormal(
+            self.means.unsqueeze(-3), scale_tril=self.scale_tril.unsqueeze(-4), validate_args=False
+        )
 
     def log_joint(self, data: torch.Tensor) -> torch.Tensor:
         """log p(z = k, x_n) for every point and component: (R, N, K). The exact E-step's input."""
@@ -165,4 +166,3 @@ def forum_loss(module: MixtureModel, data: torch.Tensor) -> tuple[torch.Tensor, 
     model_trace = pyro.poutine.trace(pyro.poutine.replay(module.model, trace=guide_trace)).get_trace(data)
     complete = sum(model_trace.nodes[site]["fn"].log_prob(model_trace.nodes[site]["value"]) for site in "zx")
     return -complete.sum(-1), log_lik
-

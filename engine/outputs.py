@@ -59,8 +59,10 @@ def check_output(path: str | Path, inputs: Iterable[str | Path] = (), what: str 
         for src in inputs:
             src_path = Path(src)
             if src_path.exists() and os.path.samefile(target, src_path):
-                raise UserError(f"{shown}: is an input of this run ({src}): writing the {what} there would destroy "
-                                "it; choose another file name")
+                raise UserError(
+                    f"{shown}: is an input of this run ({src}): writing the {what} there would destroy "
+                    "it; choose another file name"
+                )
     folder = target.parent
     if not folder.is_dir():
         raise UserError(f"{shown}: the folder {folder} does not exist: create it or choose another path")

@@ -20,8 +20,9 @@ def log_joint(points: np.ndarray, weights: np.ndarray, means: np.ndarray, covari
     m = scaling.means_to_std(torch.as_tensor(means, dtype=torch.float64))
     c = scaling.cov_to_std(torch.as_tensor(covariances, dtype=torch.float64))
     chol = torch.linalg.cholesky(c)
-    coef = gaussian.log_joint_coefficients(torch.log(torch.as_tensor(weights, dtype=torch.float64))[None],
-                                           m[None], chol[None])
+    coef = gaussian.log_joint_coefficients(
+        torch.log(torch.as_tensor(weights, dtype=torch.float64))[None], m[None], chol[None]
+    )
     return (gaussian.quadratic_features(xs) @ coef[0].T).numpy() - scaling.log_det
 
 

@@ -23,8 +23,9 @@ class Procedure(Protocol):
     empty: list[list[int]]  # per restart: components that had no points at the last step
 
     @classmethod
-    def create(cls, x: torch.Tensor, params: Params, cfg: FitConfig, reg: torch.Tensor,
-               rng: torch.Generator) -> Procedure:
+    def create(
+        cls, x: torch.Tensor, params: Params, cfg: FitConfig, reg: torch.Tensor, rng: torch.Generator
+    ) -> Procedure:
         """The procedure at initial parameters (R, K, ...) for points x (N, D) in working units; reg (D,) is
         reg_covar in those units, rng the sampling stream of restart 0 (the chosen one when one trains)."""
         ...

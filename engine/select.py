@@ -37,9 +37,17 @@ class SelectionEntry:
     trace: np.ndarray | None = None  # (T, 2) iteration and mean log-likelihood of the chosen restart's run
 
     def as_dict(self) -> dict:
-        return {"k": self.k, "covariance_type": self.covariance_type, "log_likelihood": self.log_likelihood,
-                "bic": self.bic, "aic": self.aic, "converged": self.converged, "n_iter": self.n_iter,
-                "spurious": self.spurious, "reason": self.reason}
+        return {
+            "k": self.k,
+            "covariance_type": self.covariance_type,
+            "log_likelihood": self.log_likelihood,
+            "bic": self.bic,
+            "aic": self.aic,
+            "converged": self.converged,
+            "n_iter": self.n_iter,
+            "spurious": self.spurious,
+            "reason": self.reason,
+        }
 
 
 def spurious_reason(snap: Snapshot) -> str:
@@ -47,15 +55,18 @@ def spurious_reason(snap: Snapshot) -> str:
     reasons = []
     collapsed = collapsed_components(snap.covariances, snap.config.reg_covar)
     if collapsed:
-        reasons.append(f"component(s) {', '.join(map(str, collapsed))} collapsed onto repeated values "
-                       "(variance at the reg_covar floor)")
+        reasons.append(
+            f"component(s) {', '.join(map(str, collapsed))} collapsed onto repeated values "
+            "(variance at the reg_covar floor)"
+        )
     if snap.empty:
         reasons.append(f"component(s) {', '.join(map(str, snap.empty))} empty")
     return "; ".join(reasons)
 
 
-def select_models(data: np.ndarray, ks: list[int], covariance_types: list[str], base: FitConfig,
-                  cancel: CancelToken | None = None) -> Iterator[SelectionEntry]:
+def select_models(
+    data: np.ndarray, ks: list[int], covariance_types: list[str], base: FitConfig, cancel: CancelToken | None = None
+) -> Iterator[SelectionEntry]:
     """Yield one entry per (k, covariance type), in order (k first), as the fits finish (on small data the
     grid runs as one batch, see grid.py: the entries then come together)."""
     n, d = np.asarray(data).shape
@@ -72,8 +83,19 @@ def _entry(cell: CellResult, n: int, d: int) -> SelectionEntry:
     trace = [(i, lls[snap.restart]) for i, lls in cell.trace if i <= snap.restarts.n_iter[snap.restart]]
     bic, aic = information_criteria(snap.log_likelihood, n, k, d, ct)
     reason = spurious_reason(snap)
-    return SelectionEntry(k, ct, snap.log_likelihood, bic, aic, snap.converged, snap.iteration, bool(reason),
-                          reason, snap, np.asarray(trace, dtype=np.float64))
+    return SelectionEntry(
+        k,
+        ct,
+        snap.log_likelihood,
+        bic,
+        aic,
+        snap.converged,
+        snap.iteration,
+        bool(reason),
+        reason,
+        snap,
+        np.asarray(trace, dtype=np.float64),
+    )
 
 
 def best_entry(entries: list[SelectionEntry]) -> SelectionEntry | None:
@@ -82,9 +104,13 @@ def best_entry(entries: list[SelectionEntry]) -> SelectionEntry | None:
     return min(ok, key=lambda e: e.bic) if ok else None
 
 
-def run_selection(data: np.ndarray, ks: list[int], covariance_types: list[str], base: FitConfig,
-                  progress: Callable[[SelectionEntry], None] | None = None,
-                  ) -> tuple[list[SelectionEntry], SelectionEntry | None]:
+def run_selection(
+    data: np.ndarray,
+    ks: list[int],
+    covariance_types: list[str],
+    base: FitConfig,
+    progress: Callable[[SelectionEntry], None] | None = None,
+) -> tuple[list[SelectionEntry], SelectionEntry | None]:
     """Fit the whole grid; call progress(entry) after each fit; return all entries and the best."""
     entries = []
     for entry in select_models(data, ks, covariance_types, base):

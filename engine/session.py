@@ -56,14 +56,21 @@ class DataRef:
         digest = points_sha256(points)
         if digest != self.sha256:
             where = self.path if self.kind == "file" else f"the {self.kind} data"
-            raise UserError(f"{where} has changed since the session was saved (SHA-256 {digest[:12]}… but the "
-                            f"session recorded {self.sha256[:12]}…): the fits would not be the same")
+            raise UserError(
+                f"{where} has changed since the session was saved (SHA-256 {digest[:12]}… but the "
+                f"session recorded {self.sha256[:12]}…): the fits would not be the same"
+            )
         return points
 
 
 def file_ref(dataset: Dataset) -> DataRef:
-    return DataRef("file", dataset.sha256, len(dataset.points), path=str(Path(dataset.source).resolve()),
-                   columns=tuple(dataset.column_indices))
+    return DataRef(
+        "file",
+        dataset.sha256,
+        len(dataset.points),
+        path=str(Path(dataset.source).resolve()),
+        columns=tuple(dataset.column_indices),
+    )
 
 
 def generated_ref(mixture: dict, n: int, seed: int, points: np.ndarray) -> DataRef:
@@ -101,28 +108,62 @@ def config_from_dict(d: dict) -> FitConfig:
     return FitConfig(**d)
 
 
-def session_dict(data: DataRef, config: FitConfig, snap: Snapshot, history: History | None,
-                 log_likelihood_trace: np.ndarray | None = None) -> dict:
+def session_dict(
+    data: DataRef,
+    config: FitConfig,
+    snap: Snapshot,
+    history: History | None,
+    log_likelihood_trace: np.ndarray | None = None,
+) -> dict:
     """The session as JSON-ready data."""
-    fit = {"status": snap.status, "iteration": snap.iteration, "restart": snap.restart,
-           "mean_log_likelihood": snap.mean_log_likelihood, "log_likelihood": snap.log_likelihood,
-           "weights": snap.weights.tolist(), "means": snap.means.tolist(), "covariances": snap.covariances.tolist(),
-           "restart_mean_log_likelihood": [finite_or_none(v) for v in snap.restarts.mean_log_likelihood]}
+    fit = {
+        "status": snap.status,
+        "iteration": snap.iteration,
+        "restart": snap.restart,
+        "mean_log_likelihood": snap.mean_log_likelihood,
+        "log_likelihood": snap.log_likelihood,
+        "weights": snap.weights.tolist(),
+        "means": snap.means.tolist(),
+        "covariances": snap.covariances.tolist(),
+        "restart_mean_log_likelihood": [finite_or_none(v) for v in snap.restarts.mean_log_likelihood],
+    }
     hist = {}
     if history is not None:
         kept = history.kept()
         step = max(1, math.ceil(len(kept) / HISTORY_ENTRIES))
         chosen = kept[::step] + ([kept[-1]] if (len(kept) - 1) % step else [])
         trace = history.log_likelihoods() if log_likelihood_trace is None else log_likelihood_trace
-        hist = {"log_likelihood": np.asarray(trace).tolist(),
-                "params": [{"iteration": e.iteration, "weights": e.weights.tolist(), "means": e.means.tolist(),
-                            "covariances": e.covariances.tolist()} for e in chosen]}
-    return {"format": FORMAT, "format_version": FORMAT_VERSION, "data": asdict(data),
-            "config": config_to_dict(config), "fit": fit, "history": hist, "versions": versions()}
+        hist = {
+            "log_likelihood": np.asarray(trace).tolist(),
+            "params": [
+                {
+                    "iteration": e.iteration,
+                    "weights": e.weights.tolist(),
+                    "means": e.means.tolist(),
+                    "covariances": e.covariances.tolist(),
+                }
+                for e in chosen
+            ],
+        }
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "data": asdict(data),
+        "config": config_to_dict(config),
+        "fit": fit,
+        "history": hist,
+        "versions": versions(),
+    }
 
 
-def write_session(path: str | Path, data: DataRef, config: FitConfig, snap: Snapshot,
-                  history: History | None = None, log_likelihood_trace: np.ndarray | None = None) -> None:
+def write_session(
+    path: str | Path,
+    data: DataRef,
+    config: FitConfig,
+    snap: Snapshot,
+    history: History | None = None,
+    log_likelihood_trace: np.ndarray | None = None,
+) -> None:
     """Write the session atomically. log_likelihood_trace (T, 2): every iteration's mean log-likelihood when
     the history holds only some of them."""
     if Path(path).suffix.lower() != ".gmmsession":
@@ -153,8 +194,10 @@ def read_session(path: str | Path) -> Session:
     if isinstance(version, bool) or not isinstance(version, int):
         raise UserError(f"{path}: format_version must be a whole number, got {version!r}")
     if version > FORMAT_VERSION:
-        raise UserError(f"{path}: session format {version} is newer than this GMM Studio reads "
-                        f"({FORMAT_VERSION}): update GMM Studio")
+        raise UserError(
+            f"{path}: session format {version} is newer than this GMM Studio reads "
+            f"({FORMAT_VERSION}): update GMM Studio"
+        )
     try:
         data = _data_ref(_field(d, "data", dict))
         config = config_from_dict(_field(d, "config", dict))
@@ -183,8 +226,7 @@ def _field(d: dict, name: str, kind: type, where: str = ""):
     return value
 
 
-_KIND_NAMES = {dict: "an object", list: "a list", str: "a string", int: "a whole number",
-               (int, float): "a number"}
+_KIND_NAMES = {dict: "an object", list: "a list", str: "a string", int: "a whole number", (int, float): "a number"}
 
 
 def _data_ref(d: dict) -> DataRef:
@@ -208,18 +250,30 @@ def _data_ref(d: dict) -> DataRef:
         if n != n_samples:
             raise UserError(f"data: n ({n}) and n_samples ({n_samples}) differ")
         seed = check_seed(_field(d, "seed", int, "data: "), "data: seed")
-        w, m, c = check_mixture(mixture.get("weights"), mixture.get("means"), mixture.get("covariances"),
-                                "data: mixture")
+        w, m, c = check_mixture(
+            mixture.get("weights"), mixture.get("means"), mixture.get("covariances"), "data: mixture"
+        )
         if m.shape[1] != 2:
             raise UserError(f"data: the mixture is {m.shape[1]}-D; sessions hold 2-D data")
         check_generate_memory(n, 2)
-        return replace(ref, mixture={"weights": w.tolist(), "means": m.tolist(), "covariances": c.tolist()},
-                       n=n, seed=seed)
+        return replace(
+            ref, mixture={"weights": w.tolist(), "means": m.tolist(), "covariances": c.tolist()}, n=n, seed=seed
+        )
     points = _field(d, "points", list, "data: ")
     if len(points) != n_samples:
         raise UserError(f"data: holds {len(points)} points but n_samples is {n_samples}")
-    bad = next((p for p in points if not (isinstance(p, list) and len(p) == 2 and all(
-        isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in p))), None)
+    bad = next(
+        (
+            p
+            for p in points
+            if not (
+                isinstance(p, list)
+                and len(p) == 2
+                and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in p)
+            )
+        ),
+        None,
+    )
     if bad is not None:
         raise UserError(f"data: every point must be two finite numbers [x, y], found {bad!r:.60}")
     return replace(ref, points=points)

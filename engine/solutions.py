@@ -142,10 +142,21 @@ def group_restarts(table, n_samples: int) -> list[Solution]:
     ran.sort(key=lambda r: -table.mean_log_likelihood[r])
     groups: list[list[int]] = []
     for r in ran:
-        linked = [g for g, members in enumerate(groups) if any(
-            same_solution(table.weights[b], table.means[b], table.covariances[b],
-                          table.weights[r], table.means[r], table.covariances[r])
-            for b in members[-LINK_CANDIDATES:][::-1])]
+        linked = [
+            g
+            for g, members in enumerate(groups)
+            if any(
+                same_solution(
+                    table.weights[b],
+                    table.means[b],
+                    table.covariances[b],
+                    table.weights[r],
+                    table.means[r],
+                    table.covariances[r],
+                )
+                for b in members[-LINK_CANDIDATES:][::-1]
+            )
+        ]
         if not linked:
             groups.append([r])
             continue
@@ -162,8 +173,9 @@ def group_restarts(table, n_samples: int) -> list[Solution]:
         b = group[0]
         w, m, c = table.weights[b], table.means[b], table.covariances[b]
         relation = "" if i == 0 else describe_relation(out[0].weights, out[0].means, out[0].covariances, w, m, c)
-        out.append(Solution(_label(i), tuple(group), float(table.mean_log_likelihood[b]) * n_samples, w, m, c,
-                            relation))
+        out.append(
+            Solution(_label(i), tuple(group), float(table.mean_log_likelihood[b]) * n_samples, w, m, c, relation)
+        )
     return out
 
 
@@ -209,14 +221,17 @@ def summary(solutions: list[Solution], n_restarts: int) -> str:
     for s in solutions[:SUMMARY_SOLUTIONS]:
         what = f" {s.relation}," if s.relation else ""
         of = f" of {n_restarts} restarts" if s is solutions[0] else ""
-        parts.append(f"solution {s.label} (log-likelihood {s.log_likelihood:.2f}){what} reached by "
-                     f"{len(s.restarts)}{of}")
+        parts.append(
+            f"solution {s.label} (log-likelihood {s.log_likelihood:.2f}){what} reached by {len(s.restarts)}{of}"
+        )
     rest = solutions[SUMMARY_SOLUTIONS:]
     if rest:
-        parts.append(f"and {len(rest)} more solutions (log-likelihood {rest[-1].log_likelihood:.2f} to "
-                     f"{rest[0].log_likelihood:.2f}) reached by {sum(len(s.restarts) for s in rest)} "
-                     "(many near-equal solutions are often restarts that stopped on a slow ridge: a lower tol "
-                     "lets them finish)")
+        parts.append(
+            f"and {len(rest)} more solutions (log-likelihood {rest[-1].log_likelihood:.2f} to "
+            f"{rest[0].log_likelihood:.2f}) reached by {sum(len(s.restarts) for s in rest)} "
+            "(many near-equal solutions are often restarts that stopped on a slow ridge: a lower tol "
+            "lets them finish)"
+        )
     return "; ".join(parts)
 
 
@@ -229,8 +244,11 @@ def forum_choice(table, solutions: list[Solution]) -> str:
     label = next((s.label for s in solutions if chosen in s.restarts), None)
     if label is None:
         return f"the forum's selection (lowest initial loss) picks restart {chosen}, which did not run to the end"
-    verdict = "the best final solution" if label == solutions[0].label else \
-        f"not the best final solution (A, log-likelihood {solutions[0].log_likelihood:.2f})"
+    verdict = (
+        "the best final solution"
+        if label == solutions[0].label
+        else f"not the best final solution (A, log-likelihood {solutions[0].log_likelihood:.2f})"
+    )
     return f"the forum's selection (lowest initial loss) picks restart {chosen}: solution {label}, {verdict}"
 
 

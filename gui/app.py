@@ -50,9 +50,11 @@ def missing_system_library() -> str:
     platform = os.environ.get("QT_QPA_PLATFORM", "")
     linux = sys.platform.startswith("linux")
     if linux and not platform and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
-        return ("there is no display to open the window on (DISPLAY and WAYLAND_DISPLAY are unset): run it in a "
-                "desktop session, or use `python3 main.py screenshot OUT.png` or the command line "
-                "(`python3 main.py fit --help`)")
+        return (
+            "there is no display to open the window on (DISPLAY and WAYLAND_DISPLAY are unset): run it in a "
+            "desktop session, or use `python3 main.py screenshot OUT.png` or the command line "
+            "(`python3 main.py fit --help`)"
+        )
     x11 = linux and os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY")
     if platform not in ("", "xcb") or not x11:
         return ""

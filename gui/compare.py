@@ -45,8 +45,18 @@ def comparison_configs(config, init) -> dict[str, object]:
     """Every algorithm's config: the panel's settings, the shared start, full covariances (the forum recipe
     fits only those), one restart, each algorithm's own tol and optimiser defaults, and the panel's max
     iterations when it is set (else each algorithm's own)."""
-    base = replace(config, covariance_type="full", restarts=1, init=None, init_params=init, select_by=None,
-                   tol=None, lr=None, betas=None, standardize=None)
+    base = replace(
+        config,
+        covariance_type="full",
+        restarts=1,
+        init=None,
+        init_params=init,
+        select_by=None,
+        tol=None,
+        lr=None,
+        betas=None,
+        standardize=None,
+    )
     return {a: replace(base, algorithm=a) for a in algorithms()}
 
 
@@ -56,8 +66,11 @@ def explain(frames: dict[str, Frame]) -> str:
     done = [a for a in algorithms() if a in frames]
     if not done:
         return ""
-    parts = [f"{a}: {frames[a].snapshot.mean_log_likelihood:.5f} after {frames[a].snapshot.iteration} iterations "
-             f"({frames[a].snapshot.elapsed:.1f} s)" for a in done]
+    parts = [
+        f"{a}: {frames[a].snapshot.mean_log_likelihood:.5f} after {frames[a].snapshot.iteration} iterations "
+        f"({frames[a].snapshot.elapsed:.1f} s)"
+        for a in done
+    ]
     text = "Mean log-likelihood per point — " + "; ".join(parts) + "."
     reference = reference_algorithm()
     if reference not in frames:
@@ -80,9 +93,11 @@ def explain(frames: dict[str, Frame]) -> str:
         left = np.linalg.norm(target.means - f.snapshot.means[perm], axis=-1)
         fastest = float(per_step.max())
         k = int(np.argmax(need))
-        text += (f" {a}: its means moved at most {fastest:.4f} per iteration; to reach {reference}'s answer, component "
-                 f"{k}'s mean had to travel {need[k]:.2f} from its start (at least {need[k] / fastest:.0f} "
-                 f"iterations at that speed) and is still {left[k]:.2f} away.")
+        text += (
+            f" {a}: its means moved at most {fastest:.4f} per iteration; to reach {reference}'s answer, component "
+            f"{k}'s mean had to travel {need[k]:.2f} from its start (at least {need[k] / fastest:.0f} "
+            f"iterations at that speed) and is still {left[k]:.2f} away."
+        )
     return text
 
 
@@ -143,10 +158,15 @@ class _FitPanel(QWidget):
                 curve.setData(rings[:, 0], rings[:, 1])
             else:
                 curve.setData([], [])
-        self.means.setData(pos=snap.means, brush=[component_color(j) for j in range(k)],
-                           pen=[pg.mkPen(component_color(j).darker(160), width=2) for j in range(k)])
-        self.title.setText(f"<b>{algorithm}</b>: {snap.mean_log_likelihood:.5f} at iteration {snap.iteration} "
-                           f"({snap.status.replace('_', ' ')}, {snap.elapsed:.1f} s)")
+        self.means.setData(
+            pos=snap.means,
+            brush=[component_color(j) for j in range(k)],
+            pen=[pg.mkPen(component_color(j).darker(160), width=2) for j in range(k)],
+        )
+        self.title.setText(
+            f"<b>{algorithm}</b>: {snap.mean_log_likelihood:.5f} at iteration {snap.iteration} "
+            f"({snap.status.replace('_', ' ')}, {snap.elapsed:.1f} s)"
+        )
 
 
 class CompareView(QWidget):
@@ -172,8 +192,9 @@ class CompareView(QWidget):
         self.run_button.setToolTip(f"Run {names} at the same time from the same start")
         self.stop_button = QPushButton("Stop")
         self.stop_button.setEnabled(False)
-        self.note = QLabel(f"{names} from one start (the panel's initialisation), full covariances, each "
-                           "algorithm's defaults.")
+        self.note = QLabel(
+            f"{names} from one start (the panel's initialisation), full covariances, each algorithm's defaults."
+        )
         self.note.setWordWrap(True)
         self.verdict = QLabel("")
         self.verdict.setWordWrap(True)
@@ -189,10 +210,14 @@ class CompareView(QWidget):
             chart.addLegend(offset=(-10, 10))
         self.by_iter.setLogMode(x=True, y=False)
         self.by_iter.getAxis("bottom").setStyle(maxTextLevel=0)  # label the decades only
-        self.time_curves = {a: self.by_time.plot([], [], name=a, pen=pg.mkPen(series_color(i), width=2))
-                            for i, a in enumerate(self.panels)}
-        self.iter_curves = {a: self.by_iter.plot([], [], name=a, pen=pg.mkPen(series_color(i), width=2))
-                            for i, a in enumerate(self.panels)}
+        self.time_curves = {
+            a: self.by_time.plot([], [], name=a, pen=pg.mkPen(series_color(i), width=2))
+            for i, a in enumerate(self.panels)
+        }
+        self.iter_curves = {
+            a: self.by_iter.plot([], [], name=a, pen=pg.mkPen(series_color(i), width=2))
+            for i, a in enumerate(self.panels)
+        }
         top = QHBoxLayout()
         top.addWidget(self.run_button)
         top.addWidget(self.stop_button)

@@ -89,11 +89,19 @@ class ControlPanel(QWidget):
         self.precision = _combo(engine.DTYPES)
         self.auto_view = QCheckBox("follow the fit live")
         self.auto_view.setChecked(True)
-        for label, widget in (("Components K", self.k), ("Algorithm", self.algorithm),
-                              ("Covariance", self.covariance), ("Initialisation", self.init),
-                              ("Restarts", self.restarts), ("Seed", self.seed), ("Tolerance", self.tol),
-                              ("Max iterations", self.max_iter), ("reg_covar", self.reg_covar),
-                              ("Device", self.device), ("Precision", self.precision)):
+        for label, widget in (
+            ("Components K", self.k),
+            ("Algorithm", self.algorithm),
+            ("Covariance", self.covariance),
+            ("Initialisation", self.init),
+            ("Restarts", self.restarts),
+            ("Seed", self.seed),
+            ("Tolerance", self.tol),
+            ("Max iterations", self.max_iter),
+            ("reg_covar", self.reg_covar),
+            ("Device", self.device),
+            ("Precision", self.precision),
+        ):
             form.addRow(label, widget)
         self.tol.setToolTip("Stop when the mean log-likelihood per point changes by less than this")
         self.reg_covar.setToolTip("Added to every covariance's diagonal (data units), as in scikit-learn")
@@ -197,8 +205,7 @@ class ControlPanel(QWidget):
         # (the default), so that choosing another algorithm later takes that algorithm's own default
         defaults = engine.algorithm_defaults(cfg.algorithm)
         self.tol.setText("" if cfg.tol is None or cfg.tol == defaults["tol"] else repr(cfg.tol))
-        self.max_iter.setText("" if cfg.max_iter is None or cfg.max_iter == defaults["max_iter"]
-                              else str(cfg.max_iter))
+        self.max_iter.setText("" if cfg.max_iter is None or cfg.max_iter == defaults["max_iter"] else str(cfg.max_iter))
         self.reg_covar.setText(repr(cfg.reg_covar))
         self.precision.setCurrentText(cfg.dtype)
 
@@ -209,17 +216,23 @@ class ControlPanel(QWidget):
         init = self.init.currentText()
         imported = init == IMPORTED_INIT
         if imported and self.init_params is not None and len(self.init_params.weights) != self.k.value():
-            raise engine.UserError(f"the imported parameters have {len(self.init_params.weights)} components but "
-                                   f"K is {self.k.value()}: set K to match or choose another initialisation")
+            raise engine.UserError(
+                f"the imported parameters have {len(self.init_params.weights)} components but "
+                f"K is {self.k.value()}: set K to match or choose another initialisation"
+            )
         cfg = engine.FitConfig(
-            n_components=self.k.value(), algorithm=self.algorithm.currentText(),
+            n_components=self.k.value(),
+            algorithm=self.algorithm.currentText(),
             covariance_type=self.covariance.currentText(),
             init=None if self.init.currentIndex() == 0 or imported else init,
             init_params=self.init_params if imported else None,
-            restarts=self.restarts.value(), seed=self.seed.value(),
-            tol=_number(self.tol, "Tolerance", float), max_iter=_number(self.max_iter, "Max iterations", int),
+            restarts=self.restarts.value(),
+            seed=self.seed.value(),
+            tol=_number(self.tol, "Tolerance", float),
+            max_iter=_number(self.max_iter, "Max iterations", int),
             reg_covar=_number(self.reg_covar, "reg_covar", float, required=True),
-            device=self.device.currentText(), dtype=self.precision.currentText(),
+            device=self.device.currentText(),
+            dtype=self.precision.currentText(),
         )
         cfg.resolved()  # validates: raises UserError naming the setting
         return cfg
@@ -254,8 +267,12 @@ class ControlPanel(QWidget):
         settings.endGroup()
 
     def _combos(self) -> dict[str, QComboBox]:
-        return {"algorithm": self.algorithm, "covariance": self.covariance, "init": self.init,
-                "precision": self.precision}
+        return {
+            "algorithm": self.algorithm,
+            "covariance": self.covariance,
+            "init": self.init,
+            "precision": self.precision,
+        }
 
     def _spins(self) -> dict[str, QSpinBox]:
         return {"k": self.k, "restarts": self.restarts, "seed": self.seed}

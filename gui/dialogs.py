@@ -71,17 +71,29 @@ def versions_text(engine_info: dict | None) -> str:
     import pyqtgraph
 
     info = engine_info or {}
-    rows = [("GMM Studio", info.get("gmm_studio", engine.__version__)), ("Python", platform.python_version()),
-            ("torch", info.get("torch", "loading…")), ("pyro", info.get("pyro", "loading…")),
-            ("Qt", qVersion()), ("PySide6", pyside_version), ("pyqtgraph", pyqtgraph.__version__),
-            ("NumPy", numpy.__version__), ("devices", ", ".join(info.get("devices", ["…"])))]
+    rows = [
+        ("GMM Studio", info.get("gmm_studio", engine.__version__)),
+        ("Python", platform.python_version()),
+        ("torch", info.get("torch", "loading…")),
+        ("pyro", info.get("pyro", "loading…")),
+        ("Qt", qVersion()),
+        ("PySide6", pyside_version),
+        ("pyqtgraph", pyqtgraph.__version__),
+        ("NumPy", numpy.__version__),
+        ("devices", ", ".join(info.get("devices", ["…"]))),
+    ]
     return "\n".join(f"{name}: {value}" for name, value in rows)
 
 
 def show_about(parent: QWidget, engine_info: dict | None) -> QMessageBox:
-    box = QMessageBox(QMessageBox.Icon.Information, "About GMM Studio",
-                      "GMM Studio: fit Gaussian mixture models with a Pyro EM engine and watch the fit happen.\n\n"
-                      + versions_text(engine_info), QMessageBox.StandardButton.Close, parent)
+    box = QMessageBox(
+        QMessageBox.Icon.Information,
+        "About GMM Studio",
+        "GMM Studio: fit Gaussian mixture models with a Pyro EM engine and watch the fit happen.\n\n"
+        + versions_text(engine_info),
+        QMessageBox.StandardButton.Close,
+        parent,
+    )
     box.setModal(False)
     box.show()
     return box
@@ -90,9 +102,11 @@ def show_about(parent: QWidget, engine_info: dict | None) -> QMessageBox:
 def show_shortcuts(parent: QWidget, shortcuts: list[tuple[str, str]]):
     """Help > Keyboard shortcuts: every menu shortcut, plus the plot's mouse gestures (non-modal)."""
     rows = "".join(f"<tr><td><b>{key}</b></td><td>{what}</td></tr>" for key, what in shortcuts)
-    mouse = ("<tr><td><b>wheel / drag</b></td><td>zoom / pan the plot</td></tr>"
-             "<tr><td><b>click, drag</b></td><td>add points (Draw points on)</td></tr>"
-             "<tr><td><b>right click</b></td><td>the plot's menu (view all, export)</td></tr>")
+    mouse = (
+        "<tr><td><b>wheel / drag</b></td><td>zoom / pan the plot</td></tr>"
+        "<tr><td><b>click, drag</b></td><td>add points (Draw points on)</td></tr>"
+        "<tr><td><b>right click</b></td><td>the plot's menu (view all, export)</td></tr>"
+    )
     box = QMessageBox(parent)
     box.setWindowTitle("Keyboard shortcuts")
     box.setTextFormat(Qt.TextFormat.RichText)

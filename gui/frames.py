@@ -70,8 +70,7 @@ def padded_bounds(points: np.ndarray, pad: float = 0.08) -> tuple[float, float, 
 
 def density_image(points: np.ndarray, bounds: tuple[float, float, float, float]) -> np.ndarray:
     """Log point counts on an IMAGE_BINS² grid over bounds, scaled to [0, 1] (x along axis 0)."""
-    counts, _, _ = np.histogram2d(points[:, 0], points[:, 1], bins=IMAGE_BINS,
-                                  range=[bounds[:2], bounds[2:]])
+    counts, _, _ = np.histogram2d(points[:, 0], points[:, 1], bins=IMAGE_BINS, range=[bounds[:2], bounds[2:]])
     img = np.log1p(counts)
     top = img.max()
     return (img / top if top > 0 else img).astype(np.float32)
@@ -162,8 +161,9 @@ def ellipse_rings(mean: np.ndarray, cov: np.ndarray, sigmas=SIGMAS, n: int = RIN
     return np.concatenate(rings)
 
 
-def mixture_log_density(points: np.ndarray, weights: np.ndarray, means: np.ndarray,
-                        covariances: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def mixture_log_density(
+    points: np.ndarray, weights: np.ndarray, means: np.ndarray, covariances: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """(log p(x) (N,), log w_k + log N(x | mu_k, Sigma_k) (N, K)) for points (N, 2), by the engine."""
     import engine
 
@@ -180,8 +180,14 @@ def contour_levels(log_density_at_points: np.ndarray, mass=CONTOUR_MASS) -> np.n
     return np.unique(np.exp(q))
 
 
-def contour_lines(bounds: tuple[float, float, float, float], weights: np.ndarray, means: np.ndarray,
-                  covariances: np.ndarray, levels: np.ndarray, grid: int = GRID) -> np.ndarray:
+def contour_lines(
+    bounds: tuple[float, float, float, float],
+    weights: np.ndarray,
+    means: np.ndarray,
+    covariances: np.ndarray,
+    levels: np.ndarray,
+    grid: int = GRID,
+) -> np.ndarray:
     """Every contour line of the mixture density at levels over bounds, as one NaN-separated (L, 2) array."""
     from contourpy import LineType, contour_generator
 
@@ -199,15 +205,30 @@ def contour_lines(bounds: tuple[float, float, float, float], weights: np.ndarray
     return np.concatenate(pieces) if pieces else np.empty((0, 2))
 
 
-def build_frame(scene: DataScene, snapshot, history: np.ndarray, entries: tuple = (),
-                trajectory: np.ndarray | None = None, light: bool = False) -> Frame:
+def build_frame(
+    scene: DataScene,
+    snapshot,
+    history: np.ndarray,
+    entries: tuple = (),
+    trajectory: np.ndarray | None = None,
+    light: bool = False,
+) -> Frame:
     """The frame of a snapshot (weights (K,), means (K, 2), covariances (K, 2, 2) in data units).
     light: ellipses only (no point labels, no contours)."""
     w, m, c = snapshot.weights, snapshot.means, snapshot.covariances
     if light:
         ellipses = tuple(ellipse_rings(m[k], c[k]) for k in range(len(w)))
-        return Frame(snapshot, np.empty(0, dtype=np.int64), ellipses, np.empty((0, 2)), np.empty(0), history,
-                     entries, trajectory, component_states(snapshot, scene.variance))
+        return Frame(
+            snapshot,
+            np.empty(0, dtype=np.int64),
+            ellipses,
+            np.empty((0, 2)),
+            np.empty(0),
+            history,
+            entries,
+            trajectory,
+            component_states(snapshot, scene.variance),
+        )
     shown = scene.shown_points
     log_p, joint = mixture_log_density(shown, w, m, c)
     labels = joint.argmax(axis=1) if len(shown) else np.empty(0, dtype=np.int64)
@@ -239,8 +260,19 @@ def snapshot_at(base, entry, restart: int | None = None, perm: np.ndarray | None
         w, m, c = (a[restart][perm] for a in (entry.restart_weights, entry.restart_means, entry.restart_covariances))
         ll, r = float(entry.restart_mean_log_likelihood[restart]), restart
     status = base.status if is_latest(base, entry, r) else "running"
-    return replace(base, iteration=entry.iteration, weights=w, means=m, covariances=c, mean_log_likelihood=ll,
-                   restart=r, status=status, reseeded=(), empty=(), warnings=())
+    return replace(
+        base,
+        iteration=entry.iteration,
+        weights=w,
+        means=m,
+        covariances=c,
+        mean_log_likelihood=ll,
+        restart=r,
+        status=status,
+        reseeded=(),
+        empty=(),
+        warnings=(),
+    )
 
 
 def is_latest(base, entry, restart: int) -> bool:

@@ -33,12 +33,23 @@ from .palette import component_color
 THUMB = QSize(120, 96)
 THUMB_POINTS = 1500  # points drawn in each picture (a sample of the data)
 PICTURES_PER_TURN = 16
-COLUMNS = ("restart", "seed", "initial loss", "log-likelihood", "iterations", "converged", "collapsed", "empty",
-           "solution", "share")
+COLUMNS = (
+    "restart",
+    "seed",
+    "initial loss",
+    "log-likelihood",
+    "iterations",
+    "converged",
+    "collapsed",
+    "empty",
+    "solution",
+    "share",
+)
 
 
-def render_thumbnail(points: np.ndarray, bounds, weights: np.ndarray, means: np.ndarray, covariances: np.ndarray,
-                     size: QSize = THUMB) -> QImage:
+def render_thumbnail(
+    points: np.ndarray, bounds, weights: np.ndarray, means: np.ndarray, covariances: np.ndarray, size: QSize = THUMB
+) -> QImage:
     """A small picture of one fit: grey points, each component's 2-sigma ellipse and mean, in its colour.
 
     points (S, 2) in data units; bounds (x0, x1, y0, y1); the components already in display order.
@@ -87,8 +98,11 @@ def gallery_pictures(scene, snapshot) -> list[QImage]:
             out.append(render_thumbnail(pts, scene.bounds, np.empty(0), np.empty((0, 2)), np.empty((0, 2, 2))))
             continue
         perm = restart_permutation(snapshot, table, r)
-        out.append(render_thumbnail(pts, scene.bounds, table.weights[r][perm], table.means[r][perm],
-                                    table.covariances[r][perm]))
+        out.append(
+            render_thumbnail(
+                pts, scene.bounds, table.weights[r][perm], table.means[r][perm], table.covariances[r][perm]
+            )
+        )
     return out
 
 
@@ -178,12 +192,18 @@ class GalleryPanel(QWidget):
         self.table.setSortingEnabled(False)
         self.table.setRowCount(len(gallery.rows))
         for i, row in enumerate(gallery.rows):
-            cells = [_Number(row["restart"], str(row["restart"])), _Number(row["seed"], str(row["seed"])),
-                     _Number(row["initial_loss"]), _Number(row["log_likelihood"]),
-                     _Number(row["n_iter"], str(row["n_iter"])), QTableWidgetItem("yes" if row["converged"] else "no"),
-                     QTableWidgetItem(", ".join(map(str, row["collapsed"]))),
-                     QTableWidgetItem(", ".join(map(str, row["empty"]))), QTableWidgetItem(row["solution"]),
-                     _Number(row["solution_share"], f"{row['solution_share']:.0%}")]
+            cells = [
+                _Number(row["restart"], str(row["restart"])),
+                _Number(row["seed"], str(row["seed"])),
+                _Number(row["initial_loss"]),
+                _Number(row["log_likelihood"]),
+                _Number(row["n_iter"], str(row["n_iter"])),
+                QTableWidgetItem("yes" if row["converged"] else "no"),
+                QTableWidgetItem(", ".join(map(str, row["collapsed"]))),
+                QTableWidgetItem(", ".join(map(str, row["empty"]))),
+                QTableWidgetItem(row["solution"]),
+                _Number(row["solution_share"], f"{row['solution_share']:.0%}"),
+            ]
             for col, cell in enumerate(cells):
                 self.table.setItem(i, col, cell)
         self.table.setSortingEnabled(True)
@@ -200,8 +220,10 @@ class GalleryPanel(QWidget):
             ll = "–" if row["log_likelihood"] is None else f"{row['log_likelihood']:.1f}"
             item = QListWidgetItem(QIcon(QPixmap.fromImage(pictures[r])), f"r{r} · {row['solution'] or '–'} · {ll}")
             item.setData(Qt.ItemDataRole.UserRole, r)
-            item.setToolTip(f"restart {r} (seed {row['seed']}): solution {row['solution']}, log-likelihood {ll}, "
-                            f"{row['n_iter']} iterations")
+            item.setToolTip(
+                f"restart {r} (seed {row['seed']}): solution {row['solution']}, log-likelihood {ll}, "
+                f"{row['n_iter']} iterations"
+            )
             self.pictures.addItem(item)
         if rows[PICTURES_PER_TURN:]:
             QTimer.singleShot(0, lambda: self._add_pictures(gallery, rows[PICTURES_PER_TURN:], pictures))

@@ -20,7 +20,7 @@ APP_ID = "gmm-studio"
 ROOT = Path(__file__).resolve().parents[1]
 ICON_SOURCE = ROOT / "gui" / "resources" / "gmm-studio.svg"
 # Characters that make the Desktop Entry spec require an argument to be quoted.
-_RESERVED = set(' \t\n"\'\\><~|&;$*?#()`')
+_RESERVED = set(" \t\n\"'\\><~|&;$*?#()`")
 
 
 def data_home() -> Path:
@@ -47,23 +47,25 @@ def quote_exec_arg(arg: str) -> str:
 def desktop_entry(python: Path, main: Path, icon: Path) -> str:
     """The .desktop file's text."""
     exec_line = " ".join(quote_exec_arg(str(a)) for a in (python, main))
-    return "\n".join([
-        "[Desktop Entry]",
-        "Type=Application",
-        "Version=1.4",  # the newest that Debian 12's desktop-file-validate knows
-        "Name=GMM Studio",
-        "GenericName=Gaussian mixture fitting",
-        "Comment=Fit Gaussian mixture models with a Pyro EM engine and watch the fit happen",
-        f"Exec={exec_line}",
-        f"Path={_escape_value(str(main.parent))}",
-        f"Icon={_escape_value(str(icon))}",
-        "Terminal=false",
-        "Categories=Science;Math;DataVisualization;",  # one main category (Science), or menus list it twice
-        "Keywords=Gaussian;mixture;EM;clustering;Pyro;",
-        f"StartupWMClass={APP_ID}",
-        "StartupNotify=true",
-        "",
-    ])
+    return "\n".join(
+        [
+            "[Desktop Entry]",
+            "Type=Application",
+            "Version=1.4",  # the newest that Debian 12's desktop-file-validate knows
+            "Name=GMM Studio",
+            "GenericName=Gaussian mixture fitting",
+            "Comment=Fit Gaussian mixture models with a Pyro EM engine and watch the fit happen",
+            f"Exec={exec_line}",
+            f"Path={_escape_value(str(main.parent))}",
+            f"Icon={_escape_value(str(icon))}",
+            "Terminal=false",
+            "Categories=Science;Math;DataVisualization;",  # one main category (Science), or menus list it twice
+            "Keywords=Gaussian;mixture;EM;clustering;Pyro;",
+            f"StartupWMClass={APP_ID}",
+            "StartupNotify=true",
+            "",
+        ]
+    )
 
 
 def _escape_value(text: str) -> str:
@@ -93,8 +95,10 @@ def uninstall(home: Path | None = None) -> list[Path]:
     """Remove the entry and the icon; return what was removed."""
     home = home or data_home()
     removed = []
-    for path in (home / "applications" / f"{APP_ID}.desktop",
-                 home / "icons" / "hicolor" / "scalable" / "apps" / f"{APP_ID}.svg"):
+    for path in (
+        home / "applications" / f"{APP_ID}.desktop",
+        home / "icons" / "hicolor" / "scalable" / "apps" / f"{APP_ID}.svg",
+    ):
         if path.exists():
             path.unlink()
             removed.append(path)
@@ -112,12 +116,15 @@ def validate(entry: Path) -> tuple[bool, str]:
 
 def windows_shortcut_script(link: Path, target: Path, main: Path, icon: Path) -> str:
     """PowerShell that writes a Start-menu .lnk running pythonw.exe main.py (no console window)."""
+
     def ps(s: Path) -> str:
         return "'" + str(s).replace("'", "''") + "'"
 
-    return (f"$s = (New-Object -ComObject WScript.Shell).CreateShortcut({ps(link)}); "
-            f"$s.TargetPath = {ps(target)}; $s.Arguments = '\"' + {ps(main)} + '\"'; "
-            f"$s.WorkingDirectory = {ps(main.parent)}; $s.IconLocation = {ps(icon)}; $s.Save()")
+    return (
+        f"$s = (New-Object -ComObject WScript.Shell).CreateShortcut({ps(link)}); "
+        f"$s.TargetPath = {ps(target)}; $s.Arguments = '\"' + {ps(main)} + '\"'; "
+        f"$s.WorkingDirectory = {ps(main.parent)}; $s.IconLocation = {ps(icon)}; $s.Save()"
+    )
 
 
 def _windows_link() -> Path:
@@ -125,8 +132,9 @@ def _windows_link() -> Path:
 
 
 def main(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(prog="main.py install-launcher",
-                                description="Install (or remove) a desktop-menu entry for GMM Studio.")
+    p = argparse.ArgumentParser(
+        prog="main.py install-launcher", description="Install (or remove) a desktop-menu entry for GMM Studio."
+    )
     p.add_argument("--uninstall", action="store_true", help="remove the entry and its icon")
     args = p.parse_args(argv)
     if os.name == "nt":

@@ -255,14 +255,15 @@ class MainWindow(DebuggingActions, FileActions, QMainWindow):
         self.reset_action = self._action(r, "Reset to the &initialisation", self.reset, "Ctrl+R")
         self._build_view_menu(bar.addMenu("&View"))
         h = bar.addMenu("&Help")
-        self._action(h, "&Keyboard shortcuts", lambda: self._keep(dialogs.show_shortcuts(self, self.shortcuts())),
-                     "F1")
+        self._action(h, "&Keyboard shortcuts", lambda: self._keep(dialogs.show_shortcuts(self, self.shortcuts())), "F1")
         self._action(h, "&About GMM Studio", lambda: self._keep(dialogs.show_about(self, self.engine_info)))
 
     def _build_view_menu(self, menu) -> None:
         """Checkable overlays: each sigma's ellipses, the density contours, the means' paths."""
-        self.sigma_actions = {sigma: self._check_action(menu, f"{sigma:g}-sigma ellipses", key, self._overlays_changed)
-                              for sigma, key in zip(SIGMAS, ("Ctrl+1", "Ctrl+2", "Ctrl+3"), strict=True)}
+        self.sigma_actions = {
+            sigma: self._check_action(menu, f"{sigma:g}-sigma ellipses", key, self._overlays_changed)
+            for sigma, key in zip(SIGMAS, ("Ctrl+1", "Ctrl+2", "Ctrl+3"), strict=True)
+        }
         self.contours_action = self._check_action(menu, "Density &contours", "Ctrl+4", self._overlays_changed)
         self.paths_action = self._check_action(menu, "Means' &paths", "Ctrl+5", self.timeline.show_paths.setChecked)
         self.timeline.show_paths.toggled.connect(self.paths_action.setChecked)
@@ -277,8 +278,10 @@ class MainWindow(DebuggingActions, FileActions, QMainWindow):
         return action
 
     def _overlays_changed(self, _on: bool = True) -> None:
-        self.plot.set_overlays(sigmas={s for s, a in self.sigma_actions.items() if a.isChecked()},
-                               contours=self.contours_action.isChecked())
+        self.plot.set_overlays(
+            sigmas={s for s, a in self.sigma_actions.items() if a.isChecked()},
+            contours=self.contours_action.isChecked(),
+        )
 
     def shortcuts(self) -> list[tuple[str, str]]:
         """(key, what it does) for every menu action that has a shortcut, in menu order."""
@@ -318,8 +321,7 @@ class MainWindow(DebuggingActions, FileActions, QMainWindow):
         has_data = self.scene is not None and len(self.scene.points) > 0
         can_fit = self.ready and has_data
         why = "" if can_fit else (self.NO_DATA if self.ready else "the engine (torch, pyro) is still loading")
-        for w in (c.run_button, c.step_button, c.reset_button, self.run_action, self.step_action,
-                  self.reset_action):
+        for w in (c.run_button, c.step_button, c.reset_button, self.run_action, self.step_action, self.reset_action):
             w.setEnabled(can_fit)
             w.setToolTip(why)
         for w in (c.pause_button, c.stop_button, self.pause_action, self.stop_action):
@@ -522,8 +524,10 @@ class MainWindow(DebuggingActions, FileActions, QMainWindow):
 
         p = engine.FORUM_PRESET
         points, _ = engine.sample_mixture(p["weights"], p["means"], p["covariances"], DEMO_N, seed=0)
-        self.set_dataset(engine.Dataset(points, ("x", "y"), (0, 1), f"demo: forum preset, N={DEMO_N}, seed 0"),
-                         ("generated", p, DEMO_N, 0))
+        self.set_dataset(
+            engine.Dataset(points, ("x", "y"), (0, 1), f"demo: forum preset, N={DEMO_N}, seed 0"),
+            ("generated", p, DEMO_N, 0),
+        )
 
     def set_dataset(self, dataset, origin: tuple = ("inline",), keep_range: bool = False) -> None:
         """Show a new data set (engine.Dataset); a running fit is stopped first. origin: ("file",),
@@ -545,15 +549,20 @@ class MainWindow(DebuggingActions, FileActions, QMainWindow):
             self._show_scene(token, build_scene(dataset.points), keep_range)
         else:
             self.statusBar().showMessage(f"preparing {n:,} points…")
-            self.tasks.run(lambda: build_scene(dataset.points), lambda scene: self._show_scene(token, scene),
-                           lambda msg, internal: self._error("Could not show the data", msg))
+            self.tasks.run(
+                lambda: build_scene(dataset.points),
+                lambda scene: self._show_scene(token, scene),
+                lambda msg, internal: self._error("Could not show the data", msg),
+            )
 
     def _forget_start(self) -> None:
         """A start imported, set by hand or continued from belongs to the data it was made on: drop it."""
         if self.controls.forget_imported():
-            self.statusBar().showMessage("new data: the start made for the previous data was dropped; the fit "
-                                         f"starts from the panel's initialisation ({self.controls.init.currentText()})",
-                                         10000)
+            self.statusBar().showMessage(
+                "new data: the start made for the previous data was dropped; the fit "
+                f"starts from the panel's initialisation ({self.controls.init.currentText()})",
+                10000,
+            )
 
     def _show_scene(self, token: int, scene: DataScene, keep_range: bool = False) -> None:
         if token != self._data_token:
@@ -571,14 +580,18 @@ class MainWindow(DebuggingActions, FileActions, QMainWindow):
         self.ll_marker.hide()
         # no old fit's range on an empty chart; the next fit's first frame turns auto-range back on
         self.ll_plot.setRange(xRange=(0, 10), yRange=(0, 1), padding=0)
-        for label, text in ((self.iter_label, "iteration –"), (self.ll_label, "log-likelihood –"),
-                            (self.speed_label, "– it/s")):
+        for label, text in (
+            (self.iter_label, "iteration –"),
+            (self.ll_label, "log-likelihood –"),
+            (self.speed_label, "– it/s"),
+        ):
             label.setText(text)
         self._set_state("no fit yet" if len(scene.points) else "no data")
         if scene.sampled:
             self.statusBar().showMessage(
                 f"{len(scene.points):,} points: the density image shows all, {len(scene.shown):,} sampled are drawn",
-                8000)
+                8000,
+            )
         self._update_buttons()
         self.data_shown.emit()
 
@@ -616,8 +629,11 @@ class MainWindow(DebuggingActions, FileActions, QMainWindow):
             return engine.Dataset(points, ("x", "y"), (0, 1), source)
 
         mixture = {"weights": weights, "means": means, "covariances": covariances}
-        self.tasks.run(work, lambda ds: self.set_dataset(ds, ("generated", mixture, n, seed)),
-                       lambda msg, internal: self._error("Could not generate", msg))
+        self.tasks.run(
+            work,
+            lambda ds: self.set_dataset(ds, ("generated", mixture, n, seed)),
+            lambda msg, internal: self._error("Could not generate", msg),
+        )
 
     def open_dialog(self) -> None:
         """Open data: the dialog starts in the last folder data came from, else the working directory."""

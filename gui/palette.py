@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtGui import QColor
 
-_BASE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-         "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f")
+_BASE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f")
 UNFITTED = QColor("#6b7a8f")  # points before any fit
 
 

@@ -9,8 +9,7 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTab
 
 from .palette import component_color
 
-COLUMNS = ("component", "weight", "mean x", "mean y", "var x", "cov xy", "var y", "points", "min eig", "cond",
-           "state")
+COLUMNS = ("component", "weight", "mean x", "mean y", "var x", "cov xy", "var y", "points", "min eig", "cond", "state")
 WARNING = QColor("#b00020")
 
 
@@ -40,8 +39,14 @@ class ParamTable(QTableWidget):
         if self.rowCount() != k:
             self.setRowCount(k)
         for j in range(k):
-            values = (weights[j], means[j, 0], means[j, 1], covariances[j, 0, 0], covariances[j, 0, 1],
-                      covariances[j, 1, 1])
+            values = (
+                weights[j],
+                means[j, 0],
+                means[j, 1],
+                covariances[j, 0, 0],
+                covariances[j, 0, 1],
+                covariances[j, 1, 1],
+            )
             state = states[j] if j < len(states) else None
             label = f"■ {j}" + (" !" if state is not None and state.warning else "")
             self._set(j, 0, label, component_color(j))
@@ -68,8 +73,7 @@ class ParamTable(QTableWidget):
         try:
             v = np.array([[float(self.item(r, c).text()) for c in range(1, 7)] for r in range(k)])
         except ValueError:
-            self.typing_error.emit(f"component {item.row()}, {COLUMNS[item.column()]}: {item.text()!r} is not a "
-                                   "number")
+            self.typing_error.emit(f"component {item.row()}, {COLUMNS[item.column()]}: {item.text()!r} is not a number")
             return
         weights = v[:, 0] / v[:, 0].sum() if v[:, 0].sum() > 0 else v[:, 0]
         covariances = np.stack([[[r[3], r[4]], [r[4], r[5]]] for r in v])

@@ -158,10 +158,17 @@ class PlotView(pg.PlotWidget):
         self.show_contours = True
         self.means = pg.ScatterPlotItem(symbol="+", size=18, pen=pg.mkPen("k", width=1.5))
         self.hover_marker = pg.ScatterPlotItem(symbol="o", size=12, brush=None, pen=pg.mkPen("k", width=2))
-        self.hover_text = pg.TextItem(anchor=(0, 1), color=(20, 20, 20), fill=pg.mkBrush(255, 255, 255, 235),
-                                      border="k")
-        for item, z in ((self.image, -20), (self.points, 0), (self.contours, 5), (self.means, 20),
-                        (self.hover_marker, 30), (self.hover_text, 40)):
+        self.hover_text = pg.TextItem(
+            anchor=(0, 1), color=(20, 20, 20), fill=pg.mkBrush(255, 255, 255, 235), border="k"
+        )
+        for item, z in (
+            (self.image, -20),
+            (self.points, 0),
+            (self.contours, 5),
+            (self.means, 20),
+            (self.hover_marker, 30),
+            (self.hover_text, 40),
+        ):
             item.setZValue(z)
             self.addItem(item)
         self.hover_text.hide()
@@ -247,8 +254,11 @@ class PlotView(pg.PlotWidget):
             self.contours.setData(frame.contours[:, 0], frame.contours[:, 1])
         else:
             self.contours.setData([], [])
-        self.means.setData(pos=snap.means, brush=[component_color(j) for j in range(k)],
-                           pen=[pg.mkPen(component_color(j).darker(160), width=3) for j in range(k)])
+        self.means.setData(
+            pos=snap.means,
+            brush=[component_color(j) for j in range(k)],
+            pen=[pg.mkPen(component_color(j).darker(160), width=3) for j in range(k)],
+        )
         if self.hovered_index is not None:
             self._describe(self.hovered_index)
         if getattr(self, "edit_mode", False):
@@ -257,11 +267,12 @@ class PlotView(pg.PlotWidget):
     def visible_rings(self, rings: np.ndarray) -> np.ndarray:
         """The rings (len(SIGMAS) * (n + 1), 2) of one component, keeping the sigmas that are switched on."""
         per_ring = len(rings) // len(SIGMAS)
-        keep = [rings[i * per_ring:(i + 1) * per_ring] for i, s in enumerate(SIGMAS) if s in self.shown_sigmas]
+        keep = [rings[i * per_ring : (i + 1) * per_ring] for i, s in enumerate(SIGMAS) if s in self.shown_sigmas]
         return np.concatenate(keep) if keep else np.empty((0, 2))
 
-    def set_overlays(self, sigmas: set[float] | None = None, contours: bool | None = None,
-                     paths: bool | None = None) -> None:
+    def set_overlays(
+        self, sigmas: set[float] | None = None, contours: bool | None = None, paths: bool | None = None
+    ) -> None:
         """Switch the 1/2/3-sigma ellipses, the density contours and the means' paths on or off; redraw."""
         if sigmas is not None:
             self.shown_sigmas = set(sigmas)
@@ -293,10 +304,22 @@ class PlotView(pg.PlotWidget):
         self._edit = [snap.weights.copy(), snap.means.copy(), snap.covariances.copy()]
         for k in range(len(snap.weights)):
             colour = component_color(k)
-            mean = pg.TargetItem(pos=tuple(snap.means[k]), size=16, symbol="o", movable=True,
-                                 pen=pg.mkPen(colour.darker(150), width=2), brush=pg.mkBrush(255, 255, 255, 160))
-            tip = pg.TargetItem(pos=tuple(axis_tip(snap.means[k], snap.covariances[k])), size=11, symbol="s",
-                                movable=True, pen=pg.mkPen(colour.darker(150), width=2), brush=pg.mkBrush(colour))
+            mean = pg.TargetItem(
+                pos=tuple(snap.means[k]),
+                size=16,
+                symbol="o",
+                movable=True,
+                pen=pg.mkPen(colour.darker(150), width=2),
+                brush=pg.mkBrush(255, 255, 255, 160),
+            )
+            tip = pg.TargetItem(
+                pos=tuple(axis_tip(snap.means[k], snap.covariances[k])),
+                size=11,
+                symbol="s",
+                movable=True,
+                pen=pg.mkPen(colour.darker(150), width=2),
+                brush=pg.mkBrush(colour),
+            )
             mean.setToolTip(f"component {k}: drag to move its mean")
             tip.setToolTip(f"component {k}: drag to turn and stretch its ellipse")
             for handle, kind in ((mean, "mean"), (tip, "axis")):
@@ -341,8 +364,9 @@ class PlotView(pg.PlotWidget):
             else:
                 item.setData([], [])
         if show:
-            self.starts.setData(pos=trajectory[0], pen=[pg.mkPen(component_color(j).darker(140), width=2)
-                                                        for j in range(k)])
+            self.starts.setData(
+                pos=trajectory[0], pen=[pg.mkPen(component_color(j).darker(140), width=2) for j in range(k)]
+            )
         else:
             self.starts.setData([], [])
 
@@ -356,13 +380,23 @@ class PlotView(pg.PlotWidget):
         (x0, x1), (y0, y1) = self.view_box.viewRange()
         frame = self.frame
         k = len(frame.snapshot.weights) if frame is not None else 0
-        image = _png_base64(_density_lut()[(scene.image.T[::-1] * 255).astype(np.uint8)]) \
-            if scene.image is not None else ""
+        image = (
+            _png_base64(_density_lut()[(scene.image.T[::-1] * 255).astype(np.uint8)]) if scene.image is not None else ""
+        )
         axis = [self.plotItem.getAxis(name).labelText or name for name in ("bottom", "left")]
-        return plot_svg((x0, x1, y0, y1), max(self.width(), 400), max(self.height(), 300), scene.shown_points,
-                        frame.labels if frame is not None else None,
-                        [component_color(j).name() for j in range(k)], frame, tuple(axis), image, scene.bounds,
-                        POINT_PX)
+        return plot_svg(
+            (x0, x1, y0, y1),
+            max(self.width(), 400),
+            max(self.height(), 300),
+            scene.shown_points,
+            frame.labels if frame is not None else None,
+            [component_color(j).name() for j in range(k)],
+            frame,
+            tuple(axis),
+            image,
+            scene.bounds,
+            POINT_PX,
+        )
 
     def set_draw_mode(self, on: bool) -> None:
         self.view_box.draw_mode = on
@@ -400,8 +434,7 @@ class PlotView(pg.PlotWidget):
             snap = self.frame.snapshot
             resp = engine.responsibilities(np.array([[x, y]]), snap.weights, snap.means, snap.covariances)[0]
             for j, r in enumerate(resp):
-                lines.append(f"<span style='color:{component_color(j).name()}'>&#9632;</span> "
-                             f"component {j}: {r:.4f}")
+                lines.append(f"<span style='color:{component_color(j).name()}'>&#9632;</span> component {j}: {r:.4f}")
         return "<br>".join(lines)
 
     def _describe(self, index: int) -> None:

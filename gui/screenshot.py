@@ -28,14 +28,15 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--restarts", type=int, help="number of restarts")
     p.add_argument("--fit", action="store_true", help="run the fit to its end before the screenshot")
     p.add_argument("--size", default="1280x860", help="window size WIDTHxHEIGHT (default 1280x860)")
-    p.add_argument("--tab", choices=["parameters", "restarts", "compare", "selection"],
-                   help="the bottom tab to show")
+    p.add_argument("--tab", choices=["parameters", "restarts", "compare", "selection"], help="the bottom tab to show")
     p.add_argument("--replay", type=int, help="after the fit, replay this iteration (the timeline slider)")
     p.add_argument("--restart", type=int, help="after the fit, show this restart (as a gallery click does)")
-    p.add_argument("--compare", action="store_true",
-                   help="run every algorithm side by side to its end (the Compare tab)")
-    p.add_argument("--select", type=int, metavar="KMAX",
-                   help="run model selection for K = 1..KMAX (the Model selection tab)")
+    p.add_argument(
+        "--compare", action="store_true", help="run every algorithm side by side to its end (the Compare tab)"
+    )
+    p.add_argument(
+        "--select", type=int, metavar="KMAX", help="run model selection for K = 1..KMAX (the Model selection tab)"
+    )
     p.add_argument("--init", help="initialisation method (kmeans++, kmeans, random-data, forum)")
     p.add_argument("--seed", type=int, help="seed")
     p.add_argument("--max-iter", type=int, help="max iterations")
@@ -54,8 +55,12 @@ def check_settings(args, width: int, height: int) -> str:
 
     if not (200 <= width <= MAX_SIDE and 200 <= height <= MAX_SIDE):
         return f"--size {width}x{height}: each side must be from 200 to {MAX_SIDE} pixels"
-    ranges = {"-k": (args.components, K_RANGE), "--restarts": (args.restarts, RESTARTS_RANGE),
-              "--seed": (args.seed, SEED_RANGE), "--max-iter": (args.max_iter, (0, 10**9))}
+    ranges = {
+        "-k": (args.components, K_RANGE),
+        "--restarts": (args.restarts, RESTARTS_RANGE),
+        "--seed": (args.seed, SEED_RANGE),
+        "--max-iter": (args.max_iter, (0, 10**9)),
+    }
     for flag, (value, (lo, hi)) in ranges.items():
         if value is not None and not lo <= value <= hi:
             return f"{flag} must be from {lo} to {hi}, got {value}"
@@ -191,8 +196,12 @@ class _Shot:
             QTimer.singleShot(100, self.wait_then_grab)
             return
         if self.args.tab:
-            names = {"parameters": "Parameters", "restarts": "Restarts", "compare": "Compare algorithms",
-                     "selection": "Model selection"}
+            names = {
+                "parameters": "Parameters",
+                "restarts": "Restarts",
+                "compare": "Compare algorithms",
+                "selection": "Model selection",
+            }
             tabs = self.window.tabs
             for i in range(tabs.count()):
                 if tabs.tabText(i).startswith(names[self.args.tab]):  # "Restarts (3 solutions)"

@@ -79,8 +79,12 @@ class SelectionView(QWidget):
         self.chart.setLabel("bottom", "K (components)")
         self.chart.setLabel("left", "BIC (lower is better)")
         self.chart.addLegend(offset=(-10, 10))
-        self.curves = {t: pg.PlotDataItem([], [], name=t, pen=pg.mkPen(c, width=2), symbol="o", symbolSize=9,
-                                          symbolBrush=c, symbolPen=None) for t, c in type_colours().items()}
+        self.curves = {
+            t: pg.PlotDataItem(
+                [], [], name=t, pen=pg.mkPen(c, width=2), symbol="o", symbolSize=9, symbolBrush=c, symbolPen=None
+            )
+            for t, c in type_colours().items()
+        }
         for curve in self.curves.values():
             self.chart.addItem(curve)
             curve.sigPointsClicked.connect(self._clicked)
@@ -92,9 +96,10 @@ class SelectionView(QWidget):
         self.chart.addItem(self.best_marker)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        for widgets in ((QLabel("K from"), self.k_from, QLabel("to"), self.k_to, *self.types.values()),
-                        (QLabel("restarts"), self.restarts, self.criterion, self.run_button, self.stop_button,
-                         self.progress)):
+        for widgets in (
+            (QLabel("K from"), self.k_from, QLabel("to"), self.k_to, *self.types.values()),
+            (QLabel("restarts"), self.restarts, self.criterion, self.run_button, self.stop_button, self.progress),
+        ):
             row = QHBoxLayout()
             for w in widgets:
                 row.addWidget(w)
@@ -126,8 +131,9 @@ class SelectionView(QWidget):
         types = [t for t, box in self.types.items() if box.isChecked()] or ["full"]
         from dataclasses import replace
 
-        base = replace(base, restarts=self.restarts.value(), init_params=None, init=None
-                       if base.init == "params" else base.init)
+        base = replace(
+            base, restarts=self.restarts.value(), init_params=None, init=None if base.init == "params" else base.init
+        )
         self._run_id += 1
         self._cancel = engine.CancelToken()
         self._total = len(ks) * len(types)
@@ -177,20 +183,26 @@ class SelectionView(QWidget):
         self.chart.setLabel("left", f"{name} (lower is better)")
         for t, curve in self.curves.items():
             pts = [(e.k, self.value(e)) for e in self.entries if e.covariance_type == t and self.value(e) is not None]
-            curve.setData([p[0] for p in pts], [p[1] for p in pts], data=[
-                e for e in self.entries if e.covariance_type == t and self.value(e) is not None])
+            curve.setData(
+                [p[0] for p in pts],
+                [p[1] for p in pts],
+                data=[e for e in self.entries if e.covariance_type == t and self.value(e) is not None],
+            )
         bad = [e for e in self.entries if e.spurious and self.value(e) is not None]
         self.spurious.setData([e.k for e in bad], [self.value(e) for e in bad], data=bad)
         ok = [e for e in self.entries if not e.spurious and self.value(e) is not None]
         best = min(ok, key=self.value) if ok else None
-        self.best_marker.setData([best.k] if best else [], [self.value(best)] if best else [],
-                                 data=[best] if best else [])
+        self.best_marker.setData(
+            [best.k] if best else [], [self.value(best)] if best else [], data=[best] if best else []
+        )
         failed = [e for e in self.entries if e.spurious]
         text = ""
         if best is not None:
             by_bic = engine.best_entry(self.entries)
-            text = (f"Best by {name}: K={best.k}, {best.covariance_type} ({name} {self.value(best):.3f}). "
-                    f"By BIC: K={by_bic.k}, {by_bic.covariance_type}. ")
+            text = (
+                f"Best by {name}: K={best.k}, {best.covariance_type} ({name} {self.value(best):.3f}). "
+                f"By BIC: K={by_bic.k}, {by_bic.covariance_type}. "
+            )
         if failed:
             text += "Spurious (never best): " + "; ".join(f"K={e.k} {e.covariance_type}: {e.reason}" for e in failed)
         self.best.setText(text + ("  Click a point to load that fit." if self.entries else ""))

@@ -59,39 +59,60 @@ def _dots_path(xy: np.ndarray, m: _Mapper) -> str:
     return "".join(f"M{x:.2f} {y:.2f}h0.01" for x, y in m.px(xy))
 
 
-def plot_svg(view: tuple[float, float, float, float], width: int, height: int, points: np.ndarray,
-             labels: np.ndarray | None, colors: list[str], frame=None, axis_names: tuple[str, str] = ("x", "y"),
-             image_png_base64: str = "", image_bounds: tuple[float, float, float, float] | None = None,
-             point_px: float = 3.0) -> str:
+def plot_svg(
+    view: tuple[float, float, float, float],
+    width: int,
+    height: int,
+    points: np.ndarray,
+    labels: np.ndarray | None,
+    colors: list[str],
+    frame=None,
+    axis_names: tuple[str, str] = ("x", "y"),
+    image_png_base64: str = "",
+    image_bounds: tuple[float, float, float, float] | None = None,
+    point_px: float = 3.0,
+) -> str:
     """SVG text of the plot over view (x0, x1, y0, y1): points (S, 2) coloured by labels (S,) with
     colors[k] (or grey when labels is None), and the frame's contours, ellipses and means when given."""
     m = _Mapper(view, width, height)
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-           f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">',
-           "<title>GMM Studio plot</title>",
-           f'<rect width="{width}" height="{height}" fill="white"/>',
-           f'<defs><clipPath id="area"><rect x="{m.left}" y="{m.top}" width="{m.w}" height="{m.h}"/></clipPath></defs>']
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">',
+        "<title>GMM Studio plot</title>",
+        f'<rect width="{width}" height="{height}" fill="white"/>',
+        f'<defs><clipPath id="area"><rect x="{m.left}" y="{m.top}" width="{m.w}" height="{m.h}"/></clipPath></defs>',
+    ]
     out += _axes(m, view, axis_names)
     out.append('<g clip-path="url(#area)">')
     if image_png_base64 and image_bounds is not None:
         (ax, ay), (bx, by) = m.px(np.array([[image_bounds[0], image_bounds[3]], [image_bounds[1], image_bounds[2]]]))
-        out.append(f'<image x="{ax:.2f}" y="{ay:.2f}" width="{bx - ax:.2f}" height="{by - ay:.2f}" '
-                   f'preserveAspectRatio="none" href="data:image/png;base64,{image_png_base64}"/>')
+        out.append(
+            f'<image x="{ax:.2f}" y="{ay:.2f}" width="{bx - ax:.2f}" height="{by - ay:.2f}" '
+            f'preserveAspectRatio="none" href="data:image/png;base64,{image_png_base64}"/>'
+        )
     groups = [(points, "#6b7a8f")] if labels is None else [(points[labels == k], c) for k, c in enumerate(colors)]
     for xy, color in groups:
         if len(xy):
-            out.append(f'<path class="points" d="{_dots_path(xy, m)}" stroke="{color}" '
-                       f'stroke-width="{point_px}" stroke-linecap="square" fill="none"/>')
+            out.append(
+                f'<path class="points" d="{_dots_path(xy, m)}" stroke="{color}" '
+                f'stroke-width="{point_px}" stroke-linecap="square" fill="none"/>'
+            )
     if frame is not None:
         if len(frame.contours):
-            out.append(f'<path class="contours" d="{_polyline_path(frame.contours, m)}" fill="none" '
-                       'stroke="#303030" stroke-opacity="0.6" stroke-width="1"/>')
+            out.append(
+                f'<path class="contours" d="{_polyline_path(frame.contours, m)}" fill="none" '
+                'stroke="#303030" stroke-opacity="0.6" stroke-width="1"/>'
+            )
         for k, rings in enumerate(frame.ellipses):
-            out.append(f'<path class="ellipse" d="{_polyline_path(rings, m)}" fill="none" stroke="{colors[k]}" '
-                       'stroke-width="2"/>')
+            out.append(
+                f'<path class="ellipse" d="{_polyline_path(rings, m)}" fill="none" stroke="{colors[k]}" '
+                'stroke-width="2"/>'
+            )
         for k, (x, y) in enumerate(m.px(frame.snapshot.means)):
-            out.append(f'<path class="mean" d="M{x - 9:.2f} {y:.2f}h18M{x:.2f} {y - 9:.2f}v18" '
-                       f'stroke="{colors[k]}" stroke-width="4" fill="none"/>')
+            out.append(
+                f'<path class="mean" d="M{x - 9:.2f} {y:.2f}h18M{x:.2f} {y - 9:.2f}v18" '
+                f'stroke="{colors[k]}" stroke-width="4" fill="none"/>'
+            )
     out.append("</g></svg>")
     return "\n".join(out) + "\n"
 
@@ -106,8 +127,11 @@ def _axes(m: _Mapper, view: tuple[float, float, float, float], names: tuple[str,
         y = m.px(np.array([view[0], ty]))[1]
         out.append(f'<path d="M{m.left} {y:.2f}h{m.w}" stroke="#e1e4eb" fill="none"/>')
         out.append(f'<text x="{m.left - 6}" y="{y + 4:.2f}" text-anchor="end">{ty:g}</text>')
-    out.append(f'<text x="{m.left + m.w / 2:.1f}" y="{m.top + m.h + 40}" text-anchor="middle">'
-               f"{escape(names[0])}</text>")
-    out.append(f'<text transform="translate(18 {m.top + m.h / 2:.1f}) rotate(-90)" text-anchor="middle">'
-               f"{escape(names[1])}</text>")
+    out.append(
+        f'<text x="{m.left + m.w / 2:.1f}" y="{m.top + m.h + 40}" text-anchor="middle">{escape(names[0])}</text>'
+    )
+    out.append(
+        f'<text transform="translate(18 {m.top + m.h / 2:.1f}) rotate(-90)" text-anchor="middle">'
+        f"{escape(names[1])}</text>"
+    )
     return out

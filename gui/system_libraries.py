@@ -91,6 +91,8 @@ def missing_message(missing: list[str]) -> str:
     if not missing:
         return ""
     packages = " ".join(dict.fromkeys(package_for(so) for so in missing))
-    return (f"Qt needs these X11 libraries to open a window, and they are missing: {', '.join(missing)}. "
-            f"Install them (Debian/Ubuntu: sudo apt install {packages}) and start GMM Studio again; the command "
-            "line (`python3 main.py fit --help`) and `python3 main.py screenshot` work without them")
+    return (
+        f"Qt needs these X11 libraries to open a window, and they are missing: {', '.join(missing)}. "
+        f"Install them (Debian/Ubuntu: sudo apt install {packages}) and start GMM Studio again; the command "
+        "line (`python3 main.py fit --help`) and `python3 main.py screenshot` work without them"
+    )

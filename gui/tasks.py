@@ -45,8 +45,9 @@ class TaskRunner(QObject):
         self.pool.setMaxThreadCount(2)
         self._live: set[_Relay] = set()
 
-    def run(self, fn: Callable[[], object], on_done: Callable[[object], None],
-            on_error: Callable[[str, bool], None]) -> None:
+    def run(
+        self, fn: Callable[[], object], on_done: Callable[[object], None], on_error: Callable[[str, bool], None]
+    ) -> None:
         relay = _Relay(self)
         self._live.add(relay)
 

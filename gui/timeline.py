@@ -24,14 +24,17 @@ class Timeline(QWidget):
         self.live_button = QPushButton("Live")
         self.live_button.setToolTip("Show the latest iteration and follow the fit")
         self.continue_button = QPushButton("Continue from here")
-        self.continue_button.setToolTip("Use the shown parameters as the initialisation of a new fit: "
-                                        "change any setting, then Run")
+        self.continue_button.setToolTip(
+            "Use the shown parameters as the initialisation of a new fit: change any setting, then Run"
+        )
         self.show_paths = QCheckBox("paths")
         self.show_paths.setChecked(True)
         self.show_paths.setToolTip("Draw each mean's path from its initial position")
         self.edit_start = QCheckBox("edit start")
-        self.edit_start.setToolTip("Drag a mean, or the square at an ellipse's tip, to set the initialisation "
-                                   "(the parameter table takes typed values too); then Run or Step")
+        self.edit_start.setToolTip(
+            "Drag a mean, or the square at an ellipse's tip, to set the initialisation "
+            "(the parameter table takes typed values too); then Run or Step"
+        )
         layout = QHBoxLayout(self)
         layout.setContentsMargins(4, 0, 4, 0)
         for w in (self.slider, self.label, self.show_paths, self.edit_start, self.live_button, self.continue_button):

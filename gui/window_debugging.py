@@ -38,10 +38,16 @@ class DebuggingActions:
             if restart is None:
                 history = latest.history[latest.history[:, 0] <= entry.iteration]
             else:
-                history = np.array([(e.iteration, e.restart_mean_log_likelihood[restart]) for e in latest.entries
-                                    if e.iteration <= entry.iteration])
-            frame = build_frame(scene, snap, history, latest.entries,
-                                trajectory_of(latest.entries, entry.iteration, restart, perm))
+                history = np.array(
+                    [
+                        (e.iteration, e.restart_mean_log_likelihood[restart])
+                        for e in latest.entries
+                        if e.iteration <= entry.iteration
+                    ]
+                )
+            frame = build_frame(
+                scene, snap, history, latest.entries, trajectory_of(latest.entries, entry.iteration, restart, perm)
+            )
             return replace(frame, replay=not is_latest(latest.snapshot, entry, snap.restart))
 
         def done(frame: Frame) -> None:
@@ -72,9 +78,11 @@ class DebuggingActions:
         scene = self.scene
         self.tabs.setCurrentWidget(self.compare)
         self.statusBar().showMessage(f"comparing {', '.join(self.compare.panels)} from the same start…", 5000)
-        self.tasks.run(lambda: comparison_configs(config, initial_params(scene.points, config)),
-                       lambda configs: self.compare.start(scene, configs) if self.scene is scene else None,
-                       lambda msg, internal: self._error("Could not start the comparison", msg))
+        self.tasks.run(
+            lambda: comparison_configs(config, initial_params(scene.points, config)),
+            lambda configs: self.compare.start(scene, configs) if self.scene is scene else None,
+            lambda msg, internal: self._error("Could not start the comparison", msg),
+        )
 
     def run_selection(self) -> None:
         """BIC/AIC over K and covariance types in the background (the panel's other settings)."""
@@ -105,8 +113,11 @@ class DebuggingActions:
         self.controls.show_fit_settings(snap.config)
         scene = self.scene
         self._reset_view()
-        history = entry.trace if entry.trace is not None and len(entry.trace) else np.array(
-            [(snap.iteration, snap.mean_log_likelihood)])
+        history = (
+            entry.trace
+            if entry.trace is not None and len(entry.trace)
+            else np.array([(snap.iteration, snap.mean_log_likelihood)])
+        )
 
         def done(frame: Frame) -> None:
             if self.scene is scene:
@@ -114,11 +125,15 @@ class DebuggingActions:
                 self.ll_plot.enableAutoRange()
                 self.show_frame(frame)
                 self.timeline.show_position(snap.iteration, None, live=False)
-                self.statusBar().showMessage(f"loaded the K={snap.n_components} {snap.config.covariance_type} fit "
-                                             "from model selection", 8000)
+                self.statusBar().showMessage(
+                    f"loaded the K={snap.n_components} {snap.config.covariance_type} fit from model selection", 8000
+                )
 
-        self.tasks.run(lambda: build_frame(scene, snap, history, (), None), done,
-                       lambda msg, internal: self._error("Could not show that fit", msg))
+        self.tasks.run(
+            lambda: build_frame(scene, snap, history, (), None),
+            done,
+            lambda msg, internal: self._error("Could not show that fit", msg),
+        )
 
     def _compute_gallery(self, frame: Frame) -> None:
         """Group the restarts into solutions and paint their pictures, in the background."""
@@ -135,16 +150,18 @@ class DebuggingActions:
             if self.latest is frame:  # still the same fit
                 self.gallery_panel.set_gallery(*result)
                 n = len(result[0].solutions)
-                self.tabs.setTabText(self.tabs.indexOf(self.gallery_panel),
-                                     f"Restarts ({n} solution{'s' if n != 1 else ''})")
+                self.tabs.setTabText(
+                    self.tabs.indexOf(self.gallery_panel), f"Restarts ({n} solution{'s' if n != 1 else ''})"
+                )
 
         self.tasks.run(work, done, lambda msg, internal: self._error("Could not build the restart gallery", msg))
 
     def make_restart_current(self, restart: int) -> None:
         """The chosen restart becomes the fit that is shown, exported and continued from."""
         self.show_restart(restart)
-        self.statusBar().showMessage(f"restart {restart} is the current fit: exports and 'Continue from here' "
-                                     "use it", 10000)
+        self.statusBar().showMessage(
+            f"restart {restart} is the current fit: exports and 'Continue from here' use it", 10000
+        )
 
     def export_gallery(self, path: str) -> None:
         import engine
@@ -179,8 +196,7 @@ class DebuggingActions:
             return
         snap = self.frame.snapshot
         init = engine.InitParams.from_arrays(snap.weights, snap.means, snap.covariances)
-        where = f"iteration {snap.iteration}" + (f" of restart {snap.restart}" if self.view_restart is not None
-                                                 else "")
+        where = f"iteration {snap.iteration}" + (f" of restart {snap.restart}" if self.view_restart is not None else "")
         self.controls.set_imported(init, f"the fit at {where}")
         self.statusBar().showMessage(f"initialisation: the fit at {where}; change any setting, then Run", 10000)
         self.reset()

@@ -20,10 +20,12 @@ class FileActions:
         if self.frame is None:
             raise engine.UserError("there is no fit to export yet: press Run (F5) first")
         snap = self.frame.snapshot
-        params = engine.params_from_snapshot(snap, tuple(self.dataset.columns),
-                                             engine.points_sha256(self.dataset.points))
-        note = f" (the current snapshot: iteration {snap.iteration}, the fit is still running)" \
-            if self.job_active else ""
+        params = engine.params_from_snapshot(
+            snap, tuple(self.dataset.columns), engine.points_sha256(self.dataset.points)
+        )
+        note = (
+            f" (the current snapshot: iteration {snap.iteration}, the fit is still running)" if self.job_active else ""
+        )
         return params, note
 
     def export_params(self, path: str) -> None:
@@ -53,8 +55,11 @@ class FileActions:
             if on_done is not None:
                 on_done()
 
-        self.tasks.run(lambda: engine.write_labels(path, points, params), done,
-                       lambda msg, internal: self._error("Could not export the labels", msg))
+        self.tasks.run(
+            lambda: engine.write_labels(path, points, params),
+            done,
+            lambda msg, internal: self._error("Could not export the labels", msg),
+        )
 
     def export_plot(self, path: str) -> None:
         """The plot as PNG or SVG, via a temporary file and a rename (never half-written), with the
@@ -96,8 +101,9 @@ class FileActions:
         try:
             params = engine.read_params(path)
             if params.means.shape[1] != 2:
-                raise engine.ParamsError(f"{path}: the parameters are {params.means.shape[1]}-D; the window "
-                                         "fits 2-D data")
+                raise engine.ParamsError(
+                    f"{path}: the parameters are {params.means.shape[1]}-D; the window fits 2-D data"
+                )
         except engine.UserError as exc:
             self._error("Could not import the parameters", str(exc))
             return False
@@ -158,8 +164,12 @@ class FileActions:
                 dataset = engine.Dataset(points, columns, tuple(ref.columns) or (0, 1), ref.path)
                 origin = ("file",)
             elif ref.kind == "generated":
-                dataset = engine.Dataset(points, ("x", "y"), (0, 1),
-                                         f"generated: K={len(ref.mixture['weights'])}, N={ref.n:,}, seed {ref.seed}")
+                dataset = engine.Dataset(
+                    points,
+                    ("x", "y"),
+                    (0, 1),
+                    f"generated: K={len(ref.mixture['weights'])}, N={ref.n:,}, seed {ref.seed}",
+                )
                 origin = ("generated", ref.mixture, ref.n, ref.seed)
             else:
                 dataset = engine.Dataset(points, ("x", "y"), (0, 1), f"from the session {Path(path).name}")
@@ -178,9 +188,11 @@ class FileActions:
         snap = self.frame.snapshot
         same = snap.mean_log_likelihood == saved["mean_log_likelihood"] and snap.iteration == saved["iteration"]
         verdict = "reproduced the saved fit" if same else "did NOT reproduce the saved fit"
-        self.session_verdict = (f"session: {verdict}: log-likelihood {snap.log_likelihood:.6f} after "
-                                f"{snap.iteration} iterations (saved {saved['log_likelihood']:.6f} after "
-                                f"{saved['iteration']})")
+        self.session_verdict = (
+            f"session: {verdict}: log-likelihood {snap.log_likelihood:.6f} after "
+            f"{snap.iteration} iterations (saved {saved['log_likelihood']:.6f} after "
+            f"{saved['iteration']})"
+        )
         self.statusBar().showMessage(self.session_verdict, 20000)
 
     def ask_path(self, action, title: str, filters: str, default: str = "", save: bool = True) -> None:
@@ -197,8 +209,9 @@ class FileActions:
         self.ask_path(self.open_session, "Open session", "Sessions (*.gmmsession)", save=False)
 
     def export_params_dialog(self) -> None:
-        self.ask_path(self.export_params, "Export parameters", "JSON (*.json);;CSV (*.csv);;NumPy (*.npz)",
-                      "params.json")
+        self.ask_path(
+            self.export_params, "Export parameters", "JSON (*.json);;CSV (*.csv);;NumPy (*.npz)", "params.json"
+        )
 
     def export_labels_dialog(self) -> None:
         self.ask_path(self.export_labels, "Export labels", "CSV (*.csv)", "labels.csv")
@@ -207,5 +220,6 @@ class FileActions:
         self.ask_path(self.export_plot, "Export plot", "PNG (*.png);;SVG (*.svg)", "plot.png")
 
     def import_params_dialog(self) -> None:
-        self.ask_path(self.import_params, "Import parameters", "Parameters (*.json *.csv *.npz);;All files (*)",
-                      save=False)
+        self.ask_path(
+            self.import_params, "Import parameters", "Parameters (*.json *.csv *.npz);;All files (*)", save=False
+        )

@@ -31,6 +31,7 @@ class RunGate:
         self._paused = paused
         self._steps = 0
         self.waited = 0.0  # seconds wait() has blocked: paused time, which a speed must not count
+        self._blocked = False
 
     @property
     def paused(self) -> bool:
@@ -58,6 +59,12 @@ class RunGate:
         with self._cond:
             self._cond.notify_all()
 
+    @property
+    def blocked(self) -> bool:
+        """True while the worker sits in `wait()`: paused, between two iterations, computing nothing."""
+        with self._cond:
+            return self._blocked
+
     def will_wait(self) -> bool:
         """True when the next `wait()` will block (paused with no step allowed)."""
         with self._cond:
@@ -68,7 +75,9 @@ class RunGate:
         with self._cond:
             start = time.perf_counter()
             while self._paused and self._steps == 0 and not self.token.cancelled:
+                self._blocked = True
                 self._cond.wait(0.5)
+            self._blocked = False
             self.waited += time.perf_counter() - start
             if self._steps:
                 self._steps -= 1
@@ -149,8 +158,14 @@ class FitWorker(QObject):
     def _emit(self, job: FitJob, snap, history: list[tuple[int, float]], kept) -> None:
         job.drawn.clear()
         entries = tuple(kept.kept())  # immutable entries: the GUI never sees the history being appended to
-        frame = build_frame(job.scene, snap, np.asarray(history, dtype=np.float64), entries,
-                            trajectory_of(entries, snap.iteration), light=job.light)
+        frame = build_frame(
+            job.scene,
+            snap,
+            np.asarray(history, dtype=np.float64),
+            entries,
+            trajectory_of(entries, snap.iteration),
+            light=job.light,
+        )
         frame = replace(frame, running_seconds=max(snap.elapsed - job.gate.waited, 0.0))
         self.frame_ready.emit(job.job_id, frame)
 

@@ -28,12 +28,18 @@ BAD_TEXT = {
     "ragged.csv": (b"a,b\n1,2\n3,4,5\n", "line 3 has 3 fields but the header has 2"),
     "binary.csv": (bytes(range(256)) * 4, "looks like a binary file"),
     # prose, a log, a report: not a numeric table, naming the first value that is not a number
-    "prose.txt": (b"The geyser erupts often.\nIt waits about an hour, sometimes two.\nThen it erupts again.\n",
-                  "is not a numeric table: line 2, column 0: value 'It' is not a number"),
-    "prose_commas.csv": (b"Dear reader,\nhere are the numbers, as promised, in a table\n1,2\n",
-                         "is not a numeric table: line 2, column 0: value 'here are the numbers'"),
-    "log.txt": (b"INFO start\nINFO loaded 3 files\nWARN slow\n",
-                "is not a numeric table: line 2, column 0: value 'INFO'"),
+    "prose.txt": (
+        b"The geyser erupts often.\nIt waits about an hour, sometimes two.\nThen it erupts again.\n",
+        "is not a numeric table: line 2, column 0: value 'It' is not a number",
+    ),
+    "prose_commas.csv": (
+        b"Dear reader,\nhere are the numbers, as promised, in a table\n1,2\n",
+        "is not a numeric table: line 2, column 0: value 'here are the numbers'",
+    ),
+    "log.txt": (
+        b"INFO start\nINFO loaded 3 files\nWARN slow\n",
+        "is not a numeric table: line 2, column 0: value 'INFO'",
+    ),
     # what Python's float() takes but a CSV reader must not
     "underscore.csv": (b"a,b\n1,2\n1_000,3\n", "line 3, column 0 ('a'): value '1_000' is not a number"),
     "fullwidth.csv": ("a,b\n1,2\n\uff11\uff12,3\n".encode(), "line 3, column 0 ('a'): value '\uff11\uff12' is not"),

@@ -1,4 +1,4 @@
-"""Shared fixtures. Qt tests run headless. The tests import the project, bench/ and tests/ by name."""
+"""Shared fixtures. Qt tests run headless. The tests import the project and tests/ (helpers, references) by name."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 TESTS = Path(__file__).resolve().parent
-for path in (TESTS.parent, TESTS.parent / "bench", TESTS):
+for path in (TESTS.parent, TESTS):
     sys.path.insert(0, str(path))
 
 from data_sets import OLD_FAITHFUL  # noqa: E402

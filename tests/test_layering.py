@@ -34,18 +34,25 @@ def test_no_engine_module_imports_qt_or_the_gui() -> None:
 def test_the_check_finds_a_forbidden_import(tmp_path) -> None:
     bad = tmp_path / "engine" / "probe.py"
     bad.parent.mkdir()
-    bad.write_text("import os\nfrom . import fitting\n\n\ndef f():\n    from PySide6.QtCore import QObject\n"
-                   "    import gui.app, superqt\n")
-    assert forbidden_imports(bad, tmp_path) == ["engine/probe.py:6 PySide6.QtCore", "engine/probe.py:7 gui.app",
-                                                "engine/probe.py:7 superqt"]
+    bad.write_text(
+        "import os\nfrom . import fitting\n\n\ndef f():\n    from PySide6.QtCore import QObject\n"
+        "    import gui.app, superqt\n"
+    )
+    assert forbidden_imports(bad, tmp_path) == [
+        "engine/probe.py:6 PySide6.QtCore",
+        "engine/probe.py:7 gui.app",
+        "engine/probe.py:7 superqt",
+    ]
 
 
 def test_a_fit_and_the_command_line_load_no_qt_module() -> None:
-    code = ("import sys, numpy as np\n"
-            "import engine, engine.cli\n"
-            "from engine import FitConfig, run_to_end\n"
-            "run_to_end(np.random.default_rng(0).normal(size=(50, 2)), FitConfig(n_components=2))\n"
-            f"print(sorted(m for m in sys.modules if m.split('.')[0] in {FORBIDDEN!r}))\n")
+    code = (
+        "import sys, numpy as np\n"
+        "import engine, engine.cli\n"
+        "from engine import FitConfig, run_to_end\n"
+        "run_to_end(np.random.default_rng(0).normal(size=(50, 2)), FitConfig(n_components=2))\n"
+        f"print(sorted(m for m in sys.modules if m.split('.')[0] in {FORBIDDEN!r}))\n"
+    )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"

@@ -20,15 +20,22 @@ from engine.cli import main as cli
 
 def run_main(*args: str, cwd, env: dict | None = None) -> subprocess.CompletedProcess:
     """main.py in a subprocess of this interpreter, never bootstrapping (no venv, no download)."""
-    return subprocess.run([sys.executable, str(ROOT / "main.py"), *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=300, env={**os.environ, **NO_BOOTSTRAP, **(env or {})})
+    return subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **NO_BOOTSTRAP, **(env or {})},
+    )
 
 
 def test_generate_fit_and_sample_the_fit(tmp_path) -> None:
     r = run_main("generate", "--preset", "forum", "--n", "1000", "--seed", "0", "-o", "data.csv", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    r = run_main("fit", "data.csv", "-k", "3", "--restarts", "5", "-o", "params.json", "--labels", "labels.csv",
-                 cwd=tmp_path)
+    r = run_main(
+        "fit", "data.csv", "-k", "3", "--restarts", "5", "-o", "params.json", "--labels", "labels.csv", cwd=tmp_path
+    )
     assert r.returncode == 0, r.stderr
     assert "using columns 0 ('x0'), 1 ('x1')" in r.stderr
     assert "converged" in r.stdout and "BIC" in r.stdout
@@ -45,10 +52,21 @@ def test_generate_fit_and_sample_the_fit(tmp_path) -> None:
 
 def test_max_iter_zero_evaluates_the_initial_parameters(tmp_path, capsys) -> None:
     p = tmp_path / "init.json"
-    p.write_text(json.dumps({"weights": [0.5, 0.5], "means": [[2, 55], [4.3, 80]],
-                             "covariances": [[[0.1, 0], [0, 30]], [[0.2, 0], [0, 35]]]}))
-    assert cli(["fit", str(OLD_FAITHFUL), "-k", "2", "--init", str(p), "--max-iter", "0",
-                "-o", str(tmp_path / "out.json")]) == 0
+    p.write_text(
+        json.dumps(
+            {
+                "weights": [0.5, 0.5],
+                "means": [[2, 55], [4.3, 80]],
+                "covariances": [[[0.1, 0], [0, 30]], [[0.2, 0], [0, 35]]],
+            }
+        )
+    )
+    assert (
+        cli(
+            ["fit", str(OLD_FAITHFUL), "-k", "2", "--init", str(p), "--max-iter", "0", "-o", str(tmp_path / "out.json")]
+        )
+        == 0
+    )
     out = json.loads((tmp_path / "out.json").read_text())
     assert out["n_iter"] == 0 and out["converged"] is False
     assert out["means"] == [[2, 55], [4.3, 80]]
@@ -56,8 +74,25 @@ def test_max_iter_zero_evaluates_the_initial_parameters(tmp_path, capsys) -> Non
 
 def test_select_writes_fits_and_best(tmp_path, capsys) -> None:
     out = tmp_path / "sel.json"
-    assert cli(["select", str(OLD_FAITHFUL), "--columns", "1,2", "-k", "1-3", "--covariance", "full,tied",
-                "--reg-covar", "0", "-o", str(out)]) == 0
+    assert (
+        cli(
+            [
+                "select",
+                str(OLD_FAITHFUL),
+                "--columns",
+                "1,2",
+                "-k",
+                "1-3",
+                "--covariance",
+                "full,tied",
+                "--reg-covar",
+                "0",
+                "-o",
+                str(out),
+            ]
+        )
+        == 0
+    )
     doc = json.loads(out.read_text())
     assert len(doc["fits"]) == 6
     keys = {"k", "covariance_type", "log_likelihood", "bic", "aic", "converged", "spurious", "reason"}
@@ -83,24 +118,50 @@ def test_bad_arrays_and_settings(tmp_path, capsys) -> None:
     _bad(capsys, ["fit", str(OLD_FAITHFUL), "--columns", "1"], "--columns takes two columns")
     _bad(capsys, ["fit", str(OLD_FAITHFUL), "--covariance", "banana"], "invalid choice: 'banana'")
     _bad(capsys, ["fit", str(OLD_FAITHFUL), "--restarts", "0"], "restarts must be a whole number >= 1")
-    _bad(capsys, ["fit", str(OLD_FAITHFUL), "--device", "cuda"] if not __import__("torch").cuda.is_available()
-         else ["fit", str(OLD_FAITHFUL), "--device", "tpu"], "device")
+    if __import__("torch").cuda.is_available():
+        _bad(
+            capsys,
+            ["fit", str(OLD_FAITHFUL), "--device", "tpu"],
+            "device must be 'cpu' or 'cuda' (or 'cuda:N'), got 'tpu'",
+        )
+    else:
+        _bad(
+            capsys,
+            ["fit", str(OLD_FAITHFUL), "--device", "cuda"],
+            "device 'cuda' was asked for but torch sees no CUDA GPU here: use --device cpu",
+        )
     _bad(capsys, ["fit", str(OLD_FAITHFUL), "-o", str(tmp_path / "nofolder" / "p.json")], "does not exist")
     _bad(capsys, ["select", str(OLD_FAITHFUL), "-k", "0-3"], "-k must name component counts >= 1")
     asym = tmp_path / "asym.json"
     recipe_cov = [[[1, 0.2], [0.2, 1.5]], [[3, -0.3], [-2, 9]], [[1.2, 0.4], [0.4, 1.3]]]  # as the forum wrote it
-    asym.write_text(json.dumps({"weights": [0.25, 0.625, 0.125], "means": [[1, 2], [5, 6], [3, 1]],
-                                "covariances": recipe_cov}))
-    _bad(capsys, ["generate", "--params", str(asym), "-o", str(tmp_path / "g.csv")],
-         "covariance of component 1 is not symmetric: entry [0][1] = -0.3 but [1][0] = -2")
+    asym.write_text(
+        json.dumps({"weights": [0.25, 0.625, 0.125], "means": [[1, 2], [5, 6], [3, 1]], "covariances": recipe_cov})
+    )
+    _bad(
+        capsys,
+        ["generate", "--params", str(asym), "-o", str(tmp_path / "g.csv")],
+        "covariance of component 1 is not symmetric: entry [0][1] = -0.3 but [1][0] = -2",
+    )
     assert not (tmp_path / "g.csv").exists()
 
 
 def test_gallery_session_and_replay(tmp_path) -> None:
     r = run_main("generate", "--preset", "forum", "--n", "500", "--seed", "1", "-o", "data.csv", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    r = run_main("fit", "data.csv", "-k", "3", "--restarts", "20", "--gallery", "gallery.csv", "--session",
-                 "fit.gmmsession", "--quiet", cwd=tmp_path)
+    r = run_main(
+        "fit",
+        "data.csv",
+        "-k",
+        "3",
+        "--restarts",
+        "20",
+        "--gallery",
+        "gallery.csv",
+        "--session",
+        "fit.gmmsession",
+        "--quiet",
+        cwd=tmp_path,
+    )
     assert r.returncode == 0, r.stderr
     assert "solution A (log-likelihood" in r.stdout and "reached by" in r.stdout
     assert "the forum's selection (lowest initial loss) picks restart" in r.stdout
@@ -136,8 +197,9 @@ def test_gallery_session_and_replay(tmp_path) -> None:
 
 def test_gallery_refuses_select_by_initial(tmp_path) -> None:
     np.savetxt(tmp_path / "d.csv", np.random.default_rng(0).normal(size=(50, 2)), delimiter=",")
-    r = run_main("fit", "d.csv", "-k", "2", "--restarts", "3", "--select-by", "initial", "--gallery", "g.csv",
-                 cwd=tmp_path)
+    r = run_main(
+        "fit", "d.csv", "-k", "2", "--restarts", "3", "--select-by", "initial", "--gallery", "g.csv", cwd=tmp_path
+    )
     assert r.returncode == 2 and "drop --select-by initial" in r.stderr
 
 
@@ -152,13 +214,11 @@ def test_an_imported_start_exports_bit_for_bit_and_covariances_are_exactly_symme
     # a start with full-precision values (a fit's own export), on data in other units than the start's scale
     a, b, c = tmp_path / "a.json", tmp_path / "b.json", tmp_path / "c.json"
     assert cli(["fit", str(OLD_FAITHFUL), "-k", "3", "--max-iter", "7", "-o", str(a), "--quiet"]) == 0
-    assert cli(["fit", str(OLD_FAITHFUL), "-k", "3", "--init", str(a), "--max-iter", "0", "-o", str(b),
-                "--quiet"]) == 0
+    assert cli(["fit", str(OLD_FAITHFUL), "-k", "3", "--init", str(a), "--max-iter", "0", "-o", str(b), "--quiet"]) == 0
     start, again = json.loads(a.read_text()), json.loads(b.read_text())
     for name in ("weights", "means", "covariances"):
         assert again[name] == start[name], name  # the same floats, to the last bit
-    assert cli(["fit", str(OLD_FAITHFUL), "-k", "3", "--init", str(a), "--max-iter", "5", "-o", str(c),
-                "--quiet"]) == 0
+    assert cli(["fit", str(OLD_FAITHFUL), "-k", "3", "--init", str(a), "--max-iter", "5", "-o", str(c), "--quiet"]) == 0
     for doc in (start, json.loads(c.read_text())):
         for cov in doc["covariances"]:
             assert cov[0][1] == cov[1][0]  # exactly symmetric after the map back to data units

@@ -88,8 +88,6 @@ def test_npy_and_npz(tmp_path) -> None:
     assert np.array_equal(load(tmp_path / "b.npz", ["1", "2"]).points, x[:, 1:])
 
 
-
-
 @pytest.mark.parametrize("name", sorted(BAD_TEXT))
 def test_malformed_text_files(tmp_path, name: str) -> None:
     content, message = BAD_TEXT[name]
@@ -151,12 +149,14 @@ def test_generator_refuses_the_recipes_asymmetric_covariance() -> None:
 
 
 def test_generator_matches_its_parameters() -> None:
-    x, labels = sample_mixture(FORUM_PRESET["weights"], FORUM_PRESET["means"], FORUM_PRESET["covariances"],
-                               200_000, seed=3)
+    x, labels = sample_mixture(
+        FORUM_PRESET["weights"], FORUM_PRESET["means"], FORUM_PRESET["covariances"], 200_000, seed=3
+    )
     assert np.bincount(labels) / len(labels) == pytest.approx(FORUM_PRESET["weights"], abs=5e-3)
     for j in range(3):
         assert x[labels == j].mean(0) == pytest.approx(FORUM_PRESET["means"][j], abs=0.05)
         np.testing.assert_allclose(np.cov(x[labels == j].T), FORUM_PRESET["covariances"][j], atol=0.1)
-    again, _ = sample_mixture(FORUM_PRESET["weights"], FORUM_PRESET["means"], FORUM_PRESET["covariances"],
-                              200_000, seed=3)
+    again, _ = sample_mixture(
+        FORUM_PRESET["weights"], FORUM_PRESET["means"], FORUM_PRESET["covariances"], 200_000, seed=3
+    )
     assert np.array_equal(x, again)

@@ -19,20 +19,37 @@ N_ITER = 40
 
 
 def _sklearn_precisions(cov: np.ndarray, cov_type: str) -> np.ndarray:
-    return {"full": lambda: np.linalg.inv(cov), "tied": lambda: np.linalg.inv(cov[0]),
-            "diag": lambda: 1.0 / np.diagonal(cov, axis1=1, axis2=2),
-            "spherical": lambda: 1.0 / cov[:, 0, 0]}[cov_type]()
+    return {
+        "full": lambda: np.linalg.inv(cov),
+        "tied": lambda: np.linalg.inv(cov[0]),
+        "diag": lambda: 1.0 / np.diagonal(cov, axis1=1, axis2=2),
+        "spherical": lambda: 1.0 / cov[:, 0, 0],
+    }[cov_type]()
 
 
 def _compare(x: np.ndarray, cov_type: str, k: int, seed: int, reg: float = 1e-6) -> None:
     start = run_to_end(x, FitConfig(n_components=k, covariance_type=cov_type, seed=seed, max_iter=0, reg_covar=reg))
     init = MixtureParams(start.weights, start.means, start.covariances).as_init()
-    ours = list(fit(x, FitConfig(n_components=k, covariance_type=cov_type, init_params=init, max_iter=N_ITER,
-                                 tol=0.0, reg_covar=reg)))
+    ours = list(
+        fit(
+            x,
+            FitConfig(
+                n_components=k, covariance_type=cov_type, init_params=init, max_iter=N_ITER, tol=0.0, reg_covar=reg
+            ),
+        )
+    )
     assert len(ours) == N_ITER + 1
-    gm = GaussianMixture(k, covariance_type=cov_type, weights_init=start.weights, means_init=start.means,
-                         precisions_init=_sklearn_precisions(start.covariances, cov_type), max_iter=1,
-                         warm_start=True, reg_covar=reg, tol=0.0)
+    gm = GaussianMixture(
+        k,
+        covariance_type=cov_type,
+        weights_init=start.weights,
+        means_init=start.means,
+        precisions_init=_sklearn_precisions(start.covariances, cov_type),
+        max_iter=1,
+        warm_start=True,
+        reg_covar=reg,
+        tol=0.0,
+    )
     assert ours[0].mean_log_likelihood == pytest.approx(_score_initial(x, start, cov_type), rel=REL_TOL)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # max_iter=1 warns that one iteration did not converge

@@ -44,9 +44,28 @@ def test_json_is_self_describing(tmp_path, fitted) -> None:
     x, params = fitted
     write_params(tmp_path / "p.json", params)
     doc = json.loads((tmp_path / "p.json").read_text())
-    for key in ("weights", "means", "covariances", "covariance_type", "log_likelihood", "mean_log_likelihood", "bic",
-                "aic", "n_iter", "converged", "algorithm", "init", "seed", "restarts", "n_samples", "data_sha256",
-                "columns", "versions", "format", "format_version"):
+    for key in (
+        "weights",
+        "means",
+        "covariances",
+        "covariance_type",
+        "log_likelihood",
+        "mean_log_likelihood",
+        "bic",
+        "aic",
+        "n_iter",
+        "converged",
+        "algorithm",
+        "init",
+        "seed",
+        "restarts",
+        "n_samples",
+        "data_sha256",
+        "columns",
+        "versions",
+        "format",
+        "format_version",
+    ):
         assert key in doc, key
     assert doc["data_sha256"] == points_sha256(x) and doc["n_samples"] == len(x)
     assert np.array(doc["covariances"]).shape == (3, 2, 2)
@@ -58,7 +77,7 @@ def test_json_is_self_describing(tmp_path, fitted) -> None:
 def test_hand_written_json_and_errors(tmp_path) -> None:
     p = tmp_path / "hand.json"
     head = '{"weights": [0.5, 0.5], "means": [[0, 0], [3, 3]], "covariances": [[[1, 0], [0, 1]], '
-    p.write_text(head + '[[2, 0.5], [0.5, 1]]]}')
+    p.write_text(head + "[[2, 0.5], [0.5, 1]]]}")
     assert read_params(p).means.tolist() == [[0, 0], [3, 3]]
     p.write_text('{"weights": [0.5, 0.5], "means": [[0, 0], [3, 3]]}')
     with pytest.raises(UserError, match="missing covariances"):
@@ -66,7 +85,7 @@ def test_hand_written_json_and_errors(tmp_path) -> None:
     p.write_text('{"weights": [0.5, 0.5],\n "means": [[0, 0], [3, 3]')
     with pytest.raises(UserError, match="line 2: not valid JSON"):
         read_params(p)
-    p.write_text(head + '[[2, 0.5], [0.1, 1]]]}')
+    p.write_text(head + "[[2, 0.5], [0.1, 1]]]}")
     with pytest.raises(UserError, match="component 1 is not symmetric"):
         read_params(p)
 
@@ -74,8 +93,11 @@ def test_hand_written_json_and_errors(tmp_path) -> None:
 def test_hand_written_params_initialise_a_fit_projected_onto_the_type(tmp_path) -> None:
     x = blobs(1)
     p = tmp_path / "init.json"
-    p.write_text(json.dumps({"weights": [0.3, 0.3, 0.4], "means": [[0, 0], [4, 3], [0, 5]],
-                             "covariances": [[[1, 0.5], [0.5, 1]]] * 3}))
+    p.write_text(
+        json.dumps(
+            {"weights": [0.3, 0.3, 0.4], "means": [[0, 0], [4, 3], [0, 5]], "covariances": [[[1, 0.5], [0.5, 1]]] * 3}
+        )
+    )
     init = read_params(p).as_init()
     for ct in COVARIANCE_TYPES:
         snap = run_to_end(x, FitConfig(n_components=3, covariance_type=ct, init_params=init, max_iter=0))
@@ -112,8 +134,9 @@ def test_to_sklearn_scores_and_predicts_as_we_do(ct: str) -> None:
     params = params_from_snapshot(snap)
     gm = to_sklearn(params)
     assert gm.score(x) == pytest.approx(snap.mean_log_likelihood, rel=1e-10)
-    np.testing.assert_allclose(gm.predict_proba(x), responsibilities(x, params.weights, params.means,
-                                                                      params.covariances), atol=1e-10)
+    np.testing.assert_allclose(
+        gm.predict_proba(x), responsibilities(x, params.weights, params.means, params.covariances), atol=1e-10
+    )
 
 
 def test_labels_csv(tmp_path, fitted) -> None:

@@ -15,13 +15,19 @@ from engine import COVARIANCE_TYPES, CancelToken, FitConfig, UserError, fit, run
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(seed=st.integers(0, 10_000), k=st.integers(1, 6), cov_type=st.sampled_from(tuple(COVARIANCE_TYPES)),
-       n=st.integers(20, 300), init=st.sampled_from(["kmeans++", "kmeans", "random-data"]))
+@given(
+    seed=st.integers(0, 10_000),
+    k=st.integers(1, 6),
+    cov_type=st.sampled_from(tuple(COVARIANCE_TYPES)),
+    n=st.integers(20, 300),
+    init=st.sampled_from(["kmeans++", "kmeans", "random-data"]),
+)
 def test_em_log_likelihood_never_decreases(seed: int, k: int, cov_type: str, n: int, init: str) -> None:
     x = np.random.default_rng(seed).normal(size=(n, 2)) * [1.0, 3.0]
     # empty_policy "report": pure EM (re-seeding an empty component is a jump EM's guarantee does not cover)
-    cfg = FitConfig(n_components=k, covariance_type=cov_type, seed=seed, init=init, max_iter=60, tol=0.0,
-                    empty_policy="report")
+    cfg = FitConfig(
+        n_components=k, covariance_type=cov_type, seed=seed, init=init, max_iter=60, tol=0.0, empty_policy="report"
+    )
     steps = np.diff([s.mean_log_likelihood for s in fit(x, cfg)])
     # EM's guarantee, up to rounding and scikit-learn's 10*eps added to every N_k (which makes the M-step of
     # an emptied component inexact): the largest decrease measured over many examples was 2.3e-10 per point
@@ -84,8 +90,9 @@ def test_far_from_origin_and_mixed_units_fit_as_well_as_centred(cov_type: str) -
         scale, shift = np.array([1e-2, 1e3]), np.array([1e8, -3e7])  # metres vs millimetres, far away
     y = x * scale + shift
     # reg_covar is in data units: carry it along so the two problems are the same problem
-    moved = run_to_end(y, FitConfig(n_components=3, covariance_type=cov_type, seed=1,
-                                    reg_covar=1e-6 * float(scale.min() ** 2)))
+    moved = run_to_end(
+        y, FitConfig(n_components=3, covariance_type=cov_type, seed=1, reg_covar=1e-6 * float(scale.min() ** 2))
+    )
     log_det = float(np.log(scale).sum())
     assert moved.mean_log_likelihood == pytest.approx(base.mean_log_likelihood - log_det, abs=1e-6)
     np.testing.assert_allclose((moved.means - shift) / scale, base.means, rtol=1e-5, atol=1e-6)
@@ -102,8 +109,7 @@ def test_far_from_origin_float32() -> None:
 def test_empty_component_is_reseeded_never_nan() -> None:
     x = blobs(7, 300)
     # a component placed far away from all data loses every point at the first E-step
-    init = (tuple([0.3, 0.3, 0.4]), ((0.0, 0.0), (4.0, 3.0), (500.0, 500.0)),
-            (((1.0, 0.0), (0.0, 1.0)),) * 3)
+    init = (tuple([0.3, 0.3, 0.4]), ((0.0, 0.0), (4.0, 3.0), (500.0, 500.0)), (((1.0, 0.0), (0.0, 1.0)),) * 3)
     from engine import InitParams
 
     snaps = list(fit(x, FitConfig(n_components=3, init_params=InitParams(*init), max_iter=50, tol=0.0)))
@@ -113,8 +119,9 @@ def test_empty_component_is_reseeded_never_nan() -> None:
         assert np.all(np.isfinite(s.means)) and np.all(np.isfinite(s.covariances)) and np.isfinite(s.log_likelihood)
     assert snaps[-1].weights[2] > 0.05  # it found points again
 
-    report = list(fit(x, FitConfig(n_components=3, init_params=InitParams(*init), max_iter=3, tol=0.0,
-                                   empty_policy="report")))
+    report = list(
+        fit(x, FitConfig(n_components=3, init_params=InitParams(*init), max_iter=3, tol=0.0, empty_policy="report"))
+    )
     assert report[1].empty == (2,) and report[1].reseeded == ()
     assert all(np.isfinite(s.log_likelihood) for s in report)
 
@@ -136,8 +143,10 @@ def test_two_threads_give_the_same_results_as_alone(algorithm: str, device: str)
     def work(name, x, cfg):
         results[name] = run_to_end(x, cfg)
 
-    threads = [threading.Thread(target=work, args=("a", xa, cfg_a)),
-               threading.Thread(target=work, args=("b", xb, cfg_b))]
+    threads = [
+        threading.Thread(target=work, args=("a", xa, cfg_a)),
+        threading.Thread(target=work, args=("b", xb, cfg_b)),
+    ]
     for t in threads:
         t.start()
     for t in threads:

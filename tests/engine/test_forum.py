@@ -5,9 +5,9 @@ from __future__ import annotations
 import forum_recipe
 import numpy as np
 import pytest
-from common import forum_data
 
 from engine import FitConfig, run_to_end
+from engine.data import forum_sample as forum_data
 
 
 @pytest.mark.slow

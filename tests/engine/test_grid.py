@@ -41,9 +41,14 @@ def test_the_batched_grid_gives_each_cell_its_lone_fit(faithful) -> None:
         ref, snap = alone(faithful, result.config), result.snapshot
         where = f"K={result.config.n_components} {result.config.covariance_type}"
         assert (snap.iteration, snap.status, snap.restart, snap.warnings) == (
-            ref.iteration, ref.status, ref.restart, ref.warnings), where
-        np.testing.assert_allclose(snap.restarts.mean_log_likelihood, ref.restarts.mean_log_likelihood,
-                                   rtol=1e-9, err_msg=where)
+            ref.iteration,
+            ref.status,
+            ref.restart,
+            ref.warnings,
+        ), where
+        np.testing.assert_allclose(
+            snap.restarts.mean_log_likelihood, ref.restarts.mean_log_likelihood, rtol=1e-9, err_msg=where
+        )
         np.testing.assert_array_equal(snap.restarts.n_iter, ref.restarts.n_iter, err_msg=where)
         for got, want in ((snap.weights, ref.weights), (snap.means, ref.means), (snap.covariances, ref.covariances)):
             assert got.shape == want.shape, where
@@ -56,8 +61,7 @@ def test_the_trace_is_each_cells_own_curve(faithful) -> None:
         lone: list = []
         *_, snap = fit(faithful, result.config, every=False, trace=lone)
         assert [i for i, _ in result.trace] == [i for i, _ in lone]
-        np.testing.assert_allclose(np.array([v for _, v in result.trace]), np.array([v for _, v in lone]),
-                                   rtol=1e-9)
+        np.testing.assert_allclose(np.array([v for _, v in result.trace]), np.array([v for _, v in lone]), rtol=1e-9)
 
 
 def test_failed_cells_report_what_they_report_alone_and_the_others_go_on() -> None:

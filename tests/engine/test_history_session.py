@@ -55,16 +55,40 @@ def test_history_memory_is_bounded_by_its_budget() -> None:
         h.append(s)
     assert h.nbytes <= budget + History.entry_bytes(3, 2, 4)
     t = snaps[0].restarts
-    per_entry = sum(a.nbytes for a in (snaps[0].weights, snaps[0].means, snaps[0].covariances, t.means, t.weights,
-                                       t.covariances, t.mean_log_likelihood)) + 64
+    per_entry = (
+        sum(
+            a.nbytes
+            for a in (
+                snaps[0].weights,
+                snaps[0].means,
+                snaps[0].covariances,
+                t.means,
+                t.weights,
+                t.covariances,
+                t.mean_log_likelihood,
+            )
+        )
+        + 64
+    )
     assert per_entry == History.entry_bytes(3, 2, 4)
     unbounded = per_entry * len(snaps)
     assert unbounded > 3 * budget  # the bound did something
 
 
 def test_config_round_trips_through_json() -> None:
-    cfg = FitConfig(n_components=2, algorithm="gradient-em", init="forum", restarts=7, seed=3, tol=1e-7,
-                    max_iter=50, reg_covar=1e-4, dtype="float32", betas=(0.8, 0.99), lr=0.001)
+    cfg = FitConfig(
+        n_components=2,
+        algorithm="gradient-em",
+        init="forum",
+        restarts=7,
+        seed=3,
+        tol=1e-7,
+        max_iter=50,
+        reg_covar=1e-4,
+        dtype="float32",
+        betas=(0.8, 0.99),
+        lr=0.001,
+    )
     assert config_from_dict(json.loads(json.dumps(config_to_dict(cfg)))) == cfg
 
 

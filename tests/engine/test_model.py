@@ -28,7 +28,8 @@ def test_fast_log_joint_equals_the_pyro_model_and_scipy(d: int) -> None:
     weights, means, cov = _random_params(4, 3, d, seed=d)
     x = torch.as_tensor(np.random.default_rng(d).normal(size=(50, d)) * 2)
     fast = gaussian.quadratic_features(x) @ gaussian.log_joint_coefficients(
-        torch.log(weights), means, torch.linalg.cholesky(cov)).transpose(-1, -2)
+        torch.log(weights), means, torch.linalg.cholesky(cov)
+    ).transpose(-1, -2)
     model = MixtureModel(weights, means, torch.linalg.cholesky(cov))
     torch.testing.assert_close(fast, model.log_joint(x).detach(), rtol=1e-10, atol=1e-10)
     ref = np.log(weights[1, 2].item()) + multivariate_normal(means[1, 2].numpy(), cov[1, 2].numpy()).logpdf(x.numpy())
@@ -61,8 +62,9 @@ def test_assigned_normal_equals_the_mvn_of_the_gathered_parameters() -> None:
         m = means.clone().requires_grad_()
         tril = torch.linalg.cholesky(cov).requires_grad_()
         if assigned:
-            d = AssignedNormal(pyro.distributions.MultivariateNormal(m.unsqueeze(-3), scale_tril=tril.unsqueeze(-4)), z,
-                               120)
+            d = AssignedNormal(
+                pyro.distributions.MultivariateNormal(m.unsqueeze(-3), scale_tril=tril.unsqueeze(-4)), z, 120
+            )
         else:
             d = pyro.distributions.MultivariateNormal(m[restart, z], scale_tril=tril[restart, z])
         lp = d.log_prob(x)
@@ -93,7 +95,8 @@ def test_enumerated_model_loss_is_minus_the_log_likelihood() -> None:
     x = torch.as_tensor(blobs(0, 90))
     model = MixtureModel(weights, means, torch.linalg.cholesky(cov))
     loss = TraceEnum_ELBO(max_plate_nesting=2).differentiable_loss(
-        config_enumerate(model.model, default="parallel"), lambda data: None, x)
+        config_enumerate(model.model, default="parallel"), lambda data: None, x
+    )
     log_lik = torch.logsumexp(model.log_joint(x), -1).sum()
     assert loss.item() == pytest.approx(-log_lik.item(), rel=1e-12)
 

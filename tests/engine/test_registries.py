@@ -20,8 +20,13 @@ class ToyEM(ExactEM):
     """A test-only algorithm: exact EM under another name, built through the protocol's constructor."""
 
 
-TOY = Algorithm("toy-em", ToyEM, "exact EM again, registered by a test", dict(engine.ALGORITHMS["em"].defaults),
-                covariance_types=("full", "diag"))
+TOY = Algorithm(
+    "toy-em",
+    ToyEM,
+    "exact EM again, registered by a test",
+    dict(engine.ALGORITHMS["em"].defaults),
+    covariance_types=("full", "diag"),
+)
 
 
 def _tied_spherical_update(second, nk, outer):
@@ -35,8 +40,15 @@ def _tied_spherical_project(cov, weights=None):
 
 
 # one variance shared by every component (mclust's EII)
-EII = CovarianceType("eii", "one variance for every component and axis", _tied_spherical_update,
-                     _tied_spherical_project, lambda k, d: 1, lambda full: np.array(full[0, 0, 0]), isotropic=True)
+EII = CovarianceType(
+    "eii",
+    "one variance for every component and axis",
+    _tied_spherical_update,
+    _tied_spherical_project,
+    lambda k, d: 1,
+    lambda full: np.array(full[0, 0, 0]),
+    isotropic=True,
+)
 
 
 def test_a_registered_algorithm_fits_through_the_protocol(monkeypatch, faithful) -> None:
@@ -45,8 +57,11 @@ def test_a_registered_algorithm_fits_through_the_protocol(monkeypatch, faithful)
     em = run_to_end(faithful, FitConfig(algorithm="em", n_components=2, restarts=2))
     assert toy.config.algorithm == "toy-em" and toy.iteration == em.iteration
     np.testing.assert_array_equal(toy.means, em.means)
-    with pytest.raises(UserError, match=r"^toy-em \(exact EM again, registered by a test\) fits full or diag "
-                                        r"covariances only: use --covariance full$"):
+    with pytest.raises(
+        UserError,
+        match=r"^toy-em \(exact EM again, registered by a test\) fits full or diag "
+        r"covariances only: use --covariance full$",
+    ):
         FitConfig(algorithm="toy-em", covariance_type="tied").resolved()
 
 

@@ -10,8 +10,9 @@ from engine.select import run_selection
 
 
 def test_old_faithful_grid_picks_tied_three_like_mclust(faithful) -> None:
-    entries, best = run_selection(faithful, [1, 2, 3], ["full", "tied"], FitConfig(reg_covar=0.0, restarts=10,
-                                                                                   tol=1e-8))
+    entries, best = run_selection(
+        faithful, [1, 2, 3], ["full", "tied"], FitConfig(reg_covar=0.0, restarts=10, tol=1e-8)
+    )
     table = {(e.k, e.covariance_type): e for e in entries}
     assert table[2, "full"].bic == pytest.approx(2322.192, abs=2e-3)
     assert table[3, "tied"].bic == pytest.approx(2314.296, abs=3e-3)

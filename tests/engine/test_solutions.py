@@ -62,8 +62,16 @@ def _table(params: list[tuple], mean_ll: list[float], initial_loss=None) -> Rest
     w = np.stack([p[0] for p in params])
     m = np.stack([p[1] for p in params])
     c = np.stack([p[2] for p in params])
-    return RestartTable(np.arange(r), np.asarray(initial_loss if initial_loss is not None else np.zeros(r), float),
-                        np.asarray(mean_ll, float), np.full(r, 10), np.ones(r, bool), w, m, c)
+    return RestartTable(
+        np.arange(r),
+        np.asarray(initial_loss if initial_loss is not None else np.zeros(r), float),
+        np.asarray(mean_ll, float),
+        np.full(r, 10),
+        np.ones(r, bool),
+        w,
+        m,
+        c,
+    )
 
 
 W = np.array([0.3, 0.3, 0.4])
@@ -95,12 +103,15 @@ def test_a_merged_solution_is_told_apart_and_described() -> None:
     sols = S.group_restarts(t, n_samples=1000)
     assert [s.label for s in sols] == ["A", "B"]
     assert sols[0].restarts == (0, 2) and sols[1].restarts == (1,)
-    assert sols[1].relation == ("merges two clusters (components 0 and 1 of solution A); "
-                                "splits a cluster (component 2 of solution A)")
+    assert sols[1].relation == (
+        "merges two clusters (components 0 and 1 of solution A); splits a cluster (component 2 of solution A)"
+    )
     text = S.summary(sols, 3)
-    assert text == ("solution A (log-likelihood -2000.00) reached by 2 of 3 restarts; solution B (log-likelihood "
-                    "-2500.00) merges two clusters (components 0 and 1 of solution A); splits a cluster (component "
-                    "2 of solution A), reached by 1")
+    assert text == (
+        "solution A (log-likelihood -2000.00) reached by 2 of 3 restarts; solution B (log-likelihood "
+        "-2500.00) merges two clusters (components 0 and 1 of solution A); splits a cluster (component "
+        "2 of solution A), reached by 1"
+    )
 
 
 def test_an_unrelated_optimum_is_called_so() -> None:
@@ -156,8 +167,10 @@ def test_restarts_stopped_along_one_ridge_are_one_solution() -> None:
     sols = S.group_restarts(t, n_samples=100)
     assert len(sols) == 1 and sols[0].restarts == tuple(range(8))
     # the chain is joined whatever the order the restarts come in (a late restart can link two chains)
-    t2 = _table([params[i] for i in (0, 7, 2, 5, 4, 3, 6, 1)], [-2.0, -2.0001, -2.0002, -2.0003, -2.0004,
-                                                               -2.0005, -2.0006, -2.0007])
+    t2 = _table(
+        [params[i] for i in (0, 7, 2, 5, 4, 3, 6, 1)],
+        [-2.0, -2.0001, -2.0002, -2.0003, -2.0004, -2.0005, -2.0006, -2.0007],
+    )
     assert len(S.group_restarts(t2, n_samples=100)) == 1
 
 

@@ -33,8 +33,12 @@ def test_clicking_a_restart_shows_it_with_matched_colours(qtbot, window) -> None
     snap = window.latest.snapshot
     other = next(r for r in range(6) if r != snap.restart)
     window.gallery_panel.pictures.itemClicked.emit(
-        next(window.gallery_panel.pictures.item(i) for i in range(6)
-             if window.gallery_panel.pictures.item(i).data(Qt.ItemDataRole.UserRole) == other))
+        next(
+            window.gallery_panel.pictures.item(i)
+            for i in range(6)
+            if window.gallery_panel.pictures.item(i).data(Qt.ItemDataRole.UserRole) == other
+        )
+    )
     qtbot.waitUntil(lambda: window.frame.snapshot.restart == other, timeout=30_000)
     shown = window.frame.snapshot
     t = snap.restarts
@@ -69,8 +73,14 @@ def test_continue_from_a_replayed_iteration(qtbot, window) -> None:
     window.timeline.slider.setValue(5)
     qtbot.waitUntil(lambda: window.frame.snapshot.iteration == entry.iteration, timeout=30_000)
     window.continue_from_here()
-    qtbot.waitUntil(lambda: window.frame is not None and window.frame.snapshot.iteration == 0
-                    and window.job.config.init_params is not None, timeout=30_000)
+    qtbot.waitUntil(
+        lambda: (
+            window.frame is not None
+            and window.frame.snapshot.iteration == 0
+            and window.job.config.init_params is not None
+        ),
+        timeout=30_000,
+    )
     np.testing.assert_allclose(window.frame.snapshot.means, entry.means, rtol=1e-12, atol=1e-12)
     assert window.controls.init.currentText() == "imported parameters"
 
@@ -88,8 +98,14 @@ def test_dragging_a_mean_sets_the_start(qtbot, window) -> None:
     for i in range(1, 11):
         qtbot.mouseMove(viewport, start + (end - start) * i / 10)
     qtbot.mouseRelease(viewport, Qt.MouseButton.LeftButton, pos=end)
-    qtbot.waitUntil(lambda: window.job.config.init_params is not None and window.frame.snapshot.iteration == 0
-                    and abs(window.frame.snapshot.means[0, 0] - 8.0) < 0.05, timeout=30_000)
+    qtbot.waitUntil(
+        lambda: (
+            window.job.config.init_params is not None
+            and window.frame.snapshot.iteration == 0
+            and abs(window.frame.snapshot.means[0, 0] - 8.0) < 0.05
+        ),
+        timeout=30_000,
+    )
     assert window.frame.snapshot.means[0] == pytest.approx([8.0, 10.0], abs=0.05)
 
 
@@ -110,8 +126,14 @@ def test_typing_a_value_sets_the_start(qtbot, window) -> None:
     qtbot.waitUntil(lambda: window.frame is not None, timeout=60_000)
     window.timeline.edit_start.setChecked(True)
     window.table.item(1, 3).setText("7.5")  # mean y of component 1
-    qtbot.waitUntil(lambda: window.job.config.init_params is not None and window.frame.snapshot.iteration == 0
-                    and window.frame.snapshot.means[1, 1] == pytest.approx(7.5), timeout=30_000)
+    qtbot.waitUntil(
+        lambda: (
+            window.job.config.init_params is not None
+            and window.frame.snapshot.iteration == 0
+            and window.frame.snapshot.means[1, 1] == pytest.approx(7.5)
+        ),
+        timeout=30_000,
+    )
     window.table.item(0, 4).setText("-5")  # var x < 0: refused by the engine's check, named
     qtbot.waitUntil(lambda: "not positive definite" in window.last_error, timeout=10_000)
     assert "component 0" in window.last_error

@@ -64,8 +64,13 @@ def test_about_names_the_versions(window) -> None:
 
     box = dialogs.show_about(window, window.engine_info)
     text = box.text()
-    for expected in (f"torch: {torch.__version__}", f"Qt: {qVersion()}", f"pyqtgraph: {pyqtgraph.__version__}",
-                     f"Python: {sys.version.split()[0]}", "pyro: 1."):
+    for expected in (
+        f"torch: {torch.__version__}",
+        f"Qt: {qVersion()}",
+        f"pyqtgraph: {pyqtgraph.__version__}",
+        f"Python: {sys.version.split()[0]}",
+        "pyro: 1.",
+    ):
         assert expected in text
     box.close()
 
@@ -73,8 +78,13 @@ def test_about_names_the_versions(window) -> None:
 def test_screenshot_command_saves_the_fitted_window(tmp_path) -> None:
     out = tmp_path / "shot.png"
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", GMM_STUDIO_NO_BOOTSTRAP="1")
-    result = subprocess.run([sys.executable, str(ROOT / "main.py"), "screenshot", str(out), "-k", "2", "--fit",
-                             "--size", "900x640"], env=env, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), "screenshot", str(out), "-k", "2", "--fit", "--size", "900x640"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     image = QImage(str(out))
     assert (image.width(), image.height()) == (900, 640)
@@ -84,8 +94,13 @@ def test_screenshot_of_a_bad_file_fails_with_the_message(tmp_path) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text("a,b\n1,2\n3\n")
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", GMM_STUDIO_NO_BOOTSTRAP="1")
-    result = subprocess.run([sys.executable, str(ROOT / "main.py"), "screenshot", str(tmp_path / "s.png"),
-                             "--data", str(bad)], env=env, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), "screenshot", str(tmp_path / "s.png"), "--data", str(bad)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 2
     assert "bad.csv: line 3 has 1 fields" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "s.png").exists()

@@ -26,8 +26,15 @@ def test_export_then_import_round_trips(qtbot, window, tmp_path, suffix) -> None
     np.testing.assert_array_equal(back.covariances, snap.covariances)
     assert window.import_params(str(path))
     assert window.controls.init.currentText() == "imported parameters"
-    qtbot.waitUntil(lambda: window.frame is not None and window.frame.snapshot.iteration == 0
-                    and window.job is not None and window.job.config.init_params is not None, timeout=60_000)
+    qtbot.waitUntil(
+        lambda: (
+            window.frame is not None
+            and window.frame.snapshot.iteration == 0
+            and window.job is not None
+            and window.job.config.init_params is not None
+        ),
+        timeout=60_000,
+    )
     start = window.frame.snapshot  # the initialisation shown is the imported fit (standardised and back)
     np.testing.assert_allclose(start.means, snap.means, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(start.covariances, snap.covariances, rtol=1e-10, atol=1e-12)
@@ -60,8 +67,11 @@ def test_export_labels(qtbot, window, tmp_path) -> None:
     qtbot.waitUntil(lambda: bool(done), timeout=30_000)
     rows = list(csv.reader(path.open()))
     # the coordinates are named as the window names the data's columns (the demo data: x, y)
-    assert rows[0] == [*window.dataset.columns, "label", "resp_0", "resp_1", "resp_2"] == [
-        "x", "y", "label", "resp_0", "resp_1", "resp_2"]
+    assert (
+        rows[0]
+        == [*window.dataset.columns, "label", "resp_0", "resp_1", "resp_2"]
+        == ["x", "y", "label", "resp_0", "resp_1", "resp_2"]
+    )
     table = np.array(rows[1:], dtype=float)
     assert len(table) == len(window.scene.points)
     np.testing.assert_array_equal(table[:, :2], window.scene.points)
@@ -94,8 +104,11 @@ def test_export_plot_to_a_missing_folder_is_refused(window, tmp_path) -> None:
 
 def test_importing_a_bad_parameters_file_names_the_problem(window, tmp_path) -> None:
     path = tmp_path / "p.json"
-    path.write_text(json.dumps({"weights": [0.5, 0.5], "means": [[0, 0], [1, 1]],
-                                "covariances": [[[1, 0.5], [0.2, 1]], [[1, 0], [0, 1]]]}))
+    path.write_text(
+        json.dumps(
+            {"weights": [0.5, 0.5], "means": [[0, 0], [1, 1]], "covariances": [[[1, 0.5], [0.2, 1]], [[1, 0], [0, 1]]]}
+        )
+    )
     assert not window.import_params(str(path))
     assert "component 0" in window.last_error and "symmetric" in window.last_error
     assert window.controls.init.currentText() != "imported parameters"

@@ -108,8 +108,9 @@ def test_the_column_picker_never_leaves_loading_on_the_status_bar(qtbot, window,
     x = two_clusters(0, 100)
     np.savetxt(path, np.c_[x, x[:, 0] * 2], delimiter=",", header="a,b,c", comments="")
     window.open_path(str(path))
-    qtbot.waitUntil(lambda: getattr(window, "column_picker", None) is not None
-                    and window.column_picker.isVisible(), timeout=30_000)
+    qtbot.waitUntil(
+        lambda: getattr(window, "column_picker", None) is not None and window.column_picker.isVisible(), timeout=30_000
+    )
     assert window.statusBar().currentMessage().endswith("choose the two columns to plot and fit")
     window.column_picker.reject()
     assert "was cancelled" in window.statusBar().currentMessage()
@@ -170,7 +171,7 @@ def test_a_session_leaves_default_settings_empty_and_gradient_em_gives_the_covar
 
 
 def test_a_traceback_never_reaches_the_message_itself(window) -> None:
-    window._error("Boom", "Traceback (most recent call last):\n  File \"x.py\", line 1\nValueError: bad value")
+    window._error("Boom", 'Traceback (most recent call last):\n  File "x.py", line 1\nValueError: bad value')
     assert window.last_error == "ValueError: bad value"
     box = window._boxes[-1]
     assert box.text() == "ValueError: bad value" and "Traceback" in box.detailedText()
@@ -226,18 +227,21 @@ def test_a_selection_with_more_components_than_points_is_refused_in_the_window(w
     window.selection.k_to.setValue(n + 1)
     window.last_error = ""
     window.run_selection()
-    assert window.last_error == (f"'K to' asks for up to {n + 1:,} components but the data has {n:,} points: "
-                                 f"set 'K to' at most {n:,}")
+    assert window.last_error == (
+        f"'K to' asks for up to {n + 1:,} components but the data has {n:,} points: set 'K to' at most {n:,}"
+    )
     assert not window.selection.running
 
 
 def test_screenshot_settings_are_checked_before_a_window_opens(tmp_path, capsys) -> None:
     from gui.screenshot import main as screenshot
 
-    for argv, message in ((["-k", "0"], "-k must be from 1 to 50, got 0"),
-                          (["--size", "100000x100000"], "each side must be from 200 to 8192 pixels"),
-                          (["--restarts", "0"], "--restarts must be from 1 to 10000"),
-                          (["--algorithm", "sgd"], "--algorithm 'sgd': choose one of")):
+    for argv, message in (
+        (["-k", "0"], "-k must be from 1 to 50, got 0"),
+        (["--size", "100000x100000"], "each side must be from 200 to 8192 pixels"),
+        (["--restarts", "0"], "--restarts must be from 1 to 10000"),
+        (["--algorithm", "sgd"], "--algorithm 'sgd': choose one of"),
+    ):
         assert screenshot([str(tmp_path / "s.png"), *argv]) == 2
         assert message in capsys.readouterr().err
     assert not (tmp_path / "s.png").exists()

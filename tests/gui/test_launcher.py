@@ -42,8 +42,10 @@ def test_install_writes_a_valid_entry_and_uninstall_removes_it(tmp_path) -> None
     assert launcher.uninstall(tmp_path) == []
 
 
-@pytest.mark.skipif(shutil.which("desktop-file-validate") is None,
-                    reason="desktop-file-validate is not installed (Debian: desktop-file-utils)")
+@pytest.mark.skipif(
+    shutil.which("desktop-file-validate") is None,
+    reason="desktop-file-validate is not installed (Debian: desktop-file-utils)",
+)
 def test_entry_passes_desktop_file_validate(tmp_path) -> None:
     entry = launcher.install(tmp_path)
     ok, messages = launcher.validate(entry)
@@ -68,16 +70,25 @@ def test_exec_arguments_with_spaces_are_quoted() -> None:
 
 def test_command_line_install_and_uninstall(tmp_path) -> None:
     env = dict(os.environ, XDG_DATA_HOME=str(tmp_path), GMM_STUDIO_NO_BOOTSTRAP="1")
-    out = subprocess.run([sys.executable, str(ROOT / "main.py"), "install-launcher"], env=env,
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), "install-launcher"], env=env, capture_output=True, text=True, check=True
+    ).stdout
     assert "installed" in out and (tmp_path / "applications" / "gmm-studio.desktop").exists()
-    out = subprocess.run([sys.executable, str(ROOT / "main.py"), "install-launcher", "--uninstall"], env=env,
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), "install-launcher", "--uninstall"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert "removed" in out and not (tmp_path / "applications" / "gmm-studio.desktop").exists()
 
 
 def test_windows_shortcut_runs_pythonw_without_a_console() -> None:
-    script = launcher.windows_shortcut_script(Path("C:/Users/a b/Start Menu/GMM Studio.lnk"),
-                                              Path("C:/p/.venv/Scripts/pythonw.exe"), Path("C:/p/main.py"),
-                                              Path("C:/p/gui/resources/gmm-studio.ico"))
+    script = launcher.windows_shortcut_script(
+        Path("C:/Users/a b/Start Menu/GMM Studio.lnk"),
+        Path("C:/p/.venv/Scripts/pythonw.exe"),
+        Path("C:/p/main.py"),
+        Path("C:/p/gui/resources/gmm-studio.ico"),
+    )
     assert "pythonw.exe" in script and "CreateShortcut('C:/Users/a b/Start Menu/GMM Studio.lnk')" in script

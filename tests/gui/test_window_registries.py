@@ -16,8 +16,13 @@ class ToyEM(ExactEM):
     """Exact EM under another name, with other defaults."""
 
 
-TOY = Algorithm("toy-em", ToyEM, "exact EM again, registered by a test",
-                {**engine.ALGORITHMS["em"].defaults, "tol": 1e-3, "max_iter": 77}, covariance_types=("diag",))
+TOY = Algorithm(
+    "toy-em",
+    ToyEM,
+    "exact EM again, registered by a test",
+    {**engine.ALGORITHMS["em"].defaults, "tol": 1e-3, "max_iter": 77},
+    covariance_types=("diag",),
+)
 
 
 def test_a_registered_algorithm_is_in_the_panel_and_the_compare_tab(monkeypatch, make_window, qtbot) -> None:
@@ -38,14 +43,21 @@ def test_a_registered_algorithm_is_in_the_panel_and_the_compare_tab(monkeypatch,
 
 def test_the_compare_tab_runs_a_registered_algorithm(monkeypatch, make_window, qtbot) -> None:
     # full covariances (the comparison's) and exact EM's defaults: the toy gives em's answer
-    monkeypatch.setitem(engine.ALGORITHMS, "toy-em", replace(TOY, covariance_types=None,
-                                                             defaults=engine.ALGORITHMS["em"].defaults))
-    monkeypatch.setitem(engine.ALGORITHMS, "gradient-em",
-                        replace(engine.ALGORITHMS["gradient-em"], defaults={
-                            **engine.ALGORITHMS["gradient-em"].defaults, "max_iter": 50}))
-    monkeypatch.setitem(engine.ALGORITHMS, "marginal",
-                        replace(engine.ALGORITHMS["marginal"], defaults={
-                            **engine.ALGORITHMS["marginal"].defaults, "max_iter": 50}))
+    monkeypatch.setitem(
+        engine.ALGORITHMS, "toy-em", replace(TOY, covariance_types=None, defaults=engine.ALGORITHMS["em"].defaults)
+    )
+    monkeypatch.setitem(
+        engine.ALGORITHMS,
+        "gradient-em",
+        replace(
+            engine.ALGORITHMS["gradient-em"], defaults={**engine.ALGORITHMS["gradient-em"].defaults, "max_iter": 50}
+        ),
+    )
+    monkeypatch.setitem(
+        engine.ALGORITHMS,
+        "marginal",
+        replace(engine.ALGORITHMS["marginal"], defaults={**engine.ALGORITHMS["marginal"].defaults, "max_iter": 50}),
+    )
     window = make_window()
     with qtbot.waitSignal(window.compare.finished, timeout=FIT_TIMEOUT_MS):
         window.run_comparison()

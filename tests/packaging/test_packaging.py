@@ -25,8 +25,13 @@ def wheel(tmp_path_factory) -> zipfile.ZipFile:
         shutil.copy(ROOT / name, src / name)
     for package in ("engine", "gui"):
         shutil.copytree(ROOT / package, src / package, ignore=shutil.ignore_patterns("__pycache__"))
-    out = subprocess.run([sys.executable, "-c", "from setuptools import build_meta as b; print(b.build_wheel('dist'))"],
-                         cwd=src, capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-c", "from setuptools import build_meta as b; print(b.build_wheel('dist'))"],
+        cwd=src,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     return zipfile.ZipFile(src / "dist" / out.stdout.strip().splitlines()[-1])
 
@@ -38,19 +43,34 @@ def _dist_file(wheel: zipfile.ZipFile, name: str) -> str:
 
 def test_the_wheel_holds_the_app_and_its_command(wheel) -> None:
     names = set(wheel.namelist())
-    assert {"main.py", "engine/cli.py", "engine/limits.py", "gui/main_window.py", "gui/resources/gmm-studio.svg",
-            "gui/resources/gmm-studio.ico"} <= names
+    assert {
+        "main.py",
+        "engine/cli.py",
+        "engine/limits.py",
+        "gui/main_window.py",
+        "gui/resources/gmm-studio.svg",
+        "gui/resources/gmm-studio.ico",
+    } <= names
     assert not any(n.startswith(("tests/", "bench/", ".venv/")) for n in names)
     entry_points = _dist_file(wheel, "entry_points.txt")
     assert re.search(r"\[gui_scripts\]\s+gmm-studio = main:main", entry_points)
 
 
 def test_the_wheel_metadata_uses_ranges_not_pins(wheel) -> None:
-    requires = [line.split(":", 1)[1].strip() for line in _dist_file(wheel, "METADATA").splitlines()
-                if line.startswith("Requires-Dist:")]
+    requires = [
+        line.split(":", 1)[1].strip()
+        for line in _dist_file(wheel, "METADATA").splitlines()
+        if line.startswith("Requires-Dist:")
+    ]
     runtime = [r for r in requires if "extra ==" not in r]
     assert {re.split(r"[<>=!~ ]", r, maxsplit=1)[0].lower() for r in runtime} == {
-        "torch", "pyro-ppl", "numpy", "contourpy", "pyside6-essentials", "pyqtgraph"}
+        "torch",
+        "pyro-ppl",
+        "numpy",
+        "contourpy",
+        "pyside6-essentials",
+        "pyqtgraph",
+    }
     for r in requires:
         spec = r.split(";")[0]
         assert "==" not in spec and ">=" in spec, r  # a lower bound, and no exact pin (those live in the lock)

@@ -3,7 +3,8 @@
 The reference that gradient-em is measured against: parameters in Pyro's GLOBAL parameter store, a Python
 loop over components, factor @ diag(scale) as the "Cholesky" scale, a custom EM loss (trace the guide,
 replay the model, minus the log-probability sum), pyro.optim.Adam(lr 0.001, betas (0.8, 0.99)) through
-SVI, and best-of-N seeds by initial loss. Not part of the product: used by bench/ and tests/ only.
+SVI, and best-of-N seeds by initial loss. Not part of the product: the tests and bench/bench_gradient_em.py
+measure gradient-em against it.
 """
 
 from __future__ import annotations
@@ -37,8 +38,12 @@ def make_model_and_guide(k: int, d: int):
         weights, means, scales = _params(k, d)
         with torch.no_grad():
             log_probs = torch.stack(
-                [torch.log(weights[j]) + dist.MultivariateNormal(means[j], scale_tril=scales[j]).log_prob(data)
-                 for j in range(k)], dim=-1)
+                [
+                    torch.log(weights[j]) + dist.MultivariateNormal(means[j], scale_tril=scales[j]).log_prob(data)
+                    for j in range(k)
+                ],
+                dim=-1,
+            )
         with pyro.plate("data", data.shape[0]):
             pyro.sample("z", dist.Categorical(logits=log_probs))
 
