@@ -31,7 +31,8 @@ _EXPORTS = {
     "solutions": ("group_restarts", "match_components", "summary"),
     "gallery": ("Gallery", "build_gallery", "write_gallery"),
     "history": ("History", "HistoryEntry"),
-    "session": ("DataRef", "Session", "file_ref", "generated_ref", "inline_ref", "read_session", "write_session"),
+    "dataref": ("DataRef", "file_ref", "generated_ref", "inline_ref"),
+    "session": ("Session", "read_session", "write_session"),
     "select": ("SelectionEntry", "best_entry", "select_models"),
     "export": (
         "MixtureParams",

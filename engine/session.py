@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from .config import FitConfig, InitParams
-from .data import Dataset, check_mixture, first_non_number, load, points_sha256, sample_mixture
+from .data import check_mixture, first_non_number
+from .dataref import DataRef, file_ref, generated_ref, inline_ref  # noqa: F401 - the session's names
 from .errors import UserError
 from .export import finite_or_none, read_json_file, versions
 from .history import History
@@ -26,60 +27,6 @@ from .snapshot import Snapshot
 FORMAT = "gmm-studio-session"
 FORMAT_VERSION = 1
 HISTORY_ENTRIES = 200  # parameter history entries stored (the log-likelihood trace is stored whole)
-
-
-@dataclass(frozen=True)
-class DataRef:
-    """Where the data comes from: kind "file" (path, columns), "generated" (mixture, n, seed) or "inline"."""
-
-    kind: str
-    sha256: str
-    n_samples: int
-    path: str = ""
-    columns: tuple = ()
-    mixture: dict | None = None
-    n: int = 0
-    seed: int = 0
-    points: list | None = None
-
-    def load(self) -> np.ndarray:
-        """The points, checked against the saved hash; UserError naming what changed."""
-        if self.kind == "file":
-            points = load(self.path, list(self.columns) if self.columns else None).points
-        elif self.kind == "generated":
-            m = self.mixture
-            points, _ = sample_mixture(m["weights"], m["means"], m["covariances"], self.n, self.seed)
-        elif self.kind == "inline":
-            points = np.asarray(self.points, dtype=np.float64).reshape(-1, 2)
-        else:
-            raise UserError(f"session data kind {self.kind!r} is unknown: the file is damaged or from a newer version")
-        digest = points_sha256(points)
-        if digest != self.sha256:
-            where = self.path if self.kind == "file" else f"the {self.kind} data"
-            raise UserError(
-                f"{where} has changed since the session was saved (SHA-256 {digest[:12]}… but the "
-                f"session recorded {self.sha256[:12]}…): the fits would not be the same"
-            )
-        return points
-
-
-def file_ref(dataset: Dataset) -> DataRef:
-    return DataRef(
-        "file",
-        dataset.sha256,
-        len(dataset.points),
-        path=str(Path(dataset.source).resolve()),
-        columns=tuple(dataset.column_indices),
-    )
-
-
-def generated_ref(mixture: dict, n: int, seed: int, points: np.ndarray) -> DataRef:
-    m = {k: np.asarray(mixture[k]).tolist() for k in ("weights", "means", "covariances")}
-    return DataRef("generated", points_sha256(points), n, mixture=m, n=n, seed=seed)
-
-
-def inline_ref(points: np.ndarray) -> DataRef:
-    return DataRef("inline", points_sha256(points), len(points), points=np.asarray(points).tolist())
 
 
 def config_to_dict(cfg: FitConfig) -> dict:

@@ -1,0 +1,67 @@
+"""Where a data set comes from, so that a session finds it again: its file (path, columns), its generator
+recipe (mixture, n, seed) or the points themselves, with the points' SHA-256. NumPy only: the window makes
+one for every data set it shows, before the engine's torch part has loaded."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .data import Dataset, load, points_sha256, sample_mixture
+from .errors import UserError
+
+
+@dataclass(frozen=True)
+class DataRef:
+    """Where the data comes from: kind "file" (path, columns), "generated" (mixture, n, seed) or "inline"."""
+
+    kind: str
+    sha256: str
+    n_samples: int
+    path: str = ""
+    columns: tuple = ()
+    mixture: dict | None = None
+    n: int = 0
+    seed: int = 0
+    points: list | None = None
+
+    def load(self) -> np.ndarray:
+        """The points, checked against the saved hash; UserError naming what changed."""
+        if self.kind == "file":
+            points = load(self.path, list(self.columns) if self.columns else None).points
+        elif self.kind == "generated":
+            m = self.mixture
+            points, _ = sample_mixture(m["weights"], m["means"], m["covariances"], self.n, self.seed)
+        elif self.kind == "inline":
+            points = np.asarray(self.points, dtype=np.float64).reshape(-1, 2)
+        else:
+            raise UserError(f"session data kind {self.kind!r} is unknown: the file is damaged or from a newer version")
+        digest = points_sha256(points)
+        if digest != self.sha256:
+            where = self.path if self.kind == "file" else f"the {self.kind} data"
+            raise UserError(
+                f"{where} has changed since the session was saved (SHA-256 {digest[:12]}… but the "
+                f"session recorded {self.sha256[:12]}…): the fits would not be the same"
+            )
+        return points
+
+
+def file_ref(dataset: Dataset) -> DataRef:
+    return DataRef(
+        "file",
+        dataset.sha256,
+        len(dataset.points),
+        path=str(Path(dataset.source).resolve()),
+        columns=tuple(dataset.column_indices),
+    )
+
+
+def generated_ref(mixture: dict, n: int, seed: int, points: np.ndarray) -> DataRef:
+    m = {k: np.asarray(mixture[k]).tolist() for k in ("weights", "means", "covariances")}
+    return DataRef("generated", points_sha256(points), n, mixture=m, n=n, seed=seed)
+
+
+def inline_ref(points: np.ndarray) -> DataRef:
+    return DataRef("inline", points_sha256(points), len(points), points=np.asarray(points).tolist())
