@@ -59,7 +59,7 @@ def open_window():
     settings_dir = tempfile.TemporaryDirectory()
     window = MainWindow(QSettings(str(Path(settings_dir.name) / "bench.ini"), QSettings.Format.IniFormat))
     window.show()
-    wait_for(app, lambda: window.ready)
+    wait_for(app, lambda: window.run_control.ready)
     return app, window, settings_dir
 
 
@@ -79,26 +79,26 @@ def measure(app, window: MainWindow, n: int, max_iter: int) -> list:
     t = time.perf_counter()
     build_scene(points)
     scene_ms = (time.perf_counter() - t) * 1e3
-    window.set_dataset(engine.Dataset(points, ("x", "y"), (0, 1), f"bench N={n}"))
-    wait_for(app, lambda: window.scene is not None and len(window.scene.points) == n)
+    window.data.set_dataset(engine.Dataset(points, ("x", "y"), (0, 1), f"bench N={n}"))
+    wait_for(app, lambda: window.state.scene is not None and len(window.state.scene.points) == n)
     window.controls.max_iter.setText(str(max_iter))
-    window.redraw_ms.clear()
+    window.run_control.redraw_ms.clear()
     ended: list[str] = []
-    window.fit_ended.connect(ended.append)
+    window.run_control.fit_ended.connect(ended.append)
     frames: list = []
-    collect = lambda _job, frame: frames.append(frame)  # noqa: E731
-    window.fit_thread.worker.frame_ready.connect(collect)
+    collect = lambda: frames.append(window.state.latest)  # noqa: E731
+    window.state.latest_changed.connect(collect)
     recorder = TickRecorder()
     recorder.start()
     t = time.perf_counter()
-    window.start_fit()
+    window.run_control.start_fit()
     wait_for(app, lambda: bool(ended))
     fit_s = time.perf_counter() - t
     gaps = recorder.stop()
-    window.fit_ended.disconnect(ended.append)
-    window.fit_thread.worker.frame_ready.disconnect(collect)
-    snap = window.frame.snapshot
-    redraw = list(window.redraw_ms)
+    window.run_control.fit_ended.disconnect(ended.append)
+    window.state.latest_changed.disconnect(collect)
+    snap = window.state.frame.snapshot
+    redraw = list(window.run_control.redraw_ms)
     painted = replay(app, window, frames[:40])
     return [
         f"{n:,}",
@@ -121,7 +121,7 @@ def replay(app, window: MainWindow, frames: list) -> list[float]:
     for frame in frames:
         app.processEvents()
         t = time.perf_counter()
-        window.show_frame(frame)
+        window.state.set_frame(frame)
         app.processEvents()
         out.append((time.perf_counter() - t) * 1e3)
     return out

@@ -89,7 +89,7 @@ def _report_startup(app: QApplication, window, path: Path) -> None:
 
     def shown() -> None:
         times["shown"] = time.time()
-        if window.ready:
+        if window.run_control.ready:
             engine_ready()
 
     def engine_ready() -> None:
@@ -98,4 +98,4 @@ def _report_startup(app: QApplication, window, path: Path) -> None:
             write()
 
     QTimer.singleShot(0, shown)  # runs once the event loop has painted the window
-    window.engine_loaded.connect(engine_ready)
+    window.run_control.engine_loaded.connect(engine_ready)

@@ -11,10 +11,11 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from .background import Background
 from .frames import Frame, ellipse_rings
 from .palette import component_color, series_color
 from .plot_view import PointCloudItem, add_light_grid
-from .worker import FitJob, FitThread, RunGate
+from .worker import FitJob, RunGate, run_fit
 
 REDRAW_MS = 100  # the side-by-side view redraws at most 10 times a second
 
@@ -102,8 +103,7 @@ def explain(frames: dict[str, Frame]) -> str:
 
 
 class _FitPanel(QWidget):
-    """One algorithm's small plot: data in grey, each component's 1/2/3-sigma ellipses, the means.
-    It receives its fit thread's signals (queued to the GUI thread) and passes them to the view."""
+    """One algorithm's small plot: data in grey, each component's 1/2/3-sigma ellipses, the means."""
 
     def __init__(self, algorithm: str, view: CompareView) -> None:
         super().__init__()
@@ -126,15 +126,6 @@ class _FitPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.title)
         layout.addWidget(self.plot, 1)
-
-    def on_frame(self, job_id: int, frame: Frame) -> None:
-        self.view._frame(self.algorithm, job_id, frame)
-
-    def on_finished(self, job_id: int) -> None:
-        self.view._finished(self.algorithm, job_id)
-
-    def on_failed(self, job_id: int, message: str) -> None:
-        self.view.error.emit(f"{self.algorithm}: {message}")
 
     def show_scene(self, scene) -> None:
         self.points.set_points(scene.shown_points, None)
@@ -177,7 +168,7 @@ class CompareView(QWidget):
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        self.threads: dict[str, FitThread] = {}
+        self.background = Background(self, threads=max(len(algorithms()), 1))  # every algorithm at once
         self.jobs: dict[str, FitJob] = {}
         self.last: dict[str, Frame] = {}
         self.timeline: dict[str, list[tuple[float, float]]] = {}
@@ -251,39 +242,37 @@ class CompareView(QWidget):
                 c.setData([], [])
 
     def start(self, scene, configs: dict) -> None:
-        """Run the configs (one per algorithm) at once, one fit thread each."""
+        """Run the configs (one per algorithm) at once, each in its own background thread."""
         self.stop()
         self.show_scene(scene)
         self.last.clear()
         self.verdict.setText("")
-        for algorithm, config in configs.items():
-            thread = self.threads.get(algorithm)
-            if thread is None:
-                # The worker lives in its own thread: its signals must reach bound methods of an object that
-                # lives in the GUI thread (the panel), so that Qt queues them here. A lambda would run in the
-                # worker's thread and touch plot items from there.
-                thread = self.threads[algorithm] = FitThread(self)
-                panel = self.panels[algorithm]
-                thread.worker.frame_ready.connect(panel.on_frame)
-                thread.worker.finished.connect(panel.on_finished)
-                thread.worker.failed.connect(panel.on_failed)
-                thread.worker.crashed.connect(panel.on_failed)
-            import engine
+        import engine
 
+        for algorithm, config in configs.items():
             self._ids += 1
             job = FitJob(self._ids, scene, config, RunGate(engine.CancelToken()), light=True)
             self.jobs[algorithm] = job
             self.timeline[algorithm] = []
-            thread.submit(job)
+            self.background.run(
+                lambda emit, job=job: run_fit(job, emit),
+                lambda _result, a=algorithm, i=job.job_id: self._finished(a, i),
+                lambda message, internal, a=algorithm, i=job.job_id: self._failed(a, i, message),
+                on_item=lambda frame, a=algorithm, i=job.job_id: self._frame(a, i, frame),
+            )
         self.stop_button.setEnabled(True)
 
     def stop(self) -> None:
         for job in self.jobs.values():
             job.gate.cancel()
 
-    def shutdown(self) -> None:
-        for algorithm, thread in self.threads.items():
-            thread.shutdown(self.jobs.get(algorithm))
+    def shutdown(self, msecs: int = 30_000) -> None:
+        self.stop()
+        self.background.wait(msecs)
+
+    def _failed(self, algorithm: str, job_id: int, message: str) -> None:
+        self.error.emit(f"{algorithm}: {message.strip().splitlines()[-1]}")
+        self._finished(algorithm, job_id)
 
     def _frame(self, algorithm: str, job_id: int, frame: Frame) -> None:
         """Keep the frame; the redraw timer draws the latest of each algorithm REDRAW_MS apart. Several fits

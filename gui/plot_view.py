@@ -25,8 +25,8 @@ SPRAY_PX = 12  # radius of the spray when dragging in draw mode
 class PointCloudItem(pg.GraphicsObject):
     """Points as square dots coloured by group, blitted from a tiny atlas with drawPixmapFragments.
 
-    Setting 50k points costs ~2 ms (NumPy) and painting them ~5 ms, where QPainter.drawPoints with a wide
-    pen took ~20 ms and pyqtgraph's ScatterPlotItem.setData ~65 ms (per-point Python).
+    Setting the points is NumPy and painting them one blit per point: QPainter.drawPoints with a wide pen
+    paints several times slower, and ScatterPlotItem.setData runs Python per point (bench/bench_gui_stall.py).
     """
 
     def __init__(self) -> None:
@@ -488,8 +488,8 @@ def _ellipse_pen(k: int, state: str):
 
 
 def add_light_grid(plot: pg.PlotWidget) -> None:
-    """A light one-level grid as its own item: the axes' own grid (showGrid) costs ~13 ms a repaint, a
-    three-level GridItem ~1.8 ms, this ~0.3 ms."""
+    """A light one-level grid as its own item: the axes' own grid (showGrid) and a three-level GridItem
+    cost far more a repaint, and a live fit repaints often."""
     grid = pg.GridItem(pen=pg.mkPen(225, 228, 235), textPen=None)
     grid.setTickSpacing(x=[None], y=[None])
     grid.setZValue(-30)

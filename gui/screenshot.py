@@ -104,7 +104,7 @@ def main(argv: list[str]) -> int:
         window.resize(width, height)
         window.show()
         shot = _Shot(app, window, args, out)
-        window.engine_loaded.connect(shot.engine_ready)
+        window.run_control.engine_loaded.connect(shot.engine_ready)
         QTimer.singleShot(TIMEOUT_S * 1000, lambda: shot.fail(f"timed out after {TIMEOUT_S} s"))
         app.exec()
         window.close()
@@ -138,8 +138,8 @@ class _Shot:
             c.max_iter.setText(str(self.args.max_iter))
         if self.args.data:
             columns = self.args.columns.split(",") if self.args.columns else None
-            self.window.data_shown.connect(self.data_shown)
-            self.window.open_path(self.args.data, columns, ask_columns=False)
+            self.window.state.scene_changed.connect(self.data_shown)
+            self.window.data.open_path(self.args.data, columns, ask_columns=False)
             self._watch_errors()
         else:
             self.data_shown()
@@ -149,9 +149,9 @@ class _Shot:
         from PySide6.QtCore import QTimer
 
         def check() -> None:
-            if self.window.last_error:
-                self.fail(self.window.last_error)
-            elif self.window.scene is None or self.window.tasks.busy:
+            if self.window.messages.last_error:
+                self.fail(self.window.messages.last_error)
+            elif self.window.state.scene is None or self.window.tasks.busy:
                 QTimer.singleShot(100, check)
 
         QTimer.singleShot(100, check)
@@ -161,14 +161,14 @@ class _Shot:
             self.window.selection.k_to.setValue(self.args.select)
             self.window.selection.done.connect(self.wait_then_grab)
             self.args.tab = self.args.tab or "selection"
-            self.window.run_selection()
+            self.window.selection_control.run()
         elif self.args.compare:
             self.window.compare.finished.connect(self.compared)
-            self.window.run_comparison()
+            self.window.compare_control.run()
         elif self.args.fit:
-            self.window.fit_ended.connect(self.fit_ended)
-            if not self.window.start_fit():
-                self.fail(self.window.last_error or "the fit could not start")
+            self.window.run_control.fit_ended.connect(self.fit_ended)
+            if not self.window.run_control.start_fit():
+                self.fail(self.window.messages.last_error or "the fit could not start")
         else:
             self.grab()
 
@@ -177,13 +177,13 @@ class _Shot:
         self.wait_then_grab()
 
     def fit_ended(self, status: str) -> None:
-        if status == "error" or self.window.frame is None:
-            self.fail(self.window.last_error or "the fit failed")
+        if status == "error" or self.window.state.frame is None:
+            self.fail(self.window.messages.last_error or "the fit failed")
             return
         if self.args.restart is not None:
-            self.window.show_restart(self.args.restart)
+            self.window.restarts.show_restart(self.args.restart)
         if self.args.replay is not None:
-            iterations = [e.iteration for e in self.window.latest.entries]
+            iterations = [e.iteration for e in self.window.state.latest.entries]
             index = int(np.searchsorted(iterations, self.args.replay, side="right")) - 1
             self.window.timeline.slider.setValue(max(index, 0))
         self.wait_then_grab()

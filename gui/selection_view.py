@@ -3,13 +3,12 @@ progress; spurious fits are marked and never best; click a point to load that fi
 
 from __future__ import annotations
 
-import traceback
-
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
 
+from .background import Background
 from .palette import component_color
 from .plot_view import add_light_grid
 
@@ -21,34 +20,12 @@ def type_colours() -> dict[str, str]:
     return {t: component_color(i).name() for i, t in enumerate(engine.COVARIANCE_TYPES)}
 
 
-class SelectionWorker(QObject):
-    """Lives in its own thread; runs the engine's select_models generator and reports each entry."""
-
-    entry = Signal(int, object)  # run id, engine SelectionEntry
-    failed = Signal(int, str)
-    finished = Signal(int)
-
-    @Slot(int, object, object, object, object, object)
-    def run(self, run_id: int, points, ks, types, base, cancel) -> None:
-        import engine
-
-        try:
-            for entry in engine.select_models(points, ks, types, base, cancel):
-                self.entry.emit(run_id, entry)
-        except engine.UserError as exc:
-            self.failed.emit(run_id, str(exc))
-        except Exception:  # noqa: BLE001 - shown to the user; the window keeps working
-            self.failed.emit(run_id, traceback.format_exc())
-        finally:
-            self.finished.emit(run_id)
-
-
 class SelectionView(QWidget):
     """The 'Model selection' tab."""
 
     load_fit = Signal(object)  # an engine SelectionEntry whose fit the main view shows
     done = Signal()  # a selection run ended (emitted in the GUI thread)
-    _run = Signal(int, object, object, object, object, object)
+    failed = Signal(str, bool)  # a run stopped on an error: its message (a traceback when internal)
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -107,14 +84,7 @@ class SelectionView(QWidget):
             layout.addLayout(row)
         layout.addWidget(self.chart, 1)
         layout.addWidget(self.best)
-        self.thread = QThread()
-        self.thread.setObjectName("gmm-studio-selection")
-        self.worker = SelectionWorker()
-        self.worker.moveToThread(self.thread)
-        self._run.connect(self.worker.run)
-        self.worker.entry.connect(self._entry)  # bound methods of a GUI-thread object: queued here
-        self.worker.finished.connect(self._finished)
-        self.thread.start()
+        self.background = Background(self, threads=1)  # one sweep at a time
         self.stop_button.clicked.connect(self.stop)
         self.criterion.currentTextChanged.connect(lambda _t: self._redraw())
 
@@ -142,16 +112,28 @@ class SelectionView(QWidget):
         self.progress.setText(f"0 / {self._total} fits")
         self.stop_button.setEnabled(True)
         self.run_button.setEnabled(False)
-        self._run.emit(self._run_id, points, ks, types, base, self._cancel)
+        run_id, cancel = self._run_id, self._cancel
+
+        def sweep(emit) -> None:
+            for entry in engine.select_models(points, ks, types, base, cancel):
+                emit(entry)
+
+        def failed(message: str, internal: bool) -> None:
+            if run_id == self._run_id:
+                self.failed.emit(message, internal)
+            self._finished(run_id)
+
+        self.background.run(
+            sweep, lambda _result: self._finished(run_id), failed, on_item=lambda entry: self._entry(run_id, entry)
+        )
 
     def stop(self) -> None:
         if self._cancel is not None:
             self._cancel.cancel()
 
-    def shutdown(self) -> None:
+    def shutdown(self, msecs: int = 30_000) -> None:
         self.stop()
-        self.thread.quit()
-        self.thread.wait()
+        self.background.wait(msecs)
 
     def clear(self) -> None:
         self.stop()

@@ -1,21 +1,19 @@
-"""The fit in a QThread: a worker QObject that imports the engine, then pulls its snapshot generator.
+"""The fit's background side: importing the engine, and pulling a fit's snapshot generator (run through a
+gui.background.Background).
 
-The worker never touches a widget. It keeps only the latest snapshot and emits a Frame (computed here,
-off the GUI thread) at most FRAME_RATE times a second, only once the GUI has drawn the previous one (so
-frames never queue up behind a slow redraw), and at least twice the GUI's drawing time apart. Pause,
-Step and Stop act between iterations through a RunGate, which uses plain threading primitives shared with
-the GUI thread.
+It never touches a widget. It keeps only the latest snapshot and emits a Frame (computed here, off the GUI
+thread) at most FRAME_RATE times a second, only once the GUI has drawn the previous one (so frames never
+queue up behind a slow redraw), and at least twice the GUI's drawing time apart. Pause, Step and Stop act
+between iterations through a RunGate, which uses plain threading primitives shared with the GUI thread.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-import traceback
 from dataclasses import dataclass, field, replace
 
 import numpy as np
-from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from .frames import DataScene, build_frame, trajectory_of
 
@@ -99,103 +97,52 @@ class FitJob:
         self.drawn.set()
 
 
-class FitWorker(QObject):
-    """Lives in the fit thread. Slots run there; signals cross to the GUI thread queued."""
+def load_engine() -> dict:
+    """Import torch, pyro and the engine's fit (seconds, while the window is already on screen); the versions
+    and the devices there are."""
+    import engine
 
-    engine_ready = Signal(dict)  # versions and devices
-    engine_failed = Signal(str)
-    frame_ready = Signal(int, object)  # job id, Frame
-    failed = Signal(int, str)  # job id, a user's mistake (message)
-    crashed = Signal(int, str)  # job id, an internal error (traceback)
-    finished = Signal(int)  # job id
+    engine.load_compute()
+    import torch
 
-    @Slot()
-    def load_engine(self) -> None:
-        """Import torch, pyro and the engine's fit (seconds): the window is already on screen."""
-        try:
-            import engine
-
-            engine.load_compute()
-            import torch
-
-            info = dict(engine.versions())
-            info["devices"] = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-            self.engine_ready.emit(info)
-        except Exception:  # noqa: BLE001 - reported to the user, the window stays usable
-            self.engine_failed.emit(traceback.format_exc())
-
-    @Slot(object)
-    def run(self, job: FitJob) -> None:
-        """Pull the fit generator to its end (or until cancelled), emitting frames."""
-        import engine
-
-        history: list[tuple[int, float]] = []
-        kept = engine.History()
-        last_emit = -1.0
-        try:
-            if job.gate.token.cancelled:
-                return
-            for snap in engine.fit(job.scene.points, job.config, job.gate.token):
-                history.append((snap.iteration, snap.mean_log_likelihood))
-                kept.append(snap)
-                now = time.monotonic()
-                # at most FRAME_RATE frames a second, and the GUI busy drawing at most half the time: it
-                # shares the GIL (and a 2-core machine) with the fit
-                gap = max(1.0 / FRAME_RATE, 2.0 * job.gui_cost)
-                due = now - last_emit >= gap and job.drawn.is_set()
-                if snap.done or due or job.gate.will_wait():
-                    self._emit(job, snap, history, kept)
-                    last_emit = now
-                if not snap.done:
-                    job.gate.wait()
-        except engine.UserError as exc:
-            self.failed.emit(job.job_id, str(exc))
-        except Exception:  # noqa: BLE001 - shown in a dialog; the window keeps working
-            self.crashed.emit(job.job_id, traceback.format_exc())
-        finally:
-            self.finished.emit(job.job_id)
-
-    def _emit(self, job: FitJob, snap, history: list[tuple[int, float]], kept) -> None:
-        job.drawn.clear()
-        entries = tuple(kept.kept())  # immutable entries: the GUI never sees the history being appended to
-        frame = build_frame(
-            job.scene,
-            snap,
-            np.asarray(history, dtype=np.float64),
-            entries,
-            trajectory_of(entries, snap.iteration),
-            light=job.light,
-        )
-        frame = replace(frame, running_seconds=max(snap.elapsed - job.gate.waited, 0.0))
-        self.frame_ready.emit(job.job_id, frame)
+    info = dict(engine.versions())
+    info["devices"] = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    return info
 
 
-class FitThread(QObject):
-    """Owns the worker's QThread: start it, hand it jobs, end it cleanly."""
+def run_fit(job: FitJob, emit) -> None:
+    """Pull the fit generator to its end (or until cancelled), emit(frame) for the frames the GUI draws."""
+    import engine
 
-    _start_job = Signal(object)
-    _load = Signal()
+    history: list[tuple[int, float]] = []
+    kept = engine.History()
+    last_emit = -1.0
+    if job.gate.token.cancelled:
+        return
+    for snap in engine.fit(job.scene.points, job.config, job.gate.token):
+        history.append((snap.iteration, snap.mean_log_likelihood))
+        kept.append(snap)
+        now = time.monotonic()
+        # at most FRAME_RATE frames a second, and the GUI busy drawing at most half the time: it shares the GIL
+        # (and a 2-core machine) with the fit
+        gap = max(1.0 / FRAME_RATE, 2.0 * job.gui_cost)
+        due = now - last_emit >= gap and job.drawn.is_set()
+        if snap.done or due or job.gate.will_wait():
+            emit(_frame(job, snap, history, kept))
+            last_emit = now
+        if not snap.done:
+            job.gate.wait()
 
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.thread = QThread()
-        self.thread.setObjectName("gmm-studio-fit")
-        self.worker = FitWorker()
-        self.worker.moveToThread(self.thread)
-        self._start_job.connect(self.worker.run)
-        self._load.connect(self.worker.load_engine)
-        self.thread.start()
 
-    def load_engine(self) -> None:
-        self._load.emit()
-
-    def submit(self, job: FitJob) -> None:
-        """Queue a job: it starts once the one before it (if any) has ended."""
-        self._start_job.emit(job)
-
-    def shutdown(self, job: FitJob | None) -> None:
-        """Cancel the running job and end the thread (waits for the current iteration to finish)."""
-        if job is not None:
-            job.gate.cancel()
-        self.thread.quit()
-        self.thread.wait()
+def _frame(job: FitJob, snap, history: list[tuple[int, float]], kept):
+    job.drawn.clear()
+    entries = tuple(kept.kept())  # immutable entries: the GUI never sees the history being appended to
+    frame = build_frame(
+        job.scene,
+        snap,
+        np.asarray(history, dtype=np.float64),
+        entries,
+        trajectory_of(entries, snap.iteration),
+        light=job.light,
+    )
+    return replace(frame, running_seconds=max(snap.elapsed - job.gate.waited, 0.0))

@@ -27,7 +27,7 @@ def make_window(qtbot, settings_path):
         window = MainWindow(QSettings(str(settings_path), QSettings.Format.IniFormat))
         qtbot.addWidget(window)
         window.show()
-        qtbot.waitUntil(lambda: window.ready, timeout=ENGINE_TIMEOUT_MS)
+        qtbot.waitUntil(lambda: window.run_control.ready, timeout=ENGINE_TIMEOUT_MS)
         made.append(window)
         return window
 

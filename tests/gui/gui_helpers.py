@@ -17,10 +17,10 @@ def run_fit(qtbot, window, **settings) -> str:
     """Set controls (k=..., tol='...', max_iter='...', algorithm=...), run the fit to its end; its status."""
     set_controls(window, **settings)
     ended: list[str] = []
-    window.fit_ended.connect(ended.append)
-    assert window.start_fit(), window.last_error
+    window.run_control.fit_ended.connect(ended.append)
+    assert window.run_control.start_fit(), window.messages.last_error
     qtbot.waitUntil(lambda: bool(ended), timeout=FIT_TIMEOUT_MS)
-    window.fit_ended.disconnect(ended.append)
+    window.run_control.fit_ended.disconnect(ended.append)
     return ended[0]
 
 

@@ -15,7 +15,7 @@ def test_gallery_groups_the_restarts(qtbot, window) -> None:
     assert run_fit(qtbot, window, restarts=12, tol="1e-8", max_iter="3000") in ("converged", "max_iter")
     qtbot.waitUntil(lambda: window.gallery_panel.gallery is not None, timeout=60_000)
     gallery = window.gallery_panel.gallery
-    snap = window.latest.snapshot
+    snap = window.state.latest.snapshot
     reference = engine.build_gallery(snap)  # the engine's grouping of the same fit
     assert [s.restarts for s in gallery.solutions] == [s.restarts for s in reference.solutions]
     assert window.gallery_panel.pictures.count() == 12 and window.gallery_panel.table.rowCount() == 12
@@ -30,7 +30,7 @@ def test_gallery_groups_the_restarts(qtbot, window) -> None:
 def test_clicking_a_restart_shows_it_with_matched_colours(qtbot, window) -> None:
     run_fit(qtbot, window, restarts=6, tol="1e-8", max_iter="3000")
     qtbot.waitUntil(lambda: window.gallery_panel.gallery is not None, timeout=60_000)
-    snap = window.latest.snapshot
+    snap = window.state.latest.snapshot
     other = next(r for r in range(6) if r != snap.restart)
     window.gallery_panel.pictures.itemClicked.emit(
         next(
@@ -39,24 +39,24 @@ def test_clicking_a_restart_shows_it_with_matched_colours(qtbot, window) -> None
             if window.gallery_panel.pictures.item(i).data(Qt.ItemDataRole.UserRole) == other
         )
     )
-    qtbot.waitUntil(lambda: window.frame.snapshot.restart == other, timeout=30_000)
-    shown = window.frame.snapshot
+    qtbot.waitUntil(lambda: window.state.frame.snapshot.restart == other, timeout=30_000)
+    shown = window.state.frame.snapshot
     t = snap.restarts
     perm = engine.match_components(snap.means, snap.covariances, t.means[other], t.covariances[other])
     np.testing.assert_array_equal(shown.means, t.means[other][perm])
     assert window.timeline.label.text().endswith(f"restart {other}")
-    window.go_live()
-    assert window.frame is window.latest
+    window.replay.go_live()
+    assert window.state.frame is window.state.latest
 
 
 def test_timeline_replays_any_kept_iteration(qtbot, window) -> None:
     run_fit(qtbot, window, k=3)
-    entries = window.latest.entries
+    entries = window.state.latest.entries
     index = len(entries) // 3
     window.timeline.slider.setValue(index)
     target = entries[index]
-    qtbot.waitUntil(lambda: window.frame.snapshot.iteration == target.iteration, timeout=30_000)
-    snap = window.frame.snapshot
+    qtbot.waitUntil(lambda: window.state.frame.snapshot.iteration == target.iteration, timeout=30_000)
+    snap = window.state.frame.snapshot
     np.testing.assert_array_equal(snap.means, target.means)
     np.testing.assert_array_equal(np.column_stack(window.plot.means.getData()), target.means)
     assert float(window.table.item(0, 2).text()) == pytest.approx(target.means[0, 0], rel=1e-4)
@@ -64,30 +64,30 @@ def test_timeline_replays_any_kept_iteration(qtbot, window) -> None:
     assert window.ll_curve.getData()[0][-1] == target.iteration
     assert window.timeline.label.text() == f"replay: iteration {target.iteration}"
     window.timeline.slider.setValue(window.timeline.slider.maximum())  # the end is live again
-    assert window.frame is window.latest
+    assert window.state.frame is window.state.latest
 
 
 def test_continue_from_a_replayed_iteration(qtbot, window) -> None:
     run_fit(qtbot, window, k=3)
-    entry = window.latest.entries[5]
+    entry = window.state.latest.entries[5]
     window.timeline.slider.setValue(5)
-    qtbot.waitUntil(lambda: window.frame.snapshot.iteration == entry.iteration, timeout=30_000)
-    window.continue_from_here()
+    qtbot.waitUntil(lambda: window.state.frame.snapshot.iteration == entry.iteration, timeout=30_000)
+    window.replay.continue_from_here()
     qtbot.waitUntil(
         lambda: (
-            window.frame is not None
-            and window.frame.snapshot.iteration == 0
-            and window.job.config.init_params is not None
+            window.state.frame is not None
+            and window.state.frame.snapshot.iteration == 0
+            and window.state.job.config.init_params is not None
         ),
         timeout=30_000,
     )
-    np.testing.assert_allclose(window.frame.snapshot.means, entry.means, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(window.state.frame.snapshot.means, entry.means, rtol=1e-12, atol=1e-12)
     assert window.controls.init.currentText() == "imported parameters"
 
 
 def test_dragging_a_mean_sets_the_start(qtbot, window) -> None:
-    window.reset()
-    qtbot.waitUntil(lambda: window.frame is not None, timeout=60_000)
+    window.run_control.reset()
+    qtbot.waitUntil(lambda: window.state.frame is not None, timeout=60_000)
     window.timeline.edit_start.setChecked(True)
     handle = window.plot.handles[0]
     vb = window.plot.view_box
@@ -100,13 +100,13 @@ def test_dragging_a_mean_sets_the_start(qtbot, window) -> None:
     qtbot.mouseRelease(viewport, Qt.MouseButton.LeftButton, pos=end)
     qtbot.waitUntil(
         lambda: (
-            window.job.config.init_params is not None
-            and window.frame.snapshot.iteration == 0
-            and abs(window.frame.snapshot.means[0, 0] - 8.0) < 0.05
+            window.state.job.config.init_params is not None
+            and window.state.frame.snapshot.iteration == 0
+            and abs(window.state.frame.snapshot.means[0, 0] - 8.0) < 0.05
         ),
         timeout=30_000,
     )
-    assert window.frame.snapshot.means[0] == pytest.approx([8.0, 10.0], abs=0.05)
+    assert window.state.frame.snapshot.means[0] == pytest.approx([8.0, 10.0], abs=0.05)
 
 
 def test_dragging_the_axis_tip_turns_and_stretches_the_ellipse() -> None:
@@ -122,28 +122,28 @@ def test_dragging_the_axis_tip_turns_and_stretches_the_ellipse() -> None:
 
 
 def test_typing_a_value_sets_the_start(qtbot, window) -> None:
-    window.reset()
-    qtbot.waitUntil(lambda: window.frame is not None, timeout=60_000)
+    window.run_control.reset()
+    qtbot.waitUntil(lambda: window.state.frame is not None, timeout=60_000)
     window.timeline.edit_start.setChecked(True)
     window.table.item(1, 3).setText("7.5")  # mean y of component 1
     qtbot.waitUntil(
         lambda: (
-            window.job.config.init_params is not None
-            and window.frame.snapshot.iteration == 0
-            and window.frame.snapshot.means[1, 1] == pytest.approx(7.5)
+            window.state.job.config.init_params is not None
+            and window.state.frame.snapshot.iteration == 0
+            and window.state.frame.snapshot.means[1, 1] == pytest.approx(7.5)
         ),
         timeout=30_000,
     )
     window.table.item(0, 4).setText("-5")  # var x < 0: refused by the engine's check, named
-    qtbot.waitUntil(lambda: "not positive definite" in window.last_error, timeout=10_000)
-    assert "component 0" in window.last_error
+    qtbot.waitUntil(lambda: "not positive definite" in window.messages.last_error, timeout=10_000)
+    assert "component 0" in window.messages.last_error
 
 
 def test_algorithms_side_by_side(qtbot, window) -> None:
     set_controls(window, init="forum", seed=39, max_iter="300")
     finished = []
     window.compare.finished.connect(lambda: finished.append(True))
-    window.run_comparison()
+    window.compare_control.run()
     qtbot.waitUntil(lambda: bool(finished), timeout=120_000)
     frames = window.compare.last
     assert set(frames) == {"em", "gradient-em", "marginal"}
@@ -162,15 +162,15 @@ def test_algorithms_side_by_side(qtbot, window) -> None:
 def test_model_selection_view(qtbot, window) -> None:
     from data_sets import OLD_FAITHFUL
 
-    window.open_path(str(OLD_FAITHFUL), [1, 2])
-    qtbot.waitUntil(lambda: window.scene is not None and len(window.scene.points) == 272, timeout=30_000)
+    window.data.open_path(str(OLD_FAITHFUL), [1, 2])
+    qtbot.waitUntil(lambda: window.state.scene is not None and len(window.state.scene.points) == 272, timeout=30_000)
     view = window.selection
     view.k_from.setValue(1)
     view.k_to.setValue(3)
     for t, box in view.types.items():
         box.setChecked(t in ("full", "tied"))
     set_controls(window, reg_covar="1e-6")
-    window.run_selection()
+    window.selection_control.run()
     qtbot.waitUntil(lambda: not view.running and len(view.entries) == 6, timeout=120_000)
     best = engine.best_entry(view.entries)
     assert (best.k, best.covariance_type) == (3, "tied")  # as mclust picks on Old Faithful
@@ -184,7 +184,9 @@ def test_model_selection_view(qtbot, window) -> None:
     qtbot.wait(50)
     spot = view.chart.plotItem.vb.mapViewToScene(QPointF(best.k, best.bic))
     qtbot.mouseClick(view.chart.viewport(), Qt.MouseButton.LeftButton, pos=view.chart.mapFromScene(spot))
-    qtbot.waitUntil(lambda: window.frame is not None and window.frame.snapshot is best.snapshot, timeout=30_000)
+    qtbot.waitUntil(
+        lambda: window.state.frame is not None and window.state.frame.snapshot is best.snapshot, timeout=30_000
+    )
     assert (window.controls.k.value(), window.controls.covariance.currentText()) == (3, "tied")
     x, y = window.ll_curve.getData()
     np.testing.assert_array_equal(np.c_[x, y], best.trace)
@@ -195,17 +197,17 @@ def test_model_selection_view(qtbot, window) -> None:
 def test_session_save_and_open_reproduces_the_fit(qtbot, make_window, tmp_path) -> None:
     first = make_window()
     run_fit(qtbot, first, restarts=3)
-    saved = first.frame.snapshot
+    saved = first.state.frame.snapshot
     path = tmp_path / "s.gmmsession"
-    assert first.save_session(str(path))
+    assert first.sessions.save(str(path))
     first.close()
     second = make_window()
     ended = []
-    second.fit_ended.connect(ended.append)
-    second.open_session(str(path))
+    second.run_control.fit_ended.connect(ended.append)
+    second.sessions.open(str(path))
     qtbot.waitUntil(lambda: bool(ended), timeout=120_000)
-    again = second.frame.snapshot
+    again = second.state.frame.snapshot
     assert again.mean_log_likelihood == saved.mean_log_likelihood and again.iteration == saved.iteration
     np.testing.assert_array_equal(again.means, saved.means)
-    assert second.session_verdict.startswith("session: reproduced the saved fit")
+    assert second.sessions.verdict.startswith("session: reproduced the saved fit")
     assert second.controls.restarts.value() == 3

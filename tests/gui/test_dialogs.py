@@ -49,10 +49,10 @@ def test_a_cell_that_is_not_a_number_is_named(qtbot) -> None:
 
 def test_generate_replaces_the_data(qtbot, window) -> None:
     p = engine.FORUM_PRESET
-    window.generate(p["weights"], p["means"], p["covariances"], 2500, 7)
-    qtbot.waitUntil(lambda: window.scene is not None and len(window.scene.points) == 2500, timeout=30_000)
+    window.data.generate(p["weights"], p["means"], p["covariances"], 2500, 7)
+    qtbot.waitUntil(lambda: window.state.scene is not None and len(window.state.scene.points) == 2500, timeout=30_000)
     expected, _ = engine.sample_mixture(p["weights"], p["means"], p["covariances"], 2500, 7)
-    np.testing.assert_array_equal(window.scene.points, expected)
+    np.testing.assert_array_equal(window.state.scene.points, expected)
 
 
 def test_about_names_the_versions(window) -> None:
@@ -62,7 +62,7 @@ def test_about_names_the_versions(window) -> None:
 
     from gui import dialogs
 
-    box = dialogs.show_about(window, window.engine_info)
+    box = dialogs.show_about(window, window.run_control.engine_info)
     text = box.text()
     for expected in (
         f"torch: {torch.__version__}",

@@ -17,65 +17,65 @@ import engine
 @pytest.mark.parametrize("suffix", [".json", ".csv", ".npz"])
 def test_export_then_import_round_trips(qtbot, window, tmp_path, suffix) -> None:
     run_fit(qtbot, window, k=3)
-    snap = window.frame.snapshot
+    snap = window.state.frame.snapshot
     path = tmp_path / f"params{suffix}"
-    window.export_params(str(path))
+    window.files.export_params(str(path))
     back = engine.read_params(path)
     np.testing.assert_array_equal(back.weights, snap.weights)
     np.testing.assert_array_equal(back.means, snap.means)
     np.testing.assert_array_equal(back.covariances, snap.covariances)
-    assert window.import_params(str(path))
+    assert window.files.import_params(str(path))
     assert window.controls.init.currentText() == "imported parameters"
     qtbot.waitUntil(
         lambda: (
-            window.frame is not None
-            and window.frame.snapshot.iteration == 0
-            and window.job is not None
-            and window.job.config.init_params is not None
+            window.state.frame is not None
+            and window.state.frame.snapshot.iteration == 0
+            and window.state.job is not None
+            and window.state.job.config.init_params is not None
         ),
         timeout=60_000,
     )
-    start = window.frame.snapshot  # the initialisation shown is the imported fit (standardised and back)
+    start = window.state.frame.snapshot  # the initialisation shown is the imported fit (standardised and back)
     np.testing.assert_allclose(start.means, snap.means, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(start.covariances, snap.covariances, rtol=1e-10, atol=1e-12)
 
 
 def test_export_during_a_run_says_it_is_the_current_snapshot(qtbot, window, tmp_path) -> None:
-    window.reset()  # paused at the initialisation: the fit is still running
-    qtbot.waitUntil(lambda: window.frame is not None, timeout=60_000)
+    window.run_control.reset()  # paused at the initialisation: the fit is still running
+    qtbot.waitUntil(lambda: window.state.frame is not None, timeout=60_000)
     path = tmp_path / "now.json"
-    window.export_params(str(path))
+    window.files.export_params(str(path))
     assert "still running" in window.statusBar().currentMessage()
     data = json.loads(path.read_text())
     assert data["status"] == "running" and data["n_iter"] == 0
-    window.stop()
-    qtbot.waitUntil(lambda: not window.job_active, timeout=60_000)
+    window.run_control.stop()
+    qtbot.waitUntil(lambda: not window.state.job_active, timeout=60_000)
 
 
 def test_export_before_any_fit_is_refused_plainly(window, tmp_path) -> None:
-    window.export_params(str(tmp_path / "p.json"))
-    assert "no fit to export" in window.last_error
+    window.files.export_params(str(tmp_path / "p.json"))
+    assert "no fit to export" in window.messages.last_error
     assert not (tmp_path / "p.json").exists()
 
 
 def test_export_labels(qtbot, window, tmp_path) -> None:
     run_fit(qtbot, window, k=3)
-    snap = window.frame.snapshot
+    snap = window.state.frame.snapshot
     path = tmp_path / "labels.csv"
     done = []
-    window.export_labels(str(path), on_done=lambda: done.append(True))
+    window.files.export_labels(str(path), on_done=lambda: done.append(True))
     qtbot.waitUntil(lambda: bool(done), timeout=30_000)
     rows = list(csv.reader(path.open()))
     # the coordinates are named as the window names the data's columns (the demo data: x, y)
     assert (
         rows[0]
-        == [*window.dataset.columns, "label", "resp_0", "resp_1", "resp_2"]
+        == [*window.state.dataset.columns, "label", "resp_0", "resp_1", "resp_2"]
         == ["x", "y", "label", "resp_0", "resp_1", "resp_2"]
     )
     table = np.array(rows[1:], dtype=float)
-    assert len(table) == len(window.scene.points)
-    np.testing.assert_array_equal(table[:, :2], window.scene.points)
-    resp = engine.responsibilities(window.scene.points, snap.weights, snap.means, snap.covariances)
+    assert len(table) == len(window.state.scene.points)
+    np.testing.assert_array_equal(table[:, :2], window.state.scene.points)
+    resp = engine.responsibilities(window.state.scene.points, snap.weights, snap.means, snap.covariances)
     np.testing.assert_allclose(table[:, 3:], resp, rtol=1e-12, atol=1e-15)
     np.testing.assert_array_equal(table[:, 2], resp.argmax(axis=1))
 
@@ -84,12 +84,12 @@ def test_export_labels(qtbot, window, tmp_path) -> None:
 def test_export_plot(qtbot, window, tmp_path, suffix) -> None:
     run_fit(qtbot, window, k=3)
     path = tmp_path / f"plot{suffix}"
-    window.export_plot(str(path))
-    assert path.stat().st_size > 1000, window.last_error
+    window.files.export_plot(str(path))
+    assert path.stat().st_size > 1000, window.messages.last_error
     assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temporary file left behind
     old = os.umask(0o022)
     try:
-        window.export_plot(str(path))
+        window.files.export_plot(str(path))
     finally:
         os.umask(old)
     assert stat.S_IMODE(path.stat().st_mode) == 0o644  # as any new file (it was 0600)
@@ -98,8 +98,8 @@ def test_export_plot(qtbot, window, tmp_path, suffix) -> None:
 
 
 def test_export_plot_to_a_missing_folder_is_refused(window, tmp_path) -> None:
-    window.export_plot(str(tmp_path / "nope" / "plot.png"))
-    assert "does not exist" in window.last_error
+    window.files.export_plot(str(tmp_path / "nope" / "plot.png"))
+    assert "does not exist" in window.messages.last_error
 
 
 def test_importing_a_bad_parameters_file_names_the_problem(window, tmp_path) -> None:
@@ -109,8 +109,8 @@ def test_importing_a_bad_parameters_file_names_the_problem(window, tmp_path) -> 
             {"weights": [0.5, 0.5], "means": [[0, 0], [1, 1]], "covariances": [[[1, 0.5], [0.2, 1]], [[1, 0], [0, 1]]]}
         )
     )
-    assert not window.import_params(str(path))
-    assert "component 0" in window.last_error and "symmetric" in window.last_error
+    assert not window.files.import_params(str(path))
+    assert "component 0" in window.messages.last_error and "symmetric" in window.messages.last_error
     assert window.controls.init.currentText() != "imported parameters"
 
 
@@ -119,7 +119,7 @@ def test_svg_export_is_the_fit_in_data_coordinates(qtbot, window, tmp_path) -> N
 
     run_fit(qtbot, window, k=3)
     path = tmp_path / "plot.svg"
-    window.export_plot(str(path))
+    window.files.export_plot(str(path))
     root = ET.parse(path).getroot()
     ns = "{http://www.w3.org/2000/svg}"
     paths = root.iter(f"{ns}path")
@@ -128,12 +128,12 @@ def test_svg_export_is_the_fit_in_data_coordinates(qtbot, window, tmp_path) -> N
         by_class.setdefault(p.get("class"), []).append(p)
     assert len(by_class["ellipse"]) == 3 and len(by_class["mean"]) == 3
     dots = sum(p.get("d").count("h0.01") for p in by_class["points"])
-    assert dots == len(window.scene.shown_points)
+    assert dots == len(window.state.scene.shown_points)
     # the mean markers sit where the data coordinates map to, through the view's own range
     (x0, x1), (y0, y1) = window.plot.view_box.viewRange()
     width, height = float(root.get("width")), float(root.get("height"))
     left, right, top, bottom = 70, 20, 20, 55  # the SVG's plot margins
-    snap = window.frame.snapshot
+    snap = window.state.frame.snapshot
     for k, p in enumerate(by_class["mean"]):
         horizontal, vertical = p.get("d").split("M")[1:]
         mx = float(vertical.split()[0])  # the vertical bar's x is the mean's x

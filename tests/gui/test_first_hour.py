@@ -21,7 +21,7 @@ def _points(item) -> int:
 
 def _no_fit_on_screen(window) -> None:
     """Everything a fit draws is gone: the window says 'no fit yet'."""
-    assert window.frame is None and window.latest is None
+    assert window.state.frame is None and window.state.latest is None
     assert window.state_label.text() == "no fit yet"
     assert window.iter_label.text() == "iteration –" and window.speed_label.text() == "– it/s"
     assert _points(window.ll_curve) == 0
@@ -36,18 +36,18 @@ def test_new_data_leaves_no_trace_of_the_old_fit(qtbot, window, tmp_path, change
     assert run_fit(qtbot, window, k=3, restarts=2) == "converged"
     assert len(window.plot.starts.data) == 3 and window.state_label.text() == "converged"
     shown = []
-    window.data_shown.connect(lambda: shown.append(1))
+    window.state.scene_changed.connect(lambda: shown.append(1))
     if change == "generate":
         p = engine.FORUM_PRESET
-        window.generate(p["weights"], p["means"], p["covariances"], 300, 7)
+        window.data.generate(p["weights"], p["means"], p["covariances"], 300, 7)
     elif change == "open":
         path = tmp_path / "other.csv"
         np.savetxt(path, two_clusters(1, 200), delimiter=",")
-        window.open_path(str(path))
+        window.data.open_path(str(path))
     elif change == "clear":
-        window.clear_points()
+        window.data.clear_points()
     else:
-        window.add_points(np.array([[0.5, 0.5]]))
+        window.data.add_points(np.array([[0.5, 0.5]]))
     qtbot.waitUntil(lambda: bool(shown), timeout=30_000)
     if change == "clear":
         assert window.state_label.text() == "no data"
@@ -57,12 +57,12 @@ def test_new_data_leaves_no_trace_of_the_old_fit(qtbot, window, tmp_path, change
 
 def test_a_start_made_for_other_data_is_dropped_and_said(qtbot, window) -> None:
     run_fit(qtbot, window, k=3)
-    window.continue_from_here()  # the start is now this data's fit
+    window.replay.continue_from_here()  # the start is now this data's fit
     assert window.controls.init.currentText() == "imported parameters"
     shown = []
-    window.data_shown.connect(lambda: shown.append(1))
+    window.state.scene_changed.connect(lambda: shown.append(1))
     p = engine.FORUM_PRESET
-    window.generate(p["weights"], [[m[0] + 20, m[1]] for m in p["means"]], p["covariances"], 400, 3)
+    window.data.generate(p["weights"], [[m[0] + 20, m[1]] for m in p["means"]], p["covariances"], 400, 3)
     qtbot.waitUntil(lambda: bool(shown), timeout=30_000)
     assert window.controls.init.currentIndex() == 0 and window.controls.init_params is None
     assert window.controls.init.findText("imported parameters") < 0
@@ -72,33 +72,33 @@ def test_a_start_made_for_other_data_is_dropped_and_said(qtbot, window) -> None:
 
 
 def test_run_is_off_without_data_and_says_why(qtbot, window) -> None:
-    window.clear_points()
+    window.data.clear_points()
     c = window.controls
-    assert not c.run_button.isEnabled() and not window.run_action.isEnabled()
+    assert not c.run_button.isEnabled() and not window.menus.run_action.isEnabled()
     assert c.run_button.toolTip() == "no data: draw points or open a file"
-    assert window.start_fit() is False
-    window.add_points(np.array([[1.0, 2.0], [2.0, 1.0], [3.0, 3.0]]))
+    assert window.run_control.start_fit() is False
+    window.data.add_points(np.array([[1.0, 2.0], [2.0, 1.0], [3.0, 3.0]]))
     assert c.run_button.isEnabled() and c.run_button.toolTip() == ""
 
 
 def test_drawing_on_an_empty_plot_keeps_a_sensible_view(qtbot, window) -> None:
-    window.clear_points()
+    window.data.clear_points()
     before = window.plot.view_box.viewRange()
-    window.add_points(np.array([[3.0, 4.0]]))
+    window.data.add_points(np.array([[3.0, 4.0]]))
     (x0, x1), (y0, y1) = window.plot.view_box.viewRange()
     assert (x0, x1, y0, y1) == (*before[0], *before[1])  # the range before Clear: the next click lands apart
-    window.add_points(np.array([[3.1, 4.2]]))
+    window.data.add_points(np.array([[3.1, 4.2]]))
     assert window.plot.view_box.viewRange() == before
     # a point drawn outside the view grows it; nothing ever zooms in to a sliver
-    window.add_points(np.array([[before[0][1] + 5.0, 4.0]]))
+    window.data.add_points(np.array([[before[0][1] + 5.0, 4.0]]))
     (x0, x1), (y0, y1) = window.plot.view_box.viewRange()
     assert x1 >= before[0][1] + 5.0 and (x1 - x0) > 1 and (y1 - y0) > 1
 
 
 def test_a_first_point_on_a_collapsed_view_gets_a_unit_window(qtbot, window) -> None:
     window.plot.setRange(xRange=(2.0, 2.0 + 1e-12), yRange=(1.0, 1.0 + 1e-12), padding=0)
-    window.clear_points()
-    window.add_points(np.array([[2.0, 1.0]]))
+    window.data.clear_points()
+    window.data.add_points(np.array([[2.0, 1.0]]))
     (x0, x1), (y0, y1) = window.plot.view_box.viewRange()
     assert x1 - x0 == pytest.approx(10) and y1 - y0 == pytest.approx(10)
 
@@ -107,18 +107,18 @@ def test_the_column_picker_never_leaves_loading_on_the_status_bar(qtbot, window,
     path = tmp_path / "three.csv"
     x = two_clusters(0, 100)
     np.savetxt(path, np.c_[x, x[:, 0] * 2], delimiter=",", header="a,b,c", comments="")
-    window.open_path(str(path))
+    window.data.open_path(str(path))
     qtbot.waitUntil(
-        lambda: getattr(window, "column_picker", None) is not None and window.column_picker.isVisible(), timeout=30_000
+        lambda: window.data.column_picker is not None and window.data.column_picker.isVisible(), timeout=30_000
     )
     assert window.statusBar().currentMessage().endswith("choose the two columns to plot and fit")
-    window.column_picker.reject()
+    window.data.column_picker.reject()
     assert "was cancelled" in window.statusBar().currentMessage()
-    window.open_path(str(path))
-    qtbot.waitUntil(lambda: window.column_picker.isVisible(), timeout=30_000)
+    window.data.open_path(str(path))
+    qtbot.waitUntil(lambda: window.data.column_picker.isVisible(), timeout=30_000)
     shown = []
-    window.data_shown.connect(lambda: shown.append(1))
-    window.column_picker.accept()
+    window.state.scene_changed.connect(lambda: shown.append(1))
+    window.data.column_picker.accept()
     qtbot.waitUntil(lambda: bool(shown), timeout=30_000)
     assert window.statusBar().currentMessage() == f"loaded {path}"
 
@@ -126,14 +126,14 @@ def test_the_column_picker_never_leaves_loading_on_the_status_bar(qtbot, window,
 def test_speed_leaves_out_paused_time(qtbot, window) -> None:
     set_controls(window, k=3, tol="0", max_iter="40")
     ended = []
-    window.fit_ended.connect(ended.append)
-    window.reset()  # the start, paused
-    qtbot.waitUntil(lambda: window.frame is not None, timeout=60_000)
+    window.run_control.fit_ended.connect(ended.append)
+    window.run_control.reset()  # the start, paused
+    qtbot.waitUntil(lambda: window.state.frame is not None, timeout=60_000)
     assert window.speed_label.text() == "paused"
     time.sleep(1.5)  # the user looks at the start for a while
-    window.run()
+    window.run_control.run()
     qtbot.waitUntil(lambda: bool(ended), timeout=60_000)
-    frame = window.frame
+    frame = window.state.frame
     assert frame.snapshot.elapsed > 1.5 > frame.running_seconds  # the pause is not counted
     rate = frame.snapshot.iteration / frame.running_seconds
     assert window.speed_label.text() == f"{rate:.1f} it/s"
@@ -141,10 +141,10 @@ def test_speed_leaves_out_paused_time(qtbot, window) -> None:
 
 def test_window_shortcuts_win_over_a_focused_field(qtbot, window, tmp_path, monkeypatch) -> None:
     asked = []
-    monkeypatch.setattr(window, "export_params_dialog", lambda: asked.append(1))
-    action = next(a for a in window.findChildren(type(window.run_action)) if a.text() == "&Export parameters…")
+    monkeypatch.setattr(window.files, "export_params_dialog", lambda: asked.append(1))
+    action = next(a for a in window.findChildren(type(window.menus.run_action)) if a.text() == "&Export parameters…")
     action.triggered.disconnect()
-    action.triggered.connect(window.export_params_dialog)
+    action.triggered.connect(window.files.export_params_dialog)
     window.activateWindow()
     field = window.controls.tol
     field.setFocus()
@@ -155,7 +155,7 @@ def test_window_shortcuts_win_over_a_focused_field(qtbot, window, tmp_path, monk
 
 
 def test_help_lists_the_shortcuts(window) -> None:
-    keys = dict(window.shortcuts())
+    keys = dict(window.menus.shortcuts())
     assert keys["F5"] == "Run" and keys["Ctrl+E"] == "Export parameters" and keys["F1"] == "Keyboard shortcuts"
 
 
@@ -171,9 +171,9 @@ def test_a_session_leaves_default_settings_empty_and_gradient_em_gives_the_covar
 
 
 def test_a_traceback_never_reaches_the_message_itself(window) -> None:
-    window._error("Boom", 'Traceback (most recent call last):\n  File "x.py", line 1\nValueError: bad value')
-    assert window.last_error == "ValueError: bad value"
-    box = window._boxes[-1]
+    window.messages.error("Boom", 'Traceback (most recent call last):\n  File "x.py", line 1\nValueError: bad value')
+    assert window.messages.last_error == "ValueError: bad value"
+    box = window.messages.boxes[-1]
     assert box.text() == "ValueError: bad value" and "Traceback" in box.detailedText()
     box.close()
 
@@ -181,11 +181,11 @@ def test_a_traceback_never_reaches_the_message_itself(window) -> None:
 def test_the_open_dialog_starts_in_the_working_folder_or_the_last_one(window, tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     window.settings.remove("last_folder")
-    assert window.last_folder() == str(tmp_path)
+    assert window.data.last_folder() == str(tmp_path)
     sub = tmp_path / "data"
     sub.mkdir()
     window.settings.setValue("last_folder", str(sub))
-    assert window.last_folder() == str(sub)
+    assert window.data.last_folder() == str(sub)
 
 
 def test_a_field_never_overrides_a_window_shortcut(window) -> None:
@@ -210,24 +210,27 @@ def test_a_fit_beyond_memory_is_refused_in_the_window_with_the_largest_that_fits
 
     monkeypatch.setattr(engine.limits, "available_memory", lambda: 50 * 10**6)
     set_controls(window, restarts=5000)
-    assert window.start_fit() is False
-    assert " restarts" in window.last_error.split("use at most ")[1] and "need about" in window.last_error
+    assert window.run_control.start_fit() is False
+    assert (
+        " restarts" in window.messages.last_error.split("use at most ")[1]
+        and "need about" in window.messages.last_error
+    )
     window.selection.restarts.setValue(1000)
     window.selection.k_to.setValue(9)
-    window.last_error = ""
-    window.run_selection()
-    assert "need about" in window.last_error and not window.selection.running
+    window.messages.last_error = ""
+    window.selection_control.run()
+    assert "need about" in window.messages.last_error and not window.selection.running
 
 
 def test_a_selection_with_more_components_than_points_is_refused_in_the_window(window, qtbot) -> None:
     points = np.array([[0.0, 0.0], [1.0, 0.5], [2.0, 2.0], [0.5, 3.0], [4.0, 1.0]])
-    window.set_dataset(engine.Dataset(points, ("x", "y"), (0, 1), "five points"))
-    qtbot.waitUntil(lambda: window.scene is not None and len(window.scene.points) == 5, timeout=5000)
+    window.data.set_dataset(engine.Dataset(points, ("x", "y"), (0, 1), "five points"))
+    qtbot.waitUntil(lambda: window.state.scene is not None and len(window.state.scene.points) == 5, timeout=5000)
     n = 5
     window.selection.k_to.setValue(n + 1)
-    window.last_error = ""
-    window.run_selection()
-    assert window.last_error == (
+    window.messages.last_error = ""
+    window.selection_control.run()
+    assert window.messages.last_error == (
         f"'K to' asks for up to {n + 1:,} components but the data has {n:,} points: set 'K to' at most {n:,}"
     )
     assert not window.selection.running
@@ -262,14 +265,19 @@ def test_overlays_can_be_switched_off_and_on(qtbot, window) -> None:
     run_fit(qtbot, window, k=2)
     rings = window.plot.ellipses[0].getData()[0]
     full = len(rings)
-    window.sigma_actions[1.0].trigger()
-    window.sigma_actions[3.0].trigger()
+    window.menus.sigma_actions[1.0].trigger()
+    window.menus.sigma_actions[3.0].trigger()
     assert len(window.plot.ellipses[0].getData()[0]) == full // 3  # the 2-sigma ring alone
-    window.contours_action.trigger()
+    window.menus.contours_action.trigger()
     assert _points(window.plot.contours) == 0
-    window.paths_action.trigger()
+    window.menus.paths_action.trigger()
     assert not window.timeline.show_paths.isChecked() and len(window.plot.starts.data) == 0
-    for action in (window.sigma_actions[1.0], window.sigma_actions[3.0], window.contours_action, window.paths_action):
+    for action in (
+        window.menus.sigma_actions[1.0],
+        window.menus.sigma_actions[3.0],
+        window.menus.contours_action,
+        window.menus.paths_action,
+    ):
         action.trigger()
     assert len(window.plot.ellipses[0].getData()[0]) == full and _points(window.plot.contours) > 0
 
@@ -279,7 +287,7 @@ def test_the_hover_box_opens_inwards_and_goes_when_the_mouse_leaves(qtbot, windo
 
     plot = window.plot
     (x0, x1), (y0, y1) = plot.view_box.viewRange()
-    pts = window.scene.points
+    pts = window.state.scene.points
     right = int(np.argmax(pts[:, 0]))
     plot._describe(right)
     assert plot.hover_text.isVisible() and plot.hover_text.anchor.x() == 1.0  # opens to the left of the point

@@ -8,14 +8,14 @@ import pytest
 from gui_helpers import run_fit, set_controls, two_clusters
 
 import engine
-from gui.main_window import DEMO_N
+from gui.data_control import DEMO_N
 
 
 def test_opens_on_the_demo_data(window) -> None:
     p = engine.FORUM_PRESET
     expected, _ = engine.sample_mixture(p["weights"], p["means"], p["covariances"], DEMO_N, seed=0)
-    assert window.scene is not None
-    np.testing.assert_array_equal(window.scene.points, expected)
+    assert window.state.scene is not None
+    np.testing.assert_array_equal(window.state.scene.points, expected)
     assert window.controls.run_button.isEnabled()
     assert not window.controls.stop_button.isEnabled()
     assert window.windowTitle() == "GMM Studio"
@@ -24,8 +24,8 @@ def test_opens_on_the_demo_data(window) -> None:
 def test_fit_to_convergence_draws_the_snapshot(qtbot, window) -> None:
     status = run_fit(qtbot, window, k=3)
     assert status == "converged"
-    snap = window.frame.snapshot
-    reference = engine.run_to_end(window.scene.points, window.controls.config())
+    snap = window.state.frame.snapshot
+    reference = engine.run_to_end(window.state.scene.points, window.controls.config())
     np.testing.assert_allclose(snap.means, reference.means, rtol=0, atol=1e-12)
     # the plot's items hold the snapshot: the means marker, each ellipse (centred on its mean), the table
     np.testing.assert_allclose(np.column_stack(window.plot.means.getData()), snap.means, rtol=0, atol=1e-12)
@@ -36,8 +36,8 @@ def test_fit_to_convergence_draws_the_snapshot(qtbot, window) -> None:
     for k in range(3):
         assert float(window.table.item(k, 2).text()) == pytest.approx(snap.means[k, 0], rel=1e-4)
     # each point is coloured by its most likely component
-    resp = engine.responsibilities(window.scene.shown_points, snap.weights, snap.means, snap.covariances)
-    np.testing.assert_array_equal(window.frame.labels, resp.argmax(axis=1))
+    resp = engine.responsibilities(window.state.scene.shown_points, snap.weights, snap.means, snap.covariances)
+    np.testing.assert_array_equal(window.state.frame.labels, resp.argmax(axis=1))
     assert window.state_label.text() == "converged"
     assert window.iter_label.text() == f"iteration {snap.iteration}"
     hist = window.ll_curve.getData()
@@ -45,90 +45,99 @@ def test_fit_to_convergence_draws_the_snapshot(qtbot, window) -> None:
 
 
 def test_step_advances_one_iteration_at_a_time(qtbot, window) -> None:
-    window.step()
-    qtbot.waitUntil(lambda: window.frame is not None and window.frame.snapshot.iteration == 1, timeout=60_000)
-    window.step()
-    qtbot.waitUntil(lambda: window.frame.snapshot.iteration == 2, timeout=60_000)
-    qtbot.waitUntil(lambda: window.job.gate.blocked, timeout=60_000)  # the fit waits at the gate
-    assert window.frame.snapshot.iteration == 2  # paused: nothing more happens
+    window.run_control.step()
+    qtbot.waitUntil(
+        lambda: window.state.frame is not None and window.state.frame.snapshot.iteration == 1, timeout=60_000
+    )
+    window.run_control.step()
+    qtbot.waitUntil(lambda: window.state.frame.snapshot.iteration == 2, timeout=60_000)
+    qtbot.waitUntil(lambda: window.state.job.gate.blocked, timeout=60_000)  # the fit waits at the gate
+    assert window.state.frame.snapshot.iteration == 2  # paused: nothing more happens
     assert window.state_label.text() == "paused"
-    window.run()  # Run resumes the paused fit
-    qtbot.waitUntil(lambda: not window.job_active, timeout=60_000)
-    assert window.frame.snapshot.status == "converged"
+    window.run_control.run()  # Run resumes the paused fit
+    qtbot.waitUntil(lambda: not window.state.job_active, timeout=60_000)
+    assert window.state.frame.snapshot.status == "converged"
 
 
 def test_reset_shows_the_initialisation(qtbot, window) -> None:
-    window.reset()
-    qtbot.waitUntil(lambda: window.frame is not None, timeout=60_000)
-    assert window.frame.snapshot.iteration == 0
-    assert window.job_active and window.job.gate.paused
-    window.stop()
-    qtbot.waitUntil(lambda: not window.job_active, timeout=60_000)
+    window.run_control.reset()
+    qtbot.waitUntil(lambda: window.state.frame is not None, timeout=60_000)
+    assert window.state.frame.snapshot.iteration == 0
+    assert window.state.job_active and window.state.job.gate.paused
+    window.run_control.stop()
+    qtbot.waitUntil(lambda: not window.state.job_active, timeout=60_000)
 
 
 def test_stop_during_a_run(qtbot, window) -> None:
     set_controls(window, algorithm="gradient-em", max_iter="100000")
     ended: list[str] = []
-    window.fit_ended.connect(ended.append)
-    window.run()
-    qtbot.waitUntil(lambda: window.frame is not None and window.frame.snapshot.iteration > 5, timeout=60_000)
-    window.stop()
+    window.run_control.fit_ended.connect(ended.append)
+    window.run_control.run()
+    qtbot.waitUntil(
+        lambda: window.state.frame is not None and window.state.frame.snapshot.iteration > 5, timeout=60_000
+    )
+    window.run_control.stop()
     qtbot.waitUntil(lambda: bool(ended), timeout=60_000)
     assert ended == ["cancelled"]
-    assert window.frame.snapshot.status == "cancelled"
-    assert window.frame.snapshot.iteration < 100_000
+    assert window.state.frame.snapshot.status == "cancelled"
+    assert window.state.frame.snapshot.iteration < 100_000
     assert not window.controls.stop_button.isEnabled()
     assert window.controls.run_button.isEnabled()
 
 
 def test_changing_a_setting_stops_the_run(qtbot, window) -> None:
     set_controls(window, algorithm="gradient-em", max_iter="100000")
-    window.run()
-    qtbot.waitUntil(lambda: window.frame is not None, timeout=60_000)
+    window.run_control.run()
+    qtbot.waitUntil(lambda: window.state.frame is not None, timeout=60_000)
     window.controls.k.setValue(4)
-    qtbot.waitUntil(lambda: not window.job_active, timeout=60_000)
-    assert window.frame.snapshot.status == "cancelled"
+    qtbot.waitUntil(lambda: not window.state.job_active, timeout=60_000)
+    assert window.state.frame.snapshot.status == "cancelled"
 
 
 def test_closing_during_a_run_ends_the_thread(qtbot, window) -> None:
     set_controls(window, algorithm="gradient-em", max_iter="100000")
-    window.run()
-    qtbot.waitUntil(lambda: window.frame is not None, timeout=60_000)
-    thread = window.fit_thread.thread
+    window.run_control.run()
+    qtbot.waitUntil(lambda: window.state.frame is not None, timeout=60_000)
+    pool = window.run_control.fits.pool
+    assert pool.activeThreadCount() == 1
     window.close()
-    assert thread.isFinished()
-    assert window.job.gate.token.cancelled
+    assert pool.activeThreadCount() == 0  # the fit has ended its iteration and its thread is idle
+    assert window.state.job.gate.token.cancelled
 
 
 def test_a_bad_file_shows_the_error_and_the_window_keeps_working(qtbot, window, tmp_path) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text("x,y\n1,2\n3,oops\n")
-    before = window.scene
-    window.open_path(str(bad))
-    qtbot.waitUntil(lambda: bool(window.last_error), timeout=30_000)
-    assert "bad.csv" in window.last_error and "line 3" in window.last_error and "'oops'" in window.last_error
-    box = window._boxes[-1]
+    before = window.state.scene
+    window.data.open_path(str(bad))
+    qtbot.waitUntil(lambda: bool(window.messages.last_error), timeout=30_000)
+    assert (
+        "bad.csv" in window.messages.last_error
+        and "line 3" in window.messages.last_error
+        and "'oops'" in window.messages.last_error
+    )
+    box = window.messages.boxes[-1]
     assert box.isVisible() and not box.isModal()
-    assert window.scene is before  # nothing lost
+    assert window.state.scene is before  # nothing lost
     good = tmp_path / "good.csv"
     np.savetxt(good, two_clusters(1, 300), delimiter=",", header="a,b", comments="")
-    window.open_path(str(good))
-    qtbot.waitUntil(lambda: window.scene is not before, timeout=30_000)
-    assert len(window.scene.points) == 300
-    assert window.recent_files()[0].endswith("good.csv")
+    window.data.open_path(str(good))
+    qtbot.waitUntil(lambda: window.state.scene is not before, timeout=30_000)
+    assert len(window.state.scene.points) == 300
+    assert window.data.recent_files()[0].endswith("good.csv")
 
 
 def test_an_engine_error_shows_a_dialog(qtbot, window) -> None:
-    window.clear_points()
-    window.add_points(np.array([[0.0, 0.0], [1.0, 1.0]]))
+    window.data.clear_points()
+    window.data.add_points(np.array([[0.0, 0.0], [1.0, 1.0]]))
     set_controls(window, k=3)
     ended: list[str] = []
-    window.fit_ended.connect(ended.append)
-    window.run()
+    window.run_control.fit_ended.connect(ended.append)
+    window.run_control.run()
     qtbot.waitUntil(lambda: bool(ended), timeout=60_000)
     assert window.state_label.text() == "failed"
-    assert window.last_error == "2 points cannot fit 3 components: use at most 2 components or more data"
-    assert window._boxes[-1].isVisible()
+    assert window.messages.last_error == "2 points cannot fit 3 components: use at most 2 components or more data"
+    assert window.messages.boxes[-1].isVisible()
     set_controls(window, k=2)
     assert run_fit(qtbot, window) in ("converged", "max_iter")
 
@@ -137,42 +146,42 @@ def test_a_file_with_more_columns_asks_which_two(qtbot, window, tmp_path) -> Non
     path = tmp_path / "three.csv"
     x = two_clusters(2, 150)
     np.savetxt(path, np.column_stack([x, x[:, 0] * 10]), delimiter=",", header="a,b,c", comments="")
-    window.open_path(str(path))
+    window.data.open_path(str(path))
     qtbot.waitUntil(
-        lambda: getattr(window, "column_picker", None) is not None and window.column_picker.isVisible(), timeout=30_000
+        lambda: window.data.column_picker is not None and window.data.column_picker.isVisible(), timeout=30_000
     )
-    picker = window.column_picker
+    picker = window.data.column_picker
     assert picker.columns() == (0, 1)
     picker.y.setCurrentIndex(2)
     picker.accept()
-    qtbot.waitUntil(lambda: window.dataset.columns == ("a", "c"), timeout=30_000)
-    np.testing.assert_allclose(window.scene.points[:, 1], x[:, 0] * 10)
+    qtbot.waitUntil(lambda: window.state.dataset.columns == ("a", "c"), timeout=30_000)
+    np.testing.assert_allclose(window.state.scene.points[:, 1], x[:, 0] * 10)
 
 
 def test_drawing_points_by_hand(qtbot, window) -> None:
-    window.clear_points()
-    assert len(window.scene.points) == 0 and window.controls.draw_button.isChecked()
+    window.data.clear_points()
+    assert len(window.state.scene.points) == 0 and window.controls.draw_button.isChecked()
     vb = window.plot.view_box
     center = vb.mapViewToScene(vb.viewRect().center())
     target = window.plot.mapFromScene(center)
     from PySide6.QtCore import Qt
 
     qtbot.mouseClick(window.plot.viewport(), Qt.MouseButton.LeftButton, pos=target)
-    qtbot.waitUntil(lambda: len(window.scene.points) == 1, timeout=5_000)
+    qtbot.waitUntil(lambda: len(window.state.scene.points) == 1, timeout=5_000)
     expected = vb.viewRect().center()
-    assert window.scene.points[0] == pytest.approx([expected.x(), expected.y()], rel=0.05, abs=0.05)
+    assert window.state.scene.points[0] == pytest.approx([expected.x(), expected.y()], rel=0.05, abs=0.05)
 
 
 def test_hover_describes_the_point(qtbot, window) -> None:
     run_fit(qtbot, window, k=3)
-    snap = window.frame.snapshot
+    snap = window.state.frame.snapshot
     index = 17
-    x, y = window.scene.points[index]
+    x, y = window.state.scene.points[index]
     assert window.plot.nearest_point(x, y) == index
     text = window.plot.describe_point(index)
-    resp = engine.responsibilities(window.scene.points[index : index + 1], snap.weights, snap.means, snap.covariances)[
-        0
-    ]
+    resp = engine.responsibilities(
+        window.state.scene.points[index : index + 1], snap.weights, snap.means, snap.covariances
+    )[0]
     for k in range(3):
         assert f"component {k}: {resp[k]:.4f}" in text
 
@@ -191,8 +200,8 @@ def test_settings_and_geometry_are_kept(qtbot, make_window) -> None:
 
 def test_invalid_setting_is_named(qtbot, window) -> None:
     set_controls(window, tol="fast")
-    assert not window.start_fit()
-    assert "Tolerance" in window.last_error and "'fast'" in window.last_error
+    assert not window.run_control.start_fit()
+    assert "Tolerance" in window.messages.last_error and "'fast'" in window.messages.last_error
 
 
 def test_dropping_a_file_opens_it(qtbot, window, tmp_path) -> None:
@@ -207,5 +216,5 @@ def test_dropping_a_file_opens_it(qtbot, window, tmp_path) -> None:
         QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
     )
     window.dropEvent(event)
-    qtbot.waitUntil(lambda: window.dataset.source.endswith("dropped.csv"), timeout=30_000)
-    assert len(window.scene.points) == 120 and event.isAccepted()
+    qtbot.waitUntil(lambda: window.state.dataset.source.endswith("dropped.csv"), timeout=30_000)
+    assert len(window.state.scene.points) == 120 and event.isAccepted()

@@ -60,8 +60,8 @@ def test_the_compare_tab_runs_a_registered_algorithm(monkeypatch, make_window, q
     )
     window = make_window()
     with qtbot.waitSignal(window.compare.finished, timeout=FIT_TIMEOUT_MS):
-        window.run_comparison()
-    assert window.last_error == ""
+        window.compare_control.run()
+    assert window.messages.last_error == ""
     toy, em = window.compare.last["toy-em"].snapshot, window.compare.last["em"].snapshot
     assert toy.config.algorithm == "toy-em" and toy.done
     assert toy.mean_log_likelihood == em.mean_log_likelihood

@@ -1,0 +1,112 @@
+"""The two analyses beside the fit: every algorithm side by side from one start (Compare tab), and model
+selection over K and covariance types (Model selection tab), whose fits load into the main view."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtWidgets import QTabWidget
+
+from .background import Background
+from .compare import CompareView, comparison_configs, initial_params
+from .controls import ControlPanel
+from .frames import Frame, build_frame
+from .selection_view import SelectionView
+from .state import WindowState
+from .timeline import Timeline
+
+
+class CompareControl:
+    """Run all: the registered algorithms from the panel's initialisation, at the same time."""
+
+    def __init__(
+        self, state: WindowState, view: CompareView, tabs: QTabWidget, run_control, tasks: Background, messages
+    ) -> None:
+        self.state, self.view, self.tabs, self.run_control = state, view, tabs, run_control
+        self.tasks, self.messages = tasks, messages
+        view.run_button.clicked.connect(self.run)
+        view.error.connect(lambda message: messages.error("The comparison stopped", message))
+        state.scene_changed.connect(lambda: view.show_scene(state.scene))
+
+    def run(self) -> None:
+        config = self.run_control.checked_config()
+        if config is None:
+            return
+        scene = self.state.scene
+        self.tabs.setCurrentWidget(self.view)
+        self.messages.note(f"comparing {', '.join(self.view.panels)} from the same start…", 5000)
+        self.tasks.run(
+            lambda: comparison_configs(config, initial_params(scene.points, config)),
+            lambda configs: self.view.start(scene, configs) if self.state.scene is scene else None,
+            self.messages.failed("Could not start the comparison"),
+        )
+
+
+class SelectionControl:
+    """BIC/AIC over K and covariance types in the background; a clicked fit becomes the shown one."""
+
+    def __init__(
+        self,
+        state: WindowState,
+        view: SelectionView,
+        tabs: QTabWidget,
+        controls: ControlPanel,
+        timeline: Timeline,
+        run_control,
+        tasks: Background,
+        messages,
+    ) -> None:
+        self.state, self.view, self.tabs, self.controls, self.timeline = state, view, tabs, controls, timeline
+        self.run_control, self.tasks, self.messages = run_control, tasks, messages
+        view.run_button.clicked.connect(self.run)
+        view.load_fit.connect(self.load_fit)
+        view.failed.connect(self._failed)
+        state.scene_changed.connect(view.clear)
+
+    def run(self) -> None:
+        """The panel's other settings over the tab's K range, restarts and covariance types."""
+        import engine
+
+        config = self.run_control.checked_config()
+        if config is None:
+            return
+        n, d = self.state.scene.points.shape
+        k_max = max(self.view.k_from.value(), self.view.k_to.value())
+        try:
+            engine.check_selection(n, d, k_max, self.view.restarts.value(), "the data", "'K to'")
+        except engine.UserError as exc:
+            self.messages.error("Check the selection's settings", str(exc))
+            return
+        self.tabs.setCurrentWidget(self.view)
+        self.view.start(self.state.scene.points, config)
+
+    def _failed(self, message: str, internal: bool) -> None:
+        self.messages.error("Model selection stopped", message.strip().splitlines()[-1], message if internal else "")
+
+    def load_fit(self, entry) -> None:
+        """Show a finished fit (a model selection entry) as the current fit: plot, table, its log-likelihood
+        curve, exports; the panel takes that fit's settings (K, covariance type), so Run fits what is shown."""
+        snap = entry.snapshot
+        self.run_control.cancel()
+        self.controls.show_fit_settings(snap.config)
+        scene = self.state.scene
+        self.state.forget_fit()
+        self.state.set_job(None, False)  # the loaded fit replaces the current one (its end is ignored)
+        self.run_control.update_buttons()
+        history = (
+            entry.trace
+            if entry.trace is not None and len(entry.trace)
+            else np.array([(snap.iteration, snap.mean_log_likelihood)])
+        )
+
+        def done(frame: Frame) -> None:
+            if self.state.scene is scene:
+                self.state.set_latest(frame)
+                self.state.set_frame(frame)
+                self.timeline.show_position(snap.iteration, None, live=False)
+                self.messages.note(
+                    f"loaded the K={snap.n_components} {snap.config.covariance_type} fit from model selection"
+                )
+
+        self.tasks.run(
+            lambda: build_frame(scene, snap, history, (), None), done, self.messages.failed("Could not show that fit")
+        )

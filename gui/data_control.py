@@ -1,0 +1,201 @@
+"""The data on screen: the demo, files (with the column picker, recent files, drag and drop), generated
+mixtures and points drawn by hand. Each new data set comes with its engine.DataRef (how a session finds it
+again) and replaces everything of the old data's fit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QMenu, QWidget
+
+from . import dialogs
+from .background import Background
+from .controls import ControlPanel
+from .frames import SCATTER_LIMIT, build_scene
+from .generate_dialog import GenerateDialog
+from .state import WindowState
+
+DEMO_N = 1000
+MAX_RECENT = 8
+DATA_FILTER = "Data (*.csv *.tsv *.txt *.dat *.npy *.npz);;All files (*)"
+
+
+class DataControl:
+    """Loads, generates, draws and clears data; keeps the recent files."""
+
+    def __init__(
+        self,
+        state: WindowState,
+        controls: ControlPanel,
+        run_control,
+        tasks: Background,
+        messages,
+        settings: QSettings,
+        parent: QWidget,
+    ) -> None:
+        self.state, self.controls, self.run_control = state, controls, run_control
+        self.tasks, self.messages, self.settings, self.parent = tasks, messages, settings, parent
+        self.recent_menu: QMenu | None = None
+        self.column_picker = None
+
+    def show_demo(self) -> None:
+        """The forum preset (N=1000, seed 0): the data the Pyro forum recipe was written for."""
+        import engine
+        from engine.data import forum_sample
+
+        p = engine.FORUM_PRESET
+        points = forum_sample(DEMO_N, seed=0)
+        dataset = engine.Dataset(points, ("x", "y"), (0, 1), f"demo: forum preset, N={DEMO_N}, seed 0")
+        self.set_dataset(dataset, engine.generated_ref(p, DEMO_N, 0, points))
+
+    def set_dataset(self, dataset, origin=None, keep_range: bool = False) -> None:
+        """Show a new data set (engine.Dataset) with its engine.DataRef (None: the points themselves, an
+        inline reference made with the scene); a running fit is stopped first. keep_range: the view stays
+        put (points drawn by hand).
+
+        Nothing of the previous data's fit survives: paths, start circles, status, chart and iteration go back
+        to "no fit yet", and a start imported or set for the old data goes back to the panel's initialisation.
+        """
+        import engine
+
+        self.run_control.stop_for_change("the data changed")
+        self._forget_start()
+        token = self.state.set_data(dataset, origin)
+
+        def work():
+            ref = origin if origin is not None else engine.inline_ref(dataset.points)
+            return build_scene(dataset.points), ref
+
+        def show(result) -> None:
+            if token == self.state.data_token:  # else superseded by newer data
+                scene, self.state.origin = result
+                self.state.set_scene(scene, keep_range)
+
+        if len(dataset.points) <= SCATTER_LIMIT:  # O(N) NumPy (and a hash) on at most 50k points: a few ms
+            show(work())
+        else:
+            self.messages.note(f"preparing {len(dataset.points):,} points…", 0)
+            self.tasks.run(work, show, self.messages.failed("Could not show the data"))
+
+    def _forget_start(self) -> None:
+        """A start imported, set by hand or continued from belongs to the data it was made on: drop it."""
+        if self.controls.forget_imported():
+            self.messages.note(
+                "new data: the start made for the previous data was dropped; the fit "
+                f"starts from the panel's initialisation ({self.controls.init.currentText()})",
+                10000,
+            )
+
+    def add_points(self, new: np.ndarray) -> None:
+        """Points drawn by hand are added to the data (as in the classic interactive EM demos)."""
+        import engine
+
+        ds = self.state.dataset
+        old = ds.points if ds is not None else np.empty((0, 2))
+        source = ds.source if ds is not None else ""
+        if not source.endswith("(edited by hand)") and source != "drawn by hand":
+            source = f"{source} (edited by hand)".strip()
+        columns = ds.columns if ds is not None else ("x", "y")
+        self.set_dataset(engine.Dataset(np.vstack([old, new]), columns, (0, 1), source), keep_range=True)
+
+    def clear_points(self) -> None:
+        import engine
+
+        self.set_dataset(engine.Dataset(np.empty((0, 2)), ("x", "y"), (0, 1), "drawn by hand"), keep_range=True)
+        self.controls.draw_button.setChecked(True)
+
+    def generate_dialog(self) -> None:
+        dialog = GenerateDialog(self.parent)
+        dialog.accepted.connect(lambda: self.generate(*dialog.mixture(), dialog.n.value(), dialog.seed.value()))
+        dialog.open()
+        self.messages.keep(dialog)
+
+    def generate(self, weights, means, covariances, n: int, seed: int) -> None:
+        """Sample n points from the mixture (in the background: 1e6 points take ~0.3 s)."""
+        import engine
+
+        source = f"generated: K={len(weights)}, N={n:,}, seed {seed}"
+        mixture = {"weights": weights, "means": means, "covariances": covariances}
+
+        def work():
+            points, _ = engine.sample_mixture(weights, means, covariances, n, seed)
+            return engine.Dataset(points, ("x", "y"), (0, 1), source), engine.generated_ref(mixture, n, seed, points)
+
+        self.tasks.run(work, lambda result: self.set_dataset(*result), self.messages.failed("Could not generate"))
+
+    def open_dialog(self) -> None:
+        """Open data: the dialog starts in the last folder data came from, else the working directory."""
+        self.messages.ask_path(self.open_path, "Open data", DATA_FILTER, self.last_folder(), save=False)
+
+    def last_folder(self) -> str:
+        folder = self.settings.value("last_folder")
+        return str(folder) if folder and Path(str(folder)).is_dir() else str(Path.cwd())
+
+    def open_path(self, path: str, columns: list | None = None, ask_columns: bool = True) -> None:
+        """Load a data file in the background; a file with more than two columns asks which two
+        (unless columns are given, or ask_columns is False: then the loader's own choice is taken)."""
+        import engine
+
+        path = str(path)
+        self.messages.note(f"loading {path}…", 0)
+
+        def work():
+            names = None if columns is not None else engine.column_names(path)
+            dataset = engine.load(path, columns)
+            return names, dataset, engine.file_ref(dataset)
+
+        def done(result) -> None:
+            names, dataset, ref = result
+            self._remember(path)
+            if names is not None and len(names) > 2 and ask_columns:
+                self._pick_columns(path, names, dataset, ref)
+            else:
+                self.set_dataset(dataset, ref)
+                self.messages.note(f"loaded {path}", 5000)
+
+        self.tasks.run(work, done, self.messages.failed("Could not open the data"))
+
+    def _pick_columns(self, path: str, names: list[str], dataset, ref) -> None:
+        picker = dialogs.ColumnPicker(self.parent, path, names, tuple(dataset.column_indices))
+        self.column_picker = picker
+        self.messages.note(f"{path}: choose the two columns to plot and fit", 0)
+
+        def chosen() -> None:
+            if picker.columns() == tuple(dataset.column_indices):
+                self.set_dataset(dataset, ref)
+                self.messages.note(f"loaded {path}", 5000)
+            else:
+                self.open_path(path, list(picker.columns()))
+
+        def cancelled() -> None:
+            self.messages.note(f"opening {path} was cancelled: the data on screen stays", 5000)
+
+        picker.accepted.connect(chosen)
+        picker.rejected.connect(cancelled)
+        picker.open()
+
+    # ---------------------------------------------------------------- recent files
+    def recent_files(self) -> list[str]:
+        value = self.settings.value("recent", [])
+        return [value] if isinstance(value, str) else list(value or [])
+
+    def attach_recent_menu(self, menu: QMenu) -> None:
+        self.recent_menu = menu
+        self._rebuild_recent()
+
+    def _remember(self, path: str) -> None:
+        path = str(Path(path).resolve())
+        recent = [path] + [p for p in self.recent_files() if p != path]
+        self.settings.setValue("recent", recent[:MAX_RECENT])
+        self.settings.setValue("last_folder", str(Path(path).parent))
+        self._rebuild_recent()
+
+    def _rebuild_recent(self) -> None:
+        if self.recent_menu is None:
+            return
+        self.recent_menu.clear()
+        for path in self.recent_files():
+            self.recent_menu.addAction(path, lambda p=path: self.open_path(p))
+        self.recent_menu.setEnabled(bool(self.recent_files()))

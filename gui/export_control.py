@@ -1,0 +1,157 @@
+"""Files out and in: export the parameters, the labels, the plot and the restart gallery; import parameters
+as the initialisation."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from .background import Background
+from .controls import ControlPanel
+from .gallery import GalleryPanel
+from .plot_view import PlotView
+from .state import WindowState
+
+
+class ExportControl:
+    """Exports of the shown fit, and imports of a start."""
+
+    def __init__(
+        self,
+        state: WindowState,
+        controls: ControlPanel,
+        run_control,
+        plot: PlotView,
+        gallery_panel: GalleryPanel,
+        tasks: Background,
+        messages,
+    ) -> None:
+        self.state, self.controls, self.run_control, self.plot = state, controls, run_control, plot
+        self.gallery_panel, self.tasks, self.messages = gallery_panel, tasks, messages
+
+    def current_params(self):
+        """The shown snapshot's parameters with the export metadata, and a note when the fit still runs."""
+        import engine
+
+        if self.state.frame is None:
+            raise engine.UserError("there is no fit to export yet: press Run (F5) first")
+        snap = self.state.frame.snapshot
+        ds = self.state.dataset
+        params = engine.params_from_snapshot(snap, tuple(ds.columns), engine.points_sha256(ds.points))
+        running = self.state.job_active
+        note = f" (the current snapshot: iteration {snap.iteration}, the fit is still running)" if running else ""
+        return params, note
+
+    def export_params(self, path: str) -> None:
+        import engine
+
+        try:
+            params, note = self.current_params()
+            engine.write_params(path, params)
+        except engine.UserError as exc:
+            self.messages.error("Could not export the parameters", str(exc))
+            return
+        self.messages.note(f"exported the parameters to {path}{note}")
+
+    def export_labels(self, path: str, on_done=None) -> None:
+        """Labels and responsibilities of every point (CSV), written in the background."""
+        import engine
+
+        try:
+            params, note = self.current_params()
+        except engine.UserError as exc:
+            self.messages.error("Could not export the labels", str(exc))
+            return
+        points = self.state.dataset.points
+
+        def done(_result) -> None:
+            self.messages.note(f"exported labels and responsibilities to {path}{note}")
+            if on_done is not None:
+                on_done()
+
+        self.tasks.run(
+            lambda: engine.write_labels(path, points, params), done, self.messages.failed("Could not export the labels")
+        )
+
+    def export_plot(self, path: str) -> None:
+        """The plot as PNG or SVG, via a temporary file and a rename (never half-written), with the
+        permissions any new file gets (0644 under the usual umask)."""
+        import pyqtgraph.exporters as exporters
+
+        import engine
+
+        suffix = Path(path).suffix.lower()
+        if suffix not in (".png", ".svg"):
+            self.messages.error("Could not export the plot", f"{path}: use a .png or .svg file name")
+            return
+        folder = Path(path).parent
+        if not folder.is_dir():
+            self.messages.error("Could not export the plot", f"{path}: the folder {folder} does not exist")
+            return
+        fd, tmp = tempfile.mkstemp(prefix=f".{Path(path).name}.", suffix=suffix, dir=folder)
+        os.close(fd)
+        try:
+            if suffix == ".png":
+                exporter = exporters.ImageExporter(self.plot.plotItem)
+                exporter.parameters()["width"] = max(1200, int(self.plot.width() * 2))
+                exporter.export(tmp)
+                data = Path(tmp).read_bytes()
+            else:
+                data = self.plot.svg_text().encode("utf-8")
+            engine.atomic_write(path, data)
+        except Exception as exc:  # noqa: BLE001 - a failed export is reported; nothing half-written remains
+            self.messages.error("Could not export the plot", f"{path}: {exc}")
+            return
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+        self.messages.note(f"exported the plot to {path}")
+
+    def export_gallery(self, path: str) -> None:
+        import engine
+
+        if self.gallery_panel.gallery is None:
+            self.messages.error("Could not export the gallery", "there is no gallery yet: run a fit with restarts > 1")
+            return
+        try:
+            engine.write_gallery(path, self.gallery_panel.gallery)
+        except engine.UserError as exc:
+            self.messages.error("Could not export the gallery", str(exc))
+            return
+        self.messages.note(f"exported the gallery to {path}")
+
+    def import_params(self, path: str) -> bool:
+        """Use a parameters file (JSON/CSV/NPZ) as the initialisation, and show it (iteration 0)."""
+        import engine
+
+        try:
+            params = engine.read_params(path)
+            if params.means.shape[1] != 2:
+                raise engine.ParamsError(
+                    f"{path}: the parameters are {params.means.shape[1]}-D; the window fits 2-D data"
+                )
+        except engine.UserError as exc:
+            self.messages.error("Could not import the parameters", str(exc))
+            return False
+        self.controls.set_imported(params.as_init(), str(path))
+        self.messages.note(f"initialisation: {len(params.weights)} components from {path}")
+        self.run_control.reset()
+        return True
+
+    # ---------------------------------------------------------------- the file dialogs
+    def export_params_dialog(self) -> None:
+        filters = "JSON (*.json);;CSV (*.csv);;NumPy (*.npz)"
+        self.messages.ask_path(self.export_params, "Export parameters", filters, "params.json")
+
+    def export_labels_dialog(self) -> None:
+        self.messages.ask_path(self.export_labels, "Export labels", "CSV (*.csv)", "labels.csv")
+
+    def export_plot_dialog(self) -> None:
+        self.messages.ask_path(self.export_plot, "Export plot", "PNG (*.png);;SVG (*.svg)", "plot.png")
+
+    def export_gallery_dialog(self) -> None:
+        self.messages.ask_path(self.export_gallery, "Export gallery", "CSV (*.csv);;JSON (*.json)", "gallery.csv")
+
+    def import_params_dialog(self) -> None:
+        filters = "Parameters (*.json *.csv *.npz);;All files (*)"
+        self.messages.ask_path(self.import_params, "Import parameters", filters, save=False)

@@ -1,0 +1,146 @@
+"""The views that follow the window's state: plot, parameter table, log-likelihood chart, timeline, status
+labels. They subscribe to WindowState's signals and redraw; they change nothing but their widgets (and the
+fit state a frame implies)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyqtgraph as pg
+from PySide6.QtWidgets import QLabel
+
+from .frames import Frame
+from .param_table import ParamTable
+from .plot_view import PlotView
+from .state import NO_DATA, NO_FIT, PAUSED, REPLAY, WindowState
+from .timeline import Timeline
+
+
+@dataclass
+class StatusLabels:
+    """The status bar's permanent labels."""
+
+    state: QLabel
+    iteration: QLabel
+    log_likelihood: QLabel
+    speed: QLabel
+
+
+@dataclass
+class Chart:
+    """The log-likelihood chart: its plot, the curve and the marker at the shown iteration."""
+
+    plot: pg.PlotWidget
+    curve: pg.PlotDataItem
+    marker: pg.InfiniteLine
+
+    def clear(self) -> None:
+        self.curve.setData([], [])
+        self.marker.hide()
+        # no old fit's range on an empty chart; the next fit's first frame turns auto-range back on
+        self.plot.setRange(xRange=(0, 10), yRange=(0, 1), padding=0)
+
+
+class FitView:
+    """Draws the state: a new scene clears every trace of the old fit; a frame is drawn everywhere."""
+
+    def __init__(
+        self,
+        state: WindowState,
+        plot: PlotView,
+        table: ParamTable,
+        chart: Chart,
+        labels: StatusLabels,
+        timeline: Timeline,
+        messages,
+        data_label: QLabel,
+    ) -> None:
+        self.state, self.plot, self.table, self.chart, self.labels = state, plot, table, chart, labels
+        self.timeline, self.messages, self.data_label = timeline, messages, data_label
+        self._job = None
+        state.data_changed.connect(self.show_data)
+        state.scene_changed.connect(self.show_scene)
+        state.frame_changed.connect(self.show_frame)
+        state.latest_changed.connect(self.show_latest)
+        state.job_changed.connect(self.show_job)
+        state.fit_state_changed.connect(self.show_fit_state)
+
+    def show_fit_state(self, text: str) -> None:
+        self.labels.state.setText(text)
+        if text == PAUSED:
+            self.labels.speed.setText("paused")
+
+    def show_data(self) -> None:
+        ds = self.state.dataset
+        n = len(ds.points)
+        self.data_label.setText(f"{ds.source}\nN = {n:,}, columns: {', '.join(ds.columns)}")
+
+    def show_scene(self) -> None:
+        """New data on screen, no fit: no paths, start circles, table, chart, iteration or speed."""
+        scene = self.state.scene
+        self.plot.show_scene(scene, tuple(self.state.dataset.columns), self.state.keep_range)
+        self.table.clear_params()
+        self.timeline.clear()
+        self.chart.clear()
+        for label, text in (
+            (self.labels.iteration, "iteration –"),
+            (self.labels.log_likelihood, "log-likelihood –"),
+            (self.labels.speed, "– it/s"),
+        ):
+            label.setText(text)
+        self.state.set_fit_state(NO_FIT if len(scene.points) else NO_DATA)
+        if scene.sampled:
+            self.messages.note(
+                f"{len(scene.points):,} points: the density image shows all, {len(scene.shown):,} sampled are drawn"
+            )
+
+    def show_job(self) -> None:
+        """A new fit starts from an empty chart and timeline."""
+        if self.state.job is not self._job:
+            self._job = self.state.job
+            self.chart.clear()
+            self.timeline.clear()
+
+    def show_latest(self) -> None:
+        """The fit's newest frame: the timeline grows, and follows it unless an earlier one is on screen."""
+        latest = self.state.latest
+        if latest is None:
+            return
+        following = self.state.following
+        self.timeline.set_entries([e.iteration for e in latest.entries], follow=following)
+        if following:
+            self.timeline.show_position(latest.snapshot.iteration, None, live=True)
+
+    def show_frame(self) -> None:
+        """Draw the frame on screen: plot items, parameter table, log-likelihood chart, status labels."""
+        frame: Frame | None = self.state.frame
+        if frame is None:
+            return
+        snap = frame.snapshot
+        self.plot.show_frame(frame)
+        self.table.set_params(snap.weights, snap.means, snap.covariances, frame.states)
+        if len(frame.history):
+            self.chart.curve.setData(frame.history[:, 0], frame.history[:, 1])
+        if not self.chart.marker.isVisible():
+            self.chart.marker.show()
+            self.chart.plot.enableAutoRange()
+        self.chart.marker.setValue(snap.iteration)
+        self.labels.iteration.setText(f"iteration {snap.iteration}")
+        self.labels.log_likelihood.setText(f"log-lik {snap.log_likelihood:.6g} ({snap.mean_log_likelihood:.6g}/pt)")
+        job = self.state.job
+        paused = job is not None and job.gate.paused
+        if frame.running_seconds is None or frame.replay:
+            self.labels.speed.setText("– it/s")
+        elif paused and not snap.done:
+            self.labels.speed.setText("paused")
+        else:  # iterations over the time the fit ran, its paused time left out
+            seconds = frame.running_seconds
+            self.labels.speed.setText(f"{snap.iteration / seconds:.1f} it/s" if seconds > 0 else "– it/s")
+        if snap.warnings:
+            self.messages.note("; ".join(snap.warnings))
+        if frame.replay:
+            self.state.set_fit_state(REPLAY)
+        elif snap.done:
+            self.state.set_fit_state(snap.status.replace("_", " "))
+        elif paused:
+            self.state.set_fit_state(PAUSED)

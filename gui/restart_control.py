@@ -1,0 +1,85 @@
+"""Restarts: the gallery of a fit's restarts grouped into solutions; any restart shown, replayed, made the
+current fit."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QTabWidget
+
+from .background import Background
+from .frames import Frame, restart_permutation
+from .gallery import GalleryPanel, gallery_pictures
+from .state import WindowState
+from .timeline import Timeline
+
+RESTARTS_TAB = "Restarts"
+
+
+class RestartControl:
+    """Fills the Restarts tab when a fit with restarts ends; shows the restart the user picks."""
+
+    def __init__(
+        self,
+        state: WindowState,
+        gallery_panel: GalleryPanel,
+        tabs: QTabWidget,
+        timeline: Timeline,
+        replay,
+        tasks: Background,
+        messages,
+    ) -> None:
+        self.state, self.gallery_panel, self.tabs, self.timeline = state, gallery_panel, tabs, timeline
+        self.replay, self.tasks, self.messages = replay, tasks, messages
+        gallery_panel.show_restart.connect(self.show_restart)
+        gallery_panel.make_current.connect(self.make_current)
+        state.latest_changed.connect(self._fit_progressed)
+        state.scene_changed.connect(self.clear)
+        state.job_changed.connect(self._job_changed)
+        self._job = None
+
+    def clear(self) -> None:
+        self.gallery_panel.clear()
+        self.tabs.setTabText(self.tabs.indexOf(self.gallery_panel), RESTARTS_TAB)
+
+    def _job_changed(self) -> None:
+        if self.state.job is not self._job:  # a new fit: the old one's gallery goes
+            self._job = self.state.job
+            self.clear()
+
+    def _fit_progressed(self) -> None:
+        frame = self.state.latest
+        if frame is not None and frame.snapshot.done and frame.snapshot.config.restarts > 1:
+            self._compute_gallery(frame)
+
+    def _compute_gallery(self, frame: Frame) -> None:
+        """Group the restarts into solutions and paint their pictures, in the background."""
+        import engine
+
+        scene = self.state.scene
+
+        def work():
+            return engine.build_gallery(frame.snapshot), gallery_pictures(scene, frame.snapshot)
+
+        def done(result) -> None:
+            if self.state.latest is frame:  # still the same fit
+                self.gallery_panel.set_gallery(*result)
+                n = len(result[0].solutions)
+                title = f"{RESTARTS_TAB} ({n} solution{'s' if n != 1 else ''})"
+                self.tabs.setTabText(self.tabs.indexOf(self.gallery_panel), title)
+
+        self.tasks.run(work, done, self.messages.failed("Could not build the restart gallery"))
+
+    def show_restart(self, restart: int) -> None:
+        """Show a restart's final fit (its components ordered like the main fit's); the slider replays it."""
+        latest = self.state.latest
+        if latest is None:
+            return
+        snap = latest.snapshot
+        self.state.set_restart(restart, restart_permutation(snap, snap.restarts, restart))
+        self.state.replaying = False
+        self.timeline.set_entries([e.iteration for e in latest.entries], follow=True)
+        self.replay.show_entry(latest.entries[-1])
+
+    def make_current(self, restart: int) -> None:
+        """The chosen restart becomes the fit that is shown, exported and continued from."""
+        self.show_restart(restart)
+        self.messages.note(f"restart {restart} is the current fit: exports and 'Continue from here' use it", 10000)

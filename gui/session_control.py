@@ -1,0 +1,90 @@
+"""Sessions: save the data's reference, the settings and the fit; open one and run its fit again, saying
+whether the result is the saved one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .background import Background
+from .controls import ControlPanel
+from .state import WindowState
+
+
+class SessionControl:
+    """Save session / Open session."""
+
+    def __init__(
+        self, state: WindowState, controls: ControlPanel, run_control, data_control, tasks: Background, messages
+    ) -> None:
+        self.state, self.controls, self.run_control, self.data_control = state, controls, run_control, data_control
+        self.tasks, self.messages = tasks, messages
+        self._saved_fit: dict | None = None  # the opened session's fit, until its re-run ends
+        self.verdict = ""
+        run_control.fit_ended.connect(self._check)
+
+    def save(self, path: str) -> bool:
+        """Data reference and hash, settings, the current fit and its history, in one file."""
+        import engine
+
+        source = self.state.latest if self.state.latest is not None else self.state.frame
+        if source is None:
+            self.messages.error("Could not save the session", "there is no fit to save yet: press Run (F5) first")
+            return False
+        # the fit's own result (what re-running its settings reproduces), whatever iteration or restart is on
+        # screen; its config is the resolved one the engine ran
+        snap = source.snapshot
+        history = engine.History.of_entries(source.entries) if source.entries else None
+        try:
+            engine.write_session(path, self.state.origin, snap.config, snap, history, source.history)
+        except engine.UserError as exc:
+            self.messages.error("Could not save the session", str(exc))
+            return False
+        self.messages.note(f"saved the session to {path}")
+        return True
+
+    def open(self, path: str) -> None:
+        """Load the session's data (checked against its hash), its settings, and run its fit again."""
+        import engine
+
+        try:
+            session = engine.read_session(path)
+        except engine.UserError as exc:
+            self.messages.error("Could not open the session", str(exc))
+            return
+        self.messages.note(f"opening {path}: loading its data…", 0)
+
+        def done(points) -> None:
+            ref = session.data
+            if ref.kind == "file":
+                columns = tuple(engine.column_names(ref.path)[j] for j in ref.columns) if ref.columns else ("x", "y")
+                dataset = engine.Dataset(points, columns, tuple(ref.columns) or (0, 1), ref.path)
+            elif ref.kind == "generated":
+                k = len(ref.mixture["weights"])
+                dataset = engine.Dataset(points, ("x", "y"), (0, 1), f"generated: K={k}, N={ref.n:,}, seed {ref.seed}")
+            else:
+                dataset = engine.Dataset(points, ("x", "y"), (0, 1), f"from the session {Path(path).name}")
+            self.data_control.set_dataset(dataset, ref)
+            self.controls.apply_config(session.config)
+            self._saved_fit = session.fit
+            self.run_control.start_fit()
+
+        self.tasks.run(session.data.load, done, self.messages.failed("Could not open the session"))
+
+    def _check(self, status: str) -> None:
+        saved, self._saved_fit = self._saved_fit, None
+        if saved is None or self.state.frame is None:
+            return
+        snap = self.state.frame.snapshot
+        same = snap.mean_log_likelihood == saved["mean_log_likelihood"] and snap.iteration == saved["iteration"]
+        verdict = "reproduced the saved fit" if same else "did NOT reproduce the saved fit"
+        self.verdict = (
+            f"session: {verdict}: log-likelihood {snap.log_likelihood:.6f} after {snap.iteration} iterations "
+            f"(saved {saved['log_likelihood']:.6f} after {saved['iteration']})"
+        )
+        self.messages.note(self.verdict, 20000)
+
+    def save_dialog(self) -> None:
+        self.messages.ask_path(self.save, "Save session", "Sessions (*.gmmsession)", "fit.gmmsession")
+
+    def open_dialog(self) -> None:
+        self.messages.ask_path(self.open, "Open session", "Sessions (*.gmmsession)", save=False)
