@@ -27,10 +27,9 @@ NK_EPS_FACTOR = 10.0
 CHUNK_ELEMENTS = {"cpu": 2**19, "cuda": 2**25}
 MIN_CHUNK_ROWS = 4096
 # The statistics' long, thin product (R*K, chunk) @ (chunk, P) is cut into segments of this many points,
-# multiplied as one batch and the partial sums added in float64. On the CPU one long product was both
-# slower and, in float32, less accurate (N=1e6, K=3: 15.9 against 12.8 ms per iteration in float64;
-# float32's log-likelihood after 15 iterations 7e-6 from float64's against 9e-8). On an H200 it is the
-# largest kernel either way (about 0.3 ms for R*K=8 and a 4M-point chunk, several times its memory time).
+# multiplied as one batch and the partial sums added in float64: on the CPU one long product is both slower
+# and, in float32, less accurate (its long sums round more); on a GPU it is the largest kernel either way
+# (bench/bench_em.py, bench/bench_gpu.py).
 SEGMENT_ROWS = 4096
 
 
@@ -98,12 +97,12 @@ def e_step_statistics(
     """The E-step fused with the M-step's statistics, over chunks of points.
 
     Returns S (R, K, P) = resp^T @ F accumulated in float64, and log p(x_n) (R, N) in the working dtype.
-    Working chunk by chunk keeps the intermediates in cache (about twice as fast at N=1e6) and never stores
+    Working chunk by chunk keeps the intermediates in cache (bench/bench_em.py) and never stores
     the (R, N, K) responsibilities; the float64 accumulation keeps float32 fits accurate.
 
     The intermediates are laid out (R, K, chunk), points last: the log-sum-exp's max and sum over K then
-    run along the outer axis, which vectorises on a CPU and coalesces on a GPU (measured 1.4-1.8 times
-    faster than points first on the CPU). One (R*K, chunk) buffer holds the log-joint, then the
+    run along the outer axis, which vectorises on a CPU and coalesces on a GPU (faster than points first).
+    One (R*K, chunk) buffer holds the log-joint, then the
     responsibilities, updated in place. chunk defaults by device, segment as in weighted_sums.
     """
     n, p = features.shape

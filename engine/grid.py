@@ -1,8 +1,8 @@
 """Model selection's grid of fits, in as few batched EM runs as the engine allows.
 
 Every (K, covariance type) cell of a selection runs exact EM on the same points. On small data an iteration
-costs the fixed overhead of its torch calls (about 0.4 ms at N=272), not arithmetic, so a grid of 36 cells
-one by one pays that overhead some 2000 times. Batched, the cells' restarts are the rows of one ExactEM: the
+costs the fixed overhead of its torch calls, not arithmetic, so a grid of cells one by one pays that
+overhead once per cell and iteration. Batched, the cells' restarts are the rows of one ExactEM: the
 components padded to the largest K (a padded component has weight 0, so it takes no responsibility and no
 update), each row with its own covariance type, each row stopping by the same rule as `fit`. Spherical cells
 run as a batch of their own when the data is standardised: they need one common scale on every axis. Each
@@ -32,9 +32,8 @@ from .snapshot import CancelToken, Snapshot
 from .threads import use_threads_for
 
 # The grid runs batched while points x rows x padded components (the E-step's elements per iteration) stay at
-# or below this. Measured on the 2-core CPU, K = 1..9 x 4 types, three blobs (bench/bench_select.py --sizes):
-# batched against one by one 1.8 / 3.1 s at 3e5 elements, 3.9 / 6.1 s at 1e7, 16 / 18 s at 3.9e7, 41 / 32 s at
-# 1.3e8. At the bound the batch's (rows, N) log-likelihoods take at most 160 MB.
+# or below this: where `bench/bench_select.py --sizes` finds the batch still ahead of one fit at a time, with room
+# (the README has the table). At the bound the batch's (rows, N) log-likelihoods take at most 160 MB.
 BATCH_MAX_ELEMENTS = 20_000_000
 
 

@@ -107,8 +107,8 @@ class MixtureModel(PyroModule):
 
 class InverseCdfCategorical(dist.Categorical):
     """A Categorical that samples by inverse CDF: one uniform per draw, against torch.multinomial's one
-    exponential per category plus a softmax. Exact, like it, and about 4 times faster: 2.5 against 10.4 ms
-    for (100, 1000, 3) logits on the 2-core CPU. Used for the guide's posterior draws."""
+    exponential per category plus a softmax. Exact, like it, and several times faster (bench_gradient_em.py).
+    Used for the guide's posterior draws."""
 
     def sample(self, sample_shape: tuple[int, ...] = ()) -> torch.Tensor:
         shape = torch.Size(sample_shape) + self.batch_shape
@@ -125,9 +125,8 @@ class AssignedNormal(TorchDistribution):
     The recipe writes this as an MVN over the gathered per-point parameters, whose log_prob then solves a
     D x D triangular system for every point (docs/design.md: keep the hot path off per-point solves). Here the
     log-density is every component's MVN log-density at x (one triangular solve per component, all points
-    as right-hand sides), picked at z_n: the same numbers and gradients, log_prob and its backward about
-    twice as fast (7 against 15 ms at R=100, N=1000, K=3). z may carry Pyro's enumeration dimensions:
-    z (K, 1, 1) gives (K, R, N).
+    as right-hand sides), picked at z_n: the same numbers and gradients, with N times fewer solves. z may
+    carry Pyro's enumeration dimensions: z (K, 1, 1) gives (K, R, N).
     """
 
     arg_constraints: dict = {}
