@@ -60,8 +60,10 @@ class Timeline(QWidget):
         self.live_button.setEnabled(not live or restart is not None)
 
     def clear(self) -> None:
+        """No fit: nothing to replay, nothing to go back to."""
         self.set_entries([], True)
         self.label.setText("iteration –")
+        self.live_button.setEnabled(False)
 
     @property
     def at_end(self) -> bool:

@@ -35,6 +35,9 @@ def _no_fit_on_screen(window) -> None:
 def test_new_data_leaves_no_trace_of_the_old_fit(qtbot, window, tmp_path, change: str) -> None:
     assert run_fit(qtbot, window, k=3, restarts=2) == "converged"
     assert len(window.plot.starts.data) == 3 and window.state_label.text() == "converged"
+    window.timeline.slider.setValue(0)  # replay the start: Live is offered
+    qtbot.waitUntil(lambda: window.state.frame.replay and window.state_label.text() == "replay", timeout=30_000)
+    assert window.timeline.live_button.isEnabled()
     shown = []
     window.state.scene_changed.connect(lambda: shown.append(1))
     if change == "generate":
@@ -49,6 +52,8 @@ def test_new_data_leaves_no_trace_of_the_old_fit(qtbot, window, tmp_path, change
     else:
         window.data.add_points(np.array([[0.5, 0.5]]))
     qtbot.waitUntil(lambda: bool(shown), timeout=30_000)
+    assert window.timeline.label.text() == "iteration –" and not window.timeline.live_button.isEnabled()
+    assert window.state.frame is None and not window.state.replaying
     if change == "clear":
         assert window.state_label.text() == "no data"
         return
