@@ -47,7 +47,8 @@ class RestartControl:
 
     def _fit_progressed(self) -> None:
         frame = self.state.latest
-        if frame is not None and frame.snapshot.done and frame.snapshot.config.restarts > 1:
+        # a fit run here (its kept history replays any restart); a fit loaded from model selection has none
+        if frame is not None and frame.entries and frame.snapshot.done and frame.snapshot.config.restarts > 1:
             self._compute_gallery(frame)
 
     def _compute_gallery(self, frame: Frame) -> None:
@@ -71,7 +72,7 @@ class RestartControl:
     def show_restart(self, restart: int) -> None:
         """Show a restart's final fit (its components ordered like the main fit's); the slider replays it."""
         latest = self.state.latest
-        if latest is None:
+        if latest is None or not latest.entries:
             return
         snap = latest.snapshot
         self.state.set_restart(restart, restart_permutation(snap, snap.restarts, restart))

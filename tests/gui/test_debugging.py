@@ -192,6 +192,10 @@ def test_model_selection_view(qtbot, window) -> None:
     np.testing.assert_array_equal(np.c_[x, y], best.trace)
     snap = best.snapshot  # the chosen restart's curve, to the iteration it stopped at
     assert len(x) == snap.restarts.n_iter[snap.restart] + 1 and y[-1] == snap.mean_log_likelihood
+    # a loaded fit has no kept history to replay its restarts from: no gallery, and asking for a restart is a no-op
+    assert window.tabs.tabText(window.tabs.indexOf(window.gallery_panel)) == "Restarts"
+    window.restarts.show_restart(1)
+    assert window.state.frame.snapshot is best.snapshot and window.state.view_restart is None
 
 
 def test_session_save_and_open_reproduces_the_fit(qtbot, make_window, tmp_path) -> None:
