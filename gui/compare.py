@@ -42,13 +42,31 @@ def initial_params(points: np.ndarray, config):
     return engine.InitParams.from_arrays(first.weights, first.means, first.covariances)
 
 
+NO_SHARED_TYPE = "the registered algorithms fit no covariance type in common: they cannot be compared"
+
+
+def shared_covariance_type() -> str | None:
+    """The first covariance type every registered algorithm fits (the forum recipe fits full ones only)."""
+    import engine
+
+    for name in engine.COVARIANCE_TYPES:
+        if all(name in a.supported_covariance_types() for a in engine.ALGORITHMS.values()):
+            return name
+    return None
+
+
 def comparison_configs(config, init) -> dict[str, object]:
-    """Every algorithm's config: the panel's settings, the shared start, full covariances (the forum recipe
-    fits only those), one restart, each algorithm's own tol and optimiser defaults, and the panel's max
+    """Every algorithm's config: the panel's settings, the shared start, the covariance type all of them fit,
+    one restart, each algorithm's own tol and optimiser defaults, and the panel's max
     iterations when it is set (else each algorithm's own)."""
+    import engine
+
+    shared = shared_covariance_type()
+    if shared is None:
+        raise engine.UserError(NO_SHARED_TYPE)
     base = replace(
         config,
-        covariance_type="full",
+        covariance_type=shared,
         restarts=1,
         init=None,
         init_params=init,
@@ -184,7 +202,10 @@ class CompareView(QWidget):
         self.stop_button = QPushButton("Stop")
         self.stop_button.setEnabled(False)
         self.note = QLabel(
-            f"{names} from one start (the panel's initialisation), full covariances, each algorithm's defaults."
+            f"{names} from one start (the panel's initialisation), {shared_covariance_type()} covariances, each "
+            "algorithm's defaults."
+            if shared_covariance_type() is not None
+            else NO_SHARED_TYPE
         )
         self.note.setWordWrap(True)
         self.verdict = QLabel("")

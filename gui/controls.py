@@ -84,7 +84,7 @@ class ControlPanel(QWidget):
         self.seed = _spin(*SEED_RANGE, 0)
         self.tol = QLineEdit()
         self.max_iter = QLineEdit()
-        self.reg_covar = QLineEdit("1e-6")
+        self.reg_covar = QLineEdit(repr(engine.FitConfig.reg_covar))
         self.device = _combo(["cpu"])
         self.precision = _combo(engine.DTYPES)
         self.auto_view = QCheckBox("follow the fit live")

@@ -98,7 +98,7 @@ class SelectionView(QWidget):
 
         self.stop()
         ks = list(range(self.k_from.value(), max(self.k_from.value(), self.k_to.value()) + 1))
-        types = [t for t, box in self.types.items() if box.isChecked()] or ["full"]
+        types = [t for t, box in self.types.items() if box.isChecked()] or list(self.types)[:1]
         from dataclasses import replace
 
         base = replace(

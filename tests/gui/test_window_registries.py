@@ -8,6 +8,7 @@ from dataclasses import replace
 import engine
 from engine.algorithms import Algorithm
 from engine.em import ExactEM
+from gui.compare import NO_SHARED_TYPE
 
 FIT_TIMEOUT_MS = 120_000
 
@@ -39,6 +40,10 @@ def test_a_registered_algorithm_is_in_the_panel_and_the_compare_tab(monkeypatch,
     assert window.controls.covariance.currentText() == "tied" and window.controls.covariance.isEnabled()
     assert list(window.compare.panels) == list(engine.ALGORITHMS)
     assert set(window.compare.time_curves) == set(engine.ALGORITHMS)
+    # the toy fits diag only, the forum recipe full only: nothing to compare them on, and the tab says so
+    assert window.compare.note.text() == NO_SHARED_TYPE
+    window.compare_control.run()
+    qtbot.waitUntil(lambda: window.messages.last_error == NO_SHARED_TYPE, timeout=30_000)
 
 
 def test_the_compare_tab_runs_a_registered_algorithm(monkeypatch, make_window, qtbot) -> None:
