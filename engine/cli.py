@@ -51,11 +51,15 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _columns(text: str | None) -> list[str] | None:
+    """--columns: items separated by commas, each a 0-based index, a header name, a range 'a-b' or 'all'."""
     if text is None:
         return None
     parts = [p.strip() for p in text.split(",")]
-    if len(parts) != 2 or not all(parts):
-        raise UserError(f"--columns takes two columns separated by a comma (indices or names), got {text!r}")
+    if not all(parts):
+        raise UserError(
+            f"--columns takes columns separated by commas (0-based indices, header names, ranges such as 1-4, or "
+            f"all), got {text!r}: an item is empty"
+        )
     return parts
 
 
@@ -165,7 +169,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("data", help="CSV/TSV/text, .npy or .npz file")
-    p.add_argument("--columns", help="two columns by 0-based index or header name, e.g. 1,2")
+    p.add_argument(
+        "--columns",
+        help="the columns to fit: 0-based indices, header names or ranges, e.g. 1,2 or 0,2,5 or 1-4 or all "
+        "(default: every numeric column but a leading row index)",
+    )
 
 
 def _load(args) -> data_mod.Dataset:

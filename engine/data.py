@@ -171,15 +171,17 @@ def table_bytes(points: np.ndarray, labels: np.ndarray, suffix: str) -> bytes:
 
 
 # ------------------------------------------------------------------------------------------------ loaders
-def load(path: str | Path, columns: list[str | int] | None = None) -> Dataset:
-    """Load a data file (CSV/TSV/whitespace text, .npy, .npz) and pick two (or the chosen) columns."""
+def load(path: str | Path, columns: list[str | int] | None = None, at_most: int | None = None) -> Dataset:
+    """Load a data file (CSV/TSV/whitespace text, .npy, .npz) and pick the chosen columns: 0-based indices,
+    header names, ranges such as '1-4' (inclusive) or 'all' (see `resolve_columns`). By default every numeric
+    column but a leading row-index column, the first `at_most` of them when given."""
     path = Path(path)
     raw = read_regular_file(path)
     suffix = path.suffix.lower()
     if suffix in (".npy", ".npz"):
         array, names = _load_numpy(path, raw, suffix)
-        return _pick_array_columns(path, array, names, columns)
-    return _load_text(path, raw, columns)
+        return _pick_array_columns(path, array, names, columns, at_most)
+    return _load_text(path, raw, columns, at_most)
 
 
 # A text table takes ~20x its file size in memory while it is parsed (lines, fields, the float table).
@@ -266,22 +268,27 @@ def _load_numpy(path: Path, raw: bytes, suffix: str) -> tuple[np.ndarray, list[s
         key = preferred[0] if preferred else (two_d[0] if len(two_d) == 1 else None)
         if key is None:
             raise DataError(f"{path}: holds arrays {keys}; name the points array 'data' (N x 2) and save again")
-        array = loaded[key]
+        array = _as_table(loaded[key])
         return array, [f"{key}[:, {j}]" for j in range(array.shape[1] if array.ndim == 2 else 0)]
-    array = loaded
+    array = _as_table(loaded)
     return array, [f"column {j}" for j in range(array.shape[1] if array.ndim == 2 else 0)]
 
 
-def _pick_array_columns(path: Path, array: np.ndarray, names: list[str], columns) -> Dataset:
+def _as_table(array: np.ndarray) -> np.ndarray:
+    """A 1-D array is N points of one dimension: an (N, 1) table."""
+    return array.reshape(-1, 1) if array.ndim == 1 else array
+
+
+def _pick_array_columns(path: Path, array: np.ndarray, names: list[str], columns, at_most: int | None) -> Dataset:
     if array.dtype.kind not in "biuf":
         raise DataError(f"{path}: array has dtype {array.dtype}, not numbers: save a float array")
     if array.ndim != 2:
-        raise DataError(f"{path}: array has shape {array.shape}; GMM Studio needs a table of points (N x 2)")
+        raise DataError(f"{path}: array has shape {array.shape}; GMM Studio needs a table of points (N x D)")
     if array.shape[0] == 0:
         raise DataError(f"{path}: array has no rows")
-    if array.shape[1] < 2:
-        raise DataError(f"{path}: array has {array.shape[1]} column; GMM Studio needs two numeric columns")
-    idx = _resolve_columns(path, columns, names, list(range(array.shape[1])))
+    if array.shape[1] == 0:
+        raise DataError(f"{path}: array has no columns")
+    idx = resolve_columns(path, columns, names, list(range(array.shape[1])), at_most)
     points = array[:, idx].astype(np.float64)
     bad = np.argwhere(~np.isfinite(points))
     if bad.size:
@@ -293,35 +300,55 @@ def _pick_array_columns(path: Path, array: np.ndarray, names: list[str], columns
     return Dataset(points, tuple(names[i] for i in idx), tuple(idx), str(path))
 
 
-def _resolve_columns(path: Path, columns, names: list[str], numeric: list[int]) -> list[int]:
-    """0-based column indices for the choice (indices or header names), else the first two numeric."""
+_RANGE = re.compile(r"\s*(\d+)\s*-\s*(\d+)\s*")
+
+
+def resolve_columns(path: Path, columns, names: list[str], numeric: list[int], at_most: int | None = None) -> list[int]:
+    """0-based column indices for the choice, else the numeric ones (the first `at_most` when given).
+
+    Each item of columns is an index (0-based), a header name, a range 'a-b' of indices (inclusive) or 'all'
+    (every column). The chosen columns must be different."""
     if columns is None:
-        if len(numeric) < 2:
+        if not numeric:
             raise DataError(
-                f"{path}: found {len(numeric)} numeric column(s) ({', '.join(names)}); GMM Studio "
-                "needs two: choose them with --columns"
+                f"{path}: found no numeric column ({', '.join(names)}); GMM Studio needs at least one: choose "
+                "columns with --columns"
             )
-        return numeric[:2]
-    if len(columns) != 2:
-        raise DataError(f"choose exactly two columns, got {len(columns)}: {columns}")
-    out = []
+        return numeric[:at_most] if at_most is not None else numeric
+    out: list[int] = []
     for c in columns:
-        if isinstance(c, int) or (isinstance(c, str) and c.strip().lstrip("-").isdigit()):
-            i = int(c)
-            if not 0 <= i < len(names):
-                raise DataError(
-                    f"{path}: column index {i} is out of range: the file has columns 0..{len(names) - 1}"
-                    f" ({', '.join(names)})"
-                )
-        else:
-            matches = [j for j, name in enumerate(names) if name == c.strip()]
-            if not matches:
-                raise DataError(f"{path}: no column named {c!r}; the columns are {', '.join(map(repr, names))}")
-            i = matches[0]
-        out.append(i)
-    if out[0] == out[1]:
-        raise DataError(f"{path}: the two chosen columns are the same ({names[out[0]]!r}): choose two different ones")
+        out += _one_column_spec(path, c, names)
+    if not out:
+        raise DataError(f"{path}: no columns chosen: name at least one (the columns are {', '.join(map(repr, names))})")
+    seen: set[int] = set()
+    for i in out:
+        if i in seen:
+            raise DataError(f"{path}: column {i} ({names[i]!r}) is chosen twice: choose each column once")
+        seen.add(i)
     return out
+
+
+def _one_column_spec(path: Path, c, names: list[str]) -> list[int]:
+    """The indices one item of a column choice names (an index, a name, a range 'a-b', or 'all')."""
+    listing = f"the file has columns 0..{len(names) - 1} ({', '.join(map(repr, names))})"
+    if isinstance(c, str):
+        text = c.strip()
+        if text in names:
+            return [names.index(text)]
+        if text.lower() == "all":
+            return list(range(len(names)))
+        m = _RANGE.fullmatch(text)
+        if m:
+            lo, hi = int(m.group(1)), int(m.group(2))
+            if lo > hi or hi >= len(names):
+                raise DataError(f"{path}: column range {text!r} is not within the columns: {listing}")
+            return list(range(lo, hi + 1))
+        if not text.lstrip("-").isdigit():
+            raise DataError(f"{path}: no column named {text!r}; the columns are {', '.join(map(repr, names))}")
+        c = int(text)
+    if not 0 <= c < len(names):
+        raise DataError(f"{path}: column index {c} is out of range: {listing}")
+    return [c]
 
 
 def _decode(path: Path, raw: bytes) -> str:
@@ -433,22 +460,24 @@ def _data_lines(path: Path, text: str, limit: int | None = None) -> list[tuple[i
 STRUCTURE_ROWS = 1001
 
 
-def _load_text(path: Path, raw: bytes, columns) -> Dataset:
+def _load_text(path: Path, raw: bytes, columns, at_most: int | None) -> Dataset:
     lines = _data_lines(path, _decode(path, raw))
     delim = _delimiter([line for _, line in lines])
     head, commas = _decimal_commas(_split(path, lines[:STRUCTURE_ROWS], delim), delim)
-    has_header, names, idx = _structure(path, head, columns)
+    has_header, names, idx = _structure(path, head, columns, at_most)
     body = lines[1:] if has_header else lines
     if commas:  # ';' separates the fields, so every ',' left is a decimal mark (else the careful parser says)
         body = [(no, line.replace(",", ".")) for no, line in body]
     points = _parse_all_numeric(body, delim, len(names))
     if points is None:  # not a plain numeric table: the careful parser finds and names what is wrong
-        return _load_rows(path, _decimal_commas(_split(path, lines, delim), delim)[0], columns, commas)
+        return _load_rows(path, _decimal_commas(_split(path, lines, delim), delim)[0], columns, at_most, commas)
     notes = (DECIMAL_COMMA_NOTE,) if commas else ()
     return Dataset(np.ascontiguousarray(points[:, idx]), tuple(names[j] for j in idx), tuple(idx), str(path), notes)
 
 
-def _structure(path: Path, rows: list[tuple[int, list[str]]], columns) -> tuple[bool, list[str], list[int]]:
+def _structure(
+    path: Path, rows: list[tuple[int, list[str]]], columns, at_most: int | None = None
+) -> tuple[bool, list[str], list[int]]:
     """From the first rows: whether the first is a header, the column names, and the chosen columns."""
     has_header, names = _header(rows[0][1])
     data_rows = rows[1:] if has_header else rows
@@ -470,13 +499,13 @@ def _structure(path: Path, rows: list[tuple[int, list[str]]], columns) -> tuple[
                 f"{path}: line {no} has {len(fields)} fields but {first} has {width}: every row "
                 "needs the same number of columns"
             )
-    if width < 2:
-        only = rows[0][1][0] if has_header else names[0]
-        raise DataError(f"{path}: has only one column ({only!r}); GMM Studio needs two numeric columns")
     numeric = [j for j in range(width) if _is_number(data_rows[0][1][j])]
-    if columns is None:
-        numeric = [j for j in numeric if not _is_index_column(names[j], [r[1][j] for r in data_rows])]
-    return has_header, names, _resolve_columns(path, columns, names, numeric)
+    if columns is None and len(numeric) > 1 and numeric[0] == 0:  # a leading row-index column is no data
+        if _is_index_column(names[0], [r[1][0] for r in data_rows]):
+            numeric = numeric[1:]
+    if columns is None and len(numeric) > 1:  # nor is a class label (`generate` writes 'component')
+        numeric = [j for j in numeric if not _is_label_column(names[j], [r[1][j] for r in data_rows])] or numeric
+    return has_header, names, resolve_columns(path, columns, names, numeric, at_most)
 
 
 def _parse_all_numeric(lines: list[tuple[int, str]], delim: str | None, width: int) -> np.ndarray | None:
@@ -496,11 +525,13 @@ def _parse_all_numeric(lines: list[tuple[int, str]], delim: str | None, width: i
     return table
 
 
-def _load_rows(path: Path, rows: list[tuple[int, list[str]]], columns, commas: bool = False) -> Dataset:
+def _load_rows(
+    path: Path, rows: list[tuple[int, list[str]]], columns, at_most: int | None = None, commas: bool = False
+) -> Dataset:
     """The careful parser: every row's fields checked, every value parsed alone, errors name line and column."""
-    has_header, names, idx = _structure(path, rows, columns)
+    has_header, names, idx = _structure(path, rows, columns, at_most)
     data_rows = rows[1:] if has_header else rows
-    points = np.empty((len(data_rows), 2), dtype=np.float64)
+    points = np.empty((len(data_rows), len(idx)), dtype=np.float64)
     for i, (no, fields) in enumerate(data_rows):
         for out_j, j in enumerate(idx):
             points[i, out_j] = _parse_value(path, no, j, names[j], fields[j])
@@ -524,6 +555,20 @@ def _parse_value(path: Path, line: int, col: int, name: str, text: str) -> float
             "remove or fill that row"
         )
     return value
+
+
+LABEL_NAMES = ("component", "label", "labels", "class", "cluster", "target")
+
+
+def _is_label_column(name: str, values: list[str]) -> bool:
+    """A class-label column: named like one and holding small whole numbers 0, 1, 2, ..."""
+    if name.strip().lower() not in LABEL_NAMES:
+        return False
+    try:
+        ints = {int(v) for v in values[:1000]}
+    except ValueError:
+        return False
+    return min(ints) >= 0 and max(ints) < 1000
 
 
 def _is_index_column(name: str, values: list[str]) -> bool:

@@ -24,7 +24,7 @@ BAD_TEXT = {
     "text_in_numeric.csv": (b"a,b\n1,2\n3,x7\n", "line 3, column 1 ('b'): value 'x7' is not a number"),
     "nan.csv": (b"a,b\n1,2\nnan,3\n", "line 3, column 0 ('a'): value 'nan' is not a finite number"),
     "inf.csv": (b"a,b\n1,2\n3,inf\n", "line 3, column 1 ('b'): value 'inf' is not a finite number"),
-    "one_column.csv": (b"a\n1\n2\n", "has only one column ('a')"),
+    "one_column_of_words.csv": (b"a\nx\ny\n", "is not a numeric table"),
     "ragged.csv": (b"a,b\n1,2\n3,4,5\n", "line 3 has 3 fields but the header has 2"),
     "binary.csv": (bytes(range(256)) * 4, "looks like a binary file"),
     # prose, a log, a report: not a numeric table, naming the first value that is not a number

@@ -115,7 +115,9 @@ def test_bad_arrays_and_settings(tmp_path, capsys) -> None:
     tiny.write_text("a,b\n1,2\n3,4\n")
     _bad(capsys, ["fit", str(tiny), "-k", "3"], "2 points cannot fit 3 components")
     _bad(capsys, ["fit", str(tmp_path / "missing.csv")], "no such file")
-    _bad(capsys, ["fit", str(OLD_FAITHFUL), "--columns", "1"], "--columns takes two columns")
+    _bad(capsys, ["fit", str(OLD_FAITHFUL), "--columns", "1,"], "an item is empty")
+    _bad(capsys, ["fit", str(OLD_FAITHFUL), "--columns", "1,1"], "column 1 ('Eruption length (mins)') is chosen twice")
+    _bad(capsys, ["fit", str(OLD_FAITHFUL), "--columns", "1-5"], "column range '1-5' is not within the columns")
     _bad(capsys, ["fit", str(OLD_FAITHFUL), "--covariance", "banana"], "invalid choice: 'banana'")
     _bad(capsys, ["fit", str(OLD_FAITHFUL), "--restarts", "0"], "restarts must be a whole number >= 1")
     if __import__("torch").cuda.is_available():

@@ -28,9 +28,11 @@ def test_old_faithful_loads_as_it_is() -> None:
 def test_delimiters_and_headerless(tmp_path, sep: str) -> None:
     p = tmp_path / "d.txt"
     p.write_text(f"1.5{sep}2{sep}7\n3{sep}4e-1{sep}8\n-5{sep}6{sep}9\n")
-    ds = load(p)
-    assert ds.points.tolist() == [[1.5, 2.0], [3.0, 0.4], [-5.0, 6.0]]
+    ds = load(p)  # every numeric column by default
+    assert ds.points.tolist() == [[1.5, 2.0, 7.0], [3.0, 0.4, 8.0], [-5.0, 6.0, 9.0]]
+    assert load(p, ["0", "1"]).points.tolist() == [[1.5, 2.0], [3.0, 0.4], [-5.0, 6.0]]
     assert load(p, ["0", "2"]).points[:, 1].tolist() == [7.0, 8.0, 9.0]
+    assert load(p, at_most=2).column_indices == (0, 1)
 
 
 FAST_PATH_TABLES = {
@@ -72,9 +74,10 @@ def test_numpys_reader_and_the_careful_parser_read_the_same_bits(tmp_path, name:
     calls = []
     reader = data_mod._parse_all_numeric
     monkeypatch.setattr(data_mod, "_parse_all_numeric", lambda *a: calls.append(reader(*a)) or calls[-1])
-    quick = load(p)
+    columns = ["0", "1"] if name == "a NaN in an unchosen column" else None
+    quick = load(p, columns)
     assert (calls[0] is not None) == fast  # which reader read it
-    careful = data_mod._load_rows(p, data_mod._text_rows(p, p.read_bytes()), None)
+    careful = data_mod._load_rows(p, data_mod._text_rows(p, p.read_bytes()), columns)
     assert quick.points.tobytes() == careful.points.tobytes()
     assert (quick.columns, quick.column_indices) == (careful.columns, careful.column_indices)
     assert quick.points.flags.c_contiguous
@@ -84,8 +87,9 @@ def test_npy_and_npz(tmp_path) -> None:
     x = np.random.default_rng(0).normal(size=(10, 3))
     np.save(tmp_path / "a.npy", x)
     np.savez(tmp_path / "b.npz", data=x)
-    assert np.array_equal(load(tmp_path / "a.npy").points, x[:, :2])
+    assert np.array_equal(load(tmp_path / "a.npy").points, x)
     assert np.array_equal(load(tmp_path / "b.npz", ["1", "2"]).points, x[:, 1:])
+    assert np.array_equal(load(tmp_path / "b.npz", ["0-1"]).points, x[:, :2])
 
 
 @pytest.mark.parametrize("name", sorted(BAD_TEXT))
@@ -116,16 +120,25 @@ def test_pickled_arrays_are_never_loaded(tmp_path) -> None:
         load(tmp_path / "junk.npy")
 
 
+def test_one_dimensional_data(tmp_path) -> None:
+    """A 1-D array, an (N, 1) array and a single-column file are 1-D data sets."""
+    x = np.random.default_rng(0).normal(size=5)
+    np.save(tmp_path / "flat.npy", x)
+    np.save(tmp_path / "one.npy", x[:, None])
+    (tmp_path / "one.csv").write_text("height\n" + "".join(f"{float(v)!r}\n" for v in x))
+    for name in ("flat.npy", "one.npy", "one.csv"):
+        ds = load(tmp_path / name)
+        assert ds.points.shape == (5, 1) and np.array_equal(ds.points[:, 0], x), name
+    assert load(tmp_path / "one.csv").columns == ("height",)
+
+
 def test_bad_arrays(tmp_path) -> None:
-    np.save(tmp_path / "one.npy", np.zeros((5, 1)))
-    np.save(tmp_path / "flat.npy", np.zeros(5))
+    np.save(tmp_path / "cube.npy", np.zeros((2, 2, 2)))
     x = np.ones((4, 2))
     x[2, 1] = np.nan
     np.save(tmp_path / "nan.npy", x)
-    with pytest.raises(DataError, match="1 column"):
-        load(tmp_path / "one.npy")
-    with pytest.raises(DataError, match=r"shape \(5,\)"):
-        load(tmp_path / "flat.npy")
+    with pytest.raises(DataError, match=r"shape \(2, 2, 2\); GMM Studio needs a table of points \(N x D\)"):
+        load(tmp_path / "cube.npy")
     with pytest.raises(DataError, match="row 2, column 1: value nan is not a finite number"):
         load(tmp_path / "nan.npy")
 
@@ -135,8 +148,10 @@ def test_bad_column_choices() -> None:
         load(OLD_FAITHFUL, ["1", "7"])
     with pytest.raises(DataError, match="no column named 'Wait'"):
         load(OLD_FAITHFUL, ["1", "Wait"])
-    with pytest.raises(DataError, match="the same"):
+    with pytest.raises(DataError, match=r"column 1 \('Eruption length \(mins\)'\) is chosen twice"):
         load(OLD_FAITHFUL, ["1", "1"])
+    with pytest.raises(DataError, match="column range '2-1' is not within the columns: the file has columns 0..2"):
+        load(OLD_FAITHFUL, ["2-1"])
 
 
 def test_generator_refuses_the_recipes_asymmetric_covariance() -> None:
