@@ -26,6 +26,7 @@ class DataRef:
     n: int = 0
     seed: int = 0
     points: list | None = None
+    n_features: int = 2  # D, the points' dimension (sessions before it existed held 2-D data)
 
     def load(self) -> np.ndarray:
         """The points, checked against the saved hash; UserError naming what changed."""
@@ -35,7 +36,7 @@ class DataRef:
             m = self.mixture
             points, _ = sample_mixture(m["weights"], m["means"], m["covariances"], self.n, self.seed)
         elif self.kind == "inline":
-            points = np.asarray(self.points, dtype=np.float64).reshape(-1, 2)
+            points = np.asarray(self.points, dtype=np.float64).reshape(-1, self.n_features)
         else:
             raise UserError(f"session data kind {self.kind!r} is unknown: the file is damaged or from a newer version")
         digest = points_sha256(points)
@@ -55,13 +56,15 @@ def file_ref(dataset: Dataset) -> DataRef:
         len(dataset.points),
         path=str(Path(dataset.source).resolve()),
         columns=tuple(dataset.column_indices),
+        n_features=dataset.points.shape[1],
     )
 
 
 def generated_ref(mixture: dict, n: int, seed: int, points: np.ndarray) -> DataRef:
     m = {k: np.asarray(mixture[k]).tolist() for k in ("weights", "means", "covariances")}
-    return DataRef("generated", points_sha256(points), n, mixture=m, n=n, seed=seed)
+    return DataRef("generated", points_sha256(points), n, mixture=m, n=n, seed=seed, n_features=points.shape[1])
 
 
 def inline_ref(points: np.ndarray) -> DataRef:
-    return DataRef("inline", points_sha256(points), len(points), points=np.asarray(points).tolist())
+    points = np.asarray(points)
+    return DataRef("inline", points_sha256(points), len(points), points=points.tolist(), n_features=points.shape[1])

@@ -111,6 +111,11 @@ def _explicit(x: torch.Tensor, cfg: FitConfig, scaling: Scaling) -> Params:
     means = torch.as_tensor(p.means, dtype=x.dtype, device=x.device)
     cov = torch.as_tensor(p.covariances, dtype=x.dtype, device=x.device)
     k, d = cfg.n_components, x.shape[1]
+    if means.ndim == 2 and means.shape[-1] != d:
+        raise UserError(
+            f"initial parameters are {means.shape[-1]}-D but the data is {d}-D: choose {means.shape[-1]} columns "
+            "(--columns) or use parameters fitted to these columns"
+        )
     if weights.shape != (k,) or means.shape != (k, d) or cov.shape != (k, d, d):
         raise UserError(
             f"initial parameters have {weights.shape[0]} components in {means.shape[-1]} dimensions "

@@ -17,6 +17,8 @@ BYTES_PER_RNK = 48  # a little above the measured 29-42: an estimate must not le
 BYTES_PER_GENERATED_VALUE = 48  # points, normals, the component draws and the CSV text of one value
 # Seeds are summed with restart indices and offsets before they reach torch's 64-bit generator.
 MAX_SEED = 2**62
+# Dimensions a data set may have (issue 11 aims at D = 1 .. 64; more is refused, not silently slow).
+MAX_FEATURES = 64
 
 
 def available_memory() -> int:

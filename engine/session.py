@@ -20,7 +20,7 @@ from .dataref import DataRef, file_ref, generated_ref, inline_ref  # noqa: F401 
 from .errors import UserError
 from .export import finite_or_none, read_json_file, versions
 from .history import History
-from .limits import check_fit_memory, check_generate_memory, check_seed
+from .limits import MAX_FEATURES, check_fit_memory, check_generate_memory, check_seed
 from .outputs import atomic_write
 from .snapshot import Snapshot
 
@@ -155,7 +155,7 @@ def read_session(path: str | Path) -> Session:
         versions_ = d.get("versions", {})
         if not isinstance(history, dict) or not isinstance(versions_, dict):
             raise UserError("'history' and 'versions' must be JSON objects")
-        check_fit_memory(data.n_samples, 2, resolved.n_components, resolved.restarts)
+        check_fit_memory(data.n_samples, data.n_features, resolved.n_components, resolved.restarts)
     except UserError as exc:
         raise UserError(f"{path}: {exc}") from None
     except (KeyError, TypeError, ValueError, OverflowError) as exc:
@@ -188,7 +188,10 @@ def _data_ref(d: dict) -> DataRef:
     columns = tuple(d.get("columns") or ())
     if any(isinstance(c, bool) or not isinstance(c, (int, str)) for c in columns):
         raise UserError(f"data: columns must be indices or names, got {list(columns)!r:.60}")
-    ref = DataRef(kind, sha, n_samples, columns=columns)
+    d_features = d.get("n_features", 2)
+    if isinstance(d_features, bool) or not isinstance(d_features, int) or not 1 <= d_features <= MAX_FEATURES:
+        raise UserError(f"data: n_features must be a whole number from 1 to {MAX_FEATURES}, got {d_features!r:.60}")
+    ref = DataRef(kind, sha, n_samples, columns=columns, n_features=d_features)
     if kind == "file":
         return replace(ref, path=_field(d, "path", str, "data: "))
     if kind == "generated":
@@ -200,9 +203,9 @@ def _data_ref(d: dict) -> DataRef:
         w, m, c = check_mixture(
             mixture.get("weights"), mixture.get("means"), mixture.get("covariances"), "data: mixture"
         )
-        if m.shape[1] != 2:
-            raise UserError(f"data: the mixture is {m.shape[1]}-D; sessions hold 2-D data")
-        check_generate_memory(n, 2)
+        if m.shape[1] != d_features:
+            raise UserError(f"data: the mixture is {m.shape[1]}-D but n_features is {d_features}")
+        check_generate_memory(n, d_features)
         return replace(
             ref, mixture={"weights": w.tolist(), "means": m.tolist(), "covariances": c.tolist()}, n=n, seed=seed
         )
@@ -215,19 +218,19 @@ def _data_ref(d: dict) -> DataRef:
             for p in points
             if not (
                 isinstance(p, list)
-                and len(p) == 2
+                and len(p) == d_features
                 and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in p)
             )
         ),
         None,
     )
     if bad is not None:
-        raise UserError(f"data: every point must be two finite numbers [x, y], found {bad!r:.60}")
+        raise UserError(f"data: every point must be {d_features} finite numbers (n_features), found {bad!r:.60}")
     return replace(ref, points=points)
 
 
 def _check_fit(fit: dict, config: FitConfig, data: DataRef) -> None:
-    """The 'fit' part: its status, counters and parameters of the config's K (2-D), all finite."""
+    """The 'fit' part: its status, counters and parameters of the config's K in the data's D, all finite."""
     _field(fit, "status", str, "fit: ")
     for name in ("iteration", "restart"):
         if _field(fit, name, int, "fit: ") < 0:
@@ -237,8 +240,8 @@ def _check_fit(fit: dict, config: FitConfig, data: DataRef) -> None:
     for name in ("mean_log_likelihood", "log_likelihood"):
         if not math.isfinite(_field(fit, name, (int, float), "fit: ")):
             raise UserError(f"fit: '{name}' must be finite")
-    k = config.n_components
-    for name, shape in (("weights", (k,)), ("means", (k, 2)), ("covariances", (k, 2, 2))):
+    k, d = config.n_components, data.n_features
+    for name, shape in (("weights", (k,)), ("means", (k, d)), ("covariances", (k, d, d))):
         value = _field(fit, name, list, "fit: ")
         bad = first_non_number(value)
         arr = np.asarray(value, dtype=np.float64) if bad is None else None
