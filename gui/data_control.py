@@ -18,6 +18,7 @@ from .generate_dialog import GenerateDialog
 from .state import WindowState
 
 DEMO_N = 1000
+WINDOW_DIMENSIONS = 2  # the window's plot, table and hand-set starts are 2-D
 MAX_RECENT = 8
 DATA_FILTER = "Data (*.csv *.tsv *.txt *.dat *.npy *.npz);;All files (*)"
 
@@ -143,7 +144,13 @@ class DataControl:
 
         def work():
             names = None if columns is not None else engine.column_names(path)
-            dataset = engine.load(path, columns)
+            dataset = engine.load(path, columns, at_most=WINDOW_DIMENSIONS)
+            if dataset.points.shape[1] != WINDOW_DIMENSIONS:
+                picked = ", ".join(map(repr, dataset.columns))
+                raise engine.DataError(
+                    f"{path}: {picked} is {dataset.points.shape[1]}-D data; the window shows and fits two "
+                    "columns: choose two (the command line fits any number)"
+                )
             return names, dataset, engine.file_ref(dataset)
 
         def done(result) -> None:

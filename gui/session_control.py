@@ -7,6 +7,7 @@ from pathlib import Path
 
 from .background import Background
 from .controls import ControlPanel
+from .data_control import WINDOW_DIMENSIONS
 from .state import WindowState
 
 
@@ -50,6 +51,13 @@ class SessionControl:
             session = engine.read_session(path)
         except engine.UserError as exc:
             self.messages.error("Could not open the session", str(exc))
+            return
+        if session.data.n_features != WINDOW_DIMENSIONS:
+            self.messages.error(
+                "Could not open the session",
+                f"{path}: its data is {session.data.n_features}-D; the window shows and fits 2-D data: replay it "
+                f"with `main.py replay {path}`",
+            )
             return
         self.messages.note(f"opening {path}: loading its data…", 0)
 

@@ -12,6 +12,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
 import engine
+import engine.cli
 
 
 def _points(item) -> int:
@@ -301,3 +302,27 @@ def test_the_hover_box_opens_inwards_and_goes_when_the_mouse_leaves(qtbot, windo
     assert plot.hover_text.anchor.x() == 0.0
     QApplication.sendEvent(plot, QEvent(QEvent.Type.Leave))
     assert not plot.hover_text.isVisible()
+
+
+def test_the_window_takes_two_columns_of_wider_data_and_refuses_other_dimensions(qtbot, window, tmp_path) -> None:
+    """The command line fits any D; the window (2-D until its projections exist) loads two columns of a wider
+    file and says what to do with a 1-D file or a 4-D session."""
+    rng = np.random.default_rng(0)
+    wide = tmp_path / "wide.csv"
+    np.savetxt(wide, rng.normal(size=(50, 4)), delimiter=",", header="a,b,c,d", comments="")
+    window.data.open_path(str(wide), ask_columns=False)
+    qtbot.waitUntil(lambda: window.state.dataset.columns == ("a", "b"), timeout=30_000)
+    one = tmp_path / "one.csv"
+    one.write_text("h\n" + "".join(f"{v!r}\n" for v in rng.normal(size=20).tolist()))
+    window.data.open_path(str(one))
+    qtbot.waitUntil(lambda: bool(window.messages.last_error), timeout=30_000)
+    assert window.messages.last_error == (
+        f"{one}: 'h' is 1-D data; the window shows and fits two columns: choose two (the command line fits any number)"
+    )
+    assert window.state.dataset.columns == ("a", "b")  # the data on screen stays
+    session = tmp_path / "s.gmmsession"
+    assert engine.cli.main(["fit", str(wide), "-k", "2", "--quiet", "--session", str(session)]) == 0
+    window.sessions.open(str(session))
+    assert window.messages.last_error == (
+        f"{session}: its data is 4-D; the window shows and fits 2-D data: replay it with `main.py replay {session}`"
+    )
