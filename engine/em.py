@@ -47,7 +47,7 @@ class ExactEM:
         the K components each restart really has (model selection batches a grid of K padded to the largest:
         a padded component has weight 0, so it takes no responsibility and stays out of every update)."""
         self.x = x
-        self.features = gaussian.quadratic_features(x)  # (N, P), computed once per fit, on x's device
+        self.features = gaussian.features_of(x)  # (N, P) once per fit on x's device, or per chunk (large D)
         self.weights, self.means, self.cov = (p.to(HOST) for p in params)
         r, k = self.weights.shape
         types = [covariance_type] * r if isinstance(covariance_type, str) else list(covariance_type)

@@ -67,6 +67,39 @@ def quadratic_features(x: Tensor) -> Tensor:
     return torch.cat([torch.ones(n, 1, dtype=x.dtype, device=x.device), x, x[:, i] * x[:, j]], dim=1)
 
 
+# Above this many bytes, an (N, P) feature array is not kept: each E-step chunk computes its own features (the
+# same numbers). At D = 30 the features are 16.5 times the data (P = 496 per point), 4 GB at N = 1e6. At D <= 2
+# (P <= 3D) they stay whatever N: there they cost no more than the data's own copies do.
+FEATURE_BYTES = 256 << 20
+
+
+class LazyFeatures:
+    """The quadratic features of points x (N, D), computed for a slice of points when it is asked for."""
+
+    def __init__(self, x: Tensor) -> None:
+        self.x = x
+        self.shape = (x.shape[0], n_features(x.shape[1]))
+        self.device = x.device
+
+    def __getitem__(self, rows: slice) -> Tensor:
+        return quadratic_features(self.x[rows])
+
+
+def n_features(d: int) -> int:
+    """P, the number of quadratic features of D-dimensional points."""
+    return 1 + d + d * (d + 1) // 2
+
+
+def features_of(x: Tensor, budget: int | None = None) -> Tensor | LazyFeatures:
+    """The features of x (N, D) for the E-step: all of them (N, P) when they fit the budget (default
+    FEATURE_BYTES) or D is small, else computed chunk by chunk."""
+    n, d = x.shape
+    p = n_features(d)
+    if n * p * x.element_size() <= (FEATURE_BYTES if budget is None else budget) or p <= 3 * d:
+        return quadratic_features(x)
+    return LazyFeatures(x)
+
+
 def cholesky(cov: Tensor) -> tuple[Tensor, Tensor]:
     """Lower Cholesky factors (..., D, D) of cov and a bool mask (...) of the matrices that failed."""
     chol, info = torch.linalg.cholesky_ex(cov)
@@ -92,9 +125,10 @@ def log_joint_coefficients(log_weights: Tensor, means: Tensor, chol: Tensor) -> 
 
 
 def e_step_statistics(
-    features: Tensor, coef: Tensor, chunk: int | None = None, segment: int | None = None
+    features: Tensor | LazyFeatures, coef: Tensor, chunk: int | None = None, segment: int | None = None
 ) -> tuple[Tensor, Tensor]:
-    """The E-step fused with the M-step's statistics, over chunks of points.
+    """The E-step fused with the M-step's statistics, over chunks of points (features (N, P), or computed per
+    chunk: see features_of).
 
     Returns S (R, K, P) = resp^T @ F accumulated in float64, and log p(x_n) (R, N) in the working dtype.
     Working chunk by chunk keeps the intermediates in cache (bench/bench_em.py) and never stores
@@ -108,6 +142,8 @@ def e_step_statistics(
     n, p = features.shape
     r, k, _ = coef.shape
     chunk = chunk or chunk_rows(features.device, r * k)
+    if isinstance(features, LazyFeatures):  # each chunk's (chunk, P) features are made here: bound them too
+        chunk = min(chunk, chunk_rows(features.device, p))
     coef_rows = coef.reshape(r * k, p)  # (R*K, P): row r*K + k is W[r, k]
     stats, log_norm = None, []
     for lo in range(0, n, chunk):
@@ -140,9 +176,18 @@ def weighted_sums(resp: Tensor, block: Tensor, segment: int | None = None) -> Te
     return parts.sum(0, dtype=torch.float64) + (resp[:, head:] @ block[head:]).double()
 
 
-def sufficient_statistics(features: Tensor, resp: Tensor) -> Tensor:
-    """S (R, K, P) = resp^T @ F: [N_k, sum_n r x, sum_n r x_i x_j]."""
-    return resp.transpose(-1, -2) @ features
+def sufficient_statistics(features: Tensor | LazyFeatures, resp: Tensor) -> Tensor:
+    """S (R, K, P) = resp^T @ F: [N_k, sum_n r x, sum_n r x_i x_j], for resp (R, N, K); features computed per
+    chunk of points are summed chunk by chunk."""
+    if not isinstance(features, LazyFeatures):
+        return resp.transpose(-1, -2) @ features
+    n, p = features.shape
+    chunk = chunk_rows(features.device, p)
+    total = None
+    for lo in range(0, n, chunk):
+        part = resp[:, lo : lo + chunk].transpose(-1, -2) @ features[lo : lo + chunk]
+        total = part if total is None else total.add_(part)
+    return total
 
 
 def symmetric_from_pairs(pairs: Tensor, d: int) -> Tensor:

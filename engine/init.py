@@ -50,14 +50,30 @@ def kmeans_plus_plus(x: torch.Tensor, k: int, gens: list[torch.Generator]) -> to
     u = torch.stack([torch.rand(k, generator=g, dtype=torch.float64) for g in gens]).to(x.device)  # (R, K)
     first = (u[:, 0] * x.shape[0]).long().clamp_max(x.shape[0] - 1)
     centers = [x[first]]  # list of (R, D)
-    d2 = ((x.unsqueeze(0) - centers[0].unsqueeze(1)) ** 2).sum(-1)  # (R, N)
+    d2 = _squared_distances(x, centers[0])  # (R, N)
     for j in range(1, k):
         cdf = torch.cumsum(d2.double(), dim=-1)
         target = u[:, j : j + 1] * cdf[:, -1:]
         idx = torch.searchsorted(cdf, target).squeeze(-1).clamp_max(x.shape[0] - 1)
         centers.append(x[idx])
-        d2 = torch.minimum(d2, ((x.unsqueeze(0) - centers[-1].unsqueeze(1)) ** 2).sum(-1))
+        d2 = torch.minimum(d2, _squared_distances(x, centers[-1]))
     return torch.stack(centers, dim=1)
+
+
+# Points per block of the squared distances: the (R, block, D) differences stay small whatever N and D.
+DISTANCE_BLOCK = 65536
+
+
+def _squared_distances(x: torch.Tensor, center: torch.Tensor) -> torch.Tensor:
+    """|x_n - c_r|^2 (R, N) for points x (N, D) and one centre per restart (R, D), block by block of points
+    (the same numbers as in one go)."""
+    return torch.cat(
+        [
+            ((x[lo : lo + DISTANCE_BLOCK].unsqueeze(0) - center.unsqueeze(1)) ** 2).sum(-1)
+            for lo in range(0, x.shape[0], DISTANCE_BLOCK)
+        ],
+        dim=1,
+    )
 
 
 def nearest(x: torch.Tensor, centers: torch.Tensor) -> torch.Tensor:
@@ -81,7 +97,7 @@ def _from_hard_assignment(x: torch.Tensor, centers: torch.Tensor, cov_type: str,
     """scikit-learn's way: assign each point to its nearest centre, then one M-step."""
     k = centers.shape[1]
     onehot = torch.nn.functional.one_hot(nearest(x, centers), k).to(x.dtype)
-    stats = gaussian.sufficient_statistics(gaussian.quadratic_features(x), onehot)
+    stats = gaussian.sufficient_statistics(gaussian.features_of(x), onehot)
     return gaussian.m_step(stats, x.shape[0], cov_type, reg)
 
 

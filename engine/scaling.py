@@ -42,7 +42,9 @@ class Scaling:
         return float(np.log(self.scale).sum())
 
     def data_to_std(self, x: np.ndarray) -> np.ndarray:
-        return (x - self.center) / self.scale
+        y = x - self.center
+        y /= self.scale  # in place: one copy of the data, not two (the same numbers)
+        return y
 
     def means_to_data(self, means: torch.Tensor | np.ndarray) -> torch.Tensor | np.ndarray:
         """means (..., D) in standardised units -> data units (a tensor or a NumPy array)."""
