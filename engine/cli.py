@@ -32,7 +32,7 @@ USAGE = """GMM Studio: fit Gaussian mixture models and watch the fit happen.
 
   python3 main.py                             open the window on the demo data
   python3 main.py test [pytest args]          run the test suite
-  python3 main.py generate --preset forum --n 1000 --seed 0 -o data.csv   (.csv, .tsv, .npy or .npz)
+  python3 main.py generate --preset forum --n 1000 --seed 0 -o data.csv   (.csv, .tsv, .npy, .npz or .parquet)
   python3 main.py fit DATA -k 3 [--algorithm em|gradient-em|marginal] [-o params.json]
   python3 main.py select DATA -k 1-9 [-o selection.json]
   python3 main.py fit DATA --restarts 100 --gallery gallery.csv --session fit.gmmsession

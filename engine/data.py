@@ -139,7 +139,7 @@ def sample_mixture(weights, means, covariances, n: int, seed: int = 0) -> tuple[
     return points, labels
 
 
-TABLE_FORMATS = (".csv", ".tsv", ".npy", ".npz")  # what table_bytes writes
+TABLE_FORMATS = (".csv", ".tsv", ".npy", ".npz", ".parquet")  # what table_bytes writes
 
 
 def forum_sample(n: int = 1000, seed: int = 0) -> np.ndarray:
@@ -150,8 +150,8 @@ def forum_sample(n: int = 1000, seed: int = 0) -> np.ndarray:
 
 def table_bytes(points: np.ndarray, labels: np.ndarray, suffix: str) -> bytes:
     """Generated points (N, D) and their components (N,) as the file format `suffix` names: .csv/.tsv (columns
-    x0..x{D-1}, component; shortest round-trip decimals), .npy (the points, N x D float64) or .npz (arrays
-    'data' and 'component')."""
+    x0..x{D-1}, component; shortest round-trip decimals), .npy (the points, N x D float64), .npz (arrays
+    'data' and 'component') or .parquet (float64 columns x0..x{D-1}, int64 component)."""
     d = points.shape[1]
     if suffix in (".csv", ".tsv"):
         sep = "," if suffix == ".csv" else "\t"
@@ -165,6 +165,12 @@ def table_bytes(points: np.ndarray, labels: np.ndarray, suffix: str) -> bytes:
         np.save(buf, np.ascontiguousarray(points, dtype=np.float64), allow_pickle=False)
     elif suffix == ".npz":
         np.savez(buf, data=np.ascontiguousarray(points, dtype=np.float64), component=labels.astype(np.int64))
+    elif suffix == ".parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        columns = {f"x{i}": np.ascontiguousarray(points[:, i], dtype=np.float64) for i in range(d)}
+        pq.write_table(pa.table({**columns, "component": labels.astype(np.int64)}), buf)
     else:
         raise DataError(f"unknown data format {suffix!r}: use {', '.join(TABLE_FORMATS)}")
     return buf.getvalue()
@@ -172,7 +178,7 @@ def table_bytes(points: np.ndarray, labels: np.ndarray, suffix: str) -> bytes:
 
 # ------------------------------------------------------------------------------------------------ loaders
 def load(path: str | Path, columns: list[str | int] | None = None, at_most: int | None = None) -> Dataset:
-    """Load a data file (CSV/TSV/whitespace text, .npy, .npz) and pick the chosen columns: 0-based indices,
+    """Load a data file (CSV/TSV/whitespace text, .npy, .npz, .parquet) and pick the chosen columns: 0-based indices,
     header names, ranges such as '1-4' (inclusive) or 'all' (see `resolve_columns`). By default every numeric
     column but a leading row-index column, the first `at_most` of them when given."""
     path = Path(path)
@@ -181,6 +187,8 @@ def load(path: str | Path, columns: list[str | int] | None = None, at_most: int 
     if suffix in (".npy", ".npz"):
         array, names = _load_numpy(path, raw, suffix)
         return _pick_array_columns(path, array, names, columns, at_most)
+    if suffix == ".parquet":
+        return _load_parquet(path, raw, columns, at_most)
     return _load_text(path, raw, columns, at_most)
 
 
@@ -221,6 +229,8 @@ def column_names(path: str | Path) -> list[str]:
     suffix = path.suffix.lower()
     if suffix in (".npy", ".npz"):
         return _load_numpy(path, raw, suffix)[1]
+    if suffix == ".parquet":
+        return list(_parquet_table(path, raw).column_names)
     return _header(_text_rows(path, raw, limit=1)[0][1])[1]
 
 
@@ -272,6 +282,57 @@ def _load_numpy(path: Path, raw: bytes, suffix: str) -> tuple[np.ndarray, list[s
         return array, [f"{key}[:, {j}]" for j in range(array.shape[1] if array.ndim == 2 else 0)]
     array = _as_table(loaded)
     return array, [f"column {j}" for j in range(array.shape[1] if array.ndim == 2 else 0)]
+
+
+PARQUET_MAGIC = b"PAR1"
+
+
+def _parquet_table(path: Path, raw: bytes):
+    """The file's pyarrow Table, or a DataError that says what is wrong."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if not (raw.startswith(PARQUET_MAGIC) and raw.endswith(PARQUET_MAGIC)):
+        raise DataError(
+            f"{path}: not a Parquet file: bad magic (it starts with {raw[:4]!r}, not {PARQUET_MAGIC!r}): save it "
+            "with pandas' to_parquet or pyarrow, or give a text table a .csv name"
+        )
+    try:
+        return pq.read_table(pa.BufferReader(raw))
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise DataError(f"{path}: is not a readable Parquet file ({exc})") from None
+
+
+def _load_parquet(path: Path, raw: bytes, columns, at_most: int | None) -> Dataset:
+    """Parquet: columns by name or position; by default every numeric column but a leading row index (pandas'
+    '__index_level_0__', or named like an index) and a class label."""
+    import pyarrow.types as pt
+
+    table = _parquet_table(path, raw)
+    names = list(table.column_names)
+    if table.num_rows == 0:
+        raise DataError(f"{path}: the Parquet table has no rows")
+    numeric = [j for j, f in enumerate(table.schema) if pt.is_integer(f.type) or pt.is_floating(f.type)]
+    if columns is None and len(numeric) > 1:
+        sample = {j: [str(v) for v in table.column(j).slice(0, 1000).to_pylist()] for j in numeric}
+        if numeric[0] == 0 and (names[0] == "__index_level_0__" or _is_index_column(names[0], sample[0])):
+            numeric = numeric[1:]
+        numeric = [j for j in numeric if not _is_label_column(names[j], sample[j])] or numeric
+    idx = resolve_columns(path, columns, names, numeric, at_most)
+    for j in idx:
+        if j not in numeric and not (pt.is_integer(table.schema[j].type) or pt.is_floating(table.schema[j].type)):
+            raise DataError(
+                f"{path}: column {j} ({names[j]!r}) holds {table.schema[j].type}, not numbers: choose numeric columns"
+            )
+    points = np.column_stack([table.column(j).to_numpy(zero_copy_only=False).astype(np.float64) for j in idx])
+    bad = np.argwhere(~np.isfinite(points))
+    if bad.size:
+        row, j = bad[0]
+        raise DataError(
+            f"{path}: row {row}, column {idx[j]} ({names[idx[j]]!r}): value {points[row, j]} is not a finite "
+            "number (a missing value reads as nan): remove or fill that row"
+        )
+    return Dataset(points, tuple(names[j] for j in idx), tuple(idx), str(path))
 
 
 def _as_table(array: np.ndarray) -> np.ndarray:

@@ -20,7 +20,7 @@ from .state import WindowState
 DEMO_N = 1000
 WINDOW_DIMENSIONS = 2  # the window's plot, table and hand-set starts are 2-D
 MAX_RECENT = 8
-DATA_FILTER = "Data (*.csv *.tsv *.txt *.dat *.npy *.npz);;All files (*)"
+DATA_FILTER = "Data (*.csv *.tsv *.txt *.dat *.npy *.npz *.parquet);;All files (*)"
 
 
 class DataControl:

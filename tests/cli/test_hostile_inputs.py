@@ -335,7 +335,7 @@ def test_hostile_numbers_on_the_command_line_exit_2(capsys, tmp_path, small) -> 
     _bad(capsys, ["select", str(small), "-k", "1-1000000000000"], "a selection grid takes at most 1000")
     _bad(capsys, ["select", str(small), "-k", "1-100"], "-k asks for up to 100 components but")
     _bad(capsys, ["generate", "--preset", "forum", "--n", "0", "-o", out], "--n must be a whole number >= 1")
-    _bad(capsys, ["generate", "--preset", "forum", "-o", str(tmp_path / "g.parquet")], "unknown data format")
+    _bad(capsys, ["generate", "--preset", "forum", "-o", str(tmp_path / "g.feather")], "unknown data format")
     assert not list(tmp_path.glob("g.*"))
 
 

@@ -9,7 +9,7 @@ import pytest
 from bad_inputs import BAD_TEXT
 from data_sets import OLD_FAITHFUL
 
-from engine.data import FORUM_PRESET, check_mixture, load, sample_mixture
+from engine.data import FORUM_PRESET, check_mixture, column_names, load, sample_mixture
 from engine.errors import DataError, ParamsError
 
 
@@ -175,3 +175,40 @@ def test_generator_matches_its_parameters() -> None:
         FORUM_PRESET["weights"], FORUM_PRESET["means"], FORUM_PRESET["covariances"], 200_000, seed=3
     )
     assert np.array_equal(x, again)
+
+
+def test_parquet_files(tmp_path) -> None:
+    """Columns by name, position or range; by default the numeric ones but pandas' index and a class label; a
+    text column named, a missing value and a file that is not Parquet are refused with what to do."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 3))
+    table = {"__index_level_0__": np.arange(40), "a": x[:, 0], "b": x[:, 1], "name": ["p"] * 40, "c": x[:, 2]}
+    pq.write_table(pa.table({**table, "label": np.arange(40) % 2}), tmp_path / "t.parquet")
+    ds = load(tmp_path / "t.parquet")
+    assert ds.columns == ("a", "b", "c") and ds.column_indices == (1, 2, 4)
+    np.testing.assert_array_equal(ds.points, x)
+    assert load(tmp_path / "t.parquet", ["c", "a"]).columns == ("c", "a")
+    assert load(tmp_path / "t.parquet", ["1-2"]).columns == ("a", "b")
+    with pytest.raises(DataError, match=r"column 3 \('name'\) holds string, not numbers: choose numeric columns"):
+        load(tmp_path / "t.parquet", ["a", "name"])
+    holed = pa.table({"a": pa.array([1.0, None, 3.0]), "b": [1.0, 2.0, 3.0]})
+    pq.write_table(holed, tmp_path / "holed.parquet")
+    with pytest.raises(DataError, match=r"row 1, column 0 \('a'\): value nan is not a finite number"):
+        load(tmp_path / "holed.parquet")
+    (tmp_path / "fake.parquet").write_text("a,b\n1,2\n")
+    with pytest.raises(DataError, match="not a Parquet file: bad magic"):
+        load(tmp_path / "fake.parquet")
+    assert column_names(tmp_path / "t.parquet") == ["__index_level_0__", "a", "b", "name", "c", "label"]
+
+
+def test_generated_parquet_reads_back(tmp_path) -> None:
+    from engine.data import table_bytes
+
+    points, labels = sample_mixture(FORUM_PRESET["weights"], FORUM_PRESET["means"], FORUM_PRESET["covariances"], 50, 3)
+    (tmp_path / "g.parquet").write_bytes(table_bytes(points, labels, ".parquet"))
+    ds = load(tmp_path / "g.parquet")
+    assert ds.columns == ("x0", "x1")  # the component column is a label, not data
+    np.testing.assert_array_equal(ds.points, points)

@@ -70,6 +70,7 @@ def test_the_wheel_metadata_uses_ranges_not_pins(wheel) -> None:
         "contourpy",
         "pyside6-essentials",
         "pyqtgraph",
+        "pyarrow",
     }
     for r in requires:
         spec = r.split(";")[0]
