@@ -184,7 +184,8 @@ class GalleryPanel(QWidget):
     def set_gallery(self, gallery, pictures: list[QImage]) -> None:
         """Show an engine Gallery and its pictures (one per restart)."""
         self.gallery = gallery
-        text = gallery.summary + (f".\nThe {gallery.forum_choice}." if gallery.forum_choice else ".")
+        choice = gallery.forum_choice
+        text = gallery.summary + (f".\n{choice[0].upper()}{choice[1:]}." if choice else ".")
         self.summary.setText(text[0].upper() + text[1:])
         self.pictures.clear()
         order = sorted(gallery.rows, key=lambda row: -(row["log_likelihood"] or -np.inf))

@@ -20,6 +20,8 @@ def test_gallery_groups_the_restarts(qtbot, window) -> None:
     assert [s.restarts for s in gallery.solutions] == [s.restarts for s in reference.solutions]
     assert window.gallery_panel.pictures.count() == 12 and window.gallery_panel.table.rowCount() == 12
     assert window.gallery_panel.summary.text().startswith("Solution A (log-likelihood")
+    forum = reference.forum_choice  # its second sentence, capitalised once ("The the forum's..." before)
+    assert window.gallery_panel.summary.text().endswith(f".\n{forum[0].upper()}{forum[1:]}.")
     n = len(gallery.solutions)
     assert window.tabs.tabText(1) == f"Restarts ({n} solution{'s' if n != 1 else ''})"
     # the table sorts by log-likelihood, best first
