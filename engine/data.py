@@ -305,34 +305,48 @@ def _parquet_table(path: Path, raw: bytes):
 
 def _load_parquet(path: Path, raw: bytes, columns, at_most: int | None) -> Dataset:
     """Parquet: columns by name or position; by default every numeric column but a leading row index (pandas'
-    '__index_level_0__', or named like an index) and a class label."""
+    '__index_level_0__', or named like an index) and a class label (see _data_columns)."""
     import pyarrow.types as pt
 
     table = _parquet_table(path, raw)
     names = list(table.column_names)
     if table.num_rows == 0:
         raise DataError(f"{path}: the Parquet table has no rows")
-    numeric = [j for j, f in enumerate(table.schema) if pt.is_integer(f.type) or pt.is_floating(f.type)]
-    if columns is None and len(numeric) > 1:
-        sample = {j: [str(v) for v in table.column(j).slice(0, 1000).to_pylist()] for j in numeric}
-        if numeric[0] == 0 and (names[0] == "__index_level_0__" or _is_index_column(names[0], sample[0])):
-            numeric = numeric[1:]
-        numeric = [j for j in numeric if not _is_label_column(names[j], sample[j])] or numeric
+    types = [f.type for f in table.schema]
+    numeric = [j for j, t in enumerate(types) if pt.is_integer(t) or pt.is_floating(t)]
+    if columns is None:
+        numeric = _data_columns(names, numeric, lambda j: [str(v) for v in table.column(j).slice(0, 1000).to_pylist()])
     idx = resolve_columns(path, columns, names, numeric, at_most)
     for j in idx:
-        if j not in numeric and not (pt.is_integer(table.schema[j].type) or pt.is_floating(table.schema[j].type)):
-            raise DataError(
-                f"{path}: column {j} ({names[j]!r}) holds {table.schema[j].type}, not numbers: choose numeric columns"
-            )
+        if not (pt.is_integer(types[j]) or pt.is_floating(types[j])):
+            raise DataError(f"{path}: column {j} ({names[j]!r}) holds {types[j]}, not numbers: choose numeric columns")
     points = np.column_stack([table.column(j).to_numpy(zero_copy_only=False).astype(np.float64) for j in idx])
+    _check_finite(path, points, idx, names, " (a missing value reads as nan)")
+    return Dataset(points, tuple(names[j] for j in idx), tuple(idx), str(path))
+
+
+def _check_finite(
+    path: Path, points: np.ndarray, idx: list[int], names: list[str] | None = None, note: str = ""
+) -> None:
+    """DataError naming the first non-finite value of points (N, len(idx)): its row and file column."""
     bad = np.argwhere(~np.isfinite(points))
     if bad.size:
         row, j = bad[0]
+        name = f" ({names[idx[j]]!r})" if names is not None else ""
         raise DataError(
-            f"{path}: row {row}, column {idx[j]} ({names[idx[j]]!r}): value {points[row, j]} is not a finite "
-            "number (a missing value reads as nan): remove or fill that row"
+            f"{path}: row {row}, column {idx[j]}{name}: value {points[row, j]} is not a finite number{note}: "
+            "remove or fill that row"
         )
-    return Dataset(points, tuple(names[j] for j in idx), tuple(idx), str(path))
+
+
+def _data_columns(names: list[str], numeric: list[int], values) -> list[int]:
+    """Of the numeric columns, those that hold data by default: not a leading row index, nor a class label
+    (`generate` writes 'component'), while another column remains. values(j): column j's first values as text."""
+    if len(numeric) > 1 and numeric[0] == 0 and _is_index_column(names[0], values(0)):
+        numeric = numeric[1:]
+    if len(numeric) > 1:
+        numeric = [j for j in numeric if not _is_label_column(names[j], values(j))] or numeric
+    return numeric
 
 
 def _as_table(array: np.ndarray) -> np.ndarray:
@@ -351,13 +365,7 @@ def _pick_array_columns(path: Path, array: np.ndarray, names: list[str], columns
         raise DataError(f"{path}: array has no columns")
     idx = resolve_columns(path, columns, names, list(range(array.shape[1])), at_most)
     points = array[:, idx].astype(np.float64)
-    bad = np.argwhere(~np.isfinite(points))
-    if bad.size:
-        row, j = bad[0]
-        raise DataError(
-            f"{path}: row {row}, column {idx[j]}: value {points[row, j]} is not a finite number: "
-            "remove or fill that row"
-        )
+    _check_finite(path, points, idx)
     return Dataset(points, tuple(names[i] for i in idx), tuple(idx), str(path))
 
 
@@ -561,11 +569,8 @@ def _structure(
                 "needs the same number of columns"
             )
     numeric = [j for j in range(width) if _is_number(data_rows[0][1][j])]
-    if columns is None and len(numeric) > 1 and numeric[0] == 0:  # a leading row-index column is no data
-        if _is_index_column(names[0], [r[1][0] for r in data_rows]):
-            numeric = numeric[1:]
-    if columns is None and len(numeric) > 1:  # nor is a class label (`generate` writes 'component')
-        numeric = [j for j in numeric if not _is_label_column(names[j], [r[1][j] for r in data_rows])] or numeric
+    if columns is None:
+        numeric = _data_columns(names, numeric, lambda j: [r[1][j] for r in data_rows])
     return has_header, names, resolve_columns(path, columns, names, numeric, at_most)
 
 
@@ -634,7 +639,7 @@ def _is_label_column(name: str, values: list[str]) -> bool:
 
 def _is_index_column(name: str, values: list[str]) -> bool:
     """A row-number column: named like an index, or holding 0..N-1 or 1..N in order."""
-    if name.strip().lower() in ("index", "idx", "id", "row", "unnamed: 0", ""):
+    if name.strip().lower() in ("index", "idx", "id", "row", "unnamed: 0", "__index_level_0__", ""):  # pandas' own
         return True
     try:
         ints = [int(v) for v in values[:1000]]
