@@ -201,10 +201,10 @@ class CompareView(QWidget):
         self.run_button.setToolTip(f"Run {names} at the same time from the same start")
         self.stop_button = QPushButton("Stop")
         self.stop_button.setEnabled(False)
+        shared = shared_covariance_type()
         self.note = QLabel(
-            f"{names} from one start (the panel's initialisation), {shared_covariance_type()} covariances, each "
-            "algorithm's defaults."
-            if shared_covariance_type() is not None
+            f"{names} from one start (the panel's initialisation), {shared} covariances, each algorithm's defaults."
+            if shared is not None
             else NO_SHARED_TYPE
         )
         self.note.setWordWrap(True)

@@ -37,8 +37,8 @@ class ExportControl:
         if self.state.frame is None:
             raise engine.UserError("there is no fit to export yet: press Run (F5) first")
         snap = self.state.frame.snapshot
-        ds = self.state.dataset
-        params = engine.params_from_snapshot(snap, tuple(ds.columns), engine.points_sha256(ds.points))
+        # the data's hash was taken with its reference (off the GUI thread for a file or generated data)
+        params = engine.params_from_snapshot(snap, tuple(self.state.dataset.columns), self.state.origin.sha256)
         running = self.state.job_active
         note = f" (the current snapshot: iteration {snap.iteration}, the fit is still running)" if running else ""
         return params, note

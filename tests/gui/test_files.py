@@ -48,6 +48,7 @@ def test_export_during_a_run_says_it_is_the_current_snapshot(qtbot, window, tmp_
     assert "still running" in window.statusBar().currentMessage()
     data = json.loads(path.read_text())
     assert data["status"] == "running" and data["n_iter"] == 0
+    assert data["data_sha256"] == engine.points_sha256(window.state.dataset.points)  # the data's own hash
     window.run_control.stop()
     qtbot.waitUntil(lambda: not window.state.job_active, timeout=60_000)
 
