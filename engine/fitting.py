@@ -35,14 +35,19 @@ SPREAD_RANGE = (1e-150, 1e150)
 
 def check_data(data: np.ndarray, columns: tuple[str, ...] = ()) -> np.ndarray:
     """The data as a finite float64 array (N, D), or a DataError saying what is wrong (and what to do)."""
+    return checked_data(data, columns)[0]
+
+
+def checked_data(data: np.ndarray, columns: tuple[str, ...] = ()) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """check_data's array (N, D) and its column_moments (the check computes them: a fit reuses them)."""
     x = np.asarray(data, dtype=np.float64)
     if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] == 0:
         raise DataError(f"data must be a non-empty table of points (N, D), got shape {x.shape}")
-    bad = np.argwhere(~np.isfinite(x))
-    if bad.size:
-        row, col = bad[0]
+    if not np.isfinite(x).all():
+        row, col = np.argwhere(~np.isfinite(x))[0]
         raise DataError(f"data row {row}, column {col} is {x[row, col]}: remove or fill non-finite values")
-    _, spread = column_moments(x)
+    moments = column_moments(x)
+    spread = moments[1]
     lo, hi = SPREAD_RANGE
     for j in np.nonzero((spread > 0) & ((spread < lo) | (spread > hi)))[0]:
         name = f" ({columns[j]!r})" if j < len(columns) else ""
@@ -53,7 +58,7 @@ def check_data(data: np.ndarray, columns: tuple[str, ...] = ()) -> np.ndarray:
             f"covariance can hold in float64 ({lo:g} to {hi:g}): rescale that column (multiply it by "
             f"{factor}, say) and fit again"
         )
-    return x
+    return x, moments
 
 
 def resolve_device(cfg: FitConfig) -> torch.device:
@@ -85,14 +90,14 @@ def fit(
     set (then a last snapshot with status "cancelled" is yielded). Errors the user can fix raise UserError.
     """
     cfg = config.resolved()
-    x_data = check_data(data)
+    x_data, moments = checked_data(data)
     n, d = x_data.shape
     dtype = torch.float64 if cfg.dtype == "float64" else torch.float32
     device = resolve_device(cfg)
     if device.type == "cpu":
         use_threads_for(n * cfg.n_components * cfg.restarts)
     if cfg.standardize:
-        scaling = Scaling.fit(x_data, isotropic=COVARIANCE_TYPES[cfg.covariance_type].isotropic)
+        scaling = Scaling.fit(x_data, COVARIANCE_TYPES[cfg.covariance_type].isotropic, moments)
     else:
         scaling = Scaling.identity(d)
     x = torch.as_tensor(scaling.data_to_std(x_data), dtype=dtype, device=device)
@@ -346,8 +351,8 @@ def collapsed_components(cov: np.ndarray, reg_covar: float) -> list[int]:
 
 
 def run_to_end(data: np.ndarray, config: FitConfig, cancel: CancelToken | None = None) -> Snapshot:
-    """Drain the fit generator and return its last snapshot."""
+    """Drain the fit generator and return its last snapshot (the only one built: every=False)."""
     last = None
-    for last in fit(data, config, cancel):  # noqa: B007
+    for last in fit(data, config, cancel, every=False):  # noqa: B007
         pass
     return last

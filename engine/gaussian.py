@@ -12,11 +12,13 @@ rounding of raw moments, which internal standardisation (see scaling.py) keeps s
 from __future__ import annotations
 
 import math
+import threading
 from functools import lru_cache
 
 import torch
 
 from .covariances import COVARIANCE_TYPES
+from .threads import ordered_map
 
 Tensor = torch.Tensor
 # scikit-learn adds 10 * eps to every N_k so that an empty component divides by a tiny number, not zero.
@@ -26,6 +28,7 @@ NK_EPS_FACTOR = 10.0
 # launches per chunk, while N=1e8 never holds an (R*K, N) array (128 MiB per float32 intermediate).
 CHUNK_ELEMENTS = {"cpu": 2**19, "cuda": 2**25}
 MIN_CHUNK_ROWS = 4096
+MIN_EVEN_ROWS = 1024  # no chunk made smaller than this just to give every worker thread one
 # The statistics' long, thin product (R*K, chunk) @ (chunk, P) is cut into segments of this many points,
 # multiplied as one batch and the partial sums added in float64: on the CPU one long product is both slower
 # and, in float32, less accurate (its long sums round more); on a GPU it is the largest kernel either way
@@ -60,29 +63,57 @@ def _pair_tables(d: int) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
     return i, j, i * d + j, factors, pair_of.flatten()
 
 
-def quadratic_features(x: Tensor) -> Tensor:
-    """F(x) (N, P) = [1, x_1..x_D, x_i x_j for i <= j] of points x (N, D)."""
+def quadratic_features(x: Tensor, out: Tensor | None = None) -> Tensor:
+    """F(x) (N, P) = [1, x_1..x_D, x_i x_j for i <= j] of points x (N, D), written into out (>= N, P) if given.
+
+    Row i's products x_i * x_{i..D} are one contiguous slice of F: D broadcast products, not a gather (the
+    gather x[:, i] * x[:, j] was 3x slower at D = 10 and made two (N, P) temporaries).
+    """
     n, d = x.shape
-    i, j = pair_indices(d, x.device)
-    return torch.cat([torch.ones(n, 1, dtype=x.dtype, device=x.device), x, x[:, i] * x[:, j]], dim=1)
+    f = torch.empty(n, n_features(d), dtype=x.dtype, device=x.device) if out is None else out[:n]
+    f[:, 0] = 1.0
+    f[:, 1 : 1 + d] = x
+    at = 1 + d
+    for i in range(d):
+        torch.mul(x[:, i : i + 1], x[:, i:], out=f[:, at : at + d - i])
+        at += d - i
+    return f
 
 
-# Above this many bytes, an (N, P) feature array is not kept: each E-step chunk computes its own features (the
-# same numbers). At D = 30 the features are 16.5 times the data (P = 496 per point), 4 GB at N = 1e6. At D <= 2
-# (P <= 3D) they stay whatever N: there they cost no more than the data's own copies do.
-FEATURE_BYTES = 256 << 20
+# Above two dimensions the (N, P) features are not kept: each E-step chunk makes its own (the same numbers) in a
+# buffer that stays in cache. That is as fast as reading kept features from memory (P = 66 at D = 10: 21.7 ms
+# against 20.5 ms per E-step at N = 2e5) and never holds the (N, P) array, which is 16.5 times the data at D = 30
+# (bench/bench_dims.py). At D <= 2 (P <= 3D) the kept features cost no more than the data's own copies.
+# A chunk of features holds about LAZY_ELEMENTS numbers (2048 rows at least: fewer lost at D = 30).
+LAZY_ELEMENTS = {"cpu": 2**19, "cuda": 2**25}
+MIN_LAZY_ROWS = 2048
 
 
 class LazyFeatures:
-    """The quadratic features of points x (N, D), computed for a slice of points when it is asked for."""
+    """The quadratic features of points x (N, D), computed for a slice of points when it is asked for.
+
+    One buffer per thread is reused: a slice is valid until the same thread asks for the next one.
+    """
 
     def __init__(self, x: Tensor) -> None:
         self.x = x
         self.shape = (x.shape[0], n_features(x.shape[1]))
         self.device = x.device
+        self._local = threading.local()  # one buffer per thread: the E-step's chunks run on several
+
+    def rows_per_chunk(self) -> int:
+        """The most points per chunk this object's buffer should hold."""
+        elements = LAZY_ELEMENTS.get(self.device.type, LAZY_ELEMENTS["cuda"])
+        return max(MIN_LAZY_ROWS, elements // self.shape[1])
 
     def __getitem__(self, rows: slice) -> Tensor:
-        return quadratic_features(self.x[rows])
+        part = self.x[rows]
+        buffer = getattr(self._local, "buffer", None)
+        if buffer is None or buffer.shape[0] < part.shape[0]:
+            buffer = self._local.buffer = torch.empty(
+                part.shape[0], self.shape[1], dtype=self.x.dtype, device=self.device
+            )
+        return quadratic_features(part, buffer)
 
 
 def n_features(d: int) -> int:
@@ -90,14 +121,10 @@ def n_features(d: int) -> int:
     return 1 + d + d * (d + 1) // 2
 
 
-def features_of(x: Tensor, budget: int | None = None) -> Tensor | LazyFeatures:
-    """The features of x (N, D) for the E-step: all of them (N, P) when they fit the budget (default
-    FEATURE_BYTES) or D is small, else computed chunk by chunk."""
-    n, d = x.shape
-    p = n_features(d)
-    if n * p * x.element_size() <= (FEATURE_BYTES if budget is None else budget) or p <= 3 * d:
-        return quadratic_features(x)
-    return LazyFeatures(x)
+def features_of(x: Tensor) -> Tensor | LazyFeatures:
+    """The features of x (N, D) for the E-step: all of them (N, P) at D <= 2, else computed chunk by chunk."""
+    d = x.shape[1]
+    return quadratic_features(x) if n_features(d) <= 3 * d else LazyFeatures(x)
 
 
 def cholesky(cov: Tensor) -> tuple[Tensor, Tensor]:
@@ -125,7 +152,11 @@ def log_joint_coefficients(log_weights: Tensor, means: Tensor, chol: Tensor) -> 
 
 
 def e_step_statistics(
-    features: Tensor | LazyFeatures, coef: Tensor, chunk: int | None = None, segment: int | None = None
+    features: Tensor | LazyFeatures,
+    coef: Tensor,
+    chunk: int | None = None,
+    segment: int | None = None,
+    workers: int | None = None,
 ) -> tuple[Tensor, Tensor]:
     """The E-step fused with the M-step's statistics, over chunks of points (features (N, P), or computed per
     chunk: see features_of).
@@ -134,30 +165,50 @@ def e_step_statistics(
     Working chunk by chunk keeps the intermediates in cache (bench/bench_em.py) and never stores
     the (R, N, K) responsibilities; the float64 accumulation keeps float32 fits accurate.
 
-    The intermediates are laid out (R, K, chunk), points last: the log-sum-exp's max and sum over K then
-    run along the outer axis, which vectorises on a CPU and coalesces on a GPU (faster than points first).
-    One (R*K, chunk) buffer holds the log-joint, then the
-    responsibilities, updated in place. chunk defaults by device, segment as in weighted_sums.
+    On the CPU the chunks run on `workers` threads (default: torch's thread count), see threads.ordered_map;
+    their statistics are added in the chunks' order whatever the thread count, so the result is the same bit
+    for bit on one thread or many. chunk defaults by device, segment as in weighted_sums.
     """
     n, p = features.shape
     r, k, _ = coef.shape
     chunk = chunk or chunk_rows(features.device, r * k)
     if isinstance(features, LazyFeatures):  # each chunk's (chunk, P) features are made here: bound them too
-        chunk = min(chunk, chunk_rows(features.device, p))
+        chunk = min(chunk, features.rows_per_chunk())
     coef_rows = coef.reshape(r * k, p)  # (R*K, P): row r*K + k is W[r, k]
+    if features.device.type != "cpu":
+        workers = 1  # a GPU runs one chunk's kernels at a time anyway
+    elif workers is None:
+        workers = torch.get_num_threads()
+    # equal chunks, at least one per worker: 1e4 points in chunks of 7943 would leave one worker a quarter
+    n_chunks = max(-(-n // chunk), min(workers, -(-n // MIN_EVEN_ROWS)))
+    chunk = -(-n // n_chunks)
+
+    def one_chunk(lo: int) -> tuple[Tensor, Tensor]:
+        return _chunk_statistics(features[lo : lo + chunk], coef_rows, r, k, segment)
+
     stats, log_norm = None, []
-    for lo in range(0, n, chunk):
-        block = features[lo : lo + chunk]
-        resp = coef_rows @ block.T  # (R*K, c): the log-joint now, the responsibilities below
-        log_joint = resp.view(r, k, -1)
-        top = log_joint.amax(dim=1, keepdim=True)
-        log_joint.sub_(top).exp_()
-        total = log_joint.sum(dim=1, keepdim=True)
-        log_norm.append(top.add_(torch.log(total)).squeeze(1))  # (R, c)
-        log_joint.mul_(total.reciprocal_())
-        sums = weighted_sums(resp, block, segment)  # a fresh float64 (R*K, P)
+    for sums, part in ordered_map(one_chunk, range(0, n, chunk), workers):
         stats = sums if stats is None else stats.add_(sums)
+        log_norm.append(part)
     return stats.view(r, k, p), log_norm[0] if len(log_norm) == 1 else torch.cat(log_norm, dim=1)
+
+
+def _chunk_statistics(block: Tensor, coef_rows: Tensor, r: int, k: int, segment: int | None) -> tuple[Tensor, Tensor]:
+    """One chunk of the E-step: the statistics (R*K, P) float64 of the points whose features are block (c, P),
+    and their log p(x) (R, c), for coefficients coef_rows (R*K, P).
+
+    The intermediates are laid out (R, K, c), points last: the log-sum-exp's max and sum over K then run along
+    the outer axis, which vectorises on a CPU and coalesces on a GPU (faster than points first). One (R*K, c)
+    buffer holds the log-joint, then the responsibilities, updated in place.
+    """
+    resp = coef_rows @ block.T  # (R*K, c): the log-joint now, the responsibilities below
+    log_joint = resp.view(r, k, -1)
+    top = log_joint.amax(dim=1, keepdim=True)
+    log_joint.sub_(top).exp_()
+    total = log_joint.sum(dim=1, keepdim=True)
+    log_norm = top.add_(torch.log(total)).squeeze(1)  # (R, c)
+    log_joint.mul_(total.reciprocal_())
+    return weighted_sums(resp, block, segment), log_norm
 
 
 def weighted_sums(resp: Tensor, block: Tensor, segment: int | None = None) -> Tensor:
@@ -182,7 +233,7 @@ def sufficient_statistics(features: Tensor | LazyFeatures, resp: Tensor) -> Tens
     if not isinstance(features, LazyFeatures):
         return resp.transpose(-1, -2) @ features
     n, p = features.shape
-    chunk = chunk_rows(features.device, p)
+    chunk = features.rows_per_chunk()
     total = None
     for lo in range(0, n, chunk):
         part = resp[:, lo : lo + chunk].transpose(-1, -2) @ features[lo : lo + chunk]

@@ -24,13 +24,14 @@ class Scaling:
         return Scaling(np.zeros(d), np.ones(d))
 
     @staticmethod
-    def fit(x: np.ndarray, isotropic: bool = False) -> Scaling:
+    def fit(x: np.ndarray, isotropic: bool = False, moments: tuple[np.ndarray, np.ndarray] | None = None) -> Scaling:
         """Centre on the column means, scale by the column standard deviations (1 where constant).
 
         isotropic: one common scale for all columns (their RMS standard deviation). Spherical covariances
         need it: a spherical Gaussian stays spherical only under the same scale on every axis.
+        moments: x's column_moments when they are known already.
         """
-        center, scale = column_moments(x)
+        center, scale = column_moments(x) if moments is None else moments
         if isotropic:
             scale = np.full_like(scale, np.sqrt(np.mean(scale**2)))
         scale = np.where(scale > 0, scale, 1.0)
@@ -68,13 +69,30 @@ class Scaling:
 
 
 def column_moments(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Column means and standard deviations (D,) of x (N, D) over the whole double range: each column is
-    first divided by a power of two near its largest magnitude (exact), so 1e307 does not overflow in the
-    squares and 1e-320 keeps its bits."""
+    """Column means and standard deviations (D,) of x (N, D) over the whole double range.
+
+    Where every column's largest magnitude lies in PLAIN_RANGE the sums of squares can neither overflow nor
+    lose bits, and the moments are computed as they are. Otherwise each column is first divided by a power of
+    two near its largest magnitude (exact), so 1e307 does not overflow in the squares and 1e-320 keeps its bits.
+    """
     peak = np.abs(x).max(axis=0)
+    lo, hi = PLAIN_RANGE
+    if np.all((peak == 0) | ((peak >= lo) & (peak <= hi))):
+        return _plain_moments(x)
     exponent = np.frexp(np.where(peak > 0, peak, 1.0))[1]
-    y = np.ldexp(x, -exponent)
-    return np.ldexp(y.mean(axis=0), exponent), np.ldexp(y.std(axis=0), exponent)
+    mean, std = _plain_moments(np.ldexp(x, -exponent))
+    return np.ldexp(mean, exponent), np.ldexp(std, exponent)
+
+
+# Magnitudes whose squares, summed over up to 1e100 points, stay normal float64 numbers.
+PLAIN_RANGE = (1e-100, 1e100)
+
+
+def _plain_moments(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Column means and (population) standard deviations (D,) of x (N, D), with one temporary copy."""
+    mean = x.mean(axis=0)
+    dev = x - mean
+    return mean, np.sqrt(np.einsum("ij,ij->j", dev, dev) / x.shape[0])
 
 
 def _t(a: np.ndarray, like: torch.Tensor | np.ndarray) -> torch.Tensor | np.ndarray:
