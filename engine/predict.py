@@ -8,6 +8,8 @@ import torch
 from . import gaussian
 from .scaling import Scaling
 
+PREDICT_ELEMENTS = 2**21  # features per chunk (16 MiB in float64)
+
 
 def log_joint(points: np.ndarray, weights: np.ndarray, means: np.ndarray, covariances: np.ndarray) -> np.ndarray:
     """log w_k + log N(x_n | mu_k, Sigma_k) (N, K) for points (N, D), in float64.
@@ -23,7 +25,12 @@ def log_joint(points: np.ndarray, weights: np.ndarray, means: np.ndarray, covari
     coef = gaussian.log_joint_coefficients(
         torch.log(torch.as_tensor(weights, dtype=torch.float64))[None], m[None], chol[None]
     )
-    return (gaussian.quadratic_features(xs) @ coef[0].T).numpy() - scaling.log_det
+    # features per chunk of points: at D = 64 a whole (N, P) feature array would be 2145 numbers per point
+    rows = max(256, PREDICT_ELEMENTS // gaussian.n_features(x.shape[1]))
+    out = np.empty((len(x), len(weights)))
+    for lo in range(0, len(x), rows):
+        out[lo : lo + rows] = (gaussian.quadratic_features(xs[lo : lo + rows]) @ coef[0].T).numpy()
+    return out - scaling.log_det
 
 
 def responsibilities(points: np.ndarray, weights, means, covariances) -> np.ndarray:

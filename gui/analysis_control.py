@@ -26,6 +26,7 @@ class CompareControl:
         view.run_button.clicked.connect(self.run)
         view.error.connect(lambda message: messages.error("The comparison stopped", message))
         state.scene_changed.connect(lambda: view.show_scene(state.scene))
+        state.view_changed.connect(lambda: view.show_view(state.scene))
 
     def run(self) -> None:
         config = self.run_control.checked_config()

@@ -12,7 +12,7 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from .background import Background
-from .frames import Frame, ellipse_rings
+from .frames import Frame
 from .palette import component_color, series_color
 from .plot_view import PointCloudItem, add_light_grid
 from .worker import FitJob, RunGate, run_fit
@@ -162,13 +162,13 @@ class _FitPanel(QWidget):
             self.curves.append(curve)
         for j, curve in enumerate(self.curves):
             if j < k:
-                rings = ellipse_rings(snap.means[j], snap.covariances[j])
+                rings = frame.ellipses[j]  # in the scene's view (1-D: the component's density curve)
                 curve.setPen(pg.mkPen(component_color(j), width=2))
                 curve.setData(rings[:, 0], rings[:, 1])
             else:
                 curve.setData([], [])
         self.means.setData(
-            pos=snap.means,
+            pos=frame.view_means if frame.view_means is not None else snap.means,
             brush=[component_color(j) for j in range(k)],
             pen=[pg.mkPen(component_color(j).darker(160), width=2) for j in range(k)],
         )
@@ -252,6 +252,19 @@ class CompareView(QWidget):
     @property
     def running(self) -> bool:
         return bool(self.jobs)
+
+    def show_view(self, scene) -> None:
+        """The same data in another view: the panels redraw their last frames in it (the fits go on)."""
+        from .frames import reframe
+
+        self.scene = scene
+        for job in self.jobs.values():
+            job.scene = scene
+        for algorithm, panel in self.panels.items():
+            panel.show_scene(scene)
+            if algorithm in self.last:
+                self.last[algorithm] = reframe(scene, self.last[algorithm])
+                panel.show_frame(algorithm, self.last[algorithm])
 
     def show_scene(self, scene) -> None:
         self.stop()

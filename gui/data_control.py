@@ -18,9 +18,20 @@ from .generate_dialog import GenerateDialog
 from .state import WindowState
 
 DEMO_N = 1000
-WINDOW_DIMENSIONS = 2  # the window's plot, table and hand-set starts are 2-D
+DRAWN_DIMENSIONS = 2  # points drawn by hand are 2-D: drawing adds to 2-D data only
 MAX_RECENT = 8
 DATA_FILTER = "Data (*.csv *.tsv *.txt *.dat *.npy *.npz *.parquet);;All files (*)"
+
+
+def first_view(dataset, show: tuple[int, int] = (0, 1)):
+    """The view new data opens in: the two columns `show` (places among its columns), named; None for 1-D."""
+    from engine.projection import columns_view
+
+    d = dataset.points.shape[1] if dataset.points.ndim == 2 else 2
+    if d < 2:
+        return None
+    x, y = show if max(show) < d and show[0] != show[1] else (0, 1)
+    return columns_view(d, x, y, tuple(dataset.columns))
 
 
 class DataControl:
@@ -51,10 +62,12 @@ class DataControl:
         dataset = engine.Dataset(points, ("x", "y"), (0, 1), f"demo: forum preset, N={DEMO_N}, seed 0")
         self.set_dataset(dataset, engine.generated_ref(p, DEMO_N, 0, points))
 
-    def set_dataset(self, dataset, origin=None, keep_range: bool = False) -> None:
+    def set_dataset(
+        self, dataset, origin=None, keep_range: bool = False, plot_columns: tuple[int, int] = (0, 1)
+    ) -> None:
         """Show a new data set (engine.Dataset) with its engine.DataRef (None: the points themselves, an
         inline reference made with the scene); a running fit is stopped first. keep_range: the view stays
-        put (points drawn by hand).
+        put (points drawn by hand). plot_columns: the two columns the plot shows first (data of more than 2-D).
 
         Nothing of the previous data's fit survives: paths, start circles, status, chart and iteration go back
         to "no fit yet", and a start imported or set for the old data goes back to the panel's initialisation.
@@ -67,7 +80,7 @@ class DataControl:
 
         def work():
             ref = origin if origin is not None else engine.inline_ref(dataset.points)
-            return build_scene(dataset.points), ref
+            return build_scene(dataset.points, first_view(dataset, plot_columns)), ref
 
         def show(result) -> None:
             if token == self.state.data_token:  # else superseded by newer data
@@ -94,11 +107,17 @@ class DataControl:
         import engine
 
         ds = self.state.dataset
-        old = ds.points if ds is not None else np.empty((0, 2))
+        if ds is not None and ds.points.shape[1] != DRAWN_DIMENSIONS and len(ds.points):
+            self.messages.note(
+                f"points drawn by hand are 2-D and the data is {ds.points.shape[1]}-D: Clear first to draw new data",
+                8000,
+            )
+            return
+        old = ds.points if ds is not None and len(ds.points) else np.empty((0, 2))
         source = ds.source if ds is not None else ""
         if not source.endswith("(edited by hand)") and source != "drawn by hand":
             source = f"{source} (edited by hand)".strip()
-        columns = ds.columns if ds is not None else ("x", "y")
+        columns = ds.columns if ds is not None and len(ds.columns) == DRAWN_DIMENSIONS else ("x", "y")
         self.set_dataset(engine.Dataset(np.vstack([old, new]), columns, (0, 1), source), keep_range=True)
 
     def clear_points(self) -> None:
@@ -114,15 +133,22 @@ class DataControl:
         self.messages.keep(dialog)
 
     def generate(self, weights, means, covariances, n: int, seed: int) -> None:
-        """Sample n points from the mixture (in the background: 1e6 points take ~0.3 s)."""
+        """Sample n points from the mixture (in the background: 1e6 points take ~0.3 s); any dimension."""
         import engine
 
-        source = f"generated: K={len(weights)}, N={n:,}, seed {seed}"
+        d = np.asarray(means).shape[1]
+        source = (
+            f"generated: K={len(weights)}, D={d}, N={n:,}, seed {seed}"
+            if d != 2
+            else f"generated: K={len(weights)}, N={n:,}, seed {seed}"
+        )
         mixture = {"weights": weights, "means": means, "covariances": covariances}
+        names = ("x", "y") if d == 2 else tuple(f"x{j}" for j in range(d))
 
         def work():
             points, _ = engine.sample_mixture(weights, means, covariances, n, seed)
-            return engine.Dataset(points, ("x", "y"), (0, 1), source), engine.generated_ref(mixture, n, seed, points)
+            dataset = engine.Dataset(points, names, tuple(range(d)), source)
+            return dataset, engine.generated_ref(mixture, n, seed, points)
 
         self.tasks.run(work, lambda result: self.set_dataset(*result), self.messages.failed("Could not generate"))
 
@@ -134,9 +160,10 @@ class DataControl:
         folder = self.settings.value("last_folder")
         return str(folder) if folder and Path(str(folder)).is_dir() else str(Path.cwd())
 
-    def open_path(self, path: str, columns: list | None = None, ask_columns: bool = True) -> None:
-        """Load a data file in the background; a file with more than two columns asks which two
-        (unless columns are given, or ask_columns is False: then the loader's own choice is taken)."""
+    def open_path(self, path: str, columns: list | None = None, ask_columns: bool = True, plot_columns=(0, 1)) -> None:
+        """Load a data file in the background, any number of columns; a file with more than two asks which to
+        fit and which two to show (unless columns are given, or ask_columns is False: then the loader's own
+        choice is taken: every numeric column but a row index and a class label)."""
         import engine
 
         path = str(path)
@@ -144,13 +171,7 @@ class DataControl:
 
         def work():
             names = None if columns is not None else engine.column_names(path)
-            dataset = engine.load(path, columns, at_most=WINDOW_DIMENSIONS)
-            if dataset.points.shape[1] != WINDOW_DIMENSIONS:
-                picked = ", ".join(map(repr, dataset.columns))
-                raise engine.DataError(
-                    f"{path}: {picked} is {dataset.points.shape[1]}-D data; the window shows and fits two "
-                    "columns: choose two (the command line fits any number)"
-                )
+            dataset = engine.load(path, columns)
             return names, dataset, engine.file_ref(dataset)
 
         def done(result) -> None:
@@ -159,22 +180,26 @@ class DataControl:
             if names is not None and len(names) > 2 and ask_columns:
                 self._pick_columns(path, names, dataset, ref)
             else:
-                self.set_dataset(dataset, ref)
-                self.messages.note(f"loaded {path}", 5000)
+                self.set_dataset(dataset, ref, plot_columns=plot_columns)
+                self.messages.note(
+                    f"loaded {path}: {len(dataset.columns)} columns ({', '.join(dataset.columns)})", 8000
+                )
 
         self.tasks.run(work, done, self.messages.failed("Could not open the data"))
 
     def _pick_columns(self, path: str, names: list[str], dataset, ref) -> None:
         picker = dialogs.ColumnPicker(self.parent, path, names, tuple(dataset.column_indices))
         self.column_picker = picker
-        self.messages.note(f"{path}: choose the two columns to plot and fit", 0)
+        self.messages.note(f"{path}: choose the columns to fit and the two to show", 0)
 
         def chosen() -> None:
-            if picker.columns() == tuple(dataset.column_indices):
-                self.set_dataset(dataset, ref)
-                self.messages.note(f"loaded {path}", 5000)
+            fit, show = picker.columns(), picker.shown()
+            at = (fit.index(show[0]), fit.index(show[1])) if len(fit) > 1 else (0, 1)  # places among the fitted
+            if fit == tuple(dataset.column_indices):
+                self.set_dataset(dataset, ref, plot_columns=at)
+                self.messages.note(f"loaded {path}: fitting {len(fit)} columns", 5000)
             else:
-                self.open_path(path, list(picker.columns()))
+                self.open_path(path, list(fit), plot_columns=at)
 
         def cancelled() -> None:
             self.messages.note(f"opening {path} was cancelled: the data on screen stays", 5000)

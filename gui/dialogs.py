@@ -6,7 +6,17 @@ import platform
 
 from PySide6 import __version__ as pyside_version
 from PySide6.QtCore import Qt, qVersion
-from PySide6.QtWidgets import QComboBox, QDialog, QDialogButtonBox, QFormLayout, QLabel, QMessageBox, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMessageBox,
+    QWidget,
+)
 
 import engine
 
@@ -32,37 +42,73 @@ def show_error(parent: QWidget, title: str, message: str, details: str = "") -> 
 
 
 class ColumnPicker(QDialog):
-    """Choose the x and y columns of a file with more than two; preselects the loader's own choice."""
+    """Choose the columns of a file to FIT (a checked list; preselected: the loader's own choice, every numeric
+    column but a row index and a class label) and the two to SHOW first (among the fitted ones)."""
 
-    def __init__(self, parent: QWidget, path: str, names: list[str], default: tuple[int, int]) -> None:
+    def __init__(self, parent: QWidget, path: str, names: list[str], default: tuple[int, ...]) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Choose two columns")
+        self.setWindowTitle("Choose the columns")
+        self.names = names
+        self.fit_list = QListWidget()
+        for j, name in enumerate(names):
+            item = QListWidgetItem(f"{j}: {name}")
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Checked if j in default else Qt.CheckState.Unchecked)
+            self.fit_list.addItem(item)
+        self.fit_list.setMinimumHeight(min(24 * len(names), 260))
         self.x = QComboBox()
         self.y = QComboBox()
-        for combo, index in ((self.x, default[0]), (self.y, default[1])):
+        shown = list(default[:2]) if len(default) >= 2 else [0, min(1, len(names) - 1)]
+        for combo, index in ((self.x, shown[0]), (self.y, shown[1])):
             combo.addItems([f"{j}: {name}" for j, name in enumerate(names)])
             combo.setCurrentIndex(index)
         self.message = QLabel()
         self.message.setStyleSheet("color: #b00020")
+        self.message.setWordWrap(True)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
         form = QFormLayout(self)
-        form.addRow(QLabel(f"{path} has {len(names)} columns. Plot and fit:"))
-        form.addRow("x column", self.x)
-        form.addRow("y column", self.y)
+        form.addRow(QLabel(f"{path} has {len(names)} columns."))
+        form.addRow("Fit these columns", self.fit_list)
+        form.addRow("Show across", self.x)
+        form.addRow("Show up", self.y)
         form.addRow(self.message)
         form.addRow(self.buttons)
         self.x.currentIndexChanged.connect(self._check)
         self.y.currentIndexChanged.connect(self._check)
+        self.fit_list.itemChanged.connect(self._check)
+        self._check()
 
-    def columns(self) -> tuple[int, int]:
+    def columns(self) -> tuple[int, ...]:
+        """The columns to fit, in file order."""
+        return tuple(
+            j for j in range(self.fit_list.count()) if self.fit_list.item(j).checkState() == Qt.CheckState.Checked
+        )
+
+    def shown(self) -> tuple[int, int]:
+        """The two columns shown first (file positions)."""
         return self.x.currentIndex(), self.y.currentIndex()
 
+    def set_columns(self, fit: tuple[int, ...], shown: tuple[int, int]) -> None:
+        """Check exactly `fit` and show `shown` (for scripts and tests)."""
+        for j in range(self.fit_list.count()):
+            self.fit_list.item(j).setCheckState(Qt.CheckState.Checked if j in fit else Qt.CheckState.Unchecked)
+        self.x.setCurrentIndex(shown[0])
+        self.y.setCurrentIndex(shown[1])
+
     def _check(self) -> None:
-        same = self.x.currentIndex() == self.y.currentIndex()
-        self.message.setText("choose two different columns" if same else "")
-        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(not same)
+        fit, (x, y) = self.columns(), self.shown()
+        if not fit:
+            problem = "check at least one column to fit"
+        elif x == y and len(fit) > 1:
+            problem = "choose two different columns to show"
+        elif len(fit) > 1 and (x not in fit or y not in fit):
+            problem = "the two shown columns must be among the fitted ones"
+        else:
+            problem = ""
+        self.message.setText(problem)
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(not problem)
 
 
 def versions_text(engine_info: dict | None) -> str:

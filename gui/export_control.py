@@ -126,9 +126,12 @@ class ExportControl:
 
         try:
             params = engine.read_params(path)
-            if params.means.shape[1] != 2:
+            scene = self.state.scene
+            d = scene.n_features if scene is not None else 2
+            if params.means.shape[1] != d:
                 raise engine.ParamsError(
-                    f"{path}: the parameters are {params.means.shape[1]}-D; the window fits 2-D data"
+                    f"{path}: the parameters are {params.means.shape[1]}-D and the data on screen is {d}-D: "
+                    "import parameters fitted to data of the same columns"
                 )
         except engine.UserError as exc:
             self.messages.error("Could not import the parameters", str(exc))

@@ -78,7 +78,9 @@ class FitView:
     def show_scene(self) -> None:
         """New data on screen, no fit: no paths, start circles, table, chart, iteration or speed."""
         scene = self.state.scene
-        self.plot.show_scene(scene, tuple(self.state.dataset.columns), self.state.keep_range)
+        names = tuple(self.state.dataset.columns)
+        self.plot.show_scene(scene, names, self.state.keep_range)
+        self.table.set_column_names(names)
         self.table.clear_params()
         self.timeline.clear()
         self.chart.clear()

@@ -1,9 +1,14 @@
 """What the plot draws, computed off the GUI thread (no Qt here): the data scene and one frame per snapshot.
 
-A `DataScene` is built once per data set: the points shown as a scatter (all of them up to SCATTER_LIMIT,
-else a random sample drawn over a density image), the plot's bounds and the density image. A `Frame` is
-built per emitted snapshot: each shown point's most likely component, each component's 1/2/3-sigma
-ellipses and the mixture density's contour lines, as NaN-separated polylines ready for one setData each.
+A `DataScene` is built once per data set and view: the data (N, D), its 2-D view (engine.projection: two
+columns, principal axes, separating axes; exact), the points shown as a scatter (all of them up to
+SCATTER_LIMIT, else a random sample drawn over a density image), the plot's bounds and the density image.
+One-dimensional data has no view: its scene is a histogram, with the points as a rug below it.
+
+A `Frame` is built per emitted snapshot: each shown point's most likely component (in D dimensions), the
+mixture projected into the view, each component's 1/2/3-sigma ellipses and the projected mixture density's
+contour lines, as NaN-separated polylines ready for one setData each. In 1-D the "ellipses" are each
+component's weighted density curve and the "contours" the mixture's density curve.
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from engine.projection import View, columns_view
 
 SCATTER_LIMIT = 50_000  # up to this many points are drawn one by one
 SAMPLE_SIZE = 20_000  # beyond it: a density image and this many sampled points on top
@@ -27,34 +34,84 @@ CONTOUR_MASS = (0.25, 0.5, 0.75, 0.9, 0.99)
 class DataScene:
     """One data set as the plot shows it.
 
-    points (N, 2) all the data; shown (S,) indices of the points drawn one by one; bounds (xmin, xmax,
-    ymin, ymax) padded; image (IMAGE_BINS, IMAGE_BINS) float32 log-density of the data in [0, 1], or None
-    when every point is drawn; shown_points (S, 2).
+    points (N, D) all the data (what is fitted); shown (S,) indices of the points drawn one by one; bounds
+    (xmin, xmax, ymin, ymax) of the view, padded; image (IMAGE_BINS, IMAGE_BINS) float32 log-density of the
+    view in [0, 1], or None when every point is drawn; shown_points (S, 2): the view of points[shown] (in 1-D:
+    the values and their rug heights); view: the 2-D view (None for 1-D data); histogram (1-D data only):
+    bin edges (B+1,) and densities (B,).
     """
 
     points: np.ndarray
     shown: np.ndarray
     bounds: tuple[float, float, float, float]
     image: np.ndarray | None
-    shown_points: np.ndarray  # points[shown] (S, 2), gathered once
+    shown_points: np.ndarray  # the view of points[shown] (S, 2), projected once per data set and view
     variance: float = 1.0  # the data's smallest per-axis variance (the scale for "collapsing")
+    view: View | None = None
+    histogram: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def sampled(self) -> bool:
         return self.image is not None
 
+    @property
+    def n_features(self) -> int:
+        return self.points.shape[1] if self.points.ndim == 2 else 2
 
-def build_scene(points: np.ndarray, seed: int = 0) -> DataScene:
-    """The scene for points (N, 2): O(N) work, so large data is built in a background thread."""
+    @property
+    def one_d(self) -> bool:
+        return self.view is None and self.histogram is not None
+
+    @property
+    def shown_data(self) -> np.ndarray:
+        """The shown points in all D dimensions (S, D) (the same array as shown_points for the plain 2-D view)."""
+        if self.view is not None and self.view.columns == (0, 1) and self.n_features == 2:
+            return self.shown_points
+        return self.points[self.shown]
+
+
+def build_scene(points: np.ndarray, view: View | None = None, seed: int = 0) -> DataScene:
+    """The scene for points (N, D) in view (default: the first two columns; 1-D data: a histogram): O(N) work,
+    so large data is built in a background thread."""
     points = np.ascontiguousarray(points, dtype=np.float64)
-    n = len(points)
-    bounds = padded_bounds(points)
+    if points.ndim != 2:
+        points = points.reshape(len(points), -1) if points.size else np.empty((0, 2))
+    n, d = points.shape
     variance = float(points.var(axis=0).min()) if n > 1 else 1.0
     variance = variance if variance > 0 else 1.0
+    rng = np.random.default_rng(seed)
+    shown = np.arange(n) if n <= SCATTER_LIMIT else np.sort(rng.choice(n, SAMPLE_SIZE, replace=False))
+    if d == 1:
+        return _histogram_scene(points, shown, variance, rng)
+    view = columns_view(d, 0, 1) if view is None else view
+    xy = points if view.columns == (0, 1) and d == 2 else view.points(points)
+    bounds = padded_bounds(xy)
     if n <= SCATTER_LIMIT:
-        return DataScene(points, np.arange(n), bounds, None, points, variance)
-    shown = np.sort(np.random.default_rng(seed).choice(n, SAMPLE_SIZE, replace=False))
-    return DataScene(points, shown, bounds, density_image(points, bounds), points[shown], variance)
+        return DataScene(points, shown, bounds, None, xy, variance, view)
+    return DataScene(points, shown, bounds, density_image(xy, bounds), xy[shown], variance, view)
+
+
+HISTOGRAM_BINS = (10, 120)  # the fewest and most bins of a 1-D histogram (Freedman-Diaconis in between)
+RUG_SHARE = (0.02, 0.10)  # the rug lies this far below zero, as shares of the histogram's height
+
+
+def _histogram_scene(points: np.ndarray, shown: np.ndarray, variance: float, rng) -> DataScene:
+    """The scene of 1-D data: a density histogram (Freedman-Diaconis bins), the shown points as a jittered
+    rug below zero, bounds that hold both."""
+    x = points[:, 0]
+    n = len(x)
+    if n == 0:
+        return DataScene(points, shown, (-1.0, 1.0, -0.1, 1.0), None, np.empty((0, 2)), variance, None, None)
+    lo, hi = padded_bounds(np.column_stack([x, x]))[:2]
+    q75, q25 = np.percentile(x, [75, 25])
+    width = 2 * (q75 - q25) / max(n, 1) ** (1 / 3)
+    bins = int(np.clip((hi - lo) / width if width > 0 else HISTOGRAM_BINS[0], *HISTOGRAM_BINS))
+    density, edges = np.histogram(x, bins=bins, range=(lo, hi), density=True)
+    top = float(density.max()) if density.size and density.max() > 0 else 1.0
+    rug = -top * rng.uniform(*RUG_SHARE, size=len(shown))
+    shown_points = np.column_stack([x[shown], rug])
+    bounds = (lo, hi, -top * (RUG_SHARE[1] + 0.04), top * 1.25)
+    return DataScene(points, shown, bounds, None, shown_points, variance, None, (edges, density))
 
 
 def padded_bounds(points: np.ndarray, pad: float = 0.08) -> tuple[float, float, float, float]:
@@ -143,6 +200,9 @@ class Frame:
     states: tuple[ComponentState, ...] = ()
     running_seconds: float | None = None  # the fit's time less the time it sat paused (None: not a live fit)
     replay: bool = False  # a kept iteration shown again (the slider, a restart), not the fit's latest
+    view_means: np.ndarray | None = None  # (K, 2) the means in the view (1-D: at each curve's peak)
+    view_covariances: np.ndarray | None = None  # (K, 2, 2) the covariances in the view (None in 1-D)
+    data_trajectory: np.ndarray | None = None  # (T', K, D) the trajectory in data units (to redraw in a new view)
 
 
 def ellipse_rings(mean: np.ndarray, cov: np.ndarray, sigmas=SIGMAS, n: int = RING_POINTS) -> np.ndarray:
@@ -164,7 +224,7 @@ def ellipse_rings(mean: np.ndarray, cov: np.ndarray, sigmas=SIGMAS, n: int = RIN
 def mixture_log_density(
     points: np.ndarray, weights: np.ndarray, means: np.ndarray, covariances: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(log p(x) (N,), log w_k + log N(x | mu_k, Sigma_k) (N, K)) for points (N, 2), by the engine."""
+    """(log p(x) (N,), log w_k + log N(x | mu_k, Sigma_k) (N, K)) for points (N, D), by the engine."""
     import engine
 
     joint = engine.log_joint(points, weights, means, covariances)
@@ -205,6 +265,16 @@ def contour_lines(
     return np.concatenate(pieces) if pieces else np.empty((0, 2))
 
 
+def view_mixture(scene: DataScene, means: np.ndarray, covariances: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A mixture's means (..., K, D) and covariances (..., K, D, D) in the scene's view: (..., K, 2) and
+    (..., K, 2, 2), exact (engine.projection). For 1-D scenes the means come back as (value, 0)."""
+    if scene.view is None:  # 1-D: the value and 0; the variance and 0 across (flat ellipses: intervals)
+        flat = np.zeros((*covariances.shape[:-2], 2, 2))
+        flat[..., 0, 0] = covariances[..., 0, 0]
+        return np.concatenate([means, np.zeros_like(means)], axis=-1), flat
+    return scene.view.means(means), scene.view.covariances(covariances)
+
+
 def build_frame(
     scene: DataScene,
     snapshot,
@@ -213,30 +283,107 @@ def build_frame(
     trajectory: np.ndarray | None = None,
     light: bool = False,
 ) -> Frame:
-    """The frame of a snapshot (weights (K,), means (K, 2), covariances (K, 2, 2) in data units).
-    light: ellipses only (no point labels, no contours)."""
+    """The frame of a snapshot (weights (K,), means (K, D), covariances (K, D, D) in data units), drawn in the
+    scene's view. light: ellipses only (no point labels, no contours)."""
     w, m, c = snapshot.weights, snapshot.means, snapshot.covariances
+    states = component_states(snapshot, scene.variance)
+    if scene.one_d:
+        return _one_d_frame(scene, snapshot, history, entries, trajectory, states, light)
+    vm, vc = view_mixture(scene, m, c)
+    data_trajectory = trajectory
+    if trajectory is not None and len(trajectory) and trajectory.shape[-1] == m.shape[-1]:
+        trajectory = scene.view.means(trajectory)
+    ellipses = tuple(ellipse_rings(vm[k], vc[k]) for k in range(len(w)))
     if light:
-        ellipses = tuple(ellipse_rings(m[k], c[k]) for k in range(len(w)))
+        empty = np.empty(0, dtype=np.int64)
         return Frame(
             snapshot,
-            np.empty(0, dtype=np.int64),
+            empty,
             ellipses,
             np.empty((0, 2)),
             np.empty(0),
             history,
             entries,
             trajectory,
-            component_states(snapshot, scene.variance),
+            states,
+            view_means=vm,
+            view_covariances=vc,
+            data_trajectory=data_trajectory,
         )
-    shown = scene.shown_points
-    log_p, joint = mixture_log_density(shown, w, m, c)
-    labels = joint.argmax(axis=1) if len(shown) else np.empty(0, dtype=np.int64)
+    shown = scene.shown_data
+    # labels in all D dimensions (a point's component is the fit's, not the view's); contours of the view's
+    # exact marginal density, at levels that enclose shares of the shown points in the view
+    labels = mixture_log_density(shown, w, m, c)[1].argmax(axis=1) if len(shown) else np.empty(0, dtype=np.int64)
+    log_p, _ = mixture_log_density(scene.shown_points, w, vm, vc)
     levels = contour_levels(log_p[np.isfinite(log_p)])
-    contours = contour_lines(scene.bounds, w, m, c, levels)
-    ellipses = tuple(ellipse_rings(m[k], c[k]) for k in range(len(w)))
-    states = component_states(snapshot, scene.variance)
-    return Frame(snapshot, labels, ellipses, contours, levels, history, entries, trajectory, states)
+    contours = contour_lines(scene.bounds, w, vm, vc, levels)
+    return Frame(
+        snapshot,
+        labels,
+        ellipses,
+        contours,
+        levels,
+        history,
+        entries,
+        trajectory,
+        states,
+        view_means=vm,
+        view_covariances=vc,
+        data_trajectory=data_trajectory,
+    )
+
+
+CURVE_POINTS = 400  # points along each 1-D density curve
+
+
+def _one_d_frame(scene, snapshot, history, entries, trajectory, states, light: bool) -> Frame:
+    """A 1-D frame: each component's weighted density w_k N(x | mu_k, s_k^2) and the mixture's, on a grid over
+    the bounds, as (G, 2) curves; the means drawn at their curve's peak."""
+    w, m, c = snapshot.weights, snapshot.means[:, 0], snapshot.covariances[:, 0, 0]
+    data_trajectory = trajectory
+    x = np.linspace(scene.bounds[0], scene.bounds[1], CURVE_POINTS)
+    sd = np.sqrt(c)
+    parts = (
+        w[:, None] * np.exp(-0.5 * ((x[None, :] - m[:, None]) / sd[:, None]) ** 2) / (np.sqrt(2 * np.pi) * sd[:, None])
+    )
+    curves = tuple(np.column_stack([x, parts[k]]) for k in range(len(w)))
+    mixture = np.column_stack([x, parts.sum(axis=0)])
+    peaks = np.column_stack([m, w / (np.sqrt(2 * np.pi) * sd)])
+    if trajectory is not None and len(trajectory) and trajectory.shape[-1] == 1:
+        trajectory = np.concatenate([trajectory, np.zeros_like(trajectory)], axis=-1)
+    labels = np.empty(0, dtype=np.int64)
+    if not light and len(scene.shown):
+        labels = mixture_log_density(scene.shown_data, snapshot.weights, snapshot.means, snapshot.covariances)[
+            1
+        ].argmax(axis=1)
+    return Frame(
+        snapshot,
+        labels,
+        curves,
+        mixture,
+        np.empty(0),
+        history,
+        entries,
+        trajectory,
+        states,
+        view_means=peaks,
+        data_trajectory=data_trajectory,
+    )
+
+
+def reframe(scene: DataScene, frame: Frame) -> Frame:
+    """The same frame drawn in another scene (the same data in another view)."""
+    from dataclasses import replace
+
+    again = build_frame(
+        scene,
+        frame.snapshot,
+        frame.history,
+        frame.entries,
+        frame.data_trajectory,
+        light=not len(frame.labels) and len(scene.shown) > 0,
+    )
+    return replace(again, running_seconds=frame.running_seconds, replay=frame.replay)
 
 
 def restart_permutation(final, table, restart: int) -> np.ndarray:
@@ -281,7 +428,7 @@ def is_latest(base, entry, restart: int) -> bool:
 
 
 def trajectory_of(entries: tuple, upto: int, restart: int | None = None, perm: np.ndarray | None = None) -> np.ndarray:
-    """Means (T, K, 2) over the kept entries with iteration <= upto, of the shown or the given restart."""
+    """Means (T, K, D) over the kept entries with iteration <= upto, of the shown or the given restart."""
     kept = [e for e in entries if e.iteration <= upto]
     if restart is None:
         return np.stack([e.means for e in kept]) if kept else np.empty((0, 0, 2))

@@ -84,8 +84,8 @@ def render_thumbnail(
 
 
 def gallery_pictures(scene, snapshot) -> list[QImage]:
-    """One picture per restart (R), components matched to the shown fit's so colours agree."""
-    from .frames import restart_permutation
+    """One picture per restart (R) in the scene's view, components matched to the shown fit's so colours agree."""
+    from .frames import restart_permutation, view_mixture
 
     table = snapshot.restarts
     rng = np.random.default_rng(0)
@@ -98,11 +98,8 @@ def gallery_pictures(scene, snapshot) -> list[QImage]:
             out.append(render_thumbnail(pts, scene.bounds, np.empty(0), np.empty((0, 2)), np.empty((0, 2, 2))))
             continue
         perm = restart_permutation(snapshot, table, r)
-        out.append(
-            render_thumbnail(
-                pts, scene.bounds, table.weights[r][perm], table.means[r][perm], table.covariances[r][perm]
-            )
-        )
+        means, covariances = view_mixture(scene, table.means[r][perm], table.covariances[r][perm])
+        out.append(render_thumbnail(pts, scene.bounds, table.weights[r][perm], means, covariances))
     return out
 
 

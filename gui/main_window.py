@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QScrollArea,
     QSplitter,
+    QStackedWidget,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -34,6 +35,7 @@ from .fit_view import Chart, FitView, StatusLabels
 from .gallery import GalleryPanel
 from .menus import Menus, ShortcutsFirst
 from .messages import Messages
+from .pairs_view import PairsView
 from .param_table import ParamTable
 from .plot_view import PlotView, add_light_grid
 from .replay_control import ReplayControl
@@ -43,6 +45,7 @@ from .selection_view import SelectionView
 from .session_control import SessionControl
 from .state import WindowState
 from .timeline import Timeline
+from .view_control import ViewBar, ViewControl
 
 PLOT_MIN_HEIGHT = 200  # pixels: at any window size the plot stays a plot
 LOWER_MIN_HEIGHT = 140  # pixels: the chart and tabs below it scroll only when the window is smaller still
@@ -76,6 +79,11 @@ class MainWindow(QMainWindow):
     def _build_widgets(self) -> None:
         self.plot = PlotView()
         self.plot.setMinimumHeight(PLOT_MIN_HEIGHT)
+        self.pairs = PairsView()
+        self.view_bar = ViewBar()
+        self.plot_stack = QStackedWidget()  # the plot in a 2-D view, or the pairs matrix
+        self.plot_stack.addWidget(self.plot)
+        self.plot_stack.addWidget(self.pairs)
         self.ll_plot = pg.PlotWidget(background="w")
         self.ll_plot.setLabel("bottom", "iteration")
         self.ll_plot.setLabel("left", "mean log-likelihood")
@@ -103,7 +111,8 @@ class MainWindow(QMainWindow):
         top = QWidget()
         top_layout = QVBoxLayout(top)
         top_layout.setContentsMargins(0, 0, 0, 0)
-        top_layout.addWidget(self.plot, 1)
+        top_layout.addWidget(self.view_bar)
+        top_layout.addWidget(self.plot_stack, 1)
         top_layout.addWidget(self.timeline)
         # The lower panel scrolls inside its share: its tabs' minimum sizes never squeeze the plot, and
         # switching tabs never moves the splitter (the plot keeps the share the user gave it).
@@ -157,6 +166,7 @@ class MainWindow(QMainWindow):
             state, self.selection, self.tabs, controls, timeline, run, tasks, messages
         )
         self.gallery_panel.export_requested.connect(self.files.export_gallery_dialog)
+        self.views = ViewControl(state, self.view_bar, self.plot_stack, self.plot, self.pairs, tasks, messages)
 
     def _wire_panel(self) -> None:
         c, run, data = self.controls, self.run_control, self.data

@@ -10,6 +10,10 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTab
 from .palette import component_color
 
 COLUMNS = ("component", "weight", "mean x", "mean y", "var x", "cov xy", "var y", "points", "min eig", "cond", "state")
+# Any other dimension: the mean and the variances as short vectors; hover a cell for every coordinate and the
+# whole covariance matrix. Health (smallest eigenvalue, condition number) is in D dimensions.
+COLUMNS_D = ("component", "weight", "mean", "variances", "points", "min eig", "cond", "state")
+SHOWN_COORDINATES = 4  # a vector cell shows this many coordinates, then "…"
 WARNING = QColor("#b00020")
 
 
@@ -24,6 +28,7 @@ class ParamTable(QTableWidget):
         super().__init__(0, len(COLUMNS), parent)
         self.editable = False
         self._filling = False
+        self.column_names: tuple[str, ...] = ()
         self.itemChanged.connect(self._typed)
         self.setHorizontalHeaderLabels(list(COLUMNS))
         self.verticalHeader().setVisible(False)
@@ -31,9 +36,18 @@ class ParamTable(QTableWidget):
         self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.horizontalHeader().setStretchLastSection(True)
 
+    def set_column_names(self, names: tuple[str, ...]) -> None:
+        """The data's column names (D of them), for the tooltips of a D-dimensional fit."""
+        self.column_names = tuple(names)
+
     def set_params(self, weights: np.ndarray, means: np.ndarray, covariances: np.ndarray, states=()) -> None:
-        """weights (K,), means (K, 2), covariances (K, 2, 2); states: each component's ComponentState
-        (effective points, smallest eigenvalue, condition number, verdict), warnings in red."""
+        """weights (K,), means (K, D), covariances (K, D, D); states: each component's ComponentState
+        (effective points, smallest eigenvalue, condition number, verdict), warnings in red. 2-D fits get a
+        column per number (and can be typed into); other dimensions a row of vectors with full tooltips."""
+        if means.shape[1] != 2:
+            self._set_vectors(weights, means, covariances, states)
+            return
+        self._set_headers(COLUMNS)
         self._filling = True
         k = len(weights)
         if self.rowCount() != k:
@@ -60,6 +74,34 @@ class ParamTable(QTableWidget):
                 self._set(j, 10, state.state, colour)
         self._filling = False
 
+    def _set_headers(self, headers: tuple[str, ...]) -> None:
+        if self.columnCount() != len(headers) or self.horizontalHeaderItem(2).text() != headers[2]:
+            self.setRowCount(0)
+            self.setColumnCount(len(headers))
+            self.setHorizontalHeaderLabels(list(headers))
+
+    def _set_vectors(self, weights: np.ndarray, means: np.ndarray, covariances: np.ndarray, states) -> None:
+        self._set_headers(COLUMNS_D)
+        self._filling = True
+        k, d = means.shape
+        names = self.column_names if len(self.column_names) == d else tuple(f"x{j}" for j in range(d))
+        if self.rowCount() != k:
+            self.setRowCount(k)
+        for j in range(k):
+            state = states[j] if j < len(states) else None
+            self._set(j, 0, f"■ {j}" + (" !" if state is not None and state.warning else ""), component_color(j))
+            self._set(j, 1, f"{weights[j]:.5g}")
+            variances = np.diagonal(covariances[j])
+            self._set(j, 2, _short(means[j]), tip=_vector_tip(f"component {j} mean", names, means[j]))
+            self._set(j, 3, _short(variances), tip=_matrix_tip(f"component {j} covariance", names, covariances[j]))
+            if state is not None:
+                colour = WARNING if state.warning else QColor("black")
+                self._set(j, 4, f"{state.n_effective:.1f}", colour)
+                self._set(j, 5, f"{state.min_eigenvalue:.3g}", colour)
+                self._set(j, 6, f"{state.condition:.3g}", colour)
+                self._set(j, 7, state.state, colour)
+        self._filling = False
+
     def set_editable(self, on: bool) -> None:
         self.editable = on
         trigger = QAbstractItemView.EditTrigger
@@ -67,7 +109,7 @@ class ParamTable(QTableWidget):
 
     def _typed(self, item) -> None:
         """A cell was edited: read the table back (weights renormalised to sum to 1) and emit it."""
-        if self._filling or not self.editable or not 1 <= item.column() <= 6:
+        if self._filling or not self.editable or not 1 <= item.column() <= 6 or self.columnCount() != len(COLUMNS):
             return
         k = self.rowCount()
         try:
@@ -82,7 +124,7 @@ class ParamTable(QTableWidget):
     def clear_params(self) -> None:
         self.setRowCount(0)
 
-    def _set(self, row: int, col: int, text: str, color=None) -> None:
+    def _set(self, row: int, col: int, text: str, color=None, tip: str | None = None) -> None:
         item = self.item(row, col)
         if item is None:
             item = QTableWidgetItem()
@@ -90,3 +132,25 @@ class ParamTable(QTableWidget):
         item.setText(text)
         if color is not None:
             item.setForeground(color)
+        if tip is not None:
+            item.setToolTip(tip)
+
+
+def _short(v: np.ndarray) -> str:
+    """The first SHOWN_COORDINATES numbers of a vector, in parentheses."""
+    head = ", ".join(f"{x:.4g}" for x in v[:SHOWN_COORDINATES])
+    return f"({head}{', …' if len(v) > SHOWN_COORDINATES else ''})"
+
+
+def _vector_tip(title: str, names: tuple[str, ...], v: np.ndarray) -> str:
+    rows = "".join(f"<tr><td>{n}</td><td align='right'>{x:.6g}</td></tr>" for n, x in zip(names, v, strict=True))
+    return f"<b>{title}</b><table>{rows}</table>"
+
+
+def _matrix_tip(title: str, names: tuple[str, ...], m: np.ndarray) -> str:
+    head = "".join(f"<th>{n}</th>" for n in names)
+    rows = "".join(
+        f"<tr><th>{n}</th>" + "".join(f"<td align='right'>{x:.4g}</td>" for x in row) + "</tr>"
+        for n, row in zip(names, m, strict=True)
+    )
+    return f"<b>{title}</b><table><tr><th></th>{head}</tr>{rows}</table>"

@@ -146,8 +146,19 @@ class PlotView(pg.PlotWidget):
         self.frame: Frame | None = None
         self.image = pg.ImageItem()
         self.image.setLookupTable(_density_lut())
+        # 1-D data: its density histogram (the points are a rug below it)
+        self.histogram = pg.PlotCurveItem(
+            x=np.zeros(1),
+            y=np.zeros(0),
+            stepMode="center",
+            fillLevel=0,
+            brush=pg.mkBrush(200, 208, 222),
+            pen=pg.mkPen(150, 160, 180),
+        )
+        self.histogram.setZValue(-10)
+        self.addItem(self.histogram)
         self.points = PointCloudItem()
-        self.contours = pg.PlotCurveItem(connect="finite", pen=pg.mkPen("#303030", width=1, alpha=0.6))
+        self.contours = pg.PlotCurveItem(connect="finite", pen=_CONTOUR_PEN)
         self.ellipses: list[pg.PlotCurveItem] = []
         self.trajectories: list[pg.PlotCurveItem] = []  # each mean's path from its start, one item per component
         self.starts = pg.ScatterPlotItem(symbol="o", size=9, brush=None)  # where each mean started
@@ -173,6 +184,7 @@ class PlotView(pg.PlotWidget):
             self.addItem(item)
         self.hover_text.hide()
         self.hovered_index: int | None = None
+        self.column_names: tuple[str, ...] = ()  # the data's column names (all D of them)
         self.handles: list = []
         self.edit_mode = False
         self.scene().sigMouseMoved.connect(self._mouse_moved)
@@ -186,9 +198,18 @@ class PlotView(pg.PlotWidget):
         zooms in on itself (its bounds would be ~1e-9 wide).
         """
         self.scene_data = scene
+        self.column_names = tuple(axis_names) if len(axis_names) == scene.n_features else ()
+        if scene.view is not None:
+            axis_names = scene.view.labels
         self.setLabel("bottom", axis_names[0])
-        self.setLabel("left", axis_names[1])
+        self.setLabel("left", "density" if scene.one_d else axis_names[1])
         self.frame = None
+        if scene.one_d:
+            edges, density = scene.histogram
+            self.histogram.setData(edges, density)
+            self.histogram.show()
+        else:
+            self.histogram.hide()
         if scene.image is not None:
             x0, x1, y0, y1 = scene.bounds
             self.image.setImage(scene.image, levels=(0.0, 1.0), autoLevels=False)
@@ -209,7 +230,7 @@ class PlotView(pg.PlotWidget):
 
     def _frame_scene(self, scene: DataScene, keep_range: bool) -> None:
         (vx0, vx1), (vy0, vy1) = self.view_box.viewRange()
-        pts = scene.points
+        pts = scene.shown_points if scene.view is None or scene.view.columns != (0, 1) else scene.points
         if len(pts) == 0:
             return  # nothing to frame: the view stays (the range before Clear)
         lo, hi = pts.min(axis=0), pts.max(axis=0)
@@ -250,12 +271,14 @@ class PlotView(pg.PlotWidget):
             else:
                 item.setData([], [])
         self._show_trajectories(frame.trajectory, k)
-        if len(frame.contours) and self.show_contours:
+        one_d = self.scene_data is not None and self.scene_data.one_d
+        self.contours.setPen(_MIXTURE_PEN if one_d else _CONTOUR_PEN)
+        if len(frame.contours) and (self.show_contours or one_d):  # in 1-D it is the mixture's density curve
             self.contours.setData(frame.contours[:, 0], frame.contours[:, 1])
         else:
             self.contours.setData([], [])
         self.means.setData(
-            pos=snap.means,
+            pos=frame.view_means if frame.view_means is not None else snap.means,
             brush=[component_color(j) for j in range(k)],
             pen=[pg.mkPen(component_color(j).darker(160), width=3) for j in range(k)],
         )
@@ -265,7 +288,10 @@ class PlotView(pg.PlotWidget):
             self._show_handles()
 
     def visible_rings(self, rings: np.ndarray) -> np.ndarray:
-        """The rings (len(SIGMAS) * (n + 1), 2) of one component, keeping the sigmas that are switched on."""
+        """The rings (len(SIGMAS) * (n + 1), 2) of one component, keeping the sigmas that are switched on (in
+        1-D: the component's density curve, always drawn)."""
+        if self.scene_data is not None and self.scene_data.one_d:
+            return rings
         per_ring = len(rings) // len(SIGMAS)
         keep = [rings[i * per_ring : (i + 1) * per_ring] for i, s in enumerate(SIGMAS) if s in self.shown_sigmas]
         return np.concatenate(keep) if keep else np.empty((0, 2))
@@ -298,14 +324,21 @@ class PlotView(pg.PlotWidget):
         for handle in self.handles:
             self.removeItem(handle)
         self.handles = []
-        if not getattr(self, "edit_mode", False) or self.frame is None:
+        if not getattr(self, "edit_mode", False) or self.frame is None or self.scene_data is None:
             return
-        snap = self.frame.snapshot
-        self._edit = [snap.weights.copy(), snap.means.copy(), snap.covariances.copy()]
+        frame, snap = self.frame, self.frame.snapshot
+        one_d = self.scene_data.one_d
+        # the handles work on the mixture as the view shows it; _emit_start lifts the change to D dimensions
+        if one_d:
+            view_cov = snap.covariances[:, :1, :1].copy()
+        else:
+            view_cov = frame.view_covariances.copy()
+        self._edit = [snap.weights.copy(), frame.view_means.copy(), view_cov]
+        self._edited: set[int] = set()
         for k in range(len(snap.weights)):
             colour = component_color(k)
             mean = pg.TargetItem(
-                pos=tuple(snap.means[k]),
+                pos=tuple(self._edit[1][k]),
                 size=16,
                 symbol="o",
                 movable=True,
@@ -313,15 +346,17 @@ class PlotView(pg.PlotWidget):
                 brush=pg.mkBrush(255, 255, 255, 160),
             )
             tip = pg.TargetItem(
-                pos=tuple(axis_tip(snap.means[k], snap.covariances[k])),
+                pos=tuple(self._tip(k)),
                 size=11,
                 symbol="s",
                 movable=True,
                 pen=pg.mkPen(colour.darker(150), width=2),
                 brush=pg.mkBrush(colour),
             )
-            mean.setToolTip(f"component {k}: drag to move its mean")
-            tip.setToolTip(f"component {k}: drag to turn and stretch its ellipse")
+            mean.setToolTip(f"component {k}: drag to move its mean" + (" (in this view's plane)" if not one_d else ""))
+            tip.setToolTip(
+                f"component {k}: drag to " + ("widen or narrow it" if one_d else "turn and stretch its ellipse")
+            )
             for handle, kind in ((mean, "mean"), (tip, "axis")):
                 handle.setZValue(50)
                 handle.sigPositionChanged.connect(lambda h, k=k, kind=kind: self._handle_moved(k, kind, h))
@@ -329,25 +364,58 @@ class PlotView(pg.PlotWidget):
                 self.addItem(handle)
                 self.handles.append(handle)
 
+    def _tip(self, k: int) -> np.ndarray:
+        """Where component k's shape handle sits: the 2-sigma ellipse's major axis tip (1-D: the curve at 2 sigma)."""
+        w, m, c = self._edit
+        if self.scene_data.one_d:
+            sd = float(np.sqrt(c[k, 0, 0]))
+            return np.array([m[k, 0] + 2.0 * sd, w[k] * np.exp(-2.0) / (np.sqrt(2 * np.pi) * sd)])
+        return axis_tip(m[k], c[k])
+
     def _handle_moved(self, k: int, kind: str, handle) -> None:
-        """Preview: move or reshape component k's ellipse as its handle moves."""
+        """Preview: move or reshape component k's ellipse (1-D: its curve) as its handle moves."""
         w, m, c = self._edit
         p = np.array([handle.pos().x(), handle.pos().y()])
         tip_handle = self.handles[2 * k + 1]
+        self._edited.add(k)
+        one_d = self.scene_data.one_d
         if kind == "mean":
-            offset = axis_tip(m[k], c[k]) - m[k]
+            if one_d:  # the mean moves along the axis; its handle stays on the curve's peak
+                p[1] = w[k] / np.sqrt(2 * np.pi * c[k, 0, 0])
+            offset = self._tip(k) - m[k]
             m[k] = p
             tip_handle.blockSignals(True)
             tip_handle.setPos(*(p + offset))
             tip_handle.blockSignals(False)
+        elif one_d:
+            c[k, 0, 0] = max(abs(p[0] - m[k, 0]) / 2.0, 1e-12) ** 2
         else:
             c[k] = covariance_from_axis(m[k], c[k], p)
+        if one_d:
+            x = np.linspace(*self.scene_data.bounds[:2], 400)
+            sd = np.sqrt(c[k, 0, 0])
+            y = w[k] * np.exp(-0.5 * ((x - m[k, 0]) / sd) ** 2) / (np.sqrt(2 * np.pi) * sd)
+            self.ellipses[k].setData(x, y)
+            return
         rings = ellipse_rings(m[k], c[k])
         self.ellipses[k].setData(rings[:, 0], rings[:, 1])
 
     def _emit_start(self) -> None:
-        w, m, c = (a.copy() for a in self._edit)
-        self.start_edited.emit(w, m, c)
+        """The start as edited, in D dimensions: each moved component's mean and covariance change in the view's
+        plane only (engine.projection), the others are the frame's own."""
+        from engine.projection import moved_mean, reshaped_covariance
+
+        snap = self.frame.snapshot
+        w, vm, vc = self._edit
+        means, cov = snap.means.copy(), snap.covariances.copy()
+        view = self.scene_data.view
+        for k in sorted(self._edited):
+            if view is None:  # 1-D
+                means[k, 0], cov[k, 0, 0] = vm[k, 0], vc[k, 0, 0]
+            else:
+                means[k] = moved_mean(view, snap.means[k], vm[k])
+                cov[k] = reshaped_covariance(view, snap.covariances[k], vc[k])
+        self.start_edited.emit(w.copy(), means, cov)
 
     def _show_trajectories(self, trajectory: np.ndarray | None, k: int) -> None:
         """Each mean's path (T, K, 2) from its initial position (a hollow circle) to where it is now."""
@@ -426,20 +494,22 @@ class PlotView(pg.PlotWidget):
 
     def describe_point(self, index: int) -> str:
         """HTML: the point's coordinates and, once fitted, each component's responsibility."""
-        x, y = self.scene_data.points[index]
-        lines = [f"<b>point {index}</b>: x = {x:.6g}, y = {y:.6g}"]
+        point = self.scene_data.points[index]
+        names = self.column_names if len(self.column_names) == len(point) else tuple(f"x{j}" for j in range(len(point)))
+        coords = ", ".join(f"{name} = {v:.6g}" for name, v in zip(names, point, strict=True))
+        lines = [f"<b>point {index}</b>: {coords}"]
         if self.frame is not None:
             import engine
 
             snap = self.frame.snapshot
-            resp = engine.responsibilities(np.array([[x, y]]), snap.weights, snap.means, snap.covariances)[0]
+            resp = engine.responsibilities(point[None, :], snap.weights, snap.means, snap.covariances)[0]
             for j, r in enumerate(resp):
                 lines.append(f"<span style='color:{component_color(j).name()}'>&#9632;</span> component {j}: {r:.4f}")
         return "<br>".join(lines)
 
     def _describe(self, index: int) -> None:
         self.hovered_index = index
-        x, y = self.scene_data.points[index]
+        x, y = self._view_xy(index)
         self.hover_marker.setData([x], [y])
         self.hover_text.setHtml(self.describe_point(index))
         # open the box towards the middle of the view, so that it is never cut at the plot's edge
@@ -448,6 +518,16 @@ class PlotView(pg.PlotWidget):
         self.hover_text.setPos(x, y)
         self.hover_text.show()
         self.hovered.emit(index)
+
+    def _view_xy(self, index: int) -> tuple[float, float]:
+        """Where point `index` (into the scene's points) is drawn."""
+        scene = self.scene_data
+        at = np.searchsorted(scene.shown, index)
+        if at < len(scene.shown) and scene.shown[at] == index:
+            return tuple(scene.shown_points[at])
+        if scene.view is None:
+            return float(scene.points[index, 0]), 0.0
+        return tuple(scene.view.points(scene.points[index : index + 1])[0])
 
     def _hide_hover(self) -> None:
         if self.hovered_index is None:
@@ -476,6 +556,10 @@ def covariance_from_axis(mean: np.ndarray, cov: np.ndarray, tip: np.ndarray, sig
     major = (length / sigma) ** 2
     minor = min(max(values[0], 1e-12), major)  # the dragged axis stays the major one
     return major * np.outer(u, u) + minor * np.outer(v, v)
+
+
+_CONTOUR_PEN = pg.mkPen("#303030", width=1, alpha=0.6)
+_MIXTURE_PEN = pg.mkPen("#202020", width=2.5)
 
 
 def _ellipse_pen(k: int, state: str):

@@ -33,6 +33,7 @@ class RestartControl:
         gallery_panel.make_current.connect(self.make_current)
         state.latest_changed.connect(self._fit_progressed)
         state.scene_changed.connect(self.clear)
+        state.view_changed.connect(self._fit_progressed)  # the pictures again, in the new view
         state.job_changed.connect(self._job_changed)
         self._job = None
 

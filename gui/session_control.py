@@ -7,7 +7,6 @@ from pathlib import Path
 
 from .background import Background
 from .controls import ControlPanel
-from .data_control import WINDOW_DIMENSIONS
 from .state import WindowState
 
 
@@ -52,13 +51,6 @@ class SessionControl:
         except engine.UserError as exc:
             self.messages.error("Could not open the session", str(exc))
             return
-        if session.data.n_features != WINDOW_DIMENSIONS:
-            self.messages.error(
-                "Could not open the session",
-                f"{path}: its data is {session.data.n_features}-D; the window shows and fits 2-D data: replay it "
-                f"with `main.py replay {path}`",
-            )
-            return
         self.messages.note(f"opening {path}: loading its data…", 0)
 
         def done(points) -> None:
@@ -68,9 +60,11 @@ class SessionControl:
                 dataset = engine.Dataset(points, columns, tuple(ref.columns) or (0, 1), ref.path)
             elif ref.kind == "generated":
                 k = len(ref.mixture["weights"])
-                dataset = engine.Dataset(points, ("x", "y"), (0, 1), f"generated: K={k}, N={ref.n:,}, seed {ref.seed}")
+                dataset = engine.Dataset(
+                    points, _names(points), _places(points), f"generated: K={k}, N={ref.n:,}, seed {ref.seed}"
+                )
             else:
-                dataset = engine.Dataset(points, ("x", "y"), (0, 1), f"from the session {Path(path).name}")
+                dataset = engine.Dataset(points, _names(points), _places(points), f"from the session {Path(path).name}")
             self.data_control.set_dataset(dataset, ref)
             self.controls.apply_config(session.config)
             self._saved_fit = session.fit
@@ -96,3 +90,13 @@ class SessionControl:
 
     def open_dialog(self) -> None:
         self.messages.ask_path(self.open, "Open session", "Sessions (*.gmmsession)", save=False)
+
+
+def _names(points) -> tuple[str, ...]:
+    """Column names of data with no file to name them: x, y in 2-D, x0, x1, ... otherwise."""
+    d = points.shape[1]
+    return ("x", "y") if d == 2 else tuple(f"x{j}" for j in range(d))
+
+
+def _places(points) -> tuple[int, ...]:
+    return tuple(range(points.shape[1]))

@@ -35,6 +35,7 @@ class WindowState(QObject):
     job_changed = Signal()  # a fit started or ended
     fit_state_changed = Signal(str)  # the window's state of the fit (IDLE, RUNNING, ...)
     restart_changed = Signal()  # the restart shown instead of the fit's own (or back to it)
+    view_changed = Signal()  # the same data in another 2-D view: the fit stays, its frames are redrawn
 
     def __init__(self) -> None:
         super().__init__()
@@ -75,6 +76,14 @@ class WindowState(QObject):
         self.frame = None
         self.forget_fit()
         self.scene_changed.emit()
+
+    def set_view_scene(self, scene: DataScene) -> None:
+        """The same data seen in another view (scene.view): the fit, its frames and the job stay; frames the
+        running fit makes from now on use this scene."""
+        self.scene = scene
+        if self.job is not None:
+            self.job.scene = scene
+        self.view_changed.emit()
 
     def forget_fit(self) -> None:
         """A new fit (or none) follows: no newest frame, no chosen restart, no replay (the frame on screen

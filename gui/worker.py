@@ -83,7 +83,8 @@ class RunGate:
 
 @dataclass
 class FitJob:
-    """One fit the worker runs: data scene, engine config, gate; `drawn` is set by the GUI after each frame."""
+    """One fit the worker runs: data scene, engine config, gate; `drawn` is set by the GUI after each frame.
+    scene may be replaced by the same data in another view while the fit runs (the next frame uses it)."""
 
     job_id: int
     scene: DataScene
@@ -137,8 +138,9 @@ def run_fit(job: FitJob, emit) -> None:
 def _frame(job: FitJob, snap, history: list[tuple[int, float]], kept):
     job.drawn.clear()
     entries = tuple(kept.kept())  # immutable entries: the GUI never sees the history being appended to
+    scene = job.scene  # read once: the GUI may switch it to another view meanwhile
     frame = build_frame(
-        job.scene,
+        scene,
         snap,
         np.asarray(history, dtype=np.float64),
         entries,

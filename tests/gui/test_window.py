@@ -142,7 +142,7 @@ def test_an_engine_error_shows_a_dialog(qtbot, window) -> None:
     assert run_fit(qtbot, window) in ("converged", "max_iter")
 
 
-def test_a_file_with_more_columns_asks_which_two(qtbot, window, tmp_path) -> None:
+def test_a_file_with_more_columns_asks_which_to_fit_and_which_two_to_show(qtbot, window, tmp_path) -> None:
     path = tmp_path / "three.csv"
     x = two_clusters(2, 150)
     np.savetxt(path, np.column_stack([x, x[:, 0] * 10]), delimiter=",", header="a,b,c", comments="")
@@ -151,11 +151,31 @@ def test_a_file_with_more_columns_asks_which_two(qtbot, window, tmp_path) -> Non
         lambda: window.data.column_picker is not None and window.data.column_picker.isVisible(), timeout=30_000
     )
     picker = window.data.column_picker
-    assert picker.columns() == (0, 1)
+    assert picker.columns() == (0, 1, 2) and picker.shown() == (0, 1)  # default: every numeric column
     picker.y.setCurrentIndex(2)
     picker.accept()
+    qtbot.waitUntil(
+        lambda: window.state.scene is not None and window.state.scene.view.columns == (0, 2), timeout=30_000
+    )
+    assert window.state.dataset.columns == ("a", "b", "c")
+    np.testing.assert_array_equal(window.state.scene.shown_points[:, 1], x[:, 0] * 10)  # c is shown up
+    # fitting fewer columns: a and c only, shown as they are
+    window.data.open_path(str(path))
+    qtbot.waitUntil(lambda: window.data.column_picker.isVisible(), timeout=30_000)
+    picker = window.data.column_picker
+    picker.set_columns((0, 2), (2, 0))
+    assert picker.buttons.button(picker.buttons.StandardButton.Ok).isEnabled()
+    picker.accept()
     qtbot.waitUntil(lambda: window.state.dataset.columns == ("a", "c"), timeout=30_000)
-    np.testing.assert_allclose(window.state.scene.points[:, 1], x[:, 0] * 10)
+    assert window.state.scene.view.columns == (1, 0)
+    # a shown column that is not fitted is refused in the dialog
+    window.data.open_path(str(path))
+    qtbot.waitUntil(lambda: window.data.column_picker.isVisible(), timeout=30_000)
+    picker = window.data.column_picker
+    picker.set_columns((0, 1), (0, 2))
+    assert picker.message.text() == "the two shown columns must be among the fitted ones"
+    assert not picker.buttons.button(picker.buttons.StandardButton.Ok).isEnabled()
+    picker.reject()
 
 
 def test_drawing_points_by_hand(qtbot, window) -> None:

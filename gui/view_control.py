@@ -1,0 +1,186 @@
+"""The view selector above the plot: which exact 2-D view of D-dimensional data the plot shows.
+
+Two columns, the data's principal axes, the axes that best separate the fit's components (their loadings shown
+beside), or the pairs matrix. A new view rebuilds the scene (the points are projected once per view, not per
+frame; in the background for large data) and redraws the frame on screen in it; the fit goes on, and its next
+frames use the new view. The separating axes are taken from the fit on screen when they are chosen (or
+recomputed): fixed axes, so that the fit's motion in them means something.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QStackedWidget, QWidget
+
+from .background import Background
+from .frames import SCATTER_LIMIT, build_scene, reframe
+from .pairs_view import MAX_PAIRS, PairsView
+from .state import WindowState
+
+KINDS = (("columns", "two columns"), ("pca", "principal axes"), ("separating", "separating axes"), ("pairs", "pairs"))
+
+
+class ViewBar(QWidget):
+    """The selector's widgets: kind, the two shown columns, recompute, and the axes' loadings."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.kind = QComboBox()
+        for key, text in KINDS:
+            self.kind.addItem(text, key)
+        self.kind.setToolTip("Which 2-D view of the data the plot shows (every view is exact: a projection)")
+        self.x = QComboBox()
+        self.y = QComboBox()
+        self.x.setToolTip("column across")
+        self.y.setToolTip("column up")
+        self.recompute = QPushButton("Recompute axes")
+        self.recompute.setToolTip("Take the separating axes from the fit on screen now")
+        self.loadings = QLabel("")
+        self.loadings.setStyleSheet("color: #444")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(4, 2, 4, 2)
+        layout.addWidget(QLabel("View"))
+        layout.addWidget(self.kind)
+        layout.addWidget(self.x)
+        layout.addWidget(self.y)
+        layout.addWidget(self.recompute)
+        layout.addWidget(self.loadings, 1)
+
+
+class ViewControl:
+    """Keeps the plot's view: the bar's choice -> a scene in that view -> WindowState.set_view_scene."""
+
+    def __init__(
+        self,
+        state: WindowState,
+        bar: ViewBar,
+        stack: QStackedWidget,
+        plot,
+        pairs: PairsView,
+        tasks: Background,
+        messages,
+    ) -> None:
+        self.state, self.bar, self.stack, self.plot, self.pairs = state, bar, stack, plot, pairs
+        self.tasks, self.messages = tasks, messages
+        self._token = 0
+        state.scene_changed.connect(self.data_shown)
+        state.frame_changed.connect(self._frame_to_pairs)
+        bar.kind.activated.connect(lambda _i: self.choose())
+        bar.x.activated.connect(lambda _i: self.choose())
+        bar.y.activated.connect(lambda _i: self.choose())
+        bar.recompute.clicked.connect(self.choose)
+        pairs.cell_chosen.connect(self.show_pair)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        ds = self.state.dataset
+        return tuple(ds.columns) if ds is not None else ()
+
+    def data_shown(self) -> None:
+        """New data: the bar offers its columns and shows the scene's own view (the plot shows it already)."""
+        scene = self.state.scene
+        d = scene.n_features if scene is not None else 2
+        self.bar.setVisible(d >= 2)
+        names = self.names if len(self.names) == d else tuple(f"column {j}" for j in range(d))
+        for combo in (self.bar.x, self.bar.y):
+            combo.blockSignals(True)
+            combo.clear()
+            combo.addItems([f"{j}: {n}" for j, n in enumerate(names)])
+            combo.blockSignals(False)
+        view = scene.view if scene is not None else None
+        columns = view.columns if view is not None and view.columns is not None else (0, min(1, d - 1))
+        self.bar.x.setCurrentIndex(columns[0])
+        self.bar.y.setCurrentIndex(columns[1])
+        self.bar.kind.setCurrentIndex(0 if view is None else [k for k, _ in KINDS].index(view.kind))
+        self._sync_widgets()
+        self.stack.setCurrentWidget(self.plot)
+        self.pairs.scene_data = None
+
+    def _sync_widgets(self) -> None:
+        kind = self.bar.kind.currentData()
+        self.bar.x.setVisible(kind == "columns")
+        self.bar.y.setVisible(kind == "columns")
+        self.bar.recompute.setVisible(kind == "separating")
+        scene = self.state.scene
+        view = scene.view if scene is not None else None
+        show = kind in ("pca", "separating") and view is not None and view.kind == kind
+        self.bar.loadings.setText(view.loadings(self.names).replace("\n", "   ") if show else "")
+
+    def show_pair(self, x: int, y: int) -> None:
+        """A pairs cell was clicked: that pair of columns as the main view."""
+        self.bar.kind.setCurrentIndex(0)
+        self.bar.x.setCurrentIndex(x)
+        self.bar.y.setCurrentIndex(y)
+        self.choose()
+
+    def choose(self) -> None:
+        """Build the chosen view's scene (and redraw the frame on screen in it)."""
+        from engine.projection import columns_view, pca_view, separating_view
+
+        scene = self.state.scene
+        if scene is None or scene.n_features < 2:
+            return
+        kind = self.bar.kind.currentData()
+        self._sync_widgets()
+        d = scene.n_features
+        if kind == "pairs":
+            self.stack.setCurrentWidget(self.pairs)
+            self.pairs.show_scene(scene, self.names, tuple(range(min(d, MAX_PAIRS))))
+            if d > MAX_PAIRS:
+                self.messages.note(f"the pairs view shows the first {MAX_PAIRS} of {d} columns", 8000)
+            if self.state.frame is not None:
+                self.pairs.show_frame(self.state.frame)
+            return
+        self.stack.setCurrentWidget(self.plot)
+        points = scene.points
+        if kind == "columns":
+            x, y = self.bar.x.currentIndex(), self.bar.y.currentIndex()
+            if x == y:
+                self.messages.note("choose two different columns for the view", 6000)
+                return
+            make = lambda: columns_view(d, x, y, self.names)  # noqa: E731
+        elif kind == "pca":
+            if len(points) < 2:
+                self.messages.note("principal axes need two points or more", 6000)
+                return
+            make = lambda: pca_view(points)  # noqa: E731
+        else:
+            frame = self.state.frame
+            if frame is None or len(frame.snapshot.weights) < 2:
+                self.messages.note("the separating axes come from a fit of two or more components: fit first", 8000)
+                self._restore_kind()
+                return
+            snap = frame.snapshot
+            make = lambda: separating_view(snap.weights, snap.means, snap.covariances)  # noqa: E731
+        self._token += 1
+        token, frame = self._token, self.state.frame
+
+        def work():
+            new = build_scene(points, make())
+            return new, reframe(new, frame) if frame is not None else None
+
+        def show(result) -> None:
+            new, new_frame = result
+            if token != self._token or self.state.scene is not scene:
+                return  # another view was chosen meanwhile, or the data changed
+            self.state.set_view_scene(new)
+            self.plot.show_scene(new, self.names)
+            if new_frame is not None and self.state.frame is frame:
+                self.state.set_frame(new_frame)
+            elif self.state.frame is not None:
+                self.state.set_frame(reframe(new, self.state.frame))
+            self._sync_widgets()
+
+        if len(points) <= SCATTER_LIMIT:
+            show(work())
+        else:
+            self.messages.note(f"projecting {len(points):,} points…", 0)
+            self.tasks.run(work, show, self.messages.failed("Could not show that view"))
+
+    def _restore_kind(self) -> None:
+        view = self.state.scene.view if self.state.scene is not None else None
+        self.bar.kind.setCurrentIndex([k for k, _ in KINDS].index(view.kind) if view is not None else 0)
+        self._sync_widgets()
+
+    def _frame_to_pairs(self) -> None:
+        if self.stack.currentWidget() is self.pairs and self.state.frame is not None:
+            self.pairs.show_frame(self.state.frame)
