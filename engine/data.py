@@ -623,7 +623,7 @@ def _parse_value(path: Path, line: int, col: int, name: str, text: str) -> float
     return value
 
 
-LABEL_NAMES = ("component", "label", "labels", "class", "cluster", "target")
+LABEL_NAMES = ("component", "label", "labels", "class", "cluster", "target", "species", "group", "category", "y_true")
 
 
 def _is_label_column(name: str, values: list[str]) -> bool:

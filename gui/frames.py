@@ -96,8 +96,8 @@ RUG_SHARE = (0.02, 0.10)  # the rug lies this far below zero, as shares of the h
 
 
 def _histogram_scene(points: np.ndarray, shown: np.ndarray, variance: float, rng) -> DataScene:
-    """The scene of 1-D data: a density histogram (Freedman-Diaconis bins), the shown points as a jittered
-    rug below zero, bounds that hold both."""
+    """The scene of 1-D data: a density histogram (Freedman-Diaconis bins, or sqrt(N) where that is finer: the
+    curves are judged against it), the shown points as a jittered rug below zero, bounds that hold both."""
     x = points[:, 0]
     n = len(x)
     if n == 0:
@@ -105,7 +105,8 @@ def _histogram_scene(points: np.ndarray, shown: np.ndarray, variance: float, rng
     lo, hi = padded_bounds(np.column_stack([x, x]))[:2]
     q75, q25 = np.percentile(x, [75, 25])
     width = 2 * (q75 - q25) / max(n, 1) ** (1 / 3)
-    bins = int(np.clip((hi - lo) / width if width > 0 else HISTOGRAM_BINS[0], *HISTOGRAM_BINS))
+    bins = max((hi - lo) / width if width > 0 else 0.0, np.sqrt(n))
+    bins = int(np.clip(bins, *HISTOGRAM_BINS))
     density, edges = np.histogram(x, bins=bins, range=(lo, hi), density=True)
     top = float(density.max()) if density.size and density.max() > 0 else 1.0
     rug = -top * rng.uniform(*RUG_SHARE, size=len(shown))
@@ -203,6 +204,7 @@ class Frame:
     view_means: np.ndarray | None = None  # (K, 2) the means in the view (1-D: at each curve's peak)
     view_covariances: np.ndarray | None = None  # (K, 2, 2) the covariances in the view (None in 1-D)
     data_trajectory: np.ndarray | None = None  # (T', K, D) the trajectory in data units (to redraw in a new view)
+    view: View | None = None  # the view it is drawn in (its scene's)
 
 
 def ellipse_rings(mean: np.ndarray, cov: np.ndarray, sigmas=SIGMAS, n: int = RING_POINTS) -> np.ndarray:
@@ -309,6 +311,7 @@ def build_frame(
             view_means=vm,
             view_covariances=vc,
             data_trajectory=data_trajectory,
+            view=scene.view,
         )
     shown = scene.shown_data
     # labels in all D dimensions (a point's component is the fit's, not the view's); contours of the view's
@@ -330,6 +333,7 @@ def build_frame(
         view_means=vm,
         view_covariances=vc,
         data_trajectory=data_trajectory,
+        view=scene.view,
     )
 
 
@@ -368,6 +372,7 @@ def _one_d_frame(scene, snapshot, history, entries, trajectory, states, light: b
         states,
         view_means=peaks,
         data_trajectory=data_trajectory,
+        view=scene.view,
     )
 
 

@@ -123,7 +123,7 @@ class GenerateDialog(QDialog):
                 values = [f"{v:.6g}" for v in (w, m[0], m[1], c[0][0], c[0][1], c[1][0], c[1][1])]
             else:
                 rows = "; ".join(", ".join(f"{v:.6g}" for v in row) for row in np.asarray(c))
-                values = [f"{w:.6g}", ", ".join(f"{v:.6g}" for v in m), rows]
+                values = [repr(float(w)), ", ".join(f"{v:.6g}" for v in m), rows]  # weights whole: they sum to 1
             for col, text in enumerate(values):
                 self.table.setItem(k, col, QTableWidgetItem(text))
             self.table.setVerticalHeaderItem(k, QTableWidgetItem(f"■ {k}"))

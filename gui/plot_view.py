@@ -142,6 +142,8 @@ class PlotView(pg.PlotWidget):
         super().__init__(parent, viewBox=self.view_box)
         self.setBackground("w")
         add_light_grid(self)
+        for axis in ("left", "bottom"):  # a view's axes are in data units: no "(x0.001)" rescaling
+            self.plotItem.getAxis(axis).enableAutoSIPrefix(False)
         self.scene_data: DataScene | None = None
         self.frame: Frame | None = None
         self.image = pg.ImageItem()
@@ -334,7 +336,7 @@ class PlotView(pg.PlotWidget):
         else:
             view_cov = frame.view_covariances.copy()
         self._edit = [snap.weights.copy(), frame.view_means.copy(), view_cov]
-        self._edited: set[int] = set()
+        self._edited: dict[int, set[str]] = {}  # component -> what was dragged ("mean", "axis")
         for k in range(len(snap.weights)):
             colour = component_color(k)
             mean = pg.TargetItem(
@@ -377,7 +379,7 @@ class PlotView(pg.PlotWidget):
         w, m, c = self._edit
         p = np.array([handle.pos().x(), handle.pos().y()])
         tip_handle = self.handles[2 * k + 1]
-        self._edited.add(k)
+        self._edited.setdefault(k, set()).add(kind)
         one_d = self.scene_data.one_d
         if kind == "mean":
             if one_d:  # the mean moves along the axis; its handle stays on the curve's peak
@@ -409,12 +411,11 @@ class PlotView(pg.PlotWidget):
         w, vm, vc = self._edit
         means, cov = snap.means.copy(), snap.covariances.copy()
         view = self.scene_data.view
-        for k in sorted(self._edited):
-            if view is None:  # 1-D
-                means[k, 0], cov[k, 0, 0] = vm[k, 0], vc[k, 0, 0]
-            else:
-                means[k] = moved_mean(view, snap.means[k], vm[k])
-                cov[k] = reshaped_covariance(view, snap.covariances[k], vc[k])
+        for k, kinds in sorted(self._edited.items()):
+            if "mean" in kinds:
+                means[k] = vm[k, :1] if view is None else moved_mean(view, snap.means[k], vm[k])
+            if "axis" in kinds:
+                cov[k] = vc[k] if view is None else reshaped_covariance(view, snap.covariances[k], vc[k])
         self.start_edited.emit(w.copy(), means, cov)
 
     def _show_trajectories(self, trajectory: np.ndarray | None, k: int) -> None:

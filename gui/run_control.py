@@ -11,7 +11,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from .background import Background
 from .controls import ControlPanel
-from .frames import Frame
+from .frames import Frame, reframe
 from .state import FAILED, IDLE, PAUSED, RUNNING, STOPPING, WindowState
 from .worker import FitJob, RunGate, load_engine, run_fit
 
@@ -170,6 +170,11 @@ class RunControl(QObject):
     def _frame_ready(self, job_id: int, frame: Frame) -> None:
         if not self._current(job_id):
             return  # a frame of a fit that was replaced
+        if frame.view is not self.state.scene.view:  # built just before the view changed: never draw the old view
+            if not frame.snapshot.done:
+                self.state.job.drawn.set()  # dropped: the next frame comes in the new view
+                return
+            frame = reframe(self.state.scene, frame)  # the last one: drawn again here, once
         t0 = time.perf_counter()
         following = self.state.following
         self.state.set_latest(frame)

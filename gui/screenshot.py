@@ -1,4 +1,5 @@
-"""`python3 main.py screenshot OUT.png [--data FILE] [--columns 1,2] [-k 3] [--fit]`: the real window, saved.
+"""`python3 main.py screenshot OUT.png [--data FILE] [--columns 1-4] [-k 3] [--fit] [--view pairs] [--show 0,2]`: the
+real window, saved.
 
 Opens the window (headless when there is no display), waits for the engine, loads the data (the demo
 data by default), runs the fit to its end when asked, and saves a screenshot of the whole window.
@@ -22,7 +23,15 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="main.py screenshot", description=__doc__.splitlines()[0])
     p.add_argument("out", help="the PNG file to write")
     p.add_argument("--data", help="a data file (CSV/TSV/NPY/NPZ); default: the demo data")
-    p.add_argument("--columns", help="two columns of the data file, by 0-based index or name: 1,2")
+    p.add_argument(
+        "--columns", help="the columns of the data file to fit, by 0-based index, name or range: 0,2,5 or 1-4 or all"
+    )
+    p.add_argument(
+        "--view",
+        choices=["columns", "pca", "separating", "pairs"],
+        help="the plot's view of data of more than two columns (separating needs --fit)",
+    )
+    p.add_argument("--show", help="the two fitted columns the columns view shows, by place or name: 0,2")
     p.add_argument("-k", "--components", type=int, help="number of components K")
     p.add_argument("--algorithm", help="a registered algorithm (see `main.py fit --help`)")
     p.add_argument("--restarts", type=int, help="number of restarts")
@@ -66,6 +75,10 @@ def check_settings(args, width: int, height: int) -> str:
             return f"{flag} must be from {lo} to {hi}, got {value}"
     if args.algorithm is not None and args.algorithm not in engine.ALGORITHMS:
         return f"--algorithm {args.algorithm!r}: choose one of {', '.join(engine.ALGORITHMS)}"
+    if args.view == "separating" and not args.fit:
+        return "--view separating takes its axes from a fit: add --fit"
+    if args.show is not None and len(args.show.split(",")) != 2:
+        return f"--show takes two columns (0,2 or a,c), got {args.show!r}"
     inits = [m for m in engine.INIT_METHODS if m != "params"]
     if args.init is not None and args.init not in inits:
         return f"--init {args.init!r}: choose one of {', '.join(inits)}"
@@ -144,6 +157,28 @@ class _Shot:
         else:
             self.data_shown()
 
+    def apply_view(self) -> bool:
+        """Choose --view and --show in the view bar (as a user would); False (and the command fails) if the
+        columns named are not the data's."""
+        if not self.args.view and not self.args.show:
+            return True
+        bar, names = self.window.view_bar, list(self.window.state.dataset.columns)
+        kind = self.args.view or "columns"
+        bar.kind.setCurrentIndex([bar.kind.itemData(i) for i in range(bar.kind.count())].index(kind))
+        if self.args.show:
+            places = []
+            for item in self.args.show.split(","):
+                item = item.strip()
+                place = int(item) if item.isdigit() else names.index(item) if item in names else -1
+                if not 0 <= place < len(names):
+                    self.fail(f"--show {self.args.show}: {item!r} is not among the fitted columns {names}")
+                    return False
+                places.append(place)
+            bar.x.setCurrentIndex(places[0])
+            bar.y.setCurrentIndex(places[1])
+        self.window.views.choose()
+        return True
+
     def _watch_errors(self) -> None:
         """A data error shows a dialog in the window; here it ends the command with the message."""
         from PySide6.QtCore import QTimer
@@ -169,8 +204,8 @@ class _Shot:
             self.window.run_control.fit_ended.connect(self.fit_ended)
             if not self.window.run_control.start_fit():
                 self.fail(self.window.messages.last_error or "the fit could not start")
-        else:
-            self.grab()
+        elif self.apply_view():
+            self.wait_then_grab()
 
     def compared(self) -> None:
         self.args.tab = self.args.tab or "compare"
@@ -186,7 +221,8 @@ class _Shot:
             iterations = [e.iteration for e in self.window.state.latest.entries]
             index = int(np.searchsorted(iterations, self.args.replay, side="right")) - 1
             self.window.timeline.slider.setValue(max(index, 0))
-        self.wait_then_grab()
+        if self.apply_view():
+            self.wait_then_grab()
 
     def wait_then_grab(self) -> None:
         """Grab once the background work (gallery pictures, a replayed frame) has reached the window."""

@@ -9,7 +9,7 @@ recomputed): fixed axes, so that the fit's motion in them means something.
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QStackedWidget, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QStackedWidget, QWidget
 
 from .background import Background
 from .frames import SCATTER_LIMIT, build_scene, reframe
@@ -36,6 +36,8 @@ class ViewBar(QWidget):
         self.recompute.setToolTip("Take the separating axes from the fit on screen now")
         self.loadings = QLabel("")
         self.loadings.setStyleSheet("color: #444")
+        # long loadings must not widen the window (they would squeeze the controls): elided, in full on hover
+        self.loadings.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(4, 2, 4, 2)
         layout.addWidget(QLabel("View"))
@@ -103,7 +105,9 @@ class ViewControl:
         scene = self.state.scene
         view = scene.view if scene is not None else None
         show = kind in ("pca", "separating") and view is not None and view.kind == kind
-        self.bar.loadings.setText(view.loadings(self.names).replace("\n", "   ") if show else "")
+        text = view.loadings(self.names) if show else ""
+        self.bar.loadings.setText(text.replace("\n", "   "))
+        self.bar.loadings.setToolTip(text)
 
     def show_pair(self, x: int, y: int) -> None:
         """A pairs cell was clicked: that pair of columns as the main view."""
