@@ -7,7 +7,7 @@ and reg_covar 1e-6 for both), batched against scikit-learn's n_init = 100, one r
 N = 1e6 points in D = 30 in a fresh process (resident set size over the interpreter's own), against the data's
 own size.
 
-    .venv/bin/python bench/bench_dims.py [--repeat 3] [--restarts-n 10000] [--no-restarts] [--no-memory]
+    .venv/bin/python bench/bench_dims.py [--repeat 3] [--restarts-n 50000] [--no-restarts] [--no-memory]
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--no-memory", action="store_true")
     p.add_argument("--no-restarts", action="store_true")
-    p.add_argument("--restarts-n", type=int, default=10_000)
+    p.add_argument("--restarts-n", type=int, default=50_000)
     args = p.parse_args()
     rows = []
     for d, n in CASES:

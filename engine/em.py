@@ -94,8 +94,11 @@ class ExactEM:
         if len(rows) == 0:  # the last running restart has just failed: nothing to evaluate
             return self._mean_ll.clone()
         weights, means, chol = (self._take(p, rows) for p in (self.weights, self.means, self.chol))
-        coef = gaussian.log_joint_coefficients(torch.log(weights), means, chol)
-        stats, self._log_norm = gaussian.e_step_statistics(self.features, coef.to(self.x.device))
+        if gaussian.use_whitened(self.x.shape[1], len(rows) * means.shape[1]):
+            stats, self._log_norm = gaussian.whitened_statistics(self.x, torch.log(weights), means, chol)
+        else:
+            coef = gaussian.log_joint_coefficients(torch.log(weights), means, chol)
+            stats, self._log_norm = gaussian.e_step_statistics(self.features, coef.to(self.x.device))
         self._stats = stats.to(HOST)
         self._mean_ll = self._mean_ll.index_copy(0, rows, self._log_norm.mean(-1, dtype=torch.float64).to(HOST))
         return self._mean_ll

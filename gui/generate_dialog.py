@@ -117,6 +117,10 @@ class GenerateDialog(QDialog):
         self.table.blockSignals(True)
         self.table.setColumnCount(len(headers))
         self.table.setHorizontalHeaderLabels(list(headers))
+        header = self.table.horizontalHeader()
+        for col in range(len(headers)):  # D numbers per cell: the weight narrow, the mean and covariance wide
+            mode = QHeaderView.ResizeMode.ResizeToContents if d != 2 and col == 0 else QHeaderView.ResizeMode.Stretch
+            header.setSectionResizeMode(col, mode)
         self.table.setRowCount(len(weights))
         for k, (w, m, c) in enumerate(zip(weights, means, covariances, strict=True)):
             if d == 2:

@@ -497,8 +497,10 @@ class PlotView(pg.PlotWidget):
         """HTML: the point's coordinates and, once fitted, each component's responsibility."""
         point = self.scene_data.points[index]
         names = self.column_names if len(self.column_names) == len(point) else tuple(f"x{j}" for j in range(len(point)))
-        coords = ", ".join(f"{name} = {v:.6g}" for name, v in zip(names, point, strict=True))
-        lines = [f"<b>point {index}</b>: {coords}"]
+        coords = [f"{name} = {v:.6g}" for name, v in zip(names, point, strict=True)]
+        # every coordinate, three to a line: a 64-D point's box stays inside the plot
+        rows = [", ".join(coords[i : i + 3]) for i in range(0, len(coords), 3)]
+        lines = [f"<b>point {index}</b>: {rows[0]}", *rows[1:]]
         if self.frame is not None:
             import engine
 

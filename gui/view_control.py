@@ -30,6 +30,8 @@ class ViewBar(QWidget):
         self.kind.setToolTip("Which 2-D view of the data the plot shows (every view is exact: a projection)")
         self.x = QComboBox()
         self.y = QComboBox()
+        for combo in (self.kind, self.x, self.y):
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.x.setToolTip("column across")
         self.y.setToolTip("column up")
         self.recompute = QPushButton("Recompute axes")
