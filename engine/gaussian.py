@@ -42,6 +42,26 @@ def chunk_rows(device: torch.device, n_columns: int) -> int:
     return max(MIN_CHUNK_ROWS, elements // max(n_columns, 1))
 
 
+_LOCAL = threading.local()
+
+
+def thread_buffer(name: str, shape: tuple[int, ...], like: Tensor) -> Tensor | None:
+    """A buffer of this thread's, reused from chunk to chunk (its contents are garbage): allocating a few MiB
+    per chunk on several threads grew the resident set by hundreds of MB in glibc's per-thread arenas. None on a
+    GPU (a chunk there is 2^25 numbers: not to be held after the fit)."""
+    if like.device.type != "cpu":
+        return None
+    key = (name, like.dtype, like.device)
+    buffers = getattr(_LOCAL, "buffers", None)
+    if buffers is None:
+        buffers = _LOCAL.buffers = {}
+    size = math.prod(shape)
+    buffer = buffers.get(key)
+    if buffer is None or buffer.numel() < size:
+        buffer = buffers[key] = torch.empty(size, dtype=like.dtype, device=like.device)
+    return buffer[:size].view(shape)
+
+
 def pair_indices(d: int, device: torch.device | str = "cpu") -> tuple[Tensor, Tensor]:
     """Row and column indices (i <= j) of the upper triangle, in the order the features use."""
     i, j = _pair_tables(d)[:2]
@@ -183,32 +203,35 @@ def e_step_statistics(
     n_chunks = max(-(-n // chunk), min(workers, -(-n // MIN_EVEN_ROWS)))
     chunk = -(-n // n_chunks)
 
-    def one_chunk(lo: int) -> tuple[Tensor, Tensor]:
-        return _chunk_statistics(features[lo : lo + chunk], coef_rows, r, k, segment)
+    log_norm = torch.empty(r, n, dtype=coef.dtype, device=features.device)
 
-    stats, log_norm = None, []
-    for sums, part in ordered_map(one_chunk, range(0, n, chunk), workers):
+    def one_chunk(lo: int) -> Tensor:
+        return _chunk_statistics(features[lo : lo + chunk], coef_rows, r, k, segment, log_norm[:, lo : lo + chunk])
+
+    stats = None
+    for sums in ordered_map(one_chunk, range(0, n, chunk), workers):
         stats = sums if stats is None else stats.add_(sums)
-        log_norm.append(part)
-    return stats.view(r, k, p), log_norm[0] if len(log_norm) == 1 else torch.cat(log_norm, dim=1)
+    return stats.view(r, k, p), log_norm
 
 
-def _chunk_statistics(block: Tensor, coef_rows: Tensor, r: int, k: int, segment: int | None) -> tuple[Tensor, Tensor]:
+def _chunk_statistics(
+    block: Tensor, coef_rows: Tensor, r: int, k: int, segment: int | None, log_norm: Tensor
+) -> Tensor:
     """One chunk of the E-step: the statistics (R*K, P) float64 of the points whose features are block (c, P),
-    and their log p(x) (R, c), for coefficients coef_rows (R*K, P).
+    for coefficients coef_rows (R*K, P); their log p(x) goes into log_norm (R, c).
 
     The intermediates are laid out (R, K, c), points last: the log-sum-exp's max and sum over K then run along
     the outer axis, which vectorises on a CPU and coalesces on a GPU (faster than points first). One (R*K, c)
     buffer holds the log-joint, then the responsibilities, updated in place.
     """
-    resp = coef_rows @ block.T  # (R*K, c): the log-joint now, the responsibilities below
-    log_joint = resp.view(r, k, -1)
+    resp = torch.matmul(coef_rows, block.T, out=thread_buffer("resp", (coef_rows.shape[0], block.shape[0]), block))
+    log_joint = resp.view(r, k, -1)  # (R*K, c): the log-joint now, the responsibilities below
     top = log_joint.amax(dim=1, keepdim=True)
     log_joint.sub_(top).exp_()
     total = log_joint.sum(dim=1, keepdim=True)
-    log_norm = top.add_(torch.log(total)).squeeze(1)  # (R, c)
+    torch.add(top.squeeze(1), torch.log(total).squeeze(1), out=log_norm)  # (R, c)
     log_joint.mul_(total.reciprocal_())
-    return weighted_sums(resp, block, segment), log_norm
+    return weighted_sums(resp, block, segment)
 
 
 # Above this many dimensions, and with at most WHITENED_MAX_ROWS restart-components, the E-step works on whitened
@@ -253,28 +276,28 @@ def whitened_statistics(
     chunk = -(-n // n_chunks)
     upper = _pair_tables(d)[2].to(x.device)
 
-    def one_chunk(lo: int) -> tuple[Tensor, Tensor]:
+    log_norm = torch.empty(r, n, dtype=x.dtype, device=x.device)
+
+    def one_chunk(lo: int) -> Tensor:
         block = x[lo : lo + chunk]
         c = block.shape[0]
-        y = torch.addmm(shift, block, proj, beta=-1)  # (c, M*D): y = (x - mu) L^-T, every component
+        y = torch.addmm(shift, block, proj, beta=-1, out=thread_buffer("whitened", (c, m * d), x))  # (x - mu) L^-T
         y.square_()
         resp = y.view(c, m, d).sum(-1).T.mul(-0.5).add_(const)  # (M, c): the log-joint
         log_joint = resp.view(r, k, c)
         top = log_joint.amax(dim=1, keepdim=True)
         log_joint.sub_(top).exp_()
         total = log_joint.sum(dim=1, keepdim=True)
-        log_norm = top.add_(torch.log(total)).squeeze(1)  # (R, c)
+        torch.add(top.squeeze(1), torch.log(total).squeeze(1), out=log_norm[:, lo : lo + c])  # (R, c)
         log_joint.mul_(total.reciprocal_())  # resp (M, c) now holds the responsibilities
         torch.mul(resp.T.unsqueeze(-1), block.unsqueeze(1), out=y.view(c, m, d))  # r x, in y's memory
         second = (block.T @ y).view(d, m, d).transpose(0, 1).reshape(m, d * d)[:, upper]  # sum r x x^T (upper)
-        sums = torch.cat([resp.sum(1, keepdim=True), resp @ block, second], dim=1)
-        return sums.double(), log_norm
+        return torch.cat([resp.sum(1, keepdim=True), resp @ block, second], dim=1).double()
 
-    stats, log_norm = None, []
-    for sums, part in ordered_map(one_chunk, range(0, n, chunk), workers):
+    stats = None
+    for sums in ordered_map(one_chunk, range(0, n, chunk), workers):
         stats = sums if stats is None else stats.add_(sums)
-        log_norm.append(part)
-    return stats.view(r, k, -1), log_norm[0] if len(log_norm) == 1 else torch.cat(log_norm, dim=1)
+    return stats.view(r, k, -1), log_norm
 
 
 def weighted_sums(resp: Tensor, block: Tensor, segment: int | None = None) -> Tensor:
