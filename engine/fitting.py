@@ -14,6 +14,7 @@ from .covariances import COVARIANCE_TYPES
 from .em import all_failed_error, failure_warning
 from .errors import DataError, UserError
 from .init import Params, generators, initial_parameters
+from .memory import release_free_memory
 from .procedure import Procedure
 from .scaling import Scaling, column_moments
 from .snapshot import CancelToken, RestartTable, Snapshot
@@ -104,6 +105,7 @@ def fit(
     reg = scaling.reg_to_std(cfg.reg_covar, x)
     start = time.perf_counter()
     init = tuple(p.to(dtype) for p in initial_parameters(x, cfg, scaling, reg))
+    release_free_memory()  # the checks' and the initialisation's temporaries, before the E-step's own
     seeds = np.arange(cfg.seed, cfg.seed + cfg.restarts)
     rngs = generators(cfg.seed + 1_000_003, cfg.restarts)  # sampling streams, apart from the init streams
     proc = _procedure(cfg, x, init, reg, rngs[0])

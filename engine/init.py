@@ -13,6 +13,7 @@ from . import gaussian
 from .config import FitConfig
 from .covariances import COVARIANCE_TYPES
 from .errors import UserError
+from .memory import release_free_memory
 from .scaling import Scaling
 
 Params = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
@@ -37,6 +38,7 @@ def initial_parameters(x: torch.Tensor, cfg: FitConfig, scaling: Scaling, reg: t
     if cfg.init == "random-data":
         return _random_data(x, k, gens, cfg.covariance_type)
     centers = kmeans_plus_plus(x, k, gens)
+    release_free_memory()  # its distance blocks (see engine/memory.py)
     if cfg.init == "kmeans":
         centers = lloyd(x, centers, LLOYD_STEPS)
     return _from_hard_assignment(x, centers, cfg.covariance_type, reg)
@@ -103,7 +105,9 @@ def lloyd(x: torch.Tensor, centers: torch.Tensor, steps: int) -> torch.Tensor:
 def _from_hard_assignment(x: torch.Tensor, centers: torch.Tensor, cov_type: str, reg: torch.Tensor) -> Params:
     """scikit-learn's way: assign each point to its nearest centre, then one M-step."""
     k = centers.shape[1]
-    onehot = torch.nn.functional.one_hot(nearest(x, centers), k).to(x.dtype)
+    assigned = nearest(x, centers)
+    release_free_memory()
+    onehot = torch.nn.functional.one_hot(assigned, k).to(x.dtype)
     stats = gaussian.sufficient_statistics(gaussian.features_of(x), onehot)
     return gaussian.m_step(stats, x.shape[0], cov_type, reg)
 
