@@ -316,8 +316,10 @@ def build_frame(
     shown = scene.shown_data
     # labels in all D dimensions (a point's component is the fit's, not the view's); contours of the view's
     # exact marginal density, at levels that enclose shares of the shown points in the view
-    labels = mixture_log_density(shown, w, m, c)[1].argmax(axis=1) if len(shown) else np.empty(0, dtype=np.int64)
-    log_p, _ = mixture_log_density(scene.shown_points, w, vm, vc)
+    log_p, joint = mixture_log_density(scene.shown_points, w, vm, vc)
+    if shown is not scene.shown_points:  # a view of more than two columns: the components' own, in D dimensions
+        joint = mixture_log_density(shown, w, m, c)[1]
+    labels = joint.argmax(axis=1) if len(shown) else np.empty(0, dtype=np.int64)
     levels = contour_levels(log_p[np.isfinite(log_p)])
     contours = contour_lines(scene.bounds, w, vm, vc, levels)
     return Frame(
