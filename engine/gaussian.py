@@ -18,7 +18,7 @@ from functools import lru_cache
 import torch
 
 from .covariances import COVARIANCE_TYPES
-from .threads import ordered_map
+from .threads import chunk_workers, ordered_map
 
 Tensor = torch.Tensor
 # scikit-learn adds 10 * eps to every N_k so that an empty component divides by a tiny number, not zero.
@@ -185,7 +185,7 @@ def e_step_statistics(
     Working chunk by chunk keeps the intermediates in cache (bench/bench_em.py) and never stores
     the (R, N, K) responsibilities; the float64 accumulation keeps float32 fits accurate.
 
-    On the CPU the chunks run on `workers` threads (default: torch's thread count), see threads.ordered_map;
+    On the CPU the chunks run on `workers` threads (default: threads.chunk_workers()), see threads.ordered_map;
     their statistics are added in the chunks' order whatever the thread count, so the result is the same bit
     for bit on one thread or many. chunk defaults by device, segment as in weighted_sums.
     """
@@ -198,7 +198,7 @@ def e_step_statistics(
     if features.device.type != "cpu":
         workers = 1  # a GPU runs one chunk's kernels at a time anyway
     elif workers is None:
-        workers = torch.get_num_threads()
+        workers = chunk_workers()
     # equal chunks, at least one per worker: 1e4 points in chunks of 7943 would leave one worker a quarter
     n_chunks = max(-(-n // chunk), min(workers, -(-n // MIN_EVEN_ROWS)))
     chunk = -(-n // n_chunks)
@@ -271,7 +271,7 @@ def whitened_statistics(
     if x.device.type != "cpu":
         workers = 1
     elif workers is None:
-        workers = torch.get_num_threads()
+        workers = chunk_workers()
     n_chunks = max(-(-n // chunk), min(workers, -(-n // MIN_EVEN_ROWS)))
     chunk = -(-n // n_chunks)
     upper = _pair_tables(d)[2].to(x.device)

@@ -73,6 +73,25 @@ def use_threads_for(work: int) -> None:
 # D = 30 124 -> 74 ms, at D = 2 9 -> 5 ms (bench/bench_dims.py).
 _POOL: ThreadPoolExecutor | None = None
 _POOL_LOCK = threading.Lock()
+_CHUNK_WORKERS: int | None = None  # None: as many as torch's thread count
+
+
+def set_chunk_workers(n: int | None) -> None:
+    """How many threads run the E-step's chunks (None: torch's thread count). The window sets 1: its GUI thread
+    shares the GIL, and three Python threads passing it at every small operation made its longest stall 48-57 ms
+    against 43-47 ms with one (bench/bench_gui_stall.py, N = 1e6); one thread's operations then run on torch's
+    own threads, as they did before."""
+    global _CHUNK_WORKERS
+    _CHUNK_WORKERS = n
+
+
+def chunk_workers() -> int:
+    """The E-step's worker threads for a fit on the CPU."""
+    if _CHUNK_WORKERS is not None:
+        return _CHUNK_WORKERS
+    import torch
+
+    return torch.get_num_threads()
 
 
 def _one_torch_thread() -> None:
