@@ -142,6 +142,11 @@ def build_parser() -> argparse.ArgumentParser:
         "it reached; restarts all run to the end (select-by final)",
     )
     f.add_argument("--quiet", action="store_true", help="no progress bar")
+    f.add_argument(
+        "--memory-limit",
+        help="the most data held in memory, e.g. 256M or 2G (default: a quarter of this machine's memory); a larger "
+        ".npy or Parquet file, a folder or a glob of them, is read by chunks of at most this size, once per iteration",
+    )
 
     r = sub.add_parser("replay", help="re-run a saved session's fit and say whether it reproduced")
     r.add_argument("session", help="a .gmmsession file")
@@ -260,6 +265,9 @@ def cmd_fit(args) -> int:
     outputs = [args.output, args.labels, args.session, args.gallery]
     check_outputs(outputs, [args.data] + ([args.init] if args.init and Path(args.init).exists() else []))
     _check_suffixes(args)
+    source = _stream_source(args)
+    if source is not None:
+        return _fit_streamed(args, source)
     ds = _load(args)
     cfg = _fit_config(args)
     if args.gallery:
@@ -278,6 +286,63 @@ def cmd_fit(args) -> int:
         print(f"warning: {w}", file=sys.stderr)
     with staged_writes():  # every output of the run, or none
         _write_fit_outputs(args, ds, cfg, last, history, params)
+    return 0
+
+
+def _stream_source(args):
+    """The data as a chunked source when it must be read by chunks (a folder or a glob, or a .npy/Parquet file
+    larger than --memory-limit); None to load it whole."""
+    from . import stream, streaming
+
+    limit = streaming.parse_size(args.memory_limit) if args.memory_limit else streaming.default_memory_limit()
+    args.limit_bytes = limit
+    path = Path(args.data)
+    many = any(ch in args.data for ch in "*?[") or path.is_dir()
+    if not many and path.suffix.lower() not in stream.STREAM_SUFFIXES:
+        return None
+    source = stream.open_source(args.data, _columns(args.columns))
+    if not many and source.n_samples * source.n_features * 8 <= limit:
+        return None
+    return source
+
+
+def _fit_streamed(args, source) -> int:
+    """fit, reading the data by chunks of at most --memory-limit: a pass per iteration, a line per pass."""
+    from .streaming import chunk_rows_for, fit_stream
+
+    for flag in ("labels", "session", "gallery"):
+        if getattr(args, flag):
+            raise UserError(f"--{flag} needs the data in memory: it is larger than --memory-limit (raise the limit)")
+    cfg = _fit_config(args).resolved()
+    rows = chunk_rows_for(args.limit_bytes, source.n_features)
+    n = source.n_samples
+    print(
+        f"{args.data}: {n:,} rows x {source.n_features} columns ({', '.join(source.columns)}), more than "
+        f"--memory-limit: read {rows:,} rows at a time, one pass per iteration",
+        file=sys.stderr,
+    )
+
+    def surveyed(found) -> None:
+        print(
+            f"k-means++ starts from a uniform random sample of {len(found.sample):,} rows (seed {cfg.seed})",
+            file=sys.stderr,
+        )
+
+    last, previous = None, 0.0
+    for last in fit_stream(source, cfg, rows, on_survey=surveyed):
+        seconds = last.elapsed - previous
+        previous = last.elapsed
+        if not args.quiet:  # the first pass also surveyed the data and made the start: its speed says nothing
+            speed = f", {n / seconds:,.0f} points/s" if last.iteration and seconds > 0 else " (after the survey)"
+            print(f"pass {last.iteration + 1}: mean log-lik {last.mean_log_likelihood:.6f}{speed}", file=sys.stderr)
+    params = params_from_snapshot(last, source.columns)
+    print(_fit_line(cfg, last, params))
+    for w in last.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    if args.output:
+        with staged_writes():
+            write_params(args.output, params)
+        print(f"wrote parameters to {args.output}")
     return 0
 
 

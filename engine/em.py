@@ -194,16 +194,21 @@ class ExactEM:
                 self._flagged.add(r)
             if not comps or len(comps) == k_total or self.empty_policy != "reseed":
                 continue
-            worst = self._log_norm[evaluated[i]].argsort()[: len(comps)].to(HOST)  # the worst-explained points
+            worst = self._worst_points(int(evaluated[i]), len(comps))  # the worst-explained points
             full = [k for k in range(k_total) if k not in comps]
             avg_cov = cov[i, full].mean(0)
-            for point, k in zip(worst.tolist(), comps, strict=True):
-                means[i, k] = self.x[point].to(HOST)
+            for point, k in zip(worst, comps, strict=True):
+                means[i, k] = point
                 cov[i, k] = avg_cov
             weights[i, full] *= (1.0 - len(comps) / k_total) / weights[i, full].sum()
             weights[i, comps] = 1.0 / k_total
             self.reseeded[r] = comps
         return weights, means, cov
+
+    def _worst_points(self, evaluated: int, count: int) -> torch.Tensor:
+        """The `count` points (count, D) of lowest log p(x) at the last E-step of its row `evaluated`, worst
+        first, on the CPU."""
+        return self.x[self._log_norm[evaluated].argsort()[:count]].to(HOST)
 
     def _factor(self, rows: torch.Tensor, cov: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Cholesky factors of cov (M, K, D, D) for restarts rows (M,), and which rows succeeded (M,). A

@@ -120,8 +120,25 @@ def fit(
         proc = _procedure(cfg, x, _select(init, chosen), reg, rngs[chosen])
         _check_running(proc)
         mean_ll = proc.evaluate().cpu()
-    table = Bookkeeping(cfg, seeds, initial_loss, ran, scaling, _exact_start(cfg) if dtype == torch.float64 else None)
-    stopping = Stopping(len(ran), cfg.tol, proc.failed)
+    exact_start = _exact_start(cfg) if dtype == torch.float64 else None
+    table = Bookkeeping(cfg, seeds, initial_loss, ran, scaling, exact_start)
+    yield from iterate(proc, cfg, table, mean_ll, n, start, cancel, every, trace)
+
+
+def iterate(
+    proc: Procedure,
+    cfg: FitConfig,
+    table: Bookkeeping,
+    mean_ll: torch.Tensor,
+    n: int,
+    start: float,
+    cancel: CancelToken | None = None,
+    every: bool = True,
+    trace: list | None = None,
+) -> Iterator[Snapshot]:
+    """The iterations of a fit whose procedure has evaluated its start (mean log-likelihood mean_ll (R,)):
+    M-step, E-step, a snapshot, until every restart stops (see fit; the streaming fit shares it)."""
+    stopping = Stopping(len(table.ran), cfg.tol, proc.failed)
     iteration = 0
     while True:
         running = stopping.observe(mean_ll)

@@ -1,0 +1,202 @@
+"""Data read by chunks, for data that does not fit in memory (NumPy only, pyarrow for Parquet).
+
+A source reads its rows in order, a chunk at a time, into a buffer of its own: `.npy` files by plain reads from
+the data's offset (never memory-mapped: mapped pages would count in the process's resident set), Parquet files
+by row groups (pyarrow), and a folder or a glob of such files one after another. The first pass (`survey`)
+checks every value, computes the columns' moments and draws a uniform random sample (reservoir sampling) for
+the initialisation.
+"""
+
+from __future__ import annotations
+
+import glob as globbing
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import DataError
+
+STREAM_SUFFIXES = (".npy", ".parquet")
+
+
+class NpySource:
+    """A 2-D (or 1-D) C-ordered `.npy` array of numbers, read rows at a time."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        with open(self.path, "rb") as f:
+            try:
+                version = np.lib.format.read_magic(f)
+                read_header = (
+                    np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+                )
+                shape, fortran, dtype = read_header(f)
+            except ValueError as exc:
+                raise DataError(f"{self.path}: not a .npy file ({exc})") from None
+            self.offset = f.tell()
+        if fortran and len(shape) == 2 and shape[1] > 1:
+            raise DataError(f"{self.path}: the array is in Fortran order: save it in C order (np.ascontiguousarray)")
+        if len(shape) not in (1, 2) or dtype.kind not in "fiu":
+            raise DataError(f"{self.path}: a data set is a 1-D or 2-D array of numbers, found {dtype} {shape}")
+        self.dtype = dtype
+        self.n_samples = int(shape[0])
+        self.n_features = int(shape[1]) if len(shape) == 2 else 1
+        self.columns = tuple(f"x{j}" for j in range(self.n_features))
+
+    def chunks(self, rows: int) -> Iterator[np.ndarray]:
+        """The rows in order, `rows` at a time, as float64 (c, D); one buffer reused (valid until the next)."""
+        d = self.n_features
+        buffer = np.empty((min(rows, max(self.n_samples, 1)), d), dtype=self.dtype)
+        with open(self.path, "rb") as f:
+            f.seek(self.offset)
+            left = self.n_samples
+            while left > 0:
+                c = min(rows, left)
+                view = buffer[:c]
+                got = f.readinto(memoryview(view).cast("B"))
+                if got != view.nbytes:
+                    raise DataError(f"{self.path}: the file ends before its {self.n_samples} rows: it is truncated")
+                left -= c
+                yield view.astype(np.float64, copy=self.dtype != np.float64)
+
+
+class ParquetSource:
+    """The numeric columns (or the named ones) of a Parquet file, read by record batches."""
+
+    def __init__(self, path: str | Path, columns: list[str] | None = None) -> None:
+        import pyarrow.parquet as pq
+
+        self.path = Path(path)
+        try:
+            self.file = pq.ParquetFile(self.path)
+        except Exception as exc:  # noqa: BLE001 - pyarrow's many errors: one message for the user
+            raise DataError(f"{self.path}: not a Parquet file ({str(exc).splitlines()[0]})") from None
+        schema = self.file.schema_arrow
+        numeric = [f.name for f in schema if _is_number(f.type) and f.name not in ("__index_level_0__",)]
+        if columns is None:
+            columns = numeric
+        missing = [c for c in columns if c not in schema.names]
+        if missing:
+            raise DataError(f"{self.path}: no column {missing[0]!r}; it has {', '.join(schema.names)}")
+        if not columns:
+            raise DataError(f"{self.path}: no numeric column to fit")
+        self.columns = tuple(columns)
+        self.n_samples = self.file.metadata.num_rows
+        self.n_features = len(columns)
+
+    def chunks(self, rows: int) -> Iterator[np.ndarray]:
+        for batch in self.file.iter_batches(batch_size=rows, columns=list(self.columns)):
+            out = np.empty((batch.num_rows, self.n_features))
+            for j, column in enumerate(batch.columns):
+                if column.null_count:
+                    raise DataError(f"{self.path}: column {self.columns[j]!r} has missing values: fill or drop them")
+                out[:, j] = column.to_numpy(zero_copy_only=False)
+            yield out
+
+
+def _is_number(arrow_type) -> bool:
+    import pyarrow.types as t
+
+    return t.is_integer(arrow_type) or t.is_floating(arrow_type)
+
+
+class MultiSource:
+    """Files read one after another (a folder or a glob), all with the same columns."""
+
+    def __init__(self, sources: list) -> None:
+        first = sources[0]
+        for s in sources[1:]:
+            if s.n_features != first.n_features:
+                raise DataError(f"{s.path}: {s.n_features} columns, but {first.path} has {first.n_features}")
+        self.sources = sources
+        self.path = first.path.parent
+        self.columns = first.columns
+        self.n_samples = sum(s.n_samples for s in sources)
+        self.n_features = first.n_features
+
+    def chunks(self, rows: int) -> Iterator[np.ndarray]:
+        for source in self.sources:
+            yield from source.chunks(rows)
+
+
+def open_source(spec: str | Path, columns: list[str] | None = None):
+    """The source for a `.npy` or Parquet file, a folder of them, or a glob ('data/part-*.parquet')."""
+    text = str(spec)
+    if any(ch in text for ch in "*?["):
+        paths = sorted(Path(p) for p in globbing.glob(text))
+        if not paths:
+            raise DataError(f"{text}: no file matches")
+    elif Path(text).is_dir():
+        paths = sorted(p for p in Path(text).iterdir() if p.suffix.lower() in STREAM_SUFFIXES)
+        if not paths:
+            raise DataError(f"{text}: the folder holds no {' or '.join(STREAM_SUFFIXES)} file")
+    else:
+        paths = [Path(text)]
+    sources = []
+    for path in paths:
+        suffix = path.suffix.lower()
+        if suffix == ".npy":
+            if columns is not None:
+                raise DataError(f"{path}: a .npy file has no column names: leave out --columns")
+            sources.append(NpySource(path))
+        elif suffix == ".parquet":
+            sources.append(ParquetSource(path, columns))
+        else:
+            raise DataError(f"{path}: data bigger than memory is read from {' or '.join(STREAM_SUFFIXES)} files")
+    return sources[0] if len(sources) == 1 else MultiSource(sources)
+
+
+@dataclass(frozen=True)
+class Survey:
+    """What the first pass learnt: N, the columns' means and standard deviations (D,), a uniform random sample
+    of the rows (S, D) and which rows it holds (S,)."""
+
+    n_samples: int
+    mean: np.ndarray
+    std: np.ndarray
+    sample: np.ndarray
+    sample_rows: np.ndarray
+
+
+def survey(source, rows: int, sample_size: int, seed: int) -> Survey:
+    """One pass: every value checked (finite; the row and column named), the moments (Chan's pairwise
+    combination of per-chunk means and squared deviations, in float64), and a reservoir sample of sample_size
+    rows (Algorithm R: row i > S replaces a uniform slot j < S when j drawn from 0..i falls below S), drawn from
+    numpy's generator seeded `seed`: the same rows for the same seed."""
+    rng = np.random.default_rng(seed)
+    d = source.n_features
+    sample = np.empty((sample_size, d))
+    sample_rows = np.full(sample_size, -1, dtype=np.int64)
+    count, mean, m2 = 0, np.zeros(d), np.zeros(d)
+    for chunk in source.chunks(rows):
+        c = len(chunk)
+        if not np.isfinite(chunk).all():
+            r, j = np.argwhere(~np.isfinite(chunk))[0]
+            raise DataError(
+                f"{source.path}: row {count + r}, column {j} ({source.columns[j]!r}) is {chunk[r, j]}: remove or "
+                "fill non-finite values"
+            )
+        chunk_mean = chunk.mean(axis=0)
+        dev = chunk - chunk_mean
+        chunk_m2 = np.einsum("ij,ij->j", dev, dev)
+        delta = chunk_mean - mean
+        total = count + c
+        mean = mean + delta * (c / total)
+        m2 = m2 + chunk_m2 + delta**2 * (count * c / total)
+        index = np.arange(count, total)
+        fill = index < sample_size
+        sample[index[fill]] = chunk[fill]
+        sample_rows[index[fill]] = index[fill]
+        rest = np.flatnonzero(~fill)
+        if len(rest):
+            slots = rng.integers(0, index[rest] + 1)  # one draw per row past the reservoir, in row order
+            keep = slots < sample_size
+            sample[slots[keep]] = chunk[rest[keep]]  # later rows overwrite earlier ones, as Algorithm R does
+            sample_rows[slots[keep]] = index[rest[keep]]
+        count = total
+    if count == 0:
+        raise DataError(f"{source.path}: there are no rows")
+    kept = min(sample_size, count)
+    return Survey(count, mean, np.sqrt(m2 / count), sample[:kept], sample_rows[:kept])

@@ -1,0 +1,149 @@
+"""Exact EM over data read by chunks (engine/stream.py, engine/streaming.py) against the in-memory fit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine import FitConfig, fit
+from engine.errors import DataError, UserError
+from engine.export import MixtureParams
+from engine.stream import NpySource, open_source, survey
+from engine.streaming import fit_stream, parse_size
+
+
+def _data(n: int = 20_000, d: int = 3, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(0.0, 4.0, (4, d))
+    return centres[rng.integers(0, 4, n)] + rng.normal(size=(n, d)) * rng.uniform(0.5, 1.5, d)
+
+
+def _start(x: np.ndarray, k: int, seed: int = 1) -> MixtureParams:
+    rng = np.random.default_rng(seed)
+    d = x.shape[1]
+    return MixtureParams(
+        np.full(k, 1.0 / k), x[rng.choice(len(x), k, replace=False)], np.broadcast_to(np.cov(x.T) * 0.5, (k, d, d))
+    )
+
+
+@pytest.mark.parametrize(("d", "cov_type"), [(2, "full"), (3, "tied"), (5, "diag"), (16, "full"), (4, "spherical")])
+def test_a_streamed_fit_is_the_in_memory_fit_iteration_by_iteration(tmp_path, d: int, cov_type: str) -> None:
+    """The same start, read in chunks of 1,500 rows: every iteration's log-likelihood to 1e-10 relative (D = 16
+    takes the whitened E-step), the final parameters to 1e-9."""
+    x = _data(d=d, seed=d)
+    path = tmp_path / "x.npy"
+    np.save(path, x)
+    cfg = FitConfig(n_components=4, covariance_type=cov_type, init_params=_start(x, 4).as_init(), max_iter=25, tol=0.0)
+    memory = list(fit(x, cfg))
+    streamed = list(fit_stream(NpySource(path), cfg, rows=1500))
+    assert [s.iteration for s in streamed] == [s.iteration for s in memory]
+    for a, b in zip(streamed, memory, strict=True):
+        assert a.mean_log_likelihood == pytest.approx(b.mean_log_likelihood, rel=1e-10)
+    np.testing.assert_allclose(streamed[-1].means, memory[-1].means, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(streamed[-1].covariances, memory[-1].covariances, rtol=1e-9, atol=1e-9)
+
+
+def test_an_emptied_component_is_reseeded_at_the_same_point(tmp_path) -> None:
+    """A start with a component far from every point: both fits re-seed it at the worst-explained point (the
+    streamed one keeps the worst points during its pass)."""
+    x = _data(n=6000, d=2, seed=3)
+    start = _start(x, 3)
+    means = start.means.copy()
+    means[2] = [1e3, 1e3]
+    cfg = FitConfig(
+        n_components=3,
+        init_params=MixtureParams(start.weights, means, start.covariances).as_init(),
+        max_iter=8,
+        tol=0.0,
+    )
+    path = tmp_path / "x.npy"
+    np.save(path, x)
+    memory = list(fit(x, cfg))
+    streamed = list(fit_stream(NpySource(path), cfg, rows=1000))
+    assert any(s.reseeded for s in memory)
+    assert [s.reseeded for s in streamed] == [s.reseeded for s in memory]
+    np.testing.assert_allclose(streamed[-1].means, memory[-1].means, rtol=1e-9)
+
+
+def test_restarts_run_batched_and_the_best_is_the_in_memory_ones(tmp_path) -> None:
+    x = _data(n=8000, d=3, seed=5)
+    path = tmp_path / "x.parquet"
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({f"c{j}": x[:, j] for j in range(3)}), path, row_group_size=3000)
+    source = open_source(path)
+    found = survey(source, 2000, sample_size=len(x), seed=0)  # a sample as big as the data: every row once
+    np.testing.assert_array_equal(np.sort(found.sample_rows), np.arange(len(x)))
+    np.testing.assert_allclose(found.mean, x.mean(0), rtol=1e-12)
+    np.testing.assert_allclose(found.std, x.std(0), rtol=1e-12)
+    cfg = FitConfig(n_components=4, restarts=3, max_iter=200)
+    streamed = list(fit_stream(source, cfg, rows=2000, sample_size=len(x), every=False))[-1]
+    memory = list(fit(x, cfg, every=False))[-1]  # k-means++ on all the rows = on a sample of all the rows
+    assert streamed.mean_log_likelihood == pytest.approx(memory.mean_log_likelihood, rel=1e-9)
+    assert streamed.restart == memory.restart
+
+
+def test_the_reservoir_sample_is_uniform_and_reproducible(tmp_path) -> None:
+    """Rows 0..N-1 as data: over 400 seeds each tenth of the rows is sampled 10% of the time (within 1%)."""
+    n, s = 10_000, 100
+    path = tmp_path / "rows.npy"
+    np.save(path, np.arange(n, dtype=np.float64)[:, None])
+    source = NpySource(path)
+    one = survey(source, 777, s, seed=3)
+    np.testing.assert_array_equal(one.sample[:, 0], one.sample_rows)
+    np.testing.assert_array_equal(survey(source, 333, s, seed=3).sample_rows, one.sample_rows)  # chunks do not matter
+    counts = np.zeros(10)
+    for seed in range(400):
+        counts += np.bincount(survey(source, 2500, s, seed=seed).sample_rows // (n // 10), minlength=10)
+    assert np.abs(counts / counts.sum() - 0.1).max() < 0.01
+
+
+def test_bad_input_is_named(tmp_path) -> None:
+    x = _data(n=3000)
+    x[2500, 1] = np.nan
+    path = tmp_path / "bad.npy"
+    np.save(path, x)
+    with pytest.raises(DataError, match=r"bad.npy: row 2500, column 1 \('x1'\) is nan: remove or fill"):
+        survey(NpySource(path), 1000, 10, 0)
+    (tmp_path / "cut.npy").write_bytes(path.read_bytes()[:-100])
+    with pytest.raises(DataError, match="the file ends before its 3000 rows: it is truncated"):
+        survey(NpySource(tmp_path / "cut.npy"), 1000, 10, 0)
+    np.save(tmp_path / "f.npy", np.asfortranarray(x))
+    with pytest.raises(DataError, match="Fortran order"):
+        NpySource(tmp_path / "f.npy")
+    with pytest.raises(DataError, match="no file matches"):
+        open_source(str(tmp_path / "nothing-*.npy"))
+    with pytest.raises(UserError, match="exact EM"):
+        list(fit_stream(NpySource(path), FitConfig(algorithm="gradient-em"), rows=100))
+    assert parse_size("256M") == 256 << 20 and parse_size("1.5G") == int(1.5 * (1 << 30)) and parse_size("4096") == 4096
+    with pytest.raises(UserError, match="256M, 2G"):
+        parse_size("lots")
+
+
+def test_the_command_line_streams_a_file_larger_than_the_memory_limit(tmp_path, capsys) -> None:
+    """fit --memory-limit 64K on a .npy of 300 KB: read by chunks, and the parameters written are the in-memory
+    fit's from the same start (to 1e-9)."""
+    import json
+
+    from engine import cli
+
+    x = _data(n=12_000, d=3, seed=9)
+    data, start = tmp_path / "x.npy", tmp_path / "start.json"
+    np.save(data, x)
+    from engine.export import write_params
+
+    write_params(start, _start(x, 3))
+    outs = []
+    for limit in ("64K", "1G"):
+        out = tmp_path / f"p{limit}.json"
+        args = ["fit", str(data), "-k", "3", "--init", str(start), "--max-iter", "30", "--tol", "0"]
+        assert cli.main(args + ["--memory-limit", limit, "-o", str(out)]) == 0
+        outs.append(json.loads(out.read_text()))
+    err = capsys.readouterr().err
+    assert "more than --memory-limit: read 1,365 rows at a time, one pass per iteration" in err
+    assert "pass 31: mean log-lik" in err and "points/s" in err
+    np.testing.assert_allclose(outs[0]["means"], outs[1]["means"], rtol=1e-9)
+    np.testing.assert_allclose(outs[0]["covariances"], outs[1]["covariances"], rtol=1e-9)
+    assert cli.main(["fit", str(data), "--memory-limit", "64K", "--labels", str(tmp_path / "l.csv")]) == 2
+    assert "--labels needs the data in memory" in capsys.readouterr().err
