@@ -314,7 +314,7 @@ def _fit_streamed(args, source) -> int:
         if getattr(args, flag):
             raise UserError(f"--{flag} needs the data in memory: it is larger than --memory-limit (raise the limit)")
     cfg = _fit_config(args).resolved()
-    rows = chunk_rows_for(args.limit_bytes, source.n_features)
+    rows = chunk_rows_for(args.limit_bytes, source.n_features, cfg.restarts)
     n = source.n_samples
     print(
         f"{args.data}: {n:,} rows x {source.n_features} columns ({', '.join(source.columns)}), more than "

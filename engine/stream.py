@@ -46,7 +46,7 @@ class NpySource:
         self.columns = tuple(f"x{j}" for j in range(self.n_features))
 
     def chunks(self, rows: int) -> Iterator[np.ndarray]:
-        """The rows in order, `rows` at a time, as float64 (c, D); one buffer reused (valid until the next)."""
+        """The rows in order, `rows` at a time (c, D) in the file's dtype; one buffer reused (valid until the next)."""
         d = self.n_features
         buffer = np.empty((min(rows, max(self.n_samples, 1)), d), dtype=self.dtype)
         with open(self.path, "rb") as f:
@@ -59,7 +59,7 @@ class NpySource:
                 if got != view.nbytes:
                     raise DataError(f"{self.path}: the file ends before its {self.n_samples} rows: it is truncated")
                 left -= c
-                yield view.astype(np.float64, copy=self.dtype != np.float64)
+                yield view  # its own dtype: the caller converts it once, into its own buffer
 
 
 class ParquetSource:
@@ -178,7 +178,7 @@ def survey(source, rows: int, sample_size: int, seed: int) -> Survey:
                 f"{source.path}: row {count + r}, column {j} ({source.columns[j]!r}) is {chunk[r, j]}: remove or "
                 "fill non-finite values"
             )
-        chunk_mean = chunk.mean(axis=0)
+        chunk_mean = chunk.mean(axis=0, dtype=np.float64)  # float32 files too: the moments in float64
         dev = chunk - chunk_mean
         chunk_m2 = np.einsum("ij,ij->j", dev, dev)
         delta = chunk_mean - mean

@@ -57,9 +57,11 @@ def parse_size(text: str) -> int:
     return int(value * factor)
 
 
-def chunk_rows_for(limit: int, n_features: int) -> int:
-    """Rows per chunk so that a chunk's data (float64, and its standardised copy) stays within limit bytes."""
-    return max(1024, limit // (2 * 8 * n_features))
+def chunk_rows_for(limit: int, n_features: int, restarts: int = 1) -> int:
+    """Rows per chunk so that what a chunk holds stays within limit bytes: the rows as read and in float64, their
+    standardised copy, and each restart's log p(x) (8 bytes each)."""
+    per_row = 8 * (3 * n_features + restarts)
+    return max(1024, limit // per_row)
 
 
 class StreamingEM(ExactEM):
@@ -103,12 +105,18 @@ class StreamingEM(ExactEM):
         ll_sum = torch.zeros(m, dtype=torch.float64)
         worst_ll = torch.full((m, k), float("inf"), dtype=torch.float64)
         worst_x = torch.zeros((m, k, d), dtype=torch.float64)
+        buffer = None
         for chunk in self.source.chunks(self.rows):
-            x = torch.as_tensor(self.scaling.data_to_std(chunk.copy()), dtype=self.x.dtype, device=self.x.device)
+            if buffer is None or len(buffer) < len(chunk):
+                buffer = np.empty((len(chunk), chunk.shape[1]))
+            std = buffer[: len(chunk)]  # standardised in one reused buffer: (chunk - centre) / scale
+            np.subtract(chunk, self.scaling.center, out=std)
+            std /= self.scaling.scale
+            x = torch.as_tensor(std, dtype=self.x.dtype, device=self.x.device)
             if whitened:
                 part, log_norm = gaussian.whitened_statistics(x, log_w, means, chol)
-            else:
-                part, log_norm = gaussian.e_step_statistics(gaussian.features_of(x), coef)
+            else:  # features made per sub-chunk, in cache, whatever D: a chunk's whole features could be GBs
+                part, log_norm = gaussian.e_step_statistics(gaussian.LazyFeatures(x), coef)
             stats += part.to(HOST)
             ll_sum += log_norm.sum(-1, dtype=torch.float64).to(HOST)
             worst_ll, worst_x = _keep_worst(worst_ll, worst_x, log_norm.to(HOST).double(), x.to(HOST).double(), k)

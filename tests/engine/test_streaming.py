@@ -141,7 +141,7 @@ def test_the_command_line_streams_a_file_larger_than_the_memory_limit(tmp_path, 
         assert cli.main(args + ["--memory-limit", limit, "-o", str(out)]) == 0
         outs.append(json.loads(out.read_text()))
     err = capsys.readouterr().err
-    assert "more than --memory-limit: read 1,365 rows at a time, one pass per iteration" in err
+    assert "more than --memory-limit: read 1,024 rows at a time, one pass per iteration" in err
     assert "pass 31: mean log-lik" in err and "points/s" in err
     np.testing.assert_allclose(outs[0]["means"], outs[1]["means"], rtol=1e-9)
     np.testing.assert_allclose(outs[0]["covariances"], outs[1]["covariances"], rtol=1e-9)
