@@ -143,6 +143,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     f.add_argument("--quiet", action="store_true", help="no progress bar")
     f.add_argument(
+        "--dask",
+        metavar="CLUSTER",
+        help="fit on a Dask cluster: local or local:WORKERS (processes on this machine) or a scheduler's address "
+        "tcp://HOST:PORT; the workers read the .npy/Parquet data from its path (shared storage)",
+    )
+    f.add_argument(
         "--memory-limit",
         help="the most data held in memory, e.g. 256M or 2G (default: a quarter of this machine's memory); a larger "
         ".npy or Parquet file, a folder or a glob of them, is read by chunks of at most this size, once per iteration",
@@ -266,6 +272,8 @@ def cmd_fit(args) -> int:
     check_outputs(outputs, [args.data] + ([args.init] if args.init and Path(args.init).exists() else []))
     _check_suffixes(args)
     source = _stream_source(args)
+    if args.dask:
+        return _fit_on_cluster(args, source)
     if source is not None:
         return _fit_streamed(args, source)
     ds = _load(args)
@@ -290,8 +298,8 @@ def cmd_fit(args) -> int:
 
 
 def _stream_source(args):
-    """The data as a chunked source when it must be read by chunks (a folder or a glob, or a .npy/Parquet file
-    larger than --memory-limit); None to load it whole."""
+    """The data as a chunked source when it must be read by chunks (a folder or a glob, a .npy/Parquet file
+    larger than --memory-limit, or any with --dask); None to load it whole."""
     from . import stream, streaming
 
     limit = streaming.parse_size(args.memory_limit) if args.memory_limit else streaming.default_memory_limit()
@@ -299,28 +307,60 @@ def _stream_source(args):
     path = Path(args.data)
     many = any(ch in args.data for ch in "*?[") or path.is_dir()
     if not many and path.suffix.lower() not in stream.STREAM_SUFFIXES:
+        if args.dask:
+            raise UserError(
+                f"{args.data}: with --dask the workers read the data from .npy or Parquet files (a folder or a glob "
+                "of them): convert it with `python3 main.py generate`-style tools or numpy.save"
+            )
         return None
     source = stream.open_source(args.data, _columns(args.columns))
-    if not many and source.n_samples * source.n_features * 8 <= limit:
+    if not many and not args.dask and source.n_samples * source.n_features * 8 <= limit:
         return None
     return source
 
 
-def _fit_streamed(args, source) -> int:
-    """fit, reading the data by chunks of at most --memory-limit: a pass per iteration, a line per pass."""
+def _fit_on_cluster(args, source) -> int:
+    """fit on a Dask cluster: the partitions in the workers' memory, a pass per iteration mapped over them."""
+    from . import cluster
+    from .streaming import chunk_rows_for
+
+    client = cluster.connect(args.dask)
+    try:
+        workers = max(len(client.scheduler_info().get("workers", {})), 1)
+        print(f"Dask: {args.dask}, {workers} worker(s), dashboard {client.dashboard_link}", file=sys.stderr)
+        cfg = _fit_config(args).resolved()
+        # parts no larger than the memory limit, and at least 4 per worker so that the work spreads
+        rows = min(
+            chunk_rows_for(args.limit_bytes, source.n_features, cfg.restarts), -(-source.n_samples // (4 * workers))
+        )
+        rows = max(rows, 1)
+        return _fit_streamed(args, source, cluster.ClusterPasses(client, source, rows), rows)
+    finally:
+        cluster.close(client)
+
+
+def _fit_streamed(args, source, run_pass=None, rows: int | None = None) -> int:
+    """fit, reading the data by chunks of at most --memory-limit (or on a cluster, run_pass): a pass per
+    iteration, a line per pass."""
     from .streaming import chunk_rows_for, fit_stream
 
     for flag in ("labels", "session", "gallery"):
         if getattr(args, flag):
-            raise UserError(f"--{flag} needs the data in memory: it is larger than --memory-limit (raise the limit)")
+            raise UserError(
+                f"--{flag} needs the data in memory: it is read by chunks here (larger than --memory-limit, or "
+                "--dask); raise the limit or leave --dask out"
+            )
     cfg = _fit_config(args).resolved()
-    rows = chunk_rows_for(args.limit_bytes, source.n_features, cfg.restarts)
     n = source.n_samples
-    print(
-        f"{args.data}: {n:,} rows x {source.n_features} columns ({', '.join(source.columns)}), more than "
-        f"--memory-limit: read {rows:,} rows at a time, one pass per iteration",
-        file=sys.stderr,
-    )
+    if run_pass is None:
+        rows = chunk_rows_for(args.limit_bytes, source.n_features, cfg.restarts)
+        print(
+            f"{args.data}: {n:,} rows x {source.n_features} columns ({', '.join(source.columns)}), more than "
+            f"--memory-limit: read {rows:,} rows at a time, one pass per iteration",
+            file=sys.stderr,
+        )
+    else:
+        print(f"{args.data}: {n:,} rows x {source.n_features} columns in parts of {rows:,} rows", file=sys.stderr)
 
     def surveyed(found) -> None:
         print(
@@ -329,7 +369,7 @@ def _fit_streamed(args, source) -> int:
         )
 
     last, previous = None, 0.0
-    for last in fit_stream(source, cfg, rows, on_survey=surveyed):
+    for last in fit_stream(source, cfg, rows, on_survey=surveyed, run_pass=run_pass):
         seconds = last.elapsed - previous
         previous = last.elapsed
         if not args.quiet:  # the first pass also surveyed the data and made the start: its speed says nothing

@@ -11,9 +11,11 @@ sample, as the in-memory fit runs it on all the points, or given parameters.
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -21,7 +23,7 @@ import torch
 from . import gaussian
 from .config import FitConfig
 from .covariances import COVARIANCE_TYPES
-from .em import HOST, ExactEM
+from .em import ExactEM
 from .errors import UserError
 from .fitting import Bookkeeping, _check_running, _exact_start, iterate, resolve_device
 from .init import Params, initial_parameters
@@ -64,29 +66,81 @@ def chunk_rows_for(limit: int, n_features: int, restarts: int = 1) -> int:
     return max(1024, limit // per_row)
 
 
+@dataclass(frozen=True)
+class PassPlan:
+    """What every chunk of a pass needs (small: sent to each Dask task): the standardisation (D,), the running
+    restarts' log-weights (M, K), means (M, K, D), Cholesky factors (M, K, D, D), and the working dtype."""
+
+    center: np.ndarray
+    scale: np.ndarray
+    log_weights: torch.Tensor
+    means: torch.Tensor
+    chol: torch.Tensor
+    dtype: torch.dtype
+
+
+@dataclass
+class PassSums:
+    """A chunk's (or a pass's) contribution: statistics (M, K, P) float64, log-likelihood sums (M,), and the K
+    worst-explained points (their log p (M, K) and standardised coordinates (M, K, D)), worst first."""
+
+    stats: torch.Tensor
+    ll_sum: torch.Tensor
+    worst_ll: torch.Tensor
+    worst_x: torch.Tensor
+
+    def add(self, other: PassSums) -> PassSums:
+        k = max(self.worst_ll.shape[1], other.worst_ll.shape[1])
+        worst = _merge_worst(self.worst_ll, self.worst_x, other.worst_ll, other.worst_x, k)
+        return PassSums(self.stats + other.stats, self.ll_sum + other.ll_sum, *worst)
+
+
+def chunk_sums(chunk: np.ndarray, plan: PassPlan) -> PassSums:
+    """The E-step of one chunk of rows (c, D) as read: standardised, the same chunk E-step as the in-memory fit
+    (whitened distances or features made per sub-chunk), its sums. Runs here or on a Dask worker."""
+    std = np.subtract(chunk, plan.center, dtype=np.float64)  # (chunk - centre) / scale, one float64 copy
+    std /= plan.scale
+    x = torch.as_tensor(std, dtype=plan.dtype)
+    m, k, d = plan.means.shape
+    if gaussian.use_whitened(d, m * k):
+        stats, log_norm = gaussian.whitened_statistics(x, plan.log_weights, plan.means, plan.chol)
+    else:  # features made per sub-chunk, in cache, whatever D: a chunk's whole features could be GBs
+        coef = gaussian.log_joint_coefficients(plan.log_weights, plan.means, plan.chol)
+        stats, log_norm = gaussian.e_step_statistics(gaussian.LazyFeatures(x), coef)
+    worst = _chunk_worst(log_norm.double(), x.double(), k)
+    return PassSums(stats.double(), log_norm.sum(-1, dtype=torch.float64), *worst)
+
+
+def local_pass(source, rows: int, plan: PassPlan) -> PassSums:
+    """A pass over a source on this machine, chunk by chunk, summed in the chunks' order."""
+    total = None
+    for chunk in source.chunks(rows):
+        part = chunk_sums(chunk, plan)
+        total = part if total is None else total.add(part)
+    return total
+
+
 class StreamingEM(ExactEM):
-    """ExactEM whose E-step is a pass over a source; the points it re-seeds an empty component at (the worst
-    explained) are kept during the pass."""
+    """ExactEM whose E-step is a pass over data that is not in memory: `run_pass(plan) -> PassSums` reads it
+    here (local_pass) or maps it over a Dask cluster's partitions (engine/cluster.py). The points it re-seeds an
+    empty component at (the worst explained) are kept during the pass. Works on the CPU."""
 
     def __init__(
         self,
-        source,
+        run_pass,
+        n_samples: int,
+        n_features: int,
         scaling: Scaling,
         params: Params,
         covariance_type: str,
         reg: torch.Tensor,
-        rows: int,
         dtype: torch.dtype,
-        device: torch.device,
         empty_policy: str = "reseed",
     ) -> None:
-        super().__init__(
-            torch.empty((0, source.n_features), dtype=dtype, device=device), params, covariance_type, reg, empty_policy
-        )
-        self.source, self.scaling, self.rows = source, scaling, rows
-        self.n_samples = source.n_samples
+        super().__init__(torch.empty((0, n_features), dtype=dtype), params, covariance_type, reg, empty_policy)
+        self.run_pass, self.scaling, self.n_samples = run_pass, scaling, n_samples
         self._ll_sum: torch.Tensor | None = None
-        self._worst: tuple[torch.Tensor, torch.Tensor] | None = None  # (M, K) log p, (M, K, D) points, worst first
+        self._worst: torch.Tensor | None = None  # (M, K, D) the worst-explained points, worst first
         self.passes = 0
         self.pass_seconds = 0.0
 
@@ -97,31 +151,10 @@ class StreamingEM(ExactEM):
             return self._mean_ll.clone()
         start = time.perf_counter()
         weights, means, chol = (self._take(p, rows) for p in (self.weights, self.means, self.chol))
-        log_w = torch.log(weights)
-        m, k, d = len(rows), means.shape[1], means.shape[2]
-        whitened = gaussian.use_whitened(d, m * k)
-        coef = None if whitened else gaussian.log_joint_coefficients(log_w, means, chol).to(self.x.device)
-        stats = torch.zeros((m, k, gaussian.n_features(d)), dtype=torch.float64)
-        ll_sum = torch.zeros(m, dtype=torch.float64)
-        worst_ll = torch.full((m, k), float("inf"), dtype=torch.float64)
-        worst_x = torch.zeros((m, k, d), dtype=torch.float64)
-        buffer = None
-        for chunk in self.source.chunks(self.rows):
-            if buffer is None or len(buffer) < len(chunk):
-                buffer = np.empty((len(chunk), chunk.shape[1]))
-            std = buffer[: len(chunk)]  # standardised in one reused buffer: (chunk - centre) / scale
-            np.subtract(chunk, self.scaling.center, out=std)
-            std /= self.scaling.scale
-            x = torch.as_tensor(std, dtype=self.x.dtype, device=self.x.device)
-            if whitened:
-                part, log_norm = gaussian.whitened_statistics(x, log_w, means, chol)
-            else:  # features made per sub-chunk, in cache, whatever D: a chunk's whole features could be GBs
-                part, log_norm = gaussian.e_step_statistics(gaussian.LazyFeatures(x), coef)
-            stats += part.to(HOST)
-            ll_sum += log_norm.sum(-1, dtype=torch.float64).to(HOST)
-            worst_ll, worst_x = _keep_worst(worst_ll, worst_x, log_norm.to(HOST).double(), x.to(HOST).double(), k)
-        self._stats, self._ll_sum, self._worst = stats, ll_sum, (worst_ll, worst_x)
-        self._mean_ll = self._mean_ll.index_copy(0, rows, ll_sum / self.n_samples)
+        plan = PassPlan(self.scaling.center, self.scaling.scale, torch.log(weights), means, chol, self.x.dtype)
+        sums = self.run_pass(plan)
+        self._stats, self._ll_sum, self._worst = sums.stats, sums.ll_sum, sums.worst_x
+        self._mean_ll = self._mean_ll.index_copy(0, rows, sums.ll_sum / self.n_samples)
         self.passes += 1
         self.pass_seconds = time.perf_counter() - start
         return self._mean_ll
@@ -130,20 +163,24 @@ class StreamingEM(ExactEM):
         return -self._ll_sum
 
     def _worst_points(self, evaluated: int, count: int) -> torch.Tensor:
-        return self._worst[1][evaluated, :count].to(self.x.dtype)
+        return self._worst[evaluated, :count].to(self.x.dtype)
 
 
-def _keep_worst(
-    worst_ll: torch.Tensor, worst_x: torch.Tensor, log_norm: torch.Tensor, x: torch.Tensor, k: int
+def _chunk_worst(log_norm: torch.Tensor, x: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """A chunk's k lowest log p(x) (M, k') and their points (M, k', D), k' = min(k, c), ascending as argsort
+    orders the in-memory fit's; log_norm (M, c), x (c, D)."""
+    idx = torch.topk(log_norm, min(k, log_norm.shape[1]), dim=1, largest=False, sorted=True).indices
+    return torch.gather(log_norm, 1, idx), x[idx]
+
+
+def _merge_worst(
+    ll_a: torch.Tensor, x_a: torch.Tensor, ll_b: torch.Tensor, x_b: torch.Tensor, k: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The k lowest log p(x) (M, k) and their points (M, k, D) among the kept ones and a chunk's (M, c), (c, D);
-    ascending, as argsort orders the in-memory fit's (ties go to the earlier point)."""
-    count = min(k, log_norm.shape[1])
-    idx = torch.topk(log_norm, count, dim=1, largest=False, sorted=True).indices  # (M, count)
-    cand_ll = torch.cat([worst_ll, torch.gather(log_norm, 1, idx)], dim=1)
-    cand_x = torch.cat([worst_x, x[idx]], dim=1)
+    """The k lowest of two kept sets (M, ka), (M, ka, D) and (M, kb), (M, kb, D) (the earlier set first: ties go
+    to the earlier point, as in argsort)."""
+    cand_ll, cand_x = torch.cat([ll_a, ll_b], dim=1), torch.cat([x_a, x_b], dim=1)
     order = torch.argsort(cand_ll, dim=1, stable=True)[:, :k]
-    return torch.gather(cand_ll, 1, order), torch.gather(cand_x, 1, order[..., None].expand(-1, -1, x.shape[1]))
+    return torch.gather(cand_ll, 1, order), torch.gather(cand_x, 1, order[..., None].expand(-1, -1, x_a.shape[2]))
 
 
 def fit_stream(
@@ -154,18 +191,21 @@ def fit_stream(
     every: bool = True,
     sample_size: int = SAMPLE_SIZE,
     on_survey=None,
+    run_pass=None,
 ) -> Iterator[Snapshot]:
     """Exact EM over a source read `rows` at a time (see the module's docstring); snapshots as fit yields them.
-    on_survey(survey) is called after the first pass (the command line reports the sample)."""
+    on_survey(survey) is called after the first pass (the command line reports the sample); run_pass(plan) runs
+    the E-step passes elsewhere (a Dask cluster: engine/cluster.py), local_pass by default."""
     cfg = config.resolved()
     if cfg.algorithm != "em":
         raise UserError(f"data read by chunks is fitted by exact EM: --algorithm {cfg.algorithm} needs it in memory")
     if cfg.restarts > 1 and cfg.select_by == "initial":
         raise UserError("data read by chunks: --select-by initial is not supported; every restart runs (final)")
     dtype = torch.float64 if cfg.dtype == "float64" else torch.float32
-    device = resolve_device(cfg)
-    if device.type == "cpu":
-        use_threads_for(min(rows, source.n_samples) * cfg.n_components * cfg.restarts)
+    if resolve_device(cfg).type != "cpu":
+        raise UserError("data read by chunks is fitted on the CPU: use --device cpu (or fit a sample in memory)")
+    device = torch.device("cpu")
+    use_threads_for(min(rows, source.n_samples) * cfg.n_components * cfg.restarts)
     start = time.perf_counter()
     found: Survey = survey(source, rows, sample_size, cfg.seed)
     if on_survey is not None:
@@ -183,7 +223,9 @@ def fit_stream(
     init = tuple(p.to(dtype) for p in initial_parameters(sample, cfg, scaling, reg))
     del sample
     release_free_memory()
-    proc = StreamingEM(source, scaling, init, cfg.covariance_type, reg, rows, dtype, device, cfg.empty_policy)
+    if run_pass is None:
+        run_pass = functools.partial(local_pass, source, rows)
+    proc = StreamingEM(run_pass, source.n_samples, d, scaling, init, cfg.covariance_type, reg, dtype, cfg.empty_policy)
     _check_running(proc)
     mean_ll = proc.evaluate().cpu()
     initial_loss = proc.initial_loss().detach().cpu().numpy().astype(np.float64)

@@ -56,3 +56,21 @@ def test_a_fit_and_the_command_line_load_no_qt_module() -> None:
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_the_default_path_imports_neither_dask_nor_distributed(tmp_path) -> None:
+    """A fit, a streamed fit and the command line without --dask load no Dask module (they are ordinary
+    dependencies, but only --dask needs them)."""
+    code = (
+        "import sys, numpy as np\n"
+        "import engine, engine.cli\n"
+        "from engine import FitConfig, run_to_end\n"
+        "x = np.random.default_rng(0).normal(size=(500, 2))\n"
+        "run_to_end(x, FitConfig(n_components=2))\n"
+        f"np.save({str(tmp_path / 'x.npy')!r}, x)\n"
+        f"assert engine.cli.main(['fit', {str(tmp_path / 'x.npy')!r}, '--memory-limit', '4K', '--quiet']) == 0\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "[]"

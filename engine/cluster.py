@@ -1,0 +1,117 @@
+"""Fits on a Dask cluster: the data's partitions live in the workers' memory, each iteration maps the engine's
+chunk E-step (streaming.chunk_sums, the same function a pass on this machine runs) over them and adds the
+results here, in the partitions' order; the M-step runs here. No cluster code of ours: Dask schedules the tasks,
+holds the partitions, moves the sums, and recomputes a lost partition from its file when a worker dies.
+
+Imported only for `--dask`: the default path never imports dask or distributed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import UserError
+from .stream import MultiSource, NpySource, ParquetSource
+from .streaming import PassPlan, PassSums, chunk_sums
+
+CONNECT_TIMEOUT_S = 10
+
+
+def connect(spec: str):
+    """A distributed.Client for 'local', 'local:WORKERS' (a LocalCluster of processes on this machine, one
+    thread each) or a scheduler address 'tcp://HOST:PORT'. UserError in one line when it cannot be reached."""
+    from distributed import Client, LocalCluster
+
+    if spec == "local" or spec.startswith("local:"):
+        count = spec.partition(":")[2]
+        if count and not (count.isdigit() and int(count) > 0):
+            raise UserError(f"--dask local:WORKERS takes a whole number of workers, got {spec!r}")
+        workers = int(count) if count else None
+        cluster = LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=40
+        )
+        return Client(cluster)
+    if not spec.startswith(("tcp://", "tls://")):
+        raise UserError(f"--dask takes local, local:WORKERS or a scheduler address tcp://HOST:PORT, got {spec!r}")
+    try:
+        return Client(spec, timeout=CONNECT_TIMEOUT_S)
+    except (OSError, TimeoutError) as exc:
+        raise UserError(
+            f"--dask {spec}: no Dask scheduler answers there ({type(exc).__name__}); start one with "
+            "`dask scheduler` and workers with `dask worker ADDRESS`, or use --dask local"
+        ) from None
+
+
+def close(client) -> None:
+    """Close the client, and the LocalCluster it started (a scheduler it connected to stays up)."""
+    cluster = client.cluster
+    client.close()
+    if cluster is not None:
+        cluster.close()
+
+
+@dataclass(frozen=True)
+class Part:
+    """Rows [start, start + count) of one file: what a task reads (the workers need the file's path)."""
+
+    path: str
+    kind: str  # "npy" or "parquet"
+    start: int
+    count: int
+    columns: tuple[str, ...] = ()
+
+
+def partitions(source, rows: int) -> list[Part]:
+    """The source cut into parts of at most `rows` rows (a Parquet file by whole row groups, several per part)."""
+    sources = source.sources if isinstance(source, MultiSource) else [source]
+    parts = []
+    for s in sources:
+        path = str(Path(s.path).resolve())
+        if isinstance(s, NpySource):
+            parts += [Part(path, "npy", lo, min(rows, s.n_samples - lo)) for lo in range(0, s.n_samples, rows)]
+        elif isinstance(s, ParquetSource):
+            groups = [s.file.metadata.row_group(g).num_rows for g in range(s.file.metadata.num_row_groups)]
+            start, count = 0, 0
+            for n in groups:
+                if count and count + n > rows:
+                    parts.append(Part(path, "parquet", start, count, s.columns))
+                    start, count = start + count, 0
+                count += n
+            if count:
+                parts.append(Part(path, "parquet", start, count, s.columns))
+    return parts
+
+
+def read_part(part: Part) -> np.ndarray:
+    """The part's rows (count, D) as stored (runs on a worker; the file must be where the path says)."""
+    if part.kind == "npy":
+        source = NpySource(part.path)
+        with open(part.path, "rb") as f:
+            f.seek(source.offset + part.start * source.n_features * source.dtype.itemsize)
+            out = np.empty((part.count, source.n_features), dtype=source.dtype)
+            f.readinto(memoryview(out).cast("B"))
+        return out
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(part.path, columns=list(part.columns)).slice(part.start, part.count)
+    return np.column_stack([table.column(c).to_numpy() for c in part.columns]).astype(np.float64)
+
+
+class ClusterPasses:
+    """The data persisted in the workers' memory as futures, one per part; `__call__(plan)` is one E-step pass."""
+
+    def __init__(self, client, source, rows: int) -> None:
+        self.client = client
+        self.parts = partitions(source, rows)
+        # pure: the same part always names the same key; a lost one is recomputed from its file
+        self.data = client.map(read_part, self.parts, pure=True)
+
+    def __call__(self, plan: PassPlan) -> PassSums:
+        tasks = self.client.map(chunk_sums, self.data, plan=plan, pure=False)
+        total = None
+        for part in self.client.gather(tasks):  # in the parts' order: the same sums whatever the workers
+            total = part if total is None else total.add(part)
+        return total

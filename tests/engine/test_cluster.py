@@ -1,0 +1,130 @@
+"""Fits on a Dask cluster (engine/cluster.py): a LocalCluster of processes, a scheduler and a worker started as
+separate processes, a worker killed mid-fit, a scheduler that does not answer."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine import FitConfig, fit
+from engine.errors import UserError
+from engine.export import MixtureParams
+from engine.stream import NpySource
+from engine.streaming import fit_stream
+
+cluster = pytest.importorskip("engine.cluster")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _data(path: Path, n: int = 30_000) -> np.ndarray:
+    rng = np.random.default_rng(4)
+    x = np.concatenate([rng.normal(c, 1.0, (n // 3, 3)) for c in ([0, 0, 0], [5, 3, 1], [0, 6, 2])])
+    np.save(path, x)
+    return x
+
+
+def _config(x: np.ndarray) -> FitConfig:
+    start = MixtureParams(np.full(3, 1 / 3), x[[0, 1, 2]] + 1.0, np.broadcast_to(np.eye(3) * 4, (3, 3, 3)))
+    return FitConfig(n_components=3, init_params=start.as_init(), max_iter=12, tol=0.0)
+
+
+@pytest.fixture(scope="module")
+def local_client():
+    client = cluster.connect("local:2")
+    yield client
+    cluster.close(client)
+
+
+def test_a_local_cluster_gives_the_fit_of_this_machine(tmp_path, local_client) -> None:
+    """Two worker processes, the data in their memory: the same sums as a pass here over the same parts (bit
+    for bit: added in the parts' order), and the in-memory fit's answer to 1e-10 per iteration."""
+    x = _data(tmp_path / "x.npy")
+    cfg, source = _config(x), NpySource(tmp_path / "x.npy")
+    passes = cluster.ClusterPasses(local_client, source, 4000)
+    assert len(passes.parts) == 8
+    on_cluster = list(fit_stream(source, cfg, 4000, run_pass=passes))
+    here = list(fit_stream(source, cfg, 4000))
+    memory = list(fit(x, cfg))
+    for a, b, c in zip(on_cluster, here, memory, strict=True):
+        assert a.mean_log_likelihood == b.mean_log_likelihood
+        assert a.mean_log_likelihood == pytest.approx(c.mean_log_likelihood, rel=1e-10)
+    np.testing.assert_array_equal(on_cluster[-1].means, here[-1].means)
+
+
+def test_a_worker_killed_mid_fit_changes_nothing(tmp_path, local_client) -> None:
+    """After three iterations one worker process is killed (SIGKILL): Dask recomputes its partitions from the
+    file on the other (or a restarted) worker, the fit goes on, and every iteration is what it was."""
+    x = _data(tmp_path / "x.npy")
+    cfg, source = _config(x), NpySource(tmp_path / "x.npy")
+    undisturbed = [s.mean_log_likelihood for s in fit_stream(source, cfg, 4000)]
+    passes = cluster.ClusterPasses(local_client, source, 4000)
+    seen, killed = [], None
+    for snap in fit_stream(source, cfg, 4000, run_pass=passes):
+        seen.append(snap.mean_log_likelihood)
+        if snap.iteration == 3:
+            killed = next(iter(local_client.run(os.getpid).values()))
+            os.kill(killed, signal.SIGKILL)
+    assert seen == undisturbed
+    local_client.wait_for_workers(2, timeout=60)  # the nanny started a new worker in its place
+    assert killed not in local_client.run(os.getpid).values()
+
+
+def test_a_scheduler_and_a_worker_started_apart(tmp_path) -> None:
+    """`dask scheduler` and `dask worker` as their own processes on 127.0.0.1; fit --dask tcp://... through the
+    command line gives the parameters of the fit on this machine."""
+    x = _data(tmp_path / "x.npy")
+    address_file = tmp_path / "scheduler.json"
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    scheduler = subprocess.Popen(
+        [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0",
+         "--dashboard-address", ":0", "--scheduler-file", str(address_file)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    worker = None
+    try:
+        for _ in range(300):
+            if address_file.exists() and address_file.stat().st_size:
+                break
+            time.sleep(0.1)
+        address = json.loads(address_file.read_text())["address"]
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "distributed.cli.dask_worker", address, "--nworkers", "1", "--nthreads", "1",
+             "--no-dashboard"],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        from engine import cli
+        from engine.export import write_params
+
+        start = tmp_path / "start.json"
+        write_params(
+            start, MixtureParams(np.full(3, 1 / 3), x[[0, 1, 2]] + 1.0, np.broadcast_to(np.eye(3) * 4, (3, 3, 3)))
+        )
+        common = ["fit", str(tmp_path / "x.npy"), "-k", "3", "--init", str(start), "--max-iter", "12", "--tol", "0"]
+        assert cli.main(common + ["--dask", address, "-o", str(tmp_path / "remote.json"), "--quiet"]) == 0
+        assert cli.main(common + ["-o", str(tmp_path / "here.json")]) == 0
+        remote, here = (json.loads((tmp_path / f).read_text()) for f in ("remote.json", "here.json"))
+        np.testing.assert_allclose(remote["means"], here["means"], rtol=1e-10)
+        assert remote["log_likelihood"] == pytest.approx(here["log_likelihood"], rel=1e-10)
+    finally:
+        for process in (worker, scheduler):
+            if process is not None:
+                process.terminate()
+                process.wait(30)
+
+
+def test_a_scheduler_that_does_not_answer_is_one_line(monkeypatch) -> None:
+    monkeypatch.setattr(cluster, "CONNECT_TIMEOUT_S", 2)
+    with pytest.raises(UserError) as caught:
+        cluster.connect("tcp://127.0.0.1:9")
+    assert str(caught.value).startswith("--dask tcp://127.0.0.1:9: no Dask scheduler answers there")
+    assert "\n" not in str(caught.value)
+    with pytest.raises(UserError, match="local:WORKERS takes a whole number"):
+        cluster.connect("local:two")
