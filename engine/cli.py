@@ -4,6 +4,7 @@ stderr, no traceback), 1 for an internal error."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -27,6 +28,7 @@ from .limits import check_fit_memory, check_generate_memory, check_seed, check_s
 from .outputs import atomic_write, check_outputs, staged_writes
 from .select import run_selection
 from .session import read_session, write_session
+from .snapshot import CancelToken
 
 USAGE = """GMM Studio: fit Gaussian mixture models and watch the fit happen.
 
@@ -368,13 +370,14 @@ def _fit_streamed(args, source, run_pass=None, rows: int | None = None) -> int:
             file=sys.stderr,
         )
 
-    last, previous = None, 0.0
-    for last in fit_stream(source, cfg, rows, on_survey=surveyed, run_pass=run_pass):
-        seconds = last.elapsed - previous
-        previous = last.elapsed
-        if not args.quiet:  # the first pass also surveyed the data and made the start: its speed says nothing
-            speed = f", {n / seconds:,.0f} points/s" if last.iteration and seconds > 0 else " (after the survey)"
-            print(f"pass {last.iteration + 1}: mean log-lik {last.mean_log_likelihood:.6f}{speed}", file=sys.stderr)
+    last = None
+    cancel = CancelToken()
+    with _stop_at_pass_end(cancel):
+        run = fit_stream(source, cfg, rows, cancel, on_survey=surveyed, run_pass=run_pass)
+        for last in _report_passes(run, args, n):  # noqa: B007
+            pass
+    if last.status == "cancelled":
+        raise KeyboardInterrupt  # stopped at the end of a pass: nothing is written
     params = params_from_snapshot(last, source.columns)
     print(_fit_line(cfg, last, params))
     for w in last.warnings:
@@ -384,6 +387,38 @@ def _fit_streamed(args, source, run_pass=None, rows: int | None = None) -> int:
             write_params(args.output, params)
         print(f"wrote parameters to {args.output}")
     return 0
+
+
+def _report_passes(snapshots, args, n: int):
+    """The snapshots, a line on stderr for each pass (unless --quiet)."""
+    previous = 0.0
+    for last in snapshots:
+        seconds = last.elapsed - previous
+        previous = last.elapsed
+        if not args.quiet:  # the first pass also surveyed the data and made the start: its speed says nothing
+            speed = f", {n / seconds:,.0f} points/s" if last.iteration and seconds > 0 else " (after the survey)"
+            print(f"pass {last.iteration + 1}: mean log-lik {last.mean_log_likelihood:.6f}{speed}", file=sys.stderr)
+        yield last
+
+
+@contextlib.contextmanager
+def _stop_at_pass_end(cancel: CancelToken):
+    """The first Ctrl-C asks the fit to stop at the end of the pass it is in (a pass can take minutes); the
+    second interrupts at once. Nothing is written either way."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def first(signum, frame) -> None:
+        cancel.cancel()
+        print("\nstopping at the end of this pass (Ctrl-C again to stop now)…", file=sys.stderr)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    previous = signal.signal(signal.SIGINT, first)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _check_suffixes(args) -> None:

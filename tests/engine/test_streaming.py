@@ -147,3 +147,32 @@ def test_the_command_line_streams_a_file_larger_than_the_memory_limit(tmp_path, 
     np.testing.assert_allclose(outs[0]["covariances"], outs[1]["covariances"], rtol=1e-9)
     assert cli.main(["fit", str(data), "--memory-limit", "64K", "--labels", str(tmp_path / "l.csv")]) == 2
     assert "--labels needs the data in memory" in capsys.readouterr().err
+
+
+def test_ctrl_c_stops_a_streamed_fit_at_the_end_of_a_pass_and_writes_nothing(tmp_path) -> None:
+    """The first Ctrl-C (SIGINT) lets the pass in progress finish, then the command stops: exit 130, the message
+    says so, and no output file exists."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    np.save(tmp_path / "x.npy", _data(n=200_000, d=2))
+    out = tmp_path / "p.json"
+    command = [sys.executable, str(root / "main.py"), "fit", str(tmp_path / "x.npy"), "-k", "3", "--memory-limit",
+               "256K", "--tol", "0", "--max-iter", "100000", "-o", str(out)]  # fmt: skip
+    env = dict(os.environ, GMM_STUDIO_NO_BOOTSTRAP="1")
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env, cwd=root)
+    lines = []
+    for line in process.stderr:
+        lines.append(line)
+        if line.startswith("pass 3:"):
+            process.send_signal(signal.SIGINT)
+            break
+    rest = process.stderr.read()
+    assert process.wait(120) == 130
+    assert "stopping at the end of this pass (Ctrl-C again to stop now)" in rest
+    assert rest.rstrip().endswith("interrupted: nothing was written")
+    assert not out.exists()
