@@ -6,6 +6,10 @@ same start, --iters iterations with tol 0. Prints seconds per iteration (the pas
 in the page cache after the first run) and the peak resident memory above the interpreter with torch loaded.
 
     .venv/bin/python bench/bench_scale.py [--n 20000000] [--memory-limit 256M] [--iters 5] [--folder /tmp]
+        [--dask 1,2]
+
+The Dask rows run a LocalCluster of that many worker processes (one thread each) holding the parts in memory; its
+peak is the client's (the workers are other processes).
 """
 
 from __future__ import annotations
@@ -37,7 +41,13 @@ def rss():
 base = rss()
 cfg = FitConfig(n_components=3, init_params=read_params({start!r}).as_init(), max_iter={iters}, tol=0.0)
 stamps = []
-if {streamed}:
+if {workers}:
+    from engine import cluster
+    client = cluster.connect("local:{workers}")
+    source = NpySource({data!r})
+    rows = min(chunk_rows_for(parse_size({limit!r}), 2), -(-source.n_samples // (4 * {workers})))
+    run = fit_stream(source, cfg, rows, run_pass=cluster.ClusterPasses(client, source, rows))
+elif {streamed}:
     source = NpySource({data!r})
     run = fit_stream(source, cfg, chunk_rows_for(parse_size({limit!r}), source.n_features))
 else:
@@ -56,6 +66,7 @@ def main() -> None:
     p.add_argument("--memory-limit", default="256M")
     p.add_argument("--iters", type=int, default=5)
     p.add_argument("--folder", default=tempfile.gettempdir())
+    p.add_argument("--dask", type=lambda t: [int(v) for v in t.split(",")], default=[1, 2], help="workers: 1,2")
     args = p.parse_args()
     data = Path(args.folder) / f"bench_scale_{args.n}.npy"
     start = Path(args.folder) / "bench_scale_start.json"
@@ -73,7 +84,9 @@ def main() -> None:
     )
     rows = []
     results = {}
-    for name, streamed in (("in memory", False), (f"streamed, --memory-limit {args.memory_limit}", True)):
+    runs = [("in memory", False, 0), (f"streamed, --memory-limit {args.memory_limit}", True, 0)]
+    runs += [(f"Dask LocalCluster, {w} worker{'s' if w > 1 else ''}", True, w) for w in args.dask]
+    for name, streamed, workers in runs:
         script = RUN.format(
             root=str(ROOT),
             data=str(data),
@@ -81,6 +94,7 @@ def main() -> None:
             iters=args.iters,
             streamed=streamed,
             limit=args.memory_limit,
+            workers=workers,
         )
         out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
         results[name] = r = json.loads(out.stdout.strip().splitlines()[-1])
@@ -90,6 +104,10 @@ def main() -> None:
     print(f"EM on {args.n:,} 2-D float32 points ({size / 1e6:.0f} MB on disk), K = 3, full, {args.iters} iterations")
     print(table(["fit", "seconds / iteration", "peak MB above torch", "mean log-lik"], rows))
     print(f"streamed / in memory: {streamed['per_iter'] / memory['per_iter']:.2f}x the time per iteration")
+    dask = {w: results[f"Dask LocalCluster, {w} worker{'s' if w > 1 else ''}"]["per_iter"] for w in args.dask}
+    if 1 in dask:
+        for w, t in dask.items():
+            print(f"Dask, {w} worker(s): {dask[1] / t:.2f}x the speed of 1 worker")
 
 
 if __name__ == "__main__":

@@ -112,11 +112,17 @@ MIN_LAZY_ROWS = 2048
 class LazyFeatures:
     """The quadratic features of points x (N, D), computed for a slice of points when it is asked for.
 
-    One buffer per thread is reused: a slice is valid until the same thread asks for the next one.
+    One buffer per thread is reused: a slice is valid until the same thread asks for the next one. With center
+    and scale (D,), x holds raw rows (any float dtype) and each slice is first standardised, (x - center) / scale
+    in `dtype`, in a buffer of the thread's: the streaming fit's chunks are standardised on the E-step's threads,
+    in cache, instead of in one more pass over the chunk.
     """
 
-    def __init__(self, x: Tensor) -> None:
-        self.x = x
+    def __init__(
+        self, x: Tensor, center: Tensor | None = None, scale: Tensor | None = None, dtype: torch.dtype | None = None
+    ) -> None:
+        self.x, self.center, self.scale = x, center, scale
+        self.dtype = dtype or x.dtype
         self.shape = (x.shape[0], n_features(x.shape[1]))
         self.device = x.device
         self._local = threading.local()  # one buffer per thread: the E-step's chunks run on several
@@ -126,12 +132,23 @@ class LazyFeatures:
         elements = LAZY_ELEMENTS.get(self.device.type, LAZY_ELEMENTS["cuda"])
         return max(MIN_LAZY_ROWS, elements // self.shape[1])
 
+    def points(self, rows) -> Tensor:
+        """The (standardised) points of a slice or an index tensor (c, D) in `dtype`."""
+        part = self.x[rows]
+        if self.center is None:
+            return part.to(self.dtype)
+        return (part.to(self.dtype) - self.center) / self.scale
+
     def __getitem__(self, rows: slice) -> Tensor:
         part = self.x[rows]
+        if self.center is not None:
+            std = thread_buffer("standardised", tuple(part.shape), self.center)
+            std = torch.sub(part, self.center, out=std) if std is not None else part - self.center
+            part = std.div_(self.scale)
         buffer = getattr(self._local, "buffer", None)
         if buffer is None or buffer.shape[0] < part.shape[0]:
             buffer = self._local.buffer = torch.empty(
-                part.shape[0], self.shape[1], dtype=self.x.dtype, device=self.device
+                part.shape[0], self.shape[1], dtype=self.dtype, device=self.device
             )
         return quadratic_features(part, buffer)
 

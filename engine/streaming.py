@@ -98,16 +98,21 @@ class PassSums:
 def chunk_sums(chunk: np.ndarray, plan: PassPlan) -> PassSums:
     """The E-step of one chunk of rows (c, D) as read: standardised, the same chunk E-step as the in-memory fit
     (whitened distances or features made per sub-chunk), its sums. Runs here or on a Dask worker."""
-    std = np.subtract(chunk, plan.center, dtype=np.float64)  # (chunk - centre) / scale, one float64 copy
-    std /= plan.scale
-    x = torch.as_tensor(std, dtype=plan.dtype)
     m, k, d = plan.means.shape
+    center = torch.as_tensor(plan.center, dtype=plan.dtype)
+    scale = torch.as_tensor(plan.scale, dtype=plan.dtype)
+    raw = torch.as_tensor(chunk)
+    # the rows as read: each E-step thread standardises its sub-chunks into its own buffer, in cache (a pass
+    # over the whole chunk first, single-threaded, cost half the in-memory iteration again: bench_scale.py)
+    features = gaussian.LazyFeatures(raw, center, scale, plan.dtype)
     if gaussian.use_whitened(d, m * k):
+        x = features.points(slice(None))  # the whitened products need the points themselves
         stats, log_norm = gaussian.whitened_statistics(x, plan.log_weights, plan.means, plan.chol)
     else:  # features made per sub-chunk, in cache, whatever D: a chunk's whole features could be GBs
         coef = gaussian.log_joint_coefficients(plan.log_weights, plan.means, plan.chol)
-        stats, log_norm = gaussian.e_step_statistics(gaussian.LazyFeatures(x), coef)
-    worst = _chunk_worst(log_norm.double(), x.double(), k)
+        stats, log_norm = gaussian.e_step_statistics(features, coef)
+    worst_ll, at = torch.topk(log_norm.double(), min(k, log_norm.shape[1]), dim=1, largest=False, sorted=True)
+    worst = (worst_ll, features.points(at.flatten()).double().view(*at.shape, d))
     return PassSums(stats.double(), log_norm.sum(-1, dtype=torch.float64), *worst)
 
 
@@ -164,13 +169,6 @@ class StreamingEM(ExactEM):
 
     def _worst_points(self, evaluated: int, count: int) -> torch.Tensor:
         return self._worst[evaluated, :count].to(self.x.dtype)
-
-
-def _chunk_worst(log_norm: torch.Tensor, x: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """A chunk's k lowest log p(x) (M, k') and their points (M, k', D), k' = min(k, c), ascending as argsort
-    orders the in-memory fit's; log_norm (M, c), x (c, D)."""
-    idx = torch.topk(log_norm, min(k, log_norm.shape[1]), dim=1, largest=False, sorted=True).indices
-    return torch.gather(log_norm, 1, idx), x[idx]
 
 
 def _merge_worst(
