@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import os
 import signal
@@ -144,17 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
         "it reached; restarts all run to the end (select-by final)",
     )
     f.add_argument("--quiet", action="store_true", help="no progress bar")
-    f.add_argument(
-        "--dask",
-        metavar="CLUSTER",
-        help="fit on a Dask cluster: local or local:WORKERS (processes on this machine) or a scheduler's address "
-        "tcp://HOST:PORT; the workers read the .npy/Parquet data from its path (shared storage)",
-    )
-    f.add_argument(
-        "--memory-limit",
-        help="the most data held in memory, e.g. 256M or 2G (default: a quarter of this machine's memory); a larger "
-        ".npy or Parquet file, a folder or a glob of them, is read by chunks of at most this size, once per iteration",
-    )
+    _scale_args(f)
 
     r = sub.add_parser("replay", help="re-run a saved session's fit and say whether it reproduced")
     r.add_argument("session", help="a .gmmsession file")
@@ -175,6 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="stop each fit when its mean log-likelihood per point changes by less (default 1e-6)",
     )
     s.add_argument("-o", "--output", help="selection JSON to write")
+    _scale_args(s)
     for name, text in OTHER_COMMANDS.items():
         sub.add_parser(name, help=text, add_help=False)
     return p
@@ -186,6 +178,20 @@ def _data_args(p: argparse.ArgumentParser) -> None:
         "--columns",
         help="the columns to fit: 0-based indices, header names or ranges, e.g. 1,2 or 0,2,5 or 1-4 or all "
         "(default: every numeric column but a leading row index)",
+    )
+
+
+def _scale_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--dask",
+        metavar="CLUSTER",
+        help="fit on a Dask cluster: local or local:WORKERS (processes on this machine) or a scheduler's address "
+        "tcp://HOST:PORT; the workers read the .npy/Parquet data from its path (shared storage)",
+    )
+    p.add_argument(
+        "--memory-limit",
+        help="the most data held in memory, e.g. 256M or 2G (default: a quarter of this machine's memory); a larger "
+        ".npy or Parquet file, a folder or a glob of them, is read by chunks of at most this size, once per iteration",
     )
 
 
@@ -538,9 +544,49 @@ def cmd_select(args) -> int:
         restarts=args.restarts, seed=args.seed, reg_covar=args.reg_covar, max_iter=args.max_iter, tol=args.tol
     )
     base.resolved()  # the settings are checked as fit checks them, before any work
-    ds = _load(args)
-    n, d = ds.points.shape
-    check_selection(n, d, max(ks), args.restarts, str(args.data), "-k")
+    source = _stream_source(args)
+    client = None
+    if source is not None or args.dask:
+        data, client = _streamed_grid(args, source, base, len(ks) * len(types))
+        columns, sha = source.columns, ""
+    else:
+        ds = _load(args)
+        data, columns, sha = ds.points, ds.columns, ds.sha256
+        check_selection(*ds.points.shape, max(ks), args.restarts, str(args.data), "-k")
+    try:
+        return _select_and_report(args, data, ks, types, base, columns, sha)
+    finally:
+        if client is not None:
+            from . import cluster
+
+            cluster.close(client)
+
+
+def _streamed_grid(args, source, base: FitConfig, cells: int):
+    """Data read by chunks for a selection (grid.Streamed), on this machine or a Dask cluster; and the client."""
+    from . import stream, streaming
+    from .grid import Streamed
+
+    rows = streaming.chunk_rows_for(args.limit_bytes, source.n_features, cells * base.restarts)
+    client, run_pass = None, functools.partial(streaming.local_pass, source, rows)
+    if args.dask:
+        from . import cluster
+
+        client = cluster.connect(args.dask)
+        workers = max(len(client.scheduler_info().get("workers", {})), 1)
+        print(f"Dask: {args.dask}, {workers} worker(s), dashboard {client.dashboard_link}", file=sys.stderr)
+        rows = max(min(rows, -(-source.n_samples // (4 * workers))), 1)
+        run_pass = cluster.ClusterPasses(client, source, rows)
+    found = stream.survey(source, rows, streaming.SAMPLE_SIZE, base.seed)
+    print(
+        f"{args.data}: {found.n_samples:,} rows read by chunks of {rows:,}, one pass per iteration for the whole "
+        f"grid; k-means++ starts from a uniform random sample of {len(found.sample):,} rows",
+        file=sys.stderr,
+    )
+    return Streamed(source, found, run_pass), client
+
+
+def _select_and_report(args, data, ks, types, base, columns, sha) -> int:
     print(f"{'k':>3} {'covariance':<10} {'log-lik':>14} {'BIC':>12} {'AIC':>12}  note")
 
     def show(e) -> None:
@@ -553,7 +599,7 @@ def cmd_select(args) -> int:
             flush=True,
         )
 
-    entries, best = run_selection(ds.points, ks, types, base, show)
+    entries, best = run_selection(data, ks, types, base, show)
     if best is None:
         print("no fit qualifies as best: every fit is spurious (try a larger reg_covar or fewer components)")
     else:
@@ -562,9 +608,9 @@ def cmd_select(args) -> int:
         doc = {
             "fits": [e.as_dict() for e in entries],
             "best": None if best is None else best.as_dict(),
-            "n_samples": int(ds.points.shape[0]),
-            "columns": list(ds.columns),
-            "data_sha256": ds.sha256,
+            "n_samples": int(data.shape[0]),
+            "columns": list(columns),
+            "data_sha256": sha,
         }
         atomic_write(args.output, (json.dumps(doc, indent=2, allow_nan=False) + "\n").encode())
         print(f"wrote {args.output}")

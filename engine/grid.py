@@ -48,9 +48,39 @@ class CellResult:
     error: UserError | None = None
 
 
-def fit_cells(data: np.ndarray, cells: list[FitConfig], cancel: CancelToken | None = None) -> Iterator[CellResult]:
+@dataclass(frozen=True)
+class Streamed:
+    """Data read by chunks (engine/stream.py) for the grid: the source, its first pass's survey (moments and the
+    initialisation's sample), and run_pass(plan) -> PassSums, one E-step pass here or on a Dask cluster."""
+
+    source: object
+    survey: object
+    run_pass: object
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.survey.n_samples, self.source.n_features
+
+
+def fit_cells(
+    data: np.ndarray | Streamed, cells: list[FitConfig], cancel: CancelToken | None = None
+) -> Iterator[CellResult]:
     """Fit every cell (configs that differ only in K and covariance type) on data (N, D); yield the results in
-    the order of cells, batched where that pays. Stops yielding when cancel is set."""
+    the order of cells, batched where that pays. Stops yielding when cancel is set.
+
+    Streamed data always runs batched (one pass per iteration for the whole grid): exact EM from generated
+    starts only."""
+    if isinstance(data, Streamed):
+        if not _streamable(cells):
+            raise UserError("a selection over data read by chunks runs exact EM from k-means++ starts (em, final)")
+        results = {}
+        for group in _scaling_groups(cells):
+            done = _batch(data, [(i, cells[i]) for i in group], cancel)
+            if done is None:
+                return
+            results.update(done)
+        yield from (results[i] for i in range(len(cells)))
+        return
     x = check_data(data)
     if not batchable(x.shape[0], cells):
         for cfg in cells:
@@ -79,6 +109,11 @@ def batchable(n_points: int, cells: list[FitConfig]) -> bool:
         return False
     rows = sum(c.restarts for c in cfgs)
     return n_points * rows * max(c.n_components for c in cfgs) <= BATCH_MAX_ELEMENTS
+
+
+def _streamable(cells: list[FitConfig]) -> bool:
+    cfgs = [c.resolved() for c in cells]
+    return all(c.algorithm == "em" and c.init != "params" and c.select_by == "final" for c in cfgs)
 
 
 def _scaling_groups(cells: list[FitConfig]) -> list[list[int]]:
@@ -117,9 +152,23 @@ def _batch(
     n, d = x_data.shape
     dtype = torch.float64 if base.dtype == "float64" else torch.float32
     device = resolve_device(base)
-    isotropic = COVARIANCE_TYPES[base.covariance_type].isotropic
-    scaling = Scaling.fit(x_data, isotropic=isotropic) if base.standardize else Scaling.identity(d)
-    x = torch.as_tensor(scaling.data_to_std(x_data), dtype=dtype, device=device)
+    if isinstance(x_data, Streamed):  # the starts from the survey's sample, the passes over the source
+        from .streaming import StreamingEM, survey_scaling
+
+        device = torch.device("cpu")
+        scaling = survey_scaling(x_data.survey, base)
+        x = torch.as_tensor(scaling.data_to_std(x_data.survey.sample.copy()), dtype=dtype)
+
+        def procedure(params, types, ks):
+            return StreamingEM(x_data.run_pass, n, d, scaling, params, types, reg, dtype, base.empty_policy, ks)
+    else:
+        isotropic = COVARIANCE_TYPES[base.covariance_type].isotropic
+        scaling = Scaling.fit(x_data, isotropic=isotropic) if base.standardize else Scaling.identity(d)
+        x = torch.as_tensor(scaling.data_to_std(x_data), dtype=dtype, device=device)
+
+        def procedure(params, types, ks):
+            return ExactEM(x, params, types, reg, base.empty_policy, n_components=ks)
+
     reg = scaling.reg_to_std(base.reg_covar, x)
     start = time.perf_counter()
     results: dict[int, CellResult] = {}
@@ -140,7 +189,7 @@ def _batch(
     ks = [cfg.n_components for _, cfg, _ in inits for _ in range(cfg.restarts)]
     if device.type == "cpu":
         use_threads_for(n * k_max * len(types))
-    proc = ExactEM(x, params, types, reg, base.empty_policy, n_components=ks)
+    proc = procedure(params, types, ks)
     mean_ll = proc.evaluate().cpu()
     seeds = np.concatenate([np.arange(cfg.seed, cfg.seed + cfg.restarts) for _, cfg, _ in inits])
     initial_loss = proc.initial_loss().cpu().numpy().astype(np.float64)

@@ -16,7 +16,7 @@ import numpy as np
 from .config import FitConfig
 from .export import information_criteria
 from .fitting import collapsed_components
-from .grid import CellResult, fit_cells
+from .grid import CellResult, Streamed, fit_cells
 from .snapshot import CancelToken, Snapshot
 
 
@@ -69,7 +69,7 @@ def select_models(
 ) -> Iterator[SelectionEntry]:
     """Yield one entry per (k, covariance type), in order (k first), as the fits finish (on small data the
     grid runs as one batch, see grid.py: the entries then come together)."""
-    n, d = np.asarray(data).shape
+    n, d = data.shape if isinstance(data, Streamed) else np.asarray(data).shape
     cells = [replace(base, n_components=k, covariance_type=ct) for k in ks for ct in covariance_types]
     for cell in fit_cells(data, cells, cancel):
         yield _entry(cell, n, d)

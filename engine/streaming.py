@@ -141,8 +141,12 @@ class StreamingEM(ExactEM):
         reg: torch.Tensor,
         dtype: torch.dtype,
         empty_policy: str = "reseed",
+        n_components: list[int] | None = None,
     ) -> None:
-        super().__init__(torch.empty((0, n_features), dtype=dtype), params, covariance_type, reg, empty_policy)
+        """covariance_type and n_components as ExactEM takes them (model selection's grid: one per restart)."""
+        super().__init__(
+            torch.empty((0, n_features), dtype=dtype), params, covariance_type, reg, empty_policy, n_components
+        )
         self.run_pass, self.scaling, self.n_samples = run_pass, scaling, n_samples
         self._ll_sum: torch.Tensor | None = None
         self._worst: torch.Tensor | None = None  # (M, K, D) the worst-explained points, worst first
@@ -181,6 +185,16 @@ def _merge_worst(
     return torch.gather(cand_ll, 1, order), torch.gather(cand_x, 1, order[..., None].expand(-1, -1, x_a.shape[2]))
 
 
+def survey_scaling(found: Survey, cfg: FitConfig) -> Scaling:
+    """The standardisation a fit of cfg uses, from the first pass's moments (as Scaling.fit from the data's)."""
+    if not cfg.standardize:
+        return Scaling.identity(len(found.mean))
+    scale = found.std
+    if COVARIANCE_TYPES[cfg.covariance_type].isotropic:
+        scale = np.full_like(scale, np.sqrt(np.mean(scale**2)))
+    return Scaling(found.mean.astype(np.float64), np.where(scale > 0, scale, 1.0).astype(np.float64))
+
+
 def fit_stream(
     source,
     config: FitConfig,
@@ -209,13 +223,7 @@ def fit_stream(
     if on_survey is not None:
         on_survey(found)
     d = source.n_features
-    if cfg.standardize:
-        scale = found.std
-        if COVARIANCE_TYPES[cfg.covariance_type].isotropic:
-            scale = np.full_like(scale, np.sqrt(np.mean(scale**2)))
-        scaling = Scaling(found.mean.astype(np.float64), np.where(scale > 0, scale, 1.0).astype(np.float64))
-    else:
-        scaling = Scaling.identity(d)
+    scaling = survey_scaling(found, cfg)
     sample = torch.as_tensor(scaling.data_to_std(found.sample.copy()), dtype=dtype, device=device)
     reg = scaling.reg_to_std(cfg.reg_covar, sample)
     init = tuple(p.to(dtype) for p in initial_parameters(sample, cfg, scaling, reg))

@@ -128,3 +128,26 @@ def test_a_scheduler_that_does_not_answer_is_one_line(monkeypatch) -> None:
     assert "\n" not in str(caught.value)
     with pytest.raises(UserError, match="local:WORKERS takes a whole number"):
         cluster.connect("local:two")
+
+
+def test_select_runs_its_grid_on_the_cluster(tmp_path) -> None:
+    """select --dask local:2 gives the table of select --memory-limit on this machine (to 1e-9)."""
+    from engine import cli
+
+    _data(tmp_path / "x.npy", n=9000)
+    tables = []
+    for extra in (["--dask", "local:2"], ["--memory-limit", "64K"]):
+        out = tmp_path / f"s{len(tables)}.json"
+        args = ["select", str(tmp_path / "x.npy"), "-k", "1-3", "--covariance", "full,diag", "--restarts", "2"]
+        assert cli.main(args + extra + ["-o", str(out)]) == 0
+        tables.append(json.loads(out.read_text()))
+    remote, here = tables
+    assert [(f["k"], f["covariance_type"]) for f in remote["fits"]] == [
+        (f["k"], f["covariance_type"]) for f in here["fits"]
+    ]
+    for a, b in zip(remote["fits"], here["fits"], strict=True):
+        assert a["log_likelihood"] == pytest.approx(b["log_likelihood"], rel=1e-9)
+    assert (remote["best"]["k"], remote["best"]["covariance_type"]) == (
+        here["best"]["k"],
+        here["best"]["covariance_type"],
+    )

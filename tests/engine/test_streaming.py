@@ -176,3 +176,27 @@ def test_ctrl_c_stops_a_streamed_fit_at_the_end_of_a_pass_and_writes_nothing(tmp
     assert "stopping at the end of this pass (Ctrl-C again to stop now)" in rest
     assert rest.rstrip().endswith("interrupted: nothing was written")
     assert not out.exists()
+
+
+def test_a_selection_over_streamed_data_is_the_in_memory_one(tmp_path) -> None:
+    """The grid of (K, covariance type) cells over data read by chunks (one pass per iteration for the whole
+    grid), its sample holding every row: each cell's answer is the in-memory grid's (1e-9), in as many iterations."""
+    import functools
+
+    from engine.grid import Streamed, fit_cells
+    from engine.streaming import local_pass
+
+    x = _data(n=6000, d=2, seed=7)
+    np.save(tmp_path / "x.npy", x)
+    source = NpySource(tmp_path / "x.npy")
+    streamed = Streamed(source, survey(source, 1000, len(x), 0), functools.partial(local_pass, source, 1000))
+    cells = [
+        FitConfig(n_components=k, covariance_type=ct, restarts=2, max_iter=300)
+        for k in (1, 2, 3)
+        for ct in ("full", "diag", "spherical")
+    ]
+    for a, b in zip(fit_cells(streamed, cells), fit_cells(x, cells), strict=True):
+        assert a.snapshot.mean_log_likelihood == pytest.approx(b.snapshot.mean_log_likelihood, rel=1e-9)
+        assert a.snapshot.iteration == b.snapshot.iteration and a.snapshot.restart == b.snapshot.restart
+    with pytest.raises(UserError, match="exact EM from k-means"):
+        list(fit_cells(streamed, [FitConfig(algorithm="gradient-em")]))
