@@ -321,6 +321,8 @@ def _stream_source(args):
                 "of them): convert it with `python3 main.py generate`-style tools or numpy.save"
             )
         return None
+    if not many and not args.dask and (not path.is_file() or path.stat().st_size * 2 <= limit):
+        return None  # in memory (float32 on disk is twice as big in float64); the loader's own messages
     source = stream.open_source(args.data, _columns(args.columns))
     if not many and not args.dask and source.n_samples * source.n_features * 8 <= limit:
         return None

@@ -417,7 +417,7 @@ def test_only_regular_files_are_read(capsys, tmp_path) -> None:
     fifo = tmp_path / "pipe.csv"
     os.mkfifo(fifo)
     _bad(capsys, ["fit", str(fifo)], "is not a regular file")  # would hang on open
-    _bad(capsys, ["fit", str(tmp_path)], "is a folder")
+    _bad(capsys, ["fit", str(tmp_path)], "the folder holds no .npy or .parquet file")  # a folder of parts is data
 
 
 def test_requests_beyond_memory_are_refused_with_the_largest_that_fits(capsys, tmp_path, small, monkeypatch) -> None:
