@@ -314,6 +314,9 @@ def _stream_source(args):
     args.limit_bytes = limit
     path = Path(args.data)
     many = any(ch in args.data for ch in "*?[") or path.is_dir()
+    text = path.suffix.lower() in stream.TEXT_SUFFIXES
+    if text and not args.dask and path.is_file() and path.stat().st_size > limit:
+        return stream.open_source(args.data, _columns(args.columns))  # a text table larger than the limit
     if not many and path.suffix.lower() not in stream.STREAM_SUFFIXES:
         if args.dask:
             raise UserError(

@@ -18,7 +18,8 @@ import numpy as np
 
 from .errors import DataError
 
-STREAM_SUFFIXES = (".npy", ".parquet")
+STREAM_SUFFIXES = (".npy", ".parquet")  # what a folder or a glob is made of (and what Dask workers read)
+TEXT_SUFFIXES = (".csv", ".tsv", ".txt", ".dat")  # streamed on this machine
 
 
 class NpySource:
@@ -102,6 +103,70 @@ def _is_number(arrow_type) -> bool:
     return t.is_integer(arrow_type) or t.is_floating(arrow_type)
 
 
+class CsvSource:
+    """A text table (CSV/TSV/whitespace) read lines at a time, with the in-memory loader's rules and messages:
+    its delimiter, header, decimal commas and default columns are settled on the first rows (data._structure);
+    each chunk goes through NumPy's reader, or the careful parser that names the line and column of a bad value."""
+
+    def __init__(self, path: str | Path, columns: list | None = None) -> None:
+        from . import data
+
+        self.path = Path(path)
+        head = []
+        for item in self._lines():
+            head.append(item)
+            if len(head) >= data.STRUCTURE_ROWS:
+                break
+        if not head:
+            raise DataError(f"{self.path}: the file holds no data (only blank or comment lines)")
+        self.delim = data._delimiter([line for _, line in head])
+        rows, self.commas = data._decimal_commas(data._split(self.path, head, self.delim), self.delim)
+        self.has_header, self.names, self.idx = data._structure(self.path, rows, columns)
+        self.columns = tuple(self.names[j] for j in self.idx)
+        self.n_features = len(self.idx)
+        self.n_samples = sum(1 for _ in self._lines()) - int(self.has_header)
+
+    def _lines(self) -> Iterator[tuple[int, str]]:
+        """(line number, line) of every non-blank, non-comment line."""
+        try:
+            with open(self.path, encoding="utf-8-sig", newline="") as f:
+                for no, line in enumerate(f, start=1):
+                    if line.strip() and not line.lstrip().startswith("#"):
+                        yield no, line.rstrip("\r\n")
+        except UnicodeDecodeError as exc:
+            raise DataError(f"{self.path}: is not UTF-8 text (byte {exc.start}): save it as UTF-8 CSV") from None
+
+    def chunks(self, rows: int) -> Iterator[np.ndarray]:
+        block: list[tuple[int, str]] = []
+        lines = self._lines()
+        if self.has_header:
+            next(lines)
+        for item in lines:
+            block.append(item)
+            if len(block) == rows:
+                yield self._parse(block)
+                block = []
+        if block:
+            yield self._parse(block)
+
+    def _parse(self, block: list[tuple[int, str]]) -> np.ndarray:
+        from . import data
+
+        if self.commas:
+            block = [(no, line.replace(",", ".")) for no, line in block]
+        table = data._parse_all_numeric(block, self.delim, len(self.names))
+        if table is not None:
+            return np.ascontiguousarray(table[:, self.idx])
+        out = np.empty((len(block), self.n_features))  # the careful parser: the first bad value, named
+        width = len(self.names)
+        for i, (no, fields) in enumerate(data._split(self.path, block, self.delim)):
+            if len(fields) != width:
+                raise DataError(f"{self.path}: line {no} has {len(fields)} fields but the header has {width}")
+            for out_j, j in enumerate(self.idx):
+                out[i, out_j] = data._parse_value(self.path, no, j, self.names[j], fields[j])
+        return out
+
+
 class MultiSource:
     """Files read one after another (a folder or a glob), all with the same columns."""
 
@@ -143,6 +208,8 @@ def open_source(spec: str | Path, columns: list[str] | None = None):
             sources.append(NpySource(path))
         elif suffix == ".parquet":
             sources.append(ParquetSource(path, columns))
+        elif suffix in TEXT_SUFFIXES and len(paths) == 1:
+            sources.append(CsvSource(path, columns))
         else:
             raise DataError(f"{path}: data bigger than memory is read from {' or '.join(STREAM_SUFFIXES)} files")
     return sources[0] if len(sources) == 1 else MultiSource(sources)

@@ -200,3 +200,41 @@ def test_a_selection_over_streamed_data_is_the_in_memory_one(tmp_path) -> None:
         assert a.snapshot.iteration == b.snapshot.iteration and a.snapshot.restart == b.snapshot.restart
     with pytest.raises(UserError, match="exact EM from k-means"):
         list(fit_cells(streamed, [FitConfig(algorithm="gradient-em")]))
+
+
+def test_a_csv_larger_than_the_limit_is_streamed_with_the_loaders_rules(tmp_path, capsys) -> None:
+    """A CSV with a header, a row index and a class label, read by chunks: the loader's default columns, the
+    in-memory fit's answer from the same start, and a bad value named by line and column as the loader names it."""
+    import json
+
+    from engine import cli, data
+    from engine.export import write_params
+    from engine.stream import CsvSource
+
+    x = _data(n=5000, d=2, seed=11)
+    path = tmp_path / "x.csv"
+    rows = "".join(f"{i},{float(a)!r},{float(b)!r},{i % 3}\n" for i, (a, b) in enumerate(x))
+    path.write_text("index,a,b,label\n" + rows)
+    source = CsvSource(path)
+    assert source.columns == ("a", "b") and source.n_samples == 5000
+    np.testing.assert_array_equal(np.concatenate(list(source.chunks(777))), data.load(path).points)
+    start = tmp_path / "start.json"
+    write_params(start, _start(x, 3))
+    outs = []
+    for limit in ("16K", "1G"):
+        out = tmp_path / f"p{limit}.json"
+        args = ["fit", str(path), "-k", "3", "--init", str(start), "--max-iter", "20", "--tol", "0", "--quiet"]
+        assert cli.main(args + ["--memory-limit", limit, "-o", str(out)]) == 0
+        outs.append(json.loads(out.read_text()))
+    assert "more than --memory-limit" in capsys.readouterr().err
+    np.testing.assert_allclose(outs[0]["means"], outs[1]["means"], rtol=1e-9)
+    bad = tmp_path / "bad.csv"
+    lines = ("index,a,b,label\n" + rows).splitlines(keepends=True)
+    lines[4001] = "4000,1.5,oops,1\n"
+    bad.write_text("".join(lines))
+    with pytest.raises(DataError) as streamed:
+        list(CsvSource(bad).chunks(1000))
+    with pytest.raises(DataError) as whole:
+        data.load(bad)
+    assert str(streamed.value) == str(whole.value)
+    assert "line 4002, column 2 ('b'): value 'oops' is not a number" in str(streamed.value)
