@@ -384,7 +384,8 @@ def _fit_streamed(args, source, run_pass=None, rows: int | None = None) -> int:
     last = None
     cancel = CancelToken()
     with _stop_at_pass_end(cancel):
-        run = fit_stream(source, cfg, rows, cancel, on_survey=surveyed, run_pass=run_pass)
+        run_survey = getattr(run_pass, "survey", None)  # on a cluster the workers make the first pass too
+        run = fit_stream(source, cfg, rows, cancel, on_survey=surveyed, run_pass=run_pass, run_survey=run_survey)
         for last in _report_passes(run, args, n):  # noqa: B007
             pass
     if last.status == "cancelled":
@@ -582,7 +583,9 @@ def _streamed_grid(args, source, base: FitConfig, cells: int):
         print(f"Dask: {args.dask}, {workers} worker(s), dashboard {client.dashboard_link}", file=sys.stderr)
         rows = max(min(rows, -(-source.n_samples // (4 * workers))), 1)
         run_pass = cluster.ClusterPasses(client, source, rows)
-    found = stream.survey(source, rows, streaming.SAMPLE_SIZE, base.seed)
+        found = run_pass.survey(streaming.SAMPLE_SIZE, base.seed)
+    else:
+        found = stream.survey(source, rows, streaming.SAMPLE_SIZE, base.seed)
     print(
         f"{args.data}: {found.n_samples:,} rows read by chunks of {rows:,}, one pass per iteration for the whole "
         f"grid; k-means++ starts from a uniform random sample of {len(found.sample):,} rows",

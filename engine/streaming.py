@@ -204,10 +204,12 @@ def fit_stream(
     sample_size: int = SAMPLE_SIZE,
     on_survey=None,
     run_pass=None,
+    run_survey=None,
 ) -> Iterator[Snapshot]:
     """Exact EM over a source read `rows` at a time (see the module's docstring); snapshots as fit yields them.
     on_survey(survey) is called after the first pass (the command line reports the sample); run_pass(plan) runs
-    the E-step passes elsewhere (a Dask cluster: engine/cluster.py), local_pass by default."""
+    the E-step passes elsewhere (a Dask cluster: engine/cluster.py), local_pass by default; run_survey(sample_size,
+    seed) the first pass (stream.survey here by default)."""
     cfg = config.resolved()
     if cfg.algorithm != "em":
         raise UserError(f"data read by chunks is fitted by exact EM: --algorithm {cfg.algorithm} needs it in memory")
@@ -219,7 +221,10 @@ def fit_stream(
     device = torch.device("cpu")
     use_threads_for(min(rows, source.n_samples) * cfg.n_components * cfg.restarts)
     start = time.perf_counter()
-    found: Survey = survey(source, rows, sample_size, cfg.seed)
+    if run_survey is None:
+        found: Survey = survey(source, rows, sample_size, cfg.seed)
+    else:
+        found = run_survey(sample_size, cfg.seed)
     if on_survey is not None:
         on_survey(found)
     d = source.n_features

@@ -130,24 +130,51 @@ def test_a_scheduler_that_does_not_answer_is_one_line(monkeypatch) -> None:
         cluster.connect("local:two")
 
 
-def test_select_runs_its_grid_on_the_cluster(tmp_path) -> None:
-    """select --dask local:2 gives the table of select --memory-limit on this machine (to 1e-9)."""
+def test_select_runs_its_grid_on_the_cluster(tmp_path, local_client, capsys) -> None:
+    """The grid's passes mapped over the workers give this machine's passes over the same parts (from the same
+    first pass), to the last bits: the log-likelihoods equal, the means within 1e-15 (MKL's products may round
+    differently in another process); and the command line's select --dask runs end to end."""
+    import functools
+
     from engine import cli
+    from engine.grid import Streamed, fit_cells
+    from engine.streaming import local_pass
 
     _data(tmp_path / "x.npy", n=9000)
-    tables = []
-    for extra in (["--dask", "local:2"], ["--memory-limit", "64K"]):
-        out = tmp_path / f"s{len(tables)}.json"
-        args = ["select", str(tmp_path / "x.npy"), "-k", "1-3", "--covariance", "full,diag", "--restarts", "2"]
-        assert cli.main(args + extra + ["-o", str(out)]) == 0
-        tables.append(json.loads(out.read_text()))
-    remote, here = tables
-    assert [(f["k"], f["covariance_type"]) for f in remote["fits"]] == [
-        (f["k"], f["covariance_type"]) for f in here["fits"]
-    ]
-    for a, b in zip(remote["fits"], here["fits"], strict=True):
-        assert a["log_likelihood"] == pytest.approx(b["log_likelihood"], rel=1e-9)
-    assert (remote["best"]["k"], remote["best"]["covariance_type"]) == (
-        here["best"]["k"],
-        here["best"]["covariance_type"],
-    )
+    source = NpySource(tmp_path / "x.npy")
+    passes = cluster.ClusterPasses(local_client, source, 1500)
+    found = passes.survey(100_000, seed=0)
+    cells = [FitConfig(n_components=k, covariance_type=ct, restarts=2) for k in (1, 2, 3) for ct in ("full", "diag")]
+    remote = list(fit_cells(Streamed(source, found, passes), cells))
+    here = list(fit_cells(Streamed(source, found, functools.partial(local_pass, source, 1500)), cells))
+    for a, b in zip(remote, here, strict=True):
+        assert a.snapshot.mean_log_likelihood == pytest.approx(b.snapshot.mean_log_likelihood, rel=1e-13)
+        np.testing.assert_allclose(a.snapshot.means, b.snapshot.means, rtol=1e-12, atol=1e-13)
+    out = tmp_path / "s.json"
+    args = ["select", str(tmp_path / "x.npy"), "-k", "1-3", "--restarts", "2", "--dask", "local:2", "-o", str(out)]
+    assert cli.main(args) == 0
+    assert json.loads(out.read_text())["best"]["k"] == 3
+    assert "best by BIC: k=3" in capsys.readouterr().out
+
+
+def test_the_first_pass_runs_on_the_workers(tmp_path, local_client) -> None:
+    """Moments as this machine's pass computes them (1e-12), a sample without repeats of rows that exist, the
+    same for the same seed, another for another; a non-finite value named by file and row."""
+    from engine.errors import DataError
+    from engine.stream import survey
+
+    x = _data(tmp_path / "x.npy", n=30_000)
+    source = NpySource(tmp_path / "x.npy")
+    passes = cluster.ClusterPasses(local_client, source, 4000)
+    found = passes.survey(1000, seed=5)
+    here = survey(source, 4000, 1000, seed=5)
+    np.testing.assert_allclose(found.mean, here.mean, rtol=1e-12)
+    np.testing.assert_allclose(found.std, here.std, rtol=1e-12)
+    assert found.n_samples == 30_000 and len(np.unique(found.sample_rows)) == 1000
+    np.testing.assert_array_equal(found.sample, x[found.sample_rows])
+    np.testing.assert_array_equal(passes.survey(1000, seed=5).sample_rows, found.sample_rows)
+    assert not np.array_equal(passes.survey(1000, seed=6).sample_rows, found.sample_rows)
+    x[12_345, 2] = np.inf
+    np.save(tmp_path / "bad.npy", x)
+    with pytest.raises(DataError, match=r"bad.npy: row 12345, column 2 is inf"):
+        cluster.ClusterPasses(local_client, NpySource(tmp_path / "bad.npy"), 4000).survey(100, 0)
