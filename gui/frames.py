@@ -296,32 +296,17 @@ def build_frame(
     if trajectory is not None and len(trajectory) and trajectory.shape[-1] == m.shape[-1]:
         trajectory = scene.view.means(trajectory)
     ellipses = tuple(ellipse_rings(vm[k], vc[k]) for k in range(len(w)))
-    if light:
-        empty = np.empty(0, dtype=np.int64)
-        return Frame(
-            snapshot,
-            empty,
-            ellipses,
-            np.empty((0, 2)),
-            np.empty(0),
-            history,
-            entries,
-            trajectory,
-            states,
-            view_means=vm,
-            view_covariances=vc,
-            data_trajectory=data_trajectory,
-            view=scene.view,
-        )
-    shown = scene.shown_data
-    # labels in all D dimensions (a point's component is the fit's, not the view's); contours of the view's
-    # exact marginal density, at levels that enclose shares of the shown points in the view
-    log_p, joint = mixture_log_density(scene.shown_points, w, vm, vc)
-    if shown is not scene.shown_points:  # a view of more than two columns: the components' own, in D dimensions
-        joint = mixture_log_density(shown, w, m, c)[1]
-    labels = joint.argmax(axis=1) if len(shown) else np.empty(0, dtype=np.int64)
-    levels = contour_levels(log_p[np.isfinite(log_p)])
-    contours = contour_lines(scene.bounds, w, vm, vc, levels)
+    labels, contours, levels = np.empty(0, dtype=np.int64), np.empty((0, 2)), np.empty(0)
+    if not light:
+        shown = scene.shown_data
+        # labels in all D dimensions (a point's component is the fit's, not the view's); contours of the view's
+        # exact marginal density, at levels that enclose shares of the shown points in the view
+        log_p, joint = mixture_log_density(scene.shown_points, w, vm, vc)
+        if shown is not scene.shown_points:  # a view of more than two columns: the components' own, in D dims
+            joint = mixture_log_density(shown, w, m, c)[1]
+        labels = joint.argmax(axis=1) if len(shown) else labels
+        levels = contour_levels(log_p[np.isfinite(log_p)])
+        contours = contour_lines(scene.bounds, w, vm, vc, levels)
     return Frame(
         snapshot,
         labels,

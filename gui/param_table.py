@@ -66,12 +66,7 @@ class ParamTable(QTableWidget):
             self._set(j, 0, label, component_color(j))
             for col, v in enumerate(values, start=1):
                 self._set(j, col, f"{v:.5g}")
-            if state is not None:
-                colour = WARNING if state.warning else QColor("black")
-                self._set(j, 7, f"{state.n_effective:.1f}", colour)
-                self._set(j, 8, f"{state.min_eigenvalue:.3g}", colour)
-                self._set(j, 9, f"{state.condition:.3g}", colour)
-                self._set(j, 10, state.state, colour)
+            self._set_health(j, 7, state)
         self._filling = False
 
     def _set_headers(self, headers: tuple[str, ...]) -> None:
@@ -94,13 +89,18 @@ class ParamTable(QTableWidget):
             variances = np.diagonal(covariances[j])
             self._set(j, 2, _short(means[j]), tip=_vector_tip(f"component {j} mean", names, means[j]))
             self._set(j, 3, _short(variances), tip=_matrix_tip(f"component {j} covariance", names, covariances[j]))
-            if state is not None:
-                colour = WARNING if state.warning else QColor("black")
-                self._set(j, 4, f"{state.n_effective:.1f}", colour)
-                self._set(j, 5, f"{state.min_eigenvalue:.3g}", colour)
-                self._set(j, 6, f"{state.condition:.3g}", colour)
-                self._set(j, 7, state.state, colour)
+            self._set_health(j, 4, state)
         self._filling = False
+
+    def _set_health(self, row: int, first: int, state) -> None:
+        """Effective points, smallest eigenvalue, condition number and verdict from column `first` on (red when
+        the component is not well)."""
+        if state is None:
+            return
+        colour = WARNING if state.warning else QColor("black")
+        texts = (f"{state.n_effective:.1f}", f"{state.min_eigenvalue:.3g}", f"{state.condition:.3g}", state.state)
+        for col, text in enumerate(texts, start=first):
+            self._set(row, col, text, colour)
 
     def set_editable(self, on: bool) -> None:
         self.editable = on
