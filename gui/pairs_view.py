@@ -7,17 +7,21 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 
 from .frames import DataScene, Frame, ellipse_rings
-from .palette import UNFITTED, component_color
+from .palette import component_color
+from .plot_view import PointCloudItem
 
 MAX_PAIRS = 8  # columns in the matrix at most (8 x 8 cells)
-PAIR_POINTS = 2000  # points drawn per cell (a fixed random sample of the shown points)
+PAIR_POINTS = 1000  # points drawn per cell (a fixed random sample of the shown points)
+REDRAW_MS = 300  # the matrix follows a live fit at most this often: 28 cells cost ~50 ms a redraw at 8 columns
 
 
 class PairsView(pg.GraphicsLayoutWidget):
-    """Cells (i, j), i > j: column j across, column i up. `show_scene` once per data set, `show_frame` per frame."""
+    """Cells (i, j), i > j: column j across, column i up (each pair once); the diagonal holds each column's
+    histogram. `show_scene` once per data set and columns, `show_frame` per frame (coalesced: at most one redraw
+    every REDRAW_MS, the latest frame)."""
 
     cell_chosen = Signal(int, int)  # (x column, y column) of the clicked cell
 
@@ -25,62 +29,102 @@ class PairsView(pg.GraphicsLayoutWidget):
         super().__init__(parent)
         self.setBackground("w")
         self.columns: tuple[int, ...] = ()
-        self.cells: dict[tuple[int, int], tuple[pg.PlotItem, pg.ScatterPlotItem, list]] = {}
+        self.cells: dict[tuple[int, int], tuple[pg.PlotItem, PointCloudItem, np.ndarray, list]] = {}
         self.sample = np.empty(0, dtype=np.int64)
         self.scene_data: DataScene | None = None
         self.scene().sigMouseClicked.connect(self._clicked)
+        self._pending: Frame | None = None
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(REDRAW_MS)
+        self._timer.timeout.connect(self._draw_pending)
 
     def show_scene(self, scene: DataScene, names: tuple[str, ...], columns: tuple[int, ...]) -> None:
-        """Lay out the matrix for columns (at most MAX_PAIRS) of the scene's data; points uncoloured."""
+        """Lay out the matrix for columns (at most MAX_PAIRS) of the scene's data, a cell per event-loop turn
+        (a plot takes ~20 ms to make: 36 at once would hold the window for most of a second); points uncoloured
+        until the first frame."""
         self.clear()
         self.cells = {}
         self.scene_data = scene
         self.columns = tuple(columns[:MAX_PAIRS])
+        self.names = names
         data = scene.points
         rng = np.random.default_rng(0)
         shown = scene.shown
         pick = np.sort(rng.choice(len(shown), PAIR_POINTS, replace=False)) if len(shown) > PAIR_POINTS else None
         self.sample = np.arange(len(shown)) if pick is None else pick
-        points = data[shown[self.sample]] if len(shown) else np.empty((0, data.shape[1]))
-        n = len(self.columns)
-        for row, ci in enumerate(self.columns):
-            for col, cj in enumerate(self.columns):
-                plot = self.addPlot(row=row, col=col)
-                plot.hideButtons()
-                plot.setMenuEnabled(False)
-                plot.setMouseEnabled(x=False, y=False)
-                for axis in ("left", "bottom"):
-                    plot.getAxis(axis).setStyle(showValues=False, tickLength=0)
-                if col == 0:
-                    plot.setLabel("left", names[ci] if ci < len(names) else str(ci))
-                if row == n - 1:
-                    plot.setLabel("bottom", names[cj] if cj < len(names) else str(cj))
-                if row == col:
-                    counts, edges = np.histogram(points[:, ci], bins=20) if len(points) else (np.zeros(1), np.arange(2))
-                    plot.addItem(pg.PlotCurveItem(edges, counts, stepMode="center", fillLevel=0, brush=(200, 208, 222)))
-                    continue
-                scatter = pg.ScatterPlotItem(size=3, pen=None, brush=pg.mkBrush(UNFITTED))
-                scatter.setData(points[:, cj], points[:, ci])
-                plot.addItem(scatter)
-                plot.setToolTip(
-                    f"click: {names[cj] if cj < len(names) else cj} against "
-                    f"{names[ci] if ci < len(names) else ci} as the main view"
-                )
-                self.cells[(ci, cj)] = (plot, scatter, [])
+        self._points = data[shown[self.sample]] if len(shown) else np.empty((0, data.shape[1]))
+        self._to_build = [(r, c) for r in range(len(self.columns)) for c in range(r + 1)]  # the lower triangle
+        for i in range(len(self.columns)):  # equal cells, whatever each one holds
+            self.ci.layout.setColumnStretchFactor(i, 1)
+            self.ci.layout.setRowStretchFactor(i, 1)
+        self._build_id = getattr(self, "_build_id", 0) + 1
+        self._build_next(self._build_id)
+
+    @property
+    def building(self) -> bool:
+        return bool(getattr(self, "_to_build", ()))
+
+    def _build_next(self, build_id: int) -> None:
+        if build_id != self._build_id or not self._to_build:
+            return
+        row, col = self._to_build.pop(0)
+        self._make_cell(row, col)
+        if self._to_build:
+            QTimer.singleShot(0, self, lambda: self._build_next(build_id))  # dropped if the view goes first
+        elif self._pending is not None:  # the frame that came while the matrix was being laid out
+            self._draw_pending()
+
+    def _make_cell(self, row: int, col: int) -> None:
+        names, points, n = self.names, self._points, len(self.columns)
+        ci, cj = self.columns[row], self.columns[col]
+        plot = self.addPlot(row=row, col=col)
+        plot.hideButtons()
+        plot.setMenuEnabled(False)
+        plot.setMouseEnabled(x=False, y=False)
+        for axis in ("left", "bottom"):
+            plot.getAxis(axis).setStyle(showValues=False, tickLength=0)
+        if col == 0:
+            plot.setLabel("left", names[ci] if ci < len(names) else str(ci))
+        if row == n - 1:
+            plot.setLabel("bottom", names[cj] if cj < len(names) else str(cj))
+        if row == col:
+            counts, edges = np.histogram(points[:, ci], bins=20) if len(points) else (np.zeros(1), np.arange(2))
+            plot.addItem(pg.PlotCurveItem(edges, counts, stepMode="center", fillLevel=0, brush=(200, 208, 222)))
+            return
+        # the point layer of the main plot: one blit per point, recoloured by NumPy per frame
+        xy = np.ascontiguousarray(points[:, [cj, ci]])
+        scatter = PointCloudItem()
+        scatter.set_points(xy, None)
+        plot.addItem(scatter)
+        plot.setToolTip(
+            f"click: {names[cj] if cj < len(names) else cj} against {names[ci] if ci < len(names) else ci} "
+            "as the main view"
+        )
+        self.cells[(ci, cj)] = (plot, scatter, xy, [])
 
     def show_frame(self, frame: Frame) -> None:
+        """Draw this frame now if the matrix has not been drawn for REDRAW_MS, else the latest frame then."""
+        self._pending = frame
+        if not self._timer.isActive() and not self.building:
+            self._draw_pending()
+            self._timer.start()
+
+    def _draw_pending(self) -> None:
+        frame, self._pending = self._pending, None
+        if frame is not None:
+            self.draw_frame(frame)
+
+    def draw_frame(self, frame: Frame) -> None:
         """Colour each cell's points by their component (in D dimensions) and draw each pair's ellipses."""
-        if self.scene_data is None or not self.cells:
+        if self.scene_data is None or not self.cells or self.building:
+            self._pending = frame
             return
         snap = frame.snapshot
         labels = frame.labels[self.sample] if len(frame.labels) else None
-        brushes = None
-        if labels is not None:
-            palette = [pg.mkBrush(component_color(k)) for k in range(len(snap.weights))]
-            brushes = [palette[k] for k in labels]
-        for (ci, cj), (plot, scatter, rings) in self.cells.items():
-            if brushes is not None:
-                scatter.setBrush(brushes)
+        pens = [pg.mkPen(component_color(k), width=1.5) for k in range(len(snap.weights))]
+        for (ci, cj), (plot, scatter, xy, rings) in self.cells.items():
+            scatter.set_points(xy, labels)
             while len(rings) < len(snap.weights):
                 item = pg.PlotCurveItem(connect="finite")
                 plot.addItem(item)
@@ -91,13 +135,13 @@ class PairsView(pg.GraphicsLayoutWidget):
                     item.setData([], [])
                     continue
                 ring = ellipse_rings(snap.means[k][idx], snap.covariances[k][np.ix_(idx, idx)], sigmas=(2.0,), n=48)
-                item.setPen(pg.mkPen(component_color(k), width=1.5))
+                item.setPen(pens[k])
                 item.setData(ring[:, 0], ring[:, 1])
 
     def _clicked(self, event) -> None:
         if event.button() != Qt.MouseButton.LeftButton:
             return
-        for (ci, cj), (plot, _, _) in self.cells.items():
+        for (ci, cj), (plot, *_) in self.cells.items():
             if plot.sceneBoundingRect().contains(event.scenePos()):
                 self.cell_chosen.emit(cj, ci)
                 return

@@ -103,7 +103,11 @@ def test_every_view_shows_the_fit_and_a_pairs_click_chooses_the_main_view(qtbot,
             assert bar.loadings.text().startswith("PC1 = " if kind == "pca" else "LD1 = ")
     bar.kind.setCurrentIndex(3)  # pairs
     window.views.choose()
-    assert window.plot_stack.currentWidget() is window.pairs and len(window.pairs.cells) == 12
+    qtbot.waitUntil(lambda: not window.pairs.building, timeout=30_000)  # a cell per event-loop turn
+    assert window.plot_stack.currentWidget() is window.pairs and len(window.pairs.cells) == 6  # 4 columns: 6 pairs
+    plot, points, xy, rings = window.pairs.cells[(2, 0)]  # column c up, a across: the fit's ellipses in that plane
+    assert len(rings) == 3 and points._key is not None and len(points._colour_index) == len(xy)
+    np.testing.assert_array_equal(xy, window.state.scene.points[window.state.scene.shown][:, [0, 2]])
     window.pairs.cell_chosen.emit(2, 0)  # as a click on column c across, a up
     view = window.state.scene.view
     assert view.columns == (2, 0) and window.plot_stack.currentWidget() is window.plot
