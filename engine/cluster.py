@@ -62,6 +62,7 @@ class Part:
     start: int
     count: int
     columns: tuple[str, ...] = ()
+    row_groups: tuple[int, ...] = ()  # a Parquet part's row groups (it is made of whole ones)
 
 
 def partitions(source, rows: int) -> list[Part]:
@@ -73,15 +74,16 @@ def partitions(source, rows: int) -> list[Part]:
         if isinstance(s, NpySource):
             parts += [Part(path, "npy", lo, min(rows, s.n_samples - lo)) for lo in range(0, s.n_samples, rows)]
         elif isinstance(s, ParquetSource):
-            groups = [s.file.metadata.row_group(g).num_rows for g in range(s.file.metadata.num_row_groups)]
-            start, count = 0, 0
-            for n in groups:
+            start, count, groups = 0, 0, []
+            for g in range(s.file.metadata.num_row_groups):
+                n = s.file.metadata.row_group(g).num_rows
                 if count and count + n > rows:
-                    parts.append(Part(path, "parquet", start, count, s.columns))
-                    start, count = start + count, 0
+                    parts.append(Part(path, "parquet", start, count, s.columns, tuple(groups)))
+                    start, count, groups = start + count, 0, []
                 count += n
+                groups.append(g)
             if count:
-                parts.append(Part(path, "parquet", start, count, s.columns))
+                parts.append(Part(path, "parquet", start, count, s.columns, tuple(groups)))
     return parts
 
 
@@ -96,7 +98,7 @@ def read_part(part: Part) -> np.ndarray:
         return out
     import pyarrow.parquet as pq
 
-    table = pq.read_table(part.path, columns=list(part.columns)).slice(part.start, part.count)
+    table = pq.ParquetFile(part.path).read_row_groups(list(part.row_groups), columns=list(part.columns))
     return np.column_stack([table.column(c).to_numpy() for c in part.columns]).astype(np.float64)
 
 

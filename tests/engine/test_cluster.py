@@ -178,3 +178,17 @@ def test_the_first_pass_runs_on_the_workers(tmp_path, local_client) -> None:
     np.save(tmp_path / "bad.npy", x)
     with pytest.raises(DataError, match=r"bad.npy: row 12345, column 2 is inf"):
         cluster.ClusterPasses(local_client, NpySource(tmp_path / "bad.npy"), 4000).survey(100, 0)
+
+
+def test_parquet_parts_are_whole_row_groups(tmp_path) -> None:
+    """A Parquet file cut into parts of whole row groups, each read alone, gives back every row in order."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from engine.stream import open_source
+
+    x = np.random.default_rng(0).normal(size=(10_000, 3))
+    pq.write_table(pa.table({f"c{j}": x[:, j] for j in range(3)}), tmp_path / "x.parquet", row_group_size=1500)
+    parts = cluster.partitions(open_source(tmp_path / "x.parquet"), 4000)
+    assert [p.row_groups for p in parts] == [(0, 1), (2, 3), (4, 5, 6)]  # at most 4000 rows each
+    np.testing.assert_array_equal(np.concatenate([cluster.read_part(p) for p in parts]), x)
