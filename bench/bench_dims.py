@@ -33,6 +33,10 @@ sys.path.insert(0, {root!r})
 import engine
 from engine import FitConfig, run_to_end
 
+def hwm():  # this process's own peak: ru_maxrss survives exec and would start at the parent's resident set
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmHWM:"))
+
 def rss():  # the resident set now (the peak, ru_maxrss, would keep any earlier high-water mark)
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * resource.getpagesize()
@@ -41,7 +45,7 @@ bare = rss()
 x = np.load({path!r})  # read whole, no temporaries: the peak so far is the interpreter and its data
 with_data = rss()
 run_to_end(x, FitConfig(n_components=5, max_iter=3, tol=0.0))
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+peak = hwm()
 print(bare, with_data, peak, x.nbytes)
 """
 

@@ -34,6 +34,10 @@ from engine.export import read_params
 from engine.stream import NpySource
 from engine.streaming import chunk_rows_for, fit_stream, parse_size
 
+def hwm():  # this process's own peak: ru_maxrss survives exec and would start at the parent's resident set
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmHWM:"))
+
 def rss():
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * resource.getpagesize()
@@ -54,7 +58,7 @@ else:
     run = fit(np.load({data!r}), cfg)
 for snap in run:
     stamps.append(snap.elapsed)
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+peak = hwm()
 per_iter = float(np.median(np.diff(stamps)))
 print(json.dumps({{"per_iter": per_iter, "peak": peak - base, "ll": snap.mean_log_likelihood}}))
 """
