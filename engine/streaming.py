@@ -54,7 +54,7 @@ def parse_size(text: str) -> int:
         value = float(number)
     except ValueError:
         value = -1.0
-    if not value > 0:
+    if not 0 < value < float("inf"):
         raise UserError(f"--memory-limit takes a size such as 256M, 2G or 1000000 (bytes), got {text!r}")
     return int(value * factor)
 

@@ -117,8 +117,9 @@ def test_bad_input_is_named(tmp_path) -> None:
     with pytest.raises(UserError, match="exact EM"):
         list(fit_stream(NpySource(path), FitConfig(algorithm="gradient-em"), rows=100))
     assert parse_size("256M") == 256 << 20 and parse_size("1.5G") == int(1.5 * (1 << 30)) and parse_size("4096") == 4096
-    with pytest.raises(UserError, match="256M, 2G"):
-        parse_size("lots")
+    for bad in ("lots", "inf", "-1G", "", "0"):
+        with pytest.raises(UserError, match="256M, 2G"):
+            parse_size(bad)
 
 
 def test_the_command_line_streams_a_file_larger_than_the_memory_limit(tmp_path, capsys) -> None:
