@@ -108,7 +108,8 @@ def plot_svg(
                 f'<path class="ellipse" d="{_polyline_path(rings, m)}" fill="none" stroke="{colors[k]}" '
                 'stroke-width="2"/>'
             )
-        for k, (x, y) in enumerate(m.px(frame.snapshot.means)):
+        means = frame.view_means if frame.view_means is not None else frame.snapshot.means  # in the view
+        for k, (x, y) in enumerate(m.px(means)):
             out.append(
                 f'<path class="mean" d="M{x - 9:.2f} {y:.2f}h18M{x:.2f} {y - 9:.2f}v18" '
                 f'stroke="{colors[k]}" stroke-width="4" fill="none"/>'

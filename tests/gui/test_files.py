@@ -115,10 +115,22 @@ def test_importing_a_bad_parameters_file_names_the_problem(window, tmp_path) -> 
     assert window.controls.init.currentText() != "imported parameters"
 
 
-def test_svg_export_is_the_fit_in_data_coordinates(qtbot, window, tmp_path) -> None:
+@pytest.mark.parametrize("view", ["demo", "pca of 4-D"])
+def test_svg_export_is_the_fit_in_data_coordinates(qtbot, window, tmp_path, view: str) -> None:
+    """The plot's SVG: every shown point, each ellipse, and the means where the view puts them (for 4-D data in
+    its principal axes: the projected means, not the first two coordinates)."""
     import xml.etree.ElementTree as ET
 
+    if view != "demo":
+        data = tmp_path / "four.csv"
+        x = np.random.default_rng(0).normal(size=(400, 4)) + np.repeat([[0, 0, 0, 0], [4, 1, -2, 3]], 200, axis=0)
+        np.savetxt(data, x, delimiter=",", header="a,b,c,d", comments="")
+        window.data.open_path(str(data), ask_columns=False)
+        qtbot.waitUntil(lambda: window.state.dataset.source == str(data), timeout=30_000)
     run_fit(qtbot, window, k=3)
+    if view != "demo":
+        window.view_bar.kind.setCurrentIndex(1)  # principal axes
+        window.views.choose()
     path = tmp_path / "plot.svg"
     window.files.export_plot(str(path))
     root = ET.parse(path).getroot()
@@ -134,11 +146,11 @@ def test_svg_export_is_the_fit_in_data_coordinates(qtbot, window, tmp_path) -> N
     (x0, x1), (y0, y1) = window.plot.view_box.viewRange()
     width, height = float(root.get("width")), float(root.get("height"))
     left, right, top, bottom = 70, 20, 20, 55  # the SVG's plot margins
-    snap = window.state.frame.snapshot
+    means = window.state.scene.view.means(window.state.frame.snapshot.means)  # the demo's view: columns 0, 1
     for k, p in enumerate(by_class["mean"]):
         horizontal, vertical = p.get("d").split("M")[1:]
         mx = float(vertical.split()[0])  # the vertical bar's x is the mean's x
         my = float(horizontal.split()[1].split("h")[0])  # the horizontal bar's y is the mean's y
-        assert mx == pytest.approx(left + (snap.means[k, 0] - x0) / (x1 - x0) * (width - left - right), abs=0.01)
-        assert my == pytest.approx(top + (y1 - snap.means[k, 1]) / (y1 - y0) * (height - top - bottom), abs=0.01)
+        assert mx == pytest.approx(left + (means[k, 0] - x0) / (x1 - x0) * (width - left - right), abs=0.01)
+        assert my == pytest.approx(top + (y1 - means[k, 1]) / (y1 - y0) * (height - top - bottom), abs=0.01)
     assert "nan" not in path.read_text().lower()
