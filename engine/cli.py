@@ -21,12 +21,20 @@ from . import data as data_mod
 from . import session as session_mod
 from .config import ALGORITHMS, COVARIANCE_TYPES, FitConfig
 from .errors import UserError
-from .export import PARAMS_FORMATS, params_from_snapshot, read_params, versions, write_labels, write_params
+from .export import (
+    PARAMS_FORMATS,
+    label_csv,
+    params_from_snapshot,
+    read_params,
+    versions,
+    write_labels,
+    write_params,
+)
 from .fitting import check_data, fit
 from .gallery import GALLERY_FORMATS, build_gallery, write_gallery
 from .history import History
 from .limits import check_fit_memory, check_generate_memory, check_seed, check_selection
-from .outputs import atomic_write, check_outputs, staged_writes
+from .outputs import atomic_write, atomic_write_chunks, check_outputs, staged_writes
 from .select import run_selection
 from .session import read_session, write_session
 from .snapshot import CancelToken
@@ -357,7 +365,7 @@ def _fit_streamed(args, source, run_pass=None, rows: int | None = None) -> int:
     iteration, a line per pass."""
     from .streaming import chunk_rows_for, fit_stream
 
-    for flag in ("labels", "session", "gallery"):
+    for flag in ("session", "gallery"):
         if getattr(args, flag):
             raise UserError(
                 f"--{flag} needs the data in memory: it is read by chunks here (larger than --memory-limit, or "
@@ -394,10 +402,18 @@ def _fit_streamed(args, source, run_pass=None, rows: int | None = None) -> int:
     print(_fit_line(cfg, last, params))
     for w in last.warnings:
         print(f"warning: {w}", file=sys.stderr)
-    if args.output:
-        with staged_writes():
+    with staged_writes():  # every output of the run, or none
+        if args.output:
             write_params(args.output, params)
+        if args.labels:  # one more pass: each chunk's labels written as it is read
+            chunk_rows = (
+                rows if run_pass is None else chunk_rows_for(args.limit_bytes, source.n_features, cfg.n_components)
+            )
+            atomic_write_chunks(args.labels, label_csv(source.chunks(chunk_rows), params))
+    if args.output:
         print(f"wrote parameters to {args.output}")
+    if args.labels:
+        print(f"wrote labels and responsibilities to {args.labels}")
     return 0
 
 

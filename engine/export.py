@@ -10,6 +10,7 @@ import io
 import json
 import math
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -162,17 +163,28 @@ def _params_csv(params: MixtureParams) -> str:
 def write_labels(path: str | Path, points: np.ndarray, params: MixtureParams) -> None:
     """Per-point CSV: the point's coordinates (named as the data's columns, as the window names them; x0, x1, ...
     when unknown), most likely component and the responsibilities of every component."""
-    resp = responsibilities(points, params.weights, params.means, params.covariances)
-    k = resp.shape[1]
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    d = points.shape[1]
+    atomic_write(path, b"".join(label_csv(iter([points]), params)))
+
+
+def label_csv(chunks: Iterator[np.ndarray], params: MixtureParams) -> Iterator[bytes]:
+    """write_labels' CSV as bytes, a header and then a piece per chunk of points (c, D): data read by chunks gets
+    its labels in one more pass, never all in memory."""
+    k, d = params.means.shape
     names = [str(c) for c in params.meta.get("columns") or ()]
     names = names if len(names) == d else [f"x{i}" for i in range(d)]
-    writer.writerow([*names, "label", *[f"resp_{j}" for j in range(k)]])
-    for p, r in zip(points, resp, strict=True):
-        writer.writerow([*(repr(float(v)) for v in p), int(np.argmax(r)), *(f"{v:.17g}" for v in r)])
-    atomic_write(path, out.getvalue().encode())
+    yield _csv_text([[*names, "label", *[f"resp_{j}" for j in range(k)]]])
+    for points in chunks:
+        resp = responsibilities(points, params.weights, params.means, params.covariances)
+        yield _csv_text(
+            [*(repr(float(v)) for v in p), int(np.argmax(r)), *(f"{v:.17g}" for v in r)]
+            for p, r in zip(points, resp, strict=True)
+        )
+
+
+def _csv_text(rows) -> bytes:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    return out.getvalue().encode()
 
 
 # ------------------------------------------------------------------------------------------------ reading

@@ -88,8 +88,27 @@ def check_outputs(paths: Iterable[str | Path | None], inputs: Iterable[str | Pat
 _STAGED: contextvars.ContextVar[list | None] = contextvars.ContextVar("staged_writes", default=None)
 
 
-def _write_temp(target: Path, data: bytes) -> str:
-    """data in a new temporary file beside target, flushed to disk, with the final file's permissions."""
+def atomic_write_chunks(path: str | Path, chunks: Iterable[bytes]) -> None:
+    """atomic_write for output made piece by piece (labels of data read by chunks): never all in memory, never
+    half-written, staged like atomic_write inside `staged_writes()`."""
+    target = target_of(path)
+    if target.is_dir():
+        raise UserError(f"{path}: is a folder: give a file name")
+    tmp = _write_temp(target, chunks)
+    staged = _STAGED.get()
+    if staged is not None:
+        staged.append((tmp, target))
+        return
+    try:
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _write_temp(target: Path, data: bytes | Iterable[bytes]) -> str:
+    """data (bytes, or pieces of it) in a new temporary file beside target, flushed to disk, with the final
+    file's permissions."""
     folder = target.parent
     if not folder.is_dir():
         raise UserError(f"{target}: the folder {folder} does not exist: create it or choose another path")
@@ -100,7 +119,8 @@ def _write_temp(target: Path, data: bytes) -> str:
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            for piece in [data] if isinstance(data, bytes) else data:
+                fh.write(piece)
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, mode)

@@ -146,8 +146,23 @@ def test_the_command_line_streams_a_file_larger_than_the_memory_limit(tmp_path, 
     assert "pass 31: mean log-lik" in err and "points/s" in err
     np.testing.assert_allclose(outs[0]["means"], outs[1]["means"], rtol=1e-9)
     np.testing.assert_allclose(outs[0]["covariances"], outs[1]["covariances"], rtol=1e-9)
-    assert cli.main(["fit", str(data), "--memory-limit", "64K", "--labels", str(tmp_path / "l.csv")]) == 2
-    assert "--labels needs the data in memory" in capsys.readouterr().err
+    assert cli.main(["fit", str(data), "--memory-limit", "64K", "--session", str(tmp_path / "s.gmmsession")]) == 2
+    assert "--session needs the data in memory" in capsys.readouterr().err
+    # labels of streamed data: one more pass, written chunk by chunk; the same as those of the data in memory
+    from engine.export import read_params, write_labels
+
+    labels = tmp_path / "labels.csv"
+    args = ["fit", str(data), "-k", "3", "--init", str(start), "--max-iter", "30", "--tol", "0", "--quiet"]
+    assert cli.main(args + ["--memory-limit", "64K", "--labels", str(labels), "-o", str(tmp_path / "q.json")]) == 0
+    whole = tmp_path / "whole.csv"
+    write_labels(whole, x, read_params(tmp_path / "q.json"))
+    streamed_rows = labels.read_text().splitlines()
+    whole_rows = whole.read_text().splitlines()
+    assert len(streamed_rows) == len(x) + 1 and streamed_rows[0] == whole_rows[0]
+    a = np.loadtxt(labels, delimiter=",", skiprows=1)
+    b = np.loadtxt(whole, delimiter=",", skiprows=1)
+    np.testing.assert_array_equal(a[:, :4], b[:, :4])  # the points and their labels
+    np.testing.assert_allclose(a[:, 4:], b[:, 4:], rtol=1e-9, atol=1e-12)  # responsibilities, per-chunk units
 
 
 def test_ctrl_c_stops_a_streamed_fit_at_the_end_of_a_pass_and_writes_nothing(tmp_path) -> None:
