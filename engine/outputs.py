@@ -91,19 +91,7 @@ _STAGED: contextvars.ContextVar[list | None] = contextvars.ContextVar("staged_wr
 def atomic_write_chunks(path: str | Path, chunks: Iterable[bytes]) -> None:
     """atomic_write for output made piece by piece (labels of data read by chunks): never all in memory, never
     half-written, staged like atomic_write inside `staged_writes()`."""
-    target = target_of(path)
-    if target.is_dir():
-        raise UserError(f"{path}: is a folder: give a file name")
-    tmp = _write_temp(target, chunks)
-    staged = _STAGED.get()
-    if staged is not None:
-        staged.append((tmp, target))
-        return
-    try:
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, chunks)
 
 
 def _write_temp(target: Path, data: bytes | Iterable[bytes]) -> str:
@@ -130,9 +118,10 @@ def _write_temp(target: Path, data: bytes | Iterable[bytes]) -> str:
     return tmp
 
 
-def atomic_write(path: str | Path, data: bytes) -> None:
-    """Write data to path (a symbolic link: to the file it points to) via a temporary file and a rename:
-    never a half-written file. Inside `staged_writes()` the rename waits until the whole run succeeded."""
+def atomic_write(path: str | Path, data: bytes | Iterable[bytes]) -> None:
+    """Write data (bytes, or its pieces in order) to path (a symbolic link: to the file it points to) via a
+    temporary file and a rename: never a half-written file. Inside `staged_writes()` the rename waits until the
+    whole run succeeded."""
     target = target_of(path)
     if target.is_dir():
         raise UserError(f"{path}: is a folder: give a file name")
