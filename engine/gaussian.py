@@ -112,10 +112,10 @@ MIN_LAZY_ROWS = 2048
 class LazyFeatures:
     """The quadratic features of points x (N, D), computed for a slice of points when it is asked for.
 
-    One buffer per thread is reused: a slice is valid until the same thread asks for the next one. With center
-    and scale (D,), x holds raw rows (any float dtype) and each slice is first standardised, (x - center) / scale
-    in `dtype`, in a buffer of the thread's: the streaming fit's chunks are standardised on the E-step's threads,
-    in cache, instead of in one more pass over the chunk.
+    Each thread's buffer is reused (thread_buffer): a slice is valid until the same thread asks for the next
+    one. With center and scale (D,), x holds raw rows (any float dtype) and each slice is first standardised,
+    (x - center) / scale in `dtype`, in a buffer of the thread's: the streaming fit's chunks are standardised on
+    the E-step's threads, in cache, instead of in one more pass over the chunk.
     """
 
     def __init__(
@@ -125,7 +125,6 @@ class LazyFeatures:
         self.dtype = dtype or x.dtype
         self.shape = (x.shape[0], n_features(x.shape[1]))
         self.device = x.device
-        self._local = threading.local()  # one buffer per thread: the E-step's chunks run on several
 
     def rows_per_chunk(self) -> int:
         """The most points per chunk this object's buffer should hold."""
@@ -145,12 +144,7 @@ class LazyFeatures:
             std = thread_buffer("standardised", tuple(part.shape), self.center)
             std = torch.sub(part, self.center, out=std) if std is not None else part - self.center
             part = std.div_(self.scale)
-        buffer = getattr(self._local, "buffer", None)
-        if buffer is None or buffer.shape[0] < part.shape[0]:
-            buffer = self._local.buffer = torch.empty(
-                part.shape[0], self.shape[1], dtype=self.dtype, device=self.device
-            )
-        return quadratic_features(part, buffer)
+        return quadratic_features(part, thread_buffer("features", (part.shape[0], self.shape[1]), part))
 
 
 def n_features(d: int) -> int:
@@ -212,23 +206,34 @@ def e_step_statistics(
     if isinstance(features, LazyFeatures):  # each chunk's (chunk, P) features are made here: bound them too
         chunk = min(chunk, features.rows_per_chunk())
     coef_rows = coef.reshape(r * k, p)  # (R*K, P): row r*K + k is W[r, k]
-    if features.device.type != "cpu":
-        workers = 1  # a GPU runs one chunk's kernels at a time anyway
-    elif workers is None:
-        workers = chunk_workers()
-    # equal chunks, at least one per worker: 1e4 points in chunks of 7943 would leave one worker a quarter
-    n_chunks = max(-(-n // chunk), min(workers, -(-n // MIN_EVEN_ROWS)))
-    chunk = -(-n // n_chunks)
-
+    chunk, workers = _chunking(n, chunk, features.device, workers)
     log_norm = torch.empty(r, n, dtype=coef.dtype, device=features.device)
 
     def one_chunk(lo: int) -> Tensor:
         return _chunk_statistics(features[lo : lo + chunk], coef_rows, r, k, segment, log_norm[:, lo : lo + chunk])
 
-    stats = None
+    return _added_in_order(one_chunk, n, chunk, workers).view(r, k, p), log_norm
+
+
+def _chunking(n: int, chunk: int, device: torch.device, workers: int | None) -> tuple[int, int]:
+    """(rows per chunk, worker threads) for n points in chunks of at most `chunk` rows: equal chunks, at least
+    one per worker (1e4 points in chunks of 7943 would leave one worker a quarter); one worker on a GPU, which
+    runs one chunk's kernels at a time anyway."""
+    if device.type != "cpu":
+        workers = 1
+    elif workers is None:
+        workers = chunk_workers()
+    n_chunks = max(-(-n // chunk), min(workers, -(-n // MIN_EVEN_ROWS)))
+    return -(-n // n_chunks), workers
+
+
+def _added_in_order(one_chunk, n: int, chunk: int, workers: int) -> Tensor:
+    """The sum of one_chunk(lo) over the chunks' starts, run on `workers` threads and added in the chunks' order
+    (the same bits whatever the thread count)."""
+    total = None
     for sums in ordered_map(one_chunk, range(0, n, chunk), workers):
-        stats = sums if stats is None else stats.add_(sums)
-    return stats.view(r, k, p), log_norm
+        total = sums if total is None else total.add_(sums)
+    return total
 
 
 def _chunk_statistics(
@@ -284,13 +289,7 @@ def whitened_statistics(
     shift = (means.unsqueeze(-2) @ chol_inv_t).reshape(m * d).to(x)  # mu L^-T, subtracted from it
     log_det = torch.log(torch.diagonal(chol, dim1=-2, dim2=-1)).sum(-1)
     const = (log_weights - log_det - 0.5 * d * math.log(2.0 * math.pi)).reshape(m, 1).to(x)
-    chunk = max(256, WHITENED_ELEMENTS // (m * d))
-    if x.device.type != "cpu":
-        workers = 1
-    elif workers is None:
-        workers = chunk_workers()
-    n_chunks = max(-(-n // chunk), min(workers, -(-n // MIN_EVEN_ROWS)))
-    chunk = -(-n // n_chunks)
+    chunk, workers = _chunking(n, max(256, WHITENED_ELEMENTS // (m * d)), x.device, workers)
     upper = _pair_tables(d)[2].to(x.device)
 
     log_norm = torch.empty(r, n, dtype=x.dtype, device=x.device)
@@ -311,10 +310,7 @@ def whitened_statistics(
         second = (block.T @ y).view(d, m, d).transpose(0, 1).reshape(m, d * d)[:, upper]  # sum r x x^T (upper)
         return torch.cat([resp.sum(1, keepdim=True), resp @ block, second], dim=1).double()
 
-    stats = None
-    for sums in ordered_map(one_chunk, range(0, n, chunk), workers):
-        stats = sums if stats is None else stats.add_(sums)
-    return stats.view(r, k, -1), log_norm
+    return _added_in_order(one_chunk, n, chunk, workers).view(r, k, -1), log_norm
 
 
 def weighted_sums(resp: Tensor, block: Tensor, segment: int | None = None) -> Tensor:
