@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DataError, UserError
-from .stream import MultiSource, NpySource, ParquetSource, Survey
+from .stream import Moments, MultiSource, NpySource, ParquetSource, Survey, first_non_finite
 from .streaming import PassPlan, PassSums, chunk_sums
 
 CONNECT_TIMEOUT_S = 10
@@ -118,31 +118,21 @@ class ClusterPasses:
         (bottom-k sampling), the same for the same seed and parts. The data never comes to this machine."""
         seeds = [(seed, i) for i in range(len(self.parts))]
         tasks = self.client.map(part_survey, self.data, seeds, [sample_size] * len(seeds), pure=False)
-        count, mean, m2 = 0, None, None
+        moments = None
         keys, rows, sample = [], [], []
-        start = 0
         for part, found in zip(self.parts, self.client.gather(tasks), strict=True):
             if found["bad"] is not None:
                 r, j, value = found["bad"]
                 raise DataError(
                     f"{part.path}: row {part.start + r}, column {j} is {value}: remove or fill non-finite values"
                 )
-            c = found["count"]
-            if mean is None:
-                count, mean, m2 = c, found["mean"], found["m2"]
-            else:
-                delta = found["mean"] - mean
-                total = count + c
-                mean = mean + delta * (c / total)
-                m2 = m2 + found["m2"] + delta**2 * (count * c / total)
-                count = total
             keys.append(found["keys"])
-            rows.append(found["rows"] + start)
+            rows.append(found["rows"] + (moments.count if moments else 0))
             sample.append(found["sample"])
-            start += c
+            moments = found["moments"] if moments is None else moments.add(found["moments"])
         keys, rows, sample = np.concatenate(keys), np.concatenate(rows), np.concatenate(sample)
         keep = np.sort(np.argsort(keys, kind="stable")[:sample_size])  # the smallest keys, in row order
-        return Survey(count, mean, np.sqrt(m2 / count), sample[keep], rows[keep])
+        return Survey(moments.count, moments.mean, moments.std, sample[keep], rows[keep])
 
     def __call__(self, plan: PassPlan) -> PassSums:
         tasks = self.client.map(chunk_sums, self.data, plan=plan, pure=False)
@@ -155,20 +145,11 @@ class ClusterPasses:
 def part_survey(chunk: np.ndarray, seed: tuple[int, int], sample_size: int) -> dict:
     """One part's first pass (runs on a worker): its moments (float64), its first non-finite value, and its
     sample_size rows of smallest uniform keys (with the keys and the rows' places in the part)."""
-    bad = None
-    finite = np.isfinite(chunk)
-    if not finite.all():
-        r, j = np.argwhere(~finite)[0]
-        bad = (int(r), int(j), float(chunk[r, j]))
-    mean = chunk.mean(axis=0, dtype=np.float64)
-    dev = chunk - mean
     keys = np.random.default_rng(list(seed)).random(len(chunk))
     keep = np.argsort(keys, kind="stable")[:sample_size]
     return {
-        "bad": bad,
-        "count": len(chunk),
-        "mean": mean,
-        "m2": np.einsum("ij,ij->j", dev, dev),
+        "bad": first_non_finite(chunk),
+        "moments": Moments.of(chunk),
         "keys": keys[keep],
         "rows": keep,
         "sample": chunk[keep].astype(np.float64),

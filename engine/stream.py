@@ -216,6 +216,42 @@ def open_source(spec: str | Path, columns: list[str] | None = None):
 
 
 @dataclass(frozen=True)
+class Moments:
+    """Count, column means (D,) and sums of squared deviations (D,) of some rows, in float64."""
+
+    count: int
+    mean: np.ndarray
+    m2: np.ndarray
+
+    @staticmethod
+    def of(chunk: np.ndarray) -> Moments:
+        mean = chunk.mean(axis=0, dtype=np.float64)  # float32 files too: the moments in float64
+        dev = chunk - mean
+        return Moments(len(chunk), mean, np.einsum("ij,ij->j", dev, dev))
+
+    def add(self, other: Moments) -> Moments:
+        """The moments of both sets of rows (Chan's pairwise combination)."""
+        total = self.count + other.count
+        delta = other.mean - self.mean
+        mean = self.mean + delta * (other.count / total)
+        m2 = self.m2 + other.m2 + delta**2 * (self.count * other.count / total)
+        return Moments(total, mean, m2)
+
+    @property
+    def std(self) -> np.ndarray:
+        return np.sqrt(self.m2 / self.count)
+
+
+def first_non_finite(chunk: np.ndarray) -> tuple[int, int, float] | None:
+    """(row, column, value) of a chunk's first non-finite value, or None."""
+    finite = np.isfinite(chunk)
+    if finite.all():
+        return None
+    r, j = np.argwhere(~finite)[0]
+    return int(r), int(j), float(chunk[r, j])
+
+
+@dataclass(frozen=True)
 class Survey:
     """What the first pass learnt: N, the columns' means and standard deviations (D,), a uniform random sample
     of the rows (S, D) and which rows it holds (S,)."""
@@ -236,22 +272,17 @@ def survey(source, rows: int, sample_size: int, seed: int) -> Survey:
     d = source.n_features
     sample = np.empty((sample_size, d))
     sample_rows = np.full(sample_size, -1, dtype=np.int64)
-    count, mean, m2 = 0, np.zeros(d), np.zeros(d)
+    moments = Moments(0, np.zeros(d), np.zeros(d))
     for chunk in source.chunks(rows):
-        c = len(chunk)
-        if not np.isfinite(chunk).all():
-            r, j = np.argwhere(~np.isfinite(chunk))[0]
+        count, bad = moments.count, first_non_finite(chunk)
+        if bad is not None:
+            r, j, value = bad
             raise DataError(
-                f"{source.path}: row {count + r}, column {j} ({source.columns[j]!r}) is {chunk[r, j]}: remove or "
-                "fill non-finite values"
+                f"{source.path}: row {count + r}, column {j} ({source.columns[j]!r}) is {value}: remove or fill "
+                "non-finite values"
             )
-        chunk_mean = chunk.mean(axis=0, dtype=np.float64)  # float32 files too: the moments in float64
-        dev = chunk - chunk_mean
-        chunk_m2 = np.einsum("ij,ij->j", dev, dev)
-        delta = chunk_mean - mean
-        total = count + c
-        mean = mean + delta * (c / total)
-        m2 = m2 + chunk_m2 + delta**2 * (count * c / total)
+        moments = moments.add(Moments.of(chunk))
+        total = moments.count
         index = np.arange(count, total)
         fill = index < sample_size
         sample[index[fill]] = chunk[fill]
@@ -262,8 +293,7 @@ def survey(source, rows: int, sample_size: int, seed: int) -> Survey:
             keep = slots < sample_size
             sample[slots[keep]] = chunk[rest[keep]]  # later rows overwrite earlier ones, as Algorithm R does
             sample_rows[slots[keep]] = index[rest[keep]]
-        count = total
-    if count == 0:
+    if moments.count == 0:
         raise DataError(f"{source.path}: there are no rows")
-    kept = min(sample_size, count)
-    return Survey(count, mean, np.sqrt(m2 / count), sample[:kept], sample_rows[:kept])
+    kept = min(sample_size, moments.count)
+    return Survey(moments.count, moments.mean, moments.std, sample[:kept], sample_rows[:kept])

@@ -150,22 +150,17 @@ class StreamingEM(ExactEM):
         self.run_pass, self.scaling, self.n_samples = run_pass, scaling, n_samples
         self._ll_sum: torch.Tensor | None = None
         self._worst: torch.Tensor | None = None  # (M, K, D) the worst-explained points, worst first
-        self.passes = 0
-        self.pass_seconds = 0.0
 
     def evaluate(self) -> torch.Tensor:
         """One pass: the E-step of every chunk, the statistics and log-likelihoods added in float64."""
         rows = self._rows
         if len(rows) == 0:
             return self._mean_ll.clone()
-        start = time.perf_counter()
         weights, means, chol = (self._take(p, rows) for p in (self.weights, self.means, self.chol))
         plan = PassPlan(self.scaling.center, self.scaling.scale, torch.log(weights), means, chol, self.x.dtype)
         sums = self.run_pass(plan)
         self._stats, self._ll_sum, self._worst = sums.stats, sums.ll_sum, sums.worst_x
         self._mean_ll = self._mean_ll.index_copy(0, rows, sums.ll_sum / self.n_samples)
-        self.passes += 1
-        self.pass_seconds = time.perf_counter() - start
         return self._mean_ll
 
     def initial_loss(self) -> torch.Tensor:
