@@ -347,17 +347,24 @@ def _fit_on_cluster(args, source) -> int:
 
     client = cluster.connect(args.dask)
     try:
-        workers = max(len(client.scheduler_info().get("workers", {})), 1)
-        print(f"Dask: {args.dask}, {workers} worker(s), dashboard {client.dashboard_link}", file=sys.stderr)
         cfg = _fit_config(args).resolved()
-        # parts no larger than the memory limit, and at least 4 per worker so that the work spreads
-        rows = min(
-            chunk_rows_for(args.limit_bytes, source.n_features, cfg.restarts), -(-source.n_samples // (4 * workers))
-        )
-        rows = max(rows, 1)
-        return _fit_streamed(args, source, cluster.ClusterPasses(client, source, rows), rows)
+        rows = chunk_rows_for(args.limit_bytes, source.n_features, cfg.restarts)
+        passes, rows = _cluster_passes(args, client, source, rows)
+        return _fit_streamed(args, source, passes, rows)
     finally:
         cluster.close(client)
+
+
+def _cluster_passes(args, client, source, rows: int):
+    """The data's parts in the workers' memory (cluster.ClusterPasses) and their rows: no more than `rows` (the
+    memory limit's) and at least 4 parts per worker so that the work spreads; the cluster and its dashboard are
+    named on stderr."""
+    from . import cluster
+
+    workers = max(len(client.scheduler_info().get("workers", {})), 1)
+    print(f"Dask: {args.dask}, {workers} worker(s), dashboard {client.dashboard_link}", file=sys.stderr)
+    rows = max(min(rows, -(-source.n_samples // (4 * workers))), 1)
+    return cluster.ClusterPasses(client, source, rows), rows
 
 
 def _fit_streamed(args, source, run_pass=None, rows: int | None = None) -> int:
@@ -595,10 +602,7 @@ def _streamed_grid(args, source, base: FitConfig, cells: int):
         from . import cluster
 
         client = cluster.connect(args.dask)
-        workers = max(len(client.scheduler_info().get("workers", {})), 1)
-        print(f"Dask: {args.dask}, {workers} worker(s), dashboard {client.dashboard_link}", file=sys.stderr)
-        rows = max(min(rows, -(-source.n_samples // (4 * workers))), 1)
-        run_pass = cluster.ClusterPasses(client, source, rows)
+        run_pass, rows = _cluster_passes(args, client, source, rows)
         found = run_pass.survey(streaming.SAMPLE_SIZE, base.seed)
     else:
         found = stream.survey(source, rows, streaming.SAMPLE_SIZE, base.seed)
