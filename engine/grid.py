@@ -25,7 +25,7 @@ from .config import FitConfig
 from .covariances import COVARIANCE_TYPES
 from .em import ExactEM, all_failed_error
 from .errors import UserError
-from .fitting import Bookkeeping, Stopping, check_data, fit, resolve_device
+from .fitting import Bookkeeping, Stopping, checked_data, fit, resolve_device
 from .init import initial_parameters
 from .scaling import Scaling
 from .snapshot import CancelToken, Snapshot
@@ -81,7 +81,7 @@ def fit_cells(
             results.update(done)
         yield from (results[i] for i in range(len(cells)))
         return
-    x = check_data(data)
+    x, moments = checked_data(data)
     if not batchable(x.shape[0], cells):
         for cfg in cells:
             if cancel is not None and cancel.cancelled:
@@ -90,7 +90,7 @@ def fit_cells(
         return
     results: dict[int, CellResult] = {}
     for group in _scaling_groups(cells):
-        done = _batch(x, [(i, cells[i]) for i in group], cancel)
+        done = _batch(x, [(i, cells[i]) for i in group], cancel, moments)
         if done is None:  # cancelled
             return
         results.update(done)
@@ -143,9 +143,13 @@ class _CellProcedure:
 
 
 def _batch(
-    x_data: np.ndarray, cells: list[tuple[int, FitConfig]], cancel: CancelToken | None
+    x_data: np.ndarray | Streamed,
+    cells: list[tuple[int, FitConfig]],
+    cancel: CancelToken | None,
+    moments: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict[int, CellResult] | None:
-    """Fit cells [(index, config)] that share their working units as one ExactEM; None when cancelled."""
+    """Fit cells [(index, config)] that share their working units as one ExactEM; None when cancelled.
+    moments: the data's column_moments, computed by its check (in memory)."""
     given = dict(cells)
     cells = [(i, cfg.resolved()) for i, cfg in cells]
     base = cells[0][1]
@@ -163,7 +167,7 @@ def _batch(
             return StreamingEM(x_data.run_pass, n, d, scaling, params, types, reg, dtype, base.empty_policy, ks)
     else:
         isotropic = COVARIANCE_TYPES[base.covariance_type].isotropic
-        scaling = Scaling.fit(x_data, isotropic=isotropic) if base.standardize else Scaling.identity(d)
+        scaling = Scaling.fit(x_data, isotropic, moments) if base.standardize else Scaling.identity(d)
         x = torch.as_tensor(scaling.data_to_std(x_data), dtype=dtype, device=device)
 
         def procedure(params, types, ks):
