@@ -32,7 +32,8 @@ import torch
 from engine import FitConfig, fit
 from engine.export import read_params
 from engine.stream import NpySource
-from engine.streaming import chunk_rows_for, fit_stream, parse_size
+from engine.limits import chunk_rows_for, parse_size
+from engine.streaming import fit_stream
 
 def hwm():  # this process's own peak: ru_maxrss survives exec and would start at the parent's resident set
     with open("/proc/self/status") as f:

@@ -314,36 +314,20 @@ def cmd_fit(args) -> int:
 
 
 def _stream_source(args):
-    """The data as a chunked source when it must be read by chunks (a folder or a glob, a .npy/Parquet file
-    larger than --memory-limit, or any with --dask); None to load it whole."""
-    from . import stream, streaming
+    """The data as a chunked source when it must be read by chunks (stream.chunked_source); None to load it
+    whole. The limit is kept in args.limit_bytes."""
+    from .limits import default_memory_limit, parse_size
+    from .stream import chunked_source
 
-    limit = streaming.parse_size(args.memory_limit) if args.memory_limit else streaming.default_memory_limit()
+    limit = parse_size(args.memory_limit) if args.memory_limit else default_memory_limit()
     args.limit_bytes = limit
-    path = Path(args.data)
-    many = any(ch in args.data for ch in "*?[") or path.is_dir()
-    text = path.suffix.lower() in stream.TEXT_SUFFIXES
-    if text and not args.dask and path.is_file() and path.stat().st_size > limit:
-        return stream.open_source(args.data, _columns(args.columns))  # a text table larger than the limit
-    if not many and path.suffix.lower() not in stream.STREAM_SUFFIXES:
-        if args.dask:
-            raise UserError(
-                f"{args.data}: with --dask the workers read the data from .npy or Parquet files (a folder or a glob "
-                "of them): convert it with `python3 main.py generate`-style tools or numpy.save"
-            )
-        return None
-    if not many and not args.dask and (not path.is_file() or path.stat().st_size * 2 <= limit):
-        return None  # in memory (float32 on disk is twice as big in float64); the loader's own messages
-    source = stream.open_source(args.data, _columns(args.columns))
-    if not many and not args.dask and source.n_samples * source.n_features * 8 <= limit:
-        return None
-    return source
+    return chunked_source(args.data, _columns(args.columns), limit, cluster=bool(args.dask))
 
 
 def _fit_on_cluster(args, source) -> int:
     """fit on a Dask cluster: the partitions in the workers' memory, a pass per iteration mapped over them."""
     from . import cluster
-    from .streaming import chunk_rows_for
+    from .limits import chunk_rows_for
 
     client = cluster.connect(args.dask)
     try:
@@ -356,21 +340,21 @@ def _fit_on_cluster(args, source) -> int:
 
 
 def _cluster_passes(args, client, source, rows: int):
-    """The data's parts in the workers' memory (cluster.ClusterPasses) and their rows: no more than `rows` (the
-    memory limit's) and at least 4 parts per worker so that the work spreads; the cluster and its dashboard are
-    named on stderr."""
+    """The data's parts in the workers' memory (cluster.ClusterPasses) and their rows (cluster.part_rows); the
+    cluster and its dashboard are named on stderr."""
     from . import cluster
 
     workers = max(len(client.scheduler_info().get("workers", {})), 1)
     print(f"Dask: {args.dask}, {workers} worker(s), dashboard {client.dashboard_link}", file=sys.stderr)
-    rows = max(min(rows, -(-source.n_samples // (4 * workers))), 1)
+    rows = cluster.part_rows(client, source.n_samples, rows)
     return cluster.ClusterPasses(client, source, rows), rows
 
 
 def _fit_streamed(args, source, run_pass=None, rows: int | None = None) -> int:
     """fit, reading the data by chunks of at most --memory-limit (or on a cluster, run_pass): a pass per
     iteration, a line per pass."""
-    from .streaming import chunk_rows_for, fit_stream
+    from .limits import chunk_rows_for
+    from .streaming import fit_stream
 
     for flag in ("session", "gallery"):
         if getattr(args, flag):
@@ -595,8 +579,9 @@ def _streamed_grid(args, source, base: FitConfig, cells: int):
     """Data read by chunks for a selection (grid.Streamed), on this machine or a Dask cluster; and the client."""
     from . import stream, streaming
     from .grid import Streamed
+    from .limits import chunk_rows_for
 
-    rows = streaming.chunk_rows_for(args.limit_bytes, source.n_features, cells * base.restarts)
+    rows = chunk_rows_for(args.limit_bytes, source.n_features, cells * base.restarts)
     client, run_pass = None, functools.partial(streaming.local_pass, source, rows)
     if args.dask:
         from . import cluster

@@ -53,6 +53,13 @@ def close(client) -> None:
         cluster.close()
 
 
+def part_rows(client, n_samples: int, rows: int) -> int:
+    """Rows per part: no more than `rows` (the memory limit's) and at least 4 parts per worker, so that the work
+    spreads over the workers."""
+    workers = max(len(client.scheduler_info().get("workers", {})), 1)
+    return max(min(rows, -(-n_samples // (4 * workers))), 1)
+
+
 @dataclass(frozen=True)
 class Part:
     """Rows [start, start + count) of one file: what a task reads (the workers need the file's path)."""
@@ -132,7 +139,8 @@ class ClusterPasses:
             moments = found["moments"] if moments is None else moments.add(found["moments"])
         keys, rows, sample = np.concatenate(keys), np.concatenate(rows), np.concatenate(sample)
         keep = np.sort(np.argsort(keys, kind="stable")[:sample_size])  # the smallest keys, in row order
-        return Survey(moments.count, moments.mean, moments.std, sample[keep], rows[keep])
+        m = moments
+        return Survey(m.count, m.mean, m.std, sample[keep], rows[keep], m.low, m.high)
 
     def __call__(self, plan: PassPlan) -> PassSums:
         tasks = self.client.map(chunk_sums, self.data, plan=plan, pure=False)

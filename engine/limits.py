@@ -119,3 +119,35 @@ def check_seed(seed, what: str = "seed") -> int:
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
         raise UserError(f"{what} must be a whole number from 0 to {MAX_SEED} (2**62), got {seed!r}")
     return seed
+
+
+MEMORY_SHARE = 0.25  # the default --memory-limit: this share of the machine's memory
+
+
+def default_memory_limit() -> int:
+    """Bytes of data a fit holds in memory by default: MEMORY_SHARE of the machine's RAM (4 GiB if unknown)."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") * MEMORY_SHARE)
+    except (ValueError, OSError, AttributeError):
+        return 4 << 30
+
+
+def parse_size(text: str, what: str = "--memory-limit") -> int:
+    """'256M', '2G', '1.5GB', '1000000' (bytes) -> bytes; UserError names the setting (what) and what it takes."""
+    t = text.strip().upper().removesuffix("B").removesuffix("I")
+    factor = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}.get(t[-1:], 1)
+    number = t[:-1] if t[-1:] in "KMGT" else t
+    try:
+        value = float(number)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < float("inf"):
+        raise UserError(f"{what} takes a size such as 256M, 2G or 1000000 (bytes), got {text!r}")
+    return int(value * factor)
+
+
+def chunk_rows_for(limit: int, n_features: int, restarts: int = 1) -> int:
+    """Rows per chunk so that what a chunk holds stays within limit bytes: the rows as read and in float64, their
+    standardised copy, and each restart's log p(x) (8 bytes each)."""
+    per_row = 8 * (3 * n_features + restarts)
+    return max(1024, limit // per_row)

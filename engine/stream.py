@@ -22,10 +22,20 @@ STREAM_SUFFIXES = (".npy", ".parquet")  # what a folder or a glob is made of (an
 TEXT_SUFFIXES = (".csv", ".tsv", ".txt", ".dat")  # streamed on this machine
 
 
-class NpySource:
-    """A 2-D (or 1-D) C-ordered `.npy` array of numbers, read rows at a time."""
+class Cancelled(Exception):  # noqa: N818 - not an error: the caller stopped a pass that was no longer wanted
+    """A pass was stopped on its caller's request (its result is not wanted any more)."""
 
-    def __init__(self, path: str | Path) -> None:
+
+class NpySource:
+    """A 2-D (or 1-D) C-ordered `.npy` array of numbers, read rows at a time; all its columns, or the chosen ones
+    (indices or ranges, as --columns takes them).
+
+    Every source has: path, names (every column of the file), idx (the chosen columns' places among them),
+    columns (their names), n_samples, n_features, and chunks(rows)."""
+
+    def __init__(self, path: str | Path, columns: list | None = None) -> None:
+        from .data import resolve_columns
+
         self.path = Path(path)
         with open(self.path, "rb") as f:
             try:
@@ -43,13 +53,16 @@ class NpySource:
             raise DataError(f"{self.path}: a data set is a 1-D or 2-D array of numbers, found {dtype} {shape}")
         self.dtype = dtype
         self.n_samples = int(shape[0])
-        self.n_features = int(shape[1]) if len(shape) == 2 else 1
-        self.columns = tuple(f"x{j}" for j in range(self.n_features))
+        self.width = int(shape[1]) if len(shape) == 2 else 1  # the file's columns
+        self.names = [f"x{j}" for j in range(self.width)]  # every column of the file
+        self.idx = resolve_columns(self.path, columns, self.names, list(range(self.width)))  # the chosen ones
+        self.n_features = len(self.idx)
+        self.columns = tuple(self.names[j] for j in self.idx)
 
     def chunks(self, rows: int) -> Iterator[np.ndarray]:
         """The rows in order, `rows` at a time (c, D) in the file's dtype; one buffer reused (valid until the next)."""
-        d = self.n_features
-        buffer = np.empty((min(rows, max(self.n_samples, 1)), d), dtype=self.dtype)
+        every = self.idx == list(range(self.width))
+        buffer = np.empty((min(rows, max(self.n_samples, 1)), self.width), dtype=self.dtype)
         with open(self.path, "rb") as f:
             f.seek(self.offset)
             left = self.n_samples
@@ -60,14 +73,17 @@ class NpySource:
                 if got != view.nbytes:
                     raise DataError(f"{self.path}: the file ends before its {self.n_samples} rows: it is truncated")
                 left -= c
-                yield view  # its own dtype: the caller converts it once, into its own buffer
+                yield view if every else view[:, self.idx]  # its own dtype: the caller converts it once
 
 
 class ParquetSource:
-    """The numeric columns (or the named ones) of a Parquet file, read by record batches."""
+    """The numeric columns (or the chosen ones: names, indices, ranges) of a Parquet file, read by record
+    batches."""
 
-    def __init__(self, path: str | Path, columns: list[str] | None = None) -> None:
+    def __init__(self, path: str | Path, columns: list | None = None) -> None:
         import pyarrow.parquet as pq
+
+        from .data import resolve_columns
 
         self.path = Path(path)
         try:
@@ -75,17 +91,15 @@ class ParquetSource:
         except Exception as exc:  # noqa: BLE001 - pyarrow's many errors: one message for the user
             raise DataError(f"{self.path}: not a Parquet file ({str(exc).splitlines()[0]})") from None
         schema = self.file.schema_arrow
-        numeric = [f.name for f in schema if _is_number(f.type) and f.name not in ("__index_level_0__",)]
-        if columns is None:
-            columns = numeric
-        missing = [c for c in columns if c not in schema.names]
-        if missing:
-            raise DataError(f"{self.path}: no column {missing[0]!r}; it has {', '.join(schema.names)}")
-        if not columns:
-            raise DataError(f"{self.path}: no numeric column to fit")
-        self.columns = tuple(columns)
+        self.names = names = list(schema.names)  # every column of the file
+        numeric = [j for j, f in enumerate(schema) if _is_number(f.type) and f.name != "__index_level_0__"]
+        self.idx = resolve_columns(self.path, columns, names, numeric)  # names, indices, ranges as --columns takes
+        words = [names[j] for j in self.idx if j not in numeric]
+        if words:
+            raise DataError(f"{self.path}: column {words[0]!r} does not hold numbers: choose numeric columns")
+        self.columns = tuple(names[j] for j in self.idx)
         self.n_samples = self.file.metadata.num_rows
-        self.n_features = len(columns)
+        self.n_features = len(self.idx)
 
     def chunks(self, rows: int) -> Iterator[np.ndarray]:
         for batch in self.file.iter_batches(batch_size=rows, columns=list(self.columns)):
@@ -177,7 +191,7 @@ class MultiSource:
                 raise DataError(f"{s.path}: {s.n_features} columns, but {first.path} has {first.n_features}")
         self.sources = sources
         self.path = first.path.parent
-        self.columns = first.columns
+        self.names, self.idx, self.columns = first.names, first.idx, first.columns
         self.n_samples = sum(s.n_samples for s in sources)
         self.n_features = first.n_features
 
@@ -203,9 +217,7 @@ def open_source(spec: str | Path, columns: list[str] | None = None):
     for path in paths:
         suffix = path.suffix.lower()
         if suffix == ".npy":
-            if columns is not None:
-                raise DataError(f"{path}: a .npy file has no column names: leave out --columns")
-            sources.append(NpySource(path))
+            sources.append(NpySource(path, columns))
         elif suffix == ".parquet":
             sources.append(ParquetSource(path, columns))
         elif suffix in TEXT_SUFFIXES and len(paths) == 1:
@@ -215,27 +227,62 @@ def open_source(spec: str | Path, columns: list[str] | None = None):
     return sources[0] if len(sources) == 1 else MultiSource(sources)
 
 
+def chunked_source(spec: str, columns: list | None, limit: int, cluster: bool = False):
+    """The data as a chunked source (open_source) when it must be read by chunks: a folder or a glob, a
+    table larger than `limit` bytes (in float64: a float32 file counts twice), or any data a Dask cluster fits
+    (cluster=True); None when it is loaded whole (by engine.load, with its own messages)."""
+    path = Path(spec)
+    many = any(ch in spec for ch in "*?[") or path.is_dir()
+    text = path.suffix.lower() in TEXT_SUFFIXES
+    if text and not cluster and path.is_file() and path.stat().st_size > limit:
+        return open_source(spec, columns)  # a text table larger than the limit
+    if not many and path.suffix.lower() not in STREAM_SUFFIXES:
+        if cluster:
+            raise DataError(
+                f"{spec}: on a Dask cluster the workers read the data from .npy or Parquet files (a folder or a "
+                "glob of them): save it with numpy.save or as Parquet"
+            )
+        return None
+    if not many and not cluster and (not path.is_file() or path.stat().st_size * 2 <= limit):
+        return None  # in memory (float32 on disk is twice as big in float64); the loader's own messages
+    source = open_source(spec, columns)
+    if not many and not cluster and source.n_samples * source.n_features * 8 <= limit:
+        return None
+    return source
+
+
 @dataclass(frozen=True)
 class Moments:
-    """Count, column means (D,) and sums of squared deviations (D,) of some rows, in float64."""
+    """Count, column means (D,), sums of squared deviations (D,), smallest and largest values (D,) of some rows,
+    in float64."""
 
     count: int
     mean: np.ndarray
     m2: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+
+    @staticmethod
+    def none(d: int) -> Moments:
+        """The moments of no rows."""
+        return Moments(0, np.zeros(d), np.zeros(d), np.full(d, np.inf), np.full(d, -np.inf))
 
     @staticmethod
     def of(chunk: np.ndarray) -> Moments:
         mean = chunk.mean(axis=0, dtype=np.float64)  # float32 files too: the moments in float64
         dev = chunk - mean
-        return Moments(len(chunk), mean, np.einsum("ij,ij->j", dev, dev))
+        low, high = chunk.min(axis=0).astype(np.float64), chunk.max(axis=0).astype(np.float64)
+        return Moments(len(chunk), mean, np.einsum("ij,ij->j", dev, dev), low, high)
 
     def add(self, other: Moments) -> Moments:
         """The moments of both sets of rows (Chan's pairwise combination)."""
+        if other.count == 0:
+            return self
         total = self.count + other.count
         delta = other.mean - self.mean
         mean = self.mean + delta * (other.count / total)
         m2 = self.m2 + other.m2 + delta**2 * (self.count * other.count / total)
-        return Moments(total, mean, m2)
+        return Moments(total, mean, m2, np.minimum(self.low, other.low), np.maximum(self.high, other.high))
 
     @property
     def std(self) -> np.ndarray:
@@ -254,26 +301,31 @@ def first_non_finite(chunk: np.ndarray) -> tuple[int, int, float] | None:
 @dataclass(frozen=True)
 class Survey:
     """What the first pass learnt: N, the columns' means and standard deviations (D,), a uniform random sample
-    of the rows (S, D) and which rows it holds (S,)."""
+    of the rows (S, D) and which rows it holds (S,), the columns' smallest and largest values (D,)."""
 
     n_samples: int
     mean: np.ndarray
     std: np.ndarray
     sample: np.ndarray
     sample_rows: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
 
 
-def survey(source, rows: int, sample_size: int, seed: int) -> Survey:
+def survey(source, rows: int, sample_size: int, seed: int, cancelled=None) -> Survey:
     """One pass: every value checked (finite; the row and column named), the moments (Chan's pairwise
     combination of per-chunk means and squared deviations, in float64), and a reservoir sample of sample_size
     rows (Algorithm R: row i > S replaces a uniform slot j < S when j drawn from 0..i falls below S), drawn from
-    numpy's generator seeded `seed`: the same rows for the same seed."""
+    numpy's generator seeded `seed`: the same rows for the same seed. cancelled() (optional) is asked after each
+    chunk: True ends the pass with stream.Cancelled."""
     rng = np.random.default_rng(seed)
     d = source.n_features
     sample = np.empty((sample_size, d))
     sample_rows = np.full(sample_size, -1, dtype=np.int64)
-    moments = Moments(0, np.zeros(d), np.zeros(d))
+    moments = Moments.none(d)
     for chunk in source.chunks(rows):
+        if cancelled is not None and cancelled():
+            raise Cancelled
         count, bad = moments.count, first_non_finite(chunk)
         if bad is not None:
             r, j, value = bad
@@ -296,4 +348,5 @@ def survey(source, rows: int, sample_size: int, seed: int) -> Survey:
     if moments.count == 0:
         raise DataError(f"{source.path}: there are no rows")
     kept = min(sample_size, moments.count)
-    return Survey(moments.count, moments.mean, moments.std, sample[:kept], sample_rows[:kept])
+    m = moments
+    return Survey(m.count, m.mean, m.std, sample[:kept], sample_rows[:kept], m.low, m.high)

@@ -12,7 +12,6 @@ sample, as the in-memory fit runs it on all the points, or given parameters.
 from __future__ import annotations
 
 import functools
-import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -34,36 +33,6 @@ from .stream import Survey, survey
 from .threads import use_threads_for
 
 SAMPLE_SIZE = 100_000  # rows in the initialisation's sample (k-means++ runs on it)
-MEMORY_SHARE = 0.25  # the default --memory-limit: this share of the machine's memory
-
-
-def default_memory_limit() -> int:
-    """Bytes of data a fit holds in memory by default: MEMORY_SHARE of the machine's RAM (4 GiB if unknown)."""
-    try:
-        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") * MEMORY_SHARE)
-    except (ValueError, OSError, AttributeError):
-        return 4 << 30
-
-
-def parse_size(text: str) -> int:
-    """'256M', '2G', '1.5GB', '1000000' (bytes) -> bytes; UserError names what is accepted."""
-    t = text.strip().upper().removesuffix("B").removesuffix("I")
-    factor = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}.get(t[-1:], 1)
-    number = t[:-1] if t[-1:] in "KMGT" else t
-    try:
-        value = float(number)
-    except ValueError:
-        value = -1.0
-    if not 0 < value < float("inf"):
-        raise UserError(f"--memory-limit takes a size such as 256M, 2G or 1000000 (bytes), got {text!r}")
-    return int(value * factor)
-
-
-def chunk_rows_for(limit: int, n_features: int, restarts: int = 1) -> int:
-    """Rows per chunk so that what a chunk holds stays within limit bytes: the rows as read and in float64, their
-    standardised copy, and each restart's log p(x) (8 bytes each)."""
-    per_row = 8 * (3 * n_features + restarts)
-    return max(1024, limit // per_row)
 
 
 @dataclass(frozen=True)
@@ -190,6 +159,20 @@ def survey_scaling(found: Survey, cfg: FitConfig) -> Scaling:
     return Scaling(found.mean.astype(np.float64), np.where(scale > 0, scale, 1.0).astype(np.float64))
 
 
+def check_streamable(config: FitConfig) -> FitConfig:
+    """The resolved config when data read by chunks can be fitted with it; else UserError saying what to change."""
+    cfg = config.resolved()
+    if cfg.algorithm != "em":
+        raise UserError(
+            f"data read by chunks is fitted by exact EM (algorithm em): {cfg.algorithm} needs the data in memory"
+        )
+    if cfg.restarts > 1 and cfg.select_by == "initial":
+        raise UserError("data read by chunks: --select-by initial is not supported; every restart runs (final)")
+    if resolve_device(cfg).type != "cpu":
+        raise UserError("data read by chunks is fitted on the CPU: choose the device cpu (or fit a sample in memory)")
+    return cfg
+
+
 def fit_stream(
     source,
     config: FitConfig,
@@ -205,14 +188,8 @@ def fit_stream(
     on_survey(survey) is called after the first pass (the command line reports the sample); run_pass(plan) runs
     the E-step passes elsewhere (a Dask cluster: engine/cluster.py), local_pass by default; run_survey(sample_size,
     seed) the first pass (stream.survey here by default)."""
-    cfg = config.resolved()
-    if cfg.algorithm != "em":
-        raise UserError(f"data read by chunks is fitted by exact EM: --algorithm {cfg.algorithm} needs it in memory")
-    if cfg.restarts > 1 and cfg.select_by == "initial":
-        raise UserError("data read by chunks: --select-by initial is not supported; every restart runs (final)")
+    cfg = check_streamable(config)
     dtype = torch.float64 if cfg.dtype == "float64" else torch.float32
-    if resolve_device(cfg).type != "cpu":
-        raise UserError("data read by chunks is fitted on the CPU: use --device cpu (or fit a sample in memory)")
     device = torch.device("cpu")
     use_threads_for(min(rows, source.n_samples) * cfg.n_components * cfg.restarts)
     start = time.perf_counter()

@@ -8,8 +8,9 @@ import pytest
 from engine import FitConfig, fit
 from engine.errors import DataError, UserError
 from engine.export import MixtureParams
+from engine.limits import parse_size
 from engine.stream import NpySource, open_source, survey
-from engine.streaming import fit_stream, parse_size
+from engine.streaming import fit_stream
 
 
 def _data(n: int = 20_000, d: int = 3, seed: int = 0) -> np.ndarray:
