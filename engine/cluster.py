@@ -79,8 +79,14 @@ def partitions(source, rows: int) -> list[Part]:
     for s in sources:
         path = str(Path(s.path).resolve())
         if isinstance(s, NpySource):
-            parts += [Part(path, "npy", lo, min(rows, s.n_samples - lo)) for lo in range(0, s.n_samples, rows)]
-        elif isinstance(s, ParquetSource):
+            chosen = tuple(str(j) for j in s.idx)  # the chosen columns, by place
+            parts += [Part(path, "npy", lo, min(rows, s.n_samples - lo), chosen) for lo in range(0, s.n_samples, rows)]
+        elif not isinstance(s, ParquetSource):
+            raise UserError(
+                f"{s.path}: on a Dask cluster the workers read the data from .npy or Parquet files: save it with "
+                "numpy.save or as Parquet, or fit it on this machine"
+            )
+        else:
             start, count, groups = 0, 0, []
             for g in range(s.file.metadata.num_row_groups):
                 n = s.file.metadata.row_group(g).num_rows
@@ -97,12 +103,12 @@ def partitions(source, rows: int) -> list[Part]:
 def read_part(part: Part) -> np.ndarray:
     """The part's rows (count, D) as stored (runs on a worker; the file must be where the path says)."""
     if part.kind == "npy":
-        source = NpySource(part.path)
+        source = NpySource(part.path, list(part.columns) or None)
         with open(part.path, "rb") as f:
-            f.seek(source.offset + part.start * source.n_features * source.dtype.itemsize)
-            out = np.empty((part.count, source.n_features), dtype=source.dtype)
+            f.seek(source.offset + part.start * source.width * source.dtype.itemsize)
+            out = np.empty((part.count, source.width), dtype=source.dtype)
             f.readinto(memoryview(out).cast("B"))
-        return out
+        return out if source.idx == list(range(source.width)) else np.ascontiguousarray(out[:, source.idx])
     import pyarrow.parquet as pq
 
     table = pq.ParquetFile(part.path).read_row_groups(list(part.row_groups), columns=list(part.columns))

@@ -14,6 +14,17 @@ from .selection_view import SelectionView
 from .state import WindowState
 from .timeline import Timeline
 
+# data read by chunks (bigger than the memory limit): what the window does not run on it, and what does
+CHUNKED_COMPARE = (
+    "this data is read by chunks (bigger than the memory limit): only exact EM fits it, a pass per iteration "
+    "(Run). The other algorithms need the data in memory: raise the memory limit (Run panel) and open it again."
+)
+CHUNKED_SELECTION = (
+    "this data is read by chunks (bigger than the memory limit): model selection over it runs from the command "
+    "line, the whole grid in one pass per iteration: python3 main.py select FILE -k 1-8 --memory-limit SIZE "
+    "(add --dask local or --dask tcp://HOST:PORT for a cluster)."
+)
+
 
 class CompareControl:
     """Run all: the registered algorithms from the panel's initialisation, at the same time."""
@@ -29,6 +40,9 @@ class CompareControl:
         state.view_changed.connect(lambda: view.show_view(state.scene))
 
     def run(self) -> None:
+        if self.state.stream is not None:
+            self.messages.error("Cannot compare on this data", CHUNKED_COMPARE)
+            return
         config = self.run_control.checked_config()
         if config is None:
             return
@@ -67,6 +81,9 @@ class SelectionControl:
         """The panel's other settings over the tab's K range, restarts and covariance types."""
         import engine
 
+        if self.state.stream is not None:
+            self.messages.error("Cannot run model selection here", CHUNKED_SELECTION)
+            return
         config = self.run_control.checked_config()
         if config is None:
             return

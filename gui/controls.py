@@ -26,6 +26,8 @@ K_RANGE = (1, 50)
 RESTARTS_RANGE = (1, 10_000)
 SEED_RANGE = (0, 2**31 - 1)
 IMPORTED_INIT = "imported parameters"
+# where a fit runs (the Run box): here, a Dask LocalCluster of processes on this machine, or a running scheduler
+WHERE = ("this machine", "local cluster", "scheduler address")
 
 
 class ControlPanel(QWidget):
@@ -46,10 +48,12 @@ class ControlPanel(QWidget):
         layout.addStretch(1)
         for w in (self.k, self.restarts, self.seed):
             w.valueChanged.connect(self.settings_changed)
-        for w in (self.algorithm, self.covariance, self.init, self.device, self.precision):
+        for w in (self.algorithm, self.covariance, self.init, self.device, self.precision, self.where_box):
             w.currentIndexChanged.connect(self.settings_changed)
-        for w in (self.tol, self.max_iter, self.reg_covar):
+        for w in (self.tol, self.max_iter, self.reg_covar, self.scheduler):
             w.textEdited.connect(self.settings_changed)
+        self.where_box.currentIndexChanged.connect(self._show_where)
+        self._show_where()
         self.algorithm.currentTextChanged.connect(self._show_defaults)
         self._show_defaults(self.algorithm.currentText())
 
@@ -117,13 +121,60 @@ class ControlPanel(QWidget):
         self.reset_button = QPushButton("Reset (Ctrl+R)")
         self.engine_label = QLabel("loading the engine (torch, pyro)…")
         self.engine_label.setWordWrap(True)
+        self.where_box = _combo(WHERE)
+        self.where_box.setToolTip(
+            "Where data read by chunks (bigger than the memory limit) is fitted: a pass per iteration here, or "
+            "on a Dask cluster whose workers hold the data's parts (.npy or Parquet files they can read)"
+        )
+        self.scheduler = QLineEdit()
+        self.scheduler.setPlaceholderText("tcp://HOST:8786")
+        self.scheduler.setToolTip("The address of a running Dask scheduler (`dask scheduler` prints it)")
+        self.memory_limit = QLineEdit()
+        self.memory_limit.setPlaceholderText(f"default: {_default_limit_text()}")
+        self.memory_limit.setToolTip(
+            "Files bigger than this (in float64) are read by chunks: a density image of all points, a sample "
+            "drawn, a pass per iteration. Sizes such as 256M or 2G; applies to files opened from now on."
+        )
+        where = QFormLayout()
+        where.addRow("Fit on", self.where_box)
+        where.addRow("Scheduler", self.scheduler)
+        where.addRow("Memory limit", self.memory_limit)
         grid.addWidget(self.run_button, 0, 0)
         grid.addWidget(self.step_button, 0, 1)
         grid.addWidget(self.pause_button, 1, 0)
         grid.addWidget(self.stop_button, 1, 1)
         grid.addWidget(self.reset_button, 2, 0, 1, 2)
-        grid.addWidget(self.engine_label, 3, 0, 1, 2)
+        grid.addLayout(where, 3, 0, 1, 2)
+        grid.addWidget(self.engine_label, 4, 0, 1, 2)
         return box
+
+    def _show_where(self) -> None:
+        self.scheduler.setEnabled(self.where_box.currentIndex() == 2)
+
+    def where(self) -> str:
+        """Where data read by chunks is fitted: big_data.MACHINE, 'local' (a LocalCluster) or the scheduler's
+        address; UserError when the address is missing or malformed."""
+        import engine
+
+        index = self.where_box.currentIndex()
+        if index == 0:
+            return WHERE[0]
+        if index == 1:
+            return "local"
+        address = self.scheduler.text().strip()
+        if not address.startswith(("tcp://", "tls://")) or len(address) <= len("tcp://"):
+            raise engine.UserError(
+                f"Scheduler: {address!r} is not a Dask scheduler's address: type tcp://HOST:PORT (as `dask "
+                "scheduler` prints it), or fit on this machine"
+            )
+        return address
+
+    def limit_bytes(self) -> int:
+        """The memory limit (bytes): the field's size, or the default (a share of the machine's memory)."""
+        from engine.limits import default_memory_limit, parse_size
+
+        text = self.memory_limit.text().strip()
+        return parse_size(text, "Memory limit") if text else default_memory_limit()
 
     # ------------------------------------------------------------------ behaviour
     def _show_defaults(self, algorithm: str) -> None:
@@ -272,13 +323,26 @@ class ControlPanel(QWidget):
             "covariance": self.covariance,
             "init": self.init,
             "precision": self.precision,
+            "fit_on": self.where_box,
         }
 
     def _spins(self) -> dict[str, QSpinBox]:
         return {"k": self.k, "restarts": self.restarts, "seed": self.seed}
 
     def _edits(self) -> dict[str, QLineEdit]:
-        return {"tol": self.tol, "max_iter": self.max_iter, "reg_covar": self.reg_covar}
+        return {
+            "tol": self.tol,
+            "max_iter": self.max_iter,
+            "reg_covar": self.reg_covar,
+            "scheduler": self.scheduler,
+            "memory_limit": self.memory_limit,
+        }
+
+
+def _default_limit_text() -> str:
+    from engine.limits import MEMORY_SHARE, default_memory_limit, human
+
+    return f"{human(default_memory_limit())} ({MEMORY_SHARE:.0%} of the memory)"
 
 
 def _spin(lo: int, hi: int, value: int) -> QSpinBox:

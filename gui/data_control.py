@@ -51,6 +51,7 @@ class DataControl:
         self.tasks, self.messages, self.settings, self.parent = tasks, messages, settings, parent
         self.recent_menu: QMenu | None = None
         self.column_picker = None
+        self._opening = 0  # counts files being opened: only the latest one is shown
 
     def show_demo(self) -> None:
         """The forum preset (N=1000, seed 0): the data the Pyro forum recipe was written for."""
@@ -76,6 +77,7 @@ class DataControl:
 
         self.run_control.stop_for_change("the data changed")
         self._forget_start()
+        self._opening += 1  # a file still loading would replace this newer data: it is dropped when it arrives
         token = self.state.set_data(dataset, origin)
 
         def work():
@@ -107,6 +109,9 @@ class DataControl:
         import engine
 
         ds = self.state.dataset
+        if self.state.stream is not None:
+            self.messages.note("this data is read by chunks from its file: Clear first to draw new data", 8000)
+            return
         if ds is not None and ds.points.shape[1] != DRAWN_DIMENSIONS and len(ds.points):
             self.messages.note(
                 f"points drawn by hand are 2-D and the data is {ds.points.shape[1]}-D: Clear first to draw new data",
@@ -163,39 +168,85 @@ class DataControl:
     def open_path(self, path: str, columns: list | None = None, ask_columns: bool = True, plot_columns=(0, 1)) -> None:
         """Load a data file in the background, any number of columns; a file with more than two asks which to
         fit and which two to show (unless columns are given, or ask_columns is False: then the loader's own
-        choice is taken: every numeric column but a row index and a class label)."""
+        choice is taken: every numeric column but a row index and a class label). A file bigger than the Run
+        panel's memory limit is not loaded: it is read by chunks (gui.big_data), two passes before it shows."""
         import engine
 
         path = str(path)
+        try:
+            limit = self.controls.limit_bytes()
+        except engine.UserError as exc:
+            self.messages.error("Check the settings", str(exc))
+            return
+        seed = self.controls.seed.value()
+        self._opening += 1
+        opening = self._opening
         self.messages.note(f"loading {path}…", 0)
 
-        def work():
-            names = None if columns is not None else engine.column_names(path)
-            dataset = engine.load(path, columns)
-            return names, dataset, engine.file_ref(dataset)
+        def work(emit):
+            from engine.stream import Cancelled, chunked_source
+
+            from .big_data import streamed_scene, survey_file
+
+            source = chunked_source(path, columns, limit)
+            if source is None:
+                names = None if columns is not None else engine.column_names(path)
+                dataset = engine.load(path, columns)
+                return "memory", (names, tuple(dataset.column_indices), dataset, engine.file_ref(dataset))
+            if columns is None and ask_columns and len(source.names) > 2:
+                return "pick", (list(source.names), tuple(source.idx), None, None)
+            try:
+                superseded = lambda: opening != self._opening  # noqa: E731 - another file (or this again) opens
+                streamed = survey_file(source, path, columns, limit, seed, emit, superseded)
+                sample = engine.Dataset(streamed.survey.sample, streamed.names, streamed.indices, path)
+                view = first_view(sample, plot_columns)
+                return "stream", (streamed, streamed_scene(streamed, view, emit, superseded))
+            except Cancelled:
+                return "superseded", None
 
         def done(result) -> None:
-            names, dataset, ref = result
+            kind, found = result
+            if opening != self._opening or kind == "superseded":
+                return  # another file was opened meanwhile
             self._remember(path)
+            if kind == "stream":
+                self._show_streamed(*found)
+                return
+            names, default, dataset, ref = found
             if names is not None and len(names) > 2 and ask_columns:
-                self._pick_columns(path, names, dataset, ref)
+                self._pick_columns(path, names, default, dataset, ref)
             else:
                 self.set_dataset(dataset, ref, plot_columns=plot_columns)
                 self.messages.note(
                     f"loaded {path}: {len(dataset.columns)} columns ({', '.join(dataset.columns)})", 8000
                 )
 
-        self.tasks.run(work, done, self.messages.failed("Could not open the data"))
+        progress = lambda text: self.messages.note(text, 0)  # noqa: E731 - the passes over a file read by chunks
+        self.tasks.run(work, done, self.messages.failed("Could not open the data"), on_item=progress)
 
-    def _pick_columns(self, path: str, names: list[str], dataset, ref) -> None:
-        picker = dialogs.ColumnPicker(self.parent, path, names, tuple(dataset.column_indices))
+    def _show_streamed(self, streamed, scene) -> None:
+        """Data read by chunks on screen: its sample as the data set, its scene with the image of all points."""
+        import engine
+
+        self.run_control.stop_for_change("the data changed")
+        self._forget_start()
+        self._opening += 1
+        dataset = engine.Dataset(streamed.survey.sample, streamed.names, streamed.indices, streamed.path)
+        self.state.set_data(dataset, None, streamed)
+        self.state.set_scene(scene)
+        self.messages.note(f"{streamed.path}: {streamed.describe()}", 15000)
+
+    def _pick_columns(self, path: str, names: list[str], default: tuple[int, ...], dataset, ref) -> None:
+        """The column picker; dataset and ref: the file as loaded with the default columns (None: not loaded,
+        it is read by chunks once the columns are chosen)."""
+        picker = dialogs.ColumnPicker(self.parent, path, names, default)
         self.column_picker = picker
         self.messages.note(f"{path}: choose the columns to fit and the two to show", 0)
 
         def chosen() -> None:
             fit, show = picker.columns(), picker.shown()
             at = (fit.index(show[0]), fit.index(show[1])) if len(fit) > 1 else (0, 1)  # places among the fitted
-            if fit == tuple(dataset.column_indices):
+            if dataset is not None and fit == default:
                 self.set_dataset(dataset, ref, plot_columns=at)
                 self.messages.note(f"loaded {path}: fitting {len(fit)} columns", 5000)
             else:

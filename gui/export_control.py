@@ -37,8 +37,11 @@ class ExportControl:
         if self.state.frame is None:
             raise engine.UserError("there is no fit to export yet: press Run (F5) first")
         snap = self.state.frame.snapshot
-        # the data's hash was taken with its reference (off the GUI thread for a file or generated data)
-        params = engine.params_from_snapshot(snap, tuple(self.state.dataset.columns), self.state.origin.sha256)
+        # the data's hash was taken with its reference (off the GUI thread for a file or generated data); data
+        # read by chunks has none (hashing it would be one more pass over GBs), as from the command line
+        origin = self.state.origin
+        digest = origin.sha256 if origin is not None else ""
+        params = engine.params_from_snapshot(snap, tuple(self.state.dataset.columns), digest)
         running = self.state.job_active
         note = f" (the current snapshot: iteration {snap.iteration}, the fit is still running)" if running else ""
         return params, note
@@ -55,7 +58,8 @@ class ExportControl:
         self.messages.note(f"exported the parameters to {path}{note}")
 
     def export_labels(self, path: str, on_done=None) -> None:
-        """Labels and responsibilities of every point (CSV), written in the background."""
+        """Labels and responsibilities of every point (CSV), written in the background (data read by chunks: in
+        one more pass, each chunk's labels written as it is read, the file renamed into place at the end)."""
         import engine
 
         try:
@@ -63,16 +67,26 @@ class ExportControl:
         except engine.UserError as exc:
             self.messages.error("Could not export the labels", str(exc))
             return
-        points = self.state.dataset.points
+        points, stream = self.state.dataset.points, self.state.stream
+
+        def write() -> None:
+            if stream is None:
+                engine.write_labels(path, points, params)
+                return
+            from engine.export import label_csv
+            from engine.outputs import atomic_write
+
+            rows = stream.rows(len(params.weights))
+            atomic_write(path, label_csv(stream.source().chunks(rows), params))
 
         def done(_result) -> None:
             self.messages.note(f"exported labels and responsibilities to {path}{note}")
             if on_done is not None:
                 on_done()
 
-        self.tasks.run(
-            lambda: engine.write_labels(path, points, params), done, self.messages.failed("Could not export the labels")
-        )
+        if stream is not None:
+            self.messages.note(f"writing the labels of {stream.n_samples:,} points to {path} (one pass)…", 0)
+        self.tasks.run(write, done, self.messages.failed("Could not export the labels"))
 
     def export_plot(self, path: str) -> None:
         """The plot as PNG or SVG, via a temporary file and a rename (never half-written), with the

@@ -71,9 +71,10 @@ class FitView:
             self.labels.speed.setText("paused")
 
     def show_data(self) -> None:
-        ds = self.state.dataset
-        n = len(ds.points)
-        self.data_label.setText(f"{ds.source}\nN = {n:,}, columns: {', '.join(ds.columns)}")
+        ds, stream = self.state.dataset, self.state.stream
+        n = len(ds.points) if stream is None else stream.n_samples
+        how = "" if stream is None else "\nread by chunks: bigger than the memory limit"
+        self.data_label.setText(f"{ds.source}\nN = {n:,}, columns: {', '.join(ds.columns)}{how}")
 
     def show_scene(self) -> None:
         """New data on screen, no fit: no paths, start circles, table, chart, iteration or speed."""
@@ -91,7 +92,7 @@ class FitView:
         ):
             label.setText(text)
         self.state.set_fit_state(NO_FIT if len(scene.points) else NO_DATA)
-        if scene.sampled:
+        if scene.sampled and scene.stream is None:  # (data read by chunks has its own note: big_data.describe)
             self.messages.note(
                 f"{len(scene.points):,} points: the density image shows all, {len(scene.shown):,} sampled are drawn"
             )
@@ -136,8 +137,7 @@ class FitView:
         elif paused and not snap.done:
             self.labels.speed.setText("paused")
         else:  # iterations over the time the fit ran, its paused time left out
-            seconds = frame.running_seconds
-            self.labels.speed.setText(f"{snap.iteration / seconds:.1f} it/s" if seconds > 0 else "– it/s")
+            self.labels.speed.setText(_speed(snap, frame.running_seconds, self.state.stream is not None))
         if snap.warnings:
             self.messages.note("; ".join(snap.warnings))
         if frame.replay:
@@ -146,3 +146,15 @@ class FitView:
             self.state.set_fit_state(snap.status.replace("_", " "))
         elif paused:
             self.state.set_fit_state(PAUSED)
+
+
+def _speed(snap, seconds: float, passes: bool) -> str:
+    """Iterations a second; for data read by chunks also the points a second its passes read (a pass per
+    iteration, and one more for the start's log-likelihood)."""
+    if seconds <= 0:
+        return "– it/s"
+    rate = snap.iteration / seconds
+    text = f"{rate:.1f} it/s" if rate >= 1 else f"{rate:.2f} it/s"
+    if passes:
+        text += f", {snap.n_samples * (snap.iteration + 1) / seconds / 1e6:.3g} M points/s"
+    return text

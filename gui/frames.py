@@ -38,7 +38,8 @@ class DataScene:
     (xmin, xmax, ymin, ymax) of the view, padded; image (IMAGE_BINS, IMAGE_BINS) float32 log-density of the
     view in [0, 1], or None when every point is drawn; shown_points (S, 2): the view of points[shown] (in 1-D:
     the values and their rug heights); view: the 2-D view (None for 1-D data); histogram (1-D data only):
-    bin edges (B+1,) and densities (B,).
+    bin edges (B+1,) and densities (B,); stream: data read by chunks (gui.big_data.Streamed), whose points are a
+    uniform sample of its rows while the image (or histogram) counts all of them.
     """
 
     points: np.ndarray
@@ -49,10 +50,16 @@ class DataScene:
     variance: float = 1.0  # the data's smallest per-axis variance (the scale for "collapsing")
     view: View | None = None
     histogram: tuple[np.ndarray, np.ndarray] | None = None
+    stream: object | None = None
 
     @property
     def sampled(self) -> bool:
-        return self.image is not None
+        return self.image is not None or self.stream is not None
+
+    @property
+    def n_samples(self) -> int:
+        """N of the data (all its rows, also when only a sample of them is in memory)."""
+        return self.stream.n_samples if self.stream is not None else len(self.points)
 
     @property
     def n_features(self) -> int:
@@ -128,7 +135,13 @@ def padded_bounds(points: np.ndarray, pad: float = 0.08) -> tuple[float, float, 
 
 def density_image(points: np.ndarray, bounds: tuple[float, float, float, float]) -> np.ndarray:
     """Log point counts on an IMAGE_BINS² grid over bounds, scaled to [0, 1] (x along axis 0)."""
-    counts, _, _ = np.histogram2d(points[:, 0], points[:, 1], bins=IMAGE_BINS, range=[bounds[:2], bounds[2:]])
+    from engine.density import bin_counts
+
+    return image_of(bin_counts(points, bounds, IMAGE_BINS))
+
+
+def image_of(counts: np.ndarray) -> np.ndarray:
+    """The density image of point counts on a grid: log(1 + count) scaled to [0, 1], float32."""
     img = np.log1p(counts)
     top = img.max()
     return (img / top if top > 0 else img).astype(np.float32)

@@ -10,6 +10,7 @@ from collections import deque
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from .background import Background
+from .big_data import MACHINE, ClusterLink
 from .controls import ControlPanel
 from .frames import Frame, reframe
 from .state import FAILED, IDLE, PAUSED, RUNNING, STOPPING, WindowState
@@ -34,12 +35,19 @@ class RunControl(QObject):
         self._job_ids = 0
         # one thread: the engine loads there first, and each fit starts once the one before it has ended
         self.fits = Background(self, threads=1)
+        self.cluster = ClusterLink()  # the Dask client of fits on a cluster, used on the fits' thread only
         controls.settings_changed.connect(lambda: self.stop_for_change("settings changed"))
+        controls.where_box.currentIndexChanged.connect(self._release_cluster)
         state.scene_changed.connect(self.update_buttons)
 
     @property
     def ready(self) -> bool:
         return self.engine_info is not None
+
+    def _release_cluster(self) -> None:
+        """Another place to fit: the cluster's client (and a LocalCluster's processes) goes, after the current
+        fit (it is used on the fits' thread)."""
+        self.fits.run(self.cluster.close, lambda _result: None, lambda _message, _internal: None)
 
     def load_engine(self) -> None:
         self.fits.run(load_engine, self._engine_ready, self._engine_failed)
@@ -114,12 +122,16 @@ class RunControl(QObject):
         config = self.checked_config()
         if config is None:
             return False
+        where = self.checked_where()
+        if where is None:
+            return False
         self.cancel()
         self._job_ids += 1
         gate = RunGate(engine.CancelToken(), paused=paused)
         for _ in range(steps):
             gate.step()
-        job = FitJob(self._job_ids, self.state.scene, config, gate)
+        job = FitJob(self._job_ids, self.state.scene, config, gate, stream=self.state.stream, where=where)
+        job.cluster = self.cluster
         self.state.forget_fit()
         self.state.set_job(job, True)
         job_id = job.job_id
@@ -156,6 +168,11 @@ class RunControl(QObject):
             return None
         try:
             config = self.controls.config()
+            if self.state.stream is not None:  # read by chunks: a pass per iteration, whatever N
+                from engine.streaming import check_streamable
+
+                check_streamable(config)
+                return config
             n, d = self.state.scene.points.shape
             engine.check_fit_memory(n, d, config.n_components, config.restarts)
             return config
@@ -163,13 +180,36 @@ class RunControl(QObject):
             self.messages.error("Check the settings", str(exc))
             return None
 
+    def checked_where(self) -> str | None:
+        """Where the fit runs: big_data.MACHINE, or for data read by chunks the panel's Dask cluster ('local' or
+        a scheduler's address); None (the mistake shown) for a malformed address. Data in memory is fitted here
+        (a note says so when a cluster is chosen)."""
+        import engine
+
+        try:
+            where = self.controls.where()
+        except engine.UserError as exc:
+            self.messages.error("Check the settings", str(exc))
+            return None
+        if where != MACHINE and self.state.stream is None:
+            self.messages.note(
+                "this data is in memory: it is fitted on this machine (a cluster fits data read by chunks, "
+                "bigger than the memory limit)",
+                8000,
+            )
+            return MACHINE
+        return where
+
     # ------------------------------------------------------------------ the fit thread's reports
     def _current(self, job_id: int) -> bool:
         return self.state.job is not None and job_id == self.state.job.job_id
 
-    def _frame_ready(self, job_id: int, frame: Frame) -> None:
+    def _frame_ready(self, job_id: int, frame: Frame | str) -> None:
         if not self._current(job_id):
             return  # a frame of a fit that was replaced
+        if isinstance(frame, str):  # the progress of a long pass (data read by chunks)
+            self.messages.note(frame, 5000)
+            return
         if frame.view is not self.state.scene.view:  # built just before the view changed: never draw the old view
             if not frame.snapshot.done:
                 self.state.job.drawn.set()  # dropped: the next frame comes in the new view
@@ -212,6 +252,7 @@ class RunControl(QObject):
         """Stop the fit; wait (at most msecs) for it to end its iteration."""
         self.cancel()
         self.fits.wait(msecs)
+        self.cluster.close()  # a LocalCluster's worker processes end with the window
 
 
 def _painted(job: FitJob, t0: float) -> None:

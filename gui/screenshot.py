@@ -32,6 +32,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
         help="the plot's view of data of more than two columns (separating needs --fit)",
     )
     p.add_argument("--show", help="the two fitted columns the columns view shows, by place or name: 0,2")
+    p.add_argument("--memory-limit", help="the Run panel's memory limit: a bigger file is read by chunks (256M, 2G)")
+    p.add_argument("--dask", help="fit data read by chunks on a Dask cluster: local or tcp://HOST:PORT")
     p.add_argument("-k", "--components", type=int, help="number of components K")
     p.add_argument("--algorithm", help="a registered algorithm (see `main.py fit --help`)")
     p.add_argument("--restarts", type=int, help="number of restarts")
@@ -149,6 +151,11 @@ class _Shot:
             c.seed.setValue(self.args.seed)
         if self.args.max_iter is not None:
             c.max_iter.setText(str(self.args.max_iter))
+        if self.args.memory_limit:
+            c.memory_limit.setText(self.args.memory_limit)
+        if self.args.dask:
+            c.where_box.setCurrentIndex(1 if self.args.dask == "local" else 2)
+            c.scheduler.setText("" if self.args.dask == "local" else self.args.dask)
         if self.args.data:
             columns = self.args.columns.split(",") if self.args.columns else None
             self.window.state.scene_changed.connect(self.data_shown)

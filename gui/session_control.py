@@ -26,6 +26,13 @@ class SessionControl:
         """Data reference and hash, settings, the current fit and its history, in one file."""
         import engine
 
+        if self.state.stream is not None:
+            self.messages.error(
+                "Could not save the session",
+                "this data is read by chunks (bigger than the memory limit): a session reloads and checks its data "
+                "whole, so it holds data in memory only. Export the parameters (they can start a fit again) instead.",
+            )
+            return False
         source = self.state.latest if self.state.latest is not None else self.state.frame
         if source is None:
             self.messages.error("Could not save the session", "there is no fit to save yet: press Run (F5) first")

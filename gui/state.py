@@ -41,6 +41,7 @@ class WindowState(QObject):
         super().__init__()
         self.dataset = None  # engine.Dataset on the plot
         self.origin = None  # engine.DataRef: how a session finds that data again
+        self.stream = None  # gui.big_data.Streamed: the data is read by chunks (dataset.points: its sample)
         self.scene: DataScene | None = None
         self.frame: Frame | None = None  # on screen
         self.latest: Frame | None = None  # the newest frame of the current fit
@@ -62,9 +63,10 @@ class WindowState(QObject):
     def has_points(self) -> bool:
         return self.scene is not None and len(self.scene.points) > 0
 
-    def set_data(self, dataset, origin) -> int:
-        """A new data set (its scene is built next); returns the token its scene must bring."""
-        self.dataset, self.origin = dataset, origin
+    def set_data(self, dataset, origin, stream=None) -> int:
+        """A new data set (its scene is built next; stream: it is read by chunks, gui.big_data.Streamed, and
+        dataset.points is a sample of it); returns the token its scene must bring."""
+        self.dataset, self.origin, self.stream = dataset, origin, stream
         self.data_token += 1
         self.data_changed.emit()
         return self.data_token

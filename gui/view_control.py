@@ -160,14 +160,26 @@ class ViewControl:
         self._token += 1
         token, frame = self._token, self.state.frame
 
-        def work():
-            new = build_scene(points, make())
+        def work(emit):
+            if scene.stream is None:
+                new = build_scene(points, make())
+            else:  # read by chunks: the image of all the points in the new view takes a pass (two across columns)
+                from engine.stream import Cancelled
+
+                from .big_data import streamed_scene
+
+                try:
+                    stale = lambda: token != self._token or self.state.scene is not scene  # noqa: E731
+                    new = streamed_scene(scene.stream, make(), emit, stale)
+                except Cancelled:
+                    return None
             return new, reframe(new, frame) if frame is not None else None
 
         def show(result) -> None:
-            new, new_frame = result
-            if token != self._token or self.state.scene is not scene:
+            if result is None or token != self._token or self.state.scene is not scene:
                 return  # another view was chosen meanwhile, or the data changed
+            new, new_frame = result
+            self.messages.note("", 1)  # the "projecting" note is done
             self.state.set_view_scene(new)
             self.plot.show_scene(new, self.names)
             if new_frame is not None and self.state.frame is frame:
@@ -176,11 +188,12 @@ class ViewControl:
                 self.state.set_frame(reframe(new, self.state.frame))
             self._sync_widgets()
 
-        if len(points) <= SCATTER_LIMIT:
-            show(work())
+        if len(points) <= SCATTER_LIMIT and scene.stream is None:
+            show(work(lambda _text: None))
         else:
-            self.messages.note(f"projecting {len(points):,} points…", 0)
-            self.tasks.run(work, show, self.messages.failed("Could not show that view"))
+            self.messages.note(f"projecting {scene.n_samples:,} points…", 0)
+            progress = lambda text: self.messages.note(text, 0)  # noqa: E731
+            self.tasks.run(work, show, self.messages.failed("Could not show that view"), on_item=progress)
 
     def _restore_kind(self) -> None:
         view = self.state.scene.view if self.state.scene is not None else None

@@ -91,6 +91,9 @@ class FitJob:
     config: object
     gate: RunGate
     light: bool = False  # frames without point labels and contours (the small side-by-side plots)
+    stream: object | None = None  # data read by chunks (gui.big_data.Streamed): a pass per iteration
+    where: str = ""  # where such data is fitted (big_data.MACHINE, 'local' or a scheduler's address)
+    cluster: object | None = None  # the window's big_data.ClusterLink
     drawn: threading.Event = field(default_factory=threading.Event)
     gui_cost: float = 0.0  # seconds the GUI thread spent on the last frame (set there, read here)
 
@@ -114,7 +117,8 @@ def load_engine() -> dict:
 
 
 def run_fit(job: FitJob, emit) -> None:
-    """Pull the fit generator to its end (or until cancelled), emit(frame) for the frames the GUI draws."""
+    """Pull the fit generator to its end (or until cancelled), emit(frame) for the frames the GUI draws, and
+    emit(text) for the progress of a long pass (data read by chunks)."""
     import engine
 
     history: list[tuple[int, float]] = []
@@ -122,7 +126,13 @@ def run_fit(job: FitJob, emit) -> None:
     last_emit = -1.0
     if job.gate.token.cancelled:
         return
-    for snap in engine.fit(job.scene.points, job.config, job.gate.token):
+    if job.stream is None:
+        snapshots = engine.fit(job.scene.points, job.config, job.gate.token)
+    else:
+        from .big_data import fit_snapshots
+
+        snapshots = fit_snapshots(job.stream, job.config, job.gate.token, job.where, job.cluster, emit)
+    for snap in snapshots:
         history.append((snap.iteration, snap.mean_log_likelihood))
         kept.append(snap)
         now = time.monotonic()

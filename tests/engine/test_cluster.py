@@ -192,3 +192,17 @@ def test_parquet_parts_are_whole_row_groups(tmp_path) -> None:
     parts = cluster.partitions(open_source(tmp_path / "x.parquet"), 4000)
     assert [p.row_groups for p in parts] == [(0, 1), (2, 3), (4, 5, 6)]  # at most 4000 rows each
     np.testing.assert_array_equal(np.concatenate([cluster.read_part(p) for p in parts]), x)
+
+
+def test_npy_parts_hold_the_chosen_columns_and_text_is_refused(tmp_path) -> None:
+    """Columns 2 and 0 of a .npy file: each part read alone holds those columns, in that order; a CSV file (the
+    workers read files by byte offsets or row groups) is refused with what to do."""
+    from engine.stream import open_source
+
+    x = np.random.default_rng(1).normal(size=(5000, 4))
+    np.save(tmp_path / "x.npy", x)
+    parts = cluster.partitions(open_source(tmp_path / "x.npy", ["2", "0"]), 1800)
+    np.testing.assert_array_equal(np.concatenate([cluster.read_part(p) for p in parts]), x[:, [2, 0]])
+    np.savetxt(tmp_path / "x.csv", x, delimiter=",")
+    with pytest.raises(UserError, match="x.csv: on a Dask cluster the workers read the data from .npy or Parquet"):
+        cluster.partitions(open_source(tmp_path / "x.csv"), 1800)

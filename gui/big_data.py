@@ -1,0 +1,205 @@
+"""Data bigger than the memory limit, in the window (no Qt here).
+
+It is never loaded: the first pass (engine.stream.survey) checks every value, computes the columns' moments and
+draws a uniform random sample of the rows; a second pass counts ALL the points on a grid over the view
+(engine.density), which the plot draws as a density image under a sample of the sample. The fit reads the data
+a pass per iteration on this machine (engine.streaming), or maps the same chunk E-step over the partitions a
+Dask cluster holds (engine.cluster, through a ClusterLink that keeps the client between fits).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from .frames import HISTOGRAM_BINS, IMAGE_BINS, RUG_SHARE, SAMPLE_SIZE, DataScene, image_of, padded_bounds
+
+MACHINE = "this machine"  # where a fit runs: here, a LocalCluster ("local") or a scheduler's address
+REPORT_EVERY_S = 0.5  # a long pass reports its progress at most this often
+
+
+@dataclass(frozen=True)
+class Streamed:
+    """A file read by chunks: where it is, which columns (as engine.stream.open_source takes them; None: its
+    default), their names and places among the file's columns, N, the memory limit it exceeds (bytes), and its
+    first pass (engine.stream.Survey, whose sample was drawn with `seed`)."""
+
+    path: str
+    columns: tuple | None
+    names: tuple[str, ...]
+    indices: tuple[int, ...]
+    n_samples: int
+    limit: int
+    survey: object
+    seed: int
+
+    @property
+    def n_features(self) -> int:
+        return len(self.names)
+
+    @property
+    def nbytes(self) -> int:
+        """The data's size as the fit would hold it (float64)."""
+        return self.n_samples * self.n_features * 8
+
+    def source(self):
+        from engine.stream import open_source
+
+        return open_source(self.path, list(self.columns) if self.columns is not None else None)
+
+    def rows(self, restarts: int = 1) -> int:
+        """Rows per chunk within the memory limit."""
+        from engine.limits import chunk_rows_for
+
+        return chunk_rows_for(self.limit, self.n_features, restarts)
+
+    def describe(self) -> str:
+        return (
+            f"read by chunks: {self.nbytes / 1e9:.2f} GB in float64, more than the memory limit "
+            f"({self.limit / 1e9:.2f} GB); the image shows all {self.n_samples:,} points, the dots a uniform sample"
+        )
+
+
+class Progress:
+    """A source whose chunks report the rows read so far (report(text)) every REPORT_EVERY_S of a pass: a pass
+    shorter than that says nothing (no note outlives it)."""
+
+    def __init__(self, source, report, what: str) -> None:
+        self.source, self.report, self.what = source, report, what
+        self.n_samples, self.n_features = source.n_samples, source.n_features
+        self.path, self.columns = source.path, source.columns
+
+    def chunks(self, rows: int):
+        done, last = 0, time.monotonic()
+        for chunk in self.source.chunks(rows):
+            yield chunk
+            done += len(chunk)
+            if time.monotonic() - last >= REPORT_EVERY_S:
+                last = time.monotonic()
+                self.report(f"{self.what}: {done:,} of {self.n_samples:,} rows ({100 * done / self.n_samples:.0f}%)")
+
+
+def survey_file(source, path: str, columns, limit: int, seed: int, report, cancelled) -> Streamed:
+    """The first pass over a source (engine.stream): every value checked, the moments, a sample of
+    engine.streaming.SAMPLE_SIZE rows drawn with seed."""
+    from engine.limits import chunk_rows_for
+    from engine.stream import survey
+    from engine.streaming import SAMPLE_SIZE as FIT_SAMPLE
+
+    rows = chunk_rows_for(limit, source.n_features)
+    found = survey(Progress(source, report, f"{path}: first pass"), rows, FIT_SAMPLE, seed, cancelled)
+    chosen = tuple(columns) if columns is not None else None
+    return Streamed(path, chosen, tuple(source.columns), tuple(source.idx), found.n_samples, limit, found, seed)
+
+
+def streamed_scene(streamed: Streamed, view, report, cancelled) -> DataScene:
+    """The scene of data read by chunks in view (engine.projection.View; None for 1-D data): its sample's points
+    (S, D) with SAMPLE_SIZE of them drawn, and an image (or a histogram, in 1-D) of ALL the points, counted in
+    one pass (two for a view across columns, whose range needs its own pass)."""
+    from engine import density
+
+    found = streamed.survey
+    source = Progress(streamed.source(), report, f"{streamed.path}: counting every point")
+    rows = streamed.rows()
+    points = np.ascontiguousarray(found.sample, dtype=np.float64)
+    rng = np.random.default_rng(streamed.seed)
+    shown = np.sort(rng.choice(len(points), min(len(points), SAMPLE_SIZE), replace=False))
+    variance = float(np.min(found.std**2)) if len(found.std) else 1.0
+    variance = variance if variance > 0 else 1.0
+    if view is None:
+        return _histogram(streamed, source, rows, points, shown, variance, cancelled)
+    if view.columns is not None:  # the columns' exact range is the first pass's
+        lo, hi = found.low[list(view.columns)], found.high[list(view.columns)]
+    else:
+        lo, hi = density.view_range(source, rows, view.points, cancelled)
+    bounds = padded_bounds(np.vstack([lo, hi]))
+    counts = density.density_counts(source, rows, view.points, bounds, IMAGE_BINS, cancelled)
+    xy = view.points(points[shown])
+    return DataScene(points, shown, bounds, image_of(counts), xy, variance, view, stream=streamed)
+
+
+def _histogram(streamed, source, rows, points, shown, variance, cancelled) -> DataScene:
+    """1-D: the density histogram of ALL the values (Freedman-Diaconis bins from the sample's quartiles and N),
+    the shown sample as a rug below it."""
+    from engine import density
+
+    found = streamed.survey
+    lo, hi = padded_bounds(np.column_stack([[found.low[0], found.high[0]]] * 2))[:2]
+    q75, q25 = np.percentile(points[:, 0], [75, 25])
+    width = 2 * (q75 - q25) / streamed.n_samples ** (1 / 3)
+    bins = int(np.clip(max((hi - lo) / width if width > 0 else 0.0, np.sqrt(streamed.n_samples)), *HISTOGRAM_BINS))
+    counts = density.histogram_counts(source, rows, lo, hi, bins, cancelled)
+    edges = np.linspace(lo, hi, bins + 1)
+    values = counts / (streamed.n_samples * np.diff(edges))
+    top = float(values.max()) if values.max() > 0 else 1.0
+    rug = -top * np.random.default_rng(streamed.seed).uniform(*RUG_SHARE, size=len(shown))
+    bounds = (lo, hi, -top * 0.14, top * 1.25)
+    return DataScene(
+        points, shown, bounds, None, np.column_stack([points[shown, 0], rug]), variance, None, (edges, values), streamed
+    )
+
+
+class ClusterLink:
+    """The Dask client of the window's fits, kept between fits (a LocalCluster takes seconds to start) and the
+    data's partitions in its workers' memory, kept while the same data is fitted again. Used on the fit thread
+    only; `close` at the end."""
+
+    def __init__(self) -> None:
+        self.spec = ""
+        self.client = None
+        self._key = None
+        self._passes = None
+
+    def passes(self, spec: str, streamed: Streamed, rows: int, report):
+        """engine.cluster.ClusterPasses of the data on the cluster `spec` ('local' or an address), rows per part at
+        most; connects (or reconnects, when spec changed) first."""
+        from engine import cluster
+
+        if self.client is None or spec != self.spec:
+            self.close()
+            report(f"connecting to the Dask cluster {spec}…")
+            self.client, self.spec = cluster.connect(spec), spec
+        rows = cluster.part_rows(self.client, streamed.n_samples, rows)
+        key = (streamed.path, streamed.columns, rows)
+        if key != self._key:
+            self._passes = None  # the old data's partitions are released
+            self._passes, self._key = cluster.ClusterPasses(self.client, streamed.source(), rows), key
+        return self._passes
+
+    def dashboard(self) -> str:
+        return self.client.dashboard_link if self.client is not None else ""
+
+    def close(self) -> None:
+        from engine import cluster
+
+        if self.client is not None:
+            client, self.client, self._passes, self._key = self.client, None, None, None
+            cluster.close(client)
+
+
+def fit_snapshots(streamed: Streamed, config, cancel, where: str, link: ClusterLink, report):
+    """The snapshots of a fit of data read by chunks: a pass per iteration here (where == MACHINE) or on the Dask
+    cluster `where`. The start is k-means++ on the first pass's sample when its seed is the fit's (no pass
+    again), else on a new sample."""
+    from engine.stream import survey
+    from engine.streaming import SAMPLE_SIZE as FIT_SAMPLE
+    from engine.streaming import fit_stream
+
+    cfg = config.resolved()
+    source = Progress(streamed.source(), report, "pass")
+    rows = streamed.rows(cfg.restarts)
+
+    def first_pass(sample_size: int, seed: int):
+        if seed == streamed.seed and sample_size == FIT_SAMPLE:
+            return streamed.survey
+        return survey(
+            Progress(source.source, report, f"first pass (a sample for seed {seed})"), rows, sample_size, seed
+        )
+
+    run_pass = None
+    if where != MACHINE:
+        run_pass = link.passes(where, streamed, rows, report)
+        report(f"fitting on the Dask cluster {where} (dashboard {link.dashboard()})")
+    yield from fit_stream(source, cfg, rows, cancel, run_pass=run_pass, run_survey=first_pass)

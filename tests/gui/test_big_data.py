@@ -1,0 +1,183 @@
+"""A file bigger than the memory limit in the window: an image of ALL its points under a sample, a fit a pass
+per iteration (here, or on a Dask LocalCluster) equal to the in-memory fit from the same start, and the
+analyses that need the data in memory refused with a message."""
+
+from __future__ import annotations
+
+import numpy as np
+from gui_helpers import FIT_TIMEOUT_MS, run_fit
+
+import engine
+from gui import frames
+from gui.view_control import KINDS
+
+LIMIT = "256K"  # the Run panel's memory limit: every file below is bigger (in float64)
+
+
+def _data(n: int, d: int = 2, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(0.0, 5.0, (3, d))
+    return centres[rng.integers(0, 3, n)] + rng.normal(size=(n, d)) * rng.uniform(0.5, 1.5, d)
+
+
+def _open_big(qtbot, window, path) -> None:
+    window.controls.memory_limit.setText(LIMIT)
+    window.data.open_path(str(path), ask_columns=False)
+    qtbot.waitUntil(lambda: window.state.scene is not None and window.state.stream is not None, timeout=60_000)
+
+
+def _start(x: np.ndarray, k: int = 3) -> engine.InitParams:
+    rng = np.random.default_rng(5)
+    cov = np.broadcast_to(np.cov(x.T) * 0.3, (k, x.shape[1], x.shape[1]))
+    return engine.InitParams.from_arrays(np.full(k, 1 / k), x[rng.choice(len(x), k, replace=False)], cov)
+
+
+def _histogram(xy: np.ndarray, bounds) -> np.ndarray:
+    counts, _, _ = np.histogram2d(xy[:, 0], xy[:, 1], bins=frames.IMAGE_BINS, range=[bounds[:2], bounds[2:]])
+    return frames.image_of(counts)
+
+
+def test_a_big_file_shows_every_point_as_an_image_and_a_sample_as_dots(qtbot, window, tmp_path) -> None:
+    """150,000 rows (2.4 MB in float64, limit 256 kB): the image counts all of them (np.histogram2d of the whole
+    array), the dots are points of the file, the data label says N and how it is read."""
+    x = _data(150_000)
+    np.save(tmp_path / "big.npy", x)
+    _open_big(qtbot, window, tmp_path / "big.npy")
+    scene = window.state.scene
+    assert scene.n_samples == 150_000 and len(scene.points) == 100_000  # the first pass's uniform sample
+    assert len(scene.shown) == frames.SAMPLE_SIZE
+    np.testing.assert_array_equal(scene.image, _histogram(x, scene.bounds))
+    assert scene.bounds == frames.padded_bounds(x)  # the exact extremes of all the points
+    rows = window.state.stream.survey.sample_rows
+    np.testing.assert_array_equal(scene.points, x[rows])
+    assert "N = 150,000" in window.controls.data_label.text() and "read by chunks" in window.controls.data_label.text()
+
+
+def test_the_window_fits_it_a_pass_per_iteration_as_the_in_memory_fit(qtbot, window, tmp_path) -> None:
+    """The same imported start: every iteration's log-likelihood equals the in-memory fit's to 1e-10; the
+    speed label counts the points the passes read."""
+    x = _data(60_000, d=3)
+    np.save(tmp_path / "big.npy", x)
+    _open_big(qtbot, window, tmp_path / "big.npy")
+    start = _start(x)
+    window.controls.set_imported(start, "a test start")
+    assert run_fit(qtbot, window, tol="0", max_iter="12") == "max_iter"
+    frame = window.state.frame
+    memory = list(engine.fit(x, engine.FitConfig(n_components=3, init_params=start, tol=0.0, max_iter=12)))
+    np.testing.assert_allclose(frame.history[:, 1], [s.mean_log_likelihood for s in memory], rtol=1e-10)
+    np.testing.assert_allclose(frame.snapshot.means, memory[-1].means, rtol=1e-9, atol=1e-9)
+    assert frame.snapshot.n_samples == 60_000
+    assert "M points/s" in window.fit_view.labels.speed.text()
+
+
+def test_another_view_counts_every_point_again(qtbot, window, tmp_path) -> None:
+    """A 3-D file seen across columns 2 and 0, then along principal axes: each image counts all the points in
+    that view (its range from its own pass)."""
+    x = _data(80_000, d=3)
+    np.save(tmp_path / "big.npy", x)
+    _open_big(qtbot, window, tmp_path / "big.npy")
+    bar = window.view_bar
+    bar.x.setCurrentIndex(2)
+    bar.y.setCurrentIndex(0)
+    window.views.choose()
+    qtbot.waitUntil(lambda: window.state.scene.view.columns == (2, 0), timeout=30_000)
+    np.testing.assert_array_equal(window.state.scene.image, _histogram(x[:, [2, 0]], window.state.scene.bounds))
+    bar.kind.setCurrentIndex([k for k, _ in KINDS].index("pca"))
+    window.views.choose()
+    qtbot.waitUntil(lambda: window.state.scene.view.kind == "pca", timeout=30_000)
+    scene = window.state.scene
+    xy = scene.view.points(x)
+    assert scene.bounds == frames.padded_bounds(xy)
+    np.testing.assert_array_equal(scene.image, _histogram(xy, scene.bounds))
+
+
+def test_labels_of_all_points_are_exported_in_one_pass(qtbot, window, tmp_path) -> None:
+    """Every point's label and responsibilities, as the in-memory export writes them: the same header, points
+    and labels; responsibilities to 1e-12 (the chunks' products round differently in the last bits)."""
+    x = _data(40_000)
+    np.save(tmp_path / "big.npy", x)
+    _open_big(qtbot, window, tmp_path / "big.npy")
+    run_fit(qtbot, window, k=3, max_iter="5")
+    out = tmp_path / "labels.csv"
+    written = []
+    window.files.export_labels(str(out), lambda: written.append(1))
+    qtbot.waitUntil(lambda: bool(written), timeout=60_000)
+    params, _ = window.files.current_params()
+    engine.write_labels(tmp_path / "reference.csv", x, params)
+    ours, reference = (open(p).read().splitlines() for p in (out, tmp_path / "reference.csv"))
+    assert ours[0] == reference[0] and len(ours) == len(x) + 1
+    a, b = (np.loadtxt(lines[1:], delimiter=",") for lines in (ours, reference))
+    np.testing.assert_array_equal(a[:, :3], b[:, :3])  # the points as read, and their labels
+    np.testing.assert_allclose(a[:, 3:], b[:, 3:], rtol=0, atol=1e-12)
+
+
+def test_what_needs_the_data_in_memory_says_so(qtbot, window, tmp_path) -> None:
+    """Compare, model selection, sessions, drawing points and other algorithms: a message, nothing started."""
+    np.save(tmp_path / "big.npy", _data(30_000))
+    _open_big(qtbot, window, tmp_path / "big.npy")
+    window.compare_control.run()
+    assert "only exact EM fits it" in window.messages.last_error
+    window.selection_control.run()
+    assert "main.py select" in window.messages.last_error
+    window.controls.algorithm.setCurrentText("gradient-em")
+    assert not window.run_control.start_fit()
+    assert "exact EM" in window.messages.last_error
+    window.controls.algorithm.setCurrentText("em")
+    run_fit(qtbot, window, k=2, max_iter="3")
+    assert not window.sessions.save(str(tmp_path / "s.gmm.json"))
+    assert "read by chunks" in window.messages.last_error and not (tmp_path / "s.gmm.json").exists()
+    before = window.state.dataset
+    window.data.add_points(np.zeros((1, 2)))
+    assert window.state.dataset is before
+
+
+def test_new_data_after_a_big_file_leaves_nothing_of_it(qtbot, window, tmp_path) -> None:
+    np.save(tmp_path / "big.npy", _data(30_000))
+    _open_big(qtbot, window, tmp_path / "big.npy")
+    run_fit(qtbot, window, k=2, max_iter="3")
+    window.data.show_demo()
+    qtbot.waitUntil(lambda: window.state.scene is not None and window.state.scene.stream is None, timeout=10_000)
+    assert window.state.stream is None and window.state.frame is None
+    assert "read by chunks" not in window.controls.data_label.text()
+
+
+def test_a_file_within_the_limit_is_loaded_whole(qtbot, window, tmp_path) -> None:
+    np.save(tmp_path / "small.npy", _data(1000))
+    window.controls.memory_limit.setText("64M")
+    window.data.open_path(str(tmp_path / "small.npy"), ask_columns=False)
+    qtbot.waitUntil(lambda: window.state.scene is not None and window.state.dataset.source.endswith("small.npy"))
+    assert window.state.stream is None and len(window.state.scene.points) == 1000
+
+
+def test_a_wrong_memory_limit_is_named(qtbot, window, tmp_path) -> None:
+    np.save(tmp_path / "x.npy", _data(100))
+    window.controls.memory_limit.setText("lots")
+    window.data.open_path(str(tmp_path / "x.npy"), ask_columns=False)
+    assert "Memory limit takes a size such as 256M" in window.messages.last_error
+
+
+def test_a_local_dask_cluster_fits_it_as_this_machine_does(qtbot, window, tmp_path) -> None:
+    """Fit on: local cluster. The workers hold the file's parts; the answer equals the in-memory fit's from the
+    same start (1e-10 per iteration), and closing the window ends the cluster."""
+    x = _data(50_000, d=2, seed=4)
+    np.save(tmp_path / "big.npy", x)
+    _open_big(qtbot, window, tmp_path / "big.npy")
+    start = _start(x)
+    window.controls.set_imported(start, "a test start")
+    window.controls.where_box.setCurrentIndex(1)
+    assert run_fit(qtbot, window, tol="0", max_iter="6") == "max_iter"
+    memory = list(engine.fit(x, engine.FitConfig(n_components=3, init_params=start, tol=0.0, max_iter=6)))
+    np.testing.assert_allclose(window.state.frame.history[:, 1], [s.mean_log_likelihood for s in memory], rtol=1e-10)
+    link = window.run_control.cluster
+    assert link.client is not None and len(link.client.scheduler_info()["workers"]) >= 1
+    window.run_control.shutdown(FIT_TIMEOUT_MS)
+    assert link.client is None
+
+
+def test_a_scheduler_address_must_be_one(qtbot, window, tmp_path) -> None:
+    np.save(tmp_path / "big.npy", _data(30_000))
+    _open_big(qtbot, window, tmp_path / "big.npy")
+    window.controls.where_box.setCurrentIndex(2)
+    window.controls.scheduler.setText("localhost")
+    assert not window.run_control.start_fit()
+    assert "tcp://HOST:PORT" in window.messages.last_error
