@@ -18,6 +18,9 @@ from .frames import HISTOGRAM_BINS, IMAGE_BINS, RUG_SHARE, SAMPLE_SIZE, DataScen
 
 MACHINE = "this machine"  # where a fit runs: here, a LocalCluster ("local") or a scheduler's address
 REPORT_EVERY_S = 0.5  # a long pass reports its progress at most this often
+# Rows per chunk at most, whatever the memory limit: one NumPy operation on a chunk may hold the GIL for its
+# whole length, the window's event loop waiting (19M-row chunks stalled it 116 ms: bench_gui_stall.py --file)
+MAX_CHUNK_ROWS = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -50,10 +53,10 @@ class Streamed:
         return open_source(self.path, list(self.columns) if self.columns is not None else None)
 
     def rows(self, restarts: int = 1) -> int:
-        """Rows per chunk within the memory limit."""
+        """Rows per chunk: within the memory limit, at most MAX_CHUNK_ROWS."""
         from engine.limits import chunk_rows_for
 
-        return chunk_rows_for(self.limit, self.n_features, restarts)
+        return min(chunk_rows_for(self.limit, self.n_features, restarts), MAX_CHUNK_ROWS)
 
     def describe(self) -> str:
         return (
@@ -88,7 +91,7 @@ def survey_file(source, path: str, columns, limit: int, seed: int, report, cance
     from engine.stream import survey
     from engine.streaming import SAMPLE_SIZE as FIT_SAMPLE
 
-    rows = chunk_rows_for(limit, source.n_features)
+    rows = min(chunk_rows_for(limit, source.n_features), MAX_CHUNK_ROWS)
     found = survey(Progress(source, report, f"{path}: first pass"), rows, FIT_SAMPLE, seed, cancelled)
     chosen = tuple(columns) if columns is not None else None
     return Streamed(path, chosen, tuple(source.columns), tuple(source.idx), found.n_samples, limit, found, seed)
