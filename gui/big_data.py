@@ -59,9 +59,11 @@ class Streamed:
         return min(chunk_rows_for(self.limit, self.n_features, restarts), MAX_CHUNK_ROWS)
 
     def describe(self) -> str:
+        from engine.limits import human
+
         return (
-            f"read by chunks: {self.nbytes / 1e9:.2f} GB in float64, more than the memory limit "
-            f"({self.limit / 1e9:.2f} GB); the image shows all {self.n_samples:,} points, the dots a uniform sample"
+            f"read by chunks: {human(self.nbytes)} in float64, more than the memory limit ({human(self.limit)}); "
+            f"the image shows all {self.n_samples:,} points, the dots a uniform sample"
         )
 
 

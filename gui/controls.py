@@ -130,10 +130,11 @@ class ControlPanel(QWidget):
         self.scheduler.setPlaceholderText("tcp://HOST:8786")
         self.scheduler.setToolTip("The address of a running Dask scheduler (`dask scheduler` prints it)")
         self.memory_limit = QLineEdit()
-        self.memory_limit.setPlaceholderText(f"default: {_default_limit_text()}")
+        self.memory_limit.setPlaceholderText(f"default {_default_limit_text()}")
         self.memory_limit.setToolTip(
             "Files bigger than this (in float64) are read by chunks: a density image of all points, a sample "
-            "drawn, a pass per iteration. Sizes such as 256M or 2G; applies to files opened from now on."
+            "drawn, a pass per iteration. Sizes such as 256M or 2G; applies to files opened from now on. "
+            f"Empty: {_default_limit_text()}, {_memory_share()} of this machine's memory."
         )
         where = QFormLayout()
         where.addRow("Fit on", self.where_box)
@@ -340,9 +341,15 @@ class ControlPanel(QWidget):
 
 
 def _default_limit_text() -> str:
-    from engine.limits import MEMORY_SHARE, default_memory_limit, human
+    from engine.limits import default_memory_limit, human
 
-    return f"{human(default_memory_limit())} ({MEMORY_SHARE:.0%} of the memory)"
+    return human(default_memory_limit())
+
+
+def _memory_share() -> str:
+    from engine.limits import MEMORY_SHARE
+
+    return f"{MEMORY_SHARE:.0%}"
 
 
 def _spin(lo: int, hi: int, value: int) -> QSpinBox:

@@ -37,8 +37,10 @@ class ParamTable(QTableWidget):
         self.horizontalHeader().setStretchLastSection(True)
 
     def set_column_names(self, names: tuple[str, ...]) -> None:
-        """The data's column names (D of them), for the tooltips of a D-dimensional fit."""
+        """New data's column names (D of them), for the tooltips of a D-dimensional fit; the headers follow D (no
+        headers of the previous data's dimension stay on an empty table)."""
         self.column_names = tuple(names)
+        self._set_headers(COLUMNS if len(names) == 2 else COLUMNS_D)
 
     def set_params(self, weights: np.ndarray, means: np.ndarray, covariances: np.ndarray, states=()) -> None:
         """weights (K,), means (K, D), covariances (K, D, D); states: each component's ComponentState

@@ -132,13 +132,17 @@ def test_what_needs_the_data_in_memory_says_so(qtbot, window, tmp_path) -> None:
 
 
 def test_new_data_after_a_big_file_leaves_nothing_of_it(qtbot, window, tmp_path) -> None:
-    np.save(tmp_path / "big.npy", _data(30_000))
+    """A 3-D file fitted, then the 2-D demo: no stream, no fit, no label of it, and the table's headers are the
+    2-D ones (the 3-D headers had stayed over the empty table)."""
+    np.save(tmp_path / "big.npy", _data(30_000, d=3))
     _open_big(qtbot, window, tmp_path / "big.npy")
     run_fit(qtbot, window, k=2, max_iter="3")
+    assert window.table.horizontalHeaderItem(2).text() == "mean"
     window.data.show_demo()
     qtbot.waitUntil(lambda: window.state.scene is not None and window.state.scene.stream is None, timeout=10_000)
     assert window.state.stream is None and window.state.frame is None
     assert "read by chunks" not in window.controls.data_label.text()
+    assert window.table.horizontalHeaderItem(2).text() == "mean x" and window.table.rowCount() == 0
 
 
 def test_a_file_within_the_limit_is_loaded_whole(qtbot, window, tmp_path) -> None:
