@@ -6,7 +6,9 @@ same start, --iters iterations with tol 0. Prints seconds per iteration (the pas
 in the page cache after the first run) and the peak resident memory above the interpreter with torch loaded.
 
     .venv/bin/python bench/bench_scale.py [--n 20000000] [--memory-limit 256M] [--iters 5] [--folder /tmp]
-        [--dask 1,2]
+        [--dask 1,2] [--parquet]
+
+--parquet also writes the same points as a Parquet file (row groups of 1M rows, columns x and y) and streams it.
 
 The Dask rows run a LocalCluster of that many worker processes (one thread each) holding the parts in memory; its
 peak is the client's (the workers are other processes).
@@ -31,7 +33,7 @@ sys.path.insert(0, {root!r})
 import torch
 from engine import FitConfig, fit
 from engine.export import read_params
-from engine.stream import NpySource
+from engine.stream import open_source
 from engine.limits import chunk_rows_for, parse_size
 from engine.streaming import fit_stream
 
@@ -49,11 +51,11 @@ stamps = []
 if {workers}:
     from engine import cluster
     client = cluster.connect("local:{workers}")
-    source = NpySource({data!r})
+    source = open_source({data!r})
     rows = min(chunk_rows_for(parse_size({limit!r}), 2), -(-source.n_samples // (4 * {workers})))
     run = fit_stream(source, cfg, rows, run_pass=cluster.ClusterPasses(client, source, rows))
 elif {streamed}:
-    source = NpySource({data!r})
+    source = open_source({data!r})
     run = fit_stream(source, cfg, chunk_rows_for(parse_size({limit!r}), source.n_features))
 else:
     run = fit(np.load({data!r}), cfg)
@@ -71,7 +73,9 @@ def main() -> None:
     p.add_argument("--memory-limit", default="256M")
     p.add_argument("--iters", type=int, default=5)
     p.add_argument("--folder", default=tempfile.gettempdir())
-    p.add_argument("--dask", type=lambda t: [int(v) for v in t.split(",")], default=[1, 2], help="workers: 1,2")
+    workers = lambda t: [int(v) for v in t.split(",") if v]  # noqa: E731
+    p.add_argument("--dask", type=workers, default=[1, 2], help='worker counts: 1,2 ("": no Dask run)')
+    p.add_argument("--parquet", action="store_true", help="stream the same points from a Parquet file too")
     args = p.parse_args()
     data = Path(args.folder) / f"bench_scale_{args.n}.npy"
     start = Path(args.folder) / "bench_scale_start.json"
@@ -89,12 +93,14 @@ def main() -> None:
     )
     rows = []
     results = {}
-    runs = [("in memory", False, 0), (f"streamed, --memory-limit {args.memory_limit}", True, 0)]
-    runs += [(f"Dask LocalCluster, {w} worker{'s' if w > 1 else ''}", True, w) for w in args.dask]
-    for name, streamed, workers in runs:
+    runs = [("in memory", False, 0, data), (f"streamed, --memory-limit {args.memory_limit}", True, 0, data)]
+    if args.parquet:
+        runs.append((f"streamed from Parquet, --memory-limit {args.memory_limit}", True, 0, parquet_copy(data)))
+    runs += [(f"Dask LocalCluster, {w} worker{'s' if w > 1 else ''}", True, w, data) for w in args.dask]
+    for name, streamed, workers, path in runs:
         script = RUN.format(
             root=str(ROOT),
-            data=str(data),
+            data=str(path),
             start=str(start),
             iters=args.iters,
             streamed=streamed,
@@ -113,6 +119,22 @@ def main() -> None:
     if 1 in dask:
         for w, t in dask.items():
             print(f"Dask, {w} worker(s): {dask[1] / t:.2f}x the speed of 1 worker")
+
+
+def parquet_copy(data: Path) -> Path:
+    """The .npy's points as a Parquet file beside it (columns x, y; row groups of 1M rows), written once."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = data.with_suffix(".parquet")
+    if not path.exists():
+        points = np.load(data, mmap_mode="r")
+        schema = pa.schema([("x", pa.float32()), ("y", pa.float32())])
+        with pq.ParquetWriter(path, schema) as writer:
+            for lo in range(0, len(points), 1_000_000):
+                block = np.asarray(points[lo : lo + 1_000_000])
+                writer.write_table(pa.table({"x": block[:, 0], "y": block[:, 1]}, schema=schema))
+    return path
 
 
 if __name__ == "__main__":

@@ -80,9 +80,30 @@ def chunk_sums(chunk: np.ndarray, plan: PassPlan) -> PassSums:
     else:  # features made per sub-chunk, in cache, whatever D: a chunk's whole features could be GBs
         coef = gaussian.log_joint_coefficients(plan.log_weights, plan.means, plan.chol)
         stats, log_norm = gaussian.e_step_statistics(features, coef)
-    worst_ll, at = torch.topk(log_norm.double(), min(k, log_norm.shape[1]), dim=1, largest=False, sorted=True)
+    worst_ll, at = lowest(log_norm.double(), min(k, log_norm.shape[1]))
     worst = (worst_ll, features.points(at.flatten()).double().view(*at.shape, d))
     return PassSums(stats.double(), log_norm.sum(-1, dtype=torch.float64), *worst)
+
+
+LOWEST_BLOCK = 1024  # lowest(): values per block whose minimum is taken first
+
+
+def lowest(values: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The k smallest of each row of values (M, N) and their places (M, k), smallest first: torch.topk's answer.
+
+    The k smallest lie in the k blocks (of LOWEST_BLOCK) with the smallest minima, so one min-reduction over
+    all values and a topk over k blocks replace a topk over all N (10 ns of a pass's 48 per point, at N = 5e6)."""
+    m, n = values.shape
+    blocks = n // LOWEST_BLOCK
+    if blocks <= k:
+        return torch.topk(values, k, dim=1, largest=False, sorted=True)
+    body = values[:, : blocks * LOWEST_BLOCK].view(m, blocks, LOWEST_BLOCK)
+    chosen = torch.topk(body.amin(dim=2), k, dim=1, largest=False, sorted=False).indices  # (M, k) blocks
+    places = (chosen[..., None] * LOWEST_BLOCK + torch.arange(LOWEST_BLOCK)).view(m, -1)  # (M, k * B)
+    tail = torch.arange(blocks * LOWEST_BLOCK, n).expand(m, -1)  # the last, partial block: always a candidate
+    places = torch.cat([places, tail], dim=1)
+    best, at = torch.topk(torch.gather(values, 1, places), k, dim=1, largest=False, sorted=True)
+    return best, torch.gather(places, 1, at)
 
 
 def local_pass(source, rows: int, plan: PassPlan) -> PassSums:

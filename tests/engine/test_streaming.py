@@ -255,3 +255,17 @@ def test_a_csv_larger_than_the_limit_is_streamed_with_the_loaders_rules(tmp_path
         data.load(bad)
     assert str(streamed.value) == str(whole.value)
     assert "line 4002, column 2 ('b'): value 'oops' is not a number" in str(streamed.value)
+
+
+@pytest.mark.parametrize(("m", "n", "k"), [(1, 10, 3), (2, 5000, 3), (3, 200_000, 5), (2, 2049, 2), (1, 4096, 4)])
+def test_the_lowest_values_are_topks(m: int, n: int, k: int) -> None:
+    """streaming.lowest (block minima first) gives torch.topk's k smallest values and places, smallest first; a
+    partial last block and fewer blocks than k included."""
+    import torch
+
+    from engine.streaming import lowest
+
+    values = torch.randn(m, n, generator=torch.Generator().manual_seed(n), dtype=torch.float64)
+    values[:, -1] = -10.0  # the smallest sits in the partial last block
+    got, reference = lowest(values, k), torch.topk(values, k, dim=1, largest=False, sorted=True)
+    assert torch.equal(got[0], reference[0]) and torch.equal(got[1], reference[1])

@@ -5,6 +5,7 @@ analyses that need the data in memory refused with a message."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from gui_helpers import FIT_TIMEOUT_MS, run_fit
 
 import engine
@@ -185,3 +186,15 @@ def test_a_scheduler_address_must_be_one(qtbot, window, tmp_path) -> None:
     window.controls.scheduler.setText("localhost")
     assert not window.run_control.start_fit()
     assert "tcp://HOST:PORT" in window.messages.last_error
+
+
+def test_restarts_of_a_big_file_fill_the_gallery(qtbot, window, tmp_path) -> None:
+    """Four batched restarts, a pass per iteration for all of them: the gallery shows each restart's answer, and
+    the best is the fit's own."""
+    np.save(tmp_path / "big.npy", _data(40_000))
+    _open_big(qtbot, window, tmp_path / "big.npy")
+    run_fit(qtbot, window, k=3, restarts=4, max_iter="40")
+    qtbot.waitUntil(lambda: window.gallery_panel.gallery is not None, timeout=60_000)
+    assert window.gallery_panel.pictures.count() == 4 and window.gallery_panel.table.rowCount() == 4
+    lls = [float(window.gallery_panel.table.item(r, 3).text()) for r in range(4)]
+    assert max(lls) == pytest.approx(window.state.frame.snapshot.log_likelihood, rel=1e-6)
