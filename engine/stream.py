@@ -116,14 +116,16 @@ class ParquetSource:
                 for batch in self.file.iter_batches(rows, row_groups=[g], columns=names, use_threads=False):
                     yield self._array([batch])
                 continue
-            pending.append(self.file.read_row_group(g, columns=names, use_threads=False))
+            pending.append(self.file.read_row_group(g, columns=names))
             count += n
         if pending:
             yield self._array(pending)
 
     def _array(self, tables: list) -> np.ndarray:
-        """The chosen columns of pyarrow tables (or record batches), one after another, as one (c, D) float64."""
-        out = np.empty((sum(t.num_rows for t in tables), self.n_features))
+        """The chosen columns of pyarrow tables (or record batches), one after another, as one (c, D) array of the
+        columns' common type (float32 columns stay float32: the E-step converts each sub-chunk in cache)."""
+        kinds = [tables[0].schema.field(name).type.to_pandas_dtype() for name in self.columns]
+        out = np.empty((sum(t.num_rows for t in tables), self.n_features), dtype=np.result_type(*kinds))
         at = 0
         for t in tables:
             for j, name in enumerate(self.columns):
