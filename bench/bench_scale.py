@@ -6,9 +6,11 @@ same start, --iters iterations with tol 0. Prints seconds per iteration (the pas
 in the page cache after the first run) and the peak resident memory above the interpreter with torch loaded.
 
     .venv/bin/python bench/bench_scale.py [--n 20000000] [--memory-limit 256M] [--iters 5] [--folder /tmp]
-        [--dask 1,2] [--parquet]
+        [--dask 1,2] [--parquet] [--repeat 1]
 
 --parquet also writes the same points as a Parquet file (row groups of 1M rows, columns x and y) and streams it.
+--repeat R runs every fit R times, one round after another (a busy machine drifts: the rounds interleave the
+fits), and prints the median seconds per iteration with the range.
 
 The Dask rows run a LocalCluster of that many worker processes (one thread each) holding the parts in memory; its
 peak is the client's (the workers are other processes).
@@ -76,6 +78,7 @@ def main() -> None:
     workers = lambda t: [int(v) for v in t.split(",") if v]  # noqa: E731
     p.add_argument("--dask", type=workers, default=[1, 2], help='worker counts: 1,2 ("": no Dask run)')
     p.add_argument("--parquet", action="store_true", help="stream the same points from a Parquet file too")
+    p.add_argument("--repeat", type=int, default=1, help="rounds of every fit (medians printed)")
     args = p.parse_args()
     data = Path(args.folder) / f"bench_scale_{args.n}.npy"
     start = Path(args.folder) / "bench_scale_start.json"
@@ -92,28 +95,35 @@ def main() -> None:
         json.dumps({"weights": [1 / 3] * 3, "means": [[1, 1], [5, 2], [1, 6]], "covariances": [np.eye(2).tolist()] * 3})
     )
     rows = []
-    results = {}
+    results: dict[str, list[dict]] = {}
     runs = [("in memory", False, 0, data), (f"streamed, --memory-limit {args.memory_limit}", True, 0, data)]
     if args.parquet:
         runs.append((f"streamed from Parquet, --memory-limit {args.memory_limit}", True, 0, parquet_copy(data)))
     runs += [(f"Dask LocalCluster, {w} worker{'s' if w > 1 else ''}", True, w, data) for w in args.dask]
-    for name, streamed, workers, path in runs:
-        script = RUN.format(
-            root=str(ROOT),
-            data=str(path),
-            start=str(start),
-            iters=args.iters,
-            streamed=streamed,
-            limit=args.memory_limit,
-            workers=workers,
-        )
-        out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
-        results[name] = r = json.loads(out.stdout.strip().splitlines()[-1])
-        rows.append([name, r["per_iter"], r["peak"] / 1e6, f"{r['ll']:.12f}"])
+    for _ in range(args.repeat):
+        for name, streamed, workers, path in runs:
+            script = RUN.format(
+                root=str(ROOT),
+                data=str(path),
+                start=str(start),
+                iters=args.iters,
+                streamed=streamed,
+                limit=args.memory_limit,
+                workers=workers,
+            )
+            out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+            results.setdefault(name, []).append(json.loads(out.stdout.strip().splitlines()[-1]))
+    for name, _, _, _ in runs:
+        times = [r["per_iter"] for r in results[name]]
+        spread = f"{min(times):.3g}-{max(times):.3g}" if len(times) > 1 else ""
+        last = results[name][-1]
+        peak = max(r["peak"] for r in results[name])
+        rows.append([name, float(np.median(times)), spread, peak / 1e6, f"{last['ll']:.12f}"])
+    results = {name: {"per_iter": float(np.median([r["per_iter"] for r in rs]))} for name, rs in results.items()}
     memory, streamed = results["in memory"], results[f"streamed, --memory-limit {args.memory_limit}"]
     size = args.n * 2 * 4
     print(f"EM on {args.n:,} 2-D float32 points ({size / 1e6:.0f} MB on disk), K = 3, full, {args.iters} iterations")
-    print(table(["fit", "seconds / iteration", "peak MB above torch", "mean log-lik"], rows))
+    print(table(["fit", "seconds / iteration (median)", "range", "peak MB above torch", "mean log-lik"], rows))
     print(f"streamed / in memory: {streamed['per_iter'] / memory['per_iter']:.2f}x the time per iteration")
     dask = {w: results[f"Dask LocalCluster, {w} worker{'s' if w > 1 else ''}"]["per_iter"] for w in args.dask}
     if 1 in dask:
