@@ -293,15 +293,7 @@ def cmd_fit(args) -> int:
     if source is not None:
         return _fit_streamed(args, source)
     ds = _load(args)
-    cfg = _fit_config(args)
-    if args.gallery:
-        if args.select_by == "initial":
-            raise UserError(
-                "--gallery shows every restart's final solution, so every restart must run: "
-                "drop --select-by initial (the gallery still says what the forum's choice would be)"
-            )
-        cfg = replace(cfg, select_by="final")
-    cfg = cfg.resolved()
+    cfg = _gallery_config(args, _fit_config(args)).resolved()
     check_fit_memory(*ds.points.shape, cfg.n_components, cfg.restarts)
     last, history = _run(ds.points, cfg, not args.quiet)
     params = params_from_snapshot(last, ds.columns, ds.sha256)
@@ -311,6 +303,18 @@ def cmd_fit(args) -> int:
     with staged_writes():  # every output of the run, or none
         _write_fit_outputs(args, ds, cfg, last, history, params)
     return 0
+
+
+def _gallery_config(args, cfg: FitConfig) -> FitConfig:
+    """With --gallery every restart runs to its end (select by final); --select-by initial is refused."""
+    if not args.gallery:
+        return cfg
+    if args.select_by == "initial":
+        raise UserError(
+            "--gallery shows every restart's final solution, so every restart must run: "
+            "drop --select-by initial (the gallery still says what the forum's choice would be)"
+        )
+    return replace(cfg, select_by="final")
 
 
 def _stream_source(args):
@@ -356,13 +360,12 @@ def _fit_streamed(args, source, run_pass=None, rows: int | None = None) -> int:
     from .limits import chunk_rows_for
     from .streaming import fit_stream
 
-    for flag in ("session", "gallery"):
-        if getattr(args, flag):
-            raise UserError(
-                f"--{flag} needs the data in memory: it is read by chunks here (larger than --memory-limit, or "
-                "--dask); raise the limit or leave --dask out"
-            )
-    cfg = _fit_config(args).resolved()
+    if args.session:
+        raise UserError(
+            "--session needs the data in memory (a session reloads and checks its data whole): it is read by "
+            "chunks here (larger than --memory-limit, or --dask); raise the limit, or keep --output instead"
+        )
+    cfg = _gallery_config(args, _fit_config(args)).resolved()
     n = source.n_samples
     if run_pass is None:
         rows = chunk_rows_for(args.limit_bytes, source.n_features, cfg.restarts)
@@ -401,6 +404,8 @@ def _fit_streamed(args, source, run_pass=None, rows: int | None = None) -> int:
                 rows if run_pass is None else chunk_rows_for(args.limit_bytes, source.n_features, cfg.n_components)
             )
             atomic_write_chunks(args.labels, label_csv(source.chunks(chunk_rows), params))
+        if args.gallery:
+            _write_gallery(args.gallery, last, cfg)
     if args.output:
         print(f"wrote parameters to {args.output}")
     if args.labels:
@@ -460,12 +465,17 @@ def _write_fit_outputs(args, ds, cfg: FitConfig, last, history: History, params)
         write_session(args.session, session_mod.file_ref(ds), cfg, last, history)
         print(f"wrote the session to {args.session} (reproduce it with: python3 main.py replay {args.session})")
     if args.gallery:
-        gallery = build_gallery(last)
-        write_gallery(args.gallery, gallery)
-        print(gallery.summary)
-        if gallery.forum_choice:
-            print(gallery.forum_choice)
-        print(f"wrote the gallery of {cfg.restarts} restarts to {args.gallery}")
+        _write_gallery(args.gallery, last, cfg)
+
+
+def _write_gallery(path: str, last, cfg: FitConfig) -> None:
+    """Every restart's answer, grouped into solutions (built from the fit's last snapshot: no data needed)."""
+    gallery = build_gallery(last)
+    write_gallery(path, gallery)
+    print(gallery.summary)
+    if gallery.forum_choice:
+        print(gallery.forum_choice)
+    print(f"wrote the gallery of {cfg.restarts} restarts to {path}")
 
 
 def _run(points, cfg: FitConfig, show_progress: bool):
