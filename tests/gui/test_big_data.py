@@ -197,4 +197,4 @@ def test_restarts_of_a_big_file_fill_the_gallery(qtbot, window, tmp_path) -> Non
     qtbot.waitUntil(lambda: window.gallery_panel.gallery is not None, timeout=60_000)
     assert window.gallery_panel.pictures.count() == 4 and window.gallery_panel.table.rowCount() == 4
     lls = [float(window.gallery_panel.table.item(r, 3).text()) for r in range(4)]
-    assert max(lls) == pytest.approx(window.state.frame.snapshot.log_likelihood, rel=1e-6)
+    assert max(lls) == pytest.approx(window.state.frame.snapshot.log_likelihood, rel=1e-5)  # shown to 6 digits
