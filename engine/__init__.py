@@ -31,7 +31,7 @@ _EXPORTS = {
     "solutions": ("group_restarts", "match_components", "summary"),
     "gallery": ("Gallery", "build_gallery", "write_gallery"),
     "history": ("History", "HistoryEntry"),
-    "dataref": ("DataRef", "file_ref", "generated_ref", "inline_ref"),
+    "dataref": ("DataRef", "chunked_ref", "file_ref", "generated_ref", "inline_ref"),
     "session": ("Session", "read_session", "write_session"),
     "select": ("SelectionEntry", "best_entry", "select_models"),
     "export": (

@@ -15,8 +15,6 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-
 from . import data as data_mod
 from . import session as session_mod
 from .config import ALGORITHMS, COVARIANCE_TYPES, FitConfig
@@ -36,7 +34,7 @@ from .history import History
 from .limits import check_fit_memory, check_generate_memory, check_seed, check_selection
 from .outputs import atomic_write, atomic_write_chunks, check_outputs, staged_writes
 from .select import run_selection
-from .session import read_session, write_session
+from .session import read_session, replay_differences, write_session
 from .snapshot import CancelToken
 
 USAGE = """GMM Studio: fit Gaussian mixture models and watch the fit happen.
@@ -360,11 +358,6 @@ def _fit_streamed(args, source, run_pass=None, rows: int | None = None) -> int:
     from .limits import chunk_rows_for
     from .streaming import fit_stream
 
-    if args.session:
-        raise UserError(
-            "--session needs the data in memory (a session reloads and checks its data whole): it is read by "
-            "chunks here (larger than --memory-limit, or --dask); raise the limit, or keep --output instead"
-        )
     cfg = _gallery_config(args, _fit_config(args)).resolved()
     n = source.n_samples
     if run_pass is None:
@@ -384,12 +377,13 @@ def _fit_streamed(args, source, run_pass=None, rows: int | None = None) -> int:
         )
 
     last = None
+    history = History()
     cancel = CancelToken()
     with _stop_at_pass_end(cancel):
         run_survey = getattr(run_pass, "survey", None)  # on a cluster the workers make the first pass too
         run = fit_stream(source, cfg, rows, cancel, on_survey=surveyed, run_pass=run_pass, run_survey=run_survey)
-        for last in _report_passes(run, args, n):  # noqa: B007
-            pass
+        for last in _report_passes(run, args, n):
+            history.append(last)
     if last.status == "cancelled":
         raise KeyboardInterrupt  # stopped at the end of a pass: nothing is written
     params = params_from_snapshot(last, source.columns)
@@ -406,6 +400,10 @@ def _fit_streamed(args, source, run_pass=None, rows: int | None = None) -> int:
             atomic_write_chunks(args.labels, label_csv(source.chunks(chunk_rows), params))
         if args.gallery:
             _write_gallery(args.gallery, last, cfg)
+        if args.session:  # one more pass: the data's SHA-256, which a replay checks (in one pass too)
+            ref = session_mod.chunked_ref(source, args.data, chunk_rows_for(args.limit_bytes, source.n_features))
+            write_session(args.session, ref, cfg, last, history)
+            print(f"wrote the session to {args.session} (reproduce it with: python3 main.py replay {args.session})")
     if args.output:
         print(f"wrote parameters to {args.output}")
     if args.labels:
@@ -505,9 +503,11 @@ def _fit_line(cfg: FitConfig, last, params) -> str:
 def cmd_replay(args) -> int:
     """Re-run a saved session's fit on its data and compare with the saved numbers."""
     session = read_session(args.session)
-    points = session.data.load()
     cfg = session.config.resolved()
-    last, _ = _run(points, cfg, not args.quiet)
+    if session.data.chunked:
+        last = _replay_streamed(session.data, cfg, args)
+    else:
+        last, _ = _run(session.data.load(), cfg, not args.quiet)
     params = params_from_snapshot(last, tuple(map(str, session.data.columns)), session.data.sha256)
     print(_fit_line(cfg, last, params))
     saved = session.fit
@@ -530,21 +530,19 @@ def cmd_replay(args) -> int:
     return 0 if same else 1
 
 
-def replay_differences(saved: dict, last) -> list[str]:
-    """What differs between a session's saved fit and the replayed snapshot ([] when it was reproduced)."""
-    out = []
-    if last.iteration != saved["iteration"]:
-        out.append(f"iterations {last.iteration} (saved {saved['iteration']})")
-    if last.restart != saved["restart"]:
-        out.append(f"chosen restart {last.restart} (saved {saved['restart']})")
-    ll, saved_ll = last.mean_log_likelihood, saved["mean_log_likelihood"]
-    if abs(ll - saved_ll) > 1e-12 * max(1.0, abs(saved_ll)):
-        out.append(f"mean log-likelihood {ll:.17g} (saved {saved_ll:.17g})")
-    for name in ("weights", "means", "covariances"):
-        diff = float(np.max(np.abs(np.asarray(saved[name]) - getattr(last, name))))
-        if diff > 1e-9:
-            out.append(f"{name} differ by up to {diff:.3g}")
-    return out
+def _replay_streamed(ref, cfg: FitConfig, args):
+    """A session of data read by chunks, fitted again the same way: the file checked in one pass (size and
+    SHA-256), then a pass per iteration with chunks of the default memory limit; its last snapshot."""
+    from .limits import chunk_rows_for, default_memory_limit
+    from .streaming import fit_stream
+
+    rows = chunk_rows_for(default_memory_limit(), ref.n_features, cfg.restarts)
+    print(f"{ref.path}: read by chunks, {ref.n_samples:,} rows: checking its SHA-256 (one pass)", file=sys.stderr)
+    source = ref.open_chunked(rows)
+    last = None
+    for last in _report_passes(fit_stream(source, cfg, rows), args, ref.n_samples):  # noqa: B007
+        pass
+    return last
 
 
 def _version_changes(saved: dict) -> str:

@@ -11,6 +11,7 @@ import numpy as np
 
 from .data import Dataset, load, points_sha256, sample_mixture
 from .errors import UserError
+from .stream import digest, open_source
 
 
 @dataclass(frozen=True)
@@ -27,9 +28,12 @@ class DataRef:
     seed: int = 0
     points: list | None = None
     n_features: int = 2  # D, the points' dimension (sessions before it existed held 2-D data)
+    chunked: bool = False  # a file bigger than memory: read by chunks (open_chunked), never loaded whole
 
     def load(self) -> np.ndarray:
         """The points, checked against the saved hash; UserError naming what changed."""
+        if self.chunked:
+            raise UserError(f"{self.path}: this data is read by chunks (it was bigger than memory): open_chunked")
         if self.kind == "file":
             points = load(self.path, list(self.columns) if self.columns else None).points
         elif self.kind == "generated":
@@ -39,14 +43,28 @@ class DataRef:
             points = np.asarray(self.points, dtype=np.float64).reshape(-1, self.n_features)
         else:
             raise UserError(f"session data kind {self.kind!r} is unknown: the file is damaged or from a newer version")
-        digest = points_sha256(points)
+        self._check(points_sha256(points))
+        return points
+
+    def _check(self, digest: str) -> None:
         if digest != self.sha256:
             where = self.path if self.kind == "file" else f"the {self.kind} data"
             raise UserError(
                 f"{where} has changed since the session was saved (SHA-256 {digest[:12]}… but the "
                 f"session recorded {self.sha256[:12]}…): the fits would not be the same"
             )
-        return points
+
+    def open_chunked(self, rows: int, cancelled=None):
+        """The source of a file read by chunks (engine.stream), checked in one pass against the saved size and
+        SHA-256; UserError naming what changed."""
+        source = open_source(self.path, list(self.columns) or None)
+        if (source.n_samples, source.n_features) != (self.n_samples, self.n_features):
+            raise UserError(
+                f"{self.path} has changed since the session was saved: {source.n_samples:,} rows x "
+                f"{source.n_features} columns, but the session recorded {self.n_samples:,} x {self.n_features}"
+            )
+        self._check(digest(source, rows, cancelled))
+        return source
 
 
 def file_ref(dataset: Dataset) -> DataRef:
@@ -57,6 +75,20 @@ def file_ref(dataset: Dataset) -> DataRef:
         path=str(Path(dataset.source).resolve()),
         columns=tuple(dataset.column_indices),
         n_features=dataset.points.shape[1],
+    )
+
+
+def chunked_ref(source, path: str, rows: int, cancelled=None) -> DataRef:
+    """The reference of a file read by chunks (an engine.stream source opened from path): its chosen columns by
+    place, and the SHA-256 of all its points, taken in one pass (the hash data.points_sha256 gives them whole)."""
+    return DataRef(
+        "file",
+        digest(source, rows, cancelled),
+        source.n_samples,
+        path=str(Path(path).resolve()),
+        columns=tuple(int(j) for j in source.idx),
+        n_features=source.n_features,
+        chunked=True,
     )
 
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from .config import FitConfig, InitParams
 from .data import check_mixture, first_non_number
-from .dataref import DataRef, file_ref, generated_ref, inline_ref  # noqa: F401 - the session's names
+from .dataref import DataRef, chunked_ref, file_ref, generated_ref, inline_ref  # noqa: F401 - the session's names
 from .errors import UserError
 from .export import finite_or_none, read_json_file, versions
 from .history import History
@@ -155,7 +155,8 @@ def read_session(path: str | Path) -> Session:
         versions_ = d.get("versions", {})
         if not isinstance(history, dict) or not isinstance(versions_, dict):
             raise UserError("'history' and 'versions' must be JSON objects")
-        check_fit_memory(data.n_samples, data.n_features, resolved.n_components, resolved.restarts)
+        if not data.chunked:  # data read by chunks is never held whole: a pass per iteration
+            check_fit_memory(data.n_samples, data.n_features, resolved.n_components, resolved.restarts)
     except UserError as exc:
         raise UserError(f"{path}: {exc}") from None
     except (KeyError, TypeError, ValueError, OverflowError) as exc:
@@ -191,7 +192,10 @@ def _data_ref(d: dict) -> DataRef:
     d_features = d.get("n_features", 2)
     if isinstance(d_features, bool) or not isinstance(d_features, int) or not 1 <= d_features <= MAX_FEATURES:
         raise UserError(f"data: n_features must be a whole number from 1 to {MAX_FEATURES}, got {d_features!r:.60}")
-    ref = DataRef(kind, sha, n_samples, columns=columns, n_features=d_features)
+    chunked = d.get("chunked", False)
+    if not isinstance(chunked, bool) or (chunked and kind != "file"):
+        raise UserError(f"data: chunked must be true or false (true for a file only), got {chunked!r:.60}")
+    ref = DataRef(kind, sha, n_samples, columns=columns, n_features=d_features, chunked=chunked)
     if kind == "file":
         return replace(ref, path=_field(d, "path", str, "data: "))
     if kind == "generated":
@@ -247,3 +251,20 @@ def _check_fit(fit: dict, config: FitConfig, data: DataRef) -> None:
         arr = np.asarray(value, dtype=np.float64) if bad is None else None
         if arr is None or arr.shape != shape or not np.isfinite(arr).all():
             raise UserError(f"fit: '{name}' must be {' x '.join(map(str, shape))} finite numbers (K = {k})")
+
+
+def replay_differences(saved: dict, last) -> list[str]:
+    """What differs between a session's saved fit and the replayed snapshot ([] when it was reproduced)."""
+    out = []
+    if last.iteration != saved["iteration"]:
+        out.append(f"iterations {last.iteration} (saved {saved['iteration']})")
+    if last.restart != saved["restart"]:
+        out.append(f"chosen restart {last.restart} (saved {saved['restart']})")
+    ll, saved_ll = last.mean_log_likelihood, saved["mean_log_likelihood"]
+    if abs(ll - saved_ll) > 1e-12 * max(1.0, abs(saved_ll)):
+        out.append(f"mean log-likelihood {ll:.17g} (saved {saved_ll:.17g})")
+    for name in ("weights", "means", "covariances"):
+        diff = float(np.max(np.abs(np.asarray(saved[name]) - getattr(last, name))))
+        if diff > 1e-9:
+            out.append(f"{name} differ by up to {diff:.3g}")
+    return out

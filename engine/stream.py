@@ -10,6 +10,7 @@ the initialisation.
 from __future__ import annotations
 
 import glob as globbing
+import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -275,6 +276,17 @@ def chunked_source(spec: str, columns: list | None, limit: int, cluster: bool = 
     if not many and not cluster and source.n_samples * source.n_features * 8 <= limit:
         return None
     return source
+
+
+def digest(source, rows: int, cancelled=None) -> str:
+    """SHA-256 of all the rows as little-endian float64 in C order, read by chunks: data.points_sha256 of the
+    whole array, which this never holds. cancelled() is asked before each chunk (True: stream.Cancelled)."""
+    sha = hashlib.sha256()
+    for chunk in source.chunks(rows):
+        if cancelled is not None and cancelled():
+            raise Cancelled
+        sha.update(np.ascontiguousarray(chunk, dtype="<f8"))
+    return sha.hexdigest()
 
 
 @dataclass(frozen=True)

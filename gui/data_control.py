@@ -165,11 +165,20 @@ class DataControl:
         folder = self.settings.value("last_folder")
         return str(folder) if folder and Path(str(folder)).is_dir() else str(Path.cwd())
 
-    def open_path(self, path: str, columns: list | None = None, ask_columns: bool = True, plot_columns=(0, 1)) -> None:
+    def open_path(
+        self,
+        path: str,
+        columns: list | None = None,
+        ask_columns: bool = True,
+        plot_columns=(0, 1),
+        by_chunks: bool = False,
+        on_shown=None,
+    ) -> None:
         """Load a data file in the background, any number of columns; a file with more than two asks which to
         fit and which two to show (unless columns are given, or ask_columns is False: then the loader's own
         choice is taken: every numeric column but a row index and a class label). A file bigger than the Run
-        panel's memory limit is not loaded: it is read by chunks (gui.big_data), two passes before it shows."""
+        panel's memory limit (or any, with by_chunks) is not loaded: it is read by chunks (gui.big_data), two
+        passes before it shows. on_shown() is called once the file's data is on screen."""
         import engine
 
         path = str(path)
@@ -184,11 +193,11 @@ class DataControl:
         self.messages.note(f"loading {path}…", 0)
 
         def work(emit):
-            from engine.stream import Cancelled, chunked_source
+            from engine.stream import Cancelled, chunked_source, open_source
 
             from .big_data import streamed_scene, survey_file
 
-            source = chunked_source(path, columns, limit)
+            source = open_source(path, columns) if by_chunks else chunked_source(path, columns, limit)
             if source is None:
                 names = None if columns is not None else engine.column_names(path)
                 dataset = engine.load(path, columns)
@@ -211,6 +220,8 @@ class DataControl:
             self._remember(path)
             if kind == "stream":
                 self._show_streamed(*found)
+                if on_shown is not None:
+                    on_shown()
                 return
             names, default, dataset, ref = found
             if names is not None and len(names) > 2 and ask_columns:

@@ -9,6 +9,8 @@ from .background import Background
 from .controls import ControlPanel
 from .state import WindowState
 
+CHECK_BYTES = 64 << 20  # the chunks of the pass that checks a session's data read by chunks (float64 bytes)
+
 
 class SessionControl:
     """Save session / Open session."""
@@ -23,16 +25,11 @@ class SessionControl:
         run_control.fit_ended.connect(self._check)
 
     def save(self, path: str) -> bool:
-        """Data reference and hash, settings, the current fit and its history, in one file."""
+        """Data reference and hash, settings, the current fit and its history, in one file (data read by chunks:
+        its hash is taken in one more pass, in the background, and the file written after it). False: nothing
+        to save, or it could not be written (the message says why)."""
         import engine
 
-        if self.state.stream is not None:
-            self.messages.error(
-                "Could not save the session",
-                "this data is read by chunks (bigger than the memory limit): a session reloads and checks its data "
-                "whole, so it holds data in memory only. Export the parameters (they can start a fit again) instead.",
-            )
-            return False
         source = self.state.latest if self.state.latest is not None else self.state.frame
         if source is None:
             self.messages.error("Could not save the session", "there is no fit to save yet: press Run (F5) first")
@@ -41,12 +38,25 @@ class SessionControl:
         # screen; its config is the resolved one the engine ran
         snap = source.snapshot
         history = engine.History.of_entries(source.entries) if source.entries else None
-        try:
-            engine.write_session(path, self.state.origin, snap.config, snap, history, source.history)
-        except engine.UserError as exc:
-            self.messages.error("Could not save the session", str(exc))
-            return False
-        self.messages.note(f"saved the session to {path}")
+
+        def write(ref) -> bool:
+            try:
+                engine.write_session(path, ref, snap.config, snap, history, source.history)
+            except engine.UserError as exc:
+                self.messages.error("Could not save the session", str(exc))
+                return False
+            self.messages.note(f"saved the session to {path}")
+            return True
+
+        stream = self.state.stream
+        if stream is None:
+            return write(self.state.origin)
+        self.messages.note(f"saving the session: the SHA-256 of {stream.n_samples:,} points (one pass)…", 0)
+        self.tasks.run(
+            lambda: engine.chunked_ref(stream.source(), stream.path, stream.rows()),
+            write,
+            self.messages.failed("Could not save the session"),
+        )
         return True
 
     def open(self, path: str) -> None:
@@ -59,6 +69,9 @@ class SessionControl:
             self.messages.error("Could not open the session", str(exc))
             return
         self.messages.note(f"opening {path}: loading its data…", 0)
+        if session.data.chunked:
+            self._open_chunked(session)
+            return
 
         def done(points) -> None:
             ref = session.data
@@ -79,12 +92,35 @@ class SessionControl:
 
         self.tasks.run(session.data.load, done, self.messages.failed("Could not open the session"))
 
+    def _open_chunked(self, session) -> None:
+        """A session of data read by chunks: the file checked in one pass (size and SHA-256), read by chunks as
+        Open does (its first pass, its image), then the session's settings and its fit again."""
+        from .big_data import MAX_CHUNK_ROWS
+
+        ref = session.data
+        rows = max(1024, min(MAX_CHUNK_ROWS, CHECK_BYTES // (8 * ref.n_features)))
+
+        def checked(_source) -> None:
+            def run() -> None:
+                self.controls.apply_config(session.config)
+                self._saved_fit = session.fit
+                self.run_control.start_fit()
+
+            self.data_control.open_path(ref.path, list(ref.columns), ask_columns=False, by_chunks=True, on_shown=run)
+
+        self.messages.note(f"{ref.path}: checking the session's data, {ref.n_samples:,} rows (one pass)…", 0)
+        self.tasks.run(lambda: ref.open_chunked(rows), checked, self.messages.failed("Could not open the session"))
+
     def _check(self, status: str) -> None:
         saved, self._saved_fit = self._saved_fit, None
         if saved is None or self.state.frame is None:
             return
+        from engine.session import replay_differences
+
         snap = self.state.frame.snapshot
-        same = snap.mean_log_likelihood == saved["mean_log_likelihood"] and snap.iteration == saved["iteration"]
+        # as `replay` judges: the same iterations and restart, the log-likelihood to 1e-12 and the parameters to
+        # 1e-9 (data read by chunks adds its sums in chunks, whose size may differ from the saved run's)
+        same = not replay_differences(saved, snap)
         verdict = "reproduced the saved fit" if same else "did NOT reproduce the saved fit"
         self.verdict = (
             f"session: {verdict}: log-likelihood {snap.log_likelihood:.6f} after {snap.iteration} iterations "
