@@ -8,6 +8,7 @@ Imported only for `--dask`: the default path never imports dask or distributed.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,6 +71,7 @@ class Part:
     count: int
     columns: tuple[str, ...] = ()
     row_groups: tuple[int, ...] = ()  # a Parquet part's row groups (it is made of whole ones)
+    stamp: tuple[int, int] = (0, 0)  # the file's modification time (ns) and size: a changed file makes new keys
 
 
 def partitions(source, rows: int) -> list[Part]:
@@ -78,9 +80,14 @@ def partitions(source, rows: int) -> list[Part]:
     parts = []
     for s in sources:
         path = str(Path(s.path).resolve())
+        info = os.stat(path)
+        stamp = (info.st_mtime_ns, info.st_size)
         if isinstance(s, NpySource):
             chosen = tuple(str(j) for j in s.idx)  # the chosen columns, by place
-            parts += [Part(path, "npy", lo, min(rows, s.n_samples - lo), chosen) for lo in range(0, s.n_samples, rows)]
+            parts += [
+                Part(path, "npy", lo, min(rows, s.n_samples - lo), chosen, stamp=stamp)
+                for lo in range(0, s.n_samples, rows)
+            ]
         elif not isinstance(s, ParquetSource):
             raise UserError(
                 f"{s.path}: on a Dask cluster the workers read the data from .npy or Parquet files: save it with "
@@ -91,12 +98,12 @@ def partitions(source, rows: int) -> list[Part]:
             for g in range(s.file.metadata.num_row_groups):
                 n = s.file.metadata.row_group(g).num_rows
                 if count and count + n > rows:
-                    parts.append(Part(path, "parquet", start, count, s.columns, tuple(groups)))
+                    parts.append(Part(path, "parquet", start, count, s.columns, tuple(groups), stamp))
                     start, count, groups = start + count, 0, []
                 count += n
                 groups.append(g)
             if count:
-                parts.append(Part(path, "parquet", start, count, s.columns, tuple(groups)))
+                parts.append(Part(path, "parquet", start, count, s.columns, tuple(groups), stamp))
     return parts
 
 
@@ -121,7 +128,8 @@ class ClusterPasses:
     def __init__(self, client, source, rows: int) -> None:
         self.client = client
         self.parts = partitions(source, rows)
-        # pure: the same part always names the same key; a lost one is recomputed from its file
+        # pure: the same part always names the same key (a changed file has another stamp: other keys); a lost
+        # one is recomputed from its file
         self.data = client.map(read_part, self.parts, pure=True)
 
     def survey(self, sample_size: int, seed: int) -> Survey:

@@ -154,7 +154,7 @@ class ClusterLink:
     def __init__(self) -> None:
         self.spec = ""
         self.client = None
-        self._key = None
+        self._key = None  # (the Streamed its parts were made for, held so that it stays that object; rows)
         self._passes = None
 
     def passes(self, spec: str, streamed: Streamed, rows: int, report):
@@ -167,8 +167,8 @@ class ClusterLink:
             report(f"connecting to the Dask cluster {spec}…")
             self.client, self.spec = cluster.connect(spec), spec
         rows = cluster.part_rows(self.client, streamed.n_samples, rows)
-        key = (streamed.path, streamed.columns, rows)
-        if key != self._key:
+        key = (streamed, rows)
+        if self._key is None or key[0] is not self._key[0] or rows != self._key[1]:  # other data, or opened again
             self._passes = None  # the old data's partitions are released
             self._passes, self._key = cluster.ClusterPasses(self.client, streamed.source(), rows), key
         return self._passes

@@ -203,6 +203,11 @@ def test_npy_parts_hold_the_chosen_columns_and_text_is_refused(tmp_path) -> None
     np.save(tmp_path / "x.npy", x)
     parts = cluster.partitions(open_source(tmp_path / "x.npy", ["2", "0"]), 1800)
     np.testing.assert_array_equal(np.concatenate([cluster.read_part(p) for p in parts]), x[:, [2, 0]])
+    # the parts name their file's version: a file written again gives other Dask keys, never the old data
+    info = os.stat(tmp_path / "x.npy")
+    os.utime(tmp_path / "x.npy", ns=(info.st_atime_ns, info.st_mtime_ns + 10**9))
+    again = cluster.partitions(open_source(tmp_path / "x.npy", ["2", "0"]), 1800)
+    assert [p.stamp[0] for p in again] == [info.st_mtime_ns + 10**9] * len(parts) and again[0] != parts[0]
     np.savetxt(tmp_path / "x.csv", x, delimiter=",")
     with pytest.raises(UserError, match="x.csv: on a Dask cluster the workers read the data from .npy or Parquet"):
         cluster.partitions(open_source(tmp_path / "x.csv"), 1800)
