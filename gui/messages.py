@@ -19,6 +19,11 @@ class Messages:
         """A status-bar message (0: until the next one)."""
         self.window.statusBar().showMessage(text, msecs)
 
+    def withdraw(self, text: str) -> None:
+        """Take a note off the status bar if it is still the one shown (a progress note whose work ended)."""
+        if text and self.window.statusBar().currentMessage() == text:
+            self.window.statusBar().clearMessage()
+
     def error(self, title: str, message: str, details: str = "") -> None:
         """An error dialog (a traceback goes into its details, never into its message) and a status note."""
         message, details = dialogs.plain_message(message, details)

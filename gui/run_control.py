@@ -36,6 +36,7 @@ class RunControl(QObject):
         # one thread: the engine loads there first, and each fit starts once the one before it has ended
         self.fits = Background(self, threads=1)
         self.cluster = ClusterLink()  # the Dask client of fits on a cluster, used on the fits' thread only
+        self._progress = ""  # the last progress note of a pass (withdrawn when the fit ends)
         controls.settings_changed.connect(lambda: self.stop_for_change("settings changed"))
         controls.where_box.currentIndexChanged.connect(self._release_cluster)
         state.scene_changed.connect(self.update_buttons)
@@ -208,6 +209,7 @@ class RunControl(QObject):
         if not self._current(job_id):
             return  # a frame of a fit that was replaced
         if isinstance(frame, str):  # the progress of a long pass (data read by chunks)
+            self._progress = frame
             self.messages.note(frame, 5000)
             return
         if frame.view is not self.state.scene.view:  # built just before the view changed: never draw the old view
@@ -229,6 +231,7 @@ class RunControl(QObject):
     def _fit_finished(self, job_id: int) -> None:
         if not self._current(job_id):
             return
+        self.messages.withdraw(self._progress)  # "pass: 58%" must not outlive the fit
         self.state.set_job(self.state.job, False)
         self.update_buttons()
         frame = self.state.frame

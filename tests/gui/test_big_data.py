@@ -223,3 +223,13 @@ def test_a_session_of_a_big_file_is_saved_and_opened_again(qtbot, window, make_w
     np.save(tmp_path / "big.npy", x)
     other.sessions.open(str(path))
     qtbot.waitUntil(lambda: "has changed since the session was saved" in other.messages.last_error, timeout=30_000)
+
+
+def test_a_progress_note_is_withdrawn_only_while_it_is_shown(window) -> None:
+    """A pass's progress note ends with its fit; a newer note (a warning, a verdict) stays."""
+    window.messages.note("pass: 10 of 20 rows (50%)", 0)
+    window.messages.withdraw("pass: 10 of 20 rows (50%)")
+    assert window.statusBar().currentMessage() == ""
+    window.messages.note("a newer note", 0)
+    window.messages.withdraw("pass: 10 of 20 rows (50%)")
+    assert window.statusBar().currentMessage() == "a newer note"
