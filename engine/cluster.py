@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DataError, UserError
-from .stream import Moments, MultiSource, NpySource, ParquetSource, Survey, first_non_finite
+from .stream import CsvSource, Moments, MultiSource, NpySource, Survey, first_non_finite
 from .streaming import PassPlan, PassSums, chunk_sums
 
 CONNECT_TIMEOUT_S = 10
@@ -72,6 +72,7 @@ class Part:
     columns: tuple[str, ...] = ()
     row_groups: tuple[int, ...] = ()  # a Parquet part's row groups (it is made of whole ones)
     stamp: tuple[int, int] = (0, 0)  # the file's modification time (ns) and size: a changed file makes new keys
+    text: tuple = ()  # a text table's part: (its CsvSource: the file's rules, first byte, end byte, first line)
 
 
 def partitions(source, rows: int) -> list[Part]:
@@ -88,11 +89,11 @@ def partitions(source, rows: int) -> list[Part]:
                 Part(path, "npy", lo, min(rows, s.n_samples - lo), chosen, stamp=stamp)
                 for lo in range(0, s.n_samples, rows)
             ]
-        elif not isinstance(s, ParquetSource):
-            raise UserError(
-                f"{s.path}: on a Dask cluster the workers read the data from .npy or Parquet files: save it with "
-                "numpy.save or as Parquet, or fit it on this machine"
-            )
+        elif isinstance(s, CsvSource):  # cut at line ends in one pass here; each worker parses its own bytes
+            parts += [
+                Part(path, "text", row, count, s.columns, stamp=stamp, text=(s, begin, end, line))
+                for row, count, begin, end, line in s.byte_parts(rows)
+            ]
         else:
             start, count, groups = 0, 0, []
             for g in range(s.file.metadata.num_row_groups):
@@ -109,6 +110,9 @@ def partitions(source, rows: int) -> list[Part]:
 
 def read_part(part: Part) -> np.ndarray:
     """The part's rows (count, D) as stored (runs on a worker; the file must be where the path says)."""
+    if part.kind == "text":
+        source, begin, end, line = part.text
+        return source.read_bytes(begin, end, line)
     if part.kind == "npy":
         source = NpySource(part.path, list(part.columns) or None)
         with open(part.path, "rb") as f:
@@ -152,7 +156,8 @@ class ClusterPasses:
             sample.append(found["sample"])
             moments = found["moments"] if moments is None else moments.add(found["moments"])
         keys, rows, sample = np.concatenate(keys), np.concatenate(rows), np.concatenate(sample)
-        keep = np.sort(np.argsort(keys, kind="stable")[:sample_size])  # the smallest keys, in row order
+        keep = np.argsort(keys, kind="stable")[:sample_size]  # the smallest keys
+        keep = keep[np.argsort(rows[keep], kind="stable")]  # in row order: every row, when N <= sample_size, as here
         m = moments
         return Survey(m.count, m.mean, m.std, sample[keep], rows[keep], m.low, m.high)
 

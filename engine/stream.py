@@ -9,8 +9,10 @@ the initialisation.
 
 from __future__ import annotations
 
+import codecs
 import glob as globbing
 import hashlib
+import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -171,11 +173,47 @@ class CsvSource:
         """(line number, line) of every non-blank, non-comment line."""
         try:
             with open(self.path, encoding="utf-8-sig", newline="") as f:
-                for no, line in enumerate(f, start=1):
-                    if line.strip() and not line.lstrip().startswith("#"):
-                        yield no, line.rstrip("\r\n")
+                yield from _data_lines(f, 1)
         except UnicodeDecodeError as exc:
             raise DataError(f"{self.path}: is not UTF-8 text (byte {exc.start}): save it as UTF-8 CSV") from None
+
+    def byte_parts(self, rows: int) -> list[tuple[int, int, int, int, int]]:
+        """The file cut into parts of at most `rows` data rows at line ends, for workers that read a part alone:
+        (first row, rows, first byte, end byte, first line number) each; the header lies in the first part. One
+        pass over the file's bytes (lines end with \\n, as CSV/TSV files do)."""
+        parts = []
+        row, count, begin, begin_line, offset, header = 0, 0, 0, 1, 0, self.has_header
+        with open(self.path, "rb") as f:
+            for no, raw in enumerate(f, start=1):
+                text = raw.removeprefix(codecs.BOM_UTF8) if no == 1 else raw
+                if text.strip() and not text.lstrip().startswith(b"#"):
+                    if header:
+                        header = False  # the header: its part skips it
+                    else:
+                        if count == rows:
+                            parts.append((row, count, begin, offset, begin_line))
+                            row, count, begin, begin_line = row + count, 0, offset, no
+                        count += 1
+                offset += len(raw)
+        if count:
+            parts.append((row, count, begin, offset, begin_line))
+        return parts
+
+    def read_bytes(self, begin: int, end: int, first_line: int) -> np.ndarray:
+        """The rows of bytes [begin, end) of the file (a part of byte_parts, starting at line first_line) as
+        (c, D) float64, with the file's rules and the messages naming the line and column of a bad value."""
+        with open(self.path, "rb") as f:
+            f.seek(begin)
+            raw = f.read(end - begin)
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            where = begin + exc.start
+            raise DataError(f"{self.path}: is not UTF-8 text (byte {where}): save it as UTF-8 CSV") from None
+        lines = list(_data_lines(io.StringIO(text, newline=""), first_line))
+        if begin == 0 and self.has_header:
+            lines = lines[1:]
+        return self._parse(lines) if lines else np.empty((0, self.n_features))
 
     def chunks(self, rows: int) -> Iterator[np.ndarray]:
         block: list[tuple[int, str]] = []
@@ -206,6 +244,13 @@ class CsvSource:
             for out_j, j in enumerate(self.idx):
                 out[i, out_j] = data._parse_value(self.path, no, j, self.names[j], fields[j])
         return out
+
+
+def _data_lines(lines, first: int) -> Iterator[tuple[int, str]]:
+    """(line number, line without its end) of the non-blank, non-comment lines, numbered from first."""
+    for no, line in enumerate(lines, start=first):
+        if line.strip() and not line.lstrip().startswith("#"):
+            yield no, line.rstrip("\r\n")
 
 
 class MultiSource:
@@ -261,13 +306,13 @@ def chunked_source(spec: str, columns: list | None, limit: int, cluster: bool = 
     path = Path(spec)
     many = any(ch in spec for ch in "*?[") or path.is_dir()
     text = path.suffix.lower() in TEXT_SUFFIXES
-    if text and not cluster and path.is_file() and path.stat().st_size > limit:
-        return open_source(spec, columns)  # a text table larger than the limit
+    if text and path.is_file() and (cluster or path.stat().st_size > limit):
+        return open_source(spec, columns)  # a text table larger than the limit, or for a cluster's workers
     if not many and path.suffix.lower() not in STREAM_SUFFIXES:
         if cluster:
             raise DataError(
-                f"{spec}: on a Dask cluster the workers read the data from .npy or Parquet files (a folder or a "
-                "glob of them): save it with numpy.save or as Parquet"
+                f"{spec}: on a Dask cluster the workers read the data from .npy, Parquet or CSV/TSV files (a folder "
+                "or a glob of .npy or Parquet files): save it with numpy.save or as Parquet"
             )
         return None
     if not many and not cluster and (not path.is_file() or path.stat().st_size * 2 <= limit):
