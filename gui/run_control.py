@@ -187,19 +187,19 @@ class RunControl(QObject):
         (a note says so when a cluster is chosen)."""
         import engine
 
+        if self.state.stream is None:  # (the address is not needed, nor checked)
+            if self.controls.where_box.currentIndex() != 0:
+                self.messages.note(
+                    "this data is in memory: it is fitted on this machine (a cluster fits data read by chunks, "
+                    "bigger than the memory limit)",
+                    8000,
+                )
+            return MACHINE
         try:
-            where = self.controls.where()
+            return self.controls.where()
         except engine.UserError as exc:
             self.messages.error("Check the settings", str(exc))
             return None
-        if where != MACHINE and self.state.stream is None:
-            self.messages.note(
-                "this data is in memory: it is fitted on this machine (a cluster fits data read by chunks, "
-                "bigger than the memory limit)",
-                8000,
-            )
-            return MACHINE
-        return where
 
     # ------------------------------------------------------------------ the fit thread's reports
     def _current(self, job_id: int) -> bool:

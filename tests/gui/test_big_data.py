@@ -10,6 +10,7 @@ from gui_helpers import FIT_TIMEOUT_MS, run_fit
 
 import engine
 from gui import frames
+from gui.big_data import MACHINE
 from gui.view_control import KINDS
 
 LIMIT = "256K"  # the Run panel's memory limit: every file below is bigger (in float64)
@@ -176,10 +177,15 @@ def test_a_local_dask_cluster_fits_it_as_this_machine_does(qtbot, window, tmp_pa
 
 
 def test_a_scheduler_address_must_be_one(qtbot, window, tmp_path) -> None:
-    np.save(tmp_path / "big.npy", _data(30_000))
-    _open_big(qtbot, window, tmp_path / "big.npy")
+    """A malformed address is named when a big file would be fitted there; data in memory is fitted here, with a
+    note, whatever the address field holds."""
     window.controls.where_box.setCurrentIndex(2)
     window.controls.scheduler.setText("localhost")
+    assert window.run_control.start_fit() and window.state.job.where == MACHINE
+    assert "fitted on this machine" in window.statusBar().currentMessage()
+    window.run_control.cancel()
+    np.save(tmp_path / "big.npy", _data(30_000))
+    _open_big(qtbot, window, tmp_path / "big.npy")
     assert not window.run_control.start_fit()
     assert "tcp://HOST:PORT" in window.messages.last_error
 
