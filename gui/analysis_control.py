@@ -19,11 +19,6 @@ CHUNKED_COMPARE = (
     "this data is read by chunks (bigger than the memory limit): only exact EM fits it, a pass per iteration "
     "(Run). The other algorithms need the data in memory: raise the memory limit (Run panel) and open it again."
 )
-CHUNKED_SELECTION = (
-    "this data is read by chunks (bigger than the memory limit): model selection over it runs from the command "
-    "line, the whole grid in one pass per iteration: python3 main.py select FILE -k 1-8 --memory-limit SIZE "
-    "(add --dask local or --dask tcp://HOST:PORT for a cluster)."
-)
 
 
 class CompareControl:
@@ -81,11 +76,15 @@ class SelectionControl:
         """The panel's other settings over the tab's K range, restarts and covariance types."""
         import engine
 
-        if self.state.stream is not None:
-            self.messages.error("Cannot run model selection here", CHUNKED_SELECTION)
-            return
         config = self.run_control.checked_config()
         if config is None:
+            return
+        stream = self.state.stream
+        if stream is not None:  # the whole grid as one batched EM, a pass per iteration on this machine
+            from .big_data import grid_data
+
+            self.tabs.setCurrentWidget(self.view)
+            self.view.start(lambda report, cells: grid_data(stream, config.seed, cells, report), config)
             return
         n, d = self.state.scene.points.shape
         k_max = max(self.view.k_from.value(), self.view.k_to.value())

@@ -184,6 +184,25 @@ class ClusterLink:
             cluster.close(client)
 
 
+def grid_data(streamed: Streamed, seed: int, cells: int, report):
+    """engine.grid.Streamed of data read by chunks for a model selection on this machine (`cells` fits batched:
+    restarts x K x covariance types): the first pass's sample when it was drawn with seed (else a new first
+    pass), and a pass per iteration for every cell at once."""
+    import functools
+
+    from engine.grid import Streamed as GridData
+    from engine.stream import survey
+    from engine.streaming import SAMPLE_SIZE as FIT_SAMPLE
+    from engine.streaming import local_pass
+
+    source, rows = streamed.source(), streamed.rows(cells)
+    if seed == streamed.seed:
+        found = streamed.survey
+    else:
+        found = survey(Progress(source, report, f"first pass (a sample for seed {seed})"), rows, FIT_SAMPLE, seed)
+    return GridData(source, found, functools.partial(local_pass, Progress(source, report, "pass"), rows))
+
+
 def fit_snapshots(streamed: Streamed, config, cancel, where: str, link: ClusterLink, report):
     """The snapshots of a fit of data read by chunks: a pass per iteration here (where == MACHINE) or on the Dask
     cluster `where`. The start is k-means++ on the first pass's sample when its seed is the fit's (no pass

@@ -3,7 +3,6 @@ progress; spurious fits are marked and never best; click a point to load that fi
 
 from __future__ import annotations
 
-import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
@@ -92,8 +91,10 @@ class SelectionView(QWidget):
     def running(self) -> bool:
         return self._cancel is not None
 
-    def start(self, points: np.ndarray, base) -> None:
-        """Fit the grid K x covariance types with the panel's other settings (restarts from this tab)."""
+    def start(self, points, base) -> None:
+        """Fit the grid K x covariance types with the panel's other settings (restarts from this tab). points:
+        the data (N, D), or for data read by chunks a function (report, cells) -> engine.grid.Streamed, called in
+        the background (report(text) shows a pass's progress)."""
         import engine
 
         self.stop()
@@ -115,7 +116,8 @@ class SelectionView(QWidget):
         run_id, cancel = self._run_id, self._cancel
 
         def sweep(emit) -> None:
-            for entry in engine.select_models(points, ks, types, base, cancel):
+            data = points(emit, self._total * base.restarts) if callable(points) else points
+            for entry in engine.select_models(data, ks, types, base, cancel):
                 emit(entry)
 
         def failed(message: str, internal: bool) -> None:
@@ -143,6 +145,9 @@ class SelectionView(QWidget):
 
     def _entry(self, run_id: int, entry) -> None:
         if run_id != self._run_id:
+            return
+        if isinstance(entry, str):  # a pass's progress (data read by chunks: the whole grid a pass an iteration)
+            self.progress.setText(f"0 / {self._total} fits: {entry}")
             return
         self.entries.append(entry)
         self.progress.setText(f"{len(self.entries)} / {self._total} fits")

@@ -4,6 +4,8 @@ analyses that need the data in memory refused with a message."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from gui_helpers import FIT_TIMEOUT_MS, run_fit
@@ -114,13 +116,11 @@ def test_labels_of_all_points_are_exported_in_one_pass(qtbot, window, tmp_path) 
 
 
 def test_what_needs_the_data_in_memory_says_so(qtbot, window, tmp_path) -> None:
-    """Compare, model selection, drawing points and other algorithms: a message, nothing started."""
+    """Compare, drawing points and other algorithms: a message, nothing started."""
     np.save(tmp_path / "big.npy", _data(30_000))
     _open_big(qtbot, window, tmp_path / "big.npy")
     window.compare_control.run()
     assert "only exact EM fits it" in window.messages.last_error
-    window.selection_control.run()
-    assert "main.py select" in window.messages.last_error
     window.controls.algorithm.setCurrentText("gradient-em")
     assert not window.run_control.start_fit()
     assert "exact EM" in window.messages.last_error
@@ -239,3 +239,28 @@ def test_a_progress_note_is_withdrawn_only_while_it_is_shown(window) -> None:
     window.messages.note("a newer note", 0)
     window.messages.withdraw("pass: 10 of 20 rows (50%)")
     assert window.statusBar().currentMessage() == "a newer note"
+
+
+def test_model_selection_over_a_big_file_is_the_in_memory_one(qtbot, window, tmp_path) -> None:
+    """The Model selection tab on a file read by chunks: the whole grid as one batched EM, a pass per iteration;
+    every cell's BIC equals the in-memory selection's (the sample holds every row, so the starts are the same),
+    and a fit chosen there is shown."""
+    x = _data(20_000, d=2, seed=6)
+    np.save(tmp_path / "big.npy", x)
+    _open_big(qtbot, window, tmp_path / "big.npy")
+    view = window.selection
+    view.k_from.setValue(1)
+    view.k_to.setValue(3)
+    view.restarts.setValue(2)
+    for t, box in view.types.items():
+        box.setChecked(t in ("full", "diag"))
+    window.selection_control.run()
+    qtbot.waitUntil(lambda: not view.running and len(view.entries) == 6, timeout=120_000)
+    base = replace(window.run_control.checked_config(), restarts=2, init=None)
+    memory = list(engine.select_models(x, [1, 2, 3], ["full", "diag"], base))
+    got = {(e.k, e.covariance_type): e.bic for e in view.entries}
+    for e in memory:
+        assert got[(e.k, e.covariance_type)] == pytest.approx(e.bic, rel=1e-9)
+    best = engine.best_entry(view.entries)
+    window.selection_control.load_fit(best)
+    qtbot.waitUntil(lambda: window.state.frame is not None and window.state.frame.snapshot is best.snapshot)
