@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DataError, UserError
-from .stream import CsvSource, Moments, MultiSource, NpySource, Survey, first_non_finite
+from .stream import CsvSource, Moments, MultiSource, NpySource, ParquetSource, Survey, first_non_finite
 from .streaming import PassPlan, PassSums, chunk_sums
 
 CONNECT_TIMEOUT_S = 10
@@ -114,16 +114,8 @@ def read_part(part: Part) -> np.ndarray:
         source, begin, end, line = part.text
         return source.read_bytes(begin, end, line)
     if part.kind == "npy":
-        source = NpySource(part.path, list(part.columns) or None)
-        with open(part.path, "rb") as f:
-            f.seek(source.offset + part.start * source.width * source.dtype.itemsize)
-            out = np.empty((part.count, source.width), dtype=source.dtype)
-            f.readinto(memoryview(out).cast("B"))
-        return out if source.idx == list(range(source.width)) else np.ascontiguousarray(out[:, source.idx])
-    import pyarrow.parquet as pq
-
-    table = pq.ParquetFile(part.path).read_row_groups(list(part.row_groups), columns=list(part.columns))
-    return np.column_stack([table.column(c).to_numpy() for c in part.columns]).astype(np.float64)
+        return NpySource(part.path, list(part.columns) or None).read(part.start, part.count)
+    return ParquetSource(part.path, list(part.columns)).read_groups(list(part.row_groups))
 
 
 class ClusterPasses:

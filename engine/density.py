@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .stream import Cancelled
+from .stream import check_cancelled
 
 Project = Callable[[np.ndarray], np.ndarray]
 
@@ -44,7 +44,7 @@ def view_range(source, rows: int, project: Project, cancelled=None) -> tuple[np.
     """The smallest and largest coordinates (2,), (2,) of all the source's points in a view: one pass."""
     low, high = np.full(2, np.inf), np.full(2, -np.inf)
     for chunk in source.chunks(rows):
-        _check(cancelled)
+        check_cancelled(cancelled)
         xy = project(chunk)
         if len(xy):
             low, high = np.minimum(low, xy.min(axis=0)), np.maximum(high, xy.max(axis=0))
@@ -57,7 +57,7 @@ def density_counts(
     """Counts (bins, bins) int64 of all the source's points in a view on a grid over bounds: one pass."""
     counts = np.zeros((bins, bins), dtype=np.int64)
     for chunk in source.chunks(rows):
-        _check(cancelled)
+        check_cancelled(cancelled)
         counts += bin_counts(project(chunk), bounds, bins)
     return counts
 
@@ -66,11 +66,6 @@ def histogram_counts(source, rows: int, lo: float, hi: float, bins: int, cancell
     """Counts (bins,) int64 of all the values of a 1-D source in equal bins over [lo, hi]: one pass."""
     counts = np.zeros(bins, dtype=np.int64)
     for chunk in source.chunks(rows):
-        _check(cancelled)
+        check_cancelled(cancelled)
         counts += np.histogram(chunk[:, 0], bins=bins, range=(lo, hi))[0]
     return counts
-
-
-def _check(cancelled) -> None:
-    if cancelled is not None and cancelled():
-        raise Cancelled

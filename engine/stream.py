@@ -29,6 +29,12 @@ class Cancelled(Exception):  # noqa: N818 - not an error: the caller stopped a p
     """A pass was stopped on its caller's request (its result is not wanted any more)."""
 
 
+def check_cancelled(cancelled) -> None:
+    """Raise Cancelled when cancelled() (a pass's optional question, asked before each chunk) says so."""
+    if cancelled is not None and cancelled():
+        raise Cancelled
+
+
 class NpySource:
     """A 2-D (or 1-D) C-ordered `.npy` array of numbers, read rows at a time; all its columns, or the chosen ones
     (indices or ranges, as --columns takes them).
@@ -64,24 +70,27 @@ class NpySource:
 
     def chunks(self, rows: int) -> Iterator[np.ndarray]:
         """The rows in order, `rows` at a time (c, D) in the file's dtype; one buffer reused (valid until the next)."""
-        every = self.idx == list(range(self.width))
         buffer = np.empty((min(rows, max(self.n_samples, 1)), self.width), dtype=self.dtype)
         with open(self.path, "rb") as f:
             f.seek(self.offset)
-            left = self.n_samples
-            while left > 0:
-                c = min(rows, left)
-                view = buffer[:c]
-                got = f.readinto(memoryview(view).cast("B"))
-                if got != view.nbytes:
-                    raise DataError(f"{self.path}: the file ends before its {self.n_samples} rows: it is truncated")
-                left -= c
-                yield view if every else view[:, self.idx]  # its own dtype: the caller converts it once
+            for start in range(0, self.n_samples, rows):
+                yield self._read(f, buffer[: min(rows, self.n_samples - start)])
+
+    def read(self, start: int, count: int) -> np.ndarray:
+        """Rows [start, start + count) (count, D) in the file's dtype (a Dask worker's part)."""
+        with open(self.path, "rb") as f:
+            f.seek(self.offset + start * self.width * self.dtype.itemsize)
+            return np.ascontiguousarray(self._read(f, np.empty((count, self.width), dtype=self.dtype)))
+
+    def _read(self, f, out: np.ndarray) -> np.ndarray:
+        """The next len(out) rows of the open file into out (c, width); the chosen columns of them."""
+        if f.readinto(memoryview(out).cast("B")) != out.nbytes:
+            raise DataError(f"{self.path}: the file ends before its {self.n_samples} rows: it is truncated")
+        return out if self.idx == list(range(self.width)) else out[:, self.idx]  # the caller converts it once
 
 
 class ParquetSource:
-    """The numeric columns (or the chosen ones: names, indices, ranges) of a Parquet file, read by record
-    batches."""
+    """The numeric columns (or the chosen ones: names, indices, ranges) of a Parquet file, read by row groups."""
 
     def __init__(self, path: str | Path, columns: list | None = None) -> None:
         import pyarrow.parquet as pq
@@ -105,38 +114,39 @@ class ParquetSource:
         self.n_features = len(self.idx)
 
     def chunks(self, rows: int) -> Iterator[np.ndarray]:
-        """Whole row groups, as many as fit in `rows` rows, in one float64 chunk (a row group bigger than that in
-        batches of `rows`). Not iter_batches over the file: its read-ahead kept 2.4 GB in pyarrow's pool over a
-        1.8 GB file, against 16 MB by row groups, which also read 6x faster (2e7 rows: 0.17 s against 1.0 s)."""
+        """Whole row groups, as many as fit in `rows` rows, in one chunk (a row group bigger than that in batches
+        of `rows`). Not iter_batches over the file: its read-ahead kept 2.4 GB in pyarrow's pool over a 1.8 GB
+        file, against 16 MB by row groups, which also read 6x faster (2e7 rows: 0.17 s against 1.0 s)."""
         meta, names = self.file.metadata, list(self.columns)
         pending, count = [], 0
         for g in range(meta.num_row_groups):
             n = meta.row_group(g).num_rows
             if count and count + n > rows:
-                yield self._array(pending)
+                yield self.read_groups(pending)
                 pending, count = [], 0
             if n > rows:
                 for batch in self.file.iter_batches(rows, row_groups=[g], columns=names, use_threads=False):
-                    yield self._array([batch])
+                    yield self._array(batch)
                 continue
-            pending.append(self.file.read_row_group(g, columns=names))
+            pending.append(g)
             count += n
         if pending:
-            yield self._array(pending)
+            yield self.read_groups(pending)
 
-    def _array(self, tables: list) -> np.ndarray:
-        """The chosen columns of pyarrow tables (or record batches), one after another, as one (c, D) array of the
-        columns' common type (float32 columns stay float32: the E-step converts each sub-chunk in cache)."""
-        kinds = [tables[0].schema.field(name).type.to_pandas_dtype() for name in self.columns]
-        out = np.empty((sum(t.num_rows for t in tables), self.n_features), dtype=np.result_type(*kinds))
-        at = 0
-        for t in tables:
-            for j, name in enumerate(self.columns):
-                column = t.column(name)
-                if column.null_count:
-                    raise DataError(f"{self.path}: column {name!r} has missing values: fill or drop them")
-                out[at : at + t.num_rows, j] = column.to_numpy()
-            at += t.num_rows
+    def read_groups(self, groups: list[int]) -> np.ndarray:
+        """The chosen columns of the row groups `groups`, one after another (c, D) (also a Dask worker's part)."""
+        return self._array(self.file.read_row_groups(groups, columns=list(self.columns)))
+
+    def _array(self, table) -> np.ndarray:
+        """The chosen columns of a pyarrow table (or record batch) as one (c, D) array of the columns' common type
+        (float32 columns stay float32: the E-step converts each sub-chunk in cache)."""
+        kinds = [table.schema.field(name).type.to_pandas_dtype() for name in self.columns]
+        out = np.empty((table.num_rows, self.n_features), dtype=np.result_type(*kinds))
+        for j, name in enumerate(self.columns):
+            column = table.column(name)
+            if column.null_count:
+                raise DataError(f"{self.path}: column {name!r} has missing values: fill or drop them")
+            out[:, j] = column.to_numpy()
         return out
 
 
@@ -273,7 +283,8 @@ class MultiSource:
 
 
 def open_source(spec: str | Path, columns: list[str] | None = None):
-    """The source for a `.npy` or Parquet file, a folder of them, or a glob ('data/part-*.parquet')."""
+    """The source for a `.npy`, Parquet or CSV/TSV file, a folder of `.npy`/Parquet files, or a glob of them
+    ('data/part-*.parquet')."""
     text = str(spec)
     if any(ch in text for ch in "*?["):
         paths = sorted(Path(p) for p in globbing.glob(text))
@@ -328,8 +339,7 @@ def digest(source, rows: int, cancelled=None) -> str:
     whole array, which this never holds. cancelled() is asked before each chunk (True: stream.Cancelled)."""
     sha = hashlib.sha256()
     for chunk in source.chunks(rows):
-        if cancelled is not None and cancelled():
-            raise Cancelled
+        check_cancelled(cancelled)
         sha.update(np.ascontiguousarray(chunk, dtype="<f8"))
     return sha.hexdigest()
 
@@ -399,7 +409,7 @@ def survey(source, rows: int, sample_size: int, seed: int, cancelled=None) -> Su
     """One pass: every value checked (finite; the row and column named), the moments (Chan's pairwise
     combination of per-chunk means and squared deviations, in float64), and a reservoir sample of sample_size
     rows (Algorithm R: row i > S replaces a uniform slot j < S when j drawn from 0..i falls below S), drawn from
-    numpy's generator seeded `seed`: the same rows for the same seed. cancelled() (optional) is asked after each
+    numpy's generator seeded `seed`: the same rows for the same seed. cancelled() (optional) is asked before each
     chunk: True ends the pass with stream.Cancelled."""
     rng = np.random.default_rng(seed)
     d = source.n_features
@@ -407,8 +417,7 @@ def survey(source, rows: int, sample_size: int, seed: int, cancelled=None) -> Su
     sample_rows = np.full(sample_size, -1, dtype=np.int64)
     moments = Moments.none(d)
     for chunk in source.chunks(rows):
-        if cancelled is not None and cancelled():
-            raise Cancelled
+        check_cancelled(cancelled)
         count, bad = moments.count, first_non_finite(chunk)
         if bad is not None:
             r, j, value = bad
