@@ -53,10 +53,19 @@ class Streamed:
         return open_source(self.path, list(self.columns) if self.columns is not None else None)
 
     def rows(self, restarts: int = 1) -> int:
-        """Rows per chunk: within the memory limit, at most MAX_CHUNK_ROWS."""
-        from engine.limits import chunk_rows_for
+        """Rows per chunk of its passes (chunk_rows)."""
+        return chunk_rows(self.limit, self.n_features, restarts)
 
-        return min(chunk_rows_for(self.limit, self.n_features, restarts), MAX_CHUNK_ROWS)
+    def first_pass(self, source, rows: int, report, seed: int, sample_size: int | None = None):
+        """The survey a fit seeded `seed` starts from: the one made when the file opened when it was drawn with
+        that seed (and is of that size), else a new first pass over source."""
+        from engine.stream import survey
+        from engine.streaming import SAMPLE_SIZE as FIT_SAMPLE
+
+        sample_size = FIT_SAMPLE if sample_size is None else sample_size
+        if seed == self.seed and sample_size == FIT_SAMPLE:
+            return self.survey
+        return survey(Progress(source, report, f"first pass (a sample for seed {seed})"), rows, sample_size, seed)
 
     def describe(self) -> str:
         from engine.limits import human
@@ -65,6 +74,14 @@ class Streamed:
             f"read by chunks: {human(self.nbytes)} in float64, more than the memory limit ({human(self.limit)}); "
             f"the image shows all {self.n_samples:,} points, the dots a uniform sample"
         )
+
+
+def chunk_rows(limit: int, n_features: int, restarts: int = 1) -> int:
+    """Rows per chunk of the window's passes: within the memory limit (engine.limits.chunk_rows_for), at most
+    MAX_CHUNK_ROWS."""
+    from engine.limits import chunk_rows_for
+
+    return min(chunk_rows_for(limit, n_features, restarts), MAX_CHUNK_ROWS)
 
 
 class Progress:
@@ -89,11 +106,10 @@ class Progress:
 def survey_file(source, path: str, columns, limit: int, seed: int, report, cancelled) -> Streamed:
     """The first pass over a source (engine.stream): every value checked, the moments, a sample of
     engine.streaming.SAMPLE_SIZE rows drawn with seed."""
-    from engine.limits import chunk_rows_for
     from engine.stream import survey
     from engine.streaming import SAMPLE_SIZE as FIT_SAMPLE
 
-    rows = min(chunk_rows_for(limit, source.n_features), MAX_CHUNK_ROWS)
+    rows = chunk_rows(limit, source.n_features)
     found = survey(Progress(source, report, f"{path}: first pass"), rows, FIT_SAMPLE, seed, cancelled)
     chosen = tuple(columns) if columns is not None else None
     return Streamed(path, chosen, tuple(source.columns), tuple(source.idx), found.n_samples, limit, found, seed)
@@ -191,15 +207,10 @@ def grid_data(streamed: Streamed, seed: int, cells: int, report):
     import functools
 
     from engine.grid import Streamed as GridData
-    from engine.stream import survey
-    from engine.streaming import SAMPLE_SIZE as FIT_SAMPLE
     from engine.streaming import local_pass
 
     source, rows = streamed.source(), streamed.rows(cells)
-    if seed == streamed.seed:
-        found = streamed.survey
-    else:
-        found = survey(Progress(source, report, f"first pass (a sample for seed {seed})"), rows, FIT_SAMPLE, seed)
+    found = streamed.first_pass(source, rows, report, seed)
     return GridData(source, found, functools.partial(local_pass, Progress(source, report, "pass"), rows))
 
 
@@ -207,8 +218,6 @@ def fit_snapshots(streamed: Streamed, config, cancel, where: str, link: ClusterL
     """The snapshots of a fit of data read by chunks: a pass per iteration here (where == MACHINE) or on the Dask
     cluster `where`. The start is k-means++ on the first pass's sample when its seed is the fit's (no pass
     again), else on a new sample."""
-    from engine.stream import survey
-    from engine.streaming import SAMPLE_SIZE as FIT_SAMPLE
     from engine.streaming import fit_stream
 
     cfg = config.resolved()
@@ -216,11 +225,7 @@ def fit_snapshots(streamed: Streamed, config, cancel, where: str, link: ClusterL
     rows = streamed.rows(cfg.restarts)
 
     def first_pass(sample_size: int, seed: int):
-        if seed == streamed.seed and sample_size == FIT_SAMPLE:
-            return streamed.survey
-        return survey(
-            Progress(source.source, report, f"first pass (a sample for seed {seed})"), rows, sample_size, seed
-        )
+        return streamed.first_pass(source.source, rows, report, seed, sample_size)
 
     run_pass = None
     if where != MACHINE:

@@ -9,7 +9,7 @@ from .background import Background
 from .controls import ControlPanel
 from .state import WindowState
 
-CHECK_BYTES = 64 << 20  # the chunks of the pass that checks a session's data read by chunks (float64 bytes)
+CHECK_BYTES = 64 << 20  # the memory the pass that checks a session's data read by chunks may take
 
 
 class SessionControl:
@@ -95,10 +95,10 @@ class SessionControl:
     def _open_chunked(self, session) -> None:
         """A session of data read by chunks: the file checked in one pass (size and SHA-256), read by chunks as
         Open does (its first pass, its image), then the session's settings and its fit again."""
-        from .big_data import MAX_CHUNK_ROWS
+        from .big_data import chunk_rows
 
         ref = session.data
-        rows = max(1024, min(MAX_CHUNK_ROWS, CHECK_BYTES // (8 * ref.n_features)))
+        rows = chunk_rows(CHECK_BYTES, ref.n_features)
 
         def checked(_source) -> None:
             def run() -> None:
