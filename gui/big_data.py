@@ -47,6 +47,12 @@ class Streamed:
         """The data's size as the fit would hold it (float64)."""
         return self.n_samples * self.n_features * 8
 
+    def sample_dataset(self):
+        """The first pass's sample as the engine.Dataset on screen (what the dots, hover and labels use)."""
+        from engine.data import Dataset
+
+        return Dataset(self.survey.sample, self.names, self.indices, self.path)
+
     def source(self):
         from engine.stream import open_source
 

@@ -75,10 +75,7 @@ class DataControl:
         """
         import engine
 
-        self.run_control.stop_for_change("the data changed")
-        self._forget_start()
-        self._opening += 1  # a file still loading would replace this newer data: it is dropped when it arrives
-        token = self.state.set_data(dataset, origin)
+        token = self._replace_data(dataset, origin)
 
         def work():
             ref = origin if origin is not None else engine.inline_ref(dataset.points)
@@ -94,6 +91,14 @@ class DataControl:
         else:
             self.messages.note(f"preparing {len(dataset.points):,} points…", 0)
             self.tasks.run(work, show, self.messages.failed("Could not show the data"))
+
+    def _replace_data(self, dataset, origin, stream=None) -> int:
+        """New data in the state (WindowState.set_data; its token): the running fit stopped, the old data's start
+        dropped, and a file still loading superseded (it would replace this newer data: dropped when it comes)."""
+        self.run_control.stop_for_change("the data changed")
+        self._forget_start()
+        self._opening += 1
+        return self.state.set_data(dataset, origin, stream)
 
     def _forget_start(self) -> None:
         """A start imported, set by hand or continued from belongs to the data it was made on: drop it."""
@@ -207,8 +212,7 @@ class DataControl:
             try:
                 superseded = lambda: opening != self._opening  # noqa: E731 - another file (or this again) opens
                 streamed = survey_file(source, path, columns, limit, seed, emit, superseded)
-                sample = engine.Dataset(streamed.survey.sample, streamed.names, streamed.indices, path)
-                view = first_view(sample, plot_columns)
+                view = first_view(streamed.sample_dataset(), plot_columns)
                 return "stream", (streamed, streamed_scene(streamed, view, emit, superseded))
             except Cancelled:
                 return "superseded", None
@@ -237,13 +241,8 @@ class DataControl:
 
     def _show_streamed(self, streamed, scene) -> None:
         """Data read by chunks on screen: its sample as the data set, its scene with the image of all points."""
-        import engine
 
-        self.run_control.stop_for_change("the data changed")
-        self._forget_start()
-        self._opening += 1
-        dataset = engine.Dataset(streamed.survey.sample, streamed.names, streamed.indices, streamed.path)
-        self.state.set_data(dataset, None, streamed)
+        self._replace_data(streamed.sample_dataset(), None, streamed)
         self.state.set_scene(scene)
         self.messages.note(f"{streamed.path}: {streamed.describe()}", 15000)
 
