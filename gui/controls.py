@@ -21,13 +21,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from .big_data import MACHINE
+
 DEFAULT_INIT = "(algorithm's default)"
 K_RANGE = (1, 50)
 RESTARTS_RANGE = (1, 10_000)
 SEED_RANGE = (0, 2**31 - 1)
 IMPORTED_INIT = "imported parameters"
 # where a fit runs (the Run box): here, a Dask LocalCluster of processes on this machine, or a running scheduler
-WHERE = ("this machine", "local cluster", "scheduler address")
+WHERE = (MACHINE, "local cluster", "scheduler address")
 
 
 class ControlPanel(QWidget):
@@ -124,7 +126,7 @@ class ControlPanel(QWidget):
         self.where_box = _combo(WHERE)
         self.where_box.setToolTip(
             "Where data read by chunks (bigger than the memory limit) is fitted: a pass per iteration here, or "
-            "on a Dask cluster whose workers hold the data's parts (.npy or Parquet files they can read)"
+            "on a Dask cluster whose workers hold the data's parts (.npy, Parquet or CSV files they can read)"
         )
         self.scheduler = QLineEdit()
         self.scheduler.setPlaceholderText("tcp://HOST:8786")
@@ -159,7 +161,7 @@ class ControlPanel(QWidget):
 
         index = self.where_box.currentIndex()
         if index == 0:
-            return WHERE[0]
+            return MACHINE
         if index == 1:
             return "local"
         address = self.scheduler.text().strip()

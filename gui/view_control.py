@@ -159,6 +159,7 @@ class ViewControl:
             make = lambda: separating_view(snap.weights, snap.means, snap.covariances)  # noqa: E731
         self._token += 1
         token, frame = self._token, self.state.frame
+        notes = [f"projecting {scene.n_samples:,} points…"]  # the notes shown while it works (the last stays up)
 
         def work(emit):
             if scene.stream is None:
@@ -179,7 +180,7 @@ class ViewControl:
             if result is None or token != self._token or self.state.scene is not scene:
                 return  # another view was chosen meanwhile, or the data changed
             new, new_frame = result
-            self.messages.note("", 1)  # the "projecting" note is done
+            self.messages.withdraw(notes[-1])  # its work is done (a newer note of something else stays)
             self.state.set_view_scene(new)
             self.plot.show_scene(new, self.names)
             if new_frame is not None and self.state.frame is frame:
@@ -191,8 +192,12 @@ class ViewControl:
         if len(points) <= SCATTER_LIMIT and scene.stream is None:
             show(work(lambda _text: None))
         else:
-            self.messages.note(f"projecting {scene.n_samples:,} points…", 0)
-            progress = lambda text: self.messages.note(text, 0)  # noqa: E731
+            self.messages.note(notes[0], 0)
+
+            def progress(text: str) -> None:
+                notes.append(text)
+                self.messages.note(text, 0)
+
             self.tasks.run(work, show, self.messages.failed("Could not show that view"), on_item=progress)
 
     def _restore_kind(self) -> None:
