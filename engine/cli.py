@@ -32,7 +32,7 @@ from .fitting import check_data, fit
 from .gallery import GALLERY_FORMATS, build_gallery, write_gallery
 from .history import History
 from .limits import check_fit_memory, check_generate_memory, check_seed, check_selection
-from .outputs import atomic_write, atomic_write_chunks, check_outputs, staged_writes
+from .outputs import atomic_write, check_outputs, staged_writes
 from .select import run_selection
 from .session import read_session, replay_differences, write_session
 from .snapshot import CancelToken
@@ -192,12 +192,13 @@ def _scale_args(p: argparse.ArgumentParser) -> None:
         "--dask",
         metavar="CLUSTER",
         help="fit on a Dask cluster: local or local:WORKERS (processes on this machine) or a scheduler's address "
-        "tcp://HOST:PORT; the workers read the .npy/Parquet data from its path (shared storage)",
+        "tcp://HOST:PORT; the workers read the .npy/Parquet/CSV data from its path (shared storage)",
     )
     p.add_argument(
         "--memory-limit",
         help="the most data held in memory, e.g. 256M or 2G (default: a quarter of this machine's memory); a larger "
-        ".npy or Parquet file, a folder or a glob of them, is read by chunks of at most this size, once per iteration",
+        ".npy, Parquet or CSV file, a folder or a glob of .npy/Parquet files, is read by chunks of at most this size, "
+        "once per iteration",
     )
 
 
@@ -397,7 +398,7 @@ def _fit_streamed(args, source, run_pass=None, rows: int | None = None) -> int:
             chunk_rows = (
                 rows if run_pass is None else chunk_rows_for(args.limit_bytes, source.n_features, cfg.n_components)
             )
-            atomic_write_chunks(args.labels, label_csv(source.chunks(chunk_rows), params))
+            atomic_write(args.labels, label_csv(source.chunks(chunk_rows), params))
         if args.gallery:
             _write_gallery(args.gallery, last, cfg)
         if args.session:  # one more pass: the data's SHA-256, which a replay checks (in one pass too)

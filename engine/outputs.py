@@ -88,12 +88,6 @@ def check_outputs(paths: Iterable[str | Path | None], inputs: Iterable[str | Pat
 _STAGED: contextvars.ContextVar[list | None] = contextvars.ContextVar("staged_writes", default=None)
 
 
-def atomic_write_chunks(path: str | Path, chunks: Iterable[bytes]) -> None:
-    """atomic_write for output made piece by piece (labels of data read by chunks): never all in memory, never
-    half-written, staged like atomic_write inside `staged_writes()`."""
-    atomic_write(path, chunks)
-
-
 def _write_temp(target: Path, data: bytes | Iterable[bytes]) -> str:
     """data (bytes, or pieces of it) in a new temporary file beside target, flushed to disk, with the final
     file's permissions."""
