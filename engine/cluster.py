@@ -16,7 +16,7 @@ import numpy as np
 
 from .errors import DataError, UserError
 from .stream import CsvSource, Moments, MultiSource, NpySource, ParquetSource, Survey, first_non_finite
-from .streaming import PassPlan, PassSums, chunk_sums
+from .streaming import PassPlan, PassSums, chunk_sums, summed
 
 CONNECT_TIMEOUT_S = 10
 
@@ -155,10 +155,7 @@ class ClusterPasses:
 
     def __call__(self, plan: PassPlan) -> PassSums:
         tasks = self.client.map(chunk_sums, self.data, plan=plan, pure=False)
-        total = None
-        for part in self.client.gather(tasks):  # in the parts' order: the same sums whatever the workers
-            total = part if total is None else total.add(part)
-        return total
+        return summed(self.client.gather(tasks))  # in the parts' order: the same sums whatever the workers
 
 
 def part_survey(chunk: np.ndarray, seed: tuple[int, int], sample_size: int) -> dict:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -106,13 +106,14 @@ def lowest(values: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     return best, torch.gather(places, 1, at)
 
 
+def summed(parts: Iterable[PassSums]) -> PassSums:
+    """The sums of chunks or parts, added in the order given (the same bits however they were computed)."""
+    return functools.reduce(PassSums.add, parts)
+
+
 def local_pass(source, rows: int, plan: PassPlan) -> PassSums:
     """A pass over a source on this machine, chunk by chunk, summed in the chunks' order."""
-    total = None
-    for chunk in source.chunks(rows):
-        part = chunk_sums(chunk, plan)
-        total = part if total is None else total.add(part)
-    return total
+    return summed(chunk_sums(chunk, plan) for chunk in source.chunks(rows))
 
 
 class StreamingEM(ExactEM):
