@@ -17,6 +17,8 @@ from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtGui import QGuiApplication, QIcon
 from PySide6.QtWidgets import QApplication
 
+from . import collector
+
 APP_NAME = "gmm-studio"
 ORGANIZATION = "GMM Studio"
 SWITCH_INTERVAL_S = 0.001
@@ -39,6 +41,7 @@ def make_app(argv: list[str] | None = None) -> QApplication:
     app.setApplicationDisplayName("GMM Studio")
     QGuiApplication.setDesktopFileName(APP_NAME)  # Wayland finds the icon through the .desktop file's name
     app.setWindowIcon(QIcon(str(ICON)))
+    collector.install(app)  # garbage collection on this thread only: see collector.py
     return app
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from pathlib import Path
@@ -22,3 +23,14 @@ def faithful() -> np.ndarray:
     from engine.data import load
 
     return load(OLD_FAITHFUL).points
+
+
+@pytest.fixture(autouse=True)
+def _collect_on_the_main_thread():
+    """A window turns automatic garbage collection off and collects from a timer of the GUI thread (see
+    gui/collector.py); between tests, where no event loop runs, collect what is due here instead."""
+    yield
+    if not gc.isenabled():
+        from gui.collector import collect_due
+
+        collect_due()
