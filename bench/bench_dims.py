@@ -7,7 +7,8 @@ and reg_covar 1e-6 for both), batched against scikit-learn's n_init = 100, one r
 N = 1e6 points in D = 30 in a fresh process (resident set size over the interpreter's own), against the data's
 own size.
 
-    .venv/bin/python bench/bench_dims.py [--repeat 3] [--restarts-n 50000] [--no-restarts] [--no-memory]
+    .venv/bin/python bench/bench_dims.py [--repeat 3] [--dims 2,10,30] [--restarts-n 50000] [--no-restarts]
+        [--no-memory]
 """
 
 from __future__ import annotations
@@ -109,9 +110,11 @@ def main() -> None:
     p.add_argument("--no-memory", action="store_true")
     p.add_argument("--no-restarts", action="store_true")
     p.add_argument("--restarts-n", type=int, default=50_000)
+    p.add_argument("--dims", default="2,10,30", help="which of the per-iteration cases (D = 2, 10, 30) to run")
     args = p.parse_args()
     rows = []
-    for d, n in CASES:
+    dims = {int(d) for d in args.dims.split(",")}
+    for d, n in (case for case in CASES if case[0] in dims):
         ours, theirs = per_iteration(data(d, n), args.repeat)
         rows.append([d, n, ours * 1e3, theirs * 1e3, theirs / ours])
     print(f"EM per iteration, full, K = 5, float64, {ITER} iterations from the same start; medians of {args.repeat}")

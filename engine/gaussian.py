@@ -15,10 +15,11 @@ import math
 import threading
 from functools import lru_cache
 
+import numpy as np
 import torch
 
 from .covariances import COVARIANCE_TYPES
-from .threads import chunk_workers, ordered_map
+from .threads import blas_threads_for, chunk_workers, ordered_map
 
 Tensor = torch.Tensor
 # scikit-learn adds 10 * eps to every N_k so that an empty component divides by a tiny number, not zero.
@@ -100,6 +101,25 @@ def quadratic_features(x: Tensor, out: Tensor | None = None) -> Tensor:
     return f
 
 
+def quadratic_features_t(xt: Tensor, out: Tensor | None = None) -> Tensor:
+    """F(x)^T (P, c): the features of points laid out transposed, xt (D, c), written into out (P, >= c) if given.
+
+    Row i's products x_i * x_{i..D} are one contiguous (D - i, c) block, each point's numbers along a row: the
+    E-step's chunks are made this way (faster than points first: bench/bench_dims.py, see LazyFeatures).
+    """
+    d, c = xt.shape
+    f = torch.empty(n_features(d), c, dtype=xt.dtype, device=xt.device) if out is None else out[:, :c]
+    # on the CPU through NumPy on the same memory: D calls of ~1 us each against torch's ~4 (see normalise)
+    mul, points, rows = (np.multiply, xt.numpy(), f.numpy()) if xt.device.type == "cpu" else (torch.mul, xt, f)
+    rows[0] = 1.0
+    rows[1 : 1 + d] = points
+    at = 1 + d
+    for i in range(d):
+        mul(points[i : i + 1], points[i:], out=rows[at : at + d - i])
+        at += d - i
+    return f
+
+
 # Above two dimensions the (N, P) features are not kept: each E-step chunk makes its own (the same numbers) in a
 # buffer that stays in cache. That is as fast as reading kept features from memory (P = 66 at D = 10: 21.7 ms
 # against 20.5 ms per E-step at N = 2e5) and never holds the (N, P) array, which is 16.5 times the data at D = 30
@@ -145,6 +165,19 @@ class LazyFeatures:
             std = torch.sub(part, self.center, out=std) if std is not None else part - self.center
             part = std.div_(self.scale)
         return quadratic_features(part, thread_buffer("features", (part.shape[0], self.shape[1]), part))
+
+    def transposed(self, rows: slice) -> Tensor:
+        """F^T (P, c) of a slice of points, in this thread's buffer (valid until the thread's next call): the
+        points are transposed (and standardised) into a (D, c) buffer, then their features made row by row."""
+        part = self.x[rows]
+        c, d = part.shape
+        like = part if self.center is None else self.center
+        xt = _scratch("points-t", (d, c), like)
+        if self.center is None:
+            xt.copy_(part.T)
+        else:
+            torch.sub(part.T, self.center[:, None], out=xt).div_(self.scale[:, None])
+        return quadratic_features_t(xt, _scratch("features-t", (self.shape[1], c), like))
 
 
 def n_features(d: int) -> int:
@@ -209,8 +242,13 @@ def e_step_statistics(
     chunk, workers = _chunking(n, chunk, features.device, workers)
     log_norm = torch.empty(r, n, dtype=coef.dtype, device=features.device)
 
+    lazy = isinstance(features, LazyFeatures)
+
     def one_chunk(lo: int) -> Tensor:
-        return _chunk_statistics(features[lo : lo + chunk], coef_rows, r, k, segment, log_norm[:, lo : lo + chunk])
+        rows = slice(lo, lo + chunk)
+        if lazy:  # made transposed, F^T (P, c): faster to make and to multiply (see quadratic_features_t)
+            return _chunk_statistics(features.transposed(rows), coef_rows, r, k, segment, log_norm[:, rows], True)
+        return _chunk_statistics(features[rows], coef_rows, r, k, segment, log_norm[:, rows])
 
     return _added_in_order(one_chunk, n, chunk, workers).view(r, k, p), log_norm
 
@@ -237,39 +275,68 @@ def _added_in_order(one_chunk, n: int, chunk: int, workers: int) -> Tensor:
 
 
 def _chunk_statistics(
-    block: Tensor, coef_rows: Tensor, r: int, k: int, segment: int | None, log_norm: Tensor
+    block: Tensor,
+    coef_rows: Tensor,
+    r: int,
+    k: int,
+    segment: int | None,
+    log_norm: Tensor,
+    points_last: bool = False,
 ) -> Tensor:
-    """One chunk of the E-step: the statistics (R*K, P) float64 of the points whose features are block (c, P),
-    for coefficients coef_rows (R*K, P); their log p(x) goes into log_norm (R, c).
+    """One chunk of the E-step: the statistics (R*K, P) float64 of the points whose features are block (c, P)
+    (or (P, c) if points_last), for coefficients coef_rows (R*K, P); their log p(x) goes into log_norm (R, c).
 
     The intermediates are laid out (R, K, c), points last: the log-sum-exp's max and sum over K then run along
     the outer axis, which vectorises on a CPU and coalesces on a GPU (faster than points first). One (R*K, c)
     buffer holds the log-joint, then the responsibilities, updated in place.
     """
+    if points_last:
+        block = block.T  # (c, P), a view
     resp = torch.matmul(coef_rows, block.T, out=thread_buffer("resp", (coef_rows.shape[0], block.shape[0]), block))
-    log_joint = resp.view(r, k, -1)  # (R*K, c): the log-joint now, the responsibilities below
-    top = log_joint.amax(dim=1, keepdim=True)
-    log_joint.sub_(top).exp_()
-    total = log_joint.sum(dim=1, keepdim=True)
-    torch.add(top.squeeze(1), torch.log(total).squeeze(1), out=log_norm)  # (R, c)
-    log_joint.mul_(total.reciprocal_())
+    normalise(resp.view(r, k, -1), log_norm)  # (R*K, c): the log-joint, now the responsibilities
     return weighted_sums(resp, block, segment)
 
 
-# Above this many dimensions, and with at most WHITENED_MAX_ROWS restart-components, the E-step works on whitened
-# distances instead of quadratic features (bench/bench_dims.py): y = (x - mu) L^-T for every component is one
-# (c, D) x (D, R*K*D) product, and the statistics sum r x x^T one (D, c) x (c, R*K*D) product. Both are dense
-# products with D-long or c-long inner sums, where the features' products have only R*K rows and are memory
-# bound. Measured per E-step (2 threads): D = 30, N = 1e5, R*K = 5: 44 ms against 68-93 ms; D = 16: 37 against
-# 49 ms; D = 10: 26 against 20 ms (features win); R*K = 50, D = 30: 356 against 197 ms (features win).
-WHITENED_MIN_D = 14
-WHITENED_MAX_ROWS = 20
-WHITENED_ELEMENTS = 2**18  # a chunk's (c, R*K*D) buffer holds about this many numbers (2 MiB in float64)
+def normalise(log_joint: Tensor, log_norm: Tensor) -> None:
+    """Turn the log-joint (R, K, c) into the responsibilities, in place, and write log p(x) = the log-sum-exp over
+    K into log_norm (R, c).
+
+    On the CPU through NumPy on the same memory: a NumPy ufunc call costs ~1 us against torch's ~4, and with two
+    E-step threads each call also passes the GIL; the 8 calls per chunk through torch were a fifth of the E-step at
+    D = 10 (bench/bench_dims.py: 19.8 against 15.6 ms per E-step, with the features below).
+    """
+    if log_joint.device.type == "cpu":
+        joint, out = log_joint.numpy(), log_norm.numpy()
+        top = joint.max(axis=1)  # (R, c)
+        joint -= top[:, None]
+        np.exp(joint, out=joint)
+        total = joint.sum(axis=1)
+        np.log(total, out=out)
+        out += top
+        joint *= np.reciprocal(total, out=total)[:, None]
+        return
+    top = log_joint.amax(dim=1, keepdim=True)
+    log_joint.sub_(top).exp_()
+    total = log_joint.sum(dim=1, keepdim=True)
+    torch.add(top.squeeze(1), torch.log(total).squeeze(1), out=log_norm)
+    log_joint.mul_(total.reciprocal_())
+
+
+# From WHITENED_MIN_D dimensions, with at most D / 2 restart-components, the E-step works on whitened distances
+# instead of quadratic features: ((x - mu) L^-T)^T for every component is one (R*K*D, 1 + D) x (1 + D, c) product,
+# and the statistics one (1 + D, c) x (c, R*K*D) product. Both are dense products with long inner sums (near the
+# BLAS's peak), where the features' products have only R*K rows; but they take about twice the features' flops,
+# so more restart-components tip the balance back. Per E-step, 2 threads, K = 5 (R*K = 5), N = 2e5: D = 10
+# features 17.8 against 18.6 ms, D = 11 22.2 against 21.4, D = 12 23.0 against 22.0, D = 16 44.2 against 32.7;
+# N = 5e4: D = 12, R*K = 10 9.4 against 13.6 ms (features win); D = 16, R*K = 10 14.8 against 16.8 (features
+# win); D = 30, R*K = 10 56.5 against 38.6 (whitened wins), R*K = 20 60.3 against 71.3 (features win).
+WHITENED_MIN_D = 11
+WHITENED_ELEMENTS = 2**19  # a chunk's (R*K*D, c) buffer holds about this many numbers (4 MiB in float64)
 
 
 def use_whitened(d: int, rows: int) -> bool:
     """Whether the E-step of D-dimensional points with `rows` = R*K restart-components uses whitened distances."""
-    return d >= WHITENED_MIN_D and rows <= WHITENED_MAX_ROWS
+    return d >= WHITENED_MIN_D and 2 * rows <= d
 
 
 def whitened_statistics(
@@ -279,38 +346,61 @@ def whitened_statistics(
     from whitened distances: log w + log N(x | mu, L L^T) = log w - 1/2 |L^-1 (x - mu)|^2 - log|L| - D/2 log 2pi.
 
     x (N, D); log_weights (R, K); means (R, K, D); chol (R, K, D, D) lower Cholesky factors.
+
+    Each chunk's points get a leading 1 and are laid out transposed, z = [1; x^T] (1 + D, c): one product
+    [-mu L^-T; L^-T]^T @ z gives every component's ((x - mu) L^-T)^T (M*D, c), and one product z @ (r x^T)^T gives
+    sum r x (its first row) and sum r x x^T. With the points last, the sum over D and the products r x run along
+    contiguous rows (faster than points first: 601 against 714 ns per point at D = 30, bench/bench_dims.py).
     """
     n, d = x.shape
     r, k, _ = means.shape
     m = r * k
     eye = torch.eye(d, dtype=chol.dtype, device=chol.device).expand_as(chol)
     chol_inv_t = torch.linalg.solve_triangular(chol, eye, upper=False).transpose(-1, -2)  # L^-T (R, K, D, D)
-    proj = chol_inv_t.reshape(m, d, d).permute(1, 0, 2).reshape(d, m * d).to(x)  # x @ proj: every component's
-    shift = (means.unsqueeze(-2) @ chol_inv_t).reshape(m * d).to(x)  # mu L^-T, subtracted from it
+    proj = chol_inv_t.reshape(m, d, d).permute(1, 0, 2).reshape(d, m * d)  # x @ proj: every component's x L^-T
+    shift = (means.unsqueeze(-2) @ chol_inv_t).reshape(1, m * d)  # mu L^-T
+    lifted = torch.cat([-shift, proj]).T.contiguous().to(x)  # (M*D, 1 + D)
     log_det = torch.log(torch.diagonal(chol, dim1=-2, dim2=-1)).sum(-1)
     const = (log_weights - log_det - 0.5 * d * math.log(2.0 * math.pi)).reshape(m, 1).to(x)
     chunk, workers = _chunking(n, max(256, WHITENED_ELEMENTS // (m * d)), x.device, workers)
-    upper = _pair_tables(d)[2].to(x.device)
-
     log_norm = torch.empty(r, n, dtype=x.dtype, device=x.device)
 
     def one_chunk(lo: int) -> Tensor:
         block = x[lo : lo + chunk]
         c = block.shape[0]
-        y = torch.addmm(shift, block, proj, beta=-1, out=thread_buffer("whitened", (c, m * d), x))  # (x - mu) L^-T
+        z = _scratch("lifted", (1 + d, c), x)
+        z[0] = 1.0
+        z[1:] = block.T
+        y = blas_matmul(lifted, z, _scratch("whitened", (m * d, c), x))  # ((x - mu) L^-T)^T for every component
         y.square_()
-        resp = y.view(c, m, d).sum(-1).T.mul(-0.5).add_(const)  # (M, c): the log-joint
-        log_joint = resp.view(r, k, c)
-        top = log_joint.amax(dim=1, keepdim=True)
-        log_joint.sub_(top).exp_()
-        total = log_joint.sum(dim=1, keepdim=True)
-        torch.add(top.squeeze(1), torch.log(total).squeeze(1), out=log_norm[:, lo : lo + c])  # (R, c)
-        log_joint.mul_(total.reciprocal_())  # resp (M, c) now holds the responsibilities
-        torch.mul(resp.T.unsqueeze(-1), block.unsqueeze(1), out=y.view(c, m, d))  # r x, in y's memory
-        second = (block.T @ y).view(d, m, d).transpose(0, 1).reshape(m, d * d)[:, upper]  # sum r x x^T (upper)
-        return torch.cat([resp.sum(1, keepdim=True), resp @ block, second], dim=1).double()
+        resp = y.view(m, d, c).sum(1).mul_(-0.5).add_(const)  # (M, c): the log-joint
+        normalise(resp.view(r, k, c), log_norm[:, lo : lo + c])  # resp (M, c) now holds the responsibilities
+        torch.mul(resp.view(m, 1, c), z[1:].view(1, d, c), out=y.view(m, d, c))  # r x^T, in y's memory
+        moments = blas_matmul(z, y.T, _scratch("moments", (1 + d, m * d), x))  # [sum r x; sum r x x^T]
+        return torch.cat([resp.sum(1), moments.flatten()]).double()
 
-    return _added_in_order(one_chunk, n, chunk, workers).view(r, k, -1), log_norm
+    with blas_threads_for(workers, x.device):
+        total = _added_in_order(one_chunk, n, chunk, workers)
+    moments = total[m:].view(1 + d, m, d).transpose(0, 1)  # (M, 1 + D, D): row 0 sum r x, then sum r x x^T
+    upper = _pair_tables(d)[2].to(x.device)
+    second = moments[:, 1:].reshape(m, d * d)[:, upper]
+    return torch.cat([total[:m, None], moments[:, 0], second], dim=1).view(r, k, -1), log_norm
+
+
+def _scratch(name: str, shape: tuple[int, ...], like: Tensor) -> Tensor:
+    """This thread's buffer `name` (see thread_buffer), or a new tensor off the CPU."""
+    buffer = thread_buffer(name, shape, like)
+    return buffer if buffer is not None else torch.empty(shape, dtype=like.dtype, device=like.device)
+
+
+def blas_matmul(a: Tensor, b: Tensor, out: Tensor) -> Tensor:
+    """a (n, p) @ b (p, q) into out (n, q). On the CPU through NumPy's BLAS (OpenBLAS in NumPy's wheels): for the
+    whitened E-step's shapes it ran 1.2-1.4x faster than torch's MKL on an AMD EPYC (44 against 37 GFLOP/s at
+    D = 30; bench/bench_dims.py), and it scales to two threads where MKL's thin products do not."""
+    if a.device.type != "cpu":
+        return torch.matmul(a, b, out=out)
+    np.matmul(a.numpy(), b.numpy(), out=out.numpy())
+    return out
 
 
 def weighted_sums(resp: Tensor, block: Tensor, segment: int | None = None) -> Tensor:

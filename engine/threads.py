@@ -19,6 +19,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -122,3 +123,48 @@ def _pool(workers: int) -> ThreadPoolExecutor:
         if _POOL is None or _POOL._max_workers < workers:
             _POOL = ThreadPoolExecutor(workers, thread_name_prefix="gmm-estep", initializer=_one_torch_thread)
         return _POOL
+
+
+# NumPy's BLAS (OpenBLAS in its wheels, with its own pthreads) runs some of the E-step's products
+# (gaussian.blas_matmul). Called from several chunk workers at once with its default thread count, its calls queue
+# on its one thread pool: two workers ran 0.8x as fast as one. While the chunk workers run, it gets one thread each.
+_BLAS_LOCK = threading.Lock()
+_BLAS_USERS = 0
+_BLAS_SAVED: object = None  # threadpoolctl's limits of the BLAS libraries before the first user
+
+
+@contextmanager
+def blas_threads_for(workers: int, device) -> Iterator[None]:
+    """NumPy's BLAS on one thread while `workers` > 1 chunk workers run on the CPU (reference-counted across
+    concurrent fits: the last one out restores the count the first one found)."""
+    if workers <= 1 or getattr(device, "type", device) != "cpu":
+        yield
+        return
+    global _BLAS_USERS, _BLAS_SAVED
+    with _BLAS_LOCK:
+        if _BLAS_USERS == 0:
+            _BLAS_SAVED = _blas_controller().limit(limits=1, user_api="blas")
+        _BLAS_USERS += 1
+    try:
+        yield
+    finally:
+        with _BLAS_LOCK:
+            _BLAS_USERS -= 1
+            if _BLAS_USERS == 0:
+                _BLAS_SAVED.restore_original_limits()
+                _BLAS_SAVED = None
+
+
+_CONTROLLER = None
+
+
+def _blas_controller():
+    """threadpoolctl's controller of the libraries loaded now (NumPy's BLAS loads with NumPy), made once: making
+    one scans the process's libraries (~1 ms); a limit through it costs ~10 us."""
+    global _CONTROLLER
+    if _CONTROLLER is None:
+        import numpy  # noqa: F401  (its BLAS must be loaded to be found)
+        from threadpoolctl import ThreadpoolController
+
+        _CONTROLLER = ThreadpoolController()
+    return _CONTROLLER
