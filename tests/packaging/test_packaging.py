@@ -71,6 +71,7 @@ def test_the_wheel_metadata_uses_ranges_not_pins(wheel) -> None:
         "pyside6-essentials",
         "pyqtgraph",
         "pyarrow",
+        "threadpoolctl",
         "dask",
         "distributed",
     }
