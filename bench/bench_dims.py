@@ -2,10 +2,11 @@
 
 Per iteration: full covariances, K = 5, float64, both from the same start (the engine's k-means++ start, given
 to scikit-learn as its initial parameters), ITER iterations with tol 0, seconds per iteration, medians of
---repeat runs. Restarts: the best of 100 k-means++ restarts at D = 10 (N = --restarts-n, K = 5, full, tol 1e-6
-and reg_covar 1e-6 for both), batched against scikit-learn's n_init = 100, one run each. Peak memory: a fit of
-N = 1e6 points in D = 30 in a fresh process (resident set size over the interpreter's own), against the data's
-own size.
+--repeat rounds; each round runs one fit of each, one after the other, and the ratio is the median of the rounds'
+ratios (this machine drifts by 20% from minute to minute: blocks of one fit then the other skewed the ratio).
+Restarts: the best of 100 k-means++ restarts at D = 10 (N = --restarts-n, K = 5, full, tol 1e-6 and reg_covar
+1e-6 for both), batched against scikit-learn's n_init = 100, one run each. Peak memory: a fit of N = 1e6 points in
+D = 30 in a fresh process (resident set size over the interpreter's own), against the data's own size.
 
     .venv/bin/python bench/bench_dims.py [--repeat 3] [--dims 2,10,30] [--restarts-n 50000] [--no-restarts]
         [--no-memory]
@@ -14,13 +15,14 @@ own size.
 from __future__ import annotations
 
 import argparse
+import statistics
 import subprocess
 import sys
 import time
 import warnings
 
 import numpy as np
-from common import ROOT, median_time, table
+from common import ROOT, paired_times, table
 
 from engine import FitConfig, fit, run_to_end
 from engine.export import MixtureParams
@@ -57,7 +59,7 @@ def data(d: int, n: int) -> np.ndarray:
     return centres[rng.integers(0, 5, n)] + rng.normal(size=(n, d))
 
 
-def per_iteration(x: np.ndarray, repeat: int) -> tuple[float, float]:
+def per_iteration(x: np.ndarray, repeat: int) -> tuple[float, float, float]:
     from sklearn.mixture import GaussianMixture
 
     start = run_to_end(x, FitConfig(n_components=5, max_iter=0))
@@ -81,7 +83,9 @@ def per_iteration(x: np.ndarray, repeat: int) -> tuple[float, float]:
             warnings.simplefilter("ignore")
             gm.fit(x)
 
-    return median_time(ours, repeat) / ITER, median_time(theirs, repeat) / ITER
+    mine, sklearn = paired_times([ours, theirs], repeat)
+    ratios = [b / a for a, b in zip(mine, sklearn, strict=True)]
+    return statistics.median(mine) / ITER, statistics.median(sklearn) / ITER, statistics.median(ratios)
 
 
 def restarts(n: int, r: int = 100) -> list:
@@ -115,9 +119,12 @@ def main() -> None:
     rows = []
     dims = {int(d) for d in args.dims.split(",")}
     for d, n in (case for case in CASES if case[0] in dims):
-        ours, theirs = per_iteration(data(d, n), args.repeat)
-        rows.append([d, n, ours * 1e3, theirs * 1e3, theirs / ours])
-    print(f"EM per iteration, full, K = 5, float64, {ITER} iterations from the same start; medians of {args.repeat}")
+        ours, theirs, ratio = per_iteration(data(d, n), args.repeat)
+        rows.append([d, n, ours * 1e3, theirs * 1e3, ratio])
+    print(
+        f"EM per iteration, full, K = 5, float64, {ITER} iterations from the same start; medians of {args.repeat} "
+        "rounds, each round one fit of each (the ratio is the median of the rounds' ratios)"
+    )
     print(table(["D", "N", "GMM Studio ms", "scikit-learn ms", "ratio"], rows))
     if not args.no_restarts:
         print(f"Best of 100 k-means++ restarts, D = 10, N = {args.restarts_n}, K = 5, full, tol 1e-6; one run each")

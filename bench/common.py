@@ -31,6 +31,21 @@ def median_time(fn, repeat: int) -> float:
     return statistics.median(times)
 
 
+def paired_times(fns, repeat: int) -> list[list[float]]:
+    """Wall times (s) of each of fns over `repeat` rounds (after one warm-up of each), the fns run one after another
+    within a round: a busy machine's drift then hits every fn of a round alike, and the ratios of a round's times
+    compare like with like. Returns one list of `repeat` times per fn."""
+    for fn in fns:
+        fn()
+    times: list[list[float]] = [[] for _ in fns]
+    for _ in range(repeat):
+        for fn, out in zip(fns, times, strict=True):
+            t = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - t)
+    return times
+
+
 def snapshot_intervals(snapshots, skip: int = 0, before_stamp=None):
     """Seconds between consecutive snapshots of a fit generator (the whole loop, snapshots included),
     ignoring the first `skip` iterations; returns (intervals, last snapshot). before_stamp() runs before
