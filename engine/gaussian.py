@@ -105,7 +105,7 @@ def quadratic_features_t(xt: Tensor, out: Tensor | None = None) -> Tensor:
     """F(x)^T (P, c): the features of points laid out transposed, xt (D, c), written into out (P, >= c) if given.
 
     Row i's products x_i * x_{i..D} are one contiguous (D - i, c) block, each point's numbers along a row: the
-    E-step's chunks are made this way (faster than points first: bench/bench_dims.py, see LazyFeatures).
+    E-step's chunks are made this way (see LazyFeatures.transposed).
     """
     d, c = xt.shape
     f = torch.empty(n_features(d), c, dtype=xt.dtype, device=xt.device) if out is None else out[:, :c]
@@ -124,6 +124,8 @@ def quadratic_features_t(xt: Tensor, out: Tensor | None = None) -> Tensor:
 # buffer that stays in cache. That is as fast as reading kept features from memory (P = 66 at D = 10: 21.7 ms
 # against 20.5 ms per E-step at N = 2e5) and never holds the (N, P) array, which is 16.5 times the data at D = 30
 # (bench/bench_dims.py). At D <= 2 (P <= 3D) the kept features cost no more than the data's own copies.
+# The chunks' features are made points last, F^T (P, c) (LazyFeatures.transposed): each product then writes whole
+# rows, and the E-step at D = 10, N = 2e5 on two threads went from 21.5 to 17.5 ms (this 2-core machine).
 # A chunk of features holds about LAZY_ELEMENTS numbers (2048 rows at least: fewer lost at D = 30).
 LAZY_ELEMENTS = {"cpu": 2**19, "cuda": 2**25}
 MIN_LAZY_ROWS = 2048
@@ -302,8 +304,9 @@ def normalise(log_joint: Tensor, log_norm: Tensor) -> None:
     K into log_norm (R, c).
 
     On the CPU through NumPy on the same memory: a NumPy ufunc call costs ~1 us against torch's ~4, and with two
-    E-step threads each call also passes the GIL; the 8 calls per chunk through torch were a fifth of the E-step at
-    D = 10 (bench/bench_dims.py: 19.8 against 15.6 ms per E-step, with the features below).
+    E-step threads each call also passes the GIL. With the features' products (quadratic_features_t) also through
+    NumPy, an E-step at D = 10, N = 2e5 on two chunk threads took 15.6 against 19.8 ms through torch (this 2-core
+    machine); faster in float32 too (3.3 against 5.2 ns per point here).
     """
     if log_joint.device.type == "cpu":
         joint, out = log_joint.numpy(), log_norm.numpy()
@@ -350,7 +353,7 @@ def whitened_statistics(
     Each chunk's points get a leading 1 and are laid out transposed, z = [1; x^T] (1 + D, c): one product
     [-mu L^-T; L^-T]^T @ z gives every component's ((x - mu) L^-T)^T (M*D, c), and one product z @ (r x^T)^T gives
     sum r x (its first row) and sum r x x^T. With the points last, the sum over D and the products r x run along
-    contiguous rows (faster than points first: 601 against 714 ns per point at D = 30, bench/bench_dims.py).
+    contiguous rows (faster than points first: 601 against 714 ns per point at D = 30 on one thread here).
     """
     n, d = x.shape
     r, k, _ = means.shape
@@ -395,8 +398,8 @@ def _scratch(name: str, shape: tuple[int, ...], like: Tensor) -> Tensor:
 
 def blas_matmul(a: Tensor, b: Tensor, out: Tensor) -> Tensor:
     """a (n, p) @ b (p, q) into out (n, q). On the CPU through NumPy's BLAS (OpenBLAS in NumPy's wheels): for the
-    whitened E-step's shapes it ran 1.2-1.4x faster than torch's MKL on an AMD EPYC (44 against 37 GFLOP/s at
-    D = 30; bench/bench_dims.py), and it scales to two threads where MKL's thin products do not."""
+    whitened E-step's shapes it ran 1.2-1.4x faster than torch's MKL on this project's AMD EPYC machine (44.5
+    against 36.5 GFLOP/s at D = 30, one thread each; 55 against 47 on a large square product)."""
     if a.device.type != "cpu":
         return torch.matmul(a, b, out=out)
     np.matmul(a.numpy(), b.numpy(), out=out.numpy())
