@@ -3,9 +3,11 @@
 Automatic collection runs in whichever thread happens to allocate when a generation's count passes its
 threshold: the fit's QThread, the background passes' pool, the E-step's workers, or the event-loop thread of a
 Dask client. A collection there can free the last reference to a Qt wrapper caught in a reference cycle, and so
-delete a QObject from a thread that does not own it; the GUI thread then crashes later, inside event processing
-(seen twice in full test runs, with distributed's loop thread alive). So the window turns automatic collection
-off and collects on a timer of the GUI thread, with the same thresholds the automatic collector uses.
+delete a QObject from a thread that does not own it, and the GUI thread can crash later, inside event processing
+(pyqtgraph ships a collector like this one for that reason). Two full test runs crashed that way, in pytest-qt's
+event processing with distributed's loop thread alive; this is the likely cause, not a proven one. So the window
+turns automatic collection off and collects on a timer of the GUI thread, with the automatic collector's
+thresholds.
 """
 
 from __future__ import annotations
