@@ -163,8 +163,7 @@ class LazyFeatures:
     def __getitem__(self, rows: slice) -> Tensor:
         part = self.x[rows]
         if self.center is not None:
-            std = thread_buffer("standardised", tuple(part.shape), self.center)
-            std = torch.sub(part, self.center, out=std) if std is not None else part - self.center
+            std = torch.sub(part, self.center, out=_scratch("standardised", tuple(part.shape), self.center))
             part = std.div_(self.scale)
         return quadratic_features(part, thread_buffer("features", (part.shape[0], self.shape[1]), part))
 
@@ -238,13 +237,12 @@ def e_step_statistics(
     n, p = features.shape
     r, k, _ = coef.shape
     chunk = chunk or chunk_rows(features.device, r * k)
-    if isinstance(features, LazyFeatures):  # each chunk's (chunk, P) features are made here: bound them too
+    lazy = isinstance(features, LazyFeatures)
+    if lazy:  # each chunk's (chunk, P) features are made here: bound them too
         chunk = min(chunk, features.rows_per_chunk())
     coef_rows = coef.reshape(r * k, p)  # (R*K, P): row r*K + k is W[r, k]
     chunk, workers = _chunking(n, chunk, features.device, workers)
     log_norm = torch.empty(r, n, dtype=coef.dtype, device=features.device)
-
-    lazy = isinstance(features, LazyFeatures)
 
     def one_chunk(lo: int) -> Tensor:
         rows = slice(lo, lo + chunk)

@@ -20,7 +20,10 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:  # torch loads after before_torch() has set OpenMP's waiting
+    import torch
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -134,10 +137,10 @@ _BLAS_SAVED: object = None  # threadpoolctl's limits of the BLAS libraries befor
 
 
 @contextmanager
-def blas_threads_for(workers: int, device) -> Iterator[None]:
+def blas_threads_for(workers: int, device: torch.device) -> Iterator[None]:
     """NumPy's BLAS on one thread while `workers` > 1 chunk workers run on the CPU (reference-counted across
     concurrent fits: the last one out restores the count the first one found)."""
-    if workers <= 1 or getattr(device, "type", device) != "cpu":
+    if workers <= 1 or device.type != "cpu":
         yield
         return
     global _BLAS_USERS, _BLAS_SAVED
