@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from .covariances import COVARIANCE_TYPES
-from .threads import blas_threads_for, chunk_workers, ordered_map
+from .threads import blas_threads_for, chunk_workers, ordered_sum
 
 Tensor = torch.Tensor
 # scikit-learn adds 10 * eps to every N_k so that an empty component divides by a tiny number, not zero.
@@ -230,7 +230,7 @@ def e_step_statistics(
     Working chunk by chunk keeps the intermediates in cache (bench/bench_em.py) and never stores
     the (R, N, K) responsibilities; the float64 accumulation keeps float32 fits accurate.
 
-    On the CPU the chunks run on `workers` threads (default: threads.chunk_workers()), see threads.ordered_map;
+    On the CPU the chunks run on `workers` threads (default: threads.chunk_workers()), see threads.ordered_sum;
     their statistics are added in the chunks' order whatever the thread count, so the result is the same bit
     for bit on one thread or many. chunk defaults by device, segment as in weighted_sums.
     """
@@ -268,10 +268,7 @@ def _chunking(n: int, chunk: int, device: torch.device, workers: int | None) -> 
 def _added_in_order(one_chunk, n: int, chunk: int, workers: int) -> Tensor:
     """The sum of one_chunk(lo) over the chunks' starts, run on `workers` threads and added in the chunks' order
     (the same bits whatever the thread count)."""
-    total = None
-    for sums in ordered_map(one_chunk, range(0, n, chunk), workers):
-        total = sums if total is None else total.add_(sums)
-    return total
+    return ordered_sum(one_chunk, range(0, n, chunk), workers)
 
 
 def _chunk_statistics(

@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import os
 import threading
-from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, TypeVar
 
@@ -26,7 +25,6 @@ if TYPE_CHECKING:  # torch loads after before_torch() has set OpenMP's waiting
     import torch
 
 T = TypeVar("T")
-R = TypeVar("R")
 
 
 def before_torch() -> None:
@@ -104,20 +102,65 @@ def _one_torch_thread() -> None:
     torch.set_num_threads(1)
 
 
-def ordered_map(fn: Callable[[T], R], items: Sequence[T], workers: int) -> Iterator[R]:
-    """fn over items on up to `workers` threads (one torch thread each), the results yielded in the items'
-    order; at most 2 * workers results wait at once, so memory stays bounded. workers <= 1: here, in order."""
+def ordered_sum(fn: Callable[[T], torch.Tensor], items: Sequence[T], workers: int) -> torch.Tensor:
+    """The sum of fn(item) over items, added in the items' order whatever `workers` is (the same bits on one
+    thread or many). On up to `workers` pool threads (one torch thread each), each taking the next item as it
+    finishes one and adding what is ready in order; the calling thread waits once, not per item (waking it per
+    item, a third thread asking for the GIL, made the E-step 5-9% slower on this 2-core machine). At most
+    2 * workers results wait to be added, so memory stays bounded. workers <= 1: here, in order."""
     if workers <= 1 or len(items) < 2:
-        yield from map(fn, items)
-        return
-    pool = _pool(workers)
-    window: deque[Future[R]] = deque()
-    for item in items:
-        window.append(pool.submit(fn, item))
-        if len(window) >= 2 * workers:
-            yield window.popleft().result()
-    while window:
-        yield window.popleft().result()
+        total = None
+        for item in items:
+            part = fn(item)
+            total = part if total is None else total.add_(part)
+        return total
+    adder = _InOrderSum(fn, items, 2 * workers)
+    futures = [_pool(workers).submit(adder.work) for _ in range(min(workers, len(items)))]
+    for future in futures:
+        future.result()  # raises a worker's error
+    return adder.total
+
+
+class _InOrderSum:
+    """The shared state of ordered_sum's workers: which item is next to run, the results waiting for their turn,
+    and the running total."""
+
+    def __init__(self, fn: Callable[[T], torch.Tensor], items: Sequence[T], window: int) -> None:
+        self.fn, self.items, self.window = fn, items, window
+        self.total: torch.Tensor | None = None
+        self._next_item = 0  # the next item a worker takes
+        self._next_part = 0  # the next item whose result is added
+        self._waiting: dict[int, torch.Tensor] = {}
+        self._failed = False
+        self._turn = threading.Condition()
+
+    def work(self) -> None:
+        """Run items until none is left (or a worker failed), adding each result, and those it unblocks, in order.
+
+        The item next to be added is always running on some worker, never waiting: so a worker held back by a full
+        window is always woken."""
+        while True:
+            with self._turn:
+                while len(self._waiting) >= self.window and not self._failed:
+                    self._turn.wait()
+                if self._failed or self._next_item >= len(self.items):
+                    return
+                index = self._next_item
+                self._next_item += 1
+            try:
+                part = self.fn(self.items[index])
+            except BaseException:
+                with self._turn:
+                    self._failed = True
+                    self._turn.notify_all()
+                raise
+            with self._turn:
+                self._waiting[index] = part
+                while self._next_part in self._waiting:
+                    ready = self._waiting.pop(self._next_part)
+                    self.total = ready if self.total is None else self.total.add_(ready)
+                    self._next_part += 1
+                self._turn.notify_all()
 
 
 def _pool(workers: int) -> ThreadPoolExecutor:
