@@ -48,6 +48,7 @@ class ExactEM:
         a padded component has weight 0, so it takes no responsibility and stays out of every update)."""
         self.x = x
         self.features = gaussian.features_of(x)  # (N, P) once per fit on x's device, or per chunk (large D)
+        self.lifted = gaussian.lifted_of(x)  # [1; x^T] (1 + D, N) when x lives in that layout (see working_points)
         self.weights, self.means, self.cov = (p.to(HOST) for p in params)
         r, k = self.weights.shape
         types = [covariance_type] * r if isinstance(covariance_type, str) else list(covariance_type)
@@ -95,7 +96,9 @@ class ExactEM:
             return self._mean_ll.clone()
         weights, means, chol = (self._take(p, rows) for p in (self.weights, self.means, self.chol))
         if gaussian.use_whitened(self.x.shape[1], len(rows) * means.shape[1]):
-            stats, self._log_norm = gaussian.whitened_statistics(self.x, torch.log(weights), means, chol)
+            stats, self._log_norm = gaussian.whitened_statistics(
+                self.x, torch.log(weights), means, chol, lifted=self.lifted
+            )
         else:
             coef = gaussian.log_joint_coefficients(torch.log(weights), means, chol)
             stats, self._log_norm = gaussian.e_step_statistics(self.features, coef.to(self.x.device))

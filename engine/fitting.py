@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
+from . import gaussian
 from .algorithms import ALGORITHMS
 from .config import FitConfig
 from .covariances import COVARIANCE_TYPES
@@ -63,6 +64,17 @@ def checked_data(data: np.ndarray, columns: tuple[str, ...] = ()) -> tuple[np.nd
     return x, moments
 
 
+def working_points(x_data: np.ndarray, scaling: Scaling, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """The standardised points (N, D) a fit works on, in `dtype` on `device`: on the CPU from D = 3 a view of the
+    E-step's lifted layout (gaussian.lifted_points), written there in one pass."""
+    n, d = x_data.shape
+    if not gaussian.wants_lifted(d, device):
+        return torch.as_tensor(scaling.data_to_std(x_data), dtype=dtype, device=device)
+    z = gaussian.lifted_points(n, d, dtype)
+    scaling.write_std_transposed(x_data, z[1:])
+    return z[1:].T
+
+
 def resolve_device(cfg: FitConfig) -> torch.device:
     if cfg.device.startswith("cuda") and not torch.cuda.is_available():
         raise UserError("device 'cuda' was asked for but torch sees no CUDA GPU here: use --device cpu")
@@ -102,7 +114,7 @@ def fit(
         scaling = Scaling.fit(x_data, COVARIANCE_TYPES[cfg.covariance_type].isotropic, moments)
     else:
         scaling = Scaling.identity(d)
-    x = torch.as_tensor(scaling.data_to_std(x_data), dtype=dtype, device=device)
+    x = working_points(x_data, scaling, dtype, device)
     reg = scaling.reg_to_std(cfg.reg_covar, x)
     start = time.perf_counter()
     init = tuple(p.to(dtype) for p in initial_parameters(x, cfg, scaling, reg))

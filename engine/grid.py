@@ -25,7 +25,7 @@ from .config import FitConfig
 from .covariances import COVARIANCE_TYPES
 from .em import ExactEM, all_failed_error
 from .errors import UserError
-from .fitting import Bookkeeping, Stopping, checked_data, fit, resolve_device
+from .fitting import Bookkeeping, Stopping, checked_data, fit, resolve_device, working_points
 from .init import initial_parameters
 from .scaling import Scaling
 from .snapshot import CancelToken, Snapshot
@@ -168,7 +168,7 @@ def _batch(
     else:
         isotropic = COVARIANCE_TYPES[base.covariance_type].isotropic
         scaling = Scaling.fit(x_data, isotropic, moments) if base.standardize else Scaling.identity(d)
-        x = torch.as_tensor(scaling.data_to_std(x_data), dtype=dtype, device=device)
+        x = working_points(x_data, scaling, dtype, device)
 
         def procedure(params, types, ks):
             return ExactEM(x, params, types, reg, base.empty_policy, n_components=ks)

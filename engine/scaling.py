@@ -47,6 +47,18 @@ class Scaling:
         y /= self.scale  # in place: one copy of the data, not two (the same numbers)
         return y
 
+    def write_std_transposed(self, x: np.ndarray, out: torch.Tensor) -> None:
+        """Write x (N, D) float64 standardised and transposed into out (D, N) on the CPU, in out's dtype: the same
+        numbers as data_to_std (one subtraction and one division each, rounded once more to a float32 out).
+        Through torch, whose elementwise passes are threaded."""
+        src = _as_tensor(x)
+        center = torch.from_numpy(self.center)[:, None]
+        scale = torch.from_numpy(self.scale)[:, None]
+        if out.dtype == torch.float64:
+            torch.sub(src.T, center, out=out).div_(scale)
+        else:
+            out.copy_(torch.sub(src.T, center).div_(scale))
+
     def means_to_data(self, means: torch.Tensor | np.ndarray) -> torch.Tensor | np.ndarray:
         """means (..., D) in standardised units -> data units (a tensor or a NumPy array)."""
         return means * _t(self.scale, means) + _t(self.center, means)

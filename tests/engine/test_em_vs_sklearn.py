@@ -189,3 +189,38 @@ def test_whitened_distances_give_the_features_statistics(dtype: str) -> None:
     scale = feats[0].abs().amax(-1, keepdim=True)  # each row's statistics on its own scale
     assert float(((white[0] - feats[0]).abs() / scale).max()) < tol
     torch.testing.assert_close(white[1], feats[1], rtol=tol, atol=tol * float(feats[1].abs().max()))
+
+
+@pytest.mark.parametrize("d", [7, 20])  # 7: features made per chunk; 20: whitened distances
+def test_points_in_the_lifted_layout_give_the_same_e_step(d: int) -> None:
+    """A fit's points on the CPU live in the lifted layout [1; x^T] (gaussian.lifted_points), whose chunks the
+    E-step reads in place: the same statistics, bit for bit, as the same points laid out as an (N, D) array."""
+    import torch
+
+    import engine.gaussian as gaussian
+    from engine.em import ExactEM
+    from engine.fitting import working_points
+    from engine.scaling import Scaling
+
+    data = _mixture_data(d, 3000, seed=d)
+    scaling = Scaling(data.mean(0), data.std(0))
+    x = working_points(data, scaling, torch.float64, torch.device("cpu"))
+    plain = torch.as_tensor(scaling.data_to_std(data))
+    assert torch.equal(x, plain) and x.stride() == (1, 3000)  # the same numbers, laid out transposed
+    lifted = gaussian.lifted_of(x)
+    assert lifted is not None and torch.equal(lifted[0], torch.ones(3000, dtype=torch.float64))
+    assert gaussian.lifted_of(plain) is None and gaussian.lifted_of(x[:100]) is None
+    rng = torch.Generator().manual_seed(d)
+    means = torch.randn(1, 3, d, dtype=torch.float64, generator=rng)
+    chol = torch.linalg.cholesky(torch.eye(d, dtype=torch.float64).expand(1, 3, d, d) * 4.0)
+    log_w = torch.full((1, 3), 1 / 3).log().double()
+    if gaussian.use_whitened(d, 3):
+        here = gaussian.whitened_statistics(x, log_w, means, chol, workers=2, lifted=lifted)
+        there = gaussian.whitened_statistics(plain, log_w, means, chol, workers=2)
+    else:
+        coef = gaussian.log_joint_coefficients(log_w, means, chol)
+        here = gaussian.e_step_statistics(gaussian.features_of(x), coef, chunk=256, workers=2)
+        there = gaussian.e_step_statistics(gaussian.features_of(plain), coef, chunk=256, workers=2)
+    assert torch.equal(here[0], there[0]) and torch.equal(here[1], there[1])
+    em = ExactEM(x, (log_w.exp(), means, chol @ chol.transpose(-1, -2)), "full", torch.zeros(d, dtype=torch.float64))
+    assert em.lifted is not None  # and the fit's procedure finds the layout
