@@ -17,7 +17,7 @@ from .errors import DataError, UserError
 from .init import Params, generators, initial_parameters
 from .memory import release_free_memory
 from .procedure import Procedure
-from .scaling import Scaling, column_moments, column_peaks
+from .scaling import Scaling, column_moments
 from .snapshot import CancelToken, RestartTable, Snapshot
 from .threads import use_threads_for
 
@@ -45,11 +45,10 @@ def checked_data(data: np.ndarray, columns: tuple[str, ...] = ()) -> tuple[np.nd
     x = np.asarray(data, dtype=np.float64)
     if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] == 0:
         raise DataError(f"data must be a non-empty table of points (N, D), got shape {x.shape}")
-    peak = column_peaks(x)  # one pass: NaN or inf where a column holds one
-    if not np.isfinite(peak).all():
+    moments = column_moments(x)  # not finite exactly where a column holds a NaN or an infinity
+    if not (np.isfinite(moments[0]).all() and np.isfinite(moments[1]).all()):
         row, col = np.argwhere(~np.isfinite(x))[0]
         raise DataError(f"data row {row}, column {col} is {x[row, col]}: remove or fill non-finite values")
-    moments = column_moments(x, peak)
     spread = moments[1]
     lo, hi = SPREAD_RANGE
     for j in np.nonzero((spread > 0) & ((spread < lo) | (spread > hi)))[0]:

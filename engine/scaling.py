@@ -87,21 +87,37 @@ def column_peaks(x: np.ndarray) -> np.ndarray:
     return np.maximum(np.abs(low.numpy()), np.abs(high.numpy()))
 
 
-def column_moments(x: np.ndarray, peak: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Column means and standard deviations (D,) of x (N, D) over the whole double range (peak: its column_peaks,
-    when they are known already).
+def column_moments(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Column means and standard deviations (D,) of x (N, D) over the whole double range; not finite exactly where
+    a column holds a NaN or an infinity.
 
-    Where every column's largest magnitude lies in PLAIN_RANGE the sums of squares can neither overflow nor
-    lose bits, and the moments are computed as they are. Otherwise each column is first divided by a power of
-    two near its largest magnitude (exact), so 1e307 does not overflow in the squares and 1e-320 keeps its bits.
+    First computed as they are. Where that can have overflowed or lost bits (plain_moments_hold), they are
+    computed again from the columns' largest magnitudes: where each lies in PLAIN_RANGE the sums of squares can
+    neither overflow nor lose bits; otherwise each column is first divided by a power of two near its largest
+    magnitude (exact), so 1e307 does not overflow in the squares and 1e-320 keeps its bits.
     """
-    peak = column_peaks(x) if peak is None else peak
+    plain = _plain_moments(x)
+    if plain_moments_hold(*plain):  # the usual case: one pass less than finding the peaks first
+        return plain
+    peak = column_peaks(x)
     lo, hi = PLAIN_RANGE
     if np.all((peak == 0) | ((peak >= lo) & (peak <= hi))):
-        return _plain_moments(x)
+        return plain
     exponent = np.frexp(np.where(peak > 0, peak, 1.0))[1]
     mean, std = _plain_moments(np.ldexp(x, -exponent))
     return np.ldexp(mean, exponent), np.ldexp(std, exponent)
+
+
+def plain_moments_hold(mean: np.ndarray, std: np.ndarray) -> bool:
+    """Whether moments (D,) computed as they are (_plain_moments) are exact to rounding: nothing overflowed (an
+    overflow leaves an infinity or a NaN) and no column's squared deviations fell below the normal range. A column
+    whose standard deviation is at least PLAIN_RANGE[0] keeps its squares' bits (those below 1e-154 that vanish
+    weigh less than 1e-90 of its variance); one at exactly 0 with a mean of at least PLAIN_RANGE[0] is constant
+    (any other value would differ from it by at least its spacing there, 1e-116 or more, whose square is normal)."""
+    if not (np.isfinite(mean).all() and np.isfinite(std).all()):
+        return False
+    lo = PLAIN_RANGE[0]
+    return bool(np.all((std >= lo) | ((std == 0) & (np.abs(mean) >= lo))))
 
 
 # Magnitudes whose squares, summed over up to 1e100 points, stay normal float64 numbers.
