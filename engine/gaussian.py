@@ -280,7 +280,7 @@ def e_step_statistics(
             return _chunk_statistics(features.transposed(rows), coef_rows, r, k, segment, log_norm[:, rows], True)
         return _chunk_statistics(features[rows], coef_rows, r, k, segment, log_norm[:, rows])
 
-    return _added_in_order(one_chunk, n, chunk, workers).view(r, k, p), log_norm
+    return ordered_sum(one_chunk, range(0, n, chunk), workers).view(r, k, p), log_norm
 
 
 def _chunking(n: int, chunk: int, device: torch.device, workers: int | None) -> tuple[int, int]:
@@ -293,12 +293,6 @@ def _chunking(n: int, chunk: int, device: torch.device, workers: int | None) -> 
         workers = chunk_workers()
     n_chunks = max(-(-n // chunk), min(workers, -(-n // MIN_EVEN_ROWS)))
     return -(-n // n_chunks), workers
-
-
-def _added_in_order(one_chunk, n: int, chunk: int, workers: int) -> Tensor:
-    """The sum of one_chunk(lo) over the chunks' starts, run on `workers` threads and added in the chunks' order
-    (the same bits whatever the thread count)."""
-    return ordered_sum(one_chunk, range(0, n, chunk), workers)
 
 
 def _chunk_statistics(
@@ -418,7 +412,7 @@ def whitened_statistics(
         return torch.cat([resp.sum(1), moments.flatten()]).double()
 
     with blas_threads_for(workers, x.device):
-        total = _added_in_order(one_chunk, n, chunk, workers)
+        total = ordered_sum(one_chunk, range(0, n, chunk), workers)
     moments = total[m:].view(1 + d, m, d).transpose(0, 1)  # (M, 1 + D, D): row 0 sum r x, then sum r x x^T
     upper = _pair_tables(d)[2].to(x.device)
     second = moments[:, 1:].reshape(m, d * d)[:, upper]
