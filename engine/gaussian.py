@@ -169,16 +169,18 @@ class LazyFeatures:
 
     def transposed(self, rows: slice) -> Tensor:
         """F^T (P, c) of a slice of points, in this thread's buffer (valid until the thread's next call): the
-        points are transposed (and standardised) into a (D, c) buffer, then their features made row by row."""
+        points are transposed (and standardised) into a (D, c) buffer, unless they are laid out transposed already,
+        then their features made row by row."""
         part = self.x[rows]
         c, d = part.shape
         like = part if self.center is None else self.center
         if self.center is None and part.stride(0) == 1:  # transposed already (lifted_points): its rows as they are
-            return quadratic_features_t(part.T, _scratch("features-t", (self.shape[1], c), like))
-        xt = _scratch("points-t", (d, c), like)
-        if self.center is None:
+            xt = part.T
+        elif self.center is None:
+            xt = _scratch("points-t", (d, c), like)
             copy_transposed(xt, part)
         else:
+            xt = _scratch("points-t", (d, c), like)
             torch.sub(part.T, self.center[:, None], out=xt).div_(self.scale[:, None])
         return quadratic_features_t(xt, _scratch("features-t", (self.shape[1], c), like))
 
