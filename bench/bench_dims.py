@@ -2,8 +2,9 @@
 
 Per iteration: full covariances, K = 5, float64, both from the same start (the engine's k-means++ start, given
 to scikit-learn as its initial parameters), tol 0, medians of --repeat rounds; each round runs fits of ITER and
-2 ITER iterations of each, one after the other, and a ratio is the median of the rounds' ratios (this machine drifts
-by 20% from minute to minute: blocks of one fit then the other skewed the ratio). Two figures per iteration: a whole
+2 ITER iterations of each, one after the other (each after a pause that lets the previous fit's BLAS threads stop
+spinning: see common.paired_times), and a ratio is the median of the rounds' ratios (this machine drifts by 20% from
+minute to minute: blocks of one fit then the other skewed the ratio). Two figures per iteration: a whole
 fit of ITER iterations over ITER (with each side's fixed costs), and one more iteration, (T(2 ITER) - T(ITER)) / ITER.
 Restarts: the best of 100 k-means++ restarts at D = 10 (N = --restarts-n, K = 5, full, tol 1e-6 and reg_covar
 1e-6 for both), batched against scikit-learn's n_init = 100, one run each. Peak memory: a fit of N = 1e6 points in

@@ -31,15 +31,23 @@ def median_time(fn, repeat: int) -> float:
     return statistics.median(times)
 
 
+# NumPy's BLAS (OpenBLAS) keeps its threads spinning after its last call: after a scikit-learn fit (D = 10,
+# N = 2e5) this process burnt 39-48 ms of CPU in the next 50 ms and 0-11 in the 50 ms after, none later
+# (process CPU time over 50 ms sleeps). Timed right after it, the next fit shared the two cores with those threads.
+SETTLE_S = 0.2
+
+
 def paired_times(fns, repeat: int) -> list[list[float]]:
     """Wall times (s) of each of fns over `repeat` rounds (after one warm-up of each), the fns run one after another
     within a round: a busy machine's drift then hits every fn of a round alike, and the ratios of a round's times
-    compare like with like. Returns one list of `repeat` times per fn."""
+    compare like with like. Each starts SETTLE_S after the last ended, so none is timed while the one before's
+    threads still spin. Returns one list of `repeat` times per fn."""
     for fn in fns:
         fn()
     times: list[list[float]] = [[] for _ in fns]
     for _ in range(repeat):
         for fn, out in zip(fns, times, strict=True):
+            time.sleep(SETTLE_S)
             t = time.perf_counter()
             fn()
             out.append(time.perf_counter() - t)
