@@ -4,8 +4,9 @@ Per iteration: full covariances, K = 5, float64, both from the same start (the e
 to scikit-learn as its initial parameters), tol 0, medians of --repeat rounds; each round runs fits of ITER and
 2 ITER iterations of each, one after the other (each after a pause that lets the previous fit's BLAS threads stop
 spinning: see common.paired_times), and a ratio is the median of the rounds' ratios (this machine drifts by 20% from
-minute to minute: blocks of one fit then the other skewed the ratio). Two figures per iteration: a whole
-fit of ITER iterations over ITER (with each side's fixed costs), and one more iteration, (T(2 ITER) - T(ITER)) / ITER.
+minute to minute: blocks of one fit then the other skewed the ratio). Two figures from these: a whole
+fit of ITER iterations over ITER (with each side's fixed costs), and one more iteration, (T(2 ITER) - T(ITER)) / ITER;
+then a third: one iteration inside a running fit, timed as bench_em.py times it (in_fit).
 Restarts: the best of 100 k-means++ restarts at D = 10 (N = --restarts-n, K = 5, full, tol 1e-6 and reg_covar
 1e-6 for both), batched against scikit-learn's n_init = 100, one run each. Peak memory: a fit of N = 1e6 points in
 D = 30 in a fresh process (resident set size over the interpreter's own), against the data's own size.
@@ -23,7 +24,7 @@ import time
 import warnings
 
 import numpy as np
-from common import ROOT, paired_times, table
+from common import ROOT, SETTLE_S, paired_times, sklearn_iterations, snapshot_intervals, table
 
 from engine import FitConfig, fit, run_to_end
 from engine.export import MixtureParams
@@ -97,6 +98,23 @@ def per_iteration(x: np.ndarray, repeat: int) -> list[float]:
     return [med(mine) / ITER, med(sk) / ITER, fit_ratio, med(mine_more), med(sk_more), more_ratio]
 
 
+def in_fit(x: np.ndarray, repeat: int) -> list[float]:
+    """[ours, scikit-learn, ratio]: one iteration inside a running fit, as bench_em.py times it (ours: the median
+    interval between the snapshots of a fit of 2 ITER iterations; scikit-learn's: the median of ITER of its loop
+    bodies, _e_step then _m_step), medians over `repeat` rounds of one of each, the ratio the median of theirs."""
+    start = run_to_end(x, FitConfig(n_components=5, max_iter=0))
+    init = MixtureParams(start.weights, start.means, start.covariances).as_init()
+    cfg = FitConfig(n_components=5, init_params=init, max_iter=2 * ITER, tol=0.0)
+    mine, sk = [], []
+    for _ in range(repeat):
+        time.sleep(SETTLE_S)
+        mine.append(np.median(snapshot_intervals(fit(x, cfg))[0]))
+        time.sleep(SETTLE_S)
+        sk.append(np.median(sklearn_iterations(x, start, ITER)[0]))
+    mine, sk = np.array(mine), np.array(sk)
+    return [np.median(mine), np.median(sk), np.median(sk / mine)]
+
+
 def restarts(n: int, r: int = 100) -> list:
     """Seconds and best total log-likelihood of the best of r restarts at D = 10, ours and scikit-learn's."""
     from sklearn.mixture import GaussianMixture
@@ -125,11 +143,14 @@ def main() -> None:
     p.add_argument("--restarts-n", type=int, default=50_000)
     p.add_argument("--dims", default="2,10,30", help="which of the per-iteration cases (D = 2, 10, 30) to run")
     args = p.parse_args()
-    rows = []
+    rows, running = [], []
     dims = {int(d) for d in args.dims.split(",")}
     for d, n in (case for case in CASES if case[0] in dims):
-        a, b, ratio, a_more, b_more, ratio_more = per_iteration(data(d, n), args.repeat)
+        x = data(d, n)
+        a, b, ratio, a_more, b_more, ratio_more = per_iteration(x, args.repeat)
         rows.append([d, n, a * 1e3, b * 1e3, ratio, a_more * 1e3, b_more * 1e3, ratio_more])
+        a, b, ratio = in_fit(x, args.repeat)
+        running.append([d, n, a * 1e3, b * 1e3, ratio])
     print(
         f"EM per iteration, full, K = 5, float64, from the same start; medians of {args.repeat} rounds, each round "
         f"fits of {ITER} and {2 * ITER} iterations of each (a ratio is the median of the rounds' ratios). 'fit / "
@@ -138,6 +159,12 @@ def main() -> None:
     )
     head = ["D", "N", f"ours fit/{ITER} ms", f"sklearn fit/{ITER} ms", "ratio", "ours one more ms"]
     print(table([*head, "sklearn one more ms", "ratio"], rows))
+    print(
+        f"One iteration inside a running fit, as bench_em.py times it: ours the median interval between the "
+        f"snapshots of a fit of {2 * ITER} iterations, scikit-learn's the median of {ITER} of its loop bodies "
+        f"(_e_step, _m_step); medians of {args.repeat} rounds"
+    )
+    print(table(["D", "N", "ours ms", "sklearn ms", "ratio"], running))
     if not args.no_restarts:
         print(f"Best of 100 k-means++ restarts, D = 10, N = {args.restarts_n}, K = 5, full, tol 1e-6; one run each")
         print(table(["fit", "seconds", "speed-up", "best total log-likelihood"], restarts(args.restarts_n)))

@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
-import warnings
 
 import numpy as np
-from common import forum_data, snapshot_intervals, table
-from sklearn.mixture import GaussianMixture
+from common import forum_data, sklearn_iterations, snapshot_intervals, table
 
 from engine import FitConfig, fit, run_to_end
 from engine.export import MixtureParams
@@ -28,26 +25,8 @@ def ours(x: np.ndarray, init, dtype: str, iters: int) -> tuple[float, float]:
 
 
 def sklearn_iter(x: np.ndarray, start, iters: int) -> tuple[float, float]:
-    gm = GaussianMixture(
-        3,
-        weights_init=start.weights,
-        means_init=start.means,
-        precisions_init=np.linalg.inv(start.covariances),
-        max_iter=1,
-        reg_covar=1e-6,
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        gm.fit(x[:1000])  # initialise the estimator's parameters from the *_init arrays
-    gm.weights_, gm.means_ = start.weights.copy(), start.means.copy()
-    gm.precisions_cholesky_ = np.linalg.cholesky(np.linalg.inv(start.covariances)).astype(x.dtype)
-    times = []
-    for _ in range(iters):
-        t = time.perf_counter()
-        _, log_resp = gm._e_step(x)
-        gm._m_step(x, log_resp)
-        times.append(time.perf_counter() - t)
-    return statistics.median(times), float(gm.score(x))
+    times, score = sklearn_iterations(x, start, iters)
+    return statistics.median(times), score
 
 
 def main() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import statistics
 import sys
 import time
+import warnings
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -18,6 +19,34 @@ from engine.data import forum_sample  # noqa: E402
 def forum_data(n: int = 1000, seed: int = 0) -> np.ndarray:
     """The forum preset (symmetric second covariance), n points."""
     return forum_sample(n, seed)
+
+
+def sklearn_iterations(x: np.ndarray, start, iters: int) -> tuple[list[float], float]:
+    """scikit-learn's EM iteration timed as its own loop body (GaussianMixture._e_step then _m_step), `iters` times
+    from `start` (weights (K,), means (K, D), covariances (K, D, D); full, reg_covar 1e-6). Returns the times (s)
+    and the mean log-likelihood after them."""
+    from sklearn.mixture import GaussianMixture
+
+    gm = GaussianMixture(
+        len(start.weights),
+        weights_init=start.weights,
+        means_init=start.means,
+        precisions_init=np.linalg.inv(start.covariances),
+        max_iter=1,
+        reg_covar=1e-6,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        gm.fit(x[:1000])  # initialise the estimator's parameters from the *_init arrays
+    gm.weights_, gm.means_ = start.weights.copy(), start.means.copy()
+    gm.precisions_cholesky_ = np.linalg.cholesky(np.linalg.inv(start.covariances)).astype(x.dtype)
+    times = []
+    for _ in range(iters):
+        t = time.perf_counter()
+        _, log_resp = gm._e_step(x)
+        gm._m_step(x, log_resp)
+        times.append(time.perf_counter() - t)
+    return times, float(gm.score(x))
 
 
 def median_time(fn, repeat: int) -> float:
