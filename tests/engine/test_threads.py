@@ -1,4 +1,5 @@
-"""threads.ordered_sum: the E-step's chunks run on pool threads and are added in their order."""
+"""threads: ordered_sum (the E-step's chunks run on pool threads and are added in their order) and NumPy's BLAS on one
+thread during an E-step."""
 
 from __future__ import annotations
 
@@ -74,3 +75,39 @@ def test_at_most_twice_the_workers_results_wait() -> None:
     caller.join(10.0)
     assert taken_while_blocked == 1 + 2 * workers  # item 0 and the 2 * workers results that wait behind it
     assert sorted(started) == list(range(50))
+
+
+@pytest.mark.parametrize("d", [7, 20])  # 7: the features' log-joint product; 20: the whitened E-step's products
+@pytest.mark.parametrize("workers", [1, 2])
+def test_numpys_blas_runs_on_one_thread_inside_an_e_step(d: int, workers: int, monkeypatch) -> None:
+    """NumPy's BLAS runs the E-step's dense products on one thread, also with one chunk worker (the window's): its
+    own threads spin after each call and, beside busy processes, made a fit 7-17x slower. Its thread count is put
+    back afterwards."""
+    from threadpoolctl import threadpool_info
+
+    import engine.gaussian as gaussian
+
+    def blas_threads() -> list[int]:
+        return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+    before = blas_threads()
+    seen: list[list[int]] = []
+    real = gaussian.blas_matmul
+
+    def watched(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        seen.append(blas_threads())
+        return real(a, b, out)
+
+    monkeypatch.setattr(gaussian, "blas_matmul", watched)
+    g = torch.Generator().manual_seed(d)
+    x = torch.randn(5000, d, dtype=torch.float64, generator=g)
+    means = torch.randn(1, 2, d, dtype=torch.float64, generator=g)
+    chol = torch.linalg.cholesky(torch.eye(d, dtype=torch.float64).expand(1, 2, d, d) * 2.0)
+    log_w = torch.full((1, 2), 0.5, dtype=torch.float64).log()
+    if gaussian.use_whitened(d, 2):
+        gaussian.whitened_statistics(x, log_w, means, chol, workers=workers)
+    else:
+        coef = gaussian.log_joint_coefficients(log_w, means, chol)
+        gaussian.e_step_statistics(gaussian.features_of(x), coef, chunk=1000, workers=workers)
+    assert seen and all(counts and set(counts) == {1} for counts in seen)
+    assert blas_threads() == before
