@@ -1,9 +1,10 @@
 """A fit on a busy machine: 1e5 points, K=3, 4 restarts, alone and beside two processes that keep every core
 busy, with the engine's thread settings and with torch's defaults (OpenMP threads that spin while they
 wait); scikit-learn's GaussianMixture on the same job as the reference. Each fit runs in a fresh process (the
-OpenMP settings are read when the library loads). Prints a table of medians.
+OpenMP settings are read when the library loads). Then fits in D = 10 and 30 as the window runs them (one E-step
+worker), alone and busy. Prints a table of medians.
 
-    .venv/bin/python bench/bench_busy.py [--repeat 3]
+    .venv/bin/python bench/bench_busy.py [--repeat 3] [--only-dims]
 """
 
 from __future__ import annotations
@@ -36,6 +37,27 @@ else:
     run_to_end(x, FitConfig(n_components=3, restarts=4, tol=1e-6, max_iter=200))
 print(json.dumps(time.perf_counter() - t))
 """
+# A fit as the window runs it (one E-step worker thread) in D dimensions: D = 10 takes the features' E-step, D = 30
+# the whitened one; both call NumPy's BLAS, whose own threads spin after each call unless held to one.
+FIT_D = """
+import json, sys, time
+sys.path.insert(0, {root!r})
+import numpy as np
+from engine import FitConfig, run_to_end
+from engine.threads import set_chunk_workers
+set_chunk_workers(1)
+d, n = {d}, {n}
+rng = np.random.default_rng(d)
+x = rng.normal(0.0, 3.0, (5, d))[rng.integers(0, 5, n)] + rng.normal(size=(n, d))
+run_to_end(x[:2000], FitConfig(n_components=5, max_iter=2))  # imports and first calls, not timed
+t = time.perf_counter()
+run_to_end(x, FitConfig(n_components=5, max_iter=20, tol=0.0))
+print(json.dumps(time.perf_counter() - t))
+"""
+ONE_WORKER = {
+    "gmm-studio, one worker, D = 10 (N = 2e5, K = 5)": (10, 200_000),
+    "gmm-studio, one worker, D = 30 (N = 5e4, K = 5)": (30, 50_000),
+}
 
 
 def spin(stop_at: float, kind: str) -> None:
@@ -55,7 +77,11 @@ def run_fit(kind: str) -> float:
     env = dict(os.environ)
     if kind == "torch defaults":
         env["GMM_STUDIO_THREADS"] = "torch-defaults"
-    code = FIT.format(root=str(ROOT), sklearn=kind == "scikit-learn")
+    if kind in ONE_WORKER:
+        d, n = ONE_WORKER[kind]
+        code = FIT_D.format(root=str(ROOT), d=d, n=n)
+    else:
+        code = FIT.format(root=str(ROOT), sklearn=kind == "scikit-learn")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -65,8 +91,10 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--busy", type=int, default=2, help="competing busy processes")
     p.add_argument("--load", choices=["python", "torch"], default="torch", help="what the busy processes run")
+    p.add_argument("--only-dims", action="store_true", help="only the D-dimensional fits with one worker")
     args = p.parse_args()
-    kinds = ["gmm-studio", "torch defaults", "scikit-learn"]
+    kinds = [] if args.only_dims else ["gmm-studio", "torch defaults", "scikit-learn"]
+    kinds += list(ONE_WORKER)
     rows = []
     for kind in kinds:
         alone = statistics.median(run_fit(kind) for _ in range(args.repeat))
@@ -89,8 +117,8 @@ def main() -> None:
         rows.append([kind, alone, busy, max(busy_times), busy / alone])
         print(f"{kind}: alone {alone:.3f} s, busy {busy_times}", file=sys.stderr)
     print(
-        f"N=1e5, K=3, 4 restarts, tol 1e-6; {os.cpu_count()} cores; {args.busy} busy {args.load} processes; "
-        f"medians of {args.repeat}"
+        f"2-D: N=1e5, K=3, 4 restarts, tol 1e-6; D = 10 and 30: 20 iterations, the window's one E-step worker; "
+        f"{os.cpu_count()} cores; {args.busy} busy {args.load} processes; medians of {args.repeat}"
     )
     print(table(["fit", "alone (s)", "busy (s)", "worst busy (s)", "busy / alone"], rows))
 
