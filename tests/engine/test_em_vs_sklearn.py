@@ -163,6 +163,36 @@ def test_e_step_is_the_same_on_one_thread_or_several(d: int, monkeypatch) -> Non
     )
 
 
+@pytest.mark.parametrize("d", [4, 7])
+def test_a_component_of_weight_zero_takes_nothing_and_warns_of_nothing(d: int) -> None:
+    """Model selection pads a batch's components with weight 0 (log weight -inf). The E-step whose features are made
+    per chunk puts that -inf through NumPy's BLAS: the padded component's log-joint is -inf (its statistics 0), the
+    others' are those of the batch without it, and no warning comes out (OpenBLAS's padded tiles made NaNs in lanes
+    it throws away, which NumPy reported as an invalid value: with chunks of an odd number of points, as here)."""
+    import torch
+
+    import engine.gaussian as gaussian
+
+    x = torch.as_tensor(_mixture_data(d, 1001, seed=d))  # two chunks of 501 and 500 points
+    rng = torch.Generator().manual_seed(d)
+    means = torch.randn(1, 3, d, dtype=torch.float64, generator=rng)
+    chol = torch.linalg.cholesky(torch.eye(d, dtype=torch.float64).expand(1, 3, d, d) * 4.0)
+    log_w = torch.tensor([[0.4, 0.6, 0.0]], dtype=torch.float64).log()  # the third component padded
+    features = gaussian.features_of(x)
+    assert isinstance(features, gaussian.LazyFeatures)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        stats, log_norm = gaussian.e_step_statistics(
+            features, gaussian.log_joint_coefficients(log_w, means, chol), chunk=1000, workers=2
+        )
+    assert torch.equal(stats[0, 2], torch.zeros_like(stats[0, 2]))
+    real = gaussian.e_step_statistics(
+        features, gaussian.log_joint_coefficients(log_w[:, :2], means[:, :2], chol[:, :2]), chunk=1000, workers=2
+    )
+    torch.testing.assert_close(stats[:, :2], real[0], rtol=1e-13, atol=0)
+    torch.testing.assert_close(log_norm, real[1], rtol=1e-13, atol=0)
+
+
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_whitened_distances_give_the_features_statistics(dtype: str) -> None:
     """The E-step from whitened distances (large D, few restart-components) against the quadratic features'
