@@ -113,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dispatch(argv: list[str]) -> int:
+    import engine  # noqa: F401  (light: sets the threads' policies in the environment before NumPy or torch load)
+
     if not argv:
         from gui.app import main as window_main
 

@@ -24,7 +24,7 @@ import time
 import warnings
 
 import numpy as np
-from common import ROOT, SETTLE_S, paired_times, sklearn_iterations, snapshot_intervals, table
+from common import ROOT, SETTLE_S, paired_times, reference_blas, sklearn_iterations, snapshot_intervals, table
 
 from engine import FitConfig, fit, run_to_end
 from engine.export import MixtureParams
@@ -85,7 +85,7 @@ def per_iteration(x: np.ndarray, repeat: int) -> list[float]:
             tol=0.0,
             random_state=0,
         )
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), reference_blas():
             warnings.simplefilter("ignore")
             gm.fit(x)
 
@@ -125,7 +125,7 @@ def restarts(n: int, r: int = 100) -> list:
     t_ours = time.perf_counter() - t
     t = time.perf_counter()
     gm = GaussianMixture(5, n_init=r, init_params="k-means++", tol=1e-6, reg_covar=1e-6, max_iter=1000, random_state=0)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), reference_blas():
         warnings.simplefilter("ignore")
         gm.fit(x)
     t_sk = time.perf_counter() - t

@@ -16,7 +16,7 @@ import subprocess
 import warnings
 
 import numpy as np
-from common import ROOT, median_time, table
+from common import ROOT, median_time, reference_blas, table
 
 from engine import FitConfig, grid, load
 from engine.select import run_selection
@@ -43,7 +43,8 @@ def sklearn_grid(x, restarts: int) -> tuple[int, str]:
     best = None
     for k in range(1, 10):
         for ct in TYPES:
-            gm = GaussianMixture(k, covariance_type=ct, n_init=restarts, random_state=0, tol=1e-6).fit(x)
+            with reference_blas():
+                gm = GaussianMixture(k, covariance_type=ct, n_init=restarts, random_state=0, tol=1e-6).fit(x)
             bic = gm.bic(x)
             if best is None or bic < best[0]:
                 best = (bic, k, ct)

@@ -11,6 +11,7 @@ import importlib
 from . import threads as _threads
 
 _threads.before_torch()  # before any engine module imports torch
+_threads.blas_on_one_thread()  # once, before any fit: see threads.py
 
 # The engine's version: in exports and sessions, so that a replay can say when another version made a file.
 # 0.2.0: the E-step sums in another order and gradient-em draws z by inverse CDF (same model, other numbers).

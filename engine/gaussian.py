@@ -11,7 +11,6 @@ rounding of raw moments, which internal standardisation (see scaling.py) keeps s
 
 from __future__ import annotations
 
-import contextlib
 import math
 import threading
 from functools import lru_cache
@@ -20,7 +19,7 @@ import numpy as np
 import torch
 
 from .covariances import COVARIANCE_TYPES
-from .threads import chunk_workers, one_blas_thread, ordered_sum
+from .threads import chunk_workers, ordered_sum
 
 Tensor = torch.Tensor
 # scikit-learn adds 10 * eps to every N_k so that an empty component divides by a tiny number, not zero.
@@ -283,8 +282,7 @@ def e_step_statistics(
             return _chunk_statistics(features.transposed(rows), coef_rows, r, k, segment, log_norm[:, rows], True)
         return _chunk_statistics(features[rows], coef_rows, r, k, segment, log_norm[:, rows])
 
-    with one_blas_thread(features.device) if lazy else contextlib.nullcontext():  # only lazy chunks call it
-        total = ordered_sum(one_chunk, range(0, n, chunk), workers)
+    total = ordered_sum(one_chunk, range(0, n, chunk), workers)
     return total.view(r, k, p), log_norm
 
 
@@ -418,8 +416,7 @@ def whitened_statistics(
         moments = blas_matmul(z, y.T, _scratch("moments", (1 + d, m * d), x))  # [sum r x; sum r x x^T]
         return torch.cat([resp.sum(1), moments.flatten()]).double()
 
-    with one_blas_thread(x.device):
-        total = ordered_sum(one_chunk, range(0, n, chunk), workers)
+    total = ordered_sum(one_chunk, range(0, n, chunk), workers)
     moments = total[m:].view(1 + d, m, d).transpose(0, 1)  # (M, 1 + D, D): row 0 sum r x, then sum r x x^T
     upper = _pair_tables(d)[2].to(x.device)
     second = moments[:, 1:].reshape(m, d * d)[:, upper]

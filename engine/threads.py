@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:  # torch loads after before_torch() has set OpenMP's waiting
@@ -172,49 +171,39 @@ def _pool(workers: int) -> ThreadPoolExecutor:
 
 
 # NumPy's BLAS (OpenBLAS in its wheels, with its own pthreads) runs some of the E-step's products
-# (gaussian.blas_matmul), on one thread in each chunk worker while an E-step runs on the CPU. Called from several
-# chunk workers at once with its default thread count, its calls queue on its one thread pool: two workers ran 0.8x
-# as fast as one. With one worker (the window's), its own threads would spin after each call: beside two busy
-# processes on this 2-core machine, fits of 20 iterations at D = 30 (N = 5e4) and D = 10 (N = 2e5) took 8.3 and 3.9 s
-# against 0.48 and 0.58 s alone; on one BLAS thread 1.29-1.43 and 0.80-0.95 s against 0.73-0.78 and 0.55-0.65 s
-# (two runs). One thread in every case also keeps a fit's bits the same on any number of workers.
-_BLAS_LOCK = threading.Lock()
-_BLAS_USERS = 0
-_BLAS_SAVED: object = None  # threadpoolctl's limits of the BLAS libraries before the first user
+# (gaussian.blas_matmul), called from every chunk worker. Its thread count is process-wide (OpenBLAS has no per-thread
+# count: its "_local" setter changes the global one too), and threadpoolctl's limits are not thread-safe: changing
+# the count while another thread is inside a BLAS call is undefined. So it is set once, to one thread, when the
+# engine is imported (or by the environment before NumPy loads), and never changed around a call. One thread because
+# several chunk workers calling it with its default count queue on its one pool (two workers ran 0.8x as fast as
+# one), and with one worker (the window's) its threads spin after each call: beside two busy processes on this
+# 2-core machine that made a fit 7-17x slower (docs in README, bench/bench_busy.py). It also keeps a fit's bits the
+# same on any number of workers. GMM_STUDIO_THREADS=torch-defaults leaves it alone.
+BLAS_ENV = "OPENBLAS_NUM_THREADS"  # NumPy's wheels' BLAS (torch's MKL keeps torch's own count)
+_BLAS_SET = False
 
 
-@contextmanager
-def one_blas_thread(device: torch.device) -> Iterator[None]:
-    """NumPy's BLAS on one thread while an E-step's chunks run on the CPU (reference-counted across concurrent fits:
-    the last one out restores the count the first one found)."""
-    if device.type != "cpu":
-        yield
+def blas_on_one_thread() -> None:
+    """NumPy's BLAS on one thread for the rest of the process, set once (idempotent). Before NumPy loads: through the
+    environment, which the library reads as it loads; after: through threadpoolctl, here, on the importing thread,
+    before any fit runs. A user's own setting of those variables wins."""
+    global _BLAS_SET
+    if _BLAS_SET or os.environ.get("GMM_STUDIO_THREADS") == "torch-defaults":
         return
-    global _BLAS_USERS, _BLAS_SAVED
-    with _BLAS_LOCK:
-        if _BLAS_USERS == 0:
-            _BLAS_SAVED = _blas_controller().limit(limits=1, user_api="blas")
-        _BLAS_USERS += 1
-    try:
-        yield
-    finally:
-        with _BLAS_LOCK:
-            _BLAS_USERS -= 1
-            if _BLAS_USERS == 0:
-                _BLAS_SAVED.restore_original_limits()
-                _BLAS_SAVED = None
+    _BLAS_SET = True
+    if BLAS_ENV in os.environ:
+        return  # the user's (or a parent process's) choice
+    os.environ[BLAS_ENV] = "1"  # read when the library loads; also inherited by the processes we start
+    import sys
+
+    if "numpy" in sys.modules:  # already loaded: its BLAS read the environment before we set it
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=1, user_api="blas")
 
 
-_CONTROLLER = None
+def blas_thread_counts() -> list[int]:
+    """The thread counts of the BLAS libraries loaded now (for the tests and the benchmarks)."""
+    from threadpoolctl import threadpool_info
 
-
-def _blas_controller():
-    """threadpoolctl's controller of the libraries loaded now (NumPy's BLAS loads with NumPy), made once: making
-    one scans the process's libraries (~1 ms); a limit through it costs ~10 us."""
-    global _CONTROLLER
-    if _CONTROLLER is None:
-        import numpy  # noqa: F401  (its BLAS must be loaded to be found)
-        from threadpoolctl import ThreadpoolController
-
-        _CONTROLLER = ThreadpoolController()
-    return _CONTROLLER
+    return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]

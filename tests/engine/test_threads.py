@@ -3,6 +3,7 @@ thread during an E-step."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -79,26 +80,30 @@ def test_at_most_twice_the_workers_results_wait() -> None:
 
 @pytest.mark.parametrize("d", [7, 20])  # 7: the features' log-joint product; 20: the whitened E-step's products
 @pytest.mark.parametrize("workers", [1, 2])
-def test_numpys_blas_runs_on_one_thread_inside_an_e_step(d: int, workers: int, monkeypatch) -> None:
+def test_numpys_blas_runs_on_one_thread_and_no_e_step_changes_it(d: int, workers: int, monkeypatch) -> None:
     """NumPy's BLAS runs the E-step's dense products on one thread, also with one chunk worker (the window's): its
-    own threads spin after each call and, beside busy processes, made a fit 7-17x slower. Its thread count is put
-    back afterwards."""
-    from threadpoolctl import threadpool_info
+    own threads spin after each call and, beside busy processes, made a fit 7-17x slower. The count is set once when
+    the engine is imported and never changed around a call (threadpoolctl's limits are not thread-safe: another
+    thread may be inside the library): no E-step calls threadpoolctl."""
+    import threadpoolctl
 
     import engine.gaussian as gaussian
+    from engine.threads import blas_thread_counts
 
-    def blas_threads() -> list[int]:
-        return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
-
-    before = blas_threads()
+    assert set(blas_thread_counts()) == {1}
     seen: list[list[int]] = []
     real = gaussian.blas_matmul
 
     def watched(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-        seen.append(blas_threads())
+        seen.append(blas_thread_counts())
         return real(a, b, out)
 
+    def no_limits(*_args, **_kwargs):
+        raise AssertionError("an E-step changed the BLAS's thread count")
+
     monkeypatch.setattr(gaussian, "blas_matmul", watched)
+    monkeypatch.setattr(threadpoolctl.ThreadpoolController, "limit", no_limits)
+    monkeypatch.setattr(threadpoolctl, "threadpool_limits", no_limits)
     g = torch.Generator().manual_seed(d)
     x = torch.randn(5000, d, dtype=torch.float64, generator=g)
     means = torch.randn(1, 2, d, dtype=torch.float64, generator=g)
@@ -110,4 +115,24 @@ def test_numpys_blas_runs_on_one_thread_inside_an_e_step(d: int, workers: int, m
         coef = gaussian.log_joint_coefficients(log_w, means, chol)
         gaussian.e_step_statistics(gaussian.features_of(x), coef, chunk=1000, workers=workers)
     assert seen and all(counts and set(counts) == {1} for counts in seen)
-    assert blas_threads() == before
+
+
+@pytest.mark.parametrize("numpy_first", [False, True])
+def test_the_blas_count_is_set_once_when_the_engine_is_imported(numpy_first: bool) -> None:
+    """In a fresh process NumPy's BLAS has its default count (2 here) until the engine is imported, one after it,
+    whether NumPy loaded before the engine (threadpoolctl, once) or after (the environment)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    first = "import numpy; from threadpoolctl import threadpool_info as i; print(i()[0]['num_threads']); "
+    code = (first if numpy_first else "") + (
+        "import engine, numpy; from engine.threads import blas_thread_counts as c; print(c())"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, check=True)
+    lines = out.stdout.split()
+    if numpy_first and (os.cpu_count() or 1) > 1:
+        assert int(lines[0]) > 1  # the library's default: the test shows the change, not a count set elsewhere
+    assert lines[-1] == "[1]"
