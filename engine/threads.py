@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:  # torch loads after before_torch() has set OpenMP's waiting
@@ -86,8 +87,26 @@ def set_chunk_workers(n: int | None) -> None:
     _CHUNK_WORKERS = n
 
 
+_HERE = threading.local()  # .workers: this thread's own count (chunk_workers_on_this_thread)
+
+
+@contextmanager
+def chunk_workers_on_this_thread(n: int) -> Iterator[None]:
+    """The E-steps this thread runs meanwhile use n chunk workers; other threads are not affected (the window's fits
+    run with one, beside a command line's or a test's fit on another thread)."""
+    before = getattr(_HERE, "workers", None)
+    _HERE.workers = n
+    try:
+        yield
+    finally:
+        _HERE.workers = before
+
+
 def chunk_workers() -> int:
-    """The E-step's worker threads for a fit on the CPU."""
+    """The E-step's worker threads for a fit on the CPU: this thread's count, else the process's, else torch's."""
+    here = getattr(_HERE, "workers", None)
+    if here is not None:
+        return here
     if _CHUNK_WORKERS is not None:
         return _CHUNK_WORKERS
     import torch

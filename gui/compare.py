@@ -293,6 +293,7 @@ class CompareView(QWidget):
                 lambda _result, a=algorithm, i=job.job_id: self._finished(a, i),
                 lambda message, internal, a=algorithm, i=job.job_id: self._failed(a, i, message),
                 on_item=lambda frame, a=algorithm, i=job.job_id: self._frame(a, i, frame),
+                cancel=job.gate.cancel,
             )
         self.stop_button.setEnabled(True)
 
@@ -300,9 +301,9 @@ class CompareView(QWidget):
         for job in self.jobs.values():
             job.gate.cancel()
 
-    def shutdown(self, msecs: int = 30_000) -> None:
+    def shutdown(self, msecs: int = 30_000) -> bool:
         self.stop()
-        self.background.wait(msecs)
+        return self.background.shutdown(msecs)
 
     def _failed(self, algorithm: str, job_id: int, message: str) -> None:
         self.error.emit(f"{algorithm}: {message.strip().splitlines()[-1]}")

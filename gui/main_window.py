@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from .analysis_control import CompareControl, SelectionControl
-from .background import Background
+from .background import Background, shutdown_all
 from .compare import CompareView
 from .controls import ControlPanel
 from .data_control import DataControl
@@ -48,6 +48,7 @@ from .timeline import Timeline
 from .view_control import ViewBar, ViewControl
 
 PLOT_MIN_HEIGHT = 200  # pixels: at any window size the plot stays a plot
+SHUTDOWN_WAIT_MS = 30_000  # the longest a close waits for the background work (a fit ends within its iteration)
 LOWER_MIN_HEIGHT = 140  # pixels: the chart and tabs below it scroll only when the window is smaller still
 
 
@@ -216,11 +217,22 @@ class MainWindow(QMainWindow):
         self.shutdown()
         event.accept()
 
-    def shutdown(self) -> None:
-        """Cancel the fit and end the threads (also when the application quits without closing us)."""
+    def shutdown(self, msecs: int = SHUTDOWN_WAIT_MS) -> bool:
+        """End all the window's background work (also when the application quits without closing us): every
+        Background under the window (fits, Compare, Selection, loads, passes, exports) stops taking work and is
+        asked to cancel, all at once; the cluster's client closes on the fits' thread after the fit; then one wait
+        for all of them (at most msecs). The window says it is stopping while it waits. True when all ended."""
         if self._closed:
-            return
+            return True
         self._closed = True
-        self.run_control.shutdown()
-        self.compare.shutdown()
-        self.selection.shutdown()
+        busy = any(background.busy for background in self.findChildren(Background))
+        if busy:
+            self.state_label.setText("stopping…")
+            self.statusBar().showMessage("stopping the background work before the window closes…")
+            self.statusBar().repaint()
+        self.run_control.cancel()
+        self.compare.stop()
+        self.selection.stop()
+        closing = self.run_control.close_cluster_task()  # on the fits' thread, after the fit: see RunControl
+        last = {self.run_control.fits: closing} if closing is not None else None
+        return shutdown_all(self.findChildren(Background), msecs, last)

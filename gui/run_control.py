@@ -47,17 +47,14 @@ class RunControl(QObject):
 
     def _release_cluster(self) -> None:
         """Another place to fit: the cluster's client (and a LocalCluster's processes) goes, after the current
-        fit (it is used on the fits' thread)."""
+        fit, on the fits' thread (the one thread that uses it)."""
         self.fits.run(self.cluster.close, lambda _result: None, lambda _message, _internal: None)
 
     def load_engine(self) -> None:
         self.fits.run(load_engine, self._engine_ready, self._engine_failed)
 
     def _engine_ready(self, info: dict) -> None:
-        # torch, pyro, Qt and pyqtgraph make ~220k long-lived objects; a full garbage collection walks them all
-        # holding the GIL, a stall of the event loop mid-fit: freeze them out of collection
-        gc.collect()
-        gc.freeze()
+        freeze_long_lived()
         self.engine_info = info
         self.controls.set_devices(info.get("devices", ["cpu"]))
         self.controls.engine_label.setText(f"engine ready: torch {info['torch']}, pyro {info['pyro']}")
@@ -141,6 +138,7 @@ class RunControl(QObject):
             lambda _result: self._fit_finished(job_id),
             lambda message, internal: self._fit_failed(job_id, message, internal),
             on_item=lambda frame: self._frame_ready(job_id, frame),
+            cancel=gate.cancel,
         )
         self.state.set_fit_state(PAUSED if paused else RUNNING)
         self.update_buttons()
@@ -251,11 +249,30 @@ class RunControl(QObject):
                 self.messages.error("The fit stopped", message)
         self._fit_finished(job_id)
 
-    def shutdown(self, msecs: int = 30_000) -> None:
-        """Stop the fit; wait (at most msecs) for it to end its iteration."""
+    def close_cluster_task(self):
+        """The cluster's client closes on the fits' thread, after the fit (the thread that made and used it): the
+        function to run there last, or None when no client is open."""
+        return self.cluster.close if self.cluster.client is not None else None
+
+    def shutdown(self, msecs: int = 30_000) -> bool:
+        """Stop the fit; close the cluster's client after it, on the fits' thread; wait (at most msecs) for both.
+        True when they ended."""
         self.cancel()
-        self.fits.wait(msecs)
-        self.cluster.close()  # a LocalCluster's worker processes end with the window
+        return self.fits.shutdown(msecs, last=self.close_cluster_task())  # a LocalCluster's processes end with it
+
+
+_FROZEN = False
+
+
+def freeze_long_lived() -> None:
+    """torch, pyro, Qt and pyqtgraph make ~220k long-lived objects; a full garbage collection walks them all holding
+    the GIL, a stall of the event loop mid-fit: once per process, when the engine has loaded, collect and freeze them
+    out of collection (a second window, or a test's, must not freeze the first one's garbage for good)."""
+    global _FROZEN
+    if not _FROZEN:
+        _FROZEN = True
+        gc.collect()
+        gc.freeze()
 
 
 def _painted(job: FitJob, t0: float) -> None:

@@ -126,16 +126,20 @@ class SelectionView(QWidget):
             self._finished(run_id)
 
         self.background.run(
-            sweep, lambda _result: self._finished(run_id), failed, on_item=lambda entry: self._entry(run_id, entry)
+            sweep,
+            lambda _result: self._finished(run_id),
+            failed,
+            on_item=lambda entry: self._entry(run_id, entry),
+            cancel=cancel.cancel,
         )
 
     def stop(self) -> None:
         if self._cancel is not None:
             self._cancel.cancel()
 
-    def shutdown(self, msecs: int = 30_000) -> None:
+    def shutdown(self, msecs: int = 30_000) -> bool:
         self.stop()
-        self.background.wait(msecs)
+        return self.background.shutdown(msecs)
 
     def clear(self) -> None:
         self.stop()

@@ -105,10 +105,8 @@ def load_engine() -> dict:
     """Import torch, pyro and the engine's fit (seconds, while the window is already on screen); the versions
     and the devices there are."""
     import engine
-    from engine.threads import set_chunk_workers
 
     engine.load_compute()
-    set_chunk_workers(1)  # the GUI thread shares the GIL: see set_chunk_workers
     import torch
 
     info = dict(engine.versions())

@@ -130,9 +130,37 @@ def test_the_blas_count_is_set_once_when_the_engine_is_imported(numpy_first: boo
     code = (first if numpy_first else "") + (
         "import engine, numpy; from engine.threads import blas_thread_counts as c; print(c())"
     )
-    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    read = ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS")  # what OpenBLAS reads as it loads
+    env = {k: v for k, v in os.environ.items() if k not in read}
     out = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, check=True)
     lines = out.stdout.split()
     if numpy_first and (os.cpu_count() or 1) > 1:
         assert int(lines[0]) > 1  # the library's default: the test shows the change, not a count set elsewhere
     assert lines[-1] == "[1]"
+
+
+def test_a_threads_own_chunk_worker_count_is_its_own() -> None:
+    """The window runs its fits with one E-step worker on its own threads (gui/background.py); another thread (the
+    command line's, a test's) keeps the process's count, and the count is put back after."""
+    from engine.threads import chunk_workers, chunk_workers_on_this_thread
+
+    default = chunk_workers()
+    seen: dict[str, int] = {}
+    inside = threading.Event()
+    release = threading.Event()
+
+    def window_thread() -> None:
+        seen["before"] = chunk_workers()  # torch's count is per thread (OpenMP's): this thread's own
+        with chunk_workers_on_this_thread(1):
+            seen["window"] = chunk_workers()
+            inside.set()
+            release.wait(5)
+        seen["after"] = chunk_workers()
+
+    t = threading.Thread(target=window_thread)
+    t.start()
+    assert inside.wait(5)
+    seen["other"] = chunk_workers()
+    release.set()
+    t.join(5)
+    assert seen["window"] == 1 and seen["other"] == default and seen["after"] == seen["before"]
