@@ -22,6 +22,7 @@ from . import collector
 APP_NAME = "gmm-studio"
 ORGANIZATION = "GMM Studio"
 SWITCH_INTERVAL_S = 0.001
+_DEFAULT_SWITCH_INTERVAL = sys.getswitchinterval()  # the process's before make_app
 ICON = Path(__file__).resolve().parent / "resources" / "gmm-studio.svg"
 
 
@@ -45,10 +46,46 @@ def make_app(argv: list[str] | None = None) -> QApplication:
     return app
 
 
+def dispose_window(window) -> None:
+    """Take the window apart now, on the GUI thread, while Python is whole: closed (settings saved, the fit
+    cancelled and the background work ended), the pairs matrix's plots closed as pyqtgraph closes them, then the
+    window and every widget and graphics item in it deleted, and the Python objects that held pyqtgraph's own
+    parentless menus collected.
+
+    Without this the window outlives the command (closing only hides it; what holds it is held from C++, where
+    no garbage collection reaches), and PySide deletes it at the interpreter's exit, in an atexit function that
+    deletes every object Python still owns, in no set order. There, with the pairs matrix half laid out, a
+    pyqtgraph item's Python override met a half-deleted item: an AxisItem's resizeEvent asked its label, already
+    deleted, for its size, and shiboken crashed reporting that RuntimeError (issue 21)."""
+    import gc
+
+    import shiboken6
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    if not shiboken6.isValid(window):
+        return
+    window.close()
+    window.pairs.close_down()
+    window.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)  # no event loop runs: delete it now
+    if shiboken6.isValid(window):  # the deferred delete did not run (a nested loop held it): delete it directly
+        shiboken6.delete(window)
+    gc.collect()  # the window's Python objects (and the menus pyqtgraph's items own) in reference cycles
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+
+
+def end_app_settings(app: QApplication) -> None:
+    """Undo make_app's process-wide settings (the switch interval, the collector): for tests, once no window and no
+    background thread is left, so that the next test module finds the process as it was."""
+    sys.setswitchinterval(_DEFAULT_SWITCH_INTERVAL)
+    collector.uninstall(app)
+
+
 def missing_system_library() -> str:
     """What stops Qt from opening a window here, in words (Qt itself aborts with a terse message): no display
-    at all, or on X11 the system libraries Qt's xcb plugin needs. Empty when nothing is missing."""
-    from .system_libraries import missing_libraries, missing_message
+    at all, on X11 a DISPLAY no X server answers at (checked first: Qt then blames a missing library), or
+    the system libraries Qt's xcb plugin needs. Empty when nothing is missing."""
+    from .system_libraries import display_problem, missing_libraries, missing_message
 
     platform = os.environ.get("QT_QPA_PLATFORM", "")
     linux = sys.platform.startswith("linux")
@@ -61,7 +98,7 @@ def missing_system_library() -> str:
     x11 = linux and os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY")
     if platform not in ("", "xcb") or not x11:
         return ""
-    return missing_message(missing_libraries())
+    return display_problem(os.environ["DISPLAY"]) or missing_message(missing_libraries())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,7 +115,9 @@ def main(argv: list[str] | None = None) -> int:
     report = os.environ.get("GMM_STUDIO_STARTUP_REPORT")
     if report:
         _report_startup(app, window, Path(report))
-    return app.exec()
+    code = app.exec()
+    dispose_window(window)  # now, while Python is whole: see dispose_window
+    return code
 
 
 def _report_startup(app: QApplication, window, path: Path) -> None:

@@ -46,10 +46,27 @@ class GuiThreadCollector(QObject):
     def __init__(self, parent: QObject) -> None:
         super().__init__(parent)
         self.setObjectName("gui-thread-collector")
+        self.was_enabled = gc.isenabled()
         gc.disable()
         self.timer = QTimer(self)
         self.timer.timeout.connect(collect_due)
         self.timer.start(INTERVAL_MS)
+
+    def uninstall(self) -> None:
+        """Automatic collection as it was before (for tests, once no window and no background thread is left)."""
+        self.timer.stop()
+        gc.collect()
+        if self.was_enabled:
+            gc.enable()
+        self.setObjectName("")
+        self.deleteLater()
+
+
+def uninstall(app: QObject) -> None:
+    """Remove the application's collector, if any (see GuiThreadCollector.uninstall)."""
+    found = app.findChild(GuiThreadCollector, "gui-thread-collector")
+    if found is not None:
+        found.uninstall()
 
 
 def install(app: QObject) -> GuiThreadCollector:

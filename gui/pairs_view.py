@@ -21,9 +21,11 @@ REDRAW_MS = 300  # the matrix follows a live fit at most this often: 28 cells co
 class PairsView(pg.GraphicsLayoutWidget):
     """Cells (i, j), i > j: column j across, column i up (each pair once); the diagonal holds each column's
     histogram. `show_scene` once per data set and columns, `show_frame` per frame (coalesced: at most one redraw
-    every REDRAW_MS, the latest frame)."""
+    every REDRAW_MS, the latest frame). `complete` says when every cell is laid out and the latest frame drawn
+    (`completed` is emitted then); `close_down` takes the matrix apart before the view goes."""
 
     cell_chosen = Signal(int, int)  # (x column, y column) of the clicked cell
+    completed = Signal()  # every cell of the matrix laid out, and the latest frame given to show_frame drawn
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -34,6 +36,9 @@ class PairsView(pg.GraphicsLayoutWidget):
         self.scene_data: DataScene | None = None
         self.scene().sigMouseClicked.connect(self._clicked)
         self._pending: Frame | None = None
+        self._to_build: list[tuple[int, int]] = []
+        self._built = self._total = 0  # cells made of the matrix's cells (the diagonal included)
+        self._build_id = 0
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(REDRAW_MS)
@@ -55,25 +60,56 @@ class PairsView(pg.GraphicsLayoutWidget):
         self.sample = np.arange(len(shown)) if pick is None else pick
         self._points = data[shown[self.sample]] if len(shown) else np.empty((0, data.shape[1]))
         self._to_build = [(r, c) for r in range(len(self.columns)) for c in range(r + 1)]  # the lower triangle
+        self._built, self._total = 0, len(self._to_build)
         for i in range(len(self.columns)):  # equal cells, whatever each one holds
             self.ci.layout.setColumnStretchFactor(i, 1)
             self.ci.layout.setRowStretchFactor(i, 1)
-        self._build_id = getattr(self, "_build_id", 0) + 1
+        self._build_id += 1
         self._build_next(self._build_id)
 
     @property
     def building(self) -> bool:
-        return bool(getattr(self, "_to_build", ()))
+        """Cells are still to be made (a cell per event-loop turn)."""
+        return bool(self._to_build)
+
+    @property
+    def complete(self) -> bool:
+        """The matrix is whole: a scene shown, every one of its cells laid out, and no frame waiting to be drawn
+        (the latest frame given to show_frame is drawn in every cell). False before show_scene and after
+        close_down."""
+        return self.scene_data is not None and self._total > 0 and self._built == self._total and self._pending is None
+
+    def close_down(self) -> None:
+        """Stop laying out and redrawing, and take the matrix apart now, on the GUI thread: each cell's plot
+        closed as pyqtgraph closes its own (its menu let go, its axes' labels and its view box out of the scene:
+        an axis without its label resizes safely), then out of the layout and the scene. For the window's
+        teardown, before the window is deleted: no cell is left for Qt to take apart with the scene. The view
+        stays usable (show_scene lays out a new matrix)."""
+        self._build_id += 1  # a cell already scheduled finds itself stale
+        self._to_build = []
+        self._timer.stop()
+        self._pending = None
+        self.scene_data = None
+        self.cells = {}
+        self._built = self._total = 0
+        plots = [item for item in list(self.ci.items) if isinstance(item, pg.PlotItem)]
+        for plot in plots:
+            plot.close()  # in the scene still: it removes its parts from it
+        self.ci.clear()
 
     def _build_next(self, build_id: int) -> None:
         if build_id != self._build_id or not self._to_build:
             return
         row, col = self._to_build.pop(0)
         self._make_cell(row, col)
+        self._built += 1
         if self._to_build:
             QTimer.singleShot(0, self, lambda: self._build_next(build_id))  # dropped if the view goes first
-        elif self._pending is not None:  # the frame that came while the matrix was being laid out
+            return
+        if self._pending is not None:  # the frame that came while the matrix was being laid out
             self._draw_pending()
+        else:
+            self.completed.emit()
 
     def _make_cell(self, row: int, col: int) -> None:
         names, points, n = self.names, self._points, len(self.columns)
@@ -114,6 +150,8 @@ class PairsView(pg.GraphicsLayoutWidget):
         frame, self._pending = self._pending, None
         if frame is not None:
             self.draw_frame(frame)
+        if self.complete:
+            self.completed.emit()
 
     def draw_frame(self, frame: Frame) -> None:
         """Colour each cell's points by their component (in D dimensions) and draw each pair's ellipses."""

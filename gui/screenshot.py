@@ -3,7 +3,9 @@ real window, saved.
 
 Opens the window (headless when there is no display), waits for the engine, loads the data (the demo
 data by default), runs the fit to its end when asked, and saves a screenshot of the whole window.
-Settings are kept in a temporary folder so that a screenshot never changes the user's own.
+Settings are kept in a temporary folder so that a screenshot never changes the user's own. The pairs matrix is
+grabbed once it is whole (every cell laid out, the fit drawn), and the window is taken apart before the command
+returns (see app.dispose_window).
 """
 
 from __future__ import annotations
@@ -12,11 +14,13 @@ import argparse
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
 
 TIMEOUT_S = 600
+PAIRS_WAIT_S = 120  # the longest the pairs matrix may take to lay itself out (a cell per event-loop turn)
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -89,8 +93,12 @@ def check_settings(args, width: int, height: int) -> str:
 
 def main(argv: list[str]) -> int:
     args = parse(argv)
-    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
-        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    if "QT_QPA_PLATFORM" not in os.environ and not os.environ.get("WAYLAND_DISPLAY"):
+        from .system_libraries import display_problem
+
+        display = os.environ.get("DISPLAY")
+        if not display or (sys.platform.startswith("linux") and display_problem(display)):  # none answers there
+            os.environ["QT_QPA_PLATFORM"] = "offscreen"
     out = Path(args.out)
     if out.suffix.lower() != ".png":
         print(f"error: {out}: the screenshot is a PNG: name it .png", file=sys.stderr)
@@ -109,7 +117,7 @@ def main(argv: list[str]) -> int:
         return 2
     from PySide6.QtCore import QSettings, QTimer
 
-    from .app import make_app
+    from .app import dispose_window, make_app
     from .main_window import MainWindow
 
     app = make_app()
@@ -120,14 +128,21 @@ def main(argv: list[str]) -> int:
         window.show()
         shot = _Shot(app, window, args, out)
         window.run_control.engine_loaded.connect(shot.engine_ready)
-        QTimer.singleShot(TIMEOUT_S * 1000, lambda: shot.fail(f"timed out after {TIMEOUT_S} s"))
+        QTimer.singleShot(TIMEOUT_S * 1000, window, lambda: shot.fail(f"timed out after {TIMEOUT_S} s"))
         app.exec()
-        window.close()
+        dispose_window(window)
+        del window
     if shot.error:
         print(f"error: {shot.error}", file=sys.stderr)
         return 2
     print(f"saved {out}")
     return 0
+
+
+def pairs_ready(window) -> bool:
+    """The plot can be grabbed as far as the pairs view goes: not shown, or whole (every cell laid out and the
+    latest frame drawn)."""
+    return window.plot_stack.currentWidget() is not window.pairs or window.pairs.complete
 
 
 class _Shot:
@@ -136,6 +151,7 @@ class _Shot:
     def __init__(self, app, window, args, out: Path) -> None:
         self.app, self.window, self.args, self.out = app, window, args, out
         self.error = ""
+        self._waiting_since: float | None = None  # when wait_then_grab began to wait for the pairs matrix
 
     def engine_ready(self) -> None:
         c = self.window.controls
@@ -194,9 +210,9 @@ class _Shot:
             if self.window.messages.last_error:
                 self.fail(self.window.messages.last_error)
             elif self.window.state.scene is None or self.window.tasks.busy:
-                QTimer.singleShot(100, check)
+                QTimer.singleShot(100, self.window, check)
 
-        QTimer.singleShot(100, check)
+        QTimer.singleShot(100, self.window, check)
 
     def data_shown(self) -> None:
         if self.args.select:
@@ -232,12 +248,22 @@ class _Shot:
             self.wait_then_grab()
 
     def wait_then_grab(self) -> None:
-        """Grab once the background work (gallery pictures, a replayed frame) has reached the window."""
+        """Grab once the background work (gallery pictures, a replayed frame) has reached the window and the
+        pairs matrix, when shown, is whole (at most PAIRS_WAIT_S for the matrix)."""
         from PySide6.QtCore import QTimer
 
         if self.window.tasks.busy:
-            QTimer.singleShot(100, self.wait_then_grab)
+            QTimer.singleShot(100, self.window, self.wait_then_grab)
             return
+        if not pairs_ready(self.window):
+            now = time.monotonic()
+            self._waiting_since = self._waiting_since or now
+            if now - self._waiting_since > PAIRS_WAIT_S:
+                self.fail(f"the pairs view was not laid out within {PAIRS_WAIT_S} s")
+                return
+            QTimer.singleShot(50, self.window, self.wait_then_grab)
+            return
+        self._waiting_since = None
         if self.args.tab:
             names = {
                 "parameters": "Parameters",
@@ -258,12 +284,15 @@ class _Shot:
     def grab(self) -> None:
         from PySide6.QtCore import QTimer
 
-        def save() -> None:
-            if not self.window.grab().save(str(self.out), "PNG"):
-                self.error = f"{self.out}: could not be written"
-            self.app.quit()
+        QTimer.singleShot(300, self.window, self.save)  # let the last frame and the status bar paint
 
-        QTimer.singleShot(300, save)  # let the last frame and the status bar paint
+    def save(self) -> None:
+        if not pairs_ready(self.window):  # a frame came meanwhile (it is drawn REDRAW_MS apart): wait for it
+            self.wait_then_grab()
+            return
+        if not self.window.grab().save(str(self.out), "PNG"):
+            self.error = f"{self.out}: could not be written"
+        self.app.quit()
 
     def fail(self, message: str) -> None:
         self.error = message
