@@ -38,12 +38,26 @@ def connect(spec: str):
     if not spec.startswith(("tcp://", "tls://")):
         raise UserError(f"--dask takes local, local:WORKERS or a scheduler address tcp://HOST:PORT, got {spec!r}")
     try:
+        _check_listening(spec)
         return Client(spec, timeout=CONNECT_TIMEOUT_S)
     except (OSError, TimeoutError) as exc:
         raise UserError(
             f"--dask {spec}: no Dask scheduler answers there ({type(exc).__name__}); start one with "
             "`dask scheduler` and workers with `dask worker ADDRESS`, or use --dask local"
         ) from None
+
+
+def _check_listening(spec: str) -> None:
+    """OSError when nothing accepts a connection at the scheduler's host and port (before distributed makes a
+    client, whose failed start leaves its event-loop thread running for the rest of the process)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(spec)
+    if parts.hostname is None or parts.port is None:
+        return  # distributed reads it (and names what is wrong)
+    with socket.create_connection((parts.hostname, parts.port), timeout=CONNECT_TIMEOUT_S):
+        pass
 
 
 def close(client) -> None:

@@ -121,9 +121,15 @@ def test_a_scheduler_and_a_worker_started_apart(tmp_path) -> None:
 
 
 def test_a_scheduler_that_does_not_answer_is_one_line(monkeypatch) -> None:
+    """One line, and nothing left running: distributed's client whose start failed left its event-loop thread
+    ("IO loop") for the rest of the process, one more for every wrong address a user tried."""
+    import threading
+
     monkeypatch.setattr(cluster, "CONNECT_TIMEOUT_S", 2)
+    before = {t.ident for t in threading.enumerate()}
     with pytest.raises(UserError) as caught:
         cluster.connect("tcp://127.0.0.1:9")
+    assert [t.name for t in threading.enumerate() if t.ident not in before] == []
     assert str(caught.value).startswith("--dask tcp://127.0.0.1:9: no Dask scheduler answers there")
     assert "\n" not in str(caught.value)
     with pytest.raises(UserError, match="local:WORKERS takes a whole number"):
@@ -151,7 +157,9 @@ def test_select_runs_its_grid_on_the_cluster(tmp_path, local_client, capsys) -> 
         assert a.snapshot.mean_log_likelihood == pytest.approx(b.snapshot.mean_log_likelihood, rel=1e-13)
         np.testing.assert_allclose(a.snapshot.means, b.snapshot.means, rtol=1e-12, atol=1e-13)
     out = tmp_path / "s.json"
-    args = ["select", str(tmp_path / "x.npy"), "-k", "1-3", "--restarts", "2", "--dask", "local:2", "-o", str(out)]
+    # the fixture's cluster, by its address: one LocalCluster per module (a second one here would run beside it)
+    address = local_client.scheduler.address
+    args = ["select", str(tmp_path / "x.npy"), "-k", "1-3", "--restarts", "2", "--dask", address, "-o", str(out)]
     assert cli.main(args) == 0
     assert json.loads(out.read_text())["best"]["k"] == 3
     assert "best by BIC: k=3" in capsys.readouterr().out
