@@ -12,12 +12,20 @@ from engine.data import forum_sample as forum_data
 
 @pytest.mark.slow
 def test_gradient_em_ends_at_least_as_high_as_the_plain_recipe() -> None:
-    """Recipe settings on both sides: seeds 0..99, best by initial loss, 10,000 Adam steps, float32."""
+    """Recipe settings on both sides: seeds 0..99, best by initial loss, 10,000 Adam steps, float32.
+
+    Only the end says it: the order changes along the way. Measured every 250 steps: the recipe is ahead until
+    1,000 steps (by 1.76 per point at 250: the two draw different z), gradient-em from 1,250 on, by 0.0011 at
+    the least (5,500 steps), 0.0037 at 10,000 (the recipe still climbing, gradient-em on EM's solution from
+    about 7,000). No shorter run gives the recipe's end, so both run all 10,000 steps: the recipe in a child
+    process, beside ours (both take about as long: 30-40 s each on a 2-core machine)."""
     x = forum_data(1000, seed=0)
-    ours = run_to_end(x, FitConfig(n_components=3, algorithm="gradient-em", restarts=100, dtype="float32"))
+    with forum_recipe.beside(x, k=3, steps=10_000, n_seeds=100) as recipe_result:
+        ours = run_to_end(x, FitConfig(n_components=3, algorithm="gradient-em", restarts=100, dtype="float32"))
+        recipe = recipe_result()
     cfg = ours.config
     assert (cfg.max_iter, cfg.lr, cfg.betas, cfg.init, cfg.select_by) == (10_000, 1e-3, (0.8, 0.99), "forum", "initial")
     assert ours.iteration == 10_000 and ours.restart == int(np.argmin(ours.restarts.initial_loss))
-    recipe = forum_recipe.run_recipe(x, k=3, steps=10_000, n_seeds=100)
     # measured: ours -4.5678, the recipe -4.5715 (both chose seed 39); exact EM's best of 100 is -4.5677
+    assert recipe["seed"] == ours.restarts.seeds[ours.restart]  # from the same seed
     assert ours.mean_log_likelihood >= recipe["mean_log_likelihood"]
