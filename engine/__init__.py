@@ -21,7 +21,7 @@ _EXPORTS = {
     "algorithms": ("ALGORITHMS", "Algorithm"),
     "covariances": ("COVARIANCE_TYPES", "CovarianceType"),
     "config": ("DTYPES", "INIT_METHODS", "FitConfig", "InitParams", "algorithm_defaults"),
-    "errors": ("DataError", "ParamsError", "UserError"),
+    "errors": ("Cancelled", "DataError", "ParamsError", "UserError"),
     "outputs": ("atomic_write", "check_output"),
     "limits": ("available_memory", "check_fit_memory", "check_selection", "fit_bytes"),
     "snapshot": ("CancelToken", "RestartTable", "Snapshot"),

@@ -18,7 +18,7 @@ from pathlib import Path
 from . import data as data_mod
 from . import session as session_mod
 from .config import ALGORITHMS, COVARIANCE_TYPES, FitConfig
-from .errors import UserError
+from .errors import Cancelled, UserError
 from .export import (
     PARAMS_FORMATS,
     label_csv,
@@ -383,10 +383,13 @@ def _fit_streamed(args, source, run_pass=None, rows: int | None = None) -> int:
     with _stop_at_pass_end(cancel):
         run_survey = getattr(run_pass, "survey", None)  # on a cluster the workers make the first pass too
         run = fit_stream(source, cfg, rows, cancel, on_survey=surveyed, run_pass=run_pass, run_survey=run_survey)
-        for last in _report_passes(run, args, n):
-            history.append(last)
+        try:
+            for last in _report_passes(run, args, n):
+                history.append(last)
+        except Cancelled:
+            raise KeyboardInterrupt from None  # stopped between two chunks: nothing is written
     if last.status == "cancelled":
-        raise KeyboardInterrupt  # stopped at the end of a pass: nothing is written
+        raise KeyboardInterrupt  # stopped between two passes: nothing is written
     params = params_from_snapshot(last, source.columns)
     print(_fit_line(cfg, last, params))
     for w in last.warnings:
@@ -426,15 +429,15 @@ def _report_passes(snapshots, args, n: int):
 
 @contextlib.contextmanager
 def _stop_at_pass_end(cancel: CancelToken):
-    """The first Ctrl-C asks the fit to stop at the end of the pass it is in (a pass can take minutes); the
-    second interrupts at once. Nothing is written either way."""
+    """The first Ctrl-C asks the fit to stop after the chunk it is reading (a pass can take minutes; the chunk's
+    sums are not left half-added); the second interrupts at once. Nothing is written either way."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def first(signum, frame) -> None:
         cancel.cancel()
-        print("\nstopping at the end of this pass (Ctrl-C again to stop now)…", file=sys.stderr)
+        print("\nstopping after this chunk (Ctrl-C again to stop now)…", file=sys.stderr)
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
     previous = signal.signal(signal.SIGINT, first)

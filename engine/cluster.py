@@ -19,6 +19,7 @@ from .stream import CsvSource, Moments, MultiSource, NpySource, ParquetSource, S
 from .streaming import PassPlan, PassSums, chunk_sums, summed
 
 CONNECT_TIMEOUT_S = 10
+CANCEL_POLL_S = 0.2  # how often a pass on the cluster looks at its cancel token
 
 
 def connect(spec: str):
@@ -167,9 +168,26 @@ class ClusterPasses:
         m = moments
         return Survey(m.count, m.mean, m.std, sample[keep], rows[keep], m.low, m.high)
 
-    def __call__(self, plan: PassPlan) -> PassSums:
+    def __call__(self, plan: PassPlan, cancel=None) -> PassSums:
+        """A pass on the workers; cancel (a CancelToken): checked every CANCEL_POLL_S while the parts run, the tasks
+        cancelled and errors.Cancelled raised once it is set."""
         tasks = self.client.map(chunk_sums, self.data, plan=plan, pure=False)
+        if cancel is not None:
+            self._wait_or_cancel(tasks, cancel)
         return summed(self.client.gather(tasks))  # in the parts' order: the same sums whatever the workers
+
+    def _wait_or_cancel(self, tasks: list, cancel) -> None:
+        from distributed import wait
+
+        while True:
+            if cancel.cancelled:
+                self.client.cancel(tasks)
+                cancel.check()
+            try:
+                wait(tasks, timeout=CANCEL_POLL_S)
+                return
+            except TimeoutError:
+                continue
 
 
 def part_survey(chunk: np.ndarray, seed: tuple[int, int], sample_size: int) -> dict:

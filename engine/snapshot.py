@@ -12,7 +12,8 @@ from .config import FitConfig
 
 
 class CancelToken:
-    """Set from any thread; the fit checks it once per iteration and stops."""
+    """Set from any thread; the fit checks it once per iteration and stops (a pass over data read by chunks also
+    between chunks: it raises errors.Cancelled)."""
 
     def __init__(self) -> None:
         self._event = threading.Event()
@@ -23,6 +24,13 @@ class CancelToken:
     @property
     def cancelled(self) -> bool:
         return self._event.is_set()
+
+    def check(self) -> None:
+        """Raise errors.Cancelled once cancelled (between a pass's chunks)."""
+        if self._event.is_set():
+            from .errors import Cancelled
+
+            raise Cancelled("the fit was cancelled during a pass")
 
 
 # Where a fit stands: still iterating, or why it stopped. The engine's own; the window keeps its own states

@@ -111,9 +111,17 @@ def summed(parts: Iterable[PassSums]) -> PassSums:
     return functools.reduce(PassSums.add, parts)
 
 
-def local_pass(source, rows: int, plan: PassPlan) -> PassSums:
-    """A pass over a source on this machine, chunk by chunk, summed in the chunks' order."""
-    return summed(chunk_sums(chunk, plan) for chunk in source.chunks(rows))
+def local_pass(source, rows: int, plan: PassPlan, cancel: CancelToken | None = None) -> PassSums:
+    """A pass over a source on this machine, chunk by chunk, summed in the chunks' order; errors.Cancelled between
+    two chunks once cancel is set (a pass over a big file takes a while: a closing window must not wait for it)."""
+
+    def sums():
+        for chunk in source.chunks(rows):
+            if cancel is not None:
+                cancel.check()
+            yield chunk_sums(chunk, plan)
+
+    return summed(sums())
 
 
 class StreamingEM(ExactEM):
@@ -230,6 +238,8 @@ def fit_stream(
     release_free_memory()
     if run_pass is None:
         run_pass = functools.partial(local_pass, source, rows)
+    if cancel is not None:  # every pass runner takes the token: checked between chunks (errors.Cancelled)
+        run_pass = functools.partial(run_pass, cancel=cancel)
     proc = StreamingEM(run_pass, source.n_samples, d, scaling, init, cfg.covariance_type, reg, dtype, cfg.empty_policy)
     _check_running(proc)
     mean_ll = proc.evaluate().cpu()

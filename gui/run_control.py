@@ -234,6 +234,8 @@ class RunControl(QObject):
         self.update_buttons()
         frame = self.state.frame
         status = frame.snapshot.status if frame is not None else "error"
+        if status == "running" and self.state.job.gate.token.cancelled:  # stopped inside a pass (data by chunks)
+            status = "cancelled"
         if self.state.fit_state in (RUNNING, STOPPING, PAUSED):
             self.state.set_fit_state(status.replace("_", " ") if frame is not None else IDLE)
         self.fit_ended.emit(status)

@@ -116,7 +116,17 @@ def load_engine() -> dict:
 
 def run_fit(job: FitJob, emit) -> None:
     """Pull the fit generator to its end (or until cancelled), emit(frame) for the frames the GUI draws, and
-    emit(text) for the progress of a long pass (data read by chunks)."""
+    emit(text) for the progress of a long pass (data read by chunks). A fit cancelled inside a pass (between two
+    chunks) ends here quietly: its last frame stays."""
+    import engine
+
+    try:
+        _pull(job, emit)
+    except engine.Cancelled:
+        return
+
+
+def _pull(job: FitJob, emit) -> None:
     import engine
 
     history: list[tuple[int, float]] = []

@@ -263,3 +263,22 @@ def test_a_csv_on_the_cluster_gives_the_fit_of_this_machine(tmp_path, local_clie
     here = list(fit_stream(source, cfg, 1500))
     for a, b in zip(on_cluster, here, strict=True):
         assert a.mean_log_likelihood == pytest.approx(b.mean_log_likelihood, rel=1e-10)
+
+
+def test_a_cancelled_pass_on_the_cluster_stops_and_the_cluster_stays_usable(tmp_path, local_client) -> None:
+    """Cancelled while the parts run (a closing window, a Stop), the pass cancels its tasks and raises
+    errors.Cancelled at once; the client and the data on the workers serve the next pass as before."""
+    from engine import CancelToken
+    from engine.errors import Cancelled
+
+    x = _data(tmp_path / "x.npy", n=9000)
+    cfg, source = _config(x), NpySource(tmp_path / "x.npy")
+    passes = cluster.ClusterPasses(local_client, source, 1500)
+    token = CancelToken()
+    token.cancel()
+    t0 = time.monotonic()
+    with pytest.raises(Cancelled):
+        list(fit_stream(source, cfg, 1500, token, run_pass=passes))
+    assert time.monotonic() - t0 < 30  # the survey here, then the first pass on the cluster: cancelled at once
+    whole = [s.mean_log_likelihood for s in fit_stream(source, cfg, 1500, run_pass=passes)]
+    assert whole == [s.mean_log_likelihood for s in fit_stream(source, cfg, 1500)]

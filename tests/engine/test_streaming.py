@@ -188,7 +188,7 @@ def test_ctrl_c_stops_a_streamed_fit_at_the_end_of_a_pass_and_writes_nothing(tmp
             break
     rest = process.stderr.read()
     assert process.wait(120) == 130
-    assert "stopping at the end of this pass (Ctrl-C again to stop now)" in rest
+    assert "stopping after this chunk (Ctrl-C again to stop now)" in rest
     assert rest.rstrip().endswith("interrupted: nothing was written")
     assert not out.exists()
 
@@ -313,3 +313,41 @@ def test_a_session_of_data_read_by_chunks_replays_and_notices_a_changed_file(tmp
     np.save(data, x)
     assert cli.main(["replay", str(session)]) == 2
     assert "has changed since the session was saved (SHA-256" in capsys.readouterr().err
+
+
+class _CountedSource:
+    """A source whose chunks are counted per pass; cancels `token` after `after` chunks of pass `in_pass`."""
+
+    def __init__(self, source, token, in_pass: int, after: int) -> None:
+        self.source, self.token, self.in_pass, self.after = source, token, in_pass, after
+        self.n_samples, self.n_features = source.n_samples, source.n_features
+        self.path, self.columns = source.path, source.columns
+        self.read: list[int] = []  # chunks read in each pass
+
+    def chunks(self, rows: int):
+        self.read.append(0)
+        for chunk in self.source.chunks(rows):
+            self.read[-1] += 1
+            if len(self.read) == self.in_pass and self.read[-1] == self.after:
+                self.token.cancel()
+            yield chunk
+
+
+def test_a_cancelled_pass_stops_between_two_chunks(tmp_path) -> None:
+    """A pass over a big file takes a while: cancelled in its middle, the fit stops after the chunk being read
+    (errors.Cancelled: no iteration to report), not at the end of the pass; the window and the command line end it
+    quietly (a closing window is gone within a chunk)."""
+    from engine import CancelToken
+    from engine.errors import Cancelled
+
+    np.save(tmp_path / "x.npy", _data(n=20_000, d=2))
+    token = CancelToken()
+    source = _CountedSource(NpySource(tmp_path / "x.npy"), token, in_pass=3, after=2)
+    cfg = FitConfig(n_components=3, tol=0.0, max_iter=50)
+    seen = []
+    with pytest.raises(Cancelled):
+        for snap in fit_stream(source, cfg, 1000, token):
+            seen.append(snap.iteration)
+    assert source.read[:2] == [20, 20]  # two whole passes (the survey, then the start's evaluation)
+    assert source.read[2] == 2 and len(source.read) == 3  # the third stopped after its second chunk of 20
+    assert seen == [0]
