@@ -199,11 +199,13 @@ class ClusterLink:
         return self.client.dashboard_link if self.client is not None else ""
 
     def close(self) -> None:
+        """Close the client (and a LocalCluster it started); nothing when none is open (dask is not imported)."""
+        if self.client is None:
+            return
         from engine import cluster
 
-        if self.client is not None:
-            client, self.client, self._passes, self._key = self.client, None, None, None
-            cluster.close(client)
+        client, self.client, self._passes, self._key = self.client, None, None, None
+        cluster.close(client)
 
 
 def grid_data(streamed: Streamed, seed: int, cells: int, report):

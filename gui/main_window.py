@@ -233,6 +233,7 @@ class MainWindow(QMainWindow):
         self.run_control.cancel()
         self.compare.stop()
         self.selection.stop()
-        closing = self.run_control.close_cluster_task()  # on the fits' thread, after the fit: see RunControl
-        last = {self.run_control.fits: closing} if closing is not None else None
+        # the Dask client (if any) closes on the fits' thread, after the fit: the thread that made and used it, and the
+        # only one that reads whether there is one (a fit may be connecting right now)
+        last = {self.run_control.fits: self.run_control.cluster.close}
         return shutdown_all(self.findChildren(Background), msecs, last)

@@ -251,16 +251,11 @@ class RunControl(QObject):
                 self.messages.error("The fit stopped", message)
         self._fit_finished(job_id)
 
-    def close_cluster_task(self):
-        """The cluster's client closes on the fits' thread, after the fit (the thread that made and used it): the
-        function to run there last, or None when no client is open."""
-        return self.cluster.close if self.cluster.client is not None else None
-
     def shutdown(self, msecs: int = 30_000) -> bool:
         """Stop the fit; close the cluster's client after it, on the fits' thread; wait (at most msecs) for both.
         True when they ended."""
         self.cancel()
-        return self.fits.shutdown(msecs, last=self.close_cluster_task())  # a LocalCluster's processes end with it
+        return self.fits.shutdown(msecs, last=self.cluster.close)  # a LocalCluster's processes end with it
 
 
 _FROZEN = False
