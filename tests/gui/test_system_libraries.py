@@ -204,7 +204,10 @@ def running_xvfb(*args: str):
     if not sys.platform.startswith("linux") or shutil.which("Xvfb") is None:
         pytest.skip("Xvfb is not on PATH (apt-get install xvfb)")
     read, write = os.pipe()
-    cmd = ["Xvfb", "-displayfd", str(write), "-screen", "0", "640x480x24", "-nolisten", "tcp", *args]
+    # a number of this process's own, far from :0: with -displayfd alone every Xvfb takes the lowest free one, and a
+    # server of another test run ending there removed the new one's socket (seen as a random "cannot connect")
+    number = 300 + os.getpid() % 600
+    cmd = ["Xvfb", f":{number}", "-displayfd", str(write), "-screen", "0", "640x480x24", "-nolisten", "tcp", *args]
     proc = subprocess.Popen(cmd, pass_fds=(write,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     os.close(write)
     try:
