@@ -59,7 +59,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.setWindowTitle("GMM Studio")
         self.settings = settings if settings is not None else QSettings()
-        self.state = WindowState()
+        self.state = WindowState(self)  # a child: deleted with the window, on the GUI thread
         self.messages = Messages(self)
         self.tasks = Background(self)
         self._build_widgets()

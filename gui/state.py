@@ -37,8 +37,9 @@ class WindowState(QObject):
     restart_changed = Signal()  # the restart shown instead of the fit's own (or back to it)
     view_changed = Signal()  # the same data in another 2-D view: the fit stays, its frames are redrawn
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, parent: QObject | None = None) -> None:
+        """parent: the window, whose deletion (on the GUI thread) deletes the state with it."""
+        super().__init__(parent)
         self.dataset = None  # engine.Dataset on the plot
         self.origin = None  # engine.DataRef: how a session finds that data again
         self.stream = None  # gui.big_data.Streamed: the data is read by chunks (dataset.points: its sample)

@@ -119,3 +119,40 @@ def test_closing_the_window_ends_every_background_and_closes_the_cluster_on_the_
     assert len(backgrounds) >= 4  # fits, tasks, Compare, Selection
     assert all(b.pool.activeThreadCount() == 0 and not b.busy for b in backgrounds)
     assert where["closed"] == where["fits"] != threading.get_ident()
+
+
+def test_every_qt_object_of_the_window_has_a_parent(make_window) -> None:
+    """Every QObject our code makes for a window is in its object tree (deleted with it, on the GUI thread), so that
+    none is finalised by whichever thread drops its last Python reference; the window itself is the root. (A
+    pyqtgraph item is a QGraphicsObject: its owner is its scene, through its parent item.)"""
+    before = {id(obj) for obj in _orphans()}
+    window = make_window()
+    assert window.state.parent() is window
+    assert [type(obj).__qualname__ for obj in _orphans() if id(obj) not in before] == []
+
+
+def _orphans() -> list:
+    """Our QObjects (gui modules') with neither a QObject parent nor a parent item, but top-level windows."""
+    import gc
+
+    from PySide6.QtWidgets import QGraphicsObject
+
+    from gui.main_window import MainWindow
+
+    gc.collect()
+    return [
+        obj
+        for obj in gc.get_objects()
+        if isinstance(obj, QObject)
+        and type(obj).__module__.startswith("gui.")
+        and not isinstance(obj, MainWindow)
+        and _valid(obj)
+        and obj.parent() is None
+        and not (isinstance(obj, QGraphicsObject) and (obj.parentItem() is not None or obj.scene() is not None))
+    ]
+
+
+def _valid(obj) -> bool:
+    import shiboken6
+
+    return shiboken6.isValid(obj)
