@@ -496,9 +496,12 @@ def _run(points, cfg: FitConfig, show_progress: bool):
 
 def _fit_line(cfg: FitConfig, last, params) -> str:
     m = params.meta
+    own = last.restart_iterations
+    status = "converged" if last.status != "cancelled" and last.restart_converged else last.status
+    batch = f" (the batch of {cfg.restarts} restarts ran {last.iteration})" if own != last.iteration else ""
     return (
-        f"{cfg.algorithm} k={cfg.n_components} {cfg.covariance_type}: {last.status} after {last.iteration} "
-        f"iterations in {last.elapsed:.2f}s; log-likelihood {m['log_likelihood']:.6f} "
+        f"{cfg.algorithm} k={cfg.n_components} {cfg.covariance_type}: {status} after {own} "
+        f"iteration{'' if own == 1 else 's'}{batch} in {last.elapsed:.2f}s; log-likelihood {m['log_likelihood']:.6f} "
         f"(mean {m['mean_log_likelihood']:.6f}), BIC {m['bic']:.3f}, AIC {m['aic']:.3f}"
         f"{'; restart ' + str(last.restart) + ' of ' + str(cfg.restarts) if cfg.restarts > 1 else ''}"
     )

@@ -73,8 +73,9 @@ def params_from_snapshot(snap: Snapshot, columns: tuple[str, ...] = (), data_sha
         "mean_log_likelihood": snap.mean_log_likelihood,
         "bic": bic,
         "aic": aic,
-        "n_iter": snap.iteration,
-        "converged": snap.converged,
+        "n_iter": snap.restart_iterations,  # the chosen restart's own (the gallery's n_iter of that restart)
+        "batch_iterations": snap.iteration,  # the batch's: its slowest restart's
+        "converged": snap.restart_converged,
         "status": snap.status,
         "algorithm": cfg.algorithm,
         "init": cfg.init,

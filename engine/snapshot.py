@@ -87,7 +87,20 @@ class Snapshot:
 
     @property
     def converged(self) -> bool:
+        """The whole batch converged (every restart); see restart_converged for the shown restart."""
         return self.status == "converged"
+
+    @property
+    def restart_iterations(self) -> int:
+        """The shown restart's own iterations: in a batch each restart stops on its own, and `iteration` counts the
+        batch's (the slowest restart's) iterations."""
+        own = int(self.restarts.n_iter[self.restart])
+        return own if own >= 0 else self.iteration
+
+    @property
+    def restart_converged(self) -> bool:
+        """Whether the shown restart converged (it may have, though the batch ran on to max_iter)."""
+        return bool(self.restarts.converged[self.restart])
 
     @property
     def n_components(self) -> int:

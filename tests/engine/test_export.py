@@ -54,6 +54,7 @@ def test_json_is_self_describing(tmp_path, fitted) -> None:
         "bic",
         "aic",
         "n_iter",
+        "batch_iterations",
         "converged",
         "algorithm",
         "init",
