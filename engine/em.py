@@ -107,8 +107,18 @@ class ExactEM:
         return self._mean_ll
 
     def initial_loss(self) -> torch.Tensor:
-        """EM's loss at the initial parameters: minus the total log-likelihood (R,). Call after evaluate."""
-        return -self._log_norm.sum(-1)
+        """EM's loss at the initial parameters: minus the total log-likelihood (R,), by restart number; +inf for a
+        restart that failed at its start (never evaluated: never the lowest). Call after the first evaluate."""
+        evaluated = None if self._log_norm is None else self._log_norm.sum(-1).to(HOST)
+        return self._by_restart(evaluated)
+
+    def _by_restart(self, evaluated: torch.Tensor | None) -> torch.Tensor:
+        """Values of the restarts evaluated last (len(self._rows),) spread to every restart (R,), +inf elsewhere: the
+        batch is indexed by restart number everywhere, also when restarts failed at their start."""
+        loss = torch.full((self.n_restarts,), float("inf"), dtype=torch.float64)
+        if evaluated is not None and len(self._rows):
+            loss[self._rows] = -evaluated.to(torch.float64)
+        return loss
 
     def step(self, active: torch.Tensor) -> None:
         """M-step from the last E-step for the restarts where active (R,) is True; the others keep theirs."""

@@ -22,7 +22,7 @@ import torch
 from . import gaussian
 from .config import FitConfig
 from .covariances import COVARIANCE_TYPES
-from .em import ExactEM
+from .em import HOST, ExactEM
 from .errors import UserError
 from .fitting import Bookkeeping, _check_running, _exact_start, iterate, resolve_device
 from .init import Params, initial_parameters
@@ -163,7 +163,8 @@ class StreamingEM(ExactEM):
         return self._mean_ll
 
     def initial_loss(self) -> torch.Tensor:
-        return -self._ll_sum
+        """Minus the total log-likelihood (R,) by restart number, +inf for a restart that failed at its start."""
+        return self._by_restart(None if self._ll_sum is None else self._ll_sum.to(HOST))
 
     def _worst_points(self, evaluated: int, count: int) -> torch.Tensor:
         return self._worst[evaluated, :count].to(self.x.dtype)

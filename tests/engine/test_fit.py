@@ -162,3 +162,39 @@ def test_marginal_reaches_the_em_optimum() -> None:
     marg = run_to_end(x, FitConfig(n_components=3, algorithm="marginal", seed=0, max_iter=3000))
     # Adam on the exact marginal likelihood reaches EM's optimum to within its step noise
     assert marg.mean_log_likelihood == pytest.approx(em.mean_log_likelihood, abs=2e-4)
+
+
+def test_restarts_that_fail_at_their_start_keep_their_numbers() -> None:
+    """A restart whose starting covariance is not positive definite (reg_covar 0) is never evaluated; the others'
+    initial losses keep their restart numbers (+inf for the failed one), so the forum's selection and the grid
+    index restarts by their own number (issue 22, item 18: IndexError, or the wrong restart chosen)."""
+    import torch
+
+    from engine.em import ExactEM
+
+    x = torch.as_tensor(blobs(0, 300), dtype=torch.float64)
+    weights = torch.full((3, 2), 0.5, dtype=torch.float64)
+    means = torch.stack([x[:2], x[10:12], x[20:22]])
+    cov = torch.eye(2, dtype=torch.float64).repeat(3, 2, 1, 1)
+    cov[1, 0] = 0.0  # restart 1 cannot start
+    proc = ExactEM(x, (weights, means, cov), "full", torch.tensor(0.0, dtype=torch.float64))
+    proc.evaluate()
+    loss = proc.initial_loss()
+    assert loss.shape == (3,) and torch.isinf(loss[1]) and loss[1] > 0
+    for r in (0, 2):  # each restart's own loss, as a batch of that restart alone computes it
+        alone = ExactEM(x, (weights[r : r + 1], means[r : r + 1], cov[r : r + 1]), "full", torch.tensor(0.0))
+        alone.evaluate()
+        assert float(loss[r]) == pytest.approx(float(alone.initial_loss()[0]), rel=1e-12)
+
+
+def test_a_grid_cell_whose_restarts_all_fail_at_their_start_is_reported_not_raised(tmp_path) -> None:
+    """select on iris-like data with K = 6 and reg_covar 0: restarts that fail at their start once crashed the
+    grid (IndexError with 5 restarts, AttributeError with 1); now a cell is a fit or a named failure."""
+    from engine import select_models
+
+    rng = np.random.default_rng(0)
+    x = np.round(rng.normal(size=(150, 4)), 1)  # repeated values: components collapse at reg_covar 0
+    for restarts in (1, 5):
+        base = FitConfig(n_components=1, reg_covar=0.0, restarts=restarts)
+        entries = list(select_models(x, [6], ["full"], base))
+        assert len(entries) == 1
