@@ -104,9 +104,14 @@ OTHER_COMMANDS = {
 }
 
 
+def program_name() -> str:
+    """How the user started us, for usage lines: `main.py`, or `gmm-studio` when installed."""
+    return Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "main.py"
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
-        prog="main.py",
+        prog=program_name(),
         description="GMM Studio. With no command: open the window on the demo data.",
         epilog="Run any command with --help for its options.",
         formatter_class=lambda prog: argparse.HelpFormatter(prog, max_help_position=30, width=110),
@@ -372,8 +377,11 @@ def _fit_streamed(args, source, run_pass=None, rows: int | None = None) -> int:
         print(f"{args.data}: {n:,} rows x {source.n_features} columns in parts of {rows:,} rows", file=sys.stderr)
 
     def surveyed(found) -> None:
+        if cfg.init == "params":
+            return  # the start is the given parameters: the first pass's sample plays no part in it
         print(
-            f"k-means++ starts from a uniform random sample of {len(found.sample):,} rows (seed {cfg.seed})",
+            f"the start ({cfg.init}) is drawn from a uniform random sample of {len(found.sample):,} rows "
+            f"(seed {cfg.seed})",
             file=sys.stderr,
         )
 

@@ -133,7 +133,8 @@ def _windows_link() -> Path:
 
 def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(
-        prog="main.py install-launcher", description="Install (or remove) a desktop-menu entry for GMM Studio."
+        prog=f"{Path(sys.argv[0]).name if sys.argv and sys.argv[0] else 'main.py'} install-launcher",
+        description="Install (or remove) a desktop-menu entry for GMM Studio.",
     )
     p.add_argument("--uninstall", action="store_true", help="remove the entry and its icon")
     args = p.parse_args(argv)

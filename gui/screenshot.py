@@ -24,7 +24,12 @@ PAIRS_WAIT_S = 120  # the longest the pairs matrix may take to lay itself out (a
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="main.py screenshot", description=__doc__.splitlines()[0])
+    program = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "main.py"
+    p = argparse.ArgumentParser(
+        prog=f"{program} screenshot",
+        description="Open the real window (headless when there is no display), load the data, fit it when asked, "
+        "and save a screenshot of the whole window.",
+    )
     p.add_argument("out", help="the PNG file to write")
     p.add_argument("--data", help="a data file (CSV/TSV/NPY/NPZ); default: the demo data")
     p.add_argument(

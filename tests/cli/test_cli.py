@@ -245,3 +245,33 @@ def test_the_iteration_count_is_the_chosen_restarts_own(tmp_path) -> None:
     chosen = rows[meta["chosen_restart"]]
     assert meta["n_iter"] == int(chosen["n_iter"]) and meta["converged"] == (chosen["converged"] == "True")
     assert meta["batch_iterations"] == max(int(r["n_iter"]) for r in rows.values()) > meta["n_iter"]
+
+
+def test_a_streamed_fit_says_where_its_start_comes_from(tmp_path, capsys) -> None:
+    """Data read by chunks: a start drawn from the first pass's sample says so, with its method; a start given
+    with --init FILE does not claim to come from the sample (issue 22, item 20)."""
+    from engine import cli
+    from engine.data import forum_sample
+
+    x = np.concatenate([forum_sample(1000, 0)] * 20)
+    np.save(tmp_path / "x.npy", x)
+    common = ["fit", str(tmp_path / "x.npy"), "-k", "3", "--memory-limit", "256K", "--max-iter", "2", "--quiet"]
+    assert cli.main([*common, "-o", str(tmp_path / "p.json")]) == 0
+    said = capsys.readouterr().err
+    assert "the start (kmeans++) is drawn from a uniform random sample of" in said
+    assert cli.main([*common, "--init", str(tmp_path / "p.json")]) == 0
+    assert "sample" not in capsys.readouterr().err
+
+
+def test_usage_lines_name_the_program_as_started(monkeypatch, capsys) -> None:
+    """Installed, the command is `gmm-studio`: its usage line says so (it said `main.py`); the screenshot's
+    description is a sentence (it ended '...`: the')."""
+    from engine import cli
+    from gui import screenshot
+
+    monkeypatch.setattr(sys, "argv", ["/usr/local/bin/gmm-studio"])
+    assert cli.build_parser().format_usage().startswith("usage: gmm-studio")
+    with pytest.raises(SystemExit):
+        screenshot.parse(["--help"])
+    text = capsys.readouterr().out
+    assert text.startswith("usage: gmm-studio screenshot") and "save a screenshot of the whole window." in text
