@@ -492,24 +492,33 @@ def _text_rows(path: Path, raw: bytes, limit: int | None = None) -> list[tuple[i
     return _decimal_commas(_split(path, lines, delim), delim)[0]
 
 
-DECIMAL_COMMA_NOTE = "read ',' as the decimal mark (the fields are separated by ';')"
+COMMA_DELIMITERS = {";": "';'", "\t": "tabs"}  # fields separated so, a ',' inside a number is its decimal mark
+
+
+def decimal_comma_note(delim: str | None) -> str:
+    """How a file with decimal commas was read (the Dataset's note)."""
+    return f"read ',' as the decimal mark (the fields are separated by {COMMA_DELIMITERS.get(delim, repr(delim))})"
 
 
 def _decimal_commas(rows: list[tuple[int, list[str]]], delim: str | None) -> tuple[list[tuple[int, list[str]]], bool]:
-    """With ';' between fields, a field such as '1,5' is unambiguous: 1.5. The rows with such fields read with
-    a decimal point, and whether any was found."""
-    if delim != ";":
+    """With ';' or tabs between fields, a field such as '1,5' is 1.5: the rows with such fields read with a decimal
+    point, and whether any was found. With tabs only when that is unambiguous: no number with a decimal point
+    beside them, and one comma at least not followed by exactly three digits (else '1,500' may be a thousand and
+    a half: then nothing is changed, and a value that is not a number is named with the likely cause)."""
+    if delim not in COMMA_DELIMITERS:
         return rows, False
-    found = False
-    out = []
-    for no, fields in rows:
-        fixed = []
-        for f in fields:
-            if _DECIMAL_COMMA.fullmatch(f):
-                f, found = f.replace(",", "."), True
-            fixed.append(f)
-        out.append((no, fixed))
-    return out, found
+    found = [f for _, fields in rows for f in fields if _DECIMAL_COMMA.fullmatch(f)]
+    if not found or (delim == "\t" and not _surely_decimal(found, rows)):
+        return rows, False
+    out = [(no, [f.replace(",", ".") if _DECIMAL_COMMA.fullmatch(f) else f for f in fields]) for no, fields in rows]
+    return out, True
+
+
+def _surely_decimal(commas: list[str], rows: list[tuple[int, list[str]]]) -> bool:
+    """Fields with a comma are decimal numbers, not thousands: some comma is not followed by three digits, and no
+    field holds a decimal point."""
+    points = any("." in f and _NUMBER.fullmatch(f) for _, fields in rows for f in fields)
+    return not points and any(len(f.split(",")[1].split("e")[0].split("E")[0]) != 3 for f in commas)
 
 
 def _data_lines(path: Path, text: str, limit: int | None = None) -> list[tuple[int, str]]:
@@ -535,12 +544,13 @@ def _load_text(path: Path, raw: bytes, columns, at_most: int | None) -> Dataset:
     head, commas = _decimal_commas(_split(path, lines[:STRUCTURE_ROWS], delim), delim)
     has_header, names, idx = _structure(path, head, columns, at_most)
     body = lines[1:] if has_header else lines
-    if commas:  # ';' separates the fields, so every ',' left is a decimal mark (else the careful parser says)
+    if commas:  # ';' or tabs separate the fields, so every ',' left is a decimal mark (else the careful parser says)
         body = [(no, line.replace(",", ".")) for no, line in body]
     points = _parse_all_numeric(body, delim, len(names))
     if points is None:  # not a plain numeric table: the careful parser finds and names what is wrong
-        return _load_rows(path, _decimal_commas(_split(path, lines, delim), delim)[0], columns, at_most, commas)
-    notes = (DECIMAL_COMMA_NOTE,) if commas else ()
+        rows = _decimal_commas(_split(path, lines, delim), delim)[0]
+        return _load_rows(path, rows, columns, at_most, decimal_comma_note(delim) if commas else "")
+    notes = (decimal_comma_note(delim),) if commas else ()
     return Dataset(np.ascontiguousarray(points[:, idx]), tuple(names[j] for j in idx), tuple(idx), str(path), notes)
 
 
@@ -555,6 +565,8 @@ def _structure(
     for no, fields in data_rows[:5]:  # prose, a log, a report: say so, rather than count its fields
         if 2 * sum(_is_number(f) for f in fields) < len(fields):  # most fields are words
             j, text = next(((j, f) for j, f in enumerate(fields) if f), (0, ""))
+            if _DECIMAL_COMMA.fullmatch(text):
+                raise DataError(f"{path}: line {no}, column {j}: value {text!r} is not a number{_comma_cause()}")
             raise DataError(
                 f"{path}: is not a numeric table: line {no}, column {j}: value {text!r} is not a "
                 "number; a data file holds one point per line, numbers separated by commas, tabs, "
@@ -592,7 +604,7 @@ def _parse_all_numeric(lines: list[tuple[int, str]], delim: str | None, width: i
 
 
 def _load_rows(
-    path: Path, rows: list[tuple[int, list[str]]], columns, at_most: int | None = None, commas: bool = False
+    path: Path, rows: list[tuple[int, list[str]]], columns, at_most: int | None = None, note: str = ""
 ) -> Dataset:
     """The careful parser: every row's fields checked, every value parsed alone, errors name line and column."""
     has_header, names, idx = _structure(path, rows, columns, at_most)
@@ -601,8 +613,15 @@ def _load_rows(
     for i, (no, fields) in enumerate(data_rows):
         for out_j, j in enumerate(idx):
             points[i, out_j] = _parse_value(path, no, j, names[j], fields[j])
-    notes = (DECIMAL_COMMA_NOTE,) if commas else ()
-    return Dataset(points, tuple(names[j] for j in idx), tuple(idx), str(path), notes)
+    return Dataset(points, tuple(names[j] for j in idx), tuple(idx), str(path), (note,) if note else ())
+
+
+def _comma_cause() -> str:
+    """What a value such as '1,500' that was not read as a number likely is, and what to do."""
+    return (
+        " (a decimal comma? here ',' could also group thousands: save the file with '.' as the decimal mark, or "
+        "with ';' between the fields)"
+    )
 
 
 def _parse_value(path: Path, line: int, col: int, name: str, text: str) -> float:
@@ -611,8 +630,9 @@ def _parse_value(path: Path, line: int, col: int, name: str, text: str) -> float
             raise ValueError(text)
         value = float(text)
     except ValueError:
+        cause = _comma_cause() if _DECIMAL_COMMA.fullmatch(text) else ""
         raise DataError(
-            f"{path}: line {line}, column {col} ({name!r}): value {text!r} is not a number: fix or "
+            f"{path}: line {line}, column {col} ({name!r}): value {text!r} is not a number{cause}: fix or "
             "remove that row, or choose other columns"
         ) from None
     if not np.isfinite(value):

@@ -259,6 +259,35 @@ def test_decimal_commas_with_semicolons_are_read_and_said(capsys, tmp_path) -> N
     assert "eu.csv: read ',' as the decimal mark" in capsys.readouterr().err
 
 
+def test_decimal_commas_with_tabs_are_read_and_said_in_memory_and_by_chunks(capsys, tmp_path) -> None:
+    """Tabs between the fields: a ',' inside a number is its decimal mark (issue 22, item 13: "value '10,5' is not
+    a number"); read in memory and by chunks alike, and said."""
+    from engine import load
+    from engine.stream import open_source
+
+    p = tmp_path / "eu.tsv"
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(400, 2)) * [1, 3] + [10.5, -1]
+    p.write_text("x\ty\n" + "".join(f"{a:.6f}\t{b:.6f}\n".replace(".", ",") for a, b in x))
+    ds = load(p)
+    np.testing.assert_allclose(ds.points, np.round(x, 6), rtol=0, atol=5e-7)
+    assert ds.notes == ("read ',' as the decimal mark (the fields are separated by tabs)",)
+    chunks = np.concatenate(list(open_source(p, None).chunks(64)))
+    np.testing.assert_array_equal(chunks, ds.points)
+    assert cli(["fit", str(p), "-k", "1", "--quiet"]) == 0
+    assert "eu.tsv: read ',' as the decimal mark" in capsys.readouterr().err
+
+
+def test_commas_that_may_group_thousands_are_not_guessed_but_named(capsys, tmp_path) -> None:
+    """Tabs, and every comma followed by three digits: '1,500' may be a thousand and a half. Nothing is guessed;
+    the error names the value and the likely cause."""
+    p = tmp_path / "amb.tsv"
+    p.write_text("x\ty\n1,500\t2,250\n3,125\t4,750\n")
+    assert cli(["fit", str(p), "-k", "1", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "amb.tsv: line 2, column 0: value '1,500' is not a number (a decimal comma?" in err
+
+
 @pytest.mark.parametrize("scale", [1e-320, 1e-200, 1e160, 1e300])
 def test_columns_outside_the_covariance_range_are_refused_by_name(capsys, tmp_path, scale: float) -> None:
     x = np.random.default_rng(0).normal(size=(100, 2)) + 3
