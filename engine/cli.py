@@ -122,10 +122,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     g = sub.add_parser("generate", help="sample data from a mixture")
     src = g.add_mutually_exclusive_group(required=True)
-    src.add_argument("--preset", choices=["forum"])
+    src.add_argument("--preset", choices=["forum"], help="a named mixture: forum (the forum recipe's three clusters)")
     src.add_argument("--params", help="parameters JSON (as `fit -o` writes)")
-    g.add_argument("--n", type=int, default=1000)
-    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--n", type=int, default=1000, help="number of points (default 1000)")
+    g.add_argument("--seed", type=int, default=0, help="random seed (default 0): the same seed, the same points")
     g.add_argument(
         "-o",
         "--output",
@@ -135,18 +135,42 @@ def build_parser() -> argparse.ArgumentParser:
 
     f = sub.add_parser("fit", help="fit a mixture to data")
     _data_args(f)
-    f.add_argument("-k", "--components", type=int, default=3)
-    f.add_argument("--covariance", choices=COVARIANCE_TYPES, default="full")
-    f.add_argument("--algorithm", choices=ALGORITHMS, default="em")
-    f.add_argument("--init", default=None, help="kmeans++, kmeans, random-data, forum or a parameters file")
-    f.add_argument("--restarts", type=int, default=1)
-    f.add_argument("--select-by", choices=["final", "initial"], default=None)
-    f.add_argument("--seed", type=int, default=0)
-    f.add_argument("--tol", type=float, default=None)
-    f.add_argument("--max-iter", type=int, default=None)
-    f.add_argument("--reg-covar", type=float, default=1e-6)
-    f.add_argument("--device", default="cpu")
-    f.add_argument("--dtype", choices=["float64", "float32"], default="float64")
+    f.add_argument("-k", "--components", type=int, default=3, help="number of components K (default 3)")
+    f.add_argument("--covariance", choices=COVARIANCE_TYPES, default="full", help="covariance type (default full)")
+    f.add_argument(
+        "--algorithm", choices=ALGORITHMS, default="em", help="em (exact EM, default) or another registered procedure"
+    )
+    f.add_argument(
+        "--init",
+        default=None,
+        help="the start: kmeans++ (default), kmeans, random-data, forum, or a parameters file (.json/.csv/.npz)",
+    )
+    f.add_argument("--restarts", type=int, default=1, help="restarts run as one batch, seeds SEED.. (default 1)")
+    f.add_argument(
+        "--select-by",
+        choices=["final", "initial"],
+        default=None,
+        help="final: the restart with the best final log-likelihood (default); initial: the forum's way, the "
+        "lowest initial loss, trained alone",
+    )
+    f.add_argument("--seed", type=int, default=0, help="random seed of the start (default 0)")
+    f.add_argument(
+        "--tol",
+        type=float,
+        default=None,
+        help="stop when the mean log-likelihood per point changes by less (default: the algorithm's, 1e-6 for em)",
+    )
+    f.add_argument("--max-iter", type=int, default=None, help="the most iterations (default: the algorithm's)")
+    f.add_argument(
+        "--reg-covar",
+        type=float,
+        default=1e-6,
+        help="added to each covariance's diagonal, in the data's units, as scikit-learn's reg_covar (default 1e-6)",
+    )
+    f.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
+    f.add_argument(
+        "--dtype", choices=["float64", "float32"], default="float64", help="working precision (default float64)"
+    )
     f.add_argument("-o", "--output", help="parameters file to write (.json, .csv or .npz)")
     f.add_argument("--labels", help="CSV of per-point labels and responsibilities")
     f.add_argument("--session", help="write a session file (.gmmsession) that `replay` reproduces")
@@ -164,12 +188,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("select", help="model selection over K and covariance types (BIC, AIC)")
     _data_args(s)
-    s.add_argument("-k", "--components", default="1-9")
-    s.add_argument("--covariance", default=",".join(COVARIANCE_TYPES))
-    s.add_argument("--restarts", type=int, default=5)
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--reg-covar", type=float, default=1e-6)
-    s.add_argument("--max-iter", type=int, default=None)
+    s.add_argument(
+        "-k", "--components", default="1-9", help="the K to try: a range or a list, 1-9 or 2,3,5 (default 1-9)"
+    )
+    s.add_argument(
+        "--covariance",
+        default=",".join(COVARIANCE_TYPES),
+        help=f"the covariance types to try, comma-separated (default {','.join(COVARIANCE_TYPES)})",
+    )
+    s.add_argument("--restarts", type=int, default=5, help="restarts of each fit, best kept (default 5)")
+    s.add_argument("--seed", type=int, default=0, help="random seed of the starts (default 0)")
+    s.add_argument(
+        "--reg-covar",
+        type=float,
+        default=1e-6,
+        help="added to each covariance's diagonal, in the data's units, as scikit-learn's reg_covar (default 1e-6)",
+    )
+    s.add_argument("--max-iter", type=int, default=None, help="the most iterations of each fit (default em's)")
     s.add_argument(
         "--tol",
         type=float,
@@ -177,6 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="stop each fit when its mean log-likelihood per point changes by less (default 1e-6)",
     )
     s.add_argument("-o", "--output", help="selection JSON to write")
+    s.add_argument("--quiet", action="store_true", help="no table row by row: only the best fit (and what is written)")
     _scale_args(s)
     for name, text in OTHER_COMMANDS.items():
         sub.add_parser(name, help=text, add_help=False)
@@ -184,7 +220,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _data_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("data", help="CSV/TSV/text, .npy or .npz file")
+    p.add_argument(
+        "data",
+        help="the data: a CSV/TSV/text, .npy, .npz or Parquet file, a folder of .npy/Parquet files, or a glob of them "
+        "('parts/*.parquet')",
+    )
     p.add_argument(
         "--columns",
         help="the columns to fit: 0-based indices, header names or ranges, e.g. 1,2 or 0,2,5 or 1-4 or all "
@@ -623,9 +663,12 @@ def _streamed_grid(args, source, base: FitConfig, cells: int):
 
 
 def _select_and_report(args, data, ks, types, base, columns, sha) -> int:
-    print(f"{'k':>3} {'covariance':<10} {'log-lik':>14} {'BIC':>12} {'AIC':>12}  note")
+    if not args.quiet:
+        print(f"{'k':>3} {'covariance':<10} {'log-lik':>14} {'BIC':>12} {'AIC':>12}  note")
 
     def show(e) -> None:
+        if args.quiet:
+            return
         note = ("spurious: " + e.reason) if e.spurious else ("" if e.converged else "not converged")
         if e.log_likelihood is None:
             print(f"{e.k:>3} {e.covariance_type:<10} {'-':>14} {'-':>12} {'-':>12}  {note}", flush=True)

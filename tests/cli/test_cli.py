@@ -275,3 +275,24 @@ def test_usage_lines_name_the_program_as_started(monkeypatch, capsys) -> None:
         screenshot.parse(["--help"])
     text = capsys.readouterr().out
     assert text.startswith("usage: gmm-studio screenshot") and "save a screenshot of the whole window." in text
+
+
+def test_every_option_of_every_command_says_what_it_does(tmp_path, capsys) -> None:
+    """--help: each option and argument of generate, fit and select has a help line; the data argument names every
+    form the loaders take; select takes --quiet as fit does (issue 22, item 15)."""
+    import argparse
+
+    from engine import cli
+
+    parser = cli.build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    for name in ("generate", "fit", "select"):
+        silent = [a.dest for a in commands[name]._actions if not a.help]
+        assert silent == [], f"{name}: options without help: {silent}"
+    data_help = next(a.help for a in commands["fit"]._actions if a.dest == "data")
+    assert all(word in data_help for word in ("Parquet", "folder", "glob"))
+    path = tmp_path / "x.npy"
+    np.save(path, np.random.default_rng(0).normal(size=(200, 2)))
+    assert cli.main(["select", str(path), "-k", "1-2", "--covariance", "full", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("best by BIC: k=") and "log-lik" not in out
