@@ -267,7 +267,16 @@ class CompareView(QWidget):
                 panel.show_frame(algorithm, self.last[algorithm])
 
     def show_scene(self, scene) -> None:
+        """New data (or none): the old data's comparison goes whole (its fits stopped and forgotten, so that a frame
+        of theirs still on its way is dropped; their last frames, curves and verdict), the panels show the points."""
         self.stop()
+        self.jobs.clear()
+        self.last.clear()
+        self.timeline.clear()
+        self._dirty.clear()
+        self._redraw.stop()
+        self.verdict.setText("")
+        self.stop_button.setEnabled(False)
         self.scene = scene
         for panel in self.panels.values():
             panel.show_scene(scene)

@@ -189,3 +189,21 @@ def test_generate_makes_d_dimensional_data(qtbot, window) -> None:
     window.data.generate(weights, means, cov, 500, 1)
     qtbot.waitUntil(lambda: window.state.dataset.columns == ("x0", "x1", "x2"), timeout=30_000)
     assert window.state.scene.points.shape == (500, 3)
+
+
+def test_new_data_leaves_nothing_of_the_old_comparison(qtbot, window, four_d_file) -> None:
+    """Run all on 2-D data, then open 4-D data and choose other views: the Compare tab keeps nothing of the old
+    data (it raised "operands could not be broadcast together with shapes (3,2) (4,)" redrawing the old frames in
+    the new view, and its verdict described the old data) (issue 22, item 4)."""
+    window.controls.max_iter.setText("30")
+    with qtbot.waitSignal(window.compare.finished, timeout=120_000):
+        window.compare_control.run()
+    assert window.compare.last and window.compare.verdict.text()
+    _open(qtbot, window, four_d_file)
+    assert not window.compare.last and window.compare.verdict.text() == ""
+    bar = window.view_bar
+    for kind in ("pca", "separating", "columns"):
+        bar.kind.setCurrentIndex([bar.kind.itemData(i) for i in range(bar.kind.count())].index(kind))
+        window.views.choose()
+    qtbot.wait(200)
+    assert window.messages.last_error == "" and not window.compare.last
