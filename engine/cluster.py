@@ -40,12 +40,52 @@ def connect(spec: str):
         raise UserError(f"--dask takes local, local:WORKERS or a scheduler address tcp://HOST:PORT, got {spec!r}")
     try:
         _check_listening(spec)
-        return Client(spec, timeout=CONNECT_TIMEOUT_S)
+        client = Client(spec, timeout=CONNECT_TIMEOUT_S)
     except (OSError, TimeoutError) as exc:
         raise UserError(
             f"--dask {spec}: no Dask scheduler answers there ({type(exc).__name__}); start one with "
             "`dask scheduler` and workers with `dask worker ADDRESS`, or use --dask local"
         ) from None
+    try:
+        ship_engine(client, spec)
+    except BaseException:
+        client.close()
+        raise
+    return client
+
+
+ENGINE_DIR = Path(__file__).resolve().parent
+NEEDED_ON_WORKERS = ("numpy", "torch", "pyro")  # what the engine's chunk E-step imports there
+
+
+def ship_engine(client, spec: str) -> None:
+    """A scheduler and workers started apart (`dask scheduler`, `dask worker ADDRESS`, as the README says) run in their
+    own folder: they get GMM Studio's engine from here (a scheduler plugin uploads this package to the scheduler,
+    which reads the tasks, and to every worker, those that join later too, and puts it on their path), unless they
+    have it already. What the engine needs there (NumPy, torch, Pyro) cannot be shipped: a process without it is
+    named, with what to install, before any work."""
+
+    def missing() -> list[str]:  # runs on each worker: defined here so that it travels by value
+        import importlib.util
+
+        return [name for name in ("engine", *NEEDED_ON_WORKERS) if importlib.util.find_spec(name) is None]
+
+    found = {f"the worker {w}": names for w, names in client.run(missing).items()}
+    found["the scheduler"] = client.run_on_scheduler(missing)
+    lacking = {worker: [m for m in names if m != "engine"] for worker, names in found.items()}
+    lacking = {worker: names for worker, names in lacking.items() if names}
+    if lacking:
+        worker, names = next(iter(lacking.items()))
+        more = f" (and {len(lacking) - 1} more)" if len(lacking) > 1 else ""
+        raise UserError(
+            f"--dask {spec}: {worker}{more} cannot import {', '.join(names)}: start the scheduler and the workers in "
+            "an environment with GMM Studio's requirements (pip install -r requirements.lock)"
+        )
+    if any("engine" in names for names in found.values()):
+        from distributed.diagnostics.plugin import UploadDirectory
+
+        plugin = UploadDirectory(str(ENGINE_DIR), update_path=True, mode="all")
+        client.register_plugin(plugin, name="gmm-studio-engine")
 
 
 def _check_listening(spec: str) -> None:

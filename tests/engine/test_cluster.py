@@ -78,15 +78,19 @@ def test_a_worker_killed_mid_fit_changes_nothing(tmp_path, local_client) -> None
 
 
 def test_a_scheduler_and_a_worker_started_apart(tmp_path) -> None:
-    """`dask scheduler` and `dask worker` as their own processes on 127.0.0.1; fit --dask tcp://... through the
-    command line gives the parameters of the fit on this machine."""
+    """`dask scheduler` and `dask worker` as their own processes on 127.0.0.1, started as the README says: in the
+    project's environment, but in another folder and with nothing on their path that finds GMM Studio (issue 22,
+    item 10: "No module named 'engine'"); fit --dask tcp://... through the command line ships the engine to the
+    worker and gives the parameters of the fit on this machine."""
     x = _data(tmp_path / "x.npy")
     address_file = tmp_path / "scheduler.json"
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    apart = tmp_path / "elsewhere"
+    apart.mkdir()
     scheduler = subprocess.Popen(
         [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0",
          "--dashboard-address", ":0", "--scheduler-file", str(address_file)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=env, cwd=apart, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     worker = None
     try:
@@ -98,8 +102,10 @@ def test_a_scheduler_and_a_worker_started_apart(tmp_path) -> None:
         worker = subprocess.Popen(
             [sys.executable, "-m", "distributed.cli.dask_worker", address, "--nworkers", "1", "--nthreads", "1",
              "--no-dashboard"],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env=env, cwd=apart, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
+        probe = [sys.executable, "-c", "import importlib.util as u; print(u.find_spec('engine') is None)"]
+        assert subprocess.run(probe, env=env, cwd=apart, capture_output=True, text=True).stdout.strip() == "True"
         from engine import cli
         from engine.export import write_params
 
@@ -282,3 +288,14 @@ def test_a_cancelled_pass_on_the_cluster_stops_and_the_cluster_stays_usable(tmp_
     assert time.monotonic() - t0 < 30  # the survey here, then the first pass on the cluster: cancelled at once
     whole = [s.mean_log_likelihood for s in fit_stream(source, cfg, 1500, run_pass=passes)]
     assert whole == [s.mean_log_likelihood for s in fit_stream(source, cfg, 1500)]
+
+
+def test_a_cluster_without_what_the_engine_needs_is_named_before_any_work(local_client, monkeypatch) -> None:
+    """The engine travels to the cluster; torch, NumPy and Pyro cannot: a scheduler or worker that cannot import them
+    is named in one line with what to install (stood in for by a module nobody has)."""
+    monkeypatch.setattr(cluster, "NEEDED_ON_WORKERS", ("numpy", "no_such_module_of_gmm_studio"))
+    with pytest.raises(UserError) as caught:
+        cluster.ship_engine(local_client, "local:2")
+    text = str(caught.value)
+    assert "cannot import no_such_module_of_gmm_studio" in text and "pip install -r requirements.lock" in text
+    assert text.startswith("--dask local:2: the ") and "\n" not in text
