@@ -367,7 +367,7 @@ def _stream_source(args):
     from .limits import default_memory_limit, parse_size
     from .stream import chunked_source
 
-    limit = parse_size(args.memory_limit) if args.memory_limit else default_memory_limit()
+    limit = parse_size(args.memory_limit) if args.memory_limit is not None else default_memory_limit()
     args.limit_bytes = limit
     return chunked_source(args.data, _columns(args.columns), limit, cluster=bool(args.dask))
 

@@ -94,10 +94,14 @@ def _check_listening(spec: str) -> None:
     import socket
     from urllib.parse import urlsplit
 
-    parts = urlsplit(spec)
-    if parts.hostname is None or parts.port is None:
+    try:
+        parts = urlsplit(spec)
+        host, port = parts.hostname, parts.port
+    except ValueError as exc:  # "Invalid IPv6 URL", a port that is not a number
+        raise UserError(f"--dask {spec}: not a scheduler address ({exc}): write it as tcp://HOST:PORT") from None
+    if host is None or port is None:
         return  # distributed reads it (and names what is wrong)
-    with socket.create_connection((parts.hostname, parts.port), timeout=CONNECT_TIMEOUT_S):
+    with socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S):
         pass
 
 

@@ -412,7 +412,7 @@ def _one_column_spec(path: Path, c, names: list[str]) -> list[int]:
             if lo > hi or hi >= len(names):
                 raise DataError(f"{path}: column range {text!r} is not within the columns: {listing}")
             return list(range(lo, hi + 1))
-        if not text.lstrip("-").isdigit():
+        if not (text.lstrip("-").isascii() and text.lstrip("-").isdigit()):  # '²' is a digit to str, not to int
             raise DataError(f"{path}: no column named {text!r}; the columns are {', '.join(map(repr, names))}")
         c = int(text)
     if not 0 <= c < len(names):

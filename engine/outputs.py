@@ -35,9 +35,15 @@ def new_file_mode() -> int:
 
 
 def target_of(path: str | Path) -> Path:
-    """Where writing `path` lands: a symbolic link is followed (the user means the file it points to)."""
+    """Where writing `path` lands: a symbolic link is followed (the user means the file it points to); UserError for
+    a link that leads back to itself."""
     path = Path(path)
-    return path.resolve() if path.is_symlink() else path
+    if not path.is_symlink():
+        return path
+    try:
+        return path.resolve(strict=False)
+    except (RuntimeError, OSError) as exc:  # Python 3.11: RuntimeError "Symlink loop"; later: OSError ELOOP
+        raise UserError(f"{path}: is a symbolic link that leads back to itself ({exc}): choose another path") from None
 
 
 def check_output(path: str | Path, inputs: Iterable[str | Path] = (), what: str = "output") -> Path:
@@ -76,8 +82,10 @@ def check_outputs(paths: Iterable[str | Path | None], inputs: Iterable[str | Pat
     inputs = [p for p in inputs if p]
     seen: dict[Path, str] = {}
     for p in paths:
-        if not p:
+        if p is None:
             continue
+        if not str(p).strip():
+            raise UserError("an output was given an empty file name (-o ''?): name the file to write, or leave it out")
         target = check_output(p, inputs).absolute()
         if target in seen:
             raise UserError(f"{p}: is also the output {seen[target]} of this run: give each output its own file")

@@ -149,11 +149,20 @@ def main(argv: list[str]) -> int:
         subprocess.run(["powershell", "-NoProfile", "-Command", script], check=True)
         print(f"installed {link}")
         return 0
-    if args.uninstall:
-        removed = uninstall()
-        print("removed " + ", ".join(map(str, removed)) if removed else "nothing to remove: no launcher installed")
-        return 0
-    entry = install()
+    try:
+        if args.uninstall:
+            removed = uninstall()
+            print("removed " + ", ".join(map(str, removed)) if removed else "nothing to remove: no launcher installed")
+            return 0
+        entry = install()
+    except OSError as exc:  # XDG_DATA_HOME a file, a read-only folder: the user's setting, named
+        where = exc.filename or os.environ.get("XDG_DATA_HOME", "")
+        print(
+            f"error: {where}: {exc.strerror or exc}: the desktop entry goes under $XDG_DATA_HOME/applications "
+            "(default ~/.local/share): set XDG_DATA_HOME to a folder you can write",
+            file=sys.stderr,
+        )
+        return 2
     ok, messages = validate(entry)
     print(f"installed {entry}")
     print("desktop-file-validate: " + ("valid" if ok else messages))

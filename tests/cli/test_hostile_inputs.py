@@ -495,3 +495,40 @@ def test_ctrl_c_inside_the_fit_writes_nothing(tmp_path, small) -> None:
     assert code == 130 and "Traceback" not in err, err
     assert err.strip().splitlines()[-1] == "interrupted: nothing was written"
     assert not (tmp_path / "p.json").exists()
+
+
+# ------------------------------------------------------------------------- a user's mistakes, never internal errors
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["-o", ""], "an output was given an empty file name"),
+        (["--memory-limit", ""], "--memory-limit takes a size such as 256M"),
+        (["--columns", "²"], "no column named '²'"),
+        (["--dask", "tcp://[::1"], "not a scheduler address (Invalid IPv6 URL): write it as tcp://HOST:PORT"),
+        (["--dask", "tcp://localhost:x1"], "not a scheduler address"),
+    ],
+)
+def test_odd_option_values_are_named_not_internal_errors(capsys, tmp_path, extra, message) -> None:
+    """Each was an internal error (a crash log) or silently ignored (issue 22, item 16)."""
+    p = tmp_path / "x.csv"
+    np.savetxt(p, np.random.default_rng(0).normal(size=(50, 2)), delimiter=",", header="x,y", comments="")
+    _bad(capsys, ["fit", str(p), "--quiet", *extra], message)
+
+
+def test_an_output_that_is_a_symlink_loop_is_named(capsys, tmp_path) -> None:
+    p = tmp_path / "x.csv"
+    np.savetxt(p, np.random.default_rng(0).normal(size=(50, 2)), delimiter=",", header="x,y", comments="")
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    _bad(capsys, ["fit", str(p), "--quiet", "-o", str(tmp_path / "a")], "is a symbolic link that leads back to itself")
+
+
+def test_install_launcher_with_xdg_data_home_a_file_is_named(tmp_path) -> None:
+    data_home = tmp_path / "not-a-folder"
+    data_home.write_text("")
+    env = dict(os.environ, XDG_DATA_HOME=str(data_home), HOME=str(tmp_path), **NO_BOOTSTRAP)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), "install-launcher"], env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"error: {data_home}/applications: Not a directory")
