@@ -303,14 +303,32 @@ def _fit_config(args) -> FitConfig:
     )
 
 
+LOG_EVERY_S = 5.0  # stderr not a terminal (a log, a pipe, CI): a progress line this often, none for a shorter fit
+
+
 class _Progress:
-    """A one-line terminal progress bar on stderr, drawn at most 10 times a second, only on a terminal."""
+    """Progress on stderr: on a terminal a one-line bar, drawn at most 10 times a second; elsewhere (a log file, a
+    pipe) a plain line every LOG_EVERY_S, with the time that the rest of max_iter would take at the pace so far (a
+    long fit must not look hung: 100,000 restarts once ran two minutes with nothing said)."""
 
     def __init__(self, total: int, enabled: bool) -> None:
-        self.total, self.enabled, self.last = max(total, 1), enabled and sys.stderr.isatty(), 0.0
+        self.total, self.last = max(total, 1), 0.0
+        self.enabled = enabled and sys.stderr.isatty()  # the bar
+        self.lines = enabled and not self.enabled
+        self.logged = 0  # LOG_EVERY_S intervals already reported by a line
 
     def update(self, snap) -> None:
         now = time.perf_counter()
+        if self.lines and snap.elapsed >= LOG_EVERY_S * (self.logged + 1):
+            self.logged = int(snap.elapsed // LOG_EVERY_S)
+            left = snap.elapsed / max(snap.iteration, 1) * (self.total - snap.iteration)
+            print(
+                f"iteration {snap.iteration}/{self.total}: mean log-lik {snap.mean_log_likelihood:.6f}, "
+                f"{snap.elapsed:.0f} s so far; at most {left:.0f} s more (max-iter {self.total}) at this pace",
+                file=sys.stderr,
+                flush=True,
+            )
+            return
         if not self.enabled or now - self.last < 0.1:
             return
         self.last = now
