@@ -29,6 +29,7 @@ class View:
     center: np.ndarray
     labels: tuple[str, str]
     columns: tuple[int, int] | None = None
+    shown_loadings: np.ndarray | None = None  # (D, 2) the loadings to show, when not the axes (standardised PCA)
 
     @property
     def n_features(self) -> int:
@@ -58,7 +59,8 @@ class View:
     def loadings(self, names: tuple[str, ...]) -> str:
         """The axes as weighted sums of the named columns, largest weights first (for the axis labels)."""
         out = []
-        for a, label in zip(self.axes.T, self.labels, strict=True):
+        loadings = self.axes if self.shown_loadings is None else self.shown_loadings
+        for a, label in zip(loadings.T, self.labels, strict=True):
             order = np.argsort(-np.abs(a))[:4]
             terms = " ".join(f"{a[j]:+.2f}·{names[j] if j < len(names) else j}" for j in order)
             out.append(f"{label} = {terms}{' …' if len(a) > 4 else ''}")
@@ -75,14 +77,39 @@ def columns_view(d: int, i: int, j: int, names: tuple[str, ...] = ()) -> View:
     return View("columns", axes, np.zeros(d), label, (i, j))
 
 
-def pca_view(x: np.ndarray) -> View:
+# Columns whose spreads differ by more than this factor are in mixed units: their raw principal axes are the
+# large-unit columns (wine: proline, then magnesium), so the standardised axes are the default there.
+MIXED_UNITS_RATIO = 10.0
+
+
+def mixed_units(x: np.ndarray) -> bool:
+    """Whether the columns' standard deviations (of points x (N, D)) differ by more than MIXED_UNITS_RATIO."""
+    sd = np.std(x, axis=0)
+    sd = sd[sd > 0]
+    return len(sd) >= 2 and float(sd.max()) > MIXED_UNITS_RATIO * float(sd.min())
+
+
+def pca_view(x: np.ndarray, standardised: bool | None = None) -> View:
     """The first two principal axes of points x (N, D), D >= 2, about their mean; each axis's sign makes its
-    largest loading positive (a view that does not flip between data sets that differ a little)."""
+    largest loading positive (a view that does not flip between data sets that differ a little).
+
+    standardised: the principal axes of the columns in units of their standard deviation (the correlation
+    matrix's eigenvectors v; the projection is then (x - mean) @ diag(1/sd) v, still exact and linear, and the
+    loadings shown are v's); None: standardised when the columns are in mixed units (mixed_units). The labels
+    say which it is."""
     center = x.mean(axis=0)
-    cov = np.cov(x, rowvar=False).reshape(x.shape[1], x.shape[1])
-    values, vectors = np.linalg.eigh(cov)
-    axes = _signed(vectors[:, ::-1][:, :2])
-    return View("pca", axes, center, ("PC1", "PC2"))
+    d = x.shape[1]
+    cov = np.cov(x, rowvar=False).reshape(d, d)
+    if standardised is None:
+        standardised = mixed_units(x)
+    if not standardised:
+        values, vectors = np.linalg.eigh(cov)
+        return View("pca", _signed(vectors[:, ::-1][:, :2]), center, ("PC1", "PC2"))
+    sd = np.sqrt(np.diagonal(cov))
+    sd = np.where(sd > 0, sd, 1.0)
+    values, vectors = np.linalg.eigh(cov / np.outer(sd, sd))
+    weights = _signed(vectors[:, ::-1][:, :2])
+    return View("pca", weights / sd[:, None], center, ("PC1 (standardised)", "PC2 (standardised)"), None, weights)
 
 
 def separating_view(weights: np.ndarray, means: np.ndarray, covariances: np.ndarray) -> View:

@@ -9,7 +9,16 @@ recomputed): fixed axes, so that the fit's motion in them means something.
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QStackedWidget, QWidget
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QStackedWidget,
+    QWidget,
+)
 
 from .background import Background
 from .frames import SCATTER_LIMIT, build_scene, reframe
@@ -34,6 +43,11 @@ class ViewBar(QWidget):
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.x.setToolTip("column across")
         self.y.setToolTip("column up")
+        self.standardised = QCheckBox("standardised")
+        self.standardised.setToolTip(
+            "Principal axes of the columns in units of their standard deviation (the default when the columns' "
+            "spreads differ by more than 10x: else the large-unit columns are the axes)"
+        )
         self.recompute = QPushButton("Recompute axes")
         self.recompute.setToolTip("Take the separating axes from the fit on screen now")
         self.loadings = QLabel("")
@@ -46,6 +60,7 @@ class ViewBar(QWidget):
         layout.addWidget(self.kind)
         layout.addWidget(self.x)
         layout.addWidget(self.y)
+        layout.addWidget(self.standardised)
         layout.addWidget(self.recompute)
         layout.addWidget(self.loadings, 1)
 
@@ -72,6 +87,7 @@ class ViewControl:
         bar.x.activated.connect(lambda _i: self.choose())
         bar.y.activated.connect(lambda _i: self.choose())
         bar.recompute.clicked.connect(self.choose)
+        bar.standardised.clicked.connect(lambda _checked: self.choose())
         pairs.cell_chosen.connect(self.show_pair)
 
     @property
@@ -95,6 +111,9 @@ class ViewControl:
         self.bar.x.setCurrentIndex(columns[0])
         self.bar.y.setCurrentIndex(columns[1])
         self.bar.kind.setCurrentIndex(0 if view is None else [k for k, _ in KINDS].index(view.kind))
+        from engine.projection import mixed_units
+
+        self.bar.standardised.setChecked(scene is not None and d >= 2 and mixed_units(scene.points))  # new data
         self._sync_widgets()
         self.stack.setCurrentWidget(self.plot)
         self.pairs.scene_data = None
@@ -104,6 +123,7 @@ class ViewControl:
         self.bar.x.setVisible(kind == "columns")
         self.bar.y.setVisible(kind == "columns")
         self.bar.recompute.setVisible(kind == "separating")
+        self.bar.standardised.setVisible(kind == "pca")
         scene = self.state.scene
         view = scene.view if scene is not None else None
         show = kind in ("pca", "separating") and view is not None and view.kind == kind
@@ -148,7 +168,8 @@ class ViewControl:
             if len(points) < 2:
                 self.messages.note("principal axes need two points or more", 6000)
                 return
-            make = lambda: pca_view(points)  # noqa: E731
+            standardised = self.bar.standardised.isChecked()
+            make = lambda: pca_view(points, standardised)  # noqa: E731
         else:
             frame = self.state.frame
             if frame is None or len(frame.snapshot.weights) < 2:

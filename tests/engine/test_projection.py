@@ -129,3 +129,29 @@ def test_reshaping_a_covariance_in_a_view_changes_only_its_plane() -> None:
         np.testing.assert_array_equal(new, new.T)
     two_d = reshaped_covariance(columns_view(2, 1, 0), cov[0][:2, :2], target)  # 2-D data: the target itself
     np.testing.assert_array_equal(two_d, target[::-1, ::-1])
+
+
+def test_standardised_principal_axes_are_scikit_learns_pca_of_the_scaled_columns() -> None:
+    """Columns in mixed units (wine: proline in the hundreds beside hue near 1): the raw principal axes are the
+    large-unit columns; the standardised ones are scikit-learn's PCA of StandardScaler's columns (scores equal up to
+    each axis's sign and the ddof of the two standard deviations), the default there, and said in the labels."""
+    from sklearn.datasets import load_wine
+    from sklearn.decomposition import PCA
+    from sklearn.preprocessing import StandardScaler
+
+    from engine.projection import mixed_units
+
+    wine = load_wine()
+    x, names = wine.data, tuple(wine.feature_names)
+    raw = pca_view(x, standardised=False)
+    assert raw.loadings(names).startswith("PC1 = +1.00·proline") and mixed_units(x)
+    view = pca_view(x)  # the default here
+    assert view.labels == ("PC1 (standardised)", "PC2 (standardised)")
+    assert view.loadings(names).startswith("PC1 (standardised) = +0.42·flavanoids")
+    n = len(x)
+    theirs = PCA(2).fit_transform(StandardScaler().fit_transform(x)) * np.sqrt((n - 1) / n)
+    ours = view.points(x)
+    signs = np.sign(np.sum(ours * theirs, axis=0))
+    np.testing.assert_allclose(ours, theirs * signs, rtol=1e-9, atol=1e-9)
+    assert not mixed_units(x[:, [0, 1, 3]] / x[:, [0, 1, 3]].std(0))  # one scale: raw axes by default
+    assert pca_view(x[:, [0, 1, 3]] / x[:, [0, 1, 3]].std(0)).labels == ("PC1", "PC2")

@@ -207,3 +207,24 @@ def test_new_data_leaves_nothing_of_the_old_comparison(qtbot, window, four_d_fil
         window.views.choose()
     qtbot.wait(200)
     assert window.messages.last_error == "" and not window.compare.last
+
+
+def test_principal_axes_of_mixed_units_are_standardised_by_default_and_can_be_raw(qtbot, window, tmp_path) -> None:
+    """Wine's 13 columns (proline in the hundreds, hue near 1): the principal axes view opens standardised and says
+    so; unticking 'standardised' shows the raw axes (PC1 = proline) (issue 22, item 8)."""
+    from sklearn.datasets import load_wine
+
+    wine = load_wine()
+    path = tmp_path / "wine.csv"
+    header = ",".join(n.replace("/", "_") for n in wine.feature_names)
+    np.savetxt(path, wine.data, delimiter=",", header=header, comments="")
+    _open(qtbot, window, path, list(range(13)))
+    bar = window.view_bar
+    assert bar.standardised.isChecked()
+    bar.kind.setCurrentIndex([bar.kind.itemData(i) for i in range(bar.kind.count())].index("pca"))
+    window.views.choose()
+    qtbot.waitUntil(lambda: window.state.scene.view.kind == "pca", timeout=30_000)
+    assert bar.standardised.isVisible() and bar.loadings.text().startswith("PC1 (standardised) = +0.42·flavanoids")
+    bar.standardised.click()  # unticked: the raw axes
+    qtbot.waitUntil(lambda: window.state.scene.view.labels[0] == "PC1", timeout=30_000)
+    assert bar.loadings.text().startswith("PC1 = +1.00·proline")
