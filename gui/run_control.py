@@ -206,9 +206,9 @@ class RunControl(QObject):
     def _frame_ready(self, job_id: int, frame: Frame | str) -> None:
         if not self._current(job_id):
             return  # a frame of a fit that was replaced
-        if isinstance(frame, str):  # the progress of a long pass (data read by chunks)
-            self._progress = frame
-            self.messages.note(frame, 5000)
+        if isinstance(frame, str):  # the progress of a long pass, or a cluster starting (15-45 s): shown until the next
+            self._progress = frame  # note or the fit's end (it is withdrawn then), never timed out while it holds
+            self.messages.note(frame, 0)
             return
         if frame.view is not self.state.scene.view:  # built just before the view changed: never draw the old view
             if not frame.snapshot.done:

@@ -89,6 +89,8 @@ class ViewControl:
         bar.recompute.clicked.connect(self.choose)
         bar.standardised.clicked.connect(lambda _checked: self.choose())
         pairs.cell_chosen.connect(self.show_pair)
+        self._laying_out = ""  # the note shown while the pairs matrix is laid out
+        pairs.completed.connect(lambda: self.messages.withdraw(self._laying_out))
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -150,7 +152,11 @@ class ViewControl:
         d = scene.n_features
         if kind == "pairs":
             self.stack.setCurrentWidget(self.pairs)
-            self.pairs.show_scene(scene, self.names, tuple(range(min(d, MAX_PAIRS))))
+            shown = min(d, MAX_PAIRS)
+            laying = f"laying out the pairs matrix of {shown} columns ({shown * (shown + 1) // 2} cells)…"
+            self.messages.note(laying, 0)  # a cell per event-loop turn: seconds for many columns
+            self._laying_out = laying
+            self.pairs.show_scene(scene, self.names, tuple(range(shown)))
             if d > MAX_PAIRS:
                 self.messages.note(f"the pairs view shows the first {MAX_PAIRS} of {d} columns", 8000)
             if self.state.frame is not None:

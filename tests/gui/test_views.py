@@ -228,3 +228,26 @@ def test_principal_axes_of_mixed_units_are_standardised_by_default_and_can_be_ra
     bar.standardised.click()  # unticked: the raw axes
     qtbot.waitUntil(lambda: window.state.scene.view.labels[0] == "PC1", timeout=30_000)
     assert bar.loadings.text().startswith("PC1 = +1.00·proline")
+
+
+def test_the_pairs_matrix_says_it_is_being_laid_out_until_it_is(qtbot, window, four_d_file) -> None:
+    """A cell per event-loop turn takes seconds for many columns: the status bar says so meanwhile, and the note
+    goes when the matrix is whole (issue 22, item 9)."""
+    _open(qtbot, window, four_d_file)
+    bar = window.view_bar
+    bar.kind.setCurrentIndex(3)  # pairs
+    window.views.choose()
+    assert window.statusBar().currentMessage() == "laying out the pairs matrix of 4 columns (10 cells)…"
+    qtbot.waitUntil(lambda: window.pairs.complete, timeout=30_000)
+    qtbot.waitUntil(lambda: window.statusBar().currentMessage() == "", timeout=5_000)
+
+
+def test_a_progress_note_of_a_fit_stays_until_the_next_one(qtbot, window) -> None:
+    """A cluster's start takes 15-45 s: its note ("connecting to the Dask cluster…") must not time out after 5 s
+    while nothing else is said (issue 22, item 9); it stays until the next note or the fit's end."""
+    run = window.run_control
+    assert run.start_fit(paused=True)
+    run._frame_ready(window.state.job.job_id, "connecting to the Dask cluster local…")
+    qtbot.wait(5_500)
+    assert window.statusBar().currentMessage() == "connecting to the Dask cluster local…"
+    run.cancel()
