@@ -112,6 +112,14 @@ def explain(frames: dict[str, Frame]) -> str:
         left = np.linalg.norm(target.means - f.snapshot.means[perm], axis=-1)
         fastest = float(per_step.max())
         k = int(np.argmax(need))
+        gain = f.snapshot.mean_log_likelihood - target.mean_log_likelihood
+        if gain >= 0:  # not behind: a mean "still away" would say it is on its way to an answer it beat
+            far = int(np.argmax(left))
+            text += (
+                f" {a} ended at least as high as {reference} ({gain:+.5f} per point): its component {far}'s mean is "
+                f"{left[far]:.2f} from {reference}'s, another optimum of the same model, not one still on its way."
+            )
+            continue
         text += (
             f" {a}: its means moved at most {fastest:.4f} per iteration; to reach {reference}'s answer, component "
             f"{k}'s mean had to travel {need[k]:.2f} from its start (at least {need[k] / fastest:.0f} "
