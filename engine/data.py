@@ -5,6 +5,7 @@ Every malformed input raises DataError (or ParamsError) with the file, line, col
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import io
@@ -423,6 +424,9 @@ def _one_column_spec(path: Path, c, names: list[str]) -> list[int]:
 def _decode(path: Path, raw: bytes) -> str:
     if not raw.strip():
         raise DataError(f"{path}: the file is empty: it needs a table of at least two numeric columns")
+    encoding = _wide_text(raw[:4096])
+    if encoding:
+        raise DataError(f"{path}: is {encoding} text: save it as UTF-8 (a spreadsheet's 'CSV UTF-8') and open it again")
     if b"\x00" in raw[:4096]:
         raise DataError(f"{path}: looks like a binary file, not a text table: export it as CSV")
     try:
@@ -432,6 +436,24 @@ def _decode(path: Path, raw: bytes) -> str:
             return raw.decode("latin-1") if _mostly_printable(raw) else _raise_binary(path, exc)
         except UnicodeDecodeError:
             _raise_binary(path, exc)
+
+
+def _wide_text(head: bytes) -> str:
+    """'UTF-16' or 'UTF-32' when the file's first bytes are text in one of them (by its byte-order mark, or ASCII
+    characters with their zero bytes), else ''."""
+    if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        return "UTF-32"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "UTF-16"
+    pairs = head[: len(head) // 4 * 4]
+    if len(pairs) >= 8:
+        for width, name in ((4, "UTF-32"), (2, "UTF-16")):
+            for lane in range(width):
+                text = pairs[lane::width]
+                rest = bytes(b for i, b in enumerate(pairs) if i % width != lane)
+                if not rest.strip(b"\x00") and all(32 <= b < 127 or b in (9, 10, 13) for b in text):
+                    return name
+    return ""
 
 
 def _mostly_printable(raw: bytes) -> bool:

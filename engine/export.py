@@ -193,6 +193,10 @@ def read_params(path: str | Path) -> MixtureParams:
     """Import parameters from a .json (ours, or hand-written with weights, means, covariances), .csv or .npz."""
     path = Path(path)
     if not path.is_file():
+        if path.is_dir():
+            raise ParamsError(f"{path}: is a folder, not a parameters file: give the file (.json, .csv or .npz)")
+        if path.exists():
+            raise ParamsError(f"{path}: is not a regular file (a pipe or a device): give a parameters file")
         raise ParamsError(f"{path}: no such parameters file")
     suffix = path.suffix.lower()
     if suffix == ".json":

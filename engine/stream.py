@@ -86,7 +86,10 @@ class NpySource:
         """The next len(out) rows of the open file into out (c, width); the chosen columns of them."""
         if f.readinto(memoryview(out).cast("B")) != out.nbytes:
             raise DataError(f"{self.path}: the file ends before its {self.n_samples} rows: it is truncated")
-        return out if self.idx == list(range(self.width)) else out[:, self.idx]  # the caller converts it once
+        chosen = out if self.idx == list(range(self.width)) else out[:, self.idx]  # the caller converts it once
+        if not self.dtype.isnative or self.dtype.itemsize > 8:  # big-endian, long double: torch takes neither
+            return chosen.astype(np.float64)
+        return chosen
 
 
 class ParquetSource:

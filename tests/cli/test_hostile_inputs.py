@@ -532,3 +532,32 @@ def test_install_launcher_with_xdg_data_home_a_file_is_named(tmp_path) -> None:
     )
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.startswith(f"error: {data_home}/applications: Not a directory")
+
+
+@pytest.mark.parametrize("dtype", [">f8", "longdouble"])
+def test_a_big_endian_or_long_double_npy_read_by_chunks_is_the_in_memory_fit(capsys, tmp_path, dtype) -> None:
+    """Read by chunks these were internal errors (torch takes neither byte order nor long double); now each chunk is
+    converted as the in-memory load converts the whole array: the same fit (issue 22, item 16)."""
+    path = tmp_path / "x.npy"
+    np.save(path, np.random.default_rng(0).normal(size=(5000, 2)).astype(dtype))
+    out = {}
+    for name, extra in (("memory", []), ("chunks", ["--memory-limit", "16K"])):
+        assert cli(["fit", str(path), "-k", "2", "--quiet", "-o", str(tmp_path / f"{name}.json"), *extra]) == 0
+        out[name] = json.loads((tmp_path / f"{name}.json").read_text())
+    assert out["chunks"]["log_likelihood"] == pytest.approx(out["memory"]["log_likelihood"], rel=1e-12)
+
+
+def test_an_init_that_is_a_folder_or_a_pipe_is_named_as_such(capsys, tmp_path) -> None:
+    p = tmp_path / "x.csv"
+    np.savetxt(p, np.random.default_rng(0).normal(size=(50, 2)), delimiter=",", header="x,y", comments="")
+    (tmp_path / "folder").mkdir()
+    _bad(capsys, ["fit", str(p), "--quiet", "--init", str(tmp_path / "folder")], "is a folder, not a parameters file")
+    os.mkfifo(tmp_path / "pipe")
+    _bad(capsys, ["fit", str(p), "--quiet", "--init", str(tmp_path / "pipe")], "is not a regular file (a pipe")
+
+
+@pytest.mark.parametrize(("encoding", "name"), [("utf-16", "UTF-16"), ("utf-16-le", "UTF-16"), ("utf-32", "UTF-32")])
+def test_utf16_and_utf32_text_is_named_not_called_binary(capsys, tmp_path, encoding, name) -> None:
+    p = tmp_path / "wide.csv"
+    p.write_bytes("x,y\n1,2\n3,4\n5,6\n".encode(encoding))
+    _bad(capsys, ["fit", str(p), "-k", "1", "--quiet"], f"wide.csv: is {name} text: save it as UTF-8")
