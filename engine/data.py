@@ -423,7 +423,7 @@ def _one_column_spec(path: Path, c, names: list[str]) -> list[int]:
 
 def _decode(path: Path, raw: bytes) -> str:
     if not raw.strip():
-        raise DataError(f"{path}: the file is empty: it needs a table of at least two numeric columns")
+        raise DataError(f"{path}: the file is empty: it needs a table of numbers (one point per line)")
     encoding = _wide_text(raw[:4096])
     if encoding:
         raise DataError(f"{path}: is {encoding} text: save it as UTF-8 (a spreadsheet's 'CSV UTF-8') and open it again")

@@ -43,11 +43,12 @@ def fit_bytes(n: int, d: int, k: int, restarts: int) -> int:
 
 
 def human(n_bytes: float) -> str:
-    """'6.4 GB' (decimal units, as memory is usually quoted)."""
-    for unit in ("B", "kB", "MB", "GB", "TB", "PB"):
-        if abs(n_bytes) < 1000 or unit == "PB":
+    """'6.4 GB', in the units parse_size reads (1 KB = 1024 B: '--memory-limit 64M' is shown as 64 MB, not as
+    67.1 MB)."""
+    for unit in ("B", "KB", "MB", "GB", "TB", "PB"):
+        if abs(n_bytes) < 1024 or unit == "PB":
             return f"{n_bytes:.3g} {unit}" if unit != "B" else f"{int(n_bytes)} B"
-        n_bytes /= 1000
+        n_bytes /= 1024
     return f"{n_bytes:.3g} PB"
 
 

@@ -212,3 +212,11 @@ def test_generated_parquet_reads_back(tmp_path) -> None:
     ds = load(tmp_path / "g.parquet")
     assert ds.columns == ("x0", "x1")  # the component column is a label, not data
     np.testing.assert_array_equal(ds.points, points)
+
+
+def test_sizes_are_shown_in_the_units_the_memory_limit_is_read_in() -> None:
+    """'--memory-limit 64M' is 64 x 1024 x 1024 bytes and is shown as 64 MB (it was shown as 67.1 MB)."""
+    from engine.limits import human, parse_size
+
+    for text, shown in (("64M", "64 MB"), ("256K", "256 KB"), ("2G", "2 GB"), ("1.5G", "1.5 GB"), ("1000", "1000 B")):
+        assert human(parse_size(text)) == shown
