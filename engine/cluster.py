@@ -32,8 +32,10 @@ def connect(spec: str):
         if count and not (count.isdigit() and int(count) > 0):
             raise UserError(f"--dask local:WORKERS takes a whole number of workers, got {spec!r}")
         workers = int(count) if count else None
+        # silence_logs CRITICAL: a worker logs a task's error (a bad value in a CSV part) with its traceback at
+        # ERROR, before the one line the command prints for it
         cluster = LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=40
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=50
         )
         return Client(cluster)
     if not spec.startswith(("tcp://", "tls://")):

@@ -299,3 +299,20 @@ def test_a_cluster_without_what_the_engine_needs_is_named_before_any_work(local_
     text = str(caught.value)
     assert "cannot import no_such_module_of_gmm_studio" in text and "pip install -r requirements.lock" in text
     assert text.startswith("--dask local:2: the ") and "\n" not in text
+
+
+def test_a_bad_value_on_a_local_cluster_is_one_line_without_the_workers_tracebacks(tmp_path) -> None:
+    """A CSV whose bad value a worker finds: the command's one error line naming it, and none of the workers' logged
+    tracebacks before it (issue 22, item 20)."""
+    rng = np.random.default_rng(0)
+    lines = ["x,y", *(f"{a},{b}" for a, b in rng.normal(size=(6000, 2)))]
+    lines[5000] = "1,oops"
+    path = tmp_path / "bad.csv"
+    path.write_text("\n".join(lines) + "\n")
+    env = dict(os.environ, GMM_STUDIO_NO_BOOTSTRAP="1")
+    command = [sys.executable, str(ROOT / "main.py"), "fit", str(path), "--dask", "local:1", "--quiet"]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and "Compute Failed" not in result.stderr, result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"error: {path}: line 5001, column 1 ('y'): value 'oops' is not a number")
