@@ -64,30 +64,52 @@ def ship_engine(client, spec: str) -> None:
     """A scheduler and workers started apart (`dask scheduler`, `dask worker ADDRESS`, as the README says) run in their
     own folder: they get GMM Studio's engine from here (a scheduler plugin uploads this package to the scheduler,
     which reads the tasks, and to every worker, those that join later too, and puts it on their path), unless they
-    have it already. What the engine needs there (NumPy, torch, Pyro) cannot be shipped: a process without it is
-    named, with what to install, before any work."""
+    import this very engine already (its files' digest: another version, an old upload left in Dask's scratch
+    space, is replaced and the workers restarted, so that none runs stale code). What the engine needs there
+    (NumPy, torch, Pyro) cannot be shipped: a process without it is named, with what to install, before any work."""
+    needed = NEEDED_ON_WORKERS
 
-    def missing() -> list[str]:  # runs on each worker: defined here so that it travels by value
+    def inspect() -> tuple[list[str], str]:  # runs on each node: defined here so that it travels by value
+        import hashlib
         import importlib.util
+        from pathlib import Path
 
-        return [name for name in ("engine", *NEEDED_ON_WORKERS) if importlib.util.find_spec(name) is None]
+        lacking = [name for name in needed if importlib.util.find_spec(name) is None]
+        spec = importlib.util.find_spec("engine")
+        if spec is None or not spec.submodule_search_locations:
+            return lacking, ""
+        digest = hashlib.sha256()
+        for path in sorted(Path(next(iter(spec.submodule_search_locations))).glob("*.py")):
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+        return lacking, digest.hexdigest()
 
-    found = {f"the worker {w}": names for w, names in client.run(missing).items()}
-    found["the scheduler"] = client.run_on_scheduler(missing)
-    lacking = {worker: [m for m in names if m != "engine"] for worker, names in found.items()}
-    lacking = {worker: names for worker, names in lacking.items() if names}
+    found = {f"the worker {w}": result for w, result in client.run(inspect).items()}
+    found["the scheduler"] = client.run_on_scheduler(inspect)
+    lacking = {where: names for where, (names, _digest) in found.items() if names}
     if lacking:
-        worker, names = next(iter(lacking.items()))
+        where, names = next(iter(lacking.items()))
         more = f" (and {len(lacking) - 1} more)" if len(lacking) > 1 else ""
         raise UserError(
-            f"--dask {spec}: {worker}{more} cannot import {', '.join(names)}: start the scheduler and the workers in "
+            f"--dask {spec}: {where}{more} cannot import {', '.join(names)}: start the scheduler and the workers in "
             "an environment with GMM Studio's requirements (pip install -r requirements.lock)"
         )
-    if any("engine" in names for names in found.values()):
+    ours = engine_digest()
+    if any(digest != ours for _names, digest in found.values()):
         from distributed.diagnostics.plugin import UploadDirectory
 
-        plugin = UploadDirectory(str(ENGINE_DIR), update_path=True, mode="all")
+        stale = any(digest not in ("", ours) for _names, digest in found.values())  # imported another engine
+        plugin = UploadDirectory(str(ENGINE_DIR), update_path=True, mode="all", restart_workers=stale)
         client.register_plugin(plugin, name="gmm-studio-engine")
+
+
+def engine_digest() -> str:
+    """SHA-256 of this engine's modules (names and bytes, in name order): what ship_engine compares."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(ENGINE_DIR.glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
 
 
 def _check_listening(spec: str) -> None:

@@ -85,6 +85,7 @@ def test_a_scheduler_and_a_worker_started_apart(tmp_path) -> None:
     x = _data(tmp_path / "x.npy")
     address_file = tmp_path / "scheduler.json"
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["DASK_TEMPORARY_DIRECTORY"] = str(tmp_path / "scratch")  # the engine is uploaded there, not to /tmp's
     apart = tmp_path / "elsewhere"
     apart.mkdir()
     scheduler = subprocess.Popen(
@@ -294,6 +295,7 @@ def test_a_cluster_without_what_the_engine_needs_is_named_before_any_work(local_
     """The engine travels to the cluster; torch, NumPy and Pyro cannot: a scheduler or worker that cannot import them
     is named in one line with what to install (stood in for by a module nobody has)."""
     monkeypatch.setattr(cluster, "NEEDED_ON_WORKERS", ("numpy", "no_such_module_of_gmm_studio"))
+    assert cluster.NEEDED_ON_WORKERS[1] == "no_such_module_of_gmm_studio"
     with pytest.raises(UserError) as caught:
         cluster.ship_engine(local_client, "local:2")
     text = str(caught.value)
@@ -316,3 +318,51 @@ def test_a_bad_value_on_a_local_cluster_is_one_line_without_the_workers_tracebac
     assert "Traceback" not in result.stderr and "Compute Failed" not in result.stderr, result.stderr
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith(f"error: {path}: line 5001, column 1 ('y'): value 'oops' is not a number")
+
+
+def test_a_worker_with_another_engine_on_its_path_gets_this_one(tmp_path) -> None:
+    """An engine of another version on a worker's path (or an old upload left in Dask's scratch space) would run
+    stale code: on connecting it is replaced by this one (the digest of its files differs) and the worker restarted."""
+    import shutil
+
+    stale = tmp_path / "stale"
+    shutil.copytree(ROOT / "engine", stale / "engine", ignore=shutil.ignore_patterns("__pycache__"))
+    with open(stale / "engine" / "streaming.py", "a") as f:
+        f.write("\nSTALE = True  # another version\n")
+    address_file = tmp_path / "scheduler.json"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["DASK_TEMPORARY_DIRECTORY"] = str(tmp_path / "scratch")  # their own scratch space: no copy left by others
+    env["PYTHONPATH"] = str(stale)  # the scheduler's and the worker's
+    processes = []
+    try:
+        processes.append(subprocess.Popen(
+            [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0",
+             "--dashboard-address", ":0", "--scheduler-file", str(address_file)],
+            env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        ))  # fmt: skip
+        for _ in range(300):
+            if address_file.exists() and address_file.stat().st_size:
+                break
+            time.sleep(0.1)
+        address = json.loads(address_file.read_text())["address"]
+        processes.append(subprocess.Popen(
+            [sys.executable, "-m", "distributed.cli.dask_worker", address, "--nworkers", "1", "--nthreads", "1",
+             "--no-dashboard"],
+            env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        ))  # fmt: skip
+        client = cluster.connect(address)
+        try:
+            client.wait_for_workers(1, timeout=60)
+
+            def has_stale() -> bool:
+                import engine.streaming
+
+                return hasattr(engine.streaming, "STALE")
+
+            assert not any(client.run(has_stale).values())
+        finally:
+            client.close()
+    finally:
+        for process in reversed(processes):
+            process.terminate()
+            process.wait(30)
