@@ -83,7 +83,10 @@ MIXED_UNITS_RATIO = 10.0
 
 
 def mixed_units(x: np.ndarray) -> bool:
-    """Whether the columns' standard deviations (of points x (N, D)) differ by more than MIXED_UNITS_RATIO."""
+    """Whether the columns' standard deviations (of points x (N, D)) differ by more than MIXED_UNITS_RATIO (never
+    for fewer than two points: no spread to compare)."""
+    if x.ndim != 2 or len(x) < 2:
+        return False
     sd = np.std(x, axis=0)
     sd = sd[sd > 0]
     return len(sd) >= 2 and float(sd.max()) > MIXED_UNITS_RATIO * float(sd.min())
