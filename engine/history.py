@@ -4,7 +4,10 @@ It keeps every iteration until it holds `capacity` entries; then it drops every 
 and from then on keeps every 2nd, then 4th, ... iteration: memory stays under capacity entries whatever the
 number of iterations, the kept iterations stay evenly spread, and the first and the latest are always kept.
 An entry is the shown restart's weights (K,), means (K, D), covariances (K, D, D) and mean log-likelihood,
-plus every restart's parameters (R, K, ...) and mean log-likelihoods (R,), to replay any restart.
+plus every restart's parameters (R, K, ...) and mean log-likelihoods (R,), to replay any restart. In a batch of
+restarts the shown restart (the best at that iteration) can change from one iteration to the next, so a path or a
+replay follows one restart through the restart_* arrays (its components keep their order over its iterations),
+never the shown restart's parameters of each entry.
 """
 
 from __future__ import annotations
@@ -91,10 +94,11 @@ class History:
         return kept[max(i, 0)]
 
     def trajectory(self, restart: int | None = None) -> np.ndarray:
-        """Means over the kept iterations (T, K, D): of the shown restart, or of the given restart."""
+        """One restart's own means over the kept iterations (T, K, D): of the given restart, or (None) of the
+        latest snapshot's shown restart (the fit's answer once it ended)."""
         kept = self.kept()
         if restart is None:
-            return np.stack([e.means for e in kept])
+            restart = kept[-1].restart
         return np.stack([e.restart_means[restart] for e in kept])
 
     def log_likelihoods(self) -> np.ndarray:

@@ -199,8 +199,9 @@ class Frame:
     labels (S,) most likely component of each shown point; ellipses: K arrays (M, 2) holding the 1, 2
     and 3-sigma rings separated by NaN rows; contours (L, 2) every contour line, NaN-separated; levels:
     the contour densities; history (T, 2): iteration and mean log-likelihood of every iteration so far;
-    entries: the fit's bounded history (engine HistoryEntry, for replay); trajectory (T', K, 2): the shown
-    restart's means over the kept iterations up to this one; states: each component's ComponentState.
+    entries: the fit's bounded history (engine HistoryEntry, for replay); trajectory (T', K, 2): one restart's
+    own means over the kept iterations up to this one (the shown restart's at the fit's latest iteration, or the
+    replayed restart's), in its components' order; states: each component's ComponentState.
     """
 
     snapshot: object
@@ -401,16 +402,19 @@ def restart_permutation(final, table, restart: int) -> np.ndarray:
 
 
 def snapshot_at(base, entry, restart: int | None = None, perm: np.ndarray | None = None):
-    """The snapshot `base` (the fit's latest) as it was at a history entry, for the shown restart or any
-    restart (its components reordered by perm). An earlier iteration's status is "running": the fit was, then."""
+    """The snapshot `base` (the fit's latest) as it was at a history entry: one restart's own parameters (its
+    components reordered by perm), never each iteration's best restart. restart None: base's restart (the fit's
+    answer once it ended; while it runs, the restart shown now). An earlier iteration's status is "running": the
+    fit was, then."""
     from dataclasses import replace
 
-    if restart is None or restart == entry.restart and perm is None:
-        w, m, c, ll, r = entry.weights, entry.means, entry.covariances, entry.mean_log_likelihood, entry.restart
+    r = base.restart if restart is None else restart
+    if r == entry.restart and perm is None:
+        w, m, c, ll = entry.weights, entry.means, entry.covariances, entry.mean_log_likelihood
     else:
         perm = np.arange(entry.restart_weights.shape[1]) if perm is None else perm
-        w, m, c = (a[restart][perm] for a in (entry.restart_weights, entry.restart_means, entry.restart_covariances))
-        ll, r = float(entry.restart_mean_log_likelihood[restart]), restart
+        w, m, c = (a[r][perm] for a in (entry.restart_weights, entry.restart_means, entry.restart_covariances))
+        ll = float(entry.restart_mean_log_likelihood[r])
     status = base.status if is_latest(base, entry, r) else "running"
     return replace(
         base,
@@ -433,9 +437,13 @@ def is_latest(base, entry, restart: int) -> bool:
 
 
 def trajectory_of(entries: tuple, upto: int, restart: int | None = None, perm: np.ndarray | None = None) -> np.ndarray:
-    """Means (T, K, D) over the kept entries with iteration <= upto, of the shown or the given restart."""
+    """Means (T, K, D) over the kept entries with iteration <= upto: one restart's own path (its components
+    reordered by perm), never each iteration's best restart's (in a batch of restarts that changes from iteration
+    to iteration, and a path through them would jump between restarts). restart None: the last entry's (the fit's
+    latest: its answer once it ended, the restart shown now while it runs)."""
     kept = [e for e in entries if e.iteration <= upto]
-    if restart is None:
-        return np.stack([e.means for e in kept]) if kept else np.empty((0, 0, 2))
-    perm = np.arange(kept[0].restart_means.shape[1]) if perm is None else perm
-    return np.stack([e.restart_means[restart][perm] for e in kept])
+    if not kept:
+        return np.empty((0, 0, 2))
+    r = entries[-1].restart if restart is None else restart
+    perm = slice(None) if perm is None else perm
+    return np.stack([e.restart_means[r][perm] for e in kept])

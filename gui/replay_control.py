@@ -61,15 +61,19 @@ class ReplayControl:
         self.show_entry(entries[index])
 
     def show_entry(self, entry) -> None:
-        """Build the frame of a kept iteration (of the shown restart or view_restart) in the background."""
+        """Build the frame of a kept iteration in the background: of view_restart (a restart picked in the gallery,
+        its components in the answer's order), else of the fit's own restart (its answer once it ended, the one
+        shown now while it runs). Either way one restart's own parameters and path at every iteration, not each
+        iteration's best restart (which in a batch of restarts changes from iteration to iteration)."""
         state = self.state
         latest, scene, restart, perm = state.latest, state.scene, state.view_restart, state.restart_perm
+        own = latest.snapshot.restart if restart is None else restart
         self._token += 1
         token = self._token
 
         def work() -> Frame:
-            snap = snapshot_at(latest.snapshot, entry, restart, perm)
-            if restart is None:
+            snap = snapshot_at(latest.snapshot, entry, own, perm)
+            if restart is None:  # the fit's log-likelihood trace, every iteration of it
                 history = latest.history[latest.history[:, 0] <= entry.iteration]
             else:
                 history = np.array(
@@ -80,7 +84,7 @@ class ReplayControl:
                     ]
                 )
             frame = build_frame(
-                scene, snap, history, latest.entries, trajectory_of(latest.entries, entry.iteration, restart, perm)
+                scene, snap, history, latest.entries, trajectory_of(latest.entries, entry.iteration, own, perm)
             )
             return replace(frame, replay=not is_latest(latest.snapshot, entry, snap.restart))
 
