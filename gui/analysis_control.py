@@ -101,7 +101,8 @@ class SelectionControl:
 
     def load_fit(self, entry) -> None:
         """Show a finished fit (a model selection entry) as the current fit: plot, table, its log-likelihood
-        curve, exports; the panel takes that fit's settings (K, covariance type), so Run fits what is shown."""
+        curve, exports; the panel takes that fit's settings (K, covariance type, restarts), so Run fits what is
+        shown."""
         snap = entry.snapshot
         self.run_control.cancel()
         self.controls.show_fit_settings(snap.config)
@@ -118,8 +119,7 @@ class SelectionControl:
         def done(frame: Frame) -> None:
             if self.state.scene is scene:
                 self.state.set_latest(frame)
-                self.state.set_frame(frame)
-                self.timeline.show_position(snap.iteration, None, live=False)
+                self.state.set_frame(frame)  # the timeline follows it (its own iterations; nothing to replay)
                 self.messages.note(
                     f"loaded the K={snap.n_components} {snap.config.covariance_type} fit from model selection"
                 )

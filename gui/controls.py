@@ -43,6 +43,7 @@ class ControlPanel(QWidget):
 
         self.init_params = None  # engine.InitParams imported from a file, used when init is IMPORTED_INIT
         self._chosen_covariance = ""  # the covariance type chosen before an algorithm restricted the choice
+        self._chosen_init = 0  # the initialisation chosen before imported parameters took its place (its index)
         layout = QVBoxLayout(self)
         layout.addWidget(self._data_box())
         layout.addWidget(self._model_box(engine))
@@ -211,8 +212,11 @@ class ControlPanel(QWidget):
         self.device.blockSignals(False)
 
     def set_imported(self, init_params, description: str) -> None:
-        """Use imported parameters as the initialisation (K follows them)."""
+        """Use imported parameters as the initialisation (K follows them); the initialisation chosen before
+        comes back when they are dropped (forget_imported)."""
         self.init_params = init_params
+        if self.init.currentText() != IMPORTED_INIT:
+            self._chosen_init = self.init.currentIndex()
         if self.init.findText(IMPORTED_INIT) < 0:
             self.init.addItem(IMPORTED_INIT)
         self.init.setItemData(self.init.findText(IMPORTED_INIT), description)
@@ -220,14 +224,17 @@ class ControlPanel(QWidget):
         self.init.setCurrentText(IMPORTED_INIT)
 
     def show_fit_settings(self, cfg) -> None:
-        """K and covariance type of a fit loaded for display (its other settings are the panel's already)."""
+        """K, covariance type and restarts of a fit loaded for display (model selection sets them per fit and
+        for the whole grid; its other settings are the panel's already)."""
         self.blockSignals(True)  # showing a finished fit is no settings change that should stop anything
         self.k.setValue(cfg.n_components)
         self.covariance.setCurrentText(cfg.covariance_type)
+        self.restarts.setValue(cfg.restarts)
         self.blockSignals(False)
 
     def forget_imported(self) -> bool:
-        """Back to the panel's initialisation when the start was imported (or set by hand); True if it was."""
+        """Back to the initialisation chosen in the panel (before the start was imported, set by hand or continued
+        from) when the start was imported; True if it was."""
         index = self.init.findText(IMPORTED_INIT)
         if index < 0:
             return False
@@ -235,7 +242,7 @@ class ControlPanel(QWidget):
         self.init.blockSignals(True)
         self.init.removeItem(index)
         if was_current:
-            self.init.setCurrentIndex(0)
+            self.init.setCurrentIndex(self._chosen_init if self._chosen_init < self.init.count() else 0)
         self.init.blockSignals(False)
         self.init_params = None
         return was_current
@@ -296,6 +303,8 @@ class ControlPanel(QWidget):
         settings.beginGroup("model")
         for key, w in self._combos().items():
             settings.setValue(key, w.currentText())
+        if self.init.currentText() == IMPORTED_INIT:  # the parameters are not saved: the choice made before them is
+            settings.setValue("init", self.init.itemText(self._chosen_init))
         for key, w in self._spins().items():
             settings.setValue(key, w.value())
         for key, w in self._edits().items():

@@ -112,7 +112,7 @@ class FitView:
         following = self.state.following
         self.timeline.set_entries([e.iteration for e in latest.entries], follow=following)
         if following:
-            self.timeline.show_position(latest.snapshot.iteration, None, live=True)
+            self.timeline.show_position(shown_iteration(latest), None, live=True)
 
     def show_frame(self) -> None:
         """Draw the frame on screen: plot items, parameter table, log-likelihood chart, status labels."""
@@ -127,8 +127,9 @@ class FitView:
         if not self.chart.marker.isVisible():
             self.chart.marker.show()
             self.chart.plot.enableAutoRange()
-        self.chart.marker.setValue(snap.iteration)
-        self.labels.iteration.setText(f"iteration {snap.iteration}")
+        iteration = shown_iteration(frame)
+        self.chart.marker.setValue(iteration)
+        self.labels.iteration.setText(f"iteration {iteration}")
         self.labels.log_likelihood.setText(f"log-lik {snap.log_likelihood:.6g} ({snap.mean_log_likelihood:.6g}/pt)")
         job = self.state.job
         paused = job is not None and job.gate.paused
@@ -146,6 +147,15 @@ class FitView:
             self.state.set_fit_state(snap.status.replace("_", " "))
         elif paused:
             self.state.set_fit_state(PAUSED)
+
+
+def shown_iteration(frame: Frame) -> int:
+    """The iteration a frame shows, counted as its curve counts: a fit run here by the batch's iterations (its
+    log-likelihood history and its timeline do); a fit shown without its history (one loaded from model
+    selection, whose curve is its own restart's run) by that restart's own iterations, not by the batch's, which
+    ran on for the grid's slowest fit."""
+    snap = frame.snapshot
+    return snap.iteration if frame.entries else snap.restart_iterations
 
 
 def _speed(snap, seconds: float, passes: bool) -> str:

@@ -96,11 +96,12 @@ class ParamTable(QTableWidget):
 
     def _set_health(self, row: int, first: int, state) -> None:
         """Effective points, smallest eigenvalue, condition number and verdict from column `first` on (red when
-        the component is not well)."""
+        the component is not well); none known: empty cells, never another fit's numbers left in them."""
         if state is None:
-            return
-        colour = WARNING if state.warning else QColor("black")
-        texts = (f"{state.n_effective:.1f}", f"{state.min_eigenvalue:.3g}", f"{state.condition:.3g}", state.state)
+            colour, texts = QColor("black"), ("", "", "", "")
+        else:
+            colour = WARNING if state.warning else QColor("black")
+            texts = (f"{state.n_effective:.1f}", f"{state.min_eigenvalue:.3g}", f"{state.condition:.3g}", state.state)
         for col, text in enumerate(texts, start=first):
             self._set(row, col, text, colour)
 

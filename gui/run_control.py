@@ -103,7 +103,7 @@ class RunControl(QObject):
         self.update_buttons()
 
     def stop(self) -> None:
-        """Stop (Esc): the worker ends the fit after the current iteration."""
+        """Stop (Esc): the worker ends the fit after the iteration it is computing (paused: where it is)."""
         if self.state.job_active:
             self.state.job.gate.cancel()
             self.state.set_fit_state(STOPPING)

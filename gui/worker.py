@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .frames import DataScene, build_frame, trajectory_of
+from .frames import MIN_POINTS, ComponentState, DataScene, build_frame, trajectory_of
 
 FRAME_RATE = 30.0
 
@@ -151,8 +151,15 @@ def _pull(job: FitJob, emit) -> None:
         if snap.done or due or job.gate.will_wait():
             emit(_frame(job, snap, history, kept))
             last_emit = now
-        if not snap.done:
-            job.gate.wait()
+        if snap.done:
+            return
+        waited = job.gate.waited
+        job.gate.wait()
+        if job.gate.token.cancelled:  # Stop (also while paused): the fit ends where it is, no other iteration
+            snapshots.close()
+            elapsed = snap.elapsed + job.gate.waited - waited  # the wall time, as the engine's own would be
+            emit(_frame(job, replace(snap, status="cancelled", elapsed=elapsed), history, kept))
+            return
 
 
 def _frame(job: FitJob, snap, history: list[tuple[int, float]], kept):
@@ -167,4 +174,27 @@ def _frame(job: FitJob, snap, history: list[tuple[int, float]], kept):
         trajectory_of(entries, snap.iteration),
         light=job.light,
     )
+    if snap.iteration == 0:
+        frame = replace(frame, states=start_states(scene, snap, frame.states))
     return replace(frame, running_seconds=max(snap.elapsed - job.gate.waited, 0.0))
+
+
+def start_states(scene: DataScene, snap, states: tuple[ComponentState, ...]) -> tuple[ComponentState, ...]:
+    """The components' health at a start: the points each one owns there (the sum of its responsibilities over
+    the shown points, scaled to all N), not weight x N. A start's weights need not come from the data (a mean
+    dragged away from every point keeps the old fit's weight); after an EM iteration they are its share of them.
+    The verdict follows the count ("few points" or "ok"; collapsing, empty and re-seeded stay)."""
+    import engine
+
+    points = scene.shown_data
+    if len(points) == 0 or len(states) != len(snap.weights):
+        return states
+    resp = engine.responsibilities(points, snap.weights, snap.means, snap.covariances)
+    owned = np.nan_to_num(resp).sum(axis=0) * (scene.n_samples / len(points))
+    out = []
+    for state, n in zip(states, owned, strict=True):
+        verdict = state.state
+        if verdict in ("ok", "few points"):
+            verdict = "few points" if n < MIN_POINTS else "ok"
+        out.append(replace(state, n_effective=float(n), state=verdict))
+    return tuple(out)
