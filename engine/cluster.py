@@ -93,23 +93,13 @@ def ship_engine(client, spec: str) -> None:
             f"--dask {spec}: {where}{more} cannot import {', '.join(names)}: start the scheduler and the workers in "
             "an environment with GMM Studio's requirements (pip install -r requirements.lock)"
         )
-    ours = engine_digest()
+    ours = inspect()[1]  # this engine's digest, computed as the nodes compute theirs
     if any(digest != ours for _names, digest in found.values()):
         from distributed.diagnostics.plugin import UploadDirectory
 
         stale = any(digest not in ("", ours) for _names, digest in found.values())  # imported another engine
         plugin = UploadDirectory(str(ENGINE_DIR), update_path=True, mode="all", restart_workers=stale)
         client.register_plugin(plugin, name="gmm-studio-engine")
-
-
-def engine_digest() -> str:
-    """SHA-256 of this engine's modules (names and bytes, in name order): what ship_engine compares."""
-    import hashlib
-
-    digest = hashlib.sha256()
-    for path in sorted(ENGINE_DIR.glob("*.py")):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()
 
 
 def _check_listening(spec: str) -> None:

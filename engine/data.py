@@ -445,20 +445,26 @@ def _wide_text(head: bytes) -> str:
         return "UTF-32"
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "UTF-16"
-    pairs = head[: len(head) // 4 * 4]
-    if len(pairs) >= 8:
+    whole = head[: len(head) // 4 * 4]  # whole characters of either width
+    if len(whole) >= 8:
         for width, name in ((4, "UTF-32"), (2, "UTF-16")):
-            for lane in range(width):
-                text = pairs[lane::width]
-                rest = bytes(b for i, b in enumerate(pairs) if i % width != lane)
-                if not rest.strip(b"\x00") and all(32 <= b < 127 or b in (9, 10, 13) for b in text):
+            for lane in range(width):  # the byte of each character that holds it (little- or big-endian)
+                zeros = (whole[other::width] for other in range(width) if other != lane)
+                if all(not z.strip(b"\x00") for z in zeros) and _plain_ascii(whole[lane::width]):
                     return name
     return ""
 
 
+PRINTABLE = frozenset([*range(32, 127), 9, 10, 13])  # ASCII a text table holds: printable, tab, line ends
+
+
+def _plain_ascii(text: bytes) -> bool:
+    return all(b in PRINTABLE for b in text)
+
+
 def _mostly_printable(raw: bytes) -> bool:
     sample = raw[:4096]
-    printable = sum(32 <= b < 127 or b in (9, 10, 13) for b in sample)
+    printable = sum(b in PRINTABLE for b in sample)
     return printable / max(len(sample), 1) > 0.95
 
 
@@ -588,7 +594,7 @@ def _structure(
         if 2 * sum(_is_number(f) for f in fields) < len(fields):  # most fields are words
             j, text = next(((j, f) for j, f in enumerate(fields) if f), (0, ""))
             if _DECIMAL_COMMA.fullmatch(text):
-                raise DataError(f"{path}: line {no}, column {j}: value {text!r} is not a number{_comma_cause()}")
+                raise DataError(f"{path}: line {no}, column {j}: value {text!r} is not a number{COMMA_CAUSE}")
             raise DataError(
                 f"{path}: is not a numeric table: line {no}, column {j}: value {text!r} is not a "
                 "number; a data file holds one point per line, numbers separated by commas, tabs, "
@@ -638,12 +644,11 @@ def _load_rows(
     return Dataset(points, tuple(names[j] for j in idx), tuple(idx), str(path), (note,) if note else ())
 
 
-def _comma_cause() -> str:
-    """What a value such as '1,500' that was not read as a number likely is, and what to do."""
-    return (
-        " (a decimal comma? here ',' could also group thousands: save the file with '.' as the decimal mark, or "
-        "with ';' between the fields)"
-    )
+# What a value such as '1,500' that was not read as a number likely is, and what to do.
+COMMA_CAUSE = (
+    " (a decimal comma? here ',' could also group thousands: save the file with '.' as the decimal mark, or "
+    "with ';' between the fields)"
+)
 
 
 def _parse_value(path: Path, line: int, col: int, name: str, text: str) -> float:
@@ -652,7 +657,7 @@ def _parse_value(path: Path, line: int, col: int, name: str, text: str) -> float
             raise ValueError(text)
         value = float(text)
     except ValueError:
-        cause = _comma_cause() if _DECIMAL_COMMA.fullmatch(text) else ""
+        cause = COMMA_CAUSE if _DECIMAL_COMMA.fullmatch(text) else ""
         raise DataError(
             f"{path}: line {line}, column {col} ({name!r}): value {text!r} is not a number{cause}: fix or "
             "remove that row, or choose other columns"

@@ -114,10 +114,14 @@ class Background(QObject):
         to end early (shutdown calls it). False (nothing runs) once the Background is shut down."""
         if self._closed:
             return False
-        self._ids += 1
-        self._live[self._ids] = _Work(fn, on_done, on_error, on_item, cancel)
-        self.pool.start(_Task(self._live[self._ids], self._ids, self._relay))
+        self._start(_Work(fn, on_done, on_error, on_item, cancel))
         return True
+
+    def _start(self, work: _Work) -> None:
+        """Hold the work in the table (see the module's docstring) and queue it on the pool."""
+        self._ids += 1
+        self._live[self._ids] = work
+        self.pool.start(_Task(work, self._ids, self._relay))
 
     def _item(self, task_id: int, item: object) -> None:
         work = self._live.get(task_id)
@@ -157,9 +161,7 @@ class Background(QObject):
     def run_last(self, fn: Callable[[], object]) -> None:
         """After close(): one last function on this pool (after what still runs there: with one thread, the same
         thread), with no callback; e.g. closing the Dask client on the thread that made and used it."""
-        self._ids += 1
-        self._live[self._ids] = _Work(fn, lambda _result: None, lambda _message, _internal: None, None, None)
-        self.pool.start(_Task(self._live[self._ids], self._ids, self._relay))
+        self._start(_Work(fn, lambda _result: None, lambda _message, _internal: None, None, None))
 
     def release(self) -> None:
         """Once every task has ended: drop what the table holds (here, on the GUI thread). While a task still runs
