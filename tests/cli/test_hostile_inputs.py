@@ -245,37 +245,24 @@ def test_sigterm_leaves_no_temporary_files(tmp_path) -> None:
 
 
 # ------------------------------------------------------------------------------------------ silent wrong answers
-def test_decimal_commas_with_semicolons_are_read_and_said(capsys, tmp_path) -> None:
-    p = tmp_path / "eu.csv"
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(50, 2)) * [1, 3] + [2.5, -1]
-    p.write_text("x;y\n" + "".join(f"{a:.6f};{b:.6f}\n".replace(".", ",") for a, b in x))
-    from engine import load
-
-    ds = load(p)
-    np.testing.assert_allclose(ds.points, np.round(x, 6), rtol=0, atol=5e-7)
-    assert ds.notes == ("read ',' as the decimal mark (the fields are separated by ';')",)
-    assert cli(["fit", str(p), "-k", "1", "--quiet"]) == 0
-    assert "eu.csv: read ',' as the decimal mark" in capsys.readouterr().err
-
-
-def test_decimal_commas_with_tabs_are_read_and_said_in_memory_and_by_chunks(capsys, tmp_path) -> None:
-    """Tabs between the fields: a ',' inside a number is its decimal mark (issue 22, item 13: "value '10,5' is not
-    a number"); read in memory and by chunks alike, and said."""
+@pytest.mark.parametrize(("delimiter", "said", "name"), [(";", "';'", "eu.csv"), ("\t", "tabs", "eu.tsv")])
+def test_decimal_commas_are_read_and_said_in_memory_and_by_chunks(capsys, tmp_path, delimiter, said, name) -> None:
+    """';' or tabs between the fields: a ',' inside a number is its decimal mark (with tabs: issue 22, item 13,
+    "value '10,5' is not a number"); read in memory and by chunks alike, and said."""
     from engine import load
     from engine.stream import open_source
 
-    p = tmp_path / "eu.tsv"
+    p = tmp_path / name
     rng = np.random.default_rng(1)
     x = rng.normal(size=(400, 2)) * [1, 3] + [10.5, -1]
-    p.write_text("x\ty\n" + "".join(f"{a:.6f}\t{b:.6f}\n".replace(".", ",") for a, b in x))
+    p.write_text(f"x{delimiter}y\n" + "".join(f"{a:.6f}{delimiter}{b:.6f}\n".replace(".", ",") for a, b in x))
     ds = load(p)
     np.testing.assert_allclose(ds.points, np.round(x, 6), rtol=0, atol=5e-7)
-    assert ds.notes == ("read ',' as the decimal mark (the fields are separated by tabs)",)
+    assert ds.notes == (f"read ',' as the decimal mark (the fields are separated by {said})",)
     chunks = np.concatenate(list(open_source(p, None).chunks(64)))
     np.testing.assert_array_equal(chunks, ds.points)
     assert cli(["fit", str(p), "-k", "1", "--quiet"]) == 0
-    assert "eu.tsv: read ',' as the decimal mark" in capsys.readouterr().err
+    assert f"{name}: read ',' as the decimal mark" in capsys.readouterr().err
 
 
 def test_commas_that_may_group_thousands_are_not_guessed_but_named(capsys, tmp_path) -> None:
