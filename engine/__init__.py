@@ -20,14 +20,15 @@ __version__ = "0.2.0"
 _EXPORTS = {
     "algorithms": ("ALGORITHMS", "Algorithm"),
     "covariances": ("COVARIANCE_TYPES", "CovarianceType"),
-    "config": ("DTYPES", "INIT_METHODS", "FitConfig", "InitParams", "algorithm_defaults"),
+    "config": ("DTYPES", "INIT_METHODS", "REG_COVAR_UNITS", "FitConfig", "InitParams", "algorithm_defaults"),
     "errors": ("Cancelled", "DataError", "ParamsError", "UserError"),
     "outputs": ("atomic_write", "check_output"),
     "limits": ("available_memory", "check_fit_memory", "check_selection", "fit_bytes"),
     "snapshot": ("CancelToken", "RestartTable", "Snapshot"),
     "data": ("FORUM_PRESET", "Dataset", "check_mixture", "column_names", "load", "points_sha256", "sample_mixture"),
     # these import torch
-    "fitting": ("check_data", "collapsed_components", "fit", "run_to_end"),
+    "fitting": ("check_data", "fit", "run_to_end"),
+    "collapse": ("Collapse", "collapsed_components", "snapshot_collapses"),
     "predict": ("log_joint", "point_log_likelihood", "responsibilities"),
     "solutions": ("group_restarts", "match_components", "summary"),
     "gallery": ("Gallery", "build_gallery", "write_gallery"),

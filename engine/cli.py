@@ -17,7 +17,7 @@ from pathlib import Path
 
 from . import data as data_mod
 from . import session as session_mod
-from .config import ALGORITHMS, COVARIANCE_TYPES, FitConfig
+from .config import ALGORITHMS, COVARIANCE_TYPES, REG_COVAR_UNITS, FitConfig
 from .errors import Cancelled, UserError
 from .export import (
     PARAMS_FORMATS,
@@ -161,12 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="stop when the mean log-likelihood per point changes by less (default: the algorithm's, 1e-6 for em)",
     )
     f.add_argument("--max-iter", type=int, default=None, help="the most iterations (default: the algorithm's)")
-    f.add_argument(
-        "--reg-covar",
-        type=float,
-        default=1e-6,
-        help="added to each covariance's diagonal, in the data's units, as scikit-learn's reg_covar (default 1e-6)",
-    )
+    _reg_args(f)
     f.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
     f.add_argument(
         "--dtype", choices=["float64", "float32"], default="float64", help="working precision (default float64)"
@@ -198,12 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--restarts", type=int, default=5, help="restarts of each fit, best kept (default 5)")
     s.add_argument("--seed", type=int, default=0, help="random seed of the starts (default 0)")
-    s.add_argument(
-        "--reg-covar",
-        type=float,
-        default=1e-6,
-        help="added to each covariance's diagonal, in the data's units, as scikit-learn's reg_covar (default 1e-6)",
-    )
+    _reg_args(s)
     s.add_argument("--max-iter", type=int, default=None, help="the most iterations of each fit (default em's)")
     s.add_argument(
         "--tol",
@@ -229,6 +219,24 @@ def _data_args(p: argparse.ArgumentParser) -> None:
         "--columns",
         help="the columns to fit: 0-based indices, header names or ranges, e.g. 1,2 or 0,2,5 or 1-4 or all "
         "(default: every numeric column but a leading row index)",
+    )
+
+
+def _reg_args(p: argparse.ArgumentParser) -> None:
+    """--reg-covar and its units, shared by fit and select."""
+    p.add_argument(
+        "--reg-covar",
+        type=float,
+        default=1e-6,
+        help="the floor added to each covariance's diagonal: reg_covar times each column's variance (default 1e-6; "
+        "see --reg-covar-units)",
+    )
+    p.add_argument(
+        "--reg-covar-units",
+        choices=REG_COVAR_UNITS,
+        default="relative",
+        help="relative (default): reg_covar times each column's variance, the same fit in any units; data: "
+        "reg_covar as it is, in the data's units (scikit-learn's reg_covar)",
     )
 
 
@@ -298,6 +306,7 @@ def _fit_config(args) -> FitConfig:
         tol=args.tol,
         max_iter=args.max_iter,
         reg_covar=args.reg_covar,
+        reg_covar_units=args.reg_covar_units,
         device=args.device,
         dtype=args.dtype,
     )
@@ -635,7 +644,12 @@ def cmd_select(args) -> int:
         if t not in COVARIANCE_TYPES:
             raise UserError(f"unknown covariance type {t!r}: choose from {', '.join(COVARIANCE_TYPES)}")
     base = FitConfig(
-        restarts=args.restarts, seed=args.seed, reg_covar=args.reg_covar, max_iter=args.max_iter, tol=args.tol
+        restarts=args.restarts,
+        seed=args.seed,
+        reg_covar=args.reg_covar,
+        reg_covar_units=args.reg_covar_units,
+        max_iter=args.max_iter,
+        tol=args.tol,
     )
     base.resolved()  # the settings are checked as fit checks them, before any work
     source = _stream_source(args)

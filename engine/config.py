@@ -16,6 +16,10 @@ from .limits import MAX_SEED
 INIT_METHODS = ("kmeans++", "kmeans", "random-data", "forum", "params")
 SELECT_BY = ("final", "initial")
 DTYPES = ("float64", "float32")
+# What reg_covar is measured in: "relative" multiplies it by each column's variance (a fit is then the same
+# whatever the data's units, from 1e-140 to 1e145); "data" adds it as it is, in the data's units, as
+# scikit-learn's reg_covar does (exact parity with scikit-learn; what sessions saved before this choice meant).
+REG_COVAR_UNITS = ("relative", "data")
 
 
 def algorithm_defaults(algorithm: str) -> dict[str, Any]:
@@ -53,6 +57,7 @@ class FitConfig:
     tol: float | None = None
     max_iter: int | None = None
     reg_covar: float = 1e-6
+    reg_covar_units: str = "relative"
     device: str = "cpu"
     dtype: str = "float64"
     standardize: bool | None = None
@@ -109,6 +114,10 @@ class FitConfig:
             (self.tol >= 0, f"tol must be >= 0, got {self.tol}"),
             (_whole(self.max_iter) and self.max_iter >= 0, f"max-iter must be >= 0, got {self.max_iter!r}"),
             (self.reg_covar >= 0, f"reg-covar must be >= 0, got {self.reg_covar}"),
+            (
+                self.reg_covar_units in REG_COVAR_UNITS,
+                f"reg-covar-units must be one of {', '.join(REG_COVAR_UNITS)}, got {self.reg_covar_units!r}",
+            ),
             (self.lr is None or (_real(self.lr) and self.lr > 0), f"lr must be a number > 0, got {self.lr!r}"),
             (
                 self.betas is None or (len(self.betas) == 2 and all(_real(b) and 0 <= b < 1 for b in self.betas)),

@@ -86,6 +86,8 @@ def params_from_snapshot(snap: Snapshot, columns: tuple[str, ...] = (), data_sha
         "tol": cfg.tol,
         "max_iter": cfg.max_iter,
         "reg_covar": cfg.reg_covar,
+        "reg_covar_units": cfg.reg_covar_units,  # relative: times each column's variance; data: as it is
+        "reg_floor": [float(v) for v in snap.reg_floor],  # what it added to each column's variance (data units)
         "dtype": cfg.dtype,
         "n_samples": snap.n_samples,
         "data_sha256": data_sha256,

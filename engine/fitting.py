@@ -10,6 +10,7 @@ import torch
 
 from . import gaussian
 from .algorithms import ALGORITHMS
+from .collapse import collapses
 from .config import FitConfig
 from .covariances import COVARIANCE_TYPES
 from .em import all_failed_error, failure_warning
@@ -17,18 +18,9 @@ from .errors import DataError, UserError
 from .init import Params, generators, initial_parameters
 from .memory import release_free_memory
 from .procedure import Procedure
-from .scaling import Scaling, column_moments
+from .scaling import Scaling, column_moments, reg_floor
 from .snapshot import CancelToken, RestartTable, Snapshot
 from .threads import use_threads_for
-
-# A covariance eigenvalue within this factor of reg_covar sits at the floor: the component collapsed.
-COLLAPSE_FACTOR = 1.01
-# In per-axis relative units (each axis's largest component variance is 1) a covariance eigenvalue at or below
-# this is zero within the rounding of the float64 M-step: the component sits on repeated values. Measured: a
-# collapse at reg_covar 0 (Old Faithful, K=9, full) leaves 1.4e-15 there; 500 points on a line (spread 6) with
-# 1e-6 noise keep 1.4e-14 and more. The bound sits between, about 3x from each.
-COLLAPSE_RELATIVE = 5e-15
-
 
 # A column's spread must keep its square (a variance) and the products of two spreads (a covariance) inside the
 # normal float64 range (2.2e-308 .. 1.8e308), with room for sums over points and components.
@@ -114,7 +106,8 @@ def fit(
     else:
         scaling = Scaling.identity(d)
     x = working_points(x_data, scaling, dtype, device)
-    reg = scaling.reg_to_std(cfg.reg_covar, x)
+    floor = floor_of(cfg, moments[1])
+    reg = scaling.reg_to_std(floor, x)
     start = time.perf_counter()
     init = tuple(p.to(dtype) for p in initial_parameters(x, cfg, scaling, reg))
     release_free_memory()  # the checks' and the initialisation's temporaries, before the E-step's own
@@ -133,8 +126,13 @@ def fit(
         _check_running(proc)
         mean_ll = proc.evaluate().cpu()
     exact_start = _exact_start(cfg) if dtype == torch.float64 else None
-    table = Bookkeeping(cfg, seeds, initial_loss, ran, scaling, exact_start)
+    table = Bookkeeping(cfg, seeds, initial_loss, ran, scaling, floor, exact_start)
     yield from iterate(proc, cfg, table, mean_ll, n, start, cancel, every, trace)
+
+
+def floor_of(cfg: FitConfig, std: np.ndarray) -> np.ndarray:
+    """cfg's reg_covar floor in data units (D,), for data whose columns have standard deviations std (D,)."""
+    return reg_floor(cfg.reg_covar, cfg.reg_covar_units, std, COVARIANCE_TYPES[cfg.covariance_type].isotropic)
 
 
 def iterate(
@@ -258,9 +256,11 @@ class Bookkeeping:
         initial_loss: np.ndarray,
         ran: np.ndarray,
         scaling: Scaling,
+        floor: np.ndarray,
         exact_start: tuple[np.ndarray, ...] | None = None,
     ) -> None:
         self.cfg = cfg
+        self.floor = floor  # (D,) reg_covar's floor in data units
         self.exact_start = exact_start
         self.seeds = seeds
         self.initial_loss = initial_loss
@@ -296,7 +296,8 @@ class Bookkeeping:
     def part(self, cfg: FitConfig, rows: np.ndarray, k: int) -> Bookkeeping:
         """Rows (M,) of this book, every one of which ran, as the book of a fit of their own with k components
         (the padded components of a batched grid dropped): a cell of model selection's grid."""
-        book = Bookkeeping(cfg, self.seeds[rows], self.initial_loss[rows], np.arange(len(rows)), self.scaling)
+        ran = np.arange(len(rows))
+        book = Bookkeeping(cfg, self.seeds[rows], self.initial_loss[rows], ran, self.scaling, self.floor)
         book.mean_ll, book.n_iter, book.converged = self.mean_ll[rows], self.n_iter[rows], self.converged[rows]
         book.params = tuple(p[rows][:, :k] for p in self.params)
         return book
@@ -339,46 +340,23 @@ class Bookkeeping:
             restarts=table,
             reseeded=tuple(proc.reseeded[local]),
             empty=tuple(proc.empty[local]),
-            warnings=self._warnings(cov, proc.reseeded[local], proc.empty[local], proc.failures),
+            warnings=self._warnings(
+                (weights, means, cov), n_samples, proc.reseeded[local], proc.empty[local], proc.failures
+            ),
             config=self.cfg,
+            reg_floor=self.floor.copy(),
         )
 
     def _warnings(
-        self, cov: np.ndarray, reseeded: list[int], empty: list[int], failures: dict[int, int]
+        self, params: tuple[np.ndarray, ...], n_samples: int, reseeded: list[int], empty: list[int], failures: dict
     ) -> tuple[str, ...]:
+        weights, means, cov = params
         out = [failure_warning(r, failures[r]) for r in sorted(failures)]  # restarts that stopped (the others went on)
         out += [f"component {k} lost all its points and was re-seeded" for k in reseeded]
         out += [f"component {k} has lost all its points" for k in empty if k not in reseeded]
-        for k in collapsed_components(cov, self.cfg.reg_covar):
-            out.append(f"component {k} collapsed: its variance sits at the reg_covar floor along some axis")
+        found = collapses(cov, weights, means, n_samples, self.floor, self.cfg.covariance_type)
+        out += [c.text for c in found if c.component not in empty]  # an empty one is said above
         return tuple(out)
-
-
-def collapsed_components(cov: np.ndarray, reg_covar: float) -> list[int]:
-    """Components (K, D, D) whose smallest covariance eigenvalue sits at the reg_covar floor, or at zero
-    within rounding, judged per axis: in units where each axis's largest component variance is 1.
-
-    Unit-aware: rescaling or translating a column changes nothing (a column in micrometres next to one in
-    kilometres does not make every fit look collapsed), and reg_covar (added in data units on the diagonal)
-    is compared with each axis's own scale.
-    """
-    if not cov.size:
-        return []
-    diag = np.diagonal(cov, axis1=-2, axis2=-1)
-    axis_var = np.abs(diag).max(axis=0)  # (D,) each axis's largest component variance
-    axis_var = np.where(axis_var > 0, axis_var, 1.0)
-    s = 1.0 / np.sqrt(axis_var)
-    rel = cov * (s[:, None] * s[None, :])  # each component in per-axis relative units
-    floor = max(reg_covar, 0.0) * COLLAPSE_FACTOR * float((1.0 / axis_var).max())
-    threshold = max(floor, COLLAPSE_RELATIVE)
-    # Gershgorin: every eigenvalue is at least min_i (a_ii - sum_j!=i |a_ij|); when that bound clears the
-    # threshold for every component, none collapsed and the eigenvalues (the costly part, every iteration) wait
-    rel_diag = np.diagonal(rel, axis1=-2, axis2=-1)
-    lower = (2.0 * rel_diag - np.abs(rel).sum(-1)).min(-1)
-    if np.all(lower > threshold):
-        return []
-    smallest = np.linalg.eigvalsh(rel)[:, 0]
-    return [int(k) for k in np.nonzero(smallest <= threshold)[0]]
 
 
 def run_to_end(data: np.ndarray, config: FitConfig, cancel: CancelToken | None = None) -> Snapshot:

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .collapse import collapsed_components
 from .errors import UserError
 from .export import atomic_write, finite_or_none
-from .fitting import collapsed_components
 from .snapshot import Snapshot
 from .solutions import Solution, forum_choice, group_restarts, restart_solution_labels, summary
 
@@ -65,7 +65,7 @@ def build_gallery(snap: Snapshot) -> Gallery:
                 "mean_log_likelihood": finite_or_none(table.mean_log_likelihood[r]),
                 "n_iter": int(table.n_iter[r]),
                 "converged": bool(table.converged[r]),
-                "collapsed": collapsed_components(cov, snap.config.reg_covar) if ran else [],
+                "collapsed": collapsed_components(snap, (table.weights[r], table.means[r], cov)) if ran else [],
                 "empty": [int(k) for k in np.nonzero(table.weights[r] * snap.n_samples < 1.0)[0]] if ran else [],
                 "solution": labels[r],
                 "solution_share": share.get(labels[r], 0.0),

@@ -25,9 +25,9 @@ from .config import FitConfig
 from .covariances import COVARIANCE_TYPES
 from .em import ExactEM, all_failed_error
 from .errors import UserError
-from .fitting import Bookkeeping, Stopping, checked_data, fit, resolve_device, working_points
+from .fitting import Bookkeeping, Stopping, checked_data, fit, floor_of, resolve_device, working_points
 from .init import initial_parameters
-from .scaling import Scaling
+from .scaling import Scaling, column_moments
 from .snapshot import CancelToken, Snapshot
 from .threads import use_threads_for
 
@@ -117,8 +117,10 @@ def _streamable(cells: list[FitConfig]) -> bool:
 
 
 def _scaling_groups(cells: list[FitConfig]) -> list[list[int]]:
-    """Indices of the cells that share working units: spherical ones apart when the data is standardised."""
-    isotropic = [COVARIANCE_TYPES[c.covariance_type].isotropic and c.resolved().standardize for c in cells]
+    """Indices of the cells that share working units and reg_covar floor: spherical ones apart."""
+    # apart whether or not the data is standardised: a relative reg_covar floor differs too (spherical: the
+    # columns' mean variance on every axis; the others: each column's own)
+    isotropic = [COVARIANCE_TYPES[c.covariance_type].isotropic for c in cells]
     return [g for g in ([i for i, s in enumerate(isotropic) if not s], [i for i, s in enumerate(isotropic) if s]) if g]
 
 
@@ -173,7 +175,8 @@ def _batch(
         def procedure(params, types, ks):
             return ExactEM(x, params, types, reg, base.empty_policy, n_components=ks)
 
-    reg = scaling.reg_to_std(base.reg_covar, x)
+    floor = floor_of(base, x_data.survey.std if isinstance(x_data, Streamed) else _std(x_data, moments))
+    reg = scaling.reg_to_std(floor, x)
     start = time.perf_counter()
     results: dict[int, CellResult] = {}
     inits = []
@@ -197,7 +200,7 @@ def _batch(
     mean_ll = proc.evaluate().cpu()
     seeds = np.concatenate([np.arange(cfg.seed, cfg.seed + cfg.restarts) for _, cfg, _ in inits])
     initial_loss = proc.initial_loss().cpu().numpy().astype(np.float64)
-    book = Bookkeeping(base, seeds, initial_loss, np.arange(len(types)), scaling)
+    book = Bookkeeping(base, seeds, initial_loss, np.arange(len(types)), scaling, floor)
     stopping = Stopping(len(types), base.tol, proc.failed)
     finished: dict[int, tuple[int, float]] = {}  # cell -> (its last iteration, seconds)
     trace = []
@@ -247,3 +250,8 @@ def _pad(p: torch.Tensor, k: int, which: int) -> torch.Tensor:
     else:
         fill = p.new_zeros((p.shape[0], missing, *p.shape[2:]))
     return torch.cat([p, fill], dim=1)
+
+
+def _std(x: np.ndarray, moments: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
+    """The columns' standard deviations (D,) of x (N, D): from its moments when the check computed them."""
+    return (moments if moments is not None else column_moments(x))[1]

@@ -75,9 +75,27 @@ class Scaling:
         s = _t(self.scale, cov)
         return cov / (s.unsqueeze(-1) * s.unsqueeze(-2))
 
-    def reg_to_std(self, reg_covar: float, like: torch.Tensor) -> torch.Tensor:
-        """reg_covar (data units) as a per-axis diagonal term (D,) in standardised units."""
-        return reg_covar / _t(self.scale, like) ** 2
+    def reg_to_std(self, floor: np.ndarray, like: torch.Tensor) -> torch.Tensor:
+        """The reg_covar floor (D,) in data units (see reg_floor) as a per-axis diagonal term (D,) in standardised
+        units."""
+        return _t(np.asarray(floor, dtype=np.float64), like) / _t(self.scale, like) ** 2
+
+
+def reg_floor(reg_covar: float, units: str, std: np.ndarray, isotropic: bool) -> np.ndarray:
+    """What reg_covar adds to each column's variance, in data units (D,).
+
+    units "data": reg_covar itself (scikit-learn's meaning). "relative": reg_covar times the column's variance
+    std**2 (D,), so the floor scales with the data; for isotropic covariance types the columns' mean variance,
+    so that the floor stays the same on every axis (a spherical covariance stays spherical). A constant column
+    (std 0) counts as variance 1, as in the standardisation.
+    """
+    std = np.asarray(std, dtype=np.float64)
+    if units == "data":
+        return np.full(std.shape, float(reg_covar))
+    var = np.where(std > 0, std, 1.0) ** 2
+    if isotropic:
+        var = np.full_like(var, var.mean())
+    return float(reg_covar) * var
 
 
 def column_peaks(x: np.ndarray) -> np.ndarray:

@@ -1,8 +1,8 @@
 """Model selection: fit a range of K and covariance types, report log-likelihood, BIC and AIC.
 
-A fit with a component collapsed onto repeated values (its variance at the reg_covar floor along some
-axis: rounded real data does this) or an empty component is spurious: it stays in the table, marked with
-the reason, and is never picked as the best. A fit that fails outright (with reg_covar 0 a collapsed
+A fit with a degenerate component (too few points for its covariance, or flat along some direction where
+the data is not: rounded real data does this; see collapse.py) or an empty one is spurious: it stays in the
+table, marked with the reason, and is never picked as the best. A fit that fails outright (with reg_covar 0 a collapsed
 component has no Cholesky factor) stays in the table too, without figures, and the grid goes on.
 """
 
@@ -13,9 +13,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from .collapse import snapshot_collapses
 from .config import FitConfig
 from .export import information_criteria
-from .fitting import collapsed_components
 from .grid import CellResult, Streamed, fit_cells
 from .snapshot import CancelToken, Snapshot
 
@@ -50,15 +50,9 @@ class SelectionEntry:
         }
 
 
-def spurious_reason(snap: Snapshot) -> str:
-    """Why a fit is spurious, or '' when it is not."""
-    reasons = []
-    collapsed = collapsed_components(snap.covariances, snap.config.reg_covar)
-    if collapsed:
-        reasons.append(
-            f"component(s) {', '.join(map(str, collapsed))} collapsed onto repeated values "
-            "(variance at the reg_covar floor)"
-        )
+def spurious_reason(snap: Snapshot, columns: tuple[str, ...] = ()) -> str:
+    """Why a fit is spurious, or '' when it is not (columns: the data's column names, for the directions)."""
+    reasons = [c.text for c in snapshot_collapses(snap, columns) if c.component not in snap.empty]
     if snap.empty:
         reasons.append(f"component(s) {', '.join(map(str, snap.empty))} empty")
     return "; ".join(reasons)

@@ -42,6 +42,8 @@ def config_from_dict(d: dict) -> FitConfig:
     if unknown:
         raise UserError(f"session settings {sorted(unknown)} are unknown: the file is from a newer version")
     d = dict(d)
+    # sessions written before reg_covar had units meant scikit-learn's (the data's units): they replay as saved
+    d.setdefault("reg_covar_units", "data")
     if d.get("init_params") is not None:
         p = d["init_params"]
         if not isinstance(p, dict):

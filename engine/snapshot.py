@@ -75,6 +75,7 @@ class Snapshot:
     empty: tuple[int, ...]
     warnings: tuple[str, ...]
     config: FitConfig
+    reg_floor: np.ndarray  # (D,) what reg_covar added to each column's variance, in data units
 
     @property
     def log_likelihood(self) -> float:

@@ -24,7 +24,7 @@ from .config import FitConfig
 from .covariances import COVARIANCE_TYPES
 from .em import HOST, ExactEM
 from .errors import UserError
-from .fitting import Bookkeeping, _check_running, _exact_start, iterate, resolve_device
+from .fitting import Bookkeeping, _check_running, _exact_start, floor_of, iterate, resolve_device
 from .init import Params, initial_parameters
 from .memory import release_free_memory
 from .scaling import Scaling
@@ -233,7 +233,8 @@ def fit_stream(
     d = source.n_features
     scaling = survey_scaling(found, cfg)
     sample = torch.as_tensor(scaling.data_to_std(found.sample.copy()), dtype=dtype, device=device)
-    reg = scaling.reg_to_std(cfg.reg_covar, sample)
+    floor = floor_of(cfg, found.std)
+    reg = scaling.reg_to_std(floor, sample)
     init = tuple(p.to(dtype) for p in initial_parameters(sample, cfg, scaling, reg))
     del sample
     release_free_memory()
@@ -247,5 +248,5 @@ def fit_stream(
     initial_loss = proc.initial_loss().detach().cpu().numpy().astype(np.float64)
     seeds = np.arange(cfg.seed, cfg.seed + cfg.restarts)
     exact_start = _exact_start(cfg) if dtype == torch.float64 else None
-    table = Bookkeeping(cfg, seeds, initial_loss, np.arange(cfg.restarts), scaling, exact_start)
+    table = Bookkeeping(cfg, seeds, initial_loss, np.arange(cfg.restarts), scaling, floor, exact_start)
     yield from iterate(proc, cfg, table, mean_ll, source.n_samples, start, cancel, every)

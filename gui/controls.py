@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGridLayout,
     QGroupBox,
+    QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
@@ -51,7 +52,7 @@ class ControlPanel(QWidget):
         layout.addStretch(1)
         for w in (self.k, self.restarts, self.seed):
             w.valueChanged.connect(self.settings_changed)
-        for w in (self.algorithm, self.covariance, self.init, self.device, self.precision, self.where_box):
+        for w in (*self._combos().values(), self.device):
             w.currentIndexChanged.connect(self.settings_changed)
         for w in (self.tol, self.max_iter, self.reg_covar, self.scheduler):
             w.textEdited.connect(self.settings_changed)
@@ -92,6 +93,7 @@ class ControlPanel(QWidget):
         self.tol = QLineEdit()
         self.max_iter = QLineEdit()
         self.reg_covar = QLineEdit(repr(engine.FitConfig.reg_covar))
+        self.reg_units = _combo(engine.REG_COVAR_UNITS)
         self.device = _combo(["cpu"])
         self.precision = _combo(engine.DTYPES)
         self.auto_view = QCheckBox("follow the fit live")
@@ -105,13 +107,17 @@ class ControlPanel(QWidget):
             ("Seed", self.seed),
             ("Tolerance", self.tol),
             ("Max iterations", self.max_iter),
-            ("reg_covar", self.reg_covar),
+            ("reg_covar", _row(self.reg_covar, self.reg_units)),
             ("Device", self.device),
             ("Precision", self.precision),
         ):
             form.addRow(label, widget)
         self.tol.setToolTip("Stop when the mean log-likelihood per point changes by less than this")
-        self.reg_covar.setToolTip("Added to every covariance's diagonal (data units), as in scikit-learn")
+        self.reg_covar.setToolTip("The floor added to every covariance's diagonal (see its units)")
+        self.reg_units.setToolTip(
+            "relative: reg_covar times each column's variance, so the fit is the same in any units (default)\n"
+            "data: reg_covar as it is, in the data's units, as scikit-learn's reg_covar"
+        )
         return box
 
     def _run_box(self) -> QGroupBox:
@@ -268,6 +274,7 @@ class ControlPanel(QWidget):
         self.tol.setText("" if cfg.tol is None or cfg.tol == defaults["tol"] else repr(cfg.tol))
         self.max_iter.setText("" if cfg.max_iter is None or cfg.max_iter == defaults["max_iter"] else str(cfg.max_iter))
         self.reg_covar.setText(repr(cfg.reg_covar))
+        self.reg_units.setCurrentText(cfg.reg_covar_units)
         self.precision.setCurrentText(cfg.dtype)
 
     def config(self):
@@ -292,6 +299,7 @@ class ControlPanel(QWidget):
             tol=_number(self.tol, "Tolerance", float),
             max_iter=_number(self.max_iter, "Max iterations", int),
             reg_covar=_number(self.reg_covar, "reg_covar", float, required=True),
+            reg_covar_units=self.reg_units.currentText(),
             device=self.device.currentText(),
             dtype=self.precision.currentText(),
         )
@@ -335,6 +343,7 @@ class ControlPanel(QWidget):
             "covariance": self.covariance,
             "init": self.init,
             "precision": self.precision,
+            "reg_units": self.reg_units,
             "fit_on": self.where_box,
         }
 
@@ -368,6 +377,16 @@ def _spin(lo: int, hi: int, value: int) -> QSpinBox:
     s.setRange(lo, hi)
     s.setValue(value)
     return s
+
+
+def _row(*widgets: QWidget) -> QWidget:
+    """Widgets side by side in one form row."""
+    row = QWidget()
+    layout = QHBoxLayout(row)
+    layout.setContentsMargins(0, 0, 0, 0)
+    for w in widgets:
+        layout.addWidget(w)
+    return row
 
 
 def _combo(items) -> QComboBox:

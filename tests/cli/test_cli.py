@@ -313,3 +313,17 @@ def test_a_long_fit_says_how_it_goes_when_stderr_is_no_terminal(tmp_path, monkey
     monkeypatch.setattr(cli, "LOG_EVERY_S", 3600.0)
     assert cli.main(args) == 0
     assert "iteration " not in capsys.readouterr().err
+
+
+def test_the_export_says_what_reg_covar_added_in_which_units(tmp_path, capsys) -> None:
+    """Issue 22 item 7: reg_covar is relative to each column's variance unless --reg-covar-units data; the export
+    says which, and the floor it added to each column (data units)."""
+    x = np.loadtxt(OLD_FAITHFUL, delimiter=",", skiprows=1, usecols=(1, 2))
+    var = x.var(axis=0)
+    for units, expected in (("relative", 1e-4 * var), ("data", [1e-4, 1e-4])):
+        out = tmp_path / f"{units}.json"
+        args = ["fit", str(OLD_FAITHFUL), "-k", "2", "--reg-covar", "1e-4", "--reg-covar-units", units, "-o", str(out)]
+        assert cli(args) == 0
+        meta = json.loads(out.read_text())
+        assert meta["reg_covar"] == 1e-4 and meta["reg_covar_units"] == units
+        np.testing.assert_allclose(meta["reg_floor"], expected, rtol=1e-9)

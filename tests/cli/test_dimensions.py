@@ -85,7 +85,7 @@ def test_iris_best_model_agrees_with_sklearn() -> None:
 
     x = load_iris().data
     _, best = engine.select.run_selection(
-        x, list(range(1, 6)), list(engine.COVARIANCE_TYPES), engine.FitConfig(restarts=10)
+        x, list(range(1, 6)), list(engine.COVARIANCE_TYPES), engine.FitConfig(restarts=10, reg_covar_units="data")
     )
     reference = {}
     with warnings.catch_warnings():

@@ -34,7 +34,13 @@ def _compare(x: np.ndarray, cov_type: str, k: int, seed: int, reg: float = 1e-6)
         fit(
             x,
             FitConfig(
-                n_components=k, covariance_type=cov_type, init_params=init, max_iter=N_ITER, tol=0.0, reg_covar=reg
+                n_components=k,
+                covariance_type=cov_type,
+                init_params=init,
+                max_iter=N_ITER,
+                tol=0.0,
+                reg_covar=reg,
+                reg_covar_units="data",  # scikit-learn's meaning of reg_covar
             ),
         )
     )

@@ -89,10 +89,8 @@ def test_far_from_origin_and_mixed_units_fit_as_well_as_centred(cov_type: str) -
     else:
         scale, shift = np.array([1e-2, 1e3]), np.array([1e8, -3e7])  # metres vs millimetres, far away
     y = x * scale + shift
-    # reg_covar is in data units: carry it along so the two problems are the same problem
-    moved = run_to_end(
-        y, FitConfig(n_components=3, covariance_type=cov_type, seed=1, reg_covar=1e-6 * float(scale.min() ** 2))
-    )
+    # reg_covar is relative to each column's variance (the default units): the same problem in any units
+    moved = run_to_end(y, FitConfig(n_components=3, covariance_type=cov_type, seed=1))
     log_det = float(np.log(scale).sum())
     assert moved.mean_log_likelihood == pytest.approx(base.mean_log_likelihood - log_det, abs=1e-6)
     np.testing.assert_allclose((moved.means - shift) / scale, base.means, rtol=1e-5, atol=1e-6)
@@ -198,3 +196,32 @@ def test_a_grid_cell_whose_restarts_all_fail_at_their_start_is_reported_not_rais
         base = FitConfig(n_components=1, reg_covar=0.0, restarts=restarts)
         entries = list(select_models(x, [6], ["full"], base))
         assert len(entries) == 1
+
+
+@pytest.mark.parametrize("scale", [1e-140, 1e145])
+@pytest.mark.parametrize("cov_type", COVARIANCE_TYPES)
+def test_data_at_extreme_scales_fit_as_at_unit_scale(scale: float, cov_type: str) -> None:
+    """Issue 22 item 7: near 1e-140 the default fit 'converged' at iteration 1 to circles of sd 1e-3 (reg_covar
+    in data units dwarfed the data). reg_covar is now relative to each column's variance: the same fit at any
+    finite scale, mapped exactly (the tolerance covers the standardisation's rounding)."""
+    x = blobs(5)
+    cfg = FitConfig(n_components=3, covariance_type=cov_type, seed=1)
+    base = run_to_end(x, cfg)
+    scaled = run_to_end(x * scale, cfg)
+    assert scaled.iteration == base.iteration > 1
+    np.testing.assert_allclose(scaled.means / scale, base.means, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(scaled.covariances / scale**2, base.covariances, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(scaled.reg_floor / scale**2, base.reg_floor, rtol=1e-12)
+    assert scaled.mean_log_likelihood == pytest.approx(base.mean_log_likelihood - 2 * np.log(scale), rel=1e-9)
+
+
+def test_reg_covar_in_data_units_is_scikit_learns_floor() -> None:
+    """reg_covar_units='data' adds reg_covar itself; 'relative' adds reg_covar x each column's variance
+    (spherical: the columns' mean variance)."""
+    x = blobs(5) * np.array([2.0, 30.0])
+    var = x.var(axis=0)
+    for cov_type, expected in (("full", 1e-3 * var), ("spherical", np.full(2, 1e-3 * var.mean()))):
+        rel = run_to_end(x, FitConfig(n_components=2, covariance_type=cov_type, reg_covar=1e-3, max_iter=0))
+        np.testing.assert_allclose(rel.reg_floor, expected, rtol=1e-12)
+    data = run_to_end(x, FitConfig(n_components=2, reg_covar=1e-3, reg_covar_units="data", max_iter=0))
+    np.testing.assert_array_equal(data.reg_floor, [1e-3, 1e-3])

@@ -149,3 +149,13 @@ def test_bad_session_files(tmp_path) -> None:
         read_session(p)
     with pytest.raises(UserError, match="name the session file"):
         write_session(tmp_path / "x.json", inline_ref(np.zeros((1, 2))), FitConfig(), None)
+
+
+def test_a_session_saved_before_reg_covar_had_units_replays_in_data_units() -> None:
+    """Sessions written before reg_covar_units existed meant scikit-learn's reg_covar (data units)."""
+    from engine.session import config_from_dict, config_to_dict
+
+    saved = config_to_dict(FitConfig(reg_covar=1e-4))
+    assert saved["reg_covar_units"] == "relative"
+    del saved["reg_covar_units"]
+    assert config_from_dict(saved).reg_covar_units == "data"
