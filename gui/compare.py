@@ -82,21 +82,21 @@ def comparison_configs(config, init) -> dict[str, object]:
 def explain(frames: dict[str, Frame]) -> str:
     """Where each algorithm ended, and, from the recorded paths, why the slow ones are where they are: how far
     their means moved per step at most, and how far they had to travel to exact EM's answer."""
+    import engine
+
     done = [a for a in algorithms() if a in frames]
     if not done:
         return ""
+    snaps = {a: frames[a].snapshot for a in done}
     parts = [
-        f"{a}: {frames[a].snapshot.mean_log_likelihood:.5f} after {frames[a].snapshot.iteration} iterations "
-        f"({frames[a].snapshot.elapsed:.1f} s)"
-        for a in done
+        f"{a}: {s.mean_log_likelihood:.5f} after {engine.counted(s.iteration, 'iteration')} ({s.elapsed:.1f} s)"
+        for a, s in snaps.items()
     ]
     text = "Mean log-likelihood per point — " + "; ".join(parts) + "."
     reference = reference_algorithm()
     if reference not in frames:
         return text
     target = frames[reference].snapshot
-    import engine
-
     for a in done:
         if a == reference:
             continue

@@ -67,8 +67,8 @@ class FitView:
 
     def show_fit_state(self, text: str) -> None:
         self.labels.state.setText(text)
-        if text == PAUSED:
-            self.labels.speed.setText("paused")
+        if text == PAUSED:  # the state label says "paused"; the speed label says only that there is no speed
+            self.labels.speed.setText("– it/s")
 
     def show_data(self) -> None:
         ds, stream = self.state.dataset, self.state.stream
@@ -136,7 +136,7 @@ class FitView:
         if frame.running_seconds is None or frame.replay:
             self.labels.speed.setText("– it/s")
         elif paused and not snap.done:
-            self.labels.speed.setText("paused")
+            self.labels.speed.setText("– it/s")
         else:  # iterations over the time the fit ran, its paused time left out
             self.labels.speed.setText(_speed(snap, frame.running_seconds, self.state.stream is not None))
         if snap.warnings:
