@@ -122,8 +122,9 @@ class FitView:
         snap = frame.snapshot
         self.plot.show_frame(frame)
         self.table.set_params(snap.weights, snap.means, snap.covariances, frame.states)
-        if len(frame.history):
-            self.chart.curve.setData(frame.history[:, 0], frame.history[:, 1])
+        if len(frame.history):  # a history of one entry (iteration 0: the start) is a dot, no line to draw
+            dot = {"symbol": "o", "symbolSize": 7, "symbolBrush": "#1f4e79"} if len(frame.history) == 1 else {}
+            self.chart.curve.setData(frame.history[:, 0], frame.history[:, 1], **({"symbol": None} | dot))
         if not self.chart.marker.isVisible():
             self.chart.marker.show()
             self.chart.plot.enableAutoRange()
