@@ -18,7 +18,7 @@ from pathlib import Path
 from . import data as data_mod
 from . import session as session_mod
 from .config import ALGORITHMS, COVARIANCE_TYPES, REG_COVAR_UNITS, FitConfig
-from .errors import Cancelled, UserError
+from .errors import Cancelled, UserError, counted
 from .export import (
     PARAMS_FORMATS,
     label_csv,
@@ -436,12 +436,13 @@ def _fit_streamed(args, source, run_pass=None, rows: int | None = None) -> int:
     if run_pass is None:
         rows = chunk_rows_for(args.limit_bytes, source.n_features, cfg.restarts)
         print(
-            f"{args.data}: {n:,} rows x {source.n_features} columns ({', '.join(source.columns)}), more than "
-            f"--memory-limit: read {rows:,} rows at a time, one pass per iteration",
+            f"{args.data}: {n:,} rows x {counted(source.n_features, 'column')} ({', '.join(source.columns)}), "
+            f"more than --memory-limit: read {rows:,} rows at a time, one pass per iteration",
             file=sys.stderr,
         )
     else:
-        print(f"{args.data}: {n:,} rows x {source.n_features} columns in parts of {rows:,} rows", file=sys.stderr)
+        columns = counted(source.n_features, "column")
+        print(f"{args.data}: {n:,} rows x {columns} in parts of {rows:,} rows", file=sys.stderr)
 
     def surveyed(found) -> None:
         if cfg.init == "params":
@@ -595,7 +596,7 @@ def cmd_replay(args) -> int:
     saved = session.fit
     differences = replay_differences(saved, last)
     print(
-        f"session: {saved['status']} after {saved['iteration']} iterations; log-likelihood "
+        f"session: {saved['status']} after {counted(saved['iteration'], 'iteration')}; log-likelihood "
         f"{saved['log_likelihood']:.6f} (mean {saved['mean_log_likelihood']:.6f}); restart {saved['restart']}"
     )
     same = not differences

@@ -47,6 +47,12 @@ class Dataset:
         return points_sha256(self.points)
 
 
+def unnamed_columns(d: int) -> tuple[str, ...]:
+    """The names of d columns that have none (a .npy, a text table without a header, generated or drawn data):
+    x0, x1, ..., the same in memory, by chunks, in the window and at the command line; 0-based as --columns."""
+    return tuple(f"x{j}" for j in range(d))
+
+
 def points_sha256(points: np.ndarray) -> str:
     """SHA-256 of the points as little-endian float64, C order: identifies the data a fit was made on."""
     return hashlib.sha256(np.ascontiguousarray(points, dtype="<f8").tobytes()).hexdigest()
@@ -237,9 +243,9 @@ def column_names(path: str | Path) -> list[str]:
 
 def _header(first: list[str]) -> tuple[bool, list[str]]:
     """Whether a table's first row is a header (not all numbers), and the column names it gives (a blank or
-    absent name is 'column j')."""
+    absent name is xj, as unnamed_columns names it)."""
     has_header = not all(_is_number(f) for f in first if f != "")
-    return has_header, [h if has_header and h else f"column {j}" for j, h in enumerate(first)]
+    return has_header, [h if has_header and h else f"x{j}" for j, h in enumerate(first)]
 
 
 NPY_MAGIC = b"\x93NUMPY"
@@ -282,7 +288,7 @@ def _load_numpy(path: Path, raw: bytes, suffix: str) -> tuple[np.ndarray, list[s
         array = _as_table(loaded[key])
         return array, [f"{key}[:, {j}]" for j in range(array.shape[1] if array.ndim == 2 else 0)]
     array = _as_table(loaded)
-    return array, [f"column {j}" for j in range(array.shape[1] if array.ndim == 2 else 0)]
+    return array, list(unnamed_columns(array.shape[1] if array.ndim == 2 else 0))
 
 
 PARQUET_MAGIC = b"PAR1"

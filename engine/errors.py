@@ -18,3 +18,9 @@ class Cancelled(Exception):
 
 class ParamsError(UserError):
     """Mixture parameters (weights, means, covariances) that are invalid."""
+
+
+def counted(n: int, noun: str, plural: str = "") -> str:
+    """'1 column', '2 columns', '1,000 rows': a count with its noun in the number it needs (plural: the noun's
+    plural where adding 's' is wrong)."""
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"

@@ -73,7 +73,7 @@ def columns_view(d: int, i: int, j: int, names: tuple[str, ...] = ()) -> View:
         raise ValueError(f"a columns view needs two different columns among 0..{d - 1}, got {i} and {j}")
     axes = np.zeros((d, 2))
     axes[i, 0] = axes[j, 1] = 1.0
-    label = tuple(names[c] if c < len(names) else f"column {c}" for c in (i, j))
+    label = tuple(names[c] if c < len(names) else f"x{c}" for c in (i, j))
     return View("columns", axes, np.zeros(d), label, (i, j))
 
 

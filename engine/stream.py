@@ -43,7 +43,7 @@ class NpySource:
     columns (their names), n_samples, n_features, and chunks(rows)."""
 
     def __init__(self, path: str | Path, columns: list | None = None) -> None:
-        from .data import resolve_columns
+        from .data import resolve_columns, unnamed_columns
 
         self.path = Path(path)
         with open(self.path, "rb") as f:
@@ -63,7 +63,7 @@ class NpySource:
         self.dtype = dtype
         self.n_samples = int(shape[0])
         self.width = int(shape[1]) if len(shape) == 2 else 1  # the file's columns
-        self.names = [f"x{j}" for j in range(self.width)]  # every column of the file
+        self.names = list(unnamed_columns(self.width))  # every column of the file, named as in memory
         self.idx = resolve_columns(self.path, columns, self.names, list(range(self.width)))  # the chosen ones
         self.n_features = len(self.idx)
         self.columns = tuple(self.names[j] for j in self.idx)

@@ -9,7 +9,7 @@ from dataclasses import replace
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
 from .background import Background
 from .frames import Frame
@@ -82,21 +82,21 @@ def comparison_configs(config, init) -> dict[str, object]:
 def explain(frames: dict[str, Frame]) -> str:
     """Where each algorithm ended, and, from the recorded paths, why the slow ones are where they are: how far
     their means moved per step at most, and how far they had to travel to exact EM's answer."""
+    import engine
+
     done = [a for a in algorithms() if a in frames]
     if not done:
         return ""
+    snaps = {a: frames[a].snapshot for a in done}
     parts = [
-        f"{a}: {frames[a].snapshot.mean_log_likelihood:.5f} after {frames[a].snapshot.iteration} iterations "
-        f"({frames[a].snapshot.elapsed:.1f} s)"
-        for a in done
+        f"{a}: {s.mean_log_likelihood:.5f} after {engine.counted(s.iteration, 'iteration')} ({s.elapsed:.1f} s)"
+        for a, s in snaps.items()
     ]
     text = "Mean log-likelihood per point — " + "; ".join(parts) + "."
     reference = reference_algorithm()
     if reference not in frames:
         return text
     target = frames[reference].snapshot
-    import engine
-
     for a in done:
         if a == reference:
             continue
@@ -126,6 +126,21 @@ def explain(frames: dict[str, Frame]) -> str:
             f"iterations at that speed) and is still {left[k]:.2f} away."
         )
     return text
+
+
+def text_box(label: QLabel, fewest: int, most: int) -> QScrollArea:
+    """A word-wrapped label in a box of its own, `fewest` to `most` lines high, that scrolls a longer text: the
+    text never runs over the widgets beside it (a wrapped label's height is not known to a splitter's layout)."""
+    box = QScrollArea()
+    box.setWidget(label)
+    box.setWidgetResizable(True)
+    box.setFrameShape(QScrollArea.Shape.NoFrame)
+    box.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+    line = label.fontMetrics().lineSpacing()
+    box.setMinimumHeight(fewest * line + 4)
+    box.setMaximumHeight(most * line + 4)
+    return box
 
 
 class _FitPanel(QWidget):
@@ -241,7 +256,7 @@ class CompareView(QWidget):
         top = QHBoxLayout()
         top.addWidget(self.run_button)
         top.addWidget(self.stop_button)
-        top.addWidget(self.note, 1)
+        top.addWidget(text_box(self.note, 2, 3), 1)
         grid = QGridLayout()
         for col, a in enumerate(self.panels):
             grid.addWidget(self.panels[a], 0, col)
@@ -254,7 +269,7 @@ class CompareView(QWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(top)
         layout.addLayout(grid, 1)
-        layout.addWidget(self.verdict)
+        layout.addWidget(text_box(self.verdict, 3, 5))
         self.stop_button.clicked.connect(self.stop)
 
     @property

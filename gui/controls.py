@@ -13,7 +13,6 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGridLayout,
     QGroupBox,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
@@ -83,7 +82,7 @@ class ControlPanel(QWidget):
 
     def _model_box(self, engine) -> QGroupBox:
         box = QGroupBox("Model")
-        form = QFormLayout(box)
+        form = _form(box)
         self.k = _spin(*K_RANGE, 3)
         self.algorithm = _combo(engine.ALGORITHMS)
         self.covariance = _combo(engine.COVARIANCE_TYPES)
@@ -107,7 +106,8 @@ class ControlPanel(QWidget):
             ("Seed", self.seed),
             ("Tolerance", self.tol),
             ("Max iterations", self.max_iter),
-            ("reg_covar", _row(self.reg_covar, self.reg_units)),
+            ("reg_covar", self.reg_covar),
+            ("reg_covar units", self.reg_units),
             ("Device", self.device),
             ("Precision", self.precision),
         ):
@@ -145,7 +145,7 @@ class ControlPanel(QWidget):
             "drawn, a pass per iteration. Sizes such as 256M or 2G; applies to files opened from now on. "
             f"Empty: {_default_limit_text()}, {_memory_share()} of this machine's memory."
         )
-        where = QFormLayout()
+        where = _form()
         where.addRow("Fit on", self.where_box)
         where.addRow("Scheduler", self.scheduler)
         where.addRow("Memory limit", self.memory_limit)
@@ -372,26 +372,31 @@ def _memory_share() -> str:
     return f"{MEMORY_SHARE:.0%}"
 
 
+def _form(parent: QWidget | None = None) -> QFormLayout:
+    """A form whose fields go under their labels where a row does not fit the panel's width (a narrow dock)."""
+    form = QFormLayout(parent)
+    form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.DontWrapRows)
+    return form
+
+
 def _spin(lo: int, hi: int, value: int) -> QSpinBox:
     s = QSpinBox()
     s.setRange(lo, hi)
     s.setValue(value)
+    s.setMinimumWidth(SPIN_MIN_WIDTH)  # not as wide as its largest value (the seed's ten digits) at the least
     return s
 
 
-def _row(*widgets: QWidget) -> QWidget:
-    """Widgets side by side in one form row."""
-    row = QWidget()
-    layout = QHBoxLayout(row)
-    layout.setContentsMargins(0, 0, 0, 0)
-    for w in widgets:
-        layout.addWidget(w)
-    return row
+SPIN_MIN_WIDTH = 70  # pixels: a spin box's narrowest width (the seed's largest value scrolls inside it)
+COMBO_MIN_CHARACTERS = 6  # a combo box's narrowest width: its text elides there (the list shows it whole)
 
 
 def _combo(items) -> QComboBox:
+    """A combo box that may be narrower than its longest item, so that the panel fits a small window's dock."""
     c = QComboBox()
     c.addItems(list(items))
+    c.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    c.setMinimumContentsLength(COMBO_MIN_CHARACTERS)
     return c
 
 

@@ -60,7 +60,7 @@ class DataControl:
 
         p = engine.FORUM_PRESET
         points = forum_sample(DEMO_N, seed=0)
-        dataset = engine.Dataset(points, ("x", "y"), (0, 1), f"demo: forum preset, N={DEMO_N}, seed 0")
+        dataset = engine.Dataset(points, engine.unnamed_columns(2), (0, 1), f"demo: forum preset, N={DEMO_N}, seed 0")
         self.set_dataset(dataset, engine.generated_ref(p, DEMO_N, 0, points))
 
     def set_dataset(
@@ -127,13 +127,14 @@ class DataControl:
         source = ds.source if ds is not None else ""
         if not source.endswith("(edited by hand)") and source != "drawn by hand":
             source = f"{source} (edited by hand)".strip()
-        columns = ds.columns if ds is not None and len(ds.columns) == DRAWN_DIMENSIONS else ("x", "y")
+        columns = ds.columns if ds is not None and len(ds.columns) == DRAWN_DIMENSIONS else engine.unnamed_columns(2)
         self.set_dataset(engine.Dataset(np.vstack([old, new]), columns, (0, 1), source), keep_range=True)
 
     def clear_points(self) -> None:
         import engine
 
-        self.set_dataset(engine.Dataset(np.empty((0, 2)), ("x", "y"), (0, 1), "drawn by hand"), keep_range=True)
+        empty = engine.Dataset(np.empty((0, 2)), engine.unnamed_columns(2), (0, 1), "drawn by hand")
+        self.set_dataset(empty, keep_range=True)
         self.controls.draw_button.setChecked(True)
 
     def generate_dialog(self) -> None:
@@ -153,7 +154,7 @@ class DataControl:
             else f"generated: K={len(weights)}, N={n:,}, seed {seed}"
         )
         mixture = {"weights": weights, "means": means, "covariances": covariances}
-        names = ("x", "y") if d == 2 else tuple(f"x{j}" for j in range(d))
+        names = engine.unnamed_columns(d)
 
         def work():
             points, _ = engine.sample_mixture(weights, means, covariances, n, seed)
@@ -232,9 +233,8 @@ class DataControl:
                 self._pick_columns(path, names, default, dataset, ref)
             else:
                 self.set_dataset(dataset, ref, plot_columns=plot_columns)
-                self.messages.note(
-                    f"loaded {path}: {len(dataset.columns)} columns ({', '.join(dataset.columns)})", 8000
-                )
+                columns = engine.counted(len(dataset.columns), "column")
+                self.messages.note(f"loaded {path}: {columns} ({', '.join(dataset.columns)})", 8000)
 
         progress = lambda text: self.messages.note(text, 0)  # noqa: E731 - the passes over a file read by chunks
         self.tasks.run(work, done, self.messages.failed("Could not open the data"), on_item=progress)
@@ -249,6 +249,8 @@ class DataControl:
     def _pick_columns(self, path: str, names: list[str], default: tuple[int, ...], dataset, ref) -> None:
         """The column picker; dataset and ref: the file as loaded with the default columns (None: not loaded,
         it is read by chunks once the columns are chosen)."""
+        import engine
+
         picker = dialogs.ColumnPicker(self.parent, path, names, default)
         self.column_picker = picker
         self.messages.note(f"{path}: choose the columns to fit and the two to show", 0)
@@ -258,7 +260,7 @@ class DataControl:
             at = (fit.index(show[0]), fit.index(show[1])) if len(fit) > 1 else (0, 1)  # places among the fitted
             if dataset is not None and fit == default:
                 self.set_dataset(dataset, ref, plot_columns=at)
-                self.messages.note(f"loaded {path}: fitting {len(fit)} columns", 5000)
+                self.messages.note(f"loaded {path}: fitting {engine.counted(len(fit), 'column')}", 5000)
             else:
                 self.open_path(path, list(fit), plot_columns=at)
 

@@ -69,7 +69,7 @@ class ColumnPicker(QDialog):
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
         form = QFormLayout(self)
-        form.addRow(QLabel(f"{path} has {len(names)} columns."))
+        form.addRow(QLabel(f"{path} has {engine.counted(len(names), 'column')}."))
         form.addRow("Fit these columns", self.fit_list)
         form.addRow("Show across", self.x)
         form.addRow("Show up", self.y)

@@ -59,10 +59,14 @@ class ExportControl:
 
     def export_labels(self, path: str, on_done=None) -> None:
         """Labels and responsibilities of every point (CSV), written in the background (data read by chunks: in
-        one more pass, each chunk's labels written as it is read, the file renamed into place at the end)."""
+        one more pass, each chunk's labels written as it is read, the file renamed into place at the end). The
+        file is CSV: a name without a suffix gets .csv (as a file dialog adds it); another suffix is refused."""
         import engine
 
+        path = labels_path(path)
         try:
+            if not path.lower().endswith(".csv"):
+                raise engine.UserError(f"{path}: labels are written as CSV: name the file with .csv")
             params, note = self.current_params()
         except engine.UserError as exc:
             self.messages.error("Could not export the labels", str(exc))
@@ -151,7 +155,7 @@ class ExportControl:
             self.messages.error("Could not import the parameters", str(exc))
             return False
         self.controls.set_imported(params.as_init(), str(path))
-        self.messages.note(f"initialisation: {len(params.weights)} components from {path}")
+        self.messages.note(f"initialisation: {engine.counted(len(params.weights), 'component')} from {path}")
         self.run_control.reset()
         return True
 
@@ -172,3 +176,8 @@ class ExportControl:
     def import_params_dialog(self) -> None:
         filters = "Parameters (*.json *.csv *.npz);;All files (*)"
         self.messages.ask_path(self.import_params, "Import parameters", filters, save=False)
+
+
+def labels_path(path: str) -> str:
+    """The labels file's name: .csv added where the name has no suffix (as the CSV filter of a file dialog does)."""
+    return path if Path(path).suffix else path + ".csv"

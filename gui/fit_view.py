@@ -67,8 +67,8 @@ class FitView:
 
     def show_fit_state(self, text: str) -> None:
         self.labels.state.setText(text)
-        if text == PAUSED:
-            self.labels.speed.setText("paused")
+        if text == PAUSED:  # the state label says "paused"; the speed label says only that there is no speed
+            self.labels.speed.setText("– it/s")
 
     def show_data(self) -> None:
         ds, stream = self.state.dataset, self.state.stream
@@ -122,8 +122,9 @@ class FitView:
         snap = frame.snapshot
         self.plot.show_frame(frame)
         self.table.set_params(snap.weights, snap.means, snap.covariances, frame.states)
-        if len(frame.history):
-            self.chart.curve.setData(frame.history[:, 0], frame.history[:, 1])
+        if len(frame.history):  # a history of one entry (iteration 0: the start) is a dot, no line to draw
+            dot = {"symbol": "o", "symbolSize": 7, "symbolBrush": "#1f4e79"} if len(frame.history) == 1 else {}
+            self.chart.curve.setData(frame.history[:, 0], frame.history[:, 1], **({"symbol": None} | dot))
         if not self.chart.marker.isVisible():
             self.chart.marker.show()
             self.chart.plot.enableAutoRange()
@@ -136,7 +137,7 @@ class FitView:
         if frame.running_seconds is None or frame.replay:
             self.labels.speed.setText("– it/s")
         elif paused and not snap.done:
-            self.labels.speed.setText("paused")
+            self.labels.speed.setText("– it/s")
         else:  # iterations over the time the fit ran, its paused time left out
             self.labels.speed.setText(_speed(snap, frame.running_seconds, self.state.stream is not None))
         if snap.warnings:

@@ -211,6 +211,8 @@ class GalleryPanel(QWidget):
 
     def _add_pictures(self, gallery, rows: list[dict], pictures: list[QImage]) -> None:
         """Add PICTURES_PER_TURN pictures, then let the event loop run before the next ones (no long stall)."""
+        import engine
+
         if gallery is not self.gallery:
             return  # replaced meanwhile
         for row in rows[:PICTURES_PER_TURN]:
@@ -220,7 +222,7 @@ class GalleryPanel(QWidget):
             item.setData(Qt.ItemDataRole.UserRole, r)
             item.setToolTip(
                 f"restart {r} (seed {row['seed']}): solution {row['solution']}, log-likelihood {ll}, "
-                f"{row['n_iter']} iterations"
+                f"{engine.counted(row['n_iter'], 'iteration')}"
             )
             self.pictures.addItem(item)
         if rows[PICTURES_PER_TURN:]:

@@ -18,8 +18,10 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMainWindow,
     QScrollArea,
+    QSizePolicy,
     QSplitter,
     QStackedWidget,
+    QStyle,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -49,7 +51,6 @@ from .view_control import ViewBar, ViewControl
 
 PLOT_MIN_HEIGHT = 200  # pixels: at any window size the plot stays a plot
 SHUTDOWN_WAIT_MS = 30_000  # the longest a close waits for the background work (a fit ends within its iteration)
-LOWER_MIN_HEIGHT = 140  # pixels: the chart and tabs below it scroll only when the window is smaller still
 
 
 class MainWindow(QMainWindow):
@@ -97,6 +98,7 @@ class MainWindow(QMainWindow):
         self.compare = CompareView()
         self.selection = SelectionView()
         self.tabs = QTabWidget()
+        self.tabs.currentChanged.connect(self._size_tabs)
         for widget, title in (
             (self.table, "Parameters"),
             (self.gallery_panel, "Restarts"),
@@ -116,8 +118,10 @@ class MainWindow(QMainWindow):
         top_layout.addWidget(self.plot_stack, 1)
         top_layout.addWidget(self.timeline)
         # The lower panel scrolls inside its share: its tabs' minimum sizes never squeeze the plot, and
-        # switching tabs never moves the splitter (the plot keeps the share the user gave it).
-        bottom.setMinimumHeight(LOWER_MIN_HEIGHT)  # below its tabs' own minimum: they shrink before it scrolls
+        # switching tabs never moves the splitter (the plot keeps the share the user gave it). A tab is never
+        # squeezed below its own minimum either (its parts would overlap: the Compare verdict over its charts);
+        # where the share is smaller, the panel scrolls.
+        self._size_tabs(self.tabs.currentIndex())
         self.lower = QScrollArea()
         self.lower.setWidget(bottom)
         self.lower.setWidgetResizable(True)
@@ -131,9 +135,14 @@ class MainWindow(QMainWindow):
         self.splitter.setSizes([620, 250])
         self.setCentralWidget(self.splitter)
         self.controls = ControlPanel()
-        scroll = QScrollArea()
+        self.controls_scroll = scroll = QScrollArea()
         scroll.setWidget(self.controls)
         scroll.setWidgetResizable(True)
+        # the panel scrolls up and down only: the dock is as wide as the panel's narrowest layout (its combo boxes
+        # elide, no row cut), never a strip that scrolls sideways in a small window
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll_bar = scroll.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
+        scroll.setMinimumWidth(self.controls.minimumSizeHint().width() + scroll_bar + 2 * scroll.frameWidth())
         dock = QDockWidget("Controls", self)
         dock.setObjectName("controls")
         dock.setWidget(scroll)
@@ -148,6 +157,15 @@ class MainWindow(QMainWindow):
             self.statusBar().addPermanentWidget(w)
         self.setAcceptDrops(True)
         self.resize(1280, 860)
+
+    def _size_tabs(self, current: int) -> None:
+        """The tabs ask for the room of the tab shown, not of the largest one (the Parameters tab does not scroll
+        because the Compare tab needs more): the others' sizes are ignored until shown."""
+        ignored, shown = QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred
+        for i in range(self.tabs.count()):
+            policy = shown if i == current else ignored
+            self.tabs.widget(i).setSizePolicy(policy, policy)
+        self.tabs.updateGeometry()
 
     # ================================================================== wiring
     def _build_controllers(self) -> None:

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import pyqtgraph as pg
 from PySide6.QtCore import Signal
+from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
 
 from .background import Background
+from .compare import text_box
 from .palette import component_color
 from .plot_view import add_light_grid
 
@@ -17,6 +19,17 @@ def type_colours() -> dict[str, str]:
     import engine
 
     return {t: component_color(i).name() for i, t in enumerate(engine.COVARIANCE_TYPES)}
+
+
+CHART_MIN_HEIGHT = 150  # pixels: below this the tab scrolls rather than squeeze the chart to a strip
+SWATCH_PIXELS = 12
+
+
+def _swatch(colour: str) -> QIcon:
+    """A square of the covariance type's colour: the check box is the chart's legend."""
+    pixmap = QPixmap(SWATCH_PIXELS, SWATCH_PIXELS)
+    pixmap.fill(QColor(colour))
+    return QIcon(pixmap)
 
 
 class SelectionView(QWidget):
@@ -36,9 +49,12 @@ class SelectionView(QWidget):
         for spin, value in ((self.k_from, 1), (self.k_to, 8)):
             spin.setRange(1, 50)
             spin.setValue(value)
+        # the check boxes are the legend (a colour swatch each): a legend inside the chart hid its points
         self.types = {t: QCheckBox(t) for t in type_colours()}
-        for box in self.types.values():
+        for t, box in self.types.items():
             box.setChecked(True)
+            box.setIcon(_swatch(type_colours()[t]))
+            box.setToolTip(f"fit {t} covariances (the {type_colours()[t]} curve)")
         self.restarts = QSpinBox()
         self.restarts.setRange(1, 1000)
         self.restarts.setValue(5)
@@ -51,10 +67,10 @@ class SelectionView(QWidget):
         self.best = QLabel("")
         self.best.setWordWrap(True)
         self.chart = pg.PlotWidget(background="w")
+        self.chart.setMinimumHeight(CHART_MIN_HEIGHT)
         add_light_grid(self.chart)
         self.chart.setLabel("bottom", "K (components)")
-        self.chart.setLabel("left", "BIC (lower is better)")
-        self.chart.addLegend(offset=(-10, 10))
+        self.chart.setLabel("left", "BIC")  # short enough for a small chart; "lower is better" is said in the text
         self.curves = {
             t: pg.PlotDataItem(
                 [], [], name=t, pen=pg.mkPen(c, width=2), symbol="o", symbolSize=9, symbolBrush=c, symbolPen=None
@@ -73,8 +89,9 @@ class SelectionView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         for widgets in (
-            (QLabel("K from"), self.k_from, QLabel("to"), self.k_to, *self.types.values()),
-            (QLabel("restarts"), self.restarts, self.criterion, self.run_button, self.stop_button, self.progress),
+            (QLabel("K from"), self.k_from, QLabel("to"), self.k_to, QLabel("restarts"), self.restarts, self.criterion),
+            tuple(self.types.values()),
+            (self.run_button, self.stop_button, self.progress),
         ):
             row = QHBoxLayout()
             for w in widgets:
@@ -82,7 +99,7 @@ class SelectionView(QWidget):
             row.addStretch(1)
             layout.addLayout(row)
         layout.addWidget(self.chart, 1)
-        layout.addWidget(self.best)
+        layout.addWidget(text_box(self.best, 2, 4))
         self.background = Background(self, threads=1)  # one sweep at a time
         self.stop_button.clicked.connect(self.stop)
         self.criterion.currentTextChanged.connect(lambda _t: self._redraw())
@@ -171,7 +188,7 @@ class SelectionView(QWidget):
         import engine
 
         name = self.criterion.currentText()
-        self.chart.setLabel("left", f"{name} (lower is better)")
+        self.chart.setLabel("left", name)
         for t, curve in self.curves.items():
             pts = [(e.k, self.value(e)) for e in self.entries if e.covariance_type == t and self.value(e) is not None]
             curve.setData(
@@ -191,7 +208,8 @@ class SelectionView(QWidget):
         if best is not None:
             by_bic = engine.best_entry(self.entries)
             text = (
-                f"Best by {name}: K={best.k}, {best.covariance_type} ({name} {self.value(best):.3f}). "
+                f"Best by {name}: K={best.k}, {best.covariance_type} ({name} {self.value(best):.3f}; lower is "
+                "better). "
                 f"By BIC: K={by_bic.k}, {by_bic.covariance_type}. "
             )
         if failed:

@@ -76,7 +76,8 @@ class SessionControl:
         def done(points) -> None:
             ref = session.data
             if ref.kind == "file":
-                columns = tuple(engine.column_names(ref.path)[j] for j in ref.columns) if ref.columns else ("x", "y")
+                names = engine.column_names(ref.path)
+                columns = tuple(names[j] for j in ref.columns) if ref.columns else engine.unnamed_columns(2)
                 dataset = engine.Dataset(points, columns, tuple(ref.columns) or (0, 1), ref.path)
             elif ref.kind == "generated":
                 k = len(ref.mixture["weights"])
@@ -115,6 +116,7 @@ class SessionControl:
         saved, self._saved_fit = self._saved_fit, None
         if saved is None or self.state.frame is None:
             return
+        from engine import counted
         from engine.session import replay_differences
 
         snap = self.state.frame.snapshot
@@ -122,8 +124,9 @@ class SessionControl:
         # 1e-9 (data read by chunks adds its sums in chunks, whose size may differ from the saved run's)
         same = not replay_differences(saved, snap)
         verdict = "reproduced the saved fit" if same else "did NOT reproduce the saved fit"
+        after = counted(snap.iteration, "iteration")
         self.verdict = (
-            f"session: {verdict}: log-likelihood {snap.log_likelihood:.6f} after {snap.iteration} iterations "
+            f"session: {verdict}: log-likelihood {snap.log_likelihood:.6f} after {after} "
             f"(saved {saved['log_likelihood']:.6f} after {saved['iteration']})"
         )
         self.messages.note(self.verdict, 20000)
@@ -136,9 +139,10 @@ class SessionControl:
 
 
 def _names(points) -> tuple[str, ...]:
-    """Column names of data with no file to name them: x, y in 2-D, x0, x1, ... otherwise."""
-    d = points.shape[1]
-    return ("x", "y") if d == 2 else tuple(f"x{j}" for j in range(d))
+    """Column names of data with no file to name them: x0, x1, ... (as everywhere)."""
+    import engine
+
+    return engine.unnamed_columns(points.shape[1])
 
 
 def _places(points) -> tuple[int, ...]:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QSlider, QWidget
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtWidgets import QBoxLayout, QCheckBox, QHBoxLayout, QLabel, QLayout, QPushButton, QSlider, QWidget
+
+SLIDER_MIN_WIDTH = 160  # pixels: narrower than this, the slider and its label get a row of their own
 
 
 class Timeline(QWidget):
@@ -35,15 +37,54 @@ class Timeline(QWidget):
             "Drag a mean, or the square at an ellipse's tip, to set the initialisation "
             "(the parameter table takes typed values too); then Run or Step"
         )
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(4, 0, 4, 0)
-        for w in (self.slider, self.label, self.show_paths, self.edit_start, self.live_button, self.continue_button):
-            layout.addWidget(w, 1 if w is self.slider else 0)
+        self.slider.setMinimumWidth(SLIDER_MIN_WIDTH)
+        self._position = QHBoxLayout()  # the slider and its label
+        self._position.addWidget(self.slider, 1)
+        self._position.addWidget(self.label)
+        self._tools = QHBoxLayout()  # what to draw and where to go
+        for w in (self.show_paths, self.edit_start):
+            self._tools.addWidget(w)
+        self._tools.addStretch(1)
+        for w in (self.live_button, self.continue_button):
+            self._tools.addWidget(w)
+        # one row where both fit side by side; the tools under the slider in a small window (the slider never
+        # shrinks to a stub): the direction follows the width, and the minimum width is the two rows' one
+        self._rows = QBoxLayout(QBoxLayout.Direction.LeftToRight, self)
+        self._rows.setContentsMargins(4, 0, 4, 0)
+        self._rows.setSizeConstraint(QLayout.SizeConstraint.SetNoConstraint)
+        self._rows.addLayout(self._position, 1)
+        self._rows.addLayout(self._tools)
         self.slider.valueChanged.connect(self._value_changed)
         self.live_button.clicked.connect(self.live)
         self.continue_button.clicked.connect(self.continue_here)
         self.show_paths.toggled.connect(self.trajectories_toggled)
         self._iterations: list[int] = []
+
+    @property
+    def two_rows(self) -> bool:
+        return self._rows.direction() == QBoxLayout.Direction.TopToBottom
+
+    def _side_by_side_width(self) -> int:
+        """The narrowest width at which the slider, its label and the tools fit on one row (pixels)."""
+        m = self._rows.contentsMargins()
+        inner = self._position.minimumSize().width() + self._tools.minimumSize().width() + self._rows.spacing()
+        return inner + m.left() + m.right()
+
+    def minimumSizeHint(self) -> QSize:
+        """As narrow as the two rows allow; as high as the rows the width gives."""
+        m = self._rows.contentsMargins()
+        width = max(self._position.minimumSize().width(), self._tools.minimumSize().width()) + m.left() + m.right()
+        return QSize(width, self._rows.minimumSize().height())
+
+    def sizeHint(self) -> QSize:
+        return QSize(self._side_by_side_width(), self._rows.sizeHint().height())
+
+    def resizeEvent(self, event) -> None:
+        narrow = event.size().width() < self._side_by_side_width()
+        if narrow != self.two_rows:
+            self._rows.setDirection(QBoxLayout.Direction.TopToBottom if narrow else QBoxLayout.Direction.LeftToRight)
+            self.updateGeometry()  # the height changes with the rows
+        super().resizeEvent(event)
 
     def set_entries(self, iterations: list[int], follow: bool) -> None:
         """The kept iterations; when following, the slider jumps to the latest."""

@@ -102,7 +102,7 @@ class ViewControl:
         scene = self.state.scene
         d = scene.n_features if scene is not None else 2
         self.bar.setVisible(d >= 2)
-        names = self.names if len(self.names) == d else tuple(f"column {j}" for j in range(d))
+        names = self.names if len(self.names) == d else tuple(f"x{j}" for j in range(d))
         for combo in (self.bar.x, self.bar.y):
             combo.blockSignals(True)
             combo.clear()

@@ -282,7 +282,7 @@ def test_columns_outside_the_covariance_range_are_refused_by_name(capsys, tmp_pa
     np.save(tmp_path / "x.npy", x)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no overflow or underflow warnings on the way
-        err = _bad(capsys, ["fit", str(tmp_path / "x.npy")], "column 1 ('column 1') spreads over")
+        err = _bad(capsys, ["fit", str(tmp_path / "x.npy")], "column 1 ('x1') spreads over")
     assert "rescale that column" in err
 
 

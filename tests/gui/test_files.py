@@ -67,11 +67,11 @@ def test_export_labels(qtbot, window, tmp_path) -> None:
     window.files.export_labels(str(path), on_done=lambda: done.append(True))
     qtbot.waitUntil(lambda: bool(done), timeout=30_000)
     rows = list(csv.reader(path.open()))
-    # the coordinates are named as the window names the data's columns (the demo data: x, y)
+    # the coordinates are named as the window names the data's columns (the demo data: x0, x1)
     assert (
         rows[0]
         == [*window.state.dataset.columns, "label", "resp_0", "resp_1", "resp_2"]
-        == ["x", "y", "label", "resp_0", "resp_1", "resp_2"]
+        == ["x0", "x1", "label", "resp_0", "resp_1", "resp_2"]
     )
     table = np.array(rows[1:], dtype=float)
     assert len(table) == len(window.state.scene.points)

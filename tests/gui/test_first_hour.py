@@ -135,7 +135,8 @@ def test_speed_leaves_out_paused_time(qtbot, window) -> None:
     window.run_control.fit_ended.connect(ended.append)
     window.run_control.reset()  # the start, paused
     qtbot.waitUntil(lambda: window.state.frame is not None, timeout=60_000)
-    assert window.speed_label.text() == "paused"
+    # "paused" once (the state), not twice: the speed label says there is no speed
+    assert (window.state_label.text(), window.speed_label.text()) == ("paused", "– it/s")
     time.sleep(1.5)  # the user looks at the start for a while
     window.run_control.run()
     qtbot.waitUntil(lambda: bool(ended), timeout=60_000)

@@ -1,0 +1,96 @@
+"""The window at 640 x 490 (issue 22, "Also seen"): every part keeps its own room. The Controls dock does not
+scroll sideways, the timeline slider is a slider, the Compare verdict does not cover its charts, the selection chart
+is a chart whose axis label fits and whose legend covers no point; the log-likelihood chart shows iteration 0."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QRect
+from PySide6.QtGui import QFontMetrics
+from PySide6.QtWidgets import QApplication, QWidget
+
+from gui.selection_view import CHART_MIN_HEIGHT
+from gui.timeline import SLIDER_MIN_WIDTH
+
+SMALL = (640, 490)
+LONG_VERDICT = (
+    "Mean log-likelihood per point — em: -4.56786 after 224 iterations (0.4 s); gradient-em: -4.56844 after 10000 "
+    "iterations (253.3 s); marginal: -4.56785 after 220 iterations (4.8 s). gradient-em: its means moved at most "
+    "0.0012 per iteration; to reach em's answer, component 1's mean had to travel 2.10 from its start (at least "
+    "1750 iterations at that speed) and is still 0.07 away."
+)
+
+
+def _small(window, tab: int | None = None) -> None:
+    if tab is not None:
+        window.tabs.setCurrentIndex(tab)
+    window.resize(*SMALL)
+    for _ in range(5):
+        QApplication.processEvents()
+
+
+def _rect(widget: QWidget, window) -> QRect:
+    """The widget's rectangle in the window's coordinates."""
+    return QRect(widget.mapTo(window, widget.rect().topLeft()), widget.size())
+
+
+def test_the_controls_dock_scrolls_up_and_down_only(window) -> None:
+    _small(window)
+    assert (window.width(), window.height()) == SMALL  # the window can be that small
+    scroll = window.controls_scroll
+    assert not scroll.horizontalScrollBar().isVisible()
+    assert scroll.viewport().width() >= window.controls.minimumSizeHint().width()  # no field cut at the right
+
+
+def test_the_timeline_slider_keeps_a_usable_length(window) -> None:
+    """The slider was squeezed to 15 px beside its label and buttons: in a small window the buttons go under it."""
+    timeline = window.timeline
+    assert not timeline.two_rows  # a large window: one row
+    _small(window)
+    assert timeline.two_rows
+    assert (
+        timeline.slider.width() >= SLIDER_MIN_WIDTH and timeline.slider.height() >= timeline.slider.sizeHint().height()
+    )
+    parts = [timeline.slider, timeline.label, timeline.show_paths, timeline.edit_start, timeline.live_button]
+    parts.append(timeline.continue_button)
+    for i, a in enumerate(parts):
+        assert timeline.rect().contains(a.geometry()), a  # nothing cut off
+        for b in parts[i + 1 :]:
+            assert not a.geometry().intersects(b.geometry()), (a, b)
+
+
+def test_the_compare_verdict_does_not_cover_its_charts(window) -> None:
+    _small(window, tab=window.tabs.indexOf(window.compare))
+    compare = window.compare
+    compare.verdict.setText(LONG_VERDICT)
+    QApplication.processEvents()
+    verdict_box = compare.verdict.parentWidget().parentWidget()  # the label's scroll area
+    box = _rect(verdict_box, window)
+    for chart in (compare.by_time, compare.by_iter, *(p.plot for p in compare.panels.values())):
+        assert not box.intersects(_rect(chart, window)), chart
+    assert verdict_box.height() >= 3 * compare.verdict.fontMetrics().lineSpacing()
+
+
+def test_the_selection_chart_is_a_chart_with_its_whole_axis_label(window) -> None:
+    _small(window, tab=window.tabs.indexOf(window.selection))
+    view = window.selection
+    assert view.chart.height() >= CHART_MIN_HEIGHT
+    axis = view.chart.getAxis("left")
+    text = axis.label.toPlainText().strip()
+    assert text == "BIC"
+    # the rotated label runs along the axis: its text fits the axis' length
+    assert QFontMetrics(axis.label.font()).horizontalAdvance(text) <= axis.size().height()
+    assert view.chart.plotItem.legend is None  # the type check boxes are the legend, outside the chart
+    assert all(not box.icon().isNull() for box in view.types.values())
+
+
+def test_the_log_likelihood_chart_shows_iteration_0(qtbot, window) -> None:
+    """Reset shows the start (iteration 0) paused: one log-likelihood, drawn as a dot (a line needs two)."""
+    window.run_control.reset()
+    qtbot.waitUntil(lambda: window.state.frame is not None, timeout=60_000)
+    assert window.state.frame.snapshot.iteration == 0
+    x, y = window.ll_curve.getData()
+    assert list(x) == [0] and y[0] == window.state.frame.snapshot.mean_log_likelihood
+    assert window.ll_curve.opts["symbol"] == "o"
+    window.run_control.step()
+    qtbot.waitUntil(lambda: window.state.frame.snapshot.iteration == 1, timeout=60_000)
+    assert len(window.ll_curve.getData()[0]) == 2 and window.ll_curve.opts["symbol"] is None  # a line now
