@@ -19,6 +19,7 @@ import subprocess
 import sys
 import venv
 from pathlib import Path
+from typing import NoReturn
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
@@ -32,8 +33,44 @@ def _venv_python() -> Path:
     return VENV / "bin" / "python"
 
 
+# Which torch build the checkout's .venv gets: "cpu" (default) from the PyTorch CPU index, a few hundred MB;
+# "cuda" from pip's configured index (PyPI's Linux wheels are the CUDA build, several GB), for a machine with a GPU.
+TORCH_VARIANTS = ("cpu", "cuda")
+TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+
+
+def _torch_variant() -> str:
+    variant = os.environ.get("GMM_STUDIO_TORCH", "cpu").strip().lower() or "cpu"
+    if variant not in TORCH_VARIANTS:
+        _say(f"GMM_STUDIO_TORCH={variant!r} is not one of {', '.join(TORCH_VARIANTS)}: set it to cpu or cuda.")
+        sys.exit(2)
+    return variant
+
+
 def _lock_digest() -> str:
-    return hashlib.sha256(LOCK.read_bytes()).hexdigest()
+    """The lock's digest and the torch build: either changing means installing again."""
+    return hashlib.sha256(LOCK.read_bytes()).hexdigest() + ("" if _torch_variant() == "cpu" else "+cuda")
+
+
+def _torch_pin() -> str:
+    """The lock's torch line, e.g. 'torch==2.13.0'."""
+    for line in LOCK.read_text().splitlines():
+        if line.split("==")[0].strip().lower() == "torch":
+            return line.split("#")[0].strip()
+    raise SystemExit("gmm-studio: requirements.lock pins no torch version")
+
+
+def _pip(*args: str) -> list[str]:
+    return [str(_venv_python()), "-m", "pip", "install", "--disable-pip-version-check", *args]
+
+
+def install_commands(variant: str) -> list[list[str]]:
+    """The pip commands that install the pinned dependencies: torch alone first (its build chosen by variant;
+    without its dependencies, which the lock pins), then the lock (where torch is then already satisfied)."""
+    torch = [_torch_pin(), "--no-deps"]
+    # two retries, not pip's five: where the index cannot be reached the fallback below takes over sooner
+    first = _pip(*torch, "--index-url", TORCH_CPU_INDEX, "--retries", "2") if variant == "cpu" else _pip(*torch)
+    return [first, _pip("-r", str(LOCK))]
 
 
 def _in_our_venv() -> bool:
@@ -54,14 +91,25 @@ def _install_venv() -> None:
     if not _venv_python().exists():
         _say(f"first run: creating the environment {VENV} ...")
         venv.EnvBuilder(with_pip=True, clear=False).create(VENV)
-    _say(f"installing the pinned dependencies from {LOCK.name} (one time, a few minutes) ...")
-    cmd = [str(_venv_python()), "-m", "pip", "install", "--disable-pip-version-check", "-r", str(LOCK)]
-    result = subprocess.run(cmd)
-    if result.returncode != 0:
-        _say("installing the dependencies failed (see pip's messages above); fix the cause and run again.")
-        sys.exit(1)
+    variant = _torch_variant()
+    _say(f"installing the pinned dependencies from {LOCK.name} (torch's {variant} build; one time, a few minutes) ...")
+    torch, rest = install_commands(variant)
+    if subprocess.run(torch).returncode != 0:
+        if variant != "cpu":
+            _fail()
+        # no way to the PyTorch index (offline, a proxy, a mirror): pip's own configuration may hold a CPU build
+        _say(f"could not install torch from {TORCH_CPU_INDEX}: trying pip's configured index instead ...")
+        if subprocess.run(_pip(_torch_pin(), "--no-deps")).returncode != 0:
+            _fail()
+    if subprocess.run(rest).returncode != 0:
+        _fail()
     STAMP.write_text(_lock_digest() + "\n")
     _say("environment ready.")
+
+
+def _fail() -> NoReturn:
+    _say("installing the dependencies failed (see pip's messages above); fix the cause and run again.")
+    sys.exit(1)
 
 
 def _reexec_in_venv() -> None:

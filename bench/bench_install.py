@@ -2,7 +2,8 @@
 
     python3 bench/bench_install.py [--keep DIR]
 
-Creates a venv, runs `pip install . -c requirements.lock` (downloads: minutes the first time), then checks
+Creates a venv, runs the README's `pip install . -c requirements.lock --extra-index-url CPU_INDEX` (downloads:
+minutes the first time; where the PyTorch index cannot be reached pip's configured indexes serve), then checks
 `gmm-studio --help`, `generate`, `fit`, `screenshot` (offscreen) and `install-launcher` (its Exec must point at
 the venv's Python, and desktop-file-validate must pass it when installed). Prints one line per step with its
 time and result; exits 1 if any step failed.
@@ -20,6 +21,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+CPU_INDEX = "https://download.pytorch.org/whl/cpu"  # as the README's pip route
 
 
 def step(name: str, cmd: list[str], cwd: Path, env: dict, check=None) -> bool:
@@ -47,8 +49,9 @@ def main() -> int:
     results = [
         step("python3 -m venv", [sys.executable, "-m", "venv", str(venv)], work, env),
         step(
-            "pip install . -c requirements.lock",
-            [str(bin_dir / "python"), "-m", "pip", "install", "-q", str(ROOT), "-c", str(ROOT / "requirements.lock")],
+            "pip install . -c requirements.lock --extra-index-url CPU_INDEX",
+            [str(bin_dir / "python"), "-m", "pip", "install", "-q", str(ROOT), "-c", str(ROOT / "requirements.lock")]
+            + ["--extra-index-url", CPU_INDEX],
             work,
             env,
         ),
