@@ -387,8 +387,8 @@ def summary(solutions: list[Solution], n_restarts: int) -> str:
     rest = solutions[SUMMARY_SOLUTIONS:]
     if rest:
         parts.append(
-            f"and {len(rest)} more groups ({counts(rest)}; log-likelihood {rest[-1].lowest:.2f} to "
-            f"{rest[0].log_likelihood:.2f}) reached by {sum(len(s.restarts) for s in rest)}"
+            f"and {len(rest)} more groups ({counts(rest)}; log-likelihood {min(s.lowest for s in rest):.2f} to "
+            f"{rest[0].log_likelihood:.2f}) of {sum(len(s.restarts) for s in rest)} restarts"
         )
     return "; ".join(parts)
 

@@ -263,6 +263,9 @@ def test_restarts_stopped_by_max_iter_are_not_converged_and_never_an_optimum() -
             step = max(t.last_change[r] for r in s.restarts) * snap.n_samples
             assert f"+{step:.2g} in log-likelihood" in s.relation
     assert "not converged" in S.counts(gallery.solutions)
+    # the old summary told four of these groups "merges two clusters ... splits a cluster"
+    assert "merges" not in gallery.summary and "splits" not in gallery.summary
+    assert gallery.summary.endswith(" restarts") and "more groups (" in gallery.summary
 
 
 def test_still_to_gain_sums_the_geometric_tail() -> None:
