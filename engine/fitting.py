@@ -270,14 +270,22 @@ class Bookkeeping:
         self.mean_ll = np.full(r, np.nan)
         self.n_iter = np.full(r, -1)
         self.converged = np.zeros(r, dtype=bool)
+        self.last_change = np.full(r, np.nan)  # the mean log-likelihood's last two steps of each restart
+        self.previous_change = np.full(r, np.nan)
         self.params: tuple[np.ndarray, ...] = ()
         self.log_det = scaling.log_det
 
     def record_progress(
         self, mean_ll: torch.Tensor, converged: torch.Tensor, running: torch.Tensor, iteration: int
     ) -> None:
-        """Each restart's log-likelihood and state; restarts that ran this iteration get n_iter = iteration."""
-        self.mean_ll[self.ran] = mean_ll.numpy() - self.log_det
+        """Each restart's log-likelihood and state; restarts that ran this iteration get n_iter = iteration and
+        their step (the change of their mean log-likelihood) recorded."""
+        now = mean_ll.numpy() - self.log_det
+        if iteration > 0:
+            moved = self.ran[running.numpy()]
+            self.previous_change[moved] = self.last_change[moved]
+            self.last_change[moved] = now[running.numpy()] - self.mean_ll[moved]
+        self.mean_ll[self.ran] = now
         self.converged[self.ran] = converged.numpy()
         self.n_iter[self.ran] = np.where(running.numpy(), iteration, self.n_iter[self.ran])
 
@@ -299,6 +307,7 @@ class Bookkeeping:
         ran = np.arange(len(rows))
         book = Bookkeeping(cfg, self.seeds[rows], self.initial_loss[rows], ran, self.scaling, self.floor)
         book.mean_ll, book.n_iter, book.converged = self.mean_ll[rows], self.n_iter[rows], self.converged[rows]
+        book.last_change, book.previous_change = self.last_change[rows], self.previous_change[rows]
         book.params = tuple(p[rows][:, :k] for p in self.params)
         return book
 
@@ -326,6 +335,8 @@ class Bookkeeping:
             self.n_iter.copy(),
             self.converged.copy(),
             *full,
+            self.last_change.copy(),
+            self.previous_change.copy(),
         )
         return Snapshot(
             iteration=iteration,

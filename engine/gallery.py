@@ -15,7 +15,15 @@ from .collapse import collapsed_components
 from .errors import UserError
 from .export import atomic_write, finite_or_none
 from .snapshot import Snapshot
-from .solutions import Solution, forum_choice, group_restarts, restart_solution_labels, summary
+from .solutions import (
+    Solution,
+    counts,
+    forum_choice,
+    group_restarts,
+    restart_outcomes,
+    restart_solution_labels,
+    summary,
+)
 
 GALLERY_FORMATS = (".csv", ".json")  # what write_gallery writes
 
@@ -32,25 +40,36 @@ COLUMNS = (
     "solution",
     "solution_share",
     "shown",
+    "outcome",
+    "last_step",
 )
 
 
 @dataclass(frozen=True)
 class Gallery:
-    """Every restart of a fit, grouped into solutions. rows: one dict per restart (COLUMNS)."""
+    """Every restart of a fit, grouped into solutions. rows: one dict per restart (COLUMNS): last_step is the
+    log-likelihood its last iteration gained, outcome what its group is (optimum, plateau, not converged)."""
 
     rows: list[dict]
     solutions: list[Solution]
     summary: str
     forum_choice: str
 
+    @property
+    def counts(self) -> str:
+        """'2 solutions, 2 plateaus': the groups of each kind, in words."""
+        return counts(self.solutions)
+
 
 def build_gallery(snap: Snapshot) -> Gallery:
     """The gallery of the fit whose last snapshot is snap (any status)."""
     table = snap.restarts
     n_restarts = len(table.seeds)
-    solutions = group_restarts(table, snap.n_samples)
+    cfg = snap.config
+    solutions = group_restarts(table, snap.n_samples, cfg.tol or 0.0, cfg.max_iter)
     labels = restart_solution_labels(solutions, n_restarts)
+    outcomes = restart_outcomes(solutions, n_restarts)
+    steps = table.last_change if table.last_change is not None else np.full(n_restarts, np.nan)
     share = {s.label: len(s.restarts) / n_restarts for s in solutions}
     rows = []
     for r in range(n_restarts):
@@ -65,9 +84,11 @@ def build_gallery(snap: Snapshot) -> Gallery:
                 "mean_log_likelihood": finite_or_none(table.mean_log_likelihood[r]),
                 "n_iter": int(table.n_iter[r]),
                 "converged": bool(table.converged[r]),
+                "last_step": finite_or_none(steps[r] * snap.n_samples),
                 "collapsed": collapsed_components(snap, (table.weights[r], table.means[r], cov)) if ran else [],
                 "empty": [int(k) for k in np.nonzero(table.weights[r] * snap.n_samples < 1.0)[0]] if ran else [],
                 "solution": labels[r],
+                "outcome": outcomes[r],
                 "solution_share": share.get(labels[r], 0.0),
                 "shown": r == snap.restart,
             }
@@ -99,6 +120,7 @@ def write_gallery(path: str | Path, gallery: Gallery) -> None:
                             "label": s.label,
                             "restarts": list(s.restarts),
                             "log_likelihood": s.log_likelihood,
+                            "kind": s.kind,
                             "relation": s.relation,
                             "weights": s.weights.tolist(),
                             "means": s.means.tolist(),

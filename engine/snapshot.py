@@ -41,7 +41,12 @@ Status = Literal["running", "converged", "max_iter", "cancelled"]
 @dataclass(frozen=True)
 class RestartTable:
     """One entry per restart (R,). n_iter is -1 and log-likelihoods NaN for restarts never run
-    (select-by initial trains only the chosen one). Parameters are in data units."""
+    (select-by initial trains only the chosen one). Parameters are in data units.
+
+    last_change, previous_change (R,): how much the mean log-likelihood changed in the restart's last iteration
+    and in the one before (NaN where it ran fewer): whether it was still climbing when it stopped (see
+    solutions.still_to_gain). None in a table built without them.
+    """
 
     seeds: np.ndarray
     initial_loss: np.ndarray
@@ -51,6 +56,8 @@ class RestartTable:
     weights: np.ndarray  # (R, K)
     means: np.ndarray  # (R, K, D)
     covariances: np.ndarray  # (R, K, D, D)
+    last_change: np.ndarray | None = None
+    previous_change: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.solutions import OPTIMUM, PLATEAU
+
 from .frames import ellipse_rings
 from .palette import component_color
 
@@ -40,11 +42,15 @@ COLUMNS = (
     "log-likelihood",
     "iterations",
     "converged",
+    "last step",
     "collapsed",
     "empty",
     "solution",
+    "outcome",
     "share",
 )
+# Rows of restarts that reached no optimum (a plateau, not converged) are greyed: they are not answers.
+NOT_AN_ANSWER = QColor(120, 120, 120)
 
 
 def render_thumbnail(
@@ -112,6 +118,39 @@ class _Number(QTableWidgetItem):
 
     def __lt__(self, other) -> bool:
         return self.value < getattr(other, "value", -np.inf)
+
+
+def _what(row: dict) -> str:
+    """'solution B', 'plateau C (not an optimum)', 'not converged (group E)': what a restart reached."""
+    if row["outcome"] == OPTIMUM:
+        return f"solution {row['solution']}"
+    if row["outcome"] == PLATEAU:
+        return f"stopped on a plateau (group {row['solution']}), still climbing: not an optimum"
+    return f"not converged (group {row['solution']}): still climbing when it stopped"
+
+
+def _row_cells(row: dict) -> list[QTableWidgetItem]:
+    """The table's cells of one gallery row (COLUMNS), greyed when the restart reached no optimum."""
+    step = row["last_step"]
+    cells = [
+        _Number(row["restart"], str(row["restart"])),
+        _Number(row["seed"], str(row["seed"])),
+        _Number(row["initial_loss"]),
+        _Number(row["log_likelihood"]),
+        _Number(row["n_iter"], str(row["n_iter"])),
+        QTableWidgetItem("yes" if row["converged"] else "no"),
+        _Number(step, "" if step is None else f"{step:+.2g}"),
+        QTableWidgetItem(", ".join(map(str, row["collapsed"]))),
+        QTableWidgetItem(", ".join(map(str, row["empty"]))),
+        QTableWidgetItem(row["solution"]),
+        QTableWidgetItem(row["outcome"]),
+        _Number(row["solution_share"], f"{row['solution_share']:.0%}"),
+    ]
+    if row["outcome"] not in ("", OPTIMUM):
+        for cell in cells:
+            cell.setForeground(NOT_AN_ANSWER)
+            cell.setToolTip(_what(row))
+    return cells
 
 
 class GalleryPanel(QWidget):
@@ -190,19 +229,7 @@ class GalleryPanel(QWidget):
         self.table.setSortingEnabled(False)
         self.table.setRowCount(len(gallery.rows))
         for i, row in enumerate(gallery.rows):
-            cells = [
-                _Number(row["restart"], str(row["restart"])),
-                _Number(row["seed"], str(row["seed"])),
-                _Number(row["initial_loss"]),
-                _Number(row["log_likelihood"]),
-                _Number(row["n_iter"], str(row["n_iter"])),
-                QTableWidgetItem("yes" if row["converged"] else "no"),
-                QTableWidgetItem(", ".join(map(str, row["collapsed"]))),
-                QTableWidgetItem(", ".join(map(str, row["empty"]))),
-                QTableWidgetItem(row["solution"]),
-                _Number(row["solution_share"], f"{row['solution_share']:.0%}"),
-            ]
-            for col, cell in enumerate(cells):
+            for col, cell in enumerate(_row_cells(row)):
                 self.table.setItem(i, col, cell)
         self.table.setSortingEnabled(True)
         self.table.sortItems(3, Qt.SortOrder.DescendingOrder)  # best log-likelihood first
@@ -218,10 +245,13 @@ class GalleryPanel(QWidget):
         for row in rows[:PICTURES_PER_TURN]:
             r = row["restart"]
             ll = "–" if row["log_likelihood"] is None else f"{row['log_likelihood']:.1f}"
-            item = QListWidgetItem(QIcon(QPixmap.fromImage(pictures[r])), f"r{r} · {row['solution'] or '–'} · {ll}")
+            group = row["solution"] or "–"
+            if row["outcome"] not in ("", OPTIMUM):
+                group += f" {row['outcome']}"  # "C plateau", "E not converged": not an answer
+            item = QListWidgetItem(QIcon(QPixmap.fromImage(pictures[r])), f"r{r} · {group} · {ll}")
             item.setData(Qt.ItemDataRole.UserRole, r)
             item.setToolTip(
-                f"restart {r} (seed {row['seed']}): solution {row['solution']}, log-likelihood {ll}, "
+                f"restart {r} (seed {row['seed']}): {_what(row)}, log-likelihood {ll}, "
                 f"{engine.counted(row['n_iter'], 'iteration')}"
             )
             self.pictures.addItem(item)

@@ -64,8 +64,7 @@ class RestartControl:
         def done(result) -> None:
             if self.state.latest is frame:  # still the same fit
                 self.gallery_panel.set_gallery(*result)
-                n = len(result[0].solutions)
-                title = f"{RESTARTS_TAB} ({n} solution{'s' if n != 1 else ''})"
+                title = f"{RESTARTS_TAB} ({result[0].counts})"
                 self.tabs.setTabText(self.tabs.indexOf(self.gallery_panel), title)
 
         self.tasks.run(work, done, self.messages.failed("Could not build the restart gallery"))

@@ -169,6 +169,8 @@ def test_gallery_session_and_replay(tmp_path) -> None:
     assert "the forum's selection (lowest initial loss) picks restart" in r.stdout
     rows = (tmp_path / "gallery.csv").read_text().splitlines()
     assert len(rows) == 21 and rows[0].split(",")[9:11] == ["solution", "solution_share"]
+    assert rows[0].split(",")[6] == "converged" and rows[0].split(",")[-2:] == ["outcome", "last_step"]
+    assert {row.split(",")[-2] for row in rows[1:]} <= {"optimum", "plateau", "not converged"}
     shares = {}
     for row in rows[1:]:
         cells = row.split(",")
