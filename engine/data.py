@@ -11,6 +11,7 @@ import hashlib
 import io
 import re
 import stat
+import unicodedata
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -238,7 +239,7 @@ def column_names(path: str | Path) -> list[str]:
 def _header(first: list[str]) -> tuple[bool, list[str]]:
     """Whether a table's first row is a header (not all numbers), and the column names it gives (a blank or
     absent name is 'column j')."""
-    has_header = not all(_is_number(f) for f in first if f != "")
+    has_header = not all(_is_number(f) or _DECIMAL_COMMA.fullmatch(f) for f in first if f != "")  # '1,500' no name
     return has_header, [h if has_header and h else f"column {j}" for j, h in enumerate(first)]
 
 
@@ -480,13 +481,32 @@ def _delimiter(lines: list[str]) -> str | None:
         return ";"  # European CSV: ';' between fields, ',' the decimal mark
     for delim in ("\t", ",", ";"):
         if delim in sample[0] and 2 * sum(delim in line for line in sample) > len(sample):
+            if delim == "," and _spaced_decimal_commas(sample):
+                return None  # '1,5 2,25': spaces between the fields, ',' the decimal mark
             return delim
     return None  # whitespace
 
 
+def _spaced_decimal_commas(sample: list[str]) -> bool:
+    """Lines such as '1,5 2,25' (spaces between the fields, ',' inside the numbers): split at the spaces every field
+    is a number or a decimal-comma number, as many to a line, while split at the commas some field is not a
+    number ('5 2'). Read at the commas such a file once gave the integer and fraction parts as columns."""
+    widths = set()
+    for line in sample:
+        fields = _SPACES.split(line.strip(" \t"))
+        if not all(_is_number(f) or _DECIMAL_COMMA.fullmatch(f) for f in fields):
+            return False
+        widths.add(len(fields))
+    by_commas = [f.strip() for line in sample for f in line.split(",")]
+    return len(widths) == 1 and not all(_is_number(f) for f in by_commas)
+
+
+_SPACES = re.compile(r"[ \t]+")  # whitespace between the fields of a text table: ASCII spaces and tabs only
+
+
 def _split(path: Path, lines: list[tuple[int, str]], delim: str | None) -> list[tuple[int, list[str]]]:
     if delim is None:
-        return [(no, [f.strip('"').strip("'") for f in line.split()]) for no, line in lines]
+        return [(no, [f.strip('"').strip("'") for f in _SPACES.split(line.strip(" \t"))]) for no, line in lines]
     rows = []
     for no, line in lines:  # one line at a time: an unbalanced quote must not swallow the lines after it
         try:
@@ -520,7 +540,8 @@ def _text_rows(path: Path, raw: bytes, limit: int | None = None) -> list[tuple[i
     return _decimal_commas(_split(path, lines, delim), delim)[0]
 
 
-COMMA_DELIMITERS = {";": "';'", "\t": "tabs"}  # fields separated so, a ',' inside a number is its decimal mark
+# Fields separated so: a ',' inside a number is its decimal mark (None: spaces).
+COMMA_DELIMITERS = {";": "';'", "\t": "tabs", None: "spaces"}
 
 
 def decimal_comma_note(delim: str | None) -> str:
@@ -529,14 +550,15 @@ def decimal_comma_note(delim: str | None) -> str:
 
 
 def _decimal_commas(rows: list[tuple[int, list[str]]], delim: str | None) -> tuple[list[tuple[int, list[str]]], bool]:
-    """With ';' or tabs between fields, a field such as '1,5' is 1.5: the rows with such fields read with a decimal
-    point, and whether any was found. With tabs only when that is unambiguous: no number with a decimal point
-    beside them, and one comma at least not followed by exactly three digits (else '1,500' may be a thousand and
-    a half: then nothing is changed, and a value that is not a number is named with the likely cause)."""
+    """With ';', tabs or spaces between fields, a field such as '1,5' is 1.5: the rows with such fields read with a
+    decimal point, and whether any was found. With tabs or spaces only when that is unambiguous: no number with a
+    decimal point beside them, and one comma at least not followed by exactly three digits (else '1,500' may be a
+    thousand and a half: then nothing is changed, and a value that is not a number is named with the likely
+    cause)."""
     if delim not in COMMA_DELIMITERS:
         return rows, False
     found = [f for _, fields in rows for f in fields if _DECIMAL_COMMA.fullmatch(f)]
-    if not found or (delim == "\t" and not _surely_decimal(found, rows)):
+    if not found or (delim != ";" and not _surely_decimal(found, rows)):
         return rows, False
     out = [(no, [f.replace(",", ".") if _DECIMAL_COMMA.fullmatch(f) else f for f in fields]) for no, fields in rows]
     return out, True
@@ -550,9 +572,11 @@ def _surely_decimal(commas: list[str], rows: list[tuple[int, list[str]]]) -> boo
 
 
 def _data_lines(path: Path, text: str, limit: int | None = None) -> list[tuple[int, str]]:
-    """(line number, line) of every non-blank, non-comment line (of the first `limit` such lines)."""
+    """(line number, line) of every non-blank, non-comment line (of the first `limit` such lines). Lines end at
+    \\n, \\r\\n or \\r only, as a CSV reader's do (str.splitlines also splits at U+0085 and U+2028, which a
+    Latin-1 or Unicode header may hold inside a name)."""
     lines = []
-    for no, line in enumerate(text.splitlines(), start=1):
+    for no, line in enumerate(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"), start=1):
         if line.strip() and not line.lstrip().startswith("#"):
             lines.append((no, line))
             if limit is not None and len(lines) >= max(limit, 5):  # 5 lines decide the delimiter
@@ -560,6 +584,41 @@ def _data_lines(path: Path, text: str, limit: int | None = None) -> list[tuple[i
     if not lines:
         raise DataError(f"{path}: the file holds no data (only blank or comment lines)")
     return lines
+
+
+# Spaces a number must not hold, nor a field of numbers: Unicode spaces other than the ASCII space and tab (a
+# non-breaking or thin space grouping thousands, '1\u00a0000'), line and paragraph separators, and the invisible
+# zero-width ones. NumPy's reader and str.strip() would take most of them as plain spaces.
+_ODD_SPACE = re.compile(r"[^\S \t\r\n]|[\u200b\u200c\u200d\u2060\ufeff]")
+
+
+def check_spaces(path: Path, lines: list[tuple[int, str]], delim: str | None, idx: list[int]) -> None:
+    """DataError naming the line, column and character of the first field of the chosen columns idx, in the data
+    lines (line number, text), that holds a space other than the ASCII space or tab (_ODD_SPACE). A column not
+    chosen (names, words) may hold any."""
+    chosen = set(idx)
+    for no, line in lines:
+        if line.isascii():
+            continue
+        for m in _ODD_SPACE.finditer(line):
+            column = _field_at(line, m.start(), delim)
+            if column not in chosen:
+                continue
+            char = m.group()
+            name = unicodedata.name(char, "space").lower()
+            raise DataError(
+                f"{path}: line {no}, column {column}: the value holds U+{ord(char):04X} ({name}), which is no part "
+                "of a number: remove it (a data file does not group digits), or separate the fields with plain "
+                "spaces, commas or tabs"
+            )
+
+
+def _field_at(line: str, position: int, delim: str | None) -> int:
+    """The 0-based field of a line that character `position` lies in (quotes aside)."""
+    before = line[:position]
+    if delim is not None:
+        return before.count(delim)
+    return len(_SPACES.split(before.lstrip(" \t"))) - 1 if before.strip(" \t") else 0
 
 
 # Rows read field by field to settle the structure (header, columns, index columns) before the fast parse.
@@ -572,6 +631,7 @@ def _load_text(path: Path, raw: bytes, columns, at_most: int | None) -> Dataset:
     head, commas = _decimal_commas(_split(path, lines[:STRUCTURE_ROWS], delim), delim)
     has_header, names, idx = _structure(path, head, columns, at_most)
     body = lines[1:] if has_header else lines
+    check_spaces(path, body, delim, idx)
     if commas:  # ';' or tabs separate the fields, so every ',' left is a decimal mark (else the careful parser says)
         body = [(no, line.replace(",", ".")) for no, line in body]
     points = _parse_all_numeric(body, delim, len(names))

@@ -244,6 +244,7 @@ class CsvSource:
     def _parse(self, block: list[tuple[int, str]]) -> np.ndarray:
         from . import data
 
+        data.check_spaces(self.path, block, self.delim, self.idx)
         if self.commas:
             block = [(no, line.replace(",", ".")) for no, line in block]
         table = data._parse_all_numeric(block, self.delim, len(self.names))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import pty
+import re
 import select
 import signal
 import stat
@@ -20,6 +21,7 @@ from bad_inputs import expect_user_error as _bad
 from data_sets import NO_BOOTSTRAP, OLD_FAITHFUL, ROOT
 
 import engine.cli
+import engine.errors
 from engine.cli import main as cli
 
 
@@ -548,3 +550,98 @@ def test_utf16_and_utf32_text_is_named_not_called_binary(capsys, tmp_path, encod
     p = tmp_path / "wide.csv"
     p.write_bytes("x,y\n1,2\n3,4\n5,6\n".encode(encoding))
     _bad(capsys, ["fit", str(p), "-k", "1", "--quiet"], f"wide.csv: is {name} text: save it as UTF-8")
+
+
+# ------------------------------------------------------------------------- issue 22 item 16: what still got through
+def _spaced(values: np.ndarray, header: str = "") -> str:
+    """values (N, D) as a space-separated table with decimal commas, 6 decimals, optional header line."""
+    body = "".join(" ".join(f"{v:.6f}".replace(".", ",") for v in row) + "\n" for row in values)
+    return (header + "\n" if header else "") + body
+
+
+@pytest.mark.parametrize(
+    ("d", "header", "scale"),
+    [(2, "", 1.0), (3, "", 1e3), (4, "", 1e-2), (2, "x y", 1.0), (3, "a  b\tc", 50.0)],
+)
+def test_decimal_commas_between_spaces_are_read_as_decimals(capsys, tmp_path, d, header, scale) -> None:
+    """'1,5 2,25': read at the commas these were the integer and fraction parts as columns, or the first line a
+    header (issue 22, item 16: means 5.9e3 off, in memory and by chunks). Now read with ',' as the decimal mark,
+    in memory and by chunks alike, and said."""
+    from engine import load
+    from engine.stream import open_source
+
+    x = np.random.default_rng(d).normal(size=(300, d)) * scale - scale / 3
+    p = tmp_path / "spaced.txt"
+    p.write_text(_spaced(x, header))
+    ds = load(p)
+    np.testing.assert_allclose(ds.points, np.round(x, 6), rtol=0, atol=5e-7 * scale)
+    assert ds.points.shape == (300, d)
+    assert ds.notes == ("read ',' as the decimal mark (the fields are separated by spaces)",)
+    np.testing.assert_array_equal(np.concatenate(list(open_source(p, None).chunks(64))), ds.points)
+    assert cli(["fit", str(p), "-k", "1", "--quiet"]) == 0
+    assert "spaced.txt: read ',' as the decimal mark (the fields are separated by spaces)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("text", ["1,500 2,250\n3,125 4,750\n5,000 6,000\n", "x y\n1,500 2,250\n3,125 4,750\n"])
+def test_spaced_commas_that_may_group_thousands_are_refused_by_value(capsys, tmp_path, text) -> None:
+    """Every comma followed by three digits: '1,500' may be a thousand and a half. Not guessed, not read as two
+    columns either: the value is named with the likely cause."""
+    p = tmp_path / "amb.txt"
+    p.write_text(text)
+    _bad(capsys, ["fit", str(p), "-k", "1", "--quiet"], "value '1,500' is not a number (a decimal comma?")
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "code"),
+    [
+        ("a,b\n1,2\n1\u00a0000,3\n", "line 3, column 0", "U+00A0"),  # a no-break space grouping thousands
+        ("a,b\n1,2\n4,\u00a01.5\n", "line 3, column 1", "U+00A0"),  # leading: str.strip() took it away
+        ("a,b\n1,2\n1.5\u202f,3\n", "line 3, column 0", "U+202F"),  # narrow no-break space, trailing
+        ("a\tb\n1\t2\n3\t1\u20095\n", "line 3, column 1", "U+2009"),  # thin space
+        ("1 2\n3 4\n5\u00a0000 6\n", "line 3, column 0", "U+00A0"),  # spaces between fields: it split a number
+        ("1 2\n3\u00a0000 4\n5\u00a0000 6\n", "line 2, column 0", "U+00A0"),  # every row: once read as 3 columns
+        ("a,b\n1,2\n3\u3000,4\n", "line 3, column 0", "U+3000"),  # ideographic space
+        ("a,b\n1,2\n3,4\u200b\n", "line 3, column 1", "U+200B"),  # zero-width space
+    ],
+)
+def test_unicode_spaces_in_numbers_are_refused_with_line_and_column(capsys, tmp_path, text, where, code) -> None:
+    """NumPy's reader and str.strip() took these as plain spaces: '1\u00a0000' was read as 1 and 0 in two columns,
+    or ' 1.5' as 1.5. Refused in memory and by chunks, naming line, column and character."""
+    from engine.stream import open_source
+
+    p = tmp_path / "odd.csv"
+    p.write_text(text, encoding="utf-8")
+    _bad(capsys, ["fit", str(p), "-k", "1", "--quiet"], f"odd.csv: {where}: the value holds {code}")
+    with pytest.raises(engine.errors.DataError, match=re.escape(f"{where}: the value holds {code}")):
+        list(open_source(p, None).chunks(2))
+
+
+def test_unicode_spaces_in_a_column_of_words_not_chosen_are_no_error(tmp_path) -> None:
+    from engine import load
+
+    p = tmp_path / "words.csv"
+    p.write_text("x,y,name\n1,2,Iris\u00a0setosa\n3,4,Iris\u00a0virginica\n5,7,x\n", encoding="utf-8")
+    np.testing.assert_array_equal(load(p, ["x", "y"]).points, [[1, 2], [3, 4], [5, 7]])
+
+
+@pytest.mark.parametrize(
+    ("raw", "names"),
+    [
+        ("größe\u2028cm,b\n1,2\n3,4\n5,6\n".encode(), ("größe\u2028cm", "b")),  # U+2028 LINE SEPARATOR
+        (b"gr\xf6\xdfe\x85cm,b\n1,2\n3,4\n5,6\n" + b"7,8\n" * 20, ("gr\xf6\xdfe\x85cm", "b")),  # Latin-1, 0x85
+        ("a\u2029b;c\n1;2\n3;4\n5;6\n".encode(), ("a\u2029b", "c")),  # U+2029 PARAGRAPH SEPARATOR
+        (b"a\x0cb\tc\n1\t2\n3\t4\n5\t6\n", ("a\x0cb", "c")),  # form feed
+    ],
+)
+def test_a_header_with_a_unicode_line_break_is_one_line(tmp_path, raw, names) -> None:
+    """str.splitlines() split the header in two at these (issue 22, item 16); a CSV line ends at \\n or \\r only."""
+    from engine import load
+    from engine.stream import open_source
+
+    p = tmp_path / "h.csv"
+    p.write_bytes(raw)
+    ds = load(p)
+    assert ds.columns == names
+    np.testing.assert_array_equal(ds.points[:3], [[1, 2], [3, 4], [5, 6]])
+    if raw.isascii() or b"\xe2" in raw:  # UTF-8 (the chunked reader reads UTF-8 only)
+        assert open_source(p, None).columns == names
