@@ -317,7 +317,12 @@ def _load_parquet(path: Path, raw: bytes, columns, at_most: int | None) -> Datas
     types = [f.type for f in table.schema]
     numeric = [j for j, t in enumerate(types) if pt.is_integer(t) or pt.is_floating(t)]
     if columns is None:
-        numeric = _data_columns(names, numeric, lambda j: [str(v) for v in table.column(j).slice(0, 1000).to_pylist()])
+        numeric = _data_columns(
+            names,
+            numeric,
+            lambda j: [str(v) for v in table.column(j).slice(0, 1000).to_pylist()],
+            lambda j, kind: guess_holds(kind, [table.column(j).to_numpy(zero_copy_only=False)]),
+        )
     idx = resolve_columns(path, columns, names, numeric, at_most)
     for j in idx:
         if not (pt.is_integer(types[j]) or pt.is_floating(types[j])):
@@ -341,14 +346,41 @@ def _check_finite(
         )
 
 
-def _data_columns(names: list[str], numeric: list[int], values) -> list[int]:
+def _data_columns(names: list[str], numeric: list[int], values, whole=None) -> list[int]:
     """Of the numeric columns, those that hold data by default: not a leading row index, nor a class label
-    (`generate` writes 'component'), while another column remains. values(j): column j's first values as text."""
+    (`generate` writes 'component'), while another column remains. values(j): column j's first values as text, which
+    suggest a guess; whole(j, kind) (None: the values are the whole column) settles it on the whole column (see
+    guess_holds): a column 0..999 and then measurements is data."""
+
+    def holds(j: int, kind: str) -> bool:
+        return whole is None or whole(j, kind)
+
+    first = names[0].strip().lower() if names else ""
     if len(numeric) > 1 and numeric[0] == 0 and _is_index_column(names[0], values(0)):
-        numeric = numeric[1:]
+        if first in INDEX_NAMES or holds(0, "index"):
+            numeric = numeric[1:]
     if len(numeric) > 1:
-        numeric = [j for j in numeric if not _is_label_column(names[j], values(j))] or numeric
+        numeric = [j for j in numeric if not (_is_label_column(names[j], values(j)) and holds(j, "label"))] or numeric
     return numeric
+
+
+def guess_holds(kind: str, pieces) -> bool:
+    """Whether a whole column, given as arrays in order (its chunks), is a row index (kind 'index': 0..N-1 or 1..N
+    in order) or a class label ('label': whole numbers 0..999)."""
+    count, start = 0, None
+    for piece in pieces:
+        piece = np.asarray(piece, dtype=np.float64).ravel()
+        if not len(piece):
+            continue
+        if kind == "index":
+            start = piece[0] if start is None else start
+            expected = np.arange(count, count + len(piece), dtype=np.float64) + start
+            if start not in (0.0, 1.0) or not np.array_equal(piece, expected):
+                return False
+        elif not (np.all(np.floor(piece) == piece) and piece.min() >= 0 and piece.max() < LABEL_LIMIT):
+            return False
+        count += len(piece)
+    return count > 2 if kind == "index" else count > 0
 
 
 def _as_table(array: np.ndarray) -> np.ndarray:
@@ -629,12 +661,22 @@ def _load_text(path: Path, raw: bytes, columns, at_most: int | None) -> Dataset:
     lines = _data_lines(path, _decode(path, raw))
     delim = _delimiter([line for _, line in lines])
     head, commas = _decimal_commas(_split(path, lines[:STRUCTURE_ROWS], delim), delim)
-    has_header, names, idx = _structure(path, head, columns, at_most)
-    body = lines[1:] if has_header else lines
-    check_spaces(path, body, delim, idx)
+    body = lines[1:] if _header(head[0][1])[0] else lines
     if commas:  # ';' or tabs separate the fields, so every ',' left is a decimal mark (else the careful parser says)
         body = [(no, line.replace(",", ".")) for no, line in body]
-    points = _parse_all_numeric(body, delim, len(names))
+    parsed: list[np.ndarray | None] = []
+
+    def table() -> np.ndarray | None:  # the whole table, parsed once, when a column guess or the result needs it
+        if not parsed:
+            parsed.append(_parse_all_numeric(body, delim, len(head[0][1])))
+        return parsed[0]
+
+    def whole(j: int, kind: str) -> bool:  # not a plain numeric table: the careful parser guesses on every row
+        return table() is None or guess_holds(kind, [table()[:, j]])
+
+    has_header, names, idx = _structure(path, head, columns, at_most, whole)
+    check_spaces(path, body, delim, idx)
+    points = table()
     if points is None:  # not a plain numeric table: the careful parser finds and names what is wrong
         rows = _decimal_commas(_split(path, lines, delim), delim)[0]
         return _load_rows(path, rows, columns, at_most, decimal_comma_note(delim) if commas else "")
@@ -643,9 +685,10 @@ def _load_text(path: Path, raw: bytes, columns, at_most: int | None) -> Dataset:
 
 
 def _structure(
-    path: Path, rows: list[tuple[int, list[str]]], columns, at_most: int | None = None
+    path: Path, rows: list[tuple[int, list[str]]], columns, at_most: int | None = None, whole=None
 ) -> tuple[bool, list[str], list[int]]:
-    """From the first rows: whether the first is a header, the column names, and the chosen columns."""
+    """From the first rows: whether the first is a header, the column names, and the chosen columns (a default
+    guess of an index or label column settled by whole(j, kind) on the whole column: see _data_columns)."""
     has_header, names = _header(rows[0][1])
     data_rows = rows[1:] if has_header else rows
     if not data_rows:
@@ -670,7 +713,7 @@ def _structure(
             )
     numeric = [j for j in range(width) if _is_number(data_rows[0][1][j])]
     if columns is None:
-        numeric = _data_columns(names, numeric, lambda j: [r[1][j] for r in data_rows])
+        numeric = _data_columns(names, numeric, lambda j: [r[1][j] for r in data_rows], whole)
     return has_header, names, resolve_columns(path, columns, names, numeric, at_most)
 
 
@@ -733,23 +776,29 @@ def _parse_value(path: Path, line: int, col: int, name: str, text: str) -> float
 LABEL_NAMES = ("component", "label", "labels", "class", "cluster", "target", "species", "group", "category", "y_true")
 
 
+LABEL_LIMIT = 1000  # a class label is a whole number below this
+
+
 def _is_label_column(name: str, values: list[str]) -> bool:
     """A class-label column: named like one and holding small whole numbers 0, 1, 2, ..."""
     if name.strip().lower() not in LABEL_NAMES:
         return False
     try:
-        ints = {int(v) for v in values[:1000]}
+        ints = {int(v) for v in values}
     except ValueError:
         return False
-    return min(ints) >= 0 and max(ints) < 1000
+    return min(ints) >= 0 and max(ints) < LABEL_LIMIT
+
+
+INDEX_NAMES = ("index", "idx", "id", "row", "unnamed: 0", "__index_level_0__", "")  # pandas' own among them
 
 
 def _is_index_column(name: str, values: list[str]) -> bool:
     """A row-number column: named like an index, or holding 0..N-1 or 1..N in order."""
-    if name.strip().lower() in ("index", "idx", "id", "row", "unnamed: 0", "__index_level_0__", ""):  # pandas' own
+    if name.strip().lower() in INDEX_NAMES:
         return True
     try:
-        ints = [int(v) for v in values[:1000]]
+        ints = [int(v) for v in values]
     except ValueError:
         return False
     start = ints[0]

@@ -23,6 +23,7 @@ from .errors import DataError
 
 STREAM_SUFFIXES = (".npy", ".parquet")  # what a folder or a glob is made of (and what Dask workers read)
 TEXT_SUFFIXES = (".csv", ".tsv", ".txt", ".dat")  # streamed on this machine
+GUESS_ROWS = 65536  # rows at a time when a whole column of a text table settles a guess (row index, class label)
 
 
 class Cancelled(Exception):  # noqa: N818 - not an error: the caller stopped a pass that was no longer wanted
@@ -177,7 +178,8 @@ class CsvSource:
             raise DataError(f"{self.path}: the file holds no data (only blank or comment lines)")
         self.delim = data._delimiter([line for _, line in head])
         rows, self.commas = data._decimal_commas(data._split(self.path, head, self.delim), self.delim)
-        self.has_header, self.names, self.idx = data._structure(self.path, rows, columns)
+        self.has_header, self.names = data._header(rows[0][1])  # what a whole column's chunks need
+        self.has_header, self.names, self.idx = data._structure(self.path, rows, columns, whole=self._guess_holds)
         self.columns = tuple(self.names[j] for j in self.idx)
         self.n_features = len(self.idx)
         self.n_samples = sum(1 for _ in self._lines()) - int(self.has_header)
@@ -241,21 +243,47 @@ class CsvSource:
         if block:
             yield self._parse(block)
 
-    def _parse(self, block: list[tuple[int, str]]) -> np.ndarray:
+    def _guess_holds(self, j: int, kind: str) -> bool:
+        """Whether column j, read by chunks to its end, is a row index or a class label (data.guess_holds): the
+        first rows suggested it, the whole column decides."""
         from . import data
 
-        data.check_spaces(self.path, block, self.delim, self.idx)
+        try:
+            return data.guess_holds(kind, self._column_chunks(j, GUESS_ROWS))
+        except DataError:  # a value that is not a number: not an index nor a label (the fit's pass names it)
+            return False
+
+    def _column_chunks(self, j: int, rows: int) -> Iterator[np.ndarray]:
+        """Column j's values (c,) in order, `rows` at a time."""
+        block: list[tuple[int, str]] = []
+        lines = self._lines()
+        if self.has_header:
+            next(lines)
+        for item in lines:
+            block.append(item)
+            if len(block) == rows:
+                yield self._parse(block, [j])[:, 0]
+                block = []
+        if block:
+            yield self._parse(block, [j])[:, 0]
+
+    def _parse(self, block: list[tuple[int, str]], idx: list[int] | None = None) -> np.ndarray:
+        """The chosen columns (or the columns idx) of the lines of a block (c, D) float64."""
+        from . import data
+
+        idx = self.idx if idx is None else idx
+        data.check_spaces(self.path, block, self.delim, idx)
         if self.commas:
             block = [(no, line.replace(",", ".")) for no, line in block]
         table = data._parse_all_numeric(block, self.delim, len(self.names))
         if table is not None:
-            return np.ascontiguousarray(table[:, self.idx])
-        out = np.empty((len(block), self.n_features))  # the careful parser: the first bad value, named
+            return np.ascontiguousarray(table[:, idx])
+        out = np.empty((len(block), len(idx)))  # the careful parser: the first bad value, named
         width = len(self.names)
         for i, (no, fields) in enumerate(data._split(self.path, block, self.delim)):
             if len(fields) != width:
                 raise DataError(f"{self.path}: line {no} has {len(fields)} fields but the header has {width}")
-            for out_j, j in enumerate(self.idx):
+            for out_j, j in enumerate(idx):
                 out[i, out_j] = data._parse_value(self.path, no, j, self.names[j], fields[j])
         return out
 

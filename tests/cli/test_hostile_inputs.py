@@ -645,3 +645,54 @@ def test_a_header_with_a_unicode_line_break_is_one_line(tmp_path, raw, names) ->
     np.testing.assert_array_equal(ds.points[:3], [[1, 2], [3, 4], [5, 6]])
     if raw.isascii() or b"\xe2" in raw:  # UTF-8 (the chunked reader reads UTF-8 only)
         assert open_source(p, None).columns == names
+
+
+def _index_then_values(start: int, n: int = 3000) -> np.ndarray:
+    """A column that counts start, start+1, ... for 1,000 rows and then holds counts (whole numbers)."""
+    col = np.arange(start, start + n, dtype=np.float64)
+    col[1000:] = np.round(np.random.default_rng(start).normal(500, 50, size=n - 1000))
+    return col
+
+
+@pytest.mark.parametrize(
+    ("first", "name", "kept"),
+    [
+        (_index_then_values(0), "t", True),  # 0..999, then data: once dropped as a row index
+        (_index_then_values(1), "t", True),  # 1..1000, then data
+        (np.arange(3000.0), "t", False),  # a row index to the end: dropped
+        (np.r_[np.arange(1000.0) % 3, np.full(2000, 1500.0)], "class", True),  # labels, then 1500: data
+        (np.r_[np.arange(1000.0) % 3, np.full(2000, 2.5)], "species", True),  # labels, then halves: data
+        (np.arange(3000.0) % 3, "class", False),  # class labels to the end: dropped
+    ],
+)
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_index_and_label_guesses_are_settled_on_the_whole_column(tmp_path, first, name, kept, suffix) -> None:
+    """The guesses looked at the first 1,000 rows only (issue 22, item 16): now the whole column decides, in memory
+    and by chunks alike."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from engine import load
+    from engine.stream import open_source
+
+    rest = np.random.default_rng(7).normal(size=(len(first), 2))
+    path = tmp_path / f"d{suffix}"
+    if suffix == ".csv":
+        text = [
+            f"{a:.17g},{b!r},{c!r}\n" for a, b, c in zip(first, rest[:, 0].tolist(), rest[:, 1].tolist(), strict=True)
+        ]
+        path.write_text(f"{name},x,y\n" + "".join(text))
+    else:
+        whole = np.all(first == np.round(first))
+        column = first.astype(np.int64) if whole else first  # whole numbers as integers, as pandas writes them
+        pq.write_table(pa.table({name: column, "x": rest[:, 0], "y": rest[:, 1]}), path, row_group_size=700)
+    expected = ((name,) if kept else ()) + ("x", "y")
+    ds = load(path)
+    assert ds.columns == expected
+    np.testing.assert_array_equal(ds.points[:, -2:], rest)
+    if kept:
+        np.testing.assert_array_equal(ds.points[:, 0], first)
+    if suffix == ".csv":  # Parquet by chunks takes every numeric column (but pandas' index) as it always did
+        source = open_source(path, None)
+        assert source.columns == expected
+        np.testing.assert_array_equal(np.concatenate(list(source.chunks(512))), ds.points)
