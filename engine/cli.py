@@ -227,8 +227,9 @@ def _data_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--columns",
-        help="the columns to fit: 0-based indices, header names or ranges, e.g. 1,2 or 0,2,5 or 1-4 or all "
-        "(default: every numeric column but a leading row index)",
+        help="the columns to fit: 0-based indices, header names or ranges, e.g. 1,2 or 0,2,5 or 1-4 or all; where "
+        "a header name looks like an index, write name:0 for the name or index:0 for the place "
+        "(default: every numeric column but a leading row index and a class label)",
     )
 
 

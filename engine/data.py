@@ -410,7 +410,8 @@ def resolve_columns(path: Path, columns, names: list[str], numeric: list[int], a
     """0-based column indices for the choice, else the numeric ones (the first `at_most` when given).
 
     Each item of columns is an index (0-based), a header name, a range 'a-b' of indices (inclusive) or 'all'
-    (every column). The chosen columns must be different."""
+    (every column); 'name:TEXT' is always a name, 'index:N' always an index (an item that is both is refused). The
+    chosen columns must be different."""
     if columns is None:
         if not numeric:
             raise DataError(
@@ -432,26 +433,60 @@ def resolve_columns(path: Path, columns, names: list[str], numeric: list[int], a
 
 
 def _one_column_spec(path: Path, c, names: list[str]) -> list[int]:
-    """The indices one item of a column choice names (an index, a name, a range 'a-b', or 'all')."""
+    """The indices one item of a column choice names: an index, a name, a range 'a-b', 'all', or explicitly
+    'name:TEXT' or 'index:N' / 'index:a-b'. An item that is both a header name and an index (or range) of other
+    columns ('0' with a header '1,0,z') is refused as ambiguous, saying how to write each."""
+    if not isinstance(c, str):
+        return _indices(path, str(c), names)
+    text = c.strip()
+    kind, _, rest = text.partition(":")
+    if kind.strip().lower() == "name" and rest:
+        if rest.strip() not in names:
+            raise DataError(f"{path}: no column named {rest.strip()!r}; the columns are {', '.join(map(repr, names))}")
+        return [names.index(rest.strip())]
+    if kind.strip().lower() == "index" and rest:
+        return _indices(path, rest.strip(), names)
+    if text.lower() == "all" and text not in names:
+        return list(range(len(names)))
+    if text in names:
+        j = names.index(text)
+        as_index = _as_index(text, len(names))
+        if as_index is not None and as_index != [j]:
+            others = ", ".join(f"{i} ({names[i]!r})" for i in as_index)
+            raise DataError(
+                f"{path}: column {text!r} is ambiguous: column {j} is named {text!r}, and as an index it means column "
+                f"{others}: write name:{text} for the column named so, or index:{text} for the place"
+            )
+        return [j]
+    return _indices(path, text, names)
+
+
+def _as_index(text: str, width: int) -> list[int] | None:
+    """The columns an index ('2') or range ('1-4') names among width columns; None if text is neither or out of
+    range."""
+    m = _RANGE.fullmatch(text)
+    if m:
+        lo, hi = int(m.group(1)), int(m.group(2))
+        return list(range(lo, hi + 1)) if lo <= hi < width else None
+    if text.isascii() and text.isdigit():  # '²' is a digit to str, not to int
+        return [int(text)] if int(text) < width else None
+    return None
+
+
+def _indices(path: Path, text: str, names: list[str]) -> list[int]:
+    """The columns an index, a negative index or a range names, else DataError saying what the columns are."""
     listing = f"the file has columns 0..{len(names) - 1} ({', '.join(map(repr, names))})"
-    if isinstance(c, str):
-        text = c.strip()
-        if text in names:
-            return [names.index(text)]
-        if text.lower() == "all":
-            return list(range(len(names)))
-        m = _RANGE.fullmatch(text)
-        if m:
-            lo, hi = int(m.group(1)), int(m.group(2))
-            if lo > hi or hi >= len(names):
-                raise DataError(f"{path}: column range {text!r} is not within the columns: {listing}")
-            return list(range(lo, hi + 1))
-        if not (text.lstrip("-").isascii() and text.lstrip("-").isdigit()):  # '²' is a digit to str, not to int
-            raise DataError(f"{path}: no column named {text!r}; the columns are {', '.join(map(repr, names))}")
-        c = int(text)
-    if not 0 <= c < len(names):
-        raise DataError(f"{path}: column index {c} is out of range: {listing}")
-    return [c]
+    m = _RANGE.fullmatch(text)
+    if m:
+        lo, hi = int(m.group(1)), int(m.group(2))
+        if lo > hi or hi >= len(names):
+            raise DataError(f"{path}: column range {text!r} is not within the columns: {listing}")
+        return list(range(lo, hi + 1))
+    if not (text.lstrip("-").isascii() and text.lstrip("-").isdigit()):
+        raise DataError(f"{path}: no column named {text!r}; the columns are {', '.join(map(repr, names))}")
+    if not 0 <= int(text) < len(names):
+        raise DataError(f"{path}: column index {int(text)} is out of range: {listing}")
+    return [int(text)]
 
 
 def _decode(path: Path, raw: bytes) -> str:

@@ -696,3 +696,44 @@ def test_index_and_label_guesses_are_settled_on_the_whole_column(tmp_path, first
         source = open_source(path, None)
         assert source.columns == expected
         np.testing.assert_array_equal(np.concatenate(list(source.chunks(512))), ds.points)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet", ".chunks.csv"])
+def test_a_column_item_that_is_both_a_name_and_an_index_is_refused_and_each_can_be_written(capsys, tmp_path, suffix):
+    """`--columns 0,2` on a header '1,0,z' read '0' as a name (column 1) and '2' as an index without a word (issue 22,
+    item 16). One rule: an item that is a name and, as an index or range, other columns is refused; name:X and
+    index:X say which is meant; a name that is its own place ('0' at column 0) is no ambiguity."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from engine import load
+    from engine.stream import open_source
+
+    x = np.random.default_rng(3).normal(size=(40, 4))
+    names = ["1", "0", "z", "2-3"]
+    path = tmp_path / ("d.parquet" if suffix == ".parquet" else "d.csv")
+    if suffix == ".parquet":
+        pq.write_table(pa.table({n: x[:, j] for j, n in enumerate(names)}), path)
+    else:
+        path.write_text(",".join(names) + "\n" + "".join(",".join(map(repr, r)) + "\n" for r in x.tolist()))
+
+    def columns(choice: list[str]) -> tuple[int, ...]:
+        if suffix == ".chunks.csv":
+            return tuple(open_source(path, choice).idx)
+        return load(path, choice).column_indices
+
+    for item, meant in (("0", "column 1 is named '0', and as an index it means column 0 ('1')"), ("2-3", "3")):
+        with pytest.raises(engine.errors.DataError, match="is ambiguous") as err:
+            columns([item, "z"] if item == "0" else [item])
+        assert "write name:" in str(err.value) and meant in str(err.value)
+    assert columns(["name:0", "index:2"]) == (1, 2)
+    assert columns(["index:0", "2"]) == (0, 2)
+    assert columns(["name:2-3", "index:0-1"]) == (3, 0, 1)
+    assert columns(["z", "name:1"]) == (2, 0)
+    with pytest.raises(engine.errors.DataError, match="no column named '5'"):
+        columns(["name:5"])
+    if suffix == ".csv":
+        _bad(capsys, ["fit", str(path), "--columns", "0,2", "-k", "1"], "column '0' is ambiguous")
+        ok = tmp_path / "ok.csv"  # pandas' header of numbered columns: every name is its own place
+        ok.write_text("0,1,2\n" + "".join(",".join(map(repr, r[:3])) + "\n" for r in x.tolist()))
+        assert load(ok, ["0", "2"]).column_indices == (0, 2)
