@@ -737,3 +737,117 @@ def test_a_column_item_that_is_both_a_name_and_an_index_is_refused_and_each_can_
         ok = tmp_path / "ok.csv"  # pandas' header of numbered columns: every name is its own place
         ok.write_text("0,1,2\n" + "".join(",".join(map(repr, r[:3])) + "\n" for r in x.tolist()))
         assert load(ok, ["0", "2"]).column_indices == (0, 2)
+
+
+# ------------------------------------------------------------------- writing: a failure or a signal leaves nothing
+def _fsize_limit(limit: int):
+    """A preexec_fn: the child may write files of at most `limit` bytes (ulimit -f)."""
+    import resource
+
+    def set_limit() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return set_limit
+
+
+@pytest.mark.parametrize("outputs", [["--labels", "l.csv"], ["-o", "p.json", "--labels", "l.csv"]])
+@pytest.mark.parametrize("memory_limit", [[], ["--memory-limit", "16K"]])
+def test_a_file_size_limit_is_one_line_naming_the_file_and_leaves_nothing(tmp_path, outputs, memory_limit) -> None:
+    """RLIMIT_FSIZE: SIGXFSZ killed the run (a hidden .tmp file left) or stdout said "wrote parameters to p.json"
+    though nothing was written (issue 22, item 16). In memory and by chunks."""
+    np.save(tmp_path / "d.npy", np.random.default_rng(0).normal(size=(3000, 2)))
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), "fit", "d.npy", "-k", "2", "--quiet", *outputs, *memory_limit],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **NO_BOOTSTRAP},
+        preexec_fn=_fsize_limit(20_000),  # the labels (~100 KB) do not fit, the parameters (~1 KB) do
+        timeout=300,
+    )
+    assert proc.returncode == 2, (proc.returncode, proc.stderr)
+    assert "Traceback" not in proc.stderr and "wrote" not in proc.stdout, proc.stdout
+    assert proc.stderr.strip().splitlines()[-1].startswith("error: l.csv: could not be written (the file would exceed")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.npy"]
+
+
+@pytest.mark.parametrize(
+    ("code", "said"),
+    [(28, "no space left on the device"), (122, "the disk quota is used up"), (5, "Input/output error")],
+)
+def test_a_full_disk_names_the_file_and_says_nothing_was_written(capsys, tmp_path, small, monkeypatch, code, said):
+    """ENOSPC and the like at the flush: the error names the file (it named none), no 'wrote' line, no temporary
+    file left, and no output of the run in place (all or none)."""
+    import engine.outputs
+
+    calls = []
+
+    def failing_fsync(fd: int) -> None:
+        calls.append(fd)
+        if len(calls) == 2:  # the second output of the run
+            raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(engine.outputs.os, "fsync", failing_fsync)
+    argv = [
+        "fit",
+        str(small),
+        "-k",
+        "2",
+        "--quiet",
+        "-o",
+        str(tmp_path / "p.json"),
+        "--labels",
+        str(tmp_path / "l.csv"),
+    ]
+    err = _bad(capsys, argv, f"l.csv: could not be written ({said}")
+    assert "wrote" not in capsys.readouterr().out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["small.csv"], err
+
+
+@pytest.mark.parametrize(
+    ("signum", "code", "line"),
+    [(signal.SIGHUP, 129, "hung up"), (signal.SIGTERM, 143, "terminated"), (signal.SIGINT, 130, "interrupted")],
+)
+@pytest.mark.parametrize("which", [1, 2])
+def test_a_signal_while_writing_leaves_no_temporary_file(
+    capsys, tmp_path, small, monkeypatch, signum, code, line, which
+):
+    """A real signal delivered while an output is being flushed (the first or second of the run): SIGHUP killed the
+    process and left ~100 MB of hidden .tmp files; the 'wrote' line came before the write was done."""
+    import engine.outputs
+
+    calls = []
+    real_fsync = os.fsync
+
+    def fsync_then_signal(fd: int) -> None:
+        calls.append(fd)
+        real_fsync(fd)
+        if len(calls) == which:
+            os.kill(os.getpid(), signum)  # handled at the next bytecode, inside the write
+            time.sleep(1)
+
+    def unhandled(*_) -> None:  # the command line must set its own: without one SIGHUP would end pytest too
+        raise RuntimeError("the signal was not handled by the command line")
+
+    monkeypatch.setattr(engine.outputs.os, "fsync", fsync_then_signal)
+    argv = [
+        "fit",
+        str(small),
+        "-k",
+        "2",
+        "--quiet",
+        "-o",
+        str(tmp_path / "p.json"),
+        "--labels",
+        str(tmp_path / "l.csv"),
+    ]
+    previous = signal.signal(signal.SIGHUP, unhandled)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        assert cli(argv) == code
+    finally:
+        signal.signal(signal.SIGHUP, previous)
+    captured = capsys.readouterr()
+    assert captured.err.strip().splitlines()[-1] == f"{line}: nothing was written"
+    assert "wrote" not in captured.out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["small.csv"]
