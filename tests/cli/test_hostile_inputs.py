@@ -851,3 +851,52 @@ def test_a_signal_while_writing_leaves_no_temporary_file(
     assert captured.err.strip().splitlines()[-1] == f"{line}: nothing was written"
     assert "wrote" not in captured.out
     assert sorted(p.name for p in tmp_path.iterdir()) == ["small.csv"]
+
+
+# ------------------------------------------------------------------- a streamed file changed during the fit
+def _rewrite_in_place(path, how: str) -> None:
+    """Change a file as another program might during a fit: same size new values (time kept or not), or longer."""
+    raw = bytearray(path.read_bytes())
+    st = path.stat()
+    if how == "longer":
+        path.write_bytes(bytes(raw) + raw[-64:])
+        return
+    end = len(raw) - 40  # the last values (every format here ends with data or a short footer after it)
+    raw[end - 200 : end] = bytes(b if b not in b"0123456789" else (b - 48 + 1) % 10 + 48 for b in raw[end - 200 : end])
+    with open(path, "r+b") as f:  # in place: the same inode, the same size
+        f.write(raw)
+    if how == "same time":
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+@pytest.mark.parametrize("how", ["same size", "same time", "longer"])
+@pytest.mark.parametrize("suffix", [".csv", ".npy", ".parquet"])
+def test_a_file_changed_during_a_streamed_fit_stops_it(capsys, tmp_path, monkeypatch, suffix, how) -> None:
+    """A streamed file rewritten in place at the same size during a fit was not noticed: the log-likelihood jumped
+    and the result was written, exit 0 (issue 22, item 16). Now the next pass stops with one line, nothing written."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    x = np.random.default_rng(2).normal(size=(4000, 2)) + 10
+    path = tmp_path / f"d{suffix}"
+    if suffix == ".csv":
+        path.write_text("x,y\n" + "".join(f"{a:.6f},{b:.6f}\n" for a, b in x.tolist()))
+    elif suffix == ".npy":
+        np.save(path, x)
+    else:
+        pq.write_table(pa.table({"x": x[:, 0], "y": x[:, 1]}), path, row_group_size=500, compression="none")
+    passes = []
+    real = engine.cli._report_passes
+
+    def rewrite_after_the_second_pass(snapshots, args, n):
+        for snap in real(snapshots, args, n):
+            passes.append(snap)
+            if len(passes) == 2:
+                _rewrite_in_place(path, how)
+            yield snap
+
+    monkeypatch.setattr(engine.cli, "_report_passes", rewrite_after_the_second_pass)
+    out = tmp_path / "p.json"
+    argv = ["fit", str(path), "-k", "2", "--tol", "0", "--max-iter", "6", "--memory-limit", "16K", "-o", str(out)]
+    _bad(capsys, argv, f"d{suffix}: the file changed while it was being read")
+    assert len(passes) == 2 and not out.exists()
