@@ -211,7 +211,8 @@ def read_regular_file(path: Path) -> bytes:
         raise DataError(f"{path}: is a folder, not a data file")
     if not stat.S_ISREG(st.st_mode):
         raise DataError(f"{path}: is not a regular file (a device, FIFO or socket): save the data to a file first")
-    need = st.st_size * (1 if path.suffix.lower() in (".npy", ".npz") else TEXT_MEMORY_FACTOR)
+    suffix = path.suffix.lower()
+    need = st.st_size + _numpy_bytes(path, suffix) if suffix in (".npy", ".npz") else st.st_size * TEXT_MEMORY_FACTOR
     available = available_memory()
     if need > available:
         raise DataError(
@@ -222,6 +223,45 @@ def read_regular_file(path: Path) -> bytes:
         return path.read_bytes()
     except OSError as exc:
         raise DataError(f"{path}: cannot be read ({exc.strerror}): check its permissions") from None
+
+
+def _numpy_bytes(path: Path, suffix: str) -> int:
+    """Bytes the arrays of a .npy or .npz file take once loaded, from the .npy headers (and, in a .npz, each
+    member's uncompressed size: a small archive may inflate to gigabytes), read before any array is; DataError for
+    a header that claims more data than its file or member holds. A file that is no NumPy file: 0 (the loader
+    says what it is)."""
+    try:
+        if suffix == ".npy":
+            with open(path, "rb") as f:
+                return _claimed_bytes(path, f, path.stat().st_size, "the file")
+        with zipfile.ZipFile(path) as archive:
+            total = 0
+            for info in archive.infolist():
+                if info.filename.endswith(".npy"):
+                    with archive.open(info) as f:
+                        total += _claimed_bytes(path, f, info.file_size, f"member {info.filename!r}")
+            return total
+    except DataError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, RuntimeError, NotImplementedError):
+        return 0  # not readable as NumPy: _load_numpy names the problem
+
+
+def _claimed_bytes(path: Path, f, size: int, where: str) -> int:
+    """The bytes of the array whose .npy header starts the open file f (of `size` bytes); DataError if the header
+    claims more than the data there."""
+    version = np.lib.format.read_magic(f)
+    read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    shape, _, dtype = read_header(f, max_header_size=1 << 20)
+    claimed = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    data = size - f.tell()
+    if dtype.kind != "O" and claimed > data:
+        raise DataError(
+            f"{path}: {where} has a header that says {' x '.join(map(str, shape)) or 'one'} values of {dtype} "
+            f"({human(claimed)}) but holds {human(data)} of data: it is truncated or its header is damaged; save it "
+            "again with numpy.save"
+        )
+    return claimed
 
 
 def column_names(path: str | Path) -> list[str]:
@@ -261,7 +301,9 @@ def _load_numpy(path: Path, raw: bytes, suffix: str) -> tuple[np.ndarray, list[s
     try:
         loaded = np.load(io.BytesIO(raw), allow_pickle=False)
         if suffix == ".npz":  # members load lazily: read them here, where a pickled one is caught
-            loaded = {key: loaded[key] for key in loaded.files}
+            loaded = _npz_arrays(path, loaded)
+    except DataError:
+        raise
     except ValueError as exc:
         if "pickle" in str(exc).lower():
             raise DataError(
@@ -284,6 +326,25 @@ def _load_numpy(path: Path, raw: bytes, suffix: str) -> tuple[np.ndarray, list[s
         return array, [f"{key}[:, {j}]" for j in range(array.shape[1] if array.ndim == 2 else 0)]
     array = _as_table(loaded)
     return array, [f"column {j}" for j in range(array.shape[1] if array.ndim == 2 else 0)]
+
+
+def _npz_arrays(path: Path, npz) -> dict[str, np.ndarray]:
+    """The .npy members of an open .npz archive by name; DataError naming the members when none is an array (a
+    text file zipped as .npz: NumPy returns its bytes)."""
+    arrays = {}
+    others = []
+    for key in npz.files:
+        value = npz[key]
+        if isinstance(value, np.ndarray):
+            arrays[key] = value
+        else:
+            others.append(key)
+    if not arrays and others:
+        raise DataError(
+            f"{path}: the archive holds no NumPy array: its members {', '.join(map(repr, others))} are not .npy "
+            "files; save the points with numpy.savez"
+        )
+    return arrays
 
 
 PARQUET_MAGIC = b"PAR1"

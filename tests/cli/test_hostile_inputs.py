@@ -3,6 +3,7 @@ one `error:` line, never a traceback, and nothing lost (inputs never clobbered, 
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import pty
@@ -22,6 +23,7 @@ from data_sets import NO_BOOTSTRAP, OLD_FAITHFUL, ROOT
 
 import engine.cli
 import engine.errors
+import engine.limits
 from engine.cli import main as cli
 
 
@@ -900,3 +902,78 @@ def test_a_file_changed_during_a_streamed_fit_stops_it(capsys, tmp_path, monkeyp
     argv = ["fit", str(path), "-k", "2", "--tol", "0", "--max-iter", "6", "--memory-limit", "16K", "-o", str(out)]
     _bad(capsys, argv, f"d{suffix}: the file changed while it was being read")
     assert len(passes) == 2 and not out.exists()
+
+
+# ------------------------------------------------------------------- NumPy files: sizes from their headers
+def _npy_bytes(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, array)
+    return buf.getvalue()
+
+
+def _claiming(array: np.ndarray, rows: int) -> bytes:
+    """array's .npy bytes with a header that claims `rows` rows (padding shortened to keep the header's length)."""
+    raw = _npy_bytes(array)
+    old = f"({array.shape[0]}, {array.shape[1]})".encode()
+    new = f"({rows}, {array.shape[1]})".encode()
+    i = raw.index(old)
+    out = raw[:i] + new + raw[i + len(old) :]
+    end = out.index(b"\n")
+    return out[: end - (len(new) - len(old))] + out[end:]
+
+
+@pytest.mark.parametrize("compressed", [True, False])
+@pytest.mark.parametrize("members", [1, 3])
+def test_an_npz_is_checked_against_memory_by_its_uncompressed_size(capsys, tmp_path, monkeypatch, compressed, members):
+    """A 35 MB .npz whose member inflates to 8 GB passed the memory check, which used the file's size (issue 22,
+    item 16). The check now adds the members' uncompressed sizes (zip headers), before any is read."""
+    import engine.data
+
+    zeros = np.zeros((200_000, 2))  # 3.2 MB each, a few KB compressed
+    path = tmp_path / "bomb.npz"
+    (np.savez_compressed if compressed else np.savez)(path, **{f"a{j}": zeros for j in range(members)})
+    monkeypatch.setattr(engine.data, "available_memory", lambda: 2_000_000 + path.stat().st_size)
+    err = _bad(capsys, ["fit", str(path), "-k", "1", "--quiet"], "bomb.npz: ")
+    assert f"would need about {engine.limits.human(path.stat().st_size + members * zeros.nbytes)}" in err
+
+
+@pytest.mark.parametrize(("name", "rows"), [("c.npy", 10**12), ("c.npy", 11), ("c.npz", 10**12), ("c.npz", 500)])
+def test_a_header_that_claims_more_rows_than_the_file_holds_is_named(capsys, tmp_path, name, rows) -> None:
+    """A corrupt .npy header claiming 1e12 rows gave 'out of memory' with no file name (issue 22, item 16)."""
+    import zipfile
+
+    raw = _claiming(np.zeros((10, 2)), rows)
+    path = tmp_path / name
+    if name.endswith(".npz"):
+        with zipfile.ZipFile(path, "w") as z:
+            z.writestr("data.npy", raw)
+        where = "member 'data.npy'"
+    else:
+        path.write_bytes(raw)
+        where = "the file"
+    _bad(capsys, ["fit", str(path), "-k", "1", "--quiet"], f"{name}: {where} has a header that says {rows} x 2 values")
+
+
+@pytest.mark.parametrize("members", [{"notes.txt": "hello"}, {"a.csv": "1,2\n3,4\n", "b.json": "{}"}])
+def test_an_npz_of_text_members_is_one_line(capsys, tmp_path, members) -> None:
+    """NumPy returns a non-.npy member's bytes: an internal error ('bytes' object has no attribute 'ndim')."""
+    import zipfile
+
+    path = tmp_path / "t.npz"
+    with zipfile.ZipFile(path, "w") as z:
+        for member, text in members.items():
+            z.writestr(member, text)
+    _bad(capsys, ["fit", str(path), "-k", "1", "--quiet"], "t.npz: the archive holds no NumPy array: its members")
+
+
+def test_an_npz_with_a_text_member_beside_the_points_reads_the_points(tmp_path) -> None:
+    import zipfile
+
+    from engine import load
+
+    x = np.random.default_rng(0).normal(size=(30, 2))
+    path = tmp_path / "t.npz"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("data.npy", _npy_bytes(x))
+        z.writestr("readme.txt", "how these were measured")
+    np.testing.assert_array_equal(load(path).points, x)
