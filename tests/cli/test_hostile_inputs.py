@@ -392,7 +392,9 @@ SESSION_DAMAGE = [
     ("data.n_samples", "60", "'n_samples' must be a whole number"),
     ("data.sha256", KeyError, "'sha256' is missing"),
     ("config.n_components", 2.5, "number of components must be a whole number"),
-    ("config.restarts", 10**9, "restarts of K=2 on 60 points need about"),
+    ("config.restarts", 10**9, "restarts must be a whole number from 1 to 1,000,000, got 1000000000"),
+    ("config.max_iter", 10**15, "max-iter must be a whole number from 0 to 1,000,000, got 1000000000000000"),
+    ("config.max_iter", 1e15, "max-iter must be a whole number from 0 to 1,000,000, got 1000000000000000.0"),
     ("config.tol", "1e-6", "tol must be a finite number"),
     ("config.seed", -1, "seed must be a whole number from 0"),
     ("config.betas", 3, "betas must be a list of two numbers"),
@@ -977,3 +979,16 @@ def test_an_npz_with_a_text_member_beside_the_points_reads_the_points(tmp_path) 
         z.writestr("data.npy", _npy_bytes(x))
         z.writestr("readme.txt", "how these were measured")
     np.testing.assert_array_equal(load(path).points, x)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--max-iter", str(10**15)], "max-iter must be a whole number from 0 to 1,000,000"),
+        (["--max-iter", "1000001"], "max-iter must be a whole number from 0 to 1,000,000"),
+        (["--restarts", str(10**7)], "restarts must be a whole number from 1 to 1,000,000"),
+    ],
+)
+def test_iterations_and_restarts_are_bounded_on_the_command_line_as_in_sessions(capsys, small, extra, message) -> None:
+    """A session asking for max_iter 1e15 ran for ever (issue 22, item 16): one bound for sessions and fit alike."""
+    _bad(capsys, ["fit", str(small), "-k", "2", "--quiet", *extra], message)
