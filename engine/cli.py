@@ -217,8 +217,9 @@ def _data_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--columns",
-        help="the columns to fit: 0-based indices, header names or ranges, e.g. 1,2 or 0,2,5 or 1-4 or all "
-        "(default: every numeric column but a leading row index)",
+        help="the columns to fit: 0-based indices, header names or ranges, e.g. 1,2 or 0,2,5 or 1-4 or all; where "
+        "a header name looks like an index, write name:0 for the name or index:0 for the place "
+        "(default: every numeric column but a leading row index and a class label)",
     )
 
 
@@ -372,7 +373,9 @@ def cmd_fit(args) -> int:
     for w in last.warnings:
         print(f"warning: {w}", file=sys.stderr)
     with staged_writes():  # every output of the run, or none
-        _write_fit_outputs(args, ds, cfg, last, history, params)
+        said = _write_fit_outputs(args, ds, cfg, last, history, params)
+    for line in said:  # once every file is in its place
+        print(line)
     return 0
 
 
@@ -471,23 +474,24 @@ def _fit_streamed(args, source, run_pass=None, rows: int | None = None) -> int:
     for w in last.warnings:
         print(f"warning: {w}", file=sys.stderr)
     with staged_writes():  # every output of the run, or none
+        said = []
         if args.output:
             write_params(args.output, params)
+            said.append(f"wrote parameters to {args.output}")
         if args.labels:  # one more pass: each chunk's labels written as it is read
             chunk_rows = (
                 rows if run_pass is None else chunk_rows_for(args.limit_bytes, source.n_features, cfg.n_components)
             )
             atomic_write(args.labels, label_csv(source.chunks(chunk_rows), params))
+            said.append(f"wrote labels and responsibilities to {args.labels}")
         if args.gallery:
-            _write_gallery(args.gallery, last, cfg)
+            said += _write_gallery(args.gallery, last, cfg)
         if args.session:  # one more pass: the data's SHA-256, which a replay checks (in one pass too)
             ref = session_mod.chunked_ref(source, args.data, chunk_rows_for(args.limit_bytes, source.n_features))
             write_session(args.session, ref, cfg, last, history)
-            print(f"wrote the session to {args.session} (reproduce it with: python3 main.py replay {args.session})")
-    if args.output:
-        print(f"wrote parameters to {args.output}")
-    if args.labels:
-        print(f"wrote labels and responsibilities to {args.labels}")
+            said.append(_session_line(args.session))
+    for line in said:  # once every file is in its place
+        print(line)
     return 0
 
 
@@ -532,28 +536,34 @@ def _check_suffixes(args) -> None:
             raise UserError(f"{path}: --{name} writes {' or '.join(suffixes)}: name the file so")
 
 
-def _write_fit_outputs(args, ds, cfg: FitConfig, last, history: History, params) -> None:
+def _write_fit_outputs(args, ds, cfg: FitConfig, last, history: History, params) -> list[str]:
+    """Write the fit's outputs (inside staged_writes); the lines to print once they are all in place."""
+    said = []
     if args.output:
         write_params(args.output, params)
-        print(f"wrote parameters to {args.output}")
+        said.append(f"wrote parameters to {args.output}")
     if args.labels:
         write_labels(args.labels, ds.points, params)
-        print(f"wrote labels and responsibilities to {args.labels}")
+        said.append(f"wrote labels and responsibilities to {args.labels}")
     if args.session:
         write_session(args.session, session_mod.file_ref(ds), cfg, last, history)
-        print(f"wrote the session to {args.session} (reproduce it with: python3 main.py replay {args.session})")
+        said.append(_session_line(args.session))
     if args.gallery:
-        _write_gallery(args.gallery, last, cfg)
+        said += _write_gallery(args.gallery, last, cfg)
+    return said
 
 
-def _write_gallery(path: str, last, cfg: FitConfig) -> None:
-    """Every restart's answer, grouped into solutions (built from the fit's last snapshot: no data needed)."""
+def _session_line(path: str) -> str:
+    return f"wrote the session to {path} (reproduce it with: python3 main.py replay {path})"
+
+
+def _write_gallery(path: str, last, cfg: FitConfig) -> list[str]:
+    """Every restart's answer, grouped into solutions (built from the fit's last snapshot: no data needed); the
+    lines to print once it is in place."""
     gallery = build_gallery(last)
     write_gallery(path, gallery)
-    print(gallery.summary)
-    if gallery.forum_choice:
-        print(gallery.forum_choice)
-    print(f"wrote the gallery of {cfg.restarts} restarts to {path}")
+    lines = [gallery.summary] + ([gallery.forum_choice] if gallery.forum_choice else [])
+    return [*lines, f"wrote the gallery of {cfg.restarts} restarts to {path}"]
 
 
 def _run(points, cfg: FitConfig, show_progress: bool):
@@ -733,11 +743,21 @@ COMMANDS = {"generate": cmd_generate, "fit": cmd_fit, "select": cmd_select, "rep
 
 
 class Terminated(BaseException):
-    """SIGTERM: unwinds like Ctrl-C, so that temporary files are removed on the way out."""
+    """SIGTERM or SIGHUP (a closed terminal): unwinds like Ctrl-C, so that temporary files are removed on the way
+    out."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
 
 
 def _on_sigterm(signum, frame) -> None:
-    raise Terminated()
+    raise Terminated(signum)
+
+
+# Signals that end a run by unwinding it (their exception removes what was half written); SIGXFSZ (a write beyond
+# `ulimit -f`) is ignored so that the write fails with EFBIG, which names the file, instead of killing the process.
+_UNWINDING = ("SIGTERM", "SIGHUP")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -747,15 +767,17 @@ def main(argv: list[str] | None = None) -> int:
     if not argv:
         print(USAGE)
         return 0
-    previous = signal.getsignal(signal.SIGTERM)
-    in_main_thread = threading.current_thread() is threading.main_thread()
-    if in_main_thread:
-        signal.signal(signal.SIGTERM, _on_sigterm)
+    if threading.current_thread() is not threading.main_thread():
+        return _dispatch(argv)  # only the main thread may set handlers (a window's thread, a test's)
+    handlers = {getattr(signal, name): _on_sigterm for name in _UNWINDING if hasattr(signal, name)}
+    if hasattr(signal, "SIGXFSZ"):
+        handlers[signal.SIGXFSZ] = signal.SIG_IGN
+    previous = {signum: signal.signal(signum, handler) for signum, handler in handlers.items()}
     try:
         return _dispatch(argv)
     finally:
-        if in_main_thread:
-            signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _dispatch(argv: list[str]) -> int:
@@ -773,9 +795,10 @@ def _dispatch(argv: list[str]) -> int:
     except KeyboardInterrupt:
         print("interrupted: nothing was written", file=sys.stderr)
         return 130
-    except Terminated:
-        print("terminated: nothing was written", file=sys.stderr)
-        return 143
+    except Terminated as exc:
+        what = "hung up" if exc.signum == getattr(signal, "SIGHUP", None) else "terminated"
+        print(f"{what}: nothing was written", file=sys.stderr)
+        return 128 + exc.signum
     except SystemExit as exc:  # --help
         return int(exc.code or 0) if isinstance(exc.code, int) or exc.code is None else 2
     except BrokenPipeError:

@@ -11,7 +11,7 @@ import numpy as np
 from .algorithms import ALGORITHMS
 from .covariances import COVARIANCE_TYPES
 from .errors import UserError
-from .limits import MAX_SEED
+from .limits import MAX_ITER, MAX_RESTARTS, MAX_SEED
 
 INIT_METHODS = ("kmeans++", "kmeans", "random-data", "forum", "params")
 SELECT_BY = ("final", "initial")
@@ -107,12 +107,15 @@ class FitConfig:
                 "init 'params' needs explicit initial parameters (a parameters JSON file)",
             ),
             (
-                _whole(self.restarts) and self.restarts >= 1,
-                f"restarts must be a whole number >= 1, got {self.restarts!r}",
+                _whole(self.restarts) and 1 <= self.restarts <= MAX_RESTARTS,
+                f"restarts must be a whole number from 1 to {MAX_RESTARTS:,}, got {self.restarts!r:.40}",
             ),
             (self.select_by in SELECT_BY, f"select-by must be one of {', '.join(SELECT_BY)}, got {self.select_by!r}"),
             (self.tol >= 0, f"tol must be >= 0, got {self.tol}"),
-            (_whole(self.max_iter) and self.max_iter >= 0, f"max-iter must be >= 0, got {self.max_iter!r}"),
+            (
+                _whole(self.max_iter) and 0 <= self.max_iter <= MAX_ITER,
+                f"max-iter must be a whole number from 0 to {MAX_ITER:,}, got {self.max_iter!r:.40}",
+            ),
             (self.reg_covar >= 0, f"reg-covar must be >= 0, got {self.reg_covar}"),
             (
                 self.reg_covar_units in REG_COVAR_UNITS,

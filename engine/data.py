@@ -11,6 +11,7 @@ import hashlib
 import io
 import re
 import stat
+import unicodedata
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -216,7 +217,8 @@ def read_regular_file(path: Path) -> bytes:
         raise DataError(f"{path}: is a folder, not a data file")
     if not stat.S_ISREG(st.st_mode):
         raise DataError(f"{path}: is not a regular file (a device, FIFO or socket): save the data to a file first")
-    need = st.st_size * (1 if path.suffix.lower() in (".npy", ".npz") else TEXT_MEMORY_FACTOR)
+    suffix = path.suffix.lower()
+    need = st.st_size + _numpy_bytes(path, suffix) if suffix in (".npy", ".npz") else st.st_size * TEXT_MEMORY_FACTOR
     available = available_memory()
     if need > available:
         raise DataError(
@@ -227,6 +229,45 @@ def read_regular_file(path: Path) -> bytes:
         return path.read_bytes()
     except OSError as exc:
         raise DataError(f"{path}: cannot be read ({exc.strerror}): check its permissions") from None
+
+
+def _numpy_bytes(path: Path, suffix: str) -> int:
+    """Bytes the arrays of a .npy or .npz file take once loaded, from the .npy headers (and, in a .npz, each
+    member's uncompressed size: a small archive may inflate to gigabytes), read before any array is; DataError for
+    a header that claims more data than its file or member holds. A file that is no NumPy file: 0 (the loader
+    says what it is)."""
+    try:
+        if suffix == ".npy":
+            with open(path, "rb") as f:
+                return _claimed_bytes(path, f, path.stat().st_size, "the file")
+        with zipfile.ZipFile(path) as archive:
+            total = 0
+            for info in archive.infolist():
+                if info.filename.endswith(".npy"):
+                    with archive.open(info) as f:
+                        total += _claimed_bytes(path, f, info.file_size, f"member {info.filename!r}")
+            return total
+    except DataError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, RuntimeError, NotImplementedError):
+        return 0  # not readable as NumPy: _load_numpy names the problem
+
+
+def _claimed_bytes(path: Path, f, size: int, where: str) -> int:
+    """The bytes of the array whose .npy header starts the open file f (of `size` bytes); DataError if the header
+    claims more than the data there."""
+    version = np.lib.format.read_magic(f)
+    read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    shape, _, dtype = read_header(f, max_header_size=1 << 20)
+    claimed = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    data = size - f.tell()
+    if dtype.kind != "O" and claimed > data:
+        raise DataError(
+            f"{path}: {where} has a header that says {' x '.join(map(str, shape)) or 'one'} values of {dtype} "
+            f"({human(claimed)}) but holds {human(data)} of data: it is truncated or its header is damaged; save it "
+            "again with numpy.save"
+        )
+    return claimed
 
 
 def column_names(path: str | Path) -> list[str]:
@@ -244,7 +285,7 @@ def column_names(path: str | Path) -> list[str]:
 def _header(first: list[str]) -> tuple[bool, list[str]]:
     """Whether a table's first row is a header (not all numbers), and the column names it gives (a blank or
     absent name is xj, as unnamed_columns names it)."""
-    has_header = not all(_is_number(f) for f in first if f != "")
+    has_header = not all(_is_number(f) or _DECIMAL_COMMA.fullmatch(f) for f in first if f != "")  # '1,500' no name
     return has_header, [h if has_header and h else f"x{j}" for j, h in enumerate(first)]
 
 
@@ -266,7 +307,9 @@ def _load_numpy(path: Path, raw: bytes, suffix: str) -> tuple[np.ndarray, list[s
     try:
         loaded = np.load(io.BytesIO(raw), allow_pickle=False)
         if suffix == ".npz":  # members load lazily: read them here, where a pickled one is caught
-            loaded = {key: loaded[key] for key in loaded.files}
+            loaded = _npz_arrays(path, loaded)
+    except DataError:
+        raise
     except ValueError as exc:
         if "pickle" in str(exc).lower():
             raise DataError(
@@ -289,6 +332,25 @@ def _load_numpy(path: Path, raw: bytes, suffix: str) -> tuple[np.ndarray, list[s
         return array, [f"{key}[:, {j}]" for j in range(array.shape[1] if array.ndim == 2 else 0)]
     array = _as_table(loaded)
     return array, list(unnamed_columns(array.shape[1] if array.ndim == 2 else 0))
+
+
+def _npz_arrays(path: Path, npz) -> dict[str, np.ndarray]:
+    """The .npy members of an open .npz archive by name; DataError naming the members when none is an array (a
+    text file zipped as .npz: NumPy returns its bytes)."""
+    arrays = {}
+    others = []
+    for key in npz.files:
+        value = npz[key]
+        if isinstance(value, np.ndarray):
+            arrays[key] = value
+        else:
+            others.append(key)
+    if not arrays and others:
+        raise DataError(
+            f"{path}: the archive holds no NumPy array: its members {', '.join(map(repr, others))} are not .npy "
+            "files; save the points with numpy.savez"
+        )
+    return arrays
 
 
 PARQUET_MAGIC = b"PAR1"
@@ -322,7 +384,12 @@ def _load_parquet(path: Path, raw: bytes, columns, at_most: int | None) -> Datas
     types = [f.type for f in table.schema]
     numeric = [j for j, t in enumerate(types) if pt.is_integer(t) or pt.is_floating(t)]
     if columns is None:
-        numeric = _data_columns(names, numeric, lambda j: [str(v) for v in table.column(j).slice(0, 1000).to_pylist()])
+        numeric = _data_columns(
+            names,
+            numeric,
+            lambda j: [str(v) for v in table.column(j).slice(0, 1000).to_pylist()],
+            lambda j, kind: guess_holds(kind, [table.column(j).to_numpy(zero_copy_only=False)]),
+        )
     idx = resolve_columns(path, columns, names, numeric, at_most)
     for j in idx:
         if not (pt.is_integer(types[j]) or pt.is_floating(types[j])):
@@ -346,14 +413,41 @@ def _check_finite(
         )
 
 
-def _data_columns(names: list[str], numeric: list[int], values) -> list[int]:
+def _data_columns(names: list[str], numeric: list[int], values, whole=None) -> list[int]:
     """Of the numeric columns, those that hold data by default: not a leading row index, nor a class label
-    (`generate` writes 'component'), while another column remains. values(j): column j's first values as text."""
+    (`generate` writes 'component'), while another column remains. values(j): column j's first values as text, which
+    suggest a guess; whole(j, kind) (None: the values are the whole column) settles it on the whole column (see
+    guess_holds): a column 0..999 and then measurements is data."""
+
+    def holds(j: int, kind: str) -> bool:
+        return whole is None or whole(j, kind)
+
+    first = names[0].strip().lower() if names else ""
     if len(numeric) > 1 and numeric[0] == 0 and _is_index_column(names[0], values(0)):
-        numeric = numeric[1:]
+        if first in INDEX_NAMES or holds(0, "index"):
+            numeric = numeric[1:]
     if len(numeric) > 1:
-        numeric = [j for j in numeric if not _is_label_column(names[j], values(j))] or numeric
+        numeric = [j for j in numeric if not (_is_label_column(names[j], values(j)) and holds(j, "label"))] or numeric
     return numeric
+
+
+def guess_holds(kind: str, pieces) -> bool:
+    """Whether a whole column, given as arrays in order (its chunks), is a row index (kind 'index': 0..N-1 or 1..N
+    in order) or a class label ('label': whole numbers 0..999)."""
+    count, start = 0, None
+    for piece in pieces:
+        piece = np.asarray(piece, dtype=np.float64).ravel()
+        if not len(piece):
+            continue
+        if kind == "index":
+            start = piece[0] if start is None else start
+            expected = np.arange(count, count + len(piece), dtype=np.float64) + start
+            if start not in (0.0, 1.0) or not np.array_equal(piece, expected):
+                return False
+        elif not (np.all(np.floor(piece) == piece) and piece.min() >= 0 and piece.max() < LABEL_LIMIT):
+            return False
+        count += len(piece)
+    return count > 2 if kind == "index" else count > 0
 
 
 def _as_table(array: np.ndarray) -> np.ndarray:
@@ -383,7 +477,8 @@ def resolve_columns(path: Path, columns, names: list[str], numeric: list[int], a
     """0-based column indices for the choice, else the numeric ones (the first `at_most` when given).
 
     Each item of columns is an index (0-based), a header name, a range 'a-b' of indices (inclusive) or 'all'
-    (every column). The chosen columns must be different."""
+    (every column); 'name:TEXT' is always a name, 'index:N' always an index (an item that is both is refused). The
+    chosen columns must be different."""
     if columns is None:
         if not numeric:
             raise DataError(
@@ -405,26 +500,60 @@ def resolve_columns(path: Path, columns, names: list[str], numeric: list[int], a
 
 
 def _one_column_spec(path: Path, c, names: list[str]) -> list[int]:
-    """The indices one item of a column choice names (an index, a name, a range 'a-b', or 'all')."""
+    """The indices one item of a column choice names: an index, a name, a range 'a-b', 'all', or explicitly
+    'name:TEXT' or 'index:N' / 'index:a-b'. An item that is both a header name and an index (or range) of other
+    columns ('0' with a header '1,0,z') is refused as ambiguous, saying how to write each."""
+    if not isinstance(c, str):
+        return _indices(path, str(c), names)
+    text = c.strip()
+    kind, _, rest = text.partition(":")
+    if kind.strip().lower() == "name" and rest:
+        if rest.strip() not in names:
+            raise DataError(f"{path}: no column named {rest.strip()!r}; the columns are {', '.join(map(repr, names))}")
+        return [names.index(rest.strip())]
+    if kind.strip().lower() == "index" and rest:
+        return _indices(path, rest.strip(), names)
+    if text.lower() == "all" and text not in names:
+        return list(range(len(names)))
+    if text in names:
+        j = names.index(text)
+        as_index = _as_index(text, len(names))
+        if as_index is not None and as_index != [j]:
+            others = ", ".join(f"{i} ({names[i]!r})" for i in as_index)
+            raise DataError(
+                f"{path}: column {text!r} is ambiguous: column {j} is named {text!r}, and as an index it means column "
+                f"{others}: write name:{text} for the column named so, or index:{text} for the place"
+            )
+        return [j]
+    return _indices(path, text, names)
+
+
+def _as_index(text: str, width: int) -> list[int] | None:
+    """The columns an index ('2') or range ('1-4') names among width columns; None if text is neither or out of
+    range."""
+    m = _RANGE.fullmatch(text)
+    if m:
+        lo, hi = int(m.group(1)), int(m.group(2))
+        return list(range(lo, hi + 1)) if lo <= hi < width else None
+    if text.isascii() and text.isdigit():  # '²' is a digit to str, not to int
+        return [int(text)] if int(text) < width else None
+    return None
+
+
+def _indices(path: Path, text: str, names: list[str]) -> list[int]:
+    """The columns an index, a negative index or a range names, else DataError saying what the columns are."""
     listing = f"the file has columns 0..{len(names) - 1} ({', '.join(map(repr, names))})"
-    if isinstance(c, str):
-        text = c.strip()
-        if text in names:
-            return [names.index(text)]
-        if text.lower() == "all":
-            return list(range(len(names)))
-        m = _RANGE.fullmatch(text)
-        if m:
-            lo, hi = int(m.group(1)), int(m.group(2))
-            if lo > hi or hi >= len(names):
-                raise DataError(f"{path}: column range {text!r} is not within the columns: {listing}")
-            return list(range(lo, hi + 1))
-        if not (text.lstrip("-").isascii() and text.lstrip("-").isdigit()):  # '²' is a digit to str, not to int
-            raise DataError(f"{path}: no column named {text!r}; the columns are {', '.join(map(repr, names))}")
-        c = int(text)
-    if not 0 <= c < len(names):
-        raise DataError(f"{path}: column index {c} is out of range: {listing}")
-    return [c]
+    m = _RANGE.fullmatch(text)
+    if m:
+        lo, hi = int(m.group(1)), int(m.group(2))
+        if lo > hi or hi >= len(names):
+            raise DataError(f"{path}: column range {text!r} is not within the columns: {listing}")
+        return list(range(lo, hi + 1))
+    if not (text.lstrip("-").isascii() and text.lstrip("-").isdigit()):
+        raise DataError(f"{path}: no column named {text!r}; the columns are {', '.join(map(repr, names))}")
+    if not 0 <= int(text) < len(names):
+        raise DataError(f"{path}: column index {int(text)} is out of range: {listing}")
+    return [int(text)]
 
 
 def _decode(path: Path, raw: bytes) -> str:
@@ -486,13 +615,32 @@ def _delimiter(lines: list[str]) -> str | None:
         return ";"  # European CSV: ';' between fields, ',' the decimal mark
     for delim in ("\t", ",", ";"):
         if delim in sample[0] and 2 * sum(delim in line for line in sample) > len(sample):
+            if delim == "," and _spaced_decimal_commas(sample):
+                return None  # '1,5 2,25': spaces between the fields, ',' the decimal mark
             return delim
     return None  # whitespace
 
 
+def _spaced_decimal_commas(sample: list[str]) -> bool:
+    """Lines such as '1,5 2,25' (spaces between the fields, ',' inside the numbers): split at the spaces every field
+    is a number or a decimal-comma number, as many to a line, while split at the commas some field is not a
+    number ('5 2'). Read at the commas such a file once gave the integer and fraction parts as columns."""
+    widths = set()
+    for line in sample:
+        fields = _SPACES.split(line.strip(" \t"))
+        if not all(_is_number(f) or _DECIMAL_COMMA.fullmatch(f) for f in fields):
+            return False
+        widths.add(len(fields))
+    by_commas = [f.strip() for line in sample for f in line.split(",")]
+    return len(widths) == 1 and not all(_is_number(f) for f in by_commas)
+
+
+_SPACES = re.compile(r"[ \t]+")  # whitespace between the fields of a text table: ASCII spaces and tabs only
+
+
 def _split(path: Path, lines: list[tuple[int, str]], delim: str | None) -> list[tuple[int, list[str]]]:
     if delim is None:
-        return [(no, [f.strip('"').strip("'") for f in line.split()]) for no, line in lines]
+        return [(no, [f.strip('"').strip("'") for f in _SPACES.split(line.strip(" \t"))]) for no, line in lines]
     rows = []
     for no, line in lines:  # one line at a time: an unbalanced quote must not swallow the lines after it
         try:
@@ -526,7 +674,8 @@ def _text_rows(path: Path, raw: bytes, limit: int | None = None) -> list[tuple[i
     return _decimal_commas(_split(path, lines, delim), delim)[0]
 
 
-COMMA_DELIMITERS = {";": "';'", "\t": "tabs"}  # fields separated so, a ',' inside a number is its decimal mark
+# Fields separated so: a ',' inside a number is its decimal mark (None: spaces).
+COMMA_DELIMITERS = {";": "';'", "\t": "tabs", None: "spaces"}
 
 
 def decimal_comma_note(delim: str | None) -> str:
@@ -535,14 +684,15 @@ def decimal_comma_note(delim: str | None) -> str:
 
 
 def _decimal_commas(rows: list[tuple[int, list[str]]], delim: str | None) -> tuple[list[tuple[int, list[str]]], bool]:
-    """With ';' or tabs between fields, a field such as '1,5' is 1.5: the rows with such fields read with a decimal
-    point, and whether any was found. With tabs only when that is unambiguous: no number with a decimal point
-    beside them, and one comma at least not followed by exactly three digits (else '1,500' may be a thousand and
-    a half: then nothing is changed, and a value that is not a number is named with the likely cause)."""
+    """With ';', tabs or spaces between fields, a field such as '1,5' is 1.5: the rows with such fields read with a
+    decimal point, and whether any was found. With tabs or spaces only when that is unambiguous: no number with a
+    decimal point beside them, and one comma at least not followed by exactly three digits (else '1,500' may be a
+    thousand and a half: then nothing is changed, and a value that is not a number is named with the likely
+    cause)."""
     if delim not in COMMA_DELIMITERS:
         return rows, False
     found = [f for _, fields in rows for f in fields if _DECIMAL_COMMA.fullmatch(f)]
-    if not found or (delim == "\t" and not _surely_decimal(found, rows)):
+    if not found or (delim != ";" and not _surely_decimal(found, rows)):
         return rows, False
     out = [(no, [f.replace(",", ".") if _DECIMAL_COMMA.fullmatch(f) else f for f in fields]) for no, fields in rows]
     return out, True
@@ -556,9 +706,11 @@ def _surely_decimal(commas: list[str], rows: list[tuple[int, list[str]]]) -> boo
 
 
 def _data_lines(path: Path, text: str, limit: int | None = None) -> list[tuple[int, str]]:
-    """(line number, line) of every non-blank, non-comment line (of the first `limit` such lines)."""
+    """(line number, line) of every non-blank, non-comment line (of the first `limit` such lines). Lines end at
+    \\n, \\r\\n or \\r only, as a CSV reader's do (str.splitlines also splits at U+0085 and U+2028, which a
+    Latin-1 or Unicode header may hold inside a name)."""
     lines = []
-    for no, line in enumerate(text.splitlines(), start=1):
+    for no, line in enumerate(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"), start=1):
         if line.strip() and not line.lstrip().startswith("#"):
             lines.append((no, line))
             if limit is not None and len(lines) >= max(limit, 5):  # 5 lines decide the delimiter
@@ -566,6 +718,41 @@ def _data_lines(path: Path, text: str, limit: int | None = None) -> list[tuple[i
     if not lines:
         raise DataError(f"{path}: the file holds no data (only blank or comment lines)")
     return lines
+
+
+# Spaces a number must not hold, nor a field of numbers: Unicode spaces other than the ASCII space and tab (a
+# non-breaking or thin space grouping thousands, '1\u00a0000'), line and paragraph separators, and the invisible
+# zero-width ones. NumPy's reader and str.strip() would take most of them as plain spaces.
+_ODD_SPACE = re.compile(r"[^\S \t\r\n]|[\u200b\u200c\u200d\u2060\ufeff]")
+
+
+def check_spaces(path: Path, lines: list[tuple[int, str]], delim: str | None, idx: list[int]) -> None:
+    """DataError naming the line, column and character of the first field of the chosen columns idx, in the data
+    lines (line number, text), that holds a space other than the ASCII space or tab (_ODD_SPACE). A column not
+    chosen (names, words) may hold any."""
+    chosen = set(idx)
+    for no, line in lines:
+        if line.isascii():
+            continue
+        for m in _ODD_SPACE.finditer(line):
+            column = _field_at(line, m.start(), delim)
+            if column not in chosen:
+                continue
+            char = m.group()
+            name = unicodedata.name(char, "space").lower()
+            raise DataError(
+                f"{path}: line {no}, column {column}: the value holds U+{ord(char):04X} ({name}), which is no part "
+                "of a number: remove it (a data file does not group digits), or separate the fields with plain "
+                "spaces, commas or tabs"
+            )
+
+
+def _field_at(line: str, position: int, delim: str | None) -> int:
+    """The 0-based field of a line that character `position` lies in (quotes aside)."""
+    before = line[:position]
+    if delim is not None:
+        return before.count(delim)
+    return len(_SPACES.split(before.lstrip(" \t"))) - 1 if before.strip(" \t") else 0
 
 
 # Rows read field by field to settle the structure (header, columns, index columns) before the fast parse.
@@ -576,11 +763,22 @@ def _load_text(path: Path, raw: bytes, columns, at_most: int | None) -> Dataset:
     lines = _data_lines(path, _decode(path, raw))
     delim = _delimiter([line for _, line in lines])
     head, commas = _decimal_commas(_split(path, lines[:STRUCTURE_ROWS], delim), delim)
-    has_header, names, idx = _structure(path, head, columns, at_most)
-    body = lines[1:] if has_header else lines
+    body = lines[1:] if _header(head[0][1])[0] else lines
     if commas:  # ';' or tabs separate the fields, so every ',' left is a decimal mark (else the careful parser says)
         body = [(no, line.replace(",", ".")) for no, line in body]
-    points = _parse_all_numeric(body, delim, len(names))
+    parsed: list[np.ndarray | None] = []
+
+    def table() -> np.ndarray | None:  # the whole table, parsed once, when a column guess or the result needs it
+        if not parsed:
+            parsed.append(_parse_all_numeric(body, delim, len(head[0][1])))
+        return parsed[0]
+
+    def whole(j: int, kind: str) -> bool:  # not a plain numeric table: the careful parser guesses on every row
+        return table() is None or guess_holds(kind, [table()[:, j]])
+
+    has_header, names, idx = _structure(path, head, columns, at_most, whole)
+    check_spaces(path, body, delim, idx)
+    points = table()
     if points is None:  # not a plain numeric table: the careful parser finds and names what is wrong
         rows = _decimal_commas(_split(path, lines, delim), delim)[0]
         return _load_rows(path, rows, columns, at_most, decimal_comma_note(delim) if commas else "")
@@ -589,9 +787,10 @@ def _load_text(path: Path, raw: bytes, columns, at_most: int | None) -> Dataset:
 
 
 def _structure(
-    path: Path, rows: list[tuple[int, list[str]]], columns, at_most: int | None = None
+    path: Path, rows: list[tuple[int, list[str]]], columns, at_most: int | None = None, whole=None
 ) -> tuple[bool, list[str], list[int]]:
-    """From the first rows: whether the first is a header, the column names, and the chosen columns."""
+    """From the first rows: whether the first is a header, the column names, and the chosen columns (a default
+    guess of an index or label column settled by whole(j, kind) on the whole column: see _data_columns)."""
     has_header, names = _header(rows[0][1])
     data_rows = rows[1:] if has_header else rows
     if not data_rows:
@@ -616,7 +815,7 @@ def _structure(
             )
     numeric = [j for j in range(width) if _is_number(data_rows[0][1][j])]
     if columns is None:
-        numeric = _data_columns(names, numeric, lambda j: [r[1][j] for r in data_rows])
+        numeric = _data_columns(names, numeric, lambda j: [r[1][j] for r in data_rows], whole)
     return has_header, names, resolve_columns(path, columns, names, numeric, at_most)
 
 
@@ -679,23 +878,29 @@ def _parse_value(path: Path, line: int, col: int, name: str, text: str) -> float
 LABEL_NAMES = ("component", "label", "labels", "class", "cluster", "target", "species", "group", "category", "y_true")
 
 
+LABEL_LIMIT = 1000  # a class label is a whole number below this
+
+
 def _is_label_column(name: str, values: list[str]) -> bool:
     """A class-label column: named like one and holding small whole numbers 0, 1, 2, ..."""
     if name.strip().lower() not in LABEL_NAMES:
         return False
     try:
-        ints = {int(v) for v in values[:1000]}
+        ints = {int(v) for v in values}
     except ValueError:
         return False
-    return min(ints) >= 0 and max(ints) < 1000
+    return min(ints) >= 0 and max(ints) < LABEL_LIMIT
+
+
+INDEX_NAMES = ("index", "idx", "id", "row", "unnamed: 0", "__index_level_0__", "")  # pandas' own among them
 
 
 def _is_index_column(name: str, values: list[str]) -> bool:
     """A row-number column: named like an index, or holding 0..N-1 or 1..N in order."""
-    if name.strip().lower() in ("index", "idx", "id", "row", "unnamed: 0", "__index_level_0__", ""):  # pandas' own
+    if name.strip().lower() in INDEX_NAMES:
         return True
     try:
-        ints = [int(v) for v in values[:1000]]
+        ints = [int(v) for v in values]
     except ValueError:
         return False
     start = ints[0]

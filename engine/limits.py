@@ -19,6 +19,10 @@ BYTES_PER_GENERATED_VALUE = 48  # points, normals, the component draws and the C
 MAX_SEED = 2**62
 # Dimensions a data set may have (issue 11 aims at D = 1 .. 64; more is refused, not silently slow).
 MAX_FEATURES = 64
+# Iterations and restarts a fit may ask for (a session file or a config could ask for 1e15: it ran for ever). A
+# million iterations of EM on small data take hours; beyond is a mistake, not a setting.
+MAX_ITER = 10**6
+MAX_RESTARTS = 10**6
 
 
 def available_memory() -> int:

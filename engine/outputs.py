@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import errno
 import os
 import stat
 import tempfile
@@ -96,9 +97,11 @@ def check_outputs(paths: Iterable[str | Path | None], inputs: Iterable[str | Pat
 _STAGED: contextvars.ContextVar[list | None] = contextvars.ContextVar("staged_writes", default=None)
 
 
-def _write_temp(target: Path, data: bytes | Iterable[bytes]) -> str:
+def _write_temp(target: Path, data: bytes | Iterable[bytes], created: list[str]) -> str:
     """data (bytes, or pieces of it) in a new temporary file beside target, flushed to disk, with the final
-    file's permissions."""
+    file's permissions. The temporary file's name is put in `created` as soon as it exists, so that whoever
+    unwinds a failure or a signal (Ctrl-C, SIGTERM, SIGHUP) removes it; a write that fails (a full disk, a
+    file-size limit) removes it here and raises UserError naming the file."""
     folder = target.parent
     if not folder.is_dir():
         raise UserError(f"{target}: the folder {folder} does not exist: create it or choose another path")
@@ -107,6 +110,7 @@ def _write_temp(target: Path, data: bytes | Iterable[bytes]) -> str:
     except FileNotFoundError:
         mode = new_file_mode()
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+    created.append(tmp)
     try:
         with os.fdopen(fd, "wb") as fh:
             for piece in [data] if isinstance(data, bytes) else data:
@@ -114,49 +118,70 @@ def _write_temp(target: Path, data: bytes | Iterable[bytes]) -> str:
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, mode)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise UserError(f"{target}: could not be written ({_why(exc)}): nothing was written there") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return tmp
 
 
+# What to do about a write that failed, by errno.
+_WRITE_ERRORS = {
+    errno.ENOSPC: "no space left on the device: free some space or choose another place",
+    errno.EDQUOT: "the disk quota is used up: free some space or choose another place",
+    errno.EFBIG: "the file would exceed the file-size limit (ulimit -f) or the file system's largest file",
+}
+
+
+def _why(exc: OSError) -> str:
+    return _WRITE_ERRORS.get(exc.errno, exc.strerror or str(exc))
+
+
 def atomic_write(path: str | Path, data: bytes | Iterable[bytes]) -> None:
     """Write data (bytes, or its pieces in order) to path (a symbolic link: to the file it points to) via a
-    temporary file and a rename: never a half-written file. Inside `staged_writes()` the rename waits until the
-    whole run succeeded."""
+    temporary file and a rename: never a half-written file, never a temporary file left behind. Inside
+    `staged_writes()` the rename waits until the whole run succeeded."""
     target = target_of(path)
     if target.is_dir():
         raise UserError(f"{path}: is a folder: give a file name")
-    tmp = _write_temp(target, data)
     staged = _STAGED.get()
-    if staged is not None:
-        staged.append((tmp, target))
+    created: list[str] = []
+    if staged is not None:  # the run removes it on any failure, from the moment it exists
+        staged.append((created, target))
+        _write_temp(target, data, created)
         return
     try:
-        os.replace(tmp, target)
+        _write_temp(target, data, created)
+        _rename(created[0], target)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        for tmp in created:
+            Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _rename(tmp: str, target: Path) -> None:
+    """Put the written temporary file in its place; UserError naming the file if the system refuses."""
+    try:
+        os.replace(tmp, target)
+    except OSError as exc:
+        raise UserError(f"{target}: could not be written ({_why(exc)}): nothing was written there") from None
 
 
 @contextlib.contextmanager
 def staged_writes() -> Iterator[None]:
     """Every atomic_write inside is written to its temporary file and renamed into place only when the block
     ends without an error: several outputs of one run are all written or none (the temporary files of a run
-    that fails or is interrupted are removed)."""
-    staged: list[tuple[str, Path]] = []
+    that fails or is interrupted are removed). A caller says "wrote ..." after the block, when it is so."""
+    staged: list[tuple[list[str], Path]] = []
     token = _STAGED.set(staged)
     try:
         yield
-    except BaseException:
-        for tmp, _ in staged:
-            Path(tmp).unlink(missing_ok=True)
-        raise
+        for created, target in staged:
+            _rename(created[0], target)
     finally:
         _STAGED.reset(token)
-    try:
-        for tmp, target in staged:
-            os.replace(tmp, target)
-    finally:
-        for tmp, _ in staged:
-            Path(tmp).unlink(missing_ok=True)
+        for created, _ in staged:  # after a failure or a signal; a renamed file is no longer there
+            for tmp in created:
+                Path(tmp).unlink(missing_ok=True)

@@ -3,9 +3,11 @@ one `error:` line, never a traceback, and nothing lost (inputs never clobbered, 
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import pty
+import re
 import select
 import signal
 import stat
@@ -20,6 +22,8 @@ from bad_inputs import expect_user_error as _bad
 from data_sets import NO_BOOTSTRAP, OLD_FAITHFUL, ROOT
 
 import engine.cli
+import engine.errors
+import engine.limits
 from engine.cli import main as cli
 
 
@@ -388,7 +392,9 @@ SESSION_DAMAGE = [
     ("data.n_samples", "60", "'n_samples' must be a whole number"),
     ("data.sha256", KeyError, "'sha256' is missing"),
     ("config.n_components", 2.5, "number of components must be a whole number"),
-    ("config.restarts", 10**9, "restarts of K=2 on 60 points need about"),
+    ("config.restarts", 10**9, "restarts must be a whole number from 1 to 1,000,000, got 1000000000"),
+    ("config.max_iter", 10**15, "max-iter must be a whole number from 0 to 1,000,000, got 1000000000000000"),
+    ("config.max_iter", 1e15, "max-iter must be a whole number from 0 to 1,000,000, got 1000000000000000.0"),
     ("config.tol", "1e-6", "tol must be a finite number"),
     ("config.seed", -1, "seed must be a whole number from 0"),
     ("config.betas", 3, "betas must be a list of two numbers"),
@@ -548,3 +554,441 @@ def test_utf16_and_utf32_text_is_named_not_called_binary(capsys, tmp_path, encod
     p = tmp_path / "wide.csv"
     p.write_bytes("x,y\n1,2\n3,4\n5,6\n".encode(encoding))
     _bad(capsys, ["fit", str(p), "-k", "1", "--quiet"], f"wide.csv: is {name} text: save it as UTF-8")
+
+
+# ------------------------------------------------------------------------- issue 22 item 16: what still got through
+def _spaced(values: np.ndarray, header: str = "") -> str:
+    """values (N, D) as a space-separated table with decimal commas, 6 decimals, optional header line."""
+    body = "".join(" ".join(f"{v:.6f}".replace(".", ",") for v in row) + "\n" for row in values)
+    return (header + "\n" if header else "") + body
+
+
+@pytest.mark.parametrize(
+    ("d", "header", "scale"),
+    [(2, "", 1.0), (3, "", 1e3), (4, "", 1e-2), (2, "x y", 1.0), (3, "a  b\tc", 50.0)],
+)
+def test_decimal_commas_between_spaces_are_read_as_decimals(capsys, tmp_path, d, header, scale) -> None:
+    """'1,5 2,25': read at the commas these were the integer and fraction parts as columns, or the first line a
+    header (issue 22, item 16: means 5.9e3 off, in memory and by chunks). Now read with ',' as the decimal mark,
+    in memory and by chunks alike, and said."""
+    from engine import load
+    from engine.stream import open_source
+
+    x = np.random.default_rng(d).normal(size=(300, d)) * scale - scale / 3
+    p = tmp_path / "spaced.txt"
+    p.write_text(_spaced(x, header))
+    ds = load(p)
+    np.testing.assert_allclose(ds.points, np.round(x, 6), rtol=0, atol=5e-7 * scale)
+    assert ds.points.shape == (300, d)
+    assert ds.notes == ("read ',' as the decimal mark (the fields are separated by spaces)",)
+    np.testing.assert_array_equal(np.concatenate(list(open_source(p, None).chunks(64))), ds.points)
+    assert cli(["fit", str(p), "-k", "1", "--quiet"]) == 0
+    assert "spaced.txt: read ',' as the decimal mark (the fields are separated by spaces)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("text", ["1,500 2,250\n3,125 4,750\n5,000 6,000\n", "x y\n1,500 2,250\n3,125 4,750\n"])
+def test_spaced_commas_that_may_group_thousands_are_refused_by_value(capsys, tmp_path, text) -> None:
+    """Every comma followed by three digits: '1,500' may be a thousand and a half. Not guessed, not read as two
+    columns either: the value is named with the likely cause."""
+    p = tmp_path / "amb.txt"
+    p.write_text(text)
+    _bad(capsys, ["fit", str(p), "-k", "1", "--quiet"], "value '1,500' is not a number (a decimal comma?")
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "code"),
+    [
+        ("a,b\n1,2\n1\u00a0000,3\n", "line 3, column 0", "U+00A0"),  # a no-break space grouping thousands
+        ("a,b\n1,2\n4,\u00a01.5\n", "line 3, column 1", "U+00A0"),  # leading: str.strip() took it away
+        ("a,b\n1,2\n1.5\u202f,3\n", "line 3, column 0", "U+202F"),  # narrow no-break space, trailing
+        ("a\tb\n1\t2\n3\t1\u20095\n", "line 3, column 1", "U+2009"),  # thin space
+        ("1 2\n3 4\n5\u00a0000 6\n", "line 3, column 0", "U+00A0"),  # spaces between fields: it split a number
+        ("1 2\n3\u00a0000 4\n5\u00a0000 6\n", "line 2, column 0", "U+00A0"),  # every row: once read as 3 columns
+        ("a,b\n1,2\n3\u3000,4\n", "line 3, column 0", "U+3000"),  # ideographic space
+        ("a,b\n1,2\n3,4\u200b\n", "line 3, column 1", "U+200B"),  # zero-width space
+    ],
+)
+def test_unicode_spaces_in_numbers_are_refused_with_line_and_column(capsys, tmp_path, text, where, code) -> None:
+    """NumPy's reader and str.strip() took these as plain spaces: '1\u00a0000' was read as 1 and 0 in two columns,
+    or ' 1.5' as 1.5. Refused in memory and by chunks, naming line, column and character."""
+    from engine.stream import open_source
+
+    p = tmp_path / "odd.csv"
+    p.write_text(text, encoding="utf-8")
+    _bad(capsys, ["fit", str(p), "-k", "1", "--quiet"], f"odd.csv: {where}: the value holds {code}")
+    with pytest.raises(engine.errors.DataError, match=re.escape(f"{where}: the value holds {code}")):
+        list(open_source(p, None).chunks(2))
+
+
+def test_unicode_spaces_in_a_column_of_words_not_chosen_are_no_error(tmp_path) -> None:
+    from engine import load
+
+    p = tmp_path / "words.csv"
+    p.write_text("x,y,name\n1,2,Iris\u00a0setosa\n3,4,Iris\u00a0virginica\n5,7,x\n", encoding="utf-8")
+    np.testing.assert_array_equal(load(p, ["x", "y"]).points, [[1, 2], [3, 4], [5, 7]])
+
+
+@pytest.mark.parametrize(
+    ("raw", "names"),
+    [
+        ("größe\u2028cm,b\n1,2\n3,4\n5,6\n".encode(), ("größe\u2028cm", "b")),  # U+2028 LINE SEPARATOR
+        (b"gr\xf6\xdfe\x85cm,b\n1,2\n3,4\n5,6\n" + b"7,8\n" * 20, ("gr\xf6\xdfe\x85cm", "b")),  # Latin-1, 0x85
+        ("a\u2029b;c\n1;2\n3;4\n5;6\n".encode(), ("a\u2029b", "c")),  # U+2029 PARAGRAPH SEPARATOR
+        (b"a\x0cb\tc\n1\t2\n3\t4\n5\t6\n", ("a\x0cb", "c")),  # form feed
+    ],
+)
+def test_a_header_with_a_unicode_line_break_is_one_line(tmp_path, raw, names) -> None:
+    """str.splitlines() split the header in two at these (issue 22, item 16); a CSV line ends at \\n or \\r only."""
+    from engine import load
+    from engine.stream import open_source
+
+    p = tmp_path / "h.csv"
+    p.write_bytes(raw)
+    ds = load(p)
+    assert ds.columns == names
+    np.testing.assert_array_equal(ds.points[:3], [[1, 2], [3, 4], [5, 6]])
+    if raw.isascii() or b"\xe2" in raw:  # UTF-8 (the chunked reader reads UTF-8 only)
+        assert open_source(p, None).columns == names
+
+
+def _index_then_values(start: int, n: int = 3000) -> np.ndarray:
+    """A column that counts start, start+1, ... for 1,000 rows and then holds counts (whole numbers)."""
+    col = np.arange(start, start + n, dtype=np.float64)
+    col[1000:] = np.round(np.random.default_rng(start).normal(500, 50, size=n - 1000))
+    return col
+
+
+@pytest.mark.parametrize(
+    ("first", "name", "kept"),
+    [
+        (_index_then_values(0), "t", True),  # 0..999, then data: once dropped as a row index
+        (_index_then_values(1), "t", True),  # 1..1000, then data
+        (np.arange(3000.0), "t", False),  # a row index to the end: dropped
+        (np.r_[np.arange(1000.0) % 3, np.full(2000, 1500.0)], "class", True),  # labels, then 1500: data
+        (np.r_[np.arange(1000.0) % 3, np.full(2000, 2.5)], "species", True),  # labels, then halves: data
+        (np.arange(3000.0) % 3, "class", False),  # class labels to the end: dropped
+    ],
+)
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_index_and_label_guesses_are_settled_on_the_whole_column(tmp_path, first, name, kept, suffix) -> None:
+    """The guesses looked at the first 1,000 rows only (issue 22, item 16): now the whole column decides, in memory
+    and by chunks alike."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from engine import load
+    from engine.stream import open_source
+
+    rest = np.random.default_rng(7).normal(size=(len(first), 2))
+    path = tmp_path / f"d{suffix}"
+    if suffix == ".csv":
+        text = [
+            f"{a:.17g},{b!r},{c!r}\n" for a, b, c in zip(first, rest[:, 0].tolist(), rest[:, 1].tolist(), strict=True)
+        ]
+        path.write_text(f"{name},x,y\n" + "".join(text))
+    else:
+        whole = np.all(first == np.round(first))
+        column = first.astype(np.int64) if whole else first  # whole numbers as integers, as pandas writes them
+        pq.write_table(pa.table({name: column, "x": rest[:, 0], "y": rest[:, 1]}), path, row_group_size=700)
+    expected = ((name,) if kept else ()) + ("x", "y")
+    ds = load(path)
+    assert ds.columns == expected
+    np.testing.assert_array_equal(ds.points[:, -2:], rest)
+    if kept:
+        np.testing.assert_array_equal(ds.points[:, 0], first)
+    if suffix == ".csv":  # Parquet by chunks takes every numeric column (but pandas' index) as it always did
+        source = open_source(path, None)
+        assert source.columns == expected
+        np.testing.assert_array_equal(np.concatenate(list(source.chunks(512))), ds.points)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet", ".chunks.csv"])
+def test_a_column_item_that_is_both_a_name_and_an_index_is_refused_and_each_can_be_written(capsys, tmp_path, suffix):
+    """`--columns 0,2` on a header '1,0,z' read '0' as a name (column 1) and '2' as an index without a word (issue 22,
+    item 16). One rule: an item that is a name and, as an index or range, other columns is refused; name:X and
+    index:X say which is meant; a name that is its own place ('0' at column 0) is no ambiguity."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from engine import load
+    from engine.stream import open_source
+
+    x = np.random.default_rng(3).normal(size=(40, 4))
+    names = ["1", "0", "z", "2-3"]
+    path = tmp_path / ("d.parquet" if suffix == ".parquet" else "d.csv")
+    if suffix == ".parquet":
+        pq.write_table(pa.table({n: x[:, j] for j, n in enumerate(names)}), path)
+    else:
+        path.write_text(",".join(names) + "\n" + "".join(",".join(map(repr, r)) + "\n" for r in x.tolist()))
+
+    def columns(choice: list[str]) -> tuple[int, ...]:
+        if suffix == ".chunks.csv":
+            return tuple(open_source(path, choice).idx)
+        return load(path, choice).column_indices
+
+    for item, meant in (("0", "column 1 is named '0', and as an index it means column 0 ('1')"), ("2-3", "3")):
+        with pytest.raises(engine.errors.DataError, match="is ambiguous") as err:
+            columns([item, "z"] if item == "0" else [item])
+        assert "write name:" in str(err.value) and meant in str(err.value)
+    assert columns(["name:0", "index:2"]) == (1, 2)
+    assert columns(["index:0", "2"]) == (0, 2)
+    assert columns(["name:2-3", "index:0-1"]) == (3, 0, 1)
+    assert columns(["z", "name:1"]) == (2, 0)
+    with pytest.raises(engine.errors.DataError, match="no column named '5'"):
+        columns(["name:5"])
+    if suffix == ".csv":
+        _bad(capsys, ["fit", str(path), "--columns", "0,2", "-k", "1"], "column '0' is ambiguous")
+        ok = tmp_path / "ok.csv"  # pandas' header of numbered columns: every name is its own place
+        ok.write_text("0,1,2\n" + "".join(",".join(map(repr, r[:3])) + "\n" for r in x.tolist()))
+        assert load(ok, ["0", "2"]).column_indices == (0, 2)
+
+
+# ------------------------------------------------------------------- writing: a failure or a signal leaves nothing
+def _fsize_limit(limit: int):
+    """A preexec_fn: the child may write files of at most `limit` bytes (ulimit -f)."""
+    import resource
+
+    def set_limit() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return set_limit
+
+
+@pytest.mark.parametrize("outputs", [["--labels", "l.csv"], ["-o", "p.json", "--labels", "l.csv"]])
+@pytest.mark.parametrize("memory_limit", [[], ["--memory-limit", "16K"]])
+def test_a_file_size_limit_is_one_line_naming_the_file_and_leaves_nothing(tmp_path, outputs, memory_limit) -> None:
+    """RLIMIT_FSIZE: SIGXFSZ killed the run (a hidden .tmp file left) or stdout said "wrote parameters to p.json"
+    though nothing was written (issue 22, item 16). In memory and by chunks."""
+    np.save(tmp_path / "d.npy", np.random.default_rng(0).normal(size=(3000, 2)))
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), "fit", "d.npy", "-k", "2", "--quiet", *outputs, *memory_limit],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **NO_BOOTSTRAP},
+        preexec_fn=_fsize_limit(20_000),  # the labels (~100 KB) do not fit, the parameters (~1 KB) do
+        timeout=300,
+    )
+    assert proc.returncode == 2, (proc.returncode, proc.stderr)
+    assert "Traceback" not in proc.stderr and "wrote" not in proc.stdout, proc.stdout
+    assert proc.stderr.strip().splitlines()[-1].startswith("error: l.csv: could not be written (the file would exceed")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.npy"]
+
+
+@pytest.mark.parametrize(
+    ("code", "said"),
+    [(28, "no space left on the device"), (122, "the disk quota is used up"), (5, "Input/output error")],
+)
+def test_a_full_disk_names_the_file_and_says_nothing_was_written(capsys, tmp_path, small, monkeypatch, code, said):
+    """ENOSPC and the like at the flush: the error names the file (it named none), no 'wrote' line, no temporary
+    file left, and no output of the run in place (all or none)."""
+    import engine.outputs
+
+    calls = []
+
+    def failing_fsync(fd: int) -> None:
+        calls.append(fd)
+        if len(calls) == 2:  # the second output of the run
+            raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(engine.outputs.os, "fsync", failing_fsync)
+    argv = [
+        "fit",
+        str(small),
+        "-k",
+        "2",
+        "--quiet",
+        "-o",
+        str(tmp_path / "p.json"),
+        "--labels",
+        str(tmp_path / "l.csv"),
+    ]
+    err = _bad(capsys, argv, f"l.csv: could not be written ({said}")
+    assert "wrote" not in capsys.readouterr().out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["small.csv"], err
+
+
+@pytest.mark.parametrize(
+    ("signum", "code", "line"),
+    [(signal.SIGHUP, 129, "hung up"), (signal.SIGTERM, 143, "terminated"), (signal.SIGINT, 130, "interrupted")],
+)
+@pytest.mark.parametrize("which", [1, 2])
+def test_a_signal_while_writing_leaves_no_temporary_file(
+    capsys, tmp_path, small, monkeypatch, signum, code, line, which
+):
+    """A real signal delivered while an output is being flushed (the first or second of the run): SIGHUP killed the
+    process and left ~100 MB of hidden .tmp files; the 'wrote' line came before the write was done."""
+    import engine.outputs
+
+    calls = []
+    real_fsync = os.fsync
+
+    def fsync_then_signal(fd: int) -> None:
+        calls.append(fd)
+        real_fsync(fd)
+        if len(calls) == which:
+            os.kill(os.getpid(), signum)  # handled at the next bytecode, inside the write
+            time.sleep(1)
+
+    def unhandled(*_) -> None:  # the command line must set its own: without one SIGHUP would end pytest too
+        raise RuntimeError("the signal was not handled by the command line")
+
+    monkeypatch.setattr(engine.outputs.os, "fsync", fsync_then_signal)
+    argv = [
+        "fit",
+        str(small),
+        "-k",
+        "2",
+        "--quiet",
+        "-o",
+        str(tmp_path / "p.json"),
+        "--labels",
+        str(tmp_path / "l.csv"),
+    ]
+    previous = signal.signal(signal.SIGHUP, unhandled)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        assert cli(argv) == code
+    finally:
+        signal.signal(signal.SIGHUP, previous)
+    captured = capsys.readouterr()
+    assert captured.err.strip().splitlines()[-1] == f"{line}: nothing was written"
+    assert "wrote" not in captured.out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["small.csv"]
+
+
+# ------------------------------------------------------------------- a streamed file changed during the fit
+def _rewrite_in_place(path, how: str) -> None:
+    """Change a file as another program might during a fit: same size new values (time kept or not), or longer."""
+    raw = bytearray(path.read_bytes())
+    st = path.stat()
+    if how == "longer":
+        path.write_bytes(bytes(raw) + raw[-64:])
+        return
+    end = len(raw) - 40  # the last values (every format here ends with data or a short footer after it)
+    raw[end - 200 : end] = bytes(b if b not in b"0123456789" else (b - 48 + 1) % 10 + 48 for b in raw[end - 200 : end])
+    with open(path, "r+b") as f:  # in place: the same inode, the same size
+        f.write(raw)
+    if how == "same time":
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+@pytest.mark.parametrize("how", ["same size", "same time", "longer"])
+@pytest.mark.parametrize("suffix", [".csv", ".npy", ".parquet"])
+def test_a_file_changed_during_a_streamed_fit_stops_it(capsys, tmp_path, monkeypatch, suffix, how) -> None:
+    """A streamed file rewritten in place at the same size during a fit was not noticed: the log-likelihood jumped
+    and the result was written, exit 0 (issue 22, item 16). Now the next pass stops with one line, nothing written."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    x = np.random.default_rng(2).normal(size=(4000, 2)) + 10
+    path = tmp_path / f"d{suffix}"
+    if suffix == ".csv":
+        path.write_text("x,y\n" + "".join(f"{a:.6f},{b:.6f}\n" for a, b in x.tolist()))
+    elif suffix == ".npy":
+        np.save(path, x)
+    else:
+        pq.write_table(pa.table({"x": x[:, 0], "y": x[:, 1]}), path, row_group_size=500, compression="none")
+    passes = []
+    real = engine.cli._report_passes
+
+    def rewrite_after_the_second_pass(snapshots, args, n):
+        for snap in real(snapshots, args, n):
+            passes.append(snap)
+            if len(passes) == 2:
+                _rewrite_in_place(path, how)
+            yield snap
+
+    monkeypatch.setattr(engine.cli, "_report_passes", rewrite_after_the_second_pass)
+    out = tmp_path / "p.json"
+    argv = ["fit", str(path), "-k", "2", "--tol", "0", "--max-iter", "6", "--memory-limit", "16K", "-o", str(out)]
+    _bad(capsys, argv, f"d{suffix}: the file changed while it was being read")
+    assert len(passes) == 2 and not out.exists()
+
+
+# ------------------------------------------------------------------- NumPy files: sizes from their headers
+def _npy_bytes(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, array)
+    return buf.getvalue()
+
+
+def _claiming(array: np.ndarray, rows: int) -> bytes:
+    """array's .npy bytes with a header that claims `rows` rows (padding shortened to keep the header's length)."""
+    raw = _npy_bytes(array)
+    old = f"({array.shape[0]}, {array.shape[1]})".encode()
+    new = f"({rows}, {array.shape[1]})".encode()
+    i = raw.index(old)
+    out = raw[:i] + new + raw[i + len(old) :]
+    end = out.index(b"\n")
+    return out[: end - (len(new) - len(old))] + out[end:]
+
+
+@pytest.mark.parametrize("compressed", [True, False])
+@pytest.mark.parametrize("members", [1, 3])
+def test_an_npz_is_checked_against_memory_by_its_uncompressed_size(capsys, tmp_path, monkeypatch, compressed, members):
+    """A 35 MB .npz whose member inflates to 8 GB passed the memory check, which used the file's size (issue 22,
+    item 16). The check now adds the members' uncompressed sizes (zip headers), before any is read."""
+    import engine.data
+
+    zeros = np.zeros((200_000, 2))  # 3.2 MB each, a few KB compressed
+    path = tmp_path / "bomb.npz"
+    (np.savez_compressed if compressed else np.savez)(path, **{f"a{j}": zeros for j in range(members)})
+    monkeypatch.setattr(engine.data, "available_memory", lambda: 2_000_000 + path.stat().st_size)
+    err = _bad(capsys, ["fit", str(path), "-k", "1", "--quiet"], "bomb.npz: ")
+    assert f"would need about {engine.limits.human(path.stat().st_size + members * zeros.nbytes)}" in err
+
+
+@pytest.mark.parametrize(("name", "rows"), [("c.npy", 10**12), ("c.npy", 11), ("c.npz", 10**12), ("c.npz", 500)])
+def test_a_header_that_claims_more_rows_than_the_file_holds_is_named(capsys, tmp_path, name, rows) -> None:
+    """A corrupt .npy header claiming 1e12 rows gave 'out of memory' with no file name (issue 22, item 16)."""
+    import zipfile
+
+    raw = _claiming(np.zeros((10, 2)), rows)
+    path = tmp_path / name
+    if name.endswith(".npz"):
+        with zipfile.ZipFile(path, "w") as z:
+            z.writestr("data.npy", raw)
+        where = "member 'data.npy'"
+    else:
+        path.write_bytes(raw)
+        where = "the file"
+    _bad(capsys, ["fit", str(path), "-k", "1", "--quiet"], f"{name}: {where} has a header that says {rows} x 2 values")
+
+
+@pytest.mark.parametrize("members", [{"notes.txt": "hello"}, {"a.csv": "1,2\n3,4\n", "b.json": "{}"}])
+def test_an_npz_of_text_members_is_one_line(capsys, tmp_path, members) -> None:
+    """NumPy returns a non-.npy member's bytes: an internal error ('bytes' object has no attribute 'ndim')."""
+    import zipfile
+
+    path = tmp_path / "t.npz"
+    with zipfile.ZipFile(path, "w") as z:
+        for member, text in members.items():
+            z.writestr(member, text)
+    _bad(capsys, ["fit", str(path), "-k", "1", "--quiet"], "t.npz: the archive holds no NumPy array: its members")
+
+
+def test_an_npz_with_a_text_member_beside_the_points_reads_the_points(tmp_path) -> None:
+    import zipfile
+
+    from engine import load
+
+    x = np.random.default_rng(0).normal(size=(30, 2))
+    path = tmp_path / "t.npz"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("data.npy", _npy_bytes(x))
+        z.writestr("readme.txt", "how these were measured")
+    np.testing.assert_array_equal(load(path).points, x)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--max-iter", str(10**15)], "max-iter must be a whole number from 0 to 1,000,000"),
+        (["--max-iter", "1000001"], "max-iter must be a whole number from 0 to 1,000,000"),
+        (["--restarts", str(10**7)], "restarts must be a whole number from 1 to 1,000,000"),
+    ],
+)
+def test_iterations_and_restarts_are_bounded_on_the_command_line_as_in_sessions(capsys, small, extra, message) -> None:
+    """A session asking for max_iter 1e15 ran for ever (issue 22, item 16): one bound for sessions and fit alike."""
+    _bad(capsys, ["fit", str(small), "-k", "2", "--quiet", *extra], message)

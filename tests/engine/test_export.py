@@ -120,10 +120,10 @@ def test_atomic_write_keeps_the_old_file_on_failure(tmp_path, monkeypatch) -> No
     target.write_text("old")
 
     def boom(*a, **k):
-        raise OSError("disk full")
+        raise OSError(28, "No space left on device")
 
     monkeypatch.setattr("os.replace", boom)
-    with pytest.raises(OSError):
+    with pytest.raises(UserError, match="keep.json: could not be written \\(no space left on the device"):
         atomic_write(target, b"new")
     assert target.read_text() == "old" and len(list(tmp_path.iterdir())) == 1
 
