@@ -669,9 +669,9 @@ def _streamed_grid(args, source, base: FitConfig, cells: int):
 
         client = cluster.connect(args.dask)
         run_pass, rows = _cluster_passes(args, client, source, rows)
-        found = run_pass.survey(streaming.SAMPLE_SIZE, base.seed)
+        found = run_pass.survey(stream.SAMPLE_SIZE, base.seed)
     else:
-        found = stream.survey(source, rows, streaming.SAMPLE_SIZE, base.seed)
+        found = stream.survey(source, rows, stream.SAMPLE_SIZE, base.seed)
     print(
         f"{args.data}: {found.n_samples:,} rows read by chunks of {rows:,}, one pass per iteration for the whole "
         f"grid; k-means++ starts from a uniform random sample of {len(found.sample):,} rows",
