@@ -117,5 +117,7 @@ def test_the_command_line_ends_equal_with_and_without_a_memory_limit(tmp_path, c
         params[name] = json.loads(out.read_text())
         err = capsys.readouterr().err
         assert ("more than --memory-limit" in err) == (name == "chunks")
+        said = "sample of 100,000 of the 120,000 rows (seed 4)" if name == "memory" else "sample of 100,000 rows"
+        assert f"the start ({init}) is drawn from a uniform random {said}" in err
     for key in ("weights", "means", "covariances"):
         np.testing.assert_allclose(params["chunks"][key], params["memory"][key], rtol=0, atol=1e-12)
