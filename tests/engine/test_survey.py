@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from engine import FitConfig, fit, stream
+from engine.errors import DataError
 from engine.stream import NpySource, open_source, sample_rows, survey
 from engine.streaming import fit_stream, local_pass
 
@@ -121,3 +122,14 @@ def test_the_command_line_ends_equal_with_and_without_a_memory_limit(tmp_path, c
         assert f"the start ({init}) is drawn from a uniform random {said}" in err
     for key in ("weights", "means", "covariances"):
         np.testing.assert_allclose(params["chunks"][key], params["memory"][key], rtol=0, atol=1e-12)
+
+
+def test_a_file_that_grows_between_its_opening_and_its_first_pass_is_named(tmp_path) -> None:
+    """The sample's rows are drawn among the rows counted when the file opened: a CSV that gained rows since is
+    named in one line (not a sample with rows never filled)."""
+    np.savetxt(tmp_path / "x.csv", clusters(1000), fmt="%.17g", delimiter=",", header="a,b", comments="")
+    source = open_source(tmp_path / "x.csv")
+    with open(tmp_path / "x.csv", "a") as f:
+        f.write("1.5,2.5\n")
+    with pytest.raises(DataError, match=r"x.csv: 1,001 rows read where 1,000 were counted when it was opened"):
+        survey(source, 300, 100, seed=0)
