@@ -367,6 +367,8 @@ def cmd_fit(args) -> int:
     ds = _load(args)
     cfg = _gallery_config(args, _fit_config(args)).resolved()
     check_fit_memory(*ds.points.shape, cfg.n_components, cfg.restarts)
+    if not args.quiet:
+        _say_sample(cfg, len(ds.points))
     last, history = _run(ds.points, cfg, not args.quiet)
     params = params_from_snapshot(last, ds.columns, ds.sha256)
     print(_fit_line(cfg, last, params))
@@ -377,6 +379,20 @@ def cmd_fit(args) -> int:
     for line in said:  # once every file is in its place
         print(line)
     return 0
+
+
+def _say_sample(cfg: FitConfig, n: int) -> None:
+    """On stderr, for data in memory above stream.SAMPLE_SIZE rows: the start is drawn from the seed's sample (the
+    rows a fit by chunks or on a cluster draws it from; a fit by chunks says so too)."""
+    from . import stream
+
+    if cfg.init in ("params", "forum") or n <= stream.SAMPLE_SIZE:
+        return  # the start uses no rows, or all of them
+    print(
+        f"the start ({cfg.init}) is drawn from a uniform random sample of {stream.SAMPLE_SIZE:,} of the {n:,} rows "
+        f"(seed {cfg.seed}): the rows a fit by chunks or on a Dask cluster draws it from",
+        file=sys.stderr,
+    )
 
 
 def _gallery_config(args, cfg: FitConfig) -> FitConfig:
@@ -694,9 +710,9 @@ def _streamed_grid(args, source, base: FitConfig, cells: int):
 
         client = cluster.connect(args.dask)
         run_pass, rows = _cluster_passes(args, client, source, rows)
-        found = run_pass.survey(streaming.SAMPLE_SIZE, base.seed)
+        found = run_pass.survey(stream.SAMPLE_SIZE, base.seed)
     else:
-        found = stream.survey(source, rows, streaming.SAMPLE_SIZE, base.seed)
+        found = stream.survey(source, rows, stream.SAMPLE_SIZE, base.seed)
     print(
         f"{args.data}: {found.n_samples:,} rows read by chunks of {rows:,}, one pass per iteration for the whole "
         f"grid; k-means++ starts from a uniform random sample of {len(found.sample):,} rows",

@@ -15,7 +15,18 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DataError, UserError
-from .stream import CsvSource, Moments, MultiSource, NpySource, ParquetSource, Survey, first_non_finite
+from .stream import (
+    CsvSource,
+    Moments,
+    MultiSource,
+    NpySource,
+    ParquetSource,
+    Survey,
+    check_row_count,
+    first_non_finite,
+    rows_within,
+    sample_rows,
+)
 from .streaming import PassPlan, PassSums, chunk_sums, summed
 
 CONNECT_TIMEOUT_S = 10
@@ -202,29 +213,29 @@ class ClusterPasses:
         self.data = client.map(read_part, self.parts, pure=True)
 
     def survey(self, sample_size: int, seed: int) -> Survey:
-        """The first pass on the workers: each part's moments, its first non-finite value, and its sample_size
-        rows of smallest random keys (keys from numpy's generator seeded (seed, part)); here the moments are
-        combined (Chan) and the sample_size smallest keys overall kept: a uniform sample without replacement
-        (bottom-k sampling), the same for the same seed and parts. The data never comes to this machine."""
-        seeds = [(seed, i) for i in range(len(self.parts))]
-        tasks = self.client.map(part_survey, self.data, seeds, [sample_size] * len(seeds), pure=False)
-        moments = None
-        keys, rows, sample = [], [], []
+        """The first pass on the workers: each part's moments, its first non-finite value, and the rows of the
+        initialisation's sample it holds (stream.sample_rows(seed, N, sample_size): the rows a pass here or the
+        in-memory fit takes, whatever the parts); here the moments are combined (Chan) and the rows put together,
+        in row order. The data never comes to this machine."""
+        counts = [part.count for part in self.parts]
+        starts = np.cumsum([0, *counts])
+        wanted = sample_rows(seed, int(starts[-1]), sample_size)
+        picks = [rows_within(wanted, start, count) for start, count in zip(starts[:-1], counts, strict=True)]
+        tasks = self.client.map(part_survey, self.data, picks, pure=False)
+        moments, sample = None, []
         for part, found in zip(self.parts, self.client.gather(tasks), strict=True):
             if found["bad"] is not None:
                 r, j, value = found["bad"]
                 raise DataError(
                     f"{part.path}: row {part.start + r}, column {j} is {value}: remove or fill non-finite values"
                 )
-            keys.append(found["keys"])
-            rows.append(found["rows"] + (moments.count if moments else 0))
             sample.append(found["sample"])
             moments = found["moments"] if moments is None else moments.add(found["moments"])
-        keys, rows, sample = np.concatenate(keys), np.concatenate(rows), np.concatenate(sample)
-        keep = np.argsort(keys, kind="stable")[:sample_size]  # the smallest keys
-        keep = keep[np.argsort(rows[keep], kind="stable")]  # in row order: every row, when N <= sample_size, as here
+        if moments is None or moments.count == 0:
+            raise DataError(f"{self.parts[0].path if self.parts else 'the data'}: there are no rows")
+        check_row_count(self.parts[0].path, moments.count, int(starts[-1]))
         m = moments
-        return Survey(m.count, m.mean, m.std, sample[keep], rows[keep], m.low, m.high)
+        return Survey(m.count, m.mean, m.std, np.concatenate(sample), wanted, m.low, m.high)
 
     def __call__(self, plan: PassPlan, cancel=None) -> PassSums:
         """A pass on the workers; cancel (a CancelToken): checked every CANCEL_POLL_S while the parts run, the tasks
@@ -248,15 +259,7 @@ class ClusterPasses:
                 continue
 
 
-def part_survey(chunk: np.ndarray, seed: tuple[int, int], sample_size: int) -> dict:
-    """One part's first pass (runs on a worker): its moments (float64), its first non-finite value, and its
-    sample_size rows of smallest uniform keys (with the keys and the rows' places in the part)."""
-    keys = np.random.default_rng(list(seed)).random(len(chunk))
-    keep = np.argsort(keys, kind="stable")[:sample_size]
-    return {
-        "bad": first_non_finite(chunk),
-        "moments": Moments.of(chunk),
-        "keys": keys[keep],
-        "rows": keep,
-        "sample": chunk[keep].astype(np.float64),
-    }
+def part_survey(chunk: np.ndarray, picks: np.ndarray) -> dict:
+    """One part's first pass (runs on a worker): its moments (float64), its first non-finite value, and its rows
+    `picks` (places in the part, ascending) of the initialisation's sample (c, D) in float64."""
+    return {"bad": first_non_finite(chunk), "moments": Moments.of(chunk), "sample": chunk[picks].astype(np.float64)}

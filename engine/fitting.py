@@ -15,7 +15,7 @@ from .config import FitConfig
 from .covariances import COVARIANCE_TYPES
 from .em import all_failed_error, failure_warning
 from .errors import DataError, UserError
-from .init import Params, generators, initial_parameters
+from .init import Params, generators, initial_parameters, initial_points
 from .memory import release_free_memory
 from .procedure import Procedure
 from .scaling import Scaling, column_moments, reg_floor
@@ -109,7 +109,8 @@ def fit(
     floor = floor_of(cfg, moments[1])
     reg = scaling.reg_to_std(floor, x)
     start = time.perf_counter()
-    init = tuple(p.to(dtype) for p in initial_parameters(x, cfg, scaling, reg))
+    # above stream.SAMPLE_SIZE points the start is drawn from the seed's sample, as a fit by chunks draws it
+    init = tuple(p.to(dtype) for p in initial_parameters(initial_points(x, cfg.seed), cfg, scaling, reg))
     release_free_memory()  # the checks' and the initialisation's temporaries, before the E-step's own
     seeds = np.arange(cfg.seed, cfg.seed + cfg.restarts)
     rngs = generators(cfg.seed + 1_000_003, cfg.restarts)  # sampling streams, apart from the init streams

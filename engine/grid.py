@@ -26,7 +26,7 @@ from .covariances import COVARIANCE_TYPES
 from .em import ExactEM, all_failed_error
 from .errors import UserError
 from .fitting import Bookkeeping, Stopping, checked_data, fit, floor_of, resolve_device, working_points
-from .init import initial_parameters
+from .init import initial_parameters, initial_points
 from .scaling import Scaling, column_moments
 from .snapshot import CancelToken, Snapshot
 from .threads import use_threads_for
@@ -164,6 +164,7 @@ def _batch(
         device = torch.device("cpu")
         scaling = survey_scaling(x_data.survey, base)
         x = torch.as_tensor(scaling.data_to_std(x_data.survey.sample.copy()), dtype=dtype)
+        start_points = x  # the survey's sample: stream.sample_rows of the data
 
         def procedure(params, types, ks):
             return StreamingEM(x_data.run_pass, n, d, scaling, params, types, reg, dtype, base.empty_policy, ks)
@@ -171,6 +172,7 @@ def _batch(
         isotropic = COVARIANCE_TYPES[base.covariance_type].isotropic
         scaling = Scaling.fit(x_data, isotropic, moments) if base.standardize else Scaling.identity(d)
         x = working_points(x_data, scaling, dtype, device)
+        start_points = initial_points(x, base.seed)  # the sample a selection by chunks starts from
 
         def procedure(params, types, ks):
             return ExactEM(x, params, types, reg, base.empty_policy, n_components=ks)
@@ -182,7 +184,7 @@ def _batch(
     inits = []
     for i, cfg in cells:
         try:
-            inits.append((i, cfg, tuple(p.to(dtype) for p in initial_parameters(x, cfg, scaling, reg))))
+            inits.append((i, cfg, tuple(p.to(dtype) for p in initial_parameters(start_points, cfg, scaling, reg))))
         except UserError as exc:  # more components than points
             results[i] = CellResult(given[i], None, [], exc)
     if not inits:

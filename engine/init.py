@@ -25,8 +25,21 @@ def generators(seed: int, restarts: int) -> list[torch.Generator]:
     return [torch.Generator().manual_seed(seed + r) for r in range(restarts)]
 
 
+def initial_points(x: torch.Tensor, seed: int) -> torch.Tensor:
+    """The points (S, D) a start is drawn from: x (N, D) itself up to stream.SAMPLE_SIZE points, else the rows
+    stream.sample_rows(seed, N, SAMPLE_SIZE) of it, ascending: the sample a fit of the same data read by chunks or
+    on a Dask cluster gathers, so that the same seed starts the same way however the data is read."""
+    from . import stream
+
+    rows = stream.sample_rows(seed, x.shape[0], stream.SAMPLE_SIZE)
+    if len(rows) == x.shape[0]:
+        return x
+    return x[torch.as_tensor(rows, device=x.device)]
+
+
 def initial_parameters(x: torch.Tensor, cfg: FitConfig, scaling: Scaling, reg: torch.Tensor) -> Params:
-    """Dispatch on cfg.init. reg (D,) is reg_covar in working units."""
+    """Dispatch on cfg.init, drawing from the points x (S, D) (initial_points of the data). reg (D,) is reg_covar in
+    working units."""
     k, n = cfg.n_components, x.shape[0]
     if cfg.init != "params" and n < k:
         raise UserError(f"{n} points cannot fit {k} components: use at most {n} components or more data")

@@ -3,8 +3,9 @@
 A source reads its rows in order, a chunk at a time, into a buffer of its own: `.npy` files by plain reads from
 the data's offset (never memory-mapped: mapped pages would count in the process's resident set), Parquet files
 by row groups (pyarrow), and a folder or a glob of such files one after another. The first pass (`survey`)
-checks every value, computes the columns' moments and draws a uniform random sample (reservoir sampling) for
-the initialisation.
+checks every value, computes the columns' moments and gathers the initialisation's sample: the rows that
+`sample_rows` draws from (seed, N, sample size) alone, so that in memory, by chunks of any size and on a Dask
+cluster's parts the same seed starts from the same rows.
 """
 
 from __future__ import annotations
@@ -21,6 +22,11 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DataError
+
+# Rows of the initialisation's sample (k-means++, k-means and random-data draw from it) when there are more: the
+# same for data in memory, read by chunks or on a cluster. (gui.frames.SAMPLE_SIZE, 20,000, is another matter:
+# how many of them the window draws as dots.)
+SAMPLE_SIZE = 100_000
 
 STREAM_SUFFIXES = (".npy", ".parquet")  # what a folder or a glob is made of (and what Dask workers read)
 TEXT_SUFFIXES = (".csv", ".tsv", ".txt", ".dat")  # streamed on this machine
@@ -490,6 +496,22 @@ def first_non_finite(chunk: np.ndarray) -> tuple[int, int, float] | None:
     return int(r), int(j), float(chunk[r, j])
 
 
+def sample_rows(seed: int, n: int, size: int) -> np.ndarray:
+    """The rows of the initialisation's sample (S,), S = min(size, n), ascending: every row when n <= size, else
+    `size` distinct rows drawn uniformly by numpy's generator seeded `seed`. They depend on (seed, n, size) only,
+    never on how the rows are read: each reader (in memory, by chunks, a Dask cluster's parts) gathers these.
+    (Generator.choice holds at most max(50 * size, ...) row numbers while it draws: 40 MB at the default size.)"""
+    if n <= size:
+        return np.arange(n, dtype=np.int64)
+    return np.sort(np.random.default_rng(seed).choice(n, size, replace=False))
+
+
+def rows_within(rows: np.ndarray, start: int, count: int) -> np.ndarray:
+    """The places, counted from start, of the ascending rows (S,) that lie in [start, start + count)."""
+    lo, hi = np.searchsorted(rows, [start, start + count])
+    return rows[lo:hi] - start
+
+
 @dataclass(frozen=True)
 class Survey:
     """What the first pass learnt: N, the columns' means and standard deviations (D,), a uniform random sample
@@ -506,14 +528,12 @@ class Survey:
 
 def survey(source, rows: int, sample_size: int, seed: int, cancelled=None) -> Survey:
     """One pass: every value checked (finite; the row and column named), the moments (Chan's pairwise
-    combination of per-chunk means and squared deviations, in float64), and a reservoir sample of sample_size
-    rows (Algorithm R: row i > S replaces a uniform slot j < S when j drawn from 0..i falls below S), drawn from
-    numpy's generator seeded `seed`: the same rows for the same seed. cancelled() (optional) is asked before each
-    chunk: True ends the pass with stream.Cancelled."""
-    rng = np.random.default_rng(seed)
+    combination of per-chunk means and squared deviations, in float64), and the rows sample_rows(seed, N,
+    sample_size) gathered as the chunks pass, in row order. cancelled() (optional) is asked before each chunk:
+    True ends the pass with stream.Cancelled."""
+    wanted = sample_rows(seed, source.n_samples, sample_size)
     d = source.n_features
-    sample = np.empty((sample_size, d))
-    sample_rows = np.full(sample_size, -1, dtype=np.int64)
+    sample = np.empty((len(wanted), d))
     moments = Moments.none(d)
     for chunk in source.chunks(rows):
         check_cancelled(cancelled)
@@ -525,19 +545,20 @@ def survey(source, rows: int, sample_size: int, seed: int, cancelled=None) -> Su
                 "non-finite values"
             )
         moments = moments.add(Moments.of(chunk))
-        total = moments.count
-        index = np.arange(count, total)
-        fill = index < sample_size
-        sample[index[fill]] = chunk[fill]
-        sample_rows[index[fill]] = index[fill]
-        rest = np.flatnonzero(~fill)
-        if len(rest):
-            slots = rng.integers(0, index[rest] + 1)  # one draw per row past the reservoir, in row order
-            keep = slots < sample_size
-            sample[slots[keep]] = chunk[rest[keep]]  # later rows overwrite earlier ones, as Algorithm R does
-            sample_rows[slots[keep]] = index[rest[keep]]
+        lo, hi = np.searchsorted(wanted, [count, moments.count])
+        sample[lo:hi] = chunk[wanted[lo:hi] - count]
     if moments.count == 0:
         raise DataError(f"{source.path}: there are no rows")
-    kept = min(sample_size, moments.count)
+    check_row_count(source.path, moments.count, source.n_samples)
     m = moments
-    return Survey(m.count, m.mean, m.std, sample[:kept], sample_rows[:kept], m.low, m.high)
+    return Survey(m.count, m.mean, m.std, sample, wanted, m.low, m.high)
+
+
+def check_row_count(path, read: int, counted: int) -> None:
+    """DataError when a pass read another number of rows than the source counted when it opened (the sample's
+    rows were drawn among those counted)."""
+    if read != counted:
+        raise DataError(
+            f"{path}: {read:,} rows read where {counted:,} were counted when it was opened: the data changed while "
+            "it was read; open it again"
+        )

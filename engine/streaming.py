@@ -5,8 +5,9 @@ add up over chunks: a pass runs the same chunk E-step as the in-memory fit (gaus
 whitened_statistics) on each chunk and adds the results, and the M-step is ExactEM's own. From the same start
 the answer is the in-memory fit's, up to the order of the sums (tests/engine/test_streaming.py).
 
-The start comes from a uniform random sample of the rows drawn in a first pass (stream.survey): k-means++ on the
-sample, as the in-memory fit runs it on all the points, or given parameters.
+The start comes from the initialisation's sample gathered in a first pass (stream.survey): the rows
+stream.sample_rows draws from the seed, N and the sample size alone, the rows the in-memory fit starts from too
+(init.initial_points), so that the same seed starts the same way however the data is read; or given parameters.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from . import gaussian
+from . import gaussian, stream
 from .config import FitConfig
 from .covariances import COVARIANCE_TYPES
 from .em import HOST, ExactEM
@@ -31,8 +32,6 @@ from .scaling import Scaling
 from .snapshot import CancelToken, Snapshot
 from .stream import Survey, survey
 from .threads import use_threads_for
-
-SAMPLE_SIZE = 100_000  # rows in the initialisation's sample (k-means++ runs on it)
 
 
 @dataclass(frozen=True)
@@ -210,7 +209,7 @@ def fit_stream(
     rows: int,
     cancel: CancelToken | None = None,
     every: bool = True,
-    sample_size: int = SAMPLE_SIZE,
+    sample_size: int | None = None,
     on_survey=None,
     run_pass=None,
     run_survey=None,
@@ -218,8 +217,9 @@ def fit_stream(
     """Exact EM over a source read `rows` at a time (see the module's docstring); snapshots as fit yields them.
     on_survey(survey) is called after the first pass (the command line reports the sample); run_pass(plan) runs
     the E-step passes elsewhere (a Dask cluster: engine/cluster.py), local_pass by default; run_survey(sample_size,
-    seed) the first pass (stream.survey here by default)."""
+    seed) the first pass (stream.survey here by default); sample_size: stream.SAMPLE_SIZE by default."""
     cfg = check_streamable(config)
+    sample_size = stream.SAMPLE_SIZE if sample_size is None else sample_size
     dtype = torch.float64 if cfg.dtype == "float64" else torch.float32
     device = torch.device("cpu")
     use_threads_for(min(rows, source.n_samples) * cfg.n_components * cfg.restarts)

@@ -65,8 +65,8 @@ class Streamed:
     def first_pass(self, source, rows: int, report, seed: int, sample_size: int | None = None):
         """The survey a fit seeded `seed` starts from: the one made when the file opened when it was drawn with
         that seed (and is of that size), else a new first pass over source."""
+        from engine.stream import SAMPLE_SIZE as FIT_SAMPLE
         from engine.stream import survey
-        from engine.streaming import SAMPLE_SIZE as FIT_SAMPLE
 
         sample_size = FIT_SAMPLE if sample_size is None else sample_size
         if seed == self.seed and sample_size == FIT_SAMPLE:
@@ -111,9 +111,9 @@ class Progress:
 
 def survey_file(source, path: str, columns, limit: int, seed: int, report, cancelled) -> Streamed:
     """The first pass over a source (engine.stream): every value checked, the moments, a sample of
-    engine.streaming.SAMPLE_SIZE rows drawn with seed."""
+    engine.stream.SAMPLE_SIZE rows, stream.sample_rows of seed."""
+    from engine.stream import SAMPLE_SIZE as FIT_SAMPLE
     from engine.stream import survey
-    from engine.streaming import SAMPLE_SIZE as FIT_SAMPLE
 
     rows = chunk_rows(limit, source.n_features)
     found = survey(Progress(source, report, f"{path}: first pass"), rows, FIT_SAMPLE, seed, cancelled)
@@ -224,8 +224,9 @@ def grid_data(streamed: Streamed, seed: int, cells: int, report):
 
 def fit_snapshots(streamed: Streamed, config, cancel, where: str, link: ClusterLink, report):
     """The snapshots of a fit of data read by chunks: a pass per iteration here (where == MACHINE) or on the Dask
-    cluster `where`. The start is k-means++ on the first pass's sample when its seed is the fit's (no pass
-    again), else on a new sample."""
+    cluster `where`. Here the start is drawn from the first pass's sample when its seed is the fit's (no pass
+    again), else from a new one; on a cluster, as the command line's `fit --dask`, from the first pass the
+    workers make over their parts (the same rows: stream.sample_rows; the moments added in the parts' order)."""
     from engine.streaming import fit_stream
 
     cfg = config.resolved()
@@ -235,8 +236,9 @@ def fit_snapshots(streamed: Streamed, config, cancel, where: str, link: ClusterL
     def first_pass(sample_size: int, seed: int):
         return streamed.first_pass(source.source, rows, report, seed, sample_size)
 
-    run_pass = None
+    run_pass, run_survey = None, first_pass
     if where != MACHINE:
         run_pass = link.passes(where, streamed, rows, report)
+        run_survey = run_pass.survey
         report(f"fitting on the Dask cluster {where} (dashboard {link.dashboard()})")
-    yield from fit_stream(source, cfg, rows, cancel, run_pass=run_pass, run_survey=first_pass)
+    yield from fit_stream(source, cfg, rows, cancel, run_pass=run_pass, run_survey=run_survey)

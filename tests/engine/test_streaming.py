@@ -85,7 +85,7 @@ def test_restarts_run_batched_and_the_best_is_the_in_memory_ones(tmp_path) -> No
     assert streamed.restart == memory.restart
 
 
-def test_the_reservoir_sample_is_uniform_and_reproducible(tmp_path) -> None:
+def test_the_sample_is_uniform_and_reproducible(tmp_path) -> None:
     """Rows 0..N-1 as data: over 400 seeds each tenth of the rows is sampled 10% of the time (within 1%)."""
     n, s = 10_000, 100
     path = tmp_path / "rows.npy"
