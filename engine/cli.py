@@ -381,6 +381,11 @@ def cmd_fit(args) -> int:
     return 0
 
 
+def _note(text: str) -> None:
+    """A line of progress on stderr (a wait the user should know about)."""
+    print(text, file=sys.stderr, flush=True)
+
+
 def _say_sample(cfg: FitConfig, n: int) -> None:
     """On stderr, for data in memory above stream.SAMPLE_SIZE rows: the start is drawn from the seed's sample (the
     rows a fit by chunks or on a cluster draws it from; a fit by chunks says so too)."""
@@ -423,7 +428,7 @@ def _fit_on_cluster(args, source) -> int:
     from . import cluster
     from .limits import chunk_rows_for
 
-    client = cluster.connect(args.dask)
+    client = cluster.connect(args.dask, _note)
     try:
         cfg = _fit_config(args).resolved()
         rows = chunk_rows_for(args.limit_bytes, source.n_features, cfg.restarts)
@@ -708,7 +713,7 @@ def _streamed_grid(args, source, base: FitConfig, cells: int):
     if args.dask:
         from . import cluster
 
-        client = cluster.connect(args.dask)
+        client = cluster.connect(args.dask, _note)
         run_pass, rows = _cluster_passes(args, client, source, rows)
         found = run_pass.survey(stream.SAMPLE_SIZE, base.seed)
     else:

@@ -9,6 +9,7 @@ Imported only for `--dask`: the default path never imports dask or distributed.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,19 +31,18 @@ from .stream import (
 from .streaming import PassPlan, PassSums, chunk_sums, summed
 
 CONNECT_TIMEOUT_S = 10
+WORKERS_WAIT_S = 30  # how long a fit waits for a first worker to join a scheduler that has none
 CANCEL_POLL_S = 0.2  # how often a pass on the cluster looks at its cancel token
 
 
-def connect(spec: str):
+def connect(spec: str, say: Callable[[str], None] | None = None):
     """A distributed.Client for 'local', 'local:WORKERS' (a LocalCluster of processes on this machine, one
-    thread each) or a scheduler address 'tcp://HOST:PORT'. UserError in one line when it cannot be reached."""
+    thread each) or a scheduler address 'tcp://HOST:PORT'. UserError in one line when it cannot be reached, or
+    when no worker joins it within WORKERS_WAIT_S (say(text) tells the wait)."""
     from distributed import Client, LocalCluster
 
     if spec == "local" or spec.startswith("local:"):
-        count = spec.partition(":")[2]
-        if count and not (count.isdigit() and int(count) > 0):
-            raise UserError(f"--dask local:WORKERS takes a whole number of workers, got {spec!r}")
-        workers = int(count) if count else None
+        workers = local_workers(spec)
         # silence_logs CRITICAL: a worker logs a task's error (a bad value in a CSV part) with its traceback at
         # ERROR, before the one line the command prints for it
         cluster = LocalCluster(
@@ -60,11 +60,49 @@ def connect(spec: str):
             "`dask scheduler` and workers with `dask worker ADDRESS`, or use --dask local"
         ) from None
     try:
+        _wait_for_workers(client, spec, say)
         ship_engine(client, spec)
     except BaseException:
         client.close()
         raise
     return client
+
+
+def local_workers(spec: str) -> int | None:
+    """The worker count of 'local:WORKERS' (None for 'local': distributed's choice); UserError past
+    most_local_workers(), where more worker processes (a Python with torch each, a few hundred MB) only take memory
+    (local:1000 started workers until memory ran out)."""
+    count = spec.partition(":")[2]
+    if count and not (count.isdigit() and int(count) > 0):
+        raise UserError(f"--dask local:WORKERS takes a whole number of workers, got {spec!r}")
+    most = most_local_workers()
+    if count and int(count) > most:
+        raise UserError(
+            f"--dask {spec}: this machine has {os.cpu_count() or 1} cores; more local workers than {most} only take "
+            f"memory (each is a process with torch): use at most local:{most}"
+        )
+    return int(count) if count else None
+
+
+def most_local_workers() -> int:
+    """Twice the cores, at least 4: a worker waiting on its disk leaves its core to another."""
+    return max(4, 2 * (os.cpu_count() or 1))
+
+
+def _wait_for_workers(client, spec: str, say: Callable[[str], None] | None) -> None:
+    """Return when a worker is connected to the scheduler; UserError when none joins within WORKERS_WAIT_S (a
+    fit would wait for ever, in silence)."""
+    if client.scheduler_info().get("workers"):
+        return
+    if say is not None:
+        say(f"no Dask worker is connected to {spec} yet: waiting up to {WORKERS_WAIT_S} s for one to join ...")
+    try:
+        client.wait_for_workers(1, timeout=WORKERS_WAIT_S)
+    except TimeoutError:
+        raise UserError(
+            f"--dask {spec}: no Dask worker joined the scheduler in {WORKERS_WAIT_S} s: start workers with "
+            f"`dask worker {spec}` (in an environment with GMM Studio's requirements)"
+        ) from None
 
 
 ENGINE_DIR = Path(__file__).resolve().parent

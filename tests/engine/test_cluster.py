@@ -77,29 +77,34 @@ def test_a_worker_killed_mid_fit_changes_nothing(tmp_path, local_client) -> None
     assert killed not in local_client.run(os.getpid).values()
 
 
+def _start_scheduler(tmp_path, env: dict, cwd) -> tuple[subprocess.Popen, str]:
+    """`dask scheduler` on 127.0.0.1 (any free port) as its own process; it and its address."""
+    address_file = tmp_path / "scheduler.json"
+    scheduler = subprocess.Popen(
+        [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0",
+         "--dashboard-address", ":0", "--scheduler-file", str(address_file)],
+        env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    for _ in range(300):
+        if address_file.exists() and address_file.stat().st_size:
+            break
+        time.sleep(0.1)
+    return scheduler, json.loads(address_file.read_text())["address"]
+
+
 def test_a_scheduler_and_a_worker_started_apart(tmp_path) -> None:
     """`dask scheduler` and `dask worker` as their own processes on 127.0.0.1, started as the README says: in the
     project's environment, but in another folder and with nothing on their path that finds GMM Studio (issue 22,
     item 10: "No module named 'engine'"); fit --dask tcp://... through the command line ships the engine to the
     worker and gives the parameters of the fit on this machine."""
     x = _data(tmp_path / "x.npy")
-    address_file = tmp_path / "scheduler.json"
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["DASK_TEMPORARY_DIRECTORY"] = str(tmp_path / "scratch")  # the engine is uploaded there, not to /tmp's
     apart = tmp_path / "elsewhere"
     apart.mkdir()
-    scheduler = subprocess.Popen(
-        [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0",
-         "--dashboard-address", ":0", "--scheduler-file", str(address_file)],
-        env=env, cwd=apart, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    scheduler, address = _start_scheduler(tmp_path, env, apart)
     worker = None
     try:
-        for _ in range(300):
-            if address_file.exists() and address_file.stat().st_size:
-                break
-            time.sleep(0.1)
-        address = json.loads(address_file.read_text())["address"]
         worker = subprocess.Popen(
             [sys.executable, "-m", "distributed.cli.dask_worker", address, "--nworkers", "1", "--nthreads", "1",
              "--no-dashboard"],
@@ -141,6 +146,36 @@ def test_a_scheduler_that_does_not_answer_is_one_line(monkeypatch) -> None:
     assert "\n" not in str(caught.value)
     with pytest.raises(UserError, match="local:WORKERS takes a whole number"):
         cluster.connect("local:two")
+
+
+def test_more_local_workers_than_the_machine_can_use_are_refused_before_any_starts() -> None:
+    """local:1000 started workers until memory ran out (issue 22 item 16)."""
+    import threading
+
+    before = threading.active_count()
+    most = cluster.most_local_workers()
+    with pytest.raises(UserError, match=f"use at most local:{most}$"):
+        cluster.connect(f"local:{most + 1}")
+    assert threading.active_count() == before
+
+
+def test_a_scheduler_without_workers_is_one_line_after_a_said_wait(tmp_path, monkeypatch) -> None:
+    """A fit on a scheduler with no workers waited for ever in silence (issue 22 item 16)."""
+    monkeypatch.setattr(cluster, "WORKERS_WAIT_S", 2)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    scheduler, address = _start_scheduler(tmp_path, env, tmp_path)
+    said: list[str] = []
+    try:
+        with pytest.raises(UserError) as caught:
+            cluster.connect(address, said.append)
+    finally:
+        scheduler.terminate()
+        scheduler.wait(30)
+    assert said == [f"no Dask worker is connected to {address} yet: waiting up to 2 s for one to join ..."]
+    assert str(caught.value) == (
+        f"--dask {address}: no Dask worker joined the scheduler in 2 s: start workers with `dask worker {address}` "
+        "(in an environment with GMM Studio's requirements)"
+    )
 
 
 def test_select_runs_its_grid_on_the_cluster(tmp_path, local_client, capsys) -> None:
@@ -329,22 +364,13 @@ def test_a_worker_with_another_engine_on_its_path_gets_this_one(tmp_path) -> Non
     shutil.copytree(ROOT / "engine", stale / "engine", ignore=shutil.ignore_patterns("__pycache__"))
     with open(stale / "engine" / "streaming.py", "a") as f:
         f.write("\nSTALE = True  # another version\n")
-    address_file = tmp_path / "scheduler.json"
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["DASK_TEMPORARY_DIRECTORY"] = str(tmp_path / "scratch")  # their own scratch space: no copy left by others
     env["PYTHONPATH"] = str(stale)  # the scheduler's and the worker's
     processes = []
     try:
-        processes.append(subprocess.Popen(
-            [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0",
-             "--dashboard-address", ":0", "--scheduler-file", str(address_file)],
-            env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        ))  # fmt: skip
-        for _ in range(300):
-            if address_file.exists() and address_file.stat().st_size:
-                break
-            time.sleep(0.1)
-        address = json.loads(address_file.read_text())["address"]
+        scheduler, address = _start_scheduler(tmp_path, env, tmp_path)
+        processes.append(scheduler)
         processes.append(subprocess.Popen(
             [sys.executable, "-m", "distributed.cli.dask_worker", address, "--nworkers", "1", "--nthreads", "1",
              "--no-dashboard"],
