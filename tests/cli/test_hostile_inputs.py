@@ -992,3 +992,17 @@ def test_an_npz_with_a_text_member_beside_the_points_reads_the_points(tmp_path) 
 def test_iterations_and_restarts_are_bounded_on_the_command_line_as_in_sessions(capsys, small, extra, message) -> None:
     """A session asking for max_iter 1e15 ran for ever (issue 22, item 16): one bound for sessions and fit alike."""
     _bad(capsys, ["fit", str(small), "-k", "2", "--quiet", *extra], message)
+
+
+def test_a_session_of_a_wide_file_replays(tmp_path, capsys) -> None:
+    """fit took a 70-column file and wrote a session that replay refused (sessions allowed 64 columns): a file's
+    columns are its own; only generated data keeps generate's bound."""
+    rng = np.random.default_rng(0)
+    path = tmp_path / "wide.csv"
+    np.savetxt(path, np.r_[rng.normal(0, 1, (150, 70)), rng.normal(4, 1, (150, 70))], delimiter=",")
+    session = tmp_path / "wide.gmmsession"
+    assert cli(["fit", str(path), "-k", "2", "--session", str(session), "--quiet"]) == 0
+    assert json.loads(session.read_text())["data"]["n_features"] == 70
+    capsys.readouterr()
+    assert cli(["replay", str(session), "--quiet"]) == 0
+    assert "reproduced" in capsys.readouterr().out
