@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pyqtgraph as pg
 from PySide6.QtWidgets import QLabel
 
-from .frames import Frame
+from .frames import Frame, own_iterations
 from .param_table import ParamTable
 from .plot_view import PlotView
 from .state import NO_DATA, NO_FIT, PAUSED, REPLAY, WindowState
@@ -112,7 +112,7 @@ class FitView:
         following = self.state.following
         self.timeline.set_entries([e.iteration for e in latest.entries], follow=following)
         if following:
-            self.timeline.show_position(shown_iteration(latest), None, live=True)
+            self.timeline.show_position(shown_iteration(latest), None, live=True, own=own_iterations(latest))
 
     def show_frame(self) -> None:
         """Draw the frame on screen: plot items, parameter table, log-likelihood chart, status labels."""

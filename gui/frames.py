@@ -447,3 +447,10 @@ def trajectory_of(entries: tuple, upto: int, restart: int | None = None, perm: n
     r = entries[-1].restart if restart is None else restart
     perm = slice(None) if perm is None else perm
     return np.stack([e.restart_means[r][perm] for e in kept])
+
+
+def own_iterations(frame: Frame) -> int | None:
+    """The shown restart's own iterations once the fit is done (None while it runs: every restart that is shown
+    then is still running, or the best so far)."""
+    snap = frame.snapshot
+    return snap.restart_iterations if snap.done else None

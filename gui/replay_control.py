@@ -9,7 +9,7 @@ import numpy as np
 
 from .background import Background
 from .controls import ControlPanel
-from .frames import Frame, build_frame, is_latest, snapshot_at, trajectory_of
+from .frames import Frame, build_frame, is_latest, own_iterations, snapshot_at, trajectory_of
 from .param_table import ParamTable
 from .plot_view import PlotView
 from .state import WindowState
@@ -56,7 +56,7 @@ class ReplayControl:
         self.state.replaying = index < len(entries) - 1
         if not self.state.replaying and self.state.view_restart is None:
             self.state.set_frame(latest)
-            self.timeline.show_position(latest.snapshot.iteration, None, live=True)
+            self.timeline.show_position(latest.snapshot.iteration, None, live=True, own=own_iterations(latest))
             return
         self.show_entry(entries[index])
 
@@ -103,7 +103,7 @@ class ReplayControl:
         if latest is not None:
             self.timeline.set_entries([e.iteration for e in latest.entries], follow=True)
             self.state.set_frame(latest)
-            self.timeline.show_position(latest.snapshot.iteration, None, live=True)
+            self.timeline.show_position(latest.snapshot.iteration, None, live=True, own=own_iterations(latest))
 
     def continue_from_here(self) -> None:
         """A new fit from the shown parameters (any iteration, any restart), with the panel's settings."""

@@ -95,8 +95,12 @@ class Timeline(QWidget):
             self.slider.setValue(self.slider.maximum())
         self.slider.blockSignals(False)
 
-    def show_position(self, iteration: int, restart: int | None, live: bool) -> None:
+    def show_position(self, iteration: int, restart: int | None, live: bool, own: int | None = None) -> None:
+        """The label: live or replay, the batch's iteration, the restart shown; own: the shown restart's own
+        iterations when it stopped before the batch did (a batch runs on for its slowest restart)."""
         who = "" if restart is None else f" · restart {restart}"
+        if own is not None and own < iteration:
+            who += f" · its restart stopped at iteration {own}"
         self.label.setText(f"{'live' if live else 'replay'}: iteration {iteration}{who}")
         self.live_button.setEnabled(not live or restart is not None)
 

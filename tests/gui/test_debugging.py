@@ -217,3 +217,14 @@ def test_session_save_and_open_reproduces_the_fit(qtbot, make_window, tmp_path) 
     np.testing.assert_array_equal(again.means, saved.means)
     assert second.sessions.verdict.startswith("session: reproduced the saved fit")
     assert second.controls.restarts.value() == 3
+
+
+def test_the_timeline_says_when_the_shown_restart_stopped_before_the_batch(qtbot, window) -> None:
+    """Issue 22 item 2 in the window: a batch runs on for its slowest restart; the label said 'iteration 626' for a
+    restart that had stopped at 206. It now says both."""
+    run_fit(qtbot, window, restarts=12, tol="1e-8", max_iter="3000")
+    snap = window.state.latest.snapshot
+    own = snap.restart_iterations
+    assert own < snap.iteration  # the demo's best restart stops before the batch's slowest (seed 0)
+    label = window.timeline.label.text()
+    assert label == f"live: iteration {snap.iteration} · its restart stopped at iteration {own}"
