@@ -101,9 +101,13 @@ class History:
             restart = kept[-1].restart
         return np.stack([e.restart_means[restart] for e in kept])
 
-    def log_likelihoods(self) -> np.ndarray:
-        """(T, 2): iteration and mean log-likelihood of the kept entries."""
-        return np.array([(e.iteration, e.mean_log_likelihood) for e in self.kept()], dtype=np.float64)
+    def log_likelihoods(self, restart: int | None = None) -> np.ndarray:
+        """(T, 2): iteration and mean log-likelihood of the kept entries: of each entry's shown restart, or of the
+        given restart's own run."""
+        kept = self.kept()
+        if restart is None:
+            return np.array([(e.iteration, e.mean_log_likelihood) for e in kept], dtype=np.float64)
+        return np.array([(e.iteration, e.restart_mean_log_likelihood[restart]) for e in kept], dtype=np.float64)
 
     @property
     def nbytes(self) -> int:

@@ -82,15 +82,19 @@ def session_dict(
         kept = history.kept()
         step = max(1, math.ceil(len(kept) / HISTORY_ENTRIES))
         chosen = kept[::step] + ([kept[-1]] if (len(kept) - 1) % step else [])
-        trace = history.log_likelihoods() if log_likelihood_trace is None else log_likelihood_trace
+        # the fit's answer is one restart: its own run, not each iteration's best restart (another, in a batch)
+        r = snap.restart
+        trace = history.log_likelihoods(r) if log_likelihood_trace is None else log_likelihood_trace
+        trace = np.asarray(trace)
         hist = {
-            "log_likelihood": np.asarray(trace).tolist(),
+            "restart": r,
+            "log_likelihood": trace[np.isfinite(trace[:, 1])].tolist() if trace.size else [],
             "params": [
                 {
                     "iteration": e.iteration,
-                    "weights": e.weights.tolist(),
-                    "means": e.means.tolist(),
-                    "covariances": e.covariances.tolist(),
+                    "weights": e.restart_weights[r].tolist(),
+                    "means": e.restart_means[r].tolist(),
+                    "covariances": e.restart_covariances[r].tolist(),
                 }
                 for e in chosen
             ],

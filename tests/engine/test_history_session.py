@@ -159,3 +159,28 @@ def test_a_session_saved_before_reg_covar_had_units_replays_in_data_units() -> N
     assert saved["reg_covar_units"] == "relative"
     del saved["reg_covar_units"]
     assert config_from_dict(saved).reg_covar_units == "data"
+
+
+def test_a_sessions_history_is_the_chosen_restarts_own_run(tmp_path) -> None:
+    """Each stored entry and the stored trace were the shown restart's of that iteration, which in a batch is now
+    one restart and now another (the saved path jumped between restarts)."""
+    from engine.data import FORUM_PRESET, sample_mixture
+
+    points, _ = sample_mixture(FORUM_PRESET["weights"], FORUM_PRESET["means"], FORUM_PRESET["covariances"], 600, 3)
+    cfg = FitConfig(n_components=3, restarts=8, seed=0, init="random-data")
+    history = History()
+    for snap in fit(points, cfg):
+        history.append(snap)
+    shown = {e.restart for e in history.kept()}
+    assert len(shown) > 1  # the case: the best restart changed during the fit
+    path = tmp_path / "s.gmmsession"
+    write_session(path, inline_ref(points), cfg, snap, history)
+    saved = read_session(path).history
+    r = snap.restart
+    assert saved["restart"] == r
+    for entry in saved["params"]:
+        kept = history.at(entry["iteration"])
+        np.testing.assert_array_equal(entry["means"], kept.restart_means[r])
+        np.testing.assert_array_equal(entry["covariances"], kept.restart_covariances[r])
+    trace = np.array(saved["log_likelihood"])
+    np.testing.assert_array_equal(trace[:, 1], [e.restart_mean_log_likelihood[r] for e in history.kept()])
