@@ -389,7 +389,9 @@ def reframe(scene: DataScene, frame: Frame) -> Frame:
         frame.data_trajectory,
         light=not len(frame.labels) and len(scene.shown) > 0,
     )
-    return replace(again, running_seconds=frame.running_seconds, replay=frame.replay)
+    # the components' health is the view's no more than the snapshot's: a start's counts (worker.start_states,
+    # from its responsibilities) stay, where build_frame would give weight x N again
+    return replace(again, states=frame.states, running_seconds=frame.running_seconds, replay=frame.replay)
 
 
 def restart_permutation(final, table, restart: int) -> np.ndarray:

@@ -14,6 +14,7 @@ from .param_table import ParamTable
 from .plot_view import PlotView
 from .state import WindowState
 from .timeline import Timeline
+from .worker import start_states
 
 
 class ReplayControl:
@@ -86,6 +87,8 @@ class ReplayControl:
             frame = build_frame(
                 scene, snap, history, latest.entries, trajectory_of(latest.entries, entry.iteration, own, perm)
             )
+            if snap.iteration == 0:  # a start's health counts the points it owns, as when it was live
+                frame = replace(frame, states=start_states(scene, snap, frame.states))
             return replace(frame, replay=not is_latest(latest.snapshot, entry, snap.restart))
 
         def done(frame: Frame) -> None:

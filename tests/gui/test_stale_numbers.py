@@ -56,6 +56,19 @@ def test_a_dragged_start_shows_its_own_health(qtbot, window) -> None:
     assert window.table.item(0, STATE).text() == "few points"
     window.run_control.stop()
     qtbot.waitUntil(lambda: not window.state.job_active, timeout=FIT_TIMEOUT_MS)
+    # another view of the same start (the frame drawn again), then the start replayed: still its own counts
+    window.view_bar.kind.setCurrentIndex(1)  # principal axes
+    window.views.choose()
+    qtbot.waitUntil(
+        lambda: window.state.scene.view is not None and window.state.scene.view.kind == "pca", timeout=30_000
+    )
+    qtbot.waitUntil(lambda: window.state.frame.snapshot.iteration == 0, timeout=30_000)
+    assert float(window.table.item(0, POINTS).text()) == pytest.approx(owned[0], abs=0.05)
+    before = window.state.frame
+    window.replay.show_entry(window.state.latest.entries[0])
+    qtbot.waitUntil(lambda: window.state.frame is not before, timeout=30_000)
+    assert window.state.frame.snapshot.iteration == 0
+    assert float(window.table.item(0, POINTS).text()) == pytest.approx(owned[0], abs=0.05)
 
 
 def test_stop_while_paused_computes_no_other_iteration(qtbot, window) -> None:
