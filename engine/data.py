@@ -645,13 +645,27 @@ def _split(path: Path, lines: list[tuple[int, str]], delim: str | None) -> list[
     for no, line in lines:  # one line at a time: an unbalanced quote must not swallow the lines after it
         try:
             fields = next(csv.reader([line], delimiter=delim, skipinitialspace=True, strict=True))
-        except csv.Error:
-            raise DataError(
-                f'{path}: line {no}: a quote (") is opened but not closed: every quoted field needs '
-                "its closing quote on the same line"
-            ) from None
+        except csv.Error as exc:
+            raise DataError(_csv_problem(path, no, line, delim, exc)) from None
         rows.append((no, [f.strip() for f in fields]))
     return rows
+
+
+def _csv_problem(path: Path, no: int, line: str, delim: str, exc: csv.Error) -> str:
+    """What csv's error on a line means for a user: a field past csv's length limit (a 5 MB value, no quote in
+    sight), or a quote left open."""
+    if "field larger than field limit" in str(exc):
+        lengths = [len(f) for f in line.split(delim)]
+        j = max(range(len(lengths)), key=lengths.__getitem__)
+        return (
+            f"{path}: line {no}, column {j}: a field of {lengths[j]:,} characters (the most a field may hold is "
+            f"{csv.field_size_limit():,}): a value of a numeric table is a number; check the file's separator and "
+            "that this is the file you meant"
+        )
+    return (
+        f'{path}: line {no}: a quote (") is opened but not closed: every quoted field needs its closing quote on '
+        "the same line"
+    )
 
 
 # What a CSV reader takes as a number: ASCII digits with an optional sign, point and exponent. Python's float()

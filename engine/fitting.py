@@ -45,10 +45,12 @@ def checked_data(data: np.ndarray, columns: tuple[str, ...] = ()) -> tuple[np.nd
     lo, hi = SPREAD_RANGE
     for j in np.nonzero((spread > 0) & ((spread < lo) | (spread > hi)))[0]:
         name = f" ({columns[j]!r})" if j < len(columns) else ""
-        value = x[np.argmax(np.abs(x[:, j])), j]
+        row = int(np.argmax(np.abs(x[:, j])))
+        value = x[row, j]
         factor = "1e-150" if spread[j] > hi else "1e150"
         raise DataError(
-            f"column {j}{name} spreads over {spread[j]:.3g} (a value: {value:.6g}), outside what a "
+            f"column {j}{name} spreads over {spread[j]:.3g} (its largest value, {value:.6g}, is in data row {row}, "
+            "counted from 0 without the header), outside what a "
             f"covariance can hold in float64 ({lo:g} to {hi:g}): rescale that column (multiply it by "
             f"{factor}, say) and fit again"
         )

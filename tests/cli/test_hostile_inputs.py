@@ -1006,3 +1006,27 @@ def test_a_session_of_a_wide_file_replays(tmp_path, capsys) -> None:
     capsys.readouterr()
     assert cli(["replay", str(session), "--quiet"]) == 0
     assert "reproduced" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_a_field_past_csvs_limit_is_named_as_such_not_as_a_quote(tmp_path, capsys, chunked) -> None:
+    """A 5 MB field without any quote was reported as 'a quote is opened but not closed'."""
+    path = tmp_path / "long.csv"
+    path.write_text("a,b\n1,2\n3,4\n5,6\n" + "7" * 200_000 + ",8\n9,10\n")
+    extra = ["--memory-limit", "64K"] if chunked else []
+    _bad(capsys, ["fit", str(path), "-k", "1", *extra], "line 5, column 0: a field of 200,000 characters")
+    path.write_text('a,b\n1,2\n"3,4\n')
+    _bad(capsys, ["fit", str(path), "-k", "1", *extra], 'line 3: a quote (") is opened but not closed')
+
+
+def test_a_value_out_of_range_is_named_with_its_row(tmp_path, capsys) -> None:
+    """One 1e300 among ordinary values was reported as the column's spread, without where it is."""
+    path = tmp_path / "huge.csv"
+    path.write_text("a,b\n1,2\n3,4\n1e300,5\n6,7\n")
+    _bad(capsys, ["fit", str(path), "-k", "1"], "its largest value, 1e+300, is in data row 2")
+    path.write_text("a,b\n1,1e-200\n3,-3e-200\n4,2e-200\n6,0\n")
+    _bad(
+        capsys,
+        ["fit", str(path), "-k", "1"],
+        "column 1 ('b') spreads over 1.87e-200 (its largest value, -3e-200, is in data row 1",
+    )
