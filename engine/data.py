@@ -367,9 +367,27 @@ def _parquet_table(path: Path, raw: bytes):
             "with pandas' to_parquet or pyarrow, or give a text table a .csv name"
         )
     try:
+        names = pq.ParquetFile(pa.BufferReader(raw)).schema_arrow.names
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise DataError(f"{path}: is not a readable Parquet file ({str(exc).splitlines()[0]})") from None
+    check_unique_names(path, names)
+    try:
         return pq.read_table(pa.BufferReader(raw))
     except (pa.ArrowException, OSError, ValueError) as exc:
-        raise DataError(f"{path}: is not a readable Parquet file ({exc})") from None
+        raise DataError(f"{path}: is not a readable Parquet file ({str(exc).splitlines()[0]})") from None
+
+
+def check_unique_names(path: Path, names: list[str]) -> None:
+    """DataError when two columns share a name (pyarrow's reader refuses them in many lines; a name must pick one
+    column)."""
+    seen: dict[str, int] = {}
+    for j, name in enumerate(names):
+        if name in seen:
+            raise DataError(
+                f"{path}: columns {seen[name]} and {j} are both named {name!r}: give the file's columns distinct "
+                "names (pandas: df.columns = [...]; pyarrow: table.rename_columns([...]))"
+            )
+        seen[name] = j
 
 
 def _load_parquet(path: Path, raw: bytes, columns, at_most: int | None) -> Dataset:

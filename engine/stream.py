@@ -161,7 +161,7 @@ class ParquetSource:
     def __init__(self, path: str | Path, columns: list | None = None) -> None:
         import pyarrow.parquet as pq
 
-        from .data import resolve_columns
+        from .data import check_unique_names, resolve_columns
 
         self.path = Path(path)
         try:
@@ -171,6 +171,7 @@ class ParquetSource:
             raise DataError(f"{self.path}: not a Parquet file ({str(exc).splitlines()[0]})") from None
         schema = self.file.schema_arrow
         self.names = names = list(schema.names)  # every column of the file
+        check_unique_names(self.path, names)
         numeric = [j for j, f in enumerate(schema) if _is_number(f.type) and f.name != "__index_level_0__"]
         self.idx = resolve_columns(self.path, columns, names, numeric)  # names, indices, ranges as --columns takes
         words = [names[j] for j in self.idx if j not in numeric]

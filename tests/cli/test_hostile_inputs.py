@@ -1030,3 +1030,22 @@ def test_a_value_out_of_range_is_named_with_its_row(tmp_path, capsys) -> None:
         ["fit", str(path), "-k", "1"],
         "column 1 ('b') spreads over 1.87e-200 (its largest value, -3e-200, is in data row 1",
     )
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_duplicate_parquet_column_names_are_named(tmp_path, capsys, chunked) -> None:
+    """Two columns of one name were called 'not a readable Parquet file (Multiple matches for FieldRef...' over
+    six lines."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    a = np.arange(300.0)
+    for names, first, second in ((["a", "a"], 0, 1), (["x", "y", "x"], 0, 2)):
+        path = tmp_path / "dup.parquet"
+        pq.write_table(pa.Table.from_arrays([pa.array(a * (j + 1)) for j in range(len(names))], names=names), path)
+        extra = ["--memory-limit", "4K"] if chunked else []
+        _bad(
+            capsys,
+            ["fit", str(path), "-k", "1", *extra],
+            f"columns {first} and {second} are both named {names[first]!r}",
+        )
