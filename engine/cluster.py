@@ -231,7 +231,20 @@ def partitions(source, rows: int) -> list[Part]:
 
 
 def read_part(part: Part) -> np.ndarray:
-    """The part's rows (count, D) as stored (runs on a worker; the file must be where the path says)."""
+    """The part's rows (count, D) as stored (runs on a worker; the file must be where the path says: DataError
+    when it is not, as on a worker of another machine without the folder)."""
+    try:
+        return _read_part(part)
+    except FileNotFoundError:
+        import socket
+
+        raise DataError(
+            f"{part.path}: the Dask worker on {socket.gethostname()} finds no such file: workers read the data "
+            "themselves, so it must be at this path on every worker's machine (a shared folder)"
+        ) from None
+
+
+def _read_part(part: Part) -> np.ndarray:
     if part.kind == "text":
         source, begin, end, line = part.text
         return source.read_bytes(begin, end, line)

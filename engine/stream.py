@@ -236,7 +236,8 @@ class CsvSource:
     def __init__(self, path: str | Path, columns: list | None = None) -> None:
         from . import data
 
-        self.path = Path(path)
+        self.path = Path(path)  # as given: what messages name
+        self.location = self.path.resolve()  # what is opened: the same file on a Dask worker in another folder
         self.stamp = FileStamp.of(self.path)
         head = []
         for item in self._lines():
@@ -256,7 +257,7 @@ class CsvSource:
     def _lines(self) -> Iterator[tuple[int, str]]:
         """(line number, line) of every non-blank, non-comment line."""
         try:
-            with open(self.path, encoding="utf-8-sig", newline="") as f:
+            with open(self.location, encoding="utf-8-sig", newline="") as f:
                 yield from _data_lines(f, 1)
         except UnicodeDecodeError as exc:
             raise DataError(f"{self.path}: is not UTF-8 text (byte {exc.start}): save it as UTF-8 CSV") from None
@@ -267,7 +268,7 @@ class CsvSource:
         pass over the file's bytes (lines end with \\n, as CSV/TSV files do)."""
         parts = []
         row, count, begin, begin_line, offset, header = 0, 0, 0, 1, 0, self.has_header
-        with open(self.path, "rb") as f:
+        with open(self.location, "rb") as f:
             for no, raw in enumerate(f, start=1):
                 text = raw.removeprefix(codecs.BOM_UTF8) if no == 1 else raw
                 if text.strip() and not text.lstrip().startswith(b"#"):
@@ -286,7 +287,7 @@ class CsvSource:
     def read_bytes(self, begin: int, end: int, first_line: int) -> np.ndarray:
         """The rows of bytes [begin, end) of the file (a part of byte_parts, starting at line first_line) as
         (c, D) float64, with the file's rules and the messages naming the line and column of a bad value."""
-        with open(self.path, "rb") as f:
+        with open(self.location, "rb") as f:
             f.seek(begin)
             raw = f.read(end - begin)
         try:

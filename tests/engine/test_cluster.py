@@ -436,3 +436,23 @@ def test_a_seed_starts_the_same_way_on_the_cluster_by_chunks_and_in_memory(
     for key in ("weights", "means", "covariances"):
         a, b = (np.asarray(p[key]) for p in written.values())
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
+
+
+def test_a_relative_csv_path_reads_on_a_worker_in_another_folder(tmp_path, monkeypatch) -> None:
+    """A CSV named by a relative path went to the workers as that path: a worker in another folder found no file
+    and the command said 'No such file or directory: free some space' (issue 22 item 16). The parts carry the
+    absolute path; a worker that still finds no file says what a cluster needs."""
+    from engine.stream import CsvSource
+
+    (tmp_path / "data").mkdir()
+    np.savetxt(tmp_path / "data" / "x.csv", np.arange(40.0).reshape(20, 2), delimiter=",", header="a,b", comments="")
+    monkeypatch.chdir(tmp_path)
+    parts = cluster.partitions(CsvSource("data/x.csv"), rows=8)
+    elsewhere = tmp_path / "worker"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # as a worker started in its own folder
+    read = np.concatenate([cluster.read_part(p) for p in parts])
+    np.testing.assert_array_equal(read, np.arange(40.0).reshape(20, 2))
+    (tmp_path / "data" / "x.csv").rename(tmp_path / "data" / "gone.csv")  # a worker's machine without the file
+    with pytest.raises(DataError, match="finds no such file: workers read the data themselves"):
+        cluster.read_part(parts[0])
