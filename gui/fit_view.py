@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pyqtgraph as pg
 from PySide6.QtWidgets import QLabel
 
-from .frames import Frame, own_iterations
+from .frames import Frame, fit_state_text, own_iterations
 from .param_table import ParamTable
 from .plot_view import PlotView
 from .state import NO_DATA, NO_FIT, PAUSED, REPLAY, WindowState
@@ -145,7 +145,7 @@ class FitView:
         if frame.replay:
             self.state.set_fit_state(REPLAY)
         elif snap.done:
-            self.state.set_fit_state(snap.status.replace("_", " "))
+            self.state.set_fit_state(fit_state_text(snap))
         elif paused:
             self.state.set_fit_state(PAUSED)
 

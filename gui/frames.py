@@ -456,3 +456,11 @@ def own_iterations(frame: Frame) -> int | None:
     then is still running, or the best so far)."""
     snap = frame.snapshot
     return snap.restart_iterations if snap.done else None
+
+
+def fit_state_text(snap) -> str:
+    """A finished fit's state as its answer (the shown restart) has it: 'converged' when that restart converged,
+    though a batch (or a selection grid) ran on to max_iter for another; else the batch's status."""
+    if snap.status != "cancelled" and snap.restart_converged:
+        return "converged"
+    return snap.status.replace("_", " ")
