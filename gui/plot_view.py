@@ -146,7 +146,7 @@ class PlotView(pg.PlotWidget):
         self.setBackground("w")
         add_light_grid(self)
         for axis in ("left", "bottom"):  # a view's axes are in data units: no "(x0.001)" rescaling
-            self.plotItem.getAxis(axis).enableAutoSIPrefix(False)
+            no_si_prefix(self.plotItem.getAxis(axis))
         self.scene_data: DataScene | None = None
         self.frame: Frame | None = None
         # data units -> the units every item is drawn in (gui.display_map); the scene's, set by show_scene
@@ -611,6 +611,14 @@ def _ellipse_pen(k: int, state: str):
     if state == "re-seeded":
         return pg.mkPen(component_color(k), width=2.5, style=Qt.PenStyle.DotLine)
     return pg.mkPen(component_color(k), width=2)
+
+
+def no_si_prefix(axis: pg.AxisItem) -> None:
+    """Never an SI prefix ("(x0.001)") on the axis. enableAutoSIPrefix(False) alone is not enough in pyqtgraph
+    0.14: it computes the prefix once more as it is called (for a visible label, from the range and scale of
+    that moment) and then keeps it; with no range enabled for prefixes that computation gives none."""
+    axis.setSIPrefixEnableRanges(((0.0, -1.0),))  # an empty range: no value ever gets a prefix
+    axis.enableAutoSIPrefix(False)
 
 
 def add_light_grid(plot: pg.PlotWidget) -> None:
