@@ -302,9 +302,9 @@ class PlotView(pg.PlotWidget):
         states = frame.states or ()
         for j, item in enumerate(self.ellipses):
             if j < k:
-                rings = self.visible_rings(frame.ellipses[j])
+                rings = self.visible_rings(self._display_rings(frame, j))
                 item.setPen(_ellipse_pen(j, states[j].state if j < len(states) else "ok"))
-                item.setData(*self._mapped(rings[:, 0], rings[:, 1]))
+                item.setData(rings[:, 0], rings[:, 1])
             else:
                 item.setData([], [])
         self._show_trajectories(frame.trajectory, k)
@@ -323,6 +323,15 @@ class PlotView(pg.PlotWidget):
             self._describe(self.hovered_index)
         if getattr(self, "edit_mode", False):
             self._show_handles()
+
+    def _display_rings(self, frame: Frame, k: int) -> np.ndarray:
+        """Component k's rings in display units (1-D: its density curve). Computed there from the view's mean and
+        covariance, not mapped from the frame's: 1e8 + a ring of radius 1e-4 rounds to 1e-4 of its radius."""
+        if frame.view_covariances is None or self.display.identity:
+            rings = frame.ellipses[k]
+            return rings if self.display.identity else self.display.to_display(rings)
+        mean = self.display.to_display(frame.view_means[k])
+        return ellipse_rings(mean, self.display.covariance_to_display(frame.view_covariances[k]))
 
     def visible_rings(self, rings: np.ndarray) -> np.ndarray:
         """The rings (len(SIGMAS) * (n + 1), 2) of one component, keeping the sigmas that are switched on (in
