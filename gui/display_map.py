@@ -80,22 +80,26 @@ class DisplayMap:
 IDENTITY = DisplayMap()
 
 
-def map_for(bounds: tuple[float, float, float, float]) -> DisplayMap:
+def map_for(bounds: tuple[float, float, float, float], flat: tuple[bool, bool] = (False, False)) -> DisplayMap:
     """The map for a view whose data-unit bounds are (xmin, xmax, ymin, ymax): each axis's span about 1-10
-    display units, about a round offset when the values are far from 0 for their span."""
-    x = _axis(bounds[0], bounds[1])
-    y = _axis(bounds[2], bounds[3])
+    display units, about a round offset when the values are far from 0 for their span. flat: the axes whose
+    data is one repeated value (their bounds are a made-up sliver): scaled by the value's size, no offset."""
+    x = _axis(bounds[0], bounds[1], flat[0])
+    y = _axis(bounds[2], bounds[3], flat[1])
     return DisplayMap((x[0], y[0]), (x[1], y[1]))
 
 
-def _axis(lo: float, hi: float) -> tuple[float, float]:
-    """(offset, unit) of one axis spanning [lo, hi] in data units."""
+def _axis(lo: float, hi: float, flat: bool = False) -> tuple[float, float]:
+    """(offset, unit) of one axis spanning [lo, hi] in data units (flat: one value, in that sliver)."""
     if not (math.isfinite(lo) and math.isfinite(hi)):
         return 0.0, 1.0
     span = hi - lo if math.isfinite(hi - lo) else math.inf
     mid = lo / 2 + hi / 2  # halves first: no overflow near the largest floats
-    if not span > 0 or not math.isfinite(span):
+    if flat or not span > 0 or not math.isfinite(span):
+        # one value (a point drawn by hand): its own size is the scale, so that the next points drawn near it
+        # keep the map (and the view its range)
         span = abs(mid) if mid != 0 else 1.0
+        return 0.0, 1.0 if IDENTITY_SPAN[0] <= span <= IDENTITY_SPAN[1] else 10.0 ** math.floor(math.log10(span))
     power = math.floor(math.log10(span))
     unit = 1.0 if IDENTITY_SPAN[0] <= span <= IDENTITY_SPAN[1] else 10.0**power
     offset = 0.0

@@ -56,8 +56,11 @@ class DataScene:
 
     @property
     def display(self) -> DisplayMap:
-        """The plot's display units for this scene (gui.display_map): chosen from the view's bounds."""
-        return map_for(self.bounds)
+        """The plot's display units for this scene (gui.display_map): chosen from the view's bounds (an axis on
+        which every shown point has one value: from that value)."""
+        pts = self.shown_points
+        flat = tuple(bool(f) for f in np.ptp(pts, axis=0) == 0) if len(pts) else (True, True)
+        return map_for(self.bounds, flat)
 
     @property
     def sampled(self) -> bool:

@@ -260,11 +260,12 @@ class PlotView(pg.PlotWidget):
     def _frame_scene(self, scene: DataScene, keep_range: bool, old_display: DisplayMap) -> None:
         """Frame the scene, in display units (the range on screen taken from the old scene's units to the new)."""
         (vx0, vx1), (vy0, vy1) = self.view_box.viewRange()
-        if old_display != self.display:
+        if old_display != self.display:  # the same range in the new units (the rules below may keep it)
             (vx0, vx1), (vy0, vy1) = (
                 self.display.range_to_display(i, *old_display.range_to_data(i, *r))
                 for i, r in enumerate(((vx0, vx1), (vy0, vy1)))
             )
+            self.setRange(xRange=(vx0, vx1), yRange=(vy0, vy1), padding=0)
         pts = self._shown_display if scene.view is None or scene.view.columns != (0, 1) else scene.points
         if len(pts) == 0:
             return  # nothing to frame: the view stays (the range before Clear)

@@ -181,3 +181,73 @@ def test_the_window_fits_and_shows_data_near_1e145(qtbot, window, tmp_path) -> N
         assert x0 <= data[:, 0].min() and data[:, 0].max() <= x1 and x1 - x0 < 1.5 * np.ptp(data[:, 0])
         texts = [window.table.item(k, 2).text() for k in range(3)]
         assert len(set(texts)) == 3, texts
+
+
+def _label_rects(view) -> list:
+    """Scene rectangles of every visible name in the pairs matrix: axis labels and the diagonal's names (the
+    latter as far as their cell shows them: the view box clips them)."""
+    import pyqtgraph as pg
+
+    rects = []
+    for plot in [item for item in view.ci.items if isinstance(item, pg.PlotItem)]:
+        for side in ("left", "bottom"):
+            label = plot.getAxis(side).label
+            if plot.getAxis(side).isVisible() and label.isVisible() and label.toPlainText():
+                rects.append((label.toPlainText(), label.sceneBoundingRect()))
+        for item in plot.items:
+            if isinstance(item, pg.TextItem):
+                rect = item.sceneBoundingRect().intersected(plot.vb.sceneBoundingRect())
+                rects.append((item.textItem.toPlainText(), rect))
+    return rects
+
+
+def test_the_pairs_matrix_of_wine_names_each_column_once_without_overlap_or_prefix(qtbot) -> None:
+    """Wine (13 columns, the first 8 shown): every column named once, no two names over each other (the rows'
+    axis labels ran into each other), and no SI prefix such as "(x0.001)" on any cell's axis (cells show no
+    ticks; pyqtgraph's prefix was computed once and kept)."""
+    from sklearn.datasets import load_wine
+
+    from gui.frames import build_scene
+    from gui.pairs_view import PairsView
+
+    wine = load_wine()
+    view = PairsView()
+    qtbot.addWidget(view)
+    view.resize(700, 500)
+    view.show()
+    view.show_scene(build_scene(wine.data), tuple(wine.feature_names), tuple(range(13)))
+    qtbot.waitUntil(lambda: not view.building, timeout=30_000)
+    qtbot.wait(50)  # the layout settles
+    rects = _label_rects(view)
+    names = sorted(text for text, _ in rects)
+    assert names == sorted(wine.feature_names[:8]), names
+    for i, (a, ra) in enumerate(rects):
+        for b, rb in rects[i + 1 :]:
+            assert not ra.intersects(rb), (a, b)
+    import pyqtgraph as pg
+
+    for plot in [item for item in view.ci.items if isinstance(item, pg.PlotItem)]:
+        for side in ("left", "bottom"):
+            axis = plot.getAxis(side)
+            assert axis.autoSIPrefixScale == 1.0 and axis.labelUnitPrefix == "", axis.labelText
+
+
+def test_both_axes_loadings_are_shown_however_long(qtbot) -> None:
+    """The loadings label shows one line per axis, each cut to the label's width with '…' (the first axis's
+    long line hid the second's); the tooltip has them in full."""
+    from gui.view_control import ViewBar
+
+    bar = ViewBar()
+    qtbot.addWidget(bar)
+    for widget in (bar.x, bar.y, bar.standardised):  # as the separating view shows the bar
+        widget.hide()
+    bar.resize(800, 60)
+    bar.show()
+    qtbot.waitUntil(lambda: bar.loadings.width() > 300)
+    text = "LD1 = " + " ".join(f"+0.1·{'long_column_name_' * 3}{j}" for j in range(4)) + "\nLD2 = +0.9·x0 -0.1·x1"
+    bar.loadings.set_loadings(text)
+    lines = bar.loadings.text().split("\n")
+    assert len(lines) == 2 and lines[0].startswith("LD1 = ") and lines[0].endswith("…")
+    assert lines[1] == "LD2 = +0.9·x0 -0.1·x1" and bar.loadings.toolTip() == text
+    metrics = bar.loadings.fontMetrics()
+    assert all(metrics.horizontalAdvance(line) <= bar.loadings.width() for line in lines)
