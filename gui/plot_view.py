@@ -247,11 +247,11 @@ class PlotView(pg.PlotWidget):
             self.setLabel(side, self.display.label(i, names[i]))
 
     def _mapped(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """x (M,), y (M,) in data units -> display units."""
+        """x, y in data units -> display units (each on its own axis: a step histogram's x has one more value)."""
         if self.display.identity:
             return x, y
-        xy = self.display.to_display(np.column_stack([x, y]))
-        return xy[:, 0], xy[:, 1]
+        (ox, oy), (ux, uy) = self.display.offset, self.display.unit
+        return (np.asarray(x, dtype=np.float64) - ox) / ux, (np.asarray(y, dtype=np.float64) - oy) / uy
 
     def _display_bounds(self, bounds: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
         """(xmin, xmax, ymin, ymax) in data units -> display units."""

@@ -251,3 +251,29 @@ def test_both_axes_loadings_are_shown_however_long(qtbot) -> None:
     assert lines[1] == "LD2 = +0.9·x0 -0.1·x1" and bar.loadings.toolTip() == text
     metrics = bar.loadings.fontMetrics()
     assert all(metrics.horizontalAdvance(line) <= bar.loadings.width() for line in lines)
+
+
+@pytest.mark.parametrize("scale", ["1e-140", "1e145", "1e8+noise"])
+def test_one_column_data_draws_its_histogram_and_curves_at_any_scale(qtbot, scale: str) -> None:
+    """1-D data: the histogram (its x one value longer than its y) and each component's density curve are drawn
+    in display units, and the view's range in data units holds the data and the histogram's top."""
+    from gui.frames import build_frame, build_scene
+    from gui.plot_view import PlotView
+
+    x = SCALES[scale](_blobs(1))
+    plot = PlotView()
+    qtbot.addWidget(plot)
+    plot.resize(600, 450)
+    plot.show()
+    scene = build_scene(x)
+    plot.show_scene(scene, ("x0",))
+    plot.show_frame(build_frame(scene, engine.run_to_end(x, FitConfig(n_components=3, seed=1)), np.zeros((1, 2))))
+    edges, density = scene.histogram
+    hx, hy = plot.histogram.getData()
+    assert len(hx) == len(edges) and np.abs(hx).max() < DRAWABLE and np.abs(hy).max() < DRAWABLE
+    (x0, x1), (y0, y1) = (plot.display.range_to_data(i, *r) for i, r in enumerate(plot.view_box.viewRange()))
+    assert x0 <= x.min() and x.max() <= x1 and x1 - x0 <= 1.5 * np.ptp(x)
+    assert y0 < 0 < density.max() <= y1
+    for item in plot.ellipses[:3]:
+        cx, cy = item.getData()
+        assert np.isfinite(cx).all() and np.abs(cx).max() < DRAWABLE and np.abs(cy).max() < DRAWABLE
