@@ -12,9 +12,10 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
 from .background import Background
+from .display_map import IDENTITY
 from .frames import Frame
 from .palette import component_color, series_color
-from .plot_view import PointCloudItem, add_light_grid
+from .plot_view import PointCloudItem, add_light_grid, no_si_prefix
 from .worker import FitJob, RunGate, run_fit
 
 REDRAW_MS = 100  # the side-by-side view redraws at most 10 times a second
@@ -163,14 +164,28 @@ class _FitPanel(QWidget):
         self.curves: list[pg.PlotCurveItem] = []
         self.means = pg.ScatterPlotItem(symbol="+", size=14)
         self.plot.addItem(self.means)
+        self.display = IDENTITY  # the scene's display units (gui.display_map): every item is drawn in them
+        self._drawn = np.empty((0, 2))  # the scene's shown points in display units
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.title)
         layout.addWidget(self.plot, 1)
 
     def show_scene(self, scene) -> None:
-        self.points.set_points(scene.shown_points, None)
+        self.display = scene.display
+        names = scene.view.labels if scene.view is not None else ("x", "density")
+        for i, side in enumerate(("bottom", "left")):  # ticks in data units; an offset, if any, named
+            axis = self.plot.getAxis(side)
+            axis.setScale(self.display.unit[i])
+            no_si_prefix(axis)
+            if self.display.offset[i] != 0.0:
+                self.plot.setLabel(side, self.display.label(i, names[i]))
+            else:
+                axis.showLabel(False)
+        self._drawn = self.display.to_display(scene.shown_points)
+        self.points.set_points(self._drawn, None)
         x0, x1, y0, y1 = scene.bounds
+        (x0, x1), (y0, y1) = self.display.range_to_display(0, x0, x1), self.display.range_to_display(1, y0, y1)
         self.plot.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
         for c in self.curves:
             c.setData([], [])
@@ -185,13 +200,14 @@ class _FitPanel(QWidget):
             self.curves.append(curve)
         for j, curve in enumerate(self.curves):
             if j < k:
-                rings = frame.ellipses[j]  # in the scene's view (1-D: the component's density curve)
+                # in the scene's view (1-D: the component's density curve), drawn in display units
+                rings = self.display.to_display(frame.ellipses[j])
                 curve.setPen(pg.mkPen(component_color(j), width=2))
                 curve.setData(rings[:, 0], rings[:, 1])
             else:
                 curve.setData([], [])
         self.means.setData(
-            pos=frame.view_means if frame.view_means is not None else snap.means,
+            pos=self.display.to_display(frame.view_means if frame.view_means is not None else snap.means),
             brush=[component_color(j) for j in range(k)],
             pen=[pg.mkPen(component_color(j).darker(160), width=2) for j in range(k)],
         )

@@ -19,6 +19,8 @@ import numpy as np
 
 from engine.projection import View, columns_view
 
+from .display_map import DisplayMap, map_for
+
 SCATTER_LIMIT = 50_000  # up to this many points are drawn one by one
 SAMPLE_SIZE = 20_000  # beyond it: a density image and this many sampled points on top
 IMAGE_BINS = 400  # density image resolution (per axis)
@@ -51,6 +53,14 @@ class DataScene:
     view: View | None = None
     histogram: tuple[np.ndarray, np.ndarray] | None = None
     stream: object | None = None
+
+    @property
+    def display(self) -> DisplayMap:
+        """The plot's display units for this scene (gui.display_map): chosen from the view's bounds (an axis on
+        which every shown point has one value: from that value)."""
+        pts = self.shown_points
+        flat = tuple(bool(f) for f in np.ptp(pts, axis=0) == 0) if len(pts) else (True, True)
+        return map_for(self.bounds, flat)
 
     @property
     def sampled(self) -> bool:
@@ -127,7 +137,10 @@ def padded_bounds(points: np.ndarray, pad: float = 0.08) -> tuple[float, float, 
     if len(points) == 0:
         return (-1.0, 1.0, -1.0, 1.0)
     lo, hi = points.min(axis=0), points.max(axis=0)
-    span = np.maximum(hi - lo, 1e-9 * np.maximum(np.abs(lo), 1.0))
+    # a floor only for one repeated value, and relative to it: data near 1e-140 spans 1e-140 (an absolute floor
+    # was 1e-9), and 1e8 + noise of 1e-4 spans 1e-3 (a relative floor of 1e-9 was 0.1)
+    span = hi - lo
+    span = np.where(span > 0, span, 1e-9 * np.abs(lo))
     span = np.where(span > 0, span, 1.0)
     lo, hi = lo - pad * span, hi + pad * span
     return (float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1]))

@@ -1,7 +1,12 @@
 """The pairs view: a scatter matrix of up to MAX_PAIRS columns, each cell one pair's points coloured by
 component with every component's 2-sigma ellipse in that pair's plane (exact: the marginal of the fit), like
 mclust's classification plot. The diagonal names the column over its histogram. A click on a cell asks for
-that pair as the main view (cell_chosen)."""
+that pair as the main view (cell_chosen).
+
+Each cell draws in its own display units (gui.display_map, from its two columns' ranges): data near 1e-140 or
+1e145 is drawn as data near 1 is. The cells have no tick values, so the names alone label the matrix: on the
+diagonal, over each column's histogram (clipped to the cell, in full on hover), never as axis labels that run
+into each other when the cells are small (wine's 13 columns)."""
 
 from __future__ import annotations
 
@@ -9,9 +14,10 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
 
-from .frames import DataScene, Frame, ellipse_rings
+from .display_map import DisplayMap, map_for
+from .frames import DataScene, Frame, ellipse_rings, padded_bounds
 from .palette import component_color
-from .plot_view import PointCloudItem
+from .plot_view import PointCloudItem, no_si_prefix
 
 MAX_PAIRS = 8  # columns in the matrix at most (8 x 8 cells)
 PAIR_POINTS = 1000  # points drawn per cell (a fixed random sample of the shown points)
@@ -32,6 +38,8 @@ class PairsView(pg.GraphicsLayoutWidget):
         self.setBackground("w")
         self.columns: tuple[int, ...] = ()
         self.cells: dict[tuple[int, int], tuple[pg.PlotItem, PointCloudItem, np.ndarray, list]] = {}
+        self.maps: dict[tuple[int, int], DisplayMap] = {}  # each cell's data -> display units
+        self._drawn: dict[tuple[int, int], np.ndarray] = {}  # each cell's points in its display units (P, 2)
         self.sample = np.empty(0, dtype=np.int64)
         self.scene_data: DataScene | None = None
         self.scene().sigMouseClicked.connect(self._clicked)
@@ -50,6 +58,7 @@ class PairsView(pg.GraphicsLayoutWidget):
         until the first frame."""
         self.clear()
         self.cells = {}
+        self.maps, self._drawn = {}, {}
         self.scene_data = scene
         self.columns = tuple(columns[:MAX_PAIRS])
         self.names = names
@@ -112,7 +121,7 @@ class PairsView(pg.GraphicsLayoutWidget):
             self.completed.emit()
 
     def _make_cell(self, row: int, col: int) -> None:
-        names, points, n = self.names, self._points, len(self.columns)
+        names, points = self.names, self._points
         ci, cj = self.columns[row], self.columns[col]
         plot = self.addPlot(row=row, col=col)
         plot.hideButtons()
@@ -120,24 +129,37 @@ class PairsView(pg.GraphicsLayoutWidget):
         plot.setMouseEnabled(x=False, y=False)
         for axis in ("left", "bottom"):
             plot.getAxis(axis).setStyle(showValues=False, tickLength=0)
-        if col == 0:
-            plot.setLabel("left", names[ci] if ci < len(names) else str(ci))
-        if row == n - 1:
-            plot.setLabel("bottom", names[cj] if cj < len(names) else str(cj))
+            no_si_prefix(plot.getAxis(axis))  # no "(x0.001)" on an axis that shows no values
         if row == col:
-            counts, edges = np.histogram(points[:, ci], bins=20) if len(points) else (np.zeros(1), np.arange(2))
-            plot.addItem(pg.PlotCurveItem(edges, counts, stepMode="center", fillLevel=0, brush=(200, 208, 222)))
+            self._make_diagonal(plot, ci, names[ci] if ci < len(names) else f"x{ci}")
             return
         # the point layer of the main plot: one blit per point, recoloured by NumPy per frame
         xy = np.ascontiguousarray(points[:, [cj, ci]])
+        self.maps[(ci, cj)] = display = map_for(padded_bounds(xy))
+        self._drawn[(ci, cj)] = display.to_display(xy)
         scatter = PointCloudItem()
-        scatter.set_points(xy, None)
+        scatter.set_points(self._drawn[(ci, cj)], None)
         plot.addItem(scatter)
         plot.setToolTip(
             f"click: {names[cj] if cj < len(names) else cj} against {names[ci] if ci < len(names) else ci} "
             "as the main view"
         )
         self.cells[(ci, cj)] = (plot, scatter, xy, [])
+
+    def _make_diagonal(self, plot: pg.PlotItem, column: int, name: str) -> None:
+        """Column `column`'s histogram (in display units) with its name at the top left, clipped to the cell."""
+        values = self._points[:, column]
+        counts, edges = np.histogram(values, bins=20) if len(values) else (np.zeros(1), np.arange(2.0))
+        top = float(max(counts.max(), 1))
+        display = map_for((float(edges[0]), float(edges[-1]), 0.0, top))
+        x = display.to_display(np.column_stack([edges, np.zeros_like(edges)]))[:, 0]
+        plot.addItem(pg.PlotCurveItem(x, counts, stepMode="center", fillLevel=0, brush=(200, 208, 222)))
+        label = pg.TextItem(name, color=(40, 40, 40), anchor=(0, 0))
+        label.setPos(float(x[0]), top * 1.45)
+        plot.addItem(label, ignoreBounds=True)
+        plot.setXRange(float(x[0]), float(x[-1]), padding=0.02)
+        plot.setYRange(0.0, top * 1.45, padding=0)  # a band above the bars for the name
+        plot.setToolTip(name)
 
     def show_frame(self, frame: Frame) -> None:
         """Draw this frame now if the matrix has not been drawn for REDRAW_MS, else the latest frame then."""
@@ -161,8 +183,8 @@ class PairsView(pg.GraphicsLayoutWidget):
         snap = frame.snapshot
         labels = frame.labels[self.sample] if len(frame.labels) else None
         pens = [pg.mkPen(component_color(k), width=1.5) for k in range(len(snap.weights))]
-        for (ci, cj), (plot, scatter, xy, rings) in self.cells.items():
-            scatter.set_points(xy, labels)
+        for (ci, cj), (plot, scatter, _xy, rings) in self.cells.items():
+            scatter.set_points(self._drawn[(ci, cj)], labels)
             while len(rings) < len(snap.weights):
                 item = pg.PlotCurveItem(connect="finite")
                 plot.addItem(item)
@@ -172,7 +194,10 @@ class PairsView(pg.GraphicsLayoutWidget):
                 if k >= len(snap.weights):
                     item.setData([], [])
                     continue
-                ring = ellipse_rings(snap.means[k][idx], snap.covariances[k][np.ix_(idx, idx)], sigmas=(2.0,), n=48)
+                display = self.maps[(ci, cj)]  # the ring in the cell's display units, computed there (no rounding)
+                mean = display.to_display(snap.means[k][idx])
+                cov = display.covariance_to_display(snap.covariances[k][np.ix_(idx, idx)])
+                ring = ellipse_rings(mean, cov, sigmas=(2.0,), n=48)
                 item.setPen(pens[k])
                 item.setData(ring[:, 0], ring[:, 1])
 

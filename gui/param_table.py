@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTab
 from .palette import component_color
 
 COLUMNS = ("component", "weight", "mean x", "mean y", "var x", "cov xy", "var y", "points", "min eig", "cond", "state")
+MEAN_DIGITS = 5  # significant digits of a mean at least; more where the means sit far from 0 for their spread
 # Any other dimension: the mean and the variances as short vectors; hover a cell for every coordinate and the
 # whole covariance matrix. Health (smallest eigenvalue, condition number) is in D dimensions.
 COLUMNS_D = ("component", "weight", "mean", "variances", "points", "min eig", "cond", "state")
@@ -40,7 +41,12 @@ class ParamTable(QTableWidget):
         """New data's column names (D of them), for the tooltips of a D-dimensional fit; the headers follow D (no
         headers of the previous data's dimension stay on an empty table)."""
         self.column_names = tuple(names)
-        self._set_headers(COLUMNS if len(names) == 2 else COLUMNS_D)
+        self._set_headers(self._headers_2d() if len(names) == 2 else COLUMNS_D)
+
+    def _headers_2d(self) -> tuple[str, ...]:
+        """The 2-D table's headers, named after the data's two columns ("mean x0", "cov x0 x1")."""
+        a, b = self.column_names if len(self.column_names) == 2 else ("x", "y")
+        return (*COLUMNS[:2], f"mean {a}", f"mean {b}", f"var {a}", f"cov {a} {b}", f"var {b}", *COLUMNS[7:])
 
     def set_params(self, weights: np.ndarray, means: np.ndarray, covariances: np.ndarray, states=()) -> None:
         """weights (K,), means (K, D), covariances (K, D, D); states: each component's ComponentState
@@ -49,9 +55,10 @@ class ParamTable(QTableWidget):
         if means.shape[1] != 2:
             self._set_vectors(weights, means, covariances, states)
             return
-        self._set_headers(COLUMNS)
+        self._set_headers(self._headers_2d())
         self._filling = True
         k = len(weights)
+        digits = mean_digits(weights, means, covariances)
         if self.rowCount() != k:
             self.setRowCount(k)
         for j in range(k):
@@ -67,20 +74,23 @@ class ParamTable(QTableWidget):
             label = f"■ {j}" + (" !" if state is not None and state.warning else "")
             self._set(j, 0, label, component_color(j))
             for col, v in enumerate(values, start=1):
-                self._set(j, col, f"{v:.5g}")
+                self._set(j, col, f"{v:.{digits[col - 2]}g}" if col in (2, 3) else f"{v:.5g}")
             self._set_health(j, 7, state)
         self._filling = False
 
     def _set_headers(self, headers: tuple[str, ...]) -> None:
-        if self.columnCount() != len(headers) or self.horizontalHeaderItem(2).text() != headers[2]:
-            self.setRowCount(0)
-            self.setColumnCount(len(headers))
+        shown = tuple(self.horizontalHeaderItem(c).text() for c in range(self.columnCount()))
+        if shown != tuple(headers):
+            if len(shown) != len(headers):  # another dimension: no row of the other layout stays
+                self.setRowCount(0)
+                self.setColumnCount(len(headers))
             self.setHorizontalHeaderLabels(list(headers))
 
     def _set_vectors(self, weights: np.ndarray, means: np.ndarray, covariances: np.ndarray, states) -> None:
         self._set_headers(COLUMNS_D)
         self._filling = True
         k, d = means.shape
+        digits = mean_digits(weights, means, covariances)
         names = self.column_names if len(self.column_names) == d else tuple(f"x{j}" for j in range(d))
         if self.rowCount() != k:
             self.setRowCount(k)
@@ -89,7 +99,8 @@ class ParamTable(QTableWidget):
             self._set(j, 0, f"■ {j}" + (" !" if state is not None and state.warning else ""), component_color(j))
             self._set(j, 1, f"{weights[j]:.5g}")
             variances = np.diagonal(covariances[j])
-            self._set(j, 2, _short(means[j]), tip=_vector_tip(f"component {j} mean", names, means[j]))
+            tip = _vector_tip(f"component {j} mean", names, means[j], digits + 1)
+            self._set(j, 2, _short(means[j], digits - 1), tip=tip)
             self._set(j, 3, _short(variances), tip=_matrix_tip(f"component {j} covariance", names, covariances[j]))
             self._set_health(j, 4, state)
         self._filling = False
@@ -118,7 +129,8 @@ class ParamTable(QTableWidget):
         try:
             v = np.array([[float(self.item(r, c).text()) for c in range(1, 7)] for r in range(k)])
         except ValueError:
-            self.typing_error.emit(f"component {item.row()}, {COLUMNS[item.column()]}: {item.text()!r} is not a number")
+            header = self.horizontalHeaderItem(item.column()).text()
+            self.typing_error.emit(f"component {item.row()}, {header}: {item.text()!r} is not a number")
             return
         weights = v[:, 0] / v[:, 0].sum() if v[:, 0].sum() > 0 else v[:, 0]
         covariances = np.stack([[[r[3], r[4]], [r[4], r[5]]] for r in v])
@@ -139,14 +151,39 @@ class ParamTable(QTableWidget):
             item.setToolTip(tip)
 
 
-def _short(v: np.ndarray) -> str:
-    """The first SHOWN_COORDINATES numbers of a vector, in parentheses."""
-    head = ", ".join(f"{x:.4g}" for x in v[:SHOWN_COORDINATES])
+def mean_digits(weights: np.ndarray, means: np.ndarray, covariances: np.ndarray) -> np.ndarray:
+    """Significant digits (D,) for each column's means so that they differ where they differ: enough to show
+    the leading digits of the column's spread (the mixture's standard deviation in it), at least MEAN_DIGITS.
+    Means near 1e145 that spread over 1e139 show 1.00000234e+145, not 1e+145 each. weights (K,), means (K, D),
+    covariances (K, D, D)."""
+    w = np.asarray(weights, dtype=np.float64)
+    w = w / w.sum() if w.sum() > 0 else np.full(len(w), 1.0 / max(len(w), 1))
+    centre = w @ means
+    # the mixture's variance per column: within the components plus between their means; / by the scale
+    # first, so that no square overflows near 1e154 or underflows near 1e-160
+    scale = np.max(np.abs(means), axis=0, initial=0.0)
+    scale = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
+    within = np.einsum("k,kjj->j", w, covariances / scale**2)
+    between = w @ ((means - centre) / scale) ** 2
+    spread = np.sqrt(within + between)  # in units of the largest mean's size
+    with np.errstate(divide="ignore"):
+        extra = np.where(spread > 0, np.ceil(-np.log10(np.where(spread > 0, spread, 1.0))), 0.0)
+    return np.clip(extra + 2, MEAN_DIGITS, 17).astype(int)
+
+
+def _short(v: np.ndarray, digits: np.ndarray | int = 4) -> str:
+    """The first SHOWN_COORDINATES numbers of a vector, in parentheses; digits: significant digits (per
+    coordinate, or one for all)."""
+    digits = np.broadcast_to(digits, v.shape)
+    head = ", ".join(f"{x:.{int(n)}g}" for x, n in zip(v[:SHOWN_COORDINATES], digits, strict=False))
     return f"({head}{', …' if len(v) > SHOWN_COORDINATES else ''})"
 
 
-def _vector_tip(title: str, names: tuple[str, ...], v: np.ndarray) -> str:
-    rows = "".join(f"<tr><td>{n}</td><td align='right'>{x:.6g}</td></tr>" for n, x in zip(names, v, strict=True))
+def _vector_tip(title: str, names: tuple[str, ...], v: np.ndarray, digits: np.ndarray | int = 6) -> str:
+    digits = np.broadcast_to(digits, v.shape)
+    rows = "".join(
+        f"<tr><td>{n}</td><td align='right'>{x:.{int(d)}g}</td></tr>" for n, x, d in zip(names, v, digits, strict=True)
+    )
     return f"<b>{title}</b><table>{rows}</table>"
 
 

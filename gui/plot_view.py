@@ -14,6 +14,7 @@ from pyqtgraph.Qt.internals import PrimitiveArray
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPixmap
 
+from .display_map import IDENTITY, DisplayMap
 from .frames import SIGMAS, DataScene, Frame, ellipse_rings
 from .palette import UNFITTED, component_color
 
@@ -103,20 +104,22 @@ class PointCloudItem(pg.GraphicsObject):
 
 
 class DrawingViewBox(pg.ViewBox):
-    """A ViewBox that, in draw mode, adds a point per click and sprays points while dragging."""
+    """A ViewBox that, in draw mode, adds a point per click and sprays points while dragging. Its coordinates
+    are display units (gui.display_map); `display` maps them to the data units the points are emitted in."""
 
     points_drawn = Signal(object)  # (M, 2) new points in data units
 
     def __init__(self) -> None:
         super().__init__()
         self.draw_mode = False
+        self.display: DisplayMap = IDENTITY
         self._rng = np.random.default_rng()
 
     def mouseClickEvent(self, ev) -> None:
         if self.draw_mode and ev.button() == Qt.MouseButton.LeftButton:
             ev.accept()
             p = self.mapSceneToView(ev.scenePos())
-            self.points_drawn.emit(np.array([[p.x(), p.y()]]))
+            self.points_drawn.emit(self.display.to_data(np.array([[p.x(), p.y()]])))
             return
         super().mouseClickEvent(ev)
 
@@ -126,7 +129,7 @@ class DrawingViewBox(pg.ViewBox):
             p = self.mapSceneToView(ev.scenePos())
             sx, sy = self.viewPixelSize()
             offsets = self._rng.normal(scale=SPRAY_PX / 2.0, size=(3, 2)) * [sx, sy]
-            self.points_drawn.emit(np.array([p.x(), p.y()]) + offsets)
+            self.points_drawn.emit(self.display.to_data(np.array([p.x(), p.y()]) + offsets))
             return
         super().mouseDragEvent(ev, axis)
 
@@ -143,9 +146,13 @@ class PlotView(pg.PlotWidget):
         self.setBackground("w")
         add_light_grid(self)
         for axis in ("left", "bottom"):  # a view's axes are in data units: no "(x0.001)" rescaling
-            self.plotItem.getAxis(axis).enableAutoSIPrefix(False)
+            no_si_prefix(self.plotItem.getAxis(axis))
         self.scene_data: DataScene | None = None
         self.frame: Frame | None = None
+        # data units -> the units every item is drawn in (gui.display_map); the scene's, set by show_scene
+        self.display: DisplayMap = IDENTITY
+        self._shown_display = np.empty((0, 2))  # the scene's shown points in display units (S, 2)
+        self.axis_names: tuple[str, str] = ("x", "y")  # the axes' names, without the display offset
         self.image = pg.ImageItem()
         self.image.setLookupTable(_density_lut())
         # 1-D data: its density histogram (the points are a rug below it)
@@ -203,23 +210,25 @@ class PlotView(pg.PlotWidget):
         self.column_names = tuple(axis_names) if len(axis_names) == scene.n_features else ()
         if scene.view is not None:
             axis_names = scene.view.labels
-        self.setLabel("bottom", axis_names[0])
-        self.setLabel("left", "density" if scene.one_d else axis_names[1])
+        old_display, self.display = self.display, scene.display
+        self.view_box.display = self.display
+        self._set_axes((axis_names[0], "density" if scene.one_d else axis_names[1]))
         self.frame = None
         if scene.one_d:
             edges, density = scene.histogram
-            self.histogram.setData(edges, density)
+            self.histogram.setData(*self._mapped(edges, density))
             self.histogram.show()
         else:
             self.histogram.hide()
         if scene.image is not None:
-            x0, x1, y0, y1 = scene.bounds
+            x0, x1, y0, y1 = self._display_bounds(scene.bounds)
             self.image.setImage(scene.image, levels=(0.0, 1.0), autoLevels=False)
             self.image.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
             self.image.show()
         else:
             self.image.hide()
-        self.points.set_points(scene.shown_points, None)
+        self._shown_display = self.display.to_display(scene.shown_points)
+        self.points.set_points(self._shown_display, None)
         self.contours.setData([], [])
         for item in self.ellipses:
             item.setData([], [])
@@ -228,14 +237,41 @@ class PlotView(pg.PlotWidget):
         for item in self.trajectories:
             item.setData([], [])
         self._hide_hover()
-        self._frame_scene(scene, keep_range)
+        self._frame_scene(scene, keep_range, old_display)
 
-    def _frame_scene(self, scene: DataScene, keep_range: bool) -> None:
+    def _set_axes(self, names: tuple[str, str]) -> None:
+        """Label the axes with their names (and the display offset) and tick them in data units."""
+        self.axis_names = names
+        for i, side in enumerate(("bottom", "left")):
+            self.plotItem.getAxis(side).setScale(self.display.unit[i])
+            self.setLabel(side, self.display.label(i, names[i]))
+
+    def _mapped(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """x, y in data units -> display units (each on its own axis: a step histogram's x has one more value)."""
+        if self.display.identity:
+            return x, y
+        (ox, oy), (ux, uy) = self.display.offset, self.display.unit
+        return (np.asarray(x, dtype=np.float64) - ox) / ux, (np.asarray(y, dtype=np.float64) - oy) / uy
+
+    def _display_bounds(self, bounds: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+        """(xmin, xmax, ymin, ymax) in data units -> display units."""
+        return (*self.display.range_to_display(0, *bounds[:2]), *self.display.range_to_display(1, *bounds[2:]))
+
+    def _frame_scene(self, scene: DataScene, keep_range: bool, old_display: DisplayMap) -> None:
+        """Frame the scene, in display units (the range on screen taken from the old scene's units to the new)."""
         (vx0, vx1), (vy0, vy1) = self.view_box.viewRange()
-        pts = scene.shown_points if scene.view is None or scene.view.columns != (0, 1) else scene.points
+        if old_display != self.display:  # the same range in the new units (the rules below may keep it)
+            (vx0, vx1), (vy0, vy1) = (
+                self.display.range_to_display(i, *old_display.range_to_data(i, *r))
+                for i, r in enumerate(((vx0, vx1), (vy0, vy1)))
+            )
+            self.setRange(xRange=(vx0, vx1), yRange=(vy0, vy1), padding=0)
+        pts = self._shown_display if scene.view is None or scene.view.columns != (0, 1) else scene.points
         if len(pts) == 0:
             return  # nothing to frame: the view stays (the range before Clear)
         lo, hi = pts.min(axis=0), pts.max(axis=0)
+        if pts is scene.points:  # all the data, not only the shown points: its extremes in display units
+            lo, hi = self.display.to_display(lo[:2]), self.display.to_display(hi[:2])
         degenerate = np.any(hi - lo <= 1e-6 * np.maximum(np.abs(hi), 1.0))
         if keep_range or degenerate:
             inside = vx0 <= lo[0] and hi[0] <= vx1 and vy0 <= lo[1] and hi[1] <= vy1
@@ -246,10 +282,10 @@ class PlotView(pg.PlotWidget):
                 cx, cy = (lo + hi) / 2
                 self.setRange(xRange=(cx - 5, cx + 5), yRange=(cy - 5, cy + 5), padding=0)
                 return
-            x0, x1, y0, y1 = scene.bounds
+            x0, x1, y0, y1 = self._display_bounds(scene.bounds)
             self.setRange(xRange=(min(x0, vx0), max(x1, vx1)), yRange=(min(y0, vy0), max(y1, vy1)), padding=0)
             return
-        x0, x1, y0, y1 = scene.bounds
+        x0, x1, y0, y1 = self._display_bounds(scene.bounds)
         self.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
 
     def show_frame(self, frame: Frame) -> None:
@@ -258,7 +294,7 @@ class PlotView(pg.PlotWidget):
         snap = frame.snapshot
         k = len(snap.weights)
         if self.scene_data is not None:
-            self.points.set_points(self.scene_data.shown_points, frame.labels)
+            self.points.set_points(self._shown_display, frame.labels)
         while len(self.ellipses) < k:  # grow the pool once per new largest K
             item = pg.PlotCurveItem(connect="finite")
             item.setZValue(10)
@@ -267,7 +303,7 @@ class PlotView(pg.PlotWidget):
         states = frame.states or ()
         for j, item in enumerate(self.ellipses):
             if j < k:
-                rings = self.visible_rings(frame.ellipses[j])
+                rings = self.visible_rings(self._display_rings(frame, j))
                 item.setPen(_ellipse_pen(j, states[j].state if j < len(states) else "ok"))
                 item.setData(rings[:, 0], rings[:, 1])
             else:
@@ -276,11 +312,11 @@ class PlotView(pg.PlotWidget):
         one_d = self.scene_data is not None and self.scene_data.one_d
         self.contours.setPen(_MIXTURE_PEN if one_d else _CONTOUR_PEN)
         if len(frame.contours) and (self.show_contours or one_d):  # in 1-D it is the mixture's density curve
-            self.contours.setData(frame.contours[:, 0], frame.contours[:, 1])
+            self.contours.setData(*self._mapped(frame.contours[:, 0], frame.contours[:, 1]))
         else:
             self.contours.setData([], [])
         self.means.setData(
-            pos=frame.view_means if frame.view_means is not None else snap.means,
+            pos=self.display.to_display(frame.view_means if frame.view_means is not None else snap.means),
             brush=[component_color(j) for j in range(k)],
             pen=[pg.mkPen(component_color(j).darker(160), width=3) for j in range(k)],
         )
@@ -288,6 +324,15 @@ class PlotView(pg.PlotWidget):
             self._describe(self.hovered_index)
         if getattr(self, "edit_mode", False):
             self._show_handles()
+
+    def _display_rings(self, frame: Frame, k: int) -> np.ndarray:
+        """Component k's rings in display units (1-D: its density curve). Computed there from the view's mean and
+        covariance, not mapped from the frame's: 1e8 + a ring of radius 1e-4 rounds to 1e-4 of its radius."""
+        if frame.view_covariances is None or self.display.identity:
+            rings = frame.ellipses[k]
+            return rings if self.display.identity else self.display.to_display(rings)
+        mean = self.display.to_display(frame.view_means[k])
+        return ellipse_rings(mean, self.display.covariance_to_display(frame.view_covariances[k]))
 
     def visible_rings(self, rings: np.ndarray) -> np.ndarray:
         """The rings (len(SIGMAS) * (n + 1), 2) of one component, keeping the sigmas that are switched on (in
@@ -340,7 +385,7 @@ class PlotView(pg.PlotWidget):
         for k in range(len(snap.weights)):
             colour = component_color(k)
             mean = pg.TargetItem(
-                pos=tuple(self._edit[1][k]),
+                pos=tuple(self.display.to_display(self._edit[1][k])),
                 size=16,
                 symbol="o",
                 movable=True,
@@ -348,7 +393,7 @@ class PlotView(pg.PlotWidget):
                 brush=pg.mkBrush(255, 255, 255, 160),
             )
             tip = pg.TargetItem(
-                pos=tuple(self._tip(k)),
+                pos=tuple(self.display.to_display(self._tip(k))),
                 size=11,
                 symbol="s",
                 movable=True,
@@ -377,7 +422,7 @@ class PlotView(pg.PlotWidget):
     def _handle_moved(self, k: int, kind: str, handle) -> None:
         """Preview: move or reshape component k's ellipse (1-D: its curve) as its handle moves."""
         w, m, c = self._edit
-        p = np.array([handle.pos().x(), handle.pos().y()])
+        p = self.display.to_data(np.array([handle.pos().x(), handle.pos().y()]))  # the handle is in display units
         tip_handle = self.handles[2 * k + 1]
         self._edited.setdefault(k, set()).add(kind)
         one_d = self.scene_data.one_d
@@ -387,20 +432,20 @@ class PlotView(pg.PlotWidget):
             offset = self._tip(k) - m[k]
             m[k] = p
             tip_handle.blockSignals(True)
-            tip_handle.setPos(*(p + offset))
+            tip_handle.setPos(*self.display.to_display(p + offset))
             tip_handle.blockSignals(False)
-        elif one_d:
-            c[k, 0, 0] = max(abs(p[0] - m[k, 0]) / 2.0, 1e-12) ** 2
+        elif one_d:  # (a floor of 1e-12 display units: the data's own scale, whatever it is)
+            c[k, 0, 0] = max(abs(p[0] - m[k, 0]) / 2.0, 1e-12 * self.display.unit[0]) ** 2
         else:
             c[k] = covariance_from_axis(m[k], c[k], p)
         if one_d:
             x = np.linspace(*self.scene_data.bounds[:2], 400)
             sd = np.sqrt(c[k, 0, 0])
             y = w[k] * np.exp(-0.5 * ((x - m[k, 0]) / sd) ** 2) / (np.sqrt(2 * np.pi) * sd)
-            self.ellipses[k].setData(x, y)
+            self.ellipses[k].setData(*self._mapped(x, y))
             return
         rings = ellipse_rings(m[k], c[k])
-        self.ellipses[k].setData(rings[:, 0], rings[:, 1])
+        self.ellipses[k].setData(*self._mapped(rings[:, 0], rings[:, 1]))
 
     def _emit_start(self) -> None:
         """The start as edited, in D dimensions: each moved component's mean and covariance change in the view's
@@ -429,12 +474,13 @@ class PlotView(pg.PlotWidget):
         for j, item in enumerate(self.trajectories):
             if show and j < k:
                 item.setPen(pg.mkPen(component_color(j).darker(140), width=1.5))
-                item.setData(trajectory[:, j, 0], trajectory[:, j, 1])
+                item.setData(*self._mapped(trajectory[:, j, 0], trajectory[:, j, 1]))
             else:
                 item.setData([], [])
         if show:
             self.starts.setData(
-                pos=trajectory[0], pen=[pg.mkPen(component_color(j).darker(140), width=2) for j in range(k)]
+                pos=self.display.to_display(trajectory[0]),
+                pen=[pg.mkPen(component_color(j).darker(140), width=2) for j in range(k)],
             )
         else:
             self.starts.setData([], [])
@@ -446,13 +492,13 @@ class PlotView(pg.PlotWidget):
         scene = self.scene_data
         if scene is None:
             raise ValueError("there is no data on the plot")
-        (x0, x1), (y0, y1) = self.view_box.viewRange()
+        (x0, x1), (y0, y1) = (self.display.range_to_data(i, *r) for i, r in enumerate(self.view_box.viewRange()))
         frame = self.frame
         k = len(frame.snapshot.weights) if frame is not None else 0
         image = (
             _png_base64(_density_lut()[(scene.image.T[::-1] * 255).astype(np.uint8)]) if scene.image is not None else ""
         )
-        axis = [self.plotItem.getAxis(name).labelText or name for name in ("bottom", "left")]
+        axis = list(self.axis_names)  # the SVG's ticks are in data units: the names without the display offset
         return plot_svg(
             (x0, x1, y0, y1),
             max(self.width(), 400),
@@ -476,7 +522,7 @@ class PlotView(pg.PlotWidget):
         if self.scene_data is None or not self.plotItem.sceneBoundingRect().contains(scene_pos):
             self._hide_hover()
             return
-        p = self.view_box.mapSceneToView(scene_pos)
+        p = self.view_box.mapSceneToView(scene_pos)  # display units
         index = self.nearest_point(p.x(), p.y())
         if index is None:
             self._hide_hover()
@@ -484,8 +530,9 @@ class PlotView(pg.PlotWidget):
             self._describe(index)
 
     def nearest_point(self, x: float, y: float) -> int | None:
-        """Index (into the scene's points) of the shown point within HOVER_PX pixels of (x, y), or None."""
-        shown = self.scene_data.shown_points
+        """Index (into the scene's points) of the shown point within HOVER_PX pixels of (x, y) (display units, as
+        the view box maps the cursor), or None."""
+        shown = self._shown_display
         if not len(shown):
             return None
         sx, sy = self.view_box.viewPixelSize()
@@ -512,7 +559,7 @@ class PlotView(pg.PlotWidget):
 
     def _describe(self, index: int) -> None:
         self.hovered_index = index
-        x, y = self._view_xy(index)
+        x, y = self.display.to_display(np.array(self._view_xy(index)))
         self.hover_marker.setData([x], [y])
         self.hover_text.setHtml(self.describe_point(index))
         # open the box towards the middle of the view, so that it is never cut at the plot's edge
@@ -557,7 +604,9 @@ def covariance_from_axis(mean: np.ndarray, cov: np.ndarray, tip: np.ndarray, sig
     u /= length
     v = np.array([-u[1], u[0]])
     major = (length / sigma) ** 2
-    minor = min(max(values[0], 1e-12), major)  # the dragged axis stays the major one
+    # the dragged axis stays the major one; the minor one's floor is relative (data near 1e-140 has variances
+    # near 1e-280: an absolute floor would make every reshaped ellipse a circle)
+    minor = min(max(values[0], 1e-12 * major), major)
     return major * np.outer(u, u) + minor * np.outer(v, v)
 
 
@@ -572,6 +621,14 @@ def _ellipse_pen(k: int, state: str):
     if state == "re-seeded":
         return pg.mkPen(component_color(k), width=2.5, style=Qt.PenStyle.DotLine)
     return pg.mkPen(component_color(k), width=2)
+
+
+def no_si_prefix(axis: pg.AxisItem) -> None:
+    """Never an SI prefix ("(x0.001)") on the axis. enableAutoSIPrefix(False) alone is not enough in pyqtgraph
+    0.14: it computes the prefix once more as it is called (for a visible label, from the range and scale of
+    that moment) and then keeps it; with no range enabled for prefixes that computation gives none."""
+    axis.setSIPrefixEnableRanges(((0.0, -1.0),))  # an empty range: no value ever gets a prefix
+    axis.enableAutoSIPrefix(False)
 
 
 def add_light_grid(plot: pg.PlotWidget) -> None:

@@ -9,6 +9,7 @@ recomputed): fixed axes, so that the fit's motion in them means something.
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -26,6 +27,33 @@ from .pairs_view import MAX_PAIRS, PairsView
 from .state import WindowState
 
 KINDS = (("columns", "two columns"), ("pca", "principal axes"), ("separating", "separating axes"), ("pairs", "pairs"))
+
+
+class LoadingsLabel(QLabel):
+    """The axes' loadings, an axis a line, each line cut with "…" to the room there is (in full on hover): a
+    long first line once hid the second axis entirely (wine's separating axes)."""
+
+    def __init__(self) -> None:
+        super().__init__("")
+        self.full = ""
+        self.setStyleSheet("color: #444")
+        # long loadings must not widen the window (they would squeeze the controls)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+
+    def set_loadings(self, text: str) -> None:
+        """text: one line per axis."""
+        self.full = text
+        self.setToolTip(text)
+        self._elide()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        metrics, width = self.fontMetrics(), max(self.width() - 4, 20)
+        lines = [metrics.elidedText(line, Qt.TextElideMode.ElideRight, width) for line in self.full.split("\n")]
+        super().setText("\n".join(lines) if self.full else "")
 
 
 class ViewBar(QWidget):
@@ -50,10 +78,7 @@ class ViewBar(QWidget):
         )
         self.recompute = QPushButton("Recompute axes")
         self.recompute.setToolTip("Take the separating axes from the fit on screen now")
-        self.loadings = QLabel("")
-        self.loadings.setStyleSheet("color: #444")
-        # long loadings must not widen the window (they would squeeze the controls): elided, in full on hover
-        self.loadings.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.loadings = LoadingsLabel()
         layout = QHBoxLayout(self)
         layout.setContentsMargins(4, 2, 4, 2)
         layout.addWidget(QLabel("View"))
@@ -130,8 +155,7 @@ class ViewControl:
         view = scene.view if scene is not None else None
         show = kind in ("pca", "separating") and view is not None and view.kind == kind
         text = view.loadings(self.names) if show else ""
-        self.bar.loadings.setText(text.replace("\n", "   "))
-        self.bar.loadings.setToolTip(text)
+        self.bar.loadings.set_loadings(text)
 
     def show_pair(self, x: int, y: int) -> None:
         """A pairs cell was clicked: that pair of columns as the main view."""
