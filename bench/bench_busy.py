@@ -44,7 +44,7 @@ import json, sys, time
 sys.path.insert(0, {root!r})
 import numpy as np
 from engine import FitConfig, run_to_end
-from engine.threads import set_chunk_workers
+from engine.runtime.threads import set_chunk_workers
 set_chunk_workers(1)
 d, n = {d}, {n}
 rng = np.random.default_rng(d)

@@ -27,7 +27,7 @@ import numpy as np
 from common import ROOT, SETTLE_S, paired_times, reference_blas, sklearn_iterations, snapshot_intervals, table
 
 from engine import FitConfig, fit, run_to_end
-from engine.export import MixtureParams
+from engine.io.export import MixtureParams
 
 ITER = 10
 CASES = ((2, 200_000), (10, 200_000), (30, 100_000))

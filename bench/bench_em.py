@@ -15,7 +15,7 @@ import numpy as np
 from common import forum_data, sklearn_iterations, snapshot_intervals, table
 
 from engine import FitConfig, fit, run_to_end
-from engine.export import MixtureParams
+from engine.io.export import MixtureParams
 
 
 def ours(x: np.ndarray, init, dtype: str, iters: int) -> tuple[float, float]:

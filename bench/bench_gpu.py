@@ -27,7 +27,7 @@ import torch
 from common import forum_data, snapshot_intervals, table
 
 from engine import FitConfig, fit, run_to_end
-from engine.export import MixtureParams
+from engine.io.export import MixtureParams
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from common import median_time, table
 
-from engine.data import _load_rows, _text_rows, load
+from engine.io.data import _load_rows, _text_rows, load
 
 
 def main() -> None:

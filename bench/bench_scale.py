@@ -34,10 +34,10 @@ import numpy as np
 sys.path.insert(0, {root!r})
 import torch
 from engine import FitConfig, fit
-from engine.export import read_params
-from engine.stream import open_source
-from engine.limits import chunk_rows_for, parse_size
-from engine.streaming import fit_stream
+from engine.io.export import read_params
+from engine.io.stream import open_source
+from engine.runtime.limits import chunk_rows_for, parse_size
+from engine.inference.streaming import fit_stream
 
 def hwm():  # this process's own peak: ru_maxrss survives exec and would start at the parent's resident set
     with open("/proc/self/status") as f:
@@ -51,7 +51,7 @@ base = rss()
 cfg = FitConfig(n_components=3, init_params=read_params({start!r}).as_init(), max_iter={iters}, tol=0.0)
 stamps = []
 if {workers}:
-    from engine import cluster
+    from engine.scale import cluster
     client = cluster.connect("local:{workers}")
     source = open_source({data!r})
     rows = min(chunk_rows_for(parse_size({limit!r}), 2), -(-source.n_samples // (4 * {workers})))

@@ -18,8 +18,9 @@ import warnings
 import numpy as np
 from common import ROOT, median_time, reference_blas, table
 
-from engine import FitConfig, grid, load
-from engine.select import run_selection
+from engine import FitConfig, load
+from engine.inference import grid
+from engine.selection.select import run_selection
 
 TYPES = ["full", "tied", "diag", "spherical"]
 MCLUST = """

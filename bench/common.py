@@ -15,7 +15,7 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from engine.data import forum_sample  # noqa: E402
+from engine.io.data import forum_sample  # noqa: E402
 
 
 def forum_data(n: int = 1000, seed: int = 0) -> np.ndarray:

@@ -8,24 +8,22 @@ from __future__ import annotations
 
 import importlib
 
-from . import threads as _threads
+from .runtime import threads as _threads
+from .version import __version__  # noqa: F401  (in exports and sessions: see version.py)
 
 _threads.before_torch()  # before any engine module imports torch
 _threads.blas_on_one_thread()  # once, before any fit: see threads.py
 
-# The engine's version: in exports and sessions, so that a replay can say when another version made a file.
-# 0.2.0: the E-step sums in another order and gradient-em draws z by inverse CDF (same model, other numbers).
-__version__ = "0.2.0"
 
 _EXPORTS = {
     "algorithms": ("ALGORITHMS", "Algorithm"),
-    "covariances": ("COVARIANCE_TYPES", "CovarianceType"),
+    "model.covariances": ("COVARIANCE_TYPES", "CovarianceType"),
     "config": ("DTYPES", "INIT_METHODS", "REG_COVAR_UNITS", "FitConfig", "InitParams", "algorithm_defaults"),
     "errors": ("Cancelled", "DataError", "ParamsError", "UserError", "counted"),
-    "outputs": ("atomic_write", "check_output"),
-    "limits": ("available_memory", "check_fit_memory", "check_selection", "fit_bytes"),
+    "io.outputs": ("atomic_write", "check_output"),
+    "runtime.limits": ("available_memory", "check_fit_memory", "check_selection", "fit_bytes"),
     "snapshot": ("CancelToken", "RestartTable", "Snapshot"),
-    "data": (
+    "io.data": (
         "FORUM_PRESET",
         "Dataset",
         "check_mixture",
@@ -36,16 +34,16 @@ _EXPORTS = {
         "unnamed_columns",
     ),
     # these import torch
-    "fitting": ("check_data", "fit", "run_to_end"),
-    "collapse": ("Collapse", "collapsed_components", "snapshot_collapses"),
-    "predict": ("log_joint", "point_log_likelihood", "responsibilities"),
-    "solutions": ("group_restarts", "match_components", "summary"),
-    "gallery": ("Gallery", "build_gallery", "write_gallery"),
+    "inference.fitting": ("check_data", "fit", "run_to_end"),
+    "inference.collapse": ("Collapse", "collapsed_components", "snapshot_collapses"),
+    "model.predict": ("log_joint", "point_log_likelihood", "responsibilities"),
+    "selection.solutions": ("group_restarts", "match_components", "summary"),
+    "selection.gallery": ("Gallery", "build_gallery", "write_gallery"),
     "history": ("History", "HistoryEntry"),
-    "dataref": ("DataRef", "chunked_ref", "file_ref", "generated_ref", "inline_ref"),
-    "session": ("Session", "read_session", "write_session"),
-    "select": ("SelectionEntry", "best_entry", "select_models"),
-    "export": (
+    "io.dataref": ("DataRef", "chunked_ref", "file_ref", "generated_ref", "inline_ref"),
+    "io.session": ("Session", "read_session", "write_session"),
+    "selection.select": ("SelectionEntry", "best_entry", "select_models"),
+    "io.export": (
         "MixtureParams",
         "information_criteria",
         "params_from_snapshot",
@@ -73,5 +71,5 @@ def __dir__() -> list[str]:
 
 def load_compute() -> None:
     """Import the torch/pyro part of the engine (about 2 s): call it off the GUI thread."""
-    for module in ("fitting", "predict", "export"):
+    for module in ("inference.fitting", "model.predict", "io.export"):
         importlib.import_module(f".{module}", __name__)

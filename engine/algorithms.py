@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .covariances import COVARIANCE_TYPES
+from .model.covariances import COVARIANCE_TYPES
 
 if TYPE_CHECKING:
     from .procedure import Procedure
@@ -64,7 +64,7 @@ def register(algorithm: Algorithm) -> Algorithm:
 register(
     Algorithm(
         "em",
-        "engine.em:ExactEM",
+        "engine.inference.em:ExactEM",
         "exact EM: closed-form E and M steps, restarts batched",
         dict(tol=1e-6, max_iter=1000, init="kmeans++", select_by="final", standardize=True, lr=None, betas=None),
         exact=True,
@@ -76,7 +76,7 @@ register(
 register(
     Algorithm(
         "gradient-em",
-        "engine.gradient_em:ForumGradientEM",
+        "engine.inference.gradient_em:ForumGradientEM",
         "the forum recipe: Adam on the complete-data loss at posterior draws of z",
         dict(
             tol=0.0, max_iter=10_000, init="forum", select_by="initial", standardize=False, lr=1e-3, betas=(0.8, 0.99)
@@ -87,7 +87,7 @@ register(
 register(
     Algorithm(
         "marginal",
-        "engine.marginal:MarginalSVI",
+        "engine.inference.marginal:MarginalSVI",
         "Adam on the marginal likelihood (Pyro's TraceEnum_ELBO, z summed out)",
         dict(
             tol=1e-8, max_iter=3000, init="kmeans++", select_by="final", standardize=True, lr=0.02, betas=(0.9, 0.999)

@@ -15,11 +15,13 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from . import data as data_mod
-from . import session as session_mod
 from .config import ALGORITHMS, COVARIANCE_TYPES, REG_COVAR_UNITS, FitConfig
 from .errors import Cancelled, UserError, counted
-from .export import (
+from .history import History
+from .inference.fitting import check_data, fit
+from .io import data as data_mod
+from .io import session as session_mod
+from .io.export import (
     PARAMS_FORMATS,
     label_csv,
     params_from_snapshot,
@@ -28,13 +30,11 @@ from .export import (
     write_labels,
     write_params,
 )
-from .fitting import check_data, fit
-from .gallery import GALLERY_FORMATS, build_gallery, write_gallery
-from .history import History
-from .limits import check_fit_memory, check_generate_memory, check_seed, check_selection
-from .outputs import atomic_write, check_outputs, staged_writes
-from .select import run_selection
-from .session import read_session, replay_differences, write_session
+from .io.outputs import atomic_write, check_outputs, staged_writes
+from .io.session import read_session, replay_differences, write_session
+from .runtime.limits import check_fit_memory, check_generate_memory, check_seed, check_selection
+from .selection.gallery import GALLERY_FORMATS, build_gallery, write_gallery
+from .selection.select import run_selection
 from .snapshot import CancelToken
 
 USAGE = """GMM Studio: fit Gaussian mixture models and watch the fit happen.
@@ -389,7 +389,7 @@ def _note(text: str) -> None:
 def _say_sample(cfg: FitConfig, n: int) -> None:
     """On stderr, for data in memory above stream.SAMPLE_SIZE rows: the start is drawn from the seed's sample (the
     rows a fit by chunks or on a cluster draws it from; a fit by chunks says so too)."""
-    from . import stream
+    from .io import stream
 
     if cfg.init in ("params", "forum") or n <= stream.SAMPLE_SIZE:
         return  # the start uses no rows, or all of them
@@ -415,8 +415,8 @@ def _gallery_config(args, cfg: FitConfig) -> FitConfig:
 def _stream_source(args):
     """The data as a chunked source when it must be read by chunks (stream.chunked_source); None to load it
     whole. The limit is kept in args.limit_bytes."""
-    from .limits import default_memory_limit, parse_size
-    from .stream import chunked_source
+    from .io.stream import chunked_source
+    from .runtime.limits import default_memory_limit, parse_size
 
     limit = parse_size(args.memory_limit) if args.memory_limit is not None else default_memory_limit()
     args.limit_bytes = limit
@@ -425,8 +425,8 @@ def _stream_source(args):
 
 def _fit_on_cluster(args, source) -> int:
     """fit on a Dask cluster: the partitions in the workers' memory, a pass per iteration mapped over them."""
-    from . import cluster
-    from .limits import chunk_rows_for
+    from .runtime.limits import chunk_rows_for
+    from .scale import cluster
 
     client = cluster.connect(args.dask, _note)
     try:
@@ -441,7 +441,7 @@ def _fit_on_cluster(args, source) -> int:
 def _cluster_passes(args, client, source, rows: int):
     """The data's parts in the workers' memory (cluster.ClusterPasses) and their rows (cluster.part_rows); the
     cluster and its dashboard are named on stderr."""
-    from . import cluster
+    from .scale import cluster
 
     workers = max(len(client.scheduler_info().get("workers", {})), 1)
     print(f"Dask: {args.dask}, {workers} worker(s), dashboard {client.dashboard_link}", file=sys.stderr)
@@ -452,8 +452,8 @@ def _cluster_passes(args, client, source, rows: int):
 def _fit_streamed(args, source, run_pass=None, rows: int | None = None) -> int:
     """fit, reading the data by chunks of at most --memory-limit (or on a cluster, run_pass): a pass per
     iteration, a line per pass."""
-    from .limits import chunk_rows_for
-    from .streaming import fit_stream
+    from .inference.streaming import fit_stream
+    from .runtime.limits import chunk_rows_for
 
     cfg = _gallery_config(args, _fit_config(args)).resolved()
     n = source.n_samples
@@ -647,8 +647,8 @@ def cmd_replay(args) -> int:
 def _replay_streamed(ref, cfg: FitConfig, args):
     """A session of data read by chunks, fitted again the same way: the file checked in one pass (size and
     SHA-256), then a pass per iteration with chunks of the default memory limit; its last snapshot."""
-    from .limits import chunk_rows_for, default_memory_limit
-    from .streaming import fit_stream
+    from .inference.streaming import fit_stream
+    from .runtime.limits import chunk_rows_for, default_memory_limit
 
     rows = chunk_rows_for(default_memory_limit(), ref.n_features, cfg.restarts)
     print(f"{ref.path}: read by chunks, {ref.n_samples:,} rows: checking its SHA-256 (one pass)", file=sys.stderr)
@@ -697,21 +697,22 @@ def cmd_select(args) -> int:
         return _select_and_report(args, data, ks, types, base, columns, sha)
     finally:
         if client is not None:
-            from . import cluster
+            from .scale import cluster
 
             cluster.close(client)
 
 
 def _streamed_grid(args, source, base: FitConfig, cells: int):
     """Data read by chunks for a selection (grid.Streamed), on this machine or a Dask cluster; and the client."""
-    from . import stream, streaming
-    from .grid import Streamed
-    from .limits import chunk_rows_for
+    from .inference import streaming
+    from .inference.grid import Streamed
+    from .io import stream
+    from .runtime.limits import chunk_rows_for
 
     rows = chunk_rows_for(args.limit_bytes, source.n_features, cells * base.restarts)
     client, run_pass = None, functools.partial(streaming.local_pass, source, rows)
     if args.dask:
-        from . import cluster
+        from .scale import cluster
 
         client = cluster.connect(args.dask, _note)
         run_pass, rows = _cluster_passes(args, client, source, rows)

@@ -9,9 +9,9 @@ from typing import Any
 import numpy as np
 
 from .algorithms import ALGORITHMS
-from .covariances import COVARIANCE_TYPES
 from .errors import UserError
-from .limits import MAX_ITER, MAX_RESTARTS, MAX_SEED
+from .model.covariances import COVARIANCE_TYPES
+from .runtime.limits import MAX_ITER, MAX_RESTARTS, MAX_SEED
 
 INIT_METHODS = ("kmeans++", "kmeans", "random-data", "forum", "params")
 SELECT_BY = ("final", "initial")

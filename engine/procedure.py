@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     import torch
 
     from .config import FitConfig
-    from .init import Params
+    from .inference.init import Params
 
 
 class Procedure(Protocol):

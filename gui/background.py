@@ -65,12 +65,12 @@ class _Task(QRunnable):
         self.task_id, self.relay = task_id, relay
 
     def run(self) -> None:
-        from engine.threads import chunk_workers_on_this_thread
+        from engine.runtime.threads import chunk_workers_on_this_thread
 
         work, self._work = self._work, None
         task_id, emit = self.task_id, self.relay.item.emit
         # the window's work runs its E-steps on one chunk worker (set for this thread only): the GUI thread shares the
-        # GIL, see engine.threads.set_chunk_workers
+        # GIL, see engine.runtime.threads.set_chunk_workers
         try:
             with chunk_workers_on_this_thread(1):
                 if work.on_item is not None:

@@ -1,10 +1,10 @@
 """Data bigger than the memory limit, in the window (no Qt here).
 
-It is never loaded: the first pass (engine.stream.survey) checks every value, computes the columns' moments and
+It is never loaded: the first pass (engine.io.stream.survey) checks every value, computes the columns' moments and
 draws a uniform random sample of the rows; a second pass counts ALL the points on a grid over the view
-(engine.density), which the plot draws as a density image under a sample of the sample. The fit reads the data
-a pass per iteration on this machine (engine.streaming), or maps the same chunk E-step over the partitions a
-Dask cluster holds (engine.cluster, through a ClusterLink that keeps the client between fits).
+(engine.scale.density), which the plot draws as a density image under a sample of the sample. The fit reads the data
+a pass per iteration on this machine (engine.inference.streaming), or maps the same chunk E-step over the partitions a
+Dask cluster holds (engine.scale.cluster, through a ClusterLink that keeps the client between fits).
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ MAX_CHUNK_ROWS = 1 << 20
 
 @dataclass(frozen=True)
 class Streamed:
-    """A file read by chunks: where it is, which columns (as engine.stream.open_source takes them; None: its
+    """A file read by chunks: where it is, which columns (as engine.io.stream.open_source takes them; None: its
     default), their names and places among the file's columns, N, the memory limit it exceeds (bytes), and its
-    first pass (engine.stream.Survey, whose sample was drawn with `seed`)."""
+    first pass (engine.io.stream.Survey, whose sample was drawn with `seed`)."""
 
     path: str
     columns: tuple | None
@@ -49,12 +49,12 @@ class Streamed:
 
     def sample_dataset(self):
         """The first pass's sample as the engine.Dataset on screen (what the dots, hover and labels use)."""
-        from engine.data import Dataset
+        from engine.io.data import Dataset
 
         return Dataset(self.survey.sample, self.names, self.indices, self.path)
 
     def source(self):
-        from engine.stream import open_source
+        from engine.io.stream import open_source
 
         return open_source(self.path, list(self.columns) if self.columns is not None else None)
 
@@ -65,8 +65,8 @@ class Streamed:
     def first_pass(self, source, rows: int, report, seed: int, sample_size: int | None = None):
         """The survey a fit seeded `seed` starts from: the one made when the file opened when it was drawn with
         that seed (and is of that size), else a new first pass over source."""
-        from engine.stream import SAMPLE_SIZE as FIT_SAMPLE
-        from engine.stream import survey
+        from engine.io.stream import SAMPLE_SIZE as FIT_SAMPLE
+        from engine.io.stream import survey
 
         sample_size = FIT_SAMPLE if sample_size is None else sample_size
         if seed == self.seed and sample_size == FIT_SAMPLE:
@@ -74,7 +74,7 @@ class Streamed:
         return survey(Progress(source, report, f"first pass (a sample for seed {seed})"), rows, sample_size, seed)
 
     def describe(self) -> str:
-        from engine.limits import human
+        from engine.runtime.limits import human
 
         return (
             f"read by chunks: {human(self.nbytes)} in float64, more than the memory limit ({human(self.limit)}); "
@@ -83,9 +83,9 @@ class Streamed:
 
 
 def chunk_rows(limit: int, n_features: int, restarts: int = 1) -> int:
-    """Rows per chunk of the window's passes: within the memory limit (engine.limits.chunk_rows_for), at most
+    """Rows per chunk of the window's passes: within the memory limit (engine.runtime.limits.chunk_rows_for), at most
     MAX_CHUNK_ROWS."""
-    from engine.limits import chunk_rows_for
+    from engine.runtime.limits import chunk_rows_for
 
     return min(chunk_rows_for(limit, n_features, restarts), MAX_CHUNK_ROWS)
 
@@ -110,10 +110,10 @@ class Progress:
 
 
 def survey_file(source, path: str, columns, limit: int, seed: int, report, cancelled) -> Streamed:
-    """The first pass over a source (engine.stream): every value checked, the moments, a sample of
-    engine.stream.SAMPLE_SIZE rows, stream.sample_rows of seed."""
-    from engine.stream import SAMPLE_SIZE as FIT_SAMPLE
-    from engine.stream import survey
+    """The first pass over a source (engine.io.stream): every value checked, the moments, a sample of
+    engine.io.stream.SAMPLE_SIZE rows, stream.sample_rows of seed."""
+    from engine.io.stream import SAMPLE_SIZE as FIT_SAMPLE
+    from engine.io.stream import survey
 
     rows = chunk_rows(limit, source.n_features)
     found = survey(Progress(source, report, f"{path}: first pass"), rows, FIT_SAMPLE, seed, cancelled)
@@ -122,10 +122,10 @@ def survey_file(source, path: str, columns, limit: int, seed: int, report, cance
 
 
 def streamed_scene(streamed: Streamed, view, report, cancelled) -> DataScene:
-    """The scene of data read by chunks in view (engine.projection.View; None for 1-D data): its sample's points
+    """The scene of data read by chunks in view (engine.model.projection.View; None for 1-D data): its sample's points
     (S, D) with SAMPLE_SIZE of them drawn, and an image (or a histogram, in 1-D) of ALL the points, counted in
     one pass (two for a view across columns, whose range needs its own pass)."""
-    from engine import density
+    from engine.scale import density
 
     found = streamed.survey
     source = Progress(streamed.source(), report, f"{streamed.path}: counting every point")
@@ -150,7 +150,7 @@ def streamed_scene(streamed: Streamed, view, report, cancelled) -> DataScene:
 def _histogram(streamed, source, rows, points, shown, variance, cancelled) -> DataScene:
     """1-D: the density histogram of ALL the values (Freedman-Diaconis bins from the sample's quartiles and N),
     the shown sample as a rug below it."""
-    from engine import density
+    from engine.scale import density
 
     found = streamed.survey
     lo, hi = padded_bounds(np.column_stack([[found.low[0], found.high[0]]] * 2))[:2]
@@ -180,9 +180,9 @@ class ClusterLink:
         self._passes = None
 
     def passes(self, spec: str, streamed: Streamed, rows: int, report):
-        """engine.cluster.ClusterPasses of the data on the cluster `spec` ('local' or an address), rows per part at
-        most; connects (or reconnects, when spec changed) first."""
-        from engine import cluster
+        """engine.scale.cluster.ClusterPasses of the data on the cluster `spec` ('local' or an address), rows per
+        part at most; connects (or reconnects, when spec changed) first."""
+        from engine.scale import cluster
 
         if self.client is None or spec != self.spec:
             self.close()
@@ -202,20 +202,20 @@ class ClusterLink:
         """Close the client (and a LocalCluster it started); nothing when none is open (dask is not imported)."""
         if self.client is None:
             return
-        from engine import cluster
+        from engine.scale import cluster
 
         client, self.client, self._passes, self._key = self.client, None, None, None
         cluster.close(client)
 
 
 def grid_data(streamed: Streamed, seed: int, cells: int, report):
-    """engine.grid.Streamed of data read by chunks for a model selection on this machine (`cells` fits batched:
-    restarts x K x covariance types): the first pass's sample when it was drawn with seed (else a new first
+    """engine.inference.grid.Streamed of data read by chunks for a model selection on this machine (`cells` fits
+    batched: restarts x K x covariance types): the first pass's sample when it was drawn with seed (else a new first
     pass), and a pass per iteration for every cell at once."""
     import functools
 
-    from engine.grid import Streamed as GridData
-    from engine.streaming import local_pass
+    from engine.inference.grid import Streamed as GridData
+    from engine.inference.streaming import local_pass
 
     source, rows = streamed.source(), streamed.rows(cells)
     found = streamed.first_pass(source, rows, report, seed)
@@ -227,7 +227,7 @@ def fit_snapshots(streamed: Streamed, config, cancel, where: str, link: ClusterL
     cluster `where`. Here the start is drawn from the first pass's sample when its seed is the fit's (no pass
     again), else from a new one; on a cluster, as the command line's `fit --dask`, from the first pass the
     workers make over their parts (the same rows: stream.sample_rows; the moments added in the parts' order)."""
-    from engine.streaming import fit_stream
+    from engine.inference.streaming import fit_stream
 
     cfg = config.resolved()
     source = Progress(streamed.source(), report, "pass")

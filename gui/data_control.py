@@ -25,7 +25,7 @@ DATA_FILTER = "Data (*.csv *.tsv *.txt *.dat *.npy *.npz *.parquet);;All files (
 
 def first_view(dataset, show: tuple[int, int] = (0, 1)):
     """The view new data opens in: the two columns `show` (places among its columns), named; None for 1-D."""
-    from engine.projection import columns_view
+    from engine.model.projection import columns_view
 
     d = dataset.points.shape[1] if dataset.points.ndim == 2 else 2
     if d < 2:
@@ -56,7 +56,7 @@ class DataControl:
     def show_demo(self) -> None:
         """The forum preset (N=1000, seed 0): the data the Pyro forum recipe was written for."""
         import engine
-        from engine.data import forum_sample
+        from engine.io.data import forum_sample
 
         p = engine.FORUM_PRESET
         points = forum_sample(DEMO_N, seed=0)
@@ -199,7 +199,7 @@ class DataControl:
         self.messages.note(f"loading {path}…", 0)
 
         def work(emit):
-            from engine.stream import Cancelled, chunked_source, open_source
+            from engine.io.stream import Cancelled, chunked_source, open_source
 
             from .big_data import streamed_scene, survey_file
 

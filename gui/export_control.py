@@ -77,8 +77,8 @@ class ExportControl:
             if stream is None:
                 engine.write_labels(path, points, params)
                 return
-            from engine.export import label_csv
-            from engine.outputs import atomic_write
+            from engine.io.export import label_csv
+            from engine.io.outputs import atomic_write
 
             rows = stream.rows(len(params.weights))
             atomic_write(path, label_csv(stream.source().chunks(rows), params))

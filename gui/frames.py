@@ -1,6 +1,6 @@
 """What the plot draws, computed off the GUI thread (no Qt here): the data scene and one frame per snapshot.
 
-A `DataScene` is built once per data set and view: the data (N, D), its 2-D view (engine.projection: two
+A `DataScene` is built once per data set and view: the data (N, D), its 2-D view (engine.model.projection: two
 columns, principal axes, separating axes; exact), the points shown as a scatter (all of them up to
 SCATTER_LIMIT, else a random sample drawn over a density image), the plot's bounds and the density image.
 One-dimensional data has no view: its scene is a histogram, with the points as a rug below it.
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.projection import View, columns_view
+from engine.model.projection import View, columns_view
 
 from .display_map import DisplayMap, map_for
 
@@ -148,7 +148,7 @@ def padded_bounds(points: np.ndarray, pad: float = 0.08) -> tuple[float, float, 
 
 def density_image(points: np.ndarray, bounds: tuple[float, float, float, float]) -> np.ndarray:
     """Log point counts on an IMAGE_BINS² grid over bounds, scaled to [0, 1] (x along axis 0)."""
-    from engine.density import bin_counts
+    from engine.scale.density import bin_counts
 
     return image_of(bin_counts(points, bounds, IMAGE_BINS))
 
@@ -296,7 +296,7 @@ def contour_lines(
 
 def view_mixture(scene: DataScene, means: np.ndarray, covariances: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """A mixture's means (..., K, D) and covariances (..., K, D, D) in the scene's view: (..., K, 2) and
-    (..., K, 2, 2), exact (engine.projection). For 1-D scenes the means come back as (value, 0)."""
+    (..., K, 2, 2), exact (engine.model.projection). For 1-D scenes the means come back as (value, 0)."""
     if scene.view is None:  # 1-D: the value and 0; the variance and 0 across (flat ellipses: intervals)
         flat = np.zeros((*covariances.shape[:-2], 2, 2))
         flat[..., 0, 0] = covariances[..., 0, 0]

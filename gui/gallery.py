@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.solutions import OPTIMUM, PLATEAU
+from engine.selection.solutions import OPTIMUM, PLATEAU
 
 from .frames import ellipse_rings
 from .palette import component_color

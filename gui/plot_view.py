@@ -449,8 +449,8 @@ class PlotView(pg.PlotWidget):
 
     def _emit_start(self) -> None:
         """The start as edited, in D dimensions: each moved component's mean and covariance change in the view's
-        plane only (engine.projection), the others are the frame's own."""
-        from engine.projection import moved_mean, reshaped_covariance
+        plane only (engine.model.projection), the others are the frame's own."""
+        from engine.model.projection import moved_mean, reshaped_covariance
 
         snap = self.frame.snapshot
         w, vm, vc = self._edit

@@ -168,7 +168,7 @@ class RunControl(QObject):
         try:
             config = self.controls.config()
             if self.state.stream is not None:  # read by chunks: a pass per iteration, whatever N
-                from engine.streaming import check_streamable
+                from engine.inference.streaming import check_streamable
 
                 check_streamable(config)
                 return config

@@ -110,8 +110,8 @@ class SelectionView(QWidget):
 
     def start(self, points, base) -> None:
         """Fit the grid K x covariance types with the panel's other settings (restarts from this tab). points:
-        the data (N, D), or for data read by chunks a function (report, cells) -> engine.grid.Streamed, called in
-        the background (report(text) shows a pass's progress)."""
+        the data (N, D), or for data read by chunks a function (report, cells) -> engine.inference.grid.Streamed,
+        called in the background (report(text) shows a pass's progress)."""
         import engine
 
         self.stop()

@@ -117,7 +117,7 @@ class SessionControl:
         if saved is None or self.state.frame is None:
             return
         from engine import counted
-        from engine.session import replay_differences
+        from engine.io.session import replay_differences
 
         snap = self.state.frame.snapshot
         # as `replay` judges: the same iterations and restart, the log-likelihood to 1e-12 and the parameters to

@@ -138,7 +138,7 @@ class ViewControl:
         self.bar.x.setCurrentIndex(columns[0])
         self.bar.y.setCurrentIndex(columns[1])
         self.bar.kind.setCurrentIndex(0 if view is None else [k for k, _ in KINDS].index(view.kind))
-        from engine.projection import mixed_units
+        from engine.model.projection import mixed_units
 
         self.bar.standardised.setChecked(scene is not None and d >= 2 and mixed_units(scene.points))  # new data
         self._sync_widgets()
@@ -166,7 +166,7 @@ class ViewControl:
 
     def choose(self) -> None:
         """Build the chosen view's scene (and redraw the frame on screen in it)."""
-        from engine.projection import columns_view, pca_view, separating_view
+        from engine.model.projection import columns_view, pca_view, separating_view
 
         scene = self.state.scene
         if scene is None or scene.n_features < 2:
@@ -216,7 +216,7 @@ class ViewControl:
             if scene.stream is None:
                 new = build_scene(points, make())
             else:  # read by chunks: the image of all the points in the new view takes a pass (two across columns)
-                from engine.stream import Cancelled
+                from engine.io.stream import Cancelled
 
                 from .big_data import streamed_scene
 

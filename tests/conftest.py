@@ -43,7 +43,7 @@ def _threads() -> set[tuple[int, str]]:
 
 def _settings() -> dict[str, object]:
     """The process-wide settings a test could change and not put back."""
-    from engine import threads
+    from engine.runtime import threads
 
     return {
         "gc enabled": gc.isenabled(),
@@ -108,7 +108,7 @@ def _module_leaves_the_world_as_it_found_it(request):
 
 @pytest.fixture
 def faithful() -> np.ndarray:
-    from engine.data import load
+    from engine.io.data import load
 
     return load(OLD_FAITHFUL).points
 

@@ -235,7 +235,7 @@ def test_the_iteration_count_is_the_chosen_restarts_own(tmp_path) -> None:
     import csv
 
     from engine import cli
-    from engine.data import forum_sample
+    from engine.io.data import forum_sample
 
     data = tmp_path / "forum.csv"
     np.savetxt(data, forum_sample(1000, 0), delimiter=",", header="x,y", comments="")
@@ -253,7 +253,7 @@ def test_a_streamed_fit_says_where_its_start_comes_from(tmp_path, capsys) -> Non
     """Data read by chunks: a start drawn from the first pass's sample says so, with its method; a start given
     with --init FILE does not claim to come from the sample (issue 22, item 20)."""
     from engine import cli
-    from engine.data import forum_sample
+    from engine.io.data import forum_sample
 
     x = np.concatenate([forum_sample(1000, 0)] * 20)
     np.save(tmp_path / "x.npy", x)

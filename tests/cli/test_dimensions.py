@@ -11,7 +11,7 @@ import pytest
 
 import engine
 from engine.cli import main as cli
-from engine.export import read_params, to_sklearn
+from engine.io.export import read_params, to_sklearn
 
 
 def _four_d(tmp_path):
@@ -84,7 +84,7 @@ def test_iris_best_model_agrees_with_sklearn() -> None:
     from sklearn.mixture import GaussianMixture
 
     x = load_iris().data
-    _, best = engine.select.run_selection(
+    _, best = engine.selection.select.run_selection(
         x, list(range(1, 6)), list(engine.COVARIANCE_TYPES), engine.FitConfig(restarts=10, reg_covar_units="data")
     )
     reference = {}

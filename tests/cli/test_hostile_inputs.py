@@ -23,7 +23,7 @@ from data_sets import NO_BOOTSTRAP, OLD_FAITHFUL, ROOT
 
 import engine.cli
 import engine.errors
-import engine.limits
+import engine.runtime.limits
 from engine.cli import main as cli
 
 
@@ -254,7 +254,7 @@ def test_decimal_commas_are_read_and_said_in_memory_and_by_chunks(capsys, tmp_pa
     """';' or tabs between the fields: a ',' inside a number is its decimal mark (with tabs: issue 22, item 13,
     "value '10,5' is not a number"); read in memory and by chunks alike, and said."""
     from engine import load
-    from engine.stream import open_source
+    from engine.io.stream import open_source
 
     p = tmp_path / name
     rng = np.random.default_rng(1)
@@ -443,12 +443,12 @@ def test_only_regular_files_are_read(capsys, tmp_path) -> None:
 
 
 def test_requests_beyond_memory_are_refused_with_the_largest_that_fits(capsys, tmp_path, small, monkeypatch) -> None:
-    import engine.limits
+    import engine.runtime.limits
 
-    monkeypatch.setattr(engine.limits, "available_memory", lambda: 2 * 10**8)
+    monkeypatch.setattr(engine.runtime.limits, "available_memory", lambda: 2 * 10**8)
     err = _bad(capsys, ["fit", str(small), "--restarts", "1000000"], "need about")  # the most restarts allowed
     most = int(err.split("use at most ")[1].split()[0].replace(",", ""))
-    assert engine.limits.fit_bytes(60, 2, 3, most) <= 2e8 < engine.limits.fit_bytes(60, 2, 3, most + 1)
+    assert engine.runtime.limits.fit_bytes(60, 2, 3, most) <= 2e8 < engine.runtime.limits.fit_bytes(60, 2, 3, most + 1)
     err = _bad(
         capsys,
         ["generate", "--preset", "forum", "--n", "1000000000", "-o", str(tmp_path / "g.csv")],
@@ -572,7 +572,7 @@ def test_decimal_commas_between_spaces_are_read_as_decimals(capsys, tmp_path, d,
     header (issue 22, item 16: means 5.9e3 off, in memory and by chunks). Now read with ',' as the decimal mark,
     in memory and by chunks alike, and said."""
     from engine import load
-    from engine.stream import open_source
+    from engine.io.stream import open_source
 
     x = np.random.default_rng(d).normal(size=(300, d)) * scale - scale / 3
     p = tmp_path / "spaced.txt"
@@ -611,7 +611,7 @@ def test_spaced_commas_that_may_group_thousands_are_refused_by_value(capsys, tmp
 def test_unicode_spaces_in_numbers_are_refused_with_line_and_column(capsys, tmp_path, text, where, code) -> None:
     """NumPy's reader and str.strip() took these as plain spaces: '1\u00a0000' was read as 1 and 0 in two columns,
     or ' 1.5' as 1.5. Refused in memory and by chunks, naming line, column and character."""
-    from engine.stream import open_source
+    from engine.io.stream import open_source
 
     p = tmp_path / "odd.csv"
     p.write_text(text, encoding="utf-8")
@@ -640,7 +640,7 @@ def test_unicode_spaces_in_a_column_of_words_not_chosen_are_no_error(tmp_path) -
 def test_a_header_with_a_unicode_line_break_is_one_line(tmp_path, raw, names) -> None:
     """str.splitlines() split the header in two at these (issue 22, item 16); a CSV line ends at \\n or \\r only."""
     from engine import load
-    from engine.stream import open_source
+    from engine.io.stream import open_source
 
     p = tmp_path / "h.csv"
     p.write_bytes(raw)
@@ -677,7 +677,7 @@ def test_index_and_label_guesses_are_settled_on_the_whole_column(tmp_path, first
     import pyarrow.parquet as pq
 
     from engine import load
-    from engine.stream import open_source
+    from engine.io.stream import open_source
 
     rest = np.random.default_rng(7).normal(size=(len(first), 2))
     path = tmp_path / f"d{suffix}"
@@ -711,7 +711,7 @@ def test_a_column_item_that_is_both_a_name_and_an_index_is_refused_and_each_can_
     import pyarrow.parquet as pq
 
     from engine import load
-    from engine.stream import open_source
+    from engine.io.stream import open_source
 
     x = np.random.default_rng(3).normal(size=(40, 4))
     names = ["1", "0", "z", "2-3"]
@@ -782,7 +782,7 @@ def test_a_file_size_limit_is_one_line_naming_the_file_and_leaves_nothing(tmp_pa
 def test_a_full_disk_names_the_file_and_says_nothing_was_written(capsys, tmp_path, small, monkeypatch, code, said):
     """ENOSPC and the like at the flush: the error names the file (it named none), no 'wrote' line, no temporary
     file left, and no output of the run in place (all or none)."""
-    import engine.outputs
+    import engine.io.outputs
 
     calls = []
 
@@ -791,7 +791,7 @@ def test_a_full_disk_names_the_file_and_says_nothing_was_written(capsys, tmp_pat
         if len(calls) == 2:  # the second output of the run
             raise OSError(code, os.strerror(code))
 
-    monkeypatch.setattr(engine.outputs.os, "fsync", failing_fsync)
+    monkeypatch.setattr(engine.io.outputs.os, "fsync", failing_fsync)
     argv = [
         "fit",
         str(small),
@@ -818,7 +818,7 @@ def test_a_signal_while_writing_leaves_no_temporary_file(
 ):
     """A real signal delivered while an output is being flushed (the first or second of the run): SIGHUP killed the
     process and left ~100 MB of hidden .tmp files; the 'wrote' line came before the write was done."""
-    import engine.outputs
+    import engine.io.outputs
 
     calls = []
     real_fsync = os.fsync
@@ -833,7 +833,7 @@ def test_a_signal_while_writing_leaves_no_temporary_file(
     def unhandled(*_) -> None:  # the command line must set its own: without one SIGHUP would end pytest too
         raise RuntimeError("the signal was not handled by the command line")
 
-    monkeypatch.setattr(engine.outputs.os, "fsync", fsync_then_signal)
+    monkeypatch.setattr(engine.io.outputs.os, "fsync", fsync_then_signal)
     argv = [
         "fit",
         str(small),
@@ -929,14 +929,14 @@ def _claiming(array: np.ndarray, rows: int) -> bytes:
 def test_an_npz_is_checked_against_memory_by_its_uncompressed_size(capsys, tmp_path, monkeypatch, compressed, members):
     """A 35 MB .npz whose member inflates to 8 GB passed the memory check, which used the file's size (issue 22,
     item 16). The check now adds the members' uncompressed sizes (zip headers), before any is read."""
-    import engine.data
+    import engine.io.data
 
     zeros = np.zeros((200_000, 2))  # 3.2 MB each, a few KB compressed
     path = tmp_path / "bomb.npz"
     (np.savez_compressed if compressed else np.savez)(path, **{f"a{j}": zeros for j in range(members)})
-    monkeypatch.setattr(engine.data, "available_memory", lambda: 2_000_000 + path.stat().st_size)
+    monkeypatch.setattr(engine.io.data, "available_memory", lambda: 2_000_000 + path.stat().st_size)
     err = _bad(capsys, ["fit", str(path), "-k", "1", "--quiet"], "bomb.npz: ")
-    assert f"would need about {engine.limits.human(path.stat().st_size + members * zeros.nbytes)}" in err
+    assert f"would need about {engine.runtime.limits.human(path.stat().st_size + members * zeros.nbytes)}" in err
 
 
 @pytest.mark.parametrize(("name", "rows"), [("c.npy", 10**12), ("c.npy", 11), ("c.npz", 10**12), ("c.npz", 500)])

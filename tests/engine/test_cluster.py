@@ -16,11 +16,11 @@ import pytest
 
 from engine import FitConfig, fit
 from engine.errors import DataError, UserError
-from engine.export import MixtureParams
-from engine.stream import NpySource
-from engine.streaming import fit_stream
+from engine.inference.streaming import fit_stream
+from engine.io.export import MixtureParams
+from engine.io.stream import NpySource
 
-cluster = pytest.importorskip("engine.cluster")
+cluster = pytest.importorskip("engine.scale.cluster")
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -113,7 +113,7 @@ def test_a_scheduler_and_a_worker_started_apart(tmp_path) -> None:
         probe = [sys.executable, "-c", "import importlib.util as u; print(u.find_spec('engine') is None)"]
         assert subprocess.run(probe, env=env, cwd=apart, capture_output=True, text=True).stdout.strip() == "True"
         from engine import cli
-        from engine.export import write_params
+        from engine.io.export import write_params
 
         start = tmp_path / "start.json"
         write_params(
@@ -185,8 +185,8 @@ def test_select_runs_its_grid_on_the_cluster(tmp_path, local_client, capsys) -> 
     import functools
 
     from engine import cli
-    from engine.grid import Streamed, fit_cells
-    from engine.streaming import local_pass
+    from engine.inference.grid import Streamed, fit_cells
+    from engine.inference.streaming import local_pass
 
     _data(tmp_path / "x.npy", n=9000)
     source = NpySource(tmp_path / "x.npy")
@@ -212,7 +212,7 @@ def test_the_first_pass_runs_on_the_workers(tmp_path, local_client) -> None:
     order, the same for the same seed, another for another; a sample as big as the data is all of it, in order
     (this machine's sample then, so k-means++ makes the same start); a non-finite value named by file and row."""
     from engine.errors import DataError
-    from engine.stream import survey
+    from engine.io.stream import survey
 
     x = _data(tmp_path / "x.npy", n=30_000)
     source = NpySource(tmp_path / "x.npy")
@@ -240,7 +240,7 @@ def test_parquet_parts_are_whole_row_groups(tmp_path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from engine.stream import open_source
+    from engine.io.stream import open_source
 
     x = np.random.default_rng(0).normal(size=(10_000, 3))
     pq.write_table(pa.table({f"c{j}": x[:, j] for j in range(3)}), tmp_path / "x.parquet", row_group_size=1500)
@@ -251,7 +251,7 @@ def test_parquet_parts_are_whole_row_groups(tmp_path) -> None:
 
 def test_npy_parts_hold_the_chosen_columns(tmp_path) -> None:
     """Columns 2 and 0 of a .npy file: each part read alone holds those columns, in that order."""
-    from engine.stream import open_source
+    from engine.io.stream import open_source
 
     x = np.random.default_rng(1).normal(size=(5000, 4))
     np.save(tmp_path / "x.npy", x)
@@ -277,7 +277,7 @@ def _csv(path: Path, x: np.ndarray) -> None:
 def test_csv_parts_are_read_alone_with_the_files_rules(tmp_path) -> None:
     """A CSV cut at line ends into parts of at most 1,800 rows: each part read alone (as a worker does) gives back
     its rows, all of them in order; a bad value is named by its line, as on this machine."""
-    from engine.stream import CsvSource, open_source
+    from engine.io.stream import CsvSource, open_source
 
     x = np.random.default_rng(2).normal(size=(5000, 3))
     _csv(tmp_path / "x.csv", x)
@@ -296,7 +296,7 @@ def test_csv_parts_are_read_alone_with_the_files_rules(tmp_path) -> None:
 
 def test_a_csv_on_the_cluster_gives_the_fit_of_this_machine(tmp_path, local_client) -> None:
     """The workers parse their own parts of a CSV: the same fit as a pass here, to 1e-10 per iteration."""
-    from engine.stream import open_source
+    from engine.io.stream import open_source
 
     x = np.random.default_rng(3).normal(size=(6000, 3)) + np.repeat([[0, 0, 0], [5, 3, 1], [0, 6, 2]], 2000, axis=0)
     _csv(tmp_path / "x.csv", x)
@@ -362,7 +362,7 @@ def test_a_worker_with_another_engine_on_its_path_gets_this_one(tmp_path) -> Non
 
     stale = tmp_path / "stale"
     shutil.copytree(ROOT / "engine", stale / "engine", ignore=shutil.ignore_patterns("__pycache__"))
-    with open(stale / "engine" / "streaming.py", "a") as f:
+    with open(stale / "engine" / "inference" / "streaming.py", "a") as f:
         f.write("\nSTALE = True  # another version\n")
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["DASK_TEMPORARY_DIRECTORY"] = str(tmp_path / "scratch")  # their own scratch space: no copy left by others
@@ -381,9 +381,9 @@ def test_a_worker_with_another_engine_on_its_path_gets_this_one(tmp_path) -> Non
             client.wait_for_workers(1, timeout=60)
 
             def has_stale() -> bool:
-                import engine.streaming
+                import engine.inference.streaming
 
-                return hasattr(engine.streaming, "STALE")
+                return hasattr(engine.inference.streaming, "STALE")
 
             assert not any(client.run(has_stale).values())
         finally:
@@ -403,8 +403,9 @@ def test_a_seed_starts_the_same_way_on_the_cluster_by_chunks_and_in_memory(
     and in memory start the same (1.8e-14 measured; 1e-12 asked) and agree at every iteration (1e-15 relative
     measured; 1e-12 asked); `fit --dask` and `fit` in memory write the same parameters (3.3e-14 measured; 1e-12
     asked). Before, each part drew its own sample: other rows than a pass here or the in-memory fit."""
-    from engine import cli, stream
-    from engine.stream import survey
+    from engine import cli
+    from engine.io import stream
+    from engine.io.stream import survey
 
     monkeypatch.setattr(stream, "SAMPLE_SIZE", 400)
     x = _data(tmp_path / "x.npy", n=3000)
@@ -442,7 +443,7 @@ def test_a_relative_csv_path_reads_on_a_worker_in_another_folder(tmp_path, monke
     """A CSV named by a relative path went to the workers as that path: a worker in another folder found no file
     and the command said 'No such file or directory: free some space' (issue 22 item 16). The parts carry the
     absolute path; a worker that still finds no file says what a cluster needs."""
-    from engine.stream import CsvSource
+    from engine.io.stream import CsvSource
 
     (tmp_path / "data").mkdir()
     np.savetxt(tmp_path / "data" / "x.csv", np.arange(40.0).reshape(20, 2), delimiter=",", header="a,b", comments="")

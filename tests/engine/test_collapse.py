@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from engine import FitConfig, run_to_end
-from engine.collapse import collapses, describe_direction, snapshot_collapses
-from engine.select import best_entry, select_models
+from engine.inference.collapse import collapses, describe_direction, snapshot_collapses
+from engine.selection.select import best_entry, select_models
 
 
 def _m_step(x: np.ndarray, resp: np.ndarray, floor: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

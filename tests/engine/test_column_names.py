@@ -8,7 +8,7 @@ import pytest
 
 from engine import counted, load, unnamed_columns
 from engine.cli import main as cli
-from engine.stream import open_source
+from engine.io.stream import open_source
 
 
 @pytest.mark.parametrize("name", ["a.npy", "a.csv", "a.tsv"])

@@ -15,7 +15,7 @@ from data_sets import blobs
 from devices import needs_cuda
 
 from engine import COVARIANCE_TYPES, FitConfig, fit, run_to_end
-from engine.export import MixtureParams
+from engine.io.export import MixtureParams
 
 pytestmark = needs_cuda
 

@@ -9,8 +9,8 @@ import pytest
 from bad_inputs import BAD_TEXT
 from data_sets import OLD_FAITHFUL
 
-from engine.data import FORUM_PRESET, check_mixture, column_names, load, sample_mixture
 from engine.errors import DataError, ParamsError
+from engine.io.data import FORUM_PRESET, check_mixture, column_names, load, sample_mixture
 
 
 def test_old_faithful_loads_as_it_is() -> None:
@@ -66,7 +66,7 @@ def _table(name: str, rng: np.random.Generator) -> str:
 
 @pytest.mark.parametrize("name", sorted(FAST_PATH_TABLES))
 def test_numpys_reader_and_the_careful_parser_read_the_same_bits(tmp_path, name: str, monkeypatch) -> None:
-    import engine.data as data_mod
+    import engine.io.data as data_mod
 
     text, fast = FAST_PATH_TABLES[name]
     p = tmp_path / "t.csv"
@@ -205,7 +205,7 @@ def test_parquet_files(tmp_path) -> None:
 
 
 def test_generated_parquet_reads_back(tmp_path) -> None:
-    from engine.data import table_bytes
+    from engine.io.data import table_bytes
 
     points, labels = sample_mixture(FORUM_PRESET["weights"], FORUM_PRESET["means"], FORUM_PRESET["covariances"], 50, 3)
     (tmp_path / "g.parquet").write_bytes(table_bytes(points, labels, ".parquet"))
@@ -216,7 +216,7 @@ def test_generated_parquet_reads_back(tmp_path) -> None:
 
 def test_sizes_are_shown_in_the_units_the_memory_limit_is_read_in() -> None:
     """'--memory-limit 64M' is 64 x 1024 x 1024 bytes and is shown as 64 MB (it was shown as 67.1 MB)."""
-    from engine.limits import human, parse_size
+    from engine.runtime.limits import human, parse_size
 
     for text, shown in (("64M", "64 MB"), ("256K", "256 KB"), ("2G", "2 GB"), ("1.5G", "1.5 GB"), ("1000", "1000 B")):
         assert human(parse_size(text)) == shown

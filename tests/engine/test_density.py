@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.data import DataError
-from engine.density import bin_counts, density_counts, histogram_counts, view_range
-from engine.projection import columns_view, pca_view
-from engine.stream import Cancelled, NpySource, ParquetSource, survey
+from engine.io.data import DataError
+from engine.io.stream import Cancelled, NpySource, ParquetSource, survey
+from engine.model.projection import columns_view, pca_view
+from engine.scale.density import bin_counts, density_counts, histogram_counts, view_range
 
 
 def _data(n: int = 9000, d: int = 3, seed: int = 0) -> np.ndarray:

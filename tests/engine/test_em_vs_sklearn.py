@@ -10,8 +10,8 @@ from data_sets import OLD_FAITHFUL, blobs
 from sklearn.mixture import GaussianMixture
 
 from engine import COVARIANCE_TYPES, FitConfig, fit, run_to_end
-from engine.data import load
-from engine.export import MixtureParams
+from engine.io.data import load
+from engine.io.export import MixtureParams
 
 # Measured: the largest relative difference over these cases is about 1e-14 (float64 rounding).
 REL_TOL = 1e-8
@@ -67,7 +67,7 @@ def _compare(x: np.ndarray, cov_type: str, k: int, seed: int, reg: float = 1e-6)
 
 
 def _score_initial(x: np.ndarray, start, cov_type: str) -> float:
-    from engine.export import to_sklearn
+    from engine.io.export import to_sklearn
 
     return to_sklearn(MixtureParams(start.weights, start.means, start.covariances, cov_type)).score(x)
 
@@ -119,7 +119,7 @@ def test_features_computed_per_chunk_give_the_same_fit(monkeypatch) -> None:
     aligned memory: measured 4e-16 in a log-likelihood here)."""
     import torch
 
-    import engine.gaussian as gaussian
+    import engine.model.gaussian as gaussian
 
     x = _mixture_data(10, 900, seed=3)  # below WHITENED_MIN_D: the features' E-step
     cfg = FitConfig(n_components=3, restarts=2, max_iter=15, tol=0.0)
@@ -145,7 +145,7 @@ def test_e_step_is_the_same_on_one_thread_or_several(d: int, monkeypatch) -> Non
     """The chunks' statistics are added in their order whatever the number of worker threads: bit for bit."""
     import torch
 
-    import engine.gaussian as gaussian
+    import engine.model.gaussian as gaussian
 
     x = torch.as_tensor(_mixture_data(d, 3000, seed=d))
     rng = torch.Generator().manual_seed(d)
@@ -177,7 +177,7 @@ def test_a_component_of_weight_zero_takes_nothing_and_warns_of_nothing(d: int) -
     it throws away, which NumPy reported as an invalid value: with chunks of an odd number of points, as here)."""
     import torch
 
-    import engine.gaussian as gaussian
+    import engine.model.gaussian as gaussian
 
     x = torch.as_tensor(_mixture_data(d, 1001, seed=d))  # two chunks of 501 and 500 points
     rng = torch.Generator().manual_seed(d)
@@ -206,7 +206,7 @@ def test_whitened_distances_give_the_features_statistics(dtype: str) -> None:
     relative to each row's largest statistic; the tolerances are 1e-12 and 1e-5)."""
     import torch
 
-    import engine.gaussian as gaussian
+    import engine.model.gaussian as gaussian
 
     dt = torch.float64 if dtype == "float64" else torch.float32
     d = 20
@@ -233,10 +233,10 @@ def test_points_in_the_lifted_layout_give_the_same_e_step(d: int) -> None:
     E-step reads in place: the same statistics, bit for bit, as the same points laid out as an (N, D) array."""
     import torch
 
-    import engine.gaussian as gaussian
-    from engine.em import ExactEM
-    from engine.fitting import working_points
-    from engine.scaling import Scaling
+    import engine.model.gaussian as gaussian
+    from engine.inference.em import ExactEM
+    from engine.inference.fitting import working_points
+    from engine.model.scaling import Scaling
 
     data = _mixture_data(d, 3000, seed=d)
     scaling = Scaling(data.mean(0), data.std(0))

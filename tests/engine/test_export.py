@@ -9,8 +9,8 @@ import pytest
 from data_sets import blobs
 
 from engine import COVARIANCE_TYPES, FitConfig, UserError, run_to_end
-from engine.data import points_sha256
-from engine.export import (
+from engine.io.data import points_sha256
+from engine.io.export import (
     MixtureParams,
     atomic_write,
     params_from_snapshot,
@@ -19,7 +19,7 @@ from engine.export import (
     write_labels,
     write_params,
 )
-from engine.predict import responsibilities
+from engine.model.predict import responsibilities
 
 
 @pytest.fixture(scope="module")

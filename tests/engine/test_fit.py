@@ -168,7 +168,7 @@ def test_restarts_that_fail_at_their_start_keep_their_numbers() -> None:
     index restarts by their own number (issue 22, item 18: IndexError, or the wrong restart chosen)."""
     import torch
 
-    from engine.em import ExactEM
+    from engine.inference.em import ExactEM
 
     x = torch.as_tensor(blobs(0, 300), dtype=torch.float64)
     weights = torch.full((3, 2), 0.5, dtype=torch.float64)

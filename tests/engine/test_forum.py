@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from engine import FitConfig, run_to_end
-from engine.data import forum_sample as forum_data
+from engine.io.data import forum_sample as forum_data
 
 
 @pytest.mark.slow

@@ -15,8 +15,8 @@ import pytest
 
 from engine import COVARIANCE_TYPES, FitConfig, run_to_end
 from engine.errors import UserError
-from engine.fitting import fit
-from engine.grid import BATCH_MAX_ELEMENTS, batchable, fit_cells
+from engine.inference.fitting import fit
+from engine.inference.grid import BATCH_MAX_ELEMENTS, batchable, fit_cells
 from engine.snapshot import CancelToken
 
 
@@ -109,7 +109,7 @@ def test_unbatched_cells_give_the_same_answers(faithful, monkeypatch) -> None:
     """Past the size bound the cells run one by one through `fit`: the same answers as the batch."""
     cells = grid(FitConfig(), [2, 4], ["full", "spherical"])
     batched = list(fit_cells(faithful, cells))
-    monkeypatch.setattr("engine.grid.BATCH_MAX_ELEMENTS", 0)
+    monkeypatch.setattr("engine.inference.grid.BATCH_MAX_ELEMENTS", 0)
     assert not batchable(len(faithful), cells)
     for one, other in zip(fit_cells(faithful, cells), batched, strict=True):
         assert one.config == other.config and one.snapshot.iteration == other.snapshot.iteration

@@ -10,7 +10,7 @@ from data_sets import blobs
 
 from engine import FitConfig, UserError, fit, run_to_end
 from engine.history import History
-from engine.session import (
+from engine.io.session import (
     config_from_dict,
     config_to_dict,
     file_ref,
@@ -94,13 +94,13 @@ def test_config_round_trips_through_json() -> None:
 
 @pytest.mark.parametrize("kind", ["file", "generated", "inline"])
 def test_session_round_trip_and_replay(tmp_path, kind) -> None:
-    from engine.data import FORUM_PRESET, sample_mixture
+    from engine.io.data import FORUM_PRESET, sample_mixture
 
     points, _ = sample_mixture(FORUM_PRESET["weights"], FORUM_PRESET["means"], FORUM_PRESET["covariances"], 400, 5)
     if kind == "file":
         path = tmp_path / "d.csv"
         np.savetxt(path, points, delimiter=",", header="a,b", comments="", fmt="%.17g")
-        from engine.data import load
+        from engine.io.data import load
 
         ds = load(path)
         ref = file_ref(ds)
@@ -129,7 +129,7 @@ def test_session_detects_changed_data(tmp_path) -> None:
     path = tmp_path / "d.csv"
     x = blobs(1, 90)
     np.savetxt(path, x, delimiter=",", header="a,b", comments="")
-    from engine.data import load
+    from engine.io.data import load
 
     ds = load(path)
     snap = _snapshots(FitConfig(n_components=2), ds.points)[-1]
@@ -153,7 +153,7 @@ def test_bad_session_files(tmp_path) -> None:
 
 def test_a_session_saved_before_reg_covar_had_units_replays_in_data_units() -> None:
     """Sessions written before reg_covar_units existed meant scikit-learn's reg_covar (data units)."""
-    from engine.session import config_from_dict, config_to_dict
+    from engine.io.session import config_from_dict, config_to_dict
 
     saved = config_to_dict(FitConfig(reg_covar=1e-4))
     assert saved["reg_covar_units"] == "relative"
@@ -164,7 +164,7 @@ def test_a_session_saved_before_reg_covar_had_units_replays_in_data_units() -> N
 def test_a_sessions_history_is_the_chosen_restarts_own_run(tmp_path) -> None:
     """Each stored entry and the stored trace were the shown restart's of that iteration, which in a batch is now
     one restart and now another (the saved path jumped between restarts)."""
-    from engine.data import FORUM_PRESET, sample_mixture
+    from engine.io.data import FORUM_PRESET, sample_mixture
 
     points, _ = sample_mixture(FORUM_PRESET["weights"], FORUM_PRESET["means"], FORUM_PRESET["covariances"], 600, 3)
     cfg = FitConfig(n_components=3, restarts=8, seed=0, init="random-data")

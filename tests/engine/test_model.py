@@ -10,8 +10,8 @@ from data_sets import blobs
 from pyro.infer import TraceEnum_ELBO, config_enumerate
 from scipy.stats import multivariate_normal
 
-from engine import gaussian
-from engine.model import AssignedNormal, InverseCdfCategorical, MixtureModel, forum_loss, pyro_section
+from engine.model import gaussian
+from engine.model.model import AssignedNormal, InverseCdfCategorical, MixtureModel, forum_loss, pyro_section
 
 
 def _random_params(r: int, k: int, d: int, seed: int):

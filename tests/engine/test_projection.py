@@ -7,7 +7,7 @@ import pytest
 from scipy import integrate
 from scipy.stats import multivariate_normal
 
-from engine.projection import columns_view, moved_mean, pca_view, reshaped_covariance, separating_view
+from engine.model.projection import columns_view, moved_mean, pca_view, reshaped_covariance, separating_view
 
 
 def _mixture(d: int, k: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -139,7 +139,7 @@ def test_standardised_principal_axes_are_scikit_learns_pca_of_the_scaled_columns
     from sklearn.decomposition import PCA
     from sklearn.preprocessing import StandardScaler
 
-    from engine.projection import mixed_units
+    from engine.model.projection import mixed_units
 
     wine = load_wine()
     x, names = wine.data, tuple(wine.feature_names)

@@ -10,10 +10,10 @@ import pytest
 import engine
 from engine import FitConfig, run_to_end
 from engine.algorithms import Algorithm
-from engine.covariances import CovarianceType
-from engine.em import ExactEM
 from engine.errors import UserError
-from engine.export import information_criteria
+from engine.inference.em import ExactEM
+from engine.io.export import information_criteria
+from engine.model.covariances import CovarianceType
 
 
 class ToyEM(ExactEM):
@@ -87,6 +87,6 @@ def test_the_registries_refuse_a_name_twice() -> None:
     with pytest.raises(ValueError, match="already registered"):
         engine.algorithms.register(replace(TOY, name="em"))
     with pytest.raises(ValueError, match="already registered"):
-        engine.covariances.register(replace(EII, name="full"))
+        engine.model.covariances.register(replace(EII, name="full"))
     with pytest.raises(ValueError, match="has no default for tol"):
         engine.algorithms.register(replace(TOY, name="toy-2", defaults={}))

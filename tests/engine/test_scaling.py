@@ -7,7 +7,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-import engine.scaling as scaling
+import engine.model.scaling as scaling
 
 
 def _exact(column: np.ndarray) -> tuple[float, float]:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from engine import COVARIANCE_TYPES, FitConfig, collapsed_components, run_to_end
-from engine.select import run_selection
+from engine.selection.select import run_selection
 
 
 def test_old_faithful_grid_picks_tied_three_like_mclust(faithful) -> None:

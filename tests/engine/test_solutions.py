@@ -11,8 +11,8 @@ import pytest
 from scipy.optimize import linear_sum_assignment
 
 from engine import FitConfig, fit, run_to_end
-from engine import solutions as S
-from engine.gallery import build_gallery, write_gallery
+from engine.selection import solutions as S
+from engine.selection.gallery import build_gallery, write_gallery
 from engine.snapshot import RestartTable
 
 
@@ -182,7 +182,7 @@ def demo_fifty():
     """The window's demo data (the forum preset, N=1000, seed 0), 50 restarts at the default tol, as the issue
     ran them; and where each restart really ends: the same restarts run on to tol 1e-13 (measured: all of them
     converge there within 7,200 iterations)."""
-    from engine.data import forum_sample
+    from engine.io.data import forum_sample
 
     x = forum_sample(1000, 0)
     trace: list = []
@@ -245,7 +245,7 @@ def test_the_gallery_rows_say_each_restarts_outcome_and_last_step(demo_fifty, tm
 def test_restarts_stopped_by_max_iter_are_not_converged_and_never_an_optimum() -> None:
     """The demo data at max_iter 30: restarts still climbing when max_iter stopped them are flagged, grouped
     apart from the converged ones, and told as not converged with their last step, never as an optimum."""
-    from engine.data import forum_sample
+    from engine.io.data import forum_sample
 
     x = forum_sample(1000, 0)
     snap = run_to_end(x, FitConfig(n_components=3, restarts=50, max_iter=30))

@@ -7,10 +7,10 @@ import pytest
 
 from engine import FitConfig, fit
 from engine.errors import DataError, UserError
-from engine.export import MixtureParams
-from engine.limits import parse_size
-from engine.stream import NpySource, open_source, survey
-from engine.streaming import fit_stream
+from engine.inference.streaming import fit_stream
+from engine.io.export import MixtureParams
+from engine.io.stream import NpySource, open_source, survey
+from engine.runtime.limits import parse_size
 
 
 def _data(n: int = 20_000, d: int = 3, seed: int = 0) -> np.ndarray:
@@ -133,7 +133,7 @@ def test_the_command_line_streams_a_file_larger_than_the_memory_limit(tmp_path, 
     x = _data(n=12_000, d=3, seed=9)
     data, start = tmp_path / "x.npy", tmp_path / "start.json"
     np.save(data, x)
-    from engine.export import write_params
+    from engine.io.export import write_params
 
     write_params(start, _start(x, 3))
     outs = []
@@ -148,7 +148,7 @@ def test_the_command_line_streams_a_file_larger_than_the_memory_limit(tmp_path, 
     np.testing.assert_allclose(outs[0]["means"], outs[1]["means"], rtol=1e-9)
     np.testing.assert_allclose(outs[0]["covariances"], outs[1]["covariances"], rtol=1e-9)
     # labels of streamed data: one more pass, written chunk by chunk; the same as those of the data in memory
-    from engine.export import read_params, write_labels
+    from engine.io.export import read_params, write_labels
 
     labels = tmp_path / "labels.csv"
     args = ["fit", str(data), "-k", "3", "--init", str(start), "--max-iter", "30", "--tol", "0", "--quiet"]
@@ -198,8 +198,8 @@ def test_a_selection_over_streamed_data_is_the_in_memory_one(tmp_path) -> None:
     grid), its sample holding every row: each cell's answer is the in-memory grid's (1e-9), in as many iterations."""
     import functools
 
-    from engine.grid import Streamed, fit_cells
-    from engine.streaming import local_pass
+    from engine.inference.grid import Streamed, fit_cells
+    from engine.inference.streaming import local_pass
 
     x = _data(n=6000, d=2, seed=7)
     np.save(tmp_path / "x.npy", x)
@@ -222,9 +222,10 @@ def test_a_csv_larger_than_the_limit_is_streamed_with_the_loaders_rules(tmp_path
     in-memory fit's answer from the same start, and a bad value named by line and column as the loader names it."""
     import json
 
-    from engine import cli, data
-    from engine.export import write_params
-    from engine.stream import CsvSource
+    from engine import cli
+    from engine.io import data
+    from engine.io.export import write_params
+    from engine.io.stream import CsvSource
 
     x = _data(n=5000, d=2, seed=11)
     path = tmp_path / "x.csv"
@@ -261,7 +262,7 @@ def test_the_lowest_values_are_topks(m: int, n: int, k: int) -> None:
     partial last block and fewer blocks than k included."""
     import torch
 
-    from engine.streaming import lowest
+    from engine.inference.streaming import lowest
 
     values = torch.randn(m, n, generator=torch.Generator().manual_seed(n), dtype=torch.float64)
     values[:, -1] = -10.0  # the smallest sits in the partial last block
@@ -296,7 +297,7 @@ def test_a_session_of_data_read_by_chunks_replays_and_notices_a_changed_file(tmp
     import json
 
     from engine import cli
-    from engine.data import points_sha256
+    from engine.io.data import points_sha256
 
     x = _data(n=12_000, d=3, seed=13).astype(np.float32)
     data, session = tmp_path / "x.npy", tmp_path / "fit.gmmsession"

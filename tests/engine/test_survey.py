@@ -9,10 +9,11 @@ import functools
 import numpy as np
 import pytest
 
-from engine import FitConfig, fit, stream
+from engine import FitConfig, fit
 from engine.errors import DataError
-from engine.stream import NpySource, open_source, sample_rows, survey
-from engine.streaming import fit_stream, local_pass
+from engine.inference.streaming import fit_stream, local_pass
+from engine.io import stream
+from engine.io.stream import NpySource, open_source, sample_rows, survey
 
 SMALL_SAMPLE = 400  # stream.SAMPLE_SIZE in these tests: N = 3,000 lies above it (100,000 would make them slow)
 # Measured over random-data, k-means++ and k-means, full, diag and spherical, chunks of 250 and 777 rows: the starts
@@ -85,7 +86,7 @@ def test_a_seed_starts_the_same_way_in_memory_and_by_chunks(tmp_path, monkeypatc
 def test_a_selection_starts_the_same_way_in_memory_and_by_chunks(tmp_path, monkeypatch) -> None:
     """Model selection's grid over N = 3,000 rows above the sample's 400: in memory and by chunks of 250 rows
     (the survey drawn with the selection's seed), each cell's answer to LL_RTOL in as many iterations."""
-    from engine.grid import Streamed, fit_cells
+    from engine.inference.grid import Streamed, fit_cells
 
     monkeypatch.setattr(stream, "SAMPLE_SIZE", SMALL_SAMPLE)
     x = clusters(seed=9)

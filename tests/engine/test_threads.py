@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import engine  # noqa: F401  (sets OpenMP's waiting before torch's threads start)
-from engine.threads import ordered_sum
+from engine.runtime.threads import ordered_sum
 
 
 def _parts(n: int) -> list[torch.Tensor]:
@@ -87,8 +87,8 @@ def test_numpys_blas_runs_on_one_thread_and_no_e_step_changes_it(d: int, workers
     thread may be inside the library): no E-step calls threadpoolctl."""
     import threadpoolctl
 
-    import engine.gaussian as gaussian
-    from engine.threads import blas_thread_counts
+    import engine.model.gaussian as gaussian
+    from engine.runtime.threads import blas_thread_counts
 
     assert set(blas_thread_counts()) == {1}
     seen: list[list[int]] = []
@@ -128,7 +128,7 @@ def test_the_blas_count_is_set_once_when_the_engine_is_imported(numpy_first: boo
     root = Path(__file__).resolve().parents[2]
     first = "import numpy; from threadpoolctl import threadpool_info as i; print(i()[0]['num_threads']); "
     code = (first if numpy_first else "") + (
-        "import engine, numpy; from engine.threads import blas_thread_counts as c; print(c())"
+        "import engine, numpy; from engine.runtime.threads import blas_thread_counts as c; print(c())"
     )
     read = ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS")  # what OpenBLAS reads as it loads
     env = {k: v for k, v in os.environ.items() if k not in read}
@@ -142,7 +142,7 @@ def test_the_blas_count_is_set_once_when_the_engine_is_imported(numpy_first: boo
 def test_a_threads_own_chunk_worker_count_is_its_own() -> None:
     """The window runs its fits with one E-step worker on its own threads (gui/background.py); another thread (the
     command line's, a test's) keeps the process's count, and the count is put back after."""
-    from engine.threads import chunk_workers, chunk_workers_on_this_thread
+    from engine.runtime.threads import chunk_workers, chunk_workers_on_this_thread
 
     default = chunk_workers()
     seen: dict[str, int] = {}

@@ -213,9 +213,9 @@ def test_a_field_never_overrides_a_window_shortcut(window) -> None:
 
 
 def test_a_fit_beyond_memory_is_refused_in_the_window_with_the_largest_that_fits(window, monkeypatch) -> None:
-    import engine.limits
+    import engine.runtime.limits
 
-    monkeypatch.setattr(engine.limits, "available_memory", lambda: 50 * 10**6)
+    monkeypatch.setattr(engine.runtime.limits, "available_memory", lambda: 50 * 10**6)
     set_controls(window, restarts=5000)
     assert window.run_control.start_fit() is False
     assert (

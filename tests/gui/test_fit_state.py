@@ -7,7 +7,7 @@ from __future__ import annotations
 from data_sets import OLD_FAITHFUL
 
 from engine import FitConfig, run_to_end
-from engine.data import load
+from engine.io.data import load
 from gui.frames import fit_state_text
 
 

@@ -33,7 +33,7 @@ def _wait_for_gallery(qtbot, window):
 
 
 def test_the_restarts_tab_calls_plateaus_plateaus(qtbot, window) -> None:
-    from engine.data import forum_sample
+    from engine.io.data import forum_sample
 
     assert window.state.dataset.source.startswith("demo: forum preset, N=1000, seed 0")
     np.testing.assert_array_equal(window.state.dataset.points, forum_sample(1000, 0))  # the engine test's data

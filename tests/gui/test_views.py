@@ -11,7 +11,7 @@ from gui_helpers import FIT_TIMEOUT_MS, run_fit, set_controls
 from scipy.stats import multivariate_normal, norm
 
 import engine
-from engine.projection import columns_view, pca_view
+from engine.model.projection import columns_view, pca_view
 from gui import frames
 
 

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import engine
 from engine.algorithms import Algorithm
-from engine.em import ExactEM
+from engine.inference.em import ExactEM
 from gui.compare import NO_SHARED_TYPE
 
 FIT_TIMEOUT_MS = 120_000

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .collapse import collapsed_components
-from .errors import UserError
-from .export import atomic_write, finite_or_none
-from .snapshot import Snapshot
+from ..errors import UserError
+from ..inference.collapse import collapsed_components
+from ..io.export import atomic_write, finite_or_none
+from ..snapshot import Snapshot
 from .solutions import (
     Solution,
     counts,

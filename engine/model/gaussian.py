@@ -18,8 +18,8 @@ from functools import lru_cache
 import numpy as np
 import torch
 
+from ..runtime.threads import chunk_workers, ordered_sum
 from .covariances import COVARIANCE_TYPES
-from .threads import chunk_workers, ordered_sum
 
 Tensor = torch.Tensor
 # scikit-learn adds 10 * eps to every N_k so that an empty component divides by a tiny number, not zero.

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import COVARIANCE_TYPES, InitParams
+from ..config import COVARIANCE_TYPES, InitParams
+from ..errors import ParamsError, UserError
+from ..model.predict import responsibilities
+from ..snapshot import Snapshot
 from .data import check_mixture
-from .errors import ParamsError, UserError
 from .outputs import atomic_write
-from .predict import responsibilities
-from .snapshot import Snapshot
 
 FORMAT = "gmm-studio-params"
 PARAMS_FORMATS = (".json", ".csv", ".npz")  # what write_params writes and read_params reads
@@ -46,7 +46,7 @@ def versions() -> dict:
     import pyro
     import torch
 
-    from . import __version__
+    from ..version import __version__
 
     return {
         "gmm_studio": __version__,

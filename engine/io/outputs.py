@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from .errors import UserError
+from ..errors import UserError
 
 
 def _read_umask() -> int:

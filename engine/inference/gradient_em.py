@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import torch
 
+from ..model.model import forum_loss, pyro_section
 from .adam_procedure import AdamProcedure
-from .model import forum_loss, pyro_section
 
 
 class ForumGradientEM(AdamProcedure):

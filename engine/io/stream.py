@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DataError
+from ..errors import DataError
 
 # Rows of the initialisation's sample (k-means++, k-means and random-data draw from it) when there are more: the
 # same for data in memory, read by chunks or on a cluster. (gui.frames.SAMPLE_SIZE, 20,000, is another matter:

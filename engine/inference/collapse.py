@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .snapshot import Snapshot
+from ..snapshot import Snapshot
 
 # With reg_covar 0 (or where the floor is below rounding) a direction counts as flat when the component's own
 # variance there is at most this share of the axis's largest component variance: zero within the rounding of

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import UserError
 from .data import Dataset, load, points_sha256, sample_mixture
-from .errors import UserError
 from .stream import digest, open_source
 
 
@@ -55,7 +55,7 @@ class DataRef:
             )
 
     def open_chunked(self, rows: int, cancelled=None):
-        """The source of a file read by chunks (engine.stream), checked in one pass against the saved size and
+        """The source of a file read by chunks (engine.io.stream), checked in one pass against the saved size and
         SHA-256; UserError naming what changed."""
         source = open_source(self.path, list(self.columns) or None)
         if (source.n_samples, source.n_features) != (self.n_samples, self.n_features):
@@ -79,7 +79,7 @@ def file_ref(dataset: Dataset) -> DataRef:
 
 
 def chunked_ref(source, path: str, rows: int, cancelled=None) -> DataRef:
-    """The reference of a file read by chunks (an engine.stream source opened from path): its chosen columns by
+    """The reference of a file read by chunks (an engine.io.stream source opened from path): its chosen columns by
     place, and the SHA-256 of all its points, taken in one pass (the hash data.points_sha256 gives them whole)."""
     return DataRef(
         "file",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .errors import UserError
+from ..errors import UserError
 
 BYTES_PER_RNK = 48  # a little above the measured 29-42: an estimate must not let a request through that fails
 BYTES_PER_GENERATED_VALUE = 48  # points, normals, the component draws and the CSV text of one value

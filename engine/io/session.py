@@ -15,15 +15,15 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import FitConfig, InitParams
+from ..config import FitConfig, InitParams
+from ..errors import UserError
+from ..history import History
+from ..runtime.limits import MAX_FEATURES, check_fit_memory, check_generate_memory, check_seed
+from ..snapshot import Snapshot
 from .data import check_mixture, first_non_number
 from .dataref import DataRef, chunked_ref, file_ref, generated_ref, inline_ref  # noqa: F401 - the session's names
-from .errors import UserError
 from .export import finite_or_none, read_json_file, versions
-from .history import History
-from .limits import MAX_FEATURES, check_fit_memory, check_generate_memory, check_seed
 from .outputs import atomic_write
-from .snapshot import Snapshot
 
 FORMAT = "gmm-studio-session"
 FORMAT_VERSION = 1

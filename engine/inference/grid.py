@@ -21,15 +21,15 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .config import FitConfig
-from .covariances import COVARIANCE_TYPES
+from ..config import FitConfig
+from ..errors import UserError
+from ..model.covariances import COVARIANCE_TYPES
+from ..model.scaling import Scaling, column_moments
+from ..runtime.threads import use_threads_for
+from ..snapshot import CancelToken, Snapshot
 from .em import ExactEM, all_failed_error
-from .errors import UserError
 from .fitting import Bookkeeping, Stopping, checked_data, fit, floor_of, resolve_device, working_points
 from .init import initial_parameters, initial_points
-from .scaling import Scaling, column_moments
-from .snapshot import CancelToken, Snapshot
-from .threads import use_threads_for
 
 # The grid runs batched while points x rows x padded components (the E-step's elements per iteration) stay at
 # or below this: where `bench/bench_select.py --sizes` finds the batch still ahead of one fit at a time, with room

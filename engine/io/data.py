@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DataError, ParamsError
-from .limits import available_memory, human
+from ..errors import DataError, ParamsError
+from ..runtime.limits import available_memory, human
 
 # The forum recipe's data with its second covariance made symmetric (the recipe's [[3, -0.3], [-2, 9]] is
 # not a covariance; NumPy only warns and samples anyway).

@@ -8,8 +8,8 @@ import pyro
 import torch
 from pyro.infer import TraceEnum_ELBO, config_enumerate
 
+from ..model.model import pyro_section
 from .adam_procedure import AdamProcedure
-from .model import pyro_section
 
 
 def _empty_guide(data: torch.Tensor) -> None:

@@ -12,9 +12,9 @@ from collections.abc import Sequence
 
 import torch
 
-from . import gaussian
-from .config import FitConfig
-from .errors import UserError
+from ..config import FitConfig
+from ..errors import UserError
+from ..model import gaussian
 from .init import Params
 
 # A component with less than one point's worth of responsibility has "lost all its points".

@@ -20,18 +20,19 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from . import gaussian, stream
-from .config import FitConfig
-from .covariances import COVARIANCE_TYPES
+from ..config import FitConfig
+from ..errors import UserError
+from ..io import stream
+from ..io.stream import Survey, survey
+from ..model import gaussian
+from ..model.covariances import COVARIANCE_TYPES
+from ..model.scaling import Scaling
+from ..runtime.memory import release_free_memory
+from ..runtime.threads import use_threads_for
+from ..snapshot import CancelToken, Snapshot
 from .em import HOST, ExactEM
-from .errors import UserError
 from .fitting import Bookkeeping, _check_running, _exact_start, floor_of, iterate, resolve_device
 from .init import Params, initial_parameters
-from .memory import release_free_memory
-from .scaling import Scaling
-from .snapshot import CancelToken, Snapshot
-from .stream import Survey, survey
-from .threads import use_threads_for
 
 
 @dataclass(frozen=True)

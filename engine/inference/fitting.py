@@ -8,19 +8,19 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
-from . import gaussian
-from .algorithms import ALGORITHMS
+from ..algorithms import ALGORITHMS
+from ..config import FitConfig
+from ..errors import DataError, UserError
+from ..model import gaussian
+from ..model.covariances import COVARIANCE_TYPES
+from ..model.scaling import Scaling, column_moments, reg_floor
+from ..procedure import Procedure
+from ..runtime.memory import release_free_memory
+from ..runtime.threads import use_threads_for
+from ..snapshot import CancelToken, RestartTable, Snapshot
 from .collapse import collapses
-from .config import FitConfig
-from .covariances import COVARIANCE_TYPES
 from .em import all_failed_error, failure_warning
-from .errors import DataError, UserError
 from .init import Params, generators, initial_parameters, initial_points
-from .memory import release_free_memory
-from .procedure import Procedure
-from .scaling import Scaling, column_moments, reg_floor
-from .snapshot import CancelToken, RestartTable, Snapshot
-from .threads import use_threads_for
 
 # A column's spread must keep its square (a variance) and the products of two spreads (a covariance) inside the
 # normal float64 range (2.2e-308 .. 1.8e308), with room for sums over points and components.

@@ -1,7 +1,7 @@
 """The picture of data read by chunks: how many of ALL its points fall in each cell of a grid over a 2-D view,
 counted in one pass (NumPy only; the window draws it as a density image under a sample of the points).
 
-A view is any function from rows (c, D) to their 2-D coordinates (c, 2), such as engine.projection.View.points.
+A view is any function from rows (c, D) to their 2-D coordinates (c, 2), such as engine.model.projection.View.points.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .stream import check_cancelled
+from ..io.stream import check_cancelled
 
 Project = Callable[[np.ndarray], np.ndarray]
 

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DataError, UserError
-from .stream import (
+from ..errors import DataError, UserError
+from ..inference.streaming import PassPlan, PassSums, chunk_sums, summed
+from ..io.stream import (
     CsvSource,
     Moments,
     MultiSource,
@@ -28,7 +29,6 @@ from .stream import (
     rows_within,
     sample_rows,
 )
-from .streaming import PassPlan, PassSums, chunk_sums, summed
 
 CONNECT_TIMEOUT_S = 10
 WORKERS_WAIT_S = 30  # how long a fit waits for a first worker to join a scheduler that has none
@@ -105,7 +105,7 @@ def _wait_for_workers(client, spec: str, say: Callable[[str], None] | None) -> N
         ) from None
 
 
-ENGINE_DIR = Path(__file__).resolve().parent
+ENGINE_DIR = Path(__file__).resolve().parents[1]  # the engine package, its sub-packages with it
 NEEDED_ON_WORKERS = ("numpy", "torch", "pyro")  # what the engine's chunk E-step imports there
 
 
@@ -128,8 +128,9 @@ def ship_engine(client, spec: str) -> None:
         if spec is None or not spec.submodule_search_locations:
             return lacking, ""
         digest = hashlib.sha256()
-        for path in sorted(Path(next(iter(spec.submodule_search_locations))).glob("*.py")):
-            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+        top = Path(next(iter(spec.submodule_search_locations)))
+        for path in sorted(top.rglob("*.py")):
+            digest.update(path.relative_to(top).as_posix().encode() + b"\0" + path.read_bytes())
         return lacking, digest.hexdigest()
 
     found = {f"the worker {w}": result for w, result in client.run(inspect).items()}

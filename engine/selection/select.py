@@ -13,11 +13,11 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .collapse import snapshot_collapses
-from .config import FitConfig
-from .export import information_criteria
-from .grid import CellResult, Streamed, fit_cells
-from .snapshot import CancelToken, Snapshot
+from ..config import FitConfig
+from ..inference.collapse import snapshot_collapses
+from ..inference.grid import CellResult, Streamed, fit_cells
+from ..io.export import information_criteria
+from ..snapshot import CancelToken, Snapshot
 
 
 @dataclass(frozen=True)

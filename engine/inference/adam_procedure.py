@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import torch
 
-from .config import FitConfig
+from ..config import FitConfig
+from ..model.model import MixtureModel, device_generator
 from .init import Params
-from .model import MixtureModel, device_generator
 
 
 class AdamProcedure:

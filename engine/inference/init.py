@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import torch
 
-from . import gaussian
-from .config import FitConfig
-from .covariances import COVARIANCE_TYPES
-from .errors import UserError
-from .memory import release_free_memory
-from .scaling import Scaling
+from ..config import FitConfig
+from ..errors import UserError
+from ..model import gaussian
+from ..model.covariances import COVARIANCE_TYPES
+from ..model.scaling import Scaling
+from ..runtime.memory import release_free_memory
 
 Params = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 LLOYD_STEPS = 10
@@ -29,7 +29,7 @@ def initial_points(x: torch.Tensor, seed: int) -> torch.Tensor:
     """The points (S, D) a start is drawn from: x (N, D) itself up to stream.SAMPLE_SIZE points, else the rows
     stream.sample_rows(seed, N, SAMPLE_SIZE) of it, ascending: the sample a fit of the same data read by chunks or
     on a Dask cluster gathers, so that the same seed starts the same way however the data is read."""
-    from . import stream
+    from ..io import stream
 
     rows = stream.sample_rows(seed, x.shape[0], stream.SAMPLE_SIZE)
     if len(rows) == x.shape[0]:
