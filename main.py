@@ -169,15 +169,7 @@ def _dispatch(argv: list[str]) -> int:
         return window_main([])
     if argv[0] == "test":
         return _run_tests(argv[1:])
-    if argv[0] == "screenshot":
-        from gui.screenshot import main as screenshot_main
-
-        return screenshot_main(argv[1:])
-    if argv[0] == "install-launcher":
-        from gui.launcher import main as launcher_main
-
-        return launcher_main(argv[1:])
-    from engine.cli import main as cli_main
+    from cli.main import main as cli_main  # every other command, the window's screenshot and launcher too
 
     return cli_main(argv)
 

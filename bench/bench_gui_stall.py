@@ -32,8 +32,8 @@ from common import forum_data, table  # noqa: E402
 from PySide6.QtCore import QElapsedTimer, QSettings, QTimer  # noqa: E402
 
 from gui.app import make_app  # noqa: E402
-from gui.frames import build_scene  # noqa: E402
 from gui.main_window import MainWindow  # noqa: E402
+from gui.scene.frames import build_scene  # noqa: E402
 
 
 class TickRecorder:

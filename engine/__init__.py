@@ -16,48 +16,153 @@ _threads.blas_on_one_thread()  # once, before any fit: see threads.py
 
 
 _EXPORTS = {
-    "algorithms": ("ALGORITHMS", "Algorithm"),
-    "model.covariances": ("COVARIANCE_TYPES", "CovarianceType"),
-    "config": ("DTYPES", "INIT_METHODS", "REG_COVAR_UNITS", "FitConfig", "InitParams", "algorithm_defaults"),
-    "errors": ("Cancelled", "DataError", "ParamsError", "UserError", "counted"),
-    "io.outputs": ("atomic_write", "check_output"),
-    "runtime.limits": ("available_memory", "check_fit_memory", "check_selection", "fit_bytes"),
-    "snapshot": ("CancelToken", "RestartTable", "Snapshot"),
+    "algorithms": (
+        "ALGORITHMS",
+        "Algorithm",
+    ),
+    "model.covariances": (
+        "COVARIANCE_TYPES",
+        "CovarianceType",
+    ),
+    "config": (
+        "DTYPES",
+        "INIT_METHODS",
+        "REG_COVAR_UNITS",
+        "FitConfig",
+        "InitParams",
+        "algorithm_defaults",
+    ),
+    "errors": (
+        "Cancelled",
+        "DataError",
+        "ParamsError",
+        "UserError",
+        "counted",
+    ),
+    "io.outputs": (
+        "atomic_write",
+        "check_output",
+    ),
+    "runtime.limits": (
+        "MAX_FEATURES",
+        "MEMORY_SHARE",
+        "available_memory",
+        "check_fit_memory",
+        "check_selection",
+        "chunk_rows_for",
+        "default_memory_limit",
+        "fit_bytes",
+        "human",
+        "parse_size",
+    ),
+    "runtime.threads": ("chunk_workers_on_this_thread",),
+    "snapshot": (
+        "CancelToken",
+        "RestartTable",
+        "Snapshot",
+    ),
     "io.data": (
         "FORUM_PRESET",
         "Dataset",
         "check_mixture",
         "column_names",
+        "forum_sample",
         "load",
         "points_sha256",
         "sample_mixture",
         "unnamed_columns",
     ),
+    "io.stream": (
+        "chunked_source",
+        "open_source",
+        "survey",
+    ),
+    "model.projection": (
+        "View",
+        "columns_view",
+        "mixed_units",
+        "moved_mean",
+        "pca_view",
+        "reshaped_covariance",
+        "separating_view",
+    ),
+    "scale.density": ("bin_counts",),
     # these import torch
-    "inference.fitting": ("check_data", "fit", "run_to_end"),
-    "inference.collapse": ("Collapse", "collapsed_components", "snapshot_collapses"),
-    "model.predict": ("log_joint", "point_log_likelihood", "responsibilities"),
-    "selection.solutions": ("group_restarts", "match_components", "summary"),
-    "selection.gallery": ("Gallery", "build_gallery", "write_gallery"),
-    "history": ("History", "HistoryEntry"),
-    "io.dataref": ("DataRef", "chunked_ref", "file_ref", "generated_ref", "inline_ref"),
-    "io.session": ("Session", "read_session", "write_session"),
-    "selection.select": ("SelectionEntry", "best_entry", "select_models"),
+    "inference.fitting": (
+        "check_data",
+        "fit",
+        "run_to_end",
+    ),
+    "inference.collapse": (
+        "Collapse",
+        "collapsed_components",
+        "snapshot_collapses",
+    ),
+    "model.predict": (
+        "log_joint",
+        "point_log_likelihood",
+        "responsibilities",
+    ),
+    "selection.solutions": (
+        "OPTIMUM",
+        "PLATEAU",
+        "group_restarts",
+        "match_components",
+        "summary",
+    ),
+    "selection.gallery": (
+        "Gallery",
+        "build_gallery",
+        "write_gallery",
+    ),
+    "history": (
+        "History",
+        "HistoryEntry",
+    ),
+    "io.dataref": (
+        "DataRef",
+        "chunked_ref",
+        "file_ref",
+        "generated_ref",
+        "inline_ref",
+    ),
+    "io.session": (
+        "Session",
+        "read_session",
+        "replay_differences",
+        "write_session",
+    ),
+    "selection.select": (
+        "SelectionEntry",
+        "best_entry",
+        "select_models",
+    ),
     "io.export": (
         "MixtureParams",
         "information_criteria",
+        "label_csv",
         "params_from_snapshot",
         "read_params",
         "versions",
         "write_labels",
         "write_params",
     ),
+    "inference.grid": ("Streamed",),
+    "inference.streaming": (
+        "check_streamable",
+        "fit_stream",
+        "local_pass",
+    ),
 }
+# Modules the front ends use as namespaces (a Dask cluster; counting big data over a view), through this door too.
+_MODULES = {"cluster": "scale.cluster", "density": "scale.density", "stream": "io.stream"}
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
-__all__ = sorted(_WHERE)
+__all__ = sorted([*_WHERE, *_MODULES])
 
 
 def __getattr__(name: str):
+    if name in _MODULES:
+        return importlib.import_module(f".{_MODULES[name]}", __name__)
     if name not in _WHERE:
         raise AttributeError(f"module 'engine' has no attribute {name!r}")
     value = getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)

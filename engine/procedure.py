@@ -11,7 +11,10 @@ if TYPE_CHECKING:
     import torch
 
     from .config import FitConfig
-    from .inference.init import Params
+
+# A batch of mixtures, R restarts of K components in D dimensions: weights (R, K), means (R, K, D), covariances
+# (R, K, D, D). Named by strings: this module (the registry's contract) imports no torch.
+Params = tuple["torch.Tensor", "torch.Tensor", "torch.Tensor"]
 
 
 class Procedure(Protocol):

@@ -65,7 +65,7 @@ class _Task(QRunnable):
         self.task_id, self.relay = task_id, relay
 
     def run(self) -> None:
-        from engine.runtime.threads import chunk_workers_on_this_thread
+        from engine import chunk_workers_on_this_thread
 
         work, self._work = self._work, None
         task_id, emit = self.task_id, self.relay.item.emit

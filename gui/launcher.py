@@ -9,7 +9,6 @@ the missing standard streams to a log file there. No Qt is needed (this runs bef
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import subprocess
@@ -131,13 +130,8 @@ def _windows_link() -> Path:
     return Path(os.environ["APPDATA"]) / "Microsoft" / "Windows" / "Start Menu" / "Programs" / "GMM Studio.lnk"
 
 
-def main(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(
-        prog=f"{Path(sys.argv[0]).name if sys.argv and sys.argv[0] else 'main.py'} install-launcher",
-        description="Install (or remove) a desktop-menu entry for GMM Studio.",
-    )
-    p.add_argument("--uninstall", action="store_true", help="remove the entry and its icon")
-    args = p.parse_args(argv)
+def run(args) -> int:
+    """The install-launcher command (cli.parser's options in args: --uninstall)."""
     if os.name == "nt":
         link = _windows_link()
         if args.uninstall:

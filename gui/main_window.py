@@ -27,27 +27,27 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .analysis_control import CompareControl, SelectionControl
 from .background import Background, shutdown_all
-from .compare import CompareView
-from .controls import ControlPanel
-from .data_control import DataControl
-from .export_control import ExportControl
-from .fit_view import Chart, FitView, StatusLabels
-from .gallery import GalleryPanel
-from .menus import Menus, ShortcutsFirst
-from .messages import Messages
-from .pairs_view import PairsView
-from .param_table import ParamTable
-from .plot_view import PlotView, add_light_grid
-from .replay_control import ReplayControl
-from .restart_control import RestartControl
-from .run_control import RunControl
-from .selection_view import SelectionView
-from .session_control import SessionControl
+from .controllers.analysis_control import CompareControl, SelectionControl
+from .controllers.data_control import DataControl
+from .controllers.export_control import ExportControl
+from .controllers.replay_control import ReplayControl
+from .controllers.restart_control import RestartControl
+from .controllers.run_control import RunControl
+from .controllers.session_control import SessionControl
+from .controllers.view_control import ViewBar, ViewControl
 from .state import WindowState
-from .timeline import Timeline
-from .view_control import ViewBar, ViewControl
+from .views.compare import CompareView
+from .views.controls import ControlPanel
+from .views.fit_view import Chart, FitView, StatusLabels
+from .views.gallery import GalleryPanel
+from .views.menus import Menus, ShortcutsFirst
+from .views.messages import Messages
+from .views.pairs_view import PairsView
+from .views.param_table import ParamTable
+from .views.plot_view import PlotView, add_light_grid
+from .views.selection_view import SelectionView
+from .views.timeline import Timeline
 
 PLOT_MIN_HEIGHT = 200  # pixels: at any window size the plot stays a plot
 SHUTDOWN_WAIT_MS = 30_000  # the longest a close waits for the background work (a fit ends within its iteration)

@@ -10,7 +10,6 @@ returns (see app.dispose_window).
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import tempfile
@@ -23,46 +22,6 @@ TIMEOUT_S = 600
 PAIRS_WAIT_S = 120  # the longest the pairs matrix may take to lay itself out (a cell per event-loop turn)
 
 
-def parse(argv: list[str]) -> argparse.Namespace:
-    program = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "main.py"
-    p = argparse.ArgumentParser(
-        prog=f"{program} screenshot",
-        description="Open the real window (headless when there is no display), load the data, fit it when asked, "
-        "and save a screenshot of the whole window.",
-    )
-    p.add_argument("out", help="the PNG file to write")
-    p.add_argument("--data", help="a data file (CSV/TSV/NPY/NPZ); default: the demo data")
-    p.add_argument(
-        "--columns", help="the columns of the data file to fit, by 0-based index, name or range: 0,2,5 or 1-4 or all"
-    )
-    p.add_argument(
-        "--view",
-        choices=["columns", "pca", "separating", "pairs"],
-        help="the plot's view of data of more than two columns (separating needs --fit)",
-    )
-    p.add_argument("--show", help="the two fitted columns the columns view shows, by place or name: 0,2")
-    p.add_argument("--memory-limit", help="the Run panel's memory limit: a bigger file is read by chunks (256M, 2G)")
-    p.add_argument("--dask", help="fit data read by chunks on a Dask cluster: local or tcp://HOST:PORT")
-    p.add_argument("-k", "--components", type=int, help="number of components K")
-    p.add_argument("--algorithm", help="a registered algorithm (see `main.py fit --help`)")
-    p.add_argument("--restarts", type=int, help="number of restarts")
-    p.add_argument("--fit", action="store_true", help="run the fit to its end before the screenshot")
-    p.add_argument("--size", default="1280x860", help="window size WIDTHxHEIGHT (default 1280x860)")
-    p.add_argument("--tab", choices=["parameters", "restarts", "compare", "selection"], help="the bottom tab to show")
-    p.add_argument("--replay", type=int, help="after the fit, replay this iteration (the timeline slider)")
-    p.add_argument("--restart", type=int, help="after the fit, show this restart (as a gallery click does)")
-    p.add_argument(
-        "--compare", action="store_true", help="run every algorithm side by side to its end (the Compare tab)"
-    )
-    p.add_argument(
-        "--select", type=int, metavar="KMAX", help="run model selection for K = 1..KMAX (the Model selection tab)"
-    )
-    p.add_argument("--init", help="initialisation method (kmeans++, kmeans, random-data, forum)")
-    p.add_argument("--seed", type=int, help="seed")
-    p.add_argument("--max-iter", type=int, help="max iterations")
-    return p.parse_args(argv)
-
-
 MAX_SIDE = 8192  # pixels: a larger window's image (and Qt's backing store) takes gigabytes
 
 
@@ -71,7 +30,7 @@ def check_settings(args, width: int, height: int) -> str:
     window's own controls take (they would silently clamp it), and the picture must fit in memory."""
     import engine
 
-    from .controls import K_RANGE, RESTARTS_RANGE, SEED_RANGE
+    from .views.controls import K_RANGE, RESTARTS_RANGE, SEED_RANGE
 
     if not (200 <= width <= MAX_SIDE and 200 <= height <= MAX_SIDE):
         return f"--size {width}x{height}: each side must be from 200 to {MAX_SIDE} pixels"
@@ -96,8 +55,8 @@ def check_settings(args, width: int, height: int) -> str:
     return ""
 
 
-def main(argv: list[str]) -> int:
-    args = parse(argv)
+def run(args) -> int:
+    """The screenshot command (cli.parser's screenshot options in args): 0 saved, 2 a user's mistake."""
     if "QT_QPA_PLATFORM" not in os.environ and not os.environ.get("WAYLAND_DISPLAY"):
         from .system_libraries import display_problem
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 def expect_user_error(capsys, argv: list[str], message: str) -> str:
     """The command line on argv exits 2 with exactly one `error:` line, the last on stderr, holding message, and
     no traceback; returns stderr."""
-    from engine.cli import main as cli
+    from cli.main import main as cli
 
     assert cli(argv) == 2
     err = capsys.readouterr().err

@@ -14,9 +14,9 @@ from ..errors import UserError
 from ..model import gaussian
 from ..model.covariances import COVARIANCE_TYPES
 from ..model.scaling import Scaling
+from ..procedure import Params
 from ..runtime.memory import release_free_memory
 
-Params = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 LLOYD_STEPS = 10
 
 

@@ -15,7 +15,7 @@ from bad_inputs import expect_user_error as _bad
 from data_sets import NO_BOOTSTRAP, OLD_FAITHFUL, ROOT
 
 import engine
-from engine.cli import main as cli
+from cli.main import main as cli
 
 
 def run_main(*args: str, cwd, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -234,7 +234,7 @@ def test_the_iteration_count_is_the_chosen_restarts_own(tmp_path) -> None:
     n_iter 626 for a restart that took 206)."""
     import csv
 
-    from engine import cli
+    from cli import main as cli
     from engine.io.data import forum_sample
 
     data = tmp_path / "forum.csv"
@@ -252,7 +252,7 @@ def test_the_iteration_count_is_the_chosen_restarts_own(tmp_path) -> None:
 def test_a_streamed_fit_says_where_its_start_comes_from(tmp_path, capsys) -> None:
     """Data read by chunks: a start drawn from the first pass's sample says so, with its method; a start given
     with --init FILE does not claim to come from the sample (issue 22, item 20)."""
-    from engine import cli
+    from cli import main as cli
     from engine.io.data import forum_sample
 
     x = np.concatenate([forum_sample(1000, 0)] * 20)
@@ -268,27 +268,27 @@ def test_a_streamed_fit_says_where_its_start_comes_from(tmp_path, capsys) -> Non
 def test_usage_lines_name_the_program_as_started(monkeypatch, capsys) -> None:
     """Installed, the command is `gmm-studio`: its usage line says so (it said `main.py`); the screenshot's
     description is a sentence (it ended '...`: the')."""
-    from engine import cli
-    from gui import screenshot
+    from cli.parser import build_parser
 
     monkeypatch.setattr(sys, "argv", ["/usr/local/bin/gmm-studio"])
-    assert cli.build_parser().format_usage().startswith("usage: gmm-studio")
+    assert build_parser().format_usage().startswith("usage: gmm-studio")
     with pytest.raises(SystemExit):
-        screenshot.parse(["--help"])
+        build_parser().parse_args(["screenshot", "--help"])
     text = capsys.readouterr().out
     assert text.startswith("usage: gmm-studio screenshot") and "save a screenshot of the whole window." in text
 
 
 def test_every_option_of_every_command_says_what_it_does(tmp_path, capsys) -> None:
-    """--help: each option and argument of generate, fit and select has a help line; the data argument names every
+    """--help: each option and argument of every command (screenshot's and install-launcher's too: one parser) has a
+    help line; the data argument names every
     form the loaders take; select takes --quiet as fit does (issue 22, item 15)."""
     import argparse
 
-    from engine import cli
+    from cli import main as cli
 
     parser = cli.build_parser()
     commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
-    for name in ("generate", "fit", "select"):
+    for name in ("generate", "fit", "select", "replay", "screenshot", "install-launcher"):
         silent = [a.dest for a in commands[name]._actions if not a.help]
         assert silent == [], f"{name}: options without help: {silent}"
     data_help = next(a.help for a in commands["fit"]._actions if a.dest == "data")
@@ -303,7 +303,7 @@ def test_every_option_of_every_command_says_what_it_does(tmp_path, capsys) -> No
 def test_a_long_fit_says_how_it_goes_when_stderr_is_no_terminal(tmp_path, monkeypatch, capsys) -> None:
     """stderr a log or a pipe: a plain progress line every LOG_EVERY_S with what the rest of max-iter would take at
     the pace so far (issue 22, item 12: 100,000 restarts ran two minutes in silence); none for a short fit."""
-    from engine import cli
+    from cli import main as cli
 
     path = tmp_path / "x.npy"
     np.save(path, np.random.default_rng(0).normal(size=(3000, 2)))

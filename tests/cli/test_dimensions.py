@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import engine
-from engine.cli import main as cli
+from cli.main import main as cli
 from engine.io.export import read_params, to_sklearn
 
 

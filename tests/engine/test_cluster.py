@@ -112,7 +112,7 @@ def test_a_scheduler_and_a_worker_started_apart(tmp_path) -> None:
         )  # fmt: skip
         probe = [sys.executable, "-c", "import importlib.util as u; print(u.find_spec('engine') is None)"]
         assert subprocess.run(probe, env=env, cwd=apart, capture_output=True, text=True).stdout.strip() == "True"
-        from engine import cli
+        from cli import main as cli
         from engine.io.export import write_params
 
         start = tmp_path / "start.json"
@@ -184,7 +184,7 @@ def test_select_runs_its_grid_on_the_cluster(tmp_path, local_client, capsys) -> 
     differently in another process); and the command line's select --dask runs end to end."""
     import functools
 
-    from engine import cli
+    from cli import main as cli
     from engine.inference.grid import Streamed, fit_cells
     from engine.inference.streaming import local_pass
 
@@ -403,7 +403,7 @@ def test_a_seed_starts_the_same_way_on_the_cluster_by_chunks_and_in_memory(
     and in memory start the same (1.8e-14 measured; 1e-12 asked) and agree at every iteration (1e-15 relative
     measured; 1e-12 asked); `fit --dask` and `fit` in memory write the same parameters (3.3e-14 measured; 1e-12
     asked). Before, each part drew its own sample: other rows than a pass here or the in-memory fit."""
-    from engine import cli
+    from cli import main as cli
     from engine.io import stream
     from engine.io.stream import survey
 

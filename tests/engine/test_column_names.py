@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from cli.main import main as cli
 from engine import counted, load, unnamed_columns
-from engine.cli import main as cli
 from engine.io.stream import open_source
 
 

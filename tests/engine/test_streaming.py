@@ -128,7 +128,7 @@ def test_the_command_line_streams_a_file_larger_than_the_memory_limit(tmp_path, 
     fit's from the same start (to 1e-9)."""
     import json
 
-    from engine import cli
+    from cli import main as cli
 
     x = _data(n=12_000, d=3, seed=9)
     data, start = tmp_path / "x.npy", tmp_path / "start.json"
@@ -222,7 +222,7 @@ def test_a_csv_larger_than_the_limit_is_streamed_with_the_loaders_rules(tmp_path
     in-memory fit's answer from the same start, and a bad value named by line and column as the loader names it."""
     import json
 
-    from engine import cli
+    from cli import main as cli
     from engine.io import data
     from engine.io.export import write_params
     from engine.io.stream import CsvSource
@@ -275,7 +275,7 @@ def test_the_gallery_of_a_streamed_fit_is_the_in_memory_one(tmp_path) -> None:
     in-memory fit's gallery (the sample is every row here, so k-means++ makes the same starts)."""
     import csv
 
-    from engine import cli
+    from cli import main as cli
 
     x = _data(n=12_000, d=2, seed=11)
     np.save(tmp_path / "x.npy", x)
@@ -296,7 +296,7 @@ def test_a_session_of_data_read_by_chunks_replays_and_notices_a_changed_file(tmp
     points_sha256) and replay re-runs it by chunks: reproduced; the same file changed in one value: refused."""
     import json
 
-    from engine import cli
+    from cli import main as cli
     from engine.io.data import points_sha256
 
     x = _data(n=12_000, d=3, seed=13).astype(np.float32)

@@ -108,7 +108,7 @@ def test_the_command_line_ends_equal_with_and_without_a_memory_limit(tmp_path, c
     same parameters after 15 iterations (4.5e-14 apart measured; 1e-12 asked). Before, they started from other rows."""
     import json
 
-    from engine import cli
+    from cli import main as cli
 
     np.save(tmp_path / "d.npy", clusters(120_000))
     params = {}

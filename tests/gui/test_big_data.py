@@ -11,9 +11,9 @@ import pytest
 from gui_helpers import FIT_TIMEOUT_MS, run_fit
 
 import engine
-from gui import frames
-from gui.big_data import MACHINE
-from gui.view_control import KINDS
+from gui.controllers.view_control import KINDS
+from gui.scene import frames
+from gui.scene.big_data import MACHINE
 
 LIMIT = "256K"  # the Run panel's memory limit: every file below is bigger (in float64)
 

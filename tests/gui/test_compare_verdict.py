@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from gui.compare import explain, reference_algorithm
+from gui.views.compare import explain, reference_algorithm
 
 
 def _frame(ll: float, means: np.ndarray) -> SimpleNamespace:

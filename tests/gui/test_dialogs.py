@@ -12,7 +12,7 @@ from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QDialogButtonBox, QTableWidgetItem
 
 import engine
-from gui.generate_dialog import GenerateDialog
+from gui.views.generate_dialog import GenerateDialog
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -60,7 +60,7 @@ def test_about_names_the_versions(window) -> None:
     import torch
     from PySide6.QtCore import qVersion
 
-    from gui import dialogs
+    from gui.views import dialogs
 
     box = dialogs.show_about(window, window.run_control.engine_info)
     text = box.text()

@@ -11,8 +11,8 @@ from gui_helpers import run_fit, set_controls, two_clusters
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
+import cli.main
 import engine
-import engine.cli
 
 
 def _points(item) -> int:
@@ -244,7 +244,7 @@ def test_a_selection_with_more_components_than_points_is_refused_in_the_window(w
 
 
 def test_screenshot_settings_are_checked_before_a_window_opens(tmp_path, capsys) -> None:
-    from gui.screenshot import main as screenshot
+    from cli.main import main as cli
 
     for argv, message in (
         (["-k", "0"], "-k must be from 1 to 50, got 0"),
@@ -252,7 +252,7 @@ def test_screenshot_settings_are_checked_before_a_window_opens(tmp_path, capsys)
         (["--restarts", "0"], "--restarts must be from 1 to 10000"),
         (["--algorithm", "sgd"], "--algorithm 'sgd': choose one of"),
     ):
-        assert screenshot([str(tmp_path / "s.png"), *argv]) == 2
+        assert cli(["screenshot", str(tmp_path / "s.png"), *argv]) == 2
         assert message in capsys.readouterr().err
     assert not (tmp_path / "s.png").exists()
 
@@ -320,7 +320,7 @@ def test_the_window_fits_wider_data_one_d_data_and_d_dimensional_sessions(qtbot,
     assert window.state.scene.one_d and window.plot.histogram.isVisible()
     assert not window.view_bar.isVisible()
     session = tmp_path / "s.gmmsession"
-    assert engine.cli.main(["fit", str(wide), "-k", "2", "--quiet", "--session", str(session)]) == 0
+    assert cli.main.main(["fit", str(wide), "-k", "2", "--quiet", "--session", str(session)]) == 0
     window.sessions.open(str(session))
     qtbot.waitUntil(lambda: window.state.dataset.columns == ("a", "b", "c", "d"), timeout=30_000)
     qtbot.waitUntil(lambda: window.state.frame is not None and window.state.frame.snapshot.done, timeout=60_000)

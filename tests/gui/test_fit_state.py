@@ -8,7 +8,7 @@ from data_sets import OLD_FAITHFUL
 
 from engine import FitConfig, run_to_end
 from engine.io.data import load
-from gui.frames import fit_state_text
+from gui.scene.frames import fit_state_text
 
 
 def test_a_converged_answer_of_a_batch_that_hit_max_iter_says_converged() -> None:

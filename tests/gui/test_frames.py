@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.stats import multivariate_normal
 
-from gui import frames
+from gui.scene import frames
 
 
 def test_ellipse_rings_are_at_mahalanobis_radius_1_2_3() -> None:
@@ -101,7 +101,7 @@ def test_empty_data_has_a_scene() -> None:
 
 
 def test_nice_ticks() -> None:
-    from gui.svg_export import nice_ticks
+    from gui.scene.svg_export import nice_ticks
 
     np.testing.assert_allclose(nice_ticks(-2.3, 11.2), [-2, 0, 2, 4, 6, 8, 10])
     np.testing.assert_allclose(nice_ticks(0.0, 1.0), [0, 0.2, 0.4, 0.6, 0.8, 1.0])

@@ -10,7 +10,7 @@ from gui_helpers import run_fit
 from PySide6.QtCore import Qt
 
 import engine
-from gui import gallery as panel
+from gui.views import gallery as panel
 
 # measured on the demo data: the optima A and B at -4567.75 and -4567.85, the plateaus C and D between -4577.33
 # and -4576.01 (18 restarts); nothing in between

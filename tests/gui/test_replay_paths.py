@@ -10,7 +10,7 @@ from gui_helpers import run_fit, two_clusters
 from PySide6.QtCore import Qt
 
 import engine
-from gui.frames import restart_permutation, snapshot_at, trajectory_of
+from gui.scene.frames import restart_permutation, snapshot_at, trajectory_of
 
 # Two clusters from a fixed generator, K = 3, 50 restarts: the best restart changes at iterations 1, 2 and 9
 # (and later) before restart 2 wins; its own means are up to 6 away from the per-iteration best's.

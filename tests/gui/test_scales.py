@@ -1,6 +1,6 @@
 """Data at extreme scales in the window (issue 22 item 7): near 1e-140 the view kept its old range (only a '+'
 showed), near 1e145 ellipses and contours had stray straight lines and every mean read '1e+145', 1e8 + tiny
-noise was framed a hundred times too wide. Every item is now drawn in display units (gui.display_map) and read
+noise was framed a hundred times too wide. Every item is now drawn in display units (gui.scene.display_map) and read
 back through the same map; these tests check the drawing against the data in data units (offscreen)."""
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ def _blobs(d: int = 2) -> np.ndarray:
 
 def _drawn(qtbot, x: np.ndarray):
     """A PlotView showing data x (N, 2) and its 3-component fit: (plot, scene, frame)."""
-    from gui.frames import build_frame, build_scene
-    from gui.plot_view import PlotView
+    from gui.scene.frames import build_frame, build_scene
+    from gui.views.plot_view import PlotView
 
     plot = PlotView()
     qtbot.addWidget(plot)
@@ -147,7 +147,7 @@ def test_the_table_shows_means_that_differ_where_they_differ(qtbot) -> None:
     """Means near 1e145 that differ in their 7th digit: each mean's text is distinct and reads back as the
     mean to within a tenth of its column's spread; headers name the data's columns; ordinary data keeps 5
     digits."""
-    from gui.param_table import ParamTable
+    from gui.views.param_table import ParamTable
 
     table = ParamTable()
     qtbot.addWidget(table)
@@ -207,8 +207,8 @@ def test_the_pairs_matrix_of_wine_names_each_column_once_without_overlap_or_pref
     ticks; pyqtgraph's prefix was computed once and kept)."""
     from sklearn.datasets import load_wine
 
-    from gui.frames import build_scene
-    from gui.pairs_view import PairsView
+    from gui.scene.frames import build_scene
+    from gui.views.pairs_view import PairsView
 
     wine = load_wine()
     view = PairsView()
@@ -235,7 +235,7 @@ def test_the_pairs_matrix_of_wine_names_each_column_once_without_overlap_or_pref
 def test_both_axes_loadings_are_shown_however_long(qtbot) -> None:
     """The loadings label shows one line per axis, each cut to the label's width with '…' (the first axis's
     long line hid the second's); the tooltip has them in full."""
-    from gui.view_control import ViewBar
+    from gui.controllers.view_control import ViewBar
 
     bar = ViewBar()
     qtbot.addWidget(bar)
@@ -257,8 +257,8 @@ def test_both_axes_loadings_are_shown_however_long(qtbot) -> None:
 def test_one_column_data_draws_its_histogram_and_curves_at_any_scale(qtbot, scale: str) -> None:
     """1-D data: the histogram (its x one value longer than its y) and each component's density curve are drawn
     in display units, and the view's range in data units holds the data and the histogram's top."""
-    from gui.frames import build_frame, build_scene
-    from gui.plot_view import PlotView
+    from gui.scene.frames import build_frame, build_scene
+    from gui.views.plot_view import PlotView
 
     x = SCALES[scale](_blobs(1))
     plot = PlotView()

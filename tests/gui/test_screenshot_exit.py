@@ -62,7 +62,7 @@ PROBE = """
 import json, sys
 sys.path.insert(0, {root!r})
 from gui.main_window import MainWindow
-from gui.screenshot import main
+from cli.main import main
 
 seen = []
 grab = MainWindow.grab
@@ -81,7 +81,7 @@ def noting_grab(self, *args):
     return grab(self, *args)
 
 MainWindow.grab = noting_grab
-code = main(sys.argv[1:])
+code = main(["screenshot", *sys.argv[1:]])
 print("SEEN " + json.dumps(seen), flush=True)
 sys.exit(code)
 """
@@ -107,8 +107,8 @@ def test_the_pairs_matrix_is_whole_when_the_screenshot_is_saved(tmp_path, wine_c
 def test_the_pairs_view_says_when_its_matrix_is_whole_and_closes_down(qtbot) -> None:
     from types import SimpleNamespace
 
-    from gui.frames import build_scene
-    from gui.pairs_view import PairsView
+    from gui.scene.frames import build_scene
+    from gui.views.pairs_view import PairsView
 
     rng = np.random.default_rng(0)
     points = rng.normal(size=(200, 4))

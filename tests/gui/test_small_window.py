@@ -8,8 +8,8 @@ from PySide6.QtCore import QRect
 from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QApplication, QWidget
 
-from gui.selection_view import CHART_MIN_HEIGHT
-from gui.timeline import SLIDER_MIN_WIDTH
+from gui.views.selection_view import CHART_MIN_HEIGHT
+from gui.views.timeline import SLIDER_MIN_WIDTH
 
 SMALL = (640, 490)
 LONG_VERDICT = (

@@ -164,8 +164,8 @@ def test_continue_from_here_keeps_the_chosen_initialisation_for_new_data(qtbot, 
 
 def test_the_table_never_keeps_another_fits_health(qtbot) -> None:
     """A row whose health is not known shows empty health cells, not the numbers of the fit shown before."""
-    from gui.frames import ComponentState
-    from gui.param_table import ParamTable
+    from gui.scene.frames import ComponentState
+    from gui.views.param_table import ParamTable
 
     table = ParamTable()
     qtbot.addWidget(table)

@@ -12,7 +12,7 @@ from scipy.stats import multivariate_normal, norm
 
 import engine
 from engine.model.projection import columns_view, pca_view
-from gui import frames
+from gui.scene import frames
 
 
 def _four_d(seed: int = 0, n: int = 600) -> np.ndarray:
@@ -168,7 +168,7 @@ def test_a_start_dragged_in_a_view_moves_only_in_its_plane(qtbot, window, four_d
 
 
 def test_generate_makes_d_dimensional_data(qtbot, window) -> None:
-    from gui.generate_dialog import GenerateDialog
+    from gui.views.generate_dialog import GenerateDialog
 
     dialog = GenerateDialog()
     qtbot.addWidget(dialog)

@@ -8,7 +8,7 @@ import pytest
 from gui_helpers import run_fit, set_controls, two_clusters
 
 import engine
-from gui.data_control import DEMO_N
+from gui.controllers.data_control import DEMO_N
 
 
 def test_opens_on_the_demo_data(window) -> None:

@@ -8,7 +8,7 @@ from dataclasses import replace
 import engine
 from engine.algorithms import Algorithm
 from engine.inference.em import ExactEM
-from gui.compare import NO_SHARED_TYPE
+from gui.views.compare import NO_SHARED_TYPE
 
 FIT_TIMEOUT_MS = 120_000
 

@@ -10,7 +10,7 @@ import numpy as np
 from gui_helpers import run_fit
 
 import engine
-from gui.compare import explain, reference_algorithm
+from gui.views.compare import explain, reference_algorithm
 
 
 def test_the_windows_data_is_named_as_the_command_lines(qtbot, window) -> None:

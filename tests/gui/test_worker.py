@@ -13,10 +13,10 @@ from gui_helpers import two_clusters
 from PySide6.QtCore import QTimer
 
 import engine
-import gui.worker
+import gui.scene.worker
 from gui.background import Background
-from gui.frames import build_scene
-from gui.worker import FRAME_RATE, FitJob, RunGate, run_fit
+from gui.scene.frames import build_scene
+from gui.scene.worker import FRAME_RATE, FitJob, RunGate, run_fit
 
 
 def _job(job_id: int, config, paused: bool = False) -> FitJob:
@@ -80,7 +80,7 @@ class Fits:
 # A stand-in for the engine's fit, for the tests of the worker's throttling: thousands of iterations in about a
 # second, on a clock of its own. It replays the snapshots of a tiny real fit of the same data and config (real
 # engine Snapshots, so real frames are built from them), cycled, with increasing iteration numbers; each
-# iteration takes DT seconds of the fit's clock, which is also the clock the worker decides by (gui.worker's
+# iteration takes DT seconds of the fit's clock, which is also the clock the worker decides by (gui.scene.worker's
 # time). Frames are then counted and spaced on one clock, exactly, whatever the machine's load.
 DT = 2.0**-10  # about 1 ms, exact in binary: the clock's times and gaps are exact multiples of it
 N_ITER = 3000
@@ -133,7 +133,7 @@ def replayed_fit(monkeypatch, snapshots, job: FitJob, gui_draws_at_once: bool) -
                 return
 
     monkeypatch.setattr(engine, "fit", fit)
-    monkeypatch.setattr(gui.worker, "time", clock)
+    monkeypatch.setattr(gui.scene.worker, "time", clock)
 
 
 @pytest.mark.parametrize(

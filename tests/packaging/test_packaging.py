@@ -23,7 +23,7 @@ def wheel(tmp_path_factory) -> zipfile.ZipFile:
     src = tmp_path_factory.mktemp("src")
     for name in ("pyproject.toml", "README.md", "main.py", "requirements.lock"):
         shutil.copy(ROOT / name, src / name)
-    for package in ("engine", "gui"):
+    for package in ("engine", "gui", "cli"):
         shutil.copytree(ROOT / package, src / package, ignore=shutil.ignore_patterns("__pycache__"))
     out = subprocess.run(
         [sys.executable, "-c", "from setuptools import build_meta as b; print(b.build_wheel('dist'))"],
@@ -45,7 +45,7 @@ def test_the_wheel_holds_the_app_and_its_command(wheel) -> None:
     names = set(wheel.namelist())
     assert {
         "main.py",
-        "engine/cli.py",
+        "cli/main.py",
         "engine/runtime/limits.py",  # the sub-packages travel too
         "engine/inference/fitting.py",
         "gui/main_window.py",

@@ -49,12 +49,12 @@ class Streamed:
 
     def sample_dataset(self):
         """The first pass's sample as the engine.Dataset on screen (what the dots, hover and labels use)."""
-        from engine.io.data import Dataset
+        from engine import Dataset
 
         return Dataset(self.survey.sample, self.names, self.indices, self.path)
 
     def source(self):
-        from engine.io.stream import open_source
+        from engine import open_source
 
         return open_source(self.path, list(self.columns) if self.columns is not None else None)
 
@@ -65,16 +65,16 @@ class Streamed:
     def first_pass(self, source, rows: int, report, seed: int, sample_size: int | None = None):
         """The survey a fit seeded `seed` starts from: the one made when the file opened when it was drawn with
         that seed (and is of that size), else a new first pass over source."""
-        from engine.io.stream import SAMPLE_SIZE as FIT_SAMPLE
-        from engine.io.stream import survey
+        from engine import stream, survey
 
-        sample_size = FIT_SAMPLE if sample_size is None else sample_size
-        if seed == self.seed and sample_size == FIT_SAMPLE:
+        fit_sample = stream.SAMPLE_SIZE  # read now: a test may set it
+        sample_size = fit_sample if sample_size is None else sample_size
+        if seed == self.seed and sample_size == fit_sample:
             return self.survey
         return survey(Progress(source, report, f"first pass (a sample for seed {seed})"), rows, sample_size, seed)
 
     def describe(self) -> str:
-        from engine.runtime.limits import human
+        from engine import human
 
         return (
             f"read by chunks: {human(self.nbytes)} in float64, more than the memory limit ({human(self.limit)}); "
@@ -85,7 +85,7 @@ class Streamed:
 def chunk_rows(limit: int, n_features: int, restarts: int = 1) -> int:
     """Rows per chunk of the window's passes: within the memory limit (engine.runtime.limits.chunk_rows_for), at most
     MAX_CHUNK_ROWS."""
-    from engine.runtime.limits import chunk_rows_for
+    from engine import chunk_rows_for
 
     return min(chunk_rows_for(limit, n_features, restarts), MAX_CHUNK_ROWS)
 
@@ -112,11 +112,10 @@ class Progress:
 def survey_file(source, path: str, columns, limit: int, seed: int, report, cancelled) -> Streamed:
     """The first pass over a source (engine.io.stream): every value checked, the moments, a sample of
     engine.io.stream.SAMPLE_SIZE rows, stream.sample_rows of seed."""
-    from engine.io.stream import SAMPLE_SIZE as FIT_SAMPLE
-    from engine.io.stream import survey
+    from engine import stream, survey
 
     rows = chunk_rows(limit, source.n_features)
-    found = survey(Progress(source, report, f"{path}: first pass"), rows, FIT_SAMPLE, seed, cancelled)
+    found = survey(Progress(source, report, f"{path}: first pass"), rows, stream.SAMPLE_SIZE, seed, cancelled)
     chosen = tuple(columns) if columns is not None else None
     return Streamed(path, chosen, tuple(source.columns), tuple(source.idx), found.n_samples, limit, found, seed)
 
@@ -125,7 +124,7 @@ def streamed_scene(streamed: Streamed, view, report, cancelled) -> DataScene:
     """The scene of data read by chunks in view (engine.model.projection.View; None for 1-D data): its sample's points
     (S, D) with SAMPLE_SIZE of them drawn, and an image (or a histogram, in 1-D) of ALL the points, counted in
     one pass (two for a view across columns, whose range needs its own pass)."""
-    from engine.scale import density
+    from engine import density
 
     found = streamed.survey
     source = Progress(streamed.source(), report, f"{streamed.path}: counting every point")
@@ -150,7 +149,7 @@ def streamed_scene(streamed: Streamed, view, report, cancelled) -> DataScene:
 def _histogram(streamed, source, rows, points, shown, variance, cancelled) -> DataScene:
     """1-D: the density histogram of ALL the values (Freedman-Diaconis bins from the sample's quartiles and N),
     the shown sample as a rug below it."""
-    from engine.scale import density
+    from engine import density
 
     found = streamed.survey
     lo, hi = padded_bounds(np.column_stack([[found.low[0], found.high[0]]] * 2))[:2]
@@ -182,7 +181,7 @@ class ClusterLink:
     def passes(self, spec: str, streamed: Streamed, rows: int, report):
         """engine.scale.cluster.ClusterPasses of the data on the cluster `spec` ('local' or an address), rows per
         part at most; connects (or reconnects, when spec changed) first."""
-        from engine.scale import cluster
+        from engine import cluster
 
         if self.client is None or spec != self.spec:
             self.close()
@@ -202,7 +201,7 @@ class ClusterLink:
         """Close the client (and a LocalCluster it started); nothing when none is open (dask is not imported)."""
         if self.client is None:
             return
-        from engine.scale import cluster
+        from engine import cluster
 
         client, self.client, self._passes, self._key = self.client, None, None, None
         cluster.close(client)
@@ -214,8 +213,8 @@ def grid_data(streamed: Streamed, seed: int, cells: int, report):
     pass), and a pass per iteration for every cell at once."""
     import functools
 
-    from engine.inference.grid import Streamed as GridData
-    from engine.inference.streaming import local_pass
+    from engine import Streamed as GridData
+    from engine import local_pass
 
     source, rows = streamed.source(), streamed.rows(cells)
     found = streamed.first_pass(source, rows, report, seed)
@@ -227,7 +226,7 @@ def fit_snapshots(streamed: Streamed, config, cancel, where: str, link: ClusterL
     cluster `where`. Here the start is drawn from the first pass's sample when its seed is the fit's (no pass
     again), else from a new one; on a cluster, as the command line's `fit --dask`, from the first pass the
     workers make over their parts (the same rows: stream.sample_rows; the moments added in the parts' order)."""
-    from engine.inference.streaming import fit_stream
+    from engine import fit_stream
 
     cfg = config.resolved()
     source = Progress(streamed.source(), report, "pass")

@@ -9,12 +9,12 @@ from collections import deque
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from .background import Background
-from .big_data import MACHINE, ClusterLink
-from .controls import ControlPanel
-from .frames import Frame, reframe
-from .state import FAILED, IDLE, PAUSED, RUNNING, STOPPING, WindowState
-from .worker import FitJob, RunGate, load_engine, run_fit
+from ..background import Background
+from ..scene.big_data import MACHINE, ClusterLink
+from ..scene.frames import Frame, reframe
+from ..scene.worker import FitJob, RunGate, load_engine, run_fit
+from ..state import FAILED, IDLE, PAUSED, RUNNING, STOPPING, WindowState
+from ..views.controls import ControlPanel
 
 NO_DATA_HINT = "no data: draw points or open a file"
 LOADING_HINT = "the engine (torch, pyro) is still loading"
@@ -168,7 +168,7 @@ class RunControl(QObject):
         try:
             config = self.controls.config()
             if self.state.stream is not None:  # read by chunks: a pass per iteration, whatever N
-                from engine.inference.streaming import check_streamable
+                from engine import check_streamable
 
                 check_streamable(config)
                 return config

@@ -3,7 +3,6 @@ stderr, no traceback), 1 for an internal error."""
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import functools
 import json
@@ -15,13 +14,13 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from .config import ALGORITHMS, COVARIANCE_TYPES, REG_COVAR_UNITS, FitConfig
-from .errors import Cancelled, UserError, counted
-from .history import History
-from .inference.fitting import check_data, fit
-from .io import data as data_mod
-from .io import session as session_mod
-from .io.export import (
+from engine.config import COVARIANCE_TYPES, FitConfig
+from engine.errors import Cancelled, UserError, counted
+from engine.history import History
+from engine.inference.fitting import check_data, fit
+from engine.io import data as data_mod
+from engine.io import session as session_mod
+from engine.io.export import (
     PARAMS_FORMATS,
     label_csv,
     params_from_snapshot,
@@ -30,230 +29,14 @@ from .io.export import (
     write_labels,
     write_params,
 )
-from .io.outputs import atomic_write, check_outputs, staged_writes
-from .io.session import read_session, replay_differences, write_session
-from .runtime.limits import check_fit_memory, check_generate_memory, check_seed, check_selection
-from .selection.gallery import GALLERY_FORMATS, build_gallery, write_gallery
-from .selection.select import run_selection
-from .snapshot import CancelToken
+from engine.io.outputs import atomic_write, check_outputs, staged_writes
+from engine.io.session import read_session, replay_differences, write_session
+from engine.runtime.limits import check_fit_memory, check_generate_memory, check_seed, check_selection
+from engine.selection.gallery import GALLERY_FORMATS, build_gallery, write_gallery
+from engine.selection.select import run_selection
+from engine.snapshot import CancelToken
 
-USAGE = """GMM Studio: fit Gaussian mixture models and watch the fit happen.
-
-  python3 main.py                             open the window on the demo data
-  python3 main.py test [pytest args]          run the test suite
-  python3 main.py generate --preset forum --n 1000 --seed 0 -o data.csv   (.csv, .tsv, .npy, .npz or .parquet)
-  python3 main.py fit DATA -k 3 [--algorithm em|gradient-em|marginal] [-o params.json]
-  python3 main.py select DATA -k 1-9 [-o selection.json]
-  python3 main.py fit DATA --restarts 100 --gallery gallery.csv --session fit.gmmsession
-  python3 main.py replay fit.gmmsession        re-run a saved session and compare
-
-  python3 main.py screenshot OUT.png [--data FILE] [--columns 1,2] [-k 3] [--fit]
-  python3 main.py install-launcher [--uninstall]
-
-Run any subcommand with --help for all options.
-"""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # argparse's own errors are user mistakes too: exit 2, one line
-        raise UserError(f"{self.prog}: {message}")
-
-
-def _columns(text: str | None) -> list[str] | None:
-    """--columns: items separated by commas, each a 0-based index, a header name, a range 'a-b' or 'all'."""
-    if text is None:
-        return None
-    parts = [p.strip() for p in text.split(",")]
-    if not all(parts):
-        raise UserError(
-            f"--columns takes columns separated by commas (0-based indices, header names, ranges such as 1-4, or "
-            f"all), got {text!r}: an item is empty"
-        )
-    return parts
-
-
-MAX_GRID = 1000  # fits in one selection grid
-
-
-MAX_GRID = 1000  # fits in one selection grid
-
-
-def _k_range(text: str) -> list[int]:
-    try:
-        if "-" in text:
-            lo, hi = (int(v) for v in text.split("-", 1))
-            ks = range(lo, hi + 1)
-        else:
-            ks = [int(v) for v in text.split(",")]
-    except ValueError:
-        raise UserError(f"-k takes a number, a range like 1-9 or a list like 2,3,5; got {text!r}") from None
-    if len(ks) > MAX_GRID:  # a range object: its length costs nothing, a list of 1e12 values would not fit
-        raise UserError(
-            f"-k {text} asks for {len(ks):,} values of K; a selection grid takes at most {MAX_GRID}: narrow the range"
-        )
-    if not ks or min(ks) < 1:
-        raise UserError(f"-k must name component counts >= 1, got {text!r}")
-    return list(ks)
-
-
-# Commands that main.py runs itself (they need Qt or pytest); listed here so that --help shows every command.
-OTHER_COMMANDS = {
-    "test": "run the test suite headless (extra arguments go to pytest)",
-    "screenshot": "save a picture of the window: screenshot OUT.png [--data FILE] [-k K] [--fit]",
-    "install-launcher": "add GMM Studio to the desktop's menu (--uninstall removes it)",
-}
-
-
-def program_name() -> str:
-    """How the user started us, for usage lines: `main.py`, or `gmm-studio` when installed."""
-    return Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "main.py"
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(
-        prog=program_name(),
-        description="GMM Studio. With no command: open the window on the demo data.",
-        epilog="Run any command with --help for its options.",
-        formatter_class=lambda prog: argparse.HelpFormatter(prog, max_help_position=30, width=110),
-    )
-    sub = p.add_subparsers(
-        dest="command", parser_class=_Parser, metavar="COMMAND", title="commands (none: open the window)"
-    )
-
-    g = sub.add_parser("generate", help="sample data from a mixture")
-    src = g.add_mutually_exclusive_group(required=True)
-    src.add_argument("--preset", choices=["forum"], help="a named mixture: forum (the forum recipe's three clusters)")
-    src.add_argument("--params", help="parameters JSON (as `fit -o` writes)")
-    g.add_argument("--n", type=int, default=1000, help="number of points (default 1000)")
-    g.add_argument("--seed", type=int, default=0, help="random seed (default 0): the same seed, the same points")
-    g.add_argument(
-        "-o",
-        "--output",
-        required=True,
-        help="file to write, in the format its extension names: " + ", ".join(data_mod.TABLE_FORMATS),
-    )
-
-    f = sub.add_parser("fit", help="fit a mixture to data")
-    _data_args(f)
-    f.add_argument("-k", "--components", type=int, default=3, help="number of components K (default 3)")
-    f.add_argument("--covariance", choices=COVARIANCE_TYPES, default="full", help="covariance type (default full)")
-    f.add_argument(
-        "--algorithm", choices=ALGORITHMS, default="em", help="em (exact EM, default) or another registered procedure"
-    )
-    f.add_argument(
-        "--init",
-        default=None,
-        help="the start: kmeans++ (default), kmeans, random-data, forum, or a parameters file (.json/.csv/.npz)",
-    )
-    f.add_argument("--restarts", type=int, default=1, help="restarts run as one batch, seeds SEED.. (default 1)")
-    f.add_argument(
-        "--select-by",
-        choices=["final", "initial"],
-        default=None,
-        help="final: the restart with the best final log-likelihood (default); initial: the forum's way, the "
-        "lowest initial loss, trained alone",
-    )
-    f.add_argument("--seed", type=int, default=0, help="random seed of the start (default 0)")
-    f.add_argument(
-        "--tol",
-        type=float,
-        default=None,
-        help="stop when the mean log-likelihood per point changes by less (default: the algorithm's, 1e-6 for em)",
-    )
-    f.add_argument("--max-iter", type=int, default=None, help="the most iterations (default: the algorithm's)")
-    _reg_args(f)
-    f.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
-    f.add_argument(
-        "--dtype", choices=["float64", "float32"], default="float64", help="working precision (default float64)"
-    )
-    f.add_argument("-o", "--output", help="parameters file to write (.json, .csv or .npz)")
-    f.add_argument("--labels", help="CSV of per-point labels and responsibilities")
-    f.add_argument("--session", help="write a session file (.gmmsession) that `replay` reproduces")
-    f.add_argument(
-        "--gallery",
-        help="the restarts table (.csv or .json): one row per restart with the solution "
-        "it reached; restarts all run to the end (select-by final)",
-    )
-    f.add_argument("--quiet", action="store_true", help="no progress bar")
-    _scale_args(f)
-
-    r = sub.add_parser("replay", help="re-run a saved session's fit and say whether it reproduced")
-    r.add_argument("session", help="a .gmmsession file")
-    r.add_argument("--quiet", action="store_true", help="no progress bar")
-
-    s = sub.add_parser("select", help="model selection over K and covariance types (BIC, AIC)")
-    _data_args(s)
-    s.add_argument(
-        "-k", "--components", default="1-9", help="the K to try: a range or a list, 1-9 or 2,3,5 (default 1-9)"
-    )
-    s.add_argument(
-        "--covariance",
-        default=",".join(COVARIANCE_TYPES),
-        help=f"the covariance types to try, comma-separated (default {','.join(COVARIANCE_TYPES)})",
-    )
-    s.add_argument("--restarts", type=int, default=5, help="restarts of each fit, best kept (default 5)")
-    s.add_argument("--seed", type=int, default=0, help="random seed of the starts (default 0)")
-    _reg_args(s)
-    s.add_argument("--max-iter", type=int, default=None, help="the most iterations of each fit (default em's)")
-    s.add_argument(
-        "--tol",
-        type=float,
-        default=None,
-        help="stop each fit when its mean log-likelihood per point changes by less (default 1e-6)",
-    )
-    s.add_argument("-o", "--output", help="selection JSON to write")
-    s.add_argument("--quiet", action="store_true", help="no table row by row: only the best fit (and what is written)")
-    _scale_args(s)
-    for name, text in OTHER_COMMANDS.items():
-        sub.add_parser(name, help=text, add_help=False)
-    return p
-
-
-def _data_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "data",
-        help="the data: a CSV/TSV/text, .npy, .npz or Parquet file, a folder of .npy/Parquet files, or a glob of them "
-        "('parts/*.parquet')",
-    )
-    p.add_argument(
-        "--columns",
-        help="the columns to fit: 0-based indices, header names or ranges, e.g. 1,2 or 0,2,5 or 1-4 or all; where "
-        "a header name looks like an index, write name:0 for the name or index:0 for the place "
-        "(default: every numeric column but a leading row index and a class label)",
-    )
-
-
-def _reg_args(p: argparse.ArgumentParser) -> None:
-    """--reg-covar and its units, shared by fit and select."""
-    p.add_argument(
-        "--reg-covar",
-        type=float,
-        default=1e-6,
-        help="the floor added to each covariance's diagonal: reg_covar times each column's variance (default 1e-6; "
-        "see --reg-covar-units)",
-    )
-    p.add_argument(
-        "--reg-covar-units",
-        choices=REG_COVAR_UNITS,
-        default="relative",
-        help="relative (default): reg_covar times each column's variance, the same fit in any units; data: "
-        "reg_covar as it is, in the data's units (scikit-learn's reg_covar)",
-    )
-
-
-def _scale_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--dask",
-        metavar="CLUSTER",
-        help="fit on a Dask cluster: local or local:WORKERS (processes on this machine) or a scheduler's address "
-        "tcp://HOST:PORT; the workers read the .npy/Parquet/CSV data from its path (shared storage)",
-    )
-    p.add_argument(
-        "--memory-limit",
-        help="the most data held in memory, e.g. 256M or 2G (default: a quarter of this machine's memory); a larger "
-        ".npy, Parquet or CSV file, a folder or a glob of .npy/Parquet files, is read by chunks of at most this size, "
-        "once per iteration",
-    )
+from .parser import OTHER_COMMANDS, USAGE, _columns, _k_range, build_parser
 
 
 def _load(args) -> data_mod.Dataset:
@@ -389,7 +172,7 @@ def _note(text: str) -> None:
 def _say_sample(cfg: FitConfig, n: int) -> None:
     """On stderr, for data in memory above stream.SAMPLE_SIZE rows: the start is drawn from the seed's sample (the
     rows a fit by chunks or on a cluster draws it from; a fit by chunks says so too)."""
-    from .io import stream
+    from engine.io import stream
 
     if cfg.init in ("params", "forum") or n <= stream.SAMPLE_SIZE:
         return  # the start uses no rows, or all of them
@@ -415,8 +198,8 @@ def _gallery_config(args, cfg: FitConfig) -> FitConfig:
 def _stream_source(args):
     """The data as a chunked source when it must be read by chunks (stream.chunked_source); None to load it
     whole. The limit is kept in args.limit_bytes."""
-    from .io.stream import chunked_source
-    from .runtime.limits import default_memory_limit, parse_size
+    from engine.io.stream import chunked_source
+    from engine.runtime.limits import default_memory_limit, parse_size
 
     limit = parse_size(args.memory_limit) if args.memory_limit is not None else default_memory_limit()
     args.limit_bytes = limit
@@ -425,8 +208,8 @@ def _stream_source(args):
 
 def _fit_on_cluster(args, source) -> int:
     """fit on a Dask cluster: the partitions in the workers' memory, a pass per iteration mapped over them."""
-    from .runtime.limits import chunk_rows_for
-    from .scale import cluster
+    from engine.runtime.limits import chunk_rows_for
+    from engine.scale import cluster
 
     client = cluster.connect(args.dask, _note)
     try:
@@ -441,7 +224,7 @@ def _fit_on_cluster(args, source) -> int:
 def _cluster_passes(args, client, source, rows: int):
     """The data's parts in the workers' memory (cluster.ClusterPasses) and their rows (cluster.part_rows); the
     cluster and its dashboard are named on stderr."""
-    from .scale import cluster
+    from engine.scale import cluster
 
     workers = max(len(client.scheduler_info().get("workers", {})), 1)
     print(f"Dask: {args.dask}, {workers} worker(s), dashboard {client.dashboard_link}", file=sys.stderr)
@@ -452,8 +235,8 @@ def _cluster_passes(args, client, source, rows: int):
 def _fit_streamed(args, source, run_pass=None, rows: int | None = None) -> int:
     """fit, reading the data by chunks of at most --memory-limit (or on a cluster, run_pass): a pass per
     iteration, a line per pass."""
-    from .inference.streaming import fit_stream
-    from .runtime.limits import chunk_rows_for
+    from engine.inference.streaming import fit_stream
+    from engine.runtime.limits import chunk_rows_for
 
     cfg = _gallery_config(args, _fit_config(args)).resolved()
     n = source.n_samples
@@ -647,8 +430,8 @@ def cmd_replay(args) -> int:
 def _replay_streamed(ref, cfg: FitConfig, args):
     """A session of data read by chunks, fitted again the same way: the file checked in one pass (size and
     SHA-256), then a pass per iteration with chunks of the default memory limit; its last snapshot."""
-    from .inference.streaming import fit_stream
-    from .runtime.limits import chunk_rows_for, default_memory_limit
+    from engine.inference.streaming import fit_stream
+    from engine.runtime.limits import chunk_rows_for, default_memory_limit
 
     rows = chunk_rows_for(default_memory_limit(), ref.n_features, cfg.restarts)
     print(f"{ref.path}: read by chunks, {ref.n_samples:,} rows: checking its SHA-256 (one pass)", file=sys.stderr)
@@ -697,22 +480,22 @@ def cmd_select(args) -> int:
         return _select_and_report(args, data, ks, types, base, columns, sha)
     finally:
         if client is not None:
-            from .scale import cluster
+            from engine.scale import cluster
 
             cluster.close(client)
 
 
 def _streamed_grid(args, source, base: FitConfig, cells: int):
     """Data read by chunks for a selection (grid.Streamed), on this machine or a Dask cluster; and the client."""
-    from .inference import streaming
-    from .inference.grid import Streamed
-    from .io import stream
-    from .runtime.limits import chunk_rows_for
+    from engine.inference import streaming
+    from engine.inference.grid import Streamed
+    from engine.io import stream
+    from engine.runtime.limits import chunk_rows_for
 
     rows = chunk_rows_for(args.limit_bytes, source.n_features, cells * base.restarts)
     client, run_pass = None, functools.partial(streaming.local_pass, source, rows)
     if args.dask:
-        from .scale import cluster
+        from engine.scale import cluster
 
         client = cluster.connect(args.dask, _note)
         run_pass, rows = _cluster_passes(args, client, source, rows)
@@ -761,7 +544,26 @@ def _select_and_report(args, data, ks, types, base, columns, sha) -> int:
     return 0
 
 
-COMMANDS = {"generate": cmd_generate, "fit": cmd_fit, "select": cmd_select, "replay": cmd_replay}
+def cmd_screenshot(args) -> int:
+    from gui.screenshot import run
+
+    return run(args)
+
+
+def cmd_install_launcher(args) -> int:
+    from gui.launcher import run
+
+    return run(args)
+
+
+COMMANDS = {
+    "generate": cmd_generate,
+    "fit": cmd_fit,
+    "select": cmd_select,
+    "replay": cmd_replay,
+    "screenshot": cmd_screenshot,
+    "install-launcher": cmd_install_launcher,
+}
 
 
 class Terminated(BaseException):

@@ -48,7 +48,7 @@ class GenerateDialog(QDialog):
         self.seed = QSpinBox()
         self.seed.setRange(0, 2**31 - 1)
         self.seed.setValue(seed)
-        from engine.runtime.limits import MAX_FEATURES
+        from engine import MAX_FEATURES
 
         self.dimensions = QSpinBox()
         self.dimensions.setRange(1, MAX_FEATURES)

@@ -6,13 +6,13 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtWidgets import QTabWidget
 
-from .background import Background
-from .compare import CompareView, comparison_configs, initial_params
-from .controls import ControlPanel
-from .frames import Frame, build_frame
-from .selection_view import SelectionView
-from .state import WindowState
-from .timeline import Timeline
+from ..background import Background
+from ..scene.frames import Frame, build_frame
+from ..state import WindowState
+from ..views.compare import CompareView, comparison_configs, initial_params
+from ..views.controls import ControlPanel
+from ..views.selection_view import SelectionView
+from ..views.timeline import Timeline
 
 # data read by chunks (bigger than the memory limit): what the window does not run on it, and what does
 CHUNKED_COMPARE = (
@@ -81,7 +81,7 @@ class SelectionControl:
             return
         stream = self.state.stream
         if stream is not None:  # the whole grid as one batched EM, a pass per iteration on this machine
-            from .big_data import grid_data
+            from ..scene.big_data import grid_data
 
             self.tabs.setCurrentWidget(self.view)
             self.view.start(lambda report, cells: grid_data(stream, config.seed, cells, report), config)

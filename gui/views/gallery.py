@@ -27,9 +27,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.selection.solutions import OPTIMUM, PLATEAU
+from engine import OPTIMUM, PLATEAU
 
-from .frames import ellipse_rings
+from ..scene.frames import ellipse_rings
 from .palette import component_color
 
 THUMB = QSize(120, 96)
@@ -91,7 +91,7 @@ def render_thumbnail(
 
 def gallery_pictures(scene, snapshot) -> list[QImage]:
     """One picture per restart (R) in the scene's view, components matched to the shown fit's so colours agree."""
-    from .frames import restart_permutation, view_mixture
+    from ..scene.frames import restart_permutation, view_mixture
 
     table = snapshot.restarts
     rng = np.random.default_rng(0)

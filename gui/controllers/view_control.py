@@ -21,10 +21,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .background import Background
-from .frames import SCATTER_LIMIT, build_scene, reframe
-from .pairs_view import MAX_PAIRS, PairsView
-from .state import WindowState
+from ..background import Background
+from ..scene.frames import SCATTER_LIMIT, build_scene, reframe
+from ..state import WindowState
+from ..views.pairs_view import MAX_PAIRS, PairsView
 
 KINDS = (("columns", "two columns"), ("pca", "principal axes"), ("separating", "separating axes"), ("pairs", "pairs"))
 
@@ -138,7 +138,7 @@ class ViewControl:
         self.bar.x.setCurrentIndex(columns[0])
         self.bar.y.setCurrentIndex(columns[1])
         self.bar.kind.setCurrentIndex(0 if view is None else [k for k, _ in KINDS].index(view.kind))
-        from engine.model.projection import mixed_units
+        from engine import mixed_units
 
         self.bar.standardised.setChecked(scene is not None and d >= 2 and mixed_units(scene.points))  # new data
         self._sync_widgets()
@@ -166,7 +166,7 @@ class ViewControl:
 
     def choose(self) -> None:
         """Build the chosen view's scene (and redraw the frame on screen in it)."""
-        from engine.model.projection import columns_view, pca_view, separating_view
+        from engine import columns_view, pca_view, separating_view
 
         scene = self.state.scene
         if scene is None or scene.n_features < 2:
@@ -216,9 +216,9 @@ class ViewControl:
             if scene.stream is None:
                 new = build_scene(points, make())
             else:  # read by chunks: the image of all the points in the new view takes a pass (two across columns)
-                from engine.io.stream import Cancelled
+                from engine import Cancelled
 
-                from .big_data import streamed_scene
+                from ..scene.big_data import streamed_scene
 
                 try:
                     stale = lambda: token != self._token or self.state.scene is not scene  # noqa: E731

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 import pyqtgraph as pg
 from PySide6.QtWidgets import QLabel
 
-from .frames import Frame, fit_state_text, own_iterations
+from ..scene.frames import Frame, fit_state_text, own_iterations
+from ..state import NO_DATA, NO_FIT, PAUSED, REPLAY, WindowState
 from .param_table import ParamTable
 from .plot_view import PlotView
-from .state import NO_DATA, NO_FIT, PAUSED, REPLAY, WindowState
 from .timeline import Timeline
 
 

@@ -14,8 +14,8 @@ from pyqtgraph.Qt.internals import PrimitiveArray
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPixmap
 
-from .display_map import IDENTITY, DisplayMap
-from .frames import SIGMAS, DataScene, Frame, ellipse_rings
+from ..scene.display_map import IDENTITY, DisplayMap
+from ..scene.frames import SIGMAS, DataScene, Frame, ellipse_rings
 from .palette import UNFITTED, component_color
 
 POINT_PX = 3  # point size in pixels
@@ -105,7 +105,7 @@ class PointCloudItem(pg.GraphicsObject):
 
 class DrawingViewBox(pg.ViewBox):
     """A ViewBox that, in draw mode, adds a point per click and sprays points while dragging. Its coordinates
-    are display units (gui.display_map); `display` maps them to the data units the points are emitted in."""
+    are display units (gui.scene.display_map); `display` maps them to the data units the points are emitted in."""
 
     points_drawn = Signal(object)  # (M, 2) new points in data units
 
@@ -149,7 +149,7 @@ class PlotView(pg.PlotWidget):
             no_si_prefix(self.plotItem.getAxis(axis))
         self.scene_data: DataScene | None = None
         self.frame: Frame | None = None
-        # data units -> the units every item is drawn in (gui.display_map); the scene's, set by show_scene
+        # data units -> the units every item is drawn in (gui.scene.display_map); the scene's, set by show_scene
         self.display: DisplayMap = IDENTITY
         self._shown_display = np.empty((0, 2))  # the scene's shown points in display units (S, 2)
         self.axis_names: tuple[str, str] = ("x", "y")  # the axes' names, without the display offset
@@ -450,7 +450,7 @@ class PlotView(pg.PlotWidget):
     def _emit_start(self) -> None:
         """The start as edited, in D dimensions: each moved component's mean and covariance change in the view's
         plane only (engine.model.projection), the others are the frame's own."""
-        from engine.model.projection import moved_mean, reshaped_covariance
+        from engine import moved_mean, reshaped_covariance
 
         snap = self.frame.snapshot
         w, vm, vc = self._edit
@@ -487,7 +487,7 @@ class PlotView(pg.PlotWidget):
 
     def svg_text(self) -> str:
         """The plot as it is now (view range, points, fit) as standalone SVG (see svg_export)."""
-        from .svg_export import plot_svg
+        from ..scene.svg_export import plot_svg
 
         scene = self.scene_data
         if scene is None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .background import Background
-from .controls import ControlPanel
-from .state import WindowState
+from ..background import Background
+from ..state import WindowState
+from ..views.controls import ControlPanel
 
 CHECK_BYTES = 64 << 20  # the memory the pass that checks a session's data read by chunks may take
 
@@ -96,7 +96,7 @@ class SessionControl:
     def _open_chunked(self, session) -> None:
         """A session of data read by chunks: the file checked in one pass (size and SHA-256), read by chunks as
         Open does (its first pass, its image), then the session's settings and its fit again."""
-        from .big_data import chunk_rows
+        from ..scene.big_data import chunk_rows
 
         ref = session.data
         rows = chunk_rows(CHECK_BYTES, ref.n_features)
@@ -116,8 +116,7 @@ class SessionControl:
         saved, self._saved_fit = self._saved_fit, None
         if saved is None or self.state.frame is None:
             return
-        from engine import counted
-        from engine.io.session import replay_differences
+        from engine import counted, replay_differences
 
         snap = self.state.frame.snapshot
         # as `replay` judges: the same iterations and restart, the log-likelihood to 1e-12 and the parameters to

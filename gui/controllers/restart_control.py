@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QTabWidget
 
-from .background import Background
-from .frames import Frame, restart_permutation
-from .gallery import GalleryPanel, gallery_pictures
-from .state import WindowState
-from .timeline import Timeline
+from ..background import Background
+from ..scene.frames import Frame, restart_permutation
+from ..state import WindowState
+from ..views.gallery import GalleryPanel, gallery_pictures
+from ..views.timeline import Timeline
 
 RESTARTS_TAB = "Restarts"
 

@@ -10,12 +10,12 @@ import numpy as np
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QMenu, QWidget
 
-from . import dialogs
-from .background import Background
-from .controls import ControlPanel
-from .frames import SCATTER_LIMIT, build_scene
-from .generate_dialog import GenerateDialog
-from .state import WindowState
+from ..background import Background
+from ..scene.frames import SCATTER_LIMIT, build_scene
+from ..state import WindowState
+from ..views import dialogs
+from ..views.controls import ControlPanel
+from ..views.generate_dialog import GenerateDialog
 
 DEMO_N = 1000
 DRAWN_DIMENSIONS = 2  # points drawn by hand are 2-D: drawing adds to 2-D data only
@@ -25,7 +25,7 @@ DATA_FILTER = "Data (*.csv *.tsv *.txt *.dat *.npy *.npz *.parquet);;All files (
 
 def first_view(dataset, show: tuple[int, int] = (0, 1)):
     """The view new data opens in: the two columns `show` (places among its columns), named; None for 1-D."""
-    from engine.model.projection import columns_view
+    from engine import columns_view
 
     d = dataset.points.shape[1] if dataset.points.ndim == 2 else 2
     if d < 2:
@@ -56,7 +56,7 @@ class DataControl:
     def show_demo(self) -> None:
         """The forum preset (N=1000, seed 0): the data the Pyro forum recipe was written for."""
         import engine
-        from engine.io.data import forum_sample
+        from engine import forum_sample
 
         p = engine.FORUM_PRESET
         points = forum_sample(DEMO_N, seed=0)
@@ -183,7 +183,7 @@ class DataControl:
         """Load a data file in the background, any number of columns; a file with more than two asks which to
         fit and which two to show (unless columns are given, or ask_columns is False: then the loader's own
         choice is taken: every numeric column but a row index and a class label). A file bigger than the Run
-        panel's memory limit (or any, with by_chunks) is not loaded: it is read by chunks (gui.big_data), two
+        panel's memory limit (or any, with by_chunks) is not loaded: it is read by chunks (gui.scene.big_data), two
         passes before it shows. on_shown() is called once the file's data is on screen."""
         import engine
 
@@ -199,9 +199,9 @@ class DataControl:
         self.messages.note(f"loading {path}…", 0)
 
         def work(emit):
-            from engine.io.stream import Cancelled, chunked_source, open_source
+            from engine import Cancelled, chunked_source, open_source
 
-            from .big_data import streamed_scene, survey_file
+            from ..scene.big_data import streamed_scene, survey_file
 
             source = open_source(path, columns) if by_chunks else chunked_source(path, columns, limit)
             if source is None:

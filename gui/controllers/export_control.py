@@ -7,11 +7,11 @@ import os
 import tempfile
 from pathlib import Path
 
-from .background import Background
-from .controls import ControlPanel
-from .gallery import GalleryPanel
-from .plot_view import PlotView
-from .state import WindowState
+from ..background import Background
+from ..state import WindowState
+from ..views.controls import ControlPanel
+from ..views.gallery import GalleryPanel
+from ..views.plot_view import PlotView
 
 
 class ExportControl:
@@ -77,8 +77,7 @@ class ExportControl:
             if stream is None:
                 engine.write_labels(path, points, params)
                 return
-            from engine.io.export import label_csv
-            from engine.io.outputs import atomic_write
+            from engine import atomic_write, label_csv
 
             rows = stream.rows(len(params.weights))
             atomic_write(path, label_csv(stream.source().chunks(rows), params))

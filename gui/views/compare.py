@@ -11,12 +11,12 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
-from .background import Background
-from .display_map import IDENTITY
-from .frames import Frame
+from ..background import Background
+from ..scene.display_map import IDENTITY
+from ..scene.frames import Frame
+from ..scene.worker import FitJob, RunGate, run_fit
 from .palette import component_color, series_color
 from .plot_view import PointCloudItem, add_light_grid, no_si_prefix
-from .worker import FitJob, RunGate, run_fit
 
 REDRAW_MS = 100  # the side-by-side view redraws at most 10 times a second
 
@@ -164,7 +164,7 @@ class _FitPanel(QWidget):
         self.curves: list[pg.PlotCurveItem] = []
         self.means = pg.ScatterPlotItem(symbol="+", size=14)
         self.plot.addItem(self.means)
-        self.display = IDENTITY  # the scene's display units (gui.display_map): every item is drawn in them
+        self.display = IDENTITY  # the scene's display units (gui.scene.display_map): every item is drawn in them
         self._drawn = np.empty((0, 2))  # the scene's shown points in display units
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -294,7 +294,7 @@ class CompareView(QWidget):
 
     def show_view(self, scene) -> None:
         """The same data in another view: the panels redraw their last frames in it (the fits go on)."""
-        from .frames import reframe
+        from ..scene.frames import reframe
 
         self.scene = scene
         for job in self.jobs.values():

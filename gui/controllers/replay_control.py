@@ -7,14 +7,14 @@ from dataclasses import replace
 
 import numpy as np
 
-from .background import Background
-from .controls import ControlPanel
-from .frames import Frame, build_frame, is_latest, own_iterations, snapshot_at, trajectory_of
-from .param_table import ParamTable
-from .plot_view import PlotView
-from .state import WindowState
-from .timeline import Timeline
-from .worker import start_states
+from ..background import Background
+from ..scene.frames import Frame, build_frame, is_latest, own_iterations, snapshot_at, trajectory_of
+from ..scene.worker import start_states
+from ..state import WindowState
+from ..views.controls import ControlPanel
+from ..views.param_table import ParamTable
+from ..views.plot_view import PlotView
+from ..views.timeline import Timeline
 
 
 class ReplayControl:

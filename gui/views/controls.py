@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .big_data import MACHINE
+from ..scene.big_data import MACHINE
 
 DEFAULT_INIT = "(algorithm's default)"
 K_RANGE = (1, 50)
@@ -181,7 +181,7 @@ class ControlPanel(QWidget):
 
     def limit_bytes(self) -> int:
         """The memory limit (bytes): the field's size, or the default (a share of the machine's memory)."""
-        from engine.runtime.limits import default_memory_limit, parse_size
+        from engine import default_memory_limit, parse_size
 
         text = self.memory_limit.text().strip()
         return parse_size(text, "Memory limit") if text else default_memory_limit()
@@ -361,13 +361,13 @@ class ControlPanel(QWidget):
 
 
 def _default_limit_text() -> str:
-    from engine.runtime.limits import default_memory_limit, human
+    from engine import default_memory_limit, human
 
     return human(default_memory_limit())
 
 
 def _memory_share() -> str:
-    from engine.runtime.limits import MEMORY_SHARE
+    from engine import MEMORY_SHARE
 
     return f"{MEMORY_SHARE:.0%}"
 

@@ -3,7 +3,7 @@ component with every component's 2-sigma ellipse in that pair's plane (exact: th
 mclust's classification plot. The diagonal names the column over its histogram. A click on a cell asks for
 that pair as the main view (cell_chosen).
 
-Each cell draws in its own display units (gui.display_map, from its two columns' ranges): data near 1e-140 or
+Each cell draws in its own display units (gui.scene.display_map, from its two columns' ranges): data near 1e-140 or
 1e145 is drawn as data near 1 is. The cells have no tick values, so the names alone label the matrix: on the
 diagonal, over each column's histogram (clipped to the cell, in full on hover), never as axis labels that run
 into each other when the cells are small (wine's 13 columns)."""
@@ -14,8 +14,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
 
-from .display_map import DisplayMap, map_for
-from .frames import DataScene, Frame, ellipse_rings, padded_bounds
+from ..scene.display_map import DisplayMap, map_for
+from ..scene.frames import DataScene, Frame, ellipse_rings, padded_bounds
 from .palette import component_color
 from .plot_view import PointCloudItem, no_si_prefix
 

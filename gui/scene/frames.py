@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.model.projection import View, columns_view
+from engine import View, columns_view
 
 from .display_map import DisplayMap, map_for
 
@@ -40,7 +40,7 @@ class DataScene:
     (xmin, xmax, ymin, ymax) of the view, padded; image (IMAGE_BINS, IMAGE_BINS) float32 log-density of the
     view in [0, 1], or None when every point is drawn; shown_points (S, 2): the view of points[shown] (in 1-D:
     the values and their rug heights); view: the 2-D view (None for 1-D data); histogram (1-D data only):
-    bin edges (B+1,) and densities (B,); stream: data read by chunks (gui.big_data.Streamed), whose points are a
+    bin edges (B+1,) and densities (B,); stream: data read by chunks (gui.scene.big_data.Streamed), whose points are a
     uniform sample of its rows while the image (or histogram) counts all of them.
     """
 
@@ -56,7 +56,7 @@ class DataScene:
 
     @property
     def display(self) -> DisplayMap:
-        """The plot's display units for this scene (gui.display_map): chosen from the view's bounds (an axis on
+        """The plot's display units for this scene (gui.scene.display_map): chosen from the view's bounds (an axis on
         which every shown point has one value: from that value)."""
         pts = self.shown_points
         flat = tuple(bool(f) for f in np.ptp(pts, axis=0) == 0) if len(pts) else (True, True)
@@ -148,7 +148,7 @@ def padded_bounds(points: np.ndarray, pad: float = 0.08) -> tuple[float, float, 
 
 def density_image(points: np.ndarray, bounds: tuple[float, float, float, float]) -> np.ndarray:
     """Log point counts on an IMAGE_BINS² grid over bounds, scaled to [0, 1] (x along axis 0)."""
-    from engine.scale.density import bin_counts
+    from engine import bin_counts
 
     return image_of(bin_counts(points, bounds, IMAGE_BINS))
 

@@ -7,8 +7,8 @@ from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMenu
 
+from ..scene.frames import SIGMAS
 from . import dialogs
-from .frames import SIGMAS
 
 
 class ShortcutsFirst(QObject):

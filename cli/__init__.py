@@ -1,0 +1,1 @@
+"""The command line: a front end beside the window (gui/), over the engine's facade and packages."""

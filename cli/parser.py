@@ -1,0 +1,271 @@
+"""The command line's one parser: fit, select, generate, replay, screenshot and install-launcher, their options
+declared once (the window's screenshot shares the data, column, scale and model options with fit)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from engine.config import ALGORITHMS, COVARIANCE_TYPES, REG_COVAR_UNITS
+from engine.errors import UserError
+from engine.io import data as data_mod
+
+USAGE = """GMM Studio: fit Gaussian mixture models and watch the fit happen.
+
+  python3 main.py                             open the window on the demo data
+  python3 main.py test [pytest args]          run the test suite
+  python3 main.py generate --preset forum --n 1000 --seed 0 -o data.csv   (.csv, .tsv, .npy, .npz or .parquet)
+  python3 main.py fit DATA -k 3 [--algorithm em|gradient-em|marginal] [-o params.json]
+  python3 main.py select DATA -k 1-9 [-o selection.json]
+  python3 main.py fit DATA --restarts 100 --gallery gallery.csv --session fit.gmmsession
+  python3 main.py replay fit.gmmsession        re-run a saved session and compare
+
+  python3 main.py screenshot OUT.png [--data FILE] [--columns 1,2] [-k 3] [--fit]
+  python3 main.py install-launcher [--uninstall]
+
+Run any subcommand with --help for all options.
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse's own errors are user mistakes too: exit 2, one line
+        raise UserError(f"{self.prog}: {message}")
+
+
+def _columns(text: str | None) -> list[str] | None:
+    """--columns: items separated by commas, each a 0-based index, a header name, a range 'a-b' or 'all'."""
+    if text is None:
+        return None
+    parts = [p.strip() for p in text.split(",")]
+    if not all(parts):
+        raise UserError(
+            f"--columns takes columns separated by commas (0-based indices, header names, ranges such as 1-4, or "
+            f"all), got {text!r}: an item is empty"
+        )
+    return parts
+
+
+MAX_GRID = 1000  # fits in one selection grid
+
+
+def _k_range(text: str) -> list[int]:
+    try:
+        if "-" in text:
+            lo, hi = (int(v) for v in text.split("-", 1))
+            ks = range(lo, hi + 1)
+        else:
+            ks = [int(v) for v in text.split(",")]
+    except ValueError:
+        raise UserError(f"-k takes a number, a range like 1-9 or a list like 2,3,5; got {text!r}") from None
+    if len(ks) > MAX_GRID:  # a range object: its length costs nothing, a list of 1e12 values would not fit
+        raise UserError(
+            f"-k {text} asks for {len(ks):,} values of K; a selection grid takes at most {MAX_GRID}: narrow the range"
+        )
+    if not ks or min(ks) < 1:
+        raise UserError(f"-k must name component counts >= 1, got {text!r}")
+    return list(ks)
+
+
+# The one command main.py runs itself (it needs pytest); listed here so that --help shows every command.
+OTHER_COMMANDS = {"test": "run the test suite headless (extra arguments go to pytest)"}
+
+
+def program_name() -> str:
+    """How the user started us, for usage lines: `main.py`, or `gmm-studio` when installed."""
+    return Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "main.py"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog=program_name(),
+        description="GMM Studio. With no command: open the window on the demo data.",
+        epilog="Run any command with --help for its options.",
+        formatter_class=lambda prog: argparse.HelpFormatter(prog, max_help_position=30, width=110),
+    )
+    sub = p.add_subparsers(
+        dest="command", parser_class=_Parser, metavar="COMMAND", title="commands (none: open the window)"
+    )
+
+    g = sub.add_parser("generate", help="sample data from a mixture")
+    src = g.add_mutually_exclusive_group(required=True)
+    src.add_argument("--preset", choices=["forum"], help="a named mixture: forum (the forum recipe's three clusters)")
+    src.add_argument("--params", help="parameters JSON (as `fit -o` writes)")
+    g.add_argument("--n", type=int, default=1000, help="number of points (default 1000)")
+    g.add_argument("--seed", type=int, default=0, help="random seed (default 0): the same seed, the same points")
+    g.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help="file to write, in the format its extension names: " + ", ".join(data_mod.TABLE_FORMATS),
+    )
+
+    f = sub.add_parser("fit", help="fit a mixture to data")
+    _data_args(f)
+    f.add_argument("-k", "--components", type=int, default=3, help="number of components K (default 3)")
+    f.add_argument("--covariance", choices=COVARIANCE_TYPES, default="full", help="covariance type (default full)")
+    f.add_argument(
+        "--algorithm", choices=ALGORITHMS, default="em", help="em (exact EM, default) or another registered procedure"
+    )
+    f.add_argument(
+        "--init",
+        default=None,
+        help="the start: kmeans++ (default), kmeans, random-data, forum, or a parameters file (.json/.csv/.npz)",
+    )
+    f.add_argument("--restarts", type=int, default=1, help="restarts run as one batch, seeds SEED.. (default 1)")
+    f.add_argument(
+        "--select-by",
+        choices=["final", "initial"],
+        default=None,
+        help="final: the restart with the best final log-likelihood (default); initial: the forum's way, the "
+        "lowest initial loss, trained alone",
+    )
+    f.add_argument("--seed", type=int, default=0, help="random seed of the start (default 0)")
+    f.add_argument(
+        "--tol",
+        type=float,
+        default=None,
+        help="stop when the mean log-likelihood per point changes by less (default: the algorithm's, 1e-6 for em)",
+    )
+    f.add_argument("--max-iter", type=int, default=None, help="the most iterations (default: the algorithm's)")
+    _reg_args(f)
+    f.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
+    f.add_argument(
+        "--dtype", choices=["float64", "float32"], default="float64", help="working precision (default float64)"
+    )
+    f.add_argument("-o", "--output", help="parameters file to write (.json, .csv or .npz)")
+    f.add_argument("--labels", help="CSV of per-point labels and responsibilities")
+    f.add_argument("--session", help="write a session file (.gmmsession) that `replay` reproduces")
+    f.add_argument(
+        "--gallery",
+        help="the restarts table (.csv or .json): one row per restart with the solution "
+        "it reached; restarts all run to the end (select-by final)",
+    )
+    f.add_argument("--quiet", action="store_true", help="no progress bar")
+    _scale_args(f)
+
+    r = sub.add_parser("replay", help="re-run a saved session's fit and say whether it reproduced")
+    r.add_argument("session", help="a .gmmsession file")
+    r.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    s = sub.add_parser("select", help="model selection over K and covariance types (BIC, AIC)")
+    _data_args(s)
+    s.add_argument(
+        "-k", "--components", default="1-9", help="the K to try: a range or a list, 1-9 or 2,3,5 (default 1-9)"
+    )
+    s.add_argument(
+        "--covariance",
+        default=",".join(COVARIANCE_TYPES),
+        help=f"the covariance types to try, comma-separated (default {','.join(COVARIANCE_TYPES)})",
+    )
+    s.add_argument("--restarts", type=int, default=5, help="restarts of each fit, best kept (default 5)")
+    s.add_argument("--seed", type=int, default=0, help="random seed of the starts (default 0)")
+    _reg_args(s)
+    s.add_argument("--max-iter", type=int, default=None, help="the most iterations of each fit (default em's)")
+    s.add_argument(
+        "--tol",
+        type=float,
+        default=None,
+        help="stop each fit when its mean log-likelihood per point changes by less (default 1e-6)",
+    )
+    s.add_argument("-o", "--output", help="selection JSON to write")
+    s.add_argument("--quiet", action="store_true", help="no table row by row: only the best fit (and what is written)")
+    _scale_args(s)
+    _screenshot_parser(sub)
+    launcher = sub.add_parser(
+        "install-launcher",
+        help="add GMM Studio to the desktop's menu (--uninstall removes it)",
+        description="Install (or remove) a desktop-menu entry for GMM Studio.",
+    )
+    launcher.add_argument("--uninstall", action="store_true", help="remove the entry and its icon")
+    for name, text in OTHER_COMMANDS.items():
+        sub.add_parser(name, help=text, add_help=False)
+    return p
+
+
+def _screenshot_parser(sub) -> None:
+    """screenshot: the window's own settings where fit has them (unset: the window's defaults)."""
+    p = sub.add_parser(
+        "screenshot",
+        help="save a picture of the window: screenshot OUT.png [--data FILE] [-k K] [--fit]",
+        description="Open the real window (headless when there is no display), load the data, fit it when asked, "
+        "and save a screenshot of the whole window.",
+    )
+    p.add_argument("out", help="the PNG file to write")
+    p.add_argument("--data", help="a data file (CSV/TSV/NPY/NPZ/Parquet); default: the demo data")
+    _columns_arg(p)
+    p.add_argument(
+        "--view",
+        choices=["columns", "pca", "separating", "pairs"],
+        help="the plot's view of data of more than two columns (separating needs --fit)",
+    )
+    p.add_argument("--show", help="the two fitted columns the columns view shows, by place or name: 0,2")
+    _scale_args(p)
+    p.add_argument("-k", "--components", type=int, help="number of components K (default: the window's, 3)")
+    p.add_argument("--algorithm", help=f"a registered algorithm: {', '.join(ALGORITHMS)}")
+    p.add_argument("--restarts", type=int, help="number of restarts (default: the window's, 1)")
+    p.add_argument("--init", help="initialisation method (kmeans++, kmeans, random-data, forum)")
+    p.add_argument("--seed", type=int, help="seed (default: the window's, 0)")
+    p.add_argument("--max-iter", type=int, help="max iterations (default: the algorithm's)")
+    p.add_argument("--fit", action="store_true", help="run the fit to its end before the screenshot")
+    p.add_argument("--size", default="1280x860", help="window size WIDTHxHEIGHT (default 1280x860)")
+    p.add_argument("--tab", choices=["parameters", "restarts", "compare", "selection"], help="the bottom tab to show")
+    p.add_argument("--replay", type=int, help="after the fit, replay this iteration (the timeline slider)")
+    p.add_argument("--restart", type=int, help="after the fit, show this restart (as a gallery click does)")
+    p.add_argument(
+        "--compare", action="store_true", help="run every algorithm side by side to its end (the Compare tab)"
+    )
+    p.add_argument(
+        "--select", type=int, metavar="KMAX", help="run model selection for K = 1..KMAX (the Model selection tab)"
+    )
+
+
+def _data_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "data",
+        help="the data: a CSV/TSV/text, .npy, .npz or Parquet file, a folder of .npy/Parquet files, or a glob of them "
+        "('parts/*.parquet')",
+    )
+    _columns_arg(p)
+
+
+def _columns_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--columns",
+        help="the columns to fit: 0-based indices, header names or ranges, e.g. 1,2 or 0,2,5 or 1-4 or all; where "
+        "a header name looks like an index, write name:0 for the name or index:0 for the place "
+        "(default: every numeric column but a leading row index and a class label)",
+    )
+
+
+def _reg_args(p: argparse.ArgumentParser) -> None:
+    """--reg-covar and its units, shared by fit and select."""
+    p.add_argument(
+        "--reg-covar",
+        type=float,
+        default=1e-6,
+        help="the floor added to each covariance's diagonal: reg_covar times each column's variance (default 1e-6; "
+        "see --reg-covar-units)",
+    )
+    p.add_argument(
+        "--reg-covar-units",
+        choices=REG_COVAR_UNITS,
+        default="relative",
+        help="relative (default): reg_covar times each column's variance, the same fit in any units; data: "
+        "reg_covar as it is, in the data's units (scikit-learn's reg_covar)",
+    )
+
+
+def _scale_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--dask",
+        metavar="CLUSTER",
+        help="fit on a Dask cluster: local or local:WORKERS (processes on this machine) or a scheduler's address "
+        "tcp://HOST:PORT; the workers read the .npy/Parquet/CSV data from its path (shared storage)",
+    )
+    p.add_argument(
+        "--memory-limit",
+        help="the most data held in memory, e.g. 256M or 2G (default: a quarter of this machine's memory); a larger "
+        ".npy, Parquet or CSV file, a folder or a glob of .npy/Parquet files, is read by chunks of at most this size, "
+        "once per iteration",
+    )
