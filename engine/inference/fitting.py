@@ -102,7 +102,7 @@ def fit(
     dtype = torch.float64 if cfg.dtype == "float64" else torch.float32
     device = resolve_device(cfg)
     if device.type == "cpu":
-        use_threads_for(n * cfg.n_components * cfg.restarts)
+        use_threads_for(n * cfg.n_components * cfg.restarts, n)
     if cfg.standardize:
         scaling = Scaling.fit(x_data, COVARIANCE_TYPES[cfg.covariance_type].isotropic, moments)
     else:

@@ -18,7 +18,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from ..runtime.threads import chunk_workers, ordered_sum
+from ..runtime.threads import ONE_CHUNK_ROWS, chunk_workers, ordered_sum
 from .covariances import COVARIANCE_TYPES
 
 Tensor = torch.Tensor
@@ -29,7 +29,7 @@ NK_EPS_FACTOR = 10.0
 # launches per chunk, while N=1e8 never holds an (R*K, N) array (128 MiB per float32 intermediate).
 CHUNK_ELEMENTS = {"cpu": 2**19, "cuda": 2**25}
 MIN_CHUNK_ROWS = 4096
-MIN_EVEN_ROWS = 1024  # no chunk made smaller than this just to give every worker thread one
+MIN_EVEN_ROWS = ONE_CHUNK_ROWS  # no chunk made smaller than this just to give every worker thread one
 # The statistics' long, thin product (R*K, chunk) @ (chunk, P) is cut into segments of this many points,
 # multiplied as one batch and the partial sums added in float64: on the CPU one long product is both slower
 # and, in float32, less accurate (its long sums round more); on a GPU it is the largest kernel either way

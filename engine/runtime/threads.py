@@ -37,17 +37,27 @@ def before_torch() -> None:
 
 
 SMALL_WORK = 100_000  # points x components x restarts per iteration below which one thread is as fast
+# An E-step of at most ONE_CHUNK_ROWS points is one chunk on the calling thread (gaussian._chunking), so its only
+# parallelism is inside each operation, and with passive waiting every such parallel region pays a sleeping
+# thread's wake-up (a few of them per iteration). Below ONE_CHUNK_WORK products one thread is faster: 100 restarts
+# of K=3 on 1,000 points (3e5) took 1.11-1.30 s on two threads against 0.63-0.78 s before passive waiting
+# (issue 22 item 14), 0.70 against 0.88 s here on one thread (a busy 2-core machine); at 9e5 the two were even.
+# Larger data runs its chunks on the pool's threads (one wake-up per E-step), not affected.
+ONE_CHUNK_ROWS = 1024  # gaussian.MIN_EVEN_ROWS: no chunk smaller, so this many points are one chunk
+ONE_CHUNK_WORK = 600_000
 _DEFAULT: int | None = None  # torch's own thread count, taken before the first change
 
 
-def threads_for(work: int) -> int | None:
-    """The thread count for a fit of `work` point-component-restart products (None: leave torch's)."""
+def threads_for(work: int, n: int | None = None) -> int | None:
+    """The thread count for a fit of `work` point-component-restart products on n points (None: leave torch's;
+    n None: not known, the rule for many points)."""
     setting = os.environ.get("GMM_STUDIO_THREADS", "")
     if setting == "torch-defaults":
         return None
     if setting.isdigit() and int(setting) > 0:
         return int(setting)
-    return 1 if work < SMALL_WORK else _default_threads()
+    one_chunk = n is not None and n <= ONE_CHUNK_ROWS
+    return 1 if work < (ONE_CHUNK_WORK if one_chunk else SMALL_WORK) else _default_threads()
 
 
 def _default_threads() -> int:
@@ -59,11 +69,12 @@ def _default_threads() -> int:
     return _DEFAULT
 
 
-def use_threads_for(work: int) -> None:
-    """Set torch's intra-op thread count for a fit of this size (process-wide; only when it changes)."""
+def use_threads_for(work: int, n: int | None = None) -> None:
+    """Set torch's intra-op thread count for a fit of this size (see threads_for; process-wide; only when it
+    changes)."""
     import torch
 
-    want = threads_for(work)
+    want = threads_for(work, n)
     _default_threads()
     if want is not None and torch.get_num_threads() != want:
         torch.set_num_threads(want)
