@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 from common import median_time, table
 
-from engine.io.data import _load_rows, _text_rows, load
+from engine.io.data import load
+from engine.io.text import load_rows, text_rows
 
 
 def main() -> None:
@@ -32,7 +33,7 @@ def main() -> None:
             fmt="%.17g",
         )
         t_load = median_time(lambda: load(path), args.repeat)
-        t_careful = median_time(lambda: _load_rows(path, _text_rows(path, path.read_bytes()), None), args.repeat)
+        t_careful = median_time(lambda: load_rows(path, text_rows(path, path.read_bytes()), None), args.repeat)
         t_numpy = median_time(lambda: np.loadtxt(path, delimiter=",", skiprows=1), args.repeat)
     rows = [
         ["numpy.loadtxt alone (no checks)", t_numpy, f"{t_careful / t_numpy:.1f}"],

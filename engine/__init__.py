@@ -61,16 +61,14 @@ _EXPORTS = {
         "RestartTable",
         "Snapshot",
     ),
+    "io.dataset": ("Dataset", "points_sha256", "unnamed_columns"),
     "io.data": (
         "FORUM_PRESET",
-        "Dataset",
         "check_mixture",
         "column_names",
         "forum_sample",
         "load",
-        "points_sha256",
         "sample_mixture",
-        "unnamed_columns",
     ),
     "io.stream": (
         "chunked_source",

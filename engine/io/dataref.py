@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
-from .data import Dataset, load, points_sha256, sample_mixture
+from .data import load, sample_mixture
+from .dataset import Dataset, points_sha256
 from .stream import digest, open_source
 
 

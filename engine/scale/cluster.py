@@ -17,12 +17,12 @@ import numpy as np
 
 from ..errors import DataError, UserError
 from ..inference.streaming import PassPlan, PassSums, chunk_sums, summed
+from ..io.csv_source import CsvSource
+from ..io.npy import NpySource
+from ..io.parquet import ParquetSource
 from ..io.stream import (
-    CsvSource,
     Moments,
     MultiSource,
-    NpySource,
-    ParquetSource,
     Survey,
     check_row_count,
     first_non_finite,

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..io.stream import check_cancelled
+from ..io.stamp import check_cancelled
 
 Project = Callable[[np.ndarray], np.ndarray]
 

@@ -18,7 +18,7 @@ from engine import FitConfig, fit
 from engine.errors import DataError, UserError
 from engine.inference.streaming import fit_stream
 from engine.io.export import MixtureParams
-from engine.io.stream import NpySource
+from engine.io.npy import NpySource
 
 cluster = pytest.importorskip("engine.scale.cluster")
 ROOT = Path(__file__).resolve().parents[2]
@@ -277,7 +277,8 @@ def _csv(path: Path, x: np.ndarray) -> None:
 def test_csv_parts_are_read_alone_with_the_files_rules(tmp_path) -> None:
     """A CSV cut at line ends into parts of at most 1,800 rows: each part read alone (as a worker does) gives back
     its rows, all of them in order; a bad value is named by its line, as on this machine."""
-    from engine.io.stream import CsvSource, open_source
+    from engine.io.csv_source import CsvSource
+    from engine.io.stream import open_source
 
     x = np.random.default_rng(2).normal(size=(5000, 3))
     _csv(tmp_path / "x.csv", x)
@@ -443,7 +444,7 @@ def test_a_relative_csv_path_reads_on_a_worker_in_another_folder(tmp_path, monke
     """A CSV named by a relative path went to the workers as that path: a worker in another folder found no file
     and the command said 'No such file or directory: free some space' (issue 22 item 16). The parts carry the
     absolute path; a worker that still finds no file says what a cluster needs."""
-    from engine.io.stream import CsvSource
+    from engine.io.csv_source import CsvSource
 
     (tmp_path / "data").mkdir()
     np.savetxt(tmp_path / "data" / "x.csv", np.arange(40.0).reshape(20, 2), delimiter=",", header="a,b", comments="")

@@ -66,18 +66,18 @@ def _table(name: str, rng: np.random.Generator) -> str:
 
 @pytest.mark.parametrize("name", sorted(FAST_PATH_TABLES))
 def test_numpys_reader_and_the_careful_parser_read_the_same_bits(tmp_path, name: str, monkeypatch) -> None:
-    import engine.io.data as data_mod
+    import engine.io.text as data_mod  # the text reader: its fast path and its careful parser
 
     text, fast = FAST_PATH_TABLES[name]
     p = tmp_path / "t.csv"
     p.write_text(text.format(rows=_table(name, np.random.default_rng(1))))
     calls = []
-    reader = data_mod._parse_all_numeric
-    monkeypatch.setattr(data_mod, "_parse_all_numeric", lambda *a: calls.append(reader(*a)) or calls[-1])
+    reader = data_mod.parse_all_numeric
+    monkeypatch.setattr(data_mod, "parse_all_numeric", lambda *a: calls.append(reader(*a)) or calls[-1])
     columns = ["0", "1"] if name == "a NaN in an unchosen column" else None
     quick = load(p, columns)
     assert (calls[0] is not None) == fast  # which reader read it
-    careful = data_mod._load_rows(p, data_mod._text_rows(p, p.read_bytes()), columns)
+    careful = data_mod.load_rows(p, data_mod.text_rows(p, p.read_bytes()), columns)
     assert quick.points.tobytes() == careful.points.tobytes()
     assert (quick.columns, quick.column_indices) == (careful.columns, careful.column_indices)
     assert quick.points.flags.c_contiguous

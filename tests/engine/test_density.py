@@ -7,7 +7,10 @@ import numpy as np
 import pytest
 
 from engine.io.data import DataError
-from engine.io.stream import Cancelled, NpySource, ParquetSource, survey
+from engine.io.npy import NpySource
+from engine.io.parquet import ParquetSource
+from engine.io.stamp import Cancelled
+from engine.io.stream import survey
 from engine.model.projection import columns_view, pca_view
 from engine.scale.density import bin_counts, density_counts, histogram_counts, view_range
 

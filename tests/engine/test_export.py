@@ -9,7 +9,7 @@ import pytest
 from data_sets import blobs
 
 from engine import COVARIANCE_TYPES, FitConfig, UserError, run_to_end
-from engine.io.data import points_sha256
+from engine.io.dataset import points_sha256
 from engine.io.export import (
     MixtureParams,
     atomic_write,

@@ -9,7 +9,8 @@ from engine import FitConfig, fit
 from engine.errors import DataError, UserError
 from engine.inference.streaming import fit_stream
 from engine.io.export import MixtureParams
-from engine.io.stream import NpySource, open_source, survey
+from engine.io.npy import NpySource
+from engine.io.stream import open_source, survey
 from engine.runtime.limits import parse_size
 
 
@@ -224,8 +225,8 @@ def test_a_csv_larger_than_the_limit_is_streamed_with_the_loaders_rules(tmp_path
 
     from cli import main as cli
     from engine.io import data
+    from engine.io.csv_source import CsvSource
     from engine.io.export import write_params
-    from engine.io.stream import CsvSource
 
     x = _data(n=5000, d=2, seed=11)
     path = tmp_path / "x.csv"
@@ -297,7 +298,7 @@ def test_a_session_of_data_read_by_chunks_replays_and_notices_a_changed_file(tmp
     import json
 
     from cli import main as cli
-    from engine.io.data import points_sha256
+    from engine.io.dataset import points_sha256
 
     x = _data(n=12_000, d=3, seed=13).astype(np.float32)
     data, session = tmp_path / "x.npy", tmp_path / "fit.gmmsession"

@@ -13,7 +13,8 @@ from engine import FitConfig, fit
 from engine.errors import DataError
 from engine.inference.streaming import fit_stream, local_pass
 from engine.io import stream
-from engine.io.stream import NpySource, open_source, sample_rows, survey
+from engine.io.npy import NpySource
+from engine.io.stream import open_source, sample_rows, survey
 
 SMALL_SAMPLE = 400  # stream.SAMPLE_SIZE in these tests: N = 3,000 lies above it (100,000 would make them slow)
 # Measured over random-data, k-means++ and k-means, full, diag and spherical, chunks of 250 and 777 rows: the starts

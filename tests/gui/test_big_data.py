@@ -221,7 +221,7 @@ def test_a_session_of_a_big_file_is_saved_and_opened_again(qtbot, window, make_w
     checks the file, reads it by chunks and fits it again: reproduced. A changed file is refused, named."""
     import json
 
-    from engine.io.data import points_sha256
+    from engine.io.dataset import points_sha256
 
     x = _data(30_000, d=3)
     np.save(tmp_path / "big.npy", x)

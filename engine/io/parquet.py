@@ -1,0 +1,147 @@
+"""Parquet files: read whole (pyarrow) or by row groups."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DataError
+from .columns import check_finite, data_columns, guess_holds, resolve_columns
+from .dataset import Dataset
+from .stamp import FileStamp, stamped
+
+PARQUET_MAGIC = b"PAR1"
+
+
+def parquet_table(path: Path, raw: bytes):
+    """The file's pyarrow Table, or a DataError that says what is wrong."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if not (raw.startswith(PARQUET_MAGIC) and raw.endswith(PARQUET_MAGIC)):
+        raise DataError(
+            f"{path}: not a Parquet file: bad magic (it starts with {raw[:4]!r}, not {PARQUET_MAGIC!r}): save it "
+            "with pandas' to_parquet or pyarrow, or give a text table a .csv name"
+        )
+    try:
+        names = pq.ParquetFile(pa.BufferReader(raw)).schema_arrow.names
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise DataError(f"{path}: is not a readable Parquet file ({str(exc).splitlines()[0]})") from None
+    check_unique_names(path, names)
+    try:
+        return pq.read_table(pa.BufferReader(raw))
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise DataError(f"{path}: is not a readable Parquet file ({str(exc).splitlines()[0]})") from None
+
+
+def check_unique_names(path: Path, names: list[str]) -> None:
+    """DataError when two columns share a name (pyarrow's reader refuses them in many lines; a name must pick one
+    column)."""
+    seen: dict[str, int] = {}
+    for j, name in enumerate(names):
+        if name in seen:
+            raise DataError(
+                f"{path}: columns {seen[name]} and {j} are both named {name!r}: give the file's columns distinct "
+                "names (pandas: df.columns = [...]; pyarrow: table.rename_columns([...]))"
+            )
+        seen[name] = j
+
+
+def load_parquet(path: Path, raw: bytes, columns, at_most: int | None) -> Dataset:
+    """Parquet: columns by name or position; by default every numeric column but a leading row index (pandas'
+    '__index_level_0__', or named like an index) and a class label (see data_columns)."""
+    import pyarrow.types as pt
+
+    table = parquet_table(path, raw)
+    names = list(table.column_names)
+    if table.num_rows == 0:
+        raise DataError(f"{path}: the Parquet table has no rows")
+    types = [f.type for f in table.schema]
+    numeric = [j for j, t in enumerate(types) if pt.is_integer(t) or pt.is_floating(t)]
+    if columns is None:
+        numeric = data_columns(
+            names,
+            numeric,
+            lambda j: [str(v) for v in table.column(j).slice(0, 1000).to_pylist()],
+            lambda j, kind: guess_holds(kind, [table.column(j).to_numpy(zero_copy_only=False)]),
+        )
+    idx = resolve_columns(path, columns, names, numeric, at_most)
+    for j in idx:
+        if not (pt.is_integer(types[j]) or pt.is_floating(types[j])):
+            raise DataError(f"{path}: column {j} ({names[j]!r}) holds {types[j]}, not numbers: choose numeric columns")
+    points = np.column_stack([table.column(j).to_numpy(zero_copy_only=False).astype(np.float64) for j in idx])
+    check_finite(path, points, idx, names, " (a missing value reads as nan)")
+    return Dataset(points, tuple(names[j] for j in idx), tuple(idx), str(path))
+
+
+class ParquetSource:
+    """The numeric columns (or the chosen ones: names, indices, ranges) of a Parquet file, read by row groups."""
+
+    def __init__(self, path: str | Path, columns: list | None = None) -> None:
+        import pyarrow.parquet as pq
+
+        self.path = Path(path)
+        try:
+            self.stamp = FileStamp.of(self.path)
+            self.file = pq.ParquetFile(self.path)
+        except Exception as exc:  # noqa: BLE001 - pyarrow's many errors: one message for the user
+            raise DataError(f"{self.path}: not a Parquet file ({str(exc).splitlines()[0]})") from None
+        schema = self.file.schema_arrow
+        self.names = names = list(schema.names)  # every column of the file
+        check_unique_names(self.path, names)
+        numeric = [j for j, f in enumerate(schema) if _is_number(f.type) and f.name != "__index_level_0__"]
+        self.idx = resolve_columns(self.path, columns, names, numeric)  # names, indices, ranges as --columns takes
+        words = [names[j] for j in self.idx if j not in numeric]
+        if words:
+            raise DataError(f"{self.path}: column {words[0]!r} does not hold numbers: choose numeric columns")
+        self.columns = tuple(names[j] for j in self.idx)
+        self.n_samples = self.file.metadata.num_rows
+        self.n_features = len(self.idx)
+
+    def chunks(self, rows: int) -> Iterator[np.ndarray]:
+        """Whole row groups, as many as fit in `rows` rows, in one chunk (a row group bigger than that in batches
+        of `rows`). Not iter_batches over the file: its read-ahead kept 2.4 GB in pyarrow's pool over a 1.8 GB
+        file, against 16 MB by row groups, which also read 6x faster (2e7 rows: 0.17 s against 1.0 s). The file must
+        not change during the fit (its stamp is checked at each pass's start and end)."""
+        return stamped(self.path, self.stamp, self._chunks(rows))
+
+    def _chunks(self, rows: int) -> Iterator[np.ndarray]:
+        meta, names = self.file.metadata, list(self.columns)
+        pending, count = [], 0
+        for g in range(meta.num_row_groups):
+            n = meta.row_group(g).num_rows
+            if count and count + n > rows:
+                yield self.read_groups(pending)
+                pending, count = [], 0
+            if n > rows:
+                for batch in self.file.iter_batches(rows, row_groups=[g], columns=names, use_threads=False):
+                    yield self._array(batch)
+                continue
+            pending.append(g)
+            count += n
+        if pending:
+            yield self.read_groups(pending)
+
+    def read_groups(self, groups: list[int]) -> np.ndarray:
+        """The chosen columns of the row groups `groups`, one after another (c, D) (also a Dask worker's part)."""
+        return self._array(self.file.read_row_groups(groups, columns=list(self.columns)))
+
+    def _array(self, table) -> np.ndarray:
+        """The chosen columns of a pyarrow table (or record batch) as one (c, D) array of the columns' common type
+        (float32 columns stay float32: the E-step converts each sub-chunk in cache)."""
+        kinds = [table.schema.field(name).type.to_pandas_dtype() for name in self.columns]
+        out = np.empty((table.num_rows, self.n_features), dtype=np.result_type(*kinds))
+        for j, name in enumerate(self.columns):
+            column = table.column(name)
+            if column.null_count:
+                raise DataError(f"{self.path}: column {name!r} has missing values: fill or drop them")
+            out[:, j] = column.to_numpy()
+        return out
+
+
+def _is_number(arrow_type) -> bool:
+    import pyarrow.types as t
+
+    return t.is_integer(arrow_type) or t.is_floating(arrow_type)
