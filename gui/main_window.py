@@ -45,7 +45,8 @@ from .views.menus import Menus, ShortcutsFirst
 from .views.messages import Messages
 from .views.pairs_view import PairsView
 from .views.param_table import ParamTable
-from .views.plot_view import PlotView, add_light_grid
+from .views.plot_style import add_light_grid
+from .views.plot_view import PlotView
 from .views.selection_view import SelectionView
 from .views.timeline import Timeline
 

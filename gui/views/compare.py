@@ -16,7 +16,8 @@ from ..scene.display_map import IDENTITY
 from ..scene.frames import Frame
 from ..scene.worker import FitJob, RunGate, run_fit
 from .palette import component_color, series_color
-from .plot_view import PointCloudItem, add_light_grid, no_si_prefix
+from .plot_style import add_light_grid, no_si_prefix
+from .point_cloud import PointCloudItem
 
 REDRAW_MS = 100  # the side-by-side view redraws at most 10 times a second
 

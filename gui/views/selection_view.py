@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QPushBu
 from ..background import Background
 from .compare import text_box
 from .palette import component_color
-from .plot_view import add_light_grid
+from .plot_style import add_light_grid
 
 
 def type_colours() -> dict[str, str]:
