@@ -87,6 +87,19 @@ def build_parser() -> argparse.ArgumentParser:
         dest="command", parser_class=_Parser, metavar="COMMAND", title="commands (none: open the window)"
     )
 
+    _generate_parser(sub)
+    _fit_parser(sub)
+    _replay_parser(sub)
+    _select_parser(sub)
+    _screenshot_parser(sub)
+    _launcher_parser(sub)
+    for name, text in OTHER_COMMANDS.items():
+        sub.add_parser(name, help=text, add_help=False)
+    return p
+
+
+def _generate_parser(sub) -> None:
+    """generate: points drawn from a preset or a parameters file."""
     g = sub.add_parser("generate", help="sample data from a mixture")
     src = g.add_mutually_exclusive_group(required=True)
     src.add_argument("--preset", choices=["forum"], help="a named mixture: forum (the forum recipe's three clusters)")
@@ -100,6 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="file to write, in the format its extension names: " + ", ".join(data_mod.TABLE_FORMATS),
     )
 
+
+def _fit_parser(sub) -> None:
+    """fit: the data, the model, the start, when to stop, the outputs and where it runs."""
     f = sub.add_parser("fit", help="fit a mixture to data")
     _data_args(f)
     f.add_argument("-k", "--components", type=int, default=3, help="number of components K (default 3)")
@@ -144,10 +160,16 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--quiet", action="store_true", help="no progress bar")
     _scale_args(f)
 
+
+def _replay_parser(sub) -> None:
+    """replay: a saved session run again."""
     r = sub.add_parser("replay", help="re-run a saved session's fit and say whether it reproduced")
     r.add_argument("session", help="a .gmmsession file")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
 
+
+def _select_parser(sub) -> None:
+    """select: a grid of K and covariance types."""
     s = sub.add_parser("select", help="model selection over K and covariance types (BIC, AIC)")
     _data_args(s)
     s.add_argument(
@@ -171,16 +193,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-o", "--output", help="selection JSON to write")
     s.add_argument("--quiet", action="store_true", help="no table row by row: only the best fit (and what is written)")
     _scale_args(s)
-    _screenshot_parser(sub)
+
+
+def _launcher_parser(sub) -> None:
+    """install-launcher: the desktop-menu entry."""
     launcher = sub.add_parser(
         "install-launcher",
         help="add GMM Studio to the desktop's menu (--uninstall removes it)",
         description="Install (or remove) a desktop-menu entry for GMM Studio.",
     )
     launcher.add_argument("--uninstall", action="store_true", help="remove the entry and its icon")
-    for name, text in OTHER_COMMANDS.items():
-        sub.add_parser(name, help=text, add_help=False)
-    return p
 
 
 def _screenshot_parser(sub) -> None:

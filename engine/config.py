@@ -80,6 +80,13 @@ class FitConfig:
 
     def validate(self) -> None:
         """Raise UserError naming the first setting that is out of range (or of the wrong type)."""
+        self._check_numbers()
+        for ok, message in [*self._range_checks(), *self._algorithm_checks()]:
+            if not ok:
+                raise UserError(message)
+
+    def _check_numbers(self) -> None:
+        """The algorithm's name, tol, reg_covar and seed, which the range checks compare, are of the right type."""
         if not _known(self.algorithm, ALGORITHMS):
             raise UserError(f"unknown algorithm {self.algorithm!r}: choose one of {', '.join(ALGORITHMS)}")
         for name in ("tol", "reg_covar"):
@@ -88,7 +95,10 @@ class FitConfig:
                 raise UserError(f"{name.replace('_', '-')} must be a finite number, got {value!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed <= MAX_SEED:
             raise UserError(f"seed must be a whole number from 0 to {MAX_SEED} (2**62), got {self.seed!r}")
-        checks = [
+
+    def _range_checks(self) -> list[tuple[bool, str]]:
+        """(in range, the message if not) for every setting but the algorithm's own limits."""
+        return [
             (
                 _whole(self.n_components) and self.n_components >= 1,
                 f"number of components must be a whole number >= 1, got {self.n_components!r}",
@@ -136,24 +146,22 @@ class FitConfig:
                 f"empty-policy must be 'reseed' or 'report', got {self.empty_policy!r}",
             ),
         ]
+
+    def _algorithm_checks(self) -> list[tuple[bool, str]]:
+        """(supported, the message if not): the covariance type and the device the algorithm can run."""
         algorithm = ALGORITHMS[self.algorithm]
         supported = algorithm.supported_covariance_types()
-        checks.append(
+        return [
             (
                 self.covariance_type in supported,
                 f"{self.algorithm} ({algorithm.description}) fits {' or '.join(supported)} covariances only: "
                 f"use --covariance {supported[0]}",
-            )
-        )
-        checks.append(
+            ),
             (
                 not isinstance(self.device, str) or self.device.split(":")[0] in algorithm.devices,
                 f"{self.algorithm} runs on {' or '.join(algorithm.devices)} only, not {self.device!r}",
-            )
-        )
-        for ok, message in checks:
-            if not ok:
-                raise UserError(message)
+            ),
+        ]
 
 
 def _known(name, registry: dict) -> bool:

@@ -45,7 +45,8 @@ from .views.menus import Menus, ShortcutsFirst
 from .views.messages import Messages
 from .views.pairs_view import PairsView
 from .views.param_table import ParamTable
-from .views.plot_view import PlotView, add_light_grid
+from .views.plot_style import add_light_grid
+from .views.plot_view import PlotView
 from .views.selection_view import SelectionView
 from .views.timeline import Timeline
 
@@ -79,6 +80,17 @@ class MainWindow(QMainWindow):
 
     # ================================================================== layout
     def _build_widgets(self) -> None:
+        """The window's widgets and layout: the plot over the lower panel, the controls' dock, the status bar."""
+        self._build_plots()
+        self._build_tabs()
+        self._build_splitter()
+        self._build_dock()
+        self._build_status()
+        self.setAcceptDrops(True)
+        self.resize(1280, 860)
+
+    def _build_plots(self) -> None:
+        """The plot (or the pairs matrix in its place), the view bar and the log-likelihood curve."""
         self.plot = PlotView()
         self.plot.setMinimumHeight(PLOT_MIN_HEIGHT)
         self.pairs = PairsView()
@@ -93,6 +105,9 @@ class MainWindow(QMainWindow):
         self.ll_curve = self.ll_plot.plot([], [], pen=pg.mkPen("#1f4e79", width=2))
         self.ll_marker = pg.InfiniteLine(angle=90, pen=pg.mkPen("#888", style=Qt.PenStyle.DashLine))
         self.ll_plot.addItem(self.ll_marker)
+
+    def _build_tabs(self) -> None:
+        """The lower panel: the log-likelihood curve beside the tabs (parameters, restarts, compare, selection)."""
         self.table = ParamTable()
         self.gallery_panel = GalleryPanel()
         self.compare = CompareView()
@@ -110,6 +125,9 @@ class MainWindow(QMainWindow):
         bottom.addWidget(self.ll_plot)
         bottom.addWidget(self.tabs)
         bottom.setSizes([400, 600])
+
+    def _build_splitter(self) -> None:
+        """The plot with its view bar and timeline above the scrolling lower panel."""
         self.timeline = Timeline()
         top = QWidget()
         top_layout = QVBoxLayout(top)
@@ -123,7 +141,7 @@ class MainWindow(QMainWindow):
         # where the share is smaller, the panel scrolls.
         self._size_tabs(self.tabs.currentIndex())
         self.lower = QScrollArea()
-        self.lower.setWidget(bottom)
+        self.lower.setWidget(self.bottom)
         self.lower.setWidgetResizable(True)
         self.lower.setFrameShape(QScrollArea.Shape.NoFrame)
         self.splitter = QSplitter(Qt.Orientation.Vertical)
@@ -134,6 +152,9 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setSizes([620, 250])
         self.setCentralWidget(self.splitter)
+
+    def _build_dock(self) -> None:
+        """The controls in a dock that scrolls up and down."""
         self.controls = ControlPanel()
         self.controls_scroll = scroll = QScrollArea()
         scroll.setWidget(self.controls)
@@ -148,6 +169,9 @@ class MainWindow(QMainWindow):
         dock.setWidget(scroll)
         dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
+
+    def _build_status(self) -> None:
+        """The permanent labels of the status bar."""
         self.state_label = QLabel("idle")
         self.iter_label = QLabel("iteration –")
         self.ll_label = QLabel("log-likelihood –")
@@ -155,8 +179,6 @@ class MainWindow(QMainWindow):
         for w in (self.state_label, self.iter_label, self.ll_label, self.speed_label):
             w.setMinimumWidth(120)
             self.statusBar().addPermanentWidget(w)
-        self.setAcceptDrops(True)
-        self.resize(1280, 860)
 
     def _size_tabs(self, current: int) -> None:
         """The tabs ask for the room of the tab shown, not of the largest one (the Parameters tab does not scroll

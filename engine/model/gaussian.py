@@ -12,14 +12,26 @@ rounding of raw moments, which internal standardisation (see scaling.py) keeps s
 from __future__ import annotations
 
 import math
-import threading
-from functools import lru_cache
 
 import numpy as np
 import torch
 
 from ..runtime.threads import ONE_CHUNK_ROWS, chunk_workers, ordered_sum
 from .covariances import COVARIANCE_TYPES
+from .features import (
+    LazyFeatures,
+    copy_transposed,
+    n_features,
+    pair_tables,
+    quadratic_features,
+    scratch,
+    thread_buffer,
+)
+
+# The inference modules reach the lifted layout through this module (gaussian.lifted_of, lifted_points, ...).
+from .features import lifted_of as lifted_of
+from .features import lifted_points as lifted_points
+from .features import wants_lifted as wants_lifted
 
 Tensor = torch.Tensor
 # scikit-learn adds 10 * eps to every N_k so that an empty component divides by a tiny number, not zero.
@@ -43,181 +55,6 @@ def chunk_rows(device: torch.device, n_columns: int) -> int:
     return max(MIN_CHUNK_ROWS, elements // max(n_columns, 1))
 
 
-_LOCAL = threading.local()
-
-
-def thread_buffer(name: str, shape: tuple[int, ...], like: Tensor) -> Tensor | None:
-    """A buffer of this thread's, reused from chunk to chunk (its contents are garbage): allocating a few MiB
-    per chunk on several threads grew the resident set by hundreds of MB in glibc's per-thread arenas. None on a
-    GPU (a chunk there is 2^25 numbers: not to be held after the fit)."""
-    if like.device.type != "cpu":
-        return None
-    key = (name, like.dtype, like.device)
-    buffers = getattr(_LOCAL, "buffers", None)
-    if buffers is None:
-        buffers = _LOCAL.buffers = {}
-    size = math.prod(shape)
-    buffer = buffers.get(key)
-    if buffer is None or buffer.numel() < size:
-        buffer = buffers[key] = torch.empty(size, dtype=like.dtype, device=like.device)
-    return buffer[:size].view(shape)
-
-
-def pair_indices(d: int, device: torch.device | str = "cpu") -> tuple[Tensor, Tensor]:
-    """Row and column indices (i <= j) of the upper triangle, in the order the features use."""
-    i, j = _pair_tables(d)[:2]
-    return i.to(device), j.to(device)
-
-
-@lru_cache(maxsize=16)
-def _pair_tables(d: int) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
-    """For D: the pair indices i, j (P2,); their places i*D + j in a flattened D x D matrix (P2,); the
-    quadratic coefficients' factors (-1/2 on the diagonal, -1 off it) (P2,) float64; and for each entry
-    of a D x D matrix the pair that holds it (D*D,). Built once: the parameter algebra runs every iteration
-    on arrays so small that each avoided torch call counts."""
-    iu = torch.triu_indices(d, d)
-    i, j = iu[0], iu[1]
-    factors = torch.where(i == j, -0.5, -1.0).double()
-    pair_of = torch.empty(d, d, dtype=torch.long)
-    pair_of[i, j] = torch.arange(len(i))
-    pair_of[j, i] = torch.arange(len(i))
-    return i, j, i * d + j, factors, pair_of.flatten()
-
-
-def quadratic_features(x: Tensor, out: Tensor | None = None) -> Tensor:
-    """F(x) (N, P) = [1, x_1..x_D, x_i x_j for i <= j] of points x (N, D), written into out (>= N, P) if given.
-
-    Row i's products x_i * x_{i..D} are one contiguous slice of F: D broadcast products, not a gather (the
-    gather x[:, i] * x[:, j] was 3x slower at D = 10 and made two (N, P) temporaries).
-    """
-    n, d = x.shape
-    f = torch.empty(n, n_features(d), dtype=x.dtype, device=x.device) if out is None else out[:n]
-    f[:, 0] = 1.0
-    f[:, 1 : 1 + d] = x
-    at = 1 + d
-    for i in range(d):
-        torch.mul(x[:, i : i + 1], x[:, i:], out=f[:, at : at + d - i])
-        at += d - i
-    return f
-
-
-def quadratic_features_t(xt: Tensor, out: Tensor | None = None) -> Tensor:
-    """F(x)^T (P, c): the features of points laid out transposed, xt (D, c), written into out (P, >= c) if given.
-
-    Row i's products x_i * x_{i..D} are one contiguous (D - i, c) block, each point's numbers along a row: the
-    E-step's chunks are made this way (see LazyFeatures.transposed).
-    """
-    d, c = xt.shape
-    f = torch.empty(n_features(d), c, dtype=xt.dtype, device=xt.device) if out is None else out[:, :c]
-    # on the CPU through NumPy on the same memory: D calls of ~1 us each against torch's ~4 (see normalise)
-    mul, points, rows = (np.multiply, xt.numpy(), f.numpy()) if xt.device.type == "cpu" else (torch.mul, xt, f)
-    rows[0] = 1.0
-    rows[1 : 1 + d] = points
-    at = 1 + d
-    for i in range(d):
-        mul(points[i : i + 1], points[i:], out=rows[at : at + d - i])
-        at += d - i
-    return f
-
-
-# Above two dimensions the (N, P) features are not kept: each E-step chunk makes its own (the same numbers) in a
-# buffer that stays in cache. That is as fast as reading kept features from memory (P = 66 at D = 10: 21.7 ms
-# against 20.5 ms per E-step at N = 2e5) and never holds the (N, P) array, which is 16.5 times the data at D = 30
-# (bench/bench_dims.py). At D <= 2 (P <= 3D) the kept features cost no more than the data's own copies.
-# The chunks' features are made points last, F^T (P, c) (LazyFeatures.transposed): each product then writes whole
-# rows, and the E-step at D = 10, N = 2e5 on two threads went from 21.5 to 17.5 ms (this 2-core machine).
-# A chunk of features holds about LAZY_ELEMENTS numbers (2048 rows at least: fewer lost at D = 30).
-LAZY_ELEMENTS = {"cpu": 2**19, "cuda": 2**25}
-MIN_LAZY_ROWS = 2048
-
-
-class LazyFeatures:
-    """The quadratic features of points x (N, D), computed for a slice of points when it is asked for.
-
-    Each thread's buffer is reused (thread_buffer): a slice is valid until the same thread asks for the next
-    one. With center and scale (D,), x holds raw rows (any float dtype) and each slice is first standardised,
-    (x - center) / scale in `dtype`, in a buffer of the thread's: the streaming fit's chunks are standardised on
-    the E-step's threads, in cache, instead of in one more pass over the chunk.
-    """
-
-    def __init__(
-        self, x: Tensor, center: Tensor | None = None, scale: Tensor | None = None, dtype: torch.dtype | None = None
-    ) -> None:
-        self.x, self.center, self.scale = x, center, scale
-        self.dtype = dtype or x.dtype
-        self.shape = (x.shape[0], n_features(x.shape[1]))
-        self.device = x.device
-
-    def rows_per_chunk(self) -> int:
-        """The most points per chunk this object's buffer should hold."""
-        elements = LAZY_ELEMENTS.get(self.device.type, LAZY_ELEMENTS["cuda"])
-        return max(MIN_LAZY_ROWS, elements // self.shape[1])
-
-    def points(self, rows) -> Tensor:
-        """The (standardised) points of a slice or an index tensor (c, D) in `dtype`."""
-        part = self.x[rows]
-        if self.center is None:
-            return part.to(self.dtype)
-        return (part.to(self.dtype) - self.center) / self.scale
-
-    def __getitem__(self, rows: slice) -> Tensor:
-        part = self.x[rows]
-        if self.center is not None:
-            std = torch.sub(part, self.center, out=_scratch("standardised", tuple(part.shape), self.center))
-            part = std.div_(self.scale)
-        return quadratic_features(part, thread_buffer("features", (part.shape[0], self.shape[1]), part))
-
-    def transposed(self, rows: slice) -> Tensor:
-        """F^T (P, c) of a slice of points, in this thread's buffer (valid until the thread's next call): the
-        points are transposed (and standardised) into a (D, c) buffer, unless they are laid out transposed already,
-        then their features made row by row."""
-        part = self.x[rows]
-        c, d = part.shape
-        like = part if self.center is None else self.center
-        if self.center is None and part.stride(0) == 1:  # transposed already (lifted_points): its rows as they are
-            xt = part.T
-        elif self.center is None:
-            xt = _scratch("points-t", (d, c), like)
-            copy_transposed(xt, part)
-        else:
-            xt = _scratch("points-t", (d, c), like)
-            torch.sub(part.T, self.center[:, None], out=xt).div_(self.scale[:, None])
-        return quadratic_features_t(xt, _scratch("features-t", (self.shape[1], c), like))
-
-
-# On the CPU, from D = 3 (where the E-step works chunk by chunk), a fit's standardised points live transposed in a
-# (1 + D, N) buffer whose first row is ones, z = [1; x^T], and the fit's points x (N, D) are the view z[1:].T. A
-# chunk of z is then a view: the whitened E-step's products read it as it is, and the features are made from its
-# rows, where each chunk was first copied transposed (33 of 584 ns per point at D = 30 on one thread here, 7 of 111
-# at D = 10). Other code sees an ordinary (N, D) tensor.
-def wants_lifted(d: int, device: torch.device) -> bool:
-    """Whether a fit of D-dimensional points on this device keeps them in the lifted layout (see lifted_points)."""
-    return device.type == "cpu" and n_features(d) > 3 * d
-
-
-def lifted_points(n: int, d: int, dtype: torch.dtype) -> Tensor:
-    """A (1 + D, N) CPU buffer z whose first row is ones; the caller writes the points transposed into z[1:] and
-    works on the points (N, D) as z[1:].T (lifted_of finds z again from that view)."""
-    z = torch.empty(1 + d, n, dtype=dtype)
-    z[0] = 1.0
-    return z
-
-
-def lifted_of(x: Tensor) -> Tensor | None:
-    """z = [1; x^T] (1 + D, N) on x's own memory when points x (N, D) are the view z[1:].T of a buffer laid out as
-    lifted_points makes it (its first row is checked to be ones: one pass over N numbers), else None."""
-    n, d = x.shape
-    if x.device.type != "cpu" or n == 0 or x.stride() != (1, n) or x.storage_offset() < n:
-        return None
-    z = x.T.as_strided((1 + d, n), (n, 1), x.storage_offset() - n)  # raises if outside x's storage
-    return z if bool((z[0] == 1).all()) else None
-
-
-def n_features(d: int) -> int:
-    """P, the number of quadratic features of D-dimensional points."""
-    return 1 + d + d * (d + 1) // 2
-
-
 def features_of(x: Tensor) -> Tensor | LazyFeatures:
     """The features of x (N, D) for the E-step: all of them (N, P) at D <= 2, else computed chunk by chunk."""
     d = x.shape[1]
@@ -236,7 +73,7 @@ def log_joint_coefficients(log_weights: Tensor, means: Tensor, chol: Tensor) -> 
     log_weights (R, K); means (R, K, D); chol (R, K, D, D) lower Cholesky factors of the covariances.
     """
     d = means.shape[-1]
-    _, _, flat, factors, _ = _pair_tables(d)
+    _, _, flat, factors, _ = pair_tables(d)
     eye = torch.eye(d, dtype=chol.dtype, device=chol.device).expand_as(chol)
     chol_inv = torch.linalg.solve_triangular(chol, eye, upper=False)  # (R, K, D, D): D x D solves only
     precision = chol_inv.transpose(-1, -2) @ chol_inv
@@ -315,7 +152,7 @@ def _chunk_statistics(
     buffer holds the log-joint, then the responsibilities, updated in place.
     """
     if points_last:  # block (P, c): the log-joint's short, wide product through NumPy's BLAS (see blas_matmul)
-        resp = blas_matmul(coef_rows, block, _scratch("resp", (coef_rows.shape[0], block.shape[1]), block))
+        resp = blas_matmul(coef_rows, block, scratch("resp", (coef_rows.shape[0], block.shape[1]), block))
         block = block.T
     else:
         resp = torch.matmul(coef_rows, block.T, out=thread_buffer("resp", (coef_rows.shape[0], block.shape[0]), block))
@@ -405,37 +242,22 @@ def whitened_statistics(
         else:
             block = x[lo : lo + chunk]
             c = block.shape[0]
-            z = _scratch("lifted", (1 + d, c), x)
+            z = scratch("lifted", (1 + d, c), x)
             z[0] = 1.0
             copy_transposed(z[1:], block)
-        y = blas_matmul(whiten, z, _scratch("whitened", (m * d, c), x))  # ((x - mu) L^-T)^T for every component
+        y = blas_matmul(whiten, z, scratch("whitened", (m * d, c), x))  # ((x - mu) L^-T)^T for every component
         y.square_()
         resp = y.view(m, d, c).sum(1).mul_(-0.5).add_(const)  # (M, c): the log-joint
         normalise(resp.view(r, k, c), log_norm[:, lo : lo + c])  # resp (M, c) now holds the responsibilities
         torch.mul(resp.view(m, 1, c), z[1:].unsqueeze(0), out=y.view(m, d, c))  # r x^T, in y's memory
-        moments = blas_matmul(z, y.T, _scratch("moments", (1 + d, m * d), x))  # [sum r x; sum r x x^T]
+        moments = blas_matmul(z, y.T, scratch("moments", (1 + d, m * d), x))  # [sum r x; sum r x x^T]
         return torch.cat([resp.sum(1), moments.flatten()]).double()
 
     total = ordered_sum(one_chunk, range(0, n, chunk), workers)
     moments = total[m:].view(1 + d, m, d).transpose(0, 1)  # (M, 1 + D, D): row 0 sum r x, then sum r x x^T
-    upper = _pair_tables(d)[2].to(x.device)
+    upper = pair_tables(d)[2].to(x.device)
     second = moments[:, 1:].reshape(m, d * d)[:, upper]
     return torch.cat([total[:m, None], moments[:, 0], second], dim=1).view(r, k, -1), log_norm
-
-
-def copy_transposed(out: Tensor, points: Tensor) -> None:
-    """out (D, c) = points (c, D) transposed. On the CPU through NumPy: its transposing copy took 56 against torch's
-    91 us for 7943 x 10 points here."""
-    if points.device.type == "cpu":
-        np.copyto(out.numpy(), points.numpy().T)
-    else:
-        out.copy_(points.T)
-
-
-def _scratch(name: str, shape: tuple[int, ...], like: Tensor) -> Tensor:
-    """This thread's buffer `name` (see thread_buffer), or a new tensor off the CPU."""
-    buffer = thread_buffer(name, shape, like)
-    return buffer if buffer is not None else torch.empty(shape, dtype=like.dtype, device=like.device)
 
 
 def blas_matmul(a: Tensor, b: Tensor, out: Tensor) -> Tensor:
@@ -487,7 +309,7 @@ def sufficient_statistics(features: Tensor | LazyFeatures, resp: Tensor) -> Tens
 
 def symmetric_from_pairs(pairs: Tensor, d: int) -> Tensor:
     """Symmetric (..., D, D) matrices from their upper-triangle entries (..., D(D+1)/2)."""
-    pair_of = _pair_tables(d)[4].to(pairs.device)
+    pair_of = pair_tables(d)[4].to(pairs.device)
     return pairs[..., pair_of].unflatten(-1, (d, d))
 
 

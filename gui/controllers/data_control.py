@@ -4,6 +4,7 @@ again) and replaces everything of the old data's fit."""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -218,26 +219,31 @@ class DataControl:
             except Cancelled:
                 return "superseded", None
 
-        def done(result) -> None:
-            kind, found = result
-            if opening != self._opening or kind == "superseded":
-                return  # another file was opened meanwhile
-            self._remember(path)
-            if kind == "stream":
-                self._show_streamed(*found)
-                if on_shown is not None:
-                    on_shown()
-                return
-            names, default, dataset, ref = found
-            if names is not None and len(names) > 2 and ask_columns:
-                self._pick_columns(path, names, default, dataset, ref)
-            else:
-                self.set_dataset(dataset, ref, plot_columns=plot_columns)
-                columns = engine.counted(len(dataset.columns), "column")
-                self.messages.note(f"loaded {path}: {columns} ({', '.join(dataset.columns)})", 8000)
-
+        done = functools.partial(self._opened, path, opening, ask_columns, plot_columns, on_shown)
         progress = lambda text: self.messages.note(text, 0)  # noqa: E731 - the passes over a file read by chunks
         self.tasks.run(work, done, self.messages.failed("Could not open the data"), on_item=progress)
+
+    def _opened(self, path: str, opening: int, ask_columns: bool, plot_columns, on_shown, result) -> None:
+        """open_path's file read: shown (data in memory or read by chunks), or its columns asked for; nothing if
+        another file was opened meanwhile."""
+        import engine
+
+        kind, found = result
+        if opening != self._opening or kind == "superseded":
+            return  # another file was opened meanwhile
+        self._remember(path)
+        if kind == "stream":
+            self._show_streamed(*found)
+            if on_shown is not None:
+                on_shown()
+            return
+        names, default, dataset, ref = found
+        if names is not None and len(names) > 2 and ask_columns:
+            self._pick_columns(path, names, default, dataset, ref)
+        else:
+            self.set_dataset(dataset, ref, plot_columns=plot_columns)
+            columns = engine.counted(len(dataset.columns), "column")
+            self.messages.note(f"loaded {path}: {columns} ({', '.join(dataset.columns)})", 8000)
 
     def _show_streamed(self, streamed, scene) -> None:
         """Data read by chunks on screen: its sample as the data set, its scene with the image of all points."""

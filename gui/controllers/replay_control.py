@@ -8,7 +8,8 @@ from dataclasses import replace
 import numpy as np
 
 from ..background import Background
-from ..scene.frames import Frame, build_frame, is_latest, own_iterations, snapshot_at, trajectory_of
+from ..scene.frames import Frame, build_frame, own_iterations
+from ..scene.restart_paths import is_latest, snapshot_at, trajectory_of
 from ..scene.worker import start_states
 from ..state import WindowState
 from ..views.controls import ControlPanel

@@ -6,7 +6,8 @@ from __future__ import annotations
 from PySide6.QtWidgets import QTabWidget
 
 from ..background import Background
-from ..scene.frames import Frame, restart_permutation
+from ..scene.frames import Frame
+from ..scene.restart_paths import restart_permutation
 from ..state import WindowState
 from ..views.gallery import GalleryPanel, gallery_pictures
 from ..views.timeline import Timeline

@@ -166,48 +166,62 @@ class ViewControl:
 
     def choose(self) -> None:
         """Build the chosen view's scene (and redraw the frame on screen in it)."""
-        from engine import columns_view, pca_view, separating_view
-
         scene = self.state.scene
         if scene is None or scene.n_features < 2:
             return
         kind = self.bar.kind.currentData()
         self._sync_widgets()
-        d = scene.n_features
         if kind == "pairs":
-            self.stack.setCurrentWidget(self.pairs)
-            shown = min(d, MAX_PAIRS)
-            laying = f"laying out the pairs matrix of {shown} columns ({shown * (shown + 1) // 2} cells)…"
-            self.messages.note(laying, 0)  # a cell per event-loop turn: seconds for many columns
-            self._laying_out = laying
-            self.pairs.show_scene(scene, self.names, tuple(range(shown)))
-            if d > MAX_PAIRS:
-                self.messages.note(f"the pairs view shows the first {MAX_PAIRS} of {d} columns", 8000)
-            if self.state.frame is not None:
-                self.pairs.show_frame(self.state.frame)
+            self._show_pairs(scene)
             return
         self.stack.setCurrentWidget(self.plot)
-        points = scene.points
+        make = self._projection(kind, scene)
+        if make is not None:
+            self._project(scene, make)
+
+    def _show_pairs(self, scene) -> None:
+        """The pairs matrix of the first MAX_PAIRS columns, laid out a cell per event-loop turn."""
+        d = scene.n_features
+        self.stack.setCurrentWidget(self.pairs)
+        shown = min(d, MAX_PAIRS)
+        laying = f"laying out the pairs matrix of {shown} columns ({shown * (shown + 1) // 2} cells)…"
+        self.messages.note(laying, 0)  # a cell per event-loop turn: seconds for many columns
+        self._laying_out = laying
+        self.pairs.show_scene(scene, self.names, tuple(range(shown)))
+        if d > MAX_PAIRS:
+            self.messages.note(f"the pairs view shows the first {MAX_PAIRS} of {d} columns", 8000)
+        if self.state.frame is not None:
+            self.pairs.show_frame(self.state.frame)
+
+    def _projection(self, kind: str, scene):
+        """A function making the chosen view (columns, pca or separating), or None (and a note) when it cannot be
+        made now."""
+        from engine import columns_view, pca_view, separating_view
+
+        d, points = scene.n_features, scene.points
         if kind == "columns":
             x, y = self.bar.x.currentIndex(), self.bar.y.currentIndex()
             if x == y:
                 self.messages.note("choose two different columns for the view", 6000)
-                return
-            make = lambda: columns_view(d, x, y, self.names)  # noqa: E731
-        elif kind == "pca":
+                return None
+            return lambda: columns_view(d, x, y, self.names)
+        if kind == "pca":
             if len(points) < 2:
                 self.messages.note("principal axes need two points or more", 6000)
-                return
+                return None
             standardised = self.bar.standardised.isChecked()
-            make = lambda: pca_view(points, standardised)  # noqa: E731
-        else:
-            frame = self.state.frame
-            if frame is None or len(frame.snapshot.weights) < 2:
-                self.messages.note("the separating axes come from a fit of two or more components: fit first", 8000)
-                self._restore_kind()
-                return
-            snap = frame.snapshot
-            make = lambda: separating_view(snap.weights, snap.means, snap.covariances)  # noqa: E731
+            return lambda: pca_view(points, standardised)
+        frame = self.state.frame
+        if frame is None or len(frame.snapshot.weights) < 2:
+            self.messages.note("the separating axes come from a fit of two or more components: fit first", 8000)
+            self._restore_kind()
+            return None
+        snap = frame.snapshot
+        return lambda: separating_view(snap.weights, snap.means, snap.covariances)
+
+    def _project(self, scene, make) -> None:
+        """Build the scene of make()'s view: here for a small data set, else in the background with notes."""
+        points = scene.points
         self._token += 1
         token, frame = self._token, self.state.frame
         notes = [f"projecting {scene.n_samples:,} points…"]  # the notes shown while it works (the last stays up)
@@ -242,14 +256,14 @@ class ViewControl:
 
         if len(points) <= SCATTER_LIMIT and scene.stream is None:
             show(work(lambda _text: None))
-        else:
-            self.messages.note(notes[0], 0)
+            return
+        self.messages.note(notes[0], 0)
 
-            def progress(text: str) -> None:
-                notes.append(text)
-                self.messages.note(text, 0)
+        def progress(text: str) -> None:
+            notes.append(text)
+            self.messages.note(text, 0)
 
-            self.tasks.run(work, show, self.messages.failed("Could not show that view"), on_item=progress)
+        self.tasks.run(work, show, self.messages.failed("Could not show that view"), on_item=progress)
 
     def _restore_kind(self) -> None:
         view = self.state.scene.view if self.state.scene is not None else None

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .frames import MIN_POINTS, ComponentState, DataScene, build_frame, trajectory_of
+from .frames import MIN_POINTS, ComponentState, DataScene, build_frame
+from .restart_paths import trajectory_of
 
 FRAME_RATE = 30.0
 

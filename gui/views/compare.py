@@ -16,7 +16,8 @@ from ..scene.display_map import IDENTITY
 from ..scene.frames import Frame
 from ..scene.worker import FitJob, RunGate, run_fit
 from .palette import component_color, series_color
-from .plot_view import PointCloudItem, add_light_grid, no_si_prefix
+from .plot_style import add_light_grid, no_si_prefix
+from .point_cloud import PointCloudItem
 
 REDRAW_MS = 100  # the side-by-side view redraws at most 10 times a second
 
@@ -251,6 +252,12 @@ class CompareView(QWidget):
         self.verdict.setWordWrap(True)
         self.verdict.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.panels = {a: _FitPanel(a, self) for a in algorithms()}
+        self._build_charts()
+        self._lay_out()
+        self.stop_button.clicked.connect(self.stop)
+
+    def _build_charts(self) -> None:
+        """The log-likelihood of every algorithm against seconds and against iterations (log scale)."""
         self.by_time = pg.PlotWidget(background="w")
         self.by_iter = pg.PlotWidget(background="w")
         for chart, label in ((self.by_time, "seconds"), (self.by_iter, "iteration")):
@@ -269,6 +276,9 @@ class CompareView(QWidget):
             a: self.by_iter.plot([], [], name=a, pen=pg.mkPen(series_color(i), width=2))
             for i, a in enumerate(self.panels)
         }
+
+    def _lay_out(self) -> None:
+        """The buttons and note above the panels side by side, the two charts below them, the verdict last."""
         top = QHBoxLayout()
         top.addWidget(self.run_button)
         top.addWidget(self.stop_button)
@@ -286,7 +296,6 @@ class CompareView(QWidget):
         layout.addLayout(top)
         layout.addLayout(grid, 1)
         layout.addWidget(text_box(self.verdict, 3, 5))
-        self.stop_button.clicked.connect(self.stop)
 
     @property
     def running(self) -> bool:

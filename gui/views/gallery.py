@@ -91,7 +91,8 @@ def render_thumbnail(
 
 def gallery_pictures(scene, snapshot) -> list[QImage]:
     """One picture per restart (R) in the scene's view, components matched to the shown fit's so colours agree."""
-    from ..scene.frames import restart_permutation, view_mixture
+    from ..scene.frames import view_mixture
+    from ..scene.restart_paths import restart_permutation
 
     table = snapshot.restarts
     rng = np.random.default_rng(0)

@@ -17,7 +17,8 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from ..scene.display_map import DisplayMap, map_for
 from ..scene.frames import DataScene, Frame, ellipse_rings, padded_bounds
 from .palette import component_color
-from .plot_view import PointCloudItem, no_si_prefix
+from .plot_style import no_si_prefix
+from .point_cloud import PointCloudItem
 
 MAX_PAIRS = 8  # columns in the matrix at most (8 x 8 cells)
 PAIR_POINTS = 1000  # points drawn per cell (a fixed random sample of the shown points)

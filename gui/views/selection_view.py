@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QPushBu
 from ..background import Background
 from .compare import text_box
 from .palette import component_color
-from .plot_view import add_light_grid
+from .plot_style import add_light_grid
 
 
 def type_colours() -> dict[str, str]:
@@ -66,6 +66,15 @@ class SelectionView(QWidget):
         self.progress = QLabel("")
         self.best = QLabel("")
         self.best.setWordWrap(True)
+        self._build_chart()
+        self._lay_out()
+        self.background = Background(self, threads=1)  # one sweep at a time
+        self.stop_button.clicked.connect(self.stop)
+        self.criterion.currentTextChanged.connect(lambda _t: self._redraw())
+
+    def _build_chart(self) -> None:
+        """The criterion against K, a curve per covariance type; spurious fits crossed, the best starred (all
+        clickable)."""
         self.chart = pg.PlotWidget(background="w")
         self.chart.setMinimumHeight(CHART_MIN_HEIGHT)
         add_light_grid(self.chart)
@@ -86,6 +95,9 @@ class SelectionView(QWidget):
         self.best_marker = pg.ScatterPlotItem(symbol="star", size=22, pen=pg.mkPen("k"), brush=pg.mkBrush("#ffd700"))
         self.best_marker.sigClicked.connect(self._clicked)  # it lies on top of the best fit's point: it loads it
         self.chart.addItem(self.best_marker)
+
+    def _lay_out(self) -> None:
+        """The settings in rows above the chart, the best fit's text below it."""
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         for widgets in (
@@ -100,9 +112,6 @@ class SelectionView(QWidget):
             layout.addLayout(row)
         layout.addWidget(self.chart, 1)
         layout.addWidget(text_box(self.best, 2, 4))
-        self.background = Background(self, threads=1)  # one sweep at a time
-        self.stop_button.clicked.connect(self.stop)
-        self.criterion.currentTextChanged.connect(lambda _t: self._redraw())
 
     @property
     def running(self) -> bool:

@@ -304,15 +304,16 @@ def test_a_long_fit_says_how_it_goes_when_stderr_is_no_terminal(tmp_path, monkey
     """stderr a log or a pipe: a plain progress line every LOG_EVERY_S with what the rest of max-iter would take at
     the pace so far (issue 22, item 12: 100,000 restarts ran two minutes in silence); none for a short fit."""
     from cli import main as cli
+    from cli import progress
 
     path = tmp_path / "x.npy"
     np.save(path, np.random.default_rng(0).normal(size=(3000, 2)))
-    monkeypatch.setattr(cli, "LOG_EVERY_S", 0.05)
+    monkeypatch.setattr(progress, "LOG_EVERY_S", 0.05)
     args = ["fit", str(path), "-k", "4", "--restarts", "8", "--tol", "0", "--max-iter", "60"]
     assert cli.main(args) == 0
     lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("iteration ")]
     assert lines and all("/60: mean log-lik" in line and "s more (max-iter 60) at this pace" in line for line in lines)
-    monkeypatch.setattr(cli, "LOG_EVERY_S", 3600.0)
+    monkeypatch.setattr(progress, "LOG_EVERY_S", 3600.0)
     assert cli.main(args) == 0
     assert "iteration " not in capsys.readouterr().err
 

@@ -21,7 +21,9 @@ import pytest
 from bad_inputs import expect_user_error as _bad
 from data_sets import NO_BOOTSTRAP, OLD_FAITHFUL, ROOT
 
-import cli.main as cli_module
+import cli.commands_fit as commands_fit
+import cli.commands_stream as commands_stream
+import cli.output as cli_output
 import engine.errors
 import engine.runtime.limits
 from cli.main import main as cli
@@ -75,7 +77,7 @@ def test_outputs_that_are_not_files_are_refused(capsys, tmp_path, small, kind: s
 
 def test_every_output_folder_is_checked_before_the_fit(capsys, tmp_path, small, monkeypatch) -> None:
     ran = []
-    monkeypatch.setattr(cli_module, "_run", lambda *a: ran.append(1))
+    monkeypatch.setattr(commands_fit, "run_fit", lambda *a: ran.append(1))
     _bad(
         capsys,
         ["fit", str(small), "-o", str(tmp_path / "p.json"), "--labels", str(tmp_path / "no" / "l.csv")],
@@ -95,7 +97,7 @@ def test_outputs_of_one_run_are_all_written_or_none(capsys, tmp_path, small, mon
     def fail(*a, **k):
         raise OSError(28, "No space left on device", str(tmp_path / "l.csv"))
 
-    monkeypatch.setattr(cli_module, "write_labels", fail)
+    monkeypatch.setattr(cli_output, "write_labels", fail)
     err = _bad(
         capsys,
         ["fit", str(small), "-k", "2", "-o", str(tmp_path / "p.json"), "--labels", str(tmp_path / "l.csv"), "--quiet"],
@@ -890,7 +892,7 @@ def test_a_file_changed_during_a_streamed_fit_stops_it(capsys, tmp_path, monkeyp
     else:
         pq.write_table(pa.table({"x": x[:, 0], "y": x[:, 1]}), path, row_group_size=500, compression="none")
     passes = []
-    real = cli_module._report_passes
+    real = commands_stream.report_passes
 
     def rewrite_after_the_second_pass(snapshots, args, n):
         for snap in real(snapshots, args, n):
@@ -899,7 +901,7 @@ def test_a_file_changed_during_a_streamed_fit_stops_it(capsys, tmp_path, monkeyp
                 _rewrite_in_place(path, how)
             yield snap
 
-    monkeypatch.setattr(cli_module, "_report_passes", rewrite_after_the_second_pass)
+    monkeypatch.setattr(commands_stream, "report_passes", rewrite_after_the_second_pass)
     out = tmp_path / "p.json"
     argv = ["fit", str(path), "-k", "2", "--tol", "0", "--max-iter", "6", "--memory-limit", "16K", "-o", str(out)]
     _bad(capsys, argv, f"d{suffix}: the file changed while it was being read")

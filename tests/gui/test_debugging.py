@@ -112,7 +112,7 @@ def test_dragging_a_mean_sets_the_start(qtbot, window) -> None:
 
 
 def test_dragging_the_axis_tip_turns_and_stretches_the_ellipse() -> None:
-    from gui.views.plot_view import axis_tip, covariance_from_axis
+    from gui.views.plot_handles import axis_tip, covariance_from_axis
 
     mean = np.array([1.0, 2.0])
     cov = np.array([[2.0, 0.3], [0.3, 0.5]])

@@ -10,7 +10,7 @@ from gui_helpers import run_fit, two_clusters
 from PySide6.QtCore import Qt
 
 import engine
-from gui.scene.frames import restart_permutation, snapshot_at, trajectory_of
+from gui.scene.restart_paths import restart_permutation, snapshot_at, trajectory_of
 
 # Two clusters from a fixed generator, K = 3, 50 restarts: the best restart changes at iterations 1, 2 and 9
 # (and later) before restart 2 wins; its own means are up to 6 away from the per-iteration best's.
@@ -34,7 +34,7 @@ def _switching(snaps: list) -> None:
 
 
 def test_paths_and_replayed_snapshots_follow_the_chosen_restart() -> None:
-    """frames.trajectory_of and snapshot_at over an engine History: one restart's own means and parameters."""
+    """restart_paths.trajectory_of and snapshot_at over an engine History: one restart's own means and parameters."""
     engine.load_compute()
     points = two_clusters(DATA_SEED, N)
     snaps = _reference(points, engine.FitConfig(n_components=K, restarts=RESTARTS, seed=0))

@@ -1,0 +1,68 @@
+"""fit and generate: a fit of data in memory (a fit by chunks or on a cluster is in commands_stream), and points
+drawn from a mixture."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from engine.errors import UserError
+from engine.io import data as data_mod
+from engine.io.export import params_from_snapshot, read_params
+from engine.io.outputs import atomic_write, check_outputs, staged_writes
+from engine.runtime.limits import check_fit_memory, check_generate_memory, check_seed
+
+from .commands_stream import fit_on_cluster, fit_streamed
+from .inputs import fit_config, gallery_config, load_data, say_sample, stream_source
+from .output import check_suffixes, fit_line, write_fit_outputs
+from .progress import run_fit
+
+
+def cmd_generate(args) -> int:
+    suffix = Path(args.output).suffix.lower()
+    check_outputs([args.output], [args.params] if args.params else [])
+    if suffix not in data_mod.TABLE_FORMATS:
+        raise UserError(
+            f"{args.output}: unknown data format {suffix or '(no extension)'!r}: name the file "
+            f"{' or '.join(data_mod.TABLE_FORMATS)}"
+        )
+    check_seed(args.seed, "--seed")
+    if args.n < 1:
+        raise UserError(f"--n must be a whole number >= 1, got {args.n}")
+    if args.preset:
+        spec = data_mod.FORUM_PRESET
+        w, m, c = spec["weights"], spec["means"], spec["covariances"]
+    else:
+        p = read_params(args.params)
+        w, m, c = p.weights, p.means, p.covariances
+    check_generate_memory(args.n, len(m[0]))
+    points, labels = data_mod.sample_mixture(w, m, c, args.n, args.seed)
+    atomic_write(args.output, data_mod.table_bytes(points, labels, suffix))
+    print(f"wrote {args.n} points to {args.output}")
+    return 0
+
+
+def cmd_fit(args) -> int:
+    outputs = [args.output, args.labels, args.session, args.gallery]
+    check_outputs(outputs, [args.data] + ([args.init] if args.init and Path(args.init).exists() else []))
+    check_suffixes(args)
+    source = stream_source(args)
+    if args.dask:
+        return fit_on_cluster(args, source)
+    if source is not None:
+        return fit_streamed(args, source)
+    ds = load_data(args)
+    cfg = gallery_config(args, fit_config(args)).resolved()
+    check_fit_memory(*ds.points.shape, cfg.n_components, cfg.restarts)
+    if not args.quiet:
+        say_sample(cfg, len(ds.points))
+    last, history = run_fit(ds.points, cfg, not args.quiet)
+    params = params_from_snapshot(last, ds.columns, ds.sha256)
+    print(fit_line(cfg, last, params))
+    for w in last.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    with staged_writes():  # every output of the run, or none
+        said = write_fit_outputs(args, ds, cfg, last, history, params)
+    for line in said:  # once every file is in its place
+        print(line)
+    return 0

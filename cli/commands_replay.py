@@ -1,0 +1,65 @@
+"""replay: a saved session's fit run again on its data and compared with the saved numbers."""
+
+from __future__ import annotations
+
+import sys
+
+from engine.config import FitConfig
+from engine.errors import counted
+from engine.io.export import params_from_snapshot, versions
+from engine.io.session import read_session, replay_differences
+
+from .output import fit_line
+from .progress import report_passes, run_fit
+
+
+def cmd_replay(args) -> int:
+    """Re-run a saved session's fit on its data and compare with the saved numbers."""
+    session = read_session(args.session)
+    cfg = session.config.resolved()
+    if session.data.chunked:
+        last = _replay_streamed(session.data, cfg, args)
+    else:
+        last, _ = run_fit(session.data.load(), cfg, not args.quiet)
+    params = params_from_snapshot(last, tuple(map(str, session.data.columns)), session.data.sha256)
+    print(fit_line(cfg, last, params))
+    saved = session.fit
+    differences = replay_differences(saved, last)
+    print(
+        f"session: {saved['status']} after {counted(saved['iteration'], 'iteration')}; log-likelihood "
+        f"{saved['log_likelihood']:.6f} (mean {saved['mean_log_likelihood']:.6f}); restart {saved['restart']}"
+    )
+    same = not differences
+    print(
+        "reproduced: the same iterations, restart, log-likelihood and parameters"
+        if same
+        else "NOT reproduced: " + "; ".join(differences)
+    )
+    if not same and (changed := _version_changes(session.versions)):
+        print(
+            f"the session was saved by another version ({changed}): it may round or draw random numbers "
+            "differently; the fit above is this version's"
+        )
+    return 0 if same else 1
+
+
+def _replay_streamed(ref, cfg: FitConfig, args):
+    """A session of data read by chunks, fitted again the same way: the file checked in one pass (size and
+    SHA-256), then a pass per iteration with chunks of the default memory limit; its last snapshot."""
+    from engine.inference.streaming import fit_stream
+    from engine.runtime.limits import chunk_rows_for, default_memory_limit
+
+    rows = chunk_rows_for(default_memory_limit(), ref.n_features, cfg.restarts)
+    print(f"{ref.path}: read by chunks, {ref.n_samples:,} rows: checking its SHA-256 (one pass)", file=sys.stderr)
+    source = ref.open_chunked(rows)
+    last = None
+    for last in report_passes(fit_stream(source, cfg, rows), args, ref.n_samples):  # noqa: B007
+        pass
+    return last
+
+
+def _version_changes(saved: dict) -> str:
+    """'gmm_studio 0.1.0 -> 0.2.0, torch ...' for the versions that differ from this one's ('' if none)."""
+    now = versions()
+    keys = ("gmm_studio", "torch", "pyro", "numpy")
+    return ", ".join(f"{k} {saved[k]} -> {now[k]}" for k in keys if k in saved and saved[k] != now.get(k))

@@ -1,0 +1,85 @@
+"""What a command reads: the data (whole, or as a source read by chunks) and the fit's settings from its options."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from engine.config import FitConfig
+from engine.errors import UserError
+from engine.inference.fitting import check_data
+from engine.io import data as data_mod
+from engine.io.export import PARAMS_FORMATS, read_params
+
+from .parser import _columns
+
+
+def load_data(args) -> data_mod.Dataset:
+    ds = data_mod.load(args.data, _columns(args.columns))
+    if args.columns is None:
+        picked = ", ".join(f"{i} ({n!r})" for i, n in zip(ds.column_indices, ds.columns, strict=True))
+        print(f"using columns {picked} of {args.data} (choose others with --columns)", file=sys.stderr)
+    for note in ds.notes:
+        print(f"{args.data}: {note}", file=sys.stderr)
+    check_data(ds.points, ds.columns)
+    return ds
+
+
+def fit_config(args) -> FitConfig:
+    init, init_params = args.init, None
+    if init is not None and (Path(init).suffix.lower() in PARAMS_FORMATS or Path(init).exists()):
+        init_params, init = read_params(init).as_init(), None
+    return FitConfig(
+        n_components=args.components,
+        algorithm=args.algorithm,
+        covariance_type=args.covariance,
+        init=init,
+        init_params=init_params,
+        restarts=args.restarts,
+        select_by=args.select_by,
+        seed=args.seed,
+        tol=args.tol,
+        max_iter=args.max_iter,
+        reg_covar=args.reg_covar,
+        reg_covar_units=args.reg_covar_units,
+        device=args.device,
+        dtype=args.dtype,
+    )
+
+
+def gallery_config(args, cfg: FitConfig) -> FitConfig:
+    """With --gallery every restart runs to its end (select by final); --select-by initial is refused."""
+    if not args.gallery:
+        return cfg
+    if args.select_by == "initial":
+        raise UserError(
+            "--gallery shows every restart's final solution, so every restart must run: "
+            "drop --select-by initial (the gallery still says what the forum's choice would be)"
+        )
+    return replace(cfg, select_by="final")
+
+
+def say_sample(cfg: FitConfig, n: int) -> None:
+    """On stderr, for data in memory above stream.SAMPLE_SIZE rows: the start is drawn from the seed's sample (the
+    rows a fit by chunks or on a cluster draws it from; a fit by chunks says so too)."""
+    from engine.io import stream
+
+    if cfg.init in ("params", "forum") or n <= stream.SAMPLE_SIZE:
+        return  # the start uses no rows, or all of them
+    print(
+        f"the start ({cfg.init}) is drawn from a uniform random sample of {stream.SAMPLE_SIZE:,} of the {n:,} rows "
+        f"(seed {cfg.seed}): the rows a fit by chunks or on a Dask cluster draws it from",
+        file=sys.stderr,
+    )
+
+
+def stream_source(args):
+    """The data as a chunked source when it must be read by chunks (stream.chunked_source); None to load it
+    whole. The limit is kept in args.limit_bytes."""
+    from engine.io.stream import chunked_source
+    from engine.runtime.limits import default_memory_limit, parse_size
+
+    limit = parse_size(args.memory_limit) if args.memory_limit is not None else default_memory_limit()
+    args.limit_bytes = limit
+    return chunked_source(args.data, _columns(args.columns), limit, cluster=bool(args.dask))

@@ -1,0 +1,65 @@
+"""What a fit prints and writes: its summary line and its output files (parameters, labels, session, gallery)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine.config import FitConfig
+from engine.errors import UserError
+from engine.history import History
+from engine.io import session as session_mod
+from engine.io.export import PARAMS_FORMATS, write_labels, write_params
+from engine.io.session import write_session
+from engine.selection.gallery import GALLERY_FORMATS, build_gallery, write_gallery
+
+
+def check_suffixes(args) -> None:
+    """Refuse an output whose format is unknown before the fit runs, not after."""
+    known = {"output": PARAMS_FORMATS, "labels": (".csv",), "session": (".gmmsession",), "gallery": GALLERY_FORMATS}
+    for name, suffixes in known.items():
+        path = getattr(args, name)
+        if path and Path(path).suffix.lower() not in suffixes:
+            raise UserError(f"{path}: --{name} writes {' or '.join(suffixes)}: name the file so")
+
+
+def write_fit_outputs(args, ds, cfg: FitConfig, last, history: History, params) -> list[str]:
+    """Write the fit's outputs (inside staged_writes); the lines to print once they are all in place."""
+    said = []
+    if args.output:
+        write_params(args.output, params)
+        said.append(f"wrote parameters to {args.output}")
+    if args.labels:
+        write_labels(args.labels, ds.points, params)
+        said.append(f"wrote labels and responsibilities to {args.labels}")
+    if args.session:
+        write_session(args.session, session_mod.file_ref(ds), cfg, last, history)
+        said.append(session_line(args.session))
+    if args.gallery:
+        said += write_gallery_lines(args.gallery, last, cfg)
+    return said
+
+
+def session_line(path: str) -> str:
+    return f"wrote the session to {path} (reproduce it with: python3 main.py replay {path})"
+
+
+def write_gallery_lines(path: str, last, cfg: FitConfig) -> list[str]:
+    """Every restart's answer, grouped into solutions (built from the fit's last snapshot: no data needed); the
+    lines to print once it is in place."""
+    gallery = build_gallery(last)
+    write_gallery(path, gallery)
+    lines = [gallery.summary] + ([gallery.forum_choice] if gallery.forum_choice else [])
+    return [*lines, f"wrote the gallery of {cfg.restarts} restarts to {path}"]
+
+
+def fit_line(cfg: FitConfig, last, params) -> str:
+    m = params.meta
+    own = last.restart_iterations
+    status = "converged" if last.status != "cancelled" and last.restart_converged else last.status
+    batch = f" (the batch of {cfg.restarts} restarts ran {last.iteration})" if own != last.iteration else ""
+    return (
+        f"{cfg.algorithm} k={cfg.n_components} {cfg.covariance_type}: {status} after {own} "
+        f"iteration{'' if own == 1 else 's'}{batch} in {last.elapsed:.2f}s; log-likelihood {m['log_likelihood']:.6f} "
+        f"(mean {m['mean_log_likelihood']:.6f}), BIC {m['bic']:.3f}, AIC {m['aic']:.3f}"
+        f"{'; restart ' + str(last.restart) + ' of ' + str(cfg.restarts) if cfg.restarts > 1 else ''}"
+    )
