@@ -43,9 +43,7 @@ def test_the_format_check_fails_on_unformatted_code(tmp_path) -> None:
 MAX_FUNCTION_LINES = 60
 MAX_MODULE_LINES = 450
 KNOWN_OVERSIZED = {
-    "engine/io/data.py",
-    "engine/io/stream.py",
-    "engine/inference/grid.py:_batch",
+    "engine/inference/grid.py:_batch",  # the fit pipeline's rewrite (issue 23) takes it apart
 }
 
 
