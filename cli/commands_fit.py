@@ -53,7 +53,7 @@ def cmd_fit(args) -> int:
         return fit_streamed(args, source)
     ds = load_data(args)
     cfg = gallery_config(args, fit_config(args)).resolved()
-    check_fit_memory(*ds.points.shape, cfg.n_components, cfg.restarts)
+    check_fit_memory(*ds.points.shape, cfg.n_components, cfg.restarts, factor=cfg.memory_factor)
     if not args.quiet:
         say_sample(cfg, len(ds.points))
     last, history = run_fit(ds.points, cfg, not args.quiet)

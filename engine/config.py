@@ -66,6 +66,11 @@ class FitConfig:
     empty_policy: str = "reseed"
     extra: dict = field(default_factory=dict, compare=False, hash=False)
 
+    @property
+    def memory_factor(self) -> float:
+        """The algorithm's working memory against exact EM's (runtime.limits.fit_bytes's factor)."""
+        return ALGORITHMS[self.algorithm].memory_factor
+
     def resolved(self) -> FitConfig:
         """This config with every None replaced by the algorithm's default, validated."""
         if not _known(self.algorithm, ALGORITHMS):

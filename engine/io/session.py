@@ -163,7 +163,13 @@ def read_session(path: str | Path) -> Session:
         if not isinstance(history, dict) or not isinstance(versions_, dict):
             raise UserError("'history' and 'versions' must be JSON objects")
         if not data.chunked:  # data read by chunks is never held whole: a pass per iteration
-            check_fit_memory(data.n_samples, data.n_features, resolved.n_components, resolved.restarts)
+            check_fit_memory(
+                data.n_samples,
+                data.n_features,
+                resolved.n_components,
+                resolved.restarts,
+                factor=resolved.memory_factor,
+            )
     except UserError as exc:
         raise UserError(f"{path}: {exc}") from None
     except (KeyError, TypeError, ValueError, OverflowError) as exc:

@@ -40,10 +40,12 @@ def available_memory() -> int:
         return 1 << 62  # unknown (Windows without /proc): no refusal
 
 
-def fit_bytes(n: int, d: int, k: int, restarts: int) -> int:
-    """Estimated peak memory of a fit of n points in d dimensions with k components and `restarts`."""
+def fit_bytes(n: int, d: int, k: int, restarts: int, factor: float = 1.0) -> int:
+    """Estimated peak memory of a fit of n points in d dimensions with k components and `restarts`; factor: the
+    algorithm's working arrays per point, component and restart against exact EM's (Algorithm.memory_factor)."""
     p = 1 + d + d * (d + 1) // 2
-    return BYTES_PER_RNK * restarts * n * k + 8 * n * (d + p) * 2 + 8 * restarts * k * (d * d + d + 1) * 4
+    per_rnk = int(BYTES_PER_RNK * factor)
+    return per_rnk * restarts * n * k + 8 * n * (d + p) * 2 + 8 * restarts * k * (d * d + d + 1) * 4
 
 
 def human(n_bytes: float) -> str:
@@ -68,19 +70,19 @@ def _largest(fits, upper: int) -> int:
     return lo
 
 
-def check_fit_memory(n: int, d: int, k: int, restarts: int, available: int | None = None) -> None:
+def check_fit_memory(n: int, d: int, k: int, restarts: int, available: int | None = None, factor: float = 1.0) -> None:
     """Refuse a fit whose estimate exceeds the available memory, naming the largest restarts (or K) that fit."""
     available = available_memory() if available is None else available
-    need = fit_bytes(n, d, k, restarts)
+    need = fit_bytes(n, d, k, restarts, factor)
     if need <= available:
         return
-    most_restarts = _largest(lambda r: fit_bytes(n, d, k, r) <= available, restarts)
+    most_restarts = _largest(lambda r: fit_bytes(n, d, k, r, factor) <= available, restarts)
     if most_restarts >= 1:
         raise UserError(
             f"{restarts:,} restarts of K={k} on {n:,} points need about {human(need)} of memory but "
             f"{human(available)} is available: use at most {most_restarts:,} restarts"
         )
-    most_k = _largest(lambda kk: fit_bytes(n, d, kk, 1) <= available, k)
+    most_k = _largest(lambda kk: fit_bytes(n, d, kk, 1, factor) <= available, k)
     if most_k >= 1:
         raise UserError(
             f"K={k:,} components on {n:,} points need about {human(need)} of memory but "

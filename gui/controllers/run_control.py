@@ -173,7 +173,7 @@ class RunControl(QObject):
                 check_streamable(config)
                 return config
             n, d = self.state.scene.points.shape
-            engine.check_fit_memory(n, d, config.n_components, config.restarts)
+            engine.check_fit_memory(n, d, config.n_components, config.restarts, factor=config.memory_factor)
             return config
         except engine.UserError as exc:
             self.messages.error("Check the settings", str(exc))
