@@ -18,14 +18,14 @@ import subprocess
 import sys
 import time
 
-from common import ROOT, table
+from common import ROOT, parse_args, table
 
 FIT = """
 import json, sys, time
 sys.path.insert(0, {root!r})
 import numpy as np
 rng = np.random.default_rng(0)
-x = np.concatenate([rng.normal(c, 1.0, (33_334, 2)) for c in ([0, 0], [2, 2], [0, 3])])  # overlapping
+x = np.concatenate([rng.normal(c, 1.0, ({per}, 2)) for c in ([0, 0], [2, 2], [0, 3])])  # overlapping
 if {sklearn}:
     from sklearn.mixture import GaussianMixture
     t = time.perf_counter()
@@ -73,7 +73,8 @@ def spin(stop_at: float, kind: str) -> None:
         sum(i * i for i in range(10_000))
 
 
-def run_fit(kind: str) -> float:
+def run_fit(kind: str, per: int = 33_334) -> float:
+    """Seconds of one fit of `kind` in a fresh process (2-D fits: `per` points around each of 3 centres)."""
     env = dict(os.environ)
     if kind == "torch defaults":
         env["GMM_STUDIO_THREADS"] = "torch-defaults"
@@ -81,7 +82,7 @@ def run_fit(kind: str) -> float:
         d, n = ONE_WORKER[kind]
         code = FIT_D.format(root=str(ROOT), d=d, n=n)
     else:
-        code = FIT.format(root=str(ROOT), sklearn=kind == "scikit-learn")
+        code = FIT.format(root=str(ROOT), sklearn=kind == "scikit-learn", per=per)
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -92,12 +93,13 @@ def main() -> None:
     p.add_argument("--busy", type=int, default=2, help="competing busy processes")
     p.add_argument("--load", choices=["python", "torch"], default="torch", help="what the busy processes run")
     p.add_argument("--only-dims", action="store_true", help="only the D-dimensional fits with one worker")
-    args = p.parse_args()
+    args = parse_args(p, repeat=1, busy=1, load="python")
     kinds = [] if args.only_dims else ["gmm-studio", "torch defaults", "scikit-learn"]
-    kinds += list(ONE_WORKER)
+    kinds = ["gmm-studio"] if args.tiny else kinds + list(ONE_WORKER)
+    per = 300 if args.tiny else 33_334
     rows = []
     for kind in kinds:
-        alone = statistics.median(run_fit(kind) for _ in range(args.repeat))
+        alone = statistics.median(run_fit(kind, per) for _ in range(args.repeat))
         busy_times = []
         for _ in range(args.repeat):
             stop_at = time.time() + 600
@@ -108,7 +110,7 @@ def main() -> None:
                 proc.start()
             try:
                 time.sleep(0.5)
-                busy_times.append(run_fit(kind))
+                busy_times.append(run_fit(kind, per))
             finally:
                 for proc in procs:
                     proc.terminate()

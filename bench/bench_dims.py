@@ -24,7 +24,16 @@ import time
 import warnings
 
 import numpy as np
-from common import ROOT, SETTLE_S, paired_times, reference_blas, sklearn_iterations, snapshot_intervals, table
+from common import (
+    ROOT,
+    SETTLE_S,
+    paired_times,
+    parse_args,
+    reference_blas,
+    sklearn_iterations,
+    snapshot_intervals,
+    table,
+)
 
 from engine import FitConfig, fit, run_to_end
 from engine.io.export import MixtureParams
@@ -142,10 +151,12 @@ def main() -> None:
     p.add_argument("--no-restarts", action="store_true")
     p.add_argument("--restarts-n", type=int, default=50_000)
     p.add_argument("--dims", default="2,10,30", help="which of the per-iteration cases (D = 2, 10, 30) to run")
-    args = p.parse_args()
+    p.add_argument("--n", type=int, help="points in each per-iteration case (default: the case's own N)")
+    args = parse_args(p, repeat=1, no_memory=True, no_restarts=True, dims="2,10", n=1000)
     rows, running = [], []
     dims = {int(d) for d in args.dims.split(",")}
     for d, n in (case for case in CASES if case[0] in dims):
+        n = args.n or n
         x = data(d, n)
         a, b, ratio, a_more, b_more, ratio_more = per_iteration(x, args.repeat)
         rows.append([d, n, a * 1e3, b * 1e3, ratio, a_more * 1e3, b_more * 1e3, ratio_more])

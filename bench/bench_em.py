@@ -12,7 +12,7 @@ import argparse
 import statistics
 
 import numpy as np
-from common import forum_data, sklearn_iterations, snapshot_intervals, table
+from common import forum_data, parse_args, sklearn_iterations, snapshot_intervals, table
 
 from engine import FitConfig, fit, run_to_end
 from engine.io.export import MixtureParams
@@ -33,7 +33,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=1_000_000)
     ap.add_argument("--iters", type=int, default=15)
-    args = ap.parse_args()
+    args = parse_args(ap, n=2000, iters=2)
     x = forum_data(args.n, seed=1)
     start = run_to_end(x[:20000], FitConfig(n_components=3, max_iter=0, seed=0))
     init = MixtureParams(start.weights, start.means, start.covariances).as_init()

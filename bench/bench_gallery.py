@@ -1,6 +1,6 @@
 """100 restarts of the forum preset with the gallery on screen, against the engine alone, in the same run.
 
-    .venv/bin/python bench/bench_gallery.py [--restarts 100] [--repeat 3]
+    python3 bench/bench_gallery.py [--restarts 100] [--repeat 3] [--tiny]
 
 "window" is the time from Run to the gallery (grouped solutions, 100 pictures, the table) on screen in the
 real window (offscreen Qt unless DISPLAY is set), the live drawing of the fit included; "engine" runs the
@@ -19,7 +19,7 @@ if not os.environ.get("DISPLAY"):
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from bench_gui_stall import TickRecorder, open_window, wait_for  # noqa: E402
-from common import forum_data, table  # noqa: E402
+from common import forum_data, parse_args, table  # noqa: E402
 
 import engine  # noqa: E402
 
@@ -28,11 +28,11 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--restarts", type=int, default=100)
     p.add_argument("--repeat", type=int, default=3)
-    args = p.parse_args()
+    args = parse_args(p, restarts=3, repeat=1)
     app, window, settings_dir = open_window()
     x = forum_data(1000, seed=0)
-    window.set_dataset(engine.Dataset(x, ("x", "y"), (0, 1), "forum preset"))
-    wait_for(app, lambda: window.scene is not None and len(window.scene.points) == 1000)
+    window.data.set_dataset(engine.Dataset(x, ("x", "y"), (0, 1), "forum preset"))
+    wait_for(app, lambda: window.state.scene is not None and len(window.state.scene.points) == 1000)
     window.controls.restarts.setValue(args.restarts)
     cfg = window.controls.config()
     engine_s, group_s, window_s, stalls = [], [], [], []
@@ -46,8 +46,8 @@ def main() -> None:
         recorder = TickRecorder()
         recorder.start()
         t = time.perf_counter()
-        window.start_fit()
-        wait_for(app, lambda: window.gallery_panel.gallery is not None and not window.job_active)
+        window.run_control.start_fit()
+        wait_for(app, lambda: window.gallery_panel.gallery is not None and not window.state.job_active)
         app.processEvents()
         window_s.append(time.perf_counter() - t)
         stalls.append(float(recorder.stop().max()))

@@ -15,7 +15,7 @@ import time
 
 import pyro
 import torch
-from common import ROOT, forum_data, snapshot_intervals, table
+from common import ROOT, forum_data, parse_args, snapshot_intervals, table
 
 sys.path.insert(0, str(ROOT / "tests"))  # the plain recipe, the reference the tests use too
 import forum_recipe  # noqa: E402
@@ -53,7 +53,7 @@ def ours_step_time(x, steps: int, restarts: int) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=500)
-    args = ap.parse_args()
+    args = parse_args(ap, steps=3)
     x = forum_data(1000, seed=0)
     ref = recipe_step_time(x, args.steps)
     rows = [["plain recipe (loop over K, global store, SVI)", 1, ref * 1e3, ref * 1e3, "1.0"]]

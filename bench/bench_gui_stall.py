@@ -28,7 +28,7 @@ if not os.environ.get("DISPLAY"):  # headless unless run under an X server (xvfb
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np  # noqa: E402
-from common import forum_data, table  # noqa: E402
+from common import forum_data, parse_args, table  # noqa: E402
 from PySide6.QtCore import QElapsedTimer, QSettings, QTimer  # noqa: E402
 
 from gui.app import make_app  # noqa: E402
@@ -167,7 +167,7 @@ def main() -> None:
     p.add_argument("--max-iter", type=int, default=200)
     p.add_argument("--file", help="a file bigger than --memory-limit: open it and fit it read by chunks")
     p.add_argument("--memory-limit", default="150M")
-    args = p.parse_args()
+    args = parse_args(p, sizes="2000", max_iter=3)
     app, window, settings_dir = open_window()
     if args.file:
         measure_file(app, window, args.file, args.memory_limit, args.max_iter)

@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import ROOT, table
+from common import ROOT, parse_args, table
 
 
 def one_start(env: dict) -> tuple[float, float]:
@@ -49,7 +49,7 @@ def import_torch() -> float:
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--repeat", type=int, default=5)
-    args = p.parse_args()
+    args = parse_args(p, repeat=1)
     env = dict(os.environ)
     if not env.get("DISPLAY"):
         env["QT_QPA_PLATFORM"] = "offscreen"

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import tracemalloc
 
-from common import forum_data, table
+from common import forum_data, parse_args, table
 
 from engine import FitConfig, History, fit
 
@@ -44,7 +44,7 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--n", type=int, default=100_000)
     p.add_argument("--iters", type=int, default=1000)
-    args = p.parse_args()
+    args = parse_args(p, n=1000, iters=5)
     x = forum_data(args.n, seed=0)
     rows = [measure(x, r, args.iters) for r in (1, 10)]
     print(f"N={args.n:,}, K=3, {args.iters} iterations (tol 0)")

@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from common import median_time, table
+from common import median_time, parse_args, table
 
 from engine.io.data import load
 from engine.io.text import load_rows, text_rows
@@ -21,7 +21,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=1_000_000)
     ap.add_argument("--repeat", type=int, default=3)
-    args = ap.parse_args()
+    args = parse_args(ap, n=1000, repeat=1)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "points.csv"
         np.savetxt(

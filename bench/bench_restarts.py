@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from common import forum_data, median_time, reference_blas, table
+from common import forum_data, median_time, parse_args, reference_blas, table
 from sklearn.mixture import GaussianMixture
 
 from engine import FitConfig, run_to_end
@@ -20,7 +20,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--restarts", type=int, default=100)
     ap.add_argument("--repeat", type=int, default=3)
-    args = ap.parse_args()
+    args = parse_args(ap, restarts=3, repeat=1)
     x = forum_data(1000, seed=0)
     r = args.restarts
     results = {}

@@ -26,7 +26,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from common import ROOT, table
+from common import ROOT, parse_args, table
 
 RUN = """
 import json, resource, sys, time
@@ -79,7 +79,7 @@ def main() -> None:
     p.add_argument("--dask", type=workers, default=[1, 2], help='worker counts: 1,2 ("": no Dask run)')
     p.add_argument("--parquet", action="store_true", help="stream the same points from a Parquet file too")
     p.add_argument("--repeat", type=int, default=1, help="rounds of every fit (medians printed)")
-    args = p.parse_args()
+    args = parse_args(p, n=20_000, iters=1, dask=[], repeat=1)
     data = Path(args.folder) / f"bench_scale_{args.n}.npy"
     start = Path(args.folder) / "bench_scale_start.json"
     if not data.exists():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import statistics
 import sys
@@ -116,3 +117,14 @@ def table(headers: list[str], rows: list[list]) -> str:
     lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |" for row in cells]
     lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
     return "\n".join(lines)
+
+
+def parse_args(parser: argparse.ArgumentParser, **tiny) -> argparse.Namespace:
+    """The bench's arguments; with --tiny, the values in `tiny` replace the parsed ones: a run of seconds that only
+    shows the bench still works (tests/test_benches.py runs every bench so; its numbers mean nothing)."""
+    parser.add_argument("--tiny", action="store_true", help="a few seconds' run that checks the bench works")
+    args = parser.parse_args()
+    if args.tiny:
+        for name, value in tiny.items():
+            setattr(args, name, value)
+    return args

@@ -80,9 +80,10 @@ def test_an_unknown_torch_build_is_refused(monkeypatch, capsys) -> None:
 def test_every_install_route_names_the_cpu_index() -> None:
     """pip and pipx through --extra-index-url (pip takes 2.13.0+cpu: a local version sorts above 2.13.0), uv
     through pyproject's explicit index for torch."""
-    readme = (ROOT / "README.md").read_text()
-    routes = [line for line in readme.splitlines() if line.startswith(("pipx install", "python3 -m venv ~/gmm"))]
-    assert len(routes) == 2
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    lines = [line for page in pages for line in page.read_text().splitlines()]
+    routes = [line for line in lines if line.startswith(("pipx install", "python3 -m venv ~/gmm"))]
+    assert {line.split()[0] for line in routes} == {"pipx", "python3"}
     for line in routes:
         assert f"--extra-index-url {CPU_INDEX}" in line and "-c requirements.lock" in line
     uv = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["uv"]

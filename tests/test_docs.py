@@ -1,0 +1,177 @@
+"""The README and docs/ run as written: every command in their fenced code blocks runs, in a temporary folder.
+
+A block is a list of commands (`python3 main.py ...`, `python3 bench/bench_x.py ...`, `python3 docs/...`), or of
+`$ COMMAND` lines each followed by the output it prints (checked line by line, durations aside). A block that must
+not run (it opens a window, installs from the network, needs a GPU, takes minutes) has, on the line just above it,
+`<!-- not run: REASON -->`; a block with no command and no such mark fails here, so nothing is left unchecked
+silently. Each file's blocks run in order in one folder (a block may use the files an earlier one wrote), with
+`tests/` linked into it so that `tests/data/...` reads as from the checkout.
+
+`python3` is this test's interpreter (the project's `.venv` Python): what `python3 main.py` re-runs itself in.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+NOT_RUN = re.compile(r"^<!--\s*not run:\s*(?P<reason>.*?)\s*-->$")
+FENCE = "```"
+# a command as the docs write it: python3, then main.py or a script in bench/ or docs/
+COMMAND = re.compile(r"^python3 (main\.py|bench/bench_\w+\.py|docs/\w+\.py)(\s|$)")
+# a duration printed in an output ("in 2.39s", "5 s so far"): differs from run to run
+DURATION = re.compile(r"\b\d+(\.\d+)?\s?s\b")
+# one command that hangs fails here instead of holding the suite
+HANG_S = 300
+
+
+@dataclass
+class Command:
+    """One command of a block, with the output lines the docs show under it (for `$ ` lines)."""
+
+    line: str
+    expected: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Block:
+    """A fenced block: where it starts (file:line), its commands, and why it is not run (None: it runs)."""
+
+    where: str
+    lines: list[str]
+    not_run: str | None
+
+
+def blocks(path: Path) -> list[Block]:
+    """Every fenced code block of a Markdown file, with the `not run` mark on the line above it, if any."""
+    text = path.read_text(encoding="utf-8").splitlines()
+    out, i = [], 0
+    while i < len(text):
+        if not text[i].startswith(FENCE):
+            i += 1
+            continue
+        start, body = i, []
+        i += 1
+        while i < len(text) and not text[i].startswith(FENCE):
+            body.append(text[i])
+            i += 1
+        above = next((t.strip() for t in reversed(text[:start]) if t.strip()), "")
+        mark = NOT_RUN.match(above)
+        out.append(Block(f"{path.relative_to(ROOT)}:{start + 1}", body, mark["reason"] if mark else None))
+        i += 1
+    return out
+
+
+def commands(block: Block) -> list[Command]:
+    """The block's commands: `$ COMMAND` lines with the output under each, or bare `python3 ...` lines."""
+    out: list[Command] = []
+    for line in block.lines:
+        if line.startswith("$ "):
+            out.append(Command(line[2:]))
+        elif out and block.lines[0].startswith("$ "):
+            out[-1].expected.append(line)
+        elif line.strip():
+            out.append(Command(line))
+    return out
+
+
+def _normal(line: str) -> str:
+    return DURATION.sub("<duration>", line.strip())
+
+
+def _folder(tmp: Path) -> Path:
+    """A folder that looks like the checkout to a command (main.py, bench/, docs/, tests/ linked), writes kept apart."""
+    for name in ("main.py", "bench", "tests", "engine", "gui", "cli", "requirements.lock", "pyproject.toml"):
+        if (ROOT / name).exists():
+            (tmp / name).symlink_to(ROOT / name)
+    (tmp / "docs").mkdir()
+    for script in (ROOT / "docs").glob("*.py"):
+        (tmp / "docs" / script.name).symlink_to(script)
+    return tmp
+
+
+def _env(tmp: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
+    return env | {
+        "QT_QPA_PLATFORM": "offscreen",
+        "XDG_CONFIG_HOME": str(tmp / ".config"),  # the window's settings: fresh, and not the user's
+        "XDG_DATA_HOME": str(tmp / ".local"),
+        "XDG_CACHE_HOME": str(tmp / ".cache"),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+    }
+
+
+def run(command: Command, folder: Path, where: str) -> None:
+    """Run one command in `folder` with this interpreter as python3; exit 0, and the shown output printed."""
+    argv = shlex.split(command.line, comments=True)
+    assert argv[0] == "python3", f"{where}: {command.line!r} does not start with python3"
+    out = subprocess.run(
+        [sys.executable, *argv[1:]], cwd=folder, env=_env(folder), capture_output=True, text=True, timeout=HANG_S
+    )
+    printed = out.stdout + out.stderr
+    assert out.returncode == 0, f"{where}: {command.line!r} exited {out.returncode}:\n{printed[-3000:]}"
+    got = {_normal(line) for line in printed.splitlines()}
+    missing = [line for line in command.expected if line.strip() and _normal(line) not in got]
+    assert not missing, f"{where}: {command.line!r} no longer prints:\n" + "\n".join(missing) + f"\n---\n{printed}"
+
+
+def test_every_block_runs_or_says_why_not() -> None:
+    """Every block holds commands written one way, or is marked `not run` with a reason of a few words."""
+    for path in DOCS:
+        for block in blocks(path):
+            if block.not_run is not None:
+                assert len(block.not_run.split()) >= 3, f"{block.where}: say why it is not run, in a few words"
+                continue
+            cmds = commands(block)
+            assert cmds, f"{block.where}: a block with no command: mark it <!-- not run: REASON -->"
+            for c in cmds:
+                assert COMMAND.match(c.line), f"{block.where}: write commands as python3 main.py/bench: {c.line!r}"
+
+
+def test_commands_are_written_one_way() -> None:
+    """No doc runs the project another way (`.venv/bin/python ...`, `python bench/...`, `xvfb-run ...`): one form,
+    `python3 main.py` / `python3 bench/bench_x.py`, that a reader on a fresh checkout can type as shown."""
+    other = re.compile(r"(\.venv/bin/python|(?<![\w/])python |xvfb-run [^`]*python)\S* *(main\.py|bench/)")
+    for path in DOCS:
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            assert not other.search(line), f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+
+
+def test_not_run_blocks_are_few() -> None:
+    """The marks are counted: most blocks run (a doc that marks everything tests nothing)."""
+    every = [b for path in DOCS for b in blocks(path)]
+    marked = [b for b in every if b.not_run is not None]
+    print(f"{len(every)} blocks, {len(marked)} not run: " + "; ".join(f"{b.where} ({b.not_run})" for b in marked))
+    assert len(every) - len(marked) >= 10, "fewer than 10 blocks run"
+
+
+@pytest.mark.parametrize("path", DOCS, ids=[p.name for p in DOCS])
+def test_commands_run_as_written(path: Path, tmp_path: Path) -> None:
+    """Each file's runnable blocks, in order, in one folder: every command exits 0 and prints what the doc shows."""
+    folder = _folder(tmp_path)
+    for block in blocks(path):
+        if block.not_run is None:
+            for command in commands(block):
+                run(command, folder, block.where)
+
+
+def test_a_changed_output_fails(tmp_path: Path) -> None:
+    """The output check bites: a line the command does not print is named."""
+    command = Command("python3 main.py --help", ["this line is not in the help"])
+    with pytest.raises(AssertionError, match="no longer prints"):
+        run(command, _folder(tmp_path), "here")
+
+
+def test_a_failing_command_fails(tmp_path: Path) -> None:
+    """A command that exits non-zero (a wrong option, as a doc gone stale would have) fails the test."""
+    with pytest.raises(AssertionError, match="exited 2"):
+        run(Command("python3 main.py fit no-such-file.csv -k 3"), _folder(tmp_path), "here")
