@@ -31,7 +31,16 @@ from .export import (
 from .fitting import check_data, fit
 from .gallery import GALLERY_FORMATS, build_gallery, write_gallery
 from .history import History
-from .limits import check_fit_memory, check_generate_memory, check_seed, check_selection
+from .limits import (
+    available_memory,
+    check_fit_memory,
+    check_generate_memory,
+    check_seed,
+    check_selection,
+    fit_bytes,
+    human,
+    restarts_that_fit,
+)
 from .outputs import atomic_write, check_outputs, staged_writes
 from .select import run_selection
 from .session import read_session, replay_differences, write_session
@@ -356,10 +365,10 @@ def cmd_fit(args) -> int:
         return _fit_streamed(args, source)
     ds = _load(args)
     cfg = _gallery_config(args, _fit_config(args)).resolved()
-    check_fit_memory(*ds.points.shape, cfg.n_components, cfg.restarts)
-    last, history = _run(ds.points, cfg, not args.quiet)
+    per_batch = _restarts_per_batch(args, ds.points.shape, cfg)
+    last, history = _run(ds.points, cfg, not args.quiet, per_batch)
     params = params_from_snapshot(last, ds.columns, ds.sha256)
-    print(_fit_line(cfg, last, params))
+    print(_fit_line(cfg, last, params, per_batch))
     for w in last.warnings:
         print(f"warning: {w}", file=sys.stderr)
     with staged_writes():  # every output of the run, or none
@@ -546,25 +555,67 @@ def _write_gallery(path: str, last, cfg: FitConfig) -> None:
     print(f"wrote the gallery of {cfg.restarts} restarts to {path}")
 
 
-def _run(points, cfg: FitConfig, show_progress: bool):
-    """Run the fit with a progress bar; (last snapshot, its bounded history)."""
+def _restarts_per_batch(args, shape: tuple[int, int], cfg: FitConfig) -> int:
+    """The restarts run at once so that their working arrays stay within --memory-limit and the memory available
+    (all of them when they fit; refused when not even one does); said on stderr when they are split."""
+    n, d = shape
+    limit = min(args.limit_bytes, available_memory())
+    per_batch = restarts_that_fit(n, d, cfg.n_components, cfg.restarts, limit)
+    check_fit_memory(n, d, cfg.n_components, max(per_batch, 1))
+    if per_batch >= cfg.restarts or cfg.select_by == "initial":
+        check_fit_memory(n, d, cfg.n_components, cfg.restarts)  # select-by initial runs every start at once
+        return cfg.restarts
+    batches = -(-cfg.restarts // per_batch)
+    if not args.quiet:
+        print(
+            f"{cfg.restarts:,} restarts need about {human(fit_bytes(n, d, cfg.n_components, cfg.restarts))} of memory, "
+            f"more than {human(limit)} (--memory-limit or the memory available): {batches:,} batches of at most "
+            f"{per_batch:,} restarts, one after the other (the same restarts and answer)",
+            file=sys.stderr,
+        )
+    return per_batch
+
+
+def _run(points, cfg: FitConfig, show_progress: bool, per_batch: int | None = None):
+    """Run the fit with a progress bar, its restarts per_batch at a time (None: all at once); (last snapshot, its
+    bounded history). With batches, the expected time is said once the first batch has run."""
     progress = _Progress(cfg.max_iter, show_progress)
     history = History()
     last = None
+    batched = per_batch is not None and per_batch < cfg.restarts
+    # the limit that makes fit run per_batch restarts at a time (the largest count within it)
+    limit = fit_bytes(len(points), points.shape[1], cfg.n_components, per_batch) if batched else None
+    told = not (batched and show_progress)
     try:
-        for last in fit(points, cfg):
+        for last in fit(points, cfg, memory_limit=limit):
             history.append(last)
             progress.update(last)
+            if not told and last.restarts.n_iter[per_batch] >= 0:  # the second batch has begun
+                told = True
+                _say_expected_time(last.elapsed, per_batch, cfg.restarts)
     finally:
         progress.close()
     return last, history
 
 
-def _fit_line(cfg: FitConfig, last, params) -> str:
+def _say_expected_time(first_batch_s: float, per_batch: int, restarts: int) -> None:
+    batches = -(-restarts // per_batch)
+    print(
+        f"batch 1 of {batches:,} ({per_batch:,} restarts) took {first_batch_s:.1f} s: about "
+        f"{first_batch_s * batches:.0f} s for all {restarts:,} restarts",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def _fit_line(cfg: FitConfig, last, params, per_batch: int | None = None) -> str:
     m = params.meta
     own = last.restart_iterations
     status = "converged" if last.status != "cancelled" and last.restart_converged else last.status
     batch = f" (the batch of {cfg.restarts} restarts ran {last.iteration})" if own != last.iteration else ""
+    if per_batch is not None and per_batch < cfg.restarts:
+        batches = -(-cfg.restarts // per_batch)
+        batch = f" ({batches:,} batches of at most {per_batch:,} restarts ran {last.iteration} in all)"
     return (
         f"{cfg.algorithm} k={cfg.n_components} {cfg.covariance_type}: {status} after {own} "
         f"iteration{'' if own == 1 else 's'}{batch} in {last.elapsed:.2f}s; log-likelihood {m['log_likelihood']:.6f} "

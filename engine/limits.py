@@ -64,6 +64,12 @@ def _largest(fits, upper: int) -> int:
     return lo
 
 
+def restarts_that_fit(n: int, d: int, k: int, restarts: int, limit: int) -> int:
+    """The most restarts, at most `restarts`, whose fit of n points in d dimensions with k components stays within
+    limit bytes by fit_bytes' estimate (0: not even one)."""
+    return _largest(lambda r: fit_bytes(n, d, k, r) <= limit, restarts)
+
+
 def check_fit_memory(n: int, d: int, k: int, restarts: int, available: int | None = None) -> None:
     """Refuse a fit whose estimate exceeds the available memory, naming the largest restarts (or K) that fit."""
     available = available_memory() if available is None else available
