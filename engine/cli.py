@@ -590,7 +590,7 @@ def _run(points, cfg: FitConfig, show_progress: bool, per_batch: int | None = No
         for last in fit(points, cfg, memory_limit=limit):
             history.append(last)
             progress.update(last)
-            if not told and last.restarts.n_iter[per_batch] >= 0:  # the second batch has begun
+            if not told and (last.restarts.n_iter[per_batch:] >= 0).any():  # the second batch has begun
                 told = True
                 _say_expected_time(last.elapsed, per_batch, cfg.restarts)
     finally:
