@@ -10,7 +10,15 @@ from engine.errors import UserError
 from engine.io import data as data_mod
 from engine.io.export import params_from_snapshot, read_params
 from engine.io.outputs import atomic_write, check_outputs, staged_writes
-from engine.runtime.limits import check_fit_memory, check_generate_memory, check_seed
+from engine.runtime.limits import (
+    available_memory,
+    check_fit_memory,
+    check_generate_memory,
+    check_seed,
+    fit_bytes,
+    human,
+    restarts_that_fit,
+)
 
 from .commands_stream import fit_on_cluster, fit_streamed
 from .inputs import fit_config, gallery_config, load_data, say_sample, stream_source
@@ -53,12 +61,12 @@ def cmd_fit(args) -> int:
         return fit_streamed(args, source)
     ds = load_data(args)
     cfg = gallery_config(args, fit_config(args)).resolved()
-    check_fit_memory(*ds.points.shape, cfg.n_components, cfg.restarts, factor=cfg.memory_factor)
+    per_batch = restarts_per_batch(args, ds.points.shape, cfg)
     if not args.quiet:
         say_sample(cfg, len(ds.points))
-    last, history = run_fit(ds.points, cfg, not args.quiet)
+    last, history = run_fit(ds.points, cfg, not args.quiet, per_batch)
     params = params_from_snapshot(last, ds.columns, ds.sha256)
-    print(fit_line(cfg, last, params))
+    print(fit_line(cfg, last, params, per_batch))
     for w in last.warnings:
         print(f"warning: {w}", file=sys.stderr)
     with staged_writes():  # every output of the run, or none
@@ -66,3 +74,25 @@ def cmd_fit(args) -> int:
     for line in said:  # once every file is in its place
         print(line)
     return 0
+
+
+def restarts_per_batch(args, shape: tuple[int, int], cfg) -> int:
+    """The restarts run at once so that their working arrays stay within --memory-limit and the memory available
+    (all of them when they fit; refused when not even one does); said on stderr when they are split."""
+    n, d = shape
+    limit = min(args.limit_bytes, available_memory())
+    factor = cfg.memory_factor
+    per_batch = restarts_that_fit(n, d, cfg.n_components, cfg.restarts, limit, factor)
+    check_fit_memory(n, d, cfg.n_components, max(per_batch, 1), factor=factor)
+    if per_batch >= cfg.restarts or cfg.select_by == "initial":
+        check_fit_memory(n, d, cfg.n_components, cfg.restarts, factor=factor)  # select-by initial: every start at once
+        return cfg.restarts
+    if not args.quiet:
+        need = human(fit_bytes(n, d, cfg.n_components, cfg.restarts, factor))
+        print(
+            f"{cfg.restarts:,} restarts need about {need} of memory, more than {human(limit)} (--memory-limit or the "
+            f"memory available): {-(-cfg.restarts // per_batch):,} batches of at most {per_batch:,} restarts, one "
+            "after the other (the same restarts and answer)",
+            file=sys.stderr,
+        )
+    return per_batch

@@ -52,11 +52,14 @@ def write_gallery_lines(path: str, last, cfg: FitConfig) -> list[str]:
     return [*lines, f"wrote the gallery of {cfg.restarts} restarts to {path}"]
 
 
-def fit_line(cfg: FitConfig, last, params) -> str:
+def fit_line(cfg: FitConfig, last, params, per_batch: int | None = None) -> str:
     m = params.meta
     own = last.restart_iterations
     status = "converged" if last.status != "cancelled" and last.restart_converged else last.status
     batch = f" (the batch of {cfg.restarts} restarts ran {last.iteration})" if own != last.iteration else ""
+    if per_batch is not None and per_batch < cfg.restarts:
+        batches = -(-cfg.restarts // per_batch)
+        batch = f" ({batches:,} batches of at most {per_batch:,} restarts ran {last.iteration} in all)"
     return (
         f"{cfg.algorithm} k={cfg.n_components} {cfg.covariance_type}: {status} after {own} "
         f"iteration{'' if own == 1 else 's'}{batch} in {last.elapsed:.2f}s; log-likelihood {m['log_likelihood']:.6f} "

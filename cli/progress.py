@@ -12,6 +12,7 @@ import time
 from engine.config import FitConfig
 from engine.history import History
 from engine.inference.fitting import fit
+from engine.runtime.limits import fit_bytes
 from engine.snapshot import CancelToken
 
 LOG_EVERY_S = 5.0  # stderr not a terminal (a log, a pipe, CI): a progress line this often, none for a shorter fit
@@ -56,18 +57,36 @@ class Progress:
             sys.stderr.write("\n")
 
 
-def run_fit(points, cfg: FitConfig, show_progress: bool):
-    """Run the fit with a progress bar; (last snapshot, its bounded history)."""
+def run_fit(points, cfg: FitConfig, show_progress: bool, per_batch: int | None = None):
+    """Run the fit with a progress bar, its restarts per_batch at a time (None: all at once); (last snapshot, its
+    bounded history). With batches, the expected time is said once the first batch has run."""
     progress = Progress(cfg.max_iter, show_progress)
     history = History()
     last = None
+    batched = per_batch is not None and per_batch < cfg.restarts
+    # the limit that makes fit run per_batch restarts at a time (the largest count within it)
+    limit = fit_bytes(len(points), points.shape[1], cfg.n_components, per_batch, cfg.memory_factor) if batched else None
+    told = not (batched and show_progress)
     try:
-        for last in fit(points, cfg):
+        for last in fit(points, cfg, memory_limit=limit):
             history.append(last)
             progress.update(last)
+            if not told and (last.restarts.n_iter[per_batch:] >= 0).any():  # the second batch has begun
+                told = True
+                say_expected_time(last.elapsed, per_batch, cfg.restarts)
     finally:
         progress.close()
     return last, history
+
+
+def say_expected_time(first_batch_s: float, per_batch: int, restarts: int) -> None:
+    batches = -(-restarts // per_batch)
+    print(
+        f"batch 1 of {batches:,} ({per_batch:,} restarts) took {first_batch_s:.1f} s: about "
+        f"{first_batch_s * batches:.0f} s for all {restarts:,} restarts",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def report_passes(snapshots, args, n: int):

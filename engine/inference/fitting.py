@@ -15,9 +15,11 @@ from ..model import gaussian
 from ..model.covariances import COVARIANCE_TYPES
 from ..model.scaling import Scaling, column_moments, reg_floor
 from ..procedure import Procedure
+from ..runtime.limits import restarts_that_fit
 from ..runtime.memory import release_free_memory
 from ..runtime.threads import use_threads_for
 from ..snapshot import CancelToken, RestartTable, Snapshot
+from .batches import MergedRestarts, batch_configs
 from .collapse import collapses
 from .em import all_failed_error, failure_warning
 from .init import Params, generators, initial_parameters, initial_points
@@ -88,9 +90,14 @@ def fit(
     cancel: CancelToken | None = None,
     every: bool = True,
     trace: list | None = None,
+    memory_limit: int | None = None,
 ) -> Iterator[Snapshot]:
     """Fit a mixture to data (N, D); yield a Snapshot after the initial evaluation and after every update
     (every=False: the last snapshot only, which spares building the others: model selection's many small fits).
+
+    memory_limit (bytes): restarts whose working arrays would exceed it (limits.fit_bytes) run in successive
+    batches that fit, with the same starts and the same answer as one batch (see batches.py; not for select_by
+    "initial", whose one trained restart is chosen among all starts at once).
 
     trace: a list that receives (iteration, mean log-likelihood of each restart (R,)) after every update.
     Stops when every restart's mean log-likelihood changes by less than tol, at max_iter, or when cancel is
@@ -99,6 +106,10 @@ def fit(
     cfg = config.resolved()
     x_data, moments = checked_data(data)
     n, d = x_data.shape
+    per_batch = _restarts_per_batch(cfg, n, d, memory_limit)
+    if per_batch < cfg.restarts:
+        yield from _in_batches(x_data, cfg, per_batch, cancel, every)
+        return
     dtype = torch.float64 if cfg.dtype == "float64" else torch.float32
     device = resolve_device(cfg)
     if device.type == "cpu":
@@ -136,6 +147,34 @@ def fit(
 def floor_of(cfg: FitConfig, std: np.ndarray) -> np.ndarray:
     """cfg's reg_covar floor in data units (D,), for data whose columns have standard deviations std (D,)."""
     return reg_floor(cfg.reg_covar, cfg.reg_covar_units, std, COVARIANCE_TYPES[cfg.covariance_type].isotropic)
+
+
+def _restarts_per_batch(cfg: FitConfig, n: int, d: int, memory_limit: int | None) -> int:
+    """How many restarts run at once: all of them, or as many as memory_limit holds (at least one)."""
+    if memory_limit is None or cfg.restarts == 1 or cfg.select_by == "initial":
+        return cfg.restarts
+    return max(1, restarts_that_fit(n, d, cfg.n_components, cfg.restarts, memory_limit, cfg.memory_factor))
+
+
+def _in_batches(
+    x_data: np.ndarray, cfg: FitConfig, per_batch: int, cancel: CancelToken | None, every: bool
+) -> Iterator[Snapshot]:
+    """fit's snapshots for restarts run per_batch at a time, merged into the whole fit's (batches.MergedRestarts)."""
+    merged = MergedRestarts(cfg, x_data.shape[1])
+    batches = batch_configs(cfg, per_batch)
+    start = time.perf_counter()
+    for i, (first, sub) in enumerate(batches):
+        last_batch = i == len(batches) - 1
+        last = None
+        for last in fit(x_data, sub, cancel, every):
+            if i and last.iteration == 0 and not last.done:  # the previous batch's last snapshot has this number
+                continue
+            status = merged.status(last_batch, last.status)
+            if every or status != "running":
+                yield merged.snapshot(first, last, status, time.perf_counter() - start)
+        merged.finish(first, last)
+        if last.status == "cancelled":
+            return
 
 
 def iterate(

@@ -70,6 +70,12 @@ def _largest(fits, upper: int) -> int:
     return lo
 
 
+def restarts_that_fit(n: int, d: int, k: int, restarts: int, limit: int, factor: float = 1.0) -> int:
+    """The most restarts, at most `restarts`, whose fit of n points in d dimensions with k components stays within
+    limit bytes by fit_bytes' estimate (0: not even one); factor: the algorithm's (fit_bytes)."""
+    return _largest(lambda r: fit_bytes(n, d, k, r, factor) <= limit, restarts)
+
+
 def check_fit_memory(n: int, d: int, k: int, restarts: int, available: int | None = None, factor: float = 1.0) -> None:
     """Refuse a fit whose estimate exceeds the available memory, naming the largest restarts (or K) that fit."""
     available = available_memory() if available is None else available
