@@ -25,10 +25,7 @@ def cmd_replay(args) -> int:
     print(fit_line(cfg, last, params))
     saved = session.fit
     differences = replay_differences(saved, last)
-    print(
-        f"session: {saved['status']} after {counted(saved['iteration'], 'iteration')}; log-likelihood "
-        f"{saved['log_likelihood']:.6f} (mean {saved['mean_log_likelihood']:.6f}); restart {saved['restart']}"
-    )
+    print(_saved_line(saved, cfg))
     same = not differences
     print(
         "reproduced: the same iterations, restart, log-likelihood and parameters"
@@ -63,3 +60,15 @@ def _version_changes(saved: dict) -> str:
     now = versions()
     keys = ("gmm_studio", "torch", "pyro", "numpy")
     return ", ".join(f"{k} {saved[k]} -> {now[k]}" for k in keys if k in saved and saved[k] != now.get(k))
+
+
+def _saved_line(saved: dict, cfg) -> str:
+    """The saved fit as the fit line says it: its restart's own iterations and state (a session from before they
+    were saved: the batch's), and the batch's count where it ran on."""
+    own = saved.get("restart_iterations", saved["iteration"])
+    status = "converged" if saved.get("restart_converged") and saved["status"] != "cancelled" else saved["status"]
+    batch = f" (the batch of {cfg.restarts} restarts ran {saved['iteration']})" if own != saved["iteration"] else ""
+    return (
+        f"session: {status} after {counted(own, 'iteration')}{batch}; log-likelihood {saved['log_likelihood']:.6f} "
+        f"(mean {saved['mean_log_likelihood']:.6f}); restart {saved['restart']}"
+    )

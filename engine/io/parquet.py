@@ -92,6 +92,8 @@ class ParquetSource:
         self.names = names = list(schema.names)  # every column of the file
         check_unique_names(self.path, names)
         numeric = [j for j, f in enumerate(schema) if _is_number(f.type) and f.name != "__index_level_0__"]
+        if columns is None:  # the default as in memory: no row index, no class label (settled on whole columns)
+            numeric = data_columns(names, numeric, self._head, lambda j, kind: guess_holds(kind, self._column(j)))
         self.idx = resolve_columns(self.path, columns, names, numeric)  # names, indices, ranges as --columns takes
         words = [names[j] for j in self.idx if j not in numeric]
         if words:
@@ -99,6 +101,16 @@ class ParquetSource:
         self.columns = tuple(names[j] for j in self.idx)
         self.n_samples = self.file.metadata.num_rows
         self.n_features = len(self.idx)
+
+    def _head(self, j: int) -> list[str]:
+        """Column j's first values as text (at most 1,000: where the default's guesses start)."""
+        batch = next(self.file.iter_batches(batch_size=1000, columns=[self.names[j]]), None)
+        return [] if batch is None else [str(v) for v in batch.column(0).to_pylist()]
+
+    def _column(self, j: int) -> Iterator[np.ndarray]:
+        """Column j, a row group at a time."""
+        for g in range(self.file.metadata.num_row_groups):
+            yield self.file.read_row_group(g, columns=[self.names[j]]).column(0).to_numpy(zero_copy_only=False)
 
     def chunks(self, rows: int) -> Iterator[np.ndarray]:
         """Whole row groups, as many as fit in `rows` rows, in one chunk (a row group bigger than that in batches

@@ -68,7 +68,9 @@ def session_dict(
     """The session as JSON-ready data."""
     fit = {
         "status": snap.status,
-        "iteration": snap.iteration,
+        "iteration": snap.iteration,  # the batch's (its slowest restart's)
+        "restart_iterations": snap.restart_iterations,  # the chosen restart's own
+        "restart_converged": snap.restart_converged,
         "restart": snap.restart,
         "mean_log_likelihood": snap.mean_log_likelihood,
         "log_likelihood": snap.log_likelihood,

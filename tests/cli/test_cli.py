@@ -330,3 +330,20 @@ def test_the_export_says_what_reg_covar_added_in_which_units(tmp_path, capsys) -
         meta = json.loads(out.read_text())
         assert meta["reg_covar"] == 1e-4 and meta["reg_covar_units"] == units
         np.testing.assert_allclose(meta["reg_floor"], expected, rtol=1e-9)
+
+
+def test_replay_says_the_saved_restarts_own_iterations(tmp_path, capsys) -> None:
+    """replay said 'session: converged after 562 iterations' (the batch's) where the fit said 206 (its restart's)."""
+    from engine.io.data import forum_sample
+
+    data = tmp_path / "forum.csv"
+    np.savetxt(data, forum_sample(1000, 0), delimiter=",", header="x0,x1", comments="", fmt="%.17g")
+    session = tmp_path / "s.gmmsession"
+    assert cli(["fit", str(data), "-k", "3", "--restarts", "20", "--session", str(session), "--quiet"]) == 0
+    fit_line = capsys.readouterr().out.splitlines()[0]
+    saved = json.loads(session.read_text())["fit"]
+    own, batch = saved["restart_iterations"], saved["iteration"]
+    assert own < batch and f"after {own} iterations (the batch of 20 restarts ran {batch})" in fit_line
+    assert cli(["replay", str(session), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert f"session: converged after {own} iterations (the batch of 20 restarts ran {batch}); " in out
