@@ -42,7 +42,7 @@ class WindowState(QObject):
         super().__init__(parent)
         self.dataset = None  # engine.Dataset on the plot
         self.origin = None  # engine.DataRef: how a session finds that data again
-        self.stream = None  # gui.scene.big_data.Streamed: the data is read by chunks (dataset.points: its sample)
+        self.stream = None  # gui.scene.big_data.ChunkedFile: the data is read by chunks (dataset.points: its sample)
         self.scene: DataScene | None = None
         self.frame: Frame | None = None  # on screen
         self.latest: Frame | None = None  # the newest frame of the current fit
@@ -65,7 +65,7 @@ class WindowState(QObject):
         return self.scene is not None and len(self.scene.points) > 0
 
     def set_data(self, dataset, origin, stream=None) -> int:
-        """A new data set (its scene is built next; stream: it is read by chunks, gui.scene.big_data.Streamed, and
+        """A new data set (its scene is built next; stream: it is read by chunks, gui.scene.big_data.ChunkedFile, and
         dataset.points is a sample of it); returns the token its scene must bring."""
         self.dataset, self.origin, self.stream = dataset, origin, stream
         self.data_token += 1

@@ -96,10 +96,10 @@ class SessionControl:
     def _open_chunked(self, session) -> None:
         """A session of data read by chunks: the file checked in one pass (size and SHA-256), read by chunks as
         Open does (its first pass, its image), then the session's settings and its fit again."""
-        from ..scene.big_data import chunk_rows
+        from ..scene.big_data import window_chunk_rows
 
         ref = session.data
-        rows = chunk_rows(CHECK_BYTES, ref.n_features)
+        rows = window_chunk_rows(CHECK_BYTES, ref.n_features)
 
         def checked(_source) -> None:
             def run() -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .frames import HISTOGRAM_BINS, IMAGE_BINS, RUG_SHARE, SAMPLE_SIZE, DataScene, image_of, padded_bounds
+from .frames import DOTS_SHOWN, HISTOGRAM_BINS, IMAGE_BINS, RUG_SHARE, DataScene, image_of, padded_bounds
 
 MACHINE = "this machine"  # where a fit runs: here, a LocalCluster ("local") or a scheduler's address
 REPORT_EVERY_S = 0.5  # a long pass reports its progress at most this often
@@ -24,7 +24,7 @@ MAX_CHUNK_ROWS = 1 << 20
 
 
 @dataclass(frozen=True)
-class Streamed:
+class ChunkedFile:
     """A file read by chunks: where it is, which columns (as engine.io.stream.open_source takes them; None: its
     default), their names and places among the file's columns, N, the memory limit it exceeds (bytes), and its
     first pass (engine.io.stream.Survey, whose sample was drawn with `seed`)."""
@@ -60,7 +60,7 @@ class Streamed:
 
     def rows(self, restarts: int = 1) -> int:
         """Rows per chunk of its passes (chunk_rows)."""
-        return chunk_rows(self.limit, self.n_features, restarts)
+        return window_chunk_rows(self.limit, self.n_features, restarts)
 
     def first_pass(self, source, rows: int, report, seed: int, sample_size: int | None = None):
         """The survey a fit seeded `seed` starts from: the one made when the file opened when it was drawn with
@@ -82,7 +82,7 @@ class Streamed:
         )
 
 
-def chunk_rows(limit: int, n_features: int, restarts: int = 1) -> int:
+def window_chunk_rows(limit: int, n_features: int, restarts: int = 1) -> int:
     """Rows per chunk of the window's passes: within the memory limit (engine.runtime.limits.chunk_rows_for), at most
     MAX_CHUNK_ROWS."""
     from engine import chunk_rows_for
@@ -109,20 +109,20 @@ class Progress:
                 self.report(f"{self.what}: {done:,} of {self.n_samples:,} rows ({100 * done / self.n_samples:.0f}%)")
 
 
-def survey_file(source, path: str, columns, limit: int, seed: int, report, cancelled) -> Streamed:
+def survey_file(source, path: str, columns, limit: int, seed: int, report, cancelled) -> ChunkedFile:
     """The first pass over a source (engine.io.stream): every value checked, the moments, a sample of
     engine.io.stream.SAMPLE_SIZE rows, stream.sample_rows of seed."""
     from engine import stream, survey
 
-    rows = chunk_rows(limit, source.n_features)
+    rows = window_chunk_rows(limit, source.n_features)
     found = survey(Progress(source, report, f"{path}: first pass"), rows, stream.SAMPLE_SIZE, seed, cancelled)
     chosen = tuple(columns) if columns is not None else None
-    return Streamed(path, chosen, tuple(source.columns), tuple(source.idx), found.n_samples, limit, found, seed)
+    return ChunkedFile(path, chosen, tuple(source.columns), tuple(source.idx), found.n_samples, limit, found, seed)
 
 
-def streamed_scene(streamed: Streamed, view, report, cancelled) -> DataScene:
+def streamed_scene(streamed: ChunkedFile, view, report, cancelled) -> DataScene:
     """The scene of data read by chunks in view (engine.model.projection.View; None for 1-D data): its sample's points
-    (S, D) with SAMPLE_SIZE of them drawn, and an image (or a histogram, in 1-D) of ALL the points, counted in
+    (S, D) with DOTS_SHOWN of them drawn, and an image (or a histogram, in 1-D) of ALL the points, counted in
     one pass (two for a view across columns, whose range needs its own pass)."""
     from engine import density
 
@@ -131,7 +131,7 @@ def streamed_scene(streamed: Streamed, view, report, cancelled) -> DataScene:
     rows = streamed.rows()
     points = np.ascontiguousarray(found.sample, dtype=np.float64)
     rng = np.random.default_rng(streamed.seed)
-    shown = np.sort(rng.choice(len(points), min(len(points), SAMPLE_SIZE), replace=False))
+    shown = np.sort(rng.choice(len(points), min(len(points), DOTS_SHOWN), replace=False))
     variance = float(np.min(found.std**2)) if len(found.std) else 1.0
     variance = variance if variance > 0 else 1.0
     if view is None:
@@ -175,10 +175,10 @@ class ClusterLink:
     def __init__(self) -> None:
         self.spec = ""
         self.client = None
-        self._key = None  # (the Streamed its parts were made for, held so that it stays that object; rows)
+        self._key = None  # (the ChunkedFile its parts were made for, held so that it stays that object; rows)
         self._passes = None
 
-    def passes(self, spec: str, streamed: Streamed, rows: int, report):
+    def passes(self, spec: str, streamed: ChunkedFile, rows: int, report):
         """engine.scale.cluster.ClusterPasses of the data on the cluster `spec` ('local' or an address), rows per
         part at most; connects (or reconnects, when spec changed) first."""
         from engine import cluster
@@ -207,7 +207,7 @@ class ClusterLink:
         cluster.close(client)
 
 
-def grid_data(streamed: Streamed, seed: int, cells: int, report):
+def grid_data(streamed: ChunkedFile, seed: int, cells: int, report):
     """engine.inference.grid.Streamed of data read by chunks for a model selection on this machine (`cells` fits
     batched: restarts x K x covariance types): the first pass's sample when it was drawn with seed (else a new first
     pass), and a pass per iteration for every cell at once."""
@@ -221,7 +221,7 @@ def grid_data(streamed: Streamed, seed: int, cells: int, report):
     return GridData(source, found, functools.partial(local_pass, Progress(source, report, "pass"), rows))
 
 
-def fit_snapshots(streamed: Streamed, config, cancel, where: str, link: ClusterLink, report):
+def fit_snapshots(streamed: ChunkedFile, config, cancel, where: str, link: ClusterLink, report):
     """The snapshots of a fit of data read by chunks: a pass per iteration here (where == MACHINE) or on the Dask
     cluster `where`. Here the start is drawn from the first pass's sample when its seed is the fit's (no pass
     again), else from a new one; on a cluster, as the command line's `fit --dask`, from the first pass the

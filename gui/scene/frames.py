@@ -22,7 +22,7 @@ from engine import View, columns_view
 from .display_map import DisplayMap, map_for
 
 SCATTER_LIMIT = 50_000  # up to this many points are drawn one by one
-SAMPLE_SIZE = 20_000  # beyond it: a density image and this many sampled points on top
+DOTS_SHOWN = 20_000  # beyond it: a density image and this many sampled points on top
 IMAGE_BINS = 400  # density image resolution (per axis)
 GRID = 160  # contour grid resolution (per axis)
 RING_POINTS = 72  # points per ellipse ring
@@ -40,8 +40,8 @@ class DataScene:
     (xmin, xmax, ymin, ymax) of the view, padded; image (IMAGE_BINS, IMAGE_BINS) float32 log-density of the
     view in [0, 1], or None when every point is drawn; shown_points (S, 2): the view of points[shown] (in 1-D:
     the values and their rug heights); view: the 2-D view (None for 1-D data); histogram (1-D data only):
-    bin edges (B+1,) and densities (B,); stream: data read by chunks (gui.scene.big_data.Streamed), whose points are a
-    uniform sample of its rows while the image (or histogram) counts all of them.
+    bin edges (B+1,) and densities (B,); stream: data read by chunks (gui.scene.big_data.ChunkedFile), whose points
+    are a uniform sample of its rows while the image (or histogram) counts all of them.
     """
 
     points: np.ndarray
@@ -97,7 +97,7 @@ def build_scene(points: np.ndarray, view: View | None = None, seed: int = 0) -> 
     variance = float(points.var(axis=0).min()) if n > 1 else 1.0
     variance = variance if variance > 0 else 1.0
     rng = np.random.default_rng(seed)
-    shown = np.arange(n) if n <= SCATTER_LIMIT else np.sort(rng.choice(n, SAMPLE_SIZE, replace=False))
+    shown = np.arange(n) if n <= SCATTER_LIMIT else np.sort(rng.choice(n, DOTS_SHOWN, replace=False))
     if d == 1:
         return _histogram_scene(points, shown, variance, rng)
     view = columns_view(d, 0, 1) if view is None else view

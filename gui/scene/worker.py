@@ -92,7 +92,7 @@ class FitJob:
     config: object
     gate: RunGate
     light: bool = False  # frames without point labels and contours (the small side-by-side plots)
-    stream: object | None = None  # data read by chunks (gui.scene.big_data.Streamed): a pass per iteration
+    stream: object | None = None  # data read by chunks (gui.scene.big_data.ChunkedFile): a pass per iteration
     where: str = ""  # where such data is fitted (big_data.MACHINE, 'local' or a scheduler's address)
     cluster: object | None = None  # the window's big_data.ClusterLink
     drawn: threading.Event = field(default_factory=threading.Event)

@@ -49,7 +49,7 @@ def test_a_big_file_shows_every_point_as_an_image_and_a_sample_as_dots(qtbot, wi
     _open_big(qtbot, window, tmp_path / "big.npy")
     scene = window.state.scene
     assert scene.n_samples == 150_000 and len(scene.points) == 100_000  # the first pass's uniform sample
-    assert len(scene.shown) == frames.SAMPLE_SIZE
+    assert len(scene.shown) == frames.DOTS_SHOWN
     np.testing.assert_array_equal(scene.image, _histogram(x, scene.bounds))
     assert scene.bounds == frames.padded_bounds(x)  # the exact extremes of all the points
     rows = window.state.stream.survey.sample_rows

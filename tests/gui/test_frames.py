@@ -82,8 +82,8 @@ def test_large_data_is_an_image_plus_a_sample() -> None:
     xy[0] = [0.0, 0.0]
     xy[1] = [10.0, 2.0]
     scene = frames.build_scene(xy)
-    assert scene.sampled and len(scene.shown) == frames.SAMPLE_SIZE
-    assert len(np.unique(scene.shown)) == frames.SAMPLE_SIZE
+    assert scene.sampled and len(scene.shown) == frames.DOTS_SHOWN
+    assert len(np.unique(scene.shown)) == frames.DOTS_SHOWN
     np.testing.assert_array_equal(scene.shown_points, xy[scene.shown])
     assert scene.image.shape == (frames.IMAGE_BINS, frames.IMAGE_BINS)
     assert scene.image.max() == pytest.approx(1.0) and scene.image.min() == 0.0

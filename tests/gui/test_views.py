@@ -53,7 +53,7 @@ def test_a_large_data_set_is_projected_once_per_view() -> None:
     x = np.random.default_rng(1).normal(size=(frames.SCATTER_LIMIT + 10, 5))
     view = pca_view(x)
     scene = frames.build_scene(x, view)
-    assert scene.sampled and scene.shown_points.shape == (frames.SAMPLE_SIZE, 2)
+    assert scene.sampled and scene.shown_points.shape == (frames.DOTS_SHOWN, 2)
     np.testing.assert_allclose(scene.shown_points, view.points(x[scene.shown]))
 
 
