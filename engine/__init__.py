@@ -1,7 +1,8 @@
 """GMM Studio's engine: numpy + torch + pyro only (never Qt). The GUI and CLI use what is exported here.
 
 Exports load on first use (PEP 562): the data and config parts need only NumPy, so the window can validate
-and generate data at once, while the fit (torch, pyro: about 2 s to import) loads in a worker thread.
+and generate data at once, while the fit (torch and pyro, the slow imports: docs/performance.md, 'The window')
+loads in a worker thread.
 """
 
 from __future__ import annotations
@@ -173,6 +174,7 @@ def __dir__() -> list[str]:
 
 
 def load_compute() -> None:
-    """Import the torch/pyro part of the engine (about 2 s): call it off the GUI thread."""
+    """Import the torch/pyro part of the engine (seconds: docs/performance.md, 'The window'): call it off the GUI
+    thread."""
     for module in ("inference.fitting", "model.predict", "io.export"):
         importlib.import_module(f".{module}", __name__)

@@ -1,6 +1,7 @@
 """Start the window: the QApplication, the icon and names the desktop needs, then the main window.
 
-Only Qt, pyqtgraph and NumPy load here (about 0.4 s); torch and pyro load in the fit thread afterwards.
+Only Qt, pyqtgraph and NumPy load here (the window shows before the slow imports: docs/performance.md, 'The
+window'); torch and pyro load in the fit thread afterwards.
 Set GMM_STUDIO_STARTUP_REPORT=FILE to have the window write when it was first painted and when the
 engine was ready (time.time() seconds, JSON) and then quit: bench/bench_gui_startup.py uses it.
 """

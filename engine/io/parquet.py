@@ -114,9 +114,10 @@ class ParquetSource:
 
     def chunks(self, rows: int) -> Iterator[np.ndarray]:
         """Whole row groups, as many as fit in `rows` rows, in one chunk (a row group bigger than that in batches
-        of `rows`). Not iter_batches over the file: its read-ahead kept 2.4 GB in pyarrow's pool over a 1.8 GB
-        file, against 16 MB by row groups, which also read 6x faster (2e7 rows: 0.17 s against 1.0 s). The file must
-        not change during the fit (its stamp is checked at each pass's start and end)."""
+        of `rows`). Not iter_batches over the file: its read-ahead kept more than the file's size in pyarrow's
+        pool, where reading by row groups keeps one group and is faster too (measured: docs/performance.md,
+        'Reading big files'). The file must not change during the fit (its stamp is checked at each pass's start
+        and end)."""
         return stamped(self.path, self.stamp, self._chunks(rows))
 
     def _chunks(self, rows: int) -> Iterator[np.ndarray]:

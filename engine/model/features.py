@@ -59,7 +59,7 @@ def quadratic_features(x: Tensor, out: Tensor | None = None) -> Tensor:
     """F(x) (N, P) = [1, x_1..x_D, x_i x_j for i <= j] of points x (N, D), written into out (>= N, P) if given.
 
     Row i's products x_i * x_{i..D} are one contiguous slice of F: D broadcast products, not a gather (the
-    gather x[:, i] * x[:, j] was 3x slower at D = 10 and made two (N, P) temporaries).
+    gather x[:, i] * x[:, j] was slower and made two (N, P) temporaries; docs/performance.md, 'The E-step's layout').
     """
     n, d = x.shape
     f = torch.empty(n, n_features(d), dtype=x.dtype, device=x.device) if out is None else out[:n]
@@ -80,7 +80,7 @@ def quadratic_features_t(xt: Tensor, out: Tensor | None = None) -> Tensor:
     """
     d, c = xt.shape
     f = torch.empty(n_features(d), c, dtype=xt.dtype, device=xt.device) if out is None else out[:, :c]
-    # on the CPU through NumPy on the same memory: D calls of ~1 us each against torch's ~4 (see normalise)
+    # on the CPU through NumPy on the same memory: D calls, each cheaper than torch's (see normalise)
     mul, points, rows = (np.multiply, xt.numpy(), f.numpy()) if xt.device.type == "cpu" else (torch.mul, xt, f)
     rows[0] = 1.0
     rows[1 : 1 + d] = points
@@ -92,11 +92,10 @@ def quadratic_features_t(xt: Tensor, out: Tensor | None = None) -> Tensor:
 
 
 # Above two dimensions the (N, P) features are not kept: each E-step chunk makes its own (the same numbers) in a
-# buffer that stays in cache. That is as fast as reading kept features from memory (P = 66 at D = 10: 21.7 ms
-# against 20.5 ms per E-step at N = 2e5) and never holds the (N, P) array, which is 16.5 times the data at D = 30
-# (bench/bench_dims.py). At D <= 2 (P <= 3D) the kept features cost no more than the data's own copies.
-# The chunks' features are made points last, F^T (P, c) (LazyFeatures.transposed): each product then writes whole
-# rows, and the E-step at D = 10, N = 2e5 on two threads went from 21.5 to 17.5 ms (this 2-core machine).
+# buffer that stays in cache. That is about as fast as reading kept features from memory and never holds the
+# (N, P) array, which is 16.5 times the data at D = 30. At D <= 2 (P <= 3D) the kept features cost no more than the
+# data's own copies. The chunks' features are made points last, F^T (P, c) (LazyFeatures.transposed): each product
+# then writes whole rows, which made the E-step faster (both measured: docs/performance.md, 'The E-step's layout').
 # A chunk of features holds about LAZY_ELEMENTS numbers (2048 rows at least: fewer lost at D = 30).
 LAZY_ELEMENTS = {"cpu": 2**19, "cuda": 2**25}
 
@@ -161,8 +160,8 @@ class LazyFeatures:
 # On the CPU, from D = 3 (where the E-step works chunk by chunk), a fit's standardised points live transposed in a
 # (1 + D, N) buffer whose first row is ones, z = [1; x^T], and the fit's points x (N, D) are the view z[1:].T. A
 # chunk of z is then a view: the whitened E-step's products read it as it is, and the features are made from its
-# rows, where each chunk was first copied transposed (33 of 584 ns per point at D = 30 on one thread here, 7 of 111
-# at D = 10). Other code sees an ordinary (N, D) tensor.
+# rows, where each chunk was first copied transposed (a measurable share of a pass: docs/performance.md, 'The
+# E-step's layout'). Other code sees an ordinary (N, D) tensor.
 def wants_lifted(d: int, device: torch.device) -> bool:
     """Whether a fit of D-dimensional points on this device keeps them in the lifted layout (see lifted_points)."""
     return device.type == "cpu" and n_features(d) > 3 * d
@@ -192,8 +191,8 @@ def n_features(d: int) -> int:
 
 
 def copy_transposed(out: Tensor, points: Tensor) -> None:
-    """out (D, c) = points (c, D) transposed. On the CPU through NumPy: its transposing copy took 56 against torch's
-    91 us for 7943 x 10 points here."""
+    """out (D, c) = points (c, D) transposed. On the CPU through NumPy: its transposing copy is faster than
+    torch's (measured: docs/performance.md, 'The E-step's layout')."""
     if points.device.type == "cpu":
         np.copyto(out.numpy(), points.numpy().T)
     else:

@@ -164,10 +164,9 @@ def normalise(log_joint: Tensor, log_norm: Tensor) -> None:
     """Turn the log-joint (R, K, c) into the responsibilities, in place, and write log p(x) = the log-sum-exp over
     K into log_norm (R, c).
 
-    On the CPU through NumPy on the same memory: a NumPy ufunc call costs ~1 us against torch's ~4, and with two
-    E-step threads each call also passes the GIL. With the features' products (quadratic_features_t) also through
-    NumPy, an E-step at D = 10, N = 2e5 on two chunk threads took 15.6 against 19.8 ms through torch (this 2-core
-    machine); faster in float32 too (3.3 against 5.2 ns per point here).
+    On the CPU through NumPy on the same memory: a NumPy ufunc call costs a fraction of torch's, and with two
+    E-step threads each call also passes the GIL, so fewer, cheaper calls make the E-step faster, in float64 and
+    float32 (measured: docs/performance.md, 'The E-step's layout').
     """
     if log_joint.device.type == "cpu":
         joint, out = log_joint.numpy(), log_norm.numpy()
@@ -190,10 +189,8 @@ def normalise(log_joint: Tensor, log_norm: Tensor) -> None:
 # instead of quadratic features: ((x - mu) L^-T)^T for every component is one (R*K*D, 1 + D) x (1 + D, c) product,
 # and the statistics one (1 + D, c) x (c, R*K*D) product. Both are dense products with long inner sums (near the
 # BLAS's peak), where the features' products have only R*K rows; but they take about twice the features' flops,
-# so more restart-components tip the balance back. Per E-step, 2 threads, K = 5 (R*K = 5), N = 2e5: D = 10
-# features 17.8 against 18.6 ms, D = 11 22.2 against 21.4, D = 12 23.0 against 22.0, D = 16 44.2 against 32.7;
-# N = 5e4: D = 12, R*K = 10 9.4 against 13.6 ms (features win); D = 16, R*K = 10 14.8 against 16.8 (features
-# win); D = 30, R*K = 10 56.5 against 38.6 (whitened wins), R*K = 20 60.3 against 71.3 (features win).
+# so more restart-components tip the balance back. The threshold and the D / 2 rule are where the measured
+# crossover lay (docs/performance.md, 'The E-step's layout': features against whitened distances).
 WHITENED_MIN_D = 11
 WHITENED_ELEMENTS = 2**19  # a chunk's (R*K*D, c) buffer holds about this many numbers (4 MiB in float64)
 
@@ -220,7 +217,7 @@ def whitened_statistics(
     Each chunk's points get a leading 1 and are laid out transposed, z = [1; x^T] (1 + D, c): one product
     [-mu L^-T; L^-T]^T @ z gives every component's ((x - mu) L^-T)^T (M*D, c), and one product z @ (r x^T)^T gives
     sum r x (its first row) and sum r x x^T. With the points last, the sum over D and the products r x run along
-    contiguous rows (faster than points first: 601 against 714 ns per point at D = 30 on one thread here).
+    contiguous rows, which was faster than points first (measured: docs/performance.md, 'The E-step's layout').
     """
     n, d = x.shape
     r, k, _ = means.shape
@@ -262,11 +259,9 @@ def whitened_statistics(
 
 def blas_matmul(a: Tensor, b: Tensor, out: Tensor) -> Tensor:
     """a (n, p) @ b (p, q) into out (n, q). On the CPU through NumPy's BLAS (OpenBLAS in NumPy's wheels): for the
-    whitened E-step's shapes it ran 1.2-1.4x faster than torch's MKL on this project's AMD EPYC machine (44.5
-    against 36.5 GFLOP/s at D = 30, one thread each; 55 against 47 on a large square product), and for the
-    features' log-joint, (K, P) @ (P, c), 28 against 33-44 ns per point at D = 10, K = 5 (a whole E-step there
-    3-5% faster on two chunk threads). Not for the statistics' product (K, c) @ (c, P): OpenBLAS was no faster
-    there, and two chunk threads calling it ran at 1.4x one thread's speed, not 1.8x."""
+    whitened E-step's shapes and for the features' log-joint, (K, P) @ (P, c), it was faster than torch's MKL.
+    Not for the statistics' product (K, c) @ (c, P): OpenBLAS was no faster there, and two chunk threads calling
+    it scaled worse (measured: docs/performance.md, 'The E-step's layout': NumPy's BLAS against torch's)."""
     if a.device.type != "cpu":
         return torch.matmul(a, b, out=out)
     # A padded component's log weight is -inf (model selection's batches): OpenBLAS multiplies it by the zeros that

@@ -1,12 +1,12 @@
 """How torch's CPU threads wait, and how many a fit uses.
 
 torch's OpenMP threads spin for a while after each parallel region, waiting for more work. When other
-processes keep the cores busy, the spinning threads fight them for the cores: a fit of 1e5 points (K=3, 4
-restarts) that takes 1.1 s alone took 15-24 s beside two busy processes (bench/bench_busy.py). Passive waiting
-(threads sleep when out of work) removes that, but makes thousands of tiny parallel regions slower (a
-model-selection grid on Old Faithful: 7.2 s against 3.8 s). So both: OpenMP waits passively, and a fit below
+processes keep the cores busy, the spinning threads fight them for the cores, and a fit takes many times as long
+as alone. Passive waiting (threads sleep when out of work) removes that, but makes thousands of tiny parallel
+regions slower (a model-selection grid on Old Faithful). So both: OpenMP waits passively, and a fit below
 ~1e5 point x component x restart products per iteration runs on one thread (no parallel regions to wait in;
-measured as fast as two threads there), a larger one on torch's count.
+measured as fast as two threads there), a larger one on torch's count. The numbers: docs/performance.md,
+'Threads and busy machines'.
 
 GMM_STUDIO_THREADS=N fixes the count; GMM_STUDIO_THREADS=torch-defaults leaves torch's settings alone (for the
 benchmark's comparison).
@@ -39,9 +39,8 @@ def before_torch() -> None:
 SMALL_WORK = 100_000  # points x components x restarts per iteration below which one thread is as fast
 # An E-step of at most ONE_CHUNK_ROWS points is one chunk on the calling thread (gaussian._chunking), so its only
 # parallelism is inside each operation, and with passive waiting every such parallel region pays a sleeping
-# thread's wake-up (a few of them per iteration). Below ONE_CHUNK_WORK products one thread is faster: 100 restarts
-# of K=3 on 1,000 points (3e5) took 1.11-1.30 s on two threads against 0.63-0.78 s before passive waiting
-# (issue 22 item 14), 0.70 against 0.88 s here on one thread (a busy 2-core machine); at 9e5 the two were even.
+# thread's wake-up (a few of them per iteration). Below ONE_CHUNK_WORK products one thread is faster; the limit
+# lies below where one and two threads were measured even (docs/performance.md, 'Threads and busy machines').
 # Larger data runs its chunks on the pool's threads (one wake-up per E-step), not affected.
 ONE_CHUNK_ROWS = 1024  # gaussian.MIN_EVEN_ROWS: no chunk smaller, so this many points are one chunk
 ONE_CHUNK_WORK = 600_000
@@ -82,8 +81,8 @@ def use_threads_for(work: int, n: int | None = None) -> None:
 
 # The E-step's chunks run on these threads, each with one torch thread: the ~10 small operations per chunk
 # then open no OpenMP parallel regions (each costs a wake-up when threads wait passively, as they do here), and
-# a chunk's intermediates stay in one core's cache. At D = 10, N = 2e5 that made the E-step 45 -> 19 ms, at
-# D = 30 124 -> 74 ms, at D = 2 9 -> 5 ms (bench/bench_dims.py).
+# a chunk's intermediates stay in one core's cache, which made the E-step faster at every D measured
+# (docs/performance.md, 'Threads and busy machines': chunk workers).
 _POOL: ThreadPoolExecutor | None = None
 _POOL_LOCK = threading.Lock()
 _CHUNK_WORKERS: int | None = None  # None: as many as torch's thread count
@@ -91,9 +90,9 @@ _CHUNK_WORKERS: int | None = None  # None: as many as torch's thread count
 
 def set_chunk_workers(n: int | None) -> None:
     """How many threads run the E-step's chunks (None: torch's thread count). The window sets 1: its GUI thread
-    shares the GIL, and three Python threads passing it at every small operation made its longest stall 48-57 ms
-    against 43-47 ms with one (bench/bench_gui_stall.py, N = 1e6); one thread's operations then run on torch's
-    own threads, as they did before."""
+    shares the GIL, and three Python threads passing it at every small operation made its longest stall longer
+    than one did (measured: docs/performance.md, 'The window'); one thread's operations then run on torch's own
+    threads, as they did before."""
     global _CHUNK_WORKERS
     _CHUNK_WORKERS = n
 
@@ -205,9 +204,9 @@ def _pool(workers: int) -> ThreadPoolExecutor:
 # count: its "_local" setter changes the global one too), and threadpoolctl's limits are not thread-safe: changing
 # the count while another thread is inside a BLAS call is undefined. So it is set once, to one thread, when the
 # engine is imported (or by the environment before NumPy loads), and never changed around a call. One thread because
-# several chunk workers calling it with its default count queue on its one pool (two workers ran 0.8x as fast as
-# one), and with one worker (the window's) its threads spin after each call: beside two busy processes on this
-# 2-core machine that made a fit 7-17x slower (docs in README, bench/bench_busy.py). It also keeps a fit's bits the
+# several chunk workers calling it with its default count queue on its one pool (two workers ran slower than
+# one), and with one worker (the window's) its threads spin after each call, which beside busy processes made a
+# fit many times slower (docs/performance.md, 'Threads and busy machines'). It also keeps a fit's bits the
 # same on any number of workers. GMM_STUDIO_THREADS=torch-defaults leaves it alone.
 BLAS_ENV = "OPENBLAS_NUM_THREADS"  # NumPy's wheels' BLAS (torch's MKL keeps torch's own count)
 _BLAS_SET = False

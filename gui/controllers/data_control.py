@@ -145,7 +145,8 @@ class DataControl:
         self.messages.keep(dialog)
 
     def generate(self, weights, means, covariances, n: int, seed: int) -> None:
-        """Sample n points from the mixture (in the background: 1e6 points take ~0.3 s); any dimension."""
+        """Sample n points from the mixture (in the background: a million points take longer than the event loop
+        may wait, see docs/performance.md, 'The window'); any dimension."""
         import engine
 
         d = np.asarray(means).shape[1]

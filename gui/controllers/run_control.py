@@ -206,8 +206,9 @@ class RunControl(QObject):
     def _frame_ready(self, job_id: int, frame: Frame | str) -> None:
         if not self._current(job_id):
             return  # a frame of a fit that was replaced
-        if isinstance(frame, str):  # the progress of a long pass, or a cluster starting (15-45 s): shown until the next
-            self._progress = frame  # note or the fit's end (it is withdrawn then), never timed out while it holds
+        if isinstance(frame, str):  # the progress of a long pass, or a cluster starting (it can take tens of seconds,
+            self._progress = frame  # docs/performance.md, 'The window'): shown until the next note or the fit's end
+            # (it is withdrawn then), never timed out while it holds
             self.messages.note(frame, 0)
             return
         if frame.view is not self.state.scene.view:  # built just before the view changed: never draw the old view

@@ -19,7 +19,8 @@ from .frames import DOTS_SHOWN, HISTOGRAM_BINS, IMAGE_BINS, RUG_SHARE, DataScene
 MACHINE = "this machine"  # where a fit runs: here, a LocalCluster ("local") or a scheduler's address
 REPORT_EVERY_S = 0.5  # a long pass reports its progress at most this often
 # Rows per chunk at most, whatever the memory limit: one NumPy operation on a chunk may hold the GIL for its
-# whole length, the window's event loop waiting (19M-row chunks stalled it 116 ms: bench_gui_stall.py --file)
+# whole length, the window's event loop waiting (chunks of the memory limit's size stalled it past the budget:
+# docs/performance.md, 'The window', bench_gui_stall.py --file)
 MAX_CHUNK_ROWS = 1 << 20
 
 

@@ -22,7 +22,9 @@ from .point_cloud import PointCloudItem
 
 MAX_PAIRS = 8  # columns in the matrix at most (8 x 8 cells)
 PAIR_POINTS = 1000  # points drawn per cell (a fixed random sample of the shown points)
-REDRAW_MS = 300  # the matrix follows a live fit at most this often: 28 cells cost ~50 ms a redraw at 8 columns
+# The matrix follows a live fit at most this often: a redraw of all 28 cells at 8 columns takes about the event
+# loop's whole budget (measured: docs/performance.md, 'The window').
+REDRAW_MS = 300
 
 
 class PairsView(pg.GraphicsLayoutWidget):
@@ -55,8 +57,8 @@ class PairsView(pg.GraphicsLayoutWidget):
 
     def show_scene(self, scene: DataScene, names: tuple[str, ...], columns: tuple[int, ...]) -> None:
         """Lay out the matrix for columns (at most MAX_PAIRS) of the scene's data, a cell per event-loop turn
-        (a plot takes ~20 ms to make: 36 at once would hold the window for most of a second); points uncoloured
-        until the first frame."""
+        (making a plot is slow enough that 36 at once would hold the window: docs/performance.md, 'The window');
+        points uncoloured until the first frame."""
         self.clear()
         self.cells = {}
         self.maps, self._drawn = {}, {}
