@@ -9,6 +9,8 @@ Imported only for `--dask`: the default path never imports dask or distributed.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +35,7 @@ from ..io.stream import (
 CONNECT_TIMEOUT_S = 10
 WORKERS_WAIT_S = 30  # how long a fit waits for a first worker to join a scheduler that has none
 CANCEL_POLL_S = 0.2  # how often a pass on the cluster looks at its cancel token
+_SCRATCH: dict[int, str] = {}  # a LocalCluster started by connect() -> its own scratch folder, removed by close()
 
 
 def connect(spec: str, say: Callable[[str], None] | None = None):
@@ -44,10 +47,19 @@ def connect(spec: str, say: Callable[[str], None] | None = None):
     if spec == "local" or spec.startswith("local:"):
         workers = local_workers(spec)
         # silence_logs CRITICAL: a worker logs a task's error (a bad value in a CSV part) with its traceback at
-        # ERROR, before the one line the command prints for it
-        cluster = LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=50
-        )
+        # ERROR, before the one line the command prints for it. Its own scratch folder: distributed puts the
+        # scratch folder first on the workers' path, and the shared one (/tmp/dask-scratch-space) can hold an engine
+        # uploaded there by an earlier `dask worker` (ship_engine), whose stale code the workers would import.
+        scratch = tempfile.mkdtemp(prefix="gmm-studio-dask-")
+        try:
+            cluster = LocalCluster(
+                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=50,
+                local_directory=scratch,
+            )  # fmt: skip
+        except BaseException:
+            shutil.rmtree(scratch, ignore_errors=True)
+            raise
+        _SCRATCH[id(cluster)] = scratch
         return Client(cluster)
     if not spec.startswith(("tcp://", "tls://")):
         raise UserError(f"--dask takes local, local:WORKERS or a scheduler address tcp://HOST:PORT, got {spec!r}")
@@ -175,6 +187,9 @@ def close(client) -> None:
     client.close()
     if cluster is not None:
         cluster.close()
+        scratch = _SCRATCH.pop(id(cluster), None)
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
 def part_rows(client, n_samples: int, rows: int) -> int:

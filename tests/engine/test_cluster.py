@@ -59,6 +59,27 @@ def test_a_local_cluster_gives_the_fit_of_this_machine(tmp_path, local_client) -
     np.testing.assert_array_equal(on_cluster[-1].means, here[-1].means)
 
 
+def test_a_local_cluster_imports_this_engine_not_an_upload_in_the_shared_scratch(tmp_path) -> None:
+    """`dask worker` started as docs/big-data.md says uploads the engine into Dask's shared scratch folder, which
+    distributed puts first on its workers' path: a later --dask local, after the engine changed, imported that stale
+    copy (its workers could not read the new engine's tasks, and the fit waited for ever). A LocalCluster of ours
+    has its own scratch folder, removed when it closes."""
+    import dask
+
+    stale = tmp_path / "dask-scratch-space" / "engine"
+    stale.mkdir(parents=True)
+    (stale / "__init__.py").write_text("STALE = True  # an engine uploaded by an earlier `dask worker`\n")
+    with dask.config.set({"temporary-directory": str(tmp_path)}):
+        client = cluster.connect("local:1")
+        try:
+            found = client.run(lambda: __import__("engine").__file__)
+            scratch = client.run(lambda: __import__("sys").path[0])
+        finally:
+            cluster.close(client)
+    assert [Path(f).parent for f in found.values()] == [ROOT / "engine"]
+    assert not any(Path(s).exists() for s in scratch.values())  # removed with the cluster
+
+
 def test_a_worker_killed_mid_fit_changes_nothing(tmp_path, local_client) -> None:
     """After three iterations one worker process is killed (SIGKILL): Dask recomputes its partitions from the
     file on the other (or a restarted) worker, the fit goes on, and every iteration is what it was."""
