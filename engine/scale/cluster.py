@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError, UserError
-from ..inference.streaming import PassPlan, PassSums, chunk_sums, summed
+from ..inference.sources import PassPlan, PassSums, chunk_sums, summed
 from ..io.stream import (
     CsvSource,
     Moments,
