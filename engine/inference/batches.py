@@ -42,6 +42,8 @@ class MergedRestarts:
         self.weights = np.full((r, k), np.nan)
         self.means = np.full((r, k, d), np.nan)
         self.covariances = np.full((r, k, d, d), np.nan)
+        self.last_change = np.full(r, np.nan)  # each restart's last two steps (the gallery's plateau judgement)
+        self.previous_change = np.full(r, np.nan)
         self.best: tuple[int, Snapshot] | None = None  # (first restart of its batch, its last snapshot)
         self.iterations = 0  # the finished batches' iterations
         self.statuses: list[str] = []
@@ -51,6 +53,8 @@ class MergedRestarts:
         self.initial_loss[rows], self.mean_ll[rows] = table.initial_loss, table.mean_log_likelihood
         self.n_iter[rows], self.converged[rows] = table.n_iter, table.converged
         self.weights[rows], self.means[rows], self.covariances[rows] = table.weights, table.means, table.covariances
+        if table.last_change is not None:
+            self.last_change[rows], self.previous_change[rows] = table.last_change, table.previous_change
 
     def finish(self, first: int, last: Snapshot) -> None:
         """Keep a finished batch's last snapshot (first: its first restart's number)."""
@@ -83,6 +87,8 @@ class MergedRestarts:
             self.weights.copy(),
             self.means.copy(),
             self.covariances.copy(),
+            self.last_change.copy(),
+            self.previous_change.copy(),
         )
         return replace(
             shown,

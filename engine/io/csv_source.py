@@ -106,6 +106,11 @@ class CsvSource:
         return stamped(self.path, self.stamp, self._chunks(rows))
 
     def _chunks(self, rows: int) -> Iterator[np.ndarray]:
+        for block in self._blocks(rows):
+            yield self._parse(block)
+
+    def _blocks(self, rows: int) -> Iterator[list[tuple[int, str]]]:
+        """The data lines (line number, text) in order, `rows` at a time (the header skipped)."""
         block: list[tuple[int, str]] = []
         lines = self._lines()
         if self.has_header:
@@ -113,10 +118,10 @@ class CsvSource:
         for item in lines:
             block.append(item)
             if len(block) == rows:
-                yield self._parse(block)
+                yield block
                 block = []
         if block:
-            yield self._parse(block)
+            yield block
 
     def _guess_holds(self, j: int, kind: str) -> bool:
         """Whether column j, read by chunks to its end, is a row index or a class label (guess_holds): the
@@ -129,16 +134,7 @@ class CsvSource:
 
     def _column_chunks(self, j: int, rows: int) -> Iterator[np.ndarray]:
         """Column j's values (c,) in order, `rows` at a time."""
-        block: list[tuple[int, str]] = []
-        lines = self._lines()
-        if self.has_header:
-            next(lines)
-        for item in lines:
-            block.append(item)
-            if len(block) == rows:
-                yield self._parse(block, [j])[:, 0]
-                block = []
-        if block:
+        for block in self._blocks(rows):
             yield self._parse(block, [j])[:, 0]
 
     def _parse(self, block: list[tuple[int, str]], idx: list[int] | None = None) -> np.ndarray:

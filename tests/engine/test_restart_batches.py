@@ -82,3 +82,16 @@ def test_the_command_line_splits_restarts_by_memory_limit_and_says_the_expected_
     assert len(rows[0]) == len(rows[1]) == R + 1
     cut = [[line.split(",")[i] for line in r[1:] for i in (0, 1, 5, 6)] for r in rows]  # restart, seed, n_iter, conv
     assert cut[0] == cut[1]
+
+
+def test_batched_restarts_keep_each_restarts_last_steps_for_the_gallery() -> None:
+    """The merged restart table dropped last_change and previous_change: a batched fit's gallery could not tell a
+    plateau from an optimum. Each restart's last two steps are now the one batch's (measured: equal or 1 ulp)."""
+    x = forum_sample(N, 1)
+    cfg = FitConfig(n_components=K, restarts=R, init="kmeans++", tol=1e-6, seed=5)
+    one = run_to_end(x, cfg).restarts
+    *_, last = fit(x, cfg, memory_limit=fit_bytes(N, 2, K, PER_BATCH))
+    batched = last.restarts
+    assert batched.last_change is not None and batched.previous_change is not None
+    np.testing.assert_allclose(batched.last_change, one.last_change, rtol=1e-6, atol=1e-12, equal_nan=True)
+    np.testing.assert_allclose(batched.previous_change, one.previous_change, rtol=1e-6, atol=1e-12, equal_nan=True)
