@@ -16,39 +16,41 @@ from ..config import FitConfig
 from ..errors import UserError
 from ..model import gaussian
 from .init import Params
+from .sources import HOST, PointsInMemory, SumSource
 
 # A component with less than one point's worth of responsibility has "lost all its points".
 EMPTY_NK = 1.0
-# Where the parameters and their algebra live, whatever the data's device.
-HOST = torch.device("cpu")
+__all__ = ["EMPTY_NK", "HOST", "ExactEM", "all_failed_error", "failure_warning"]
 
 
 class ExactEM:
-    """State and steps of exact EM. x (N, D) in working units; params batched over R restarts.
+    """State and steps of exact EM over N points in D dimensions; params batched over R restarts. The E-step's
+    sums come from a SumSource (engine/inference/sources.py): points in memory, or a pass over data read by chunks
+    here or held by a Dask cluster; the M-step, the re-seeding and the failures are the same for every source.
 
     Only restarts still running are computed: a converged restart drops out of the batch, so one slow
     restart does not keep the finished ones busy.
 
-    The data and the E-step live on x's device; the parameters and their algebra (M-step, Cholesky, the
+    The data and the E-step live on the data's device; the parameters and their algebra (M-step, Cholesky, the
     E-step's coefficients: arrays of R*K*D*D numbers) always live on the CPU. On a GPU that turns ~60 tiny
     kernel launches and several synchronisations per iteration into one copy each way.
     """
 
     def __init__(
         self,
-        x: torch.Tensor,
+        x: torch.Tensor | SumSource,
         params: Params,
         covariance_type: str | Sequence[str],
         reg: torch.Tensor,
         empty_policy: str = "reseed",
         n_components: Sequence[int] | None = None,
     ) -> None:
-        """covariance_type: one for every restart, or one per restart (R,); n_components (R,): how many of
-        the K components each restart really has (model selection batches a grid of K padded to the largest:
-        a padded component has weight 0, so it takes no responsibility and stays out of every update)."""
-        self.x = x
-        self.features = gaussian.features_of(x)  # (N, P) once per fit on x's device, or per chunk (large D)
-        self.lifted = gaussian.lifted_of(x)  # [1; x^T] (1 + D, N) when x lives in that layout (see working_points)
+        """x: the points (N, D) in working units, or where the E-step's sums come from. covariance_type: one for
+        every restart, or one per restart (R,); n_components (R,): how many of the K components each restart
+        really has (model selection batches a grid of K padded to the largest: a padded component has weight 0,
+        so it takes no responsibility and stays out of every update)."""
+        self.source: SumSource = PointsInMemory(x) if isinstance(x, torch.Tensor) else x
+        self.n_samples, self.n_features, self.dtype = self.source.n_samples, self.source.n_features, self.source.dtype
         self.weights, self.means, self.cov = (p.to(HOST) for p in params)
         r, k = self.weights.shape
         types = [covariance_type] * r if isinstance(covariance_type, str) else list(covariance_type)
@@ -64,12 +66,11 @@ class ExactEM:
         all_rows = torch.arange(r)
         chol, ok = self._factor(all_rows, self.cov)
         # a restart that failed at once is never evaluated; identity factors keep the tensor finite
-        eye = torch.eye(x.shape[1], dtype=x.dtype)
+        eye = torch.eye(self.n_features, dtype=self.dtype)
         self.chol = torch.where(ok[:, None, None, None], chol, eye.expand_as(chol))
         self._rows = all_rows[ok]  # restarts computed at the next evaluate()
         self._mean_ll = torch.full((r,), float("nan"), dtype=torch.float64)
         self._stats: torch.Tensor | None = None  # (len(rows), K, P) float64, on the CPU
-        self._log_norm: torch.Tensor | None = None  # (len(rows), N), on x's device
         self.reseeded: list[list[int]] = [[] for _ in range(r)]
         self.empty: list[list[int]] = [[] for _ in range(r)]
         self._flagged: set[int] = set()  # restarts whose empty/reseeded lists are not empty
@@ -95,22 +96,14 @@ class ExactEM:
         if len(rows) == 0:  # the last running restart has just failed: nothing to evaluate
             return self._mean_ll.clone()
         weights, means, chol = (self._take(p, rows) for p in (self.weights, self.means, self.chol))
-        if gaussian.use_whitened(self.x.shape[1], len(rows) * means.shape[1]):
-            stats, self._log_norm = gaussian.whitened_statistics(
-                self.x, torch.log(weights), means, chol, lifted=self.lifted
-            )
-        else:
-            coef = gaussian.log_joint_coefficients(torch.log(weights), means, chol)
-            stats, self._log_norm = gaussian.e_step_statistics(self.features, coef.to(self.x.device))
-        self._stats = stats.to(HOST)
-        self._mean_ll = self._mean_ll.index_copy(0, rows, self._log_norm.mean(-1, dtype=torch.float64).to(HOST))
+        self._stats, mean_ll = self.source.e_step(torch.log(weights), means, chol)
+        self._mean_ll = self._mean_ll.index_copy(0, rows, mean_ll)
         return self._mean_ll
 
     def initial_loss(self) -> torch.Tensor:
         """EM's loss at the initial parameters: minus the total log-likelihood (R,), by restart number; +inf for a
         restart that failed at its start (never evaluated: never the lowest). Call after the first evaluate."""
-        evaluated = None if self._log_norm is None else self._log_norm.sum(-1).to(HOST)
-        return self._by_restart(evaluated)
+        return self._by_restart(self.source.total_ll())
 
     def _by_restart(self, evaluated: torch.Tensor | None) -> torch.Tensor:
         """Values of the restarts evaluated last (len(self._rows),) spread to every restart (R,), +inf elsewhere: the
@@ -126,7 +119,7 @@ class ExactEM:
         rows = self._take(self._rows, keep, len(self._rows))
         stats = self._take(self._stats, keep, len(self._rows))
         # the M-step in float64 (the statistics are float64), the parameters back in the working dtype
-        weights, means, cov = (p.to(self.x.dtype) for p in self._m_step(rows, stats))
+        weights, means, cov = (p.to(self.dtype) for p in self._m_step(rows, stats))
         weights, means, cov = self._handle_empty(rows, keep, stats[..., 0], weights, means, cov)
         chol, ok = self._factor(rows, cov)  # a restart that failed here keeps its last valid parameters
         if not bool(ok.all()):
@@ -141,14 +134,14 @@ class ExactEM:
     def _m_step(self, rows: torch.Tensor, stats: torch.Tensor) -> Params:
         """The M-step (float64) for restarts rows (M,) from their statistics (M, K, P), each restart with its
         covariance type; padded components get weight 0, mean 0 and an identity covariance."""
-        n, reg = self.x.shape[0], self.reg.double()
+        n, d, reg = self.n_samples, self.n_features, self.reg.double()
         if len(self.type_names) == 1:
             weights, means, cov = gaussian.m_step(stats, n, self.type_names[0], reg)
         else:
             kinds = self.type_of[rows]
             weights = stats.new_empty(stats.shape[:2])
-            means = stats.new_empty((*stats.shape[:2], self.x.shape[1]))
-            cov = stats.new_empty((*means.shape, self.x.shape[1]))
+            means = stats.new_empty((*stats.shape[:2], d))
+            cov = stats.new_empty((*means.shape, d))
             for kind, name in enumerate(self.type_names):
                 at = torch.nonzero(kinds == kind).flatten()
                 if len(at):
@@ -157,7 +150,7 @@ class ExactEM:
         if self.real is None:
             return weights, means, cov
         real = self.real[rows]  # (M, K)
-        eye = torch.eye(self.x.shape[1], dtype=cov.dtype)
+        eye = torch.eye(d, dtype=cov.dtype)
         return (
             torch.where(real, weights, 0.0),
             torch.where(real[..., None], means, 0.0),
@@ -207,7 +200,7 @@ class ExactEM:
                 self._flagged.add(r)
             if not comps or len(comps) == k_total or self.empty_policy != "reseed":
                 continue
-            worst = self._worst_points(int(evaluated[i]), len(comps))  # the worst-explained points
+            worst = self.source.worst_points(int(evaluated[i]), len(comps))  # the worst-explained points
             full = [k for k in range(k_total) if k not in comps]
             avg_cov = cov[i, full].mean(0)
             for point, k in zip(worst, comps, strict=True):
@@ -217,11 +210,6 @@ class ExactEM:
             weights[i, comps] = 1.0 / k_total
             self.reseeded[r] = comps
         return weights, means, cov
-
-    def _worst_points(self, evaluated: int, count: int) -> torch.Tensor:
-        """The `count` points (count, D) of lowest log p(x) at the last E-step of its row `evaluated`, worst
-        first, on the CPU."""
-        return self.x[self._log_norm[evaluated].argsort()[:count]].to(HOST)
 
     def _factor(self, rows: torch.Tensor, cov: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Cholesky factors of cov (M, K, D, D) for restarts rows (M,), and which rows succeeded (M,). A

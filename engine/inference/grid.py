@@ -23,13 +23,25 @@ import torch
 
 from ..config import FitConfig
 from ..errors import UserError
+from ..io.stream import Survey
 from ..model.covariances import COVARIANCE_TYPES
-from ..model.scaling import Scaling, column_moments
-from ..runtime.threads import use_threads_for
+from ..model.scaling import column_moments
 from ..snapshot import CancelToken, Snapshot
+from .bookkeeping import Bookkeeping
 from .em import ExactEM, all_failed_error
-from .fitting import Bookkeeping, Stopping, checked_data, fit, floor_of, resolve_device, working_points
-from .init import initial_parameters, initial_points
+from .fitting import fit
+from .pipeline import (
+    Setup,
+    Stopping,
+    book,
+    checked_data,
+    initial_losses,
+    iterations,
+    prepare_points,
+    prepare_survey,
+    starts,
+)
+from .sources import ChunkSource, PassedPoints, PassRunner
 
 # The grid runs batched while points x rows x padded components (the E-step's elements per iteration) stay at
 # or below this: where `bench/bench_select.py --sizes` finds the batch still ahead of one fit at a time, with room
@@ -53,9 +65,9 @@ class Streamed:
     """Data read by chunks (engine/stream.py) for the grid: the source, its first pass's survey (moments and the
     initialisation's sample), and run_pass(plan) -> PassSums, one E-step pass here or on a Dask cluster."""
 
-    source: object
-    survey: object
-    run_pass: object
+    source: ChunkSource
+    survey: Survey
+    run_pass: PassRunner
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -144,90 +156,113 @@ class _CellProcedure:
     empty: list[list[int]]
 
 
+@dataclass(frozen=True)
+class _Layout:
+    """The batch's rows: cells [(index, resolved config)] that have a start, and each one's rows (R_c,) among
+    the batch's R = sum R_c."""
+
+    cells: list[tuple[int, FitConfig]]
+    rows: list[np.ndarray]
+
+    @staticmethod
+    def of(cells: list[tuple[int, FitConfig]]) -> _Layout:
+        offsets = np.cumsum([0, *(cfg.restarts for _, cfg in cells)])
+        return _Layout(cells, [np.arange(offsets[c], offsets[c + 1]) for c in range(len(cells))])
+
+    def per_row(self, attribute: str) -> list:
+        """A config attribute (covariance_type, n_components) for each row (R,)."""
+        return [getattr(cfg, attribute) for _, cfg in self.cells for _ in range(cfg.restarts)]
+
+
 def _batch(
-    x_data: np.ndarray | Streamed,
+    data: np.ndarray | Streamed,
     cells: list[tuple[int, FitConfig]],
     cancel: CancelToken | None,
     moments: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict[int, CellResult] | None:
-    """Fit cells [(index, config)] that share their working units as one ExactEM; None when cancelled.
-    moments: the data's column_moments, computed by its check (in memory)."""
+    """Fit cells [(index, config)] that share their working units as one ExactEM through the shared pipeline;
+    None when cancelled. moments: the data's column_moments, computed by its check (in memory)."""
     given = dict(cells)
     cells = [(i, cfg.resolved()) for i, cfg in cells]
     base = cells[0][1]
-    n, d = x_data.shape
-    dtype = torch.float64 if base.dtype == "float64" else torch.float32
-    device = resolve_device(base)
-    if isinstance(x_data, Streamed):  # the starts from the survey's sample, the passes over the source
-        from .streaming import StreamingEM, survey_scaling
-
-        device = torch.device("cpu")
-        scaling = survey_scaling(x_data.survey, base)
-        x = torch.as_tensor(scaling.data_to_std(x_data.survey.sample.copy()), dtype=dtype)
-        start_points = x  # the survey's sample: stream.sample_rows of the data
-
-        def procedure(params, types, ks):
-            return StreamingEM(x_data.run_pass, n, d, scaling, params, types, reg, dtype, base.empty_policy, ks)
+    n = data.shape[0]
+    work = n * max(cfg.n_components for _, cfg in cells) * sum(cfg.restarts for _, cfg in cells)
+    if isinstance(data, Streamed):  # the starts from the survey's sample, the passes over the source
+        setup = prepare_survey(data.survey, base, work, time.perf_counter())
     else:
-        isotropic = COVARIANCE_TYPES[base.covariance_type].isotropic
-        scaling = Scaling.fit(x_data, isotropic, moments) if base.standardize else Scaling.identity(d)
-        x = working_points(x_data, scaling, dtype, device)
-        start_points = initial_points(x, base.seed)  # the sample a selection by chunks starts from
-
-        def procedure(params, types, ks):
-            return ExactEM(x, params, types, reg, base.empty_policy, n_components=ks)
-
-    floor = floor_of(base, x_data.survey.std if isinstance(x_data, Streamed) else _std(x_data, moments))
-    reg = scaling.reg_to_std(floor, x)
-    start = time.perf_counter()
+        setup = prepare_points(data, moments if moments is not None else column_moments(data), base, work)
     results: dict[int, CellResult] = {}
     inits = []
     for i, cfg in cells:
         try:
-            inits.append((i, cfg, tuple(p.to(dtype) for p in initial_parameters(start_points, cfg, scaling, reg))))
+            inits.append((i, cfg, starts(setup, cfg)))
         except UserError as exc:  # more components than points
             results[i] = CellResult(given[i], None, [], exc)
     if not inits:
         return results
-    k_max = max(cfg.n_components for _, cfg, _ in inits)
+    layout = _Layout.of([(i, cfg) for i, cfg, _ in inits])
+    k_max = max(cfg.n_components for _, cfg in layout.cells)
     params = tuple(torch.cat([_pad(p[j], k_max, j) for _, _, p in inits]) for j in range(3))
-    restarts = [cfg.restarts for _, cfg, _ in inits]
-    offsets = np.cumsum([0, *restarts])
-    rows = [np.arange(offsets[c], offsets[c + 1]) for c in range(len(inits))]
-    types = [cfg.covariance_type for _, cfg, _ in inits for _ in range(cfg.restarts)]
-    ks = [cfg.n_components for _, cfg, _ in inits for _ in range(cfg.restarts)]
-    if device.type == "cpu":
-        use_threads_for(n * k_max * len(types))
-    proc = procedure(params, types, ks)
-    mean_ll = proc.evaluate().cpu()
-    seeds = np.concatenate([np.arange(cfg.seed, cfg.seed + cfg.restarts) for _, cfg, _ in inits])
-    initial_loss = proc.initial_loss().cpu().numpy().astype(np.float64)
-    book = Bookkeeping(base, seeds, initial_loss, np.arange(len(types)), scaling, floor)
-    stopping = Stopping(len(types), base.tol, proc.failed)
+    source = setup.points
+    if isinstance(data, Streamed):
+        source = PassedPoints(data.run_pass, n, data.shape[1], setup.scaling, setup.dtype)
+    setup = setup.without_sample()
+    types, ks = layout.per_row("covariance_type"), layout.per_row("n_components")
+    proc = ExactEM(source, params, types, setup.reg, base.empty_policy, n_components=ks)
+    mean_ll = proc.evaluate().cpu()  # no restart failing the batch: each cell reports its own failures
+    seeds = np.concatenate([np.arange(cfg.seed, cfg.seed + cfg.restarts) for _, cfg in layout.cells])
+    table = book(setup, initial_losses(proc), np.arange(len(types)), seeds)
+    ran = _run(proc, table, mean_ll, layout, setup, cancel)
+    if ran is None:
+        return None
+    results.update(_cell_results(proc, layout, given, n, *ran))
+    return results
+
+
+def _run(
+    proc: ExactEM,
+    table: Bookkeeping,
+    mean_ll: torch.Tensor,
+    layout: _Layout,
+    setup: Setup,
+    cancel: CancelToken | None,
+) -> tuple[Bookkeeping, torch.Tensor, dict[int, tuple[int, float]], list] | None:
+    """The batch's iterations from its first E-step (mean log-likelihoods mean_ll (R,)): pipeline.iterations,
+    no restart failing the whole batch; None when cancelled.
+    Returns the book, the restarts that finished (R,), each cell's (last iteration, seconds) and the trace
+    [(iteration, mean log-likelihood per row (R,))]."""
+    stopping = Stopping(len(table.seeds), setup.cfg.tol, proc.failed)
     finished: dict[int, tuple[int, float]] = {}  # cell -> (its last iteration, seconds)
     trace = []
-    iteration = 0
-    while True:
-        running = stopping.observe(mean_ll)
-        book.record_progress(mean_ll, stopping.converged, running, iteration)
-        trace.append((iteration, book.mean_ll.copy()))
-        if cancel is not None and cancel.cancelled:
+    tick = None
+    for tick in iterations(proc, stopping, mean_ll, setup.cfg.max_iter, cancel, fail_together=False):
+        table.record_progress(tick.mean_ll, stopping.converged, tick.running, tick.iteration)
+        trace.append((tick.iteration, table.mean_ll.copy()))
+        if tick.cancelled:
             return None
-        if iteration >= base.max_iter:
-            stopping.stop_all()
-        for c, r in enumerate(rows):
+        for c, r in enumerate(layout.rows):
             if c not in finished and not bool(stopping.active[r].any()):
-                finished[c] = (iteration, time.perf_counter() - start)
-        if not stopping.running:
-            break
-        proc.step(stopping.active)
-        stopping.drop_failed()
-        mean_ll = proc.evaluate().cpu()
-        iteration += 1
-    book.record_params(proc.params(), iteration)
-    done = stopping.done.numpy()
-    for c, (i, cfg, _) in enumerate(inits):
-        r = rows[c]
+                finished[c] = (tick.iteration, time.perf_counter() - setup.started)
+    table.record_params(proc.params(), tick.iteration)
+    return table, stopping.done, finished, trace
+
+
+def _cell_results(
+    proc: ExactEM,
+    layout: _Layout,
+    given: dict[int, FitConfig],
+    n: int,
+    table: Bookkeeping,
+    done: torch.Tensor,
+    finished: dict[int, tuple[int, float]],
+    trace: list,
+) -> dict[int, CellResult]:
+    """Each cell's result from the batch's end: its snapshot (as `fit` alone gives it) or the error that stopped
+    every one of its restarts."""
+    results = {}
+    done = done.numpy()
+    for c, (i, cfg) in enumerate(layout.cells):
+        r = layout.rows[c]
         failures = {j - int(r[0]): comp for j, comp in proc.failures.items() if j in r}  # in the order they failed
         part = _CellProcedure(proc.failed[r], failures, [proc.reseeded[j] for j in r], [proc.empty[j] for j in r])
         if bool(part.failed.all()):
@@ -236,7 +271,7 @@ def _batch(
             continue
         last_iteration, seconds = finished[c]
         status = "converged" if bool(done[r].all()) else "max_iter"
-        snap = book.part(cfg, r, cfg.n_components).snapshot(last_iteration, status, seconds, part, n)
+        snap = table.part(cfg, r, cfg.n_components).snapshot(last_iteration, status, seconds, part, n)
         results[i] = CellResult(given[i], snap, [(it, lls[r]) for it, lls in trace if it <= last_iteration])
     return results
 
@@ -252,8 +287,3 @@ def _pad(p: torch.Tensor, k: int, which: int) -> torch.Tensor:
     else:
         fill = p.new_zeros((p.shape[0], missing, *p.shape[2:]))
     return torch.cat([p, fill], dim=1)
-
-
-def _std(x: np.ndarray, moments: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
-    """The columns' standard deviations (D,) of x (N, D): from its moments when the check computed them."""
-    return (moments if moments is not None else column_moments(x))[1]

@@ -1,5 +1,5 @@
 """Fits on a Dask cluster: the data's partitions live in the workers' memory, each iteration maps the engine's
-chunk E-step (streaming.chunk_sums, the same function a pass on this machine runs) over them and adds the
+chunk E-step (sources.chunk_sums, the same function a pass on this machine runs) over them and adds the
 results here, in the partitions' order; the M-step runs here. No cluster code of ours: Dask schedules the tasks,
 holds the partitions, moves the sums, and recomputes a lost partition from its file when a worker dies.
 
@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError, UserError
-from ..inference.streaming import PassPlan, PassSums, chunk_sums, summed
+from ..inference.sources import PassPlan, PassSums, chunk_sums, summed
 from ..io.csv_source import CsvSource
 from ..io.npy import NpySource
 from ..io.parquet import ParquetSource

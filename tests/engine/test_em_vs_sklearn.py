@@ -259,4 +259,4 @@ def test_points_in_the_lifted_layout_give_the_same_e_step(d: int) -> None:
         there = gaussian.e_step_statistics(gaussian.features_of(plain), coef, chunk=256, workers=2)
     assert torch.equal(here[0], there[0]) and torch.equal(here[1], there[1])
     em = ExactEM(x, (log_w.exp(), means, chol @ chol.transpose(-1, -2)), "full", torch.zeros(d, dtype=torch.float64))
-    assert em.lifted is not None  # and the fit's procedure finds the layout
+    assert em.source.lifted is not None  # and the fit's procedure finds the layout (its E-step's source)

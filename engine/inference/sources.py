@@ -1,0 +1,223 @@
+"""Where the E-step's sums come from: the strategy exact EM is given, behind small typed Protocols.
+
+EM needs only the per-component sufficient statistics (N_k, sum r x, sum r x x^T) and the log-likelihood, which
+add up over points. A `SumSource` computes them for the running restarts' parameters:
+- `PointsInMemory`: the working points (N, D) on their device (a single fit, the in-memory grid);
+- `PassedPoints`: one pass over data that is not in memory per E-step, run by a `PassRunner` (plan -> sums):
+  `local_pass` reads a `ChunkSource` here chunk by chunk (a streamed fit), engine/scale/cluster.py maps the same
+  `chunk_sums` over a Dask cluster's partitions (a cluster fit). The grid over such data takes either runner.
+Every one runs the same chunk E-step (gaussian.whitened_statistics or e_step_statistics): from the same start a
+streamed fit is the in-memory fit, up to the order of the sums (tests/engine/test_streaming.py).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import torch
+
+from ..model import gaussian
+from ..model.scaling import Scaling
+from ..snapshot import CancelToken
+
+# Where the parameters and their algebra live, whatever the data's device.
+HOST = torch.device("cpu")
+
+
+class SumSource(Protocol):
+    """The E-step of exact EM over N points in D dimensions, for M running restarts of K components."""
+
+    n_samples: int
+    n_features: int
+    dtype: torch.dtype
+
+    def e_step(
+        self, log_weights: torch.Tensor, means: torch.Tensor, chol: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Statistics (M, K, P) float64 and mean log-likelihoods (M,) float64, both on the CPU, at log-weights
+        (M, K), means (M, K, D) and Cholesky factors (M, K, D, D) in working units."""
+        ...
+
+    def total_ll(self) -> torch.Tensor | None:
+        """The last E-step's total log-likelihood (M,) on the CPU; None before the first."""
+        ...
+
+    def worst_points(self, row: int, count: int) -> torch.Tensor:
+        """The `count` points (count, D) of lowest log p(x) at the last E-step of its row, worst first, on the CPU."""
+        ...
+
+
+class ChunkSource(Protocol):
+    """Rows read a chunk at a time (engine/io/stream.py's sources)."""
+
+    n_samples: int
+    n_features: int
+
+    def chunks(self, rows: int) -> Iterator[np.ndarray]:
+        """The data's rows in order, `rows` at a time (c, D)."""
+        ...
+
+
+class PassRunner(Protocol):
+    """One E-step pass over data that is not in memory: here (local_pass) or on a Dask cluster."""
+
+    def __call__(self, plan: PassPlan, cancel: CancelToken | None = None) -> PassSums: ...
+
+
+class PointsInMemory:
+    """The E-step over points x (N, D) in working units, on x's device (features made once per fit, or per
+    chunk at large D; the lifted layout [1; x^T] when x lives in it: see fitting.working_points)."""
+
+    def __init__(self, x: torch.Tensor) -> None:
+        self.x = x
+        self.n_samples, self.n_features = x.shape
+        self.dtype = x.dtype
+        self.features = gaussian.features_of(x)
+        self.lifted = gaussian.lifted_of(x)
+        self._log_norm: torch.Tensor | None = None  # (M, N) log p(x_n) at the last E-step, on x's device
+
+    def e_step(
+        self, log_weights: torch.Tensor, means: torch.Tensor, chol: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        if gaussian.use_whitened(self.n_features, means.shape[0] * means.shape[1]):
+            stats, self._log_norm = gaussian.whitened_statistics(self.x, log_weights, means, chol, lifted=self.lifted)
+        else:
+            coef = gaussian.log_joint_coefficients(log_weights, means, chol)
+            stats, self._log_norm = gaussian.e_step_statistics(self.features, coef.to(self.x.device))
+        return stats.to(HOST), self._log_norm.mean(-1, dtype=torch.float64).to(HOST)
+
+    def total_ll(self) -> torch.Tensor | None:
+        return None if self._log_norm is None else self._log_norm.sum(-1).to(HOST)
+
+    def worst_points(self, row: int, count: int) -> torch.Tensor:
+        return self.x[self._log_norm[row].argsort()[:count]].to(HOST)
+
+
+@dataclass(frozen=True)
+class PassPlan:
+    """What every chunk of a pass needs (small: sent to each Dask task): the standardisation (D,), the running
+    restarts' log-weights (M, K), means (M, K, D), Cholesky factors (M, K, D, D), and the working dtype."""
+
+    center: np.ndarray
+    scale: np.ndarray
+    log_weights: torch.Tensor
+    means: torch.Tensor
+    chol: torch.Tensor
+    dtype: torch.dtype
+
+
+@dataclass
+class PassSums:
+    """A chunk's (or a pass's) contribution: statistics (M, K, P) float64, log-likelihood sums (M,), and the K
+    worst-explained points (their log p (M, K) and standardised coordinates (M, K, D)), worst first."""
+
+    stats: torch.Tensor
+    ll_sum: torch.Tensor
+    worst_ll: torch.Tensor
+    worst_x: torch.Tensor
+
+    def add(self, other: PassSums) -> PassSums:
+        k = max(self.worst_ll.shape[1], other.worst_ll.shape[1])
+        worst = _merge_worst(self.worst_ll, self.worst_x, other.worst_ll, other.worst_x, k)
+        return PassSums(self.stats + other.stats, self.ll_sum + other.ll_sum, *worst)
+
+
+class PassedPoints:
+    """The E-step over n_samples points that are not in memory: each is one pass, run_pass(plan) -> PassSums.
+    The points an empty component is re-seeded at (the worst explained) are kept during the pass."""
+
+    def __init__(
+        self, run_pass: PassRunner, n_samples: int, n_features: int, scaling: Scaling, dtype: torch.dtype
+    ) -> None:
+        self.run_pass, self.scaling = run_pass, scaling
+        self.n_samples, self.n_features, self.dtype = n_samples, n_features, dtype
+        self._ll_sum: torch.Tensor | None = None  # (M,) the last pass's log-likelihood sums
+        self._worst: torch.Tensor | None = None  # (M, K, D) the worst-explained points, worst first
+
+    def e_step(
+        self, log_weights: torch.Tensor, means: torch.Tensor, chol: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        plan = PassPlan(self.scaling.center, self.scaling.scale, log_weights, means, chol, self.dtype)
+        sums = self.run_pass(plan)
+        self._ll_sum, self._worst = sums.ll_sum, sums.worst_x
+        return sums.stats, sums.ll_sum / self.n_samples
+
+    def total_ll(self) -> torch.Tensor | None:
+        return None if self._ll_sum is None else self._ll_sum.to(HOST)
+
+    def worst_points(self, row: int, count: int) -> torch.Tensor:
+        return self._worst[row, :count].to(self.dtype)
+
+
+def chunk_sums(chunk: np.ndarray, plan: PassPlan) -> PassSums:
+    """The E-step of one chunk of rows (c, D) as read: standardised, the same chunk E-step as the in-memory fit
+    (whitened distances or features made per sub-chunk), its sums. Runs here or on a Dask worker."""
+    m, k, d = plan.means.shape
+    center = torch.as_tensor(plan.center, dtype=plan.dtype)
+    scale = torch.as_tensor(plan.scale, dtype=plan.dtype)
+    raw = torch.as_tensor(chunk)
+    # the rows as read: each E-step thread standardises its sub-chunks into its own buffer, in cache (a pass
+    # over the whole chunk first, single-threaded, cost half the in-memory iteration again: bench_scale.py)
+    features = gaussian.LazyFeatures(raw, center, scale, plan.dtype)
+    if gaussian.use_whitened(d, m * k):
+        x = features.points(slice(None))  # the whitened products need the points themselves
+        stats, log_norm = gaussian.whitened_statistics(x, plan.log_weights, plan.means, plan.chol)
+    else:  # features made per sub-chunk, in cache, whatever D: a chunk's whole features could be GBs
+        coef = gaussian.log_joint_coefficients(plan.log_weights, plan.means, plan.chol)
+        stats, log_norm = gaussian.e_step_statistics(features, coef)
+    worst_ll, at = lowest(log_norm.double(), min(k, log_norm.shape[1]))
+    worst = (worst_ll, features.points(at.flatten()).double().view(*at.shape, d))
+    return PassSums(stats.double(), log_norm.sum(-1, dtype=torch.float64), *worst)
+
+
+LOWEST_BLOCK = 1024  # lowest(): values per block whose minimum is taken first
+
+
+def lowest(values: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The k smallest of each row of values (M, N) and their places (M, k), smallest first: torch.topk's answer.
+
+    The k smallest lie in the k blocks (of LOWEST_BLOCK) with the smallest minima, so one min-reduction over
+    all values and a topk over k blocks replace a topk over all N (10 ns of a pass's 48 per point, at N = 5e6)."""
+    m, n = values.shape
+    blocks = n // LOWEST_BLOCK
+    if blocks <= k:
+        return torch.topk(values, k, dim=1, largest=False, sorted=True)
+    body = values[:, : blocks * LOWEST_BLOCK].view(m, blocks, LOWEST_BLOCK)
+    chosen = torch.topk(body.amin(dim=2), k, dim=1, largest=False, sorted=False).indices  # (M, k) blocks
+    places = (chosen[..., None] * LOWEST_BLOCK + torch.arange(LOWEST_BLOCK)).view(m, -1)  # (M, k * B)
+    tail = torch.arange(blocks * LOWEST_BLOCK, n).expand(m, -1)  # the last, partial block: always a candidate
+    places = torch.cat([places, tail], dim=1)
+    best, at = torch.topk(torch.gather(values, 1, places), k, dim=1, largest=False, sorted=True)
+    return best, torch.gather(places, 1, at)
+
+
+def summed(parts: Iterable[PassSums]) -> PassSums:
+    """The sums of chunks or parts, added in the order given (the same bits however they were computed)."""
+    return functools.reduce(PassSums.add, parts)
+
+
+def local_pass(source: ChunkSource, rows: int, plan: PassPlan, cancel: CancelToken | None = None) -> PassSums:
+    """A pass over a source on this machine, chunk by chunk, summed in the chunks' order; errors.Cancelled between
+    two chunks once cancel is set (a pass over a big file takes a while: a closing window must not wait for it)."""
+
+    def sums() -> Iterator[PassSums]:
+        for chunk in source.chunks(rows):
+            if cancel is not None:
+                cancel.check()
+            yield chunk_sums(chunk, plan)
+
+    return summed(sums())
+
+
+def _merge_worst(
+    ll_a: torch.Tensor, x_a: torch.Tensor, ll_b: torch.Tensor, x_b: torch.Tensor, k: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The k lowest of two kept sets (M, ka), (M, ka, D) and (M, kb), (M, kb, D) (the earlier set first: ties go
+    to the earlier point, as in argsort)."""
+    cand_ll, cand_x = torch.cat([ll_a, ll_b], dim=1), torch.cat([x_a, x_b], dim=1)
+    order = torch.argsort(cand_ll, dim=1, stable=True)[:, :k]
+    return torch.gather(cand_ll, 1, order), torch.gather(cand_x, 1, order[..., None].expand(-1, -1, x_a.shape[2]))
