@@ -181,7 +181,8 @@ def lowest(values: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The k smallest of each row of values (M, N) and their places (M, k), smallest first: torch.topk's answer.
 
     The k smallest lie in the k blocks (of LOWEST_BLOCK) with the smallest minima, so one min-reduction over
-    all values and a topk over k blocks replace a topk over all N (10 ns of a pass's 48 per point, at N = 5e6)."""
+    all values and a topk over k blocks replace a topk over all N, about a fifth of a pass's cost per point (the
+    numbers: docs/performance.md, "Measured")."""
     m, n = values.shape
     blocks = n // LOWEST_BLOCK
     if blocks <= k:
