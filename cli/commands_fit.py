@@ -55,10 +55,9 @@ def cmd_fit(args) -> int:
     check_outputs(outputs, [args.data] + ([args.init] if args.init and Path(args.init).exists() else []))
     check_suffixes(args)
     source = stream_source(args)
-    if args.dask:
-        return fit_on_cluster(args, source)
-    if source is not None:
-        return fit_streamed(args, source)
+    if source is not None:  # read by chunks, or on a cluster: the settings (and an --init file) read once, here
+        cfg = gallery_config(args, fit_config(args)).resolved()
+        return fit_on_cluster(args, source, cfg) if args.dask else fit_streamed(args, source, cfg)
     ds = load_data(args)
     cfg = gallery_config(args, fit_config(args)).resolved()
     per_batch = restarts_per_batch(args, ds.points.shape, cfg)

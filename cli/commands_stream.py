@@ -15,22 +15,20 @@ from engine.io.outputs import atomic_write, staged_writes
 from engine.io.session import write_session
 from engine.snapshot import CancelToken
 
-from .inputs import fit_config, gallery_config
 from .output import fit_line, session_line, write_gallery_lines
 from .progress import note, report_passes, stop_at_pass_end
 
 
-def fit_on_cluster(args, source) -> int:
+def fit_on_cluster(args, source, cfg: FitConfig) -> int:
     """fit on a Dask cluster: the partitions in the workers' memory, a pass per iteration mapped over them."""
     from engine.runtime.limits import chunk_rows_for
     from engine.scale import cluster
 
     client = cluster.connect(args.dask, note)
     try:
-        cfg = fit_config(args).resolved()
         rows = chunk_rows_for(args.limit_bytes, source.n_features, cfg.restarts)
         passes, rows = cluster_passes(args, client, source, rows)
-        return fit_streamed(args, source, passes, rows)
+        return fit_streamed(args, source, cfg, passes, rows)
     finally:
         cluster.close(client)
 
@@ -46,12 +44,11 @@ def cluster_passes(args, client, source, rows: int):
     return cluster.ClusterPasses(client, source, rows), rows
 
 
-def fit_streamed(args, source, run_pass=None, rows: int | None = None) -> int:
-    """fit, reading the data by chunks of at most --memory-limit (or on a cluster, run_pass): a pass per
-    iteration, a line per pass."""
+def fit_streamed(args, source, cfg: FitConfig, run_pass=None, rows: int | None = None) -> int:
+    """fit with the resolved settings cfg, reading the data by chunks of at most --memory-limit (or on a cluster,
+    run_pass): a pass per iteration, a line per pass."""
     from engine.runtime.limits import chunk_rows_for
 
-    cfg = gallery_config(args, fit_config(args)).resolved()
     if run_pass is None:
         rows = chunk_rows_for(args.limit_bytes, source.n_features, cfg.restarts)
     _say_reading(args, source, rows, in_parts=run_pass is not None)

@@ -17,7 +17,7 @@ import pytest
 from engine import FitConfig, fit
 from engine.errors import DataError, UserError
 from engine.inference.streaming import fit_stream
-from engine.io.export import MixtureParams
+from engine.io.export import MixtureParams, read_params
 from engine.io.npy import NpySource
 
 cluster = pytest.importorskip("engine.scale.cluster")
@@ -226,6 +226,24 @@ def test_select_runs_its_grid_on_the_cluster(tmp_path, local_client, capsys) -> 
     assert cli.main(args) == 0
     assert json.loads(out.read_text())["best"]["k"] == 3
     assert "best by BIC: k=3" in capsys.readouterr().out
+
+
+def test_a_cluster_fit_reads_its_settings_and_its_init_file_once(tmp_path, local_client, monkeypatch) -> None:
+    """fit --dask resolved its settings twice and read its --init file twice (once to size the parts, once to fit):
+    a file changed in between gave the two steps different starts. Now the command reads it once."""
+    from cli import inputs
+    from cli import main as cli
+    from engine.io.export import write_params
+
+    x = _data(tmp_path / "x.npy", n=3000)
+    start = tmp_path / "start.json"
+    write_params(start, MixtureParams(np.full(3, 1 / 3), x[[0, 1, 2]] + 1.0, np.broadcast_to(np.eye(3) * 4, (3, 3, 3))))
+    reads = []
+    monkeypatch.setattr(inputs, "read_params", lambda path: reads.append(path) or read_params(path))
+    address = local_client.scheduler.address  # the module's cluster (a second LocalCluster would run beside it)
+    args = ["fit", str(tmp_path / "x.npy"), "-k", "3", "--init", str(start), "--max-iter", "3", "--dask", address]
+    assert cli.main(args + ["-o", str(tmp_path / "p.json"), "--quiet"]) == 0
+    assert reads == [str(start)]
 
 
 def test_the_first_pass_runs_on_the_workers(tmp_path, local_client) -> None:
