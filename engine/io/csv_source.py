@@ -13,6 +13,7 @@ import numpy as np
 
 from ..errors import DataError
 from .columns import guess_holds
+from .parts import Part, resolved
 from .stamp import FileStamp, stamped
 from .text import (
     STRUCTURE_ROWS,
@@ -83,6 +84,15 @@ class CsvSource:
         if count:
             parts.append((row, count, begin, offset, begin_line))
         return parts
+
+    def parts(self, rows: int) -> list[Part]:
+        """The file cut at line ends into parts of at most `rows` rows, for Dask workers, each of which parses its
+        own bytes (engine/io/parts.py); part.detail: (this source: the file's rules, first byte, end byte, first
+        line)."""
+        return [
+            Part(resolved(self.location), row, count, read_text_part, (self, begin, end, line), self.stamp)
+            for row, count, begin, end, line in self.byte_parts(rows)
+        ]
 
     def read_bytes(self, begin: int, end: int, first_line: int) -> np.ndarray:
         """The rows of bytes [begin, end) of the file (a part of byte_parts, starting at line first_line) as
@@ -162,3 +172,9 @@ def _numbered_lines(lines, first: int) -> Iterator[tuple[int, str]]:
     for no, line in enumerate(lines, start=first):
         if line.strip() and not line.lstrip().startswith("#"):
             yield no, line.rstrip("\r\n")
+
+
+def read_text_part(part: Part) -> np.ndarray:
+    """A part of CsvSource.parts (count, D) float64, parsed with the file's rules."""
+    source, begin, end, line = part.detail
+    return source.read_bytes(begin, end, line)

@@ -15,6 +15,7 @@ from ..errors import DataError
 from ..runtime.limits import human
 from .columns import as_table, resolve_columns
 from .dataset import unnamed_columns
+from .parts import Part, resolved
 from .stamp import FileStamp, stamped
 
 
@@ -167,6 +168,14 @@ class NpySource:
             for start in range(0, self.n_samples, rows):
                 yield self._read(f, buffer[: min(rows, self.n_samples - start)])
 
+    def parts(self, rows: int) -> list[Part]:
+        """The file cut into parts of at most `rows` rows, for Dask workers (engine/io/parts.py)."""
+        path, chosen = resolved(self.path), tuple(str(j) for j in self.idx)  # by place, as --columns takes them
+        return [
+            Part(path, lo, min(rows, self.n_samples - lo), read_npy_part, chosen, self.stamp)
+            for lo in range(0, self.n_samples, rows)
+        ]
+
     def read(self, start: int, count: int) -> np.ndarray:
         """Rows [start, start + count) (count, D) in the file's dtype (a Dask worker's part)."""
         with open(self.path, "rb") as f:
@@ -181,3 +190,8 @@ class NpySource:
         if not self.dtype.isnative or self.dtype.itemsize > 8:  # big-endian, long double: torch takes neither
             return chosen.astype(np.float64)
         return chosen
+
+
+def read_npy_part(part: Part) -> np.ndarray:
+    """A part of NpySource.parts (count, D) in the file's dtype: its chosen columns (their places) in part.detail."""
+    return NpySource(part.path, list(part.detail) or None).read(part.start, part.count)

@@ -10,6 +10,7 @@ import numpy as np
 from ..errors import DataError
 from .columns import check_finite, data_columns, guess_holds, resolve_columns
 from .dataset import Dataset
+from .parts import Part, resolved
 from .stamp import FileStamp, stamped
 
 PARQUET_MAGIC = b"PAR1"
@@ -137,6 +138,22 @@ class ParquetSource:
         if pending:
             yield self.read_groups(pending)
 
+    def parts(self, rows: int) -> list[Part]:
+        """The file cut into parts of whole row groups, as many as fit in `rows` rows (at least one), for Dask
+        workers (engine/io/parts.py); part.detail: (the chosen columns, the row groups)."""
+        path, meta, parts = resolved(self.path), self.file.metadata, []
+        start, count, groups = 0, 0, []
+        for g in range(meta.num_row_groups):
+            n = meta.row_group(g).num_rows
+            if count and count + n > rows:
+                parts.append(Part(path, start, count, read_parquet_part, (self.columns, tuple(groups)), self.stamp))
+                start, count, groups = start + count, 0, []
+            count += n
+            groups.append(g)
+        if count:
+            parts.append(Part(path, start, count, read_parquet_part, (self.columns, tuple(groups)), self.stamp))
+        return parts
+
     def read_groups(self, groups: list[int]) -> np.ndarray:
         """The chosen columns of the row groups `groups`, one after another (c, D) (also a Dask worker's part)."""
         return self._array(self.file.read_row_groups(groups, columns=list(self.columns)))
@@ -158,3 +175,9 @@ def _is_number(arrow_type) -> bool:
     import pyarrow.types as t
 
     return t.is_integer(arrow_type) or t.is_floating(arrow_type)
+
+
+def read_parquet_part(part: Part) -> np.ndarray:
+    """A part of ParquetSource.parts (count, D): its row groups' chosen columns."""
+    columns, groups = part.detail
+    return ParquetSource(part.path, list(columns)).read_groups(list(groups))

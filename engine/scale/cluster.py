@@ -12,16 +12,13 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import DataError, UserError
 from ..inference.sources import PassPlan, PassSums, chunk_sums, summed
-from ..io.csv_source import CsvSource
-from ..io.npy import NpySource
-from ..io.parquet import ParquetSource
+from ..io.parts import Part, read_part
 from ..io.stream import (
     Moments,
     MultiSource,
@@ -199,74 +196,10 @@ def part_rows(client, n_samples: int, rows: int) -> int:
     return max(min(rows, -(-n_samples // (4 * workers))), 1)
 
 
-@dataclass(frozen=True)
-class Part:
-    """Rows [start, start + count) of one file: what a task reads (the workers need the file's path)."""
-
-    path: str
-    kind: str  # "npy" or "parquet"
-    start: int
-    count: int
-    columns: tuple[str, ...] = ()
-    row_groups: tuple[int, ...] = ()  # a Parquet part's row groups (it is made of whole ones)
-    stamp: tuple[int, int] = (0, 0)  # the file's modification time (ns) and size: a changed file makes new keys
-    text: tuple = ()  # a text table's part: (its CsvSource: the file's rules, first byte, end byte, first line)
-
-
 def partitions(source, rows: int) -> list[Part]:
-    """The source cut into parts of at most `rows` rows (a Parquet file by whole row groups, several per part)."""
+    """The source cut into parts of at most `rows` rows, as each file's format cuts it (engine/io/parts.py)."""
     sources = source.sources if isinstance(source, MultiSource) else [source]
-    parts = []
-    for s in sources:
-        path = str(Path(s.path).resolve())
-        info = os.stat(path)
-        stamp = (info.st_mtime_ns, info.st_size)
-        if isinstance(s, NpySource):
-            chosen = tuple(str(j) for j in s.idx)  # the chosen columns, by place
-            parts += [
-                Part(path, "npy", lo, min(rows, s.n_samples - lo), chosen, stamp=stamp)
-                for lo in range(0, s.n_samples, rows)
-            ]
-        elif isinstance(s, CsvSource):  # cut at line ends in one pass here; each worker parses its own bytes
-            parts += [
-                Part(path, "text", row, count, s.columns, stamp=stamp, text=(s, begin, end, line))
-                for row, count, begin, end, line in s.byte_parts(rows)
-            ]
-        else:
-            start, count, groups = 0, 0, []
-            for g in range(s.file.metadata.num_row_groups):
-                n = s.file.metadata.row_group(g).num_rows
-                if count and count + n > rows:
-                    parts.append(Part(path, "parquet", start, count, s.columns, tuple(groups), stamp))
-                    start, count, groups = start + count, 0, []
-                count += n
-                groups.append(g)
-            if count:
-                parts.append(Part(path, "parquet", start, count, s.columns, tuple(groups), stamp))
-    return parts
-
-
-def read_part(part: Part) -> np.ndarray:
-    """The part's rows (count, D) as stored (runs on a worker; the file must be where the path says: DataError
-    when it is not, as on a worker of another machine without the folder)."""
-    try:
-        return _read_part(part)
-    except FileNotFoundError:
-        import socket
-
-        raise DataError(
-            f"{part.path}: the Dask worker on {socket.gethostname()} finds no such file: workers read the data "
-            "themselves, so it must be at this path on every worker's machine (a shared folder)"
-        ) from None
-
-
-def _read_part(part: Part) -> np.ndarray:
-    if part.kind == "text":
-        source, begin, end, line = part.text
-        return source.read_bytes(begin, end, line)
-    if part.kind == "npy":
-        return NpySource(part.path, list(part.columns) or None).read(part.start, part.count)
-    return ParquetSource(part.path, list(part.columns)).read_groups(list(part.row_groups))
+    return [part for s in sources for part in s.parts(rows)]
 
 
 class ClusterPasses:
