@@ -4,8 +4,10 @@ fit. ICL reads "n/a" where the engine gives none."""
 
 from __future__ import annotations
 
+import math
+
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QStyledItemDelegate, QTableWidget, QTableWidgetItem
 
 from .selection_chart import entry_model
 
@@ -13,23 +15,21 @@ COLUMNS = ("model", "K", "log-likelihood", "BIC", "ICL", "AIC", "parameters", "n
 MISSING = "n/a"
 
 
-class _Number(QTableWidgetItem):
-    """A cell that sorts by its number (a missing one last)."""
+class NumberText(QStyledItemDelegate):
+    """Numbers shown to two decimals, a missing one (held as +inf, so that it sorts last) as MISSING: the cells hold
+    the numbers themselves, so that the table sorts them as numbers."""
 
-    def __init__(self, value: float | None, text: str) -> None:
-        super().__init__(text)
-        self.value = value
-        self.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-
-    def __lt__(self, other) -> bool:
-        if isinstance(other, _Number):
-            mine, theirs = self.value, other.value
-            return theirs is None if mine is not None else False if theirs is None else mine < theirs
-        return super().__lt__(other)
+    def displayText(self, value, locale) -> str:
+        if isinstance(value, float):
+            return MISSING if math.isinf(value) else f"{value:.2f}"
+        return super().displayText(value, locale)
 
 
-def _number(value: float | None, digits: int = 2) -> _Number:
-    return _Number(value, MISSING if value is None else f"{value:.{digits}f}")
+def _number(value: float | int | None) -> QTableWidgetItem:
+    cell = QTableWidgetItem()
+    cell.setData(Qt.ItemDataRole.DisplayRole, math.inf if value is None else value)
+    cell.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+    return cell
 
 
 def parameters(entry) -> int | None:
@@ -51,12 +51,12 @@ def row_cells(entry) -> list[QTableWidgetItem]:
     note = entry.reason if entry.spurious else ("" if entry.converged else "not converged")
     return [
         QTableWidgetItem(name),
-        _Number(entry.k, str(entry.k)),
-        _number(entry.log_likelihood, 3),
+        _number(entry.k),
+        _number(entry.log_likelihood),
         _number(entry.bic),
         _number(getattr(entry, "icl", None)),
         _number(entry.aic),
-        _Number(n_parameters, MISSING if n_parameters is None else str(n_parameters)),
+        _number(n_parameters),
         QTableWidgetItem(note),
     ]
 
@@ -75,6 +75,7 @@ class SelectionTable(QTableWidget):
         self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.horizontalHeader().setStretchLastSection(True)
         self.entries: list = []
+        self.setItemDelegate(NumberText(self))
         self.cellDoubleClicked.connect(self._double_clicked)
 
     def show_entries(self, entries: list, best) -> None:

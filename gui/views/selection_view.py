@@ -107,8 +107,8 @@ class SelectionView(QWidget):
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self.views)
         split.addWidget(self.legend)
-        split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 1)
+        split.setStretchFactor(0, 1)  # the chart takes what is left once the legend has its meanings' width
+        split.setStretchFactor(1, 0)
         split.setChildrenCollapsible(False)
         layout.addWidget(split, 1)
         layout.addWidget(text_box(self.best, 2, 4))
