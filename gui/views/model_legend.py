@@ -64,6 +64,9 @@ class ModelLegend(QScrollArea):
         self.meanings: dict[str, QLabel] = {}
         self.models: dict[str, str] = {}  # registry (or drawn) name -> mclust name
         self.headers: dict[str, QLabel] = {}  # by family
+        # the letters' key, where the meanings do not fit beside the names (each name's tooltip has its meaning)
+        self.key = QLabel("volume, shape, orientation:\nE equal, V varying,\nI spherical / axis-aligned")
+        self.key.setStyleSheet("color: #555")
         for name, model in registered.items():
             self._row(name, model, fittable=True)
         self._lay_out()
@@ -90,9 +93,10 @@ class ModelLegend(QScrollArea):
         """The rows by family, each family under its header, in mclust's order."""
         for r in range(self.grid.rowCount()):
             self.grid.setRowStretch(r, 0)
-        for widget in (*self.boxes.values(), *self.meanings.values(), *self.headers.values()):
+        for widget in (self.key, *self.boxes.values(), *self.meanings.values(), *self.headers.values()):
             self.grid.removeWidget(widget)  # added again below, at its new row
-        row, last = 0, None
+        self.grid.addWidget(self.key, 0, 0, 1, 2)
+        row, last = 1, None
         for name, model in sorted(self.models.items(), key=registry_order):
             if family(model) != last:
                 last = family(model)
@@ -127,6 +131,7 @@ class ModelLegend(QScrollArea):
         show = self.width() >= wide
         for label in self.meanings.values():
             label.setVisible(show)
+        self.key.setVisible(not show)
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
@@ -134,7 +139,7 @@ class ModelLegend(QScrollArea):
 
     def sizeHint(self):
         hint = super().sizeHint()
-        hint.setWidth(self._widths()[1])
+        hint.setWidth(self._widths()[0])  # the names: the chart comes first, the meanings where room is left
         return hint
 
     def set_best(self, names: set[str]) -> None:

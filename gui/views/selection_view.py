@@ -104,11 +104,11 @@ class SelectionView(QWidget):
         self.views.setTabPosition(QTabWidget.TabPosition.South)
         self.views.addTab(self.chart, "Chart")
         self.views.addTab(self.table, "Table")
-        split = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter = split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self.views)
         split.addWidget(self.legend)
-        split.setStretchFactor(0, 1)  # the chart takes what is left once the legend has its meanings' width
-        split.setStretchFactor(1, 0)
+        split.setStretchFactor(0, 3)  # the chart first; the legend shows its meanings once it has their width
+        split.setStretchFactor(1, 1)
         split.setChildrenCollapsible(False)
         layout.addWidget(split, 1)
         layout.addWidget(text_box(self.best, 2, 4))

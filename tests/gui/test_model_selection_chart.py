@@ -203,8 +203,10 @@ def test_meanings_read_the_three_letters() -> None:
 def test_the_legend_and_the_covariance_list_name_every_registered_model(view) -> None:
     from gui.views.controls import ControlPanel
 
-    view.resize(1400, 500)  # wide enough for the meanings beside the names
+    view.resize(1400, 500)
+    view.splitter.setSizes([500, 900])  # the legend dragged wide enough for the meanings beside the names
     QApplication.processEvents()
+    assert not view.legend.key.isVisible()
     panel = ControlPanel()
     combo = panel.covariance
     assert combo.currentText() == next(iter(engine.COVARIANCE_TYPES))  # the default stays the first registered
@@ -218,5 +220,5 @@ def test_the_legend_and_the_covariance_list_name_every_registered_model(view) ->
         assert not combo.itemIcon(index).isNull()
     view.resize(420, 500)  # narrow: the names stay, the meanings go to the tooltips
     QApplication.processEvents()
-    assert not any(label.isVisible() for label in view.legend.meanings.values())
+    assert not any(label.isVisible() for label in view.legend.meanings.values()) and view.legend.key.isVisible()
     assert all(box.isVisible() and box.toolTip().startswith(box.text()[:3]) for box in view.legend.boxes.values())
