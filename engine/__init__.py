@@ -24,6 +24,9 @@ _EXPORTS = {
     "model.covariances": (
         "COVARIANCE_TYPES",
         "CovarianceType",
+        "MCLUST_MODELS",
+        "SKLEARN_TYPES",
+        "covariance_type",
     ),
     "config": (
         "DTYPES",

@@ -36,6 +36,7 @@ class CovarianceType:
     n_cov_parameters: Callable[[int, int], int]  # (K, D) -> free covariance parameters
     export: Callable[[np.ndarray], np.ndarray]  # full (K, D, D) -> scikit-learn's covariances_ for this type
     isotropic: bool = False  # the standardisation must use one common scale (a sphere stays a sphere)
+    model: str = ""  # mclust's name (Celeux & Govaert's volume, shape, orientation: E equal, V varying, I identity)
 
     def n_parameters(self, k: int, d: int) -> int:
         """Free parameters of a K-component mixture in D dimensions (as scikit-learn counts them)."""
@@ -92,7 +93,21 @@ def _spherical_project(cov: Tensor, weights: Tensor | None = None) -> Tensor:
     return _diagonal(cov).mean(-1)[..., None, None] * _eye_like(cov)
 
 
-COVARIANCE_TYPES: dict[str, CovarianceType] = {}
+COVARIANCE_TYPES: dict[str, CovarianceType] = {}  # by name: scikit-learn's where it has one, else mclust's
+# mclust's fourteen models, in mclust's order (Sigma_k = lambda_k D_k A_k D_k^T: volume, shape, orientation)
+MCLUST_MODELS = ("EII", "VII", "EEI", "VEI", "EVI", "VVI", "EEE", "VEE", "EVE", "VVE", "EEV", "VEV", "EVV", "VVV")
+SKLEARN_TYPES = ("full", "tied", "diag", "spherical")  # scikit-learn's four: VVV, EEE, VVI, VII
+
+
+def covariance_type(name: str) -> CovarianceType:
+    """The registered type called `name`: its registry name (full, tied, ...) or its mclust name (any case).
+    KeyError when none is."""
+    if name in COVARIANCE_TYPES:
+        return COVARIANCE_TYPES[name]
+    for cov_type in COVARIANCE_TYPES.values():
+        if cov_type.model and cov_type.model == name.upper():
+            return cov_type
+    raise KeyError(name)
 
 
 def register(cov_type: CovarianceType) -> CovarianceType:
@@ -111,6 +126,7 @@ register(
         _full_project,
         lambda k, d: k * d * (d + 1) // 2,
         lambda full: full.copy(),
+        model="VVV",
     )
 )
 register(
@@ -121,6 +137,7 @@ register(
         _tied_project,
         lambda k, d: d * (d + 1) // 2,
         lambda full: full[0].copy(),
+        model="EEE",
     )
 )
 register(
@@ -131,6 +148,7 @@ register(
         _diag_project,
         lambda k, d: k * d,
         lambda full: np.diagonal(full, axis1=1, axis2=2).copy(),
+        model="VVI",
     )
 )
 register(
@@ -142,5 +160,6 @@ register(
         lambda k, d: k,
         lambda full: full[:, 0, 0].copy(),
         isotropic=True,
+        model="VII",
     )
 )

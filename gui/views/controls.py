@@ -6,7 +6,8 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSettings, Signal
+from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -85,7 +86,7 @@ class ControlPanel(QWidget):
         form = _form(box)
         self.k = _spin(*K_RANGE, 3)
         self.algorithm = _combo(engine.ALGORITHMS)
-        self.covariance = _combo(engine.COVARIANCE_TYPES)
+        self.covariance = _covariance_combo(engine)
         self.init = _combo([DEFAULT_INIT, *[m for m in engine.INIT_METHODS if m != "params"]])
         self.restarts = _spin(*RESTARTS_RANGE, 1)
         self.seed = _spin(*SEED_RANGE, 0)
@@ -397,6 +398,27 @@ def _combo(items) -> QComboBox:
     c.addItems(list(items))
     c.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
     c.setMinimumContentsLength(COMBO_MIN_CHARACTERS)
+    return c
+
+
+def _covariance_combo(engine) -> QComboBox:
+    """The registered covariance types by family (spherical, diagonal, ellipsoidal: mclust's order, a separator
+    between families), each with its shape's glyph and its meaning as tooltip; the first registered is chosen."""
+    from .model_legend import registry_order
+    from .model_style import family, glyph_pixmap, meaning
+
+    models = {name: t.model or name for name, t in engine.COVARIANCE_TYPES.items()}
+    c = _combo([])
+    last = None
+    for name, model in sorted(models.items(), key=registry_order):
+        if last is not None and family(model) != last:
+            c.insertSeparator(c.count())
+        last = family(model)
+        c.addItem(QIcon(glyph_pixmap(model)), name)
+        tip = meaning(model) + ("" if model == name else f" ({name}: {engine.COVARIANCE_TYPES[name].description})")
+        c.setItemData(c.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
+    c.setCurrentText(next(iter(models), ""))
+    c.setToolTip("The covariance model (mclust's name: volume, shape, orientation; E equal, V varying, I identity)")
     return c
 
 

@@ -1,35 +1,39 @@
-"""Model selection, seen: BIC and AIC against K for each covariance type, computed in the background with
-progress; spurious fits are marked and never best; click a point to load that fit into the main view."""
+"""Model selection, seen: the criterion (BIC, ICL or AIC) against K for each covariance model, as mclust plots
+it, computed in the background with progress; the legend beside the chart lists every model with its glyph and
+meaning and chooses which to fit; a table lists every fit; spurious fits are marked and never best; click a point
+(or double-click a row) to load that fit into the main view."""
 
 from __future__ import annotations
 
-import pyqtgraph as pg
-from PySide6.QtCore import Signal
-from PySide6.QtGui import QColor, QIcon, QPixmap
-from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ..background import Background
 from .compare import text_box
-from .palette import component_color
-from .plot_style import add_light_grid
-
-
-def type_colours() -> dict[str, str]:
-    """Each registered covariance type's colour (in registry order)."""
-    import engine
-
-    return {t: component_color(i).name() for i, t in enumerate(engine.COVARIANCE_TYPES)}
-
+from .model_legend import ModelLegend
+from .selection_chart import CRITERIA, SelectionChart, best_models, criterion_value, entry_model
+from .selection_table import SelectionTable
 
 CHART_MIN_HEIGHT = 150  # pixels: below this the tab scrolls rather than squeeze the chart to a strip
-SWATCH_PIXELS = 12
+CHART_MIN_WIDTH = 220  # pixels: the legend beside it scrolls before the chart gets narrower
+REDRAW_MS = 50  # entries that arrive together (a batched grid) are drawn once
 
 
-def _swatch(colour: str) -> QIcon:
-    """A square of the covariance type's colour: the check box is the chart's legend."""
-    pixmap = QPixmap(SWATCH_PIXELS, SWATCH_PIXELS)
-    pixmap.fill(QColor(colour))
-    return QIcon(pixmap)
+def registered_models() -> dict[str, str]:
+    """Each registered covariance type's mclust name (its own name when it has none), by registry name."""
+    import engine
+
+    return {name: t.model or name for name, t in engine.COVARIANCE_TYPES.items()}
 
 
 class SelectionView(QWidget):
@@ -49,68 +53,64 @@ class SelectionView(QWidget):
         for spin, value in ((self.k_from, 1), (self.k_to, 8)):
             spin.setRange(1, 50)
             spin.setValue(value)
-        # the check boxes are the legend (a colour swatch each): a legend inside the chart hid its points
-        self.types = {t: QCheckBox(t) for t in type_colours()}
-        for t, box in self.types.items():
-            box.setChecked(True)
-            box.setIcon(_swatch(type_colours()[t]))
-            box.setToolTip(f"fit {t} covariances (the {type_colours()[t]} curve)")
+        self.legend = ModelLegend(registered_models())
+        self.types = self.legend.boxes  # registry name -> its check box: fit it or not
         self.restarts = QSpinBox()
         self.restarts.setRange(1, 1000)
         self.restarts.setValue(5)
         self.criterion = QComboBox()
-        self.criterion.addItems(["BIC", "AIC"])
+        self.criterion.addItems(list(CRITERIA))
+        self.criterion.setToolTip(
+            "The criterion drawn, ranked and starred (lower is better): BIC, ICL (BIC plus twice the entropy of "
+            "the classification: it prefers well separated clusters) or AIC"
+        )
         self.run_button = QPushButton("Run selection")
         self.stop_button = QPushButton("Stop")
         self.stop_button.setEnabled(False)
         self.progress = QLabel("")
         self.best = QLabel("")
         self.best.setWordWrap(True)
-        self._build_chart()
+        self.chart = SelectionChart()
+        self.chart.setMinimumSize(CHART_MIN_WIDTH, CHART_MIN_HEIGHT)
+        self.table = SelectionTable()
         self._lay_out()
         self.background = Background(self, threads=1)  # one sweep at a time
+        self._redraw_timer = QTimer(self, singleShot=True, interval=REDRAW_MS)
+        self._redraw_timer.timeout.connect(self._redraw)
         self.stop_button.clicked.connect(self.stop)
         self.criterion.currentTextChanged.connect(lambda _t: self._redraw())
+        self.chart.clicked.connect(self.load_fit)
+        self.table.chosen.connect(self.load_fit)
 
-    def _build_chart(self) -> None:
-        """The criterion against K, a curve per covariance type; spurious fits crossed, the best starred (all
-        clickable)."""
-        self.chart = pg.PlotWidget(background="w")
-        self.chart.setMinimumHeight(CHART_MIN_HEIGHT)
-        add_light_grid(self.chart)
-        self.chart.setLabel("bottom", "K (components)")
-        self.chart.setLabel("left", "BIC")  # short enough for a small chart; "lower is better" is said in the text
-        self.curves = {
-            t: pg.PlotDataItem(
-                [], [], name=t, pen=pg.mkPen(c, width=2), symbol="o", symbolSize=9, symbolBrush=c, symbolPen=None
-            )
-            for t, c in type_colours().items()
-        }
-        for curve in self.curves.values():
-            self.chart.addItem(curve)
-            curve.sigPointsClicked.connect(self._clicked)
-        self.spurious = pg.ScatterPlotItem(symbol="x", size=14, pen=pg.mkPen("k", width=2), brush=None)
-        self.spurious.sigClicked.connect(self._clicked)
-        self.chart.addItem(self.spurious)
-        self.best_marker = pg.ScatterPlotItem(symbol="star", size=22, pen=pg.mkPen("k"), brush=pg.mkBrush("#ffd700"))
-        self.best_marker.sigClicked.connect(self._clicked)  # it lies on top of the best fit's point: it loads it
-        self.chart.addItem(self.best_marker)
+    @property
+    def curves(self) -> dict:
+        """The chart's lines, by covariance type (registry name)."""
+        return self.chart.curves
 
     def _lay_out(self) -> None:
-        """The settings in rows above the chart, the best fit's text below it."""
+        """The settings in rows above the chart (or the table) and its legend, the best fit's text below."""
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         for widgets in (
-            (QLabel("K from"), self.k_from, QLabel("to"), self.k_to, QLabel("restarts"), self.restarts, self.criterion),
-            tuple(self.types.values()),
-            (self.run_button, self.stop_button, self.progress),
+            (QLabel("K from"), self.k_from, QLabel("to"), self.k_to, QLabel("restarts"), self.restarts),
+            (QLabel("criterion"), self.criterion, self.run_button, self.stop_button, self.progress),
         ):
             row = QHBoxLayout()
             for w in widgets:
                 row.addWidget(w)
             row.addStretch(1)
             layout.addLayout(row)
-        layout.addWidget(self.chart, 1)
+        self.views = QTabWidget()
+        self.views.setTabPosition(QTabWidget.TabPosition.South)
+        self.views.addTab(self.chart, "Chart")
+        self.views.addTab(self.table, "Table")
+        self.splitter = split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(self.views)
+        split.addWidget(self.legend)
+        split.setStretchFactor(0, 3)  # the chart first; the legend shows its meanings once it has their width
+        split.setStretchFactor(1, 1)
+        split.setChildrenCollapsible(False)
+        layout.addWidget(split, 1)
         layout.addWidget(text_box(self.best, 2, 4))
 
     @property
@@ -181,50 +181,56 @@ class SelectionView(QWidget):
             return
         self.entries.append(entry)
         self.progress.setText(f"{len(self.entries)} / {self._total} fits")
-        self._redraw()
+        if not self._redraw_timer.isActive():
+            self._redraw_timer.start()
 
     def _finished(self, run_id: int) -> None:
         if run_id == self._run_id:
             self._cancel = None
             self.stop_button.setEnabled(False)
             self.run_button.setEnabled(True)
+            self._redraw()  # at once: what is shown when `done` fires is the whole run
             self.done.emit()
 
     def value(self, entry) -> float | None:
-        return entry.bic if self.criterion.currentText() == "BIC" else entry.aic
+        """The entry's value of the chosen criterion (None when it has none)."""
+        return criterion_value(entry, self.criterion.currentText())
+
+    def show_entries(self, entries: list) -> None:
+        """Show these entries (a run's, or any made elsewhere: names the registry does not hold draw too)."""
+        self.entries = list(entries)
+        self._redraw()
 
     def _redraw(self) -> None:
-        import engine
-
+        self._redraw_timer.stop()
         name = self.criterion.currentText()
-        self.chart.setLabel("left", name)
-        for t, curve in self.curves.items():
-            pts = [(e.k, self.value(e)) for e in self.entries if e.covariance_type == t and self.value(e) is not None]
-            curve.setData(
-                [p[0] for p in pts],
-                [p[1] for p in pts],
-                data=[e for e in self.entries if e.covariance_type == t and self.value(e) is not None],
-            )
-        bad = [e for e in self.entries if e.spurious and self.value(e) is not None]
-        self.spurious.setData([e.k for e in bad], [self.value(e) for e in bad], data=bad)
-        ok = [e for e in self.entries if not e.spurious and self.value(e) is not None]
-        best = min(ok, key=self.value) if ok else None
-        self.best_marker.setData(
-            [best.k] if best else [], [self.value(best)] if best else [], data=[best] if best else []
-        )
-        failed = [e for e in self.entries if e.spurious]
-        text = ""
-        if best is not None:
-            by_bic = engine.best_entry(self.entries)
-            text = (
-                f"Best by {name}: K={best.k}, {best.covariance_type} ({name} {self.value(best):.3f}; lower is "
-                "better). "
-                f"By BIC: K={by_bic.k}, {by_bic.covariance_type}. "
-            )
-        if failed:
-            text += "Spurious (never best): " + "; ".join(f"K={e.k} {e.covariance_type}: {e.reason}" for e in failed)
-        self.best.setText(text + ("  Click a point to load that fit." if self.entries else ""))
+        if not self.entries:
+            self.chart.clear_lines()
+        best = self.chart.draw(self.entries, name)
+        for ct in self.chart.curves:
+            if ct not in self.types:
+                self.legend.show_drawn(ct, self.chart.curves[ct].model)
+        self.legend.set_best(set(self.chart.highlighted))
+        self.table.show_entries(self.entries, best)
+        self.best.setText(self._summary(best, name))
 
-    def _clicked(self, item, points, *args) -> None:
-        if len(points) and points[0].data() is not None and points[0].data().snapshot is not None:
-            self.load_fit.emit(points[0].data())
+    def _summary(self, best, name: str) -> str:
+        """The best fit by the chosen criterion, the best by each other, the spurious fits."""
+        if not self.entries:
+            return ""
+        if best is None:
+            text = f"No fit has a {name}{' (this engine gives none)' if name == 'ICL' else ''}. "
+        else:
+            text = f"Best by {name}: {_named(best)} ({name} {self.value(best):.3f}; lower is better). "
+            others = [(c, best_models(self.entries, c, 1)) for c in CRITERIA if c != name]
+            text += " ".join(f"By {c}: {_named(top[0])}." for c, top in others if top) + " "
+        failed = [e for e in self.entries if e.spurious]
+        if failed:
+            text += "Spurious (never best): " + "; ".join(f"{_named(e)}: {e.reason}" for e in failed)
+        return text + "  Click a point (or double-click a row) to load that fit."
+
+
+def _named(entry) -> str:
+    """'EEE,3 (tied)': the model and K as mclust names a fit, the registry's name where it differs."""
+    model = entry_model(entry)
+    return f"{model},{entry.k}" + ("" if model == entry.covariance_type else f" ({entry.covariance_type})")

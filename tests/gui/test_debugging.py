@@ -176,7 +176,7 @@ def test_model_selection_view(qtbot, window) -> None:
     qtbot.waitUntil(lambda: not view.running and len(view.entries) == 6, timeout=120_000)
     best = engine.best_entry(view.entries)
     assert (best.k, best.covariance_type) == (3, "tied")  # as mclust picks on Old Faithful
-    assert "Best by BIC: K=3, tied" in view.best.text()
+    assert "Best by BIC: EEE,3 (tied)" in view.best.text()
     x, y = view.curves["tied"].getData()
     assert list(x) == [1, 2, 3]
     # the star marks the best fit and lies over its point: clicking it loads that fit, with its settings and curve
