@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -777,6 +778,11 @@ def test_a_file_size_limit_is_one_line_naming_the_file_and_leaves_nothing(tmp_pa
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.npy"]
 
 
+def _fit_two_outputs(data: Path, folder: Path) -> list[str]:
+    """fit's arguments for a run that writes two outputs (parameters and labels) into folder."""
+    return ["fit", str(data), "-k", "2", "--quiet", "-o", str(folder / "p.json"), "--labels", str(folder / "l.csv")]
+
+
 @pytest.mark.parametrize(
     ("code", "said"),
     [(28, "no space left on the device"), (122, "the disk quota is used up"), (5, "Input/output error")],
@@ -794,17 +800,7 @@ def test_a_full_disk_names_the_file_and_says_nothing_was_written(capsys, tmp_pat
             raise OSError(code, os.strerror(code))
 
     monkeypatch.setattr(engine.io.outputs.os, "fsync", failing_fsync)
-    argv = [
-        "fit",
-        str(small),
-        "-k",
-        "2",
-        "--quiet",
-        "-o",
-        str(tmp_path / "p.json"),
-        "--labels",
-        str(tmp_path / "l.csv"),
-    ]
+    argv = _fit_two_outputs(small, tmp_path)
     err = _bad(capsys, argv, f"l.csv: could not be written ({said}")
     assert "wrote" not in capsys.readouterr().out
     assert sorted(p.name for p in tmp_path.iterdir()) == ["small.csv"], err
@@ -836,17 +832,7 @@ def test_a_signal_while_writing_leaves_no_temporary_file(
         raise RuntimeError("the signal was not handled by the command line")
 
     monkeypatch.setattr(engine.io.outputs.os, "fsync", fsync_then_signal)
-    argv = [
-        "fit",
-        str(small),
-        "-k",
-        "2",
-        "--quiet",
-        "-o",
-        str(tmp_path / "p.json"),
-        "--labels",
-        str(tmp_path / "l.csv"),
-    ]
+    argv = _fit_two_outputs(small, tmp_path)
     previous = signal.signal(signal.SIGHUP, unhandled)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
