@@ -11,6 +11,7 @@ import torch
 from engine import FitConfig, run_to_end
 from engine.config import covariance_choices, covariance_names
 from engine.errors import UserError
+from engine.inference.collapse import collapses, points_needed
 from engine.inference.em import PAD_SAFE
 from engine.inference.grid import batchable, fit_cells
 from engine.model.covariances import COVARIANCE_TYPES, MCLUST_MODELS, CovarianceType, register
@@ -98,3 +99,20 @@ def test_the_pad_safe_types_treat_a_padded_component_as_absent(name) -> None:
         torch.cat([outer, torch.zeros(2, 1, d, d, dtype=outer.dtype)], 1),
     )
     torch.testing.assert_close(padded[:, :k], update(second, nk, outer), rtol=1e-12, atol=1e-12)
+
+
+def test_the_points_a_component_needs_follow_mclusts_letters() -> None:
+    """A fit is spurious where a component holds fewer points than its own part of the covariance needs: the four
+    keep what they needed (full D + 1, tied 1, diag and spherical 2), and every mclust model has its count."""
+    d = 3
+    want = {"EII": 1, "EEI": 1, "EEE": 1, "EEV": 1, "EVV": d + 1, "VVV": d + 1}
+    assert {m: points_needed(m, d) for m in MCLUST_MODELS} == {m: want.get(m, 2) for m in MCLUST_MODELS}
+    assert points_needed("", d) == 2
+    found = collapses(
+        np.eye(3)[None].repeat(2, 0), np.array([0.999, 0.001]), np.zeros((2, 3)), 1000, np.zeros(3), "tied"
+    )
+    assert found == []  # one point is enough for a tied (EEE) component
+    found = collapses(
+        np.eye(3)[None].repeat(2, 0), np.array([0.999, 0.001]), np.zeros((2, 3)), 1000, np.zeros(3), "diag"
+    )
+    assert [c.component for c in found] == [1]
