@@ -41,7 +41,8 @@ def map_log_responsibilities(
 ) -> tuple[np.ndarray, np.ndarray]:
     """For each fit (its weights (K,), means (K, D), covariances (K, D, D) in data units) on data (N, D): the sum
     over the points of log max_k z_ik, and the log-likelihood the same pass found (a check) — two (F,) arrays, one
-    pass for all F fits. errors.Cancelled once cancel is set (between two chunks)."""
+    pass for all F fits; NaN for a fit whose covariance is not positive definite in float64 (rounding at
+    reg_covar 0). errors.Cancelled once cancel is set (between two chunks)."""
     if isinstance(data, Streamed):
         center, scale, run_pass = data.survey.mean, data.survey.std, data.run_pass
     else:
@@ -67,5 +68,8 @@ def _plan(fits: Sequence[Snapshot], center: np.ndarray, scale: np.ndarray) -> Pa
             log_w[i, :k] = torch.as_tensor(np.log(np.asarray(f.weights, np.float64)))
         means[i, :k] = torch.as_tensor((np.asarray(f.means, np.float64) - center) / scale)
         cov[i, :k] = torch.as_tensor(np.asarray(f.covariances, np.float64) / np.outer(scale, scale))
-    chol = torch.linalg.cholesky(cov)
+    chol, info = torch.linalg.cholesky_ex(cov)
+    bad = (info != 0).any(-1)  # (F,) a covariance that rounding took off positive definite: that fit gets NaN
+    chol = torch.where(bad[:, None, None, None], torch.eye(d, dtype=torch.float64), chol)
+    log_w[bad] = torch.nan
     return PassPlan(center, scale, log_w, means, chol, torch.float64, classify=True)

@@ -102,7 +102,8 @@ def _with_icl(
     terms, _ = map_log_responsibilities(data, [entries[i].snapshot for i in fitted], cancel)
     out = list(entries)
     for i, term in zip(fitted, terms, strict=True):
-        out[i] = replace(entries[i], icl=icl(entries[i].bic, float(term)))
+        if np.isfinite(term):  # else (a covariance rounding took off positive definite) the entry has no ICL
+            out[i] = replace(entries[i], icl=icl(entries[i].bic, float(term)))
     return out
 
 

@@ -148,3 +148,11 @@ def test_data_read_by_chunks_gets_the_same_icl_in_one_more_pass(tmp_path) -> Non
 def _counted(run_pass, passes: list, plan, cancel=None):
     passes.append(plan.classify)
     return run_pass(plan, cancel)
+
+
+def test_a_fit_whose_covariance_is_not_positive_definite_gets_no_icl_and_the_others_do(faithful) -> None:
+    good = _params([0.5, 0.5], [[2.0, 55.0], [4.3, 80.0]], [np.diag([0.1, 30.0]), np.diag([0.2, 35.0])])
+    bad = _params([0.5, 0.5], [[2.0, 55.0], [4.3, 80.0]], [np.diag([0.1, 30.0]), np.diag([0.2, -1.0])])
+    terms, lls = map_log_responsibilities(faithful, [good, bad])
+    assert np.isfinite(terms[0]) and np.isnan(terms[1]) and np.isnan(lls[1])
+    assert terms[0] == pytest.approx(_sklearn_terms(faithful, good)[0], rel=1e-10)
