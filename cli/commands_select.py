@@ -1,5 +1,5 @@
-"""select: a grid of fits (components x covariance types) ranked by BIC, of data in memory, read by chunks or on a
-Dask cluster."""
+"""select: a grid of fits (components x covariance models) ranked by BIC, ICL or AIC, of data in memory, read by
+chunks or on a Dask cluster."""
 
 from __future__ import annotations
 
@@ -8,15 +8,16 @@ import json
 import sys
 from pathlib import Path
 
-from engine.config import COVARIANCE_TYPES, FitConfig
+from engine.config import FitConfig
 from engine.errors import UserError
 from engine.io.outputs import atomic_write, check_outputs
 from engine.runtime.limits import check_selection
+from engine.selection.criteria import SIGN_CONVENTION
 from engine.selection.select import run_selection
 
 from .commands_stream import cluster_passes
 from .inputs import load_data, stream_source
-from .parser import _k_range
+from .parser import _k_range, covariance_list
 from .progress import note
 
 
@@ -25,10 +26,7 @@ def cmd_select(args) -> int:
     if args.output and Path(args.output).suffix.lower() != ".json":
         raise UserError(f"{args.output}: select writes JSON: name the file *.json")
     ks = _k_range(args.components)
-    types = [t.strip() for t in args.covariance.split(",")]
-    for t in types:
-        if t not in COVARIANCE_TYPES:
-            raise UserError(f"unknown covariance type {t!r}: choose from {', '.join(COVARIANCE_TYPES)}")
+    types = covariance_list(args.covariance)
     base = FitConfig(
         restarts=args.restarts,
         seed=args.seed,
@@ -81,29 +79,34 @@ def streamed_grid(args, source, base: FitConfig, cells: int):
     return Streamed(source, found, run_pass), client
 
 
+HEADER = f"{'k':>3} {'model':<5} {'covariance':<10} {'log-lik':>14} {'BIC':>12} {'ICL':>12} {'AIC':>12}  note"
+
+
+def table_row(e) -> str:
+    """One fit's line of the printed table (a failed fit: dashes for its figures)."""
+    note = ("spurious: " + e.reason) if e.spurious else ("" if e.converged else "not converged")
+    head = f"{e.k:>3} {e.model:<5} {e.covariance_type:<10}"
+    if e.log_likelihood is None:
+        return f"{head} {'-':>14} {'-':>12} {'-':>12} {'-':>12}  {note}"
+    return f"{head} {e.log_likelihood:>14.4f} {e.bic:>12.3f} {e.icl:>12.3f} {e.aic:>12.3f}  {note}"
+
+
 def select_and_report(args, data, ks, types, base, columns, sha) -> int:
+    """Run the grid, print its table row by row (unless --quiet) and the best by --criterion; write the JSON."""
+    criterion = args.criterion
     if not args.quiet:
-        print(f"{'k':>3} {'covariance':<10} {'log-lik':>14} {'BIC':>12} {'AIC':>12}  note")
-
-    def show(e) -> None:
-        if args.quiet:
-            return
-        note = ("spurious: " + e.reason) if e.spurious else ("" if e.converged else "not converged")
-        if e.log_likelihood is None:
-            print(f"{e.k:>3} {e.covariance_type:<10} {'-':>14} {'-':>12} {'-':>12}  {note}", flush=True)
-            return
-        print(
-            f"{e.k:>3} {e.covariance_type:<10} {e.log_likelihood:>14.4f} {e.bic:>12.3f} {e.aic:>12.3f}  {note}",
-            flush=True,
-        )
-
-    entries, best = run_selection(data, ks, types, base, show)
+        print(HEADER)
+    show = None if args.quiet else (lambda e: print(table_row(e), flush=True))
+    entries, best = run_selection(data, ks, types, base, show, criterion)
     if best is None:
         print("no fit qualifies as best: every fit is spurious (try a larger reg_covar or fewer components)")
     else:
-        print(f"best by BIC: k={best.k} {best.covariance_type} (BIC {best.bic:.3f})")
+        name = best.model + (f" ({best.covariance_type})" if best.covariance_type != best.model else "")
+        print(f"best by {criterion.upper()}: k={best.k} {name}, {criterion.upper()} {getattr(best, criterion):.3f}")
     if args.output:
         doc = {
+            "criterion": criterion,
+            "sign": SIGN_CONVENTION,
             "fits": [e.as_dict() for e in entries],
             "best": None if best is None else best.as_dict(),
             "n_samples": int(data.shape[0]),

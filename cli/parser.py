@@ -7,9 +7,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from engine.config import ALGORITHMS, COVARIANCE_TYPES, REG_COVAR_UNITS
+from engine.config import ALGORITHMS, REG_COVAR_UNITS, covariance_choices, covariance_names
 from engine.errors import UserError
 from engine.io import data as data_mod
+from engine.model.covariances import SKLEARN_TYPES, covariance_type
+from engine.selection.criteria import CRITERIA
 
 USAGE = """GMM Studio: fit Gaussian mixture models and watch the fit happen.
 
@@ -67,6 +69,37 @@ def _k_range(text: str) -> list[int]:
     return list(ks)
 
 
+def _covariance(text: str) -> str:
+    """--covariance of fit: a registered type by its registry or mclust name, any case -> its registry name."""
+    try:
+        return covariance_type(text.strip()).name
+    except KeyError:
+        # argparse names the command and the option before this message
+        message = f"unknown covariance type {text!r}: choose one of {covariance_choices()}"
+        raise argparse.ArgumentTypeError(message) from None
+
+
+def covariance_list(text: str) -> list[str]:
+    """--covariance of select: 'all' (every registered type, in mclust's order) or names separated by commas, each
+    a registry or mclust name in any case -> registry names, in the order given."""
+    if text.strip().lower() == "all":
+        return covariance_names()
+    names = []
+    for item in text.split(","):
+        if not item.strip():
+            raise UserError(f"--covariance takes names separated by commas, or all; got {text!r}: an item is empty")
+        try:
+            cov = covariance_type(item.strip())
+        except KeyError:
+            raise UserError(
+                f"--covariance: unknown covariance type {item.strip()!r}: choose from {covariance_choices()}, or all"
+            ) from None
+        if cov.name in names:
+            raise UserError(f"--covariance {text}: {item.strip()} ({cov.model}, {cov.name}) is named twice")
+        names.append(cov.name)
+    return names
+
+
 # The one command main.py runs itself (it needs pytest); listed here so that --help shows every command.
 OTHER_COMMANDS = {"test": "run the test suite headless (extra arguments go to pytest)"}
 
@@ -119,7 +152,13 @@ def _fit_parser(sub) -> None:
     f = sub.add_parser("fit", help="fit a mixture to data")
     _data_args(f)
     f.add_argument("-k", "--components", type=int, default=3, help="number of components K (default 3)")
-    f.add_argument("--covariance", choices=COVARIANCE_TYPES, default="full", help="covariance type (default full)")
+    f.add_argument(
+        "--covariance",
+        type=_covariance,
+        default="full",
+        help="covariance model, by scikit-learn's or mclust's name in any case: full = VVV (default), tied = EEE, "
+        "diag = VVI, spherical = VII, or another of mclust's (EII ... VVV)",
+    )
     f.add_argument(
         "--algorithm", choices=ALGORITHMS, default="em", help="em (exact EM, default) or another registered procedure"
     )
@@ -170,15 +209,24 @@ def _replay_parser(sub) -> None:
 
 def _select_parser(sub) -> None:
     """select: a grid of K and covariance types."""
-    s = sub.add_parser("select", help="model selection over K and covariance types (BIC, AIC)")
+    s = sub.add_parser("select", help="model selection over K and covariance models (BIC, ICL, AIC)")
     _data_args(s)
     s.add_argument(
         "-k", "--components", default="1-9", help="the K to try: a range or a list, 1-9 or 2,3,5 (default 1-9)"
     )
     s.add_argument(
         "--covariance",
-        default=",".join(COVARIANCE_TYPES),
-        help=f"the covariance types to try, comma-separated (default {','.join(COVARIANCE_TYPES)})",
+        default=",".join(SKLEARN_TYPES),
+        help=f"the covariance models to try, comma-separated, by scikit-learn's or mclust's name in any case, or all "
+        f"(every registered model, in mclust's order) (default {','.join(SKLEARN_TYPES)}: scikit-learn's four, "
+        "mclust's VVV, EEE, VVI, VII)",
+    )
+    s.add_argument(
+        "--criterion",
+        choices=CRITERIA,
+        default="bic",
+        help="what picks the best fit, lowest wins (default bic): bic = -2 log L + p log N (minus mclust's BIC), "
+        "icl = bic - 2 sum_i log max_k z_ik (minus mclust's ICL), aic = -2 log L + 2 p",
     )
     s.add_argument("--restarts", type=int, default=5, help="restarts of each fit, best kept (default 5)")
     s.add_argument("--seed", type=int, default=0, help="random seed of the starts (default 0)")

@@ -35,6 +35,12 @@ _EXPORTS = {
         "FitConfig",
         "InitParams",
         "algorithm_defaults",
+        "covariance_choices",
+        "covariance_names",
+    ),
+    "selection.criteria": (
+        "CRITERIA",
+        "SIGN_CONVENTION",
     ),
     "errors": (
         "Cancelled",

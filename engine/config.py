@@ -10,7 +10,8 @@ import numpy as np
 
 from .algorithms import ALGORITHMS
 from .errors import UserError
-from .model.covariances import COVARIANCE_TYPES
+from .model.covariances import COVARIANCE_TYPES, MCLUST_MODELS
+from .model.covariances import covariance_type as find_covariance_type
 from .runtime.limits import MAX_ITER, MAX_RESTARTS, MAX_SEED
 
 INIT_METHODS = ("kmeans++", "kmeans", "random-data", "forum", "params")
@@ -20,6 +21,21 @@ DTYPES = ("float64", "float32")
 # whatever the data's units, from 1e-140 to 1e145); "data" adds it as it is, in the data's units, as
 # scikit-learn's reg_covar does (exact parity with scikit-learn; what sessions saved before this choice meant).
 REG_COVAR_UNITS = ("relative", "data")
+
+
+def covariance_names() -> list[str]:
+    """Every registered covariance type's registry name, in mclust's order (EII ... VVV); types without an mclust
+    name last, in the order they were registered."""
+    rank = {model: i for i, model in enumerate(MCLUST_MODELS)}
+    types = list(COVARIANCE_TYPES.values())
+    return [t.name for t in sorted(types, key=lambda t: (rank.get(t.model, len(rank)), types.index(t)))]
+
+
+def covariance_choices() -> str:
+    """The registered types for a message or a help text, in mclust's order, both names where they differ:
+    'VII (spherical), VVI (diag), EEE (tied), VVV (full)'."""
+    types = [COVARIANCE_TYPES[name] for name in covariance_names()]
+    return ", ".join(t.model + (f" ({t.name})" if t.name != t.model else "") if t.model else t.name for t in types)
 
 
 def algorithm_defaults(algorithm: str) -> dict[str, Any]:
@@ -66,6 +82,15 @@ class FitConfig:
     empty_policy: str = "reseed"
     extra: dict = field(default_factory=dict, compare=False, hash=False)
 
+    def __post_init__(self) -> None:
+        # either name is accepted (full or VVV, any case); the registry's is kept, so that exports, sessions and
+        # comparisons see one name per model
+        if isinstance(self.covariance_type, str):
+            try:
+                object.__setattr__(self, "covariance_type", find_covariance_type(self.covariance_type).name)
+            except KeyError:
+                pass  # validate() names the choices
+
     @property
     def memory_factor(self) -> float:
         """The algorithm's working memory against exact EM's (runtime.limits.fit_bytes's factor)."""
@@ -110,7 +135,7 @@ class FitConfig:
             ),
             (
                 _known(self.covariance_type, COVARIANCE_TYPES),
-                f"unknown covariance type {self.covariance_type!r}: choose one of {', '.join(COVARIANCE_TYPES)}",
+                f"unknown covariance type {self.covariance_type!r}: choose one of {covariance_choices()}",
             ),
             (
                 self.init in INIT_METHODS,

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..model.covariances import COVARIANCE_TYPES
 from ..snapshot import Snapshot
 
 # With reg_covar 0 (or where the floor is below rounding) a direction counts as flat when the component's own
@@ -59,6 +60,19 @@ def collapsed_components(snap: Snapshot, params: tuple[np.ndarray, ...] | None =
     return [c.component for c in found]
 
 
+def points_needed(model: str, d: int) -> int:
+    """The fewest points a component of mclust's model (volume, shape, orientation: E equal, V varying, I identity)
+    needs in D dimensions for a covariance that is not degenerate: D + 1 where its shape and orientation are its
+    own (VVV = full, EVV); 1 where neither its volume nor its shape is (EII, EEI, EEE = tied, EEV: the others'
+    points fix them); else 2, for its own volume or shape (VII = spherical, VVI = diag, ...). 2 for an unnamed type."""
+    if len(model) != 3:
+        return 2
+    volume, shape, orientation = model
+    if shape == "V" and orientation == "V":
+        return d + 1
+    return 1 if volume == "E" and shape in "EI" else 2
+
+
 def collapses(
     cov: np.ndarray,
     weights: np.ndarray,
@@ -76,7 +90,7 @@ def collapses(
     k, d = cov.shape[0], cov.shape[-1]
     names = tuple(columns) if len(columns) == d else tuple(f"x{j}" for j in range(d))
     counted = n_samples * np.asarray(weights, dtype=np.float64)
-    need = {"full": d + 1, "tied": 1}.get(covariance_type, 2)
+    need = points_needed(COVARIANCE_TYPES[covariance_type].model if covariance_type in COVARIANCE_TYPES else "", d)
     out = [
         Collapse(
             i,

@@ -4,9 +4,11 @@ Every (K, covariance type) cell of a selection runs exact EM on the same points.
 costs the fixed overhead of its torch calls, not arithmetic, so a grid of cells one by one pays that
 overhead once per cell and iteration. Batched, the cells' restarts are the rows of one ExactEM: the
 components padded to the largest K (a padded component has weight 0, so it takes no responsibility and no
-update), each row with its own covariance type, each row stopping by the same rule as `fit`. Spherical cells
-run as a batch of their own when the data is standardised: they need one common scale on every axis. Each
-cell's snapshot is the one `fit` gives for that cell alone, to rounding (tests compare them).
+update), each row with its own covariance type (any registered one: a type whose components share a part runs
+its M-step on each K's real components, see em.PAD_SAFE), each row stopping by the same rule as `fit`. Cells of
+an isotropic type (spherical = VII, and any other that keeps one scale on every axis) run as a batch of their
+own: they need one common scale on every axis. Each cell's snapshot is the one `fit` gives for that cell alone,
+to rounding (tests compare them).
 
 On large data the arithmetic dominates and the padding adds work (K = 1..9 padded to 9 is 1.8 times the
 components), so the cells then run one by one.
@@ -129,7 +131,7 @@ def _streamable(cells: list[FitConfig]) -> bool:
 
 
 def _scaling_groups(cells: list[FitConfig]) -> list[list[int]]:
-    """Indices of the cells that share working units and reg_covar floor: spherical ones apart."""
+    """Indices of the cells that share working units and reg_covar floor: isotropic ones (spherical, ...) apart."""
     # apart whether or not the data is standardised: a relative reg_covar floor differs too (spherical: the
     # columns' mean variance on every axis; the others: each column's own)
     isotropic = [COVARIANCE_TYPES[c.covariance_type].isotropic for c in cells]

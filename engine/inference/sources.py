@@ -13,6 +13,7 @@ streamed fit is the in-memory fit, up to the order of the sums (tests/engine/tes
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
@@ -108,6 +109,7 @@ class PassPlan:
     means: torch.Tensor
     chol: torch.Tensor
     dtype: torch.dtype
+    classify: bool = False  # the pass sums each point's log max_k z_k (ICL's term) instead of the E-step's sums
 
 
 @dataclass
@@ -119,11 +121,13 @@ class PassSums:
     ll_sum: torch.Tensor
     worst_ll: torch.Tensor
     worst_x: torch.Tensor
+    map_sum: torch.Tensor | None = None  # (M,) sum of log max_k z_k: a classifying pass's (PassPlan.classify)
 
     def add(self, other: PassSums) -> PassSums:
         k = max(self.worst_ll.shape[1], other.worst_ll.shape[1])
         worst = _merge_worst(self.worst_ll, self.worst_x, other.worst_ll, other.worst_x, k)
-        return PassSums(self.stats + other.stats, self.ll_sum + other.ll_sum, *worst)
+        maps = None if self.map_sum is None else self.map_sum + other.map_sum
+        return PassSums(self.stats + other.stats, self.ll_sum + other.ll_sum, *worst, maps)
 
 
 class PassedPoints:
@@ -156,6 +160,8 @@ class PassedPoints:
 def chunk_sums(chunk: np.ndarray, plan: PassPlan) -> PassSums:
     """The E-step of one chunk of rows (c, D) as read: standardised, the same chunk E-step as the in-memory fit
     (whitened distances or features made per sub-chunk), its sums. Runs here or on a Dask worker."""
+    if plan.classify:
+        return classification_sums(chunk, plan)
     m, k, d = plan.means.shape
     center = torch.as_tensor(plan.center, dtype=plan.dtype)
     scale = torch.as_tensor(plan.scale, dtype=plan.dtype)
@@ -172,6 +178,32 @@ def chunk_sums(chunk: np.ndarray, plan: PassPlan) -> PassSums:
     worst_ll, at = lowest(log_norm.double(), min(k, log_norm.shape[1]))
     worst = (worst_ll, features.points(at.flatten()).double().view(*at.shape, d))
     return PassSums(stats.double(), log_norm.sum(-1, dtype=torch.float64), *worst)
+
+
+CLASSIFY_ELEMENTS = 2**21  # classification_sums: a block's (M, K, D, rows) whitened points hold about this many
+
+
+def classification_sums(chunk: np.ndarray, plan: PassPlan) -> PassSums:
+    """A chunk's (c, D) sums of log p(x) and of log max_k z_k = max_k log w_k N(x | mu_k, Sigma_k) - log p(x), at
+    the plan's parameters (M rows of K components; a weight 0 is a padded or empty component): ICL's term.
+    float64 throughout; no E-step statistics (stats (M, K, 1) of zeros) and no worst points."""
+    m, k, d = plan.means.shape
+    x = (torch.as_tensor(chunk, dtype=torch.float64) - torch.as_tensor(plan.center)) / torch.as_tensor(plan.scale)
+    chol, means = plan.chol.double(), plan.means.double()
+    const = (
+        plan.log_weights.double() - torch.log(chol.diagonal(dim1=-2, dim2=-1)).sum(-1) - 0.5 * d * math.log(2 * math.pi)
+    )
+    block = max(1, CLASSIFY_ELEMENTS // (m * k * d))
+    ll_sum, map_sum = torch.zeros(m, dtype=torch.float64), torch.zeros(m, dtype=torch.float64)
+    for lo in range(0, x.shape[0], block):
+        diff = (x[None, None, lo : lo + block] - means[..., None, :]).transpose(-1, -2)  # (M, K, D, b)
+        white = torch.linalg.solve_triangular(chol, diff, upper=False)
+        joint = const[..., None] - 0.5 * white.square().sum(-2)  # (M, K, b) log w_k N(x | mu_k, Sigma_k)
+        log_p = torch.logsumexp(joint, dim=1)  # (M, b)
+        ll_sum += log_p.sum(-1)
+        map_sum += (joint.amax(dim=1) - log_p).sum(-1)
+    empty = torch.zeros(m, 0, dtype=torch.float64)
+    return PassSums(torch.zeros(m, k, 1, dtype=torch.float64), ll_sum, empty, empty[..., None].expand(m, 0, d), map_sum)
 
 
 LOWEST_BLOCK = 1024  # lowest(): values per block whose minimum is taken first

@@ -1,4 +1,5 @@
-"""Model selection: fit a range of K and covariance types, report log-likelihood, BIC and AIC.
+"""Model selection: fit a range of K and covariance types, report log-likelihood, BIC, ICL and AIC (criteria.py:
+all lower is better), and pick the best by one of them.
 
 A fit with a degenerate component (too few points for its covariance, or flat along some direction where
 the data is not: rounded real data does this; see collapse.py) or an empty one is spurious: it stays in the
@@ -14,10 +15,14 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ..config import FitConfig
+from ..errors import Cancelled
 from ..inference.collapse import snapshot_collapses
 from ..inference.grid import CellResult, Streamed, fit_cells
 from ..io.export import information_criteria
+from ..model.covariances import COVARIANCE_TYPES
 from ..snapshot import CancelToken, Snapshot
+from .criteria import CRITERIA, icl
+from .icl import map_log_responsibilities
 
 
 @dataclass(frozen=True)
@@ -35,13 +40,23 @@ class SelectionEntry:
     reason: str
     snapshot: Snapshot | None
     trace: np.ndarray | None = None  # (T, 2) iteration and mean log-likelihood of the chosen restart's run
+    icl: float | None = None  # criteria.py: bic - 2 sum_i log max_k z_ik (lower is better)
+    n_parameters: int | None = None  # the model's free parameters (mclust's nMclustParams)
+
+    @property
+    def model(self) -> str:
+        """mclust's name of the covariance model (VVV, EEE, ...); the registry's where it has none."""
+        return COVARIANCE_TYPES[self.covariance_type].model or self.covariance_type
 
     def as_dict(self) -> dict:
         return {
-            "k": self.k,
+            "model": self.model,
             "covariance_type": self.covariance_type,
+            "k": self.k,
             "log_likelihood": self.log_likelihood,
+            "n_parameters": self.n_parameters,
             "bic": self.bic,
+            "icl": self.icl,
             "aic": self.aic,
             "converged": self.converged,
             "n_iter": self.n_iter,
@@ -62,11 +77,34 @@ def select_models(
     data: np.ndarray, ks: list[int], covariance_types: list[str], base: FitConfig, cancel: CancelToken | None = None
 ) -> Iterator[SelectionEntry]:
     """Yield one entry per (k, covariance type), in order (k first), as the fits finish (on small data the
-    grid runs as one batch, see grid.py: the entries then come together)."""
+    grid runs as one batch, see grid.py: the entries then come together). Each entry's ICL takes one more E-step
+    at its parameters: per fit over points in memory, one pass for the whole grid over data read by chunks."""
     n, d = data.shape if isinstance(data, Streamed) else np.asarray(data).shape
     cells = [replace(base, n_components=k, covariance_type=ct) for k in ks for ct in covariance_types]
-    for cell in fit_cells(data, cells, cancel):
-        yield _entry(cell, n, d)
+    fitted = fit_cells(data, cells, cancel)
+    groups = [list(fitted)] if isinstance(data, Streamed) else ([cell] for cell in fitted)
+    try:
+        for group in groups:
+            if cancel is not None and cancel.cancelled:
+                return
+            yield from _with_icl(data, [_entry(cell, n, d) for cell in group], cancel)
+    except Cancelled:  # inside the ICL's pass: the grid stops quietly, as it does between two iterations
+        return
+
+
+def _with_icl(
+    data: np.ndarray | Streamed, entries: list[SelectionEntry], cancel: CancelToken | None
+) -> list[SelectionEntry]:
+    """The entries with their ICL (one pass over data for all of them); a failed fit has none."""
+    fitted = [i for i, e in enumerate(entries) if e.snapshot is not None]
+    if not fitted:
+        return entries
+    terms, _ = map_log_responsibilities(data, [entries[i].snapshot for i in fitted], cancel)
+    out = list(entries)
+    for i, term in zip(fitted, terms, strict=True):
+        if np.isfinite(term):  # else (a covariance rounding took off positive definite) the entry has no ICL
+            out[i] = replace(entries[i], icl=icl(entries[i].bic, float(term)))
+    return out
 
 
 def _entry(cell: CellResult, n: int, d: int) -> SelectionEntry:
@@ -76,6 +114,7 @@ def _entry(cell: CellResult, n: int, d: int) -> SelectionEntry:
     # the chosen restart's curve, up to the iteration it stopped at
     trace = [(i, lls[snap.restart]) for i, lls in cell.trace if i <= snap.restarts.n_iter[snap.restart]]
     bic, aic = information_criteria(snap.log_likelihood, n, k, d, ct)
+    n_parameters = COVARIANCE_TYPES[ct].n_parameters(k, d)
     reason = spurious_reason(snap)
     return SelectionEntry(
         k,
@@ -89,13 +128,17 @@ def _entry(cell: CellResult, n: int, d: int) -> SelectionEntry:
         reason,
         snap,
         np.asarray(trace, dtype=np.float64),
+        n_parameters=n_parameters,
     )
 
 
-def best_entry(entries: list[SelectionEntry]) -> SelectionEntry | None:
-    """The lowest-BIC entry that is not spurious (None when every fit is)."""
-    ok = [e for e in entries if not e.spurious]
-    return min(ok, key=lambda e: e.bic) if ok else None
+def best_entry(entries: list[SelectionEntry], criterion: str = "bic") -> SelectionEntry | None:
+    """The entry that is not spurious with the lowest criterion (bic, icl or aic; None when every fit is spurious).
+    Ties go to the earlier entry (the grid's order: the smaller K first)."""
+    if criterion not in CRITERIA:
+        raise ValueError(f"criterion must be one of {', '.join(CRITERIA)}, got {criterion!r}")
+    ok = [e for e in entries if not e.spurious and getattr(e, criterion) is not None]
+    return min(ok, key=lambda e: getattr(e, criterion)) if ok else None
 
 
 def run_selection(
@@ -104,11 +147,12 @@ def run_selection(
     covariance_types: list[str],
     base: FitConfig,
     progress: Callable[[SelectionEntry], None] | None = None,
+    criterion: str = "bic",
 ) -> tuple[list[SelectionEntry], SelectionEntry | None]:
-    """Fit the whole grid; call progress(entry) after each fit; return all entries and the best."""
+    """Fit the whole grid; call progress(entry) after each fit; return all entries and the best by criterion."""
     entries = []
     for entry in select_models(data, ks, covariance_types, base):
         entries.append(entry)
         if progress is not None:
             progress(entry)
-    return entries, best_entry(entries)
+    return entries, best_entry(entries, criterion)

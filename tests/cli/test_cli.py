@@ -118,7 +118,9 @@ def test_bad_arrays_and_settings(tmp_path, capsys) -> None:
     _bad(capsys, ["fit", str(OLD_FAITHFUL), "--columns", "1,"], "an item is empty")
     _bad(capsys, ["fit", str(OLD_FAITHFUL), "--columns", "1,1"], "column 1 ('Eruption length (mins)') is chosen twice")
     _bad(capsys, ["fit", str(OLD_FAITHFUL), "--columns", "1-5"], "column range '1-5' is not within the columns")
-    _bad(capsys, ["fit", str(OLD_FAITHFUL), "--covariance", "banana"], "invalid choice: 'banana'")
+    _bad(
+        capsys, ["fit", str(OLD_FAITHFUL), "--covariance", "banana"], "unknown covariance type 'banana': choose one of"
+    )
     _bad(capsys, ["fit", str(OLD_FAITHFUL), "--restarts", "0"], "restarts must be a whole number from 1 to 1,000,000")
     if __import__("torch").cuda.is_available():
         _bad(

@@ -219,12 +219,21 @@ def test_select_runs_its_grid_on_the_cluster(tmp_path, local_client, capsys) -> 
     for a, b in zip(remote, here, strict=True):
         assert a.snapshot.mean_log_likelihood == pytest.approx(b.snapshot.mean_log_likelihood, rel=1e-13)
         np.testing.assert_allclose(a.snapshot.means, b.snapshot.means, rtol=1e-12, atol=1e-13)
+    # ICL's classifying pass mapped over the workers: this machine's sums, and the in-memory ones
+    from engine.selection.icl import map_log_responsibilities
+
+    snaps = [r.snapshot for r in here]
+    on_workers = map_log_responsibilities(Streamed(source, found, passes), snaps)
+    for got, want in zip(on_workers, map_log_responsibilities(np.load(tmp_path / "x.npy"), snaps), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-11)
+    assert (on_workers[0][:2] == 0).all() and (on_workers[0][2:] < 0).all()  # K = 1 classifies nothing
     out = tmp_path / "s.json"
     # the fixture's cluster, by its address: one LocalCluster per module (a second one here would run beside it)
     address = local_client.scheduler.address
     args = ["select", str(tmp_path / "x.npy"), "-k", "1-3", "--restarts", "2", "--dask", address, "-o", str(out)]
     assert cli.main(args) == 0
-    assert json.loads(out.read_text())["best"]["k"] == 3
+    doc = json.loads(out.read_text())
+    assert doc["best"]["k"] == 3 and all(f["icl"] >= f["bic"] for f in doc["fits"])
     assert "best by BIC: k=3" in capsys.readouterr().out
 
 
