@@ -31,7 +31,8 @@ import numpy as np
 from ..errors import UserError
 
 # Points the agglomeration runs on at most: mclust's own subset size (mclust.options("subset")), about a second on
-# one core up to D = 12; above, the determinants cost ~D^3 each, so fewer (sample_size).
+# one core up to D = 12; above, the determinants cost ~D^3 each, so fewer (sample_size). docs/performance.md,
+# "The hierarchical start".
 SAMPLE_SIZE = 2000
 SAMPLE_FULL_DIMENSIONS = 12
 SAMPLE_FLOOR = 100
@@ -42,8 +43,8 @@ TRANSFORMS = ("SVD", "VARS")  # mclust's use = "SVD" (Mclust's default) or "VARS
 
 def sample_size(d: int) -> int:
     """How many points (of D dimensions) the start agglomerates: SAMPLE_SIZE up to D = 12, then fewer as D^-1.5
-    (measured: about a second at D = 2..50 on one core), never under SAMPLE_FLOOR (where no cluster grows past
-    D points the determinants never count and the merges are cheap)."""
+    (about a second each: docs/performance.md, "The hierarchical start"), never under SAMPLE_FLOOR (where no
+    cluster grows past D points the determinants never count and the merges are cheap)."""
     if d <= SAMPLE_FULL_DIMENSIONS:
         return SAMPLE_SIZE
     return max(int(SAMPLE_SIZE * (SAMPLE_FULL_DIMENSIONS / d) ** 1.5), SAMPLE_FLOOR)
