@@ -14,6 +14,7 @@ from itertools import combinations
 import numpy as np
 import pytest
 from data_sets import ROOT
+from devices import needs_cuda
 from sklearn.metrics import adjusted_rand_score
 
 from engine import FitConfig, run_to_end
@@ -141,6 +142,9 @@ def test_restart_zero_is_hc_and_the_others_are_kmeans_plus_plus_restarts(faithfu
     means = np.stack([faithful[labels == c].mean(0) for c in range(3)])
     np.testing.assert_allclose(ours[1][0].numpy(), means, rtol=1e-12)
     np.testing.assert_allclose(ours[0][0].numpy(), np.bincount(labels) / len(labels), rtol=1e-12)
+    # and through a whole fit's preparation (standardised working units, then back): the same classes
+    start = run_to_end(faithful, FitConfig(n_components=3, init="hc", max_iter=0)).restarts.means[0]
+    np.testing.assert_allclose(start, means, rtol=1e-12)
 
 
 def test_large_data_agglomerate_the_seeds_sample() -> None:
@@ -180,3 +184,23 @@ def test_more_clusters_than_points_is_one_clear_line() -> None:
     steps = hc.merges(np.arange(10.0).reshape(5, 2))
     with pytest.raises(UserError, match="agglomeration of 5 points cannot make 6 clusters: ask for 1 to 5"):
         hc.classes(steps, 6)
+
+
+@needs_cuda
+def test_the_hc_start_and_its_grid_on_cuda_are_the_cpus(faithful) -> None:
+    """float64 on a GPU: the agglomeration runs on the CPU from the same points, so the same start (to the M-step's
+    rounding) and, from it, mclust's optimum at K = 3 full; the batched grid's cells as on the CPU."""
+    from dataclasses import replace
+
+    from engine.inference.grid import fit_cells
+
+    cfg = FitConfig(n_components=3, init="hc", restarts=3, reg_covar=0.0, tol=1e-10, max_iter=5000)
+    cpu, gpu = (run_to_end(faithful, replace(cfg, max_iter=0, device=dev)).restarts for dev in ("cpu", "cuda"))
+    for name in ("weights", "means", "covariances"):
+        np.testing.assert_allclose(getattr(gpu, name), getattr(cpu, name), rtol=1e-12, atol=1e-12)
+    fitted = run_to_end(faithful, replace(cfg, device="cuda"))
+    assert fitted.restarts.mean_log_likelihood[0] * len(faithful) == pytest.approx(MCLUST_LOGLIK[3, "full"], abs=1e-5)
+    cells = [replace(cfg, n_components=k, covariance_type=t, max_iter=200) for k in (2, 3, 4) for t in ("full", "tied")]
+    gpu_cells = fit_cells(faithful, [replace(c, device="cuda") for c in cells])
+    for on_cpu, on_gpu in zip(fit_cells(faithful, cells), gpu_cells, strict=True):
+        assert on_gpu.snapshot.log_likelihood == pytest.approx(on_cpu.snapshot.log_likelihood, rel=1e-10)
