@@ -16,8 +16,8 @@ unchanged by a rotation or a sign flip of Z, so the SVD's signs do not matter.
 The merges are found exactly (not a k-NN approximation): the cost of every pair of live clusters is held in a
 (G, G) matrix and each row's smallest cost and its column are kept, so that a merge recomputes one row and the
 rows that pointed at the merged pair. Memory O(S^2), time about O(S^2) plus one batch of D x D determinants per
-merge: the start runs it on a sample of S = SAMPLE_SIZE rows (init.hc_start), as mclust's `Mclust` does above
-mclust.options("subset") = 2000 rows.
+merge: the start runs it on a sample of S = sample_size(D) rows (init.hc_points; 2,000 up to D = 12), as mclust's
+`Mclust` does above mclust.options("subset") = 2000 rows.
 """
 
 from __future__ import annotations
@@ -55,6 +55,8 @@ def transformed(x: np.ndarray, use: str = "SVD") -> np.ndarray:
     (constant ones dropped) projected on their right singular vectors and divided by the singular values' square
     roots (directions with a zero singular value dropped: the points hold nothing along them)."""
     x = np.asarray(x, dtype=np.float64)
+    if use not in TRANSFORMS:
+        raise ValueError(f"unknown transformation {use!r}: one of {TRANSFORMS}")
     if use == "VARS":
         return x
     centred = x - x.mean(0)
@@ -63,6 +65,8 @@ def transformed(x: np.ndarray, use: str = "SVD") -> np.ndarray:
     standard = centred[:, keep] / sd[keep]
     _, s, vt = np.linalg.svd(standard, full_matrices=False)
     live = s > s[0] * 1e-12 if len(s) else s > 0
+    if not live.any():  # every point the same: one direction of zeros (every merge then costs the same)
+        return np.zeros((x.shape[0], 1))
     return standard @ vt[live].T / np.sqrt(s[live])
 
 
@@ -214,7 +218,10 @@ def classes(steps: np.ndarray, k: int) -> np.ndarray:
     each cluster's first point (mclust's hclass, numbered from 0)."""
     n = len(steps) + 1
     if not 1 <= k <= n:
-        raise UserError(f"the start's agglomeration of {n} points cannot make {k} clusters: ask for 1 to {n}")
+        raise UserError(
+            f"--init hc agglomerates {n} points, too few for {k} components: ask for at most {n} components or "
+            "use another start (kmeans++)"
+        )
     label = np.arange(n)
     for a, b in steps[: n - k]:
         label[label == label[b]] = label[a]

@@ -182,8 +182,20 @@ def test_a_grid_grows_one_tree_for_all_its_cells(faithful, monkeypatch) -> None:
 
 def test_more_clusters_than_points_is_one_clear_line() -> None:
     steps = hc.merges(np.arange(10.0).reshape(5, 2))
-    with pytest.raises(UserError, match="agglomeration of 5 points cannot make 6 clusters: ask for 1 to 5"):
+    with pytest.raises(
+        UserError, match=r"--init hc agglomerates 5 points, too few for 6 components: ask for at most 5"
+    ):
         hc.classes(steps, 6)
+
+
+def test_points_all_alike_still_agglomerate() -> None:
+    """Every point the same: merges of equal cost, taken in mclust's order of places. mclust's hc(x, use = "VARS")
+    gives classes 1 2 3 3 3 3 at K = 3; its use = "SVD" stops ("a dimension is zero"), ours keeps one direction of
+    zeros and gives the same."""
+    x = np.ones((6, 2))
+    assert hc.transformed(x).shape == (6, 1)
+    for use in hc.TRANSFORMS:
+        np.testing.assert_array_equal(hc.hc_classes(x, 3, use) + 1, [1, 2, 3, 3, 3, 3])
 
 
 @needs_cuda
