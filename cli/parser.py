@@ -165,7 +165,8 @@ def _fit_parser(sub) -> None:
     f.add_argument(
         "--init",
         default=None,
-        help="the start: kmeans++ (default), kmeans, random-data, forum, or a parameters file (.json/.csv/.npz)",
+        help="the start: kmeans++ (default), kmeans, random-data, forum, hc (mclust's hierarchical start), or a "
+        "parameters file (.json/.csv/.npz)",
     )
     f.add_argument("--restarts", type=int, default=1, help="restarts run as one batch, seeds SEED.. (default 1)")
     f.add_argument(
@@ -274,7 +275,7 @@ def _screenshot_parser(sub) -> None:
     p.add_argument("-k", "--components", type=int, help="number of components K (default: the window's, 3)")
     p.add_argument("--algorithm", help=f"a registered algorithm: {', '.join(ALGORITHMS)}")
     p.add_argument("--restarts", type=int, help="number of restarts (default: the window's, 1)")
-    p.add_argument("--init", help="initialisation method (kmeans++, kmeans, random-data, forum)")
+    p.add_argument("--init", help="initialisation method (kmeans++, kmeans, random-data, forum, hc)")
     p.add_argument("--seed", type=int, help="seed (default: the window's, 0)")
     p.add_argument("--max-iter", type=int, help="max iterations (default: the algorithm's)")
     p.add_argument("--fit", action="store_true", help="run the fit to its end before the screenshot")

@@ -14,7 +14,7 @@ from .model.covariances import COVARIANCE_TYPES, MCLUST_MODELS
 from .model.covariances import covariance_type as find_covariance_type
 from .runtime.limits import MAX_ITER, MAX_RESTARTS, MAX_SEED
 
-INIT_METHODS = ("kmeans++", "kmeans", "random-data", "forum", "params")
+INIT_METHODS = ("kmeans++", "kmeans", "random-data", "forum", "hc", "params")
 SELECT_BY = ("final", "initial")
 DTYPES = ("float64", "float32")
 # What reg_covar is measured in: "relative" multiplies it by each column's variance (a fit is then the same

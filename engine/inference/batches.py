@@ -21,11 +21,17 @@ _RESTART_WARNING = re.compile(r"^restart (\d+) ")
 
 
 def batch_configs(cfg: FitConfig, per_batch: int) -> list[tuple[int, FitConfig]]:
-    """(first restart, config) of each batch of at most per_batch restarts: the same seeds as one batch."""
+    """(first restart, config) of each batch of at most per_batch restarts: the same seeds as one batch, and the
+    same starts (hc's restart 0 is in the first batch; its others are k-means++ restarts, init.py)."""
     return [
-        (a, replace(cfg, seed=cfg.seed + a, restarts=min(per_batch, cfg.restarts - a)))
+        (a, replace(cfg, seed=cfg.seed + a, restarts=min(per_batch, cfg.restarts - a), init=_batch_init(cfg, a)))
         for a in range(0, cfg.restarts, per_batch)
     ]
+
+
+def _batch_init(cfg: FitConfig, first: int) -> str | None:
+    """The start of the batch whose first restart is `first`: cfg's, but k-means++ after hc's first batch."""
+    return "kmeans++" if cfg.init == "hc" and first > 0 else cfg.init
 
 
 class MergedRestarts:

@@ -3,6 +3,9 @@ seed + r, so any restart can be reproduced alone with the same seed.
 
 All functions take points x (N, D) in working units and return weights (R, K), means (R, K, D) and full
 covariances (R, K, D, D) in those units.
+
+`hc` is deterministic: restart 0 is mclust's hierarchical start (engine/inference/hc.py), restarts r >= 1 are
+k-means++ starts from generator seed + r (the same as `kmeans++`'s restart r).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from ..model.covariances import COVARIANCE_TYPES
 from ..model.scaling import Scaling
 from ..procedure import Params
 from ..runtime.memory import release_free_memory
+from . import hc
 
 LLOYD_STEPS = 10
 
@@ -50,6 +54,8 @@ def initial_parameters(x: torch.Tensor, cfg: FitConfig, scaling: Scaling, reg: t
         return _forum(x, k, gens, scaling)
     if cfg.init == "random-data":
         return _random_data(x, k, gens, cfg.covariance_type)
+    if cfg.init == "hc":
+        return _hc(x, k, gens, cfg, reg)
     centers = kmeans_plus_plus(x, k, gens)
     release_free_memory()  # its distance blocks (see engine/memory.py)
     if cfg.init == "kmeans":
@@ -123,6 +129,30 @@ def _from_hard_assignment(x: torch.Tensor, centers: torch.Tensor, cov_type: str,
     onehot = torch.nn.functional.one_hot(assigned, k).to(x.dtype)
     stats = gaussian.sufficient_statistics(gaussian.features_of(x), onehot)
     return gaussian.m_step(stats, x.shape[0], cov_type, reg)
+
+
+def hc_points(x: torch.Tensor, seed: int) -> torch.Tensor:
+    """The points (S, D) the hierarchical start agglomerates: x (N, D) itself up to hc.sample_size(D) points,
+    else the rows stream.sample_rows(seed, N, that size) of it, ascending (mclust's Mclust also runs hc on a
+    random subset of its data above 2,000 points)."""
+    from ..io import stream
+
+    rows = stream.sample_rows(seed, x.shape[0], hc.sample_size(x.shape[1]))
+    return x if len(rows) == x.shape[0] else x[torch.as_tensor(rows, device=x.device)]
+
+
+def _hc(x: torch.Tensor, k: int, gens: list[torch.Generator], cfg: FitConfig, reg: torch.Tensor) -> Params:
+    """Restart 0: one M-step of the covariance type (mclust's mstep from its hclass) on the partition of
+    hc_points into k clusters; restarts 1.. : k-means++ from generators seed + 1, ..."""
+    sample = hc_points(x, cfg.seed)
+    labels = torch.as_tensor(hc.hc_classes(sample.double().cpu().numpy(), k), device=x.device)
+    onehot = torch.nn.functional.one_hot(labels, k).to(x.dtype).unsqueeze(0)  # (1, S, K)
+    stats = gaussian.sufficient_statistics(gaussian.features_of(sample), onehot)
+    first = gaussian.m_step(stats, sample.shape[0], cfg.covariance_type, reg)
+    if len(gens) == 1:
+        return first
+    rest = _from_hard_assignment(x, kmeans_plus_plus(x, k, gens[1:]), cfg.covariance_type, reg)
+    return tuple(torch.cat([a, b]) for a, b in zip(first, rest, strict=True))
 
 
 def _random_data(x: torch.Tensor, k: int, gens: list[torch.Generator], cov_type: str) -> Params:

@@ -443,7 +443,7 @@ def test_a_worker_with_another_engine_on_its_path_gets_this_one(tmp_path) -> Non
             process.wait(30)
 
 
-@pytest.mark.parametrize("init", ["random-data", "kmeans++"])
+@pytest.mark.parametrize("init", ["random-data", "kmeans++", "hc"])
 def test_a_seed_starts_the_same_way_on_the_cluster_by_chunks_and_in_memory(
     tmp_path, local_client, monkeypatch, capsys, init: str
 ) -> None:

@@ -20,7 +20,7 @@ from engine import COVARIANCE_TYPES, CancelToken, FitConfig, UserError, fit, run
     k=st.integers(1, 6),
     cov_type=st.sampled_from(tuple(COVARIANCE_TYPES)),
     n=st.integers(20, 300),
-    init=st.sampled_from(["kmeans++", "kmeans", "random-data"]),
+    init=st.sampled_from(["kmeans++", "kmeans", "random-data", "hc"]),
 )
 def test_em_log_likelihood_never_decreases(seed: int, k: int, cov_type: str, n: int, init: str) -> None:
     x = np.random.default_rng(seed).normal(size=(n, 2)) * [1.0, 3.0]

@@ -32,8 +32,9 @@ def alone(x: np.ndarray, cfg: FitConfig):
         return str(exc)
 
 
-def test_the_batched_grid_gives_each_cell_its_lone_fit(faithful) -> None:
-    cells = grid(FitConfig(restarts=2), list(range(1, 10)))
+@pytest.mark.parametrize("init", ["kmeans++", "hc"])
+def test_the_batched_grid_gives_each_cell_its_lone_fit(faithful, init: str) -> None:
+    cells = grid(FitConfig(restarts=2, init=init), list(range(1, 10)))
     assert batchable(len(faithful), cells)
     results = list(fit_cells(faithful, cells))
     assert [r.config for r in results] == cells

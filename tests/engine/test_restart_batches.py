@@ -5,6 +5,7 @@ held at once."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 import engine.inference.fitting as fitting
 from engine import FitConfig, fit, run_to_end
@@ -27,9 +28,11 @@ def _largest_batch(monkeypatch) -> list[int]:
     return seen
 
 
-def test_batched_restarts_give_the_one_batch_answer_within_the_limit(monkeypatch) -> None:
+@pytest.mark.parametrize("init", ["kmeans++", "hc"])
+def test_batched_restarts_give_the_one_batch_answer_within_the_limit(monkeypatch, init: str) -> None:
+    """hc: restart 0 alone is the hierarchical start (before, every batch began with one)."""
     x = forum_sample(N, 1)
-    cfg = FitConfig(n_components=K, restarts=R, init="kmeans++", tol=1e-6, seed=5)
+    cfg = FitConfig(n_components=K, restarts=R, init=init, tol=1e-6, seed=5)
     one = run_to_end(x, cfg)
     sizes = _largest_batch(monkeypatch)
     limit = fit_bytes(N, 2, K, PER_BATCH)  # room for 7 restarts, not 8

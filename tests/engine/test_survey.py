@@ -67,7 +67,7 @@ def test_the_sample_is_the_seeds_rows_whatever_the_chunks(tmp_path) -> None:
     np.testing.assert_array_equal(survey(source, 333, n, seed=3).sample_rows, np.arange(n))
 
 
-@pytest.mark.parametrize("init", ["random-data", "kmeans++"])
+@pytest.mark.parametrize("init", ["random-data", "kmeans++", "hc"])
 def test_a_seed_starts_the_same_way_in_memory_and_by_chunks(tmp_path, monkeypatch, init: str) -> None:
     """N = 3,000 above the sample's 400 rows, 3 restarts: in memory and read by chunks (.npy by 250 and 777 rows,
     Parquet, CSV) the same starts (START_ATOL) and every iteration's log-likelihood (LL_RTOL). Before the contract
@@ -84,7 +84,8 @@ def test_a_seed_starts_the_same_way_in_memory_and_by_chunks(tmp_path, monkeypatc
             assert a.mean_log_likelihood == pytest.approx(b.mean_log_likelihood, rel=LL_RTOL)
 
 
-def test_a_selection_starts_the_same_way_in_memory_and_by_chunks(tmp_path, monkeypatch) -> None:
+@pytest.mark.parametrize("init", ["kmeans++", "hc"])
+def test_a_selection_starts_the_same_way_in_memory_and_by_chunks(tmp_path, monkeypatch, init: str) -> None:
     """Model selection's grid over N = 3,000 rows above the sample's 400: in memory and by chunks of 250 rows
     (the survey drawn with the selection's seed), each cell's answer to LL_RTOL in as many iterations."""
     from engine.inference.grid import Streamed, fit_cells
@@ -95,7 +96,7 @@ def test_a_selection_starts_the_same_way_in_memory_and_by_chunks(tmp_path, monke
     source = NpySource(tmp_path / "x.npy")
     found = survey(source, 250, SMALL_SAMPLE, seed=2)
     streamed = Streamed(source, found, functools.partial(local_pass, source, 250))
-    cells = [FitConfig(n_components=k, covariance_type=ct, restarts=2, seed=2, max_iter=60, tol=0.0)
+    cells = [FitConfig(n_components=k, covariance_type=ct, restarts=2, seed=2, max_iter=60, tol=0.0, init=init)
              for k in (2, 3, 4) for ct in ("full", "diag")]  # fmt: skip
     for a, b in zip(fit_cells(streamed, cells), fit_cells(x, cells), strict=True):
         assert a.snapshot.mean_log_likelihood == pytest.approx(b.snapshot.mean_log_likelihood, rel=LL_RTOL)
