@@ -3,6 +3,10 @@
 # (R 4.x, mclust 6.0.0, jsonlite). It writes tests/data/mclust/prior_reference.json; the tests read it and never
 # need R. Data: faithful.csv (R's faithful, written by make_reference.R). z: a random responsibility matrix
 # (set.seed(24), rows normalised) and the hc start of mclustBIC(G = 3) (mclust's defaults: VVV on the SVD data).
+# Keys: prior (defaultPrior, the fourteen), mstep (mstep() from z), mstep_tight (the same, inner loops to 1e-14),
+# me_once (me() stopped after its first M-step: the M-step of mclust's EM, which differs from mstep() for EII,
+# EEI, EVI and EEV), me (me() from z: loglik, the plain log-likelihood at its parameters), select (mclustBIC's BIC
+# and me() from its hc start), iris (the 4-D check's data, z, prior, mstep and me_once).
 suppressPackageStartupMessages({
   library(mclust)
   library(jsonlite)
