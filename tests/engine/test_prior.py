@@ -74,14 +74,14 @@ def test_the_map_mstep_is_mclusts_on_faithful(model: str, flavour: str, key: str
     assert relative_error(pro, theirs["pro"]) < 1e-13
     assert relative_error(means, theirs["mean"]) < 1e-13
     for k in range(3):
-        assert relative_error(covs[k], theirs["sigma"][k]) < 1e-10, (model, k)
+        assert relative_error(covs[k], theirs["sigma"][k]) < 1e-12, (model, k)  # measured: at most 6e-15
 
 
 @pytest.mark.parametrize("model", PRIOR_MODELS)
 def test_mclusts_default_inner_tolerance_stops_near_the_fixed_point(model: str) -> None:
     """mstep() with mclust's default inner tolerance (sqrt(eps): VEI, VEV stop a little short)."""
     _, _, covs = map_fit(model, FAITHFUL, np.array(REF["z"]), default_prior(FAITHFUL, 3, model), "mstep")
-    assert max(relative_error(covs[k], REF["mstep"][model]["sigma"][k]) for k in range(3)) < 1e-8
+    assert max(relative_error(covs[k], REF["mstep"][model]["sigma"][k]) for k in range(3)) < 1e-11  # VEV: 4e-13
 
 
 @pytest.mark.parametrize("model", PRIOR_MODELS)
@@ -94,7 +94,7 @@ def test_the_map_mstep_is_mclusts_in_four_dimensions_with_a_strong_prior(model: 
     assert relative_error(pro, theirs["pro"]) < 1e-13
     assert relative_error(means, theirs["mean"]) < 1e-13
     for k in range(4):
-        assert relative_error(covs[k], theirs["sigma"][k]) < 1e-10, (model, k)
+        assert relative_error(covs[k], theirs["sigma"][k]) < 1e-12, (model, k)  # measured: at most 6e-15
 
 
 @pytest.mark.parametrize("model", ["VEI", "EEV", "VEV", "EII"])
@@ -134,7 +134,7 @@ def params_of(fit: dict) -> tuple[torch.Tensor, ...]:
 def test_mclusts_loglik_with_a_prior_is_the_plain_log_likelihood_at_the_map_parameters(model: str) -> None:
     fit = REF["me"][model]
     ours = float(mixture_log_likelihood(torch.as_tensor(FAITHFUL), *params_of(fit))[0])
-    assert abs(ours - fit["loglik"]) < 1e-9 * abs(fit["loglik"])
+    assert abs(ours - fit["loglik"]) < 1e-11 * abs(fit["loglik"])  # measured: 5e-12 absolute
     assert fit["plain_loglik"] == pytest.approx(fit["loglik"], rel=1e-13)  # R's own estep() at me()'s answer
 
 
@@ -176,5 +176,5 @@ def test_map_em_from_mclusts_hc_start_reaches_its_bic(model: str) -> None:
     prior = default_prior(FAITHFUL, 3, model)
     loglik, iterations = map_em(model, FAITHFUL, np.array(REF["hc_z"], dtype=np.float64), prior, REF["em_tol"][0])
     ours = prior_bic(loglik, len(FAITHFUL), fit["n_parameters"])
-    assert abs(-ours - mclust_prior_bic()[model]) < 0.01
+    assert abs(-ours - mclust_prior_bic()[model]) < 1e-7  # the issue asks 0.01; measured: at most 6e-10 (VEV)
     assert iterations == fit["iterations"]  # the same path, step for step
