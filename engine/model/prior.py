@@ -122,3 +122,27 @@ def default_prior(x: np.ndarray, k: int, model: str, shrinkage: float = DEFAULT_
         scale = factor * variances.sum() / d
         scale = scale if family == "spherical" else np.full(d, scale)
     return Prior(shrinkage=shrinkage, mean=x.mean(axis=0), dof=d + 2.0, scale=scale)
+
+
+# the models whose MAP M-step commutes with a different scale on each axis; the others (spherical ones, EEV, VEV)
+# need the isotropic standardisation (one scale on every axis), as the spherical covariance types do
+PER_AXIS_SCALING_MODELS = ("EEI", "VEI", "EVI", "VVI", "EEE", "VVV")
+
+
+def prior_to_std(prior: Prior, center: np.ndarray, scale: np.ndarray) -> Prior:
+    """The same prior in standardised coordinates x_std = (x - center) / scale (Scaling's center and scale, (D,)).
+
+    The MAP M-step on the standardised statistics, mapped back, is then the MAP M-step on the data (the inverse
+    gamma and Wishart modes move with the scale; mclust's formulas are all homogeneous of degree 2): for every
+    model under one common scale, and under per-axis scales for PER_AXIS_SCALING_MODELS.
+    """
+    center, scale = np.asarray(center, dtype=np.float64), np.asarray(scale, dtype=np.float64)
+    if np.ndim(prior.scale) == 0:
+        if not np.allclose(scale, scale[0], rtol=1e-12, atol=0):
+            raise ValueError("a spherical prior needs one common scale on every axis (the isotropic standardisation)")
+        new_scale: float | np.ndarray = prior.scale / float(scale[0]) ** 2
+    elif np.ndim(prior.scale) == 1:
+        new_scale = prior.scale / scale**2
+    else:
+        new_scale = prior.scale / np.outer(scale, scale)
+    return Prior(shrinkage=prior.shrinkage, mean=(prior.mean - center) / scale, dof=prior.dof, scale=new_scale)

@@ -270,3 +270,10 @@ def sufficient_statistics(x: Tensor, resp: Tensor) -> tuple[Tensor, Tensor, Tens
     dev = x[None, None] - ybar[..., None, :]  # (R, K, N, D)
     scatter = (resp.transpose(-1, -2)[..., None] * dev).transpose(-1, -2) @ dev
     return nk, ybar, scatter
+
+
+def scatter_from_moments(second: Tensor, nk: Tensor, ybar: Tensor) -> Tensor:
+    """(R, K, D, D) W_k = sum_n r_nk x x^T - nk ybar_k ybar_k^T from the engine's M-step statistics: second
+    (R, K, D, D), nk (R, K) and the weighted means ybar (R, K, D) (on standardised data, where raw moments are
+    exact enough: scaling.py)."""
+    return second - nk[..., None, None] * ybar[..., :, None] * ybar[..., None, :]
