@@ -40,8 +40,8 @@ from .prior import PRIOR_MODELS, Prior, check_prior_model
 
 # VEI and VEV alternate between the volumes and the common shape until the volumes' largest relative change is
 # below INNER_TOL (mclust's default is sqrt(machine eps) on its own measure; ours is tighter so that the answer is
-# the fixed point itself, not where a tolerance happened to stop), or INNER_MAX_ITER rounds. Each round raises the
-# posterior, so a capped loop still improves on the last M-step; on faithful, from A = 1, VEI takes 4 rounds and VEV 5
+# the fixed point itself, not where a tolerance happened to stop), or INNER_MAX_ITER rounds. Each round maximises
+# over one block exactly, so a capped loop still climbs its objective (faithful, from A = 1: VEI 4 rounds, VEV 5)
 INNER_TOL = 1e-13
 INNER_MAX_ITER = 1000
 
