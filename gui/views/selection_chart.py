@@ -57,6 +57,7 @@ class SelectionChart(pg.PlotWidget):
         super().__init__(parent, background="w")
         add_light_grid(self)
         self.setLabel("bottom", "K (components)")
+        self.getAxis("bottom").setTickSpacing(1, 1)  # K is a whole number: no ticks at 1.5
         self.setLabel("left", "BIC")  # short enough for a small chart; "lower is better" is said in the text
         self.curves: dict[str, pg.PlotDataItem] = {}
         self.labels: list[pg.TextItem] = []
@@ -93,7 +94,8 @@ class SelectionChart(pg.PlotWidget):
 
     def draw(self, entries: list, criterion: str) -> object | None:
         """Draw the entries by the criterion; returns the best entry (None when no fit is usable)."""
-        self.setLabel("left", criterion)
+        if self.getAxis("left").labelText != criterion:  # setting it lays the axis out again
+            self.setLabel("left", criterion)
         ranked = best_models(entries, criterion)
         self.highlighted = [e.covariance_type for e in ranked]
         for e in entries:

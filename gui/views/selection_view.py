@@ -219,7 +219,7 @@ class SelectionView(QWidget):
         if not self.entries:
             return ""
         if best is None:
-            text = f"No fit has a {name}{' (this engine gives none)' if name == 'ICL' else ''}. "
+            text = f"No usable fit has a value of {name}. "
         else:
             text = f"Best by {name}: {_named(best)} ({name} {self.value(best):.3f}; lower is better). "
             others = [(c, best_models(self.entries, c, 1)) for c in CRITERIA if c != name]

@@ -105,13 +105,14 @@ def test_the_best_three_by_the_chosen_criterion_are_thick_and_labelled(view) -> 
 
 
 def test_icl_absent_from_the_entries_draws_nothing_and_says_so(view) -> None:
+    """Fits without an ICL (failed ones have none): no line, and the text says so."""
     entries = _entries(list(engine.MCLUST_MODELS), list(engine.MCLUST_MODELS))
     for e in entries:
         e.icl = None
     view.show_entries(entries)
     view.criterion.setCurrentText("ICL")
     assert _drawn(view) == {} and view.chart.highlighted == []
-    assert "No fit has a ICL" in view.best.text() or "No fit has an ICL" in view.best.text()
+    assert view.best.text().startswith("No usable fit has a value of ICL.")
     view.criterion.setCurrentText("BIC")
     assert len(_drawn(view)) == len(engine.MCLUST_MODELS)
 
@@ -222,3 +223,11 @@ def test_the_legend_and_the_covariance_list_name_every_registered_model(view) ->
     QApplication.processEvents()
     assert not any(label.isVisible() for label in view.legend.meanings.values()) and view.legend.key.isVisible()
     assert all(box.isVisible() and box.toolTip().startswith(box.text()[:3]) for box in view.legend.boxes.values())
+
+
+def test_k_has_whole_ticks(view) -> None:
+    """K is a whole number: the chart's K axis has ticks at whole numbers only (it had 1.5, 2.5, ...)."""
+    view.show_entries(_entries(list(engine.MCLUST_MODELS), list(engine.MCLUST_MODELS)))
+    axis = view.chart.getAxis("bottom")
+    ticks = [v for _spacing, values in axis.tickValues(1, 9, 600) for v in values]
+    assert ticks and all(float(v).is_integer() for v in ticks)
