@@ -1,0 +1,45 @@
+"""Where our grid beats mclust's BIC by more than 0.01, mclust must confirm it: this writes, for each such cell, the
+responsibilities of our fit (z/DATASET_MODEL_K.csv, N x K), which verify_better.R hands to mclust's own EM
+(`me(modelName, data, z)`): if mclust, started from our answer, stays there, ours is a better optimum that
+mclust's start missed. Run from the repository root, then the R script:
+
+    .venv/bin/python tests/data/mclust/export_ours.py
+    Rscript tests/data/mclust/verify_better.R
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[3]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+from mclust_grid import DATA_SETS, MCLUST, data, mclust_cells, our_grid  # noqa: E402
+
+from engine.model.predict import responsibilities  # noqa: E402
+
+TOLERANCE = 0.01  # BIC: the issue's bound
+
+
+def main() -> None:
+    folder = MCLUST / "z"
+    folder.mkdir(exist_ok=True)
+    for old in folder.glob("*.csv"):
+        old.unlink()
+    for name in DATA_SETS:
+        x, theirs, ours = data(name), mclust_cells(name), our_grid(name)
+        for (model, k), entry in sorted(ours.items()):
+            ref = theirs[model, k]["bic"]
+            if entry.bic is None or ref is None or -entry.bic <= ref + TOLERANCE:
+                continue
+            s = entry.snapshot
+            z = responsibilities(x, s.weights, s.means, s.covariances)
+            np.savetxt(folder / f"{name}_{model}_{k}.csv", z, delimiter=",", fmt="%.17g")
+            print(f"{name} {model},{k}: ours {-entry.bic:.4f} > mclust {ref:.4f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,51 @@
+"""The fourteen-model grid on mclust's data sets, as the tests and tests/data/mclust/export_ours.py run it: the data
+(read from tests/data/mclust/, where make_reference.R wrote what mclust fitted), mclust's numbers, and our
+selection with the settings both use."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from engine import FitConfig
+from engine.config import covariance_names
+from engine.selection.select import SelectionEntry, run_selection
+
+MCLUST = Path(__file__).resolve().parent / "data" / "mclust"
+DATA_SETS = ("faithful", "iris", "diabetes", "wine", "banknote")
+KS = list(range(1, 10))
+# the settings of our grid: mclust's hc start (restart 0) and k-means++ restarts, EM run to a tight tolerance
+# (mclust stops at a relative change of 1e-5: it can stop short of the optimum, never past it)
+SETTINGS = FitConfig(n_components=1, init="hc", restarts=4, seed=0, tol=1e-10, max_iter=5000, reg_covar=0.0)
+
+
+def data(name: str) -> np.ndarray:
+    """The data set mclust fitted (N, D)."""
+    return np.loadtxt(MCLUST / f"{name}.csv", delimiter=",", skiprows=1, ndmin=2)
+
+
+def mclust_cells(name: str) -> dict[tuple[str, int], dict]:
+    """mclust's (model, K) -> its row of mclust_bic.csv: bic and icl in mclust's sign (larger is better, None where
+    mclust's fit failed), log_likelihood, n_parameters."""
+    out = {}
+    with open(MCLUST / "mclust_bic.csv", newline="") as f:
+        for row in csv.DictReader(f):
+            if row["dataset"] == name:
+                number = {key: None if row[key] == "NA" else float(row[key]) for key in ("bic", "icl", "log_likelihood")}
+                out[row["model"], int(row["k"])] = {**number, "n_parameters": int(row["n_parameters"])}
+    return out
+
+
+def mclust_best(name: str) -> dict:
+    """mclust's best (model, K) by BIC and by ICL."""
+    with open(MCLUST / "mclust_best.csv", newline="") as f:
+        row = next(r for r in csv.DictReader(f) if r["dataset"] == name)
+    return {"bic": (row["best_bic_model"], int(row["best_bic_k"])), "icl": (row["best_icl_model"], int(row["best_icl_k"]))}
+
+
+def our_grid(name: str) -> dict[tuple[str, int], SelectionEntry]:
+    """Our (mclust model name, K) -> entry over the fourteen models and K = 1..9."""
+    entries, _best = run_selection(data(name), KS, covariance_names(), SETTINGS)
+    return {(e.model, e.k): e for e in entries}
