@@ -2,8 +2,9 @@
 
 The E-step evaluates the model's log-joint log w_k + log N(x | mu_k, Sigma_k) for every point and k (the
 same quantity MixtureModel.log_joint computes through Pyro's distributions; tests check they agree) as one
-matrix product, normalises it (responsibilities), and the M-step is the closed-form weighted maximum
-likelihood update with reg_covar on the diagonal.
+matrix product, normalises it (responsibilities), and the M-step is the weighted maximum likelihood update of
+the covariance type (a closed form, or an inner loop started from the previous covariances) with reg_covar on the
+diagonal.
 """
 
 from __future__ import annotations
@@ -135,8 +136,10 @@ class ExactEM:
         """The M-step (float64) for restarts rows (M,) from their statistics (M, K, P), each restart with its
         covariance type; padded components get weight 0, mean 0 and an identity covariance."""
         n, d, reg = self.n_samples, self.n_features, self.reg.double()
+        # the covariances before this step: the start of an iterative M-step's inner loop (EM stays monotone)
+        previous = self._take(self.cov, rows).double()
         if len(self.type_names) == 1:
-            weights, means, cov = gaussian.m_step(stats, n, self.type_names[0], reg)
+            weights, means, cov = gaussian.m_step(stats, n, self.type_names[0], reg, previous)
         else:
             kinds = self.type_of[rows]
             weights = stats.new_empty(stats.shape[:2])
@@ -145,7 +148,9 @@ class ExactEM:
             for kind, name in enumerate(self.type_names):
                 at = torch.nonzero(kinds == kind).flatten()
                 if len(at):
-                    for out, part in zip((weights, means, cov), gaussian.m_step(stats[at], n, name, reg), strict=True):
+                    for out, part in zip(
+                        (weights, means, cov), gaussian.m_step(stats[at], n, name, reg, previous[at]), strict=True
+                    ):
                         out[at] = part
         if self.real is None:
             return weights, means, cov

@@ -308,8 +308,11 @@ def symmetric_from_pairs(pairs: Tensor, d: int) -> Tensor:
     return pairs[..., pair_of].unflatten(-1, (d, d))
 
 
-def m_step(stats: Tensor, n_samples: int, covariance_type: str, reg: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """Closed-form weighted maximum likelihood from S (R, K, P).
+def m_step(
+    stats: Tensor, n_samples: int, covariance_type: str, reg: Tensor, previous: Tensor | None = None
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Weighted maximum likelihood from S (R, K, P): closed forms, or the covariance type's inner loop started from
+    previous (R, K, D, D), the covariances before this step (None: the type's own start).
 
     reg (D,) is added to the covariance diagonal (reg_covar, per axis in the working units).
     Returns weights (R, K), means (R, K, D), covariances (R, K, D, D) as full matrices.
@@ -320,7 +323,7 @@ def m_step(stats: Tensor, n_samples: int, covariance_type: str, reg: Tensor) -> 
     means = stats[..., 1 : 1 + d] / nk.unsqueeze(-1)
     second = symmetric_from_pairs(stats[..., 1 + d :], d)  # sum_n r x x^T  (R, K, D, D)
     outer = means.unsqueeze(-1) * means.unsqueeze(-2)
-    cov = COVARIANCE_TYPES[covariance_type].update(second, nk, outer)
+    cov = COVARIANCE_TYPES[covariance_type].update(second, nk, outer, previous)
     cov = cov + torch.diag(reg.to(cov.dtype))
     weights = nk / nk.sum(-1, keepdim=True)
     return weights, means, cov

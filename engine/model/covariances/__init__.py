@@ -6,7 +6,11 @@ AIC), its export form (scikit-learn's `covariances_`) and whether the standardis
 every axis. Every covariance is held as full (K, D, D) matrices everywhere else, so a new type is one entry
 here. Shapes: R restarts, K components, D dimensions.
 
-Importing this module does not import torch (the window reads the names before the engine's torch part
+mclust's fourteen models, Sigma_k = lambda_k D_k A_k D_k^T (volume, shape, orientation; Celeux & Govaert 1995):
+closed forms in closed.py, the alternating updates of VEI, VEE, VEV in alternating.py, the common orientation of
+EVE and VVE (Browne & McNicholas's majorise-minimise update) in orientation.py, the shared algebra in algebra.py.
+
+Importing this package does not import torch (the window reads the names before the engine's torch part
 loads); the functions that need it import it when they run.
 """
 
@@ -18,6 +22,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from . import alternating, closed, orientation
+from .algebra import projection_of
+
 if TYPE_CHECKING:
     from torch import Tensor
 
@@ -28,69 +35,23 @@ class CovarianceType:
 
     name: str
     description: str  # one line, for help texts
-    # M-step: second (R, K, D, D) = sum_n r x x^T, nk (R, K), outer (R, K, D, D) = mu mu^T -> covariances (R, K,
-    # D, D) as full matrices, before reg_covar
-    update: Callable[[Tensor, Tensor, Tensor], Tensor]
+    # M-step: second (R, K, D, D) = sum_n r x x^T, nk (R, K), outer (R, K, D, D) = mu mu^T, previous (R, K, D, D)
+    # the covariances before this step or None -> covariances (R, K, D, D) as full matrices, before reg_covar.
+    # The iterative updates start from previous (so EM stays monotone); the closed forms ignore it.
+    update: Callable[..., Tensor]
     # full covariances (..., K, D, D) and optional weights (..., K) -> the nearest of this type (full matrices)
     project: Callable[[Tensor, Tensor | None], Tensor]
     n_cov_parameters: Callable[[int, int], int]  # (K, D) -> free covariance parameters
     export: Callable[[np.ndarray], np.ndarray]  # full (K, D, D) -> scikit-learn's covariances_ for this type
-    isotropic: bool = False  # the standardisation must use one common scale (a sphere stays a sphere)
+    # The standardisation must use one common scale on every axis (and reg_covar the same floor on each): scaling
+    # each axis apart would change the model's form. True where the form fixes a sphere (EII, VII), a common
+    # orientation with varying shapes (EVE, VVE) or a common shape with varying orientations (EEV, VEV).
+    isotropic: bool = False
     model: str = ""  # mclust's name (Celeux & Govaert's volume, shape, orientation: E equal, V varying, I identity)
 
     def n_parameters(self, k: int, d: int) -> int:
-        """Free parameters of a K-component mixture in D dimensions (as scikit-learn counts them)."""
+        """Free parameters of a K-component mixture in D dimensions (mclust's nMclustParams without a prior)."""
         return self.n_cov_parameters(k, d) + k * d + k - 1
-
-
-def _diagonal(cov: Tensor) -> Tensor:
-    return cov.diagonal(dim1=-2, dim2=-1)
-
-
-def _eye_like(cov: Tensor) -> Tensor:
-    import torch
-
-    return torch.eye(cov.shape[-1], dtype=cov.dtype, device=cov.device)
-
-
-def _full_update(second: Tensor, nk: Tensor, outer: Tensor) -> Tensor:
-    return second / nk[..., None, None] - outer
-
-
-def _tied_update(second: Tensor, nk: Tensor, outer: Tensor) -> Tensor:
-    shared = (second - nk[..., None, None] * outer).sum(-3) / nk.sum(-1)[..., None, None]
-    return shared.unsqueeze(-3).expand_as(second).clone()
-
-
-def _diag_update(second: Tensor, nk: Tensor, outer: Tensor) -> Tensor:
-    return _diag_project(_full_update(second, nk, outer))
-
-
-def _spherical_update(second: Tensor, nk: Tensor, outer: Tensor) -> Tensor:
-    return _spherical_project(_full_update(second, nk, outer))
-
-
-def _full_project(cov: Tensor, weights: Tensor | None = None) -> Tensor:
-    return cov
-
-
-def _tied_project(cov: Tensor, weights: Tensor | None = None) -> Tensor:
-    """The weighted average of the components' covariances (equal weights when none are given)."""
-    import torch
-
-    w = torch.full(cov.shape[:-2], 1.0 / cov.shape[-3], dtype=cov.dtype) if weights is None else weights
-    shared = (w[..., None, None] * cov).sum(-3) / w.sum(-1)[..., None, None]
-    return shared.unsqueeze(-3).expand_as(cov).clone()
-
-
-def _diag_project(cov: Tensor, weights: Tensor | None = None) -> Tensor:
-    import torch
-
-    return torch.diag_embed(_diagonal(cov))
-
-
-def _spherical_project(cov: Tensor, weights: Tensor | None = None) -> Tensor:
-    return _diagonal(cov).mean(-1)[..., None, None] * _eye_like(cov)
 
 
 COVARIANCE_TYPES: dict[str, CovarianceType] = {}  # by name: scikit-learn's where it has one, else mclust's
@@ -118,12 +79,23 @@ def register(cov_type: CovarianceType) -> CovarianceType:
     return cov_type
 
 
+def _full_copy(full: np.ndarray) -> np.ndarray:
+    """The stored form of the ten models scikit-learn lacks: full (K, D, D) matrices."""
+    return full.copy()
+
+
+def _mclust(model: str, description: str, update: Callable[..., Tensor], count: Callable[[int, int], int]) -> None:
+    """Register one of the ten models scikit-learn lacks, by its mclust name."""
+    isotropic = model in ("EII", "EVE", "VVE", "EEV", "VEV")  # VII is "spherical"
+    register(CovarianceType(model, description, update, projection_of(update), count, _full_copy, isotropic, model))
+
+
 register(
     CovarianceType(
         "full",
         "each component its own covariance matrix",
-        _full_update,
-        _full_project,
+        closed.full,
+        closed.full_project,
         lambda k, d: k * d * (d + 1) // 2,
         lambda full: full.copy(),
         model="VVV",
@@ -133,8 +105,8 @@ register(
     CovarianceType(
         "tied",
         "one covariance matrix shared by every component",
-        _tied_update,
-        _tied_project,
+        closed.tied,
+        closed.tied_project,
         lambda k, d: d * (d + 1) // 2,
         lambda full: full[0].copy(),
         model="EEE",
@@ -144,8 +116,8 @@ register(
     CovarianceType(
         "diag",
         "each component its own axis-aligned (diagonal) covariance",
-        _diag_update,
-        _diag_project,
+        closed.diag,
+        closed.diag_project,
         lambda k, d: k * d,
         lambda full: np.diagonal(full, axis1=1, axis2=2).copy(),
         model="VVI",
@@ -155,11 +127,49 @@ register(
     CovarianceType(
         "spherical",
         "each component one variance, the same along every axis",
-        _spherical_update,
-        _spherical_project,
+        closed.spherical,
+        closed.spherical_project,
         lambda k, d: k,
         lambda full: full[:, 0, 0].copy(),
         isotropic=True,
         model="VII",
     )
+)
+# mclust's counts (nMclustParams less the K D means and K - 1 weights); lambda volume, A shape, D orientation
+_mclust("EII", "spheres of one size: one variance for every component and axis", closed.eii, lambda k, d: 1)
+_mclust("EEI", "one axis-aligned ellipsoid shared by every component", closed.eei, lambda k, d: d)
+_mclust("VEI", "axis-aligned, one shape, each component its own volume", alternating.vei, lambda k, d: k + d - 1)
+_mclust("EVI", "axis-aligned, one volume, each component its own shape", closed.evi, lambda k, d: 1 + k * (d - 1))
+_mclust(
+    "VEE",
+    "one shape and orientation, each component its own volume",
+    alternating.vee,
+    lambda k, d: k + d * (d + 1) // 2 - 1,
+)
+_mclust(
+    "EVE",
+    "one volume and orientation, each component its own shape",
+    orientation.eve,
+    lambda k, d: 1 + k * (d - 1) + d * (d - 1) // 2,
+)
+_mclust(
+    "VVE",
+    "one orientation, each component its own volume and shape",
+    orientation.vve,
+    lambda k, d: k * d + d * (d - 1) // 2,
+)
+_mclust(
+    "EEV", "one volume and shape, each component its own orientation", closed.eev, lambda k, d: d + k * d * (d - 1) // 2
+)
+_mclust(
+    "VEV",
+    "one shape, each component its own volume and orientation",
+    alternating.vev,
+    lambda k, d: k + d - 1 + k * d * (d - 1) // 2,
+)
+_mclust(
+    "EVV",
+    "one volume, each component its own shape and orientation",
+    closed.evv,
+    lambda k, d: 1 + k * (d * (d + 1) // 2 - 1),
 )
