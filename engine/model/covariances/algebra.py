@@ -76,9 +76,15 @@ def weighted_mean(per_component: Tensor, nk: Tensor) -> Tensor:
     return (w.reshape(*w.shape, *([1] * (per_component.dim() - w.dim()))) * per_component).sum(nk.dim() - 1)
 
 
-def converged(before: Tensor, after: Tensor) -> bool:
-    """Whether every restart's profile objective (...) moved by less than INNER_TOL (1 + |after|)."""
-    return bool(((before - after).abs() <= INNER_TOL * (1.0 + after.abs())).all())
+def converged(before: Tensor, after: Tensor) -> Tensor:
+    """Which restarts' profile objectives (...) moved by less than INNER_TOL (1 + |after|): a bool mask (...)."""
+    return (before - after).abs() <= INNER_TOL * (1.0 + after.abs())
+
+
+def keep(done: Tensor, old: Tensor, new: Tensor) -> Tensor:
+    """new (..., *S) where done (...) is False, old where it is True: a restart whose inner loop has converged
+    stays where it stopped while the others of its batch go on (so a restart gets the same answer in any batch)."""
+    return new.where(~done.reshape(*done.shape, *([1] * (new.dim() - done.dim()))), old)
 
 
 def projection_of(update: Update) -> Callable[[Tensor, Tensor | None], Tensor]:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from . import algebra
-from .algebra import diagonal, eigh_descending, rotate, scatter, tiny, unit_det, unit_det_matrix, weighted_mean
+from .algebra import diagonal, eigh_descending, keep, rotate, scatter, tiny, unit_det, unit_det_matrix, weighted_mean
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -26,18 +26,21 @@ HalfSteps = tuple[Callable[["Tensor"], "Tensor"], Callable[["Tensor"], "Tensor"]
 
 def alternate(half_steps: HalfSteps, shape: Tensor, nk: Tensor) -> tuple[Tensor, Tensor, int]:
     """Volumes (..., K), the shape and the number of iterations, alternating from shape to convergence."""
+    import torch
+
     volumes_given, shape_given = half_steps
     n = nk.sum(-1)
     volumes = volumes_given(shape)
     objective = (nk * volumes.log()).sum(-1) / n
+    done = torch.zeros(objective.shape, dtype=torch.bool)
     iteration = 0
-    while iteration < algebra.INNER_MAX_ITER:
+    while iteration < algebra.INNER_MAX_ITER and not bool(done.all()):
         iteration += 1
-        shape = shape_given(volumes)
-        volumes = volumes_given(shape)
+        new_shape = shape_given(volumes)
+        new_volumes = volumes_given(new_shape)
+        shape, volumes = keep(done, shape, new_shape), keep(done, volumes, new_volumes)
         before, objective = objective, (nk * volumes.log()).sum(-1) / n
-        if algebra.converged(before, objective):
-            break
+        done = done | algebra.converged(before, objective)
     return volumes, shape, iteration
 
 

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from . import algebra
-from .algebra import diagonal, eigh_descending, geometric_mean, scatter, tiny
+from .algebra import diagonal, eigh_descending, geometric_mean, keep, scatter, tiny
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -57,20 +57,52 @@ def common_orientation(w: Tensor, nk: Tensor, shapes_given: ShapesGiven, d0: Ten
     eye = torch.eye(w.shape[-1], dtype=w.dtype, device=w.device)
     majoriser = largest[..., None, None] * eye - w  # (..., K, D, D), positive semi-definite
     d = d0
-    c, objective = shapes_given(diagonal(d.transpose(-1, -2).unsqueeze(-3) @ w @ d.unsqueeze(-3)))
+    c, objective = shapes_given(_rotated_diagonal(w, d))
+    done = torch.zeros(objective.shape, dtype=torch.bool)
     iteration = 0
-    while iteration < algebra.INNER_MAX_ITER:
+    while iteration < algebra.INNER_MAX_ITER and not bool(done.all()):
         iteration += 1
         f = (majoriser @ d.unsqueeze(-3) / c[..., None, :]).sum(-3)  # (..., D, D)
         u, _, vh = torch.linalg.svd(f)
-        d = u @ vh
-        before, (c, objective) = (
-            objective,
-            shapes_given(diagonal(d.transpose(-1, -2).unsqueeze(-3) @ w @ d.unsqueeze(-3))),
-        )
-        if algebra.converged(before, objective):
-            break
+        d = keep(done, d, jacobi_sweep(w, u @ vh, c))
+        before, (new_c, objective) = objective, shapes_given(_rotated_diagonal(w, d))
+        c = keep(done, c, new_c)
+        done = done | algebra.converged(before, objective)
     return d.unsqueeze(-3) @ torch.diag_embed(c) @ d.transpose(-1, -2).unsqueeze(-3), iteration
+
+
+def jacobi_sweep(w: Tensor, d: Tensor, c: Tensor) -> Tensor:
+    """D (..., D, D) after one sweep of plane rotations, each the exact minimiser of f over its plane's angle.
+
+    Rotating columns i, j of D by theta changes f by alpha cos 2 theta + beta sin 2 theta - alpha, with p_k = 1 /
+    c_k (..., K, D), M_k = D^T W_k D: alpha = sum_k (p_ki - p_kj)(M_kii - M_kjj) / 2, beta = sum_k (p_ki - p_kj)
+    M_kij; the least is -sqrt(alpha^2 + beta^2). The MM step alone crawls where the w_k majorise loosely (measured:
+    3e-7 relative short of the minimum at the tolerance); the sweep, which never raises f either, finishes it.
+    """
+    import torch
+
+    p = 1.0 / c
+    size = d.shape[-1]
+    for i in range(size - 1):
+        for j in range(i + 1, size):
+            cols = d[..., :, [i, j]]  # (..., D, 2)
+            m = cols.transpose(-1, -2).unsqueeze(-3) @ w @ cols.unsqueeze(-3)  # (..., K, 2, 2)
+            gap = p[..., i] - p[..., j]
+            alpha = (gap * (m[..., 0, 0] - m[..., 1, 1])).sum(-1) / 2
+            beta = (gap * m[..., 0, 1]).sum(-1)
+            theta = torch.where(alpha.abs() + beta.abs() > 0, torch.atan2(-beta, -alpha) / 2, 0.0)  # 0: f is flat
+            cos, sin = theta.cos()[..., None], theta.sin()[..., None]
+            d = d.clone()
+            d[..., :, i], d[..., :, j] = (
+                cos * cols[..., 0] + sin * cols[..., 1],
+                cos * cols[..., 1] - sin * cols[..., 0],
+            )
+    return d
+
+
+def _rotated_diagonal(w: Tensor, d: Tensor) -> Tensor:
+    """B_k = diag(D^T W_k D) (..., K, D) for scatters w (..., K, D, D) and an orientation d (..., D, D)."""
+    return diagonal(d.transpose(-1, -2).unsqueeze(-3) @ w @ d.unsqueeze(-3))
 
 
 def start_orientation(w: Tensor, nk: Tensor, previous: Tensor | None) -> Tensor:
