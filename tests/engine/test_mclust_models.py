@@ -6,6 +6,8 @@ beside them."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -216,6 +218,20 @@ def test_an_inner_loop_cut_to_one_iteration_keeps_em_monotone(monkeypatch, model
     monkeypatch.setattr(algebra, "INNER_MAX_ITER", 1)
     ll = _em_log_likelihoods(_clusters(5, 4, scales=(0.1, 1, 10)), model, restarts=3, iterations=60)
     assert (ll[:-1] - ll[1:] <= 1e-9 * np.abs(ll[1:])).all()
+
+
+@pytest.mark.parametrize("model", MCLUST_MODELS)
+def test_the_standardisation_keeps_each_models_form(model: str) -> None:
+    """Columns in units 1 and 200 apart: the fit with the standardisation is the fit without it, from the same
+    start, iteration by iteration. Scaling each axis apart would change the form of EII, VII, EVE, VVE, EEV, VEV
+    (isotropic: one common scale) and fit another model; the others keep their form under it."""
+    x = _clusters(6, 2, n=300).numpy() * [1.0, 200.0]
+    name, start = covariance_type(model).name, _start(x, 3).as_init()
+    base = FitConfig(n_components=3, covariance_type=name, init_params=start, max_iter=15, tol=0.0, reg_covar=0.0)
+    fits = [list(fit(x, replace(base, standardize=standardize))) for standardize in (True, False)]
+    for a, b in zip(*fits, strict=True):
+        assert a.mean_log_likelihood == pytest.approx(b.mean_log_likelihood, rel=1e-9)
+    np.testing.assert_allclose(fits[0][-1].covariances, fits[1][-1].covariances, rtol=1e-6, atol=1e-9)
 
 
 # ----------------------------------------------------------------------------- against mclust on Old Faithful

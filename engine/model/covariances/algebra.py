@@ -16,8 +16,8 @@ if TYPE_CHECKING:
     from torch import Tensor
 
 # The iterative M-steps (VEI, VEE, VEV, EVE, VVE) stop when an iteration changes the profile objective (minus the
-# expected complete-data log-likelihood per point, sum_k n_k log det Sigma_k / n) by less than INNER_TOL * (1 +
-# |objective|): mclust's emControl() uses sqrt(machine eps) as the M-step's inner tolerance, and so do we. The cap
+# expected complete-data log-likelihood per point, sum_k n_k log det Sigma_k / n, up to a constant) by less than
+# INNER_TOL: mclust's emControl() uses sqrt(machine eps) as the M-step's inner tolerance, and so do we. The cap
 # only bounds the time of one M-step (mclust has none); every inner iteration lowers the objective, so stopping
 # at the cap still leaves EM monotone. Warm-started from the previous parameters, they seldom need more than a few.
 INNER_TOL = float(np.sqrt(np.finfo(np.float64).eps))
@@ -89,8 +89,10 @@ def weighted_mean(per_component: Tensor, nk: Tensor) -> Tensor:
 
 
 def converged(before: Tensor, after: Tensor) -> Tensor:
-    """Which restarts' profile objectives (...) moved by less than INNER_TOL (1 + |after|): a bool mask (...)."""
-    return (before - after).abs() <= INNER_TOL * (1.0 + after.abs())
+    """Which restarts' profile objectives (...) moved by less than INNER_TOL: a bool mask (...). A change of a
+    log-likelihood per point is the same in any units (the objective itself moves by a constant with them), so the
+    stopping point, and the fit, do not depend on the standardisation."""
+    return (before - after).abs() <= INNER_TOL
 
 
 def keep(done: Tensor, old: Tensor, new: Tensor) -> Tensor:
