@@ -110,7 +110,11 @@ def projection_of(update: Update) -> Callable[[Tensor, Tensor | None], Tensor]:
         import torch
 
         k = cov.shape[-3]
-        w = torch.full(cov.shape[:-2], 1.0 / k, dtype=cov.dtype) if weights is None else weights.to(cov.dtype)
+        w = (
+            torch.full(cov.shape[:-2], 1.0 / k, dtype=cov.dtype, device=cov.device)
+            if weights is None
+            else weights.to(cov)
+        )
         w = w.expand(cov.shape[:-2])
         return update(w[..., None, None] * cov, w, torch.zeros_like(cov), cov)
 

@@ -32,7 +32,7 @@ def alternate(half_steps: HalfSteps, shape: Tensor, nk: Tensor) -> tuple[Tensor,
     n = nk.sum(-1)
     volumes = volumes_given(shape)
     objective = (nk * volumes.log()).sum(-1) / n
-    done = torch.zeros(objective.shape, dtype=torch.bool)
+    done = torch.zeros_like(objective, dtype=torch.bool)
     iteration = 0
     while iteration < algebra.INNER_MAX_ITER and not bool(done.all()):
         iteration += 1

@@ -58,7 +58,7 @@ def common_orientation(w: Tensor, nk: Tensor, shapes_given: ShapesGiven, d0: Ten
     majoriser = largest[..., None, None] * eye - w  # (..., K, D, D), positive semi-definite
     d = d0
     c, objective = shapes_given(_rotated_diagonal(w, d))
-    done = torch.zeros(objective.shape, dtype=torch.bool)
+    done = torch.zeros_like(objective, dtype=torch.bool)
     iteration = 0
     while iteration < algebra.INNER_MAX_ITER and not bool(done.all()):
         iteration += 1
