@@ -6,7 +6,10 @@ beside them."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -65,6 +68,7 @@ FAITHFUL_K3 = {
 }
 # Where our best of 10 restarts finds a higher maximum than mclust's hierarchical start (measured: VVI -1127.0075,
 # VVE -1122.0743, EVV -1124.1272, VVV -1114.4399); everywhere else the two agree to 1e-9 relative.
+ROOT = Path(__file__).resolve().parents[2]
 HIGHER_THAN_MCLUST = {"VVI", "VVE", "EVV", "VVV"}
 
 
@@ -77,6 +81,29 @@ def test_parameter_counts_are_mclusts(model: str) -> None:
 def test_every_mclust_model_is_registered_once_under_one_name() -> None:
     assert sorted(t.model for t in COVARIANCE_TYPES.values()) == sorted(MCLUST_MODELS)
     assert [covariance_type(m.lower()).model for m in MCLUST_MODELS] == list(MCLUST_MODELS)
+
+
+def test_the_registry_imports_without_torch() -> None:
+    """The window reads the types' names before the engine's torch part loads."""
+    code = (
+        "import sys, engine.model.covariances as c; assert len(c.COVARIANCE_TYPES) == 14; print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "False", out.stderr
+
+
+@pytest.mark.parametrize("model", MCLUST_MODELS)
+def test_a_projection_is_of_the_type_and_stays_put(model: str) -> None:
+    """The nearest covariances of the type to random ones (a start, imported parameters) come back unchanged when
+    projected again (measured: 2e-13 relative at most; float32 weights moved scikit-learn's tied average by 1e-8)."""
+    rng = np.random.default_rng(len(model) + sum(map(ord, model)))
+    a = rng.normal(size=(3, 4, 4))
+    cov = torch.as_tensor(a @ a.transpose(0, 2, 1) + np.eye(4))
+    weights = torch.tensor([0.2, 0.3, 0.5])  # float32, as torch makes them from Python numbers
+    project = covariance_type(model).project
+    once = project(cov, weights)
+    np.testing.assert_allclose(project(once, weights).numpy(), once.numpy(), rtol=1e-11, atol=1e-12)
+    assert once.shape == cov.shape and torch.isfinite(once).all()
 
 
 # ----------------------------------------------------------------------------- the M-step against SciPy

@@ -45,11 +45,10 @@ def tied_project(cov: Tensor, weights: Tensor | None = None) -> Tensor:
     """The weighted average of the components' covariances (equal weights when none are given)."""
     import torch
 
-    w = (
-        torch.full(cov.shape[:-2], 1.0 / cov.shape[-3], dtype=cov.dtype, device=cov.device)
-        if weights is None
-        else weights
-    )
+    if weights is None:
+        w = torch.full(cov.shape[:-2], 1.0 / cov.shape[-3], dtype=cov.dtype, device=cov.device)
+    else:  # in cov's dtype: float32 weights summed apart from the float64 products moved the average by 1e-8
+        w = weights.to(cov)
     shared = (w[..., None, None] * cov).sum(-3) / w.sum(-1)[..., None, None]
     return shared.unsqueeze(-3).expand_as(cov).clone()
 
