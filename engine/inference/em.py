@@ -136,9 +136,9 @@ class ExactEM:
         """The M-step (float64) for restarts rows (M,) from their statistics (M, K, P), each restart with its
         covariance type; padded components get weight 0, mean 0 and an identity covariance."""
         n, d, reg = self.n_samples, self.n_features, self.reg.double()
-        # the covariances before this step, less the reg_covar floor that the last M-step added: the last update's
-        # own answer, of the type's form, where an iterative M-step's inner loop starts (EM stays monotone)
-        previous = self._take(self.cov, rows).double() - torch.diag(reg)
+        # the covariances before this step (the last update's own answer, of the type's form): where an iterative
+        # M-step's inner loop starts, so that it cannot end worse than they were (EM stays monotone)
+        previous = self._take(self.cov, rows).double()
         if len(self.type_names) == 1:
             weights, means, cov = gaussian.m_step(stats, n, self.type_names[0], reg, previous)
         else:

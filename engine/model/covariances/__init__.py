@@ -48,6 +48,12 @@ class CovarianceType:
     # orientation with varying shapes (EVE, VVE) or a common shape with varying orientations (EEV, VEV).
     isotropic: bool = False
     model: str = ""  # mclust's name (Celeux & Govaert's volume, shape, orientation: E equal, V varying, I identity)
+    # reg_covar goes into the scatter matrices (W_k + n_k diag(reg)) before the update, not onto its answer: where the
+    # components are coupled (a common volume, shape or orientation) a component on too few points then stays a
+    # regular matrix inside the fit; added after, it could not keep EM from falling back (EVV: a component on two
+    # points took volume 0 and an unbounded shape, and the others' common volume with it). For scikit-learn's four
+    # both are the same covariances; those keep adding it after, as scikit-learn does, to the same bits.
+    floor_in_scatter: bool = False
 
     def n_parameters(self, k: int, d: int) -> int:
         """Free parameters of a K-component mixture in D dimensions (mclust's nMclustParams without a prior)."""
@@ -87,7 +93,9 @@ def _full_copy(full: np.ndarray) -> np.ndarray:
 def _mclust(model: str, description: str, update: Callable[..., Tensor], count: Callable[[int, int], int]) -> None:
     """Register one of the ten models scikit-learn lacks, by its mclust name."""
     isotropic = model in ("EII", "EVE", "VVE", "EEV", "VEV")  # VII is "spherical"
-    register(CovarianceType(model, description, update, projection_of(update), count, _full_copy, isotropic, model))
+    register(
+        CovarianceType(model, description, update, projection_of(update), count, _full_copy, isotropic, model, True)
+    )
 
 
 register(
