@@ -2,8 +2,9 @@
 
 The E-step evaluates the model's log-joint log w_k + log N(x | mu_k, Sigma_k) for every point and k (the
 same quantity MixtureModel.log_joint computes through Pyro's distributions; tests check they agree) as one
-matrix product, normalises it (responsibilities), and the M-step is the closed-form weighted maximum
-likelihood update with reg_covar on the diagonal.
+matrix product, normalises it (responsibilities), and the M-step is the weighted maximum likelihood update of
+the covariance type (a closed form, or an inner loop started from the previous covariances) with reg_covar on the
+diagonal.
 """
 
 from __future__ import annotations
@@ -145,8 +146,11 @@ class ExactEM:
         from every component it is given, and an empty padded one (N_k = 0, a zero scatter) must not enter it.
         PAD_SAFE types run padded, in one group per type (fewer updates per iteration: a few ms on a grid)."""
         n, d, reg = self.n_samples, self.n_features, self.reg.double()
+        # the covariances before this step (the last update's own answer, of the type's form): where an iterative
+        # M-step's inner loop starts, so that it cannot end worse than they were (EM stays monotone)
+        previous = self._take(self.cov, rows).double()
         if len(self.type_names) == 1 and self.real is None:
-            return gaussian.m_step(stats, n, self.type_names[0], reg)
+            return gaussian.m_step(stats, n, self.type_names[0], reg, previous)
         groups = self.type_of[rows] * (stats.shape[1] + 1)
         if self.real is not None:
             sliced = torch.tensor([name not in PAD_SAFE for name in self.type_names])[self.type_of[rows]]
@@ -157,7 +161,7 @@ class ExactEM:
             at = torch.nonzero(groups == group).flatten()
             kind, k = divmod(group, stats.shape[1] + 1)
             k = k if self.real is not None else stats.shape[1]
-            part = gaussian.m_step(stats[at, :k], n, self.type_names[kind], reg)
+            part = gaussian.m_step(stats[at, :k], n, self.type_names[kind], reg, previous[at, :k])
             for out, value in zip((weights, means, cov), part, strict=True):
                 out[at, :k] = value
         if self.real is None:

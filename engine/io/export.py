@@ -18,6 +18,7 @@ import numpy as np
 
 from ..config import COVARIANCE_TYPES, InitParams
 from ..errors import ParamsError, UserError
+from ..model.covariances import SKLEARN_TYPES
 from ..model.predict import responsibilities
 from ..snapshot import Snapshot
 from .data import check_mixture
@@ -288,7 +289,8 @@ def to_sklearn(params: MixtureParams):
     except ImportError:
         raise UserError("to_sklearn needs scikit-learn: pip install scikit-learn") from None
     k, d = params.means.shape
-    ct = params.covariance_type
+    # the ten mclust models scikit-learn lacks become its "full" type (their stored form is full matrices too)
+    ct = params.covariance_type if params.covariance_type in SKLEARN_TYPES else "full"
     full = params.covariances
     cov = COVARIANCE_TYPES[ct].export(full)
     gm = GaussianMixture(n_components=k, covariance_type=ct)

@@ -308,11 +308,16 @@ def symmetric_from_pairs(pairs: Tensor, d: int) -> Tensor:
     return pairs[..., pair_of].unflatten(-1, (d, d))
 
 
-def m_step(stats: Tensor, n_samples: int, covariance_type: str, reg: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """Closed-form weighted maximum likelihood from S (R, K, P).
+def m_step(
+    stats: Tensor, n_samples: int, covariance_type: str, reg: Tensor, previous: Tensor | None = None
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Weighted maximum likelihood from S (R, K, P): closed forms, or the covariance type's inner loop started from
+    previous (R, K, D, D), the covariances before this step (None: the type's own start).
 
-    reg (D,) is added to the covariance diagonal (reg_covar, per axis in the working units).
-    Returns weights (R, K), means (R, K, D), covariances (R, K, D, D) as full matrices.
+    reg (D,) (reg_covar, per axis in the working units) is added to the covariance diagonal, or, for the types with
+    floor_in_scatter, to each component's scatter matrix per point (W_k + n_k diag(reg)) before the type's fit (see
+    CovarianceType.floor_in_scatter). Returns weights (R, K), means (R, K, D), covariances (R, K, D, D) as full
+    matrices.
     """
     d = reg.shape[0]
     eps = NK_EPS_FACTOR * torch.finfo(stats.dtype).eps
@@ -320,7 +325,12 @@ def m_step(stats: Tensor, n_samples: int, covariance_type: str, reg: Tensor) -> 
     means = stats[..., 1 : 1 + d] / nk.unsqueeze(-1)
     second = symmetric_from_pairs(stats[..., 1 + d :], d)  # sum_n r x x^T  (R, K, D, D)
     outer = means.unsqueeze(-1) * means.unsqueeze(-2)
-    cov = COVARIANCE_TYPES[covariance_type].update(second, nk, outer)
-    cov = cov + torch.diag(reg.to(cov.dtype))
+    cov_type = COVARIANCE_TYPES[covariance_type]
+    floor = torch.diag(reg.to(second.dtype))
+    if cov_type.floor_in_scatter:
+        second = second + nk[..., None, None] * floor
+    cov = cov_type.update(second, nk, outer, previous)
+    if not cov_type.floor_in_scatter:
+        cov = cov + floor
     weights = nk / nk.sum(-1, keepdim=True)
     return weights, means, cov

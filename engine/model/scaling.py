@@ -27,8 +27,9 @@ class Scaling:
     def fit(x: np.ndarray, isotropic: bool = False, moments: tuple[np.ndarray, np.ndarray] | None = None) -> Scaling:
         """Centre on the column means, scale by the column standard deviations (1 where constant).
 
-        isotropic: one common scale for all columns (their RMS standard deviation). Spherical covariances
-        need it: a spherical Gaussian stays spherical only under the same scale on every axis.
+        isotropic: one common scale for all columns (their RMS standard deviation). The covariance types whose
+        form a per-axis scale would change need it (CovarianceType.isotropic): a sphere stays a sphere, a common
+        orientation with varying shapes stays common, only under the same scale on every axis.
         moments: x's column_moments when they are known already.
         """
         center, scale = column_moments(x) if moments is None else moments

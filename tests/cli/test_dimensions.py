@@ -12,6 +12,7 @@ import pytest
 import engine
 from cli.main import main as cli
 from engine.io.export import read_params, to_sklearn
+from engine.model.covariances import SKLEARN_TYPES  # scikit-learn has these four
 
 
 def _four_d(tmp_path):
@@ -85,13 +86,13 @@ def test_iris_best_model_agrees_with_sklearn() -> None:
 
     x = load_iris().data
     _, best = engine.selection.select.run_selection(
-        x, list(range(1, 6)), list(engine.COVARIANCE_TYPES), engine.FitConfig(restarts=10, reg_covar_units="data")
+        x, list(range(1, 6)), list(SKLEARN_TYPES), engine.FitConfig(restarts=10, reg_covar_units="data")
     )
     reference = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for k in range(1, 6):
-            for ct in engine.COVARIANCE_TYPES:
+            for ct in SKLEARN_TYPES:
                 gm = GaussianMixture(k, covariance_type=ct, n_init=10, random_state=0, reg_covar=1e-6).fit(x)
                 reference[k, ct] = gm.bic(x)
     assert (best.k, best.covariance_type) == min(reference, key=reference.get)

@@ -84,8 +84,8 @@ def test_select_by_initial_trains_only_the_lowest_initial_loss() -> None:
 def test_far_from_origin_and_mixed_units_fit_as_well_as_centred(cov_type: str) -> None:
     x = blobs(5)
     base = run_to_end(x, FitConfig(n_components=3, covariance_type=cov_type, seed=1))
-    if cov_type == "spherical":
-        scale, shift = np.array([1e-2, 1e-2]), np.array([1e8, -3e7])  # spherical needs one unit for both axes
+    if COVARIANCE_TYPES[cov_type].isotropic:  # spherical, EVE, EEV, ...: their form needs one unit for both axes
+        scale, shift = np.array([1e-2, 1e-2]), np.array([1e8, -3e7])
     else:
         scale, shift = np.array([1e-2, 1e3]), np.array([1e8, -3e7])  # metres vs millimetres, far away
     y = x * scale + shift

@@ -51,9 +51,12 @@ def test_the_batched_grid_gives_each_cell_its_lone_fit(faithful, init: str) -> N
             snap.restarts.mean_log_likelihood, ref.restarts.mean_log_likelihood, rtol=1e-9, err_msg=where
         )
         np.testing.assert_array_equal(snap.restarts.n_iter, ref.restarts.n_iter, err_msg=where)
+        # a common orientation (EVE, VVE) is an inner loop's answer, and near-degenerate fits amplify the batch's
+        # other rounding: measured 4.8e-9 (VVE, K = 9, a component of 3 points); the others within 1.3e-12
+        tol = 2e-8 if COVARIANCE_TYPES[result.config.covariance_type].model in ("EVE", "VVE") else 1e-9
         for got, want in ((snap.weights, ref.weights), (snap.means, ref.means), (snap.covariances, ref.covariances)):
             assert got.shape == want.shape, where
-            np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9, err_msg=where)
+            np.testing.assert_allclose(got, want, rtol=tol, atol=tol, err_msg=where)
 
 
 def test_the_trace_is_each_cells_own_curve(faithful) -> None:

@@ -29,8 +29,8 @@ TOY = Algorithm(
 )
 
 
-def _tied_spherical_update(second, nk, outer):
-    tied = engine.COVARIANCE_TYPES["tied"].update(second, nk, outer)
+def _tied_spherical_update(second, nk, outer, previous=None):
+    tied = engine.COVARIANCE_TYPES["tied"].update(second, nk, outer, previous)
     return engine.COVARIANCE_TYPES["spherical"].project(tied, None)
 
 
