@@ -33,7 +33,9 @@ def mclust_cells(name: str) -> dict[tuple[str, int], dict]:
     with open(MCLUST / "mclust_bic.csv", newline="") as f:
         for row in csv.DictReader(f):
             if row["dataset"] == name:
-                number = {key: None if row[key] == "NA" else float(row[key]) for key in ("bic", "icl", "log_likelihood")}
+                number = {
+                    key: None if row[key] == "NA" else float(row[key]) for key in ("bic", "icl", "log_likelihood")
+                }
                 out[row["model"], int(row["k"])] = {**number, "n_parameters": int(row["n_parameters"])}
     return out
 
@@ -42,7 +44,10 @@ def mclust_best(name: str) -> dict:
     """mclust's best (model, K) by BIC and by ICL."""
     with open(MCLUST / "mclust_best.csv", newline="") as f:
         row = next(r for r in csv.DictReader(f) if r["dataset"] == name)
-    return {"bic": (row["best_bic_model"], int(row["best_bic_k"])), "icl": (row["best_icl_model"], int(row["best_icl_k"]))}
+    return {
+        "bic": (row["best_bic_model"], int(row["best_bic_k"])),
+        "icl": (row["best_icl_model"], int(row["best_icl_k"])),
+    }
 
 
 def our_grid(name: str) -> dict[tuple[str, int], SelectionEntry]:
