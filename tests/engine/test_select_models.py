@@ -37,7 +37,7 @@ def fifth_type():
         CovarianceType(
             TEST_TYPE,
             "test only: varying volume, one shape and orientation",
-            lambda second, nk, outer: _shared_shape(second / nk[..., None, None] - outer),
+            lambda second, nk, outer, previous=None: _shared_shape(second / nk[..., None, None] - outer),
             _shared_shape,
             lambda k, d: k + d * (d + 1) // 2 - 1,
             lambda full: full.copy(),
