@@ -11,6 +11,8 @@ from pathlib import Path
 from engine.config import FitConfig
 from engine.errors import UserError
 from engine.io.outputs import atomic_write, check_outputs
+from engine.model.covariances import COVARIANCE_TYPES
+from engine.model.prior import PRIOR_MODELS
 from engine.runtime.limits import check_selection
 from engine.selection.criteria import SIGN_CONVENTION
 from engine.selection.select import run_selection
@@ -26,7 +28,7 @@ def cmd_select(args) -> int:
     if args.output and Path(args.output).suffix.lower() != ".json":
         raise UserError(f"{args.output}: select writes JSON: name the file *.json")
     ks = _k_range(args.components)
-    types = covariance_list(args.covariance)
+    types = prior_types(args, covariance_list(args.covariance))
     base = FitConfig(
         restarts=args.restarts,
         seed=args.seed,
@@ -34,6 +36,8 @@ def cmd_select(args) -> int:
         reg_covar_units=args.reg_covar_units,
         max_iter=args.max_iter,
         tol=args.tol,
+        prior=args.prior,
+        init=args.init,
     )
     base.resolved()  # the settings are checked as fit checks them, before any work
     source = stream_source(args)
@@ -52,6 +56,21 @@ def cmd_select(args) -> int:
             from engine.scale import cluster
 
             cluster.close(client)
+
+
+def prior_types(args, types: list[str]) -> list[str]:
+    """With --prior: the models mclust fits a prior for. `--covariance all` leaves the others out (said on stderr);
+    a list that names one of them is refused."""
+    if args.prior is None:
+        return types
+    without = [t for t in types if COVARIANCE_TYPES[t].model not in PRIOR_MODELS]
+    if not without:
+        return types
+    names = ", ".join(COVARIANCE_TYPES[t].model for t in without)
+    if args.covariance.strip().lower() != "all":
+        raise UserError(f"--prior: mclust fits no prior for {names}: leave them out of --covariance")
+    print(f"--prior: {names} left out (mclust fits no prior for them)", file=sys.stderr)
+    return [t for t in types if t not in without]
 
 
 def streamed_grid(args, source, base: FitConfig, cells: int):

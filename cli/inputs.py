@@ -45,6 +45,7 @@ def fit_config(args) -> FitConfig:
         reg_covar_units=args.reg_covar_units,
         device=args.device,
         dtype=args.dtype,
+        prior=getattr(args, "prior", None),  # screenshot's options have none
     )
 
 

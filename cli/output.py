@@ -60,8 +60,9 @@ def fit_line(cfg: FitConfig, last, params, per_batch: int | None = None) -> str:
     if per_batch is not None and per_batch < cfg.restarts:
         batches = -(-cfg.restarts // per_batch)
         batch = f" ({batches:,} batches of at most {per_batch:,} restarts ran {last.iteration} in all)"
+    how = f"{cfg.algorithm} (MAP, mclust's default prior)" if cfg.prior else cfg.algorithm
     return (
-        f"{cfg.algorithm} k={cfg.n_components} {cfg.covariance_type}: {status} after {own} "
+        f"{how} k={cfg.n_components} {cfg.covariance_type}: {status} after {own} "
         f"iteration{'' if own == 1 else 's'}{batch} in {last.elapsed:.2f}s; log-likelihood {m['log_likelihood']:.6f} "
         f"(mean {m['mean_log_likelihood']:.6f}), BIC {m['bic']:.3f}, AIC {m['aic']:.3f}"
         f"{'; restart ' + str(last.restart) + ' of ' + str(cfg.restarts) if cfg.restarts > 1 else ''}"

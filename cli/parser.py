@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from engine.config import ALGORITHMS, REG_COVAR_UNITS, covariance_choices, covariance_names
+from engine.config import ALGORITHMS, PRIORS, REG_COVAR_UNITS, covariance_choices, covariance_names
 from engine.errors import UserError
 from engine.io import data as data_mod
 from engine.model.covariances import SKLEARN_TYPES, covariance_type
@@ -185,6 +185,7 @@ def _fit_parser(sub) -> None:
     )
     f.add_argument("--max-iter", type=int, default=None, help="the most iterations (default: the algorithm's)")
     _reg_args(f)
+    _prior_arg(f)
     f.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
     f.add_argument(
         "--dtype", choices=["float64", "float32"], default="float64", help="working precision (default float64)"
@@ -230,8 +231,16 @@ def _select_parser(sub) -> None:
         "icl = bic - 2 sum_i log max_k z_ik (minus mclust's ICL), aic = -2 log L + 2 p",
     )
     s.add_argument("--restarts", type=int, default=5, help="restarts of each fit, best kept (default 5)")
+    s.add_argument(
+        "--init",
+        choices=("kmeans++", "kmeans", "random-data", "hc"),
+        default=None,
+        help="the starts of each fit: kmeans++ (default), kmeans, random-data, or hc (restart 0 mclust's "
+        "hierarchical start, the others k-means++)",
+    )
     s.add_argument("--seed", type=int, default=0, help="random seed of the starts (default 0)")
     _reg_args(s)
+    _prior_arg(s)
     s.add_argument("--max-iter", type=int, default=None, help="the most iterations of each fit (default em's)")
     s.add_argument(
         "--tol",
@@ -324,6 +333,18 @@ def _reg_args(p: argparse.ArgumentParser) -> None:
         default="relative",
         help="relative (default): reg_covar times each column's variance, the same fit in any units; data: "
         "reg_covar as it is, in the data's units (scikit-learn's reg_covar)",
+    )
+
+
+def _prior_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--prior",
+        choices=PRIORS,
+        default=None,
+        help="default: mclust's default conjugate prior (priorControl(), Fraley & Raftery 2007), fitted by MAP EM; "
+        "for the ten models mclust fits it for (not VEE, EVE, VVE, EVV), data in memory; reg-covar is not added "
+        "(the prior keeps the covariances off the boundary). The log-likelihood, BIC and ICL reported are the "
+        "plain ones at the MAP parameters, as mclust reports them (default: no prior, maximum likelihood)",
     )
 
 

@@ -12,8 +12,10 @@ from .algorithms import ALGORITHMS
 from .errors import UserError
 from .model.covariances import COVARIANCE_TYPES, MCLUST_MODELS
 from .model.covariances import covariance_type as find_covariance_type
+from .model.prior import PRIOR_MODELS
 from .runtime.limits import MAX_ITER, MAX_RESTARTS, MAX_SEED
 
+PRIORS = ("default",)  # mclust's priorControl(): the data-dependent conjugate prior of Fraley & Raftery 2007
 INIT_METHODS = ("kmeans++", "kmeans", "random-data", "forum", "hc", "params")
 SELECT_BY = ("final", "initial")
 DTYPES = ("float64", "float32")
@@ -80,6 +82,7 @@ class FitConfig:
     lr: float | None = None
     betas: tuple[float, float] | None = None
     empty_policy: str = "reseed"
+    prior: str | None = None  # "default": mclust's default conjugate prior, MAP EM (engine/model/prior.py)
     extra: dict = field(default_factory=dict, compare=False, hash=False)
 
     def __post_init__(self) -> None:
@@ -182,6 +185,7 @@ class FitConfig:
         algorithm = ALGORITHMS[self.algorithm]
         supported = algorithm.supported_covariance_types()
         return [
+            *self._prior_checks(),
             (
                 self.covariance_type in supported,
                 f"{self.algorithm} ({algorithm.description}) fits {' or '.join(supported)} covariances only: "
@@ -190,6 +194,25 @@ class FitConfig:
             (
                 not isinstance(self.device, str) or self.device.split(":")[0] in algorithm.devices,
                 f"{self.algorithm} runs on {' or '.join(algorithm.devices)} only, not {self.device!r}",
+            ),
+        ]
+
+    def _prior_checks(self) -> list[tuple[bool, str]]:
+        """(allowed, the message if not): a prior is mclust's default one, for exact EM and the ten models mclust
+        fits it for."""
+        if self.prior is None:
+            return []
+        model = COVARIANCE_TYPES[self.covariance_type].model if _known(self.covariance_type, COVARIANCE_TYPES) else ""
+        return [
+            (self.prior in PRIORS, f"prior must be one of {', '.join(PRIORS)}, got {self.prior!r:.40}"),
+            (
+                self.algorithm == "em",
+                f"--prior fits the MAP estimate by exact EM: use --algorithm em, not {self.algorithm}",
+            ),
+            (
+                model in PRIOR_MODELS,
+                f"--prior: mclust fits no prior for {model or self.covariance_type}; "
+                f"use one of {', '.join(PRIOR_MODELS)}",
             ),
         ]
 

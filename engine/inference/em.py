@@ -9,7 +9,7 @@ diagonal.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 
@@ -17,6 +17,7 @@ from ..config import FitConfig
 from ..errors import UserError
 from ..model import gaussian
 from ..model.covariances import SKLEARN_TYPES
+from ..model.prior import Prior
 from .init import Params
 from .sources import HOST, PointsInMemory, SumSource
 
@@ -50,11 +51,13 @@ class ExactEM:
         reg: torch.Tensor,
         empty_policy: str = "reseed",
         n_components: Sequence[int] | None = None,
+        priors: Callable[[str, int], Prior] | None = None,
     ) -> None:
         """x: the points (N, D) in working units, or where the E-step's sums come from. covariance_type: one for
         every restart, or one per restart (R,); n_components (R,): how many of the K components each restart
         really has (model selection batches a grid of K padded to the largest: a padded component has weight 0,
-        so it takes no responsibility and stays out of every update)."""
+        so it takes no responsibility and stays out of every update). priors: (covariance type, K) -> the prior in
+        the working units, for MAP EM (pipeline.priors_for); None: maximum likelihood."""
         self.source: SumSource = PointsInMemory(x) if isinstance(x, torch.Tensor) else x
         self.n_samples, self.n_features, self.dtype = self.source.n_samples, self.source.n_features, self.source.dtype
         self.weights, self.means, self.cov = (p.to(HOST) for p in params)
@@ -64,7 +67,10 @@ class ExactEM:
         self.type_of = torch.tensor([self.type_names.index(t) for t in types])  # (R,) index into type_names
         self.real = None if n_components is None else torch.arange(k) < torch.tensor(n_components)[:, None]
         self.reg = reg.to(HOST)
-        self.empty_policy = empty_policy
+        self.priors = priors
+        # with a prior a component that lost its points keeps the prior's covariance (positive definite): it stays,
+        # as in mclust's MAP EM, and is reported; re-seeding it would restart the climb it ended (and never settle)
+        self.empty_policy = "report" if priors is not None else empty_policy
         # restarts stopped because a covariance lost positive definiteness (reg_covar 0 and a component
         # collapsed onto repeated values): they drop out of the batch, the others go on
         self.failed = torch.zeros(r, dtype=torch.bool)
@@ -150,10 +156,12 @@ class ExactEM:
         # M-step's inner loop starts, so that it cannot end worse than they were (EM stays monotone)
         previous = self._take(self.cov, rows).double()
         if len(self.type_names) == 1 and self.real is None:
-            return gaussian.m_step(stats, n, self.type_names[0], reg, previous)
+            return gaussian.m_step(stats, n, self.type_names[0], reg, previous, self._prior(0, stats.shape[1]))
         groups = self.type_of[rows] * (stats.shape[1] + 1)
         if self.real is not None:
-            sliced = torch.tensor([name not in PAD_SAFE for name in self.type_names])[self.type_of[rows]]
+            # a prior depends on K (its scale is the data's spread shared among K components): one group per K
+            pad_safe = [name in PAD_SAFE and self.priors is None for name in self.type_names]
+            sliced = ~torch.tensor(pad_safe)[self.type_of[rows]]
             groups = groups + torch.where(sliced, self.real[rows].sum(-1), stats.shape[1])
         weights, means = stats.new_zeros(stats.shape[:2]), stats.new_zeros((*stats.shape[:2], d))
         cov = torch.eye(d, dtype=stats.dtype).repeat(*stats.shape[:2], 1, 1)
@@ -161,7 +169,7 @@ class ExactEM:
             at = torch.nonzero(groups == group).flatten()
             kind, k = divmod(group, stats.shape[1] + 1)
             k = k if self.real is not None else stats.shape[1]
-            part = gaussian.m_step(stats[at, :k], n, self.type_names[kind], reg, previous[at, :k])
+            part = gaussian.m_step(stats[at, :k], n, self.type_names[kind], reg, previous[at, :k], self._prior(kind, k))
             for out, value in zip((weights, means, cov), part, strict=True):
                 out[at, :k] = value
         if self.real is None:
@@ -173,6 +181,10 @@ class ExactEM:
             torch.where(real[..., None], means, 0.0),
             torch.where(real[..., None, None], cov, eye),
         )
+
+    def _prior(self, kind: int, k: int) -> Prior | None:
+        """The prior of the type_names[kind] components at K = k (None without one)."""
+        return None if self.priors is None else self.priors(self.type_names[kind], k)
 
     def _take(self, t: torch.Tensor, rows: torch.Tensor, n: int | None = None) -> torch.Tensor:
         """t[rows] for rows (M,), a sorted subset of range(n) (default: every restart); t itself when the

@@ -21,9 +21,11 @@ from ..runtime.memory import release_free_memory
 from ..snapshot import CancelToken, Snapshot
 from .batches import MergedRestarts, batch_configs
 from .bookkeeping import Bookkeeping, final_status, symmetric
+from .em import ExactEM
 from .init import Params, generators
 from .pipeline import (
     SPREAD_RANGE,
+    Setup,
     Stopping,
     begin,
     book,
@@ -55,8 +57,12 @@ __all__ = [
 ]
 
 
-def _procedure(cfg: FitConfig, x: torch.Tensor, params: Params, reg: torch.Tensor, rng: torch.Generator) -> Procedure:
-    return ALGORITHMS[cfg.algorithm].procedure_class().create(x, params, cfg, reg, rng)
+def _procedure(cfg: FitConfig, setup: Setup, params: Params, rng: torch.Generator) -> Procedure:
+    """The algorithm's procedure over the setup's points from params; with a prior, exact EM's MAP form (the
+    config allows a prior with exact EM only)."""
+    if cfg.prior is not None:
+        return ExactEM(setup.points, params, cfg.covariance_type, setup.reg, cfg.empty_policy, priors=setup.priors)
+    return ALGORITHMS[cfg.algorithm].procedure_class().create(setup.points, params, cfg, setup.reg, rng)
 
 
 def _select(params: Params, index: int) -> Params:
@@ -94,7 +100,7 @@ def fit(
     init = starts(setup, cfg)
     release_free_memory()  # the checks' and the initialisation's temporaries, before the E-step's own
     rngs = generators(cfg.seed + 1_000_003, cfg.restarts)  # sampling streams, apart from the init streams
-    proc = _procedure(cfg, setup.points, init, setup.reg, rngs[0])
+    proc = _procedure(cfg, setup, init, rngs[0])
     mean_ll = begin(proc)
     initial_loss = initial_losses(proc)
     ran = np.arange(cfg.restarts)
@@ -102,7 +108,7 @@ def fit(
         # the forum's way: keep the restart with the lowest initial loss, re-initialise with it, train it
         chosen = int(np.argmin(initial_loss))
         ran = np.array([chosen])
-        proc = _procedure(cfg, setup.points, _select(init, chosen), setup.reg, rngs[chosen])
+        proc = _procedure(cfg, setup, _select(init, chosen), rngs[chosen])
         mean_ll = begin(proc)
     table = book(setup, initial_loss, ran)
     yield from iterate(proc, cfg, table, mean_ll, n, setup.started, cancel, every, trace)

@@ -210,7 +210,7 @@ def _batch(
         source = PassedPoints(data.run_pass, n, data.shape[1], setup.scaling, setup.dtype)
     setup = setup.without_sample()
     types, ks = layout.per_row("covariance_type"), layout.per_row("n_components")
-    proc = ExactEM(source, params, types, setup.reg, base.empty_policy, n_components=ks)
+    proc = ExactEM(source, params, types, setup.reg, base.empty_policy, n_components=ks, priors=setup.priors)
     mean_ll = proc.evaluate().cpu()  # no restart failing the batch: each cell reports its own failures
     seeds = np.concatenate([np.arange(cfg.seed, cfg.seed + cfg.restarts) for _, cfg in layout.cells])
     table = book(setup, initial_losses(proc), np.arange(len(types)), seeds)

@@ -16,6 +16,7 @@ from ..config import FitConfig
 from ..errors import UserError
 from ..model import gaussian
 from ..model.covariances import COVARIANCE_TYPES
+from ..model.prior import Prior
 from ..model.scaling import Scaling
 from ..procedure import Params
 from ..runtime.memory import release_free_memory
@@ -41,9 +42,11 @@ def initial_points(x: torch.Tensor, seed: int) -> torch.Tensor:
     return x[torch.as_tensor(rows, device=x.device)]
 
 
-def initial_parameters(x: torch.Tensor, cfg: FitConfig, scaling: Scaling, reg: torch.Tensor) -> Params:
+def initial_parameters(
+    x: torch.Tensor, cfg: FitConfig, scaling: Scaling, reg: torch.Tensor, prior: Prior | None = None
+) -> Params:
     """Dispatch on cfg.init, drawing from the points x (S, D) (initial_points of the data). reg (D,) is reg_covar in
-    working units."""
+    working units; prior (working units): the starts' M-step is its MAP one (mclust's mstep with the prior)."""
     k, n = cfg.n_components, x.shape[0]
     if cfg.init != "params" and n < k:
         raise UserError(f"{n} points cannot fit {k} components: use at most {n} components or more data")
@@ -55,12 +58,12 @@ def initial_parameters(x: torch.Tensor, cfg: FitConfig, scaling: Scaling, reg: t
     if cfg.init == "random-data":
         return _random_data(x, k, gens, cfg.covariance_type)
     if cfg.init == "hc":
-        return _hc(x, k, gens, cfg, reg)
+        return _hc(x, k, gens, cfg, reg, prior)
     centers = kmeans_plus_plus(x, k, gens)
     release_free_memory()  # its distance blocks (see engine/memory.py)
     if cfg.init == "kmeans":
         centers = lloyd(x, centers, LLOYD_STEPS)
-    return _from_hard_assignment(x, centers, cfg.covariance_type, reg)
+    return _from_hard_assignment(x, centers, cfg.covariance_type, reg, prior)
 
 
 def kmeans_plus_plus(x: torch.Tensor, k: int, gens: list[torch.Generator]) -> torch.Tensor:
@@ -121,14 +124,16 @@ def lloyd(x: torch.Tensor, centers: torch.Tensor, steps: int) -> torch.Tensor:
     return centers
 
 
-def _from_hard_assignment(x: torch.Tensor, centers: torch.Tensor, cov_type: str, reg: torch.Tensor) -> Params:
+def _from_hard_assignment(
+    x: torch.Tensor, centers: torch.Tensor, cov_type: str, reg: torch.Tensor, prior: Prior | None = None
+) -> Params:
     """scikit-learn's way: assign each point to its nearest centre, then one M-step."""
     k = centers.shape[1]
     assigned = nearest(x, centers)
     release_free_memory()
     onehot = torch.nn.functional.one_hot(assigned, k).to(x.dtype)
     stats = gaussian.sufficient_statistics(gaussian.features_of(x), onehot)
-    return gaussian.m_step(stats, x.shape[0], cov_type, reg)
+    return gaussian.m_step(stats, x.shape[0], cov_type, reg, prior=prior)
 
 
 def hc_points(x: torch.Tensor, seed: int) -> torch.Tensor:
@@ -141,17 +146,19 @@ def hc_points(x: torch.Tensor, seed: int) -> torch.Tensor:
     return x if len(rows) == x.shape[0] else x[torch.as_tensor(rows, device=x.device)]
 
 
-def _hc(x: torch.Tensor, k: int, gens: list[torch.Generator], cfg: FitConfig, reg: torch.Tensor) -> Params:
+def _hc(
+    x: torch.Tensor, k: int, gens: list[torch.Generator], cfg: FitConfig, reg: torch.Tensor, prior: Prior | None = None
+) -> Params:
     """Restart 0: one M-step of the covariance type (mclust's mstep from its hclass) on the partition of
     hc_points into k clusters; restarts 1.. : k-means++ from generators seed + 1, ..."""
     sample = hc_points(x, cfg.seed)
     labels = torch.as_tensor(hc.hc_classes(sample.double().cpu().numpy(), k), device=x.device)
     onehot = torch.nn.functional.one_hot(labels, k).to(x.dtype).unsqueeze(0)  # (1, S, K)
     stats = gaussian.sufficient_statistics(gaussian.features_of(sample), onehot)
-    first = gaussian.m_step(stats, sample.shape[0], cfg.covariance_type, reg)
+    first = gaussian.m_step(stats, sample.shape[0], cfg.covariance_type, reg, prior=prior)
     if len(gens) == 1:
         return first
-    rest = _from_hard_assignment(x, kmeans_plus_plus(x, k, gens[1:]), cfg.covariance_type, reg)
+    rest = _from_hard_assignment(x, kmeans_plus_plus(x, k, gens[1:]), cfg.covariance_type, reg, prior)
     return tuple(torch.cat([a, b]) for a, b in zip(first, rest, strict=True))
 
 

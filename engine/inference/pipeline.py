@@ -12,7 +12,7 @@ at each tick (the fit its snapshots, the grid each cell's end), and restarts can
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import NamedTuple
 
@@ -24,6 +24,7 @@ from ..errors import DataError, UserError
 from ..io.stream import Survey
 from ..model import gaussian
 from ..model.covariances import COVARIANCE_TYPES
+from ..model.prior import Prior, prior_from_moments, prior_to_std
 from ..model.scaling import Scaling, column_moments, reg_floor
 from ..procedure import Procedure
 from ..runtime.threads import use_threads_for
@@ -86,7 +87,10 @@ def resolve_device(cfg: FitConfig) -> torch.device:
 
 
 def floor_of(cfg: FitConfig, std: np.ndarray) -> np.ndarray:
-    """cfg's reg_covar floor in data units (D,), for data whose columns have standard deviations std (D,)."""
+    """cfg's reg_covar floor in data units (D,), for data whose columns have standard deviations std (D,); none with
+    a prior (the MAP M-step adds none, as mclust's: the prior keeps the covariances off the boundary)."""
+    if cfg.prior is not None:
+        return np.zeros_like(np.asarray(std, dtype=np.float64))
     return reg_floor(cfg.reg_covar, cfg.reg_covar_units, std, COVARIANCE_TYPES[cfg.covariance_type].isotropic)
 
 
@@ -108,6 +112,7 @@ class Setup:
     sample: torch.Tensor | None  # (S, D) the first pass's sample in working units (data read by passes)
     n_samples: int
     started: float  # time.perf_counter() when the fit's clock started
+    priors: Callable[[str, int], Prior] | None = None  # with cfg.prior: (type, K) -> the prior (priors_for)
 
     def start_points(self) -> torch.Tensor:
         """The points (S, D) a start is drawn from: the same rows whatever holds the data (init.initial_points)."""
@@ -131,7 +136,8 @@ def prepare_points(
     x = working_points(x_data, scaling, dtype, device)
     floor = floor_of(cfg, moments[1])
     reg = scaling.reg_to_std(floor, x)
-    return Setup(cfg, dtype, device, scaling, floor, reg, x, None, x_data.shape[0], time.perf_counter())
+    setup = Setup(cfg, dtype, device, scaling, floor, reg, x, None, x_data.shape[0], time.perf_counter())
+    return replace(setup, priors=priors_for(setup)) if cfg.prior is not None else setup
 
 
 def prepare_survey(found: Survey, cfg: FitConfig, work: int, started: float) -> Setup:
@@ -143,7 +149,9 @@ def prepare_survey(found: Survey, cfg: FitConfig, work: int, started: float) -> 
     sample = torch.as_tensor(scaling.data_to_std(found.sample.copy()), dtype=dtype, device=device)
     floor = floor_of(cfg, found.std)
     reg = scaling.reg_to_std(floor, sample)
-    return Setup(cfg, dtype, device, scaling, floor, reg, None, sample, found.n_samples, started)
+    setup = Setup(cfg, dtype, device, scaling, floor, reg, None, sample, found.n_samples, started)
+    priors_for(setup)  # UserError with a prior: data read by passes has no covariance matrix surveyed
+    return setup
 
 
 def survey_scaling(found: Survey, cfg: FitConfig) -> Scaling:
@@ -163,7 +171,9 @@ def _isotropic(cfg: FitConfig) -> bool:
 def starts(setup: Setup, cfg: FitConfig) -> Params:
     """cfg's starts (R restarts) in the setup's working units and dtype: generated from setup.start_points()
     (more components than points: UserError), or cfg's given parameters."""
-    return tuple(p.to(setup.dtype) for p in initial_parameters(setup.start_points(), cfg, setup.scaling, setup.reg))
+    prior = setup.priors(cfg.covariance_type, cfg.n_components) if setup.priors is not None else None
+    made = initial_parameters(setup.start_points(), cfg, setup.scaling, setup.reg, prior)
+    return tuple(p.to(setup.dtype) for p in made)
 
 
 def begin(proc: Procedure) -> torch.Tensor:
@@ -201,6 +211,32 @@ def exact_start(cfg: FitConfig) -> tuple[np.ndarray, ...] | None:
     cov = torch.as_tensor(p.covariances, dtype=torch.float64)
     cov = COVARIANCE_TYPES[cfg.covariance_type].project(cov, torch.as_tensor(weights)).numpy()
     return weights, np.asarray(p.means, dtype=np.float64), symmetric(cov)
+
+
+def priors_for(setup: Setup) -> Callable[[str, int], Prior] | None:
+    """With the fit's cfg.prior: (covariance type, K) -> mclust's default prior in the working units, made from the
+    data's column means and covariance matrix in data units (mclust's defaultPrior), whatever the standardisation;
+    None without a prior. UserError for data read by passes (only its columns' moments are surveyed)."""
+    if setup.cfg.prior is None:
+        return None
+    if setup.points is None:
+        raise UserError(
+            "--prior default needs the data in memory (its scale is the data's covariance matrix): "
+            "raise --memory-limit, or fit without a prior"
+        )
+    x = setup.points.to(device="cpu", dtype=torch.float64)
+    center, scale = setup.scaling.center, setup.scaling.scale
+    mean = x.mean(0).numpy() * scale + center  # the data's, in data units
+    cov = torch.atleast_2d(torch.cov(x.T)).numpy() * np.outer(scale, scale)
+    made: dict[tuple[str, int], Prior] = {}
+
+    def prior_of(type_name: str, k: int) -> Prior:
+        if (type_name, k) not in made:
+            model = COVARIANCE_TYPES[type_name].model
+            made[type_name, k] = prior_to_std(prior_from_moments(mean, cov, len(x), k, model), center, scale)
+        return made[type_name, k]
+
+    return prior_of
 
 
 def check_running(proc: Procedure) -> None:

@@ -26,7 +26,15 @@ from ..runtime.memory import release_free_memory
 from ..snapshot import CancelToken, Snapshot
 from .em import ExactEM
 from .fitting import iterate
-from .pipeline import begin, book, initial_losses, prepare_survey, resolve_device, starts, survey_scaling
+from .pipeline import (
+    begin,
+    book,
+    initial_losses,
+    prepare_survey,
+    resolve_device,
+    starts,
+    survey_scaling,
+)
 from .sources import (
     ChunkSource,
     PassedPoints,

@@ -79,6 +79,8 @@ def params_from_snapshot(snap: Snapshot, columns: tuple[str, ...] = (), data_sha
         "converged": snap.restart_converged,
         "status": snap.status,
         "algorithm": cfg.algorithm,
+        "model": COVARIANCE_TYPES[cfg.covariance_type].model,  # mclust's name of the covariance type
+        "prior": cfg.prior,  # "default": mclust's default conjugate prior, MAP EM; None: maximum likelihood
         "init": cfg.init,
         "seed": cfg.seed,
         "restarts": cfg.restarts,

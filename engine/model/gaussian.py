@@ -32,6 +32,8 @@ from .features import (
 from .features import lifted_of as lifted_of
 from .features import lifted_points as lifted_points
 from .features import wants_lifted as wants_lifted
+from .prior import Prior
+from .prior_mstep import map_mstep, scatter_from_moments
 
 Tensor = torch.Tensor
 # scikit-learn adds 10 * eps to every N_k so that an empty component divides by a tiny number, not zero.
@@ -309,7 +311,12 @@ def symmetric_from_pairs(pairs: Tensor, d: int) -> Tensor:
 
 
 def m_step(
-    stats: Tensor, n_samples: int, covariance_type: str, reg: Tensor, previous: Tensor | None = None
+    stats: Tensor,
+    n_samples: int,
+    covariance_type: str,
+    reg: Tensor,
+    previous: Tensor | None = None,
+    prior: Prior | None = None,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Weighted maximum likelihood from S (R, K, P): closed forms, or the covariance type's inner loop started from
     previous (R, K, D, D), the covariances before this step (None: the type's own start).
@@ -318,12 +325,20 @@ def m_step(
     floor_in_scatter, to each component's scatter matrix per point (W_k + n_k diag(reg)) before the type's fit (see
     CovarianceType.floor_in_scatter). Returns weights (R, K), means (R, K, D), covariances (R, K, D, D) as full
     matrices.
+
+    With a prior (in the working units): mclust's MAP M-step of the type's model (prior_mstep.py); reg is not
+    added, as mclust adds none: the prior keeps the covariances off the degenerate boundary.
     """
     d = reg.shape[0]
     eps = NK_EPS_FACTOR * torch.finfo(stats.dtype).eps
     nk = stats[..., 0] + eps
     means = stats[..., 1 : 1 + d] / nk.unsqueeze(-1)
     second = symmetric_from_pairs(stats[..., 1 + d :], d)  # sum_n r x x^T  (R, K, D, D)
+    weights = nk / nk.sum(-1, keepdim=True)
+    if prior is not None:
+        model = COVARIANCE_TYPES[covariance_type].model
+        means, cov = map_mstep(model, nk, means, scatter_from_moments(second, nk, means), prior)
+        return weights, means, cov
     outer = means.unsqueeze(-1) * means.unsqueeze(-2)
     cov_type = COVARIANCE_TYPES[covariance_type]
     floor = torch.diag(reg.to(second.dtype))
@@ -332,5 +347,4 @@ def m_step(
     cov = cov_type.update(second, nk, outer, previous)
     if not cov_type.floor_in_scatter:
         cov = cov + floor
-    weights = nk / nk.sum(-1, keepdim=True)
     return weights, means, cov

@@ -110,18 +110,29 @@ def default_prior(x: np.ndarray, k: int, model: str, shrinkage: float = DEFAULT_
     x = np.asarray(x, dtype=np.float64)
     if x.ndim != 2 or x.shape[0] < 2:
         raise ValueError(f"data of shape {x.shape}: the default prior needs a matrix of at least two rows")
+    d = x.shape[1]
+    return prior_from_moments(
+        x.mean(axis=0), np.cov(x, rowvar=False, ddof=1).reshape(d, d), x.shape[0], k, model, shrinkage
+    )
+
+
+def prior_from_moments(
+    mean: np.ndarray, cov: np.ndarray, n: int, k: int, model: str, shrinkage: float = DEFAULT_SHRINKAGE
+) -> Prior:
+    """default_prior from the data's column means (D,), covariance matrix (D, D) (with N - 1) and row count N: what
+    a fit that holds only the data's moments needs."""
     if k < 1:
         raise ValueError(f"k = {k}: the default prior needs at least one component")
     family = prior_family(model)
-    n, d = x.shape
+    d = len(mean)
     factor = (1.0 / k) ** (2.0 / d)  # each of K components covers about 1/K of the data's volume
-    variances = x.var(axis=0, ddof=1)
+    variances = np.diagonal(cov).copy()
     if family == "ellipsoidal":
-        scale = factor * (np.cov(x, rowvar=False, ddof=1).reshape(d, d) if n > d else np.diag(variances))
+        scale = factor * (cov if n > d else np.diag(variances))
     else:
         scale = factor * variances.sum() / d
         scale = scale if family == "spherical" else np.full(d, scale)
-    return Prior(shrinkage=shrinkage, mean=x.mean(axis=0), dof=d + 2.0, scale=scale)
+    return Prior(shrinkage=shrinkage, mean=np.asarray(mean, dtype=np.float64), dof=d + 2.0, scale=scale)
 
 
 # the models whose MAP M-step commutes with a different scale on each axis; the others (spherical ones, EEV, VEV)

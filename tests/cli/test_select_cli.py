@@ -76,3 +76,27 @@ def test_fit_takes_either_name_and_writes_the_registrys(tmp_path, capsys) -> Non
         ["fit", str(OLD_FAITHFUL), "--covariance", "XYZ"],
         f"argument --covariance: unknown covariance type 'XYZ': choose one of {covariance_choices()}",
     )
+
+
+def test_select_with_the_default_prior_fits_the_ten_models_mclust_fits_it_for(tmp_path, capsys) -> None:
+    """--covariance all --prior default: VEE, EVE, VVE and EVV are left out, said on stderr (mclust fits no prior for
+    them); the ten others are fitted from the hc start and EEE,3 wins, as in mclust's mclustBIC with the prior."""
+    out = tmp_path / "sel.json"
+    argv = ["select", str(OLD_FAITHFUL), "--columns", "1,2", "-k", "3", "--covariance", "all", "--prior", "default"]
+    assert cli([*argv, "--init", "hc", "--restarts", "1", "--quiet", "-o", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert "--prior: VEE, EVE, VVE, EVV left out (mclust fits no prior for them)" in captured.err
+    doc = json.loads(out.read_text())
+    assert [f["model"] for f in doc["fits"]] == ["EII", "VII", "EEI", "VEI", "EVI", "VVI", "EEE", "EEV", "VEV", "VVV"]
+    assert (doc["best"]["model"], doc["best"]["k"]) == ("EEE", 3)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["select", str(OLD_FAITHFUL), "-k", "3", "--covariance", "full,EVE", "--prior", "default"],
+        ["fit", str(OLD_FAITHFUL), "-k", "3", "--covariance", "EVE", "--prior", "default"],
+    ],
+)
+def test_a_prior_for_a_model_mclust_fits_none_for_is_one_line(argv, capsys) -> None:
+    _bad(capsys, argv, "mclust fits no prior for EVE")
