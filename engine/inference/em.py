@@ -156,7 +156,7 @@ class ExactEM:
         # M-step's inner loop starts, so that it cannot end worse than they were (EM stays monotone)
         previous = self._take(self.cov, rows).double()
         if len(self.type_names) == 1 and self.real is None:
-            return gaussian.m_step(stats, n, self.type_names[0], reg, previous, self._prior(0, stats.shape[1]))
+            return _contained_m_step(stats, n, self.type_names[0], reg, previous, self._prior(0, stats.shape[1]))
         groups = self.type_of[rows] * (stats.shape[1] + 1)
         if self.real is not None:
             # a prior depends on K (its scale is the data's spread shared among K components): one group per K
@@ -169,7 +169,9 @@ class ExactEM:
             at = torch.nonzero(groups == group).flatten()
             kind, k = divmod(group, stats.shape[1] + 1)
             k = k if self.real is not None else stats.shape[1]
-            part = gaussian.m_step(stats[at, :k], n, self.type_names[kind], reg, previous[at, :k], self._prior(kind, k))
+            part = _contained_m_step(
+                stats[at, :k], n, self.type_names[kind], reg, previous[at, :k], self._prior(kind, k)
+            )
             for out, value in zip((weights, means, cov), part, strict=True):
                 out[at, :k] = value
         if self.real is None:
@@ -252,6 +254,25 @@ class ExactEM:
             self.failed[r] = True
             self.failures[r] = int(torch.nonzero(bad[i])[0])
         return chol, ~bad_rows
+
+
+def _contained_m_step(
+    stats: torch.Tensor, n: int, type_name: str, reg: torch.Tensor, previous: torch.Tensor, prior: Prior | None
+) -> Params:
+    """gaussian.m_step for restarts (M, K, P); a restart whose update cannot be computed (an iterative model's
+    eigendecomposition of a collapsed component's scatter, with reg_covar 0) gets NaN covariances, so that it fails
+    alone (ExactEM._factor) as a restart whose covariance lost positive definiteness does, and the others go on."""
+    try:
+        return gaussian.m_step(stats, n, type_name, reg, previous, prior)
+    except torch.linalg.LinAlgError:
+        if stats.shape[0] == 1:
+            weights, means, cov = gaussian.m_step(stats, n, "full", reg)  # the weights and means stand
+            return weights, means, torch.full_like(cov, float("nan"))
+        parts = [
+            _contained_m_step(stats[r : r + 1], n, type_name, reg, previous[r : r + 1], prior)
+            for r in range(len(stats))
+        ]
+        return tuple(torch.cat(p) for p in zip(*parts, strict=True))
 
 
 def failure_warning(restart: int, component: int) -> str:
