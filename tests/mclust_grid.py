@@ -5,6 +5,7 @@ selection with the settings both use."""
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 
 import numpy as np
@@ -50,7 +51,17 @@ def mclust_best(name: str) -> dict:
     }
 
 
-def our_grid(name: str) -> dict[tuple[str, int], SelectionEntry]:
-    """Our (mclust model name, K) -> entry over the fourteen models and K = 1..9."""
-    entries, _best = run_selection(data(name), KS, covariance_names(), SETTINGS)
+def our_grid(name: str, ks: list[int] = KS) -> dict[tuple[str, int], SelectionEntry]:
+    """Our (mclust model name, K) -> entry over the fourteen models and the K of ks (default 1..9)."""
+    entries, _best = run_selection(data(name), ks, covariance_names(), SETTINGS)
     return {(e.model, e.k): e for e in entries}
+
+
+def suite_ks(name: str) -> list[int]:
+    """The K the test suite fits for a data set: all nine for Old Faithful; for the others mclust's best K by BIC
+    and by ICL and their neighbours (the whole grid of the four larger data sets takes minutes: it runs with
+    GMM_STUDIO_MCLUST_FULL=1, and export_ours.py always runs it)."""
+    if name == "faithful" or os.environ.get("GMM_STUDIO_MCLUST_FULL") == "1":
+        return KS
+    best = mclust_best(name)
+    return sorted({k for _m, b in best.values() for k in (b - 1, b, b + 1) if 1 <= k <= 9})

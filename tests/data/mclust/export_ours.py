@@ -1,10 +1,13 @@
 """Where our grid beats mclust's BIC by more than 0.01, mclust must confirm it: this writes, for each such cell, the
-responsibilities of our fit (z/DATASET_MODEL_K.csv, N x K), which verify_better.R hands to mclust's own EM
-(`me(modelName, data, z)`): if mclust, started from our answer, stays there, ours is a better optimum that
-mclust's start missed. Run from the repository root, then the R script:
+responsibilities of our fit (z/DATASET_MODEL_K.csv, N x K) and its parameters (z/DATASET_MODEL_K.params), which
+verify_better.R hands to mclust: its own EM started from our answer (`me(modelName, data, z)`; if it stays there,
+ours is a better optimum that mclust's start missed), and its density of our parameters (`dens`: the log-likelihood
+is true). Run from the repository root, then the R script:
 
-    .venv/bin/python tests/data/mclust/export_ours.py
+    .venv/bin/python tests/data/mclust/export_ours.py [DATASET ...]
     Rscript tests/data/mclust/verify_better.R
+
+It also names any cell below mclust's BIC (there should be none).
 """
 
 from __future__ import annotations
@@ -27,17 +30,22 @@ TOLERANCE = 0.01  # BIC: the issue's bound
 def main() -> None:
     folder = MCLUST / "z"
     folder.mkdir(exist_ok=True)
-    for old in folder.glob("*.csv"):
+    for old in folder.glob(f"{sys.argv[1]}_*.csv" if len(sys.argv) == 2 else "*.csv"):
         old.unlink()
-    for name in DATA_SETS:
+    for name in sys.argv[1:] or DATA_SETS:
         x, theirs, ours = data(name), mclust_cells(name), our_grid(name)
         for (model, k), entry in sorted(ours.items()):
             ref = theirs[model, k]["bic"]
+            if ref is not None and (entry.bic is None or -entry.bic < ref - TOLERANCE):
+                print(f"{name} {model},{k}: ours {None if entry.bic is None else -entry.bic} < mclust {ref:.4f}")
             if entry.bic is None or ref is None or -entry.bic <= ref + TOLERANCE:
                 continue
             s = entry.snapshot
             z = responsibilities(x, s.weights, s.means, s.covariances)
             np.savetxt(folder / f"{name}_{model}_{k}.csv", z, delimiter=",", fmt="%.17g")
+            # the parameters too, one row a component: weight, mean (D), covariance (D x D, row by row)
+            rows = np.column_stack([s.weights, s.means, s.covariances.reshape(k, -1)])
+            np.savetxt(folder / f"{name}_{model}_{k}.params", rows, delimiter=",", fmt="%.17g")
             print(f"{name} {model},{k}: ours {-entry.bic:.4f} > mclust {ref:.4f}")
 
 

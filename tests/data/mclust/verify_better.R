@@ -1,6 +1,7 @@
 # For each cell where our BIC beat mclust's (z/DATASET_MODEL_K.csv, written by export_ours.py): mclust's own EM
-# started from our responsibilities, `me(modelName, data, z)` with mclust's defaults. Writes verified_better.csv:
-# the log-likelihood and BIC mclust ends at (mclust's sign). Run from the repository root after export_ours.py:
+# started from our responsibilities, `me(modelName, data, z)` with mclust's defaults, and mclust's density of our
+# parameters (z/DATASET_MODEL_K.params). Writes verified_better.csv: the log-likelihood and BIC mclust's EM ends at,
+# and those of our parameters by mclust's `dens` (mclust's sign). Run from the repository root after export_ours.py:
 #   Rscript tests/data/mclust/verify_better.R
 suppressPackageStartupMessages(library(mclust))
 here <- "tests/data/mclust"
@@ -12,10 +13,20 @@ for (file in sort(list.files(file.path(here, "z"), pattern = "\\.csv$"))) {
   z <- as.matrix(read.csv(file.path(here, "z", file), header = FALSE))
   fit <- me(data = x, modelName = model, z = z)
   loglik <- if (is.null(fit$loglik)) NA else fit$loglik
-  bic <- 2 * loglik - nMclustParams(model, ncol(x), k) * log(nrow(x))
-  rows[[length(rows) + 1]] <- data.frame(dataset = name, model = model, k = k, log_likelihood = loglik, bic = bic)
+  npar <- nMclustParams(model, ncol(x), k)
+  bic <- 2 * loglik - npar * log(nrow(x))
+  # our parameters' log-likelihood by mclust's own density (as VVV: the same matrices)
+  p <- as.matrix(read.csv(file.path(here, "z", sub("\\.csv$", ".params", file)), header = FALSE))
+  d <- ncol(x)
+  sigma <- array(t(p[, (2 + d):ncol(p)]), c(d, d, k))
+  ours <- list(pro = p[, 1], mean = t(p[, 2:(1 + d), drop = FALSE]),
+               variance = list(modelName = "VVV", d = d, G = k, sigma = sigma))
+  ours_loglik <- sum(dens(data = x, modelName = "VVV", parameters = ours, logarithm = TRUE))
+  rows[[length(rows) + 1]] <- data.frame(
+    dataset = name, model = model, k = k, log_likelihood = loglik, bic = bic,
+    ours_log_likelihood = ours_loglik, ours_bic = 2 * ours_loglik - npar * log(nrow(x))
+  )
 }
-out <- if (length(rows)) do.call(rbind, rows) else
-  data.frame(dataset = character(), model = character(), k = integer(), log_likelihood = numeric(), bic = numeric())
+out <- do.call(rbind, rows)
 write.csv(out, file.path(here, "verified_better.csv"), row.names = FALSE)
 cat(nrow(out), "cells verified\n")
