@@ -194,7 +194,7 @@ def _batch(
         setup = prepare_survey(data.survey, base, work, time.perf_counter())
     else:
         # n too: a batch on at most ONE_CHUNK_ROWS points is one E-step chunk, where one torch thread is faster
-        # up to a larger work (threads.threads_for): Old Faithful's grid ran on two threads before, 1.2x slower
+        # up to a larger work (threads.threads_for; docs/performance.md, 'The fourteen-model grid')
         setup = prepare_points(data, moments if moments is not None else column_moments(data), base, work, n)
     results: dict[int, CellResult] = {}
     inits = []
