@@ -58,7 +58,10 @@ class CovarianceType:
     # as absent: the others' covariances and every shared part (volume, shape, orientation) come out the same
     # (to rounding), and its own is finite. The grid then runs every K of the type in one padded call per
     # iteration (engine/inference/em.py); a type without the claim runs on each K's real components apart.
-    # Every registered model has it (tests/engine/test_pad_safe.py); a type added elsewhere must earn it.
+    # Every registered model has it (tests/engine/test_pad_safe.py); a type added elsewhere must earn it. The claim
+    # is this maximum-likelihood update's: the conjugate prior's MAP M-steps (prior_mstep.py) count K in their
+    # denominators (EII, EEE) and give an empty component the prior's scale in a shared sum (EVI, VEI, ...), so a
+    # grid fitted with a prior must run each K's real components apart.
     pad_safe: bool = False
 
     def n_parameters(self, k: int, d: int) -> int:
