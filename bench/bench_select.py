@@ -1,24 +1,38 @@
-"""Model selection on small data: K = 1..9 x the four covariance types on Old Faithful (272 points), in-process
-(the interpreter's start-up excluded), against scikit-learn's GaussianMixture over the same grid and, when R
-with mclust is installed (Debian: r-cran-mclust), `Mclust(faithful, G = 1:9)` timed inside R. Medians.
-GMM Studio runs the grid batched (engine/grid.py) and, for comparison, one fit at a time.
+"""Model selection on small data, Old Faithful (272 points), medians.
+
+The fourteen-model table: mclust's fourteen covariance models x K = 1..9, one restart per cell from mclust's
+hierarchical (hc) start, in-process and as a whole `main.py select ... --covariance all` command (the
+interpreter's start-up and imports included), side by side with R's `Mclust(faithful, G = 1:9)` timed inside R
+and as a whole Rscript command (R's start-up and mclust's loading included), in the same run; the start-ups
+alone; and what each picks by BIC (both should pick EEE with K = 3).
+
+The four-type table: K = 1..9 x scikit-learn's four types in-process (the interpreter's start-up excluded) against
+scikit-learn's GaussianMixture over the same grid (the ratio: scikit-learn's time over ours at the same restarts).
+GMM Studio runs the grid batched (engine/inference/grid.py) and, for comparison, one fit at a time.
 
 --sizes: where batching stops paying, on three blobs of N points (the bound in engine/grid.py).
 
-    .venv/bin/python bench/bench_select.py [--repeat 3] [--sizes]
+    .venv/bin/python bench/bench_select.py [--repeat 3] [--only fourteen|four] [--sizes]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
+import statistics
 import subprocess
+import sys
+import tempfile
+import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 from common import ROOT, median_time, parse_args, reference_blas, table
 
 from engine import FitConfig, load
+from engine.config import covariance_names
 from engine.inference import grid
 from engine.selection.select import run_selection
 
@@ -33,6 +47,12 @@ for (i in 1:{repeat}) {{
 }}
 cat(median(t), m$modelName, m$G, "\\n")
 """
+MCLUST_COMMAND = (
+    "suppressMessages(library(mclust)); m <- Mclust(faithful, G = 1:9, verbose = FALSE); cat(m$modelName, m$G)"
+)
+# mclust stops EM at a relative log-likelihood change of 1e-5; on Old Faithful (mean log-likelihood about -4.15
+# per point) that is about 4e-5 per point, GMM Studio's tol unit
+MCLUST_TOL = 4e-5
 
 
 def sklearn_grid(x, restarts: int, ks: range = range(1, 10)) -> tuple[int, str]:
@@ -68,6 +88,98 @@ def timed_grid(x, restarts: int, tol: float, batched: bool, repeat: int, ks: ran
         grid.BATCH_MAX_ELEMENTS = bound
 
 
+def wall(command: list[str], repeat: int) -> tuple[float, str]:
+    """Median wall seconds of a whole command (start-up included) over `repeat` runs after one warm-up (the
+    files it reads then come from the page cache, as they do for R's), and its last run's standard output."""
+    out = subprocess.run(command, capture_output=True, text=True, check=True)
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        out = subprocess.run(command, capture_output=True, text=True, check=True)
+        times.append(time.perf_counter() - t)
+    return statistics.median(times), out.stdout
+
+
+def our_command(covariance: str, ks: str, output: Path) -> list[str]:
+    """`main.py select` on Old Faithful, one restart per cell (the command's own start: k-means++)."""
+    data = str(ROOT / "tests" / "data" / "old_faithful.csv")
+    main = str(ROOT / "main.py")
+    return [
+        sys.executable,
+        main,
+        "select",
+        data,
+        "--covariance",
+        covariance,
+        "-k",
+        ks,
+        "--restarts",
+        "1",
+        "--quiet",
+    ] + [
+        "-o",
+        str(output),
+    ]
+
+
+def best_in(report: Path) -> str:
+    """The fit of lowest BIC in a select report (JSON) as 'K=3 EEE'."""
+    fits = [f for f in json.loads(report.read_text())["fits"] if f["bic"] is not None]
+    best = min(fits, key=lambda f: f["bic"])
+    return f"K={best['k']} {best['model']}"
+
+
+def fourteen_in_process(x, repeat: int, ks: range) -> list[list]:
+    """Rows: the fourteen-model grid in-process, hc start and the command's k-means++ start, our tol and mclust's."""
+    rows = []
+    for init, tol in (("hc", 1e-6), ("hc", MCLUST_TOL), ("kmeans++", 1e-6)):
+        cfg = FitConfig(n_components=1, init=init, restarts=1, seed=0, tol=tol)
+        chosen = {}
+
+        def run(cfg=cfg, chosen=chosen):
+            _, best = run_selection(x, list(ks), covariance_names(), cfg)
+            chosen["best"] = f"K={best.k} {best.model}"
+
+        seconds = median_time(run, repeat)
+        rows.append([f"GMM Studio in-process, {init} start, tol {tol:g}", seconds, chosen["best"]])
+    return rows
+
+
+def fourteen_commands(repeat: int) -> list[list]:
+    """Rows: whole commands with their start-ups, ours and R's, and the start-ups alone."""
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "select.json"
+        seconds, _ = wall(our_command("all", "1-9", report), repeat)
+        rows.append(["GMM Studio whole command: main.py select --covariance all -k 1-9", seconds, best_in(report)])
+        seconds, _ = wall(our_command("EII", "1", report), repeat)
+        rows.append(["  its start-up: the same command on one cell (EII, K=1)", seconds, ""])
+    for what, code in (("  python start-up alone", "pass"), ("  python + import torch", "import torch")):
+        rows.append([what, wall([sys.executable, "-c", code], repeat)[0], ""])
+    if not shutil.which("Rscript"):
+        print("(Rscript not found: install r-cran-mclust for mclust's rows)")
+        return rows
+    out = subprocess.run(["Rscript", "-e", MCLUST.format(repeat=repeat)], capture_output=True, text=True, check=True)
+    seconds, model, g = out.stdout.split()
+    rows.append(["R mclust Mclust(G = 1:9) inside R", float(seconds), f"K={g} {model}"])
+    seconds, picked = wall(["Rscript", "-e", MCLUST_COMMAND], repeat)
+    model, g = picked.split()
+    rows.append(["R whole command: Rscript -e 'library(mclust); Mclust(...)'", seconds, f"K={g} {model}"])
+    startup = wall(["Rscript", "-e", "suppressMessages(library(mclust))"], repeat)[0]
+    rows.append(["  its start-up: Rscript + library(mclust)", startup, ""])
+    return rows
+
+
+def fourteen_models(x, repeat: int, tiny: bool) -> None:
+    """The fourteen-model table (--tiny: in-process on K = 1..2 only)."""
+    ks = range(1, 3) if tiny else range(1, 10)
+    rows = fourteen_in_process(x, repeat, ks)
+    if not tiny:
+        rows += fourteen_commands(repeat)
+    print(f"Old Faithful, mclust's fourteen models x K = 1..{ks[-1]}, one restart per cell; medians of {repeat}")
+    print(table(["grid", "seconds", "best by BIC"], rows))
+
+
 def sizes(repeat: int) -> None:
     rng = np.random.default_rng(0)
     rows = []
@@ -83,47 +195,44 @@ def sizes(repeat: int) -> None:
     print(table(["N", "restarts", "elements", "batched s", "one by one s", "ratio"], rows))
 
 
-def main() -> None:
-    p = argparse.ArgumentParser()
-    p.add_argument("--repeat", type=int, default=3)
-    p.add_argument("--sizes", action="store_true", help="where batching the grid stops paying")
-    args = parse_args(p, repeat=1)
-    if args.sizes:
-        sizes(args.repeat)
-        return
-    x = load(ROOT / "tests" / "data" / "old_faithful.csv", ["1", "2"]).points
+def four_types(x, repeat: int, tiny: bool) -> None:
+    """The four-type table: ours batched and one fit at a time, scikit-learn at the same restarts (tol 1e-6: its
+    tol is also the change of the mean log-likelihood per point); ratio = scikit-learn's seconds / ours."""
+    ks = range(1, 3) if tiny else range(1, 10)
     rows = []
-    ks = range(1, 3) if args.tiny else range(1, 10)
-    # mclust stops EM at a relative log-likelihood change of 1e-5; on Old Faithful (mean log-likelihood about
-    # -4.15 per point) that is about 4e-5 per point, GMM Studio's tol unit
-    cases = ((1, 1e-6),) if args.tiny else ((1, 1e-6), (1, 4e-5), (5, 1e-6))
-    for restarts, tol in cases:
-        for batched in (True, False):
-            seconds, best = timed_grid(x, restarts, tol, batched, args.repeat, ks)
-            how = "batched" if batched else "one fit at a time"
-            rows.append([f"GMM Studio select, {restarts} restart(s), tol {tol:g}, {how}", seconds, best])
-        if tol != 1e-6:
-            continue
+    for restarts in (1,) if tiny else (1, 5):
         picked = {}
 
         def sk(restarts=restarts, picked=picked):
             k, ct = sklearn_grid(x, restarts, ks)
             picked["best"] = f"K={k} {ct}"
 
-        rows.append([f"scikit-learn, n_init={restarts}", median_time(sk, args.repeat), picked["best"]])
-    if args.tiny:
-        pass  # mclust's row takes R's start-up: not part of a check that the bench works
-    elif shutil.which("Rscript"):
-        out = subprocess.run(["Rscript", "-e", MCLUST.format(repeat=args.repeat)], capture_output=True, text=True)
-        if out.returncode == 0:
-            seconds, model, g = out.stdout.split()
-            rows.append(["R mclust Mclust(G = 1:9) (hierarchical init)", float(seconds), f"K={g} {model}"])
-        else:
-            print(out.stderr[-500:])
-    else:
-        print("(Rscript not found: install r-cran-mclust for the mclust row)")
-    print(f"Old Faithful, K = 1..{ks[-1]} x {len(TYPES)} covariance types; medians of {args.repeat}")
-    print(table(["grid", "seconds", "best by BIC"], rows))
+        reference = median_time(sk, repeat)
+        for tol in (1e-6,) if tiny or restarts > 1 else (1e-6, MCLUST_TOL):
+            for batched in (True, False):
+                seconds, best = timed_grid(x, restarts, tol, batched, repeat, ks)
+                how = "batched" if batched else "one fit at a time"
+                ratio = reference / seconds if tol == 1e-6 else ""
+                rows.append([f"GMM Studio select, {restarts} restart(s), tol {tol:g}, {how}", seconds, ratio, best])
+        rows.append([f"scikit-learn, n_init={restarts}, tol 1e-6", reference, 1.0, picked["best"]])
+    print(f"Old Faithful, K = 1..{ks[-1]} x {len(TYPES)} covariance types; medians of {repeat}")
+    print(table(["grid", "seconds", "scikit-learn's s / these", "best by BIC"], rows))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--sizes", action="store_true", help="where batching the grid stops paying")
+    p.add_argument("--only", choices=("fourteen", "four"), help="one of the two tables")
+    args = parse_args(p, repeat=1)
+    if args.sizes:
+        sizes(args.repeat)
+        return
+    x = load(ROOT / "tests" / "data" / "old_faithful.csv", ["1", "2"]).points
+    if args.only != "four":
+        fourteen_models(x, args.repeat, args.tiny)
+    if args.only != "fourteen":
+        four_types(x, args.repeat, args.tiny)
 
 
 if __name__ == "__main__":

@@ -4,8 +4,9 @@ Every (K, covariance type) cell of a selection runs exact EM on the same points.
 costs the fixed overhead of its torch calls, not arithmetic, so a grid of cells one by one pays that
 overhead once per cell and iteration. Batched, the cells' restarts are the rows of one ExactEM: the
 components padded to the largest K (a padded component has weight 0, so it takes no responsibility and no
-update), each row with its own covariance type (any registered one: a type whose components share a part runs
-its M-step on each K's real components, see em.PAD_SAFE), each row stopping by the same rule as `fit`. Cells of
+update), each row with its own covariance type (any registered one: a pad-safe type, every registered model,
+runs one padded update per iteration for all its K; any other on each K's real components, see
+CovarianceType.pad_safe), each row stopping by the same rule as `fit`. Cells of
 an isotropic type (spherical = VII, and any other that keeps one scale on every axis) run as a batch of their
 own: they need one common scale on every axis. Each cell's snapshot is the one `fit` gives for that cell alone,
 to rounding (tests compare them).
@@ -192,7 +193,9 @@ def _batch(
     if isinstance(data, Streamed):  # the starts from the survey's sample, the passes over the source
         setup = prepare_survey(data.survey, base, work, time.perf_counter())
     else:
-        setup = prepare_points(data, moments if moments is not None else column_moments(data), base, work)
+        # n too: a batch on at most ONE_CHUNK_ROWS points is one E-step chunk, where one torch thread is faster
+        # up to a larger work (threads.threads_for; docs/performance.md, 'The fourteen-model grid')
+        setup = prepare_points(data, moments if moments is not None else column_moments(data), base, work, n)
     results: dict[int, CellResult] = {}
     inits = []
     for i, cfg in cells:

@@ -12,7 +12,6 @@ from engine import FitConfig, run_to_end
 from engine.config import covariance_choices, covariance_names
 from engine.errors import UserError
 from engine.inference.collapse import collapses, points_needed
-from engine.inference.em import PAD_SAFE
 from engine.inference.grid import batchable, fit_cells
 from engine.model.covariances import COVARIANCE_TYPES, MCLUST_MODELS, CovarianceType, register
 
@@ -79,26 +78,6 @@ def test_the_batched_grid_runs_a_model_whose_components_share_a_part(faithful, f
         assert result.snapshot.iteration == ref.iteration
         assert result.snapshot.log_likelihood == pytest.approx(ref.log_likelihood, rel=1e-10)
         np.testing.assert_allclose(result.snapshot.covariances, ref.covariances, rtol=1e-8, atol=1e-10)
-
-
-@pytest.mark.parametrize("name", sorted(PAD_SAFE))
-def test_the_pad_safe_types_treat_a_padded_component_as_absent(name) -> None:
-    """The claim that lets full, tied, diag and spherical run padded: their update's real components are the
-    same with a zero component (N_k ~ 0, zero sums) beside them."""
-    rng = np.random.default_rng(0)
-    d, k = 3, 4
-    a = torch.as_tensor(rng.normal(size=(2, k, d, d)))
-    nk = torch.as_tensor(rng.uniform(5, 50, (2, k)))
-    means = torch.as_tensor(rng.normal(size=(2, k, d)))
-    outer = means[..., None] * means[..., None, :]
-    second = nk[..., None, None] * (a @ a.transpose(-1, -2) + outer)
-    update = COVARIANCE_TYPES[name].update
-    padded = update(
-        torch.cat([second, torch.zeros(2, 1, d, d, dtype=second.dtype)], 1),
-        torch.cat([nk, torch.full((2, 1), 1e-14, dtype=nk.dtype)], 1),
-        torch.cat([outer, torch.zeros(2, 1, d, d, dtype=outer.dtype)], 1),
-    )
-    torch.testing.assert_close(padded[:, :k], update(second, nk, outer), rtol=1e-12, atol=1e-12)
 
 
 def test_the_points_a_component_needs_follow_mclusts_letters() -> None:

@@ -54,6 +54,15 @@ class CovarianceType:
     # points took volume 0 and an unbounded shape, and the others' common volume with it). For scikit-learn's four
     # both are the same covariances; those keep adding it after, as scikit-learn does, to the same bits.
     floor_in_scatter: bool = False
+    # The update treats a component with N_k = 0 (the grid's padding: zero sums, N_k = eps, scatter 0 or eps reg)
+    # as absent: the others' covariances and every shared part (volume, shape, orientation) come out the same
+    # (to rounding), and its own is finite. The grid then runs every K of the type in one padded call per
+    # iteration (engine/inference/em.py); a type without the claim runs on each K's real components apart.
+    # Every registered model has it (tests/engine/test_pad_safe.py); a type added elsewhere must earn it. The claim
+    # is this maximum-likelihood update's: the conjugate prior's MAP M-steps (prior_mstep.py) count K in their
+    # denominators (EII, EEE) and give an empty component the prior's scale in a shared sum (EVI, VEI, ...), so a
+    # grid fitted with a prior must run each K's real components apart.
+    pad_safe: bool = False
 
     def n_parameters(self, k: int, d: int) -> int:
         """Free parameters of a K-component mixture in D dimensions (mclust's nMclustParams without a prior)."""
@@ -94,7 +103,9 @@ def _mclust(model: str, description: str, update: Callable[..., Tensor], count: 
     """Register one of the ten models scikit-learn lacks, by its mclust name."""
     isotropic = model in ("EII", "EVE", "VVE", "EEV", "VEV")  # VII is "spherical"
     register(
-        CovarianceType(model, description, update, projection_of(update), count, _full_copy, isotropic, model, True)
+        CovarianceType(
+            model, description, update, projection_of(update), count, _full_copy, isotropic, model, True, True
+        )
     )
 
 
@@ -107,6 +118,7 @@ register(
         lambda k, d: k * d * (d + 1) // 2,
         lambda full: full.copy(),
         model="VVV",
+        pad_safe=True,
     )
 )
 register(
@@ -118,6 +130,7 @@ register(
         lambda k, d: d * (d + 1) // 2,
         lambda full: full[0].copy(),
         model="EEE",
+        pad_safe=True,
     )
 )
 register(
@@ -129,6 +142,7 @@ register(
         lambda k, d: k * d,
         lambda full: np.diagonal(full, axis1=1, axis2=2).copy(),
         model="VVI",
+        pad_safe=True,
     )
 )
 register(
@@ -141,6 +155,7 @@ register(
         lambda full: full[:, 0, 0].copy(),
         isotropic=True,
         model="VII",
+        pad_safe=True,
     )
 )
 # mclust's counts (nMclustParams less the K D means and K - 1 weights); lambda volume, A shape, D orientation

@@ -53,22 +53,37 @@ def common_orientation(w: Tensor, nk: Tensor, shapes_given: ShapesGiven, d0: Ten
     with shapes_given for the C_k."""
     import torch
 
-    largest = torch.linalg.eigvalsh(w)[..., -1]  # (..., K)
-    eye = torch.eye(w.shape[-1], dtype=w.dtype, device=w.device)
-    majoriser = largest[..., None, None] * eye - w  # (..., K, D, D), positive semi-definite
+    majoriser = _majoriser(w) if w.shape[-1] > 2 else None  # in a plane the sweep's one rotation is exact
     d = d0
     c, objective = shapes_given(_rotated_diagonal(w, d))
     done = torch.zeros_like(objective, dtype=torch.bool)
     iteration = 0
     while iteration < algebra.INNER_MAX_ITER and not bool(done.all()):
         iteration += 1
-        f = (majoriser @ d.unsqueeze(-3) / c[..., None, :]).sum(-3)  # (..., D, D)
-        u, _, vh = torch.linalg.svd(f)
-        d = keep(done, d, jacobi_sweep(w, u @ vh, c))
+        d = keep(done, d, jacobi_sweep(w, d if majoriser is None else _mm_step(majoriser, d, c), c))
         before, (new_c, objective) = objective, shapes_given(_rotated_diagonal(w, d))
         c = keep(done, c, new_c)
         done = done | algebra.converged(before, objective)
     return d.unsqueeze(-3) @ torch.diag_embed(c) @ d.transpose(-1, -2).unsqueeze(-3), iteration
+
+
+def _majoriser(w: Tensor) -> Tensor:
+    """w_k I - W_k (..., K, D, D), positive semi-definite, with w_k the largest eigenvalue of W_k (..., K, D, D)."""
+    import torch
+
+    largest = torch.linalg.eigvalsh(w)[..., -1]  # (..., K)
+    eye = torch.eye(w.shape[-1], dtype=w.dtype, device=w.device)
+    return largest[..., None, None] * eye - w
+
+
+def _mm_step(majoriser: Tensor, d: Tensor, c: Tensor) -> Tensor:
+    """Browne & McNicholas's MM update of D (..., D, D) given the C_k (..., K, D): F = sum_k (w_k I - W_k) D C_k^-1,
+    F = U S V^T, D = U V^T."""
+    import torch
+
+    f = (majoriser @ d.unsqueeze(-3) / c[..., None, :]).sum(-3)  # (..., D, D)
+    u, _, vh = torch.linalg.svd(f)
+    return u @ vh
 
 
 def jacobi_sweep(w: Tensor, d: Tensor, c: Tensor) -> Tensor:
@@ -77,12 +92,15 @@ def jacobi_sweep(w: Tensor, d: Tensor, c: Tensor) -> Tensor:
     Rotating columns i, j of D by theta changes f by alpha cos 2 theta + beta sin 2 theta - alpha, with p_k = 1 /
     c_k (..., K, D), M_k = D^T W_k D: alpha = sum_k (p_ki - p_kj)(M_kii - M_kjj) / 2, beta = sum_k (p_ki - p_kj)
     M_kij; the least is -sqrt(alpha^2 + beta^2). The MM step alone crawls where the w_k majorise loosely (measured:
-    3e-7 relative short of the minimum at the tolerance); the sweep, which never raises f either, finishes it.
+    3e-7 relative short of the minimum at the tolerance); the sweep, which never raises f either, finishes it. In
+    D = 2 the one plane is every rotation (a reflection or a swap of the columns leaves f as it is): the sweep is
+    then the exact minimiser over D by itself, and common_orientation skips the MM step.
     """
     import torch
 
     p = 1.0 / c
     size = d.shape[-1]
+    d = d.clone()  # the caller's D stays as it was (a converged restart keeps it); each pair's columns are copies
     for i in range(size - 1):
         for j in range(i + 1, size):
             cols = d[..., :, [i, j]]  # (..., D, 2)
@@ -92,7 +110,6 @@ def jacobi_sweep(w: Tensor, d: Tensor, c: Tensor) -> Tensor:
             beta = (gap * m[..., 0, 1]).sum(-1)
             theta = torch.where(alpha.abs() + beta.abs() > 0, torch.atan2(-beta, -alpha) / 2, 0.0)  # 0: f is flat
             cos, sin = theta.cos()[..., None], theta.sin()[..., None]
-            d = d.clone()
             d[..., :, i], d[..., :, j] = (
                 cos * cols[..., 0] + sin * cols[..., 1],
                 cos * cols[..., 1] - sin * cols[..., 0],
