@@ -1,0 +1,177 @@
+"""Issue 24 in the window: mclust's default prior and its hc start, chosen in the Model panel (Run/Step) and in the
+Model selection tab. The prior is refused, with why, where mclust fits none (VEE, EVE, VVE, EVV), for algorithms
+other than exact EM and for data read by chunks; the choice comes back once the setting allows it. A selection run
+with the prior leaves the four models out and says so; new data drops a run's late entries."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QSettings
+
+import engine
+from gui.views.controls import ControlPanel
+from gui.views.model_choices import PRIOR_ITEMS, STREAMED_PRIOR
+from gui.views.selection_view import SelectionView
+
+MCLUST = Path(__file__).resolve().parents[1] / "data" / "mclust"
+# the converged BIC of mclust 6's `mclustBIC(faithful, G = 3, prior = priorControl())` (make_prior_reference.R),
+# in mclust's sign; ours is its negative. The issue's bound: 0.01
+with open(MCLUST / "mclust_prior_faithful_k3.csv", newline="") as f:
+    MCLUST_PRIOR_K3 = {r["model"]: float(r["bic_converged"]) for r in csv.DictReader(f) if r["bic_converged"] != "NA"}
+
+
+@pytest.fixture
+def panel(qtbot) -> ControlPanel:
+    from gui.app import make_app
+
+    make_app()
+    p = ControlPanel()
+    qtbot.addWidget(p)
+    return p
+
+
+def _choose_prior(combo) -> None:
+    """As a user picks "mclust's default" from the list (`activated` is the user's signal)."""
+    combo.setCurrentIndex(1)
+    combo.activated.emit(1)
+
+
+def test_the_panels_prior_goes_into_the_fit_config(panel) -> None:
+    panel.covariance.setCurrentText("tied")  # EEE
+    panel.init.setCurrentText("hc")
+    assert panel.config().prior is None  # none by default: maximum likelihood
+    _choose_prior(panel.prior)
+    cfg = panel.config()
+    assert (cfg.prior, cfg.init, cfg.covariance_type) == ("default", "hc", "tied")
+    assert "hc" in panel.init.toolTip()
+
+
+@pytest.mark.parametrize("model", engine.NO_PRIOR_MODELS)
+def test_the_prior_is_refused_with_why_for_the_four_models_and_comes_back(panel, model) -> None:
+    _choose_prior(panel.prior)
+    panel.covariance.setCurrentText(model)
+    assert not panel.prior.isEnabled() and panel.prior.currentText() == "none"
+    assert f"mclust fits no prior for {model}" in panel.prior.toolTip()
+    assert panel.config().prior is None  # a valid config: Run fits it by maximum likelihood, no error
+    panel.covariance.setCurrentText("full")  # VVV: mclust fits a prior for it
+    assert panel.prior.isEnabled() and panel.prior.currentText() == PRIOR_ITEMS[1]
+    assert panel.config().prior == "default"
+
+
+def test_the_prior_is_refused_for_other_algorithms_and_for_data_read_by_chunks(panel) -> None:
+    _choose_prior(panel.prior)
+    other = next(a for a in engine.ALGORITHMS if a != "em")
+    panel.algorithm.setCurrentText(other)
+    assert not panel.prior.isEnabled() and "exact EM" in panel.prior.toolTip()
+    panel.algorithm.setCurrentText("em")
+    panel.covariance.setCurrentText("full")
+    assert panel.config().prior == "default"
+    panel.set_streamed(True)
+    assert not panel.prior.isEnabled() and panel.prior.toolTip() == f"No prior: {STREAMED_PRIOR}"
+    assert panel.config().prior is None
+    panel.set_streamed(False)
+    assert panel.config().prior == "default"
+
+
+def test_the_prior_choice_is_saved_and_a_session_sets_it(panel, qtbot, tmp_path) -> None:
+    settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    _choose_prior(panel.prior)
+    panel.covariance.setCurrentText("VVE")  # refused now: the choice itself is what is saved
+    panel.save(settings)
+    other = ControlPanel()
+    qtbot.addWidget(other)
+    other.restore(settings)
+    assert other.prior.wanted == 1 and other.config().prior is None  # VVE restored too: refused there
+    other.covariance.setCurrentText("full")
+    assert other.config().prior == "default"
+    third = ControlPanel()
+    qtbot.addWidget(third)
+    third.apply_config(replace(other.config(), covariance_type="tied"))
+    assert third.config().prior == "default"
+    third.show_fit_settings(replace(third.config(), prior=None))  # a fit loaded from a selection without it
+    assert third.config().prior is None
+
+
+@pytest.fixture
+def view(qtbot) -> SelectionView:
+    from gui.app import make_app
+
+    make_app()
+    v = SelectionView()
+    qtbot.addWidget(v)
+    return v
+
+
+def test_the_selections_prior_leaves_the_four_models_out(view) -> None:
+    for box in view.types.values():
+        box.setChecked(True)
+    assert len(view.grid_types()[0]) == len(engine.MCLUST_MODELS)
+    _choose_prior(view.prior)
+    types, left_out = view.grid_types()
+    assert sorted(left_out) == sorted(engine.NO_PRIOR_MODELS)
+    assert sorted(engine.COVARIANCE_TYPES[t].model for t in types) == sorted(engine.PRIOR_MODELS)
+    for name, box in view.types.items():
+        refused = view.legend.models[name] in engine.NO_PRIOR_MODELS
+        assert box.isEnabled() != refused and box.isChecked()  # greyed, the tick kept for later
+        assert ("mclust fits no prior" in box.toolTip()) == refused
+    view.set_streamed(True)  # the prior needs the data in memory
+    assert not view.prior.isEnabled() and view.grid_types()[1] == []
+    assert all(box.isEnabled() for box in view.types.values())
+
+
+def test_new_data_drops_a_running_selections_late_entries(view) -> None:
+    """Entries of a run already on their way when the data changes (queued by the sweep's thread) are not drawn
+    over the new data."""
+    from test_model_selection_chart import _entries
+
+    view._run_id, view._cancel = 7, engine.CancelToken()  # a run going on
+    view.run_button.setEnabled(False)
+    late = _entries(list(engine.MCLUST_MODELS), list(engine.MCLUST_MODELS))[:3]
+    view.clear()
+    for entry in late:
+        view._entry(7, entry)
+    view._finished(7)
+    view._redraw()
+    assert view.entries == [] and view.best.text() == ""
+    assert all(len(c.getData()[0] or []) == 0 for c in view.curves.values())
+    assert not view.running and view.run_button.isEnabled()
+
+
+def test_a_selection_with_the_prior_in_the_window(qtbot, window) -> None:
+    """Old Faithful at K = 3, every model ticked, the prior and the hc start chosen in the tab: ten fits, the four
+    said left out, each BIC mclust's converged one within 0.01 (the issue's bound)."""
+    from data_sets import OLD_FAITHFUL
+
+    window.data.open_path(str(OLD_FAITHFUL), [1, 2])
+    qtbot.waitUntil(lambda: window.state.scene is not None and len(window.state.scene.points) == 272, timeout=30_000)
+    view = window.selection
+    view.k_from.setValue(3)
+    view.k_to.setValue(3)
+    view.restarts.setValue(1)
+    view.init.setCurrentText("hc")
+    _choose_prior(view.prior)
+    window.controls.tol.setText("1e-10")  # mclust's converged numbers
+    window.controls.max_iter.setText("5000")
+    window.selection_control.run()
+    qtbot.waitUntil(lambda: not view.running and len(view.entries) == 10, timeout=120_000)
+    assert "VEE, EVE, VVE, EVV left out (mclust fits no prior for them)" in view.best.text()
+    got = {engine.COVARIANCE_TYPES[e.covariance_type].model: e for e in view.entries}
+    assert sorted(got) == sorted(engine.PRIOR_MODELS)
+    for model, bic in MCLUST_PRIOR_K3.items():
+        assert got[model].bic == pytest.approx(-bic, abs=0.01), model
+    assert got["EEE"].snapshot.config.prior == "default" and got["EEE"].snapshot.config.init == "hc"
+
+
+def test_the_prior_with_another_algorithm_is_one_message(qtbot, window) -> None:
+    window.data.show_demo()
+    qtbot.waitUntil(lambda: window.state.has_points, timeout=30_000)
+    window.controls.algorithm.setCurrentText(next(a for a in engine.ALGORITHMS if a != "em"))
+    window.controls.covariance.setCurrentText("full")
+    _choose_prior(window.selection.prior)
+    window.selection_control.run()
+    assert "the prior is fitted by exact EM" in window.messages.last_error
+    assert not window.selection.running
