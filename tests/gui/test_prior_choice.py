@@ -175,3 +175,76 @@ def test_the_prior_with_another_algorithm_is_one_message(qtbot, window) -> None:
     window.selection_control.run()
     assert "the prior is fitted by exact EM" in window.messages.last_error
     assert not window.selection.running
+
+
+def test_a_redraw_sets_again_only_the_lines_that_changed(view) -> None:
+    """Entries of a batched run arrive in bursts: a redraw leaves the lines whose points did not change alone, and
+    a changed line's points are the new entries (a click loads them)."""
+    from test_model_selection_chart import _entries
+
+    entries = _entries(list(engine.MCLUST_MODELS), list(engine.MCLUST_MODELS))
+    view.show_entries(entries)
+    changed: list[str] = []
+    for name, curve in view.curves.items():
+        curve.sigPlotChanged.connect(lambda _item, name=name: changed.append(name))
+    view.show_entries(list(entries))  # the same entries again
+    assert changed == []
+    moved = replace(entries[0], bic=entries[0].bic + 1.0)  # one model's K = 1 fit, a little worse
+    view.show_entries([moved, *entries[1:]])
+    assert set(changed) == {moved.covariance_type}
+    assert view.curves[moved.covariance_type].scatter.data["data"][0] is moved
+
+
+def test_a_hidden_table_is_filled_when_shown_or_when_the_run_ends(view) -> None:
+    from test_model_selection_chart import _entries
+
+    entries = _entries(list(engine.MCLUST_MODELS), list(engine.MCLUST_MODELS))
+    view._run_id, view._cancel = 3, engine.CancelToken()  # a run going on, the chart shown
+    for entry in entries[:20]:
+        view._entry(3, entry)
+    view._redraw()
+    assert view.table.rowCount() == 0 and len(view.curves) > 0
+    view.views.setCurrentWidget(view.table)
+    assert view.table.rowCount() == 20
+    view.views.setCurrentWidget(view.chart)
+    view._entry(3, entries[20])
+    view._finished(3)
+    assert view.table.rowCount() == 21
+
+
+def test_fourteen_models_on_old_faithful_give_mclusts_choices(qtbot, window) -> None:
+    """Every model ticked, K = 1..9, two restarts from the hc start: mclust's answers, EEE,3 by BIC and VVE,2 by
+    ICL (the issue's statement of Mclust(faithful))."""
+    from data_sets import OLD_FAITHFUL
+
+    window.data.open_path(str(OLD_FAITHFUL), [1, 2])
+    qtbot.waitUntil(lambda: window.state.scene is not None and len(window.state.scene.points) == 272, timeout=30_000)
+    view = window.selection
+    view.k_from.setValue(1)
+    view.k_to.setValue(9)
+    view.restarts.setValue(2)
+    view.init.setCurrentText("hc")
+    for box in view.types.values():
+        box.setChecked(True)
+    window.selection_control.run()
+    qtbot.waitUntil(lambda: not view.running and len(view.entries) == 14 * 9, timeout=300_000)
+    assert view.best.text().startswith("Best by BIC: EEE,3 (tied)")
+    assert "By ICL: VVE,2." in view.best.text()
+    view.criterion.setCurrentText("ICL")
+    assert view.best.text().startswith("Best by ICL: VVE,2")
+    assert view.chart.highlighted[0] == "VVE" and len(view.chart.labels) == 3
+
+
+def test_run_fits_the_panels_prior(qtbot, window) -> None:
+    """Run with the panel's prior: the fit shown is the engine's MAP fit of that config (the same log-likelihood)."""
+    from data_sets import OLD_FAITHFUL
+    from gui_helpers import run_fit
+
+    window.data.open_path(str(OLD_FAITHFUL), [1, 2])
+    qtbot.waitUntil(lambda: window.state.scene is not None and len(window.state.scene.points) == 272, timeout=30_000)
+    _choose_prior(window.controls.prior)
+    assert run_fit(qtbot, window, k=3, covariance="tied", init="hc") == "converged"
+    shown = window.state.frame.snapshot
+    assert shown.config.prior == "default"
+    *_, alone = engine.fit(window.state.scene.points, window.controls.config())
+    assert shown.log_likelihood == pytest.approx(alone.log_likelihood, rel=1e-12)
