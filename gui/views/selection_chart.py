@@ -83,6 +83,15 @@ class SelectionChart(pg.PlotWidget):
             self.curves[name] = curve
         return self.curves[name]
 
+    def prepare(self, models: dict[str, str]) -> None:
+        """Empty, thin lines for the covariance types a run will fit (registry name -> mclust name): made when the
+        run starts, its first entries only fill them."""
+        for name, model in models.items():
+            curve = self._curve(name, model)
+            if name not in self._shown:
+                self._style(curve, False)
+                self._shown[name] = (False, ([], []))
+
     def _style(self, curve: pg.PlotDataItem, thick: bool) -> None:
         colour, dash, marker = line_style(curve.model)
         if not thick:

@@ -156,6 +156,7 @@ class SelectionView(QWidget):
         self._total = len(ks) * len(types)
         self.entries = []
         self._redraw()
+        self.chart.prepare({t: self.legend.models[t] for t in types})  # now, not while the sweep holds the CPU
         self.progress.setText(f"0 / {self._total} fits")
         self.stop_button.setEnabled(True)
         self.run_button.setEnabled(False)

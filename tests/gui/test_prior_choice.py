@@ -248,3 +248,23 @@ def test_run_fits_the_panels_prior(qtbot, window) -> None:
     assert shown.config.prior == "default"
     *_, alone = engine.fit(window.state.scene.points, window.controls.config())
     assert shown.log_likelihood == pytest.approx(alone.log_likelihood, rel=1e-12)
+
+
+def test_a_runs_lines_are_made_when_it_starts(qtbot, view) -> None:
+    """Every model a run fits has its (empty, thin) line once Run is clicked: the first entries, which come while
+    the sweep still computes, only fill them."""
+    from gui.views.selection_chart import THIN
+
+    ended: list[str] = []
+    view.failed.connect(lambda message, _internal: ended.append(message))
+
+    def no_data(_report, _cells):
+        raise engine.UserError("no data this time")
+
+    for name, box in view.types.items():
+        box.setChecked(view.legend.models[name] in ("EEE", "VVE", "EII"))
+    view.start(no_data, engine.FitConfig())
+    assert sorted(c.model for c in view.curves.values()) == ["EEE", "EII", "VVE"]
+    assert all(c.opts["pen"].widthF() == THIN and len(c.getData()[0] or []) == 0 for c in view.curves.values())
+    qtbot.waitUntil(lambda: not view.running, timeout=60_000)
+    assert ended == ["no data this time"]
