@@ -158,7 +158,7 @@ class SelectionChart(pg.PlotWidget):
             self.removeItem(curve)
         self.curves = {}
         self._shown = {}
-        self._labelled = ([], [])
+        self._label([], "")  # the labels go with their lines (new data must show nothing of the old)
 
     def _clicked(self, item, points, *args) -> None:
         if len(points) and points[0].data() is not None and points[0].data().snapshot is not None:

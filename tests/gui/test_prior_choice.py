@@ -9,6 +9,7 @@ import csv
 from dataclasses import replace
 from pathlib import Path
 
+import pyqtgraph as pg
 import pytest
 from PySide6.QtCore import QSettings
 
@@ -268,3 +269,16 @@ def test_a_runs_lines_are_made_when_it_starts(qtbot, view) -> None:
     assert all(c.opts["pen"].widthF() == THIN and len(c.getData()[0] or []) == 0 for c in view.curves.values())
     qtbot.waitUntil(lambda: not view.running, timeout=60_000)
     assert ended == ["no data this time"]
+
+
+def test_new_data_leaves_no_label_of_the_old_selection(view) -> None:
+    """Seen in a screenshot: after a selection, new data emptied the chart but left 'VVV,2', 'EEV,3' and 'EEE,3'
+    floating over it."""
+    from test_model_selection_chart import _entries
+
+    view.show_entries(_entries(list(engine.MCLUST_MODELS), list(engine.MCLUST_MODELS)))
+    assert len(view.chart.labels) == 3
+    view.clear()
+    assert view.chart.labels == [] and not any(isinstance(i, pg.TextItem) for i in view.chart.plotItem.items)
+    view.show_entries(_entries(list(engine.MCLUST_MODELS), list(engine.MCLUST_MODELS)))  # and they come back
+    assert [label.toPlainText() for label in view.chart.labels] == ["EII,3", "VII,3", "EEI,3"]
