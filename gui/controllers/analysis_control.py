@@ -88,6 +88,14 @@ class SelectionControl:
                 f"{config.algorithm}, or the prior none",
             )
             return
+        left_out = self.view.grid_types()[1]
+        if not self.view.grid_types()[0]:
+            self.messages.error(
+                "Check the selection's settings",
+                f"mclust fits no prior for {', '.join(left_out)}: tick a model it fits one for, or choose the prior "
+                "none",
+            )
+            return
         stream = self.state.stream
         if stream is not None:  # the whole grid as one batched EM, a pass per iteration on this machine
             from ..scene.big_data import grid_data

@@ -189,8 +189,9 @@ class SelectionView(QWidget):
         return self.background.shutdown(msecs)
 
     def grid_types(self) -> tuple[list[str], list[str]]:
-        """The covariance types to fit (registry names: the ticked ones, the first allowed if none is) and the
-        ticked models left out (mclust's names: with the prior, those mclust fits no prior for)."""
+        """The covariance types to fit (registry names: the ticked ones, the first if none is; none when every
+        ticked one is left out) and the ticked models left out (mclust's names: with the prior, those mclust fits
+        no prior for)."""
         import engine
 
         ticked = [t for t, box in self.types.items() if box.isChecked() and t in self.legend.registered]
@@ -198,7 +199,7 @@ class SelectionView(QWidget):
         if self.prior.prior() is not None:
             allowed = [t for t in allowed if self.legend.models[t] in engine.PRIOR_MODELS]
         left_out = [self.legend.models[t] for t in ticked if t not in allowed]
-        return [t for t in ticked if t in allowed] or allowed[:1], left_out
+        return [t for t in ticked if t in allowed] or ([] if ticked else allowed[:1]), left_out
 
     def _show_prior_models(self) -> None:
         """With the prior, the four models mclust fits no prior for are greyed (their ticks kept for later)."""

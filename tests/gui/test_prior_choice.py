@@ -282,3 +282,16 @@ def test_new_data_leaves_no_label_of_the_old_selection(view) -> None:
     assert view.chart.labels == [] and not any(isinstance(i, pg.TextItem) for i in view.chart.plotItem.items)
     view.show_entries(_entries(list(engine.MCLUST_MODELS), list(engine.MCLUST_MODELS)))  # and they come back
     assert [label.toPlainText() for label in view.chart.labels] == ["EII,3", "VII,3", "EEI,3"]
+
+
+def test_a_prior_with_only_the_four_models_ticked_is_one_message(qtbot, window) -> None:
+    """Not EII (the first model) fitted in their place: the user is told what to change."""
+    window.data.show_demo()
+    qtbot.waitUntil(lambda: window.state.has_points, timeout=30_000)
+    view = window.selection
+    for name, box in view.types.items():
+        box.setChecked(view.legend.models[name] in ("VVE", "EVV"))
+    _choose_prior(view.prior)
+    window.selection_control.run()
+    assert window.messages.last_error.startswith("mclust fits no prior for VVE, EVV: tick a model")
+    assert not view.running and view.entries == []
