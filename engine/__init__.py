@@ -31,6 +31,7 @@ _EXPORTS = {
     "config": (
         "DTYPES",
         "INIT_METHODS",
+        "PRIORS",
         "REG_COVAR_UNITS",
         "FitConfig",
         "InitParams",
@@ -85,6 +86,7 @@ _EXPORTS = {
         "open_source",
         "survey",
     ),
+    "model.prior": ("NO_PRIOR_MODELS", "PRIOR_MODELS"),
     "model.projection": (
         "View",
         "columns_view",

@@ -52,7 +52,8 @@ class CompareControl:
 
 
 class SelectionControl:
-    """BIC/AIC over K and covariance types in the background; a clicked fit becomes the shown one."""
+    """BIC/ICL/AIC over K and covariance types (with the tab's start and prior) in the background; a clicked
+    fit becomes the shown one."""
 
     def __init__(
         self,
@@ -71,6 +72,7 @@ class SelectionControl:
         view.load_fit.connect(self.load_fit)
         view.failed.connect(self._failed)
         state.scene_changed.connect(view.clear)
+        state.scene_changed.connect(lambda: view.set_streamed(state.stream is not None))
 
     def run(self) -> None:
         """The panel's other settings over the tab's K range, restarts and covariance types."""
@@ -78,6 +80,21 @@ class SelectionControl:
 
         config = self.run_control.checked_config()
         if config is None:
+            return
+        if self.view.prior.prior() is not None and config.algorithm != "em":
+            self.messages.error(
+                "Check the selection's settings",
+                f"the prior is fitted by exact EM (MAP EM): choose the algorithm em in the Model panel, not "
+                f"{config.algorithm}, or the prior none",
+            )
+            return
+        left_out = self.view.grid_types()[1]
+        if not self.view.grid_types()[0]:
+            self.messages.error(
+                "Check the selection's settings",
+                f"mclust fits no prior for {', '.join(left_out)}: tick a model it fits one for, or choose the prior "
+                "none",
+            )
             return
         stream = self.state.stream
         if stream is not None:  # the whole grid as one batched EM, a pass per iteration on this machine

@@ -40,6 +40,7 @@ class RunControl(QObject):
         controls.settings_changed.connect(lambda: self.stop_for_change("settings changed"))
         controls.where_box.currentIndexChanged.connect(self._release_cluster)
         state.scene_changed.connect(self.update_buttons)
+        state.scene_changed.connect(lambda: controls.set_streamed(state.stream is not None))  # no prior then
 
     @property
     def ready(self) -> bool:

@@ -6,8 +6,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSettings, Qt, Signal
-from PySide6.QtGui import QIcon
+from PySide6.QtCore import QSettings, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -23,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..scene.big_data import MACHINE
+from .model_choices import PriorChoice, combo, covariance_combo, prior_refusal
 
 DEFAULT_INIT = "(algorithm's default)"
 K_RANGE = (1, 50)
@@ -42,6 +42,7 @@ class ControlPanel(QWidget):
         super().__init__(parent)
         import engine  # the torch-free part: config constants
 
+        self.streamed = False  # the data is read by chunks (no prior: set_streamed)
         self.init_params = None  # engine.InitParams imported from a file, used when init is IMPORTED_INIT
         self._chosen_covariance = ""  # the covariance type chosen before an algorithm restricted the choice
         self._chosen_init = 0  # the initialisation chosen before imported parameters took its place (its index)
@@ -52,7 +53,7 @@ class ControlPanel(QWidget):
         layout.addStretch(1)
         for w in (self.k, self.restarts, self.seed):
             w.valueChanged.connect(self.settings_changed)
-        for w in (*self._combos().values(), self.device):
+        for w in (*self._combos().values(), self.device, self.prior):
             w.currentIndexChanged.connect(self.settings_changed)
         for w in (self.tol, self.max_iter, self.reg_covar, self.scheduler):
             w.textEdited.connect(self.settings_changed)
@@ -60,6 +61,9 @@ class ControlPanel(QWidget):
         self._show_where()
         self.algorithm.currentTextChanged.connect(self._show_defaults)
         self._show_defaults(self.algorithm.currentText())
+        self.covariance.currentTextChanged.connect(self._show_prior)
+        self.algorithm.currentTextChanged.connect(self._show_prior)
+        self._show_prior()
 
     # ------------------------------------------------------------------ layout
     def _data_box(self) -> QGroupBox:
@@ -85,17 +89,22 @@ class ControlPanel(QWidget):
         box = QGroupBox("Model")
         form = _form(box)
         self.k = _spin(*K_RANGE, 3)
-        self.algorithm = _combo(engine.ALGORITHMS)
-        self.covariance = _covariance_combo(engine)
-        self.init = _combo([DEFAULT_INIT, *[m for m in engine.INIT_METHODS if m != "params"]])
+        self.algorithm = combo(engine.ALGORITHMS)
+        self.covariance = covariance_combo(engine)
+        self.init = combo([DEFAULT_INIT, *[m for m in engine.INIT_METHODS if m != "params"]])
+        self.init.setToolTip(
+            "How each restart starts; hc: mclust's model-based hierarchical start (the first restart; "
+            "kmeans++ the others)"
+        )
+        self.prior = PriorChoice()
         self.restarts = _spin(*RESTARTS_RANGE, 1)
         self.seed = _spin(*SEED_RANGE, 0)
         self.tol = QLineEdit()
         self.max_iter = QLineEdit()
         self.reg_covar = QLineEdit(repr(engine.FitConfig.reg_covar))
-        self.reg_units = _combo(engine.REG_COVAR_UNITS)
-        self.device = _combo(["cpu"])
-        self.precision = _combo(engine.DTYPES)
+        self.reg_units = combo(engine.REG_COVAR_UNITS)
+        self.device = combo(["cpu"])
+        self.precision = combo(engine.DTYPES)
         self.auto_view = QCheckBox("follow the fit live")
         self.auto_view.setChecked(True)
         for label, widget in (
@@ -103,6 +112,7 @@ class ControlPanel(QWidget):
             ("Algorithm", self.algorithm),
             ("Covariance", self.covariance),
             ("Initialisation", self.init),
+            ("Prior", self.prior),
             ("Restarts", self.restarts),
             ("Seed", self.seed),
             ("Tolerance", self.tol),
@@ -131,7 +141,7 @@ class ControlPanel(QWidget):
         self.reset_button = QPushButton("Reset (Ctrl+R)")
         self.engine_label = QLabel("loading the engine (torch, pyro)…")
         self.engine_label.setWordWrap(True)
-        self.where_box = _combo(WHERE)
+        self.where_box = combo(WHERE)
         self.where_box.setToolTip(
             "Where data read by chunks (bigger than the memory limit) is fitted: a pass per iteration here, or "
             "on a Dask cluster whose workers hold the data's parts (.npy, Parquet or CSV files they can read)"
@@ -210,6 +220,15 @@ class ControlPanel(QWidget):
         if restricted and self.covariance.currentText() not in supported:
             self.covariance.setCurrentText(supported[0])
 
+    def _show_prior(self) -> None:
+        """The prior's choice, refused (with why) for what mclust fits no prior for."""
+        self.prior.refuse(prior_refusal(self.algorithm.currentText(), self.covariance.currentText(), self.streamed))
+
+    def set_streamed(self, streamed: bool) -> None:
+        """The data is read by chunks (or no longer): the prior needs it in memory."""
+        self.streamed = streamed
+        self._show_prior()
+
     def set_devices(self, devices: list[str]) -> None:
         current = self.device.currentText()
         self.device.blockSignals(True)
@@ -237,6 +256,9 @@ class ControlPanel(QWidget):
         self.k.setValue(cfg.n_components)
         self.covariance.setCurrentText(cfg.covariance_type)
         self.restarts.setValue(cfg.restarts)
+        self.prior.want(cfg.prior)
+        if cfg.init in engine_inits():
+            self.init.setCurrentText(cfg.init)
         self.blockSignals(False)
 
     def forget_imported(self) -> bool:
@@ -269,6 +291,7 @@ class ControlPanel(QWidget):
             self.init.setCurrentText(cfg.init)
         self.restarts.setValue(cfg.restarts)
         self.seed.setValue(cfg.seed)
+        self.prior.want(getattr(cfg, "prior", None))
         # a session stores the resolved settings: a value equal to the algorithm's default stays an empty field
         # (the default), so that choosing another algorithm later takes that algorithm's own default
         defaults = engine.algorithm_defaults(cfg.algorithm)
@@ -303,6 +326,7 @@ class ControlPanel(QWidget):
             reg_covar_units=self.reg_units.currentText(),
             device=self.device.currentText(),
             dtype=self.precision.currentText(),
+            prior=self.prior.prior(),
         )
         cfg.resolved()  # validates: raises UserError naming the setting
         return cfg
@@ -318,6 +342,7 @@ class ControlPanel(QWidget):
             settings.setValue(key, w.value())
         for key, w in self._edits().items():
             settings.setValue(key, w.text())
+        self.prior.save(settings)
         settings.endGroup()
 
     def restore(self, settings: QSettings) -> None:
@@ -335,6 +360,7 @@ class ControlPanel(QWidget):
             value = settings.value(key)
             if value is not None:
                 w.setText(str(value))
+        self.prior.restore(settings)
         self.blockSignals(False)
         settings.endGroup()
 
@@ -359,6 +385,13 @@ class ControlPanel(QWidget):
             "scheduler": self.scheduler,
             "memory_limit": self.memory_limit,
         }
+
+
+def engine_inits() -> list[str]:
+    """The initialisations the panel lists by name (imported parameters aside)."""
+    import engine
+
+    return [m for m in engine.INIT_METHODS if m != "params"]
 
 
 def _default_limit_text() -> str:
@@ -389,37 +422,6 @@ def _spin(lo: int, hi: int, value: int) -> QSpinBox:
 
 
 SPIN_MIN_WIDTH = 70  # pixels: a spin box's narrowest width (the seed's largest value scrolls inside it)
-COMBO_MIN_CHARACTERS = 6  # a combo box's narrowest width: its text elides there (the list shows it whole)
-
-
-def _combo(items) -> QComboBox:
-    """A combo box that may be narrower than its longest item, so that the panel fits a small window's dock."""
-    c = QComboBox()
-    c.addItems(list(items))
-    c.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-    c.setMinimumContentsLength(COMBO_MIN_CHARACTERS)
-    return c
-
-
-def _covariance_combo(engine) -> QComboBox:
-    """The registered covariance types by family (spherical, diagonal, ellipsoidal: mclust's order, a separator
-    between families), each with its shape's glyph and its meaning as tooltip; the first registered is chosen."""
-    from .model_legend import registry_order
-    from .model_style import family, glyph_pixmap, meaning
-
-    models = {name: t.model or name for name, t in engine.COVARIANCE_TYPES.items()}
-    c = _combo([])
-    last = None
-    for name, model in sorted(models.items(), key=registry_order):
-        if last is not None and family(model) != last:
-            c.insertSeparator(c.count())
-        last = family(model)
-        c.addItem(QIcon(glyph_pixmap(model)), name)
-        tip = meaning(model) + ("" if model == name else f" ({name}: {engine.COVARIANCE_TYPES[name].description})")
-        c.setItemData(c.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
-    c.setCurrentText(next(iter(models), ""))
-    c.setToolTip("The covariance model (mclust's name: volume, shape, orientation; E equal, V varying, I identity)")
-    return c
 
 
 def _number(edit: QLineEdit, name: str, kind, required: bool = False):

@@ -63,6 +63,8 @@ class ModelLegend(QScrollArea):
         self.boxes: dict[str, QCheckBox] = {}
         self.meanings: dict[str, QLabel] = {}
         self.models: dict[str, str] = {}  # registry (or drawn) name -> mclust name
+        self.registered = dict(registered)  # the models this engine fits (registry name -> mclust name)
+        self.tips: dict[str, str] = {}  # each row's tooltip (its meaning)
         self.headers: dict[str, QLabel] = {}  # by family
         # the letters' key, where the meanings do not fit beside the names (each name's tooltip has its meaning)
         self.key = QLabel("volume, shape, orientation:\nE equal, V varying,\nI spherical / axis-aligned")
@@ -83,6 +85,7 @@ class ModelLegend(QScrollArea):
         box.setEnabled(fittable)
         tip = meaning(model) + ("" if fittable else " (fitted elsewhere: not in this engine's registry)")
         box.setToolTip(tip)
+        self.tips[name] = tip
         explained = QLabel(meaning(model).split(": ", 1)[-1])
         explained.setStyleSheet("color: #555")
         explained.setToolTip(tip)
@@ -145,6 +148,7 @@ class ModelLegend(QScrollArea):
     def set_best(self, names: set[str]) -> None:
         """Bold the names of the highlighted (best) models."""
         for name, box in self.boxes.items():
-            font = box.font()
-            font.setBold(name in names)
-            box.setFont(font)
+            if box.font().bold() != (name in names):  # a font set lays the legend out again: only on a change
+                font = box.font()
+                font.setBold(name in names)
+                box.setFont(font)

@@ -62,6 +62,10 @@ class SelectionChart(pg.PlotWidget):
         self.curves: dict[str, pg.PlotDataItem] = {}
         self.labels: list[pg.TextItem] = []
         self.highlighted: list[str] = []  # the covariance types drawn thick, best first
+        # what each line and the labels show now: a redraw during a run leaves unchanged ones alone (restyling a
+        # pyqtgraph line rebuilds its items: the busiest part of a redraw with fourteen lines)
+        self._shown: dict[str, tuple] = {}
+        self._labelled: tuple = ([], [])
         self.spurious = pg.ScatterPlotItem(symbol="x", size=14, pen=pg.mkPen("k", width=2), brush=None)
         self.best_marker = pg.ScatterPlotItem(symbol="star", size=22, pen=pg.mkPen("k"), brush=pg.mkBrush("#ffd700"))
         for item in (self.spurious, self.best_marker):  # the star lies over the best fit's point: it loads it
@@ -78,6 +82,15 @@ class SelectionChart(pg.PlotWidget):
             self.addItem(curve)
             self.curves[name] = curve
         return self.curves[name]
+
+    def prepare(self, models: dict[str, str]) -> None:
+        """Empty, thin lines for the covariance types a run will fit (registry name -> mclust name): made when the
+        run starts, its first entries only fill them."""
+        for name, model in models.items():
+            curve = self._curve(name, model)
+            if name not in self._shown:
+                self._style(curve, False)
+                self._shown[name] = (False, ([], []))
 
     def _style(self, curve: pg.PlotDataItem, thick: bool) -> None:
         colour, dash, marker = line_style(curve.model)
@@ -103,8 +116,13 @@ class SelectionChart(pg.PlotWidget):
         for name, curve in self.curves.items():
             mine = [e for e in entries if e.covariance_type == name and criterion_value(e, criterion) is not None]
             mine.sort(key=lambda e: e.k)
-            curve.setData([e.k for e in mine], [criterion_value(e, criterion) for e in mine], data=mine)
-            self._style(curve, name in self.highlighted)
+            thick, values = name in self.highlighted, [criterion_value(e, criterion) for e in mine]
+            before_thick, before = self._shown.get(name, (None, ([], [])))
+            if not _same(before, (mine, values)):
+                curve.setData([e.k for e in mine], values, data=mine)
+            if before_thick != thick:
+                self._style(curve, thick)
+            self._shown[name] = (thick, (mine, values))
         bad = [e for e in entries if e.spurious and criterion_value(e, criterion) is not None]
         self.spurious.setData([e.k for e in bad], [criterion_value(e, criterion) for e in bad], data=bad)
         best = ranked[0] if ranked else None
@@ -116,6 +134,10 @@ class SelectionChart(pg.PlotWidget):
 
     def _label(self, ranked: list, criterion: str) -> None:
         """'EEE,3' beside each highlighted model's best point, as mclust's summary names a model."""
+        labelled = (ranked, [criterion_value(e, criterion) for e in ranked])
+        if _same(self._labelled, labelled):
+            return
+        self._labelled = labelled
         for label in self.labels:
             self.removeItem(label)
         self.labels = []
@@ -135,7 +157,15 @@ class SelectionChart(pg.PlotWidget):
         for curve in self.curves.values():
             self.removeItem(curve)
         self.curves = {}
+        self._shown = {}
+        self._label([], "")  # the labels go with their lines (new data must show nothing of the old)
 
     def _clicked(self, item, points, *args) -> None:
         if len(points) and points[0].data() is not None and points[0].data().snapshot is not None:
             self.clicked.emit(points[0].data())
+
+
+def _same(shown: tuple[list, list], now: tuple[list, list]) -> bool:
+    """Whether (entries, values) are the very entries (the same objects: a click loads them) with equal values."""
+    (a, va), (b, vb) = shown, now
+    return len(a) == len(b) and all(x is y for x, y in zip(a, b, strict=True)) and va == vb
