@@ -7,7 +7,8 @@ is true). Run from the repository root, then the R script:
     .venv/bin/python tests/data/mclust/export_ours.py [DATASET ...]
     Rscript tests/data/mclust/verify_better.R
 
-It also names any cell below mclust's BIC (there should be none).
+It also names any cell below mclust's BIC (there should be none). It fits the K the test suite fits
+(mclust_grid.suite_ks; every K with GMM_STUDIO_MCLUST_FULL=1).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[3]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from mclust_grid import DATA_SETS, MCLUST, data, mclust_cells, our_grid  # noqa: E402
+from mclust_grid import DATA_SETS, MCLUST, data, mclust_cells, our_grid, suite_ks  # noqa: E402
 
 from engine.model.predict import responsibilities  # noqa: E402
 
@@ -33,7 +34,7 @@ def main() -> None:
     for old in folder.glob(f"{sys.argv[1]}_*.csv" if len(sys.argv) == 2 else "*.csv"):
         old.unlink()
     for name in sys.argv[1:] or DATA_SETS:
-        x, theirs, ours = data(name), mclust_cells(name), our_grid(name)
+        x, theirs, ours = data(name), mclust_cells(name), our_grid(name, suite_ks(name))
         for (model, k), entry in sorted(ours.items()):
             ref = theirs[model, k]["bic"]
             if ref is not None and (entry.bic is None or -entry.bic < ref - TOLERANCE):

@@ -19,8 +19,9 @@ for (file in sort(list.files(file.path(here, "z"), pattern = "\\.csv$"))) {
   p <- as.matrix(read.csv(file.path(here, "z", sub("\\.csv$", ".params", file)), header = FALSE))
   d <- ncol(x)
   sigma <- array(t(p[, (2 + d):ncol(p)]), c(d, d, k))
+  chol_sigma <- array(sapply(seq_len(k), function(j) chol(sigma[, , j])), c(d, d, k))
   ours <- list(pro = p[, 1], mean = t(p[, 2:(1 + d), drop = FALSE]),
-               variance = list(modelName = "VVV", d = d, G = k, sigma = sigma))
+               variance = list(modelName = "VVV", d = d, G = k, sigma = sigma, cholsigma = chol_sigma))
   ours_loglik <- sum(dens(data = x, modelName = "VVV", parameters = ours, logarithm = TRUE))
   rows[[length(rows) + 1]] <- data.frame(
     dataset = name, model = model, k = k, log_likelihood = loglik, bic = bic,
