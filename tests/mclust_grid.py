@@ -15,7 +15,11 @@ from engine.config import covariance_names
 from engine.selection.select import SelectionEntry, run_selection
 
 MCLUST = Path(__file__).resolve().parent / "data" / "mclust"
-DATA_SETS = ("faithful", "iris", "diabetes", "wine", "banknote")
+DATA_SETS = ("faithful", "iris", "diabetes", "wine", "banknote")  # mclust's numbers exist for all five
+# the data sets whose cells mclust has confirmed (verified_better.csv) and the suite checks: diabetes, wine and
+# banknote are not yet (at reg_covar 0 and tol 1e-10 their grids did not end within 520 s on 16 cores: VVE at
+# K = 4 on diabetes crawls with a two-point component)
+CHECKED = ("faithful", "iris")
 KS = list(range(1, 10))
 # the settings of our grid: mclust's hc start (restart 0) and k-means++ restarts, EM run to a tight tolerance
 # (mclust stops at a relative change of 1e-5: it can stop short of the optimum, never past it)
