@@ -149,9 +149,9 @@ def prepare_survey(found: Survey, cfg: FitConfig, work: int, started: float) -> 
     sample = torch.as_tensor(scaling.data_to_std(found.sample.copy()), dtype=dtype, device=device)
     floor = floor_of(cfg, found.std)
     reg = scaling.reg_to_std(floor, sample)
-    setup = Setup(cfg, dtype, device, scaling, floor, reg, None, sample, found.n_samples, started)
-    priors_for(setup)  # UserError with a prior: data read by passes has no covariance matrix surveyed
-    return setup
+    if cfg.prior is not None:
+        raise UserError(NO_PRIOR_BY_PASSES)  # the first pass surveys the columns' moments, not a covariance matrix
+    return Setup(cfg, dtype, device, scaling, floor, reg, None, sample, found.n_samples, started)
 
 
 def survey_scaling(found: Survey, cfg: FitConfig) -> Scaling:
@@ -213,6 +213,12 @@ def exact_start(cfg: FitConfig) -> tuple[np.ndarray, ...] | None:
     return weights, np.asarray(p.means, dtype=np.float64), symmetric(cov)
 
 
+NO_PRIOR_BY_PASSES = (
+    "--prior default needs the data in memory (its scale is the data's covariance matrix): "
+    "raise --memory-limit, or fit without a prior"
+)
+
+
 def priors_for(setup: Setup) -> Callable[[str, int], Prior] | None:
     """With the fit's cfg.prior: (covariance type, K) -> mclust's default prior in the working units, made from the
     data's column means and covariance matrix in data units (mclust's defaultPrior), whatever the standardisation;
@@ -220,10 +226,7 @@ def priors_for(setup: Setup) -> Callable[[str, int], Prior] | None:
     if setup.cfg.prior is None:
         return None
     if setup.points is None:
-        raise UserError(
-            "--prior default needs the data in memory (its scale is the data's covariance matrix): "
-            "raise --memory-limit, or fit without a prior"
-        )
+        raise UserError(NO_PRIOR_BY_PASSES)
     x = setup.points.to(device="cpu", dtype=torch.float64)
     center, scale = setup.scaling.center, setup.scaling.scale
     mean = x.mean(0).numpy() * scale + center  # the data's, in data units
