@@ -51,13 +51,19 @@ def test_a_local_cluster_gives_the_fit_of_this_machine(tmp_path, local_client) -
     cfg, source = _config(x), NpySource(tmp_path / "x.npy")
     passes = cluster.ClusterPasses(local_client, source, 4000)
     assert len(passes.parts) == 8
-    on_cluster = list(fit_stream(source, cfg, 4000, run_pass=passes))
-    here = list(fit_stream(source, cfg, 4000))
-    memory = list(fit(x, cfg))
-    for a, b, c in zip(on_cluster, here, memory, strict=True):
+    on_cluster, here = _cluster_here_and_memory(x, source, cfg, passes, 4000)
+    np.testing.assert_array_equal(on_cluster[-1].means, here[-1].means)
+
+
+def _cluster_here_and_memory(x: np.ndarray, source, cfg: FitConfig, passes, rows: int) -> tuple[list, list]:
+    """The fit on the cluster and by a pass here (its snapshots, both returned), checked against each other bit for
+    bit and against the in-memory fit to 1e-10, iteration by iteration."""
+    on_cluster = list(fit_stream(source, cfg, rows, run_pass=passes))
+    here = list(fit_stream(source, cfg, rows))
+    for a, b, c in zip(on_cluster, here, list(fit(x, cfg)), strict=True):
         assert a.mean_log_likelihood == b.mean_log_likelihood
         assert a.mean_log_likelihood == pytest.approx(c.mean_log_likelihood, rel=1e-10)
-    np.testing.assert_array_equal(on_cluster[-1].means, here[-1].means)
+    return on_cluster, here
 
 
 def test_an_iterative_covariance_model_on_the_cluster_gives_the_fit_of_this_machine(tmp_path, local_client) -> None:
@@ -65,12 +71,8 @@ def test_an_iterative_covariance_model_on_the_cluster_gives_the_fit_of_this_mach
     answer bit for bit, the in-memory fit's to 1e-10 per iteration."""
     x = _data(tmp_path / "x.npy", n=9000)
     cfg, source = replace(_config(x), covariance_type="VVE"), NpySource(tmp_path / "x.npy")
-    on_cluster = list(fit_stream(source, cfg, 2000, run_pass=cluster.ClusterPasses(local_client, source, 2000)))
-    here = list(fit_stream(source, cfg, 2000))
-    memory = list(fit(x, cfg))
-    for a, b, c in zip(on_cluster, here, memory, strict=True):
-        assert a.mean_log_likelihood == b.mean_log_likelihood
-        assert a.mean_log_likelihood == pytest.approx(c.mean_log_likelihood, rel=1e-10)
+    passes = cluster.ClusterPasses(local_client, source, 2000)
+    on_cluster, here = _cluster_here_and_memory(x, source, cfg, passes, 2000)
     np.testing.assert_array_equal(on_cluster[-1].covariances, here[-1].covariances)
 
 
