@@ -18,7 +18,7 @@ from data_sets import OLD_FAITHFUL
 from scipy.linalg import expm
 from scipy.optimize import minimize
 
-from engine import FitConfig, fit, run_to_end
+from engine import FitConfig, UserError, fit, run_to_end
 from engine.inference.em import ExactEM
 from engine.inference.streaming import fit_stream
 from engine.io.data import load
@@ -276,12 +276,31 @@ def test_a_component_on_too_few_points_keeps_em_monotone(model: str, seed: int, 
     assert np.diff([s.mean_log_likelihood for s in fit(x, cfg)]).min() >= -1e-8
 
 
-def test_a_component_on_one_point_without_reg_covar_keeps_em_monotone() -> None:
-    """VEI, 21 points, no reg_covar: a component on one point has a scatter of rounding alone, which counts as 0
-    (algebra.COLLAPSED_ULPS); kept as noise, it shook the common shape and EM fell back by 9e-3 per point."""
+def test_a_component_shrinking_to_a_point_without_reg_covar_stops_its_restart() -> None:
+    """VEE, 6 components on 20 points, no reg_covar: one component closes in on one point, its volume falls to
+    1e-308 and, before mclust's singularity rule, EM ran on: the log-likelihood fell by 0.88 per point in one
+    iteration and the component ended with no points. Now that restart stops there (here the only one: the fit
+    fails with the usual advice)."""
+    x = np.random.default_rng(20).normal(size=(20, 2)) * [1.0, 3.0]
+    cfg = FitConfig(
+        n_components=6, covariance_type="VEE", seed=20, init="random-data", max_iter=60, tol=0.0, reg_covar=0.0
+    )
+    with pytest.raises(UserError, match="collapsed onto too few distinct points"):
+        list(fit(x, replace(cfg, empty_policy="report")))
+
+
+def test_a_component_on_one_point_without_reg_covar_fails_as_mclusts_does() -> None:
+    """VEI, 21 points, no reg_covar: k-means starts a component on one point. Its covariance is singular (mclust's rule,
+    gaussian.SINGULAR): the restart fails with the usual one-line advice, as mclust's EM stops with NA. (It used to
+    run on with that component at 1e-308 I, a component of no points, and call the result a fit.) With reg_covar's
+    default floor the same fit runs, monotone."""
     x = np.random.default_rng(0).normal(size=(21, 2)) * [1.0, 3.0]
-    cfg = FitConfig(n_components=3, covariance_type="VEI", init="kmeans", max_iter=60, tol=0.0, reg_covar=0.0)
-    assert np.diff([s.mean_log_likelihood for s in fit(x, replace(cfg, empty_policy="report"))]).min() >= -1e-8
+    cfg = FitConfig(
+        n_components=3, covariance_type="VEI", init="kmeans", max_iter=60, tol=0.0, reg_covar=0.0, empty_policy="report"
+    )
+    with pytest.raises(UserError, match="collapsed onto too few distinct points.*increase reg_covar"):
+        list(fit(x, cfg))
+    assert np.diff([s.mean_log_likelihood for s in fit(x, replace(cfg, reg_covar=1e-6))]).min() >= -1e-8
 
 
 # ----------------------------------------------------------------------------- against mclust on Old Faithful
