@@ -6,18 +6,10 @@ replay the model, minus the log-probability sum), pyro.optim.Adam(lr 0.001, beta
 SVI, and best-of-N seeds by initial loss. Not part of the product: the tests and bench/bench_gradient_em.py
 measure gradient-em against it.
 
-`beside` runs it in a child process (`python forum_recipe.py`), on another core while the caller fits.
+tests/data/make_forum_recipe.py ran it once with the recipe's own settings (tests/data/forum_recipe.json).
 """
 
 from __future__ import annotations
-
-import json
-import subprocess
-import sys
-import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
 import numpy as np
 import pyro
@@ -101,44 +93,3 @@ def run_recipe(data: np.ndarray, k: int = 3, steps: int = 10_000, n_seeds: int =
         "means": store["means"].detach().numpy().copy(),
         "mean_log_likelihood": mean_log_likelihood(x),
     }
-
-
-@contextmanager
-def beside(data: np.ndarray, k: int = 3, steps: int = 10_000, n_seeds: int = 100) -> Iterator[Callable[[], dict]]:
-    """run_recipe(data, k, steps, n_seeds) in a child process started now, so that it runs beside the caller's own
-    work (on another core where there is one): yields a function that waits for its result (the same dict and the
-    same numbers: the same code on the same points, in a process of its own). The child ends with the block."""
-    with tempfile.TemporaryDirectory() as folder:
-        points, errors = Path(folder) / "points.npy", Path(folder) / "stderr.txt"
-        np.save(points, np.asarray(data))
-        with errors.open("wb") as stderr:
-            child = subprocess.Popen(
-                [sys.executable, __file__, str(points), str(k), str(steps), str(n_seeds)],
-                stdout=subprocess.PIPE,
-                stderr=stderr,
-            )
-
-        def result() -> dict:
-            out = child.communicate()[0]
-            assert child.returncode == 0, errors.read_text(errors="replace")
-            got = json.loads(out)
-            return {**got, "weights": np.array(got["weights"]), "means": np.array(got["means"])}
-
-        try:
-            yield result
-        finally:
-            if child.poll() is None:
-                child.kill()
-            child.wait()
-            child.stdout.close()
-
-
-def _main() -> None:
-    """The child of `beside`: the points' .npy file, k, steps and n_seeds as arguments; the result as JSON."""
-    points, k, steps, n_seeds = sys.argv[1], *map(int, sys.argv[2:5])
-    got = run_recipe(np.load(points), k, steps, n_seeds)
-    print(json.dumps({**got, "weights": got["weights"].tolist(), "means": got["means"].tolist()}))
-
-
-if __name__ == "__main__":
-    _main()

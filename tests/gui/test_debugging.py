@@ -30,7 +30,7 @@ def test_gallery_groups_the_restarts(qtbot, window) -> None:
 
 
 def test_clicking_a_restart_shows_it_with_matched_colours(qtbot, window) -> None:
-    run_fit(qtbot, window, restarts=6, tol="1e-8", max_iter="3000")
+    run_fit(qtbot, window, restarts=6, tol="1e-5", max_iter="3000")
     qtbot.waitUntil(lambda: window.gallery_panel.gallery is not None, timeout=60_000)
     snap = window.state.latest.snapshot
     other = next(r for r in range(6) if r != snap.restart)
@@ -222,7 +222,7 @@ def test_session_save_and_open_reproduces_the_fit(qtbot, make_window, tmp_path) 
 def test_the_timeline_says_when_the_shown_restart_stopped_before_the_batch(qtbot, window) -> None:
     """Issue 22 item 2 in the window: a batch runs on for its slowest restart; the label said 'iteration 626' for a
     restart that had stopped at 206. It now says both."""
-    run_fit(qtbot, window, restarts=12, tol="1e-8", max_iter="3000")
+    run_fit(qtbot, window, restarts=12, tol="1e-6", max_iter="3000")
     snap = window.state.latest.snapshot
     own = snap.restart_iterations
     assert own < snap.iteration  # the demo's best restart stops before the batch's slowest (seed 0)
