@@ -26,15 +26,31 @@ def parquet_table(path: Path, raw: bytes):
             f"{path}: not a Parquet file: bad magic (it starts with {raw[:4]!r}, not {PARQUET_MAGIC!r}): save it "
             "with pandas' to_parquet or pyarrow, or give a text table a .csv name"
         )
+    owned = arrow_owned(raw)
     try:
-        names = pq.ParquetFile(pa.BufferReader(raw)).schema_arrow.names
+        names = pq.ParquetFile(pa.BufferReader(owned)).schema_arrow.names
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise DataError(f"{path}: is not a readable Parquet file ({str(exc).splitlines()[0]})") from None
     check_unique_names(path, names)
     try:
-        return pq.read_table(pa.BufferReader(raw))
+        return pq.read_table(pa.BufferReader(owned))
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise DataError(f"{path}: is not a readable Parquet file ({str(exc).splitlines()[0]})") from None
+
+
+def arrow_owned(raw: bytes):
+    """A copy of raw in memory that Arrow allocated (a pyarrow Buffer of len(raw) bytes).
+
+    pyarrow's reader over the Python bytes themselves keeps a reference to them on its own threads; when one of those
+    threads drops the last reference while the interpreter is shutting down, it must take the GIL to free the bytes,
+    Python ends the thread instead, and the process aborted at exit ("terminate called without an active exception",
+    exit 134: after the error for a Parquet file with a boolean column, in about half the runs, and after some good
+    fits too). Arrow's own buffer needs no GIL to be freed."""
+    import pyarrow as pa
+
+    owned = pa.allocate_buffer(len(raw))
+    np.frombuffer(owned, dtype=np.uint8)[:] = np.frombuffer(raw, dtype=np.uint8)
+    return owned
 
 
 def check_unique_names(path: Path, names: list[str]) -> None:
