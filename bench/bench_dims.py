@@ -152,7 +152,7 @@ def main() -> None:
     p.add_argument("--restarts-n", type=int, default=50_000)
     p.add_argument("--dims", default="2,10,30", help="which of the per-iteration cases (D = 2, 10, 30) to run")
     p.add_argument("--n", type=int, help="points in each per-iteration case (default: the case's own N)")
-    args = parse_args(p, repeat=1, no_memory=True, no_restarts=True, dims="2,10", n=1000)
+    args = parse_args(p, repeat=1, no_memory=True, no_restarts=True, dims="2", n=1000)
     rows, running = [], []
     dims = {int(d) for d in args.dims.split(",")}
     for d, n in (case for case in CASES if case[0] in dims):
