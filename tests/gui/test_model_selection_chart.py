@@ -91,6 +91,7 @@ def test_the_best_three_by_the_chosen_criterion_are_thick_and_labelled(view) -> 
     view.show_entries(_entries(bic_order, icl_order, spurious="VII"))  # VII,3 is lowest but spurious
     for criterion, order in (("BIC", bic_order), ("ICL", icl_order)):
         view.criterion.setCurrentText(criterion)
+        view.flush()  # a redraw is drawn in pieces, a turn of the event loop each
         assert view.chart.highlighted == order[:3]
         widths = {name: curve.opts["pen"].widthF() for name, curve in view.curves.items()}
         assert {n for n, w in widths.items() if w == THICK} == set(order[:3])
@@ -111,9 +112,11 @@ def test_icl_absent_from_the_entries_draws_nothing_and_says_so(view) -> None:
         e.icl = None
     view.show_entries(entries)
     view.criterion.setCurrentText("ICL")
+    view.flush()
     assert _drawn(view) == {} and view.chart.highlighted == []
     assert view.best.text().startswith("No usable fit has a value of ICL.")
     view.criterion.setCurrentText("BIC")
+    view.flush()
     assert len(_drawn(view)) == len(engine.MCLUST_MODELS)
 
 
