@@ -30,6 +30,7 @@ from .selection_table import SelectionTable
 
 CHART_MIN_HEIGHT = 150  # pixels: below this the tab scrolls rather than squeeze the chart to a strip
 CHART_MIN_WIDTH = 220  # pixels: the legend beside it scrolls before the chart gets narrower
+LEGEND_SHARE = 0.3  # of the tab's width at most for the full legend (names and glyphs); narrower, it is compact
 # a run's entries are drawn once they pause REDRAW_MS (a batched grid's come together, at its end, while the sweep
 # still computes each one's ICL: drawn once, after), or once the first one not drawn has waited REDRAW_WAIT_MS
 # (fits that come one by one, seconds apart, are each drawn as they come)
@@ -144,6 +145,19 @@ class SelectionView(QWidget):
         split.setChildrenCollapsible(False)
         layout.addWidget(split, 1)
         layout.addWidget(text_box(self.best, 2, 4))
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit_legend()
+
+    def _fit_legend(self) -> None:
+        """The full legend where it takes at most LEGEND_SHARE of the tab's width, else the compact one (names and
+        line samples: the chart keeps its room in a small window); on a change the legend gets its new width."""
+        compact = self.legend.normal_width > LEGEND_SHARE * self.width()
+        if compact != self.legend.compact:
+            self.legend.set_compact(compact)
+            total, legend = sum(self.splitter.sizes()), self.legend.sizeHint().width()
+            self.splitter.setSizes([total - legend, legend])
 
     @property
     def running(self) -> bool:

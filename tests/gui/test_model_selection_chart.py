@@ -222,10 +222,12 @@ def test_the_legend_and_the_covariance_list_name_every_registered_model(view) ->
         index = combo.findText(name)
         assert index >= 0 and combo.itemData(index, Qt.ItemDataRole.ToolTipRole).startswith(meaning(model))
         assert not combo.itemIcon(index).isNull()
-    view.resize(420, 500)  # narrow: the names stay, the meanings go to the tooltips
+    view.resize(420, 500)  # narrow: the mclust names stay; the meanings, sklearn names and key go to the tooltips
     QApplication.processEvents()
-    assert not any(label.isVisible() for label in view.legend.meanings.values()) and view.legend.key.isVisible()
+    assert not any(label.isVisible() for label in view.legend.meanings.values()) and not view.legend.key.isVisible()
+    assert view.legend.toolTip().startswith("volume, shape, orientation: E equal, V varying")
     assert all(box.isVisible() and box.toolTip().startswith(box.text()[:3]) for box in view.legend.boxes.values())
+    assert sorted(box.text() for box in view.legend.boxes.values()) == sorted(engine.MCLUST_MODELS)
 
 
 def test_k_has_whole_ticks(view) -> None:
