@@ -287,6 +287,8 @@ class SelectionView(QWidget):
         """The run's last redraw (the table too, hidden or not); the run ends, and `done` fires, once it is drawn:
         what is shown then is the whole run."""
         if run_id == self._run_id:
+            if self._cancel is not None and self._cancel.cancelled:  # Stop: what came is kept, and said to be partial
+                self.progress.setText(f"stopped: {len(self.entries)} / {self._total} fits")
             self._ending = True
             self._after_draw.append(lambda: self._ended(run_id))
             self._redraw()

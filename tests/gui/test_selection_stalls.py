@@ -7,6 +7,7 @@ tests check that structure (what each piece does), never a time."""
 from __future__ import annotations
 
 import math
+import time
 
 import pytest
 from PySide6.QtCore import Qt
@@ -184,3 +185,36 @@ def test_the_table_fills_in_pieces_when_shown(view, qtbot) -> None:
     assert max(p["rows"] for p in pieces) == ROWS_A_STEP and _filled_rows(view) == len(entries)
     view.table.sortItems(0, Qt.SortOrder.AscendingOrder)
     assert view.table.entry_at(0).covariance_type == sorted(MODELS)[0]
+
+
+def test_stop_says_the_run_stopped_and_keeps_what_came(view, qtbot) -> None:
+    """Stop: the fits that came stay drawn, the progress says the run stopped at them (it read '0 / 126 fits', as if
+    the run were still going, with Run enabled again)."""
+    import numpy as np
+    from test_model_selection_chart import _entries
+
+    started: list[bool] = []
+
+    def wait_for_stop(_report, _cells):  # in the sweep's thread
+        token = view._cancel
+        started.append(True)
+        for _ in range(6000):
+            if token.cancelled:
+                break
+            time.sleep(0.01)
+        return np.zeros((0, 2))  # never fitted: the grid stops before its first cell
+
+    for name, box in view.types.items():
+        box.setChecked(view.legend.models[name] in ("EEE", "VVE"))
+    view.k_to.setValue(3)
+    view.start(wait_for_stop, engine.FitConfig())
+    qtbot.waitUntil(lambda: bool(started), timeout=60_000)
+    came = [e for e in _entries(MODELS, MODELS) if e.covariance_type in ("EEE", "VVE") and e.k <= 2]
+    for e in came:
+        view._entry(view._run_id, e)
+    view.stop()
+    qtbot.waitUntil(lambda: not view.running, timeout=60_000)
+    assert view.progress.text() == f"stopped: {len(came)} / 6 fits"
+    assert view.run_button.isEnabled() and not view.stop_button.isEnabled()
+    drawn = [len(c.getData()[0]) for c in view.curves.values() if c.getData()[0] is not None]
+    assert view.entries == came and drawn == [2, 2]
