@@ -34,7 +34,7 @@ LEGEND_SHARE = 0.3  # of the tab's width at most for the full legend (names and 
 # a run's entries are drawn once they pause REDRAW_MS (a batched grid's come together, at its end, while the sweep
 # still computes each one's ICL: drawn once, after), or once the first one not drawn has waited REDRAW_WAIT_MS
 # (fits that come one by one, seconds apart, are each drawn as they come)
-REDRAW_MS = 50
+REDRAW_MS = 100
 REDRAW_WAIT_MS = 1000
 SPURIOUS_SAID = 3  # spurious fits whose reasons the summary gives (more: their names, the reasons in the table)
 SELECTION_INITS = ("kmeans++", "hc")  # each cell's first restart; the others start from kmeans++ (engine/batches.py)
@@ -98,7 +98,7 @@ class SelectionView(QWidget):
         self.background = Background(self, threads=1)  # one sweep at a time
         self._clock = time.monotonic  # seconds
         self._waiting: tuple[float, float] | None = None  # when the first and the last entry not drawn came
-        self._redraw_timer = QTimer(self, interval=REDRAW_MS)  # runs while entries wait to be drawn
+        self._redraw_timer = QTimer(self, interval=REDRAW_MS // 4)  # runs while entries wait to be drawn
         self._redraw_timer.timeout.connect(self._redraw_if_due)
         # a redraw is drawn in pieces, one each turn of the event loop (drawn whole, a fourteen-model redraw held
         # the loop longest at the end of a run, while the sweep's last fits still took their share of the CPU)
@@ -280,7 +280,7 @@ class SelectionView(QWidget):
         """Draw the waiting entries if they paused REDRAW_MS or the first has waited REDRAW_WAIT_MS."""
         if self._waiting is not None:
             now, (first, last) = self._clock(), self._waiting
-            if now - last >= 0.9 * REDRAW_MS / 1e3 or now - first >= REDRAW_WAIT_MS / 1e3:  # 0.9: the timer's slack
+            if now - last >= REDRAW_MS / 1e3 or now - first >= REDRAW_WAIT_MS / 1e3:
                 self._redraw()
 
     def _finished(self, run_id: int) -> None:
