@@ -218,3 +218,26 @@ def test_stop_says_the_run_stopped_and_keeps_what_came(view, qtbot) -> None:
     assert view.run_button.isEnabled() and not view.stop_button.isEnabled()
     drawn = [len(c.getData()[0]) for c in view.curves.values() if c.getData()[0] is not None]
     assert view.entries == came and drawn == [2, 2]
+
+
+def test_new_data_while_a_run_is_being_drawn_leaves_nothing_of_it(view) -> None:
+    """The run ended and its last redraw is half drawn when new data comes: the drawing stops, nothing of the run
+    stays, `done` never fires for it, and Run is enabled."""
+    view.chart.prepare({m: m for m in MODELS})
+    view._run_id, view._cancel = 4, engine.CancelToken()
+    view.stop_button.setEnabled(True)
+    view.run_button.setEnabled(False)
+    for e in _grid():
+        view._entry(4, e)
+    done: list[int] = []
+    view.done.connect(lambda: done.append(1))
+    view._finished(4)
+    for _ in range(3):  # some of its lines set
+        view._step()
+    assert view.drawing and view.running
+    view.clear()
+    view.flush()
+    assert not view.drawing and not view.running and done == []
+    assert view.curves == {} and view.chart.labels == [] and view.table.rowCount() == 0
+    assert view.chart.updatesEnabled() and view.table.isSortingEnabled()
+    assert view.run_button.isEnabled() and not view.stop_button.isEnabled() and view.best.text() == ""
