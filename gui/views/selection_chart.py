@@ -117,12 +117,6 @@ class SelectionChart(pg.PlotWidget):
         curve.setZValue(2 if thick else 1)
         self._shown[curve.name()] = (thick, shown)
 
-    def draw(self, entries: list, criterion: str) -> object | None:
-        """Draw the entries by the criterion at once; returns the best entry (None when no fit is usable)."""
-        for _ in self.draw_steps(entries, criterion):
-            pass
-        return self.best
-
     def draw_steps(self, entries: list, criterion: str) -> Iterator[None]:
         """Draw the entries by the criterion in pieces, yielding between them (a caller may run each in its own
         turn of the event loop): the lines that changed, LINES_A_STEP at a time, then the markers and labels.
