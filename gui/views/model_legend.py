@@ -17,11 +17,11 @@ SAMPLE_WIDTH = 30  # pixels of the line sample in a legend icon
 ICON_HEIGHT = 16
 
 
-def legend_icon(model: str) -> QIcon:
-    """The model's line sample (colour, dash, marker as on the chart) beside its glyph."""
+def legend_icon(model: str, glyph: bool = True) -> QIcon:
+    """The model's line sample (colour, dash, marker as on the chart), beside its glyph unless glyph is False."""
     colour, dash, marker = line_style(model)
-    glyph = glyph_pixmap(model, ICON_HEIGHT)
-    pixmap = QPixmap(SAMPLE_WIDTH + 4 + glyph.width(), ICON_HEIGHT)
+    shape = glyph_pixmap(model, ICON_HEIGHT) if glyph else QPixmap()
+    pixmap = QPixmap(SAMPLE_WIDTH + (4 + shape.width() if glyph else 0), ICON_HEIGHT)
     pixmap.fill(Qt.GlobalColor.transparent)
     painter = QPainter(pixmap)
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)
@@ -33,9 +33,12 @@ def legend_icon(model: str) -> QIcon:
     painter.translate(SAMPLE_WIDTH / 2, middle)
     drawSymbol(painter, marker, 8, pg.mkPen(colour, width=1), pg.mkBrush(colour))  # cosmetic: 1 pixel at any scale
     painter.resetTransform()
-    painter.drawPixmap(SAMPLE_WIDTH + 4, 0, glyph)
+    if glyph:
+        painter.drawPixmap(SAMPLE_WIDTH + 4, 0, shape)
     painter.end()
-    return QIcon(pixmap)
+    icon = QIcon(pixmap)
+    icon.addPixmap(pixmap, QIcon.Mode.Disabled)  # a line not fitted here: still its own colours, as it is drawn
+    return icon
 
 
 def registry_order(item: tuple[str, str]) -> tuple[int, int, str]:
@@ -49,7 +52,8 @@ def registry_order(item: tuple[str, str]) -> tuple[int, int, str]:
 
 
 class ModelLegend(QScrollArea):
-    """The legend and the choice of models to fit: `boxes` maps each registry name to its check box."""
+    """The legend and the choice of models to fit: `boxes` maps each registry name to its check box. Compact (a
+    narrow tab: set_compact), each row is the mclust name and the line sample only, the rest in its tooltip."""
 
     def __init__(self, registered: dict[str, str], parent=None) -> None:
         """registered: registry name -> mclust name, for every model the window can fit."""
@@ -69,6 +73,10 @@ class ModelLegend(QScrollArea):
         # the letters' key, where the meanings do not fit beside the names (each name's tooltip has its meaning)
         self.key = QLabel("volume, shape, orientation:\nE equal, V varying,\nI spherical / axis-aligned")
         self.key.setStyleSheet("color: #555")
+        self.setToolTip(self.key.text().replace("\n", " "))  # the key, where it is not shown (compact)
+        self.compact = False
+        self.icons: dict[str, tuple[QIcon, QIcon]] = {}  # each row's icon: with its glyph, and compact
+        self.normal_width = 0  # pixels the legend needs when not compact (names and glyphs, no meanings)
         for name, model in registered.items():
             self._row(name, model, fittable=True)
         self._lay_out()
@@ -76,21 +84,36 @@ class ModelLegend(QScrollArea):
     def _row(self, name: str, model: str, fittable: bool) -> None:
         """One model's check box and meaning (laid out by _lay_out)."""
         self.models[name] = model
-        box = QCheckBox(model if name == model else f"{model} ({name})")
-        icon = legend_icon(model)
-        icon.addPixmap(icon.pixmap(icon.availableSizes()[0]), QIcon.Mode.Disabled)  # a line not fitted here: still
-        box.setIcon(icon)  # its own colours, as it is drawn
-        box.setIconSize(icon.availableSizes()[0])
+        box = QCheckBox()
+        self.icons[name] = (legend_icon(model), legend_icon(model, glyph=False))
+        self.boxes[name] = box
+        self._show_row(name)
         box.setChecked(fittable)
         box.setEnabled(fittable)
-        tip = meaning(model) + ("" if fittable else " (fitted elsewhere: not in this engine's registry)")
+        tip = meaning(model) if name == model else meaning(model).replace(":", f" ({name}):", 1)
+        tip += "" if fittable else " (fitted elsewhere: not in this engine's registry)"
         box.setToolTip(tip)
         self.tips[name] = tip
         explained = QLabel(meaning(model).split(": ", 1)[-1])
         explained.setStyleSheet("color: #555")
         explained.setToolTip(tip)
-        self.boxes[name] = box
         self.meanings[name] = explained
+
+    def _show_row(self, name: str) -> None:
+        """The row's box as the mode says: 'EEE (tied)' with line and glyph, or compact 'EEE' with the line."""
+        model, box = self.models[name], self.boxes[name]
+        box.setText(model if name == model or self.compact else f"{model} ({name})")
+        icon = self.icons[name][self.compact]
+        box.setIcon(icon)
+        box.setIconSize(icon.availableSizes()[0])
+
+    def set_compact(self, compact: bool) -> None:
+        """Compact rows (a narrow tab: the chart keeps its room) or full ones."""
+        if compact != self.compact:
+            self.compact = compact
+            for name in self.boxes:
+                self._show_row(name)
+            self._fit_meanings()
 
     def _lay_out(self) -> None:
         """The rows by family, each family under its header, in mclust's order."""
@@ -124,17 +147,22 @@ class ModelLegend(QScrollArea):
         """Pixels the legend needs without and with the meanings column (margins and a scroll bar included)."""
         names = max((b.sizeHint().width() for b in (*self.boxes.values(), *self.headers.values())), default=0)
         meanings = max((m.sizeHint().width() for m in self.meanings.values()), default=0)
-        extra = sum(self.grid.getContentsMargins()[::2]) + self.verticalScrollBar().sizeHint().width() + 4
-        return names + extra, names + self.grid.horizontalSpacing() + meanings + extra
+        # the spacing counts with the meanings hidden too: the key and the headers span both columns (without it a
+        # sideways scroll bar hid the last pixels of the widest name)
+        extra = sum(self.grid.getContentsMargins()[::2]) + self.grid.horizontalSpacing()
+        extra += self.verticalScrollBar().sizeHint().width() + 4
+        return names + extra, names + meanings + extra
 
     def _fit_meanings(self) -> None:
         """The meanings beside the names where they fit, else only as tooltips: the names never scroll away."""
         narrow, wide = self._widths()
+        if not self.compact:
+            self.normal_width = narrow
         self.setMinimumWidth(narrow)
-        show = self.width() >= wide
+        show = self.width() >= wide and not self.compact
         for label in self.meanings.values():
             label.setVisible(show)
-        self.key.setVisible(not show)
+        self.key.setVisible(not show and not self.compact)
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)

@@ -6,6 +6,7 @@ at their best K, the rest thin; spurious fits crossed, the best fit starred; eve
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 
 import pyqtgraph as pg
 from PySide6.QtCore import Signal
@@ -21,6 +22,7 @@ BIG, SMALL = 9, 5  # marker sizes (pixels)
 # where each label sits by its point (best first): above right, below right, above left, so that two models whose
 # best fits lie close are still both read
 LABEL_ANCHORS = ((-0.15, 1.1), (-0.15, -0.1), (1.15, 1.1))
+LINES_A_STEP = 4  # lines set in one piece of a redraw: a piece stays well inside a turn of the event loop
 FADED = 150  # alpha (of 255) of a thin line: the best ones stand out, the rest stay readable
 
 
@@ -66,6 +68,7 @@ class SelectionChart(pg.PlotWidget):
         # pyqtgraph line rebuilds its items: the busiest part of a redraw with fourteen lines)
         self._shown: dict[str, tuple] = {}
         self._labelled: tuple = ([], [])
+        self.best = None  # the best entry drawn (None: no fit is usable)
         self.spurious = pg.ScatterPlotItem(symbol="x", size=14, pen=pg.mkPen("k", width=2), brush=None)
         self.best_marker = pg.ScatterPlotItem(symbol="star", size=22, pen=pg.mkPen("k"), brush=pg.mkBrush("#ffd700"))
         for item in (self.spurious, self.best_marker):  # the star lies over the best fit's point: it loads it
@@ -76,7 +79,9 @@ class SelectionChart(pg.PlotWidget):
     def _curve(self, name: str, model: str) -> pg.PlotDataItem:
         """The covariance type's line (made on its first point)."""
         if name not in self.curves:
-            curve = pg.PlotDataItem([], [], name=name)
+            # no dynamic range limit: K and a criterion's values are never near 1e6 pixels apart, and its check set
+            # every line's points again on each change of the view's range (each redraw, fourteen times over)
+            curve = pg.PlotDataItem([], [], name=name, dynamicRangeLimit=None)
             curve.model = model
             curve.sigPointsClicked.connect(self._clicked)
             self.addItem(curve)
@@ -89,40 +94,51 @@ class SelectionChart(pg.PlotWidget):
         for name, model in models.items():
             curve = self._curve(name, model)
             if name not in self._shown:
-                self._style(curve, False)
-                self._shown[name] = (False, ([], []))
+                self._set_line(curve, False, ([], []))
 
-    def _style(self, curve: pg.PlotDataItem, thick: bool) -> None:
+    def _set_line(self, curve: pg.PlotDataItem, thick: bool, shown: tuple[list, list]) -> None:
+        """The line's points (entries, values: sorted by K) and style, set at once (each style setter of a
+        pyqtgraph line sets its points again)."""
         colour, dash, marker = line_style(curve.model)
         if not thick:
             colour = QColor(colour)
             colour.setAlpha(FADED)
-        pen = pg.mkPen(colour, width=THICK if thick else THIN, style=dash)
-        curve.setPen(pen)
-        curve.setSymbol(marker)
-        curve.setSymbolSize(BIG if thick else SMALL)
-        curve.setSymbolBrush(colour)
-        curve.setSymbolPen(None)
+        mine, values = shown
+        curve.setData(
+            [e.k for e in mine],
+            values,
+            data=mine,
+            pen=pg.mkPen(colour, width=THICK if thick else THIN, style=dash),
+            symbol=marker,
+            symbolSize=BIG if thick else SMALL,
+            symbolBrush=colour,
+            symbolPen=None,
+        )
         curve.setZValue(2 if thick else 1)
+        self._shown[curve.name()] = (thick, shown)
 
-    def draw(self, entries: list, criterion: str) -> object | None:
-        """Draw the entries by the criterion; returns the best entry (None when no fit is usable)."""
+    def draw_steps(self, entries: list, criterion: str) -> Iterator[None]:
+        """Draw the entries by the criterion in pieces, yielding between them (a caller may run each in its own
+        turn of the event loop): the lines that changed, LINES_A_STEP at a time, then the markers and labels.
+        `best` is the best entry (None when no fit is usable) once the last piece is drawn."""
         if self.getAxis("left").labelText != criterion:  # setting it lays the axis out again
             self.setLabel("left", criterion)
         ranked = best_models(entries, criterion)
         self.highlighted = [e.covariance_type for e in ranked]
+        lines = _lines(entries, criterion)  # one pass over the entries, not one per line
         for e in entries:
             self._curve(e.covariance_type, entry_model(e))
+        changed = []
         for name, curve in self.curves.items():
-            mine = [e for e in entries if e.covariance_type == name and criterion_value(e, criterion) is not None]
-            mine.sort(key=lambda e: e.k)
-            thick, values = name in self.highlighted, [criterion_value(e, criterion) for e in mine]
+            thick, now = name in self.highlighted, lines.get(name, ([], []))
             before_thick, before = self._shown.get(name, (None, ([], [])))
-            if not _same(before, (mine, values)):
-                curve.setData([e.k for e in mine], values, data=mine)
-            if before_thick != thick:
-                self._style(curve, thick)
-            self._shown[name] = (thick, (mine, values))
+            if before_thick != thick or not _same(before, now):
+                changed.append((curve, thick, now))
+        for i in range(0, len(changed), LINES_A_STEP):
+            yield
+            for curve, thick, now in changed[i : i + LINES_A_STEP]:
+                self._set_line(curve, thick, now)
+        yield
         bad = [e for e in entries if e.spurious and criterion_value(e, criterion) is not None]
         self.spurious.setData([e.k for e in bad], [criterion_value(e, criterion) for e in bad], data=bad)
         best = ranked[0] if ranked else None
@@ -130,7 +146,7 @@ class SelectionChart(pg.PlotWidget):
             [best.k] if best else [], [criterion_value(best, criterion)] if best else [], data=[best] if best else []
         )
         self._label(ranked, criterion)
-        return best
+        self.best = best
 
     def _label(self, ranked: list, criterion: str) -> None:
         """'EEE,3' beside each highlighted model's best point, as mclust's summary names a model."""
@@ -163,6 +179,17 @@ class SelectionChart(pg.PlotWidget):
     def _clicked(self, item, points, *args) -> None:
         if len(points) and points[0].data() is not None and points[0].data().snapshot is not None:
             self.clicked.emit(points[0].data())
+
+
+def _lines(entries: list, criterion: str) -> dict[str, tuple[list, list]]:
+    """Each covariance type's entries that have a value of the criterion, sorted by K, and those values."""
+    lines: dict[str, list] = {}
+    for e in entries:
+        if criterion_value(e, criterion) is not None:
+            lines.setdefault(e.covariance_type, []).append(e)
+    for mine in lines.values():
+        mine.sort(key=lambda e: e.k)
+    return {name: (mine, [criterion_value(e, criterion) for e in mine]) for name, mine in lines.items()}
 
 
 def _same(shown: tuple[list, list], now: tuple[list, list]) -> bool:

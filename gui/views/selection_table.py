@@ -5,6 +5,7 @@ fit. ICL reads "n/a" where the engine gives none."""
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QStyledItemDelegate, QTableWidget, QTableWidgetItem
@@ -13,6 +14,7 @@ from .selection_chart import entry_model
 
 COLUMNS = ("model", "K", "log-likelihood", "BIC", "ICL", "AIC", "parameters", "note")
 MISSING = "n/a"
+ROWS_A_STEP = 32  # rows filled in one piece of a redraw (as LINES_A_STEP: well inside a turn)
 
 
 class NumberText(QStyledItemDelegate):
@@ -79,19 +81,30 @@ class SelectionTable(QTableWidget):
         self.cellDoubleClicked.connect(self._double_clicked)
 
     def show_entries(self, entries: list, best) -> None:
-        """One row per entry (in the current sort order), the best one's in bold."""
+        """One row per entry (in the current sort order), the best one's in bold, at once."""
+        for _ in self.fill_steps(entries, best):
+            pass
+
+    def fill_steps(self, entries: list, best) -> Iterator[None]:
+        """show_entries in pieces of ROWS_A_STEP rows, yielding between them (each may be its own turn of the event
+        loop). Sorting is off until the last piece: a caller that drops it halfway turns it on again."""
         self.setSortingEnabled(False)  # rows filled while sorting would move under the loop
         self.setRowCount(len(entries))
         self.entries = list(entries)
-        for row, entry in enumerate(entries):
-            for column, cell in enumerate(row_cells(entry)):
-                cell.setData(Qt.ItemDataRole.UserRole, row)  # the entry's index, wherever sorting puts the row
-                if entry is best:
-                    font = cell.font()
-                    font.setBold(True)
-                    cell.setFont(font)
-                self.setItem(row, column, cell)
+        for start in range(0, len(entries), ROWS_A_STEP):
+            yield
+            for row in range(start, min(start + ROWS_A_STEP, len(entries))):
+                self._fill_row(row, entries[row], entries[row] is best)
         self.setSortingEnabled(True)
+
+    def _fill_row(self, row: int, entry, best: bool) -> None:
+        for column, cell in enumerate(row_cells(entry)):
+            cell.setData(Qt.ItemDataRole.UserRole, row)  # the entry's index, wherever sorting puts the row
+            if best:
+                font = cell.font()
+                font.setBold(True)
+                cell.setFont(font)
+            self.setItem(row, column, cell)
 
     def entry_at(self, row: int):
         """The entry shown in a row (after any sorting)."""

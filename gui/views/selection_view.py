@@ -5,6 +5,9 @@ meaning and chooses which to fit; a table lists every fit; spurious fits are mar
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Iterator
+
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
@@ -27,7 +30,12 @@ from .selection_table import SelectionTable
 
 CHART_MIN_HEIGHT = 150  # pixels: below this the tab scrolls rather than squeeze the chart to a strip
 CHART_MIN_WIDTH = 220  # pixels: the legend beside it scrolls before the chart gets narrower
-REDRAW_MS = 50  # entries that arrive together (a batched grid) are drawn once
+LEGEND_SHARE = 0.3  # of the tab's width at most for the full legend (names and glyphs); narrower, it is compact
+# a run's entries are drawn once they pause REDRAW_MS (a batched grid's come together, at its end, while the sweep
+# still computes each one's ICL: drawn once, after), or once the first one not drawn has waited REDRAW_WAIT_MS
+# (fits that come one by one, seconds apart, are each drawn as they come)
+REDRAW_MS = 100
+REDRAW_WAIT_MS = 1000
 SPURIOUS_SAID = 3  # spurious fits whose reasons the summary gives (more: their names, the reasons in the table)
 SELECTION_INITS = ("kmeans++", "hc")  # each cell's first restart; the others start from kmeans++ (engine/batches.py)
 
@@ -88,11 +96,20 @@ class SelectionView(QWidget):
         self.table = SelectionTable()
         self._lay_out()
         self.background = Background(self, threads=1)  # one sweep at a time
-        self._redraw_timer = QTimer(self, singleShot=True, interval=REDRAW_MS)
-        self._redraw_timer.timeout.connect(self._redraw)
+        self._clock = time.monotonic  # seconds
+        self._waiting: tuple[float, float] | None = None  # when the first and the last entry not drawn came
+        self._redraw_timer = QTimer(self, interval=REDRAW_MS // 4)  # runs while entries wait to be drawn
+        self._redraw_timer.timeout.connect(self._redraw_if_due)
+        # a redraw is drawn in pieces, one each turn of the event loop (drawn whole, a fourteen-model redraw held
+        # the loop longest at the end of a run, while the sweep's last fits still took their share of the CPU)
+        self._steps: Iterator[None] | None = None
+        self._step_timer = QTimer(self, interval=0)
+        self._step_timer.timeout.connect(self._step)
+        self._after_draw: list[Callable[[], None]] = []  # called once the drawing in progress is done
+        self._ending = False  # a run has ended: its last redraw is being drawn (then `done`)
         self.stop_button.clicked.connect(self.stop)
         self.criterion.currentTextChanged.connect(lambda _t: self._redraw())
-        self.views.currentChanged.connect(lambda _i: self._fill_table())
+        self.views.currentChanged.connect(lambda _i: self._show_table())
         self.prior.currentIndexChanged.connect(self._show_prior_models)
         self.chart.clicked.connect(self.load_fit)
         self.table.chosen.connect(self.load_fit)
@@ -129,9 +146,28 @@ class SelectionView(QWidget):
         layout.addWidget(split, 1)
         layout.addWidget(text_box(self.best, 2, 4))
 
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit_legend()
+
+    def _fit_legend(self) -> None:
+        """The full legend where it takes at most LEGEND_SHARE of the tab's width, else the compact one (names and
+        line samples: the chart keeps its room in a small window); on a change the legend gets its new width."""
+        compact = self.legend.normal_width > LEGEND_SHARE * self.width()
+        if compact != self.legend.compact:
+            self.legend.set_compact(compact)
+            total, legend = sum(self.splitter.sizes()), self.legend.sizeHint().width()
+            self.splitter.setSizes([total - legend, legend])
+
     @property
     def running(self) -> bool:
+        """A run is going on, or its last entries are still being drawn."""
         return self._cancel is not None
+
+    @property
+    def drawing(self) -> bool:
+        """A redraw is in progress (its pieces come in the next turns of the event loop; flush() ends it now)."""
+        return self._steps is not None
 
     def start(self, points, base) -> None:
         """Fit the grid K x covariance types with the panel's other settings (restarts from this tab). points:
@@ -153,9 +189,9 @@ class SelectionView(QWidget):
         )
         self._run_id += 1
         self._cancel = engine.CancelToken()
+        self._ending, self._after_draw = False, []  # a run that ended before this one is drawn over now
         self._total = len(ks) * len(types)
-        self.entries = []
-        self._redraw()
+        self.show_entries([])  # at once: the lines made next are not cleared by a redraw to come
         self.chart.prepare({t: self.legend.models[t] for t in types})  # now, not while the sweep holds the CPU
         self.progress.setText(f"0 / {self._total} fits")
         self.stop_button.setEnabled(True)
@@ -222,12 +258,9 @@ class SelectionView(QWidget):
         may already be on their way here)."""
         self.stop()
         self._run_id += 1
-        self._cancel = None
-        self.stop_button.setEnabled(False)
-        self.run_button.setEnabled(True)
-        self.entries = []
+        self._ended()
         self._left_out = []
-        self._redraw()
+        self.show_entries([])  # at once: nothing of the old data's selection stays over the new data
         self.progress.setText("")
 
     def _entry(self, run_id: int, entry) -> None:
@@ -238,15 +271,38 @@ class SelectionView(QWidget):
             return
         self.entries.append(entry)
         self.progress.setText(f"{len(self.entries)} / {self._total} fits")
+        now = self._clock()
+        self._waiting = (now if self._waiting is None else self._waiting[0], now)
         if not self._redraw_timer.isActive():
             self._redraw_timer.start()
 
+    def _redraw_if_due(self) -> None:
+        """Draw the waiting entries if they paused REDRAW_MS or the first has waited REDRAW_WAIT_MS."""
+        if self._waiting is not None:
+            now, (first, last) = self._clock(), self._waiting
+            if now - last >= REDRAW_MS / 1e3 or now - first >= REDRAW_WAIT_MS / 1e3:
+                self._redraw()
+
     def _finished(self, run_id: int) -> None:
+        """The run's last redraw (the table too, hidden or not); the run ends, and `done` fires, once it is drawn:
+        what is shown then is the whole run."""
         if run_id == self._run_id:
-            self._cancel = None
-            self.stop_button.setEnabled(False)
-            self.run_button.setEnabled(True)
-            self._redraw()  # at once: what is shown when `done` fires is the whole run
+            if self._cancel is not None and self._cancel.cancelled:  # Stop: what came is kept, and said to be partial
+                self.progress.setText(f"stopped: {len(self.entries)} / {self._total} fits")
+            self._ending = True
+            self._after_draw.append(lambda: self._ended(run_id))
+            self._redraw()
+
+    def _ended(self, run_id: int | None = None) -> None:
+        """The run is over (run_id: it ended and is drawn: `done`; None: dropped, new data)."""
+        if run_id is not None and run_id != self._run_id:
+            return
+        self._cancel = None
+        self._ending = False
+        self._after_draw = []
+        self.stop_button.setEnabled(False)
+        self.run_button.setEnabled(True)
+        if run_id is not None:
             self.done.emit()
 
     def value(self, entry) -> float | None:
@@ -254,32 +310,77 @@ class SelectionView(QWidget):
         return criterion_value(entry, self.criterion.currentText())
 
     def show_entries(self, entries: list) -> None:
-        """Show these entries (a run's, or any made elsewhere: names the registry does not hold draw too)."""
+        """Show these entries at once (a run's, or any made elsewhere: names the registry does not hold draw too)."""
         self.entries = list(entries)
         self._redraw()
+        self.flush()
 
     def _redraw(self) -> None:
+        """Draw the entries by the chosen criterion, a piece each turn of the event loop from now (a redraw in
+        progress is dropped: this one draws what it had not)."""
         self._redraw_timer.stop()
+        self._waiting = None
+        self._drop_steps()
+        self._steps = self._redraw_steps()
+        self._step_timer.start()
+
+    def _drop_steps(self) -> None:
+        """The redraw in progress is dropped (a new one draws what it had not): the chart paints and the table
+        sorts again."""
+        if self._steps is not None:
+            self._steps = None
+            self.chart.setUpdatesEnabled(True)
+            if not self.table.isSortingEnabled():
+                self.table.setSortingEnabled(True)
+
+    def flush(self) -> None:
+        """Draw what is left of the redraw in progress, now."""
+        while self._steps is not None:
+            self._step()
+
+    def _step(self) -> None:
+        """One piece of the redraw; after its last, what waited for it."""
+        try:
+            next(self._steps)
+        except StopIteration:
+            self._steps = None
+            self._step_timer.stop()
+            after, self._after_draw = self._after_draw, []
+            for then in after:
+                then()
+
+    def _redraw_steps(self) -> Iterator[None]:
+        """The chart's lines (a few a piece), the legend and the summary, then the table's rows (a few dozen a
+        piece) when the table is shown or the run is over (hidden mid-run: filled when shown)."""
         name = self.criterion.currentText()
         if not self.entries:
             self.chart.clear_lines()
-        best = self.chart.draw(self.entries, name)
+        self.chart.setUpdatesEnabled(False)  # painted once, when its lines are all set (not after each piece)
+        yield from self.chart.draw_steps(self.entries, name)
+        self.chart.setUpdatesEnabled(True)
         for ct in self.chart.curves:
             if ct not in self.types:
                 self.legend.show_drawn(ct, self.chart.curves[ct].model)
         self.legend.set_best(set(self.chart.highlighted))
-        self._best = best
+        self._best = self.chart.best
+        self.best.setText(self._summary(self._best, name))
         self._table_stale = True
-        if self.views.currentWidget() is self.table or not self.running:  # hidden mid-run: filled when shown
-            self._fill_table()
-        self.best.setText(self._summary(best, name))
+        if self.views.currentWidget() is self.table or not self.running or self._ending:
+            yield from self._table_steps()
 
-    def _fill_table(self) -> None:
-        """The table's rows, when they are out of date (a hidden table is left to fill when it is shown: its rows
-        and column widths are a large part of a redraw)."""
+    def _table_steps(self) -> Iterator[None]:
+        """The table's rows, when they are out of date (its rows and column widths are a large part of a redraw:
+        a hidden table is left to fill when it is shown)."""
         if self._table_stale:
+            yield
+            yield from self.table.fill_steps(self.entries, self._best)
             self._table_stale = False
-            self.table.show_entries(self.entries, self._best)
+
+    def _show_table(self) -> None:
+        """The table is shown (or hidden): fill it if it is out of date, unless a redraw in progress will."""
+        if self.views.currentWidget() is self.table and self._table_stale and self._steps is None:
+            self._steps = self._table_steps()
+            self._step_timer.start()
 
     def _summary(self, best, name: str) -> str:
         """The best fit by the chosen criterion, the best by each other, the spurious fits."""

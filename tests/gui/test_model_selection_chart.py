@@ -91,6 +91,7 @@ def test_the_best_three_by_the_chosen_criterion_are_thick_and_labelled(view) -> 
     view.show_entries(_entries(bic_order, icl_order, spurious="VII"))  # VII,3 is lowest but spurious
     for criterion, order in (("BIC", bic_order), ("ICL", icl_order)):
         view.criterion.setCurrentText(criterion)
+        view.flush()  # a redraw is drawn in pieces, a turn of the event loop each
         assert view.chart.highlighted == order[:3]
         widths = {name: curve.opts["pen"].widthF() for name, curve in view.curves.items()}
         assert {n for n, w in widths.items() if w == THICK} == set(order[:3])
@@ -111,9 +112,11 @@ def test_icl_absent_from_the_entries_draws_nothing_and_says_so(view) -> None:
         e.icl = None
     view.show_entries(entries)
     view.criterion.setCurrentText("ICL")
+    view.flush()
     assert _drawn(view) == {} and view.chart.highlighted == []
     assert view.best.text().startswith("No usable fit has a value of ICL.")
     view.criterion.setCurrentText("BIC")
+    view.flush()
     assert len(_drawn(view)) == len(engine.MCLUST_MODELS)
 
 
@@ -219,10 +222,12 @@ def test_the_legend_and_the_covariance_list_name_every_registered_model(view) ->
         index = combo.findText(name)
         assert index >= 0 and combo.itemData(index, Qt.ItemDataRole.ToolTipRole).startswith(meaning(model))
         assert not combo.itemIcon(index).isNull()
-    view.resize(420, 500)  # narrow: the names stay, the meanings go to the tooltips
+    view.resize(420, 500)  # narrow: the mclust names stay; the meanings, sklearn names and key go to the tooltips
     QApplication.processEvents()
-    assert not any(label.isVisible() for label in view.legend.meanings.values()) and view.legend.key.isVisible()
+    assert not any(label.isVisible() for label in view.legend.meanings.values()) and not view.legend.key.isVisible()
+    assert view.legend.toolTip().startswith("volume, shape, orientation: E equal, V varying")
     assert all(box.isVisible() and box.toolTip().startswith(box.text()[:3]) for box in view.legend.boxes.values())
+    assert sorted(box.text() for box in view.legend.boxes.values()) == sorted(engine.MCLUST_MODELS)
 
 
 def test_k_has_whole_ticks(view) -> None:

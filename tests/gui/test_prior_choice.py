@@ -204,13 +204,16 @@ def test_a_hidden_table_is_filled_when_shown_or_when_the_run_ends(view) -> None:
     for entry in entries[:20]:
         view._entry(3, entry)
     view._redraw()
+    view.flush()
     assert view.table.rowCount() == 0 and len(view.curves) > 0
     view.views.setCurrentWidget(view.table)
+    view.flush()
     assert view.table.rowCount() == 20
     view.views.setCurrentWidget(view.chart)
     view._entry(3, entries[20])
     view._finished(3)
-    assert view.table.rowCount() == 21
+    view.flush()
+    assert view.table.rowCount() == 21 and not view.running
 
 
 def test_fourteen_models_on_old_faithful_give_mclusts_choices(qtbot, window) -> None:
@@ -232,6 +235,7 @@ def test_fourteen_models_on_old_faithful_give_mclusts_choices(qtbot, window) -> 
     assert view.best.text().startswith("Best by BIC: EEE,3 (tied)")
     assert "By ICL: VVE,2." in view.best.text()
     view.criterion.setCurrentText("ICL")
+    qtbot.waitUntil(lambda: not view.drawing, timeout=10_000)
     assert view.best.text().startswith("Best by ICL: VVE,2")
     assert view.chart.highlighted[0] == "VVE" and len(view.chart.labels) == 3
 
