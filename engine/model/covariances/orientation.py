@@ -8,6 +8,12 @@ g(D) = sum_k tr(C_k^-1 D^T (w_k I - W_k) D) convex; g lies above its tangent at 
 matrices is U V^T: f never rises.) One MM step alternates with one closed-form step, from the previous parameters'
 orientation (warm start), until algebra.INNER_TOL.
 
+A restart with a component whose scatter W_k is singular (smallest eigenvalue below SCATTER_FLOOR) gets NaN for that
+component's covariance, so that the restart fails (ExactEM._factor), as mclust's EM for these two models stops with
+NA there (mclustaddson.f, meeve and mevve: min eig(W_k) < sqrt(eps) before the M-step). Such a component sits on at
+most D points, the likelihood is unbounded, and the common orientation turns towards it step by step: diabetes, VVE,
+K = 4, a two-point component, the inner loop at its cap every iteration and EM creeping for 5000 iterations.
+
 Arguments as closed.py's: second (..., K, D, D), nk (..., K), outer (..., K, D, D), previous (..., K, D, D) or None.
 """
 
@@ -16,11 +22,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from . import algebra
 from .algebra import diagonal, eigh_descending, geometric_mean, keep, scatter, tiny
 
 if TYPE_CHECKING:
     from torch import Tensor
+
+# mclust's bound on the smallest eigenvalue of a scatter (sqrt(eps), in the units the fit works in: the data scaled
+# to a common variance of 1 when standardised, so that the rule does not depend on the data's units); it applies to
+# components that hold at least OCCUPIED points' worth of responsibility (engine/inference/em.py's EMPTY_NK: a
+# lighter one is empty and left to the empty policy; the grid's padding has N_k ~ 1e-15)
+SCATTER_FLOOR = float(np.sqrt(np.finfo(np.float64).eps))
+OCCUPIED = 1.0
 
 # (B (..., K, D)) -> the diagonal C_k (..., K, D) and the profile objective per point (...)
 ShapesGiven = Callable[["Tensor"], tuple["Tensor", "Tensor"]]
@@ -48,15 +63,27 @@ def vve_shapes(nk: Tensor) -> ShapesGiven:
     return shapes
 
 
-def common_orientation(w: Tensor, nk: Tensor, shapes_given: ShapesGiven, d0: Tensor) -> tuple[Tensor, int]:
-    """Covariances D C_k D^T (..., K, D, D) and the iterations, alternating MM steps for D (..., D, D) from d0
-    with shapes_given for the C_k."""
+def singular_scatters(w: Tensor, nk: Tensor) -> Tensor:
+    """Which components (..., K) hold a point or more (OCCUPIED) with a singular scatter w (..., K, D, D): smallest
+    eigenvalue below SCATTER_FLOOR."""
     import torch
 
+    return (nk >= OCCUPIED) & (torch.linalg.eigvalsh(w)[..., 0] < SCATTER_FLOOR)
+
+
+def common_orientation(
+    w: Tensor, nk: Tensor, shapes_given: ShapesGiven, d0: Tensor, singular: Tensor | None = None
+) -> tuple[Tensor, int]:
+    """Covariances D C_k D^T (..., K, D, D) and the iterations, alternating MM steps for D (..., D, D) from d0
+    with shapes_given for the C_k; NaN for the components where singular (..., K) is True (singular_scatters),
+    whose restarts take no inner iterations."""
+    import torch
+
+    singular = torch.zeros_like(nk, dtype=torch.bool) if singular is None else singular
     majoriser = _majoriser(w) if w.shape[-1] > 2 else None  # in a plane the sweep's one rotation is exact
     d = d0
     c, objective = shapes_given(_rotated_diagonal(w, d))
-    done = torch.zeros_like(objective, dtype=torch.bool)
+    done = singular.any(-1)
     iteration = 0
     while iteration < algebra.INNER_MAX_ITER and not bool(done.all()):
         iteration += 1
@@ -64,7 +91,8 @@ def common_orientation(w: Tensor, nk: Tensor, shapes_given: ShapesGiven, d0: Ten
         before, (new_c, objective) = objective, shapes_given(_rotated_diagonal(w, d))
         c = keep(done, c, new_c)
         done = done | algebra.converged(before, objective)
-    return d.unsqueeze(-3) @ torch.diag_embed(c) @ d.transpose(-1, -2).unsqueeze(-3), iteration
+    cov = d.unsqueeze(-3) @ torch.diag_embed(c) @ d.transpose(-1, -2).unsqueeze(-3)
+    return cov.masked_fill(singular[..., None, None], float("nan")), iteration
 
 
 def _majoriser(w: Tensor) -> Tensor:
@@ -129,14 +157,23 @@ def start_orientation(w: Tensor, nk: Tensor, previous: Tensor | None) -> Tensor:
     return eigh_descending(pooled)[1]
 
 
-def eve_fit(second: Tensor, nk: Tensor, outer: Tensor, previous: Tensor | None) -> tuple[Tensor, int]:
+def eve_fit(
+    second: Tensor, nk: Tensor, outer: Tensor, previous: Tensor | None, check: bool = True
+) -> tuple[Tensor, int]:
+    """EVE's covariances (..., K, D, D) and inner iterations; check: NaN where a scatter is singular (the M-step's,
+    mclust's rule), not for a projection."""
     w = scatter(second, nk, outer)
-    return common_orientation(w, nk, eve_shapes(nk), start_orientation(w, nk, previous))
+    singular = singular_scatters(w, nk) if check else None
+    return common_orientation(w, nk, eve_shapes(nk), start_orientation(w, nk, previous), singular)
 
 
-def vve_fit(second: Tensor, nk: Tensor, outer: Tensor, previous: Tensor | None) -> tuple[Tensor, int]:
+def vve_fit(
+    second: Tensor, nk: Tensor, outer: Tensor, previous: Tensor | None, check: bool = True
+) -> tuple[Tensor, int]:
+    """VVE's covariances (..., K, D, D) and inner iterations; check as eve_fit's."""
     w = scatter(second, nk, outer)
-    return common_orientation(w, nk, vve_shapes(nk), start_orientation(w, nk, previous))
+    singular = singular_scatters(w, nk) if check else None
+    return common_orientation(w, nk, vve_shapes(nk), start_orientation(w, nk, previous), singular)
 
 
 def eve(second: Tensor, nk: Tensor, outer: Tensor, previous: Tensor | None = None) -> Tensor:
@@ -145,3 +182,14 @@ def eve(second: Tensor, nk: Tensor, outer: Tensor, previous: Tensor | None = Non
 
 def vve(second: Tensor, nk: Tensor, outer: Tensor, previous: Tensor | None = None) -> Tensor:
     return vve_fit(second, nk, outer, previous)[0]
+
+
+def eve_nearest(second: Tensor, nk: Tensor, outer: Tensor, previous: Tensor | None = None) -> Tensor:
+    """EVE's update without the singular-scatter check: what its projection runs (a projection's counts are
+    weights, and a nearly flat covariance has a nearest EVE one)."""
+    return eve_fit(second, nk, outer, previous, check=False)[0]
+
+
+def vve_nearest(second: Tensor, nk: Tensor, outer: Tensor, previous: Tensor | None = None) -> Tensor:
+    """VVE's update without the singular-scatter check (eve_nearest)."""
+    return vve_fit(second, nk, outer, previous, check=False)[0]
