@@ -16,10 +16,11 @@ from engine.selection.select import SelectionEntry, run_selection
 
 MCLUST = Path(__file__).resolve().parent / "data" / "mclust"
 DATA_SETS = ("faithful", "iris", "diabetes", "wine", "banknote")  # mclust's numbers exist for all five
-# the data sets whose cells mclust has confirmed (verified_better.csv) and the suite checks: diabetes, wine and
-# banknote are not yet (at reg_covar 0 and tol 1e-10 their grids did not end within 520 s on 16 cores: VVE at
-# K = 4 on diabetes crawls with a two-point component)
-CHECKED = ("faithful", "iris")
+# the data sets whose cells mclust has confirmed (verified_better.csv) and the suite checks. Not yet: wine (every
+# cell at the suite's K equal or confirmed, but our VVE,4 beats mclust's best VVE,3, and mclust's own EM from our
+# VVE,4 ends above its VVE,3 too) and banknote (VVE,4: mclust's EM from ours ends 0.14 below its own fit; mclust's
+# VVE M-step leaves the volumes out of its orientation update, so it cannot stay at an exact VVE optimum)
+CHECKED = ("faithful", "iris", "diabetes")
 KS = list(range(1, 10))
 # the settings of our grid: mclust's hc start (restart 0) and k-means++ restarts, EM run to a tight tolerance
 # (mclust stops at a relative change of 1e-5: it can stop short of the optimum, never past it)
