@@ -8,11 +8,12 @@ g(D) = sum_k tr(C_k^-1 D^T (w_k I - W_k) D) convex; g lies above its tangent at 
 matrices is U V^T: f never rises.) One MM step alternates with one closed-form step, from the previous parameters'
 orientation (warm start), until algebra.INNER_TOL.
 
-A restart with a component whose scatter W_k is singular (smallest eigenvalue below SCATTER_FLOOR) gets NaN for that
-component's covariance, so that the restart fails (ExactEM._factor), as mclust's EM for these two models stops with
-NA there (mclustaddson.f, meeve and mevve: min eig(W_k) < sqrt(eps) before the M-step). Such a component sits on at
-most D points, the likelihood is unbounded, and the common orientation turns towards it step by step: diabetes, VVE,
-K = 4, a two-point component, the inner loop at its cap every iteration and EM creeping for 5000 iterations.
+A restart with a component whose scatter W_k is singular (smallest eigenvalue below SCATTER_FLOOR of its largest)
+gets NaN for that component's covariance, so that the restart fails (ExactEM._factor), as mclust's EM for these two
+models stops with NA there (mclustaddson.f, meeve and mevve: min eig(W_k) < sqrt(eps) before the M-step). Such a
+component sits on at most D points, the likelihood is unbounded, and the common orientation turns towards it step by
+step: diabetes, VVE, K = 4, a two-point component, the inner loop at its cap every iteration and EM creeping for 5000
+iterations.
 
 Arguments as closed.py's: second (..., K, D, D), nk (..., K), outer (..., K, D, D), previous (..., K, D, D) or None.
 """
@@ -30,11 +31,15 @@ from .algebra import diagonal, eigh_descending, geometric_mean, keep, scatter, t
 if TYPE_CHECKING:
     from torch import Tensor
 
-# mclust's bound on the smallest eigenvalue of a scatter (sqrt(eps), in the units the fit works in: the data scaled
-# to a common variance of 1 when standardised, so that the rule does not depend on the data's units); it applies to
-# components that hold at least OCCUPIED points' worth of responsibility (engine/inference/em.py's EMPTY_NK: a
-# lighter one is empty and left to the empty policy; the grid's padding has N_k ~ 1e-15)
-SCATTER_FLOOR = float(np.sqrt(np.finfo(np.float64).eps))
+# A scatter is singular when its smallest eigenvalue is below SCATTER_FLOOR times its largest: rank-deficient to
+# rounding, a component on at most D distinct points with no other point's responsibility. mclust's bound is
+# sqrt(eps) absolute, in the data's units (so it depends on them); on data of ordinary units the two agree on such a
+# component (diabetes, VVE, K = 4: 1e-16 of the largest), while sqrt(eps) in the standardised units failed a real
+# fit (wine, VVE, K = 6: a component of 10.9 points in 13-D, 5e-9 there, 4e-5 in wine's units, where mclust goes on;
+# so do we: 8e-10 of its largest).
+# It applies to components that hold at least OCCUPIED points' worth of responsibility (engine/inference/em.py's
+# EMPTY_NK: a lighter one is empty and left to the empty policy; the grid's padding has N_k ~ 1e-15).
+SCATTER_FLOOR = 64 * float(np.finfo(np.float64).eps)
 OCCUPIED = 1.0
 
 # (B (..., K, D)) -> the diagonal C_k (..., K, D) and the profile objective per point (...)
@@ -65,10 +70,11 @@ def vve_shapes(nk: Tensor) -> ShapesGiven:
 
 def singular_scatters(w: Tensor, nk: Tensor) -> Tensor:
     """Which components (..., K) hold a point or more (OCCUPIED) with a singular scatter w (..., K, D, D): smallest
-    eigenvalue below SCATTER_FLOOR."""
+    eigenvalue below SCATTER_FLOOR times the largest."""
     import torch
 
-    return (nk >= OCCUPIED) & (torch.linalg.eigvalsh(w)[..., 0] < SCATTER_FLOOR)
+    values = torch.linalg.eigvalsh(w)  # (..., K, D), increasing
+    return (nk >= OCCUPIED) & (values[..., 0] < SCATTER_FLOOR * values[..., -1])
 
 
 def common_orientation(
