@@ -1,11 +1,12 @@
-"""mclust's fourteen models against mclust itself (issue 24): on Old Faithful, iris and diabetes (mclust_grid.CHECKED;
-wine and banknote are not yet), `select --covariance all -k 1-9` gives in every cell a BIC equal to mclust 6.0.0's
-(within 0.01) or better,
+"""mclust's fourteen models against mclust itself (issue 24): on Old Faithful, iris, diabetes and banknote
+(mclust_grid.CHECKED; not wine, whose best model by our grid is a better optimum than mclust's), `select --covariance
+all -k 1-9` gives in every cell a BIC equal to mclust 6.0.0's (within 0.01) or better,
 the same best model by BIC and the same by ICL. Where ours is better, mclust confirms it (verified_better.csv:
 export_ours.py wrote our responsibilities and parameters, verify_better.R gave them to mclust): mclust's own density
 of our parameters gives our log-likelihood, and mclust's own EM started from our answer (`me(modelName, data, z)`)
 stays there, or, for a few cells (VVE, EVE: mclust's M-step for a common orientation stops short of its optimum),
-moves to a lower value that still beats mclust's own fit; our parameters there are of the model's form (its
+moves to a lower value that still beats mclust's own fit or moves because mclust's M-step from our responsibilities
+falls short of our parameters (every VVE cell: MSTEP_SHORT); our parameters there are of the model's form (its
 projection leaves them where they are). The suite fits every K of Old Faithful and, for the larger data sets, the K
 around mclust's best (mclust_grid.suite_ks; GMM_STUDIO_MCLUST_FULL=1 fits all nine). The numbers:
 tests/data/mclust/ (make_reference.R, export_ours.py, verify_better.R; README.md there)."""
@@ -31,6 +32,12 @@ BIC_TOLERANCE = 0.01  # the issue's
 # mclust's EM from our responsibilities ends within this of our log-likelihood: it "stays there" (its tolerance, a
 # relative change of 1e-5, lets it stop up to about 1e-5 * |log L| away)
 STAYS = 0.04
+# mclust's M-step from our responsibilities falls short of our parameters' expected complete-data log-likelihood by
+# more than this: it does not maximise there, and its EM from our answer is no referee. Measured (verified_better.csv,
+# ours_q - mstep_q): 0.45 to 7.1 in every VVE cell of diabetes, wine and banknote (mclust's mevve turns the common
+# orientation without the volumes: its MM steps weigh W_k by A_k^-1, not (lambda_k A_k)^-1); at most 0.0075
+# elsewhere (wine's EVE, mclust's inner tolerance), 1e-8 in the rest
+MSTEP_SHORT = 0.1
 # mclust's density and ours of the same parameters: equal to 1e-6 in 154 of 172 cells checked; 0.02 to 1.0 apart only
 # where a component is nearly singular (iris at K = 8, 9: outside the suite's K)
 DENSITY = 1e-3
@@ -43,12 +50,13 @@ def _grid(name: str) -> dict:
 
 def _verified() -> dict[tuple[str, str, int], dict[str, float | None]]:
     """(data set, model, K) -> mclust's BIC from our answer ('bic': where its EM went; None where it failed) and
-    of our parameters by its own density ('ours_bic'), in mclust's sign."""
+    of our parameters by its own density ('ours_bic'), in mclust's sign; the expected complete-data log-likelihood
+    at our responsibilities of our parameters ('ours_q') and of mclust's M-step from them ('mstep_q'; both None in
+    the rows written before they were)."""
+    keys = ("bic", "ours_bic", "ours_q", "mstep_q")
     with open(MCLUST / "verified_better.csv", newline="") as f:
         return {
-            (r["dataset"], r["model"], int(r["k"])): {
-                key: None if r[key] == "NA" else float(r[key]) for key in ("bic", "ours_bic")
-            }
+            (r["dataset"], r["model"], int(r["k"])): {key: None if r[key] == "NA" else float(r[key]) for key in keys}
             for r in csv.DictReader(f)
         }
 
@@ -62,14 +70,18 @@ def _of_its_form(entry) -> bool:
 
 
 def _confirmed(entry, mclust_bic: float, found: dict | None) -> bool:
-    """A better cell is confirmed when mclust's density gives our BIC and its EM from our answer stays there, or
-    leaves it for a value no lower than its own fit while our parameters are of the model's form."""
+    """A better cell is confirmed when mclust's density gives our BIC and its EM from our answer stays there, or,
+    our parameters being of the model's form, leaves it for a value no lower than its own fit, or leaves it because
+    mclust's M-step falls short at our responsibilities (MSTEP_SHORT). Our log-likelihood by mclust's density, of
+    parameters of the model's form, is then one the model reaches: its maximum is no lower."""
     ours = -entry.bic
     if found is None or found["ours_bic"] is None or abs(found["ours_bic"] - ours) > DENSITY:
         return False
     if found["bic"] is not None and abs(found["bic"] - ours) <= STAYS:
         return True
-    return (found["bic"] is None or found["bic"] >= mclust_bic - BIC_TOLERANCE) and _of_its_form(entry)
+    short = found["mstep_q"] is not None and found["ours_q"] - found["mstep_q"] > MSTEP_SHORT
+    no_lower = found["bic"] is None or found["bic"] >= mclust_bic - BIC_TOLERANCE
+    return (no_lower or short) and _of_its_form(entry)
 
 
 @pytest.mark.parametrize("name", CHECKED)
