@@ -1,11 +1,12 @@
-"""mclust's fourteen models against mclust itself (issue 24): on Old Faithful and iris (mclust_grid.CHECKED; diabetes,
-wine and banknote are not yet), `select --covariance all -k 1-9` gives in every cell a BIC equal to mclust 6.0.0's
-(within 0.01) or better,
+"""mclust's fourteen models against mclust itself (issue 24): on Old Faithful, iris, diabetes and banknote
+(mclust_grid.CHECKED; not wine, whose best model by our grid is a better optimum than mclust's), `select --covariance
+all -k 1-9` gives in every cell a BIC equal to mclust 6.0.0's (within 0.01) or better,
 the same best model by BIC and the same by ICL. Where ours is better, mclust confirms it (verified_better.csv:
 export_ours.py wrote our responsibilities and parameters, verify_better.R gave them to mclust): mclust's own density
 of our parameters gives our log-likelihood, and mclust's own EM started from our answer (`me(modelName, data, z)`)
 stays there, or, for a few cells (VVE, EVE: mclust's M-step for a common orientation stops short of its optimum),
-moves to a lower value that still beats mclust's own fit; our parameters there are of the model's form (its
+moves to a lower value that still beats mclust's own fit or moves because mclust's M-step from our responsibilities
+falls short of our parameters (every VVE cell: MSTEP_SHORT); our parameters there are of the model's form (its
 projection leaves them where they are). The suite fits every K of Old Faithful and, for the larger data sets, the K
 around mclust's best (mclust_grid.suite_ks; GMM_STUDIO_MCLUST_FULL=1 fits all nine). The numbers:
 tests/data/mclust/ (make_reference.R, export_ours.py, verify_better.R; README.md there)."""
@@ -14,17 +15,29 @@ from __future__ import annotations
 
 import csv
 import functools
+from dataclasses import replace
 
+import numpy as np
 import pytest
+import torch
 from mclust_grid import CHECKED, MCLUST, SETTINGS, data, mclust_best, mclust_cells, our_grid, suite_ks
 
+from engine.inference.fitting import fit
+from engine.model import gaussian
 from engine.model.covariances import COVARIANCE_TYPES
+from engine.model.features import quadratic_features
 from engine.selection.select import run_selection
 
 BIC_TOLERANCE = 0.01  # the issue's
 # mclust's EM from our responsibilities ends within this of our log-likelihood: it "stays there" (its tolerance, a
 # relative change of 1e-5, lets it stop up to about 1e-5 * |log L| away)
 STAYS = 0.04
+# mclust's M-step from our responsibilities falls short of our parameters' expected complete-data log-likelihood by
+# more than this: it does not maximise there, and its EM from our answer is no referee. Measured (verified_better.csv,
+# ours_q - mstep_q): 0.45 to 7.1 in every VVE cell of diabetes, wine and banknote (mclust's mevve turns the common
+# orientation without the volumes: its MM steps weigh W_k by A_k^-1, not (lambda_k A_k)^-1); at most 0.0075
+# elsewhere (wine's EVE, mclust's inner tolerance), 1e-8 in the rest
+MSTEP_SHORT = 0.1
 # mclust's density and ours of the same parameters: equal to 1e-6 in 154 of 172 cells checked; 0.02 to 1.0 apart only
 # where a component is nearly singular (iris at K = 8, 9: outside the suite's K)
 DENSITY = 1e-3
@@ -37,20 +50,19 @@ def _grid(name: str) -> dict:
 
 def _verified() -> dict[tuple[str, str, int], dict[str, float | None]]:
     """(data set, model, K) -> mclust's BIC from our answer ('bic': where its EM went; None where it failed) and
-    of our parameters by its own density ('ours_bic'), in mclust's sign."""
+    of our parameters by its own density ('ours_bic'), in mclust's sign; the expected complete-data log-likelihood
+    at our responsibilities of our parameters ('ours_q') and of mclust's M-step from them ('mstep_q'; both None in
+    the rows written before they were)."""
+    keys = ("bic", "ours_bic", "ours_q", "mstep_q")
     with open(MCLUST / "verified_better.csv", newline="") as f:
         return {
-            (r["dataset"], r["model"], int(r["k"])): {
-                key: None if r[key] == "NA" else float(r[key]) for key in ("bic", "ours_bic")
-            }
+            (r["dataset"], r["model"], int(r["k"])): {key: None if r[key] == "NA" else float(r[key]) for key in keys}
             for r in csv.DictReader(f)
         }
 
 
 def _of_its_form(entry) -> bool:
     """Whether the fit's covariances are of its model's form: the model's projection leaves them in place."""
-    import torch
-
     snap = entry.snapshot
     cov = torch.as_tensor(snap.covariances)
     projected = COVARIANCE_TYPES[entry.covariance_type].project(cov, torch.as_tensor(snap.weights))
@@ -58,14 +70,18 @@ def _of_its_form(entry) -> bool:
 
 
 def _confirmed(entry, mclust_bic: float, found: dict | None) -> bool:
-    """A better cell is confirmed when mclust's density gives our BIC and its EM from our answer stays there, or
-    leaves it for a value no lower than its own fit while our parameters are of the model's form."""
+    """A better cell is confirmed when mclust's density gives our BIC and its EM from our answer stays there, or,
+    our parameters being of the model's form, leaves it for a value no lower than its own fit, or leaves it because
+    mclust's M-step falls short at our responsibilities (MSTEP_SHORT). Our log-likelihood by mclust's density, of
+    parameters of the model's form, is then one the model reaches: its maximum is no lower."""
     ours = -entry.bic
     if found is None or found["ours_bic"] is None or abs(found["ours_bic"] - ours) > DENSITY:
         return False
     if found["bic"] is not None and abs(found["bic"] - ours) <= STAYS:
         return True
-    return (found["bic"] is None or found["bic"] >= mclust_bic - BIC_TOLERANCE) and _of_its_form(entry)
+    short = found["mstep_q"] is not None and found["ours_q"] - found["mstep_q"] > MSTEP_SHORT
+    no_lower = found["bic"] is None or found["bic"] >= mclust_bic - BIC_TOLERANCE
+    return (no_lower or short) and _of_its_form(entry)
 
 
 @pytest.mark.parametrize("name", CHECKED)
@@ -104,3 +120,41 @@ def test_a_restart_whose_iterative_m_step_cannot_be_computed_fails_alone() -> No
     failed, which stopped the whole selection; now that restart fails and the others give the cell its fit."""
     entries, _ = run_selection(data("iris"), [6, 8], ["VEE"], SETTINGS)
     assert all(e.log_likelihood is not None for e in entries)
+
+
+def _two_point_statistics(reg_value: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """S (1, 2, P) of a 3-D mixture: component 0 holds two points exactly (a scatter of rank 1), component 1 thirty
+    random ones; and reg (D,) = reg_value."""
+    rng = np.random.default_rng(4)
+    x = torch.as_tensor(rng.normal(size=(32, 3)) * [1.0, 2.0, 0.5])
+    resp = torch.zeros(32, 2, dtype=torch.float64)
+    resp[:2, 0], resp[2:, 1] = 1.0, 1.0
+    return (resp.T @ quadratic_features(x))[None], torch.full((3,), reg_value, dtype=torch.float64)
+
+
+@pytest.mark.parametrize("model", ["EVE", "VVE"])
+def test_a_component_on_too_few_points_fails_its_m_step_as_mclusts_does(model) -> None:
+    """mclust's EM for EVE and VVE stops with NA when a component's weighted scatter has an eigenvalue below
+    sqrt(eps) (mclustaddson.f, meeve and mevve), as on a component of two points in 3-D: our M-step gives that
+    component NaN (its restart then fails) and the other one a covariance; with a reg_covar floor in the scatter the
+    component is regular and the M-step answers; the model's projection of the answer stays finite."""
+    stats, reg = _two_point_statistics(0.0)
+    cov = gaussian.m_step(stats, 32, model, reg)[2]
+    assert bool(cov[0, 0].isnan().all()) and bool(torch.isfinite(cov[0, 1]).all())
+    floored = gaussian.m_step(stats, 32, model, torch.full((3,), 1e-3, dtype=torch.float64))[2]
+    assert bool(torch.isfinite(floored).all())
+    projected = COVARIANCE_TYPES[model].project(floored, torch.tensor([[2 / 32, 30 / 32]], dtype=torch.float64))
+    assert bool(torch.isfinite(projected).all())
+
+
+def test_diabetes_vve_4_the_restart_with_a_two_point_component_fails_as_in_mclust() -> None:
+    """diabetes, VVE, K = 4, reg_covar 0: the k-means++ restart 3 puts two points in a component from its first
+    iteration; mclust's `me("VVE", diabetes, z)` from that restart's responsibilities (after 1, 3, 6, 9, 12 or 20 of
+    our iterations) returns NA, "singular covariance". Ours stops it so too (it crept on for 5000 iterations, the
+    orientation turning toward the two points: 0.2 s an iteration, log-likelihood -2291.8, a spurious best), and the
+    fit is the hc start's, -2309.8178 (mclust's own: -2321.653)."""
+    cfg = replace(SETTINGS, n_components=4, covariance_type="VVE", max_iter=60)
+    *_, snap = fit(data("diabetes"), cfg, None, every=False)
+    assert any(w.startswith("restart 3 stopped") for w in snap.warnings), snap.warnings
+    assert snap.restart != 3
+    assert snap.log_likelihood == pytest.approx(-2309.8178, abs=1e-3)

@@ -99,14 +99,18 @@ def _full_copy(full: np.ndarray) -> np.ndarray:
     return full.copy()
 
 
-def _mclust(model: str, description: str, update: Callable[..., Tensor], count: Callable[[int, int], int]) -> None:
-    """Register one of the ten models scikit-learn lacks, by its mclust name."""
+def _mclust(
+    model: str,
+    description: str,
+    update: Callable[..., Tensor],
+    count: Callable[[int, int], int],
+    nearest: Callable[..., Tensor] | None = None,
+) -> None:
+    """Register one of the ten models scikit-learn lacks, by its mclust name; nearest: the update its projection
+    runs, where that differs from the M-step's (EVE, VVE: without the singular-scatter check)."""
     isotropic = model in ("EII", "EVE", "VVE", "EEV", "VEV")  # VII is "spherical"
-    register(
-        CovarianceType(
-            model, description, update, projection_of(update), count, _full_copy, isotropic, model, True, True
-        )
-    )
+    project = projection_of(update if nearest is None else nearest)
+    register(CovarianceType(model, description, update, project, count, _full_copy, isotropic, model, True, True))
 
 
 register(
@@ -174,12 +178,14 @@ _mclust(
     "one volume and orientation, each component its own shape",
     orientation.eve,
     lambda k, d: 1 + k * (d - 1) + d * (d - 1) // 2,
+    orientation.eve_nearest,
 )
 _mclust(
     "VVE",
     "one orientation, each component its own volume and shape",
     orientation.vve,
     lambda k, d: k * d + d * (d - 1) // 2,
+    orientation.vve_nearest,
 )
 _mclust(
     "EEV", "one volume and shape, each component its own orientation", closed.eev, lambda k, d: d + k * d * (d - 1) // 2

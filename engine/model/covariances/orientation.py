@@ -8,6 +8,13 @@ g(D) = sum_k tr(C_k^-1 D^T (w_k I - W_k) D) convex; g lies above its tangent at 
 matrices is U V^T: f never rises.) One MM step alternates with one closed-form step, from the previous parameters'
 orientation (warm start), until algebra.INNER_TOL.
 
+A restart with a component whose scatter W_k is singular (smallest eigenvalue below SCATTER_FLOOR of its largest)
+gets NaN for that component's covariance, so that the restart fails (ExactEM._factor), as mclust's EM for these two
+models stops with NA there (mclustaddson.f, meeve and mevve: min eig(W_k) < sqrt(eps) before the M-step). Such a
+component sits on at most D points, the likelihood is unbounded, and the common orientation turns towards it step by
+step: diabetes, VVE, K = 4, a two-point component, the inner loop at its cap every iteration and EM creeping for 5000
+iterations.
+
 Arguments as closed.py's: second (..., K, D, D), nk (..., K), outer (..., K, D, D), previous (..., K, D, D) or None.
 """
 
@@ -16,11 +23,24 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from . import algebra
 from .algebra import diagonal, eigh_descending, geometric_mean, keep, scatter, tiny
 
 if TYPE_CHECKING:
     from torch import Tensor
+
+# A scatter is singular when its smallest eigenvalue is below SCATTER_FLOOR times its largest: rank-deficient to
+# rounding, a component on at most D distinct points with no other point's responsibility. mclust's bound is
+# sqrt(eps) absolute, in the data's units (so it depends on them); on data of ordinary units the two agree on such a
+# component (diabetes, VVE, K = 4: 1e-16 of the largest), while sqrt(eps) in the standardised units failed a real
+# fit (wine, VVE, K = 6: a component of 10.9 points in 13-D, 5e-9 there, 4e-5 in wine's units, where mclust goes on;
+# so do we: 8e-10 of its largest).
+# It applies to components that hold at least OCCUPIED points' worth of responsibility (engine/inference/em.py's
+# EMPTY_NK: a lighter one is empty and left to the empty policy; the grid's padding has N_k ~ 1e-15).
+SCATTER_FLOOR = 64 * float(np.finfo(np.float64).eps)
+OCCUPIED = 1.0
 
 # (B (..., K, D)) -> the diagonal C_k (..., K, D) and the profile objective per point (...)
 ShapesGiven = Callable[["Tensor"], tuple["Tensor", "Tensor"]]
@@ -48,15 +68,28 @@ def vve_shapes(nk: Tensor) -> ShapesGiven:
     return shapes
 
 
-def common_orientation(w: Tensor, nk: Tensor, shapes_given: ShapesGiven, d0: Tensor) -> tuple[Tensor, int]:
-    """Covariances D C_k D^T (..., K, D, D) and the iterations, alternating MM steps for D (..., D, D) from d0
-    with shapes_given for the C_k."""
+def singular_scatters(w: Tensor, nk: Tensor) -> Tensor:
+    """Which components (..., K) hold a point or more (OCCUPIED) with a singular scatter w (..., K, D, D): smallest
+    eigenvalue below SCATTER_FLOOR times the largest."""
     import torch
 
+    values = torch.linalg.eigvalsh(w)  # (..., K, D), increasing
+    return (nk >= OCCUPIED) & (values[..., 0] < SCATTER_FLOOR * values[..., -1])
+
+
+def common_orientation(
+    w: Tensor, nk: Tensor, shapes_given: ShapesGiven, d0: Tensor, singular: Tensor | None = None
+) -> tuple[Tensor, int]:
+    """Covariances D C_k D^T (..., K, D, D) and the iterations, alternating MM steps for D (..., D, D) from d0
+    with shapes_given for the C_k; NaN for the components where singular (..., K) is True (singular_scatters),
+    whose restarts take no inner iterations."""
+    import torch
+
+    singular = torch.zeros_like(nk, dtype=torch.bool) if singular is None else singular
     majoriser = _majoriser(w) if w.shape[-1] > 2 else None  # in a plane the sweep's one rotation is exact
     d = d0
     c, objective = shapes_given(_rotated_diagonal(w, d))
-    done = torch.zeros_like(objective, dtype=torch.bool)
+    done = singular.any(-1)
     iteration = 0
     while iteration < algebra.INNER_MAX_ITER and not bool(done.all()):
         iteration += 1
@@ -64,7 +97,8 @@ def common_orientation(w: Tensor, nk: Tensor, shapes_given: ShapesGiven, d0: Ten
         before, (new_c, objective) = objective, shapes_given(_rotated_diagonal(w, d))
         c = keep(done, c, new_c)
         done = done | algebra.converged(before, objective)
-    return d.unsqueeze(-3) @ torch.diag_embed(c) @ d.transpose(-1, -2).unsqueeze(-3), iteration
+    cov = d.unsqueeze(-3) @ torch.diag_embed(c) @ d.transpose(-1, -2).unsqueeze(-3)
+    return cov.masked_fill(singular[..., None, None], float("nan")), iteration
 
 
 def _majoriser(w: Tensor) -> Tensor:
@@ -129,14 +163,23 @@ def start_orientation(w: Tensor, nk: Tensor, previous: Tensor | None) -> Tensor:
     return eigh_descending(pooled)[1]
 
 
-def eve_fit(second: Tensor, nk: Tensor, outer: Tensor, previous: Tensor | None) -> tuple[Tensor, int]:
+def eve_fit(
+    second: Tensor, nk: Tensor, outer: Tensor, previous: Tensor | None, check: bool = True
+) -> tuple[Tensor, int]:
+    """EVE's covariances (..., K, D, D) and inner iterations; check: NaN where a scatter is singular (the M-step's,
+    mclust's rule), not for a projection."""
     w = scatter(second, nk, outer)
-    return common_orientation(w, nk, eve_shapes(nk), start_orientation(w, nk, previous))
+    singular = singular_scatters(w, nk) if check else None
+    return common_orientation(w, nk, eve_shapes(nk), start_orientation(w, nk, previous), singular)
 
 
-def vve_fit(second: Tensor, nk: Tensor, outer: Tensor, previous: Tensor | None) -> tuple[Tensor, int]:
+def vve_fit(
+    second: Tensor, nk: Tensor, outer: Tensor, previous: Tensor | None, check: bool = True
+) -> tuple[Tensor, int]:
+    """VVE's covariances (..., K, D, D) and inner iterations; check as eve_fit's."""
     w = scatter(second, nk, outer)
-    return common_orientation(w, nk, vve_shapes(nk), start_orientation(w, nk, previous))
+    singular = singular_scatters(w, nk) if check else None
+    return common_orientation(w, nk, vve_shapes(nk), start_orientation(w, nk, previous), singular)
 
 
 def eve(second: Tensor, nk: Tensor, outer: Tensor, previous: Tensor | None = None) -> Tensor:
@@ -145,3 +188,14 @@ def eve(second: Tensor, nk: Tensor, outer: Tensor, previous: Tensor | None = Non
 
 def vve(second: Tensor, nk: Tensor, outer: Tensor, previous: Tensor | None = None) -> Tensor:
     return vve_fit(second, nk, outer, previous)[0]
+
+
+def eve_nearest(second: Tensor, nk: Tensor, outer: Tensor, previous: Tensor | None = None) -> Tensor:
+    """EVE's update without the singular-scatter check: what its projection runs (a projection's counts are
+    weights, and a nearly flat covariance has a nearest EVE one)."""
+    return eve_fit(second, nk, outer, previous, check=False)[0]
+
+
+def vve_nearest(second: Tensor, nk: Tensor, outer: Tensor, previous: Tensor | None = None) -> Tensor:
+    """VVE's update without the singular-scatter check (eve_nearest)."""
+    return vve_fit(second, nk, outer, previous, check=False)[0]
