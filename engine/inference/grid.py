@@ -80,7 +80,7 @@ class Streamed:
     @property
     def weighted(self) -> bool:
         """Whether the source's chunks carry the points' frequency weights as their last column."""
-        return getattr(self.survey, "n_effective", None) is not None
+        return self.survey.n_effective is not None
 
     @property
     def n_counted(self) -> float:
@@ -229,7 +229,7 @@ def _batch(
     params = tuple(torch.cat([_pad(p[j], k_max, j) for _, _, p in inits]) for j in range(3))
     source = setup.points if setup.weights is None else PointsInMemory(setup.points, setup.weights)
     if isinstance(data, Streamed):
-        source = PassedPoints(data.run_pass, n, data.shape[1], setup.scaling, setup.dtype)
+        source = PassedPoints(data.run_pass, n, data.shape[1], setup.scaling, setup.dtype, setup.n_effective)
     setup = setup.without_sample()
     types, ks = layout.per_row("covariance_type"), layout.per_row("n_components")
     proc = ExactEM(source, params, types, setup.reg, base.empty_policy, n_components=ks, priors=setup.priors)

@@ -148,7 +148,7 @@ class Setup:
 
     def without_sample(self) -> Setup:
         """This setup without its sample (S, D), once the starts are drawn: its memory goes back."""
-        return replace(self, sample=None)
+        return replace(self, sample=None, sample_weights=None)
 
 
 def prepare_points(
@@ -191,7 +191,11 @@ def prepare_survey(found: Survey, cfg: FitConfig, work: int, started: float) -> 
     reg = scaling.reg_to_std(floor, sample)
     if cfg.prior is not None:
         raise UserError(NO_PRIOR_BY_PASSES)  # the first pass surveys the columns' moments, not a covariance matrix
-    return Setup(cfg, dtype, device, scaling, floor, reg, None, sample, found.n_samples, started)
+    setup = Setup(cfg, dtype, device, scaling, floor, reg, None, sample, found.n_samples, started)
+    if found.n_effective is None:
+        return setup
+    sample_weights = torch.as_tensor(found.sample_weights, dtype=dtype)
+    return replace(setup, sample_weights=sample_weights, n_effective=found.n_effective)
 
 
 def survey_scaling(found: Survey, cfg: FitConfig) -> Scaling:

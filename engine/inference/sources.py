@@ -156,9 +156,16 @@ class PassedPoints:
     The points an empty component is re-seeded at (the worst explained) are kept during the pass."""
 
     def __init__(
-        self, run_pass: PassRunner, n_samples: int, n_features: int, scaling: Scaling, dtype: torch.dtype
+        self,
+        run_pass: PassRunner,
+        n_samples: int,
+        n_features: int,
+        scaling: Scaling,
+        dtype: torch.dtype,
+        n_effective: float | None = None,
     ) -> None:
-        self.run_pass, self.scaling = run_pass, scaling
+        """n_effective: sum w when the chunks carry the points' frequency weights last (PassPlan.weighted)."""
+        self.run_pass, self.scaling, self.n_effective = run_pass, scaling, n_effective
         self.n_samples, self.n_features, self.dtype = n_samples, n_features, dtype
         self._ll_sum: torch.Tensor | None = None  # (M,) the last pass's log-likelihood sums
         self._worst: torch.Tensor | None = None  # (M, K, D) the worst-explained points, worst first
@@ -166,10 +173,13 @@ class PassedPoints:
     def e_step(
         self, log_weights: torch.Tensor, means: torch.Tensor, chol: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        plan = PassPlan(self.scaling.center, self.scaling.scale, log_weights, means, chol, self.dtype)
+        weighted = self.n_effective is not None
+        plan = PassPlan(
+            self.scaling.center, self.scaling.scale, log_weights, means, chol, self.dtype, weighted=weighted
+        )
         sums = self.run_pass(plan)
         self._ll_sum, self._worst = sums.ll_sum, sums.worst_x
-        return sums.stats, sums.ll_sum / self.n_samples
+        return sums.stats, sums.ll_sum / (self.n_effective if weighted else self.n_samples)
 
     def total_ll(self) -> torch.Tensor | None:
         return None if self._ll_sum is None else self._ll_sum.to(HOST)
