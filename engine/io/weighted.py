@@ -55,11 +55,15 @@ def check_weight_chunk(source: WeightedSource, weights: np.ndarray, first_row: i
     without a header); the first pass has checked every value finite."""
     bad = np.flatnonzero(weights < 0)
     if len(bad):
-        row = first_row + int(bad[0])
-        raise DataError(
-            f"{source.path}: row {row} (counted from 0 without the header), column {source.weight_index} "
-            f"({source.weight_column!r}): weight {weights[bad[0]]:g} is negative: {FIX}"
-        )
+        raise negative_weight(source, source.path, first_row + int(bad[0]), float(weights[bad[0]]))
+
+
+def negative_weight(source: WeightedSource, path, row: int, value: float) -> DataError:
+    """The error for a negative weight in data row `row` (from 0, without the header) of the file at path."""
+    return DataError(
+        f"{path}: row {row} (counted from 0 without the header), column {source.weight_index} "
+        f"({source.weight_column!r}): weight {value:g} is negative: {FIX}"
+    )
 
 
 def weight_index_conflict(path, index: int, name: str) -> DataError:
