@@ -201,7 +201,7 @@ def survey(source, rows: int, sample_size: int, seed: int, cancelled=None) -> Su
     sample_size) gathered as the chunks pass, in row order. cancelled() (optional) is asked before each chunk:
     True ends the pass with stream.Cancelled. A weighted source's chunks end with the weights' column: the
     weights checked (>= 0, not all 0), the moments weighted, the sample's weights kept."""
-    from .weighted import check_weight_chunk, names_of
+    from .weighted import all_zero, check_weight_chunk, names_of
 
     weighted = bool(getattr(source, "weighted", False))
     wanted = sample_rows(seed, source.n_samples, sample_size)
@@ -230,9 +230,7 @@ def survey(source, rows: int, sample_size: int, seed: int, cancelled=None) -> Su
     check_row_count(source.path, read, source.n_samples)
     m = moments
     if weighted and m.count == 0:
-        raise DataError(
-            f"{source.path}: every weight in column {source.weight_column!r} is 0: at least one must be > 0"
-        )
+        raise all_zero(source.path, source.weight_index, source.weight_column)
     total = float(m.count) if weighted else None
     return Survey(read, m.mean, m.std, sample, wanted, m.low, m.high, total, sample_w)
 

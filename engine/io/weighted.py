@@ -66,6 +66,14 @@ def negative_weight(source: WeightedSource, path, row: int, value: float) -> Dat
     )
 
 
+def all_zero(path, index: int, name: str) -> DataError:
+    """The error when every weight is 0."""
+    return DataError(
+        f"{path}: every weight in column {index} ({name!r}) is 0: at least one point must count (a weight > 0): "
+        "fix the weights or choose another --weights column"
+    )
+
+
 def weight_index_conflict(path, index: int, name: str) -> DataError:
     """The error when the weights' column is also named in --columns."""
     return DataError(
@@ -88,13 +96,14 @@ def open_weighted(spec: str, columns: list | None, weight: str) -> WeightedSourc
         fitted.remove(index)
     if not fitted:
         raise DataError(f"{spec}: no column is left to fit beside the weights ({name!r}): choose some with --columns")
-    return WeightedSource(open_source(spec, [str(j) for j in [*fitted, index]]))
+    return WeightedSource(open_source(spec, [f"index:{j}" for j in [*fitted, index]]))
 
 
-def load_weighted(path: str | Path, columns: list | None, weight: str) -> tuple[Dataset, np.ndarray]:
+def load_weighted(path: str | Path, columns: list | None, weight: str) -> tuple[Dataset, np.ndarray, int, str]:
     """The fitted columns (columns None: the default ones, without the weights') and the weights (N,) of a data
     file in memory; DataError in one line for a weight that is not a finite number >= 0 (the file's line with its
-    header counted, or a binary file's row from 0), for all weights 0, and for a weights' column also in columns."""
+    header counted, or a binary file's row from 0), for all weights 0, and for a weights' column also in columns.
+    Also the weights' column's place in the file and its name."""
     from .data import load
 
     path = Path(path)
@@ -109,14 +118,23 @@ def load_weighted(path: str | Path, columns: list | None, weight: str) -> tuple[
             raise DataError(
                 f"{path}: no column is left to fit beside the weights ({name!r}): choose some with --columns"
             )
-        ds = load(path, [str(j) for j in kept])
+        ds = load(path, [f"index:{j}" for j in kept])
     bad = np.flatnonzero(w < 0)
     if len(bad):
         where = _row_name(path, int(bad[0]))
         raise DataError(f"{path}: {where}, column {index} ({name!r}): weight {w[bad[0]]:g} is negative: {FIX}")
     if not w.any():
-        raise DataError(f"{path}: every weight in column {index} ({name!r}) is 0: at least one must be > 0 ({FIX})")
-    return ds, np.ascontiguousarray(w, dtype=np.float64)
+        raise all_zero(path, index, name)
+    return ds, np.ascontiguousarray(w, dtype=np.float64), index, name
+
+
+def point_chunks(source, rows: int) -> Iterator[np.ndarray]:
+    """A source's chunks of points (c, D): a weighted source's without their weights' column."""
+    if not getattr(source, "weighted", False):
+        yield from source.chunks(rows)
+        return
+    for chunk in source.chunks(rows):
+        yield chunk[:, :-1]
 
 
 def _row_name(path: Path, row: int) -> str:

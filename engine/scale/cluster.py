@@ -28,7 +28,7 @@ from ..io.stream import (
     rows_within,
     sample_rows,
 )
-from ..io.weighted import negative_weight
+from ..io.weighted import all_zero, negative_weight
 
 CONNECT_TIMEOUT_S = 10
 WORKERS_WAIT_S = 30  # how long a fit waits for a first worker to join a scheduler that has none
@@ -248,7 +248,7 @@ class ClusterPasses:
         if not self.weighted:
             return Survey(read, m.mean, m.std, sample, wanted, m.low, m.high)
         if m.count == 0:
-            raise DataError(f"{self.source.path}: every weight in column {self.source.weight_column!r} is 0")
+            raise all_zero(self.source.path, self.source.weight_index, self.source.weight_column)
         return Survey(read, m.mean, m.std, sample[:, :-1], wanted, m.low, m.high, float(m.count), sample[:, -1])
 
     def __call__(self, plan: PassPlan, cancel=None) -> PassSums:
