@@ -63,8 +63,8 @@ def cmd_fit(args) -> int:
     per_batch = restarts_per_batch(args, ds.points.shape, cfg)
     if not args.quiet:
         say_sample(cfg, len(ds.points))
-    last, history = run_fit(ds.points, cfg, not args.quiet, per_batch)
-    params = params_from_snapshot(last, ds.columns, ds.sha256)
+    last, history = run_fit(ds.points, cfg, not args.quiet, per_batch, args.weight_values)
+    params = params_from_snapshot(last, ds.columns, ds.sha256, args.weights_name)
     print(fit_line(cfg, last, params, per_batch))
     for w in last.warnings:
         print(f"warning: {w}", file=sys.stderr)

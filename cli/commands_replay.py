@@ -20,8 +20,9 @@ def cmd_replay(args) -> int:
     if session.data.chunked:
         last = _replay_streamed(session.data, cfg, args)
     else:
-        last, _ = run_fit(session.data.load(), cfg, not args.quiet)
-    params = params_from_snapshot(last, tuple(map(str, session.data.columns)), session.data.sha256)
+        last, _ = run_fit(session.data.load(), cfg, not args.quiet, weights=session.data.load_weights())
+    weights_column = None if session.data.weights_column is None else str(session.data.weights_column)
+    params = params_from_snapshot(last, tuple(map(str, session.data.columns)), session.data.sha256, weights_column)
     print(fit_line(cfg, last, params))
     saved = session.fit
     differences = replay_differences(saved, last)

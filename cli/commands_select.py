@@ -42,15 +42,16 @@ def cmd_select(args) -> int:
     base.resolved()  # the settings are checked as fit checks them, before any work
     source = stream_source(args)
     client = None
+    weights = None
     if source is not None or args.dask:
         data, client = streamed_grid(args, source, base, len(ks) * len(types))
         columns, sha = source.columns, ""
     else:
         ds = load_data(args)
-        data, columns, sha = ds.points, ds.columns, ds.sha256
+        data, columns, sha, weights = ds.points, ds.columns, ds.sha256, args.weight_values
         check_selection(*ds.points.shape, max(ks), args.restarts, str(args.data), "-k")
     try:
-        return select_and_report(args, data, ks, types, base, columns, sha)
+        return select_and_report(args, data, ks, types, base, columns, sha, weights)
     finally:
         if client is not None:
             from engine.scale import cluster
@@ -98,6 +99,13 @@ def streamed_grid(args, source, base: FitConfig, cells: int):
     return Streamed(source, found, run_pass), client
 
 
+def _n_effective(data, weights) -> float:
+    """sum w (the n of BIC): of the weights in memory, of a weighted source's survey, else the number of points."""
+    if weights is not None:
+        return float(weights.sum())
+    return float(data.n_counted) if hasattr(data, "n_counted") else float(data.shape[0])
+
+
 HEADER = f"{'k':>3} {'model':<5} {'covariance':<10} {'log-lik':>14} {'BIC':>12} {'ICL':>12} {'AIC':>12}  note"
 
 
@@ -110,13 +118,14 @@ def table_row(e) -> str:
     return f"{head} {e.log_likelihood:>14.4f} {e.bic:>12.3f} {e.icl:>12.3f} {e.aic:>12.3f}  {note}"
 
 
-def select_and_report(args, data, ks, types, base, columns, sha) -> int:
-    """Run the grid, print its table row by row (unless --quiet) and the best by --criterion; write the JSON."""
+def select_and_report(args, data, ks, types, base, columns, sha, weights=None) -> int:
+    """Run the grid (the points weighted by weights (N,) in memory; a weighted Streamed source says so itself),
+    print its table row by row (unless --quiet) and the best by --criterion; write the JSON."""
     criterion = args.criterion
     if not args.quiet:
         print(HEADER)
     show = None if args.quiet else (lambda e: print(table_row(e), flush=True))
-    entries, best = run_selection(data, ks, types, base, show, criterion)
+    entries, best = run_selection(data, ks, types, base, show, criterion, weights)
     if best is None:
         print("no fit qualifies as best: every fit is spurious (try a larger reg_covar or fewer components)")
     else:
@@ -129,6 +138,8 @@ def select_and_report(args, data, ks, types, base, columns, sha) -> int:
             "fits": [e.as_dict() for e in entries],
             "best": None if best is None else best.as_dict(),
             "n_samples": int(data.shape[0]),
+            "n_effective": _n_effective(data, weights),
+            "weights_column": getattr(args, "weights_name", None),
             "columns": list(columns),
             "data_sha256": sha,
         }

@@ -13,6 +13,7 @@ from engine.io import session as session_mod
 from engine.io.export import label_csv, params_from_snapshot, write_params
 from engine.io.outputs import atomic_write, staged_writes
 from engine.io.session import write_session
+from engine.io.weighted import point_chunks
 from engine.snapshot import CancelToken
 
 from .output import fit_line, session_line, write_gallery_lines
@@ -53,7 +54,7 @@ def fit_streamed(args, source, cfg: FitConfig, run_pass=None, rows: int | None =
         rows = chunk_rows_for(args.limit_bytes, source.n_features, cfg.restarts)
     _say_reading(args, source, rows, in_parts=run_pass is not None)
     last, history = _run_passes(args, source, cfg, rows, run_pass)
-    params = params_from_snapshot(last, source.columns)
+    params = params_from_snapshot(last, source.columns, weights_column=getattr(source, "weight_column", None))
     print(fit_line(cfg, last, params))
     for w in last.warnings:
         print(f"warning: {w}", file=sys.stderr)
@@ -121,7 +122,7 @@ def _write_streamed_outputs(args, source, cfg: FitConfig, label_rows, last, hist
     if args.labels:  # one more pass: each chunk's labels written as it is read
         if label_rows is None:
             label_rows = chunk_rows_for(args.limit_bytes, source.n_features, cfg.n_components)
-        atomic_write(args.labels, label_csv(source.chunks(label_rows), params))
+        atomic_write(args.labels, label_csv(point_chunks(source, label_rows), params))
         said.append(f"wrote labels and responsibilities to {args.labels}")
     if args.gallery:
         said += write_gallery_lines(args.gallery, last, cfg)

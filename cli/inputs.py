@@ -16,6 +16,11 @@ from .parser import _columns
 
 
 def load_data(args) -> data_mod.Dataset:
+    """The fitted columns of args.data in memory (with --weights: without the weights' column, which
+    args.weight_values, args.weights_index and args.weights_name then hold), checked."""
+    if args.weights is not None:
+        return _load_weighted(args)
+    args.weight_values, args.weights_index, args.weights_name = None, None, None
     ds = data_mod.load(args.data, _columns(args.columns))
     if args.columns is None:
         picked = ", ".join(f"{i} ({n!r})" for i, n in zip(ds.column_indices, ds.columns, strict=True))
@@ -24,6 +29,29 @@ def load_data(args) -> data_mod.Dataset:
         print(f"{args.data}: {note}", file=sys.stderr)
     check_data(ds.points, ds.columns)
     return ds
+
+
+def _load_weighted(args) -> data_mod.Dataset:
+    """load_data with --weights: the weights read and checked first (a bad one is one line naming its row)."""
+    from engine.io.weighted import load_weighted
+
+    ds, weights, args.weights_index, args.weights_name = load_weighted(args.data, _columns(args.columns), args.weights)
+    args.weight_values = weights
+    if args.columns is None:
+        picked = ", ".join(f"{i} ({n!r})" for i, n in zip(ds.column_indices, ds.columns, strict=True))
+        print(f"using columns {picked} of {args.data} (choose others with --columns)", file=sys.stderr)
+    say_weights(args, len(weights), float(weights.sum()))
+    check_data(ds.points, ds.columns)
+    return ds
+
+
+def say_weights(args, n: int, total: float) -> None:
+    """On stderr: which column weighs the points, and what they sum to (the n of BIC)."""
+    print(
+        f"weights: column {args.weights_index} ({args.weights_name!r}) of {args.data}, {n:,} rows summing to "
+        f"{total:.10g} (the n of BIC)",
+        file=sys.stderr,
+    )
 
 
 def fit_config(args) -> FitConfig:
@@ -83,4 +111,11 @@ def stream_source(args):
 
     limit = parse_size(args.memory_limit) if args.memory_limit is not None else default_memory_limit()
     args.limit_bytes = limit
-    return chunked_source(args.data, _columns(args.columns), limit, cluster=bool(args.dask))
+    source = chunked_source(args.data, _columns(args.columns), limit, cluster=bool(args.dask))
+    if source is None or args.weights is None:
+        return source
+    from engine.io.weighted import open_weighted
+
+    source = open_weighted(args.data, _columns(args.columns), args.weights)
+    args.weights_index, args.weights_name = source.weight_index, source.weight_column
+    return source

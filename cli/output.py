@@ -32,7 +32,8 @@ def write_fit_outputs(args, ds, cfg: FitConfig, last, history: History, params) 
         write_labels(args.labels, ds.points, params)
         said.append(f"wrote labels and responsibilities to {args.labels}")
     if args.session:
-        write_session(args.session, session_mod.file_ref(ds), cfg, last, history)
+        ref = session_mod.file_ref(ds, args.weight_values, args.weights_index)
+        write_session(args.session, ref, cfg, last, history)
         said.append(session_line(args.session))
     if args.gallery:
         said += write_gallery_lines(args.gallery, last, cfg)

@@ -307,6 +307,12 @@ def _data_args(p: argparse.ArgumentParser) -> None:
         "('parts/*.parquet')",
     )
     _columns_arg(p)
+    p.add_argument(
+        "--weights",
+        metavar="COLUMN",
+        help="a column of the file (0-based index or header name) holding each point's frequency weight: a point of "
+        "weight w counts as w copies (0 drops it); never one of the fitted columns; BIC's n is the sum of the weights",
+    )
 
 
 def _columns_arg(p: argparse.ArgumentParser) -> None:

@@ -83,11 +83,18 @@ class Snapshot:
     warnings: tuple[str, ...]
     config: FitConfig
     reg_floor: np.ndarray  # (D,) what reg_covar added to each column's variance, in data units
+    # sum w of a fit with frequency weights (mean_log_likelihood is then per unit of weight); None: unweighted
+    n_effective: float | None = None
+
+    @property
+    def n_counted(self) -> float:
+        """How many points the fit counts: sum w with weights, else n_samples (the n of BIC)."""
+        return self.n_samples if self.n_effective is None else self.n_effective
 
     @property
     def log_likelihood(self) -> float:
-        """Total log-likelihood of the data."""
-        return self.mean_log_likelihood * self.n_samples
+        """Total log-likelihood of the data (sum_n w_n log p(x_n) with weights)."""
+        return self.mean_log_likelihood * self.n_counted
 
     @property
     def done(self) -> bool:

@@ -42,8 +42,10 @@ class Bookkeeping:
         scaling: Scaling,
         floor: np.ndarray,
         exact_start: tuple[np.ndarray, ...] | None = None,
+        n_effective: float | None = None,
     ) -> None:
         self.cfg = cfg
+        self.n_effective = n_effective  # sum w of a weighted fit (its snapshots' n); None: unweighted
         self.floor = floor  # (D,) reg_covar's floor in data units
         self.exact_start = exact_start
         self.seeds = seeds
@@ -89,7 +91,9 @@ class Bookkeeping:
         """Rows (M,) of this book, every one of which ran, as the book of a fit of their own with k components
         (the padded components of a batched grid dropped): a cell of model selection's grid."""
         ran = np.arange(len(rows))
-        book = Bookkeeping(cfg, self.seeds[rows], self.initial_loss[rows], ran, self.scaling, self.floor)
+        book = Bookkeeping(
+            cfg, self.seeds[rows], self.initial_loss[rows], ran, self.scaling, self.floor, n_effective=self.n_effective
+        )
         book.mean_ll, book.n_iter, book.converged = self.mean_ll[rows], self.n_iter[rows], self.converged[rows]
         book.last_change, book.previous_change = self.last_change[rows], self.previous_change[rows]
         book.params = tuple(p[rows][:, :k] for p in self.params)
@@ -136,14 +140,19 @@ class Bookkeeping:
             reseeded=tuple(proc.reseeded[local]),
             empty=tuple(proc.empty[local]),
             warnings=self._warnings(
-                (weights, means, cov), n_samples, proc.reseeded[local], proc.empty[local], proc.failures
+                (weights, means, cov),
+                n_samples if self.n_effective is None else self.n_effective,
+                proc.reseeded[local],
+                proc.empty[local],
+                proc.failures,
             ),
             config=self.cfg,
             reg_floor=self.floor.copy(),
+            n_effective=self.n_effective,
         )
 
     def _warnings(
-        self, params: tuple[np.ndarray, ...], n_samples: int, reseeded: list[int], empty: list[int], failures: dict
+        self, params: tuple[np.ndarray, ...], n_samples: float, reseeded: list[int], empty: list[int], failures: dict
     ) -> tuple[str, ...]:
         weights, means, cov = params
         out = [failure_warning(r, failures[r]) for r in sorted(failures)]  # restarts that stopped (the others went on)

@@ -48,7 +48,7 @@ class Collapse:
 def snapshot_collapses(snap: Snapshot, columns: tuple[str, ...] = ()) -> list[Collapse]:
     """The degenerate components of the snapshot's shown restart."""
     return collapses(
-        snap.covariances, snap.weights, snap.means, snap.n_samples, snap.reg_floor, snap.config.covariance_type, columns
+        snap.covariances, snap.weights, snap.means, snap.n_counted, snap.reg_floor, snap.config.covariance_type, columns
     )
 
 
@@ -56,7 +56,7 @@ def collapsed_components(snap: Snapshot, params: tuple[np.ndarray, ...] | None =
     """Indices of the degenerate components of the snapshot's shown restart, or of another restart's parameters
     (weights (K,), means (K, D), covariances (K, D, D)) fitted with the same settings."""
     weights, means, cov = (snap.weights, snap.means, snap.covariances) if params is None else params
-    found = collapses(cov, weights, means, snap.n_samples, snap.reg_floor, snap.config.covariance_type)
+    found = collapses(cov, weights, means, snap.n_counted, snap.reg_floor, snap.config.covariance_type)
     return [c.component for c in found]
 
 

@@ -15,6 +15,7 @@ import torch
 
 from ..algorithms import ALGORITHMS
 from ..config import FitConfig
+from ..errors import UserError
 from ..procedure import Procedure
 from ..runtime.limits import restarts_that_fit
 from ..runtime.memory import release_free_memory
@@ -30,6 +31,7 @@ from .pipeline import (
     begin,
     book,
     check_data,
+    check_weights,
     checked_data,
     floor_of,
     initial_losses,
@@ -39,6 +41,7 @@ from .pipeline import (
     starts,
     working_points,
 )
+from .sources import PointsInMemory
 
 # the names this module has always offered (tests, benches and the selection import them from here)
 __all__ = [
@@ -59,9 +62,10 @@ __all__ = [
 
 def _procedure(cfg: FitConfig, setup: Setup, params: Params, rng: torch.Generator) -> Procedure:
     """The algorithm's procedure over the setup's points from params; with a prior, exact EM's MAP form (the
-    config allows a prior with exact EM only)."""
-    if cfg.prior is not None:
-        return ExactEM(setup.points, params, cfg.covariance_type, setup.reg, cfg.empty_policy, priors=setup.priors)
+    config allows a prior with exact EM only); with weights, exact EM over the weighted points."""
+    if cfg.prior is not None or setup.weights is not None:
+        points = setup.points if setup.weights is None else PointsInMemory(setup.points, setup.weights)
+        return ExactEM(points, params, cfg.covariance_type, setup.reg, cfg.empty_policy, priors=setup.priors)
     return ALGORITHMS[cfg.algorithm].procedure_class().create(setup.points, params, cfg, setup.reg, rng)
 
 
@@ -76,8 +80,10 @@ def fit(
     every: bool = True,
     trace: list | None = None,
     memory_limit: int | None = None,
+    weights: np.ndarray | None = None,
 ) -> Iterator[Snapshot]:
-    """Fit a mixture to data (N, D); yield a Snapshot after the initial evaluation and after every update
+    """Fit a mixture to data (N, D), each point counted weights[n] times (frequency weights (N,) >= 0, not all 0:
+    exact EM only; None: once each); yield a Snapshot after the initial evaluation and after every update
     (every=False: the last snapshot only, which spares building the others: model selection's many small fits).
 
     memory_limit (bytes): restarts whose working arrays would exceed it (limits.fit_bytes) run in successive
@@ -91,11 +97,14 @@ def fit(
     cfg = config.resolved()
     x_data, moments = checked_data(data)
     n, d = x_data.shape
+    weights = check_weights(weights, n)
+    if weights is not None and cfg.algorithm != "em":
+        raise UserError(f"weights are fitted by exact EM (algorithm em), not {cfg.algorithm}")
     per_batch = _restarts_per_batch(cfg, n, d, memory_limit)
     if per_batch < cfg.restarts:
-        yield from _in_batches(x_data, cfg, per_batch, cancel, every)
+        yield from _in_batches(x_data, cfg, per_batch, cancel, every, weights)
         return
-    setup = prepare_points(x_data, moments, cfg, n * cfg.n_components * cfg.restarts, n)
+    setup = prepare_points(x_data, moments, cfg, n * cfg.n_components * cfg.restarts, n, weights)
     # above stream.SAMPLE_SIZE points the start is drawn from the seed's sample, as a fit by chunks draws it
     init = starts(setup, cfg)
     release_free_memory()  # the checks' and the initialisation's temporaries, before the E-step's own
@@ -122,7 +131,12 @@ def _restarts_per_batch(cfg: FitConfig, n: int, d: int, memory_limit: int | None
 
 
 def _in_batches(
-    x_data: np.ndarray, cfg: FitConfig, per_batch: int, cancel: CancelToken | None, every: bool
+    x_data: np.ndarray,
+    cfg: FitConfig,
+    per_batch: int,
+    cancel: CancelToken | None,
+    every: bool,
+    weights: np.ndarray | None = None,
 ) -> Iterator[Snapshot]:
     """fit's snapshots for restarts run per_batch at a time, merged into the whole fit's (batches.MergedRestarts)."""
     merged = MergedRestarts(cfg, x_data.shape[1])
@@ -131,7 +145,7 @@ def _in_batches(
     for i, (first, sub) in enumerate(batches):
         last_batch = i == len(batches) - 1
         last = None
-        for last in fit(x_data, sub, cancel, every):
+        for last in fit(x_data, sub, cancel, every, weights=weights):
             if i and last.iteration == 0 and not last.done:  # the previous batch's last snapshot has this number
                 continue
             status = merged.status(last_batch, last.status)
@@ -167,9 +181,11 @@ def iterate(
             yield table.snapshot(tick.iteration, status, time.perf_counter() - start, proc, n)
 
 
-def run_to_end(data: np.ndarray, config: FitConfig, cancel: CancelToken | None = None) -> Snapshot:
+def run_to_end(
+    data: np.ndarray, config: FitConfig, cancel: CancelToken | None = None, weights: np.ndarray | None = None
+) -> Snapshot:
     """Drain the fit generator and return its last snapshot (the only one built: every=False)."""
     last = None
-    for last in fit(data, config, cancel, every=False):  # noqa: B007
+    for last in fit(data, config, cancel, every=False, weights=weights):  # noqa: B007
         pass
     return last

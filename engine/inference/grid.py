@@ -37,6 +37,7 @@ from .pipeline import (
     Setup,
     Stopping,
     book,
+    check_weights,
     checked_data,
     initial_losses,
     iterations,
@@ -44,7 +45,7 @@ from .pipeline import (
     prepare_survey,
     starts,
 )
-from .sources import ChunkSource, PassedPoints, PassRunner
+from .sources import ChunkSource, PassedPoints, PassRunner, PointsInMemory
 
 # The grid runs batched while points x rows x padded components (the E-step's elements per iteration) stay at
 # or below this: where `bench/bench_select.py --sizes` finds the batch still ahead of one fit at a time, with room
@@ -76,12 +77,26 @@ class Streamed:
     def shape(self) -> tuple[int, int]:
         return self.survey.n_samples, self.source.n_features
 
+    @property
+    def weighted(self) -> bool:
+        """Whether the source's chunks carry the points' frequency weights as their last column."""
+        return self.survey.n_effective is not None
+
+    @property
+    def n_counted(self) -> float:
+        """sum w with weights, else the number of points."""
+        return self.survey.n_samples if not self.weighted else self.survey.n_effective
+
 
 def fit_cells(
-    data: np.ndarray | Streamed, cells: list[FitConfig], cancel: CancelToken | None = None
+    data: np.ndarray | Streamed,
+    cells: list[FitConfig],
+    cancel: CancelToken | None = None,
+    weights: np.ndarray | None = None,
 ) -> Iterator[CellResult]:
-    """Fit every cell (configs that differ only in K and covariance type) on data (N, D); yield the results in
-    the order of cells, batched where that pays. Stops yielding when cancel is set.
+    """Fit every cell (configs that differ only in K and covariance type) on data (N, D) (weights (N,): the
+    points' frequency weights, in memory); yield the results in the order of cells, batched where that pays. Stops
+    yielding when cancel is set.
 
     Streamed data always runs batched (one pass per iteration for the whole grid): exact EM from generated
     starts only."""
@@ -97,15 +112,16 @@ def fit_cells(
         yield from (results[i] for i in range(len(cells)))
         return
     x, moments = checked_data(data)
+    weights = check_weights(weights, x.shape[0])
     if not batchable(x.shape[0], cells):
         for cfg in cells:
             if cancel is not None and cancel.cancelled:
                 return
-            yield _alone(x, cfg, cancel)
+            yield _alone(x, cfg, cancel, weights)
         return
     results: dict[int, CellResult] = {}
     for group in _scaling_groups(cells):
-        done = _batch(x, [(i, cells[i]) for i in group], cancel, moments)
+        done = _batch(x, [(i, cells[i]) for i in group], cancel, moments, weights)
         if done is None:  # cancelled
             return
         results.update(done)
@@ -139,11 +155,11 @@ def _scaling_groups(cells: list[FitConfig]) -> list[list[int]]:
     return [g for g in ([i for i, s in enumerate(isotropic) if not s], [i for i, s in enumerate(isotropic) if s]) if g]
 
 
-def _alone(x: np.ndarray, cfg: FitConfig, cancel: CancelToken | None) -> CellResult:
+def _alone(x: np.ndarray, cfg: FitConfig, cancel: CancelToken | None, weights: np.ndarray | None) -> CellResult:
     trace: list = []
     try:
         # every=False: only the last snapshot is built
-        *_, snap = fit(x, cfg, cancel, every=False, trace=trace)
+        *_, snap = fit(x, cfg, cancel, every=False, trace=trace, weights=weights)
     except UserError as exc:
         return CellResult(cfg, None, [], exc)
     return CellResult(cfg, snap, trace)
@@ -182,9 +198,11 @@ def _batch(
     cells: list[tuple[int, FitConfig]],
     cancel: CancelToken | None,
     moments: tuple[np.ndarray, np.ndarray] | None = None,
+    weights: np.ndarray | None = None,
 ) -> dict[int, CellResult] | None:
     """Fit cells [(index, config)] that share their working units as one ExactEM through the shared pipeline;
-    None when cancelled. moments: the data's column_moments, computed by its check (in memory)."""
+    None when cancelled. moments: the data's column_moments, computed by its check (in memory); weights (N,): the
+    points' checked frequency weights (in memory)."""
     given = dict(cells)
     cells = [(i, cfg.resolved()) for i, cfg in cells]
     base = cells[0][1]
@@ -195,7 +213,8 @@ def _batch(
     else:
         # n too: a batch on at most ONE_CHUNK_ROWS points is one E-step chunk, where one torch thread is faster
         # up to a larger work (threads.threads_for; docs/performance.md, 'The fourteen-model grid')
-        setup = prepare_points(data, moments if moments is not None else column_moments(data), base, work, n)
+        moments = moments if moments is not None else column_moments(data)
+        setup = prepare_points(data, moments, base, work, n, weights)
     results: dict[int, CellResult] = {}
     inits = []
     for i, cfg in cells:
@@ -208,9 +227,9 @@ def _batch(
     layout = _Layout.of([(i, cfg) for i, cfg, _ in inits])
     k_max = max(cfg.n_components for _, cfg in layout.cells)
     params = tuple(torch.cat([_pad(p[j], k_max, j) for _, _, p in inits]) for j in range(3))
-    source = setup.points
+    source = setup.points if setup.weights is None else PointsInMemory(setup.points, setup.weights)
     if isinstance(data, Streamed):
-        source = PassedPoints(data.run_pass, n, data.shape[1], setup.scaling, setup.dtype)
+        source = PassedPoints(data.run_pass, n, data.shape[1], setup.scaling, setup.dtype, setup.n_effective)
     setup = setup.without_sample()
     types, ks = layout.per_row("covariance_type"), layout.per_row("n_components")
     proc = ExactEM(source, params, types, setup.reg, base.empty_policy, n_components=ks, priors=setup.priors)

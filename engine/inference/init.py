@@ -2,7 +2,12 @@
 seed + r, so any restart can be reproduced alone with the same seed.
 
 All functions take points x (N, D) in working units and return weights (R, K), means (R, K, D) and full
-covariances (R, K, D, D) in those units.
+covariances (R, K, D, D) in those units. With frequency weights w (N,) (None: every point 1) each start is the one
+the rows repeated w times would make where that is natural: k-means++ draws its first centre with probability
+proportional to w and the next ones to w D^2, k-means' centres and the assignment's M-step are weighted means,
+random-data draws distinct rows with probability proportional to w and the weighted covariance. The hierarchical
+start agglomerates the sample's points of weight > 0, each once (mclust's hc has no weights: the merge cost of a
+cluster of repeated points is not a weighted one), and its partition's M-step is weighted.
 
 `hc` is deterministic: restart 0 is mclust's hierarchical start (engine/inference/hc.py), restarts r >= 1 are
 k-means++ starts from generator seed + r (the same as `kmeans++`'s restart r).
@@ -42,41 +47,64 @@ def initial_points(x: torch.Tensor, seed: int) -> torch.Tensor:
     return x[torch.as_tensor(rows, device=x.device)]
 
 
+def initial_weights(weights: torch.Tensor, seed: int) -> torch.Tensor:
+    """The weights (S,) of initial_points' rows of the same points."""
+    from ..io import stream
+
+    return _rows_of(weights, seed, stream.SAMPLE_SIZE)
+
+
 def initial_parameters(
-    x: torch.Tensor, cfg: FitConfig, scaling: Scaling, reg: torch.Tensor, prior: Prior | None = None
+    x: torch.Tensor,
+    cfg: FitConfig,
+    scaling: Scaling,
+    reg: torch.Tensor,
+    prior: Prior | None = None,
+    weights: torch.Tensor | None = None,
 ) -> Params:
     """Dispatch on cfg.init, drawing from the points x (S, D) (initial_points of the data). reg (D,) is reg_covar in
-    working units; prior (working units): the starts' M-step is its MAP one (mclust's mstep with the prior)."""
-    k, n = cfg.n_components, x.shape[0]
+    working units; prior (working units): the starts' M-step is its MAP one (mclust's mstep with the prior);
+    weights (S,): the points' frequency weights (see the module's docstring), None: all 1."""
+    k = cfg.n_components
+    n = x.shape[0] if weights is None else int((weights > 0).sum())
     if cfg.init != "params" and n < k:
-        raise UserError(f"{n} points cannot fit {k} components: use at most {n} components or more data")
+        counted = "points" if weights is None else "points of weight > 0"
+        raise UserError(f"{n} {counted} cannot fit {k} components: use at most {n} components or more data")
     gens = generators(cfg.seed, cfg.restarts)
     if cfg.init == "params":
         return _explicit(x, cfg, scaling)
     if cfg.init == "forum":
         return _forum(x, k, gens, scaling)
     if cfg.init == "random-data":
-        return _random_data(x, k, gens, cfg.covariance_type)
+        return _random_data(x, k, gens, cfg.covariance_type, weights)
     if cfg.init == "hc":
-        return _hc(x, k, gens, cfg, reg, prior)
-    centers = kmeans_plus_plus(x, k, gens)
+        return _hc(x, k, gens, cfg, reg, prior, weights)
+    centers = kmeans_plus_plus(x, k, gens, weights)
     release_free_memory()  # its distance blocks (see engine/memory.py)
     if cfg.init == "kmeans":
-        centers = lloyd(x, centers, LLOYD_STEPS)
-    return _from_hard_assignment(x, centers, cfg.covariance_type, reg, prior)
+        centers = lloyd(x, centers, LLOYD_STEPS, weights)
+    return _from_hard_assignment(x, centers, cfg.covariance_type, reg, prior, weights)
 
 
-def kmeans_plus_plus(x: torch.Tensor, k: int, gens: list[torch.Generator]) -> torch.Tensor:
-    """k-means++ seeding (D^2 sampling), batched: centres (R, K, D).
+def kmeans_plus_plus(
+    x: torch.Tensor, k: int, gens: list[torch.Generator], weights: torch.Tensor | None = None
+) -> torch.Tensor:
+    """k-means++ seeding (D^2 sampling, w D^2 with weights (N,)), batched: centres (R, K, D).
 
     Each restart draws its K uniforms up front from its own generator; the sampling itself is batched.
     """
     u = torch.stack([torch.rand(k, generator=g, dtype=torch.float64) for g in gens]).to(x.device)  # (R, K)
-    first = (u[:, 0] * x.shape[0]).long().clamp_max(x.shape[0] - 1)
+    last = x.shape[0] - 1
+    if weights is None:
+        first = (u[:, 0] * x.shape[0]).long().clamp_max(last)
+    else:  # the first centre with probability w / sum w: the first row whose cumulative weight passes u sum w
+        w64 = weights.double()
+        cdf = torch.cumsum(w64, dim=0)
+        first = torch.searchsorted(cdf, (u[:, 0] * cdf[-1]).contiguous(), right=True).clamp_max(last)
     centers = [x[first]]  # list of (R, D)
     d2 = _squared_distances(x, centers[0])  # (R, N)
     for j in range(1, k):
-        cdf = torch.cumsum(d2.double(), dim=-1)
+        cdf = torch.cumsum(d2.double() if weights is None else d2.double() * w64, dim=-1)
         target = u[:, j : j + 1] * cdf[:, -1:]
         idx = torch.searchsorted(cdf, target).squeeze(-1).clamp_max(x.shape[0] - 1)
         centers.append(x[idx])
@@ -113,25 +141,37 @@ def nearest(x: torch.Tensor, centers: torch.Tensor) -> torch.Tensor:
     return torch.cat(out, dim=1)
 
 
-def lloyd(x: torch.Tensor, centers: torch.Tensor, steps: int) -> torch.Tensor:
-    """A few Lloyd iterations from centres (R, K, D); a centre that loses its points stays where it is."""
+def lloyd(x: torch.Tensor, centers: torch.Tensor, steps: int, weights: torch.Tensor | None = None) -> torch.Tensor:
+    """A few Lloyd iterations from centres (R, K, D), weighted means with weights (N,); a centre that loses its
+    points (or keeps only points of weight 0) stays where it is."""
     k = centers.shape[1]
     for _ in range(steps):
-        onehot = torch.nn.functional.one_hot(nearest(x, centers), k).to(x.dtype)  # (R, N, K)
+        onehot = _assignment(nearest(x, centers), k, x.dtype, weights)  # (R, N, K)
         counts = onehot.sum(1)  # (R, K)
         sums = onehot.transpose(-1, -2) @ x
         centers = torch.where(counts.unsqueeze(-1) > 0, sums / counts.clamp_min(1).unsqueeze(-1), centers)
     return centers
 
 
+def _assignment(labels: torch.Tensor, k: int, dtype: torch.dtype, weights: torch.Tensor | None) -> torch.Tensor:
+    """The hard responsibilities (..., N, K) of labels (..., N), each point's row times its weight (N,)."""
+    onehot = torch.nn.functional.one_hot(labels, k).to(dtype)
+    return onehot if weights is None else onehot.mul_(weights.to(dtype)[:, None])
+
+
 def _from_hard_assignment(
-    x: torch.Tensor, centers: torch.Tensor, cov_type: str, reg: torch.Tensor, prior: Prior | None = None
+    x: torch.Tensor,
+    centers: torch.Tensor,
+    cov_type: str,
+    reg: torch.Tensor,
+    prior: Prior | None = None,
+    weights: torch.Tensor | None = None,
 ) -> Params:
-    """scikit-learn's way: assign each point to its nearest centre, then one M-step."""
+    """scikit-learn's way: assign each point to its nearest centre, then one M-step (weighted with weights (N,))."""
     k = centers.shape[1]
     assigned = nearest(x, centers)
     release_free_memory()
-    onehot = torch.nn.functional.one_hot(assigned, k).to(x.dtype)
+    onehot = _assignment(assigned, k, x.dtype, weights)
     stats = gaussian.sufficient_statistics(gaussian.features_of(x), onehot)
     return gaussian.m_step(stats, x.shape[0], cov_type, reg, prior=prior)
 
@@ -140,36 +180,66 @@ def hc_points(x: torch.Tensor, seed: int) -> torch.Tensor:
     """The points (S, D) the hierarchical start agglomerates: x (N, D) itself up to hc.sample_size(D) points,
     else the rows stream.sample_rows(seed, N, that size) of it, ascending (mclust's Mclust also runs hc on a
     random subset of its data above 2,000 points)."""
+    return _rows_of(x, seed, hc.sample_size(x.shape[1]))
+
+
+def _rows_of(t: torch.Tensor, seed: int, size: int) -> torch.Tensor:
+    """t (N, ...) itself up to `size` rows, else its rows stream.sample_rows(seed, N, size), ascending."""
     from ..io import stream
 
-    rows = stream.sample_rows(seed, x.shape[0], hc.sample_size(x.shape[1]))
-    return x if len(rows) == x.shape[0] else x[torch.as_tensor(rows, device=x.device)]
+    rows = stream.sample_rows(seed, t.shape[0], size)
+    return t if len(rows) == t.shape[0] else t[torch.as_tensor(rows, device=t.device)]
 
 
 def _hc(
-    x: torch.Tensor, k: int, gens: list[torch.Generator], cfg: FitConfig, reg: torch.Tensor, prior: Prior | None = None
+    x: torch.Tensor,
+    k: int,
+    gens: list[torch.Generator],
+    cfg: FitConfig,
+    reg: torch.Tensor,
+    prior: Prior | None = None,
+    weights: torch.Tensor | None = None,
 ) -> Params:
     """Restart 0: one M-step of the covariance type (mclust's mstep from its hclass) on the partition of
-    hc_points into k clusters; restarts 1.. : k-means++ from generators seed + 1, ..."""
-    sample = hc_points(x, cfg.seed)
+    hc_points into k clusters; restarts 1.. : k-means++ from generators seed + 1, ... With weights (N,): hc over
+    the points of weight > 0 (see the module's docstring), the M-step weighted."""
+    counted, w = (x, None) if weights is None else (x[weights > 0], weights[weights > 0])
+    sample = hc_points(counted, cfg.seed)
     labels = torch.as_tensor(hc.hc_classes(sample.double().cpu().numpy(), k), device=x.device)
-    onehot = torch.nn.functional.one_hot(labels, k).to(x.dtype).unsqueeze(0)  # (1, S, K)
+    sample_w = None if w is None else _rows_of(w, cfg.seed, hc.sample_size(x.shape[1]))
+    onehot = _assignment(labels, k, x.dtype, sample_w).unsqueeze(0)  # (1, S, K)
     stats = gaussian.sufficient_statistics(gaussian.features_of(sample), onehot)
     first = gaussian.m_step(stats, sample.shape[0], cfg.covariance_type, reg, prior=prior)
     if len(gens) == 1:
         return first
-    rest = _from_hard_assignment(x, kmeans_plus_plus(x, k, gens[1:]), cfg.covariance_type, reg, prior)
+    centers = kmeans_plus_plus(x, k, gens[1:], weights)
+    rest = _from_hard_assignment(x, centers, cfg.covariance_type, reg, prior, weights)
     return tuple(torch.cat([a, b]) for a, b in zip(first, rest, strict=True))
 
 
-def _random_data(x: torch.Tensor, k: int, gens: list[torch.Generator], cov_type: str) -> Params:
-    """K distinct data points as means, uniform weights, the data's covariance for every component."""
-    idx = torch.stack([torch.randperm(x.shape[0], generator=g)[:k] for g in gens]).to(x.device)
+def _random_data(
+    x: torch.Tensor, k: int, gens: list[torch.Generator], cov_type: str, weights: torch.Tensor | None = None
+) -> Params:
+    """K distinct data points as means, uniform weights, the data's covariance for every component; with weights
+    (N,) the rows drawn with probability proportional to w (without replacement) and the weighted covariance."""
+    if weights is None:
+        idx = torch.stack([torch.randperm(x.shape[0], generator=g)[:k] for g in gens]).to(x.device)
+    else:
+        w = weights.double().cpu()
+        idx = torch.stack([torch.multinomial(w, k, replacement=False, generator=g) for g in gens]).to(x.device)
     means = x[idx]
     r, d = len(gens), x.shape[1]
-    cov = torch.cov(x.T).reshape(d, d).expand(r, k, d, d)
+    cov = (torch.cov(x.T) if weights is None else _weighted_cov(x, weights)).reshape(d, d).expand(r, k, d, d)
     cov = COVARIANCE_TYPES[cov_type].project(cov.clone(), None)
     return torch.full((r, k), 1.0 / k, dtype=x.dtype, device=x.device), means, cov
+
+
+def _weighted_cov(x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """The covariance (D, D) of points x (N, D) under frequency weights (N,), divided by sum w - 1 (torch.cov's
+    N - 1 of the repeated rows; at most 1 in all, by sum w itself)."""
+    total = weights.sum()
+    dev = x - (weights @ x) / total
+    return (dev.T * weights) @ dev / (total - 1.0 if total > 1.0 else total)
 
 
 def _forum(x: torch.Tensor, k: int, gens: list[torch.Generator], scaling: Scaling) -> Params:

@@ -25,13 +25,13 @@ from ..io.stream import Survey
 from ..model import gaussian
 from ..model.covariances import COVARIANCE_TYPES
 from ..model.prior import Prior, prior_from_moments, prior_to_std
-from ..model.scaling import Scaling, column_moments, reg_floor
+from ..model.scaling import Scaling, column_moments, reg_floor, weighted_moments
 from ..procedure import Procedure
 from ..runtime.threads import use_threads_for
 from ..snapshot import CancelToken
 from .bookkeeping import Bookkeeping, symmetric
 from .em import all_failed_error
-from .init import Params, initial_parameters, initial_points
+from .init import Params, initial_parameters, initial_points, initial_weights
 
 # A column's spread must keep its square (a variance) and the products of two spreads (a covariance) inside the
 # normal float64 range (2.2e-308 .. 1.8e308), with room for sums over points and components.
@@ -66,6 +66,25 @@ def checked_data(data: np.ndarray, columns: tuple[str, ...] = ()) -> tuple[np.nd
             f"{factor}, say) and fit again"
         )
     return x, moments
+
+
+def check_weights(weights: np.ndarray | None, n: int) -> np.ndarray | None:
+    """Frequency weights (N,) as float64, or a DataError naming the first bad one (its row counted from 0) and what
+    to do: each finite and >= 0 (0: the point counts for nothing), not all 0. None stays None (unweighted)."""
+    if weights is None:
+        return None
+    try:
+        w = np.asarray(weights, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise DataError("weights must be numbers, one per point") from None
+    if w.shape != (n,):
+        raise DataError(f"weights must be one number per point: {n} points, but weights of shape {w.shape}")
+    bad = np.flatnonzero(~(np.isfinite(w) & (w >= 0)))
+    if len(bad):
+        raise DataError(f"weight row {bad[0]} is {w[bad[0]]}: weights must be finite and >= 0 (0 drops a point)")
+    if not w.any():
+        raise DataError("every weight is 0: at least one point must count (a weight > 0)")
+    return w
 
 
 def working_points(x_data: np.ndarray, scaling: Scaling, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
@@ -113,30 +132,51 @@ class Setup:
     n_samples: int
     started: float  # time.perf_counter() when the fit's clock started
     priors: Callable[[str, int], Prior] | None = None  # with cfg.prior: (type, K) -> the prior (priors_for)
+    weights: torch.Tensor | None = None  # (N,) the points' frequency weights on the points' device; None: all 1
+    sample_weights: torch.Tensor | None = None  # (S,) the sample's weights (data read by passes, weighted)
+    n_effective: float | None = None  # sum w (the n of BIC); None: unweighted, n_samples
 
     def start_points(self) -> torch.Tensor:
         """The points (S, D) a start is drawn from: the same rows whatever holds the data (init.initial_points)."""
         return self.sample if self.sample is not None else initial_points(self.points, self.cfg.seed)
 
+    def start_weights(self) -> torch.Tensor | None:
+        """The weights (S,) of start_points' rows; None unweighted."""
+        if self.sample is not None or self.weights is None:
+            return self.sample_weights
+        return initial_weights(self.weights, self.cfg.seed)
+
     def without_sample(self) -> Setup:
         """This setup without its sample (S, D), once the starts are drawn: its memory goes back."""
-        return replace(self, sample=None)
+        return replace(self, sample=None, sample_weights=None)
 
 
 def prepare_points(
-    x_data: np.ndarray, moments: tuple[np.ndarray, np.ndarray], cfg: FitConfig, work: int, n: int | None = None
+    x_data: np.ndarray,
+    moments: tuple[np.ndarray, np.ndarray],
+    cfg: FitConfig,
+    work: int,
+    n: int | None = None,
+    weights: np.ndarray | None = None,
 ) -> Setup:
     """The setup of a fit of checked data (N, D) in memory with its column_moments, for the resolved cfg;
-    torch's threads set for `work` (points x components x restarts; n: see threads.use_threads_for)."""
+    torch's threads set for `work` (points x components x restarts; n: see threads.use_threads_for). weights:
+    checked frequency weights (N,) (check_weights): the standardisation and the reg_covar floor from the weighted
+    moments, as the repeated rows would give them."""
     dtype, device = working_dtype(cfg), resolve_device(cfg)
     if device.type == "cpu":
         use_threads_for(work, n)
     d = x_data.shape[1]
+    if weights is not None:
+        moments = weighted_moments(x_data, weights)
     scaling = Scaling.fit(x_data, _isotropic(cfg), moments) if cfg.standardize else Scaling.identity(d)
     x = working_points(x_data, scaling, dtype, device)
     floor = floor_of(cfg, moments[1])
     reg = scaling.reg_to_std(floor, x)
     setup = Setup(cfg, dtype, device, scaling, floor, reg, x, None, x_data.shape[0], time.perf_counter())
+    if weights is not None:
+        w = torch.as_tensor(weights, dtype=dtype, device=device)
+        setup = replace(setup, weights=w, n_effective=float(weights.sum()))
     return replace(setup, priors=priors_for(setup)) if cfg.prior is not None else setup
 
 
@@ -151,7 +191,11 @@ def prepare_survey(found: Survey, cfg: FitConfig, work: int, started: float) -> 
     reg = scaling.reg_to_std(floor, sample)
     if cfg.prior is not None:
         raise UserError(NO_PRIOR_BY_PASSES)  # the first pass surveys the columns' moments, not a covariance matrix
-    return Setup(cfg, dtype, device, scaling, floor, reg, None, sample, found.n_samples, started)
+    setup = Setup(cfg, dtype, device, scaling, floor, reg, None, sample, found.n_samples, started)
+    if found.n_effective is None:
+        return setup
+    sample_weights = torch.as_tensor(found.sample_weights, dtype=dtype)
+    return replace(setup, sample_weights=sample_weights, n_effective=found.n_effective)
 
 
 def survey_scaling(found: Survey, cfg: FitConfig) -> Scaling:
@@ -172,7 +216,7 @@ def starts(setup: Setup, cfg: FitConfig) -> Params:
     """cfg's starts (R restarts) in the setup's working units and dtype: generated from setup.start_points()
     (more components than points: UserError), or cfg's given parameters."""
     prior = setup.priors(cfg.covariance_type, cfg.n_components) if setup.priors is not None else None
-    made = initial_parameters(setup.start_points(), cfg, setup.scaling, setup.reg, prior)
+    made = initial_parameters(setup.start_points(), cfg, setup.scaling, setup.reg, prior, setup.start_weights())
     return tuple(p.to(setup.dtype) for p in made)
 
 
@@ -195,7 +239,7 @@ def book(setup: Setup, initial_loss: np.ndarray, ran: np.ndarray, seeds: np.ndar
     if seeds is None:
         seeds = np.arange(cfg.seed, cfg.seed + cfg.restarts)
     exact = exact_start(cfg) if setup.dtype == torch.float64 else None
-    return Bookkeeping(cfg, seeds, initial_loss, ran, setup.scaling, setup.floor, exact)
+    return Bookkeeping(cfg, seeds, initial_loss, ran, setup.scaling, setup.floor, exact, setup.n_effective)
 
 
 def exact_start(cfg: FitConfig) -> tuple[np.ndarray, ...] | None:
@@ -229,17 +273,30 @@ def priors_for(setup: Setup) -> Callable[[str, int], Prior] | None:
         raise UserError(NO_PRIOR_BY_PASSES)
     x = setup.points.to(device="cpu", dtype=torch.float64)
     center, scale = setup.scaling.center, setup.scaling.scale
-    mean = x.mean(0).numpy() * scale + center  # the data's, in data units
-    cov = torch.atleast_2d(torch.cov(x.T)).numpy() * np.outer(scale, scale)
+    w = None if setup.weights is None else setup.weights.to(device="cpu", dtype=torch.float64)
+    mean, cov, n = _mean_and_cov(x, w)
+    mean = mean * scale + center  # the data's, in data units
+    cov = cov * np.outer(scale, scale)
     made: dict[tuple[str, int], Prior] = {}
 
     def prior_of(type_name: str, k: int) -> Prior:
         if (type_name, k) not in made:
             model = COVARIANCE_TYPES[type_name].model
-            made[type_name, k] = prior_to_std(prior_from_moments(mean, cov, len(x), k, model), center, scale)
+            made[type_name, k] = prior_to_std(prior_from_moments(mean, cov, n, k, model), center, scale)
         return made[type_name, k]
 
     return prior_of
+
+
+def _mean_and_cov(x: torch.Tensor, w: torch.Tensor | None) -> tuple[np.ndarray, np.ndarray, float]:
+    """The column means (D,), the covariance matrix (D, D) (divided by n - 1) and n of points x (N, D) float64,
+    under frequency weights w (N,) (n = sum w: the repeated rows' answer), or unweighted."""
+    if w is None:
+        return x.mean(0).numpy(), torch.atleast_2d(torch.cov(x.T)).numpy(), len(x)
+    n = float(w.sum())
+    mean = (w @ x) / n
+    dev = x - mean
+    return mean.numpy(), ((dev.T * w) @ dev / (n - 1.0)).numpy(), n
 
 
 def check_running(proc: Procedure) -> None:

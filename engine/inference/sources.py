@@ -71,31 +71,51 @@ class PassRunner(Protocol):
 
 class PointsInMemory:
     """The E-step over points x (N, D) in working units, on x's device (features made once per fit, or per
-    chunk at large D; the lifted layout [1; x^T] when x lives in it: see fitting.working_points)."""
+    chunk at large D; the lifted layout [1; x^T] when x lives in it: see fitting.working_points).
 
-    def __init__(self, x: torch.Tensor) -> None:
+    weights (N,) on x's device: the points' frequency weights (sums and log-likelihoods weighted, the mean per
+    point over sum w); None: every point counts once."""
+
+    def __init__(self, x: torch.Tensor, weights: torch.Tensor | None = None) -> None:
         self.x = x
         self.n_samples, self.n_features = x.shape
         self.dtype = x.dtype
         self.features = gaussian.features_of(x)
         self.lifted = gaussian.lifted_of(x)
+        self.weights = weights
+        self._w64 = None if weights is None else weights.to(torch.float64)
+        self._total_w = None if weights is None else float(self._w64.sum())
         self._log_norm: torch.Tensor | None = None  # (M, N) log p(x_n) at the last E-step, on x's device
 
     def e_step(
         self, log_weights: torch.Tensor, means: torch.Tensor, chol: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
+        w = self.weights
         if gaussian.use_whitened(self.n_features, means.shape[0] * means.shape[1]):
-            stats, self._log_norm = gaussian.whitened_statistics(self.x, log_weights, means, chol, lifted=self.lifted)
+            stats, self._log_norm = gaussian.whitened_statistics(
+                self.x, log_weights, means, chol, lifted=self.lifted, weights=w
+            )
         else:
             coef = gaussian.log_joint_coefficients(log_weights, means, chol)
-            stats, self._log_norm = gaussian.e_step_statistics(self.features, coef.to(self.x.device))
-        return stats.to(HOST), self._log_norm.mean(-1, dtype=torch.float64).to(HOST)
+            stats, self._log_norm = gaussian.e_step_statistics(self.features, coef.to(self.x.device), weights=w)
+        if w is None:
+            return stats.to(HOST), self._log_norm.mean(-1, dtype=torch.float64).to(HOST)
+        return stats.to(HOST), (self._weighted_ll() / self._total_w).to(HOST)
+
+    def _weighted_ll(self) -> torch.Tensor:
+        """sum_n w_n log p(x_n) (M,) float64 at the last E-step."""
+        return self._log_norm.to(torch.float64) @ self._w64
 
     def total_ll(self) -> torch.Tensor | None:
-        return None if self._log_norm is None else self._log_norm.sum(-1).to(HOST)
+        if self._log_norm is None:
+            return None
+        return (self._log_norm.sum(-1) if self.weights is None else self._weighted_ll()).to(HOST)
 
     def worst_points(self, row: int, count: int) -> torch.Tensor:
-        return self.x[self._log_norm[row].argsort()[:count]].to(HOST)
+        log_norm = self._log_norm[row]
+        if self.weights is not None:  # a point of weight 0 counts for nothing: never a re-seeded component's place
+            log_norm = log_norm.masked_fill(self.weights == 0, float("inf"))
+        return self.x[log_norm.argsort()[:count]].to(HOST)
 
 
 @dataclass(frozen=True)
@@ -110,6 +130,7 @@ class PassPlan:
     chol: torch.Tensor
     dtype: torch.dtype
     classify: bool = False  # the pass sums each point's log max_k z_k (ICL's term) instead of the E-step's sums
+    weighted: bool = False  # each chunk's last column is its points' frequency weights (not a fitted column)
 
 
 @dataclass
@@ -135,9 +156,16 @@ class PassedPoints:
     The points an empty component is re-seeded at (the worst explained) are kept during the pass."""
 
     def __init__(
-        self, run_pass: PassRunner, n_samples: int, n_features: int, scaling: Scaling, dtype: torch.dtype
+        self,
+        run_pass: PassRunner,
+        n_samples: int,
+        n_features: int,
+        scaling: Scaling,
+        dtype: torch.dtype,
+        n_effective: float | None = None,
     ) -> None:
-        self.run_pass, self.scaling = run_pass, scaling
+        """n_effective: sum w when the chunks carry the points' frequency weights last (PassPlan.weighted)."""
+        self.run_pass, self.scaling, self.n_effective = run_pass, scaling, n_effective
         self.n_samples, self.n_features, self.dtype = n_samples, n_features, dtype
         self._ll_sum: torch.Tensor | None = None  # (M,) the last pass's log-likelihood sums
         self._worst: torch.Tensor | None = None  # (M, K, D) the worst-explained points, worst first
@@ -145,10 +173,13 @@ class PassedPoints:
     def e_step(
         self, log_weights: torch.Tensor, means: torch.Tensor, chol: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        plan = PassPlan(self.scaling.center, self.scaling.scale, log_weights, means, chol, self.dtype)
+        weighted = self.n_effective is not None
+        plan = PassPlan(
+            self.scaling.center, self.scaling.scale, log_weights, means, chol, self.dtype, weighted=weighted
+        )
         sums = self.run_pass(plan)
         self._ll_sum, self._worst = sums.ll_sum, sums.worst_x
-        return sums.stats, sums.ll_sum / self.n_samples
+        return sums.stats, sums.ll_sum / (self.n_effective if weighted else self.n_samples)
 
     def total_ll(self) -> torch.Tensor | None:
         return None if self._ll_sum is None else self._ll_sum.to(HOST)
@@ -160,32 +191,47 @@ class PassedPoints:
 def chunk_sums(chunk: np.ndarray, plan: PassPlan) -> PassSums:
     """The E-step of one chunk of rows (c, D) as read: standardised, the same chunk E-step as the in-memory fit
     (whitened distances or features made per sub-chunk), its sums. Runs here or on a Dask worker."""
+    chunk, w64 = split_weights(chunk, plan.weighted)
     if plan.classify:
-        return classification_sums(chunk, plan)
+        return classification_sums(chunk, plan, w64)
     m, k, d = plan.means.shape
     center = torch.as_tensor(plan.center, dtype=plan.dtype)
     scale = torch.as_tensor(plan.scale, dtype=plan.dtype)
     raw = torch.as_tensor(chunk)
+    w = None if w64 is None else w64.to(plan.dtype)
     # the rows as read: each E-step thread standardises its sub-chunks into its own buffer, in cache (a pass
     # over the whole chunk first, single-threaded, cost half the in-memory iteration again: bench_scale.py)
     features = gaussian.LazyFeatures(raw, center, scale, plan.dtype)
     if gaussian.use_whitened(d, m * k):
         x = features.points(slice(None))  # the whitened products need the points themselves
-        stats, log_norm = gaussian.whitened_statistics(x, plan.log_weights, plan.means, plan.chol)
+        stats, log_norm = gaussian.whitened_statistics(x, plan.log_weights, plan.means, plan.chol, weights=w)
     else:  # features made per sub-chunk, in cache, whatever D: a chunk's whole features could be GBs
         coef = gaussian.log_joint_coefficients(plan.log_weights, plan.means, plan.chol)
-        stats, log_norm = gaussian.e_step_statistics(features, coef)
-    worst_ll, at = lowest(log_norm.double(), min(k, log_norm.shape[1]))
+        stats, log_norm = gaussian.e_step_statistics(features, coef, weights=w)
+    ranked = log_norm.double()
+    if w64 is not None:  # a point of weight 0 counts for nothing: never a re-seeded component's place
+        ranked = ranked.masked_fill(w64 == 0, float("inf"))
+    worst_ll, at = lowest(ranked, min(k, log_norm.shape[1]))
     worst = (worst_ll, features.points(at.flatten()).double().view(*at.shape, d))
-    return PassSums(stats.double(), log_norm.sum(-1, dtype=torch.float64), *worst)
+    ll_sum = log_norm.sum(-1, dtype=torch.float64) if w64 is None else log_norm.double() @ w64
+    return PassSums(stats.double(), ll_sum, *worst)
+
+
+def split_weights(chunk: np.ndarray, weighted: bool) -> tuple[np.ndarray, torch.Tensor | None]:
+    """A chunk (c, D) as it is, or a weighted pass's chunk (c, D + 1) cut into its points (c, D) and their weights
+    (c,) float64."""
+    if not weighted:
+        return chunk, None
+    return np.ascontiguousarray(chunk[:, :-1]), torch.as_tensor(np.asarray(chunk[:, -1], dtype=np.float64))
 
 
 CLASSIFY_ELEMENTS = 2**21  # classification_sums: a block's (M, K, D, rows) whitened points hold about this many
 
 
-def classification_sums(chunk: np.ndarray, plan: PassPlan) -> PassSums:
+def classification_sums(chunk: np.ndarray, plan: PassPlan, weights: torch.Tensor | None = None) -> PassSums:
     """A chunk's (c, D) sums of log p(x) and of log max_k z_k = max_k log w_k N(x | mu_k, Sigma_k) - log p(x), at
-    the plan's parameters (M rows of K components; a weight 0 is a padded or empty component): ICL's term.
+    the plan's parameters (M rows of K components; a weight 0 is a padded or empty component): ICL's term; each
+    point's terms times its frequency weight (c,) float64 if given.
     float64 throughout; no E-step statistics (stats (M, K, 1) of zeros) and no worst points."""
     m, k, d = plan.means.shape
     x = (torch.as_tensor(chunk, dtype=torch.float64) - torch.as_tensor(plan.center)) / torch.as_tensor(plan.scale)
@@ -200,8 +246,13 @@ def classification_sums(chunk: np.ndarray, plan: PassPlan) -> PassSums:
         white = torch.linalg.solve_triangular(chol, diff, upper=False)
         joint = const[..., None] - 0.5 * white.square().sum(-2)  # (M, K, b) log w_k N(x | mu_k, Sigma_k)
         log_p = torch.logsumexp(joint, dim=1)  # (M, b)
-        ll_sum += log_p.sum(-1)
-        map_sum += (joint.amax(dim=1) - log_p).sum(-1)
+        entropy = joint.amax(dim=1) - log_p
+        if weights is None:
+            ll_sum += log_p.sum(-1)
+            map_sum += entropy.sum(-1)
+        else:
+            ll_sum += log_p @ weights[lo : lo + block]
+            map_sum += entropy @ weights[lo : lo + block]
     empty = torch.zeros(m, 0, dtype=torch.float64)
     return PassSums(torch.zeros(m, k, 1, dtype=torch.float64), ll_sum, empty, empty[..., None].expand(m, 0, d), map_sum)
 

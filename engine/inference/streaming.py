@@ -109,7 +109,7 @@ def fit_stream(
         run_pass = functools.partial(local_pass, source, rows)
     if cancel is not None:  # every pass runner takes the token: checked between chunks (errors.Cancelled)
         run_pass = functools.partial(run_pass, cancel=cancel)
-    sums = PassedPoints(run_pass, source.n_samples, source.n_features, setup.scaling, setup.dtype)
+    sums = PassedPoints(run_pass, source.n_samples, source.n_features, setup.scaling, setup.dtype, setup.n_effective)
     proc = ExactEM(sums, init, cfg.covariance_type, setup.reg, cfg.empty_policy)
     mean_ll = begin(proc)
     table = book(setup, initial_losses(proc), np.arange(cfg.restarts))

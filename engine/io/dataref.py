@@ -30,6 +30,25 @@ class DataRef:
     points: list | None = None
     n_features: int = 2  # D, the points' dimension (sessions before it existed held 2-D data)
     chunked: bool = False  # a file bigger than memory: read by chunks (open_chunked), never loaded whole
+    weights_column: int | None = None  # the file's column of the points' frequency weights (--weights), by place
+    weights_sha256: str = ""  # their SHA-256 as an (N, 1) table (in memory; by chunks the data's digest holds them)
+
+    def load_weights(self) -> np.ndarray | None:
+        """The points' frequency weights (N,) of a file fitted with them, checked against the saved hash (None
+        without): the same checks and messages as `--weights`."""
+        if self.weights_column is None:
+            return None
+        from .weighted import load_weighted
+
+        columns = [f"index:{j}" for j in self.columns] if self.columns else None
+        _, weights, _, _ = load_weighted(self.path, columns, f"index:{self.weights_column}")
+        digest = points_sha256(weights.reshape(-1, 1))
+        if digest != self.weights_sha256:
+            raise UserError(
+                f"{self.path}: its weights' column {self.weights_column} has changed since the session was saved "
+                f"(SHA-256 {digest[:12]}… but the session recorded {self.weights_sha256[:12]}…)"
+            )
+        return weights
 
     def load(self) -> np.ndarray:
         """The points, checked against the saved hash; UserError naming what changed."""
@@ -59,6 +78,10 @@ class DataRef:
         """The source of a file read by chunks (engine.io.stream), checked in one pass against the saved size and
         SHA-256; UserError naming what changed."""
         source = open_source(self.path, list(self.columns) or None)
+        if self.weights_column is not None:  # the weights read with each chunk, last (engine/io/weighted.py)
+            from .weighted import WeightedSource
+
+            source = WeightedSource(open_source(self.path, [f"index:{j}" for j in [*source.idx, self.weights_column]]))
         if (source.n_samples, source.n_features) != (self.n_samples, self.n_features):
             raise UserError(
                 f"{self.path} has changed since the session was saved: {source.n_samples:,} rows x "
@@ -68,7 +91,9 @@ class DataRef:
         return source
 
 
-def file_ref(dataset: Dataset) -> DataRef:
+def file_ref(dataset: Dataset, weights: np.ndarray | None = None, weights_column: int | None = None) -> DataRef:
+    """The reference of a file's data set in memory; with the frequency weights (N,) fitted with it, and their
+    column's place in the file."""
     return DataRef(
         "file",
         dataset.sha256,
@@ -76,6 +101,8 @@ def file_ref(dataset: Dataset) -> DataRef:
         path=str(Path(dataset.source).resolve()),
         columns=tuple(dataset.column_indices),
         n_features=dataset.points.shape[1],
+        weights_column=weights_column,
+        weights_sha256="" if weights is None else points_sha256(np.asarray(weights).reshape(-1, 1)),
     )
 
 
@@ -90,6 +117,7 @@ def chunked_ref(source, path: str, rows: int, cancelled=None) -> DataRef:
         columns=tuple(int(j) for j in source.idx),
         n_features=source.n_features,
         chunked=True,
+        weights_column=getattr(source, "weight_index", None),  # a WeightedSource's: its digest holds the weights
     )
 
 

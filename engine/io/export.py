@@ -58,17 +58,20 @@ def versions() -> dict:
     }
 
 
-def information_criteria(log_likelihood: float, n_samples: int, k: int, d: int, cov_type: str) -> tuple[float, float]:
-    """(BIC, AIC) with scikit-learn's sign: lower is better."""
+def information_criteria(log_likelihood: float, n_samples: float, k: int, d: int, cov_type: str) -> tuple[float, float]:
+    """(BIC, AIC) with scikit-learn's sign: lower is better (n_samples: sum w with frequency weights)."""
     p = COVARIANCE_TYPES[cov_type].n_parameters(k, d)
     return -2.0 * log_likelihood + p * math.log(n_samples), -2.0 * log_likelihood + 2.0 * p
 
 
-def params_from_snapshot(snap: Snapshot, columns: tuple[str, ...] = (), data_sha256: str = "") -> MixtureParams:
-    """The snapshot's parameters with the metadata the JSON export carries."""
+def params_from_snapshot(
+    snap: Snapshot, columns: tuple[str, ...] = (), data_sha256: str = "", weights_column: str | None = None
+) -> MixtureParams:
+    """The snapshot's parameters with the metadata the JSON export carries (weights_column: the file's column that
+    held the points' frequency weights, for a weighted fit)."""
     cfg = snap.config
     k, d = snap.means.shape
-    bic, aic = information_criteria(snap.log_likelihood, snap.n_samples, k, d, cfg.covariance_type)
+    bic, aic = information_criteria(snap.log_likelihood, snap.n_counted, k, d, cfg.covariance_type)
     meta = {
         "log_likelihood": snap.log_likelihood,
         "mean_log_likelihood": snap.mean_log_likelihood,
@@ -93,6 +96,8 @@ def params_from_snapshot(snap: Snapshot, columns: tuple[str, ...] = (), data_sha
         "reg_floor": [float(v) for v in snap.reg_floor],  # what it added to each column's variance (data units)
         "dtype": cfg.dtype,
         "n_samples": snap.n_samples,
+        "n_effective": snap.n_counted,  # sum w, the n of BIC (n_samples without weights)
+        "weights_column": weights_column,
         "data_sha256": data_sha256,
         "columns": list(columns),
         "warnings": list(snap.warnings),

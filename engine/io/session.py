@@ -216,7 +216,7 @@ def _data_ref(d: dict) -> DataRef:
         raise UserError(f"data: chunked must be true or false (true for a file only), got {chunked!r:.60}")
     ref = DataRef(kind, sha, n_samples, columns=columns, n_features=d_features, chunked=chunked)
     if kind == "file":
-        return replace(ref, path=_field(d, "path", str, "data: "))
+        return replace(ref, path=_field(d, "path", str, "data: "), **_weights_ref(d))
     if kind == "generated":
         mixture = _field(d, "mixture", dict, "data: ")
         n = _field(d, "n", int, "data: ")
@@ -250,6 +250,16 @@ def _data_ref(d: dict) -> DataRef:
     if bad is not None:
         raise UserError(f"data: every point must be {d_features} finite numbers (n_features), found {bad!r:.60}")
     return replace(ref, points=points)
+
+
+def _weights_ref(d: dict) -> dict:
+    """A file's weights' column (a place in the file, or none) and their hash, checked."""
+    column, sha = d.get("weights_column"), d.get("weights_sha256", "")
+    if column is not None and (isinstance(column, bool) or not isinstance(column, int) or column < 0):
+        raise UserError(f"data: weights_column must be a column's place (a whole number >= 0), got {column!r:.60}")
+    if not isinstance(sha, str):
+        raise UserError(f"data: weights_sha256 must be a string, got {sha!r:.60}")
+    return {"weights_column": column, "weights_sha256": sha}
 
 
 def _check_fit(fit: dict, config: FitConfig, data: DataRef) -> None:

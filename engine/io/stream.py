@@ -121,16 +121,28 @@ class Moments:
         return Moments(0, np.zeros(d), np.zeros(d), np.full(d, np.inf), np.full(d, -np.inf))
 
     @staticmethod
-    def of(chunk: np.ndarray) -> Moments:
+    def of(chunk: np.ndarray, weights: np.ndarray | None = None) -> Moments:
+        """The moments of a chunk's rows (c, D); with frequency weights (c,) the weighted ones (count: sum w; the
+        extremes of every row, a row of weight 0 too)."""
+        low, high = chunk.min(axis=0).astype(np.float64), chunk.max(axis=0).astype(np.float64)
+        if weights is not None:
+            w = np.asarray(weights, dtype=np.float64)
+            total = float(w.sum())
+            if total == 0:
+                return Moments(0, np.zeros(chunk.shape[1]), np.zeros(chunk.shape[1]), low, high)
+            mean = (w @ chunk) / total
+            dev = chunk - mean
+            return Moments(total, mean, np.einsum("i,ij,ij->j", w, dev, dev), low, high)
         mean = chunk.mean(axis=0, dtype=np.float64)  # float32 files too: the moments in float64
         dev = chunk - mean
-        low, high = chunk.min(axis=0).astype(np.float64), chunk.max(axis=0).astype(np.float64)
         return Moments(len(chunk), mean, np.einsum("ij,ij->j", dev, dev), low, high)
 
     def add(self, other: Moments) -> Moments:
-        """The moments of both sets of rows (Chan's pairwise combination)."""
+        """The moments of both sets of rows (Chan's pairwise combination; counts may be sums of weights)."""
         if other.count == 0:
-            return self
+            return Moments(
+                self.count, self.mean, self.m2, np.minimum(self.low, other.low), np.maximum(self.high, other.high)
+            )
         total = self.count + other.count
         delta = other.mean - self.mean
         mean = self.mean + delta * (other.count / total)
@@ -179,34 +191,48 @@ class Survey:
     sample_rows: np.ndarray
     low: np.ndarray
     high: np.ndarray
+    n_effective: float | None = None  # sum w of a weighted source (engine/io/weighted.py); None: unweighted
+    sample_weights: np.ndarray | None = None  # (S,) the sample's weights (weighted)
 
 
 def survey(source, rows: int, sample_size: int, seed: int, cancelled=None) -> Survey:
     """One pass: every value checked (finite; the row and column named), the moments (Chan's pairwise
     combination of per-chunk means and squared deviations, in float64), and the rows sample_rows(seed, N,
     sample_size) gathered as the chunks pass, in row order. cancelled() (optional) is asked before each chunk:
-    True ends the pass with stream.Cancelled."""
+    True ends the pass with stream.Cancelled. A weighted source's chunks end with the weights' column: the
+    weights checked (>= 0, not all 0), the moments weighted, the sample's weights kept."""
+    from .weighted import all_zero, check_weight_chunk, names_of
+
+    weighted = bool(getattr(source, "weighted", False))
     wanted = sample_rows(seed, source.n_samples, sample_size)
     d = source.n_features
-    sample = np.empty((len(wanted), d))
-    moments = Moments.none(d)
+    sample, sample_w = np.empty((len(wanted), d)), np.empty(len(wanted)) if weighted else None
+    moments, read, names = Moments.none(d), 0, names_of(source)
     for chunk in source.chunks(rows):
         check_cancelled(cancelled)
-        count, bad = moments.count, first_non_finite(chunk)
+        bad = first_non_finite(chunk)
         if bad is not None:
             r, j, value = bad
             raise DataError(
-                f"{source.path}: row {count + r}, column {j} ({source.columns[j]!r}) is {value}: remove or fill "
-                "non-finite values"
+                f"{source.path}: row {read + r}, column {j} ({names[j]!r}) is {value}: remove or fill non-finite values"
             )
-        moments = moments.add(Moments.of(chunk))
-        lo, hi = np.searchsorted(wanted, [count, moments.count])
-        sample[lo:hi] = chunk[wanted[lo:hi] - count]
-    if moments.count == 0:
+        points, w = (chunk[:, :-1], chunk[:, -1]) if weighted else (chunk, None)
+        if weighted:
+            check_weight_chunk(source, w, read)
+        moments = moments.add(Moments.of(points, w))
+        lo, hi = np.searchsorted(wanted, [read, read + len(chunk)])
+        sample[lo:hi] = points[wanted[lo:hi] - read]
+        if weighted:
+            sample_w[lo:hi] = w[wanted[lo:hi] - read]
+        read += len(chunk)
+    if read == 0:
         raise DataError(f"{source.path}: there are no rows")
-    check_row_count(source.path, moments.count, source.n_samples)
+    check_row_count(source.path, read, source.n_samples)
     m = moments
-    return Survey(m.count, m.mean, m.std, sample, wanted, m.low, m.high)
+    if weighted and m.count == 0:
+        raise all_zero(source.path, source.weight_index, source.weight_column)
+    total = float(m.count) if weighted else None
+    return Survey(read, m.mean, m.std, sample, wanted, m.low, m.high, total, sample_w)
 
 
 def check_row_count(path, read: int, counted: int) -> None:

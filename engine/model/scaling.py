@@ -127,6 +127,17 @@ def column_moments(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.ldexp(mean, exponent), np.ldexp(std, exponent)
 
 
+def weighted_moments(x: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Column means and (population) standard deviations (D,) of x (N, D) float64 under frequency weights (N,) >= 0
+    with a positive sum: those of the rows repeated w times for whole weights. Points of weight 0 count for nothing
+    (their deviations are multiplied by 0, never formed as 0 * inf: the data is checked finite first)."""
+    t, w = _as_tensor(x), torch.from_numpy(np.ascontiguousarray(weights, dtype=np.float64))
+    total = w.sum()
+    mean = (w @ t) / total
+    var = (w @ (t - mean).square_()) / total
+    return mean.numpy(), torch.sqrt(var).numpy()
+
+
 def plain_moments_hold(mean: np.ndarray, std: np.ndarray) -> bool:
     """Whether moments (D,) computed as they are (_plain_moments) are exact to rounding: nothing overflowed (an
     overflow leaves an infinity or a NaN) and no column's squared deviations fell below the normal range. A column

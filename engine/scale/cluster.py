@@ -28,6 +28,7 @@ from ..io.stream import (
     rows_within,
     sample_rows,
 )
+from ..io.weighted import all_zero, negative_weight
 
 CONNECT_TIMEOUT_S = 10
 WORKERS_WAIT_S = 30  # how long a fit waits for a first worker to join a scheduler that has none
@@ -198,6 +199,7 @@ def part_rows(client, n_samples: int, rows: int) -> int:
 
 def partitions(source, rows: int) -> list[Part]:
     """The source cut into parts of at most `rows` rows, as each file's format cuts it (engine/io/parts.py)."""
+    source = source.source if getattr(source, "weighted", False) else source  # a WeightedSource: the columns it reads
     sources = source.sources if isinstance(source, MultiSource) else [source]
     return [part for s in sources for part in s.parts(rows)]
 
@@ -207,6 +209,8 @@ class ClusterPasses:
 
     def __init__(self, client, source, rows: int) -> None:
         self.client = client
+        self.weighted = bool(getattr(source, "weighted", False))  # each part's last column: the points' weights
+        self.source = source
         self.parts = partitions(source, rows)
         # pure: the same part always names the same key (a changed file has another stamp: other keys); a lost
         # one is recomputed from its file
@@ -221,21 +225,31 @@ class ClusterPasses:
         starts = np.cumsum([0, *counts])
         wanted = sample_rows(seed, int(starts[-1]), sample_size)
         picks = [rows_within(wanted, start, count) for start, count in zip(starts[:-1], counts, strict=True)]
-        tasks = self.client.map(part_survey, self.data, picks, pure=False)
-        moments, sample = None, []
+        tasks = self.client.map(part_survey, self.data, picks, weighted=self.weighted, pure=False)
+        moments, sample, read = None, [], 0
         for part, found in zip(self.parts, self.client.gather(tasks), strict=True):
             if found["bad"] is not None:
                 r, j, value = found["bad"]
                 raise DataError(
                     f"{part.path}: row {part.start + r}, column {j} is {value}: remove or fill non-finite values"
                 )
+            if self.weighted and len(found["weights"]) and found["weights"][0] < 0:
+                raise negative_weight(self.source, part.path, part.start + found["lowest"], float(found["weights"][0]))
             sample.append(found["sample"])
             moments = found["moments"] if moments is None else moments.add(found["moments"])
-        if moments is None or moments.count == 0:
+            read += found["rows"]
+        if read == 0:
             raise DataError(f"{self.parts[0].path if self.parts else 'the data'}: there are no rows")
-        check_row_count(self.parts[0].path, moments.count, int(starts[-1]))
-        m = moments
-        return Survey(m.count, m.mean, m.std, np.concatenate(sample), wanted, m.low, m.high)
+        check_row_count(self.parts[0].path, read, int(starts[-1]))
+        return self._survey(moments, np.concatenate(sample), wanted, read)
+
+    def _survey(self, m: Moments, sample: np.ndarray, wanted: np.ndarray, read: int) -> Survey:
+        """The Survey of the combined moments and the sample (S, D) (weighted: (S, D + 1), the weights last)."""
+        if not self.weighted:
+            return Survey(read, m.mean, m.std, sample, wanted, m.low, m.high)
+        if m.count == 0:
+            raise all_zero(self.source.path, self.source.weight_index, self.source.weight_column)
+        return Survey(read, m.mean, m.std, sample[:, :-1], wanted, m.low, m.high, float(m.count), sample[:, -1])
 
     def __call__(self, plan: PassPlan, cancel=None) -> PassSums:
         """A pass on the workers; cancel (a CancelToken): checked every CANCEL_POLL_S while the parts run, the tasks
@@ -259,7 +273,13 @@ class ClusterPasses:
                 continue
 
 
-def part_survey(chunk: np.ndarray, picks: np.ndarray) -> dict:
+def part_survey(chunk: np.ndarray, picks: np.ndarray, weighted: bool = False) -> dict:
     """One part's first pass (runs on a worker): its moments (float64), its first non-finite value, and its rows
-    `picks` (places in the part, ascending) of the initialisation's sample (c, D) in float64."""
-    return {"bad": first_non_finite(chunk), "moments": Moments.of(chunk), "sample": chunk[picks].astype(np.float64)}
+    `picks` (places in the part, ascending) of the initialisation's sample (c, D) in float64. weighted: the part's
+    last column is the points' weights (c,): the moments weighted, the weights' smallest (and where) sent back."""
+    found = {"bad": first_non_finite(chunk), "sample": chunk[picks].astype(np.float64), "rows": len(chunk)}
+    if not weighted:
+        return {**found, "moments": Moments.of(chunk)}
+    w = np.asarray(chunk[:, -1], dtype=np.float64)
+    lowest = int(np.argmin(w)) if len(w) else 0
+    return {**found, "moments": Moments.of(chunk[:, :-1], w), "weights": w[lowest : lowest + 1], "lowest": lowest}

@@ -66,7 +66,7 @@ def build_gallery(snap: Snapshot) -> Gallery:
     table = snap.restarts
     n_restarts = len(table.seeds)
     cfg = snap.config
-    solutions = group_restarts(table, snap.n_samples, cfg.tol or 0.0, cfg.max_iter)
+    solutions = group_restarts(table, snap.n_counted, cfg.tol or 0.0, cfg.max_iter)
     labels = restart_solution_labels(solutions, n_restarts)
     outcomes = restart_outcomes(solutions, n_restarts)
     steps = table.last_change if table.last_change is not None else np.full(n_restarts, np.nan)
@@ -80,13 +80,13 @@ def build_gallery(snap: Snapshot) -> Gallery:
                 "restart": r,
                 "seed": int(table.seeds[r]),
                 "initial_loss": finite_or_none(table.initial_loss[r]),
-                "log_likelihood": finite_or_none(table.mean_log_likelihood[r] * snap.n_samples),
+                "log_likelihood": finite_or_none(table.mean_log_likelihood[r] * snap.n_counted),
                 "mean_log_likelihood": finite_or_none(table.mean_log_likelihood[r]),
                 "n_iter": int(table.n_iter[r]),
                 "converged": bool(table.converged[r]),
-                "last_step": finite_or_none(steps[r] * snap.n_samples),
+                "last_step": finite_or_none(steps[r] * snap.n_counted),
                 "collapsed": collapsed_components(snap, (table.weights[r], table.means[r], cov)) if ran else [],
-                "empty": [int(k) for k in np.nonzero(table.weights[r] * snap.n_samples < 1.0)[0]] if ran else [],
+                "empty": [int(k) for k in np.nonzero(table.weights[r] * snap.n_counted < 1.0)[0]] if ran else [],
                 "solution": labels[r],
                 "outcome": outcomes[r],
                 "solution_share": share.get(labels[r], 0.0),

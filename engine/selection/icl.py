@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -25,10 +26,11 @@ MEMORY_CHUNK_ROWS = 65_536
 
 
 class _InMemory:
-    """Points (N, D) in memory as a ChunkSource."""
+    """Points (N, D) in memory as a ChunkSource (with weights (N,): chunks (c, D + 1), the weights last, as a
+    weighted pass reads them)."""
 
-    def __init__(self, x: np.ndarray) -> None:
-        self.x = x
+    def __init__(self, x: np.ndarray, weights: np.ndarray | None = None) -> None:
+        self.x = x if weights is None else np.column_stack([x, weights])
         self.n_samples, self.n_features = x.shape
 
     def chunks(self, rows: int) -> Iterator[np.ndarray]:
@@ -37,21 +39,28 @@ class _InMemory:
 
 
 def map_log_responsibilities(
-    data: np.ndarray | Streamed, fits: Sequence[Snapshot], cancel: CancelToken | None = None
+    data: np.ndarray | Streamed,
+    fits: Sequence[Snapshot],
+    cancel: CancelToken | None = None,
+    weights: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """For each fit (its weights (K,), means (K, D), covariances (K, D, D) in data units) on data (N, D): the sum
     over the points of log max_k z_ik, and the log-likelihood the same pass found (a check) — two (F,) arrays, one
     pass for all F fits; NaN for a fit whose covariance is not positive definite in float64 (rounding at
-    reg_covar 0). errors.Cancelled once cancel is set (between two chunks)."""
+    reg_covar 0). errors.Cancelled once cancel is set (between two chunks). weights (N,): the points' frequency
+    weights (each point's terms counted w times; streamed data says so itself, Streamed.weighted)."""
     if isinstance(data, Streamed):
         center, scale, run_pass = data.survey.mean, data.survey.std, data.run_pass
+        weighted, counted = data.weighted, data.n_counted
     else:
         x = np.asarray(data, dtype=np.float64)
         center, scale = column_moments(x)
-        run_pass = functools.partial(local_pass, _InMemory(x), MEMORY_CHUNK_ROWS)
+        run_pass = functools.partial(local_pass, _InMemory(x, weights), MEMORY_CHUNK_ROWS)
+        weighted, counted = weights is not None, x.shape[0] if weights is None else float(np.sum(weights))
     scale = np.where(scale > 0, scale, 1.0)
-    sums = run_pass(_plan(fits, np.asarray(center, np.float64), np.asarray(scale, np.float64)), cancel)
-    jacobian = data.shape[0] * float(np.log(scale).sum())  # log p in standardised units = log p in data units + this
+    plan = _plan(fits, np.asarray(center, np.float64), np.asarray(scale, np.float64))
+    sums = run_pass(replace(plan, weighted=weighted), cancel)
+    jacobian = counted * float(np.log(scale).sum())  # log p in standardised units = log p in data units + this
     return sums.map_sum.numpy(), sums.ll_sum.numpy() - jacobian
 
 

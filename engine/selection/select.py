@@ -74,32 +74,42 @@ def spurious_reason(snap: Snapshot, columns: tuple[str, ...] = ()) -> str:
 
 
 def select_models(
-    data: np.ndarray, ks: list[int], covariance_types: list[str], base: FitConfig, cancel: CancelToken | None = None
+    data: np.ndarray,
+    ks: list[int],
+    covariance_types: list[str],
+    base: FitConfig,
+    cancel: CancelToken | None = None,
+    weights: np.ndarray | None = None,
 ) -> Iterator[SelectionEntry]:
     """Yield one entry per (k, covariance type), in order (k first), as the fits finish (on small data the
     grid runs as one batch, see grid.py: the entries then come together). Each entry's ICL takes one more E-step
-    at its parameters: per fit over points in memory, one pass for the whole grid over data read by chunks."""
-    n, d = data.shape if isinstance(data, Streamed) else np.asarray(data).shape
+    at its parameters: per fit over points in memory, one pass for the whole grid over data read by chunks.
+    weights (N,): the points' frequency weights (data in memory): every criterion's n is sum w."""
+    d = data.shape[1] if isinstance(data, Streamed) else np.asarray(data).shape[1]
     cells = [replace(base, n_components=k, covariance_type=ct) for k in ks for ct in covariance_types]
-    fitted = fit_cells(data, cells, cancel)
+    fitted = fit_cells(data, cells, cancel, weights)
     groups = [list(fitted)] if isinstance(data, Streamed) else ([cell] for cell in fitted)
     try:
         for group in groups:
             if cancel is not None and cancel.cancelled:
                 return
-            yield from _with_icl(data, [_entry(cell, n, d) for cell in group], cancel)
+            yield from _with_icl(data, [_entry(cell, d) for cell in group], cancel, weights)
     except Cancelled:  # inside the ICL's pass: the grid stops quietly, as it does between two iterations
         return
 
 
 def _with_icl(
-    data: np.ndarray | Streamed, entries: list[SelectionEntry], cancel: CancelToken | None
+    data: np.ndarray | Streamed,
+    entries: list[SelectionEntry],
+    cancel: CancelToken | None,
+    weights: np.ndarray | None = None,
 ) -> list[SelectionEntry]:
-    """The entries with their ICL (one pass over data for all of them); a failed fit has none."""
+    """The entries with their ICL (one pass over data for all of them; weights (N,) as in select_models); a failed
+    fit has none."""
     fitted = [i for i, e in enumerate(entries) if e.snapshot is not None]
     if not fitted:
         return entries
-    terms, _ = map_log_responsibilities(data, [entries[i].snapshot for i in fitted], cancel)
+    terms, _ = map_log_responsibilities(data, [entries[i].snapshot for i in fitted], cancel, weights)
     out = list(entries)
     for i, term in zip(fitted, terms, strict=True):
         if np.isfinite(term):  # else (a covariance rounding took off positive definite) the entry has no ICL
@@ -107,13 +117,13 @@ def _with_icl(
     return out
 
 
-def _entry(cell: CellResult, n: int, d: int) -> SelectionEntry:
+def _entry(cell: CellResult, d: int) -> SelectionEntry:
     k, ct, snap = cell.config.n_components, cell.config.covariance_type, cell.snapshot
     if snap is None:
         return SelectionEntry(k, ct, None, None, None, False, 0, True, f"fit failed: {cell.error}", None)
     # the chosen restart's curve, up to the iteration it stopped at
     trace = [(i, lls[snap.restart]) for i, lls in cell.trace if i <= snap.restarts.n_iter[snap.restart]]
-    bic, aic = information_criteria(snap.log_likelihood, n, k, d, ct)
+    bic, aic = information_criteria(snap.log_likelihood, snap.n_counted, k, d, ct)
     n_parameters = COVARIANCE_TYPES[ct].n_parameters(k, d)
     reason = spurious_reason(snap)
     return SelectionEntry(
@@ -148,10 +158,12 @@ def run_selection(
     base: FitConfig,
     progress: Callable[[SelectionEntry], None] | None = None,
     criterion: str = "bic",
+    weights: np.ndarray | None = None,
 ) -> tuple[list[SelectionEntry], SelectionEntry | None]:
-    """Fit the whole grid; call progress(entry) after each fit; return all entries and the best by criterion."""
+    """Fit the whole grid (weights (N,) as in select_models); call progress(entry) after each fit; return all
+    entries and the best by criterion."""
     entries = []
-    for entry in select_models(data, ks, covariance_types, base):
+    for entry in select_models(data, ks, covariance_types, base, weights=weights):
         entries.append(entry)
         if progress is not None:
             progress(entry)

@@ -68,6 +68,13 @@ class SessionControl:
         except engine.UserError as exc:
             self.messages.error("Could not open the session", str(exc))
             return
+        if session.data.weights_column is not None:  # fitted unweighted here, it would not be the saved fit
+            self.messages.error(
+                "Could not open the session",
+                f"{path} was fitted with frequency weights (column {session.data.weights_column} of its file), which "
+                f"the window does not fit yet: replay it with `python3 main.py replay {path}`",
+            )
+            return
         self.messages.note(f"opening {path}: loading its data…", 0)
         if session.data.chunked:
             self._open_chunked(session)

@@ -546,3 +546,28 @@ def test_every_format_read_by_chunks_cuts_itself_into_parts_for_the_workers(tmp_
         parts = cluster.partitions(source, 250)
         assert [p.count for p in parts] == [len(c) for c in source.chunks(250)]
         np.testing.assert_array_equal(np.concatenate([cluster.read_part(p) for p in parts]), x)
+
+
+def test_a_weighted_fit_on_the_cluster_is_the_weighted_fit_in_memory(tmp_path, local_client) -> None:
+    """The weights' column read with each part on the workers (the first pass there too: weighted moments, the
+    sample's weights): every iteration's log-likelihood and the end are the in-memory weighted fit's to 1e-10, from
+    a given start and from k-means++ (the same sample and weighted draws); a negative weight is one line."""
+    from engine.io.weighted import open_weighted
+
+    x = _data(tmp_path / "x.npy", n=6000)
+    w = np.random.default_rng(5).integers(0, 4, len(x)).astype(np.float64)
+    np.save(tmp_path / "xw.npy", np.column_stack([x, w]))
+    source = open_weighted(str(tmp_path / "xw.npy"), None, "3")
+    passes = cluster.ClusterPasses(local_client, source, 1000)
+    for cfg in (_config(x), FitConfig(n_components=3, init="kmeans++", restarts=2, max_iter=8, tol=0.0)):
+        memory = list(fit(x, cfg, weights=w))
+        found = passes.survey(100_000, cfg.seed)
+        on_cluster = list(fit_stream(source, cfg, 1000, run_pass=passes, run_survey=lambda *_, f=found: f))
+        for a, b in zip(memory, on_cluster, strict=True):
+            assert b.log_likelihood == pytest.approx(a.log_likelihood, rel=1e-10, abs=0)
+        np.testing.assert_allclose(on_cluster[-1].restarts.means, memory[-1].restarts.means, rtol=0, atol=1e-10)
+    w[4321] = -1.0
+    np.save(tmp_path / "xw.npy", np.column_stack([x, w]))
+    bad = cluster.ClusterPasses(local_client, open_weighted(str(tmp_path / "xw.npy"), None, "3"), 1000)
+    with pytest.raises(DataError, match=r"row 4321 .*column 3 \('x3'\): weight -1 is negative"):
+        bad.survey(100_000, 0)
