@@ -12,6 +12,7 @@ A component is degenerate (a spurious fit, in model selection) when
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,6 +61,12 @@ def collapsed_components(snap: Snapshot, params: tuple[np.ndarray, ...] | None =
     return [c.component for c in found]
 
 
+# A count of points within this of a whole number is that number: N_k carries scikit-learn's 10 eps and the weights'
+# division (two points' responsibility read 1.9999999999999998, and the message said "holds 2 points: too few ...
+# (it needs 2)").
+COUNT_ROUNDING = 1e-9
+
+
 def points_needed(model: str, d: int) -> int:
     """The fewest points a component of mclust's model (volume, shape, orientation: E equal, V varying, I identity)
     needs in D dimensions for a covariance that is not degenerate: D + 1 where its shape and orientation are its
@@ -98,7 +105,7 @@ def collapses(
             f"(it needs {need})",
         )
         for i in range(k)
-        if counted[i] < need
+        if counted[i] + COUNT_ROUNDING < need
     ]
     few = {c.component for c in out}
     own = cov - np.diag(np.asarray(floor, dtype=np.float64))  # what the data gave each component (K, D, D)
@@ -180,6 +187,7 @@ def describe_direction(v: np.ndarray, names: tuple[str, ...]) -> str:
 
 
 def _points(n: float) -> str:
-    """'1 point', '2 points', '3.97 points'."""
-    text = f"{n:.3g}"
+    """'1 point', '2 points', '3.97 points'; rounded down, so that a count just short of what a component needs
+    never reads as that many ('holds 2 points: too few ... (it needs 2)' for 1.9999 points)."""
+    text = f"{math.floor((n + COUNT_ROUNDING) * 100) / 100:.3g}"
     return f"{text} point" + ("" if text == "1" else "s")

@@ -108,3 +108,22 @@ def test_repeated_values_name_their_column() -> None:
 def test_a_combination_is_described_by_its_largest_terms() -> None:
     assert describe_direction(np.array([0.0, 1.0, 0.01]), ("a", "b", "c")) == "b"
     assert describe_direction(np.array([-0.7, 0.7, 0.1]), ("a", "b", "c")) == "(0.70 a -0.70 b -0.10 c)"
+
+
+def test_a_count_just_short_of_what_a_component_needs_never_reads_as_enough() -> None:
+    """'component 4 holds 2 points: too few for a VVE covariance in 2-D (it needs 2)' (seen with 1.96 points: the
+    count was rounded to 3 digits). A count is rounded down, and one within rounding of a whole number is that
+    number: exactly two points' responsibility is enough for a diagonal covariance."""
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((40, 2))
+    floor = np.full(2, 1e-6)
+    for share, expected in ((1.996, "holds 1.99 points"), (2.0, None)):
+        resp = np.zeros((40, 2))
+        resp[:3, 0] = share / 3
+        resp[:, 1] = 1.0 - resp[:, 0]
+        weights, means, cov = _m_step(x, resp, floor)
+        found = [c.text for c in collapses(cov, weights, means, 40, floor, "diag") if c.component == 0]
+        if expected is None:
+            assert not [t for t in found if "too few" in t], found
+        else:
+            assert any(expected in t and "needs 2" in t for t in found), found
