@@ -11,8 +11,8 @@ import pytest
 from data_sets import blobs
 from scipy.stats import multivariate_normal
 
-from engine import COVARIANCE_TYPES, FitConfig, InitParams, UserError, fit
-from engine.fixed import FixedParams, free_parameters
+from engine import COVARIANCE_TYPES, FitConfig, FixedParams, InitParams, UserError, fit
+from engine.fixed import free_parameters
 from engine.io.export import params_from_snapshot
 from engine.io.session import config_from_dict, config_to_dict
 from engine.model.covariances import covariance_type
