@@ -184,3 +184,15 @@ def test_the_export_says_what_was_pinned_and_counts_the_free_parameters() -> Non
 def test_a_session_keeps_the_pins() -> None:
     cfg = FitConfig(n_components=3, init_params=start(), fixed=FixedParams(means=(0, 2)))
     assert config_from_dict(json.loads(json.dumps(config_to_dict(cfg)))) == cfg
+
+
+def test_a_free_component_reseeded_beside_pinned_weights_leaves_them_as_they_are() -> None:
+    means = MEANS.copy()
+    means[2] = [40.0, 40.0]  # far from every point: it loses them all and is re-seeded
+    snaps = run("full", FixedParams(weights=(0,), means=(1,)), start(means=means), empty_policy="reseed", max_iter=1)
+    moved = snaps[1]
+    assert moved.reseeded == (2,)
+    assert same_bits(moved.weights[0], WEIGHTS[0])
+    # the re-seeded component takes an equal share of what the pinned weight leaves (the free components' 1/2 of it)
+    assert moved.weights[2] == pytest.approx((1.0 - WEIGHTS[0]) / 2, rel=1e-15)
+    assert moved.weights.sum() == pytest.approx(1.0, rel=1e-15)
