@@ -20,6 +20,7 @@ from engine.selection.select import run_selection
 from .commands_stream import cluster_passes
 from .inputs import load_data, stream_source
 from .parser import _k_range, covariance_list
+from .pins import NOT_IN_SELECT
 from .progress import note
 
 
@@ -27,6 +28,8 @@ def cmd_select(args) -> int:
     check_outputs([args.output], [args.data])
     if args.output and Path(args.output).suffix.lower() != ".json":
         raise UserError(f"{args.output}: select writes JSON: name the file *.json")
+    if args.fix:
+        raise UserError(NOT_IN_SELECT)
     ks = _k_range(args.components)
     types = prior_types(args, covariance_list(args.covariance))
     base = FitConfig(

@@ -13,6 +13,7 @@ from engine.io import data as data_mod
 from engine.io.export import PARAMS_FORMATS, read_params
 
 from .parser import _columns
+from .pins import parse_fixed
 
 
 def load_data(args) -> data_mod.Dataset:
@@ -58,6 +59,7 @@ def fit_config(args) -> FitConfig:
     init, init_params = args.init, None
     if init is not None and (Path(init).suffix.lower() in PARAMS_FORMATS or Path(init).exists()):
         init_params, init = read_params(init).as_init(), None
+    k = len(init_params.weights) if init_params is not None else None
     return FitConfig(
         n_components=args.components,
         algorithm=args.algorithm,
@@ -74,6 +76,7 @@ def fit_config(args) -> FitConfig:
         device=args.device,
         dtype=args.dtype,
         prior=getattr(args, "prior", None),  # screenshot's options have none
+        fixed=parse_fixed(getattr(args, "fix", None), k),
     )
 
 

@@ -168,6 +168,13 @@ def _fit_parser(sub) -> None:
         help="the start: kmeans++ (default), kmeans, random-data, forum, hc (mclust's hierarchical start), or a "
         "parameters file (.json/.csv/.npz)",
     )
+    f.add_argument(
+        "--fix",
+        action="append",
+        metavar="KIND[=COMPONENTS]",
+        help="keep weights, means or covariances of the listed components (0,2; none listed: all) at the --init "
+        "file's values while exact EM fits the rest; repeatable: --fix means=0,2 --fix weights=1",
+    )
     f.add_argument("--restarts", type=int, default=1, help="restarts run as one batch, seeds SEED.. (default 1)")
     f.add_argument(
         "--select-by",
@@ -239,6 +246,7 @@ def _select_parser(sub) -> None:
         "hierarchical start, the others k-means++)",
     )
     s.add_argument("--seed", type=int, default=0, help="random seed of the starts (default 0)")
+    s.add_argument("--fix", action="append", help=argparse.SUPPRESS)  # refused with a line saying why
     _reg_args(s)
     _prior_arg(s)
     s.add_argument("--max-iter", type=int, default=None, help="the most iterations of each fit (default em's)")

@@ -39,6 +39,7 @@ _EXPORTS = {
         "covariance_choices",
         "covariance_names",
     ),
+    "fixed": ("FixedParams",),
     "selection.criteria": (
         "CRITERIA",
         "SIGN_CONVENTION",

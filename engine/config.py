@@ -10,6 +10,7 @@ import numpy as np
 
 from .algorithms import ALGORITHMS
 from .errors import UserError
+from .fixed import FixedParams, fixed_checks
 from .model.covariances import COVARIANCE_TYPES, MCLUST_MODELS
 from .model.covariances import covariance_type as find_covariance_type
 from .model.prior import PRIOR_MODELS
@@ -83,6 +84,7 @@ class FitConfig:
     betas: tuple[float, float] | None = None
     empty_policy: str = "reseed"
     prior: str | None = None  # "default": mclust's default conjugate prior, MAP EM (engine/model/prior.py)
+    fixed: FixedParams | None = None  # pinned weights, means, covariances of init_params (engine/fixed.py)
     extra: dict = field(default_factory=dict, compare=False, hash=False)
 
     def __post_init__(self) -> None:
@@ -107,6 +109,8 @@ class FitConfig:
         filled = {k: (getattr(self, k) if getattr(self, k) is not None else v) for k, v in defaults.items()}
         if self.init_params is not None:
             filled["init"] = "params"
+        if self.fixed is not None and self.init_params is not None:  # every weight but one pinned pins that one
+            filled["fixed"] = self.fixed.completed(len(self.init_params.weights))
         cfg = replace(self, **filled)
         cfg.validate()
         return cfg
@@ -114,7 +118,7 @@ class FitConfig:
     def validate(self) -> None:
         """Raise UserError naming the first setting that is out of range (or of the wrong type)."""
         self._check_numbers()
-        for ok, message in [*self._range_checks(), *self._algorithm_checks()]:
+        for ok, message in [*self._range_checks(), *self._algorithm_checks(), *fixed_checks(self)]:
             if not ok:
                 raise UserError(message)
 

@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from ..config import FitConfig
+from ..fixed import put_pinned
 from ..model.scaling import Scaling
 from ..procedure import Procedure
 from ..snapshot import RestartTable, Snapshot
@@ -86,6 +87,7 @@ class Bookkeeping:
             self.params = tuple(
                 np.broadcast_to(a, p.shape).copy() for a, p in zip(self.exact_start, self.params, strict=True)
             )
+        self.params = put_pinned(self.cfg, self.params)  # pinned values: the init file's, bit for bit
 
     def part(self, cfg: FitConfig, rows: np.ndarray, k: int) -> Bookkeeping:
         """Rows (M,) of this book, every one of which ran, as the book of a fit of their own with k components

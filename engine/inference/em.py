@@ -17,6 +17,7 @@ from ..config import FitConfig
 from ..errors import UserError
 from ..model import gaussian
 from ..model.covariances import COVARIANCE_TYPES
+from ..model.pinned import Pins
 from ..model.prior import Prior
 from .init import Params
 from .sources import HOST, PointsInMemory, SumSource
@@ -48,12 +49,14 @@ class ExactEM:
         empty_policy: str = "reseed",
         n_components: Sequence[int] | None = None,
         priors: Callable[[str, int], Prior] | None = None,
+        pins: Pins | None = None,
     ) -> None:
         """x: the points (N, D) in working units, or where the E-step's sums come from. covariance_type: one for
         every restart, or one per restart (R,); n_components (R,): how many of the K components each restart
         really has (model selection batches a grid of K padded to the largest: a padded component has weight 0,
         so it takes no responsibility and stays out of every update). priors: (covariance type, K) -> the prior in
-        the working units, for MAP EM (pipeline.priors_for); None: maximum likelihood."""
+        the working units, for MAP EM (pipeline.priors_for); None: maximum likelihood. pins: the parameters the
+        M-step keeps (model/pinned.py; one covariance type, no padding, no prior)."""
         self.source: SumSource = PointsInMemory(x) if isinstance(x, torch.Tensor) else x
         self.n_samples, self.n_features, self.dtype = self.source.n_samples, self.source.n_features, self.source.dtype
         self.weights, self.means, self.cov = (p.to(HOST) for p in params)
@@ -64,6 +67,7 @@ class ExactEM:
         self.real = None if n_components is None else torch.arange(k) < torch.tensor(n_components)[:, None]
         self.reg = reg.to(HOST)
         self.priors = priors
+        self.pins = pins
         # with a prior a component that lost its points keeps the prior's covariance (positive definite): it stays,
         # as in mclust's MAP EM, and is reported; re-seeding it would restart the climb it ended (and never settle)
         self.empty_policy = "report" if priors is not None else empty_policy
@@ -88,7 +92,7 @@ class ExactEM:
         cls, x: torch.Tensor, params: Params, cfg: FitConfig, reg: torch.Tensor, rng: torch.Generator
     ) -> ExactEM:
         """The Procedure protocol's constructor (exact EM draws nothing: rng is unused)."""
-        return cls(x, params, cfg.covariance_type, reg, cfg.empty_policy)
+        return cls(x, params, cfg.covariance_type, reg, cfg.empty_policy, pins=pins_of(cfg, params))
 
     @property
     def n_restarts(self) -> int:
@@ -152,7 +156,8 @@ class ExactEM:
         # M-step's inner loop starts, so that it cannot end worse than they were (EM stays monotone)
         previous = self._take(self.cov, rows).double()
         if len(self.type_names) == 1 and self.real is None:
-            return _contained_m_step(stats, n, self.type_names[0], reg, previous, self._prior(0, stats.shape[1]))
+            prior = self._prior(0, stats.shape[1])
+            return _contained_m_step(stats, n, self.type_names[0], reg, previous, prior, self.pins)
         groups = self.type_of[rows] * (stats.shape[1] + 1)
         if self.real is not None:
             # a prior depends on K (its scale is the data's spread shared among K components, and an empty component
@@ -228,6 +233,9 @@ class ExactEM:
                 self._flagged.add(r)
             if not comps or len(comps) == k_total or self.empty_policy != "reseed":
                 continue
+            if self.pins is not None:
+                self.reseeded[r] = self._reseed_pinned(i, int(evaluated[i]), comps, weights, means, cov)
+                continue
             worst = self.source.worst_points(int(evaluated[i]), len(comps))  # the worst-explained points
             full = [k for k in range(k_total) if k not in comps]
             avg_cov = cov[i, full].mean(0)
@@ -238,6 +246,32 @@ class ExactEM:
             weights[i, comps] = 1.0 / k_total
             self.reseeded[r] = comps
         return weights, means, cov
+
+    def _reseed_pinned(
+        self, i: int, evaluated: int, comps: list[int], weights: torch.Tensor, means: torch.Tensor, cov: torch.Tensor
+    ) -> list[int]:
+        """_handle_empty's re-seeding with pins, in place on row i of weights (M, K), means (M, K, D), cov (M, K, D, D):
+        a component with any pinned parameter never moves (it is only reported empty); the others move as without
+        pins, their weight an equal share of what the pinned weights leave, the other free weights shrinking in
+        proportion. Returns the components re-seeded."""
+        pinned = self.pins.component.tolist()
+        moved = [k for k in comps if not pinned[k]]
+        if not moved:
+            return []
+        k_total = means.shape[1]
+        worst = self.source.worst_points(evaluated, len(moved))
+        full = [k for k in range(k_total) if k not in comps]
+        avg_cov = cov[i, full].mean(0)
+        for point, k in zip(worst, moved, strict=True):
+            means[i, k] = point
+            cov[i, k] = avg_cov
+        free = [k for k in range(k_total) if not bool(self.pins.weight[k]) and k not in moved]
+        left = float(1.0 - self.pins.weights[self.pins.weight].sum())  # what the pinned weights leave
+        share = left / (len(free) + len(moved))
+        if free:
+            weights[i, free] *= (left - share * len(moved)) / weights[i, free].sum()
+        weights[i, moved] = share
+        return moved
 
     def _factor(self, rows: torch.Tensor, cov: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Cholesky factors of cov (M, K, D, D) for restarts rows (M,), and which rows succeeded (M,). A
@@ -253,20 +287,34 @@ class ExactEM:
         return chol, ~bad_rows
 
 
+def pins_of(cfg: FitConfig, params: Params) -> Pins | None:
+    """The parameters cfg pins (engine/fixed.py) at their start params (weights (R, K), ...) in the working units;
+    None without pins."""
+    if cfg.fixed is None:
+        return None
+    return Pins.of(cfg.fixed.masks(params[0].shape[1]), params)
+
+
 def _contained_m_step(
-    stats: torch.Tensor, n: int, type_name: str, reg: torch.Tensor, previous: torch.Tensor, prior: Prior | None
+    stats: torch.Tensor,
+    n: int,
+    type_name: str,
+    reg: torch.Tensor,
+    previous: torch.Tensor,
+    prior: Prior | None,
+    pins: Pins | None = None,
 ) -> Params:
     """gaussian.m_step for restarts (M, K, P); a restart whose update cannot be computed (an iterative model's
     eigendecomposition of a collapsed component's scatter, with reg_covar 0) gets NaN covariances, so that it fails
     alone (ExactEM._factor) as a restart whose covariance lost positive definiteness does, and the others go on."""
     try:
-        return gaussian.m_step(stats, n, type_name, reg, previous, prior)
+        return gaussian.m_step(stats, n, type_name, reg, previous, prior, pins)
     except torch.linalg.LinAlgError:
         if stats.shape[0] == 1:
-            weights, means, cov = gaussian.m_step(stats, n, "full", reg)  # the weights and means stand
+            weights, means, cov = gaussian.m_step(stats, n, "full", reg, pins=pins)  # the weights and means stand
             return weights, means, torch.full_like(cov, float("nan"))
         parts = [
-            _contained_m_step(stats[r : r + 1], n, type_name, reg, previous[r : r + 1], prior)
+            _contained_m_step(stats[r : r + 1], n, type_name, reg, previous[r : r + 1], prior, pins)
             for r in range(len(stats))
         ]
         return tuple(torch.cat(p) for p in zip(*parts, strict=True))

@@ -24,7 +24,7 @@ from ..io import stream
 from ..io.stream import Survey, survey
 from ..runtime.memory import release_free_memory
 from ..snapshot import CancelToken, Snapshot
-from .em import ExactEM
+from .em import ExactEM, pins_of
 from .fitting import iterate
 from .pipeline import (
     begin,
@@ -110,7 +110,7 @@ def fit_stream(
     if cancel is not None:  # every pass runner takes the token: checked between chunks (errors.Cancelled)
         run_pass = functools.partial(run_pass, cancel=cancel)
     sums = PassedPoints(run_pass, source.n_samples, source.n_features, setup.scaling, setup.dtype, setup.n_effective)
-    proc = ExactEM(sums, init, cfg.covariance_type, setup.reg, cfg.empty_policy)
+    proc = ExactEM(sums, init, cfg.covariance_type, setup.reg, cfg.empty_policy, pins=pins_of(cfg, init))
     mean_ll = begin(proc)
     table = book(setup, initial_losses(proc), np.arange(cfg.restarts))
     yield from iterate(proc, cfg, table, mean_ll, source.n_samples, start, cancel, every)

@@ -18,6 +18,7 @@ import numpy as np
 
 from ..config import COVARIANCE_TYPES, InitParams
 from ..errors import ParamsError, UserError
+from ..fixed import free_parameters
 from ..model.covariances import SKLEARN_TYPES
 from ..model.predict import responsibilities
 from ..snapshot import Snapshot
@@ -58,9 +59,12 @@ def versions() -> dict:
     }
 
 
-def information_criteria(log_likelihood: float, n_samples: float, k: int, d: int, cov_type: str) -> tuple[float, float]:
-    """(BIC, AIC) with scikit-learn's sign: lower is better (n_samples: sum w with frequency weights)."""
-    p = COVARIANCE_TYPES[cov_type].n_parameters(k, d)
+def information_criteria(
+    log_likelihood: float, n_samples: float, k: int, d: int, cov_type: str, n_params: int | None = None
+) -> tuple[float, float]:
+    """(BIC, AIC) with scikit-learn's sign: lower is better (n_samples: sum w with frequency weights); n_params: the
+    free parameters, when some are pinned."""
+    p = COVARIANCE_TYPES[cov_type].n_parameters(k, d) if n_params is None else n_params
     return -2.0 * log_likelihood + p * math.log(n_samples), -2.0 * log_likelihood + 2.0 * p
 
 
@@ -71,7 +75,8 @@ def params_from_snapshot(
     held the points' frequency weights, for a weighted fit)."""
     cfg = snap.config
     k, d = snap.means.shape
-    bic, aic = information_criteria(snap.log_likelihood, snap.n_counted, k, d, cfg.covariance_type)
+    n_params = free_parameters(cfg, k, d)  # pinned parameters are not estimated: BIC and AIC count the free ones
+    bic, aic = information_criteria(snap.log_likelihood, snap.n_counted, k, d, cfg.covariance_type, n_params)
     meta = {
         "log_likelihood": snap.log_likelihood,
         "mean_log_likelihood": snap.mean_log_likelihood,
@@ -102,6 +107,8 @@ def params_from_snapshot(
         "columns": list(columns),
         "warnings": list(snap.warnings),
     }
+    if cfg.fixed is not None:  # what stayed at the init file's values, by component
+        meta["fixed"] = cfg.fixed.as_dict()
     return MixtureParams(snap.weights.copy(), snap.means.copy(), snap.covariances.copy(), cfg.covariance_type, meta)
 
 

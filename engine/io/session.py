@@ -17,6 +17,7 @@ import numpy as np
 
 from ..config import FitConfig, InitParams
 from ..errors import UserError
+from ..fixed import FixedParams
 from ..history import History
 from ..runtime.limits import MAX_FEATURES, check_fit_memory, check_generate_memory, check_seed
 from ..snapshot import Snapshot
@@ -34,6 +35,8 @@ def config_to_dict(cfg: FitConfig) -> dict:
     out = {f.name: getattr(cfg, f.name) for f in fields(FitConfig) if f.name != "extra"}
     if cfg.init_params is not None:
         out["init_params"] = asdict(cfg.init_params)
+    if cfg.fixed is not None:
+        out["fixed"] = asdict(cfg.fixed)
     return json.loads(json.dumps(out))  # tuples to lists
 
 
@@ -51,6 +54,11 @@ def config_from_dict(d: dict) -> FitConfig:
             raise UserError("config: init_params must be an object with weights, means and covariances")
         w, m, c = check_mixture(p.get("weights"), p.get("means"), p.get("covariances"), "config: init_params")
         d["init_params"] = InitParams.from_arrays(w, m, c)
+    if d.get("fixed") is not None:
+        try:
+            d["fixed"] = FixedParams.from_dict(d["fixed"])
+        except ValueError as exc:
+            raise UserError(f"config: {exc}") from None
     if d.get("betas") is not None:
         if not isinstance(d["betas"], list):
             raise UserError(f"config: betas must be a list of two numbers, got {d['betas']!r:.60}")

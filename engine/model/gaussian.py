@@ -32,6 +32,7 @@ from .features import (
 from .features import lifted_of as lifted_of
 from .features import lifted_points as lifted_points
 from .features import wants_lifted as wants_lifted
+from .pinned import Pins
 from .prior import Prior
 from .prior_mstep import map_mstep, scatter_from_moments
 
@@ -339,6 +340,7 @@ def m_step(
     reg: Tensor,
     previous: Tensor | None = None,
     prior: Prior | None = None,
+    pins: Pins | None = None,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Weighted maximum likelihood from S (R, K, P): closed forms, or the covariance type's inner loop started from
     previous (R, K, D, D), the covariances before this step (None: the type's own start).
@@ -350,6 +352,8 @@ def m_step(
 
     With a prior (in the working units): mclust's MAP M-step of the type's model (prior_mstep.py); reg is not
     added, as mclust adds none: the prior keeps the covariances off the degenerate boundary.
+
+    pins: the pinned weights, means and covariances (pinned.py's constrained M-step; never with a prior).
     """
     d = reg.shape[0]
     eps = NK_EPS_FACTOR * torch.finfo(stats.dtype).eps
@@ -361,7 +365,17 @@ def m_step(
         model = COVARIANCE_TYPES[covariance_type].model
         means, cov = map_mstep(model, nk, means, scatter_from_moments(second, nk, means), prior)
         return weights, means, cov
+    if pins is not None:
+        return _pinned_m_step(stats, nk, means, second, covariance_type, reg, previous, pins)
     outer = means.unsqueeze(-1) * means.unsqueeze(-2)
+    return weights, means, _covariances(second, nk, outer, covariance_type, reg, previous)
+
+
+def _covariances(
+    second: Tensor, nk: Tensor, outer: Tensor, covariance_type: str, reg: Tensor, previous: Tensor | None
+) -> Tensor:
+    """The covariance type's update (R, K, D, D) with reg (D,) added (see m_step) from second (R, K, D, D), nk (R, K)
+    and outer = mu mu^T (R, K, D, D)."""
     cov_type = COVARIANCE_TYPES[covariance_type]
     floor = torch.diag(reg.to(second.dtype))
     if cov_type.floor_in_scatter:
@@ -369,4 +383,23 @@ def m_step(
     cov = cov_type.update(second, nk, outer, previous)
     if not cov_type.floor_in_scatter:
         cov = cov + floor
-    return weights, means, cov
+    return cov
+
+
+def _pinned_m_step(
+    stats: Tensor,
+    nk: Tensor,
+    means: Tensor,
+    second: Tensor,
+    covariance_type: str,
+    reg: Tensor,
+    previous: Tensor | None,
+    pins: Pins,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """m_step with pinned parameters (pinned.py): the free weights the Lagrange solution, the covariance of a
+    component with a pinned mean fitted about it, pinned covariances kept (not updated at all when every one is)."""
+    d = means.shape[-1]
+    weights = pins.weights_from(nk)
+    means, second, outer = pins.centred(means, second, stats[..., 1 : 1 + d], nk)
+    cov = None if pins.all_covariances else _covariances(second, nk, outer, covariance_type, reg, previous)
+    return weights, means, pins.covariances_from(cov, second)

@@ -1,7 +1,8 @@
 """mclust's fourteen models against mclust itself (issue 24): on Old Faithful, iris, diabetes, banknote and wine
 (mclust_grid.CHECKED), `select --covariance all -k 1-9` gives in every cell a BIC equal to mclust 6.0.0's (within
 0.01) or better, the same best model by BIC and the same by ICL, except on wine, where ours (VVE,4) is a better
-optimum than mclust's best (VVE,3) that mclust confirms (mclust_grid.BETTER_BEST). Where ours is better, mclust confirms it (verified_better.csv:
+optimum than mclust's best (VVE,3) that mclust confirms (mclust_grid.BETTER_BEST). Where ours is better, mclust
+confirms it (verified_better.csv:
 export_ours.py wrote our responsibilities and parameters, verify_better.R gave them to mclust): mclust's own density
 of our parameters gives our log-likelihood, and mclust's own EM started from our answer (`me(modelName, data, z)`)
 stays there, or, for a few cells (VVE, EVE: mclust's M-step for a common orientation stops short of its optimum),
