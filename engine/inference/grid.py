@@ -150,7 +150,7 @@ def _streamable(cells: list[FitConfig]) -> bool:
 def _scaling_groups(cells: list[FitConfig]) -> list[list[int]]:
     """Indices of the cells that share working units and reg_covar floor: isotropic ones (spherical, ...) apart."""
     # apart whether or not the data is standardised: a relative reg_covar floor differs too (spherical: the
-    # columns' mean variance on every axis; the others: each column's own)
+    # geometric mean of the columns' variances on every axis; the others: each column's own)
     isotropic = [COVARIANCE_TYPES[c.covariance_type].isotropic for c in cells]
     return [g for g in ([i for i, s in enumerate(isotropic) if not s], [i for i, s in enumerate(isotropic) if s]) if g]
 

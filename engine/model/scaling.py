@@ -86,16 +86,19 @@ def reg_floor(reg_covar: float, units: str, std: np.ndarray, isotropic: bool) ->
     """What reg_covar adds to each column's variance, in data units (D,).
 
     units "data": reg_covar itself (scikit-learn's meaning). "relative": reg_covar times the column's variance
-    std**2 (D,), so the floor scales with the data; for isotropic covariance types the columns' mean variance,
-    so that the floor stays the same on every axis (a spherical covariance stays spherical). A constant column
-    (std 0) counts as variance 1, as in the standardisation.
+    std**2 (D,), so the floor scales with the data; for isotropic covariance types the geometric mean of the columns'
+    variances, so that the floor stays the same on every axis (a spherical covariance stays spherical). A constant
+    column (std 0) counts as variance 1, as in the standardisation.
     """
     std = np.asarray(std, dtype=np.float64)
     if units == "data":
         return np.full(std.shape, float(reg_covar))
     var = np.where(std > 0, std, 1.0) ** 2
     if isotropic:
-        var = np.full_like(var, var.mean())
+        # the geometric mean: the arithmetic one is the widest column's, and with columns 1000 times apart it was
+        # half the narrow column's variance (EVE's fit fell from -1.16 to -1.35 per point against a floor in data
+        # units); the geometric mean stays far below every column's variance for any ratio up to 1e6
+        var = np.full_like(var, np.exp(np.log(var).mean()))
     return float(reg_covar) * var
 
 

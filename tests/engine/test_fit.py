@@ -303,11 +303,25 @@ def test_data_at_extreme_scales_fit_as_at_unit_scale(scale: float, cov_type: str
 
 def test_reg_covar_in_data_units_is_scikit_learns_floor() -> None:
     """reg_covar_units='data' adds reg_covar itself; 'relative' adds reg_covar x each column's variance
-    (spherical: the columns' mean variance)."""
+    (spherical: the geometric mean of the columns' variances)."""
     x = blobs(5) * np.array([2.0, 30.0])
     var = x.var(axis=0)
-    for cov_type, expected in (("full", 1e-3 * var), ("spherical", np.full(2, 1e-3 * var.mean()))):
+    for cov_type, expected in (("full", 1e-3 * var), ("spherical", np.full(2, 1e-3 * np.sqrt(var.prod())))):
         rel = run_to_end(x, FitConfig(n_components=2, covariance_type=cov_type, reg_covar=1e-3, max_iter=0))
         np.testing.assert_allclose(rel.reg_floor, expected, rtol=1e-12)
     data = run_to_end(x, FitConfig(n_components=2, reg_covar=1e-3, reg_covar_units="data", max_iter=0))
     np.testing.assert_array_equal(data.reg_floor, [1e-3, 1e-3])
+
+
+@pytest.mark.parametrize("model", ["EVE", "VVE", "EEV", "VEV", "spherical"])
+def test_a_relative_floor_of_an_isotropic_model_leaves_a_narrow_column_alone(model: str) -> None:
+    """Columns 1000 times apart: the isotropic models' relative floor was reg_covar x the columns' mean variance,
+    half the narrow column's variance, and EVE's fit ended at -1.35 per point where the same fit with a floor of
+    1e-6 in data units ends at -1.16. The geometric mean keeps it at 1e-3 of the narrow column's variance: the two
+    fits agree (measured: within 1e-4 per point)."""
+    rng = np.random.default_rng(0)
+    x = np.r_[rng.normal(0, 1, (150, 2)), rng.normal(3, 1, (150, 2))] * [10.0, 0.01]
+    cfg = FitConfig(n_components=2, covariance_type=model, seed=0, max_iter=40, tol=0.0)
+    relative = run_to_end(x, cfg).mean_log_likelihood
+    data = run_to_end(x, replace(cfg, reg_covar_units="data")).mean_log_likelihood
+    assert relative == pytest.approx(data, abs=1e-3)
