@@ -69,12 +69,22 @@ def vve_shapes(nk: Tensor) -> ShapesGiven:
 
 
 def singular_scatters(w: Tensor, nk: Tensor) -> Tensor:
-    """Which components (..., K) hold a point or more (OCCUPIED) with a singular scatter w (..., K, D, D): smallest
-    eigenvalue below SCATTER_FLOOR times the largest."""
+    """Which components (..., K) hold a point or more (OCCUPIED) with a singular scatter w (..., K, D, D): a column
+    without spread, or its correlation matrix's smallest eigenvalue below SCATTER_FLOOR times the largest.
+
+    On the correlation matrix, not on w: EVE and VVE are fitted with one scale for all columns (their form would not
+    survive a scale per column), so a column in other units (Old Faithful's waiting time x 1e6) made every scatter's
+    eigenvalues 1e-14 apart, and every fit of it failed as singular; a rank that rounding lost is lost in either."""
     import torch
 
-    values = torch.linalg.eigvalsh(w)  # (..., K, D), increasing
-    return (nk >= OCCUPIED) & (values[..., 0] < SCATTER_FLOOR * values[..., -1])
+    spread = diagonal(w).clamp_min(0.0).sqrt()  # (..., K, D)
+    flat = (spread <= tiny(w)).any(-1)
+    scale = spread.clamp_min(tiny(w))
+    corr = w / (scale[..., :, None] * scale[..., None, :])
+    values = torch.linalg.eigvalsh(
+        torch.where(flat[..., None, None], torch.eye(w.shape[-1], dtype=w.dtype, device=w.device), corr)
+    )
+    return (nk >= OCCUPIED) & (flat | (values[..., 0] < SCATTER_FLOOR * values[..., -1]))
 
 
 def common_orientation(
