@@ -12,7 +12,7 @@ from scipy.stats import multivariate_normal
 from engine import FitConfig, InitParams, run_to_end
 from engine.errors import DataError, UserError
 from engine.inference.fitting import fit
-from engine.inference.missing import impute
+from engine.model.conditional import impute
 
 # measured: the K = 1 fit and the textbook iteration differ by at most 2e-15 in the means and covariances after
 # 25 iterations (the fit works in standardised units, the textbook in data units), and the K = 3 log-likelihoods
