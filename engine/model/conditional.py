@@ -27,18 +27,25 @@ class Pattern:
     offset: float = 0.0
 
 
-def patterns_of(x: np.ndarray, weights: np.ndarray | None = None, log_scale: np.ndarray | None = None) -> list[Pattern]:
-    """The missingness patterns (each with a missing value) of x (N, D) float64 (NaN: missing), in the order of
-    their first row; log_scale (D,): the working units' log scales (Pattern.offset), None: data units."""
+def patterns_of(
+    x: np.ndarray,
+    weights: np.ndarray | None = None,
+    log_scale: np.ndarray | None = None,
+    with_complete: bool = False,
+    points: bool = True,
+) -> list[Pattern]:
+    """The missingness patterns of x (N, D) float64 (NaN: missing) in the order of their first row: those with a
+    missing value, and with_complete the complete rows' too (if any); log_scale (D,): the working units' log scales
+    (Pattern.offset), None: data units; points False: no copy of the observed coordinates (x_o empty)."""
     missing = np.isnan(x)
-    incomplete = np.flatnonzero(missing.any(1))
-    keys, first, inverse = np.unique(missing[incomplete], axis=0, return_index=True, return_inverse=True)
+    taken = np.arange(len(x)) if with_complete else np.flatnonzero(missing.any(1))
+    keys, first, inverse = np.unique(missing[taken], axis=0, return_index=True, return_inverse=True)
     out = []
     for p in np.argsort(first):
-        rows = incomplete[inverse.reshape(-1) == p]
+        rows = taken[inverse.reshape(-1) == p]
         obs, mis = np.flatnonzero(~keys[p]), np.flatnonzero(keys[p])
         w = None if weights is None else torch.as_tensor(weights[rows], dtype=torch.float64)
-        x_o = torch.as_tensor(np.ascontiguousarray(x[np.ix_(rows, obs)]), dtype=torch.float64)
+        x_o = torch.as_tensor(np.ascontiguousarray(x[np.ix_(rows, obs)]) if points else np.empty((0, len(obs))))
         offset = 0.0 if log_scale is None else float(log_scale[mis].sum())
         out.append(Pattern(torch.as_tensor(obs), torch.as_tensor(mis), torch.as_tensor(rows), x_o, w, offset))
     return out
@@ -69,6 +76,9 @@ def conditional_terms(
     return log_joint, cond_means, correction
 
 
+IMPUTE_ROWS = 2**16  # impute: points per block
+
+
 def impute(
     x: np.ndarray, weights: np.ndarray, means: np.ndarray, cov: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -80,19 +90,15 @@ def impute(
     lw = torch.log(torch.as_tensor(weights, dtype=torch.float64))[None]
     mu, sigma = torch.as_tensor(means, dtype=torch.float64)[None], torch.as_tensor(cov, dtype=torch.float64)[None]
     resp, filled, log_p = np.empty((n, len(weights))), x.copy(), np.empty(n)
-    missing = np.isnan(x)
-    patterns = patterns_of(x)
-    complete = np.flatnonzero(~missing.any(1))
-    if len(complete):  # the complete rows as one more pattern, with nothing missing
-        full = torch.arange(d)
-        patterns.append(Pattern(full, full[:0], torch.as_tensor(complete), torch.as_tensor(x[complete]), None))
-    for p in patterns:
-        joint, cond, _ = conditional_terms(p.x_o, p.obs, p.mis, lw, mu, sigma)
-        lp = torch.logsumexp(joint[0], dim=0)  # (b,)
-        r = torch.exp(joint[0] - lp)  # (K, b)
-        rows = p.rows.numpy()
-        resp[rows] = r.T.numpy()
-        log_p[rows] = lp.numpy()
-        if len(p.mis):
-            filled[np.ix_(rows, p.mis.numpy())] = (r[..., None] * cond[0]).sum(0).numpy()
+    for p in patterns_of(x, with_complete=True):
+        for lo in range(0, len(p.rows), IMPUTE_ROWS):  # a block's (K, b, D) arrays stay small
+            at = slice(lo, lo + IMPUTE_ROWS)
+            joint, cond, _ = conditional_terms(p.x_o[at], p.obs, p.mis, lw, mu, sigma)
+            lp = torch.logsumexp(joint[0], dim=0)  # (b,)
+            r = torch.exp(joint[0] - lp)  # (K, b)
+            rows = p.rows[at].numpy()
+            resp[rows] = r.T.numpy()
+            log_p[rows] = lp.numpy()
+            if len(p.mis):
+                filled[np.ix_(rows, p.mis.numpy())] = (r[..., None] * cond[0]).sum(0).numpy()
     return resp, filled, log_p
