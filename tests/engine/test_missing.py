@@ -4,12 +4,17 @@ densities of the observed coordinates under the exported mixture."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
+from devices import needs_cuda
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 from scipy.special import logsumexp
 from scipy.stats import multivariate_normal
 
-from engine import FitConfig, InitParams, run_to_end
+from engine import COVARIANCE_TYPES, FitConfig, InitParams, run_to_end
 from engine.errors import DataError, UserError
 from engine.inference.fitting import fit
 from engine.model.conditional import impute
@@ -103,17 +108,41 @@ def test_imputed_value_is_the_mixture_conditional_mean():
     assert filled[0, 1] == pytest.approx(r @ cond, rel=1e-13)
 
 
-@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical", "VEV", "EVE"])
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_em_is_monotone(covariance_type, seed):
-    """The observed-data log-likelihood never falls (reg_covar 0: its floor is not part of the likelihood)."""
-    x = _data(n=150, d=3, share=0.25, seed=10 + seed)
-    cfg = FitConfig(n_components=3, covariance_type=covariance_type, seed=seed, restarts=2, reg_covar=0.0, tol=0.0)
-    trace: list = []
-    for _ in fit(x, FitConfig(**{**cfg.__dict__, "max_iter": 30}), every=False, trace=trace, missing="em"):
-        pass
-    lls = np.array([ll for _, ll in trace])  # (iterations, R)
-    assert len(np.unique(np.isnan(x), axis=0)) >= 5  # several patterns
+# derandomize: the same examples every run
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
+@given(
+    seed=st.integers(0, 10_000),
+    k=st.integers(1, 4),
+    covariance_type=st.sampled_from(tuple(COVARIANCE_TYPES)),
+    d=st.integers(2, 4),
+    share=st.floats(0.05, 0.4),
+)
+def test_em_is_monotone(seed: int, k: int, covariance_type: str, d: int, share: float) -> None:
+    """The observed-data log-likelihood never falls (reg_covar 0: its floor is not part of the likelihood; empty
+    components reported, not re-seeded: a re-seed is a jump EM's guarantee does not cover). Left out: draws where a
+    component's covariance nears singular (condition number over 1e10, as a start of 3 points in 3-D without
+    reg_covar makes), whose log-likelihood is rounding noise (seen: 1e-2 per point), or stops the fit."""
+    x = _data(n=150, d=d, share=share, seed=seed)
+    cfg = FitConfig(
+        n_components=k,
+        covariance_type=covariance_type,
+        seed=seed,
+        restarts=2,
+        reg_covar=0.0,
+        tol=0.0,
+        max_iter=30,
+        empty_policy="report",
+    )
+    lls = []
+    try:
+        for snap in fit(x, cfg, missing="em"):
+            eig = np.linalg.eigvalsh(snap.restarts.covariances)  # (R, K, D)
+            assume(bool(np.all(eig[..., 0] > 1e-10 * eig[..., -1])))
+            lls.append(snap.restarts.mean_log_likelihood)
+    except UserError:  # every restart stopped on a singular covariance
+        assume(False)
+    assert len(np.unique(np.isnan(x), axis=0)) >= 3  # several patterns
+    lls = np.array(lls)  # (iterations, R)
     assert np.all(np.diff(lls, axis=0) >= -1e-12 * np.abs(lls[1:]))
 
 
@@ -166,3 +195,40 @@ def test_refusals_are_one_line():
         run_to_end(empty, FitConfig(n_components=2), missing="em")
     with pytest.raises(UserError, match="exact EM"):
         run_to_end(x, FitConfig(n_components=2, algorithm="gradient-em"), missing="em")
+
+
+def test_no_complete_row_starts_from_the_column_means_and_fits():
+    """Every row misses one coordinate: the start is drawn from the rows filled at the column means, and the fit's
+    log-likelihood is still SciPy's observed-data one at its parameters."""
+    x = _data(n=180, share=0.0, seed=11)
+    x[np.arange(len(x)), np.arange(len(x)) % 3] = np.nan
+    last = run_to_end(x, FitConfig(n_components=2, seed=0, restarts=2, max_iter=500), missing="em")
+    assert last.status == "converged"
+    expected = _observed_ll(x, last.weights, last.means, last.covariances)
+    assert last.mean_log_likelihood * len(x) == pytest.approx(expected, rel=1e-10, abs=0)
+
+
+def test_float32_follows_float64():
+    x = _data(seed=12)
+    start = InitParams.from_arrays(
+        [0.3, 0.3, 0.4], [[0.0, 0.0, 0.0], [4.0, 4.0, 4.0], [0.0, 5.0, -3.0]], [np.eye(3) * 2.0] * 3
+    )
+    cfg = FitConfig(n_components=3, init="params", init_params=start, tol=0.0, max_iter=20)
+    wide = run_to_end(x, cfg, missing="em")
+    narrow = run_to_end(x, FitConfig(**{**cfg.__dict__, "dtype": "float32"}), missing="em")
+    # measured: 9e-7 in the means and 1.3e-7 relative in the log-likelihood (float32's rounding through 20
+    # iterations); 1e-4 and 1e-6 leave room
+    np.testing.assert_allclose(narrow.means, wide.means, rtol=0, atol=1e-4)
+    assert narrow.mean_log_likelihood == pytest.approx(wide.mean_log_likelihood, rel=1e-6)
+
+
+@needs_cuda
+def test_a_fit_on_a_gpu_is_the_fit_on_the_cpu():
+    """Each pattern's rows live on the data's device (the fused E-step there, the completion on the CPU): the GPU's
+    float64 fit is the CPU's to the order of its sums (1e-10, not yet measured on a GPU: this task had none)."""
+    x = _data(n=3000, d=4, seed=13)
+    cfg = FitConfig(n_components=3, seed=2, restarts=2, tol=0.0, max_iter=15)
+    cpu, gpu = run_to_end(x, cfg, missing="em"), run_to_end(x, dataclasses.replace(cfg, device="cuda"), missing="em")
+    np.testing.assert_allclose(gpu.means, cpu.means, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(gpu.covariances, cpu.covariances, rtol=0, atol=1e-10)
+    assert gpu.mean_log_likelihood == pytest.approx(cpu.mean_log_likelihood, rel=1e-12)
