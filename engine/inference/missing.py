@@ -26,7 +26,7 @@ from ..model import gaussian
 from ..model.conditional import Pattern, patterns_of
 from ..model.features import pair_tables
 from .init import initial_points, initial_weights
-from .pipeline import Setup, prepare_points
+from .pipeline import Setup, checked_data, prepare_points
 from .sources import HOST, PointsInMemory
 
 MISSING_MODES = ("em",)
@@ -66,6 +66,7 @@ def check_missing(data: np.ndarray, weights: np.ndarray | None = None) -> tuple[
     filled = np.where(observed, x, 0.0)
     mean = (filled * w[:, None]).sum(0) / counts
     var = (np.where(observed, x - mean, 0.0) ** 2 * w[:, None]).sum(0) / counts
+    checked_data(np.where(observed, x, mean))  # a column's spread within float64's reach, as for complete data
     return x, (mean, np.sqrt(var))
 
 

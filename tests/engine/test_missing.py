@@ -195,6 +195,10 @@ def test_refusals_are_one_line():
         run_to_end(empty, FitConfig(n_components=2), missing="em")
     with pytest.raises(UserError, match="exact EM"):
         run_to_end(x, FitConfig(n_components=2, algorithm="gradient-em"), missing="em")
+    tiny = x.copy()
+    tiny[:, 1] *= 1e-160  # a spread no covariance holds in float64: refused as for complete data
+    with pytest.raises(DataError, match="column 1 spreads over"):
+        run_to_end(tiny, FitConfig(n_components=2), missing="em")
 
 
 def test_no_complete_row_starts_from_the_column_means_and_fits():
