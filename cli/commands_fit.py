@@ -6,6 +6,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from engine.errors import UserError
 from engine.io import data as data_mod
 from engine.io.export import params_from_snapshot, read_params
@@ -54,6 +56,8 @@ def cmd_fit(args) -> int:
     outputs = [args.output, args.labels, args.session, args.gallery]
     check_outputs(outputs, [args.data] + ([args.init] if args.init and Path(args.init).exists() else []))
     check_suffixes(args)
+    if args.missing and args.session:  # a session replays its fit, and its settings do not say --missing yet
+        raise UserError("--session does not record --missing em yet: write --output and --labels instead")
     source = stream_source(args)
     if source is not None:  # read by chunks, or on a cluster: the settings (and an --init file) read once, here
         cfg = gallery_config(args, fit_config(args)).resolved()
@@ -63,8 +67,10 @@ def cmd_fit(args) -> int:
     per_batch = restarts_per_batch(args, ds.points.shape, cfg)
     if not args.quiet:
         say_sample(cfg, len(ds.points))
-    last, history = run_fit(ds.points, cfg, not args.quiet, per_batch, args.weight_values)
+    last, history = run_fit(ds.points, cfg, not args.quiet, per_batch, args.weight_values, args.missing)
     params = params_from_snapshot(last, ds.columns, ds.sha256, args.weights_name)
+    if args.missing:  # the export says how the fit took the data's missing values, and how many there were
+        params.meta.update(missing=args.missing, missing_values=int(np.isnan(ds.points).sum()))
     print(fit_line(cfg, last, params, per_batch))
     for w in last.warnings:
         print(f"warning: {w}", file=sys.stderr)

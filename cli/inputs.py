@@ -6,6 +6,8 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
+
 from engine.config import FitConfig
 from engine.errors import UserError
 from engine.inference.fitting import check_data
@@ -22,27 +24,50 @@ def load_data(args) -> data_mod.Dataset:
     if args.weights is not None:
         return _load_weighted(args)
     args.weight_values, args.weights_index, args.weights_name = None, None, None
-    ds = data_mod.load(args.data, _columns(args.columns))
+    ds = data_mod.load(args.data, _columns(args.columns), missing=_missing(args))
     if args.columns is None:
         picked = ", ".join(f"{i} ({n!r})" for i, n in zip(ds.column_indices, ds.columns, strict=True))
         print(f"using columns {picked} of {args.data} (choose others with --columns)", file=sys.stderr)
     for note in ds.notes:
         print(f"{args.data}: {note}", file=sys.stderr)
-    check_data(ds.points, ds.columns)
+    _check(args, ds)
     return ds
+
+
+def _missing(args) -> bool:
+    """Whether missing values are read as NaN (fit --missing em); select has no such option."""
+    return getattr(args, "missing", None) is not None
+
+
+def _check(args, ds: data_mod.Dataset) -> None:
+    """The data checked (DataError in one line); with missing values, a line on stderr says how many."""
+    if not (_missing(args) and np.isnan(ds.points).any()):
+        check_data(ds.points, ds.columns)
+        return
+    from engine.inference.missing import check_missing
+
+    check_missing(ds.points, getattr(args, "weight_values", None))
+    holes = np.isnan(ds.points)
+    patterns = len(np.unique(holes[holes.any(1)], axis=0))
+    print(
+        f"missing values: {int(holes.sum()):,} of {holes.size:,} ({holes.mean():.1%}) in {int(holes.any(1).sum()):,} "
+        f"rows, {patterns} pattern{'s' * (patterns != 1)}: fitted by exact EM on each point's observed coordinates",
+        file=sys.stderr,
+    )
 
 
 def _load_weighted(args) -> data_mod.Dataset:
     """load_data with --weights: the weights read and checked first (a bad one is one line naming its row)."""
     from engine.io.weighted import load_weighted
 
-    ds, weights, args.weights_index, args.weights_name = load_weighted(args.data, _columns(args.columns), args.weights)
+    found = load_weighted(args.data, _columns(args.columns), args.weights, _missing(args))
+    ds, weights, args.weights_index, args.weights_name = found
     args.weight_values = weights
     if args.columns is None:
         picked = ", ".join(f"{i} ({n!r})" for i, n in zip(ds.column_indices, ds.columns, strict=True))
         print(f"using columns {picked} of {args.data} (choose others with --columns)", file=sys.stderr)
     say_weights(args, len(weights), float(weights.sum()))
-    check_data(ds.points, ds.columns)
+    _check(args, ds)
     return ds
 
 
@@ -115,6 +140,12 @@ def stream_source(args):
     limit = parse_size(args.memory_limit) if args.memory_limit is not None else default_memory_limit()
     args.limit_bytes = limit
     source = chunked_source(args.data, _columns(args.columns), limit, cluster=bool(args.dask))
+    if source is not None and _missing(args):
+        where = "on a Dask cluster" if args.dask else "read by chunks"
+        raise UserError(
+            f"{args.data}: --missing em fits data in memory, not {where}: raise --memory-limit (or fit a sample of "
+            "the rows in memory)"
+        )
     if source is None or args.weights is None:
         return source
     from engine.io.weighted import open_weighted

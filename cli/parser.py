@@ -206,6 +206,13 @@ def _fit_parser(sub) -> None:
         "it reached; restarts all run to the end (select-by final)",
     )
     f.add_argument("--quiet", action="store_true", help="no progress bar")
+    f.add_argument(
+        "--missing",
+        choices=["em"],
+        default=None,
+        help="em: empty cells, NA/NaN/null and Parquet nulls are values missing at random, fitted by exact EM on each "
+        "point's observed coordinates (data in memory; without it they are refused)",
+    )
     _scale_args(f)
 
 

@@ -57,7 +57,7 @@ class Progress:
             sys.stderr.write("\n")
 
 
-def run_fit(points, cfg: FitConfig, show_progress: bool, per_batch: int | None = None, weights=None):
+def run_fit(points, cfg: FitConfig, show_progress: bool, per_batch: int | None = None, weights=None, missing=None):
     """Run the fit with a progress bar, its restarts per_batch at a time (None: all at once), the points weighted by
     weights (N,) if given; (last snapshot, its bounded history). With batches, the expected time is said once the
     first batch has run."""
@@ -69,7 +69,7 @@ def run_fit(points, cfg: FitConfig, show_progress: bool, per_batch: int | None =
     limit = fit_bytes(len(points), points.shape[1], cfg.n_components, per_batch, cfg.memory_factor) if batched else None
     told = not (batched and show_progress)
     try:
-        for last in fit(points, cfg, memory_limit=limit, weights=weights):
+        for last in fit(points, cfg, memory_limit=limit, weights=weights, missing=missing):
             history.append(last)
             progress.update(last)
             if not told and (last.restarts.n_iter[per_batch:] >= 0).any():  # the second batch has begun

@@ -24,6 +24,7 @@ from .batches import MergedRestarts, batch_configs
 from .bookkeeping import Bookkeeping, final_status, symmetric
 from .em import ExactEM
 from .init import Params, generators
+from .missing import MISSING_MODES, MissingPoints, check_missing, has_missing, prepare_missing
 from .pipeline import (
     SPREAD_RANGE,
     Setup,
@@ -60,9 +61,14 @@ __all__ = [
 ]
 
 
-def _procedure(cfg: FitConfig, setup: Setup, params: Params, rng: torch.Generator) -> Procedure:
+def _procedure(
+    cfg: FitConfig, setup: Setup, params: Params, rng: torch.Generator, source: MissingPoints | None = None
+) -> Procedure:
     """The algorithm's procedure over the setup's points from params; with a prior, exact EM's MAP form (the
-    config allows a prior with exact EM only); with weights, exact EM over the weighted points."""
+    config allows a prior with exact EM only); with weights, exact EM over the weighted points; with missing
+    values, exact EM over their source."""
+    if source is not None:
+        return ExactEM(source, params, cfg.covariance_type, setup.reg, cfg.empty_policy)
     if cfg.prior is not None or setup.weights is not None:
         points = setup.points if setup.weights is None else PointsInMemory(setup.points, setup.weights)
         return ExactEM(points, params, cfg.covariance_type, setup.reg, cfg.empty_policy, priors=setup.priors)
@@ -81,9 +87,12 @@ def fit(
     trace: list | None = None,
     memory_limit: int | None = None,
     weights: np.ndarray | None = None,
+    missing: str | None = None,
 ) -> Iterator[Snapshot]:
     """Fit a mixture to data (N, D), each point counted weights[n] times (frequency weights (N,) >= 0, not all 0:
-    exact EM only; None: once each); yield a Snapshot after the initial evaluation and after every update
+    exact EM only; None: once each); missing "em": NaN values are missing at random, fitted by exact EM on each
+    point's observed coordinates (missing.py; data without a NaN is fitted as without the flag); None: refused.
+    Yield a Snapshot after the initial evaluation and after every update
     (every=False: the last snapshot only, which spares building the others: model selection's many small fits).
 
     memory_limit (bytes): restarts whose working arrays would exceed it (limits.fit_bytes) run in successive
@@ -95,21 +104,29 @@ def fit(
     set (then a last snapshot with status "cancelled" is yielded). Errors the user can fix raise UserError.
     """
     cfg = config.resolved()
-    x_data, moments = checked_data(data)
+    if missing is not None and missing not in MISSING_MODES:
+        raise UserError(f"missing must be one of {', '.join(MISSING_MODES)}, got {missing!r}")
+    incomplete = missing is not None and has_missing(data)
+    x_data, moments = check_missing(data) if incomplete else checked_data(data)
     n, d = x_data.shape
     weights = check_weights(weights, n)
     if weights is not None and cfg.algorithm != "em":
         raise UserError(f"weights are fitted by exact EM (algorithm em), not {cfg.algorithm}")
     per_batch = _restarts_per_batch(cfg, n, d, memory_limit)
     if per_batch < cfg.restarts:
-        yield from _in_batches(x_data, cfg, per_batch, cancel, every, weights)
+        yield from _in_batches(x_data, cfg, per_batch, cancel, every, weights, missing)
         return
-    setup = prepare_points(x_data, moments, cfg, n * cfg.n_components * cfg.restarts, n, weights)
+    work, source = n * cfg.n_components * cfg.restarts, None
+    if incomplete:
+        moments = check_missing(x_data, weights)[1] if weights is not None else moments
+        setup, source = prepare_missing(x_data, moments, cfg, work, weights)
+    else:
+        setup = prepare_points(x_data, moments, cfg, work, n, weights)
     # above stream.SAMPLE_SIZE points the start is drawn from the seed's sample, as a fit by chunks draws it
     init = starts(setup, cfg)
     release_free_memory()  # the checks' and the initialisation's temporaries, before the E-step's own
     rngs = generators(cfg.seed + 1_000_003, cfg.restarts)  # sampling streams, apart from the init streams
-    proc = _procedure(cfg, setup, init, rngs[0])
+    proc = _procedure(cfg, setup, init, rngs[0], source)
     mean_ll = begin(proc)
     initial_loss = initial_losses(proc)
     ran = np.arange(cfg.restarts)
@@ -117,7 +134,7 @@ def fit(
         # the forum's way: keep the restart with the lowest initial loss, re-initialise with it, train it
         chosen = int(np.argmin(initial_loss))
         ran = np.array([chosen])
-        proc = _procedure(cfg, setup, _select(init, chosen), rngs[chosen])
+        proc = _procedure(cfg, setup, _select(init, chosen), rngs[chosen], source)
         mean_ll = begin(proc)
     table = book(setup, initial_loss, ran)
     yield from iterate(proc, cfg, table, mean_ll, n, setup.started, cancel, every, trace)
@@ -137,6 +154,7 @@ def _in_batches(
     cancel: CancelToken | None,
     every: bool,
     weights: np.ndarray | None = None,
+    missing: str | None = None,
 ) -> Iterator[Snapshot]:
     """fit's snapshots for restarts run per_batch at a time, merged into the whole fit's (batches.MergedRestarts)."""
     merged = MergedRestarts(cfg, x_data.shape[1])
@@ -145,7 +163,7 @@ def _in_batches(
     for i, (first, sub) in enumerate(batches):
         last_batch = i == len(batches) - 1
         last = None
-        for last in fit(x_data, sub, cancel, every, weights=weights):
+        for last in fit(x_data, sub, cancel, every, weights=weights, missing=missing):
             if i and last.iteration == 0 and not last.done:  # the previous batch's last snapshot has this number
                 continue
             status = merged.status(last_batch, last.status)
@@ -182,10 +200,14 @@ def iterate(
 
 
 def run_to_end(
-    data: np.ndarray, config: FitConfig, cancel: CancelToken | None = None, weights: np.ndarray | None = None
+    data: np.ndarray,
+    config: FitConfig,
+    cancel: CancelToken | None = None,
+    weights: np.ndarray | None = None,
+    missing: str | None = None,
 ) -> Snapshot:
     """Drain the fit generator and return its last snapshot (the only one built: every=False)."""
     last = None
-    for last in fit(data, config, cancel, every=False, weights=weights):  # noqa: B007
+    for last in fit(data, config, cancel, every=False, weights=weights, missing=missing):  # noqa: B007
         pass
     return last

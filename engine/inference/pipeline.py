@@ -51,6 +51,11 @@ def checked_data(data: np.ndarray, columns: tuple[str, ...] = ()) -> tuple[np.nd
     moments = column_moments(x)  # not finite exactly where a column holds a NaN or an infinity
     if not (np.isfinite(moments[0]).all() and np.isfinite(moments[1]).all()):
         row, col = np.argwhere(~np.isfinite(x))[0]
+        if np.isnan(x[row, col]):  # a missing value: the missing-data EM fits it
+            raise DataError(
+                f"data row {row}, column {col} is missing (NaN): fill or remove it, or fit with --missing em "
+                "(missing='em': exact EM for values missing at random)"
+            )
         raise DataError(f"data row {row}, column {col} is {x[row, col]}: remove or fill non-finite values")
     spread = moments[1]
     lo, hi = SPREAD_RANGE

@@ -12,18 +12,27 @@ import numpy as np
 from ..errors import DataError
 from .dataset import Dataset
 
+# what a refused missing value's message adds (the one way to fit such data as it is)
+MISSING_HINT = ", or fit with --missing em (exact EM for values missing at random)"
+
 
 def check_finite(
-    path: Path, points: np.ndarray, idx: list[int], names: list[str] | None = None, note: str = ""
+    path: Path,
+    points: np.ndarray,
+    idx: list[int],
+    names: list[str] | None = None,
+    note: str = "",
+    missing: bool = False,
 ) -> None:
-    """DataError naming the first non-finite value of points (N, len(idx)): its row and file column."""
-    bad = np.argwhere(~np.isfinite(points))
+    """DataError naming the first non-finite value of points (N, len(idx)): its row and file column; missing: a NaN
+    (a missing value) is allowed, an infinity is not."""
+    bad = np.argwhere(np.isinf(points) if missing else ~np.isfinite(points))
     if bad.size:
         row, j = bad[0]
         name = f" ({names[idx[j]]!r})" if names is not None else ""
+        what = "remove or fill that row" + (MISSING_HINT if np.isnan(points[row, j]) else "")
         raise DataError(
-            f"{path}: row {row}, column {idx[j]}{name}: value {points[row, j]} is not a finite number{note}: "
-            "remove or fill that row"
+            f"{path}: row {row}, column {idx[j]}{name}: value {points[row, j]} is not a finite number{note}: {what}"
         )
 
 
@@ -69,7 +78,10 @@ def as_table(array: np.ndarray) -> np.ndarray:
     return array.reshape(-1, 1) if array.ndim == 1 else array
 
 
-def pick_array_columns(path: Path, array: np.ndarray, names: list[str], columns, at_most: int | None) -> Dataset:
+def pick_array_columns(
+    path: Path, array: np.ndarray, names: list[str], columns, at_most: int | None, missing: bool = False
+) -> Dataset:
+    """The chosen columns of an array (N, D) as a Dataset; missing: NaN (a missing value) allowed."""
     if array.dtype.kind not in "biuf":
         raise DataError(f"{path}: array has dtype {array.dtype}, not numbers: save a float array")
     if array.ndim != 2:
@@ -80,7 +92,7 @@ def pick_array_columns(path: Path, array: np.ndarray, names: list[str], columns,
         raise DataError(f"{path}: array has no columns")
     idx = resolve_columns(path, columns, names, list(range(array.shape[1])), at_most)
     points = array[:, idx].astype(np.float64)
-    check_finite(path, points, idx)
+    check_finite(path, points, idx, missing=missing)
     return Dataset(points, tuple(names[i] for i in idx), tuple(idx), str(path))
 
 

@@ -154,13 +154,16 @@ def table_bytes(points: np.ndarray, labels: np.ndarray, suffix: str) -> bytes:
 
 
 # ------------------------------------------------------------------------------------------------ loaders
-def load(path: str | Path, columns: list[str | int] | None = None, at_most: int | None = None) -> Dataset:
+def load(
+    path: str | Path, columns: list[str | int] | None = None, at_most: int | None = None, missing: bool = False
+) -> Dataset:
     """Load a data file (CSV/TSV/whitespace text, .npy, .npz, .parquet) and pick the chosen columns: 0-based indices,
     header names, ranges such as '1-4' (inclusive) or 'all' (see `resolve_columns`). By default every numeric
-    column but a leading row-index column, the first `at_most` of them when given."""
+    column but a leading row-index column, the first `at_most` of them when given. missing: a missing value (an
+    empty or NA field, a Parquet null, a NaN) reads as NaN; else it is refused with a line naming --missing em."""
     path = Path(path)
     fmt = format_of(path)
-    return fmt.load(path, read_regular_file(path, fmt), columns, at_most)
+    return fmt.load(path, read_regular_file(path, fmt), columns, at_most, missing)
 
 
 def read_regular_file(path: Path, fmt: Format) -> bytes:

@@ -180,16 +180,42 @@ def _params_csv(params: MixtureParams) -> str:
 
 def write_labels(path: str | Path, points: np.ndarray, params: MixtureParams) -> None:
     """Per-point CSV: the point's coordinates (named as the data's columns, as the window names them; x0, x1, ...
-    when unknown), most likely component and the responsibilities of every component."""
+    when unknown), most likely component and the responsibilities of every component. Data with missing values
+    (NaN): the responsibilities given each point's observed coordinates, a missing coordinate an empty field, and
+    every point again with its missing coordinates imputed (imputed_<column>: E[x_m | x_o] under the mixture)."""
+    if np.isnan(points).any():
+        atomic_write(path, _imputed_label_csv(points, params))
+        return
     atomic_write(path, b"".join(label_csv(iter([points]), params)))
+
+
+def _label_names(params: MixtureParams) -> list[str]:
+    """The columns' names (D,): the data's, or x0, x1, ... when unknown."""
+    d = params.means.shape[1]
+    names = [str(c) for c in params.meta.get("columns") or ()]
+    return names if len(names) == d else [f"x{i}" for i in range(d)]
+
+
+def _imputed_label_csv(points: np.ndarray, params: MixtureParams) -> bytes:
+    """write_labels' CSV of points (N, D) with missing values (NaN)."""
+    from ..model.conditional import impute  # torch: only for data with missing values
+
+    names = _label_names(params)
+    resp, filled, _ = impute(points, params.weights, params.means, params.covariances)
+    header = [*names, "label", *[f"resp_{j}" for j in range(resp.shape[1])], *[f"imputed_{n}" for n in names]]
+    rows = (
+        [*("" if np.isnan(v) else repr(float(v)) for v in p), int(np.argmax(r)), *(f"{v:.17g}" for v in r)]
+        + [repr(float(v)) for v in f]
+        for p, r, f in zip(points, resp, filled, strict=True)
+    )
+    return _csv_text([header]) + _csv_text(rows)
 
 
 def label_csv(chunks: Iterator[np.ndarray], params: MixtureParams) -> Iterator[bytes]:
     """write_labels' CSV as bytes, a header and then a piece per chunk of points (c, D): data read by chunks gets
     its labels in one more pass, never all in memory."""
-    k, d = params.means.shape
-    names = [str(c) for c in params.meta.get("columns") or ()]
-    names = names if len(names) == d else [f"x{i}" for i in range(d)]
+    k = params.means.shape[0]
+    names = _label_names(params)
     yield _csv_text([[*names, "label", *[f"resp_{j}" for j in range(k)]]])
     for points in chunks:
         resp = responsibilities(points, params.weights, params.means, params.covariances)

@@ -24,7 +24,8 @@ class Format:
 
     name: str
     suffixes: tuple[str, ...]
-    load: Callable[[Path, bytes, list | None, int | None], Dataset]  # the whole file: its chosen columns
+    # the whole file: its chosen columns (path, raw, columns, at_most, missing: NaN allowed as a missing value)
+    load: Callable[[Path, bytes, list | None, int | None, bool], Dataset]
     names: Callable[[Path, bytes], list[str]]  # every column's name, as load names them
     memory: Callable[[Path, int], int]  # bytes that loading a file of this size whole takes
     source: Callable[[Path, list | None], object] | None = None  # read by chunks; None: in memory only
@@ -38,8 +39,8 @@ def _parsed(path: Path, size: int) -> int:
 def _numpy(suffix: str) -> dict:
     """The entry's functions for .npy or .npz: the arrays' own headers size them before any read."""
     return {
-        "load": lambda path, raw, columns, at_most: pick_array_columns(
-            path, *npy.load_numpy(path, raw, suffix), columns, at_most
+        "load": lambda path, raw, columns, at_most, missing=False: pick_array_columns(
+            path, *npy.load_numpy(path, raw, suffix), columns, at_most, missing
         ),
         "names": lambda path, raw: npy.load_numpy(path, raw, suffix)[1],
         "memory": lambda path, size: size + npy.numpy_bytes(path, suffix),

@@ -66,9 +66,10 @@ def check_unique_names(path: Path, names: list[str]) -> None:
         seen[name] = j
 
 
-def load_parquet(path: Path, raw: bytes, columns, at_most: int | None) -> Dataset:
+def load_parquet(path: Path, raw: bytes, columns, at_most: int | None, missing: bool = False) -> Dataset:
     """Parquet: columns by name or position; by default every numeric column but a leading row index (pandas'
-    '__index_level_0__', or named like an index) and a class label (see data_columns)."""
+    '__index_level_0__', or named like an index) and a class label (see data_columns). A null reads as NaN, which
+    missing allows (a missing value), else refused."""
     import pyarrow.types as pt
 
     table = parquet_table(path, raw)
@@ -89,7 +90,7 @@ def load_parquet(path: Path, raw: bytes, columns, at_most: int | None) -> Datase
         if not (pt.is_integer(types[j]) or pt.is_floating(types[j])):
             raise DataError(f"{path}: column {j} ({names[j]!r}) holds {types[j]}, not numbers: choose numeric columns")
     points = np.column_stack([table.column(j).to_numpy(zero_copy_only=False).astype(np.float64) for j in idx])
-    check_finite(path, points, idx, names, " (a missing value reads as nan)")
+    check_finite(path, points, idx, names, " (a missing value reads as nan)", missing)
     return Dataset(points, tuple(names[j] for j in idx), tuple(idx), str(path))
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import math
 import re
 import unicodedata
 from pathlib import Path
@@ -14,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
-from .columns import data_columns, guess_holds, resolve_columns
+from .columns import MISSING_HINT, data_columns, guess_holds, resolve_columns
 from .dataset import Dataset
 
 
@@ -154,6 +155,21 @@ def _is_number(text: str) -> bool:
     return bool(_NUMBER.fullmatch(text) or _NON_FINITE.fullmatch(text))
 
 
+# What a text table writes for a missing value (R's NA, pandas' empty field and NaN, SQL's NULL), read as NaN with
+# --missing em; the case does not matter, an infinity stays refused.
+NA_TOKENS = frozenset({"", "na", "n/a", "nan", "null"})
+
+
+def is_missing(text: str) -> bool:
+    """Whether a field is a missing value's token (NA_TOKENS)."""
+    return text.strip().lower() in NA_TOKENS
+
+
+def _is_value(text: str, missing: bool) -> bool:
+    """A number, or (missing: values may be missing) a missing value's token."""
+    return _is_number(text) or (missing and is_missing(text))
+
+
 def text_rows(path: Path, raw: bytes, limit: int | None = None) -> list[tuple[int, list[str]]]:
     """(line number, fields) of every non-blank, non-comment line (of the first `limit` such lines)."""
     lines = _data_lines(path, _decode(path, raw), limit)
@@ -246,7 +262,8 @@ def _field_at(line: str, position: int, delim: str | None) -> int:
 STRUCTURE_ROWS = 1001
 
 
-def load_text(path: Path, raw: bytes, columns, at_most: int | None) -> Dataset:
+def load_text(path: Path, raw: bytes, columns, at_most: int | None, missing: bool = False) -> Dataset:
+    """A text table's chosen columns; missing: a missing value's token (NA_TOKENS) reads as NaN (else refused)."""
     lines = _data_lines(path, _decode(path, raw))
     delim = delimiter_of([line for _, line in lines])
     head, commas = decimal_commas(split_fields(path, lines[:STRUCTURE_ROWS], delim), delim)
@@ -263,27 +280,33 @@ def load_text(path: Path, raw: bytes, columns, at_most: int | None) -> Dataset:
     def whole(j: int, kind: str) -> bool:  # not a plain numeric table: the careful parser guesses on every row
         return table() is None or guess_holds(kind, [table()[:, j]])
 
-    has_header, names, idx = structure(path, head, columns, at_most, whole)
+    has_header, names, idx = structure(path, head, columns, at_most, whole, missing)
     check_spaces(path, body, delim, idx)
     points = table()
     if points is None:  # not a plain numeric table: the careful parser finds and names what is wrong
         rows = decimal_commas(split_fields(path, lines, delim), delim)[0]
-        return load_rows(path, rows, columns, at_most, decimal_comma_note(delim) if commas else "")
+        return load_rows(path, rows, columns, at_most, decimal_comma_note(delim) if commas else "", missing)
     notes = (decimal_comma_note(delim),) if commas else ()
     return Dataset(np.ascontiguousarray(points[:, idx]), tuple(names[j] for j in idx), tuple(idx), str(path), notes)
 
 
 def structure(
-    path: Path, rows: list[tuple[int, list[str]]], columns, at_most: int | None = None, whole=None
+    path: Path,
+    rows: list[tuple[int, list[str]]],
+    columns,
+    at_most: int | None = None,
+    whole=None,
+    missing: bool = False,
 ) -> tuple[bool, list[str], list[int]]:
     """From the first rows: whether the first is a header, the column names, and the chosen columns (a default
-    guess of an index or label column settled by whole(j, kind) on the whole column: see data_columns)."""
+    guess of an index or label column settled by whole(j, kind) on the whole column: see data_columns); missing:
+    a missing value's token counts as a number."""
     has_header, names = read_header(rows[0][1])
     data_rows = rows[1:] if has_header else rows
     if not data_rows:
         raise DataError(f"{path}: has a header ({', '.join(rows[0][1])}) but no data rows")
     for no, fields in data_rows[:5]:  # prose, a log, a report: say so, rather than count its fields
-        if 2 * sum(_is_number(f) for f in fields) < len(fields):  # most fields are words
+        if 2 * sum(_is_value(f, missing) for f in fields) < len(fields):  # most fields are words
             j, text = next(((j, f) for j, f in enumerate(fields) if f), (0, ""))
             if _DECIMAL_COMMA.fullmatch(text):
                 raise DataError(f"{path}: line {no}, column {j}: value {text!r} is not a number{COMMA_CAUSE}")
@@ -300,7 +323,7 @@ def structure(
                 f"{path}: line {no} has {len(fields)} fields but {first} has {width}: every row "
                 "needs the same number of columns"
             )
-    numeric = [j for j in range(width) if _is_number(data_rows[0][1][j])]
+    numeric = [j for j in range(width) if _is_value(data_rows[0][1][j], missing)]
     if columns is None:
         numeric = data_columns(names, numeric, lambda j: [r[1][j] for r in data_rows], whole)
     return has_header, names, resolve_columns(path, columns, names, numeric, at_most)
@@ -324,15 +347,21 @@ def parse_all_numeric(lines: list[tuple[int, str]], delim: str | None, width: in
 
 
 def load_rows(
-    path: Path, rows: list[tuple[int, list[str]]], columns, at_most: int | None = None, note: str = ""
+    path: Path,
+    rows: list[tuple[int, list[str]]],
+    columns,
+    at_most: int | None = None,
+    note: str = "",
+    missing: bool = False,
 ) -> Dataset:
-    """The careful parser: every row's fields checked, every value parsed alone, errors name line and column."""
-    has_header, names, idx = structure(path, rows, columns, at_most)
+    """The careful parser: every row's fields checked, every value parsed alone, errors name line and column;
+    missing: a missing value's token reads as NaN."""
+    has_header, names, idx = structure(path, rows, columns, at_most, missing=missing)
     data_rows = rows[1:] if has_header else rows
     points = np.empty((len(data_rows), len(idx)), dtype=np.float64)
     for i, (no, fields) in enumerate(data_rows):
         for out_j, j in enumerate(idx):
-            points[i, out_j] = parse_value(path, no, j, names[j], fields[j])
+            points[i, out_j] = parse_value(path, no, j, names[j], fields[j], missing)
     return Dataset(points, tuple(names[j] for j in idx), tuple(idx), str(path), (note,) if note else ())
 
 
@@ -343,7 +372,12 @@ COMMA_CAUSE = (
 )
 
 
-def parse_value(path: Path, line: int, col: int, name: str, text: str) -> float:
+def parse_value(path: Path, line: int, col: int, name: str, text: str, missing: bool = False) -> float:
+    """A field's number; a missing value's token is NaN with missing, else refused with a line naming --missing em
+    (MISSING_HINT)."""
+    if missing and is_missing(text):
+        return math.nan
+    hint = MISSING_HINT if is_missing(text) else ""
     try:
         if not _is_number(text):
             raise ValueError(text)
@@ -352,11 +386,11 @@ def parse_value(path: Path, line: int, col: int, name: str, text: str) -> float:
         cause = COMMA_CAUSE if _DECIMAL_COMMA.fullmatch(text) else ""
         raise DataError(
             f"{path}: line {line}, column {col} ({name!r}): value {text!r} is not a number{cause}: fix or "
-            "remove that row, or choose other columns"
+            f"remove that row, or choose other columns{hint}"
         ) from None
     if not np.isfinite(value):
         raise DataError(
             f"{path}: line {line}, column {col} ({name!r}): value {text!r} is not a finite number: "
-            "remove or fill that row"
+            f"remove or fill that row{hint}"
         )
     return value

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
+from .columns import MISSING_HINT
 from .dataset import Dataset
 from .formats import TEXT, format_of
 
@@ -99,17 +100,23 @@ def open_weighted(spec: str, columns: list | None, weight: str) -> WeightedSourc
     return WeightedSource(open_source(spec, [f"index:{j}" for j in [*fitted, index]]))
 
 
-def load_weighted(path: str | Path, columns: list | None, weight: str) -> tuple[Dataset, np.ndarray, int, str]:
+def load_weighted(
+    path: str | Path, columns: list | None, weight: str, missing: bool = False
+) -> tuple[Dataset, np.ndarray, int, str]:
     """The fitted columns (columns None: the default ones, without the weights') and the weights (N,) of a data
     file in memory; DataError in one line for a weight that is not a finite number >= 0 (the file's line with its
     header counted, or a binary file's row from 0), for all weights 0, and for a weights' column also in columns.
-    Also the weights' column's place in the file and its name."""
+    Also the weights' column's place in the file and its name. missing: the fitted columns' missing values read as
+    NaN (data.load); a missing weight is refused."""
     from .data import load
 
     path = Path(path)
-    found = load(path, [weight])  # a value that is not a number, or not finite: the loader names its line
+    try:
+        found = load(path, [weight])  # a value that is not a number, or not finite: the loader names its line
+    except DataError as exc:  # a weight that is missing is no missing coordinate: --missing em does not fit it
+        raise DataError(str(exc).replace(MISSING_HINT, "")) from None
     index, name, w = found.column_indices[0], found.columns[0], found.points[:, 0]
-    ds = load(path, columns)
+    ds = load(path, columns, missing=missing)
     if index in ds.column_indices:
         if columns is not None:
             raise weight_index_conflict(path, index, name)
@@ -118,7 +125,7 @@ def load_weighted(path: str | Path, columns: list | None, weight: str) -> tuple[
             raise DataError(
                 f"{path}: no column is left to fit beside the weights ({name!r}): choose some with --columns"
             )
-        ds = load(path, [f"index:{j}" for j in kept])
+        ds = load(path, [f"index:{j}" for j in kept], missing=missing)
     bad = np.flatnonzero(w < 0)
     if len(bad):
         where = _row_name(path, int(bad[0]))
