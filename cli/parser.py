@@ -168,13 +168,6 @@ def _fit_parser(sub) -> None:
         help="the start: kmeans++ (default), kmeans, random-data, forum, hc (mclust's hierarchical start), or a "
         "parameters file (.json/.csv/.npz)",
     )
-    f.add_argument(
-        "--fix",
-        action="append",
-        metavar="KIND[=COMPONENTS]",
-        help="keep weights, means or covariances of the listed components (0,2; none listed: all) at the --init "
-        "file's values while exact EM fits the rest; repeatable: --fix means=0,2 --fix weights=1",
-    )
     f.add_argument("--restarts", type=int, default=1, help="restarts run as one batch, seeds SEED.. (default 1)")
     f.add_argument(
         "--select-by",
@@ -206,6 +199,19 @@ def _fit_parser(sub) -> None:
         "it reached; restarts all run to the end (select-by final)",
     )
     f.add_argument("--quiet", action="store_true", help="no progress bar")
+    _fit_only_args(f)
+    _scale_args(f)
+
+
+def _fit_only_args(f) -> None:
+    """What fit takes and select does not: pinned parameters and missing values."""
+    f.add_argument(
+        "--fix",
+        action="append",
+        metavar="KIND[=COMPONENTS]",
+        help="keep weights, means or covariances of the listed components (0,2; none listed: all) at the --init "
+        "file's values while exact EM fits the rest; repeatable: --fix means=0,2 --fix weights=1",
+    )
     f.add_argument(
         "--missing",
         choices=["em"],
@@ -213,7 +219,6 @@ def _fit_parser(sub) -> None:
         help="em: empty cells, NA/NaN/null and Parquet nulls are values missing at random, fitted by exact EM on each "
         "point's observed coordinates (data in memory; without it they are refused)",
     )
-    _scale_args(f)
 
 
 def _replay_parser(sub) -> None:
