@@ -89,6 +89,12 @@ def restarts_per_batch(args, shape: tuple[int, int], cfg) -> int:
     factor = cfg.memory_factor
     per_batch = restarts_that_fit(n, d, cfg.n_components, cfg.restarts, limit, factor)
     check_fit_memory(n, d, cfg.n_components, max(per_batch, 1), factor=factor)
+    if per_batch == 0:  # the memory available holds one (checked above): the flag's limit does not
+        one = human(fit_bytes(n, d, cfg.n_components, 1, factor))
+        raise UserError(
+            f"--memory-limit {human(limit)} is less than one restart of K={cfg.n_components} on {n:,} points needs "
+            f"(about {one}): raise --memory-limit"
+        )
     if per_batch >= cfg.restarts or cfg.select_by == "initial":
         check_fit_memory(n, d, cfg.n_components, cfg.restarts, factor=factor)  # select-by initial: every start at once
         return cfg.restarts

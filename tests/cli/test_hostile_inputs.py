@@ -1080,3 +1080,14 @@ def test_pyarrow_never_holds_a_parquet_files_python_bytes(tmp_path) -> None:
         table = parquet_table(path, raw)
         assert sys.getrefcount(raw) == alone
         assert table.column("b").to_pylist() == [True, False, True]
+
+
+def test_a_memory_limit_below_one_restart_is_one_line_and_writes_nothing(tmp_path, capsys) -> None:
+    """5 rows fit in --memory-limit 1K but one restart's working arrays do not: the batch size came out 0 and the
+    command ended in ZeroDivisionError (an internal error) after the fit."""
+    path = tmp_path / "t5.csv"
+    np.savetxt(path, np.random.default_rng(0).normal(size=(5, 3)), delimiter=",", header="a,b,c", comments="")
+    out = tmp_path / "p.json"
+    argv = ["fit", str(path), "-k", "1", "--memory-limit", "1K", "--quiet", "-o", str(out)]
+    _bad(capsys, argv, "--memory-limit 1 KB is less than one restart of K=1 on 5 points needs")
+    assert not out.exists()
