@@ -13,7 +13,7 @@ component's weighted density curve and the "contours" the mixture's density curv
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -53,6 +53,7 @@ class DataScene:
     view: View | None = None
     histogram: tuple[np.ndarray, np.ndarray] | None = None
     stream: object | None = None
+    weights: np.ndarray | None = None  # (N,) the points' frequency weights (gui.scene.weights), None: unweighted
 
     @property
     def display(self) -> DisplayMap:
@@ -87,9 +88,16 @@ class DataScene:
         return self.points[self.shown]
 
 
-def build_scene(points: np.ndarray, view: View | None = None, seed: int = 0) -> DataScene:
-    """The scene for points (N, D) in view (default: the first two columns; 1-D data: a histogram): O(N) work,
-    so large data is built in a background thread."""
+def build_scene(
+    points: np.ndarray, view: View | None = None, seed: int = 0, weights: np.ndarray | None = None
+) -> DataScene:
+    """The scene for points (N, D) in view (default: the first two columns; 1-D data: a histogram), with their
+    frequency weights (N,) or None: O(N) work, so large data is built in a background thread."""
+    scene = _build_scene(points, view, seed)
+    return scene if weights is None else replace(scene, weights=weights)
+
+
+def _build_scene(points: np.ndarray, view: View | None, seed: int) -> DataScene:
     points = np.ascontiguousarray(points, dtype=np.float64)
     if points.ndim != 2:
         points = points.reshape(len(points), -1) if points.size else np.empty((0, 2))
@@ -190,7 +198,7 @@ def component_states(snapshot, data_variance: float) -> tuple[ComponentState, ..
     for k, w in enumerate(snapshot.weights):
         lo, hi = float(eig[k, 0]), float(eig[k, -1])
         cond = hi / lo if lo > 0 else float("inf")
-        n_eff = float(w) * snapshot.n_samples
+        n_eff = float(w) * snapshot.n_counted  # sum w of a weighted fit
         if k in snapshot.empty:
             state = "empty"
         elif k in snapshot.reseeded:
@@ -392,8 +400,6 @@ def _one_d_frame(scene, snapshot, history, entries, trajectory, states, light: b
 
 def reframe(scene: DataScene, frame: Frame) -> Frame:
     """The same frame drawn in another scene (the same data in another view)."""
-    from dataclasses import replace
-
     again = build_frame(
         scene,
         frame.snapshot,
