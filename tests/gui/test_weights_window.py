@@ -189,6 +189,45 @@ def test_the_parameters_export_names_the_weights(qtbot, window, tmp_path) -> Non
     assert meta["bic"] == pytest.approx(-2 * snap.log_likelihood + p * np.log(w.sum()), rel=1e-12)
 
 
+def test_a_weighted_session_opens_and_reproduces(qtbot, make_window, tmp_path) -> None:
+    path = tmp_path / "xw.csv"
+    _, w = _weighted_file(path)
+    first = make_window()
+    _open_weighted(qtbot, first, path)
+    run_fit(qtbot, first, k=2, restarts=2)
+    saved = first.state.frame.snapshot
+    session = tmp_path / "w.gmmsession"
+    assert first.sessions.save(str(session))
+    assert json.loads(session.read_text())["data"]["weights_column"] == 2
+    first.close()
+    second = make_window()
+    ended: list[str] = []
+    second.run_control.fit_ended.connect(ended.append)
+    second.sessions.open(str(session))
+    qtbot.waitUntil(lambda: bool(ended), timeout=120_000)
+    again = second.state.frame.snapshot
+    assert again.mean_log_likelihood == saved.mean_log_likelihood and again.n_counted == w.sum()
+    np.testing.assert_array_equal(again.means, saved.means)
+    assert second.sessions.verdict.startswith("session: reproduced the saved fit")
+    assert second.state.weights.name == "w" and "weights: w" in second.controls.data_label.text()
+
+
+def test_a_weighted_session_whose_weights_changed_is_refused(qtbot, window, tmp_path) -> None:
+    path = tmp_path / "xw.csv"
+    _weighted_file(path)
+    _open_weighted(qtbot, window, path)
+    run_fit(qtbot, window, k=2)
+    session = tmp_path / "w.gmmsession"
+    assert window.sessions.save(str(session))
+    lines = path.read_text().splitlines()
+    lines[3] = ",".join(lines[3].split(",")[:2] + ["7"])
+    path.write_text("\n".join(lines) + "\n")
+    window.messages.last_error = ""
+    window.sessions.open(str(session))
+    qtbot.waitUntil(lambda: window.messages.last_error != "", timeout=30_000)
+    assert "its weights' column 2 has changed since the session was saved" in window.messages.last_error
+
+
 def test_other_data_after_a_weighted_fit_carries_no_weights(qtbot, window, tmp_path) -> None:
     path = tmp_path / "xw.csv"
     _weighted_file(path)
