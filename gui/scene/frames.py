@@ -269,11 +269,16 @@ def mixture_log_density(
     return top[:, 0] + np.log(np.exp(joint - top).sum(axis=1)), joint
 
 
-def contour_levels(log_density_at_points: np.ndarray, mass=CONTOUR_MASS) -> np.ndarray:
-    """Densities that enclose the given shares of the points (increasing, distinct)."""
-    if len(log_density_at_points) == 0:
+def contour_levels(log_density_at_points: np.ndarray, mass=CONTOUR_MASS, counts=None) -> np.ndarray:
+    """Densities that enclose the given shares of the points (increasing, distinct); counts (S,): the points'
+    frequency weights, whose shares are counted instead (None: each point once)."""
+    if len(log_density_at_points) == 0 or (counts is not None and not counts.any()):
         return np.empty(0)
-    q = np.quantile(log_density_at_points, 1.0 - np.asarray(mass, dtype=np.float64))
+    share = 1.0 - np.asarray(mass, dtype=np.float64)
+    if counts is None:
+        q = np.quantile(log_density_at_points, share)
+    else:  # the weighted quantile: the lowest density with at most 1 - mass of the weight below it
+        q = np.quantile(log_density_at_points, share, method="inverted_cdf", weights=counts)
     return np.unique(np.exp(q))
 
 
@@ -340,7 +345,9 @@ def build_frame(
         if shown is not scene.shown_points:  # a view of more than two columns: the components' own, in D dims
             joint = mixture_log_density(shown, w, m, c)[1]
         labels = joint.argmax(axis=1) if len(shown) else labels
-        levels = contour_levels(log_p[np.isfinite(log_p)])
+        finite = np.isfinite(log_p)
+        counts = None if scene.weights is None else scene.weights[scene.shown][finite]
+        levels = contour_levels(log_p[finite], counts=counts)
         contours = contour_lines(scene.bounds, w, vm, vc, levels)
     return Frame(
         snapshot,
