@@ -278,7 +278,7 @@ class DataControl:
 
         picker = dialogs.ColumnPicker(self.parent, path, names, default)
         self.column_picker = picker
-        self.messages.note(f"{path}: choose the columns to fit, the two to show and any weights", 0)
+        self.messages.note(f"{path}: choose the columns to fit and the two to show", 0)
 
         def chosen() -> None:
             fit, show, weights = picker.columns(), picker.shown(), picker.weights()

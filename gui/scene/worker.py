@@ -136,7 +136,8 @@ def _pull(job: FitJob, emit) -> None:
     if job.gate.token.cancelled:
         return
     if job.stream is None:
-        snapshots = engine.fit(job.scene.points, job.config, job.gate.token, weights=job.scene.weights)
+        weighed = {} if job.scene.weights is None else {"weights": job.scene.weights}  # unweighted: the call as before
+        snapshots = engine.fit(job.scene.points, job.config, job.gate.token, **weighed)
     else:
         from .big_data import fit_snapshots
 
