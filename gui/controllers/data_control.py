@@ -333,6 +333,9 @@ def load_with_weights(path: str, columns: list | None, weights: int, too_big: bo
             f"{path} is bigger than the memory limit, and the window fits weights on data in memory only: raise "
             f"the memory limit (Run panel), or fit it with `python3 main.py fit {path} --weights {weights}`"
         )
-    dataset, values, column, name = engine.load_weighted(path, columns, f"index:{weights}")
+    try:
+        dataset, values, column, name = engine.load_weighted(path, columns, f"index:{weights}")
+    except engine.UserError as exc:  # the engine's line, its advice in the window's words
+        raise type(exc)(str(exc).replace("another --weights column", "other Weights in the column picker")) from None
     weighed = Weights(values, column, name)
     return None, tuple(dataset.column_indices), dataset, engine.file_ref(dataset, values, column), weighed

@@ -71,7 +71,11 @@ def test_the_picker_reads_a_weight_column_that_is_never_fitted(qtbot, window, tm
 @pytest.mark.parametrize(
     ("bad", "said"),
     [
-        ("-1", "line 5, column 2 ('w'): weight -1 is negative: weights count each point"),
+        (
+            "-1",
+            "line 5, column 2 ('w'): weight -1 is negative: weights count each point (0 drops it): fix that row "
+            "or choose other Weights in the column picker",
+        ),
         ("nan", "line 5, column 2 ('w'): value 'nan' is not a finite number"),
         ("a", "line 5, column 2 ('w'): value 'a' is not a number"),
     ],
@@ -108,6 +112,7 @@ def test_every_weight_zero_is_refused(qtbot, window, tmp_path) -> None:
     picker.accept()
     qtbot.waitUntil(lambda: window.messages.last_error != "", timeout=30_000)
     assert "every weight in column 2 ('w') is 0" in window.messages.last_error
+    assert window.messages.last_error.endswith("fix the weights or choose other Weights in the column picker")
     assert window.state.weights is None
 
 
