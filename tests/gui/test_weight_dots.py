@@ -110,3 +110,26 @@ def test_the_contours_enclose_shares_of_the_weight() -> None:
     np.testing.assert_array_equal(frame.levels, weighted)
     plain = build_frame(build_scene(x), snap, np.zeros((1, 2)))
     np.testing.assert_array_equal(plain.levels, contour_levels(log_p))  # without weights: as before
+
+
+def test_the_histogram_and_the_density_image_count_the_weights() -> None:
+    """1-D data's histogram and the density image under more than SCATTER_LIMIT points are those of the rows
+    repeated w times (whole weights), on the scene's own bins."""
+    import engine
+    from gui.scene.frames import IMAGE_BINS, SCATTER_LIMIT, build_scene, image_of
+
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(300, 1))
+    w = rng.integers(0, 4, 300).astype(np.float64)
+    edges, density = build_scene(x, weights=w).histogram
+    np.testing.assert_allclose(
+        density, np.histogram(np.repeat(x[:, 0], w.astype(int)), edges, density=True)[0], rtol=1e-14
+    )
+    plain = build_scene(x).histogram[1]
+    assert not np.allclose(plain, density) and np.array_equal(plain, np.histogram(x[:, 0], edges, density=True)[0])
+    xy = rng.normal(size=(SCATTER_LIMIT + 10_000, 2))
+    w = rng.integers(0, 3, len(xy)).astype(np.float64)
+    scene = build_scene(xy, weights=w)
+    repeated = engine.bin_counts(np.repeat(xy, w.astype(int), axis=0), scene.bounds, IMAGE_BINS)
+    np.testing.assert_array_equal(scene.image, image_of(repeated))
+    assert np.array_equal(build_scene(xy).image, image_of(engine.bin_counts(xy, scene.bounds, IMAGE_BINS)))
