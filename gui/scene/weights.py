@@ -17,6 +17,7 @@ import numpy as np
 TYPICAL_PX = 4.0
 SMALLEST_PX = 2.0
 LARGEST_PX = 14.0
+HOLLOW_PX = 5  # a point of weight 0: a hollow square this wide (it is there, and counts for nothing)
 
 
 @dataclass(frozen=True, eq=False)

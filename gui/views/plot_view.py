@@ -330,6 +330,7 @@ class PlotView(StartHandles, PointHover, pg.PlotWidget):
             image,
             scene.bounds,
             POINT_PX,
+            self._sides,
         )
 
     def set_draw_mode(self, on: bool) -> None:

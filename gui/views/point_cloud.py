@@ -10,11 +10,10 @@ from pyqtgraph.Qt.internals import PrimitiveArray
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QPixmap
 
-from ..scene.weights import LARGEST_PX
+from ..scene.weights import HOLLOW_PX, LARGEST_PX
 from .palette import UNFITTED, component_color
 
 POINT_PX = 3  # point size in pixels
-HOLLOW_PX = 5  # a point of weight 0: a hollow square this wide (it is there, and counts for nothing)
 
 
 class PointCloudItem(pg.GraphicsObject):

@@ -11,8 +11,8 @@ from PySide6.QtCore import QRectF
 from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import QGraphicsScene
 
-from gui.scene.weights import LARGEST_PX, SMALLEST_PX, TYPICAL_PX, point_sides
-from gui.views.point_cloud import HOLLOW_PX, PointCloudItem
+from gui.scene.weights import HOLLOW_PX, LARGEST_PX, SMALLEST_PX, TYPICAL_PX, point_sides
+from gui.views.point_cloud import PointCloudItem
 
 
 def test_a_dots_area_is_proportional_to_its_weight_within_the_clamp() -> None:
@@ -56,6 +56,17 @@ def test_the_painted_dots_have_the_weights_areas_and_a_weight_0_is_hollow(qtbot)
     assert int(unweighted[11:30, 51:70].sum()) == 9  # without weights: every dot 3 x 3, as before
 
 
+def _assert_svg_dots(svg: str, sides: np.ndarray) -> None:
+    """The SVG export's squares: one per point, the plot's sides, the weight-0 points hollow HOLLOW_PX squares."""
+    import xml.etree.ElementTree as ET
+
+    rects = [r for r in ET.fromstring(svg).iter("{http://www.w3.org/2000/svg}rect") if r.get("class") == "point"]
+    drawn = sorted(float(r.get("width")) for r in rects)
+    expected = sorted(np.where(sides > 0, sides, HOLLOW_PX))
+    np.testing.assert_allclose(drawn, expected, rtol=1e-5)  # (written with 6 digits)
+    assert sum(r.get("fill") == "none" for r in rects) == int((sides == 0).sum())
+
+
 @pytest.fixture
 def weighted_file(tmp_path):
     path = tmp_path / "xyzw.csv"
@@ -78,6 +89,7 @@ def test_the_plot_and_the_pairs_matrix_draw_the_weights(qtbot, window, weighted_
     run_fit(qtbot, window, k=2)
     np.testing.assert_array_equal(window.plot.points.sides, point_sides(w))  # coloured by component, still sized
     assert f"<br>weight {w[7]:.6g}<br>" in window.plot.describe_point(7)  # the hover says how much a point counts
+    _assert_svg_dots(window.plot.svg_text(), point_sides(w))
     from gui.controllers.view_control import KINDS
 
     window.view_bar.kind.setCurrentIndex([k for k, _ in KINDS].index("pairs"))
