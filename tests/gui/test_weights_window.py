@@ -297,3 +297,22 @@ def test_another_view_keeps_the_weights(qtbot, window, tmp_path) -> None:
     np.testing.assert_array_equal(window.state.scene.weights, w)
     run_fit(qtbot, window, k=2)
     _assert_weighted_likelihood(window.state.frame.snapshot, x, w)
+
+
+def test_the_start_counts_each_components_points_by_weight(qtbot, window, tmp_path) -> None:
+    """Reset shows the start (iteration 0): each component's points are the weighted sums of its responsibilities
+    (SciPy's densities at the start), which add up to sum w, not N."""
+    path = tmp_path / "xw.csv"
+    x, w = _weighted_file(path)
+    _open_weighted(qtbot, window, path)
+    set_controls(window, k=2)
+    window.run_control.reset()
+    qtbot.waitUntil(
+        lambda: window.state.frame is not None and window.state.frame.snapshot.iteration == 0, timeout=60_000
+    )
+    snap = window.state.frame.snapshot
+    parts = zip(snap.weights, snap.means, snap.covariances, strict=True)
+    joint = np.column_stack([pk * multivariate_normal(m, c).pdf(x) for pk, m, c in parts])
+    owned = w @ (joint / joint.sum(axis=1, keepdims=True))
+    np.testing.assert_allclose([s.n_effective for s in window.state.frame.states], owned, rtol=1e-9)
+    window.run_control.stop()
