@@ -316,3 +316,12 @@ def test_the_start_counts_each_components_points_by_weight(qtbot, window, tmp_pa
     owned = w @ (joint / joint.sum(axis=1, keepdims=True))
     np.testing.assert_allclose([s.n_effective for s in window.state.frame.states], owned, rtol=1e-9)
     window.run_control.stop()
+
+
+def test_an_algorithm_that_fits_no_weights_says_so_in_one_line(qtbot, window, tmp_path) -> None:
+    path = tmp_path / "xw.csv"
+    _weighted_file(path)
+    _open_weighted(qtbot, window, path)
+    window.messages.last_error = ""
+    assert run_fit(qtbot, window, k=2, algorithm="marginal") == "error"
+    assert window.messages.last_error == "weights are fitted by exact EM (algorithm em), not marginal"
