@@ -61,6 +61,17 @@ def _dots_path(xy: np.ndarray, m: _Mapper) -> str:
     return "".join(f"M{x:.2f} {y:.2f}h0.01" for x, y in m.px(xy))
 
 
+def _dots(points: np.ndarray, labels, colors: list[str], m: _Mapper, point_px: float) -> list[str]:
+    """The points (S, 2) as one path of point_px squares per colour (grey when labels is None)."""
+    groups = [(points, "#6b7a8f")] if labels is None else [(points[labels == k], c) for k, c in enumerate(colors)]
+    return [
+        f'<path class="points" d="{_dots_path(xy, m)}" stroke="{color}" '
+        f'stroke-width="{point_px}" stroke-linecap="square" fill="none"/>'
+        for xy, color in groups
+        if len(xy)
+    ]
+
+
 def _sized_dots(points: np.ndarray, labels, colors: list[str], sides: np.ndarray, m: _Mapper) -> list[str]:
     """A square per weighted point (S,): its side in pixels, filled; a side of 0 a hollow HOLLOW_PX square. The
     largest first, as the plot paints them."""
@@ -108,16 +119,9 @@ def plot_svg(
             f'<image x="{ax:.2f}" y="{ay:.2f}" width="{bx - ax:.2f}" height="{by - ay:.2f}" '
             f'preserveAspectRatio="none" href="data:image/png;base64,{image_png_base64}"/>'
         )
-    groups = [(points, "#6b7a8f")] if labels is None else [(points[labels == k], c) for k, c in enumerate(colors)]
-    if sides is not None:
-        out += _sized_dots(points, labels, colors, sides, m)
-        groups = []
-    for xy, color in groups:
-        if len(xy):
-            out.append(
-                f'<path class="points" d="{_dots_path(xy, m)}" stroke="{color}" '
-                f'stroke-width="{point_px}" stroke-linecap="square" fill="none"/>'
-            )
+    out += (
+        _dots(points, labels, colors, m, point_px) if sides is None else _sized_dots(points, labels, colors, sides, m)
+    )
     if frame is not None:
         if len(frame.contours):
             out.append(
