@@ -46,6 +46,7 @@ class PairsView(pg.GraphicsLayoutWidget):
         self._drawn: dict[tuple[int, int], np.ndarray] = {}  # each cell's points in its display units (P, 2)
         self.sample = np.empty(0, dtype=np.int64)
         self._sides: np.ndarray | None = None  # the sampled points' dots' sides in pixels (weighted data), or None
+        self._counts: np.ndarray | None = None  # their weights, or None
         self.scene_data: DataScene | None = None
         self.scene().sigMouseClicked.connect(self._clicked)
         self._pending: Frame | None = None
@@ -73,7 +74,8 @@ class PairsView(pg.GraphicsLayoutWidget):
         pick = np.sort(rng.choice(len(shown), PAIR_POINTS, replace=False)) if len(shown) > PAIR_POINTS else None
         self.sample = np.arange(len(shown)) if pick is None else pick
         self._points = data[shown[self.sample]] if len(shown) else np.empty((0, data.shape[1]))
-        self._sides = None if scene.weights is None else point_sides(scene.weights[shown[self.sample]])
+        self._counts = None if scene.weights is None else scene.weights[shown[self.sample]]  # the diagonal's
+        self._sides = None if self._counts is None else point_sides(self._counts)
         self._to_build = [(r, c) for r in range(len(self.columns)) for c in range(r + 1)]  # the lower triangle
         self._built, self._total = 0, len(self._to_build)
         for i in range(len(self.columns)):  # equal cells, whatever each one holds
@@ -153,9 +155,12 @@ class PairsView(pg.GraphicsLayoutWidget):
         self.cells[(ci, cj)] = (plot, scatter, xy, [])
 
     def _make_diagonal(self, plot: pg.PlotItem, column: int, name: str) -> None:
-        """Column `column`'s histogram (in display units) with its name at the top left, clipped to the cell."""
+        """Column `column`'s histogram (in display units; of the weights, for weighted data) with its name at the
+        top left, clipped to the cell."""
         values = self._points[:, column]
-        counts, edges = np.histogram(values, bins=20) if len(values) else (np.zeros(1), np.arange(2.0))
+        counts, edges = (
+            np.histogram(values, bins=20, weights=self._counts) if len(values) else (np.zeros(1), np.arange(2.0))
+        )
         top = float(max(counts.max(), 1))
         display = map_for((float(edges[0]), float(edges[-1]), 0.0, top))
         x = display.to_display(np.column_stack([edges, np.zeros_like(edges)]))[:, 0]

@@ -5,6 +5,7 @@ in the pairs matrix. The references: the closed form sqrt(w / median) and the pi
 from __future__ import annotations
 
 import numpy as np
+import pyqtgraph as pg
 import pytest
 from gui_helpers import run_fit
 from PySide6.QtCore import QRectF
@@ -97,6 +98,15 @@ def test_the_plot_and_the_pairs_matrix_draw_the_weights(qtbot, window, weighted_
     qtbot.waitUntil(lambda: bool(window.pairs.cells) and not window.pairs.building, timeout=30_000)
     for _plot, scatter, _xy, _rings in window.pairs.cells.values():
         np.testing.assert_array_equal(scatter.sides, point_sides(w))
+    bars = [  # the diagonal's histograms: sums of the weights in each column's 20 bins
+        item.getData()[1].tolist()
+        for plot in window.pairs.ci.items
+        if isinstance(plot, pg.PlotItem)
+        for item in plot.items
+        if isinstance(item, pg.PlotCurveItem) and item.opts.get("stepMode") == "center"
+    ]
+    x = np.loadtxt(path, delimiter=",", skiprows=1)
+    assert sorted(bars) == sorted(np.histogram(x[:, j], bins=20, weights=w)[0].tolist() for j in range(3))
     window.data.show_demo()  # other data: plain dots again
     qtbot.waitUntil(lambda: window.state.weights is None and window.state.scene is not None, timeout=30_000)
     assert window.plot.points.sides is None
