@@ -12,8 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 
 # A dot's side in pixels (its area is proportional to its weight): the typical point (the median positive weight)
-# is drawn as large as an unweighted one, and the sides are clamped so that a tiny weight stays visible and a
-# huge one does not hide its neighbours.
+# is drawn 4 px wide, a little more than an unweighted dot's 3 (so that a point of half the median weight is still
+# 2.8 px, above the 2 px floor), and the sides are clamped so that a tiny weight stays visible and a huge one does
+# not hide its neighbours.
 TYPICAL_PX = 4.0
 SMALLEST_PX = 2.0
 LARGEST_PX = 14.0

@@ -1,5 +1,5 @@
 """Weighted points drawn by weight (issue 25): a dot's area is proportional to its weight (the median positive weight
-as large as an unweighted dot, clamped to a readable range), a weight of 0 a small hollow square; in the plot and
+4 px wide, clamped to a readable range), a weight of 0 a small hollow square; in the plot and
 in the pairs matrix. The references: the closed form sqrt(w / median) and the pixels painted."""
 
 from __future__ import annotations
