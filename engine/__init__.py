@@ -87,6 +87,7 @@ _EXPORTS = {
         "open_source",
         "survey",
     ),
+    "io.weighted": ("load_weighted",),
     "model.prior": ("NO_PRIOR_MODELS", "PRIOR_MODELS"),
     "model.projection": (
         "View",

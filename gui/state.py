@@ -43,6 +43,7 @@ class WindowState(QObject):
         self.dataset = None  # engine.Dataset on the plot
         self.origin = None  # engine.DataRef: how a session finds that data again
         self.stream = None  # gui.scene.big_data.ChunkedFile: the data is read by chunks (dataset.points: its sample)
+        self.weights = None  # gui.scene.weights.Weights: the points' frequency weights (a file's column), or None
         self.scene: DataScene | None = None
         self.frame: Frame | None = None  # on screen
         self.latest: Frame | None = None  # the newest frame of the current fit
@@ -64,10 +65,11 @@ class WindowState(QObject):
     def has_points(self) -> bool:
         return self.scene is not None and len(self.scene.points) > 0
 
-    def set_data(self, dataset, origin, stream=None) -> int:
+    def set_data(self, dataset, origin, stream=None, weights=None) -> int:
         """A new data set (its scene is built next; stream: it is read by chunks, gui.scene.big_data.ChunkedFile, and
-        dataset.points is a sample of it); returns the token its scene must bring."""
-        self.dataset, self.origin, self.stream = dataset, origin, stream
+        dataset.points is a sample of it; weights: its points' gui.scene.weights.Weights, None for every other
+        data: no weights outlive the data they were read with); returns the token its scene must bring."""
+        self.dataset, self.origin, self.stream, self.weights = dataset, origin, stream, weights
         self.data_token += 1
         self.data_changed.emit()
         return self.data_token

@@ -20,6 +20,11 @@ CHUNKED_COMPARE = (
     "(Run). The other algorithms need the data in memory: raise the memory limit (Run panel) and open it again."
 )
 
+WEIGHTED_COMPARE = (
+    "this data is weighted (its column {!r}): only exact EM fits weights (Run, Model selection); the other "
+    "algorithms would fit every point once"
+)
+
 
 class CompareControl:
     """Run all: the registered algorithms from the panel's initialisation, at the same time."""
@@ -37,6 +42,9 @@ class CompareControl:
     def run(self) -> None:
         if self.state.stream is not None:
             self.messages.error("Cannot compare on this data", CHUNKED_COMPARE)
+            return
+        if self.state.weights is not None:
+            self.messages.error("Cannot compare on this data", WEIGHTED_COMPARE.format(self.state.weights.name))
             return
         config = self.run_control.checked_config()
         if config is None:
@@ -111,7 +119,7 @@ class SelectionControl:
             self.messages.error("Check the selection's settings", str(exc))
             return
         self.tabs.setCurrentWidget(self.view)
-        self.view.start(self.state.scene.points, config)
+        self.view.start(self.state.scene.points, config, self.state.scene.weights)
 
     def _failed(self, message: str, internal: bool) -> None:
         self.messages.error("Model selection stopped", message.strip().splitlines()[-1], message if internal else "")

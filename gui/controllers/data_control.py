@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QMenu, QWidget
 
 from ..background import Background
 from ..scene.frames import SCATTER_LIMIT, build_scene
+from ..scene.weights import Weights
 from ..state import WindowState
 from ..views import dialogs
 from ..views.controls import ControlPanel
@@ -65,22 +66,29 @@ class DataControl:
         self.set_dataset(dataset, engine.generated_ref(p, DEMO_N, 0, points))
 
     def set_dataset(
-        self, dataset, origin=None, keep_range: bool = False, plot_columns: tuple[int, int] = (0, 1)
+        self,
+        dataset,
+        origin=None,
+        keep_range: bool = False,
+        plot_columns: tuple[int, int] = (0, 1),
+        weights: Weights | None = None,
     ) -> None:
         """Show a new data set (engine.Dataset) with its engine.DataRef (None: the points themselves, an
         inline reference made with the scene); a running fit is stopped first. keep_range: the view stays
         put (points drawn by hand). plot_columns: the two columns the plot shows first (data of more than 2-D).
+        weights: the points' frequency weights (a file's column), fitted and drawn with them; None: unweighted.
 
         Nothing of the previous data's fit survives: paths, start circles, status, chart and iteration go back
         to "no fit yet", and a start imported or set for the old data goes back to the panel's initialisation.
         """
         import engine
 
-        token = self._replace_data(dataset, origin)
+        token = self._replace_data(dataset, origin, weights=weights)
+        values = None if weights is None else weights.values
 
         def work():
             ref = origin if origin is not None else engine.inline_ref(dataset.points)
-            return build_scene(dataset.points, first_view(dataset, plot_columns)), ref
+            return build_scene(dataset.points, first_view(dataset, plot_columns), weights=values), ref
 
         def show(result) -> None:
             if token == self.state.data_token:  # else superseded by newer data
@@ -93,13 +101,13 @@ class DataControl:
             self.messages.note(f"preparing {len(dataset.points):,} points…", 0)
             self.tasks.run(work, show, self.messages.failed("Could not show the data"))
 
-    def _replace_data(self, dataset, origin, stream=None) -> int:
+    def _replace_data(self, dataset, origin, stream=None, weights: Weights | None = None) -> int:
         """New data in the state (WindowState.set_data; its token): the running fit stopped, the old data's start
         dropped, and a file still loading superseded (it would replace this newer data: dropped when it comes)."""
         self.run_control.stop_for_change("the data changed")
         self._forget_start()
         self._opening += 1
-        return self.state.set_data(dataset, origin, stream)
+        return self.state.set_data(dataset, origin, stream, weights)
 
     def _forget_start(self) -> None:
         """A start imported, set by hand or continued from belongs to the data it was made on: drop it."""
@@ -117,6 +125,11 @@ class DataControl:
         ds = self.state.dataset
         if self.state.stream is not None:
             self.messages.note("this data is read by chunks from its file: Clear first to draw new data", 8000)
+            return
+        if self.state.weights is not None:  # a drawn point has no weight in the file's column
+            self.messages.note(
+                f"this data is weighted by its column {self.state.weights.name!r}: Clear first to draw new data", 8000
+            )
             return
         if ds is not None and ds.points.shape[1] != DRAWN_DIMENSIONS and len(ds.points):
             self.messages.note(
@@ -181,12 +194,14 @@ class DataControl:
         plot_columns=(0, 1),
         by_chunks: bool = False,
         on_shown=None,
+        weights: int | None = None,
     ) -> None:
         """Load a data file in the background, any number of columns; a file with more than two asks which to
         fit and which two to show (unless columns are given, or ask_columns is False: then the loader's own
         choice is taken: every numeric column but a row index and a class label). A file bigger than the Run
         panel's memory limit (or any, with by_chunks) is not loaded: it is read by chunks (gui.scene.big_data), two
-        passes before it shows. on_shown() is called once the file's data is on screen."""
+        passes before it shows. on_shown() is called once the file's data is on screen. weights: the file column
+        (its place) of the points' frequency weights, read and checked with the data (data in memory only)."""
         import engine
 
         path = str(path)
@@ -206,12 +221,14 @@ class DataControl:
             from ..scene.big_data import streamed_scene, survey_file
 
             source = open_source(path, columns) if by_chunks else chunked_source(path, columns, limit)
+            if weights is not None:
+                return "memory", load_with_weights(path, columns, weights, source is not None)
             if source is None:
                 names = None if columns is not None else engine.column_names(path)
                 dataset = engine.load(path, columns)
-                return "memory", (names, tuple(dataset.column_indices), dataset, engine.file_ref(dataset))
+                return "memory", (names, tuple(dataset.column_indices), dataset, engine.file_ref(dataset), None)
             if columns is None and ask_columns and len(source.names) > 2:
-                return "pick", (list(source.names), tuple(source.idx), None, None)
+                return "pick", (list(source.names), tuple(source.idx), None, None, None)
             try:
                 superseded = lambda: opening != self._opening  # noqa: E731 - another file (or this again) opens
                 streamed = survey_file(source, path, columns, limit, seed, emit, superseded)
@@ -238,13 +255,14 @@ class DataControl:
             if on_shown is not None:
                 on_shown()
             return
-        names, default, dataset, ref = found
+        names, default, dataset, ref, weights = found
         if names is not None and len(names) > 2 and ask_columns:
             self._pick_columns(path, names, default, dataset, ref)
         else:
-            self.set_dataset(dataset, ref, plot_columns=plot_columns)
+            self.set_dataset(dataset, ref, plot_columns=plot_columns, weights=weights)
             columns = engine.counted(len(dataset.columns), "column")
-            self.messages.note(f"loaded {path}: {columns} ({', '.join(dataset.columns)})", 8000)
+            weighed = "" if weights is None else f", {weights.describe()}"
+            self.messages.note(f"loaded {path}: {columns} ({', '.join(dataset.columns)}){weighed}", 8000)
 
     def _show_streamed(self, streamed, scene) -> None:
         """Data read by chunks on screen: its sample as the data set, its scene with the image of all points."""
@@ -263,13 +281,13 @@ class DataControl:
         self.messages.note(f"{path}: choose the columns to fit and the two to show", 0)
 
         def chosen() -> None:
-            fit, show = picker.columns(), picker.shown()
+            fit, show, weights = picker.columns(), picker.shown(), picker.weights()
             at = (fit.index(show[0]), fit.index(show[1])) if len(fit) > 1 else (0, 1)  # places among the fitted
-            if dataset is not None and fit == default:
+            if dataset is not None and fit == default and weights is None:
                 self.set_dataset(dataset, ref, plot_columns=at)
                 self.messages.note(f"loaded {path}: fitting {engine.counted(len(fit), 'column')}", 5000)
-            else:
-                self.open_path(path, list(fit), plot_columns=at)
+            else:  # (a bad weight is one line, and the data on screen stays)
+                self.open_path(path, list(fit), plot_columns=at, weights=weights)
 
         def cancelled() -> None:
             self.messages.note(f"opening {path} was cancelled: the data on screen stays", 5000)
@@ -301,3 +319,23 @@ class DataControl:
         for path in self.recent_files():
             self.recent_menu.addAction(path, lambda p=path: self.open_path(p))
         self.recent_menu.setEnabled(bool(self.recent_files()))
+
+
+def load_with_weights(path: str, columns: list | None, weights: int, too_big: bool) -> tuple:
+    """open_path's file in memory with its column `weights` as the points' frequency weights: (None, its fitted
+    columns, the engine.Dataset, its engine.DataRef, the Weights), checked as `fit --weights` checks them (a bad
+    weight is a UserError in one line). too_big: the file is bigger than the memory limit (refused: the window
+    fits weights in memory only)."""
+    import engine
+
+    if too_big:
+        raise engine.UserError(
+            f"{path} is bigger than the memory limit, and the window fits weights on data in memory only: raise "
+            f"the memory limit (Run panel), or fit it with `python3 main.py fit {path} --weights {weights}`"
+        )
+    try:
+        dataset, values, column, name = engine.load_weighted(path, columns, f"index:{weights}")
+    except engine.UserError as exc:  # the engine's line, its advice in the window's words
+        raise type(exc)(str(exc).replace("another --weights column", "other Weights in the column picker")) from None
+    weighed = Weights(values, column, name)
+    return None, tuple(dataset.column_indices), dataset, engine.file_ref(dataset, values, column), weighed

@@ -41,7 +41,9 @@ class ExportControl:
         # read by chunks has none (hashing it would be one more pass over GBs), as from the command line
         origin = self.state.origin
         digest = origin.sha256 if origin is not None else ""
-        params = engine.params_from_snapshot(snap, tuple(self.state.dataset.columns), digest)
+        weights = self.state.weights  # the data's (a fit on screen is always of the data on screen)
+        name = None if weights is None else weights.name
+        params = engine.params_from_snapshot(snap, tuple(self.state.dataset.columns), digest, name)
         running = self.state.job_active
         note = f" (the current snapshot: iteration {snap.iteration}, the fit is still running)" if running else ""
         return params, note

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..background import Background
+from ..scene.weights import Weights
 from ..state import WindowState
 from ..views.controls import ControlPanel
 
@@ -68,11 +69,12 @@ class SessionControl:
         except engine.UserError as exc:
             self.messages.error("Could not open the session", str(exc))
             return
-        if session.data.weights_column is not None:  # fitted unweighted here, it would not be the saved fit
+        if session.data.weights_column is not None and session.data.chunked:  # the window weighs data in memory
             self.messages.error(
                 "Could not open the session",
-                f"{path} was fitted with frequency weights (column {session.data.weights_column} of its file), which "
-                f"the window does not fit yet: replay it with `python3 main.py replay {path}`",
+                f"{path} was fitted with frequency weights (column {session.data.weights_column} of its file) on "
+                f"data read by chunks, which the window fits unweighted only: replay it with "
+                f"`python3 main.py replay {path}`",
             )
             return
         self.messages.note(f"opening {path}: loading its data…", 0)
@@ -80,7 +82,8 @@ class SessionControl:
             self._open_chunked(session)
             return
 
-        def done(points) -> None:
+        def done(loaded) -> None:
+            points, weights = loaded
             ref = session.data
             if ref.kind == "file":
                 names = engine.column_names(ref.path)
@@ -93,12 +96,12 @@ class SessionControl:
                 )
             else:
                 dataset = engine.Dataset(points, _names(points), _places(points), f"from the session {Path(path).name}")
-            self.data_control.set_dataset(dataset, ref)
+            self.data_control.set_dataset(dataset, ref, weights=weights)
             self.controls.apply_config(session.config)
             self._saved_fit = session.fit
             self.run_control.start_fit()
 
-        self.tasks.run(session.data.load, done, self.messages.failed("Could not open the session"))
+        self.tasks.run(lambda: _load(session.data), done, self.messages.failed("Could not open the session"))
 
     def _open_chunked(self, session) -> None:
         """A session of data read by chunks: the file checked in one pass (size and SHA-256), read by chunks as
@@ -142,6 +145,20 @@ class SessionControl:
 
     def open_dialog(self) -> None:
         self.messages.ask_path(self.open, "Open session", "Sessions (*.gmmsession)", save=False)
+
+
+def _load(ref) -> tuple:
+    """A session's data in memory (N, D), checked against its hash, and the Weights it was fitted with (checked
+    against theirs), or None."""
+    import engine
+
+    points = ref.load()
+    values = ref.load_weights()
+    if values is None:
+        return points, None
+    names = engine.column_names(ref.path)
+    name = names[ref.weights_column] if ref.weights_column < len(names) else f"x{ref.weights_column}"
+    return points, Weights(values, ref.weights_column, name)
 
 
 def _names(points) -> tuple[str, ...]:

@@ -228,7 +228,7 @@ class ViewControl:
 
         def work(emit):
             if scene.stream is None:
-                new = build_scene(points, make())
+                new = build_scene(points, make(), weights=scene.weights)
             else:  # read by chunks: the image of all the points in the new view takes a pass (two across columns)
                 from engine import Cancelled
 

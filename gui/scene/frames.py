@@ -13,7 +13,7 @@ component's weighted density curve and the "contours" the mixture's density curv
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -53,6 +53,7 @@ class DataScene:
     view: View | None = None
     histogram: tuple[np.ndarray, np.ndarray] | None = None
     stream: object | None = None
+    weights: np.ndarray | None = None  # (N,) the points' frequency weights (gui.scene.weights), None: unweighted
 
     @property
     def display(self) -> DisplayMap:
@@ -87,9 +88,16 @@ class DataScene:
         return self.points[self.shown]
 
 
-def build_scene(points: np.ndarray, view: View | None = None, seed: int = 0) -> DataScene:
-    """The scene for points (N, D) in view (default: the first two columns; 1-D data: a histogram): O(N) work,
-    so large data is built in a background thread."""
+def build_scene(
+    points: np.ndarray, view: View | None = None, seed: int = 0, weights: np.ndarray | None = None
+) -> DataScene:
+    """The scene for points (N, D) in view (default: the first two columns; 1-D data: a histogram), with their
+    frequency weights (N,) or None: O(N) work, so large data is built in a background thread."""
+    scene = _build_scene(points, view, seed, weights)
+    return scene if weights is None else replace(scene, weights=weights)
+
+
+def _build_scene(points: np.ndarray, view: View | None, seed: int, weights: np.ndarray | None) -> DataScene:
     points = np.ascontiguousarray(points, dtype=np.float64)
     if points.ndim != 2:
         points = points.reshape(len(points), -1) if points.size else np.empty((0, 2))
@@ -99,22 +107,23 @@ def build_scene(points: np.ndarray, view: View | None = None, seed: int = 0) -> 
     rng = np.random.default_rng(seed)
     shown = np.arange(n) if n <= SCATTER_LIMIT else np.sort(rng.choice(n, DOTS_SHOWN, replace=False))
     if d == 1:
-        return _histogram_scene(points, shown, variance, rng)
+        return _histogram_scene(points, shown, variance, rng, weights)
     view = columns_view(d, 0, 1) if view is None else view
     xy = points if view.columns == (0, 1) and d == 2 else view.points(points)
     bounds = padded_bounds(xy)
     if n <= SCATTER_LIMIT:
         return DataScene(points, shown, bounds, None, xy, variance, view)
-    return DataScene(points, shown, bounds, density_image(xy, bounds), xy[shown], variance, view)
+    return DataScene(points, shown, bounds, density_image(xy, bounds, weights), xy[shown], variance, view)
 
 
 HISTOGRAM_BINS = (10, 120)  # the fewest and most bins of a 1-D histogram (Freedman-Diaconis in between)
 RUG_SHARE = (0.02, 0.10)  # the rug lies this far below zero, as shares of the histogram's height
 
 
-def _histogram_scene(points: np.ndarray, shown: np.ndarray, variance: float, rng) -> DataScene:
+def _histogram_scene(points: np.ndarray, shown: np.ndarray, variance: float, rng, weights=None) -> DataScene:
     """The scene of 1-D data: a density histogram (Freedman-Diaconis bins, or sqrt(N) where that is finer: the
-    curves are judged against it), the shown points as a jittered rug below zero, bounds that hold both."""
+    curves are judged against it; weights (N,): of the weights), the shown points as a jittered rug below zero,
+    bounds that hold both."""
     x = points[:, 0]
     n = len(x)
     if n == 0:
@@ -124,7 +133,7 @@ def _histogram_scene(points: np.ndarray, shown: np.ndarray, variance: float, rng
     width = 2 * (q75 - q25) / max(n, 1) ** (1 / 3)
     bins = max((hi - lo) / width if width > 0 else 0.0, np.sqrt(n))
     bins = int(np.clip(bins, *HISTOGRAM_BINS))
-    density, edges = np.histogram(x, bins=bins, range=(lo, hi), density=True)
+    density, edges = np.histogram(x, bins=bins, range=(lo, hi), density=True, weights=weights)
     top = float(density.max()) if density.size and density.max() > 0 else 1.0
     rug = -top * rng.uniform(*RUG_SHARE, size=len(shown))
     shown_points = np.column_stack([x[shown], rug])
@@ -146,9 +155,15 @@ def padded_bounds(points: np.ndarray, pad: float = 0.08) -> tuple[float, float, 
     return (float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1]))
 
 
-def density_image(points: np.ndarray, bounds: tuple[float, float, float, float]) -> np.ndarray:
-    """Log point counts on an IMAGE_BINS² grid over bounds, scaled to [0, 1] (x along axis 0)."""
+def density_image(points: np.ndarray, bounds: tuple[float, float, float, float], weights=None) -> np.ndarray:
+    """Log point counts (weights (N,): the sums of the points' weights) on an IMAGE_BINS² grid over bounds, scaled
+    to [0, 1] (x along axis 0)."""
     from engine import bin_counts
+
+    if weights is not None:  # (np.histogram2d's cells are bin_counts' own)
+        x0, x1, y0, y1 = bounds
+        grid = dict(bins=IMAGE_BINS, range=[[x0, x1], [y0, y1]], weights=weights)
+        return image_of(np.histogram2d(points[:, 0], points[:, 1], **grid)[0])
 
     return image_of(bin_counts(points, bounds, IMAGE_BINS))
 
@@ -190,7 +205,7 @@ def component_states(snapshot, data_variance: float) -> tuple[ComponentState, ..
     for k, w in enumerate(snapshot.weights):
         lo, hi = float(eig[k, 0]), float(eig[k, -1])
         cond = hi / lo if lo > 0 else float("inf")
-        n_eff = float(w) * snapshot.n_samples
+        n_eff = float(w) * snapshot.n_counted  # sum w of a weighted fit
         if k in snapshot.empty:
             state = "empty"
         elif k in snapshot.reseeded:
@@ -261,11 +276,16 @@ def mixture_log_density(
     return top[:, 0] + np.log(np.exp(joint - top).sum(axis=1)), joint
 
 
-def contour_levels(log_density_at_points: np.ndarray, mass=CONTOUR_MASS) -> np.ndarray:
-    """Densities that enclose the given shares of the points (increasing, distinct)."""
-    if len(log_density_at_points) == 0:
+def contour_levels(log_density_at_points: np.ndarray, mass=CONTOUR_MASS, counts=None) -> np.ndarray:
+    """Densities that enclose the given shares of the points (increasing, distinct); counts (S,): the points'
+    frequency weights, whose shares are counted instead (None: each point once)."""
+    if len(log_density_at_points) == 0 or (counts is not None and not counts.any()):
         return np.empty(0)
-    q = np.quantile(log_density_at_points, 1.0 - np.asarray(mass, dtype=np.float64))
+    share = 1.0 - np.asarray(mass, dtype=np.float64)
+    if counts is None:
+        q = np.quantile(log_density_at_points, share)
+    else:  # the weighted quantile: the lowest density with at most 1 - mass of the weight below it
+        q = np.quantile(log_density_at_points, share, method="inverted_cdf", weights=counts)
     return np.unique(np.exp(q))
 
 
@@ -332,7 +352,9 @@ def build_frame(
         if shown is not scene.shown_points:  # a view of more than two columns: the components' own, in D dims
             joint = mixture_log_density(shown, w, m, c)[1]
         labels = joint.argmax(axis=1) if len(shown) else labels
-        levels = contour_levels(log_p[np.isfinite(log_p)])
+        finite = np.isfinite(log_p)
+        counts = None if scene.weights is None else scene.weights[scene.shown][finite]
+        levels = contour_levels(log_p[finite], counts=counts)
         contours = contour_lines(scene.bounds, w, vm, vc, levels)
     return Frame(
         snapshot,
@@ -392,8 +414,6 @@ def _one_d_frame(scene, snapshot, history, entries, trajectory, states, light: b
 
 def reframe(scene: DataScene, frame: Frame) -> Frame:
     """The same frame drawn in another scene (the same data in another view)."""
-    from dataclasses import replace
-
     again = build_frame(
         scene,
         frame.snapshot,

@@ -12,6 +12,8 @@ from xml.sax.saxutils import escape
 
 import numpy as np
 
+from .weights import HOLLOW_PX
+
 MARGIN = (70, 20, 20, 55)  # left, right, top, bottom (pixels)
 
 
@@ -59,6 +61,31 @@ def _dots_path(xy: np.ndarray, m: _Mapper) -> str:
     return "".join(f"M{x:.2f} {y:.2f}h0.01" for x, y in m.px(xy))
 
 
+def _dots(points: np.ndarray, labels, colors: list[str], m: _Mapper, point_px: float) -> list[str]:
+    """The points (S, 2) as one path of point_px squares per colour (grey when labels is None)."""
+    groups = [(points, "#6b7a8f")] if labels is None else [(points[labels == k], c) for k, c in enumerate(colors)]
+    return [
+        f'<path class="points" d="{_dots_path(xy, m)}" stroke="{color}" '
+        f'stroke-width="{point_px}" stroke-linecap="square" fill="none"/>'
+        for xy, color in groups
+        if len(xy)
+    ]
+
+
+def _sized_dots(points: np.ndarray, labels, colors: list[str], sides: np.ndarray, m: _Mapper) -> list[str]:
+    """A square per weighted point (S,): its side in pixels, filled; a side of 0 a hollow HOLLOW_PX square. The
+    largest first, as the plot paints them."""
+    out, px = [], m.px(points)
+    for i in np.argsort(-sides, kind="stable"):
+        (x, y), side = px[i], float(sides[i])
+        color = "#6b7a8f" if labels is None or len(labels) != len(points) else colors[int(labels[i])]
+        paint = f'fill="{color}"' if side > 0 else f'fill="none" stroke="{color}" stroke-width="1"'
+        side = side if side > 0 else HOLLOW_PX
+        corner = f'x="{x - side / 2:.2f}" y="{y - side / 2:.2f}"'
+        out.append(f'<rect class="point" {corner} width="{side:g}" height="{side:g}" {paint}/>')
+    return out
+
+
 def plot_svg(
     view: tuple[float, float, float, float],
     width: int,
@@ -71,9 +98,11 @@ def plot_svg(
     image_png_base64: str = "",
     image_bounds: tuple[float, float, float, float] | None = None,
     point_px: float = 3.0,
+    sides: np.ndarray | None = None,
 ) -> str:
     """SVG text of the plot over view (x0, x1, y0, y1): points (S, 2) coloured by labels (S,) with
-    colors[k] (or grey when labels is None), and the frame's contours, ellipses and means when given."""
+    colors[k] (or grey when labels is None), and the frame's contours, ellipses and means when given. sides (S,):
+    weighted points' squares' sides in pixels (0: a hollow HOLLOW_PX square), as the plot draws them."""
     m = _Mapper(view, width, height)
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
@@ -90,13 +119,9 @@ def plot_svg(
             f'<image x="{ax:.2f}" y="{ay:.2f}" width="{bx - ax:.2f}" height="{by - ay:.2f}" '
             f'preserveAspectRatio="none" href="data:image/png;base64,{image_png_base64}"/>'
         )
-    groups = [(points, "#6b7a8f")] if labels is None else [(points[labels == k], c) for k, c in enumerate(colors)]
-    for xy, color in groups:
-        if len(xy):
-            out.append(
-                f'<path class="points" d="{_dots_path(xy, m)}" stroke="{color}" '
-                f'stroke-width="{point_px}" stroke-linecap="square" fill="none"/>'
-            )
+    out += (
+        _dots(points, labels, colors, m, point_px) if sides is None else _sized_dots(points, labels, colors, sides, m)
+    )
     if frame is not None:
         if len(frame.contours):
             out.append(

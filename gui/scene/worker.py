@@ -136,7 +136,8 @@ def _pull(job: FitJob, emit) -> None:
     if job.gate.token.cancelled:
         return
     if job.stream is None:
-        snapshots = engine.fit(job.scene.points, job.config, job.gate.token)
+        weighed = {} if job.scene.weights is None else {"weights": job.scene.weights}  # unweighted: the call as before
+        snapshots = engine.fit(job.scene.points, job.config, job.gate.token, **weighed)
     else:
         from .big_data import fit_snapshots
 
@@ -182,16 +183,21 @@ def _frame(job: FitJob, snap, history: list[tuple[int, float]], kept):
 
 def start_states(scene: DataScene, snap, states: tuple[ComponentState, ...]) -> tuple[ComponentState, ...]:
     """The components' health at a start: the points each one owns there (the sum of its responsibilities over
-    the shown points, scaled to all N), not weight x N. A start's weights need not come from the data (a mean
-    dragged away from every point keeps the old fit's weight); after an EM iteration they are its share of them.
-    The verdict follows the count ("few points" or "ok"; collapsing, empty and re-seeded stay)."""
+    the shown points, scaled to all N; with weights, each point's times its weight), not weight x N. A start's
+    weights need not come from the data (a mean dragged away from every point keeps the old fit's weight); after
+    an EM iteration they are its share of them. The verdict follows the count ("few points" or "ok"; collapsing,
+    empty and re-seeded stay)."""
     import engine
 
     points = scene.shown_data
     if len(points) == 0 or len(states) != len(snap.weights):
         return states
-    resp = engine.responsibilities(points, snap.weights, snap.means, snap.covariances)
-    owned = np.nan_to_num(resp).sum(axis=0) * (scene.n_samples / len(points))
+    resp = np.nan_to_num(engine.responsibilities(points, snap.weights, snap.means, snap.covariances))
+    if scene.weights is None:
+        owned = resp.sum(axis=0) * (scene.n_samples / len(points))
+    else:  # the points each one owns, each counted its weight times
+        counts = scene.weights[scene.shown]
+        owned = counts @ resp * (float(scene.weights.sum()) / max(float(counts.sum()), 1e-300))
     out = []
     for state, n in zip(states, owned, strict=True):
         verdict = state.state

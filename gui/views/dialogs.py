@@ -20,6 +20,8 @@ from PySide6.QtWidgets import (
 
 import engine
 
+NO_WEIGHTS = "none (every point counts once)"
+
 
 def plain_message(message: str, details: str = "") -> tuple[str, str]:
     """(one readable message, details): a traceback in the message moves to the details."""
@@ -43,7 +45,8 @@ def show_error(parent: QWidget, title: str, message: str, details: str = "") -> 
 
 class ColumnPicker(QDialog):
     """Choose the columns of a file to FIT (a checked list; preselected: the loader's own choice, every numeric
-    column but a row index and a class label) and the two to SHOW first (among the fitted ones)."""
+    column but a row index and a class label), the two to SHOW first (among the fitted ones) and the column of
+    the points' frequency WEIGHTS (none by default; never a fitted column: choosing it unchecks it)."""
 
     def __init__(self, parent: QWidget, path: str, names: list[str], default: tuple[int, ...]) -> None:
         super().__init__(parent)
@@ -62,6 +65,11 @@ class ColumnPicker(QDialog):
         for combo, index in ((self.x, shown[0]), (self.y, shown[1])):
             combo.addItems([f"{j}: {name}" for j, name in enumerate(names)])
             combo.setCurrentIndex(index)
+        self.weights_box = QComboBox()
+        self.weights_box.addItems([NO_WEIGHTS] + [f"{j}: {name}" for j, name in enumerate(names)])
+        self.weights_box.setToolTip(
+            "a column of counts: each point counts that many times (0: not at all); it is not fitted"
+        )
         self.message = QLabel()
         self.message.setStyleSheet("color: #b00020")
         self.message.setWordWrap(True)
@@ -73,11 +81,13 @@ class ColumnPicker(QDialog):
         form.addRow("Fit these columns", self.fit_list)
         form.addRow("Show across", self.x)
         form.addRow("Show up", self.y)
+        form.addRow("Weights (counts)", self.weights_box)
         form.addRow(self.message)
         form.addRow(self.buttons)
         self.x.currentIndexChanged.connect(self._check)
         self.y.currentIndexChanged.connect(self._check)
         self.fit_list.itemChanged.connect(self._check)
+        self.weights_box.currentIndexChanged.connect(self._weights_chosen)
         self._check()
 
     def columns(self) -> tuple[int, ...]:
@@ -90,6 +100,21 @@ class ColumnPicker(QDialog):
         """The two columns shown first (file positions)."""
         return self.x.currentIndex(), self.y.currentIndex()
 
+    def weights(self) -> int | None:
+        """The column of the points' frequency weights (its file position), or None."""
+        return self.weights_box.currentIndex() - 1 if self.weights_box.currentIndex() > 0 else None
+
+    def set_weights(self, column: int | None) -> None:
+        """Choose the weights' column (None: no weights), for scripts and tests."""
+        self.weights_box.setCurrentIndex(0 if column is None else column + 1)
+
+    def _weights_chosen(self) -> None:
+        """The weights' column is never fitted: it leaves the fitted ones (the user sees it unchecked)."""
+        j = self.weights()
+        if j is not None:
+            self.fit_list.item(j).setCheckState(Qt.CheckState.Unchecked)
+        self._check()
+
     def set_columns(self, fit: tuple[int, ...], shown: tuple[int, int]) -> None:
         """Check exactly `fit` and show `shown` (for scripts and tests)."""
         for j in range(self.fit_list.count()):
@@ -101,6 +126,8 @@ class ColumnPicker(QDialog):
         fit, (x, y) = self.columns(), self.shown()
         if not fit:
             problem = "check at least one column to fit"
+        elif self.weights() in fit:
+            problem = "the weights' column is never fitted: uncheck it, or choose other weights"
         elif x == y and len(fit) > 1:
             problem = "choose two different columns to show"
         elif len(fit) > 1 and (x not in fit or y not in fit):

@@ -74,6 +74,8 @@ class FitView:
         ds, stream = self.state.dataset, self.state.stream
         n = len(ds.points) if stream is None else stream.n_samples
         how = "" if stream is None else "\nread by chunks: bigger than the memory limit"
+        if self.state.weights is not None:
+            how += f"\n{self.state.weights.describe()}"
         self.data_label.setText(f"{ds.source}\nN = {n:,}, columns: {', '.join(ds.columns)}{how}")
 
     def show_scene(self) -> None:

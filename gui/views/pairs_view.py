@@ -16,6 +16,7 @@ from PySide6.QtCore import Qt, QTimer, Signal
 
 from ..scene.display_map import DisplayMap, map_for
 from ..scene.frames import DataScene, Frame, ellipse_rings, padded_bounds
+from ..scene.weights import point_sides
 from .palette import component_color
 from .plot_style import no_si_prefix
 from .point_cloud import PointCloudItem
@@ -44,6 +45,8 @@ class PairsView(pg.GraphicsLayoutWidget):
         self.maps: dict[tuple[int, int], DisplayMap] = {}  # each cell's data -> display units
         self._drawn: dict[tuple[int, int], np.ndarray] = {}  # each cell's points in its display units (P, 2)
         self.sample = np.empty(0, dtype=np.int64)
+        self._sides: np.ndarray | None = None  # the sampled points' dots' sides in pixels (weighted data), or None
+        self._counts: np.ndarray | None = None  # their weights, or None
         self.scene_data: DataScene | None = None
         self.scene().sigMouseClicked.connect(self._clicked)
         self._pending: Frame | None = None
@@ -71,6 +74,8 @@ class PairsView(pg.GraphicsLayoutWidget):
         pick = np.sort(rng.choice(len(shown), PAIR_POINTS, replace=False)) if len(shown) > PAIR_POINTS else None
         self.sample = np.arange(len(shown)) if pick is None else pick
         self._points = data[shown[self.sample]] if len(shown) else np.empty((0, data.shape[1]))
+        self._counts = None if scene.weights is None else scene.weights[shown[self.sample]]  # the diagonal's
+        self._sides = None if self._counts is None else point_sides(self._counts)
         self._to_build = [(r, c) for r in range(len(self.columns)) for c in range(r + 1)]  # the lower triangle
         self._built, self._total = 0, len(self._to_build)
         for i in range(len(self.columns)):  # equal cells, whatever each one holds
@@ -141,7 +146,7 @@ class PairsView(pg.GraphicsLayoutWidget):
         self.maps[(ci, cj)] = display = map_for(padded_bounds(xy))
         self._drawn[(ci, cj)] = display.to_display(xy)
         scatter = PointCloudItem()
-        scatter.set_points(self._drawn[(ci, cj)], None)
+        scatter.set_points(self._drawn[(ci, cj)], None, self._sides)
         plot.addItem(scatter)
         plot.setToolTip(
             f"click: {names[cj] if cj < len(names) else cj} against {names[ci] if ci < len(names) else ci} "
@@ -150,9 +155,12 @@ class PairsView(pg.GraphicsLayoutWidget):
         self.cells[(ci, cj)] = (plot, scatter, xy, [])
 
     def _make_diagonal(self, plot: pg.PlotItem, column: int, name: str) -> None:
-        """Column `column`'s histogram (in display units) with its name at the top left, clipped to the cell."""
+        """Column `column`'s histogram (in display units; of the weights, for weighted data) with its name at the
+        top left, clipped to the cell."""
         values = self._points[:, column]
-        counts, edges = np.histogram(values, bins=20) if len(values) else (np.zeros(1), np.arange(2.0))
+        counts, edges = (
+            np.histogram(values, bins=20, weights=self._counts) if len(values) else (np.zeros(1), np.arange(2.0))
+        )
         top = float(max(counts.max(), 1))
         display = map_for((float(edges[0]), float(edges[-1]), 0.0, top))
         x = display.to_display(np.column_stack([edges, np.zeros_like(edges)]))[:, 0]
@@ -187,7 +195,7 @@ class PairsView(pg.GraphicsLayoutWidget):
         labels = frame.labels[self.sample] if len(frame.labels) else None
         pens = [pg.mkPen(component_color(k), width=1.5) for k in range(len(snap.weights))]
         for (ci, cj), (plot, scatter, _xy, rings) in self.cells.items():
-            scatter.set_points(self._drawn[(ci, cj)], labels)
+            scatter.set_points(self._drawn[(ci, cj)], labels, self._sides)
             while len(rings) < len(snap.weights):
                 item = pg.PlotCurveItem(connect="finite")
                 plot.addItem(item)

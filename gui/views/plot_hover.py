@@ -45,6 +45,8 @@ class PointHover:
         # every coordinate, three to a line: a 64-D point's box stays inside the plot
         rows = [", ".join(coords[i : i + 3]) for i in range(0, len(coords), 3)]
         lines = [f"<b>point {index}</b>: {rows[0]}", *rows[1:]]
+        if self.scene_data.weights is not None:  # how many times the fit counts it (0: not at all)
+            lines.append(f"weight {self.scene_data.weights[index]:.6g}")
         if self.frame is not None:
             import engine
 

@@ -13,6 +13,7 @@ from PySide6.QtCore import QRectF, Qt, Signal
 
 from ..scene.display_map import IDENTITY, DisplayMap
 from ..scene.frames import SIGMAS, DataScene, Frame, ellipse_rings
+from ..scene.weights import point_sides
 from .palette import component_color
 from .plot_handles import StartHandles
 from .plot_hover import PointHover
@@ -71,6 +72,7 @@ class PlotView(StartHandles, PointHover, pg.PlotWidget):
         # data units -> the units every item is drawn in (gui.scene.display_map); the scene's, set by show_scene
         self.display: DisplayMap = IDENTITY
         self._shown_display = np.empty((0, 2))  # the scene's shown points in display units (S, 2)
+        self._sides: np.ndarray | None = None  # their dots' sides in pixels (weighted data), or None
         self.axis_names: tuple[str, str] = ("x", "y")  # the axes' names, without the display offset
         self.image = pg.ImageItem()
         self.image.setLookupTable(density_lut())
@@ -147,7 +149,8 @@ class PlotView(StartHandles, PointHover, pg.PlotWidget):
         else:
             self.image.hide()
         self._shown_display = self.display.to_display(scene.shown_points)
-        self.points.set_points(self._shown_display, None)
+        self._sides = None if scene.weights is None else point_sides(scene.weights[scene.shown])
+        self.points.set_points(self._shown_display, None, self._sides)
         self.contours.setData([], [])
         for item in self.ellipses:
             item.setData([], [])
@@ -213,7 +216,7 @@ class PlotView(StartHandles, PointHover, pg.PlotWidget):
         snap = frame.snapshot
         k = len(snap.weights)
         if self.scene_data is not None:
-            self.points.set_points(self._shown_display, frame.labels)
+            self.points.set_points(self._shown_display, frame.labels, self._sides)
         while len(self.ellipses) < k:  # grow the pool once per new largest K
             item = pg.PlotCurveItem(connect="finite")
             item.setZValue(10)
@@ -327,6 +330,7 @@ class PlotView(StartHandles, PointHover, pg.PlotWidget):
             image,
             scene.bounds,
             POINT_PX,
+            self._sides,
         )
 
     def set_draw_mode(self, on: bool) -> None:

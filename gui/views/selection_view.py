@@ -169,10 +169,11 @@ class SelectionView(QWidget):
         """A redraw is in progress (its pieces come in the next turns of the event loop; flush() ends it now)."""
         return self._steps is not None
 
-    def start(self, points, base) -> None:
+    def start(self, points, base, weights=None) -> None:
         """Fit the grid K x covariance types with the panel's other settings (restarts from this tab). points:
         the data (N, D), or for data read by chunks a function (report, cells) -> engine.inference.grid.Streamed,
-        called in the background (report(text) shows a pass's progress)."""
+        called in the background (report(text) shows a pass's progress); weights (N,): the points' frequency
+        weights (data in memory), or None."""
         from dataclasses import replace
 
         import engine
@@ -200,7 +201,7 @@ class SelectionView(QWidget):
 
         def sweep(emit) -> None:
             data = points(emit, self._total * base.restarts) if callable(points) else points
-            for entry in engine.select_models(data, ks, types, base, cancel):
+            for entry in engine.select_models(data, ks, types, base, cancel, weights=weights):
                 emit(entry)
 
         def failed(message: str, internal: bool) -> None:
