@@ -41,8 +41,8 @@ def counted(model: str) -> list[int]:
         inner = getattr(module, f"_bench_{name}", getattr(module, name))
         setattr(module, f"_bench_{name}", inner)
 
-        def spy(*args):
-            cov, iterations = inner(*args)
+        def spy(*args, **kwargs):
+            cov, iterations = inner(*args, **kwargs)
             counts.append(iterations)
             return cov, iterations
 

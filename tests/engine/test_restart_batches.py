@@ -20,9 +20,9 @@ def _largest_batch(monkeypatch) -> list[int]:
     seen: list[int] = []
     real = fitting._procedure
 
-    def watched(cfg, setup, params, rng):
+    def watched(cfg, setup, params, rng, *rest):
         seen.append(params[0].shape[0])
-        return real(cfg, setup, params, rng)
+        return real(cfg, setup, params, rng, *rest)
 
     monkeypatch.setattr(fitting, "_procedure", watched)
     return seen
