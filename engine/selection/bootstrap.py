@@ -50,7 +50,8 @@ MIN_REPLICATES = 2  # a standard deviation needs two
 @dataclass(frozen=True)
 class Bootstrap:
     """The replicates that ended, components matched to the fit's: weights (B', K), means (B', K, D), covariances
-    (B', K, D, D) in data units; requested B, how many failed (left out) and how many stopped at max_iter."""
+    (B', K, D, D) in data units; requested B, how many failed (left out) and how many stopped at max_iter; the
+    batch's iterations (its slowest replicate's)."""
 
     kind: str
     seed: int
@@ -60,6 +61,7 @@ class Bootstrap:
     covariances: np.ndarray
     failed: int
     not_converged: int
+    iterations: int = 0
 
     def standard_errors(self) -> dict[str, np.ndarray]:
         """The replicates' standard deviations (divided by B' - 1, as R's sd): weights (K,), means (K, D),
@@ -77,7 +79,7 @@ class Bootstrap:
 
     def meta(self) -> dict:
         """What the parameters' export carries: standard_errors, intervals (level, then lower and upper of each
-        parameter) and bootstrap (B, type, seed, the replicates used, failed and not converged)."""
+        parameter) and bootstrap (B, type, seed, the replicates used, failed and not converged, the iterations)."""
         se = {k: v.tolist() for k, v in self.standard_errors().items()}
         ci: dict = {"level": LEVEL}
         ci.update({k: {"lower": lo.tolist(), "upper": hi.tolist()} for k, (lo, hi) in self.intervals().items()})
@@ -88,6 +90,7 @@ class Bootstrap:
             "used": int(self.weights.shape[0]),
             "failed": self.failed,
             "not_converged": self.not_converged,
+            "iterations": self.iterations,
         }
         return {"standard_errors": se, "intervals": ci, "bootstrap": run}
 
@@ -123,7 +126,8 @@ def bootstrap(
         source = PointsInMemory(setup.points, torch.as_tensor(rows, dtype=setup.dtype, device=setup.device))
     proc = ExactEM(source, starts(setup, cfg), cfg.covariance_type, setup.reg, cfg.empty_policy, priors=setup.priors)
     stopping = Stopping(replicates, cfg.tol, proc.failed)
-    for _ in iterations(proc, stopping, begin(proc), cfg.max_iter, cancel, fail_together=False):
+    tick = None
+    for tick in iterations(proc, stopping, begin(proc), cfg.max_iter, cancel, fail_together=False):  # noqa: B007
         pass
     ended = ~proc.failed.numpy()
     if not ended.any():
@@ -132,7 +136,7 @@ def bootstrap(
     m, c = setup.scaling.means_to_data(m), setup.scaling.cov_to_data(c)
     matched = _matched(fitted, w[ended], m[ended], c[ended])
     not_converged = int((~stopping.converged.numpy() & ended).sum())
-    return Bootstrap(kind, seed, replicates, *matched, int((~ended).sum()), not_converged)
+    return Bootstrap(kind, seed, replicates, *matched, int((~ended).sum()), not_converged, tick.iteration)
 
 
 def _replicate_config(cfg: FitConfig, fitted: tuple[np.ndarray, ...], replicates: int) -> FitConfig:
@@ -152,9 +156,18 @@ def replicate_weights(
     """Each replicate's frequency weights (B, N) float64: multinomial counts (nonparametric: N draws with
     replacement, or round(sum w) draws in proportion to the weights w), or the Bayesian bootstrap's N g / sum g,
     g ~ Exp(1) (weighted; times w and scaled to sum w with weights)."""
-    if kind == "nonparametric":
-        p = np.full(n, 1.0 / n) if base is None else base / base.sum()
-        return rng.multinomial(_drawn_size(n, base), p, size=replicates).astype(np.float64)
+    if kind == "nonparametric":  # N draws with replacement, counted (Multinomial(N, p) as NumPy's multinomial
+        # draws it, one binomial per point, was 10x slower at N = 1e5)
+        size = _drawn_size(n, base)
+        if base is None:
+            drawn = rng.integers(0, n, size=(replicates, size))
+        else:
+            drawn = np.searchsorted(np.cumsum(base / base.sum()), rng.random((replicates, size)), side="right")
+            drawn = np.minimum(drawn, n - 1)  # a draw past the cumulative sum's rounded last value
+        counts = np.empty((replicates, n))
+        for b in range(replicates):
+            counts[b] = np.bincount(drawn[b], minlength=n)
+        return counts
     g = rng.standard_exponential((replicates, n))
     if base is not None:
         g *= base
