@@ -120,6 +120,10 @@ _EXPORTS = {
         "match_components",
         "summary",
     ),
+    "selection.bootstrap": (
+        "Bootstrap",
+        "bootstrap",
+    ),
     "selection.gallery": (
         "Gallery",
         "build_gallery",

@@ -1,0 +1,137 @@
+"""Fit > Uncertainty (issue 25): the bootstrap of the fit on screen, run in the background, drawn as clouds of the
+replicates' means and bands around the ellipses, with the standard errors in the parameter table; dropped with
+new data or a new fit."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import brentq
+
+import engine
+from gui.scene.uncertainty import BAND_SIGMA, band_rings, fitted_rays
+from gui.views.palette import component_color
+from gui.views.uncertainty_dialog import TYPES
+from gui.views.uncertainty_layer import band_path
+from tests.gui.gui_helpers import FIT_TIMEOUT_MS, run_fit, two_clusters
+
+
+def fitted_window(qtbot, window, n: int = 300):
+    """The window with two clusters fitted (K = 2, full) to the end; the fit's job."""
+    window.data.set_dataset(engine.Dataset(two_clusters(5, n), ("x", "y"), (0, 1), "two clusters"))
+    assert run_fit(qtbot, window, k=2, covariance="full", tol="1e-8") == "converged"
+    return window.state.job
+
+
+def bootstrapped(qtbot, window, replicates: int = 40, kind: str = "nonparametric"):
+    unc = window.uncertainty
+    assert unc.start(replicates, kind), window.messages.last_error
+    qtbot.waitUntil(lambda: unc.result is not None, timeout=FIT_TIMEOUT_MS)
+    return unc.result
+
+
+def test_the_dialog_offers_the_engines_types() -> None:
+    from engine.selection.bootstrap import KINDS
+
+    assert TYPES == KINDS
+
+
+def test_the_action_bootstraps_the_fit_with_its_settings_data_and_weights(qtbot, window) -> None:
+    job = fitted_window(qtbot, window)
+    snap = window.state.latest.snapshot
+    fitted = (snap.weights, snap.means, snap.covariances)
+    result = bootstrapped(qtbot, window, 30, "weighted")
+    expected = engine.bootstrap(job.scene.points, fitted, job.config, 30, "weighted", job.config.seed)
+    for name in ("weights", "means", "covariances"):
+        np.testing.assert_array_equal(getattr(result.boot, name), getattr(expected, name))
+    # a fit with frequency weights (a FitJob's weights: the window fits none yet) is bootstrapped with them
+    w = np.random.default_rng(1).integers(1, 4, len(job.scene.points)).astype(float)
+    job.weights = w
+    result = bootstrapped(qtbot, window, 30, "nonparametric")
+    weighted = engine.bootstrap(job.scene.points, fitted, job.config, 30, "nonparametric", job.config.seed, w)
+    np.testing.assert_array_equal(result.boot.means, weighted.means)
+    unweighted = engine.bootstrap(job.scene.points, fitted, job.config, 30, "nonparametric", job.config.seed)
+    assert not np.array_equal(result.boot.means, unweighted.means)
+
+
+def test_the_clouds_hold_each_replicates_mean_in_its_components_colour(qtbot, window) -> None:
+    fitted_window(qtbot, window)
+    boot = bootstrapped(qtbot, window, 25).boot
+    clouds = window.uncertainty.layer.clouds
+    k, b = boot.means.shape[1], boot.means.shape[0]
+    xy = np.column_stack([clouds.data["x"], clouds.data["y"]])
+    shown = window.plot.display.to_display(window.state.scene.view.means(boot.means))  # (B', K, 2)
+    np.testing.assert_allclose(xy, np.swapaxes(shown, 0, 1).reshape(k * b, 2), rtol=0, atol=1e-12)
+    colours = [clouds.data["brush"][i].color().rgb() for i in range(k * b)]
+    assert colours == [component_color(j).rgb() for j in range(k) for _ in range(b)]
+    assert clouds.isVisible()
+
+
+def crossing(center: np.ndarray, ray: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> float:
+    """The r > 0 where center + r ray meets the BAND_SIGMA ellipse of (mean, cov), by root finding."""
+    precision = np.linalg.inv(cov)
+
+    def excess(r: float) -> float:
+        d = center + r * ray - mean
+        return d @ precision @ d - BAND_SIGMA**2
+
+    return brentq(excess, 0.0, 10.0, xtol=1e-14)
+
+
+def test_the_band_lies_between_the_quantile_ellipses() -> None:
+    """band_rings against each replicate's ellipse crossed by root finding along each ray, then R's type-7
+    quantiles (NumPy's default)."""
+    rng = np.random.default_rng(3)
+    center, cov = np.array([1.0, -2.0]), np.array([[2.0, 0.6], [0.6, 0.5]])
+    means = center + rng.normal(0, 0.1, (50, 2))
+    covs = np.stack([cov * s for s in rng.uniform(0.8, 1.25, 50)]) + rng.normal(0, 0.02, (50, 1, 1)) * np.eye(2)
+    lower, upper = band_rings(center, cov, means, covs)
+    rays = fitted_rays(cov)
+    for t in range(0, len(rays), 7):
+        radii = [crossing(center, rays[t], m, c) for m, c in zip(means, covs, strict=True)]
+        lo, hi = np.quantile(radii, [0.025, 0.975])
+        np.testing.assert_allclose(lower[t], center + lo * rays[t], rtol=0, atol=1e-10)
+        np.testing.assert_allclose(upper[t], center + hi * rays[t], rtol=0, atol=1e-10)
+    assert np.all(np.linalg.norm(upper - center, axis=1) > np.linalg.norm(lower - center, axis=1))
+    # the shaded path fills between them: a ring halfway is inside, rings beyond either edge are not
+    path = band_path(lower, upper)
+    from PySide6.QtCore import QPointF
+
+    half = (lower + upper) / 2
+    inner = center + 0.9 * (lower - center)
+    outer = center + 1.1 * (upper - center)
+    assert all(path.contains(QPointF(*p)) for p in half[:-1])
+    assert not any(path.contains(QPointF(*p)) for p in np.concatenate([inner, outer]))
+
+
+def test_the_table_shows_the_standard_errors_while_the_uncertainty_is_shown(qtbot, window) -> None:
+    fitted_window(qtbot, window)
+    result = bootstrapped(qtbot, window, 30)
+    se, snap, table = result.boot.standard_errors(), result.snapshot, window.table
+    for j in range(2):
+        weight = table.item(j, 1).text()
+        assert weight == f"{snap.weights[j]:.5g} ± {se['weights'][j]:.2g}"
+        assert table.item(j, 2).text().endswith(f" ± {se['means'][j, 0]:.2g}")
+        assert table.item(j, 6).text() == f"{snap.covariances[j, 1, 1]:.5g} ± {se['covariances'][j, 1, 1]:.2g}"
+    window.menus.uncertainty_shown.setChecked(False)  # hidden: no clouds, no errors
+    assert not window.uncertainty.layer.clouds.isVisible()
+    assert "±" not in table.item(0, 1).text()
+    window.menus.uncertainty_shown.setChecked(True)
+    assert "±" in table.item(0, 1).text()
+
+
+def test_cancel_new_data_and_a_new_fit_drop_the_uncertainty(qtbot, window) -> None:
+    unc = window.uncertainty
+    fitted_window(qtbot, window)
+    assert unc.start(5000, "nonparametric")  # long: cancelled at once, its result never shown
+    unc.drop()
+    qtbot.waitUntil(lambda: not unc.background.busy, timeout=FIT_TIMEOUT_MS)
+    assert unc.result is None and unc.layer.shown is None and not unc.running
+    bootstrapped(qtbot, window, 20)
+    assert len(unc.layer.clouds.data) == 2 * 20
+    assert run_fit(qtbot, window, k=2, covariance="full", tol="1e-8") == "converged"  # a new fit
+    assert unc.result is None and len(unc.layer.clouds.data) == 0 and "±" not in window.table.item(0, 1).text()
+    bootstrapped(qtbot, window, 20)
+    window.data.set_dataset(engine.Dataset(two_clusters(6, 200), ("x", "y"), (0, 1), "other data"))
+    assert unc.result is None and len(unc.layer.clouds.data) == 0
+    assert all(item.path().isEmpty() for item in unc.layer.bands)
+    assert not unc.start(20, "nonparametric")  # no fit of these data yet: nothing to bootstrap
