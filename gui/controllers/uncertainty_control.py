@@ -34,6 +34,7 @@ class UncertaintyControl(QObject):
         self.running = False
         self._token = None  # the running bootstrap's engine.CancelToken
         self._run_id = 0  # a result whose id is not the newest is dropped
+        self._view_key, self._view = None, None  # the result in the shown view (_in_view)
         state.data_changed.connect(self.drop)
         state.scene_changed.connect(self.drop)
         state.job_changed.connect(self._job_changed)
@@ -147,12 +148,19 @@ class UncertaintyControl(QObject):
             self.layer.clear()
             self.table.set_errors(None)
             return
-        vu = in_view(scene, result)
+        vu = self._in_view(scene, result)
         if vu is None:
             self.layer.clear()
         else:
             self.layer.show(vu)
         self.table.set_errors(result.boot.standard_errors() if self.layer.visible else None)
+
+    def _in_view(self, scene, result: Uncertainty):
+        """in_view, computed once per result and view (the replay slider redraws on every move)."""
+        key = (result, scene.view)
+        if self._view_key is None or self._view_key[0] is not key[0] or self._view_key[1] is not key[1]:
+            self._view_key, self._view = key, in_view(scene, result)
+        return self._view
 
     def set_visible(self, on: bool) -> None:
         """The View menu's toggle: the clouds and bands hidden or shown (the table's errors follow)."""

@@ -76,9 +76,12 @@ def band_rings(
     quantiles q of ray_radii over the replicates (means (B, 2), covs (B, 2, 2)); NaN where every ray misses."""
     radii = ray_radii(center, cov, means, covs)
     tail = (1.0 - level) / 2.0
-    with warnings.catch_warnings():  # a ray no replicate's ellipse crosses: NaN, said by the docstring
-        warnings.simplefilter("ignore", RuntimeWarning)
-        q = np.nanquantile(radii, [tail, 1.0 - tail], axis=0)  # (2, n)
+    if not np.isnan(radii).any():  # the usual case: np.quantile is vectorised, nanquantile loops over the rays
+        q = np.quantile(radii, [tail, 1.0 - tail], axis=0)  # (2, n)
+    else:
+        with warnings.catch_warnings():  # a ray no replicate's ellipse crosses: NaN, said by the docstring
+            warnings.simplefilter("ignore", RuntimeWarning)
+            q = np.nanquantile(radii, [tail, 1.0 - tail], axis=0)
     rays = fitted_rays(cov, radii.shape[1])
     return center + q[0][:, None] * rays, center + q[1][:, None] * rays
 

@@ -34,27 +34,35 @@ def band_path(lower: np.ndarray, upper: np.ndarray) -> QPainterPath:
 
 
 class UncertaintyLayer:
-    """The overlay's items on a PlotView: one scatter for every cloud, one shaded path a component's band. It
+    """The overlay's items on a PlotView: a scatter and a shaded path (its band) a component. It
     draws what it is given (show) and nothing else; clear() and set_visible() hide it."""
 
     def __init__(self, plot) -> None:
         self.plot = plot
-        self.clouds = pg.ScatterPlotItem(size=CLOUD_SIZE, pen=None)
-        self.clouds.setZValue(8)  # over the points, under the ellipses (10) and the means (20)
-        plot.addItem(self.clouds)
+        # one scatter a component, each with one brush: per-point brushes made 600 points cost ~60 ms to set
+        self.clouds: list[pg.ScatterPlotItem] = []
         self.bands: list[QGraphicsPathItem] = []
         self.visible = True
         self.shown: ViewUncertainty | None = None
+        self._display = None  # the display map it was drawn in
 
     def show(self, vu: ViewUncertainty) -> None:
-        """Draw vu (view units) in the plot's display units."""
-        self.shown = vu
+        """Draw vu (view units) in the plot's display units (once: the same vu again only shows it)."""
+        if vu is self.shown and self.plot.display is self._display:
+            return
+        self.shown, self._display = vu, self.plot.display
         display = self.plot.display
         k, b = vu.clouds.shape[:2]
-        self.clouds.setData(
-            pos=display.to_display(vu.clouds.reshape(k * b, 2)),
-            brush=[pg.mkBrush(_alpha(j, CLOUD_ALPHA)) for j in range(k) for _ in range(b)],
-        )
+        while len(self.clouds) < k:
+            cloud = pg.ScatterPlotItem(size=CLOUD_SIZE, pen=None)
+            cloud.setZValue(8)  # over the points, under the ellipses (10) and the means (20)
+            self.plot.addItem(cloud)
+            self.clouds.append(cloud)
+        for j, cloud in enumerate(self.clouds):
+            if j < k:
+                cloud.setData(pos=display.to_display(vu.clouds[j]), brush=pg.mkBrush(_alpha(j, CLOUD_ALPHA)))
+            else:
+                cloud.setData([], [])
         while len(self.bands) < k:
             item = QGraphicsPathItem()
             item.setZValue(7)
@@ -71,7 +79,8 @@ class UncertaintyLayer:
 
     def clear(self) -> None:
         self.shown = None
-        self.clouds.setData([], [])
+        for cloud in self.clouds:
+            cloud.setData([], [])
         for item in self.bands:
             item.setPath(QPainterPath())
 
@@ -80,8 +89,7 @@ class UncertaintyLayer:
         self._apply()
 
     def _apply(self) -> None:
-        self.clouds.setVisible(self.visible)
-        for item in self.bands:
+        for item in (*self.clouds, *self.bands):
             item.setVisible(self.visible)
 
 

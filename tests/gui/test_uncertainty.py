@@ -57,13 +57,14 @@ def test_the_clouds_hold_each_replicates_mean_in_its_components_colour(qtbot, wi
     fitted_window(qtbot, window)
     boot = bootstrapped(qtbot, window, 25).boot
     clouds = window.uncertainty.layer.clouds
-    k, b = boot.means.shape[1], boot.means.shape[0]
-    xy = np.column_stack([clouds.data["x"], clouds.data["y"]])
     shown = window.plot.display.to_display(window.state.scene.view.means(boot.means))  # (B', K, 2)
-    np.testing.assert_allclose(xy, np.swapaxes(shown, 0, 1).reshape(k * b, 2), rtol=0, atol=1e-12)
-    colours = [clouds.data["brush"][i].color().rgb() for i in range(k * b)]
-    assert colours == [component_color(j).rgb() for j in range(k) for _ in range(b)]
-    assert clouds.isVisible()
+    assert shown.shape == (25, 2, 2)
+    for k in range(2):
+        xy = np.column_stack([clouds[k].data["x"], clouds[k].data["y"]])
+        np.testing.assert_allclose(xy, shown[:, k], rtol=0, atol=1e-12)
+        colour = clouds[k].opts["brush"].color()
+        assert colour.rgb() == component_color(k).rgb() and 0 < colour.alpha() < 255
+        assert clouds[k].isVisible()
 
 
 def crossing(center: np.ndarray, ray: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> float:
@@ -113,7 +114,7 @@ def test_the_table_shows_the_standard_errors_while_the_uncertainty_is_shown(qtbo
         assert table.item(j, 2).text().endswith(f" ± {se['means'][j, 0]:.2g}")
         assert table.item(j, 6).text() == f"{snap.covariances[j, 1, 1]:.5g} ± {se['covariances'][j, 1, 1]:.2g}"
     window.menus.uncertainty_shown.setChecked(False)  # hidden: no clouds, no errors
-    assert not window.uncertainty.layer.clouds.isVisible()
+    assert not any(c.isVisible() for c in window.uncertainty.layer.clouds)
     assert "±" not in table.item(0, 1).text()
     window.menus.uncertainty_shown.setChecked(True)
     assert "±" in table.item(0, 1).text()
@@ -127,11 +128,41 @@ def test_cancel_new_data_and_a_new_fit_drop_the_uncertainty(qtbot, window) -> No
     qtbot.waitUntil(lambda: not unc.background.busy, timeout=FIT_TIMEOUT_MS)
     assert unc.result is None and unc.layer.shown is None and not unc.running
     bootstrapped(qtbot, window, 20)
-    assert len(unc.layer.clouds.data) == 2 * 20
+    assert [len(c.data) for c in unc.layer.clouds] == [20, 20]
     assert run_fit(qtbot, window, k=2, covariance="full", tol="1e-8") == "converged"  # a new fit
-    assert unc.result is None and len(unc.layer.clouds.data) == 0 and "±" not in window.table.item(0, 1).text()
+    assert (
+        unc.result is None
+        and not any(len(c.data) for c in unc.layer.clouds)
+        and "±" not in window.table.item(0, 1).text()
+    )
     bootstrapped(qtbot, window, 20)
     window.data.set_dataset(engine.Dataset(two_clusters(6, 200), ("x", "y"), (0, 1), "other data"))
-    assert unc.result is None and len(unc.layer.clouds.data) == 0
+    assert unc.result is None and not any(len(c.data) for c in unc.layer.clouds)
     assert all(item.path().isEmpty() for item in unc.layer.bands)
     assert not unc.start(20, "nonparametric")  # no fit of these data yet: nothing to bootstrap
+
+
+def test_the_menu_asks_b_and_the_type_then_runs_it(qtbot, window) -> None:
+    from gui.views.uncertainty_dialog import DEFAULT_REPLICATES, UncertaintyDialog
+
+    window.menus.uncertainty_action.trigger()  # no fit yet: a note, no dialog
+    assert window.findChild(UncertaintyDialog) is None
+    fitted_window(qtbot, window)
+    window.menus.uncertainty_action.trigger()
+    dialog = window.findChild(UncertaintyDialog)
+    assert dialog.choice() == (DEFAULT_REPLICATES, "nonparametric")
+    dialog.replicates.setValue(12)
+    dialog.kind.setCurrentText("parametric")
+    dialog.accept()
+    qtbot.waitUntil(lambda: window.uncertainty.result is not None, timeout=FIT_TIMEOUT_MS)
+    boot = window.uncertainty.result.boot
+    assert (boot.requested, boot.kind) == (12, "parametric")
+
+
+def test_closing_the_window_cancels_and_awaits_the_bootstrap(qtbot, window) -> None:
+    fitted_window(qtbot, window)
+    unc = window.uncertainty
+    assert unc.start(5000, "nonparametric")
+    token = unc._token
+    assert window.shutdown()
+    assert token.cancelled and not unc.background.busy and unc.result is None
