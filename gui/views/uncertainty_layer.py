@@ -39,7 +39,7 @@ class UncertaintyLayer:
 
     def __init__(self, plot) -> None:
         self.plot = plot
-        # one scatter a component, each with one brush: per-point brushes made 600 points cost ~60 ms to set
+        # one scatter a component, each with one brush: a brush per point makes pyqtgraph render a symbol per point
         self.clouds: list[pg.ScatterPlotItem] = []
         self.bands: list[QGraphicsPathItem] = []
         self.visible = True
