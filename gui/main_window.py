@@ -209,7 +209,7 @@ class MainWindow(QMainWindow):
         )
         self.gallery_panel.export_requested.connect(self.files.export_gallery_dialog)
         self.views = ViewControl(state, self.view_bar, self.plot_stack, self.plot, self.pairs, tasks, messages)
-        self.uncertainty = UncertaintyControl(state, self.plot, self.table, messages, self)
+        self.uncertainty = UncertaintyControl(state, self.plot, self.pairs, self.table, messages, self)
 
     def _wire_panel(self) -> None:
         c, run, data = self.controls, self.run_control, self.data

@@ -25,9 +25,9 @@ class UncertaintyControl(QObject):
 
     changed = Signal()  # a bootstrap started, ended or was dropped
 
-    def __init__(self, state: WindowState, plot, table, messages, parent: QObject | None = None) -> None:
+    def __init__(self, state: WindowState, plot, pairs, table, messages, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.state, self.table, self.messages = state, table, messages
+        self.state, self.pairs, self.table, self.messages = state, pairs, table, messages
         self.layer = UncertaintyLayer(plot)
         self.background = Background(self, threads=1)
         self.result: Uncertainty | None = None
@@ -112,6 +112,7 @@ class UncertaintyControl(QObject):
         if self.result is not None:
             self.result = None
             self.layer.clear()
+            self.pairs.set_clouds(None)
             self.table.set_errors(None)
             self.changed.emit()
 
@@ -146,8 +147,10 @@ class UncertaintyControl(QObject):
         result, frame, scene = self.result, self.state.frame, self.state.scene
         if result is None or frame is None or scene is None or frame.snapshot is not result.snapshot:
             self.layer.clear()
+            self.pairs.set_clouds(None)
             self.table.set_errors(None)
             return
+        self.pairs.set_clouds(result.boot.means if self.layer.visible else None)  # the pairs view: clouds only
         vu = self._in_view(scene, result)
         if vu is None:
             self.layer.clear()

@@ -60,7 +60,7 @@ class UncertaintyLayer:
             self.clouds.append(cloud)
         for j, cloud in enumerate(self.clouds):
             if j < k:
-                cloud.setData(pos=display.to_display(vu.clouds[j]), brush=pg.mkBrush(_alpha(j, CLOUD_ALPHA)))
+                cloud.setData(pos=display.to_display(vu.clouds[j]), brush=cloud_brush(j, CLOUD_ALPHA))
             else:
                 cloud.setData([], [])
         while len(self.bands) < k:
@@ -72,7 +72,7 @@ class UncertaintyLayer:
         for j, item in enumerate(self.bands):
             if j < k:
                 item.setPath(band_path(display.to_display(vu.lower[j]), display.to_display(vu.upper[j])))
-                item.setBrush(pg.mkBrush(_alpha(j, BAND_ALPHA)))
+                item.setBrush(cloud_brush(j, BAND_ALPHA))
             else:
                 item.setPath(QPainterPath())
         self._apply()
@@ -93,7 +93,8 @@ class UncertaintyLayer:
             item.setVisible(self.visible)
 
 
-def _alpha(k: int, alpha: int):
+def cloud_brush(k: int, alpha: int):
+    """Component k's colour, see-through (alpha of 255), as a brush."""
     colour = component_color(k)
     colour.setAlpha(alpha)
-    return colour
+    return pg.mkBrush(colour)

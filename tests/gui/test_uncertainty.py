@@ -166,3 +166,33 @@ def test_closing_the_window_cancels_and_awaits_the_bootstrap(qtbot, window) -> N
     token = unc._token
     assert window.shutdown()
     assert token.cancelled and not unc.background.busy and unc.result is None
+
+
+def test_other_views_draw_the_clouds_in_their_plane(qtbot, window) -> None:
+    """3-D data: the principal axes' view draws the replicates' means projected there; the pairs matrix draws
+    each pair's columns of them (clouds only)."""
+    rng = np.random.default_rng(2)
+    points = np.concatenate([rng.normal(0, 1, (150, 3)), rng.normal([5, 3, -2], 0.8, (150, 3))])
+    window.data.set_dataset(engine.Dataset(points, ("a", "b", "c"), (0, 1, 2), "3-D"))
+    assert run_fit(qtbot, window, k=2, covariance="full", tol="1e-8") == "converged"
+    boot = bootstrapped(qtbot, window, 15).boot
+    bar, unc = window.view_bar, window.uncertainty
+    bar.kind.setCurrentIndex([bar.kind.itemData(i) for i in range(bar.kind.count())].index("pca"))
+    window.views.choose()
+    view = window.state.scene.view
+    assert view.kind == "pca"
+    qtbot.waitUntil(lambda: unc.layer.shown is not None and unc._view_key[1] is view, timeout=30_000)
+    shown = window.plot.display.to_display(view.means(boot.means))
+    for k in range(2):
+        np.testing.assert_allclose(unc.layer.clouds[k].getData()[0], shown[:, k, 0], rtol=0, atol=1e-12)
+    bar.kind.setCurrentIndex(3)  # pairs
+    window.views.choose()
+    qtbot.waitUntil(lambda: window.pairs.complete, timeout=30_000)
+    pairs = window.pairs
+    assert set(pairs._clouds) == set(pairs.cells) and len(pairs.cells) == 3
+    for (ci, cj), clouds in pairs._clouds.items():
+        for k in range(2):
+            expected = pairs.maps[(ci, cj)].to_display(boot.means[:, k][:, [cj, ci]])
+            np.testing.assert_allclose(np.column_stack(clouds[k].getData()), expected, rtol=0, atol=1e-12)
+    window.data.set_dataset(engine.Dataset(points[:50], ("a", "b", "c"), (0, 1, 2), "other 3-D"))
+    assert pairs.cloud_means is None
