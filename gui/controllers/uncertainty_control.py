@@ -92,7 +92,8 @@ class UncertaintyControl(QObject):
             lambda message, internal: self._failed(run_id, message, internal),
             cancel=token.cancel,
         )
-        self.messages.note(f"bootstrap: {replicates} {kind} replicates running… (Fit > Stop uncertainty to cancel)", 0)
+        running = f"bootstrap: {replicates} {kind} replicates running… (Fit > Cancel the uncertainty stops it)"
+        self.messages.note(running, 0)
         self.changed.emit()
         return True
 
