@@ -196,3 +196,28 @@ def test_other_views_draw_the_clouds_in_their_plane(qtbot, window) -> None:
             np.testing.assert_allclose(np.column_stack(clouds[k].getData()), expected, rtol=0, atol=1e-12)
     window.data.set_dataset(engine.Dataset(points[:50], ("a", "b", "c"), (0, 1, 2), "other 3-D"))
     assert pairs.cloud_means is None
+
+
+def test_a_replayed_iteration_hides_it_and_the_fits_end_shows_it_again(qtbot, window) -> None:
+    fitted_window(qtbot, window)
+    bootstrapped(qtbot, window, 15)
+    unc, end = window.uncertainty, window.state.frame
+    window.replay.show_entry(window.state.latest.entries[0])  # iteration 0: not what was bootstrapped
+    qtbot.waitUntil(lambda: window.state.frame is not end, timeout=30_000)
+    assert unc.layer.shown is None and not any(len(c.data) for c in unc.layer.clouds)
+    assert "±" not in window.table.item(0, 1).text() and unc.result is not None  # kept: the fit is the same
+    window.replay.go_live()
+    qtbot.waitUntil(lambda: window.state.frame.snapshot is unc.result.snapshot, timeout=30_000)
+    assert [len(c.data) for c in unc.layer.clouds] == [15, 15] and "±" in window.table.item(0, 1).text()
+
+
+def test_typed_parameters_read_past_the_standard_errors(qtbot, window) -> None:
+    """Edit start: a cell typed while the errors are shown is read as its number (the ± part left out)."""
+    fitted_window(qtbot, window)
+    bootstrapped(qtbot, window, 15)
+    table, typed = window.table, []
+    table.params_typed.connect(lambda w, m, c: typed.append(m))
+    table.set_editable(True)
+    table.item(0, 2).setText("1.25")
+    assert typed and typed[-1][0, 0] == 1.25
+    assert typed[-1][1, 0] == float(table.item(1, 2).text().split(" ± ")[0])
