@@ -115,7 +115,8 @@ class ParamTable(QTableWidget):
             ses = _component_errors(errors, j)
             self._set(j, 1, f"{weights[j]:.5g}" + ("" if ses is None else f" ± {ses[0]:.2g}"))
             variances = np.diagonal(covariances[j])
-            tip = _vector_tip(f"component {j} mean", names, means[j], digits + 1)
+            se = None if errors is None else errors["means"][j]
+            tip = _vector_tip(f"component {j} mean", names, means[j], digits + 1, se)
             self._set(j, 2, _short(means[j], digits - 1), tip=tip)
             self._set(j, 3, _short(variances), tip=_matrix_tip(f"component {j} covariance", names, covariances[j]))
             self._set_health(j, 4, state)
@@ -206,10 +207,15 @@ def _short(v: np.ndarray, digits: np.ndarray | int = 4) -> str:
     return f"({head}{', …' if len(v) > SHOWN_COORDINATES else ''})"
 
 
-def _vector_tip(title: str, names: tuple[str, ...], v: np.ndarray, digits: np.ndarray | int = 6) -> str:
+def _vector_tip(
+    title: str, names: tuple[str, ...], v: np.ndarray, digits: np.ndarray | int = 6, se: np.ndarray | None = None
+) -> str:
+    """A vector (D,) as a table of named rows; with standard errors se (D,), each "± se" beside its number."""
     digits = np.broadcast_to(digits, v.shape)
+    tails = [""] * len(v) if se is None else [f"<td>± {e:.2g}</td>" for e in se]
     rows = "".join(
-        f"<tr><td>{n}</td><td align='right'>{x:.{int(d)}g}</td></tr>" for n, x, d in zip(names, v, digits, strict=True)
+        f"<tr><td>{n}</td><td align='right'>{x:.{int(d)}g}</td>{t}</tr>"
+        for n, x, d, t in zip(names, v, digits, tails, strict=True)
     )
     return f"<b>{title}</b><table>{rows}</table>"
 

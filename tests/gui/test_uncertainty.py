@@ -176,6 +176,9 @@ def test_other_views_draw_the_clouds_in_their_plane(qtbot, window) -> None:
     window.data.set_dataset(engine.Dataset(points, ("a", "b", "c"), (0, 1, 2), "3-D"))
     assert run_fit(qtbot, window, k=2, covariance="full", tol="1e-8") == "converged"
     boot = bootstrapped(qtbot, window, 15).boot
+    se, table = boot.standard_errors(), window.table  # in D dimensions: the weight's, and the mean's in its tip
+    assert table.item(1, 1).text().endswith(f" ± {se['weights'][1]:.2g}")
+    assert all(f"<td>± {e:.2g}</td>" in table.item(1, 2).toolTip() for e in se["means"][1])
     bar, unc = window.view_bar, window.uncertainty
     bar.kind.setCurrentIndex([bar.kind.itemData(i) for i in range(bar.kind.count())].index("pca"))
     window.views.choose()
