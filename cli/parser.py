@@ -198,6 +198,7 @@ def _fit_parser(sub) -> None:
         help="the restarts table (.csv or .json): one row per restart with the solution "
         "it reached; restarts all run to the end (select-by final)",
     )
+    _bootstrap_args(f)
     f.add_argument("--quiet", action="store_true", help="no progress bar")
     _fit_only_args(f)
     _scale_args(f)
@@ -218,6 +219,25 @@ def _fit_only_args(f) -> None:
         default=None,
         help="em: empty cells, NA/NaN/null and Parquet nulls are values missing at random, fitted by exact EM on each "
         "point's observed coordinates (data in memory; without it they are refused)",
+    )
+
+
+def _bootstrap_args(p: argparse.ArgumentParser) -> None:
+    """fit's --bootstrap B and --bootstrap-type."""
+    p.add_argument(
+        "--bootstrap",
+        type=int,
+        metavar="B",
+        help="after the fit, B bootstrap replicates (one batched exact EM started from the fit): standard errors and "
+        "95%% percentile intervals of the weights, means and covariances, printed and in the .json/.npz export "
+        "(standard_errors, intervals, bootstrap); seeded by --seed; data in memory",
+    )
+    p.add_argument(
+        "--bootstrap-type",
+        choices=("nonparametric", "parametric", "weighted"),
+        default="nonparametric",
+        help="nonparametric (default): the points resampled with replacement; weighted: the Bayesian bootstrap "
+        "(exponential weights, mclust's wlbs); parametric: points drawn from the fitted mixture",
     )
 
 

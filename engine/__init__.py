@@ -122,6 +122,10 @@ _EXPORTS = {
         "match_components",
         "summary",
     ),
+    "selection.bootstrap": (
+        "Bootstrap",
+        "bootstrap",
+    ),
     "selection.gallery": (
         "Gallery",
         "build_gallery",

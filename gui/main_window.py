@@ -35,6 +35,7 @@ from .controllers.replay_control import ReplayControl
 from .controllers.restart_control import RestartControl
 from .controllers.run_control import RunControl
 from .controllers.session_control import SessionControl
+from .controllers.uncertainty_control import UncertaintyControl
 from .controllers.view_control import ViewBar, ViewControl
 from .state import WindowState
 from .views.compare import CompareView
@@ -208,6 +209,7 @@ class MainWindow(QMainWindow):
         )
         self.gallery_panel.export_requested.connect(self.files.export_gallery_dialog)
         self.views = ViewControl(state, self.view_bar, self.plot_stack, self.plot, self.pairs, tasks, messages)
+        self.uncertainty = UncertaintyControl(state, self.plot, self.pairs, self.table, messages, self)
 
     def _wire_panel(self) -> None:
         c, run, data = self.controls, self.run_control, self.data
@@ -271,6 +273,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("stopping the background work before the window closes…")
             self.statusBar().repaint()
         self.run_control.cancel()
+        self.uncertainty.cancel()
         self.compare.stop()
         self.selection.stop()
         # the Dask client (if any) closes on the fits' thread, after the fit: the thread that made and used it, and the

@@ -108,6 +108,8 @@ class ExactEM:
         if len(rows) == 0:  # the last running restart has just failed: nothing to evaluate
             return self._mean_ll.clone()
         weights, means, chol = (self._take(p, rows) for p in (self.weights, self.means, self.chol))
+        if getattr(self.source, "per_row", False):  # one weight vector a row (the bootstrap's): say which rows
+            self.source.use_rows(rows)
         self._stats, mean_ll = self.source.e_step(torch.log(weights), means, chol)
         self._mean_ll = self._mean_ll.index_copy(0, rows, mean_ll)
         return self._mean_ll

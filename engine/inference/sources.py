@@ -74,7 +74,8 @@ class PointsInMemory:
     chunk at large D; the lifted layout [1; x^T] when x lives in it: see fitting.working_points).
 
     weights (N,) on x's device: the points' frequency weights (sums and log-likelihoods weighted, the mean per
-    point over sum w); None: every point counts once."""
+    point over sum w); or (R, N): one weight vector per restart row (the bootstrap's replicates: ExactEM says which
+    rows each E-step is for, use_rows); None: every point counts once."""
 
     def __init__(self, x: torch.Tensor, weights: torch.Tensor | None = None) -> None:
         self.x = x
@@ -83,14 +84,33 @@ class PointsInMemory:
         self.features = gaussian.features_of(x)
         self.lifted = gaussian.lifted_of(x)
         self.weights = weights
+        self.per_row = weights is not None and weights.dim() == 2
         self._w64 = None if weights is None else weights.to(torch.float64)
-        self._total_w = None if weights is None else float(self._w64.sum())
+        self._total_w = None if weights is None else self._w64.sum(-1)  # () or (R,)
+        self._rows: torch.Tensor | None = None  # per-row weights: the rows of the next E-step (None: all)
+        self._taken: dict[str, torch.Tensor] = {}  # per-row weights at those rows, taken once per change of rows
         self._log_norm: torch.Tensor | None = None  # (M, N) log p(x_n) at the last E-step, on x's device
+
+    def use_rows(self, rows: torch.Tensor) -> None:
+        """Per-row weights: the next E-step is for restart rows (M,) (sorted), not all of them."""
+        rows = None if len(rows) == self.weights.shape[0] else rows.to(self.x.device)
+        same = rows is None if self._rows is None else rows is not None and torch.equal(rows, self._rows)
+        if not same:  # the rows change only when replicates stop: each (M, N) copy is made once, not every E-step
+            self._rows, self._taken = rows, {}
+
+    def _rows_of(self, t: torch.Tensor, name: str) -> torch.Tensor:
+        """t (R, ...) (the attribute `name`) at the rows of the E-step (per-row weights), or t itself (the same for
+        every row)."""
+        if not self.per_row or self._rows is None:
+            return t
+        if name not in self._taken:
+            self._taken[name] = t[self._rows.to(t.device)]
+        return self._taken[name]
 
     def e_step(
         self, log_weights: torch.Tensor, means: torch.Tensor, chol: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        w = self.weights
+        w = None if self.weights is None else self._rows_of(self.weights, "weights")
         if gaussian.use_whitened(self.n_features, means.shape[0] * means.shape[1]):
             stats, self._log_norm = gaussian.whitened_statistics(
                 self.x, log_weights, means, chol, lifted=self.lifted, weights=w
@@ -100,11 +120,15 @@ class PointsInMemory:
             stats, self._log_norm = gaussian.e_step_statistics(self.features, coef.to(self.x.device), weights=w)
         if w is None:
             return stats.to(HOST), self._log_norm.mean(-1, dtype=torch.float64).to(HOST)
-        return stats.to(HOST), (self._weighted_ll() / self._total_w).to(HOST)
+        return stats.to(HOST), (self._weighted_ll() / self._rows_of(self._total_w, "total")).to(HOST)
 
     def _weighted_ll(self) -> torch.Tensor:
-        """sum_n w_n log p(x_n) (M,) float64 at the last E-step."""
-        return self._log_norm.to(torch.float64) @ self._w64
+        """sum_n w_n log p(x_n) (M,) float64 at the last E-step (each row with its own weights if per row)."""
+        log_norm = self._log_norm.to(torch.float64)
+        if not self.per_row:
+            return log_norm @ self._w64
+        w64 = self._rows_of(self._w64, "weights" if self._w64 is self.weights else "w64")
+        return torch.einsum("mn,mn->m", log_norm, w64)
 
     def total_ll(self) -> torch.Tensor | None:
         if self._log_norm is None:
@@ -114,7 +138,8 @@ class PointsInMemory:
     def worst_points(self, row: int, count: int) -> torch.Tensor:
         log_norm = self._log_norm[row]
         if self.weights is not None:  # a point of weight 0 counts for nothing: never a re-seeded component's place
-            log_norm = log_norm.masked_fill(self.weights == 0, float("inf"))
+            zero = (self._rows_of(self.weights, "weights")[row] if self.per_row else self.weights) == 0
+            log_norm = log_norm.masked_fill(zero, float("inf"))
         return self.x[log_norm.argsort()[:count]].to(HOST)
 
 

@@ -108,8 +108,9 @@ def e_step_statistics(
     weights: Tensor | None = None,
 ) -> tuple[Tensor, Tensor]:
     """The E-step fused with the M-step's statistics, over chunks of points (features (N, P), or computed per
-    chunk: see features_of). weights (N,): the points' frequency weights, S = (w r)^T @ F; None: every point 1
-    (no multiply at all: the unweighted path stays as it was, bit for bit).
+    chunk: see features_of). weights (N,): the points' frequency weights, S = (w r)^T @ F; or (R, N): one weight
+    vector per row (the bootstrap's replicates); None: every point 1 (no multiply at all: the unweighted path stays
+    as it was, bit for bit).
 
     Returns S (R, K, P) = resp^T @ F accumulated in float64, and log p(x_n) (R, N) in the working dtype.
     Working chunk by chunk keeps the intermediates in cache (bench/bench_em.py) and never stores
@@ -131,7 +132,7 @@ def e_step_statistics(
 
     def one_chunk(lo: int) -> Tensor:
         rows = slice(lo, lo + chunk)
-        w = None if weights is None else weights[rows]
+        w = None if weights is None else weights[..., rows]
         if lazy:  # made transposed, F^T (P, c): faster to make and to multiply (see quadratic_features_t)
             return _chunk_statistics(features.transposed(rows), coef_rows, r, k, segment, log_norm[:, rows], True, w)
         return _chunk_statistics(features[rows], coef_rows, r, k, segment, log_norm[:, rows], weights=w)
@@ -164,7 +165,8 @@ def _chunk_statistics(
 ) -> Tensor:
     """One chunk of the E-step: the statistics (R*K, P) float64 of the points whose features are block (c, P)
     (or (P, c) if points_last), for coefficients coef_rows (R*K, P); their log p(x) goes into log_norm (R, c).
-    weights (c,): each point's responsibilities times its weight before the sums (None: as they are).
+    weights (c,) or (R, c): each point's responsibilities times its weight (per row) before the sums (None: as they
+    are).
 
     The intermediates are laid out (R, K, c), points last: the log-sum-exp's max and sum over K then run along
     the outer axis, which vectorises on a CPU and coalesces on a GPU (faster than points first). One (R*K, c)
@@ -177,8 +179,14 @@ def _chunk_statistics(
         resp = torch.matmul(coef_rows, block.T, out=thread_buffer("resp", (coef_rows.shape[0], block.shape[0]), block))
     normalise(resp.view(r, k, -1), log_norm)  # (R*K, c): the log-joint, now the responsibilities
     if weights is not None:
-        resp.mul_(weights)
+        weigh(resp.view(r, k, -1), weights)
     return weighted_sums(resp, block, segment)
+
+
+def weigh(resp: Tensor, weights: Tensor) -> None:
+    """resp (R, K, c) times the points' weights in place: weights (c,) for every row, or (R, c) one vector a row
+    (the K components of row r share its weights: a broadcast, no copy)."""
+    resp.mul_(weights if weights.dim() == 1 else weights.unsqueeze(1))
 
 
 def normalise(log_joint: Tensor, log_norm: Tensor) -> None:
@@ -231,7 +239,7 @@ def whitened_statistics(
     weights: Tensor | None = None,
 ) -> tuple[Tensor, Tensor]:
     """The same as e_step_statistics (S (R, K, P) float64 in the features' layout, log p(x_n) (R, N); weights (N,)
-    as there) computed from whitened distances:
+    or (R, N) as there) computed from whitened distances:
     log w + log N(x | mu, L L^T) = log w - 1/2 |L^-1 (x - mu)|^2 - log|L| - D/2 log 2pi.
 
     x (N, D); log_weights (R, K); means (R, K, D); chol (R, K, D, D) lower Cholesky factors; lifted: x's lifted
@@ -270,7 +278,7 @@ def whitened_statistics(
         resp = y.view(m, d, c).sum(1).mul_(-0.5).add_(const)  # (M, c): the log-joint
         normalise(resp.view(r, k, c), log_norm[:, lo : lo + c])  # resp (M, c) now holds the responsibilities
         if weights is not None:
-            resp.mul_(weights[lo : lo + c])
+            weigh(resp.view(r, k, c), weights[..., lo : lo + c])
         torch.mul(resp.view(m, 1, c), z[1:].unsqueeze(0), out=y.view(m, d, c))  # r x^T, in y's memory
         moments = blas_matmul(z, y.T, scratch("moments", (1 + d, m * d), x))  # [sum r x; sum r x x^T]
         return torch.cat([resp.sum(1), moments.flatten()]).double()

@@ -57,6 +57,10 @@ class Menus:
         self.pause_action = self._action(r, "&Pause / resume", run.pause_resume, "Space")
         self.stop_action = self._action(r, "S&top", run.stop, "Esc")
         self.reset_action = self._action(r, "Reset to the &initialisation", run.reset, "Ctrl+R")
+        r.addSeparator()
+        unc = window.uncertainty
+        self.uncertainty_action = self._action(r, "&Uncertainty (bootstrap)…", unc.dialog, "Ctrl+U")
+        self.cancel_uncertainty_action = self._action(r, "&Cancel the uncertainty", unc.drop)
         self._build_view_menu(bar.addMenu("&View"))
         h = bar.addMenu("&Help")
         keep = window.messages.keep
@@ -83,6 +87,9 @@ class Menus:
         self.paths_action = self._check_action(menu, "Means' &paths", "Ctrl+5", timeline.show_paths.setChecked)
         timeline.show_paths.toggled.connect(self.paths_action.setChecked)
         timeline.trajectories_toggled.connect(lambda on: self.window.plot.set_overlays(paths=on))
+        self.uncertainty_shown = self._check_action(
+            menu, "&Uncertainty (clouds, bands, ± in the table)", "Ctrl+6", self.window.uncertainty.set_visible
+        )
 
     def _check_action(self, menu: QMenu, text: str, shortcut: str, on_toggled) -> QAction:
         action = QAction(text, self.window)

@@ -20,6 +20,7 @@ from ..scene.weights import point_sides
 from .palette import component_color
 from .plot_style import no_si_prefix
 from .point_cloud import PointCloudItem
+from .uncertainty_layer import CLOUD_ALPHA, CLOUD_SIZE, cloud_brush
 
 MAX_PAIRS = 8  # columns in the matrix at most (8 x 8 cells)
 PAIR_POINTS = 1000  # points drawn per cell (a fixed random sample of the shown points)
@@ -47,6 +48,10 @@ class PairsView(pg.GraphicsLayoutWidget):
         self.sample = np.empty(0, dtype=np.int64)
         self._sides: np.ndarray | None = None  # the sampled points' dots' sides in pixels (weighted data), or None
         self._counts: np.ndarray | None = None  # their weights, or None
+        # the bootstrap's replicate means (B', K, D) in data units, drawn as each cell's clouds (None: none); the
+        # clouds' scatters of each cell, one a component
+        self.cloud_means: np.ndarray | None = None
+        self._clouds: dict[tuple[int, int], list[pg.ScatterPlotItem]] = {}
         self.scene_data: DataScene | None = None
         self.scene().sigMouseClicked.connect(self._clicked)
         self._pending: Frame | None = None
@@ -63,7 +68,7 @@ class PairsView(pg.GraphicsLayoutWidget):
         (making a plot is slow enough that 36 at once would hold the window: docs/performance.md, 'The window');
         points uncoloured until the first frame."""
         self.clear()
-        self.cells = {}
+        self.cells, self._clouds = {}, {}
         self.maps, self._drawn = {}, {}
         self.scene_data = scene
         self.columns = tuple(columns[:MAX_PAIRS])
@@ -211,6 +216,29 @@ class PairsView(pg.GraphicsLayoutWidget):
                 ring = ellipse_rings(mean, cov, sigmas=(2.0,), n=48)
                 item.setPen(pens[k])
                 item.setData(ring[:, 0], ring[:, 1])
+        self._draw_clouds()
+
+    def set_clouds(self, means: np.ndarray | None) -> None:
+        """The bootstrap's replicate means (B', K, D) in data units to draw in every cell, or none (None)."""
+        self.cloud_means = means
+        self._draw_clouds()
+
+    def _draw_clouds(self) -> None:
+        """Each cell's clouds: component k's replicate means in the cell's pair of columns, in its colour."""
+        means = self.cloud_means
+        k = 0 if means is None else means.shape[1]
+        for (ci, cj), (plot, *_rest) in self.cells.items():
+            clouds = self._clouds.setdefault((ci, cj), [])
+            while len(clouds) < k:
+                cloud = pg.ScatterPlotItem(size=CLOUD_SIZE - 1, pen=None)
+                plot.addItem(cloud)
+                clouds.append(cloud)
+            for j, cloud in enumerate(clouds):
+                if j < k:
+                    xy = self.maps[(ci, cj)].to_display(means[:, j][:, [cj, ci]])
+                    cloud.setData(pos=xy, brush=cloud_brush(j, CLOUD_ALPHA))
+                else:
+                    cloud.setData([], [])
 
     def _clicked(self, event) -> None:
         if event.button() != Qt.MouseButton.LeftButton:

@@ -30,6 +30,10 @@ class ParamTable(QTableWidget):
         self.editable = False
         self._filling = False
         self.column_names: tuple[str, ...] = ()
+        # the bootstrap's standard errors (gui.controllers.uncertainty_control), shown "value ± se" while they are
+        # set; the last parameters given, to write them again when the errors come or go
+        self.errors: dict[str, np.ndarray] | None = None
+        self._shown: tuple | None = None
         self.itemChanged.connect(self._typed)
         self.setHorizontalHeaderLabels(list(COLUMNS))
         self.verticalHeader().setVisible(False)
@@ -52,8 +56,10 @@ class ParamTable(QTableWidget):
         """weights (K,), means (K, D), covariances (K, D, D); states: each component's ComponentState
         (effective points, smallest eigenvalue, condition number, verdict), warnings in red. 2-D fits get a
         column per number (and can be typed into); other dimensions a row of vectors with full tooltips."""
+        self._shown = (weights, means, covariances, states)
+        errors = self.errors if self.errors is not None and self.errors["means"].shape == means.shape else None
         if means.shape[1] != 2:
-            self._set_vectors(weights, means, covariances, states)
+            self._set_vectors(weights, means, covariances, states, errors)
             return
         self._set_headers(self._headers_2d())
         self._filling = True
@@ -73,10 +79,19 @@ class ParamTable(QTableWidget):
             state = states[j] if j < len(states) else None
             label = f"■ {j}" + (" !" if state is not None and state.warning else "")
             self._set(j, 0, label, component_color(j))
+            ses = _component_errors(errors, j)
             for col, v in enumerate(values, start=1):
-                self._set(j, col, f"{v:.{digits[col - 2]}g}" if col in (2, 3) else f"{v:.5g}")
+                text = f"{v:.{digits[col - 2]}g}" if col in (2, 3) else f"{v:.5g}"
+                self._set(j, col, text if ses is None else f"{text} ± {ses[col - 1]:.2g}")
             self._set_health(j, 7, state)
         self._filling = False
+
+    def set_errors(self, errors: dict[str, np.ndarray] | None) -> None:
+        """Show the standard errors (engine.Bootstrap.standard_errors(): weights (K,), means (K, D), covariances
+        (K, D, D)) beside the parameters, or none (None); the shown parameters are written again."""
+        self.errors = errors
+        if self._shown is not None and self.rowCount():
+            self.set_params(*self._shown)
 
     def _set_headers(self, headers: tuple[str, ...]) -> None:
         shown = tuple(self.horizontalHeaderItem(c).text() for c in range(self.columnCount()))
@@ -86,7 +101,7 @@ class ParamTable(QTableWidget):
                 self.setColumnCount(len(headers))
             self.setHorizontalHeaderLabels(list(headers))
 
-    def _set_vectors(self, weights: np.ndarray, means: np.ndarray, covariances: np.ndarray, states) -> None:
+    def _set_vectors(self, weights: np.ndarray, means: np.ndarray, covariances: np.ndarray, states, errors) -> None:
         self._set_headers(COLUMNS_D)
         self._filling = True
         k, d = means.shape
@@ -97,9 +112,11 @@ class ParamTable(QTableWidget):
         for j in range(k):
             state = states[j] if j < len(states) else None
             self._set(j, 0, f"■ {j}" + (" !" if state is not None and state.warning else ""), component_color(j))
-            self._set(j, 1, f"{weights[j]:.5g}")
+            ses = _component_errors(errors, j)
+            self._set(j, 1, f"{weights[j]:.5g}" + ("" if ses is None else f" ± {ses[0]:.2g}"))
             variances = np.diagonal(covariances[j])
-            tip = _vector_tip(f"component {j} mean", names, means[j], digits + 1)
+            se = None if errors is None else errors["means"][j]
+            tip = _vector_tip(f"component {j} mean", names, means[j], digits + 1, se)
             self._set(j, 2, _short(means[j], digits - 1), tip=tip)
             self._set(j, 3, _short(variances), tip=_matrix_tip(f"component {j} covariance", names, covariances[j]))
             self._set_health(j, 4, state)
@@ -127,7 +144,7 @@ class ParamTable(QTableWidget):
             return
         k = self.rowCount()
         try:
-            v = np.array([[float(self.item(r, c).text()) for c in range(1, 7)] for r in range(k)])
+            v = np.array([[float(self.item(r, c).text().split(" ± ")[0]) for c in range(1, 7)] for r in range(k)])
         except ValueError:
             header = self.horizontalHeaderItem(item.column()).text()
             self.typing_error.emit(f"component {item.row()}, {header}: {item.text()!r} is not a number")
@@ -138,6 +155,7 @@ class ParamTable(QTableWidget):
 
     def clear_params(self) -> None:
         self.setRowCount(0)
+        self._shown = None
 
     def _set(self, row: int, col: int, text: str, color=None, tip: str | None = None) -> None:
         item = self.item(row, col)
@@ -149,6 +167,16 @@ class ParamTable(QTableWidget):
             item.setForeground(color)
         if tip is not None:
             item.setToolTip(tip)
+
+
+def _component_errors(errors: dict[str, np.ndarray] | None, j: int) -> tuple[float, ...] | None:
+    """Component j's standard errors in the 2-D table's order: weight, mean x, mean y, var x, cov xy, var y (in D
+    dimensions the first is the weight's)."""
+    if errors is None:
+        return None
+    m, c = errors["means"][j], errors["covariances"][j]
+    tail = (m[0], m[1], c[0, 0], c[0, 1], c[1, 1]) if len(m) == 2 else ()
+    return (float(errors["weights"][j]), *map(float, tail))
 
 
 def mean_digits(weights: np.ndarray, means: np.ndarray, covariances: np.ndarray) -> np.ndarray:
@@ -179,10 +207,15 @@ def _short(v: np.ndarray, digits: np.ndarray | int = 4) -> str:
     return f"({head}{', …' if len(v) > SHOWN_COORDINATES else ''})"
 
 
-def _vector_tip(title: str, names: tuple[str, ...], v: np.ndarray, digits: np.ndarray | int = 6) -> str:
+def _vector_tip(
+    title: str, names: tuple[str, ...], v: np.ndarray, digits: np.ndarray | int = 6, se: np.ndarray | None = None
+) -> str:
+    """A vector (D,) as a table of named rows; with standard errors se (D,), each "± se" beside its number."""
     digits = np.broadcast_to(digits, v.shape)
+    tails = [""] * len(v) if se is None else [f"<td>± {e:.2g}</td>" for e in se]
     rows = "".join(
-        f"<tr><td>{n}</td><td align='right'>{x:.{int(d)}g}</td></tr>" for n, x, d in zip(names, v, digits, strict=True)
+        f"<tr><td>{n}</td><td align='right'>{x:.{int(d)}g}</td>{t}</tr>"
+        for n, x, d, t in zip(names, v, digits, tails, strict=True)
     )
     return f"<b>{title}</b><table>{rows}</table>"
 

@@ -1,0 +1,95 @@
+"""fit --bootstrap B: the checks before the fit, the replicates after it, and the short table it prints."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import numpy as np
+
+from engine.config import FitConfig
+from engine.errors import UserError
+from engine.runtime.limits import available_memory, fit_bytes, human
+
+MIN_REPLICATES = 2
+
+
+def check_bootstrap(args, streamed: bool) -> None:
+    """Refuse --bootstrap before the fit runs: fewer than two replicates, or data not held in memory."""
+    if args.bootstrap is None:
+        return
+    if args.bootstrap < MIN_REPLICATES:
+        raise UserError(f"--bootstrap needs at least {MIN_REPLICATES} replicates, got {args.bootstrap}")
+    if streamed:
+        raise UserError(
+            "--bootstrap needs the data in memory (its replicates weigh every point): raise --memory-limit, or fit "
+            "without --dask"
+        )
+
+
+def check_bootstrap_memory(args, shape: tuple[int, int], cfg: FitConfig) -> None:
+    """Refuse replicates whose working arrays (B rows of the E-step and one weight a point and replicate, or B
+    simulated data sets) would not fit in the memory available, naming the most that would."""
+    if args.bootstrap is None:
+        return
+    n, d = shape
+    limit = min(args.limit_bytes, available_memory())
+
+    def need(b: int) -> int:
+        per_row = 8 * n * (1 + (d + 1 + d * (d + 1) // 2 if args.bootstrap_type == "parametric" else 0))
+        return fit_bytes(n, d, cfg.n_components, b, cfg.memory_factor) + b * per_row
+
+    if need(args.bootstrap) <= limit:
+        return
+    most = (limit - need(0)) // (need(1) - need(0))  # the need grows linearly with the replicates
+    what = f"use at most {most} replicates" if most >= MIN_REPLICATES else "raise --memory-limit, or fit fewer points"
+    raise UserError(
+        f"--bootstrap {args.bootstrap} on {n:,} points needs about {human(need(args.bootstrap))} of memory, more than "
+        f"{human(limit)} (--memory-limit or the memory available): {what}"
+    )
+
+
+def run_bootstrap(args, ds, cfg: FitConfig, last, params) -> list[str]:
+    """The replicates of the fit `last` of ds (its weights args.weight_values); their standard errors, intervals
+    and settings go into params.meta (the export's); the lines to print."""
+    from engine.selection.bootstrap import bootstrap
+
+    if not args.quiet:
+        print(f"bootstrap: {args.bootstrap} {args.bootstrap_type} replicates ...", file=sys.stderr)
+    fitted = (last.weights, last.means, last.covariances)
+    start = time.perf_counter()
+    boot = bootstrap(
+        ds.points, fitted, cfg, args.bootstrap, args.bootstrap_type, seed=cfg.seed, weights=args.weight_values
+    )
+    elapsed = time.perf_counter() - start
+    params.meta.update(boot.meta())
+    return bootstrap_table(boot, fitted, ds.columns, elapsed)
+
+
+def bootstrap_table(boot, fitted: tuple[np.ndarray, ...], columns: tuple[str, ...], elapsed: float) -> list[str]:
+    """What the command line prints: one line on the replicates, then each component's weight, means and
+    variances with their standard errors and 95% percentile intervals (the covariances' other entries: in the
+    export)."""
+    used = boot.weights.shape[0]
+    head = (
+        f"bootstrap: {boot.requested} {boot.kind} replicates (seed {boot.seed}) in {elapsed:.2f}s, {used} used"
+        f"{f', {boot.failed} failed (left out)' if boot.failed else ''}"
+        f"{f', {boot.not_converged} stopped at max-iter' if boot.not_converged else ''}; standard errors (SE) and "
+        "95% percentile intervals:"
+    )
+    se, ci = boot.standard_errors(), boot.intervals()
+    names = [columns[i] if i < len(columns) else str(i) for i in range(fitted[1].shape[1])]
+    rows = []  # (component, label, (estimate, SE, 2.5%, 97.5%))
+    for k in range(len(fitted[0])):
+        entries = [("weight", "weights", ())]
+        entries += [(f"mean {name}", "means", (i,)) for i, name in enumerate(names)]
+        entries += [(f"variance {name}", "covariances", (i, i)) for i, name in enumerate(names)]
+        for label, name, at in entries:
+            where = (k, *at)
+            value = fitted[("weights", "means", "covariances").index(name)][where]
+            rows.append((k, label, (value, se[name][where], ci[name][0][where], ci[name][1][where])))
+    width = max(len("parameter"), *(len(label) for _, label, _ in rows))
+    lines = [head, f"  {'component':>9}  {'parameter':<{width}} {'estimate':>12} {'SE':>12} {'2.5%':>12} {'97.5%':>12}"]
+    for k, label, values in rows:
+        lines.append(f"  {k:>9}  {label:<{width}} " + " ".join(f"{v:>12.6g}" for v in values))
+    return lines

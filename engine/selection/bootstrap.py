@@ -1,0 +1,234 @@
+"""The bootstrap of a fit (issue 25): standard errors and percentile intervals of its weights, means and covariances.
+
+B replicates run as the B rows of ONE batched exact EM, each started from the fit's parameters (as mclust's
+MclustBootstrap starts each replicate's EM from the fit's responsibilities: the same first M-step):
+- nonparametric: the data resampled with replacement, as multinomial counts: each row's frequency weights (N,);
+- weighted: the Bayesian bootstrap (Rubin; mclust's "wlbs"): each row's weights N g / sum g, g ~ Exp(1), i.e.
+  Dirichlet(1, ..., 1) times N;
+- parametric: N points drawn from the fitted mixture for each replicate: every row has its own points, so the
+  E-step runs row by row over them (ReplicatePoints) while the M-step and the bookkeeping stay batched.
+With frequency weights w on the data the replicates resample the weighted data: counts ~ Multinomial(round(sum w),
+w / sum w), weights w g scaled to sum w, round(sum w) simulated points.
+
+Each replicate's components are matched to the fit's (the Hungarian algorithm on the Bhattacharyya distance,
+solutions.match_components) before the spread is taken: a replicate started from the fit rarely switches labels,
+but nothing else guarantees it. A replicate whose EM fails (a covariance no longer positive definite) is left out
+and counted (mclust draws another in its place).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import torch
+
+from ..config import FitConfig, InitParams
+from ..errors import UserError
+from ..inference.em import ExactEM
+from ..inference.pipeline import (
+    Setup,
+    Stopping,
+    begin,
+    check_weights,
+    checked_data,
+    iterations,
+    prepare_points,
+    starts,
+    working_points,
+)
+from ..inference.sources import HOST, PointsInMemory
+from ..io.data import sample_mixture
+from ..snapshot import CancelToken
+from .solutions import match_components
+
+KINDS = ("nonparametric", "parametric", "weighted")
+LEVEL = 0.95  # the percentile intervals' coverage: the 2.5% and 97.5% quantiles of the replicates
+MIN_REPLICATES = 2  # a standard deviation needs two
+
+
+@dataclass(frozen=True)
+class Bootstrap:
+    """The replicates that ended, components matched to the fit's: weights (B', K), means (B', K, D), covariances
+    (B', K, D, D) in data units; requested B, how many failed (left out) and how many stopped at max_iter; the
+    batch's iterations (its slowest replicate's)."""
+
+    kind: str
+    seed: int
+    requested: int
+    weights: np.ndarray
+    means: np.ndarray
+    covariances: np.ndarray
+    failed: int
+    not_converged: int
+    iterations: int = 0
+
+    def standard_errors(self) -> dict[str, np.ndarray]:
+        """The replicates' standard deviations (divided by B' - 1, as R's sd): weights (K,), means (K, D),
+        covariances (K, D, D)."""
+        return {name: arr.std(axis=0, ddof=1) for name, arr in self._arrays().items()}
+
+    def intervals(self, level: float = LEVEL) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Percentile intervals (lower, upper) of each parameter (the shapes of standard_errors), at `level`; the
+        quantiles interpolate linearly (NumPy's default, R's type 7: mclust's summary(..., what = "ci"))."""
+        tail = (1.0 - level) / 2.0
+        return {name: tuple(np.quantile(arr, [tail, 1.0 - tail], axis=0)) for name, arr in self._arrays().items()}
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        return {"weights": self.weights, "means": self.means, "covariances": self.covariances}
+
+    def meta(self) -> dict:
+        """What the parameters' export carries: standard_errors, intervals (level, then lower and upper of each
+        parameter) and bootstrap (B, type, seed, the replicates used, failed and not converged, the iterations)."""
+        se = {k: v.tolist() for k, v in self.standard_errors().items()}
+        ci: dict = {"level": LEVEL}
+        ci.update({k: {"lower": lo.tolist(), "upper": hi.tolist()} for k, (lo, hi) in self.intervals().items()})
+        run = {
+            "B": self.requested,
+            "type": self.kind,
+            "seed": self.seed,
+            "used": int(self.weights.shape[0]),
+            "failed": self.failed,
+            "not_converged": self.not_converged,
+            "iterations": self.iterations,
+        }
+        return {"standard_errors": se, "intervals": ci, "bootstrap": run}
+
+
+def bootstrap(
+    data: np.ndarray,
+    fitted: tuple[np.ndarray, np.ndarray, np.ndarray],
+    config: FitConfig,
+    replicates: int,
+    kind: str = "nonparametric",
+    seed: int = 0,
+    weights: np.ndarray | None = None,
+    cancel: CancelToken | None = None,
+) -> Bootstrap:
+    """Bootstrap the fit of config to data (N, D) (frequency weights (N,) or None) whose parameters are fitted =
+    (weights (K,), means (K, D), covariances (K, D, D)) in data units: `replicates` rows of one exact EM with the
+    fit's settings (covariance type, reg_covar, prior, tol, max_iter), drawn from seed. UserError for a kind it
+    does not know, fewer than two replicates, or every replicate failing."""
+    if kind not in KINDS:
+        raise UserError(f"unknown bootstrap type {kind!r}: use one of {', '.join(KINDS)}")
+    if replicates < MIN_REPLICATES:
+        raise UserError(f"--bootstrap needs at least {MIN_REPLICATES} replicates, got {replicates}")
+    x_data, moments = checked_data(data)
+    base = check_weights(weights, x_data.shape[0])
+    cfg = _replicate_config(config.resolved(), fitted, replicates)
+    k = cfg.n_components
+    setup = prepare_points(x_data, moments, cfg, x_data.shape[0] * k * replicates, x_data.shape[0], base)
+    rng = np.random.default_rng(seed)
+    if kind == "parametric":
+        source = ReplicatePoints(_simulated(setup, fitted, replicates, _drawn_size(x_data.shape[0], base), rng))
+    else:
+        rows = replicate_weights(kind, x_data.shape[0], replicates, rng, base)
+        source = PointsInMemory(setup.points, torch.as_tensor(rows, dtype=setup.dtype, device=setup.device))
+    proc = ExactEM(source, starts(setup, cfg), cfg.covariance_type, setup.reg, cfg.empty_policy, priors=setup.priors)
+    stopping = Stopping(replicates, cfg.tol, proc.failed)
+    tick = None
+    for tick in iterations(proc, stopping, begin(proc), cfg.max_iter, cancel, fail_together=False):  # noqa: B007
+        pass
+    ended = ~proc.failed.numpy()
+    if not ended.any():
+        raise UserError("every bootstrap replicate failed (a covariance not positive definite): raise reg_covar")
+    w, m, c = (_to_numpy(p) for p in proc.params())
+    m, c = setup.scaling.means_to_data(m), setup.scaling.cov_to_data(c)
+    matched = _matched(fitted, w[ended], m[ended], c[ended])
+    not_converged = int((~stopping.converged.numpy() & ended).sum())
+    return Bootstrap(kind, seed, replicates, *matched, int((~ended).sum()), not_converged, tick.iteration)
+
+
+def _replicate_config(cfg: FitConfig, fitted: tuple[np.ndarray, ...], replicates: int) -> FitConfig:
+    """The fit's settings with `replicates` rows, each started from the fitted parameters (exact EM)."""
+    start = InitParams.from_arrays(*fitted)
+    return replace(cfg, algorithm="em", init="params", init_params=start, restarts=replicates, select_by="best")
+
+
+def _drawn_size(n: int, base: np.ndarray | None) -> int:
+    """How many points a replicate draws: N, or round(sum w) with frequency weights (at least 1)."""
+    return n if base is None else max(1, int(round(float(base.sum()))))
+
+
+def replicate_weights(
+    kind: str, n: int, replicates: int, rng: np.random.Generator, base: np.ndarray | None = None
+) -> np.ndarray:
+    """Each replicate's frequency weights (B, N) float64: multinomial counts (nonparametric: N draws with
+    replacement, or round(sum w) draws in proportion to the weights w), or the Bayesian bootstrap's N g / sum g,
+    g ~ Exp(1) (weighted; times w and scaled to sum w with weights)."""
+    if kind == "nonparametric":  # N draws with replacement, counted (NumPy's multinomial draws one binomial per
+        # point, much slower at large N: docs/performance.md)
+        size = _drawn_size(n, base)
+        if base is None:
+            drawn = rng.integers(0, n, size=(replicates, size))
+        else:
+            drawn = np.searchsorted(np.cumsum(base / base.sum()), rng.random((replicates, size)), side="right")
+            drawn = np.minimum(drawn, n - 1)  # a draw past the cumulative sum's rounded last value
+        counts = np.empty((replicates, n))
+        for b in range(replicates):
+            counts[b] = np.bincount(drawn[b], minlength=n)
+        return counts
+    g = rng.standard_exponential((replicates, n))
+    if base is not None:
+        g *= base
+    total = float(n) if base is None else float(base.sum())
+    return g * (total / g.sum(axis=1, keepdims=True))
+
+
+def _simulated(
+    setup: Setup, fitted: tuple[np.ndarray, ...], replicates: int, size: int, rng: np.random.Generator
+) -> list[torch.Tensor]:
+    """Each replicate's `size` points drawn from the fitted mixture, in the fit's working units (B of (size, D))."""
+    seeds = rng.integers(0, 2**63 - 1, size=replicates)
+    out = []
+    for s in seeds:
+        points, _ = sample_mixture(*fitted, size, int(s))
+        out.append(working_points(points, setup.scaling, setup.dtype, setup.device))
+    return out
+
+
+def _to_numpy(t: torch.Tensor) -> np.ndarray:
+    return t.detach().to(HOST, torch.float64).numpy()
+
+
+def _matched(
+    fitted: tuple[np.ndarray, ...], w: np.ndarray, m: np.ndarray, c: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The replicates' (B, K), (B, K, D), (B, K, D, D) with their components put in the fit's order (each
+    replicate's permutation by match_components against the fit)."""
+    _, ref_m, ref_c = (np.asarray(a, dtype=np.float64) for a in fitted)
+    order = np.stack([match_components(ref_m, ref_c, m[b], c[b]) for b in range(len(w))])  # (B, K)
+    rows = np.arange(len(w))[:, None]
+    return w[rows, order], m[rows, order], c[rows, order]
+
+
+class ReplicatePoints:
+    """The parametric bootstrap's E-step: each restart row r over its own points (N, D) (one PointsInMemory a
+    replicate, unweighted); ExactEM says which rows each E-step is for (use_rows), as for per-row weights."""
+
+    per_row = True
+
+    def __init__(self, sets: list[torch.Tensor]) -> None:
+        self.sets = [PointsInMemory(x) for x in sets]
+        self.n_samples, self.n_features = sets[0].shape
+        self.dtype = sets[0].dtype
+        self._rows = list(range(len(sets)))
+
+    def use_rows(self, rows: torch.Tensor) -> None:
+        self._rows = rows.tolist()
+
+    def e_step(
+        self, log_weights: torch.Tensor, means: torch.Tensor, chol: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        parts = [
+            self.sets[r].e_step(log_weights[i : i + 1], means[i : i + 1], chol[i : i + 1])
+            for i, r in enumerate(self._rows)
+        ]
+        return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+
+    def total_ll(self) -> torch.Tensor | None:
+        lls = [self.sets[r].total_ll() for r in self._rows]
+        return None if any(ll is None for ll in lls) else torch.cat(lls)
+
+    def worst_points(self, row: int, count: int) -> torch.Tensor:
+        return self.sets[self._rows[row]].worst_points(0, count)
