@@ -181,3 +181,17 @@ def test_too_few_replicates_left_is_one_line() -> None:
     x, fitted, cfg = _three_point_cluster()
     with pytest.raises(UserError, match="1 of 2 bootstrap replicates failed .* too many for a standard error"):
         bootstrap(x, fitted, cfg, 2, "nonparametric", seed=2)  # seed 2: the second replicate fails (7 of 40 do)
+
+
+def test_weighted_data_resamples_in_proportion_to_the_weights() -> None:
+    """With frequency weights w, nonparametric counts are Multinomial(sum w, w / sum w): each replicate draws
+    sum w points, never one of weight 0, and a point's mean count is its weight (over 4000 replicates its standard
+    error is at most sqrt(3 / 4000) = 0.03 here, so 0.15 is five of them); the weighted type keeps zeros at zero
+    and sums to sum w."""
+    w = np.array([0.0, 1.0, 3.0, 2.0, 0.0, 1.0])
+    counts = replicate_weights("nonparametric", len(w), 4000, np.random.default_rng(0), w)
+    assert (counts.sum(axis=1) == w.sum()).all() and (counts[:, w == 0] == 0).all()
+    np.testing.assert_allclose(counts.mean(axis=0), w, atol=0.15)
+    bayes = replicate_weights("weighted", len(w), 50, np.random.default_rng(0), w)
+    np.testing.assert_allclose(bayes.sum(axis=1), w.sum())
+    assert (bayes[:, w == 0] == 0).all() and (bayes[:, w > 0] > 0).all()
