@@ -108,7 +108,7 @@ def bootstrap(
     """Bootstrap the fit of config to data (N, D) (frequency weights (N,) or None) whose parameters are fitted =
     (weights (K,), means (K, D), covariances (K, D, D)) in data units: `replicates` rows of one exact EM with the
     fit's settings (covariance type, reg_covar, prior, tol, max_iter), drawn from seed. UserError for a kind it
-    does not know, fewer than two replicates, or every replicate failing."""
+    does not know, fewer than two replicates asked for, or fewer than two that did not fail."""
     if kind not in KINDS:
         raise UserError(f"unknown bootstrap type {kind!r}: use one of {', '.join(KINDS)}")
     if replicates < MIN_REPLICATES:
@@ -130,8 +130,11 @@ def bootstrap(
     for tick in iterations(proc, stopping, begin(proc), cfg.max_iter, cancel, fail_together=False):  # noqa: B007
         pass
     ended = ~proc.failed.numpy()
-    if not ended.any():
-        raise UserError("every bootstrap replicate failed (a covariance not positive definite): raise reg_covar")
+    if ended.sum() < MIN_REPLICATES:
+        raise UserError(
+            f"{int((~ended).sum())} of {replicates} bootstrap replicates failed (a covariance no longer positive "
+            "definite), too many for a standard error: raise --reg-covar, or fit fewer components"
+        )
     w, m, c = (_to_numpy(p) for p in proc.params())
     m, c = setup.scaling.means_to_data(m), setup.scaling.cov_to_data(c)
     matched = _matched(fitted, w[ended], m[ended], c[ended])
@@ -142,7 +145,7 @@ def bootstrap(
 def _replicate_config(cfg: FitConfig, fitted: tuple[np.ndarray, ...], replicates: int) -> FitConfig:
     """The fit's settings with `replicates` rows, each started from the fitted parameters (exact EM)."""
     start = InitParams.from_arrays(*fitted)
-    return replace(cfg, algorithm="em", init="params", init_params=start, restarts=replicates, select_by="best")
+    return replace(cfg, algorithm="em", init="params", init_params=start, restarts=replicates, select_by="final")
 
 
 def _drawn_size(n: int, base: np.ndarray | None) -> int:
@@ -156,8 +159,8 @@ def replicate_weights(
     """Each replicate's frequency weights (B, N) float64: multinomial counts (nonparametric: N draws with
     replacement, or round(sum w) draws in proportion to the weights w), or the Bayesian bootstrap's N g / sum g,
     g ~ Exp(1) (weighted; times w and scaled to sum w with weights)."""
-    if kind == "nonparametric":  # N draws with replacement, counted (NumPy's multinomial draws one binomial per
-        # point, much slower at large N: docs/performance.md)
+    if kind == "nonparametric":  # N draws with replacement, counted: NumPy's multinomial draws one binomial per
+        # point, much slower (docs/performance.md, 'The bootstrap')
         size = _drawn_size(n, base)
         if base is None:
             drawn = rng.integers(0, n, size=(replicates, size))

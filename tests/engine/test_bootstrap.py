@@ -158,3 +158,40 @@ def test_bad_requests_are_one_line() -> None:
         bootstrap(x, fitted, cfg, 1)
     with pytest.raises(UserError, match="unknown bootstrap type 'jackknife'"):
         bootstrap(x, fitted, cfg, 10, "jackknife")
+
+
+def _three_point_cluster() -> tuple[np.ndarray, tuple[np.ndarray, ...], FitConfig]:
+    """200 points around 0 and a cluster of three points far away, fitted by K = 2 with reg_covar 0: a replicate
+    that draws too few of the three can make that component's covariance singular (mclust's rule), and fails."""
+    rng = np.random.default_rng(8)
+    x = np.concatenate([rng.normal(0.0, 1.0, (200, 2)), [[10.0, 10.0], [10.3, 10.1], [10.1, 10.4]]])
+    cfg = FitConfig(n_components=2, covariance_type="full", init="kmeans", reg_covar=0.0)
+    return x, _fitted(x, cfg), cfg
+
+
+def test_failed_replicates_are_left_out_and_counted() -> None:
+    x, fitted, cfg = _three_point_cluster()
+    boot = bootstrap(x, fitted, cfg, 40, "nonparametric", seed=0)
+    assert boot.failed > 0 and boot.weights.shape[0] == 40 - boot.failed >= 2
+    assert np.isfinite(boot.standard_errors()["covariances"]).all()
+    assert boot.meta()["bootstrap"]["failed"] == boot.failed
+
+
+def test_too_few_replicates_left_is_one_line() -> None:
+    x, fitted, cfg = _three_point_cluster()
+    with pytest.raises(UserError, match="1 of 2 bootstrap replicates failed .* too many for a standard error"):
+        bootstrap(x, fitted, cfg, 2, "nonparametric", seed=2)  # seed 2: the second replicate fails (7 of 40 do)
+
+
+def test_weighted_data_resamples_in_proportion_to_the_weights() -> None:
+    """With frequency weights w, nonparametric counts are Multinomial(sum w, w / sum w): each replicate draws
+    sum w points, never one of weight 0, and a point's mean count is its weight (over 4000 replicates its standard
+    error is at most sqrt(3 / 4000) = 0.03 here, so 0.15 is five of them); the weighted type keeps zeros at zero
+    and sums to sum w."""
+    w = np.array([0.0, 1.0, 3.0, 2.0, 0.0, 1.0])
+    counts = replicate_weights("nonparametric", len(w), 4000, np.random.default_rng(0), w)
+    assert (counts.sum(axis=1) == w.sum()).all() and (counts[:, w == 0] == 0).all()
+    np.testing.assert_allclose(counts.mean(axis=0), w, atol=0.15)
+    bayes = replicate_weights("weighted", len(w), 50, np.random.default_rng(0), w)
+    np.testing.assert_allclose(bayes.sum(axis=1), w.sum())
+    assert (bayes[:, w == 0] == 0).all() and (bayes[:, w > 0] > 0).all()
