@@ -1,6 +1,6 @@
 """`fit DATA --bootstrap B [--bootstrap-type ...]` (issue 25): the exported standard errors and intervals are the
-engine's bootstrap of the exported fit (tests/engine/test_bootstrap_replicates.py checks those against mclust), the table is
-printed, and a request that cannot run is one line before anything is fitted or written."""
+engine's bootstrap of the exported fit (tests/engine/test_bootstrap_replicates.py checks those against mclust), the
+table is printed, and a request that cannot run is one line before anything is fitted or written."""
 
 from __future__ import annotations
 
