@@ -24,6 +24,7 @@ from engine.runtime.limits import (
 
 from .bootstrapping import check_bootstrap, check_bootstrap_memory, run_bootstrap
 from .commands_stream import fit_on_cluster, fit_streamed
+from .informing import check_information, run_information
 from .inputs import fit_config, gallery_config, load_data, say_sample, stream_source
 from .output import check_suffixes, fit_line, write_fit_outputs
 from .progress import run_fit
@@ -61,6 +62,7 @@ def cmd_fit(args) -> int:
         raise UserError("--session does not record --missing em yet: write --output and --labels instead")
     source = stream_source(args)
     check_bootstrap(args, source is not None)
+    check_information(args, source is not None)
     if source is not None:  # read by chunks, or on a cluster: the settings (and an --init file) read once, here
         cfg = gallery_config(args, fit_config(args)).resolved()
         return fit_on_cluster(args, source, cfg) if args.dask else fit_streamed(args, source, cfg)
@@ -68,6 +70,7 @@ def cmd_fit(args) -> int:
     cfg = gallery_config(args, fit_config(args)).resolved()
     per_batch = restarts_per_batch(args, ds.points.shape, cfg)
     check_bootstrap_memory(args, ds.points.shape, cfg)
+    check_information(args, False, cfg)
     if not args.quiet:
         say_sample(cfg, len(ds.points))
     last, history = run_fit(ds.points, cfg, not args.quiet, per_batch, args.weight_values, args.missing)
@@ -79,6 +82,8 @@ def cmd_fit(args) -> int:
         print(f"warning: {w}", file=sys.stderr)
     if args.bootstrap is not None:
         print("\n".join(run_bootstrap(args, ds, cfg, last, params)))
+    if args.information:
+        print("\n".join(run_information(args, ds, cfg, last, params)))
     with staged_writes():  # every output of the run, or none
         said = write_fit_outputs(args, ds, cfg, last, history, params)
     for line in said:  # once every file is in its place

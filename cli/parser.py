@@ -239,6 +239,13 @@ def _bootstrap_args(p: argparse.ArgumentParser) -> None:
         help="nonparametric (default): the points resampled with replacement; weighted: the Bayesian bootstrap "
         "(exponential weights, mclust's wlbs); parametric: points drawn from the fitted mixture",
     )
+    p.add_argument(
+        "--information",
+        action="store_true",
+        help="after the fit, standard errors of the weights, means and covariances from the observed information "
+        "(Louis's method; full covariances, data in memory): printed and in the .json/.npz export "
+        "(standard_errors_information); one pass over the data, a fast alternative to --bootstrap",
+    )
 
 
 def _replay_parser(sub) -> None:

@@ -126,6 +126,11 @@ _EXPORTS = {
         "Bootstrap",
         "bootstrap",
     ),
+    "selection.information": (
+        "Information",
+        "information",
+        "observed_information",
+    ),
     "selection.gallery": (
         "Gallery",
         "build_gallery",

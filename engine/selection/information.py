@@ -1,0 +1,179 @@
+"""The observed information of a fitted Gaussian mixture by Louis's method (issue 25): standard errors in one pass
+over the data, a fast alternative to the bootstrap (selection/bootstrap.py) for full (VVV) covariances.
+
+Free parameters theta (P,), in this order: the weights w_1 .. w_{K-1} (the last is 1 - their sum), the means
+mu_k (D each, component after component), then each covariance's upper triangle (a <= b, row by row; the entry
+sigma_ab stands for both (a, b) and (b, a)), component after component: P = K - 1 + K D + K D (D + 1) / 2.
+
+Louis's identity, taken point by point (z_i the component of point i, r_ik its responsibility at theta):
+    -d2 log p(x_i) = E[B_i | x_i] - Var[S_i | x_i],
+B_i = -d2 log p(x_i, z_i) the complete-data information and S_i = d log p(x_i, z_i) the complete-data score. Summed
+over the points (times their frequency weights) it is minus the Hessian of the observed-data log-likelihood: exact
+at any theta, so at the fit's whether or not its EM stopped exactly at the maximum (the outer product of the
+per-point scores, the 'empirical information', agrees with it only in expectation). E[B | x] sums in closed form
+over the points (the weighted moments of each component); Var[S | x] = sum_k r_ik s_ik s_ik^T - s_i s_i^T with the
+per-point scores s_ik (N, K, P), taken in chunks of points.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import UserError
+
+CHUNK = 4096  # points a chunk: the per-point scores (CHUNK, K, P) stay a few MB at moderate K and D
+
+
+@dataclass(frozen=True)
+class Information:
+    """The observed information (P, P) of the free parameters, and the standard errors it gives: weights (K,),
+    means (K, D), covariances (K, D, D) (the fit's layout, the bootstrap's standard_errors')."""
+
+    matrix: np.ndarray
+    weights: np.ndarray
+    means: np.ndarray
+    covariances: np.ndarray
+
+    def standard_errors(self) -> dict[str, np.ndarray]:
+        """Standard errors: weights (K,), means (K, D), covariances (K, D, D)."""
+        return {"weights": self.weights, "means": self.means, "covariances": self.covariances}
+
+    def meta(self) -> dict:
+        """What the parameters' export carries: standard_errors_information, and how they were computed."""
+        se = {k: v.tolist() for k, v in self.standard_errors().items()}
+        how = {"method": "louis", "parameters": int(self.matrix.shape[0])}
+        return {"standard_errors_information": se, "information": how}
+
+
+def upper_basis(d: int) -> np.ndarray:
+    """The symmetric unit matrices E_ab (M, D, D), M = D (D + 1) / 2, a <= b row by row: the derivative of the
+    covariance with respect to its entry sigma_ab."""
+    rows, cols = np.triu_indices(d)
+    basis = np.zeros((rows.size, d, d))
+    basis[np.arange(rows.size), rows, cols] = 1.0
+    basis[np.arange(rows.size), cols, rows] = 1.0
+    return basis
+
+
+def _responsibilities(x: np.ndarray, w: np.ndarray, m: np.ndarray, prec: np.ndarray, logdet: np.ndarray):
+    """Responsibilities (N, K) and centred points (N, K, D) of x (N, D)."""
+    diff = x[:, None, :] - m[None]
+    maha = np.einsum("nka,kab,nkb->nk", diff, prec, diff)
+    log_joint = np.log(w) - 0.5 * (maha + logdet + x.shape[1] * np.log(2 * np.pi))
+    log_joint -= log_joint.max(axis=1, keepdims=True)
+    r = np.exp(log_joint)
+    return r / r.sum(axis=1, keepdims=True), diff
+
+
+def _scores(w: np.ndarray, prec: np.ndarray, diff: np.ndarray, basis: np.ndarray) -> np.ndarray:
+    """The complete-data scores s_ik = d log(w_k N(x_i | mu_k, S_k)) / d theta (N, K, P) of centred points diff
+    (N, K, D)."""
+    n, k, d = diff.shape
+    m = basis.shape[0]
+    out = np.zeros((n, k, k - 1 + k * d + k * m))
+    idx = np.arange(k - 1)
+    out[:, idx, idx] = 1.0 / w[:-1]
+    out[:, k - 1, : k - 1] = -1.0 / w[-1]
+    u = np.einsum("kab,nkb->nka", prec, diff)  # S^-1 (x - mu)
+    g = 0.5 * (u[..., :, None] * u[..., None, :] - prec[None])  # d log N / d S as a symmetric matrix (N, K, D, D)
+    sig = np.einsum("nkab,mab->nkm", g, basis)  # tr(G E_ab): sigma_ab moves (a, b) and (b, a)
+    for c in range(k):
+        out[:, c, k - 1 + c * d : k - 1 + (c + 1) * d] = u[:, c]
+        at = k - 1 + k * d + c * m
+        out[:, c, at : at + m] = sig[:, c]
+    return out
+
+
+def _complete_information(w, prec, n_k, b_k, a_k, basis) -> np.ndarray:
+    """E[complete-data information | x] (P, P) from each component's weighted responsibility sums n_k (K,),
+    centred first moments b_k = sum r (x - mu_k) (K, D) and second moments a_k (K, D, D)."""
+    k, d = b_k.shape
+    m = basis.shape[0]
+    p = k - 1 + k * d + k * m
+    info = np.zeros((p, p))
+    info[: k - 1, : k - 1] = np.diag(n_k[:-1] / w[:-1] ** 2) + n_k[-1] / w[-1] ** 2
+    for c in range(k):
+        mu = slice(k - 1 + c * d, k - 1 + (c + 1) * d)
+        sg = slice(k - 1 + k * d + c * m, k - 1 + k * d + (c + 1) * m)
+        pe = np.einsum("ab,mbc->mac", prec[c], basis)  # P E_m (M, D, D)
+        info[mu, mu] = n_k[c] * prec[c]
+        cross = np.einsum("mab,bc,c->am", pe, prec[c], b_k[c])  # (P E_m P b)_a
+        info[mu, sg], info[sg, mu] = cross, cross.T
+        pep = np.einsum("mab,lbc->mlac", pe, pe)  # P E_m P E_l
+        tr2 = np.einsum("mlaa->ml", pep)
+        tr3 = np.einsum("mlab,bc,ca->ml", pep, prec[c], a_k[c])  # tr(P E_m P E_l P A)
+        info[sg, sg] = -0.5 * n_k[c] * tr2 + 0.5 * (tr3 + tr3.T)
+    return info
+
+
+def observed_information(
+    data: np.ndarray,
+    fitted: tuple[np.ndarray, np.ndarray, np.ndarray],
+    weights: np.ndarray | None = None,
+) -> np.ndarray:
+    """Louis's observed information (P, P) of the free parameters (module docstring) of the mixture fitted =
+    (weights (K,), means (K, D), covariances (K, D, D)) on data (N, D) with frequency weights (N,) or None."""
+    w, m, c = (np.asarray(a, dtype=np.float64) for a in fitted)
+    x = np.asarray(data, dtype=np.float64)
+    fw = np.ones(x.shape[0]) if weights is None else np.asarray(weights, dtype=np.float64)
+    k, d = m.shape
+    prec = np.linalg.inv(c)
+    logdet = np.linalg.slogdet(c)[1]
+    basis = upper_basis(d)
+    n_k, b_k, a_k = np.zeros(k), np.zeros((k, d)), np.zeros((k, d, d))
+    spread = 0.0  # sum_i f_i Var[S_i | x_i] (P, P)
+    for at in range(0, x.shape[0], CHUNK):
+        r, diff = _responsibilities(x[at : at + CHUNK], w, m, prec, logdet)
+        rf = r * fw[at : at + CHUNK, None]
+        n_k += rf.sum(axis=0)
+        b_k += np.einsum("nk,nka->ka", rf, diff)
+        a_k += np.einsum("nk,nka,nkb->kab", rf, diff, diff)
+        s = _scores(w, prec, diff, basis)
+        s_i = np.einsum("nk,nkp->np", r, s)
+        outer = np.einsum("n,np,nq->pq", fw[at : at + CHUNK], s_i, s_i)
+        spread = spread + np.einsum("nk,nkp,nkq->pq", rf, s, s) - outer
+    return _complete_information(w, prec, n_k, b_k, a_k, basis) - spread
+
+
+def information(
+    data: np.ndarray,
+    fitted: tuple[np.ndarray, np.ndarray, np.ndarray],
+    covariance_type: str = "full",
+    weights: np.ndarray | None = None,
+) -> Information:
+    """The observed information of the fit (observed_information) and the standard errors sqrt(diag(I^-1)) mapped
+    back to the fit's layout (the last weight's by the delta method: Var(1 - sum) = 1^T V 1). UserError for a
+    covariance type other than full, or an information matrix that is not positive definite."""
+    if covariance_type != "full":
+        raise UserError(
+            f"--information supports full covariances (VVV), not {covariance_type!r}: use --bootstrap instead"
+        )
+    info = observed_information(data, fitted, weights)
+    try:
+        chol = np.linalg.cholesky(info)
+    except np.linalg.LinAlgError:
+        raise UserError(
+            "--information: the observed information matrix is singular or not positive definite (a component "
+            "with too few points, or the fit not at a maximum): use --bootstrap instead"
+        ) from None
+    inv_chol = np.linalg.solve(chol, np.eye(info.shape[0]))
+    cov = inv_chol.T @ inv_chol
+    return Information(info, *_mapped(cov, *np.asarray(fitted[1]).shape))
+
+
+def _mapped(cov: np.ndarray, k: int, d: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Standard errors from the parameters' covariance (P, P): weights (K,), means (K, D), covariances (K, D, D)."""
+    var = np.diag(cov)
+    m = d * (d + 1) // 2
+    se_w = np.empty(k)
+    se_w[:-1] = np.sqrt(var[: k - 1])
+    se_w[-1] = np.sqrt(cov[: k - 1, : k - 1].sum())
+    se_m = np.sqrt(var[k - 1 : k - 1 + k * d]).reshape(k, d)
+    rows, cols = np.triu_indices(d)
+    se_c = np.zeros((k, d, d))
+    tri = np.sqrt(var[k - 1 + k * d :]).reshape(k, m)
+    se_c[:, rows, cols] = tri
+    se_c[:, cols, rows] = tri
+    return se_w, se_m, se_c
