@@ -88,6 +88,7 @@ _EXPORTS = {
         "survey",
     ),
     "io.weighted": ("load_weighted",),
+    "io.columns": ("MISSING_HINT",),
     "model.prior": ("NO_PRIOR_MODELS", "PRIOR_MODELS"),
     "model.projection": (
         "View",

@@ -54,6 +54,7 @@ class DataScene:
     histogram: tuple[np.ndarray, np.ndarray] | None = None
     stream: object | None = None
     weights: np.ndarray | None = None  # (N,) the points' frequency weights (gui.scene.weights), None: unweighted
+    ticks: object | None = None  # data with missing values (NaN): gui.scene.missing.MissingTicks; None: complete
 
     @property
     def display(self) -> DisplayMap:
@@ -110,6 +111,12 @@ def _build_scene(points: np.ndarray, view: View | None, seed: int, weights: np.n
         return _histogram_scene(points, shown, variance, rng, weights)
     view = columns_view(d, 0, 1) if view is None else view
     xy = points if view.columns == (0, 1) and d == 2 else view.points(points)
+    if np.isnan(points).any():  # missing values: complete points drawn, the others ticks (gui.scene.missing)
+        from .missing import observed_points, split_missing
+
+        shown, ticks = split_missing(xy, shown)
+        bounds = padded_bounds(observed_points(xy))
+        return DataScene(points, shown, bounds, None, xy[shown], variance, view, ticks=ticks)
     bounds = padded_bounds(xy)
     if n <= SCATTER_LIMIT:
         return DataScene(points, shown, bounds, None, xy, variance, view)

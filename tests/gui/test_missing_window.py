@@ -1,0 +1,126 @@
+"""Missing values in the window (issue 25): a file with missing cells asks whether to fit them by EM (missing at
+random); fits then run the engine's exact EM on each point's observed coordinates, and the plot draws a point
+missing one shown coordinate as a tick on the margin (one missing both is counted). The reference for the fit is
+independent: SciPy's observed-data log-likelihood (each row's density of its observed coordinates) of the fit's
+parameters."""
+
+from __future__ import annotations
+
+import numpy as np
+from gui_helpers import run_fit
+from scipy.special import logsumexp
+from scipy.stats import multivariate_normal
+
+import engine
+
+# measured: the window's reported log-likelihood against SciPy's of its exported parameters differed by 2e-16
+# relative (about -1e3); float64 sums in another order
+TOL = 1e-10
+
+
+def _blank_file(path, share: float = 0.1, seed: int = 0) -> np.ndarray:
+    """Old Faithful's two columns (272, 2) with `share` of its cells blank (never both of a row): the values, NaN
+    where blank, as written to path (a CSV with a header)."""
+    x = engine.load("tests/data/old_faithful.csv").points.copy()
+    rng = np.random.default_rng(seed)
+    rows = rng.choice(len(x), int(share * x.size), replace=False)
+    x[rows, rng.integers(0, 2, len(rows))] = np.nan
+    lines = ["eruptions,waiting"] + [",".join("" if np.isnan(v) else repr(float(v)) for v in row) for row in x]
+    path.write_text("\n".join(lines) + "\n")
+    return x
+
+
+def _question(qtbot, window, path):
+    window.data.open_path(str(path))
+    asked = lambda: window.data.missing_question is not None and window.data.missing_question.isVisible()  # noqa: E731
+    qtbot.waitUntil(asked, timeout=30_000)
+    return window.data.missing_question
+
+
+def _open_with_missing(qtbot, window, path) -> None:
+    box = _question(qtbot, window, path)
+    box.fit_button.click()
+    qtbot.waitUntil(lambda: window.state.scene is not None and window.state.scene.ticks is not None, timeout=30_000)
+
+
+def _observed_log_likelihood(x: np.ndarray, w, m, c) -> float:
+    """sum over rows of log sum_k w_k N(x_o; m_o, c_oo): each row on its observed coordinates (SciPy)."""
+    total = 0.0
+    for row in x:
+        o = ~np.isnan(row)
+        dens = [np.log(w[k]) + multivariate_normal(m[k][o], c[k][np.ix_(o, o)]).logpdf(row[o]) for k in range(len(w))]
+        total += logsumexp(dens)
+    return total
+
+
+def test_a_file_with_missing_cells_asks_and_cancel_keeps_the_data(qtbot, window, tmp_path) -> None:
+    window.data.show_demo()
+    before = window.state.dataset
+    path = tmp_path / "blank.csv"
+    x = _blank_file(path)
+    cells, rows = int(np.isnan(x).sum()), int(np.isnan(x).any(axis=1).sum())
+    box = _question(qtbot, window, path)
+    assert box.text() == (
+        f"{path} has missing values: {cells} cells in {rows} rows.\nMissing values: fit them by EM (missing at random)?"
+    )
+    box.button(box.StandardButton.Cancel).click()
+    note = window.statusBar().currentMessage()
+    assert window.state.dataset is before
+    assert "line 3, column 1 ('waiting'): value '' is not a number: fix or remove that row" in note
+    assert "or open it again and choose 'Fit them by EM (missing at random)'" in note
+    assert "--missing" not in note and note.endswith("the data on screen stays")
+
+
+def test_fit_them_by_em_loads_nan_cells_and_the_fit_is_the_observed_data_em(qtbot, window, tmp_path) -> None:
+    path = tmp_path / "blank.csv"
+    x = _blank_file(path)
+    _open_with_missing(qtbot, window, path)
+    np.testing.assert_array_equal(window.state.dataset.points, x)  # NaN where blank
+    cells, rows = int(np.isnan(x).sum()), int(np.isnan(x).any(axis=1).sum())
+    assert f"\nmissing: {cells} cells in {rows} rows" in window.controls.data_label.text()
+    assert run_fit(qtbot, window, k=2, tol="1e-8", max_iter="200") == "converged"
+    snap = window.state.latest.snapshot
+    ll = _observed_log_likelihood(x, snap.weights, snap.means, snap.covariances)
+    assert abs(snap.log_likelihood - ll) <= TOL * abs(ll)
+
+
+def test_ticks_on_the_margins_and_a_count_of_points_missing_both(qtbot, window, tmp_path) -> None:
+    path = tmp_path / "xyz.csv"
+    rows = ["x,y,z", "1,2,3", "2,,4", "3,5,", ",6,7", ",,8", "4,1,2", "0,3,1"]  # ',,8': refused as a broken table
+    path.write_text("\n".join(rows) + "\n")
+    box = _question(qtbot, window, path)
+    box.fit_button.click()
+    picked = lambda: window.data.column_picker is not None and window.data.column_picker.isVisible()  # noqa: E731
+    qtbot.waitUntil(picked, timeout=30_000)
+    window.data.column_picker.accept()  # all three columns fitted, x and y shown
+    qtbot.waitUntil(lambda: window.state.scene is not None and window.state.scene.ticks is not None, timeout=30_000)
+    scene, plot = window.state.scene, window.plot
+    np.testing.assert_array_equal(scene.shown, [0, 2, 5, 6])  # x and y observed (z missing in row 2: drawn)
+    x0, x1, y0, y1 = scene.bounds
+    xs, ys = plot.missing_ticks.getData()
+    # row 1 misses y: a vertical tick at x = 2 from the bottom edge; row 3 misses x: a horizontal one at y = 6
+    np.testing.assert_allclose(xs, [2, 2, x0, x0 + 0.04 * (x1 - x0)])
+    np.testing.assert_allclose(ys, [y0, y0 + 0.04 * (y1 - y0), 6, 6])
+    assert x0 < 0 and y0 < 1  # the margins lie outside every drawn point (x from 0, y from 1)
+    assert plot.plotItem.titleLabel.text == "1 point missing both shown coordinates: not drawn"
+
+
+def test_new_data_drops_the_missing_values_and_complete_data_draws_no_ticks(qtbot, window, tmp_path) -> None:
+    window.data.show_demo()
+    assert window.plot.missing_ticks is None  # complete data: no item more than before
+    path = tmp_path / "blank.csv"
+    _blank_file(path)
+    _open_with_missing(qtbot, window, path)
+    assert len(window.plot.missing_ticks.getData()[0]) > 0
+    window.data.show_demo()
+    assert window.state.scene.ticks is None and "missing" not in window.controls.data_label.text()
+    assert len(window.plot.missing_ticks.getData()[0]) == 0 and not window.plot.plotItem.titleLabel.isVisible()
+
+
+def test_model_selection_refuses_missing_values_in_one_line(qtbot, window, tmp_path) -> None:
+    path = tmp_path / "blank.csv"
+    _blank_file(path)
+    _open_with_missing(qtbot, window, path)
+    window.selection_control.run()
+    assert window.messages.last_error.startswith("this data has missing values: only Run")
+    assert "\n" not in window.messages.last_error
