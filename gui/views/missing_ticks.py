@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 
-TICK_PEN = pg.mkPen(200, 80, 0, width=1.5)  # dark orange: apart from the grey points and the components' colours
+TICK_PEN = pg.mkPen(34, 34, 34, width=1.5)  # near black: apart from the grey points and every component colour
 TICK_SHARE = 0.04  # a tick's length, as a share of the view's span on its axis
 
 

@@ -124,3 +124,19 @@ def test_model_selection_refuses_missing_values_in_one_line(qtbot, window, tmp_p
     window.selection_control.run()
     assert window.messages.last_error.startswith("this data has missing values: only Run")
     assert "\n" not in window.messages.last_error
+
+
+def test_the_pairs_view_and_principal_axes_are_refused_and_the_view_stays(qtbot, window, tmp_path) -> None:
+    from gui.controllers.view_control import KINDS
+
+    path = tmp_path / "blank.csv"
+    _blank_file(path)
+    _open_with_missing(qtbot, window, path)
+    scene, bar = window.state.scene, window.view_bar
+    for kind, name in (("pairs", "the pairs view"), ("pca", "principal axes")):
+        bar.kind.setCurrentIndex([k for k, _ in KINDS].index(kind))
+        window.views.choose()
+        note = window.statusBar().currentMessage()
+        assert note.startswith(f"{name}: not for data with missing values")
+        assert window.state.scene is scene and bar.kind.currentData() == "columns"
+        assert window.plot_stack.currentWidget() is window.plot
