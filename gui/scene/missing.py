@@ -32,6 +32,8 @@ class MissingTicks:
 
 def missing_cells(points: np.ndarray) -> tuple[int, int]:
     """(cells, rows) of points (N, D) that are NaN (missing)."""
+    if not points.size:  # (no points: cleared, or drawn by hand)
+        return 0, 0
     nan = np.isnan(points.reshape(len(points), -1))
     return int(nan.sum()), int(nan.any(axis=1).sum())
 

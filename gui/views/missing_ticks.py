@@ -21,6 +21,14 @@ def tick_lines(ticks, bounds: tuple[float, float, float, float]) -> tuple[np.nda
     return xs, ys
 
 
+def tick_feet(ticks, bounds: tuple[float, float, float, float]) -> tuple[np.ndarray, np.ndarray]:
+    """Where the ticks meet the plot's edges (T, 2) in data units (where the hover finds them), and their rows (T,)."""
+    x0, _, y0, _ = bounds
+    bottom = np.column_stack([ticks.x_values, np.full(len(ticks.x_values), y0)])
+    left = np.column_stack([np.full(len(ticks.y_values), x0), ticks.y_values])
+    return np.concatenate([bottom, left]), np.concatenate([ticks.x_rows, ticks.y_rows])
+
+
 def tick_item() -> pg.PlotCurveItem:
     """The one item that draws every tick (made only once data with missing values is shown)."""
     item = pg.PlotCurveItem(connect="pairs", pen=TICK_PEN)

@@ -140,3 +140,25 @@ def test_the_pairs_view_and_principal_axes_are_refused_and_the_view_stays(qtbot,
         assert note.startswith(f"{name}: not for data with missing values")
         assert window.state.scene is scene and bar.kind.currentData() == "columns"
         assert window.plot_stack.currentWidget() is window.plot
+
+
+def test_hover_on_a_tick_names_the_missing_coordinate_and_its_imputed_value(qtbot, window, tmp_path) -> None:
+    from scipy.stats import norm
+
+    path = tmp_path / "blank.csv"
+    x = _blank_file(path)
+    _open_with_missing(qtbot, window, path)
+    run_fit(qtbot, window, k=2, tol="1e-8", max_iter="200")
+    plot, scene = window.plot, window.state.scene
+    row = int(scene.ticks.x_rows[0])  # its waiting time is missing: a tick on the bottom edge at its eruption
+    foot = plot.display.to_display(np.array([x[row, 0], scene.bounds[2]]))
+    assert plot.nearest_point(*foot) == row
+    # E[waiting | eruptions] under the fit: each component's regression line, weighted by its responsibility
+    snap = window.state.latest.snapshot
+    w, m, c, e = snap.weights, snap.means, snap.covariances, x[row, 0]
+    r = w * norm(m[:, 0], np.sqrt(c[:, 0, 0])).pdf(e)
+    r /= r.sum()
+    expected = float(r @ (m[:, 1] + c[:, 1, 0] / c[:, 0, 0] * (e - m[:, 0])))
+    text = plot.describe_point(row)
+    assert f"eruptions = {e:.6g}, waiting <b>missing</b> (imputed {expected:.6g} under this fit)" in text
+    assert f"component 0: {r[0]:.4f}" in text and f"component 1: {r[1]:.4f}" in text
