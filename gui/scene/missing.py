@@ -54,3 +54,12 @@ def observed_points(xy: np.ndarray) -> np.ndarray:
         seen = out[~np.isnan(out[:, j]), j]
         out[np.isnan(out[:, j]), j] = seen[0] if len(seen) else 0.0
     return out
+
+
+def observed_resp(points: np.ndarray, weights: np.ndarray, means: np.ndarray, cov: np.ndarray) -> np.ndarray:
+    """The responsibilities (S, K) of points (S, D) with missing values given their observed coordinates (the
+    plot's colours are their argmax: a point's component is the fit's, whatever it misses); mixture (K,), (K, D),
+    (K, D, D) in data units."""
+    import engine
+
+    return engine.impute(points, weights, means, cov)[0]

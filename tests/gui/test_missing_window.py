@@ -162,3 +162,35 @@ def test_hover_on_a_tick_names_the_missing_coordinate_and_its_imputed_value(qtbo
     text = plot.describe_point(row)
     assert f"eruptions = {e:.6g}, waiting <b>missing</b> (imputed {expected:.6g} under this fit)" in text
     assert f"component 0: {r[0]:.4f}" in text and f"component 1: {r[1]:.4f}" in text
+
+
+def test_a_point_missing_an_unshown_column_is_coloured_by_its_observed_ones(qtbot, window, tmp_path) -> None:
+    x = engine.load("tests/data/old_faithful.csv").points
+    rng = np.random.default_rng(1)
+    z = x[:, 1] + rng.normal(0.0, 5.0, len(x))
+    z[::4] = np.nan  # a quarter of the rows miss z, an unshown column: drawn where they are, coloured by the fit
+    data = np.column_stack([x, z])
+    lines = ["eruptions,waiting,z"] + [",".join("" if np.isnan(v) else repr(float(v)) for v in row) for row in data]
+    path = tmp_path / "xyz.csv"
+    path.write_text("\n".join(lines) + "\n")
+    window.data.open_path(str(path))
+    picked = lambda: window.data.column_picker is not None and window.data.column_picker.isVisible()  # noqa: E731
+    qtbot.waitUntil(picked, timeout=30_000)
+    window.data.column_picker.set_columns((0, 1, 2), (0, 1))  # z (left out by default: it has blanks) fitted too
+    window.data.column_picker.accept()
+    asked = lambda: window.data.missing_question is not None and window.data.missing_question.isVisible()  # noqa: E731
+    qtbot.waitUntil(asked, timeout=30_000)
+    window.data.missing_question.fit_button.click()
+    qtbot.waitUntil(lambda: window.state.scene is not None and window.state.scene.ticks is not None, timeout=30_000)
+    assert window.state.dataset.columns == ("eruptions", "waiting", "z")
+    run_fit(qtbot, window, k=2, tol="1e-8", max_iter="200")
+    frame, scene = window.state.latest, window.state.scene
+    np.testing.assert_array_equal(scene.shown, np.arange(len(x)))  # every point has both shown coordinates
+    w, m, c = frame.snapshot.weights, frame.snapshot.means, frame.snapshot.covariances
+    rows = np.arange(0, len(x), 4)
+    joint = np.column_stack(
+        [np.log(w[k]) + multivariate_normal(m[k][:2], c[k][:2, :2]).logpdf(x[rows]) for k in range(2)]
+    )
+    expected = joint.argmax(axis=1)
+    assert 0 < expected.sum() < len(rows)  # both components among them
+    np.testing.assert_array_equal(frame.labels[rows], expected)
