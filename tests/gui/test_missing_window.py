@@ -194,3 +194,18 @@ def test_a_point_missing_an_unshown_column_is_coloured_by_its_observed_ones(qtbo
     expected = joint.argmax(axis=1)
     assert 0 < expected.sum() < len(rows)  # both components among them
     np.testing.assert_array_equal(frame.labels[rows], expected)
+
+
+def test_a_session_is_refused_and_the_labels_export_imputes(qtbot, window, tmp_path) -> None:
+    path = tmp_path / "blank.csv"
+    _blank_file(path)
+    _open_with_missing(qtbot, window, path)
+    run_fit(qtbot, window, k=2, tol="1e-8", max_iter="200")
+    assert not window.sessions.save(str(tmp_path / "s.gmm.json"))
+    assert window.messages.last_error.startswith("a session does not record missing values yet")
+    assert not (tmp_path / "s.gmm.json").exists()
+    done: list[bool] = []
+    window.files.export_labels(str(tmp_path / "labels.csv"), on_done=lambda: done.append(True))
+    qtbot.waitUntil(lambda: bool(done), timeout=30_000)
+    header = (tmp_path / "labels.csv").read_text().splitlines()[0].split(",")
+    assert "imputed_waiting" in header and "imputed_eruptions" in header
