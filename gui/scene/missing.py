@@ -23,11 +23,18 @@ class MissingTicks:
     y_values: np.ndarray
     hidden: int
 
-    def note(self) -> str:
-        """The plot's note on them: '' when every incomplete point is drawn as a tick."""
+    def note(self, names: tuple[str, str] = ("x", "y")) -> str:
+        """The plot's title on them (names: the axes'): how many each margin's ticks stand for, and how many points
+        are not drawn at all ('' when the view's points are all complete)."""
         from engine import counted
 
-        return f"{counted(self.hidden, 'point')} missing both shown coordinates: not drawn" if self.hidden else ""
+        parts = [
+            f"{counted(len(rows), 'point')} missing {name}: ticks {where}"
+            for rows, name, where in ((self.x_rows, names[1], "at the bottom"), (self.y_rows, names[0], "at the left"))
+            if len(rows)
+        ]
+        parts += [f"{counted(self.hidden, 'point')} missing both: not drawn"] if self.hidden else []
+        return "; ".join(parts)
 
 
 def missing_cells(points: np.ndarray) -> tuple[int, int]:

@@ -177,7 +177,7 @@ class PlotView(StartHandles, PointHover, pg.PlotWidget):
             self.setTitle(None)
             return
         self.missing_ticks.setData(*self._mapped(*tick_lines(scene.ticks, scene.bounds)))
-        self.setTitle(scene.ticks.note() or None, size="9pt")
+        self.setTitle(scene.ticks.note(self.axis_names) or None, size="9pt")
 
     def _set_axes(self, names: tuple[str, str]) -> None:
         """Label the axes with their names (and the display offset) and tick them in data units."""

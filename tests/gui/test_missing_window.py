@@ -102,7 +102,10 @@ def test_ticks_on_the_margins_and_a_count_of_points_missing_both(qtbot, window, 
     np.testing.assert_allclose(xs, [2, 2, x0, x0 + 0.04 * (x1 - x0)])
     np.testing.assert_allclose(ys, [y0, y0 + 0.04 * (y1 - y0), 6, 6])
     assert x0 < 0 and y0 < 1  # the margins lie outside every drawn point (x from 0, y from 1)
-    assert plot.plotItem.titleLabel.text == "1 point missing both shown coordinates: not drawn"
+    said = (
+        "1 point missing y: ticks at the bottom; 1 point missing x: ticks at the left; 1 point missing both: not drawn"
+    )
+    assert plot.plotItem.titleLabel.text == said
 
 
 def test_new_data_drops_the_missing_values_and_complete_data_draws_no_ticks(qtbot, window, tmp_path) -> None:
