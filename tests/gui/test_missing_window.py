@@ -78,8 +78,9 @@ def test_fit_them_by_em_loads_nan_cells_and_the_fit_is_the_observed_data_em(qtbo
     np.testing.assert_array_equal(window.state.dataset.points, x)  # NaN where blank
     cells, rows = int(np.isnan(x).sum()), int(np.isnan(x).any(axis=1).sum())
     assert f"\nmissing: {cells} cells in {rows} rows" in window.controls.data_label.text()
-    assert run_fit(qtbot, window, k=2, tol="1e-8", max_iter="200") == "converged"
+    assert run_fit(qtbot, window, k=2, tol="1e-8", max_iter="200", restarts=3) == "converged"
     snap = window.state.latest.snapshot
+    assert len(snap.restarts.seeds) == 3 and np.isfinite(snap.restarts.mean_log_likelihood).all()
     ll = _observed_log_likelihood(x, snap.weights, snap.means, snap.covariances)
     assert abs(snap.log_likelihood - ll) <= TOL * abs(ll)
 
@@ -212,3 +213,16 @@ def test_a_session_is_refused_and_the_labels_export_imputes(qtbot, window, tmp_p
     qtbot.waitUntil(lambda: bool(done), timeout=30_000)
     header = (tmp_path / "labels.csv").read_text().splitlines()[0].split(",")
     assert "imputed_waiting" in header and "imputed_eruptions" in header
+
+
+def test_step_takes_one_em_iteration_on_the_observed_coordinates(qtbot, window, tmp_path) -> None:
+    path = tmp_path / "blank.csv"
+    x = _blank_file(path)
+    _open_with_missing(qtbot, window, path)
+    window.controls.k.setValue(2)
+    window.run_control.step()
+    stepped = lambda: window.state.latest is not None and window.state.latest.snapshot.iteration == 1  # noqa: E731
+    qtbot.waitUntil(stepped, timeout=30_000)
+    snap = window.state.latest.snapshot
+    ll = _observed_log_likelihood(x, snap.weights, snap.means, snap.covariances)
+    assert abs(snap.log_likelihood - ll) <= TOL * abs(ll)
