@@ -13,8 +13,8 @@ from scipy.stats import multivariate_normal
 
 import engine
 
-# measured: the window's reported log-likelihood against SciPy's of its exported parameters differed by 2e-16
-# relative (about -1e3); float64 sums in another order
+# measured: the window's reported log-likelihood against SciPy's observed-data one of its parameters differed by
+# 2.2e-16 relative (Run to convergence: -1017.97; one Step: -1019.21); float64 sums in another order
 TOL = 1e-10
 
 
