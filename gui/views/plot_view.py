@@ -349,6 +349,7 @@ class PlotView(StartHandles, PointHover, pg.PlotWidget):
             scene.bounds,
             POINT_PX,
             self._sides,
+            None if scene.ticks is None else np.column_stack(tick_lines(scene.ticks, scene.bounds)),
         )
 
     def set_draw_mode(self, on: bool) -> None:

@@ -107,6 +107,9 @@ def test_ticks_on_the_margins_and_a_count_of_points_missing_both(qtbot, window, 
         "1 point missing y: ticks at the bottom; 1 point missing x: ticks at the left; 1 point missing both: not drawn"
     )
     assert plot.plotItem.titleLabel.text == said
+    svg = plot.svg_text()  # the SVG export draws the same two ticks, one subpath each
+    d = svg.split('class="missing-ticks" d="')[1].split('"')[0]
+    assert d.count("M") == 2 and d.count("L") == 2
 
 
 def test_new_data_drops_the_missing_values_and_complete_data_draws_no_ticks(qtbot, window, tmp_path) -> None:
@@ -119,6 +122,7 @@ def test_new_data_drops_the_missing_values_and_complete_data_draws_no_ticks(qtbo
     window.data.show_demo()
     assert window.state.scene.ticks is None and "missing" not in window.controls.data_label.text()
     assert len(window.plot.missing_ticks.getData()[0]) == 0 and not window.plot.plotItem.titleLabel.isVisible()
+    assert "missing-ticks" not in window.plot.svg_text()
 
 
 def test_model_selection_refuses_missing_values_in_one_line(qtbot, window, tmp_path) -> None:
