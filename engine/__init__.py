@@ -88,6 +88,8 @@ _EXPORTS = {
         "survey",
     ),
     "io.weighted": ("load_weighted",),
+    "io.columns": ("MISSING_HINT",),
+    "model.conditional": ("impute",),
     "model.prior": ("NO_PRIOR_MODELS", "PRIOR_MODELS"),
     "model.projection": (
         "View",

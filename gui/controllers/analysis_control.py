@@ -20,6 +20,11 @@ CHUNKED_COMPARE = (
     "(Run). The other algorithms need the data in memory: raise the memory limit (Run panel) and open it again."
 )
 
+MISSING_REFUSED = (
+    "this data has missing values: only Run (exact EM on each point's observed values) fits them; {} would need "
+    "complete points: remove or fill the incomplete rows in the file to use it"
+)
+
 WEIGHTED_COMPARE = (
     "this data is weighted (its column {!r}): only exact EM fits weights (Run, Model selection); the other "
     "algorithms would fit every point once"
@@ -45,6 +50,9 @@ class CompareControl:
             return
         if self.state.weights is not None:
             self.messages.error("Cannot compare on this data", WEIGHTED_COMPARE.format(self.state.weights.name))
+            return
+        if self.state.scene is not None and self.state.scene.ticks is not None:
+            self.messages.error("Cannot compare on this data", MISSING_REFUSED.format("comparing algorithms"))
             return
         config = self.run_control.checked_config()
         if config is None:
@@ -110,6 +118,9 @@ class SelectionControl:
 
             self.tabs.setCurrentWidget(self.view)
             self.view.start(lambda report, cells: grid_data(stream, config.seed, cells, report), config)
+            return
+        if self.state.scene.ticks is not None:  # the engine's select fits complete data only
+            self.messages.error("Cannot select models on this data", MISSING_REFUSED.format("model selection"))
             return
         n, d = self.state.scene.points.shape
         k_max = max(self.view.k_from.value(), self.view.k_to.value())

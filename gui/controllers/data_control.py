@@ -53,6 +53,7 @@ class DataControl:
         self.tasks, self.messages, self.settings, self.parent = tasks, messages, settings, parent
         self.recent_menu: QMenu | None = None
         self.column_picker = None
+        self.missing_question = None  # the question a file with missing cells asks (a test answers it)
         self._opening = 0  # counts files being opened: only the latest one is shown
 
     def show_demo(self) -> None:
@@ -195,13 +196,15 @@ class DataControl:
         by_chunks: bool = False,
         on_shown=None,
         weights: int | None = None,
+        missing: bool = False,
     ) -> None:
         """Load a data file in the background, any number of columns; a file with more than two asks which to
         fit and which two to show (unless columns are given, or ask_columns is False: then the loader's own
         choice is taken: every numeric column but a row index and a class label). A file bigger than the Run
         panel's memory limit (or any, with by_chunks) is not loaded: it is read by chunks (gui.scene.big_data), two
         passes before it shows. on_shown() is called once the file's data is on screen. weights: the file column
-        (its place) of the points' frequency weights, read and checked with the data (data in memory only)."""
+        (its place) of the points' frequency weights, read and checked with the data (data in memory only).
+        missing: empty and NA cells read as NaN (missing values, fitted by EM); else a file with one asks first."""
         import engine
 
         path = str(path)
@@ -224,9 +227,7 @@ class DataControl:
             if weights is not None:
                 return "memory", load_with_weights(path, columns, weights, source is not None)
             if source is None:
-                names = None if columns is not None else engine.column_names(path)
-                dataset = engine.load(path, columns)
-                return "memory", (names, tuple(dataset.column_indices), dataset, engine.file_ref(dataset), None)
+                return load_in_memory(path, columns, missing)
             if columns is None and ask_columns and len(source.names) > 2:
                 return "pick", (list(source.names), tuple(source.idx), None, None, None)
             try:
@@ -237,11 +238,14 @@ class DataControl:
             except Cancelled:
                 return "superseded", None
 
-        done = functools.partial(self._opened, path, opening, ask_columns, plot_columns, on_shown)
+        done = functools.partial(self._opened, path, opening, ask_columns, plot_columns, on_shown, missing)
         progress = lambda text: self.messages.note(text, 0)  # noqa: E731 - the passes over a file read by chunks
-        self.tasks.run(work, done, self.messages.failed("Could not open the data"), on_item=progress)
+        failed = lambda message, internal: self.messages.error("Could not open the data", window_words(message))  # noqa: E731
+        self.tasks.run(work, done, failed, on_item=progress)
 
-    def _opened(self, path: str, opening: int, ask_columns: bool, plot_columns, on_shown, result) -> None:
+    def _opened(
+        self, path: str, opening: int, ask_columns: bool, plot_columns, on_shown, missing: bool, result
+    ) -> None:
         """open_path's file read: shown (data in memory or read by chunks), or its columns asked for; nothing if
         another file was opened meanwhile."""
         import engine
@@ -249,6 +253,9 @@ class DataControl:
         kind, found = result
         if opening != self._opening or kind == "superseded":
             return  # another file was opened meanwhile
+        if kind == "missing":
+            self._ask_missing(path, *found, ask_columns, plot_columns, on_shown)
+            return
         self._remember(path)
         if kind == "stream":
             self._show_streamed(*found)
@@ -257,7 +264,7 @@ class DataControl:
             return
         names, default, dataset, ref, weights = found
         if names is not None and len(names) > 2 and ask_columns:
-            self._pick_columns(path, names, default, dataset, ref)
+            self._pick_columns(path, names, default, dataset, ref, missing)
         else:
             self.set_dataset(dataset, ref, plot_columns=plot_columns, weights=weights)
             columns = engine.counted(len(dataset.columns), "column")
@@ -271,9 +278,31 @@ class DataControl:
         self.state.set_scene(scene)
         self.messages.note(f"{streamed.path}: {streamed.describe()}", 15000)
 
-    def _pick_columns(self, path: str, names: list[str], default: tuple[int, ...], dataset, ref) -> None:
+    def _ask_missing(
+        self, path: str, problem: str, columns, cells: int, rows: int, ask_columns: bool, plot_columns, on_shown
+    ) -> None:
+        """A file with missing cells (cells in rows): the one-line question. Fit them by EM: the file is read again
+        with NaN cells (then the column picker, if it has more than two columns); cancelled: the data on screen
+        stays, and problem (the loader's line) says why."""
+        box = dialogs.ask_missing(self.parent, path, cells, rows)
+        self.missing_question = box
+        self.messages.keep(box)
+        reopen = functools.partial(self.open_path, path, columns, ask_columns, plot_columns, on_shown=on_shown)
+
+        def answered() -> None:
+            if box.clickedButton() is box.fit_button:
+                reopen(missing=True)
+            else:
+                again = f"or open it again and choose {dialogs.FIT_MISSING!r}"
+                self.messages.note(f"{problem}, {again}: the data on screen stays", 15000)
+
+        box.finished.connect(answered)
+
+    def _pick_columns(
+        self, path: str, names: list[str], default: tuple[int, ...], dataset, ref, missing: bool = False
+    ) -> None:
         """The column picker; dataset and ref: the file as loaded with the default columns (None: not loaded,
-        it is read by chunks once the columns are chosen)."""
+        it is read by chunks once the columns are chosen); missing: it was read with its missing values (NaN)."""
         import engine
 
         picker = dialogs.ColumnPicker(self.parent, path, names, default)
@@ -287,7 +316,7 @@ class DataControl:
                 self.set_dataset(dataset, ref, plot_columns=at)
                 self.messages.note(f"loaded {path}: fitting {engine.counted(len(fit), 'column')}", 5000)
             else:  # (a bad weight is one line, and the data on screen stays)
-                self.open_path(path, list(fit), plot_columns=at, weights=weights)
+                self.open_path(path, list(fit), plot_columns=at, weights=weights, missing=missing)
 
         def cancelled() -> None:
             self.messages.note(f"opening {path} was cancelled: the data on screen stays", 5000)
@@ -319,6 +348,47 @@ class DataControl:
         for path in self.recent_files():
             self.recent_menu.addAction(path, lambda p=path: self.open_path(p))
         self.recent_menu.setEnabled(bool(self.recent_files()))
+
+
+def load_in_memory(path: str, columns: list | None, missing: bool) -> tuple:
+    """open_path's file read in memory: ("memory", (its column names (None: columns given), its fitted columns,
+    the engine.Dataset, its engine.DataRef, no weights)), or ("missing", (the loader's line, columns)) when it has a
+    missing cell and missing is False (the window asks whether to fit them by EM)."""
+    import engine
+
+    names = None if columns is not None else engine.column_names(path)
+    try:
+        dataset = engine.load(path, columns, missing=missing)
+    except engine.UserError as exc:
+        counts = None if missing else missing_counts(path, columns)
+        if counts is None:
+            raise
+        return "missing", (str(exc).replace(engine.MISSING_HINT, ""), columns, *counts)
+    return "memory", (names, tuple(dataset.column_indices), dataset, engine.file_ref(dataset), None)
+
+
+def missing_counts(path: str, columns: list | None) -> tuple[int, int] | None:
+    """(cells, rows) missing in a file that was refused without missing values, None when it has none (or is refused
+    with them too). Asked of the file itself: the loader's refusal does not always name a missing value (a row
+    missing two cells can read as a broken table)."""
+    import engine
+
+    from ..scene.missing import missing_cells
+
+    try:
+        cells, rows = missing_cells(engine.load(path, columns, missing=True).points)
+    except engine.UserError:
+        return None
+    return (cells, rows) if cells else None
+
+
+def window_words(message: str) -> str:
+    """A loader's line in the window's words: its advice to fit missing values with `--missing em` (a command-line
+    flag) becomes the window's way (a file read in memory asks whether to fit them by EM)."""
+    import engine
+
+    window = ", or raise the memory limit (Run panel) and open it again: the window fits missing values in memory"
+    return message.replace(engine.MISSING_HINT, window)
 
 
 def load_with_weights(path: str, columns: list | None, weights: int, too_big: bool) -> tuple:

@@ -26,6 +26,8 @@ from ..scene.frames import SCATTER_LIMIT, build_scene, reframe
 from ..state import WindowState
 from ..views.pairs_view import MAX_PAIRS, PairsView
 
+# views not made for data with missing values (what they would need: every point's every column)
+NEED_COMPLETE = {"pairs": "the pairs view", "pca": "principal axes"}
 KINDS = (("columns", "two columns"), ("pca", "principal axes"), ("separating", "separating axes"), ("pairs", "pairs"))
 
 
@@ -170,6 +172,14 @@ class ViewControl:
         if scene is None or scene.n_features < 2:
             return
         kind = self.bar.kind.currentData()
+        if scene.ticks is not None and kind in NEED_COMPLETE:  # (a NaN has no place in a histogram or a PCA)
+            self.messages.note(
+                f"{NEED_COMPLETE[kind]}: not for data with missing values (they need every column of every point); "
+                "two columns show the incomplete points as ticks on the margins",
+                10000,
+            )
+            self._restore_kind()
+            return
         self._sync_widgets()
         if kind == "pairs":
             self._show_pairs(scene)

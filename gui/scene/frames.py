@@ -20,6 +20,7 @@ import numpy as np
 from engine import View, columns_view
 
 from .display_map import DisplayMap, map_for
+from .missing import observed_points, observed_resp, split_missing
 
 SCATTER_LIMIT = 50_000  # up to this many points are drawn one by one
 DOTS_SHOWN = 20_000  # beyond it: a density image and this many sampled points on top
@@ -54,6 +55,7 @@ class DataScene:
     histogram: tuple[np.ndarray, np.ndarray] | None = None
     stream: object | None = None
     weights: np.ndarray | None = None  # (N,) the points' frequency weights (gui.scene.weights), None: unweighted
+    ticks: object | None = None  # data with missing values (NaN): gui.scene.missing.MissingTicks; None: complete
 
     @property
     def display(self) -> DisplayMap:
@@ -110,6 +112,10 @@ def _build_scene(points: np.ndarray, view: View | None, seed: int, weights: np.n
         return _histogram_scene(points, shown, variance, rng, weights)
     view = columns_view(d, 0, 1) if view is None else view
     xy = points if view.columns == (0, 1) and d == 2 else view.points(points)
+    if np.isnan(points).any():  # missing values: complete points drawn, the others ticks (gui.scene.missing)
+        shown, ticks = split_missing(xy, shown)
+        bounds = padded_bounds(observed_points(xy))
+        return DataScene(points, shown, bounds, None, xy[shown], variance, view, ticks=ticks)
     bounds = padded_bounds(xy)
     if n <= SCATTER_LIMIT:
         return DataScene(points, shown, bounds, None, xy, variance, view)
@@ -350,7 +356,7 @@ def build_frame(
         # exact marginal density, at levels that enclose shares of the shown points in the view
         log_p, joint = mixture_log_density(scene.shown_points, w, vm, vc)
         if shown is not scene.shown_points:  # a view of more than two columns: the components' own, in D dims
-            joint = mixture_log_density(shown, w, m, c)[1]
+            joint = mixture_log_density(shown, w, m, c)[1] if scene.ticks is None else observed_resp(shown, w, m, c)
         labels = joint.argmax(axis=1) if len(shown) else labels
         finite = np.isfinite(log_p)
         counts = None if scene.weights is None else scene.weights[scene.shown][finite]

@@ -99,10 +99,12 @@ def plot_svg(
     image_bounds: tuple[float, float, float, float] | None = None,
     point_px: float = 3.0,
     sides: np.ndarray | None = None,
+    ticks: np.ndarray | None = None,
 ) -> str:
     """SVG text of the plot over view (x0, x1, y0, y1): points (S, 2) coloured by labels (S,) with
     colors[k] (or grey when labels is None), and the frame's contours, ellipses and means when given. sides (S,):
-    weighted points' squares' sides in pixels (0: a hollow HOLLOW_PX square), as the plot draws them."""
+    weighted points' squares' sides in pixels (0: a hollow HOLLOW_PX square), as the plot draws them. ticks
+    (2T, 2): the margins' ticks of points with a missing coordinate, pairs of line ends (gui.views.missing_ticks)."""
     m = _Mapper(view, width, height)
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
@@ -122,6 +124,9 @@ def plot_svg(
     out += (
         _dots(points, labels, colors, m, point_px) if sides is None else _sized_dots(points, labels, colors, sides, m)
     )
+    if ticks is not None and len(ticks):  # (NaN rows between the pairs: one subpath per tick)
+        split = np.insert(ticks, range(2, len(ticks), 2), np.nan, axis=0)
+        out.append(f'<path class="missing-ticks" d="{_polyline_path(split, m)}" stroke="#222222" stroke-width="1.5"/>')
     if frame is not None:
         if len(frame.contours):
             out.append(

@@ -137,6 +137,8 @@ def _pull(job: FitJob, emit) -> None:
         return
     if job.stream is None:
         weighed = {} if job.scene.weights is None else {"weights": job.scene.weights}  # unweighted: the call as before
+        if job.scene.ticks is not None:  # data with missing values (NaN): exact EM on each point's observed ones
+            weighed["missing"] = "em"
         snapshots = engine.fit(job.scene.points, job.config, job.gate.token, **weighed)
     else:
         from .big_data import fit_snapshots

@@ -43,6 +43,26 @@ def show_error(parent: QWidget, title: str, message: str, details: str = "") -> 
     return box
 
 
+FIT_MISSING = "Fit them by EM (missing at random)"
+
+
+def ask_missing(parent: QWidget, path: str, cells: int, rows: int) -> QMessageBox:
+    """The one-line question a file with missing values (cells in rows) asks, non-modal like show_error: its
+    fit_button means "fit them by EM", any other answer "keep the data on screen"."""
+    box = QMessageBox(
+        QMessageBox.Icon.Question,
+        "Missing values",
+        f"{path} has missing values: {cells:,} cells in {rows:,} rows.\n"
+        "Missing values: fit them by EM (missing at random)?",
+        QMessageBox.StandardButton.Cancel,
+        parent,
+    )
+    box.fit_button = box.addButton(FIT_MISSING, QMessageBox.ButtonRole.AcceptRole)  # (what answered() asks for)
+    box.setModal(False)
+    box.show()
+    return box
+
+
 class ColumnPicker(QDialog):
     """Choose the columns of a file to FIT (a checked list; preselected: the loader's own choice, every numeric
     column but a row index and a class label), the two to SHOW first (among the fitted ones) and the column of

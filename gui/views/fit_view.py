@@ -10,6 +10,7 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import QLabel
 
 from ..scene.frames import Frame, fit_state_text, own_iterations
+from ..scene.missing import missing_cells
 from ..state import NO_DATA, NO_FIT, PAUSED, REPLAY, WindowState
 from .param_table import ParamTable
 from .plot_view import PlotView
@@ -76,6 +77,9 @@ class FitView:
         how = "" if stream is None else "\nread by chunks: bigger than the memory limit"
         if self.state.weights is not None:
             how += f"\n{self.state.weights.describe()}"
+        cells, rows = missing_cells(ds.points)
+        if cells:  # (NaN cells: the data was loaded with its missing values, which the fits take by EM)
+            how += f"\nmissing: {cells:,} cells in {rows:,} rows (fitted by EM, missing at random)"
         self.data_label.setText(f"{ds.source}\nN = {n:,}, columns: {', '.join(ds.columns)}{how}")
 
     def show_scene(self) -> None:

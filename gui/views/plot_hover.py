@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QPointF
 
+from .missing_ticks import tick_feet
 from .palette import component_color
 
 HOVER_PX = 8  # how near (pixels) the cursor must be to a point to describe it
@@ -29,18 +30,23 @@ class PointHover:
     def nearest_point(self, x: float, y: float) -> int | None:
         """Index (into the scene's points) of the shown point within HOVER_PX pixels of (x, y) (display units, as
         the view box maps the cursor), or None."""
-        shown = self._shown_display
+        shown, rows = self._shown_display, self.scene_data.shown
+        if self.scene_data.ticks is not None:  # and the ticks' feet on the margins (gui.scene.missing)
+            feet, tick_rows = tick_feet(self.scene_data.ticks, self.scene_data.bounds)
+            shown, rows = np.concatenate([shown, self.display.to_display(feet)]), np.concatenate([rows, tick_rows])
         if not len(shown):
             return None
         sx, sy = self.view_box.viewPixelSize()
         d2 = ((shown[:, 0] - x) / sx) ** 2 + ((shown[:, 1] - y) / sy) ** 2
         j = int(np.argmin(d2))
-        return int(self.scene_data.shown[j]) if d2[j] <= HOVER_PX**2 else None
+        return int(rows[j]) if d2[j] <= HOVER_PX**2 else None
 
     def describe_point(self, index: int) -> str:
         """HTML: the point's coordinates and, once fitted, each component's responsibility."""
         point = self.scene_data.points[index]
         names = self.column_names if len(self.column_names) == len(point) else tuple(f"x{j}" for j in range(len(point)))
+        if np.isnan(point).any():  # missing values: said so, with their imputed values under the fit on screen
+            return self._describe_incomplete(index, point, names)
         coords = [f"{name} = {v:.6g}" for name, v in zip(names, point, strict=True)]
         # every coordinate, three to a line: a 64-D point's box stays inside the plot
         rows = [", ".join(coords[i : i + 3]) for i in range(0, len(coords), 3)]
@@ -54,6 +60,26 @@ class PointHover:
             resp = engine.responsibilities(point[None, :], snap.weights, snap.means, snap.covariances)[0]
             for j, r in enumerate(resp):
                 lines.append(f"<span style='color:{component_color(j).name()}'>&#9632;</span> component {j}: {r:.4f}")
+        return "<br>".join(lines)
+
+    def _describe_incomplete(self, index: int, point: np.ndarray, names: tuple[str, ...]) -> str:
+        """HTML for a point (D,) with missing coordinates: each missing one named (and, once fitted, its imputed
+        value E[x_m | x_o] under the fit on screen); the responsibilities given its observed coordinates."""
+        filled, resp = point, None
+        if self.frame is not None:
+            import engine
+
+            snap = self.frame.snapshot
+            resp, filled, _ = engine.impute(point[None, :], snap.weights, snap.means, snap.covariances)
+            resp, filled = resp[0], filled[0]
+        coords = [
+            f"{name} = {v:.6g}" if not np.isnan(p) else f"{name} <b>missing</b>" + imputed(v)
+            for name, p, v in zip(names, point, filled, strict=True)
+        ]
+        rows = [", ".join(coords[i : i + 2]) for i in range(0, len(coords), 2)]
+        lines = [f"<b>point {index}</b>: {rows[0]}", *rows[1:]]
+        for j, r in enumerate(() if resp is None else resp):
+            lines.append(f"<span style='color:{component_color(j).name()}'>&#9632;</span> component {j}: {r:.4f}")
         return "<br>".join(lines)
 
     def _describe(self, index: int) -> None:
@@ -74,6 +100,10 @@ class PointHover:
         at = np.searchsorted(scene.shown, index)
         if at < len(scene.shown) and scene.shown[at] == index:
             return tuple(scene.shown_points[at])
+        if scene.ticks is not None:  # a tick: its foot on the margin
+            feet, rows = tick_feet(scene.ticks, scene.bounds)
+            if index in rows:
+                return tuple(feet[int(np.flatnonzero(rows == index)[0])])
         if scene.view is None:
             return float(scene.points[index, 0]), 0.0
         return tuple(scene.view.points(scene.points[index : index + 1])[0])
@@ -85,3 +115,8 @@ class PointHover:
         self.hover_marker.setData([], [])
         self.hover_text.hide()
         self.hovered.emit(None)
+
+
+def imputed(value: float) -> str:
+    """A missing coordinate's imputed value in the hover (none before a fit: NaN)."""
+    return "" if np.isnan(value) else f" (imputed {value:.6g} under this fit)"

@@ -14,6 +14,7 @@ from PySide6.QtCore import QRectF, Qt, Signal
 from ..scene.display_map import IDENTITY, DisplayMap
 from ..scene.frames import SIGMAS, DataScene, Frame, ellipse_rings
 from ..scene.weights import point_sides
+from .missing_ticks import tick_item, tick_lines
 from .palette import component_color
 from .plot_handles import StartHandles
 from .plot_hover import PointHover
@@ -88,6 +89,7 @@ class PlotView(StartHandles, PointHover, pg.PlotWidget):
         self.histogram.setZValue(-10)
         self.addItem(self.histogram)
         self.points = PointCloudItem()
+        self.missing_ticks: pg.PlotCurveItem | None = None  # made for the first data with missing values
         self.contours = pg.PlotCurveItem(connect="finite", pen=CONTOUR_PEN)
         self.ellipses: list[pg.PlotCurveItem] = []
         self.trajectories: list[pg.PlotCurveItem] = []  # each mean's path from its start, one item per component
@@ -151,6 +153,7 @@ class PlotView(StartHandles, PointHover, pg.PlotWidget):
         self._shown_display = self.display.to_display(scene.shown_points)
         self._sides = None if scene.weights is None else point_sides(scene.weights[scene.shown])
         self.points.set_points(self._shown_display, None, self._sides)
+        self._show_ticks(scene)
         self.contours.setData([], [])
         for item in self.ellipses:
             item.setData([], [])
@@ -160,6 +163,21 @@ class PlotView(StartHandles, PointHover, pg.PlotWidget):
             item.setData([], [])
         self._hide_hover()
         self._frame_scene(scene, keep_range, old_display)
+
+    def _show_ticks(self, scene: DataScene) -> None:
+        """Data with missing values: ticks on the margins for points missing one shown coordinate (gui.views.
+        missing_ticks), the title counting those missing both. Complete data draws nothing more than ever."""
+        if scene.ticks is None and self.missing_ticks is None:
+            return
+        if self.missing_ticks is None:
+            self.missing_ticks = tick_item()
+            self.addItem(self.missing_ticks)
+        if scene.ticks is None:  # complete data after data with missing values
+            self.missing_ticks.setData([], [])
+            self.setTitle(None)
+            return
+        self.missing_ticks.setData(*self._mapped(*tick_lines(scene.ticks, scene.bounds)))
+        self.setTitle(scene.ticks.note(self.axis_names) or None, size="9pt")
 
     def _set_axes(self, names: tuple[str, str]) -> None:
         """Label the axes with their names (and the display offset) and tick them in data units."""
@@ -331,6 +349,7 @@ class PlotView(StartHandles, PointHover, pg.PlotWidget):
             scene.bounds,
             POINT_PX,
             self._sides,
+            None if scene.ticks is None else np.column_stack(tick_lines(scene.ticks, scene.bounds)),
         )
 
     def set_draw_mode(self, on: bool) -> None:

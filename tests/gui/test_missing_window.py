@@ -1,0 +1,232 @@
+"""Missing values in the window (issue 25): a file with missing cells asks whether to fit them by EM (missing at
+random); fits then run the engine's exact EM on each point's observed coordinates, and the plot draws a point
+missing one shown coordinate as a tick on the margin (one missing both is counted). The reference for the fit is
+independent: SciPy's observed-data log-likelihood (each row's density of its observed coordinates) of the fit's
+parameters."""
+
+from __future__ import annotations
+
+import numpy as np
+from gui_helpers import run_fit
+from scipy.special import logsumexp
+from scipy.stats import multivariate_normal
+
+import engine
+
+# measured: the window's reported log-likelihood against SciPy's observed-data one of its parameters differed by
+# 2.2e-16 relative (Run to convergence: -1017.97; one Step: -1019.21); float64 sums in another order
+TOL = 1e-10
+
+
+def _blank_file(path, share: float = 0.1, seed: int = 0) -> np.ndarray:
+    """Old Faithful's two columns (272, 2) with `share` of its cells blank (never both of a row): the values, NaN
+    where blank, as written to path (a CSV with a header)."""
+    x = engine.load("tests/data/old_faithful.csv").points.copy()
+    rng = np.random.default_rng(seed)
+    rows = rng.choice(len(x), int(share * x.size), replace=False)
+    x[rows, rng.integers(0, 2, len(rows))] = np.nan
+    lines = ["eruptions,waiting"] + [",".join("" if np.isnan(v) else repr(float(v)) for v in row) for row in x]
+    path.write_text("\n".join(lines) + "\n")
+    return x
+
+
+def _question(qtbot, window, path):
+    window.data.open_path(str(path))
+    asked = lambda: window.data.missing_question is not None and window.data.missing_question.isVisible()  # noqa: E731
+    qtbot.waitUntil(asked, timeout=30_000)
+    return window.data.missing_question
+
+
+def _open_with_missing(qtbot, window, path) -> None:
+    box = _question(qtbot, window, path)
+    box.fit_button.click()
+    qtbot.waitUntil(lambda: window.state.scene is not None and window.state.scene.ticks is not None, timeout=30_000)
+
+
+def _observed_log_likelihood(x: np.ndarray, w, m, c) -> float:
+    """sum over rows of log sum_k w_k N(x_o; m_o, c_oo): each row on its observed coordinates (SciPy)."""
+    total = 0.0
+    for row in x:
+        o = ~np.isnan(row)
+        dens = [np.log(w[k]) + multivariate_normal(m[k][o], c[k][np.ix_(o, o)]).logpdf(row[o]) for k in range(len(w))]
+        total += logsumexp(dens)
+    return total
+
+
+def test_a_file_with_missing_cells_asks_and_cancel_keeps_the_data(qtbot, window, tmp_path) -> None:
+    window.data.show_demo()
+    before = window.state.dataset
+    path = tmp_path / "blank.csv"
+    x = _blank_file(path)
+    cells, rows = int(np.isnan(x).sum()), int(np.isnan(x).any(axis=1).sum())
+    box = _question(qtbot, window, path)
+    assert box.text() == (
+        f"{path} has missing values: {cells} cells in {rows} rows.\nMissing values: fit them by EM (missing at random)?"
+    )
+    box.button(box.StandardButton.Cancel).click()
+    note = window.statusBar().currentMessage()
+    assert window.state.dataset is before
+    assert "line 3, column 1 ('waiting'): value '' is not a number: fix or remove that row" in note
+    assert "or open it again and choose 'Fit them by EM (missing at random)'" in note
+    assert "--missing" not in note and note.endswith("the data on screen stays")
+
+
+def test_fit_them_by_em_loads_nan_cells_and_the_fit_is_the_observed_data_em(qtbot, window, tmp_path) -> None:
+    path = tmp_path / "blank.csv"
+    x = _blank_file(path)
+    _open_with_missing(qtbot, window, path)
+    np.testing.assert_array_equal(window.state.dataset.points, x)  # NaN where blank
+    cells, rows = int(np.isnan(x).sum()), int(np.isnan(x).any(axis=1).sum())
+    assert f"\nmissing: {cells} cells in {rows} rows" in window.controls.data_label.text()
+    assert run_fit(qtbot, window, k=2, tol="1e-8", max_iter="200", restarts=3) == "converged"
+    snap = window.state.latest.snapshot
+    assert len(snap.restarts.seeds) == 3 and np.isfinite(snap.restarts.mean_log_likelihood).all()
+    ll = _observed_log_likelihood(x, snap.weights, snap.means, snap.covariances)
+    assert abs(snap.log_likelihood - ll) <= TOL * abs(ll)
+
+
+def test_ticks_on_the_margins_and_a_count_of_points_missing_both(qtbot, window, tmp_path) -> None:
+    path = tmp_path / "xyz.csv"
+    rows = ["x,y,z", "1,2,3", "2,,4", "3,5,", ",6,7", ",,8", "4,1,2", "0,3,1"]  # ',,8': refused as a broken table
+    path.write_text("\n".join(rows) + "\n")
+    box = _question(qtbot, window, path)
+    box.fit_button.click()
+    picked = lambda: window.data.column_picker is not None and window.data.column_picker.isVisible()  # noqa: E731
+    qtbot.waitUntil(picked, timeout=30_000)
+    window.data.column_picker.accept()  # all three columns fitted, x and y shown
+    qtbot.waitUntil(lambda: window.state.scene is not None and window.state.scene.ticks is not None, timeout=30_000)
+    scene, plot = window.state.scene, window.plot
+    np.testing.assert_array_equal(scene.shown, [0, 2, 5, 6])  # x and y observed (z missing in row 2: drawn)
+    x0, x1, y0, y1 = scene.bounds
+    xs, ys = plot.missing_ticks.getData()
+    # row 1 misses y: a vertical tick at x = 2 from the bottom edge; row 3 misses x: a horizontal one at y = 6
+    np.testing.assert_allclose(xs, [2, 2, x0, x0 + 0.04 * (x1 - x0)])
+    np.testing.assert_allclose(ys, [y0, y0 + 0.04 * (y1 - y0), 6, 6])
+    assert x0 < 0 and y0 < 1  # the margins lie outside every drawn point (x from 0, y from 1)
+    said = (
+        "1 point missing y: ticks at the bottom; 1 point missing x: ticks at the left; 1 point missing both: not drawn"
+    )
+    assert plot.plotItem.titleLabel.text == said
+    svg = plot.svg_text()  # the SVG export draws the same two ticks, one subpath each
+    d = svg.split('class="missing-ticks" d="')[1].split('"')[0]
+    assert d.count("M") == 2 and d.count("L") == 2
+
+
+def test_new_data_drops_the_missing_values_and_complete_data_draws_no_ticks(qtbot, window, tmp_path) -> None:
+    window.data.show_demo()
+    assert window.plot.missing_ticks is None  # complete data: no item more than before
+    path = tmp_path / "blank.csv"
+    _blank_file(path)
+    _open_with_missing(qtbot, window, path)
+    assert len(window.plot.missing_ticks.getData()[0]) > 0
+    window.data.show_demo()
+    assert window.state.scene.ticks is None and "missing" not in window.controls.data_label.text()
+    assert len(window.plot.missing_ticks.getData()[0]) == 0 and not window.plot.plotItem.titleLabel.isVisible()
+    assert "missing-ticks" not in window.plot.svg_text()
+
+
+def test_model_selection_refuses_missing_values_in_one_line(qtbot, window, tmp_path) -> None:
+    path = tmp_path / "blank.csv"
+    _blank_file(path)
+    _open_with_missing(qtbot, window, path)
+    window.selection_control.run()
+    assert window.messages.last_error.startswith("this data has missing values: only Run")
+    assert "\n" not in window.messages.last_error
+
+
+def test_the_pairs_view_and_principal_axes_are_refused_and_the_view_stays(qtbot, window, tmp_path) -> None:
+    from gui.controllers.view_control import KINDS
+
+    path = tmp_path / "blank.csv"
+    _blank_file(path)
+    _open_with_missing(qtbot, window, path)
+    scene, bar = window.state.scene, window.view_bar
+    for kind, name in (("pairs", "the pairs view"), ("pca", "principal axes")):
+        bar.kind.setCurrentIndex([k for k, _ in KINDS].index(kind))
+        window.views.choose()
+        note = window.statusBar().currentMessage()
+        assert note.startswith(f"{name}: not for data with missing values")
+        assert window.state.scene is scene and bar.kind.currentData() == "columns"
+        assert window.plot_stack.currentWidget() is window.plot
+
+
+def test_hover_on_a_tick_names_the_missing_coordinate_and_its_imputed_value(qtbot, window, tmp_path) -> None:
+    from scipy.stats import norm
+
+    path = tmp_path / "blank.csv"
+    x = _blank_file(path)
+    _open_with_missing(qtbot, window, path)
+    run_fit(qtbot, window, k=2, tol="1e-8", max_iter="200")
+    plot, scene = window.plot, window.state.scene
+    row = int(scene.ticks.x_rows[0])  # its waiting time is missing: a tick on the bottom edge at its eruption
+    foot = plot.display.to_display(np.array([x[row, 0], scene.bounds[2]]))
+    assert plot.nearest_point(*foot) == row
+    # E[waiting | eruptions] under the fit: each component's regression line, weighted by its responsibility
+    snap = window.state.latest.snapshot
+    w, m, c, e = snap.weights, snap.means, snap.covariances, x[row, 0]
+    r = w * norm(m[:, 0], np.sqrt(c[:, 0, 0])).pdf(e)
+    r /= r.sum()
+    expected = float(r @ (m[:, 1] + c[:, 1, 0] / c[:, 0, 0] * (e - m[:, 0])))
+    text = plot.describe_point(row)
+    assert f"eruptions = {e:.6g}, waiting <b>missing</b> (imputed {expected:.6g} under this fit)" in text
+    assert f"component 0: {r[0]:.4f}" in text and f"component 1: {r[1]:.4f}" in text
+
+
+def test_a_point_missing_an_unshown_column_is_coloured_by_its_observed_ones(qtbot, window, tmp_path) -> None:
+    x = engine.load("tests/data/old_faithful.csv").points
+    rng = np.random.default_rng(1)
+    z = x[:, 1] + rng.normal(0.0, 5.0, len(x))
+    z[::4] = np.nan  # a quarter of the rows miss z, an unshown column: drawn where they are, coloured by the fit
+    data = np.column_stack([x, z])
+    lines = ["eruptions,waiting,z"] + [",".join("" if np.isnan(v) else repr(float(v)) for v in row) for row in data]
+    path = tmp_path / "xyz.csv"
+    path.write_text("\n".join(lines) + "\n")
+    window.data.open_path(str(path))
+    picked = lambda: window.data.column_picker is not None and window.data.column_picker.isVisible()  # noqa: E731
+    qtbot.waitUntil(picked, timeout=30_000)
+    window.data.column_picker.set_columns((0, 1, 2), (0, 1))  # z (left out by default: it has blanks) fitted too
+    window.data.column_picker.accept()
+    asked = lambda: window.data.missing_question is not None and window.data.missing_question.isVisible()  # noqa: E731
+    qtbot.waitUntil(asked, timeout=30_000)
+    window.data.missing_question.fit_button.click()
+    qtbot.waitUntil(lambda: window.state.scene is not None and window.state.scene.ticks is not None, timeout=30_000)
+    assert window.state.dataset.columns == ("eruptions", "waiting", "z")
+    run_fit(qtbot, window, k=2, tol="1e-8", max_iter="200")
+    frame, scene = window.state.latest, window.state.scene
+    np.testing.assert_array_equal(scene.shown, np.arange(len(x)))  # every point has both shown coordinates
+    w, m, c = frame.snapshot.weights, frame.snapshot.means, frame.snapshot.covariances
+    rows = np.arange(0, len(x), 4)
+    joint = np.column_stack(
+        [np.log(w[k]) + multivariate_normal(m[k][:2], c[k][:2, :2]).logpdf(x[rows]) for k in range(2)]
+    )
+    expected = joint.argmax(axis=1)
+    assert 0 < expected.sum() < len(rows)  # both components among them
+    np.testing.assert_array_equal(frame.labels[rows], expected)
+
+
+def test_a_session_is_refused_and_the_labels_export_imputes(qtbot, window, tmp_path) -> None:
+    path = tmp_path / "blank.csv"
+    _blank_file(path)
+    _open_with_missing(qtbot, window, path)
+    run_fit(qtbot, window, k=2, tol="1e-8", max_iter="200")
+    assert not window.sessions.save(str(tmp_path / "s.gmm.json"))
+    assert window.messages.last_error.startswith("a session does not record missing values yet")
+    assert not (tmp_path / "s.gmm.json").exists()
+    done: list[bool] = []
+    window.files.export_labels(str(tmp_path / "labels.csv"), on_done=lambda: done.append(True))
+    qtbot.waitUntil(lambda: bool(done), timeout=30_000)
+    header = (tmp_path / "labels.csv").read_text().splitlines()[0].split(",")
+    assert "imputed_waiting" in header and "imputed_eruptions" in header
+
+
+def test_step_takes_one_em_iteration_on_the_observed_coordinates(qtbot, window, tmp_path) -> None:
+    path = tmp_path / "blank.csv"
+    x = _blank_file(path)
+    _open_with_missing(qtbot, window, path)
+    window.controls.k.setValue(2)
+    window.run_control.step()
+    stepped = lambda: window.state.latest is not None and window.state.latest.snapshot.iteration == 1  # noqa: E731
+    qtbot.waitUntil(stepped, timeout=30_000)
+    snap = window.state.latest.snapshot
+    ll = _observed_log_likelihood(x, snap.weights, snap.means, snap.covariances)
+    assert abs(snap.log_likelihood - ll) <= TOL * abs(ll)
