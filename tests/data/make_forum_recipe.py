@@ -1,5 +1,5 @@
 """Writes tests/data/forum_recipe.json: the forum's Pyro recipe (tests/forum_recipe.py, a plain re-implementation of
-../shared/docs/forum-algorithm.md) run once with its own settings (seeds 0..99, best by initial loss, 10,000 Adam
+docs/forum-algorithm.md) run once with its own settings (seeds 0..99, best by initial loss, 10,000 Adam
 steps, float32) on engine.io.data.forum_sample(1000, seed=0). test_forum.py compares gradient-em's end with it; the
 recipe takes 20-35 s on a 2-core machine, which the suite no longer spends on every run. Run from the repository
 root: .venv/bin/python tests/data/make_forum_recipe.py
