@@ -16,17 +16,21 @@ from scipy.stats import multivariate_normal
 
 from engine import COVARIANCE_TYPES, CancelToken, FitConfig, UserError, fit, run_to_end
 
-
 # derandomize: the same 25 examples every run (a random draw found the case below in CI once; a suite that passes or
 # fails by chance says nothing)
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
-@given(
+DRAWS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
+# the fits both EM properties are checked on: 2-D normal data, any covariance type, K, N and start
+FITS = given(
     seed=st.integers(0, 10_000),
     k=st.integers(1, 6),
     cov_type=st.sampled_from(tuple(COVARIANCE_TYPES)),
     n=st.integers(20, 300),
     init=st.sampled_from(["kmeans++", "kmeans", "random-data", "hc"]),
 )
+
+
+@DRAWS
+@FITS
 def test_em_log_likelihood_never_decreases(seed: int, k: int, cov_type: str, n: int, init: str) -> None:
     # left out: the common-orientation models on fewer than 10 points a component, where reg_covar's floor can make
     # the log-likelihood fall by ~1e-7 per point near convergence (test_the_eve_fall_is_reg_covars_and_exact_em_does_
@@ -76,14 +80,8 @@ def _m_step_gains(x: np.ndarray, cfg: FitConfig) -> np.ndarray:
     return np.array(gains)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
-@given(
-    seed=st.integers(0, 10_000),
-    k=st.integers(1, 6),
-    cov_type=st.sampled_from(tuple(COVARIANCE_TYPES)),
-    n=st.integers(20, 300),
-    init=st.sampled_from(["kmeans++", "kmeans", "random-data", "hc"]),
-)
+@DRAWS
+@FITS
 def test_every_m_step_raises_its_own_objective(seed: int, k: int, cov_type: str, n: int, init: str) -> None:
     """The guarantee the algorithm has with a reg_covar floor, for every covariance type (EVE and VVE with emptying
     components included): each M-step, closed form or inner loop, ends no lower on its objective than the parameters

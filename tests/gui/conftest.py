@@ -39,3 +39,17 @@ def make_window(qtbot, settings_path):
 @pytest.fixture
 def window(make_window):
     return make_window()
+
+
+@pytest.fixture
+def view(qtbot):
+    """The model-selection view alone (1100 x 500, shown), as the selection chart's tests use it."""
+    from gui.app import make_app
+    from gui.views.selection_view import SelectionView
+
+    make_app()
+    v = SelectionView()
+    qtbot.addWidget(v)
+    v.resize(1100, 500)
+    v.show()
+    return v

@@ -53,18 +53,6 @@ def _entries(bic_order: list[str], icl_order: list[str], spurious: str | None = 
     return out
 
 
-@pytest.fixture
-def view(qtbot) -> SelectionView:
-    from gui.app import make_app
-
-    make_app()
-    v = SelectionView()
-    qtbot.addWidget(v)
-    v.resize(1100, 500)
-    v.show()
-    return v
-
-
 def _drawn(view: SelectionView) -> dict[str, list]:
     return {
         name: list(curve.getData()[0])

@@ -20,18 +20,6 @@ from gui.views.selection_view import REDRAW_MS, REDRAW_WAIT_MS, SelectionView
 MODELS = list(engine.MCLUST_MODELS)
 
 
-@pytest.fixture
-def view(qtbot) -> SelectionView:
-    from gui.app import make_app
-
-    make_app()
-    v = SelectionView()
-    qtbot.addWidget(v)
-    v.resize(1100, 500)
-    v.show()
-    return v
-
-
 def _grid() -> list:
     """Fourteen models at K = 1..6 (84 entries), BIC and ICL ranking the models in opposite orders."""
     from test_model_selection_chart import _entries
