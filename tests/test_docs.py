@@ -12,11 +12,13 @@ silently. Each file's blocks run in order in one folder (a block may use the fil
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -112,15 +114,51 @@ def _env(tmp: Path) -> dict[str, str]:
     }
 
 
-def run(command: Command, folder: Path, where: str) -> None:
-    """Run one command in `folder` with this interpreter as python3; exit 0, and the shown output printed."""
+class Preloaded:
+    """A Python that has imported the engine and torch once and runs each command in a fork of itself
+    (tests/preloaded_server.py says how, and why that runs a command as the interpreter would). One per thread of
+    doc_runs; Linux only (elsewhere each command starts its own Python)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.server = subprocess.Popen(
+            [sys.executable, str(ROOT / "tests" / "preloaded_server.py")],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=_env(folder),
+            text=True,
+        )
+        self.output = folder / ".command-output"
+
+    def run(self, argv: list[str], folder: Path) -> tuple[int, str]:
+        """The command's exit status and its stdout and stderr, interleaved as written."""
+        request = {"argv": argv, "cwd": str(folder), "env": _env(folder), "output": str(self.output)}
+        self.server.stdin.write(json.dumps(request | {"timeout": HANG_S}) + "\n")
+        self.server.stdin.flush()
+        reply = self.server.stdout.readline()
+        assert reply, f"the preloaded Python ended (exit {self.server.wait()})"
+        return json.loads(reply)["returncode"], self.output.read_text(encoding="utf-8", errors="replace")
+
+    def close(self) -> None:
+        self.server.stdin.close()
+        self.server.wait(timeout=HANG_S)
+        self.server.stdout.close()
+
+
+def _started(argv: list[str], folder: Path) -> tuple[int, str]:
+    """The command in a Python of its own."""
+    out = subprocess.run(
+        [sys.executable, *argv], cwd=folder, env=_env(folder), capture_output=True, text=True, timeout=HANG_S
+    )
+    return out.returncode, out.stdout + out.stderr
+
+
+def run(command: Command, folder: Path, where: str, python: Preloaded | None = None) -> None:
+    """Run one command in `folder` with this interpreter as python3 (preloaded: in a fork of that Python); exit 0,
+    and the shown output printed."""
     argv = shlex.split(command.line, comments=True)
     assert argv[0] == "python3", f"{where}: {command.line!r} does not start with python3"
-    out = subprocess.run(
-        [sys.executable, *argv[1:]], cwd=folder, env=_env(folder), capture_output=True, text=True, timeout=HANG_S
-    )
-    printed = out.stdout + out.stderr
-    assert out.returncode == 0, f"{where}: {command.line!r} exited {out.returncode}:\n{printed[-3000:]}"
+    returncode, printed = _started(argv[1:], folder) if python is None else python.run(argv[1:], folder)
+    assert returncode == 0, f"{where}: {command.line!r} exited {returncode}:\n{printed[-3000:]}"
     got = {_normal(line) for line in printed.splitlines()}
     missing = [line for line in command.expected if line.strip() and _normal(line) not in got]
     assert not missing, f"{where}: {command.line!r} no longer prints:\n" + "\n".join(missing) + f"\n---\n{printed}"
@@ -156,13 +194,16 @@ def test_not_run_blocks_are_few() -> None:
     assert len(every) - len(marked) >= 10, "fewer than 10 blocks run"
 
 
-def run_file(path: Path, tmp: Path) -> None:
-    """A file's runnable blocks, in order, in one folder made in tmp."""
+def run_file(path: Path, tmp: Path, pythons: dict[str, Preloaded]) -> None:
+    """A file's runnable blocks, in order, in one folder made in tmp, in this thread's preloaded Python (Linux)."""
     folder = _folder(tmp)
+    python = None
+    if sys.platform.startswith("linux"):
+        python = pythons.setdefault(threading.current_thread().name, Preloaded(folder))
     for block in blocks(path):
         if block.not_run is None:
             for command in commands(block):
-                run(command, folder, block.where)
+                run(command, folder, block.where, python)
 
 
 @pytest.fixture(scope="module")
@@ -170,8 +211,13 @@ def doc_runs(tmp_path_factory) -> Iterator[dict[Path, Future]]:
     """Every file's commands, started at once on two threads (a file's own commands stay in order, one at a time).
     They are subprocesses that mostly start Python and import torch: two files side by side took the suite's time
     for the docs from 72 s to about 40 s on 2 cores. The pool is this fixture's: it waits for every run and ends."""
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="docs") as pool:
-        yield {path: pool.submit(run_file, path, tmp_path_factory.mktemp(path.stem)) for path in DOCS}
+    pythons: dict[str, Preloaded] = {}
+    try:
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="docs") as pool:
+            yield {path: pool.submit(run_file, path, tmp_path_factory.mktemp(path.stem), pythons) for path in DOCS}
+    finally:
+        for python in pythons.values():
+            python.close()
 
 
 @pytest.mark.parametrize("path", DOCS, ids=[p.name for p in DOCS])
@@ -191,3 +237,19 @@ def test_a_failing_command_fails(tmp_path: Path) -> None:
     """A command that exits non-zero (a wrong option, as a doc gone stale would have) fails the test."""
     with pytest.raises(AssertionError, match="exited 2"):
         run(Command("python3 main.py fit no-such-file.csv -k 3"), _folder(tmp_path), "here")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the preloaded Python forks: Linux only")
+def test_the_preloaded_python_runs_a_command_as_its_own_python_does(tmp_path: Path) -> None:
+    """A fork of the preloaded Python gives a command's exit status and output as a Python of its own does (a
+    failing command, and a script whose atexit handler prints as it exits 3)."""
+    folder = _folder(tmp_path)
+    (folder / "docs" / "bye.py").write_text("import atexit, sys\natexit.register(print, 'bye')\nsys.exit(3)\n")
+    python = Preloaded(folder)
+    try:
+        for argv in (["main.py", "fit", "no-such-file.csv", "-k", "3"], ["docs/bye.py"]):
+            assert python.run(argv, folder) == _started(argv, folder)
+        with pytest.raises(AssertionError, match="exited 2"):
+            run(Command("python3 main.py fit no-such-file.csv -k 3"), folder, "here", python)
+    finally:
+        python.close()
