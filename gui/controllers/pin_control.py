@@ -224,8 +224,7 @@ class PinControl:
         if fixed is None:
             return "nothing is pinned: Run (F5) or Step (F6) fits every parameter from the shown ones"
         full = fixed.completed(k)
-        parts = [f"{KIND_WORDS[kind]}s {', '.join(map(str, getattr(full, kind)))}" for kind in KINDS]
-        text = "pinned: " + "; ".join(p for p, kind in zip(parts, KINDS, strict=True) if getattr(full, kind))
+        text = "pinned: " + "; ".join(_said(kind, getattr(full, kind)) for kind in KINDS if getattr(full, kind))
         implied = sorted(set(full.weights) - set(fixed.weights))
         if implied:
             text += (
@@ -250,3 +249,11 @@ class PinControl:
         start = engine.InitParams.from_arrays(snap.weights, means, snap.covariances)
         if not self.apply(self.chosen(), start=start):
             self.show_pins()  # refused: the pin goes back
+
+
+def _said(kind: str, comps: tuple[int, ...]) -> str:
+    """'the mean of component 0', 'the weights of components 0, 1'."""
+    word = KIND_WORDS[kind]
+    if len(comps) == 1:
+        return f"the {word} of component {comps[0]}"
+    return f"the {word}s of components {', '.join(map(str, comps))}"

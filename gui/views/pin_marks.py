@@ -15,7 +15,7 @@ from ..scene.frames import ellipse_rings
 from .palette import component_color
 from .param_table import COLUMNS
 
-PIN_PX = 26  # the glyph's size on the plot
+PIN_PX = 34  # the glyph's size on the plot: its head clear of the mean's cross (seen in a screenshot at 26)
 PIN_COLOUR = QColor("#c0392b")  # a red pin on every component colour (the component's colour is its outline)
 PIN_Z = 45  # above the means (20) and the hover (30-40), under the edit handles (50)
 KIND_WORDS = {"means": "mean", "covariances": "covariance", "weights": "weight"}
@@ -134,17 +134,20 @@ class PinMarks(QObject):
 
 
 def mark_table(table, pinned: dict[int, list[str]]) -> None:
-    """The pin icon in each pinned cell of the parameter table (and on its component's cell), none elsewhere."""
+    """The pin icon in each pinned cell of the parameter table (and on its component's cell), none elsewhere. The
+    table's signals are blocked meanwhile: an icon is no edit (an editable table reads itemChanged as a typed start)."""
     icon, none = pin_icon(), QIcon()
     cells = CELLS_2D if table.columnCount() == len(COLUMNS) else CELLS_D
-    for row in range(table.rowCount()):
-        kinds = pinned.get(row, [])
-        marked = {c for kind in kinds for c in cells[kind]}
-        for col in range(table.columnCount()):
-            item = table.item(row, col)
-            if item is None:
-                continue
-            on = col in marked or (col == 0 and bool(kinds))
-            item.setIcon(icon if on else none)
-            if col == 0:
-                item.setToolTip(f"component {row}: pinned {pin_words(kinds)}" if kinds else "")
+    blocked = table.blockSignals(True)
+    try:
+        for row in range(table.rowCount()):
+            kinds = pinned.get(row, [])
+            marked = {c for kind in kinds for c in cells[kind]} | ({0} if kinds else set())
+            for col in range(table.columnCount()):
+                item = table.item(row, col)
+                if item is not None and (col in marked or not item.icon().isNull()):
+                    item.setIcon(icon if col in marked else none)
+            if table.item(row, 0) is not None:
+                table.item(row, 0).setToolTip(f"component {row}: pinned {pin_words(kinds)}" if kinds else "")
+    finally:
+        table.blockSignals(blocked)

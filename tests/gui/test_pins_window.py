@@ -59,6 +59,7 @@ def _click_point(plot, xy) -> object:
 def test_a_right_click_on_a_mean_or_a_table_row_opens_its_pins_menu_and_pins_that_part(qtbot, window) -> None:
     snap = _fitted(qtbot, window)
     plot, pins = window.plot, window.pins
+    window.timeline.edit_start.setChecked(True)  # the table editable: a pin's icon is no typed start
     QTest.mouseClick(plot.viewport(), Qt.MouseButton.RightButton, pos=_click_point(plot, snap.means[1]))
     qtbot.waitUntil(lambda: pins.menu is not None and pins.menu.isVisible())
     assert pins.menu.actions()[0].text() == "component 1"
@@ -69,6 +70,9 @@ def test_a_right_click_on_a_mean_or_a_table_row_opens_its_pins_menu_and_pins_tha
     assert window.controls.fixed == engine.FixedParams(means=(1,))
     np.testing.assert_array_equal(window.controls.init_params.means, snap.means)  # the start: what was on screen
     _start_shown(qtbot, window)
+    assert window.statusBar().currentMessage() == "pinned: the mean of component 1. Run (F5) or Step (F6) from here"
+    init = window.controls.init
+    assert init.itemData(init.currentIndex()) == "the shown parameters, pinned"
     assert set(pins.marks.items) == {1}
     mark = pins.marks.items[1].pos()
     assert (mark.x(), mark.y()) == tuple(plot.display.to_display(snap.means[1]))
