@@ -155,7 +155,7 @@ class PinControl:
         """Pin (on) or unpin component k's kind, from the parameters on screen; True when done."""
         pins = self.chosen()
         (pins[kind].add if on else pins[kind].discard)(k)
-        return self.apply(pins)
+        return self.apply(pins, freed=None if on else k)
 
     def pin_every_covariance(self) -> bool:
         frame = self.state.frame

@@ -88,6 +88,14 @@ def test_a_right_click_on_a_mean_or_a_table_row_opens_its_pins_menu_and_pins_tha
     _action(pins.menu, "Pin weight").trigger()
     assert window.pins.pinned() == {0: ["weights"], 1: ["means", "weights"]}
     assert window.controls.config().resolved().fixed == engine.FixedParams(weights=(0, 1), means=(1,))
+    assert pins.pin(1, "weights", False)  # the weight pinned by the others' stays: another must be freed
+    assert pins.pinned() == {0: ["weights"], 1: ["means", "weights"]}
+    assert (
+        window.statusBar()
+        .currentMessage()
+        .endswith("sum to 1; unpin another weight to free it). Run (F5) or Step (F6) from here")
+    )
+    assert pins.pin(0, "weights", False) and pins.pinned() == {1: ["means"]}
 
 
 def test_a_fit_keeps_the_pinned_values_bit_for_bit_and_its_log_likelihood_never_falls(qtbot, window) -> None:
