@@ -199,3 +199,22 @@ def test_the_export_and_the_session_keep_what_was_pinned(qtbot, window, tmp_path
     qtbot.waitUntil(lambda: window.controls.fixed is not None, timeout=30_000)
     assert window.controls.fixed == engine.FixedParams(means=(1,), covariances=(0,))
     qtbot.waitUntil(lambda: window.pins.marks.items.keys() == {0, 1}, timeout=30_000)
+
+
+def test_a_pinned_mean_dragged_in_a_view_of_3_d_data_keeps_its_unseen_coordinate(qtbot, window) -> None:
+    rng = np.random.default_rng(5)
+    points = np.column_stack([_overlapping(150), rng.normal(10.0, 2.0, 150)])
+    window.data.set_dataset(engine.Dataset(points, ("a", "b", "c"), (0, 1, 2), "3-D"))
+    qtbot.waitUntil(lambda: window.state.scene is not None and window.state.scene.n_features == 3, timeout=30_000)
+    run_fit(qtbot, window, k=2, max_iter="2")
+    snap = window.state.frame.snapshot
+    assert window.pins.pin(0, "means", True)
+    _start_shown(qtbot, window)
+    assert not window.table.item(0, 2).icon().isNull() and window.table.item(0, 3).icon().isNull()  # mean, variances
+    mark = window.pins.marks.items[0]
+    target = snap.means[0, :2] + np.array([-1.0, 0.5])  # the view: columns a and b
+    mark.setPos(*window.plot.display.to_display(target))
+    mark.sigPositionChangeFinished.emit(mark)
+    dropped = np.asarray(window.controls.init_params.means)[0]
+    np.testing.assert_allclose(dropped[:2], target, rtol=1e-15)
+    assert dropped[2] == snap.means[0, 2]  # column c, not in the view, exactly as it was
