@@ -218,3 +218,15 @@ def test_a_pinned_mean_dragged_in_a_view_of_3_d_data_keeps_its_unseen_coordinate
     dropped = np.asarray(window.controls.init_params.means)[0]
     np.testing.assert_allclose(dropped[:2], target, rtol=1e-15)
     assert dropped[2] == snap.means[0, 2]  # column c, not in the view, exactly as it was
+
+
+def test_compare_refuses_pins_and_model_selection_fits_without_them(qtbot, window, monkeypatch) -> None:
+    _fitted(qtbot, window)
+    assert window.pins.pin(0, "means", True)
+    window.compare_control.run()
+    assert window.messages.last_error.startswith("parameters are pinned: only exact EM keeps pins")
+    started = []
+    monkeypatch.setattr(window.selection, "start", lambda points, config, weights=None: started.append(config))
+    window.selection_control.run()
+    assert len(started) == 1 and started[0].fixed is None  # the grid starts from its own starts: no pins
+    assert window.controls.fixed == engine.FixedParams(means=(0,))  # still pinned for Run
