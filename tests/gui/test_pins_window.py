@@ -230,3 +230,11 @@ def test_compare_refuses_pins_and_model_selection_fits_without_them(qtbot, windo
     window.selection_control.run()
     assert len(started) == 1 and started[0].fixed is None  # the grid starts from its own starts: no pins
     assert window.controls.fixed == engine.FixedParams(means=(0,))  # still pinned for Run
+
+
+def test_the_uncertainty_refuses_a_pinned_fit(qtbot, window) -> None:
+    _fitted(qtbot, window)
+    assert window.pins.pin(0, "means", True)
+    run_fit(qtbot, window)
+    assert not window.uncertainty.start(20, "nonparametric")
+    assert window.messages.last_error.startswith("parameters are pinned: the bootstrap would refit them")
