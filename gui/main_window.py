@@ -31,6 +31,7 @@ from .background import Background, shutdown_all
 from .controllers.analysis_control import CompareControl, SelectionControl
 from .controllers.data_control import DataControl
 from .controllers.export_control import ExportControl
+from .controllers.pin_control import PinControl
 from .controllers.replay_control import ReplayControl
 from .controllers.restart_control import RestartControl
 from .controllers.run_control import RunControl
@@ -210,6 +211,7 @@ class MainWindow(QMainWindow):
         self.gallery_panel.export_requested.connect(self.files.export_gallery_dialog)
         self.views = ViewControl(state, self.view_bar, self.plot_stack, self.plot, self.pairs, tasks, messages)
         self.uncertainty = UncertaintyControl(state, self.plot, self.pairs, self.table, messages, self)
+        self.pins = PinControl(state, self.plot, self.table, controls, run, messages)
 
     def _wire_panel(self) -> None:
         c, run, data = self.controls, self.run_control, self.data

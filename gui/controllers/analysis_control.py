@@ -3,6 +3,8 @@ selection over K and covariance types (Model selection tab), whose fits load int
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from PySide6.QtWidgets import QTabWidget
 
@@ -30,6 +32,12 @@ WEIGHTED_COMPARE = (
     "algorithms would fit every point once"
 )
 
+PINNED_COMPARE = (
+    "parameters are pinned: only exact EM keeps pins, so the algorithms cannot be compared with them: unpin them "
+    "(right-click a component, Unpin all) to compare"
+)
+PINNED_SELECTION = "model selection fits each K and model from its own starts, without the pins (they are for Run)"
+
 
 class CompareControl:
     """Run all: the registered algorithms from the panel's initialisation, at the same time."""
@@ -56,6 +64,9 @@ class CompareControl:
             return
         config = self.run_control.checked_config()
         if config is None:
+            return
+        if config.fixed is not None:
+            self.messages.error("Cannot compare with pinned parameters", PINNED_COMPARE)
             return
         scene = self.state.scene
         self.tabs.setCurrentWidget(self.view)
@@ -97,6 +108,9 @@ class SelectionControl:
         config = self.run_control.checked_config()
         if config is None:
             return
+        if config.fixed is not None:  # pins hold the panel's start, which the grid does not use either
+            config = replace(config, fixed=None)
+            self.messages.note(PINNED_SELECTION, 8000)
         if self.view.prior.prior() is not None and config.algorithm != "em":
             self.messages.error(
                 "Check the selection's settings",

@@ -119,7 +119,7 @@ class ReplayControl:
         init = engine.InitParams.from_arrays(snap.weights, snap.means, snap.covariances)
         of_restart = f" of restart {snap.restart}" if self.state.view_restart is not None else ""
         where = f"iteration {snap.iteration}{of_restart}"
-        self.controls.set_imported(init, f"the fit at {where}")
+        self.controls.set_imported(init, f"the fit at {where}", keep_pins=True)  # its pinned values are the pins'
         self.messages.note(f"initialisation: the fit at {where}; change any setting, then Run", 10000)
         self.run_control.reset()
 
@@ -137,7 +137,7 @@ class ReplayControl:
         except engine.UserError as exc:
             self._typing_error(str(exc))
             return
-        self.controls.set_imported(engine.InitParams.from_arrays(w, m, c), "set by hand")
+        self.controls.set_imported(engine.InitParams.from_arrays(w, m, c), "set by hand", keep_pins=True)
         self.messages.note("initialisation set by hand: Run (F5) or Step (F6) from it")
         self.run_control.reset()
 

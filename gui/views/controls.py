@@ -44,6 +44,7 @@ class ControlPanel(QWidget):
 
         self.streamed = False  # the data is read by chunks (no prior: set_streamed)
         self.init_params = None  # engine.InitParams imported from a file, used when init is IMPORTED_INIT
+        self.fixed = None  # engine.FixedParams: what of init_params the fit keeps (gui.controllers.pin_control)
         self._chosen_covariance = ""  # the covariance type chosen before an algorithm restricted the choice
         self._chosen_init = 0  # the initialisation chosen before imported parameters took its place (its index)
         layout = QVBoxLayout(self)
@@ -237,10 +238,10 @@ class ControlPanel(QWidget):
         self.device.setCurrentText(current if current in devices else "cpu")
         self.device.blockSignals(False)
 
-    def set_imported(self, init_params, description: str) -> None:
+    def set_imported(self, init_params, description: str, keep_pins: bool = False) -> None:
         """Use imported parameters as the initialisation (K follows them); the initialisation chosen before
-        comes back when they are dropped (forget_imported)."""
-        self.init_params = init_params
+        comes back when they are dropped (forget_imported). Pins go unless keep_pins (the same components edited)."""
+        self.init_params, self.fixed = init_params, self.fixed if keep_pins else None
         if self.init.currentText() != IMPORTED_INIT:
             self._chosen_init = self.init.currentIndex()
         if self.init.findText(IMPORTED_INIT) < 0:
@@ -273,7 +274,7 @@ class ControlPanel(QWidget):
         if was_current:
             self.init.setCurrentIndex(self._chosen_init if self._chosen_init < self.init.count() else 0)
         self.init.blockSignals(False)
-        self.init_params = None
+        self.init_params = self.fixed = None
         return was_current
 
     def apply_config(self, cfg) -> None:
@@ -285,6 +286,7 @@ class ControlPanel(QWidget):
         self.covariance.setCurrentText(cfg.covariance_type)
         if cfg.init_params is not None:
             self.set_imported(cfg.init_params, "from the session")
+            self.fixed = getattr(cfg, "fixed", None)  # a session keeps its pins
         elif cfg.init is None:
             self.init.setCurrentIndex(0)
         else:
@@ -318,6 +320,7 @@ class ControlPanel(QWidget):
             covariance_type=self.covariance.currentText(),
             init=None if self.init.currentIndex() == 0 or imported else init,
             init_params=self.init_params if imported else None,
+            fixed=self.fixed if imported else None,
             restarts=self.restarts.value(),
             seed=self.seed.value(),
             tol=_number(self.tol, "Tolerance", float),

@@ -35,8 +35,16 @@ class DrawingViewBox(pg.ViewBox):
         self.draw_mode = False
         self.display: DisplayMap = IDENTITY
         self._rng = np.random.default_rng()
+        # a right-click's taker before the view's own menu (gui.controllers.pin_control: a component's pins):
+        # called with the click's position in display units and on the screen; True when it took the click
+        self.context_hook = None
 
     def mouseClickEvent(self, ev) -> None:
+        if ev.button() == Qt.MouseButton.RightButton and self.context_hook is not None:
+            p = self.mapSceneToView(ev.scenePos())
+            if self.context_hook(np.array([p.x(), p.y()]), ev.screenPos().toPoint()):
+                ev.accept()
+                return
         if self.draw_mode and ev.button() == Qt.MouseButton.LeftButton:
             ev.accept()
             p = self.mapSceneToView(ev.scenePos())
