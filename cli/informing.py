@@ -20,7 +20,7 @@ def check_information(args, streamed: bool, cfg: FitConfig | None = None) -> Non
     if getattr(args, "fix", None):
         raise UserError(
             "--information does not take --fix: a pinned parameter is not estimated, so its information is not "
-            "defined in the free parametrisation; use --bootstrap"
+            "defined in the free parametrisation; fit without --fix"
         )
     if getattr(args, "missing", None):
         raise UserError("--information does not take --missing em yet (points with missing values): use --bootstrap")

@@ -50,6 +50,7 @@ def test_fit_bootstrap_exports_the_engine_bootstrap_of_the_fit(tmp_path, capsys,
         (["--bootstrap", "1"], "--bootstrap needs at least 2 replicates, got 1"),
         (["--bootstrap", "5", "--memory-limit", "1K"], "--bootstrap needs the data in memory"),
         (["--bootstrap", "10000000000"], "--bootstrap 10000000000 on 272 points needs about"),
+        (["--bootstrap", "5", "--init", "p.json", "--fix", "means=0"], "--bootstrap does not take --fix yet"),
     ],
 )
 def test_a_bootstrap_that_cannot_run_is_one_line_and_writes_nothing(tmp_path, capsys, more, message) -> None:
