@@ -10,9 +10,11 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from preloaded import FORKS, Preloaded
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
@@ -44,15 +46,32 @@ def test_every_bench_is_covered() -> None:
     assert set(IMPORT_ONLY) <= set(names)
 
 
+@pytest.fixture(scope="module")
+def python() -> Iterator[Preloaded | None]:
+    """The preloaded Python the benches run in, one at a time (tests/preloaded.py); None: each starts its own."""
+    if not FORKS:
+        yield None
+        return
+    preloaded = Preloaded(_env())
+    yield preloaded
+    preloaded.close()
+
+
 @pytest.mark.parametrize("name", [n for n in benches() if n not in IMPORT_ONLY])
-def test_bench_runs_tiny(name: str, tmp_path: Path) -> None:
+def test_bench_runs_tiny(name: str, tmp_path: Path, python: Preloaded | None) -> None:
     """The bench at --tiny: exit 0, and at least one table printed."""
-    args = [sys.executable, str(BENCH / f"{name}.py"), "--tiny"]
+    args = [str(BENCH / f"{name}.py"), "--tiny"]
     if name == "bench_scale":
         args += ["--folder", str(tmp_path)]  # its data file goes here, not into the machine's temp folder
-    out = subprocess.run(args, cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=HANG_S)
-    assert out.returncode == 0, f"{name} --tiny exited {out.returncode}:\n{out.stdout[-2000:]}\n{out.stderr[-3000:]}"
-    assert TABLE_RULE.search(out.stdout), f"{name} --tiny printed no table:\n{out.stdout[-2000:]}"
+    if python is None:
+        out = subprocess.run(
+            [sys.executable, *args], cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=HANG_S
+        )
+        returncode, printed = out.returncode, out.stdout + out.stderr
+    else:
+        returncode, printed = python.run(args, tmp_path, _env(), HANG_S)
+    assert returncode == 0, f"{name} --tiny exited {returncode}:\n{printed[-5000:]}"
+    assert TABLE_RULE.search(printed), f"{name} --tiny printed no table:\n{printed[-2000:]}"
 
 
 @pytest.mark.parametrize("name", sorted(IMPORT_ONLY))

@@ -12,7 +12,6 @@ silently. Each file's blocks run in order in one folder (a block may use the fil
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shlex
@@ -25,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from preloaded import FORKS, Preloaded
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -114,36 +114,6 @@ def _env(tmp: Path) -> dict[str, str]:
     }
 
 
-class Preloaded:
-    """A Python that has imported the engine and torch once and runs each command in a fork of itself
-    (tests/preloaded_server.py says how, and why that runs a command as the interpreter would). One per thread of
-    doc_runs; Linux only (elsewhere each command starts its own Python)."""
-
-    def __init__(self, folder: Path) -> None:
-        self.server = subprocess.Popen(
-            [sys.executable, str(ROOT / "tests" / "preloaded_server.py")],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            env=_env(folder),
-            text=True,
-        )
-        self.output = folder / ".command-output"
-
-    def run(self, argv: list[str], folder: Path) -> tuple[int, str]:
-        """The command's exit status and its stdout and stderr, interleaved as written."""
-        request = {"argv": argv, "cwd": str(folder), "env": _env(folder), "output": str(self.output)}
-        self.server.stdin.write(json.dumps(request | {"timeout": HANG_S}) + "\n")
-        self.server.stdin.flush()
-        reply = self.server.stdout.readline()
-        assert reply, f"the preloaded Python ended (exit {self.server.wait()})"
-        return json.loads(reply)["returncode"], self.output.read_text(encoding="utf-8", errors="replace")
-
-    def close(self) -> None:
-        self.server.stdin.close()
-        self.server.wait(timeout=HANG_S)
-        self.server.stdout.close()
-
-
 def _started(argv: list[str], folder: Path) -> tuple[int, str]:
     """The command in a Python of its own."""
     out = subprocess.run(
@@ -157,7 +127,9 @@ def run(command: Command, folder: Path, where: str, python: Preloaded | None = N
     and the shown output printed."""
     argv = shlex.split(command.line, comments=True)
     assert argv[0] == "python3", f"{where}: {command.line!r} does not start with python3"
-    returncode, printed = _started(argv[1:], folder) if python is None else python.run(argv[1:], folder)
+    returncode, printed = (
+        _started(argv[1:], folder) if python is None else python.run(argv[1:], folder, _env(folder), HANG_S)
+    )
     assert returncode == 0, f"{where}: {command.line!r} exited {returncode}:\n{printed[-3000:]}"
     got = {_normal(line) for line in printed.splitlines()}
     missing = [line for line in command.expected if line.strip() and _normal(line) not in got]
@@ -197,9 +169,9 @@ def test_not_run_blocks_are_few() -> None:
 def run_file(path: Path, tmp: Path, pythons: dict[str, Preloaded]) -> None:
     """A file's runnable blocks, in order, in one folder made in tmp, in this thread's preloaded Python (Linux)."""
     folder = _folder(tmp)
-    python = None
-    if sys.platform.startswith("linux"):
-        python = pythons.setdefault(threading.current_thread().name, Preloaded(folder))
+    if FORKS and threading.current_thread().name not in pythons:
+        pythons[threading.current_thread().name] = Preloaded(_env(folder))
+    python = pythons.get(threading.current_thread().name)
     for block in blocks(path):
         if block.not_run is None:
             for command in commands(block):
@@ -239,16 +211,16 @@ def test_a_failing_command_fails(tmp_path: Path) -> None:
         run(Command("python3 main.py fit no-such-file.csv -k 3"), _folder(tmp_path), "here")
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the preloaded Python forks: Linux only")
+@pytest.mark.skipif(not FORKS, reason="the preloaded Python forks: Linux only")
 def test_the_preloaded_python_runs_a_command_as_its_own_python_does(tmp_path: Path) -> None:
     """A fork of the preloaded Python gives a command's exit status and output as a Python of its own does (a
     failing command, and a script whose atexit handler prints as it exits 3)."""
     folder = _folder(tmp_path)
     (folder / "docs" / "bye.py").write_text("import atexit, sys\natexit.register(print, 'bye')\nsys.exit(3)\n")
-    python = Preloaded(folder)
+    python = Preloaded(_env(folder))
     try:
         for argv in (["main.py", "fit", "no-such-file.csv", "-k", "3"], ["docs/bye.py"]):
-            assert python.run(argv, folder) == _started(argv, folder)
+            assert python.run(argv, folder, _env(folder)) == _started(argv, folder)
         with pytest.raises(AssertionError, match="exited 2"):
             run(Command("python3 main.py fit no-such-file.csv -k 3"), folder, "here", python)
     finally:
