@@ -7,12 +7,10 @@ import numpy as np
 from engine.config import FitConfig
 from engine.errors import UserError
 
-FULL_ONLY = "--information supports full covariances (VVV), not {}: use --bootstrap"
-
 
 def check_information(args, streamed: bool, cfg: FitConfig | None = None) -> None:
     """Refuse --information before the fit runs: data read by chunks or on a cluster, pinned parameters, missing
-    values, a prior, or (with cfg) a covariance type other than full."""
+    values, a prior, or (with cfg) a covariance type whose shape or orientation is constrained."""
     if not getattr(args, "information", False):
         return
     if streamed:
@@ -31,8 +29,9 @@ def check_information(args, streamed: bool, cfg: FitConfig | None = None) -> Non
             "--information is the likelihood's and --prior fits a posterior's maximum: fit without --prior, or use "
             "--bootstrap"
         )
-    if cfg.covariance_type != "full":
-        raise UserError(FULL_ONLY.format(repr(cfg.covariance_type)))
+    from engine.selection.information import check_covariance_type
+
+    check_covariance_type(cfg.covariance_type)
 
 
 def run_information(args, ds, cfg: FitConfig, last, params) -> list[str]:

@@ -79,17 +79,22 @@ def upper_basis(d: int) -> np.ndarray:
     return basis
 
 
-def structure(covariance_type: str, d: int) -> tuple[np.ndarray, bool]:
-    """The free covariance entries of a covariance type (its registry or mclust name): their unit matrices
-    (M, D, D) and whether every component shares them. UserError naming --bootstrap for the eight constrained
-    models (and a name not registered)."""
+def check_covariance_type(covariance_type: str) -> str:
+    """The mclust name of a covariance type (its registry or mclust name) that the information supports;
+    UserError naming --bootstrap for the eight constrained models (and a name not registered)."""
     try:
         model = registered_type(covariance_type).model
     except KeyError:
         model = ""
     if model not in STRUCTURES:
         raise UserError(REFUSED.format(repr(covariance_type)))
-    kind, shared = STRUCTURES[model]
+    return model
+
+
+def structure(covariance_type: str, d: int) -> tuple[np.ndarray, bool]:
+    """The free covariance entries of a covariance type (check_covariance_type): their unit matrices (M, D, D) and
+    whether every component shares them."""
+    kind, shared = STRUCTURES[check_covariance_type(covariance_type)]
     if kind == "upper":
         return upper_basis(d), shared
     if kind == "diagonal":
