@@ -2,7 +2,7 @@
 over the data, a fast alternative to the bootstrap (selection/bootstrap.py) for the six covariance types whose
 free covariance entries move the covariances linearly: full (VVV), tied (EEE), diag (VVI), spherical (VII), EEI
 and EII (STRUCTURES). The other eight of mclust's models constrain a shape or an orientation (not linear in the
-entries): they are refused, naming --bootstrap.
+entries): information() takes theirs by autograd in a smooth parametrisation (information_smooth.py).
 
 Free parameters theta (P,), in this order: the weights w_1 .. w_{K-1} (the last is 1 - their sum), the means
 mu_k (D each, component after component), then the covariances' free entries: M of them per component
@@ -42,9 +42,9 @@ STRUCTURES = {
     "VII": ("identity", False),
     "EII": ("identity", True),
 }
-REFUSED = (
-    "--information supports the covariance types whose free entries are linear, full (VVV), tied (EEE), diag (VVI), "
-    "spherical (VII), EEI and EII, not {}: its shape or orientation is constrained; use --bootstrap"
+SINGULAR = (
+    "--information: the observed information matrix is singular or not positive definite (a component with too few "
+    "points, an orientation not identified by a spherical shape, or the fit not at a maximum): use --bootstrap instead"
 )
 
 
@@ -57,6 +57,7 @@ class Information:
     weights: np.ndarray
     means: np.ndarray
     covariances: np.ndarray
+    method: str = "louis"  # or "autograd" (information_smooth.py: the eight constrained models)
 
     def standard_errors(self) -> dict[str, np.ndarray]:
         """Standard errors: weights (K,), means (K, D), covariances (K, D, D)."""
@@ -65,7 +66,7 @@ class Information:
     def meta(self) -> dict:
         """What the parameters' export carries: standard_errors_information, and how they were computed."""
         se = {k: v.tolist() for k, v in self.standard_errors().items()}
-        how = {"method": "louis", "parameters": int(self.matrix.shape[0])}
+        how = {"method": self.method, "parameters": int(self.matrix.shape[0])}
         return {"standard_errors_information": se, "information": how}
 
 
@@ -80,21 +81,24 @@ def upper_basis(d: int) -> np.ndarray:
 
 
 def check_covariance_type(covariance_type: str) -> str:
-    """The mclust name of a covariance type (its registry or mclust name) that the information supports;
-    UserError naming --bootstrap for the eight constrained models (and a name not registered)."""
+    """The mclust name of a covariance type (its registry or mclust name); UserError naming --bootstrap for a type
+    that has none (registered elsewhere)."""
     try:
         model = registered_type(covariance_type).model
     except KeyError:
         model = ""
-    if model not in STRUCTURES:
-        raise UserError(REFUSED.format(repr(covariance_type)))
+    if len(model) != 3:
+        raise UserError(f"--information knows mclust's fourteen models, not {covariance_type!r}: use --bootstrap")
     return model
 
 
 def structure(covariance_type: str, d: int) -> tuple[np.ndarray, bool]:
-    """The free covariance entries of a covariance type (check_covariance_type): their unit matrices (M, D, D) and
-    whether every component shares them."""
-    kind, shared = STRUCTURES[check_covariance_type(covariance_type)]
+    """The free covariance entries of a linear covariance type (STRUCTURES): their unit matrices (M, D, D) and
+    whether every component shares them. UserError for the eight constrained models (information() takes them)."""
+    model = check_covariance_type(covariance_type)
+    if model not in STRUCTURES:
+        raise UserError(f"Louis's closed forms need free entries that are linear, not {model}'s: use information()")
+    kind, shared = STRUCTURES[model]
     if kind == "upper":
         return upper_basis(d), shared
     if kind == "diagonal":
@@ -201,23 +205,31 @@ def information(
     covariance_type: str = "full",
     weights: np.ndarray | None = None,
 ) -> Information:
-    """The observed information of the fit (observed_information) and the standard errors sqrt(diag(I^-1)) mapped
-    back to the fit's layout by the delta method (the last weight's: Var(1 - sum) = 1^T V 1; a covariance entry's:
-    that of the free entry it is, every component's for a shared one, 0 for an entry fixed at 0). UserError for a
-    constrained covariance type (structure), or an information matrix that is not positive definite."""
-    d = np.asarray(fitted[1]).shape[1]
+    """The observed information of the fit and the standard errors sqrt(diag(I^-1)) mapped back to the fit's layout
+    by the delta method: Louis's (observed_information) for the six linear types (the last weight's SE: Var(1 - sum)
+    = 1^T V 1; a covariance entry's: that of the free entry it is, every component's for a shared one, 0 for an
+    entry fixed at 0), autograd's for the eight constrained ones (information_smooth.py). UserError for an
+    information matrix that is not positive definite."""
+    k, d = np.asarray(fitted[1]).shape
+    model = check_covariance_type(covariance_type)
+    if model not in STRUCTURES:
+        from .information_smooth import delta_standard_errors, smooth_information
+
+        info, _, jac = smooth_information(data, fitted, model, weights)
+        return Information(info, *delta_standard_errors(_inverse(info), jac, k, d), method="autograd")
     basis, shared = structure(covariance_type, d)
     info = observed_information(data, fitted, weights, covariance_type)
+    return Information(info, *_mapped(_inverse(info), k, basis, shared))
+
+
+def _inverse(info: np.ndarray) -> np.ndarray:
+    """I^-1 (P, P) by Cholesky; UserError where I is not positive definite."""
     try:
         chol = np.linalg.cholesky(info)
     except np.linalg.LinAlgError:
-        raise UserError(
-            "--information: the observed information matrix is singular or not positive definite (a component "
-            "with too few points, or the fit not at a maximum): use --bootstrap instead"
-        ) from None
+        raise UserError(SINGULAR) from None
     inv_chol = np.linalg.solve(chol, np.eye(info.shape[0]))
-    cov = inv_chol.T @ inv_chol
-    return Information(info, *_mapped(cov, np.asarray(fitted[1]).shape[0], basis, shared))
+    return inv_chol.T @ inv_chol
 
 
 def _mapped(cov: np.ndarray, k: int, basis: np.ndarray, shared: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
