@@ -215,7 +215,7 @@ def information(
     if model not in STRUCTURES:
         from .information_smooth import delta_standard_errors, smooth_information
 
-        info, _, jac = smooth_information(data, fitted, model, weights)
+        info, jac = smooth_information(data, fitted, model, weights)
         return Information(info, *delta_standard_errors(_inverse(info), jac, k, d), method="autograd")
     basis, shared = structure(covariance_type, d)
     info = observed_information(data, fitted, weights, covariance_type)

@@ -58,7 +58,8 @@ def decompose(cov: np.ndarray, model: str) -> tuple[np.ndarray, np.ndarray, np.n
         axes = np.broadcast_to(_common_axes(cov), (k, d, d))
     else:
         axes = np.linalg.eigh(cov)[1]
-    log_e = np.log(np.diagonal(np.einsum("kba,kbc,kcd->kad", axes, cov, axes), axis1=1, axis2=2))
+    with np.errstate(invalid="ignore", divide="ignore"):  # not positive definite: NaN, refused by the form check
+        log_e = np.log(np.diagonal(np.einsum("kba,kbc,kcd->kad", axes, cov, axes), axis1=1, axis2=2))
     log_volume = log_e.mean(axis=1)
     return log_volume, log_e - log_volume[:, None], np.array(axes)
 
@@ -114,17 +115,17 @@ def _log_likelihood(theta: torch.Tensor, x: torch.Tensor, f: torch.Tensor, axes:
 
 def smooth_information(
     data: np.ndarray, fitted: tuple[np.ndarray, ...], model: str, weights: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray]:
     """Minus the Hessian (P, P) of the log-likelihood in theta at the fit (weights (K,), means (K, D), covariances
-    (K, D, D) of the mclust model's form) on data (N, D) with frequency weights (N,) or None; theta (P,); the
-    Jacobian (K + K D + K D D, P) of the weights, means and covariance entries. UserError where the covariances
-    are not of the model's form."""
+    (K, D, D) of the mclust model's form) on data (N, D) with frequency weights (N,) or None, and the Jacobian
+    (K + K D + K D D, P) of the weights, means and covariance entries. UserError where the covariances are not of
+    the model's form."""
     fitted = tuple(np.asarray(a, dtype=np.float64) for a in fitted)
     theta0, axes0 = start(fitted, model)
     axes = torch.as_tensor(axes0)
     theta = torch.as_tensor(theta0)
     got = covariances(theta[len(fitted[0]) - 1 + fitted[1].size :], axes, model).numpy()
-    if np.abs(got - fitted[2]).max() > FORM_TOL * np.abs(fitted[2]).max():
+    if not np.abs(got - fitted[2]).max() <= FORM_TOL * np.abs(fitted[2]).max():  # NaN too (not positive definite)
         raise UserError(f"--information: the covariances are not of {model}'s form (fit them as {model} first)")
     x = torch.as_tensor(np.asarray(data, dtype=np.float64))
     f = torch.ones(x.shape[0], dtype=x.dtype) if weights is None else torch.as_tensor(weights, dtype=x.dtype)
@@ -133,7 +134,7 @@ def smooth_information(
         log_lik = partial(_log_likelihood, x=x[at : at + CHUNK], f=f[at : at + CHUNK], axes=axes, model=model)
         info -= torch.autograd.functional.hessian(log_lik, theta)
     jac = torch.autograd.functional.jacobian(lambda t: torch.cat([p.ravel() for p in _unpack(t, axes, model)]), theta)
-    return info.numpy(), theta0, jac.numpy()
+    return info.numpy(), jac.numpy()
 
 
 def delta_standard_errors(

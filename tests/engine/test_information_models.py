@@ -214,7 +214,7 @@ def test_the_smooth_route_equals_louis_at_the_maximum(ct: str) -> None:
     model = {"full": "VVV", "tied": "EEE", "diag": "VVI", "spherical": "VII"}.get(ct, ct)
     fitted = _polished(x, _fit(x, 3, ct), ct)
     louis = information(x, fitted, ct).standard_errors()
-    info, _, jac = smooth_information(x, fitted, model)
+    info, jac = smooth_information(x, fitted, model)
     smooth = delta_standard_errors(np.linalg.inv(info), jac, 3, 3)
     for name, se in zip(louis, smooth, strict=True):
         np.testing.assert_allclose(se, louis[name], rtol=0, atol=1e-12 * louis[name].max(), err_msg=name)
@@ -304,6 +304,9 @@ def test_covariances_not_of_the_model_s_form_are_refused() -> None:
     point = (np.array([0.6, 0.4]), np.array([[0.0, 0.0], [6.0, 4.0]]), np.stack(CONSTRAINED_TRUE["VEV"]))
     with pytest.raises(UserError, match="the covariances are not of EEV's form"):
         information(x, point, "EEV")
+    not_positive = np.array([[1.0, 2.0], [2.0, 1.0]])  # its log volume is NaN: refused, not NaN standard errors
+    with pytest.raises(UserError, match="the covariances are not of EEV's form"):
+        information(x, (point[0], point[1], np.stack([not_positive, not_positive])), "EEV")
 
 
 def test_a_float32_fit_is_taken_at_its_precision() -> None:
