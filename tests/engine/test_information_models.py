@@ -180,7 +180,7 @@ def test_agrees_with_the_bootstrap_on_separated_clusters(ct: str) -> None:
 
 @pytest.mark.parametrize("ct", LINEAR)
 def test_integer_weights_give_the_repeated_rows_information(ct: str) -> None:
-    """Frequency weights 1..3 on 300 points: the information of the rows repeated that many times (measured: 1e-15
+    """Frequency weights 1..3 on 300 points: the information of the rows repeated that many times (measured: 1.6e-15
     of its largest entry)."""
     x = _mixture(300, 2)
     counts = np.random.default_rng(4).integers(1, 4, size=x.shape[0])
