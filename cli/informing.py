@@ -7,12 +7,10 @@ import numpy as np
 from engine.config import FitConfig
 from engine.errors import UserError
 
-FULL_ONLY = "--information supports full covariances (VVV), not {}: use --bootstrap"
-
 
 def check_information(args, streamed: bool, cfg: FitConfig | None = None) -> None:
     """Refuse --information before the fit runs: data read by chunks or on a cluster, pinned parameters, missing
-    values, a prior, or (with cfg) a covariance type other than full."""
+    values, a prior, or (with cfg) a covariance type that is not one of mclust's fourteen models."""
     if not getattr(args, "information", False):
         return
     if streamed:
@@ -31,8 +29,9 @@ def check_information(args, streamed: bool, cfg: FitConfig | None = None) -> Non
             "--information is the likelihood's and --prior fits a posterior's maximum: fit without --prior, or use "
             "--bootstrap"
         )
-    if cfg.covariance_type != "full":
-        raise UserError(FULL_ONLY.format(repr(cfg.covariance_type)))
+    from engine.selection.information import check_covariance_type
+
+    check_covariance_type(cfg.covariance_type)
 
 
 def run_information(args, ds, cfg: FitConfig, last, params) -> list[str]:
@@ -43,12 +42,17 @@ def run_information(args, ds, cfg: FitConfig, last, params) -> list[str]:
     fitted = (last.weights, last.means, last.covariances)
     info = information(ds.points, fitted, cfg.covariance_type, args.weight_values)
     params.meta.update(info.meta())
-    return information_table(info.standard_errors(), fitted, ds.columns)
+    return information_table(info.standard_errors(), fitted, ds.columns, info.method)
 
 
-def information_table(se: dict[str, np.ndarray], fitted: tuple[np.ndarray, ...], columns: tuple[str, ...]) -> list[str]:
+HOW = {"louis": "Louis's method", "autograd": "autograd's Hessian of the log-likelihood in lambda D A D^T"}
+
+
+def information_table(
+    se: dict[str, np.ndarray], fitted: tuple[np.ndarray, ...], columns: tuple[str, ...], method: str = "louis"
+) -> list[str]:
     """Each component's weight, means and variances with their standard errors (the covariances' other entries:
-    in the export)."""
+    in the export); method: how the information was computed (HOW)."""
     names = [columns[i] if i < len(columns) else str(i) for i in range(fitted[1].shape[1])]
     rows = []  # (component, label, estimate, SE)
     for k in range(len(fitted[0])):
@@ -57,7 +61,7 @@ def information_table(se: dict[str, np.ndarray], fitted: tuple[np.ndarray, ...],
         rows += [(k, f"variance {n}", fitted[2][k, i, i], se["covariances"][k, i, i]) for i, n in enumerate(names)]
     width = max(len("parameter"), *(len(label) for _, label, _, _ in rows))
     lines = [
-        "information: standard errors (SE) from the observed information (Louis's method):",
+        f"information: standard errors (SE) from the observed information ({HOW[method]}):",
         f"  {'component':>9}  {'parameter':<{width}} {'estimate':>12} {'SE':>12}",
     ]
     lines += [f"  {k:>9}  {label:<{width}} {v:>12.6g} {s:>12.6g}" for k, label, v, s in rows]

@@ -243,7 +243,8 @@ def _bootstrap_args(p: argparse.ArgumentParser) -> None:
         "--information",
         action="store_true",
         help="after the fit, standard errors of the weights, means and covariances from the observed information "
-        "(Louis's method; full covariances, data in memory): printed and in the .json/.npz export "
+        "(Louis's method; autograd's Hessian for the eight models that constrain a shape or an orientation; data in "
+        "memory): printed and in the .json/.npz export "
         "(standard_errors_information); one pass over the data, a fast alternative to --bootstrap",
     )
 

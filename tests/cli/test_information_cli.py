@@ -37,9 +37,29 @@ def test_fit_information_exports_the_engine_information_of_the_fit(tmp_path, cap
 
 
 @pytest.mark.parametrize(
+    ("covariance", "parameters", "method"),
+    [("tied", 3, "louis"), ("diag", 4, "louis"), ("spherical", 2, "louis"), ("EEI", 2, "louis"), ("EII", 1, "louis")]
+    + [("VEV", 5, "autograd"), ("EVE", 4, "autograd")],
+)
+def test_the_other_models_export_their_information(tmp_path, capsys, covariance, parameters, method) -> None:
+    """The other linear models (Louis's) and two constrained ones (autograd's): the export is the engine's
+    information of the exported fit, in the model's own free parameters (1 weight, 4 means, then `parameters`
+    covariance parameters: mclust's count), and the table names the method."""
+    out = tmp_path / "fit.json"
+    argv = ["fit", str(FAITHFUL), *ARGS, "--covariance", covariance, "--information", "-o", str(out)]
+    assert cli(argv) == 0
+    assert ("Louis's method" in capsys.readouterr().out) == (method == "louis")
+    got = json.loads(out.read_text())
+    x = np.loadtxt(FAITHFUL, delimiter=",", skiprows=1)
+    fitted = tuple(np.asarray(got[name]) for name in ("weights", "means", "covariances"))
+    for name, se in information(x, fitted, covariance).standard_errors().items():
+        np.testing.assert_allclose(got["standard_errors_information"][name], se, rtol=1e-9)
+    assert got["information"] == {"method": method, "parameters": 1 + 4 + parameters}
+
+
+@pytest.mark.parametrize(
     ("more", "message"),
     [
-        (["--covariance", "tied"], "--information supports full covariances (VVV), not 'tied': use --bootstrap"),
         (["--memory-limit", "1K"], "--information needs the data in memory"),
         (["--prior", "default"], "--information is the likelihood's and --prior fits a posterior's maximum"),
         (["--missing", "em"], "--information does not take --missing em yet"),

@@ -113,8 +113,8 @@ def test_integer_weights_give_the_repeated_rows_information() -> None:
 def test_refuses_other_covariance_types_and_a_singular_information() -> None:
     x = _mixture(200, 1)
     fitted = _fit(x, 2)
-    with pytest.raises(UserError, match="supports full covariances"):
-        information(x, fitted, covariance_type="diag")
+    with pytest.raises(UserError, match="knows mclust's fourteen models, not 'bogus': use --bootstrap"):
+        information(x, fitted, covariance_type="bogus")
     # a component far from every point: no information on its mean or covariance
     w, m, c = fitted
     far = (np.array([0.5, 0.5]), np.stack([m[0], m[1] + 1e6]), c)
