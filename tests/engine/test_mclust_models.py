@@ -397,3 +397,16 @@ def test_a_sweep_of_disjoint_rounds_is_the_plane_by_plane_sweep(d: int) -> None:
     got = jacobi_sweep(torch.tensor(w), torch.tensor(q), torch.tensor(c)).numpy()
     np.testing.assert_allclose(got, want, atol=1e-12)
     assert f(got) <= f(q)
+
+
+def test_in_one_dimension_each_model_is_mclusts_e_or_v() -> None:
+    """On 1-D data a covariance is one variance: shape and orientation are 1, so each model is mclust's "E" (equal
+    variances, its first letter E) or "V" (its first letter V), i.e. EEE's or VVV's fit from the same start. EVE and
+    VVE, whose orientation step had no plane to rotate, raised an IndexError here."""
+    x = np.random.default_rng(3).normal(size=(120, 1)) * np.repeat([1.0, 3.0], 60)[:, None]
+    x[60:] += 4.0
+    start = FitConfig(n_components=2, seed=1, reg_covar=0.0, tol=1e-10, max_iter=500)
+    ll = {t: run_to_end(x, replace(start, covariance_type=t)).log_likelihood for t in ("EEE", "VVV")}
+    for model in MCLUST_MODELS:
+        got = run_to_end(x, replace(start, covariance_type=model)).log_likelihood
+        assert got == pytest.approx(ll["EEE" if model[0] == "E" else "VVV"], rel=1e-9), model

@@ -172,7 +172,8 @@ def round_robin(size: int) -> list[tuple[list[int], list[int]]]:
     for _ in range(n - 1):
         pairs = [(ring[a], ring[n - 1 - a]) for a in range(n // 2)]
         pairs = [(min(a, b), max(a, b)) for a, b in pairs if a >= 0 and b >= 0]
-        rounds.append(([a for a, _ in pairs], [b for _, b in pairs]))
+        if pairs:  # size 1 has none: one column has no plane to rotate
+            rounds.append(([a for a, _ in pairs], [b for _, b in pairs]))
         ring = [ring[0], ring[-1], *ring[1:-1]]
     return rounds
 
