@@ -133,6 +133,12 @@ _EXPORTS = {
         "information",
         "observed_information",
     ),
+    "selection.identifiability": (
+        "DEFAULT_REPLICATES",
+        "Identifiability",
+        "gallery_identifiability",
+        "identifiability",
+    ),
     "selection.gallery": (
         "Gallery",
         "build_gallery",
