@@ -134,8 +134,9 @@ _EXPORTS = {
         "observed_information",
     ),
     "selection.identifiability": (
-        "DEFAULT_REPLICATES",
+        "IDENTIFIABILITY_REPLICATES",
         "Identifiability",
+        "describe_identifiability",
         "gallery_identifiability",
         "identifiability",
     ),

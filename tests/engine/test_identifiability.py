@@ -4,6 +4,9 @@ linear_sum_assignment on a Bhattacharyya distance written here, the mutual neare
 
 from __future__ import annotations
 
+import csv
+import json
+
 import numpy as np
 import pytest
 from scipy import linalg
@@ -11,8 +14,10 @@ from scipy.optimize import linear_sum_assignment
 
 from engine import FitConfig, run_to_end
 from engine.selection.bootstrap import bootstrap
+from engine.selection.gallery import build_gallery, write_gallery
 from engine.selection.identifiability import (
     MARGIN,
+    Identifiability,
     gallery_identifiability,
     identifiability,
     identified,
@@ -122,3 +127,23 @@ def test_the_gallery_bootstraps_its_optima_from_one_seed() -> None:
         assert got[s.label].solution == alone.solution
         np.testing.assert_array_equal(got[s.label].components, alone.components)
     assert got["A"].solution == 1.0 and got["B"].solution < 0.5
+
+
+def test_the_gallery_gives_each_restart_its_solutions_share(tmp_path) -> None:
+    """The gallery's rows (and CSV) carry the share of their solution's label; the JSON each optimum's meta."""
+    x = np.loadtxt("tests/data/old_faithful.csv", delimiter=",", skiprows=1, usecols=(1, 2))
+    snap = run_to_end(x, FitConfig(n_components=2, restarts=3))
+    labels = {s.label for s in build_gallery(snap).solutions}
+    shares = {"A": Identifiability(np.array([1.0, 0.75]), 0.75, 4, 0, 4, "weighted", 0)}
+    gallery = build_gallery(snap, shares)
+    want = [0.75 if row["solution"] == "A" else None for row in gallery.rows]
+    assert [row["identifiable"] for row in gallery.rows] == want and "A" in labels
+    write_gallery(tmp_path / "g.csv", gallery)
+    got = [row["identifiable"] for row in csv.DictReader((tmp_path / "g.csv").open())]
+    assert got == ["" if w is None else "0.75" for w in want]
+    write_gallery(tmp_path / "g.json", gallery)
+    solutions = json.loads((tmp_path / "g.json").read_text())["solutions"]
+    assert [s["identifiable"] for s in solutions] == [
+        shares[s.label].meta() if s.label == "A" else None for s in gallery.solutions
+    ]
+    assert solutions[0]["identifiable"]["components"] == [1.0, 0.75]
