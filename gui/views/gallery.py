@@ -313,13 +313,13 @@ class GalleryPanel(QWidget):
             QTimer.singleShot(0, lambda: self._add_pictures(gallery, rows[PICTURES_PER_TURN:], pictures))
 
     def _caption(self, row: dict) -> str:
-        """'r3 · A · -1234.5', and ' · 80% id' once its solution's identifiability is known."""
+        """'r3 · A · -1234.5', and a line '80% identifiable' once its solution's identifiability is known."""
         ll = "–" if row["log_likelihood"] is None else f"{row['log_likelihood']:.1f}"
         group = row["solution"] or "–"
         if row["outcome"] not in ("", OPTIMUM):
             group += f" {row['outcome']}"  # "C plateau", "E not converged": not an answer
         ident = (self.found or {}).get(row["solution"])
-        return f"r{row['restart']} · {group} · {ll}" + ("" if ident is None else f" · {ident.solution:.0%} id")
+        return f"r{row['restart']} · {group} · {ll}" + ("" if ident is None else f"\n{ident.solution:.0%} identifiable")
 
     def _tooltip(self, row: dict) -> str:
         import engine

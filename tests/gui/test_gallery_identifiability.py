@@ -38,7 +38,7 @@ def test_the_button_fills_the_identifiable_column_with_the_engines_shares(qtbot,
     for i in range(gallery.pictures.count()):
         item = gallery.pictures.item(i)
         label = item.text().split(" · ")[1]
-        assert item.text().endswith(f" · {want[label].solution:.0%} id") == (label in want)
+        assert item.text().endswith(f"\n{want[label].solution:.0%} identifiable") == (label in want)
     said = window.statusBar().currentMessage()
     assert said.startswith("identifiable (every component, in 50 nonparametric bootstrap replicates of each optimum)")
 
