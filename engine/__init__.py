@@ -143,6 +143,7 @@ _EXPORTS = {
     "selection.gallery": (
         "Gallery",
         "build_gallery",
+        "with_identifiability",
         "write_gallery",
     ),
     "history": (

@@ -6,7 +6,7 @@ import csv
 import io
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -69,7 +69,6 @@ class Gallery:
 def build_gallery(snap: Snapshot, identifiability: dict | None = None) -> Gallery:
     """The gallery of the fit whose last snapshot is snap (any status); identifiability: its optima's (label ->
     Identifiability, engine.selection.identifiability.gallery_identifiability) or None."""
-    identifiability = identifiability or {}
     table = snap.restarts
     n_restarts = len(table.seeds)
     cfg = snap.config
@@ -97,11 +96,20 @@ def build_gallery(snap: Snapshot, identifiability: dict | None = None) -> Galler
                 "solution": labels[r],
                 "outcome": outcomes[r],
                 "solution_share": share.get(labels[r], 0.0),
-                "identifiable": _share(identifiability.get(labels[r])),
+                "identifiable": None,
                 "shown": r == snap.restart,
             }
         )
-    return Gallery(rows, solutions, summary(solutions, n_restarts), forum_choice(table, solutions), identifiability)
+    gallery = Gallery(rows, solutions, summary(solutions, n_restarts), forum_choice(table, solutions))
+    return with_identifiability(gallery, identifiability)
+
+
+def with_identifiability(gallery: Gallery, found: dict | None) -> Gallery:
+    """The gallery with its optima's identifiability (label -> Identifiability; None: not computed): each row's
+    identifiable is its solution's share (None where its solution has none)."""
+    found = found or {}
+    rows = [{**row, "identifiable": _share(found.get(row["solution"]))} for row in gallery.rows]
+    return replace(gallery, rows=rows, identifiability=found)
 
 
 def _share(ident) -> float | None:

@@ -274,6 +274,12 @@ class GalleryPanel(QWidget):
             b.setEnabled(True)
         self.set_identifiability(self.found)  # the same fit's gallery again (another view): its shares stay
 
+    def exported(self):
+        """The gallery to export: with its optima's identifiability once computed (engine Gallery, or None)."""
+        import engine
+
+        return None if self.gallery is None else engine.with_identifiability(self.gallery, self.found)
+
     def set_identifying(self, running: bool) -> None:
         """The button while the identifiability runs: it cancels it."""
         self.identify_button.setText(CANCEL_IDENTIFY if running else IDENTIFY)

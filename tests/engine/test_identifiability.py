@@ -14,7 +14,7 @@ from scipy.optimize import linear_sum_assignment
 
 from engine import FitConfig, run_to_end
 from engine.selection.bootstrap import bootstrap
-from engine.selection.gallery import build_gallery, write_gallery
+from engine.selection.gallery import build_gallery, with_identifiability, write_gallery
 from engine.selection.identifiability import (
     MARGIN,
     Identifiability,
@@ -136,6 +136,7 @@ def test_the_gallery_gives_each_restart_its_solutions_share(tmp_path) -> None:
     labels = {s.label for s in build_gallery(snap).solutions}
     shares = {"A": Identifiability(np.array([1.0, 0.75]), 0.75, 4, 0, 4, "weighted", 0)}
     gallery = build_gallery(snap, shares)
+    assert with_identifiability(build_gallery(snap), shares).rows == gallery.rows
     want = [0.75 if row["solution"] == "A" else None for row in gallery.rows]
     assert [row["identifiable"] for row in gallery.rows] == want and "A" in labels
     write_gallery(tmp_path / "g.csv", gallery)

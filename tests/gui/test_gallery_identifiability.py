@@ -4,6 +4,8 @@ pictures (the engine's numbers: tests/engine/test_identifiability.py checks thos
 
 from __future__ import annotations
 
+import csv
+
 import engine
 from gui.views import gallery as panel
 from tests.gui.gui_helpers import FIT_TIMEOUT_MS, run_fit, two_clusters
@@ -18,7 +20,7 @@ def _gallery(qtbot, window):
     return window.gallery_panel
 
 
-def test_the_button_fills_the_identifiable_column_with_the_engines_shares(qtbot, window) -> None:
+def test_the_button_fills_the_identifiable_column_with_the_engines_shares(qtbot, window, tmp_path) -> None:
     gallery = _gallery(qtbot, window)
     assert [gallery.table.item(r, panel.IDENTIFIABLE).text() for r in range(6)] == [""] * 6  # not computed yet
     gallery.identify_button.click()
@@ -41,6 +43,10 @@ def test_the_button_fills_the_identifiable_column_with_the_engines_shares(qtbot,
         assert item.text().endswith(f"\n{want[label].solution:.0%} identifiable") == (label in want)
     said = window.statusBar().currentMessage()
     assert said.startswith("identifiable (every component, in 50 nonparametric bootstrap replicates of each optimum)")
+    window.files.export_gallery(str(tmp_path / "g.csv"))  # the export has them too
+    for row in csv.DictReader((tmp_path / "g.csv").open()):
+        want_share = want[row["solution"]].solution if row["solution"] in want else None
+        assert row["identifiable"] == ("" if want_share is None else repr(want_share))
 
 
 def test_new_data_cancels_and_drops_it(qtbot, window) -> None:
