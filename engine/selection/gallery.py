@@ -113,7 +113,7 @@ def with_identifiability(gallery: Gallery, found: dict | None) -> Gallery:
 
 
 def _share(ident) -> float | None:
-    return None if ident is None else ident.solution
+    return None if ident is None or ident.reason else ident.solution
 
 
 def write_gallery(path: str | Path, gallery: Gallery) -> None:

@@ -19,17 +19,21 @@ compared with its own bootstrap spread: two components at nearly one place score
 and more data makes close components identifiable. A component alone (K = 1) is always identified.
 
 The solution's share is that of the replicates in which every component is identified. Replicates whose EM failed
-(a covariance no longer positive definite) are left out, as the bootstrap leaves them out, and counted.
+(a covariance no longer positive definite) are left out, as the bootstrap leaves them out, and counted. A solution
+whose bootstrap cannot run (nearly every replicate failed) has no share (NaN) and the reason, and the gallery's
+other solutions go on; only when every one fails is it the user's error (bad data fails them all).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..config import FitConfig
+from ..errors import UserError
 from ..snapshot import CancelToken
 from .bootstrap import bootstrap
 from .solutions import OPTIMUM, Solution, component_distances
@@ -41,7 +45,8 @@ IDENTIFIABILITY_REPLICATES = 50  # a share to about +-7% (a binomial's standard 
 @dataclass(frozen=True)
 class Identifiability:
     """A solution's identifiability: components (K,) the share of the used replicates in which component k is
-    identified; solution the share in which all are; used, failed and requested replicates; kind and seed."""
+    identified; solution the share in which all are; used, failed and requested replicates; kind and seed. When its
+    bootstrap could not run: NaN shares and the reason (the bootstrap's message)."""
 
     components: np.ndarray
     solution: float
@@ -50,18 +55,21 @@ class Identifiability:
     requested: int
     kind: str
     seed: int
+    reason: str = ""
 
     def meta(self) -> dict:
-        """The gallery's JSON for it."""
+        """The gallery's JSON for it (null shares when its bootstrap could not run, and the reason)."""
+        known = not self.reason
         return {
-            "share": self.solution,
-            "components": self.components.tolist(),
+            "share": self.solution if known else None,
+            "components": self.components.tolist() if known else None,
             "replicates": self.requested,
             "used": self.used,
             "failed": self.failed,
             "type": self.kind,
             "seed": self.seed,
             "margin": MARGIN,
+            **({} if known else {"reason": self.reason}),
         }
 
 
@@ -116,12 +124,19 @@ def gallery_identifiability(
     numbers: the solutions' shares differ by their components, not by their draws). progress(done, total) is
     called before each solution."""
     optima = [s for s in solutions if s.kind == OPTIMUM]
-    out = {}
+    out, errors = {}, []
     for i, s in enumerate(optima):
         if progress is not None:
             progress(i, len(optima))
         fitted = (s.weights, s.means, s.covariances)
-        out[s.label] = identifiability(data, fitted, config, replicates, kind, config.seed, weights, cancel)
+        try:
+            out[s.label] = identifiability(data, fitted, config, replicates, kind, config.seed, weights, cancel)
+        except UserError as exc:  # this solution's replicates failed: the others may not
+            errors.append(exc)
+            unknown = np.full(len(s.weights), np.nan)
+            out[s.label] = Identifiability(unknown, math.nan, 0, replicates, replicates, kind, config.seed, str(exc))
+    if optima and len(errors) == len(optima):
+        raise errors[0]  # every one: the data, the settings or the request, not one solution
     return out
 
 
@@ -133,6 +148,9 @@ def describe_identifiability(found: dict[str, Identifiability]) -> str:
     first = next(iter(found.values()))
     parts = []
     for label, ident in found.items():
+        if ident.reason:
+            parts.append(f"solution {label} unknown ({ident.reason})")
+            continue
         each = ", ".join(f"{share:.0%}" for share in ident.components)
         failed = f"; {ident.failed} replicates failed, left out" if ident.failed else ""
         parts.append(f"solution {label} {ident.solution:.0%} (components {each}{failed})")

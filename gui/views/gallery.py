@@ -169,6 +169,10 @@ def _identifiable_cell(ident) -> QTableWidgetItem:
         cell = _Number(None, "")
         cell.setToolTip("not computed: the Identifiability button bootstraps each solution (not plateaus)")
         return cell
+    if ident.reason:  # its bootstrap could not run
+        cell = _Number(None, "unknown")
+        cell.setToolTip(ident.reason)
+        return cell
     cell = _Number(ident.solution, f"{ident.solution:.0%}")
     cell.setToolTip(_identifiable_text(ident))
     return cell
@@ -176,6 +180,8 @@ def _identifiable_cell(ident) -> QTableWidgetItem:
 
 def _identifiable_text(ident) -> str:
     """'all components identifiable in 80% of 50 bootstrap replicates (each: 96%, 80%, 100%)'."""
+    if ident.reason:
+        return f"identifiability unknown: {ident.reason}"
     each = ", ".join(f"{share:.0%}" for share in ident.components)
     failed = f", {ident.failed} failed" if ident.failed else ""
     share, used = f"{ident.solution:.0%}", ident.used
@@ -325,7 +331,8 @@ class GalleryPanel(QWidget):
         if row["outcome"] not in ("", OPTIMUM):
             group += f" {row['outcome']}"  # "C plateau", "E not converged": not an answer
         ident = (self.found or {}).get(row["solution"])
-        return f"r{row['restart']} · {group} · {ll}" + ("" if ident is None else f"\n{ident.solution:.0%} identifiable")
+        known = ident is not None and not ident.reason
+        return f"r{row['restart']} · {group} · {ll}" + (f"\n{ident.solution:.0%} identifiable" if known else "")
 
     def _tooltip(self, row: dict) -> str:
         import engine

@@ -13,11 +13,13 @@ from scipy import linalg
 from scipy.optimize import linear_sum_assignment
 
 from engine import FitConfig, run_to_end
+from engine.errors import UserError
 from engine.selection.bootstrap import bootstrap
 from engine.selection.gallery import build_gallery, with_identifiability, write_gallery
 from engine.selection.identifiability import (
     MARGIN,
     Identifiability,
+    describe_identifiability,
     gallery_identifiability,
     identifiability,
     identified,
@@ -148,3 +150,28 @@ def test_the_gallery_gives_each_restart_its_solutions_share(tmp_path) -> None:
         shares[s.label].meta() if s.label == "A" else None for s in gallery.solutions
     ]
     assert solutions[0]["identifiable"]["components"] == [1.0, 0.75]
+
+
+def test_a_solution_whose_bootstrap_fails_is_unknown_and_the_others_go_on() -> None:
+    """Ten copies of one point, reg_covar 0: a component on them is singular at once, in 9 of 10 replicates
+    (measured), too many for the bootstrap; the solution that splits the other points in two is bootstrapped as
+    usual (3 iterations: too few to find the copies, which EM left longer always ends on). Every solution failing
+    is the user's error, said once."""
+    x = np.concatenate([np.random.default_rng(0).normal(size=(200, 2)), np.full((10, 2), 10.0)])
+    cfg = FitConfig(n_components=2, reg_covar=0.0, max_iter=3)
+    w, half = np.array([200.0, 10.0]) / 210.0, np.diag([0.36, 1.0])
+    spike = solution_of("A", w, [[0.0, 0.0], [10.0, 10.0]], [np.eye(2), np.eye(2) * 1e-2])
+    broad = solution_of("B", np.array([0.5, 0.5]), [[-0.8, 0.0], [0.8, 0.0]], [half, half])
+    got = gallery_identifiability(x, [spike, broad], cfg, replicates=10)
+    assert np.isnan(got["A"].solution) and np.isnan(got["A"].components).all() and got["A"].used == 0
+    assert got["A"].reason.startswith("9 of 10 bootstrap replicates failed")
+    assert got["A"].meta()["share"] is None and got["A"].meta()["reason"] == got["A"].reason
+    assert 0.0 <= got["B"].solution <= 1.0 and not got["B"].reason
+    assert "solution A unknown (9 of 10 bootstrap replicates failed" in describe_identifiability(got)
+    with pytest.raises(UserError, match="9 of 10 bootstrap replicates failed"):
+        gallery_identifiability(x, [spike], cfg, replicates=10)
+
+
+def solution_of(label: str, weights: np.ndarray, means: list, covariances: list) -> Solution:
+    """An optimum with these parameters (the gallery's grouping is tested in tests/engine/test_solutions.py)."""
+    return Solution(label, (0,), 0.0, weights, np.array(means), np.array(covariances), "", OPTIMUM)

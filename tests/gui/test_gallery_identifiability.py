@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import csv
 
+import numpy as np
+
 import engine
 from gui.views import gallery as panel
 from tests.gui.gui_helpers import FIT_TIMEOUT_MS, run_fit, two_clusters
@@ -57,3 +59,10 @@ def test_new_data_cancels_and_drops_it(qtbot, window) -> None:
     assert not control.running and gallery.identify_button.text() == panel.IDENTIFY
     qtbot.waitUntil(lambda: not control.background.busy, timeout=FIT_TIMEOUT_MS)
     assert gallery.found is None and gallery.gallery is None
+
+
+def test_a_solution_whose_bootstrap_failed_says_unknown_and_why(qtbot) -> None:
+    failed = engine.Identifiability(np.full(2, np.nan), np.nan, 0, 10, 10, "nonparametric", 0, "9 of 10 ... failed")
+    cell = panel._identifiable_cell(failed)
+    assert (cell.text(), cell.toolTip()) == ("unknown", "9 of 10 ... failed")
+    assert panel._identifiable_text(failed) == "identifiability unknown: 9 of 10 ... failed"
