@@ -72,6 +72,28 @@ def run_bootstrap(args, ds, cfg: FitConfig, last, params) -> list[str]:
     return bootstrap_table(boot, fitted, ds.columns, elapsed)
 
 
+def run_identifiability(args, ds, cfg: FitConfig, last) -> tuple[dict, list[str]]:
+    """--gallery with --bootstrap B: each optimum of the gallery bootstrapped B times (of --bootstrap-type, from the
+    fit's seed), how often its components are identifiable; (label -> Identifiability, the lines to print)."""
+    from engine.selection.gallery import build_gallery
+    from engine.selection.identifiability import describe_identifiability, gallery_identifiability
+
+    def say(done: int, total: int) -> None:
+        print(f"identifiability: optimum {done + 1} of {total}, {args.bootstrap} replicates ...", file=sys.stderr)
+
+    solutions = build_gallery(last).solutions
+    found = gallery_identifiability(
+        ds.points,
+        solutions,
+        cfg,
+        args.bootstrap,
+        args.bootstrap_type,
+        args.weight_values,
+        progress=None if args.quiet else say,
+    )
+    return found, [describe_identifiability(found)]
+
+
 def bootstrap_table(boot, fitted: tuple[np.ndarray, ...], columns: tuple[str, ...], elapsed: float) -> list[str]:
     """What the command line prints: one line on the replicates, then each component's weight, means and
     variances with their standard errors and 95% percentile intervals (the covariances' other entries: in the

@@ -22,7 +22,7 @@ from engine.runtime.limits import (
     restarts_that_fit,
 )
 
-from .bootstrapping import check_bootstrap, check_bootstrap_memory, run_bootstrap
+from .bootstrapping import check_bootstrap, check_bootstrap_memory, run_bootstrap, run_identifiability
 from .commands_stream import fit_on_cluster, fit_streamed
 from .informing import check_information, run_information
 from .inputs import fit_config, gallery_config, load_data, say_sample, stream_source
@@ -80,12 +80,16 @@ def cmd_fit(args) -> int:
     print(fit_line(cfg, last, params, per_batch))
     for w in last.warnings:
         print(f"warning: {w}", file=sys.stderr)
+    identifiable = None
     if args.bootstrap is not None:
         print("\n".join(run_bootstrap(args, ds, cfg, last, params)))
+        if args.gallery:  # the gallery's optima bootstrapped too: how often their components are identifiable
+            identifiable, lines = run_identifiability(args, ds, cfg, last)
+            print("\n".join(lines))
     if args.information:
         print("\n".join(run_information(args, ds, cfg, last, params)))
     with staged_writes():  # every output of the run, or none
-        said = write_fit_outputs(args, ds, cfg, last, history, params)
+        said = write_fit_outputs(args, ds, cfg, last, history, params, identifiable)
     for line in said:  # once every file is in its place
         print(line)
     return 0

@@ -22,8 +22,9 @@ def check_suffixes(args) -> None:
             raise UserError(f"{path}: --{name} writes {' or '.join(suffixes)}: name the file so")
 
 
-def write_fit_outputs(args, ds, cfg: FitConfig, last, history: History, params) -> list[str]:
-    """Write the fit's outputs (inside staged_writes); the lines to print once they are all in place."""
+def write_fit_outputs(args, ds, cfg: FitConfig, last, history: History, params, identifiable=None) -> list[str]:
+    """Write the fit's outputs (inside staged_writes); the lines to print once they are all in place.
+    identifiable: the gallery's optima's identifiability (label -> Identifiability) or None."""
     said = []
     if args.output:
         write_params(args.output, params)
@@ -36,7 +37,7 @@ def write_fit_outputs(args, ds, cfg: FitConfig, last, history: History, params) 
         write_session(args.session, ref, cfg, last, history)
         said.append(session_line(args.session))
     if args.gallery:
-        said += write_gallery_lines(args.gallery, last, cfg)
+        said += write_gallery_lines(args.gallery, last, cfg, identifiable)
     return said
 
 
@@ -44,10 +45,10 @@ def session_line(path: str) -> str:
     return f"wrote the session to {path} (reproduce it with: python3 main.py replay {path})"
 
 
-def write_gallery_lines(path: str, last, cfg: FitConfig) -> list[str]:
-    """Every restart's answer, grouped into solutions (built from the fit's last snapshot: no data needed); the
-    lines to print once it is in place."""
-    gallery = build_gallery(last)
+def write_gallery_lines(path: str, last, cfg: FitConfig, identifiable=None) -> list[str]:
+    """Every restart's answer, grouped into solutions (built from the fit's last snapshot: no data needed), with its
+    optima's identifiability when computed (label -> Identifiability); the lines to print once it is in place."""
+    gallery = build_gallery(last, identifiable)
     write_gallery(path, gallery)
     lines = [gallery.summary] + ([gallery.forum_choice] if gallery.forum_choice else [])
     return [*lines, f"wrote the gallery of {cfg.restarts} restarts to {path}"]

@@ -196,7 +196,8 @@ def _fit_parser(sub) -> None:
     f.add_argument(
         "--gallery",
         help="the restarts table (.csv or .json): one row per restart with the solution "
-        "it reached; restarts all run to the end (select-by final)",
+        "it reached; restarts all run to the end (select-by final); with --bootstrap B, each optimum bootstrapped B "
+        "times too, and how often its components are identifiable (column identifiable)",
     )
     _bootstrap_args(f)
     f.add_argument("--quiet", action="store_true", help="no progress bar")

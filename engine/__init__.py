@@ -133,9 +133,17 @@ _EXPORTS = {
         "information",
         "observed_information",
     ),
+    "selection.identifiability": (
+        "IDENTIFIABILITY_REPLICATES",
+        "Identifiability",
+        "describe_identifiability",
+        "gallery_identifiability",
+        "identifiability",
+    ),
     "selection.gallery": (
         "Gallery",
         "build_gallery",
+        "with_identifiability",
         "write_gallery",
     ),
     "history": (

@@ -31,6 +31,7 @@ from .background import Background, shutdown_all
 from .controllers.analysis_control import CompareControl, SelectionControl
 from .controllers.data_control import DataControl
 from .controllers.export_control import ExportControl
+from .controllers.identifiability_control import IdentifiabilityControl
 from .controllers.pin_control import PinControl
 from .controllers.replay_control import ReplayControl
 from .controllers.restart_control import RestartControl
@@ -204,6 +205,7 @@ class MainWindow(QMainWindow):
         self.sessions = SessionControl(state, controls, run, self.data, tasks, messages)
         self.replay = ReplayControl(state, timeline, self.plot, self.table, controls, run, tasks, messages)
         self.restarts = RestartControl(state, self.gallery_panel, self.tabs, timeline, self.replay, tasks, messages)
+        self.identifiability = IdentifiabilityControl(state, self.gallery_panel, messages, self)
         self.compare_control = CompareControl(state, self.compare, self.tabs, run, tasks, messages)
         self.selection_control = SelectionControl(
             state, self.selection, self.tabs, controls, timeline, run, tasks, messages

@@ -6,7 +6,7 @@ import csv
 import io
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +39,7 @@ COLUMNS = (
     "empty",
     "solution",
     "solution_share",
+    "identifiable",
     "shown",
     "outcome",
     "last_step",
@@ -48,12 +49,16 @@ COLUMNS = (
 @dataclass(frozen=True)
 class Gallery:
     """Every restart of a fit, grouped into solutions. rows: one dict per restart (COLUMNS): last_step is the
-    log-likelihood its last iteration gained, outcome what its group is (optimum, plateau, not converged)."""
+    log-likelihood its last iteration gained, outcome what its group is (optimum, plateau, not converged),
+    identifiable the share of bootstrap replicates in which all its solution's components are identifiable (None
+    where not computed: a plateau, an unconverged group, or no bootstrap asked for); identifiability: each
+    bootstrapped optimum's engine Identifiability, by label."""
 
     rows: list[dict]
     solutions: list[Solution]
     summary: str
     forum_choice: str
+    identifiability: dict = field(default_factory=dict)
 
     @property
     def counts(self) -> str:
@@ -61,8 +66,9 @@ class Gallery:
         return counts(self.solutions)
 
 
-def build_gallery(snap: Snapshot) -> Gallery:
-    """The gallery of the fit whose last snapshot is snap (any status)."""
+def build_gallery(snap: Snapshot, identifiability: dict | None = None) -> Gallery:
+    """The gallery of the fit whose last snapshot is snap (any status); identifiability: its optima's (label ->
+    Identifiability, engine.selection.identifiability.gallery_identifiability) or None."""
     table = snap.restarts
     n_restarts = len(table.seeds)
     cfg = snap.config
@@ -90,10 +96,24 @@ def build_gallery(snap: Snapshot) -> Gallery:
                 "solution": labels[r],
                 "outcome": outcomes[r],
                 "solution_share": share.get(labels[r], 0.0),
+                "identifiable": None,
                 "shown": r == snap.restart,
             }
         )
-    return Gallery(rows, solutions, summary(solutions, n_restarts), forum_choice(table, solutions))
+    gallery = Gallery(rows, solutions, summary(solutions, n_restarts), forum_choice(table, solutions))
+    return with_identifiability(gallery, identifiability)
+
+
+def with_identifiability(gallery: Gallery, found: dict | None) -> Gallery:
+    """The gallery with its optima's identifiability (label -> Identifiability; None: not computed): each row's
+    identifiable is its solution's share (None where its solution has none)."""
+    found = found or {}
+    rows = [{**row, "identifiable": _share(found.get(row["solution"]))} for row in gallery.rows]
+    return replace(gallery, rows=rows, identifiability=found)
+
+
+def _share(ident) -> float | None:
+    return None if ident is None or ident.reason else ident.solution
 
 
 def write_gallery(path: str | Path, gallery: Gallery) -> None:
@@ -125,6 +145,7 @@ def write_gallery(path: str | Path, gallery: Gallery) -> None:
                             "weights": s.weights.tolist(),
                             "means": s.means.tolist(),
                             "covariances": s.covariances.tolist(),
+                            "identifiable": _meta(gallery.identifiability.get(s.label)),
                         }
                         for s in gallery.solutions
                     ],
@@ -137,6 +158,10 @@ def write_gallery(path: str | Path, gallery: Gallery) -> None:
     else:
         raise UserError(f"{path}: unknown gallery format {suffix!r}: use {' or '.join(GALLERY_FORMATS)}")
     atomic_write(path, data.encode())
+
+
+def _meta(ident) -> dict | None:
+    return None if ident is None else ident.meta()
 
 
 def _cell(value) -> str:

@@ -133,7 +133,7 @@ class ExportControl:
             self.messages.error("Could not export the gallery", "there is no gallery yet: run a fit with restarts > 1")
             return
         try:
-            engine.write_gallery(path, self.gallery_panel.gallery)
+            engine.write_gallery(path, self.gallery_panel.exported())  # with the identifiability, once computed
         except engine.UserError as exc:
             self.messages.error("Could not export the gallery", str(exc))
             return

@@ -159,7 +159,11 @@ class UncertaintyControl(QObject):
             self.pairs.set_clouds(None)
             self.table.set_errors(None)
             return
-        self.pairs.set_clouds(result.boot.means if self.layer.visible else None)  # the pairs view: clouds only
+        boot, snap = result.boot, result.snapshot
+        if self.layer.visible:  # the pairs view: the clouds and the bands in every cell
+            self.pairs.set_clouds(boot.means, boot.covariances, (snap.means, snap.covariances))
+        else:
+            self.pairs.set_clouds(None)
         vu = self._in_view(scene, result)
         if vu is None:
             self.layer.clear()

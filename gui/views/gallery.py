@@ -48,6 +48,13 @@ COLUMNS = (
     "solution",
     "outcome",
     "share",
+    "identifiable",
+)
+IDENTIFIABLE = COLUMNS.index("identifiable")
+IDENTIFY, CANCEL_IDENTIFY = "Identifiability", "Cancel identifiability"
+IDENTIFY_TIP = (
+    "Bootstrap each solution (50 replicates, started from it) and count how often all its components are found "
+    "again unambiguously: the replicate's matched component twice as near as any other (Bhattacharyya distance)"
 )
 # Rows of restarts that reached no optimum (a plateau, not converged) are greyed: they are not answers.
 NOT_AN_ANSWER = QColor(120, 120, 120)
@@ -146,6 +153,7 @@ def _row_cells(row: dict) -> list[QTableWidgetItem]:
         QTableWidgetItem(row["solution"]),
         QTableWidgetItem(row["outcome"]),
         _Number(row["solution_share"], f"{row['solution_share']:.0%}"),
+        _identifiable_cell(None),
     ]
     if row["outcome"] not in ("", OPTIMUM):
         for cell in cells:
@@ -154,16 +162,44 @@ def _row_cells(row: dict) -> list[QTableWidgetItem]:
     return cells
 
 
+def _identifiable_cell(ident) -> QTableWidgetItem:
+    """The identifiable column's cell: the share of replicates in which all components are identified ('' and a
+    hint when not computed)."""
+    if ident is None:
+        cell = _Number(None, "")
+        cell.setToolTip("not computed: the Identifiability button bootstraps each solution (not plateaus)")
+        return cell
+    if ident.reason:  # its bootstrap could not run
+        cell = _Number(None, "unknown")
+        cell.setToolTip(ident.reason)
+        return cell
+    cell = _Number(ident.solution, f"{ident.solution:.0%}")
+    cell.setToolTip(_identifiable_text(ident))
+    return cell
+
+
+def _identifiable_text(ident) -> str:
+    """'all components identifiable in 80% of 50 bootstrap replicates (each: 96%, 80%, 100%)'."""
+    if ident.reason:
+        return f"identifiability unknown: {ident.reason}"
+    each = ", ".join(f"{share:.0%}" for share in ident.components)
+    failed = f", {ident.failed} failed" if ident.failed else ""
+    share, used = f"{ident.solution:.0%}", ident.used
+    return f"all components identifiable in {share} of {used} bootstrap replicates{failed} (each: {each})"
+
+
 class GalleryPanel(QWidget):
     """Summary in words, a picture grid and a sortable table of the restarts."""
 
     show_restart = Signal(int)
     make_current = Signal(int)
     export_requested = Signal()
+    identify_requested = Signal()
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.gallery = None
+        self.found: dict | None = None  # the optima's engine Identifiability by label, once computed
         self.summary = QLabel("Run a fit with several restarts (Restarts > 1) to see where each one ends.")
         self.summary.setWordWrap(True)
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -184,10 +220,12 @@ class GalleryPanel(QWidget):
         self.show_button = QPushButton("Show")
         self.current_button = QPushButton("Make current fit")
         self.export_button = QPushButton("Export gallery…")
-        for b in (self.show_button, self.current_button, self.export_button):
+        self.identify_button = QPushButton(IDENTIFY)
+        self.identify_button.setToolTip(IDENTIFY_TIP)
+        for b in self._buttons():
             b.setEnabled(False)
         buttons = QHBoxLayout()
-        for b in (self.show_button, self.current_button, self.export_button):
+        for b in self._buttons():
             buttons.addWidget(b)
         buttons.addStretch(1)
         split = QSplitter(Qt.Orientation.Horizontal)
@@ -209,13 +247,17 @@ class GalleryPanel(QWidget):
         self.show_button.clicked.connect(lambda: self._emit_selected(self.show_restart))
         self.current_button.clicked.connect(lambda: self._emit_selected(self.make_current))
         self.export_button.clicked.connect(self.export_requested)
+        self.identify_button.clicked.connect(self.identify_requested)
+
+    def _buttons(self) -> tuple[QPushButton, ...]:
+        return self.show_button, self.current_button, self.export_button, self.identify_button
 
     def clear(self) -> None:
-        self.gallery = None
+        self.gallery, self.found = None, None
         self.pictures.clear()
         self.table.setRowCount(0)
         self.summary.setText("Run a fit with several restarts (Restarts > 1) to see where each one ends.")
-        for b in (self.show_button, self.current_button, self.export_button):
+        for b in self._buttons():
             b.setEnabled(False)
 
     def set_gallery(self, gallery, pictures: list[QImage]) -> None:
@@ -234,30 +276,74 @@ class GalleryPanel(QWidget):
                 self.table.setItem(i, col, cell)
         self.table.setSortingEnabled(True)
         self.table.sortItems(3, Qt.SortOrder.DescendingOrder)  # best log-likelihood first
-        for b in (self.show_button, self.current_button, self.export_button):
+        for b in self._buttons():
             b.setEnabled(True)
+        self.set_identifiability(self.found)  # the same fit's gallery again (another view): its shares stay
+
+    def exported(self):
+        """The gallery to export: with its optima's identifiability once computed (engine Gallery, or None)."""
+        import engine
+
+        return None if self.gallery is None else engine.with_identifiability(self.gallery, self.found)
+
+    def set_identifying(self, running: bool) -> None:
+        """The button while the identifiability runs: it cancels it."""
+        self.identify_button.setText(CANCEL_IDENTIFY if running else IDENTIFY)
+
+    def set_identifiability(self, found: dict | None) -> None:
+        """Each restart's solution's identifiability (engine Identifiability by label; None: not computed) in the
+        table's identifiable column and the pictures' captions."""
+        self.found = found
+        found = found or {}
+        solution = COLUMNS.index("solution")
+        sorting = self.table.isSortingEnabled()
+        self.table.setSortingEnabled(False)  # the rows stay where they are while their cells change
+        for i in range(self.table.rowCount()):
+            cell = _identifiable_cell(found.get(self.table.item(i, solution).text()))
+            cell.setForeground(self.table.item(i, 0).foreground())  # greyed with its row (no answer)
+            self.table.setItem(i, IDENTIFIABLE, cell)
+        self.table.setSortingEnabled(sorting)
+        rows = {row["restart"]: row for row in self.gallery.rows} if self.gallery is not None else {}
+        for i in range(self.pictures.count()):
+            item = self.pictures.item(i)
+            row = rows.get(item.data(Qt.ItemDataRole.UserRole))
+            if row is not None:
+                item.setText(self._caption(row))
+                item.setToolTip(self._tooltip(row))
 
     def _add_pictures(self, gallery, rows: list[dict], pictures: list[QImage]) -> None:
         """Add PICTURES_PER_TURN pictures, then let the event loop run before the next ones (no long stall)."""
-        import engine
-
         if gallery is not self.gallery:
             return  # replaced meanwhile
         for row in rows[:PICTURES_PER_TURN]:
             r = row["restart"]
-            ll = "–" if row["log_likelihood"] is None else f"{row['log_likelihood']:.1f}"
-            group = row["solution"] or "–"
-            if row["outcome"] not in ("", OPTIMUM):
-                group += f" {row['outcome']}"  # "C plateau", "E not converged": not an answer
-            item = QListWidgetItem(QIcon(QPixmap.fromImage(pictures[r])), f"r{r} · {group} · {ll}")
+            item = QListWidgetItem(QIcon(QPixmap.fromImage(pictures[r])), self._caption(row))
             item.setData(Qt.ItemDataRole.UserRole, r)
-            item.setToolTip(
-                f"restart {r} (seed {row['seed']}): {_what(row)}, log-likelihood {ll}, "
-                f"{engine.counted(row['n_iter'], 'iteration')}"
-            )
+            item.setToolTip(self._tooltip(row))
             self.pictures.addItem(item)
         if rows[PICTURES_PER_TURN:]:
             QTimer.singleShot(0, lambda: self._add_pictures(gallery, rows[PICTURES_PER_TURN:], pictures))
+
+    def _caption(self, row: dict) -> str:
+        """'r3 · A · -1234.5', and a line '80% identifiable' once its solution's identifiability is known."""
+        ll = "–" if row["log_likelihood"] is None else f"{row['log_likelihood']:.1f}"
+        group = row["solution"] or "–"
+        if row["outcome"] not in ("", OPTIMUM):
+            group += f" {row['outcome']}"  # "C plateau", "E not converged": not an answer
+        ident = (self.found or {}).get(row["solution"])
+        known = ident is not None and not ident.reason
+        return f"r{row['restart']} · {group} · {ll}" + (f"\n{ident.solution:.0%} identifiable" if known else "")
+
+    def _tooltip(self, row: dict) -> str:
+        import engine
+
+        ll = "–" if row["log_likelihood"] is None else f"{row['log_likelihood']:.1f}"
+        ident = (self.found or {}).get(row["solution"])
+        return (
+            f"restart {row['restart']} (seed {row['seed']}): {_what(row)}, log-likelihood {ll}, "
+            f"{engine.counted(row['n_iter'], 'iteration')}"
+            + ("" if ident is None else f"; {_identifiable_text(ident)}")
+        )
 
     def _row_restart(self, row: int) -> int:
         return int(self.table.item(row, 0).text())

@@ -13,14 +13,17 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QPainterPath
+from PySide6.QtWidgets import QGraphicsPathItem
 
 from ..scene.display_map import DisplayMap, map_for
 from ..scene.frames import DataScene, Frame, ellipse_rings, padded_bounds
+from ..scene.uncertainty import band_rings
 from ..scene.weights import point_sides
 from .palette import component_color
 from .plot_style import no_si_prefix
 from .point_cloud import PointCloudItem
-from .uncertainty_layer import CLOUD_ALPHA, CLOUD_SIZE, cloud_brush
+from .uncertainty_layer import BAND_ALPHA, CLOUD_ALPHA, CLOUD_SIZE, band_path, cloud_brush
 
 MAX_PAIRS = 8  # columns in the matrix at most (8 x 8 cells)
 PAIR_POINTS = 1000  # points drawn per cell (a fixed random sample of the shown points)
@@ -52,6 +55,13 @@ class PairsView(pg.GraphicsLayoutWidget):
         # clouds' scatters of each cell, one a component
         self.cloud_means: np.ndarray | None = None
         self._clouds: dict[tuple[int, int], list[pg.ScatterPlotItem]] = {}
+        # with the replicates' covariances (B', K, D, D) and the fit's (means (K, D), covariances (K, D, D)): each
+        # component's band in each cell, drawn a cell per event-loop turn (_band_next); the cells drawn so far
+        self.cloud_covariances: np.ndarray | None = None
+        self.cloud_fit: tuple[np.ndarray, np.ndarray] | None = None
+        self._bands: dict[tuple[int, int], list[QGraphicsPathItem]] = {}
+        self.bands_drawn: set[tuple[int, int]] = set()
+        self._band_id, self._band_busy = 0, False
         self.scene_data: DataScene | None = None
         self.scene().sigMouseClicked.connect(self._clicked)
         self._pending: Frame | None = None
@@ -68,7 +78,8 @@ class PairsView(pg.GraphicsLayoutWidget):
         (making a plot is slow enough that 36 at once would hold the window: docs/performance.md, 'The window');
         points uncoloured until the first frame."""
         self.clear()
-        self.cells, self._clouds = {}, {}
+        self.cells, self._clouds, self._bands = {}, {}, {}
+        self._forget_bands()
         self.maps, self._drawn = {}, {}
         self.scene_data = scene
         self.columns = tuple(columns[:MAX_PAIRS])
@@ -218,10 +229,72 @@ class PairsView(pg.GraphicsLayoutWidget):
                 item.setData(ring[:, 0], ring[:, 1])
         self._draw_clouds()
 
-    def set_clouds(self, means: np.ndarray | None) -> None:
-        """The bootstrap's replicate means (B', K, D) in data units to draw in every cell, or none (None)."""
-        self.cloud_means = means
+    def set_clouds(
+        self,
+        means: np.ndarray | None,
+        covariances: np.ndarray | None = None,
+        fitted: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> None:
+        """The bootstrap's replicate means (B', K, D) in data units to draw in every cell, or none (None); with the
+        replicates' covariances (B', K, D, D) and the fit's (means (K, D), covariances (K, D, D)), each component's
+        band around its ellipse too (gui.scene.uncertainty.band_rings in the cell's plane)."""
+        if means is not self.cloud_means or covariances is not self.cloud_covariances:
+            self._forget_bands()  # another result (or none): its bands are drawn again
+        self.cloud_means, self.cloud_covariances, self.cloud_fit = means, covariances, fitted
         self._draw_clouds()
+
+    def _forget_bands(self) -> None:
+        """No band drawn: a chain of _band_next still scheduled finds itself stale."""
+        self._band_id += 1
+        self._band_busy = False
+        self.bands_drawn = set()
+        for items in self._bands.values():
+            for item in items:
+                item.setPath(QPainterPath())
+
+    def _draw_bands(self) -> None:
+        """Go on drawing the bands of the cells that have none, a cell per event-loop turn: a band takes the
+        quantiles of B' rings (docs/performance.md, 'The window'), 28 cells' at once would hold the window."""
+        if self.cloud_covariances is None or self.cloud_fit is None or self._band_busy:
+            return
+        if any(cell not in self.bands_drawn for cell in self.cells):
+            self._band_busy = True
+            band_id = self._band_id
+            QTimer.singleShot(0, self, lambda: self._band_next(band_id))
+
+    def _band_next(self, band_id: int) -> None:
+        if band_id != self._band_id:
+            return  # another result, none, or another matrix since: that one's chain draws
+        todo = [cell for cell in self.cells if cell not in self.bands_drawn]
+        if not todo or self.cloud_covariances is None or self.cloud_fit is None:
+            self._band_busy = False
+            return
+        self._draw_cell_bands(todo[0])
+        self.bands_drawn.add(todo[0])
+        QTimer.singleShot(0, self, lambda: self._band_next(band_id))
+
+    def _draw_cell_bands(self, cell: tuple[int, int]) -> None:
+        """Cell (ci, cj)'s bands: each component's band_rings of the replicates' marginals in the columns (cj, ci),
+        computed in the cell's display units (a per-axis affine map: the band is the mapped band)."""
+        idx = [cell[1], cell[0]]  # (cj, ci): column cj across, ci up
+        plot, display = self.cells[cell][0], self.maps[cell]
+        means, covs, (fit_means, fit_covs) = self.cloud_means, self.cloud_covariances, self.cloud_fit
+        items = self._bands.setdefault(cell, [])
+        for k in range(len(fit_means)):
+            if len(items) <= k:
+                item = QGraphicsPathItem()
+                item.setPen(pg.mkPen(None))
+                item.setZValue(-1)  # under the points and the ellipses, which stay readable through it
+                plot.addItem(item)
+                items.append(item)
+            center = display.to_display(fit_means[k][idx])
+            cov = display.covariance_to_display(fit_covs[k][np.ix_(idx, idx)])
+            rep_means = display.to_display(means[:, k][:, idx])
+            rep_covs = display.covariance_to_display(covs[:, k][:, idx][:, :, idx])
+            items[k].setPath(band_path(*band_rings(center, cov, rep_means, rep_covs)))
+            items[k].setBrush(cloud_brush(k, BAND_ALPHA))
+        for item in items[len(fit_means) :]:
+            item.setPath(QPainterPath())
 
     def _draw_clouds(self) -> None:
         """Each cell's clouds: component k's replicate means in the cell's pair of columns, in its colour."""
@@ -239,6 +312,7 @@ class PairsView(pg.GraphicsLayoutWidget):
                     cloud.setData(pos=xy, brush=cloud_brush(j, CLOUD_ALPHA))
                 else:
                     cloud.setData([], [])
+        self._draw_bands()
 
     def _clicked(self, event) -> None:
         if event.button() != Qt.MouseButton.LeftButton:
