@@ -48,9 +48,9 @@ class MultiSource:
             yield from source.chunks(rows)
 
 
-def open_source(spec: str | Path, columns: list[str] | None = None):
+def open_source(spec: str | Path, columns: list[str] | None = None, missing: bool = False):
     """The source for a `.npy`, Parquet or CSV/TSV file, a folder of `.npy`/Parquet files, or a glob of them
-    ('data/part-*.parquet')."""
+    ('data/part-*.parquet'); missing: an empty cell, NA token or null reads as NaN (--missing em)."""
     text = str(spec)
     if any(ch in text for ch in "*?["):
         paths = sorted(Path(p) for p in globbing.glob(text))
@@ -67,11 +67,11 @@ def open_source(spec: str | Path, columns: list[str] | None = None):
         fmt = format_of(path, default=None)
         if fmt is None or fmt.source is None or (len(paths) > 1 and not fmt.in_folders):
             raise DataError(f"{path}: data bigger than memory is read from {' or '.join(IN_FOLDER_SUFFIXES)} files")
-        sources.append(fmt.source(path, columns))
+        sources.append(fmt.source(path, columns, missing) if missing else fmt.source(path, columns))
     return sources[0] if len(sources) == 1 else MultiSource(sources)
 
 
-def chunked_source(spec: str, columns: list | None, limit: int, cluster: bool = False):
+def chunked_source(spec: str, columns: list | None, limit: int, cluster: bool = False, missing: bool = False):
     """The data as a chunked source (open_source) when it must be read by chunks: a folder or a glob, a
     table larger than `limit` bytes (in float64: a float32 file counts twice), or any data a Dask cluster fits
     (cluster=True); None when it is loaded whole (by engine.load, with its own messages)."""
@@ -79,7 +79,7 @@ def chunked_source(spec: str, columns: list | None, limit: int, cluster: bool = 
     many = any(ch in spec for ch in "*?[") or path.is_dir()
     text = format_of(path, default=None) is TEXT
     if text and path.is_file() and (cluster or path.stat().st_size > limit):
-        return open_source(spec, columns)  # a text table larger than the limit, or for a cluster's workers
+        return open_source(spec, columns, missing)  # a text table larger than the limit, or for a cluster's workers
     if not many and path.suffix.lower() not in IN_FOLDER_SUFFIXES:
         if cluster:
             raise DataError(
@@ -89,7 +89,7 @@ def chunked_source(spec: str, columns: list | None, limit: int, cluster: bool = 
         return None
     if not many and not cluster and (not path.is_file() or path.stat().st_size * 2 <= limit):
         return None  # in memory (float32 on disk is twice as big in float64); the loader's own messages
-    source = open_source(spec, columns)
+    source = open_source(spec, columns, missing)
     if not many and not cluster and source.n_samples * source.n_features * 8 <= limit:
         return None
     return source

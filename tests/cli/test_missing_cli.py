@@ -97,10 +97,7 @@ def test_parquet_nulls_and_npy_nan_read_as_missing_with_the_flag(tmp_path, capsy
         data_mod.load(inf, missing=True)
 
 
-def test_a_row_with_nothing_observed_and_data_read_by_chunks_are_one_line(tmp_path, capsys):
+def test_a_row_with_nothing_observed_is_one_line(tmp_path, capsys):
     empty = tmp_path / "empty.csv"
     empty.write_text("a,b\n1,2\nNA,\n3,4\n")
     expect_user_error(capsys, ["fit", str(empty), "-k", "1", "--missing", "em"], "row 1 has every coordinate missing")
-    path, _ = _table(tmp_path)
-    argv = ["fit", str(path), "-k", "1", "--missing", "em", "--memory-limit", "4K"]
-    expect_user_error(capsys, argv, "--missing em fits data in memory, not read by chunks")
