@@ -33,6 +33,7 @@ from ..snapshot import CancelToken, Snapshot
 from .bookkeeping import Bookkeeping
 from .em import ExactEM, all_failed_error
 from .fitting import fit
+from .missing import has_missing
 from .pipeline import (
     Setup,
     Stopping,
@@ -93,10 +94,13 @@ def fit_cells(
     cells: list[FitConfig],
     cancel: CancelToken | None = None,
     weights: np.ndarray | None = None,
+    missing: str | None = None,
 ) -> Iterator[CellResult]:
     """Fit every cell (configs that differ only in K and covariance type) on data (N, D) (weights (N,): the
     points' frequency weights, in memory); yield the results in the order of cells, batched where that pays. Stops
-    yielding when cancel is set.
+    yielding when cancel is set. missing "em" (data in memory): data with missing values (NaN) is fitted a cell at
+    a time, each cell the fit(missing="em") of its K and model (their starts depend on K: from the complete rows
+    when there are K (D + 1) of them).
 
     Streamed data always runs batched (one pass per iteration for the whole grid): exact EM from generated
     starts only."""
@@ -110,6 +114,9 @@ def fit_cells(
                 return
             results.update(done)
         yield from (results[i] for i in range(len(cells)))
+        return
+    if missing is not None and has_missing(data):
+        yield from _each_alone(data, cells, cancel, weights, missing)
         return
     x, moments = checked_data(data)
     weights = check_weights(weights, x.shape[0])
@@ -155,11 +162,27 @@ def _scaling_groups(cells: list[FitConfig]) -> list[list[int]]:
     return [g for g in ([i for i, s in enumerate(isotropic) if not s], [i for i, s in enumerate(isotropic) if s]) if g]
 
 
-def _alone(x: np.ndarray, cfg: FitConfig, cancel: CancelToken | None, weights: np.ndarray | None) -> CellResult:
+def _each_alone(
+    x: np.ndarray, cells: list[FitConfig], cancel: CancelToken | None, weights: np.ndarray | None, missing: str
+) -> Iterator[CellResult]:
+    """Every cell fitted alone, in order, until cancel is set."""
+    for cfg in cells:
+        if cancel is not None and cancel.cancelled:
+            return
+        yield _alone(x, cfg, cancel, weights, missing)
+
+
+def _alone(
+    x: np.ndarray,
+    cfg: FitConfig,
+    cancel: CancelToken | None,
+    weights: np.ndarray | None,
+    missing: str | None = None,
+) -> CellResult:
     trace: list = []
     try:
         # every=False: only the last snapshot is built
-        *_, snap = fit(x, cfg, cancel, every=False, trace=trace, weights=weights)
+        *_, snap = fit(x, cfg, cancel, every=False, trace=trace, weights=weights, missing=missing)
     except UserError as exc:
         return CellResult(cfg, None, [], exc)
     return CellResult(cfg, snap, trace)

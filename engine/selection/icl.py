@@ -64,6 +64,25 @@ def map_log_responsibilities(
     return sums.map_sum.numpy(), sums.ll_sum.numpy() - jacobian
 
 
+def observed_map_terms(x: np.ndarray, fits: Sequence[Snapshot], weights: np.ndarray | None = None) -> np.ndarray:
+    """ICL's term of each fit (F,) on data (N, D) with missing values (NaN): sum over the points (times their
+    frequency weights (N,)) of log max_k z_ik, the responsibilities given each point's observed coordinates
+    (conditional.impute, the labels export's); NaN for a fit whose covariance is not positive definite."""
+    from ..model.conditional import impute
+
+    w = np.ones(len(x)) if weights is None else np.asarray(weights, dtype=np.float64)
+    terms = np.empty(len(fits))
+    for i, f in enumerate(fits):
+        try:
+            resp = impute(x, np.asarray(f.weights), np.asarray(f.means), np.asarray(f.covariances))[0]
+        except torch.linalg.LinAlgError:  # rounding took a covariance off positive definite: no ICL, as below
+            terms[i] = np.nan
+            continue
+        with np.errstate(divide="ignore"):
+            terms[i] = float(w @ np.log(resp.max(axis=1)))
+    return terms
+
+
 def _plan(fits: Sequence[Snapshot], center: np.ndarray, scale: np.ndarray) -> PassPlan:
     """The fits' parameters in standardised units, padded to the largest K (weight 0, mean 0, identity), as a
     classifying pass's plan: log-weights (F, K), means (F, K, D), Cholesky factors (F, K, D, D)."""
