@@ -20,7 +20,10 @@ def cmd_replay(args) -> int:
     if session.data.chunked:
         last = _replay_streamed(session.data, cfg, args)
     else:
-        last, _ = run_fit(session.data.load(), cfg, not args.quiet, weights=session.data.load_weights())
+        missing = "em" if session.data.missing else None  # recorded by a fit --missing em of data with some
+        last, _ = run_fit(
+            session.data.load(), cfg, not args.quiet, weights=session.data.load_weights(), missing=missing
+        )
     weights_column = None if session.data.weights_column is None else str(session.data.weights_column)
     params = params_from_snapshot(last, tuple(map(str, session.data.columns)), session.data.sha256, weights_column)
     print(fit_line(cfg, last, params))
@@ -51,7 +54,7 @@ def _replay_streamed(ref, cfg: FitConfig, args):
     print(f"{ref.path}: read by chunks, {ref.n_samples:,} rows: checking its SHA-256 (one pass)", file=sys.stderr)
     source = ref.open_chunked(rows)
     last = None
-    for last in report_passes(fit_stream(source, cfg, rows), args, ref.n_samples):  # noqa: B007
+    for last in report_passes(fit_stream(source, cfg, rows, missing=ref.missing), args, ref.n_samples):  # noqa: B007
         pass
     return last
 

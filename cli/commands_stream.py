@@ -143,7 +143,8 @@ def _write_streamed_outputs(args, source, cfg: FitConfig, label_rows, last, hist
     if args.gallery:
         said += write_gallery_lines(args.gallery, last, cfg)
     if args.session:  # one more pass: the data's SHA-256, which a replay checks (in one pass too)
-        ref = session_mod.chunked_ref(source, args.data, chunk_rows_for(args.limit_bytes, source.n_features))
+        rows, missing = chunk_rows_for(args.limit_bytes, source.n_features), bool(getattr(args, "missing_cells", 0))
+        ref = session_mod.chunked_ref(source, args.data, rows, missing=missing)
         write_session(args.session, ref, cfg, last, history)
         said.append(session_line(args.session))
     return said

@@ -223,8 +223,11 @@ def _data_ref(d: dict) -> DataRef:
     if not isinstance(chunked, bool) or (chunked and kind != "file"):
         raise UserError(f"data: chunked must be true or false (true for a file only), got {chunked!r:.60}")
     ref = DataRef(kind, sha, n_samples, columns=columns, n_features=d_features, chunked=chunked)
+    missing = d.get("missing", False)
+    if not isinstance(missing, bool) or (missing and kind != "file"):
+        raise UserError(f"data: missing must be true or false (true for a file only), got {missing!r:.60}")
     if kind == "file":
-        return replace(ref, path=_field(d, "path", str, "data: "), **_weights_ref(d))
+        return replace(ref, path=_field(d, "path", str, "data: "), missing=missing, **_weights_ref(d))
     if kind == "generated":
         mixture = _field(d, "mixture", dict, "data: ")
         n = _field(d, "n", int, "data: ")

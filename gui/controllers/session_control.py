@@ -37,13 +37,6 @@ class SessionControl:
             return False
         # the fit's own result (what re-running its settings reproduces), whatever iteration or restart is on
         # screen; its config is the resolved one the engine ran
-        if self.state.scene is not None and self.state.scene.ticks is not None:  # (engine.DataRef records none)
-            self.messages.error(
-                "Could not save the session",
-                "a session does not record missing values yet, and its data would not open again: export the "
-                "parameters and the labels instead (File menu)",
-            )
-            return False
         snap = source.snapshot
         history = engine.History.of_entries(source.entries) if source.entries else None
 

@@ -9,6 +9,7 @@ import json
 
 import numpy as np
 import pytest
+from bad_inputs import expect_user_error
 from test_missing_cli import _table
 
 from cli.main import main as cli
@@ -57,3 +58,21 @@ def test_parquet_nulls_read_by_chunks_are_the_fit_in_memory(tmp_path, capsys) ->
     streamed = _fit(capsys, tmp_path / "t.parquet", tmp_path / "s.json", tmp_path / "s.csv", "--memory-limit", "2K")
     assert "rows at a time" in streamed[2]
     _same(memory[0], streamed[0], memory[1], streamed[1])
+
+
+@pytest.mark.parametrize("limit", [[], ["--memory-limit", "4K"]])
+def test_a_session_records_the_missing_values_and_replays_them(tmp_path, capsys, limit) -> None:
+    """fit --missing em --session (in memory, and by chunks): the session's data says missing, and replay reads the
+    missing cells again and reproduces the fit (the same log-likelihood and parameters)."""
+    path, _ = _table(tmp_path)
+    session = tmp_path / "s.gmmsession"
+    argv = ["fit", str(path), "-k", "2", "--seed", "1", "--missing", "em", "--session", str(session), "--quiet"]
+    assert cli([*argv, *limit]) == 0, capsys.readouterr().err
+    doc = json.loads(session.read_text())
+    assert doc["data"]["missing"] is True and doc["data"]["chunked"] == bool(limit)
+    capsys.readouterr()
+    assert cli(["replay", str(session), "--quiet"]) == 0
+    assert "reproduced: the same iterations, restart, log-likelihood and parameters" in capsys.readouterr().out
+    doc["data"] |= {"kind": "inline", "chunked": False, "points": [[1.0, 2.0, 3.0]] * 150}
+    session.write_text(json.dumps(doc))
+    expect_user_error(capsys, ["replay", str(session)], "data: missing must be true or false (true for a file only)")
