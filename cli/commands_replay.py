@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import sys
+import time
 
 from engine.config import FitConfig
 from engine.errors import counted
 from engine.io.export import params_from_snapshot, versions
-from engine.io.session import read_session, replay_differences
+from engine.io.session import bootstrap_differences, read_session, replay_differences
 
 from .output import fit_line
 from .progress import report_passes, run_fit
@@ -29,10 +30,13 @@ def cmd_replay(args) -> int:
     print(fit_line(cfg, last, params))
     saved = session.fit
     differences = replay_differences(saved, last)
+    if session.bootstrap is not None:  # the fit's bootstrap again, from the replayed fit: its standard errors too
+        differences += _replay_bootstrap(session, cfg, last, params)
     print(_saved_line(saved, cfg))
     same = not differences
+    what = "log-likelihood, parameters and bootstrap standard errors" if session.bootstrap else None
     print(
-        "reproduced: the same iterations, restart, log-likelihood and parameters"
+        f"reproduced: the same iterations, restart, {what or 'log-likelihood and parameters'}"
         if same
         else "NOT reproduced: " + "; ".join(differences)
     )
@@ -57,6 +61,24 @@ def _replay_streamed(ref, cfg: FitConfig, args):
     for last in report_passes(fit_stream(source, cfg, rows, missing=ref.missing), args, ref.n_samples):  # noqa: B007
         pass
     return last
+
+
+def _replay_bootstrap(session, cfg: FitConfig, last, params) -> list[str]:
+    """The session's bootstrap run again on its data from the replayed fit (its table printed); what differs from
+    the saved standard errors."""
+    from engine.selection.bootstrap import bootstrap
+
+    from .bootstrapping import bootstrap_table
+
+    saved, ref = session.bootstrap, session.data
+    fitted = (last.weights, last.means, last.covariances)
+    points = ref.load()  # a session with a bootstrap holds its data in memory (the bootstrap needs it)
+    start = time.perf_counter()
+    boot = bootstrap(points, fitted, cfg, saved["B"], saved["type"], seed=saved["seed"], weights=ref.load_weights())
+    elapsed = time.perf_counter() - start
+    params.meta.update(boot.meta())
+    print("\n".join(bootstrap_table(boot, fitted, params.meta.get("columns") or (), elapsed)))
+    return bootstrap_differences(saved, params.meta)
 
 
 def _version_changes(saved: dict) -> str:
