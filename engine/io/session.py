@@ -273,11 +273,9 @@ def _data_ref(d: dict) -> DataRef:
     if not isinstance(chunked, bool) or (chunked and kind != "file"):
         raise UserError(f"data: chunked must be true or false (true for a file only), got {chunked!r:.60}")
     ref = DataRef(kind, sha, n_samples, columns=columns, n_features=d_features, chunked=chunked)
-    missing = d.get("missing", False)
-    if not isinstance(missing, bool) or (missing and kind != "file"):
-        raise UserError(f"data: missing must be true or false (true for a file only), got {missing!r:.60}")
     if kind == "file":
-        return replace(ref, path=_field(d, "path", str, "data: "), missing=missing, **_weights_ref(d))
+        return replace(ref, path=_field(d, "path", str, "data: "), **_weights_ref(d), missing=_missing_flag(d, kind))
+    _missing_flag(d, kind)
     if kind == "generated":
         mixture = _field(d, "mixture", dict, "data: ")
         n = _field(d, "n", int, "data: ")
@@ -311,6 +309,14 @@ def _data_ref(d: dict) -> DataRef:
     if bad is not None:
         raise UserError(f"data: every point must be {d_features} finite numbers (n_features), found {bad!r:.60}")
     return replace(ref, points=points)
+
+
+def _missing_flag(d: dict, kind: str) -> bool:
+    """The data's missing flag (a file read with missing values), checked: true for a file only."""
+    missing = d.get("missing", False)
+    if not isinstance(missing, bool) or (missing and kind != "file"):
+        raise UserError(f"data: missing must be true or false (true for a file only), got {missing!r:.60}")
+    return missing
 
 
 def _weights_ref(d: dict) -> dict:
