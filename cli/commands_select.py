@@ -48,12 +48,6 @@ def cmd_select(args) -> int:
     source = stream_source(args)
     client = None
     weights = None
-    if args.missing and (source is not None or args.dask):  # the grid by passes has no missing-data ICL pass yet
-        where = "on a Dask cluster" if args.dask else "read by chunks"
-        raise UserError(
-            f"{args.data}: select --missing em fits data in memory, not {where}: raise --memory-limit, or fit one "
-            "model and K with fit --missing em (which reads by chunks and on Dask)"
-        )
     if source is not None or args.dask:
         data, client = streamed_grid(args, source, base, len(ks) * len(types))
         columns, sha = source.columns, ""
@@ -101,7 +95,7 @@ def streamed_grid(args, source, base: FitConfig, cells: int):
         run_pass, rows = cluster_passes(args, client, source, rows)
         found = run_pass.survey(stream.SAMPLE_SIZE, base.seed)
     else:
-        found = stream.survey(source, rows, stream.SAMPLE_SIZE, base.seed)
+        found = stream.survey(source, rows, stream.SAMPLE_SIZE, base.seed, missing=bool(args.missing))
     print(
         f"{args.data}: {found.n_samples:,} rows read by chunks of {rows:,}, one pass per iteration for the whole "
         f"grid; k-means++ starts from a uniform random sample of {len(found.sample):,} rows",
@@ -156,7 +150,8 @@ def select_and_report(args, data, ks, types, base, columns, sha, weights=None) -
             "data_sha256": sha,
         }
         if missing:  # as fit's export says it: how the grid took the data's missing values, and how many
-            doc.update(missing=missing, missing_values=int(np.isnan(data).sum()))
+            cells = data.survey.missing_cells if hasattr(data, "survey") else int(np.isnan(data).sum())
+            doc.update(missing=missing, missing_values=int(cells))
         atomic_write(args.output, (json.dumps(doc, indent=2, allow_nan=False) + "\n").encode())
         print(f"wrote {args.output}")
     return 0

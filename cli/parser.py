@@ -205,7 +205,7 @@ def _fit_parser(sub) -> None:
 
 
 def _fit_only_args(f) -> None:
-    """What fit takes and select does not: pinned parameters and missing values."""
+    """What fit takes and select does not (pinned parameters), and missing values."""
     f.add_argument(
         "--fix",
         action="append",
@@ -291,7 +291,7 @@ def _select_parser(sub) -> None:
     )
     s.add_argument("--seed", type=int, default=0, help="random seed of the starts (default 0)")
     s.add_argument("--fix", action="append", help=argparse.SUPPRESS)  # refused with a line saying why
-    _missing_arg(s, "data in memory; BIC's n the rows, its log-likelihood the observed-data one")
+    _missing_arg(s, "BIC with the observed-data log-likelihood and n = the rows")
     _reg_args(s)
     _prior_arg(s)
     s.add_argument("--max-iter", type=int, default=None, help="the most iterations of each fit (default em's)")

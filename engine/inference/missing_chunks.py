@@ -19,7 +19,7 @@ from ..model import gaussian
 from ..model.conditional import conditional_terms
 from ..model.scaling import Scaling
 from .missing import MissingPoints
-from .sources import PassPlan, PassSums, lowest
+from .sources import CLASSIFY_ELEMENTS, PassPlan, PassSums, lowest
 
 
 def missing_chunk_sums(chunk: np.ndarray, weights: torch.Tensor | None, plan: PassPlan) -> PassSums:
@@ -80,6 +80,35 @@ def _observed_log_p(points: torch.Tensor, holes: torch.Tensor, plan: PassPlan) -
     cov = chol @ chol.transpose(-1, -2)
     joint = conditional_terms(points[:, obs], obs, mis, plan.log_weights.double(), plan.means.double(), cov)[0]
     return torch.logsumexp(joint, dim=1)  # (M, K, b) -> (M, b)
+
+
+def missing_classification_sums(chunk: np.ndarray, weights: torch.Tensor | None, plan: PassPlan) -> PassSums:
+    """A classifying pass's sums (sources.classification_sums) over a chunk's rows (c, D) with missing values: each
+    point's log p(x_o) and log max_k z_k with z_k given its observed coordinates (conditional.conditional_terms),
+    times its frequency weight (c,) float64 if given; no E-step statistics."""
+    m, k, d = plan.means.shape
+    x = np.asarray(chunk, dtype=np.float64)
+    w = np.ones(len(x)) if weights is None else weights.numpy()
+    z = (x - plan.center) / plan.scale
+    chol = plan.chol.double()
+    cov, lw, means = chol @ chol.transpose(-1, -2), plan.log_weights.double(), plan.means.double()
+    ll_sum, map_sum = torch.zeros(m, dtype=torch.float64), torch.zeros(m, dtype=torch.float64)
+    holes = np.isnan(z)
+    keys, inverse = np.unique(holes, axis=0, return_inverse=True)
+    block = max(1, CLASSIFY_ELEMENTS // (m * k * d))
+    for p, mask in enumerate(keys):
+        rows = np.flatnonzero(inverse.reshape(-1) == p)
+        obs, mis = torch.as_tensor(np.flatnonzero(~mask)), torch.as_tensor(np.flatnonzero(mask))
+        for lo in range(0, len(rows), block):
+            at = rows[lo : lo + block]
+            x_o = torch.as_tensor(z[np.ix_(at, ~mask)])
+            joint = conditional_terms(x_o, obs, mis, lw, means, cov)[0]  # (M, K, b)
+            log_p = torch.logsumexp(joint, dim=1)
+            w_b = torch.as_tensor(w[at])
+            ll_sum += (log_p + float(np.log(plan.scale)[mask].sum())) @ w_b
+            map_sum += (joint.amax(dim=1) - log_p) @ w_b
+    empty = torch.zeros(m, 0, dtype=torch.float64)
+    return PassSums(torch.zeros(m, k, 1, dtype=torch.float64), ll_sum, empty, empty[..., None].expand(m, 0, d), map_sum)
 
 
 def _nothing(plan: PassPlan) -> PassSums:

@@ -221,12 +221,12 @@ def chunk_sums(chunk: np.ndarray, plan: PassPlan) -> PassSums:
     """The E-step of one chunk of rows (c, D) as read: standardised, the same chunk E-step as the in-memory fit
     (whitened distances or features made per sub-chunk), its sums. Runs here or on a Dask worker."""
     chunk, w64 = split_weights(chunk, plan.weighted)
+    if plan.missing:  # the in-memory E-step of data with missing values (it imports this module: imported here)
+        from .missing_chunks import missing_chunk_sums, missing_classification_sums
+
+        return (missing_classification_sums if plan.classify else missing_chunk_sums)(chunk, w64, plan)
     if plan.classify:
         return classification_sums(chunk, plan, w64)
-    if plan.missing:  # the in-memory E-step of data with missing values (it imports this module: imported here)
-        from .missing_chunks import missing_chunk_sums
-
-        return missing_chunk_sums(chunk, w64, plan)
     m, k, d = plan.means.shape
     center = torch.as_tensor(plan.center, dtype=plan.dtype)
     scale = torch.as_tensor(plan.scale, dtype=plan.dtype)

@@ -51,15 +51,16 @@ def map_log_responsibilities(
     weights (each point's terms counted w times; streamed data says so itself, Streamed.weighted)."""
     if isinstance(data, Streamed):
         center, scale, run_pass = data.survey.mean, data.survey.std, data.run_pass
-        weighted, counted = data.weighted, data.n_counted
+        weighted, counted, missing = data.weighted, data.n_counted, data.survey.missing_cells > 0
     else:
         x = np.asarray(data, dtype=np.float64)
         center, scale = column_moments(x)
         run_pass = functools.partial(local_pass, _InMemory(x, weights), MEMORY_CHUNK_ROWS)
         weighted, counted = weights is not None, x.shape[0] if weights is None else float(np.sum(weights))
+        missing = False
     scale = np.where(scale > 0, scale, 1.0)
     plan = _plan(fits, np.asarray(center, np.float64), np.asarray(scale, np.float64))
-    sums = run_pass(replace(plan, weighted=weighted), cancel)
+    sums = run_pass(replace(plan, weighted=weighted, missing=missing), cancel)
     jacobian = counted * float(np.log(scale).sum())  # log p in standardised units = log p in data units + this
     return sums.map_sum.numpy(), sums.ll_sum.numpy() - jacobian
 
