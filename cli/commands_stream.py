@@ -95,8 +95,10 @@ def _say_survey(cfg: FitConfig, found, args=None) -> None:
             args.missing_cells = found.missing_cells
     if cfg.init == "params":
         return  # the start is the given parameters: the first pass's sample plays no part in it
+    complete = " (its complete rows, when there are K (D + 1) of them)" if found.missing_cells else ""
     print(
-        f"the start ({cfg.init}) is drawn from a uniform random sample of {len(found.sample):,} rows (seed {cfg.seed})",
+        f"the start ({cfg.init}) is drawn from a uniform random sample of {len(found.sample):,} rows (seed {cfg.seed})"
+        f"{complete}",
         file=sys.stderr,
     )
 

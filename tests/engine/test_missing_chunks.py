@@ -16,9 +16,8 @@ from engine.io.npy import NpySource
 from engine.io.weighted import open_weighted
 
 # measured: the streamed and in-memory fits (3,000 such points in chunks of 700, 30 iterations, five covariance
-# types) differ by at most 1.2e-15
-# relative in each iteration's log-likelihood, 6e-15 in the means and 5e-14 in the covariances (VEV's inner loop);
-# the sums are the same up to their order. 1e-10 leaves room.
+# types) differ by at most 1.2e-15 relative in each iteration's log-likelihood, 6e-15 in the means and 5e-14 in the
+# covariances (VEV's inner loop): the same sums, added in another order. 1e-10 leaves room.
 TOL = 1e-10
 
 
