@@ -77,6 +77,13 @@ class SessionControl:
                 f"`python3 main.py replay {path}`",
             )
             return
+        if session.data.missing and session.data.chunked:  # the window fits missing values in memory
+            self.messages.error(
+                "Could not open the session",
+                f"{path} was fitted with missing values on data read by chunks, which the window fits in memory "
+                f"only: replay it with `python3 main.py replay {path}`",
+            )
+            return
         self.messages.note(f"opening {path}: loading its data…", 0)
         if session.data.chunked:
             self._open_chunked(session)
