@@ -31,19 +31,7 @@ def test_a_session_with_missing_values_read_by_chunks_is_refused_with_the_way_to
     data.write_text(
         "x,y\n" + "\n".join(",".join("" if np.isnan(v) else repr(float(v)) for v in row) for row in x) + "\n"
     )
-    args = [
-        "fit",
-        str(data),
-        "--missing",
-        "em",
-        "-k",
-        "1",
-        "--session",
-        str(session),
-        "--quiet",
-        "--memory-limit",
-        "4k",
-    ]
+    args = ["fit", str(data), *"--missing em -k 1 --quiet --memory-limit 4k --session".split(), str(session)]
     assert cli(args) == 0
     window.sessions.open(str(session))
     assert "fitted with missing values on data read by chunks" in window.messages.last_error
