@@ -58,8 +58,6 @@ def cmd_fit(args) -> int:
     outputs = [args.output, args.labels, args.session, args.gallery]
     check_outputs(outputs, [args.data] + ([args.init] if args.init and Path(args.init).exists() else []))
     check_suffixes(args)
-    if args.missing and args.session:  # a session replays its fit, and its settings do not say --missing yet
-        raise UserError("--session does not record --missing em yet: write --output and --labels instead")
     source = stream_source(args)
     check_bootstrap(args, source is not None)
     check_information(args, source is not None)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import sys
+import time
 
 from engine.config import FitConfig
 from engine.errors import counted
 from engine.io.export import params_from_snapshot, versions
-from engine.io.session import read_session, replay_differences
+from engine.io.session import bootstrap_differences, read_session, replay_differences
 
 from .output import fit_line
 from .progress import report_passes, run_fit
@@ -20,16 +21,22 @@ def cmd_replay(args) -> int:
     if session.data.chunked:
         last = _replay_streamed(session.data, cfg, args)
     else:
-        last, _ = run_fit(session.data.load(), cfg, not args.quiet, weights=session.data.load_weights())
+        missing = "em" if session.data.missing else None  # recorded by a fit --missing em of data with some
+        last, _ = run_fit(
+            session.data.load(), cfg, not args.quiet, weights=session.data.load_weights(), missing=missing
+        )
     weights_column = None if session.data.weights_column is None else str(session.data.weights_column)
     params = params_from_snapshot(last, tuple(map(str, session.data.columns)), session.data.sha256, weights_column)
     print(fit_line(cfg, last, params))
     saved = session.fit
     differences = replay_differences(saved, last)
+    if session.bootstrap is not None:  # the fit's bootstrap again, from the replayed fit: its standard errors too
+        differences += _replay_bootstrap(session, cfg, last, params)
     print(_saved_line(saved, cfg))
     same = not differences
+    what = "log-likelihood, parameters and bootstrap standard errors" if session.bootstrap else None
     print(
-        "reproduced: the same iterations, restart, log-likelihood and parameters"
+        f"reproduced: the same iterations, restart, {what or 'log-likelihood and parameters'}"
         if same
         else "NOT reproduced: " + "; ".join(differences)
     )
@@ -51,9 +58,27 @@ def _replay_streamed(ref, cfg: FitConfig, args):
     print(f"{ref.path}: read by chunks, {ref.n_samples:,} rows: checking its SHA-256 (one pass)", file=sys.stderr)
     source = ref.open_chunked(rows)
     last = None
-    for last in report_passes(fit_stream(source, cfg, rows), args, ref.n_samples):  # noqa: B007
+    for last in report_passes(fit_stream(source, cfg, rows, missing=ref.missing), args, ref.n_samples):  # noqa: B007
         pass
     return last
+
+
+def _replay_bootstrap(session, cfg: FitConfig, last, params) -> list[str]:
+    """The session's bootstrap run again on its data from the replayed fit (its table printed); what differs from
+    the saved standard errors."""
+    from engine.selection.bootstrap import bootstrap
+
+    from .bootstrapping import bootstrap_table
+
+    saved, ref = session.bootstrap, session.data
+    fitted = (last.weights, last.means, last.covariances)
+    points = ref.load()  # a session with a bootstrap holds its data in memory (the bootstrap needs it)
+    start = time.perf_counter()
+    boot = bootstrap(points, fitted, cfg, saved["B"], saved["type"], seed=saved["seed"], weights=ref.load_weights())
+    elapsed = time.perf_counter() - start
+    params.meta.update(boot.meta())
+    print("\n".join(bootstrap_table(boot, fitted, params.meta.get("columns") or (), elapsed)))
+    return bootstrap_differences(saved, params.meta)
 
 
 def _version_changes(saved: dict) -> str:

@@ -8,6 +8,8 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from engine.config import FitConfig
 from engine.errors import UserError
 from engine.io.outputs import atomic_write, check_outputs
@@ -93,7 +95,7 @@ def streamed_grid(args, source, base: FitConfig, cells: int):
         run_pass, rows = cluster_passes(args, client, source, rows)
         found = run_pass.survey(stream.SAMPLE_SIZE, base.seed)
     else:
-        found = stream.survey(source, rows, stream.SAMPLE_SIZE, base.seed)
+        found = stream.survey(source, rows, stream.SAMPLE_SIZE, base.seed, missing=bool(args.missing))
     print(
         f"{args.data}: {found.n_samples:,} rows read by chunks of {rows:,}, one pass per iteration for the whole "
         f"grid; k-means++ starts from a uniform random sample of {len(found.sample):,} rows",
@@ -128,7 +130,8 @@ def select_and_report(args, data, ks, types, base, columns, sha, weights=None) -
     if not args.quiet:
         print(HEADER)
     show = None if args.quiet else (lambda e: print(table_row(e), flush=True))
-    entries, best = run_selection(data, ks, types, base, show, criterion, weights)
+    missing = getattr(args, "missing", None)
+    entries, best = run_selection(data, ks, types, base, show, criterion, weights, missing)
     if best is None:
         print("no fit qualifies as best: every fit is spurious (try a larger reg_covar or fewer components)")
     else:
@@ -146,6 +149,9 @@ def select_and_report(args, data, ks, types, base, columns, sha, weights=None) -
             "columns": list(columns),
             "data_sha256": sha,
         }
+        if missing:  # as fit's export says it: how the grid took the data's missing values, and how many
+            cells = data.survey.missing_cells if hasattr(data, "survey") else int(np.isnan(data).sum())
+            doc.update(missing=missing, missing_values=int(cells))
         atomic_write(args.output, (json.dumps(doc, indent=2, allow_nan=False) + "\n").encode())
         print(f"wrote {args.output}")
     return 0

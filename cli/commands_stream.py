@@ -42,7 +42,7 @@ def cluster_passes(args, client, source, rows: int):
     workers = max(len(client.scheduler_info().get("workers", {})), 1)
     print(f"Dask: {args.dask}, {workers} worker(s), dashboard {client.dashboard_link}", file=sys.stderr)
     rows = cluster.part_rows(client, source.n_samples, rows)
-    return cluster.ClusterPasses(client, source, rows), rows
+    return cluster.ClusterPasses(client, source, rows, bool(getattr(args, "missing", None))), rows
 
 
 def fit_streamed(args, source, cfg: FitConfig, run_pass=None, rows: int | None = None) -> int:
@@ -55,6 +55,8 @@ def fit_streamed(args, source, cfg: FitConfig, run_pass=None, rows: int | None =
     _say_reading(args, source, rows, in_parts=run_pass is not None)
     last, history = _run_passes(args, source, cfg, rows, run_pass)
     params = params_from_snapshot(last, source.columns, weights_column=getattr(source, "weight_column", None))
+    if getattr(args, "missing", None):  # as the fit of data in memory says it
+        params.meta.update(missing=args.missing, missing_values=int(getattr(args, "missing_cells", 0)))
     print(fit_line(cfg, last, params))
     for w in last.warnings:
         print(f"warning: {w}", file=sys.stderr)
@@ -79,12 +81,24 @@ def _say_reading(args, source, rows: int, in_parts: bool) -> None:
         print(f"{args.data}: {n:,} rows x {columns} in parts of {rows:,} rows", file=sys.stderr)
 
 
-def _say_survey(cfg: FitConfig, found) -> None:
-    """On stderr, after the first pass: the sample the start is drawn from."""
+def _say_survey(cfg: FitConfig, found, args=None) -> None:
+    """On stderr, after the first pass: the missing values it found (--missing em; kept in args.missing_cells for
+    the export and the labels) and the sample the start is drawn from."""
+    if found.missing_cells:
+        cells = found.n_samples * len(found.mean)
+        print(
+            f"missing values: {found.missing_cells:,} of {cells:,} ({found.missing_cells / cells:.1%}): fitted by "
+            "exact EM on each point's observed coordinates",
+            file=sys.stderr,
+        )
+        if args is not None:
+            args.missing_cells = found.missing_cells
     if cfg.init == "params":
         return  # the start is the given parameters: the first pass's sample plays no part in it
+    complete = " (its complete rows, when there are K (D + 1) of them)" if found.missing_cells else ""
     print(
-        f"the start ({cfg.init}) is drawn from a uniform random sample of {len(found.sample):,} rows (seed {cfg.seed})",
+        f"the start ({cfg.init}) is drawn from a uniform random sample of {len(found.sample):,} rows (seed {cfg.seed})"
+        f"{complete}",
         file=sys.stderr,
     )
 
@@ -98,8 +112,11 @@ def _run_passes(args, source, cfg: FitConfig, rows: int, run_pass) -> tuple:
     cancel = CancelToken()
     with stop_at_pass_end(cancel):
         run_survey = getattr(run_pass, "survey", None)  # on a cluster the workers make the first pass too
-        surveyed = functools.partial(_say_survey, cfg)
-        run = fit_stream(source, cfg, rows, cancel, on_survey=surveyed, run_pass=run_pass, run_survey=run_survey)
+        surveyed = functools.partial(_say_survey, cfg, args=args)
+        missing = bool(getattr(args, "missing", None))
+        run = fit_stream(
+            source, cfg, rows, cancel, on_survey=surveyed, run_pass=run_pass, run_survey=run_survey, missing=missing
+        )
         try:
             for last in report_passes(run, args, source.n_samples):
                 history.append(last)
@@ -122,12 +139,14 @@ def _write_streamed_outputs(args, source, cfg: FitConfig, label_rows, last, hist
     if args.labels:  # one more pass: each chunk's labels written as it is read
         if label_rows is None:
             label_rows = chunk_rows_for(args.limit_bytes, source.n_features, cfg.n_components)
-        atomic_write(args.labels, label_csv(point_chunks(source, label_rows), params))
+        missing = bool(getattr(args, "missing_cells", 0))  # each point's observed coordinates, and imputed values
+        atomic_write(args.labels, label_csv(point_chunks(source, label_rows), params, missing))
         said.append(f"wrote labels and responsibilities to {args.labels}")
     if args.gallery:
         said += write_gallery_lines(args.gallery, last, cfg)
     if args.session:  # one more pass: the data's SHA-256, which a replay checks (in one pass too)
-        ref = session_mod.chunked_ref(source, args.data, chunk_rows_for(args.limit_bytes, source.n_features))
+        rows, missing = chunk_rows_for(args.limit_bytes, source.n_features), bool(getattr(args, "missing_cells", 0))
+        ref = session_mod.chunked_ref(source, args.data, rows, missing=missing)
         write_session(args.session, ref, cfg, last, history)
         said.append(session_line(args.session))
     return said

@@ -139,17 +139,12 @@ def stream_source(args):
 
     limit = parse_size(args.memory_limit) if args.memory_limit is not None else default_memory_limit()
     args.limit_bytes = limit
-    source = chunked_source(args.data, _columns(args.columns), limit, cluster=bool(args.dask))
-    if source is not None and _missing(args):
-        where = "on a Dask cluster" if args.dask else "read by chunks"
-        raise UserError(
-            f"{args.data}: --missing em fits data in memory, not {where}: raise --memory-limit (or fit a sample of "
-            "the rows in memory)"
-        )
+    missing = _missing(args)
+    source = chunked_source(args.data, _columns(args.columns), limit, cluster=bool(args.dask), missing=missing)
     if source is None or args.weights is None:
         return source
     from engine.io.weighted import open_weighted
 
-    source = open_weighted(args.data, _columns(args.columns), args.weights)
+    source = open_weighted(args.data, _columns(args.columns), args.weights, missing)
     args.weights_index, args.weights_name = source.weight_index, source.weight_column
     return source

@@ -206,7 +206,7 @@ def _fit_parser(sub) -> None:
 
 
 def _fit_only_args(f) -> None:
-    """What fit takes and select does not: pinned parameters and missing values."""
+    """What fit takes and select does not (pinned parameters), and missing values."""
     f.add_argument(
         "--fix",
         action="append",
@@ -214,12 +214,17 @@ def _fit_only_args(f) -> None:
         help="keep weights, means or covariances of the listed components (0,2; none listed: all) at the --init "
         "file's values while exact EM fits the rest; repeatable: --fix means=0,2 --fix weights=1",
     )
-    f.add_argument(
+    _missing_arg(f, "in memory, read by chunks or on a Dask cluster")
+
+
+def _missing_arg(p: argparse.ArgumentParser, where: str) -> None:
+    """fit's and select's --missing em."""
+    p.add_argument(
         "--missing",
         choices=["em"],
         default=None,
         help="em: empty cells, NA/NaN/null and Parquet nulls are values missing at random, fitted by exact EM on each "
-        "point's observed coordinates (data in memory; without it they are refused)",
+        f"point's observed coordinates ({where}; without it they are refused)",
     )
 
 
@@ -288,6 +293,7 @@ def _select_parser(sub) -> None:
     )
     s.add_argument("--seed", type=int, default=0, help="random seed of the starts (default 0)")
     s.add_argument("--fix", action="append", help=argparse.SUPPRESS)  # refused with a line saying why
+    _missing_arg(s, "BIC with the observed-data log-likelihood and n = the rows")
     _reg_args(s)
     _prior_arg(s)
     s.add_argument("--max-iter", type=int, default=None, help="the most iterations of each fit (default em's)")

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -33,6 +33,7 @@ from ..snapshot import CancelToken, Snapshot
 from .bookkeeping import Bookkeeping
 from .em import ExactEM, all_failed_error
 from .fitting import fit
+from .missing import has_missing
 from .pipeline import (
     Setup,
     Stopping,
@@ -46,6 +47,7 @@ from .pipeline import (
     starts,
 )
 from .sources import ChunkSource, PassedPoints, PassRunner, PointsInMemory
+from .streaming import missing_sample
 
 # The grid runs batched while points x rows x padded components (the E-step's elements per iteration) stay at
 # or below this: where `bench/bench_select.py --sizes` finds the batch still ahead of one fit at a time, with room
@@ -93,10 +95,14 @@ def fit_cells(
     cells: list[FitConfig],
     cancel: CancelToken | None = None,
     weights: np.ndarray | None = None,
+    missing: str | None = None,
 ) -> Iterator[CellResult]:
     """Fit every cell (configs that differ only in K and covariance type) on data (N, D) (weights (N,): the
     points' frequency weights, in memory); yield the results in the order of cells, batched where that pays. Stops
-    yielding when cancel is set.
+    yielding when cancel is set. missing "em" (data in memory): data with missing values (NaN) is fitted a cell at
+    a time, each cell the fit(missing="em") of its K and model (their starts depend on K: from the complete rows
+    when there are K (D + 1) of them). Streamed data says itself whether it holds missing values (its survey's
+    missing_cells): the batch's passes and each cell's start rows then take them.
 
     Streamed data always runs batched (one pass per iteration for the whole grid): exact EM from generated
     starts only."""
@@ -110,6 +116,9 @@ def fit_cells(
                 return
             results.update(done)
         yield from (results[i] for i in range(len(cells)))
+        return
+    if missing is not None and has_missing(data):
+        yield from _each_alone(data, cells, cancel, weights, missing)
         return
     x, moments = checked_data(data)
     weights = check_weights(weights, x.shape[0])
@@ -155,11 +164,27 @@ def _scaling_groups(cells: list[FitConfig]) -> list[list[int]]:
     return [g for g in ([i for i, s in enumerate(isotropic) if not s], [i for i, s in enumerate(isotropic) if s]) if g]
 
 
-def _alone(x: np.ndarray, cfg: FitConfig, cancel: CancelToken | None, weights: np.ndarray | None) -> CellResult:
+def _each_alone(
+    x: np.ndarray, cells: list[FitConfig], cancel: CancelToken | None, weights: np.ndarray | None, missing: str
+) -> Iterator[CellResult]:
+    """Every cell fitted alone, in order, until cancel is set."""
+    for cfg in cells:
+        if cancel is not None and cancel.cancelled:
+            return
+        yield _alone(x, cfg, cancel, weights, missing)
+
+
+def _alone(
+    x: np.ndarray,
+    cfg: FitConfig,
+    cancel: CancelToken | None,
+    weights: np.ndarray | None,
+    missing: str | None = None,
+) -> CellResult:
     trace: list = []
     try:
         # every=False: only the last snapshot is built
-        *_, snap = fit(x, cfg, cancel, every=False, trace=trace, weights=weights)
+        *_, snap = fit(x, cfg, cancel, every=False, trace=trace, weights=weights, missing=missing)
     except UserError as exc:
         return CellResult(cfg, None, [], exc)
     return CellResult(cfg, snap, trace)
@@ -217,9 +242,10 @@ def _batch(
         setup = prepare_points(data, moments, base, work, n, weights)
     results: dict[int, CellResult] = {}
     inits = []
+    missing = isinstance(data, Streamed) and data.survey.missing_cells > 0
     for i, cfg in cells:
-        try:
-            inits.append((i, cfg, starts(setup, cfg)))
+        try:  # with missing values, the start rows depend on K (missing.start_rows)
+            inits.append((i, cfg, starts(replace(setup, **missing_sample(setup, cfg)) if missing else setup, cfg)))
         except UserError as exc:  # more components than points
             results[i] = CellResult(given[i], None, [], exc)
     if not inits:
@@ -229,7 +255,8 @@ def _batch(
     params = tuple(torch.cat([_pad(p[j], k_max, j) for _, _, p in inits]) for j in range(3))
     source = setup.points if setup.weights is None else PointsInMemory(setup.points, setup.weights)
     if isinstance(data, Streamed):
-        source = PassedPoints(data.run_pass, n, data.shape[1], setup.scaling, setup.dtype, setup.n_effective)
+        d = data.shape[1]
+        source = PassedPoints(data.run_pass, n, d, setup.scaling, setup.dtype, setup.n_effective, missing)
     setup = setup.without_sample()
     types, ks = layout.per_row("covariance_type"), layout.per_row("n_components")
     proc = ExactEM(source, params, types, setup.reg, base.empty_policy, n_components=ks, priors=setup.priors)

@@ -30,8 +30,9 @@ from .pipeline import Setup, checked_data, prepare_points
 from .sources import HOST, PointsInMemory
 
 MISSING_MODES = ("em",)
-# the starts are drawn from the complete rows when there are at least this many per component and dimension + 1
-# (enough for k-means and each start's covariance), else from every row with its missing cells at the column mean
+# the starts are drawn from the complete rows of the seed's sample when there are at least this many per component and
+# dimension + 1 (enough for k-means and each start's covariance), else from every row with its missing cells at the
+# column mean (start_rows)
 COMPLETE_ROWS_PER_PARAMETER = 1
 
 
@@ -203,21 +204,23 @@ def prepare_missing(
     source = MissingPoints(setup.points, w, np.log(setup.scaling.scale))
     if w is not None:
         setup = replace(setup, weights=w, n_effective=float(weights.sum()))
-    sample, sample_weights = start_sample(source, setup, cfg)
+    sample, sample_weights = start_sample(setup, cfg)
     return replace(setup, sample=sample, sample_weights=sample_weights), source
 
 
-def start_sample(source: MissingPoints, setup: Setup, cfg: FitConfig) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """The points (S, D) the starts are drawn from and their weights: the complete rows (initial_points of them),
-    when there are at least K (D + 1) of them; else every row with its missing coordinates at the column's observed
-    mean (0 in working units), so that a start exists even when few or no rows are complete."""
-    k, d = cfg.n_components, source.n_features
-    rows = source.complete_rows.to(setup.points.device)
-    if len(rows) >= COMPLETE_ROWS_PER_PARAMETER * k * (d + 1):
-        points = setup.points[rows]
-        weights = None if setup.weights is None else setup.weights[rows]
-    else:
-        points = torch.nan_to_num(setup.points, nan=0.0)
-        weights = setup.weights
-    sample = initial_points(points, cfg.seed)
-    return sample, None if weights is None else initial_weights(weights, cfg.seed)
+def start_sample(setup: Setup, cfg: FitConfig) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The points (S, D) the starts are drawn from and their weights: of the seed's sample of the rows
+    (initial_points: the rows a fit by chunks gathers too), those start_rows keeps."""
+    weights = None if setup.weights is None else initial_weights(setup.weights, cfg.seed)
+    return start_rows(initial_points(setup.points, cfg.seed), weights, cfg.n_components)
+
+
+def start_rows(sample: torch.Tensor, weights: torch.Tensor | None, k: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Of the seed's sample (S, D) in working units (NaN: missing) and its weights (S,), the rows a start of K
+    components is drawn from: the complete ones when there are at least K (D + 1) of them (enough for k-means and
+    each start's covariance); else every row with its missing coordinates at the column's observed mean (0 in working
+    units), so that a start exists even when few or no rows are complete. In memory and by chunks alike."""
+    complete = ~torch.isnan(sample).any(1)
+    if int(complete.sum()) >= COMPLETE_ROWS_PER_PARAMETER * k * (sample.shape[1] + 1):
+        return sample[complete], None if weights is None else weights[complete]
+    return torch.nan_to_num(sample, nan=0.0), weights

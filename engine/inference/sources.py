@@ -156,6 +156,7 @@ class PassPlan:
     dtype: torch.dtype
     classify: bool = False  # the pass sums each point's log max_k z_k (ICL's term) instead of the E-step's sums
     weighted: bool = False  # each chunk's last column is its points' frequency weights (not a fitted column)
+    missing: bool = False  # a NaN is a missing value: the chunk's E-step is missing_chunks.missing_chunk_sums
 
 
 @dataclass
@@ -188,9 +189,11 @@ class PassedPoints:
         scaling: Scaling,
         dtype: torch.dtype,
         n_effective: float | None = None,
+        missing: bool = False,
     ) -> None:
-        """n_effective: sum w when the chunks carry the points' frequency weights last (PassPlan.weighted)."""
-        self.run_pass, self.scaling, self.n_effective = run_pass, scaling, n_effective
+        """n_effective: sum w when the chunks carry the points' frequency weights last (PassPlan.weighted); missing:
+        the data holds missing values (NaN), fitted as missing at random (PassPlan.missing)."""
+        self.run_pass, self.scaling, self.n_effective, self.missing = run_pass, scaling, n_effective, missing
         self.n_samples, self.n_features, self.dtype = n_samples, n_features, dtype
         self._ll_sum: torch.Tensor | None = None  # (M,) the last pass's log-likelihood sums
         self._worst: torch.Tensor | None = None  # (M, K, D) the worst-explained points, worst first
@@ -199,8 +202,9 @@ class PassedPoints:
         self, log_weights: torch.Tensor, means: torch.Tensor, chol: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         weighted = self.n_effective is not None
+        scaling = self.scaling
         plan = PassPlan(
-            self.scaling.center, self.scaling.scale, log_weights, means, chol, self.dtype, weighted=weighted
+            scaling.center, scaling.scale, log_weights, means, chol, self.dtype, weighted=weighted, missing=self.missing
         )
         sums = self.run_pass(plan)
         self._ll_sum, self._worst = sums.ll_sum, sums.worst_x
@@ -217,6 +221,10 @@ def chunk_sums(chunk: np.ndarray, plan: PassPlan) -> PassSums:
     """The E-step of one chunk of rows (c, D) as read: standardised, the same chunk E-step as the in-memory fit
     (whitened distances or features made per sub-chunk), its sums. Runs here or on a Dask worker."""
     chunk, w64 = split_weights(chunk, plan.weighted)
+    if plan.missing:  # the in-memory E-step of data with missing values (it imports this module: imported here)
+        from .missing_chunks import missing_chunk_sums, missing_classification_sums
+
+        return (missing_classification_sums if plan.classify else missing_chunk_sums)(chunk, w64, plan)
     if plan.classify:
         return classification_sums(chunk, plan, w64)
     m, k, d = plan.means.shape

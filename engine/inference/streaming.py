@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 
 import numpy as np
 
@@ -26,7 +27,9 @@ from ..runtime.memory import release_free_memory
 from ..snapshot import CancelToken, Snapshot
 from .em import ExactEM, pins_of
 from .fitting import iterate
+from .missing import start_rows
 from .pipeline import (
+    Setup,
     begin,
     book,
     initial_losses,
@@ -85,23 +88,30 @@ def fit_stream(
     on_survey: Callable[[Survey], None] | None = None,
     run_pass: PassRunner | None = None,
     run_survey: Callable[[int, int], Survey] | None = None,
+    missing: bool = False,
 ) -> Iterator[Snapshot]:
     """Exact EM over a source read `rows` at a time (see the module's docstring); snapshots as fit yields them.
     on_survey(survey) is called after the first pass (the command line reports the sample); run_pass(plan) runs
     the E-step passes elsewhere (a Dask cluster: engine/scale/cluster.py), local_pass by default;
-    run_survey(sample_size, seed) the first pass (stream.survey here by default); sample_size: stream.SAMPLE_SIZE
-    by default."""
+    run_survey(sample_size, seed) the first pass (stream.survey here by default; it must read NaN as the missing
+    flag says); sample_size: stream.SAMPLE_SIZE by default. missing: NaN values are missing at random, fitted by
+    exact EM on each point's observed coordinates (missing_chunks.py: each chunk's E-step the in-memory one; the
+    starts from the complete rows of the seed's sample, missing.start_rows); data without a NaN is fitted as
+    without the flag."""
     cfg = check_streamable(config)
     sample_size = stream.SAMPLE_SIZE if sample_size is None else sample_size
     work = min(rows, source.n_samples) * cfg.n_components * cfg.restarts
     start = time.perf_counter()
     if run_survey is None:
-        found: Survey = survey(source, rows, sample_size, cfg.seed)
+        found: Survey = survey(source, rows, sample_size, cfg.seed, missing=missing)
     else:
         found = run_survey(sample_size, cfg.seed)
     if on_survey is not None:
         on_survey(found)
     setup = prepare_survey(found, cfg, work, start)
+    missing = found.missing_cells > 0
+    if missing:
+        setup = replace(setup, **missing_sample(setup, cfg))
     init = starts(setup, cfg)
     setup = setup.without_sample()
     release_free_memory()
@@ -109,8 +119,19 @@ def fit_stream(
         run_pass = functools.partial(local_pass, source, rows)
     if cancel is not None:  # every pass runner takes the token: checked between chunks (errors.Cancelled)
         run_pass = functools.partial(run_pass, cancel=cancel)
-    sums = PassedPoints(run_pass, source.n_samples, source.n_features, setup.scaling, setup.dtype, setup.n_effective)
+    n, d = source.n_samples, source.n_features
+    sums = PassedPoints(run_pass, n, d, setup.scaling, setup.dtype, setup.n_effective, missing)
     proc = ExactEM(sums, init, cfg.covariance_type, setup.reg, cfg.empty_policy, pins=pins_of(cfg, init))
     mean_ll = begin(proc)
     table = book(setup, initial_losses(proc), np.arange(cfg.restarts))
     yield from iterate(proc, cfg, table, mean_ll, source.n_samples, start, cancel, every)
+
+
+def missing_sample(setup: Setup, cfg: FitConfig) -> dict:
+    """The setup's sample and its weights (S, D), (S,) the starts are drawn from, for data with missing values: of
+    the survey's sample (NaN where missing), the rows missing.start_rows keeps, as the in-memory fit keeps them.
+    UserError for an algorithm other than exact EM."""
+    if cfg.algorithm != "em":
+        raise UserError(f"missing values are fitted by exact EM (algorithm em), not {cfg.algorithm}")
+    sample, weights = start_rows(setup.sample, setup.sample_weights, cfg.n_components)
+    return {"sample": sample, "sample_weights": weights}

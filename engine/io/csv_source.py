@@ -35,8 +35,9 @@ class CsvSource:
     its delimiter, header, decimal commas and default columns are settled on the first rows (structure);
     each chunk goes through NumPy's reader, or the careful parser that names the line and column of a bad value."""
 
-    def __init__(self, path: str | Path, columns: list | None = None) -> None:
-
+    def __init__(self, path: str | Path, columns: list | None = None, missing: bool = False) -> None:
+        """missing: a missing value's token (text.NA_TOKENS) reads as NaN, a missing value (--missing em)."""
+        self.missing = missing
         self.path = Path(path)  # as given: what messages name
         self.location = self.path.resolve()  # what is opened: the same file on a Dask worker in another folder
         self.stamp = FileStamp.of(self.path)
@@ -50,7 +51,9 @@ class CsvSource:
         self.delim = delimiter_of([line for _, line in head])
         rows, self.commas = decimal_commas(split_fields(self.path, head, self.delim), self.delim)
         self.has_header, self.names = read_header(rows[0][1])  # what a whole column's chunks need
-        self.has_header, self.names, self.idx = structure(self.path, rows, columns, whole=self._guess_holds)
+        self.has_header, self.names, self.idx = structure(
+            self.path, rows, columns, whole=self._guess_holds, missing=missing
+        )
         self.columns = tuple(self.names[j] for j in self.idx)
         self.n_features = len(self.idx)
         self.n_samples = sum(1 for _ in self._lines()) - int(self.has_header)
@@ -163,7 +166,7 @@ class CsvSource:
             if len(fields) != width:
                 raise DataError(f"{self.path}: line {no} has {len(fields)} fields but the header has {width}")
             for out_j, j in enumerate(idx):
-                out[i, out_j] = parse_value(self.path, no, j, self.names[j], fields[j])
+                out[i, out_j] = parse_value(self.path, no, j, self.names[j], fields[j], self.missing)
         return out
 
 

@@ -32,6 +32,7 @@ class DataRef:
     chunked: bool = False  # a file bigger than memory: read by chunks (open_chunked), never loaded whole
     weights_column: int | None = None  # the file's column of the points' frequency weights (--weights), by place
     weights_sha256: str = ""  # their SHA-256 as an (N, 1) table (in memory; by chunks the data's digest holds them)
+    missing: bool = False  # a file with missing values (empty cells, NA, nulls, NaN) read as NaN: fit --missing em
 
     def load_weights(self) -> np.ndarray | None:
         """The points' frequency weights (N,) of a file fitted with them, checked against the saved hash (None
@@ -41,7 +42,7 @@ class DataRef:
         from .weighted import load_weighted
 
         columns = [f"index:{j}" for j in self.columns] if self.columns else None
-        _, weights, _, _ = load_weighted(self.path, columns, f"index:{self.weights_column}")
+        _, weights, _, _ = load_weighted(self.path, columns, f"index:{self.weights_column}", self.missing)
         digest = points_sha256(weights.reshape(-1, 1))
         if digest != self.weights_sha256:
             raise UserError(
@@ -55,7 +56,7 @@ class DataRef:
         if self.chunked:
             raise UserError(f"{self.path}: this data is read by chunks (it was bigger than memory): open_chunked")
         if self.kind == "file":
-            points = load(self.path, list(self.columns) if self.columns else None).points
+            points = load(self.path, list(self.columns) if self.columns else None, missing=self.missing).points
         elif self.kind == "generated":
             m = self.mixture
             points, _ = sample_mixture(m["weights"], m["means"], m["covariances"], self.n, self.seed)
@@ -77,11 +78,12 @@ class DataRef:
     def open_chunked(self, rows: int, cancelled=None):
         """The source of a file read by chunks (engine.io.stream), checked in one pass against the saved size and
         SHA-256; UserError naming what changed."""
-        source = open_source(self.path, list(self.columns) or None)
+        source = open_source(self.path, list(self.columns) or None, self.missing)
         if self.weights_column is not None:  # the weights read with each chunk, last (engine/io/weighted.py)
             from .weighted import WeightedSource
 
-            source = WeightedSource(open_source(self.path, [f"index:{j}" for j in [*source.idx, self.weights_column]]))
+            places = [f"index:{j}" for j in [*source.idx, self.weights_column]]
+            source = WeightedSource(open_source(self.path, places, self.missing))
         if (source.n_samples, source.n_features) != (self.n_samples, self.n_features):
             raise UserError(
                 f"{self.path} has changed since the session was saved: {source.n_samples:,} rows x "
@@ -93,7 +95,7 @@ class DataRef:
 
 def file_ref(dataset: Dataset, weights: np.ndarray | None = None, weights_column: int | None = None) -> DataRef:
     """The reference of a file's data set in memory; with the frequency weights (N,) fitted with it, and their
-    column's place in the file."""
+    column's place in the file. Points with missing values (NaN) are read so again (missing)."""
     return DataRef(
         "file",
         dataset.sha256,
@@ -103,12 +105,14 @@ def file_ref(dataset: Dataset, weights: np.ndarray | None = None, weights_column
         n_features=dataset.points.shape[1],
         weights_column=weights_column,
         weights_sha256="" if weights is None else points_sha256(np.asarray(weights).reshape(-1, 1)),
+        missing=bool(np.isnan(dataset.points).any()),
     )
 
 
-def chunked_ref(source, path: str, rows: int, cancelled=None) -> DataRef:
+def chunked_ref(source, path: str, rows: int, cancelled=None, missing: bool = False) -> DataRef:
     """The reference of a file read by chunks (an engine.io.stream source opened from path): its chosen columns by
-    place, and the SHA-256 of all its points, taken in one pass (the hash data.points_sha256 gives them whole)."""
+    place, and the SHA-256 of all its points, taken in one pass (the hash data.points_sha256 gives them whole);
+    missing: it holds missing values, read as NaN."""
     return DataRef(
         "file",
         digest(source, rows, cancelled),
@@ -118,6 +122,7 @@ def chunked_ref(source, path: str, rows: int, cancelled=None) -> DataRef:
         n_features=source.n_features,
         chunked=True,
         weights_column=getattr(source, "weight_index", None),  # a WeightedSource's: its digest holds the weights
+        missing=missing,
     )
 
 

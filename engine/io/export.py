@@ -198,26 +198,34 @@ def _label_names(params: MixtureParams) -> list[str]:
 
 def _imputed_label_csv(points: np.ndarray, params: MixtureParams) -> bytes:
     """write_labels' CSV of points (N, D) with missing values (NaN)."""
+    return b"".join(label_csv(iter([points]), params, missing=True))
+
+
+def _imputed_rows(points: np.ndarray, params: MixtureParams) -> list[list]:
+    """The labels' rows of points (c, D) with missing values (NaN): a missing coordinate an empty field, the label
+    and responsibilities given the observed ones, then the point with its missing coordinates imputed."""
     from ..model.conditional import impute  # torch: only for data with missing values
 
-    names = _label_names(params)
     resp, filled, _ = impute(points, params.weights, params.means, params.covariances)
-    header = [*names, "label", *[f"resp_{j}" for j in range(resp.shape[1])], *[f"imputed_{n}" for n in names]]
-    rows = (
+    return [
         [*("" if np.isnan(v) else repr(float(v)) for v in p), int(np.argmax(r)), *(f"{v:.17g}" for v in r)]
         + [repr(float(v)) for v in f]
         for p, r, f in zip(points, resp, filled, strict=True)
-    )
-    return _csv_text([header]) + _csv_text(rows)
+    ]
 
 
-def label_csv(chunks: Iterator[np.ndarray], params: MixtureParams) -> Iterator[bytes]:
+def label_csv(chunks: Iterator[np.ndarray], params: MixtureParams, missing: bool = False) -> Iterator[bytes]:
     """write_labels' CSV as bytes, a header and then a piece per chunk of points (c, D): data read by chunks gets
-    its labels in one more pass, never all in memory."""
+    its labels in one more pass, never all in memory. missing: the points may miss values (NaN): the imputed
+    columns follow (write_labels)."""
     k = params.means.shape[0]
     names = _label_names(params)
-    yield _csv_text([[*names, "label", *[f"resp_{j}" for j in range(k)]]])
+    imputed = [f"imputed_{n}" for n in names] if missing else []
+    yield _csv_text([[*names, "label", *[f"resp_{j}" for j in range(k)], *imputed]])
     for points in chunks:
+        if missing:
+            yield _csv_text(_imputed_rows(np.asarray(points, dtype=np.float64), params))
+            continue
         resp = responsibilities(points, params.weights, params.means, params.covariances)
         yield _csv_text(
             [*(repr(float(v)) for v in p), int(np.argmax(r)), *(f"{v:.17g}" for v in r)]

@@ -131,7 +131,8 @@ class NpySource:
     Every source has: path, names (every column of the file), idx (the chosen columns' places among them),
     columns (their names), n_samples, n_features, and chunks(rows)."""
 
-    def __init__(self, path: str | Path, columns: list | None = None) -> None:
+    def __init__(self, path: str | Path, columns: list | None = None, missing: bool = False) -> None:
+        """missing: NaN is a missing value (the first pass's to check: the rows are read as they are)."""
         self.path = Path(path)
         self.stamp = FileStamp.of(self.path)
         with open(self.path, "rb") as f:

@@ -97,10 +97,11 @@ def load_parquet(path: Path, raw: bytes, columns, at_most: int | None, missing: 
 class ParquetSource:
     """The numeric columns (or the chosen ones: names, indices, ranges) of a Parquet file, read by row groups."""
 
-    def __init__(self, path: str | Path, columns: list | None = None) -> None:
+    def __init__(self, path: str | Path, columns: list | None = None, missing: bool = False) -> None:
+        """missing: a null reads as NaN, a missing value (--missing em); else it is refused."""
         import pyarrow.parquet as pq
 
-        self.path = Path(path)
+        self.path, self.missing = Path(path), missing
         try:
             self.stamp = FileStamp.of(self.path)
             self.file = pq.ParquetFile(self.path)
@@ -157,18 +158,23 @@ class ParquetSource:
 
     def parts(self, rows: int) -> list[Part]:
         """The file cut into parts of whole row groups, as many as fit in `rows` rows (at least one), for Dask
-        workers (engine/io/parts.py); part.detail: (the chosen columns, the row groups)."""
+        workers (engine/io/parts.py); part.detail: (the chosen columns, the row groups, whether nulls are missing
+        values)."""
         path, meta, parts = resolved(self.path), self.file.metadata, []
         start, count, groups = 0, 0, []
+
+        def part() -> Part:
+            return Part(path, start, count, read_parquet_part, (self.columns, tuple(groups), self.missing), self.stamp)
+
         for g in range(meta.num_row_groups):
             n = meta.row_group(g).num_rows
             if count and count + n > rows:
-                parts.append(Part(path, start, count, read_parquet_part, (self.columns, tuple(groups)), self.stamp))
+                parts.append(part())
                 start, count, groups = start + count, 0, []
             count += n
             groups.append(g)
         if count:
-            parts.append(Part(path, start, count, read_parquet_part, (self.columns, tuple(groups)), self.stamp))
+            parts.append(part())
         return parts
 
     def read_groups(self, groups: list[int]) -> np.ndarray:
@@ -182,9 +188,11 @@ class ParquetSource:
         out = np.empty((table.num_rows, self.n_features), dtype=np.result_type(*kinds))
         for j, name in enumerate(self.columns):
             column = table.column(name)
-            if column.null_count:
-                raise DataError(f"{self.path}: column {name!r} has missing values: fill or drop them")
-            out[:, j] = column.to_numpy()
+            if column.null_count and not self.missing:
+                raise DataError(
+                    f"{self.path}: column {name!r} has missing values: fill or drop them, or fit with --missing em"
+                )
+            out[:, j] = column.to_numpy(zero_copy_only=False) if column.null_count else column.to_numpy()
         return out
 
 
@@ -196,5 +204,5 @@ def _is_number(arrow_type) -> bool:
 
 def read_parquet_part(part: Part) -> np.ndarray:
     """A part of ParquetSource.parts (count, D): its row groups' chosen columns."""
-    columns, groups = part.detail
-    return ParquetSource(part.path, list(columns)).read_groups(list(groups))
+    columns, groups, *missing = part.detail
+    return ParquetSource(part.path, list(columns), bool(missing and missing[0])).read_groups(list(groups))

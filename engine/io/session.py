@@ -72,8 +72,9 @@ def session_dict(
     snap: Snapshot,
     history: History | None,
     log_likelihood_trace: np.ndarray | None = None,
+    bootstrap: dict | None = None,
 ) -> dict:
-    """The session as JSON-ready data."""
+    """The session as JSON-ready data; bootstrap: the fit's bootstrap (session_bootstrap), replayed after it."""
     fit = {
         "status": snap.status,
         "iteration": snap.iteration,  # the batch's (its slowest restart's)
@@ -109,7 +110,7 @@ def session_dict(
                 for e in chosen
             ],
         }
-    return {
+    out = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "data": asdict(data),
@@ -118,6 +119,51 @@ def session_dict(
         "history": hist,
         "versions": versions(),
     }
+    return out if bootstrap is None else out | {"bootstrap": bootstrap}
+
+
+BOOTSTRAP_TYPES = ("nonparametric", "parametric", "weighted")
+
+
+def session_bootstrap(meta: dict) -> dict:
+    """What a session keeps of a fit's bootstrap (an export's meta: Bootstrap.meta()): its replicates B, type and
+    seed, and the standard errors replay compares, each flattened with its shape (a value that is not finite: null)."""
+    errors, shapes = {}, {}
+    for name, values in meta["standard_errors"].items():
+        v = np.asarray(values, dtype=np.float64)
+        errors[name], shapes[name] = [finite_or_none(x) for x in v.ravel()], list(v.shape)
+    run = meta["bootstrap"]
+    return {"B": run["B"], "type": run["type"], "seed": run["seed"], "standard_errors": errors, "shapes": shapes}
+
+
+def bootstrap_differences(saved: dict, meta: dict) -> list[str]:
+    """What differs between a session's saved bootstrap and a replayed one's export meta ([] when reproduced: the
+    standard errors to 1e-9 relative, the same ones not finite)."""
+    again = session_bootstrap(meta)
+    out = []
+    for name, values in saved["standard_errors"].items():
+        a = np.asarray([np.nan if v is None else v for v in values], dtype=np.float64)
+        b = np.asarray([np.nan if v is None else v for v in again["standard_errors"].get(name, [])], dtype=np.float64)
+        same = a.shape == b.shape and np.array_equal(np.isfinite(a), np.isfinite(b))
+        worst = float(np.nanmax(np.abs(a - b) / np.maximum(np.abs(a), 1e-300), initial=0.0)) if same else np.inf
+        if not worst <= 1e-9:
+            out.append(f"bootstrap standard errors of the {name} differ by up to {worst:.3g} relative")
+    return out
+
+
+def _bootstrap_part(d) -> dict | None:
+    """The session's 'bootstrap' part, checked (None: the fit had none)."""
+    if d is None:
+        return None
+    if not isinstance(d, dict):
+        raise UserError("'bootstrap' must be a JSON object")
+    b, kind = _field(d, "B", int, "bootstrap: "), _field(d, "type", str, "bootstrap: ")
+    if b < 2 or kind not in BOOTSTRAP_TYPES:
+        raise UserError(f"bootstrap: B must be >= 2 and type one of {', '.join(BOOTSTRAP_TYPES)}, got {b}, {kind!r}")
+    check_seed(_field(d, "seed", int, "bootstrap: "), "bootstrap: seed")
+    _field(d, "standard_errors", dict, "bootstrap: ")
+    _field(d, "shapes", dict, "bootstrap: ")
+    return d
 
 
 def write_session(
@@ -127,12 +173,14 @@ def write_session(
     snap: Snapshot,
     history: History | None = None,
     log_likelihood_trace: np.ndarray | None = None,
+    bootstrap: dict | None = None,
 ) -> None:
     """Write the session atomically. log_likelihood_trace (T, 2): every iteration's mean log-likelihood when
-    the history holds only some of them."""
+    the history holds only some of them; bootstrap: the fit's bootstrap (session_bootstrap)."""
     if Path(path).suffix.lower() != ".gmmsession":
         raise UserError(f"{path}: name the session file *.gmmsession")
-    text = json.dumps(session_dict(data, config, snap, history, log_likelihood_trace), allow_nan=False) + "\n"
+    doc = session_dict(data, config, snap, history, log_likelihood_trace, bootstrap)
+    text = json.dumps(doc, allow_nan=False) + "\n"
     atomic_write(path, text.encode())
 
 
@@ -143,6 +191,7 @@ class Session:
     fit: dict
     history: dict
     versions: dict = field(default_factory=dict)  # what wrote the file: gmm_studio, python, torch, ...
+    bootstrap: dict | None = None  # the fit's bootstrap (B, type, seed, standard errors), replayed after it
 
 
 def read_session(path: str | Path) -> Session:
@@ -172,6 +221,7 @@ def read_session(path: str | Path) -> Session:
         versions_ = d.get("versions", {})
         if not isinstance(history, dict) or not isinstance(versions_, dict):
             raise UserError("'history' and 'versions' must be JSON objects")
+        boot = _bootstrap_part(d.get("bootstrap"))
         if not data.chunked:  # data read by chunks is never held whole: a pass per iteration
             check_fit_memory(
                 data.n_samples,
@@ -184,7 +234,7 @@ def read_session(path: str | Path) -> Session:
         raise UserError(f"{path}: {exc}") from None
     except (KeyError, TypeError, ValueError, OverflowError) as exc:
         raise UserError(f"{path}: the session file is damaged ({type(exc).__name__}: {exc}): save it again") from None
-    return Session(data, config, fit, history, versions_)
+    return Session(data, config, fit, history, versions_, boot)
 
 
 def _field(d: dict, name: str, kind: type, where: str = ""):
@@ -224,7 +274,8 @@ def _data_ref(d: dict) -> DataRef:
         raise UserError(f"data: chunked must be true or false (true for a file only), got {chunked!r:.60}")
     ref = DataRef(kind, sha, n_samples, columns=columns, n_features=d_features, chunked=chunked)
     if kind == "file":
-        return replace(ref, path=_field(d, "path", str, "data: "), **_weights_ref(d))
+        return replace(ref, path=_field(d, "path", str, "data: "), **_weights_ref(d), missing=_missing_flag(d, kind))
+    _missing_flag(d, kind)
     if kind == "generated":
         mixture = _field(d, "mixture", dict, "data: ")
         n = _field(d, "n", int, "data: ")
@@ -258,6 +309,14 @@ def _data_ref(d: dict) -> DataRef:
     if bad is not None:
         raise UserError(f"data: every point must be {d_features} finite numbers (n_features), found {bad!r:.60}")
     return replace(ref, points=points)
+
+
+def _missing_flag(d: dict, kind: str) -> bool:
+    """The data's missing flag (a file read with missing values), checked: true for a file only."""
+    missing = d.get("missing", False)
+    if not isinstance(missing, bool) or (missing and kind != "file"):
+        raise UserError(f"data: missing must be true or false (true for a file only), got {missing!r:.60}")
+    return missing
 
 
 def _weights_ref(d: dict) -> dict:

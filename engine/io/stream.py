@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
+from .columns import MISSING_HINT
 from .formats import IN_FOLDER_SUFFIXES, TEXT, format_of
 from .stamp import check_cancelled
 
@@ -47,9 +48,9 @@ class MultiSource:
             yield from source.chunks(rows)
 
 
-def open_source(spec: str | Path, columns: list[str] | None = None):
+def open_source(spec: str | Path, columns: list[str] | None = None, missing: bool = False):
     """The source for a `.npy`, Parquet or CSV/TSV file, a folder of `.npy`/Parquet files, or a glob of them
-    ('data/part-*.parquet')."""
+    ('data/part-*.parquet'); missing: an empty cell, NA token or null reads as NaN (--missing em)."""
     text = str(spec)
     if any(ch in text for ch in "*?["):
         paths = sorted(Path(p) for p in globbing.glob(text))
@@ -66,11 +67,11 @@ def open_source(spec: str | Path, columns: list[str] | None = None):
         fmt = format_of(path, default=None)
         if fmt is None or fmt.source is None or (len(paths) > 1 and not fmt.in_folders):
             raise DataError(f"{path}: data bigger than memory is read from {' or '.join(IN_FOLDER_SUFFIXES)} files")
-        sources.append(fmt.source(path, columns))
+        sources.append(fmt.source(path, columns, missing) if missing else fmt.source(path, columns))
     return sources[0] if len(sources) == 1 else MultiSource(sources)
 
 
-def chunked_source(spec: str, columns: list | None, limit: int, cluster: bool = False):
+def chunked_source(spec: str, columns: list | None, limit: int, cluster: bool = False, missing: bool = False):
     """The data as a chunked source (open_source) when it must be read by chunks: a folder or a glob, a
     table larger than `limit` bytes (in float64: a float32 file counts twice), or any data a Dask cluster fits
     (cluster=True); None when it is loaded whole (by engine.load, with its own messages)."""
@@ -78,7 +79,7 @@ def chunked_source(spec: str, columns: list | None, limit: int, cluster: bool = 
     many = any(ch in spec for ch in "*?[") or path.is_dir()
     text = format_of(path, default=None) is TEXT
     if text and path.is_file() and (cluster or path.stat().st_size > limit):
-        return open_source(spec, columns)  # a text table larger than the limit, or for a cluster's workers
+        return open_source(spec, columns, missing)  # a text table larger than the limit, or for a cluster's workers
     if not many and path.suffix.lower() not in IN_FOLDER_SUFFIXES:
         if cluster:
             raise DataError(
@@ -88,7 +89,7 @@ def chunked_source(spec: str, columns: list | None, limit: int, cluster: bool = 
         return None
     if not many and not cluster and (not path.is_file() or path.stat().st_size * 2 <= limit):
         return None  # in memory (float32 on disk is twice as big in float64); the loader's own messages
-    source = open_source(spec, columns)
+    source = open_source(spec, columns, missing)
     if not many and not cluster and source.n_samples * source.n_features * 8 <= limit:
         return None
     return source
@@ -193,33 +194,30 @@ class Survey:
     high: np.ndarray
     n_effective: float | None = None  # sum w of a weighted source (engine/io/weighted.py); None: unweighted
     sample_weights: np.ndarray | None = None  # (S,) the sample's weights (weighted)
+    missing_cells: int = 0  # the missing values (NaN) read with missing=True: the sample holds them as NaN
 
 
-def survey(source, rows: int, sample_size: int, seed: int, cancelled=None) -> Survey:
+def survey(source, rows: int, sample_size: int, seed: int, cancelled=None, missing: bool = False) -> Survey:
     """One pass: every value checked (finite; the row and column named), the moments (Chan's pairwise
     combination of per-chunk means and squared deviations, in float64), and the rows sample_rows(seed, N,
     sample_size) gathered as the chunks pass, in row order. cancelled() (optional) is asked before each chunk:
     True ends the pass with stream.Cancelled. A weighted source's chunks end with the weights' column: the
-    weights checked (>= 0, not all 0), the moments weighted, the sample's weights kept."""
-    from .weighted import all_zero, check_weight_chunk, names_of
+    weights checked (>= 0, not all 0), the moments weighted, the sample's weights kept. missing: a NaN in a fitted
+    column is a missing value (engine/io/observed.py: each column's moments over its observed values, the sample
+    with its NaN, Survey.missing_cells)."""
+    from .weighted import all_zero, names_of
 
     weighted = bool(getattr(source, "weighted", False))
     wanted = sample_rows(seed, source.n_samples, sample_size)
     d = source.n_features
     sample, sample_w = np.empty((len(wanted), d)), np.empty(len(wanted)) if weighted else None
-    moments, read, names = Moments.none(d), 0, names_of(source)
+    moments, read, holes, names, weight_sum = _no_moments(d, missing), 0, 0, names_of(source), 0.0
     for chunk in source.chunks(rows):
         check_cancelled(cancelled)
-        bad = first_non_finite(chunk)
-        if bad is not None:
-            r, j, value = bad
-            raise DataError(
-                f"{source.path}: row {read + r}, column {j} ({names[j]!r}) is {value}: remove or fill non-finite values"
-            )
         points, w = (chunk[:, :-1], chunk[:, -1]) if weighted else (chunk, None)
-        if weighted:
-            check_weight_chunk(source, w, read)
-        moments = moments.add(Moments.of(points, w))
+        holes += _checked_chunk(source, names, chunk, read, missing)
+        moments = _add_chunk(moments, points, w, missing)
+        weight_sum += float(w.sum()) if missing and weighted else 0.0
         lo, hi = np.searchsorted(wanted, [read, read + len(chunk)])
         sample[lo:hi] = points[wanted[lo:hi] - read]
         if weighted:
@@ -229,10 +227,55 @@ def survey(source, rows: int, sample_size: int, seed: int, cancelled=None) -> Su
         raise DataError(f"{source.path}: there are no rows")
     check_row_count(source.path, read, source.n_samples)
     m = moments
-    if weighted and m.count == 0:
+    total = (weight_sum if missing else float(m.count)) if weighted else None
+    if weighted and total == 0:
         raise all_zero(source.path, source.weight_index, source.weight_column)
-    total = float(m.count) if weighted else None
-    return Survey(read, m.mean, m.std, sample, wanted, m.low, m.high, total, sample_w)
+    if missing:
+        from .observed import check_observed_columns
+
+        check_observed_columns(source.path, names, m)
+    return Survey(read, m.mean, m.std, sample, wanted, m.low, m.high, total, sample_w, holes)
+
+
+def _no_moments(d: int, missing: bool) -> Moments:
+    """The moments of no rows: one count, or (missing) one count a column (D,)."""
+    none = Moments.none(d)
+    return Moments(np.zeros(d), none.mean, none.m2, none.low, none.high) if missing else none
+
+
+def _checked_chunk(source, names: tuple[str, ...], chunk: np.ndarray, read: int, missing: bool) -> int:
+    """A chunk's values checked (DataError naming the row and column of a bad one); its missing cells (missing:
+    NaN in a fitted column), else 0."""
+    from .weighted import check_weight_chunk
+
+    weighted = bool(getattr(source, "weighted", False))
+    points = chunk[:, :-1] if weighted else chunk
+    holes, rest, shift = 0, chunk, 0
+    if missing:  # the fitted columns may hold NaN (not an infinity); the weights none
+        from .observed import check_observed_chunk
+
+        holes = check_observed_chunk(source.path, names, points, read)
+        rest, shift = chunk[:, points.shape[1] :], points.shape[1]
+    bad = first_non_finite(rest)
+    if bad is not None:
+        r, j, value = bad
+        hint = MISSING_HINT if np.isnan(value) and j + shift < points.shape[1] else ""  # a weight is never missing
+        raise DataError(
+            f"{source.path}: row {read + r}, column {j + shift} ({names[j + shift]!r}) is {value}: remove or fill "
+            f"non-finite values{hint}"
+        )
+    if weighted:
+        check_weight_chunk(source, chunk[:, -1], read)
+    return holes
+
+
+def _add_chunk(m: Moments, points: np.ndarray, w: np.ndarray | None, missing: bool) -> Moments:
+    """The moments m with a chunk's rows (c, D) added (missing: column by column over the observed values)."""
+    if not missing:
+        return m.add(Moments.of(points, w))
+    from .observed import add_observed, observed_moments
+
+    return add_observed(m, observed_moments(points, w))
 
 
 def check_row_count(path, read: int, counted: int) -> None:

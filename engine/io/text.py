@@ -306,8 +306,9 @@ def structure(
     if not data_rows:
         raise DataError(f"{path}: has a header ({', '.join(rows[0][1])}) but no data rows")
     for no, fields in data_rows[:5]:  # prose, a log, a report: say so, rather than count its fields
-        if 2 * sum(_is_value(f, missing) for f in fields) < len(fields):  # most fields are words
-            j, text = next(((j, f) for j, f in enumerate(fields) if f), (0, ""))
+        # a missing value's token is no word, with --missing em or without (then its own line names the flag)
+        if 2 * sum(_is_value(f, True) for f in fields) < len(fields):  # most fields are words
+            j, text = next(((j, f) for j, f in enumerate(fields) if not _is_value(f, True)), (0, ""))
             if _DECIMAL_COMMA.fullmatch(text):
                 raise DataError(f"{path}: line {no}, column {j}: value {text!r} is not a number{COMMA_CAUSE}")
             raise DataError(
@@ -323,10 +324,18 @@ def structure(
                 f"{path}: line {no} has {len(fields)} fields but {first} has {width}: every row "
                 "needs the same number of columns"
             )
-    numeric = [j for j in range(width) if _is_value(data_rows[0][1][j], missing)]
+    numeric = [j for j in range(width) if _holds_numbers([r[1][j] for r in data_rows])]
     if columns is None:
         numeric = data_columns(names, numeric, lambda j: [r[1][j] for r in data_rows], whole)
     return has_header, names, resolve_columns(path, columns, names, numeric, at_most)
+
+
+def _holds_numbers(values: list[str]) -> bool:
+    """Whether a column's first values (as text) are numbers: its first that is not a missing value's token is a
+    number, or all are such tokens. A cell missing in the first row neither drops its column from the default nor
+    refuses it when chosen: the cell itself is named (with --missing em's hint, or read as NaN with it)."""
+    first = next((v for v in values if not is_missing(v)), None)
+    return first is None or _is_number(first)
 
 
 def parse_all_numeric(lines: list[tuple[int, str]], delim: str | None, width: int) -> np.ndarray | None:

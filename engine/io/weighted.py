@@ -83,21 +83,22 @@ def weight_index_conflict(path, index: int, name: str) -> DataError:
     )
 
 
-def open_weighted(spec: str, columns: list | None, weight: str) -> WeightedSource:
+def open_weighted(spec: str, columns: list | None, weight: str, missing: bool = False) -> WeightedSource:
     """The data as a WeightedSource: the chosen columns (columns None: the default ones, without the weights'),
-    then the weights' column (a 0-based index or a header name, as --columns takes it)."""
+    then the weights' column (a 0-based index or a header name, as --columns takes it); missing: the fitted
+    columns' missing values read as NaN (a missing weight is refused by the first pass)."""
     from .stream import open_source
 
     at = open_source(spec, [weight])
     index, name = at.idx[0], at.columns[0]
-    fitted = [j for j in open_source(spec, columns).idx]
+    fitted = [j for j in open_source(spec, columns, missing).idx]
     if index in fitted:
         if columns is not None:
             raise weight_index_conflict(spec, index, name)
         fitted.remove(index)
     if not fitted:
         raise DataError(f"{spec}: no column is left to fit beside the weights ({name!r}): choose some with --columns")
-    return WeightedSource(open_source(spec, [f"index:{j}" for j in [*fitted, index]]))
+    return WeightedSource(open_source(spec, [f"index:{j}" for j in [*fitted, index]], missing))
 
 
 def load_weighted(

@@ -12,12 +12,14 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import DataError, UserError
 from ..inference.sources import PassPlan, PassSums, chunk_sums, summed
+from ..io.columns import MISSING_HINT
 from ..io.parts import Part, read_part
 from ..io.stream import (
     Moments,
@@ -207,8 +209,10 @@ def partitions(source, rows: int) -> list[Part]:
 class ClusterPasses:
     """The data persisted in the workers' memory as futures, one per part; `__call__(plan)` is one E-step pass."""
 
-    def __init__(self, client, source, rows: int) -> None:
-        self.client = client
+    def __init__(self, client, source, rows: int, missing: bool = False) -> None:
+        """missing: a NaN in a fitted column is a missing value (--missing em): the first pass takes each column's
+        observed values (engine/io/observed.py), the E-step the in-memory one (chunk_sums, PassPlan.missing)."""
+        self.client, self.missing = client, missing
         self.weighted = bool(getattr(source, "weighted", False))  # each part's last column: the points' weights
         self.source = source
         self.parts = partitions(source, rows)
@@ -225,31 +229,45 @@ class ClusterPasses:
         starts = np.cumsum([0, *counts])
         wanted = sample_rows(seed, int(starts[-1]), sample_size)
         picks = [rows_within(wanted, start, count) for start, count in zip(starts[:-1], counts, strict=True)]
-        tasks = self.client.map(part_survey, self.data, picks, weighted=self.weighted, pure=False)
-        moments, sample, read = None, [], 0
+        tasks = self.client.map(part_survey, self.data, picks, weighted=self.weighted, missing=self.missing, pure=False)
+        moments, sample, read, holes, weight_sum = None, [], 0, 0, 0.0
         for part, found in zip(self.parts, self.client.gather(tasks), strict=True):
             if found["bad"] is not None:
                 r, j, value = found["bad"]
+                hint = MISSING_HINT if np.isnan(value) else ""
                 raise DataError(
-                    f"{part.path}: row {part.start + r}, column {j} is {value}: remove or fill non-finite values"
+                    f"{part.path}: row {part.start + r}, column {j} is {value}: remove or fill non-finite values{hint}"
                 )
+            if found.get("empty") is not None:
+                raise DataError(
+                    f"{part.path}: row {part.start + found['empty']} (counted from 0 without the header) has every "
+                    "fitted column missing: it tells nothing about the mixture, remove it"
+                )
+            holes, weight_sum = holes + found.get("holes", 0), weight_sum + found.get("weight_sum", 0.0)
             if self.weighted and len(found["weights"]) and found["weights"][0] < 0:
                 raise negative_weight(self.source, part.path, part.start + found["lowest"], float(found["weights"][0]))
             sample.append(found["sample"])
-            moments = found["moments"] if moments is None else moments.add(found["moments"])
+            moments = found["moments"] if moments is None else _added(moments, found["moments"], self.missing)
             read += found["rows"]
         if read == 0:
             raise DataError(f"{self.parts[0].path if self.parts else 'the data'}: there are no rows")
         check_row_count(self.parts[0].path, read, int(starts[-1]))
-        return self._survey(moments, np.concatenate(sample), wanted, read)
+        found = self._survey(moments, np.concatenate(sample), wanted, read, weight_sum)
+        return replace(found, missing_cells=holes)
 
-    def _survey(self, m: Moments, sample: np.ndarray, wanted: np.ndarray, read: int) -> Survey:
-        """The Survey of the combined moments and the sample (S, D) (weighted: (S, D + 1), the weights last)."""
+    def _survey(self, m: Moments, sample: np.ndarray, wanted: np.ndarray, read: int, weight_sum: float) -> Survey:
+        """The Survey of the combined moments and the sample (S, D) (weighted: (S, D + 1), the weights last, summing
+        to weight_sum)."""
+        if self.missing:
+            from ..io.observed import check_observed_columns
+
+            check_observed_columns(self.parts[0].path, self.source.columns, m)
         if not self.weighted:
             return Survey(read, m.mean, m.std, sample, wanted, m.low, m.high)
-        if m.count == 0:
+        total = weight_sum if self.missing else float(m.count)
+        if total == 0:
             raise all_zero(self.source.path, self.source.weight_index, self.source.weight_column)
-        return Survey(read, m.mean, m.std, sample[:, :-1], wanted, m.low, m.high, float(m.count), sample[:, -1])
+        return Survey(read, m.mean, m.std, sample[:, :-1], wanted, m.low, m.high, total, sample[:, -1])
 
     def __call__(self, plan: PassPlan, cancel=None) -> PassSums:
         """A pass on the workers; cancel (a CancelToken): checked every CANCEL_POLL_S while the parts run, the tasks
@@ -273,13 +291,53 @@ class ClusterPasses:
                 continue
 
 
-def part_survey(chunk: np.ndarray, picks: np.ndarray, weighted: bool = False) -> dict:
+def part_survey(chunk: np.ndarray, picks: np.ndarray, weighted: bool = False, missing: bool = False) -> dict:
     """One part's first pass (runs on a worker): its moments (float64), its first non-finite value, and its rows
     `picks` (places in the part, ascending) of the initialisation's sample (c, D) in float64. weighted: the part's
-    last column is the points' weights (c,): the moments weighted, the weights' smallest (and where) sent back."""
+    last column is the points' weights (c,): the moments weighted, the weights' smallest (and where) sent back.
+    missing: a NaN in a fitted column is a missing value (its first infinite value instead, the first row with
+    nothing observed, the missing cells, each column's moments over its observed values, the weights' sum)."""
+    if missing:
+        return _part_survey_missing(chunk, picks, weighted)
     found = {"bad": first_non_finite(chunk), "sample": chunk[picks].astype(np.float64), "rows": len(chunk)}
     if not weighted:
         return {**found, "moments": Moments.of(chunk)}
     w = np.asarray(chunk[:, -1], dtype=np.float64)
     lowest = int(np.argmin(w)) if len(w) else 0
     return {**found, "moments": Moments.of(chunk[:, :-1], w), "weights": w[lowest : lowest + 1], "lowest": lowest}
+
+
+def _part_survey_missing(chunk: np.ndarray, picks: np.ndarray, weighted: bool) -> dict:
+    """part_survey of a part whose fitted columns may miss values (NaN)."""
+    from ..io.observed import observed_moments
+
+    points = chunk[:, :-1] if weighted else chunk
+    holes = np.isnan(points)
+    infinite = np.argwhere(np.isinf(points))
+    bad = None if not len(infinite) else (int(infinite[0][0]), int(infinite[0][1]), float(points[tuple(infinite[0])]))
+    if bad is None and weighted:
+        bad_w = first_non_finite(chunk[:, -1:])
+        bad = None if bad_w is None else (bad_w[0], points.shape[1], bad_w[2])
+    empty = np.flatnonzero(holes.all(1))
+    found = {
+        "bad": bad,
+        "empty": int(empty[0]) if len(empty) else None,
+        "holes": int(holes.sum()),
+        "sample": chunk[picks].astype(np.float64),
+        "rows": len(chunk),
+    }
+    if not weighted:
+        return {**found, "moments": observed_moments(points)}
+    w = np.asarray(chunk[:, -1], dtype=np.float64)
+    lowest = int(np.argmin(w)) if len(w) else 0
+    moments = observed_moments(points, np.nan_to_num(w))
+    return {**found, "moments": moments, "weights": w[lowest : lowest + 1], "lowest": lowest, "weight_sum": w.sum()}
+
+
+def _added(a: Moments, b: Moments, missing: bool) -> Moments:
+    """Two parts' moments combined (missing: column by column, io/observed.py)."""
+    if not missing:
+        return a.add(b)
+    from ..io.observed import add_observed
+
+    return add_observed(a, b)

@@ -51,17 +51,37 @@ def map_log_responsibilities(
     weights (each point's terms counted w times; streamed data says so itself, Streamed.weighted)."""
     if isinstance(data, Streamed):
         center, scale, run_pass = data.survey.mean, data.survey.std, data.run_pass
-        weighted, counted = data.weighted, data.n_counted
+        weighted, counted, missing = data.weighted, data.n_counted, data.survey.missing_cells > 0
     else:
         x = np.asarray(data, dtype=np.float64)
         center, scale = column_moments(x)
         run_pass = functools.partial(local_pass, _InMemory(x, weights), MEMORY_CHUNK_ROWS)
         weighted, counted = weights is not None, x.shape[0] if weights is None else float(np.sum(weights))
+        missing = False
     scale = np.where(scale > 0, scale, 1.0)
     plan = _plan(fits, np.asarray(center, np.float64), np.asarray(scale, np.float64))
-    sums = run_pass(replace(plan, weighted=weighted), cancel)
+    sums = run_pass(replace(plan, weighted=weighted, missing=missing), cancel)
     jacobian = counted * float(np.log(scale).sum())  # log p in standardised units = log p in data units + this
     return sums.map_sum.numpy(), sums.ll_sum.numpy() - jacobian
+
+
+def observed_map_terms(x: np.ndarray, fits: Sequence[Snapshot], weights: np.ndarray | None = None) -> np.ndarray:
+    """ICL's term of each fit (F,) on data (N, D) with missing values (NaN): sum over the points (times their
+    frequency weights (N,)) of log max_k z_ik, the responsibilities given each point's observed coordinates
+    (conditional.impute, the labels export's); NaN for a fit whose covariance is not positive definite."""
+    from ..model.conditional import impute
+
+    w = np.ones(len(x)) if weights is None else np.asarray(weights, dtype=np.float64)
+    terms = np.empty(len(fits))
+    for i, f in enumerate(fits):
+        try:
+            resp = impute(x, np.asarray(f.weights), np.asarray(f.means), np.asarray(f.covariances))[0]
+        except torch.linalg.LinAlgError:  # rounding took a covariance off positive definite: no ICL, as below
+            terms[i] = np.nan
+            continue
+        with np.errstate(divide="ignore"):
+            terms[i] = float(w @ np.log(resp.max(axis=1)))
+    return terms
 
 
 def _plan(fits: Sequence[Snapshot], center: np.ndarray, scale: np.ndarray) -> PassPlan:

@@ -22,7 +22,7 @@ from ..io.export import information_criteria
 from ..model.covariances import COVARIANCE_TYPES
 from ..snapshot import CancelToken, Snapshot
 from .criteria import CRITERIA, icl
-from .icl import map_log_responsibilities
+from .icl import map_log_responsibilities, observed_map_terms
 
 
 @dataclass(frozen=True)
@@ -80,20 +80,24 @@ def select_models(
     base: FitConfig,
     cancel: CancelToken | None = None,
     weights: np.ndarray | None = None,
+    missing: str | None = None,
 ) -> Iterator[SelectionEntry]:
     """Yield one entry per (k, covariance type), in order (k first), as the fits finish (on small data the
     grid runs as one batch, see grid.py: the entries then come together). Each entry's ICL takes one more E-step
     at its parameters: per fit over points in memory, one pass for the whole grid over data read by chunks.
-    weights (N,): the points' frequency weights (data in memory): every criterion's n is sum w."""
+    weights (N,): the points' frequency weights (data in memory): every criterion's n is sum w. missing "em": NaN
+    values are missing at random (data in memory): each cell is fit(missing="em") of its K and model, its
+    log-likelihood the observed-data one and BIC's n the rows (sum w), ICL's z_ik given each point's observed
+    coordinates."""
     d = data.shape[1] if isinstance(data, Streamed) else np.asarray(data).shape[1]
     cells = [replace(base, n_components=k, covariance_type=ct) for k in ks for ct in covariance_types]
-    fitted = fit_cells(data, cells, cancel, weights)
+    fitted = fit_cells(data, cells, cancel, weights, missing)
     groups = [list(fitted)] if isinstance(data, Streamed) else ([cell] for cell in fitted)
     try:
         for group in groups:
             if cancel is not None and cancel.cancelled:
                 return
-            yield from _with_icl(data, [_entry(cell, d) for cell in group], cancel, weights)
+            yield from _with_icl(data, [_entry(cell, d) for cell in group], cancel, weights, missing)
     except Cancelled:  # inside the ICL's pass: the grid stops quietly, as it does between two iterations
         return
 
@@ -103,13 +107,18 @@ def _with_icl(
     entries: list[SelectionEntry],
     cancel: CancelToken | None,
     weights: np.ndarray | None = None,
+    missing: str | None = None,
 ) -> list[SelectionEntry]:
     """The entries with their ICL (one pass over data for all of them; weights (N,) as in select_models); a failed
     fit has none."""
     fitted = [i for i, e in enumerate(entries) if e.snapshot is not None]
     if not fitted:
         return entries
-    terms, _ = map_log_responsibilities(data, [entries[i].snapshot for i in fitted], cancel, weights)
+    fits = [entries[i].snapshot for i in fitted]
+    if missing is not None and not isinstance(data, Streamed) and np.isnan(data).any():
+        terms = observed_map_terms(data, fits, weights)
+    else:
+        terms, _ = map_log_responsibilities(data, fits, cancel, weights)
     out = list(entries)
     for i, term in zip(fitted, terms, strict=True):
         if np.isfinite(term):  # else (a covariance rounding took off positive definite) the entry has no ICL
@@ -159,11 +168,12 @@ def run_selection(
     progress: Callable[[SelectionEntry], None] | None = None,
     criterion: str = "bic",
     weights: np.ndarray | None = None,
+    missing: str | None = None,
 ) -> tuple[list[SelectionEntry], SelectionEntry | None]:
-    """Fit the whole grid (weights (N,) as in select_models); call progress(entry) after each fit; return all
-    entries and the best by criterion."""
+    """Fit the whole grid (weights (N,) and missing as in select_models); call progress(entry) after each fit;
+    return all entries and the best by criterion."""
     entries = []
-    for entry in select_models(data, ks, covariance_types, base, weights=weights):
+    for entry in select_models(data, ks, covariance_types, base, weights=weights, missing=missing):
         entries.append(entry)
         if progress is not None:
             progress(entry)

@@ -37,13 +37,6 @@ class SessionControl:
             return False
         # the fit's own result (what re-running its settings reproduces), whatever iteration or restart is on
         # screen; its config is the resolved one the engine ran
-        if self.state.scene is not None and self.state.scene.ticks is not None:  # (engine.DataRef records none)
-            self.messages.error(
-                "Could not save the session",
-                "a session does not record missing values yet, and its data would not open again: export the "
-                "parameters and the labels instead (File menu)",
-            )
-            return False
         snap = source.snapshot
         history = engine.History.of_entries(source.entries) if source.entries else None
 
@@ -82,6 +75,13 @@ class SessionControl:
                 f"{path} was fitted with frequency weights (column {session.data.weights_column} of its file) on "
                 f"data read by chunks, which the window fits unweighted only: replay it with "
                 f"`python3 main.py replay {path}`",
+            )
+            return
+        if session.data.missing and session.data.chunked:  # the window fits missing values in memory
+            self.messages.error(
+                "Could not open the session",
+                f"{path} was fitted with missing values on data read by chunks, which the window fits in memory "
+                f"only: replay it with `python3 main.py replay {path}`",
             )
             return
         self.messages.note(f"opening {path}: loading its data…", 0)

@@ -97,10 +97,29 @@ def test_parquet_nulls_and_npy_nan_read_as_missing_with_the_flag(tmp_path, capsy
         data_mod.load(inf, missing=True)
 
 
-def test_a_row_with_nothing_observed_and_data_read_by_chunks_are_one_line(tmp_path, capsys):
+def test_a_row_with_nothing_observed_is_one_line(tmp_path, capsys):
     empty = tmp_path / "empty.csv"
     empty.write_text("a,b\n1,2\nNA,\n3,4\n")
     expect_user_error(capsys, ["fit", str(empty), "-k", "1", "--missing", "em"], "row 1 has every coordinate missing")
-    path, _ = _table(tmp_path)
-    argv = ["fit", str(path), "-k", "1", "--missing", "em", "--memory-limit", "4K"]
-    expect_user_error(capsys, argv, "--missing em fits data in memory, not read by chunks")
+
+
+@pytest.mark.parametrize(
+    ("body", "line", "column", "value"),
+    [
+        ("1,2,3\n,,6\n4,5,7\n", 3, 0, ""),  # two cells of a row missing: once refused as 'not a numeric table'
+        (",,6\n1,2,3\n4,5,7\n", 2, 0, ""),  # in the first row: its columns once left out of the default
+        ("1,2,3\nNA,NA,6\n4,5,7\n", 3, 0, "NA"),
+        ("1,2,3\n4,5,7\n8,null,\n", 4, 1, "null"),
+    ],
+)
+@pytest.mark.parametrize("limit", [None, "100"])
+def test_every_missing_cell_without_the_flag_is_named_with_the_flag(tmp_path, capsys, body, line, column, value, limit):
+    """Without --missing em a missing cell is one line naming the file, the line, the column and the flag, in memory
+    and read by chunks; with the flag the same file fits."""
+    path = tmp_path / "t.csv"
+    path.write_text("a,b,c\n" + body + "2.5,3.5,1.5\n" * 12)  # more than the limit: read by chunks
+    argv = ["fit", str(path), "-k", "1", "--covariance", "diag", *(["--memory-limit", limit] if limit else [])]
+    said = f"t.csv: line {line}, column {column} ('{'abc'[column]}'): value '{value}' is not a number: "
+    err = expect_user_error(capsys, argv, said)
+    assert err.rstrip().endswith("or fit with --missing em (exact EM for values missing at random)")
+    assert cli([*argv, "--missing", "em", "--quiet"]) == 0, capsys.readouterr().err

@@ -6,6 +6,8 @@ parameters."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 from gui_helpers import run_fit
 from scipy.special import logsumexp
@@ -66,7 +68,8 @@ def test_a_file_with_missing_cells_asks_and_cancel_keeps_the_data(qtbot, window,
     box.button(box.StandardButton.Cancel).click()
     note = window.statusBar().currentMessage()
     assert window.state.dataset is before
-    assert "line 3, column 1 ('waiting'): value '' is not a number: fix or remove that row" in note
+    row, col = np.argwhere(np.isnan(x))[0]  # the first blank cell, named (line: the row + the header + 1)
+    assert f"line {row + 2}, column {col} ('{('eruptions', 'waiting')[col]}'): value '' is not a number: fix" in note
     assert "or open it again and choose 'Fit them by EM (missing at random)'" in note
     assert "--missing" not in note and note.endswith("the data on screen stays")
 
@@ -182,13 +185,14 @@ def test_a_point_missing_an_unshown_column_is_coloured_by_its_observed_ones(qtbo
     path = tmp_path / "xyz.csv"
     path.write_text("\n".join(lines) + "\n")
     window.data.open_path(str(path))
-    picked = lambda: window.data.column_picker is not None and window.data.column_picker.isVisible()  # noqa: E731
-    qtbot.waitUntil(picked, timeout=30_000)
-    window.data.column_picker.set_columns((0, 1, 2), (0, 1))  # z (left out by default: it has blanks) fitted too
-    window.data.column_picker.accept()
+    # z is among the default columns (its blank first cell no longer drops it): the question comes first
     asked = lambda: window.data.missing_question is not None and window.data.missing_question.isVisible()  # noqa: E731
     qtbot.waitUntil(asked, timeout=30_000)
     window.data.missing_question.fit_button.click()
+    picked = lambda: window.data.column_picker is not None and window.data.column_picker.isVisible()  # noqa: E731
+    qtbot.waitUntil(picked, timeout=30_000)
+    window.data.column_picker.set_columns((0, 1, 2), (0, 1))  # z fitted too, eruptions and waiting shown
+    window.data.column_picker.accept()
     qtbot.waitUntil(lambda: window.state.scene is not None and window.state.scene.ticks is not None, timeout=30_000)
     assert window.state.dataset.columns == ("eruptions", "waiting", "z")
     run_fit(qtbot, window, k=2, tol="1e-8", max_iter="200")
@@ -204,19 +208,37 @@ def test_a_point_missing_an_unshown_column_is_coloured_by_its_observed_ones(qtbo
     np.testing.assert_array_equal(frame.labels[rows], expected)
 
 
-def test_a_session_is_refused_and_the_labels_export_imputes(qtbot, window, tmp_path) -> None:
+def test_a_session_records_the_missing_values_reopens_and_reproduces(qtbot, make_window, tmp_path) -> None:
+    """Saving a fit of data with missing values records them (data.missing): another window opens the session,
+    reads the blank cells as missing again (no question) and refits to the same log-likelihood, SciPy's
+    observed-data one. The labels export imputes."""
     path = tmp_path / "blank.csv"
-    _blank_file(path)
-    _open_with_missing(qtbot, window, path)
-    run_fit(qtbot, window, k=2, tol="1e-8", max_iter="200")
-    assert not window.sessions.save(str(tmp_path / "s.gmm.json"))
-    assert window.messages.last_error.startswith("a session does not record missing values yet")
-    assert not (tmp_path / "s.gmm.json").exists()
+    x = _blank_file(path)
+    first = make_window()
+    _open_with_missing(qtbot, first, path)
+    run_fit(qtbot, first, k=2, tol="1e-8", max_iter="200")
+    saved = first.state.latest.snapshot
+    session = tmp_path / "s.gmmsession"
+    assert first.sessions.save(str(session))
+    assert json.loads(session.read_text())["data"]["missing"] is True
     done: list[bool] = []
-    window.files.export_labels(str(tmp_path / "labels.csv"), on_done=lambda: done.append(True))
+    first.files.export_labels(str(tmp_path / "labels.csv"), on_done=lambda: done.append(True))
     qtbot.waitUntil(lambda: bool(done), timeout=30_000)
     header = (tmp_path / "labels.csv").read_text().splitlines()[0].split(",")
     assert "imputed_waiting" in header and "imputed_eruptions" in header
+    first.close()
+    second = make_window()
+    ended: list[str] = []
+    second.run_control.fit_ended.connect(ended.append)
+    second.sessions.open(str(session))
+    qtbot.waitUntil(lambda: bool(ended), timeout=120_000)
+    again = second.state.frame.snapshot
+    np.testing.assert_array_equal(second.state.dataset.points, x)  # NaN where blank
+    assert second.state.scene.ticks is not None
+    assert again.mean_log_likelihood == saved.mean_log_likelihood
+    assert second.sessions.verdict.startswith("session: reproduced the saved fit")
+    ll = _observed_log_likelihood(x, again.weights, again.means, again.covariances)
+    assert abs(again.log_likelihood - ll) <= TOL * abs(ll)
 
 
 def test_step_takes_one_em_iteration_on_the_observed_coordinates(qtbot, window, tmp_path) -> None:

@@ -1,0 +1,76 @@
+"""The first pass over data read by chunks with missing values (`--missing em`, issue 25): each column's moments
+over its observed values (weighted), what the in-memory fit takes from inference/missing.py's check_missing, and
+the checks that name a bad row: an infinity, a row with no observed value, a column with none.
+
+A column's count here is an array (D,): its observed values (or their weights), not the rows.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DataError
+from .stream import Moments
+
+
+def observed_moments(points: np.ndarray, weights: np.ndarray | None = None) -> Moments:
+    """The moments of a chunk's observed values (c, D) (NaN: missing), column by column: count (D,) (the weights'
+    sum with frequency weights (c,)), mean and sum of squared deviations (D,) of the observed values, and their
+    extremes (NaN for a column with none here). A chunk without a NaN: Moments.of's numbers, bit for bit."""
+    x = np.asarray(points)
+    seen = ~np.isnan(x)
+    if seen.all():
+        m = Moments.of(x, weights)
+        return Moments(np.full(x.shape[1], float(m.count)), m.mean, m.m2, m.low, m.high)
+    x = x.astype(np.float64)
+    w = np.ones(len(x)) if weights is None else np.asarray(weights, dtype=np.float64)
+    count = w @ seen
+    filled = np.where(seen, x, 0.0)
+    mean = np.divide(w @ filled, count, out=np.zeros_like(count), where=count > 0)
+    m2 = w @ (np.where(seen, x - mean, 0.0) ** 2)
+    low, high = np.fmin.reduce(x, axis=0, initial=np.inf), np.fmax.reduce(x, axis=0, initial=-np.inf)
+    return Moments(count, mean, m2, low, high)
+
+
+def add_observed(a: Moments, b: Moments) -> Moments:
+    """The column-by-column moments of both sets of values (Moments.add's Chan combination, each column with its
+    own count (D,), the same operations: complete data gets Moments.add's bits); a column with no value in b keeps
+    a's."""
+    total = a.count + b.count
+    share = np.divide(b.count, total, out=np.zeros_like(total), where=total > 0)
+    cross = np.divide(a.count * b.count, total, out=np.zeros_like(total), where=total > 0)
+    delta = b.mean - a.mean
+    mean = a.mean + delta * share
+    m2 = a.m2 + b.m2 + delta**2 * cross
+    return Moments(total, mean, m2, np.fmin(a.low, b.low), np.fmax(a.high, b.high))
+
+
+def check_observed_chunk(path: Path, names: tuple[str, ...], points: np.ndarray, first_row: int) -> int:
+    """The missing cells (NaN) of a chunk (c, D) whose first row is first_row (from 0, without the header); a
+    DataError naming the first infinity, or the first row with every coordinate missing."""
+    infinite = np.argwhere(np.isinf(points))
+    if len(infinite):
+        r, j = infinite[0]
+        raise DataError(
+            f"{path}: row {first_row + r}, column {j} ({names[j]!r}) is {points[r, j]}: remove or fill infinite values"
+        )
+    holes = np.isnan(points)
+    empty = np.flatnonzero(holes.all(1))
+    if len(empty):
+        raise DataError(
+            f"{path}: row {first_row + int(empty[0])} (counted from 0 without the header) has every fitted column "
+            "missing: it tells nothing about the mixture, remove it"
+        )
+    return int(holes.sum())
+
+
+def check_observed_columns(path: Path, names: tuple[str, ...], m: Moments) -> None:
+    """DataError naming the first column with no observed value (of weight > 0) once the pass is done."""
+    empty = np.flatnonzero(np.asarray(m.count) == 0)
+    if len(empty):
+        j = int(empty[0])
+        raise DataError(
+            f"{path}: column {j} ({names[j]!r}) has no observed value (of weight > 0): leave it out of --columns"
+        )
