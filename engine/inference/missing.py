@@ -27,7 +27,7 @@ from ..errors import DataError, UserError
 from ..model import gaussian
 from ..model.conditional import (
     completed_statistics,
-    padded_factors,
+    padded_precisions,
     pattern_coefficients,
     patterned_statistics,
     patterns_of,
@@ -94,10 +94,10 @@ class MissingPoints:
         self.complete_rows = torch.as_tensor(np.flatnonzero(~np.isnan(host).any(1)))
         self.patterns = patterns_of(host, None, log_scale, with_complete=True, points=False)
         self.starts = np.cumsum([0] + [len(p.rows) for p in self.patterns]).tolist()
-        self.observed = torch.ones(len(self.patterns), d, dtype=torch.bool)
+        self.observed = np.ones((len(self.patterns), d), dtype=bool)  # (n_pat, D)
         for row, p in zip(self.observed, self.patterns, strict=True):
-            row[p.mis] = False
-        self.offsets = torch.tensor([p.offset for p in self.patterns], dtype=torch.float64)
+            row[p.mis.numpy()] = False
+        self.offsets = np.array([p.offset for p in self.patterns])
         # the rows pattern by pattern: each pattern a run of rows, its log p(x_o) laid side by side (no scatter)
         order = torch.cat([p.rows for p in self.patterns]).to(x.device)
         self.x = _filled_points(torch.nan_to_num(x[order], nan=0.0))  # also where a component is re-seeded
@@ -111,14 +111,13 @@ class MissingPoints:
         self, log_weights: torch.Tensor, means: torch.Tensor, chol: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Statistics (M, K, P) float64 and mean log-likelihoods (M,) (observed-data) on the CPU."""
-        mu, l64 = means.double(), chol.double()
-        cov = l64 @ l64.transpose(-1, -2)
-        factors = padded_factors(cov, self.observed)
-        coef = pattern_coefficients(log_weights.double(), mu, factors, self.observed, self.offsets)
-        stats, self._log_norm = patterned_statistics(
-            self.features, coef.to(self.x.device, self.dtype), self.starts, self._w
-        )
-        stats = completed_statistics(stats.to(HOST), mu, cov, factors, self.observed)
+        mu, l64 = means.double().numpy(), chol.double().numpy()
+        cov = l64 @ l64.swapaxes(-1, -2)
+        padded = padded_precisions(cov, self.observed)
+        coef = pattern_coefficients(log_weights.double().numpy(), mu, padded, self.observed, self.offsets)
+        coef = torch.from_numpy(coef).to(self.x.device, self.dtype)
+        stats, self._log_norm = patterned_statistics(self.features, coef, self.starts, self._w)
+        stats = completed_statistics(stats.to(HOST), mu, cov, padded[0], self.observed)
         return stats, self._weighted_sum() / self._total
 
     def _weighted_sum(self) -> torch.Tensor:

@@ -117,38 +117,52 @@ def impute(
 # wake-ups made 28 patterns in 5-D 7.5 times a complete fit).
 
 
-def padded_factors(cov: torch.Tensor, observed: torch.Tensor) -> torch.Tensor:
-    """For covariances cov (M, K, D, D) float64 and the patterns' observed coordinates (n_pat, D) bool: the lower
-    Cholesky factors (n_pat, M, K, D, D) of each S_oo padded with the identity on the missing coordinates, in the
-    coordinates' own order (a matrix with no coupling between o and m has a factor with none either: S_oo's
-    factor on (o, o), I on (m, m)), in one batched factorisation."""
+def padded_precisions(cov: np.ndarray, observed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For covariances cov (M, K, D, D) float64 and the patterns' observed coordinates (n_pat, D) bool: each S_oo
+    padded with the identity on the missing coordinates, its inverse (n_pat, M, K, D, D) (S_oo^-1 on (o, o), I on
+    (m, m), exactly 0 between) and half its log-determinant (n_pat, M, K), from one batched Cholesky factorisation
+    (a matrix with no coupling between o and m has a factor, and an inverse factor, with none either)."""
+    d = cov.shape[-1]
     block = (observed[:, :, None] & observed[:, None, :])[:, None, None]
-    padded = torch.where(block, cov, torch.eye(cov.shape[-1], dtype=cov.dtype, device=cov.device))
     # a block of a positive definite S is positive definite: cholesky_ex skips torch's check (a synchronisation)
-    return torch.linalg.cholesky_ex(padded)[0]
+    chol = torch.linalg.cholesky_ex(torch.from_numpy(np.where(block, cov, np.eye(d))))[0]
+    eye = torch.eye(d, dtype=chol.dtype).expand_as(chol)
+    inverse = torch.linalg.solve_triangular(chol, eye, upper=False).numpy()  # L^-1: D x D solves only
+    half_log_det = np.log(np.diagonal(chol.numpy(), axis1=-2, axis2=-1)).sum(-1)
+    return inverse.swapaxes(-1, -2) @ inverse, half_log_det
 
 
 def pattern_coefficients(
-    log_weights: torch.Tensor, means: torch.Tensor, chol: torch.Tensor, observed: torch.Tensor, offsets: torch.Tensor
-) -> torch.Tensor:
-    """W (n_pat, M, K, P) float64: each pattern's log-joint coefficients (gaussian.log_joint_coefficients) for its
-    points with the missing coordinates at 0, so that F(x) @ W = log w_k + log N(x_o | mu_o, S_oo) + offset; at
-    log-weights (M, K), means (M, K, D), padded factors chol (padded_factors), observed (n_pat, D) bool and
-    offsets (n_pat,) (what each pattern's log p(x_o) gains: Pattern.offset)."""
+    log_weights: np.ndarray,
+    means: np.ndarray,
+    padded: tuple[np.ndarray, np.ndarray],
+    observed: np.ndarray,
+    offsets: np.ndarray,
+) -> np.ndarray:
+    """W (n_pat, M, K, P) float64: each pattern's log-joint coefficients (as gaussian.log_joint_coefficients) for
+    its points with the missing coordinates at 0, so that F(x) @ W = log w_k + log N(x_o | mu_o, S_oo) + offset; at
+    log-weights (M, K), means (M, K, D), padded_precisions' (precisions, half log-determinants), observed (n_pat, D)
+    bool and offsets (n_pat,) (what each pattern's log p(x_o) gains: Pattern.offset). In NumPy, as the rest of
+    the patterns' algebra: a few dozen operations on small arrays, each a microsecond there, several in torch."""
+    precision, half_log_det = padded
     d = means.shape[-1]
-    mask = observed.to(means.dtype)
-    coef = gaussian.log_joint_coefficients(log_weights, means * mask[:, None, None], chol)
-    missing = d - mask.sum(-1)  # the padded normal's (D - q)/2 log 2pi too many
-    coef[..., 0] += (0.5 * math.log(2 * math.pi) * missing + offsets)[:, None, None]
-    return coef
+    _, _, flat, factors, _ = pair_tables(d)
+    mu = means * observed[:, None, None]  # 0 on the missing coordinates, as the points
+    b = (precision @ mu[..., None])[..., 0]  # A mu
+    q = observed.sum(-1)[:, None, None]
+    log_norm = -0.5 * (b * mu).sum(-1) - half_log_det - 0.5 * q * math.log(2.0 * math.pi)
+    const = log_weights + log_norm + offsets[:, None, None]
+    quad = precision.reshape(*precision.shape[:-2], d * d)[..., flat.numpy()] * factors.numpy()
+    return np.concatenate([const[..., None], b, quad], axis=-1)
 
 
 def completed_statistics(
-    stats: torch.Tensor, means: torch.Tensor, cov: torch.Tensor, chol: torch.Tensor, observed: torch.Tensor
+    stats: torch.Tensor, means: np.ndarray, cov: np.ndarray, precision: np.ndarray, observed: np.ndarray
 ) -> torch.Tensor:
-    """The E-step's statistics (M, K, P) over all D coordinates, summed over the patterns, from each pattern's
-    (n_pat, M, K, P) float64 [sum r, sum r x, sum r x x^T] of its points with the missing coordinates at 0; at
-    means (M, K, D), covariances (M, K, D, D), padded factors chol (padded_factors) and observed (n_pat, D) bool.
+    """The E-step's statistics (M, K, P) float64 over all D coordinates, summed over the patterns, from each
+    pattern's (n_pat, M, K, P) float64 [sum r, sum r x, sum r x x^T] of its points with the missing coordinates at
+    0; at means (M, K, D), covariances (M, K, D, D), the padded precisions (padded_precisions) and observed
+    (n_pat, D) bool.
 
     The conditional mean is affine in x_o: with the missing coordinates at 0, the completed point is c + G x, with
     G = I on (o, o) and B = S_mo S_oo^-1 on (m, o), c = mu_m - B mu_o on m (0 on o); so its sums follow from the
@@ -157,22 +171,25 @@ def completed_statistics(
     All patterns at once, padded to D x D (zeros where a pattern has no entry: its rows and columns pass as they
     are, and the complete rows' pattern, G = I and c = 0, adds its sums unchanged)."""
     d = means.shape[-1]
-    o = observed.to(cov.dtype)[:, None, None]  # (n_pat, 1, 1, D)
-    nk, s1 = stats[..., 0], stats[..., 1 : 1 + d]
-    s2 = gaussian.symmetric_from_pairs(stats[..., 1 + d :], d)
-    cross = cov * (o[..., :, None] * (1.0 - o)[..., None, :])  # S_om on (o, m), else 0
-    solved = torch.cholesky_solve(cross, chol)  # S_oo^-1 S_om on (o, m), else 0
-    gain = torch.diag_embed(o.expand(*solved.shape[:-1])) + solved.transpose(-1, -2)  # G
-    shift = means - (gain @ (means * o)[..., None])[..., 0]  # c: exactly 0 on o
-    correction = cov * ((1.0 - o)[..., :, None] * (1.0 - o)[..., None, :]) - cross.transpose(-1, -2) @ solved
+    st, mu, sigma = stats.numpy(), means, cov
+    o = observed.astype(np.float64)[:, None, None]  # (n_pat, 1, 1, D)
+    mis = 1.0 - o
+    _, _, _, _, pair_of = pair_tables(d)
+    nk, s1 = st[..., 0], st[..., 1 : 1 + d]
+    s2 = st[..., 1 + d :][..., pair_of.numpy()].reshape(*st.shape[:-1], d, d)
+    cross = sigma * (o[..., :, None] * mis[..., None, :])  # S_om on (o, m), else 0
+    solved = precision @ cross  # S_oo^-1 S_om on (o, m), else 0
+    gain = solved.swapaxes(-1, -2) + np.eye(d) * o[..., None, :]  # G
+    shift = mu - (gain @ (mu * o)[..., None])[..., 0]  # c: exactly 0 on o
+    correction = sigma * (mis[..., :, None] * mis[..., None, :]) - cross.swapaxes(-1, -2) @ solved
     g_s1 = (gain @ s1[..., None])[..., 0]
     n = nk[..., None]
     first = n * shift + g_s1
     c_g = shift[..., :, None] * g_s1[..., None, :]
     outer = shift[..., :, None] * shift[..., None, :] + correction
-    second = n[..., None] * outer + c_g + c_g.transpose(-1, -2) + gain @ s2 @ gain.transpose(-1, -2)
+    second = n[..., None] * outer + c_g + c_g.swapaxes(-1, -2) + gain @ s2 @ gain.swapaxes(-1, -2)
     i, j = pair_tables(d)[:2]
-    return torch.cat([nk[..., None], first, second[..., i, j]], dim=-1).sum(0)
+    return torch.from_numpy(np.concatenate([n, first, second[..., i.numpy(), j.numpy()]], axis=-1).sum(0))
 
 
 class PatternSums:
@@ -222,16 +239,45 @@ def patterned_statistics(
         block = features.transposed(slice(lo, hi)) if lazy else features[lo:hi].T  # F^T (P, c)
         resp = scratch("resp", (r * k, hi - lo), block)
         first = int(np.searchsorted(bounds, lo, side="right")) - 1
-        cuts = [(max(bounds[q], lo) - lo, min(bounds[q + 1], hi) - lo) for q in range(first, n_pat) if bounds[q] < hi]
-        for q, (a, b) in enumerate(cuts, start=first):
-            if block.device.type == "cpu":
-                gaussian.blas_matmul(coef_rows[q], block[:, a:b], resp[:, a:b])
-            else:  # a GPU's product into a column slice
-                resp[:, a:b] = coef_rows[q] @ block[:, a:b]
+        last = int(np.searchsorted(bounds, hi, side="left"))  # the patterns first..last - 1 have rows here
+        cuts = [(max(bounds[q], lo) - lo, min(bounds[q + 1], hi) - lo) for q in range(first, last)]
+        _log_joint(coef_rows[first:last], block, resp, cuts)
         gaussian.normalise(resp.view(r, k, -1), log_norm[:, lo:hi])  # now the responsibilities
         if weights is not None:
             gaussian.weigh(resp.view(r, k, -1), weights[lo:hi])
-        return PatternSums(first, [gaussian.weighted_sums(resp[:, a:b], block.T[a:b]) for a, b in cuts])
+        return PatternSums(first, _segment_sums(resp, block, cuts))
 
     total = ordered_sum(one_chunk, range(0, n, chunk), workers)
     return torch.stack(total.parts).view(n_pat, r, k, p), log_norm
+
+
+def _log_joint(coef: torch.Tensor, block: torch.Tensor, out: torch.Tensor, cuts: list[tuple[int, int]]) -> None:
+    """out[:, a:b] (RK, c) = coef[j] (RK, P) @ block[:, a:b] for each pattern j's columns (a, b) of a chunk's
+    features block (P, c). On the CPU through NumPy's BLAS, as gaussian.blas_matmul, with one conversion and one
+    error state per chunk rather than per pattern (each a few microseconds, times tens of patterns per chunk)."""
+    if block.device.type != "cpu":
+        for w, (a, b) in zip(coef, cuts, strict=True):
+            out[:, a:b] = w @ block[:, a:b]
+        return
+    w_np, f_np, out_np = coef.numpy(), block.numpy(), out.numpy()
+    with np.errstate(invalid="ignore"):  # a padded component's -inf log weight (see gaussian.blas_matmul)
+        for w, (a, b) in zip(w_np, cuts, strict=True):
+            np.matmul(w, f_np[:, a:b], out=out_np[:, a:b])
+
+
+def _segment_sums(resp: torch.Tensor, block: torch.Tensor, cuts: list[tuple[int, int]]) -> list[torch.Tensor]:
+    """Each pattern's statistics (RK, P) float64 = resp[:, a:b] @ block[:, a:b]^T for its columns (a, b) of a
+    chunk: gaussian.weighted_sums (segments multiplied as a batch, summed in float64) for a long run of rows; on the
+    CPU one NumPy product for a short one (under two of its segments: weighted_sums' one product, without torch's
+    per-call cost, which tens of small patterns per chunk add up)."""
+    short = 2 * gaussian.SEGMENT_ROWS
+    if block.device.type != "cpu":
+        return [gaussian.weighted_sums(resp[:, a:b], block.T[a:b]) for a, b in cuts]
+    r_np, f_np = resp.numpy(), block.numpy()
+    out = []
+    for a, b in cuts:
+        if b - a < short:
+            out.append(torch.from_numpy(np.matmul(r_np[:, a:b], f_np[:, a:b].T).astype(np.float64, copy=False)))
+        else:
+            out.append(gaussian.weighted_sums(resp[:, a:b], block.T[a:b]))
+    return out
