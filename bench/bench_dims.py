@@ -8,11 +8,14 @@ minute to minute: blocks of one fit then the other skewed the ratio). Two figure
 fit of ITER iterations over ITER (with each side's fixed costs), and one more iteration, (T(2 ITER) - T(ITER)) / ITER;
 then a third: one iteration inside a running fit, timed as bench_em.py times it (in_fit).
 Restarts: the best of 100 k-means++ restarts at D = 10 (N = --restarts-n, K = 5, full, tol 1e-6 and reg_covar
-1e-6 for both), batched against scikit-learn's n_init = 100, one run each. Peak memory: a fit of N = 1e6 points in
+1e-6 for both), batched against scikit-learn's n_init = 100, one run each. Weights and missing values (issue 25:
+at most 1.3x): one iteration inside a running fit, as in_fit times it, with integer weights 1..4 and with
+--missing-rows of the rows missing some coordinates over --patterns missingness patterns, each against the complete
+unweighted fit of the same round. Peak memory: a fit of N = 1e6 points in
 D = 30 in a fresh process (resident set size over the interpreter's own), against the data's own size.
 
     .venv/bin/python bench/bench_dims.py [--repeat 3] [--dims 2,10,30] [--restarts-n 50000] [--no-restarts]
-        [--no-memory]
+        [--no-memory] [--no-costs] [--patterns 28] [--missing-rows 0.2]
 """
 
 from __future__ import annotations
@@ -27,12 +30,14 @@ import numpy as np
 from common import (
     ROOT,
     SETTLE_S,
+    cost_ratios,
     paired_times,
     parse_args,
     reference_blas,
     sklearn_iterations,
     snapshot_intervals,
     table,
+    with_missing,
 )
 
 from engine import FitConfig, fit, run_to_end
@@ -124,6 +129,25 @@ def in_fit(x: np.ndarray, repeat: int) -> list[float]:
     return [np.median(mine), np.median(sk), np.median(sk / mine)]
 
 
+def costs(x: np.ndarray, repeat: int, patterns: int, share: float) -> list[list]:
+    """Rows [D, N, fit, patterns, ms per iteration, ratio to the complete unweighted fit]: one iteration inside a
+    running fit of 2 ITER iterations (the median snapshot interval), complete, with integer weights 1..4, and with
+    `share` of the rows missing coordinates over `patterns` patterns; paired rounds (common.cost_ratios)."""
+    start = run_to_end(x, FitConfig(n_components=5, max_iter=0))
+    init = MixtureParams(start.weights, start.means, start.covariances).as_init()
+    cfg = FitConfig(n_components=5, init_params=init, max_iter=2 * ITER, tol=0.0)
+    weights = np.random.default_rng(2).integers(1, 5, len(x)).astype(np.float64)
+    holes = with_missing(x, patterns, share, seed=3)
+    found = len(np.unique(np.isnan(holes), axis=0))
+    fits = {
+        ("complete, unweighted", 1): lambda: fit(x, cfg),
+        ("weights 1..4", 1): lambda: fit(x, cfg, weights=weights),
+        (f"missing, {share:.0%} of rows", found): lambda: fit(holes, cfg, missing="em"),
+    }
+    n, d = x.shape
+    return [[d, n, name, p, t * 1e3, f"{r:.2f}"] for (name, p), (t, r) in cost_ratios(fits, repeat).items()]
+
+
 def restarts(n: int, r: int = 100) -> list:
     """Seconds and best total log-likelihood of the best of r restarts at D = 10, ours and scikit-learn's."""
     from sklearn.mixture import GaussianMixture
@@ -149,11 +173,14 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--no-memory", action="store_true")
     p.add_argument("--no-restarts", action="store_true")
+    p.add_argument("--no-costs", action="store_true", help="skip the weights and missing values costs")
+    p.add_argument("--patterns", type=int, default=28, help="missingness patterns of the missing values cost")
+    p.add_argument("--missing-rows", type=float, default=0.2, help="share of rows with a missing value there")
     p.add_argument("--restarts-n", type=int, default=50_000)
     p.add_argument("--dims", default="2,10,30", help="which of the per-iteration cases (D = 2, 10, 30) to run")
     p.add_argument("--n", type=int, help="points in each per-iteration case (default: the case's own N)")
     args = parse_args(p, repeat=1, no_memory=True, no_restarts=True, dims="2", n=1000)
-    rows, running = [], []
+    rows, running, extra = [], [], []
     dims = {int(d) for d in args.dims.split(",")}
     for d, n in (case for case in CASES if case[0] in dims):
         n = args.n or n
@@ -162,6 +189,8 @@ def main() -> None:
         rows.append([d, n, a * 1e3, b * 1e3, ratio, a_more * 1e3, b_more * 1e3, ratio_more])
         a, b, ratio = in_fit(x, args.repeat)
         running.append([d, n, a * 1e3, b * 1e3, ratio])
+        if not args.no_costs:
+            extra += costs(x, args.repeat, args.patterns, args.missing_rows)
     print(
         f"EM per iteration, full, K = 5, float64, from the same start; medians of {args.repeat} rounds, each round "
         f"fits of {ITER} and {2 * ITER} iterations of each (a ratio is the median of the rounds' ratios). 'fit / "
@@ -176,6 +205,12 @@ def main() -> None:
         f"(_e_step, _m_step); medians of {args.repeat} rounds"
     )
     print(table(["D", "N", "ours ms", "sklearn ms", "ratio"], running))
+    if extra:
+        print(
+            "Weights and missing values: one iteration inside a running fit (as above), against the complete "
+            f"unweighted fit of the same round; medians of {args.repeat} rounds (a ratio: the median of the rounds')"
+        )
+        print(table(["D", "N", "fit", "patterns", "ms / iteration", "ratio"], extra))
     if not args.no_restarts:
         print(f"Best of 100 k-means++ restarts, D = 10, N = {args.restarts_n}, K = 5, full, tol 1e-6; one run each")
         print(table(["fit", "seconds", "speed-up", "best total log-likelihood"], restarts(args.restarts_n)))
