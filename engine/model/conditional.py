@@ -43,16 +43,30 @@ def patterns_of(
     (Pattern.offset), None: data units; points False: no copy of the observed coordinates (x_o empty)."""
     missing = np.isnan(x)
     taken = np.arange(len(x)) if with_complete else np.flatnonzero(missing.any(1))
-    keys, first, inverse = np.unique(missing[taken], axis=0, return_index=True, return_inverse=True)
+    keys, first, inverse = _row_groups(missing[taken])
+    grouped = np.argsort(inverse, kind="stable")  # the rows of each pattern together, in order
+    ends = np.cumsum(np.bincount(inverse, minlength=len(first)))
     out = []
     for p in np.argsort(first):
-        rows = taken[inverse.reshape(-1) == p]
+        rows = taken[grouped[ends[p - 1] if p else 0 : ends[p]]]
         obs, mis = np.flatnonzero(~keys[p]), np.flatnonzero(keys[p])
         w = None if weights is None else torch.as_tensor(weights[rows], dtype=torch.float64)
         x_o = torch.as_tensor(np.ascontiguousarray(x[np.ix_(rows, obs)]) if points else np.empty((0, len(obs))))
         offset = 0.0 if log_scale is None else float(log_scale[mis].sum())
         out.append(Pattern(torch.as_tensor(obs), torch.as_tensor(mis), torch.as_tensor(rows), x_o, w, offset))
     return out
+
+
+def _row_groups(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """np.unique(mask, axis=0, return_index=True, return_inverse=True) of a bool table (n, D): its distinct rows
+    (G, D), the first row of each (G,) and each row's group (n,). Up to 62 columns each row is one integer, whose
+    unique is a sort of n numbers (the rows' own lexicographic sort took a third of a second at N = 1e5)."""
+    if mask.shape[1] > 62:
+        keys, first, inverse = np.unique(mask, axis=0, return_index=True, return_inverse=True)
+        return keys, first, inverse.reshape(-1)
+    codes = mask.astype(np.int64) @ (np.int64(1) << np.arange(mask.shape[1], dtype=np.int64))
+    _, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
+    return mask[first], first, inverse.reshape(-1)
 
 
 def conditional_terms(
@@ -129,7 +143,7 @@ def padded_precisions(cov: np.ndarray, observed: np.ndarray) -> tuple[np.ndarray
     eye = torch.eye(d, dtype=chol.dtype).expand_as(chol)
     inverse = torch.linalg.solve_triangular(chol, eye, upper=False).numpy()  # L^-1: D x D solves only
     half_log_det = np.log(np.diagonal(chol.numpy(), axis1=-2, axis2=-1)).sum(-1)
-    return inverse.swapaxes(-1, -2) @ inverse, half_log_det
+    return _transposed(inverse) @ inverse, half_log_det
 
 
 def pattern_coefficients(
@@ -176,20 +190,29 @@ def completed_statistics(
     mis = 1.0 - o
     _, _, _, _, pair_of = pair_tables(d)
     nk, s1 = st[..., 0], st[..., 1 : 1 + d]
-    s2 = st[..., 1 + d :][..., pair_of.numpy()].reshape(*st.shape[:-1], d, d)
+    s2 = np.take(st[..., 1 + d :], pair_of.numpy(), axis=-1).reshape(*st.shape[:-1], d, d)  # contiguous
     cross = sigma * (o[..., :, None] * mis[..., None, :])  # S_om on (o, m), else 0
     solved = precision @ cross  # S_oo^-1 S_om on (o, m), else 0
     gain = solved.swapaxes(-1, -2) + np.eye(d) * o[..., None, :]  # G
     shift = mu - (gain @ (mu * o)[..., None])[..., 0]  # c: exactly 0 on o
-    correction = sigma * (mis[..., :, None] * mis[..., None, :]) - cross.swapaxes(-1, -2) @ solved
+    correction = sigma * (mis[..., :, None] * mis[..., None, :]) - _transposed(cross) @ solved
     g_s1 = (gain @ s1[..., None])[..., 0]
     n = nk[..., None]
     first = n * shift + g_s1
     c_g = shift[..., :, None] * g_s1[..., None, :]
     outer = shift[..., :, None] * shift[..., None, :] + correction
-    second = n[..., None] * outer + c_g + c_g.swapaxes(-1, -2) + gain @ s2 @ gain.swapaxes(-1, -2)
+    second = gain @ s2 @ _transposed(gain)
+    second += c_g
+    second += c_g.swapaxes(-1, -2)
+    second += n[..., None] * outer
     i, j = pair_tables(d)[:2]
     return torch.from_numpy(np.concatenate([n, first, second[..., i.numpy(), j.numpy()]], axis=-1).sum(0))
+
+
+def _transposed(a: np.ndarray) -> np.ndarray:
+    """The matrices (..., D, D) transposed, as a contiguous copy: NumPy multiplies a stack with a strided operand in
+    its own slow loop (three times the time at 450 matrices of 10 x 10)."""
+    return np.ascontiguousarray(a.swapaxes(-1, -2))
 
 
 class PatternSums:
@@ -268,9 +291,10 @@ def _log_joint(coef: torch.Tensor, block: torch.Tensor, out: torch.Tensor, cuts:
 def _segment_sums(resp: torch.Tensor, block: torch.Tensor, cuts: list[tuple[int, int]]) -> list[torch.Tensor]:
     """Each pattern's statistics (RK, P) float64 = resp[:, a:b] @ block[:, a:b]^T for its columns (a, b) of a
     chunk: gaussian.weighted_sums (segments multiplied as a batch, summed in float64) for a long run of rows; on the
-    CPU one NumPy product for a short one (under two of its segments: weighted_sums' one product, without torch's
-    per-call cost, which tens of small patterns per chunk add up)."""
-    short = 2 * gaussian.SEGMENT_ROWS
+    CPU one NumPy product for a short one (under one of its segments: faster than torch's product there, and without
+    its per-call cost, which tens of small patterns per chunk add up; slower on longer runs, measured at P = 21 and
+    66, one thread: 6 against 10 us at 1000 rows, 65 against 102 at 4000, 215 against 146 at 6000)."""
+    short = gaussian.SEGMENT_ROWS
     if block.device.type != "cpu":
         return [gaussian.weighted_sums(resp[:, a:b], block.T[a:b]) for a, b in cuts]
     r_np, f_np = resp.numpy(), block.numpy()
