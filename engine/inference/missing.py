@@ -29,9 +29,10 @@ from ..model.conditional import (
     completed_statistics,
     padded_precisions,
     pattern_coefficients,
-    patterned_statistics,
+    pattern_constants,
     patterns_of,
 )
+from ..model.patterned import patterned_statistics, patterned_whitened
 from .init import initial_points, initial_weights
 from .pipeline import Setup, checked_data, prepare_points
 from .sources import HOST
@@ -102,6 +103,7 @@ class MissingPoints:
         order = torch.cat([p.rows for p in self.patterns]).to(x.device)
         self.x = _filled_points(torch.nan_to_num(x[order], nan=0.0))  # also where a component is re-seeded
         self.features = gaussian.features_of(self.x)
+        self.lifted = gaussian.lifted_of(self.x)  # [1; x^T] (1 + D, N) on the CPU from D = 3, else None
         self._w = None if weights is None else weights[order].contiguous()
         self._w64 = None if weights is None else self._w.to(torch.float64)
         self._total = float(n if weights is None else self._w64.sum())
@@ -114,9 +116,15 @@ class MissingPoints:
         mu, l64 = means.double().numpy(), chol.double().numpy()
         cov = l64 @ l64.swapaxes(-1, -2)
         padded = padded_precisions(cov, self.observed)
-        coef = pattern_coefficients(log_weights.double().numpy(), mu, padded, self.observed, self.offsets)
-        coef = torch.from_numpy(coef).to(self.x.device, self.dtype)
-        stats, self._log_norm = patterned_statistics(self.features, coef, self.starts, self._w)
+        lw = log_weights.double().numpy()
+        if self.lifted is not None and gaussian.use_whitened(self.n_features, lw.size):
+            const = pattern_constants(lw, padded[1], self.observed, self.offsets)
+            mu_o = mu * self.observed[:, None, None]  # 0 on the missing coordinates, as the points
+            stats, self._log_norm = patterned_whitened(self.lifted, padded[2], mu_o, const, self.starts, self._w)
+        else:
+            coef = torch.from_numpy(pattern_coefficients(lw, mu, padded, self.observed, self.offsets))
+            coef = coef.to(self.x.device, self.dtype)
+            stats, self._log_norm = patterned_statistics(self.features, coef, self.starts, self._w)
         stats = completed_statistics(stats.to(HOST), mu, cov, padded[0], self.observed)
         return stats, self._weighted_sum() / self._total
 

@@ -11,9 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..runtime.threads import ordered_sum
-from . import gaussian
-from .features import LazyFeatures, pair_tables, scratch
+from .features import pair_tables
 
 
 @dataclass(frozen=True)
@@ -131,10 +129,11 @@ def impute(
 # wake-ups made 28 patterns in 5-D 7.5 times a complete fit).
 
 
-def padded_precisions(cov: np.ndarray, observed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def padded_precisions(cov: np.ndarray, observed: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For covariances cov (M, K, D, D) float64 and the patterns' observed coordinates (n_pat, D) bool: each S_oo
     padded with the identity on the missing coordinates, its inverse (n_pat, M, K, D, D) (S_oo^-1 on (o, o), I on
-    (m, m), exactly 0 between) and half its log-determinant (n_pat, M, K), from one batched Cholesky factorisation
+    (m, m), exactly 0 between), half its log-determinant (n_pat, M, K) and its Cholesky factor's inverse L^-1
+    (n_pat, M, K, D, D) (the whitened E-step's), from one batched Cholesky factorisation
     (a matrix with no coupling between o and m has a factor, and an inverse factor, with none either)."""
     d = cov.shape[-1]
     block = (observed[:, :, None] & observed[:, None, :])[:, None, None]
@@ -143,13 +142,13 @@ def padded_precisions(cov: np.ndarray, observed: np.ndarray) -> tuple[np.ndarray
     eye = torch.eye(d, dtype=chol.dtype).expand_as(chol)
     inverse = torch.linalg.solve_triangular(chol, eye, upper=False).numpy()  # L^-1: D x D solves only
     half_log_det = np.log(np.diagonal(chol.numpy(), axis1=-2, axis2=-1)).sum(-1)
-    return _transposed(inverse) @ inverse, half_log_det
+    return _transposed(inverse) @ inverse, half_log_det, inverse
 
 
 def pattern_coefficients(
     log_weights: np.ndarray,
     means: np.ndarray,
-    padded: tuple[np.ndarray, np.ndarray],
+    padded: tuple[np.ndarray, np.ndarray, np.ndarray],
     observed: np.ndarray,
     offsets: np.ndarray,
 ) -> np.ndarray:
@@ -158,16 +157,23 @@ def pattern_coefficients(
     log-weights (M, K), means (M, K, D), padded_precisions' (precisions, half log-determinants), observed (n_pat, D)
     bool and offsets (n_pat,) (what each pattern's log p(x_o) gains: Pattern.offset). In NumPy, as the rest of
     the patterns' algebra: a few dozen operations on small arrays, each a microsecond there, several in torch."""
-    precision, half_log_det = padded
+    precision, half_log_det, _ = padded
     d = means.shape[-1]
     _, _, flat, factors, _ = pair_tables(d)
     mu = means * observed[:, None, None]  # 0 on the missing coordinates, as the points
     b = (precision @ mu[..., None])[..., 0]  # A mu
-    q = observed.sum(-1)[:, None, None]
-    log_norm = -0.5 * (b * mu).sum(-1) - half_log_det - 0.5 * q * math.log(2.0 * math.pi)
-    const = log_weights + log_norm + offsets[:, None, None]
+    const = pattern_constants(log_weights, half_log_det, observed, offsets) - 0.5 * (b * mu).sum(-1)
     quad = precision.reshape(*precision.shape[:-2], d * d)[..., flat.numpy()] * factors.numpy()
     return np.concatenate([const[..., None], b, quad], axis=-1)
+
+
+def pattern_constants(
+    log_weights: np.ndarray, half_log_det: np.ndarray, observed: np.ndarray, offsets: np.ndarray
+) -> np.ndarray:
+    """log w_k - log |L_oo| - q/2 log 2pi + offset (n_pat, M, K): each pattern's log-joint without its quadratic form,
+    at log-weights (M, K), padded_precisions' half log-determinants, observed (n_pat, D) bool and offsets (n_pat,)."""
+    q = observed.sum(-1)[:, None, None]
+    return log_weights - half_log_det - 0.5 * q * math.log(2.0 * math.pi) + offsets[:, None, None]
 
 
 def completed_statistics(
@@ -213,95 +219,3 @@ def _transposed(a: np.ndarray) -> np.ndarray:
     """The matrices (..., D, D) transposed, as a contiguous copy: NumPy multiplies a stack with a strided operand in
     its own slow loop (three times the time at 450 matrices of 10 x 10)."""
     return np.ascontiguousarray(a.swapaxes(-1, -2))
-
-
-class PatternSums:
-    """Statistics per pattern, (RK, P) float64 each, of consecutive patterns from `first` on: a chunk's, then the
-    running total's (ordered_sum adds them in the chunks' order, so each pattern's sum has the same bits on any
-    number of threads)."""
-
-    def __init__(self, first: int, parts: list[torch.Tensor]) -> None:
-        self.first, self.parts = first, parts
-
-    def add_(self, other: PatternSums) -> PatternSums:
-        """Add a later chunk's sums (its patterns start at or after this one's last) in place."""
-        for at, part in enumerate(other.parts, start=other.first - self.first):
-            if at < len(self.parts):
-                self.parts[at].add_(part)
-            else:
-                self.parts.append(part)
-        return self
-
-
-def patterned_statistics(
-    features: torch.Tensor | LazyFeatures,
-    coef: torch.Tensor,
-    starts: list[int],
-    weights: torch.Tensor | None = None,
-    workers: int | None = None,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """gaussian.e_step_statistics over points sorted by pattern (pattern p's rows starts[p]:starts[p + 1]), each
-    pattern with its own coefficients coef (n_pat, R, K, P) (pattern_coefficients) and its own sums. features:
-    those of the points with their missing coordinates at 0 (N, P) or made per chunk; weights (N,) or None.
-
-    The chunks are the complete fit's, cut at the patterns' starts: the log-joint is one product per pattern in a
-    chunk, the log-sum-exp one pass over the chunk, the sums one product per pattern in it. Returns each pattern's
-    statistics (n_pat, R, K, P) float64 and log p(x_o) + offset (R, N) in the features' dtype."""
-    n, p = features.shape
-    n_pat, r, k, _ = coef.shape
-    lazy = isinstance(features, LazyFeatures)
-    chunk = gaussian.chunk_rows(features.device, r * k)
-    chunk = min(chunk, features.rows_per_chunk()) if lazy else chunk
-    chunk, workers = gaussian._chunking(n, chunk, features.device, workers)
-    coef_rows = coef.reshape(n_pat, r * k, p)
-    log_norm = torch.empty(r, n, dtype=coef.dtype, device=features.device)
-    bounds = np.asarray(starts)
-
-    def one_chunk(lo: int) -> PatternSums:
-        hi = min(lo + chunk, n)
-        block = features.transposed(slice(lo, hi)) if lazy else features[lo:hi].T  # F^T (P, c)
-        resp = scratch("resp", (r * k, hi - lo), block)
-        first = int(np.searchsorted(bounds, lo, side="right")) - 1
-        last = int(np.searchsorted(bounds, hi, side="left"))  # the patterns first..last - 1 have rows here
-        cuts = [(max(bounds[q], lo) - lo, min(bounds[q + 1], hi) - lo) for q in range(first, last)]
-        _log_joint(coef_rows[first:last], block, resp, cuts)
-        gaussian.normalise(resp.view(r, k, -1), log_norm[:, lo:hi])  # now the responsibilities
-        if weights is not None:
-            gaussian.weigh(resp.view(r, k, -1), weights[lo:hi])
-        return PatternSums(first, _segment_sums(resp, block, cuts))
-
-    total = ordered_sum(one_chunk, range(0, n, chunk), workers)
-    return torch.stack(total.parts).view(n_pat, r, k, p), log_norm
-
-
-def _log_joint(coef: torch.Tensor, block: torch.Tensor, out: torch.Tensor, cuts: list[tuple[int, int]]) -> None:
-    """out[:, a:b] (RK, c) = coef[j] (RK, P) @ block[:, a:b] for each pattern j's columns (a, b) of a chunk's
-    features block (P, c). On the CPU through NumPy's BLAS, as gaussian.blas_matmul, with one conversion and one
-    error state per chunk rather than per pattern (each a few microseconds, times tens of patterns per chunk)."""
-    if block.device.type != "cpu":
-        for w, (a, b) in zip(coef, cuts, strict=True):
-            out[:, a:b] = w @ block[:, a:b]
-        return
-    w_np, f_np, out_np = coef.numpy(), block.numpy(), out.numpy()
-    with np.errstate(invalid="ignore"):  # a padded component's -inf log weight (see gaussian.blas_matmul)
-        for w, (a, b) in zip(w_np, cuts, strict=True):
-            np.matmul(w, f_np[:, a:b], out=out_np[:, a:b])
-
-
-def _segment_sums(resp: torch.Tensor, block: torch.Tensor, cuts: list[tuple[int, int]]) -> list[torch.Tensor]:
-    """Each pattern's statistics (RK, P) float64 = resp[:, a:b] @ block[:, a:b]^T for its columns (a, b) of a
-    chunk: gaussian.weighted_sums (segments multiplied as a batch, summed in float64) for a long run of rows; on the
-    CPU one NumPy product for a short one (under one of its segments: faster than torch's product there, and without
-    its per-call cost, which tens of small patterns per chunk add up; slower on longer runs, measured at P = 21 and
-    66, one thread: 6 against 10 us at 1000 rows, 65 against 102 at 4000, 215 against 146 at 6000)."""
-    short = gaussian.SEGMENT_ROWS
-    if block.device.type != "cpu":
-        return [gaussian.weighted_sums(resp[:, a:b], block.T[a:b]) for a, b in cuts]
-    r_np, f_np = resp.numpy(), block.numpy()
-    out = []
-    for a, b in cuts:
-        if b - a < short:
-            out.append(torch.from_numpy(np.matmul(r_np[:, a:b], f_np[:, a:b].T).astype(np.float64, copy=False)))
-        else:
-            out.append(gaussian.weighted_sums(resp[:, a:b], block.T[a:b]))
-    return out
