@@ -58,7 +58,8 @@ def patterns_of(
 def _row_groups(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """np.unique(mask, axis=0, return_index=True, return_inverse=True) of a bool table (n, D): its distinct rows
     (G, D), the first row of each (G,) and each row's group (n,). Up to 62 columns each row is one integer, whose
-    unique is a sort of n numbers (the rows' own lexicographic sort took a third of a second at N = 1e5)."""
+    unique is a sort of n numbers, far faster than the rows' own lexicographic sort (docs/performance.md, 'Missing
+    values')."""
     if mask.shape[1] > 62:
         keys, first, inverse = np.unique(mask, axis=0, return_index=True, return_inverse=True)
         return keys, first, inverse.reshape(-1)
@@ -120,13 +121,14 @@ def impute(
     return resp, filled, log_p
 
 
-# The E-step of data with missing values, all patterns in one fused pass (MissingPoints): the rows sorted by pattern
+# The E-step of data with missing values, all patterns in one fused pass (MissingPoints, model/patterned.py): the
+# rows sorted by pattern
 # with their missing coordinates at 0, each pattern's parameters padded to D dimensions. With S_oo padded by the
 # identity on the missing coordinates (no coupling to the observed ones) and the means at 0 there, a point's
 # quadratic form and log-determinant are those of its observed coordinates; only the normal's D/2 log 2pi is too
 # large by (D - q)/2 log 2pi, which goes into the constant. So every row costs what a complete row costs, and a
 # pattern is a slice of a chunk (two small products), not an E-step of its own (whose fixed costs and thread
-# wake-ups made 28 patterns in 5-D 7.5 times a complete fit).
+# wake-ups made many small patterns cost several complete fits: docs/performance.md, 'Missing values').
 
 
 def padded_precisions(cov: np.ndarray, observed: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -217,5 +219,5 @@ def completed_statistics(
 
 def _transposed(a: np.ndarray) -> np.ndarray:
     """The matrices (..., D, D) transposed, as a contiguous copy: NumPy multiplies a stack with a strided operand in
-    its own slow loop (three times the time at 450 matrices of 10 x 10)."""
+    its own slow loop (docs/performance.md, 'Missing values')."""
     return np.ascontiguousarray(a.swapaxes(-1, -2))

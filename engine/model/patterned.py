@@ -89,8 +89,8 @@ def _segment_sums(resp: torch.Tensor, block: torch.Tensor, cuts: list[tuple[int,
     """Each pattern's statistics (RK, P) float64 = resp[:, a:b] @ block[:, a:b]^T for its columns (a, b) of a
     chunk: gaussian.weighted_sums (segments multiplied as a batch, summed in float64) for a long run of rows; on the
     CPU one NumPy product for a short one (under one of its segments: faster than torch's product there, and without
-    its per-call cost, which tens of small patterns per chunk add up; slower on longer runs, measured at P = 21 and
-    66, one thread: 6 against 10 us at 1000 rows, 65 against 102 at 4000, 215 against 146 at 6000)."""
+    its per-call cost, which tens of small patterns per chunk add up; slower on longer runs: docs/performance.md,
+    'Missing values')."""
     short = gaussian.SEGMENT_ROWS
     if block.device.type != "cpu":
         return [gaussian.weighted_sums(resp[:, a:b], block.T[a:b]) for a, b in cuts]
