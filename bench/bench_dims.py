@@ -16,6 +16,7 @@ D = 30 in a fresh process (resident set size over the interpreter's own), agains
 
     .venv/bin/python bench/bench_dims.py [--repeat 3] [--dims 2,10,30] [--restarts-n 50000] [--no-restarts]
         [--no-memory] [--no-costs] [--patterns 28] [--missing-rows 0.2]
+    GMM_STUDIO_THREADS=1 .venv/bin/python bench/bench_dims.py --missing-grid --cpu-time [--repeat 3]
 """
 
 from __future__ import annotations
@@ -69,10 +70,10 @@ print(bare, with_data, peak, x.nbytes)
 """
 
 
-def data(d: int, n: int) -> np.ndarray:
+def data(d: int, n: int, k: int = 5) -> np.ndarray:
     rng = np.random.default_rng(d)
-    centres = rng.normal(0.0, 3.0, (5, d))
-    return centres[rng.integers(0, 5, n)] + rng.normal(size=(n, d))
+    centres = rng.normal(0.0, 3.0, (k, d))
+    return centres[rng.integers(0, k, n)] + rng.normal(size=(n, d))
 
 
 def per_iteration(x: np.ndarray, repeat: int) -> list[float]:
@@ -148,6 +149,47 @@ def costs(x: np.ndarray, repeat: int, patterns: int, share: float) -> list[list]
     return [[d, n, name, p, t * 1e3, f"{r:.2f}"] for (name, p), (t, r) in cost_ratios(fits, repeat).items()]
 
 
+# --missing-grid: (N, D, K, restarts, patterns, share of rows with a missing value)
+GRID = (
+    (10_000, 5, 3, 1, 28, 0.2),
+    (100_000, 5, 3, 1, 28, 0.2),
+    (200_000, 5, 3, 1, 28, 0.2),
+    (100_000, 2, 3, 1, 3, 0.1),
+    (100_000, 3, 3, 1, 7, 0.15),
+    (100_000, 5, 3, 1, 2, 0.2),
+    (100_000, 10, 3, 1, 50, 0.2),
+    (100_000, 5, 9, 1, 28, 0.2),
+    (100_000, 5, 3, 10, 28, 0.2),
+    (10_000, 10, 9, 1, 50, 0.2),
+    (200_000, 10, 9, 1, 50, 0.2),
+    (50_000, 30, 3, 1, 28, 0.2),
+)
+
+
+def missing_grid(repeat: int, clock) -> list[list]:
+    """Rows [N, D, K, restarts, patterns, complete ms, missing ms, ratio] per iteration (median snapshot interval of
+    fits of 15 iterations, tol 0, float64; one restart from the engine's start, more from random-data starts),
+    paired rounds (common.cost_ratios) over GRID."""
+    rows = []
+    for n, d, k, r, patterns, share in GRID:
+        x = data(d, n, k)
+        holes = with_missing(x, patterns, share, seed=3)
+        if r == 1:
+            start = run_to_end(x, FitConfig(n_components=k, max_iter=0))
+            init = MixtureParams(start.weights, start.means, start.covariances).as_init()
+            cfg = FitConfig(n_components=k, init_params=init, max_iter=15, tol=0.0)
+        else:
+            cfg = FitConfig(n_components=k, restarts=r, init="random-data", seed=1, max_iter=15, tol=0.0)
+        fits = {
+            "complete": lambda x=x, cfg=cfg: fit(x, cfg),
+            "missing": lambda h=holes, cfg=cfg: fit(h, cfg, missing="em"),
+        }
+        (t, _), (t_missing, ratio) = cost_ratios(fits, repeat, clock).values()
+        found = len(np.unique(np.isnan(holes), axis=0))
+        rows.append([n, d, k, r, found, t * 1e3, t_missing * 1e3, f"{ratio:.2f}"])
+    return rows
+
+
 def restarts(n: int, r: int = 100) -> list:
     """Seconds and best total log-likelihood of the best of r restarts at D = 10, ours and scikit-learn's."""
     from sklearn.mixture import GaussianMixture
@@ -176,10 +218,21 @@ def main() -> None:
     p.add_argument("--no-costs", action="store_true", help="skip the weights and missing values costs")
     p.add_argument("--patterns", type=int, default=28, help="missingness patterns of the missing values cost")
     p.add_argument("--missing-rows", type=float, default=0.2, help="share of rows with a missing value there")
+    p.add_argument("--missing-grid", action="store_true", help="only the missing values grid (GRID), then stop")
+    p.add_argument("--cpu-time", action="store_true", help="time the grid in CPU seconds (time.process_time)")
     p.add_argument("--restarts-n", type=int, default=50_000)
     p.add_argument("--dims", default="2,10,30", help="which of the per-iteration cases (D = 2, 10, 30) to run")
     p.add_argument("--n", type=int, help="points in each per-iteration case (default: the case's own N)")
     args = parse_args(p, repeat=1, no_memory=True, no_restarts=True, dims="2", n=1000)
+    if args.missing_grid:
+        clock = time.process_time if args.cpu_time else time.perf_counter
+        print(
+            f"Missing values per iteration against the complete fit, float64, medians of {args.repeat} paired rounds "
+            f"({'CPU' if args.cpu_time else 'wall'} time; a ratio: the median of the rounds')"
+        )
+        head = ["N", "D", "K", "restarts", "patterns", "complete ms", "missing ms", "ratio"]
+        print(table(head, missing_grid(args.repeat, clock)))
+        return
     rows, running, extra = [], [], []
     dims = {int(d) for d in args.dims.split(",")}
     for d, n in (case for case in CASES if case[0] in dims):
