@@ -17,6 +17,7 @@ value never comes here: its fit is bit for bit the usual one.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
 
 import numpy as np
@@ -41,6 +42,8 @@ MISSING_MODES = ("em",)
 # the starts are drawn from the complete rows when there are at least this many per component and dimension + 1
 # (enough for k-means and each start's covariance), else from every row with its missing cells at the column mean
 COMPLETE_ROWS_PER_PARAMETER = 1
+# MissingPoints._blocks: 128 KiB of float64, glibc's threshold above which an allocation is mapped afresh
+BLOCK_ELEMENTS = 2**14
 
 
 def has_missing(data: np.ndarray) -> bool:
@@ -115,18 +118,39 @@ class MissingPoints:
         """Statistics (M, K, P) float64 and mean log-likelihoods (M,) (observed-data) on the CPU."""
         mu, l64 = means.double().numpy(), chol.double().numpy()
         cov = l64 @ l64.swapaxes(-1, -2)
-        padded = padded_precisions(cov, self.observed)
+        blocks = self._blocks(cov.size)
+        padded = [padded_precisions(cov, self.observed[b]) for b in blocks]
         lw = log_weights.double().numpy()
         if self.lifted is not None and gaussian.use_whitened(self.n_features, lw.size):
-            const = pattern_constants(lw, padded[1], self.observed, self.offsets)
+            const = np.concatenate(
+                [
+                    pattern_constants(lw, p[1], self.observed[b], self.offsets[b])
+                    for p, b in zip(padded, blocks, strict=True)
+                ]
+            )
             mu_o = mu * self.observed[:, None, None]  # 0 on the missing coordinates, as the points
-            stats, self._log_norm = patterned_whitened(self.lifted, padded[2], mu_o, const, self.starts, self._w)
+            inverse = np.concatenate([p[2] for p in padded])
+            stats, self._log_norm = patterned_whitened(self.lifted, inverse, mu_o, const, self.starts, self._w)
         else:
-            coef = torch.from_numpy(pattern_coefficients(lw, mu, padded, self.observed, self.offsets))
-            coef = coef.to(self.x.device, self.dtype)
+            coef = [
+                pattern_coefficients(lw, mu, p, self.observed[b], self.offsets[b])
+                for p, b in zip(padded, blocks, strict=True)
+            ]
+            coef = torch.from_numpy(np.concatenate(coef)).to(self.x.device, self.dtype)
             stats, self._log_norm = patterned_statistics(self.features, coef, self.starts, self._w)
-        stats = completed_statistics(stats.to(HOST), mu, cov, padded[0], self.observed)
-        return stats, self._weighted_sum() / self._total
+        stats = stats.to(HOST)
+        parts = (
+            completed_statistics(stats[b], mu, cov, p[0], self.observed[b]) for p, b in zip(padded, blocks, strict=True)
+        )
+        return functools.reduce(torch.add, parts), self._weighted_sum() / self._total
+
+    def _blocks(self, size: int) -> list[slice]:
+        """The patterns in blocks whose (patterns, M, K, D, D) arrays hold about BLOCK_ELEMENTS numbers, for
+        covariances of `size` (M K D D) numbers: each of the patterns' algebra's temporaries then comes from the
+        heap, where a larger one is mapped afresh and paged in every call (docs/performance.md, 'Missing
+        values')."""
+        step = max(1, BLOCK_ELEMENTS // size)
+        return [slice(lo, lo + step) for lo in range(0, len(self.patterns), step)]
 
     def _weighted_sum(self) -> torch.Tensor:
         """sum_n w_n log p(x_o,n) (M,) float64 on the CPU at the last E-step."""
