@@ -8,11 +8,15 @@ minute to minute: blocks of one fit then the other skewed the ratio). Two figure
 fit of ITER iterations over ITER (with each side's fixed costs), and one more iteration, (T(2 ITER) - T(ITER)) / ITER;
 then a third: one iteration inside a running fit, timed as bench_em.py times it (in_fit).
 Restarts: the best of 100 k-means++ restarts at D = 10 (N = --restarts-n, K = 5, full, tol 1e-6 and reg_covar
-1e-6 for both), batched against scikit-learn's n_init = 100, one run each. Peak memory: a fit of N = 1e6 points in
+1e-6 for both), batched against scikit-learn's n_init = 100, one run each. Weights and missing values (issue 25:
+at most 1.3x): one iteration inside a running fit, as in_fit times it, with integer weights 1..4 and with
+--missing-rows of the rows missing some coordinates over --patterns missingness patterns, each against the complete
+unweighted fit of the same round. Peak memory: a fit of N = 1e6 points in
 D = 30 in a fresh process (resident set size over the interpreter's own), against the data's own size.
 
     .venv/bin/python bench/bench_dims.py [--repeat 3] [--dims 2,10,30] [--restarts-n 50000] [--no-restarts]
-        [--no-memory]
+        [--no-memory] [--no-costs] [--patterns 28] [--missing-rows 0.2]
+    GMM_STUDIO_THREADS=1 .venv/bin/python bench/bench_dims.py --missing-grid --cpu-time [--repeat 3]
 """
 
 from __future__ import annotations
@@ -27,12 +31,14 @@ import numpy as np
 from common import (
     ROOT,
     SETTLE_S,
+    cost_ratios,
     paired_times,
     parse_args,
     reference_blas,
     sklearn_iterations,
     snapshot_intervals,
     table,
+    with_missing,
 )
 
 from engine import FitConfig, fit, run_to_end
@@ -64,10 +70,10 @@ print(bare, with_data, peak, x.nbytes)
 """
 
 
-def data(d: int, n: int) -> np.ndarray:
+def data(d: int, n: int, k: int = 5) -> np.ndarray:
     rng = np.random.default_rng(d)
-    centres = rng.normal(0.0, 3.0, (5, d))
-    return centres[rng.integers(0, 5, n)] + rng.normal(size=(n, d))
+    centres = rng.normal(0.0, 3.0, (k, d))
+    return centres[rng.integers(0, k, n)] + rng.normal(size=(n, d))
 
 
 def per_iteration(x: np.ndarray, repeat: int) -> list[float]:
@@ -124,6 +130,66 @@ def in_fit(x: np.ndarray, repeat: int) -> list[float]:
     return [np.median(mine), np.median(sk), np.median(sk / mine)]
 
 
+def costs(x: np.ndarray, repeat: int, patterns: int, share: float) -> list[list]:
+    """Rows [D, N, fit, patterns, ms per iteration, ratio to the complete unweighted fit]: one iteration inside a
+    running fit of 2 ITER iterations (the median snapshot interval), complete, with integer weights 1..4, and with
+    `share` of the rows missing coordinates over `patterns` patterns; paired rounds (common.cost_ratios)."""
+    start = run_to_end(x, FitConfig(n_components=5, max_iter=0))
+    init = MixtureParams(start.weights, start.means, start.covariances).as_init()
+    cfg = FitConfig(n_components=5, init_params=init, max_iter=2 * ITER, tol=0.0)
+    weights = np.random.default_rng(2).integers(1, 5, len(x)).astype(np.float64)
+    holes = with_missing(x, patterns, share, seed=3)
+    found = len(np.unique(np.isnan(holes), axis=0))
+    fits = {
+        ("complete, unweighted", 1): lambda: fit(x, cfg),
+        ("weights 1..4", 1): lambda: fit(x, cfg, weights=weights),
+        (f"missing, {share:.0%} of rows", found): lambda: fit(holes, cfg, missing="em"),
+    }
+    n, d = x.shape
+    return [[d, n, name, p, t * 1e3, f"{r:.2f}"] for (name, p), (t, r) in cost_ratios(fits, repeat).items()]
+
+
+# --missing-grid: (N, D, K, restarts, patterns, share of rows with a missing value)
+GRID = (
+    (10_000, 5, 3, 1, 28, 0.2),
+    (100_000, 5, 3, 1, 28, 0.2),
+    (200_000, 5, 3, 1, 28, 0.2),
+    (100_000, 2, 3, 1, 3, 0.1),
+    (100_000, 3, 3, 1, 7, 0.15),
+    (100_000, 5, 3, 1, 2, 0.2),
+    (100_000, 10, 3, 1, 50, 0.2),
+    (100_000, 5, 9, 1, 28, 0.2),
+    (100_000, 5, 3, 10, 28, 0.2),
+    (10_000, 10, 9, 1, 50, 0.2),
+    (200_000, 10, 9, 1, 50, 0.2),
+    (50_000, 30, 3, 1, 28, 0.2),
+)
+
+
+def missing_grid(repeat: int, clock) -> list[list]:
+    """Rows [N, D, K, restarts, patterns, complete ms, missing ms, ratio] per iteration (median snapshot interval of
+    fits of 15 iterations, tol 0, float64; one restart from the engine's start, more from random-data starts),
+    paired rounds (common.cost_ratios) over GRID."""
+    rows = []
+    for n, d, k, r, patterns, share in GRID:
+        x = data(d, n, k)
+        holes = with_missing(x, patterns, share, seed=3)
+        if r == 1:
+            start = run_to_end(x, FitConfig(n_components=k, max_iter=0))
+            init = MixtureParams(start.weights, start.means, start.covariances).as_init()
+            cfg = FitConfig(n_components=k, init_params=init, max_iter=15, tol=0.0)
+        else:
+            cfg = FitConfig(n_components=k, restarts=r, init="random-data", seed=1, max_iter=15, tol=0.0)
+        fits = {
+            "complete": lambda x=x, cfg=cfg: fit(x, cfg),
+            "missing": lambda h=holes, cfg=cfg: fit(h, cfg, missing="em"),
+        }
+        (t, _), (t_missing, ratio) = cost_ratios(fits, repeat, clock).values()
+        found = len(np.unique(np.isnan(holes), axis=0))
+        rows.append([n, d, k, r, found, t * 1e3, t_missing * 1e3, f"{ratio:.2f}"])
+    return rows
+
+
 def restarts(n: int, r: int = 100) -> list:
     """Seconds and best total log-likelihood of the best of r restarts at D = 10, ours and scikit-learn's."""
     from sklearn.mixture import GaussianMixture
@@ -149,11 +215,25 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--no-memory", action="store_true")
     p.add_argument("--no-restarts", action="store_true")
+    p.add_argument("--no-costs", action="store_true", help="skip the weights and missing values costs")
+    p.add_argument("--patterns", type=int, default=28, help="missingness patterns of the missing values cost")
+    p.add_argument("--missing-rows", type=float, default=0.2, help="share of rows with a missing value there")
+    p.add_argument("--missing-grid", action="store_true", help="only the missing values grid (GRID), then stop")
+    p.add_argument("--cpu-time", action="store_true", help="time the grid in CPU seconds (time.process_time)")
     p.add_argument("--restarts-n", type=int, default=50_000)
     p.add_argument("--dims", default="2,10,30", help="which of the per-iteration cases (D = 2, 10, 30) to run")
     p.add_argument("--n", type=int, help="points in each per-iteration case (default: the case's own N)")
     args = parse_args(p, repeat=1, no_memory=True, no_restarts=True, dims="2", n=1000)
-    rows, running = [], []
+    if args.missing_grid:
+        clock = time.process_time if args.cpu_time else time.perf_counter
+        print(
+            f"Missing values per iteration against the complete fit, float64, medians of {args.repeat} paired rounds "
+            f"({'CPU' if args.cpu_time else 'wall'} time; a ratio: the median of the rounds')"
+        )
+        head = ["N", "D", "K", "restarts", "patterns", "complete ms", "missing ms", "ratio"]
+        print(table(head, missing_grid(args.repeat, clock)))
+        return
+    rows, running, extra = [], [], []
     dims = {int(d) for d in args.dims.split(",")}
     for d, n in (case for case in CASES if case[0] in dims):
         n = args.n or n
@@ -162,6 +242,8 @@ def main() -> None:
         rows.append([d, n, a * 1e3, b * 1e3, ratio, a_more * 1e3, b_more * 1e3, ratio_more])
         a, b, ratio = in_fit(x, args.repeat)
         running.append([d, n, a * 1e3, b * 1e3, ratio])
+        if not args.no_costs:
+            extra += costs(x, args.repeat, args.patterns, args.missing_rows)
     print(
         f"EM per iteration, full, K = 5, float64, from the same start; medians of {args.repeat} rounds, each round "
         f"fits of {ITER} and {2 * ITER} iterations of each (a ratio is the median of the rounds' ratios). 'fit / "
@@ -176,6 +258,12 @@ def main() -> None:
         f"(_e_step, _m_step); medians of {args.repeat} rounds"
     )
     print(table(["D", "N", "ours ms", "sklearn ms", "ratio"], running))
+    if extra:
+        print(
+            "Weights and missing values: one iteration inside a running fit (as above), against the complete "
+            f"unweighted fit of the same round; medians of {args.repeat} rounds (a ratio: the median of the rounds')"
+        )
+        print(table(["D", "N", "fit", "patterns", "ms / iteration", "ratio"], extra))
     if not args.no_restarts:
         print(f"Best of 100 k-means++ restarts, D = 10, N = {args.restarts_n}, K = 5, full, tol 1e-6; one run each")
         print(table(["fit", "seconds", "speed-up", "best total log-likelihood"], restarts(args.restarts_n)))

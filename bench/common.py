@@ -98,16 +98,17 @@ def paired_times(fns, repeat: int) -> list[list[float]]:
     return times
 
 
-def snapshot_intervals(snapshots, skip: int = 0, before_stamp=None):
+def snapshot_intervals(snapshots, skip: int = 0, before_stamp=None, clock=time.perf_counter):
     """Seconds between consecutive snapshots of a fit generator (the whole loop, snapshots included),
     ignoring the first `skip` iterations; returns (intervals, last snapshot). before_stamp() runs before
-    each time stamp (e.g. torch.cuda.synchronize)."""
+    each time stamp (e.g. torch.cuda.synchronize); clock: wall time, or time.process_time (CPU seconds of every
+    thread of this process: on a machine shared with other work, what the fit itself costs)."""
     stamps, last = [], None
     for last in snapshots:
         if before_stamp is not None:
             before_stamp()
         if last.iteration >= skip:
-            stamps.append(time.perf_counter())
+            stamps.append(clock())
     return list(np.diff(stamps)), last
 
 
@@ -128,3 +129,35 @@ def parse_args(parser: argparse.ArgumentParser, **tiny) -> argparse.Namespace:
         for name, value in tiny.items():
             setattr(args, name, value)
     return args
+
+
+def with_missing(x: np.ndarray, patterns: int, rows_share: float, seed: int = 0) -> np.ndarray:
+    """x (N, D) with `rows_share` of its rows missing some coordinates (NaN), spread evenly over `patterns` - 1
+    distinct missingness patterns drawn at random (each keeps a coordinate and misses one), so that the data hold
+    `patterns` patterns with the complete rows' (fewer when D leaves fewer: 2^D - 2 at most)."""
+    rng = np.random.default_rng(seed)
+    n, d = x.shape
+    masks: list[tuple] = []
+    possible = 2**d - 2
+    while len(masks) < min(patterns - 1, possible):
+        mask = tuple(rng.integers(0, 2, d).astype(bool))
+        if any(mask) and not all(mask) and mask not in masks:
+            masks.append(mask)
+    out = x.copy()
+    rows = rng.permutation(n)[: int(rows_share * n)]
+    for part, mask in zip(np.array_split(rows, len(masks)) if masks else [], masks, strict=True):
+        out[np.ix_(part, np.flatnonzero(mask))] = np.nan
+    return out
+
+
+def cost_ratios(fits: dict, rounds: int, clock=time.perf_counter) -> dict[str, tuple[float, float]]:
+    """For fit generators' makers {name: () -> fit generator} (the first the reference), each one's median seconds per
+    iteration (the median interval between its snapshots, medians over `rounds` paired rounds, each fit after
+    SETTLE_S; clock as in snapshot_intervals) and its ratio to the first's (the median of the rounds' ratios)."""
+    times: dict[str, list[float]] = {name: [] for name in fits}
+    for _ in range(rounds):
+        for name, make in fits.items():
+            time.sleep(SETTLE_S)
+            times[name].append(statistics.median(snapshot_intervals(make(), clock=clock)[0]))
+    first = np.array(next(iter(times.values())))
+    return {name: (statistics.median(t), float(np.median(np.array(t) / first))) for name, t in times.items()}

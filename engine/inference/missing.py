@@ -6,15 +6,18 @@ For a point with observed coordinates o and missing ones m, under component k (m
   E[x_m | x_o, k] = mu_m + S_mo S_oo^-1 (x_o - mu_o),   Cov[x_m | x_o, k] = S_mm - S_mo S_oo^-1 S_om,
 so the E-step's sums are those of the points completed by their conditional means, plus r_nk times the conditional
 covariance in the (m, m) block of sum r x x^T. The M-step (gaussian.m_step, every covariance type) takes these
-sums as they are. Points are grouped by their missingness pattern (few in practice); each pattern's rows go through
-the fused E-step (PointsInMemory) on their observed columns, with the observed block's parameters, and since the
-conditional mean is affine in x_o the completed sums follow from the observed ones exactly (completed_sums), so a
-pattern costs what the complete rows cost per point. Data with no missing value never comes here: its fit is bit
-for bit the usual one.
+sums as they are. Points are grouped by their missingness pattern (few in practice) and sorted so that each
+pattern is a run of rows, their missing coordinates at 0; one fused chunked E-step runs over all of them, each
+pattern with its parameters padded to D dimensions (S_oo padded with the identity, the means at 0 on the missing
+coordinates: the log-joint of the observed coordinates, model/conditional.py), and since the conditional mean is
+affine in x_o the completed sums follow from each pattern's observed ones exactly (completed_statistics, all
+patterns in one batched call), so a row with missing values costs what a complete row costs. Data with no missing
+value never comes here: its fit is bit for bit the usual one.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
 
 import numpy as np
@@ -23,17 +26,25 @@ import torch
 from ..config import FitConfig
 from ..errors import DataError, UserError
 from ..model import gaussian
-from ..model.conditional import Pattern, patterns_of
-from ..model.features import pair_tables
+from ..model.conditional import (
+    completed_statistics,
+    padded_precisions,
+    pattern_coefficients,
+    pattern_constants,
+    patterns_of,
+)
+from ..model.patterned import patterned_statistics, patterned_whitened
 from .init import initial_points, initial_weights
 from .pipeline import Setup, checked_data, prepare_points
-from .sources import HOST, PointsInMemory
+from .sources import HOST
 
 MISSING_MODES = ("em",)
 # the starts are drawn from the complete rows of the seed's sample when there are at least this many per component and
 # dimension + 1 (enough for k-means and each start's covariance), else from every row with its missing cells at the
 # column mean (start_rows)
 COMPLETE_ROWS_PER_PARAMETER = 1
+# MissingPoints._blocks: 128 KiB of float64, glibc's threshold above which an allocation is mapped afresh
+BLOCK_ELEMENTS = 2**14
 
 
 def has_missing(data: np.ndarray) -> bool:
@@ -71,112 +82,82 @@ def check_missing(data: np.ndarray, weights: np.ndarray | None = None) -> tuple[
     return x, (mean, np.sqrt(var))
 
 
-def completed_sums(
-    stats_o: torch.Tensor,
-    obs: torch.Tensor,
-    mis: torch.Tensor,
-    means: torch.Tensor,
-    cov: torch.Tensor,
-    chol_oo: torch.Tensor,
-) -> torch.Tensor:
-    """A pattern's statistics (M, K, P) over all D coordinates from those of its observed ones, stats_o (M, K, P_q)
-    float64 = [sum r, sum r x_o, sum r x_o x_o^T], at float64 means (M, K, D), covariances (M, K, D, D) and S_oo's
-    Cholesky factors (M, K, q, q). The conditional mean is affine in x_o, x_m = a + B x_o (B = S_mo S_oo^-1,
-    a = mu_m - B mu_o), so its sums follow from the observed ones exactly:
-      sum r x_m = N a + B s1,   sum r x_m x_o^T = a s1^T + B S2,
-      sum r x_m x_m^T = N a a^T + a (B s1)^T + (B s1) a^T + B S2 B^T + N (S_mm - B S_om)."""
-    q, d = len(obs), means.shape[-1]
-    nk, s1 = stats_o[..., 0], stats_o[..., 1 : 1 + q]
-    s2 = gaussian.symmetric_from_pairs(stats_o[..., 1 + q :], q)
-    s_om = cov[..., obs[:, None], mis]
-    gain = torch.cholesky_solve(s_om, chol_oo).transpose(-1, -2)  # B (M, K, m, q)
-    a = means[..., mis] - (gain @ means[..., obs, None])[..., 0]
-    b_s1 = (gain @ s1[..., None])[..., 0]
-    n = nk[..., None]
-    first = means.new_empty(*nk.shape, d)
-    first[..., obs], first[..., mis] = s1, n * a + b_s1
-    second = means.new_empty(*nk.shape, d, d)
-    cross = a[..., :, None] * s1[..., None, :] + gain @ s2  # (M, K, m, q)
-    correction = cov[..., mis[:, None], mis] - gain @ s_om
-    a_b = a[..., :, None] * b_s1[..., None, :]
-    mm = (n * a)[..., :, None] * a[..., None, :] + a_b + a_b.transpose(-1, -2) + gain @ s2 @ gain.transpose(-1, -2)
-    second[..., obs[:, None], obs] = s2
-    second[..., mis[:, None], obs] = cross
-    second[..., obs[:, None], mis] = cross.transpose(-1, -2)
-    second[..., mis[:, None], mis] = mm + n[..., None] * correction
-    i, j = pair_tables(d)[:2]
-    return torch.cat([nk[..., None], first, second[..., i, j]], dim=-1)
-
-
 class MissingPoints:
-    """The E-step (a SumSource) over points x (N, D) in working units with missing coordinates (NaN): the rows of
-    each missingness pattern (the complete rows one of them) through the fused E-step (PointsInMemory) on their
-    observed columns, then completed_sums. weights (N,): frequency weights; None: each point once. log_scale (D,):
-    the log of the standardisation's scales (Pattern.offset), so that the fit's log-likelihood in data units is the
-    observed-data one."""
+    """The E-step (a SumSource) over points x (N, D) in working units with missing coordinates (NaN): the rows
+    sorted by missingness pattern (the complete rows one of them), their missing coordinates at 0, through one
+    fused chunked E-step in which each pattern has its padded parameters (conditional.patterned_statistics), then
+    the completed sums of all patterns at once (conditional.completed_statistics). weights (N,): frequency weights;
+    None: each point once. log_scale (D,): the log of the standardisation's scales (Pattern.offset), so that the
+    fit's log-likelihood in data units is the observed-data one."""
 
     def __init__(
         self, x: torch.Tensor, weights: torch.Tensor | None = None, log_scale: np.ndarray | None = None
     ) -> None:
-        self.n_samples, self.n_features = x.shape
+        self.n_samples, self.n_features = n, d = x.shape
         self.dtype = x.dtype
         host = x.detach().to(HOST, torch.float64).numpy()
-        w_host = None if weights is None else weights.to(HOST, torch.float64).numpy()
         self.complete_rows = torch.as_tensor(np.flatnonzero(~np.isnan(host).any(1)))
         self.patterns = patterns_of(host, None, log_scale, with_complete=True, points=False)
-        self.sources = [self._source(x, weights, p) for p in self.patterns]
-        # the rows pattern by pattern: each E-step's log p(x_o) is the patterns' own, laid side by side (no scatter)
-        order = torch.cat([p.rows for p in self.patterns])
-        self.filled = torch.as_tensor(np.nan_to_num(host, nan=0.0))[order]  # at the column means: where to re-seed
-        self._w64 = None if weights is None else torch.as_tensor(w_host)[order]
-        self._total = float(self.n_samples if weights is None else w_host.sum())
-        self._log_norm: torch.Tensor | None = None  # (M, N) float64 log p(x_o) (+ offset), rows in pattern order
-
-    @staticmethod
-    def _source(x: torch.Tensor, weights: torch.Tensor | None, p: Pattern) -> PointsInMemory:
-        """The fused E-step over a pattern's rows' observed columns (n_p, q), on x's device in its dtype."""
-        rows = p.rows.to(x.device)
-        points = x[rows][:, p.obs.to(x.device)].contiguous()
-        return PointsInMemory(points, None if weights is None else weights[rows])
+        self.starts = np.cumsum([0] + [len(p.rows) for p in self.patterns]).tolist()
+        self.observed = np.ones((len(self.patterns), d), dtype=bool)  # (n_pat, D)
+        for row, p in zip(self.observed, self.patterns, strict=True):
+            row[p.mis.numpy()] = False
+        self.offsets = np.array([p.offset for p in self.patterns])
+        # the rows pattern by pattern: each pattern a run of rows, its log p(x_o) laid side by side (no scatter)
+        order = torch.cat([p.rows for p in self.patterns]).to(x.device)
+        self.x = _filled_points(torch.nan_to_num(x[order], nan=0.0))  # also where a component is re-seeded
+        self.features = gaussian.features_of(self.x)
+        self.lifted = gaussian.lifted_of(self.x)  # [1; x^T] (1 + D, N) on the CPU from D = 3, else None
+        self._w = None if weights is None else weights[order].contiguous()
+        self._w64 = None if weights is None else self._w.to(torch.float64)
+        self._total = float(n if weights is None else self._w64.sum())
+        self._log_norm: torch.Tensor | None = None  # (M, N) log p(x_o) + offset, rows in pattern order
 
     def e_step(
         self, log_weights: torch.Tensor, means: torch.Tensor, chol: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Statistics (M, K, P) float64 and mean log-likelihoods (M,) (observed-data) on the CPU."""
-        m, k, d = means.shape
-        parts = []
-        stats = torch.zeros(m, k, gaussian.n_features(d), dtype=torch.float64)
-        mu, l64 = means.double(), chol.double()
-        cov = l64 @ l64.transpose(-1, -2)
-        factors = self._observed_factors(cov)
-        for p, source, chol_oo in zip(self.patterns, self.sources, factors, strict=True):
-            if len(p.mis) == 0:  # the complete rows: the usual E-step at the usual parameters
-                stats = stats + source.e_step(log_weights, means, chol)[0]
-            else:
-                obs_means, obs_chol = mu[..., p.obs].to(self.dtype), chol_oo.to(self.dtype)
-                stats_o = source.e_step(log_weights, obs_means, obs_chol)[0]
-                stats = stats + completed_sums(stats_o, p.obs, p.mis, mu, cov, chol_oo)
-            parts.append(source._log_norm.to(HOST, torch.float64) + p.offset)
-        self._log_norm = torch.cat(parts, dim=1)
-        return stats, self._weighted_sum() / self._total
+        mu, l64 = means.double().numpy(), chol.double().numpy()
+        cov = l64 @ l64.swapaxes(-1, -2)
+        blocks = self._blocks(cov.size)
+        padded = [padded_precisions(cov, self.observed[b]) for b in blocks]
+        lw = log_weights.double().numpy()
+        if self.lifted is not None and gaussian.use_whitened(self.n_features, lw.size):
+            const = np.concatenate(
+                [
+                    pattern_constants(lw, p[1], self.observed[b], self.offsets[b])
+                    for p, b in zip(padded, blocks, strict=True)
+                ]
+            )
+            mu_o = mu * self.observed[:, None, None]  # 0 on the missing coordinates, as the points
+            inverse = np.concatenate([p[2] for p in padded])
+            stats, self._log_norm = patterned_whitened(self.lifted, inverse, mu_o, const, self.starts, self._w)
+        else:
+            coef = [
+                pattern_coefficients(lw, mu, p, self.observed[b], self.offsets[b])
+                for p, b in zip(padded, blocks, strict=True)
+            ]
+            coef = torch.from_numpy(np.concatenate(coef)).to(self.x.device, self.dtype)
+            stats, self._log_norm = patterned_statistics(self.features, coef, self.starts, self._w)
+        stats = stats.to(HOST)
+        parts = (
+            completed_statistics(stats[b], mu, cov, p[0], self.observed[b]) for p, b in zip(padded, blocks, strict=True)
+        )
+        return functools.reduce(torch.add, parts), self._weighted_sum() / self._total
 
-    def _observed_factors(self, cov: torch.Tensor) -> list[torch.Tensor]:
-        """Each pattern's Cholesky factors of S_oo (M, K, q, q) at covariances cov (M, K, D, D) float64, in one
-        batched factorisation: S_oo padded to D x D with the identity is block-diagonal, its factor holds S_oo's.
-        (One LAPACK call per pattern, each waking the thread pool the E-step has just left, cost far more.)"""
-        order = torch.stack([torch.cat([p.obs, p.mis]) for p in self.patterns])  # (n_p, D)
-        q = torch.tensor([len(p.obs) for p in self.patterns])
-        d = cov.shape[-1]
-        inside = torch.arange(d) < q[:, None]  # (n_p, D)
-        block = inside[:, :, None] & inside[:, None, :]
-        permuted = cov[..., order[:, :, None], order[:, None, :]]  # (M, K, n_p, D, D)
-        padded = torch.where(block, permuted, torch.eye(d, dtype=cov.dtype))
-        # a block of a positive definite S is positive definite: cholesky_ex skips torch's check (a synchronisation)
-        chol = torch.linalg.cholesky_ex(padded)[0]
-        return [chol[..., i, : len(p.obs), : len(p.obs)] for i, p in enumerate(self.patterns)]
+    def _blocks(self, size: int) -> list[slice]:
+        """The patterns in blocks whose (patterns, M, K, D, D) arrays hold about BLOCK_ELEMENTS numbers, for
+        covariances of `size` (M K D D) numbers: each of the patterns' algebra's temporaries then comes from the
+        heap, where a larger one is mapped afresh and paged in every call (docs/performance.md, 'Missing
+        values')."""
+        step = max(1, BLOCK_ELEMENTS // size)
+        return [slice(lo, lo + step) for lo in range(0, len(self.patterns), step)]
 
     def _weighted_sum(self) -> torch.Tensor:
-        return self._log_norm.sum(-1) if self._w64 is None else self._log_norm @ self._w64
+        """sum_n w_n log p(x_o,n) (M,) float64 on the CPU at the last E-step."""
+        if self._w64 is None:
+            return self._log_norm.sum(-1, dtype=torch.float64).to(HOST)
+        return (self._log_norm.to(torch.float64) @ self._w64).to(HOST)
 
     def total_ll(self) -> torch.Tensor | None:
         return None if self._log_norm is None else self._weighted_sum()
@@ -184,9 +165,20 @@ class MissingPoints:
     def worst_points(self, row: int, count: int) -> torch.Tensor:
         """The count points of lowest log p(x_o), missing coordinates at their column's mean (0), worst first."""
         log_norm = self._log_norm[row]
-        if self._w64 is not None:
-            log_norm = log_norm.masked_fill(self._w64 == 0, float("inf"))
-        return self.filled[log_norm.argsort()[:count]].to(self.dtype)
+        if self._w is not None:
+            log_norm = log_norm.masked_fill(self._w == 0, float("inf"))
+        return self.x[log_norm.argsort()[:count]].to(HOST)
+
+
+def _filled_points(x: torch.Tensor) -> torch.Tensor:
+    """Points x (N, D) as the E-step reads them fastest: in the lifted layout on a CPU from D = 3 (see
+    features.lifted_points), else as they are."""
+    n, d = x.shape
+    if not gaussian.wants_lifted(d, x.device):
+        return x.contiguous()
+    z = gaussian.lifted_points(n, d, x.dtype)
+    z[1:] = x.T
+    return z[1:].T
 
 
 def prepare_missing(

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .features import pair_tables
+
 
 @dataclass(frozen=True)
 class Pattern:
@@ -39,16 +41,31 @@ def patterns_of(
     (Pattern.offset), None: data units; points False: no copy of the observed coordinates (x_o empty)."""
     missing = np.isnan(x)
     taken = np.arange(len(x)) if with_complete else np.flatnonzero(missing.any(1))
-    keys, first, inverse = np.unique(missing[taken], axis=0, return_index=True, return_inverse=True)
+    keys, first, inverse = _row_groups(missing[taken])
+    grouped = np.argsort(inverse, kind="stable")  # the rows of each pattern together, in order
+    ends = np.cumsum(np.bincount(inverse, minlength=len(first)))
     out = []
     for p in np.argsort(first):
-        rows = taken[inverse.reshape(-1) == p]
+        rows = taken[grouped[ends[p - 1] if p else 0 : ends[p]]]
         obs, mis = np.flatnonzero(~keys[p]), np.flatnonzero(keys[p])
         w = None if weights is None else torch.as_tensor(weights[rows], dtype=torch.float64)
         x_o = torch.as_tensor(np.ascontiguousarray(x[np.ix_(rows, obs)]) if points else np.empty((0, len(obs))))
         offset = 0.0 if log_scale is None else float(log_scale[mis].sum())
         out.append(Pattern(torch.as_tensor(obs), torch.as_tensor(mis), torch.as_tensor(rows), x_o, w, offset))
     return out
+
+
+def _row_groups(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """np.unique(mask, axis=0, return_index=True, return_inverse=True) of a bool table (n, D): its distinct rows
+    (G, D), the first row of each (G,) and each row's group (n,). Up to 62 columns each row is one integer, whose
+    unique is a sort of n numbers, far faster than the rows' own lexicographic sort (docs/performance.md, 'Missing
+    values')."""
+    if mask.shape[1] > 62:
+        keys, first, inverse = np.unique(mask, axis=0, return_index=True, return_inverse=True)
+        return keys, first, inverse.reshape(-1)
+    codes = mask.astype(np.int64) @ (np.int64(1) << np.arange(mask.shape[1], dtype=np.int64))
+    _, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
+    return mask[first], first, inverse.reshape(-1)
 
 
 def conditional_terms(
@@ -102,3 +119,105 @@ def impute(
             if len(p.mis):
                 filled[np.ix_(rows, p.mis.numpy())] = (r[..., None] * cond[0]).sum(0).numpy()
     return resp, filled, log_p
+
+
+# The E-step of data with missing values, all patterns in one fused pass (MissingPoints, model/patterned.py): the
+# rows sorted by pattern
+# with their missing coordinates at 0, each pattern's parameters padded to D dimensions. With S_oo padded by the
+# identity on the missing coordinates (no coupling to the observed ones) and the means at 0 there, a point's
+# quadratic form and log-determinant are those of its observed coordinates; only the normal's D/2 log 2pi is too
+# large by (D - q)/2 log 2pi, which goes into the constant. So every row costs what a complete row costs, and a
+# pattern is a slice of a chunk (two small products), not an E-step of its own (whose fixed costs and thread
+# wake-ups made many small patterns cost several complete fits: docs/performance.md, 'Missing values').
+
+
+def padded_precisions(cov: np.ndarray, observed: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For covariances cov (M, K, D, D) float64 and the patterns' observed coordinates (n_pat, D) bool: each S_oo
+    padded with the identity on the missing coordinates, its inverse (n_pat, M, K, D, D) (S_oo^-1 on (o, o), I on
+    (m, m), exactly 0 between), half its log-determinant (n_pat, M, K) and its Cholesky factor's inverse L^-1
+    (n_pat, M, K, D, D) (the whitened E-step's), from one batched Cholesky factorisation
+    (a matrix with no coupling between o and m has a factor, and an inverse factor, with none either)."""
+    d = cov.shape[-1]
+    block = (observed[:, :, None] & observed[:, None, :])[:, None, None]
+    # a block of a positive definite S is positive definite: cholesky_ex skips torch's check (a synchronisation)
+    chol = torch.linalg.cholesky_ex(torch.from_numpy(np.where(block, cov, np.eye(d))))[0]
+    eye = torch.eye(d, dtype=chol.dtype).expand_as(chol)
+    inverse = torch.linalg.solve_triangular(chol, eye, upper=False).numpy()  # L^-1: D x D solves only
+    half_log_det = np.log(np.diagonal(chol.numpy(), axis1=-2, axis2=-1)).sum(-1)
+    return _transposed(inverse) @ inverse, half_log_det, inverse
+
+
+def pattern_coefficients(
+    log_weights: np.ndarray,
+    means: np.ndarray,
+    padded: tuple[np.ndarray, np.ndarray, np.ndarray],
+    observed: np.ndarray,
+    offsets: np.ndarray,
+) -> np.ndarray:
+    """W (n_pat, M, K, P) float64: each pattern's log-joint coefficients (as gaussian.log_joint_coefficients) for
+    its points with the missing coordinates at 0, so that F(x) @ W = log w_k + log N(x_o | mu_o, S_oo) + offset; at
+    log-weights (M, K), means (M, K, D), padded_precisions' (precisions, half log-determinants), observed (n_pat, D)
+    bool and offsets (n_pat,) (what each pattern's log p(x_o) gains: Pattern.offset). In NumPy, as the rest of
+    the patterns' algebra: a few dozen operations on small arrays, each a microsecond there, several in torch."""
+    precision, half_log_det, _ = padded
+    d = means.shape[-1]
+    _, _, flat, factors, _ = pair_tables(d)
+    mu = means * observed[:, None, None]  # 0 on the missing coordinates, as the points
+    b = (precision @ mu[..., None])[..., 0]  # A mu
+    const = pattern_constants(log_weights, half_log_det, observed, offsets) - 0.5 * (b * mu).sum(-1)
+    quad = precision.reshape(*precision.shape[:-2], d * d)[..., flat.numpy()] * factors.numpy()
+    return np.concatenate([const[..., None], b, quad], axis=-1)
+
+
+def pattern_constants(
+    log_weights: np.ndarray, half_log_det: np.ndarray, observed: np.ndarray, offsets: np.ndarray
+) -> np.ndarray:
+    """log w_k - log |L_oo| - q/2 log 2pi + offset (n_pat, M, K): each pattern's log-joint without its quadratic form,
+    at log-weights (M, K), padded_precisions' half log-determinants, observed (n_pat, D) bool and offsets (n_pat,)."""
+    q = observed.sum(-1)[:, None, None]
+    return log_weights - half_log_det - 0.5 * q * math.log(2.0 * math.pi) + offsets[:, None, None]
+
+
+def completed_statistics(
+    stats: torch.Tensor, means: np.ndarray, cov: np.ndarray, precision: np.ndarray, observed: np.ndarray
+) -> torch.Tensor:
+    """The E-step's statistics (M, K, P) float64 over all D coordinates, summed over the patterns, from each
+    pattern's (n_pat, M, K, P) float64 [sum r, sum r x, sum r x x^T] of its points with the missing coordinates at
+    0; at means (M, K, D), covariances (M, K, D, D), the padded precisions (padded_precisions) and observed
+    (n_pat, D) bool.
+
+    The conditional mean is affine in x_o: with the missing coordinates at 0, the completed point is c + G x, with
+    G = I on (o, o) and B = S_mo S_oo^-1 on (m, o), c = mu_m - B mu_o on m (0 on o); so its sums follow from the
+    observed ones exactly: sum r (c + G x) = N c + G s1, and
+      sum r (c + G x)(c + G x)^T = N c c^T + c (G s1)^T + (G s1) c^T + G S2 G^T, plus N (S_mm - B S_om) on (m, m).
+    All patterns at once, padded to D x D (zeros where a pattern has no entry: its rows and columns pass as they
+    are, and the complete rows' pattern, G = I and c = 0, adds its sums unchanged)."""
+    d = means.shape[-1]
+    st, mu, sigma = stats.numpy(), means, cov
+    o = observed.astype(np.float64)[:, None, None]  # (n_pat, 1, 1, D)
+    mis = 1.0 - o
+    _, _, _, _, pair_of = pair_tables(d)
+    nk, s1 = st[..., 0], st[..., 1 : 1 + d]
+    s2 = np.take(st[..., 1 + d :], pair_of.numpy(), axis=-1).reshape(*st.shape[:-1], d, d)  # contiguous
+    cross = sigma * (o[..., :, None] * mis[..., None, :])  # S_om on (o, m), else 0
+    solved = precision @ cross  # S_oo^-1 S_om on (o, m), else 0
+    gain = solved.swapaxes(-1, -2) + np.eye(d) * o[..., None, :]  # G
+    shift = mu - (gain @ (mu * o)[..., None])[..., 0]  # c: exactly 0 on o
+    correction = sigma * (mis[..., :, None] * mis[..., None, :]) - _transposed(cross) @ solved
+    g_s1 = (gain @ s1[..., None])[..., 0]
+    n = nk[..., None]
+    first = n * shift + g_s1
+    c_g = shift[..., :, None] * g_s1[..., None, :]
+    outer = shift[..., :, None] * shift[..., None, :] + correction
+    second = gain @ s2 @ _transposed(gain)
+    second += c_g
+    second += c_g.swapaxes(-1, -2)
+    second += n[..., None] * outer
+    i, j = pair_tables(d)[:2]
+    return torch.from_numpy(np.concatenate([n, first, second[..., i.numpy(), j.numpy()]], axis=-1).sum(0))
+
+
+def _transposed(a: np.ndarray) -> np.ndarray:
+    """The matrices (..., D, D) transposed, as a contiguous copy: NumPy multiplies a stack with a strided operand in
+    its own slow loop (docs/performance.md, 'Missing values')."""
+    return np.ascontiguousarray(a.swapaxes(-1, -2))
