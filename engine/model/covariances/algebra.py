@@ -69,9 +69,9 @@ def free_orientation(values: Tensor, vectors: Tensor, second: Tensor, nk: Tensor
     import torch
 
     noise = COLLAPSED_ULPS * torch.finfo(values.dtype).eps * diagonal(second).sum(-1)  # (..., K)
-    null = (values <= noise[..., None]) & (noise > 0)[..., None]  # (..., K, D): a trailing block of each row
-    if not bool(null.any()):
+    if not bool((values[..., -1] < noise).any()):  # the smallest eigenvalue (none without data: 0 < 0 fails)
         return vectors
+    null = values < noise[..., None]  # (..., K, D): a trailing block of each row
     total = second.sum(-3, keepdim=True) + nk.sum(-1)[..., None, None, None] * outer  # T_k (..., K, D, D)
     block = null[..., :, None] & null[..., None, :]
     spread = torch.where(block, vectors.transpose(-1, -2) @ total @ vectors, 0.0)  # in the eigenbasis

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 
 from .algebra import (
     COLLAPSED_ULPS,
-    collapsed,
     diagonal,
     eigh_descending,
     free_orientation,
@@ -26,18 +25,8 @@ if TYPE_CHECKING:
 
 
 def full(second: Tensor, nk: Tensor, outer: Tensor, previous: Tensor | None = None) -> Tensor:
-    """VVV: W_k / n_k; 0 for a component whose scatter is rounding alone (algebra.collapsed: a component on one
-    point, or on repeated ones).
-
-    Why 0: kept, that rounding (about 1e-15 in the working units) was a variance EM could not shrink further, and a
-    component on one point stood as a fit (diabetes VII at K = 7..9 and VVI at K = 7, banknote VII at K = 9, with
-    reg_covar 0: 30-80 above mclust's BIC); mclust's EM, computing the scatter about the mean, drives that
-    variance to 0 and stops with NA (sigma-squared below its threshold). A zero covariance fails the restart
-    (gaussian.SINGULAR) as mclust's does; with a reg_covar floor it is the floor. Other components: the same bits."""
-    import torch
-
-    cov = second / nk[..., None, None] - outer
-    return torch.where(collapsed(second, nk, outer)[..., None, None], 0.0, cov)
+    """VVV: W_k / n_k."""
+    return second / nk[..., None, None] - outer
 
 
 def tied(second: Tensor, nk: Tensor, outer: Tensor, previous: Tensor | None = None) -> Tensor:
@@ -46,20 +35,40 @@ def tied(second: Tensor, nk: Tensor, outer: Tensor, previous: Tensor | None = No
     return shared.unsqueeze(-3).expand_as(second).clone()
 
 
+# VVI, VII: a variance whose scatter is rounding alone (_noise: COLLAPSED_ULPS, as algebra.collapsed) is 0. Kept,
+# that rounding (about 1e-15 in the working units) was a variance EM could not shrink further, and a component on one
+# point (VII), or on two with a coordinate equal (VVI), stood as a fit 30-290 above mclust's BIC (diabetes VII at
+# K = 7..9 and VVI at 7, banknote VII at 9, iris VVI at 8 and 9, reg_covar 0); mclust's EM, computing the scatter
+# about the mean, drives it to 0 and stops with NA (sigma-squared below its threshold). A zero variance fails the
+# restart (gaussian.SINGULAR) as mclust's does; with a reg_covar floor it is the floor. Others: the same bits.
+def _variances(second: Tensor, nk: Tensor, outer: Tensor) -> tuple[Tensor, Tensor]:
+    """The diagonal of W_k / n_k (..., K, D) (full's bits) and its rounding level (..., K, D) (_noise)."""
+    d2 = diagonal(second)
+    return d2 / nk[..., None] - diagonal(outer), (_noise(d2) / nk)[..., None] * d2
+
+
 def diag(second: Tensor, nk: Tensor, outer: Tensor, previous: Tensor | None = None) -> Tensor:
-    """VVI: diag(W_k) / n_k; 0 on an axis whose scatter is rounding alone (full's rule, axis by axis: a component on
-    two points with one coordinate equal, as on iris at K = 9, held a variance of 5e-16 there and stood as a fit)."""
+    """VVI: diag(W_k) / n_k; 0 on an axis whose scatter is rounding alone (_noise)."""
     import torch
 
-    values = diagonal(full(second, nk, outer))
-    noise = COLLAPSED_ULPS * torch.finfo(second.dtype).eps * diagonal(second)
-    flat = diagonal(second) - nk[..., None] * diagonal(outer) <= noise  # (..., K, D)
-    return torch.diag_embed(torch.where(flat, 0.0, values))
+    values, noise = _variances(second, nk, outer)
+    return torch.diag_embed(torch.where(values <= noise, 0.0, values))
 
 
 def spherical(second: Tensor, nk: Tensor, outer: Tensor, previous: Tensor | None = None) -> Tensor:
-    """VII: tr(W_k) / (D n_k) I."""
-    return spherical_project(full(second, nk, outer))
+    """VII: tr(W_k) / (D n_k) I; 0 for a component whose scatter is rounding alone (_noise)."""
+    import torch
+
+    values, noise = _variances(second, nk, outer)
+    eye = torch.eye(second.shape[-1], dtype=second.dtype, device=second.device)
+    return torch.where(values.sum(-1) <= noise.sum(-1), 0.0, values.mean(-1))[..., None, None] * eye
+
+
+def _noise(t: Tensor) -> float:
+    """The scatter's rounding relative to diag(second): COLLAPSED_ULPS ulps of t's dtype."""
+    import torch
+
+    return COLLAPSED_ULPS * float(torch.finfo(t.dtype).eps)
 
 
 def full_project(cov: Tensor, weights: Tensor | None = None) -> Tensor:
