@@ -40,8 +40,46 @@ def scatter(second: Tensor, nk: Tensor, outer: Tensor) -> Tensor:
     import torch
 
     w = second - nk[..., None, None] * outer
-    noise = COLLAPSED_ULPS * torch.finfo(w.dtype).eps * diagonal(second).sum(-1)
-    return torch.where((diagonal(w).sum(-1) <= noise)[..., None, None], 0.0, w)
+    return torch.where(collapsed(second, nk, outer)[..., None, None], 0.0, w)
+
+
+def collapsed(second: Tensor, nk: Tensor, outer: Tensor) -> Tensor:
+    """Which components' scatter matrices are rounding alone (COLLAPSED_ULPS): a bool mask (..., K)."""
+    import torch
+
+    trace = (diagonal(second) - nk[..., None] * diagonal(outer)).sum(-1)  # tr W_k, as scatter's entries round
+    return trace <= COLLAPSED_ULPS * torch.finfo(second.dtype).eps * diagonal(second).sum(-1)
+
+
+def free_orientation(values: Tensor, vectors: Tensor, second: Tensor, nk: Tensor, outer: Tensor) -> Tensor:
+    """The eigenvectors (..., K, D, D) of the scatters W_k, sorted by values (..., K, D) decreasing, with the
+    directions of each W_k's null space (eigenvalues at rounding level: COLLAPSED_ULPS) turned to the eigenvectors
+    there of T_k = sum_n (x_n - mu_k)(x_n - mu_k)^T, largest first; other components' vectors unchanged (bit for bit).
+
+    Why: a component on fewer points than dimensions has a singular W_k, and where its orientation is the model's
+    own (EEV) every choice of it in the null space pairs those directions with the shape's last entries at the same
+    expected complete-data log-likelihood: the M-step's maximum is not unique, and eigh's answer there is rounding
+    noise. We take the limit of the unique maximum when every point keeps a responsibility e -> 0 in every component
+    (W_k + e T_k + O(e^2)): the data's spread about mu_k picks the directions. mclust resolves the same null space
+    from the far points' tiny responsibilities (down to e^-708) by a QR of sqrt(z)(x - mu_k), which sums of
+    r x x^T cannot hold; eigh's noise had kept such a component on its few points (wine, EEV, K = 7..9: 40-90
+    log-likelihood below mclust's fit; tests/engine/test_mclust_reference.py). T_k = sum_j second_j + n mu_k mu_k^T
+    (the working units centre the data: their mean is 0); a component without data (the grid's padding) is left.
+    """
+    import torch
+
+    noise = COLLAPSED_ULPS * torch.finfo(values.dtype).eps * diagonal(second).sum(-1)  # (..., K)
+    if not bool((values[..., -1] < noise).any()):  # the smallest eigenvalue (none without data: 0 < 0 fails)
+        return vectors
+    null = values < noise[..., None]  # (..., K, D): a trailing block of each row
+    total = second.sum(-3, keepdim=True) + nk.sum(-1)[..., None, None, None] * outer  # T_k (..., K, D, D)
+    block = null[..., :, None] & null[..., None, :]
+    spread = torch.where(block, vectors.transpose(-1, -2) @ total @ vectors, 0.0)  # in the eigenbasis
+    # the range's directions stay first and in order: diagonal entries above every eigenvalue of the null block
+    above = 1.0 + 2.0 * diagonal(spread).sum(-1)  # (..., K) >= the null block's largest eigenvalue
+    rank = torch.arange(values.shape[-1], 0, -1, dtype=values.dtype, device=values.device)
+    turn = eigh_descending(spread + torch.diag_embed(torch.where(null, 0.0, above[..., None] * rank)))[1]
+    return torch.where(null.any(-1)[..., None, None], vectors @ turn, vectors)
 
 
 def tiny(t: Tensor) -> float:

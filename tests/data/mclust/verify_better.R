@@ -2,8 +2,8 @@
 # started from our responsibilities, `me(modelName, data, z)` with mclust's defaults, and mclust's density of our
 # parameters (z/DATASET_MODEL_K.params). Writes verified_better.csv: the log-likelihood and BIC mclust's EM ends at,
 # and those of our parameters by mclust's `dens` (mclust's sign); the expected complete-data log-likelihood at our
-# responsibilities of our parameters (ours_q) and of mclust's `mstep` from them (mstep_q); the rows of data sets
-# without files in z/ stay (with NA in columns added since).
+# responsibilities of our parameters (ours_q) and of mclust's `mstep` from them (mstep_q); the rows of cells
+# without files in z/ stay (with NA in columns added since), a cell's new row replaces its old one in place.
 # Run from the repository root after export_ours.py:
 #   Rscript tests/data/mclust/verify_better.R
 suppressPackageStartupMessages(library(mclust))
@@ -45,12 +45,16 @@ for (file in sort(list.files(file.path(here, "z"), pattern = "\\.csv$"))) {
   )
 }
 out <- do.call(rbind, rows)
-# the data sets not in z/ keep their rows (export_ours.py can be run on some data sets at a time)
+# the cells not in z/ keep their rows (export_ours.py can be run on some data sets, or cells, at a time); a row
+# whose cell no longer beats mclust stays, unread (the tests look a cell up only where ours is better)
 target <- file.path(here, "verified_better.csv")
 if (file.exists(target)) {
   kept <- read.csv(target)
   kept[setdiff(names(out), names(kept))] <- NA  # columns added since those rows were written
-  out <- rbind(kept[!(kept$dataset %in% out$dataset), ], out)
+  key <- function(r) paste(r$dataset, r$model, r$k)
+  at <- match(key(out), key(kept))  # a cell verified before: its row replaced where it stands
+  kept[at[!is.na(at)], names(out)] <- out[!is.na(at), ]
+  out <- rbind(kept, out[is.na(at), ])
 }
 write.csv(out, target, row.names = FALSE)
 cat(length(rows), "cells verified,", nrow(out), "rows in all\n")
