@@ -108,12 +108,13 @@ def bootstrap(
     seed: int = 0,
     weights: np.ndarray | None = None,
     cancel: CancelToken | None = None,
+    tol: float | None = None,
 ) -> Bootstrap:
     """Bootstrap the fit of config to data (N, D) (frequency weights (N,) or None) whose parameters are fitted =
     (weights (K,), means (K, D), covariances (K, D, D)) in data units: `replicates` rows of one exact EM with the
-    fit's settings (covariance type, reg_covar, prior, max_iter; its tol if set, else the replicates' own rule,
-    replicate_tol), drawn from seed, each from its accelerated start (replicate_start.py). UserError for a kind it
-    does not know, fewer than two replicates asked for, or fewer than two that did not fail."""
+    fit's settings (covariance type, reg_covar, prior, max_iter; the replicates' own stopping rule replicate_tol,
+    or tol per point if given), drawn from seed, each from its accelerated start (replicate_start.py). UserError
+    for a kind it does not know, fewer than two replicates asked for, or fewer than two that did not fail."""
     if kind not in KINDS:
         raise UserError(f"unknown bootstrap type {kind!r}: use one of {', '.join(KINDS)}")
     if replicates < MIN_REPLICATES:
@@ -132,8 +133,7 @@ def bootstrap(
         rows = torch.as_tensor(replicate_weights(kind, x_data.shape[0], replicates, rng, base))
         source = PointsInMemory(setup.points, rows.to(setup.dtype).to(setup.device))
         first_sums = _shared(setup.points.to(HOST, torch.float64), rows)
-    # an explicit tol is the user's; the default one is made right for replicates (replicate_tol)
-    tol = cfg.tol if config.tol is not None else replicate_tol(cfg.tol, setup.dtype, size)
+    tol = replicate_tol(cfg.tol, setup.dtype, size) if tol is None else tol
     proc, mean_ll = _started(setup, cfg, source, first_sums, tol * size)
     stopping = Stopping(replicates, tol, proc.failed)
     tick = None

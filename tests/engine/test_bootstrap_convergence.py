@@ -36,7 +36,7 @@ def test_default_standard_errors_are_the_converged_ones(kind: str) -> None:
 
 def test_the_replicates_tol_is_in_the_total_log_likelihood() -> None:
     """The default per-point tol is REPLICATE_TOL / n where that is tighter than the fit's, the fit's otherwise and
-    in float32 (whose log-likelihoods are not that exact); a tol the user set is used as it is (bootstrap())."""
+    in float32 (whose log-likelihoods are not that exact); bootstrap(tol=...) uses its tol as it is."""
     import torch
 
     assert replicate_tol(1e-6, torch.float64, 1e5) == pytest.approx(REPLICATE_TOL / 1e5)
