@@ -42,7 +42,7 @@ from ..inference.sources import HOST, PointsInMemory
 from ..io.data import sample_mixture
 from ..model import gaussian
 from ..snapshot import CancelToken
-from .replicate_start import Model, coefficients, newton_points, shared_sums, squarem
+from .replicate_start import Model, coefficients, first_points, shared_sums, squarem
 from .solutions import match_components
 
 KINDS = ("nonparametric", "parametric", "weighted")
@@ -134,7 +134,7 @@ def bootstrap(
         source = PointsInMemory(setup.points, rows.to(setup.dtype).to(setup.device))
         first_sums = _shared(setup.points.to(HOST, torch.float64), rows)
     tol = replicate_tol(cfg.tol, setup.dtype, size) if tol is None else tol
-    proc, mean_ll = _started(setup, cfg, source, first_sums, tol * size)
+    proc, mean_ll = _started(setup, cfg, source, first_sums, tol * size, cancel)
     stopping = Stopping(replicates, tol, proc.failed)
     tick = None
     for tick in iterations(proc, stopping, mean_ll, cfg.max_iter, cancel, fail_together=False):  # noqa: B007
@@ -163,22 +163,23 @@ def replicate_tol(tol: float, dtype: torch.dtype, n: float) -> float:
     return min(tol, REPLICATE_TOL / n)
 
 
-def _started(setup: Setup, cfg: FitConfig, source, first_sums, gain: float) -> tuple[ExactEM, torch.Tensor]:
-    """The replicates' exact EM from their accelerated starts (replicate_start.py: a Newton step from the fit, then
+def _started(
+    setup: Setup, cfg: FitConfig, source, first_sums, gain: float, cancel: CancelToken | None
+) -> tuple[ExactEM, torch.Tensor]:
+    """The replicates' exact EM from their accelerated starts (replicate_start.py: EM's first step from the fit, then
     SQUAREM cycles) and its first mean log-likelihoods (B,)."""
     fit = starts(setup, cfg)
     one = tuple(p[0].to(HOST, torch.float64) for p in fit)
     prior = setup.priors(cfg.covariance_type, cfg.n_components) if setup.priors is not None else None
     model = Model(cfg.covariance_type, setup.reg.to(HOST), one[2], prior, pins_of(cfg, fit), setup.n_samples)
-    base = None if setup.weights is None else setup.weights.to(HOST, torch.float64)
 
     def e_step(rows: torch.Tensor, params: Params) -> tuple[torch.Tensor, torch.Tensor]:
         source.use_rows(rows)
         w, m, c = params
         return source.e_step(torch.log(w), m, gaussian.cholesky(c)[0])
 
-    point, totals = newton_points(setup.points.to(HOST, torch.float64), base, model, one, first_sums)
-    params, _ = squarem(point, model, e_step, totals, gain, setup.dtype)
+    point, totals = first_points(one, first_sums)
+    params, _ = squarem(point, model, e_step, totals, gain, setup.dtype, cancel)
     proc = _em(source, params, cfg, setup)
     return proc, begin(proc)
 
@@ -188,7 +189,7 @@ def _em(source, params: Params, cfg: FitConfig, setup: Setup) -> ExactEM:
 
 
 def _shared(x: torch.Tensor, rows: torch.Tensor):
-    """first_sums for weight rows (B, N) float64 over points x (N, D) float64 (replicate_start.newton_starts)."""
+    """first_sums for weight rows (B, N) float64 over points x (N, D) float64 (replicate_start.first_points)."""
 
     def first_sums(one: Params) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         stats, ll = shared_sums(x, coefficients(one), rows)
@@ -277,7 +278,7 @@ class ReplicatePoints:
 
     def first_sums(self, one: Params) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Every replicate's E-step sums (B, K, P), log-likelihood (B,) float64 and point count (B,) at one parameter
-        set (K,), (K, D), (K, D, D) float64 (replicate_start.newton_starts)."""
+        set (K,), (K, D), (K, D, D) float64 (replicate_start.first_points)."""
         b, n = len(self.sets), self.n_samples
         w, m, c = (p.to(self.dtype).expand(b, *p.shape) for p in one)
         self.use_rows(torch.arange(b))

@@ -3,7 +3,7 @@ same replicates run to a very tight tol. EM from the fit creeps along its slowes
 information near 1 where components overlap), so a per-point tol stops it early and shrinks the spread: on 1e4
 forum points, B = 100, the previous rule (the fit's tol 1e-6 per point) gave standard errors down to 0.58 of the
 converged ones; the replicates' own rule (1e-4 in the total log-likelihood, selection/bootstrap.replicate_tol) from
-their accelerated starts gives 0.96 to 1.00 (docs/performance.md, 'The bootstrap')."""
+their accelerated starts gives 0.95 to 1.00 (docs/performance.md, 'The bootstrap')."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ FAITHFUL = Path(__file__).resolve().parents[1] / "data" / "mclust" / "faithful.c
 def test_default_standard_errors_are_the_converged_ones(kind: str) -> None:
     """Old Faithful, tied K = 3 (mclust's EEE, G = 3), B = 200: every standard error at the defaults within 1% of
     the same replicates' at tol 1e-12 (the same seed: the same draws, no Monte-Carlo error between the two).
-    Measured: 0.9971 to 1.0002 (nonparametric); the previous rule 0.979 to 1.000, which fails here."""
+    Measured: 0.9971 to 1.0000 (nonparametric); the previous rule 0.979 to 1.000, which fails here."""
     x = np.loadtxt(FAITHFUL, delimiter=",", skiprows=1)
     cfg = FitConfig(n_components=3, covariance_type="tied", init="hc", reg_covar=0.0)
     snap = run_to_end(x, cfg)
