@@ -116,12 +116,13 @@ def squarem(
     cancel: CancelToken | None = None,
 ) -> tuple[Params, int]:
     """SQUAREM (Varadhan and Roland 2008) on each replicate's EM in the space of its sums per unit of weight, from
-    start (B rows, working units): two EM steps u1 = T(u0), u2 = T(u1), then the jump u0 - 2a r + a^2 v (r = u1 -
-    u0, v = u2 - 2 u1 + u0, a = -|r| / |v| <= -1), kept only where its log-likelihood beats u1's (else u1, one EM
-    step further). Exact in one cycle along a direction EM creeps along geometrically: EM's slowest (the fraction of
-    missing information 0.99 on overlapping components: hundreds of EM iterations) is taken in a few cycles. A row
-    stops once a cycle gains less than `gain` in its total log-likelihood; all stop on cancel. Returns each row's
-    best parameters (B rows, the start's dtype) and the cycles run."""
+    point (B, K, P) (its M-step is the start; working units): two EM steps u1 = T(u0), u2 = T(u1), then the jump
+    u0 - 2a r + a^2 v (r = u1 - u0, v = u2 - 2 u1 + u0, a = -|r| / |v| <= -1, bounded: MAX_STEP), kept only where
+    its log-likelihood beats u1's (else u1, one EM step further). Exact in one cycle along a direction EM creeps
+    along geometrically, as along EM's slowest (the fraction of missing information 0.99 on overlapping
+    components: hundreds of EM iterations). A row stops once a cycle gains less than `gain` in its total
+    log-likelihood, or where an M-step fails; all stop on cancel. Returns each row's best parameters (B rows, in
+    dtype) and the cycles run."""
     start, _ = _m_step(model, point, totals)
     best = tuple(p.to(dtype) for p in start)
     active = torch.arange(len(totals))
@@ -130,9 +131,13 @@ def squarem(
     reach = torch.full((len(totals),), MAX_STEP)
     cycles = 0
     while len(active) and cycles < CYCLES and not (cancel is not None and cancel.cancelled):
+        u1 = image / totals[active][:, None, None]
+        p1, ok1 = _m_step(model, u1, totals[active])
+        if not bool(ok1.all()):  # such a row keeps its best: exact EM's step fails it there, as it would have
+            active, ll, u0, u1, p1 = active[ok1], ll[ok1], u0[ok1], u1[ok1], tuple(p[ok1] for p in p1)
+            if not len(active):
+                break
         per = totals[active]
-        u1 = image / per[:, None, None]
-        p1, _ = _m_step(model, u1, per)
         image1, ll1 = e_step(active, tuple(p.to(dtype) for p in p1))
         u2 = image1 / per[:, None, None]
         base = u0
