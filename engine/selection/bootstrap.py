@@ -25,7 +25,8 @@ import torch
 
 from ..config import FitConfig, InitParams
 from ..errors import UserError
-from ..inference.em import ExactEM
+from ..inference.em import ExactEM, pins_of
+from ..inference.init import Params
 from ..inference.pipeline import (
     Setup,
     Stopping,
@@ -39,12 +40,15 @@ from ..inference.pipeline import (
 )
 from ..inference.sources import HOST, PointsInMemory
 from ..io.data import sample_mixture
+from ..model import gaussian
 from ..snapshot import CancelToken
+from .replicate_start import Model, coefficients, first_points, shared_sums, squarem
 from .solutions import match_components
 
 KINDS = ("nonparametric", "parametric", "weighted")
 LEVEL = 0.95  # the percentile intervals' coverage: the 2.5% and 97.5% quantiles of the replicates
 MIN_REPLICATES = 2  # a standard deviation needs two
+REPLICATE_TOL = 1e-4  # the replicates stop when their total log-likelihood changes by less (replicate_tol)
 
 
 @dataclass(frozen=True)
@@ -104,11 +108,13 @@ def bootstrap(
     seed: int = 0,
     weights: np.ndarray | None = None,
     cancel: CancelToken | None = None,
+    tol: float | None = None,
 ) -> Bootstrap:
     """Bootstrap the fit of config to data (N, D) (frequency weights (N,) or None) whose parameters are fitted =
     (weights (K,), means (K, D), covariances (K, D, D)) in data units: `replicates` rows of one exact EM with the
-    fit's settings (covariance type, reg_covar, prior, tol, max_iter), drawn from seed. UserError for a kind it
-    does not know, fewer than two replicates asked for, or fewer than two that did not fail."""
+    fit's settings (covariance type, reg_covar, prior, max_iter; the replicates' own stopping rule replicate_tol,
+    or tol per point if given), drawn from seed, each from its accelerated start (replicate_start.py). UserError
+    for a kind it does not know, fewer than two replicates asked for, or fewer than two that did not fail."""
     if kind not in KINDS:
         raise UserError(f"unknown bootstrap type {kind!r}: use one of {', '.join(KINDS)}")
     if replicates < MIN_REPLICATES:
@@ -119,15 +125,19 @@ def bootstrap(
     k = cfg.n_components
     setup = prepare_points(x_data, moments, cfg, x_data.shape[0] * k * replicates, x_data.shape[0], base)
     rng = np.random.default_rng(seed)
+    size = _drawn_size(x_data.shape[0], base)
     if kind == "parametric":
-        source = ReplicatePoints(_simulated(setup, fitted, replicates, _drawn_size(x_data.shape[0], base), rng))
+        source = ReplicatePoints(_simulated(setup, fitted, replicates, size, rng))
+        first_sums = source.first_sums
     else:
-        rows = replicate_weights(kind, x_data.shape[0], replicates, rng, base)
-        source = PointsInMemory(setup.points, torch.as_tensor(rows, dtype=setup.dtype, device=setup.device))
-    proc = ExactEM(source, starts(setup, cfg), cfg.covariance_type, setup.reg, cfg.empty_policy, priors=setup.priors)
-    stopping = Stopping(replicates, cfg.tol, proc.failed)
+        rows = torch.as_tensor(replicate_weights(kind, x_data.shape[0], replicates, rng, base))
+        source = PointsInMemory(setup.points, rows.to(setup.dtype).to(setup.device))
+        first_sums = _shared(setup.points.to(HOST, torch.float64), rows)
+    tol = replicate_tol(cfg.tol, setup.dtype, size) if tol is None else tol
+    proc, mean_ll = _started(setup, cfg, source, first_sums, tol * size, cancel)
+    stopping = Stopping(replicates, tol, proc.failed)
     tick = None
-    for tick in iterations(proc, stopping, begin(proc), cfg.max_iter, cancel, fail_together=False):  # noqa: B007
+    for tick in iterations(proc, stopping, mean_ll, cfg.max_iter, cancel, fail_together=False):  # noqa: B007
         pass
     ended = ~proc.failed.numpy()
     if ended.sum() < MIN_REPLICATES:
@@ -140,6 +150,52 @@ def bootstrap(
     matched = _matched(fitted, w[ended], m[ended], c[ended])
     not_converged = int((~stopping.converged.numpy() & ended).sum())
     return Bootstrap(kind, seed, replicates, *matched, int((~ended).sum()), not_converged, tick.iteration)
+
+
+def replicate_tol(tol: float, dtype: torch.dtype, n: float) -> float:
+    """The replicates' stopping rule, in the mean log-likelihood per point: the fit's tol, or REPLICATE_TOL in the
+    total log-likelihood (over n points) where that is tighter. A replicate's error in its slowest direction, in units
+    of its standard error, is sqrt(2 gap) with gap the total log-likelihood it still lacks, whatever N: the fit's
+    per-point tol leaves that gap growing with N (1e-6 on 1e5 points: 0.1 per iteration at a rate of 0.99, a gap of
+    about 10). float32 log-likelihoods are not that exact: there the fit's tol."""
+    if dtype != torch.float64:
+        return tol
+    return min(tol, REPLICATE_TOL / n)
+
+
+def _started(
+    setup: Setup, cfg: FitConfig, source, first_sums, gain: float, cancel: CancelToken | None
+) -> tuple[ExactEM, torch.Tensor]:
+    """The replicates' exact EM from their accelerated starts (replicate_start.py: EM's first step from the fit, then
+    SQUAREM cycles) and its first mean log-likelihoods (B,)."""
+    fit = starts(setup, cfg)
+    one = tuple(p[0].to(HOST, torch.float64) for p in fit)
+    prior = setup.priors(cfg.covariance_type, cfg.n_components) if setup.priors is not None else None
+    model = Model(cfg.covariance_type, setup.reg.to(HOST), one[2], prior, pins_of(cfg, fit), setup.n_samples)
+
+    def e_step(rows: torch.Tensor, params: Params) -> tuple[torch.Tensor, torch.Tensor]:
+        source.use_rows(rows)
+        w, m, c = params
+        return source.e_step(torch.log(w), m, gaussian.cholesky(c)[0])
+
+    point, totals = first_points(one, first_sums)
+    params, _ = squarem(point, model, e_step, totals, gain, setup.dtype, cancel)
+    proc = _em(source, params, cfg, setup)
+    return proc, begin(proc)
+
+
+def _em(source, params: Params, cfg: FitConfig, setup: Setup) -> ExactEM:
+    return ExactEM(source, params, cfg.covariance_type, setup.reg, cfg.empty_policy, priors=setup.priors)
+
+
+def _shared(x: torch.Tensor, rows: torch.Tensor):
+    """first_sums for weight rows (B, N) float64 over points x (N, D) float64 (replicate_start.first_points)."""
+
+    def first_sums(one: Params) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        stats, ll = shared_sums(x, coefficients(one), rows)
+        return stats, ll, rows.sum(1)
+
+    return first_sums
 
 
 def _replicate_config(cfg: FitConfig, fitted: tuple[np.ndarray, ...], replicates: int) -> FitConfig:
@@ -219,6 +275,15 @@ class ReplicatePoints:
 
     def use_rows(self, rows: torch.Tensor) -> None:
         self._rows = rows.tolist()
+
+    def first_sums(self, one: Params) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Every replicate's E-step sums (B, K, P), log-likelihood (B,) float64 and point count (B,) at one parameter
+        set (K,), (K, D), (K, D, D) float64 (replicate_start.first_points)."""
+        b, n = len(self.sets), self.n_samples
+        w, m, c = (p.to(self.dtype).expand(b, *p.shape) for p in one)
+        self.use_rows(torch.arange(b))
+        stats, mean_ll = self.e_step(torch.log(w), m, gaussian.cholesky(c)[0])
+        return stats, mean_ll * n, torch.full((b,), float(n), dtype=torch.float64)
 
     def e_step(
         self, log_weights: torch.Tensor, means: torch.Tensor, chol: torch.Tensor

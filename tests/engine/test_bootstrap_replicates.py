@@ -5,6 +5,7 @@ mclust's MclustBootstrap standard errors on Old Faithful (tests/data/mclust/make
 from __future__ import annotations
 
 import csv
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -63,22 +64,22 @@ def test_per_row_weights_give_each_row_its_own_weighted_sums(d: int) -> None:
 @pytest.mark.parametrize("kind", ["nonparametric", "weighted"])
 def test_each_replicate_is_its_lone_weighted_fit(kind: str) -> None:
     """Batched = alone: replicate b of the batch ends where a fit of the data with replicate b's weights, started
-    from the same parameters, ends (measured: 6e-14 apart, relative; 1e-9 leaves room for the stopping rule)."""
+    from the fit's parameters, ends, both run to tol 1e-13. The replicates go on from EM's first step by SQUAREM
+    cycles (selection/replicate_start.py), the lone fit by plain EM: the same fixed point, each stopped by its rule
+    a little short of it on its own side (EM's rate here is 0.99): measured 1.2e-5 apart, relative, at most."""
     x = _faithful()
-    cfg = _tied3()
-    fitted = _fitted(x, cfg)
+    cfg = replace(_tied3(), tol=1e-13, max_iter=5000)
+    fitted = _fitted(x, _tied3())
     boot = bootstrap(x, fitted, cfg, 4, kind, seed=7)
     rows = replicate_weights(kind, len(x), 4, np.random.default_rng(7))  # the same draw: the seed's first
-    assert boot.weights.shape == (4, 3) and boot.failed == 0
-    alone_cfg = FitConfig(
-        n_components=3, covariance_type="tied", reg_covar=0.0, init_params=InitParams.from_arrays(*fitted)
-    )
+    assert boot.weights.shape == (4, 3) and boot.failed == 0 and boot.not_converged == 0
+    alone_cfg = replace(cfg, init="params", init_params=InitParams.from_arrays(*fitted))
     for b in range(4):
         alone = run_to_end(x, alone_cfg, weights=rows[b])
         order = [int(np.argmin(np.abs(alone.means[:, 1] - m))) for m in boot.means[b, :, 1]]
-        np.testing.assert_allclose(boot.weights[b], alone.weights[order], rtol=1e-9)
-        np.testing.assert_allclose(boot.means[b], alone.means[order], rtol=1e-9)
-        np.testing.assert_allclose(boot.covariances[b], alone.covariances[order], rtol=1e-9)
+        np.testing.assert_allclose(boot.weights[b], alone.weights[order], rtol=1e-4)
+        np.testing.assert_allclose(boot.means[b], alone.means[order], rtol=1e-4)
+        np.testing.assert_allclose(boot.covariances[b], alone.covariances[order], rtol=1e-4)
 
 
 @pytest.mark.parametrize(
