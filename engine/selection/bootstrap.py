@@ -42,7 +42,7 @@ from ..inference.sources import HOST, PointsInMemory
 from ..io.data import sample_mixture
 from ..model import gaussian
 from ..snapshot import CancelToken
-from .replicate_start import Model, coefficients, first_points, shared_sums, squarem
+from .replicate_start import CYCLES, Model, coefficients, first_points, shared_sums, squarem
 from .solutions import match_components
 
 KINDS = ("nonparametric", "parametric", "weighted")
@@ -140,16 +140,21 @@ def bootstrap(
     for tick in iterations(proc, stopping, mean_ll, cfg.max_iter, cancel, fail_together=False):  # noqa: B007
         pass
     ended = ~proc.failed.numpy()
-    if ended.sum() < MIN_REPLICATES:
-        raise UserError(
-            f"{int((~ended).sum())} of {replicates} bootstrap replicates failed (a covariance no longer positive "
-            "definite), too many for a standard error: raise --reg-covar, or fit fewer components"
-        )
+    _enough_ended(ended)
     w, m, c = (_to_numpy(p) for p in proc.params())
     m, c = setup.scaling.means_to_data(m), setup.scaling.cov_to_data(c)
     matched = _matched(fitted, w[ended], m[ended], c[ended])
     not_converged = int((~stopping.converged.numpy() & ended).sum())
     return Bootstrap(kind, seed, replicates, *matched, int((~ended).sum()), not_converged, tick.iteration)
+
+
+def _enough_ended(ended: np.ndarray) -> None:
+    """UserError when fewer than two of the replicates (B,) ended without failing."""
+    if ended.sum() < MIN_REPLICATES:
+        raise UserError(
+            f"{int((~ended).sum())} of {len(ended)} bootstrap replicates failed (a covariance no longer positive "
+            "definite), too many for a standard error: raise --reg-covar, or fit fewer components"
+        )
 
 
 def replicate_tol(tol: float, dtype: torch.dtype, n: float) -> float:
@@ -179,8 +184,11 @@ def _started(
         return source.e_step(torch.log(w), m, gaussian.cholesky(c)[0])
 
     point, totals = first_points(one, first_sums)
-    params, _ = squarem(point, model, e_step, totals, gain, setup.dtype, cancel)
+    # a cycle is two EM steps: a fit's max_iter bounds its replicates' start too (plain EM then has max_iter)
+    cycles = min(CYCLES, cfg.max_iter // 2)
+    params, _ = squarem(point, model, e_step, totals, gain, setup.dtype, cancel, cycles)
     proc = _em(source, params, cfg, setup)
+    _enough_ended(~proc.failed.numpy())  # before begin, whose error would speak of restarts
     return proc, begin(proc)
 
 

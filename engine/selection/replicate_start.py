@@ -114,6 +114,7 @@ def squarem(
     gain: float,
     dtype: torch.dtype,
     cancel: CancelToken | None = None,
+    cycles_at_most: int = CYCLES,
 ) -> tuple[Params, int]:
     """SQUAREM (Varadhan and Roland 2008) on each replicate's EM in the space of its sums per unit of weight, from
     point (B, K, P) (its M-step is the start; working units): two EM steps u1 = T(u0), u2 = T(u1), then the jump
@@ -121,8 +122,8 @@ def squarem(
     its log-likelihood beats u1's (else u1, one EM step further). Exact in one cycle along a direction EM creeps
     along geometrically, as along EM's slowest (the fraction of missing information 0.99 on overlapping
     components: hundreds of EM iterations). A row stops once a cycle gains less than `gain` in its total
-    log-likelihood, or where an M-step fails; all stop on cancel. Returns each row's best parameters (B rows, in
-    dtype) and the cycles run."""
+    log-likelihood, or where an M-step fails; all stop on cancel or after cycles_at_most cycles. Returns each
+    row's best parameters (B rows, in dtype) and the cycles run."""
     start, _ = _m_step(model, point, totals)
     best = tuple(p.to(dtype) for p in start)
     active = torch.arange(len(totals))
@@ -130,7 +131,7 @@ def squarem(
     u0 = point
     reach = torch.full((len(totals),), MAX_STEP)
     cycles = 0
-    while len(active) and cycles < CYCLES and not (cancel is not None and cancel.cancelled):
+    while len(active) and cycles < cycles_at_most and not (cancel is not None and cancel.cancelled):
         u1 = image / totals[active][:, None, None]
         p1, ok1 = _m_step(model, u1, totals[active])
         if not bool(ok1.all()):  # such a row keeps its best: exact EM's step fails it there, as it would have

@@ -153,8 +153,8 @@ def test_the_gallery_gives_each_restart_its_solutions_share(tmp_path) -> None:
 
 
 def test_a_solution_whose_bootstrap_fails_is_unknown_and_the_others_go_on() -> None:
-    """Ten copies of one point, reg_covar 0: a component on them is singular at once, in 9 of 10 replicates
-    (measured), too many for the bootstrap; the solution that splits the other points in two is bootstrapped as
+    """Ten copies of one point, reg_covar 0: a component on them is singular at once, in every replicate (each
+    holds some of the copies; measured 10 of 10), too many for the bootstrap; the solution that splits the other points in two is bootstrapped as
     usual (3 iterations: too few to find the copies, which EM left longer always ends on). Every solution failing
     is the user's error, said once."""
     x = np.concatenate([np.random.default_rng(0).normal(size=(200, 2)), np.full((10, 2), 10.0)])
@@ -164,11 +164,11 @@ def test_a_solution_whose_bootstrap_fails_is_unknown_and_the_others_go_on() -> N
     broad = solution_of("B", np.array([0.5, 0.5]), [[-0.8, 0.0], [0.8, 0.0]], [half, half])
     got = gallery_identifiability(x, [spike, broad], cfg, replicates=10)
     assert np.isnan(got["A"].solution) and np.isnan(got["A"].components).all() and got["A"].used == 0
-    assert got["A"].reason.startswith("9 of 10 bootstrap replicates failed")
+    assert got["A"].reason.startswith("10 of 10 bootstrap replicates failed")
     assert got["A"].meta()["share"] is None and got["A"].meta()["reason"] == got["A"].reason
     assert 0.0 <= got["B"].solution <= 1.0 and not got["B"].reason
-    assert "solution A unknown (9 of 10 bootstrap replicates failed" in describe_identifiability(got)
-    with pytest.raises(UserError, match="9 of 10 bootstrap replicates failed"):
+    assert "solution A unknown (10 of 10 bootstrap replicates failed" in describe_identifiability(got)
+    with pytest.raises(UserError, match="10 of 10 bootstrap replicates failed"):
         gallery_identifiability(x, [spike], cfg, replicates=10)
 
 
