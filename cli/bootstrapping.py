@@ -15,15 +15,10 @@ MIN_REPLICATES = 2
 
 
 def check_bootstrap(args, streamed: bool) -> None:
-    """Refuse --bootstrap before the fit runs: fewer than two replicates, data not held in memory, or pinned
-    parameters (the replicates would refit the pinned values and give them a spread they do not have)."""
+    """Refuse --bootstrap before the fit runs: fewer than two replicates, or data not held in memory. (Pinned
+    parameters stay pinned in every replicate: their standard errors are nil.)"""
     if args.bootstrap is None:
         return
-    if getattr(args, "fix", None):
-        raise UserError(
-            "--bootstrap does not take --fix yet: its replicates would refit the pinned values; bootstrap the fit "
-            "without --fix"
-        )
     if args.bootstrap < MIN_REPLICATES:
         raise UserError(f"--bootstrap needs at least {MIN_REPLICATES} replicates, got {args.bootstrap}")
     if getattr(args, "missing", None):  # its replicates' E-step weighs complete points (selection/bootstrap.py)

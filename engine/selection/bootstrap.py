@@ -187,13 +187,14 @@ def _started(
     # a cycle is two EM steps: a fit's max_iter bounds its replicates' start too (plain EM then has max_iter)
     cycles = min(CYCLES, cfg.max_iter // 2)
     params, _ = squarem(point, model, e_step, totals, gain, setup.dtype, cancel, cycles)
-    proc = _em(source, params, cfg, setup)
+    proc = _em(source, params, cfg, setup, pins_of(cfg, fit))
     _enough_ended(~proc.failed.numpy())  # before begin, whose error would speak of restarts
     return proc, begin(proc)
 
 
-def _em(source, params: Params, cfg: FitConfig, setup: Setup) -> ExactEM:
-    return ExactEM(source, params, cfg.covariance_type, setup.reg, cfg.empty_policy, priors=setup.priors)
+def _em(source, params: Params, cfg: FitConfig, setup: Setup, pins=None) -> ExactEM:
+    """Exact EM of the replicates from params, the fit's pinned parameters (pins_of) held at the fit's values."""
+    return ExactEM(source, params, cfg.covariance_type, setup.reg, cfg.empty_policy, priors=setup.priors, pins=pins)
 
 
 def _shared(x: torch.Tensor, rows: torch.Tensor):

@@ -19,11 +19,6 @@ from ..state import WindowState
 from ..views.uncertainty_dialog import UncertaintyDialog
 from ..views.uncertainty_layer import UncertaintyLayer
 
-PINNED_BOOTSTRAP = (
-    "parameters are pinned: the bootstrap would refit them in every replicate, so it does not bootstrap a pinned fit "
-    "yet: unpin them (right-click a component, Unpin all) and fit again"
-)
-
 
 class UncertaintyControl(QObject):
     """Starts, cancels and shows the bootstrap of the current fit."""
@@ -67,9 +62,6 @@ class UncertaintyControl(QObject):
                 "Uncertainty", "the bootstrap needs the data in memory: this file is read by chunks (use the command "
                 "line's fit --bootstrap on a sample, or raise the memory limit)"
             )  # fmt: skip
-            return None
-        if job.config.fixed is not None:  # engine.bootstrap's replicates would refit the pinned parameters too
-            self.messages.error("Uncertainty", PINNED_BOOTSTRAP)
             return None
         return job, latest.snapshot
 

@@ -50,7 +50,6 @@ def test_fit_bootstrap_exports_the_engine_bootstrap_of_the_fit(tmp_path, capsys,
         (["--bootstrap", "1"], "--bootstrap needs at least 2 replicates, got 1"),
         (["--bootstrap", "5", "--memory-limit", "1K"], "--bootstrap needs the data in memory"),
         (["--bootstrap", "10000000000"], "--bootstrap 10000000000 on 272 points needs about"),
-        (["--bootstrap", "5", "--init", "p.json", "--fix", "means=0"], "--bootstrap does not take --fix yet"),
     ],
 )
 def test_a_bootstrap_that_cannot_run_is_one_line_and_writes_nothing(tmp_path, capsys, more, message) -> None:
@@ -58,3 +57,15 @@ def test_a_bootstrap_that_cannot_run_is_one_line_and_writes_nothing(tmp_path, ca
     err = expect_user_error(capsys, ["fit", str(FAITHFUL), *ARGS, "-o", str(out), *more], message)
     assert not out.exists()
     assert "converged" not in err  # refused before the fit
+
+
+def test_a_bootstrap_of_pinned_parameters_gives_them_no_spread(tmp_path, capsys) -> None:
+    """fit --init --fix --bootstrap: the pinned mean's standard errors are nil, the others' are not."""
+    rough, out = tmp_path / "rough.json", tmp_path / "fit.json"
+    assert cli(["fit", str(FAITHFUL), *ARGS, "--max-iter", "3", "-o", str(rough), "--quiet"]) == 0
+    more = ["--init", str(rough), "--fix", "means=0", "--bootstrap", "20", "--quiet", "-o", str(out)]
+    assert cli(["fit", str(FAITHFUL), *ARGS, *more]) == 0
+    got = json.loads(out.read_text())
+    se = np.array(got["standard_errors"]["means"])
+    assert got["fixed"] == {"means": [0]}
+    assert se[0].max() <= 1e-12 * np.abs(got["means"][0]).max() and se[1:].min() > 1e-3

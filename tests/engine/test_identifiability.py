@@ -154,9 +154,9 @@ def test_the_gallery_gives_each_restart_its_solutions_share(tmp_path) -> None:
 
 def test_a_solution_whose_bootstrap_fails_is_unknown_and_the_others_go_on() -> None:
     """Ten copies of one point, reg_covar 0: a component on them is singular at once, in every replicate (each
-    holds some of the copies; measured 10 of 10), too many for the bootstrap; the solution that splits the other points in two is bootstrapped as
-    usual (3 iterations: too few to find the copies, which EM left longer always ends on). Every solution failing
-    is the user's error, said once."""
+    holds some of the copies; measured 10 of 10), too many for the bootstrap; the solution that splits the other
+    points in two is bootstrapped as usual (3 iterations: too few to find the copies, which EM left longer always
+    ends on). Every solution failing is the user's error, said once."""
     x = np.concatenate([np.random.default_rng(0).normal(size=(200, 2)), np.full((10, 2), 10.0)])
     cfg = FitConfig(n_components=2, reg_covar=0.0, max_iter=3)
     w, half = np.array([200.0, 10.0]) / 210.0, np.diag([0.36, 1.0])

@@ -11,7 +11,7 @@ import json
 
 import numpy as np
 import pytest
-from gui_helpers import run_fit, set_controls, two_clusters
+from gui_helpers import FIT_TIMEOUT_MS, run_fit, set_controls, two_clusters
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtTest import QTest
 from scipy.stats import multivariate_normal
@@ -232,9 +232,14 @@ def test_compare_refuses_pins_and_model_selection_fits_without_them(qtbot, windo
     assert window.controls.fixed == engine.FixedParams(means=(0,))  # still pinned for Run
 
 
-def test_the_uncertainty_refuses_a_pinned_fit(qtbot, window) -> None:
+def test_the_uncertainty_of_a_pinned_fit_keeps_the_pinned_mean(qtbot, window) -> None:
+    """The bootstrap holds a pinned mean in every replicate: its cloud is one point, its standard errors nil."""
     _fitted(qtbot, window)
     assert window.pins.pin(0, "means", True)
     run_fit(qtbot, window)
-    assert not window.uncertainty.start(20, "nonparametric")
-    assert window.messages.last_error.startswith("parameters are pinned: the bootstrap would refit them")
+    assert window.uncertainty.start(20, "nonparametric")
+    qtbot.waitUntil(lambda: window.uncertainty.result is not None, timeout=FIT_TIMEOUT_MS)
+    boot, snap = window.uncertainty.result.boot, window.uncertainty.result.snapshot
+    assert np.array_equal(boot.means[:, 0], np.broadcast_to(snap.means[0], boot.means[:, 0].shape))
+    se = boot.standard_errors()["means"]
+    assert se[0].max() <= 1e-12 * np.abs(snap.means[0]).max() and se[1].min() > 0
