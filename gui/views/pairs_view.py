@@ -255,7 +255,7 @@ class PairsView(pg.GraphicsLayoutWidget):
     def _draw_bands(self) -> None:
         """Go on drawing the bands of the cells that have none, a cell per event-loop turn: a band takes the
         quantiles of B' rings (docs/performance.md, 'The window'), 28 cells' at once would hold the window."""
-        if self.cloud_covariances is None or self.cloud_fit is None or self._band_busy:
+        if self.cloud_covariances is None or self.cloud_fit is None or self._band_busy or not self._clouds_fit():
             return
         if any(cell not in self.bands_drawn for cell in self.cells):
             self._band_busy = True
@@ -266,7 +266,7 @@ class PairsView(pg.GraphicsLayoutWidget):
         if band_id != self._band_id:
             return  # another result, none, or another matrix since: that one's chain draws
         todo = [cell for cell in self.cells if cell not in self.bands_drawn]
-        if not todo or self.cloud_covariances is None or self.cloud_fit is None:
+        if not todo or self.cloud_covariances is None or self.cloud_fit is None or not self._clouds_fit():
             self._band_busy = False
             return
         self._draw_cell_bands(todo[0])
@@ -296,9 +296,15 @@ class PairsView(pg.GraphicsLayoutWidget):
         for item in items[len(fit_means) :]:
             item.setPath(QPainterPath())
 
+    def _clouds_fit(self) -> bool:
+        """Whether the clouds kept are of the matrix's data: hidden, the view keeps the cells of the data it last
+        laid out, and clouds of other data (fewer columns) are drawn only once it lays that data out."""
+        means, scene = self.cloud_means, self.scene_data
+        return means is not None and scene is not None and means.shape[-1] == scene.points.shape[1]
+
     def _draw_clouds(self) -> None:
         """Each cell's clouds: component k's replicate means in the cell's pair of columns, in its colour."""
-        means = self.cloud_means
+        means = self.cloud_means if self._clouds_fit() else None
         k = 0 if means is None else means.shape[1]
         for (ci, cj), (plot, *_rest) in self.cells.items():
             clouds = self._clouds.setdefault((ci, cj), [])

@@ -226,3 +226,21 @@ def test_typed_parameters_read_past_the_standard_errors(qtbot, window) -> None:
     table.item(0, 2).setText("1.25")
     assert typed and typed[-1][0, 0] == 1.25
     assert typed[-1][1, 0] == float(table.item(1, 2).text().split(" ± ")[0])
+
+
+def test_the_pairs_view_of_earlier_wider_data_does_not_stop_the_drawing(qtbot, window) -> None:
+    """A user's steps: 4-D data shown as pairs, then 2-D data fitted and bootstrapped. The hidden pairs view still
+    held the 4-D cells, and drawing the 2-D clouds in them raised IndexError in the slot: nothing was drawn."""
+    rng = np.random.default_rng(3)
+    wide = np.concatenate([rng.normal(0, 1, (100, 4)), rng.normal(4, 1, (100, 4))])
+    window.data.set_dataset(engine.Dataset(wide, ("a", "b", "c", "d"), (0, 1, 2, 3), "4-D"))
+    bar = window.view_bar
+    bar.kind.setCurrentIndex(3)  # pairs
+    window.views.choose()
+    qtbot.waitUntil(lambda: window.pairs.complete, timeout=30_000)
+    fitted_window(qtbot, window)
+    assert window.state.scene.n_features == 2
+    boot = bootstrapped(qtbot, window, 15).boot
+    qtbot.waitUntil(lambda: window.uncertainty.layer.shown is not None, timeout=30_000)
+    assert len(window.uncertainty.layer.clouds[0].getData()[0]) == len(boot.means)
+    assert window.table.item(1, 1).text().endswith(f" ± {boot.standard_errors()['weights'][1]:.2g}")
