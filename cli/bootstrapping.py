@@ -22,7 +22,9 @@ def check_bootstrap(args, streamed: bool) -> None:
     if args.bootstrap < MIN_REPLICATES:
         raise UserError(f"--bootstrap needs at least {MIN_REPLICATES} replicates, got {args.bootstrap}")
     if getattr(args, "missing", None):  # its replicates' E-step weighs complete points (selection/bootstrap.py)
-        raise UserError("--bootstrap does not take --missing em yet (points with missing values): fit without it")
+        raise UserError(
+            "--bootstrap does not take --missing em yet: for standard errors, fit the rows with no missing cell"
+        )
     if streamed:
         raise UserError(
             "--bootstrap needs the data in memory (its replicates weigh every point): raise --memory-limit, or fit "

@@ -21,7 +21,9 @@ def check_information(args, streamed: bool, cfg: FitConfig | None = None) -> Non
             "defined in the free parametrisation; fit without --fix"
         )
     if getattr(args, "missing", None):
-        raise UserError("--information does not take --missing em yet (points with missing values): use --bootstrap")
+        raise UserError(
+            "--information does not take --missing em yet: for standard errors, fit the rows with no missing cell"
+        )
     if cfg is None:
         return
     if cfg.prior is not None:

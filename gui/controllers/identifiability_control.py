@@ -16,6 +16,7 @@ from PySide6.QtCore import QObject
 from ..background import Background
 from ..state import WindowState
 from ..views.gallery import GalleryPanel
+from .uncertainty_control import MISSING_BOOTSTRAP
 
 
 class IdentifiabilityControl(QObject):
@@ -56,6 +57,9 @@ class IdentifiabilityControl(QObject):
             self.messages.error(
                 "Identifiability", "the bootstrap needs the data in memory: this file is read by chunks"
             )
+            return False
+        if job.scene.ticks is not None:  # data with missing values: engine.bootstrap fits complete data only
+            self.messages.error("Identifiability", MISSING_BOOTSTRAP)
             return False
         self.cancel()
         self._run_id += 1

@@ -19,6 +19,11 @@ from ..state import WindowState
 from ..views.uncertainty_dialog import UncertaintyDialog
 from ..views.uncertainty_layer import UncertaintyLayer
 
+MISSING_BOOTSTRAP = (
+    "the bootstrap of data with missing values is not built yet (its replicates fit complete data only): "
+    "open the file's complete rows to see their uncertainty"
+)
+
 
 class UncertaintyControl(QObject):
     """Starts, cancels and shows the bootstrap of the current fit."""
@@ -56,6 +61,9 @@ class UncertaintyControl(QObject):
         job, latest = state.job, state.latest
         if job is None or latest is None or state.job_active or not latest.snapshot.done:
             self.messages.note("Uncertainty: run a fit to its end first (then it bootstraps that fit)")
+            return None
+        if job.scene.ticks is not None:  # data with missing values: engine.bootstrap fits complete data only
+            self.messages.error("Uncertainty", MISSING_BOOTSTRAP)
             return None
         if state.stream is not None:
             self.messages.error(

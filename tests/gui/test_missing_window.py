@@ -252,3 +252,18 @@ def test_step_takes_one_em_iteration_on_the_observed_coordinates(qtbot, window, 
     snap = window.state.latest.snapshot
     ll = _observed_log_likelihood(x, snap.weights, snap.means, snap.covariances)
     assert abs(snap.log_likelihood - ll) <= TOL * abs(ll)
+
+
+def test_uncertainty_and_identifiability_refuse_missing_values_before_asking(qtbot, window, tmp_path) -> None:
+    """Both bootstrap complete data only: each says so in one line before its dialog or run (they failed after it,
+    with the command line's hint to add a flag)."""
+    path = tmp_path / "blank.csv"
+    _blank_file(path)
+    _open_with_missing(qtbot, window, path)
+    assert run_fit(qtbot, window, k=2, tol="1e-6", max_iter="100", restarts=2) == "converged"
+    for action in (window.uncertainty.dialog, window.identifiability.start):
+        window.messages.last_error = ""
+        action()
+        assert window.messages.last_error.startswith("the bootstrap of data with missing values is not built yet")
+        assert "\n" not in window.messages.last_error and "--missing" not in window.messages.last_error
+    assert not window.uncertainty.running and not window.identifiability.running
