@@ -107,6 +107,7 @@ class ColumnPicker(QDialog):
         self.x.currentIndexChanged.connect(self._check)
         self.y.currentIndexChanged.connect(self._check)
         self.fit_list.itemChanged.connect(self._check)
+        self._unchecked_for_weights: int | None = None  # the fitted column the weights' choice unchecked
         self.weights_box.currentIndexChanged.connect(self._weights_chosen)
         self._check()
 
@@ -129,10 +130,15 @@ class ColumnPicker(QDialog):
         self.weights_box.setCurrentIndex(0 if column is None else column + 1)
 
     def _weights_chosen(self) -> None:
-        """The weights' column is never fitted: it leaves the fitted ones (the user sees it unchecked)."""
-        j = self.weights()
-        if j is not None:
+        """The weights' column is never fitted: it leaves the fitted ones (the user sees it unchecked); the column
+        an earlier choice of weights unchecked comes back to them (the user did not uncheck it)."""
+        j, earlier = self.weights(), self._unchecked_for_weights
+        if earlier is not None and earlier != j:
+            self.fit_list.item(earlier).setCheckState(Qt.CheckState.Checked)
+        self._unchecked_for_weights = None
+        if j is not None and self.fit_list.item(j).checkState() == Qt.CheckState.Checked:
             self.fit_list.item(j).setCheckState(Qt.CheckState.Unchecked)
+            self._unchecked_for_weights = j
         self._check()
 
     def set_columns(self, fit: tuple[int, ...], shown: tuple[int, int]) -> None:

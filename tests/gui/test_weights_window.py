@@ -52,8 +52,10 @@ def test_the_picker_reads_a_weight_column_that_is_never_fitted(qtbot, window, tm
     x, w = _weighted_file(path)
     picker = _picker(qtbot, window, path)
     assert picker.weights() is None and picker.columns() == (0, 1, 2)  # none by default: every column fitted
+    picker.set_weights(0)
+    assert picker.columns() == (1, 2)  # choosing it unchecks it
     picker.set_weights(2)
-    assert picker.columns() == (0, 1)  # choosing it unchecks it
+    assert picker.columns() == (0, 1)  # another choice gives column 0 back to the fit, and unchecks column 2
     picker.set_columns((0, 1, 2), (0, 1))
     assert picker.message.text() == "the weights' column is never fitted: uncheck it, or choose other weights"
     assert not picker.buttons.button(picker.buttons.StandardButton.Ok).isEnabled()
