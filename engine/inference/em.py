@@ -208,6 +208,12 @@ class ExactEM:
         self._plan = (key, plan)
         return plan
 
+    def _real_of(self, rows: torch.Tensor) -> torch.Tensor:
+        """real[rows] (M, K): from the M-step's plan when it was made for these rows (no index per iteration)."""
+        if self._plan is not None and self._plan[0] == rows.numpy().tobytes():
+            return self._plan[1].real
+        return self.real[rows]
+
     def _prior(self, kind: int, k: int) -> Prior | None:
         """The prior of the type_names[kind] components at K = k (None without one)."""
         return None if self.priors is None else self.priors(self.type_names[kind], k)
@@ -239,7 +245,7 @@ class ExactEM:
         """
         empty = nk < EMPTY_NK
         if self.real is not None:
-            empty &= self.real[rows]
+            empty &= self._real_of(rows)
         stepped = self._flagged.intersection(rows.tolist()) if self._flagged else ()
         for r in stepped:  # the last step's verdicts, for the restarts stepped now
             self.empty[r], self.reseeded[r] = [], []
