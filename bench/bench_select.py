@@ -12,8 +12,9 @@ GMM Studio runs the grid batched (engine/inference/grid.py) and, for comparison,
 
 --sizes: where batching stops paying, on three blobs of N points (the bound in engine/grid.py).
 --cpu: the in-process rows (ours, scikit-learn's, mclust's inside R) in the process's CPU seconds instead of wall
-seconds (scikit-learn's BLAS threads counted in its process's time), for a machine shared with other work, where
-wall time measures the load as much as the code. --in-process: no whole-command rows (mclust's inside R stays).
+seconds, scikit-learn's BLAS on one thread (its idle threads spin, and that would count), for a machine shared with
+other work, where wall time measures the load as much as the code. --in-process: no whole-command rows (mclust's
+inside R stays).
 
     .venv/bin/python bench/bench_select.py [--repeat 3] [--only fourteen|four] [--sizes] [--cpu] [--in-process]
 """
@@ -29,6 +30,7 @@ import sys
 import tempfile
 import time
 import warnings
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -83,7 +85,8 @@ def sklearn_grid(x, restarts: int, ks: range = range(1, 10)) -> tuple[int, str]:
     best = None
     for k in ks:
         for ct in TYPES:
-            with reference_blas():
+            # --cpu: NumPy's BLAS on the one thread the engine set (idle threads spinning would count as CPU time)
+            with nullcontext() if CLOCK["cpu"] else reference_blas():
                 gm = GaussianMixture(k, covariance_type=ct, n_init=restarts, random_state=0, tol=1e-6).fit(x)
             bic = gm.bic(x)
             if best is None or bic < best[0]:
