@@ -11,8 +11,12 @@ scikit-learn's GaussianMixture over the same grid (the ratio: scikit-learn's tim
 GMM Studio runs the grid batched (engine/inference/grid.py) and, for comparison, one fit at a time.
 
 --sizes: where batching stops paying, on three blobs of N points (the bound in engine/grid.py).
+--cpu: the in-process rows (ours, scikit-learn's, mclust's inside R) in the process's CPU seconds instead of wall
+seconds, scikit-learn's BLAS on one thread (its idle threads spin, and that would count), for a machine shared with
+other work, where wall time measures the load as much as the code. --in-process: no whole-command rows (mclust's
+inside R stays).
 
-    .venv/bin/python bench/bench_select.py [--repeat 3] [--only fourteen|four] [--sizes]
+    .venv/bin/python bench/bench_select.py [--repeat 3] [--only fourteen|four] [--sizes] [--cpu] [--in-process]
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import sys
 import tempfile
 import time
 import warnings
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -41,9 +46,10 @@ MCLUST = """
 suppressMessages(library(mclust))
 t <- numeric(0)
 for (i in 1:{repeat}) {{
-  s <- Sys.time()
+  s <- proc.time()
   m <- Mclust(faithful, G = 1:9, verbose = FALSE)
-  t <- c(t, as.numeric(Sys.time() - s, units = "secs"))
+  e <- proc.time() - s
+  t <- c(t, {clock})
 }}
 cat(median(t), m$modelName, m$G, "\\n")
 """
@@ -53,6 +59,21 @@ MCLUST_COMMAND = (
 # mclust stops EM at a relative log-likelihood change of 1e-5; on Old Faithful (mean log-likelihood about -4.15
 # per point) that is about 4e-5 per point, GMM Studio's tol unit
 MCLUST_TOL = 4e-5
+WALL_R, CPU_R = 'e[["elapsed"]]', 'e[["user.self"]] + e[["sys.self"]]'
+CLOCK = {"cpu": False}  # --cpu: the in-process rows in CPU seconds
+
+
+def timed(fn, repeat: int) -> float:
+    """Median seconds of fn() over `repeat` runs after one warm-up: wall time, or the process's CPU time (--cpu)."""
+    if not CLOCK["cpu"]:
+        return median_time(fn, repeat)
+    fn()
+    times = []
+    for _ in range(repeat):
+        t = time.process_time()
+        fn()
+        times.append(time.process_time() - t)
+    return statistics.median(times)
 
 
 def sklearn_grid(x, restarts: int, ks: range = range(1, 10)) -> tuple[int, str]:
@@ -64,7 +85,8 @@ def sklearn_grid(x, restarts: int, ks: range = range(1, 10)) -> tuple[int, str]:
     best = None
     for k in ks:
         for ct in TYPES:
-            with reference_blas():
+            # --cpu: NumPy's BLAS on the one thread the engine set (idle threads spinning would count as CPU time)
+            with nullcontext() if CLOCK["cpu"] else reference_blas():
                 gm = GaussianMixture(k, covariance_type=ct, n_init=restarts, random_state=0, tol=1e-6).fit(x)
             bic = gm.bic(x)
             if best is None or bic < best[0]:
@@ -83,7 +105,7 @@ def timed_grid(x, restarts: int, tol: float, batched: bool, repeat: int, ks: ran
         chosen["best"] = f"K={best.k} {best.covariance_type}"
 
     try:
-        return median_time(run, repeat), chosen["best"]
+        return timed(run, repeat), chosen["best"]
     finally:
         grid.BATCH_MAX_ELEMENTS = bound
 
@@ -140,13 +162,36 @@ def fourteen_in_process(x, repeat: int, ks: range) -> list[list]:
             _, best = run_selection(x, list(ks), covariance_names(), cfg)
             chosen["best"] = f"K={best.k} {best.model}"
 
-        seconds = median_time(run, repeat)
+        seconds = timed(run, repeat)
         rows.append([f"GMM Studio in-process, {init} start, tol {tol:g}", seconds, chosen["best"]])
     return rows
 
 
-def fourteen_commands(repeat: int) -> list[list]:
-    """Rows: whole commands with their start-ups, ours and R's, and the start-ups alone."""
+def fourteen_commands(repeat: int, commands: bool = True) -> list[list]:
+    """Rows: whole commands with their start-ups, ours and R's, and the start-ups alone (commands False: only
+    mclust inside R)."""
+    rows = _our_commands(repeat) if commands else []
+    if not shutil.which("Rscript"):
+        print("(Rscript not found: install r-cran-mclust for mclust's rows)")
+        return rows
+    clock = CPU_R if CLOCK["cpu"] else WALL_R
+    out = subprocess.run(
+        ["Rscript", "-e", MCLUST.format(repeat=repeat, clock=clock)], capture_output=True, text=True, check=True
+    )
+    seconds, model, g = out.stdout.split()
+    rows.append(["R mclust Mclust(G = 1:9) inside R", float(seconds), f"K={g} {model}"])
+    if not commands:
+        return rows
+    seconds, picked = wall(["Rscript", "-e", MCLUST_COMMAND], repeat)
+    model, g = picked.split()
+    rows.append(["R whole command: Rscript -e 'library(mclust); Mclust(...)'", seconds, f"K={g} {model}"])
+    startup = wall(["Rscript", "-e", "suppressMessages(library(mclust))"], repeat)[0]
+    rows.append(["  its start-up: Rscript + library(mclust)", startup, ""])
+    return rows
+
+
+def _our_commands(repeat: int) -> list[list]:
+    """Rows: our whole command, its start-up, python's and torch's start-up (wall seconds)."""
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "select.json"
@@ -156,27 +201,19 @@ def fourteen_commands(repeat: int) -> list[list]:
         rows.append(["  its start-up: the same command on one cell (EII, K=1)", seconds, ""])
     for what, code in (("  python start-up alone", "pass"), ("  python + import torch", "import torch")):
         rows.append([what, wall([sys.executable, "-c", code], repeat)[0], ""])
-    if not shutil.which("Rscript"):
-        print("(Rscript not found: install r-cran-mclust for mclust's rows)")
-        return rows
-    out = subprocess.run(["Rscript", "-e", MCLUST.format(repeat=repeat)], capture_output=True, text=True, check=True)
-    seconds, model, g = out.stdout.split()
-    rows.append(["R mclust Mclust(G = 1:9) inside R", float(seconds), f"K={g} {model}"])
-    seconds, picked = wall(["Rscript", "-e", MCLUST_COMMAND], repeat)
-    model, g = picked.split()
-    rows.append(["R whole command: Rscript -e 'library(mclust); Mclust(...)'", seconds, f"K={g} {model}"])
-    startup = wall(["Rscript", "-e", "suppressMessages(library(mclust))"], repeat)[0]
-    rows.append(["  its start-up: Rscript + library(mclust)", startup, ""])
     return rows
 
 
-def fourteen_models(x, repeat: int, tiny: bool) -> None:
-    """The fourteen-model table (--tiny: in-process on K = 1..2 only)."""
+def fourteen_models(x, repeat: int, tiny: bool, commands: bool = True) -> None:
+    """The fourteen-model table (--tiny: in-process on K = 1..2 only; commands False: no whole commands)."""
     ks = range(1, 3) if tiny else range(1, 10)
     rows = fourteen_in_process(x, repeat, ks)
     if not tiny:
-        rows += fourteen_commands(repeat)
-    print(f"Old Faithful, mclust's fourteen models x K = 1..{ks[-1]}, one restart per cell; medians of {repeat}")
+        rows += fourteen_commands(repeat, commands)
+    clock = "CPU seconds in-process" if CLOCK["cpu"] else "wall seconds"
+    print(
+        f"Old Faithful, mclust's fourteen models x K = 1..{ks[-1]}, one restart per cell; medians of {repeat}; {clock}"
+    )
     print(table(["grid", "seconds", "best by BIC"], rows))
 
 
@@ -207,7 +244,7 @@ def four_types(x, repeat: int, tiny: bool) -> None:
             k, ct = sklearn_grid(x, restarts, ks)
             picked["best"] = f"K={k} {ct}"
 
-        reference = median_time(sk, repeat)
+        reference = timed(sk, repeat)
         for tol in (1e-6,) if tiny or restarts > 1 else (1e-6, MCLUST_TOL):
             for batched in (True, False):
                 seconds, best = timed_grid(x, restarts, tol, batched, repeat, ks)
@@ -215,7 +252,8 @@ def four_types(x, repeat: int, tiny: bool) -> None:
                 ratio = reference / seconds if tol == 1e-6 else ""
                 rows.append([f"GMM Studio select, {restarts} restart(s), tol {tol:g}, {how}", seconds, ratio, best])
         rows.append([f"scikit-learn, n_init={restarts}, tol 1e-6", reference, 1.0, picked["best"]])
-    print(f"Old Faithful, K = 1..{ks[-1]} x {len(TYPES)} covariance types; medians of {repeat}")
+    clock = "CPU seconds" if CLOCK["cpu"] else "wall seconds"
+    print(f"Old Faithful, K = 1..{ks[-1]} x {len(TYPES)} covariance types; medians of {repeat}; {clock}")
     print(table(["grid", "seconds", "scikit-learn's s / these", "best by BIC"], rows))
 
 
@@ -224,13 +262,16 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--sizes", action="store_true", help="where batching the grid stops paying")
     p.add_argument("--only", choices=("fourteen", "four"), help="one of the two tables")
+    p.add_argument("--cpu", action="store_true", help="in-process rows in CPU seconds (a shared machine)")
+    p.add_argument("--in-process", action="store_true", help="no whole-command rows")
     args = parse_args(p, repeat=1)
+    CLOCK["cpu"] = args.cpu
     if args.sizes:
         sizes(args.repeat)
         return
     x = load(ROOT / "tests" / "data" / "old_faithful.csv", ["1", "2"]).points
     if args.only != "four":
-        fourteen_models(x, args.repeat, args.tiny)
+        fourteen_models(x, args.repeat, args.tiny, not args.in_process)
     if args.only != "fourteen":
         four_types(x, args.repeat, args.tiny)
 

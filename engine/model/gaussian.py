@@ -76,8 +76,8 @@ def cholesky(cov: Tensor) -> tuple[Tensor, Tensor]:
     """Lower Cholesky factors (..., D, D) of cov and a bool mask (...) of the matrices that failed: not positive
     definite, or singular by mclust's rule (SINGULAR)."""
     chol, info = torch.linalg.cholesky_ex(cov)
-    u = torch.diagonal(chol, dim1=-2, dim2=-1).abs()
-    rc = u.min(-1).values / (1.0 + u.max(-1).values)
+    low, high = torch.aminmax(torch.diagonal(chol, dim1=-2, dim2=-1).abs(), dim=-1)  # one call: both exact
+    rc = low / (1.0 + high)
     return chol, (info != 0) | ~(rc > SINGULAR)  # ~(>): a NaN fails too
 
 
