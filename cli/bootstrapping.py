@@ -26,10 +26,8 @@ def check_bootstrap(args, streamed: bool) -> None:
             "--bootstrap does not take --missing em yet: for standard errors, fit the rows with no missing cell"
         )
     if streamed:
-        raise UserError(
-            "--bootstrap needs the data in memory (its replicates weigh every point): raise --memory-limit, or fit "
-            "without --dask"
-        )
+        other = "fit without --dask" if getattr(args, "dask", None) else "raise --memory-limit"
+        raise UserError(f"--bootstrap needs the data in memory (its replicates weigh every point): {other}")
 
 
 def check_bootstrap_memory(args, shape: tuple[int, int], cfg: FitConfig) -> None:

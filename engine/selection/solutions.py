@@ -386,8 +386,9 @@ def summary(solutions: list[Solution], n_restarts: int) -> str:
     parts = [_summary_part(s, n_restarts, s is solutions[0]) for s in solutions[:SUMMARY_SOLUTIONS]]
     rest = solutions[SUMMARY_SOLUTIONS:]
     if rest:
+        groups = "groups" if len(rest) > 1 else "group"
         parts.append(
-            f"and {len(rest)} more groups ({counts(rest)}; log-likelihood {min(s.lowest for s in rest):.2f} to "
+            f"and {len(rest)} more {groups} ({counts(rest)}; log-likelihood {min(s.lowest for s in rest):.2f} to "
             f"{rest[0].log_likelihood:.2f}) of {sum(len(s.restarts) for s in rest)} restarts"
         )
     return "; ".join(parts)

@@ -117,6 +117,7 @@ class UncertaintyControl(QObject):
 
     def drop(self) -> None:
         """Cancel any running bootstrap and forget the shown one: no clouds over other data or another fit."""
+        was_running = self.running
         self.cancel()
         if self.result is not None:
             self.result = None
@@ -124,6 +125,13 @@ class UncertaintyControl(QObject):
             self.pairs.set_clouds(None)
             self.table.set_errors(None)
             self.changed.emit()
+        elif was_running:
+            self.changed.emit()
+
+    @property
+    def active(self) -> bool:
+        """Whether a bootstrap runs or is shown (what Fit > Cancel the uncertainty acts on)."""
+        return self.running or self.result is not None
 
     def _job_changed(self) -> None:
         result_job = self.result.job if self.result is not None else None

@@ -61,6 +61,8 @@ class Menus:
         unc = window.uncertainty
         self.uncertainty_action = self._action(r, "&Uncertainty (bootstrap)…", unc.dialog, "Ctrl+U")
         self.cancel_uncertainty_action = self._action(r, "&Cancel the uncertainty", unc.drop)
+        self.cancel_uncertainty_action.setEnabled(False)  # only while a bootstrap runs or is shown
+        unc.changed.connect(lambda: self.cancel_uncertainty_action.setEnabled(unc.active))
         self._build_view_menu(bar.addMenu("&View"))
         h = bar.addMenu("&Help")
         keep = window.messages.keep

@@ -48,7 +48,10 @@ def test_fit_bootstrap_exports_the_engine_bootstrap_of_the_fit(tmp_path, capsys,
     ("more", "message"),
     [
         (["--bootstrap", "1"], "--bootstrap needs at least 2 replicates, got 1"),
-        (["--bootstrap", "5", "--memory-limit", "1K"], "--bootstrap needs the data in memory"),
+        (
+            ["--bootstrap", "5", "--memory-limit", "1K"],
+            "--bootstrap needs the data in memory (its replicates weigh every point): raise --memory-limit",
+        ),
         (["--bootstrap", "10000000000"], "--bootstrap 10000000000 on 272 points needs about"),
     ],
 )

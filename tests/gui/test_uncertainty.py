@@ -244,3 +244,14 @@ def test_the_pairs_view_of_earlier_wider_data_does_not_stop_the_drawing(qtbot, w
     qtbot.waitUntil(lambda: window.uncertainty.layer.shown is not None, timeout=30_000)
     assert len(window.uncertainty.layer.clouds[0].getData()[0]) == len(boot.means)
     assert window.table.item(1, 1).text().endswith(f" ± {boot.standard_errors()['weights'][1]:.2g}")
+
+
+def test_cancel_the_uncertainty_is_offered_only_while_one_runs_or_is_shown(qtbot, window) -> None:
+    action = window.menus.cancel_uncertainty_action
+    assert not action.isEnabled()
+    fitted_window(qtbot, window)
+    assert not action.isEnabled()
+    bootstrapped(qtbot, window, 10)
+    assert action.isEnabled()
+    action.trigger()
+    assert window.uncertainty.result is None and not action.isEnabled()
