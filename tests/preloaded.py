@@ -29,12 +29,29 @@ class Preloaded:
     def run(self, argv: list[str], cwd: Path, env: dict[str, str], timeout: float = 600) -> tuple[int, str]:
         """`python3 ARGV` (a script and its arguments) in cwd with env: its exit status (-N: killed by signal N,
         as at the timeout) and its stdout and stderr, interleaved as written."""
-        request = {"argv": argv, "cwd": str(cwd), "env": env, "output": str(self.output), "timeout": timeout}
-        self.server.stdin.write(json.dumps(request) + "\n")
+        return self._run({"argv": argv, "cwd": str(cwd), "env": env, "timeout": timeout}), self._read(self.output)
+
+    def completed(self, argv: list[str], cwd: Path, env: dict[str, str], timeout: float = 600):
+        """The same, as subprocess.run(..., capture_output=True, text=True) gives it: a CompletedProcess whose
+        stdout and stderr are apart."""
+        errors = self.output.with_suffix(".err")
+        try:
+            request = {"argv": argv, "cwd": str(cwd), "env": env, "timeout": timeout, "errors": str(errors)}
+            returncode = self._run(request)
+            return subprocess.CompletedProcess(argv, returncode, self._read(self.output), self._read(errors))
+        finally:
+            errors.unlink(missing_ok=True)
+
+    def _run(self, request: dict) -> int:
+        self.server.stdin.write(json.dumps(request | {"output": str(self.output)}) + "\n")
         self.server.stdin.flush()
         reply = self.server.stdout.readline()
         assert reply, f"the preloaded Python ended (exit {self.server.wait()})"
-        return json.loads(reply)["returncode"], self.output.read_text(encoding="utf-8", errors="replace")
+        return json.loads(reply)["returncode"]
+
+    @staticmethod
+    def _read(path: Path) -> str:
+        return path.read_text(encoding="utf-8", errors="replace")
 
     def close(self) -> None:
         self.server.stdin.close()

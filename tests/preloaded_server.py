@@ -7,7 +7,8 @@ empty), and ends as a process does: the interpreter finalises (atexit, the comma
 status is the command's. Forking is safe because nothing here starts a thread (checked before each fork).
 
 Protocol (JSON lines): request {"argv": [script, args...], "cwd", "env", "output", "timeout"} on stdin; reply
-{"returncode"} on stdout; the command's stdout and stderr go to the file named by "output".
+{"returncode"} on stdout; the command's stdout and stderr go to the file named by "output" (its stderr to the one
+named by "errors", if given).
 """
 
 from __future__ import annotations
@@ -39,10 +40,11 @@ def run_in_child(request: dict) -> None:
     os.environ.clear()
     os.environ.update(request["env"])
     out = os.open(request["output"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    err = os.open(request["errors"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644) if request.get("errors") else out
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.dup2(out, 1)
-    os.dup2(out, 2)
+    os.dup2(err, 2)
     script, *args = request["argv"]
     sys.argv = [script, *args]
     # the path as the interpreter sets it for a script: its folder first, not this server's nor the checkout's

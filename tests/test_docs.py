@@ -221,6 +221,9 @@ def test_the_preloaded_python_runs_a_command_as_its_own_python_does(tmp_path: Pa
     try:
         for argv in (["main.py", "fit", "no-such-file.csv", "-k", "3"], ["docs/bye.py"]):
             assert python.run(argv, folder, _env(folder)) == _started(argv, folder)
+            own = subprocess.run([sys.executable, *argv], cwd=folder, env=_env(folder), capture_output=True, text=True)
+            forked = python.completed(argv, folder, _env(folder))
+            assert (forked.returncode, forked.stdout, forked.stderr) == (own.returncode, own.stdout, own.stderr)
         with pytest.raises(AssertionError, match="exited 2"):
             run(Command("python3 main.py fit no-such-file.csv -k 3"), folder, "here", python)
     finally:

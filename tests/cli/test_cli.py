@@ -7,12 +7,14 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import pytest
 from bad_inputs import BAD_TEXT
 from bad_inputs import expect_user_error as _bad
 from data_sets import NO_BOOTSTRAP, OLD_FAITHFUL, ROOT
+from preloaded import FORKS, Preloaded
 
 import engine
 from cli.main import main as cli
@@ -30,10 +32,26 @@ def run_main(*args: str, cwd, env: dict | None = None) -> subprocess.CompletedPr
     )
 
 
-def test_generate_fit_and_sample_the_fit(tmp_path) -> None:
-    r = run_main("generate", "--preset", "forum", "--n", "1000", "--seed", "0", "-o", "data.csv", cwd=tmp_path)
+@pytest.fixture(scope="module")
+def main_py() -> Iterator[Callable[..., subprocess.CompletedProcess]]:
+    """run_main, in forks of a Python that has imported the engine once (tests/preloaded.py) where it can fork."""
+    if not FORKS:
+        yield run_main
+        return
+    python = Preloaded({**os.environ, **NO_BOOTSTRAP})
+
+    def run(*args: str, cwd, env: dict | None = None) -> subprocess.CompletedProcess:
+        full = {**os.environ, **NO_BOOTSTRAP, **(env or {})}
+        return python.completed([str(ROOT / "main.py"), *args], cwd, full, 300)
+
+    yield run
+    python.close()
+
+
+def test_generate_fit_and_sample_the_fit(tmp_path, main_py) -> None:
+    r = main_py("generate", "--preset", "forum", "--n", "1000", "--seed", "0", "-o", "data.csv", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    r = run_main(
+    r = main_py(
         "fit", "data.csv", "-k", "3", "--restarts", "5", "-o", "params.json", "--labels", "labels.csv", cwd=tmp_path
     )
     assert r.returncode == 0, r.stderr
@@ -41,11 +59,11 @@ def test_generate_fit_and_sample_the_fit(tmp_path) -> None:
     assert "converged" in r.stdout and "BIC" in r.stdout
     doc = json.loads((tmp_path / "params.json").read_text())
     assert doc["n_samples"] == 1000 and doc["restarts"] == 5 and len(doc["weights"]) == 3
-    r = run_main("generate", "--params", "params.json", "--n", "50", "-o", "again.csv", cwd=tmp_path)
+    r = main_py("generate", "--params", "params.json", "--n", "50", "-o", "again.csv", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert len((tmp_path / "again.csv").read_text().splitlines()) == 51
     # a user's mistake through the real entry point: exit 2, the message last on stderr, no traceback
-    r = run_main("fit", "data.csv", "--init", "params.json", "-k", "4", cwd=tmp_path)
+    r = main_py("fit", "data.csv", "--init", "params.json", "-k", "4", cwd=tmp_path)
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert r.stderr.strip().splitlines()[-1].startswith("error: initial parameters have 3 components")
 
@@ -149,10 +167,10 @@ def test_bad_arrays_and_settings(tmp_path, capsys) -> None:
     assert not (tmp_path / "g.csv").exists()
 
 
-def test_gallery_session_and_replay(tmp_path) -> None:
-    r = run_main("generate", "--preset", "forum", "--n", "500", "--seed", "1", "-o", "data.csv", cwd=tmp_path)
+def test_gallery_session_and_replay(tmp_path, main_py) -> None:
+    r = main_py("generate", "--preset", "forum", "--n", "500", "--seed", "1", "-o", "data.csv", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    r = run_main(
+    r = main_py(
         "fit",
         "data.csv",
         "-k",
@@ -180,7 +198,7 @@ def test_gallery_session_and_replay(tmp_path) -> None:
     for label, values in shares.items():  # each solution's share is the fraction of restarts labelled so
         assert values == [len(values) / 20] * len(values), label
     fit_line = r.stdout.splitlines()[0]
-    r = run_main("replay", "fit.gmmsession", "--quiet", cwd=tmp_path)
+    r = main_py("replay", "fit.gmmsession", "--quiet", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     replayed = r.stdout.splitlines()[0]
     assert replayed.split(" in ")[0] == fit_line.split(" in ")[0]  # same status and iterations
@@ -191,19 +209,19 @@ def test_gallery_session_and_replay(tmp_path) -> None:
     doc["versions"]["gmm_studio"] = "0.1.0"
     doc["fit"]["means"][0][0] += 1e-3
     (tmp_path / "old.gmmsession").write_text(json.dumps(doc))
-    r = run_main("replay", "old.gmmsession", "--quiet", cwd=tmp_path)
+    r = main_py("replay", "old.gmmsession", "--quiet", cwd=tmp_path)
     assert r.returncode == 1 and "NOT reproduced: means differ by up to 0.001\n" in r.stdout
     assert f"saved by another version (gmm_studio 0.1.0 -> {engine.__version__})" in r.stdout
     lines = (tmp_path / "data.csv").read_text().splitlines()
     lines[1] = "0.5,0.5,0"  # one point moved
     (tmp_path / "data.csv").write_text("\n".join(lines) + "\n")
-    r = run_main("replay", "fit.gmmsession", cwd=tmp_path)
+    r = main_py("replay", "fit.gmmsession", cwd=tmp_path)
     assert r.returncode == 2 and "has changed since the session was saved" in r.stderr
 
 
-def test_gallery_refuses_select_by_initial(tmp_path) -> None:
+def test_gallery_refuses_select_by_initial(tmp_path, main_py) -> None:
     np.savetxt(tmp_path / "d.csv", np.random.default_rng(0).normal(size=(50, 2)), delimiter=",")
-    r = run_main(
+    r = main_py(
         "fit", "d.csv", "-k", "2", "--restarts", "3", "--select-by", "initial", "--gallery", "g.csv", cwd=tmp_path
     )
     assert r.returncode == 2 and "drop --select-by initial" in r.stderr
