@@ -19,3 +19,13 @@ def blobs(seed: int, n: int = 600) -> np.ndarray:
     b = rng.multivariate_normal([4, 3], [[0.5, -0.2], [-0.2, 0.3]], n // 3)
     c = rng.multivariate_normal([0, 5], [[2.0, 0.0], [0.0, 0.4]], n - 2 * (n // 3))
     return np.concatenate([a, b, c])
+
+
+def missing_clusters(n: int, d: int = 3, share: float = 0.2, seed: int = 0) -> np.ndarray:
+    """Three clusters (n, d) with about `share` of the cells missing (NaN) at random, every row keeping one value."""
+    rng = np.random.default_rng(seed)
+    centres = np.array([[0.0] * d, [4.0] * d, [0.0, 5.0] + [-3.0] * (d - 2)])
+    x = centres[rng.integers(0, 3, n)] + rng.normal(0.0, 1.0, (n, d)) @ np.triu(np.full((d, d), 0.4)) * 1.5
+    hole = rng.random((n, d)) < share
+    hole[hole.all(1), rng.integers(0, d)] = False
+    return np.where(hole, np.nan, x)

@@ -8,6 +8,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+from data_sets import missing_clusters
 from devices import needs_cuda
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
@@ -27,13 +28,8 @@ TOL = 1e-10
 
 
 def _data(n: int = 240, d: int = 3, share: float = 0.2, seed: int = 0) -> np.ndarray:
-    """Three clusters (n, d) with about `share` of the cells missing (NaN) at random, every row keeping one value."""
-    rng = np.random.default_rng(seed)
-    centres = np.array([[0.0] * d, [4.0] * d, [0.0, 5.0] + [-3.0] * (d - 2)])
-    x = centres[rng.integers(0, 3, n)] + rng.normal(0.0, 1.0, (n, d)) @ np.triu(np.full((d, d), 0.4)) * 1.5
-    hole = rng.random((n, d)) < share
-    hole[hole.all(1), rng.integers(0, d)] = False
-    return np.where(hole, np.nan, x)
+    """missing_clusters (n, d), at this module's default size."""
+    return missing_clusters(n, d, share, seed)
 
 
 def _textbook(x: np.ndarray, mean: np.ndarray, cov: np.ndarray, steps: int) -> tuple[np.ndarray, np.ndarray]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from data_sets import missing_clusters
 
 from engine import FitConfig, InitParams
 from engine.errors import DataError
@@ -22,13 +23,8 @@ TOL = 1e-10
 
 
 def _data(n: int = 2000, d: int = 3, share: float = 0.2, seed: int = 0) -> np.ndarray:
-    """Three clusters (n, d) with about `share` of the cells missing (NaN) at random, every row keeping one value."""
-    rng = np.random.default_rng(seed)
-    centres = np.array([[0.0] * d, [4.0] * d, [0.0, 5.0] + [-3.0] * (d - 2)])
-    x = centres[rng.integers(0, 3, n)] + rng.normal(0.0, 1.0, (n, d)) @ np.triu(np.full((d, d), 0.4)) * 1.5
-    hole = rng.random((n, d)) < share
-    hole[hole.all(1), rng.integers(0, d)] = False
-    return np.where(hole, np.nan, x)
+    """missing_clusters (n, d), at this module's default size."""
+    return missing_clusters(n, d, share, seed)
 
 
 def _same_fits(memory: list, streamed: list) -> None:
