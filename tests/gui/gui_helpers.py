@@ -34,3 +34,22 @@ def set_controls(window, **settings) -> None:
             widget.setCurrentText(value)
         else:
             widget.setText(str(value))
+
+
+def open_session(qtbot, window, path) -> str:
+    """Open a session file in the window and wait for its replayed fit to end; the fit's status."""
+    ended: list[str] = []
+    window.run_control.fit_ended.connect(ended.append)
+    window.sessions.open(str(path))
+    qtbot.waitUntil(lambda: bool(ended), timeout=FIT_TIMEOUT_MS)
+    window.run_control.fit_ended.disconnect(ended.append)
+    return ended[0]
+
+
+def opened_dialog(qtbot, window, path, name: str):
+    """Open the file path in the window and wait for the data control's dialog `name` ("column_picker",
+    "missing_question") to show; that dialog."""
+    window.data.open_path(str(path))
+    shown = lambda: getattr(window.data, name) is not None and getattr(window.data, name).isVisible()  # noqa: E731
+    qtbot.waitUntil(shown, timeout=30_000)
+    return getattr(window.data, name)

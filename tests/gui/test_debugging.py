@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from gui_helpers import run_fit, set_controls
+from gui_helpers import open_session, run_fit, set_controls
 from PySide6.QtCore import QPointF, Qt
 
 import engine
@@ -208,10 +208,7 @@ def test_session_save_and_open_reproduces_the_fit(qtbot, make_window, tmp_path) 
     assert first.sessions.save(str(path))
     first.close()
     second = make_window()
-    ended = []
-    second.run_control.fit_ended.connect(ended.append)
-    second.sessions.open(str(path))
-    qtbot.waitUntil(lambda: bool(ended), timeout=120_000)
+    open_session(qtbot, second, path)
     again = second.state.frame.snapshot
     assert again.mean_log_likelihood == saved.mean_log_likelihood and again.iteration == saved.iteration
     np.testing.assert_array_equal(again.means, saved.means)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
-from gui_helpers import run_fit
+from gui_helpers import open_session, opened_dialog, run_fit
 from scipy.special import logsumexp
 from scipy.stats import multivariate_normal
 
@@ -33,10 +33,7 @@ def _blank_file(path, share: float = 0.1, seed: int = 0) -> np.ndarray:
 
 
 def _question(qtbot, window, path):
-    window.data.open_path(str(path))
-    asked = lambda: window.data.missing_question is not None and window.data.missing_question.isVisible()  # noqa: E731
-    qtbot.waitUntil(asked, timeout=30_000)
-    return window.data.missing_question
+    return opened_dialog(qtbot, window, path, "missing_question")
 
 
 def _open_with_missing(qtbot, window, path) -> None:
@@ -228,10 +225,7 @@ def test_a_session_records_the_missing_values_reopens_and_reproduces(qtbot, make
     assert "imputed_waiting" in header and "imputed_eruptions" in header
     first.close()
     second = make_window()
-    ended: list[str] = []
-    second.run_control.fit_ended.connect(ended.append)
-    second.sessions.open(str(session))
-    qtbot.waitUntil(lambda: bool(ended), timeout=120_000)
+    open_session(qtbot, second, session)
     again = second.state.frame.snapshot
     np.testing.assert_array_equal(second.state.dataset.points, x)  # NaN where blank
     assert second.state.scene.ticks is not None

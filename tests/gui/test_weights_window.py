@@ -9,7 +9,7 @@ import json
 
 import numpy as np
 import pytest
-from gui_helpers import run_fit, set_controls
+from gui_helpers import open_session, opened_dialog, run_fit, set_controls
 from scipy.stats import multivariate_normal
 
 import engine
@@ -29,10 +29,7 @@ def _weighted_file(path, n: int = 80, seed: int = 0) -> tuple[np.ndarray, np.nda
 
 
 def _picker(qtbot, window, path):
-    window.data.open_path(str(path))
-    picked = lambda: window.data.column_picker is not None and window.data.column_picker.isVisible()  # noqa: E731
-    qtbot.waitUntil(picked, timeout=30_000)
-    return window.data.column_picker
+    return opened_dialog(qtbot, window, path, "column_picker")
 
 
 def _open_weighted(qtbot, window, path) -> None:
@@ -208,10 +205,7 @@ def test_a_weighted_session_opens_and_reproduces(qtbot, make_window, tmp_path) -
     assert json.loads(session.read_text())["data"]["weights_column"] == 2
     first.close()
     second = make_window()
-    ended: list[str] = []
-    second.run_control.fit_ended.connect(ended.append)
-    second.sessions.open(str(session))
-    qtbot.waitUntil(lambda: bool(ended), timeout=120_000)
+    open_session(qtbot, second, session)
     again = second.state.frame.snapshot
     assert again.mean_log_likelihood == saved.mean_log_likelihood and again.n_counted == w.sum()
     np.testing.assert_array_equal(again.means, saved.means)
