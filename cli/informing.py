@@ -9,8 +9,8 @@ from engine.errors import UserError
 
 
 def check_information(args, streamed: bool, cfg: FitConfig | None = None) -> None:
-    """Refuse --information before the fit runs: data read by chunks or on a cluster, pinned parameters, missing
-    values, a prior, or (with cfg) a covariance type that is not one of mclust's fourteen models."""
+    """Refuse --information before the fit runs: data read by chunks or on a cluster, pinned parameters, a prior, or
+    (with cfg) a covariance type that is not one of mclust's fourteen models."""
     if not getattr(args, "information", False):
         return
     if streamed:
@@ -19,10 +19,6 @@ def check_information(args, streamed: bool, cfg: FitConfig | None = None) -> Non
         raise UserError(
             "--information does not take --fix: a pinned parameter is not estimated, so its information is not "
             "defined in the free parametrisation; fit without --fix"
-        )
-    if getattr(args, "missing", None):
-        raise UserError(
-            "--information does not take --missing em yet: for standard errors, fit the rows with no missing cell"
         )
     if cfg is None:
         return
@@ -47,7 +43,11 @@ def run_information(args, ds, cfg: FitConfig, last, params) -> list[str]:
     return information_table(info.standard_errors(), fitted, ds.columns, info.method)
 
 
-HOW = {"louis": "Louis's method", "autograd": "autograd's Hessian of the log-likelihood in lambda D A D^T"}
+HOW = {
+    "louis": "Louis's method",
+    "autograd": "autograd's Hessian of the log-likelihood in lambda D A D^T",
+    "autograd_missing": "autograd's Hessian of the observed-data log-likelihood (missing values) in lambda D A D^T",
+}
 
 
 def information_table(

@@ -57,7 +57,7 @@ class Information:
     weights: np.ndarray
     means: np.ndarray
     covariances: np.ndarray
-    method: str = "louis"  # or "autograd" (information_smooth.py: the eight constrained models)
+    method: str = "louis"  # or "autograd" (information_smooth.py: the eight constrained models), "autograd_missing"
 
     def standard_errors(self) -> dict[str, np.ndarray]:
         """Standard errors: weights (K,), means (K, D), covariances (K, D, D)."""
@@ -208,15 +208,18 @@ def information(
     """The observed information of the fit and the standard errors sqrt(diag(I^-1)) mapped back to the fit's layout
     by the delta method: Louis's (observed_information) for the six linear types (the last weight's SE: Var(1 - sum)
     = 1^T V 1; a covariance entry's: that of the free entry it is, every component's for a shared one, 0 for an
-    entry fixed at 0), autograd's for the eight constrained ones (information_smooth.py). UserError for an
-    information matrix that is not positive definite."""
+    entry fixed at 0), autograd's for the eight constrained ones (information_smooth.py) and for data (N, D) with
+    missing values (NaN: the observed-data log-likelihood's). UserError for an information matrix that is not
+    positive definite."""
     k, d = np.asarray(fitted[1]).shape
     model = check_covariance_type(covariance_type)
-    if model not in STRUCTURES:
+    missing = bool(np.isnan(data).any())  # Louis's sums below are over complete points
+    if model not in STRUCTURES or missing:
         from .information_smooth import delta_standard_errors, smooth_information
 
         info, jac = smooth_information(data, fitted, model, weights)
-        return Information(info, *delta_standard_errors(_inverse(info), jac, k, d), method="autograd")
+        method = "autograd_missing" if missing else "autograd"
+        return Information(info, *delta_standard_errors(_inverse(info), jac, k, d), method=method)
     basis, shared = structure(covariance_type, d)
     info = observed_information(data, fitted, weights, covariance_type)
     return Information(info, *_mapped(_inverse(info), k, basis, shared))

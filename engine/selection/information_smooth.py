@@ -113,11 +113,42 @@ def _log_likelihood(theta: torch.Tensor, x: torch.Tensor, f: torch.Tensor, axes:
     return (f * torch.logsumexp(normal.log_prob(x[:, None, :]) + torch.log(w), dim=1)).sum()
 
 
+def _observed_log_likelihood(
+    theta: torch.Tensor, x: torch.Tensor, f: torch.Tensor, seen: torch.Tensor, axes: torch.Tensor, model: str
+):
+    """The observed-data log-likelihood sum_i f_i log sum_k w_k N(x_i,o | mu_k,o, Sigma_k,oo) of points x (N, D) of
+    one missingness pattern (every row observes the columns seen (D,) bool) with frequency weights f (N,)."""
+    w, m, c = _unpack(theta, axes, model)
+    cols = torch.nonzero(seen).ravel()
+    normal = torch.distributions.MultivariateNormal(
+        m[:, cols], covariance_matrix=c[:, cols][:, :, cols], validate_args=False
+    )
+    return (f * torch.logsumexp(normal.log_prob(x[:, None, cols]) + torch.log(w), dim=1)).sum()
+
+
+def _hessian_terms(x: torch.Tensor, f: torch.Tensor, axes: torch.Tensor, model: str):
+    """The log-likelihood's terms, one function of theta per chunk of points x (N, D) (frequency weights f (N,)),
+    whose Hessians add up: with missing values (NaN) one per missingness pattern (and chunk), each on its rows'
+    observed coordinates (the observed-data log-likelihood, the one EM with --missing em maximises)."""
+    seen = ~torch.isnan(x)
+    if bool(seen.all()):
+        for at in range(0, x.shape[0], CHUNK):
+            yield partial(_log_likelihood, x=x[at : at + CHUNK], f=f[at : at + CHUNK], axes=axes, model=model)
+        return
+    patterns, which = torch.unique(seen, dim=0, return_inverse=True)
+    for p, pattern in enumerate(patterns):
+        rows = torch.nonzero(which == p).ravel()
+        for at in range(0, rows.numel(), CHUNK):
+            part = rows[at : at + CHUNK]
+            yield partial(_observed_log_likelihood, x=x[part], f=f[part], seen=pattern, axes=axes, model=model)
+
+
 def smooth_information(
     data: np.ndarray, fitted: tuple[np.ndarray, ...], model: str, weights: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Minus the Hessian (P, P) of the log-likelihood in theta at the fit (weights (K,), means (K, D), covariances
-    (K, D, D) of the mclust model's form) on data (N, D) with frequency weights (N,) or None, and the Jacobian
+    (K, D, D) of the mclust model's form) on data (N, D) (NaN: a missing value; the observed-data log-likelihood)
+    with frequency weights (N,) or None, and the Jacobian
     (K + K D + K D D, P) of the weights, means and covariance entries. UserError where the covariances are not of
     the model's form."""
     fitted = tuple(np.asarray(a, dtype=np.float64) for a in fitted)
@@ -130,8 +161,7 @@ def smooth_information(
     x = torch.as_tensor(np.asarray(data, dtype=np.float64))
     f = torch.ones(x.shape[0], dtype=x.dtype) if weights is None else torch.as_tensor(weights, dtype=x.dtype)
     info = torch.zeros(theta.numel(), theta.numel(), dtype=x.dtype)
-    for at in range(0, x.shape[0], CHUNK):
-        log_lik = partial(_log_likelihood, x=x[at : at + CHUNK], f=f[at : at + CHUNK], axes=axes, model=model)
+    for log_lik in _hessian_terms(x, f, axes, model):
         info -= torch.autograd.functional.hessian(log_lik, theta)
     jac = torch.autograd.functional.jacobian(lambda t: torch.cat([p.ravel() for p in _unpack(t, axes, model)]), theta)
     return info.numpy(), jac.numpy()

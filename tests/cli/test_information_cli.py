@@ -57,12 +57,32 @@ def test_the_other_models_export_their_information(tmp_path, capsys, covariance,
     assert got["information"] == {"method": method, "parameters": 1 + 4 + parameters}
 
 
+def test_missing_values_take_the_observed_data_information(tmp_path, capsys) -> None:
+    """`fit --missing em --information`: the export is the engine's information of the exported fit on the data
+    with its missing cells (tests/engine/test_information_missing.py checks that against a differences' Hessian)."""
+    x = np.loadtxt(FAITHFUL, delimiter=",", skiprows=1)
+    holes = np.random.default_rng(0).random(x.shape) < 0.05
+    holes[:, 0] &= ~holes[:, 1]  # every row keeps a value
+    x[holes] = np.nan
+    data = tmp_path / "holes.csv"
+    data.write_text(
+        "eruptions,waiting\n" + "".join(",".join("" if np.isnan(v) else repr(float(v)) for v in r) + "\n" for r in x)
+    )
+    out = tmp_path / "fit.json"
+    assert cli(["fit", str(data), *ARGS, "--missing", "em", "--information", "-o", str(out)]) == 0
+    assert "observed-data log-likelihood (missing values)" in capsys.readouterr().out
+    got = json.loads(out.read_text())
+    fitted = tuple(np.asarray(got[name]) for name in ("weights", "means", "covariances"))
+    for name, se in information(x, fitted).standard_errors().items():
+        np.testing.assert_allclose(got["standard_errors_information"][name], se, rtol=1e-9)
+    assert got["information"] == {"method": "autograd_missing", "parameters": 1 + 4 + 6}
+
+
 @pytest.mark.parametrize(
     ("more", "message"),
     [
         (["--memory-limit", "1K"], "--information needs the data in memory"),
         (["--prior", "default"], "--information is the likelihood's and --prior fits a posterior's maximum"),
-        (["--missing", "em"], "--information does not take --missing em yet"),
     ],
 )
 def test_an_information_that_cannot_run_is_one_line_and_writes_nothing(tmp_path, capsys, more, message) -> None:
