@@ -213,6 +213,7 @@ class MainWindow(QMainWindow):
         self.gallery_panel.export_requested.connect(self.files.export_gallery_dialog)
         self.views = ViewControl(state, self.view_bar, self.plot_stack, self.plot, self.pairs, tasks, messages)
         self.uncertainty = UncertaintyControl(state, self.plot, self.pairs, self.table, messages, self)
+        self.sessions.uncertainty = self.uncertainty
         self.pins = PinControl(state, self.plot, self.table, controls, run, messages)
 
     def _wire_panel(self) -> None:

@@ -22,6 +22,10 @@ class SessionControl:
         self.state, self.controls, self.run_control, self.data_control = state, controls, run_control, data_control
         self.tasks, self.messages = tasks, messages
         self._saved_fit: dict | None = None  # the opened session's fit, until its re-run ends
+        self._saved_boot: dict | None = None  # the opened session's bootstrap, run again once its fit has ended
+        self.uncertainty = (
+            None  # the window's UncertaintyControl (a session's bootstrap is shown as Fit > Uncertainty's)
+        )
         self.verdict = ""
         run_control.fit_ended.connect(self._check)
 
@@ -40,9 +44,11 @@ class SessionControl:
         snap = source.snapshot
         history = engine.History.of_entries(source.entries) if source.entries else None
 
+        boot = self.uncertainty.session_part(snap) if self.uncertainty is not None else None
+
         def write(ref) -> bool:
             try:
-                engine.write_session(path, ref, snap.config, snap, history, source.history)
+                engine.write_session(path, ref, snap.config, snap, history, source.history, boot)
             except engine.UserError as exc:
                 self.messages.error("Could not save the session", str(exc))
                 return False
@@ -105,7 +111,7 @@ class SessionControl:
                 dataset = engine.Dataset(points, _names(points), _places(points), f"from the session {Path(path).name}")
             self.data_control.set_dataset(dataset, ref, weights=weights)
             self.controls.apply_config(session.config)
-            self._saved_fit = session.fit
+            self._saved_fit, self._saved_boot = session.fit, session.bootstrap
             self.run_control.start_fit()
 
         self.tasks.run(lambda: _load(session.data), done, self.messages.failed("Could not open the session"))
@@ -121,7 +127,7 @@ class SessionControl:
         def checked(_source) -> None:
             def run() -> None:
                 self.controls.apply_config(session.config)
-                self._saved_fit = session.fit
+                self._saved_fit, self._saved_boot = session.fit, None  # (a bootstrap needs the data in memory)
                 self.run_control.start_fit()
 
             self.data_control.open_path(ref.path, list(ref.columns), ask_columns=False, by_chunks=True, on_shown=run)
@@ -131,6 +137,7 @@ class SessionControl:
 
     def _check(self, status: str) -> None:
         saved, self._saved_fit = self._saved_fit, None
+        boot, self._saved_boot = self._saved_boot, None
         if saved is None or self.state.frame is None:
             return
         from engine import counted, replay_differences
@@ -146,6 +153,8 @@ class SessionControl:
             f"(saved {saved['log_likelihood']:.6f} after {saved['iteration']})"
         )
         self.messages.note(self.verdict, 20000)
+        if boot is not None and self.uncertainty is not None:  # its bootstrap again, shown as Fit > Uncertainty's
+            self.uncertainty.start(boot["B"], boot["type"], boot["seed"], saved=boot, verdict=self.verdict)
 
     def save_dialog(self) -> None:
         self.messages.ask_path(self.save, "Save session", "Sessions (*.gmmsession)", "fit.gmmsession")
