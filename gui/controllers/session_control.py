@@ -27,6 +27,7 @@ class SessionControl:
             None  # the window's UncertaintyControl (a session's bootstrap is shown as Fit > Uncertainty's)
         )
         self.verdict = ""
+        self._same, self._numbers = False, ""  # the opened session's fit: reproduced, and its numbers in words
         run_control.fit_ended.connect(self._check)
 
     def save(self, path: str) -> bool:
@@ -145,16 +146,30 @@ class SessionControl:
         snap = self.state.frame.snapshot
         # as `replay` judges: the same iterations and restart, the log-likelihood to 1e-12 and the parameters to
         # 1e-9 (data read by chunks adds its sums in chunks, whose size may differ from the saved run's)
-        same = not replay_differences(saved, snap)
-        verdict = "reproduced the saved fit" if same else "did NOT reproduce the saved fit"
+        self._same = not replay_differences(saved, snap)
         after = counted(snap.iteration, "iteration")
-        self.verdict = (
-            f"session: {verdict}: log-likelihood {snap.log_likelihood:.6f} after {after} "
+        self._numbers = (
+            f"log-likelihood {snap.log_likelihood:.6f} after {after} "
             f"(saved {saved['log_likelihood']:.6f} after {saved['iteration']})"
         )
-        self.messages.note(self.verdict, 20000)
+        self._say()
         if boot is not None and self.uncertainty is not None:  # its bootstrap again, shown as Fit > Uncertainty's
-            self.uncertainty.start(boot["B"], boot["type"], boot["seed"], saved=boot, verdict=self.verdict)
+            self.uncertainty.start(boot["B"], boot["type"], boot["seed"], saved=boot, replayed=self._say)
+
+    def _say(self, boot: list[str] | None = None) -> None:
+        """The status line once a session's fit has run again, and its bootstrap (boot: how its standard errors
+        differ from the saved ones, [] when they do not; None: not run)."""
+        verdict = "reproduced the saved fit" if self._same else "did NOT reproduce the saved fit"
+        if boot == []:
+            verdict += (
+                " and its bootstrap's standard errors"
+                if self._same
+                else " (its bootstrap's standard errors are the saved ones)"
+            )
+        elif boot:
+            verdict += f"; its bootstrap's standard errors NOT ({'; '.join(boot)})"
+        self.verdict = f"session: {verdict}: {self._numbers}"
+        self.messages.note(self.verdict, 20000)
 
     def save_dialog(self) -> None:
         self.messages.ask_path(self.save, "Save session", "Sessions (*.gmmsession)", "fit.gmmsession")

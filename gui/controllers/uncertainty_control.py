@@ -74,12 +74,13 @@ class UncertaintyControl(QObject):
         return job, latest.snapshot
 
     def start(
-        self, replicates: int, kind: str, seed: int | None = None, saved: dict | None = None, verdict: str = ""
+        self, replicates: int, kind: str, seed: int | None = None, saved: dict | None = None, replayed=None
     ) -> bool:
         """Bootstrap the finished fit: `replicates` replicates of type `kind`, seeded by seed (None: the fit's
         seed), with its settings, data and frequency weights (its scene's, when the data has them). saved: a
-        session's bootstrap (engine.session_bootstrap) that this one replays: its end says whether its standard
-        errors are the saved ones, after the session fit's verdict. False when there is no fit to bootstrap."""
+        session's bootstrap (engine.session_bootstrap) that this one replays: at its end replayed(differences) is
+        told how its standard errors differ from the saved ones ([]: they are the same), and says so itself.
+        False when there is no fit to bootstrap."""
         import engine
 
         fit = self._fit()
@@ -101,7 +102,7 @@ class UncertaintyControl(QObject):
 
         self.background.run(
             work,
-            lambda boot: self._done(run_id, Uncertainty(boot, snap, job), time.perf_counter() - t0, saved, verdict),
+            lambda boot: self._done(run_id, Uncertainty(boot, snap, job), time.perf_counter() - t0, saved, replayed),
             lambda message, internal: self._failed(run_id, message, internal),
             cancel=token.cancel,
         )
@@ -144,19 +145,21 @@ class UncertaintyControl(QObject):
             if self.result is not None or self.running:
                 self.drop()
 
-    def _done(self, run_id: int, result: Uncertainty, seconds: float, saved: dict | None, verdict: str) -> None:
+    def _done(self, run_id: int, result: Uncertainty, seconds: float, saved: dict | None, replayed) -> None:
         if run_id != self._run_id:
             return  # cancelled, or superseded: dropped
         self.running, self._token, self.result = False, None, result
         boot = result.boot
         used = boot.weights.shape[0]
-        self.messages.note(
-            (f"{verdict}; " if verdict else "")
-            + f"bootstrap: {used} of {boot.requested} {boot.kind} replicates in {seconds:.1f} s"
-            + (f" ({boot.failed} failed, left out)" if boot.failed else "")
-            + ("" if saved is None else _replayed(saved, boot)),
-            8000 if saved is None else 20000,  # a session's verdict stays as long as its fit's
-        )
+        if saved is not None and replayed is not None:
+            import engine
+
+            replayed(engine.bootstrap_differences(saved, boot.meta()))
+        else:
+            self.messages.note(
+                f"bootstrap: {used} of {boot.requested} {boot.kind} replicates in {seconds:.1f} s"
+                + (f" ({boot.failed} failed, left out)" if boot.failed else "")
+            )
         self.redraw()
         self.changed.emit()
 
@@ -211,13 +214,3 @@ class UncertaintyControl(QObject):
         if self.result is None or self.result.snapshot is not snapshot:
             return None
         return engine.session_bootstrap(self.result.boot.meta())
-
-
-def _replayed(saved: dict, boot) -> str:
-    """', the session's standard errors reproduced' (to 1e-9 relative, as `replay` judges), or what differs."""
-    import engine
-
-    differences = engine.bootstrap_differences(saved, boot.meta())
-    return ", the session's standard errors: " + (
-        "reproduced" if not differences else "NOT reproduced: " + "; ".join(differences)
-    )

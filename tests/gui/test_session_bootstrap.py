@@ -42,9 +42,7 @@ def test_a_sessions_bootstrap_is_shown_as_fit_uncertainty_shows_one(qtbot, windo
     for j in range(2):
         assert table.item(j, 1).text() == f"{snap.weights[j]:.5g} ± {saved['weights'][j]:.2g}"
     message = window.statusBar().currentMessage()
-    assert message.startswith("session: reproduced the saved fit") and message.endswith(
-        "the session's standard errors: reproduced"
-    )
+    assert message.startswith("session: reproduced the saved fit and its bootstrap's standard errors: log-likelihood")
     # saved again from the window: the same bootstrap part
     again = tmp_path / "again.gmmsession"
     assert window.sessions.save(str(again))
@@ -54,3 +52,20 @@ def test_a_sessions_bootstrap_is_shown_as_fit_uncertainty_shows_one(qtbot, windo
     run_fit(qtbot, window, k=3)
     assert unc.result is None and "±" not in table.item(0, 1).text()
     assert not any(len(c.data) for c in unc.layer.clouds)
+
+
+def test_a_bootstrap_that_differs_from_the_saved_one_is_said(qtbot, window, tmp_path) -> None:
+    """The session's standard errors of the weights doubled in the file: the replayed bootstrap's are not them."""
+    data, session = tmp_path / "two.csv", tmp_path / "boot.gmmsession"
+    np.savetxt(data, two_clusters(5, 300), delimiter=",", header="x,y", comments="")
+    assert cli(["fit", str(data), "-k", "2", "--bootstrap", str(REPLICATES), "--session", str(session), "--quiet"]) == 0
+    doc = json.loads(session.read_text())
+    doc["bootstrap"]["standard_errors"]["weights"] = [2 * v for v in doc["bootstrap"]["standard_errors"]["weights"]]
+    session.write_text(json.dumps(doc))
+    assert open_session(qtbot, window, session) == "converged"
+    qtbot.waitUntil(lambda: window.uncertainty.result is not None, timeout=FIT_TIMEOUT_MS)
+    message = window.statusBar().currentMessage()
+    assert message.startswith(
+        "session: reproduced the saved fit; its bootstrap's standard errors NOT (bootstrap standard errors of the "
+        "weights differ by up to 0.5 relative): log-likelihood"
+    )
