@@ -264,7 +264,7 @@ class GalleryPanel(QWidget):
         summary_box = QScrollArea()
         summary_box.setWidget(self.summary)
         summary_box.setWidgetResizable(True)
-        summary_box.setMaximumHeight(SUMMARY_LINES * self.summary.fontMetrics().lineSpacing() + 4)
+        summary_box.setMaximumHeight(SUMMARY_LINES * self.summary.fontMetrics().lineSpacing())  # whole lines only
         summary_box.setFrameShape(QFrame.Shape.NoFrame)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
