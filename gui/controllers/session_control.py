@@ -23,9 +23,8 @@ class SessionControl:
         self.tasks, self.messages = tasks, messages
         self._saved_fit: dict | None = None  # the opened session's fit, until its re-run ends
         self._saved_boot: dict | None = None  # the opened session's bootstrap, run again once its fit has ended
-        self.uncertainty = (
-            None  # the window's UncertaintyControl (a session's bootstrap is shown as Fit > Uncertainty's)
-        )
+        # the window's UncertaintyControl: a session's bootstrap is shown as Fit > Uncertainty shows one
+        self.uncertainty = None
         self.verdict = ""
         self._same, self._numbers = False, ""  # the opened session's fit: reproduced, and its numbers in words
         run_control.fit_ended.connect(self._check)
@@ -153,7 +152,7 @@ class SessionControl:
             f"(saved {saved['log_likelihood']:.6f} after {saved['iteration']})"
         )
         self._say()
-        if boot is not None and self.uncertainty is not None:  # its bootstrap again, shown as Fit > Uncertainty's
+        if boot is not None and self.uncertainty is not None and snap.done:  # its bootstrap again, as Uncertainty's
             self.uncertainty.start(boot["B"], boot["type"], boot["seed"], saved=boot, replayed=self._say)
 
     def _say(self, boot: list[str] | None = None) -> None:
