@@ -159,8 +159,10 @@ _EXPORTS = {
     ),
     "io.session": (
         "Session",
+        "bootstrap_differences",
         "read_session",
         "replay_differences",
+        "session_bootstrap",
         "write_session",
     ),
     "selection.select": (

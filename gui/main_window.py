@@ -8,8 +8,10 @@ results come back as queued signals and go into the WindowState, whose signals t
 
 from __future__ import annotations
 
+import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QApplication,
@@ -54,6 +56,8 @@ from .views.selection_view import SelectionView
 from .views.timeline import Timeline
 
 PLOT_MIN_HEIGHT = 200  # pixels: at any window size the plot stays a plot
+LL_LABEL = "mean log-lik"  # the chart's y title, short enough to fit its axis at the window's minimum size
+CHART_MARGIN = 6  # pixels above and below the chart's axes
 SHUTDOWN_WAIT_MS = 30_000  # the longest a close waits for the background work (a fit ends within its iteration)
 
 
@@ -103,7 +107,9 @@ class MainWindow(QMainWindow):
         self.plot_stack.addWidget(self.pairs)
         self.ll_plot = pg.PlotWidget(background="w")
         self.ll_plot.setLabel("bottom", "iteration")
-        self.ll_plot.setLabel("left", "mean log-likelihood")
+        self.ll_plot.setLabel("left", LL_LABEL)
+        self.ll_plot.setToolTip("the mean log-likelihood per point at each iteration")
+        self.ll_plot.setMinimumHeight(chart_min_height(self.ll_plot))
         add_light_grid(self.ll_plot)
         self.ll_curve = self.ll_plot.plot([], [], pen=pg.mkPen("#1f4e79", width=2))
         self.ll_marker = pg.InfiniteLine(angle=90, pen=pg.mkPen("#888", style=Qt.PenStyle.DashLine))
@@ -147,6 +153,7 @@ class MainWindow(QMainWindow):
         self.lower.setWidget(self.bottom)
         self.lower.setWidgetResizable(True)
         self.lower.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.lower.setMinimumHeight(self.ll_plot.minimumHeight())  # the chart's axis titles never below the fold
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.addWidget(top)
         self.splitter.addWidget(self.lower)
@@ -213,6 +220,7 @@ class MainWindow(QMainWindow):
         self.gallery_panel.export_requested.connect(self.files.export_gallery_dialog)
         self.views = ViewControl(state, self.view_bar, self.plot_stack, self.plot, self.pairs, tasks, messages)
         self.uncertainty = UncertaintyControl(state, self.plot, self.pairs, self.table, messages, self)
+        self.sessions.uncertainty = self.uncertainty
         self.pins = PinControl(state, self.plot, self.table, controls, run, messages)
 
     def _wire_panel(self) -> None:
@@ -284,3 +292,12 @@ class MainWindow(QMainWindow):
         # only one that reads whether there is one (a fit may be connecting right now)
         last = {self.run_control.fits: self.run_control.cluster.close}
         return shutdown_all(self.findChildren(Background), msecs, last)
+
+
+def chart_min_height(chart: pg.PlotWidget) -> int:
+    """The least height (pixels) at which the chart shows both axis titles whole: its bottom axis (a line of tick
+    values over its title, each about a title's box high: the axis lays itself out only once drawn) under a left
+    axis as long as its rotated title."""
+    left = chart.getAxis("left")
+    title = QFontMetrics(left.label.font()).horizontalAdvance(left.label.toPlainText().strip())
+    return int(np.ceil(2 * left.label.boundingRect().height() + title + 2 * CHART_MARGIN))

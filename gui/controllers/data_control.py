@@ -227,7 +227,7 @@ class DataControl:
             if weights is not None:
                 return "memory", load_with_weights(path, columns, weights, source is not None)
             if source is None:
-                return load_in_memory(path, columns, missing)
+                return load_in_memory(path, columns, missing, ask_columns)
             if columns is None and ask_columns and len(source.names) > 2:
                 return "pick", (list(source.names), tuple(source.idx), None, None, None)
             try:
@@ -281,9 +281,9 @@ class DataControl:
     def _ask_missing(
         self, path: str, problem: str, columns, cells: int, rows: int, ask_columns: bool, plot_columns, on_shown
     ) -> None:
-        """A file with missing cells (cells in rows): the one-line question. Fit them by EM: the file is read again
-        with NaN cells (then the column picker, if it has more than two columns); cancelled: the data on screen
-        stays, and problem (the loader's line) says why."""
+        """A file with missing cells (cells in rows) in the columns to fit (chosen in the column picker first, when
+        it has more than two): the one-line question. Fit them by EM: the file is read again with NaN cells;
+        cancelled: the data on screen stays, and problem (the loader's line) says why."""
         box = dialogs.ask_missing(self.parent, path, cells, rows)
         self.missing_question = box
         self.messages.keep(box)
@@ -350,10 +350,12 @@ class DataControl:
         self.recent_menu.setEnabled(bool(self.recent_files()))
 
 
-def load_in_memory(path: str, columns: list | None, missing: bool) -> tuple:
+def load_in_memory(path: str, columns: list | None, missing: bool, ask_columns: bool = False) -> tuple:
     """open_path's file read in memory: ("memory", (its column names (None: columns given), its fitted columns,
-    the engine.Dataset, its engine.DataRef, no weights)), or ("missing", (the loader's line, columns)) when it has a
-    missing cell and missing is False (the window asks whether to fit them by EM)."""
+    the engine.Dataset, its engine.DataRef, no weights)), or ("missing", (the loader's line, columns, cells, rows))
+    when it has a missing cell and missing is False (the window asks whether to fit them by EM). A file of more
+    than two columns with a missing cell, its columns to be asked (ask_columns): ("memory", (its names, its default
+    columns, no data set...)): the column picker comes first, the question only if the chosen columns miss a cell."""
     import engine
 
     names = None if columns is not None else engine.column_names(path)
@@ -363,6 +365,8 @@ def load_in_memory(path: str, columns: list | None, missing: bool) -> tuple:
         counts = None if missing else missing_counts(path, columns)
         if counts is None:
             raise
+        if ask_columns and names is not None and len(names) > 2:  # the loader's default columns, with NaN cells
+            return "memory", (names, tuple(engine.load(path, None, missing=True).column_indices), None, None, None)
         return "missing", (str(exc).replace(engine.MISSING_HINT, ""), columns, *counts)
     return "memory", (names, tuple(dataset.column_indices), dataset, engine.file_ref(dataset), None)
 

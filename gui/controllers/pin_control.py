@@ -7,9 +7,14 @@ A pin is the command line's `fit --init p.json --fix ...` and nothing else: the 
 the engine's one constrained M-step. A pin the engine would refuse is refused at once, in the engine's words,
 before anything changes. The pins live with the start they pin: new data, another K, another covariance model or
 another initialisation drops them (ControlPanel.set_imported drops them for a start from elsewhere, a file).
+Unpinning the last pin gives back the start the panel had before the first pin: a start the user imported (a file,
+a session, set by hand, continued from) stays; else the panel's initialisation and its restarts, as a fit without
+pins would start.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 from PySide6.QtCore import QPoint, Qt
@@ -37,6 +42,7 @@ class PinControl:
         self.run_control, self.messages = run_control, messages
         self.marks = PinMarks(plot)
         self.menu: QMenu | None = None  # the menu on screen (kept: a menu without a reference closes at once)
+        self.before: Before | None = None  # the panel's start before the first pin (given back when none is left)
         plot.view_box.context_hook = self.plot_menu
         table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         table.customContextMenuRequested.connect(self.table_menu)
@@ -72,7 +78,7 @@ class PinControl:
     def drop(self, why: str) -> None:
         """No pins from now on (their start was for other data or another model); said when there were some."""
         had = self.controls.fixed is not None
-        self.controls.fixed = None
+        self.controls.fixed, self.before = None, None
         self.marks.dragging = None
         self.show_pins()
         if had:
@@ -189,9 +195,41 @@ class PinControl:
         except engine.UserError as exc:
             self.messages.error("That pin is refused", str(exc))
             return False
+        if self.controls.fixed is None or self.before is None:  # the first pin: the start it replaces, kept
+            self.before = self._panel_start()
+        if fixed is None and self.before is not None:
+            return self._give_back(self.before)
         self.controls.set_imported(start, "the shown parameters, pinned" if fixed else "the shown parameters")
         self.controls.fixed = fixed
         self.messages.note(self.summary(fixed, freed, len(start.weights)) + self._restarts_one(), 10000)
+        self.run_control.reset()
+        self.show_pins()
+        return True
+
+    def _panel_start(self) -> Before:
+        """The start the panel's Run would use now (with no pins)."""
+        c = self.controls
+        if c.init.currentText() == IMPORTED_INIT and c.init_params is not None:
+            return Before(c.init_params, str(c.init.itemData(c.init.currentIndex()) or "imported"), c.restarts.value())
+        return Before(None, "", c.restarts.value())
+
+    def _give_back(self, before: Before) -> bool:
+        """Nothing pinned any more: the start before the first pin again (an imported one, or the panel's
+        initialisation with the restarts the pins set to 1), said in the status line; shown at iteration 0."""
+        from engine import counted
+
+        c = self.controls
+        self.before = None
+        if before.params is not None:
+            c.set_imported(before.params, before.description)
+            where = f"the imported start ({before.description})"
+        else:
+            c.forget_imported()
+            where = f"the panel's initialisation ({c.init.currentText()})"
+        if c.restarts.value() == 1 and before.restarts != 1:  # the pins set it to 1; a value chosen since stays
+            c.restarts.setValue(before.restarts)
+        restarts = counted(c.restarts.value(), "restart")
+        self.messages.note(f"nothing is pinned: Run (F5) starts from {where}, {restarts}", 10000)
         self.run_control.reset()
         self.show_pins()
         return True
@@ -249,6 +287,16 @@ class PinControl:
         start = engine.InitParams.from_arrays(snap.weights, means, snap.covariances)
         if not self.apply(self.chosen(), start=start):
             self.show_pins()  # refused: the pin goes back
+
+
+@dataclass(frozen=True)
+class Before:
+    """The panel's start before the first pin: params (an engine.InitParams the user imported, with its
+    description) or None (the panel's initialisation), and the restarts."""
+
+    params: object
+    description: str
+    restarts: int
 
 
 def _said(kind: str, comps: tuple[int, ...]) -> str:

@@ -22,7 +22,11 @@ class SessionControl:
         self.state, self.controls, self.run_control, self.data_control = state, controls, run_control, data_control
         self.tasks, self.messages = tasks, messages
         self._saved_fit: dict | None = None  # the opened session's fit, until its re-run ends
+        self._saved_boot: dict | None = None  # the opened session's bootstrap, run again once its fit has ended
+        # the window's UncertaintyControl: a session's bootstrap is shown as Fit > Uncertainty shows one
+        self.uncertainty = None
         self.verdict = ""
+        self._same, self._numbers = False, ""  # the opened session's fit: reproduced, and its numbers in words
         run_control.fit_ended.connect(self._check)
 
     def save(self, path: str) -> bool:
@@ -40,9 +44,11 @@ class SessionControl:
         snap = source.snapshot
         history = engine.History.of_entries(source.entries) if source.entries else None
 
+        boot = self.uncertainty.session_part(snap) if self.uncertainty is not None else None
+
         def write(ref) -> bool:
             try:
-                engine.write_session(path, ref, snap.config, snap, history, source.history)
+                engine.write_session(path, ref, snap.config, snap, history, source.history, boot)
             except engine.UserError as exc:
                 self.messages.error("Could not save the session", str(exc))
                 return False
@@ -105,7 +111,7 @@ class SessionControl:
                 dataset = engine.Dataset(points, _names(points), _places(points), f"from the session {Path(path).name}")
             self.data_control.set_dataset(dataset, ref, weights=weights)
             self.controls.apply_config(session.config)
-            self._saved_fit = session.fit
+            self._saved_fit, self._saved_boot = session.fit, session.bootstrap
             self.run_control.start_fit()
 
         self.tasks.run(lambda: _load(session.data), done, self.messages.failed("Could not open the session"))
@@ -121,7 +127,7 @@ class SessionControl:
         def checked(_source) -> None:
             def run() -> None:
                 self.controls.apply_config(session.config)
-                self._saved_fit = session.fit
+                self._saved_fit, self._saved_boot = session.fit, None  # (a bootstrap needs the data in memory)
                 self.run_control.start_fit()
 
             self.data_control.open_path(ref.path, list(ref.columns), ask_columns=False, by_chunks=True, on_shown=run)
@@ -131,6 +137,7 @@ class SessionControl:
 
     def _check(self, status: str) -> None:
         saved, self._saved_fit = self._saved_fit, None
+        boot, self._saved_boot = self._saved_boot, None
         if saved is None or self.state.frame is None:
             return
         from engine import counted, replay_differences
@@ -138,13 +145,29 @@ class SessionControl:
         snap = self.state.frame.snapshot
         # as `replay` judges: the same iterations and restart, the log-likelihood to 1e-12 and the parameters to
         # 1e-9 (data read by chunks adds its sums in chunks, whose size may differ from the saved run's)
-        same = not replay_differences(saved, snap)
-        verdict = "reproduced the saved fit" if same else "did NOT reproduce the saved fit"
+        self._same = not replay_differences(saved, snap)
         after = counted(snap.iteration, "iteration")
-        self.verdict = (
-            f"session: {verdict}: log-likelihood {snap.log_likelihood:.6f} after {after} "
+        self._numbers = (
+            f"log-likelihood {snap.log_likelihood:.6f} after {after} "
             f"(saved {saved['log_likelihood']:.6f} after {saved['iteration']})"
         )
+        self._say()
+        if boot is not None and self.uncertainty is not None and snap.done:  # its bootstrap again, as Uncertainty's
+            self.uncertainty.start(boot["B"], boot["type"], boot["seed"], saved=boot, replayed=self._say)
+
+    def _say(self, boot: list[str] | None = None) -> None:
+        """The status line once a session's fit has run again, and its bootstrap (boot: how its standard errors
+        differ from the saved ones, [] when they do not; None: not run)."""
+        verdict = "reproduced the saved fit" if self._same else "did NOT reproduce the saved fit"
+        if boot == []:
+            verdict += (
+                " and its bootstrap's standard errors"
+                if self._same
+                else " (its bootstrap's standard errors are the saved ones)"
+            )
+        elif boot:
+            verdict += f"; its bootstrap's standard errors NOT ({'; '.join(boot)})"
+        self.verdict = f"session: {verdict}: {self._numbers}"
         self.messages.note(self.verdict, 20000)
 
     def save_dialog(self) -> None:

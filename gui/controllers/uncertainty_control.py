@@ -73,9 +73,14 @@ class UncertaintyControl(QObject):
             return None
         return job, latest.snapshot
 
-    def start(self, replicates: int, kind: str) -> bool:
-        """Bootstrap the finished fit: `replicates` replicates of type `kind`, seeded by the fit's seed, with its
-        settings, data and frequency weights (its scene's, when the data has them). False when there is none."""
+    def start(
+        self, replicates: int, kind: str, seed: int | None = None, saved: dict | None = None, replayed=None
+    ) -> bool:
+        """Bootstrap the finished fit: `replicates` replicates of type `kind`, seeded by seed (None: the fit's
+        seed), with its settings, data and frequency weights (its scene's, when the data has them). saved: a
+        session's bootstrap (engine.session_bootstrap) that this one replays: at its end replayed(differences) is
+        told how its standard errors differ from the saved ones ([]: they are the same), and says so itself.
+        False when there is no fit to bootstrap."""
         import engine
 
         fit = self._fit()
@@ -89,14 +94,15 @@ class UncertaintyControl(QObject):
         points, config = job.scene.points, job.config
         fitted = (snap.weights, snap.means, snap.covariances)
         weights = job.scene.weights  # (N,) or None: the fit's own frequency weights
+        seed = config.seed if seed is None else seed
         t0 = time.perf_counter()
 
         def work():
-            return engine.bootstrap(points, fitted, config, replicates, kind, config.seed, weights, token)
+            return engine.bootstrap(points, fitted, config, replicates, kind, seed, weights, token)
 
         self.background.run(
             work,
-            lambda boot: self._done(run_id, Uncertainty(boot, snap, job), time.perf_counter() - t0),
+            lambda boot: self._done(run_id, Uncertainty(boot, snap, job), time.perf_counter() - t0, saved, replayed),
             lambda message, internal: self._failed(run_id, message, internal),
             cancel=token.cancel,
         )
@@ -139,16 +145,21 @@ class UncertaintyControl(QObject):
             if self.result is not None or self.running:
                 self.drop()
 
-    def _done(self, run_id: int, result: Uncertainty, seconds: float) -> None:
+    def _done(self, run_id: int, result: Uncertainty, seconds: float, saved: dict | None, replayed) -> None:
         if run_id != self._run_id:
             return  # cancelled, or superseded: dropped
         self.running, self._token, self.result = False, None, result
         boot = result.boot
         used = boot.weights.shape[0]
-        self.messages.note(
-            f"bootstrap: {used} of {boot.requested} {boot.kind} replicates in {seconds:.1f} s"
-            + (f" ({boot.failed} failed, left out)" if boot.failed else "")
-        )
+        if saved is not None and replayed is not None:
+            import engine
+
+            replayed(engine.bootstrap_differences(saved, boot.meta()))
+        else:
+            self.messages.note(
+                f"bootstrap: {used} of {boot.requested} {boot.kind} replicates in {seconds:.1f} s"
+                + (f" ({boot.failed} failed, left out)" if boot.failed else "")
+            )
         self.redraw()
         self.changed.emit()
 
@@ -194,3 +205,12 @@ class UncertaintyControl(QObject):
     def shutdown(self, msecs: int = 30_000) -> bool:
         self.cancel()
         return self.background.shutdown(msecs)
+
+    def session_part(self, snapshot) -> dict | None:
+        """What a session saved with snapshot (the fit's end) keeps of the bootstrap shown over it
+        (engine.session_bootstrap), None when none is."""
+        import engine
+
+        if self.result is None or self.result.snapshot is not snapshot:
+            return None
+        return engine.session_bootstrap(self.result.boot.meta())

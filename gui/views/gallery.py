@@ -33,6 +33,10 @@ from ..scene.frames import ellipse_rings
 from .palette import component_color
 
 THUMB = QSize(120, 96)
+THUMB_MIN_HEIGHT = 40  # pixels: a shorter Restarts tab scrolls its pictures rather than shrink them further
+CAPTION_LINES = 2  # 'r3 · A · -1234.5' and '80% identifiable': room kept for both under every picture
+WIDEST_CAPTION = "r000 · A · -00000.0"  # a caption's usual width (a longer one is elided in its cell)
+SUMMARY_LINES = 3  # the summary above the pictures shows this many lines, and scrolls
 THUMB_POINTS = 1500  # points drawn in each picture (a sample of the data)
 PICTURES_PER_TURN = 16
 COLUMNS = (
@@ -137,6 +141,32 @@ def _what(row: dict) -> str:
     return f"not converged (group {row['solution']}): still climbing when it stopped"
 
 
+class Pictures(QListWidget):
+    """The gallery's pictures: each as tall as the list lets it be with its two caption lines whole under it
+    (between THUMB_MIN_HEIGHT and THUMB), so a short tab shows whole captions rather than clipped ones."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setSpacing(4)
+        self.setMinimumHeight(self.height_for(THUMB_MIN_HEIGHT))
+
+    def caption_height(self) -> int:
+        return CAPTION_LINES * self.fontMetrics().lineSpacing()
+
+    def height_for(self, icon: int) -> int:
+        """The list's height (pixels) that shows one row of pictures `icon` pixels tall, their captions whole."""
+        return icon + self.caption_height() + 4 * self.spacing() + 2 * self.frameWidth() + 8
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        icon = max(THUMB_MIN_HEIGHT, min(THUMB.height(), self.height() - self.height_for(0)))
+        if icon != self.iconSize().height():
+            self.setIconSize(QSize(round(icon * THUMB.width() / THUMB.height()), icon))
+            # a cell a caption wide (a picture narrower than its caption would let captions run into each other)
+            wide = self.fontMetrics().horizontalAdvance(WIDEST_CAPTION)
+            self.setGridSize(QSize(max(self.iconSize().width(), wide) + 8, icon + self.caption_height() + 8))
+        super().resizeEvent(event)
+
+
 def _row_cells(row: dict) -> list[QTableWidgetItem]:
     """The table's cells of one gallery row (COLUMNS), greyed when the restart reached no optimum."""
     step = row["last_step"]
@@ -203,12 +233,11 @@ class GalleryPanel(QWidget):
         self.summary = QLabel("Run a fit with several restarts (Restarts > 1) to see where each one ends.")
         self.summary.setWordWrap(True)
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.pictures = QListWidget()
+        self.pictures = Pictures()
         self.pictures.setViewMode(QListView.ViewMode.IconMode)
         self.pictures.setIconSize(THUMB)
         self.pictures.setResizeMode(QListView.ResizeMode.Adjust)
         self.pictures.setMovement(QListView.Movement.Static)
-        self.pictures.setSpacing(4)
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(list(COLUMNS))
         self.table.verticalHeader().setVisible(False)
@@ -235,7 +264,7 @@ class GalleryPanel(QWidget):
         summary_box = QScrollArea()
         summary_box.setWidget(self.summary)
         summary_box.setWidgetResizable(True)
-        summary_box.setMaximumHeight(86)
+        summary_box.setMaximumHeight(SUMMARY_LINES * self.summary.fontMetrics().lineSpacing())  # whole lines only
         summary_box.setFrameShape(QFrame.Shape.NoFrame)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)

@@ -285,7 +285,7 @@ class PairsView(pg.GraphicsLayoutWidget):
                 item = QGraphicsPathItem()
                 item.setPen(pg.mkPen(None))
                 item.setZValue(-1)  # under the points and the ellipses, which stay readable through it
-                plot.addItem(item)
+                plot.addItem(item, ignoreBounds=True)  # (clipped at the cell's edge: see _draw_clouds)
                 items.append(item)
             center = display.to_display(fit_means[k][idx])
             cov = display.covariance_to_display(fit_covs[k][np.ix_(idx, idx)])
@@ -310,7 +310,9 @@ class PairsView(pg.GraphicsLayoutWidget):
             clouds = self._clouds.setdefault((ci, cj), [])
             while len(clouds) < k:
                 cloud = pg.ScatterPlotItem(size=CLOUD_SIZE - 1, pen=None)
-                plot.addItem(cloud)
+                # the cell's range follows its points and the fit's ellipses, not the replicates: a few far out
+                # (a component lost in a resample) squashed every cell's data to a corner; they are clipped
+                plot.addItem(cloud, ignoreBounds=True)
                 clouds.append(cloud)
             for j, cloud in enumerate(clouds):
                 if j < k:

@@ -47,9 +47,10 @@ def open_session(qtbot, window, path) -> str:
 
 
 def opened_dialog(qtbot, window, path, name: str):
-    """Open the file path in the window and wait for the data control's dialog `name` ("column_picker",
-    "missing_question") to show; that dialog."""
-    window.data.open_path(str(path))
+    """Open the file path in the window (None: a file being opened already, its next dialog) and wait for the data
+    control's dialog `name` ("column_picker", "missing_question") to show; that dialog."""
+    if path is not None:
+        window.data.open_path(str(path))
     shown = lambda: getattr(window.data, name) is not None and getattr(window.data, name).isVisible()  # noqa: E731
     qtbot.waitUntil(shown, timeout=30_000)
     return getattr(window.data, name)

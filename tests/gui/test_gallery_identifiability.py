@@ -66,3 +66,24 @@ def test_a_solution_whose_bootstrap_failed_says_unknown_and_why(qtbot) -> None:
     cell = panel._identifiable_cell(failed)
     assert (cell.text(), cell.toolTip()) == ("unknown", "9 of 10 ... failed")
     assert panel._identifiable_text(failed) == "identifiability unknown: 9 of 10 ... failed"
+
+
+def test_each_pictures_two_caption_lines_show_whole_at_the_windows_usual_size(qtbot, window) -> None:
+    """At the window's opening size the Restarts tab's pictures were taller than their list: the captions' second
+    line ('60% identifiable') lay below its edge. The pictures shrink until a row of them, captions whole, fits;
+    each cell is a caption wide (no caption runs into the next)."""
+    window.resize(1280, 860)
+    gallery = _gallery(qtbot, window)
+    window.tabs.setCurrentWidget(gallery)
+    window.identifiability.start(5)
+    qtbot.waitUntil(lambda: gallery.found is not None, timeout=FIT_TIMEOUT_MS)
+    pictures = gallery.pictures
+    qtbot.waitUntil(lambda: pictures.viewport().height() > 0)
+    item = pictures.item(0)
+    assert "\n" in item.text()  # two lines
+    rect, view = pictures.visualItemRect(item), pictures.viewport().rect()
+    assert view.contains(rect)
+    metrics = pictures.fontMetrics()
+    lines = item.text().split("\n")
+    assert rect.height() >= pictures.iconSize().height() + len(lines) * metrics.height()
+    assert all(metrics.horizontalAdvance(line) <= pictures.gridSize().width() for line in lines)

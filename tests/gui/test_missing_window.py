@@ -89,11 +89,8 @@ def test_ticks_on_the_margins_and_a_count_of_points_missing_both(qtbot, window, 
     path = tmp_path / "xyz.csv"
     rows = ["x,y,z", "1,2,3", "2,,4", "3,5,", ",6,7", ",,8", "4,1,2", "0,3,1"]  # ',,8': refused as a broken table
     path.write_text("\n".join(rows) + "\n")
-    box = _question(qtbot, window, path)
-    box.fit_button.click()
-    picked = lambda: window.data.column_picker is not None and window.data.column_picker.isVisible()  # noqa: E731
-    qtbot.waitUntil(picked, timeout=30_000)
-    window.data.column_picker.accept()  # all three columns fitted, x and y shown
+    opened_dialog(qtbot, window, path, "column_picker").accept()  # all three columns fitted, x and y shown
+    _question(qtbot, window, None).fit_button.click()
     qtbot.waitUntil(lambda: window.state.scene is not None and window.state.scene.ticks is not None, timeout=30_000)
     scene, plot = window.state.scene, window.plot
     np.testing.assert_array_equal(scene.shown, [0, 2, 5, 6])  # x and y observed (z missing in row 2: drawn)
@@ -181,15 +178,10 @@ def test_a_point_missing_an_unshown_column_is_coloured_by_its_observed_ones(qtbo
     lines = ["eruptions,waiting,z"] + [",".join("" if np.isnan(v) else repr(float(v)) for v in row) for row in data]
     path = tmp_path / "xyz.csv"
     path.write_text("\n".join(lines) + "\n")
-    window.data.open_path(str(path))
-    # z is among the default columns (its blank first cell no longer drops it): the question comes first
-    asked = lambda: window.data.missing_question is not None and window.data.missing_question.isVisible()  # noqa: E731
-    qtbot.waitUntil(asked, timeout=30_000)
-    window.data.missing_question.fit_button.click()
-    picked = lambda: window.data.column_picker is not None and window.data.column_picker.isVisible()  # noqa: E731
-    qtbot.waitUntil(picked, timeout=30_000)
-    window.data.column_picker.set_columns((0, 1, 2), (0, 1))  # z fitted too, eruptions and waiting shown
-    window.data.column_picker.accept()
+    picker = opened_dialog(qtbot, window, path, "column_picker")  # the columns first, then the question
+    picker.set_columns((0, 1, 2), (0, 1))  # z fitted too, eruptions and waiting shown
+    picker.accept()
+    _question(qtbot, window, None).fit_button.click()
     qtbot.waitUntil(lambda: window.state.scene is not None and window.state.scene.ticks is not None, timeout=30_000)
     assert window.state.dataset.columns == ("eruptions", "waiting", "z")
     run_fit(qtbot, window, k=2, tol="1e-8", max_iter="200")
@@ -255,9 +247,51 @@ def test_uncertainty_and_identifiability_refuse_missing_values_before_asking(qtb
     _blank_file(path)
     _open_with_missing(qtbot, window, path)
     assert run_fit(qtbot, window, k=2, tol="1e-6", max_iter="100", restarts=2) == "converged"
+    qtbot.waitUntil(lambda: window.gallery_panel.gallery is not None)  # built in the background after the fit
     for action in (window.uncertainty.dialog, window.identifiability.start):
         window.messages.last_error = ""
         action()
         assert window.messages.last_error.startswith("the bootstrap of data with missing values is not built yet")
         assert "\n" not in window.messages.last_error and "--missing" not in window.messages.last_error
     assert not window.uncertainty.running and not window.identifiability.running
+
+
+def test_the_column_picker_comes_first_and_the_question_only_for_chosen_columns_with_missing_cells(
+    qtbot, window, tmp_path
+) -> None:
+    """A file of three columns, z missing in a quarter of its rows: the picker first; x and y chosen (complete):
+    no question, the complete data; z chosen too: the question; cancelling the picker or the question keeps the data
+    on screen; Fit them by EM: the three columns with NaN where z is blank."""
+    x = engine.load("tests/data/old_faithful.csv").points
+    z = x[:, 0].copy()
+    z[::4] = np.nan
+    data = np.column_stack([x, z])
+    path = tmp_path / "xyz.csv"
+    lines = ["eruptions,waiting,z"] + [",".join("" if np.isnan(v) else repr(float(v)) for v in row) for row in data]
+    path.write_text("\n".join(lines) + "\n")
+    picker = opened_dialog(qtbot, window, path, "column_picker")
+    assert window.data.missing_question is None  # not asked before the columns are chosen
+    picker.set_columns((0, 1), (0, 1))
+    picker.accept()
+    qtbot.waitUntil(
+        lambda: window.state.dataset is not None and window.state.dataset.columns == ("eruptions", "waiting")
+    )
+    np.testing.assert_array_equal(window.state.dataset.points, x)  # complete: no question, no missing values
+    assert window.data.missing_question is None and window.state.scene.ticks is None
+    shown = window.state.dataset
+    opened_dialog(qtbot, window, path, "column_picker").reject()  # cancelled: the data on screen stays
+    assert window.state.dataset is shown and window.data.missing_question is None
+    opened_dialog(qtbot, window, path, "column_picker").accept()  # the default: all three
+    box = _question(qtbot, window, None)
+    cells = int(np.isnan(z).sum())
+    assert box.text() == (
+        f"{path} has missing values: {cells} cells in {cells} rows.\n"
+        "Missing values: fit them by EM (missing at random)?"
+    )
+    box.button(box.StandardButton.Cancel).click()  # cancelled: the data on screen stays
+    assert window.state.dataset is shown
+    opened_dialog(qtbot, window, path, "column_picker").accept()
+    _question(qtbot, window, None).fit_button.click()
+    qtbot.waitUntil(lambda: window.state.dataset is not shown and window.state.scene.ticks is not None, timeout=30_000)
+    assert window.state.dataset.columns == ("eruptions", "waiting", "z")
+    np.testing.assert_array_equal(window.state.dataset.points, data)

@@ -243,3 +243,36 @@ def test_the_uncertainty_of_a_pinned_fit_keeps_the_pinned_mean(qtbot, window) ->
     assert np.array_equal(boot.means[:, 0], np.broadcast_to(snap.means[0], boot.means[:, 0].shape))
     se = boot.standard_errors()["means"]
     assert se[0].max() <= 1e-12 * np.abs(snap.means[0]).max() and se[1].min() > 0
+
+
+def test_unpinning_the_last_pin_gives_back_the_start_a_run_without_pins_would_take(qtbot, window, tmp_path) -> None:
+    """Unpin all: the panel's initialisation and restarts again (the next Run is the fit before the pins, bit for
+    bit), not the pinned fit's parameters; a start the user imported before pinning stays."""
+    before = _fitted(qtbot, window, restarts=3)
+    assert window.pins.pin(0, "means", True) and window.controls.restarts.value() == 1
+    _start_shown(qtbot, window)
+    window.pins.build_menu(0).actions()[-1].trigger()  # "Unpin all of component 0"
+    assert window.controls.fixed is None and window.controls.init_params is None
+    assert window.controls.init.currentIndex() == 0 and window.controls.restarts.value() == 3
+    assert window.statusBar().currentMessage() == (
+        "nothing is pinned: Run (F5) starts from the panel's initialisation (default (kmeans++)), 3 restarts"
+    )
+    run_fit(qtbot, window)
+    again = window.state.frame.snapshot
+    assert again.config.init_params is None and again.config.restarts == 3
+    np.testing.assert_array_equal(again.means, before.means)  # the fit a Run without pins made
+    # a start imported from a file before the pins: that start stays
+    path = tmp_path / "start.json"
+    window.files.export_params(str(path))
+    assert window.files.import_params(str(path))
+    assert run_fit(qtbot, window) in ("max_iter", "converged")
+    assert window.pins.pin(1, "covariances", True)
+    _start_shown(qtbot, window)
+    assert window.pins.pin(1, "covariances", False)
+    start = window.controls.init_params
+    np.testing.assert_array_equal(start.means, engine.read_params(path).means)
+    assert window.controls.config().init_params is start and window.controls.fixed is None
+    assert (
+        window.statusBar().currentMessage()
+        == f"nothing is pinned: Run (F5) starts from the imported start ({path}), 3 restarts"
+    )

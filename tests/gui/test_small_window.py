@@ -94,3 +94,20 @@ def test_the_log_likelihood_chart_shows_iteration_0(qtbot, window) -> None:
     window.run_control.step()
     qtbot.waitUntil(lambda: window.state.frame.snapshot.iteration == 1, timeout=60_000)
     assert len(window.ll_curve.getData()[0]) == 2 and window.ll_curve.opts["symbol"] is None  # a line now
+
+
+def test_at_its_minimum_size_the_log_likelihood_chart_shows_both_axis_titles_whole(window) -> None:
+    """The chart was squeezed to a strip (55 px) under the plot: its x-axis title and values below its edge, its
+    y-axis title cut; the lower panel keeps the chart's least height, and the chart is not scrolled out of sight."""
+    window.resize(1, 1)  # the window's minimum size
+    for _ in range(5):
+        QApplication.processEvents()
+    assert window.height() <= SMALL[1]  # still smaller than the small window above
+    chart = window.ll_plot
+    assert window.lower.verticalScrollBar().value() == 0
+    assert _rect(chart, window).bottom() <= _rect(window.lower.viewport(), window).bottom()  # the chart in sight
+    bottom, left = chart.getAxis("bottom"), chart.getAxis("left")
+    assert bottom.label.toPlainText().strip() == "iteration"
+    assert bottom.mapRectToScene(bottom.boundingRect()).bottom() <= chart.height()  # the x title inside the chart
+    text = left.label.toPlainText().strip()
+    assert QFontMetrics(left.label.font()).horizontalAdvance(text) <= left.size().height()  # the y title whole
