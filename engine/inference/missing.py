@@ -31,12 +31,13 @@ from ..model.conditional import (
     padded_precisions,
     pattern_coefficients,
     pattern_constants,
-    patterns_of,
+    pattern_runs,
 )
 from ..model.patterned import patterned_statistics, patterned_whitened
+from ..model.scaling import Scaling
 from .init import initial_points, initial_weights
 from .pipeline import Setup, checked_data, prepare_points
-from .sources import HOST
+from .sources import HOST, lowest
 
 MISSING_MODES = ("em",)
 # the starts are drawn from the complete rows of the seed's sample when there are at least this many per component and
@@ -91,23 +92,26 @@ class MissingPoints:
     fit's log-likelihood in data units is the observed-data one."""
 
     def __init__(
-        self, x: torch.Tensor, weights: torch.Tensor | None = None, log_scale: np.ndarray | None = None
+        self,
+        x: torch.Tensor,
+        weights: torch.Tensor | None = None,
+        log_scale: np.ndarray | None = None,
+        scaling: Scaling | None = None,
+        dtype: torch.dtype | None = None,
     ) -> None:
+        """scaling: x is as read (data units, float64 on the CPU), standardised here as it is gathered by pattern,
+        into dtype (a chunk read by passes: one copy of its rows, not two)."""
         self.n_samples, self.n_features = n, d = x.shape
-        self.dtype = x.dtype
-        host = x.detach().to(HOST, torch.float64).numpy()
-        self.complete_rows = torch.as_tensor(np.flatnonzero(~np.isnan(host).any(1)))
-        self.patterns = patterns_of(host, None, log_scale, with_complete=True, points=False)
-        self.starts = np.cumsum([0] + [len(p.rows) for p in self.patterns]).tolist()
-        self.observed = np.ones((len(self.patterns), d), dtype=bool)  # (n_pat, D)
-        for row, p in zip(self.observed, self.patterns, strict=True):
-            row[p.mis.numpy()] = False
-        self.offsets = np.array([p.offset for p in self.patterns])
+        self.dtype = dtype or x.dtype
+        missing = torch.isnan(x).to(HOST).numpy()
+        keys, order, self.starts = pattern_runs(missing)
+        self.observed = ~keys  # (n_pat, D)
+        self.offsets = np.array([0.0 if log_scale is None else float(log_scale[k].sum()) for k in keys])
         # the rows pattern by pattern: each pattern a run of rows, its log p(x_o) laid side by side (no scatter)
-        order = torch.cat([p.rows for p in self.patterns]).to(x.device)
-        self.x = _filled_points(torch.nan_to_num(x[order], nan=0.0))  # also where a component is re-seeded
+        self.x = _filled_points(x, order, self.dtype, scaling)  # also where a component is re-seeded
         self.features = gaussian.features_of(self.x)
         self.lifted = gaussian.lifted_of(self.x)  # [1; x^T] (1 + D, N) on the CPU from D = 3, else None
+        order = torch.from_numpy(order).to(x.device)
         self._w = None if weights is None else weights[order].contiguous()
         self._w64 = None if weights is None else self._w.to(torch.float64)
         self._total = float(n if weights is None else self._w64.sum())
@@ -151,7 +155,7 @@ class MissingPoints:
         heap, where a larger one is mapped afresh and paged in every call (docs/performance.md, 'Missing
         values')."""
         step = max(1, BLOCK_ELEMENTS // size)
-        return [slice(lo, lo + step) for lo in range(0, len(self.patterns), step)]
+        return [slice(lo, lo + step) for lo in range(0, len(self.observed), step)]
 
     def _weighted_sum(self) -> torch.Tensor:
         """sum_n w_n log p(x_o,n) (M,) float64 on the CPU at the last E-step."""
@@ -162,6 +166,16 @@ class MissingPoints:
     def total_ll(self) -> torch.Tensor | None:
         return None if self._log_norm is None else self._weighted_sum()
 
+    def lowest(self, count: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Under each restart row at the last E-step, the count points of lowest log p(x_o) + offset (their missing
+        coordinates at 0): those values (M, count) and the points (M, count, D), float64, lowest first
+        (sources.lowest: torch.topk's answer; a pass merges each chunk's)."""
+        log_norm = self._log_norm.double()
+        if self._w is not None:  # a point of weight 0 counts for nothing: never a re-seeded component's place
+            log_norm = log_norm.masked_fill(self._w == 0, float("inf"))
+        values, at = lowest(log_norm, count)
+        return values.to(HOST), self.x[at.flatten()].double().view(*at.shape, self.n_features).to(HOST)
+
     def worst_points(self, row: int, count: int) -> torch.Tensor:
         """The count points of lowest log p(x_o), missing coordinates at their column's mean (0), worst first."""
         log_norm = self._log_norm[row]
@@ -170,15 +184,35 @@ class MissingPoints:
         return self.x[log_norm.argsort()[:count]].to(HOST)
 
 
-def _filled_points(x: torch.Tensor) -> torch.Tensor:
-    """Points x (N, D) as the E-step reads them fastest: in the lifted layout on a CPU from D = 3 (see
-    features.lifted_points), else as they are."""
+def _filled_points(x: torch.Tensor, order: np.ndarray, dtype: torch.dtype, scaling: Scaling | None) -> torch.Tensor:
+    """The points x (N, D) in the given order (N,) with their missing coordinates (NaN) at 0, standardised by scaling
+    if given (MissingPoints), in dtype, as the E-step reads them fastest: in the lifted layout on a CPU from D = 3
+    (see features.lifted_points), gathered straight into it (NumPy's take: a third of gathering the rows, then
+    transposing them), else contiguous."""
     n, d = x.shape
     if not gaussian.wants_lifted(d, x.device):
-        return x.contiguous()
-    z = gaussian.lifted_points(n, d, x.dtype)
-    z[1:] = x.T
-    return z[1:].T
+        if x.device.type != "cpu":
+            taken = x[torch.from_numpy(order).to(x.device)]
+        else:
+            taken = torch.from_numpy(np.take(x.detach().numpy(), order, axis=0))
+        if scaling is not None:
+            _standardise(taken.numpy(), scaling.center, scaling.scale)
+        return torch.nan_to_num_(taken.to(dtype), nan=0.0)
+    z = gaussian.lifted_points(n, d, dtype)
+    rows = x.detach().numpy()
+    out = z[1:].numpy() if x.dtype == dtype else np.empty((d, n), dtype=rows.dtype)
+    np.take(rows.T, order, axis=1, out=out, mode="clip")  # clip: every index is valid, and no buffered copy
+    if scaling is not None:
+        _standardise(out, scaling.center[:, None], scaling.scale[:, None])
+    if x.dtype != dtype:
+        z[1:] = torch.from_numpy(out)
+    return torch.nan_to_num_(z[1:], nan=0.0).T
+
+
+def _standardise(x: np.ndarray, center: np.ndarray, scale: np.ndarray) -> None:
+    """x = (x - center) / scale in place: Scaling.data_to_std's operations, so the same numbers."""
+    x -= center
+    x /= scale
 
 
 def prepare_missing(

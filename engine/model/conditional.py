@@ -68,6 +68,36 @@ def _row_groups(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return mask[first], first, inverse.reshape(-1)
 
 
+SMALL_CODE_COLUMNS = 16  # pattern_runs: up to this many columns a row's pattern is one uint16, sorted by radix
+
+
+def pattern_runs(missing: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """The rows of a bool table missing (N, D) (True: missing) grouped by pattern as patterns_of(with_complete=True)
+    groups them: the patterns (n_pat, D) in the order of their first row, the rows' order (N,) (each pattern's rows
+    together, in their own order) and where each pattern's run starts in it, then N (n_pat + 1). Up to
+    SMALL_CODE_COLUMNS columns a row's pattern is one uint16, whose stable sort is NumPy's radix sort (one pass per
+    byte): a chunk read by passes groups its rows every pass (docs/performance.md, 'Missing values')."""
+    n, d = missing.shape
+    if d > SMALL_CODE_COLUMNS:
+        _, first, inverse = _row_groups(missing)
+        order = np.argsort(inverse, kind="stable")
+        counts = np.bincount(inverse, minlength=len(first))
+        begins = np.cumsum(counts) - counts
+    else:
+        codes = np.zeros(n, dtype=np.uint16)
+        for j in range(d):  # a column at a time: no (N, D) integer temporary
+            codes |= missing[:, j].astype(np.uint16) << j
+        order = np.argsort(codes, kind="stable")
+        ordered = np.take(codes, order)
+        begins = np.flatnonzero(np.concatenate([[True], ordered[1:] != ordered[:-1]]))
+        counts = np.diff(np.append(begins, n))
+        first = order[begins]
+    rank = np.argsort(first)  # the patterns in the order of their first row
+    runs = [order[begins[p] : begins[p] + counts[p]] for p in rank]
+    starts = np.concatenate([[0], np.cumsum(counts[rank])]).tolist()
+    return missing[first[rank]], np.concatenate(runs), starts
+
+
 def conditional_terms(
     x_o: torch.Tensor,
     obs: torch.Tensor,
