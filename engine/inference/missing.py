@@ -33,7 +33,6 @@ from ..model.conditional import (
     pattern_constants,
     pattern_runs,
 )
-from ..model.features import thread_buffer
 from ..model.patterned import patterned_statistics, patterned_whitened
 from ..model.scaling import Scaling
 from .init import initial_points, initial_weights
@@ -45,12 +44,6 @@ MISSING_MODES = ("em",)
 # dimension + 1 (enough for k-means and each start's covariance), else from every row with its missing cells at the
 # column mean (start_rows)
 COMPLETE_ROWS_PER_PARAMETER = 1
-# A chunk read by passes (MissingPoints with a scaling) is gathered into a buffer of the reading thread's
-# (features.thread_buffer), reused from chunk to chunk and pass to pass: a fresh one was paged in anew for every chunk
-# (glibc returns it to the system when freed), which cost as much as the chunk's E-step (docs/performance.md,
-# 'Missing values'). It holds (1 + D) numbers per row of the largest chunk read, what --memory-limit counts for a
-# chunk's standardised copy (limits.chunk_rows_for), and stays with its thread, as the E-step's chunk buffers do.
-CHUNK_BUFFER = "missing_chunk_points"
 # MissingPoints._blocks: 128 KiB of float64, glibc's threshold above which an allocation is mapped afresh
 BLOCK_ELEMENTS = 2**14
 
@@ -205,11 +198,7 @@ def _filled_points(x: torch.Tensor, order: np.ndarray, dtype: torch.dtype, scali
         if scaling is not None:
             _standardise(taken.numpy(), scaling.center, scaling.scale)
         return torch.nan_to_num_(taken.to(dtype), nan=0.0)
-    if scaling is None:
-        z = gaussian.lifted_points(n, d, dtype)
-    else:  # a chunk read by passes: into this thread's buffer, which the next chunk reuses (CHUNK_BUFFER)
-        z = thread_buffer(CHUNK_BUFFER, (1 + d, n), torch.empty(0, dtype=dtype))
-        z[0] = 1.0
+    z = gaussian.lifted_points(n, d, dtype)
     rows = x.detach().numpy()
     out = z[1:].numpy() if x.dtype == dtype else np.empty((d, n), dtype=rows.dtype)
     np.take(rows.T, order, axis=1, out=out, mode="clip")  # clip: every index is valid, and no buffered copy
