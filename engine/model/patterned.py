@@ -6,6 +6,8 @@ pattern in it, the log-sum-exp one pass, the sums one product per pattern; from 
 
 from __future__ import annotations
 
+import bisect
+
 import numpy as np
 import torch
 
@@ -54,7 +56,7 @@ def patterned_statistics(
     chunk, workers = gaussian._chunking(n, chunk, features.device, workers)
     coef_rows = coef.reshape(n_pat, r * k, p)
     log_norm = torch.empty(r, n, dtype=coef.dtype, device=features.device)
-    bounds = np.asarray(starts)
+    bounds = [int(b) for b in starts]  # Python ints: _cuts' few comparisons per pattern cost NumPy's scalars tenfold
 
     def one_chunk(lo: int) -> PatternSums:
         hi = min(lo + chunk, n)
@@ -128,7 +130,7 @@ def patterned_whitened(
     offsets = torch.from_numpy(const.reshape(n_pat, m, 1)).to(z.dtype)
     chunk, workers = gaussian._chunking(n, max(256, gaussian.WHITENED_ELEMENTS // (m * d)), z.device, workers)
     log_norm = torch.empty(r, n, dtype=z.dtype)
-    bounds = np.asarray(starts)
+    bounds = [int(b) for b in starts]  # Python ints: _cuts' few comparisons per pattern cost NumPy's scalars tenfold
 
     def one_chunk(lo: int) -> PatternSums:
         hi = min(lo + chunk, n)
@@ -155,9 +157,9 @@ def patterned_whitened(
     return torch.cat([total[:, :m, None], moments[:, :, 0], second], dim=-1).view(n_pat, r, k, -1), log_norm
 
 
-def _cuts(bounds: np.ndarray, lo: int, hi: int) -> tuple[int, list[tuple[int, int]]]:
+def _cuts(bounds: list[int], lo: int, hi: int) -> tuple[int, list[tuple[int, int]]]:
     """The first pattern with rows in lo:hi (pattern q's rows bounds[q]:bounds[q + 1]) and each such pattern's
     columns (a, b) of the chunk, in order."""
-    first = int(np.searchsorted(bounds, lo, side="right")) - 1
-    last = int(np.searchsorted(bounds, hi, side="left"))
+    first = bisect.bisect_right(bounds, lo) - 1
+    last = bisect.bisect_left(bounds, hi)
     return first, [(max(bounds[q], lo) - lo, min(bounds[q + 1], hi) - lo) for q in range(first, last)]
