@@ -108,7 +108,7 @@ class MissingPoints:
         missing = np.isnan(x.detach().numpy()) if x.device.type == "cpu" else torch.isnan(x).to(HOST).numpy()
         keys, order, self.starts = pattern_runs(missing)
         self.observed = ~keys  # (n_pat, D)
-        self.offsets = np.array([0.0 if log_scale is None else float(log_scale[k].sum()) for k in keys])
+        self.offsets = np.zeros(len(keys)) if log_scale is None else np.where(keys, log_scale, 0.0).sum(1)
         # the rows pattern by pattern: each pattern a run of rows, its log p(x_o) laid side by side (no scatter)
         self.x = _filled_points(x, order, self.dtype, scaling)  # also where a component is re-seeded
         self.features = gaussian.features_of(self.x)
