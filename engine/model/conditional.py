@@ -165,7 +165,7 @@ def impute(
 @dataclass(frozen=True)
 class PatternMasks:
     """The patterns' observed coordinates (n_pat, D) bool and what the patterns' algebra makes of them, made once per
-    fit (MissingPoints.masks), not every iteration: the algebra is a few dozen operations on arrays of a few thousand
+    fit (MissingPoints._masks), not every iteration: the algebra is a few dozen operations on arrays of a few thousand
     numbers, where each operation's own cost is most of it (docs/performance.md, 'Missing values'). Shapes broadcast
     against (n_pat, M, K, D[, D]); offsets: each pattern's Pattern.offset."""
 
