@@ -190,6 +190,42 @@ def missing_grid(repeat: int, clock) -> list[list]:
     return rows
 
 
+# --missing-grid by chunks (fit_stream over a .npy file, as --memory-limit reads it): (N, D, K, patterns, share of rows
+# with a missing value, rows per chunk)
+CHUNK_GRID = (
+    (200_000, 5, 3, 28, 0.2, 16_384),
+    (200_000, 5, 3, 28, 0.2, 65_536),
+    (200_000, 10, 9, 50, 0.2, 65_536),
+)
+
+
+def missing_chunks_grid(repeat: int, clock) -> list[list]:
+    """Rows [N, D, K, patterns, rows per chunk, complete ms, missing ms, ratio] per pass of a fit by chunks (median
+    snapshot interval of fits of 15 iterations from the engine's start, tol 0, float64), the complete data's and the
+    same data's with missing values, each read from a .npy file chunk by chunk; paired rounds (common.cost_ratios)."""
+    import tempfile
+
+    from engine.inference.streaming import fit_stream
+    from engine.io.npy import NpySource
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for n, d, k, patterns, share, chunk in CHUNK_GRID:
+            x = data(d, n, k)
+            np.save(f"{tmp}/x.npy", x)
+            np.save(f"{tmp}/h.npy", with_missing(x, patterns, share, seed=3))
+            start = run_to_end(x, FitConfig(n_components=k, max_iter=0))
+            init = MixtureParams(start.weights, start.means, start.covariances).as_init()
+            cfg = FitConfig(n_components=k, init_params=init, max_iter=15, tol=0.0)
+            fits = {
+                "complete": lambda cfg=cfg, c=chunk: fit_stream(NpySource(f"{tmp}/x.npy"), cfg, c),
+                "missing": lambda cfg=cfg, c=chunk: fit_stream(NpySource(f"{tmp}/h.npy"), cfg, c, missing=True),
+            }
+            (t, _), (t_missing, ratio) = cost_ratios(fits, repeat, clock).values()
+            rows.append([n, d, k, patterns, chunk, t * 1e3, t_missing * 1e3, f"{ratio:.2f}"])
+    return rows
+
+
 def restarts(n: int, r: int = 100) -> list:
     """Seconds and best total log-likelihood of the best of r restarts at D = 10, ours and scikit-learn's."""
     from sklearn.mixture import GaussianMixture
@@ -218,7 +254,8 @@ def main() -> None:
     p.add_argument("--no-costs", action="store_true", help="skip the weights and missing values costs")
     p.add_argument("--patterns", type=int, default=28, help="missingness patterns of the missing values cost")
     p.add_argument("--missing-rows", type=float, default=0.2, help="share of rows with a missing value there")
-    p.add_argument("--missing-grid", action="store_true", help="only the missing values grid (GRID), then stop")
+    p.add_argument("--missing-grid", action="store_true", help="only the missing values grids (GRID, CHUNK_GRID)")
+    p.add_argument("--chunks-only", action="store_true", help="with --missing-grid: only CHUNK_GRID")
     p.add_argument("--cpu-time", action="store_true", help="time the grid in CPU seconds (time.process_time)")
     p.add_argument("--restarts-n", type=int, default=50_000)
     p.add_argument("--dims", default="2,10,30", help="which of the per-iteration cases (D = 2, 10, 30) to run")
@@ -231,7 +268,11 @@ def main() -> None:
             f"({'CPU' if args.cpu_time else 'wall'} time; a ratio: the median of the rounds')"
         )
         head = ["N", "D", "K", "restarts", "patterns", "complete ms", "missing ms", "ratio"]
-        print(table(head, missing_grid(args.repeat, clock)))
+        if not args.chunks_only:
+            print(table(head, missing_grid(args.repeat, clock)))
+        print("The same by chunks (a fit read from a .npy file chunk by chunk, as --memory-limit reads it), per pass")
+        head = ["N", "D", "K", "patterns", "rows per chunk", "complete ms", "missing ms", "ratio"]
+        print(table(head, missing_chunks_grid(args.repeat, clock)))
         return
     rows, running, extra = [], [], []
     dims = {int(d) for d in args.dims.split(",")}

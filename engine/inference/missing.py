@@ -27,16 +27,18 @@ from ..config import FitConfig
 from ..errors import DataError, UserError
 from ..model import gaussian
 from ..model.conditional import (
+    PatternMasks,
     completed_statistics,
     padded_precisions,
     pattern_coefficients,
     pattern_constants,
-    patterns_of,
+    pattern_runs,
 )
 from ..model.patterned import patterned_statistics, patterned_whitened
+from ..model.scaling import Scaling
 from .init import initial_points, initial_weights
 from .pipeline import Setup, checked_data, prepare_points
-from .sources import HOST
+from .sources import HOST, lowest
 
 MISSING_MODES = ("em",)
 # the starts are drawn from the complete rows of the seed's sample when there are at least this many per component and
@@ -91,27 +93,32 @@ class MissingPoints:
     fit's log-likelihood in data units is the observed-data one."""
 
     def __init__(
-        self, x: torch.Tensor, weights: torch.Tensor | None = None, log_scale: np.ndarray | None = None
+        self,
+        x: torch.Tensor,
+        weights: torch.Tensor | None = None,
+        log_scale: np.ndarray | None = None,
+        scaling: Scaling | None = None,
+        dtype: torch.dtype | None = None,
     ) -> None:
+        """scaling: x is as read (data units, float64 on the CPU), standardised here as it is gathered by pattern,
+        into dtype (a chunk read by passes: one copy of its rows, not two)."""
         self.n_samples, self.n_features = n, d = x.shape
-        self.dtype = x.dtype
-        host = x.detach().to(HOST, torch.float64).numpy()
-        self.complete_rows = torch.as_tensor(np.flatnonzero(~np.isnan(host).any(1)))
-        self.patterns = patterns_of(host, None, log_scale, with_complete=True, points=False)
-        self.starts = np.cumsum([0] + [len(p.rows) for p in self.patterns]).tolist()
-        self.observed = np.ones((len(self.patterns), d), dtype=bool)  # (n_pat, D)
-        for row, p in zip(self.observed, self.patterns, strict=True):
-            row[p.mis.numpy()] = False
-        self.offsets = np.array([p.offset for p in self.patterns])
+        self.dtype = dtype or x.dtype
+        # on the CPU NumPy's isnan: a fifth of torch's there
+        missing = np.isnan(x.detach().numpy()) if x.device.type == "cpu" else torch.isnan(x).to(HOST).numpy()
+        keys, order, self.starts = pattern_runs(missing)
+        self.observed = ~keys  # (n_pat, D)
+        self.offsets = np.zeros(len(keys)) if log_scale is None else np.where(keys, log_scale, 0.0).sum(1)
         # the rows pattern by pattern: each pattern a run of rows, its log p(x_o) laid side by side (no scatter)
-        order = torch.cat([p.rows for p in self.patterns]).to(x.device)
-        self.x = _filled_points(torch.nan_to_num(x[order], nan=0.0))  # also where a component is re-seeded
+        self.x = _filled_points(x, order, self.dtype, scaling)  # also where a component is re-seeded
         self.features = gaussian.features_of(self.x)
         self.lifted = gaussian.lifted_of(self.x)  # [1; x^T] (1 + D, N) on the CPU from D = 3, else None
+        order = torch.from_numpy(order).to(x.device)
         self._w = None if weights is None else weights[order].contiguous()
         self._w64 = None if weights is None else self._w.to(torch.float64)
         self._total = float(n if weights is None else self._w64.sum())
         self._log_norm: torch.Tensor | None = None  # (M, N) log p(x_o) + offset, rows in pattern order
+        self._made_masks: dict[tuple, PatternMasks] = {}  # _masks
 
     def e_step(
         self, log_weights: torch.Tensor, means: torch.Tensor, chol: torch.Tensor
@@ -120,30 +127,30 @@ class MissingPoints:
         mu, l64 = means.double().numpy(), chol.double().numpy()
         cov = l64 @ l64.swapaxes(-1, -2)
         blocks = self._blocks(cov.size)
-        padded = [padded_precisions(cov, self.observed[b]) for b in blocks]
+        masks = [self._masks(b) for b in blocks]
+        padded = [padded_precisions(cov, m) for m in masks]
         lw = log_weights.double().numpy()
         if self.lifted is not None and gaussian.use_whitened(self.n_features, lw.size):
-            const = np.concatenate(
-                [
-                    pattern_constants(lw, p[1], self.observed[b], self.offsets[b])
-                    for p, b in zip(padded, blocks, strict=True)
-                ]
-            )
+            const = np.concatenate([pattern_constants(lw, p[1], m) for p, m in zip(padded, masks, strict=True)])
             mu_o = mu * self.observed[:, None, None]  # 0 on the missing coordinates, as the points
             inverse = np.concatenate([p[2] for p in padded])
             stats, self._log_norm = patterned_whitened(self.lifted, inverse, mu_o, const, self.starts, self._w)
         else:
-            coef = [
-                pattern_coefficients(lw, mu, p, self.observed[b], self.offsets[b])
-                for p, b in zip(padded, blocks, strict=True)
-            ]
+            coef = [pattern_coefficients(lw, mu, p, m) for p, m in zip(padded, masks, strict=True)]
             coef = torch.from_numpy(np.concatenate(coef)).to(self.x.device, self.dtype)
             stats, self._log_norm = patterned_statistics(self.features, coef, self.starts, self._w)
         stats = stats.to(HOST)
         parts = (
-            completed_statistics(stats[b], mu, cov, p[0], self.observed[b]) for p, b in zip(padded, blocks, strict=True)
+            completed_statistics(stats[b], mu, cov, p[0], m) for p, b, m in zip(padded, blocks, masks, strict=True)
         )
         return functools.reduce(torch.add, parts), self._weighted_sum() / self._total
+
+    def _masks(self, block: slice) -> PatternMasks:
+        """The masks of a block of patterns (_blocks), made at its first E-step and kept for the next ones."""
+        key = (block.start, block.stop)
+        if key not in self._made_masks:
+            self._made_masks[key] = PatternMasks.of(self.observed[block], self.offsets[block])
+        return self._made_masks[key]
 
     def _blocks(self, size: int) -> list[slice]:
         """The patterns in blocks whose (patterns, M, K, D, D) arrays hold about BLOCK_ELEMENTS numbers, for
@@ -151,7 +158,7 @@ class MissingPoints:
         heap, where a larger one is mapped afresh and paged in every call (docs/performance.md, 'Missing
         values')."""
         step = max(1, BLOCK_ELEMENTS // size)
-        return [slice(lo, lo + step) for lo in range(0, len(self.patterns), step)]
+        return [slice(lo, lo + step) for lo in range(0, len(self.observed), step)]
 
     def _weighted_sum(self) -> torch.Tensor:
         """sum_n w_n log p(x_o,n) (M,) float64 on the CPU at the last E-step."""
@@ -162,6 +169,16 @@ class MissingPoints:
     def total_ll(self) -> torch.Tensor | None:
         return None if self._log_norm is None else self._weighted_sum()
 
+    def lowest(self, count: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Under each restart row at the last E-step, the count points of lowest log p(x_o) + offset (their missing
+        coordinates at 0): those values (M, count) and the points (M, count, D), float64, lowest first
+        (sources.lowest: torch.topk's answer; a pass merges each chunk's)."""
+        log_norm = self._log_norm.double()
+        if self._w is not None:  # a point of weight 0 counts for nothing: never a re-seeded component's place
+            log_norm = log_norm.masked_fill(self._w == 0, float("inf"))
+        values, at = lowest(log_norm, count)
+        return values.to(HOST), self.x[at.flatten()].double().view(*at.shape, self.n_features).to(HOST)
+
     def worst_points(self, row: int, count: int) -> torch.Tensor:
         """The count points of lowest log p(x_o), missing coordinates at their column's mean (0), worst first."""
         log_norm = self._log_norm[row]
@@ -170,15 +187,35 @@ class MissingPoints:
         return self.x[log_norm.argsort()[:count]].to(HOST)
 
 
-def _filled_points(x: torch.Tensor) -> torch.Tensor:
-    """Points x (N, D) as the E-step reads them fastest: in the lifted layout on a CPU from D = 3 (see
-    features.lifted_points), else as they are."""
+def _filled_points(x: torch.Tensor, order: np.ndarray, dtype: torch.dtype, scaling: Scaling | None) -> torch.Tensor:
+    """The points x (N, D) in the given order (N,) with their missing coordinates (NaN) at 0, standardised by scaling
+    if given (MissingPoints), in dtype, as the E-step reads them fastest: in the lifted layout on a CPU from D = 3
+    (see features.lifted_points), gathered straight into it (NumPy's take: a third of gathering the rows, then
+    transposing them), else contiguous."""
     n, d = x.shape
     if not gaussian.wants_lifted(d, x.device):
-        return x.contiguous()
-    z = gaussian.lifted_points(n, d, x.dtype)
-    z[1:] = x.T
-    return z[1:].T
+        if x.device.type != "cpu":
+            taken = x[torch.from_numpy(order).to(x.device)]
+        else:
+            taken = torch.from_numpy(np.take(x.detach().numpy(), order, axis=0))
+        if scaling is not None:
+            _standardise(taken.numpy(), scaling.center, scaling.scale)
+        return torch.nan_to_num_(taken.to(dtype), nan=0.0)
+    z = gaussian.lifted_points(n, d, dtype)
+    rows = x.detach().numpy()
+    out = z[1:].numpy() if x.dtype == dtype else np.empty((d, n), dtype=rows.dtype)
+    np.take(rows.T, order, axis=1, out=out, mode="clip")  # clip: every index is valid, and no buffered copy
+    if scaling is not None:
+        _standardise(out, scaling.center[:, None], scaling.scale[:, None])
+    if x.dtype != dtype:
+        z[1:] = torch.from_numpy(out)
+    return torch.nan_to_num_(z[1:], nan=0.0).T
+
+
+def _standardise(x: np.ndarray, center: np.ndarray, scale: np.ndarray) -> None:
+    """x = (x - center) / scale in place: Scaling.data_to_std's operations, so the same numbers."""
+    x -= center
+    x /= scale
 
 
 def prepare_missing(

@@ -5,6 +5,7 @@ they miss (their pattern), and the responsibilities and imputed values of data w
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -66,6 +67,36 @@ def _row_groups(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     codes = mask.astype(np.int64) @ (np.int64(1) << np.arange(mask.shape[1], dtype=np.int64))
     _, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
     return mask[first], first, inverse.reshape(-1)
+
+
+SMALL_CODE_COLUMNS = 16  # pattern_runs: up to this many columns a row's pattern is one uint16, sorted by radix
+
+
+def pattern_runs(missing: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """The rows of a bool table missing (N, D) (True: missing) grouped by pattern as patterns_of(with_complete=True)
+    groups them: the patterns (n_pat, D) in the order of their first row, the rows' order (N,) (each pattern's rows
+    together, in their own order) and where each pattern's run starts in it, then N (n_pat + 1). Up to
+    SMALL_CODE_COLUMNS columns a row's pattern is one uint16, whose stable sort is NumPy's radix sort (one pass per
+    byte): a chunk read by passes groups its rows every pass (docs/performance.md, 'Missing values')."""
+    n, d = missing.shape
+    if d > SMALL_CODE_COLUMNS:
+        _, first, inverse = _row_groups(missing)
+        order = np.argsort(inverse, kind="stable")
+        counts = np.bincount(inverse, minlength=len(first))
+        begins = np.cumsum(counts) - counts
+    else:
+        codes = np.zeros(n, dtype=np.uint16)
+        for j in range(d):  # a column at a time: no (N, D) integer temporary
+            codes |= missing[:, j].astype(np.uint16) << j
+        order = np.argsort(codes, kind="stable")
+        ordered = np.take(codes, order)
+        begins = np.flatnonzero(np.concatenate([[True], ordered[1:] != ordered[:-1]]))
+        counts = np.diff(np.append(begins, n))
+        first = order[begins]
+    rank = np.argsort(first)  # the patterns in the order of their first row
+    runs = [order[begins[p] : begins[p] + counts[p]] for p in rank]
+    starts = np.concatenate([[0], np.cumsum(counts[rank])]).tolist()
+    return missing[first[rank]], np.concatenate(runs), starts
 
 
 def conditional_terms(
@@ -131,16 +162,52 @@ def impute(
 # wake-ups made many small patterns cost several complete fits: docs/performance.md, 'Missing values').
 
 
-def padded_precisions(cov: np.ndarray, observed: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For covariances cov (M, K, D, D) float64 and the patterns' observed coordinates (n_pat, D) bool: each S_oo
-    padded with the identity on the missing coordinates, its inverse (n_pat, M, K, D, D) (S_oo^-1 on (o, o), I on
-    (m, m), exactly 0 between), half its log-determinant (n_pat, M, K) and its Cholesky factor's inverse L^-1
-    (n_pat, M, K, D, D) (the whitened E-step's), from one batched Cholesky factorisation
-    (a matrix with no coupling between o and m has a factor, and an inverse factor, with none either)."""
+@dataclass(frozen=True)
+class PatternMasks:
+    """The patterns' observed coordinates (n_pat, D) bool and what the patterns' algebra makes of them, made once per
+    fit (MissingPoints._masks), not every iteration: the algebra is a few dozen operations on arrays of a few thousand
+    numbers, where each operation's own cost is most of it (docs/performance.md, 'Missing values'). Shapes broadcast
+    against (n_pat, M, K, D[, D]); offsets: each pattern's Pattern.offset."""
+
+    observed: np.ndarray  # (n_pat, D) bool
+    block: np.ndarray  # (n_pat, 1, 1, D, D) bool: (o, o)
+    o: np.ndarray  # (n_pat, 1, 1, D) float64: 1 on o, 0 on m
+    mis: np.ndarray  # (n_pat, 1, 1, D) float64: 1 on m
+    o_mis: np.ndarray  # (n_pat, 1, 1, D, D) float64: 1 on (o, m)
+    mis_mis: np.ndarray  # (n_pat, 1, 1, D, D) float64: 1 on (m, m)
+    eye_o: np.ndarray  # (n_pat, 1, 1, D, D) float64: the identity on (o, o)
+    constant: np.ndarray  # (n_pat, 1, 1) float64: q/2 log 2pi
+    offsets: np.ndarray  # (n_pat, 1, 1) float64
+
+    @classmethod
+    def of(cls, observed: np.ndarray, offsets: np.ndarray) -> PatternMasks:
+        """The masks of observed (n_pat, D) bool, with the patterns' offsets (n_pat,)."""
+        d = observed.shape[1]
+        o = observed.astype(np.float64)[:, None, None]
+        mis = 1.0 - o
+        q = observed.sum(-1)[:, None, None]
+        return cls(
+            observed,
+            (observed[:, :, None] & observed[:, None, :])[:, None, None],
+            o,
+            mis,
+            o[..., :, None] * mis[..., None, :],
+            mis[..., :, None] * mis[..., None, :],
+            np.eye(d) * o[..., None, :],
+            0.5 * q * math.log(2.0 * math.pi),
+            offsets[:, None, None],
+        )
+
+
+def padded_precisions(cov: np.ndarray, masks: PatternMasks) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For covariances cov (M, K, D, D) float64 and the patterns' masks: each S_oo padded with the identity on the
+    missing coordinates, its inverse (n_pat, M, K, D, D) (S_oo^-1 on (o, o), I on (m, m), exactly 0 between), half
+    its log-determinant (n_pat, M, K) and its Cholesky factor's inverse L^-1 (n_pat, M, K, D, D) (the whitened
+    E-step's), from one batched Cholesky factorisation (a matrix with no coupling between o and m has a factor, and
+    an inverse factor, with none either)."""
     d = cov.shape[-1]
-    block = (observed[:, :, None] & observed[:, None, :])[:, None, None]
     # a block of a positive definite S is positive definite: cholesky_ex skips torch's check (a synchronisation)
-    chol = torch.linalg.cholesky_ex(torch.from_numpy(np.where(block, cov, np.eye(d))))[0]
+    chol = torch.linalg.cholesky_ex(torch.from_numpy(np.where(masks.block, cov, _eye(d))))[0]
     eye = torch.eye(d, dtype=chol.dtype).expand_as(chol)
     inverse = torch.linalg.solve_triangular(chol, eye, upper=False).numpy()  # L^-1: D x D solves only
     half_log_det = np.log(np.diagonal(chol.numpy(), axis1=-2, axis2=-1)).sum(-1)
@@ -148,43 +215,36 @@ def padded_precisions(cov: np.ndarray, observed: np.ndarray) -> tuple[np.ndarray
 
 
 def pattern_coefficients(
-    log_weights: np.ndarray,
-    means: np.ndarray,
-    padded: tuple[np.ndarray, np.ndarray, np.ndarray],
-    observed: np.ndarray,
-    offsets: np.ndarray,
+    log_weights: np.ndarray, means: np.ndarray, padded: tuple[np.ndarray, np.ndarray, np.ndarray], masks: PatternMasks
 ) -> np.ndarray:
     """W (n_pat, M, K, P) float64: each pattern's log-joint coefficients (as gaussian.log_joint_coefficients) for
     its points with the missing coordinates at 0, so that F(x) @ W = log w_k + log N(x_o | mu_o, S_oo) + offset; at
-    log-weights (M, K), means (M, K, D), padded_precisions' (precisions, half log-determinants), observed (n_pat, D)
-    bool and offsets (n_pat,) (what each pattern's log p(x_o) gains: Pattern.offset). In NumPy, as the rest of
-    the patterns' algebra: a few dozen operations on small arrays, each a microsecond there, several in torch."""
+    log-weights (M, K), means (M, K, D), padded_precisions' (precisions, half log-determinants) and the patterns'
+    masks (their offsets: what each pattern's log p(x_o) gains, Pattern.offset). In NumPy, as the rest of the
+    patterns' algebra: a few dozen operations on small arrays, each a microsecond there, several in torch."""
     precision, half_log_det, _ = padded
     d = means.shape[-1]
-    _, _, flat, factors, _ = pair_tables(d)
-    mu = means * observed[:, None, None]  # 0 on the missing coordinates, as the points
+    flat, factors = _pairs(d)[2:4]
+    mu = means * masks.observed[:, None, None]  # 0 on the missing coordinates, as the points
     b = (precision @ mu[..., None])[..., 0]  # A mu
-    const = pattern_constants(log_weights, half_log_det, observed, offsets) - 0.5 * (b * mu).sum(-1)
-    quad = precision.reshape(*precision.shape[:-2], d * d)[..., flat.numpy()] * factors.numpy()
+    const = pattern_constants(log_weights, half_log_det, masks) - 0.5 * (b * mu).sum(-1)
+    quad = precision.reshape(*precision.shape[:-2], d * d)[..., flat] * factors
     return np.concatenate([const[..., None], b, quad], axis=-1)
 
 
-def pattern_constants(
-    log_weights: np.ndarray, half_log_det: np.ndarray, observed: np.ndarray, offsets: np.ndarray
-) -> np.ndarray:
+def pattern_constants(log_weights: np.ndarray, half_log_det: np.ndarray, masks: PatternMasks) -> np.ndarray:
     """log w_k - log |L_oo| - q/2 log 2pi + offset (n_pat, M, K): each pattern's log-joint without its quadratic form,
-    at log-weights (M, K), padded_precisions' half log-determinants, observed (n_pat, D) bool and offsets (n_pat,)."""
-    q = observed.sum(-1)[:, None, None]
-    return log_weights - half_log_det - 0.5 * q * math.log(2.0 * math.pi) + offsets[:, None, None]
+    at log-weights (M, K), padded_precisions' half log-determinants and the patterns' masks."""
+    return log_weights - half_log_det - masks.constant + masks.offsets
 
 
 def completed_statistics(
-    stats: torch.Tensor, means: np.ndarray, cov: np.ndarray, precision: np.ndarray, observed: np.ndarray
+    stats: torch.Tensor, means: np.ndarray, cov: np.ndarray, precision: np.ndarray, masks: PatternMasks
 ) -> torch.Tensor:
     """The E-step's statistics (M, K, P) float64 over all D coordinates, summed over the patterns, from each
     pattern's (n_pat, M, K, P) float64 [sum r, sum r x, sum r x x^T] of its points with the missing coordinates at
-    0; at means (M, K, D), covariances (M, K, D, D), the padded precisions (padded_precisions) and observed
-    (n_pat, D) bool.
+    0; at means (M, K, D), covariances (M, K, D, D), the padded precisions (padded_precisions) and the patterns'
+    masks.
 
     The conditional mean is affine in x_o: with the missing coordinates at 0, the completed point is c + G x, with
     G = I on (o, o) and B = S_mo S_oo^-1 on (m, o), c = mu_m - B mu_o on m (0 on o); so its sums follow from the
@@ -194,16 +254,15 @@ def completed_statistics(
     are, and the complete rows' pattern, G = I and c = 0, adds its sums unchanged)."""
     d = means.shape[-1]
     st, mu, sigma = stats.numpy(), means, cov
-    o = observed.astype(np.float64)[:, None, None]  # (n_pat, 1, 1, D)
-    mis = 1.0 - o
-    _, _, _, _, pair_of = pair_tables(d)
+    o = masks.o
+    i, j, _, _, pair_of = _pairs(d)
     nk, s1 = st[..., 0], st[..., 1 : 1 + d]
-    s2 = np.take(st[..., 1 + d :], pair_of.numpy(), axis=-1).reshape(*st.shape[:-1], d, d)  # contiguous
-    cross = sigma * (o[..., :, None] * mis[..., None, :])  # S_om on (o, m), else 0
+    s2 = np.take(st[..., 1 + d :], pair_of, axis=-1).reshape(*st.shape[:-1], d, d)  # contiguous
+    cross = sigma * masks.o_mis  # S_om on (o, m), else 0
     solved = precision @ cross  # S_oo^-1 S_om on (o, m), else 0
-    gain = solved.swapaxes(-1, -2) + np.eye(d) * o[..., None, :]  # G
+    gain = solved.swapaxes(-1, -2) + masks.eye_o  # G
     shift = mu - (gain @ (mu * o)[..., None])[..., 0]  # c: exactly 0 on o
-    correction = sigma * (mis[..., :, None] * mis[..., None, :]) - _transposed(cross) @ solved
+    correction = sigma * masks.mis_mis - _transposed(cross) @ solved
     g_s1 = (gain @ s1[..., None])[..., 0]
     n = nk[..., None]
     first = n * shift + g_s1
@@ -213,8 +272,21 @@ def completed_statistics(
     second += c_g
     second += c_g.swapaxes(-1, -2)
     second += n[..., None] * outer
-    i, j = pair_tables(d)[:2]
-    return torch.from_numpy(np.concatenate([n, first, second[..., i.numpy(), j.numpy()]], axis=-1).sum(0))
+    return torch.from_numpy(np.concatenate([n, first, second[..., i, j]], axis=-1).sum(0))
+
+
+@functools.lru_cache(maxsize=16)
+def _eye(d: int) -> np.ndarray:
+    """np.eye(d), made once (read only)."""
+    eye = np.eye(d)
+    eye.flags.writeable = False
+    return eye
+
+
+@functools.lru_cache(maxsize=16)
+def _pairs(d: int) -> tuple[np.ndarray, ...]:
+    """features.pair_tables(d) as NumPy arrays, made once."""
+    return tuple(t.numpy() for t in pair_tables(d))
 
 
 def _transposed(a: np.ndarray) -> np.ndarray:

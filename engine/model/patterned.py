@@ -6,6 +6,8 @@ pattern in it, the log-sum-exp one pass, the sums one product per pattern; from 
 
 from __future__ import annotations
 
+import bisect
+
 import numpy as np
 import torch
 
@@ -15,20 +17,20 @@ from .features import LazyFeatures, pair_tables, scratch
 
 
 class PatternSums:
-    """Statistics per pattern, (RK, P) float64 each, of consecutive patterns from `first` on: a chunk's, then the
-    running total's (ordered_sum adds them in the chunks' order, so each pattern's sum has the same bits on any
-    number of threads)."""
+    """Statistics per pattern, (n, RK, P) float64 (one (RK, P) a pattern), of consecutive patterns from `first` on: a
+    chunk's, then the running total's (ordered_sum adds them in the chunks' order, so each pattern's sum has the same
+    bits on any number of threads)."""
 
-    def __init__(self, first: int, parts: list[torch.Tensor]) -> None:
+    def __init__(self, first: int, parts: torch.Tensor) -> None:
         self.first, self.parts = first, parts
 
     def add_(self, other: PatternSums) -> PatternSums:
         """Add a later chunk's sums (its patterns start at or after this one's last) in place."""
-        for at, part in enumerate(other.parts, start=other.first - self.first):
-            if at < len(self.parts):
-                self.parts[at].add_(part)
-            else:
-                self.parts.append(part)
+        at = other.first - self.first
+        shared = max(0, min(len(self.parts) - at, len(other.parts)))
+        self.parts[at : at + shared].add_(other.parts[:shared])
+        if shared < len(other.parts):
+            self.parts = torch.cat([self.parts, other.parts[shared:]])
         return self
 
 
@@ -54,7 +56,7 @@ def patterned_statistics(
     chunk, workers = gaussian._chunking(n, chunk, features.device, workers)
     coef_rows = coef.reshape(n_pat, r * k, p)
     log_norm = torch.empty(r, n, dtype=coef.dtype, device=features.device)
-    bounds = np.asarray(starts)
+    bounds = [int(b) for b in starts]  # Python ints: _cuts' few comparisons per pattern cost NumPy's scalars tenfold
 
     def one_chunk(lo: int) -> PatternSums:
         hi = min(lo + chunk, n)
@@ -68,7 +70,7 @@ def patterned_statistics(
         return PatternSums(first, _segment_sums(resp, block, cuts))
 
     total = ordered_sum(one_chunk, range(0, n, chunk), workers)
-    return torch.stack(total.parts).view(n_pat, r, k, p), log_norm
+    return total.parts.view(n_pat, r, k, p), log_norm
 
 
 def _log_joint(coef: torch.Tensor, block: torch.Tensor, out: torch.Tensor, cuts: list[tuple[int, int]]) -> None:
@@ -85,23 +87,25 @@ def _log_joint(coef: torch.Tensor, block: torch.Tensor, out: torch.Tensor, cuts:
             np.matmul(w, f_np[:, a:b], out=out_np[:, a:b])
 
 
-def _segment_sums(resp: torch.Tensor, block: torch.Tensor, cuts: list[tuple[int, int]]) -> list[torch.Tensor]:
-    """Each pattern's statistics (RK, P) float64 = resp[:, a:b] @ block[:, a:b]^T for its columns (a, b) of a
-    chunk: gaussian.weighted_sums (segments multiplied as a batch, summed in float64) for a long run of rows; on the
+def _segment_sums(resp: torch.Tensor, block: torch.Tensor, cuts: list[tuple[int, int]]) -> torch.Tensor:
+    """Each pattern's statistics (len(cuts), RK, P) float64 = resp[:, a:b] @ block[:, a:b]^T for its columns (a, b) of
+    a chunk: gaussian.weighted_sums (segments multiplied as a batch, summed in float64) for a long run of rows; on the
     CPU one NumPy product for a short one (under one of its segments: faster than torch's product there, and without
     its per-call cost, which tens of small patterns per chunk add up; slower on longer runs: docs/performance.md,
-    'Missing values')."""
+    'Missing values'), written in place into one array (one conversion per chunk, not per pattern)."""
     short = gaussian.SEGMENT_ROWS
     if block.device.type != "cpu":
-        return [gaussian.weighted_sums(resp[:, a:b], block.T[a:b]) for a, b in cuts]
+        return torch.stack([gaussian.weighted_sums(resp[:, a:b], block.T[a:b]) for a, b in cuts])
     r_np, f_np = resp.numpy(), block.numpy()
-    out = []
-    for a, b in cuts:
+    out = np.empty((len(cuts), r_np.shape[0], f_np.shape[0]), dtype=r_np.dtype)
+    for q, (a, b) in enumerate(cuts):
         if b - a < short:
-            out.append(torch.from_numpy(np.matmul(r_np[:, a:b], f_np[:, a:b].T).astype(np.float64, copy=False)))
-        else:
-            out.append(gaussian.weighted_sums(resp[:, a:b], block.T[a:b]))
-    return out
+            np.matmul(r_np[:, a:b], f_np[:, a:b].T, out=out[q])
+    sums = torch.from_numpy(out.astype(np.float64, copy=False))
+    for q, (a, b) in enumerate(cuts):
+        if b - a >= short:
+            sums[q] = gaussian.weighted_sums(resp[:, a:b], block.T[a:b])
+    return sums
 
 
 def patterned_whitened(
@@ -128,7 +132,7 @@ def patterned_whitened(
     offsets = torch.from_numpy(const.reshape(n_pat, m, 1)).to(z.dtype)
     chunk, workers = gaussian._chunking(n, max(256, gaussian.WHITENED_ELEMENTS // (m * d)), z.device, workers)
     log_norm = torch.empty(r, n, dtype=z.dtype)
-    bounds = np.asarray(starts)
+    bounds = [int(b) for b in starts]  # Python ints: _cuts' few comparisons per pattern cost NumPy's scalars tenfold
 
     def one_chunk(lo: int) -> PatternSums:
         hi = min(lo + chunk, n)
@@ -147,17 +151,17 @@ def patterned_whitened(
         parts = [
             np.concatenate([resp[:, a:b].sum(1).numpy(), (z_np[:, a:b] @ y_np[:, a:b].T).ravel()]) for a, b in cuts
         ]
-        return PatternSums(first, [torch.from_numpy(part.astype(np.float64, copy=False)) for part in parts])
+        return PatternSums(first, torch.from_numpy(np.stack(parts).astype(np.float64, copy=False)))
 
-    total = torch.stack(ordered_sum(one_chunk, range(0, n, chunk), workers).parts)  # (n_pat, M + (1 + D) M D)
+    total = ordered_sum(one_chunk, range(0, n, chunk), workers).parts  # (n_pat, M + (1 + D) M D)
     moments = total[:, m:].view(n_pat, 1 + d, m, d).transpose(1, 2)  # row 0 sum r x, then sum r x x^T
     second = moments[:, :, 1:].reshape(n_pat, m, d * d)[..., pair_tables(d)[2]]
     return torch.cat([total[:, :m, None], moments[:, :, 0], second], dim=-1).view(n_pat, r, k, -1), log_norm
 
 
-def _cuts(bounds: np.ndarray, lo: int, hi: int) -> tuple[int, list[tuple[int, int]]]:
+def _cuts(bounds: list[int], lo: int, hi: int) -> tuple[int, list[tuple[int, int]]]:
     """The first pattern with rows in lo:hi (pattern q's rows bounds[q]:bounds[q + 1]) and each such pattern's
     columns (a, b) of the chunk, in order."""
-    first = int(np.searchsorted(bounds, lo, side="right")) - 1
-    last = int(np.searchsorted(bounds, hi, side="left"))
+    first = bisect.bisect_right(bounds, lo) - 1
+    last = bisect.bisect_left(bounds, hi)
     return first, [(max(bounds[q], lo) - lo, min(bounds[q + 1], hi) - lo) for q in range(first, last)]

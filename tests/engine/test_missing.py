@@ -18,7 +18,7 @@ from scipy.stats import multivariate_normal
 from engine import COVARIANCE_TYPES, FitConfig, InitParams, run_to_end
 from engine.errors import DataError, UserError
 from engine.inference.fitting import fit
-from engine.model.conditional import impute, patterns_of
+from engine.model.conditional import impute, pattern_runs, patterns_of
 from engine.model.gaussian import use_whitened
 
 # measured: the K = 1 fit and the textbook iteration differ by at most 2e-15 in the means and covariances after
@@ -179,6 +179,19 @@ def test_patterns_are_numpys_unique_rows(d: int) -> None:
     for p, q in zip(found, np.argsort(first), strict=True):
         assert np.array_equal(p.rows.numpy(), np.flatnonzero(inverse.reshape(-1) == q))
         assert np.array_equal(p.mis.numpy(), np.flatnonzero(keys[q]))
+
+
+@pytest.mark.parametrize("d", [1, 5, 16, 17])
+def test_pattern_runs_are_numpys_unique_rows(d: int) -> None:
+    """pattern_runs (one uint16 per row sorted by radix up to 16 columns, patterns_of's grouping above): np.unique's
+    rows of the mask in the order of their first row, each pattern's rows a run of the order, in their own order."""
+    missing = np.random.default_rng(d).random((3000, d)) < 0.4 / d
+    keys, first, inverse = np.unique(missing, axis=0, return_index=True, return_inverse=True)
+    found, order, starts = pattern_runs(missing)
+    assert len(found) == len(keys) > 1 and starts[-1] == len(missing)
+    for p, q in enumerate(np.argsort(first)):
+        assert np.array_equal(found[p], keys[q])
+        assert np.array_equal(order[starts[p] : starts[p + 1]], np.flatnonzero(inverse.reshape(-1) == q))
 
 
 def test_batched_restarts_are_the_lone_fits():
