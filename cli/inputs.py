@@ -139,8 +139,10 @@ def stream_source(args):
 
     limit = parse_size(args.memory_limit) if args.memory_limit is not None else default_memory_limit()
     args.limit_bytes = limit
-    missing = _missing(args)
-    source = chunked_source(args.data, _columns(args.columns), limit, cluster=bool(args.dask), missing=missing)
+    missing, columns = _missing(args), _columns(args.columns)
+    probe = columns if args.weights is None or columns is None else [c for c in columns if c != args.weights]
+    # (the weights' column named in --columns too is open_weighted's one line, not the probe's 'chosen twice')
+    source = chunked_source(args.data, probe or None, limit, cluster=bool(args.dask), missing=missing)
     if source is None or args.weights is None:
         return source
     from engine.io.weighted import open_weighted

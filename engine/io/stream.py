@@ -250,21 +250,20 @@ def _checked_chunk(source, names: tuple[str, ...], chunk: np.ndarray, read: int,
 
     weighted = bool(getattr(source, "weighted", False))
     points = chunk[:, :-1] if weighted else chunk
-    holes, rest, shift = 0, chunk, 0
+    holes = 0
     if missing:  # the fitted columns may hold NaN (not an infinity); the weights none
         from .observed import check_observed_chunk
 
-        holes = check_observed_chunk(source.path, names, points, read)
-        rest, shift = chunk[:, points.shape[1] :], points.shape[1]
-    bad = first_non_finite(rest)
+        holes = check_observed_chunk(source, names[: points.shape[1]], points, read)
+    bad = None if missing else first_non_finite(points)
     if bad is not None:
         r, j, value = bad
-        hint = MISSING_HINT if np.isnan(value) and j + shift < points.shape[1] else ""  # a weight is never missing
+        hint = MISSING_HINT if np.isnan(value) else ""
         raise DataError(
-            f"{source.path}: row {read + r}, column {j + shift} ({names[j + shift]!r}) is {value}: remove or fill "
-            f"non-finite values{hint}"
+            f"{source.path}: row {read + r}, column {j} ({names[j]!r}) is {value}: remove or fill non-finite "
+            f"values{hint}"
         )
-    if weighted:
+    if weighted:  # a weight that is not a finite number >= 0: its line, as in memory
         check_weight_chunk(source, chunk[:, -1], read)
     return holes
 

@@ -117,7 +117,11 @@ def test_the_first_pass_takes_each_columns_observed_values(tmp_path) -> None:
     ("where", "value", "said"),
     [
         ((37, 1), np.inf, r"x\.npy: row 37, column 1 \('x1'\) is inf: remove or fill infinite values"),
-        ((412, None), np.nan, r"x\.npy: row 412 \(counted from 0 without the header\) has every fitted column missing"),
+        (
+            (412, None),
+            np.nan,
+            r"x\.npy: row 412 \(counted from 0\) has no value in any fitted column \('x0', 'x1', 'x2'\): ",
+        ),
         ((None, 2), np.nan, r"x\.npy: column 2 \('x2'\) has no observed value"),
     ],
 )
