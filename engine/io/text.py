@@ -20,9 +20,10 @@ from .dataset import Dataset
 
 
 def read_header(first: list[str]) -> tuple[bool, list[str]]:
-    """Whether a table's first row is a header (not all numbers), and the column names it gives (a blank or
-    absent name is xj, as unnamed_columns names it)."""
-    has_header = not all(_is_number(f) or _DECIMAL_COMMA.fullmatch(f) for f in first if f != "")  # '1,500' no name
+    """Whether a table's first row is a header (not all numbers and missing values' tokens), and the column names it
+    gives (a blank or absent name is xj, as unnamed_columns names it). A first row 'NA,1.5' is a data row missing
+    a value (with --missing em it is fitted, without it it is named), never a header that hides it."""
+    has_header = not all(_is_number(f) or _DECIMAL_COMMA.fullmatch(f) for f in first if not is_missing(f))
     return has_header, [h if has_header and h else f"x{j}" for j, h in enumerate(first)]
 
 

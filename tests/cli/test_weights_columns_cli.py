@@ -65,6 +65,9 @@ def test_columns_naming_the_weights_column_is_one_line(tmp_path, capsys, columns
     data = _table(tmp_path)
     out = tmp_path / "out.json"
     argv = [command, str(data), "-k", "1", "--weights", "w", "--columns", columns, *limit, "-o", str(out)]
-    said = f"{data}: column 1 ('w') is both --weights and in --columns: the weights are never fitted; leave it out"
+    said = (
+        f"{data}: column 1 ('w') is both --weights and in --columns: the weights are never fitted; leave it out of "
+        "--columns (--columns all means every column but the weights')"
+    )
     expect_user_error(capsys, argv, said)
     assert not out.exists()
