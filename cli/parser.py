@@ -293,6 +293,9 @@ def _select_parser(sub) -> None:
     )
     s.add_argument("--seed", type=int, default=0, help="random seed of the starts (default 0)")
     s.add_argument("--fix", action="append", help=argparse.SUPPRESS)  # refused with a line saying why
+    for flag in ("--bootstrap", "--bootstrap-type"):  # fit's (standard errors of one fit): refused, saying so
+        s.add_argument(flag, help=argparse.SUPPRESS)
+    s.add_argument("--information", action="store_true", help=argparse.SUPPRESS)
     _missing_arg(s, "BIC with the observed-data log-likelihood and n = the rows")
     _reg_args(s)
     _prior_arg(s)

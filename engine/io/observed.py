@@ -88,7 +88,10 @@ def no_observed_value(path, places: list[str], count: int, names: tuple[str, ...
     dropped: the labels export and a session keep one row per data row of the file, and BIC's n counts them."""
     more = ""
     if count > 1:
-        listed = ", ".join(places[1:]) + (", ..." if count > len(places) else "")
+        rest = places[1:]
+        if all(p.startswith("line ") for p in rest):  # 'lines 9, 12, ...'
+            rest = [f"line{'s' * (len(rest) > 1)} {rest[0][5:]}", *(p[5:] for p in rest[1:])]
+        listed = ", ".join(rest) + (", ..." if count > len(places) else "")
         more = f" (and {count - 1:,} more such row{'s' * (count > 2)}: {listed})"
     return NoObservedValue(
         f"{path}: {places[0]} has no value in any fitted column ({', '.join(map(repr, names))}){more}: such a row "

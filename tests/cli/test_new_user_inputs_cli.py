@@ -75,3 +75,17 @@ def test_bootstrap_type_without_bootstrap_is_one_line(tmp_path, capsys) -> None:
         capsys, argv, "--bootstrap-type parametric says how bootstrap replicates are drawn, and no --bootstrap"
     )
     assert not out.exists() and not (tmp_path / "l.csv").exists()
+
+
+@pytest.mark.parametrize(
+    ("flag", "then"), [(["--bootstrap", "20"], "--bootstrap 200"), (["--information"], "--information")]
+)
+def test_select_refuses_a_fits_standard_errors_saying_which_fit(tmp_path, capsys, flag, then) -> None:
+    """(argparse's 'unrecognized arguments' said neither why nor what to run.)"""
+    data, out = tmp_path / "d.csv", tmp_path / "o.json"
+    data.write_text("x,y\n" + ROWS.replace("NA", "0.2"))
+    said = f"select does not take {flag[0]}: standard errors are a fit's; fit the model select chose, fit DATA -k K "
+    expect_user_error(
+        capsys, ["select", str(data), "-k", "1-2", *flag, "-o", str(out)], said + f"--covariance MODEL {then}"
+    )
+    assert not out.exists()
