@@ -105,7 +105,7 @@ def pick_array_columns(
         raise DataError(f"{path}: array has no columns")
     idx = resolve_columns(path, columns, names, list(range(array.shape[1])), at_most)
     points = array[:, idx].astype(np.float64)
-    check_finite(path, points, idx, missing=missing)
+    check_finite(path, points, idx, names, missing=missing)
     return Dataset(points, tuple(names[i] for i in idx), tuple(idx), str(path))
 
 

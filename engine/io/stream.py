@@ -259,9 +259,9 @@ def _checked_chunk(source, names: tuple[str, ...], chunk: np.ndarray, read: int,
     if bad is not None:
         r, j, value = bad
         hint = MISSING_HINT if np.isnan(value) else ""
-        raise DataError(
-            f"{source.path}: row {read + r}, column {j} ({names[j]!r}) is {value}: remove or fill non-finite "
-            f"values{hint}"
+        raise DataError(  # columns.check_finite's words, as the data in memory says it
+            f"{source.path}: row {read + r}, column {j} ({names[j]!r}): value {value} is not a finite number: remove "
+            f"or fill that row{hint}"
         )
     if weighted:  # a weight that is not a finite number >= 0: its line, as in memory
         check_weight_chunk(source, chunk[:, -1], read)

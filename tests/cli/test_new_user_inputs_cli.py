@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from bad_inputs import expect_user_error
 
@@ -89,3 +90,48 @@ def test_select_refuses_a_fits_standard_errors_saying_which_fit(tmp_path, capsys
         capsys, ["select", str(data), "-k", "1-2", *flag, "-o", str(out)], said + f"--covariance MODEL {then}"
     )
     assert not out.exists()
+
+
+def _parquet(path, **columns) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({k: pa.array(v, type=pa.int64()) for k, v in columns.items()}), path)
+
+
+CHUNKS = ["--memory-limit", "10"]
+
+
+def test_a_null_in_integer_parquet_columns_read_by_chunks_is_a_missing_value(tmp_path, capsys) -> None:
+    """It read as int64's smallest number (-9.2e18), fitted as a value (its mean -1.8e17, 0 missing values); now
+    the fit is the in-memory one (the reference: the same file loaded whole)."""
+    path = tmp_path / "ints.parquet"
+    _parquet(path, a=[None, 3, 5, 4, 8, 7, 1, 2], b=[1, 2, 2, 3, 5, 4, 1, 0])
+    fits = []
+    for limit in ([], CHUNKS):
+        out = tmp_path / f"o{len(limit)}.json"
+        assert cli(["fit", str(path), "-k", "1", "--missing", "em", *limit, "-o", str(out), "--quiet"]) == 0
+        fits.append(json.loads(out.read_text()))
+    assert fits[1]["missing_values"] == fits[0]["missing_values"] == 1
+    np.testing.assert_allclose(fits[1]["means"], fits[0]["means"], rtol=1e-12)
+    assert fits[1]["log_likelihood"] == pytest.approx(fits[0]["log_likelihood"], rel=1e-12)
+
+
+@pytest.mark.parametrize("limit", [[], CHUNKS])
+def test_a_null_weight_in_parquet_is_named_by_row_as_in_memory(tmp_path, capsys, limit) -> None:
+    """By chunks it said "column 'w' has missing values: ..., or fit with --missing em" (no row; the flag fills
+    fitted coordinates, never weights)."""
+    path = tmp_path / "w.parquet"
+    _parquet(path, x=[1, 2, 3, 4, 5, 6], y=[2, 1, 4, 3, 6, 5], w=[1, 2, 1, None, 1, 1])
+    said = f"{path}: row 3 (counted from 0), column 2 ('w'): the weight is missing (only the fitted columns may"
+    expect_user_error(
+        capsys, ["fit", str(path), "-k", "1", "--weights", "w", *limit, "-o", str(tmp_path / "o.json")], said
+    )
+
+
+def test_a_nan_read_by_chunks_is_worded_as_in_memory(tmp_path, capsys) -> None:
+    path = tmp_path / "x.npy"
+    np.save(path, np.array([[1.0, 2.0], [2.0, np.nan], [3.0, 1.0], [4.0, 4.0]]))
+    said = f"{path}: row 1, column 1 ('x1'): value nan is not a finite number: remove or fill that row, or fit with"
+    for limit in ([], CHUNKS):
+        expect_user_error(capsys, ["fit", str(path), "-k", "1", *limit, "-o", str(tmp_path / "o.json")], said)

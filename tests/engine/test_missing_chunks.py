@@ -140,5 +140,7 @@ def test_a_missing_value_without_the_flag_names_it(tmp_path) -> None:
     x = _data(n=300, seed=8)
     np.save(tmp_path / "x.npy", x)
     first = np.argwhere(np.isnan(x))[0]
-    with pytest.raises(DataError, match=rf"row {first[0]}, column {first[1]} .* is nan: .*--missing em"):
+    with pytest.raises(
+        DataError, match=rf"row {first[0]}, column {first[1]} .*: value nan is not a finite number: .*--missing em"
+    ):
         list(fit_stream(NpySource(tmp_path / "x.npy"), FitConfig(n_components=2), rows=100))
