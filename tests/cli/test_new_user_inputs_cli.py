@@ -135,3 +135,13 @@ def test_a_nan_read_by_chunks_is_worded_as_in_memory(tmp_path, capsys) -> None:
     said = f"{path}: row 1, column 1 ('x1'): value nan is not a finite number: remove or fill that row, or fit with"
     for limit in ([], CHUNKS):
         expect_user_error(capsys, ["fit", str(path), "-k", "1", *limit, "-o", str(tmp_path / "o.json")], said)
+
+
+def test_fix_with_an_empty_list_is_one_line_not_every_component(tmp_path, capsys) -> None:
+    """'--fix means=' pinned every mean silently (as '--fix means' does): a list left out is a mistake."""
+    data, start, out = tmp_path / "d.csv", tmp_path / "start.json", tmp_path / "o.json"
+    data.write_text("x,y\n" + ROWS.replace("NA", "0.2") + "6,6\n6.5,5.5\n7,6.2\n")
+    assert cli(["fit", str(data), "-k", "2", "--max-iter", "2", "-o", str(start), "--quiet"]) == 0
+    said = "--fix means=: no component after '=': list them, as --fix means=0,2, or pin every one with --fix means"
+    expect_user_error(capsys, ["fit", str(data), "--init", str(start), "--fix", "means=", "-o", str(out)], said)
+    assert not out.exists()
