@@ -52,12 +52,31 @@ def add_observed(a: Moments, b: Moments) -> Moments:
     return Moments(total, mean, m2, np.fmin(a.low, b.low), np.fmax(a.high, b.high))
 
 
-def check_observed_chunk(source, names: tuple[str, ...], points: np.ndarray, first_row: int) -> int:
-    """The missing cells (NaN) of a chunk (c, D) of a source (stream.open_source's) whose first row is first_row
-    (from 0, without the header); a DataError naming the first infinity, or the first row with every coordinate
-    missing (no_observed_value's line, its place in the file: places.source_place)."""
-    from .places import source_place
+class EmptyRows:
+    """The rows with no observed value a pass over data read by chunks meets: the first five (from 0, without the
+    header) and how many, refused in one line once the pass has read them all (check)."""
 
+    def __init__(self) -> None:
+        self.first: list[int] = []
+        self.count = 0
+
+    def add(self, rows: np.ndarray, first_row: int) -> None:
+        """A chunk's such rows (its places, from 0), the chunk's first row first_row."""
+        self.first += [first_row + int(r) for r in rows[: max(5 - len(self.first), 0)]]
+        self.count += len(rows)
+
+    def check(self, source, names: tuple[str, ...]) -> None:
+        """no_observed_value's line, with the rows' places in the file (places.source_places), if there were any."""
+        from .places import source_places
+
+        if self.count:
+            raise no_observed_value(source.path, source_places(source, self.first), self.count, names)
+
+
+def check_observed_chunk(source, names: tuple[str, ...], points: np.ndarray, first_row: int, empty: EmptyRows) -> int:
+    """The missing cells (NaN) of a chunk (c, D) of a source (stream.open_source's) whose first row is first_row
+    (from 0, without the header); a DataError naming the first infinity; the rows with every coordinate missing
+    go to empty (refused once the pass ends)."""
     infinite = np.argwhere(np.isinf(points))
     if len(infinite):
         r, j = infinite[0]
@@ -66,9 +85,7 @@ def check_observed_chunk(source, names: tuple[str, ...], points: np.ndarray, fir
             "infinite values"
         )
     holes = np.isnan(points)
-    empty = np.flatnonzero(holes.all(1))
-    if len(empty):
-        raise no_observed_value(source.path, [source_place(source, first_row + int(empty[0]))], 1, names)
+    empty.add(np.flatnonzero(holes.all(1)), first_row)
     return int(holes.sum())
 
 
@@ -88,15 +105,18 @@ def no_observed_value(path, places: list[str], count: int, names: tuple[str, ...
     dropped: the labels export and a session keep one row per data row of the file, and BIC's n counts them."""
     more = ""
     if count > 1:
-        rest = places[1:]
-        if all(p.startswith("line ") for p in rest):  # 'lines 9, 12, ...'
-            rest = [f"line{'s' * (len(rest) > 1)} {rest[0][5:]}", *(p[5:] for p in rest[1:])]
-        listed = ", ".join(rest) + (", ..." if count > len(places) else "")
-        more = f" (and {count - 1:,} more such row{'s' * (count > 2)}: {listed})"
+        more = f" (and {count - 1:,} more such row{'s' * (count > 2)}: {_listed(places[1:], count > len(places))})"
     return NoObservedValue(
         f"{path}: {places[0]} has no value in any fitted column ({', '.join(map(repr, names))}){more}: such a row "
         "tells nothing about the mixture: remove it, or choose other columns"
     )
+
+
+def _listed(places: list[str], cut: bool) -> str:
+    """Places as one list: 'lines 9, 12, ...' or 'rows 9, 12 (counted from 0)' (cut: more than these)."""
+    unit, tail = ("line", "") if places[0].startswith("line ") else ("row", " (counted from 0)")
+    numbers = [p.removeprefix(f"{unit} ").removesuffix(tail) for p in places]
+    return f"{unit}{'s' * (len(places) > 1)} {', '.join(numbers)}{', ...' if cut else ''}{tail}"
 
 
 def check_observed_columns(path: Path, names: tuple[str, ...], m: Moments) -> None:

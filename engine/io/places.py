@@ -24,10 +24,15 @@ def row_places(path: str | Path, rows: list[int]) -> list[str]:
 
 
 def source_place(source, row: int) -> str:
-    """The place of data row `row` (from 0) of a source read by chunks: its line when the source is one text
-    table (CsvSource.line_of), else its row."""
-    line_of = getattr(source, "line_of", None)
-    return f"line {line_of(row)}" if line_of is not None else binary_place(row)
+    """The place of data row `row` (from 0) of a source read by chunks (source_places)."""
+    return source_places(source, [row])[0]
+
+
+def source_places(source, rows: list[int]) -> list[str]:
+    """The places of data rows (from 0, ascending) of a source read by chunks: their lines when the source is one
+    text table (CsvSource.lines_of: one pass over its lines), else their rows."""
+    lines_of = getattr(source, "lines_of", None)
+    return [f"line {no}" for no in lines_of(rows)] if lines_of is not None else [binary_place(r) for r in rows]
 
 
 def binary_place(row: int) -> str:

@@ -145,3 +145,19 @@ def test_fix_with_an_empty_list_is_one_line_not_every_component(tmp_path, capsys
     said = "--fix means=: no component after '=': list them, as --fix means=0,2, or pin every one with --fix means"
     expect_user_error(capsys, ["fit", str(data), "--init", str(start), "--fix", "means=", "-o", str(out)], said)
     assert not out.exists()
+
+
+def test_rows_with_nothing_observed_are_listed_alike_in_memory_and_by_chunks(tmp_path, capsys) -> None:
+    """By chunks the first pass reads every row before refusing (it stopped at the first): the same line."""
+    x = np.random.default_rng(0).normal(size=(300, 2))
+    x[[3, 9, 40, 41, 200, 250, 299]] = np.nan
+    path = tmp_path / "e.npy"
+    np.save(path, x)
+    said = (
+        f"{path}: row 3 (counted from 0) has no value in any fitted column ('x0', 'x1') (and 6 more such rows: rows "
+        "9, 40, 41, 200, ... (counted from 0)): such a row tells nothing about the mixture: remove it, or choose other"
+    )
+    for limit in ([], ["--memory-limit", "1K"]):
+        expect_user_error(
+            capsys, ["fit", str(path), "-k", "1", "--missing", "em", *limit, "-o", str(tmp_path / "o.json")], said
+        )
