@@ -18,7 +18,13 @@ def check_bootstrap(args, streamed: bool) -> None:
     """Refuse --bootstrap before the fit runs: fewer than two replicates, or data not held in memory. (Pinned
     parameters stay pinned in every replicate: their standard errors are nil.)"""
     if args.bootstrap is None:
+        if args.bootstrap_type is not None:  # a flag that alone would do nothing: the user meant a bootstrap
+            raise UserError(
+                f"--bootstrap-type {args.bootstrap_type} says how bootstrap replicates are drawn, and no --bootstrap B "
+                "asks for them: add --bootstrap 200, say, or drop --bootstrap-type"
+            )
         return
+    args.bootstrap_type = args.bootstrap_type or "nonparametric"
     if args.bootstrap < MIN_REPLICATES:
         raise UserError(f"--bootstrap needs at least {MIN_REPLICATES} replicates, got {args.bootstrap}")
     if getattr(args, "missing", None):  # its replicates' E-step weighs complete points (selection/bootstrap.py)

@@ -32,6 +32,13 @@ def cmd_select(args) -> int:
         raise UserError(f"{args.output}: select writes JSON: name the file *.json")
     if args.fix:
         raise UserError(NOT_IN_SELECT)
+    asked = [f for f, on in (("--bootstrap", args.bootstrap), ("--bootstrap-type", args.bootstrap_type),
+                             ("--information", args.information)) if on]  # fmt: skip
+    if asked:
+        raise UserError(
+            f"select does not take {asked[0]}: standard errors are a fit's; fit the model select chose, "
+            f"fit DATA -k K --covariance MODEL {'--information' if asked[0] == '--information' else '--bootstrap 200'}"
+        )
     ks = _k_range(args.components)
     types = prior_types(args, covariance_list(args.covariance))
     base = FitConfig(

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.config import FitConfig
-from engine.errors import UserError
+from engine.errors import UserError, counted
 from engine.inference.fitting import check_data
 from engine.io import data as data_mod
 from engine.io.export import PARAMS_FORMATS, read_params
@@ -50,8 +50,9 @@ def _check(args, ds: data_mod.Dataset) -> None:
     holes = np.isnan(ds.points)
     patterns = len(np.unique(holes[holes.any(1)], axis=0))
     print(
-        f"missing values: {int(holes.sum()):,} of {holes.size:,} ({holes.mean():.1%}) in {int(holes.any(1).sum()):,} "
-        f"rows, {patterns} pattern{'s' * (patterns != 1)}: fitted by exact EM on each point's observed coordinates",
+        f"missing values: {int(holes.sum()):,} of {holes.size:,} ({holes.mean():.1%}) in "
+        f"{counted(int(holes.any(1).sum()), 'row')}, {counted(patterns, 'pattern')}: fitted by exact EM on each "
+        "point's observed coordinates",
         file=sys.stderr,
     )
 
@@ -86,7 +87,7 @@ def fit_config(args) -> FitConfig:
         init_params, init = read_params(init).as_init(), None
     k = len(init_params.weights) if init_params is not None else None
     return FitConfig(
-        n_components=args.components,
+        n_components=args.components if args.components is not None else k or 3,  # -k's default: the start's K
         algorithm=args.algorithm,
         covariance_type=args.covariance,
         init=init,
@@ -139,8 +140,10 @@ def stream_source(args):
 
     limit = parse_size(args.memory_limit) if args.memory_limit is not None else default_memory_limit()
     args.limit_bytes = limit
-    missing = _missing(args)
-    source = chunked_source(args.data, _columns(args.columns), limit, cluster=bool(args.dask), missing=missing)
+    missing, columns = _missing(args), _columns(args.columns)
+    probe = columns if args.weights is None or columns is None else [c for c in columns if c != args.weights]
+    # (the weights' column named in --columns too is open_weighted's one line, not the probe's 'chosen twice')
+    source = chunked_source(args.data, probe or None, limit, cluster=bool(args.dask), missing=missing)
     if source is None or args.weights is None:
         return source
     from engine.io.weighted import open_weighted

@@ -151,7 +151,7 @@ def _fit_parser(sub) -> None:
     """fit: the data, the model, the start, when to stop, the outputs and where it runs."""
     f = sub.add_parser("fit", help="fit a mixture to data")
     _data_args(f)
-    f.add_argument("-k", "--components", type=int, default=3, help="number of components K (default 3)")
+    f.add_argument("-k", "--components", type=int, help="number of components K (default: the --init file's K, else 3)")
     f.add_argument(
         "--covariance",
         type=_covariance,
@@ -241,8 +241,8 @@ def _bootstrap_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--bootstrap-type",
         choices=("nonparametric", "parametric", "weighted"),
-        default="nonparametric",
-        help="nonparametric (default): the points resampled with replacement; weighted: the Bayesian bootstrap "
+        help="with --bootstrap, how the replicates are drawn: nonparametric (default): the points resampled with "
+        "replacement; weighted: the Bayesian bootstrap "
         "(exponential weights, mclust's wlbs); parametric: points drawn from the fitted mixture",
     )
     p.add_argument(
@@ -293,6 +293,9 @@ def _select_parser(sub) -> None:
     )
     s.add_argument("--seed", type=int, default=0, help="random seed of the starts (default 0)")
     s.add_argument("--fix", action="append", help=argparse.SUPPRESS)  # refused with a line saying why
+    for flag in ("--bootstrap", "--bootstrap-type"):  # fit's (standard errors of one fit): refused, saying so
+        s.add_argument(flag, help=argparse.SUPPRESS)
+    s.add_argument("--information", action="store_true", help=argparse.SUPPRESS)
     _missing_arg(s, "BIC with the observed-data log-likelihood and n = the rows")
     _reg_args(s)
     _prior_arg(s)

@@ -24,9 +24,14 @@ def parse_fixed(items: list[str] | None, k: int | None) -> FixedParams | None:
         raise UserError(NEEDS_INIT)
     pinned: dict[str, set[int]] = {kind: set() for kind in KINDS}
     for item in items:
-        kind, _, comps = item.partition("=")
+        kind, equals, comps = item.partition("=")
         if kind not in KINDS:
             raise UserError(f"--fix {item}: pin one of {', '.join(KINDS)}, as --fix means=0,2 (no components: all)")
+        if equals and not comps:  # 'means=' is a list left out, not 'every component' (which is --fix means)
+            raise UserError(
+                f"--fix {item}: no component after '=': list them, as --fix {kind}=0,2, or pin every one with "
+                f"--fix {kind}"
+            )
         pinned[kind] |= _components(item, comps, k)
     fixed = FixedParams(**{kind: tuple(sorted(c)) for kind, c in pinned.items()})
     completed = fixed.completed(k)

@@ -89,6 +89,7 @@ _EXPORTS = {
     ),
     "io.weighted": ("load_weighted",),
     "io.columns": ("MISSING_HINT",),
+    "io.observed": ("NoObservedValue",),
     "model.conditional": ("impute",),
     "model.prior": ("NO_PRIOR_MODELS", "PRIOR_MODELS"),
     "model.projection": (

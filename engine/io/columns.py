@@ -16,6 +16,15 @@ from .dataset import Dataset
 MISSING_HINT = ", or fit with --missing em (exact EM for values missing at random)"
 
 
+class BadValue(DataError):
+    """A value of a data file refused where it was read: its place ('line 5', or a binary table's 'row 4'), its
+    0-based column, its name and its value as text, for a caller that words it otherwise (a weight: weighted.py)."""
+
+    def __init__(self, message: str, place: str, column: int, name: str, text: str) -> None:
+        super().__init__(message)
+        self.place, self.column, self.name, self.text = place, column, name, text
+
+
 def check_finite(
     path: Path,
     points: np.ndarray,
@@ -31,8 +40,12 @@ def check_finite(
         row, j = bad[0]
         name = f" ({names[idx[j]]!r})" if names is not None else ""
         what = "remove or fill that row" + (MISSING_HINT if np.isnan(points[row, j]) else "")
-        raise DataError(
-            f"{path}: row {row}, column {idx[j]}{name}: value {points[row, j]} is not a finite number{note}: {what}"
+        raise BadValue(
+            f"{path}: row {row}, column {idx[j]}{name}: value {points[row, j]} is not a finite number{note}: {what}",
+            f"row {row} (counted from 0)",
+            idx[j],
+            names[idx[j]] if names is not None else f"x{idx[j]}",
+            str(points[row, j]),
         )
 
 
@@ -92,7 +105,7 @@ def pick_array_columns(
         raise DataError(f"{path}: array has no columns")
     idx = resolve_columns(path, columns, names, list(range(array.shape[1])), at_most)
     points = array[:, idx].astype(np.float64)
-    check_finite(path, points, idx, missing=missing)
+    check_finite(path, points, idx, names, missing=missing)
     return Dataset(points, tuple(names[i] for i in idx), tuple(idx), str(path))
 
 

@@ -66,6 +66,20 @@ class CsvSource:
         except UnicodeDecodeError as exc:
             raise DataError(f"{self.path}: is not UTF-8 text (byte {exc.start}): save it as UTF-8 CSV") from None
 
+    def lines_of(self, rows: list[int]) -> list[int]:
+        """The line numbers of data rows (from 0, without the header; ascending): one pass over the file's lines,
+        for an error's message."""
+        wanted, out = set(rows), {}
+        lines = self._lines()
+        if self.has_header:
+            next(lines)
+        for i, (no, _) in enumerate(lines):
+            if i in wanted:
+                out[i] = no
+                if len(out) == len(wanted):
+                    break
+        return [out[r] for r in rows]
+
     def byte_parts(self, rows: int) -> list[tuple[int, int, int, int, int]]:
         """The file cut into parts of at most `rows` data rows at line ends, for workers that read a part alone:
         (first row, rows, first byte, end byte, first line number) each; the header lies in the first part. One

@@ -160,7 +160,20 @@ def load(
     """Load a data file (CSV/TSV/whitespace text, .npy, .npz, .parquet) and pick the chosen columns: 0-based indices,
     header names, ranges such as '1-4' (inclusive) or 'all' (see `resolve_columns`). By default every numeric
     column but a leading row-index column, the first `at_most` of them when given. missing: a missing value (an
-    empty or NA field, a Parquet null, a NaN) reads as NaN; else it is refused with a line naming --missing em."""
+    empty or NA field, a Parquet null, a NaN) reads as NaN, and a row missing every chosen column is refused with its
+    line (observed.check_observed_rows); else a missing value is refused with a line naming --missing em."""
+    ds = load_cells(path, columns, at_most, missing)
+    if missing:
+        from .observed import check_observed_rows
+
+        check_observed_rows(Path(path), ds.points, ds.columns)
+    return ds
+
+
+def load_cells(
+    path: str | Path, columns: list[str | int] | None = None, at_most: int | None = None, missing: bool = False
+) -> Dataset:
+    """load without the check of rows with every value missing (a weights' column: weighted.py names its own)."""
     path = Path(path)
     fmt = format_of(path)
     return fmt.load(path, read_regular_file(path, fmt), columns, at_most, missing)

@@ -15,6 +15,11 @@ from ..errors import DataError
 from .stream import Moments
 
 
+class NoObservedValue(DataError):
+    """Rows of data read with its missing values that have no observed value among the fitted columns: fitting
+    missing values by EM cannot take them (the window says so at open, rather than offering --missing em's fit)."""
+
+
 def observed_moments(points: np.ndarray, weights: np.ndarray | None = None) -> Moments:
     """The moments of a chunk's observed values (c, D) (NaN: missing), column by column: count (D,) (the weights'
     sum with frequency weights (c,)), mean and sum of squared deviations (D,) of the observed values, and their
@@ -47,23 +52,71 @@ def add_observed(a: Moments, b: Moments) -> Moments:
     return Moments(total, mean, m2, np.fmin(a.low, b.low), np.fmax(a.high, b.high))
 
 
-def check_observed_chunk(path: Path, names: tuple[str, ...], points: np.ndarray, first_row: int) -> int:
-    """The missing cells (NaN) of a chunk (c, D) whose first row is first_row (from 0, without the header); a
-    DataError naming the first infinity, or the first row with every coordinate missing."""
+class EmptyRows:
+    """The rows with no observed value a pass over data read by chunks meets: the first five (from 0, without the
+    header) and how many, refused in one line once the pass has read them all (check)."""
+
+    def __init__(self) -> None:
+        self.first: list[int] = []
+        self.count = 0
+
+    def add(self, rows: np.ndarray, first_row: int) -> None:
+        """A chunk's such rows (its places, from 0), the chunk's first row first_row."""
+        self.first += [first_row + int(r) for r in rows[: max(5 - len(self.first), 0)]]
+        self.count += len(rows)
+
+    def check(self, source, names: tuple[str, ...]) -> None:
+        """no_observed_value's line, with the rows' places in the file (places.source_places), if there were any."""
+        from .places import source_places
+
+        if self.count:
+            raise no_observed_value(source.path, source_places(source, self.first), self.count, names)
+
+
+def check_observed_chunk(source, names: tuple[str, ...], points: np.ndarray, first_row: int, empty: EmptyRows) -> int:
+    """The missing cells (NaN) of a chunk (c, D) of a source (stream.open_source's) whose first row is first_row
+    (from 0, without the header); a DataError naming the first infinity; the rows with every coordinate missing
+    go to empty (refused once the pass ends)."""
     infinite = np.argwhere(np.isinf(points))
     if len(infinite):
         r, j = infinite[0]
         raise DataError(
-            f"{path}: row {first_row + r}, column {j} ({names[j]!r}) is {points[r, j]}: remove or fill infinite values"
+            f"{source.path}: row {first_row + r}, column {j} ({names[j]!r}) is {points[r, j]}: remove or fill "
+            "infinite values"
         )
     holes = np.isnan(points)
-    empty = np.flatnonzero(holes.all(1))
-    if len(empty):
-        raise DataError(
-            f"{path}: row {first_row + int(empty[0])} (counted from 0 without the header) has every fitted column "
-            "missing: it tells nothing about the mixture, remove it"
-        )
+    empty.add(np.flatnonzero(holes.all(1)), first_row)
     return int(holes.sum())
+
+
+def check_observed_rows(path: Path, points: np.ndarray, names: tuple[str, ...]) -> None:
+    """No row of data read in memory with its missing values (N, D) (NaN: missing) is missing every coordinate:
+    else no_observed_value's line, with the file's lines of the first five such rows (places.row_places)."""
+    from .places import row_places
+
+    empty = np.flatnonzero(np.isnan(points).all(1)) if np.isnan(points).any() else []
+    if len(empty):
+        raise no_observed_value(path, row_places(path, [int(r) for r in empty[:5]]), len(empty), names)
+
+
+def no_observed_value(path, places: list[str], count: int, names: tuple[str, ...]) -> NoObservedValue:
+    """The one line for rows with no observed value among the fitted columns, in memory or by chunks: the first's
+    place, how many more and where (places: up to five, count in all), and what to do. Refused rather than
+    dropped: the labels export and a session keep one row per data row of the file, and BIC's n counts them."""
+    more = ""
+    if count > 1:
+        more = f" (and {count - 1:,} more such row{'s' * (count > 2)}: {_listed(places[1:], count > len(places))})"
+    return NoObservedValue(
+        f"{path}: {places[0]} has no value in any fitted column ({', '.join(map(repr, names))}){more}: such a row "
+        "tells nothing about the mixture: remove it, or choose other columns"
+    )
+
+
+def _listed(places: list[str], cut: bool) -> str:
+    """Places as one list: 'lines 9, 12, ...' or 'rows 9, 12 (counted from 0)' (cut: more than these)."""
+    unit, tail = ("line", "") if places[0].startswith("line ") else ("row", " (counted from 0)")
+    numbers = [p.removeprefix(f"{unit} ").removesuffix(tail) for p in places]
+    return f"{unit}{'s' * (len(places) > 1)} {', '.join(numbers)}{', ...' if cut else ''}{tail}"
 
 
 def check_observed_columns(path: Path, names: tuple[str, ...], m: Moments) -> None:

@@ -185,13 +185,14 @@ class ParquetSource:
         """The chosen columns of a pyarrow table (or record batch) as one (c, D) array of the columns' common type
         (float32 columns stay float32: the E-step converts each sub-chunk in cache)."""
         kinds = [table.schema.field(name).type.to_pandas_dtype() for name in self.columns]
-        out = np.empty((table.num_rows, self.n_features), dtype=np.result_type(*kinds))
-        for j, name in enumerate(self.columns):
-            column = table.column(name)
-            if column.null_count and not self.missing:
-                raise DataError(
-                    f"{self.path}: column {name!r} has missing values: fill or drop them, or fit with --missing em"
-                )
+        columns = [table.column(name) for name in self.columns]
+        dtype = np.result_type(*kinds)
+        if dtype.kind != "f" and any(c.null_count for c in columns):
+            dtype = np.dtype(np.float64)  # a null is NaN: in an integer array it was int64's smallest number
+        out = np.empty((table.num_rows, self.n_features), dtype=dtype)
+        for j, column in enumerate(columns):
+            # a null reads as NaN: a missing value with --missing em, else the first pass names its row and column
+            # (a weight's: weighted.bad_weight), as the loader in memory does
             out[:, j] = column.to_numpy(zero_copy_only=False) if column.null_count else column.to_numpy()
         return out
 

@@ -212,10 +212,13 @@ def survey(source, rows: int, sample_size: int, seed: int, cancelled=None, missi
     d = source.n_features
     sample, sample_w = np.empty((len(wanted), d)), np.empty(len(wanted)) if weighted else None
     moments, read, holes, names, weight_sum = _no_moments(d, missing), 0, 0, names_of(source), 0.0
+    from .observed import EmptyRows
+
+    empty = EmptyRows()  # rows with nothing observed (missing): refused with all their places once the pass ends
     for chunk in source.chunks(rows):
         check_cancelled(cancelled)
         points, w = (chunk[:, :-1], chunk[:, -1]) if weighted else (chunk, None)
-        holes += _checked_chunk(source, names, chunk, read, missing)
+        holes += _checked_chunk(source, names, chunk, read, missing, empty)
         moments = _add_chunk(moments, points, w, missing)
         weight_sum += float(w.sum()) if missing and weighted else 0.0
         lo, hi = np.searchsorted(wanted, [read, read + len(chunk)])
@@ -223,6 +226,7 @@ def survey(source, rows: int, sample_size: int, seed: int, cancelled=None, missi
         if weighted:
             sample_w[lo:hi] = w[wanted[lo:hi] - read]
         read += len(chunk)
+    empty.check(source, names[:d])
     if read == 0:
         raise DataError(f"{source.path}: there are no rows")
     check_row_count(source.path, read, source.n_samples)
@@ -243,28 +247,27 @@ def _no_moments(d: int, missing: bool) -> Moments:
     return Moments(np.zeros(d), none.mean, none.m2, none.low, none.high) if missing else none
 
 
-def _checked_chunk(source, names: tuple[str, ...], chunk: np.ndarray, read: int, missing: bool) -> int:
+def _checked_chunk(source, names: tuple[str, ...], chunk: np.ndarray, read: int, missing: bool, empty) -> int:
     """A chunk's values checked (DataError naming the row and column of a bad one); its missing cells (missing:
-    NaN in a fitted column), else 0."""
+    NaN in a fitted column; its rows with nothing observed go to empty, an observed.EmptyRows), else 0."""
     from .weighted import check_weight_chunk
 
     weighted = bool(getattr(source, "weighted", False))
     points = chunk[:, :-1] if weighted else chunk
-    holes, rest, shift = 0, chunk, 0
+    holes = 0
     if missing:  # the fitted columns may hold NaN (not an infinity); the weights none
         from .observed import check_observed_chunk
 
-        holes = check_observed_chunk(source.path, names, points, read)
-        rest, shift = chunk[:, points.shape[1] :], points.shape[1]
-    bad = first_non_finite(rest)
+        holes = check_observed_chunk(source, names[: points.shape[1]], points, read, empty)
+    bad = None if missing else first_non_finite(points)
     if bad is not None:
         r, j, value = bad
-        hint = MISSING_HINT if np.isnan(value) and j + shift < points.shape[1] else ""  # a weight is never missing
-        raise DataError(
-            f"{source.path}: row {read + r}, column {j + shift} ({names[j + shift]!r}) is {value}: remove or fill "
-            f"non-finite values{hint}"
+        hint = MISSING_HINT if np.isnan(value) else ""
+        raise DataError(  # columns.check_finite's words, as the data in memory says it
+            f"{source.path}: row {read + r}, column {j} ({names[j]!r}): value {value} is not a finite number: remove "
+            f"or fill that row{hint}"
         )
-    if weighted:
+    if weighted:  # a weight that is not a finite number >= 0: its line, as in memory
         check_weight_chunk(source, chunk[:, -1], read)
     return holes
 

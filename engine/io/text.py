@@ -15,14 +15,15 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
-from .columns import MISSING_HINT, data_columns, guess_holds, resolve_columns
+from .columns import MISSING_HINT, BadValue, data_columns, guess_holds, resolve_columns
 from .dataset import Dataset
 
 
 def read_header(first: list[str]) -> tuple[bool, list[str]]:
-    """Whether a table's first row is a header (not all numbers), and the column names it gives (a blank or
-    absent name is xj, as unnamed_columns names it)."""
-    has_header = not all(_is_number(f) or _DECIMAL_COMMA.fullmatch(f) for f in first if f != "")  # '1,500' no name
+    """Whether a table's first row is a header (not all numbers and missing values' tokens), and the column names it
+    gives (a blank or absent name is xj, as unnamed_columns names it). A first row 'NA,1.5' is a data row missing
+    a value (with --missing em it is fitted, without it it is named), never a header that hides it."""
+    has_header = not all(_is_number(f) or _DECIMAL_COMMA.fullmatch(f) for f in first if not is_missing(f))
     return has_header, [h if has_header and h else f"x{j}" for j, h in enumerate(first)]
 
 
@@ -153,6 +154,9 @@ _DECIMAL_COMMA = re.compile(r"[+-]?\d*,\d+(?:[eE][+-]?\d+)?", re.ASCII)
 def _is_number(text: str) -> bool:
     """A number as a CSV reader writes it (non-finite words included: they are reported as such later)."""
     return bool(_NUMBER.fullmatch(text) or _NON_FINITE.fullmatch(text))
+
+
+is_number = _is_number  # for the readers beside this one (a weight's words: weighted.py)
 
 
 # What a text table writes for a missing value (R's NA, pandas' empty field and NaN, SQL's NULL), read as NaN with
@@ -393,13 +397,21 @@ def parse_value(path: Path, line: int, col: int, name: str, text: str, missing: 
         value = float(text)
     except ValueError:
         cause = COMMA_CAUSE if _DECIMAL_COMMA.fullmatch(text) else ""
-        raise DataError(
+        raise BadValue(
             f"{path}: line {line}, column {col} ({name!r}): value {text!r} is not a number{cause}: fix or "
-            f"remove that row, or choose other columns{hint}"
+            f"remove that row, or choose other columns{hint}",
+            f"line {line}",
+            col,
+            name,
+            text,
         ) from None
     if not np.isfinite(value):
-        raise DataError(
+        raise BadValue(
             f"{path}: line {line}, column {col} ({name!r}): value {text!r} is not a finite number: "
-            f"remove or fill that row{hint}"
+            f"remove or fill that row{hint}",
+            f"line {line}",
+            col,
+            name,
+            text,
         )
     return value

@@ -20,7 +20,9 @@ import numpy as np
 from ..errors import DataError, UserError
 from ..inference.sources import PassPlan, PassSums, chunk_sums, summed
 from ..io.columns import MISSING_HINT
+from ..io.observed import no_observed_value
 from ..io.parts import Part, read_part
+from ..io.places import source_place
 from ..io.stream import (
     Moments,
     MultiSource,
@@ -238,11 +240,9 @@ class ClusterPasses:
                 raise DataError(
                     f"{part.path}: row {part.start + r}, column {j} is {value}: remove or fill non-finite values{hint}"
                 )
-            if found.get("empty") is not None:
-                raise DataError(
-                    f"{part.path}: row {part.start + found['empty']} (counted from 0 without the header) has every "
-                    "fitted column missing: it tells nothing about the mixture, remove it"
-                )
+            if found.get("empty") is not None:  # the first pass's line, in memory and by chunks alike
+                place = source_place(self.source, part.start + found["empty"])
+                raise no_observed_value(part.path, [place], 1, tuple(self.source.columns))
             holes, weight_sum = holes + found.get("holes", 0), weight_sum + found.get("weight_sum", 0.0)
             if self.weighted and len(found["weights"]) and found["weights"][0] < 0:
                 raise negative_weight(self.source, part.path, part.start + found["lowest"], float(found["weights"][0]))

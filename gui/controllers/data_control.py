@@ -381,6 +381,8 @@ def missing_counts(path: str, columns: list | None) -> tuple[int, int] | None:
 
     try:
         cells, rows = missing_cells(engine.load(path, columns, missing=True).points)
+    except engine.NoObservedValue:
+        raise  # a row with nothing observed: fitting by EM cannot take it either, its line says what to do
     except engine.UserError:
         return None
     return (cells, rows) if cells else None

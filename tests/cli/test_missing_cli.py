@@ -97,10 +97,23 @@ def test_parquet_nulls_and_npy_nan_read_as_missing_with_the_flag(tmp_path, capsy
         data_mod.load(inf, missing=True)
 
 
-def test_a_row_with_nothing_observed_is_one_line(tmp_path, capsys):
+NOTHING_OBSERVED = "has no value in any fitted column ('a', 'b')"
+
+
+@pytest.mark.parametrize("command", ["fit", "select"])
+@pytest.mark.parametrize("limit", [None, "10"])
+def test_a_row_with_nothing_observed_is_refused_at_reading_naming_its_line(tmp_path, capsys, command, limit):
+    """Refused as the file is read, in memory and by chunks (once the first pass has read every row), fit and
+    select: the file, the line (comments and the header counted), how many more and where, and what to do.
+    Nothing is written."""
     empty = tmp_path / "empty.csv"
-    empty.write_text("a,b\n1,2\nNA,\n3,4\n")
-    expect_user_error(capsys, ["fit", str(empty), "-k", "1", "--missing", "em"], "row 1 has every coordinate missing")
+    empty.write_text("a,b,w\n1,2,1\n# a comment\nNA,,1\n3,4,2\n,,1\n5,7,1\n")
+    out = tmp_path / "out.json"
+    argv = [command, str(empty), "-k", "1", "--missing", "em", "--weights", "w", "-o", str(out)]
+    err = expect_user_error(capsys, argv + (["--memory-limit", limit] if limit else []), NOTHING_OBSERVED)
+    said = f"{empty}: line 4 {NOTHING_OBSERVED} (and 1 more such row: line 6)"
+    assert f"{said}: such a row tells nothing about the mixture: remove it, or choose other columns" in err
+    assert not out.exists()
 
 
 @pytest.mark.parametrize(

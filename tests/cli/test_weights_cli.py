@@ -98,23 +98,29 @@ def test_select_with_weights_counts_sum_w(tmp_path, capsys) -> None:
 
 BAD_WEIGHTS = {
     "negative": ("1,2,1\n3,4,-1.5\n5,6,2\n", "line 3, column 2 ('w'): weight -1.5 is negative"),
-    "nan": ("1,2,1\n3,4,nan\n5,6,2\n", "line 3, column 2 ('w'): value 'nan' is not a finite number"),
-    "inf": ("1,2,inf\n3,4,1\n5,6,2\n", "line 2, column 2 ('w'): value 'inf' is not a finite number"),
-    "empty": ("1,2,1\n3,4,\n5,6,2\n", "line 3, column 2 ('w'): value '' is not a number"),
-    "text": ("1,2,1\n# a comment\n3,4,many\n5,6,2\n", "line 4, column 2 ('w'): value 'many' is not a number"),
+    "nan": ("1,2,1\n3,4,nan\n5,6,2\n", "line 3, column 2 ('w'): the weight is missing (only the fitted columns"),
+    "inf": ("1,2,inf\n3,4,1\n5,6,2\n", "line 2, column 2 ('w'): weight 'inf' is not a finite number"),
+    "empty": ("1,2,1\n3,4,\n5,6,2\n", "line 3, column 2 ('w'): the weight is missing (only the fitted columns"),
+    "text": ("1,2,1\n# a comment\n3,4,many\n5,6,2\n", "line 4, column 2 ('w'): weight 'many' is not a number"),
     "all zero": ("1,2,0\n3,4,0\n5,6,0\n", "every weight in column 2 ('w') is 0"),
 }
 
 
+@pytest.mark.parametrize("read", ["memory", "chunks", "chunks --missing em"])
 @pytest.mark.parametrize("case", list(BAD_WEIGHTS))
 @pytest.mark.parametrize("command", ["fit", "select"])
-def test_a_bad_weight_is_one_line_and_nothing_is_written(tmp_path, capsys, case: str, command: str) -> None:
+def test_a_bad_weight_is_one_line_and_nothing_is_written(tmp_path, capsys, case: str, command: str, read: str) -> None:
+    """The same line in memory and read by chunks (--memory-limit below the file's size), with or without
+    --missing em (a weight is never a missing value): file, line, column, value, what to do."""
     body, message = BAD_WEIGHTS[case]
     data = tmp_path / "bad.csv"
     data.write_text("x,y,w\n" + body)
     out = tmp_path / "out.json"
-    err = expect_user_error(capsys, [command, str(data), "--weights", "w", "-k", "1", "-o", str(out)], message)
+    argv = [command, str(data), "--weights", "w", "-k", "1", "-o", str(out)]
+    argv += {"memory": [], "chunks": ["--memory-limit", "10"]}.get(read, ["--memory-limit", "10", "--missing", "em"])
+    err = expect_user_error(capsys, argv, message)
     assert str(data) in err
+    assert case == "all zero" or "fix that row or choose another --weights column" in err
     assert not out.exists()
 
 

@@ -598,5 +598,5 @@ def test_missing_values_on_the_cluster_are_the_in_memory_missing_data_fit(tmp_pa
     x[1111] = np.nan
     np.save(tmp_path / "x.npy", x)
     bad = cluster.ClusterPasses(local_client, NpySource(tmp_path / "x.npy"), 500, missing=True)
-    with pytest.raises(DataError, match=r"row 1111 \(counted from 0 without the header\) has every fitted column"):
+    with pytest.raises(DataError, match=r"row 1111 \(counted from 0\) has no value in any fitted column \('x0', 'x1'"):
         bad.survey(100_000, 0)

@@ -139,7 +139,7 @@ def test_bad_arrays(tmp_path) -> None:
     np.save(tmp_path / "nan.npy", x)
     with pytest.raises(DataError, match=r"shape \(2, 2, 2\); GMM Studio needs a table of points \(N x D\)"):
         load(tmp_path / "cube.npy")
-    with pytest.raises(DataError, match="row 2, column 1: value nan is not a finite number"):
+    with pytest.raises(DataError, match=r"row 2, column 1 \('x1'\): value nan is not a finite number"):
         load(tmp_path / "nan.npy")
 
 

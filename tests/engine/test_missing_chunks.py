@@ -118,7 +118,11 @@ def test_the_first_pass_takes_each_columns_observed_values(tmp_path) -> None:
     ("where", "value", "said"),
     [
         ((37, 1), np.inf, r"x\.npy: row 37, column 1 \('x1'\) is inf: remove or fill infinite values"),
-        ((412, None), np.nan, r"x\.npy: row 412 \(counted from 0 without the header\) has every fitted column missing"),
+        (
+            (412, None),
+            np.nan,
+            r"x\.npy: row 412 \(counted from 0\) has no value in any fitted column \('x0', 'x1', 'x2'\): ",
+        ),
         ((None, 2), np.nan, r"x\.npy: column 2 \('x2'\) has no observed value"),
     ],
 )
@@ -137,7 +141,9 @@ def test_a_missing_value_without_the_flag_names_it(tmp_path) -> None:
     x = _data(n=300, seed=8)
     np.save(tmp_path / "x.npy", x)
     first = np.argwhere(np.isnan(x))[0]
-    with pytest.raises(DataError, match=rf"row {first[0]}, column {first[1]} .* is nan: .*--missing em"):
+    with pytest.raises(
+        DataError, match=rf"row {first[0]}, column {first[1]} .*: value nan is not a finite number: .*--missing em"
+    ):
         list(fit_stream(NpySource(tmp_path / "x.npy"), FitConfig(n_components=2), rows=100))
 
 

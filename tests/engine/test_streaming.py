@@ -106,7 +106,10 @@ def test_bad_input_is_named(tmp_path) -> None:
     x[2500, 1] = np.nan
     path = tmp_path / "bad.npy"
     np.save(path, x)
-    with pytest.raises(DataError, match=r"bad.npy: row 2500, column 1 \('x1'\) is nan: remove or fill"):
+    with pytest.raises(
+        DataError,
+        match=r"bad.npy: row 2500, column 1 \('x1'\): value nan is not a finite number: remove or fill that row",
+    ):
         survey(NpySource(path), 1000, 10, 0)
     (tmp_path / "cut.npy").write_bytes(path.read_bytes()[:-100])
     with pytest.raises(DataError, match="the file ends before its 3000 rows: it is truncated"):

@@ -75,8 +75,8 @@ def test_the_picker_reads_a_weight_column_that_is_never_fitted(qtbot, window, tm
             "line 5, column 2 ('w'): weight -1 is negative: weights count each point (0 drops it): fix that row "
             "or choose other Weights in the column picker",
         ),
-        ("nan", "line 5, column 2 ('w'): value 'nan' is not a finite number"),
-        ("a", "line 5, column 2 ('w'): value 'a' is not a number"),
+        ("nan", "line 5, column 2 ('w'): the weight is missing (only the fitted columns may miss values): weights"),
+        ("a", "line 5, column 2 ('w'): weight 'a' is not a number: weights count each point (0 drops it): fix"),
     ],
 )
 def test_a_bad_weight_is_one_line_and_the_data_on_screen_stays(qtbot, window, tmp_path, bad: str, said: str) -> None:
