@@ -7,8 +7,10 @@ MclustBootstrap starts each replicate's EM from the fit's responsibilities: the 
   Dirichlet(1, ..., 1) times N;
 - parametric: N points drawn from the fitted mixture for each replicate: every row has its own points, so the
   E-step runs row by row over them (ReplicatePoints) while the M-step and the bookkeeping stay batched.
-With frequency weights w on the data the replicates resample the weighted data: counts ~ Multinomial(round(sum w),
-w / sum w), weights w g scaled to sum w, round(sum w) simulated points.
+With frequency weights w on the data (a point of weight w stands for w repeated rows) each kind is its bootstrap of
+the expanded data, the rows repeated w times (tests/engine/test_bootstrap_frequency.py): nonparametric, counts ~
+Multinomial(round(sum w), w / sum w); weighted, g ~ Gamma(w) (the sum of w rows' Exp(1); 0 where w = 0) scaled to
+sum w; parametric, round(sum w) simulated points each.
 
 Each replicate's components are matched to the fit's (the Hungarian algorithm on the Bhattacharyya distance,
 solutions.match_components) before the spread is taken: a replicate started from the fit rarely switches labels,
@@ -223,7 +225,7 @@ def replicate_weights(
 ) -> np.ndarray:
     """Each replicate's frequency weights (B, N) float64: multinomial counts (nonparametric: N draws with
     replacement, or round(sum w) draws in proportion to the weights w), or the Bayesian bootstrap's N g / sum g,
-    g ~ Exp(1) (weighted; times w and scaled to sum w with weights)."""
+    g ~ Exp(1) (weighted; with weights g ~ Gamma(w), scaled to sum w)."""
     if kind == "nonparametric":  # N draws with replacement, counted: NumPy's multinomial draws one binomial per
         # point, much slower (docs/performance.md, 'The bootstrap')
         size = _drawn_size(n, base)
@@ -236,9 +238,10 @@ def replicate_weights(
         for b in range(replicates):
             counts[b] = np.bincount(drawn[b], minlength=n)
         return counts
-    g = rng.standard_exponential((replicates, n))
-    if base is not None:
-        g *= base
+    if base is None:
+        g = rng.standard_exponential((replicates, n))
+    else:  # a point of weight w stands for w rows, each Exp(1): their sum is Gamma(w) (0 for w = 0), not w Exp(1)
+        g = rng.standard_gamma(np.broadcast_to(base, (replicates, n)))
     total = float(n) if base is None else float(base.sum())
     return g * (total / g.sum(axis=1, keepdims=True))
 
