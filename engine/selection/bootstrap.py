@@ -44,7 +44,7 @@ from ..inference.sources import HOST, PointsInMemory
 from ..io.data import sample_mixture
 from ..model import gaussian
 from ..snapshot import CancelToken
-from .replicate_start import CYCLES, Model, coefficients, first_points, shared_sums, squarem
+from .replicate_start import Model, coefficients, first_points, shared_sums, squarem
 from .solutions import match_components
 
 KINDS = ("nonparametric", "parametric", "weighted")
@@ -57,7 +57,7 @@ REPLICATE_TOL = 1e-4  # the replicates stop when their total log-likelihood chan
 class Bootstrap:
     """The replicates that ended, components matched to the fit's: weights (B', K), means (B', K, D), covariances
     (B', K, D, D) in data units; requested B, how many failed (left out) and how many stopped at max_iter; the
-    batch's iterations (its slowest replicate's)."""
+    batch's iterations: its E-steps, SQUAREM's and plain EM's (its slowest replicate's)."""
 
     kind: str
     seed: int
@@ -136,10 +136,11 @@ def bootstrap(
         source = PointsInMemory(setup.points, rows.to(setup.dtype).to(setup.device))
         first_sums = _shared(setup.points.to(HOST, torch.float64), rows)
     tol = replicate_tol(cfg.tol, setup.dtype, size) if tol is None else tol
-    proc, mean_ll = _started(setup, cfg, source, first_sums, tol * size, cancel)
+    proc, mean_ll, spent = _started(setup, cfg, source, first_sums, tol * size, cancel)
     stopping = Stopping(replicates, tol, proc.failed)
     tick = None
-    for tick in iterations(proc, stopping, mean_ll, cfg.max_iter, cancel, fail_together=False):  # noqa: B007
+    # the E-steps SQUAREM spent count against max_iter: a replicate that never settles costs about max_iter of them
+    for tick in iterations(proc, stopping, mean_ll, max(1, cfg.max_iter - spent), cancel, fail_together=False):  # noqa: B007
         pass
     ended = ~proc.failed.numpy()
     _enough_ended(ended)
@@ -147,7 +148,7 @@ def bootstrap(
     m, c = setup.scaling.means_to_data(m), setup.scaling.cov_to_data(c)
     matched = _matched(fitted, w[ended], m[ended], c[ended])
     not_converged = int((~stopping.converged.numpy() & ended).sum())
-    return Bootstrap(kind, seed, replicates, *matched, int((~ended).sum()), not_converged, tick.iteration)
+    return Bootstrap(kind, seed, replicates, *matched, int((~ended).sum()), not_converged, spent + tick.iteration)
 
 
 def _enough_ended(ended: np.ndarray) -> None:
@@ -172,26 +173,28 @@ def replicate_tol(tol: float, dtype: torch.dtype, n: float) -> float:
 
 def _started(
     setup: Setup, cfg: FitConfig, source, first_sums, gain: float, cancel: CancelToken | None
-) -> tuple[ExactEM, torch.Tensor]:
+) -> tuple[ExactEM, torch.Tensor, int]:
     """The replicates' exact EM from their accelerated starts (replicate_start.py: EM's first step from the fit, then
-    SQUAREM cycles) and its first mean log-likelihoods (B,)."""
+    SQUAREM to each replicate's end), its first mean log-likelihoods (B,) and the batched E-steps spent."""
     fit = starts(setup, cfg)
     one = tuple(p[0].to(HOST, torch.float64) for p in fit)
     prior = setup.priors(cfg.covariance_type, cfg.n_components) if setup.priors is not None else None
     model = Model(cfg.covariance_type, setup.reg.to(HOST), one[2], prior, pins_of(cfg, fit), setup.n_samples)
 
+    passes = [0]
+
     def e_step(rows: torch.Tensor, params: Params) -> tuple[torch.Tensor, torch.Tensor]:
+        passes[0] += 1
         source.use_rows(rows)
         w, m, c = params
         return source.e_step(torch.log(w), m, gaussian.cholesky(c)[0])
 
     point, totals = first_points(one, first_sums)
-    # a cycle is two EM steps: a fit's max_iter bounds its replicates' start too (plain EM then has max_iter)
-    cycles = min(CYCLES, cfg.max_iter // 2)
-    params, _ = squarem(point, model, e_step, totals, gain, setup.dtype, cancel, cycles)
+    # a cycle is three E-steps (and at least two EM steps): a fit's max_iter bounds its replicates' SQUAREM too
+    params, _ = squarem(point, model, e_step, totals, gain, setup.dtype, cfg.max_iter // 3, cancel)
     proc = _em(source, params, cfg, setup, pins_of(cfg, fit))
     _enough_ended(~proc.failed.numpy())  # before begin, whose error would speak of restarts
-    return proc, begin(proc)
+    return proc, begin(proc), passes[0]
 
 
 def _em(source, params: Params, cfg: FitConfig, setup: Setup, pins=None) -> ExactEM:
