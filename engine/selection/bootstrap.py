@@ -44,7 +44,7 @@ from ..inference.sources import HOST, PointsInMemory
 from ..io.data import sample_mixture
 from ..model import gaussian
 from ..snapshot import CancelToken
-from .replicate_start import Model, coefficients, first_points, shared_sums, squarem
+from .replicate_start import END_GAIN, Model, coefficients, first_points, shared_sums, squarem
 from .solutions import match_components
 
 KINDS = ("nonparametric", "parametric", "weighted")
@@ -135,8 +135,9 @@ def bootstrap(
         rows = torch.as_tensor(replicate_weights(kind, x_data.shape[0], replicates, rng, base))
         source = PointsInMemory(setup.points, rows.to(setup.dtype).to(setup.device))
         first_sums = _shared(setup.points.to(HOST, torch.float64), rows)
+    end = _squarem_end(tol is None, setup.dtype)
     tol = replicate_tol(cfg.tol, setup.dtype, size) if tol is None else tol
-    proc, mean_ll, spent = _started(setup, cfg, source, first_sums, tol * size, cancel)
+    proc, mean_ll, spent = _started(setup, cfg, source, first_sums, tol * size * end, cancel)
     stopping = Stopping(replicates, tol, proc.failed)
     tick = None
     # the E-steps SQUAREM spent count against max_iter: a replicate that never settles costs about max_iter of them
@@ -158,6 +159,13 @@ def _enough_ended(ended: np.ndarray) -> None:
             f"{int((~ended).sum())} of {len(ended)} bootstrap replicates failed (a covariance no longer positive "
             "definite), too many for a standard error: raise --reg-covar, or fit fewer components"
         )
+
+
+def _squarem_end(default_rule: bool, dtype: torch.dtype) -> float:
+    """The fraction of the stopping rule below which SQUAREM ends a replicate (its EM step's gain): END_GAIN for the
+    replicates' own rule in float64 (its purpose: their ends, not where EM creeps slowest); 1 for a given tol (the
+    caller's rule, as plain EM's: mclust's, say) and in float32 (whose log-likelihoods are not that exact)."""
+    return END_GAIN if default_rule and dtype == torch.float64 else 1.0
 
 
 def replicate_tol(tol: float, dtype: torch.dtype, n: float) -> float:

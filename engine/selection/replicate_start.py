@@ -95,10 +95,11 @@ def first_points(one: Params, first_sums) -> tuple[torch.Tensor, torch.Tensor]:
     return first / totals[:, None, None], totals
 
 
-# SQUAREM ends a replicate once its EM step gains less than this fraction of the replicates' rule: at EM's rate
-# lambda a step's gain g leaves about g lambda^2 / (1 - lambda^2) to gain (50 g at 0.99), so an end at the rule
-# itself stopped 3e-3 short on Old Faithful, 2e-2 on 2,000 forum points (0.2 to 0.3 standard errors off) and
-# 20 of 200 of those replicates on a plateau plain EM leaves; at 1/100 of it 4e-5 and 4e-4 (docs/performance.md)
+# SQUAREM ends a replicate once its EM step gains less than this fraction of the replicates' own rule
+# (bootstrap._squarem_end): at EM's rate lambda a step's gain g leaves about g lambda^2 / (1 - lambda^2) to gain
+# (50 g at 0.99), so an end at the rule itself stopped 3e-3 short on Old Faithful, 2e-2 on 2,000 forum points
+# (0.2 to 0.3 standard errors off) and 20 of 200 of those replicates on a plateau plain EM leaves; at 1/100 of it
+# 4e-5 and 4e-4 (docs/performance.md, 'The bootstrap')
 END_GAIN = 0.01
 MAX_STEP = 4.0  # SQUAREM's step a starts bounded by -4, the bound 4 times wider after each jump at it that gains
 # and 4 times narrower (down to -1, an EM step) after each jump that loses
@@ -131,7 +132,7 @@ def squarem(
     batched E-steps a cycle. Exact in one cycle along a direction EM creeps along geometrically, as along EM's
     slowest (the fraction of missing information 0.99 on overlapping components: hundreds of EM iterations); the
     stabilising step keeps the next cycle's r and v off the fast directions the jump disturbed (without it, jumps
-    were lost every other cycle). A row ends once its EM step u0 -> u1 gains less than END_GAIN `gain` in its total
+    were lost every other cycle). A row ends once its EM step u0 -> u1 gains less than `gain` in its total
     log-likelihood (its end u1), or where an M-step fails: it leaves the batch; all stop on cancel
     or after cycles_at_most cycles. Returns each row's best parameters (B rows, in dtype) and the cycles run."""
     start, _ = _m_step(model, point, totals)
@@ -172,7 +173,7 @@ def _cycle(state: _Cycle, model: Model, e_step, totals, gain: float, dtype, best
     p1 = tuple(p.to(dtype) for p in p1)
     image1, ll1 = e_step(state.active, p1)
     _put(best, state.active, p1)
-    go = (ll1 - state.ll) * per >= gain * END_GAIN  # the others' EM step from best gained less: their end
+    go = (ll1 - state.ll) * per >= gain  # the others' EM step from best gained less: their end
     if not bool(go.any()):
         return state.subset(go)
     state, u1, p1, image1, ll1, per = state.subset(go), u1[go], tuple(p[go] for p in p1), image1[go], ll1[go], per[go]
