@@ -7,8 +7,10 @@ MclustBootstrap starts each replicate's EM from the fit's responsibilities: the 
   Dirichlet(1, ..., 1) times N;
 - parametric: N points drawn from the fitted mixture for each replicate: every row has its own points, so the
   E-step runs row by row over them (ReplicatePoints) while the M-step and the bookkeeping stay batched.
-With frequency weights w on the data the replicates resample the weighted data: counts ~ Multinomial(round(sum w),
-w / sum w), weights w g scaled to sum w, round(sum w) simulated points.
+With frequency weights w on the data (a point of weight w stands for w repeated rows) each kind is its bootstrap of
+the expanded data, the rows repeated w times (tests/engine/test_bootstrap_frequency.py): nonparametric, counts ~
+Multinomial(round(sum w), w / sum w); weighted, g ~ Gamma(w) (the sum of w rows' Exp(1); 0 where w = 0) scaled to
+sum w; parametric, round(sum w) simulated points each.
 
 Each replicate's components are matched to the fit's (the Hungarian algorithm on the Bhattacharyya distance,
 solutions.match_components) before the spread is taken: a replicate started from the fit rarely switches labels,
@@ -42,7 +44,7 @@ from ..inference.sources import HOST, PointsInMemory
 from ..io.data import sample_mixture
 from ..model import gaussian
 from ..snapshot import CancelToken
-from .replicate_start import CYCLES, Model, coefficients, first_points, shared_sums, squarem
+from .replicate_start import END_GAIN, Model, coefficients, first_points, shared_sums, squarem
 from .solutions import match_components
 
 KINDS = ("nonparametric", "parametric", "weighted")
@@ -55,7 +57,7 @@ REPLICATE_TOL = 1e-4  # the replicates stop when their total log-likelihood chan
 class Bootstrap:
     """The replicates that ended, components matched to the fit's: weights (B', K), means (B', K, D), covariances
     (B', K, D, D) in data units; requested B, how many failed (left out) and how many stopped at max_iter; the
-    batch's iterations (its slowest replicate's)."""
+    batch's iterations: its E-steps, SQUAREM's and plain EM's (its slowest replicate's)."""
 
     kind: str
     seed: int
@@ -133,11 +135,13 @@ def bootstrap(
         rows = torch.as_tensor(replicate_weights(kind, x_data.shape[0], replicates, rng, base))
         source = PointsInMemory(setup.points, rows.to(setup.dtype).to(setup.device))
         first_sums = _shared(setup.points.to(HOST, torch.float64), rows)
+    end = _squarem_end(tol is None, setup.dtype)
     tol = replicate_tol(cfg.tol, setup.dtype, size) if tol is None else tol
-    proc, mean_ll = _started(setup, cfg, source, first_sums, tol * size, cancel)
+    proc, mean_ll, spent = _started(setup, cfg, source, first_sums, tol * size * end, cancel)
     stopping = Stopping(replicates, tol, proc.failed)
     tick = None
-    for tick in iterations(proc, stopping, mean_ll, cfg.max_iter, cancel, fail_together=False):  # noqa: B007
+    # the E-steps SQUAREM spent count against max_iter: a replicate that never settles costs about max_iter of them
+    for tick in iterations(proc, stopping, mean_ll, max(1, cfg.max_iter - spent), cancel, fail_together=False):  # noqa: B007
         pass
     ended = ~proc.failed.numpy()
     _enough_ended(ended)
@@ -145,7 +149,7 @@ def bootstrap(
     m, c = setup.scaling.means_to_data(m), setup.scaling.cov_to_data(c)
     matched = _matched(fitted, w[ended], m[ended], c[ended])
     not_converged = int((~stopping.converged.numpy() & ended).sum())
-    return Bootstrap(kind, seed, replicates, *matched, int((~ended).sum()), not_converged, tick.iteration)
+    return Bootstrap(kind, seed, replicates, *matched, int((~ended).sum()), not_converged, spent + tick.iteration)
 
 
 def _enough_ended(ended: np.ndarray) -> None:
@@ -155,6 +159,13 @@ def _enough_ended(ended: np.ndarray) -> None:
             f"{int((~ended).sum())} of {len(ended)} bootstrap replicates failed (a covariance no longer positive "
             "definite), too many for a standard error: raise --reg-covar, or fit fewer components"
         )
+
+
+def _squarem_end(default_rule: bool, dtype: torch.dtype) -> float:
+    """The fraction of the stopping rule below which SQUAREM ends a replicate (its EM step's gain): END_GAIN for the
+    replicates' own rule in float64 (its purpose: their ends, not where EM creeps slowest); 1 for a given tol (the
+    caller's rule, as plain EM's: mclust's, say) and in float32 (whose log-likelihoods are not that exact)."""
+    return END_GAIN if default_rule and dtype == torch.float64 else 1.0
 
 
 def replicate_tol(tol: float, dtype: torch.dtype, n: float) -> float:
@@ -170,26 +181,28 @@ def replicate_tol(tol: float, dtype: torch.dtype, n: float) -> float:
 
 def _started(
     setup: Setup, cfg: FitConfig, source, first_sums, gain: float, cancel: CancelToken | None
-) -> tuple[ExactEM, torch.Tensor]:
+) -> tuple[ExactEM, torch.Tensor, int]:
     """The replicates' exact EM from their accelerated starts (replicate_start.py: EM's first step from the fit, then
-    SQUAREM cycles) and its first mean log-likelihoods (B,)."""
+    SQUAREM to each replicate's end), its first mean log-likelihoods (B,) and the batched E-steps spent."""
     fit = starts(setup, cfg)
     one = tuple(p[0].to(HOST, torch.float64) for p in fit)
     prior = setup.priors(cfg.covariance_type, cfg.n_components) if setup.priors is not None else None
     model = Model(cfg.covariance_type, setup.reg.to(HOST), one[2], prior, pins_of(cfg, fit), setup.n_samples)
 
+    passes = [0]
+
     def e_step(rows: torch.Tensor, params: Params) -> tuple[torch.Tensor, torch.Tensor]:
+        passes[0] += 1
         source.use_rows(rows)
         w, m, c = params
         return source.e_step(torch.log(w), m, gaussian.cholesky(c)[0])
 
     point, totals = first_points(one, first_sums)
-    # a cycle is two EM steps: a fit's max_iter bounds its replicates' start too (plain EM then has max_iter)
-    cycles = min(CYCLES, cfg.max_iter // 2)
-    params, _ = squarem(point, model, e_step, totals, gain, setup.dtype, cancel, cycles)
+    # a cycle is three E-steps (and at least two EM steps): a fit's max_iter bounds its replicates' SQUAREM too
+    params, _ = squarem(point, model, e_step, totals, gain, setup.dtype, cfg.max_iter // 3, cancel)
     proc = _em(source, params, cfg, setup, pins_of(cfg, fit))
     _enough_ended(~proc.failed.numpy())  # before begin, whose error would speak of restarts
-    return proc, begin(proc)
+    return proc, begin(proc), passes[0]
 
 
 def _em(source, params: Params, cfg: FitConfig, setup: Setup, pins=None) -> ExactEM:
@@ -223,7 +236,7 @@ def replicate_weights(
 ) -> np.ndarray:
     """Each replicate's frequency weights (B, N) float64: multinomial counts (nonparametric: N draws with
     replacement, or round(sum w) draws in proportion to the weights w), or the Bayesian bootstrap's N g / sum g,
-    g ~ Exp(1) (weighted; times w and scaled to sum w with weights)."""
+    g ~ Exp(1) (weighted; with weights g ~ Gamma(w), scaled to sum w)."""
     if kind == "nonparametric":  # N draws with replacement, counted: NumPy's multinomial draws one binomial per
         # point, much slower (docs/performance.md, 'The bootstrap')
         size = _drawn_size(n, base)
@@ -236,9 +249,10 @@ def replicate_weights(
         for b in range(replicates):
             counts[b] = np.bincount(drawn[b], minlength=n)
         return counts
-    g = rng.standard_exponential((replicates, n))
-    if base is not None:
-        g *= base
+    if base is None:
+        g = rng.standard_exponential((replicates, n))
+    else:  # a point of weight w stands for w rows, each Exp(1): their sum is Gamma(w) (0 for w = 0), not w Exp(1)
+        g = rng.standard_gamma(np.broadcast_to(base, (replicates, n)))
     total = float(n) if base is None else float(base.sum())
     return g * (total / g.sum(axis=1, keepdims=True))
 

@@ -8,8 +8,10 @@ iterations), so:
 - every replicate's first sums are one product: the responsibilities r at the fit are the same for all of them,
   so S_b(fit) = w_b @ [r, r x, r x x^T] (N, K P) (mclust's first M-step, from the fit's responsibilities): one
   batched E-step of B x N saved;
-- SQUAREM cycles (Varadhan and Roland 2008) on each replicate's sums, monotone in its log-likelihood; exact EM then
-  runs to the replicates' stopping rule: the answer is still each replicate's EM fixed point, reached sooner.
+- SQUAREM (Varadhan and Roland 2008) on each replicate's sums, monotone in its log-likelihood, until its EM step
+  gains less than END_GAIN times the replicates' stopping rule (the rows that end leave the batch); exact EM then
+  checks the rule (one iteration where SQUAREM ended): the answer is each replicate's EM fixed point, reached
+  sooner and nearer than plain EM's rule would stop it.
 A Newton step on the fixed point with the fit's Jacobian (Louis's acceleration) was tried and dropped: it reached
 other maxima than EM from the fit for 2 of 50 replicates on 2,000 forum points and 5 of 100 on Old Faithful
 (weighted, full covariances), where SQUAREM alone kept every one on 2,000 points and all but one (at a higher
@@ -93,8 +95,14 @@ def first_points(one: Params, first_sums) -> tuple[torch.Tensor, torch.Tensor]:
     return first / totals[:, None, None], totals
 
 
+# SQUAREM ends a replicate once its EM step gains less than this fraction of the replicates' own rule
+# (bootstrap._squarem_end): at EM's rate lambda a step's gain g leaves about g lambda^2 / (1 - lambda^2) to gain
+# (50 g at 0.99), so an end at the rule itself stopped 3e-3 short on Old Faithful, 2e-2 on 2,000 forum points
+# (0.2 to 0.3 standard errors off) and 20 of 200 of those replicates on a plateau plain EM leaves; at 1/100 of it
+# 4e-5 and 4e-4 (docs/performance.md, 'The bootstrap')
+END_GAIN = 0.01
 MAX_STEP = 4.0  # SQUAREM's step a starts bounded by -4, the bound 4 times wider after each jump at it that gains
-CYCLES = 10  # at most this many SQUAREM cycles (three batched E-steps each); plain EM takes over from there
+# and 4 times narrower (down to -1, an EM step) after each jump that loses
 
 
 def _m_step(model: Model, point: torch.Tensor, totals: torch.Tensor) -> tuple[Params, torch.Tensor]:
@@ -113,52 +121,86 @@ def squarem(
     totals: torch.Tensor,
     gain: float,
     dtype: torch.dtype,
+    cycles_at_most: int,
     cancel: CancelToken | None = None,
-    cycles_at_most: int = CYCLES,
 ) -> tuple[Params, int]:
     """SQUAREM (Varadhan and Roland 2008) on each replicate's EM in the space of its sums per unit of weight, from
-    point (B, K, P) (its M-step is the start; working units): two EM steps u1 = T(u0), u2 = T(u1), then the jump
-    u0 - 2a r + a^2 v (r = u1 - u0, v = u2 - 2 u1 + u0, a = -|r| / |v| <= -1, bounded: MAX_STEP), kept only where
-    its log-likelihood beats u1's (else u1, one EM step further). Exact in one cycle along a direction EM creeps
-    along geometrically, as along EM's slowest (the fraction of missing information 0.99 on overlapping
-    components: hundreds of EM iterations). A row stops once a cycle gains less than `gain` in its total
-    log-likelihood, or where an M-step fails; all stop on cancel or after cycles_at_most cycles. Returns each
-    row's best parameters (B rows, in dtype) and the cycles run."""
+    point (B, K, P) (its M-step is the start; working units), to each replicate's end. A cycle: two EM steps
+    u1 = T(u0), u2 = T(u1), the jump u0 - 2a r + a^2 v (r = u1 - u0, v = u2 - 2 u1 + u0, a = -|r| / |v| <= -1,
+    bounded: MAX_STEP), kept where its log-likelihood beats u1's, then one EM step from it (the stabilising step:
+    the next cycle's u0), or where the jump lost u2 (and the bound shrinks): monotone in the log-likelihood, three
+    batched E-steps a cycle. Exact in one cycle along a direction EM creeps along geometrically, as along EM's
+    slowest (the fraction of missing information 0.99 on overlapping components: hundreds of EM iterations); the
+    stabilising step keeps the next cycle's r and v off the fast directions the jump disturbed (without it, jumps
+    were lost every other cycle). A row ends once its EM step u0 -> u1 gains less than `gain` in its total
+    log-likelihood (its end u1), or where an M-step fails: it leaves the batch; all stop on cancel
+    or after cycles_at_most cycles. Returns each row's best parameters (B rows, in dtype) and the cycles run."""
     start, _ = _m_step(model, point, totals)
     best = tuple(p.to(dtype) for p in start)
-    active = torch.arange(len(totals))
-    image, ll = e_step(active, best)
-    u0 = point
+    state = _Cycle(torch.arange(len(totals)), point, *e_step(torch.arange(len(totals)), best))
     reach = torch.full((len(totals),), MAX_STEP)
     cycles = 0
-    while len(active) and cycles < cycles_at_most and not (cancel is not None and cancel.cancelled):
-        u1 = image / totals[active][:, None, None]
-        p1, ok1 = _m_step(model, u1, totals[active])
-        if not bool(ok1.all()):  # such a row keeps its best: exact EM's step fails it there, as it would have
-            active, ll, u0, u1, p1 = active[ok1], ll[ok1], u0[ok1], u1[ok1], tuple(p[ok1] for p in p1)
-            if not len(active):
-                break
-        per = totals[active]
-        image1, ll1 = e_step(active, tuple(p.to(dtype) for p in p1))
-        u2 = image1 / per[:, None, None]
-        base = u0
-        r, v = (u1 - base).flatten(1), (u2 - 2 * u1 + base).flatten(1)
-        a = -r.norm(dim=1) / v.norm(dim=1).clamp_min(1e-300)
-        bound = reach[active]
-        a = torch.maximum(torch.clamp(a, max=-1.0), -bound)[:, None, None]
-        jump = base - 2 * a * (u1 - base) + a * a * (u2 - 2 * u1 + base)
-        pj, ok = _m_step(model, jump, per)
-        imagej, llj = e_step(
-            active, tuple(torch.where(_expand(ok, p), p, q).to(dtype) for p, q in zip(pj, p1, strict=True))
-        )
-        take = ok & (llj > ll1)
-        reach[active] = torch.where(take & (a.flatten() <= -bound), bound * MAX_STEP, bound)
-        new_ll = torch.where(take, llj, ll1)
-        for old, pa, pb in zip(best, pj, p1, strict=True):
-            old[active] = torch.where(_expand(take, pa), pa, pb).to(dtype)
-        more = (new_ll - ll) * per >= gain
-        u0 = torch.where(take[:, None, None], jump, u1)[more]
-        image = torch.where(take[:, None, None], imagej, image1)[more]
-        active, ll = active[more], new_ll[more]
+    while len(state.active) and cycles < cycles_at_most and not (cancel is not None and cancel.cancelled):
+        state = _cycle(state, model, e_step, totals, gain, dtype, best, reach)
         cycles += 1
     return best, cycles
+
+
+@dataclass(frozen=True)
+class _Cycle:
+    """The rows (M,) still cycling, their points u0 (M, K, P) (sums per unit of weight), the E-step's sums at
+    M(u0) (M, K, P) and its mean log-likelihoods (M,)."""
+
+    active: torch.Tensor
+    u0: torch.Tensor
+    image: torch.Tensor
+    ll: torch.Tensor
+
+    def subset(self, keep: torch.Tensor) -> _Cycle:
+        return _Cycle(self.active[keep], self.u0[keep], self.image[keep], self.ll[keep])
+
+
+def _cycle(state: _Cycle, model: Model, e_step, totals, gain: float, dtype, best, reach) -> _Cycle:
+    """One SQUAREM cycle of the rows in state (squarem): best (B rows) and reach (B,) updated in place; the rows
+    that go on."""
+    per = totals[state.active]
+    u1 = state.image / per[:, None, None]
+    p1, ok1 = _m_step(model, u1, per)
+    if not bool(ok1.all()):  # such a row keeps its best: exact EM's step fails it there, as it would have
+        state, u1, p1, per = state.subset(ok1), u1[ok1], tuple(p[ok1] for p in p1), per[ok1]
+        if not len(state.active):
+            return state
+    p1 = tuple(p.to(dtype) for p in p1)
+    image1, ll1 = e_step(state.active, p1)
+    _put(best, state.active, p1)
+    go = (ll1 - state.ll) * per >= gain  # the others' EM step from best gained less: their end
+    if not bool(go.any()):
+        return state.subset(go)
+    state, u1, p1, image1, ll1, per = state.subset(go), u1[go], tuple(p[go] for p in p1), image1[go], ll1[go], per[go]
+    active, u0 = state.active, state.u0
+    u2 = image1 / per[:, None, None]
+    r, v = (u1 - u0).flatten(1), (u2 - 2 * u1 + u0).flatten(1)
+    bound = reach[active]
+    a = -(r.norm(dim=1) / v.norm(dim=1).clamp_min(1e-300)).clamp(min=1.0)
+    a = torch.maximum(a, -bound)[:, None, None]
+    jump = u0 - 2 * a * (u1 - u0) + a * a * (u2 - 2 * u1 + u0)
+    pj, ok = _m_step(model, jump, per)
+    pj = tuple(torch.where(_expand(ok, p), p.to(dtype), q) for p, q in zip(pj, p1, strict=True))
+    imagej, llj = e_step(active, pj)
+    take = ok & (llj > ll1)
+    grown = torch.where(a.flatten() <= -bound, bound * MAX_STEP, bound)
+    reach[active] = torch.where(take, grown, (bound / MAX_STEP).clamp(min=1.0))
+    # the next base: one EM step from the jump (Varadhan and Roland's stabilising step), or two from the cycle's
+    # start where the jump lost; either is at least as good as u1 (EM is monotone)
+    base = torch.where(take[:, None, None], imagej, image1) / per[:, None, None]
+    p0, ok0 = _m_step(model, base, per)
+    p0 = tuple(torch.where(_expand(ok0, p), p.to(dtype), q) for p, q in zip(p0, p1, strict=True))
+    image0, ll0 = e_step(active, p0)
+    _put(best, active, p0)
+    return _Cycle(active, torch.where(ok0[:, None, None], base, u1), image0, ll0)
+
+
+def _put(best: Params, rows: torch.Tensor, params: Params) -> None:
+    """best's rows (M,) (of B) set to params (M rows), in place."""
+    for old, new in zip(best, params, strict=True):
+        old[rows] = new
