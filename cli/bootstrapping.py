@@ -38,14 +38,23 @@ def check_bootstrap(args, streamed: bool) -> None:
 
 def check_bootstrap_memory(args, shape: tuple[int, int], cfg: FitConfig) -> None:
     """Refuse replicates whose working arrays (B rows of the E-step and one weight a point and replicate, or B
-    simulated data sets) would not fit in the memory available, naming the most that would."""
+    simulated data sets, each of round(sum w) points with frequency weights) would not fit in the memory available,
+    naming the most that would."""
     if args.bootstrap is None:
         return
     n, d = shape
     limit = min(args.limit_bytes, available_memory())
+    parametric = args.bootstrap_type == "parametric"
+    weights = getattr(args, "weight_values", None)
+    points = f"{n:,} points"
+    if parametric and weights is not None:  # a replicate simulates round(sum w) points: the weighted data's size
+        from engine.selection.bootstrap import drawn_size
+
+        n = drawn_size(n, weights)
+        points = f"{n:,} simulated points a replicate (the sum of the weights)"
 
     def need(b: int) -> int:
-        per_row = 8 * n * (1 + (d + 1 + d * (d + 1) // 2 if args.bootstrap_type == "parametric" else 0))
+        per_row = 8 * n * (1 + (d + 1 + d * (d + 1) // 2 if parametric else 0))
         return fit_bytes(n, d, cfg.n_components, b, cfg.memory_factor) + b * per_row
 
     if need(args.bootstrap) <= limit:
@@ -53,7 +62,7 @@ def check_bootstrap_memory(args, shape: tuple[int, int], cfg: FitConfig) -> None
     most = (limit - need(0)) // (need(1) - need(0))  # the need grows linearly with the replicates
     what = f"use at most {most} replicates" if most >= MIN_REPLICATES else "raise --memory-limit, or fit fewer points"
     raise UserError(
-        f"--bootstrap {args.bootstrap} on {n:,} points needs about {human(need(args.bootstrap))} of memory, more than "
+        f"--bootstrap {args.bootstrap} on {points} needs about {human(need(args.bootstrap))} of memory, more than "
         f"{human(limit)} (--memory-limit or the memory available): {what}"
     )
 

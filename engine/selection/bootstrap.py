@@ -127,7 +127,7 @@ def bootstrap(
     k = cfg.n_components
     setup = prepare_points(x_data, moments, cfg, x_data.shape[0] * k * replicates, x_data.shape[0], base)
     rng = np.random.default_rng(seed)
-    size = _drawn_size(x_data.shape[0], base)
+    size = drawn_size(x_data.shape[0], base)
     if kind == "parametric":
         source = ReplicatePoints(_simulated(setup, fitted, replicates, size, rng))
         first_sums = source.first_sums
@@ -226,7 +226,7 @@ def _replicate_config(cfg: FitConfig, fitted: tuple[np.ndarray, ...], replicates
     return replace(cfg, algorithm="em", init="params", init_params=start, restarts=replicates, select_by="final")
 
 
-def _drawn_size(n: int, base: np.ndarray | None) -> int:
+def drawn_size(n: int, base: np.ndarray | None) -> int:
     """How many points a replicate draws: N, or round(sum w) with frequency weights (at least 1)."""
     return n if base is None else max(1, int(round(float(base.sum()))))
 
@@ -239,7 +239,7 @@ def replicate_weights(
     g ~ Exp(1) (weighted; with weights g ~ Gamma(w), scaled to sum w)."""
     if kind == "nonparametric":  # N draws with replacement, counted: NumPy's multinomial draws one binomial per
         # point, much slower (docs/performance.md, 'The bootstrap')
-        size = _drawn_size(n, base)
+        size = drawn_size(n, base)
         if base is None:
             drawn = rng.integers(0, n, size=(replicates, size))
         else:

@@ -72,3 +72,16 @@ def test_a_bootstrap_of_pinned_parameters_gives_them_no_spread(tmp_path, capsys)
     se = np.array(got["standard_errors"]["means"])
     assert got["fixed"] == {"means": [0]}
     assert se[0].max() <= 1e-12 * np.abs(got["means"][0]).max() and se[1:].min() > 1e-3
+
+
+def test_a_parametric_bootstrap_of_weighted_data_counts_its_simulated_points(tmp_path, capsys) -> None:
+    """A parametric replicate of weighted data simulates round(sum w) points, not N: 100 rows of weight 2,000 are
+    200,000 points a replicate (B = 20: 224 MB of points alone), refused under --memory-limit 100M."""
+    x = np.random.default_rng(0).normal(size=(100, 2))
+    data = tmp_path / "heavy.csv"
+    data.write_text("x,y,w\n" + "".join(f"{a!r},{b!r},2000\n" for a, b in x.tolist()))
+    out = tmp_path / "fit.json"
+    argv = ["fit", str(data), "-k", "2", "--weights", "w", "--quiet", "-o", str(out), "--memory-limit", "100M"]
+    more = ["--bootstrap", "20", "--bootstrap-type", "parametric"]
+    expect_user_error(capsys, [*argv, *more], "--bootstrap 20 on 200,000 simulated points a replicate (the sum of")
+    assert not out.exists()
