@@ -114,11 +114,17 @@ def background_runs(request, tmp_path_factory):
 
     items = request.session.items
     marked = [item for item in items if item.get_closest_marker("background")]
-    queued = {item.nodeid: item.module.queued(item.callspec.id, tmp_path_factory.mktemp("queued")) for item in marked}
+    queued = {item.nodeid: item.module.queued(_test_id(item), tmp_path_factory.mktemp("queued")) for item in marked}
     servers = 2 if len(marked) == len(items) else 1  # alone, they have both cores
     runs = Background(queued, tmp_path_factory.mktemp("background"), servers, server_env())
     yield runs
     runs.close()
+
+
+def _test_id(item: pytest.Item) -> str:
+    """A parametrised test's parameters' id (a doc's or a bench's name), else the test's name."""
+    callspec = getattr(item, "callspec", None)
+    return callspec.id if callspec is not None else item.name
 
 
 @pytest.fixture
