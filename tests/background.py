@@ -1,11 +1,13 @@
-"""Commands that start with the session and run beside the other tests: the docs' commands and the benches' tiny runs.
+"""Commands that start with the session and run beside the other tests: the docs' commands, the benches' tiny runs
+and the forum test's 10,000-step fit.
 
 They are subprocesses that mostly run on one core, and so do most tests (a small fit runs on one thread: engine/
 runtime/threads.py), so on 2 cores they cost the suite little when they run meanwhile, on the otherwise idle core.
-A test marked `background` names its commands (its module's `queued(test_id, folder)`); tests/conftest.py writes
-every selected test's commands, in the tests' order, to the stdin file of one preloaded Python
-(tests/preloaded_server.py: one command at a time, each in a fork, as its own interpreter would run it), before
-the first test; the test waits for its own commands' replies and checks them as it checked a command it ran itself.
+A test marked `background` names its commands (its module's `queued(test_id, folder)`; test_id: the parameters'
+id, else the test's name); tests/conftest.py writes every selected test's commands, in the tests' order, to the stdin
+file of one preloaded Python (tests/preloaded_server.py: one command at a time, each in a fork, as its own
+interpreter would run it), before the first test; the test waits for its own commands' replies and checks them as
+it checked a command it ran itself.
 Two such Pythons when only background tests were selected (nothing else would use the second core).
 """
 
@@ -15,7 +17,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -141,6 +143,3 @@ def server_env() -> dict[str, str]:
     """The preloaded Pythons' own environment (each command gets its own): headless, as the tests' commands."""
     env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
     return env | {"QT_QPA_PLATFORM": "offscreen"}
-
-
-Queue = Callable[[str, Path], list[Command]]  # a background module's queued(test_id, folder)
