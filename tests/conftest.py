@@ -106,6 +106,27 @@ def _module_leaves_the_world_as_it_found_it(request):
         pytest.fail(f"{request.module.__name__} left behind: " + "; ".join(left), pytrace=False)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def background_runs(request, tmp_path_factory):
+    """The commands of every selected test marked `background` (its module's queued(test_id, folder)), started
+    before the first test, to run beside the others (tests/background.py); stopped at the session's end."""
+    from background import Background, server_env
+
+    items = request.session.items
+    marked = [item for item in items if item.get_closest_marker("background")]
+    queued = {item.nodeid: item.module.queued(_test_id(item), tmp_path_factory.mktemp("queued")) for item in marked}
+    servers = 2 if len(marked) == len(items) else 1  # alone, they have both cores
+    runs = Background(queued, tmp_path_factory.mktemp("background"), servers, server_env())
+    yield runs
+    runs.close()
+
+
+def _test_id(item: pytest.Item) -> str:
+    """A parametrised test's parameters' id (a doc's or a bench's name), else the test's name."""
+    callspec = getattr(item, "callspec", None)
+    return callspec.id if callspec is not None else item.name
+
+
 @pytest.fixture
 def faithful() -> np.ndarray:
     from engine.io.data import load

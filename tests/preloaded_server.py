@@ -8,7 +8,8 @@ status is the command's. Forking is safe because nothing here starts a thread (c
 
 Protocol (JSON lines): request {"argv": [script, args...], "cwd", "env", "output", "timeout"} on stdin; reply
 {"returncode"} on stdout; the command's stdout and stderr go to the file named by "output" (its stderr to the one
-named by "errors", if given).
+named by "errors", if given). Stdin may be a file of requests written in advance (tests/background.py); the server
+ends at its end, or at SIGTERM, killing the command it runs.
 """
 
 from __future__ import annotations
@@ -35,10 +36,12 @@ def preload() -> None:
 def run_in_child(request: dict) -> None:
     """In the fork: become the command's process and run its script as `python3 SCRIPT ARGS` would. Never returns:
     the script's SystemExit (or its normal end, exit 0) unwinds to the interpreter, which finalises and exits."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # as a fresh interpreter has it, not the server's handler
     os.setsid()  # its own process group: a hung command is killed with everything it started
     os.chdir(request["cwd"])
     os.environ.clear()
     os.environ.update(request["env"])
+    sys.dont_write_bytecode = bool(os.environ.get("PYTHONDONTWRITEBYTECODE"))  # as the interpreter reads it at start
     out = os.open(request["output"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     err = os.open(request["errors"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644) if request.get("errors") else out
     null = os.open(os.devnull, os.O_RDONLY)
@@ -51,6 +54,19 @@ def run_in_child(request: dict) -> None:
     sys.path[:] = [os.path.dirname(os.path.realpath(script)), *sys.path[2:]]
     runpy.run_path(script, run_name="__main__")
     sys.exit(0)
+
+
+_RUNNING: list[int] = []  # the command running now (its pid, also its process group's)
+
+
+def stop(_signum: int, _frame: object) -> None:
+    """SIGTERM (the suite ends before the queue does): kill the running command with its group, then end."""
+    for pid in _RUNNING:
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass  # it had just ended
+    os._exit(1)
 
 
 def wait(pid: int, timeout: float) -> int:
@@ -68,6 +84,7 @@ def wait(pid: int, timeout: float) -> int:
 
 def serve() -> None:
     preload()
+    signal.signal(signal.SIGTERM, stop)
     for line in sys.stdin:
         request = json.loads(line)
         assert threading.active_count() == 1 and len(os.listdir("/proc/self/task")) == 1, "a thread before fork"
@@ -76,7 +93,10 @@ def serve() -> None:
         pid = os.fork()
         if pid == 0:
             run_in_child(request)
-        print(json.dumps({"returncode": wait(pid, request["timeout"])}), flush=True)
+        _RUNNING[:] = [pid]
+        returncode = wait(pid, request["timeout"])
+        _RUNNING.clear()
+        print(json.dumps({"returncode": returncode}), flush=True)
 
 
 if __name__ == "__main__":

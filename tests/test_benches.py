@@ -1,4 +1,5 @@
-"""Every benchmark in bench/ still runs: each at its --tiny size in a fresh process, exit 0 and a table printed.
+"""Every benchmark in bench/ still runs: each at its --tiny size in a process of its own, exit 0 and a table printed
+(the runs start with the session, beside the other tests: tests/background.py).
 
 The numbers of a tiny run mean nothing; the point is that no bench rots (one crashed for weeks on a renamed window
 method before this test). Benches that need what a test machine lacks (a network, a GPU) are only imported.
@@ -10,11 +11,10 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from preloaded import FORKS, Preloaded
+from background import Background, Command
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
@@ -46,32 +46,21 @@ def test_every_bench_is_covered() -> None:
     assert set(IMPORT_ONLY) <= set(names)
 
 
-@pytest.fixture(scope="module")
-def python() -> Iterator[Preloaded | None]:
-    """The preloaded Python the benches run in, one at a time (tests/preloaded.py); None: each starts its own."""
-    if not FORKS:
-        yield None
-        return
-    preloaded = Preloaded(_env())
-    yield preloaded
-    preloaded.close()
-
-
-@pytest.mark.parametrize("name", [n for n in benches() if n not in IMPORT_ONLY])
-def test_bench_runs_tiny(name: str, tmp_path: Path, python: Preloaded | None) -> None:
-    """The bench at --tiny: exit 0, and at least one table printed."""
+def queued(name: str, folder: Path) -> list[Command]:
+    """The bench at --tiny in folder (tests/background.py runs it from the session's start)."""
     args = [str(BENCH / f"{name}.py"), "--tiny"]
     if name == "bench_scale":
-        args += ["--folder", str(tmp_path)]  # its data file goes here, not into the machine's temp folder
-    if python is None:
-        out = subprocess.run(
-            [sys.executable, *args], cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=HANG_S
-        )
-        returncode, printed = out.returncode, out.stdout + out.stderr
-    else:
-        returncode, printed = python.run(args, tmp_path, _env(), HANG_S)
-    assert returncode == 0, f"{name} --tiny exited {returncode}:\n{printed[-5000:]}"
-    assert TABLE_RULE.search(printed), f"{name} --tiny printed no table:\n{printed[-2000:]}"
+        args += ["--folder", str(folder)]  # its data file goes here, not into the machine's temp folder
+    return [Command(args, folder, _env(), HANG_S)]
+
+
+@pytest.mark.background
+@pytest.mark.parametrize("name", [n for n in benches() if n not in IMPORT_ONLY])
+def test_bench_runs_tiny(name: str, request: pytest.FixtureRequest, background_runs: Background) -> None:
+    """The bench at --tiny: exit 0, and at least one table printed."""
+    (ran,) = background_runs.results(request.node.nodeid)
+    assert ran.returncode == 0, f"{name} --tiny exited {ran.returncode}:\n{ran.printed[-5000:]}"
+    assert TABLE_RULE.search(ran.printed), f"{name} --tiny printed no table:\n{ran.printed[-2000:]}"
 
 
 @pytest.mark.parametrize("name", sorted(IMPORT_ONLY))

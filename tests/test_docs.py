@@ -5,29 +5,33 @@ A block is a list of commands (`python3 main.py ...`, `python3 bench/bench_x.py 
 not run (it opens a window, installs from the network, needs a GPU, takes minutes) has, on the line just above it,
 `<!-- not run: REASON -->`; a block with no command and no such mark fails here, so nothing is left unchecked
 silently. Each file's blocks run in order in one folder (a block may use the files an earlier one wrote), with
-`tests/` linked into it so that `tests/data/...` reads as from the checkout.
+`tests/` linked into it so that `tests/data/...` reads as from the checkout. The commands start with the session and
+run beside the other tests (tests/background.py); each file's test checks what they gave.
 
 `python3` is this test's interpreter (the project's `.venv` Python): what `python3 main.py` re-runs itself in.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import shlex
 import subprocess
 import sys
-import threading
+import time
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from background import Background, server_env
+from background import Command as Queued
 from preloaded import FORKS, Preloaded
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+DOCS_BY_NAME = {p.name: p for p in DOCS}
 NOT_RUN = re.compile(r"^<!--\s*not run:\s*(?P<reason>.*?)\s*-->$")
 FENCE = "```"
 # a command as the docs write it: python3, then main.py or a script in bench/ or docs/
@@ -122,18 +126,29 @@ def _started(argv: list[str], folder: Path) -> tuple[int, str]:
     return out.returncode, out.stdout + out.stderr
 
 
-def run(command: Command, folder: Path, where: str, python: Preloaded | None = None) -> None:
-    """Run one command in `folder` with this interpreter as python3 (preloaded: in a fork of that Python); exit 0,
-    and the shown output printed."""
+def _argv(command: Command, where: str) -> list[str]:
+    """The command's words; it must start with python3."""
     argv = shlex.split(command.line, comments=True)
     assert argv[0] == "python3", f"{where}: {command.line!r} does not start with python3"
-    returncode, printed = (
-        _started(argv[1:], folder) if python is None else python.run(argv[1:], folder, _env(folder), HANG_S)
-    )
+    return argv
+
+
+def check(command: Command, returncode: int, printed: str, where: str) -> None:
+    """The command exited 0 and printed the output the docs show under it."""
     assert returncode == 0, f"{where}: {command.line!r} exited {returncode}:\n{printed[-3000:]}"
     got = {_normal(line) for line in printed.splitlines()}
     missing = [line for line in command.expected if line.strip() and _normal(line) not in got]
     assert not missing, f"{where}: {command.line!r} no longer prints:\n" + "\n".join(missing) + f"\n---\n{printed}"
+
+
+def run(command: Command, folder: Path, where: str, python: Preloaded | None = None) -> None:
+    """Run one command in `folder` with this interpreter as python3 (preloaded: in a fork of that Python); exit 0,
+    and the shown output printed."""
+    argv = _argv(command, where)
+    returncode, printed = (
+        _started(argv[1:], folder) if python is None else python.run(argv[1:], folder, _env(folder), HANG_S)
+    )
+    check(command, returncode, printed, where)
 
 
 def test_every_block_runs_or_says_why_not() -> None:
@@ -166,36 +181,39 @@ def test_not_run_blocks_are_few() -> None:
     assert len(every) - len(marked) >= 10, "fewer than 10 blocks run"
 
 
-def run_file(path: Path, tmp: Path, pythons: dict[str, Preloaded]) -> None:
-    """A file's runnable blocks, in order, in one folder made in tmp, in this thread's preloaded Python (Linux)."""
-    folder = _folder(tmp)
-    if FORKS and threading.current_thread().name not in pythons:
-        pythons[threading.current_thread().name] = Preloaded(_env(folder))
-    python = pythons.get(threading.current_thread().name)
+def _runnable(path: Path) -> Iterator[tuple[Command, str]]:
+    """A file's commands that run, in order, each with its block's place (file:line)."""
     for block in blocks(path):
         if block.not_run is None:
             for command in commands(block):
-                run(command, folder, block.where, python)
+                yield command, block.where
 
 
-@pytest.fixture(scope="module")
-def doc_runs(tmp_path_factory) -> Iterator[dict[Path, Future]]:
-    """Every file's commands, started at once on two threads (a file's own commands stay in order, one at a time).
-    They are subprocesses that mostly start Python and import torch: two files side by side took the suite's time
-    for the docs from 72 s to about 40 s on 2 cores. The pool is this fixture's: it waits for every run and ends."""
-    pythons: dict[str, Preloaded] = {}
-    try:
-        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="docs") as pool:
-            yield {path: pool.submit(run_file, path, tmp_path_factory.mktemp(path.stem), pythons) for path in DOCS}
-    finally:
-        for python in pythons.values():
-            python.close()
+def queued(name: str, tmp: Path) -> list[Queued]:
+    """A file's commands in a folder made in tmp, to run in order (tests/background.py starts them with the
+    session); up to the first one not written as python3 (its test fails there)."""
+    path = DOCS_BY_NAME[name]
+    folder, out = _folder(tmp), []
+    for command, _where in _runnable(path):
+        try:
+            argv = shlex.split(command.line, comments=True)
+        except ValueError:
+            break  # a stray quote
+        if argv[:1] != ["python3"]:
+            break
+        out.append(Queued(argv[1:], folder, _env(folder), HANG_S))
+    return out
 
 
+@pytest.mark.background
 @pytest.mark.parametrize("path", DOCS, ids=[p.name for p in DOCS])
-def test_commands_run_as_written(path: Path, doc_runs: dict[Path, Future]) -> None:
+def test_commands_run_as_written(path: Path, request: pytest.FixtureRequest, background_runs: Background) -> None:
     """Each file's runnable blocks, in order, in one folder: every command exits 0 and prints what the doc shows."""
-    doc_runs[path].result()  # its AssertionError, if any, raised here
+    ran = iter(background_runs.results(request.node.nodeid))
+    for command, where in _runnable(path):
+        _argv(command, where)
+        done = next(ran)
+        check(command, done.returncode, done.printed, where)
 
 
 def test_a_changed_output_fails(tmp_path: Path) -> None:
@@ -211,20 +229,59 @@ def test_a_failing_command_fails(tmp_path: Path) -> None:
         run(Command("python3 main.py fit no-such-file.csv -k 3"), _folder(tmp_path), "here")
 
 
+# a failing command, and a script whose atexit handler prints as it exits 3
+OWN_WAY = (["main.py", "fit", "no-such-file.csv", "-k", "3"], ["docs/bye.py"])
+
+
 @pytest.mark.skipif(not FORKS, reason="the preloaded Python forks: Linux only")
 def test_the_preloaded_python_runs_a_command_as_its_own_python_does(tmp_path: Path) -> None:
-    """A fork of the preloaded Python gives a command's exit status and output as a Python of its own does (a
-    failing command, and a script whose atexit handler prints as it exits 3)."""
-    folder = _folder(tmp_path)
+    """A fork of the preloaded Python gives a command's exit status and output as a Python of its own does, asked
+    one command at a time (tests/preloaded.py) or given them all in advance (tests/background.py); closing the
+    latter (the suite ended early: -x, Ctrl+C) kills the command it runs, which would otherwise outlive the suite
+    (it has a process group of its own)."""
+    folder = _folder(_made(tmp_path / "commands"))
     (folder / "docs" / "bye.py").write_text("import atexit, sys\natexit.register(print, 'bye')\nsys.exit(3)\n")
+    pid_file = tmp_path / "pid"
+    (folder / "docs" / "sleepy.py").write_text(
+        f"import os, time\nopen({str(pid_file)!r}, 'w').write(str(os.getpid()))\ntime.sleep(600)\n"
+    )
+    queue = [Queued(argv, folder, _env(folder), HANG_S) for argv in (*OWN_WAY, ["docs/sleepy.py"])]
+    ahead = Background({"all": queue}, _made(tmp_path / "ahead"), 1, server_env())
     python = Preloaded(_env(folder))
     try:
-        for argv in (["main.py", "fit", "no-such-file.csv", "-k", "3"], ["docs/bye.py"]):
-            assert python.run(argv, folder, _env(folder)) == _started(argv, folder)
+        owns = []
+        for argv in OWN_WAY:
             own = subprocess.run([sys.executable, *argv], cwd=folder, env=_env(folder), capture_output=True, text=True)
+            owns.append((own.returncode, own.stdout + own.stderr))  # each writes to one of them only: no interleaving
+            assert python.run(argv, folder, _env(folder)) == owns[-1]
             forked = python.completed(argv, folder, _env(folder))
             assert (forked.returncode, forked.stdout, forked.stderr) == (own.returncode, own.stdout, own.stderr)
+        assert [(r.returncode, r.printed) for r in itertools.islice(ahead.results("all"), 2)] == owns
         with pytest.raises(AssertionError, match="exited 2"):
             run(Command("python3 main.py fit no-such-file.csv -k 3"), folder, "here", python)
+        deadline = time.monotonic() + HANG_S
+        while not pid_file.exists() or not pid_file.read_text():
+            assert time.monotonic() < deadline, "the last command never started"
+            time.sleep(0.05)
     finally:
         python.close()
+        ahead.close()
+    pid = int(pid_file.read_text())
+    deadline = time.monotonic() + 10
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(pid)
+
+
+def _made(folder: Path) -> Path:
+    folder.mkdir()
+    return folder
+
+
+def _alive(pid: int) -> bool:
+    """Whether the process runs (a zombie, killed and not yet reaped, does not)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "\nState:\tZ" not in status
