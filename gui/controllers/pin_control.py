@@ -76,13 +76,22 @@ class PinControl:
         mark_table(self.table, pinned)
 
     def drop(self, why: str) -> None:
-        """No pins from now on (their start was for other data or another model); said when there were some."""
-        had = self.controls.fixed is not None
+        """No pins from now on (their start was for other data or another model); said when there were some. The
+        restarts the pins set to 1 come back (a value chosen since stays), as Unpin all gives them back."""
+        # before: pins were made (new data's forget_imported may have cleared the panel's pins already)
+        had, before = self.controls.fixed is not None or self.before is not None, self.before
         self.controls.fixed, self.before = None, None
         self.marks.dragging = None
         self.show_pins()
-        if had:
-            self.messages.note(f"{why}: the pinned parameters were unpinned (pins hold the start they were made on)")
+        if not had:
+            return
+        c, restarts = self.controls, ""
+        if before is not None and c.restarts.value() == 1 and before.restarts != 1:
+            c.restarts.setValue(before.restarts)
+            restarts = f"; restarts {before.restarts} again"
+        self.messages.note(
+            f"{why}: the pinned parameters were unpinned (pins hold the start they were made on){restarts}"
+        )
 
     def _k_changed(self, k: int) -> None:
         start = self.controls.init_params

@@ -158,16 +158,19 @@ def test_dragging_a_pinned_mean_moves_its_fixed_value_to_the_drop_point(qtbot, w
 
 
 def test_new_data_another_k_or_model_drops_the_pins(qtbot, window) -> None:
-    _fitted(qtbot, window)
+    """... and gives back the restarts the pins set to 1 (a new user saw 1 restart left after new data)."""
+    _fitted(qtbot, window, restarts=3)
     assert window.pins.pin(0, "weights", True)
-    assert window.controls.config().fixed is not None
+    assert window.controls.config().fixed is not None and window.controls.restarts.value() == 1
     window.controls.k.setValue(3)
     assert window.controls.fixed is None and window.pins.marks.items == {}
+    assert window.controls.restarts.value() == 3
     window.controls.k.setValue(2)
-    assert window.pins.pin(0, "means", True)
+    assert window.pins.pin(0, "means", True) and window.controls.restarts.value() == 1
     window.data.set_dataset(engine.Dataset(two_clusters(4, 100), ("x", "y"), (0, 1), "other data"))
     qtbot.waitUntil(lambda: len(window.state.scene.points) == 100, timeout=30_000)
     assert window.controls.fixed is None and window.pins.marks.items == {}
+    assert window.controls.restarts.value() == 3
     assert window.controls.config().fixed is None
     assert all(window.table.item(r, 0) is None for r in range(window.table.rowCount()))  # no row left with a pin
 
