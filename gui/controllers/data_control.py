@@ -283,7 +283,8 @@ class DataControl:
     ) -> None:
         """A file with missing cells (cells in rows) in the columns to fit (chosen in the column picker first, when
         it has more than two): the one-line question. Fit them by EM: the file is read again with NaN cells;
-        cancelled: the data on screen stays, and problem (the loader's line) says why."""
+        cancelled: the data on screen stays, said as the column picker's cancel says it, then problem (the loader's
+        line: where the first missing cell is)."""
         box = dialogs.ask_missing(self.parent, path, cells, rows)
         self.missing_question = box
         self.messages.keep(box)
@@ -293,8 +294,9 @@ class DataControl:
             if box.clickedButton() is box.fit_button:
                 reopen(missing=True)
             else:
-                again = f"or open it again and choose {dialogs.FIT_MISSING!r}"
-                self.messages.note(f"{problem}, {again}: the data on screen stays", 15000)
+                # the picker's cancel in the same words first (a long line is cut at the status bar's end)
+                again = f"{problem}, or open it again and choose {dialogs.FIT_MISSING!r}"
+                self.messages.note(f"opening {path} was cancelled: the data on screen stays. {again}", 15000)
 
         box.finished.connect(answered)
 

@@ -68,7 +68,7 @@ def test_a_file_with_missing_cells_asks_and_cancel_keeps_the_data(qtbot, window,
     row, col = np.argwhere(np.isnan(x))[0]  # the first blank cell, named (line: the row + the header + 1)
     assert f"line {row + 2}, column {col} ('{('eruptions', 'waiting')[col]}'): value '' is not a number: fix" in note
     assert "or open it again and choose 'Fit them by EM (missing at random)'" in note
-    assert "--missing" not in note and note.endswith("the data on screen stays")
+    assert "--missing" not in note and note.startswith(f"opening {path} was cancelled: the data on screen stays. ")
 
 
 def test_fit_them_by_em_loads_nan_cells_and_the_fit_is_the_observed_data_em(qtbot, window, tmp_path) -> None:
