@@ -49,10 +49,12 @@ FIT_MISSING = "Fit them by EM (missing at random)"
 def ask_missing(parent: QWidget, path: str, cells: int, rows: int) -> QMessageBox:
     """The one-line question a file with missing values (cells in rows) asks, non-modal like show_error: its
     fit_button means "fit them by EM", any other answer "keep the data on screen"."""
+    from engine import counted
+
     box = QMessageBox(
         QMessageBox.Icon.Question,
         "Missing values",
-        f"{path} has missing values: {cells:,} cells in {rows:,} rows.\n"
+        f"{path} has missing values: {counted(cells, 'cell')} in {counted(rows, 'row')}.\n"
         "Missing values: fit them by EM (missing at random)?",
         QMessageBox.StandardButton.Cancel,
         parent,

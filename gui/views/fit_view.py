@@ -79,7 +79,9 @@ class FitView:
             how += f"\n{self.state.weights.describe()}"
         cells, rows = missing_cells(ds.points)
         if cells:  # (NaN cells: the data was loaded with its missing values, which the fits take by EM)
-            how += f"\nmissing: {cells:,} cells in {rows:,} rows (fitted by EM, missing at random)"
+            from engine import counted
+
+            how += f"\nmissing: {counted(cells, 'cell')} in {counted(rows, 'row')} (fitted by EM, missing at random)"
         self.data_label.setText(f"{ds.source}\nN = {n:,}, columns: {', '.join(ds.columns)}{how}")
 
     def show_scene(self) -> None:

@@ -295,3 +295,11 @@ def test_the_column_picker_comes_first_and_the_question_only_for_chosen_columns_
     qtbot.waitUntil(lambda: window.state.dataset is not shown and window.state.scene.ticks is not None, timeout=30_000)
     assert window.state.dataset.columns == ("eruptions", "waiting", "z")
     np.testing.assert_array_equal(window.state.dataset.points, data)
+
+
+def test_the_question_counts_one_cell_in_one_row_in_the_singular(qtbot) -> None:
+    from gui.views import dialogs
+
+    box = dialogs.ask_missing(None, "one.csv", 1, 1)
+    qtbot.addWidget(box)
+    assert box.text().startswith("one.csv has missing values: 1 cell in 1 row.\n")
