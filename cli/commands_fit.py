@@ -26,7 +26,7 @@ from .bootstrapping import check_bootstrap, check_bootstrap_memory, run_bootstra
 from .commands_stream import fit_on_cluster, fit_streamed
 from .informing import check_information, run_information
 from .inputs import fit_config, gallery_config, load_data, say_sample, stream_source
-from .output import check_suffixes, fit_line, write_fit_outputs
+from .output import check_suffixes, fit_line, warning_lines, write_fit_outputs
 from .progress import run_fit
 
 
@@ -76,8 +76,8 @@ def cmd_fit(args) -> int:
     if args.missing:  # the export says how the fit took the data's missing values, and how many there were
         params.meta.update(missing=args.missing, missing_values=int(np.isnan(ds.points).sum()))
     print(fit_line(cfg, last, params, per_batch))
-    for w in last.warnings:
-        print(f"warning: {w}", file=sys.stderr)
+    for line in warning_lines(last, ds.columns):
+        print(line, file=sys.stderr)
     identifiable = None
     if args.bootstrap is not None:
         print("\n".join(run_bootstrap(args, ds, cfg, last, params)))

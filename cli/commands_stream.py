@@ -16,7 +16,7 @@ from engine.io.session import write_session
 from engine.io.weighted import point_chunks
 from engine.snapshot import CancelToken
 
-from .output import fit_line, session_line, write_gallery_lines
+from .output import fit_line, session_line, warning_lines, write_gallery_lines
 from .progress import note, report_passes, stop_at_pass_end
 
 
@@ -58,8 +58,8 @@ def fit_streamed(args, source, cfg: FitConfig, run_pass=None, rows: int | None =
     if getattr(args, "missing", None):  # as the fit of data in memory says it
         params.meta.update(missing=args.missing, missing_values=int(getattr(args, "missing_cells", 0)))
     print(fit_line(cfg, last, params))
-    for w in last.warnings:
-        print(f"warning: {w}", file=sys.stderr)
+    for line in warning_lines(last, source.columns):
+        print(line, file=sys.stderr)
     with staged_writes():  # every output of the run, or none
         label_rows = rows if run_pass is None else None
         said = _write_streamed_outputs(args, source, cfg, label_rows, last, history, params)

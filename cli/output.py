@@ -70,3 +70,18 @@ def fit_line(cfg: FitConfig, last, params, per_batch: int | None = None) -> str:
         f"(mean {m['mean_log_likelihood']:.6f}), BIC {m['bic']:.3f}, AIC {m['aic']:.3f}"
         f"{'; restart ' + str(last.restart) + ' of ' + str(cfg.restarts) if cfg.restarts > 1 else ''}"
     )
+
+
+def warning_lines(last, columns) -> list[str]:
+    """The fit's warnings as printed: a collapse named by the fitted columns' names (the engine's bookkeeping names
+    them x0, x1, ...: it never sees the file's header)."""
+    from engine.inference.collapse import snapshot_collapses
+
+    named = dict(
+        zip(
+            (c.text for c in snapshot_collapses(last)),
+            (c.text for c in snapshot_collapses(last, tuple(columns))),
+            strict=True,
+        )
+    )
+    return [f"warning: {named.get(w, w)}" for w in last.warnings]
