@@ -16,8 +16,11 @@ class Messages:
         self.boxes: list = []  # open non-modal dialogs: a dialog without a reference would close at once
 
     def note(self, text: str, msecs: int = 8000) -> None:
-        """A status-bar message (0: until the next one)."""
-        self.window.statusBar().showMessage(text, msecs)
+        """A status-bar message (0: until the next one); whole in the bar's tooltip (a long one is cut where the
+        bar's fit state begins)."""
+        bar = self.window.statusBar()
+        bar.showMessage(text, msecs)
+        bar.setToolTip(text)
 
     def withdraw(self, text: str) -> None:
         """Take a note off the status bar if it is still the one shown (a progress note whose work ended)."""

@@ -111,3 +111,13 @@ def test_at_its_minimum_size_the_log_likelihood_chart_shows_both_axis_titles_who
     assert bottom.mapRectToScene(bottom.boundingRect()).bottom() <= chart.height()  # the x title inside the chart
     text = left.label.toPlainText().strip()
     assert QFontMetrics(left.label.font()).horizontalAdvance(text) <= left.size().height()  # the y title whole
+
+
+def test_a_status_note_longer_than_the_bar_is_whole_in_its_tooltip(window) -> None:
+    """A new user could not read the end of a long note (cut where the bar's fit state begins)."""
+    _small(window)
+    note = "identifiable: " + ", ".join(f"component {k} 98%" for k in range(12))
+    window.messages.note(note)
+    bar = window.statusBar()
+    assert bar.fontMetrics().horizontalAdvance(note) > bar.width()  # cut on the bar
+    assert bar.currentMessage() == note and bar.toolTip() == note
