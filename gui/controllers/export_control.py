@@ -129,8 +129,7 @@ class ExportControl:
     def export_gallery(self, path: str) -> None:
         import engine
 
-        if self.gallery_panel.gallery is None:
-            self.messages.error("Could not export the gallery", "there is no gallery yet: run a fit with restarts > 1")
+        if self._no_gallery():
             return
         try:
             engine.write_gallery(path, self.gallery_panel.exported())  # with the identifiability, once computed
@@ -171,7 +170,16 @@ class ExportControl:
     def export_plot_dialog(self) -> None:
         self.messages.ask_path(self.export_plot, "Export plot", "PNG (*.png);;SVG (*.svg)", "plot.png")
 
+    def _no_gallery(self) -> bool:
+        """True, said in an error, when there is no gallery to export."""
+        if self.gallery_panel.gallery is not None:
+            return False
+        self.messages.error("Could not export the gallery", "there is no gallery yet: run a fit with restarts > 1")
+        return True
+
     def export_gallery_dialog(self) -> None:
+        if self._no_gallery():  # said before a file name is asked for, not after
+            return
         self.messages.ask_path(self.export_gallery, "Export gallery", "CSV (*.csv);;JSON (*.json)", "gallery.csv")
 
     def import_params_dialog(self) -> None:
