@@ -154,3 +154,11 @@ def test_svg_export_is_the_fit_in_data_coordinates(qtbot, window, tmp_path, view
         assert mx == pytest.approx(left + (means[k, 0] - x0) / (x1 - x0) * (width - left - right), abs=0.01)
         assert my == pytest.approx(top + (y1 - means[k, 1]) / (y1 - y0) * (height - top - bottom), abs=0.01)
     assert "nan" not in path.read_text().lower()
+
+
+def test_exporting_the_gallery_before_there_is_one_says_so_before_asking_for_a_file(window, monkeypatch) -> None:
+    """A new user was asked for a file name, then told there was no gallery."""
+    asked = []
+    monkeypatch.setattr(window.messages, "ask_path", lambda *a, **k: asked.append(a))
+    window.files.export_gallery_dialog()
+    assert asked == [] and "there is no gallery yet" in window.messages.last_error

@@ -121,11 +121,3 @@ def test_a_status_note_longer_than_the_bar_is_whole_in_its_tooltip(window) -> No
     bar = window.statusBar()
     assert bar.fontMetrics().horizontalAdvance(note) > bar.width()  # cut on the bar
     assert bar.currentMessage() == note and bar.toolTip() == note
-
-
-def test_exporting_the_gallery_before_there_is_one_says_so_before_asking_for_a_file(window, monkeypatch) -> None:
-    """A new user was asked for a file name, then told there was no gallery."""
-    asked = []
-    monkeypatch.setattr(window.messages, "ask_path", lambda *a, **k: asked.append(a))
-    window.files.export_gallery_dialog()
-    assert asked == [] and "there is no gallery yet" in window.messages.last_error
