@@ -13,8 +13,18 @@ from data_sets import missing_clusters
 
 from engine import FitConfig, InitParams, run_to_end
 from engine.errors import UserError
+from engine.model import gaussian
 from engine.selection.bootstrap import bootstrap, replicate_weights
 from engine.selection.information import information
+
+
+@pytest.fixture
+def small_chunks(monkeypatch) -> None:
+    """E-step chunks of about 85 rows (quadratic features, K = 3, 4 rows) and 256 (whitened distances): each chunk
+    takes its slice of every replicate's weights (one chunk would hide a slice taken wrong)."""
+    monkeypatch.setattr(gaussian, "CHUNK_ELEMENTS", {"cpu": 2**10, "cuda": 2**10})
+    monkeypatch.setattr(gaussian, "MIN_CHUNK_ROWS", 64)
+    monkeypatch.setattr(gaussian, "WHITENED_ELEMENTS", 2**10)
 
 
 def _fitted(x: np.ndarray, cfg: FitConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -22,6 +32,7 @@ def _fitted(x: np.ndarray, cfg: FitConfig) -> tuple[np.ndarray, np.ndarray, np.n
     return last.weights, last.means, last.covariances
 
 
+@pytest.mark.usefixtures("small_chunks")
 @pytest.mark.parametrize("kind", ["nonparametric", "weighted"])
 @pytest.mark.parametrize("frequency", [False, True])
 def test_each_replicate_is_its_lone_missing_values_fit(kind: str, frequency: bool) -> None:
@@ -39,6 +50,31 @@ def test_each_replicate_is_its_lone_missing_values_fit(kind: str, frequency: boo
     assert boot.weights.shape == (4, 3) and boot.failed == 0 and boot.not_converged == 0
     alone_cfg = replace(cfg, init="params", init_params=InitParams.from_arrays(*fitted))
     for b in range(4):
+        alone = run_to_end(x, alone_cfg, weights=rows[b], missing="em")
+        order = [int(np.argmin(np.abs(alone.means[:, 1] - m))) for m in boot.means[b, :, 1]]
+        for got, want in zip(
+            (boot.weights[b], boot.means[b], boot.covariances[b]),
+            (alone.weights, alone.means, alone.covariances),
+            strict=True,
+        ):
+            assert np.abs(got - want[order]).max() <= 1e-6 * np.abs(want).max()
+
+
+@pytest.mark.usefixtures("small_chunks")
+def test_replicates_through_whitened_distances_are_their_lone_fits() -> None:
+    """D = 12: the E-step takes whitened distances (gaussian.use_whitened), each replicate's weights per chunk too;
+    the two replicates end where their lone missing-values fits end (measured 1.2e-7 relative at most)."""
+    rng = np.random.default_rng(0)
+    x = np.array([np.zeros(12), np.full(12, 3.0)])[rng.integers(0, 2, 400)] + rng.normal(size=(400, 12))
+    x[rng.random(x.shape) < 0.05] = np.nan
+    assert gaussian.use_whitened(12, 2 * 2)
+    cfg = FitConfig(n_components=2, covariance_type="full", reg_covar=0.0, seed=0, restarts=2)
+    fitted = _fitted(x, cfg)
+    cfg = replace(cfg, tol=1e-13, max_iter=5000, restarts=1)
+    boot = bootstrap(x, fitted, cfg, 2, "weighted", seed=3)
+    rows = replicate_weights("weighted", len(x), 2, np.random.default_rng(3))
+    alone_cfg = replace(cfg, init="params", init_params=InitParams.from_arrays(*fitted))
+    for b in range(2):
         alone = run_to_end(x, alone_cfg, weights=rows[b], missing="em")
         order = [int(np.argmin(np.abs(alone.means[:, 1] - m))) for m in boot.means[b, :, 1]]
         for got, want in zip(
