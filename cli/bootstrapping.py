@@ -55,8 +55,8 @@ def check_bootstrap_memory(args, shape: tuple[int, int], cfg: FitConfig) -> None
         n = drawn_size(n, weights)
         points = f"{n:,} simulated points a replicate (the sum of the weights)"
 
-    # with --missing em a replicate's weights are kept in the pattern order twice (the working dtype and float64)
-    # and taken for the rows still running twice more (selection/replicate_missing.py)
+    # with --missing em a replicate's weights are kept in the pattern order and taken for the rows still running, in
+    # the working dtype and in float64: at most four copies (selection/replicate_missing.py)
     copies = 4 if getattr(args, "missing", None) else 1
 
     def need(b: int) -> int:

@@ -44,7 +44,8 @@ class ReplicateMissing(MissingPoints):
             return
         self._taken = rows
         at = rows.to(self._all.device)
-        self._w, self._w64 = self._all[at], self._all64[at]  # (M, N)
+        self._w = self._all[at]  # (M, N)
+        self._w64 = self._w if self._all64 is self._all else self._all64[at]  # float64 points: one copy, not two
         self._total = self._w64.sum(1).to(HOST)  # (M,): e_step's mean log-likelihood per unit of weight
 
     def _weighted_sum(self) -> torch.Tensor:
