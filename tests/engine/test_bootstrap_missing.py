@@ -97,8 +97,8 @@ def _separated(n: int, seed: int) -> np.ndarray:
 
 def test_standard_errors_agree_with_the_observed_data_information() -> None:
     """600 points, 10% of the cells missing, B = 400: the bootstrap's standard errors against the observed-data
-    information's. Measured at seeds 0 to 3, nonparametric and weighted: weights and means 0.92 to 1.08 of the
-    information's, covariance entries 0.78 to 1.26 (a variance's bootstrap spread is the noisier: its fourth
+    information's. Measured at seeds 0 to 3, nonparametric and weighted: weights and means 0.92 to 1.07 of the
+    information's, covariance entries 0.78 to 1.20 (a variance's bootstrap spread is the noisier: its fourth
     moments); here (seed 0, nonparametric) 1.00 to 1.06, 0.98 to 1.06 and 0.83 to 1.20."""
     x = _separated(600, 0)
     cfg = FitConfig(n_components=3, covariance_type="full", reg_covar=0.0, restarts=3, tol=1e-10, max_iter=2000)
