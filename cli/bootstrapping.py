@@ -15,8 +15,9 @@ MIN_REPLICATES = 2
 
 
 def check_bootstrap(args, streamed: bool) -> None:
-    """Refuse --bootstrap before the fit runs: fewer than two replicates, or data not held in memory. (Pinned
-    parameters stay pinned in every replicate: their standard errors are nil.)"""
+    """Refuse --bootstrap before the fit runs: fewer than two replicates, data not held in memory, or the
+    parametric type with --missing em. (Pinned parameters stay pinned in every replicate: their standard errors are
+    nil; with --missing em each replicate is missing-values EM, selection/replicate_missing.py.)"""
     if args.bootstrap is None:
         if args.bootstrap_type is not None:  # a flag that alone would do nothing: the user meant a bootstrap
             raise UserError(
@@ -27,9 +28,10 @@ def check_bootstrap(args, streamed: bool) -> None:
     args.bootstrap_type = args.bootstrap_type or "nonparametric"
     if args.bootstrap < MIN_REPLICATES:
         raise UserError(f"--bootstrap needs at least {MIN_REPLICATES} replicates, got {args.bootstrap}")
-    if getattr(args, "missing", None):  # its replicates' E-step weighs complete points (selection/bootstrap.py)
+    if getattr(args, "missing", None) and args.bootstrap_type == "parametric":  # refused before the fit, not after
         raise UserError(
-            "--bootstrap does not take --missing em yet: for standard errors, fit the rows with no missing cell"
+            "--bootstrap-type parametric does not take --missing em (it would need a model of which cells go "
+            "missing, which a fit missing at random does not have): use --bootstrap-type nonparametric or weighted"
         )
     if streamed:
         other = "fit without --dask" if getattr(args, "dask", None) else "raise --memory-limit"
@@ -53,8 +55,12 @@ def check_bootstrap_memory(args, shape: tuple[int, int], cfg: FitConfig) -> None
         n = drawn_size(n, weights)
         points = f"{n:,} simulated points a replicate (the sum of the weights)"
 
+    # with --missing em a replicate's weights are kept in the pattern order and taken for the rows still running, in
+    # the working dtype and in float64: at most four copies (selection/replicate_missing.py)
+    copies = 4 if getattr(args, "missing", None) else 1
+
     def need(b: int) -> int:
-        per_row = 8 * n * (1 + (d + 1 + d * (d + 1) // 2 if parametric else 0))
+        per_row = 8 * n * (copies + (d + 1 + d * (d + 1) // 2 if parametric else 0))
         return fit_bytes(n, d, cfg.n_components, b, cfg.memory_factor) + b * per_row
 
     if need(args.bootstrap) <= limit:

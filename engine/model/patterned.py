@@ -43,7 +43,8 @@ def patterned_statistics(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """gaussian.e_step_statistics over points sorted by pattern (pattern p's rows starts[p]:starts[p + 1]), each
     pattern with its own coefficients coef (n_pat, R, K, P) (pattern_coefficients) and its own sums. features:
-    those of the points with their missing coordinates at 0 (N, P) or made per chunk; weights (N,) or None.
+    those of the points with their missing coordinates at 0 (N, P) or made per chunk; weights (N,), (R, N) one
+    vector a row (the bootstrap's replicates), or None.
 
     The chunks are the complete fit's, cut at the patterns' starts: the log-joint is one product per pattern in a
     chunk, the log-sum-exp one pass over the chunk, the sums one product per pattern in it. Returns each pattern's
@@ -66,7 +67,7 @@ def patterned_statistics(
         _log_joint(coef_rows[first : first + len(cuts)], block, resp, cuts)
         gaussian.normalise(resp.view(r, k, -1), log_norm[:, lo:hi])  # now the responsibilities
         if weights is not None:
-            gaussian.weigh(resp.view(r, k, -1), weights[lo:hi])
+            gaussian.weigh(resp.view(r, k, -1), weights[..., lo:hi])
         return PatternSums(first, _segment_sums(resp, block, cuts))
 
     total = ordered_sum(one_chunk, range(0, n, chunk), workers)
@@ -145,7 +146,7 @@ def patterned_whitened(
             resp[:, a:b] += offsets[q]
         gaussian.normalise(resp.view(r, k, c), log_norm[:, lo:hi])  # now the responsibilities
         if weights is not None:
-            gaussian.weigh(resp.view(r, k, c), weights[lo:hi])
+            gaussian.weigh(resp.view(r, k, c), weights[..., lo:hi])
         torch.mul(resp.view(m, 1, c), block[1:].unsqueeze(0), out=y.view(m, d, c))  # r x^T, in y's memory
         z_np, y_np = block.numpy(), y.numpy()
         parts = [

@@ -16,6 +16,11 @@ Each replicate's components are matched to the fit's (the Hungarian algorithm on
 solutions.match_components) before the spread is taken: a replicate started from the fit rarely switches labels,
 but nothing else guarantees it. A replicate whose EM fails (a covariance no longer positive definite) is left out
 and counted (mclust draws another in its place).
+
+Data with missing values (NaN: a fit with missing="em") is bootstrapped the same way, each replicate exact
+missing-values EM on the data with its weights (replicate_missing.py), nonparametric and weighted: a row drawn keeps
+its missing cells, as resampling the data's rows does. The parametric kind is refused there: simulating the
+missingness would need a model of it, which a fit missing at random has not (and mclust has no missing values).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from ..config import FitConfig, InitParams
 from ..errors import UserError
 from ..inference.em import ExactEM, pins_of
 from ..inference.init import Params
+from ..inference.missing import check_missing, has_missing
 from ..inference.pipeline import (
     Setup,
     Stopping,
@@ -44,6 +50,7 @@ from ..inference.sources import HOST, PointsInMemory
 from ..io.data import sample_mixture
 from ..model import gaussian
 from ..snapshot import CancelToken
+from .replicate_missing import ReplicateMissing
 from .replicate_start import END_GAIN, Model, coefficients, first_points, shared_sums, squarem
 from .solutions import match_components
 
@@ -51,6 +58,11 @@ KINDS = ("nonparametric", "parametric", "weighted")
 LEVEL = 0.95  # the percentile intervals' coverage: the 2.5% and 97.5% quantiles of the replicates
 MIN_REPLICATES = 2  # a standard deviation needs two
 REPLICATE_TOL = 1e-4  # the replicates stop when their total log-likelihood changes by less (replicate_tol)
+PARAMETRIC_MISSING = (
+    "--bootstrap-type parametric does not take missing values (it would need a model of which cells go missing, "
+    "which a fit missing at random does not have): use --bootstrap-type nonparametric or weighted"
+)
+NO_PRIOR_MISSING = "--prior default needs complete data (its scale is the data's covariance matrix): drop it"
 
 
 @dataclass(frozen=True)
@@ -115,26 +127,27 @@ def bootstrap(
     """Bootstrap the fit of config to data (N, D) (frequency weights (N,) or None) whose parameters are fitted =
     (weights (K,), means (K, D), covariances (K, D, D)) in data units: `replicates` rows of one exact EM with the
     fit's settings (covariance type, reg_covar, prior, max_iter; the replicates' own stopping rule replicate_tol,
-    or tol per point if given), drawn from seed, each from its accelerated start (replicate_start.py). UserError
-    for a kind it does not know, fewer than two replicates asked for, or fewer than two that did not fail."""
+    or tol per point if given), drawn from seed, each from its accelerated start (replicate_start.py). Data with
+    missing values (NaN) is that of a fit with missing="em": its replicates are missing-values EM. UserError for a
+    kind it does not know (or parametric with missing values), fewer than two replicates asked for, or fewer than
+    two that did not fail."""
     if kind not in KINDS:
         raise UserError(f"unknown bootstrap type {kind!r}: use one of {', '.join(KINDS)}")
     if replicates < MIN_REPLICATES:
         raise UserError(f"--bootstrap needs at least {MIN_REPLICATES} replicates, got {replicates}")
-    x_data, moments = checked_data(data)
+    incomplete = has_missing(data)
+    if incomplete and (kind == "parametric" or config.prior is not None):  # as the fit of such data refuses a prior
+        raise UserError(PARAMETRIC_MISSING if kind == "parametric" else NO_PRIOR_MISSING)
+    x_data, moments = check_missing(data) if incomplete else checked_data(data)
     base = check_weights(weights, x_data.shape[0])
+    if incomplete and base is not None:  # the fit's standardisation: the observed cells' weighted moments
+        moments = check_missing(x_data, base)[1]
     cfg = _replicate_config(config.resolved(), fitted, replicates)
-    k = cfg.n_components
-    setup = prepare_points(x_data, moments, cfg, x_data.shape[0] * k * replicates, x_data.shape[0], base)
+    work = x_data.shape[0] * cfg.n_components * replicates
+    setup = prepare_points(x_data, moments, cfg, work, x_data.shape[0], None if incomplete else base)
     rng = np.random.default_rng(seed)
     size = drawn_size(x_data.shape[0], base)
-    if kind == "parametric":
-        source = ReplicatePoints(_simulated(setup, fitted, replicates, size, rng))
-        first_sums = source.first_sums
-    else:
-        rows = torch.as_tensor(replicate_weights(kind, x_data.shape[0], replicates, rng, base))
-        source = PointsInMemory(setup.points, rows.to(setup.dtype).to(setup.device))
-        first_sums = _shared(setup.points.to(HOST, torch.float64), rows)
+    source, first_sums = _source(setup, fitted, kind, replicates, rng, base, incomplete)
     end = _squarem_end(tol is None, setup.dtype)
     tol = replicate_tol(cfg.tol, setup.dtype, size) if tol is None else tol
     proc, mean_ll, spent = _started(setup, cfg, source, first_sums, tol * size * end, cancel)
@@ -150,6 +163,31 @@ def bootstrap(
     matched = _matched(fitted, w[ended], m[ended], c[ended])
     not_converged = int((~stopping.converged.numpy() & ended).sum())
     return Bootstrap(kind, seed, replicates, *matched, int((~ended).sum()), not_converged, spent + tick.iteration)
+
+
+def _source(
+    setup: Setup,
+    fitted: tuple[np.ndarray, ...],
+    kind: str,
+    replicates: int,
+    rng: np.random.Generator,
+    base: np.ndarray | None,
+    incomplete: bool,
+):
+    """The replicates' E-step (a SumSource with one weight vector or one point set a row) and their first_sums
+    (replicate_start.first_points): simulated points (parametric), the points with each row's weights (complete
+    data: the first sums one shared product), or, with missing values, the missing-values E-step with each row's
+    weights (replicate_missing.py)."""
+    n = setup.points.shape[0]
+    if kind == "parametric":
+        source = ReplicatePoints(_simulated(setup, fitted, replicates, drawn_size(n, base), rng))
+        return source, source.first_sums
+    rows = torch.as_tensor(replicate_weights(kind, n, replicates, rng, base))
+    on_device = rows.to(setup.dtype).to(setup.device)
+    if incomplete:
+        source = ReplicateMissing(setup.points, on_device, np.log(setup.scaling.scale))
+        return source, source.first_sums
+    return PointsInMemory(setup.points, on_device), _shared(setup.points.to(HOST, torch.float64), rows)
 
 
 def _enough_ended(ended: np.ndarray) -> None:

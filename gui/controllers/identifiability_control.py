@@ -16,7 +16,6 @@ from PySide6.QtCore import QObject
 from ..background import Background
 from ..state import WindowState
 from ..views.gallery import GalleryPanel
-from .uncertainty_control import MISSING_BOOTSTRAP
 
 
 class IdentifiabilityControl(QObject):
@@ -46,7 +45,8 @@ class IdentifiabilityControl(QObject):
 
     def start(self, replicates: int | None = None) -> bool:
         """Bootstrap each optimum of the gallery on screen `replicates` times (engine's default: 50), nonparametric,
-        from the fit's seed, with its settings, data and frequency weights. False when there is nothing to do."""
+        from the fit's seed, with its settings, data and frequency weights (with missing values: missing-values EM
+        in each replicate). False when there is nothing to do."""
         import engine
 
         gallery, job = self.panel.gallery, self.state.job
@@ -57,9 +57,6 @@ class IdentifiabilityControl(QObject):
             self.messages.error(
                 "Identifiability", "the bootstrap needs the data in memory: this file is read by chunks"
             )
-            return False
-        if job.scene.ticks is not None:  # data with missing values: engine.bootstrap fits complete data only
-            self.messages.error("Identifiability", MISSING_BOOTSTRAP)
             return False
         self.cancel()
         self._run_id += 1

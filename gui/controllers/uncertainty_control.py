@@ -19,9 +19,9 @@ from ..state import WindowState
 from ..views.uncertainty_dialog import UncertaintyDialog
 from ..views.uncertainty_layer import UncertaintyLayer
 
-MISSING_BOOTSTRAP = (
-    "the bootstrap of data with missing values is not built yet (its replicates fit complete data only): "
-    "open the file's complete rows to see their uncertainty"
+PARAMETRIC_MISSING = (
+    "the parametric bootstrap does not take missing values (it would need a model of which cells go missing, "
+    "which a fit missing at random does not have): choose nonparametric or weighted"
 )
 
 
@@ -62,9 +62,6 @@ class UncertaintyControl(QObject):
         if job is None or latest is None or state.job_active or not latest.snapshot.done:
             self.messages.note("Uncertainty: run a fit to its end first (then it bootstraps that fit)")
             return None
-        if job.scene.ticks is not None:  # data with missing values: engine.bootstrap fits complete data only
-            self.messages.error("Uncertainty", MISSING_BOOTSTRAP)
-            return None
         if state.stream is not None:
             self.messages.error(
                 "Uncertainty", "the bootstrap needs the data in memory: this file is read by chunks (use the command "
@@ -77,7 +74,8 @@ class UncertaintyControl(QObject):
         self, replicates: int, kind: str, seed: int | None = None, saved: dict | None = None, replayed=None
     ) -> bool:
         """Bootstrap the finished fit: `replicates` replicates of type `kind`, seeded by seed (None: the fit's
-        seed), with its settings, data and frequency weights (its scene's, when the data has them). saved: a
+        seed), with its settings, data and frequency weights (its scene's, when the data has them); data with missing
+        values: each replicate is missing-values EM (not the parametric type: refused in one line). saved: a
         session's bootstrap (engine.session_bootstrap) that this one replays: at its end replayed(differences) is
         told how its standard errors differ from the saved ones ([]: they are the same), and says so itself.
         False when there is no fit to bootstrap."""
@@ -87,6 +85,9 @@ class UncertaintyControl(QObject):
         if fit is None:
             return False
         job, snap = fit
+        if kind == "parametric" and job.scene.ticks is not None:  # data with missing values: refused before it runs
+            self.messages.error("Uncertainty", PARAMETRIC_MISSING)
+            return False
         self.drop()
         self._run_id += 1
         run_id, token = self._run_id, engine.CancelToken()

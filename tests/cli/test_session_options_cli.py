@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 import numpy as np
-from bad_inputs import expect_user_error
 
 from cli.main import main as cli
 
@@ -33,9 +32,3 @@ def test_a_session_replays_its_bootstrap_and_compares_the_standard_errors(tmp_pa
     session.write_text(json.dumps(doc))
     assert cli(["replay", str(session), "--quiet"]) == 1
     assert "bootstrap standard errors of the means differ by up to 0.333 relative" in capsys.readouterr().out
-
-
-def test_a_bootstrap_of_missing_values_is_one_line_before_the_fit(tmp_path, capsys) -> None:
-    argv = ["fit", DATA, "-k", "2", "--missing", "em", "--bootstrap", "8", "-o", str(tmp_path / "x.json")]
-    expect_user_error(capsys, argv, "--bootstrap does not take --missing em yet")
-    assert not (tmp_path / "x.json").exists()

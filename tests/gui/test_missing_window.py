@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 
 import numpy as np
-from gui_helpers import open_session, opened_dialog, run_fit
+from gui_helpers import FIT_TIMEOUT_MS, open_session, opened_dialog, run_fit
 from scipy.special import logsumexp
 from scipy.stats import multivariate_normal
 
 import engine
+from cli.main import main as cli
 
 # measured: the window's reported log-likelihood against SciPy's observed-data one of its parameters differed by
 # 2.2e-16 relative (Run to convergence: -1017.97; one Step: -1019.21); float64 sums in another order
@@ -240,20 +241,52 @@ def test_step_takes_one_em_iteration_on_the_observed_coordinates(qtbot, window, 
     assert abs(snap.log_likelihood - ll) <= TOL * abs(ll)
 
 
-def test_uncertainty_and_identifiability_refuse_missing_values_before_asking(qtbot, window, tmp_path) -> None:
-    """Both bootstrap complete data only: each says so in one line before its dialog or run (they failed after it,
-    with the command line's hint to add a flag)."""
+def test_uncertainty_and_identifiability_bootstrap_the_missing_values_fit(qtbot, window, tmp_path) -> None:
+    """Fit > Uncertainty and the Restarts tab's Identifiability on data with missing values: the engine's bootstrap
+    of the fit on screen, each replicate missing-values EM (they were refused); the parametric type is one line
+    before it runs (simulating the missingness would need a model of it)."""
     path = tmp_path / "blank.csv"
     _blank_file(path)
     _open_with_missing(qtbot, window, path)
     assert run_fit(qtbot, window, k=2, tol="1e-6", max_iter="100", restarts=2) == "converged"
     qtbot.waitUntil(lambda: window.gallery_panel.gallery is not None)  # built in the background after the fit
-    for action in (window.uncertainty.dialog, window.identifiability.start):
-        window.messages.last_error = ""
-        action()
-        assert window.messages.last_error.startswith("the bootstrap of data with missing values is not built yet")
-        assert "\n" not in window.messages.last_error and "--missing" not in window.messages.last_error
-    assert not window.uncertainty.running and not window.identifiability.running
+    job, snap, unc = window.state.job, window.state.latest.snapshot, window.uncertainty
+    window.messages.last_error = ""
+    assert not unc.start(12, "parametric") and not unc.running
+    assert window.messages.last_error.startswith("the parametric bootstrap does not take missing values")
+    assert "\n" not in window.messages.last_error and "--" not in window.messages.last_error
+    assert unc.start(12, "weighted"), window.messages.last_error
+    qtbot.waitUntil(lambda: unc.result is not None, timeout=FIT_TIMEOUT_MS)
+    fitted = (snap.weights, snap.means, snap.covariances)
+    want = engine.bootstrap(job.scene.points, fitted, job.config, 12, "weighted", job.config.seed)
+    assert np.isnan(job.scene.points).any() and want.failed == 0
+    for name in ("weights", "means", "covariances"):
+        np.testing.assert_array_equal(getattr(unc.result.boot, name), getattr(want, name))
+    assert len(unc.layer.clouds) == 2 and window.table.errors is not None
+    gallery = window.gallery_panel
+    assert window.identifiability.start(5), window.messages.last_error
+    qtbot.waitUntil(lambda: gallery.found is not None, timeout=FIT_TIMEOUT_MS)
+    found = engine.gallery_identifiability(job.scene.points, gallery.gallery.solutions, job.config, 5)
+    assert {k: v.solution for k, v in gallery.found.items()} == {k: v.solution for k, v in found.items()} != {}
+
+
+def test_a_sessions_bootstrap_of_missing_values_replays_in_the_window(qtbot, window, tmp_path) -> None:
+    """fit --missing em --bootstrap B --session opened in the window: its bootstrap run again from the replayed fit,
+    each replicate missing-values EM, with the saved standard errors (to replay's 1e-9 relative)."""
+    path, session = tmp_path / "blank.csv", tmp_path / "boot.gmmsession"
+    _blank_file(path)
+    argv = ["fit", str(path), "-k", "2", "--missing", "em", "--bootstrap", "12", "--session", str(session), "--quiet"]
+    assert cli(argv) == 0
+    part = json.loads(session.read_text())["bootstrap"]
+    assert open_session(qtbot, window, session) == "converged"
+    unc = window.uncertainty
+    qtbot.waitUntil(lambda: unc.result is not None, timeout=FIT_TIMEOUT_MS)
+    assert np.isnan(window.state.job.scene.points).any() and unc.result.boot.requested == 12
+    for name, se in unc.result.boot.standard_errors().items():
+        saved = np.reshape(np.asarray(part["standard_errors"][name], dtype=np.float64), part["shapes"][name])
+        np.testing.assert_allclose(se, saved, rtol=1e-9, atol=0)
+    message = window.statusBar().currentMessage()
+    assert message.startswith("session: reproduced the saved fit and its bootstrap's standard errors")
 
 
 def test_the_column_picker_comes_first_and_the_question_only_for_chosen_columns_with_missing_cells(
