@@ -50,7 +50,8 @@ class UncertaintyControl(QObject):
         """Ask B and the type (not blocking the event loop), then start."""
         if self._fit() is None:
             return
-        dialog = UncertaintyDialog(self.parent() if isinstance(self.parent(), QObject) else None)
+        missing = self.state.job is not None and self.state.job.scene.ticks is not None  # data with missing values
+        dialog = UncertaintyDialog(self.parent() if isinstance(self.parent(), QObject) else None, missing)
         dialog.accepted.connect(lambda: self.start(*dialog.choice()))
         self.messages.keep(dialog)
         dialog.open()

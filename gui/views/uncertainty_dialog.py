@@ -19,7 +19,9 @@ class UncertaintyDialog(QDialog):
     """Asks B (2 to MAX_REPLICATES, default DEFAULT_REPLICATES) and the bootstrap's type; not modal to the event
     loop (open(), then accepted)."""
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, missing: bool = False) -> None:
+        """missing: the data has missing values (the parametric type is offered disabled: it has no model of which
+        cells go missing)."""
         super().__init__(parent)
         self.setWindowTitle("Uncertainty of the fit")
         self.replicates = QSpinBox()
@@ -29,6 +31,10 @@ class UncertaintyDialog(QDialog):
         for i, kind in enumerate(TYPES):
             self.kind.addItem(kind)
             self.kind.setItemData(i, TYPE_TIPS[kind], Qt.ItemDataRole.ToolTipRole)
+        if missing:
+            item = self.kind.model().item(TYPES.index("parametric"))
+            item.setEnabled(False)
+            item.setToolTip("not with missing values: a fit missing at random has no model of which cells go missing")
         form = QFormLayout(self)
         form.addRow(
             QLabel("Bootstrap the fit: refit B replicates of the data from its parameters, then draw the spread of\n"

@@ -15,6 +15,7 @@ from scipy.stats import multivariate_normal
 
 import engine
 from cli.main import main as cli
+from gui.views.uncertainty_dialog import TYPES, UncertaintyDialog
 
 # measured: the window's reported log-likelihood against SciPy's observed-data one of its parameters differed by
 # 2.2e-16 relative (Run to convergence: -1017.97; one Step: -1019.21); float64 sums in another order
@@ -252,6 +253,11 @@ def test_uncertainty_and_identifiability_bootstrap_the_missing_values_fit(qtbot,
     qtbot.waitUntil(lambda: window.gallery_panel.gallery is not None)  # built in the background after the fit
     job, snap, unc = window.state.job, window.state.latest.snapshot, window.uncertainty
     window.messages.last_error = ""
+    unc.dialog()  # it offers the parametric type disabled
+    dialog = window.findChild(UncertaintyDialog)
+    assert not dialog.kind.model().item(TYPES.index("parametric")).isEnabled()
+    assert dialog.kind.model().item(TYPES.index("weighted")).isEnabled()
+    dialog.reject()
     assert not unc.start(12, "parametric") and not unc.running
     assert window.messages.last_error.startswith("the parametric bootstrap does not take missing values")
     assert "\n" not in window.messages.last_error and "--" not in window.messages.last_error
