@@ -48,8 +48,14 @@ def test_each_replicate_is_its_lone_missing_values_fit(kind: str, frequency: boo
     boot = bootstrap(x, fitted, cfg, 4, kind, seed=7, weights=base)
     rows = replicate_weights(kind, len(x), 4, np.random.default_rng(7), base)  # the same draw: the seed's first
     assert boot.weights.shape == (4, 3) and boot.failed == 0 and boot.not_converged == 0
+    _each_is_its_lone_fit(x, fitted, cfg, boot, rows)
+
+
+def _each_is_its_lone_fit(x: np.ndarray, fitted, cfg: FitConfig, boot, rows: np.ndarray) -> None:
+    """Each replicate b of boot ends where the lone missing-values fit of x (N, D) with weights rows[b] (N,), started
+    from fitted, ends (components matched by their second mean coordinate), to 1e-6 of each array's largest entry."""
     alone_cfg = replace(cfg, init="params", init_params=InitParams.from_arrays(*fitted))
-    for b in range(4):
+    for b in range(len(rows)):
         alone = run_to_end(x, alone_cfg, weights=rows[b], missing="em")
         order = [int(np.argmin(np.abs(alone.means[:, 1] - m))) for m in boot.means[b, :, 1]]
         for got, want in zip(
@@ -73,16 +79,7 @@ def test_replicates_through_whitened_distances_are_their_lone_fits() -> None:
     cfg = replace(cfg, tol=1e-13, max_iter=5000, restarts=1)
     boot = bootstrap(x, fitted, cfg, 2, "weighted", seed=3)
     rows = replicate_weights("weighted", len(x), 2, np.random.default_rng(3))
-    alone_cfg = replace(cfg, init="params", init_params=InitParams.from_arrays(*fitted))
-    for b in range(2):
-        alone = run_to_end(x, alone_cfg, weights=rows[b], missing="em")
-        order = [int(np.argmin(np.abs(alone.means[:, 1] - m))) for m in boot.means[b, :, 1]]
-        for got, want in zip(
-            (boot.weights[b], boot.means[b], boot.covariances[b]),
-            (alone.weights, alone.means, alone.covariances),
-            strict=True,
-        ):
-            assert np.abs(got - want[order]).max() <= 1e-6 * np.abs(want).max()
+    _each_is_its_lone_fit(x, fitted, cfg, boot, rows)
 
 
 def _separated(n: int, seed: int) -> np.ndarray:
