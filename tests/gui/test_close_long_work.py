@@ -61,3 +61,35 @@ def test_stop_during_the_starts_ends_the_fit_there_and_the_window_says_so(qtbot,
     assert calls.count(True) == 1
     assert window.state.frame is None and not window.state.job_active
     assert window.controls.run_button.isEnabled()
+
+
+def test_closing_the_window_while_the_gallery_paints_its_pictures_stops_them(qtbot, window, monkeypatch) -> None:
+    """A fit of many restarts ends (or is stopped) and its gallery paints one picture a restart in the background
+    (2,000 restarts: 11 s, which the window's closing waited for): closing stops them at the next picture."""
+    import gui.views.gallery as gallery
+
+    painting, painted, closed = threading.Event(), [], threading.Event()
+    render = gallery.render_thumbnail
+
+    def counted(*args, **kwargs):
+        painted.append(closed.is_set())
+        painting.set()
+        closed.wait(30)  # the first picture waits for the window to close: the others would come after it
+        return render(*args, **kwargs)
+
+    close = Background.close
+
+    def closing(background) -> None:  # once the window has asked its Backgrounds' tasks to stop
+        close(background)
+        closed.set()
+
+    monkeypatch.setattr(gallery, "render_thumbnail", counted)
+    monkeypatch.setattr(Background, "close", closing)
+    window.data.set_dataset(engine.Dataset(two_clusters(0, 300), ("a", "b"), (0, 1), "two clusters"))
+    set_controls(window, k=2, restarts=60, max_iter="3")
+    assert window.run_control.start_fit(), window.messages.last_error
+    qtbot.waitUntil(painting.is_set, timeout=60_000)
+    window.close()
+    backgrounds = window.findChildren(Background)
+    assert all(b.pool.activeThreadCount() == 0 and not b.busy for b in backgrounds)
+    assert painted == [False]  # the picture painting when the window closed, and no other of the 60
