@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from engine import CancelToken, FitConfig, chunk_workers_on_this_thread, fit
+from engine import CancelToken, FitConfig, build_gallery, chunk_workers_on_this_thread, fit, run_to_end
 from engine.errors import Cancelled
 from engine.inference import init
 from engine.inference.pipeline import prepare_points, starts
@@ -110,3 +110,17 @@ def test_the_starts_in_blocks_are_the_starts_in_one_block(monkeypatch, init_name
         monkeypatch.setattr(init, "DISTANCE_ELEMENTS", 3 * 1_000)  # 2 restarts a block, 83-333 points a block
         blocks = init.initial_parameters(x, cfg, identity, reg, None, weights)
         assert all(torch.equal(a, b) for a, b in zip(one, blocks, strict=True))
+
+
+def test_a_cancel_while_the_gallery_groups_the_restarts_stops_it_at_the_next_restart() -> None:
+    """The gallery's grouping asks its check before each restart (2,000 restarts took 5 s, which the window's closing
+    waited for): cancelled at the fifth it raises Cancelled there, out of one a restart."""
+    snap = run_to_end(blobs(300, 2), FitConfig(n_components=3, restarts=40, max_iter=30))
+    whole = CancelAt()
+    build_gallery(snap, check=whole.check)
+    assert whole.calls == 40
+    token = CancelAt()
+    token.at = 5
+    with pytest.raises(Cancelled):
+        build_gallery(snap, check=token.check)
+    assert token.calls == 5
