@@ -124,3 +124,32 @@ def test_a_cancel_while_the_gallery_groups_the_restarts_stops_it_at_the_next_res
     with pytest.raises(Cancelled):
         build_gallery(snap, check=token.check)
     assert token.calls == 5
+
+
+class _Passes:
+    """An .npy source that counts its passes (calls of chunks)."""
+
+    def __init__(self, source) -> None:
+        self.source, self.passes = source, 0
+        self.n_samples, self.n_features = source.n_samples, source.n_features
+        self.path, self.columns = source.path, source.columns
+
+    def chunks(self, rows: int):
+        self.passes += 1
+        yield from self.source.chunks(rows)
+
+
+def test_a_fit_by_chunks_cancelled_in_its_starts_stops_there(tmp_path, monkeypatch) -> None:
+    """A fit of data read by chunks draws its starts from the first pass's sample (up to 100,000 points): cancelled
+    there it raises Cancelled before the start's evaluation pass begins."""
+    from engine.inference.streaming import fit_stream
+    from engine.io.npy import NpySource
+
+    monkeypatch.setattr(init, "DISTANCE_ELEMENTS", 2**14)
+    np.save(tmp_path / "x.npy", blobs(6_000, 2))
+    source = _Passes(NpySource(tmp_path / "x.npy"))
+    token = CancelAt()
+    token.at = 2
+    with pytest.raises(Cancelled):
+        next(fit_stream(source, FitConfig(n_components=3, restarts=20), 1_000, token))
+    assert source.passes == 1 and token.calls == 2  # the survey only: stopped at the starts' second block
