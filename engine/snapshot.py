@@ -12,8 +12,8 @@ from .config import FitConfig
 
 
 class CancelToken:
-    """Set from any thread; the fit checks it once per iteration and stops (a pass over data read by chunks also
-    between chunks: it raises errors.Cancelled)."""
+    """Set from any thread; the fit checks it once per iteration and stops (a pass over data read by chunks, exact
+    EM's E-step over points in memory and the starts also between their chunks: they raise errors.Cancelled)."""
 
     def __init__(self) -> None:
         self._event = threading.Event()
@@ -26,7 +26,7 @@ class CancelToken:
         return self._event.is_set()
 
     def check(self) -> None:
-        """Raise errors.Cancelled once cancelled (between a pass's chunks)."""
+        """Raise errors.Cancelled once cancelled (between a pass's or an E-step's chunks): one Event.is_set."""
         if self._event.is_set():
             from .errors import Cancelled
 

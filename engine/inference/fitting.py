@@ -62,17 +62,24 @@ __all__ = [
 
 
 def _procedure(
-    cfg: FitConfig, setup: Setup, params: Params, rng: torch.Generator, source: MissingPoints | None = None
+    cfg: FitConfig,
+    setup: Setup,
+    params: Params,
+    rng: torch.Generator,
+    source: MissingPoints | None = None,
+    cancel: CancelToken | None = None,
 ) -> Procedure:
     """The algorithm's procedure over the setup's points from params; with a prior, exact EM's MAP form (the
     config allows a prior with exact EM only); with weights, exact EM over the weighted points; with missing
-    values, exact EM over their source."""
+    values, exact EM over their source. Exact EM's E-step checks cancel between its chunks (errors.Cancelled)."""
     if source is not None:
         return ExactEM(source, params, cfg.covariance_type, setup.reg, cfg.empty_policy)
+    points = setup.points
+    if cfg.algorithm == "em":  # the same source ExactEM makes of a tensor, given the token
+        points = PointsInMemory(setup.points, setup.weights, cancel)
     if cfg.prior is not None or setup.weights is not None:
-        points = setup.points if setup.weights is None else PointsInMemory(setup.points, setup.weights)
         return ExactEM(points, params, cfg.covariance_type, setup.reg, cfg.empty_policy, priors=setup.priors)
-    return ALGORITHMS[cfg.algorithm].procedure_class().create(setup.points, params, cfg, setup.reg, rng)
+    return ALGORITHMS[cfg.algorithm].procedure_class().create(points, params, cfg, setup.reg, rng)
 
 
 def _select(params: Params, index: int) -> Params:
@@ -100,8 +107,9 @@ def fit(
     "initial", whose one trained restart is chosen among all starts at once).
 
     trace: a list that receives (iteration, mean log-likelihood of each restart (R,)) after every update.
-    Stops when every restart's mean log-likelihood changes by less than tol, at max_iter, or when cancel is
-    set (then a last snapshot with status "cancelled" is yielded). Errors the user can fix raise UserError.
+    Stops when every restart's mean log-likelihood changes by less than tol, at max_iter, or on cancel: exact EM's
+    starts and E-steps raise errors.Cancelled at their next chunk (as a pass by chunks does), else a last snapshot
+    with status "cancelled" is yielded. Errors the user can fix raise UserError.
     """
     cfg = config.resolved()
     if missing is not None and missing not in MISSING_MODES:
@@ -123,10 +131,10 @@ def fit(
     else:
         setup = prepare_points(x_data, moments, cfg, work, n, weights)
     # above stream.SAMPLE_SIZE points the start is drawn from the seed's sample, as a fit by chunks draws it
-    init = starts(setup, cfg)
+    init = starts(setup, cfg, cancel)
     release_free_memory()  # the checks' and the initialisation's temporaries, before the E-step's own
     rngs = generators(cfg.seed + 1_000_003, cfg.restarts)  # sampling streams, apart from the init streams
-    proc = _procedure(cfg, setup, init, rngs[0], source)
+    proc = _procedure(cfg, setup, init, rngs[0], source, cancel)
     mean_ll = begin(proc)
     initial_loss = initial_losses(proc)
     ran = np.arange(cfg.restarts)
@@ -134,7 +142,7 @@ def fit(
         # the forum's way: keep the restart with the lowest initial loss, re-initialise with it, train it
         chosen = int(np.argmin(initial_loss))
         ran = np.array([chosen])
-        proc = _procedure(cfg, setup, _select(init, chosen), rngs[chosen], source)
+        proc = _procedure(cfg, setup, _select(init, chosen), rngs[chosen], source, cancel)
         mean_ll = begin(proc)
     table = book(setup, initial_loss, ran)
     yield from iterate(proc, cfg, table, mean_ll, n, setup.started, cancel, every, trace)

@@ -15,6 +15,8 @@ k-means++ starts from generator seed + r (the same as `kmeans++`'s restart r).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 from ..config import FitConfig
@@ -28,6 +30,7 @@ from ..runtime.memory import release_free_memory
 from . import hc
 
 LLOYD_STEPS = 10
+Check = Callable[[], None] | None  # a fit's CancelToken.check: raises errors.Cancelled once cancelled; None: no token
 
 
 def generators(seed: int, restarts: int) -> list[torch.Generator]:
@@ -61,10 +64,12 @@ def initial_parameters(
     reg: torch.Tensor,
     prior: Prior | None = None,
     weights: torch.Tensor | None = None,
+    check: Check = None,
 ) -> Params:
     """Dispatch on cfg.init, drawing from the points x (S, D) (initial_points of the data). reg (D,) is reg_covar in
     working units; prior (working units): the starts' M-step is its MAP one (mclust's mstep with the prior);
-    weights (S,): the points' frequency weights (see the module's docstring), None: all 1."""
+    weights (S,): the points' frequency weights (see the module's docstring), None: all 1. check: called between
+    blocks of points (a cancelled fit's starts end there with errors.Cancelled, not after all R restarts')."""
     k = cfg.n_components
     n = x.shape[0] if weights is None else int((weights > 0).sum())
     if cfg.init != "params" and n < k:
@@ -78,84 +83,116 @@ def initial_parameters(
     if cfg.init == "random-data":
         return _random_data(x, k, gens, cfg.covariance_type, weights)
     if cfg.init == "hc":
-        return _hc(x, k, gens, cfg, reg, prior, weights)
-    centers = kmeans_plus_plus(x, k, gens, weights)
+        return _hc(x, k, gens, cfg, reg, prior, weights, check)
+    centers = kmeans_plus_plus(x, k, gens, weights, check)
     release_free_memory()  # its distance blocks (see engine/memory.py)
     if cfg.init == "kmeans":
-        centers = lloyd(x, centers, LLOYD_STEPS, weights)
-    return _from_hard_assignment(x, centers, cfg.covariance_type, reg, prior, weights)
+        centers = lloyd(x, centers, LLOYD_STEPS, weights, check)
+    return _from_hard_assignment(x, centers, cfg.covariance_type, reg, prior, weights, check)
 
 
 def kmeans_plus_plus(
-    x: torch.Tensor, k: int, gens: list[torch.Generator], weights: torch.Tensor | None = None
+    x: torch.Tensor, k: int, gens: list[torch.Generator], weights: torch.Tensor | None = None, check: Check = None
 ) -> torch.Tensor:
-    """k-means++ seeding (D^2 sampling, w D^2 with weights (N,)), batched: centres (R, K, D).
+    """k-means++ seeding (D^2 sampling, w D^2 with weights (N,)), batched: centres (R, K, D); check as in
+    initial_parameters.
 
-    Each restart draws its K uniforms up front from its own generator; the sampling itself is batched.
+    Each restart draws its K uniforms up front from its own generator; the sampling itself is batched, a block of
+    restarts at a time (each restart's numbers are its own: the same as all at once), so that the (R, N) distances
+    and their cumulative sums of thousands of restarts are never whole (2,000 restarts on 50,000 points: 800 MB
+    each, and seconds between two checks).
     """
     u = torch.stack([torch.rand(k, generator=g, dtype=torch.float64) for g in gens]).to(x.device)  # (R, K)
-    last = x.shape[0] - 1
+    per = max(1, DISTANCE_ELEMENTS // x.shape[0])  # restarts a block
+    return torch.cat([_seeded(x, u[a : a + per], weights, check) for a in range(0, len(gens), per)])
+
+
+def _seeded(x: torch.Tensor, u: torch.Tensor, weights: torch.Tensor | None, check: Check) -> torch.Tensor:
+    """kmeans_plus_plus's centres (B, K, D) of a block of B restarts from their uniforms u (B, K)."""
+    k, last = u.shape[1], x.shape[0] - 1
     if weights is None:
         first = (u[:, 0] * x.shape[0]).long().clamp_max(last)
     else:  # the first centre with probability w / sum w: the first row whose cumulative weight passes u sum w
         w64 = weights.double()
         cdf = torch.cumsum(w64, dim=0)
         first = torch.searchsorted(cdf, (u[:, 0] * cdf[-1]).contiguous(), right=True).clamp_max(last)
-    centers = [x[first]]  # list of (R, D)
-    d2 = _squared_distances(x, centers[0])  # (R, N)
+    centers = [x[first]]  # list of (B, D)
+    d2 = _squared_distances(x, centers[0], check)  # (B, N)
     for j in range(1, k):
         cdf = torch.cumsum(d2.double() if weights is None else d2.double() * w64, dim=-1)
         target = u[:, j : j + 1] * cdf[:, -1:]
-        idx = torch.searchsorted(cdf, target).squeeze(-1).clamp_max(x.shape[0] - 1)
+        idx = torch.searchsorted(cdf, target).squeeze(-1).clamp_max(last)
         centers.append(x[idx])
-        d2 = torch.minimum(d2, _squared_distances(x, centers[-1]))
+        d2 = torch.minimum(d2, _squared_distances(x, centers[-1], check))
     return torch.stack(centers, dim=1)
 
 
-# Points per block of the squared distances: the (R, block, D) differences stay small whatever N and D.
+# Points per block of the squared distances: the (R, block, D) differences stay small whatever N and D; with many
+# restarts fewer points a block, so that a block's arrays hold about DISTANCE_ELEMENTS numbers (2,000 restarts
+# made (R, 50,000, D) differences of 1.6 GB, seconds a block, and a cancelled fit waited for them).
 DISTANCE_BLOCK = 65536
+DISTANCE_ELEMENTS = 2**22
 
 
-def _squared_distances(x: torch.Tensor, center: torch.Tensor) -> torch.Tensor:
+def block_rows(columns: int) -> int:
+    """Points per block for (columns, block) intermediates: DISTANCE_BLOCK, fewer when columns (restarts times
+    dimensions or components) would make a block hold more than DISTANCE_ELEMENTS numbers."""
+    return max(1, min(DISTANCE_BLOCK, DISTANCE_ELEMENTS // max(columns, 1)))
+
+
+def _squared_distances(x: torch.Tensor, center: torch.Tensor, check: Check = None) -> torch.Tensor:
     """|x_n - c_r|^2 (R, N) for points x (N, D) and one centre per restart (R, D), block by block of points
-    (the same numbers as in one go)."""
-    return torch.cat(
-        [
-            ((x[lo : lo + DISTANCE_BLOCK].unsqueeze(0) - center.unsqueeze(1)) ** 2).sum(-1)
-            for lo in range(0, x.shape[0], DISTANCE_BLOCK)
-        ],
-        dim=1,
-    )
+    (the same numbers as in one go: each is its own point's); check before each block."""
+    block = block_rows(center.numel())
+    parts = []
+    for lo in range(0, x.shape[0], block):
+        if check is not None:
+            check()
+        parts.append(((x[lo : lo + block].unsqueeze(0) - center.unsqueeze(1)) ** 2).sum(-1))
+    return torch.cat(parts, dim=1)
 
 
-def nearest(x: torch.Tensor, centers: torch.Tensor) -> torch.Tensor:
+def nearest(x: torch.Tensor, centers: torch.Tensor, check: Check = None) -> torch.Tensor:
     """Index of the nearest centre (R, N) for points x (N, D) and centres (R, K, D), block by block of points:
     whole, x * x alone was another copy of the data (240 MB at N = 1e6, D = 30) and the distances three
-    (R, N, K) arrays."""
+    (R, N, K) arrays; check before each block."""
     c2 = (centers**2).sum(-1)[:, None, :]
+    rows = block_rows(centers.shape[0] * centers.shape[1])
     out = []
-    for lo in range(0, x.shape[0], DISTANCE_BLOCK):
-        block = x[lo : lo + DISTANCE_BLOCK]
+    for lo in range(0, x.shape[0], rows):
+        if check is not None:
+            check()
+        block = x[lo : lo + rows]
         d2 = (block * block).sum(-1)[None, :, None] - 2.0 * block @ centers.transpose(-1, -2) + c2
         out.append(d2.argmin(-1))
     return torch.cat(out, dim=1)
 
 
-def lloyd(x: torch.Tensor, centers: torch.Tensor, steps: int, weights: torch.Tensor | None = None) -> torch.Tensor:
+def lloyd(
+    x: torch.Tensor, centers: torch.Tensor, steps: int, weights: torch.Tensor | None = None, check: Check = None
+) -> torch.Tensor:
     """A few Lloyd iterations from centres (R, K, D), weighted means with weights (N,); a centre that loses its
-    points (or keeps only points of weight 0) stays where it is."""
+    points (or keeps only points of weight 0) stays where it is; check as in initial_parameters."""
     k = centers.shape[1]
     for _ in range(steps):
-        onehot = _assignment(nearest(x, centers), k, x.dtype, weights)  # (R, N, K)
+        onehot = _assignment(nearest(x, centers, check), k, x.dtype, weights, check)  # (R, N, K)
         counts = onehot.sum(1)  # (R, K)
         sums = onehot.transpose(-1, -2) @ x
         centers = torch.where(counts.unsqueeze(-1) > 0, sums / counts.clamp_min(1).unsqueeze(-1), centers)
     return centers
 
 
-def _assignment(labels: torch.Tensor, k: int, dtype: torch.dtype, weights: torch.Tensor | None) -> torch.Tensor:
-    """The hard responsibilities (..., N, K) of labels (..., N), each point's row times its weight (N,)."""
-    onehot = torch.nn.functional.one_hot(labels, k).to(dtype)
+def _assignment(
+    labels: torch.Tensor, k: int, dtype: torch.dtype, weights: torch.Tensor | None, check: Check = None
+) -> torch.Tensor:
+    """The hard responsibilities (..., N, K) of labels (..., N), each point's row times its weight (N,): the ones
+    written block by block of points (one_hot's 0 and 1 exactly, without its int64 copy), check before each."""
+    onehot = torch.empty(*labels.shape, k, dtype=dtype, device=labels.device)  # zeroed block by block too: GBs
+    rows = block_rows(labels[..., 0].numel() * k)
+    for lo in range(0, labels.shape[-1], rows):
+        if check is not None:
+            check()
+        onehot[..., lo : lo + rows, :].zero_().scatter_(-1, labels[..., lo : lo + rows, None], 1.0)
     return onehot if weights is None else onehot.mul_(weights.to(dtype)[:, None])
 
 
@@ -166,12 +203,14 @@ def _from_hard_assignment(
     reg: torch.Tensor,
     prior: Prior | None = None,
     weights: torch.Tensor | None = None,
+    check: Check = None,
 ) -> Params:
-    """scikit-learn's way: assign each point to its nearest centre, then one M-step (weighted with weights (N,))."""
+    """scikit-learn's way: assign each point to its nearest centre, then one M-step (weighted with weights (N,));
+    check as in initial_parameters."""
     k = centers.shape[1]
-    assigned = nearest(x, centers)
+    assigned = nearest(x, centers, check)
     release_free_memory()
-    onehot = _assignment(assigned, k, x.dtype, weights)
+    onehot = _assignment(assigned, k, x.dtype, weights, check)
     stats = gaussian.sufficient_statistics(gaussian.features_of(x), onehot)
     return gaussian.m_step(stats, x.shape[0], cov_type, reg, prior=prior)
 
@@ -199,6 +238,7 @@ def _hc(
     reg: torch.Tensor,
     prior: Prior | None = None,
     weights: torch.Tensor | None = None,
+    check: Check = None,
 ) -> Params:
     """Restart 0: one M-step of the covariance type (mclust's mstep from its hclass) on the partition of
     hc_points into k clusters; restarts 1.. : k-means++ from generators seed + 1, ... With weights (N,): hc over
@@ -212,8 +252,8 @@ def _hc(
     first = gaussian.m_step(stats, sample.shape[0], cfg.covariance_type, reg, prior=prior)
     if len(gens) == 1:
         return first
-    centers = kmeans_plus_plus(x, k, gens[1:], weights)
-    rest = _from_hard_assignment(x, centers, cfg.covariance_type, reg, prior, weights)
+    centers = kmeans_plus_plus(x, k, gens[1:], weights, check)
+    rest = _from_hard_assignment(x, centers, cfg.covariance_type, reg, prior, weights, check)
     return tuple(torch.cat([a, b]) for a, b in zip(first, rest, strict=True))
 
 

@@ -217,11 +217,13 @@ def _isotropic(cfg: FitConfig) -> bool:
     return COVARIANCE_TYPES[cfg.covariance_type].isotropic
 
 
-def starts(setup: Setup, cfg: FitConfig) -> Params:
+def starts(setup: Setup, cfg: FitConfig, cancel: CancelToken | None = None) -> Params:
     """cfg's starts (R restarts) in the setup's working units and dtype: generated from setup.start_points()
-    (more components than points: UserError), or cfg's given parameters."""
+    (more components than points: UserError), or cfg's given parameters. errors.Cancelled once cancel is set
+    (checked between blocks of points: thousands of restarts' starts take seconds)."""
     prior = setup.priors(cfg.covariance_type, cfg.n_components) if setup.priors is not None else None
-    made = initial_parameters(setup.start_points(), cfg, setup.scaling, setup.reg, prior, setup.start_weights())
+    check = None if cancel is None else cancel.check
+    made = initial_parameters(setup.start_points(), cfg, setup.scaling, setup.reg, prior, setup.start_weights(), check)
     return tuple(p.to(setup.dtype) for p in made)
 
 

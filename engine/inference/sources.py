@@ -75,10 +75,12 @@ class PointsInMemory:
 
     weights (N,) on x's device: the points' frequency weights (sums and log-likelihoods weighted, the mean per
     point over sum w); or (R, N): one weight vector per restart row (the bootstrap's replicates: ExactEM says which
-    rows each E-step is for, use_rows); None: every point counts once."""
+    rows each E-step is for, use_rows); None: every point counts once. cancel: checked before each chunk of the
+    E-step (errors.Cancelled once set: an E-step of many restarts stops within a chunk, not an iteration)."""
 
-    def __init__(self, x: torch.Tensor, weights: torch.Tensor | None = None) -> None:
+    def __init__(self, x: torch.Tensor, weights: torch.Tensor | None = None, cancel: CancelToken | None = None) -> None:
         self.x = x
+        self.check = None if cancel is None else cancel.check
         self.n_samples, self.n_features = x.shape
         self.dtype = x.dtype
         self.features = gaussian.features_of(x)
@@ -113,11 +115,11 @@ class PointsInMemory:
         w = None if self.weights is None else self._rows_of(self.weights, "weights")
         if gaussian.use_whitened(self.n_features, means.shape[0] * means.shape[1]):
             stats, self._log_norm = gaussian.whitened_statistics(
-                self.x, log_weights, means, chol, lifted=self.lifted, weights=w
+                self.x, log_weights, means, chol, lifted=self.lifted, weights=w, check=self.check
             )
         else:
-            coef = gaussian.log_joint_coefficients(log_weights, means, chol)
-            stats, self._log_norm = gaussian.e_step_statistics(self.features, coef.to(self.x.device), weights=w)
+            coef = gaussian.log_joint_coefficients(log_weights, means, chol).to(self.x.device)
+            stats, self._log_norm = gaussian.e_step_statistics(self.features, coef, weights=w, check=self.check)
         if w is None:
             return stats.to(HOST), self._log_norm.mean(-1, dtype=torch.float64).to(HOST)
         return stats.to(HOST), (self._weighted_ll() / self._rows_of(self._total_w, "total")).to(HOST)

@@ -112,7 +112,7 @@ def fit_stream(
     missing = found.missing_cells > 0
     if missing:
         setup = replace(setup, **missing_sample(setup, cfg))
-    init = starts(setup, cfg)
+    init = starts(setup, cfg, cancel)  # errors.Cancelled between blocks: thousands of restarts on the sample
     setup = setup.without_sample()
     release_free_memory()
     if run_pass is None:

@@ -12,6 +12,7 @@ rounding of raw moments, which internal standardisation (see scaling.py) keeps s
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -106,11 +107,13 @@ def e_step_statistics(
     segment: int | None = None,
     workers: int | None = None,
     weights: Tensor | None = None,
+    check: Callable[[], None] | None = None,
 ) -> tuple[Tensor, Tensor]:
     """The E-step fused with the M-step's statistics, over chunks of points (features (N, P), or computed per
     chunk: see features_of). weights (N,): the points' frequency weights, S = (w r)^T @ F; or (R, N): one weight
     vector per row (the bootstrap's replicates); None: every point 1 (no multiply at all: the unweighted path stays
-    as it was, bit for bit).
+    as it was, bit for bit). check: called before each chunk (a fit's CancelToken.check: it raises Cancelled, so a
+    long E-step stops within a chunk of a cancel).
 
     Returns S (R, K, P) = resp^T @ F accumulated in float64, and log p(x_n) (R, N) in the working dtype.
     Working chunk by chunk keeps the intermediates in cache (bench/bench_em.py) and never stores
@@ -137,8 +140,20 @@ def e_step_statistics(
             return _chunk_statistics(features.transposed(rows), coef_rows, r, k, segment, log_norm[:, rows], True, w)
         return _chunk_statistics(features[rows], coef_rows, r, k, segment, log_norm[:, rows], weights=w)
 
-    total = ordered_sum(one_chunk, range(0, n, chunk), workers)
+    total = ordered_sum(checked(one_chunk, check), range(0, n, chunk), workers)
     return total.view(r, k, p), log_norm
+
+
+def checked(fn: Callable[[int], Tensor], check: Callable[[], None] | None) -> Callable[[int], Tensor]:
+    """fn itself without a check; else fn after check() (a CancelToken's: Cancelled stops the chunks there)."""
+    if check is None:
+        return fn
+
+    def after_check(lo: int) -> Tensor:
+        check()
+        return fn(lo)
+
+    return after_check
 
 
 def _chunking(n: int, chunk: int, device: torch.device, workers: int | None) -> tuple[int, int]:
@@ -237,9 +252,10 @@ def whitened_statistics(
     workers: int | None = None,
     lifted: Tensor | None = None,
     weights: Tensor | None = None,
+    check: Callable[[], None] | None = None,
 ) -> tuple[Tensor, Tensor]:
     """The same as e_step_statistics (S (R, K, P) float64 in the features' layout, log p(x_n) (R, N); weights (N,)
-    or (R, N) as there) computed from whitened distances:
+    or (R, N) and check as there) computed from whitened distances:
     log w + log N(x | mu, L L^T) = log w - 1/2 |L^-1 (x - mu)|^2 - log|L| - D/2 log 2pi.
 
     x (N, D); log_weights (R, K); means (R, K, D); chol (R, K, D, D) lower Cholesky factors; lifted: x's lifted
@@ -283,7 +299,7 @@ def whitened_statistics(
         moments = blas_matmul(z, y.T, scratch("moments", (1 + d, m * d), x))  # [sum r x; sum r x x^T]
         return torch.cat([resp.sum(1), moments.flatten()]).double()
 
-    total = ordered_sum(one_chunk, range(0, n, chunk), workers)
+    total = ordered_sum(checked(one_chunk, check), range(0, n, chunk), workers)
     moments = total[m:].view(1 + d, m, d).transpose(0, 1)  # (M, 1 + D, D): row 0 sum r x, then sum r x x^T
     upper = pair_tables(d)[2].to(x.device)
     second = moments[:, 1:].reshape(m, d * d)[:, upper]

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -66,13 +67,16 @@ class Gallery:
         return counts(self.solutions)
 
 
-def build_gallery(snap: Snapshot, identifiability: dict | None = None) -> Gallery:
+def build_gallery(
+    snap: Snapshot, identifiability: dict | None = None, check: Callable[[], None] | None = None
+) -> Gallery:
     """The gallery of the fit whose last snapshot is snap (any status); identifiability: its optima's (label ->
-    Identifiability, engine.selection.identifiability.gallery_identifiability) or None."""
+    Identifiability, engine.selection.identifiability.gallery_identifiability) or None. check: a CancelToken's,
+    asked between restarts while they are grouped (errors.Cancelled: the window is closing)."""
     table = snap.restarts
     n_restarts = len(table.seeds)
     cfg = snap.config
-    solutions = group_restarts(table, snap.n_counted, cfg.tol or 0.0, cfg.max_iter)
+    solutions = group_restarts(table, snap.n_counted, cfg.tol or 0.0, cfg.max_iter, check)
     labels = restart_solution_labels(solutions, n_restarts)
     outcomes = restart_outcomes(solutions, n_restarts)
     steps = table.last_change if table.last_change is not None else np.full(n_restarts, np.nan)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import string
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -176,12 +177,15 @@ def _params(table, r: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return table.weights[r], table.means[r], table.covariances[r]
 
 
-def _chains(table, restarts: list[int]) -> list[list[int]]:
+def _chains(table, restarts: list[int], check: Callable[[], None] | None = None) -> list[list[int]]:
     """The restarts grouped into chains of neighbours (single linkage), each best first; a restart that links
-    two chains merges them. Each restart meets at most LINK_CANDIDATES members per chain: O(R x chains)."""
+    two chains merges them. Each restart meets at most LINK_CANDIDATES members per chain: O(R x chains).
+    check: called before each restart (a CancelToken's: thousands of restarts take seconds)."""
     order = sorted(restarts, key=lambda r: -table.mean_log_likelihood[r])
     groups: list[list[int]] = []
     for r in order:
+        if check is not None:
+            check()
         linked = [
             g
             for g, members in enumerate(groups)
@@ -265,7 +269,9 @@ def _unconverged_text(table, members: list[int], max_iter: int | None, n_samples
     return text
 
 
-def group_restarts(table, n_samples: int, tol: float = 0.0, max_iter: int | None = None) -> list[Solution]:
+def group_restarts(
+    table, n_samples: int, tol: float = 0.0, max_iter: int | None = None, check: Callable[[], None] | None = None
+) -> list[Solution]:
     """Group the restarts of an engine RestartTable that ran (finite log-likelihood) into solutions.
 
     Converged restarts form chains of neighbours (same_solution). A chain is an optimum when more than half of
@@ -274,18 +280,19 @@ def group_restarts(table, n_samples: int, tol: float = 0.0, max_iter: int | None
     different heights of one slow ridge. Restarts that did not converge are chained apart (they never join or
     link an optimum) and labelled not converged. Groups are labelled A, B, ... from the highest log-likelihood
     down; only optima other than the best optimum get the merge/split story, told against the best optimum.
+    check: asked between restarts (errors.Cancelled from a CancelToken's check stops the grouping there).
     """
     ran = [r for r in range(len(table.seeds)) if math.isfinite(table.mean_log_likelihood[r])]
     gain = still_to_gain(table)
     groups = []
-    for members in _chains(table, [r for r in ran if table.converged[r]]):
+    for members in _chains(table, [r for r in ran if table.converged[r]], check):
         agree = agrees_with_best(table, members, gain, tol, n_samples)
         if 2 * int(agree.sum()) > len(members):
             short = [r for r, ok in zip(members, agree, strict=True) if not ok]
             groups.append((OPTIMUM, [r for r in members if r not in short] + short, tuple(short), ""))
         else:
             groups.append((PLATEAU, members, (), _plateau_text(table, members, gain, n_samples)))
-    for members in _chains(table, [r for r in ran if not table.converged[r]]):
+    for members in _chains(table, [r for r in ran if not table.converged[r]], check):
         groups.append((NOT_CONVERGED, members, (), _unconverged_text(table, members, max_iter, n_samples)))
     groups.sort(key=lambda group: -table.mean_log_likelihood[group[1][0]])
     optima = [(_label(i), g[1][0]) for i, g in enumerate(groups) if g[0] == OPTIMUM]

@@ -58,17 +58,22 @@ class RestartControl:
         import engine
 
         scene = self.state.scene
+        stop = engine.CancelToken()  # closing the window stops the grouping and the pictures (thousands: waited for)
 
         def work():
-            return engine.build_gallery(frame.snapshot), gallery_pictures(scene, frame.snapshot)
+            try:
+                gallery = engine.build_gallery(frame.snapshot, check=stop.check)
+            except engine.Cancelled:
+                return None
+            return gallery, gallery_pictures(scene, frame.snapshot, lambda: stop.cancelled)
 
         def done(result) -> None:
-            if self.state.latest is frame:  # still the same fit
+            if self.state.latest is frame and not stop.cancelled:  # still the same fit, every picture made
                 self.gallery_panel.set_gallery(*result)
                 title = f"{RESTARTS_TAB} ({result[0].counts})"
                 self.tabs.setTabText(self.tabs.indexOf(self.gallery_panel), title)
 
-        self.tasks.run(work, done, self.messages.failed("Could not build the restart gallery"))
+        self.tasks.run(work, done, self.messages.failed("Could not build the restart gallery"), cancel=stop.cancel)
 
     def show_restart(self, restart: int) -> None:
         """Show a restart's final fit (its components ordered like the main fit's); the slider replays it."""

@@ -6,6 +6,8 @@ pixmaps and widgets are not), so a gallery of hundreds of restarts costs the GUI
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from PySide6.QtCore import QPointF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPainterPath, QPen, QPixmap
@@ -100,8 +102,9 @@ def render_thumbnail(
     return image
 
 
-def gallery_pictures(scene, snapshot) -> list[QImage]:
-    """One picture per restart (R) in the scene's view, components matched to the shown fit's so colours agree."""
+def gallery_pictures(scene, snapshot, stopped: Callable[[], bool] | None = None) -> list[QImage]:
+    """One picture per restart (R) in the scene's view, components matched to the shown fit's so colours agree;
+    fewer once stopped() says True (asked before each: the window is closing, the pictures are not wanted)."""
     from ..scene.frames import view_mixture
     from ..scene.restart_paths import restart_permutation
 
@@ -112,6 +115,8 @@ def gallery_pictures(scene, snapshot) -> list[QImage]:
         pts = pts[rng.choice(len(pts), THUMB_POINTS, replace=False)]
     out = []
     for r in range(len(table.seeds)):
+        if stopped is not None and stopped():
+            break
         if not np.all(np.isfinite(table.means[r])):
             out.append(render_thumbnail(pts, scene.bounds, np.empty(0), np.empty((0, 2)), np.empty((0, 2, 2))))
             continue
