@@ -8,6 +8,42 @@ from PySide6.QtWidgets import QBoxLayout, QCheckBox, QHBoxLayout, QLabel, QLayou
 SLIDER_MIN_WIDTH = 160  # pixels: narrower than this, the slider and its label get a row of their own
 
 
+class ElidedLabel(QLabel):
+    """A one-line label that ends in '…' where it is narrower than its text (never cut mid-letter at the edge), the
+    whole text in its tooltip; it asks the layout for the whole text's width."""
+
+    def __init__(self, text: str = "") -> None:
+        super().__init__()
+        self._full = ""
+        self.setText(text)
+
+    def setText(self, text: str) -> None:  # noqa: N802 - Qt's name
+        self._full = text
+        self.setToolTip(text)
+        self._elide()
+
+    def text(self) -> str:
+        """The whole text (shown_text: as shown)."""
+        return self._full
+
+    def shown_text(self) -> str:
+        return super().text()
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+        m = self.contentsMargins()
+        return QSize(
+            self.fontMetrics().horizontalAdvance(self._full) + m.left() + m.right(), super().sizeHint().height()
+        )
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        width = max(0, self.contentsRect().width())
+        super().setText(self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideRight, width))
+
+
 class Timeline(QWidget):
     """A slider over the fit's kept iterations. At its right end it follows the fit live."""
 
@@ -21,7 +57,7 @@ class Timeline(QWidget):
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(0, 0)
         self.slider.setToolTip("Replay: drag to any iteration of the fit (← → step through them)")
-        self.label = QLabel("iteration –")
+        self.label = ElidedLabel("iteration –")
         self.label.setMinimumWidth(150)
         self.live_button = QPushButton("Live")
         self.live_button.setToolTip("Show the latest iteration and follow the fit")

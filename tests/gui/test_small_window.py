@@ -121,3 +121,16 @@ def test_a_status_note_longer_than_the_bar_is_whole_in_its_tooltip(window) -> No
     bar = window.statusBar()
     assert bar.fontMetrics().horizontalAdvance(note) > bar.width()  # cut on the bar
     assert bar.currentMessage() == note and bar.toolTip() == note
+
+
+def test_the_timeline_label_ends_in_an_ellipsis_where_it_is_narrow(window) -> None:
+    """At the minimum size 'live: iteration 224 · its restart stopped at iteration 56' was cut mid-word at the edge."""
+    _small(window)
+    timeline = window.timeline
+    timeline.show_position(224, 3, True, own=56)
+    QApplication.processEvents()
+    full = "live: iteration 224 · restart 3 · its restart stopped at iteration 56"
+    assert timeline.label.text() == full and timeline.label.toolTip() == full
+    shown = timeline.label.shown_text()
+    assert shown.endswith("…") and full.startswith(shown[:-1])
+    assert timeline.label.fontMetrics().horizontalAdvance(shown) <= timeline.label.contentsRect().width()
