@@ -1,6 +1,7 @@
-"""Cancelling a fit with missing values (`--missing em`) or its bootstrap takes effect within a chunk of the E-step,
-not at the end of an iteration: they check the CancelToken there and raise errors.Cancelled, as the complete fit's
-E-step does (test_cancel_in_memory.py). How soon is counted in chunks, never in seconds."""
+"""Cancelling a fit with missing values (`--missing em`), its bootstrap, or the hierarchical (hc) start takes effect
+within a chunk of the E-step or a merge of the agglomeration, not at the end of an iteration or of the whole tree:
+they check the CancelToken there and raise errors.Cancelled, as the complete fit's E-step does
+(test_cancel_in_memory.py). How soon is counted in chunks and merges, never in seconds."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from data_sets import missing_clusters
 
 from engine import CancelToken, FitConfig, chunk_workers_on_this_thread, fit, run_to_end
 from engine.errors import Cancelled
-from engine.inference import missing
+from engine.inference import hc, missing
 from engine.model import gaussian
 from engine.selection.bootstrap import bootstrap
 
@@ -97,3 +98,33 @@ def test_a_cancel_stops_the_bootstraps_e_step_at_the_next_chunk(monkeypatch, sha
     plain = bootstrap(x, fitted, cfg, 5, seed=4)
     for name in ("weights", "means", "covariances"):
         np.testing.assert_array_equal(getattr(checked, name), getattr(plain, name), err_msg=name)
+
+
+def test_a_cancel_stops_the_agglomeration_at_the_next_merge(monkeypatch) -> None:
+    """hc.merges checks before each merge: set at the 50th check, 49 merges of the 399 were made, none after, and
+    nothing is cached (the next start grows the whole tree); never set, the merges are those without a check."""
+    monkeypatch.setattr(hc, "_CACHE", hc._Cache())
+    made = spied(monkeypatch, hc, "_merge")
+    z = hc.transformed(np.random.default_rng(0).normal(size=(400, 3)))
+    token = CancelAt(at=50)
+    with pytest.raises(Cancelled):
+        hc.hc_classes(z, 3, "VARS", token.check)
+    assert token.calls == 50 and len(made) == 49 and not hc._CACHE.items
+    never = CancelAt()
+    np.testing.assert_array_equal(hc.merges(z, check=never.check), hc.merges(z))
+    assert never.calls == 399
+
+
+def test_a_cancel_during_the_hc_start_of_a_fit_stops_it_at_the_next_merge(monkeypatch) -> None:
+    """A fit (missing values too) whose hc start is cancelled at its 10th check raises Cancelled there: 9 merges of
+    the sample's 599, no snapshot."""
+    monkeypatch.setattr(hc, "_CACHE", hc._Cache())
+    made = spied(monkeypatch, hc, "_merge")
+    x = missing_clusters(600, 2, 0.1, seed=6)
+    for kind in (None, "em"):
+        made.clear()
+        token = CancelAt(at=10)
+        data = x if kind == "em" else np.nan_to_num(x)
+        with pytest.raises(Cancelled):
+            next(fit(data, FitConfig(n_components=3, init="hc"), token, missing=kind))
+        assert token.calls == 10 and len(made) == 9, kind
