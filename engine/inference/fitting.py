@@ -127,7 +127,7 @@ def fit(
     work, source = n * cfg.n_components * cfg.restarts, None
     if incomplete:
         moments = check_missing(x_data, weights)[1] if weights is not None else moments
-        setup, source = prepare_missing(x_data, moments, cfg, work, weights)
+        setup, source = prepare_missing(x_data, moments, cfg, work, weights, cancel)
     else:
         setup = prepare_points(x_data, moments, cfg, work, n, weights)
     # above stream.SAMPLE_SIZE points the start is drawn from the seed's sample, as a fit by chunks draws it

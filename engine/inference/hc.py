@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -158,9 +159,11 @@ def _singleton_costs(c: _Clusters) -> np.ndarray:
     return cost
 
 
-def merges(z: np.ndarray, alpha_scale: float = ALPHA) -> np.ndarray:
+def merges(z: np.ndarray, alpha_scale: float = ALPHA, check: Callable[[], None] | None = None) -> np.ndarray:
     """The agglomeration of the points z (N, D): the merges (N - 1, 2) in order, each a pair of point numbers
-    naming two clusters (a cluster is named by a point it holds); the second's cluster joins the first's."""
+    naming two clusters (a cluster is named by a point it holds); the second's cluster joins the first's. check:
+    called before each merge (a fit's CancelToken.check: errors.Cancelled stops the agglomeration there, not after
+    the whole tree; one Event.is_set, nothing beside a merge's row of costs and determinants)."""
     n_points, d = z.shape
     centred = z - z.mean(0)
     alpha = max(alpha_scale * float((centred**2).sum()) / (n_points * d), np.finfo(np.float64).eps)
@@ -170,6 +173,8 @@ def merges(z: np.ndarray, alpha_scale: float = ALPHA) -> np.ndarray:
     best_cost = cost[np.arange(len(best)), best]
     out = np.empty((max(n_points - 1, 0), 2), dtype=np.int64)
     for step in range(len(out)):
+        if check is not None:
+            check()
         a, b = _cheapest(c, cost, best_cost)
         out[step] = a, b
         _merge(c, cost, best, best_cost, a, b)
@@ -233,17 +238,19 @@ def classes(steps: np.ndarray, k: int) -> np.ndarray:
 
 class _Cache:
     """The agglomerations of the last few point sets, keyed by their bytes' digest: a grid over K and covariance
-    types cuts one tree instead of growing it again per cell. Thread-safe (the window fits in a worker)."""
+    types cuts one tree instead of growing it again per cell. Thread-safe (the window fits in a worker); a cancelled
+    agglomeration (errors.Cancelled from get's check) leaves nothing behind."""
 
     def __init__(self, size: int = 4) -> None:
         self.size, self.items, self.lock = size, {}, threading.Lock()
 
-    def get(self, z: np.ndarray) -> np.ndarray:
+    def get(self, z: np.ndarray, check: Callable[[], None] | None = None) -> np.ndarray:
+        """The merges of z (N, D), from the cache or grown (merges, checking check before each)."""
         key = (z.shape, hashlib.sha1(np.ascontiguousarray(z).tobytes()).hexdigest())
         with self.lock:
             hit = self.items.get(key)
         if hit is None:
-            hit = merges(z)
+            hit = merges(z, check=check)
             with self.lock:
                 self.items[key] = hit
                 while len(self.items) > self.size:
@@ -254,7 +261,7 @@ class _Cache:
 _CACHE = _Cache()
 
 
-def hc_classes(x: np.ndarray, k: int, use: str = "SVD") -> np.ndarray:
+def hc_classes(x: np.ndarray, k: int, use: str = "SVD", check: Callable[[], None] | None = None) -> np.ndarray:
     """mclust's hclass(hc(x, "VVV", use), k): the partition (N,) of the points x (N, D) into k clusters, labels
-    0..k-1 in order of each cluster's first point."""
-    return classes(_CACHE.get(transformed(x, use)), k)
+    0..k-1 in order of each cluster's first point; check as in merges."""
+    return classes(_CACHE.get(transformed(x, use), check), k)

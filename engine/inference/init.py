@@ -242,10 +242,11 @@ def _hc(
 ) -> Params:
     """Restart 0: one M-step of the covariance type (mclust's mstep from its hclass) on the partition of
     hc_points into k clusters; restarts 1.. : k-means++ from generators seed + 1, ... With weights (N,): hc over
-    the points of weight > 0 (see the module's docstring), the M-step weighted."""
+    the points of weight > 0 (see the module's docstring), the M-step weighted; check as in initial_parameters
+    (also before each merge of the agglomeration)."""
     counted, w = (x, None) if weights is None else (x[weights > 0], weights[weights > 0])
     sample = hc_points(counted, cfg.seed)
-    labels = torch.as_tensor(hc.hc_classes(sample.double().cpu().numpy(), k), device=x.device)
+    labels = torch.as_tensor(hc.hc_classes(sample.double().cpu().numpy(), k, check=check), device=x.device)
     sample_w = None if w is None else _rows_of(w, cfg.seed, hc.sample_size(x.shape[1]))
     onehot = _assignment(labels, k, x.dtype, sample_w).unsqueeze(0)  # (1, S, K)
     stats = gaussian.sufficient_statistics(gaussian.features_of(sample), onehot)

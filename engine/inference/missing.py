@@ -36,6 +36,7 @@ from ..model.conditional import (
 )
 from ..model.patterned import patterned_statistics, patterned_whitened
 from ..model.scaling import Scaling
+from ..snapshot import CancelToken
 from .init import initial_points, initial_weights
 from .pipeline import Setup, checked_data, prepare_points
 from .sources import HOST, lowest
@@ -90,7 +91,8 @@ class MissingPoints:
     fused chunked E-step in which each pattern has its padded parameters (conditional.patterned_statistics), then
     the completed sums of all patterns at once (conditional.completed_statistics). weights (N,): frequency weights;
     None: each point once. log_scale (D,): the log of the standardisation's scales (Pattern.offset), so that the
-    fit's log-likelihood in data units is the observed-data one."""
+    fit's log-likelihood in data units is the observed-data one. cancel: checked before each chunk of the E-step
+    (errors.Cancelled once set, as PointsInMemory's: an E-step of many restarts stops within a chunk)."""
 
     def __init__(
         self,
@@ -99,10 +101,12 @@ class MissingPoints:
         log_scale: np.ndarray | None = None,
         scaling: Scaling | None = None,
         dtype: torch.dtype | None = None,
+        cancel: CancelToken | None = None,
     ) -> None:
         """scaling: x is as read (data units, float64 on the CPU), standardised here as it is gathered by pattern,
         into dtype (a chunk read by passes: one copy of its rows, not two)."""
         self.n_samples, self.n_features = n, d = x.shape
+        self.check = None if cancel is None else cancel.check
         self.dtype = dtype or x.dtype
         # on the CPU NumPy's isnan: a fifth of torch's there
         missing = np.isnan(x.detach().numpy()) if x.device.type == "cpu" else torch.isnan(x).to(HOST).numpy()
@@ -134,11 +138,13 @@ class MissingPoints:
             const = np.concatenate([pattern_constants(lw, p[1], m) for p, m in zip(padded, masks, strict=True)])
             mu_o = mu * self.observed[:, None, None]  # 0 on the missing coordinates, as the points
             inverse = np.concatenate([p[2] for p in padded])
-            stats, self._log_norm = patterned_whitened(self.lifted, inverse, mu_o, const, self.starts, self._w)
+            stats, self._log_norm = patterned_whitened(
+                self.lifted, inverse, mu_o, const, self.starts, self._w, check=self.check
+            )
         else:
             coef = [pattern_coefficients(lw, mu, p, m) for p, m in zip(padded, masks, strict=True)]
             coef = torch.from_numpy(np.concatenate(coef)).to(self.x.device, self.dtype)
-            stats, self._log_norm = patterned_statistics(self.features, coef, self.starts, self._w)
+            stats, self._log_norm = patterned_statistics(self.features, coef, self.starts, self._w, check=self.check)
         stats = stats.to(HOST)
         parts = (
             completed_statistics(stats[b], mu, cov, p[0], m) for p, b, m in zip(padded, blocks, masks, strict=True)
@@ -219,10 +225,16 @@ def _standardise(x: np.ndarray, center: np.ndarray, scale: np.ndarray) -> None:
 
 
 def prepare_missing(
-    x_data: np.ndarray, moments: tuple, cfg: FitConfig, work: int, weights: np.ndarray | None
+    x_data: np.ndarray,
+    moments: tuple,
+    cfg: FitConfig,
+    work: int,
+    weights: np.ndarray | None,
+    cancel: CancelToken | None = None,
 ) -> tuple[Setup, MissingPoints]:
     """The setup of a fit of data (N, D) with missing values (check_missing's array and moments) and its E-step's
-    source; the starts drawn from the complete rows (see start_sample). UserError for what it cannot fit."""
+    source (checking cancel before each chunk); the starts drawn from the complete rows (see start_sample).
+    UserError for what it cannot fit."""
     if cfg.algorithm != "em":
         raise UserError(f"missing values are fitted by exact EM (algorithm em), not {cfg.algorithm}")
     if cfg.prior is not None:
@@ -230,7 +242,7 @@ def prepare_missing(
     n = x_data.shape[0]
     setup = prepare_points(x_data, moments, cfg, work, n)
     w = None if weights is None else torch.as_tensor(weights, dtype=setup.dtype, device=setup.device)
-    source = MissingPoints(setup.points, w, np.log(setup.scaling.scale))
+    source = MissingPoints(setup.points, w, np.log(setup.scaling.scale), cancel=cancel)
     if w is not None:
         setup = replace(setup, weights=w, n_effective=float(weights.sum()))
     sample, sample_weights = start_sample(setup, cfg)

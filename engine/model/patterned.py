@@ -7,6 +7,7 @@ pattern in it, the log-sum-exp one pass, the sums one product per pattern; from 
 from __future__ import annotations
 
 import bisect
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -40,11 +41,13 @@ def patterned_statistics(
     starts: list[int],
     weights: torch.Tensor | None = None,
     workers: int | None = None,
+    check: Callable[[], None] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """gaussian.e_step_statistics over points sorted by pattern (pattern p's rows starts[p]:starts[p + 1]), each
     pattern with its own coefficients coef (n_pat, R, K, P) (pattern_coefficients) and its own sums. features:
     those of the points with their missing coordinates at 0 (N, P) or made per chunk; weights (N,), (R, N) one
-    vector a row (the bootstrap's replicates), or None.
+    vector a row (the bootstrap's replicates), or None; check: called before each chunk (a fit's CancelToken.check,
+    as in gaussian.e_step_statistics: errors.Cancelled stops the E-step there).
 
     The chunks are the complete fit's, cut at the patterns' starts: the log-joint is one product per pattern in a
     chunk, the log-sum-exp one pass over the chunk, the sums one product per pattern in it. Returns each pattern's
@@ -70,7 +73,7 @@ def patterned_statistics(
             gaussian.weigh(resp.view(r, k, -1), weights[..., lo:hi])
         return PatternSums(first, _segment_sums(resp, block, cuts))
 
-    total = ordered_sum(one_chunk, range(0, n, chunk), workers)
+    total = ordered_sum(gaussian.checked(one_chunk, check), range(0, n, chunk), workers)
     return total.parts.view(n_pat, r, k, p), log_norm
 
 
@@ -117,12 +120,14 @@ def patterned_whitened(
     starts: list[int],
     weights: torch.Tensor | None = None,
     workers: int | None = None,
+    check: Callable[[], None] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """patterned_statistics from whitened distances (gaussian.whitened_statistics, where the complete fit takes them:
     gaussian.use_whitened), on the CPU: the points sorted by pattern with their missing coordinates at 0 in the
     lifted layout z = [1; x^T] (1 + D, N); each pattern's padded L^-1 (n_pat, R, K, D, D) and means at 0 on its
     missing coordinates (n_pat, R, K, D) (a missing coordinate's whitened value is then 0), and constants
-    (n_pat, R, K) (conditional.pattern_constants). Returns the same as patterned_statistics."""
+    (n_pat, R, K) (conditional.pattern_constants); weights and check as there. Returns the same as
+    patterned_statistics."""
     d, n = z.shape[0] - 1, z.shape[1]
     n_pat, r, k = const.shape
     m = r * k
@@ -154,7 +159,8 @@ def patterned_whitened(
         ]
         return PatternSums(first, torch.from_numpy(np.stack(parts).astype(np.float64, copy=False)))
 
-    total = ordered_sum(one_chunk, range(0, n, chunk), workers).parts  # (n_pat, M + (1 + D) M D)
+    chunks = gaussian.checked(one_chunk, check)
+    total = ordered_sum(chunks, range(0, n, chunk), workers).parts  # (n_pat, M + (1 + D) M D)
     moments = total[:, m:].view(n_pat, 1 + d, m, d).transpose(1, 2)  # row 0 sum r x, then sum r x x^T
     second = moments[:, :, 1:].reshape(n_pat, m, d * d)[..., pair_tables(d)[2]]
     return torch.cat([total[:, :m, None], moments[:, :, 0], second], dim=-1).view(n_pat, r, k, -1), log_norm

@@ -130,7 +130,8 @@ def bootstrap(
     or tol per point if given), drawn from seed, each from its accelerated start (replicate_start.py). Data with
     missing values (NaN) is that of a fit with missing="em": its replicates are missing-values EM. UserError for a
     kind it does not know (or parametric with missing values), fewer than two replicates asked for, or fewer than
-    two that did not fail."""
+    two that did not fail. Once cancel is set the replicates' E-steps over the data (not the parametric kind's)
+    raise errors.Cancelled at their next chunk, as a fit's do; between two E-steps the iterations stop."""
     if kind not in KINDS:
         raise UserError(f"unknown bootstrap type {kind!r}: use one of {', '.join(KINDS)}")
     if replicates < MIN_REPLICATES:
@@ -147,7 +148,7 @@ def bootstrap(
     setup = prepare_points(x_data, moments, cfg, work, x_data.shape[0], None if incomplete else base)
     rng = np.random.default_rng(seed)
     size = drawn_size(x_data.shape[0], base)
-    source, first_sums = _source(setup, fitted, kind, replicates, rng, base, incomplete)
+    source, first_sums = _source(setup, fitted, kind, replicates, rng, base, incomplete, cancel)
     end = _squarem_end(tol is None, setup.dtype)
     tol = replicate_tol(cfg.tol, setup.dtype, size) if tol is None else tol
     proc, mean_ll, spent = _started(setup, cfg, source, first_sums, tol * size * end, cancel)
@@ -173,11 +174,12 @@ def _source(
     rng: np.random.Generator,
     base: np.ndarray | None,
     incomplete: bool,
+    cancel: CancelToken | None = None,
 ):
     """The replicates' E-step (a SumSource with one weight vector or one point set a row) and their first_sums
     (replicate_start.first_points): simulated points (parametric), the points with each row's weights (complete
     data: the first sums one shared product), or, with missing values, the missing-values E-step with each row's
-    weights (replicate_missing.py)."""
+    weights (replicate_missing.py). The last two check cancel before each chunk of their E-steps (errors.Cancelled)."""
     n = setup.points.shape[0]
     if kind == "parametric":
         source = ReplicatePoints(_simulated(setup, fitted, replicates, drawn_size(n, base), rng))
@@ -185,9 +187,9 @@ def _source(
     rows = torch.as_tensor(replicate_weights(kind, n, replicates, rng, base))
     on_device = rows.to(setup.dtype).to(setup.device)
     if incomplete:
-        source = ReplicateMissing(setup.points, on_device, np.log(setup.scaling.scale))
+        source = ReplicateMissing(setup.points, on_device, np.log(setup.scaling.scale), cancel)
         return source, source.first_sums
-    return PointsInMemory(setup.points, on_device), _shared(setup.points.to(HOST, torch.float64), rows)
+    return PointsInMemory(setup.points, on_device, cancel), _shared(setup.points.to(HOST, torch.float64), rows)
 
 
 def _enough_ended(ended: np.ndarray) -> None:

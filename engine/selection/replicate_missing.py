@@ -19,17 +19,20 @@ from ..inference.missing import MissingPoints
 from ..inference.sources import HOST
 from ..model import gaussian
 from ..model.conditional import pattern_runs
+from ..snapshot import CancelToken
 
 
 class ReplicateMissing(MissingPoints):
     """MissingPoints (a SumSource) over points x (N, D) in working units (NaN: missing) with one frequency weight
     vector per restart row, rows (B, N) in x's dtype and device; ExactEM says which rows each E-step is for
-    (use_rows), as for PointsInMemory's per-row weights. log_scale (D,): as MissingPoints'."""
+    (use_rows), as for PointsInMemory's per-row weights. log_scale (D,) and cancel: as MissingPoints'."""
 
     per_row = True
 
-    def __init__(self, x: torch.Tensor, rows: torch.Tensor, log_scale: np.ndarray) -> None:
-        super().__init__(x, None, log_scale)
+    def __init__(
+        self, x: torch.Tensor, rows: torch.Tensor, log_scale: np.ndarray, cancel: CancelToken | None = None
+    ) -> None:
+        super().__init__(x, None, log_scale, cancel=cancel)
         # the rows' order of MissingPoints (pattern_runs of the same mask: the same order)
         _, order, _ = pattern_runs(torch.isnan(x).to(HOST).numpy())
         self._all = rows[:, torch.from_numpy(order).to(rows.device)].contiguous()  # (B, N) in pattern order

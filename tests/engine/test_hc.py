@@ -173,7 +173,7 @@ def test_a_grid_grows_one_tree_for_all_its_cells(faithful, monkeypatch) -> None:
     """K = 2..5 from the same points: one agglomeration, cut four times."""
     calls = []
     real = hc.merges
-    monkeypatch.setattr(hc, "merges", lambda z: calls.append(1) or real(z))
+    monkeypatch.setattr(hc, "merges", lambda z, **kw: calls.append(1) or real(z, **kw))
     monkeypatch.setattr(hc, "_CACHE", hc._Cache())
     for k in range(2, 6):
         hc.hc_classes(faithful, k)
