@@ -117,7 +117,7 @@ class MissingPoints:
         self.x = _filled_points(x, order, self.dtype, scaling)  # also where a component is re-seeded
         self.features = gaussian.features_of(self.x)
         self.lifted = gaussian.lifted_of(self.x)  # [1; x^T] (1 + D, N) on the CPU from D = 3, else None
-        order = torch.from_numpy(order).to(x.device)
+        self.order = order = torch.from_numpy(order).to(x.device)  # (N,): the data's row at each place
         self._w = None if weights is None else weights[order].contiguous()
         self._w64 = None if weights is None else self._w.to(torch.float64)
         self._total = float(n if weights is None else self._w64.sum())

@@ -18,7 +18,6 @@ from ..inference.init import Params
 from ..inference.missing import MissingPoints
 from ..inference.sources import HOST
 from ..model import gaussian
-from ..model.conditional import pattern_runs
 from ..snapshot import CancelToken
 
 
@@ -33,9 +32,7 @@ class ReplicateMissing(MissingPoints):
         self, x: torch.Tensor, rows: torch.Tensor, log_scale: np.ndarray, cancel: CancelToken | None = None
     ) -> None:
         super().__init__(x, None, log_scale, cancel=cancel)
-        # the rows' order of MissingPoints (pattern_runs of the same mask: the same order)
-        _, order, _ = pattern_runs(torch.isnan(x).to(HOST).numpy())
-        self._all = rows[:, torch.from_numpy(order).to(rows.device)].contiguous()  # (B, N) in pattern order
+        self._all = rows[:, self.order.to(rows.device)].contiguous()  # (B, N) in the points' pattern order
         self._all64 = self._all.to(torch.float64)
         self._taken: torch.Tensor | None = None
         self.use_rows(torch.arange(rows.shape[0]))
