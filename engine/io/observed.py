@@ -94,7 +94,7 @@ def check_observed_rows(path: Path, points: np.ndarray, names: tuple[str, ...]) 
     else no_observed_value's line, with the file's lines of the first five such rows (places.row_places)."""
     from .places import row_places
 
-    empty = np.flatnonzero(np.isnan(points).all(1)) if np.isnan(points).any() else []
+    empty = np.flatnonzero(np.isnan(points).all(1))
     if len(empty):
         raise no_observed_value(path, row_places(path, [int(r) for r in empty[:5]]), len(empty), names)
 
