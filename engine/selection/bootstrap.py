@@ -130,8 +130,9 @@ def bootstrap(
     or tol per point if given), drawn from seed, each from its accelerated start (replicate_start.py). Data with
     missing values (NaN) is that of a fit with missing="em": its replicates are missing-values EM. UserError for a
     kind it does not know (or parametric with missing values), fewer than two replicates asked for, or fewer than
-    two that did not fail. Once cancel is set the replicates' E-steps over the data (not the parametric kind's)
-    raise errors.Cancelled at their next chunk, as a fit's do; between two E-steps the iterations stop."""
+    two that did not fail. Once cancel is set the replicates' E-steps (over the data, or the parametric kind's
+    simulated points) raise errors.Cancelled at their next chunk, as a fit's do; between two E-steps the iterations
+    stop."""
     if kind not in KINDS:
         raise UserError(f"unknown bootstrap type {kind!r}: use one of {', '.join(KINDS)}")
     if replicates < MIN_REPLICATES:
@@ -179,10 +180,10 @@ def _source(
     """The replicates' E-step (a SumSource with one weight vector or one point set a row) and their first_sums
     (replicate_start.first_points): simulated points (parametric), the points with each row's weights (complete
     data: the first sums one shared product), or, with missing values, the missing-values E-step with each row's
-    weights (replicate_missing.py). The last two check cancel before each chunk of their E-steps (errors.Cancelled)."""
+    weights (replicate_missing.py). Each checks cancel before each chunk of its E-steps (errors.Cancelled)."""
     n = setup.points.shape[0]
     if kind == "parametric":
-        source = ReplicatePoints(_simulated(setup, fitted, replicates, drawn_size(n, base), rng))
+        source = ReplicatePoints(_simulated(setup, fitted, replicates, drawn_size(n, base), rng), cancel)
         return source, source.first_sums
     rows = torch.as_tensor(replicate_weights(kind, n, replicates, rng, base))
     on_device = rows.to(setup.dtype).to(setup.device)
@@ -326,12 +327,14 @@ def _matched(
 
 class ReplicatePoints:
     """The parametric bootstrap's E-step: each restart row r over its own points (N, D) (one PointsInMemory a
-    replicate, unweighted); ExactEM says which rows each E-step is for (use_rows), as for per-row weights."""
+    replicate, unweighted); ExactEM says which rows each E-step is for (use_rows), as for per-row weights. cancel:
+    checked before each chunk of each replicate's E-step (errors.Cancelled), as PointsInMemory's: an E-step over B
+    replicates stops within a chunk of one of them, not at the end of all B."""
 
     per_row = True
 
-    def __init__(self, sets: list[torch.Tensor]) -> None:
-        self.sets = [PointsInMemory(x) for x in sets]
+    def __init__(self, sets: list[torch.Tensor], cancel: CancelToken | None = None) -> None:
+        self.sets = [PointsInMemory(x, cancel=cancel) for x in sets]
         self.n_samples, self.n_features = sets[0].shape
         self.dtype = sets[0].dtype
         self._rows = list(range(len(sets)))

@@ -1,4 +1,5 @@
-"""Cancelling a fit with missing values (`--missing em`), its bootstrap, or the hierarchical (hc) start takes effect
+"""Cancelling a fit with missing values (`--missing em`), its bootstrap (and the parametric bootstrap, whose
+replicates each have their own points), or the hierarchical (hc) start takes effect
 within a chunk of the E-step or a merge of the agglomeration, not at the end of an iteration or of the whole tree:
 they check the CancelToken there and raise errors.Cancelled, as the complete fit's E-step does
 (test_cancel_in_memory.py). How soon is counted in chunks and merges, never in seconds."""
@@ -13,6 +14,7 @@ from engine import CancelToken, FitConfig, chunk_workers_on_this_thread, fit, ru
 from engine.errors import Cancelled
 from engine.inference import hc, missing
 from engine.model import gaussian
+from engine.selection import bootstrap as bootstrap_module
 from engine.selection.bootstrap import bootstrap
 
 
@@ -96,6 +98,33 @@ def test_a_cancel_stops_the_bootstraps_e_step_at_the_next_chunk(monkeypatch, sha
             bootstrap(x, fitted, cfg, 5, seed=4, cancel=stopped)
     assert stopped.calls == 25
     plain = bootstrap(x, fitted, cfg, 5, seed=4)
+    for name in ("weights", "means", "covariances"):
+        np.testing.assert_array_equal(getattr(checked, name), getattr(plain, name), err_msg=name)
+
+
+def test_a_cancel_stops_the_parametric_bootstraps_e_step_within_a_replicate(monkeypatch) -> None:
+    """The parametric bootstrap's E-step runs each replicate over its own 600 simulated points (ReplicatePoints), here
+    in chunks of 64-256 rows: it checks the token before each chunk of each replicate, several checks an E-step (it
+    used to check once an iteration, between E-steps). Set in the middle of a late E-step, it raises Cancelled at that
+    very check; never set, the replicates are those without a token to the bit."""
+    monkeypatch.setattr(gaussian, "CHUNK_ELEMENTS", {"cpu": 2**10, "cuda": 2**10})
+    monkeypatch.setattr(gaussian, "MIN_CHUNK_ROWS", 64)
+    e_steps = spied(monkeypatch, bootstrap_module.ReplicatePoints, "e_step")
+    x = missing_clusters(600, 3, 0.0, seed=2)
+    cfg = FitConfig(n_components=3, covariance_type="full", seed=0, restarts=2, max_iter=40)
+    last = run_to_end(x, cfg)
+    fitted = (last.weights, last.means, last.covariances)
+    whole = CancelAt()
+    with chunk_workers_on_this_thread(1):
+        checked = bootstrap(x, fitted, cfg, 4, kind="parametric", seed=4, cancel=whole)
+        assert len(e_steps) >= 5 and whole.calls >= 3 * len(e_steps)  # measured: 64 checks in 8 E-steps
+        at = whole.calls * 2 // 3 + whole.calls // (3 * len(e_steps))  # a third of an E-step into a late one
+        e_steps.clear()
+        stopped = CancelAt(at=at)
+        with pytest.raises(Cancelled):
+            bootstrap(x, fitted, cfg, 4, kind="parametric", seed=4, cancel=stopped)
+    assert stopped.calls == at and len(e_steps) >= 3
+    plain = bootstrap(x, fitted, cfg, 4, kind="parametric", seed=4)
     for name in ("weights", "means", "covariances"):
         np.testing.assert_array_equal(getattr(checked, name), getattr(plain, name), err_msg=name)
 
