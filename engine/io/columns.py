@@ -11,16 +11,17 @@ import numpy as np
 
 from ..errors import DataError
 from .dataset import Dataset
+from .places import Place, binary_place
 
 # what a refused missing value's message adds (the one way to fit such data as it is)
 MISSING_HINT = ", or fit with --missing em (exact EM for values missing at random)"
 
 
 class BadValue(DataError):
-    """A value of a data file refused where it was read: its place ('line 5', or a binary table's 'row 4'), its
-    0-based column, its name and its value as text, for a caller that words it otherwise (a weight: weighted.py)."""
+    """A value of a data file refused where it was read: its place (places.Place: line 5, or a binary table's row 4),
+    its 0-based column, its name and its value as text, for a caller that words it otherwise (a weight: weighted.py)."""
 
-    def __init__(self, message: str, place: str, column: int, name: str, text: str) -> None:
+    def __init__(self, message: str, place: Place, column: int, name: str, text: str) -> None:
         super().__init__(message)
         self.place, self.column, self.name, self.text = place, column, name, text
 
@@ -42,7 +43,7 @@ def check_finite(
         what = "remove or fill that row" + (MISSING_HINT if np.isnan(points[row, j]) else "")
         raise BadValue(
             f"{path}: row {row}, column {idx[j]}{name}: value {points[row, j]} is not a finite number{note}: {what}",
-            f"row {row} (counted from 0)",
+            binary_place(int(row)),
             idx[j],
             names[idx[j]] if names is not None else f"x{idx[j]}",
             str(points[row, j]),

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
+from .places import Place, listed, row_places, source_places
 from .stream import Moments
 
 
@@ -67,8 +68,6 @@ class EmptyRows:
 
     def check(self, source, names: tuple[str, ...]) -> None:
         """no_observed_value's line, with the rows' places in the file (places.source_places), if there were any."""
-        from .places import source_places
-
         if self.count:
             raise no_observed_value(source.path, source_places(source, self.first), self.count, names)
 
@@ -92,31 +91,22 @@ def check_observed_chunk(source, names: tuple[str, ...], points: np.ndarray, fir
 def check_observed_rows(path: Path, points: np.ndarray, names: tuple[str, ...]) -> None:
     """No row of data read in memory with its missing values (N, D) (NaN: missing) is missing every coordinate:
     else no_observed_value's line, with the file's lines of the first five such rows (places.row_places)."""
-    from .places import row_places
-
     empty = np.flatnonzero(np.isnan(points).all(1))
     if len(empty):
         raise no_observed_value(path, row_places(path, [int(r) for r in empty[:5]]), len(empty), names)
 
 
-def no_observed_value(path, places: list[str], count: int, names: tuple[str, ...]) -> NoObservedValue:
+def no_observed_value(path, places: list[Place], count: int, names: tuple[str, ...]) -> NoObservedValue:
     """The one line for rows with no observed value among the fitted columns, in memory or by chunks: the first's
     place, how many more and where (places: up to five, count in all), and what to do. Refused rather than
     dropped: the labels export and a session keep one row per data row of the file, and BIC's n counts them."""
     more = ""
     if count > 1:
-        more = f" (and {count - 1:,} more such row{'s' * (count > 2)}: {_listed(places[1:], count > len(places))})"
+        more = f" (and {count - 1:,} more such row{'s' * (count > 2)}: {listed(places[1:], count > len(places))})"
     return NoObservedValue(
         f"{path}: {places[0]} has no value in any fitted column ({', '.join(map(repr, names))}){more}: such a row "
         "tells nothing about the mixture: remove it, or choose other columns"
     )
-
-
-def _listed(places: list[str], cut: bool) -> str:
-    """Places as one list: 'lines 9, 12, ...' or 'rows 9, 12 (counted from 0)' (cut: more than these)."""
-    unit, tail = ("line", "") if places[0].startswith("line ") else ("row", " (counted from 0)")
-    numbers = [p.removeprefix(f"{unit} ").removesuffix(tail) for p in places]
-    return f"{unit}{'s' * (len(places) > 1)} {', '.join(numbers)}{', ...' if cut else ''}{tail}"
 
 
 def check_observed_columns(path: Path, names: tuple[str, ...], m: Moments) -> None:

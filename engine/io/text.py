@@ -17,6 +17,7 @@ import numpy as np
 from ..errors import DataError
 from .columns import MISSING_HINT, BadValue, data_columns, guess_holds, resolve_columns
 from .dataset import Dataset
+from .places import LINE, Place
 
 
 def read_header(first: list[str]) -> tuple[bool, list[str]]:
@@ -400,7 +401,7 @@ def parse_value(path: Path, line: int, col: int, name: str, text: str, missing: 
         raise BadValue(
             f"{path}: line {line}, column {col} ({name!r}): value {text!r} is not a number{cause}: fix or "
             f"remove that row, or choose other columns{hint}",
-            f"line {line}",
+            Place(LINE, line),
             col,
             name,
             text,
@@ -409,7 +410,7 @@ def parse_value(path: Path, line: int, col: int, name: str, text: str, missing: 
         raise BadValue(
             f"{path}: line {line}, column {col} ({name!r}): value {text!r} is not a finite number: "
             f"remove or fill that row{hint}",
-            f"line {line}",
+            Place(LINE, line),
             col,
             name,
             text,

@@ -16,7 +16,7 @@ import numpy as np
 from ..errors import DataError
 from .columns import BadValue
 from .dataset import Dataset
-from .places import row_places, source_place
+from .places import Place, row_places, source_place
 from .text import is_missing, is_number
 
 MISSING = "the weight is missing (only the fitted columns may miss values)"
@@ -68,10 +68,10 @@ def check_weight_chunk(source: WeightedSource, weights: np.ndarray, first_row: i
         raise bad_weight(source.path, place, source.weight_index, source.weight_column, float(weights[bad[0]]))
 
 
-def bad_weight(path, place: str, index: int, name: str, value: str | float) -> DataError:
+def bad_weight(path, place: Place, index: int, name: str, value: str | float) -> DataError:
     """The one line for a weight that is not a finite number >= 0, read in memory or by chunks: the file, its
-    place (places.py: 'line 5', 'row 4 (counted from 0)'), the weights' column, the value (as the file writes it,
-    or as read) and what to do."""
+    place (places.Place, written 'line 5' or 'row 4 (counted from 0)'), the weights' column, the value (as the file
+    writes it, or as read) and what to do."""
     if isinstance(value, float) and not np.isinf(value):
         problem = MISSING if np.isnan(value) else f"weight {value:g} is negative"
     elif is_missing(str(value)):
