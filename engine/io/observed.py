@@ -53,18 +53,23 @@ def add_observed(a: Moments, b: Moments) -> Moments:
     return Moments(total, mean, m2, np.fmin(a.low, b.low), np.fmax(a.high, b.high))
 
 
+EMPTY_LISTED = 5  # the rows with no observed value whose places the error lists (the count says how many in all)
+
+
 class EmptyRows:
-    """The rows with no observed value a pass over data read by chunks meets: the first five (from 0, without the
-    header) and how many, refused in one line once the pass has read them all (check)."""
+    """The rows with no observed value a pass over data read by chunks (here or on Dask's workers) meets: the first
+    EMPTY_LISTED (from 0, without the header) and how many, refused in one line once the pass has read them all
+    (check)."""
 
     def __init__(self) -> None:
         self.first: list[int] = []
         self.count = 0
 
-    def add(self, rows: np.ndarray, first_row: int) -> None:
-        """A chunk's such rows (its places, from 0), the chunk's first row first_row."""
-        self.first += [first_row + int(r) for r in rows[: max(5 - len(self.first), 0)]]
-        self.count += len(rows)
+    def add(self, rows: np.ndarray, first_row: int, count: int | None = None) -> None:
+        """A chunk's (or a Dask part's) such rows (their places in it, from 0, ascending), the chunk's first row
+        first_row; count: how many it has in all when rows lists only its first ones (a part's), else len(rows)."""
+        self.first += [first_row + int(r) for r in rows[: max(EMPTY_LISTED - len(self.first), 0)]]
+        self.count += len(rows) if count is None else count
 
     def check(self, source, names: tuple[str, ...]) -> None:
         """no_observed_value's line, with the rows' places in the file (places.source_places), if there were any."""
@@ -90,15 +95,15 @@ def check_observed_chunk(source, names: tuple[str, ...], points: np.ndarray, fir
 
 def check_observed_rows(path: Path, points: np.ndarray, names: tuple[str, ...]) -> None:
     """No row of data read in memory with its missing values (N, D) (NaN: missing) is missing every coordinate:
-    else no_observed_value's line, with the file's lines of the first five such rows (places.row_places)."""
+    else no_observed_value's line, with the file's lines of the first EMPTY_LISTED such rows (places.row_places)."""
     empty = np.flatnonzero(np.isnan(points).all(1))
     if len(empty):
-        raise no_observed_value(path, row_places(path, [int(r) for r in empty[:5]]), len(empty), names)
+        raise no_observed_value(path, row_places(path, [int(r) for r in empty[:EMPTY_LISTED]]), len(empty), names)
 
 
 def no_observed_value(path, places: list[Place], count: int, names: tuple[str, ...]) -> NoObservedValue:
     """The one line for rows with no observed value among the fitted columns, in memory or by chunks: the first's
-    place, how many more and where (places: up to five, count in all), and what to do. Refused rather than
+    place, how many more and where (places: up to EMPTY_LISTED, count in all), and what to do. Refused rather than
     dropped: the labels export and a session keep one row per data row of the file, and BIC's n counts them."""
     more = ""
     if count > 1:

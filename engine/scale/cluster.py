@@ -20,9 +20,8 @@ import numpy as np
 from ..errors import DataError, UserError
 from ..inference.sources import PassPlan, PassSums, chunk_sums, summed
 from ..io.columns import MISSING_HINT
-from ..io.observed import no_observed_value
+from ..io.observed import EMPTY_LISTED, EmptyRows
 from ..io.parts import Part, read_part
-from ..io.places import source_place
 from ..io.stream import (
     Moments,
     MultiSource,
@@ -233,6 +232,7 @@ class ClusterPasses:
         picks = [rows_within(wanted, start, count) for start, count in zip(starts[:-1], counts, strict=True)]
         tasks = self.client.map(part_survey, self.data, picks, weighted=self.weighted, missing=self.missing, pure=False)
         moments, sample, read, holes, weight_sum = None, [], 0, 0, 0.0
+        empty = EmptyRows()  # rows with nothing observed (missing): their first places and how many, in one line
         for part, found in zip(self.parts, self.client.gather(tasks), strict=True):
             if found["bad"] is not None:
                 r, j, value = found["bad"]
@@ -240,15 +240,15 @@ class ClusterPasses:
                 raise DataError(
                     f"{part.path}: row {part.start + r}, column {j} is {value}: remove or fill non-finite values{hint}"
                 )
-            if found.get("empty") is not None:  # the first pass's line, in memory and by chunks alike
-                place = source_place(self.source, part.start + found["empty"])
-                raise no_observed_value(part.path, [place], 1, tuple(self.source.columns))
+            if found.get("empty") is not None:  # refused once every part is read, as a pass here does
+                empty.add(found["empty"], part.start, found["empty_count"])
             holes, weight_sum = holes + found.get("holes", 0), weight_sum + found.get("weight_sum", 0.0)
             if self.weighted and len(found["weights"]) and found["weights"][0] < 0:
                 raise negative_weight(self.source, part.path, part.start + found["lowest"], float(found["weights"][0]))
             sample.append(found["sample"])
             moments = found["moments"] if moments is None else _added(moments, found["moments"], self.missing)
             read += found["rows"]
+        empty.check(self.source, tuple(self.source.columns))
         if read == 0:
             raise DataError(f"{self.parts[0].path if self.parts else 'the data'}: there are no rows")
         check_row_count(self.parts[0].path, read, int(starts[-1]))
@@ -295,8 +295,9 @@ def part_survey(chunk: np.ndarray, picks: np.ndarray, weighted: bool = False, mi
     """One part's first pass (runs on a worker): its moments (float64), its first non-finite value, and its rows
     `picks` (places in the part, ascending) of the initialisation's sample (c, D) in float64. weighted: the part's
     last column is the points' weights (c,): the moments weighted, the weights' smallest (and where) sent back.
-    missing: a NaN in a fitted column is a missing value (its first infinite value instead, the first row with
-    nothing observed, the missing cells, each column's moments over its observed values, the weights' sum)."""
+    missing: a NaN in a fitted column is a missing value (its first infinite value instead, its rows with nothing
+    observed: the first EMPTY_LISTED and how many, the missing cells, each column's moments over its observed
+    values, the weights' sum)."""
     if missing:
         return _part_survey_missing(chunk, picks, weighted)
     found = {"bad": first_non_finite(chunk), "sample": chunk[picks].astype(np.float64), "rows": len(chunk)}
@@ -321,7 +322,8 @@ def _part_survey_missing(chunk: np.ndarray, picks: np.ndarray, weighted: bool) -
     empty = np.flatnonzero(holes.all(1))
     found = {
         "bad": bad,
-        "empty": int(empty[0]) if len(empty) else None,
+        "empty": [int(r) for r in empty[:EMPTY_LISTED]] if len(empty) else None,
+        "empty_count": len(empty),
         "holes": int(holes.sum()),
         "sample": chunk[picks].astype(np.float64),
         "rows": len(chunk),

@@ -373,6 +373,39 @@ def test_a_csv_on_the_cluster_gives_the_fit_of_this_machine(tmp_path, local_clie
         assert a.mean_log_likelihood == pytest.approx(b.mean_log_likelihood, rel=1e-10)
 
 
+def test_rows_with_nothing_observed_on_the_cluster_are_counted_and_listed_as_by_chunks(tmp_path, local_client) -> None:
+    """Rows with no observed value in three parts of a file (.npy: rows; CSV: lines, comments and blank lines
+    counted) are refused once every part is read, in the line a pass here gives: the first row's place, how many
+    more, the next four and '...' (the cluster named the first only)."""
+    from engine.io.stream import open_source, survey
+
+    x = _data(tmp_path / "x.npy", n=600)
+    empty = [3, 40, 300, 411, 450, 590]  # parts of 200 rows: two in the first, one in the second, three in the last
+    x[empty] = np.nan
+    np.save(tmp_path / "x.npy", x)
+    lines = ["a,b,c"]
+    for i, row in enumerate(x):
+        lines += ["# a comment", ""] if i in (30, 350) else []
+        lines.append(",".join("" if np.isnan(v) else repr(float(v)) for v in row))
+    (tmp_path / "x.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    npy_listed = (
+        "row 3 (counted from 0) has no value in any fitted column ('x0', 'x1', 'x2') (and 5 more such rows: rows "
+    )
+    at = [i + 1 for i, line in enumerate(lines) if line == ",,"]  # the empty rows' lines, as an editor counts them
+    assert len(at) == len(empty)
+    csv_listed = f"line {at[0]} has no value in any fitted column ('a', 'b', 'c') (and 5 more such rows: lines "
+    for name, said in [
+        ("x.npy", f"{npy_listed}40, 300, 411, 450, ... (counted from 0)): such a row tells nothing"),
+        ("x.csv", f"{csv_listed}{', '.join(map(str, at[1:5]))}, ...): such a row tells nothing"),
+    ]:
+        source = open_source(tmp_path / name, missing=True)
+        with pytest.raises(DataError) as there:
+            cluster.ClusterPasses(local_client, source, 200, missing=True).survey(100_000, 0)
+        with pytest.raises(DataError) as here:
+            survey(source, 200, 100_000, 0, missing=True)
+        assert str(there.value) == str(here.value) and f"{tmp_path / name}: {said}" in str(there.value)
+
+
 def test_a_cancelled_pass_on_the_cluster_stops_and_the_cluster_stays_usable(tmp_path, local_client) -> None:
     """Cancelled while the parts run (a closing window, a Stop), the pass cancels its tasks and raises
     errors.Cancelled at once; the client and the data on the workers serve the next pass as before."""
