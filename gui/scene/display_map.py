@@ -71,10 +71,14 @@ class DisplayMap:
 
     def label(self, axis: int, name: str) -> str:
         """The axis label: its name, less the offset when there is one ("x0 − 1e+08")."""
+        return name + self.offset_note(axis)
+
+    def offset_note(self, axis: int) -> str:
+        """What the axis label adds to the name: " − 1e+08" (the offset subtracted), or "" when there is none."""
         o = self.offset[axis]
         if o == 0.0:
-            return name
-        return f"{name} − {offset_text(o)}" if o > 0 else f"{name} + {offset_text(-o)}"
+            return ""
+        return f" − {offset_text(o)}" if o > 0 else f" + {offset_text(-o)}"
 
 
 IDENTITY = DisplayMap()

@@ -14,6 +14,7 @@ from PySide6.QtCore import QRectF, Qt, Signal
 from ..scene.display_map import IDENTITY, DisplayMap
 from ..scene.frames import SIGMAS, DataScene, Frame, ellipse_rings
 from ..scene.weights import point_sides
+from .elided_axis import ElidedAxis
 from .missing_ticks import tick_item, tick_lines
 from .palette import component_color
 from .plot_handles import StartHandles
@@ -71,7 +72,8 @@ class PlotView(StartHandles, PointHover, pg.PlotWidget):
 
     def __init__(self, parent=None) -> None:
         self.view_box = DrawingViewBox()
-        super().__init__(parent, viewBox=self.view_box)
+        # long column names as titles: cut at the end with '…', not at both edges (elided_axis.py)
+        super().__init__(parent, viewBox=self.view_box, axisItems={s: ElidedAxis(s) for s in ("bottom", "left")})
         self.setBackground("w")
         add_light_grid(self)
         for axis in ("left", "bottom"):  # a view's axes are in data units: no "(x0.001)" rescaling
@@ -192,7 +194,8 @@ class PlotView(StartHandles, PointHover, pg.PlotWidget):
         self.axis_names = names
         for i, side in enumerate(("bottom", "left")):
             self.plotItem.getAxis(side).setScale(self.display.unit[i])
-            self.setLabel(side, self.display.label(i, names[i]))
+            # a long name ends in '…' before the offset, which stays: the ticks read wrong without it
+            self.plotItem.getAxis(side).set_title(names[i], self.display.offset_note(i))
 
     def _mapped(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """x, y in data units -> display units (each on its own axis: a step histogram's x has one more value)."""

@@ -4,10 +4,12 @@ is a chart whose axis label fits and whose legend covers no point; the log-likel
 
 from __future__ import annotations
 
+from gui_helpers import two_clusters
 from PySide6.QtCore import QRect
 from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QApplication, QWidget
 
+import engine
 from gui.views.selection_view import CHART_MIN_HEIGHT
 from gui.views.timeline import SLIDER_MIN_WIDTH
 
@@ -134,3 +136,59 @@ def test_the_timeline_label_ends_in_an_ellipsis_where_it_is_narrow(window) -> No
     shown = timeline.label.shown_text()
     assert shown.endswith("…") and full.startswith(shown[:-1])
     assert timeline.label.fontMetrics().horizontalAdvance(shown) <= timeline.label.contentsRect().width()
+
+
+LONG_X = "eruption duration in minutes measured by the ranger on duty at Old Faithful <geyser> & co"
+LONG_Y = "waiting time to the next eruption in minutes, from the end of the last one"
+
+
+def _long_names(qtbot, window, offset: float = 0.0) -> None:
+    """Two clusters whose columns have long names (with '<', '>' and '&', shown as written), about offset."""
+    x = two_clusters(3, 200) + offset
+    window.data.set_dataset(engine.Dataset(x, (LONG_X, LONG_Y), (0, 1), "long names"))
+    qtbot.waitUntil(lambda: window.state.dataset.source == "long names" and window.state.scene is not None)
+
+
+def _titles(window) -> list[tuple[str, str, float, float]]:
+    """The plot's x and y titles: (as drawn, tooltip, drawn length, the axis's length)."""
+    plot = window.plot.plotItem
+    out = []
+    for side, length in (("bottom", "width"), ("left", "height")):
+        axis = plot.getAxis(side)
+        out.append((axis.label.toPlainText(), axis.label.toolTip(), axis.label.boundingRect().width()))
+        out[-1] += (getattr(axis.size(), length)(),)
+    return out
+
+
+def test_a_long_column_name_as_the_plots_axis_title_ends_in_an_ellipsis_and_is_whole_in_its_tooltip(
+    qtbot, window
+) -> None:
+    """At the window's minimum size a long name was centred on the axis and cut at both ends by the plot's edges:
+    now it ends in '…' inside the axis, the whole name in the title's tooltip; in a large window it is whole (no
+    tooltip)."""
+    _long_names(qtbot, window)
+    window.resize(1, 1)  # the window's minimum size
+    for _ in range(5):
+        QApplication.processEvents()
+    for (shown, tip, drawn, length), name in zip(_titles(window), (LONG_X, LONG_Y), strict=True):
+        assert shown.endswith("…") and len(shown) > 10 and name.startswith(shown[:-1]), shown
+        assert drawn <= length and tip == name
+    window.resize(1600, 1000)
+    for _ in range(5):
+        QApplication.processEvents()
+    for (shown, tip, drawn, length), name in zip(_titles(window), (LONG_X, LONG_Y), strict=True):
+        assert (shown, tip) == (name, "") and drawn <= length
+
+
+def test_an_elided_axis_title_keeps_its_offset_whole(qtbot, window) -> None:
+    """Data about 1e8 is drawn less an offset the title names ('name − 100000000'): the name is cut, the offset is
+    not (the ticks read wrong without it)."""
+    _long_names(qtbot, window, offset=1e8)
+    note = window.plot.display.offset_note(0)
+    assert note.startswith(" − ")
+    window.resize(1, 1)
+    for _ in range(5):
+        QApplication.processEvents()
+    (shown, tip, drawn, length), _ = _titles(window)
+    assert shown.endswith("…" + note) and LONG_X.startswith(shown[: -len(note) - 1])
+    assert tip == LONG_X + note and drawn <= length
