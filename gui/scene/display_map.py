@@ -69,12 +69,9 @@ class DisplayMap:
         o, u = self.offset[axis], self.unit[axis]
         return lo * u + o, hi * u + o
 
-    def label(self, axis: int, name: str) -> str:
-        """The axis label: its name, less the offset when there is one ("x0 − 1e+08")."""
-        return name + self.offset_note(axis)
-
     def offset_note(self, axis: int) -> str:
-        """What the axis label adds to the name: " − 1e+08" (the offset subtracted), or "" when there is none."""
+        """What the axis title adds to its name: " − 1e+08" (the offset subtracted: "x0 − 1e+08"), or "" when there
+        is none."""
         o = self.offset[axis]
         if o == 0.0:
             return ""

@@ -15,6 +15,7 @@ from ..background import Background
 from ..scene.display_map import IDENTITY
 from ..scene.frames import Frame
 from ..scene.worker import FitJob, RunGate, run_fit
+from .elided_axis import ElidedAxis
 from .palette import component_color, series_color
 from .plot_style import add_light_grid, no_si_prefix
 from .point_cloud import PointCloudItem
@@ -155,7 +156,7 @@ class _FitPanel(QWidget):
         self.title = QLabel(f"<b>{algorithm}</b>")
         self.title.setWordWrap(True)
         self.title.setMinimumWidth(100)
-        self.plot = pg.PlotWidget(background="w")
+        self.plot = pg.PlotWidget(background="w", axisItems={s: ElidedAxis(s) for s in ("bottom", "left")})
         add_light_grid(self.plot)
         self.plot.setMinimumSize(110, 110)
         self.points = PointCloudItem()
@@ -179,8 +180,8 @@ class _FitPanel(QWidget):
             axis = self.plot.getAxis(side)
             axis.setScale(self.display.unit[i])
             no_si_prefix(axis)
-            if self.display.offset[i] != 0.0:
-                self.plot.setLabel(side, self.display.label(i, names[i]))
+            if self.display.offset[i] != 0.0:  # a long name ends in '…' before the offset, which stays
+                axis.set_title(names[i], self.display.offset_note(i))
             else:
                 axis.showLabel(False)
         self._drawn = self.display.to_display(scene.shown_points)

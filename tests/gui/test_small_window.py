@@ -182,7 +182,7 @@ def test_a_long_column_name_as_the_plots_axis_title_ends_in_an_ellipsis_and_is_w
 
 def test_an_elided_axis_title_keeps_its_offset_whole(qtbot, window) -> None:
     """Data about 1e8 is drawn less an offset the title names ('name − 100000000'): the name is cut, the offset is
-    not (the ticks read wrong without it)."""
+    not (the ticks read wrong without it), in the plot and in Compare's panels."""
     _long_names(qtbot, window, offset=1e8)
     note = window.plot.display.offset_note(0)
     assert note.startswith(" − ")
@@ -192,3 +192,11 @@ def test_an_elided_axis_title_keeps_its_offset_whole(qtbot, window) -> None:
     (shown, tip, drawn, length), _ = _titles(window)
     assert shown.endswith("…" + note) and LONG_X.startswith(shown[: -len(note) - 1])
     assert tip == LONG_X + note and drawn <= length
+    window.resize(1100, 700)  # Compare's three panels side by side, 117 px wide: the name cut to its first letter
+    window.tabs.setCurrentIndex(window.tabs.indexOf(window.compare))  # its panels title an offset only
+    for _ in range(5):
+        QApplication.processEvents()
+    for panel in window.compare.panels.values():
+        axis = panel.plot.getAxis("bottom")
+        shown, drawn = axis.label.toPlainText(), axis.label.boundingRect().width()
+        assert shown.endswith("…" + note) and drawn <= axis.width() and axis.label.toolTip() == LONG_X + note
