@@ -21,21 +21,13 @@ class ElidedAxis(pg.AxisItem):
 
     def __init__(self, orientation: str, **kwargs) -> None:
         self._kept = ""  # the end of the title that is never elided (set_title's note)
-        self._shown = ""  # the title as drawn, set by labelString
+        self._shown = ""  # the title as drawn (the whole of it, or the name's start, '…' and the note): labelString
         super().__init__(orientation, **kwargs)
 
     def set_title(self, name: str, note: str = "") -> None:
         """The title: name, then note (a display offset, " − 1e+08"), which stays whole when the name is cut."""
         self._kept = note
         self.setLabel(name + note)
-
-    def title(self) -> str:
-        """The whole title."""
-        return self.labelText
-
-    def shown_title(self) -> str:
-        """The title as drawn: the whole of it, or the name's start, '…' and the note."""
-        return self._shown
 
     def labelString(self) -> str:  # noqa: N802 - pyqtgraph's name
         """The title, elided to the axis's length, as HTML text in the axis's style (pyqtgraph's span)."""
