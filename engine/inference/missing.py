@@ -134,22 +134,33 @@ class MissingPoints:
         masks = [self._masks(b) for b in blocks]
         padded = [padded_precisions(cov, m) for m in masks]
         lw = log_weights.double().numpy()
-        if self.lifted is not None and gaussian.use_whitened(self.n_features, lw.size):
+        whitened = self.lifted is not None and gaussian.use_whitened(self.n_features, lw.size)
+        if whitened:
             const = np.concatenate([pattern_constants(lw, p[1], m) for p, m in zip(padded, masks, strict=True)])
             mu_o = mu * self.observed[:, None, None]  # 0 on the missing coordinates, as the points
             inverse = np.concatenate([p[2] for p in padded])
-            stats, self._log_norm = patterned_whitened(
-                self.lifted, inverse, mu_o, const, self.starts, self._w, check=self.check
-            )
+            per_pattern = (inverse, mu_o, const)
         else:
             coef = [pattern_coefficients(lw, mu, p, m) for p, m in zip(padded, masks, strict=True)]
-            coef = torch.from_numpy(np.concatenate(coef)).to(self.x.device, self.dtype)
-            stats, self._log_norm = patterned_statistics(self.features, coef, self.starts, self._w, check=self.check)
-        stats = stats.to(HOST)
+            per_pattern = (torch.from_numpy(np.concatenate(coef)).to(self.x.device, self.dtype),)
+        stats = self._pattern_sums(whitened, per_pattern)
         parts = (
             completed_statistics(stats[b], mu, cov, p[0], m) for p, b, m in zip(padded, blocks, masks, strict=True)
         )
         return functools.reduce(torch.add, parts), self._weighted_sum() / self._total
+
+    def _pattern_sums(self, whitened: bool, per_pattern: tuple) -> torch.Tensor:
+        """Each pattern's sums (n_pat, M, K, P) float64 on the CPU over the points, log p(x_o) + offset (M, N) kept
+        for the log-likelihood: per_pattern, the patterns' parameters, each (n_pat, M, ...) (_sums_over)."""
+        stats, self._log_norm = self._sums_over(self.features, self.lifted, whitened, per_pattern)
+        return stats.to(HOST)
+
+    def _sums_over(self, features, lifted: torch.Tensor | None, whitened: bool, per_pattern: tuple):
+        """patterned_whitened over lifted (per_pattern: inverse factors, means at 0 on the missing coordinates,
+        constants) or patterned_statistics over features (per_pattern: the coefficients), with the points' weights."""
+        if whitened:
+            return patterned_whitened(lifted, *per_pattern, self.starts, self._w, check=self.check)
+        return patterned_statistics(features, per_pattern[0], self.starts, self._w, check=self.check)
 
     def _masks(self, block: slice) -> PatternMasks:
         """The masks of a block of patterns (_blocks), made at its first E-step and kept for the next ones."""
