@@ -36,8 +36,8 @@ def check_bootstrap(args, streamed: bool) -> None:
 
 def check_bootstrap_memory(args, shape: tuple[int, int], cfg: FitConfig) -> None:
     """Refuse replicates whose working arrays (B rows of the E-step and one weight a point and replicate, or B
-    simulated data sets, each of round(sum w) points with frequency weights, with --missing em each sorted by its
-    missingness pattern) would not fit in the memory available, naming the most that would."""
+    simulated data sets, each of round(sum w) points with frequency weights) would not fit in the memory available,
+    naming the most that would."""
     if args.bootstrap is None:
         return
     n, d = shape
@@ -53,8 +53,9 @@ def check_bootstrap_memory(args, shape: tuple[int, int], cfg: FitConfig) -> None
 
     # with --missing em a replicate's weights are kept in the pattern order and taken for the rows still running, in
     # the working dtype and in float64: at most four copies (selection/replicate_missing.py); a parametric replicate
-    # has no weights but its points' order by pattern (int64) beside them (selection/replicate_simulated.py)
-    copies = (2 if parametric else 4) if getattr(args, "missing", None) else 1
+    # holds what a complete one does, its points with their features and a row of log p (the sort by pattern is
+    # shared: selection/replicate_simulated.py)
+    copies = 4 if getattr(args, "missing", None) and not parametric else 1
 
     def need(b: int) -> int:
         per_row = 8 * n * (copies + (d + 1 + d * (d + 1) // 2 if parametric else 0))

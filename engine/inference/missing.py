@@ -114,7 +114,7 @@ class MissingPoints:
         self.observed = ~keys  # (n_pat, D)
         self.offsets = np.zeros(len(keys)) if log_scale is None else np.where(keys, log_scale, 0.0).sum(1)
         # the rows pattern by pattern: each pattern a run of rows, its log p(x_o) laid side by side (no scatter)
-        self.x = _filled_points(x, order, self.dtype, scaling)  # also where a component is re-seeded
+        self.x = filled_points(x, order, self.dtype, scaling)  # also where a component is re-seeded
         self.features = gaussian.features_of(self.x)
         self.lifted = gaussian.lifted_of(self.x)  # [1; x^T] (1 + D, N) on the CPU from D = 3, else None
         self.order = order = torch.from_numpy(order).to(x.device)  # (N,): the data's row at each place
@@ -204,7 +204,7 @@ class MissingPoints:
         return self.x[log_norm.argsort()[:count]].to(HOST)
 
 
-def _filled_points(x: torch.Tensor, order: np.ndarray, dtype: torch.dtype, scaling: Scaling | None) -> torch.Tensor:
+def filled_points(x: torch.Tensor, order: np.ndarray, dtype: torch.dtype, scaling: Scaling | None) -> torch.Tensor:
     """The points x (N, D) in the given order (N,) with their missing coordinates (NaN) at 0, standardised by scaling
     if given (MissingPoints), in dtype, as the E-step reads them fastest: in the lifted layout on a CPU from D = 3
     (see features.lifted_points), gathered straight into it (NumPy's take: a third of gathering the rows, then

@@ -1,5 +1,6 @@
 """The parametric bootstrap's replicates (issue 25): each replicate's own points drawn from the fitted mixture, and
-their E-step, one replicate at a time (ReplicatePoints), while the M-step and the bookkeeping stay batched.
+their E-step, a pass over each replicate's points (ReplicatePoints, SimulatedMissing), while the M-step and the
+bookkeeping stay batched.
 
 Complete data: each replicate draws N points from the fit (round(sum w) with frequency weights w: the expanded
 data's size).
@@ -9,9 +10,11 @@ its simulated row i exactly the cells missing in data row i: the missingness pat
 are new. That is exact when cells go missing completely at random (MCAR: which cells are missing does not depend on
 any value), and the usual approximation when they go missing at random (MAR: it depends on observed values, which
 differ in a replicate, so the pattern that goes with them would too). Each replicate is then exact missing-values EM
-over its own points (inference/missing.py's MissingPoints). With frequency weights a data row of weight w stands for
-w rows, so its pattern goes to w of the round(sum w) simulated points (pattern_counts): for whole weights the
-patterns of the expanded data, row for row; fractional weights are apportioned to whole counts by largest remainders.
+over its own points (inference/missing.py's E-step); as every replicate misses the same cells, SimulatedMissing sorts
+them by pattern once and batches the patterns' algebra over the replicates. With frequency weights a data row of
+weight w stands for w rows, so its pattern goes to w of the round(sum w) simulated points (pattern_counts): for whole
+weights the patterns of the expanded data, row for row; fractional weights are apportioned to whole counts by
+largest remainders.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import numpy as np
 import torch
 
 from ..inference.init import Params
-from ..inference.missing import MissingPoints, _filled_points
+from ..inference.missing import MissingPoints, filled_points
 from ..inference.pipeline import Setup, working_points
 from ..inference.sources import HOST, PointsInMemory
 from ..io.data import sample_mixture
@@ -91,7 +94,7 @@ class SimulatedMissing(MissingPoints):
         given = iter(sets)
         super().__init__(next(given), None, log_scale, cancel=cancel)
         order = self.order.to(HOST).numpy()
-        self.xs = [self.x] + [_filled_points(x, order, self.dtype, None) for x in given]
+        self.xs = [self.x] + [filled_points(x, order, self.dtype, None) for x in given]
         self._features = [self.features] + [gaussian.features_of(x) for x in self.xs[1:]]
         self._lifted = [self.lifted] + [gaussian.lifted_of(x) for x in self.xs[1:]]
         self._rows = list(range(len(self.xs)))
