@@ -118,12 +118,12 @@ def test_parametric_replicates_of_weighted_data_are_the_expanded_datas() -> None
 
 
 def _separated(n: int, seed: int) -> np.ndarray:
-    """Three well separated clusters (n, 2), about 10% of the cells missing completely at random, every row keeping
-    one."""
+    """Three well separated clusters (n, 2), about 25% of the cells missing completely at random, every row keeping
+    one (a quarter rather than a tenth: the replicates' spread then depends clearly on their holes)."""
     rng = np.random.default_rng(seed)
     centres = np.array([[0.0, 0.0], [8.0, 0.0], [0.0, 8.0]])
     x = centres[rng.integers(0, 3, n)] + rng.normal(size=(n, 2)) @ np.array([[1.0, 0.3], [0.0, 0.8]])
-    hole = rng.random((n, 2)) < 0.1
+    hole = rng.random((n, 2)) < 0.25
     hole[hole.all(1), 0] = False
     return np.where(hole, np.nan, x)
 
@@ -143,24 +143,29 @@ def _ratios(se: dict[str, np.ndarray], reference: dict[str, np.ndarray]) -> dict
 
 def test_parametric_standard_errors_agree_with_the_observed_data_information(mcar) -> None:
     """The parametric standard errors against the observed-data information's, under MCAR where the kept pattern is
-    exact. A standard error from B = 300 replicates is off by about 1 / sqrt(2B) = 4% (more for a variance's, its
-    fourth moments). Measured over data and bootstrap seeds 0 to 7: every ratio 0.89 to 1.10, the median of the 21
-    0.980 to 1.022; here 0.92 to 1.09, median 0.981. Replicates simulated without the holes (complete data's
-    spread, too small) gave medians 0.906 to 0.952: the median's bound tells them apart."""
+    exact. A standard error from B = 300 replicates is off by about 1 / sqrt(2B) = 4% (more for a variance's: its
+    fourth moments), and the smallest and largest of 21 ratios are a few of those out. Measured over data seeds 0 to
+    7, two bootstrap seeds each: every ratio 0.84 to 1.15, the median of the 21 0.957 to 1.028; here 0.92 to 1.08,
+    median 1.01. Replicates simulated without the holes (complete data's spread, too small) gave medians 0.75 to 0.84
+    (data seeds 0 to 5): the median's bound tells them apart."""
     x, _, fitted, boot = mcar
     assert boot.failed == 0 and boot.not_converged == 0
     ratios = _ratios(boot.standard_errors(), information(x, fitted, "full").standard_errors())
     every = np.concatenate(list(ratios.values()))
-    assert 0.85 <= every.min() and every.max() <= 1.15, {k: np.round(v, 3) for k, v in ratios.items()}
-    assert 0.96 <= np.median(every) <= 1.04
+    assert 0.78 <= every.min() and every.max() <= 1.22, {k: np.round(v, 3) for k, v in ratios.items()}
+    assert 0.92 <= np.median(every) <= 1.08
 
 
 def test_parametric_standard_errors_agree_with_the_nonparametric_bootstraps(mcar) -> None:
     """Against the nonparametric bootstrap's (B = 300, seed 1): two Monte-Carlo errors, a ratio's about 6% (weights
-    and means), a variance's more. Measured over data seeds 0 to 7 (two sets of bootstrap seeds): weights and means
-    0.83 to 1.13, covariance entries 0.71 to 1.28; here 0.91 to 1.07 and 0.84 to 1.18."""
+    and means); a variance's more, and the two spread the variances differently on one data set (the sample's
+    fourth moments against the model's: the median of a data set's covariance ratios 0.87 to 1.18). Measured over
+    data seeds 0 to 7, two pairs of bootstrap seeds each: weights and means 0.83 to 1.14, covariance entries 0.73
+    to 1.48, the median of all 21 0.925 to 1.048; here 0.96 to 1.04, 0.84 to 1.31 and 1.03."""
     x, cfg, fitted, boot = mcar
     other = bootstrap(x, fitted, cfg, 300, "nonparametric", seed=1)
     ratios = _ratios(boot.standard_errors(), other.standard_errors())
-    for name, (low, high) in {"weights": (0.8, 1.2), "means": (0.8, 1.2), "covariances": (0.65, 1.35)}.items():
-        assert low <= ratios[name].min() and ratios[name].max() <= high, (name, np.round(ratios[name], 3))
+    weights_means = np.concatenate([ratios["weights"], ratios["means"]])
+    assert 0.75 <= weights_means.min() and weights_means.max() <= 1.25, np.round(weights_means, 3)
+    assert 0.6 <= ratios["covariances"].min() and ratios["covariances"].max() <= 1.6, np.round(ratios["covariances"], 3)
+    assert 0.88 <= np.median(np.concatenate(list(ratios.values()))) <= 1.12
