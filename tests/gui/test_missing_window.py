@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 from gui_helpers import FIT_TIMEOUT_MS, open_session, opened_dialog, run_fit
 from PySide6.QtCore import Qt
 from scipy.special import logsumexp
@@ -277,18 +278,21 @@ def test_uncertainty_and_identifiability_bootstrap_the_missing_values_fit(qtbot,
     assert {k: v.solution for k, v in gallery.found.items()} == {k: v.solution for k, v in found.items()} != {}
 
 
-def test_a_sessions_bootstrap_of_missing_values_replays_in_the_window(qtbot, window, tmp_path) -> None:
+@pytest.mark.parametrize("kind", ["nonparametric", "parametric"])
+def test_a_sessions_bootstrap_of_missing_values_replays_in_the_window(qtbot, window, tmp_path, kind) -> None:
     """fit --missing em --bootstrap B --session opened in the window: its bootstrap run again from the replayed fit,
-    each replicate missing-values EM, with the saved standard errors (to replay's 1e-9 relative)."""
+    each replicate missing-values EM (parametric: over simulated points missing the data's cells), with the saved
+    standard errors (to replay's 1e-9 relative)."""
     path, session = tmp_path / "blank.csv", tmp_path / "boot.gmmsession"
     _blank_file(path)
     argv = ["fit", str(path), "-k", "2", "--missing", "em", "--bootstrap", "12", "--session", str(session), "--quiet"]
-    assert cli(argv) == 0
+    assert cli([*argv, "--bootstrap-type", kind]) == 0
     part = json.loads(session.read_text())["bootstrap"]
     assert open_session(qtbot, window, session) == "converged"
     unc = window.uncertainty
     qtbot.waitUntil(lambda: unc.result is not None, timeout=FIT_TIMEOUT_MS)
     assert np.isnan(window.state.job.scene.points).any() and unc.result.boot.requested == 12
+    assert unc.result.boot.kind == part["type"] == kind
     for name, se in unc.result.boot.standard_errors().items():
         saved = np.reshape(np.asarray(part["standard_errors"][name], dtype=np.float64), part["shapes"][name])
         np.testing.assert_allclose(se, saved, rtol=1e-9, atol=0)
