@@ -15,9 +15,10 @@ MIN_REPLICATES = 2
 
 
 def check_bootstrap(args, streamed: bool) -> None:
-    """Refuse --bootstrap before the fit runs: fewer than two replicates, data not held in memory, or the
-    parametric type with --missing em. (Pinned parameters stay pinned in every replicate: their standard errors are
-    nil; with --missing em each replicate is missing-values EM, selection/replicate_missing.py.)"""
+    """Refuse --bootstrap before the fit runs: fewer than two replicates, or data not held in memory. (Pinned
+    parameters stay pinned in every replicate: their standard errors are nil; with --missing em each replicate is
+    missing-values EM: selection/replicate_missing.py, and for the parametric type selection/replicate_simulated.py,
+    simulated points missing the data's cells.)"""
     if args.bootstrap is None:
         if args.bootstrap_type is not None:  # a flag that alone would do nothing: the user meant a bootstrap
             raise UserError(
@@ -28,11 +29,6 @@ def check_bootstrap(args, streamed: bool) -> None:
     args.bootstrap_type = args.bootstrap_type or "nonparametric"
     if args.bootstrap < MIN_REPLICATES:
         raise UserError(f"--bootstrap needs at least {MIN_REPLICATES} replicates, got {args.bootstrap}")
-    if getattr(args, "missing", None) and args.bootstrap_type == "parametric":  # refused before the fit, not after
-        raise UserError(
-            "--bootstrap-type parametric does not take --missing em (it would need a model of which cells go "
-            "missing, which a fit missing at random does not have): use --bootstrap-type nonparametric or weighted"
-        )
     if streamed:
         other = "fit without --dask" if getattr(args, "dask", None) else "raise --memory-limit"
         raise UserError(f"--bootstrap needs the data in memory (its replicates weigh every point): {other}")
@@ -56,8 +52,10 @@ def check_bootstrap_memory(args, shape: tuple[int, int], cfg: FitConfig) -> None
         points = f"{n:,} simulated points a replicate (the sum of the weights)"
 
     # with --missing em a replicate's weights are kept in the pattern order and taken for the rows still running, in
-    # the working dtype and in float64: at most four copies (selection/replicate_missing.py)
-    copies = 4 if getattr(args, "missing", None) else 1
+    # the working dtype and in float64: at most four copies (selection/replicate_missing.py); a parametric replicate
+    # holds what a complete one does, its points with their features and a row of log p (the sort by pattern is
+    # shared: selection/replicate_simulated.py)
+    copies = 4 if getattr(args, "missing", None) and not parametric else 1
 
     def need(b: int) -> int:
         per_row = 8 * n * (copies + (d + 1 + d * (d + 1) // 2 if parametric else 0))

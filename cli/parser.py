@@ -243,7 +243,9 @@ def _bootstrap_args(p: argparse.ArgumentParser) -> None:
         choices=("nonparametric", "parametric", "weighted"),
         help="with --bootstrap, how the replicates are drawn: nonparametric (default): the points resampled with "
         "replacement; weighted: the Bayesian bootstrap "
-        "(exponential weights, mclust's wlbs); parametric: points drawn from the fitted mixture",
+        "(exponential weights, mclust's wlbs); parametric: points drawn from the fitted mixture (with --missing em "
+        "each simulated row missing the cells its data row misses: exact when values go missing completely at "
+        "random, an approximation when missingness depends on observed values)",
     )
     p.add_argument(
         "--information",

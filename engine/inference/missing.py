@@ -114,7 +114,7 @@ class MissingPoints:
         self.observed = ~keys  # (n_pat, D)
         self.offsets = np.zeros(len(keys)) if log_scale is None else np.where(keys, log_scale, 0.0).sum(1)
         # the rows pattern by pattern: each pattern a run of rows, its log p(x_o) laid side by side (no scatter)
-        self.x = _filled_points(x, order, self.dtype, scaling)  # also where a component is re-seeded
+        self.x = filled_points(x, order, self.dtype, scaling)  # also where a component is re-seeded
         self.features = gaussian.features_of(self.x)
         self.lifted = gaussian.lifted_of(self.x)  # [1; x^T] (1 + D, N) on the CPU from D = 3, else None
         self.order = order = torch.from_numpy(order).to(x.device)  # (N,): the data's row at each place
@@ -134,22 +134,33 @@ class MissingPoints:
         masks = [self._masks(b) for b in blocks]
         padded = [padded_precisions(cov, m) for m in masks]
         lw = log_weights.double().numpy()
-        if self.lifted is not None and gaussian.use_whitened(self.n_features, lw.size):
+        whitened = self.lifted is not None and gaussian.use_whitened(self.n_features, lw.size)
+        if whitened:
             const = np.concatenate([pattern_constants(lw, p[1], m) for p, m in zip(padded, masks, strict=True)])
             mu_o = mu * self.observed[:, None, None]  # 0 on the missing coordinates, as the points
             inverse = np.concatenate([p[2] for p in padded])
-            stats, self._log_norm = patterned_whitened(
-                self.lifted, inverse, mu_o, const, self.starts, self._w, check=self.check
-            )
+            per_pattern = (inverse, mu_o, const)
         else:
             coef = [pattern_coefficients(lw, mu, p, m) for p, m in zip(padded, masks, strict=True)]
-            coef = torch.from_numpy(np.concatenate(coef)).to(self.x.device, self.dtype)
-            stats, self._log_norm = patterned_statistics(self.features, coef, self.starts, self._w, check=self.check)
-        stats = stats.to(HOST)
+            per_pattern = (torch.from_numpy(np.concatenate(coef)).to(self.x.device, self.dtype),)
+        stats = self._pattern_sums(whitened, per_pattern)
         parts = (
             completed_statistics(stats[b], mu, cov, p[0], m) for p, b, m in zip(padded, blocks, masks, strict=True)
         )
         return functools.reduce(torch.add, parts), self._weighted_sum() / self._total
+
+    def _pattern_sums(self, whitened: bool, per_pattern: tuple) -> torch.Tensor:
+        """Each pattern's sums (n_pat, M, K, P) float64 on the CPU over the points, log p(x_o) + offset (M, N) kept
+        for the log-likelihood: per_pattern, the patterns' parameters, each (n_pat, M, ...) (_sums_over)."""
+        stats, self._log_norm = self._sums_over(self.features, self.lifted, whitened, per_pattern)
+        return stats.to(HOST)
+
+    def _sums_over(self, features, lifted: torch.Tensor | None, whitened: bool, per_pattern: tuple):
+        """patterned_whitened over lifted (per_pattern: inverse factors, means at 0 on the missing coordinates,
+        constants) or patterned_statistics over features (per_pattern: the coefficients), with the points' weights."""
+        if whitened:
+            return patterned_whitened(lifted, *per_pattern, self.starts, self._w, check=self.check)
+        return patterned_statistics(features, per_pattern[0], self.starts, self._w, check=self.check)
 
     def _masks(self, block: slice) -> PatternMasks:
         """The masks of a block of patterns (_blocks), made at its first E-step and kept for the next ones."""
@@ -193,7 +204,7 @@ class MissingPoints:
         return self.x[log_norm.argsort()[:count]].to(HOST)
 
 
-def _filled_points(x: torch.Tensor, order: np.ndarray, dtype: torch.dtype, scaling: Scaling | None) -> torch.Tensor:
+def filled_points(x: torch.Tensor, order: np.ndarray, dtype: torch.dtype, scaling: Scaling | None) -> torch.Tensor:
     """The points x (N, D) in the given order (N,) with their missing coordinates (NaN) at 0, standardised by scaling
     if given (MissingPoints), in dtype, as the E-step reads them fastest: in the lifted layout on a CPU from D = 3
     (see features.lifted_points), gathered straight into it (NumPy's take: a third of gathering the rows, then

@@ -6,7 +6,8 @@ MclustBootstrap starts each replicate's EM from the fit's responsibilities: the 
 - weighted: the Bayesian bootstrap (Rubin; mclust's "wlbs"): each row's weights N g / sum g, g ~ Exp(1), i.e.
   Dirichlet(1, ..., 1) times N;
 - parametric: N points drawn from the fitted mixture for each replicate: every row has its own points, so the
-  E-step runs row by row over them (ReplicatePoints) while the M-step and the bookkeeping stay batched.
+  E-step runs row by row over them (replicate_simulated.py) while the M-step and the bookkeeping stay
+  batched.
 With frequency weights w on the data (a point of weight w stands for w repeated rows) each kind is its bootstrap of
 the expanded data, the rows repeated w times (tests/engine/test_bootstrap_frequency.py): nonparametric, counts ~
 Multinomial(round(sum w), w / sum w); weighted, g ~ Gamma(w) (the sum of w rows' Exp(1); 0 where w = 0) scaled to
@@ -18,9 +19,10 @@ but nothing else guarantees it. A replicate whose EM fails (a covariance no long
 and counted (mclust draws another in its place).
 
 Data with missing values (NaN: a fit with missing="em") is bootstrapped the same way, each replicate exact
-missing-values EM on the data with its weights (replicate_missing.py), nonparametric and weighted: a row drawn keeps
-its missing cells, as resampling the data's rows does. The parametric kind is refused there: simulating the
-missingness would need a model of it, which a fit missing at random has not (and mclust has no missing values).
+missing-values EM: nonparametric and weighted on the data with its weights (replicate_missing.py), a row drawn keeping
+its missing cells, as resampling the data's rows does; parametric on points drawn from the fit with the data's
+missingness pattern kept, row by row (replicate_simulated.py: exact when cells go missing completely at random, the
+usual approximation when they go missing at random; mclust has no missing values).
 """
 
 from __future__ import annotations
@@ -44,13 +46,12 @@ from ..inference.pipeline import (
     iterations,
     prepare_points,
     starts,
-    working_points,
 )
 from ..inference.sources import HOST, PointsInMemory
-from ..io.data import sample_mixture
 from ..model import gaussian
 from ..snapshot import CancelToken
 from .replicate_missing import ReplicateMissing
+from .replicate_simulated import simulated_holes, simulated_sources
 from .replicate_start import END_GAIN, Model, coefficients, first_points, shared_sums, squarem
 from .solutions import match_components
 
@@ -58,10 +59,6 @@ KINDS = ("nonparametric", "parametric", "weighted")
 LEVEL = 0.95  # the percentile intervals' coverage: the 2.5% and 97.5% quantiles of the replicates
 MIN_REPLICATES = 2  # a standard deviation needs two
 REPLICATE_TOL = 1e-4  # the replicates stop when their total log-likelihood changes by less (replicate_tol)
-PARAMETRIC_MISSING = (
-    "--bootstrap-type parametric does not take missing values (it would need a model of which cells go missing, "
-    "which a fit missing at random does not have): use --bootstrap-type nonparametric or weighted"
-)
 NO_PRIOR_MISSING = "--prior default needs complete data (its scale is the data's covariance matrix): drop it"
 
 
@@ -128,18 +125,17 @@ def bootstrap(
     (weights (K,), means (K, D), covariances (K, D, D)) in data units: `replicates` rows of one exact EM with the
     fit's settings (covariance type, reg_covar, prior, max_iter; the replicates' own stopping rule replicate_tol,
     or tol per point if given), drawn from seed, each from its accelerated start (replicate_start.py). Data with
-    missing values (NaN) is that of a fit with missing="em": its replicates are missing-values EM. UserError for a
-    kind it does not know (or parametric with missing values), fewer than two replicates asked for, or fewer than
-    two that did not fail. Once cancel is set the replicates' E-steps (over the data, or the parametric kind's
-    simulated points) raise errors.Cancelled at their next chunk, as a fit's do; between two E-steps the iterations
-    stop."""
+    missing values (NaN) is that of a fit with missing="em": its replicates are missing-values EM (parametric: over
+    simulated points missing the data's cells). UserError for a kind it does not know, fewer than two replicates
+    asked for, or fewer than two that did not fail. Once cancel is set the replicates' E-steps raise
+    errors.Cancelled at their next chunk, as a fit's do; between two E-steps the iterations stop."""
     if kind not in KINDS:
         raise UserError(f"unknown bootstrap type {kind!r}: use one of {', '.join(KINDS)}")
     if replicates < MIN_REPLICATES:
         raise UserError(f"--bootstrap needs at least {MIN_REPLICATES} replicates, got {replicates}")
     incomplete = has_missing(data)
-    if incomplete and (kind == "parametric" or config.prior is not None):  # as the fit of such data refuses a prior
-        raise UserError(PARAMETRIC_MISSING if kind == "parametric" else NO_PRIOR_MISSING)
+    if incomplete and config.prior is not None:  # as the fit of such data refuses a prior
+        raise UserError(NO_PRIOR_MISSING)
     x_data, moments = check_missing(data) if incomplete else checked_data(data)
     base = check_weights(weights, x_data.shape[0])
     if incomplete and base is not None:  # the fit's standardisation: the observed cells' weighted moments
@@ -178,12 +174,15 @@ def _source(
     cancel: CancelToken | None = None,
 ):
     """The replicates' E-step (a SumSource with one weight vector or one point set a row) and their first_sums
-    (replicate_start.first_points): simulated points (parametric), the points with each row's weights (complete
-    data: the first sums one shared product), or, with missing values, the missing-values E-step with each row's
-    weights (replicate_missing.py). Each checks cancel before each chunk of its E-steps (errors.Cancelled)."""
+    (replicate_start.first_points): simulated points (parametric; with missing values (incomplete) each missing the
+    data's cells, replicate_simulated.py), the points with each row's weights (complete data: the first sums one
+    shared product), or, with missing values, the missing-values E-step with each row's weights
+    (replicate_missing.py). Each checks cancel before each chunk of its E-steps (errors.Cancelled)."""
     n = setup.points.shape[0]
     if kind == "parametric":
-        source = ReplicatePoints(_simulated(setup, fitted, replicates, drawn_size(n, base), rng), cancel)
+        size = drawn_size(n, base)
+        holes = simulated_holes(torch.isnan(setup.points).to(HOST).numpy(), base, size) if incomplete else None
+        source = simulated_sources(setup, fitted, replicates, size, rng, holes, cancel)
         return source, source.first_sums
     rows = torch.as_tensor(replicate_weights(kind, n, replicates, rng, base))
     on_device = rows.to(setup.dtype).to(setup.device)
@@ -298,18 +297,6 @@ def replicate_weights(
     return g * (total / g.sum(axis=1, keepdims=True))
 
 
-def _simulated(
-    setup: Setup, fitted: tuple[np.ndarray, ...], replicates: int, size: int, rng: np.random.Generator
-) -> list[torch.Tensor]:
-    """Each replicate's `size` points drawn from the fitted mixture, in the fit's working units (B of (size, D))."""
-    seeds = rng.integers(0, 2**63 - 1, size=replicates)
-    out = []
-    for s in seeds:
-        points, _ = sample_mixture(*fitted, size, int(s))
-        out.append(working_points(points, setup.scaling, setup.dtype, setup.device))
-    return out
-
-
 def _to_numpy(t: torch.Tensor) -> np.ndarray:
     return t.detach().to(HOST, torch.float64).numpy()
 
@@ -323,46 +310,3 @@ def _matched(
     order = np.stack([match_components(ref_m, ref_c, m[b], c[b]) for b in range(len(w))])  # (B, K)
     rows = np.arange(len(w))[:, None]
     return w[rows, order], m[rows, order], c[rows, order]
-
-
-class ReplicatePoints:
-    """The parametric bootstrap's E-step: each restart row r over its own points (N, D) (one PointsInMemory a
-    replicate, unweighted); ExactEM says which rows each E-step is for (use_rows), as for per-row weights. cancel:
-    checked before each chunk of each replicate's E-step (errors.Cancelled), as PointsInMemory's: an E-step over B
-    replicates stops within a chunk of one of them, not at the end of all B."""
-
-    per_row = True
-
-    def __init__(self, sets: list[torch.Tensor], cancel: CancelToken | None = None) -> None:
-        self.sets = [PointsInMemory(x, cancel=cancel) for x in sets]
-        self.n_samples, self.n_features = sets[0].shape
-        self.dtype = sets[0].dtype
-        self._rows = list(range(len(sets)))
-
-    def use_rows(self, rows: torch.Tensor) -> None:
-        self._rows = rows.tolist()
-
-    def first_sums(self, one: Params) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Every replicate's E-step sums (B, K, P), log-likelihood (B,) float64 and point count (B,) at one parameter
-        set (K,), (K, D), (K, D, D) float64 (replicate_start.first_points)."""
-        b, n = len(self.sets), self.n_samples
-        w, m, c = (p.to(self.dtype).expand(b, *p.shape) for p in one)
-        self.use_rows(torch.arange(b))
-        stats, mean_ll = self.e_step(torch.log(w), m, gaussian.cholesky(c)[0])
-        return stats, mean_ll * n, torch.full((b,), float(n), dtype=torch.float64)
-
-    def e_step(
-        self, log_weights: torch.Tensor, means: torch.Tensor, chol: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        parts = [
-            self.sets[r].e_step(log_weights[i : i + 1], means[i : i + 1], chol[i : i + 1])
-            for i, r in enumerate(self._rows)
-        ]
-        return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
-
-    def total_ll(self) -> torch.Tensor | None:
-        lls = [self.sets[r].total_ll() for r in self._rows]
-        return None if any(ll is None for ll in lls) else torch.cat(lls)
-
-    def worst_points(self, row: int, count: int) -> torch.Tensor:
-        return self.sets[self._rows[row]].worst_points(0, count)

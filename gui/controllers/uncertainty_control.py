@@ -19,11 +19,6 @@ from ..state import WindowState
 from ..views.uncertainty_dialog import UncertaintyDialog
 from ..views.uncertainty_layer import UncertaintyLayer
 
-PARAMETRIC_MISSING = (
-    "the parametric bootstrap does not take missing values (it would need a model of which cells go missing, "
-    "which a fit missing at random does not have): choose nonparametric or weighted"
-)
-
 
 class UncertaintyControl(QObject):
     """Starts, cancels and shows the bootstrap of the current fit."""
@@ -76,7 +71,7 @@ class UncertaintyControl(QObject):
     ) -> bool:
         """Bootstrap the finished fit: `replicates` replicates of type `kind`, seeded by seed (None: the fit's
         seed), with its settings, data and frequency weights (its scene's, when the data has them); data with missing
-        values: each replicate is missing-values EM (not the parametric type: refused in one line). saved: a
+        values: each replicate is missing-values EM (parametric: simulated points missing the data's cells). saved: a
         session's bootstrap (engine.session_bootstrap) that this one replays: at its end replayed(differences) is
         told how its standard errors differ from the saved ones ([]: they are the same), and says so itself.
         False when there is no fit to bootstrap."""
@@ -86,9 +81,6 @@ class UncertaintyControl(QObject):
         if fit is None:
             return False
         job, snap = fit
-        if kind == "parametric" and job.scene.ticks is not None:  # data with missing values: refused before it runs
-            self.messages.error("Uncertainty", PARAMETRIC_MISSING)
-            return False
         self.drop()
         self._run_id += 1
         run_id, token = self._run_id, engine.CancelToken()

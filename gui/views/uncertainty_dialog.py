@@ -13,6 +13,10 @@ TYPE_TIPS = {
     "parametric": "new points drawn from the fitted mixture",
     "weighted": "the Bayesian bootstrap: each point a random Dirichlet weight",
 }
+PARAMETRIC_MISSING_TIP = (
+    "new points drawn from the fitted mixture, each missing the cells its data row misses (exact when values go "
+    "missing completely at random, an approximation when which go missing depends on observed values)"
+)
 
 
 class UncertaintyDialog(QDialog):
@@ -20,8 +24,7 @@ class UncertaintyDialog(QDialog):
     loop (open(), then accepted)."""
 
     def __init__(self, parent: QWidget | None = None, missing: bool = False) -> None:
-        """missing: the data has missing values (the parametric type is offered disabled: it has no model of which
-        cells go missing)."""
+        """missing: the data has missing values (the parametric type's tip says how its points go missing)."""
         super().__init__(parent)
         self.setWindowTitle("Uncertainty of the fit")
         self.replicates = QSpinBox()
@@ -31,10 +34,8 @@ class UncertaintyDialog(QDialog):
         for i, kind in enumerate(TYPES):
             self.kind.addItem(kind)
             self.kind.setItemData(i, TYPE_TIPS[kind], Qt.ItemDataRole.ToolTipRole)
-        if missing:
-            item = self.kind.model().item(TYPES.index("parametric"))
-            item.setEnabled(False)
-            item.setToolTip("not with missing values: a fit missing at random has no model of which cells go missing")
+        if missing:  # the simulated points keep the data's missingness pattern (engine: replicate_simulated.py)
+            self.kind.setItemData(TYPES.index("parametric"), PARAMETRIC_MISSING_TIP, Qt.ItemDataRole.ToolTipRole)
         form = QFormLayout(self)
         form.addRow(
             QLabel("Bootstrap the fit: refit B replicates of the data from its parameters, then draw the spread of\n"

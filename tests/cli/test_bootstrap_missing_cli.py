@@ -1,7 +1,7 @@
 """`fit DATA --missing em --bootstrap B` (issue 25): the exported standard errors and intervals are the engine's
 bootstrap of the exported fit on the data with its missing cells (tests/engine/test_bootstrap_missing.py checks those
-against each replicate's lone fit and the observed-data information), a session replays it, and the parametric type
-is one line before the fit."""
+against each replicate's lone fit and the observed-data information; the parametric type's in
+test_bootstrap_parametric_missing.py), with no NaN, and a session replays it."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def _holes(tmp_path) -> tuple[str, np.ndarray]:
     return str(path), x
 
 
-@pytest.mark.parametrize("kind", ["nonparametric", "weighted"])
+@pytest.mark.parametrize("kind", ["nonparametric", "weighted", "parametric"])
 def test_fit_missing_bootstrap_exports_the_engine_bootstrap_and_replays(tmp_path, capsys, kind: str) -> None:
     data, x = _holes(tmp_path)
     out, session = tmp_path / "fit.json", tmp_path / "fit.gmmsession"
@@ -41,6 +41,9 @@ def test_fit_missing_bootstrap_exports_the_engine_bootstrap_and_replays(tmp_path
     assert got["missing_values"] == int(np.isnan(x).sum()) > 0
     assert got["bootstrap"].pop("iterations") >= 1
     assert got["bootstrap"] == {"B": 20, "type": kind, "seed": 4, "used": 20, "failed": 0, "not_converged": 0}
+    numbers = [got["standard_errors"][n] for n in got["standard_errors"]]
+    numbers += [got["intervals"][n][end] for n in got["standard_errors"] for end in ("lower", "upper")]
+    assert all(np.isfinite(a).all() for a in numbers) and len(numbers) == 9
     fitted = tuple(np.asarray(got[name]) for name in ("weights", "means", "covariances"))
     boot = bootstrap(x, fitted, FitConfig(n_components=3, reg_covar=0.0, seed=4), 20, kind, seed=4)
     for name, se in boot.standard_errors().items():
@@ -56,8 +59,11 @@ def test_fit_missing_bootstrap_exports_the_engine_bootstrap_and_replays(tmp_path
     assert said in printed
 
 
-def test_a_parametric_bootstrap_of_missing_values_is_one_line_before_the_fit(tmp_path, capsys) -> None:
+def test_a_parametric_bootstrap_of_missing_values_too_big_for_memory_is_one_line(tmp_path, capsys) -> None:
+    """The memory check counts a parametric replicate's simulated points (sorted by pattern): refused before the
+    fit, naming the most replicates that fit, no file written."""
     data, _ = _holes(tmp_path)
-    argv = ["fit", data, *ARGS, "--bootstrap", "8", "--bootstrap-type", "parametric", "-o", str(tmp_path / "x.json")]
-    expect_user_error(capsys, argv, "--bootstrap-type parametric does not take --missing em")
-    assert not (tmp_path / "x.json").exists()
+    out = tmp_path / "x.json"
+    more = ["--bootstrap", "10000000000", "--bootstrap-type", "parametric", "-o", str(out)]
+    err = expect_user_error(capsys, ["fit", data, *ARGS, *more], "--bootstrap 10000000000 on 240 points needs about")
+    assert "use at most" in err and not out.exists()

@@ -109,8 +109,11 @@ def test_standard_errors_agree_with_the_observed_data_information() -> None:
         assert low <= ratio.min() and ratio.max() <= high, (name, np.round(ratio, 3))
 
 
-def test_the_parametric_kind_refuses_missing_values_in_one_line() -> None:
+def test_a_prior_is_refused_on_missing_values_in_one_line() -> None:
+    """As the fit of such data refuses it (its scale is the data's covariance matrix), whatever the kind."""
     x = missing_clusters(60, 2, 0.1, seed=2)
     cfg = FitConfig(n_components=2, covariance_type="full")
-    with pytest.raises(UserError, match="parametric does not take missing values.*nonparametric or weighted"):
-        bootstrap(x, _fitted(x, cfg), cfg, 5, "parametric")
+    fitted = _fitted(x, cfg)
+    for kind in ("nonparametric", "parametric"):
+        with pytest.raises(UserError, match=r"^--prior default needs complete data .*: drop it$"):
+            bootstrap(x, fitted, replace(cfg, prior="default"), 5, kind)

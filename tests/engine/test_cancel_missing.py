@@ -14,7 +14,7 @@ from engine import CancelToken, FitConfig, chunk_workers_on_this_thread, fit, ru
 from engine.errors import Cancelled
 from engine.inference import hc, missing
 from engine.model import gaussian
-from engine.selection import bootstrap as bootstrap_module
+from engine.selection import replicate_simulated
 from engine.selection.bootstrap import bootstrap
 
 
@@ -77,12 +77,14 @@ def test_a_token_never_set_leaves_the_missing_values_fit_bit_for_bit() -> None:
         np.testing.assert_array_equal(getattr(with_token, name), getattr(without, name), err_msg=name)
 
 
+@pytest.mark.parametrize("kind", ["nonparametric", "parametric"])
 @pytest.mark.parametrize("share", [0.2, 0.0])
-def test_a_cancel_stops_the_bootstraps_e_step_at_the_next_chunk(monkeypatch, share) -> None:
-    """The nonparametric bootstrap of a fit with missing values (share 0.2: replicate_missing) and of complete
-    data (0.0), in E-step chunks of 64-256 rows: a token set at its 25th check raises Cancelled there, of the
-    hundreds of chunks the whole run checks (its SQUAREM and EM E-steps used to end their iteration first); never
-    set, the replicates are those without a token to the bit."""
+def test_a_cancel_stops_the_bootstraps_e_step_at_the_next_chunk(monkeypatch, share, kind) -> None:
+    """The bootstrap of a fit with missing values (share 0.2: replicate_missing; parametric: replicate_simulated's
+    points missing the same cells) and of complete data (0.0), in E-step chunks of 64-256 rows: a token set at its
+    25th check raises Cancelled there, of the hundreds of chunks the whole run checks (its SQUAREM and EM E-steps
+    used to end their iteration first; the parametric kind's never checked); never set, the replicates are those
+    without a token to the bit."""
     monkeypatch.setattr(gaussian, "CHUNK_ELEMENTS", {"cpu": 2**10, "cuda": 2**10})
     monkeypatch.setattr(gaussian, "MIN_CHUNK_ROWS", 64)
     x = missing_clusters(600, 3, share, seed=2)
@@ -91,13 +93,13 @@ def test_a_cancel_stops_the_bootstraps_e_step_at_the_next_chunk(monkeypatch, sha
     fitted = (last.weights, last.means, last.covariances)
     whole = CancelAt()
     with chunk_workers_on_this_thread(1):
-        checked = bootstrap(x, fitted, cfg, 5, seed=4, cancel=whole)
-        assert whole.calls >= 50  # measured: 99 with missing values
+        checked = bootstrap(x, fitted, cfg, 5, kind, seed=4, cancel=whole)
+        assert whole.calls >= 50  # measured: 99 with missing values (nonparametric)
         stopped = CancelAt(at=25)
         with pytest.raises(Cancelled):
-            bootstrap(x, fitted, cfg, 5, seed=4, cancel=stopped)
+            bootstrap(x, fitted, cfg, 5, kind, seed=4, cancel=stopped)
     assert stopped.calls == 25
-    plain = bootstrap(x, fitted, cfg, 5, seed=4)
+    plain = bootstrap(x, fitted, cfg, 5, kind, seed=4)
     for name in ("weights", "means", "covariances"):
         np.testing.assert_array_equal(getattr(checked, name), getattr(plain, name), err_msg=name)
 
@@ -109,7 +111,7 @@ def test_a_cancel_stops_the_parametric_bootstraps_e_step_within_a_replicate(monk
     very check; never set, the replicates are those without a token to the bit."""
     monkeypatch.setattr(gaussian, "CHUNK_ELEMENTS", {"cpu": 2**10, "cuda": 2**10})
     monkeypatch.setattr(gaussian, "MIN_CHUNK_ROWS", 64)
-    e_steps = spied(monkeypatch, bootstrap_module.ReplicatePoints, "e_step")
+    e_steps = spied(monkeypatch, replicate_simulated.ReplicatePoints, "e_step")
     x = missing_clusters(600, 3, 0.0, seed=2)
     cfg = FitConfig(n_components=3, covariance_type="full", seed=0, restarts=2, max_iter=40)
     last = run_to_end(x, cfg)

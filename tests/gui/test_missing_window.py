@@ -9,13 +9,15 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 from gui_helpers import FIT_TIMEOUT_MS, open_session, opened_dialog, run_fit
+from PySide6.QtCore import Qt
 from scipy.special import logsumexp
 from scipy.stats import multivariate_normal
 
 import engine
 from cli.main import main as cli
-from gui.views.uncertainty_dialog import TYPES, UncertaintyDialog
+from gui.views.uncertainty_dialog import PARAMETRIC_MISSING_TIP, TYPES, UncertaintyDialog
 
 # measured: the window's reported log-likelihood against SciPy's observed-data one of its parameters differed by
 # 2.2e-16 relative (Run to convergence: -1017.97; one Step: -1019.21); float64 sums in another order
@@ -244,8 +246,8 @@ def test_step_takes_one_em_iteration_on_the_observed_coordinates(qtbot, window, 
 
 def test_uncertainty_and_identifiability_bootstrap_the_missing_values_fit(qtbot, window, tmp_path) -> None:
     """Fit > Uncertainty and the Restarts tab's Identifiability on data with missing values: the engine's bootstrap
-    of the fit on screen, each replicate missing-values EM (they were refused); the parametric type is one line
-    before it runs (simulating the missingness would need a model of it)."""
+    of the fit on screen, each replicate missing-values EM (they were refused). The dialog offers every type, the
+    parametric one (it was offered disabled) with the tip that its points miss the data's cells, and runs it."""
     path = tmp_path / "blank.csv"
     _blank_file(path)
     _open_with_missing(qtbot, window, path)
@@ -253,19 +255,19 @@ def test_uncertainty_and_identifiability_bootstrap_the_missing_values_fit(qtbot,
     qtbot.waitUntil(lambda: window.gallery_panel.gallery is not None)  # built in the background after the fit
     job, snap, unc = window.state.job, window.state.latest.snapshot, window.uncertainty
     window.messages.last_error = ""
-    unc.dialog()  # it offers the parametric type disabled
+    unc.dialog()
     dialog = window.findChild(UncertaintyDialog)
-    assert not dialog.kind.model().item(TYPES.index("parametric")).isEnabled()
-    assert dialog.kind.model().item(TYPES.index("weighted")).isEnabled()
-    dialog.reject()
-    assert not unc.start(12, "parametric") and not unc.running
-    assert window.messages.last_error.startswith("the parametric bootstrap does not take missing values")
-    assert "\n" not in window.messages.last_error and "--" not in window.messages.last_error
-    assert unc.start(12, "weighted"), window.messages.last_error
+    assert all(dialog.kind.model().item(i).isEnabled() for i in range(len(TYPES)))
+    tip = dialog.kind.itemData(TYPES.index("parametric"), Qt.ItemDataRole.ToolTipRole)
+    assert tip == PARAMETRIC_MISSING_TIP and "missing completely at random" in tip
+    dialog.replicates.setValue(12)
+    dialog.kind.setCurrentText("parametric")
+    dialog.accept()
     qtbot.waitUntil(lambda: unc.result is not None, timeout=FIT_TIMEOUT_MS)
+    assert window.messages.last_error == ""
     fitted = (snap.weights, snap.means, snap.covariances)
-    want = engine.bootstrap(job.scene.points, fitted, job.config, 12, "weighted", job.config.seed)
-    assert np.isnan(job.scene.points).any() and want.failed == 0
+    want = engine.bootstrap(job.scene.points, fitted, job.config, 12, "parametric", job.config.seed)
+    assert np.isnan(job.scene.points).any() and want.failed == 0 and unc.result.boot.kind == "parametric"
     for name in ("weights", "means", "covariances"):
         np.testing.assert_array_equal(getattr(unc.result.boot, name), getattr(want, name))
     assert len(unc.layer.clouds) == 2 and window.table.errors is not None
@@ -276,18 +278,21 @@ def test_uncertainty_and_identifiability_bootstrap_the_missing_values_fit(qtbot,
     assert {k: v.solution for k, v in gallery.found.items()} == {k: v.solution for k, v in found.items()} != {}
 
 
-def test_a_sessions_bootstrap_of_missing_values_replays_in_the_window(qtbot, window, tmp_path) -> None:
+@pytest.mark.parametrize("kind", ["nonparametric", "parametric"])
+def test_a_sessions_bootstrap_of_missing_values_replays_in_the_window(qtbot, window, tmp_path, kind) -> None:
     """fit --missing em --bootstrap B --session opened in the window: its bootstrap run again from the replayed fit,
-    each replicate missing-values EM, with the saved standard errors (to replay's 1e-9 relative)."""
+    each replicate missing-values EM (parametric: over simulated points missing the data's cells), with the saved
+    standard errors (to replay's 1e-9 relative)."""
     path, session = tmp_path / "blank.csv", tmp_path / "boot.gmmsession"
     _blank_file(path)
     argv = ["fit", str(path), "-k", "2", "--missing", "em", "--bootstrap", "12", "--session", str(session), "--quiet"]
-    assert cli(argv) == 0
+    assert cli([*argv, "--bootstrap-type", kind]) == 0
     part = json.loads(session.read_text())["bootstrap"]
     assert open_session(qtbot, window, session) == "converged"
     unc = window.uncertainty
     qtbot.waitUntil(lambda: unc.result is not None, timeout=FIT_TIMEOUT_MS)
     assert np.isnan(window.state.job.scene.points).any() and unc.result.boot.requested == 12
+    assert unc.result.boot.kind == part["type"] == kind
     for name, se in unc.result.boot.standard_errors().items():
         saved = np.reshape(np.asarray(part["standard_errors"][name], dtype=np.float64), part["shapes"][name])
         np.testing.assert_allclose(se, saved, rtol=1e-9, atol=0)

@@ -145,7 +145,9 @@ def test_cancel_new_data_and_a_new_fit_drop_the_uncertainty(qtbot, window) -> No
 
 
 def test_the_menu_asks_b_and_the_type_then_runs_it(qtbot, window) -> None:
-    from gui.views.uncertainty_dialog import DEFAULT_REPLICATES, UncertaintyDialog
+    from PySide6.QtCore import Qt
+
+    from gui.views.uncertainty_dialog import DEFAULT_REPLICATES, TYPE_TIPS, TYPES, UncertaintyDialog
 
     window.menus.uncertainty_action.trigger()  # no fit yet: a note, no dialog
     assert window.findChild(UncertaintyDialog) is None
@@ -153,6 +155,8 @@ def test_the_menu_asks_b_and_the_type_then_runs_it(qtbot, window) -> None:
     window.menus.uncertainty_action.trigger()
     dialog = window.findChild(UncertaintyDialog)
     assert dialog.choice() == (DEFAULT_REPLICATES, "nonparametric")
+    tip = dialog.kind.itemData(TYPES.index("parametric"), Qt.ItemDataRole.ToolTipRole)
+    assert tip == TYPE_TIPS["parametric"]  # complete data: no word of missing cells
     dialog.replicates.setValue(12)
     dialog.kind.setCurrentText("parametric")
     dialog.accept()
