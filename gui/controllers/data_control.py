@@ -225,7 +225,7 @@ class DataControl:
 
             source = open_source(path, columns) if by_chunks else chunked_source(path, columns, limit)
             if weights is not None:
-                return "memory", load_with_weights(path, columns, weights, source is not None)
+                return load_weighted_in_memory(path, columns, weights, source is not None, missing)
             if source is None:
                 return load_in_memory(path, columns, missing, ask_columns)
             if columns is None and ask_columns and len(source.names) > 2:
@@ -238,23 +238,32 @@ class DataControl:
             except Cancelled:
                 return "superseded", None
 
-        done = functools.partial(self._opened, path, opening, ask_columns, plot_columns, on_shown, missing)
+        done = functools.partial(self._opened, path, opening, ask_columns, plot_columns, on_shown, missing, weights)
         progress = lambda text: self.messages.note(text, 0)  # noqa: E731 - the passes over a file read by chunks
         failed = lambda message, internal: self.messages.error("Could not open the data", window_words(message))  # noqa: E731
         self.tasks.run(work, done, failed, on_item=progress)
 
     def _opened(
-        self, path: str, opening: int, ask_columns: bool, plot_columns, on_shown, missing: bool, result
+        self,
+        path: str,
+        opening: int,
+        ask_columns: bool,
+        plot_columns,
+        on_shown,
+        missing: bool,
+        weights: int | None,
+        result,
     ) -> None:
-        """open_path's file read: shown (data in memory or read by chunks), or its columns asked for; nothing if
-        another file was opened meanwhile."""
+        """open_path's file read: shown (data in memory or read by chunks), or its columns asked for, or whether to
+        fit its missing cells (asked again with the same weights' column); nothing if another file was opened
+        meanwhile."""
         import engine
 
         kind, found = result
         if opening != self._opening or kind == "superseded":
             return  # another file was opened meanwhile
         if kind == "missing":
-            self._ask_missing(path, *found, ask_columns, plot_columns, on_shown)
+            self._ask_missing(path, *found, ask_columns, plot_columns, on_shown, weights)
             return
         self._remember(path)
         if kind == "stream":
@@ -279,16 +288,27 @@ class DataControl:
         self.messages.note(f"{streamed.path}: {streamed.describe()}", 15000)
 
     def _ask_missing(
-        self, path: str, problem: str, columns, cells: int, rows: int, ask_columns: bool, plot_columns, on_shown
+        self,
+        path: str,
+        problem: str,
+        columns,
+        cells: int,
+        rows: int,
+        ask_columns: bool,
+        plot_columns,
+        on_shown,
+        weights: int | None = None,
     ) -> None:
         """A file with missing cells (cells in rows) in the columns to fit (chosen in the column picker first, when
-        it has more than two): the one-line question. Fit them by EM: the file is read again with NaN cells;
-        cancelled: the data on screen stays, said as the column picker's cancel says it, then problem (the loader's
-        line: where the first missing cell is)."""
+        it has more than two): the one-line question. Fit them by EM: the file is read again with NaN cells (and
+        the weights' column chosen, if any); cancelled: the data on screen stays, said as the column picker's cancel
+        says it, then problem (the loader's line: where the first missing cell is)."""
         box = dialogs.ask_missing(self.parent, path, cells, rows)
         self.missing_question = box
         self.messages.keep(box)
-        reopen = functools.partial(self.open_path, path, columns, ask_columns, plot_columns, on_shown=on_shown)
+        reopen = functools.partial(
+            self.open_path, path, columns, ask_columns, plot_columns, on_shown=on_shown, weights=weights
+        )
 
         def answered() -> None:
             if box.clickedButton() is box.fit_button:
@@ -399,11 +419,26 @@ def window_words(message: str) -> str:
     return message.replace(engine.MISSING_HINT, window)
 
 
-def load_with_weights(path: str, columns: list | None, weights: int, too_big: bool) -> tuple:
+def load_weighted_in_memory(path: str, columns: list | None, weights: int, too_big: bool, missing: bool) -> tuple:
+    """open_path's file with a weights' column, as load_in_memory: ("memory", load_with_weights's tuple), or
+    ("missing", (the loader's line, columns, cells, rows)) when its fitted columns miss a cell and missing is False
+    (the window asks whether to fit them by EM, as it does without weights)."""
+    import engine
+
+    try:
+        return "memory", load_with_weights(path, columns, weights, too_big, missing)
+    except engine.UserError as exc:
+        counts = None if missing or too_big else missing_counts(path, columns)
+        if counts is None:
+            raise
+        return "missing", (str(exc).replace(engine.MISSING_HINT, ""), columns, *counts)
+
+
+def load_with_weights(path: str, columns: list | None, weights: int, too_big: bool, missing: bool = False) -> tuple:
     """open_path's file in memory with its column `weights` as the points' frequency weights: (None, its fitted
     columns, the engine.Dataset, its engine.DataRef, the Weights), checked as `fit --weights` checks them (a bad
     weight is a UserError in one line). too_big: the file is bigger than the memory limit (refused: the window
-    fits weights in memory only)."""
+    fits weights in memory only); missing: the fitted columns' empty and NA cells read as NaN."""
     import engine
 
     if too_big:
@@ -412,8 +447,10 @@ def load_with_weights(path: str, columns: list | None, weights: int, too_big: bo
             f"the memory limit (Run panel), or fit it with `python3 main.py fit {path} --weights {weights}`"
         )
     try:
-        dataset, values, column, name = engine.load_weighted(path, columns, f"index:{weights}")
+        dataset, values, column, name = engine.load_weighted(path, columns, f"index:{weights}", missing)
     except engine.UserError as exc:  # the engine's line, its advice in the window's words
-        raise type(exc)(str(exc).replace("another --weights column", "other Weights in the column picker")) from None
+        # the same error reworded in place: its class may take more than a message (BadValue: place, column, ...)
+        exc.args = (str(exc).replace("another --weights column", "other Weights in the column picker"),)
+        raise exc from None
     weighed = Weights(values, column, name)
     return None, tuple(dataset.column_indices), dataset, engine.file_ref(dataset, values, column), weighed
