@@ -11,10 +11,34 @@ from pathlib import Path
 
 from engine.errors import UserError
 
-from .commands_fit import cmd_fit, cmd_generate
-from .commands_replay import cmd_replay
-from .commands_select import cmd_select
 from .parser import OTHER_COMMANDS, USAGE, build_parser
+
+# The commands' modules are imported when one runs, not before: fit's imports torch (seconds), which `--help` and a
+# mistake the parser refuses need not wait for.
+
+
+def cmd_generate(args) -> int:
+    from .commands_fit import cmd_generate as run
+
+    return run(args)
+
+
+def cmd_fit(args) -> int:
+    from .commands_fit import cmd_fit as run
+
+    return run(args)
+
+
+def cmd_select(args) -> int:
+    from .commands_select import cmd_select as run
+
+    return run(args)
+
+
+def cmd_replay(args) -> int:
+    from .commands_replay import cmd_replay as run
+
+    return run(args)
 
 
 def cmd_screenshot(args) -> int:

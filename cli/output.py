@@ -73,15 +73,7 @@ def fit_line(cfg: FitConfig, last, params, per_batch: int | None = None) -> str:
 
 
 def warning_lines(last, columns) -> list[str]:
-    """The fit's warnings as printed: a collapse named by the fitted columns' names (the engine's bookkeeping names
-    them x0, x1, ...: it never sees the file's header)."""
-    from engine.inference.collapse import snapshot_collapses
+    """The fit's warnings as printed: a collapse named by the fitted columns' names."""
+    from engine.inference.collapse import named_warnings
 
-    named = dict(
-        zip(
-            (c.text for c in snapshot_collapses(last)),
-            (c.text for c in snapshot_collapses(last, tuple(columns))),
-            strict=True,
-        )
-    )
-    return [f"warning: {named.get(w, w)}" for w in last.warnings]
+    return [f"warning: {w}" for w in named_warnings(last, tuple(columns))]

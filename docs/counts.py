@@ -28,5 +28,16 @@ def main(argv: list[str]) -> int:
     return 0
 
 
+def run(argv: list[str]) -> int:
+    """main, with a mistake said in one line (exit 2), never a traceback."""
+    try:
+        if len(argv) < 2:
+            raise ValueError("too few arguments")
+        return main(argv)
+    except (OSError, ValueError, IndexError) as exc:
+        print(f"error: {exc}: usage: python3 docs/counts.py IN.csv OUT.csv [COLUMN ...]", file=sys.stderr)
+        return 2
+
+
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(run(sys.argv[1:]))

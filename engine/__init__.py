@@ -111,6 +111,7 @@ _EXPORTS = {
     "inference.collapse": (
         "Collapse",
         "collapsed_components",
+        "named_warnings",
         "snapshot_collapses",
     ),
     "model.predict": (

@@ -285,3 +285,42 @@ def _alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return "\nState:\tZ" not in status
+
+
+# names written in lower case that may begin a sentence
+LOWER_CASE_NAMES = ("mclust",)
+
+
+def test_no_paragraph_begins_mid_sentence() -> None:
+    """A prose paragraph (after a blank line, or after a closing fence) begins with a capital, a mark or a name
+    written in lower case: one that begins in lower case is the tail of a sentence whose start was lost (an install
+    note cut in two when the README was split into docs/, its end left in architecture.md)."""
+    found = []
+    for path in DOCS:
+        lines = path.read_text(encoding="utf-8").splitlines()
+        fenced = False
+        for number, (before, line) in enumerate(itertools.pairwise(["", *lines]), 1):
+            if line.startswith(FENCE):
+                fenced = not fenced
+                continue
+            starts = before.strip() == "" or before.startswith(FENCE)
+            if not fenced and starts and line[:1].islower() and not line.startswith(LOWER_CASE_NAMES):
+                found.append(f"{path.relative_to(ROOT)}:{number}: {line[:60]}")
+    assert not found, "paragraphs that begin mid-sentence:\n" + "\n".join(found)
+
+
+@pytest.mark.parametrize(
+    ("script", "argv"),
+    [("holes.py", []), ("holes.py", ["nowhere.csv", "out.csv", "0.1"]), ("counts.py", ["in.csv"])],
+)
+def test_the_docs_scripts_say_a_mistake_in_one_line(tmp_path: Path, script: str, argv: list[str]) -> None:
+    """docs/holes.py and docs/counts.py (run by command-line.md's readers): too few arguments or no such file is one
+    `error:` line with the usage, exit 2, never a traceback."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "docs" / script), *argv], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.startswith("error: ") and done.stderr.count("\n") == 1
+    assert done.stderr.rstrip().endswith(
+        f"usage: python3 docs/{script} IN.csv OUT.csv " + ("SHARE " if script == "holes.py" else "") + "[COLUMN ...]"
+    )

@@ -53,6 +53,19 @@ def snapshot_collapses(snap: Snapshot, columns: tuple[str, ...] = ()) -> list[Co
     )
 
 
+def named_warnings(snap: Snapshot, columns: tuple[str, ...]) -> tuple[str, ...]:
+    """The snapshot's warnings with each collapse's direction named by the fitted columns' names (D,): the fit's
+    bookkeeping names them x0, x1, ... (it never sees the file's header)."""
+    if len(columns) != snap.means.shape[-1] or not snap.warnings:
+        return snap.warnings
+    named = dict(
+        zip(
+            (c.text for c in snapshot_collapses(snap)), (c.text for c in snapshot_collapses(snap, columns)), strict=True
+        )
+    )
+    return tuple(named.get(w, w) for w in snap.warnings)
+
+
 def collapsed_components(snap: Snapshot, params: tuple[np.ndarray, ...] | None = None) -> list[int]:
     """Indices of the degenerate components of the snapshot's shown restart, or of another restart's parameters
     (weights (K,), means (K, D), covariances (K, D, D)) fitted with the same settings."""

@@ -18,6 +18,7 @@ from ..state import WindowState
 from ..views import dialogs
 from ..views.controls import ControlPanel
 from ..views.generate_dialog import GenerateDialog
+from .file_loading import load_in_memory, load_weighted_in_memory, window_words
 
 DEMO_N = 1000
 DRAWN_DIMENSIONS = 2  # points drawn by hand are 2-D: drawing adds to 2-D data only
@@ -225,7 +226,7 @@ class DataControl:
 
             source = open_source(path, columns) if by_chunks else chunked_source(path, columns, limit)
             if weights is not None:
-                return "memory", load_with_weights(path, columns, weights, source is not None)
+                return load_weighted_in_memory(path, columns, weights, source is not None, missing)
             if source is None:
                 return load_in_memory(path, columns, missing, ask_columns)
             if columns is None and ask_columns and len(source.names) > 2:
@@ -238,23 +239,32 @@ class DataControl:
             except Cancelled:
                 return "superseded", None
 
-        done = functools.partial(self._opened, path, opening, ask_columns, plot_columns, on_shown, missing)
+        done = functools.partial(self._opened, path, opening, ask_columns, plot_columns, on_shown, missing, weights)
         progress = lambda text: self.messages.note(text, 0)  # noqa: E731 - the passes over a file read by chunks
         failed = lambda message, internal: self.messages.error("Could not open the data", window_words(message))  # noqa: E731
         self.tasks.run(work, done, failed, on_item=progress)
 
     def _opened(
-        self, path: str, opening: int, ask_columns: bool, plot_columns, on_shown, missing: bool, result
+        self,
+        path: str,
+        opening: int,
+        ask_columns: bool,
+        plot_columns,
+        on_shown,
+        missing: bool,
+        weights: int | None,
+        result,
     ) -> None:
-        """open_path's file read: shown (data in memory or read by chunks), or its columns asked for; nothing if
-        another file was opened meanwhile."""
+        """open_path's file read: shown (data in memory or read by chunks), or its columns asked for, or whether to
+        fit its missing cells (asked again with the same weights' column); nothing if another file was opened
+        meanwhile."""
         import engine
 
         kind, found = result
         if opening != self._opening or kind == "superseded":
             return  # another file was opened meanwhile
         if kind == "missing":
-            self._ask_missing(path, *found, ask_columns, plot_columns, on_shown)
+            self._ask_missing(path, *found, ask_columns, plot_columns, on_shown, weights)
             return
         self._remember(path)
         if kind == "stream":
@@ -279,16 +289,27 @@ class DataControl:
         self.messages.note(f"{streamed.path}: {streamed.describe()}", 15000)
 
     def _ask_missing(
-        self, path: str, problem: str, columns, cells: int, rows: int, ask_columns: bool, plot_columns, on_shown
+        self,
+        path: str,
+        problem: str,
+        columns,
+        cells: int,
+        rows: int,
+        ask_columns: bool,
+        plot_columns,
+        on_shown,
+        weights: int | None = None,
     ) -> None:
         """A file with missing cells (cells in rows) in the columns to fit (chosen in the column picker first, when
-        it has more than two): the one-line question. Fit them by EM: the file is read again with NaN cells;
-        cancelled: the data on screen stays, said as the column picker's cancel says it, then problem (the loader's
-        line: where the first missing cell is)."""
+        it has more than two): the one-line question. Fit them by EM: the file is read again with NaN cells (and
+        the weights' column chosen, if any); cancelled: the data on screen stays, said as the column picker's cancel
+        says it, then problem (the loader's line: where the first missing cell is)."""
         box = dialogs.ask_missing(self.parent, path, cells, rows)
         self.missing_question = box
         self.messages.keep(box)
-        reopen = functools.partial(self.open_path, path, columns, ask_columns, plot_columns, on_shown=on_shown)
+        reopen = functools.partial(
+            self.open_path, path, columns, ask_columns, plot_columns, on_shown=on_shown, weights=weights
+        )
 
         def answered() -> None:
             if box.clickedButton() is box.fit_button:
@@ -350,70 +371,3 @@ class DataControl:
         for path in self.recent_files():
             self.recent_menu.addAction(path, lambda p=path: self.open_path(p))
         self.recent_menu.setEnabled(bool(self.recent_files()))
-
-
-def load_in_memory(path: str, columns: list | None, missing: bool, ask_columns: bool = False) -> tuple:
-    """open_path's file read in memory: ("memory", (its column names (None: columns given), its fitted columns,
-    the engine.Dataset, its engine.DataRef, no weights)), or ("missing", (the loader's line, columns, cells, rows))
-    when it has a missing cell and missing is False (the window asks whether to fit them by EM). A file of more
-    than two columns with a missing cell, its columns to be asked (ask_columns): ("memory", (its names, its default
-    columns, no data set...)): the column picker comes first, the question only if the chosen columns miss a cell."""
-    import engine
-
-    names = None if columns is not None else engine.column_names(path)
-    try:
-        dataset = engine.load(path, columns, missing=missing)
-    except engine.UserError as exc:
-        counts = None if missing else missing_counts(path, columns)
-        if counts is None:
-            raise
-        if ask_columns and names is not None and len(names) > 2:  # the loader's default columns, with NaN cells
-            return "memory", (names, tuple(engine.load(path, None, missing=True).column_indices), None, None, None)
-        return "missing", (str(exc).replace(engine.MISSING_HINT, ""), columns, *counts)
-    return "memory", (names, tuple(dataset.column_indices), dataset, engine.file_ref(dataset), None)
-
-
-def missing_counts(path: str, columns: list | None) -> tuple[int, int] | None:
-    """(cells, rows) missing in a file that was refused without missing values, None when it has none (or is refused
-    with them too). Asked of the file itself: the loader's refusal does not always name a missing value (a row
-    missing two cells can read as a broken table)."""
-    import engine
-
-    from ..scene.missing import missing_cells
-
-    try:
-        cells, rows = missing_cells(engine.load(path, columns, missing=True).points)
-    except engine.NoObservedValue:
-        raise  # a row with nothing observed: fitting by EM cannot take it either, its line says what to do
-    except engine.UserError:
-        return None
-    return (cells, rows) if cells else None
-
-
-def window_words(message: str) -> str:
-    """A loader's line in the window's words: its advice to fit missing values with `--missing em` (a command-line
-    flag) becomes the window's way (a file read in memory asks whether to fit them by EM)."""
-    import engine
-
-    window = ", or raise the memory limit (Run panel) and open it again: the window fits missing values in memory"
-    return message.replace(engine.MISSING_HINT, window)
-
-
-def load_with_weights(path: str, columns: list | None, weights: int, too_big: bool) -> tuple:
-    """open_path's file in memory with its column `weights` as the points' frequency weights: (None, its fitted
-    columns, the engine.Dataset, its engine.DataRef, the Weights), checked as `fit --weights` checks them (a bad
-    weight is a UserError in one line). too_big: the file is bigger than the memory limit (refused: the window
-    fits weights in memory only)."""
-    import engine
-
-    if too_big:
-        raise engine.UserError(
-            f"{path} is bigger than the memory limit, and the window fits weights on data in memory only: raise "
-            f"the memory limit (Run panel), or fit it with `python3 main.py fit {path} --weights {weights}`"
-        )
-    try:
-        dataset, values, column, name = engine.load_weighted(path, columns, f"index:{weights}")
-    except engine.UserError as exc:  # the engine's line, its advice in the window's words
-        raise type(exc)(str(exc).replace("another --weights column", "other Weights in the column picker")) from None
-    weighed = Weights(values, column, name)
-    return None, tuple(dataset.column_indices), dataset, engine.file_ref(dataset, values, column), weighed

@@ -327,8 +327,9 @@ class CompareView(QWidget):
         self.verdict.setText("")
         self.stop_button.setEnabled(False)
         self.scene = scene
-        for panel in self.panels.values():
+        for algorithm, panel in self.panels.items():
             panel.show_scene(scene)
+            panel.title.setText(f"<b>{algorithm}</b>")  # the old fit's log-likelihood and state go with it
         for curves in (self.time_curves, self.iter_curves):
             for c in curves.values():
                 c.setData([], [])

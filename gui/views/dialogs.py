@@ -206,7 +206,10 @@ def show_shortcuts(parent: QWidget, shortcuts: list[tuple[str, str]]):
     mouse = (
         "<tr><td><b>wheel / drag</b></td><td>zoom / pan the plot</td></tr>"
         "<tr><td><b>click, drag</b></td><td>add points (Draw points on)</td></tr>"
-        "<tr><td><b>right click</b></td><td>the plot's menu (view all, export)</td></tr>"
+        "<tr><td><b>drag a mean, a tip</b></td><td>set the start by hand (edit start ticked); a pinned mean's "
+        "pin: move its fixed value</td></tr>"
+        "<tr><td><b>right click</b></td><td>a component (near its mean, inside its ellipses, its table row): pin "
+        "its mean, covariance or weight; elsewhere: the plot's menu (view all, export)</td></tr>"
     )
     box = QMessageBox(parent)
     box.setWindowTitle("Keyboard shortcuts")

@@ -148,8 +148,11 @@ class FitView:
             self.labels.speed.setText("– it/s")
         else:  # iterations over the time the fit ran, its paused time left out
             self.labels.speed.setText(_speed(snap, frame.running_seconds, self.state.stream is not None))
-        if snap.warnings:
-            self.messages.note("; ".join(snap.warnings))
+        if snap.warnings:  # a collapse's direction named by the columns' names, as the command line names it
+            import engine
+
+            columns = self.state.dataset.columns if self.state.dataset is not None else ()
+            self.messages.note("; ".join(engine.named_warnings(snap, tuple(columns))))
         if frame.replay:
             self.state.set_fit_state(REPLAY)
         elif snap.done:

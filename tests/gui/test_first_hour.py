@@ -166,6 +166,17 @@ def test_help_lists_the_shortcuts(window) -> None:
     assert keys["F5"] == "Run" and keys["Ctrl+E"] == "Export parameters" and keys["F1"] == "Keyboard shortcuts"
 
 
+def test_help_lists_the_mouse_gestures_of_pins_and_the_start_by_hand(window) -> None:
+    """A right click on a component pins it and a drag sets the start (the user guide's "Pinned parameters" and
+    "Setting the start by hand"); the help said right click was only the plot's menu."""
+    from gui.views.dialogs import show_shortcuts
+
+    box = show_shortcuts(window, window.menus.shortcuts())
+    text = box.text()
+    box.close()
+    assert "pin its mean, covariance or weight" in text and "edit start ticked" in text
+
+
 def test_a_session_leaves_default_settings_empty_and_gradient_em_gives_the_covariance_back(window) -> None:
     c = window.controls
     cfg = engine.FitConfig(n_components=2, covariance_type="tied").resolved()  # as a session stores it

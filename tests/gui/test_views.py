@@ -199,8 +199,13 @@ def test_new_data_leaves_nothing_of_the_old_comparison(qtbot, window, four_d_fil
     with qtbot.waitSignal(window.compare.finished, timeout=120_000):
         window.compare_control.run()
     assert window.compare.last and window.compare.verdict.text()
+    assert all(" at iteration " in p.title.text() for p in window.compare.panels.values())
     _open(qtbot, window, four_d_file)
     assert not window.compare.last and window.compare.verdict.text() == ""
+    # nor the old fits' log-likelihoods in the panels' titles (they read "(running, ...)" after a stopped run)
+    assert {a: p.title.text() for a, p in window.compare.panels.items()} == {
+        a: f"<b>{a}</b>" for a in window.compare.panels
+    }
     bar = window.view_bar
     for kind in ("pca", "separating", "columns"):
         bar.kind.setCurrentIndex([bar.kind.itemData(i) for i in range(bar.kind.count())].index(kind))
