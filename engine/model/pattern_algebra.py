@@ -45,7 +45,7 @@ class PatternAlgebra:
         self.n_patterns, self.d, self.width = n, d, 2 * d + 1
         self.observed = observed
         self._o = o[:, None, :]  # (n_pat, 1, D): broadcast against (n_pat, M K, D)
-        self._oo = (o[:, :, None] * o[:, None, :])[:, None]  # (n_pat, 1, D, D): 1 on (o, o)
+        self._oo = (observed[:, :, None] & observed[:, None, :])[:, None]  # (n_pat, 1, D, D): True on (o, o)
         self._eye_mis = (np.eye(d) * mis[:, None, :])[:, None]  # the identity on (m, m)
         # R = S_ext * mask: [-mu_o | I | S's rows o] (n_pat, M K, D, 2D + 1) in one product
         self._mask = np.concatenate([o[:, :, None], np.ones((n, d, d)), np.repeat(o[:, :, None], d, 2)], 2)[:, None]
@@ -62,8 +62,7 @@ class PatternAlgebra:
         self.shape = (m, k)
         s = cov.reshape(1, m * k, d, d)
         self.mu = means.reshape(1, m * k, d)
-        np.multiply(s, self._oo, out=self._sp)
-        self._sp += self._eye_mis
+        np.copyto(self._sp, s, where=self._oo)  # Sp's other entries, the identity on (m, m) and 0, stay
         ext = np.concatenate([-self.mu[..., None], np.broadcast_to(np.eye(d), s.shape), s], axis=-1)
         np.multiply(ext, self._mask, out=self._r)
         # a block of a positive definite S is positive definite: cholesky_ex skips torch's check (a synchronisation)
@@ -133,12 +132,14 @@ class PatternAlgebra:
         self._r_t = torch.empty(n, mk, d, w, dtype=torch.float64)
         self._x_t = torch.empty(n, mk, d, w, dtype=torch.float64)
         self._sp, self._chol, self._r, self._x = (t.numpy() for t in (self._sp_t, self._chol_t, self._r_t, self._x_t))
-        self._xt = np.empty((n, mk, w, d))
+        self._sp[:] = self._eye_mis
+        # arrays that outlive their use share memory with later ones: fewer bytes for the caches to hold
+        self._xt = self._r.reshape(n, mk, w, d)  # R, once solved
         self._xtx = np.empty((n, mk, w, w))
         self._coef = np.empty((n, mk, len(self._tables[0])))
         self._square = np.empty((n, mk, d + 1, d + 1))
         self._half = np.empty((n, mk, d + 1, d))
-        self._low = np.empty((n, mk, d, d))
+        self._low = self._chol  # L, once its log-determinants are taken
         self._weights = np.empty((n, mk, d, d))
 
 
