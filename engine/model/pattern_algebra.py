@@ -20,7 +20,8 @@ plus n (S_mm - S_mo S_oo^-1 S_om) on (m, m): two batched products and one contra
 
 All patterns at once in arrays (n_pat, M K, ...) kept from one E-step to the next: some 30 operations in all, each
 on every pattern (before, some 60 on blocks of patterns, each with fresh temporaries: docs/performance.md,
-'Missing values').
+'Missing values'). Only where X^T X would hold more than BLOCK_NUMBERS numbers are the patterns taken in blocks,
+each solved once for the coefficients and once more for the completed sums, so that memory stays bounded.
 """
 
 from __future__ import annotations
@@ -32,11 +33,16 @@ import torch
 
 from .features import pair_tables
 
+# the most numbers X^T X holds at once (8 MiB): more patterns than that (times restart-components) are taken in blocks,
+# each solved for the coefficients and again for the completed sums, so that memory stays bounded
+BLOCK_NUMBERS = 2**20
+
 
 class PatternAlgebra:
     """The algebra of the patterns observed (n_pat, D) bool (True: observed), with offsets (n_pat,) (each pattern's
     Pattern.offset), for parameters of M restart rows of K components; its arrays are made at the first E-step
-    for a number of restart-components and kept while that number lasts."""
+    for a number of restart-components and kept while that number lasts. Per E-step: prepare, then coefficients or
+    whitened, then completed."""
 
     def __init__(self, observed: np.ndarray, offsets: np.ndarray) -> None:
         n, d = observed.shape
@@ -56,32 +62,29 @@ class PatternAlgebra:
         self._mk = -1
 
     def prepare(self, log_weights: np.ndarray, means: np.ndarray, cov: np.ndarray) -> None:
-        """This E-step's algebra at log-weights (M, K), means (M, K, D) and covariances (M, K, D, D) float64."""
+        """This E-step's parameters: log-weights (M, K), means (M, K, D), covariances (M, K, D, D) float64; the
+        algebra of all patterns when they fit in one block."""
         m, k, d = means.shape
-        self._allocate(m * k)
         self.shape = (m, k)
-        s = cov.reshape(1, m * k, d, d)
+        self._allocate(m * k)
+        self._lw = log_weights.reshape(1, m * k)
         self.mu = means.reshape(1, m * k, d)
-        np.copyto(self._sp, s, where=self._oo)  # Sp's other entries, the identity on (m, m) and 0, stay
-        ext = np.concatenate([-self.mu[..., None], np.broadcast_to(np.eye(d), s.shape), s], axis=-1)
-        np.multiply(ext, self._mask, out=self._r)
-        # a block of a positive definite S is positive definite: cholesky_ex skips torch's check (a synchronisation)
-        torch.linalg.cholesky_ex(self._sp_t, out=(self._chol_t, self._info))
-        torch.linalg.solve_triangular(self._chol_t, self._r_t, upper=False, out=self._x_t)
-        np.copyto(self._xt, self._x.swapaxes(-1, -2))  # NumPy multiplies a transposed stack in its own slow loop
-        np.matmul(self._xt, self._x, out=self._xtx)
-        half_log_det = np.log(np.diagonal(self._chol, axis1=-2, axis2=-1)).sum(-1)  # log|L_oo| (n_pat, M K)
-        self.constants = (log_weights.reshape(1, m * k) - half_log_det) + self._base
-        self._cov = s[0]
+        self._cov = cov.reshape(1, m * k, d, d)
+        self._ext = np.concatenate([-self.mu[..., None], np.broadcast_to(np.eye(d), self._cov.shape), self._cov], -1)
+        self._solved = None
+        if len(self._blocks) == 1:
+            self._solve(self._blocks[0])
 
     def coefficients(self) -> np.ndarray:
         """W (n_pat, M, K, P) float64: each pattern's log-joint coefficients (as gaussian.log_joint_coefficients)
         for its points with the missing coordinates at 0, so that F(x) @ W = log w_k + log N(x_o | mu_o, S_oo) +
         offset. Kept until the next prepare."""
         at, factors = self._tables[:2]
-        np.take(self._xtx.reshape(*self._xtx.shape[:2], -1), at, axis=-1, out=self._coef, mode="clip")
+        for b in self._blocks:
+            xtx = self._solve(b)
+            np.take(xtx.reshape(*xtx.shape[:2], -1), at, axis=-1, out=self._coef[b], mode="clip")
         self._coef *= factors
-        self._coef[..., 0] += self.constants
+        self._coef[..., 0] += self._constants
         return self._coef.reshape(self.n_patterns, *self.shape, -1)
 
     def whitened(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -89,58 +92,99 @@ class PatternAlgebra:
         the identity (n_pat, M, K, D, D), the means at 0 on its missing coordinates (n_pat, M, K, D) and the
         log-joint's constants without the quadratic form (n_pat, M, K)."""
         n, d = self.n_patterns, self.d
-        inverse = self._x[..., 1 : 1 + d].reshape(n, *self.shape, d, d)
+        if len(self._blocks) == 1:
+            inverse = self._x[..., 1 : 1 + d]
+        else:
+            inverse = np.empty((n, self._mk, d, d))
+            for b in self._blocks:
+                self._solve(b)
+                inverse[b] = self._x[: b.stop - b.start, :, :, 1 : 1 + d]
         means = (self.mu * self._o).reshape(n, *self.shape, d)
-        return inverse, means, self.constants.reshape(n, *self.shape)
+        return inverse.reshape(n, *self.shape, d, d), means, self._constants.reshape(n, *self.shape)
 
     def completed(self, stats: np.ndarray) -> torch.Tensor:
         """The E-step's statistics (M, K, P) float64 over all D coordinates, summed over the patterns, from each
         pattern's (n_pat, M, K, P) float64 [sum r, sum r x, sum r x x^T] of its points with the missing coordinates
-        at 0 (see the module's docstring). Once per prepare: it writes A into X^T X."""
-        n, d = self.n_patterns, self.d
-        to_square, from_square, pairs = self._tables[2:]
-        st = stats.reshape(n, -1, stats.shape[-1])
-        counts = st[..., 0]  # (n_pat, M K)
-        square = self._square
-        np.take(st, to_square, axis=-1, out=square.reshape(*square.shape[:2], -1), mode="clip")
-        xtx = self._xtx
-        xtx[..., 1 + d :, 0] += self.mu  # A's rows 1:: [c | G] = [-mu_o - t + mu | I_oo + B]
-        xtx[..., 0, 1 + d :] += self.mu  # and its transpose
-        np.matmul(square, xtx[..., : 1 + d, 1 + d :], out=self._half)  # T A^T's columns 1:
-        np.matmul(xtx[..., 1 + d :, : 1 + d], self._half, out=self._low)  # (A T A^T)[1:, 1:]
-        low = self._low.sum(0)  # (M K, D, D)
-        # the conditional covariances' sum: sum_p n_p (S - E^T Q E) on (m, m)
-        np.multiply(counts[..., None, None], self._mis_mis[:, None], out=self._weights)
-        low -= np.einsum("pkij,pkij->kij", self._weights, xtx[..., 1 + d :, 1 + d :])
-        low += self._cov * self._weights.sum(0)
-        total = np.empty((len(low), stats.shape[-1]))
-        total[:, 0] = counts.sum(0)
-        total[:, 1 : 1 + d] = self._half[..., 0, :].sum(0)
-        total[:, 1 + d :] = low.reshape(-1, d * d)[:, pairs]
+        at 0 (see the module's docstring)."""
+        d = self.d
+        st = stats.reshape(self.n_patterns, -1, stats.shape[-1])
+        total = np.zeros((self._mk, stats.shape[-1]))
+        low = np.zeros((self._mk, d, d))
+        for b in self._blocks:
+            self._completed_block(b, st[b], total, low)
+        self._solved = None  # X^T X holds A now
+        low += self._cov[0] * (st[..., 0].T @ self._mis_mis.reshape(-1, d * d)).reshape(-1, d, d)  # sum_p n_p S_mm
+        total[:, 1 + d :] += low.reshape(-1, d * d)[:, self._tables[4]]
         return torch.from_numpy(total.reshape(*self.shape, -1))
 
+    def _completed_block(self, block: slice, st: np.ndarray, total: np.ndarray, low: np.ndarray) -> None:
+        """Add the completed sums of a block of patterns, their statistics st (b, M K, P), into total (M K, P)
+        (its counts and first moments) and low (M K, D, D) (the second moments, without sum_p n_p S_mm)."""
+        d, nb = self.d, block.stop - block.start
+        xtx = self._solve(block)
+        counts = st[..., 0]  # (b, M K)
+        square, half, product, weights = (a[:nb] for a in (self._square, self._half, self._low, self._weights))
+        np.take(st, self._tables[2], axis=-1, out=square.reshape(*square.shape[:2], -1), mode="clip")
+        xtx[..., 1 + d :, 0] += self.mu  # A's rows 1:: [c | G] = [-mu_o - t + mu | I_oo + B]
+        xtx[..., 0, 1 + d :] += self.mu  # and its transpose
+        np.matmul(square, xtx[..., : 1 + d, 1 + d :], out=half)  # T A^T's columns 1:
+        np.matmul(xtx[..., 1 + d :, : 1 + d], half, out=product)  # (A T A^T)[1:, 1:]
+        low += product.sum(0)
+        # the conditional covariances' sum: - sum_p n_p (E^T Q E) on (m, m) here, + sum_p n_p S_mm in completed
+        np.multiply(counts[..., None, None], self._mis_mis[block, None], out=weights)
+        low -= np.einsum("pkij,pkij->kij", weights, xtx[..., 1 + d :, 1 + d :])
+        total[:, 0] += counts.sum(0)
+        total[:, 1 : 1 + d] += half[..., 0, :].sum(0)
+
+    def _solve(self, block: slice) -> np.ndarray:
+        """X^T X (b, M K, 2D + 1, 2D + 1) of a block of patterns, and their log-joint constants, unless its arrays
+        hold them already."""
+        if self._solved == (block.start, block.stop):
+            return self._xtx[: block.stop - block.start]
+        nb = block.stop - block.start
+        sp_t, chol_t, r_t, x_t = (t[:nb] for t in (self._sp_t, self._chol_t, self._r_t, self._x_t))
+        sp, chol, r, x = (t.numpy() for t in (sp_t, chol_t, r_t, x_t))
+        if self._sp_for != (block.start, block.stop):  # Sp's entries off (o, o): the identity on (m, m), 0 between
+            np.copyto(sp, self._eye_mis[block])
+            self._sp_for = (block.start, block.stop)
+        np.copyto(sp, self._cov, where=self._oo[block])
+        np.multiply(self._ext, self._mask[block], out=r)
+        # a block of a positive definite S is positive definite: cholesky_ex skips torch's check (a synchronisation)
+        torch.linalg.cholesky_ex(sp_t, out=(chol_t, self._info[:nb]))
+        torch.linalg.solve_triangular(chol_t, r_t, upper=False, out=x_t)
+        xt, xtx = self._xt[:nb], self._xtx[:nb]
+        np.copyto(xt, x.swapaxes(-1, -2))  # NumPy multiplies a transposed stack in its own slow loop
+        np.matmul(xt, x, out=xtx)
+        half_log_det = np.log(np.diagonal(chol, axis1=-2, axis2=-1)).sum(-1)  # log|L_oo| (b, M K)
+        self._constants[block] = (self._lw - half_log_det) + self._base[block]
+        self._solved = (block.start, block.stop)
+        return xtx
+
     def _allocate(self, mk: int) -> None:
-        """The arrays of an E-step of mk restart-components: made when mk changes, then reused (fresh arrays of this
-        size are mapped and paged in every call: docs/performance.md, 'Missing values')."""
+        """The arrays of an E-step of mk restart-components, for a block of patterns: made when mk changes, then
+        reused (fresh arrays of this size are mapped and paged in every call: docs/performance.md, 'Missing
+        values')."""
         if mk == self._mk:
             return
         n, d, w = self.n_patterns, self.d, self.width
-        self._mk = mk
-        self._sp_t = torch.empty(n, mk, d, d, dtype=torch.float64)
-        self._chol_t = torch.empty(n, mk, d, d, dtype=torch.float64)
-        self._info = torch.empty(n, mk, dtype=torch.int32)
-        self._r_t = torch.empty(n, mk, d, w, dtype=torch.float64)
-        self._x_t = torch.empty(n, mk, d, w, dtype=torch.float64)
-        self._sp, self._chol, self._r, self._x = (t.numpy() for t in (self._sp_t, self._chol_t, self._r_t, self._x_t))
-        self._sp[:] = self._eye_mis
+        step = max(1, min(n, BLOCK_NUMBERS // (mk * w * w)))
+        self._blocks = [slice(lo, min(lo + step, n)) for lo in range(0, n, step)]
+        self._mk, self._sp_for = mk, None
+        self._sp_t = torch.empty(step, mk, d, d, dtype=torch.float64)
+        self._chol_t = torch.empty(step, mk, d, d, dtype=torch.float64)
+        self._info = torch.empty(step, mk, dtype=torch.int32)
+        self._r_t = torch.empty(step, mk, d, w, dtype=torch.float64)
+        self._x_t = torch.empty(step, mk, d, w, dtype=torch.float64)
+        self._x = self._x_t.numpy()
         # arrays that outlive their use share memory with later ones: fewer bytes for the caches to hold
-        self._xt = self._r.reshape(n, mk, w, d)  # R, once solved
-        self._xtx = np.empty((n, mk, w, w))
-        self._coef = np.empty((n, mk, len(self._tables[0])))
-        self._square = np.empty((n, mk, d + 1, d + 1))
-        self._half = np.empty((n, mk, d + 1, d))
-        self._low = self._chol  # L, once its log-determinants are taken
-        self._weights = np.empty((n, mk, d, d))
+        self._xt = self._r_t.numpy().reshape(step, mk, w, d)  # R, once solved
+        self._xtx = np.empty((step, mk, w, w))
+        self._square = np.empty((step, mk, d + 1, d + 1))
+        self._half = np.empty((step, mk, d + 1, d))
+        self._low = self._chol_t.numpy()  # L, once its log-determinants are taken
+        self._weights = np.empty((step, mk, d, d))
+        self._coef = np.empty((n, mk, len(self._tables[0])))  # every pattern's: the fused E-step takes them all
+        self._constants = np.empty((n, mk))
 
 
 def _tables(d: int) -> tuple[np.ndarray, ...]:

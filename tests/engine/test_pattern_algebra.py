@@ -9,6 +9,7 @@ import pytest
 import torch
 from scipy.stats import multivariate_normal
 
+from engine.model import pattern_algebra
 from engine.model.features import pair_tables, quadratic_features
 from engine.model.pattern_algebra import PatternAlgebra
 
@@ -112,3 +113,26 @@ def test_arrays_kept_across_e_steps_of_fewer_rows_give_a_fresh_algebras_numbers(
         np.testing.assert_array_equal(kept.completed(stats).numpy(), fresh.completed(stats).numpy())
         for a, b in zip(kept.whitened(), fresh.whitened(), strict=True):
             np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("whitened", [False, True])
+def test_patterns_in_blocks_give_the_numbers_of_one_block(monkeypatch, whitened: bool) -> None:
+    """Many patterns (times restart-components) are taken in blocks, each solved for the coefficients and again
+    for the completed sums: the numbers of all patterns at once, to rounding (the sums over the patterns add in
+    another order)."""
+    rng = np.random.default_rng(4)
+    lw, mu, cov = _mixture(2, 3, seed=5)
+    stats = rng.normal(size=(len(PATTERNS), 2, 3, 1 + D + D * (D + 1) // 2))
+    one = PatternAlgebra(PATTERNS, OFFSETS)
+    one.prepare(lw, mu, cov)
+    monkeypatch.setattr(pattern_algebra, "BLOCK_NUMBERS", 4 * 6 * (2 * D + 1) ** 2)  # 4 patterns a block, then 2
+    blocks = PatternAlgebra(PATTERNS, OFFSETS)
+    blocks.prepare(lw, mu, cov)
+    assert len(blocks._blocks) == 2
+    if whitened:
+        for a, b in zip(one.whitened(), blocks.whitened(), strict=True):
+            np.testing.assert_array_equal(a, b)
+    else:
+        np.testing.assert_array_equal(one.coefficients(), blocks.coefficients())
+    expected = one.completed(stats).numpy()
+    np.testing.assert_allclose(blocks.completed(stats).numpy(), expected, rtol=0, atol=1e-14 * np.abs(expected).max())
