@@ -27,6 +27,7 @@ each solved once for the coefficients and once more for the completed sums, so t
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -93,12 +94,12 @@ class PatternAlgebra:
         log-joint's constants without the quadratic form (n_pat, M, K)."""
         n, d = self.n_patterns, self.d
         if len(self._blocks) == 1:
-            inverse = self._x[..., 1 : 1 + d]
+            inverse = self._views(n).x[..., 1 : 1 + d]
         else:
             inverse = np.empty((n, self._mk, d, d))
             for b in self._blocks:
                 self._solve(b)
-                inverse[b] = self._x[: b.stop - b.start, :, :, 1 : 1 + d]
+                inverse[b] = self._views(b.stop - b.start).x[..., 1 : 1 + d]
         means = (self.mu * self._o).reshape(n, *self.shape, d)
         return inverse.reshape(n, *self.shape, d, d), means, self._constants.reshape(n, *self.shape)
 
@@ -123,7 +124,8 @@ class PatternAlgebra:
         d, nb = self.d, block.stop - block.start
         xtx = self._solve(block)
         counts = st[..., 0]  # (b, M K)
-        square, half, product, weights = (a[:nb] for a in (self._square, self._half, self._low, self._weights))
+        v = self._views(nb)
+        square, half, product, weights = v.square, v.half, v.low, v.weights
         np.take(st, self._tables[2], axis=-1, out=square.reshape(*square.shape[:2], -1), mode="clip")
         xtx[..., 1 + d :, 0] += self.mu  # A's rows 1:: [c | G] = [-mu_o - t + mu | I_oo + B]
         xtx[..., 0, 1 + d :] += self.mu  # and its transpose
@@ -140,25 +142,35 @@ class PatternAlgebra:
         """X^T X (b, M K, 2D + 1, 2D + 1) of a block of patterns, and their log-joint constants, unless its arrays
         hold them already."""
         if self._solved == (block.start, block.stop):
-            return self._xtx[: block.stop - block.start]
-        nb = block.stop - block.start
-        sp_t, chol_t, r_t, x_t = (t[:nb] for t in (self._sp_t, self._chol_t, self._r_t, self._x_t))
-        sp, chol, r, x = (t.numpy() for t in (sp_t, chol_t, r_t, x_t))
+            return self._views(block.stop - block.start).xtx
+        v = self._views(block.stop - block.start)
+        sp, chol, x = v.sp, v.chol, v.x
         if self._sp_for != (block.start, block.stop):  # Sp's entries off (o, o): the identity on (m, m), 0 between
             np.copyto(sp, self._eye_mis[block])
             self._sp_for = (block.start, block.stop)
         np.copyto(sp, self._cov, where=self._oo[block])
-        np.multiply(self._ext, self._mask[block], out=r)
+        np.multiply(self._ext, self._mask[block], out=v.r)
         # a block of a positive definite S is positive definite: cholesky_ex skips torch's check (a synchronisation)
-        torch.linalg.cholesky_ex(sp_t, out=(chol_t, self._info[:nb]))
-        torch.linalg.solve_triangular(chol_t, r_t, upper=False, out=x_t)
-        xt, xtx = self._xt[:nb], self._xtx[:nb]
+        torch.linalg.cholesky_ex(v.sp_t, out=(v.chol_t, v.info))
+        torch.linalg.solve_triangular(v.chol_t, v.r_t, upper=False, out=v.x_t)
+        xt, xtx = v.xt, v.xtx
         np.copyto(xt, x.swapaxes(-1, -2))  # NumPy multiplies a transposed stack in its own slow loop
         np.matmul(xt, x, out=xtx)
         half_log_det = np.log(np.diagonal(chol, axis1=-2, axis2=-1)).sum(-1)  # log|L_oo| (b, M K)
         self._constants[block] = (self._lw - half_log_det) + self._base[block]
         self._solved = (block.start, block.stop)
         return xtx
+
+    def _views(self, nb: int) -> _Views:
+        """The arrays' first nb patterns (a block's; the last block may be shorter), made once per size: views
+        cost a microsecond or two each, against operations of a few microseconds at small D."""
+        if nb not in self._made:
+            t = [a[:nb] for a in (self._sp_t, self._chol_t, self._r_t, self._x_t)]
+            n = [a.numpy() for a in t]
+            rest = (self._info, self._xt, self._xtx, self._square, self._half, self._low, self._weights)
+            more = [a[:nb] for a in rest]
+            self._made[nb] = _Views(*t, *n, *more)
+        return self._made[nb]
 
     def _allocate(self, mk: int) -> None:
         """The arrays of an E-step of mk restart-components, for a block of patterns: made when mk changes, then
@@ -169,13 +181,12 @@ class PatternAlgebra:
         n, d, w = self.n_patterns, self.d, self.width
         step = max(1, min(n, BLOCK_NUMBERS // (mk * w * w)))
         self._blocks = [slice(lo, min(lo + step, n)) for lo in range(0, n, step)]
-        self._mk, self._sp_for = mk, None
+        self._mk, self._sp_for, self._made = mk, None, {}
         self._sp_t = torch.empty(step, mk, d, d, dtype=torch.float64)
         self._chol_t = torch.empty(step, mk, d, d, dtype=torch.float64)
         self._info = torch.empty(step, mk, dtype=torch.int32)
         self._r_t = torch.empty(step, mk, d, w, dtype=torch.float64)
         self._x_t = torch.empty(step, mk, d, w, dtype=torch.float64)
-        self._x = self._x_t.numpy()
         # arrays that outlive their use share memory with later ones: fewer bytes for the caches to hold
         self._xt = self._r_t.numpy().reshape(step, mk, w, d)  # R, once solved
         self._xtx = np.empty((step, mk, w, w))
@@ -185,6 +196,26 @@ class PatternAlgebra:
         self._weights = np.empty((step, mk, d, d))
         self._coef = np.empty((n, mk, len(self._tables[0])))  # every pattern's: the fused E-step takes them all
         self._constants = np.empty((n, mk))
+
+
+class _Views(NamedTuple):
+    """PatternAlgebra's arrays for a block of patterns (PatternAlgebra._views)."""
+
+    sp_t: torch.Tensor
+    chol_t: torch.Tensor
+    r_t: torch.Tensor
+    x_t: torch.Tensor
+    sp: np.ndarray
+    chol: np.ndarray
+    r: np.ndarray
+    x: np.ndarray
+    info: torch.Tensor
+    xt: np.ndarray
+    xtx: np.ndarray
+    square: np.ndarray
+    half: np.ndarray
+    low: np.ndarray
+    weights: np.ndarray
 
 
 def _tables(d: int) -> tuple[np.ndarray, ...]:
