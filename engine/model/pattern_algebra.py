@@ -26,6 +26,7 @@ each solved once for the coefficients and once more for the completed sums, so t
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import NamedTuple
 
@@ -115,7 +116,7 @@ class PatternAlgebra:
             self._completed_block(b, st[b], total, low)
         self._solved = None  # X^T X holds A now
         low += self._cov[0] * (st[..., 0].T @ self._mis_mis.reshape(-1, d * d)).reshape(-1, d, d)  # sum_p n_p S_mm
-        total[:, 1 + d :] += low.reshape(-1, d * d)[:, self._tables[4]]
+        total[:, 1 + d :] += low.reshape(-1, d * d)[:, self._tables[3]]
         return torch.from_numpy(total.reshape(*self.shape, -1))
 
     def _completed_block(self, block: slice, st: np.ndarray, total: np.ndarray, low: np.ndarray) -> None:
@@ -218,6 +219,7 @@ class _Views(NamedTuple):
     weights: np.ndarray
 
 
+@functools.lru_cache(maxsize=16)
 def _tables(d: int) -> tuple[np.ndarray, ...]:
     """For D: where each log-joint coefficient is in X^T X (flattened (2D + 1)^2) and its factor (P,); where each
     entry of T ((D + 1)^2, flattened) is in the statistics (P,); and each pair's place in a flattened D x D (P2,)."""
@@ -230,4 +232,7 @@ def _tables(d: int) -> tuple[np.ndarray, ...]:
     to_square[0, 0] = 0
     to_square[0, 1:] = to_square[1:, 0] = 1 + lin
     to_square[1:, 1:] = 1 + d + pair_of.reshape(d, d)
-    return at, coef_factors, to_square.ravel(), None, flat
+    tables = (at, coef_factors, to_square.ravel(), flat)
+    for t in tables:
+        t.flags.writeable = False  # made once and shared (lru_cache): a chunk read by passes makes an algebra each
+    return tables
