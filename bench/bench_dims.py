@@ -16,7 +16,7 @@ D = 30 in a fresh process (resident set size over the interpreter's own), agains
 
     .venv/bin/python bench/bench_dims.py [--repeat 3] [--dims 2,10,30] [--restarts-n 50000] [--no-restarts]
         [--no-memory] [--no-costs] [--patterns 28] [--missing-rows 0.2]
-    GMM_STUDIO_THREADS=1 .venv/bin/python bench/bench_dims.py --missing-grid --cpu-time [--repeat 3]
+    GMM_STUDIO_THREADS=1 .venv/bin/python bench/bench_dims.py --missing-grid --cpu-time [--repeat 3] [--grid-rows 0,9]
 """
 
 from __future__ import annotations
@@ -166,12 +166,12 @@ GRID = (
 )
 
 
-def missing_grid(repeat: int, clock) -> list[list]:
+def missing_grid(repeat: int, clock, chosen: list[int] | None = None) -> list[list]:
     """Rows [N, D, K, restarts, patterns, complete ms, missing ms, ratio] per iteration (median snapshot interval of
     fits of 15 iterations, tol 0, float64; one restart from the engine's start, more from random-data starts),
-    paired rounds (common.cost_ratios) over GRID."""
+    paired rounds (common.cost_ratios) over GRID, or over its rows `chosen` (their places in it, from 0)."""
     rows = []
-    for n, d, k, r, patterns, share in GRID:
+    for n, d, k, r, patterns, share in GRID if chosen is None else [GRID[i] for i in chosen]:
         x = data(d, n, k)
         holes = with_missing(x, patterns, share, seed=3)
         if r == 1:
@@ -256,6 +256,7 @@ def main() -> None:
     p.add_argument("--missing-rows", type=float, default=0.2, help="share of rows with a missing value there")
     p.add_argument("--missing-grid", action="store_true", help="only the missing values grids (GRID, CHUNK_GRID)")
     p.add_argument("--chunks-only", action="store_true", help="with --missing-grid: only CHUNK_GRID")
+    p.add_argument("--grid-rows", help="with --missing-grid: only these rows of GRID (e.g. 0,9), and no CHUNK_GRID")
     p.add_argument("--cpu-time", action="store_true", help="time the grid in CPU seconds (time.process_time)")
     p.add_argument("--restarts-n", type=int, default=50_000)
     p.add_argument("--dims", default="2,10,30", help="which of the per-iteration cases (D = 2, 10, 30) to run")
@@ -268,8 +269,11 @@ def main() -> None:
             f"({'CPU' if args.cpu_time else 'wall'} time; a ratio: the median of the rounds')"
         )
         head = ["N", "D", "K", "restarts", "patterns", "complete ms", "missing ms", "ratio"]
+        chosen = None if args.grid_rows is None else [int(i) for i in args.grid_rows.split(",")]
         if not args.chunks_only:
-            print(table(head, missing_grid(args.repeat, clock)))
+            print(table(head, missing_grid(args.repeat, clock, chosen)))
+        if chosen is not None:
+            return
         print("The same by chunks (a fit read from a .npy file chunk by chunk, as --memory-limit reads it), per pass")
         head = ["N", "D", "K", "patterns", "rows per chunk", "complete ms", "missing ms", "ratio"]
         print(table(head, missing_chunks_grid(args.repeat, clock)))

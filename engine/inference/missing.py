@@ -9,15 +9,14 @@ covariance in the (m, m) block of sum r x x^T. The M-step (gaussian.m_step, ever
 sums as they are. Points are grouped by their missingness pattern (few in practice) and sorted so that each
 pattern is a run of rows, their missing coordinates at 0; one fused chunked E-step runs over all of them, each
 pattern with its parameters padded to D dimensions (S_oo padded with the identity, the means at 0 on the missing
-coordinates: the log-joint of the observed coordinates, model/conditional.py), and since the conditional mean is
-affine in x_o the completed sums follow from each pattern's observed ones exactly (completed_statistics, all
-patterns in one batched call), so a row with missing values costs what a complete row costs. Data with no missing
+coordinates: the log-joint of the observed coordinates, model/pattern_algebra.py), and since the conditional mean is
+affine in x_o the completed sums follow from each pattern's observed ones exactly (PatternAlgebra.completed, all
+patterns at once), so a row with missing values costs what a complete row costs. Data with no missing
 value never comes here: its fit is bit for bit the usual one.
 """
 
 from __future__ import annotations
 
-import functools
 from dataclasses import replace
 
 import numpy as np
@@ -26,14 +25,8 @@ import torch
 from ..config import FitConfig
 from ..errors import DataError, UserError
 from ..model import gaussian
-from ..model.conditional import (
-    PatternMasks,
-    completed_statistics,
-    padded_precisions,
-    pattern_coefficients,
-    pattern_constants,
-    pattern_runs,
-)
+from ..model.conditional import pattern_runs
+from ..model.pattern_algebra import PatternAlgebra
 from ..model.patterned import patterned_statistics, patterned_whitened
 from ..model.scaling import Scaling
 from ..snapshot import CancelToken
@@ -46,8 +39,6 @@ MISSING_MODES = ("em",)
 # dimension + 1 (enough for k-means and each start's covariance), else from every row with its missing cells at the
 # column mean (start_rows)
 COMPLETE_ROWS_PER_PARAMETER = 1
-# MissingPoints._blocks: 128 KiB of float64, glibc's threshold above which an allocation is mapped afresh
-BLOCK_ELEMENTS = 2**14
 
 
 def has_missing(data: np.ndarray) -> bool:
@@ -88,8 +79,8 @@ def check_missing(data: np.ndarray, weights: np.ndarray | None = None) -> tuple[
 class MissingPoints:
     """The E-step (a SumSource) over points x (N, D) in working units with missing coordinates (NaN): the rows
     sorted by missingness pattern (the complete rows one of them), their missing coordinates at 0, through one
-    fused chunked E-step in which each pattern has its padded parameters (conditional.patterned_statistics), then
-    the completed sums of all patterns at once (conditional.completed_statistics). weights (N,): frequency weights;
+    fused chunked E-step in which each pattern has its padded parameters (patterned.patterned_statistics), then
+    the completed sums of all patterns at once (pattern_algebra.PatternAlgebra). weights (N,): frequency weights;
     None: each point once. log_scale (D,): the log of the standardisation's scales (Pattern.offset), so that the
     fit's log-likelihood in data units is the observed-data one. cancel: checked before each chunk of the E-step
     (errors.Cancelled once set, as PointsInMemory's: an E-step of many restarts stops within a chunk)."""
@@ -122,32 +113,22 @@ class MissingPoints:
         self._w64 = None if weights is None else self._w.to(torch.float64)
         self._total = float(n if weights is None else self._w64.sum())
         self._log_norm: torch.Tensor | None = None  # (M, N) log p(x_o) + offset, rows in pattern order
-        self._made_masks: dict[tuple, PatternMasks] = {}  # _masks
+        self._algebra = PatternAlgebra(self.observed, self.offsets)  # the patterns' algebra, its arrays kept
 
     def e_step(
         self, log_weights: torch.Tensor, means: torch.Tensor, chol: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Statistics (M, K, P) float64 and mean log-likelihoods (M,) (observed-data) on the CPU."""
         mu, l64 = means.double().numpy(), chol.double().numpy()
-        cov = l64 @ l64.swapaxes(-1, -2)
-        blocks = self._blocks(cov.size)
-        masks = [self._masks(b) for b in blocks]
-        padded = [padded_precisions(cov, m) for m in masks]
-        lw = log_weights.double().numpy()
-        whitened = self.lifted is not None and gaussian.use_whitened(self.n_features, lw.size)
+        algebra = self._algebra
+        algebra.prepare(log_weights.double().numpy(), mu, l64 @ l64.swapaxes(-1, -2))
+        whitened = self.lifted is not None and gaussian.use_whitened(self.n_features, log_weights.numel())
         if whitened:
-            const = np.concatenate([pattern_constants(lw, p[1], m) for p, m in zip(padded, masks, strict=True)])
-            mu_o = mu * self.observed[:, None, None]  # 0 on the missing coordinates, as the points
-            inverse = np.concatenate([p[2] for p in padded])
-            per_pattern = (inverse, mu_o, const)
+            per_pattern = algebra.whitened()  # inverse factors, means at 0 on the missing coordinates, constants
         else:
-            coef = [pattern_coefficients(lw, mu, p, m) for p, m in zip(padded, masks, strict=True)]
-            per_pattern = (torch.from_numpy(np.concatenate(coef)).to(self.x.device, self.dtype),)
+            per_pattern = (torch.from_numpy(algebra.coefficients()).to(self.x.device, self.dtype),)
         stats = self._pattern_sums(whitened, per_pattern)
-        parts = (
-            completed_statistics(stats[b], mu, cov, p[0], m) for p, b, m in zip(padded, blocks, masks, strict=True)
-        )
-        return functools.reduce(torch.add, parts), self._weighted_sum() / self._total
+        return algebra.completed(stats.numpy()), self._weighted_sum() / self._total
 
     def _pattern_sums(self, whitened: bool, per_pattern: tuple) -> torch.Tensor:
         """Each pattern's sums (n_pat, M, K, P) float64 on the CPU over the points, log p(x_o) + offset (M, N) kept
@@ -161,21 +142,6 @@ class MissingPoints:
         if whitened:
             return patterned_whitened(lifted, *per_pattern, self.starts, self._w, check=self.check)
         return patterned_statistics(features, per_pattern[0], self.starts, self._w, check=self.check)
-
-    def _masks(self, block: slice) -> PatternMasks:
-        """The masks of a block of patterns (_blocks), made at its first E-step and kept for the next ones."""
-        key = (block.start, block.stop)
-        if key not in self._made_masks:
-            self._made_masks[key] = PatternMasks.of(self.observed[block], self.offsets[block])
-        return self._made_masks[key]
-
-    def _blocks(self, size: int) -> list[slice]:
-        """The patterns in blocks whose (patterns, M, K, D, D) arrays hold about BLOCK_ELEMENTS numbers, for
-        covariances of `size` (M K D D) numbers: each of the patterns' algebra's temporaries then comes from the
-        heap, where a larger one is mapped afresh and paged in every call (docs/performance.md, 'Missing
-        values')."""
-        step = max(1, BLOCK_ELEMENTS // size)
-        return [slice(lo, lo + step) for lo in range(0, len(self.observed), step)]
 
     def _weighted_sum(self) -> torch.Tensor:
         """sum_n w_n log p(x_o,n) (M,) float64 on the CPU at the last E-step."""

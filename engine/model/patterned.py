@@ -1,5 +1,5 @@
 """The E-step over points sorted by missingness pattern (missing values, issue 25; MissingPoints): one fused chunked
-pass over all rows, each pattern a run of rows with its own padded parameters (model/conditional.py), its sums kept
+pass over all rows, each pattern a run of rows with its own padded parameters (model/pattern_algebra.py), its sums kept
 apart. The chunks are the complete fit's, cut at the patterns' starts: per chunk the log-joint is one product per
 pattern in it, the log-sum-exp one pass, the sums one product per pattern; from quadratic features
 (patterned_statistics) or, where the complete fit takes them, whitened distances (patterned_whitened)."""
@@ -44,7 +44,7 @@ def patterned_statistics(
     check: Callable[[], None] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """gaussian.e_step_statistics over points sorted by pattern (pattern p's rows starts[p]:starts[p + 1]), each
-    pattern with its own coefficients coef (n_pat, R, K, P) (pattern_coefficients) and its own sums. features:
+    pattern with its own coefficients coef (n_pat, R, K, P) (PatternAlgebra.coefficients) and its own sums. features:
     those of the points with their missing coordinates at 0 (N, P) or made per chunk; weights (N,), (R, N) one
     vector a row (the bootstrap's replicates), or None; check: called before each chunk (a fit's CancelToken.check,
     as in gaussian.e_step_statistics: errors.Cancelled stops the E-step there).
@@ -126,7 +126,7 @@ def patterned_whitened(
     gaussian.use_whitened), on the CPU: the points sorted by pattern with their missing coordinates at 0 in the
     lifted layout z = [1; x^T] (1 + D, N); each pattern's padded L^-1 (n_pat, R, K, D, D) and means at 0 on its
     missing coordinates (n_pat, R, K, D) (a missing coordinate's whitened value is then 0), and constants
-    (n_pat, R, K) (conditional.pattern_constants); weights and check as there. Returns the same as
+    (n_pat, R, K) (PatternAlgebra.whitened); weights and check as there. Returns the same as
     patterned_statistics."""
     d, n = z.shape[0] - 1, z.shape[1]
     n_pat, r, k = const.shape

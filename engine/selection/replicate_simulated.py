@@ -83,7 +83,7 @@ def simulated_sources(
 class SimulatedMissing(MissingPoints):
     """The parametric bootstrap's E-step on data with missing values: each restart row r over its own points, all
     missing the same cells (simulated_holes), so ONE sort by pattern serves them all and each E-step's patterns'
-    algebra (padded precisions, coefficients, completed sums) is batched over the rows; only the fused pass over the
+    algebra (pattern_algebra.PatternAlgebra) is batched over the rows; only the fused pass over the
     points runs row by row, over each row's own. ExactEM says which rows each E-step is for (use_rows)."""
 
     per_row = True
