@@ -1,0 +1,48 @@
+"""A new user's try on Xvfb (issue: five window problems): draw mode after new data, the memory limit at Run,
+the lower panel's scroll and the selection chart's range after new data, the Generate dialog's last values,
+texts cut in the panel, the plot and the status bar."""
+
+from __future__ import annotations
+
+import numpy as np
+from gui_helpers import run_fit, set_controls, two_clusters
+from PySide6.QtWidgets import QApplication
+
+import engine
+
+
+def _settle(n: int = 5) -> None:
+    for _ in range(n):
+        QApplication.processEvents()
+
+
+def _csv(path, points: np.ndarray) -> str:
+    np.savetxt(path, points, delimiter=",", header="a,b", comments="")
+    return str(path)
+
+
+def test_new_data_from_a_file_or_generate_turns_draw_mode_off(qtbot, window, tmp_path) -> None:
+    """Clear turned draw mode on and it stayed on: a click on a file's data quietly added a point to it."""
+    window.data.clear_points()
+    assert window.controls.draw_button.isChecked() and window.plot.view_box.draw_mode  # an empty canvas: draw
+    window.data.add_points(np.array([[0.0, 0.0]]))
+    assert window.controls.draw_button.isChecked()  # drawing goes on while the user draws
+    shown = []
+    window.data.open_path(_csv(tmp_path / "two.csv", two_clusters(0, 40)), on_shown=lambda: shown.append(1))
+    qtbot.waitUntil(lambda: window.state.dataset.source.endswith("two.csv"), timeout=30_000)
+    assert not window.controls.draw_button.isChecked() and not window.plot.view_box.draw_mode
+    window.controls.draw_button.setChecked(True)
+    p = engine.FORUM_PRESET
+    window.data.generate(p["weights"], p["means"], p["covariances"], 50, 1)
+    qtbot.waitUntil(lambda: window.state.dataset.source.startswith("generated"), timeout=30_000)
+    assert not window.controls.draw_button.isChecked() and not window.plot.view_box.draw_mode
+
+
+def test_run_refuses_a_mistyped_memory_limit(qtbot, window) -> None:
+    """'5x' in Memory limit was only checked when a file was opened: Run fitted as if it were empty."""
+    set_controls(window, memory_limit="5x")
+    assert not window.run_control.start_fit()
+    assert window.messages.last_error == "Memory limit takes a size such as 256M, 2G or 1000000 (bytes), got '5x'"
+    assert not window.state.job_active and window.state.latest is None  # nothing fitted
+    set_controls(window, memory_limit="2G")
+    assert run_fit(qtbot, window) in ("converged", "max_iter")
