@@ -56,6 +56,8 @@ class DataControl:
         self.column_picker = None
         self.missing_question = None  # the question a file with missing cells asks (a test answers it)
         self._opening = 0  # counts files being opened: only the latest one is shown
+        # the Generate dialog's last accepted values: (N, seed, (weights, means, covariances) as typed)
+        self._last_generated: tuple | None = None
 
     def show_demo(self) -> None:
         """The forum preset (N=1000, seed 0): the data the Pyro forum recipe was written for."""
@@ -160,10 +162,19 @@ class DataControl:
         self.controls.draw_button.setChecked(True)  # an empty canvas: drawing is what comes next
 
     def generate_dialog(self) -> None:
-        dialog = GenerateDialog(self.parent)
-        dialog.accepted.connect(lambda: self.generate(*dialog.mixture(), dialog.n.value(), dialog.seed.value()))
+        """The Generate dialog, with the values last generated from in this session (first: the forum preset, N
+        1000, seed 0); Cancel leaves them as they were."""
+        last = self._last_generated
+        dialog = GenerateDialog(self.parent) if last is None else GenerateDialog(self.parent, *last)
+        dialog.accepted.connect(lambda: self._generate_from(dialog))
         dialog.open()
         self.messages.keep(dialog)
+
+    def _generate_from(self, dialog: GenerateDialog) -> None:
+        """The dialog's OK: its values are remembered as typed (weights unnormalised), then sampled from."""
+        n, seed = dialog.n.value(), dialog.seed.value()
+        self._last_generated = (n, seed, dialog.parsed())
+        self.generate(*dialog.mixture(), n, seed)
 
     def generate(self, weights, means, covariances, n: int, seed: int) -> None:
         """Sample n points from the mixture (in the background: a million points take longer than the event loop

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 from gui_helpers import run_fit, set_controls, two_clusters
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QDialogButtonBox
 
 import engine
 
@@ -46,3 +46,42 @@ def test_run_refuses_a_mistyped_memory_limit(qtbot, window) -> None:
     assert not window.state.job_active and window.state.latest is None  # nothing fitted
     set_controls(window, memory_limit="2G")
     assert run_fit(qtbot, window) in ("converged", "max_iter")
+
+
+def _generate_dialog(window):
+    window.data.generate_dialog()
+    dialog = window.messages.boxes[-1]
+    assert dialog.isVisible()
+    return dialog
+
+
+def test_the_generate_dialog_reopens_with_the_values_last_used_and_cancel_keeps_them(qtbot, window) -> None:
+    """It reopened at its defaults (the forum preset, seed 0): a user changing one number had to type all again."""
+    dialog = _generate_dialog(window)
+    dialog.dimensions.setValue(3)  # K well separated 3-D components
+    for row, weight in enumerate(("0.5", "0.25", "0.25")):
+        dialog.table.item(row, 0).setText(weight)
+    dialog.table.item(1, 1).setText("0.123456789, 1, 2")  # more digits than a cell shows by default
+    dialog.n.setValue(321)
+    dialog.seed.setValue(7)
+    typed = [[dialog.table.item(r, c).text() for c in range(3)] for r in range(dialog.table.rowCount())]
+    ok = dialog.buttons.button(QDialogButtonBox.StandardButton.Ok)
+    assert ok.isEnabled(), dialog.message.text()
+    ok.click()
+    qtbot.waitUntil(lambda: window.state.dataset.source == "generated: K=3, D=3, N=321, seed 7", timeout=30_000)
+    weights, means, covariances = dialog.parsed()
+    expected, _ = engine.sample_mixture(weights, means, covariances, 321, 7)
+    np.testing.assert_array_equal(window.state.dataset.points, expected)
+
+    again = _generate_dialog(window)
+    assert (again.d, again.n.value(), again.seed.value()) == (3, 321, 7)
+    assert again.table.item(0, 0).text() == "0.5" and again.table.item(1, 1).text() == "0.123456789, 1, 2"
+    for a, b in zip(again.parsed(), dialog.parsed(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert len(typed) == again.table.rowCount()
+    again.seed.setValue(99)
+    again.dimensions.setValue(2)
+    again.reject()  # Cancel: nothing remembered
+    third = _generate_dialog(window)
+    assert (third.d, third.n.value(), third.seed.value()) == (3, 321, 7)
+    third.reject()
