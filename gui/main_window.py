@@ -154,6 +154,7 @@ class MainWindow(QMainWindow):
         self.lower.setWidgetResizable(True)
         self.lower.setFrameShape(QScrollArea.Shape.NoFrame)
         self.lower.setMinimumHeight(self.ll_plot.minimumHeight())  # the chart's axis titles never below the fold
+        self.tabs.currentChanged.connect(self._show_tab_bar)
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.addWidget(top)
         self.splitter.addWidget(self.lower)
@@ -198,6 +199,11 @@ class MainWindow(QMainWindow):
             policy = shown if i == current else ignored
             self.tabs.widget(i).setSizePolicy(policy, policy)
         self.tabs.updateGeometry()
+
+    def _show_tab_bar(self) -> None:
+        """Another tab: the lower panel scrolls back to its top, so that the tab bar and the log-likelihood chart's
+        top are in view (a panel left scrolled down by the tab before showed neither)."""
+        self.lower.verticalScrollBar().setValue(0)
 
     # ================================================================== wiring
     def _build_controllers(self) -> None:

@@ -9,6 +9,7 @@ from gui_helpers import run_fit, set_controls, two_clusters
 from PySide6.QtWidgets import QApplication, QDialogButtonBox
 
 import engine
+from gui.views.selection_chart import criterion_value
 
 
 def _settle(n: int = 5) -> None:
@@ -85,3 +86,51 @@ def test_the_generate_dialog_reopens_with_the_values_last_used_and_cancel_keeps_
     third = _generate_dialog(window)
     assert (third.d, third.n.value(), third.seed.value()) == (3, 321, 7)
     third.reject()
+
+
+def _select(qtbot, window, click: bool = True) -> None:
+    """Run a small model selection (K 1-2, two models) from the tab's button (focused, as a click leaves it)."""
+    view = window.selection
+    window.tabs.setCurrentWidget(view)
+    view.k_from.setValue(1)
+    view.k_to.setValue(2)
+    view.restarts.setValue(1)
+    for name, box in view.types.items():
+        box.setChecked(name in ("full", "spherical"))
+    view.run_button.setFocus()
+    view.run_button.click()
+    qtbot.waitUntil(lambda: not view.running, timeout=60_000)
+    _settle()
+
+
+def test_a_selection_run_leaves_the_lower_panel_scrolled_at_its_top(qtbot, window) -> None:
+    """At 1280 x 860 the Model selection tab scrolls; at a run's end its Stop button was disabled with the focus,
+    the focus went down the tab chain and the panel scrolled there: tab bar and chart top out of view."""
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=5_000)
+    bar = window.lower.verticalScrollBar()
+    _select(qtbot, window)
+    assert bar.maximum() > 0  # the tab scrolls (as designed)
+    assert bar.value() == 0
+    assert window.selection.run_button.hasFocus()  # the focus is back on Run selection, not down the chain
+    bar.setValue(bar.maximum())  # the user scrolls down, then changes tabs: the new tab shows from its top
+    window.tabs.setCurrentWidget(window.table)
+    _settle()
+    assert bar.value() == 0
+
+
+def test_new_data_empties_the_selection_chart_and_its_axes(qtbot, window) -> None:
+    """After new data the selection chart was empty but kept the old data's axis ranges (BIC 9200-9800)."""
+    _select(qtbot, window)
+    chart = window.selection.chart
+    (x0, x1), (y0, y1) = chart.viewRange()
+    assert y0 > 1000 and x0 < 1 < 2 < x1  # the demo's BIC values and K 1-2
+    fresh = type(chart)()
+    window.data.set_dataset(engine.Dataset(two_clusters(1, 60), ("a", "b"), (0, 1), "two clusters"))
+    _settle()
+    assert not chart.curves and not chart.labels and chart.best is None
+    assert chart.viewRange() == fresh.viewRange()  # the axes of a chart that never drew
+    _select(qtbot, window)  # the next run ranges them again, on the new data's values
+    new = [criterion_value(e, "BIC") for e in window.selection.entries]
+    (_, _), (y0, y1) = chart.viewRange()
+    assert y0 <= min(new) and max(new) <= y1 and y1 - y0 < 2 * (max(new) - min(new)) + 50
