@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
@@ -53,6 +53,7 @@ from .views.param_table import ParamTable
 from .views.plot_style import add_light_grid
 from .views.plot_view import PlotView
 from .views.selection_view import SelectionView
+from .views.status_bar import StatusBar
 from .views.timeline import Timeline
 
 PLOT_MIN_HEIGHT = 200  # pixels: at any window size the plot stays a plot
@@ -71,6 +72,7 @@ class MainWindow(QMainWindow):
         self.state = WindowState(self)  # a child: deleted with the window, on the GUI thread
         self.messages = Messages(self)
         self.tasks = Background(self)
+        self._widened = False  # the Controls dock was widened for its choices (on the first show)
         self._build_widgets()
         self._build_controllers()
         self.menus = Menus(self)
@@ -175,14 +177,15 @@ class MainWindow(QMainWindow):
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll_bar = scroll.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
         scroll.setMinimumWidth(self.controls.minimumSizeHint().width() + scroll_bar + 2 * scroll.frameWidth())
-        dock = QDockWidget("Controls", self)
+        self.dock = dock = QDockWidget("Controls", self)
         dock.setObjectName("controls")
         dock.setWidget(scroll)
         dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
 
     def _build_status(self) -> None:
-        """The permanent labels of the status bar."""
+        """The status bar (a long note ends in '…' before them) and its permanent labels."""
+        self.setStatusBar(StatusBar())
         self.state_label = QLabel("idle")
         self.iter_label = QLabel("iteration –")
         self.ll_label = QLabel("log-likelihood –")
@@ -190,6 +193,20 @@ class MainWindow(QMainWindow):
         for w in (self.state_label, self.iter_label, self.ll_label, self.speed_label):
             w.setMinimumWidth(120)
             self.statusBar().addPermanentWidget(w)
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        if not self._widened:  # once laid out: the combo boxes' room is known
+            self._widened = True
+            QTimer.singleShot(0, self.widen_controls)
+
+    def widen_controls(self) -> None:
+        """The Controls dock as wide as its choices need to show whole ('default (kmeans++)', 'imported
+        parameters'), where the window has the room (the plot keeps its own minimum); in a smaller window they
+        are cut with '…' and whole in their tooltips."""
+        extra = self.controls.missing_width()
+        if extra:
+            self.resizeDocks([self.dock], [self.dock.width() + extra], Qt.Orientation.Horizontal)
 
     def _size_tabs(self, current: int) -> None:
         """The tabs ask for the room of the tab shown, not of the largest one (the Parameters tab does not scroll

@@ -5,10 +5,14 @@ texts cut in the panel, the plot and the status bar."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from gui_helpers import run_fit, set_controls, two_clusters
-from PySide6.QtWidgets import QApplication, QDialogButtonBox
+from PySide6.QtCore import QRect, QRectF
+from PySide6.QtGui import QImage, QPainter
+from PySide6.QtWidgets import QApplication, QDialogButtonBox, QStyle, QStyleOptionComboBox
 
 import engine
+from gui.views.controls import IMPORTED_INIT
 from gui.views.selection_chart import criterion_value
 
 
@@ -134,3 +138,75 @@ def test_new_data_empties_the_selection_chart_and_its_axes(qtbot, window) -> Non
     new = [criterion_value(e, "BIC") for e in window.selection.entries]
     (_, _), (y0, y1) = chart.viewRange()
     assert y0 <= min(new) and max(new) <= y1 and y1 - y0 < 2 * (max(new) - min(new)) + 50
+
+
+def _tick_labels(plot, side: str) -> list[tuple[str, QRectF]]:
+    """The axis's tick labels as it draws them: (text, its rectangle in the plot widget's pixels)."""
+    axis = plot.getAxis(side)
+    image = QImage(8, 8, QImage.Format.Format_ARGB32)
+    painter = QPainter(image)
+    try:
+        _axis, _ticks, texts = axis.generateDrawSpecs(painter)
+    finally:
+        painter.end()
+    return [(text, plot.mapFromScene(axis.mapRectToScene(rect)).boundingRect()) for rect, _flags, text in texts]
+
+
+def test_the_plots_top_tick_label_is_whole(qtbot, window) -> None:
+    """The 1-D plot's top tick value ('0.25', at the view's top edge) was cut in half by the window's edge."""
+    window.data.generate(np.array([0.3, 0.7]), np.array([[0.0], [4.0]]), np.array([[[1.0]], [[2.0]]]), 400, 0)
+    qtbot.waitUntil(lambda: window.state.dataset.source.startswith("generated"), timeout=30_000)
+    plot = window.plot
+    for size in ((1280, 860), (1, 1)):  # the default size and the minimum size
+        window.resize(*size)
+        plot.setRange(yRange=(0.0, 0.25), padding=0)  # a tick at the very top, as the density's range had it
+        _settle()
+        labels = _tick_labels(plot, "left")
+        top = min(labels, key=lambda label: label[1].top())
+        assert float(top[0]) == pytest.approx(0.25)
+        assert plot.rect().contains(top[1]), (size, top)  # whole inside the plot's widget
+
+
+def test_a_long_status_note_ends_in_an_ellipsis_before_the_fit_state(window) -> None:
+    """A long note was cut mid-letter against the bar's 'converged' label, at the default and the minimum size."""
+    note = "identifiable:" + "x" * 400  # no space: nothing the cut could fall on
+    window.messages.note(note, 0)
+    bar, state = window.statusBar(), window.state_label
+    for size in ((1280, 860), (1, 1)):
+        window.resize(*size)
+        _settle()
+        image = bar.grab().toImage()
+        background = bar.palette().window().color().lightness()
+        gap = [
+            image.pixelColor(x, y).lightness() for x in range(state.x() - 9, state.x() - 2) for y in range(bar.height())
+        ]
+        assert min(gap) > background - 40, size  # no letter in the gap before the label
+        shown = bar.shown_message()
+        assert (
+            shown.endswith("…")
+            and note.startswith(shown[:-1])
+            and bar.fontMetrics().horizontalAdvance(shown) <= (bar.message_rect().width())
+        )
+        assert bar.currentMessage() == note and bar.toolTip() == note  # whole in the tooltip
+
+
+def _text_room(box) -> QRect:
+    """Where a combo box draws its text, as the style lays it out (no icon: the initialisation's items have none)."""
+    option = QStyleOptionComboBox()
+    box.initStyleOption(option)
+    style = box.style()
+    return style.subControlRect(QStyle.ComplexControl.CC_ComboBox, option, QStyle.SubControl.SC_ComboBoxEditField, box)
+
+
+def test_the_initialisation_shows_its_choice_whole_or_whole_in_its_tooltip(window) -> None:
+    """'default (kmea…' and 'imported para…' at the default size: the dock was at its narrowest."""
+    _settle()
+    init = window.controls.init
+    metrics = init.fontMetrics()
+    assert init.currentText() == "default (kmeans++)"
+    for text in (init.currentText(), IMPORTED_INIT):  # both whole at the default size
+        assert metrics.horizontalAdvance(text) <= _text_room(init).width(), text
+    window.resize(1, 1)  # the minimum size: the dock at its narrowest, the choice cut...
+    _settle()
+    assert metrics.horizontalAdvance(init.currentText()) > _text_room(init).width()
+    assert init.whole_tip().startswith("default (kmeans++)\n\nHow each restart starts")  # ...whole in its tooltip
