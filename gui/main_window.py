@@ -50,7 +50,7 @@ from .views.menus import Menus, ShortcutsFirst
 from .views.messages import Messages
 from .views.pairs_view import PairsView
 from .views.param_table import ParamTable
-from .views.plot_style import add_light_grid
+from .views.plot_style import add_light_grid, room_for_edge_ticks
 from .views.plot_view import PlotView
 from .views.selection_view import SelectionView
 from .views.status_bar import StatusBar
@@ -111,8 +111,9 @@ class MainWindow(QMainWindow):
         self.ll_plot.setLabel("bottom", "iteration")
         self.ll_plot.setLabel("left", LL_LABEL)
         self.ll_plot.setToolTip("the mean log-likelihood per point at each iteration")
-        self.ll_plot.setMinimumHeight(chart_min_height(self.ll_plot))
         add_light_grid(self.ll_plot)
+        room_for_edge_ticks(self.ll_plot)
+        self.ll_plot.setMinimumHeight(chart_min_height(self.ll_plot))
         self.ll_curve = self.ll_plot.plot([], [], pen=pg.mkPen("#1f4e79", width=2))
         self.ll_marker = pg.InfiniteLine(angle=90, pen=pg.mkPen("#888", style=Qt.PenStyle.DashLine))
         self.ll_plot.addItem(self.ll_marker)
@@ -320,7 +321,8 @@ class MainWindow(QMainWindow):
 def chart_min_height(chart: pg.PlotWidget) -> int:
     """The least height (pixels) at which the chart shows both axis titles whole: its bottom axis (a line of tick
     values over its title, each about a title's box high: the axis lays itself out only once drawn) under a left
-    axis as long as its rotated title."""
+    axis as long as its rotated title, under the room kept above the view (plot_style.room_for_edge_ticks)."""
     left = chart.getAxis("left")
     title = QFontMetrics(left.label.font()).horizontalAdvance(left.label.toPlainText().strip())
-    return int(np.ceil(2 * left.label.boundingRect().height() + title + 2 * CHART_MARGIN))
+    above = chart.plotItem.layout.getContentsMargins()[1]
+    return int(np.ceil(2 * left.label.boundingRect().height() + title + 2 * CHART_MARGIN + above))

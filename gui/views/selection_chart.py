@@ -13,7 +13,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtGui import QColor, QFont
 
 from .model_style import line_style, model_name
-from .plot_style import add_light_grid
+from .plot_style import add_light_grid, room_for_edge_ticks
 
 CRITERIA = ("BIC", "ICL", "AIC")
 HIGHLIGHTED = 3  # models drawn thick and labelled
@@ -59,6 +59,7 @@ class SelectionChart(pg.PlotWidget):
     def __init__(self, parent=None) -> None:
         super().__init__(parent, background="w")
         add_light_grid(self)
+        room_for_edge_ticks(self)
         self.setLabel("bottom", "K (components)")
         self.getAxis("bottom").setTickSpacing(1, 1)  # K is a whole number: no ticks at 1.5
         self.setLabel("left", "BIC")  # short enough for a small chart; "lower is better" is said in the text

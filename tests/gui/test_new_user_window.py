@@ -165,6 +165,13 @@ def test_the_plots_top_tick_label_is_whole(qtbot, window) -> None:
         top = min(labels, key=lambda label: label[1].top())
         assert float(top[0]) == pytest.approx(0.25)
         assert plot.rect().contains(top[1]), (size, top)  # whole inside the plot's widget
+    window.resize(1280, 860)
+    window.tabs.setCurrentWidget(window.selection)
+    for chart in (window.ll_plot, window.selection.chart):  # the charts below it, empty: their range is 0 to 1
+        chart.setRange(yRange=(0.0, 1.0), padding=0)
+        _settle()
+        top = min(_tick_labels(chart, "left"), key=lambda label: label[1].top())
+        assert float(top[0]) == pytest.approx(1.0) and chart.rect().contains(top[1]), (chart, top)
 
 
 def test_a_long_status_note_ends_in_an_ellipsis_before_the_fit_state(window) -> None:
