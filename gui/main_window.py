@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
@@ -50,9 +50,10 @@ from .views.menus import Menus, ShortcutsFirst
 from .views.messages import Messages
 from .views.pairs_view import PairsView
 from .views.param_table import ParamTable
-from .views.plot_style import add_light_grid
+from .views.plot_style import add_light_grid, room_for_edge_ticks
 from .views.plot_view import PlotView
 from .views.selection_view import SelectionView
+from .views.status_bar import StatusBar
 from .views.timeline import Timeline
 
 PLOT_MIN_HEIGHT = 200  # pixels: at any window size the plot stays a plot
@@ -71,6 +72,7 @@ class MainWindow(QMainWindow):
         self.state = WindowState(self)  # a child: deleted with the window, on the GUI thread
         self.messages = Messages(self)
         self.tasks = Background(self)
+        self._widened = False  # the Controls dock was widened for its choices (on the first show)
         self._build_widgets()
         self._build_controllers()
         self.menus = Menus(self)
@@ -109,8 +111,9 @@ class MainWindow(QMainWindow):
         self.ll_plot.setLabel("bottom", "iteration")
         self.ll_plot.setLabel("left", LL_LABEL)
         self.ll_plot.setToolTip("the mean log-likelihood per point at each iteration")
-        self.ll_plot.setMinimumHeight(chart_min_height(self.ll_plot))
         add_light_grid(self.ll_plot)
+        room_for_edge_ticks(self.ll_plot)
+        self.ll_plot.setMinimumHeight(chart_min_height(self.ll_plot))
         self.ll_curve = self.ll_plot.plot([], [], pen=pg.mkPen("#1f4e79", width=2))
         self.ll_marker = pg.InfiniteLine(angle=90, pen=pg.mkPen("#888", style=Qt.PenStyle.DashLine))
         self.ll_plot.addItem(self.ll_marker)
@@ -154,6 +157,7 @@ class MainWindow(QMainWindow):
         self.lower.setWidgetResizable(True)
         self.lower.setFrameShape(QScrollArea.Shape.NoFrame)
         self.lower.setMinimumHeight(self.ll_plot.minimumHeight())  # the chart's axis titles never below the fold
+        self.tabs.currentChanged.connect(self._show_tab_bar)
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.addWidget(top)
         self.splitter.addWidget(self.lower)
@@ -174,14 +178,15 @@ class MainWindow(QMainWindow):
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll_bar = scroll.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
         scroll.setMinimumWidth(self.controls.minimumSizeHint().width() + scroll_bar + 2 * scroll.frameWidth())
-        dock = QDockWidget("Controls", self)
+        self.dock = dock = QDockWidget("Controls", self)
         dock.setObjectName("controls")
         dock.setWidget(scroll)
         dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
 
     def _build_status(self) -> None:
-        """The permanent labels of the status bar."""
+        """The status bar (a long note ends in '…' before them) and its permanent labels."""
+        self.setStatusBar(StatusBar())
         self.state_label = QLabel("idle")
         self.iter_label = QLabel("iteration –")
         self.ll_label = QLabel("log-likelihood –")
@@ -189,6 +194,20 @@ class MainWindow(QMainWindow):
         for w in (self.state_label, self.iter_label, self.ll_label, self.speed_label):
             w.setMinimumWidth(120)
             self.statusBar().addPermanentWidget(w)
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        if not self._widened:  # once laid out: the combo boxes' room is known
+            self._widened = True
+            QTimer.singleShot(0, self.widen_controls)
+
+    def widen_controls(self) -> None:
+        """The Controls dock as wide as its choices need to show whole ('default (kmeans++)', 'imported
+        parameters'), where the window has the room (the plot keeps its own minimum); in a smaller window they
+        are cut with '…' and whole in their tooltips."""
+        extra = self.controls.missing_width()
+        if extra:
+            self.resizeDocks([self.dock], [self.dock.width() + extra], Qt.Orientation.Horizontal)
 
     def _size_tabs(self, current: int) -> None:
         """The tabs ask for the room of the tab shown, not of the largest one (the Parameters tab does not scroll
@@ -198,6 +217,11 @@ class MainWindow(QMainWindow):
             policy = shown if i == current else ignored
             self.tabs.widget(i).setSizePolicy(policy, policy)
         self.tabs.updateGeometry()
+
+    def _show_tab_bar(self) -> None:
+        """Another tab: the lower panel scrolls back to its top, so that the tab bar and the log-likelihood chart's
+        top are in view (a panel left scrolled down by the tab before showed neither)."""
+        self.lower.verticalScrollBar().setValue(0)
 
     # ================================================================== wiring
     def _build_controllers(self) -> None:
@@ -297,7 +321,8 @@ class MainWindow(QMainWindow):
 def chart_min_height(chart: pg.PlotWidget) -> int:
     """The least height (pixels) at which the chart shows both axis titles whole: its bottom axis (a line of tick
     values over its title, each about a title's box high: the axis lays itself out only once drawn) under a left
-    axis as long as its rotated title."""
+    axis as long as its rotated title, under the room kept above the view (plot_style.room_for_edge_ticks)."""
     left = chart.getAxis("left")
     title = QFontMetrics(left.label.font()).horizontalAdvance(left.label.toPlainText().strip())
-    return int(np.ceil(2 * left.label.boundingRect().height() + title + 2 * CHART_MARGIN))
+    above = chart.plotItem.layout.getContentsMargins()[1]
+    return int(np.ceil(2 * left.label.boundingRect().height() + title + 2 * CHART_MARGIN + above))

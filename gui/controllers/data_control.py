@@ -56,6 +56,8 @@ class DataControl:
         self.column_picker = None
         self.missing_question = None  # the question a file with missing cells asks (a test answers it)
         self._opening = 0  # counts files being opened: only the latest one is shown
+        # the Generate dialog's last accepted values: (N, seed, (weights, means, covariances) as typed)
+        self._last_generated: tuple | None = None
 
     def show_demo(self) -> None:
         """The forum preset (N=1000, seed 0): the data the Pyro forum recipe was written for."""
@@ -74,18 +76,21 @@ class DataControl:
         keep_range: bool = False,
         plot_columns: tuple[int, int] = (0, 1),
         weights: Weights | None = None,
+        by_hand: bool = False,
     ) -> None:
         """Show a new data set (engine.Dataset) with its engine.DataRef (None: the points themselves, an
         inline reference made with the scene); a running fit is stopped first. keep_range: the view stays
         put (points drawn by hand). plot_columns: the two columns the plot shows first (data of more than 2-D).
         weights: the points' frequency weights (a file's column), fitted and drawn with them; None: unweighted.
+        by_hand: the data was drawn (or cleared) on the plot: draw mode stays as it is; any other new data turns
+        it off (the user asked for that data, not a canvas: a click would quietly add a point to it).
 
         Nothing of the previous data's fit survives: paths, start circles, status, chart and iteration go back
         to "no fit yet", and a start imported or set for the old data goes back to the panel's initialisation.
         """
         import engine
 
-        token = self._replace_data(dataset, origin, weights=weights)
+        token = self._replace_data(dataset, origin, weights=weights, by_hand=by_hand)
         values = None if weights is None else weights.values
 
         def work():
@@ -103,10 +108,13 @@ class DataControl:
             self.messages.note(f"preparing {len(dataset.points):,} points…", 0)
             self.tasks.run(work, show, self.messages.failed("Could not show the data"))
 
-    def _replace_data(self, dataset, origin, stream=None, weights: Weights | None = None) -> int:
+    def _replace_data(self, dataset, origin, stream=None, weights: Weights | None = None, by_hand: bool = False) -> int:
         """New data in the state (WindowState.set_data; its token): the running fit stopped, the old data's start
-        dropped, and a file still loading superseded (it would replace this newer data: dropped when it comes)."""
+        dropped, a file still loading superseded (it would replace this newer data: dropped when it comes), and
+        draw mode off unless the data was drawn by hand."""
         self.run_control.stop_for_change("the data changed")
+        if not by_hand:
+            self.controls.draw_button.setChecked(False)
         self._forget_start()
         self._opening += 1
         return self.state.set_data(dataset, origin, stream, weights)
@@ -144,20 +152,29 @@ class DataControl:
         if not source.endswith("(edited by hand)") and source != "drawn by hand":
             source = f"{source} (edited by hand)".strip()
         columns = ds.columns if ds is not None and len(ds.columns) == DRAWN_DIMENSIONS else engine.unnamed_columns(2)
-        self.set_dataset(engine.Dataset(np.vstack([old, new]), columns, (0, 1), source), keep_range=True)
+        self.set_dataset(engine.Dataset(np.vstack([old, new]), columns, (0, 1), source), keep_range=True, by_hand=True)
 
     def clear_points(self) -> None:
         import engine
 
         empty = engine.Dataset(np.empty((0, 2)), engine.unnamed_columns(2), (0, 1), "drawn by hand")
-        self.set_dataset(empty, keep_range=True)
-        self.controls.draw_button.setChecked(True)
+        self.set_dataset(empty, keep_range=True, by_hand=True)
+        self.controls.draw_button.setChecked(True)  # an empty canvas: drawing is what comes next
 
     def generate_dialog(self) -> None:
-        dialog = GenerateDialog(self.parent)
-        dialog.accepted.connect(lambda: self.generate(*dialog.mixture(), dialog.n.value(), dialog.seed.value()))
+        """The Generate dialog, with the values last generated from in this session (first: the forum preset, N
+        1000, seed 0); Cancel leaves them as they were."""
+        last = self._last_generated
+        dialog = GenerateDialog(self.parent) if last is None else GenerateDialog(self.parent, *last)
+        dialog.accepted.connect(lambda: self._generate_from(dialog))
         dialog.open()
         self.messages.keep(dialog)
+
+    def _generate_from(self, dialog: GenerateDialog) -> None:
+        """The dialog's OK: its values are remembered as typed (weights unnormalised), then sampled from."""
+        n, seed = dialog.n.value(), dialog.seed.value()
+        self._last_generated = (n, seed, dialog.parsed())
+        self.generate(*dialog.mixture(), n, seed)
 
     def generate(self, weights, means, covariances, n: int, seed: int) -> None:
         """Sample n points from the mixture (in the background: a million points take longer than the event loop

@@ -168,6 +168,7 @@ class RunControl(QObject):
             return None
         try:
             config = self.controls.config()
+            self.controls.limit_bytes()  # checked at each run too, not only when a file opens: a typo stops here
             if self.state.stream is not None:  # read by chunks: a pass per iteration, whatever N
                 from engine import check_streamable
 

@@ -16,6 +16,7 @@ from ..scene.display_map import IDENTITY
 from ..scene.frames import Frame
 from ..scene.worker import FitJob, RunGate, run_fit
 from .elided_axis import ElidedAxis
+from .focus import take_turns
 from .palette import component_color, series_color
 from .plot_style import add_light_grid, no_si_prefix
 from .point_cloud import PointCloudItem
@@ -325,7 +326,7 @@ class CompareView(QWidget):
         self._dirty.clear()
         self._redraw.stop()
         self.verdict.setText("")
-        self.stop_button.setEnabled(False)
+        take_turns(self.run_button, self.stop_button)
         self.scene = scene
         for algorithm, panel in self.panels.items():
             panel.show_scene(scene)
@@ -400,5 +401,5 @@ class CompareView(QWidget):
                 self._redraw.stop()
                 self._draw()
                 self.verdict.setText(explain(self.last))
-                self.stop_button.setEnabled(False)
+                take_turns(self.run_button, self.stop_button)
                 self.finished.emit()

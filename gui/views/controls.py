@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..scene.big_data import MACHINE
-from .model_choices import PriorChoice, combo, covariance_combo, prior_refusal
+from .model_choices import ChoiceBox, PriorChoice, combo, covariance_combo, prior_refusal
 
 DEFAULT_INIT = "(algorithm's default)"
 K_RANGE = (1, 50)
@@ -169,6 +169,12 @@ class ControlPanel(QWidget):
         grid.addLayout(where, 3, 0, 1, 2)
         grid.addWidget(self.engine_label, 4, 0, 1, 2)
         return box
+
+    def missing_width(self) -> int:
+        """How many pixels wider the panel must be for every choice of its combo boxes (and the initialisation's
+        'imported parameters') to show whole; 0 when they do."""
+        boxes = self.findChildren(ChoiceBox)
+        return max((b.missing_width((IMPORTED_INIT,) if b is self.init else ()) for b in boxes), default=0)
 
     def _show_where(self) -> None:
         self.scheduler.setEnabled(self.where_box.currentIndex() == 2)

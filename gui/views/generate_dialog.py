@@ -35,7 +35,9 @@ MAX_POINTS = 5_000_000
 class GenerateDialog(QDialog):
     """Edit a mixture; `mixture()` returns (weights, means, covariances) once valid."""
 
-    def __init__(self, parent=None, n: int = 1000, seed: int = 0) -> None:
+    def __init__(self, parent=None, n: int = 1000, seed: int = 0, mixture=None) -> None:
+        """mixture: (weights (K,), means (K, D), covariances (K, D, D)) to start from (the last used); None: the
+        forum preset."""
         super().__init__(parent)
         self.setWindowTitle("Generate data")
         self.table = QTableWidget(0, len(COLUMNS))
@@ -82,7 +84,10 @@ class GenerateDialog(QDialog):
         layout.addWidget(self.buttons)
         self.table.itemChanged.connect(lambda _item: self.validate())
         self.resize(640, 380)
-        self.load_preset()
+        if mixture is None:
+            self.load_preset()
+        else:
+            self.set_mixture(*mixture)
 
     @property
     def d(self) -> int:
@@ -124,10 +129,10 @@ class GenerateDialog(QDialog):
         self.table.setRowCount(len(weights))
         for k, (w, m, c) in enumerate(zip(weights, means, covariances, strict=True)):
             if d == 2:
-                values = [f"{v:.6g}" for v in (w, m[0], m[1], c[0][0], c[0][1], c[1][0], c[1][1])]
+                values = [_text(v) for v in (w, m[0], m[1], c[0][0], c[0][1], c[1][0], c[1][1])]
             else:
-                rows = "; ".join(", ".join(f"{v:.6g}" for v in row) for row in np.asarray(c))
-                values = [repr(float(w)), ", ".join(f"{v:.6g}" for v in m), rows]  # weights whole: they sum to 1
+                rows = "; ".join(", ".join(_text(v) for v in row) for row in np.asarray(c))
+                values = [repr(float(w)), ", ".join(_text(v) for v in m), rows]  # weights whole: they sum to 1
             for col, text in enumerate(values):
                 self.table.setItem(k, col, QTableWidgetItem(text))
             self.table.setVerticalHeaderItem(k, QTableWidgetItem(f"■ {k}"))
@@ -211,6 +216,13 @@ class GenerateDialog(QDialog):
             ok = True
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(ok)
         return ok
+
+
+def _text(value: float) -> str:
+    """A cell's text: 6 significant digits where they are the number, else every digit (a mixture shown again
+    samples the same points)."""
+    short = f"{value:.6g}"
+    return short if float(short) == float(value) else repr(float(value))
 
 
 def _numbers(text: str, component: int, what: str, count: int | None) -> list[float]:

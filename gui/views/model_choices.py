@@ -4,11 +4,12 @@ then shows 'none', disabled, its tooltip saying why) and comes back with one tha
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QEvent, QSettings, Qt
 from PySide6.QtGui import QIcon
-from PySide6.QtWidgets import QComboBox
+from PySide6.QtWidgets import QComboBox, QStyle, QStyleOptionComboBox, QToolTip
 
 COMBO_MIN_CHARACTERS = 6  # a combo box's narrowest width: its text elides there (the list shows it whole)
+ICON_GAP = 4  # pixels between a combo box's icon and its text (Qt's styles)
 PRIOR_ITEMS = ("none", "mclust's default")  # index 1: FitConfig.prior = "default"
 PRIOR_TIP = (
     "mclust's default conjugate prior (priorControl(); Fraley & Raftery 2007), fitted by MAP EM: it keeps the "
@@ -21,12 +22,52 @@ STREAMED_PRIOR = (
 )
 
 
-def combo(items) -> QComboBox:
-    """A combo box that may be narrower than its longest item, so that the panel fits a small window's dock."""
-    c = QComboBox()
+class ChoiceBox(QComboBox):
+    """A combo box that may be narrower than its longest item (the panel fits a small window's dock); where its
+    choice is cut ('default (kmea…'), its tooltip starts with the whole choice."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.setMinimumContentsLength(COMBO_MIN_CHARACTERS)
+
+    def text_room(self) -> int:
+        """The pixels the choice's text has (the edit field less the icon, as the style draws it)."""
+        option = QStyleOptionComboBox()
+        self.initStyleOption(option)
+        field = self.style().subControlRect(
+            QStyle.ComplexControl.CC_ComboBox, option, QStyle.SubControl.SC_ComboBoxEditField, self
+        )
+        icon = self.iconSize().width() + ICON_GAP if not self.itemIcon(self.currentIndex()).isNull() else 0
+        return field.width() - icon
+
+    def missing_width(self, texts: tuple[str, ...] = ()) -> int:
+        """How many pixels wider the box must be to show each of its items (and texts) whole; 0 when it is."""
+        metrics = self.fontMetrics()
+        widths = [metrics.horizontalAdvance(t) for t in (*(self.itemText(i) for i in range(self.count())), *texts)]
+        return max(0, max(widths, default=0) - self.text_room())
+
+    def cut(self) -> bool:
+        """Whether the choice shown is cut to fit the box."""
+        return self.fontMetrics().horizontalAdvance(self.currentText()) > self.text_room()
+
+    def whole_tip(self) -> str:
+        """The tooltip: the whole choice first where it is cut, then the box's own tooltip."""
+        if not self.cut():
+            return self.toolTip()
+        return self.currentText() + (f"\n\n{self.toolTip()}" if self.toolTip() else "")
+
+    def event(self, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.ToolTip and self.cut():
+            QToolTip.showText(event.globalPos(), self.whole_tip(), self)
+            return True
+        return super().event(event)
+
+
+def combo(items) -> ChoiceBox:
+    """A ChoiceBox of these items."""
+    c = ChoiceBox()
     c.addItems(list(items))
-    c.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-    c.setMinimumContentsLength(COMBO_MIN_CHARACTERS)
     return c
 
 
@@ -67,14 +108,12 @@ def prior_refusal(algorithm: str, covariance_type: str, streamed: bool) -> str:
     return ""
 
 
-class PriorChoice(QComboBox):
+class PriorChoice(ChoiceBox):
     """none / mclust's default. `wanted` is the user's choice; `prior()` what a fit uses (None while refused)."""
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.addItems(list(PRIOR_ITEMS))
-        self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.setMinimumContentsLength(COMBO_MIN_CHARACTERS)
         self.setToolTip(PRIOR_TIP)
         self.wanted = 0  # the index the user chose (kept while refused)
         self.refusal = ""

@@ -3,9 +3,12 @@ prefixes, and the density image as PNG for the SVG export."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QFontMetricsF
 
 from .palette import component_color
 
@@ -29,6 +32,14 @@ def no_si_prefix(axis: pg.AxisItem) -> None:
     that moment) and then keeps it; with no range enabled for prefixes that computation gives none."""
     axis.setSIPrefixEnableRanges(((0.0, -1.0),))  # an empty range: no value ever gets a prefix
     axis.enableAutoSIPrefix(False)
+
+
+def room_for_edge_ticks(plot: pg.PlotWidget) -> None:
+    """Room above the view for half a tick label: a value on the view's top edge ('0.25' over a 1-D density, the
+    last value of a range) is centred on it and was cut in half by the widget's edge."""
+    left, top, right, bottom = plot.plotItem.layout.getContentsMargins()
+    half = math.ceil(QFontMetricsF(plot.font()).height() / 2)
+    plot.plotItem.layout.setContentsMargins(left, max(top, half), right, bottom)
 
 
 def add_light_grid(plot: pg.PlotWidget) -> None:

@@ -19,7 +19,16 @@ from .missing_ticks import tick_item, tick_lines
 from .palette import component_color
 from .plot_handles import StartHandles
 from .plot_hover import PointHover
-from .plot_style import CONTOUR_PEN, MIXTURE_PEN, add_light_grid, density_lut, ellipse_pen, no_si_prefix, png_base64
+from .plot_style import (
+    CONTOUR_PEN,
+    MIXTURE_PEN,
+    add_light_grid,
+    density_lut,
+    ellipse_pen,
+    no_si_prefix,
+    png_base64,
+    room_for_edge_ticks,
+)
 from .point_cloud import POINT_PX, PointCloudItem
 
 SPRAY_PX = 12  # radius of the spray when dragging in draw mode
@@ -64,6 +73,20 @@ class DrawingViewBox(pg.ViewBox):
         super().mouseDragEvent(ev, axis)
 
 
+def histogram_item() -> pg.PlotCurveItem:
+    """1-D data's density histogram (empty), filled, under everything else."""
+    item = pg.PlotCurveItem(
+        x=np.zeros(1),
+        y=np.zeros(0),
+        stepMode="center",
+        fillLevel=0,
+        brush=pg.mkBrush(200, 208, 222),
+        pen=pg.mkPen(150, 160, 180),
+    )
+    item.setZValue(-10)
+    return item
+
+
 class PlotView(StartHandles, PointHover, pg.PlotWidget):
     """The main plot. `show_scene` when the data changes, `show_frame` for every snapshot frame."""
 
@@ -73,9 +96,10 @@ class PlotView(StartHandles, PointHover, pg.PlotWidget):
     def __init__(self, parent=None) -> None:
         self.view_box = DrawingViewBox()
         # long column names as titles: cut at the end with '…', not at both edges (elided_axis.py)
-        super().__init__(parent, viewBox=self.view_box, axisItems={s: ElidedAxis(s) for s in ("bottom", "left")})
-        self.setBackground("w")
+        axes = {s: ElidedAxis(s) for s in ("bottom", "left")}
+        super().__init__(parent, background="w", viewBox=self.view_box, axisItems=axes)
         add_light_grid(self)
+        room_for_edge_ticks(self)
         for axis in ("left", "bottom"):  # a view's axes are in data units: no "(x0.001)" rescaling
             no_si_prefix(self.plotItem.getAxis(axis))
         self.scene_data: DataScene | None = None
@@ -88,15 +112,7 @@ class PlotView(StartHandles, PointHover, pg.PlotWidget):
         self.image = pg.ImageItem()
         self.image.setLookupTable(density_lut())
         # 1-D data: its density histogram (the points are a rug below it)
-        self.histogram = pg.PlotCurveItem(
-            x=np.zeros(1),
-            y=np.zeros(0),
-            stepMode="center",
-            fillLevel=0,
-            brush=pg.mkBrush(200, 208, 222),
-            pen=pg.mkPen(150, 160, 180),
-        )
-        self.histogram.setZValue(-10)
+        self.histogram = histogram_item()
         self.addItem(self.histogram)
         self.points = PointCloudItem()
         self.missing_ticks: pg.PlotCurveItem | None = None  # made for the first data with missing values

@@ -13,7 +13,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtGui import QColor, QFont
 
 from .model_style import line_style, model_name
-from .plot_style import add_light_grid
+from .plot_style import add_light_grid, room_for_edge_ticks
 
 CRITERIA = ("BIC", "ICL", "AIC")
 HIGHLIGHTED = 3  # models drawn thick and labelled
@@ -24,6 +24,7 @@ BIG, SMALL = 9, 5  # marker sizes (pixels)
 LABEL_ANCHORS = ((-0.15, 1.1), (-0.15, -0.1), (1.15, 1.1))
 LINES_A_STEP = 4  # lines set in one piece of a redraw: a piece stays well inside a turn of the event loop
 FADED = 150  # alpha (of 255) of a thin line: the best ones stand out, the rest stay readable
+EMPTY_RANGE = (0.0, 1.0)  # both axes of a chart with no points (pyqtgraph's own for an empty plot)
 
 
 def criterion_value(entry, criterion: str) -> float | None:
@@ -58,6 +59,7 @@ class SelectionChart(pg.PlotWidget):
     def __init__(self, parent=None) -> None:
         super().__init__(parent, background="w")
         add_light_grid(self)
+        room_for_edge_ticks(self)
         self.setLabel("bottom", "K (components)")
         self.getAxis("bottom").setTickSpacing(1, 1)  # K is a whole number: no ticks at 1.5
         self.setLabel("left", "BIC")  # short enough for a small chart; "lower is better" is said in the text
@@ -169,12 +171,18 @@ class SelectionChart(pg.PlotWidget):
             self.labels.append(label)
 
     def clear_lines(self) -> None:
-        """No lines (a new run, or new data)."""
+        """No lines (a new run, or new data), and the axes of an empty chart: the old data's K and criterion ranges
+        go too (they stayed over new data), and the next run's points range them again."""
         for curve in self.curves.values():
             self.removeItem(curve)
         self.curves = {}
         self._shown = {}
         self._label([], "")  # the labels go with their lines (new data must show nothing of the old)
+        for item in (self.spurious, self.best_marker):
+            item.setData([], [])
+        self.best = None
+        self.setRange(xRange=EMPTY_RANGE, yRange=EMPTY_RANGE, padding=0)
+        self.enableAutoRange()  # (with no points it keeps the range just set)
 
     def _clicked(self, item, points, *args) -> None:
         if len(points) and points[0].data() is not None and points[0].data().snapshot is not None:

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from ..background import Background
 from .compare import text_box
+from .focus import take_turns
 from .model_choices import PRIOR_ITEMS, STREAMED_PRIOR, PriorChoice, combo
 from .model_legend import ModelLegend
 from .selection_chart import CRITERIA, SelectionChart, best_models, criterion_value, entry_model
@@ -195,8 +196,7 @@ class SelectionView(QWidget):
         self.show_entries([])  # at once: the lines made next are not cleared by a redraw to come
         self.chart.prepare({t: self.legend.models[t] for t in types})  # now, not while the sweep holds the CPU
         self.progress.setText(f"0 / {self._total} fits")
-        self.stop_button.setEnabled(True)
-        self.run_button.setEnabled(False)
+        take_turns(self.stop_button, self.run_button)
         run_id, cancel = self._run_id, self._cancel
 
         def sweep(emit) -> None:
@@ -301,8 +301,7 @@ class SelectionView(QWidget):
         self._cancel = None
         self._ending = False
         self._after_draw = []
-        self.stop_button.setEnabled(False)
-        self.run_button.setEnabled(True)
+        take_turns(self.run_button, self.stop_button)
         if run_id is not None:
             self.done.emit()
 
