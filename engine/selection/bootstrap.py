@@ -280,14 +280,14 @@ def replicate_weights(
     if kind == "nonparametric":  # N draws with replacement, counted: NumPy's multinomial draws one binomial per
         # point, much slower (docs/performance.md, 'The bootstrap')
         size = drawn_size(n, base)
-        if base is None:
-            drawn = rng.integers(0, n, size=(replicates, size))
-        else:
-            drawn = np.searchsorted(np.cumsum(base / base.sum()), rng.random((replicates, size)), side="right")
-            drawn = np.minimum(drawn, n - 1)  # a draw past the cumulative sum's rounded last value
+        cumulative = None if base is None else np.cumsum(base / base.sum())
         counts = np.empty((replicates, n))
-        for b in range(replicates):
-            counts[b] = np.bincount(drawn[b], minlength=n)
+        for b in range(replicates):  # a row at a time (the same stream as all at once): no (B, size) draws held
+            if cumulative is None:
+                drawn = rng.integers(0, n, size=size)
+            else:  # np.minimum: a draw past the cumulative sum's rounded last value
+                drawn = np.minimum(np.searchsorted(cumulative, rng.random(size), side="right"), n - 1)
+            counts[b] = np.bincount(drawn, minlength=n)
         return counts
     if base is None:
         g = rng.standard_exponential((replicates, n))
