@@ -300,9 +300,12 @@ def replicate_weights(
         size = drawn_size(n, base)
         cumulative = None if base is None else np.cumsum(base / base.sum())
         counts = np.empty((replicates, n))
+        # int32 indices where they fit: the same draws as int64 (NumPy's bounded integers below 2^32 come from the
+        # same 32-bit stream), a third of the time
+        index = np.int32 if n < 2**31 else np.int64
         for b in range(replicates):  # a row at a time (the same stream as all at once): no (B, size) draws held
             if cumulative is None:
-                drawn = rng.integers(0, n, size=size)
+                drawn = rng.integers(0, n, size=size, dtype=index)
             else:  # np.minimum: a draw past the cumulative sum's rounded last value
                 drawn = np.minimum(np.searchsorted(cumulative, rng.random(size), side="right"), n - 1)
             counts[b] = np.bincount(drawn, minlength=n)
