@@ -53,9 +53,9 @@ SINGULAR = float(torch.finfo(torch.float64).eps) ** 0.5
 # launches per chunk, while N=1e8 never holds an (R*K, N) array (128 MiB per float32 intermediate).
 CHUNK_ELEMENTS = {"cpu": 2**19, "cuda": 2**25}
 # The fewest points a chunk has, whatever R*K: it binds only past 512 restart-components (2^19 / 1024), where a
-# chunk is already milliseconds of work (the per-chunk calls, ~0.2 ms, stay small). It was 4096: at R*K = 600 (the
-# bootstrap's 200 replicates of K = 3) that made (600, 4096) intermediates of 20 MB a thread, out of cache, and the
-# E-step took 0.68 s of CPU against 0.54 s in chunks of 1024 points (docs/performance.md, 'The bootstrap').
+# chunk's work is already large against its few library calls. It was 4096: at R*K = 600 (the bootstrap's 200
+# replicates of K = 3) that made (600, 4096) intermediates of 20 MB a thread, out of cache, and the E-step slower
+# than in chunks of 1024 points (measured: docs/performance.md, 'The bootstrap').
 MIN_CHUNK_ROWS = 1024
 MIN_EVEN_ROWS = ONE_CHUNK_ROWS  # no chunk made smaller than this just to give every worker thread one
 # The statistics' long, thin product (R*K, chunk) @ (chunk, P) is cut into segments of this many points,
