@@ -1,17 +1,16 @@
 """The bootstrap (issue 25): B replicates of a fit against B batched restarts of the same fit, and against mclust's
 MclustBootstrap on the same data in the same run.
 
-N points of the forum preset, K = 3, D = 2, full covariances (mclust's VVV). One fit (the best of 10 k-means++
-restarts) is the bootstrap's start; its B replicates run as one batch (engine/selection/bootstrap.py: SQUAREM to
-each replicate's end, then exact EM's check) for each type, at the replicates' own stopping rule (1e-4 in the total
+N points of the forum preset, K = 3, D = 2, full covariances (mclust's VVV). One fit (the best of 10 k-means++ restarts)
+is the bootstrap's start; its B replicates run as one batch (engine/selection/bootstrap.py: SQUAREM to each replicate's
+end, exact EM only for one it left otherwise) for each type, at the replicates' own stopping rule (1e-4 in the total
 log-likelihood: bootstrap.replicate_tol) and, nonparametric, at mclust's stopping rule too (a change of the total
-log-likelihood below 1e-5 (1 + |LL|): tol 1e-5 (1 + |LL|) / N per point); a bootstrap row's iterations are its
-batched E-steps, SQUAREM's and EM's. The restarts row fits the same data with B k-means++ restarts as one batch,
-from the data to the answer. mclust:
-Mclust(x, G = 3, modelNames = "VVV") (its hierarchical start on 2,000 points, mclust's advice for large data: on all
-1e5 it ran for minutes) then MclustBootstrap(nboot = B) of type "bs", "wlbs" or "pb", each timed inside R (R's
-start-up and the data's reading left out; by default type "bs" only: --mclust-types). The issue's goals: the
-bootstrap within 2x of the restarts, and at least 20x faster than mclust.
+log-likelihood below 1e-5 (1 + |LL|): tol 1e-5 (1 + |LL|) / N per point); a bootstrap row's iterations are its batched
+E-steps, SQUAREM's and exact EM's. The restarts row fits the same data with B k-means++ restarts as one batch, from the
+data to the answer. mclust: Mclust(x, G = 3, modelNames = "VVV") (its hierarchical start on 2,000 points, mclust's
+advice for large data: on all 1e5 it ran for minutes) then MclustBootstrap(nboot = B) of type "bs", "wlbs" or "pb", each
+timed inside R (R's start-up and the data's reading left out; by default type "bs" only: --mclust-types). The issue's
+goals: the bootstrap within 2x of the restarts, and at least 20x faster than mclust.
 
     .venv/bin/python bench/bench_bootstrap.py [--n 100000] [--b 200] [--types nonparametric,weighted,parametric]
 """

@@ -52,7 +52,11 @@ SINGULAR = float(torch.finfo(torch.float64).eps) ** 0.5
 # of 2^19 elements (4 MiB in float64) keeps them in cache; on a GPU 2^25 elements amortise the ~8 kernel
 # launches per chunk, while N=1e8 never holds an (R*K, N) array (128 MiB per float32 intermediate).
 CHUNK_ELEMENTS = {"cpu": 2**19, "cuda": 2**25}
-MIN_CHUNK_ROWS = 4096
+# The fewest points a chunk has, whatever R*K: it binds only past 512 restart-components (2^19 / 1024), where a
+# chunk's work is already large against its few library calls. It was 4096: at R*K = 600 (the bootstrap's 200
+# replicates of K = 3) that made (600, 4096) intermediates of 20 MB a thread, out of cache, and the E-step slower
+# than in chunks of 1024 points (measured: docs/performance.md, 'The bootstrap').
+MIN_CHUNK_ROWS = 1024
 MIN_EVEN_ROWS = ONE_CHUNK_ROWS  # no chunk made smaller than this just to give every worker thread one
 # The statistics' long, thin product (R*K, chunk) @ (chunk, P) is cut into segments of this many points,
 # multiplied as one batch and the partial sums added in float64: on the CPU one long product is both slower
@@ -192,27 +196,23 @@ def _chunk_statistics(
         block = block.T
     else:
         resp = torch.matmul(coef_rows, block.T, out=thread_buffer("resp", (coef_rows.shape[0], block.shape[0]), block))
-    normalise(resp.view(r, k, -1), log_norm)  # (R*K, c): the log-joint, now the responsibilities
-    if weights is not None:
-        weigh(resp.view(r, k, -1), weights)
+    normalise(resp.view(r, k, -1), log_norm, weights)  # (R*K, c): the log-joint, now the responsibilities
     return weighted_sums(resp, block, segment)
 
 
-def weigh(resp: Tensor, weights: Tensor) -> None:
-    """resp (R, K, c) times the points' weights in place: weights (c,) for every row, or (R, c) one vector a row
-    (the K components of row r share its weights: a broadcast, no copy)."""
-    resp.mul_(weights if weights.dim() == 1 else weights.unsqueeze(1))
-
-
-def normalise(log_joint: Tensor, log_norm: Tensor) -> None:
+def normalise(log_joint: Tensor, log_norm: Tensor, weights: Tensor | None = None) -> None:
     """Turn the log-joint (R, K, c) into the responsibilities, in place, and write log p(x) = the log-sum-exp over
-    K into log_norm (R, c).
+    K into log_norm (R, c). weights (c,) for every row, or (R, c) one vector a row (the bootstrap's replicates): the
+    responsibilities times each point's weight, folded into the normalisation's one multiply (the K components of
+    row r share its weights).
 
     On the CPU through NumPy on the same memory: a NumPy ufunc call costs a fraction of torch's, and with two
     E-step threads each call also passes the GIL, so fewer, cheaper calls make the E-step faster, in float64 and
-    float32 (measured: docs/performance.md, 'The E-step's layout').
+    float32 (measured: docs/performance.md, 'The E-step's layout'). With weights the broadcast subtraction and
+    multiply go through torch, whose broadcasts over (R, K, c) were faster there (docs/performance.md, 'The
+    bootstrap'); the unweighted path stays as it was, bit for bit.
     """
-    if log_joint.device.type == "cpu":
+    if log_joint.device.type == "cpu" and weights is None:
         joint, out = log_joint.numpy(), log_norm.numpy()
         top = joint.max(axis=1)  # (R, c)
         joint -= top[:, None]
@@ -222,11 +222,19 @@ def normalise(log_joint: Tensor, log_norm: Tensor) -> None:
         out += top
         joint *= np.reciprocal(total, out=total)[:, None]
         return
-    top = log_joint.amax(dim=1, keepdim=True)
-    log_joint.sub_(top).exp_()
-    total = log_joint.sum(dim=1, keepdim=True)
-    torch.add(top.squeeze(1), torch.log(total).squeeze(1), out=log_norm)
-    log_joint.mul_(total.reciprocal_())
+    top = log_joint.amax(dim=1)  # (R, c)
+    torch.sub(log_joint, top.unsqueeze(1), out=log_joint)
+    if log_joint.device.type == "cpu":  # NumPy's exp was the faster one here
+        joint = log_joint.numpy()
+        np.exp(joint, out=joint)
+    else:
+        log_joint.exp_()
+    total = log_joint.sum(dim=1)  # (R, c)
+    torch.add(top, torch.log(total), out=log_norm)
+    scale = total.reciprocal_()
+    if weights is not None:
+        scale.mul_(weights)  # (c,) or (R, c), broadcast over the rows
+    log_joint.mul_(scale.unsqueeze(1))
 
 
 # From WHITENED_MIN_D dimensions, with at most D / 2 restart-components, the E-step works on whitened distances
@@ -292,9 +300,8 @@ def whitened_statistics(
         y = blas_matmul(whiten, z, scratch("whitened", (m * d, c), x))  # ((x - mu) L^-T)^T for every component
         y.square_()
         resp = y.view(m, d, c).sum(1).mul_(-0.5).add_(const)  # (M, c): the log-joint
-        normalise(resp.view(r, k, c), log_norm[:, lo : lo + c])  # resp (M, c) now holds the responsibilities
-        if weights is not None:
-            weigh(resp.view(r, k, c), weights[..., lo : lo + c])
+        w = None if weights is None else weights[..., lo : lo + c]
+        normalise(resp.view(r, k, c), log_norm[:, lo : lo + c], w)  # resp (M, c) now holds the responsibilities
         torch.mul(resp.view(m, 1, c), z[1:].unsqueeze(0), out=y.view(m, d, c))  # r x^T, in y's memory
         moments = blas_matmul(z, y.T, scratch("moments", (1 + d, m * d), x))  # [sum r x; sum r x x^T]
         return torch.cat([resp.sum(1), moments.flatten()]).double()

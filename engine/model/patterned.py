@@ -68,9 +68,8 @@ def patterned_statistics(
         resp = scratch("resp", (r * k, hi - lo), block)
         first, cuts = _cuts(bounds, lo, hi)
         _log_joint(coef_rows[first : first + len(cuts)], block, resp, cuts)
-        gaussian.normalise(resp.view(r, k, -1), log_norm[:, lo:hi])  # now the responsibilities
-        if weights is not None:
-            gaussian.weigh(resp.view(r, k, -1), weights[..., lo:hi])
+        w = None if weights is None else weights[..., lo:hi]
+        gaussian.normalise(resp.view(r, k, -1), log_norm[:, lo:hi], w)  # now the (weighted) responsibilities
         return PatternSums(first, _segment_sums(resp, block, cuts))
 
     total = ordered_sum(gaussian.checked(one_chunk, check), range(0, n, chunk), workers)
@@ -149,9 +148,8 @@ def patterned_whitened(
         resp = y.square_().view(m, d, c).sum(1).mul_(-0.5)  # (M, c)
         for q, (a, b) in enumerate(cuts, start=first):
             resp[:, a:b] += offsets[q]
-        gaussian.normalise(resp.view(r, k, c), log_norm[:, lo:hi])  # now the responsibilities
-        if weights is not None:
-            gaussian.weigh(resp.view(r, k, c), weights[..., lo:hi])
+        w = None if weights is None else weights[..., lo:hi]
+        gaussian.normalise(resp.view(r, k, c), log_norm[:, lo:hi], w)  # now the (weighted) responsibilities
         torch.mul(resp.view(m, 1, c), block[1:].unsqueeze(0), out=y.view(m, d, c))  # r x^T, in y's memory
         z_np, y_np = block.numpy(), y.numpy()
         parts = [

@@ -148,19 +148,19 @@ def bootstrap(
     source, first_sums = _source(setup, fitted, kind, replicates, rng, base, incomplete, cancel)
     end = _squarem_end(tol is None, setup.dtype)
     tol = replicate_tol(cfg.tol, setup.dtype, size) if tol is None else tol
-    proc, mean_ll, spent = _started(setup, cfg, source, first_sums, tol * size * end, cancel)
-    stopping = Stopping(replicates, tol, proc.failed)
-    tick = None
-    # the E-steps SQUAREM spent count against max_iter: a replicate that never settles costs about max_iter of them
-    for tick in iterations(proc, stopping, mean_ll, max(1, cfg.max_iter - spent), cancel, fail_together=False):  # noqa: B007
-        pass
-    ended = ~proc.failed.numpy()
-    _enough_ended(ended)
-    w, m, c = (_to_numpy(p) for p in proc.params())
+    params, settled, spent = _accelerated(setup, cfg, source, first_sums, tol * size * end, cancel)
+    # each replicate's last EM step gained less than gain (<= the rule): each meets the rule already, and exact EM's
+    # check is spared: two batched E-steps of B x N (the first at SQUAREM's last parameters again; at mclust's rule
+    # on 1e5 points 2 of 4) that moved each replicate one EM step past where mclust's me() ends it
+    if bool(settled.all()):
+        ended, not_converged = np.ones(replicates, dtype=bool), 0
+    else:
+        params, ended, not_converged, steps = _checked(setup, cfg, source, params, tol, spent, cancel)
+        spent += steps
+    w, m, c = (_to_numpy(p) for p in params)
     m, c = setup.scaling.means_to_data(m), setup.scaling.cov_to_data(c)
     matched = _matched(fitted, w[ended], m[ended], c[ended])
-    not_converged = int((~stopping.converged.numpy() & ended).sum())
-    return Bootstrap(kind, seed, replicates, *matched, int((~ended).sum()), not_converged, spent + tick.iteration)
+    return Bootstrap(kind, seed, replicates, *matched, int((~ended).sum()), not_converged, spent)
 
 
 def _source(
@@ -219,11 +219,12 @@ def replicate_tol(tol: float, dtype: torch.dtype, n: float) -> float:
     return min(tol, REPLICATE_TOL / n)
 
 
-def _started(
+def _accelerated(
     setup: Setup, cfg: FitConfig, source, first_sums, gain: float, cancel: CancelToken | None
-) -> tuple[ExactEM, torch.Tensor, int]:
-    """The replicates' exact EM from their accelerated starts (replicate_start.py: EM's first step from the fit, then
-    SQUAREM to each replicate's end), its first mean log-likelihoods (B,) and the batched E-steps spent."""
+) -> tuple[Params, torch.Tensor, int]:
+    """The replicates from their accelerated starts (replicate_start.py: EM's first step from the fit, then SQUAREM
+    to each replicate's end, an EM step gaining less than gain): their parameters (B rows), which of them ended so
+    (B,) and the batched E-steps spent."""
     fit = starts(setup, cfg)
     one = tuple(p[0].to(HOST, torch.float64) for p in fit)
     prior = setup.priors(cfg.covariance_type, cfg.n_components) if setup.priors is not None else None
@@ -239,10 +240,27 @@ def _started(
 
     point, totals = first_points(one, first_sums)
     # a cycle is three E-steps (and at least two EM steps): a fit's max_iter bounds its replicates' SQUAREM too
-    params, _ = squarem(point, model, e_step, totals, gain, setup.dtype, cfg.max_iter // 3, cancel)
-    proc = _em(source, params, cfg, setup, pins_of(cfg, fit))
+    params, settled = squarem(point, model, e_step, totals, gain, setup.dtype, cfg.max_iter // 3, cancel)
+    return params, settled, passes[0]
+
+
+def _checked(
+    setup: Setup, cfg: FitConfig, source, params: Params, tol: float, spent: int, cancel: CancelToken | None
+) -> tuple[Params, np.ndarray, int, int]:
+    """Exact EM of the replicates from params until each meets the rule tol (per point), fails or reaches max_iter
+    (less the spent E-steps: a replicate that never settles costs about max_iter of them): its parameters, the
+    replicates that did not fail (B,), how many stopped at max_iter, and its E-steps (the first evaluation's, then
+    one an iteration). For replicates SQUAREM left before their end: a failed M-step, a cancel, its cycles used up."""
+    proc = _em(source, params, cfg, setup, pins_of(cfg, starts(setup, cfg)))
     _enough_ended(~proc.failed.numpy())  # before begin, whose error would speak of restarts
-    return proc, begin(proc), passes[0]
+    stopping = Stopping(proc.n_restarts, tol, proc.failed)
+    tick = None
+    for tick in iterations(proc, stopping, begin(proc), max(1, cfg.max_iter - spent), cancel, fail_together=False):  # noqa: B007
+        pass
+    ended = ~proc.failed.numpy()
+    _enough_ended(ended)
+    not_converged = int((~stopping.converged.numpy() & ended).sum())
+    return proc.params(), ended, not_converged, 1 + tick.iteration
 
 
 def _em(source, params: Params, cfg: FitConfig, setup: Setup, pins=None) -> ExactEM:
@@ -280,14 +298,17 @@ def replicate_weights(
     if kind == "nonparametric":  # N draws with replacement, counted: NumPy's multinomial draws one binomial per
         # point, much slower (docs/performance.md, 'The bootstrap')
         size = drawn_size(n, base)
-        if base is None:
-            drawn = rng.integers(0, n, size=(replicates, size))
-        else:
-            drawn = np.searchsorted(np.cumsum(base / base.sum()), rng.random((replicates, size)), side="right")
-            drawn = np.minimum(drawn, n - 1)  # a draw past the cumulative sum's rounded last value
+        cumulative = None if base is None else np.cumsum(base / base.sum())
         counts = np.empty((replicates, n))
-        for b in range(replicates):
-            counts[b] = np.bincount(drawn[b], minlength=n)
+        # int32 indices where they fit: the same draws as int64 (NumPy's bounded integers below 2^32 come from the
+        # same 32-bit stream), a third of the time
+        index = np.int32 if n < 2**31 else np.int64
+        for b in range(replicates):  # a row at a time (the same stream as all at once): no (B, size) draws held
+            if cumulative is None:
+                drawn = rng.integers(0, n, size=size, dtype=index)
+            else:  # np.minimum: a draw past the cumulative sum's rounded last value
+                drawn = np.minimum(np.searchsorted(cumulative, rng.random(size), side="right"), n - 1)
+            counts[b] = np.bincount(drawn, minlength=n)
         return counts
     if base is None:
         g = rng.standard_exponential((replicates, n))

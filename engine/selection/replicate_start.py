@@ -9,9 +9,12 @@ iterations), so:
   so S_b(fit) = w_b @ [r, r x, r x x^T] (N, K P) (mclust's first M-step, from the fit's responsibilities): one
   batched E-step of B x N saved;
 - SQUAREM (Varadhan and Roland 2008) on each replicate's sums, monotone in its log-likelihood, until its EM step
-  gains less than END_GAIN times the replicates' stopping rule (the rows that end leave the batch); exact EM then
-  checks the rule (one iteration where SQUAREM ended): the answer is each replicate's EM fixed point, reached
-  sooner and nearer than plain EM's rule would stop it.
+  gains less than END_GAIN times the replicates' stopping rule (the rows that end leave the batch): an EM step
+  into its end gained less than the rule, so it meets the rule there, and exact EM runs only where a replicate left
+  otherwise (a failed M-step, its cycles used up, a cancel). The answer is each replicate's EM fixed point, reached
+  sooner and nearer than plain EM's rule would stop it. At a given tol (mclust's rule, say) SQUAREM ends a replicate
+  at the rule itself: one that the rule stops at its first check ends at EM's second M-step from the fit's
+  responsibilities, where mclust's me() ends it (tests/engine/test_bootstrap_mclust_rule.py).
 A Newton step on the fixed point with the fit's Jacobian (Louis's acceleration) was tried and dropped: it reached
 other maxima than EM from the fit for 2 of 50 replicates on 2,000 forum points and 5 of 100 on Old Faithful
 (weighted, full covariances), where SQUAREM alone kept every one on 2,000 points and all but one (at a higher
@@ -123,7 +126,7 @@ def squarem(
     dtype: torch.dtype,
     cycles_at_most: int,
     cancel: CancelToken | None = None,
-) -> tuple[Params, int]:
+) -> tuple[Params, torch.Tensor]:
     """SQUAREM (Varadhan and Roland 2008) on each replicate's EM in the space of its sums per unit of weight, from
     point (B, K, P) (its M-step is the start; working units), to each replicate's end. A cycle: two EM steps
     u1 = T(u0), u2 = T(u1), the jump u0 - 2a r + a^2 v (r = u1 - u0, v = u2 - 2 u1 + u0, a = -|r| / |v| <= -1,
@@ -134,16 +137,19 @@ def squarem(
     stabilising step keeps the next cycle's r and v off the fast directions the jump disturbed (without it, jumps
     were lost every other cycle). A row ends once its EM step u0 -> u1 gains less than `gain` in its total
     log-likelihood (its end u1), or where an M-step fails: it leaves the batch; all stop on cancel
-    or after cycles_at_most cycles. Returns each row's best parameters (B rows, in dtype) and the cycles run."""
+    or after cycles_at_most cycles. Returns each row's best parameters (B rows, in dtype) and which rows ended so
+    (B,): their last EM step, into best, gained less than `gain` (a finite log-likelihood), the others left on a
+    failed M-step, a cancel or cycles_at_most."""
     start, _ = _m_step(model, point, totals)
     best = tuple(p.to(dtype) for p in start)
     state = _Cycle(torch.arange(len(totals)), point, *e_step(torch.arange(len(totals)), best))
     reach = torch.full((len(totals),), MAX_STEP)
+    ended = torch.zeros(len(totals), dtype=torch.bool)
     cycles = 0
     while len(state.active) and cycles < cycles_at_most and not (cancel is not None and cancel.cancelled):
-        state = _cycle(state, model, e_step, totals, gain, dtype, best, reach)
+        state = _cycle(state, model, e_step, totals, gain, dtype, best, reach, ended)
         cycles += 1
-    return best, cycles
+    return best, ended
 
 
 @dataclass(frozen=True)
@@ -160,9 +166,9 @@ class _Cycle:
         return _Cycle(self.active[keep], self.u0[keep], self.image[keep], self.ll[keep])
 
 
-def _cycle(state: _Cycle, model: Model, e_step, totals, gain: float, dtype, best, reach) -> _Cycle:
-    """One SQUAREM cycle of the rows in state (squarem): best (B rows) and reach (B,) updated in place; the rows
-    that go on."""
+def _cycle(state: _Cycle, model: Model, e_step, totals, gain: float, dtype, best, reach, ended) -> _Cycle:
+    """One SQUAREM cycle of the rows in state (squarem): best (B rows), reach (B,) and ended (B,) updated in place;
+    the rows that go on."""
     per = totals[state.active]
     u1 = state.image / per[:, None, None]
     p1, ok1 = _m_step(model, u1, per)
@@ -174,6 +180,7 @@ def _cycle(state: _Cycle, model: Model, e_step, totals, gain: float, dtype, best
     image1, ll1 = e_step(state.active, p1)
     _put(best, state.active, p1)
     go = (ll1 - state.ll) * per >= gain  # the others' EM step from best gained less: their end
+    ended[state.active[~go & torch.isfinite(ll1)]] = True
     if not bool(go.any()):
         return state.subset(go)
     state, u1, p1, image1, ll1, per = state.subset(go), u1[go], tuple(p[go] for p in p1), image1[go], ll1[go], per[go]

@@ -197,3 +197,13 @@ def test_weighted_data_resamples_in_proportion_to_the_weights() -> None:
     bayes = replicate_weights("weighted", len(w), 50, np.random.default_rng(0), w)
     np.testing.assert_allclose(bayes.sum(axis=1), w.sum())
     assert (bayes[:, w == 0] == 0).all() and (bayes[:, w > 0] > 0).all()
+
+
+@pytest.mark.parametrize("n", [1, 272, 1001])
+def test_nonparametric_counts_are_the_generators_draws_with_replacement(n: int) -> None:
+    """Each row of nonparametric counts is the count of each point among N indices drawn with replacement by
+    Generator.integers(0, N), the B rows' draws one after another (as one (B, N) draw): the seed's resamples, the
+    same whichever way replicate_weights draws and counts them."""
+    drawn = np.random.default_rng(5).integers(0, n, size=(7, n))
+    expected = np.stack([np.bincount(row, minlength=n) for row in drawn]).astype(np.float64)
+    np.testing.assert_array_equal(replicate_weights("nonparametric", n, 7, np.random.default_rng(5)), expected)
