@@ -10,6 +10,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 from data_sets import missing_clusters
+from replicate_checks import assert_replicate_is_alone
 
 from engine import FitConfig, InitParams, run_to_end
 from engine.errors import UserError
@@ -57,13 +58,7 @@ def _each_is_its_lone_fit(x: np.ndarray, fitted, cfg: FitConfig, boot, rows: np.
     alone_cfg = replace(cfg, init="params", init_params=InitParams.from_arrays(*fitted))
     for b in range(len(rows)):
         alone = run_to_end(x, alone_cfg, weights=rows[b], missing="em")
-        order = [int(np.argmin(np.abs(alone.means[:, 1] - m))) for m in boot.means[b, :, 1]]
-        for got, want in zip(
-            (boot.weights[b], boot.means[b], boot.covariances[b]),
-            (alone.weights, alone.means, alone.covariances),
-            strict=True,
-        ):
-            assert np.abs(got - want[order]).max() <= 1e-6 * np.abs(want).max()
+        assert_replicate_is_alone(boot, b, alone)
 
 
 @pytest.mark.usefixtures("small_chunks")

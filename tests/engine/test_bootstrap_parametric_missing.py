@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 from data_sets import missing_clusters
+from replicate_checks import assert_replicate_is_alone
 
 from engine import FitConfig, InitParams, run_to_end
 from engine.inference.missing import MissingPoints
@@ -122,13 +123,7 @@ def test_each_parametric_replicate_is_its_lone_missing_values_fit(simulated, d: 
     alone_cfg = replace(cfg, init="params", init_params=InitParams.from_arrays(*fitted))
     for b, points in enumerate(simulated):
         alone = run_to_end(points, alone_cfg, missing="em")
-        order = [int(np.argmin(np.abs(alone.means[:, 1] - m))) for m in boot.means[b, :, 1]]
-        for got, want in zip(
-            (boot.weights[b], boot.means[b], boot.covariances[b]),
-            (alone.weights, alone.means, alone.covariances),
-            strict=True,
-        ):
-            assert np.abs(got - want[order]).max() <= 1e-6 * np.abs(want).max()
+        assert_replicate_is_alone(boot, b, alone)
 
 
 def test_parametric_replicates_of_weighted_data_are_the_expanded_datas() -> None:
