@@ -178,6 +178,8 @@ class MainWindow(QMainWindow):
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll_bar = scroll.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
         scroll.setMinimumWidth(self.controls.minimumSizeHint().width() + scroll_bar + 2 * scroll.frameWidth())
+        # the panel starting to scroll (a data label of several lines) takes the scroll bar's width from the choices
+        scroll.verticalScrollBar().rangeChanged.connect(self._scrolls_controls)
         self.dock = dock = QDockWidget("Controls", self)
         dock.setObjectName("controls")
         dock.setWidget(scroll)
@@ -199,6 +201,12 @@ class MainWindow(QMainWindow):
         super().showEvent(event)
         if not self._widened:  # once laid out: the combo boxes' room is known
             self._widened = True
+            QTimer.singleShot(0, self.widen_controls)
+
+    def _scrolls_controls(self, _low: int, high: int) -> None:
+        """The Controls panel's scroll range changed: once shown, a panel that now scrolls widens again for its
+        choices (widen_controls; nothing where they show whole)."""
+        if high > 0 and self._widened:
             QTimer.singleShot(0, self.widen_controls)
 
     def widen_controls(self) -> None:

@@ -217,3 +217,26 @@ def test_the_initialisation_shows_its_choice_whole_or_whole_in_its_tooltip(windo
     _settle()
     assert metrics.horizontalAdvance(init.currentText()) > _text_room(init).width()
     assert init.whole_tip().startswith("default (kmeans++)\n\nHow each restart starts")  # ...whole in its tooltip
+
+
+def test_the_initialisation_stays_whole_when_new_data_makes_the_panel_scroll(qtbot, settings_path) -> None:
+    """A window made 1400 x 880 before it shows (as docs/make_uncertainty_png.py makes it), then Old Faithful: its
+    data label of three lines makes the Controls panel scroll, and the scroll bar took its width from the choices
+    ('default (kmeans+…' in docs/uncertainty.png); the dock widens again."""
+    from PySide6.QtCore import QSettings
+
+    from gui.app import make_app
+    from gui.main_window import MainWindow
+
+    make_app()
+    window = MainWindow(QSettings(str(settings_path), QSettings.Format.IniFormat))
+    qtbot.addWidget(window)
+    window.resize(1400, 880)
+    window.show()
+    qtbot.waitUntil(lambda: window.run_control.ready, timeout=60_000)
+    window.data.set_dataset(engine.load("tests/data/old_faithful.csv", [1, 2]))
+    _settle(20)
+    init = window.controls.init
+    assert window.controls_scroll.verticalScrollBar().maximum() > 0
+    assert init.fontMetrics().horizontalAdvance(init.currentText()) <= _text_room(init).width()
+    window.close()
