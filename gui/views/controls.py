@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
-    QSizePolicy,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -73,9 +72,6 @@ class ControlPanel(QWidget):
         grid = QGridLayout(box)
         self.data_label = QLabel("no data")
         self.data_label.setWordWrap(True)
-        # its width is the panel's, never its longest word's (a word longer than the panel is cut, whole in the
-        # tooltip): the panel does not scroll sideways, so a wider label cut its buttons instead
-        self.data_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.generate_button = QPushButton("Generate…")
         self.open_button = QPushButton("Open…")
         self.draw_button = QPushButton("Draw points")

@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 
 import pyqtgraph as pg
-from PySide6.QtWidgets import QLabel
+from PySide6.QtWidgets import QLabel, QSizePolicy
 
 from ..scene.frames import Frame, fit_state_text, own_iterations
 from ..scene.missing import missing_cells
@@ -67,6 +67,9 @@ class FitView:
     ) -> None:
         self.state, self.plot, self.table, self.chart, self.labels = state, plot, table, chart, labels
         self.timeline, self.messages, self.data_label = timeline, messages, data_label
+        # its width is the panel's, never its longest word's (a word longer than the panel is cut, whole in the
+        # tooltip): the Controls panel does not scroll sideways, so a wider label cut its buttons instead
+        data_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self._job = None
         state.data_changed.connect(self.show_data)
         state.scene_changed.connect(self.show_scene)
