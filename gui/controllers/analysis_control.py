@@ -27,6 +27,17 @@ MISSING_REFUSED = (
     "complete points: remove or fill the incomplete rows in the file to use it"
 )
 
+
+def select_command(dataset, weights) -> str:
+    """The command line that selects models on this file with its missing values (its columns and weights)."""
+    import shlex
+
+    words = ["python3", "main.py", "select", dataset.source, "--columns", ",".join(dataset.columns)]
+    if weights is not None:
+        words += ["--weights", weights.name]
+    return shlex.join([*words, "--missing", "em"])
+
+
 WEIGHTED_COMPARE = (
     "this data is weighted (its column {!r}): only exact EM fits weights (Run, Model selection); the other "
     "algorithms would fit every point once"
@@ -134,7 +145,10 @@ class SelectionControl:
             self.view.start(lambda report, cells: grid_data(stream, config.seed, cells, report), config)
             return
         if self.state.scene.ticks is not None:  # the engine's select fits complete data only
-            self.messages.error("Cannot select models on this data", MISSING_REFUSED.format("model selection"))
+            refused = MISSING_REFUSED.format("the window's model selection")
+            command = select_command(self.state.dataset, self.state.weights)  # (the command line's selects on it)
+            said = f"{refused}, or select models on it with: {command}"
+            self.messages.error("Cannot select models on this data", said)
             return
         n, d = self.state.scene.points.shape
         k_max = max(self.view.k_from.value(), self.view.k_to.value())

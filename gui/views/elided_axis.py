@@ -37,6 +37,12 @@ class ElidedAxis(pg.AxisItem):
         style = ";".join(f"{k}: {v}" for k, v in self.labelStyle.items())
         return f"<span style='{style}'>{html.escape(self._shown)}</span>"
 
+    def _updateLabel(self) -> None:  # noqa: N802 - pyqtgraph's name
+        """The new title, placed again: pyqtgraph centres a title at resizes only, so a longer one set without a
+        resize kept the old one's place (from the middle of the axis on, off its end)."""
+        super()._updateLabel()
+        pg.AxisItem.resizeEvent(self)  # the placing alone (this class's resizeEvent may set the title again)
+
     def resizeEvent(self, ev=None) -> None:  # noqa: N802 - Qt's name
         if self.label is not None and self._elided() != self._shown:  # a new length cuts it elsewhere: set it again
             self._updateLabel()

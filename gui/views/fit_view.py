@@ -4,10 +4,11 @@ fit state a frame implies)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import pyqtgraph as pg
-from PySide6.QtWidgets import QLabel
+from PySide6.QtWidgets import QLabel, QSizePolicy
 
 from ..scene.frames import Frame, fit_state_text, own_iterations
 from ..scene.missing import missing_cells
@@ -15,6 +16,14 @@ from ..state import NO_DATA, NO_FIT, PAUSED, REPLAY, WindowState
 from .param_table import ParamTable
 from .plot_view import PlotView
 from .timeline import Timeline
+
+_BREAK_AFTER = re.compile(r"([_/\\.\-])")
+
+
+def breakable(text: str) -> str:
+    """The text with a zero-width space after each '_', '/', '\\', '.' and '-': a word-wrapped label may break a
+    long file path or column name there, instead of asking its panel for the whole word's width."""
+    return _BREAK_AFTER.sub("\\1\u200b", text)
 
 
 @dataclass
@@ -58,6 +67,9 @@ class FitView:
     ) -> None:
         self.state, self.plot, self.table, self.chart, self.labels = state, plot, table, chart, labels
         self.timeline, self.messages, self.data_label = timeline, messages, data_label
+        # its width is the panel's, never its longest word's (a word longer than the panel is cut, whole in the
+        # tooltip): the Controls panel does not scroll sideways, so a wider label cut its buttons instead
+        data_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self._job = None
         state.data_changed.connect(self.show_data)
         state.scene_changed.connect(self.show_scene)
@@ -82,7 +94,9 @@ class FitView:
             from engine import counted
 
             how += f"\nmissing: {counted(cells, 'cell')} in {counted(rows, 'row')} (fitted by EM, missing at random)"
-        self.data_label.setText(f"{ds.source}\nN = {n:,}, columns: {', '.join(ds.columns)}{how}")
+        names = ", ".join(ds.columns)
+        self.data_label.setText(f"{breakable(ds.source)}\nN = {n:,}, columns: {breakable(names)}{how}")
+        self.data_label.setToolTip(f"{ds.source}\nN = {n:,}, columns: {names}{how}")
 
     def show_scene(self) -> None:
         """New data on screen, no fit: no paths, start circles, table, chart, iteration or speed."""

@@ -133,6 +133,9 @@ def test_model_selection_refuses_missing_values_in_one_line(qtbot, window, tmp_p
     window.selection_control.run()
     assert window.messages.last_error.startswith("this data has missing values: only Run")
     assert "\n" not in window.messages.last_error
+    # it said selection 'would need complete points', though `select --missing em` selects on the same file
+    command = f"python3 main.py select {path} --columns eruptions,waiting --missing em"
+    assert window.messages.last_error.endswith(f"or select models on it with: {command}")
 
 
 def test_the_pairs_view_and_principal_axes_are_refused_and_the_view_stays(qtbot, window, tmp_path) -> None:

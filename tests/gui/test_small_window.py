@@ -5,7 +5,7 @@ is a chart whose axis label fits and whose legend covers no point; the log-likel
 from __future__ import annotations
 
 from gui_helpers import two_clusters
-from PySide6.QtCore import QRect
+from PySide6.QtCore import QPointF, QRect, QRectF
 from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QApplication, QWidget
 
@@ -200,3 +200,22 @@ def test_an_elided_axis_title_keeps_its_offset_whole(qtbot, window) -> None:
         axis = panel.plot.getAxis("bottom")
         shown, drawn = axis.label.toPlainText(), axis.label.boundingRect().width()
         assert shown.endswith("…" + note) and drawn <= axis.width() and axis.label.toolTip() == LONG_X + note
+
+
+def test_a_new_title_is_centred_on_its_axis(qtbot, window) -> None:
+    """A longer title set with no resize kept the old title's place (pyqtgraph places it at resizes only): a long
+    name started at the middle of the x axis and ran off its right end, and on the y axis off its top."""
+    window.resize(1600, 1000)  # room for both names whole: nothing elided, nothing resized by the new names
+    for _ in range(5):
+        QApplication.processEvents()
+    _long_names(qtbot, window)
+    for _ in range(5):
+        QApplication.processEvents()
+    plot = window.plot.plotItem
+    for side, along in (("bottom", "x"), ("left", "y")):
+        axis = plot.getAxis(side)
+        title = axis.label.mapRectToScene(axis.label.boundingRect())
+        span = axis.mapRectToScene(QRectF(QPointF(0, 0), axis.size()))
+        centre = {"x": (title.center().x(), span.center().x()), "y": (title.center().y(), span.center().y())}[along]
+        assert abs(centre[0] - centre[1]) <= 2, (side, title, span)
+        assert axis.label.toPlainText() in (LONG_X, LONG_Y)  # whole: the test is of its place, not of its cut
