@@ -29,3 +29,14 @@ def missing_clusters(n: int, d: int = 3, share: float = 0.2, seed: int = 0) -> n
     hole = rng.random((n, d)) < share
     hole[hole.all(1), rng.integers(0, d)] = False
     return np.where(hole, np.nan, x)
+
+
+def separated_with_holes(n: int, seed: int, share: float) -> np.ndarray:
+    """Three well separated clusters (n, 2), about `share` of the cells missing completely at random (NaN), every
+    row keeping one (the missing-values bootstrap's tests)."""
+    rng = np.random.default_rng(seed)
+    centres = np.array([[0.0, 0.0], [8.0, 0.0], [0.0, 8.0]])
+    x = centres[rng.integers(0, 3, n)] + rng.normal(size=(n, 2)) @ np.array([[1.0, 0.3], [0.0, 0.8]])
+    hole = rng.random((n, 2)) < share
+    hole[hole.all(1), 0] = False
+    return np.where(hole, np.nan, x)

@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from data_sets import missing_clusters
+from data_sets import missing_clusters, separated_with_holes
 from replicate_checks import assert_replicate_is_alone
 
 from engine import FitConfig, InitParams, run_to_end
@@ -77,14 +77,7 @@ def test_replicates_through_whitened_distances_are_their_lone_fits() -> None:
     _each_is_its_lone_fit(x, fitted, cfg, boot, rows)
 
 
-def _separated(n: int, seed: int) -> np.ndarray:
-    """Three well separated clusters (n, 2), about 10% of the cells missing at random, every row keeping one."""
-    rng = np.random.default_rng(seed)
-    centres = np.array([[0.0, 0.0], [8.0, 0.0], [0.0, 8.0]])
-    x = centres[rng.integers(0, 3, n)] + rng.normal(size=(n, 2)) @ np.array([[1.0, 0.3], [0.0, 0.8]])
-    hole = rng.random((n, 2)) < 0.1
-    hole[hole.all(1), 0] = False
-    return np.where(hole, np.nan, x)
+HOLES = 0.1  # the share of cells missing in the separated clusters (separated_with_holes)
 
 
 def test_standard_errors_agree_with_the_observed_data_information() -> None:
@@ -92,7 +85,7 @@ def test_standard_errors_agree_with_the_observed_data_information() -> None:
     information's. Measured at seeds 0 to 3, nonparametric and weighted: weights and means 0.92 to 1.07 of the
     information's, covariance entries 0.78 to 1.20 (a variance's bootstrap spread is the noisier: its fourth
     moments); here (seed 0, nonparametric) 1.00 to 1.06, 0.98 to 1.06 and 0.83 to 1.20."""
-    x = _separated(600, 0)
+    x = separated_with_holes(600, 0, HOLES)
     cfg = FitConfig(n_components=3, covariance_type="full", reg_covar=0.0, restarts=3, tol=1e-10, max_iter=2000)
     fitted = _fitted(x, cfg)
     info = information(x, fitted, "full").standard_errors()

@@ -12,7 +12,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
-from data_sets import missing_clusters
+from data_sets import missing_clusters, separated_with_holes
 from replicate_checks import assert_replicate_is_alone
 
 from engine import FitConfig, InitParams, run_to_end
@@ -143,21 +143,14 @@ def test_parametric_replicates_of_weighted_data_are_the_expanded_datas() -> None
         np.testing.assert_allclose(getattr(ours, name), getattr(reference, name), rtol=0, atol=1e-10, err_msg=name)
 
 
-def _separated(n: int, seed: int) -> np.ndarray:
-    """Three well separated clusters (n, 2), about 25% of the cells missing completely at random, every row keeping
-    one (a quarter rather than a tenth: the replicates' spread then depends clearly on their holes)."""
-    rng = np.random.default_rng(seed)
-    centres = np.array([[0.0, 0.0], [8.0, 0.0], [0.0, 8.0]])
-    x = centres[rng.integers(0, 3, n)] + rng.normal(size=(n, 2)) @ np.array([[1.0, 0.3], [0.0, 0.8]])
-    hole = rng.random((n, 2)) < 0.25
-    hole[hole.all(1), 0] = False
-    return np.where(hole, np.nan, x)
+# a quarter of the cells rather than a tenth: the replicates' spread then depends clearly on their holes
+HOLES = 0.25  # the share of cells missing in the separated clusters (separated_with_holes)
 
 
 @pytest.fixture(scope="module")
 def mcar():
     """400 MCAR points, their fit (K = 3, full) and its parametric bootstrap (B = 300, seed 0)."""
-    x = _separated(400, 0)
+    x = separated_with_holes(400, 0, HOLES)
     cfg = FitConfig(n_components=3, covariance_type="full", reg_covar=0.0, restarts=3, tol=1e-10, max_iter=2000)
     fitted = _fitted(x, cfg)
     return x, cfg, fitted, bootstrap(x, fitted, cfg, 300, "parametric", seed=0)
