@@ -54,3 +54,16 @@ def opened_dialog(qtbot, window, path, name: str):
     shown = lambda: getattr(window.data, name) is not None and getattr(window.data, name).isVisible()  # noqa: E731
     qtbot.waitUntil(shown, timeout=30_000)
     return getattr(window.data, name)
+
+
+def choose_selection(window, k_from: int, k_to: int, types=None, restarts: int | None = None):
+    """Set the Model selection tab's K range, covariance types (a collection of names; None: every type) and
+    restarts (None: as they are); the tab's view."""
+    view = window.selection
+    view.k_from.setValue(k_from)
+    view.k_to.setValue(k_to)
+    if restarts is not None:
+        view.restarts.setValue(restarts)
+    for name, box in view.types.items():
+        box.setChecked(types is None or name in types)
+    return view

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from gui_helpers import FIT_TIMEOUT_MS, run_fit
+from gui_helpers import FIT_TIMEOUT_MS, choose_selection, run_fit
 
 import engine
 from gui.controllers.view_control import KINDS
@@ -262,12 +262,7 @@ def test_model_selection_over_a_big_file_is_the_in_memory_one(qtbot, window, tmp
     x = _data(20_000, d=2, seed=6)
     np.save(tmp_path / "big.npy", x)
     _open_big(qtbot, window, tmp_path / "big.npy")
-    view = window.selection
-    view.k_from.setValue(1)
-    view.k_to.setValue(3)
-    view.restarts.setValue(2)
-    for t, box in view.types.items():
-        box.setChecked(t in ("full", "diag"))
+    view = choose_selection(window, 1, 3, ("full", "diag"), restarts=2)
     window.selection_control.run()
     qtbot.waitUntil(lambda: not view.running and len(view.entries) == 6, timeout=120_000)
     base = replace(window.run_control.checked_config(), restarts=2, init=None)

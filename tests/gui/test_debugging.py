@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from gui_helpers import open_session, run_fit, set_controls
+from gui_helpers import choose_selection, open_session, run_fit, set_controls
 from PySide6.QtCore import QPointF, Qt
 
 import engine
@@ -166,11 +166,7 @@ def test_model_selection_view(qtbot, window) -> None:
 
     window.data.open_path(str(OLD_FAITHFUL), [1, 2])
     qtbot.waitUntil(lambda: window.state.scene is not None and len(window.state.scene.points) == 272, timeout=30_000)
-    view = window.selection
-    view.k_from.setValue(1)
-    view.k_to.setValue(3)
-    for t, box in view.types.items():
-        box.setChecked(t in ("full", "tied"))
+    view = choose_selection(window, 1, 3, ("full", "tied"))
     set_controls(window, reg_covar="1e-6")
     window.selection_control.run()
     qtbot.waitUntil(lambda: not view.running and len(view.entries) == 6, timeout=120_000)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from gui_helpers import run_fit, set_controls, two_clusters
+from gui_helpers import choose_selection, run_fit, set_controls, two_clusters
 from PySide6.QtCore import QRect, QRectF
 from PySide6.QtGui import QImage, QPainter
 from PySide6.QtWidgets import QApplication, QDialogButtonBox, QStyle, QStyleOptionComboBox
@@ -94,13 +94,8 @@ def test_the_generate_dialog_reopens_with_the_values_last_used_and_cancel_keeps_
 
 def _select(qtbot, window, click: bool = True) -> None:
     """Run a small model selection (K 1-2, two models) from the tab's button (focused, as a click leaves it)."""
-    view = window.selection
-    window.tabs.setCurrentWidget(view)
-    view.k_from.setValue(1)
-    view.k_to.setValue(2)
-    view.restarts.setValue(1)
-    for name, box in view.types.items():
-        box.setChecked(name in ("full", "spherical"))
+    window.tabs.setCurrentWidget(window.selection)
+    view = choose_selection(window, 1, 2, ("full", "spherical"), restarts=1)
     view.run_button.setFocus()
     view.run_button.click()
     qtbot.waitUntil(lambda: not view.running, timeout=60_000)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pyqtgraph as pg
 import pytest
+from gui_helpers import choose_selection
 from PySide6.QtCore import QSettings
 
 import engine
@@ -223,13 +224,8 @@ def test_fourteen_models_on_old_faithful_give_mclusts_choices(qtbot, window) -> 
 
     window.data.open_path(str(OLD_FAITHFUL), [1, 2])
     qtbot.waitUntil(lambda: window.state.scene is not None and len(window.state.scene.points) == 272, timeout=30_000)
-    view = window.selection
-    view.k_from.setValue(1)
-    view.k_to.setValue(9)
-    view.restarts.setValue(2)
+    view = choose_selection(window, 1, 9, restarts=2)
     view.init.setCurrentText("hc")
-    for box in view.types.values():
-        box.setChecked(True)
     window.selection_control.run()
     qtbot.waitUntil(lambda: not view.running and len(view.entries) == 14 * 9, timeout=300_000)
     assert view.best.text().startswith("Best by BIC: EEE,3 (tied)")

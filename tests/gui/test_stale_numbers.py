@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from gui_helpers import FIT_TIMEOUT_MS, run_fit, set_controls, two_clusters
+from gui_helpers import FIT_TIMEOUT_MS, choose_selection, run_fit, set_controls, two_clusters
 from PySide6.QtCore import QPointF, Qt
 
 import engine
@@ -102,11 +102,7 @@ def test_a_fit_loaded_from_model_selection_shows_its_own_settings_and_iterations
     """(c) The Model selection tab fits K = 1..4 with 5 restarts as one batch; a fit clicked there is shown with
     the selection's restarts in the panel, and its own iteration count (its curve's end) everywhere, not the
     batch's; the timeline does not claim to replay it."""
-    view = window.selection
-    view.k_from.setValue(1)
-    view.k_to.setValue(4)
-    for t, box in view.types.items():
-        box.setChecked(t == "full")
+    view = choose_selection(window, 1, 4, ("full",))
     assert view.restarts.value() == 5 and window.controls.restarts.value() == 1
     view.run_button.click()
     qtbot.waitUntil(lambda: not view.running and len(view.entries) == 4, timeout=FIT_TIMEOUT_MS)

@@ -9,7 +9,7 @@ import json
 
 import numpy as np
 import pytest
-from gui_helpers import open_session, opened_dialog, run_fit, set_controls
+from gui_helpers import choose_selection, open_session, opened_dialog, run_fit, set_controls
 from scipy.stats import multivariate_normal
 
 import engine
@@ -162,11 +162,7 @@ def test_model_selection_counts_the_weights(qtbot, window, tmp_path) -> None:
     path = tmp_path / "xw.csv"
     x, w = _weighted_file(path)
     _open_weighted(qtbot, window, path)
-    view = window.selection
-    view.k_from.setValue(1)
-    view.k_to.setValue(2)
-    for t, box in view.types.items():
-        box.setChecked(t == "full")
+    view = choose_selection(window, 1, 2, ("full",))
     window.selection_control.run()
     qtbot.waitUntil(lambda: not view.running and len(view.entries) == 2, timeout=120_000)
     for entry in view.entries:
