@@ -50,9 +50,10 @@ from ..inference.pipeline import (
 from ..inference.sources import HOST, PointsInMemory
 from ..model import gaussian
 from ..snapshot import CancelToken
+from .replicate_anderson import accelerate
 from .replicate_missing import ReplicateMissing
 from .replicate_simulated import simulated_holes, simulated_sources
-from .replicate_start import END_GAIN, Model, coefficients, first_points, shared_sums, squarem
+from .replicate_start import END_GAIN, Model, coefficients, first_points, shared_sums
 from .solutions import match_components
 
 KINDS = ("nonparametric", "parametric", "weighted")
@@ -66,7 +67,7 @@ NO_PRIOR_MISSING = "--prior default needs complete data (its scale is the data's
 class Bootstrap:
     """The replicates that ended, components matched to the fit's: weights (B', K), means (B', K, D), covariances
     (B', K, D, D) in data units; requested B, how many failed (left out) and how many stopped at max_iter; the
-    batch's iterations: its E-steps, SQUAREM's and plain EM's (its slowest replicate's)."""
+    batch's iterations: its E-steps, the accelerator's and plain EM's (its slowest replicate's)."""
 
     kind: str
     seed: int
@@ -146,12 +147,12 @@ def bootstrap(
     rng = np.random.default_rng(seed)
     size = drawn_size(x_data.shape[0], base)
     source, first_sums = _source(setup, fitted, kind, replicates, rng, base, incomplete, cancel)
-    end = _squarem_end(tol is None, setup.dtype)
+    end = _end_gain(tol is None, setup.dtype)
     tol = replicate_tol(cfg.tol, setup.dtype, size) if tol is None else tol
     params, settled, spent = _accelerated(setup, cfg, source, first_sums, tol * size * end, cancel)
     # each replicate's last EM step gained less than gain (<= the rule): each meets the rule already, and exact EM's
-    # check is spared: two batched E-steps of B x N (the first at SQUAREM's last parameters again; at mclust's rule
-    # on 1e5 points 2 of 4) that moved each replicate one EM step past where mclust's me() ends it
+    # check is spared: two batched E-steps of B x N (the first at the accelerator's last parameters again; at
+    # mclust's rule on 1e5 points 2 of 4) that moved each replicate one EM step past where mclust's me() ends it
     if bool(settled.all()):
         ended, not_converged = np.ones(replicates, dtype=bool), 0
     else:
@@ -201,10 +202,11 @@ def _enough_ended(ended: np.ndarray) -> None:
         )
 
 
-def _squarem_end(default_rule: bool, dtype: torch.dtype) -> float:
-    """The fraction of the stopping rule below which SQUAREM ends a replicate (its EM step's gain): END_GAIN for the
-    replicates' own rule in float64 (its purpose: their ends, not where EM creeps slowest); 1 for a given tol (the
-    caller's rule, as plain EM's: mclust's, say) and in float32 (whose log-likelihoods are not that exact)."""
+def _end_gain(default_rule: bool, dtype: torch.dtype) -> float:
+    """The fraction of the stopping rule below which the accelerator ends a replicate (its EM step's gain):
+    END_GAIN for the replicates' own rule in float64 (its purpose: their ends, not where EM creeps slowest); 1 for a
+    given tol (the caller's rule, as plain EM's: mclust's, say) and in float32 (whose log-likelihoods are not that
+    exact)."""
     return END_GAIN if default_rule and dtype == torch.float64 else 1.0
 
 
@@ -222,8 +224,9 @@ def replicate_tol(tol: float, dtype: torch.dtype, n: float) -> float:
 def _accelerated(
     setup: Setup, cfg: FitConfig, source, first_sums, gain: float, cancel: CancelToken | None
 ) -> tuple[Params, torch.Tensor, int]:
-    """The replicates from their accelerated starts (replicate_start.py: EM's first step from the fit, then SQUAREM
-    to each replicate's end, an EM step gaining less than gain): their parameters (B rows), which of them ended so
+    """The replicates from their accelerated starts (replicate_start.py: EM's first step from the fit, then Anderson
+    acceleration, SQUAREM where it stalls (replicate_anderson.py), to each replicate's end, an EM step gaining less
+    than gain): their parameters (B rows), which of them ended so
     (B,) and the batched E-steps spent."""
     fit = starts(setup, cfg)
     one = tuple(p[0].to(HOST, torch.float64) for p in fit)
@@ -239,8 +242,8 @@ def _accelerated(
         return source.e_step(torch.log(w), m, gaussian.cholesky(c)[0])
 
     point, totals = first_points(one, first_sums)
-    # a cycle is three E-steps (and at least two EM steps): a fit's max_iter bounds its replicates' SQUAREM too
-    params, settled = squarem(point, model, e_step, totals, gain, setup.dtype, cfg.max_iter // 3, cancel)
+    # a fit's max_iter bounds its replicates' accelerated E-steps too
+    params, settled = accelerate(point, model, e_step, totals, gain, setup.dtype, cfg.max_iter, cancel)
     return params, settled, passes[0]
 
 
@@ -250,7 +253,8 @@ def _checked(
     """Exact EM of the replicates from params until each meets the rule tol (per point), fails or reaches max_iter
     (less the spent E-steps: a replicate that never settles costs about max_iter of them): its parameters, the
     replicates that did not fail (B,), how many stopped at max_iter, and its E-steps (the first evaluation's, then
-    one an iteration). For replicates SQUAREM left before their end: a failed M-step, a cancel, its cycles used up."""
+    one an iteration). For replicates the accelerator left before their end: a failed M-step, a cancel, its E-steps
+    used up."""
     proc = _em(source, params, cfg, setup, pins_of(cfg, starts(setup, cfg)))
     _enough_ended(~proc.failed.numpy())  # before begin, whose error would speak of restarts
     stopping = Stopping(proc.n_restarts, tol, proc.failed)

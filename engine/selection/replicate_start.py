@@ -8,13 +8,16 @@ iterations), so:
 - every replicate's first sums are one product: the responsibilities r at the fit are the same for all of them,
   so S_b(fit) = w_b @ [r, r x, r x x^T] (N, K P) (mclust's first M-step, from the fit's responsibilities): one
   batched E-step of B x N saved;
-- SQUAREM (Varadhan and Roland 2008) on each replicate's sums, monotone in its log-likelihood, until its EM step
-  gains less than END_GAIN times the replicates' stopping rule (the rows that end leave the batch): an EM step
-  into its end gained less than the rule, so it meets the rule there, and exact EM runs only where a replicate left
-  otherwise (a failed M-step, its cycles used up, a cancel). The answer is each replicate's EM fixed point, reached
-  sooner and nearer than plain EM's rule would stop it. At a given tol (mclust's rule, say) SQUAREM ends a replicate
-  at the rule itself: one that the rule stops at its first check ends at EM's second M-step from the fit's
-  responsibilities, where mclust's me() ends it (tests/engine/test_bootstrap_mclust_rule.py).
+- from there Anderson acceleration to each replicate's end (replicate_anderson.py), and SQUAREM (Varadhan and
+  Roland 2008; squarem, cycles) for a replicate near a saddle, where Anderson's jumps lose: SQUAREM on each
+  replicate's sums, monotone in its log-likelihood, until its EM step gains less than END_GAIN times the
+  replicates' stopping rule (the rows that end leave the batch): an EM step into its end gained less than the rule,
+  so it meets the rule there, and exact EM runs only where a replicate left otherwise (a failed M-step, its
+  cycles used up, a cancel). The answer is each replicate's EM fixed point, reached sooner and nearer than plain
+  EM's rule would stop it. At a given tol (mclust's rule, say) a replicate ends at the rule itself: one that the
+  rule stops at its first check ends at EM's second M-step from the fit's responsibilities, where mclust's me()
+  ends it (tests/engine/test_bootstrap_mclust_rule.py). squarem alone, from the first sums, was the accelerator
+  before Anderson's (bench/bench_bootstrap_ends.py compares the two).
 A Newton step on the fixed point with the fit's Jacobian (Louis's acceleration) was tried and dropped: it reached
 other maxima than EM from the fit for 2 of 50 replicates on 2,000 forum points and 5 of 100 on Old Faithful
 (weighted, full covariances), where SQUAREM alone kept every one on 2,000 points and all but one (at a higher
@@ -85,7 +88,7 @@ def _valid(params: Params) -> torch.Tensor:
     return (params[0] > 0).all(-1) & ~gaussian.cholesky(params[2])[1].any(-1) & finite
 
 
-def _expand(mask: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+def expand_mask(mask: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return mask.view(-1, *([1] * (like.dim() - 1)))
 
 
@@ -99,7 +102,7 @@ def first_points(one: Params, first_sums) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 # SQUAREM ends a replicate once its EM step gains less than this fraction of the replicates' own rule
-# (bootstrap._squarem_end): at EM's rate lambda a step's gain g leaves about g lambda^2 / (1 - lambda^2) to gain
+# (bootstrap._end_gain): at EM's rate lambda a step's gain g leaves about g lambda^2 / (1 - lambda^2) to gain
 # (50 g at 0.99), so an end at the rule itself stopped 3e-3 short on Old Faithful, 2e-2 on 2,000 forum points
 # (0.2 to 0.3 standard errors off) and 20 of 200 of those replicates on a plateau plain EM leaves; at 1/100 of it
 # 4e-5 and 4e-4 (docs/performance.md, 'The bootstrap')
@@ -108,7 +111,7 @@ MAX_STEP = 4.0  # SQUAREM's step a starts bounded by -4, the bound 4 times wider
 # and 4 times narrower (down to -1, an EM step) after each jump that loses
 
 
-def _m_step(model: Model, point: torch.Tensor, totals: torch.Tensor) -> tuple[Params, torch.Tensor]:
+def m_step_checked(model: Model, point: torch.Tensor, totals: torch.Tensor) -> tuple[Params, torch.Tensor]:
     """The M-step (float64) of sums per unit of weight point (M, K, P) times totals (M,), and the valid rows (M,)."""
     try:
         params = model.m_step(point * totals[:, None, None])
@@ -140,20 +143,37 @@ def squarem(
     or after cycles_at_most cycles. Returns each row's best parameters (B rows, in dtype) and which rows ended so
     (B,): their last EM step, into best, gained less than `gain` (a finite log-likelihood), the others left on a
     failed M-step, a cancel or cycles_at_most."""
-    start, _ = _m_step(model, point, totals)
+    start, _ = m_step_checked(model, point, totals)
     best = tuple(p.to(dtype) for p in start)
-    state = _Cycle(torch.arange(len(totals)), point, *e_step(torch.arange(len(totals)), best))
-    reach = torch.full((len(totals),), MAX_STEP)
+    state = Cycle(torch.arange(len(totals)), point, *e_step(torch.arange(len(totals)), best))
     ended = torch.zeros(len(totals), dtype=torch.bool)
-    cycles = 0
-    while len(state.active) and cycles < cycles_at_most and not (cancel is not None and cancel.cancelled):
-        state = _cycle(state, model, e_step, totals, gain, dtype, best, reach, ended)
-        cycles += 1
+    cycles(state, model, e_step, totals, gain, dtype, best, ended, cycles_at_most, cancel)
     return best, ended
 
 
+def cycles(
+    state: Cycle,
+    model: Model,
+    e_step,
+    totals: torch.Tensor,
+    gain: float,
+    dtype: torch.dtype,
+    best: Params,
+    ended: torch.Tensor,
+    cycles_at_most: int,
+    cancel: CancelToken | None = None,
+) -> None:
+    """SQUAREM's cycles (squarem) of the rows in state (M of the B rows) until each ends or leaves, all stop on
+    cancel or after cycles_at_most: best (B rows) and ended (B,) updated in place."""
+    reach = torch.full((len(totals),), MAX_STEP)
+    done = 0
+    while len(state.active) and done < cycles_at_most and not (cancel is not None and cancel.cancelled):
+        state = _cycle(state, model, e_step, totals, gain, dtype, best, reach, ended)
+        done += 1
+
+
 @dataclass(frozen=True)
-class _Cycle:
+class Cycle:
     """The rows (M,) still cycling, their points u0 (M, K, P) (sums per unit of weight), the E-step's sums at
     M(u0) (M, K, P) and its mean log-likelihoods (M,)."""
 
@@ -162,23 +182,23 @@ class _Cycle:
     image: torch.Tensor
     ll: torch.Tensor
 
-    def subset(self, keep: torch.Tensor) -> _Cycle:
-        return _Cycle(self.active[keep], self.u0[keep], self.image[keep], self.ll[keep])
+    def subset(self, keep: torch.Tensor) -> Cycle:
+        return Cycle(self.active[keep], self.u0[keep], self.image[keep], self.ll[keep])
 
 
-def _cycle(state: _Cycle, model: Model, e_step, totals, gain: float, dtype, best, reach, ended) -> _Cycle:
+def _cycle(state: Cycle, model: Model, e_step, totals, gain: float, dtype, best, reach, ended) -> Cycle:
     """One SQUAREM cycle of the rows in state (squarem): best (B rows), reach (B,) and ended (B,) updated in place;
     the rows that go on."""
     per = totals[state.active]
     u1 = state.image / per[:, None, None]
-    p1, ok1 = _m_step(model, u1, per)
+    p1, ok1 = m_step_checked(model, u1, per)
     if not bool(ok1.all()):  # such a row keeps its best: exact EM's step fails it there, as it would have
         state, u1, p1, per = state.subset(ok1), u1[ok1], tuple(p[ok1] for p in p1), per[ok1]
         if not len(state.active):
             return state
     p1 = tuple(p.to(dtype) for p in p1)
     image1, ll1 = e_step(state.active, p1)
-    _put(best, state.active, p1)
+    put_rows(best, state.active, p1)
     go = (ll1 - state.ll) * per >= gain  # the others' EM step from best gained less: their end
     ended[state.active[~go & torch.isfinite(ll1)]] = True
     if not bool(go.any()):
@@ -191,8 +211,8 @@ def _cycle(state: _Cycle, model: Model, e_step, totals, gain: float, dtype, best
     a = -(r.norm(dim=1) / v.norm(dim=1).clamp_min(1e-300)).clamp(min=1.0)
     a = torch.maximum(a, -bound)[:, None, None]
     jump = u0 - 2 * a * (u1 - u0) + a * a * (u2 - 2 * u1 + u0)
-    pj, ok = _m_step(model, jump, per)
-    pj = tuple(torch.where(_expand(ok, p), p.to(dtype), q) for p, q in zip(pj, p1, strict=True))
+    pj, ok = m_step_checked(model, jump, per)
+    pj = tuple(torch.where(expand_mask(ok, p), p.to(dtype), q) for p, q in zip(pj, p1, strict=True))
     imagej, llj = e_step(active, pj)
     take = ok & (llj > ll1)
     grown = torch.where(a.flatten() <= -bound, bound * MAX_STEP, bound)
@@ -200,14 +220,14 @@ def _cycle(state: _Cycle, model: Model, e_step, totals, gain: float, dtype, best
     # the next base: one EM step from the jump (Varadhan and Roland's stabilising step), or two from the cycle's
     # start where the jump lost; either is at least as good as u1 (EM is monotone)
     base = torch.where(take[:, None, None], imagej, image1) / per[:, None, None]
-    p0, ok0 = _m_step(model, base, per)
-    p0 = tuple(torch.where(_expand(ok0, p), p.to(dtype), q) for p, q in zip(p0, p1, strict=True))
+    p0, ok0 = m_step_checked(model, base, per)
+    p0 = tuple(torch.where(expand_mask(ok0, p), p.to(dtype), q) for p, q in zip(p0, p1, strict=True))
     image0, ll0 = e_step(active, p0)
-    _put(best, active, p0)
-    return _Cycle(active, torch.where(ok0[:, None, None], base, u1), image0, ll0)
+    put_rows(best, active, p0)
+    return Cycle(active, torch.where(ok0[:, None, None], base, u1), image0, ll0)
 
 
-def _put(best: Params, rows: torch.Tensor, params: Params) -> None:
+def put_rows(best: Params, rows: torch.Tensor, params: Params) -> None:
     """best's rows (M,) (of B) set to params (M rows), in place."""
     for old, new in zip(best, params, strict=True):
         old[rows] = new
