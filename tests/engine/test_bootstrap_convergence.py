@@ -3,8 +3,8 @@ same replicates run to a very tight tol. EM from the fit creeps along its slowes
 information near 1 where components overlap), so a per-point tol stops it early and shrinks the spread: on 1e4
 forum points, B = 100, the previous rule (the fit's tol 1e-6 per point) gave standard errors down to 0.58 of the
 converged ones; the replicates' own rule (1e-4 in the total log-likelihood, selection/bootstrap.replicate_tol) with
-SQUAREM to each replicate's end (selection/replicate_start.py) gives 0.996 to 1.000 of plain EM's at tol 1e-14 from
-the same starts (docs/performance.md, 'The bootstrap')."""
+Anderson acceleration (SQUAREM where it stalls) to each replicate's end (selection/replicate_anderson.py) gives
+0.9985 to 1.000 of plain EM's at tol 1e-14 from the same starts (docs/performance.md, 'The bootstrap')."""
 
 from __future__ import annotations
 
@@ -27,8 +27,9 @@ FAITHFUL = Path(__file__).resolve().parents[1] / "data" / "mclust" / "faithful.c
 def test_default_standard_errors_are_the_converged_ones(kind: str) -> None:
     """Old Faithful, tied K = 3 (mclust's EEE, G = 3), B = 200: every standard error at the defaults within 0.1%
     of the same replicates' at tol 1e-12 (the same seed: the same draws, no Monte-Carlo error between the two).
-    Measured: 0.99975 to 1.00002 (nonparametric), 0.99985 to 1.00006 (weighted); replicates ended at plain EM's
-    rule (SQUAREM's end before) 0.9971 to 1.0000, which fails here; the fit's per-point tol 0.979 to 1.000."""
+    Measured: 0.99999 to 1.00002 (nonparametric), 1.00000 to 1.00002 (weighted); with SQUAREM alone 0.99975 to
+    1.00002 and 0.99985 to 1.00006; replicates ended at plain EM's rule 0.9971 to 1.0000, which fails here; the
+    fit's per-point tol 0.979 to 1.000."""
     x = np.loadtxt(FAITHFUL, delimiter=",", skiprows=1)
     cfg = FitConfig(n_components=3, covariance_type="tied", init="hc", reg_covar=0.0)
     snap = run_to_end(x, cfg)
@@ -50,12 +51,12 @@ def test_the_replicates_tol_is_in_the_total_log_likelihood() -> None:
 
 
 def test_each_replicate_ends_where_plain_em_from_its_start_ends() -> None:
-    """Old Faithful, tied K = 3, B = 40 nonparametric: the first 12 replicates' ends (SQUAREM to each one's end,
-    then exact EM's check) against plain EM of the replicate's weights from the fit's parameters at tol 1e-14 per
+    """Old Faithful, tied K = 3, B = 40 nonparametric: the first 12 replicates' ends (the accelerator to each one's
+    end, then exact EM's check) against plain EM of the replicate's weights from the fit's parameters at tol 1e-14 per
     point (the same first step: EM's from the fit), total log-likelihoods by SciPy: each within REPLICATE_TOL of
-    plain EM's and its parameters within a hundredth of their standard errors. Measured: at most 2.3e-6 in the
-    log-likelihood and 0.0017 SE; SQUAREM ended at plain EM's own rule (an EM step gaining less than 1e-4) fell up
-    to 3.2e-3 short on these data, 0.19 SE (B = 200)."""
+    plain EM's and its parameters within a hundredth of their standard errors. Measured: at most 7.1e-7 in the
+    log-likelihood and 0.0012 SE (SQUAREM alone: 2.3e-6 and 0.0017 SE); SQUAREM ended at plain EM's own rule (an
+    EM step gaining less than 1e-4) fell up to 3.2e-3 short on these data, 0.19 SE (B = 200)."""
     x = np.loadtxt(FAITHFUL, delimiter=",", skiprows=1)
     cfg = FitConfig(n_components=3, covariance_type="tied", init="hc", reg_covar=0.0)
     snap = run_to_end(x, cfg)

@@ -39,7 +39,7 @@ def _fitted(x: np.ndarray, cfg: FitConfig) -> tuple[np.ndarray, np.ndarray, np.n
 def test_each_replicate_is_its_lone_missing_values_fit(kind: str, frequency: bool) -> None:
     """Batched = alone: replicate b ends where missing-values EM of the data with replicate b's weights, started from
     the fit, ends, both to tol 1e-13 (10% of the cells missing, 7 patterns; frequency: the data's own weights 0 to 3,
-    which each kind draws from). SQUAREM and plain EM stop a little short of the same fixed point: measured 3e-7
+    which each kind draws from). The accelerator and plain EM stop a little short of the same fixed point: measured 3e-7
     relative at most (covariances; weights and means 5e-8)."""
     x = missing_clusters(300, 3, 0.1, seed=1)
     base = np.random.default_rng(2).integers(0, 4, len(x)).astype(float) if frequency else None
@@ -64,7 +64,7 @@ def _each_is_its_lone_fit(x: np.ndarray, fitted, cfg: FitConfig, boot, rows: np.
 @pytest.mark.usefixtures("small_chunks")
 def test_replicates_through_whitened_distances_are_their_lone_fits() -> None:
     """D = 12: the E-step takes whitened distances (gaussian.use_whitened), each replicate's weights per chunk too;
-    the two replicates end where their lone missing-values fits end (measured 1.2e-7 relative at most)."""
+    the two replicates end where their lone missing-values fits end (measured 1.3e-7 relative at most)."""
     rng = np.random.default_rng(0)
     x = np.array([np.zeros(12), np.full(12, 3.0)])[rng.integers(0, 2, 400)] + rng.normal(size=(400, 12))
     x[rng.random(x.shape) < 0.05] = np.nan

@@ -111,8 +111,8 @@ def test_each_rows_e_step_is_its_replicates_own(d: int, k: int) -> None:
 def test_each_parametric_replicate_is_its_lone_missing_values_fit(simulated, d: int, k: int, replicates: int) -> None:
     """Batched = alone: replicate b ends where missing-values EM of its own simulated data, started from the fit,
     ends, both to tol 1e-13 (D = 2: quadratic features; D = 3: the lifted layout, features made per chunk; D = 12:
-    whitened distances, each replicate's slice of the patterns' whitening in the batch). SQUAREM and plain
-    EM stop a little short of the same fixed point: measured 9e-8 relative at most."""
+    whitened distances, each replicate's slice of the patterns' whitening in the batch). The accelerator and
+    plain EM stop a little short of the same fixed point: measured 9e-8 relative at most."""
     x = missing_clusters(300, d, 0.1, seed=1)
     assert gaussian.use_whitened(d, replicates * k) == (d == 12)
     cfg = FitConfig(n_components=k, covariance_type="full", reg_covar=0.0, seed=0, restarts=3)
@@ -129,7 +129,7 @@ def test_each_parametric_replicate_is_its_lone_missing_values_fit(simulated, d: 
 def test_parametric_replicates_of_weighted_data_are_the_expanded_datas() -> None:
     """Whole weights 0 to 4 on data with missing values: the replicates simulate round(sum w) points, each data row's
     pattern w times in order, as the expanded data's (every row repeated w times) do: from one seed the same points
-    missing the same cells, so the same replicates up to rounding (measured: 1.1e-14 absolute at most, the
+    missing the same cells, so the same replicates up to rounding (measured: 1.4e-14 absolute at most, the
     covariances')."""
     x = missing_clusters(150, 2, 0.15, seed=3)
     w = np.random.default_rng(0).integers(0, 5, len(x)).astype(float)

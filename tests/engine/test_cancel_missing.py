@@ -82,7 +82,7 @@ def test_a_token_never_set_leaves_the_missing_values_fit_bit_for_bit() -> None:
 def test_a_cancel_stops_the_bootstraps_e_step_at_the_next_chunk(monkeypatch, share, kind) -> None:
     """The bootstrap of a fit with missing values (share 0.2: replicate_missing; parametric: replicate_simulated's
     points missing the same cells) and of complete data (0.0), in E-step chunks of 64-256 rows: a token set at its
-    25th check raises Cancelled there, of the hundreds of chunks the whole run checks (its SQUAREM and EM E-steps
+    25th check raises Cancelled there, of the hundreds of chunks the whole run checks (its accelerator's E-steps
     used to end their iteration first; the parametric kind's never checked); never set, the replicates are those
     without a token to the bit."""
     monkeypatch.setattr(gaussian, "CHUNK_ELEMENTS", {"cpu": 2**10, "cuda": 2**10})
