@@ -38,6 +38,9 @@ class RunControl(QObject):
         self.cluster = ClusterLink()  # the Dask client of fits on a cluster, used on the fits' thread only
         self._progress = ""  # the last progress note of a pass (withdrawn when the fit ends)
         controls.settings_changed.connect(lambda: self.stop_for_change("settings changed"))
+        self._setting_error = ""  # the status note of the last setting refused (checked_config)
+        for edited in (controls.settings_changed, controls.memory_limit.textEdited):  # the user corrects a setting
+            edited.connect(lambda *_: self.messages.withdraw(self._setting_error))
         controls.where_box.currentIndexChanged.connect(self._release_cluster)
         state.scene_changed.connect(self.update_buttons)
         state.scene_changed.connect(lambda: controls.set_streamed(state.stream is not None))  # no prior then
@@ -179,6 +182,7 @@ class RunControl(QObject):
             return config
         except engine.UserError as exc:
             self.messages.error("Check the settings", str(exc))
+            self._setting_error = self.messages.last_error  # withdrawn from the status bar at the next edit
             return None
 
     def checked_where(self) -> str | None:
@@ -199,6 +203,7 @@ class RunControl(QObject):
             return self.controls.where()
         except engine.UserError as exc:
             self.messages.error("Check the settings", str(exc))
+            self._setting_error = self.messages.last_error  # withdrawn from the status bar at the next edit
             return None
 
     # ------------------------------------------------------------------ the fit thread's reports

@@ -44,12 +44,17 @@ def test_new_data_from_a_file_or_generate_turns_draw_mode_off(qtbot, window, tmp
 
 
 def test_run_refuses_a_mistyped_memory_limit(qtbot, window) -> None:
-    """'5x' in Memory limit was only checked when a file was opened: Run fitted as if it were empty."""
+    """'5x' in Memory limit was only checked when a file was opened: Run fitted as if it were empty. Its error stayed
+    on the status bar after the field was corrected (a second try): a typed edit of the settings withdraws it."""
     set_controls(window, memory_limit="5x")
     assert not window.run_control.start_fit()
     assert window.messages.last_error == "Memory limit takes a size such as 256M, 2G or 1000000 (bytes), got '5x'"
     assert not window.state.job_active and window.state.latest is None  # nothing fitted
-    set_controls(window, memory_limit="2G")
+    bar = window.statusBar()
+    assert bar.currentMessage() == window.messages.last_error
+    window.controls.memory_limit.clear()
+    qtbot.keyClicks(window.controls.memory_limit, "2G")  # corrected: the error's note went only with the next note
+    assert bar.currentMessage() == ""
     assert run_fit(qtbot, window) in ("converged", "max_iter")
 
 
