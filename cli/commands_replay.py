@@ -8,7 +8,7 @@ import time
 from engine.config import FitConfig
 from engine.errors import counted
 from engine.io.export import params_from_snapshot, versions
-from engine.io.session import bootstrap_differences, read_session, replay_differences
+from engine.io.session import bootstrap_differences, information_differences, read_session, replay_differences
 
 from .output import fit_line
 from .progress import report_passes, run_fit
@@ -18,25 +18,28 @@ def cmd_replay(args) -> int:
     """Re-run a saved session's fit on its data and compare with the saved numbers."""
     session = read_session(args.session)
     cfg = session.config.resolved()
+    points = weights = None
     if session.data.chunked:
         last = _replay_streamed(session.data, cfg, args)
     else:
         missing = "em" if session.data.missing else None  # recorded by a fit --missing em of data with some
-        last, _ = run_fit(
-            session.data.load(), cfg, not args.quiet, weights=session.data.load_weights(), missing=missing
-        )
+        points, weights = session.data.load(), session.data.load_weights()
+        last, _ = run_fit(points, cfg, not args.quiet, weights=weights, missing=missing)
     weights_column = None if session.data.weights_column is None else str(session.data.weights_column)
     params = params_from_snapshot(last, tuple(map(str, session.data.columns)), session.data.sha256, weights_column)
     print(fit_line(cfg, last, params))
     saved = session.fit
     differences = replay_differences(saved, last)
-    if session.bootstrap is not None:  # the fit's bootstrap again, from the replayed fit: its standard errors too
-        differences += _replay_bootstrap(session, cfg, last, params)
+    # the fit's bootstrap and information again, from the replayed fit (their data is in memory: the fit's
+    # refuses data read by chunks): their standard errors too
+    if session.bootstrap is not None:
+        differences += _replay_bootstrap(session, cfg, last, params, points, weights)
+    if session.information is not None:
+        differences += _replay_information(session, cfg, last, params, points, weights)
     print(_saved_line(saved, cfg))
     same = not differences
-    what = "log-likelihood, parameters and bootstrap standard errors" if session.bootstrap else None
     print(
-        f"reproduced: the same iterations, restart, {what or 'log-likelihood and parameters'}"
+        f"reproduced: the same iterations, restart, {_reproduced(session)}"
         if same
         else "NOT reproduced: " + "; ".join(differences)
     )
@@ -63,22 +66,58 @@ def _replay_streamed(ref, cfg: FitConfig, args):
     return last
 
 
-def _replay_bootstrap(session, cfg: FitConfig, last, params) -> list[str]:
-    """The session's bootstrap run again on its data from the replayed fit (its table printed); what differs from
-    the saved standard errors."""
+def _reproduced(session) -> str:
+    """What a reproduced replay names: the log-likelihood and parameters, and the standard errors it compared."""
+    parts = [name for name in ("bootstrap", "information") if getattr(session, name) is not None]
+    return (
+        f"log-likelihood, parameters and {' and '.join(parts)} standard errors"
+        if parts
+        else ("log-likelihood and parameters")
+    )
+
+
+def _replay_bootstrap(session, cfg: FitConfig, last, params, points, weights) -> list[str]:
+    """The session's bootstrap run again on its data points (N, D) with its weights (N,) or None, from the
+    replayed fit (its table printed); what differs from the saved standard errors."""
     from engine.selection.bootstrap import bootstrap
 
     from .bootstrapping import bootstrap_table
 
-    saved, ref = session.bootstrap, session.data
+    saved = session.bootstrap
     fitted = (last.weights, last.means, last.covariances)
-    points = ref.load()  # a session with a bootstrap holds its data in memory (the bootstrap needs it)
     start = time.perf_counter()
-    boot = bootstrap(points, fitted, cfg, saved["B"], saved["type"], seed=saved["seed"], weights=ref.load_weights())
+    boot = bootstrap(points, fitted, cfg, saved["B"], saved["type"], seed=saved["seed"], weights=weights)
     elapsed = time.perf_counter() - start
     params.meta.update(boot.meta())
-    print("\n".join(bootstrap_table(boot, fitted, params.meta.get("columns") or (), elapsed)))
+    print("\n".join(bootstrap_table(boot, fitted, _column_names(session.data), elapsed)))
     return bootstrap_differences(saved, params.meta)
+
+
+def _replay_information(session, cfg: FitConfig, last, params, points, weights) -> list[str]:
+    """The observed information of the replayed fit on the session's points (N, D) with its weights (N,) or None
+    (the table fit --information prints); what differs from the saved standard errors and method."""
+    from engine.selection.information import information
+
+    from .informing import information_table
+
+    fitted = (last.weights, last.means, last.covariances)
+    info = information(points, fitted, cfg.covariance_type, weights)
+    params.meta.update(info.meta())
+    columns = _column_names(session.data)
+    print("\n".join(information_table(info.standard_errors(), fitted, columns, info.method)))
+    return information_differences(session.information, params.meta)
+
+
+def _column_names(ref) -> tuple[str, ...]:
+    """The fitted columns' names as the fit's tables said them: a file's own (its header's, or x0, x1, ...), else
+    x0, x1, ..."""
+    from engine.io.data import column_names
+    from engine.io.dataset import unnamed_columns
+
+    if ref.kind != "file" or not ref.columns:
+        return unnamed_columns(ref.n_features)
+    names = column_names(ref.path)
+    return tuple(names[j] if isinstance(j, int) and j < len(names) else str(j) for j in ref.columns)
 
 
 def _version_changes(saved: dict) -> str:

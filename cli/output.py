@@ -35,7 +35,8 @@ def write_fit_outputs(args, ds, cfg: FitConfig, last, history: History, params, 
     if args.session:
         ref = session_mod.file_ref(ds, args.weight_values, args.weights_index)
         boot = session_mod.session_bootstrap(params.meta) if getattr(args, "bootstrap", None) else None
-        write_session(args.session, ref, cfg, last, history, bootstrap=boot)
+        info = session_mod.session_information(params.meta) if getattr(args, "information", False) else None
+        write_session(args.session, ref, cfg, last, history, bootstrap=boot, information=info)
         said.append(session_line(args.session))
     if args.gallery:
         said += write_gallery_lines(args.gallery, last, cfg, identifiable)

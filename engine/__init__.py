@@ -162,9 +162,11 @@ _EXPORTS = {
     "io.session": (
         "Session",
         "bootstrap_differences",
+        "information_differences",
         "read_session",
         "replay_differences",
         "session_bootstrap",
+        "session_information",
         "write_session",
     ),
     "selection.select": (

@@ -25,6 +25,15 @@ from .data import check_mixture, first_non_number
 from .dataref import DataRef, chunked_ref, file_ref, generated_ref, inline_ref  # noqa: F401 - the session's names
 from .export import finite_or_none, read_json_file, versions
 from .outputs import atomic_write
+from .session_parts import (  # noqa: F401 - the session's names
+    bootstrap_differences,
+    bootstrap_part,
+    information_differences,
+    information_part,
+    session_bootstrap,
+    session_information,
+)
+from .session_parts import field as _field
 
 FORMAT = "gmm-studio-session"
 FORMAT_VERSION = 1
@@ -73,8 +82,10 @@ def session_dict(
     history: History | None,
     log_likelihood_trace: np.ndarray | None = None,
     bootstrap: dict | None = None,
+    information: dict | None = None,
 ) -> dict:
-    """The session as JSON-ready data; bootstrap: the fit's bootstrap (session_bootstrap), replayed after it."""
+    """The session as JSON-ready data; bootstrap: the fit's bootstrap (session_bootstrap), information: its observed
+    information (session_information), each replayed after it."""
     fit = {
         "status": snap.status,
         "iteration": snap.iteration,  # the batch's (its slowest restart's)
@@ -119,51 +130,8 @@ def session_dict(
         "history": hist,
         "versions": versions(),
     }
-    return out if bootstrap is None else out | {"bootstrap": bootstrap}
-
-
-BOOTSTRAP_TYPES = ("nonparametric", "parametric", "weighted")
-
-
-def session_bootstrap(meta: dict) -> dict:
-    """What a session keeps of a fit's bootstrap (an export's meta: Bootstrap.meta()): its replicates B, type and
-    seed, and the standard errors replay compares, each flattened with its shape (a value that is not finite: null)."""
-    errors, shapes = {}, {}
-    for name, values in meta["standard_errors"].items():
-        v = np.asarray(values, dtype=np.float64)
-        errors[name], shapes[name] = [finite_or_none(x) for x in v.ravel()], list(v.shape)
-    run = meta["bootstrap"]
-    return {"B": run["B"], "type": run["type"], "seed": run["seed"], "standard_errors": errors, "shapes": shapes}
-
-
-def bootstrap_differences(saved: dict, meta: dict) -> list[str]:
-    """What differs between a session's saved bootstrap and a replayed one's export meta ([] when reproduced: the
-    standard errors to 1e-9 relative, the same ones not finite)."""
-    again = session_bootstrap(meta)
-    out = []
-    for name, values in saved["standard_errors"].items():
-        a = np.asarray([np.nan if v is None else v for v in values], dtype=np.float64)
-        b = np.asarray([np.nan if v is None else v for v in again["standard_errors"].get(name, [])], dtype=np.float64)
-        same = a.shape == b.shape and np.array_equal(np.isfinite(a), np.isfinite(b))
-        worst = float(np.nanmax(np.abs(a - b) / np.maximum(np.abs(a), 1e-300), initial=0.0)) if same else np.inf
-        if not worst <= 1e-9:
-            out.append(f"bootstrap standard errors of the {name} differ by up to {worst:.3g} relative")
-    return out
-
-
-def _bootstrap_part(d) -> dict | None:
-    """The session's 'bootstrap' part, checked (None: the fit had none)."""
-    if d is None:
-        return None
-    if not isinstance(d, dict):
-        raise UserError("'bootstrap' must be a JSON object")
-    b, kind = _field(d, "B", int, "bootstrap: "), _field(d, "type", str, "bootstrap: ")
-    if b < 2 or kind not in BOOTSTRAP_TYPES:
-        raise UserError(f"bootstrap: B must be >= 2 and type one of {', '.join(BOOTSTRAP_TYPES)}, got {b}, {kind!r}")
-    check_seed(_field(d, "seed", int, "bootstrap: "), "bootstrap: seed")
-    _field(d, "standard_errors", dict, "bootstrap: ")
-    _field(d, "shapes", dict, "bootstrap: ")
-    return d
+    parts = {"bootstrap": bootstrap, "information": information}
+    return out | {name: part for name, part in parts.items() if part is not None}
 
 
 def write_session(
@@ -174,12 +142,14 @@ def write_session(
     history: History | None = None,
     log_likelihood_trace: np.ndarray | None = None,
     bootstrap: dict | None = None,
+    information: dict | None = None,
 ) -> None:
     """Write the session atomically. log_likelihood_trace (T, 2): every iteration's mean log-likelihood when
-    the history holds only some of them; bootstrap: the fit's bootstrap (session_bootstrap)."""
+    the history holds only some of them; bootstrap: the fit's bootstrap (session_bootstrap), information: its
+    observed information (session_information)."""
     if Path(path).suffix.lower() != ".gmmsession":
         raise UserError(f"{path}: name the session file *.gmmsession")
-    doc = session_dict(data, config, snap, history, log_likelihood_trace, bootstrap)
+    doc = session_dict(data, config, snap, history, log_likelihood_trace, bootstrap, information)
     text = json.dumps(doc, allow_nan=False) + "\n"
     atomic_write(path, text.encode())
 
@@ -192,6 +162,7 @@ class Session:
     history: dict
     versions: dict = field(default_factory=dict)  # what wrote the file: gmm_studio, python, torch, ...
     bootstrap: dict | None = None  # the fit's bootstrap (B, type, seed, standard errors), replayed after it
+    information: dict | None = None  # the fit's observed information (method, standard errors), replayed after it
 
 
 def read_session(path: str | Path) -> Session:
@@ -221,7 +192,8 @@ def read_session(path: str | Path) -> Session:
         versions_ = d.get("versions", {})
         if not isinstance(history, dict) or not isinstance(versions_, dict):
             raise UserError("'history' and 'versions' must be JSON objects")
-        boot = _bootstrap_part(d.get("bootstrap"))
+        boot = bootstrap_part(d.get("bootstrap"), resolved, data)
+        info = information_part(d.get("information"), resolved, data)
         if not data.chunked:  # data read by chunks is never held whole: a pass per iteration
             check_fit_memory(
                 data.n_samples,
@@ -234,20 +206,7 @@ def read_session(path: str | Path) -> Session:
         raise UserError(f"{path}: {exc}") from None
     except (KeyError, TypeError, ValueError, OverflowError) as exc:
         raise UserError(f"{path}: the session file is damaged ({type(exc).__name__}: {exc}): save it again") from None
-    return Session(data, config, fit, history, versions_, boot)
-
-
-def _field(d: dict, name: str, kind: type, where: str = ""):
-    """d[name] if it is of the kind (bool is not a number), else UserError naming it."""
-    if name not in d:
-        raise UserError(f"{where}'{name}' is missing")
-    value = d[name]
-    if not isinstance(value, kind) or (isinstance(value, bool) and kind in (int, float, (int, float))):
-        raise UserError(f"{where}'{name}' must be {_KIND_NAMES.get(kind, kind)}, got {value!r:.60}")
-    return value
-
-
-_KIND_NAMES = {dict: "an object", list: "a list", str: "a string", int: "a whole number", (int, float): "a number"}
+    return Session(data, config, fit, history, versions_, boot, info)
 
 
 def _data_ref(d: dict) -> DataRef:
