@@ -69,11 +69,9 @@ def _replay_streamed(ref, cfg: FitConfig, args):
 def _reproduced(session) -> str:
     """What a reproduced replay names: the log-likelihood and parameters, and the standard errors it compared."""
     parts = [name for name in ("bootstrap", "information") if getattr(session, name) is not None]
-    return (
-        f"log-likelihood, parameters and {' and '.join(parts)} standard errors"
-        if parts
-        else ("log-likelihood and parameters")
-    )
+    if not parts:
+        return "log-likelihood and parameters"
+    return f"log-likelihood, parameters and {' and '.join(parts)} standard errors"
 
 
 def _replay_bootstrap(session, cfg: FitConfig, last, params, points, weights) -> list[str]:
