@@ -26,13 +26,16 @@ E-steps 1e5 points B = 50 1,808 against about 7,400; 2e4 B = 50 2,335 against ab
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 
 from ..inference.init import Params
 from ..snapshot import CancelToken
-from .replicate_start import Cycle, cycles, expand_mask, m_step_checked, put_rows
+from .replicate_start import Cycle, Model, cycles, expand_mask, m_step_checked, put_rows
+
+EStep = Callable[[torch.Tensor, Params], tuple[torch.Tensor, torch.Tensor]]
 
 DEPTH = 5  # the steps each row's secant model keeps (the slow directions it can take at once)
 HAND_OFF = 5  # lost jumps in a row after which a row goes on by SQUAREM
@@ -58,8 +61,8 @@ class _Rows:
 
 def accelerate(
     point: torch.Tensor,
-    model,
-    e_step,
+    model: Model,
+    e_step: EStep,
     totals: torch.Tensor,
     gain: float,
     dtype: torch.dtype,
@@ -106,7 +109,9 @@ def accelerate(
     return best, ended
 
 
-def _step(rows: _Rows, active, model, e_step, totals, gain: float, dtype, best, ended, shape) -> tuple:
+def _step(
+    rows: _Rows, active: torch.Tensor, model: Model, e_step: EStep, totals, gain: float, dtype, best, ended, shape
+) -> tuple[torch.Tensor, torch.Tensor]:
     """One batched step of the active rows (M,) (module docstring): rows updated, best (B rows) and ended (B,) in
     place; the rows that go on and those handed to SQUAREM."""
     per = totals[active]
