@@ -17,6 +17,23 @@ def expect_user_error(capsys, argv: list[str], message: str) -> str:
     return err
 
 
+def edited(doc: dict, path: str, value) -> dict:
+    """A deep copy of the JSON document doc with the field at the dotted path set to value (KeyError: removed):
+    a session or export a user edited by hand."""
+    import json
+
+    doc = json.loads(json.dumps(doc))
+    *parents, last = path.split(".")
+    node = doc
+    for key in parents:
+        node = node[key]
+    if value is KeyError:
+        del node[last]
+    else:
+        node[last] = value
+    return doc
+
+
 BAD_TEXT = {
     "empty.csv": (b"", "the file is empty"),
     "blank.csv": (b"\n\n  \n", "the file is empty"),

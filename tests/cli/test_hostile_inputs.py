@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from bad_inputs import edited
 from bad_inputs import expect_user_error as _bad
 from data_sets import NO_BOOTSTRAP, OLD_FAITHFUL, ROOT
 
@@ -375,19 +376,6 @@ def _session(tmp_path, small) -> dict:
     return json.loads(s.read_text())
 
 
-def _set(doc: dict, path: str, value) -> dict:
-    doc = json.loads(json.dumps(doc))
-    *parents, last = path.split(".")
-    node = doc
-    for key in parents:
-        node = node[key]
-    if value is KeyError:
-        del node[last]
-    else:
-        node[last] = value
-    return doc
-
-
 SESSION_DAMAGE = [
     ("format_version", "x", "format_version must be a whole number"),
     ("data", [], "'data' must be an object"),
@@ -414,7 +402,7 @@ SESSION_DAMAGE = [
 
 @pytest.mark.parametrize(("field", "value", "message"), SESSION_DAMAGE, ids=[d[0] for d in SESSION_DAMAGE])
 def test_damaged_session_files_are_refused_before_any_work(capsys, tmp_path, small, field, value, message) -> None:
-    doc = _set(_session(tmp_path, small), field, value)
+    doc = edited(_session(tmp_path, small), field, value)
     p = tmp_path / "bad.gmmsession"
     p.write_text(json.dumps(doc))
     capsys.readouterr()

@@ -9,7 +9,7 @@ import json
 
 import numpy as np
 import pytest
-from bad_inputs import expect_user_error
+from bad_inputs import edited, expect_user_error
 
 from cli.main import main as cli
 
@@ -156,15 +156,7 @@ def both_parts(tmp_path_factory) -> dict:
 def test_a_malformed_part_is_one_line_naming_the_field(tmp_path, capsys, both_parts, where, value, message) -> None:
     """A session's information or bootstrap part that is not what fit writes: replay refuses it before any work,
     one error line naming the file and the field."""
-    doc = json.loads(json.dumps(both_parts))
-    *parents, last = where.split(".")
-    node = doc
-    for key in parents:
-        node = node[key]
-    if value is KeyError:
-        del node[last]
-    else:
-        node[last] = value
+    doc = edited(both_parts, where, value)
     session = tmp_path / "bad.gmmsession"
     session.write_text(json.dumps(doc))
     err = expect_user_error(capsys, ["replay", str(session)], message)
