@@ -40,6 +40,8 @@ def check_bootstrap_memory(args, shape: tuple[int, int], cfg: FitConfig) -> None
     naming the most that would."""
     if args.bootstrap is None:
         return
+    from engine.selection.replicate_anderson import state_bytes
+
     n, d = shape
     limit = min(args.limit_bytes, available_memory())
     parametric = args.bootstrap_type == "parametric"
@@ -59,6 +61,7 @@ def check_bootstrap_memory(args, shape: tuple[int, int], cfg: FitConfig) -> None
 
     def need(b: int) -> int:
         per_row = 8 * n * (copies + (d + 1 + d * (d + 1) // 2 if parametric else 0))
+        per_row += state_bytes(cfg.n_components, d)  # the accelerator's steps: K (1 + D + D (D + 1) / 2) sums each
         return fit_bytes(n, d, cfg.n_components, b, cfg.memory_factor) + b * per_row
 
     if need(args.bootstrap) <= limit:

@@ -42,6 +42,12 @@ HAND_OFF = 5  # lost jumps in a row after which a row goes on by SQUAREM
 RIDGE = 1e-10  # the least squares' Tikhonov term, relative to the trace of dF^T dF: collinear steps stay solvable
 
 
+def state_bytes(k: int, d: int) -> int:
+    """The accelerator's memory a replicate (bytes): its last DEPTH steps and residual changes, its point, residual,
+    proposal and E-step sums, and a SQUAREM cycle's (u0, its image) where it stalls: sums (K, P) in float64."""
+    return 8 * (2 * DEPTH + 6) * k * (1 + d + d * (d + 1) // 2)
+
+
 @dataclass
 class _Rows:
     """The Anderson state of every row (B of them): its point s (B, Q) (the sums per unit of weight, flattened), its
