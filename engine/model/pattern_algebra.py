@@ -44,7 +44,7 @@ class PatternAlgebra:
     """The algebra of the patterns observed (n_pat, D) bool (True: observed), with offsets (n_pat,) (each pattern's
     Pattern.offset), for parameters of M restart rows of K components; its arrays are made at the first E-step
     for a number of restart-components and kept while that number lasts. Per E-step: prepare, then coefficients or
-    whitened, then completed."""
+    whitened, then completed (again for other sums at the same parameters: a pass's chunks, kept_patterns.py)."""
 
     def __init__(self, observed: np.ndarray, offsets: np.ndarray) -> None:
         n, d = observed.shape
@@ -73,7 +73,7 @@ class PatternAlgebra:
         self.mu = means.reshape(1, m * k, d)
         self._cov = cov.reshape(1, m * k, d, d)
         self._ext = np.concatenate([-self.mu[..., None], np.broadcast_to(np.eye(d), self._cov.shape), self._cov], -1)
-        self._solved = None
+        self._solved, self._holds_a = None, False
         if len(self._blocks) == 1:
             self._solve(self._blocks[0])
 
@@ -114,7 +114,6 @@ class PatternAlgebra:
         low = np.zeros((self._mk, d, d))
         for b in self._blocks:
             self._completed_block(b, st[b], total, low)
-        self._solved = None  # X^T X holds A now
         low += self._cov[0] * (st[..., 0].T @ self._mis_mis.reshape(-1, d * d)).reshape(-1, d, d)  # sum_p n_p S_mm
         total[:, 1 + d :] += low.reshape(-1, d * d)[:, self._tables[3]]
         return torch.from_numpy(total.reshape(*self.shape, -1))
@@ -128,8 +127,10 @@ class PatternAlgebra:
         v = self._views(nb)
         square, half, product, weights = v.square, v.half, v.low, v.weights
         np.take(st, self._tables[2], axis=-1, out=square.reshape(*square.shape[:2], -1), mode="clip")
-        xtx[..., 1 + d :, 0] += self.mu  # A's rows 1:: [c | G] = [-mu_o - t + mu | I_oo + B]
-        xtx[..., 0, 1 + d :] += self.mu  # and its transpose
+        if not self._holds_a:  # once per solve: the sums of a pass's chunks are completed again and again
+            xtx[..., 1 + d :, 0] += self.mu  # A's rows 1:: [c | G] = [-mu_o - t + mu | I_oo + B]
+            xtx[..., 0, 1 + d :] += self.mu  # and its transpose (neither is an entry coefficients reads)
+            self._holds_a = True
         np.matmul(square, xtx[..., : 1 + d, 1 + d :], out=half)  # T A^T's columns 1:
         np.matmul(xtx[..., 1 + d :, : 1 + d], half, out=product)  # (A T A^T)[1:, 1:]
         low += product.sum(0)
@@ -159,7 +160,7 @@ class PatternAlgebra:
         np.matmul(xt, x, out=xtx)
         half_log_det = np.log(np.diagonal(chol, axis1=-2, axis2=-1)).sum(-1)  # log|L_oo| (b, M K)
         self._constants[block] = (self._lw - half_log_det) + self._base[block]
-        self._solved = (block.start, block.stop)
+        self._solved, self._holds_a = (block.start, block.stop), False
         return xtx
 
     def _views(self, nb: int) -> _Views:
