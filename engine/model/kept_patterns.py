@@ -19,7 +19,7 @@ import torch
 
 from .pattern_algebra import PatternAlgebra
 
-# the most numbers of X^T X ((patterns, M K, 2D + 1, 2D + 1)) a thread keeps between the chunks of a pass
+# the most numbers of X^T X ((patterns, M K, D + 1, D + 1)) a thread keeps between the chunks of a pass
 KEEP_NUMBERS = 2**18
 
 
@@ -49,7 +49,7 @@ class KeptPatterns:
         new = [p for p, key in enumerate(keys) if key not in self.codes]
         if new:
             total = len(self.codes) + len(new)
-            if total * restart_components * (2 * len(log_scale) + 1) ** 2 > KEEP_NUMBERS:
+            if total * restart_components * (len(log_scale) + 1) ** 2 > KEEP_NUMBERS:
                 return None
             for p in new:
                 self.codes[keys[p]] = len(self.codes)
