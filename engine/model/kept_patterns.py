@@ -6,8 +6,8 @@ and each chunk takes its own patterns' rows of it, where each chunk solved its o
 
 One KeptPatterns per thread (a Dask worker runs parts on several): its algebra is made afresh when a chunk brings a
 pattern it lacks (or other log scales), and solved again when the parameters change (a new pass). It is kept only
-while X^T X fits in one block of KEEP_NUMBERS numbers (about 2 MiB, its companions about as much again), so what a
-thread keeps stays bounded; beyond that a chunk makes its own algebra, as before.
+while its arrays hold at most KEEP_NUMBERS numbers (8 MiB; 50 patterns of 9 components at D = 10 take 3.8 MB), so
+what a thread keeps stays bounded; beyond that a chunk makes its own algebra, as before.
 """
 
 from __future__ import annotations
@@ -17,10 +17,11 @@ import threading
 import numpy as np
 import torch
 
-from .pattern_algebra import PatternAlgebra
+from .pattern_algebra import PatternAlgebra, numbers_per_pair
 
-# the most numbers of X^T X ((patterns, M K, D + 1, D + 1)) a thread keeps between the chunks of a pass
-KEEP_NUMBERS = 2**18
+# the most float64 numbers of a patterns' algebra (pattern_algebra.numbers_per_pair a pattern and restart-component) a
+# thread keeps between the chunks of a pass
+KEEP_NUMBERS = 2**20
 
 
 class KeptPatterns:
@@ -49,7 +50,7 @@ class KeptPatterns:
         new = [p for p, key in enumerate(keys) if key not in self.codes]
         if new:
             total = len(self.codes) + len(new)
-            if total * restart_components * (len(log_scale) + 1) ** 2 > KEEP_NUMBERS:
+            if total * restart_components * numbers_per_pair(len(log_scale)) > KEEP_NUMBERS:
                 return None
             for p in new:
                 self.codes[keys[p]] = len(self.codes)

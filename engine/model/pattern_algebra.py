@@ -217,6 +217,13 @@ class PatternAlgebra:
         self._constants = np.empty((n, mk))
 
 
+def numbers_per_pair(d: int) -> int:
+    """How many float64 numbers PatternAlgebra's arrays hold per (pattern, restart-component) at D (_allocate's:
+    Sp, L, R and X, X^T X, T, T A^T, A, the weights, mu on m, the coefficients and constants)."""
+    w = d + 1
+    return 3 * d * d + 4 * d * w + 2 * w * w + d + 1 + len(_tables(d)[1])
+
+
 class _Views(NamedTuple):
     """PatternAlgebra's arrays for a block of patterns (PatternAlgebra._views)."""
 

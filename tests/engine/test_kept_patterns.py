@@ -10,7 +10,7 @@ import numpy as np
 
 from engine.model import kept_patterns
 from engine.model.kept_patterns import KeptPatterns
-from engine.model.pattern_algebra import PatternAlgebra
+from engine.model.pattern_algebra import PatternAlgebra, numbers_per_pair
 
 D = 4
 PATTERNS = np.array(
@@ -75,7 +75,7 @@ def test_a_chunk_at_the_same_parameters_is_not_solved_again(monkeypatch) -> None
 
 
 def test_what_would_pass_its_bound_is_not_kept(monkeypatch) -> None:
-    monkeypatch.setattr(kept_patterns, "KEEP_NUMBERS", 3 * 5 * (D + 1) ** 2)  # five patterns of 3 components
+    monkeypatch.setattr(kept_patterns, "KEEP_NUMBERS", 3 * 5 * numbers_per_pair(D))  # five patterns of 3 components
     kept = KeptPatterns()
     assert kept.subset(PATTERNS[:5], LOG_SCALE, 3) is not None
     assert kept.subset(PATTERNS[5:], LOG_SCALE, 3) is None  # a sixth pattern: the chunk makes its own
