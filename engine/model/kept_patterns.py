@@ -30,7 +30,7 @@ class KeptPatterns:
 
     def __init__(self) -> None:
         self._reset(np.zeros(0))
-        self.log_scale: np.ndarray | None = None
+        self.log_scale: np.ndarray | None = None  # no chunk yet: the first one's log scales make it afresh
 
     def _reset(self, log_scale: np.ndarray) -> None:
         """No pattern kept, for these log scales (D,)."""
@@ -48,10 +48,10 @@ class KeptPatterns:
             self._reset(log_scale)
         keys = [row.tobytes() for row in np.packbits(observed, axis=1)]
         new = [p for p, key in enumerate(keys) if key not in self.codes]
+        # checked at every chunk: another fit on this thread may have more restart-components for the same patterns
+        if (len(self.codes) + len(new)) * restart_components * numbers_per_pair(len(log_scale)) > KEEP_NUMBERS:
+            return None
         if new:
-            total = len(self.codes) + len(new)
-            if total * restart_components * numbers_per_pair(len(log_scale)) > KEEP_NUMBERS:
-                return None
             for p in new:
                 self.codes[keys[p]] = len(self.codes)
             self.observed = np.concatenate([self.observed, observed[new]])

@@ -80,6 +80,7 @@ def test_what_would_pass_its_bound_is_not_kept(monkeypatch) -> None:
     assert kept.subset(PATTERNS[:5], LOG_SCALE, 3) is not None
     assert kept.subset(PATTERNS[5:], LOG_SCALE, 3) is None  # a sixth pattern: the chunk makes its own
     assert kept.subset(PATTERNS[:5], LOG_SCALE, 3) is not None  # the five kept still serve
+    assert kept.subset(PATTERNS[:2], LOG_SCALE, 9) is None  # the same patterns for more restart-components: its own
 
 
 def test_each_thread_keeps_its_own() -> None:
