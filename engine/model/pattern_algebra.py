@@ -17,10 +17,10 @@ pattern is a slice of a chunk (model/patterned.py). Here, for all patterns and c
 constants; those of a missing coordinate are not 0 (t, B, V) but multiply features that are (the points' missing
 coordinates are 0), and so are whitened's columns m of L^-1. The conditional mean is affine in x_o: with the
 missing coordinates at 0 the completed point is c + G x, c = mu_m - t on m (0 on o), G = I on (o, o) and B on (m, o)
-(0 elsewhere), so a pattern's completed sums are A T A^T, A = [[1, 0], [c, G]] (A's rows 1.. made from X^T X's
-columns 1.. by a mask, the identity on (o, o) and mu on m added) and T = [[n, s1^T], [s1, S2]] its observed sums,
-plus n (S_mm - V) on (m, m): two batched products and one contraction over the patterns. Before, R was
-[-mu_o | I | E] (D, 2D + 1) and X^T X twice as wide, A read off it (docs/performance.md, 'Missing values').
+(0 elsewhere), so a pattern's completed sums are A T A^T, A = [[1, 0], [c, G]] (A's rows 1.., held transposed, made
+from X^T X's columns 1.. by a mask, the identity on (o, o) and mu on m added) and T = [[n, s1^T], [s1, S2]] its
+observed sums, plus n (S_mm - V) on (m, m): two batched products and one contraction over the patterns. Before, R
+was [-mu_o | I | E] (D, 2D + 1) and X^T X twice as wide, A read off it (docs/performance.md, 'Missing values').
 
 All patterns at once in arrays (n_pat, M K, ...) kept from one E-step to the next: some 30 operations in all, each
 on every pattern (before, some 60 on blocks of patterns, each with fresh temporaries: docs/performance.md,
