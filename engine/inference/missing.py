@@ -26,6 +26,7 @@ from ..config import FitConfig
 from ..errors import DataError, UserError
 from ..model import gaussian
 from ..model.conditional import pattern_runs
+from ..model.kept_patterns import KeptPatterns, PatternSubset
 from ..model.pattern_algebra import PatternAlgebra
 from ..model.patterned import patterned_statistics, patterned_whitened
 from ..model.scaling import Scaling
@@ -93,9 +94,11 @@ class MissingPoints:
         scaling: Scaling | None = None,
         dtype: torch.dtype | None = None,
         cancel: CancelToken | None = None,
+        kept: KeptPatterns | None = None,
     ) -> None:
         """scaling: x is as read (data units, float64 on the CPU), standardised here as it is gathered by pattern,
-        into dtype (a chunk read by passes: one copy of its rows, not two)."""
+        into dtype (a chunk read by passes: one copy of its rows, not two); kept: the patterns' algebra kept between
+        the chunks of a pass (kept_patterns.py; None: this source's own)."""
         self.n_samples, self.n_features = n, d = x.shape
         self.check = None if cancel is None else cancel.check
         self.dtype = dtype or x.dtype
@@ -113,14 +116,15 @@ class MissingPoints:
         self._w64 = None if weights is None else self._w.to(torch.float64)
         self._total = float(n if weights is None else self._w64.sum())
         self._log_norm: torch.Tensor | None = None  # (M, N) log p(x_o) + offset, rows in pattern order
-        self._algebra = PatternAlgebra(self.observed, self.offsets)  # the patterns' algebra, its arrays kept
+        self._log_scale, self._kept = log_scale, kept
+        self._algebra: PatternAlgebra | PatternSubset | None = None  # made at the first E-step (_algebra_for)
 
     def e_step(
         self, log_weights: torch.Tensor, means: torch.Tensor, chol: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Statistics (M, K, P) float64 and mean log-likelihoods (M,) (observed-data) on the CPU."""
         mu, l64 = means.double().numpy(), chol.double().numpy()
-        algebra = self._algebra
+        algebra = self._algebra_for(log_weights.numel())
         algebra.prepare(log_weights.double().numpy(), mu, l64 @ l64.swapaxes(-1, -2))
         whitened = self.lifted is not None and gaussian.use_whitened(self.n_features, log_weights.numel())
         if whitened:
@@ -129,6 +133,15 @@ class MissingPoints:
             per_pattern = (torch.from_numpy(algebra.coefficients()).to(self.x.device, self.dtype),)
         stats = self._pattern_sums(whitened, per_pattern)
         return algebra.completed(stats.numpy()), self._weighted_sum() / self._total
+
+    def _algebra_for(self, restart_components: int) -> PatternAlgebra | PatternSubset:
+        """The patterns' algebra, its arrays kept from one E-step to the next: the pass's kept one where given
+        (and not too large for restart_components), else this source's own."""
+        if self._algebra is None:
+            kept = self._kept
+            subset = None if kept is None else kept.subset(self.observed, self._log_scale, restart_components)
+            self._algebra = subset or PatternAlgebra(self.observed, self.offsets)
+        return self._algebra
 
     def _pattern_sums(self, whitened: bool, per_pattern: tuple) -> torch.Tensor:
         """Each pattern's sums (n_pat, M, K, P) float64 on the CPU over the points, log p(x_o) + offset (M, N) kept

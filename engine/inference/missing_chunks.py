@@ -6,8 +6,9 @@ A chunk's rows are standardised as the in-memory fit's (NaN stays NaN) and the r
 nothing). The chunks' worst-explained points (where an emptied component is re-seeded) are merged by their log
 p(x_o) + offset, each chunk's K lowest as its E-step gave them (MissingPoints.lowest), as the in-memory fit ranks all
 its points. A chunk is grouped by pattern afresh every pass (conditional.pattern_runs: a radix sort of one small
-integer per row), as a chunk of complete data is standardised afresh: nothing is kept between passes, which on a
-Dask cluster may run each chunk on another worker.
+integer per row), as a chunk of complete data is standardised afresh: no chunk's rows are kept between passes, which
+on a Dask cluster may run each chunk on another worker. What every chunk of a pass shares, the patterns' algebra at
+the pass's parameters, each thread solves once a pass and keeps (model/kept_patterns.py: bounded).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import torch
 
 from ..model import gaussian
 from ..model.conditional import conditional_terms
+from ..model.kept_patterns import kept_patterns
 from ..model.scaling import Scaling
 from .missing import MissingPoints
 from .sources import CLASSIFY_ELEMENTS, PassPlan, PassSums
@@ -35,7 +37,8 @@ def missing_chunk_sums(chunk: np.ndarray, weights: torch.Tensor | None, plan: Pa
     scaling = Scaling(np.asarray(plan.center, dtype=np.float64), np.asarray(plan.scale, dtype=np.float64))
     log_scale = np.log(scaling.scale)
     w = None if w is None else torch.as_tensor(w, dtype=plan.dtype)
-    source = MissingPoints(torch.from_numpy(x), w, log_scale, scaling, plan.dtype)  # standardised as gathered
+    # standardised as gathered; the patterns' algebra solved once a pass, kept from chunk to chunk by this thread
+    source = MissingPoints(torch.from_numpy(x), w, log_scale, scaling, plan.dtype, kept=kept_patterns())
     stats = source.e_step(plan.log_weights, plan.means, plan.chol)[0]
     worst = source.lowest(min(plan.log_weights.shape[1], len(x)))
     return PassSums(stats.double(), source.total_ll().double(), *worst)

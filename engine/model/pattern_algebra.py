@@ -8,15 +8,19 @@ point's quadratic form and log-determinant are those of its observed coordinates
 too large by (D - q)/2 log 2pi, which goes into the constant. So every row costs what a complete row costs, and a
 pattern is a slice of a chunk (model/patterned.py). Here, for all patterns and components at once:
   Sp = L L^T (one batched Cholesky factorisation), X = L^-1 R (one batched triangular solve) with
-  R = [-mu_o | I | E] (D, 2D + 1), mu_o the mean at 0 on m, E = S with its rows m at 0;
-  X^T X = [[ z,           -b^T,   -(mu_o + t)^T ],     z = mu_o^T Q mu_o,  b = Q mu_o,  Q = S_oo^-1 (I on (m, m)),
-           [ -b,           Q,       G^T          ],     G = I on (o, o), B = S_mo S_oo^-1 on (m, o), t = B mu_o,
-           [ -(mu_o + t),  G,       E^T Q E      ]]     E^T Q E = S but S_mo S_oo^-1 S_om on (m, m)
+  R = [-mu_o | Y] (D, D + 1), mu_o the mean at 0 on m, Y's column j e_j for j in o and S's column j with its rows m
+  at 0 for j in m (L^-1 of the others, e_j on m and S's columns o, is known: the identity and L^T);
+  X^T X = [[ z,     -b^T,  -t^T ],     z = mu_o^T Q mu_o,  b = Q mu_o,  Q = S_oo^-1,  t = B mu_o,
+           [ -b,     Q,     B^T  ],     B = S_mo S_oo^-1,  V = S_mo S_oo^-1 S_om,
+           [ -t,     B,     V    ]]     (rows and columns 1.. in the coordinates' order, o and m interleaved)
 (one batched product). The log-joint's coefficients are entries of it (one take) with log|L| and the pattern's
-constants. The conditional mean is affine in x_o: with the missing coordinates at 0 the completed point is c + G x,
-c = mu_m - t on m (0 on o), so a pattern's completed sums are A T A^T, A = [[1, 0], [c, G]] (A's rows 1.. are
-X^T X's last D rows' first D + 1 entries, mu added to the first) and T = [[n, s1^T], [s1, S2]] its observed sums,
-plus n (S_mm - S_mo S_oo^-1 S_om) on (m, m): two batched products and one contraction over the patterns.
+constants; those of a missing coordinate are not 0 (t, B, V) but multiply features that are (the points' missing
+coordinates are 0), and so are whitened's columns m of L^-1. The conditional mean is affine in x_o: with the
+missing coordinates at 0 the completed point is c + G x, c = mu_m - t on m (0 on o), G = I on (o, o) and B on (m, o)
+(0 elsewhere), so a pattern's completed sums are A T A^T, A = [[1, 0], [c, G]] (A's rows 1.., held transposed, made
+from X^T X's columns 1.. by a mask, the identity on (o, o) and mu on m added) and T = [[n, s1^T], [s1, S2]] its
+observed sums, plus n (S_mm - V) on (m, m): two batched products and one contraction over the patterns. Before, R
+was [-mu_o | I | E] (D, 2D + 1) and X^T X twice as wide, A read off it (docs/performance.md, 'Missing values').
 
 All patterns at once in arrays (n_pat, M K, ...) kept from one E-step to the next: some 30 operations in all, each
 on every pattern (before, some 60 on blocks of patterns, each with fresh temporaries: docs/performance.md,
@@ -44,19 +48,26 @@ class PatternAlgebra:
     """The algebra of the patterns observed (n_pat, D) bool (True: observed), with offsets (n_pat,) (each pattern's
     Pattern.offset), for parameters of M restart rows of K components; its arrays are made at the first E-step
     for a number of restart-components and kept while that number lasts. Per E-step: prepare, then coefficients or
-    whitened, then completed."""
+    whitened, then completed (again for other sums at the same parameters: a pass's chunks, kept_patterns.py)."""
 
     def __init__(self, observed: np.ndarray, offsets: np.ndarray) -> None:
         n, d = observed.shape
         o = observed.astype(np.float64)
         mis = 1.0 - o
-        self.n_patterns, self.d, self.width = n, d, 2 * d + 1
+        self.n_patterns, self.d, self.width = n, d, d + 1
         self.observed = observed
         self._o = o[:, None, :]  # (n_pat, 1, D): broadcast against (n_pat, M K, D)
+        self._mis = mis[:, None, :]
         self._oo = (observed[:, :, None] & observed[:, None, :])[:, None]  # (n_pat, 1, D, D): True on (o, o)
         self._eye_mis = (np.eye(d) * mis[:, None, :])[:, None]  # the identity on (m, m)
-        # R = S_ext * mask: [-mu_o | I | S's rows o] (n_pat, M K, D, 2D + 1) in one product
-        self._mask = np.concatenate([o[:, :, None], np.ones((n, d, d)), np.repeat(o[:, :, None], d, 2)], 2)[:, None]
+        om = o[:, :, None] * mis[:, None, :]  # 1 on (o, m) (n_pat, D, D)
+        eye_obs = np.eye(d) * o[:, None, :]  # the identity on (o, o)
+        # R = [-mu | S] * mask + [0 | I_oo] = [-mu_o | Y] (n_pat, M K, D, D + 1): a product and a sum
+        self._mask = np.concatenate([o[:, :, None], om], 2)[:, None]
+        self._r_add = np.concatenate([np.zeros((n, d, 1)), eye_obs], 2)[:, None]
+        # A's rows 1.. transposed, (D + 1, D): X^T X's columns 1.. times [m; (o, m)], plus [0; I_oo], plus mu on m
+        self._a_mask = np.concatenate([mis[:, None, :], om], 1)[:, None]
+        self._a_add = np.concatenate([np.zeros((n, 1, d)), eye_obs], 1)[:, None]
         self._mis_mis = mis[:, :, None] * mis[:, None, :]  # 1 on (m, m) (n_pat, D, D)
         # each pattern's constant: - q/2 log 2pi + offset (n_pat, 1)
         self._base = (offsets - 0.5 * o.sum(1) * math.log(2.0 * math.pi))[:, None]
@@ -72,7 +83,7 @@ class PatternAlgebra:
         self._lw = log_weights.reshape(1, m * k)
         self.mu = means.reshape(1, m * k, d)
         self._cov = cov.reshape(1, m * k, d, d)
-        self._ext = np.concatenate([-self.mu[..., None], np.broadcast_to(np.eye(d), self._cov.shape), self._cov], -1)
+        self._ext = np.concatenate([-self.mu[..., None], self._cov], -1)  # [-mu | S] (1, M K, D, D + 1)
         self._solved = None
         if len(self._blocks) == 1:
             self._solve(self._blocks[0])
@@ -114,7 +125,6 @@ class PatternAlgebra:
         low = np.zeros((self._mk, d, d))
         for b in self._blocks:
             self._completed_block(b, st[b], total, low)
-        self._solved = None  # X^T X holds A now
         low += self._cov[0] * (st[..., 0].T @ self._mis_mis.reshape(-1, d * d)).reshape(-1, d, d)  # sum_p n_p S_mm
         total[:, 1 + d :] += low.reshape(-1, d * d)[:, self._tables[3]]
         return torch.from_numpy(total.reshape(*self.shape, -1))
@@ -126,21 +136,25 @@ class PatternAlgebra:
         xtx = self._solve(block)
         counts = st[..., 0]  # (b, M K)
         v = self._views(nb)
-        square, half, product, weights = v.square, v.half, v.low, v.weights
+        square, half, product, weights, a_t = v.square, v.half, v.low, v.weights, v.a_t
         np.take(st, self._tables[2], axis=-1, out=square.reshape(*square.shape[:2], -1), mode="clip")
-        xtx[..., 1 + d :, 0] += self.mu  # A's rows 1:: [c | G] = [-mu_o - t + mu | I_oo + B]
-        xtx[..., 0, 1 + d :] += self.mu  # and its transpose
-        np.matmul(square, xtx[..., : 1 + d, 1 + d :], out=half)  # T A^T's columns 1:
-        np.matmul(xtx[..., 1 + d :, : 1 + d], half, out=product)  # (A T A^T)[1:, 1:]
+        # A's rows 1.. transposed: [c | G]^T = [-t + mu on m | I_oo + B on (m, o)]^T, from X^T X's columns 1.. (left
+        # as they are: a pass's chunks complete their sums from one solve)
+        np.multiply(xtx[..., 1:], self._a_mask[block], out=a_t)
+        np.add(a_t, self._a_add[block], out=a_t)
+        np.multiply(self.mu, self._mis[block], out=v.mu_m)
+        a_t[..., 0, :] += v.mu_m
+        np.matmul(square, a_t, out=half)  # T A^T's columns 1:
+        np.matmul(a_t.swapaxes(-1, -2), half, out=product)  # (A T A^T)[1:, 1:]
         low += product.sum(0)
-        # the conditional covariances' sum: - sum_p n_p (E^T Q E) on (m, m) here, + sum_p n_p S_mm in completed
+        # the conditional covariances' sum: - sum_p n_p V on (m, m) here, + sum_p n_p S_mm in completed
         np.multiply(counts[..., None, None], self._mis_mis[block, None], out=weights)
-        low -= np.einsum("pkij,pkij->kij", weights, xtx[..., 1 + d :, 1 + d :])
+        low -= np.einsum("pkij,pkij->kij", weights, xtx[..., 1:, 1:])
         total[:, 0] += counts.sum(0)
         total[:, 1 : 1 + d] += half[..., 0, :].sum(0)
 
     def _solve(self, block: slice) -> np.ndarray:
-        """X^T X (b, M K, 2D + 1, 2D + 1) of a block of patterns, and their log-joint constants, unless its arrays
+        """X^T X (b, M K, D + 1, D + 1) of a block of patterns, and their log-joint constants, unless its arrays
         hold them already."""
         if self._solved == (block.start, block.stop):
             return self._views(block.stop - block.start).xtx
@@ -151,6 +165,7 @@ class PatternAlgebra:
             self._sp_for = (block.start, block.stop)
         np.copyto(sp, self._cov, where=self._oo[block])
         np.multiply(self._ext, self._mask[block], out=v.r)
+        np.add(v.r, self._r_add[block], out=v.r)
         # a block of a positive definite S is positive definite: cholesky_ex skips torch's check (a synchronisation)
         torch.linalg.cholesky_ex(v.sp_t, out=(v.chol_t, v.info))
         torch.linalg.solve_triangular(v.chol_t, v.r_t, upper=False, out=v.x_t)
@@ -168,7 +183,8 @@ class PatternAlgebra:
         if nb not in self._made:
             t = [a[:nb] for a in (self._sp_t, self._chol_t, self._r_t, self._x_t)]
             n = [a.numpy() for a in t]
-            rest = (self._info, self._xt, self._xtx, self._square, self._half, self._low, self._weights)
+            rest = (self._info, self._xt, self._xtx, self._square, self._half, self._low, self._weights, self._a_t)
+            rest += (self._mu_m,)
             more = [a[:nb] for a in rest]
             self._made[nb] = _Views(*t, *n, *more)
         return self._made[nb]
@@ -195,8 +211,17 @@ class PatternAlgebra:
         self._half = np.empty((step, mk, d + 1, d))
         self._low = self._chol_t.numpy()  # L, once its log-determinants are taken
         self._weights = np.empty((step, mk, d, d))
+        self._a_t = np.empty((step, mk, w, d))
+        self._mu_m = np.empty((step, mk, d))
         self._coef = np.empty((n, mk, len(self._tables[0])))  # every pattern's: the fused E-step takes them all
         self._constants = np.empty((n, mk))
+
+
+def numbers_per_pair(d: int) -> int:
+    """How many float64 numbers PatternAlgebra's arrays hold per (pattern, restart-component) at D (_allocate's:
+    Sp, L, R and X, X^T X, T, T A^T, A, the weights, mu on m, the coefficients and constants)."""
+    w = d + 1
+    return 3 * d * d + 4 * d * w + 2 * w * w + d + 1 + len(_tables(d)[1])
 
 
 class _Views(NamedTuple):
@@ -217,14 +242,16 @@ class _Views(NamedTuple):
     half: np.ndarray
     low: np.ndarray
     weights: np.ndarray
+    a_t: np.ndarray
+    mu_m: np.ndarray
 
 
 @functools.lru_cache(maxsize=16)
 def _tables(d: int) -> tuple[np.ndarray, ...]:
-    """For D: where each log-joint coefficient is in X^T X (flattened (2D + 1)^2) and its factor (P,); where each
+    """For D: where each log-joint coefficient is in X^T X (flattened (D + 1)^2) and its factor (P,); where each
     entry of T ((D + 1)^2, flattened) is in the statistics (P,); and each pair's place in a flattened D x D (P2,)."""
     i, j, flat, factors, pair_of = (t.numpy() for t in pair_tables(d))
-    w = 2 * d + 1
+    w = d + 1
     lin = np.arange(d)
     at = np.concatenate([[0], (1 + lin) * w, (1 + i) * w + 1 + j])
     coef_factors = np.concatenate([[-0.5], -np.ones(d), factors])

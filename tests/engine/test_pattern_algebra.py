@@ -125,7 +125,7 @@ def test_patterns_in_blocks_give_the_numbers_of_one_block(monkeypatch, whitened:
     stats = rng.normal(size=(len(PATTERNS), 2, 3, 1 + D + D * (D + 1) // 2))
     one = PatternAlgebra(PATTERNS, OFFSETS)
     one.prepare(lw, mu, cov)
-    monkeypatch.setattr(pattern_algebra, "BLOCK_NUMBERS", 4 * 6 * (2 * D + 1) ** 2)  # 4 patterns a block, then 2
+    monkeypatch.setattr(pattern_algebra, "BLOCK_NUMBERS", 4 * 6 * (D + 1) ** 2)  # 4 patterns a block, then 2
     blocks = PatternAlgebra(PATTERNS, OFFSETS)
     blocks.prepare(lw, mu, cov)
     assert len(blocks._blocks) == 2
