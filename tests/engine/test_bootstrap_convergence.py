@@ -41,13 +41,25 @@ def test_default_standard_errors_are_the_converged_ones(kind: str) -> None:
 
 
 def test_the_replicates_tol_is_in_the_total_log_likelihood() -> None:
-    """The default per-point tol is REPLICATE_TOL / n where that is tighter than the fit's, the fit's otherwise and
-    in float32 (whose log-likelihoods are not that exact); bootstrap(tol=...) uses its tol as it is."""
-    import torch
+    """The default per-point tol is REPLICATE_TOL / n where that is tighter than the fit's, the fit's otherwise;
+    bootstrap(tol=...) uses its tol as it is."""
+    assert replicate_tol(1e-6, 1e5) == pytest.approx(REPLICATE_TOL / 1e5)
+    assert replicate_tol(1e-6, 10.0) == 1e-6
 
-    assert replicate_tol(1e-6, torch.float64, 1e5) == pytest.approx(REPLICATE_TOL / 1e5)
-    assert replicate_tol(1e-6, torch.float64, 10.0) == 1e-6
-    assert replicate_tol(1e-6, torch.float32, 1e5) == 1e-6
+
+def test_a_float32_fits_replicates_run_in_float64() -> None:
+    """A float32 fit's bootstrap is the float64 bootstrap of the same parameters (the same seed: the same draws):
+    float32's log-likelihoods cannot carry the replicates' rule, so they stopped at the fit's per-point rule: here
+    (272 points) standard errors 0.17% off, on 2e4 forum points up to 13% small (43% with SQUAREM alone) with
+    intervals lopsided towards the fit. Measured: equal to 0 relative (the same float64 computation)."""
+    x = np.loadtxt(FAITHFUL, delimiter=",", skiprows=1)
+    cfg = FitConfig(n_components=3, covariance_type="tied", init="hc", reg_covar=0.0)
+    snap = run_to_end(x, replace(cfg, dtype="float32"))
+    fitted = (snap.weights, snap.means, snap.covariances)
+    single = bootstrap(x, fitted, replace(cfg, dtype="float32"), 50, "nonparametric", seed=0).standard_errors()
+    double = bootstrap(x, fitted, cfg, 50, "nonparametric", seed=0).standard_errors()
+    for name in ("weights", "means", "covariances"):
+        np.testing.assert_allclose(single[name], double[name], rtol=1e-12, atol=0, err_msg=name)
 
 
 def test_each_replicate_ends_where_plain_em_from_its_start_ends() -> None:
