@@ -106,7 +106,9 @@ def accelerate(
         active, out = _step(rows, active, model, e_step, totals, gain, dtype, best, ended, point.shape[1:])
         handed.append(out)
         steps += 1
-    stalled = torch.cat(handed) if handed else active[:0]
+    # in order: a source's use_rows takes its rows sorted (all B of them in another order were taken as 0..B-1, so
+    # each replicate went on with another's weights)
+    stalled = torch.sort(torch.cat(handed)).values if handed else active[:0]
     if len(stalled) and not (cancel is not None and cancel.cancelled):
         per = totals[stalled]
         s0 = rows.s[stalled].view(-1, *point.shape[1:])
