@@ -94,8 +94,9 @@ class PointsInMemory:
         self._log_norm: torch.Tensor | None = None  # (M, N) log p(x_n) at the last E-step, on x's device
 
     def use_rows(self, rows: torch.Tensor) -> None:
-        """Per-row weights: the next E-step is for restart rows (M,) (sorted), not all of them."""
-        rows = None if len(rows) == self.weights.shape[0] else rows.to(self.x.device)
+        """Per-row weights: the next E-step is for restart rows (M,), in that order (None: all rows, 0..R-1)."""
+        every = len(rows) == self.weights.shape[0] and torch.equal(rows.cpu(), torch.arange(len(rows)))
+        rows = None if every else rows.to(self.x.device)
         same = rows is None if self._rows is None else rows is not None and torch.equal(rows, self._rows)
         if not same:  # the rows change only when replicates stop: each (M, N) copy is made once, not every E-step
             self._rows, self._taken = rows, {}

@@ -83,6 +83,29 @@ def test_each_replicate_is_its_lone_weighted_fit(kind: str) -> None:
         np.testing.assert_allclose(boot.covariances[b], alone.covariances[order], rtol=1e-4)
 
 
+def test_all_rows_in_another_order_take_each_rows_own_weights() -> None:
+    """use_rows with every row of the weights (R, N) in another order: the E-step's row i has the weights of row
+    rows[i]. All R rows were taken as 0..R-1 whatever their order: the bootstrap's rows handed to SQUAREM at
+    different steps each went on with another replicate's weights (replicate_anderson.py)."""
+    from engine.inference.sources import PointsInMemory
+
+    rng = np.random.default_rng(4)
+    r, k, n, d = 4, 2, 300, 2
+    x = torch.as_tensor(rng.normal(size=(n, d)))
+    w = torch.as_tensor(rng.exponential(size=(r, n)))
+    log_w = torch.log(torch.full((r, k), 0.5, dtype=torch.float64))
+    means = torch.as_tensor(rng.normal(size=(r, k, d)))
+    chol = torch.eye(d, dtype=torch.float64).expand(r, k, d, d).clone()
+    source = PointsInMemory(x, w)
+    order = torch.tensor([2, 0, 3, 1])
+    source.use_rows(order)
+    stats, _ = source.e_step(log_w, means, chol)
+    for i, row in enumerate(order.tolist()):
+        source.use_rows(torch.tensor([row]))
+        alone, _ = source.e_step(log_w[i : i + 1], means[i : i + 1], chol[i : i + 1])
+        torch.testing.assert_close(stats[i : i + 1], alone, rtol=1e-12, atol=0)
+
+
 @pytest.mark.parametrize(
     ("kind", "n_plus"),
     [("nonparametric", 0), ("parametric", 0), ("weighted", 1)],
