@@ -354,7 +354,7 @@ def parse_all_numeric(
     """
     text = [line for _, line in lines]
     tokens = 0
-    if missing and delim is not None:  # else a chunk with one empty cell went field by field: 7x slower a pass
+    if missing and delim is not None:  # else a chunk with one empty cell went field by field
         text, tokens = _missing_as_nan(text, delim)
     try:
         table = np.loadtxt(text, delimiter=delim, comments=None, dtype=np.float64, ndmin=2, quotechar='"')
