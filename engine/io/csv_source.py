@@ -171,7 +171,7 @@ class CsvSource:
         check_spaces(self.path, block, self.delim, idx)
         if self.commas:
             block = [(no, line.replace(",", ".")) for no, line in block]
-        table = parse_all_numeric(block, self.delim, len(self.names))
+        table = parse_all_numeric(block, self.delim, len(self.names), self.missing)
         if table is not None:
             return np.ascontiguousarray(table[:, idx])
         out = np.empty((len(block), len(idx)))  # the careful parser: the first bad value, named

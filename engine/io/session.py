@@ -315,9 +315,12 @@ def replay_differences(saved: dict, last) -> list[str]:
         out.append(f"iterations {last.iteration} (saved {saved['iteration']})")
     if last.restart != saved["restart"]:
         out.append(f"chosen restart {last.restart} (saved {saved['restart']})")
-    ll, saved_ll = last.mean_log_likelihood, saved["mean_log_likelihood"]
-    if abs(ll - saved_ll) > 1e-12 * max(1.0, abs(saved_ll)):
-        out.append(f"mean log-likelihood {ll:.17g} (saved {saved_ll:.17g})")
+    # both log-likelihoods: the replay prints the saved total beside the mean, and a session edited by hand can
+    # disagree in either (the total alone went unchecked: "reproduced" under a total that was not the fit's)
+    for name, label in (("mean_log_likelihood", "mean log-likelihood"), ("log_likelihood", "log-likelihood")):
+        ll, saved_ll = getattr(last, name), saved[name]
+        if abs(ll - saved_ll) > 1e-12 * max(1.0, abs(saved_ll)):
+            out.append(f"{label} {ll:.17g} (saved {saved_ll:.17g})")
     for name in ("weights", "means", "covariances"):
         diff = float(np.max(np.abs(np.asarray(saved[name]) - getattr(last, name))))
         if diff > 1e-9:

@@ -343,21 +343,45 @@ def _holds_numbers(values: list[str]) -> bool:
     return first is None or _is_number(first)
 
 
-def parse_all_numeric(lines: list[tuple[int, str]], delim: str | None, width: int) -> np.ndarray | None:
+def parse_all_numeric(
+    lines: list[tuple[int, str]], delim: str | None, width: int, missing: bool = False
+) -> np.ndarray | None:
     """Every field of a table that is all finite numbers, `width` to a row, parsed by NumPy's C reader
-    (much faster than field by field: bench/bench_load.py); None for anything else.
+    (much faster than field by field: bench/bench_load.py); None for anything else. missing (a delimited table):
+    a field that is a missing value's token (NA_TOKENS, unquoted) reads as NaN, as the careful parser reads it.
 
     NumPy and Python's float() both round decimal text correctly, so the values are the same bits.
     """
+    text = [line for _, line in lines]
+    tokens = 0
+    if missing and delim is not None:  # else a chunk with one empty cell went field by field
+        text, tokens = _missing_as_nan(text, delim)
     try:
-        table = np.loadtxt(
-            [line for _, line in lines], delimiter=delim, comments=None, dtype=np.float64, ndmin=2, quotechar='"'
-        )
+        table = np.loadtxt(text, delimiter=delim, comments=None, dtype=np.float64, ndmin=2, quotechar='"')
     except ValueError:
         return None
-    if table.shape != (len(lines), width) or not np.isfinite(table).all():
+    if table.shape != (len(lines), width):
+        return None
+    # each NaN one of the tokens put there: any other non-finite value ('inf', '-nan') is the careful parser's
+    if np.isinf(table).any() or int(np.isnan(table).sum()) != tokens:
         return None
     return table
+
+
+def _missing_as_nan(lines: list[str], delim: str) -> tuple[list[str], int]:
+    """The lines with each field that is a missing value's token (NA_TOKENS, blanks around it) written 'nan', and
+    how many such fields there were."""
+    pattern = _TOKEN_FIELDS.get(delim)
+    if pattern is None:
+        d = re.escape(delim)
+        pattern = _TOKEN_FIELDS[delim] = re.compile(
+            rf"(?<![^{d}\n])[ \t]*(?:na|n/a|nan|null)?[ \t]*(?![^{d}\n])", re.IGNORECASE
+        )
+    joined, tokens = pattern.subn("nan", "\n".join(lines))
+    return joined.split("\n"), tokens
+
+
+_TOKEN_FIELDS: dict[str, re.Pattern] = {}  # a delimiter's pattern of whole fields that are missing values' tokens
 
 
 def load_rows(

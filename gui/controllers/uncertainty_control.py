@@ -153,6 +153,8 @@ class UncertaintyControl(QObject):
             self.messages.note(
                 f"bootstrap: {used} of {boot.requested} {boot.kind} replicates in {seconds:.1f} s"
                 + (f" ({boot.failed} failed, left out)" if boot.failed else "")
+                # as fit --bootstrap says it: such replicates' spread is not their ends' (raise Max iterations)
+                + (f" ({boot.not_converged} stopped at Max iterations)" if boot.not_converged else "")
             )
         self.redraw()
         self.changed.emit()

@@ -184,3 +184,16 @@ def test_a_sessions_history_is_the_chosen_restarts_own_run(tmp_path) -> None:
         np.testing.assert_array_equal(entry["covariances"], kept.restart_covariances[r])
     trace = np.array(saved["log_likelihood"])
     np.testing.assert_array_equal(trace[:, 1], [e.restart_mean_log_likelihood[r] for e in history.kept()])
+
+
+def test_replay_differences_name_an_edited_total_log_likelihood() -> None:
+    """A saved total log-likelihood that is not the replayed fit's is a difference, as the mean's is: the replay
+    prints the saved total, so 'reproduced' under another total was untrue (a session edited by hand)."""
+    from engine.io.session import replay_differences, session_dict
+
+    x, cfg = blobs(0, 300), FitConfig(n_components=2, seed=1)
+    snap = run_to_end(x, cfg)
+    saved = json.loads(json.dumps(session_dict(inline_ref(x), cfg, snap, None)["fit"]))
+    assert replay_differences(saved, snap) == []
+    saved["log_likelihood"] = -1000.0
+    assert replay_differences(saved, snap) == [f"log-likelihood {snap.log_likelihood:.17g} (saved -1000)"]

@@ -181,3 +181,33 @@ def test_a_chunks_worst_points_are_its_lowest_observed_densities(d: int) -> None
         # measured: 2.7e-16 relative at most (the fused E-step's products against SciPy's densities)
         np.testing.assert_allclose(values[r].numpy(), log_p[worst], rtol=1e-12, atol=0)
         np.testing.assert_array_equal(points[r].numpy(), np.nan_to_num(x[worst], nan=0.0))
+
+
+def test_a_csv_chunk_with_missing_cells_is_parsed_by_numpys_reader(tmp_path, monkeypatch) -> None:
+    """A chunk of a CSV with missing values' tokens (empty, NA, n/a, NaN, null, any case, blanks around) is read by
+    NumPy's reader as the careful parser reads it: each token NaN, the numbers the same bits. The careful parser,
+    field by field, made such a fit 5.5x slower (2e5 rows, 10% of the cells missing, --memory-limit 1M, five
+    iterations: 11.3 s against 2.06 s, medians of three interleaved runs)."""
+    from engine.io import csv_source
+    from engine.io.csv_source import CsvSource
+
+    path = tmp_path / "holes.csv"
+    path.write_text("a,b,c\n1.5,,3.25\n NA ,2.25, n/a\nNaN,null,7.5\n4.5,5.5,6.5\n,1e-3,NULL\n")
+    nan = np.nan
+    expected = [[1.5, nan, 3.25], [nan, 2.25, nan], [nan, nan, 7.5], [4.5, 5.5, 6.5], [nan, 1e-3, nan]]
+
+    def field_by_field(*args):
+        raise AssertionError(f"the careful parser read {args[1:]}")
+
+    monkeypatch.setattr(csv_source, "parse_value", field_by_field)
+    np.testing.assert_array_equal(np.concatenate(list(CsvSource(path, missing=True).chunks(2))), expected)
+
+
+@pytest.mark.parametrize("value", ["inf", "-nan"])
+def test_a_csv_value_that_is_no_token_is_still_named_by_the_careful_parser(tmp_path, value) -> None:
+    from engine.io.csv_source import CsvSource
+
+    path = tmp_path / "holes.csv"
+    path.write_text(f"a,b\n1.5,\n2.5,{value}\n3.5,4.5\n")
+    with pytest.raises(DataError, match=r"holes\.csv: line 3, column 1 \('b'\)"):
+        list(CsvSource(path, missing=True).chunks(10))

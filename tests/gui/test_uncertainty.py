@@ -259,3 +259,19 @@ def test_cancel_the_uncertainty_is_offered_only_while_one_runs_or_is_shown(qtbot
     assert action.isEnabled()
     action.trigger()
     assert window.uncertainty.result is None and not action.isEnabled()
+
+
+def test_the_note_says_how_many_replicates_stopped_at_max_iterations(qtbot, window) -> None:
+    """Replicates that max_iter stopped before their ends are named in the note, as fit --bootstrap names them (the
+    note said '40 of 40 replicates' alone)."""
+    from engine.io.data import FORUM_PRESET, sample_mixture
+
+    # the forum preset's overlapping components: EM creeps there, 5 iterations end no replicate (measured: 10 of 10)
+    points, _ = sample_mixture(FORUM_PRESET["weights"], FORUM_PRESET["means"], FORUM_PRESET["covariances"], 2000, 0)
+    window.data.set_dataset(engine.Dataset(points, ("x", "y"), (0, 1), "forum"))
+    assert run_fit(qtbot, window, k=3, covariance="full", max_iter="5") == "max_iter"
+    boot = bootstrapped(qtbot, window, 10).boot
+    assert boot.not_converged > 0  # the engine's count, which the note must carry
+    message = window.statusBar().currentMessage()
+    assert message.startswith("bootstrap: 10 of 10 nonparametric replicates in ")
+    assert message.endswith(f" s ({boot.not_converged} stopped at Max iterations)")
