@@ -13,15 +13,16 @@ directions at once (SQUAREM's jump extrapolates along one). One batched E-step a
 - a row that loses HAND_OFF jumps in a row is near a saddle, where T pushes outwards (an eigenvalue above 1) and the
   secant model's fixed point lies behind it: it goes on by SQUAREM cycles from where it is (SQUAREM's jump goes
   along EM's step, outwards there). On 2,000 forum points Anderson alone ended two replicates of 200 on such a
-  plateau, 0.05 and 0.84 short in the total log-likelihood; handed over, none.
+  plateau, 0.05 and 0.81 short in the total log-likelihood; handed over, none (tests/engine/test_bootstrap_anderson.py).
 A row ends where an EM step gains less than `gain` (its end: the EM step's image, as SQUAREM's), checked after each
 EM step: the first from the start, one after a lost jump, and one after each jump that gained less than `gain`
 itself. So at a given tol a replicate the rule stops at its first check ends at EM's second M-step from the fit's
 responsibilities, where mclust's me() ends it, as before (tests/engine/test_bootstrap_mclust_rule.py).
 
 Measured against SQUAREM alone (forum preset, K = 3, VVV, the same ends; docs/performance.md, 'The bootstrap'): row
-E-steps 1e5 points B = 50 1,808 against about 7,400; 2e4 B = 50 2,335 against about 6,000; 2,000 points B = 200
-12,599 against 19,894; the largest shortfall from the replicates' fixed points (SQUAREM run to 1e-11) no larger.
+E-steps 1e5 points B = 50 1,808 against 7,117; 2e4 B = 50 2,335 against 6,445; 2,000 points B = 200 12,608 against
+19,894; the largest shortfall from the replicates' fixed points (SQUAREM run to 1e-11) about the same (5.0e-5 against
+8.1e-5 on 1e5 points, 2.4e-4 against 2.3e-4 on 2,000), the median 20 to 150 times smaller.
 """
 
 from __future__ import annotations
