@@ -87,7 +87,7 @@ def _replay_bootstrap(session, cfg: FitConfig, last, params, points, weights) ->
     boot = bootstrap(points, fitted, cfg, saved["B"], saved["type"], seed=saved["seed"], weights=weights)
     elapsed = time.perf_counter() - start
     params.meta.update(boot.meta())
-    print("\n".join(bootstrap_table(boot, fitted, _column_names(session.data), elapsed)))
+    print("\n".join(bootstrap_table(boot, fitted, session.data.column_names(), elapsed)))
     return bootstrap_differences(saved, params.meta)
 
 
@@ -101,21 +101,9 @@ def _replay_information(session, cfg: FitConfig, last, params, points, weights) 
     fitted = (last.weights, last.means, last.covariances)
     info = information(points, fitted, cfg.covariance_type, weights)
     params.meta.update(info.meta())
-    columns = _column_names(session.data)
+    columns = session.data.column_names()
     print("\n".join(information_table(info.standard_errors(), fitted, columns, info.method)))
     return information_differences(session.information, params.meta)
-
-
-def _column_names(ref) -> tuple[str, ...]:
-    """The fitted columns' names as the fit's tables said them: a file's own (its header's, or x0, x1, ...), else
-    x0, x1, ..."""
-    from engine.io.data import column_names
-    from engine.io.dataset import unnamed_columns
-
-    if ref.kind != "file" or not ref.columns:
-        return unnamed_columns(ref.n_features)
-    names = column_names(ref.path)
-    return tuple(names[j] if isinstance(j, int) and j < len(names) else str(j) for j in ref.columns)
 
 
 def _version_changes(saved: dict) -> str:

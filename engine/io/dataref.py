@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
-from .data import load, sample_mixture
-from .dataset import Dataset, points_sha256
+from .data import column_names, load, sample_mixture
+from .dataset import Dataset, points_sha256, unnamed_columns
 from .stream import digest, open_source
 
 
@@ -33,6 +33,14 @@ class DataRef:
     weights_column: int | None = None  # the file's column of the points' frequency weights (--weights), by place
     weights_sha256: str = ""  # their SHA-256 as an (N, 1) table (in memory; by chunks the data's digest holds them)
     missing: bool = False  # a file with missing values (empty cells, NA, nulls, NaN) read as NaN: fit --missing em
+
+    def column_names(self) -> tuple[str, ...]:
+        """The fitted columns' names as the fit's tables said them: a file's own (its header's, or x0, x1, ...) for
+        its columns, else x0, x1, ... (generated or inline data)."""
+        if self.kind != "file" or not self.columns:
+            return unnamed_columns(self.n_features)
+        names = column_names(self.path)
+        return tuple(names[j] if isinstance(j, int) and j < len(names) else str(j) for j in self.columns)
 
     def load_weights(self) -> np.ndarray | None:
         """The points' frequency weights (N,) of a file fitted with them, checked against the saved hash (None

@@ -99,9 +99,7 @@ class SessionControl:
             points, weights = loaded
             ref = session.data
             if ref.kind == "file":
-                names = engine.column_names(ref.path)
-                columns = tuple(names[j] for j in ref.columns) if ref.columns else engine.unnamed_columns(2)
-                dataset = engine.Dataset(points, columns, tuple(ref.columns) or (0, 1), ref.path)
+                dataset = engine.Dataset(points, ref.column_names(), tuple(ref.columns) or (0, 1), ref.path)
             elif ref.kind == "generated":
                 k = len(ref.mixture["weights"])
                 dataset = engine.Dataset(
