@@ -21,14 +21,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from common import forum_data, parse_args, table
-from scipy.special import logsumexp
-from scipy.stats import multivariate_normal
+from common import forum_data, parse_args, scipy_total_ll, squarem_alone, table
 
 from engine import FitConfig, InitParams, run_to_end
 from engine.selection import bootstrap as boot_module
 from engine.selection.bootstrap import Bootstrap, bootstrap, replicate_weights
-from engine.selection.replicate_start import squarem
 from engine.selection.solutions import match_components
 
 FAITHFUL = Path(__file__).resolve().parents[1] / "tests" / "data" / "mclust" / "faithful.csv"
@@ -56,12 +53,6 @@ def config(kind: str) -> FitConfig:
     return FitConfig(n_components=3, covariance_type="full", seed=0, restarts=10)
 
 
-def total_ll(x: np.ndarray, w: np.ndarray, weights, means, covariances) -> float:
-    """sum_n w_n log sum_k pi_k N(x_n | mu_k, Sigma_k), by SciPy."""
-    parts = [np.log(weights[k]) + multivariate_normal(means[k], covariances[k]).logpdf(x) for k in range(len(weights))]
-    return float(w @ logsumexp(np.stack(parts, axis=1), axis=1))
-
-
 def counted(accelerator, counter: list[int]):
     """accelerator (bootstrap's accelerate's signature) with its E-steps' rows counted into counter[0]."""
 
@@ -73,11 +64,6 @@ def counted(accelerator, counter: list[int]):
         return accelerator(point, model, counting, totals, gain, dtype, steps_at_most, cancel)
 
     return run
-
-
-def squarem_alone(point, model, e_step, totals, gain, dtype, steps_at_most, cancel=None):
-    """SQUAREM's cycles of three E-steps within the same budget of E-steps."""
-    return squarem(point, model, e_step, totals, gain, dtype, steps_at_most // 3, cancel)
 
 
 def plain_ends(x: np.ndarray, cfg: FitConfig, fitted, rows: np.ndarray) -> list:
@@ -100,7 +86,8 @@ def compare(x, cfg, fitted, kind: str, b: int, accelerator, plain: list, rows: n
     assert result.failed == 0, "a replicate failed: its rows no longer line up with plain EM's"
     matched = _as_bootstrap(kind, plain, fitted)  # plain EM's ends, components in the fit's order
     lacks = [
-        total_ll(x, rows[i], *_params(p)) - total_ll(x, rows[i], *_replicate(result, i)) for i, p in enumerate(plain)
+        scipy_total_ll(x, rows[i], *_params(p)) - scipy_total_ll(x, rows[i], *_replicate(result, i))
+        for i, p in enumerate(plain)
     ]
     se = matched.standard_errors()
     offsets = [_offset(_replicate(result, i), _replicate(matched, i), se) for i in range(len(plain))]

@@ -17,14 +17,11 @@ from dataclasses import replace
 
 import numpy as np
 import torch
-from common import forum_data, parse_args, table
-from scipy.special import logsumexp
-from scipy.stats import multivariate_normal
+from common import forum_data, parse_args, scipy_total_ll, squarem_alone, table
 
 from engine import FitConfig, run_to_end
 from engine.selection import bootstrap as boot_module
 from engine.selection.bootstrap import bootstrap, replicate_weights
-from engine.selection.replicate_start import squarem
 
 HEADERS = [
     "accelerator",
@@ -37,22 +34,12 @@ HEADERS = [
 ]
 
 
-def total_ll(x: np.ndarray, w: np.ndarray, weights, means, covariances) -> float:
-    """sum_n w_n log sum_k pi_k N(x_n | mu_k, Sigma_k), by SciPy."""
-    parts = [np.log(weights[k]) + multivariate_normal(means[k], covariances[k]).logpdf(x) for k in range(len(weights))]
-    return float(w @ logsumexp(np.stack(parts, axis=1), axis=1))
-
-
 def _no_step(setup, cfg, source, first_sums, gain, cancel):
     """bootstrap._accelerated's stand-in: every replicate at the fit, none ended (plain EM takes them all on)."""
     fit = boot_module.starts(setup, cfg)
     rows = cfg.restarts
     params = tuple(p[0:1].expand(rows, *p.shape[1:]).clone().to(torch.float64) for p in fit)
     return params, torch.zeros(rows, dtype=torch.bool), 0
-
-
-def _squarem_alone(point, model, e_step, totals, gain, dtype, steps_at_most, cancel=None):
-    return squarem(point, model, e_step, totals, gain, dtype, steps_at_most // 3, cancel)
 
 
 def run(x, fitted, cfg, b: int, accelerator=None, plain: bool = False):
@@ -87,13 +74,13 @@ def main() -> None:
     reference, seconds = run(x, fitted, replace(cfg, max_iter=50000), args.b, plain=True)
     print(f"plain EM from the fit: {seconds:.1f} s, {reference.not_converged} of {args.b} stopped at 50,000 iterations")
     ends = [(reference.weights[i], reference.means[i], reference.covariances[i]) for i in range(args.b)]
-    plain_ll = np.array([total_ll(x, rows[i], *ends[i]) for i in range(args.b)])
+    plain_ll = np.array([scipy_total_ll(x, rows[i], *ends[i]) for i in range(args.b)])
     out = []
-    for label, accelerator in (("Anderson, SQUAREM where it stalls", None), ("SQUAREM alone", _squarem_alone)):
+    for label, accelerator in (("Anderson, SQUAREM where it stalls", None), ("SQUAREM alone", squarem_alone)):
         result, seconds = run(x, fitted, cfg, args.b, accelerator)
         far = np.abs(result.means - reference.means).max(axis=(1, 2)) > 0.1
         lacks = plain_ll - [
-            total_ll(x, rows[i], result.weights[i], result.means[i], result.covariances[i]) for i in range(args.b)
+            scipy_total_ll(x, rows[i], result.weights[i], result.means[i], result.covariances[i]) for i in range(args.b)
         ]
         ratios = (result.means.std(0, ddof=1) / reference.means.std(0, ddof=1)).ravel()
         out.append(

@@ -161,3 +161,21 @@ def cost_ratios(fits: dict, rounds: int, clock=time.perf_counter) -> dict[str, t
             times[name].append(statistics.median(snapshot_intervals(make(), clock=clock)[0]))
     first = np.array(next(iter(times.values())))
     return {name: (statistics.median(t), float(np.median(np.array(t) / first))) for name, t in times.items()}
+
+
+def scipy_total_ll(x: np.ndarray, w: np.ndarray, weights, means, covariances) -> float:
+    """sum_n w_n log sum_k pi_k N(x_n | mu_k, Sigma_k), by SciPy (the reference a bootstrap replicate's end is
+    measured against): points x (N, D), frequency weights w (N,), weights (K,), means (K, D), covariances (K, D, D)."""
+    from scipy.special import logsumexp
+    from scipy.stats import multivariate_normal
+
+    parts = [np.log(weights[k]) + multivariate_normal(means[k], covariances[k]).logpdf(x) for k in range(len(weights))]
+    return float(w @ logsumexp(np.stack(parts, axis=1), axis=1))
+
+
+def squarem_alone(point, model, e_step, totals, gain, dtype, steps_at_most, cancel=None):
+    """The bootstrap's accelerator before Anderson's (replicate_start.squarem), in replicate_anderson.accelerate's
+    place and signature: SQUAREM's cycles of three E-steps within the same budget of E-steps."""
+    from engine.selection.replicate_start import squarem
+
+    return squarem(point, model, e_step, totals, gain, dtype, steps_at_most // 3, cancel)

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from scipy.special import logsumexp
-from scipy.stats import multivariate_normal
+from replicate_checks import total_ll
 
 from engine import FitConfig, InitParams, run_to_end
 from engine.io.data import forum_sample
@@ -48,15 +47,8 @@ def test_a_replicate_near_a_saddle_goes_on_by_squarem_to_plain_ems_end(forum, mo
     plain = replace(cfg, init="params", init_params=InitParams.from_arrays(*fitted), tol=1e-14, max_iter=20000)
     alone = run_to_end(x, plain, weights=weights)
     ours = (boot.weights[PLATEAU], boot.means[PLATEAU], boot.covariances[PLATEAU])
-    lacks = _total_ll(x, weights, (alone.weights, alone.means, alone.covariances)) - _total_ll(x, weights, ours)
+    lacks = total_ll(x, weights, (alone.weights, alone.means, alone.covariances)) - total_ll(x, weights, ours)
     assert abs(lacks) < REPLICATE_TOL, lacks
-
-
-def _total_ll(x: np.ndarray, weights: np.ndarray, params) -> float:
-    """sum_n w_n log sum_k pi_k N(x_n | mu_k, Sigma_k), by SciPy."""
-    w, m, c = params
-    parts = [np.log(w[k]) + multivariate_normal(m[k], c[k]).logpdf(x) for k in range(len(w))]
-    return float(weights @ logsumexp(np.stack(parts, axis=1), axis=1))
 
 
 def test_the_memory_check_counts_the_accelerators_arrays(monkeypatch) -> None:

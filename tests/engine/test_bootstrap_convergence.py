@@ -10,12 +10,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from scipy.special import logsumexp
-from scipy.stats import multivariate_normal
+from replicate_checks import total_ll
 
 from engine import FitConfig, InitParams, run_to_end
 from engine.selection.bootstrap import REPLICATE_TOL, bootstrap, replicate_tol, replicate_weights
@@ -80,7 +78,13 @@ def test_each_replicate_ends_where_plain_em_from_its_start_ends() -> None:
     offsets = []
     for b in range(12):
         alone = run_to_end(x, plain, weights=rows[b])
-        assert abs(_total_ll(x, rows[b], alone) - _total_ll(x, rows[b], _replicate(boot, b))) < REPLICATE_TOL
+        assert (
+            abs(
+                total_ll(x, rows[b], (alone.weights, alone.means, alone.covariances))
+                - total_ll(x, rows[b], _replicate(boot, b))
+            )
+            < REPLICATE_TOL
+        )
         order = [int(np.argmin(np.abs(alone.means[:, 1] - m))) for m in boot.means[b, :, 1]]
         offsets.append(
             max(
@@ -92,14 +96,5 @@ def test_each_replicate_ends_where_plain_em_from_its_start_ends() -> None:
     assert max(offsets) < 0.01, np.round(offsets, 4)
 
 
-def _replicate(boot, b: int) -> SimpleNamespace:
-    return SimpleNamespace(weights=boot.weights[b], means=boot.means[b], covariances=boot.covariances[b])
-
-
-def _total_ll(x: np.ndarray, weights: np.ndarray, params) -> float:
-    """sum_n w_n log sum_k pi_k N(x_n | mu_k, Sigma_k) by SciPy."""
-    parts = [
-        np.log(params.weights[k]) + multivariate_normal(params.means[k], params.covariances[k]).logpdf(x)
-        for k in range(len(params.weights))
-    ]
-    return float(weights @ logsumexp(np.stack(parts, axis=1), axis=1))
+def _replicate(boot, b: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return boot.weights[b], boot.means[b], boot.covariances[b]
