@@ -374,9 +374,9 @@ def _missing_as_nan(lines: list[str], delim: str) -> tuple[list[str], int]:
     pattern = _TOKEN_FIELDS.get(delim)
     if pattern is None:
         d = re.escape(delim)
-        pattern = _TOKEN_FIELDS[delim] = re.compile(
-            rf"(?<![^{d}\n])[ \t]*(?:na|n/a|nan|null)?[ \t]*(?![^{d}\n])", re.IGNORECASE
-        )
+        words = "|".join(re.escape(t) for t in sorted(NA_TOKENS - {""}))  # "" is the field with no word
+        field = rf"(?<![^{d}\n])[ \t]*(?:{words})?[ \t]*(?![^{d}\n])"
+        pattern = _TOKEN_FIELDS[delim] = re.compile(field, re.IGNORECASE)
     joined, tokens = pattern.subn("nan", "\n".join(lines))
     return joined.split("\n"), tokens
 
