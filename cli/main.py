@@ -3,6 +3,7 @@ stderr, no traceback), 1 for an internal error."""
 
 from __future__ import annotations
 
+import importlib
 import os
 import signal
 import sys
@@ -15,52 +16,20 @@ from .parser import OTHER_COMMANDS, USAGE, build_parser
 
 # The commands' modules are imported when one runs, not before: fit's imports torch (seconds), which `--help` and a
 # mistake the parser refuses need not wait for.
-
-
-def cmd_generate(args) -> int:
-    from .commands_fit import cmd_generate as run
-
-    return run(args)
-
-
-def cmd_fit(args) -> int:
-    from .commands_fit import cmd_fit as run
-
-    return run(args)
-
-
-def cmd_select(args) -> int:
-    from .commands_select import cmd_select as run
-
-    return run(args)
-
-
-def cmd_replay(args) -> int:
-    from .commands_replay import cmd_replay as run
-
-    return run(args)
-
-
-def cmd_screenshot(args) -> int:
-    from gui.screenshot import run
-
-    return run(args)
-
-
-def cmd_install_launcher(args) -> int:
-    from gui.launcher import run
-
-    return run(args)
-
-
-COMMANDS = {
-    "generate": cmd_generate,
-    "fit": cmd_fit,
-    "select": cmd_select,
-    "replay": cmd_replay,
-    "screenshot": cmd_screenshot,
-    "install-launcher": cmd_install_launcher,
+COMMANDS = {  # a command's module and function
+    "generate": ("cli.commands_fit", "cmd_generate"),
+    "fit": ("cli.commands_fit", "cmd_fit"),
+    "select": ("cli.commands_select", "cmd_select"),
+    "replay": ("cli.commands_replay", "cmd_replay"),
+    "screenshot": ("gui.screenshot", "run"),
+    "install-launcher": ("gui.launcher", "run"),
 }
+
+
+def _run_command(name: str, args) -> int:
+    """The command `name` on its parsed args, its module imported now."""
+    module, function = COMMANDS[name]
+    return getattr(importlib.import_module(module), function)(args)
 
 
 class Terminated(BaseException):
@@ -109,7 +78,7 @@ def _dispatch(argv: list[str]) -> int:
             return 0
         if args.command in OTHER_COMMANDS:
             raise UserError(f"{args.command} is run by main.py itself: python3 main.py {args.command} ...")
-        return COMMANDS[args.command](args)
+        return _run_command(args.command, args)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
