@@ -186,8 +186,7 @@ class MissingPoints:
 def filled_points(x: torch.Tensor, order: np.ndarray, dtype: torch.dtype, scaling: Scaling | None) -> torch.Tensor:
     """The points x (N, D) in the given order (N,) with their missing coordinates (NaN) at 0, standardised by scaling
     if given (MissingPoints), in dtype, as the E-step reads them fastest: in the lifted layout on a CPU from D = 3
-    (see features.lifted_points), gathered straight into it (NumPy's take: a third of gathering the rows, then
-    transposing them), else contiguous."""
+    (see features.lifted_points, _gather_lifted), else contiguous."""
     n, d = x.shape
     if not gaussian.wants_lifted(d, x.device):
         if x.device.type != "cpu":
@@ -198,14 +197,36 @@ def filled_points(x: torch.Tensor, order: np.ndarray, dtype: torch.dtype, scalin
             _standardise(taken.numpy(), scaling.center, scaling.scale)
         return torch.nan_to_num_(taken.to(dtype), nan=0.0)
     z = gaussian.lifted_points(n, d, dtype)
-    rows = x.detach().numpy()
-    out = z[1:].numpy() if x.dtype == dtype else np.empty((d, n), dtype=rows.dtype)
-    np.take(rows.T, order, axis=1, out=out, mode="clip")  # clip: every index is valid, and no buffered copy
-    if scaling is not None:
-        _standardise(out, scaling.center[:, None], scaling.scale[:, None])
-    if x.dtype != dtype:
-        z[1:] = torch.from_numpy(out)
-    return torch.nan_to_num_(z[1:], nan=0.0).T
+    _gather_lifted(x.detach().numpy(), order, z[1:].numpy(), scaling)
+    return z[1:].T
+
+
+GATHER_ROWS = 16_384  # _gather_lifted's block: its rows (D float64 each) stay in cache between the gather and the rest
+
+
+def _gather_lifted(rows: np.ndarray, order: np.ndarray, out: np.ndarray, scaling: Scaling | None) -> None:
+    """out (D, N) = the rows (N, D) taken in order (N,), transposed, standardised by scaling if given, NaN at 0. Block
+    by block: NumPy's take of whole rows into a small buffer (a copy of D contiguous numbers each), then the
+    standardisation reading it transposed into out's block and the NaN set to 0 while the block is in cache. Taking
+    along the transposed rows straight into out, then standardising and setting NaN over all of out, cost 17-29 ns a
+    row against 14-20 (524288 x 5 and 65536 x 10: docs/performance.md, 'Missing values'); a chunk read by passes is
+    gathered so every pass. The numbers are Scaling.data_to_std's (the same operations)."""
+    n, d = rows.shape
+    block = np.empty((min(GATHER_ROWS, n), d), dtype=rows.dtype)
+    # standardised in the rows' dtype, then converted to out's where they differ (as Scaling.data_to_std, then a cast)
+    wide = out if out.dtype == rows.dtype else np.empty((d, min(GATHER_ROWS, n)), dtype=rows.dtype)
+    for lo in range(0, n, GATHER_ROWS):
+        hi = min(lo + GATHER_ROWS, n)
+        part, at = block[: hi - lo], wide[:, lo:hi] if wide is out else wide[:, : hi - lo]
+        np.take(rows, order[lo:hi], axis=0, out=part, mode="clip")  # clip: every index is valid, and no buffered copy
+        if scaling is None:
+            np.copyto(at, part.T)
+        else:
+            np.subtract(part.T, scaling.center[:, None], out=at)
+            np.divide(at, scaling.scale[:, None], out=at)
+        np.copyto(at, 0.0, where=np.isnan(at))
+        if wide is not out:
+            np.copyto(out[:, lo:hi], at, casting="same_kind")
 
 
 def _standardise(x: np.ndarray, center: np.ndarray, scale: np.ndarray) -> None:

@@ -8,6 +8,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+import torch
 from data_sets import missing_clusters
 from devices import needs_cuda
 from hypothesis import HealthCheck, assume, given, settings
@@ -17,9 +18,12 @@ from scipy.stats import multivariate_normal
 
 from engine import COVARIANCE_TYPES, FitConfig, InitParams, run_to_end
 from engine.errors import DataError, UserError
+from engine.inference import missing as missing_module
 from engine.inference.fitting import fit
+from engine.model import gaussian as gaussian_module
 from engine.model.conditional import impute, pattern_runs, patterns_of
 from engine.model.gaussian import use_whitened
+from engine.model.scaling import Scaling
 
 # measured: the K = 1 fit and the textbook iteration differ by at most 2e-15 in the means and covariances after
 # 25 iterations (the fit works in standardised units, the textbook in data units), and the K = 3 log-likelihoods
@@ -192,6 +196,28 @@ def test_pattern_runs_are_numpys_unique_rows(d: int) -> None:
     for p, q in enumerate(np.argsort(first)):
         assert np.array_equal(found[p], keys[q])
         assert np.array_equal(order[starts[p] : starts[p + 1]], np.flatnonzero(inverse.reshape(-1) == q))
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("scaled", [True, False])
+def test_filled_points_are_the_rows_taken_standardised(monkeypatch, dtype: torch.dtype, scaled: bool) -> None:
+    """filled_points in the lifted layout (gathered block by block, missing._gather_lifted) holds the rows in
+    the given order standardised as Scaling.data_to_std's operations, NaN at 0, in the fit's dtype, bit for bit, over
+    several blocks and a short last one."""
+    monkeypatch.setattr(missing_module, "GATHER_ROWS", 64)
+    rng = np.random.default_rng(3)
+    x = rng.normal(2.0, 3.0, (300, 5))
+    x[rng.random(x.shape) < 0.2] = np.nan
+    order = rng.permutation(300)
+    scaling = Scaling(np.array([1.0, -2.0, 0.5, 3.0, 0.0]), np.array([2.0, 0.7, 3.0, 1.5, 4.0]))
+    want = x[order].copy()
+    if scaled:
+        want -= scaling.center
+        want /= scaling.scale
+    want = torch.nan_to_num(torch.from_numpy(want).to(dtype), nan=0.0)
+    got = missing_module.filled_points(torch.from_numpy(x), order, dtype, scaling if scaled else None)
+    assert got.dtype == dtype and torch.equal(got, want)
+    assert gaussian_module.lifted_of(got) is not None  # the E-step reads it in the lifted layout
 
 
 def test_batched_restarts_are_the_lone_fits():
