@@ -18,6 +18,7 @@ value never comes here: its fit is bit for bit the usual one.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -77,6 +78,18 @@ def check_missing(data: np.ndarray, weights: np.ndarray | None = None) -> tuple[
     return x, (mean, np.sqrt(var))
 
 
+class Grouped(NamedTuple):
+    """Points grouped by missingness pattern as MissingPoints holds them: the points (N, D) in working units with
+    their missing coordinates at 0 (filled_points' layout), each pattern's observed coordinates (n_pat, D) bool, where
+    each pattern's run of rows starts (n_pat + 1 ints, the last N) and the points' weights (N,) in their order, or
+    None."""
+
+    points: torch.Tensor
+    observed: np.ndarray
+    starts: list[int]
+    weights: torch.Tensor | None
+
+
 class MissingPoints:
     """The E-step (a SumSource) over points x (N, D) in working units with missing coordinates (NaN): the rows
     sorted by missingness pattern (the complete rows one of them), their missing coordinates at 0, through one
@@ -99,25 +112,50 @@ class MissingPoints:
         """scaling: x is as read (data units, float64 on the CPU), standardised here as it is gathered by pattern,
         into dtype (a chunk read by passes: one copy of its rows, not two); kept: the patterns' algebra kept between
         the chunks of a pass (kept_patterns.py; None: this source's own)."""
-        self.n_samples, self.n_features = n, d = x.shape
         self.check = None if cancel is None else cancel.check
         self.dtype = dtype or x.dtype
         # on the CPU NumPy's isnan: a fifth of torch's there
         missing = np.isnan(x.detach().numpy()) if x.device.type == "cpu" else torch.isnan(x).to(HOST).numpy()
-        keys, order, self.starts = pattern_runs(missing)
-        self.observed = ~keys  # (n_pat, D)
-        self.offsets = np.zeros(len(keys)) if log_scale is None else np.where(keys, log_scale, 0.0).sum(1)
+        keys, order, starts = pattern_runs(missing)
         # the rows pattern by pattern: each pattern a run of rows, its log p(x_o) laid side by side (no scatter)
-        self.x = filled_points(x, order, self.dtype, scaling)  # also where a component is re-seeded
+        points = filled_points(x, order, self.dtype, scaling)  # also where a component is re-seeded
+        self.order = order = torch.from_numpy(order).to(x.device)  # (N,): the data's row at each place
+        w = None if weights is None else weights[order].contiguous()
+        self._take(Grouped(points, ~keys, starts, w), log_scale, kept)
+
+    @classmethod
+    def from_grouped(
+        cls,
+        grouped: Grouped,
+        log_scale: np.ndarray | None = None,
+        cancel: CancelToken | None = None,
+        kept: KeptPatterns | None = None,
+    ) -> MissingPoints:
+        """The source over points already grouped by pattern (a chunk read back from missing_spill.py, as an earlier
+        MissingPoints grouped it: its `grouped()`), with no row order of the data's (order None)."""
+        source = cls.__new__(cls)
+        source.check = None if cancel is None else cancel.check
+        source.dtype, source.order = grouped.points.dtype, None
+        source._take(grouped, log_scale, kept)
+        return source
+
+    def _take(self, grouped: Grouped, log_scale: np.ndarray | None, kept: KeptPatterns | None) -> None:
+        """Hold the grouped points, their patterns and weights (see Grouped)."""
+        self.x, self.observed, self.starts, self._w = grouped
+        self.n_samples, self.n_features = n, _ = self.x.shape
+        missing = ~self.observed
+        self.offsets = np.zeros(len(missing)) if log_scale is None else np.where(missing, log_scale, 0.0).sum(1)
         self.features = gaussian.features_of(self.x)
         self.lifted = gaussian.lifted_of(self.x)  # [1; x^T] (1 + D, N) on the CPU from D = 3, else None
-        self.order = order = torch.from_numpy(order).to(x.device)  # (N,): the data's row at each place
-        self._w = None if weights is None else weights[order].contiguous()
-        self._w64 = None if weights is None else self._w.to(torch.float64)
-        self._total = float(n if weights is None else self._w64.sum())
+        self._w64 = None if self._w is None else self._w.to(torch.float64)
+        self._total = float(n if self._w is None else self._w64.sum())
         self._log_norm: torch.Tensor | None = None  # (M, N) log p(x_o) + offset, rows in pattern order
         self._log_scale, self._kept = log_scale, kept
         self._algebra: PatternAlgebra | PatternSubset | None = None  # made at the first E-step (_algebra_for)
+
+    def grouped(self) -> Grouped:
+        """The points as this source holds them, grouped by pattern (from_grouped takes them back)."""
+        return Grouped(self.x, self.observed, self.starts, self._w)
 
     def e_step(
         self, log_weights: torch.Tensor, means: torch.Tensor, chol: torch.Tensor
