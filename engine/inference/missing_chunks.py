@@ -5,10 +5,12 @@ model/conditional.py) and a fit by chunks is the in-memory fit up to the order o
 A chunk's rows are standardised as the in-memory fit's (NaN stays NaN) and the rows of weight 0 left out (they add
 nothing). The chunks' worst-explained points (where an emptied component is re-seeded) are merged by their log
 p(x_o) + offset, each chunk's K lowest as its E-step gave them (MissingPoints.lowest), as the in-memory fit ranks all
-its points. A chunk is grouped by pattern afresh every pass (conditional.pattern_runs: a radix sort of one small
-integer per row), as a chunk of complete data is standardised afresh: no chunk's rows are kept between passes, which
-on a Dask cluster may run each chunk on another worker. What every chunk of a pass shares, the patterns' algebra at
-the pass's parameters, each thread solves once a pass and keeps (model/kept_patterns.py: bounded).
+its points. On a Dask cluster a chunk is grouped by pattern afresh every pass (conditional.pattern_runs: a radix
+sort of one small integer per row), as a chunk of complete data is standardised afresh: no chunk's rows are kept
+between passes, which may run each chunk on another worker. Read on this machine, the first pass writes each chunk
+grouped (grouped_chunk) into a temporary file and later passes read it back (missing_spill.py), where the disk allows.
+What every chunk of a pass shares, the patterns' algebra at the pass's parameters, each thread solves once a pass
+and keeps (model/kept_patterns.py: bounded).
 """
 
 from __future__ import annotations
@@ -28,19 +30,29 @@ def missing_chunk_sums(chunk: np.ndarray, weights: torch.Tensor | None, plan: Pa
     """The E-step sums of a chunk's rows (c, D) as read (NaN: missing) with their frequency weights (c,) float64 or
     None, at the plan's parameters: statistics (M, K, P), log p(x_o) sums (M,) (in the in-memory fit's units: the
     working units plus each point's pattern offset) and the K worst-explained points."""
+    source = grouped_chunk(chunk, weights, plan)
+    return nothing(plan) if source is None else source_sums(source, plan)
+
+
+def grouped_chunk(chunk: np.ndarray, weights: torch.Tensor | None, plan: PassPlan) -> MissingPoints | None:
+    """A chunk's rows (c, D) as read with their frequency weights (c,) float64 or None, standardised by the plan's
+    scaling and grouped by pattern in its dtype (MissingPoints), the rows of weight 0 left out; None if none is left."""
     x = np.require(chunk, dtype=np.float64, requirements="W")  # writable: torch.from_numpy warns at a read-only one
     w = None if weights is None else weights.numpy()
     if w is not None:
         x, w = x[w > 0], w[w > 0]
     if len(x) == 0:
-        return _nothing(plan)
+        return None
     scaling = Scaling(np.asarray(plan.center, dtype=np.float64), np.asarray(plan.scale, dtype=np.float64))
-    log_scale = np.log(scaling.scale)
     w = None if w is None else torch.as_tensor(w, dtype=plan.dtype)
     # standardised as gathered; the patterns' algebra solved once a pass, kept from chunk to chunk by this thread
-    source = MissingPoints(torch.from_numpy(x), w, log_scale, scaling, plan.dtype, kept=kept_patterns())
+    return MissingPoints(torch.from_numpy(x), w, np.log(scaling.scale), scaling, plan.dtype, kept=kept_patterns())
+
+
+def source_sums(source: MissingPoints, plan: PassPlan) -> PassSums:
+    """A grouped chunk's E-step sums at the plan's parameters (missing_chunk_sums)."""
     stats = source.e_step(plan.log_weights, plan.means, plan.chol)[0]
-    worst = source.lowest(min(plan.log_weights.shape[1], len(x)))
+    worst = source.lowest(min(plan.log_weights.shape[1], source.n_samples))
     return PassSums(stats.double(), source.total_ll().double(), *worst)
 
 
@@ -73,7 +85,7 @@ def missing_classification_sums(chunk: np.ndarray, weights: torch.Tensor | None,
     return PassSums(torch.zeros(m, k, 1, dtype=torch.float64), ll_sum, empty, empty[..., None].expand(m, 0, d), map_sum)
 
 
-def _nothing(plan: PassPlan) -> PassSums:
+def nothing(plan: PassPlan) -> PassSums:
     """The sums of a chunk with no row of weight > 0: zeros, and no worst point."""
     m, k, d = plan.means.shape
     empty = torch.zeros(m, 0, dtype=torch.float64)

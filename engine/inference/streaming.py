@@ -28,6 +28,7 @@ from ..snapshot import CancelToken, Snapshot
 from .em import ExactEM, pins_of
 from .fitting import iterate
 from .missing import start_rows
+from .missing_spill import SpilledPasses
 from .pipeline import (
     Setup,
     begin,
@@ -115,16 +116,22 @@ def fit_stream(
     init = starts(setup, cfg, cancel)  # errors.Cancelled between blocks: thousands of restarts on the sample
     setup = setup.without_sample()
     release_free_memory()
+    # data with missing values read here: its chunks grouped once, into a temporary file this fit owns and closes
+    spill = SpilledPasses(source, rows) if run_pass is None and missing else None
     if run_pass is None:
-        run_pass = functools.partial(local_pass, source, rows)
+        run_pass = spill or functools.partial(local_pass, source, rows)
     if cancel is not None:  # every pass runner takes the token: checked between chunks (errors.Cancelled)
         run_pass = functools.partial(run_pass, cancel=cancel)
-    n, d = source.n_samples, source.n_features
-    sums = PassedPoints(run_pass, n, d, setup.scaling, setup.dtype, setup.n_effective, missing)
-    proc = ExactEM(sums, init, cfg.covariance_type, setup.reg, cfg.empty_policy, pins=pins_of(cfg, init))
-    mean_ll = begin(proc)
-    table = book(setup, initial_losses(proc), np.arange(cfg.restarts))
-    yield from iterate(proc, cfg, table, mean_ll, source.n_samples, start, cancel, every)
+    try:
+        n, d = source.n_samples, source.n_features
+        sums = PassedPoints(run_pass, n, d, setup.scaling, setup.dtype, setup.n_effective, missing)
+        proc = ExactEM(sums, init, cfg.covariance_type, setup.reg, cfg.empty_policy, pins=pins_of(cfg, init))
+        mean_ll = begin(proc)
+        table = book(setup, initial_losses(proc), np.arange(cfg.restarts))
+        yield from iterate(proc, cfg, table, mean_ll, source.n_samples, start, cancel, every)
+    finally:
+        if spill is not None:
+            spill.close()
 
 
 def missing_sample(setup: Setup, cfg: FitConfig) -> dict:
