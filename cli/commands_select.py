@@ -53,10 +53,10 @@ def cmd_select(args) -> int:
     )
     base.resolved()  # the settings are checked as fit checks them, before any work
     source = stream_source(args)
-    client = None
+    client, spill = None, None
     weights = None
     if source is not None or args.dask:
-        data, client = streamed_grid(args, source, base, len(ks) * len(types))
+        data, client, spill = streamed_grid(args, source, base, len(ks) * len(types))
         columns, sha = source.columns, ""
     else:
         ds = load_data(args)
@@ -65,6 +65,8 @@ def cmd_select(args) -> int:
     try:
         return select_and_report(args, data, ks, types, base, columns, sha, weights)
     finally:
+        if spill is not None:
+            spill.close()
         if client is not None:
             from engine.scale import cluster
 
@@ -87,14 +89,18 @@ def prior_types(args, types: list[str]) -> list[str]:
 
 
 def streamed_grid(args, source, base: FitConfig, cells: int):
-    """Data read by chunks for a selection (grid.Streamed), on this machine or a Dask cluster; and the client."""
+    """Data read by chunks for a selection (grid.Streamed), on this machine or a Dask cluster; and the client, and the
+    passes that group chunks with missing values once (missing_spill.SpilledPasses: the caller closes both)."""
     from engine.inference import streaming
     from engine.inference.grid import Streamed
+    from engine.inference.missing_spill import SpilledPasses
     from engine.io import stream
     from engine.runtime.limits import chunk_rows_for
 
     rows = chunk_rows_for(args.limit_bytes, source.n_features, cells * base.restarts)
-    client, run_pass = None, functools.partial(streaming.local_pass, source, rows)
+    client, run_pass, spill = None, functools.partial(streaming.local_pass, source, rows), None
+    if args.missing and not args.dask:  # with no missing value found, its passes are local_pass's
+        run_pass = spill = SpilledPasses(source, rows)
     if args.dask:
         from engine.scale import cluster
 
@@ -108,7 +114,7 @@ def streamed_grid(args, source, base: FitConfig, cells: int):
         f"grid; k-means++ starts from a uniform random sample of {len(found.sample):,} rows",
         file=sys.stderr,
     )
-    return Streamed(source, found, run_pass), client
+    return Streamed(source, found, run_pass), client, spill
 
 
 def _n_effective(data, weights) -> float:

@@ -63,7 +63,7 @@ class SpilledPasses:
 
     def __call__(self, plan: PassPlan, cancel: CancelToken | None = None) -> PassSums:
         """A pass's sums at the plan's parameters (sources.local_pass's)."""
-        if plan.classify or self.off:
+        if plan.classify or not plan.missing or self.off:  # ICL's pass, or data without a missing value
             return local_pass(self.source, self.rows, plan, cancel)
         if self._chunks is not None and self._made_for == _made_for(plan):
             try:

@@ -119,7 +119,7 @@ def fit_stream(
     # data with missing values read here: its chunks grouped once, into a temporary file this fit owns and closes
     spill = SpilledPasses(source, rows) if run_pass is None and missing else None
     if run_pass is None:
-        run_pass = spill or functools.partial(local_pass, source, rows)
+        run_pass = spill if spill is not None else functools.partial(local_pass, source, rows)
     if cancel is not None:  # every pass runner takes the token: checked between chunks (errors.Cancelled)
         run_pass = functools.partial(run_pass, cancel=cancel)
     try:

@@ -15,6 +15,7 @@ from test_missing_cli import _table
 
 from cli.main import main as cli
 from engine import FitConfig, run_to_end
+from engine.inference import missing_spill
 from engine.model.covariances import COVARIANCE_TYPES
 
 
@@ -52,15 +53,20 @@ def test_each_cell_is_the_single_fit_and_its_criteria_are_the_observed_data_ones
         assert e["icl"] == pytest.approx(e["bic"] - 2 * (joint.max(1) - ll).sum(), rel=1e-10)
 
 
-def test_a_selection_read_by_chunks_is_the_selection_in_memory(tmp_path, capsys) -> None:
+def test_a_selection_read_by_chunks_is_the_selection_in_memory(tmp_path, capsys, monkeypatch) -> None:
     """select --missing em by chunks (one batched EM a pass for the grid, the starts per K from the complete rows of
-    the sample, ICL's pass on the observed coordinates): every cell's log-likelihood, BIC and ICL are the in-memory
-    grid's (measured: 4.4e-16 relative)."""
+    the sample, ICL's pass on the observed coordinates, the chunks grouped once into a temporary file, closed at the
+    end): every cell's log-likelihood, BIC and ICL are the in-memory grid's (measured: 4.4e-16 relative)."""
+    made = []
+    real = missing_spill.tempfile.TemporaryFile
+    monkeypatch.setattr(missing_spill.tempfile, "TemporaryFile", lambda **kw: made.append(real(**kw)) or made[-1])
     path, x = _table(tmp_path)
     argv = ["select", str(path), "-k", "1-3", "--covariance", "full,VVI", "--restarts", "2", "--missing", "em"]
     assert cli([*argv, "-o", str(tmp_path / "m.json"), "--quiet"]) == 0, capsys.readouterr().err
+    assert made == []
     assert cli([*argv, "-o", str(tmp_path / "s.json"), "--quiet", "--memory-limit", "4K"]) == 0
     assert "rows read by chunks" in capsys.readouterr().err
+    assert len(made) == 1 and made[0].closed  # the grid's passes read the chunks back, and the file is gone
     memory, streamed = (json.loads((tmp_path / f"{n}.json").read_text()) for n in "ms")
     assert streamed["missing_values"] == memory["missing_values"] == int(np.isnan(x).sum())
     for a, b in zip(memory["fits"], streamed["fits"], strict=True):
