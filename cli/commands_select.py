@@ -90,16 +90,17 @@ def prior_types(args, types: list[str]) -> list[str]:
 
 def streamed_grid(args, source, base: FitConfig, cells: int):
     """Data read by chunks for a selection (grid.Streamed), on this machine or a Dask cluster; and the client, and the
-    passes that group chunks with missing values once (missing_spill.SpilledPasses: the caller closes both)."""
+    passes that keep the chunks of data with missing values or of a text file (spill.SpilledPasses: the caller closes
+    both)."""
     from engine.inference import streaming
     from engine.inference.grid import Streamed
-    from engine.inference.missing_spill import SpilledPasses
+    from engine.inference.spill import SpilledPasses, spills
     from engine.io import stream
     from engine.runtime.limits import chunk_rows_for
 
     rows = chunk_rows_for(args.limit_bytes, source.n_features, cells * base.restarts)
     client, run_pass, spill = None, functools.partial(streaming.local_pass, source, rows), None
-    if args.missing and not args.dask:  # with no missing value found, its passes are local_pass's
+    if not args.dask and spills(source, bool(args.missing)):  # SpilledPasses reads afresh where nothing is kept
         run_pass = spill = SpilledPasses(source, rows)
     if args.dask:
         from engine.scale import cluster

@@ -131,7 +131,7 @@ class MissingPoints:
         cancel: CancelToken | None = None,
         kept: KeptPatterns | None = None,
     ) -> MissingPoints:
-        """The source over points already grouped by pattern (a chunk read back from missing_spill.py, as an earlier
+        """The source over points already grouped by pattern (a chunk read back from spill.py, as an earlier
         MissingPoints grouped it: its `grouped()`), with no row order of the data's (order None)."""
         source = cls.__new__(cls)
         source.check = None if cancel is None else cancel.check

@@ -8,7 +8,7 @@ p(x_o) + offset, each chunk's K lowest as its E-step gave them (MissingPoints.lo
 its points. On a Dask cluster a chunk is grouped by pattern afresh every pass (conditional.pattern_runs: a radix
 sort of one small integer per row), as a chunk of complete data is standardised afresh: no chunk's rows are kept
 between passes, which may run each chunk on another worker. Read on this machine, the first pass writes each chunk
-grouped (grouped_chunk) into a temporary file and later passes read it back (missing_spill.py), where the disk allows.
+grouped (grouped_chunk) into a temporary file and later passes read it back (spill.py), where the disk allows.
 What every chunk of a pass shares, the patterns' algebra at the pass's parameters, each thread solves once a pass
 and keeps (model/kept_patterns.py: bounded).
 """

@@ -28,7 +28,6 @@ from ..snapshot import CancelToken, Snapshot
 from .em import ExactEM, pins_of
 from .fitting import iterate
 from .missing import start_rows
-from .missing_spill import SpilledPasses
 from .pipeline import (
     Setup,
     begin,
@@ -50,6 +49,7 @@ from .sources import (
     lowest,
     summed,
 )
+from .spill import SpilledPasses, spills
 
 # the names this module has always offered (the facade, the cluster, tests)
 __all__ = [
@@ -116,8 +116,8 @@ def fit_stream(
     init = starts(setup, cfg, cancel)  # errors.Cancelled between blocks: thousands of restarts on the sample
     setup = setup.without_sample()
     release_free_memory()
-    # data with missing values read here: its chunks grouped once, into a temporary file this fit owns and closes
-    spill = SpilledPasses(source, rows) if run_pass is None and missing else None
+    # data with missing values or a text file read here: its chunks kept in a temporary file this fit owns and closes
+    spill = SpilledPasses(source, rows) if run_pass is None and spills(source, missing) else None
     if run_pass is None:
         run_pass = spill if spill is not None else functools.partial(local_pass, source, rows)
     if cancel is not None:  # every pass runner takes the token: checked between chunks (errors.Cancelled)

@@ -35,6 +35,8 @@ class CsvSource:
     its delimiter, header, decimal commas and default columns are settled on the first rows (structure);
     each chunk goes through NumPy's reader, or the careful parser that names the line and column of a bad value."""
 
+    parses = True  # a pass parses the text again: a fit by chunks keeps its chunks as parsed (inference/spill.py)
+
     def __init__(self, path: str | Path, columns: list | None = None, missing: bool = False) -> None:
         """missing: a missing value's token (text.NA_TOKENS) reads as NaN, a missing value (--missing em)."""
         self.missing = missing

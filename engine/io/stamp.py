@@ -64,6 +64,16 @@ def stamped(path: Path, stamp: FileStamp, chunks: Iterator[np.ndarray]) -> Itera
     stamp.check(path)
 
 
+def check_unchanged(source) -> None:
+    """DataError where a source's file (or any of a folder's files) is no longer the one stamped when it was opened:
+    what each pass checks, also a pass that reads a copy of the chunks (inference/spill.py), so that a fit stops
+    on a changed file however its passes read."""
+    for part in getattr(source, "sources", [source]):
+        stamp = getattr(part, "stamp", None)
+        if stamp is not None:
+            stamp.check(part.path)
+
+
 class Cancelled(Exception):  # noqa: N818 - not an error: the caller stopped a pass that was no longer wanted
     """A pass was stopped on its caller's request (its result is not wanted any more)."""
 

@@ -15,7 +15,7 @@ from test_missing_cli import _table
 
 from cli.main import main as cli
 from engine import FitConfig, run_to_end
-from engine.inference import missing_spill
+from engine.inference import spill as spill_module
 from engine.model.covariances import COVARIANCE_TYPES
 
 
@@ -58,8 +58,8 @@ def test_a_selection_read_by_chunks_is_the_selection_in_memory(tmp_path, capsys,
     the sample, ICL's pass on the observed coordinates, the chunks grouped once into a temporary file, closed at the
     end): every cell's log-likelihood, BIC and ICL are the in-memory grid's (measured: 4.4e-16 relative)."""
     made = []
-    real = missing_spill.tempfile.TemporaryFile
-    monkeypatch.setattr(missing_spill.tempfile, "TemporaryFile", lambda **kw: made.append(real(**kw)) or made[-1])
+    real = spill_module.tempfile.TemporaryFile
+    monkeypatch.setattr(spill_module.tempfile, "TemporaryFile", lambda **kw: made.append(real(**kw)) or made[-1])
     path, x = _table(tmp_path)
     argv = ["select", str(path), "-k", "1-3", "--covariance", "full,VVI", "--restarts", "2", "--missing", "em"]
     assert cli([*argv, "-o", str(tmp_path / "m.json"), "--quiet"]) == 0, capsys.readouterr().err

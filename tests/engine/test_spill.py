@@ -1,10 +1,12 @@
-"""A fit by chunks with missing values groups its chunks once, into a temporary file (inference/missing_spill.py):
-every pass read back is bit for bit a pass that groups afresh (sources.local_pass, the reference: its own agreement
-with the in-memory fit is test_missing_chunks.py's); where the file may not be made or fails, the passes group afresh
-with the same sums; the file is gone when the fit ends, however it ends."""
+"""A fit by chunks keeps its chunks in a temporary file (inference/spill.py): grouped by pattern for data with missing
+values, as parsed for a CSV. Every pass read back is bit for bit a pass that reads afresh (sources.local_pass, the
+reference: its own agreement with the in-memory fit is test_missing_chunks.py's and test_streaming.py's); where the
+file may not be made or fails, the passes read afresh with the same sums; the file is gone when the fit ends, however
+it ends."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import io
 import tempfile
@@ -16,11 +18,12 @@ from data_sets import missing_clusters
 
 from engine import FitConfig
 from engine.errors import Cancelled
-from engine.inference import missing_spill
-from engine.inference.missing_spill import SpilledPasses, file_system
+from engine.inference import spill as spill_module
 from engine.inference.sources import PassPlan, PassSums, local_pass
+from engine.inference.spill import SpilledPasses, file_system, spills
 from engine.inference.streaming import fit_stream
 from engine.io.npy import NpySource
+from engine.io.stream import open_source
 from engine.io.weighted import open_weighted
 from engine.snapshot import CancelToken
 
@@ -91,7 +94,7 @@ def _files(monkeypatch) -> list:
         made.append(real(*args, **kwargs))
         return made[-1]
 
-    monkeypatch.setattr(missing_spill.tempfile, "TemporaryFile", recorded)
+    monkeypatch.setattr(spill_module.tempfile, "TemporaryFile", recorded)
     return made
 
 
@@ -121,14 +124,14 @@ def test_no_file_without_room_or_on_memory(tmp_path, monkeypatch) -> None:
     group afresh, with the same sums."""
     source, plan = _source(tmp_path), _plan()
     made = _files(monkeypatch)
-    usage = type("Usage", (), {"free": missing_spill.SPILL_MARGIN})
-    monkeypatch.setattr(missing_spill.shutil, "disk_usage", lambda folder: usage)
+    usage = type("Usage", (), {"free": spill_module.SPILL_MARGIN})
+    monkeypatch.setattr(spill_module.shutil, "disk_usage", lambda folder: usage)
     spill = SpilledPasses(source, 200, str(tmp_path))
     _same_sums(spill(plan), local_pass(source, 200, plan))
     assert spill.off and made == []
     monkeypatch.undo()
     made = _files(monkeypatch)
-    monkeypatch.setattr(missing_spill, "file_system", lambda folder: "tmpfs")
+    monkeypatch.setattr(spill_module, "file_system", lambda folder: "tmpfs")
     spill = SpilledPasses(source, 200, str(tmp_path))
     _same_sums(spill(plan), local_pass(source, 200, plan))
     assert spill.off and made == []
@@ -148,7 +151,7 @@ def test_a_failed_write_or_read_groups_afresh(tmp_path, monkeypatch) -> None:
     """A write that fails (a full disk) closes the file and the pass goes on with the same sums; a file that reads
     short (truncated behind the fit's back) is closed and that pass grouped afresh, with the same sums."""
     source, plan, later = _source(tmp_path), _plan(), _plan(shift=0.4)
-    real_write, calls = missing_spill._write, []
+    real_write, calls = spill_module._write_grouped, []
 
     def failing(out, grouped):
         calls.append(1)
@@ -156,7 +159,7 @@ def test_a_failed_write_or_read_groups_afresh(tmp_path, monkeypatch) -> None:
             raise OSError(28, "No space left on device")
         return real_write(out, grouped)
 
-    monkeypatch.setattr(missing_spill, "_write", failing)
+    monkeypatch.setattr(spill_module, "_write_grouped", failing)
     spill = SpilledPasses(source, 200, str(tmp_path))
     _same_sums(spill(plan), local_pass(source, 200, plan))
     assert spill.off and spill._file is None
@@ -172,4 +175,56 @@ def test_a_failed_write_or_read_groups_afresh(tmp_path, monkeypatch) -> None:
 def test_a_short_read_is_an_os_error() -> None:
     """_fill raises where the file holds fewer bytes than the tensor takes (the caller then groups afresh)."""
     with pytest.raises(OSError, match="less than was written"):
-        missing_spill._fill(io.BytesIO(b"\0" * 12), torch.empty(2, dtype=torch.float64))
+        spill_module._fill(io.BytesIO(b"\0" * 12), 0, np.empty(2))
+
+
+def _csv(tmp_path, weighted: bool = False):
+    """1,000 complete points in 3-D (and a weights column, some 0) as a CSV file, opened by chunks."""
+    x = missing_clusters(1000, 3, 0.0, 5)
+    head, table = "a,b,c", x
+    if weighted:
+        w = np.random.default_rng(2).uniform(0.0, 2.0, len(x)) * (np.arange(len(x)) % 3 != 0)
+        head, table = "a,b,c,w", np.column_stack([x, w])
+    np.savetxt(tmp_path / "x.csv", table, delimiter=",", header=head, comments="", fmt="%.17g")
+    return open_weighted(str(tmp_path / "x.csv"), None, "w") if weighted else open_source(tmp_path / "x.csv")
+
+
+def _complete(plan: PassPlan, classify: bool = False) -> PassPlan:
+    """The plan for data without missing values (or ICL's classifying pass)."""
+    return dataclasses.replace(plan, missing=False, classify=classify)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_a_csvs_passes_read_back_are_passes_parsed_afresh(tmp_path, weighted: bool) -> None:
+    """A CSV by chunks of 300 rows (a short last chunk): E-step passes at three parameter sets and ICL's classifying
+    pass read back the parsed chunks, each the pass that parses the file again, bit for bit (weights too)."""
+    source = _csv(tmp_path, weighted)
+    assert spills(source, missing=False)
+    spill = SpilledPasses(source, 300, str(tmp_path))
+    try:
+        for plan in (_complete(_plan(weighted=weighted, shift=s)) for s in (0.0, 0.3, -0.5)):
+            _same_sums(spill(plan), local_pass(source, 300, plan))
+            assert not spill.off and spill._chunks is not None
+        plan = _complete(_plan(weighted=weighted), classify=True)
+        a, b = spill(plan), local_pass(source, 300, plan)
+        assert torch.equal(a.ll_sum, b.ll_sum) and torch.equal(a.map_sum, b.map_sum)
+    finally:
+        spill.close()
+
+
+def test_a_fit_of_a_csv_by_chunks_keeps_its_chunks_and_closes_them(tmp_path, monkeypatch) -> None:
+    """fit_stream over a CSV keeps the parsed chunks (one file, closed at the end) and gives every iteration's
+    log-likelihood and the final parameters bit for bit as passes parsing afresh; a .npy file keeps nothing (read as
+    fast as a copy)."""
+    made = _files(monkeypatch)
+    source = _csv(tmp_path)
+    cfg = FitConfig(n_components=3, restarts=2, seed=1, max_iter=10, tol=0.0)
+    kept = list(fit_stream(source, cfg, rows=300))
+    afresh = list(fit_stream(source, cfg, rows=300, run_pass=functools.partial(local_pass, source, 300)))
+    assert len(made) == 1 and made[0].closed
+    assert [s.mean_log_likelihood for s in kept] == [s.mean_log_likelihood for s in afresh]
+    for name in ("weights", "means", "covariances"):
+        assert np.array_equal(getattr(kept[-1].restarts, name), getattr(afresh[-1].restarts, name))
+    np.save(tmp_path / "x.npy", missing_clusters(1000, 3, 0.0, 5))
+    list(fit_stream(NpySource(tmp_path / "x.npy"), cfg, rows=300))
+    assert len(made) == 1
