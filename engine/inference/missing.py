@@ -245,10 +245,9 @@ GATHER_ROWS = 16_384  # _gather_lifted's block: its rows (D float64 each) stay i
 def _gather_lifted(rows: np.ndarray, order: np.ndarray, out: np.ndarray, scaling: Scaling | None) -> None:
     """out (D, N) = the rows (N, D) taken in order (N,), transposed, standardised by scaling if given, NaN at 0. Block
     by block: NumPy's take of whole rows into a small buffer (a copy of D contiguous numbers each), then the
-    standardisation reading it transposed into out's block and the NaN set to 0 while the block is in cache. Taking
-    along the transposed rows straight into out, then standardising and setting NaN over all of out, cost 17-29 ns a
-    row against 14-20 (524288 x 5 and 65536 x 10: docs/performance.md, 'Missing values'); a chunk read by passes is
-    gathered so every pass. The numbers are Scaling.data_to_std's (the same operations)."""
+    standardisation reading it transposed into out's block and the NaN set to 0 while the block is in cache: faster
+    than taking along the transposed rows straight into out, then standardising and setting NaN over all of out
+    (docs/performance.md, 'Missing values'). The numbers are Scaling.data_to_std's (the same operations)."""
     n, d = rows.shape
     block = np.empty((min(GATHER_ROWS, n), d), dtype=rows.dtype)
     # standardised in the rows' dtype, then converted to out's where they differ (as Scaling.data_to_std, then a cast)

@@ -2,11 +2,10 @@
 costs more than reading the copy:
 - data with missing values (`--missing em`): the first pass groups each chunk by pattern and standardises it, as
   every pass did (missing_chunks.grouped_chunk), and writes it so; later passes read the chunks back as the E-step
-  takes them. Grouping and gathering a chunk cost about 23 ns a row every pass, half again the complete data's pass
-  at D = 5, K = 3 (docs/performance.md, 'Missing values'); reading it back costs a copy.
+  takes them. Grouping and gathering a chunk every pass cost half again the complete data's pass at D = 5, K = 3;
+  reading it back costs a copy (docs/performance.md, 'Missing values').
 - a source that parses text (a CSV/TSV file, `parses`): the first pass writes each chunk as parsed; later passes read
-  the numbers back instead of parsing the file again (1.4 us a row of five columns, against 45 ns for the pass's
-  E-step: docs/big-data.md).
+  the numbers back instead of parsing the file again, which costs many times a pass's E-step (docs/big-data.md).
 
 The file is the data's size (in the fit's dtype for grouped chunks, float64 for parsed ones, plus the weights), on
 the disk of Python's temporary folder (TMPDIR, else the system's): data read by chunks is data that does not fit in
@@ -167,8 +166,8 @@ class SpilledPasses:
 
     def _buffer(self, numbers: int) -> np.ndarray:
         """The buffer chunks are read back into, at least `numbers` float64, reused from chunk to chunk and pass to
-        pass: a fresh one is paged in at every chunk, which took as long as the read itself (12 ns a row at
-        524288 x 5). A chunk's sums are done with it before the next chunk is read (they copy out what they keep:
+        pass: a fresh one is paged in at every chunk, which took as long as the read itself (docs/performance.md,
+        'Missing values'). A chunk's sums are done with it before the next chunk is read (they copy out what they keep:
         the worst-explained points)."""
         if self._flat is None or len(self._flat) < numbers:
             self._flat = np.empty(numbers, dtype=np.float64)
