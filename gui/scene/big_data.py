@@ -93,12 +93,16 @@ def window_chunk_rows(limit: int, n_features: int, restarts: int = 1) -> int:
 
 class Progress:
     """A source whose chunks report the rows read so far (report(text)) every REPORT_EVERY_S of a pass: a pass
-    shorter than that says nothing (no note outlives it)."""
+    shorter than that says nothing (no note outlives it). The passes a fit reads back from its copy of a CSV's
+    chunks (engine/inference/spill.py) do not read these: they take a fraction of a pass that parses."""
 
     def __init__(self, source, report, what: str) -> None:
         self.source, self.report, self.what = source, report, what
         self.n_samples, self.n_features = source.n_samples, source.n_features
         self.path, self.columns = source.path, source.columns
+
+    def __getattr__(self, name: str):
+        return getattr(self.source, name)  # stamp, parses, ...: the wrapped source's (a fit keeps a CSV's chunks)
 
     def chunks(self, rows: int):
         done, last = 0, time.monotonic()

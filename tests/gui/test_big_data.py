@@ -273,3 +273,23 @@ def test_model_selection_over_a_big_file_is_the_in_memory_one(qtbot, window, tmp
     best = engine.best_entry(view.entries)
     window.selection_control.load_fit(best)
     qtbot.waitUntil(lambda: window.state.frame is not None and window.state.frame.snapshot is best.snapshot)
+
+
+def test_a_big_csv_is_parsed_once_and_its_copy_closed_with_the_fit(qtbot, window, tmp_path, monkeypatch) -> None:
+    """A CSV over the limit: the fit's first pass keeps its chunks as parsed in a temporary file (engine's spill.py),
+    the later passes read them back, every iteration's log-likelihood is the in-memory fit's to 1e-10, and the
+    file is closed (it has no name: gone) when the fit ends."""
+    from engine.inference import spill
+
+    made = []
+    real = spill.tempfile.TemporaryFile
+    monkeypatch.setattr(spill.tempfile, "TemporaryFile", lambda **kw: made.append(real(**kw)) or made[-1])
+    x = _data(20_000, d=3)
+    np.savetxt(tmp_path / "big.csv", x, delimiter=",", header="a,b,c", comments="", fmt="%.17g")
+    _open_big(qtbot, window, tmp_path / "big.csv")
+    start = _start(x)
+    window.controls.set_imported(start, "a test start")
+    assert run_fit(qtbot, window, tol="0", max_iter="6") == "max_iter"
+    memory = list(engine.fit(x, engine.FitConfig(n_components=3, init_params=start, tol=0.0, max_iter=6)))
+    np.testing.assert_allclose(window.state.frame.history[:, 1], [s.mean_log_likelihood for s in memory], rtol=1e-10)
+    qtbot.waitUntil(lambda: len(made) == 1 and made[0].closed, timeout=10_000)
