@@ -185,6 +185,7 @@ _EXPORTS = {
         "write_params",
     ),
     "inference.grid": ("Streamed",),
+    "inference.spill": ("SpilledPasses",),
     "inference.streaming": (
         "check_streamable",
         "fit_stream",

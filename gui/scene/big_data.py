@@ -215,15 +215,22 @@ class ClusterLink:
 def grid_data(streamed: ChunkedFile, seed: int, cells: int, report):
     """engine.inference.grid.Streamed of data read by chunks for a model selection on this machine (`cells` fits
     batched: restarts x K x covariance types): the first pass's sample when it was drawn with seed (else a new first
-    pass), and a pass per iteration for every cell at once."""
-    import functools
-
+    pass), and a pass per iteration for every cell at once, a CSV's chunks kept as parsed (engine's
+    spill.SpilledPasses: the caller closes its run_pass, release_grid)."""
+    from engine import SpilledPasses
     from engine import Streamed as GridData
-    from engine import local_pass
 
     source, rows = streamed.source(), streamed.rows(cells)
     found = streamed.first_pass(source, rows, report, seed)
-    return GridData(source, found, functools.partial(local_pass, Progress(source, report, "pass"), rows))
+    return GridData(source, found, SpilledPasses(Progress(source, report, "pass"), rows))
+
+
+def release_grid(data) -> None:
+    """Close what a selection's data holds (the kept chunks' file of grid_data's passes; nothing for data in
+    memory), on the thread that made it."""
+    close = getattr(getattr(data, "run_pass", None), "close", None)
+    if close is not None:
+        close()
 
 
 def fit_snapshots(streamed: ChunkedFile, config, cancel, where: str, link: ClusterLink, report):

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..background import Background
+from ..scene.big_data import release_grid
 from .compare import text_box
 from .focus import take_turns
 from .model_choices import PRIOR_ITEMS, STREAMED_PRIOR, PriorChoice, combo
@@ -201,8 +202,11 @@ class SelectionView(QWidget):
 
         def sweep(emit) -> None:
             data = points(emit, self._total * base.restarts) if callable(points) else points
-            for entry in engine.select_models(data, ks, types, base, cancel, weights=weights):
-                emit(entry)
+            try:
+                for entry in engine.select_models(data, ks, types, base, cancel, weights=weights):
+                    emit(entry)
+            finally:
+                release_grid(data)  # data read by chunks: its kept chunks' file, closed on the thread that made it
 
         def failed(message: str, internal: bool) -> None:
             if run_id == self._run_id:

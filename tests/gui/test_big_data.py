@@ -255,13 +255,23 @@ def test_a_progress_note_is_withdrawn_only_while_it_is_shown(window) -> None:
     assert window.statusBar().currentMessage() == "a newer note"
 
 
-def test_model_selection_over_a_big_file_is_the_in_memory_one(qtbot, window, tmp_path) -> None:
+@pytest.mark.parametrize("suffix", [".npy", ".csv"])
+def test_model_selection_over_a_big_file_is_the_in_memory_one(qtbot, window, tmp_path, monkeypatch, suffix) -> None:
     """The Model selection tab on a file read by chunks: the whole grid as one batched EM, a pass per iteration;
     every cell's BIC equals the in-memory selection's (the sample holds every row, so the starts are the same),
-    and a fit chosen there is shown."""
+    and a fit chosen there is shown. A CSV's chunks are kept as parsed (engine's spill.py), the copy closed when
+    the selection ends; a .npy file keeps none."""
+    from engine.inference import spill
+
+    made = []
+    real = spill.tempfile.TemporaryFile
+    monkeypatch.setattr(spill.tempfile, "TemporaryFile", lambda **kw: made.append(real(**kw)) or made[-1])
     x = _data(20_000, d=2, seed=6)
-    np.save(tmp_path / "big.npy", x)
-    _open_big(qtbot, window, tmp_path / "big.npy")
+    if suffix == ".npy":
+        np.save(tmp_path / "big.npy", x)
+    else:
+        np.savetxt(tmp_path / "big.csv", x, delimiter=",", header="a,b", comments="", fmt="%.17g")
+    _open_big(qtbot, window, tmp_path / f"big{suffix}")
     view = choose_selection(window, 1, 3, ("full", "diag"), restarts=2)
     window.selection_control.run()
     qtbot.waitUntil(lambda: not view.running and len(view.entries) == 6, timeout=120_000)
@@ -270,6 +280,8 @@ def test_model_selection_over_a_big_file_is_the_in_memory_one(qtbot, window, tmp
     got = {(e.k, e.covariance_type): e.bic for e in view.entries}
     for e in memory:
         assert got[(e.k, e.covariance_type)] == pytest.approx(e.bic, rel=1e-9)
+    qtbot.waitUntil(lambda: all(f.closed for f in made), timeout=10_000)
+    assert len(made) == (suffix == ".csv")
     best = engine.best_entry(view.entries)
     window.selection_control.load_fit(best)
     qtbot.waitUntil(lambda: window.state.frame is not None and window.state.frame.snapshot is best.snapshot)
