@@ -233,7 +233,8 @@ def restarts(n: int, r: int = 100) -> list:
 
     x = data(10, n)
     t = time.perf_counter()
-    ours = run_to_end(x, FitConfig(n_components=5, restarts=r, init="kmeans++", tol=1e-6, max_iter=1000))
+    cfg = FitConfig(n_components=5, restarts=r, init="kmeans++", tol=1e-6, max_iter=1000, reg_covar_units="data")
+    ours = run_to_end(x, cfg)  # reg_covar in the data's units, as scikit-learn's: the same model
     t_ours = time.perf_counter() - t
     t = time.perf_counter()
     gm = GaussianMixture(5, n_init=r, init_params="k-means++", tol=1e-6, reg_covar=1e-6, max_iter=1000, random_state=0)
