@@ -36,7 +36,7 @@ from .missing import Grouped, MissingPoints
 from .missing_chunks import grouped_chunk, nothing, source_sums
 from .sources import ChunkSource, PassPlan, PassSums, chunk_sums, local_pass, split_weights, summed
 
-SPILL_MARGIN = 256 << 20  # bytes left free on the disk besides the file (and a twentieth of the file)
+SPILL_MARGIN = 256 << 20  # bytes left free on the disk besides the file and as much again
 MEMORY_FILE_SYSTEMS = ("tmpfs", "ramfs")
 GROUPED, PARSED = "grouped", "parsed"  # what a file holds: chunks grouped by pattern, or chunks as parsed
 
@@ -175,13 +175,13 @@ class SpilledPasses:
 
 
 def room_for(folder: str, size: int) -> bool:
-    """Whether a file of size bytes may go into folder: a disk (not memory), with size, a twentieth more and
-    SPILL_MARGIN free."""
+    """Whether a file of size bytes may go into folder: a disk (not memory) with twice size and SPILL_MARGIN free,
+    so that the file takes at most half of what is free (other programs share the disk)."""
     try:
         free = shutil.disk_usage(folder).free
     except OSError:
         return False
-    return free >= size * 1.05 + SPILL_MARGIN and file_system(folder) not in MEMORY_FILE_SYSTEMS
+    return free >= 2 * size + SPILL_MARGIN and file_system(folder) not in MEMORY_FILE_SYSTEMS
 
 
 def file_system(folder: str, mounts: str = "/proc/mounts") -> str:
