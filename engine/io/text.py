@@ -375,7 +375,8 @@ def _missing_as_nan(lines: list[str], delim: str) -> tuple[list[str], int]:
     if pattern is None:
         d = re.escape(delim)
         words = "|".join(re.escape(t) for t in sorted(NA_TOKENS - {""}))  # "" is the field with no word
-        field = rf"(?<![^{d}\n])[ \t]*(?:{words})?[ \t]*(?![^{d}\n])"
+        blank = "[ ]" if delim == "\t" else "[ \t]"  # not the delimiter: two empty fields of a TSV read as one
+        field = rf"(?<![^{d}\n]){blank}*(?:{words})?{blank}*(?![^{d}\n])"
         pattern = _TOKEN_FIELDS[delim] = re.compile(field, re.IGNORECASE)
     joined, tokens = pattern.subn("nan", "\n".join(lines))
     return joined.split("\n"), tokens
