@@ -100,7 +100,9 @@ def _segment_sums(resp: torch.Tensor, block: torch.Tensor, cuts: list[tuple[int,
     if block.device.type != "cpu":
         return torch.stack([gaussian.weighted_sums(resp[:, a:b], block.T[a:b]) for a, b in cuts])
     r_np, f_np = resp.numpy(), block.numpy()
-    out = np.empty((len(cuts), r_np.shape[0], f_np.shape[0]), dtype=r_np.dtype)
+    # zeros, not empty: the long runs' entries are cast to float64 before they are written, and what memory held
+    # there (a signalling NaN) made float32's cast warn ('invalid value encountered in cast')
+    out = np.zeros((len(cuts), r_np.shape[0], f_np.shape[0]), dtype=r_np.dtype)
     for q, (a, b) in enumerate(cuts):
         if b - a < short:
             np.matmul(r_np[:, a:b], f_np[:, a:b].T, out=out[q])
