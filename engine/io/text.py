@@ -279,7 +279,7 @@ def load_text(path: Path, raw: bytes, columns, at_most: int | None, missing: boo
 
     def table() -> np.ndarray | None:  # the whole table, parsed once, when a column guess or the result needs it
         if not parsed:
-            parsed.append(parse_all_numeric(body, delim, len(head[0][1])))
+            parsed.append(parse_all_numeric(body, delim, len(head[0][1]), missing))
         return parsed[0]
 
     def whole(j: int, kind: str) -> bool:  # not a plain numeric table: the careful parser guesses on every row
