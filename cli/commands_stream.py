@@ -115,7 +115,15 @@ def _run_passes(args, source, cfg: FitConfig, rows: int, run_pass) -> tuple:
         surveyed = functools.partial(_say_survey, cfg, args=args)
         missing = bool(getattr(args, "missing", None))
         run = fit_stream(
-            source, cfg, rows, cancel, on_survey=surveyed, run_pass=run_pass, run_survey=run_survey, missing=missing
+            source,
+            cfg,
+            rows,
+            cancel,
+            on_survey=surveyed,
+            run_pass=run_pass,
+            run_survey=run_survey,
+            missing=missing,
+            say=note,
         )
         try:
             for last in report_passes(run, args, source.n_samples):

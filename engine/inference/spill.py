@@ -20,10 +20,11 @@ A pass read back gives exactly the sums of reading afresh, bit for bit. A Dask c
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import IO, NamedTuple
 
 import numpy as np
@@ -31,6 +32,7 @@ import torch
 
 from ..io.stamp import check_unchanged
 from ..model.kept_patterns import kept_patterns
+from ..runtime.limits import human
 from ..snapshot import CancelToken
 from .missing import Grouped, MissingPoints
 from .missing_chunks import grouped_chunk, nothing, source_sums
@@ -39,6 +41,7 @@ from .sources import ChunkSource, PassPlan, PassSums, chunk_sums, local_pass, sp
 SPILL_MARGIN = 256 << 20  # bytes left free on the disk besides the file and as much again
 MEMORY_FILE_SYSTEMS = ("tmpfs", "ramfs")
 GROUPED, PARSED = "grouped", "parsed"  # what a file holds: chunks grouped by pattern, or chunks as parsed
+_WHAT = {GROUPED: "missing values: the chunks grouped by pattern", PARSED: "a text file's chunks, as parsed"}
 
 
 def spills(source: ChunkSource, missing: bool) -> bool:
@@ -66,9 +69,12 @@ class SpilledPasses:
     first pass writes its chunks (grouped by pattern for data with missing values, as parsed for a source that
     parses text) and later ones read them back. Its owner closes it (close), which deletes the file."""
 
-    def __init__(self, source: ChunkSource, rows: int, folder: str | None = None) -> None:
-        """folder: where the file goes (None: tempfile.gettempdir())."""
-        self.source, self.rows = source, rows
+    def __init__(
+        self, source: ChunkSource, rows: int, folder: str | None = None, say: Callable[[str], None] | None = None
+    ) -> None:
+        """folder: where the file goes (None: tempfile.gettempdir()); say(line): told where the file goes and how big
+        it is, or why there is none (every pass is slower then, and the user should know why)."""
+        self.source, self.rows, self.say = source, rows, say
         self.folder = tempfile.gettempdir() if folder is None else folder
         self._file: IO[bytes] | None = None
         self._chunks: list[_Spilled] | None = None  # each chunk's place, once a whole pass is written
@@ -84,17 +90,30 @@ class SpilledPasses:
         if self._chunks is not None and self._made_for == _made_for(plan, kind):
             try:
                 return summed(self._read_back(plan, cancel))
-            except OSError:  # the file is gone bad: this pass and every later one reads afresh
-                self.close()
+            except OSError as exc:  # the file is gone bad: this pass and every later one reads afresh
+                self._give_up(kind, f"reading it back failed ({_why(exc)})")
                 return local_pass(self.source, self.rows, plan, cancel)
         return summed(self._writing(plan, kind, cancel))
 
     def close(self) -> None:
         """Delete the file (closing it: it has no name) and read afresh from now on."""
         self.off, self._chunks, self._flat = True, None, None
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        file, self._file = self._file, None
+        if file is not None:
+            # closing flushes what the buffer holds, which a full disk refuses (OSError); the descriptor is closed
+            # (and the unnamed file gone) all the same
+            with contextlib.suppress(OSError):
+                file.close()
+
+    def _give_up(self, kind: str, why: str) -> None:
+        """Close the file and read afresh from now on, saying why (say)."""
+        self.close()
+        again = "reads and groups the chunks again" if kind == GROUPED else "parses the text again"
+        self._tell(f"{_WHAT[kind]}: not kept, so every pass {again} (slower): {why}")
+
+    def _tell(self, line: str) -> None:
+        if self.say is not None:
+            self.say(line)
 
     def _kind(self, plan: PassPlan) -> str | None:
         """What this pass's chunks are kept as: grouped (an E-step pass over data with missing values), parsed (any
@@ -117,15 +136,19 @@ class SpilledPasses:
             if out is not None:
                 try:
                     written.append(_write_parsed(out, chunk) if kind == PARSED else _write_grouped(out, grouped))
-                except OSError:  # the disk filled up, say: this pass goes on, and later ones read afresh
-                    self.close()
+                except OSError as exc:  # the disk filled up, say: this pass goes on, and later ones read afresh
+                    self._give_up(kind, f"writing it failed ({_why(exc)})")
                     out = None
             if kind == PARSED:
                 yield chunk_sums(chunk, plan)
             else:
                 yield nothing(plan) if grouped is None else source_sums(grouped, plan)
         if out is not None:
-            out.flush()
+            try:  # the last chunks' bytes may still be in the file's buffer: a full disk says so only now
+                out.flush()
+            except OSError as exc:
+                self._give_up(kind, f"writing it failed ({_why(exc)})")
+                return
             self._chunks, self._made_for = written, _made_for(plan, kind)
 
     def _start_file(self, plan: PassPlan, kind: str) -> IO[bytes] | None:
@@ -133,14 +156,19 @@ class SpilledPasses:
         if self._file is None:
             itemsize = 8 if kind == PARSED else _itemsize(plan.dtype)
             size = self.source.n_samples * itemsize * (self.source.n_features + int(plan.weighted))
-            if not room_for(self.folder, size):
-                self.off = True
+            why = refusal(self.folder, size)
+            if why is None:
+                try:
+                    self._file = tempfile.TemporaryFile(dir=self.folder)
+                except OSError as exc:
+                    why = f"it could not be made in {self.folder} ({_why(exc)})"
+            if why is not None:
+                self._give_up(kind, why)
                 return None
-            try:
-                self._file = tempfile.TemporaryFile(dir=self.folder)
-            except OSError:
-                self.off = True
-                return None
+            self._tell(
+                f"{_WHAT[kind]}: kept for the later passes in an unnamed file in {self.folder} ({human(size)}; set "
+                "TMPDIR to put it elsewhere), gone when the fit ends, however it ends"
+            )
         self._file.seek(0)
         self._file.truncate()
         return self._file
@@ -174,14 +202,27 @@ class SpilledPasses:
         return self._flat
 
 
-def room_for(folder: str, size: int) -> bool:
-    """Whether a file of size bytes may go into folder: a disk (not memory) with twice size and SPILL_MARGIN free,
-    so that the file takes at most half of what is free (other programs share the disk)."""
+def refusal(folder: str, size: int) -> str | None:
+    """Why a file of size bytes may not go into folder, in words; None where it may: a disk (not memory) with twice
+    size and SPILL_MARGIN free, so that the file takes at most half of what is free (other programs share it)."""
     try:
         free = shutil.disk_usage(folder).free
-    except OSError:
-        return False
-    return free >= 2 * size + SPILL_MARGIN and file_system(folder) not in MEMORY_FILE_SYSTEMS
+    except OSError as exc:
+        return f"{folder} cannot be used ({_why(exc)})"
+    kind = file_system(folder)
+    if kind in MEMORY_FILE_SYSTEMS:
+        return f"{folder} lies in memory ({kind}); set TMPDIR to a folder on a disk with {human(2 * size)} free"
+    if free < 2 * size + SPILL_MARGIN:
+        return (
+            f"{folder} has {human(free)} free, and the file ({human(size)}) takes at most half of what is free, "
+            f"leaving {human(SPILL_MARGIN)} besides; set TMPDIR to a folder on a disk with room"
+        )
+    return None
+
+
+def _why(exc: OSError) -> str:
+    """An OSError in words, without its errno: 'No space left on device'."""
+    return exc.strerror or str(exc)
 
 
 def file_system(folder: str, mounts: str = "/proc/mounts") -> str:

@@ -90,6 +90,7 @@ def fit_stream(
     run_pass: PassRunner | None = None,
     run_survey: Callable[[int, int], Survey] | None = None,
     missing: bool = False,
+    say: Callable[[str], None] | None = None,
 ) -> Iterator[Snapshot]:
     """Exact EM over a source read `rows` at a time (see the module's docstring); snapshots as fit yields them.
     on_survey(survey) is called after the first pass (the command line reports the sample); run_pass(plan) runs
@@ -98,7 +99,8 @@ def fit_stream(
     flag says); sample_size: stream.SAMPLE_SIZE by default. missing: NaN values are missing at random, fitted by
     exact EM on each point's observed coordinates (missing_chunks.py: each chunk's E-step the in-memory one; the
     starts from the complete rows of the seed's sample, missing.start_rows); data without a NaN is fitted as
-    without the flag."""
+    without the flag. say(line): where the chunks are kept for the later passes, or why they are not
+    (spill.SpilledPasses)."""
     cfg = check_streamable(config)
     sample_size = stream.SAMPLE_SIZE if sample_size is None else sample_size
     work = min(rows, source.n_samples) * cfg.n_components * cfg.restarts
@@ -117,7 +119,7 @@ def fit_stream(
     setup = setup.without_sample()
     release_free_memory()
     # data with missing values or a text file read here: its chunks kept in a temporary file this fit owns and closes
-    spill = SpilledPasses(source, rows) if run_pass is None and spills(source, missing) else None
+    spill = SpilledPasses(source, rows, say=say) if run_pass is None and spills(source, missing) else None
     if run_pass is None:
         run_pass = spill if spill is not None else functools.partial(local_pass, source, rows)
     if cancel is not None:  # every pass runner takes the token: checked between chunks (errors.Cancelled)

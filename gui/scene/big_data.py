@@ -222,7 +222,7 @@ def grid_data(streamed: ChunkedFile, seed: int, cells: int, report):
 
     source, rows = streamed.source(), streamed.rows(cells)
     found = streamed.first_pass(source, rows, report, seed)
-    return GridData(source, found, SpilledPasses(Progress(source, report, "pass"), rows))
+    return GridData(source, found, SpilledPasses(Progress(source, report, "pass"), rows, say=report))
 
 
 def release_grid(data) -> None:
@@ -252,4 +252,4 @@ def fit_snapshots(streamed: ChunkedFile, config, cancel, where: str, link: Clust
         run_pass = link.passes(where, streamed, rows, report)
         run_survey = run_pass.survey
         report(f"fitting on the Dask cluster {where} (dashboard {link.dashboard()})")
-    yield from fit_stream(source, cfg, rows, cancel, run_pass=run_pass, run_survey=run_survey)
+    yield from fit_stream(source, cfg, rows, cancel, run_pass=run_pass, run_survey=run_survey, say=report)

@@ -228,3 +228,100 @@ def test_a_fit_of_a_csv_by_chunks_keeps_its_chunks_and_closes_them(tmp_path, mon
     np.save(tmp_path / "x.npy", missing_clusters(1000, 3, 0.0, 5))
     list(fit_stream(NpySource(tmp_path / "x.npy"), cfg, rows=300))
     assert len(made) == 1
+
+
+class _SmallDisk(io.RawIOBase):
+    """A file on a disk that takes `room` bytes and refuses more (ENOSPC), as the raw file under a buffered one."""
+
+    def __init__(self, room: int) -> None:
+        self.data, self.room, self.at = bytearray(), room, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def writable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        self.at = offset if whence == 0 else (self.at + offset if whence == 1 else len(self.data) + offset)
+        return self.at
+
+    def truncate(self, size: int | None = None) -> int:
+        del self.data[self.at if size is None else size :]
+        return len(self.data)
+
+    def write(self, b) -> int:
+        b = bytes(b)
+        if self.at + len(b) > self.room:
+            raise OSError(28, "No space left on device")
+        self.data[self.at : self.at + len(b)] = b
+        self.at += len(b)
+        return len(b)
+
+    def readinto(self, b) -> int:
+        piece = self.data[self.at : self.at + len(b)]
+        memoryview(b)[: len(piece)] = piece
+        self.at += len(piece)
+        return len(piece)
+
+
+def test_a_disk_full_at_the_last_buffered_bytes_reads_afresh(tmp_path, monkeypatch) -> None:
+    """Chunks of 250 rows of 3 doubles (6,000 bytes: written through a 2,048-byte buffer) and a last one of 50 rows
+    (1,200 bytes: kept in the buffer), on a disk with room for the large chunks only: the full disk shows at the
+    pass's last flush and again when the file is closed. The pass goes on with the same sums, later passes read
+    afresh, and the file is closed (it once stopped the fit: 'error: No space left on device')."""
+    source, plan, later = _source(tmp_path), _plan(), _plan(shift=0.4)
+    raws: list[_SmallDisk] = []
+
+    def small_disk(**kwargs):
+        raws.append(_SmallDisk(room=(1300 - 50) * 3 * 8))
+        return io.BufferedRandom(raws[-1], buffer_size=2048)
+
+    monkeypatch.setattr(spill_module.tempfile, "TemporaryFile", small_disk)
+    monkeypatch.setattr(spill_module, "refusal", lambda folder, size: None)
+    spill = SpilledPasses(source, 250, str(tmp_path))
+    _same_sums(spill(plan), local_pass(source, 250, plan))
+    assert len(raws) == 1 and len(raws[0].data) == (1300 - 50) * 3 * 8  # the large chunks were written
+    assert spill.off and spill._file is None and raws[0].closed
+    _same_sums(spill(later), local_pass(source, 250, later))
+
+
+def test_it_says_where_the_file_goes_or_why_there_is_none(tmp_path, monkeypatch) -> None:
+    """say(line): the folder and the file's size (1,300 x 3 doubles: 30.5 KB) when it is made; else why not (a disk
+    without room, a folder in memory, a write that failed), since every pass is then slower (a CSV: parsed again)."""
+    source, plan = _source(tmp_path), _plan()
+    said: list[str] = []
+    spill = SpilledPasses(source, 200, str(tmp_path), say=said.append)
+    spill(plan)
+    spill.close()
+    assert said == [
+        f"missing values: the chunks grouped by pattern: kept for the later passes in an unnamed file in {tmp_path} "
+        "(30.5 KB; set TMPDIR to put it elsewhere), gone when the fit ends, however it ends"
+    ]
+    afresh = "missing values: the chunks grouped by pattern: not kept, so every pass reads and groups the chunks again"
+    with monkeypatch.context() as m:
+        m.setattr(spill_module.shutil, "disk_usage", lambda folder: type("Usage", (), {"free": 1 << 20}))
+        said.clear()
+        SpilledPasses(source, 200, str(tmp_path), say=said.append)(plan)
+        assert len(said) == 1 and said[0].startswith(afresh)
+        assert f"{tmp_path} has 1 MB free, and the file (30.5 KB) takes at most half of what is free" in said[0]
+    with monkeypatch.context() as m:
+        m.setattr(spill_module, "file_system", lambda folder: "tmpfs")
+        said.clear()
+        SpilledPasses(source, 200, str(tmp_path), say=said.append)(plan)
+        assert len(said) == 1 and said[0].startswith(afresh) and f"{tmp_path} lies in memory (tmpfs)" in said[0]
+
+    def full(out, grouped):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(spill_module, "_write_grouped", full)
+    said.clear()
+    SpilledPasses(source, 200, str(tmp_path), say=said.append)(plan)
+    assert len(said) == 2 and said[1].startswith(afresh)
+    assert said[1].endswith("writing it failed (No space left on device)")
+    said.clear()
+    SpilledPasses(_csv(tmp_path), 200, str(tmp_path), say=said.append)(_complete(plan))
+    assert said[0].startswith("a text file's chunks, as parsed: kept for the later passes in an unnamed file in")
