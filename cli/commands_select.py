@@ -3,6 +3,7 @@ chunks or on a Dask cluster."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import sys
@@ -53,24 +54,16 @@ def cmd_select(args) -> int:
     )
     base.resolved()  # the settings are checked as fit checks them, before any work
     source = stream_source(args)
-    client, spill = None, None
     weights = None
-    if source is not None or args.dask:
-        data, client, spill = streamed_grid(args, source, base, len(ks) * len(types))
-        columns, sha = source.columns, ""
-    else:
-        ds = load_data(args)
-        data, columns, sha, weights = ds.points, ds.columns, ds.sha256, args.weight_values
-        check_selection(*ds.points.shape, max(ks), args.restarts, str(args.data), "-k")
-    try:
+    with contextlib.ExitStack() as closing:  # a cluster's client, the kept chunks' file: closed however it ends
+        if source is not None or args.dask:
+            data = streamed_grid(args, source, base, len(ks) * len(types), closing)
+            columns, sha = source.columns, ""
+        else:
+            ds = load_data(args)
+            data, columns, sha, weights = ds.points, ds.columns, ds.sha256, args.weight_values
+            check_selection(*ds.points.shape, max(ks), args.restarts, str(args.data), "-k")
         return select_and_report(args, data, ks, types, base, columns, sha, weights)
-    finally:
-        if spill is not None:
-            spill.close()
-        if client is not None:
-            from engine.scale import cluster
-
-            cluster.close(client)
 
 
 def prior_types(args, types: list[str]) -> list[str]:
@@ -88,10 +81,10 @@ def prior_types(args, types: list[str]) -> list[str]:
     return [t for t in types if t not in without]
 
 
-def streamed_grid(args, source, base: FitConfig, cells: int):
-    """Data read by chunks for a selection (grid.Streamed), on this machine or a Dask cluster; and the client, and the
-    passes that keep the chunks of data with missing values or of a text file (spill.SpilledPasses: the caller closes
-    both)."""
+def streamed_grid(args, source, base: FitConfig, cells: int, closing: contextlib.ExitStack):
+    """Data read by chunks for a selection (grid.Streamed), on this machine or a Dask cluster; what it opens (the
+    cluster's client; read here, the file that keeps the chunks of data with missing values or of a text file:
+    spill.SpilledPasses, as a fit's) is closed by `closing`, also when the first pass fails."""
     from engine.inference import streaming
     from engine.inference.grid import Streamed
     from engine.inference.spill import SpilledPasses, spills
@@ -99,23 +92,24 @@ def streamed_grid(args, source, base: FitConfig, cells: int):
     from engine.runtime.limits import chunk_rows_for
 
     rows = chunk_rows_for(args.limit_bytes, source.n_features, cells * base.restarts)
-    client, run_pass, spill = None, functools.partial(streaming.local_pass, source, rows), None
-    if not args.dask and spills(source, bool(args.missing)):  # SpilledPasses reads afresh where nothing is kept
-        run_pass = spill = SpilledPasses(source, rows)
+    run_pass = functools.partial(streaming.local_pass, source, rows)
     if args.dask:
         from engine.scale import cluster
 
         client = cluster.connect(args.dask, note)
+        closing.callback(cluster.close, client)
         run_pass, rows = cluster_passes(args, client, source, rows)
         found = run_pass.survey(stream.SAMPLE_SIZE, base.seed)
     else:
+        if spills(source, bool(args.missing)):  # SpilledPasses reads afresh where nothing is kept
+            run_pass = closing.enter_context(contextlib.closing(SpilledPasses(source, rows, say=note)))
         found = stream.survey(source, rows, stream.SAMPLE_SIZE, base.seed, missing=bool(args.missing))
     print(
         f"{args.data}: {found.n_samples:,} rows read by chunks of {rows:,}, one pass per iteration for the whole "
         f"grid; k-means++ starts from a uniform random sample of {len(found.sample):,} rows",
         file=sys.stderr,
     )
-    return Streamed(source, found, run_pass), client, spill
+    return Streamed(source, found, run_pass)
 
 
 def _n_effective(data, weights) -> float:

@@ -77,3 +77,20 @@ def test_a_selection_read_by_chunks_is_the_selection_in_memory(tmp_path, capsys,
 def test_select_without_the_flag_is_one_line(tmp_path, capsys) -> None:
     path, _ = _table(tmp_path)
     expect_user_error(capsys, ["select", str(path), "-k", "1-2"], "--missing em")
+
+
+def test_a_selection_by_chunks_is_the_same_with_or_without_its_file(tmp_path, capsys, monkeypatch) -> None:
+    """select --missing em by chunks keeps its chunks grouped in one temporary file (spill.SpilledPasses, as a fit
+    does; before, every pass of the grid read, parsed and grouped the file again); every cell's numbers are those of
+    grouping afresh (no file: no room for it), bit for bit, and stderr says why there is none."""
+    path, _ = _table(tmp_path)
+    argv = ["select", str(path), "-k", "1-3", "--covariance", "full,VVI", "--missing", "em", "--memory-limit", "4K"]
+    assert cli([*argv, "-o", str(tmp_path / "once.json"), "--quiet"]) == 0, capsys.readouterr().err
+    assert "kept for the later passes in an unnamed file" in capsys.readouterr().err
+    monkeypatch.setattr(spill_module, "refusal", lambda folder, size: "no room (a test)")
+    assert cli([*argv, "-o", str(tmp_path / "afresh.json"), "--quiet"]) == 0
+    assert "not kept, so every pass reads and groups the chunks again (slower): no room (a test)" in (
+        capsys.readouterr().err
+    )
+    once, afresh = (json.loads((tmp_path / f"{n}.json").read_text())["fits"] for n in ("once", "afresh"))
+    assert once == afresh
