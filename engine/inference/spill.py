@@ -41,7 +41,7 @@ from .sources import ChunkSource, PassPlan, PassSums, chunk_sums, local_pass, sp
 SPILL_MARGIN = 256 << 20  # bytes left free on the disk besides the file and as much again
 MEMORY_FILE_SYSTEMS = ("tmpfs", "ramfs")
 GROUPED, PARSED = "grouped", "parsed"  # what a file holds: chunks grouped by pattern, or chunks as parsed
-_WHAT = {GROUPED: "missing values: the chunks grouped by pattern", PARSED: "a text file's chunks, as parsed"}
+_WHAT = {GROUPED: "missing values: the chunks, grouped by pattern,", PARSED: "the text file's chunks, as parsed,"}
 
 
 def spills(source: ChunkSource, missing: bool) -> bool:
@@ -109,7 +109,7 @@ class SpilledPasses:
         """Close the file and read afresh from now on, saying why (say)."""
         self.close()
         again = "reads and groups the chunks again" if kind == GROUPED else "parses the text again"
-        self._tell(f"{_WHAT[kind]}: not kept, so every pass {again} (slower): {why}")
+        self._tell(f"{_WHAT[kind]} are not kept, so every pass {again} (slower): {why}")
 
     def _tell(self, line: str) -> None:
         if self.say is not None:
@@ -166,7 +166,7 @@ class SpilledPasses:
                 self._give_up(kind, why)
                 return None
             self._tell(
-                f"{_WHAT[kind]}: kept for the later passes in an unnamed file in {self.folder} ({human(size)}; set "
+                f"{_WHAT[kind]} are kept for the later passes in an unnamed file in {self.folder} ({human(size)}; set "
                 "TMPDIR to put it elsewhere), gone when the fit ends, however it ends"
             )
         self._file.seek(0)

@@ -89,7 +89,7 @@ def test_a_selection_by_chunks_is_the_same_with_or_without_its_file(tmp_path, ca
     assert "kept for the later passes in an unnamed file" in capsys.readouterr().err
     monkeypatch.setattr(spill_module, "refusal", lambda folder, size: "no room (a test)")
     assert cli([*argv, "-o", str(tmp_path / "afresh.json"), "--quiet"]) == 0
-    assert "not kept, so every pass reads and groups the chunks again (slower): no room (a test)" in (
+    assert "are not kept, so every pass reads and groups the chunks again (slower): no room (a test)" in (
         capsys.readouterr().err
     )
     once, afresh = (json.loads((tmp_path / f"{n}.json").read_text())["fits"] for n in ("once", "afresh"))

@@ -91,5 +91,5 @@ def test_the_fit_says_where_its_grouped_chunks_go_or_why_not(tmp_path, capsys, m
     assert f"in an unnamed file in {tmp_path} (3.52 KB; set TMPDIR to put it elsewhere), gone when" in err
     monkeypatch.setattr(spill, "file_system", lambda folder: "tmpfs")
     err = _fit(capsys, path, tmp_path / "t.json", tmp_path / "t.csv", "--memory-limit", "4K")[2]
-    assert "missing values: the chunks grouped by pattern: not kept, so every pass reads and groups" in err
+    assert "missing values: the chunks, grouped by pattern, are not kept, so every pass reads and groups" in err
     assert f"{tmp_path} lies in memory (tmpfs); set TMPDIR to a folder on a disk with 7.03 KB free" in err

@@ -298,10 +298,12 @@ def test_it_says_where_the_file_goes_or_why_there_is_none(tmp_path, monkeypatch)
     spill(plan)
     spill.close()
     assert said == [
-        f"missing values: the chunks grouped by pattern: kept for the later passes in an unnamed file in {tmp_path} "
-        "(30.5 KB; set TMPDIR to put it elsewhere), gone when the fit ends, however it ends"
+        "missing values: the chunks, grouped by pattern, are kept for the later passes in an unnamed file in "
+        f"{tmp_path} (30.5 KB; set TMPDIR to put it elsewhere), gone when the fit ends, however it ends"
     ]
-    afresh = "missing values: the chunks grouped by pattern: not kept, so every pass reads and groups the chunks again"
+    afresh = (
+        "missing values: the chunks, grouped by pattern, are not kept, so every pass reads and groups the chunks again"
+    )
     with monkeypatch.context() as m:
         m.setattr(spill_module.shutil, "disk_usage", lambda folder: type("Usage", (), {"free": 1 << 20}))
         said.clear()
@@ -324,4 +326,4 @@ def test_it_says_where_the_file_goes_or_why_there_is_none(tmp_path, monkeypatch)
     assert said[1].endswith("writing it failed (No space left on device)")
     said.clear()
     SpilledPasses(_csv(tmp_path), 200, str(tmp_path), say=said.append)(_complete(plan))
-    assert said[0].startswith("a text file's chunks, as parsed: kept for the later passes in an unnamed file in")
+    assert said[0].startswith("the text file's chunks, as parsed, are kept for the later passes in an unnamed file in")
