@@ -154,7 +154,7 @@ class SpilledPasses:
     def _start_file(self, plan: PassPlan, kind: str) -> IO[bytes] | None:
         """The file emptied for a pass to write, made at the first; None (and off) where it may not be made."""
         if self._file is None:
-            itemsize = 8 if kind == PARSED else _itemsize(plan.dtype)
+            itemsize = 8 if kind == PARSED else plan.dtype.itemsize
             size = self.source.n_samples * itemsize * (self.source.n_features + int(plan.weighted))
             why = refusal(self.folder, size)
             if why is None:
@@ -186,7 +186,7 @@ class SpilledPasses:
             elif spilled.rows == 0:
                 yield nothing(plan)
             else:
-                numbers = -(-(2 + d) * spilled.rows * _itemsize(plan.dtype) // 8)  # float64s holding them, rounded up
+                numbers = -(-(2 + d) * spilled.rows * plan.dtype.itemsize // 8)  # float64s holding them, rounded up
                 flat = torch.from_numpy(self._buffer(numbers)).view(plan.dtype)
                 grouped = _read_grouped(self._file, spilled, d, flat)
                 yield source_sums(MissingPoints.from_grouped(grouped, log_scale, kept=kept_patterns()), plan)
@@ -249,11 +249,6 @@ def _made_for(plan: PassPlan, kind: str) -> tuple:
     if kind == PARSED:
         return (kind,)
     return (kind, np.asarray(plan.center).tobytes(), np.asarray(plan.scale).tobytes(), plan.dtype, plan.weighted)
-
-
-def _itemsize(dtype: torch.dtype) -> int:
-    """Bytes a number of dtype takes."""
-    return torch.empty(0, dtype=dtype).element_size()
 
 
 def _write_parsed(out: IO[bytes], chunk: np.ndarray) -> _Spilled:
