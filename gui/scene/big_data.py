@@ -98,11 +98,10 @@ class Progress:
 
     def __init__(self, source, report, what: str) -> None:
         self.source, self.report, self.what = source, report, what
-        self.n_samples, self.n_features = source.n_samples, source.n_features
-        self.path, self.columns = source.path, source.columns
 
     def __getattr__(self, name: str):
-        return getattr(self.source, name)  # stamp, parses, ...: the wrapped source's (a fit keeps a CSV's chunks)
+        # n_samples, columns, stamp, parses, ...: the wrapped source's (a fit keeps a CSV's chunks: spill.py)
+        return getattr(self.source, name)
 
     def chunks(self, rows: int):
         done, last = 0, time.monotonic()
